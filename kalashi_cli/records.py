@@ -1,0 +1,454 @@
+"""The JSON Lines record contract (version 1): encoding, decoding, reading and writing.
+
+Every line is one JSON object with ``kind`` and ``v``. Prices are dollar strings
+(``"0.4500"``), counts are strings with two decimals (``"10.00"``), money is dollars with
+four (or, when finer, six) decimals. Stages decode the kinds they consume into domain
+objects (:mod:`kalashi_cli.domain`) and pass every other kind through untouched.
+
+The wire shape of each kind is declared in :mod:`kalashi_cli.record_schema`, from which the
+committed JSON Schemas are generated.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from decimal import Decimal, InvalidOperation
+from typing import IO, Any
+
+import orjson
+
+from .domain import Candidate, Fill, Leg, Market, Opportunity, Order, Rejected
+from .errors import InputError
+from .money import (
+    TickBand,
+    fmt_count,
+    fmt_money,
+    fmt_multiplier,
+    fmt_price,
+    parse_count,
+    parse_money,
+    parse_multiplier,
+    parse_price,
+)
+
+VERSION = 1
+KINDS = ("market", "opportunity", "candidate", "rejected", "order", "fill", "metrics", "iteration", "health")
+
+Record = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _dec(x: Decimal, places: int = 4) -> str:
+    return f"{x.quantize(Decimal(1).scaleb(-places)):f}"
+
+
+def _opt_price(p: int | None) -> str | None:
+    return None if p is None else fmt_price(p)
+
+
+class _Reader:
+    """Typed field access on one record that turns problems into precise messages."""
+
+    __slots__ = ("d", "kind")
+
+    def __init__(self, d: Record, kind: str) -> None:
+        self.d = d
+        self.kind = kind
+
+    def _get(self, key: str) -> Any:
+        try:
+            return self.d[key]
+        except KeyError:
+            raise ValueError(f"{self.kind} record is missing required field '{key}'") from None
+
+    def str(self, key: str, default: str | None = None) -> str:
+        v = self.d.get(key, default) if default is not None else self._get(key)
+        if not isinstance(v, str):
+            raise ValueError(f"field '{key}' must be a string, got {type(v).__name__}")
+        return v
+
+    def price(self, key: str) -> int:
+        return self._conv(key, parse_price)
+
+    def opt_price(self, key: str) -> int | None:
+        v = self.d.get(key)
+        return None if v is None else self._conv(key, parse_price)
+
+    def count(self, key: str) -> int:
+        return self._conv(key, parse_count)
+
+    def money(self, key: str) -> int:
+        return self._conv(key, parse_money)
+
+    def decimal(self, key: str, default: str | None = None) -> Decimal:
+        v = self.d.get(key, default) if default is not None else self._get(key)
+        try:
+            return Decimal(str(v)) if not isinstance(v, bool) else Decimal("nan")
+        except InvalidOperation:
+            raise ValueError(f"field '{key}' must be a number, got {v!r}") from None
+
+    def _conv(self, key: str, fn: Any) -> Any:
+        v = self._get(key)
+        try:
+            return fn(v)
+        except ValueError as e:
+            raise ValueError(f"field '{key}': {e}") from None
+
+
+# --------------------------------------------------------------------------- encode
+
+
+def _levels(levels: Iterable[tuple[int, int]]) -> list[list[str]]:
+    return [[fmt_price(p), fmt_count(s)] for p, s in levels]
+
+
+def market_record(m: Market) -> Record:
+    """Encode a market as a ``market`` record (top of book plus full depth, bids only)."""
+    r: Record = {
+        "kind": "market",
+        "v": VERSION,
+        "ticker": m.ticker,
+        "event_ticker": m.event_ticker,
+        "series_ticker": m.series_ticker,
+        "title": m.title,
+        "category": m.category,
+        "status": m.status,
+        "close_time": m.close_time,
+        "yes_bid": _opt_price(m.yes_bid),
+        "yes_ask": _opt_price(m.yes_ask),
+        "no_bid": _opt_price(m.no_bid),
+        "no_ask": _opt_price(m.no_ask),
+        "yes_bid_size": fmt_count(m.yes_bid_size),
+        "yes_ask_size": fmt_count(m.yes_ask_size),
+        "volume": fmt_count(m.volume),
+        "open_interest": fmt_count(m.open_interest),
+        "fee_type": m.fee_type,
+        "fee_multiplier": fmt_multiplier(m.fee_multiplier),
+        "price_ranges": [b.to_wire() for b in m.price_ranges],
+        "depth": {"yes": _levels(m.yes_bids), "no": _levels(m.no_bids)},
+        "mutually_exclusive": m.mutually_exclusive,
+        "exhaustive": m.exhaustive,
+        "is_combo": m.is_combo,
+        "exchange_index": m.exchange_index,
+    }
+    if m.strike_type is not None:
+        r["strike_type"] = m.strike_type
+    if m.floor_strike is not None:
+        r["floor_strike"] = str(m.floor_strike)
+    if m.cap_strike is not None:
+        r["cap_strike"] = str(m.cap_strike)
+    if m.last_price is not None:
+        r["last_price"] = fmt_price(m.last_price)
+    if m.forecast_p is not None:
+        r["forecast_p"] = fmt_price(m.forecast_p)
+    return r
+
+
+def _leg_record(leg: Leg) -> Record:
+    return {
+        "ticker": leg.ticker,
+        "outcome": leg.outcome,
+        "action": leg.action,
+        "price": fmt_price(leg.price),
+        "count": fmt_count(leg.count),
+    }
+
+
+def opportunity_fields(o: Opportunity) -> Record:
+    r: Record = {
+        "id": o.id,
+        "strategy": o.strategy,
+        "event_ticker": o.event_ticker,
+        "series_ticker": o.series_ticker,
+        "category": o.category,
+        "legs": [_leg_record(x) for x in o.legs],
+        "edge": fmt_money(o.edge),
+        "edge_pct": _dec(o.edge_pct),
+        "fees": fmt_money(o.fees),
+        "cost": fmt_money(o.cost),
+        "confidence": _dec(o.confidence),
+        "liquidity": _dec(o.liquidity),
+        "score": _dec(o.score, 6),
+        "reason": o.reason,
+        "maker": o.maker,
+    }
+    if o.p is not None:
+        r["p"] = fmt_price(o.p)
+    return r
+
+
+def opportunity_record(o: Opportunity) -> Record:
+    return {"kind": "opportunity", "v": VERSION, **opportunity_fields(o)}
+
+
+def candidate_record(c: Candidate) -> Record:
+    return {
+        "kind": "candidate",
+        "v": VERSION,
+        **opportunity_fields(c.opportunity),
+        "group": c.group,
+        "required_edge": fmt_money(c.required_edge),
+        "size": fmt_count(c.size),
+        "kelly_fraction": _dec(c.kelly_fraction, 6),
+        "stake": fmt_money(c.stake),
+    }
+
+
+def rejected_record(r: Rejected) -> Record:
+    out: Record = {"kind": "rejected", "v": VERSION, "ref": r.ref, "stage": r.stage, "reason": r.reason}
+    if r.detail:
+        out["detail"] = dict(r.detail)
+    return out
+
+
+def order_record(o: Order) -> Record:
+    return {
+        "kind": "order",
+        "v": VERSION,
+        "client_order_id": o.client_order_id,
+        "order_id": o.order_id,
+        "mode": o.mode,
+        "ticker": o.ticker,
+        "outcome": o.outcome,
+        "action": o.action,
+        "price": fmt_price(o.price),
+        "count": fmt_count(o.count),
+        "status": o.status,
+        "filled_count": fmt_count(o.filled_count),
+        "avg_fill_price": _opt_price(o.avg_fill_price),
+        "fees": fmt_money(o.fees),
+        "latency_ms": _dec(o.latency_ms, 3),
+        "slippage_pct": _dec(o.slippage_pct, 4),
+        "strategy": o.strategy,
+        "opportunity_id": o.opportunity_id,
+        "time_in_force": o.time_in_force,
+        "post_only": o.post_only,
+        "reduce_only": o.reduce_only,
+        "reason": o.reason,
+    }
+
+
+def fill_record(f: Fill) -> Record:
+    return {
+        "kind": "fill",
+        "v": VERSION,
+        "fill_id": f.fill_id,
+        "order_id": f.order_id,
+        "client_order_id": f.client_order_id,
+        "ticker": f.ticker,
+        "outcome": f.outcome,
+        "action": f.action,
+        "price": fmt_price(f.price),
+        "count": fmt_count(f.count),
+        "fee": fmt_money(f.fee),
+        "is_taker": f.is_taker,
+        "ts": f.ts,
+    }
+
+
+def to_record(obj: object) -> Record:
+    """Encode any domain object as its record."""
+    if isinstance(obj, Market):
+        return market_record(obj)
+    if isinstance(obj, Opportunity):
+        return opportunity_record(obj)
+    if isinstance(obj, Candidate):
+        return candidate_record(obj)
+    if isinstance(obj, Rejected):
+        return rejected_record(obj)
+    if isinstance(obj, Order):
+        return order_record(obj)
+    if isinstance(obj, Fill):
+        return fill_record(obj)
+    if isinstance(obj, dict) and "kind" in obj:
+        return obj
+    raise TypeError(f"cannot encode {type(obj).__name__} as a record")
+
+
+# --------------------------------------------------------------------------- decode
+
+
+def _parse_levels(raw: Any, key: str) -> tuple[tuple[int, int], ...]:
+    if not isinstance(raw, list):
+        raise ValueError(f"field '{key}' must be a list of [price, size] pairs")
+    out = []
+    for i, lvl in enumerate(raw):
+        if not isinstance(lvl, list | tuple) or len(lvl) != 2:
+            raise ValueError(f"field '{key}[{i}]' must be a [price, size] pair")
+        out.append((parse_price(lvl[0]), parse_count(lvl[1])))
+    return tuple(out)
+
+
+def market_from_record(d: Record) -> Market:
+    """Decode a ``market`` record.
+
+    Raises:
+        ValueError: a field is missing or malformed (the message names it).
+    """
+    r = _Reader(d, "market")
+    depth = d.get("depth")
+    if isinstance(depth, dict):
+        yes_bids = _parse_levels(depth.get("yes", []), "depth.yes")
+        no_bids = _parse_levels(depth.get("no", []), "depth.no")
+    else:  # top of book only
+        yb, ya = r.opt_price("yes_bid"), r.opt_price("yes_ask")
+        yes_bids = ((yb, r.count("yes_bid_size")),) if yb is not None else ()
+        no_bids = ((10_000 - ya, r.count("yes_ask_size")),) if ya is not None else ()
+    ranges = d.get("price_ranges")
+    grid = tuple(TickBand.from_wire(b) for b in ranges) if ranges else None
+    fs, cs = d.get("floor_strike"), d.get("cap_strike")
+    kwargs: dict[str, Any] = {}
+    if grid:
+        kwargs["price_ranges"] = grid
+    return Market(
+        ticker=r.str("ticker"),
+        event_ticker=r.str("event_ticker"),
+        series_ticker=r.str("series_ticker"),
+        title=r.str("title"),
+        category=r.str("category"),
+        status=r.str("status"),
+        close_time=r.str("close_time"),
+        yes_bids=yes_bids,
+        no_bids=no_bids,
+        volume=r.count("volume"),
+        open_interest=r.count("open_interest"),
+        fee_type=r.str("fee_type"),
+        fee_multiplier=parse_multiplier(d.get("fee_multiplier")),
+        strike_type=d.get("strike_type"),
+        floor_strike=Decimal(str(fs)) if fs is not None else None,
+        cap_strike=Decimal(str(cs)) if cs is not None else None,
+        mutually_exclusive=bool(d.get("mutually_exclusive", False)),
+        exhaustive=d.get("exhaustive"),
+        is_combo=bool(d.get("is_combo", False)),
+        last_price=r.opt_price("last_price"),
+        forecast_p=r.opt_price("forecast_p"),
+        exchange_index=int(d.get("exchange_index", 0) or 0),
+        **kwargs,
+    )
+
+
+def _leg_from(d: Any, i: int) -> Leg:
+    if not isinstance(d, dict):
+        raise ValueError(f"legs[{i}] must be an object")
+    r = _Reader(d, f"legs[{i}]")
+    outcome, action = r.str("outcome"), r.str("action")
+    if outcome not in ("yes", "no"):
+        raise ValueError(f"legs[{i}].outcome must be 'yes' or 'no', got {outcome!r}")
+    if action not in ("buy", "sell"):
+        raise ValueError(f"legs[{i}].action must be 'buy' or 'sell', got {action!r}")
+    return Leg(r.str("ticker"), outcome, action, r.price("price"), r.count("count"))  # type: ignore[arg-type]
+
+
+def opportunity_from_record(d: Record) -> Opportunity:
+    """Decode an ``opportunity`` (or the opportunity part of a ``candidate``) record.
+
+    Raises:
+        ValueError: a field is missing or malformed.
+    """
+    r = _Reader(d, d.get("kind", "opportunity"))
+    legs_raw = r._get("legs")
+    if not isinstance(legs_raw, list) or not legs_raw:
+        raise ValueError("field 'legs' must be a non-empty list")
+    strategy = r.str("strategy")
+    if strategy not in ("arbitrage", "spread", "value"):
+        raise ValueError(f"field 'strategy' must be arbitrage, spread or value, got {strategy!r}")
+    return Opportunity(
+        id=r.str("id"),
+        strategy=strategy,  # type: ignore[arg-type]
+        event_ticker=r.str("event_ticker"),
+        legs=tuple(_leg_from(x, i) for i, x in enumerate(legs_raw)),
+        edge=r.money("edge"),
+        edge_pct=r.decimal("edge_pct"),
+        fees=r.money("fees"),
+        confidence=r.decimal("confidence"),
+        liquidity=r.decimal("liquidity"),
+        score=r.decimal("score"),
+        reason=r.str("reason"),
+        series_ticker=str(d.get("series_ticker", "")),
+        category=str(d.get("category", "")),
+        cost=parse_money(d["cost"]) if "cost" in d else 0,
+        p=r.opt_price("p"),
+        maker=bool(d.get("maker", False)),
+    )
+
+
+def candidate_from_record(d: Record) -> Candidate:
+    """Decode a ``candidate`` record.
+
+    Raises:
+        ValueError: a field is missing or malformed.
+    """
+    r = _Reader(d, "candidate")
+    return Candidate(
+        opportunity=opportunity_from_record(d),
+        group=r.str("group"),
+        required_edge=r.money("required_edge"),
+        size=r.count("size"),
+        kelly_fraction=r.decimal("kelly_fraction"),
+        stake=r.money("stake"),
+    )
+
+
+# --------------------------------------------------------------------------- I/O
+
+
+def iter_records(stream: IO[bytes] | IO[str], name: str = "<stdin>") -> Iterator[Record]:
+    """Yield one dict per non-blank line, checking ``kind`` and ``v``.
+
+    Raises:
+        InputError: a line is not a JSON object with a string ``kind`` (names input and line).
+    """
+    for lineno, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise InputError(
+                f"{name}:{lineno}: not valid JSON ({e.msg})",
+                hint="each line must be one JSON object; check the stage that produced it",
+            ) from None
+        if not isinstance(obj, dict):
+            raise InputError(f"{name}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        kind = obj.get("kind")
+        if not isinstance(kind, str):
+            raise InputError(f"{name}:{lineno}: record has no string 'kind' field",
+                             hint="records must carry kind and v (see docs/records.md)")
+        v = obj.get("v", VERSION)
+        if v != VERSION:
+            raise InputError(f"{name}:{lineno}: unsupported record version v={v!r} (this kalashi reads v=1)")
+        obj["_line"] = lineno
+        yield obj
+
+
+def decode_error(name: str, rec: Record, err: Exception) -> InputError:
+    """Wrap a decoding problem as an InputError naming the input and line."""
+    return InputError(f"{name}:{rec.get('_line', '?')}: bad {rec.get('kind')} record: {err}",
+                      hint="fix the line or the stage that produced it")
+
+
+class RecordWriter:
+    """Write records as JSON Lines, flushing after each so pipes stream."""
+
+    def __init__(self, stream: IO[bytes] | None = None) -> None:
+        self._out = stream if stream is not None else sys.stdout.buffer
+        self.count = 0
+
+    def write(self, rec: Record | object) -> None:
+        d = rec if isinstance(rec, dict) else to_record(rec)
+        if "_line" in d:
+            d = {k: v for k, v in d.items() if k != "_line"}
+        self._out.write(orjson.dumps(d) + b"\n")
+        self._out.flush()
+        self.count += 1
+
+    def write_all(self, recs: Iterable[Record | object]) -> None:
+        for r in recs:
+            self.write(r)
+
+
+def dumps(rec: Record) -> str:
+    return orjson.dumps(rec).decode()
