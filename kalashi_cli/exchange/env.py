@@ -1,0 +1,179 @@
+"""Kalshi environments (REFERENCE §1), key ↔ environment checks, and live-trading consent.
+
+Demo and prod keys are separate: a demo key only works on demo hosts and vice versa. We
+go further and refuse to *send* a key to the wrong environment when its environment is
+declared (``KALSHI_KEY_ENV``), and we refuse a demo broker on a prod host and a live broker
+on anything but a prod host, so a typo in a URL can never turn paper-like testing into real
+money.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from kalashi_cli.errors import ConsentError, UsageError
+from kalashi_cli.exchange.auth import KEY_ENV_VAR, KEY_ID_VAR, KEY_PATH_VAR, Credentials
+
+EnvName = Literal["prod", "demo", "custom"]
+
+
+@dataclass(frozen=True, slots=True)
+class KalshiEnv:
+    """Where to connect: REST base URL (ends in ``/trade-api/v2``) and WebSocket URL."""
+
+    name: EnvName
+    rest_url: str
+    ws_url: str
+
+    @property
+    def is_loopback(self) -> bool:
+        return _is_loopback(self.rest_url)
+
+
+PROD = KalshiEnv(
+    "prod",
+    "https://external-api.kalshi.com/trade-api/v2",
+    "wss://external-api-ws.kalshi.com/trade-api/ws/v2",
+)
+DEMO = KalshiEnv(
+    "demo",
+    "https://external-api.demo.kalshi.co/trade-api/v2",
+    "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2",
+)
+
+#: Every host Kalshi documents, recommended and legacy (§1).
+PROD_HOSTS = frozenset({"external-api.kalshi.com", "external-api-ws.kalshi.com", "api.elections.kalshi.com"})
+DEMO_HOSTS = frozenset({"external-api.demo.kalshi.co", "external-api-ws.demo.kalshi.co", "demo-api.kalshi.co"})
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _is_loopback(url: str) -> bool:
+    return _host(url) in _LOOPBACK
+
+
+def environment_of(url: str) -> EnvName:
+    """Classify a URL as ``prod``, ``demo`` or ``custom`` (anything else, e.g. the simulator)."""
+    host = _host(url)
+    if host in PROD_HOSTS:
+        return "prod"
+    if host in DEMO_HOSTS:
+        return "demo"
+    return "custom"
+
+
+def custom_env(rest_url: str, ws_url: str | None = None) -> KalshiEnv:
+    """Describe a Kalshi-compatible server at ``rest_url`` (e.g. ``http://127.0.0.1:8800/trade-api/v2``).
+
+    The WebSocket URL defaults to the same host with ``ws(s)://…/trade-api/ws/v2``.
+
+    Raises:
+        UsageError: the URL is not http(s).
+    """
+    parts = urlsplit(rest_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"not an http(s) URL: {rest_url!r}", hint="e.g. http://127.0.0.1:8800/trade-api/v2")
+    rest = rest_url.rstrip("/")
+    if not rest.endswith("/trade-api/v2"):
+        rest += "/trade-api/v2"
+    if ws_url is None:
+        ws_scheme = "wss" if parts.scheme == "https" else "ws"
+        ws_url = f"{ws_scheme}://{parts.netloc}/trade-api/ws/v2"
+    return KalshiEnv(environment_of(rest), rest, ws_url)
+
+
+def env_named(name: str) -> KalshiEnv:
+    """Return ``PROD`` for ``kalshi``/``prod``/``live`` and ``DEMO`` for ``kalshi-demo``/``demo``.
+
+    Raises:
+        UsageError: unknown name.
+    """
+    key = name.strip().lower()
+    if key in ("kalshi", "prod", "live", "production"):
+        return PROD
+    if key in ("kalshi-demo", "demo"):
+        return DEMO
+    raise UsageError(f"unknown Kalshi environment {name!r}", hint="use kalshi (prod) or kalshi-demo")
+
+
+def check_key_environment(credentials: Credentials, env: KalshiEnv) -> None:
+    """Refuse to send a key declared for one environment to the other's hosts.
+
+    Raises:
+        ConsentError: ``KALSHI_KEY_ENV`` says demo and the target is prod, or the reverse.
+    """
+    declared = credentials.environment
+    if declared is None or env.name == "custom":
+        return
+    if declared != env.name:
+        raise ConsentError(
+            f"the API key is declared as a {declared} key ({KEY_ENV_VAR}={declared}) "
+            f"but the target is Kalshi {env.name} ({_host(env.rest_url)})",
+            hint=f"use a {env.name} key, or point at the {declared} environment "
+            "(demo and prod keys are separate)",
+        )
+
+
+def check_broker_environment(mode: str, env: KalshiEnv) -> None:
+    """Refuse a demo broker on prod hosts and a live broker on anything but prod hosts.
+
+    A ``custom`` loopback server (the simulator) is allowed in demo mode.
+
+    Raises:
+        ConsentError: the mode and the target hosts disagree.
+    """
+    if mode == "demo":
+        if env.name == "prod":
+            raise ConsentError(
+                "demo mode must not talk to Kalshi production",
+                hint="use the demo environment (kalshi-demo) or --live with full consent",
+            )
+        if env.name == "custom" and not env.is_loopback:
+            raise ConsentError(
+                f"demo mode only talks to Kalshi demo or a loopback simulator, not {_host(env.rest_url)}",
+                hint="point at kalshi-demo or http://127.0.0.1:<port>",
+            )
+    elif mode == "live":
+        if env.name != "prod":
+            raise ConsentError(
+                f"live mode only talks to Kalshi production, not {_host(env.rest_url)}",
+                hint="use demo mode for the demo environment or the simulator",
+            )
+    else:
+        raise UsageError(f"a Kalshi broker runs in demo or live mode, not {mode!r}")
+
+
+def check_live_consent(
+    live_flag: bool,
+    profile_allow_live: bool,
+    credentials_present: bool,
+    trading_active: bool | None,
+) -> None:
+    """Refuse live trading unless every consent is present; name every missing piece.
+
+    ``trading_active`` is the exchange's answer (``GET /exchange/status``); None means it
+    has not been asked yet and is not counted as missing.
+
+    Raises:
+        ConsentError: listing each of: --live, allow_live: true, credentials, trading active.
+    """
+    missing: list[str] = []
+    if not live_flag:
+        missing.append("the --live flag")
+    if not profile_allow_live:
+        missing.append("allow_live: true in the risk profile")
+    if not credentials_present:
+        missing.append(f"credentials ({KEY_ID_VAR} and {KEY_PATH_VAR} in the environment)")
+    if trading_active is False:
+        missing.append("the exchange to be open for trading (GET /exchange/status says trading is paused)")
+    if missing:
+        raise ConsentError(
+            "live trading refused: missing " + "; ".join(missing),
+            hint="live trading needs all of: --live, allow_live: true in the profile, "
+            f"{KEY_ID_VAR}/{KEY_PATH_VAR} set, and the exchange trading",
+        )
