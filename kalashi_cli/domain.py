@@ -46,6 +46,8 @@ class Market:
     last_price: Price | None = None
     forecast_p: Price | None = None  # the sim's published demo forecast (not a real model)
     exchange_index: int = 0
+    event_market_count: int | None = None  # markets in the event, when the source knows it
+    close_ts_ms: int | None = None  # close_time as Unix ms, when the source has it handy
 
     # -- top of book ------------------------------------------------------------------
     @property
@@ -123,6 +125,9 @@ class Opportunity:
     cost: Money = 0  # all-in cost per basket (prices + fees per basket)
     p: Price | None = None  # win probability used for sizing (1.0 for arbitrage)
     maker: bool = False  # post-only maker quote
+    payout: Price = 10_000  # guaranteed (arbitrage) or winning (single leg) payout per basket, $1 = 10_000
+    as_of_ms: int = 0  # source time of the books this was computed from
+    src: str = ""  # source descriptor (records carry it so `order --paper` can rebuild the books)
 
 
 @dataclass(frozen=True, slots=True)

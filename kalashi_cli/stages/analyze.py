@@ -1,0 +1,314 @@
+"""analyze: find trades worth making, every edge net of the fees that would be paid.
+
+Three strategies (ARCHITECTURE §4):
+
+* **arbitrage** — baskets with a guaranteed payoff in every outcome:
+  - NO on every outcome of a mutually exclusive event pays at least N − 1;
+  - YES on every outcome of a mutually exclusive and exhaustive event pays exactly 1 (only when
+    the source says how many markets the event has and all are present);
+  - strike ladders: YES "above K1" + NO "above K2" (K1 < K2) pays at least 1 whatever happens
+    (likewise NO "below K1" + YES "below K2");
+  size is walked level by level on every leg and stops where the next slice stops paying.
+* **spread** — a post-only maker bid one tick inside a wide spread, when the distance to the
+  mid beats the maker fee plus an adverse-selection allowance.
+* **value** — a fair probability (``--fair`` JSONL or the sim's demo forecast) against the
+  executable ask after taker fees.
+
+``score = edge × confidence × liquidity``. Results are cached (cachetools TTL/LRU) under a key
+that contains the book itself, so a changed book can never be served stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from cachetools import TTLCache
+
+from ..domain import Leg, Market, Opportunity, Outcome
+from ..money import COUNT_SCALE, ONE_DOLLAR, Money, Price, fee_for, fmt_money, fmt_price, parse_money, tick_above
+from ..profile import Profile
+from .book import buy_slices, slices_cost, slices_count, slices_fees
+
+ONE = COUNT_SCALE  # one contract in count units
+ABOVE = ("greater", "greater_or_equal")
+BELOW = ("less", "less_or_equal")
+
+
+@dataclass(slots=True)
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def hit_rate(self) -> Decimal:
+        total = self.hits + self.misses
+        return Decimal(self.hits) / total if total else Decimal(0)
+
+
+def opportunity_id(strategy: str, legs: Sequence[Leg], as_of_ms: int) -> str:
+    """Return a deterministic id: the same trade on the same books always gets the same id."""
+    key = f"{strategy}|{as_of_ms}|" + "|".join(f"{x.ticker}:{x.outcome}:{x.action}" for x in legs)
+    return "op-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def _d(m: Money) -> Decimal:
+    return Decimal(m).scaleb(-6)
+
+
+def _q(x: Decimal, places: int = 4) -> Decimal:
+    return x.quantize(Decimal(1).scaleb(-places))
+
+
+class Analyzer:
+    """Turns a stream of markets into a stream of opportunities (stateful only in its cache)."""
+
+    def __init__(self, profile: Profile, *, fair: dict[str, Price] | None = None,
+                 timer: Callable[[], float] = time.monotonic) -> None:
+        self.profile = profile
+        self.settings = profile.analyze
+        self.fair = fair or {}
+        self._cache: TTLCache[Any, tuple[Opportunity, ...]] = TTLCache(
+            maxsize=self.settings.cache.max_entries, ttl=self.settings.cache.ttl_seconds, timer=timer)
+        self.stats = CacheStats()
+        self._liq_ref = int(self.settings.liquidity_reference * ONE)
+        a = self.settings
+        self._arb_min = parse_money(a.arbitrage.min_edge)
+        self._spread_min = parse_money(a.spread.min_edge)
+        self._spread_width = int(a.spread.min_spread * ONE_DOLLAR)
+        self._adverse = parse_money(a.spread.adverse_selection)
+        self._value_min = parse_money(a.value.min_edge)
+
+    # -- public ----------------------------------------------------------------------------
+    def analyze(self, markets: Iterable[Market], *, as_of_ms: int = 0, src: str = "") -> Iterator[Opportunity]:
+        """Yield opportunities as each event's markets have been seen (streams per event)."""
+        group: list[Market] = []
+        current = None
+        for m in markets:
+            if m.event_ticker != current and group:
+                yield from self._finish(group, as_of_ms, src)
+                group = []
+            current = m.event_ticker
+            group.append(m)
+        if group:
+            yield from self._finish(group, as_of_ms, src)
+
+    # -- per event ---------------------------------------------------------------------------
+    def _finish(self, group: list[Market], as_of_ms: int, src: str) -> Iterator[Opportunity]:
+        found: list[Opportunity] = []
+        if self.settings.arbitrage.enabled and len(group) >= 2:
+            found.extend(self._cached(("arb", tuple(_book_key(m) for m in group)), lambda: self._arbitrage(group)))
+        for m in group:
+            fair = self.fair.get(m.ticker)
+            if fair is None and self.settings.value.use_sim_forecast:
+                fair = m.forecast_p
+            found.extend(self._cached(("one", _book_key(m), fair), lambda m=m, fair=fair: self._single(m, fair)))
+        found.sort(key=lambda o: o.score, reverse=True)
+        for o in found:
+            yield replace(o, id=opportunity_id(o.strategy, o.legs, as_of_ms), as_of_ms=as_of_ms, src=src)
+
+    def _cached(self, key: Any, compute: Callable[[], tuple[Opportunity, ...]]) -> tuple[Opportunity, ...]:
+        hit = self._cache.get(key)
+        if hit is not None:
+            self.stats.hits += 1
+            return hit
+        self.stats.misses += 1
+        value = compute()
+        self._cache[key] = value
+        return value
+
+    # -- arbitrage ---------------------------------------------------------------------------
+    def _arbitrage(self, group: list[Market]) -> tuple[Opportunity, ...]:
+        out: list[Opportunity] = []
+        active = [m for m in group if m.status == "active"]
+        max_legs = self.settings.arbitrage.max_legs
+        if len(active) >= 2 and active[0].mutually_exclusive and len(active) <= max_legs:
+            n = len(active)
+            o = self._basket(active, ["no"] * n, payout=(n - 1) * ONE_DOLLAR, kind="no-basket")
+            if o:
+                out.append(o)
+            complete = active[0].event_market_count == n == len(group)
+            if active[0].exhaustive and complete:
+                o = self._basket(active, ["yes"] * n, payout=ONE_DOLLAR, kind="yes-basket")
+                if o:
+                    out.append(o)
+        out.extend(self._ladder(active))
+        return tuple(out)
+
+    def _ladder(self, group: list[Market]) -> list[Opportunity]:
+        best: Opportunity | None = None
+        for kinds, lo_outcome, hi_outcome in ((ABOVE, "yes", "no"), (BELOW, "no", "yes")):
+            rungs = sorted((m for m in group if m.strike_type in kinds and m.floor_strike is not None
+                            and m.cap_strike is None), key=lambda m: m.floor_strike or 0)
+            for i, lo in enumerate(rungs):
+                for hi in rungs[i + 1:]:
+                    if hi.floor_strike == lo.floor_strike:
+                        continue
+                    # quick reject before walking books: top-of-book basket must beat $1
+                    a_lo = lo.yes_ask if lo_outcome == "yes" else lo.no_ask
+                    a_hi = hi.no_ask if hi_outcome == "no" else hi.yes_ask
+                    if a_lo is None or a_hi is None or a_lo + a_hi >= ONE_DOLLAR:
+                        continue
+                    o = self._basket([lo, hi], [lo_outcome, hi_outcome], payout=ONE_DOLLAR, kind="ladder")  # type: ignore[list-item]
+                    if o and (best is None or o.score > best.score):
+                        best = o
+        return [best] if best else []
+
+    def _basket(self, legs: list[Market], outcomes: list[Outcome], *, payout: Price, kind: str) -> Opportunity | None:
+        """Walk every leg's asks together while each further basket still earns min_edge."""
+        asks = [m.asks(o) for m, o in zip(legs, outcomes, strict=True)]
+        if any(not a for a in asks):
+            return None
+        top = sum(a[0][0] for a in asks)
+        if top >= payout:  # even the best prices do not pay: nothing to walk
+            return None
+        idx = [0] * len(legs)
+        rem = [a[0][1] for a in asks]
+        taken: list[list[tuple[Price, int]]] = [[] for _ in legs]
+        size = 0
+        while True:
+            q = min(rem)
+            if q <= 0:
+                break
+            prices = [asks[i][idx[i]][0] for i in range(len(legs))]
+            fees = sum(fee_for(p, q, fee_type=m.fee_type, multiplier=m.fee_multiplier)
+                       for p, m in zip(prices, legs, strict=True))
+            profit = (payout - sum(prices)) * q - fees  # Money for q count units
+            if profit * ONE < self._arb_min * q:  # per-basket profit below the minimum
+                break
+            size += q
+            for i in range(len(legs)):
+                t = taken[i]
+                if t and t[-1][0] == prices[i]:
+                    t[-1] = (prices[i], t[-1][1] + q)
+                else:
+                    t.append((prices[i], q))
+                rem[i] -= q
+                if rem[i] == 0:
+                    idx[i] += 1
+                    if idx[i] >= len(asks[i]):
+                        rem = [0] * len(legs)
+                        break
+                    rem[i] = asks[i][idx[i]][1]
+        if size == 0:
+            return None
+        cost = sum(slices_cost(t) for t in taken)
+        fees = sum(slices_fees(t, m) for t, m in zip(taken, legs, strict=True))
+        net = payout * size - cost - fees
+        edge = net * ONE // size
+        if edge < self._arb_min:
+            return None
+        basket_cost = (cost + fees) * ONE // size
+        leg_objs = tuple(Leg(m.ticker, o, "buy", t[-1][0], size) for m, o, t in zip(legs, outcomes, taken, strict=True))
+        confidence = max(Decimal("0.5"), Decimal(1) - Decimal("0.02") * (len(legs) - 2))
+        liquidity = min(Decimal(1), Decimal(size) / self._liq_ref)
+        n = len(legs)
+        ev = legs[0].event_ticker
+        if kind == "no-basket":
+            what = f"Buying NO on all {n} mutually exclusive outcomes of {ev}"
+            pays = f"pays at least {fmt_money(payout * ONE)} whichever outcome happens"
+        elif kind == "yes-basket":
+            what = f"Buying YES on all {n} outcomes of {ev} (exclusive and exhaustive)"
+            pays = "pays exactly $1.0000"
+        else:
+            lo, hi = legs
+            what = (f"Buying {outcomes[0].upper()} {lo.ticker} (strike {lo.floor_strike}) and "
+                    f"{outcomes[1].upper()} {hi.ticker} (strike {hi.floor_strike})")
+            pays = "pays at least $1.0000 wherever the value lands (the ladder is inverted)"
+        reason = (f"{what} costs {fmt_money(basket_cost)} per basket including fees and {pays}: "
+                  f"{fmt_money(edge)} guaranteed per basket on {size // ONE} baskets available at that edge.")
+        return self._make("arbitrage", legs[0], leg_objs, edge=edge, cost=basket_cost, fees=fees,
+                          confidence=confidence, liquidity=liquidity, reason=reason, p=ONE_DOLLAR,
+                          payout=payout)
+
+    # -- single-market strategies ------------------------------------------------------------
+    def _single(self, m: Market, fair: Price | None) -> tuple[Opportunity, ...]:
+        if m.status != "active":
+            return ()
+        out: list[Opportunity] = []
+        if self.settings.value.enabled and fair is not None:
+            o = self._value(m, fair)
+            if o:
+                out.append(o)
+        if self.settings.spread.enabled:
+            o = self._spread(m)
+            if o:
+                out.append(o)
+        return tuple(out)
+
+    def _value(self, m: Market, fair: Price) -> Opportunity | None:
+        best: Opportunity | None = None
+        for outcome in ("yes", "no"):
+            p = fair if outcome == "yes" else ONE_DOLLAR - fair
+            taken: list[tuple[Price, int]] = []
+            for price, size in m.asks(outcome):  # type: ignore[arg-type]
+                fee1 = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier)
+                if (p - price) * ONE - fee1 < self._value_min:
+                    break
+                taken.append((price, size))
+            if not taken:
+                continue
+            size = slices_count(taken)
+            cost = slices_cost(taken)
+            fees = slices_fees(taken, m)
+            edge = (p * size - cost - fees) * ONE // size
+            if edge < self._value_min:
+                continue
+            all_in = (cost + fees) * ONE // size
+            conf = self.settings.value.confidence
+            source = "your fair-value file" if m.ticker in self.fair else "the sim's demo forecast"
+            reason = (f"Fair value of {outcome.upper()} is {fmt_price(p)} ({source}) but it can be bought at "
+                      f"{fmt_price(taken[0][0])}–{fmt_price(taken[-1][0])}, {fmt_money(all_in)} per contract "
+                      f"all-in: expected {fmt_money(edge)} per contract on {size // ONE} contracts.")
+            o = self._make("value", m, (Leg(m.ticker, outcome, "buy", taken[-1][0], size),),  # type: ignore[arg-type]
+                           edge=edge, cost=all_in, fees=fees, confidence=conf,
+                           liquidity=min(Decimal(1), Decimal(size) / self._liq_ref), reason=reason, p=p)
+            if best is None or o.score > best.score:
+                best = o
+        return best
+
+    def _spread(self, m: Market) -> Opportunity | None:
+        bid, ask = m.yes_bid, m.yes_ask
+        if bid is None or ask is None or ask - bid < self._spread_width:
+            return None
+        price = tick_above(bid, m.price_ranges)
+        if price is None or price >= ask:
+            return None
+        mid2 = bid + ask  # twice the mid, to stay exact
+        size = min(m.yes_bid_size, m.yes_ask_size)
+        if size <= 0:
+            return None
+        fee1 = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
+        edge = (mid2 - 2 * price) * ONE // 2 - fee1 - self._adverse
+        if edge < self._spread_min:
+            return None
+        fees = fee_for(price, size, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
+        reason = (f"Spread {fmt_price(bid)}–{fmt_price(ask)} is {fmt_price(ask - bid)} wide: a post-only bid for "
+                  f"YES at {fmt_price(price)} sits {fmt_money((mid2 - 2 * price) * ONE // 2)} under the mid; after a "
+                  f"{fmt_money(fee1)} maker fee and a {fmt_money(self._adverse)} adverse-selection allowance it "
+                  f"expects {fmt_money(edge)} per contract.")
+        return self._make("spread", m, (Leg(m.ticker, "yes", "buy", price, size),), edge=edge,
+                          cost=price * ONE + fee1, fees=fees, confidence=self.settings.spread.confidence,
+                          liquidity=min(Decimal(1), Decimal(size) / self._liq_ref), reason=reason,
+                          p=mid2 // 2, maker=True)
+
+    # -- assembly ------------------------------------------------------------------------------
+    def _make(self, strategy: str, m: Market, legs: tuple[Leg, ...], *, edge: Money, cost: Money, fees: Money,
+              confidence: Decimal, liquidity: Decimal, reason: str, p: Price | None,
+              payout: Price = ONE_DOLLAR, maker: bool = False) -> Opportunity:
+        edge_d = _d(edge)
+        return Opportunity(
+            id="", strategy=strategy, event_ticker=m.event_ticker, legs=legs,  # type: ignore[arg-type]
+            edge=edge, edge_pct=_q(Decimal(edge) / cost) if cost else Decimal(0), fees=fees,
+            confidence=_q(confidence), liquidity=_q(liquidity),
+            score=_q(edge_d * confidence * liquidity, 6), reason=reason, series_ticker=m.series_ticker,
+            category=m.category, cost=cost, p=p, maker=maker, payout=payout,
+        )
+
+
+def _book_key(m: Market) -> tuple[Any, ...]:
+    return (m.ticker, m.status, m.yes_bids, m.no_bids, m.fee_type, m.fee_multiplier)

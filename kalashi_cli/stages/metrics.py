@@ -1,0 +1,176 @@
+"""metrics: how the account is doing, how well orders execute, and what to change.
+
+Everything is derived from the journal (the fill ledger, kept order records and iteration
+rows) plus the records of the current pipe, so ``metrics`` after a pipe and after a
+``run-loop`` read the same truth. Recommendations are plain rules with the numbers that
+triggered them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ..journal import Journal
+from ..money import fmt_money
+from ..profile import Profile
+from ..records import VERSION
+from .portfolio import Portfolio
+
+
+def _pct(num: Decimal | int, den: Decimal | int) -> Decimal:
+    return (Decimal(num) / Decimal(den) * 100).quantize(Decimal("0.01")) if den else Decimal(0)
+
+
+def _ratio(num: int, den: int) -> Decimal:
+    return (Decimal(num) / Decimal(den)).quantize(Decimal("0.0001")) if den else Decimal(0)
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Counters from the current pipe or loop that the journal does not hold."""
+
+    cache_hits: int = 0
+    cache_misses: int = 0
+    api_calls: int = 0
+    iterations: int = 0
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    denied: int = 0
+
+    def absorb(self, rec: dict[str, Any]) -> None:
+        kind = rec.get("kind")
+        if kind == "stats":
+            self.cache_hits += int(rec.get("cache_hits", 0))
+            self.cache_misses += int(rec.get("cache_misses", 0))
+            self.api_calls += int(rec.get("api_calls", 0))
+        elif kind == "denied":
+            self.denied += 1
+
+
+def max_drawdown_pct(equities: Iterable[int]) -> Decimal:
+    peak = None
+    worst = Decimal(0)
+    for e in equities:
+        peak = e if peak is None else max(peak, e)
+        if peak > 0:
+            worst = max(worst, Decimal(peak - e) / peak)
+    return (worst * 100).quantize(Decimal("0.01"))
+
+
+def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
+                    run: RunStats | None = None) -> dict[str, Any]:
+    """Build a ``metrics`` record."""
+    run = run or RunStats()
+    led = portfolio.ledger
+    closed = led.closed
+    wins = sum(1 for t in closed if t.pnl > 0)
+    losses = len(closed) - wins
+    open_cost = sum(p.cost for p in led.open_positions())
+    realized = led.realized - led.fees
+    unrealized = portfolio.equity - led.cash - open_cost
+    iterations = journal.iterations()
+    equities = [r["equity"] for r in iterations] + [portfolio.equity]
+    per_strategy: dict[str, dict[str, Any]] = {}
+    for t in closed:
+        s = per_strategy.setdefault(t.strategy or "unknown", {"trades": 0, "wins": 0, "pnl": 0})
+        s["trades"] += 1
+        s["wins"] += int(t.pnl > 0)
+        s["pnl"] += t.pnl
+    for s in per_strategy.values():
+        s["win_rate"] = str(_ratio(s["wins"], s["trades"]))
+        s["pnl"] = fmt_money(s["pnl"])
+    orders = journal.records("order") or run.orders
+    lat = [Decimal(o["latency_ms"]) for o in orders if o.get("status") not in ("rejected",)]
+    slip = [Decimal(o["slippage_pct"]) for o in orders if o.get("avg_fill_price") is not None]
+    asked = sum(Decimal(o["count"]) for o in orders if o.get("status") != "rejected")
+    got = sum(Decimal(o["filled_count"]) for o in orders if o.get("status") != "rejected")
+    hits = run.cache_hits + sum(r["cache_hits"] for r in iterations)
+    misses = run.cache_misses + sum(r["cache_misses"] for r in iterations)
+    calls = run.api_calls + sum(r["api_calls"] for r in iterations)
+    n_iter = max(1, len(iterations) + run.iterations) if (iterations or run.iterations) else 1
+    wins_streak, loss_streak = portfolio.consecutive_wins, portfolio.consecutive_losses
+    rec: dict[str, Any] = {
+        "kind": "metrics",
+        "v": VERSION,
+        "trades": len(closed),
+        "wins": wins,
+        "losses": losses,
+        "win_rate": str(_ratio(wins, len(closed))),
+        "realized_pnl": fmt_money(realized),
+        "unrealized_pnl": fmt_money(unrealized),
+        "equity": fmt_money(portfolio.equity),
+        "cash": fmt_money(led.cash),
+        "starting_balance": fmt_money(portfolio.starting_balance),
+        "fees_paid": fmt_money(led.fees),
+        "open_positions": len(led.open_positions()),
+        "max_drawdown_pct": str(max_drawdown_pct(equities)),
+        "consecutive_wins": wins_streak,
+        "consecutive_losses": loss_streak,
+        "per_strategy": per_strategy,
+        "execution": {
+            "orders": len(orders),
+            "avg_latency_ms": str((sum(lat) / len(lat)).quantize(Decimal("0.001")) if lat else Decimal(0)),
+            "avg_slippage_pct": str((sum(slip) / len(slip)).quantize(Decimal("0.0001")) if slip else Decimal(0)),
+            "fill_rate": str((got / asked).quantize(Decimal("0.0001")) if asked else Decimal(0)),
+        },
+        "cache": {"hits": hits, "misses": misses, "hit_rate": str(_ratio(hits, hits + misses))},
+        "api": {"calls": calls, "calls_per_iteration": str(_ratio(calls, n_iter))},
+        "iterations": len(iterations),
+    }
+    rec["recommendations"] = recommendations(rec, profile, journal)
+    return rec
+
+
+def recommendations(m: dict[str, Any], profile: Profile, journal: Journal) -> list[dict[str, Any]]:
+    """Plain rules over the metrics, each with the numbers that triggered it."""
+    out: list[dict[str, Any]] = []
+    win_rate = Decimal(m["win_rate"])
+    if m["trades"] >= 10 and win_rate < Decimal("0.45"):
+        out.append({"title": "Raise the minimum edge",
+                    "detail": f"Only {win_rate:.0%} of {m['trades']} round trips won; demand more edge before "
+                              "trading (analyze.value.min_edge / analyze.spread.min_edge).",
+                    "numbers": {"win_rate": m["win_rate"], "trades": m["trades"]}})
+    slip = Decimal(m["execution"]["avg_slippage_pct"])
+    if m["execution"]["orders"] >= 5 and slip > Decimal("0.5"):
+        out.append({"title": "Orders pay noticeable slippage",
+                    "detail": f"Average slippage {slip}% against the top of book; smaller orders or a tighter "
+                              "execution.max_slippage_pct would keep more of the edge.",
+                    "numbers": {"avg_slippage_pct": str(slip), "orders": m["execution"]["orders"]}})
+    fill = Decimal(m["execution"]["fill_rate"])
+    if m["execution"]["orders"] >= 5 and fill < Decimal("0.5"):
+        out.append({"title": "Low fill rate",
+                    "detail": f"Only {fill:.0%} of the contracts asked for were filled; books move before orders "
+                              "arrive or maker quotes sit too far back.",
+                    "numbers": {"fill_rate": str(fill)}})
+    dd = Decimal(m["max_drawdown_pct"])
+    if dd >= profile.risk.reducing_drawdown_pct * 100 / 2:
+        out.append({"title": "Drawdown is building",
+                    "detail": f"Max drawdown {dd}% is at least half of the {profile.risk.reducing_drawdown_pct:.0%} "
+                              "level where trading switches to reducing only; consider a smaller Kelly fraction.",
+                    "numbers": {"max_drawdown_pct": str(dd),
+                                "kelly_fraction": str(profile.sizing.kelly_fraction)}})
+    if m["consecutive_losses"] >= 3:
+        out.append({"title": "Losing streak",
+                    "detail": f"{m['consecutive_losses']} losses in a row; sizing is already shrunk by "
+                              f"{profile.sizing.loss_streak_shrink} per loss.",
+                    "numbers": {"consecutive_losses": m["consecutive_losses"]}})
+    c = m["cache"]
+    if c["hits"] + c["misses"] >= 100 and Decimal(c["hit_rate"]) < Decimal("0.05"):
+        out.append({"title": "The analysis cache rarely helps",
+                    "detail": f"Hit rate {Decimal(c['hit_rate']):.1%} over {c['hits'] + c['misses']} lookups: books "
+                              "change between looks, or analyze.cache.max_entries "
+                              f"({profile.analyze.cache.max_entries}) is smaller than the market count.",
+                    "numbers": {"hit_rate": c["hit_rate"], "max_entries": profile.analyze.cache.max_entries}})
+    denied = journal.records("denied", limit=500, newest_first=True)
+    if len(denied) >= 5:
+        rules: dict[str, int] = {}
+        for d in denied:
+            rules[d.get("rule", "?")] = rules.get(d.get("rule", "?"), 0) + 1
+        top, n = max(rules.items(), key=lambda kv: kv[1])
+        out.append({"title": f"Most denials come from '{top}'",
+                    "detail": f"{n} of the last {len(denied)} denied orders were refused by the '{top}' rule; "
+                              "if that is not intended, review the matching limit in the profile.",
+                    "numbers": {"rule": top, "count": n, "of": len(denied)}})
+    return out

@@ -1,0 +1,311 @@
+"""order: size, gate, price and send orders — and record exactly what happened.
+
+For each candidate:
+
+1. fetch fresh books for every leg and walk them to the size, never further than the
+   profile's slippage bound above the best price (the limit is the worst acceptable level —
+   Kalshi has no market orders, so a taker order is an IOC/FOK limit at that level);
+2. pass every leg through the risk gate before any leg is sent;
+3. journal each intent under a deterministic ``client_order_id`` BEFORE sending it, then
+   record the definite answer — or mark the market "unknown" when the answer was lost;
+4. multi-leg trades send the least liquid leg first with fill-or-kill; if a later leg fails
+   or fills short, the legs already filled are unwound with reduce-only IOC orders inside the
+   slippage bound and the realized loss is recorded with the reason.
+
+Emits ``order``, ``fill`` and ``denied`` records.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ..domain import Candidate, ExchangeFill, Fill, Leg, Market, Order, OrderIntent, from_book_side, to_book_side
+from ..errors import ExchangeError, OrderRejected, OutcomeUnknown
+from ..journal import Journal
+from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap
+from ..ports import Broker
+from ..profile import Profile
+from .book import buy_slices, sell_slices, slices_count
+from .risk import RiskGate
+
+_NAMESPACE = uuid.UUID("5f0c1d2e-6b7a-4c3d-9e8f-0a1b2c3d4e5f")
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    """An order the risk gate or the executor refused, with the rule and a plain reason."""
+
+    ref: str
+    ticker: str
+    rule: str
+    reason: str
+    strategy: str = ""
+
+
+def client_order_id(opportunity_id: str, leg_index: int, intent_key: str, purpose: str = "entry") -> str:
+    """Return the deterministic client_order_id of one leg (a UUID derived from the intent).
+
+    The same opportunity on the same books always yields the same id, so re-running a pipe
+    or restarting after a crash can never create a second order for the same intent.
+    """
+    return str(uuid.uuid5(_NAMESPACE, f"{opportunity_id}|{leg_index}|{intent_key}|{purpose}"))
+
+
+@dataclass(slots=True)
+class _LegPlan:
+    index: int
+    leg: Leg
+    market: Market
+    intent: OrderIntent
+    limit: Price  # outcome price
+    reference: Price  # best outcome ask at decision
+    available: Count
+
+
+class OrderExecutor:
+    """Executes candidates through one broker, one journal and one risk gate."""
+
+    def __init__(self, profile: Profile, broker: Broker, journal: Journal, gate: RiskGate,
+                 books: Callable[[Sequence[str]], dict[str, Market]], *,
+                 stale: Callable[[str], bool] = lambda t: False,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.profile = profile
+        self.broker = broker
+        self.journal = journal
+        self.gate = gate
+        self.books = books
+        self.stale = stale
+        self.clock = clock
+        self._trading_active: bool | None = None
+
+    def _active(self) -> bool:
+        if self._trading_active is None:
+            try:
+                self._trading_active = self.broker.trading_active()
+            except ExchangeError:
+                self._trading_active = False
+        return self._trading_active
+
+    def execute_all(self, candidates: Iterable[Candidate]) -> Iterator[Order | Fill | Denied]:
+        for c in candidates:
+            yield from self.execute(c)
+
+    # -- one candidate ------------------------------------------------------------------
+    def execute(self, cand: Candidate) -> Iterator[Order | Fill | Denied]:
+        o = cand.opportunity
+        ex = self.profile.execution
+        books = self.books([leg.ticker for leg in o.legs])
+        plans: list[_LegPlan] = []
+        size = cand.size
+        for i, leg in enumerate(o.legs):
+            m = books.get(leg.ticker)
+            if m is None:
+                yield Denied(o.id, leg.ticker, "no-book", f"no current book for {leg.ticker}", o.strategy)
+                return
+            if o.maker:
+                plans.append(self._maker_plan(i, leg, m, size, o.id))
+                continue
+            asks = m.asks(leg.outcome)
+            if not asks:
+                yield Denied(o.id, leg.ticker, "no-liquidity", f"nothing offered to buy {leg.outcome.upper()} "
+                             f"{leg.ticker} any more", o.strategy)
+                return
+            best = asks[0][0]
+            bound = min(ONE_DOLLAR - 1, int(best * (1 + ex.max_slippage_pct)))
+            grid_bound = snap(bound, m.price_ranges, up=False) or best
+            slices = buy_slices(m, leg.outcome, size, max_price=grid_bound)
+            avail = slices_count(slices)
+            plans.append(_LegPlan(i, leg, m, OrderIntent("", leg.ticker, "bid", 0, 0), slices[-1][0] if slices else best,
+                                  best, avail))
+        if not o.maker:
+            size = min([size] + [p.available for p in plans])
+            step = int(self.profile.sizing.min_count * COUNT_SCALE)
+            size = size // step * step
+            if size <= 0:
+                yield Denied(o.id, o.legs[0].ticker, "no-liquidity", "the books no longer offer the size within the "
+                             f"{ex.max_slippage_pct:.1%} slippage bound", o.strategy)
+                return
+            if o.strategy == "arbitrage":
+                denial = self._arbitrage_still_pays(o.id, plans, size, o.payout, cand.required_edge)
+                if denial:
+                    yield denial
+                    return
+            tif = ex.arbitrage_time_in_force if len(plans) > 1 else ex.taker_time_in_force
+            for p in plans:
+                p.intent = self._intent(o.id, p.index, p.leg, p.market, p.limit, size, tif)
+        # gate every leg before sending any
+        for p in plans:
+            d = self.gate.check(p.intent, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier,
+                                stale=self.stale(p.leg.ticker), trading_active=self._active())
+            if d:
+                yield Denied(o.id, p.leg.ticker, d.rule, d.reason, o.strategy)
+                return
+        plans.sort(key=lambda p: (p.available, p.index))  # least liquid first
+        filled: list[tuple[_LegPlan, Count]] = []
+        for p in plans:
+            outcome = yield from self._send(p, o.strategy, o.id, cand)
+            if outcome is None:  # unknown outcome or rejection: stop, unwind what filled
+                break
+            if outcome < p.intent.count and not o.maker:
+                filled.append((p, outcome))
+                break
+            filled.append((p, outcome))
+        else:
+            return
+        if len(plans) > 1:
+            yield from self._unwind([(p, n) for p, n in filled if n > 0], o.id, o.strategy,
+                                    reason="a later leg of the basket failed or filled short")
+
+    def _maker_plan(self, i: int, leg: Leg, m: Market, size: Count, opp_id: str) -> _LegPlan:
+        ex = self.profile.execution
+        expiry = None
+        if ex.maker_expiry_seconds:
+            expiry = int(time.time()) + ex.maker_expiry_seconds
+        side, yes_price = to_book_side(leg.outcome, "buy", leg.price)
+        key = f"{leg.ticker}:{side}:{yes_price}:{size}:gtc"
+        intent = OrderIntent(client_order_id(opp_id, i, key), leg.ticker, side, yes_price, size,
+                             time_in_force="good_till_canceled", post_only=True, expiration_ts=expiry)
+        asks = m.asks(leg.outcome)
+        return _LegPlan(i, leg, m, intent, leg.price, asks[0][0] if asks else leg.price, size)
+
+    def _intent(self, opp_id: str, i: int, leg: Leg, m: Market, limit: Price, size: Count, tif: str,
+                *, purpose: str = "entry", action: str = "buy", reduce_only: bool = False) -> OrderIntent:
+        side, yes_price = to_book_side(leg.outcome, action, limit)  # type: ignore[arg-type]
+        key = f"{leg.ticker}:{side}:{yes_price}:{size}:{tif}"
+        return OrderIntent(client_order_id(opp_id, i, key, purpose), leg.ticker, side, yes_price, size,
+                           time_in_force=tif, reduce_only=reduce_only)  # type: ignore[arg-type]
+
+    def _arbitrage_still_pays(self, opp_id: str, plans: list[_LegPlan], size: Count, payout: Price,
+                              required: Money) -> Denied | None:
+        from ..money import fee_for
+
+        cost = sum(p.limit * size for p in plans)
+        fees = sum(fee_for(p.limit, size, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier)
+                   for p in plans)
+        edge = (payout * size - cost - fees) * COUNT_SCALE // size
+        if edge < required:
+            return Denied(opp_id, plans[0].leg.ticker, "edge-gone", f"at the current limit prices the basket earns "
+                          f"{fmt_money(edge)} per basket, below the required {fmt_money(required)}", "arbitrage")
+        return None
+
+    # -- sending ------------------------------------------------------------------------
+    def _send(self, p: _LegPlan, strategy: str, opp_id: str, cand: Candidate | None,
+              purpose: str = "entry") -> Iterator[Order | Fill | Denied]:
+        """Journal, gate-admit and send one intent; return the filled count (None if unknown/rejected)."""
+        intent = p.intent
+        existing = self.journal.record_intent(intent, strategy=strategy, opportunity_id=opp_id)
+        if existing is not None:
+            yield Denied(opp_id, intent.ticker, "duplicate", f"this exact order was already submitted "
+                         f"(client_order_id {intent.client_order_id}, status {existing.status}); not sending it again",
+                         strategy)
+            return None
+        self.gate.admit(intent, p.market.fee_type, p.market.fee_multiplier)
+        t0 = self.clock()
+        try:
+            ack = self.broker.submit(intent)
+        except OutcomeUnknown as e:
+            self.journal.set_intent_status(intent.client_order_id, "unknown", detail=str(e))
+            self.gate.block(intent.ticker)
+            self.journal.add_event("outcome-unknown", {"client_order_id": intent.client_order_id, "error": str(e)},
+                                   ticker=intent.ticker)
+            yield self._order_record(p, strategy, opp_id, status="unknown", order_id="", filled=0, avg=None,
+                                     fees=0, latency=self.clock() - t0, reason=f"{e} — market blocked until reconciled")
+            return None
+        except OrderRejected as e:
+            self.journal.set_intent_status(intent.client_order_id, "rejected", detail=str(e))
+            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=0, avg=None,
+                                     fees=0, latency=self.clock() - t0, reason=str(e))
+            return None
+        except ExchangeError as e:  # definite refusals (auth, rate limit before processing, …)
+            self.journal.set_intent_status(intent.client_order_id, "rejected", detail=str(e))
+            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=0, avg=None,
+                                     fees=0, latency=self.clock() - t0, reason=str(e))
+            return None
+        latency = self.clock() - t0
+        self.journal.set_intent_status(intent.client_order_id, "acked", order_id=ack.order_id)
+        fills = [f for f in self.broker.fills(ticker=intent.ticker) if f.order_id == ack.order_id] \
+            if ack.fill_count else []
+        self.journal.add_fills(fills, strategy=strategy)
+        for o in self.broker.orders(ticker=intent.ticker):
+            if o.order_id == ack.order_id:
+                self.journal.upsert_order(o)
+                break
+        fees = sum(f.fee for f in fills)
+        avg = None
+        if ack.fill_count:
+            yes_avg = sum(f.price * f.count for f in fills) // max(1, sum(f.count for f in fills)) if fills \
+                else (ack.average_fill_price or intent.price)
+            avg = from_book_side(intent.side, yes_avg, p.leg.outcome)[1]
+        status = ack.status if ack.remaining_count == 0 or intent.time_in_force == "good_till_canceled" else "canceled"
+        if ack.remaining_count == 0 and ack.fill_count:
+            status = "executed"
+        yield self._order_record(p, strategy, opp_id, status=status, order_id=ack.order_id, filled=ack.fill_count,
+                                 avg=avg, fees=fees, latency=latency)
+        for f in fills:
+            yield self._fill_record(f, p.leg.outcome)
+        return ack.fill_count
+
+    def _unwind(self, filled: list[tuple[_LegPlan, Count]], opp_id: str, strategy: str,
+                reason: str) -> Iterator[Order | Fill | Denied]:
+        """Sell back what the basket's earlier legs bought, reduce-only IOC inside the slippage bound."""
+        if not filled:
+            return
+        ex = self.profile.execution
+        books = self.books([p.leg.ticker for p, _ in filled])
+        loss = 0
+        for p, n in filled:
+            m = books.get(p.leg.ticker, p.market)
+            bids = m.bids(p.leg.outcome)
+            best = bids[0][0] if bids else 0
+            floor = max(1, int(best * (1 - ex.max_slippage_pct)))
+            floor = snap(floor, m.price_ranges, up=True) or 1
+            slices = sell_slices(m, p.leg.outcome, n, min_price=floor)
+            limit = slices[-1][0] if slices else floor
+            intent = self._intent(opp_id, p.index, p.leg, m, limit, n, "immediate_or_cancel",
+                                  purpose="unwind", action="sell", reduce_only=True)
+            plan = _LegPlan(p.index, Leg(p.leg.ticker, p.leg.outcome, "sell", limit, n), m, intent, limit, best, n)
+            sold = yield from self._send(plan, strategy, opp_id, None, purpose="unwind")
+            loss += (p.limit - limit) * (sold or 0)
+            if (sold or 0) < n:
+                self.journal.add_event("unwind-short", {"opportunity_id": opp_id, "ticker": p.leg.ticker,
+                                                        "left_open": n - (sold or 0), "reason": reason},
+                                       ticker=p.leg.ticker)
+                yield Denied(opp_id, p.leg.ticker, "leg-left-open",
+                             f"could not unwind {(n - (sold or 0)) // COUNT_SCALE} contract(s) of {p.leg.ticker} "
+                             f"within the {ex.max_slippage_pct:.1%} slippage bound; the position stays open and is "
+                             "recorded for `kalashi flatten`", strategy)
+        self.journal.add_event("unwind", {"opportunity_id": opp_id, "reason": reason,
+                                          "estimated_loss": fmt_money(loss)})
+
+    # -- records ------------------------------------------------------------------------
+    def _order_record(self, p: _LegPlan, strategy: str, opp_id: str, *, status: str, order_id: str,
+                      filled: Count, avg: Price | None, fees: Money, latency: float, reason: str = "") -> Order:
+        action = p.leg.action
+        slippage = Decimal(0)
+        if avg is not None and p.reference:
+            diff = (avg - p.reference) if action == "buy" else (p.reference - avg)
+            slippage = (Decimal(diff) / p.reference * 100).quantize(Decimal("0.0001"))
+        latency_ms = Decimal(str(round(latency * 1000, 3)))
+        if self.broker.mode == "paper":
+            latency_ms += self.profile.paper.latency_ms
+        return Order(client_order_id=p.intent.client_order_id, order_id=order_id, mode=self.broker.mode,
+                     ticker=p.leg.ticker, outcome=p.leg.outcome, action=action, price=p.limit,
+                     count=p.intent.count, status=status, filled_count=filled, avg_fill_price=avg, fees=fees,
+                     latency_ms=latency_ms, slippage_pct=slippage, strategy=strategy, opportunity_id=opp_id,
+                     time_in_force=p.intent.time_in_force, post_only=p.intent.post_only,
+                     reduce_only=p.intent.reduce_only, reason=reason)
+
+    @staticmethod
+    def _fill_record(f: ExchangeFill, outcome: str) -> Fill:
+        action, price = from_book_side(f.side, f.price, outcome)  # type: ignore[arg-type]
+        from datetime import UTC, datetime
+
+        ts = datetime.fromtimestamp(f.ts_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+        return Fill(order_id=f.order_id, client_order_id=f.client_order_id, ticker=f.ticker,
+                    outcome=outcome, action=action, price=price, count=f.count, fee=f.fee,  # type: ignore[arg-type]
+                    is_taker=f.is_taker, ts=ts, fill_id=f.fill_id)
+

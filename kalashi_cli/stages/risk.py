@@ -1,0 +1,169 @@
+"""The one risk gate every order passes — CLI, run-loop, MCP, dashboard — and the trading state.
+
+Trading state::
+
+    ACTIVE ──(drawdown ≥ reducing, loss streak)──► REDUCING ──(daily loss, drawdown ≥ max,
+       ▲                                              │        reconcile failures, operator)──► HALTED
+       └──────────(conditions clear)──────────────────┘                                        │
+       └──────────────────────(kalashi resume --confirm)────────────────────────────────────────┘
+
+HALTED is stored in the journal (and can be forced by a halt file in the data dir), so it
+survives restarts; REDUCING is re-derived every iteration. In REDUCING and HALTED only
+orders that reduce an existing position pass. Costs are counted on the side actually bought:
+selling YES at $0.01 is buying NO at $0.99 and counts as $0.99 per contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+from ..domain import OrderIntent
+from ..journal import Journal, data_dir
+from ..money import ONE_DOLLAR, Money, fee_for, fmt_money
+from ..profile import Profile, money
+from .portfolio import Portfolio
+
+
+class TradingState(StrEnum):
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+def halt_file(journal: Journal | None = None) -> Path:
+    """The file whose existence halts trading (for cron and ops): ``<data dir>/HALT``."""
+    return data_dir() / "HALT"
+
+
+def stored_state(journal: Journal) -> tuple[TradingState, str]:
+    """Return the persisted state (HALTED persists; anything else reads as ACTIVE) and reason."""
+    if halt_file(journal).exists():
+        return TradingState.HALTED, f"halt file {halt_file(journal)} exists (remove it and run `kalashi resume --confirm`)"
+    st = journal.get_meta("trading_state", "ACTIVE") or "ACTIVE"
+    reason = journal.get_meta("halt_reason", "") or ""
+    return (TradingState.HALTED if st == "HALTED" else TradingState.ACTIVE), reason
+
+
+def set_halted(journal: Journal, reason: str) -> None:
+    journal.set_meta("trading_state", "HALTED")
+    journal.set_meta("halt_reason", reason)
+    journal.add_event("halt", {"reason": reason})
+
+
+def clear_halt(journal: Journal, who: str = "operator") -> None:
+    journal.set_meta("trading_state", "ACTIVE")
+    journal.set_meta("halt_reason", "")
+    journal.set_meta("reconcile_failures", "0")
+    journal.add_event("resume", {"by": who})
+
+
+def evaluate_state(profile: Profile, journal: Journal, p: Portfolio) -> tuple[TradingState, str]:
+    """Derive the trading state from the journal and the portfolio; persist a new HALT."""
+    state, reason = stored_state(journal)
+    if state is TradingState.HALTED:
+        return state, reason
+    r = profile.risk
+    day_loss = p.day_start_equity - p.equity
+    dd = Decimal(p.drawdown) / max(1, p.peak_equity)
+    failures = int(journal.get_meta("reconcile_failures", "0") or 0)
+    halt_reason = None
+    if day_loss >= money(r.daily_loss_limit):
+        halt_reason = f"daily loss {fmt_money(day_loss)} reached the limit {fmt_money(money(r.daily_loss_limit))}"
+    elif dd >= r.max_drawdown_pct:
+        halt_reason = f"drawdown {dd:.1%} reached the limit {r.max_drawdown_pct:.0%}"
+    elif failures >= r.max_reconcile_failures:
+        halt_reason = f"{failures} reconciliations in a row failed (limit {r.max_reconcile_failures})"
+    if halt_reason:
+        set_halted(journal, halt_reason)
+        return TradingState.HALTED, halt_reason
+    if dd >= r.reducing_drawdown_pct:
+        return TradingState.REDUCING, f"drawdown {dd:.1%} ≥ {r.reducing_drawdown_pct:.0%}: reducing only"
+    if p.consecutive_losses >= r.max_consecutive_losses:
+        return TradingState.REDUCING, (f"{p.consecutive_losses} losses in a row ≥ {r.max_consecutive_losses}: "
+                                       "reducing only")
+    return TradingState.ACTIVE, ""
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    rule: str
+    reason: str
+
+
+def order_cost(intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = 10_000) -> Money:
+    """Money at risk if the order fills: the side actually bought, plus the worst taker fee."""
+    price = intent.price if intent.side == "bid" else ONE_DOLLAR - intent.price
+    return price * intent.count + fee_for(price, intent.count, fee_type=fee_type, multiplier=multiplier)
+
+
+def reduces(intent: OrderIntent, position: int) -> bool:
+    """Whether the order only brings an existing position towards zero."""
+    if intent.side == "ask":
+        return position > 0 and intent.count <= position
+    return position < 0 and intent.count <= -position
+
+
+class RiskGate:
+    """Checks one order against the limits and the trading state; says why when it refuses."""
+
+    def __init__(self, profile: Profile, journal: Journal, portfolio: Portfolio,
+                 state: TradingState, state_reason: str = "") -> None:
+        self.profile = profile
+        self.journal = journal
+        self.portfolio = portfolio
+        self.state = state
+        self.state_reason = state_reason
+        self.sent_cost = 0  # cost admitted by this gate instance (same run)
+        self._blocked = journal.blocked_tickers()
+        self._open_orders = len(journal.orders(status="resting"))
+
+    def check(self, intent: OrderIntent, *, fee_type: str = "quadratic", multiplier: int = 10_000,
+              stale: bool = False, trading_active: bool = True) -> Denial | None:
+        r = self.profile.risk
+        pos = self.portfolio.ledger.positions.get(intent.ticker)
+        position = pos.position if pos else 0
+        reducing = intent.reduce_only or reduces(intent, position)
+        if intent.count <= 0:
+            return Denial("size", "order count must be positive")
+        if not trading_active:
+            return Denial("exchange", "the exchange reports trading is not active (pause or maintenance)")
+        if intent.ticker in self._blocked:
+            return Denial("unknown-outcome", f"an earlier order on {intent.ticker} has an unknown outcome; "
+                          "no writes on this market until reconciliation (`kalashi reconcile`)")
+        if stale:
+            return Denial("stale-book", f"the book for {intent.ticker} is stale (sequence gap or old data)")
+        if self.state is TradingState.HALTED and not reducing:
+            return Denial("halted", f"trading is HALTED ({self.state_reason or 'operator'}); only reducing "
+                          "orders pass — `kalashi resume --confirm` lifts it")
+        if self.state is TradingState.REDUCING and not reducing:
+            return Denial("reducing", f"trading is REDUCING ({self.state_reason}); no new entries")
+        if reducing:
+            return None
+        cost = order_cost(intent, fee_type, multiplier)
+        if cost > money(r.max_order_cost):
+            return Denial("max-order-cost", f"order cost {fmt_money(cost)} exceeds the per-order cap "
+                          f"{fmt_money(money(r.max_order_cost))}")
+        daily = self.portfolio.today_cost + self.sent_cost + cost
+        if daily > money(r.max_daily_cost):
+            return Denial("max-daily-cost", f"today's order cost would reach {fmt_money(daily)}, above the daily "
+                          f"cap {fmt_money(money(r.max_daily_cost))}")
+        if self._open_orders >= r.max_open_orders and intent.time_in_force == "good_till_canceled":
+            return Denial("max-open-orders", f"{self._open_orders} orders already rest (cap {r.max_open_orders})")
+        if cost > self.portfolio.cash - self.sent_cost:
+            return Denial("balance", f"order cost {fmt_money(cost)} exceeds available cash "
+                          f"{fmt_money(self.portfolio.cash - self.sent_cost)}")
+        return None
+
+    def admit(self, intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = 10_000) -> None:
+        """Count an order that passed and is being sent against this run's limits."""
+        pos = self.portfolio.ledger.positions.get(intent.ticker)
+        if not (intent.reduce_only or reduces(intent, pos.position if pos else 0)):
+            self.sent_cost += order_cost(intent, fee_type, multiplier)
+        if intent.time_in_force == "good_till_canceled":
+            self._open_orders += 1
+
+    def block(self, ticker: str) -> None:
+        self._blocked.add(ticker)
