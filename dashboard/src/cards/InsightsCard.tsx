@@ -1,0 +1,34 @@
+import { Badge } from '../components/Badge'
+import { GlassCard } from '../components/GlassCard'
+import type { BridgeState } from '../lib/protocol'
+
+/** Recommendations from the metrics stage, each with the numbers it rests on, exactly as sent. */
+export function InsightsCard({ state }: { state: BridgeState | null }) {
+  const recs = state?.recommendations ?? []
+  return (
+    <GlassCard title="AI insights" testId="card-insights" aside={<Badge tone="accent">{recs.length}</Badge>}>
+      {recs.length === 0 ? (
+        <p className="empty">No recommendations yet.</p>
+      ) : (
+        <ul className="insights" data-testid="insights-list">
+          {recs.map((r, i) => (
+            <li key={`${r.title}:${i}`} className={`insight insight--${r.severity ?? 'info'}`}>
+              <strong>{r.title}</strong>
+              <p>{r.detail}</p>
+              {r.numbers && Object.keys(r.numbers).length ? (
+                <dl className="insight__numbers">
+                  {Object.entries(r.numbers).map(([k, v]) => (
+                    <div key={k}>
+                      <dt>{k.replace(/_/g, ' ')}</dt>
+                      <dd className="num">{String(v)}</dd>
+                    </div>
+                  ))}
+                </dl>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      )}
+    </GlassCard>
+  )
+}

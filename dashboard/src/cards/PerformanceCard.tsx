@@ -1,0 +1,50 @@
+import { GlassCard } from '../components/GlassCard'
+import { Num, Stat } from '../components/Stat'
+import type { BridgeState } from '../lib/protocol'
+
+/** Win rate, P&L, drawdown and streaks from the metrics record. */
+export function PerformanceCard({ state }: { state: BridgeState | null }) {
+  const m = state?.metrics ?? null
+  const perStrategy = m?.per_strategy && typeof m.per_strategy === 'object' ? Object.entries(m.per_strategy) : []
+  return (
+    <GlassCard title="Performance" testId="card-performance">
+      <div className="stat-grid">
+        <Stat label="Win rate" kind="rate" value={m?.win_rate} testId="win-rate" />
+        <Stat label="Trades" kind="int" value={m?.trades} testId="trades" />
+        <Stat label="Realized P&L" kind="money" value={state?.account.realized_pnl} signed testId="realized-pnl" />
+        <Stat label="Unrealized P&L" kind="money" value={state?.account.unrealized_pnl} signed testId="unrealized-pnl" />
+        <Stat label="Max drawdown" kind="percent" value={m?.max_drawdown_pct} testId="max-drawdown" />
+        <div className="stat">
+          <div className="stat__label">Wins / losses</div>
+          <div className="stat__value">
+            <Num kind="int" value={m?.wins} testId="wins" /> / <Num kind="int" value={m?.losses} testId="losses" />
+          </div>
+        </div>
+        <Stat label="Win streak" kind="int" value={m?.consecutive_wins} testId="win-streak" />
+        <Stat label="Loss streak" kind="int" value={m?.consecutive_losses} testId="loss-streak" />
+      </div>
+      {perStrategy.length ? (
+        <table className="table table--compact" data-testid="per-strategy">
+          <thead>
+            <tr>
+              <th scope="col">Strategy</th>
+              <th scope="col" className="num-col">Trades</th>
+              <th scope="col" className="num-col">Win rate</th>
+              <th scope="col" className="num-col">Realized</th>
+            </tr>
+          </thead>
+          <tbody>
+            {perStrategy.map(([name, s]) => (
+              <tr key={name}>
+                <th scope="row">{name}</th>
+                <td className="num-col"><Num kind="int" value={s?.trades} /></td>
+                <td className="num-col"><Num kind="rate" value={s?.win_rate} /></td>
+                <td className="num-col"><Num kind="money" value={s?.realized_pnl} signed /></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </GlassCard>
+  )
+}

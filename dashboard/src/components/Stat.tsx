@@ -1,0 +1,83 @@
+// A labelled number. Values arrive as kalashi's decimal strings and are formatted exactly
+// (lib/decimal); the tooltip shows the exact value as sent.
+
+import {
+  DASH,
+  formatCount,
+  formatInt,
+  formatMoney,
+  formatNumber,
+  formatPercent,
+  formatPrice,
+  formatRate,
+  toneOf,
+} from '../lib/decimal'
+
+export type StatKind = 'money' | 'price' | 'count' | 'percent' | 'rate' | 'int' | 'number' | 'text'
+
+export interface NumProps {
+  value: unknown
+  kind: StatKind
+  /** Show "+" for gains and colour by sign. */
+  signed?: boolean
+  places?: number
+  /** A unit after the number (" ms"). */
+  unit?: string
+  testId?: string
+}
+
+/** Format a value of the given kind exactly; "—" when unknown. */
+export function formatValue(value: unknown, kind: StatKind, { signed = false, places }: { signed?: boolean; places?: number } = {}): string {
+  switch (kind) {
+    case 'money':
+      return formatMoney(value, { signed, places })
+    case 'price':
+      return formatPrice(value)
+    case 'count':
+      return formatCount(value, { signed })
+    case 'percent':
+      return formatPercent(value, { signed, places })
+    case 'rate':
+      return formatRate(value, { signed, places })
+    case 'int':
+      return formatInt(value)
+    case 'number':
+      return formatNumber(value, { signed, places })
+    case 'text':
+      return typeof value === 'string' && value ? value : DASH
+  }
+}
+
+/** An inline number: exact formatting, sign colour for signed values. */
+export function Num({ value, kind, signed = false, places, unit, testId }: NumProps) {
+  const text = formatValue(value, kind, { signed, places })
+  const tone = signed ? toneOf(value) : 'neutral'
+  const raw = value === null || value === undefined ? undefined : String(value)
+  return (
+    <span className={`num num--${tone}`} data-testid={testId} title={raw} data-raw={raw}>
+      {text}
+      {unit && text !== DASH ? <span className="num__unit">{unit}</span> : null}
+    </span>
+  )
+}
+
+export interface StatProps extends NumProps {
+  label: string
+  /** Larger figure for the headline number of a card. */
+  big?: boolean
+  hint?: string
+}
+
+/** A label above a number. */
+export function Stat({ label, big = false, hint, ...num }: StatProps) {
+  return (
+    <div className={`stat${big ? ' stat--big' : ''}`}>
+      <div className="stat__label" title={hint}>
+        {label}
+      </div>
+      <div className="stat__value">
+        <Num {...num} />
+      </div>
+    </div>
+  )
+}

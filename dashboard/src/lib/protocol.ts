@@ -1,0 +1,270 @@
+// Types for the bridge protocol, version 1 (docs/bridge-protocol.md is the contract;
+// kalashi_cli/bridge/protocol/*.json are its JSON Schemas). Money, prices, counts, percents
+// and rates are decimal strings; integer counters are JSON integers.
+
+export const PROTOCOL_VERSION = 1
+
+/** A decimal string such as "0.4500" (price), "10.00" (count) or "-12.3400" (money). */
+export type DecimalString = string
+/** A measurement that the server may send as a JSON number or a decimal string. */
+export type Measure = number | string
+
+export type Mode = 'paper' | 'demo' | 'live'
+export type LoopStatus = 'running' | 'paused' | 'stopped'
+export type TradingState = 'ACTIVE' | 'REDUCING' | 'HALTED'
+export type HealthStatus = 'ok' | 'degraded' | 'failed'
+export type Outcome = 'yes' | 'no'
+export type Action = 'buy' | 'sell'
+
+export interface Leg {
+  ticker: string
+  outcome: Outcome
+  action: Action
+  price: DecimalString
+  count: DecimalString
+}
+
+interface RecordBase {
+  kind: string
+  v: number
+  [field: string]: unknown
+}
+
+export interface OpportunityRecord extends RecordBase {
+  kind: 'opportunity' | 'candidate'
+  id: string
+  strategy: string
+  event_ticker: string
+  legs: Leg[]
+  edge: DecimalString
+  edge_pct: DecimalString
+  fees: DecimalString
+  confidence: DecimalString
+  liquidity: DecimalString
+  score: DecimalString
+  reason: string
+}
+
+export interface OrderRecord extends RecordBase {
+  kind: 'order'
+  client_order_id: string
+  order_id: string
+  mode: Mode
+  ticker: string
+  outcome: Outcome
+  action: Action
+  price: DecimalString
+  count: DecimalString
+  status: string
+  filled_count: DecimalString
+  avg_fill_price: DecimalString | null
+  fees: DecimalString
+  latency_ms: Measure
+  slippage_pct: DecimalString
+  strategy: string
+  opportunity_id: string
+  ts?: string
+}
+
+export interface FillRecord extends RecordBase {
+  kind: 'fill'
+  order_id: string
+  client_order_id: string
+  ticker: string
+  outcome: Outcome
+  action: Action
+  price: DecimalString
+  count: DecimalString
+  fee: DecimalString
+  is_taker: boolean
+  ts: string
+  strategy?: string
+}
+
+export interface Recommendation {
+  title: string
+  detail: string
+  numbers: Record<string, Measure>
+  severity?: 'info' | 'warn' | 'critical'
+}
+
+export interface MetricsRecord extends RecordBase {
+  kind: 'metrics'
+  trades: number
+  wins: number
+  losses: number
+  win_rate: DecimalString | null
+  realized_pnl: DecimalString
+  unrealized_pnl: DecimalString
+  equity: DecimalString
+  max_drawdown_pct: DecimalString
+  consecutive_wins: number
+  consecutive_losses: number
+  per_strategy: Record<string, Record<string, unknown>>
+  execution: { avg_latency_ms: Measure | null; avg_slippage_pct: DecimalString | null; fill_rate: DecimalString | null }
+  cache: { hit_rate: DecimalString | null }
+  api: { calls: number; calls_per_iteration: Measure | null }
+  recommendations: Recommendation[]
+  ts?: string
+}
+
+export interface IterationRecord extends RecordBase {
+  kind: 'iteration'
+  n: number
+  started: string
+  duration_ms: Measure
+  markets: number
+  opportunities: number
+  candidates: number
+  orders: number
+  state: TradingState
+}
+
+export interface HealthRecord extends RecordBase {
+  kind: 'health'
+  name: string
+  status: HealthStatus
+  detail: string
+  latency_ms: Measure | null
+}
+
+export interface DecisionRecord extends RecordBase {
+  kind: 'rejected' | 'denied'
+  reason: string
+}
+
+export type AnyRecord = RecordBase
+
+export interface Position {
+  ticker: string
+  title: string
+  outcome: Outcome
+  count: DecimalString
+  avg_price: DecimalString
+  mark: DecimalString | null
+  unrealized_pnl: DecimalString | null
+  group: string
+}
+
+export interface OpenOrder {
+  client_order_id: string
+  order_id: string
+  ticker: string
+  outcome: Outcome
+  action: Action
+  price: DecimalString
+  count: DecimalString
+  remaining: DecimalString
+  status: string
+  created: string
+}
+
+export interface Exposure {
+  group: string
+  exposure: DecimalString
+  pct_of_equity: DecimalString
+  cap_pct: DecimalString
+}
+
+export interface HealthCheck {
+  name: string
+  status: HealthStatus
+  detail: string
+  latency_ms: Measure | null
+}
+
+export interface Account {
+  balance: DecimalString | null
+  equity: DecimalString | null
+  realized_pnl: DecimalString | null
+  unrealized_pnl: DecimalString | null
+  starting_balance: DecimalString | null
+}
+
+export interface LoopInfo {
+  status: LoopStatus
+  iteration: number
+  interval_s: Measure
+  source: string
+  profile: string
+}
+
+export interface BridgeState {
+  mode: Mode
+  loop: LoopInfo
+  trading_state: TradingState
+  halt_reason: string | null
+  account: Account
+  equity_curve: { ts: string; equity: DecimalString }[]
+  metrics: MetricsRecord | null
+  positions: Position[]
+  open_orders: OpenOrder[]
+  opportunities: OpportunityRecord[]
+  exposure: Exposure[]
+  health: HealthCheck[]
+  journal: (OrderRecord | FillRecord)[]
+  recommendations: Recommendation[]
+  updated: string
+}
+
+export interface HelloMessage {
+  type: 'hello'
+  protocol: number
+  server: string
+  read_only: boolean
+  token_required?: boolean
+}
+export interface StateMessage {
+  type: 'state'
+  state: BridgeState
+}
+export interface RecordMessage {
+  type: 'record'
+  record: AnyRecord
+}
+export interface AckMessage {
+  type: 'ack'
+  id: number
+  ok: true
+  result: Record<string, unknown>
+}
+export type ErrorCode = 'bad_message' | 'unknown_command' | 'unauthorized' | 'invalid_args' | 'refused'
+export interface ErrorMessage {
+  type: 'error'
+  id: number | null
+  code: ErrorCode
+  message: string
+}
+export type ServerMessage = HelloMessage | StateMessage | RecordMessage | AckMessage | ErrorMessage
+
+export type CommandName = 'start' | 'pause' | 'stop' | 'halt' | 'flatten' | 'set_profile' | 'get_state'
+export const CONTROL_COMMANDS: readonly CommandName[] = ['start', 'pause', 'stop', 'halt', 'flatten', 'set_profile']
+
+export interface CommandMessage {
+  id: number
+  cmd: CommandName
+  token?: string
+  args: Record<string, unknown>
+}
+
+/** Narrow an incoming frame to a server message, or null when it is not one we understand. */
+export function parseServerMessage(text: string): ServerMessage | null {
+  let obj: unknown
+  try {
+    obj = JSON.parse(text)
+  } catch {
+    return null
+  }
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return null
+  const m = obj as { type?: unknown }
+  switch (m.type) {
+    case 'hello':
+    case 'state':
+    case 'record':
+    case 'ack':
+    case 'error':
+      return obj as ServerMessage
+    default:
+      return null
+  }
+}
