@@ -1,0 +1,215 @@
+"""Client-side token buckets mirroring Kalshi's rate limits (REFERENCE §8, trap 9).
+
+Kalshi bills every request in tokens from two independent buckets, *read* and *write*;
+the default cost is 10, cancels and single-order reads cost 2, batches cost per item and
+must fit the bucket **whole** or the entire batch is rejected. We keep the same buckets
+locally so we wait instead of collecting 429s, and we refuse a batch that can never fit
+before sending it.
+
+The retry policy for the REST client lives here too: reads back off with jitter on 429
+and on temporary errors; writes are never retried (see :mod:`kalashi_cli.exchange.rest`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from kalashi_cli.errors import UsageError
+from kalashi_cli.exchange.wire import AccountLimits
+
+Bucket = Literal["read", "write"]
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+DEFAULT_COST = 10
+CANCEL_COST = 2
+GET_ORDER_COST = 2
+
+# Basic tier (§8): read 200/s holding 2 s, write 100/s holding 1 s. Used until
+# GET /account/limits tells us the real numbers.
+BASIC_READ = (200, 400)
+BASIC_WRITE = (100, 100)
+
+
+class BatchTooLarge(UsageError):
+    """A batch costs more tokens than the bucket can ever hold; Kalshi would reject it whole."""
+
+
+class TokenBucket:
+    """A refilling bucket: ``rate`` tokens per second up to ``capacity``; waits are FIFO."""
+
+    def __init__(self, rate: float, capacity: float, *, name: str = "bucket",
+                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+        if rate <= 0 or capacity <= 0:
+            raise UsageError(f"{name} rate limit must be positive (rate {rate}, capacity {capacity})")
+        self.name = name
+        self.rate = float(rate)
+        self.capacity = float(capacity)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(capacity)
+        self._updated = clock()
+        self._lock: asyncio.Lock | None = None
+
+    def _refill(self) -> None:
+        now = self._clock()
+        elapsed = now - self._updated
+        if elapsed > 0:
+            self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
+        self._updated = now
+
+    @property
+    def tokens(self) -> float:
+        self._refill()
+        return self._tokens
+
+    def check_fits(self, cost: float) -> None:
+        """Refuse a cost the bucket can never pay in one go.
+
+        Raises:
+            BatchTooLarge: ``cost`` exceeds the bucket capacity.
+        """
+        if cost > self.capacity:
+            raise BatchTooLarge(
+                f"this request costs {cost:g} {self.name} tokens but the {self.name} bucket holds only "
+                f"{self.capacity:g}; Kalshi would reject it whole",
+                hint="split the batch into smaller batches (at most capacity ÷ cost per item)",
+            )
+
+    def try_take(self, cost: float) -> float:
+        """Take ``cost`` tokens if available and return 0; else return the seconds to wait."""
+        self._refill()
+        if self._tokens >= cost:
+            self._tokens -= cost
+            return 0.0
+        return (cost - self._tokens) / self.rate
+
+    async def acquire(self, cost: float) -> None:
+        """Wait until ``cost`` tokens are available, then take them.
+
+        Raises:
+            BatchTooLarge: ``cost`` exceeds the capacity (it could never be paid).
+        """
+        self.check_fits(cost)
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # FIFO: a big batch is not starved by a stream of small reads
+            while True:
+                wait = self.try_take(cost)
+                if wait <= 0:
+                    return
+                await self._sleep(wait)
+
+    def reconfigure(self, rate: float, capacity: float) -> None:
+        """Adopt new limits (e.g. after a tier change); keeps the current fill, capped."""
+        if rate <= 0 or capacity <= 0:
+            return
+        self._refill()
+        self.rate = float(rate)
+        self.capacity = float(capacity)
+        self._tokens = min(self._tokens, self.capacity)
+
+
+_ORDER_BY_ID = re.compile(r"^/portfolio/orders/(?!queue_positions$)[^/]+$")
+_V2_CANCEL_ONE = re.compile(r"^/portfolio/events/orders/(?!batched$)[^/]+$")
+
+
+def endpoint_cost(method: str, path: str, items: int = 1) -> tuple[Bucket, int]:
+    """Return (bucket, tokens) for a request; ``path`` is relative to ``/trade-api/v2``.
+
+    GETs bill the read bucket, everything else the write bucket (§8). Known non-default
+    costs: cancel 2, get order 2, batch create 10 × N, batch cancel 2 × N.
+    """
+    method = method.upper()
+    path = path.split("?", 1)[0].rstrip("/")
+    if method == "GET":
+        return "read", GET_ORDER_COST if _ORDER_BY_ID.match(path) else DEFAULT_COST
+    if path == "/portfolio/events/orders/batched":
+        per_item = CANCEL_COST if method == "DELETE" else DEFAULT_COST
+        return "write", per_item * max(1, items)
+    if method == "DELETE" and _V2_CANCEL_ONE.match(path):
+        return "write", CANCEL_COST
+    return "write", DEFAULT_COST
+
+
+class RateLimiter:
+    """The read and write buckets of one account, with Kalshi's endpoint costs."""
+
+    def __init__(self, read: tuple[float, float] = BASIC_READ, write: tuple[float, float] = BASIC_WRITE, *,
+                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+        self.read = TokenBucket(read[0], read[1], name="read", clock=clock, sleep=sleep)
+        self.write = TokenBucket(write[0], write[1], name="write", clock=clock, sleep=sleep)
+        self.usage_tier = ""
+
+    @classmethod
+    def from_limits(cls, limits: AccountLimits, *, clock: Clock = time.monotonic,
+                    sleep: Sleep = asyncio.sleep) -> RateLimiter:
+        """Build buckets from GET /account/limits."""
+        rl = cls((limits.read_rate, limits.read_capacity), (limits.write_rate, limits.write_capacity),
+                 clock=clock, sleep=sleep)
+        rl.usage_tier = limits.usage_tier
+        return rl
+
+    def configure(self, limits: AccountLimits) -> None:
+        """Adopt the account's real limits (GET /account/limits)."""
+        self.read.reconfigure(limits.read_rate, limits.read_capacity)
+        self.write.reconfigure(limits.write_rate, limits.write_capacity)
+        self.usage_tier = limits.usage_tier
+
+    def bucket(self, name: Bucket) -> TokenBucket:
+        return self.read if name == "read" else self.write
+
+    def max_batch(self, per_item: int = DEFAULT_COST) -> int:
+        """Return the largest batch of creates (or cancels, ``per_item=2``) that fits the write bucket."""
+        return int(self.write.capacity // per_item)
+
+    def check(self, method: str, path: str, items: int = 1) -> tuple[TokenBucket, int]:
+        """Return the bucket and cost for a request, refusing one that can never fit.
+
+        Raises:
+            BatchTooLarge: the request (a batch) costs more than the bucket holds.
+        """
+        name, cost = endpoint_cost(method, path, items)
+        bucket = self.bucket(name)
+        if cost > bucket.capacity:
+            per_item = cost // max(1, items)
+            raise BatchTooLarge(
+                f"a batch of {items} costs {cost} write tokens but the write bucket holds "
+                f"{bucket.capacity:g}; Kalshi rejects a batch that does not fit whole",
+                hint=f"send at most {int(bucket.capacity // per_item)} orders per batch",
+            )
+        return bucket, cost
+
+    async def acquire(self, method: str, path: str, items: int = 1) -> int:
+        """Wait for and take the tokens a request costs; return the cost.
+
+        Raises:
+            BatchTooLarge: the request can never fit its bucket.
+        """
+        bucket, cost = self.check(method, path, items)
+        await bucket.acquire(cost)
+        return cost
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff for *reads* only: 429 and temporary errors (5xx, connection failures).
+
+    Delay for attempt ``n`` (0-based) is ``d/2 + uniform(0, d/2)`` with
+    ``d = min(max_delay, base_delay × 2**n)`` ("equal jitter"), so retries from many clients
+    spread out but never collapse to zero.
+    """
+
+    max_retries: int = 4
+    base_delay: float = 0.1  # at 1 000 tokens/s a 10-token call is affordable 10 ms later (§7.1)
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        d = min(self.max_delay, self.base_delay * (2**attempt))
+        return d / 2 + rng.uniform(0, d / 2)

@@ -1,0 +1,451 @@
+"""Kalshi as a MarketSource (``kalshi``, ``kalshi-demo``, ``kalshi:URL``) and :func:`open_source`.
+
+REST mode (default), per iteration::
+
+    list_markets()  GET /markets?status=open&mve_filter=exclude&limit=1000, all pages
+                    + GET /series once per hour (fee type, multiplier, category)
+                    + GET /events?status=open pages once per 15 min (series, mutually_exclusive)
+    books(tickers)  GET /markets/orderbooks?tickers=A&tickers=B…, ≤100 per call
+    advance()       GET /markets?status=settled&min_settled_ts=<last> (settlements of seen markets)
+
+WS mode (``ws=True``, needs credentials: Kalshi requires auth even for public channels):
+the listing bootstraps the market metadata by REST, then a :class:`KalshiFeed` keeps
+every listed market's book; ``books()`` and later listings read the local books (no
+per-market REST calls) and leave out stale books; trades and settlements come from the
+``trade`` and ``market_lifecycle_v2`` channels. The listing is refreshed by REST every
+``relist_s`` seconds to pick up new markets.
+
+The source is synchronous (the MarketSource protocol); the async clients run on a private
+event loop in a background thread (:class:`~kalashi_cli.exchange.loop.LoopThread`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+import httpx
+
+from kalashi_cli.domain import Market, Settlement, Trade
+from kalashi_cli.errors import AuthError, UsageError
+from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, Credentials, KalshiAuth, try_load_credentials
+from kalashi_cli.exchange.books import BookStore
+from kalashi_cli.exchange.env import DEMO, PROD, KalshiEnv, check_key_environment, custom_env
+from kalashi_cli.exchange.loop import LoopThread
+from kalashi_cli.exchange.ratelimit import RateLimiter
+from kalashi_cli.exchange.rest import KalshiClient
+from kalashi_cli.exchange.wire import (
+    EventInfo,
+    SeriesInfo,
+    lifecycle_settlement,
+    market_settlement,
+    parse_event,
+    parse_market,
+    parse_orderbook,
+    parse_series,
+    parse_trade,
+    series_for_event,
+    ts_ms_of,
+    with_book,
+)
+from kalashi_cli.ports import CallCounter, MarketSource, SourceEvents
+
+log = logging.getLogger("kalashi.exchange.source")
+
+_MARKET_FIELDS = frozenset(f.name for f in dataclasses.fields(Market))
+TICKERS_PER_MARKETS_CALL = 100
+
+
+def market_extras(market: Market, *, event_market_count: int | None = None) -> Market:
+    """Fill the optional convenience fields the domain Market may carry (close_ts_ms, event size)."""
+    extra: dict[str, Any] = {}
+    if "close_ts_ms" in _MARKET_FIELDS and market.close_time:
+        extra["close_ts_ms"] = ts_ms_of(market.close_time) or None
+    if "event_market_count" in _MARKET_FIELDS and event_market_count is not None:
+        extra["event_market_count"] = event_market_count
+    return dataclasses.replace(market, **extra) if extra else market
+
+
+class MarketCatalog:
+    """Series and event metadata cached across iterations, and market → domain conversion."""
+
+    def __init__(self, *, series_ttl_s: float = 3600.0, events_ttl_s: float = 900.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.series: dict[str, SeriesInfo] = {}
+        self.events: dict[str, EventInfo] = {}
+        self.series_ttl_s = series_ttl_s
+        self.events_ttl_s = events_ttl_s
+        self._clock = clock
+        self._series_at: float | None = None
+        self._events_at: float | None = None
+
+    def series_due(self) -> bool:
+        return self._series_at is None or self._clock() - self._series_at >= self.series_ttl_s
+
+    def events_due(self) -> bool:
+        return self._events_at is None or self._clock() - self._events_at >= self.events_ttl_s
+
+    def set_series(self, raw: Sequence[dict[str, Any]]) -> None:
+        infos = (parse_series(s) for s in raw)
+        self.series = {s.ticker: s for s in infos if s.ticker}
+        self._series_at = self._clock()
+
+    def set_events(self, raw: Sequence[dict[str, Any]]) -> None:
+        infos = (parse_event(e) for e in raw)
+        self.events = {e.event_ticker: e for e in infos if e.event_ticker}
+        self._events_at = self._clock()
+
+    def to_market(self, d: dict[str, Any], *, event_market_count: int | None = None) -> Market:
+        """Convert a market object, attaching series fees and event metadata when known.
+
+        Raises:
+            ValueError: the object has no ticker or a malformed number.
+        """
+        event_ticker = d.get("event_ticker") or ""
+        event = self.events.get(event_ticker)
+        series_ticker = d.get("series_ticker") or (event.series_ticker if event else "") or \
+            series_for_event(event_ticker, self.series)
+        market = parse_market(d, series=self.series.get(series_ticker), event=event, series_ticker=series_ticker)
+        return market_extras(market, event_market_count=event_market_count)
+
+
+class KalshiSource:
+    """Kalshi market data as a synchronous :class:`~kalashi_cli.ports.MarketSource`."""
+
+    def __init__(
+        self,
+        env: KalshiEnv,
+        *,
+        credentials: Credentials | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        ws: bool = False,
+        event_metadata: bool = True,
+        track_settlements: bool = True,
+        page_limit: int = 1000,
+        status: str = "open",
+        mve_filter: str | None = "exclude",
+        relist_s: float = 300.0,
+        ws_ready_timeout: float = 30.0,
+        timeout: float = 10.0,
+        limiter: RateLimiter | None = None,
+        clock_ms: Callable[[], int] | None = None,
+        feed_options: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> None:
+        if credentials is not None:
+            check_key_environment(credentials, env)
+        if ws and credentials is None:
+            raise AuthError("the Kalshi WebSocket needs credentials, even for market data",
+                            hint=f"set {KEY_ID_VAR} and {KEY_PATH_VAR}, or use REST mode (no ws=1)")
+        self.env = env
+        self.name = name or {"prod": "kalshi", "demo": "kalshi-demo"}.get(env.name, f"kalshi:{env.rest_url}")
+        self.ws = ws
+        self.event_metadata = event_metadata
+        self.track_settlements = track_settlements
+        self.page_limit = page_limit
+        self.status = status
+        self.mve_filter = mve_filter
+        self.relist_s = relist_s
+        self.ws_ready_timeout = ws_ready_timeout
+        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self.counter = CallCounter()
+        self._auth = KalshiAuth(credentials) if credentials is not None else None
+        self._loop = LoopThread(name=f"kalashi-{self.name}")
+        self.client = KalshiClient(env.rest_url, auth=self._auth, transport=transport, limiter=limiter,
+                                   timeout=timeout, counter=self.counter)
+        self.catalog = MarketCatalog()
+        self._meta: dict[str, Market] = {}  # ticker → last listed Market (top of book)
+        self._step = 0
+        self._settled_since_s: int | None = None
+        self._settled_seen: set[str] = set()
+        self._listed_at_ms: int | None = None
+        # WS state (lives on the loop thread)
+        self._feed: Any = None
+        self._feed_future: Any = None
+        self._feed_options = feed_options or {}
+        self._store = BookStore()
+        self._ws_trades: list[Trade] = []
+        self._ws_settlements: list[Settlement] = []
+        self._closed = False
+        if self._auth is not None:
+            try:
+                self._loop.run(self.client.configure_rate_limits(), timeout=timeout * 2)
+            except Exception as e:  # limits are an optimisation; Basic-tier defaults are safe
+                log.info("could not read /account/limits (%s); using Basic-tier buckets", type(e).__name__)
+
+    # ------------------------------------------------------------------ protocol
+
+    @property
+    def api_calls(self) -> int:
+        """Every REST call made so far (listing, books, settlements, metadata)."""
+        return self.counter.total
+
+    @api_calls.setter
+    def api_calls(self, value: int) -> None:  # the protocol declares a plain attribute
+        self.counter.total = value
+
+    def describe(self) -> str:
+        base = {"prod": "kalshi", "demo": "kalshi-demo"}.get(self.env.name, f"kalshi:{self.env.rest_url}")
+        return base + (",ws=1" if self.ws else "")
+
+    def now_ms(self) -> int:
+        return self._clock_ms()
+
+    def list_markets(self) -> Iterator[Market]:
+        """Yield every open market with top of book (full depth from local books in WS mode)."""
+        if self.ws and self._feed is not None and not self._relist_due():
+            yield from self._loop.run(self._local_markets(None))
+            return
+        markets = self._loop.run(self._list_async())
+        self._listed_at_ms = self._clock_ms()
+        if self.ws:
+            self._loop.run(self._ensure_feed([m.ticker for m in markets]))
+            yield from self._loop.run(self._local_markets([m.ticker for m in markets]))
+            return
+        yield from markets
+
+    def books(self, tickers: Sequence[str]) -> dict[str, Market]:
+        """Return full-depth markets for ``tickers``; unknown tickers (and stale WS books) are left out."""
+        if not tickers:
+            return {}
+        if self.ws and self._feed is not None:
+            return {m.ticker: m for m in self._loop.run(self._local_markets(list(tickers)))}
+        return self._loop.run(self._books_async(list(tickers)))
+
+    def advance(self) -> SourceEvents:
+        """Move to the next iteration; report trades (WS) and settlements since the last call."""
+        self._step += 1
+        trades: tuple[Trade, ...] = ()
+        settlements: tuple[Settlement, ...] = ()
+        if self.ws and self._feed is not None:
+            trades, settlements = self._loop.run(self._drain_ws())
+        elif self.track_settlements and self._meta:
+            settlements = tuple(self._loop.run(self._settlements_async()))
+        return SourceEvents(trades=trades, settlements=settlements, step=self._step, now_ms=self._clock_ms())
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._feed is not None:
+                self._loop.run(self._feed.stop(), timeout=5)
+            self._loop.run(self.client.aclose(), timeout=5)
+        except Exception as e:  # closing must not mask the caller's error
+            log.debug("error while closing: %s", e)
+        finally:
+            self._loop.close()
+
+    def __enter__(self) -> KalshiSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"KalshiSource({self.describe()!r}, api_calls={self.api_calls})"
+
+    # ------------------------------------------------------------------ REST internals
+
+    async def _refresh_catalog(self) -> None:
+        if self.catalog.series_due():
+            self.catalog.set_series(await self.client.get_series_list())
+        if self.event_metadata and self.catalog.events_due():
+            events = [e async for e in self.client.iter_events(status=self.status if self.status in (
+                "unopened", "open", "closed", "settled") else None)]
+            self.catalog.set_events(events)
+
+    async def _list_async(self) -> list[Market]:
+        await self._refresh_catalog()
+        raw = [m async for m in self.client.iter_markets(limit=self.page_limit, status=self.status,
+                                                         mve_filter=self.mve_filter)]
+        per_event = Counter(d.get("event_ticker") for d in raw)
+        markets: list[Market] = []
+        for d in raw:
+            try:
+                m = self.catalog.to_market(d, event_market_count=per_event.get(d.get("event_ticker")))
+            except ValueError as e:
+                log.warning("skipping unreadable market %r: %s", d.get("ticker"), e)
+                continue
+            markets.append(m)
+        self._meta = {m.ticker: m for m in markets}
+        if self._settled_since_s is None:
+            self._settled_since_s = self._clock_ms() // 1000
+        return markets
+
+    async def _fetch_meta(self, tickers: list[str]) -> None:
+        missing = [t for t in tickers if t not in self._meta]
+        if not missing:
+            return
+        if self.catalog.series_due():
+            self.catalog.set_series(await self.client.get_series_list())
+        for i in range(0, len(missing), TICKERS_PER_MARKETS_CALL):
+            chunk = missing[i:i + TICKERS_PER_MARKETS_CALL]
+            body = await self.client.get_markets_page(tickers=chunk, limit=len(chunk))
+            for d in body.get("markets") or ():
+                try:
+                    m = self.catalog.to_market(d)
+                except ValueError:
+                    continue
+                self._meta[m.ticker] = m
+
+    async def _books_async(self, tickers: list[str]) -> dict[str, Market]:
+        await self._fetch_meta(tickers)
+        known = [t for t in dict.fromkeys(tickers) if t in self._meta]
+        out: dict[str, Market] = {}
+        for entry in await self.client.get_orderbooks(known):
+            t = entry.get("ticker")
+            if isinstance(t, str) and t in self._meta:
+                yes, no = parse_orderbook(entry)
+                out[t] = with_book(self._meta[t], yes, no)
+        return out
+
+    async def _settlements_async(self) -> list[Settlement]:
+        since = self._settled_since_s
+        now_s = self._clock_ms() // 1000
+        out: list[Settlement] = []
+        async for d in self._settled_markets(since):
+            s = market_settlement(d)
+            if s is not None and s.ticker in self._meta and s.ticker not in self._settled_seen:
+                self._settled_seen.add(s.ticker)
+                out.append(s)
+        self._settled_since_s = now_s
+        return out
+
+    async def _settled_markets(self, since: int | None) -> AsyncIterator[dict[str, Any]]:
+        params = {"status": "settled", "min_settled_ts": since, "mve_filter": self.mve_filter}
+        async for d in self.client.paginate("/markets", "markets", params, limit=self.page_limit):
+            yield d
+
+    # ------------------------------------------------------------------ WS internals
+
+    def _relist_due(self) -> bool:
+        return self._listed_at_ms is None or self._clock_ms() - self._listed_at_ms >= self.relist_s * 1000
+
+    def _on_ws_message(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        msg = frame.get("msg")
+        if not isinstance(msg, dict):
+            return
+        try:
+            if kind == "trade":
+                self._ws_trades.append(parse_trade(msg))
+            elif kind == "market_lifecycle_v2":
+                s = lifecycle_settlement(msg)
+                if s is not None and s.ticker not in self._settled_seen:
+                    self._settled_seen.add(s.ticker)
+                    self._ws_settlements.append(s)
+        except (ValueError, KeyError, TypeError) as e:
+            log.warning("unreadable %s message: %s", kind, e)
+
+    async def _ensure_feed(self, tickers: list[str]) -> None:
+        from kalashi_cli.exchange.ws import KalshiFeed
+
+        if self._feed is None:
+            self._feed = KalshiFeed(self.env.ws_url, auth=self._auth, tickers=tickers, store=self._store,
+                                    on_message=self._on_ws_message, private=False, **self._feed_options)
+            self._feed_future = asyncio.ensure_future(self._feed.run())
+        else:
+            await self._feed.add_markets(tickers)
+        await self._wait_ready(tickers)
+
+    async def _wait_ready(self, tickers: list[str]) -> None:
+        deadline = asyncio.get_running_loop().time() + self.ws_ready_timeout
+        while asyncio.get_running_loop().time() < deadline:
+            if self._feed_future is not None and self._feed_future.done():
+                self._feed_future.result()  # re-raise AuthError / NetworkError from the feed
+            if all(not self._store.is_stale(t) for t in tickers):
+                return
+            await asyncio.sleep(0.02)
+        stale = sum(1 for t in tickers if self._store.is_stale(t))
+        log.warning("%d of %d books still without a snapshot after %.0fs; they are left out",
+                    stale, len(tickers), self.ws_ready_timeout)
+
+    async def _local_markets(self, tickers: list[str] | None) -> list[Market]:
+        if self._feed_future is not None and self._feed_future.done():
+            self._feed_future.result()
+        out: list[Market] = []
+        for t in (tickers if tickers is not None else list(self._meta)):
+            base = self._meta.get(t)
+            if base is None:
+                continue
+            m = self._store.market(t, base)
+            if m is not None:
+                out.append(m)
+        return out
+
+    async def _drain_ws(self) -> tuple[tuple[Trade, ...], tuple[Settlement, ...]]:
+        trades, self._ws_trades = tuple(self._ws_trades), []
+        settlements, self._ws_settlements = tuple(self._ws_settlements), []
+        return trades, settlements
+
+    def is_stale(self, ticker: str) -> bool:
+        """WS mode: whether the local book must not be traded; REST mode: always False."""
+        return self.ws and self._store.is_stale(ticker)
+
+
+# --------------------------------------------------------------------------- open_source
+
+
+def _options(parts: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for p in parts:
+        if not p:
+            continue
+        key, sep, value = p.partition("=")
+        if not sep:
+            raise UsageError(f"source option {p!r} must be key=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes", "on")
+
+
+def open_source(spec: str, *, env: dict[str, str] | None = None,
+                transport: httpx.AsyncBaseTransport | None = None) -> MarketSource:
+    """Open a market source from its descriptor.
+
+    * ``kalshi[,ws=1]`` — production market data; ``kalshi-demo[,ws=1]`` — demo;
+    * ``kalshi:http://127.0.0.1:8800/trade-api/v2[,ws=1]`` — any Kalshi-compatible server;
+    * ``replay:PATH[,speed=N][,step=K][,slice_ms=M]`` — a recording (:class:`~kalashi_cli.sim.replay.ReplaySource`).
+
+    Credentials come from ``KALSHI_API_KEY_ID``/``KALSHI_PRIVATE_KEY_PATH`` when set (needed
+    for ``ws=1``). The lead adds ``sim`` in front of this.
+
+    Raises:
+        UsageError: unknown source or option.
+        AuthError: credentials are set but unusable, or ws=1 without credentials.
+    """
+    import os
+
+    spec = spec.strip()
+    environ = env if env is not None else dict(os.environ)
+    if spec.startswith("replay:"):
+        from kalashi_cli.sim.replay import ReplaySource
+
+        return ReplaySource.from_spec(spec)
+    if spec.startswith("kalshi:"):
+        rest, *opts = spec[len("kalshi:"):].split(",")
+        target = custom_env(rest)
+    else:
+        head, *opts = spec.split(",")
+        if head == "kalshi":
+            target = PROD
+        elif head == "kalshi-demo":
+            target = DEMO
+        else:
+            raise UsageError(f"unknown source {spec!r}",
+                             hint="use sim, replay:PATH, kalshi, kalshi-demo or kalshi:URL")
+    options = _options(opts)
+    unknown = set(options) - {"ws"}
+    if unknown:
+        raise UsageError(f"unknown option(s) {sorted(unknown)} for source {spec!r}", hint="kalshi sources take ws=1")
+    creds = try_load_credentials(environ)
+    return KalshiSource(target, credentials=creds, transport=transport, ws=_flag(options.get("ws")))
