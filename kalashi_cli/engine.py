@@ -146,8 +146,7 @@ class TradingLoop:
             self._emit(out, rec)
             if rec["kind"] == "candidate":
                 candidates.append(c)
-        by_ticker = {m.ticker: m for m in markets}
-        self.journal.remember_markets([by_ticker[t] for t in correlator.groups if t in by_ticker], correlator.groups)
+        self.journal.remember_markets(correlator.market_rows({m.ticker: m.title for m in markets}))
         gate = RiskGate(self.profile, self.journal, portfolio, self.state, self.state_reason)
         executor = OrderExecutor(self.profile, self.broker, self.journal, gate, self.source.books, stale=self.stale)
         n_orders = 0

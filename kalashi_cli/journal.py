@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .domain import ExchangeFill, ExchangeOrder, Market, OrderIntent, Settlement
+from .domain import ExchangeFill, ExchangeOrder, OrderIntent, Settlement
 from .errors import JournalError
 from .money import Money
 
@@ -402,13 +402,14 @@ class Journal:
         return {r[0] for r in self._q("SELECT DISTINCT ticker FROM fills")}
 
     # -- market metadata ----------------------------------------------------------------
-    def remember_markets(self, markets: Sequence[Market], groups: dict[str, str] | None = None) -> None:
+    def remember_markets(self, rows: Sequence[tuple[str, str, str, str, str, str]]) -> None:
+        """Remember (ticker, event, series, title, category, group) for exposure and display."""
         with self.tx() as db:
             db.executemany(
-                "INSERT INTO markets VALUES (?,?,?,?,?,?) ON CONFLICT(ticker) DO UPDATE SET grp=CASE "
-                "WHEN excluded.grp != '' THEN excluded.grp ELSE markets.grp END",
-                [(m.ticker, m.event_ticker, m.series_ticker, m.title, m.category,
-                  (groups or {}).get(m.ticker, "")) for m in markets],
+                "INSERT INTO markets VALUES (?,?,?,?,?,?) ON CONFLICT(ticker) DO UPDATE SET "
+                "grp=CASE WHEN excluded.grp != '' THEN excluded.grp ELSE markets.grp END, "
+                "title=CASE WHEN excluded.title != '' THEN excluded.title ELSE markets.title END",
+                rows,
             )
 
     def market_meta(self) -> dict[str, tuple[str, str, str, str, str]]:

@@ -112,6 +112,16 @@ def fmt_money(m: Money) -> str:
     return _fmt_fixed(m, 6)
 
 
+def usd(m: Money) -> str:
+    """Money for people: ``$1.8504`` (``-$0.0168`` when negative)."""
+    return f"-${fmt_money(-m)}" if m < 0 else f"${fmt_money(m)}"
+
+
+def usd_price(p: Price) -> str:
+    """A price for people: ``$0.4500``."""
+    return f"${fmt_price(p)}"
+
+
 def price_to_decimal(p: Price) -> Decimal:
     return Decimal(p).scaleb(-4)
 

@@ -14,43 +14,78 @@ from __future__ import annotations
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_type_hints
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+import msgspec
 
 from .errors import ProfileError
 from .money import Money, parse_money
 
-Fraction = Annotated[Decimal, Field(ge=0, le=1)]
-PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+
+class _Bound:
+    """Bounds of a Decimal field (msgspec only bounds int/float), checked after decoding."""
+
+    __slots__ = ("lo", "hi", "gt")
+
+    def __init__(self, lo: Decimal | None, hi: Decimal | None, gt: bool = False) -> None:
+        self.lo, self.hi, self.gt = lo, hi, gt
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+def _dec(lo: str | int | None = 0, hi: str | int | None = None, doc: str = "", *, gt: bool = False,
+         dollars: bool = False) -> Any:
+    schema: dict[str, Any] = {"type": ["string", "number"]}
+    if lo is not None:
+        schema["exclusiveMinimum" if gt else "minimum"] = float(lo)
+    if hi is not None:
+        schema["maximum"] = float(hi)
+    if dollars:
+        schema["examples"] = ["100.00"]
+    return Annotated[Decimal, msgspec.Meta(description=doc or None, extra_json_schema=schema),
+                     _Bound(None if lo is None else Decimal(lo), None if hi is None else Decimal(hi), gt)]
 
 
-def _dollars(v: Any) -> Decimal:
-    """Accept a dollar amount as a string or number, exactly (no binary float surprises)."""
-    if isinstance(v, float):
-        v = repr(v)
-    if isinstance(v, int | str | Decimal) and not isinstance(v, bool):
-        try:
-            d = Decimal(str(v).strip())
-        except ArithmeticError:
-            raise ValueError(f"{v!r} is not a dollar amount such as \"100.00\"") from None
-        if not d.is_finite():
-            raise ValueError(f"{v!r} is not a dollar amount")
-        if d.as_tuple().exponent < -6:  # type: ignore[operator]
-            raise ValueError("dollar amounts have at most 6 decimals")
-        return d
-    raise ValueError("must be a dollar amount such as \"100.00\"")
+Fraction = _dec(0, 1)
+Dollars = _dec(0, None, dollars=True)
+PositiveDecimal = _dec(0, None, gt=True)
 
 
-Dollars = Annotated[Decimal, BeforeValidator(_dollars), Field(ge=0, json_schema_extra={"examples": ["100.00"]})]
+def _int(lo: int | None = None, hi: int | None = None, doc: str = "") -> Any:
+    return Annotated[int, msgspec.Meta(ge=lo, le=hi, description=doc or None)]
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    _bounds: ClassVar[dict[str, _Bound] | None] = None
+
+    def __post_init__(self) -> None:
+        cls = type(self)
+        bounds = cls.__dict__.get("_bounds_cache")
+        if bounds is None:
+            bounds = {}
+            for name, hint in get_type_hints(cls, include_extras=True).items():
+                for meta in getattr(hint, "__metadata__", ()):
+                    if isinstance(meta, _Bound):
+                        bounds[name] = meta
+            cls._bounds_cache = bounds  # type: ignore[attr-defined]
+        for name, b in bounds.items():
+            v = getattr(self, name)
+            if not v.is_finite():
+                raise ValueError(f"`{name}` must be a finite number")
+            if b.lo is not None and (v <= b.lo if b.gt else v < b.lo):
+                raise ValueError(f"`{name}` must be {'>' if b.gt else '>='} {b.lo}, got {v}")
+            if b.hi is not None and v > b.hi:
+                raise ValueError(f"`{name}` must be <= {b.hi}, got {v}")
+        self._check()
+
+    def _check(self) -> None:
+        """Cross-field checks (second pass), overridden where needed."""
 
 
 def money(d: Decimal) -> Money:
-    """Convert a profile dollar amount to micro-dollars."""
+    """Convert a profile dollar amount to micro-dollars.
+
+    Raises:
+        ValueError: more than 6 decimals.
+    """
     return parse_money(d)
 
 
@@ -58,50 +93,47 @@ class PaperSettings(_Strict):
     """The paper account and how pessimistic paper fills are."""
 
     starting_balance: Dollars = Decimal("100.00")
-    latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 50
-    """Time between deciding and the order arriving at the (simulated) book."""
+    latency_ms: _int(0, 60_000, "Time between deciding and the order arriving at the (simulated) book.") = 50
 
 
 class ScanSettings(_Strict):
     """Which markets are worth analysing (the prefilter)."""
 
     statuses: tuple[str, ...] = ("active",)
-    min_volume: Annotated[Decimal, Field(ge=0)] = Decimal(100)
-    min_open_interest: Annotated[Decimal, Field(ge=0)] = Decimal(50)
+    min_volume: _dec(0, None, "Contracts traded; a market needs strictly more.") = Decimal(100)
+    min_open_interest: _dec(0, None, "Open interest; a market needs strictly more.") = Decimal(50)
     exclude_combo: bool = True
-    min_hours_to_close: Annotated[Decimal, Field(ge=0)] = Decimal("0.1")
-    max_days_to_close: Annotated[Decimal, Field(gt=0)] = Decimal(365)
-    batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
-    """Markets per batch (and per batched orderbook request on the real exchange, ≤ 100)."""
+    min_hours_to_close: _dec(0) = Decimal("0.1")
+    max_days_to_close: PositiveDecimal = Decimal(365)
+    batch_size: _int(1, 1000, "Markets per batch (the batched orderbook endpoint takes up to 100).") = 100
 
 
 class CacheSettings(_Strict):
-    ttl_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
-    max_entries: Annotated[int, Field(ge=1, le=10_000_000)] = 200
+    ttl_seconds: _int(0, 86_400) = 60
+    max_entries: _int(1, 10_000_000) = 200
 
 
 class ArbitrageSettings(_Strict):
     enabled: bool = True
-    min_edge: Dollars = Decimal("0.005")
-    """Minimum guaranteed profit per basket (one contract on every leg), after fees."""
-    max_legs: Annotated[int, Field(ge=2, le=50)] = 12
+    min_edge: _dec(0, None, "Minimum guaranteed profit per basket (one contract on every leg), after fees, "
+                   "in dollars.") = Decimal("0.005")
+    max_legs: _int(2, 50) = 12
 
 
 class SpreadSettings(_Strict):
     enabled: bool = True
     min_spread: Dollars = Decimal("0.04")
-    adverse_selection: Dollars = Decimal("0.01")
-    """Allowance per contract for being filled just before the price moves against us."""
+    adverse_selection: _dec(0, None, "Allowance per contract for being filled just before the price moves "
+                            "against us, in dollars.") = Decimal("0.01")
     min_edge: Dollars = Decimal("0.005")
     confidence: Fraction = Decimal("0.35")
 
 
 class ValueSettings(_Strict):
     enabled: bool = True
-    min_edge: Dollars = Decimal("0.03")
-    """Minimum expected profit per contract (fair value − all-in cost)."""
-    confidence: Fraction = Decimal("0.5")
-    """How much the fair-value model is trusted (scales score and sizing)."""
+    min_edge: _dec(0, None, "Minimum expected profit per contract (fair value − all-in cost), in dollars."
+                   ) = Decimal("0.03")
+    confidence: _dec(0, 1, "How much the fair-value model is trusted (scales score and sizing).") = Decimal("0.5")
     use_sim_forecast: bool = True
 
 
@@ -110,25 +142,27 @@ class AnalyzeSettings(_Strict):
     spread: SpreadSettings = SpreadSettings()
     value: ValueSettings = ValueSettings()
     cache: CacheSettings = CacheSettings()
-    liquidity_reference: Annotated[Decimal, Field(gt=0)] = Decimal(50)
-    """Contracts available at a profitable price that count as fully liquid (liquidity = 1)."""
+    liquidity_reference: _dec(0, None, "Contracts available at a profitable price that count as fully liquid "
+                              "(liquidity = 1).", gt=True) = Decimal(50)
 
 
 DEFAULT_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "election": ("election", "president", "senate", "house", "governor", "pres", "vote", "primary", "poll"),
+    "election": ("election", "president", "senate", "house", "governor", "pres", "vote", "primary", "poll",
+                 "politic"),
     "crypto": ("bitcoin", "btc", "ethereum", "eth", "crypto", "solana", "sol", "doge"),
-    "stocks": ("s&p", "nasdaq", "inx", "dow", "stock", "index", "spx", "ndx"),
-    "sports": ("nba", "nfl", "mlb", "nhl", "game", "match", "soccer", "tennis", "ufc", "golf"),
-    "economy": ("cpi", "inflation", "fed", "rate", "gdp", "payroll", "jobs", "unemployment", "fomc"),
-    "weather": ("temperature", "high", "rain", "snow", "hurricane", "weather", "degrees"),
+    "stocks": ("s&p", "nasdaq", "inx", "dow", "stock", "index", "spx", "ndx", "financ"),
+    "sports": ("nba", "nfl", "mlb", "nhl", "game", "match", "soccer", "tennis", "ufc", "golf", "sport"),
+    "economy": ("cpi", "inflation", "fed", "rate", "gdp", "payroll", "jobs", "unemployment", "fomc", "econom"),
+    "weather": ("temperature", "high", "rain", "snow", "hurricane", "weather", "degrees", "climate"),
 }
 
 
 class CorrelateSettings(_Strict):
     """Correlation groups, concentration caps and the extra edge a crowded group must show."""
 
-    keyword_groups: dict[str, tuple[str, ...]] = DEFAULT_KEYWORDS
-    exposure_edge_multiplier: Annotated[Decimal, Field(ge=1)] = Decimal("1.5")
+    keyword_groups: dict[str, tuple[str, ...]] = msgspec.field(default_factory=lambda: dict(DEFAULT_KEYWORDS))
+    exposure_edge_multiplier: _dec(1, None, "A group that already has exposure needs this × the minimum edge."
+                                   ) = Decimal("1.5")
     max_position_pct: Fraction = Decimal("0.20")
     max_group_pct: Fraction = Decimal("0.20")
     max_event_pct: Fraction = Decimal("0.25")
@@ -138,18 +172,19 @@ class SizingSettings(_Strict):
     """Fractional Kelly on all-in cost, shrunk by losing streaks and drawdown."""
 
     kelly_fraction: Fraction = Decimal("0.25")
-    max_stake_pct: Fraction = Decimal("0.10")
-    """Never stake more than this share of equity on one opportunity."""
-    loss_streak_shrink: Fraction = Decimal("0.15")
-    """Each consecutive loss shrinks the Kelly fraction by this share (floored at min_scale)."""
-    drawdown_shrink: Annotated[Decimal, Field(ge=0, le=10)] = Decimal("2.0")
-    """Scale = 1 − drawdown_shrink × drawdown (e.g. 10 % drawdown → 0.8)."""
+    max_stake_pct: _dec(0, 1, "Never stake more than this share of equity on one opportunity.") = Decimal("0.10")
+    loss_streak_shrink: _dec(0, 1, "Each consecutive loss shrinks the Kelly fraction by this share.") = Decimal("0.15")
+    drawdown_shrink: _dec(0, 10, "Scale = 1 − drawdown_shrink × drawdown (10 % drawdown → 0.8 at 2.0).") = Decimal("2.0")
     min_scale: Fraction = Decimal("0.25")
-    win_streak_growth: Fraction = Decimal("0")
-    """Opt-in growth per consecutive win (0 = off); capped by max_scale."""
-    max_scale: Annotated[Decimal, Field(ge=1, le=2)] = Decimal("1.0")
-    min_count: Annotated[Decimal, Field(gt=0)] = Decimal("1")
-    """Smallest order worth placing, in contracts."""
+    win_streak_growth: _dec(0, 1, "Opt-in growth per consecutive win (0 = off); capped by max_scale.") = Decimal(0)
+    max_scale: _dec(1, 2) = Decimal("1.0")
+    min_count: _dec(0, None, "Smallest order worth placing, in contracts (also the size step).", gt=True) = Decimal(1)
+
+    def _check(self) -> None:
+        if self.min_scale > self.max_scale:
+            raise ValueError("`min_scale` must not exceed `max_scale`")
+        if self.min_count * 100 != int(self.min_count * 100):
+            raise ValueError("`min_count` must be a multiple of 0.01 contract")
 
 
 class RiskSettings(_Strict):
@@ -157,40 +192,42 @@ class RiskSettings(_Strict):
 
     max_order_cost: Dollars = Decimal("10.00")
     max_daily_cost: Dollars = Decimal("50.00")
-    daily_loss_limit: Dollars = Decimal("10.00")
-    """Realized + unrealized loss today that moves the state to HALTED."""
-    reducing_drawdown_pct: Fraction = Decimal("0.10")
-    """Drawdown from peak equity that moves the state to REDUCING (no new entries)."""
-    max_drawdown_pct: Fraction = Decimal("0.20")
-    """Drawdown from peak equity that moves the state to HALTED."""
-    max_consecutive_losses: Annotated[int, Field(ge=1)] = 6
-    max_open_orders: Annotated[int, Field(ge=1)] = 50
-    max_reconcile_failures: Annotated[int, Field(ge=1)] = 3
+    daily_loss_limit: _dec(0, None, "Loss since the start of the UTC day that moves the state to HALTED, dollars."
+                           ) = Decimal("10.00")
+    reducing_drawdown_pct: _dec(0, 1, "Drawdown from peak equity that moves the state to REDUCING.") = Decimal("0.10")
+    max_drawdown_pct: _dec(0, 1, "Drawdown from peak equity that moves the state to HALTED.") = Decimal("0.20")
+    max_consecutive_losses: _int(1) = 6
+    max_open_orders: _int(1) = 50
+    max_reconcile_failures: _int(1) = 3
     cancel_orphans: bool = False
-    """Cancel resting orders found on the exchange but not in the journal."""
+
+    def _check(self) -> None:
+        if self.reducing_drawdown_pct > self.max_drawdown_pct:
+            raise ValueError("`reducing_drawdown_pct` must not exceed `max_drawdown_pct`")
+        if self.max_order_cost > self.max_daily_cost:
+            raise ValueError("`max_order_cost` must not exceed `max_daily_cost`")
 
 
 class ExecutionSettings(_Strict):
-    max_slippage_pct: Fraction = Decimal("0.02")
-    """Worst acceptable price vs. the top of book when walking the book (and when unwinding)."""
+    max_slippage_pct: _dec(0, 1, "Worst acceptable price vs. the top of book when walking the book (and when "
+                           "unwinding).") = Decimal("0.02")
     taker_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "immediate_or_cancel"
     arbitrage_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "fill_or_kill"
-    maker_expiry_seconds: Annotated[int, Field(ge=0)] = 600
-    """Post-only quotes expire after this long (0 = good till cancelled)."""
+    maker_expiry_seconds: _int(0, None, "Post-only quotes expire after this long (0 = good till cancelled).") = 600
 
 
 class LoopSettings(_Strict):
-    interval_seconds: Annotated[Decimal, Field(ge=0)] = Decimal(10)
-    reconcile_every: Annotated[int, Field(ge=1)] = 10
+    interval_seconds: _dec(0) = Decimal(10)
+    reconcile_every: _int(1) = 10
 
 
 class RateLimitSettings(_Strict):
     """Token buckets used when /account/limits is not available (unauthenticated)."""
 
-    read_per_second: Annotated[int, Field(ge=1)] = 200
-    read_capacity: Annotated[int, Field(ge=1)] = 400
-    write_per_second: Annotated[int, Field(ge=1)] = 100
-    write_capacity: Annotated[int, Field(ge=1)] = 100
+    read_per_second: _int(1) = 200
+    read_capacity: _int(1) = 400
+    write_per_second: _int(1) = 100
+    write_capacity: _int(1) = 100
 
 
 class Profile(_Strict):
@@ -198,8 +235,8 @@ class Profile(_Strict):
 
     name: str = "default"
     description: str = ""
-    allow_live: bool = False
-    """Live trading also needs --live and credentials; this alone never trades real money."""
+    allow_live: Annotated[bool, msgspec.Meta(description="Live trading also needs --live and credentials; this "
+                                                         "alone never trades real money.")] = False
     paper: PaperSettings = PaperSettings()
     scan: ScanSettings = ScanSettings()
     analyze: AnalyzeSettings = AnalyzeSettings()
@@ -210,39 +247,31 @@ class Profile(_Strict):
     loop: LoopSettings = LoopSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> Profile:
-        # Second pass: relations between fields that one field alone cannot check.
-        r = self.risk
-        if r.reducing_drawdown_pct > r.max_drawdown_pct:
-            raise ValueError("risk.reducing_drawdown_pct must not exceed risk.max_drawdown_pct")
-        if r.max_order_cost > r.max_daily_cost:
-            raise ValueError("risk.max_order_cost must not exceed risk.max_daily_cost")
-        if self.sizing.min_scale > self.sizing.max_scale:
-            raise ValueError("sizing.min_scale must not exceed sizing.max_scale")
-        if self.scan.batch_size > 1000:
-            raise ValueError("scan.batch_size must be at most 1000")
-        return self
-
-    # tightening at run time (MCP, bridge): only ever towards safer values
     def tightened(self, **changes: Any) -> Profile:
         """Return a copy with risk limits changed, refusing any change that loosens a limit.
 
         Raises:
             ProfileError: a change would loosen a limit or names an unknown limit.
         """
-        risk = self.risk.model_dump()
+        risk = msgspec.structs.asdict(self.risk)
         for key, value in changes.items():
             if key not in risk:
                 raise ProfileError(f"unknown risk limit '{key}'", hint=f"valid: {', '.join(sorted(risk))}")
             old = risk[key]
-            new = type(old)(value) if not isinstance(old, bool) else bool(value)
-            looser = (new > old) if key not in ("cancel_orphans",) else (not new and old)
+            if isinstance(old, bool):
+                new: Any = bool(value)
+                looser = old and not new  # turning cancel_orphans off is looser
+            else:
+                new = type(old)(str(value)) if isinstance(old, Decimal) else type(old)(value)
+                looser = new > old
             if looser:
                 raise ProfileError(f"risk.{key}: {new} would loosen the limit {old}",
                                    hint="limits can be tightened at run time, never loosened")
             risk[key] = new
-        return self.model_copy(update={"risk": RiskSettings(**risk)})
+        try:
+            return msgspec.structs.replace(self, risk=RiskSettings(**risk))
+        except (ValueError, msgspec.ValidationError) as e:
+            raise ProfileError(f"risk: {e}") from None
 
 
 # --------------------------------------------------------------------------- loading
@@ -303,26 +332,43 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
     if not isinstance(data, dict):
         raise ProfileError(f"{source}: a profile must be a mapping of keys, got {type(data).__name__}")
     try:
-        return Profile.model_validate(data)
-    except ValidationError as e:
-        lines = _key_lines(text)
-        problems = []
-        for err in e.errors():
-            path = tuple(str(p) for p in err["loc"])
-            line = None
-            for n in range(len(path), 0, -1):
-                if path[:n] in lines:
-                    line = lines[path[:n]]
-                    break
-            where = f"{source}:{line}" if line else source
-            key = ".".join(path) or "(top level)"
-            if err["type"] == "extra_forbidden":
-                msg = f"unknown key '{key}'"
-            else:
-                msg = f"{key}: {err['msg']}"
-            problems.append(f"{where}: {msg}")
-        raise ProfileError("; ".join(problems),
-                           hint="see `kalashi profile schema` for every key; run `kalashi profile validate FILE`") from None
+        return msgspec.convert(_exact(data), Profile, strict=False)
+    except msgspec.ValidationError as e:
+        raise ProfileError(_locate(str(e), text, source),
+                           hint="see `kalashi profile schema` for every key; run `kalashi profile validate FILE`"
+                           ) from None
+
+
+def _exact(v: Any) -> Any:
+    """YAML floats → their shortest decimal text, so 0.1 means exactly 0.1."""
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, dict):
+        return {k: _exact(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_exact(x) for x in v]
+    return v
+
+
+def _locate(msg: str, text: str, source: str) -> str:
+    """Turn msgspec's "… - at `$.a.b`" into "file:line: key a.b: …"."""
+    import re
+
+    what, _, where = msg.partition(" - at `")
+    path = [p for p in re.split(r"\.|\[|\]", where.rstrip("`").removeprefix("$")) if p]
+    unknown = re.match(r"Object contains unknown field `([^`]+)`", what)
+    if unknown:
+        path.append(unknown.group(1))
+        what = f"unknown key '{'.'.join(path)}'"
+    else:
+        field = re.match(r"`([a-z_]+)` (must .*)", what)
+        if field:  # a bound or cross-field check raised in __post_init__: point at the field
+            path.append(field.group(1))
+            what = field.group(2)
+        what = f"{'.'.join(path) or '(top level)'}: {what.replace('`', '')}"
+    lines = _key_lines(text)
+    line = next((lines[tuple(path[:n])] for n in range(len(path), 0, -1) if tuple(path[:n]) in lines), None)
+    return f"{source}:{line}: {what}" if line else f"{source}: {what}"
 
 
 def load_profile(name_or_path: str | None = None) -> Profile:
@@ -348,7 +394,7 @@ def load_profile(name_or_path: str | None = None) -> Profile:
 
 def profile_schema() -> dict[str, Any]:
     """Return the JSON Schema of a profile (what ``kalashi profile schema`` prints)."""
-    schema = Profile.model_json_schema()
+    schema: dict[str, Any] = msgspec.json.schema(Profile)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://kalashi.dev/schemas/profile.schema.json"
     return schema
@@ -367,4 +413,5 @@ def profile_to_yaml(p: Profile) -> str:
             return [conv(x) for x in v]
         return v
 
-    return str(yaml.safe_dump(conv(p.model_dump()), sort_keys=False, allow_unicode=True))
+    return str(yaml.safe_dump(conv(msgspec.to_builtins(p, builtin_types=(Decimal,))), sort_keys=False,
+                              allow_unicode=True))

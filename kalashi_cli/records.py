@@ -33,7 +33,8 @@ from .money import (
 )
 
 VERSION = 1
-KINDS = ("market", "opportunity", "candidate", "rejected", "order", "fill", "metrics", "iteration", "health")
+KINDS = ("market", "opportunity", "candidate", "rejected", "order", "fill", "denied", "metrics", "iteration",
+         "health", "stats")
 
 Record = dict[str, Any]
 
@@ -174,6 +175,9 @@ def opportunity_fields(o: Opportunity) -> Record:
         "score": _dec(o.score, 6),
         "reason": o.reason,
         "maker": o.maker,
+        "payout": fmt_price(o.payout),
+        "as_of_ms": o.as_of_ms,
+        "src": o.src,
     }
     if o.p is not None:
         r["p"] = fmt_price(o.p)
@@ -372,6 +376,9 @@ def opportunity_from_record(d: Record) -> Opportunity:
         cost=parse_money(d["cost"]) if "cost" in d else 0,
         p=r.opt_price("p"),
         maker=bool(d.get("maker", False)),
+        payout=r.price("payout") if "payout" in d else 10_000,
+        as_of_ms=int(d.get("as_of_ms", 0) or 0),
+        src=str(d.get("src", "")),
     )
 
 

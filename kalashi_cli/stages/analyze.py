@@ -30,9 +30,19 @@ from typing import Any
 from cachetools import TTLCache
 
 from ..domain import Leg, Market, Opportunity, Outcome
-from ..money import COUNT_SCALE, ONE_DOLLAR, Money, Price, fee_for, fmt_money, fmt_price, parse_money, tick_above
+from ..money import (
+    COUNT_SCALE,
+    ONE_DOLLAR,
+    Money,
+    Price,
+    fee_for,
+    parse_money,
+    tick_above,
+    usd,
+    usd_price,
+)
 from ..profile import Profile
-from .book import buy_slices, slices_cost, slices_count, slices_fees
+from .book import slices_cost, slices_count, slices_fees
 
 ONE = COUNT_SCALE  # one contract in count units
 ABOVE = ("greater", "greater_or_equal")
@@ -84,18 +94,23 @@ class Analyzer:
         self._value_min = parse_money(a.value.min_edge)
 
     # -- public ----------------------------------------------------------------------------
-    def analyze(self, markets: Iterable[Market], *, as_of_ms: int = 0, src: str = "") -> Iterator[Opportunity]:
-        """Yield opportunities as each event's markets have been seen (streams per event)."""
+    def analyze(self, markets: Iterable[Market], *, as_of_ms: int = 0, src: str = "",
+                context: Callable[[], tuple[int, str]] | None = None) -> Iterator[Opportunity]:
+        """Yield opportunities as each event's markets have been seen (streams per event).
+
+        ``context`` (when given) returns the books' (as_of_ms, src) at the time an event is
+        finished — a pipe learns them from the market records as it reads them.
+        """
         group: list[Market] = []
         current = None
         for m in markets:
             if m.event_ticker != current and group:
-                yield from self._finish(group, as_of_ms, src)
+                yield from self._finish(group, *(context() if context else (as_of_ms, src)))
                 group = []
             current = m.event_ticker
             group.append(m)
         if group:
-            yield from self._finish(group, as_of_ms, src)
+            yield from self._finish(group, *(context() if context else (as_of_ms, src)))
 
     # -- per event ---------------------------------------------------------------------------
     def _finish(self, group: list[Market], as_of_ms: int, src: str) -> Iterator[Opportunity]:
@@ -210,7 +225,7 @@ class Analyzer:
         ev = legs[0].event_ticker
         if kind == "no-basket":
             what = f"Buying NO on all {n} mutually exclusive outcomes of {ev}"
-            pays = f"pays at least {fmt_money(payout * ONE)} whichever outcome happens"
+            pays = f"pays at least {usd(payout * ONE)} whichever outcome happens"
         elif kind == "yes-basket":
             what = f"Buying YES on all {n} outcomes of {ev} (exclusive and exhaustive)"
             pays = "pays exactly $1.0000"
@@ -219,8 +234,8 @@ class Analyzer:
             what = (f"Buying {outcomes[0].upper()} {lo.ticker} (strike {lo.floor_strike}) and "
                     f"{outcomes[1].upper()} {hi.ticker} (strike {hi.floor_strike})")
             pays = "pays at least $1.0000 wherever the value lands (the ladder is inverted)"
-        reason = (f"{what} costs {fmt_money(basket_cost)} per basket including fees and {pays}: "
-                  f"{fmt_money(edge)} guaranteed per basket on {size // ONE} baskets available at that edge.")
+        reason = (f"{what} costs {usd(basket_cost)} per basket including fees and {pays}: "
+                  f"{usd(edge)} guaranteed per basket on {size // ONE} baskets available at that edge.")
         return self._make("arbitrage", legs[0], leg_objs, edge=edge, cost=basket_cost, fees=fees,
                           confidence=confidence, liquidity=liquidity, reason=reason, p=ONE_DOLLAR,
                           payout=payout)
@@ -261,9 +276,9 @@ class Analyzer:
             all_in = (cost + fees) * ONE // size
             conf = self.settings.value.confidence
             source = "your fair-value file" if m.ticker in self.fair else "the sim's demo forecast"
-            reason = (f"Fair value of {outcome.upper()} is {fmt_price(p)} ({source}) but it can be bought at "
-                      f"{fmt_price(taken[0][0])}–{fmt_price(taken[-1][0])}, {fmt_money(all_in)} per contract "
-                      f"all-in: expected {fmt_money(edge)} per contract on {size // ONE} contracts.")
+            reason = (f"Fair value of {outcome.upper()} is {usd_price(p)} ({source}) but it can be bought at "
+                      f"{usd_price(taken[0][0])}–{usd_price(taken[-1][0])}, {usd(all_in)} per contract "
+                      f"all-in: expected {usd(edge)} per contract on {size // ONE} contracts.")
             o = self._make("value", m, (Leg(m.ticker, outcome, "buy", taken[-1][0], size),),  # type: ignore[arg-type]
                            edge=edge, cost=all_in, fees=fees, confidence=conf,
                            liquidity=min(Decimal(1), Decimal(size) / self._liq_ref), reason=reason, p=p)
@@ -287,10 +302,10 @@ class Analyzer:
         if edge < self._spread_min:
             return None
         fees = fee_for(price, size, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
-        reason = (f"Spread {fmt_price(bid)}–{fmt_price(ask)} is {fmt_price(ask - bid)} wide: a post-only bid for "
-                  f"YES at {fmt_price(price)} sits {fmt_money((mid2 - 2 * price) * ONE // 2)} under the mid; after a "
-                  f"{fmt_money(fee1)} maker fee and a {fmt_money(self._adverse)} adverse-selection allowance it "
-                  f"expects {fmt_money(edge)} per contract.")
+        reason = (f"Spread {usd_price(bid)}–{usd_price(ask)} is {usd_price(ask - bid)} wide: a post-only bid for "
+                  f"YES at {usd_price(price)} sits {usd((mid2 - 2 * price) * ONE // 2)} under the mid; after a "
+                  f"{usd(fee1)} maker fee and a {usd(self._adverse)} adverse-selection allowance it "
+                  f"expects {usd(edge)} per contract.")
         return self._make("spread", m, (Leg(m.ticker, "yes", "buy", price, size),), edge=edge,
                           cost=price * ONE + fee1, fees=fees, confidence=self.settings.spread.confidence,
                           liquidity=min(Decimal(1), Decimal(size) / self._liq_ref), reason=reason,

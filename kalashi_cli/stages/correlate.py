@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from decimal import ROUND_FLOOR, Decimal
 
 from ..domain import Candidate, Opportunity, Rejected
-from ..money import COUNT_SCALE, Money, fmt_money, parse_money
+from ..money import COUNT_SCALE, Money, parse_money, usd
 from ..profile import Profile
 from .portfolio import Portfolio
 from .sizing import dynamic_scale, size_opportunity
@@ -67,10 +67,15 @@ class Correlator:
             "spread": parse_money(profile.analyze.spread.min_edge),
             "value": parse_money(profile.analyze.value.min_edge),
         }
-        self.groups: dict[str, str] = {}  # ticker → group, for the journal
+        self.seen: dict[str, tuple[str, str, str, str]] = {}  # ticker → (event, series, category, group)
 
     def _cap(self, pct: Decimal) -> Money:
         return int((Decimal(max(0, self.portfolio.equity)) * pct).to_integral_value(ROUND_FLOOR))
+
+    def market_rows(self, titles: dict[str, str] | None = None) -> list[tuple[str, str, str, str, str, str]]:
+        """Rows for Journal.remember_markets: what this run learned about each market's group."""
+        titles = titles or {}
+        return [(t, ev, se, titles.get(t, ""), cat, g) for t, (ev, se, cat, g) in self.seen.items()]
 
     def correlate(self, opportunities: Iterable[Opportunity]) -> Iterator[Candidate | Rejected]:
         for o in opportunities:
@@ -80,19 +85,19 @@ class Correlator:
         p, c = self.portfolio, self.profile.correlate
         group = self.grouper.group(o.category, o.series_ticker, " ".join(x.ticker for x in o.legs))
         for leg in o.legs:
-            self.groups[leg.ticker] = group
+            self.seen[leg.ticker] = (o.event_ticker, o.series_ticker, o.category, group)
         min_edge = self._min_edge.get(o.strategy, 0)
         existing = p.exposure_by_group.get(group, 0)
         required = int(min_edge * self.mult) if existing > 0 else min_edge
         if o.edge < required:
-            why = (f"group '{group}' already carries {fmt_money(existing)} exposure, so it needs "
+            why = (f"group '{group}' already carries {usd(existing)} exposure, so it needs "
                    f"{self.mult} × the minimum edge" if existing > 0 else "below the strategy's minimum edge")
-            return Rejected(o.id, "correlate", f"edge {fmt_money(o.edge)} per basket < required "
-                            f"{fmt_money(required)}: {why}", {"group": group})
+            return Rejected(o.id, "correlate", f"edge {usd(o.edge)} per basket < required "
+                            f"{usd(required)}: {why}", {"group": group})
         sized = size_opportunity(o, p.equity, self.profile.sizing, self.scale)
         if sized.size <= 0:
             return Rejected(o.id, "correlate", f"Kelly sizing gives less than {self.profile.sizing.min_count} "
-                            f"contract(s) at equity {fmt_money(p.equity)} (all-in cost {fmt_money(o.cost)}, "
+                            f"contract(s) at equity {usd(p.equity)} (all-in cost {usd(o.cost)}, "
                             f"full Kelly {sized.full_kelly:.4f}, scale {self.scale:.2f})", {"group": group})
         size = sized.size
         # caps: how much more money this position, group and event may take
@@ -107,8 +112,8 @@ class Correlator:
         if size < step:
             caps = {"position": c.max_position_pct, "group": c.max_group_pct, "event": c.max_event_pct}
             return Rejected(o.id, "correlate", f"{binding} concentration cap ({caps[binding] * 100:.0f}% of equity "
-                            f"{fmt_money(p.equity)}) is full: room {fmt_money(max(0, room))}, one basket costs "
-                            f"{fmt_money(o.cost)}", {"group": group})
+                            f"{usd(p.equity)}) is full: room {usd(max(0, room))}, one basket costs "
+                            f"{usd(o.cost)}", {"group": group})
         stake = o.cost * size // COUNT_SCALE
         per_leg = stake // len(o.legs)
         for leg in o.legs:

@@ -23,10 +23,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..domain import Candidate, ExchangeFill, Fill, Leg, Market, Order, OrderIntent, from_book_side, to_book_side
+from ..domain import (
+    Candidate,
+    ExchangeFill,
+    Fill,
+    Leg,
+    Market,
+    Order,
+    OrderIntent,
+    from_book_side,
+    to_book_side,
+)
 from ..errors import ExchangeError, OrderRejected, OutcomeUnknown
 from ..journal import Journal
-from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap
+from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap, usd
 from ..ports import Broker
 from ..profile import Profile
 from .book import buy_slices, sell_slices, slices_count
@@ -189,7 +199,7 @@ class OrderExecutor:
         edge = (payout * size - cost - fees) * COUNT_SCALE // size
         if edge < required:
             return Denied(opp_id, plans[0].leg.ticker, "edge-gone", f"at the current limit prices the basket earns "
-                          f"{fmt_money(edge)} per basket, below the required {fmt_money(required)}", "arbitrage")
+                          f"{usd(edge)} per basket, below the required {usd(required)}", "arbitrage")
         return None
 
     # -- sending ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..domain import OrderIntent
 from ..journal import Journal, data_dir
-from ..money import ONE_DOLLAR, Money, fee_for, fmt_money
+from ..money import ONE_DOLLAR, Money, fee_for, usd
 from ..profile import Profile, money
 from .portfolio import Portfolio
 
@@ -71,7 +71,7 @@ def evaluate_state(profile: Profile, journal: Journal, p: Portfolio) -> tuple[Tr
     failures = int(journal.get_meta("reconcile_failures", "0") or 0)
     halt_reason = None
     if day_loss >= money(r.daily_loss_limit):
-        halt_reason = f"daily loss {fmt_money(day_loss)} reached the limit {fmt_money(money(r.daily_loss_limit))}"
+        halt_reason = f"daily loss {usd(day_loss)} reached the limit {usd(money(r.daily_loss_limit))}"
     elif dd >= r.max_drawdown_pct:
         halt_reason = f"drawdown {dd:.1%} reached the limit {r.max_drawdown_pct:.0%}"
     elif failures >= r.max_reconcile_failures:
@@ -144,17 +144,17 @@ class RiskGate:
             return None
         cost = order_cost(intent, fee_type, multiplier)
         if cost > money(r.max_order_cost):
-            return Denial("max-order-cost", f"order cost {fmt_money(cost)} exceeds the per-order cap "
-                          f"{fmt_money(money(r.max_order_cost))}")
+            return Denial("max-order-cost", f"order cost {usd(cost)} exceeds the per-order cap "
+                          f"{usd(money(r.max_order_cost))}")
         daily = self.portfolio.today_cost + self.sent_cost + cost
         if daily > money(r.max_daily_cost):
-            return Denial("max-daily-cost", f"today's order cost would reach {fmt_money(daily)}, above the daily "
-                          f"cap {fmt_money(money(r.max_daily_cost))}")
+            return Denial("max-daily-cost", f"today's order cost would reach {usd(daily)}, above the daily "
+                          f"cap {usd(money(r.max_daily_cost))}")
         if self._open_orders >= r.max_open_orders and intent.time_in_force == "good_till_canceled":
             return Denial("max-open-orders", f"{self._open_orders} orders already rest (cap {r.max_open_orders})")
         if cost > self.portfolio.cash - self.sent_cost:
-            return Denial("balance", f"order cost {fmt_money(cost)} exceeds available cash "
-                          f"{fmt_money(self.portfolio.cash - self.sent_cost)}")
+            return Denial("balance", f"order cost {usd(cost)} exceeds available cash "
+                          f"{usd(self.portfolio.cash - self.sent_cost)}")
         return None
 
     def admit(self, intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = 10_000) -> None:

@@ -1,0 +1,255 @@
+"""Shared options, input and output for every command (the only UI layer, with app.py).
+
+Options keep the same names across commands: ``--profile``, ``--source``, ``--journal``,
+``--format``, ``--paper/--demo/--live``, ``--quiet``. stdout carries records only; tables,
+progress and messages go to stderr — except that a table replaces JSON Lines on stdout when
+stdout is a terminal (or ``--format table``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from ..journal import Journal
+    from ..ports import Broker, MarketSource
+    from ..profile import Profile
+
+
+class Format(StrEnum):
+    auto = "auto"
+    jsonl = "jsonl"
+    table = "table"
+
+
+class Mode(StrEnum):
+    paper = "paper"
+    demo = "demo"
+    live = "live"
+
+
+ProfileOpt = Annotated[str, typer.Option("--profile", "-p", envvar="KALASHI_PROFILE",
+                                         help="Risk profile: a built-in name (default, conservative, aggressive) "
+                                              "or a YAML path.", show_default=True)]
+SourceOpt = Annotated[str, typer.Option("--source", "-s", envvar="KALASHI_SOURCE",
+                                        help="Market data: sim[:seed=N,markets=N,step=N], replay:PATH, kalshi, "
+                                             "kalshi-demo.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of the built-in sim market (sim source only).")]
+MarketsOpt = Annotated[int | None, typer.Option("--markets", help="Number of sim markets (sim source only).")]
+JournalOpt = Annotated[Path | None, typer.Option("--journal", "-j", envvar="KALASHI_JOURNAL",
+                                                 help="Journal file (default: journal-<mode>.sqlite in the data dir).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="auto: a table on a terminal, JSON Lines in a pipe.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summaries on stderr.")]
+PaperOpt = Annotated[bool, typer.Option("--paper", help="Paper trading on the built-in matching engine (default).")]
+DemoOpt = Annotated[bool, typer.Option("--demo", help="Kalshi's demo environment (needs a demo API key).")]
+LiveOpt = Annotated[bool, typer.Option("--live", help="Real money on Kalshi: also needs allow_live: true in the "
+                                                      "profile and credentials.")]
+InputArg = Annotated[Path | None, typer.Argument(help="Input records (JSON Lines); '-' or omitted reads stdin.",
+                                                 show_default=False)]
+
+
+def pick_mode(paper: bool, demo: bool, live: bool) -> Mode:
+    """Resolve --paper/--demo/--live (paper when none is given).
+
+    Raises:
+        UsageError: more than one was given.
+    """
+    chosen = [m for m, on in ((Mode.paper, paper), (Mode.demo, demo), (Mode.live, live)) if on]
+    if len(chosen) > 1:
+        raise UsageError(f"choose one of --paper, --demo, --live (got {', '.join('--' + m for m in chosen)})")
+    return chosen[0] if chosen else Mode.paper
+
+
+def source_spec(source: str, seed: int | None, markets: int | None) -> str:
+    """Fold --seed/--markets into a sim source descriptor."""
+    if seed is None and markets is None:
+        return source
+    if not (source == "sim" or source.startswith("sim:")):
+        raise UsageError("--seed and --markets only apply to the sim source", hint="drop them or use --source sim")
+    parts = dict(p.split("=", 1) for p in source[4:].split(",") if "=" in p) if source.startswith("sim:") else {}
+    if seed is not None:
+        parts["seed"] = str(seed)
+    if markets is not None:
+        parts["markets"] = str(markets)
+    return "sim:" + ",".join(f"{k}={v}" for k, v in parts.items())
+
+
+def load_profile(spec: str) -> Profile:
+    from ..profile import load_profile as _load
+
+    return _load(spec)
+
+
+def open_journal(mode: Mode | str, path: Path | None) -> Journal:
+    from ..journal import Journal, default_journal_path
+
+    return Journal(path or default_journal_path(str(mode)), mode=str(mode))
+
+
+def open_source(spec: str) -> MarketSource:
+    from ..context import open_source as _open
+
+    return _open(spec)
+
+
+def open_broker(mode: Mode, source: MarketSource, journal: Journal, profile: Profile) -> Broker:
+    from ..context import open_broker as _open
+
+    return _open(str(mode), source, journal, profile)
+
+
+# -- input -------------------------------------------------------------------------------
+
+
+def read_records(path: Path | None, what: str) -> Iterator[dict[str, Any]]:
+    """Yield records from a file or stdin; refuse to wait on an interactive terminal.
+
+    Raises:
+        UsageError: no input is piped in and no file is given.
+        InputError: a line is malformed (names the input and the line).
+    """
+    from ..records import iter_records
+
+    if path is None or str(path) == "-":
+        if sys.stdin.isatty():
+            raise UsageError(f"this command reads {what} on stdin, and nothing is piped in",
+                             hint="pipe the previous stage into it, e.g. `kalashi scan | kalashi analyze`, "
+                                  "or give a file")
+        yield from iter_records(sys.stdin.buffer, "<stdin>")
+        return
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})", hint="check the path") from None
+    with f:
+        yield from iter_records(f, str(path))
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def use_table(fmt: Format) -> bool:
+    return fmt is Format.table or (fmt is Format.auto and stdout_is_tty())
+
+
+class Out:
+    """Where a command's records go: JSON Lines on stdout (flushed per record) or a table."""
+
+    def __init__(self, fmt: Format = Format.auto, stream: IO[bytes] | None = None) -> None:
+        from ..records import RecordWriter
+
+        self.table = use_table(fmt)
+        self.writer = RecordWriter(stream if stream is not None else sys.stdout.buffer)
+        self.rows: list[dict[str, Any]] = []
+
+    def write(self, rec: dict[str, Any]) -> None:
+        if self.table:
+            self.rows.append(rec)
+        else:
+            self.writer.write(rec)
+
+    def write_all(self, recs: Iterable[dict[str, Any]]) -> None:
+        for r in recs:
+            self.write(r)
+
+    def finish(self, columns: dict[str, list[str]] | None = None) -> None:
+        if self.table and self.rows:
+            print_tables(self.rows, columns or {})
+
+
+DEFAULT_COLUMNS: dict[str, list[str]] = {
+    "market": ["ticker", "status", "yes_bid", "yes_ask", "no_bid", "no_ask", "volume", "open_interest"],
+    "opportunity": ["strategy", "event_ticker", "edge", "edge_pct", "score", "reason"],
+    "candidate": ["strategy", "event_ticker", "group", "size", "stake", "edge", "kelly_fraction"],
+    "rejected": ["ref", "stage", "reason"],
+    "order": ["ticker", "outcome", "action", "price", "count", "status", "filled_count", "avg_fill_price", "fees"],
+    "fill": ["ticker", "outcome", "action", "price", "count", "fee", "is_taker"],
+    "denied": ["ticker", "rule", "reason"],
+    "iteration": ["n", "markets", "opportunities", "candidates", "orders", "state", "equity"],
+}
+
+
+def console(stderr: bool = True) -> Any:
+    from rich.console import Console
+
+    no_color = bool(os.environ.get("NO_COLOR"))
+    return Console(stderr=stderr, no_color=no_color, highlight=False)
+
+
+def print_tables(rows: list[dict[str, Any]], columns: dict[str, list[str]]) -> None:
+    """Print records grouped by kind as rich tables on stdout."""
+    from rich.table import Table
+
+    con = console(stderr=False)
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_kind.setdefault(r.get("kind", "?"), []).append(r)
+    for kind, recs in by_kind.items():
+        cols = columns.get(kind) or DEFAULT_COLUMNS.get(kind) or [k for k in recs[0] if k not in ("kind", "v")][:8]
+        t = Table(title=f"{kind} ({len(recs)})", title_justify="left")
+        for c in cols:
+            t.add_column(c, overflow="fold", max_width=70 if c == "reason" else None)
+        for r in recs:
+            t.add_row(*[_cell(r.get(c)) for c in cols])
+        con.print(t)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, dict | list):
+        import orjson
+
+        return orjson.dumps(v).decode()
+    return str(v)
+
+
+def info(msg: str, quiet: bool = False) -> None:
+    if not quiet:
+        console().print(msg)
+
+
+class Progress:
+    """A transient progress line on stderr (only on a terminal, never with --quiet)."""
+
+    def __init__(self, label: str, quiet: bool = False, total: int | None = None) -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.label = label
+        self._p: Any = None
+        self._task: Any = None
+        self.total = total
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RP
+
+            self._p = RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                         TextColumn("{task.fields[extra]}"), console=console(), transient=True)
+            self._p.start()
+            self._task = self._p.add_task(self.label, total=self.total, extra="")
+        return self
+
+    def update(self, completed: int, extra: str = "", total: int | None = None) -> None:
+        if self._p is not None:
+            self._p.update(self._task, completed=completed, extra=extra,
+                           **({"total": total} if total is not None else {}))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._p is not None:
+            self._p.stop()

@@ -1,0 +1,84 @@
+"""kalashi correlate — group, cap and size opportunities."""
+
+from __future__ import annotations
+
+import typer
+
+from .common import (
+    DemoOpt,
+    Format,
+    FormatOpt,
+    InputArg,
+    JournalOpt,
+    LiveOpt,
+    Out,
+    PaperOpt,
+    ProfileOpt,
+    QuietOpt,
+    info,
+    load_profile,
+    open_journal,
+    pick_mode,
+    read_records,
+)
+
+EPILOG = """Examples:
+
+  kalashi scan | kalashi analyze | kalashi correlate | kalashi order --paper
+
+  kalashi analyze markets.jsonl | kalashi correlate --profile conservative --format table
+"""
+
+
+def correlate(
+    input: InputArg = None,
+    profile: ProfileOpt = "default",
+    journal: JournalOpt = None,
+    paper: PaperOpt = False,
+    demo: DemoOpt = False,
+    live: LiveOpt = False,
+    fmt: FormatOpt = Format.auto,
+    quiet: QuietOpt = False,
+) -> None:
+    """Read `opportunity` records; emit sized `candidate` records or `rejected` records with reasons.
+
+    Groups come from market metadata then the profile's keyword rules; a group that already
+    has exposure needs 1.5 × the minimum edge (profile); position, group and event
+    concentration are capped as a share of equity; size is fractional Kelly. The account
+    (equity, exposure, streaks) is read from the journal of the chosen mode.
+    """
+    from ..profile import money
+    from ..records import decode_error, opportunity_from_record, to_record
+    from ..stages.correlate import Correlator
+    from ..stages.portfolio import load_portfolio
+
+    prof = load_profile(profile)
+    mode = pick_mode(paper, demo, live)
+    jr = open_journal(mode, journal)
+    out = Out(fmt)
+    corr = Correlator(prof, load_portfolio(jr, money(prof.paper.starting_balance)))
+    kept = rejected = 0
+    try:
+        for rec in read_records(input, "opportunity records"):
+            if rec["kind"] != "opportunity":
+                out.write(rec)
+                continue
+            try:
+                o = opportunity_from_record(rec)
+            except (ValueError, TypeError) as e:
+                raise decode_error("<stdin>" if input is None else str(input), rec, e) from None
+            for c in corr.correlate([o]):
+                r = to_record(c)
+                kept += r["kind"] == "candidate"
+                rejected += r["kind"] == "rejected"
+                out.write(r)
+        jr.remember_markets(corr.market_rows())
+    finally:
+        jr.close()
+    out.finish()
+    if out.table:
+        info(f"{kept} candidates, {rejected} rejected", quiet)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=EPILOG)(correlate)

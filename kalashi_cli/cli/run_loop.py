@@ -1,0 +1,129 @@
+"""kalashi run-loop — the whole pipeline, iteration after iteration."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from decimal import Decimal
+
+import typer
+
+from .common import (
+    DemoOpt,
+    JournalOpt,
+    LiveOpt,
+    MarketsOpt,
+    PaperOpt,
+    ProfileOpt,
+    QuietOpt,
+    SeedOpt,
+    SourceOpt,
+    load_profile,
+    open_broker,
+    open_journal,
+    open_source,
+    pick_mode,
+    source_spec,
+)
+
+EPILOG = """Examples:
+
+  kalashi run-loop --paper                          # every 10 s until Ctrl-C
+
+  kalashi run-loop --paper --iterations 20 --interval 0
+
+  kalashi run-loop --paper --markets 100000 --seed 3 --all-records > day.jsonl
+"""
+
+
+def run_loop(
+    paper: PaperOpt = False,
+    demo: DemoOpt = False,
+    live: LiveOpt = False,
+    source: SourceOpt = "sim",
+    seed: SeedOpt = None,
+    markets: MarketsOpt = None,
+    iterations: int | None = typer.Option(None, "--iterations", "-n", min=1, help="Stop after N iterations."),
+    interval: float | None = typer.Option(None, "--interval", min=0,
+                                          help="Seconds between iterations (profile loop.interval_seconds; 0 = "
+                                               "no waiting, sim time still advances)."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Analyze at most this many markets per iteration."),
+    all_records: bool = typer.Option(False, "--all-records", help="Also write opportunity, candidate, order, fill "
+                                                                  "and denied records, not only iterations."),
+    profile: ProfileOpt = "default",
+    journal: JournalOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run scan → analyze → correlate → order → journal in a loop (paper trading on the sim by default).
+
+    Prints one `iteration` record per loop on stdout and a live status line on stderr.
+    Ctrl-C (SIGINT) or SIGTERM stops after the current step; every journal write is a
+    committed transaction, so the journal stays consistent.
+    """
+    from ..engine import TradingLoop
+    from ..records import RecordWriter
+
+    prof = load_profile(profile)
+    mode = pick_mode(paper, demo, live)
+    jr = open_journal(mode, journal)
+    src = open_source(_resume_spec(source_spec(source, seed, markets), jr))
+    broker = open_broker(mode, src, jr, prof)
+    writer = RecordWriter(sys.stdout.buffer)
+    show_status = not quiet and sys.stderr.isatty()
+
+    def sink(rec: dict) -> None:
+        if rec["kind"] == "iteration" or all_records:
+            writer.write(rec)
+
+    loop = TradingLoop(prof, src, broker, jr, sink=sink, limit=limit)
+
+    def stop(signum: int, frame: object) -> None:
+        if loop.stop_event.is_set():  # second Ctrl-C: the user really wants out
+            raise KeyboardInterrupt
+        loop.stop_event.set()
+        if not quiet:
+            sys.stderr.write("\nkalashi: stopping after the current step (Ctrl-C again to force)\n")
+
+    old_int = signal.signal(signal.SIGINT, stop)
+    old_term = signal.signal(signal.SIGTERM, stop)
+
+    def status(res) -> None:  # noqa: ANN001
+        r = res.record
+        line = (f"\riteration {r['n']}  markets {r['markets']}  opps {r['opportunities']}  orders {r['orders']}  "
+                f"fills {r['fills']}  equity ${r['equity']}  {r['state']}  {Decimal(r['duration_ms']):.0f} ms ")
+        if show_status:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+
+    try:
+        loop.run(iterations=iterations, interval=interval, on_iteration=status)
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+        if show_status:
+            sys.stderr.write("\n")
+        broker.close()
+        src.close()
+        jr.close()
+
+
+def _resume_spec(spec: str, jr) -> str:  # noqa: ANN001
+    """Continue a sim where this journal left off (same seed and size), so a restart moves on."""
+    if not (spec == "sim" or spec.startswith("sim:")) or "step=" in spec:
+        return spec
+    rows = jr.iterations(limit=1)
+    if not rows:
+        return spec
+    last = str(rows[-1].get("source", ""))
+    from ..context import open_source as _open
+
+    want = _open(spec).describe()
+    strip = lambda s: ",".join(p for p in s[4:].split(",") if not p.startswith("step="))  # noqa: E731
+    if last.startswith("sim:") and strip(last) == strip(want):
+        step = int(dict(p.split("=", 1) for p in last[4:].split(","))["step"]) + 1
+        return f"sim:{strip(want)},step={step}"
+    return spec
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run-loop", epilog=EPILOG)(run_loop)

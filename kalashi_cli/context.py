@@ -1,0 +1,78 @@
+"""Building the pieces a command needs from its options: source, broker, journal.
+
+One place decides what ``--source`` and ``--paper/--demo/--live`` mean, so every command,
+the bridge and the MCP server get the same wiring — and the same live-trading consent check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import ConsentError, UsageError
+from .journal import Journal
+from .ports import Broker, MarketSource
+from .profile import Profile, money
+
+SOURCES_HELP = "sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi, kalshi-demo"
+
+
+def open_source(spec: str) -> MarketSource:
+    """Open a market-data source from its descriptor.
+
+    Raises:
+        UsageError: the descriptor is not one of the known kinds.
+    """
+    spec = spec.strip()
+    if spec == "sim" or spec.startswith("sim:"):
+        from .sim.source import parse_sim_spec
+
+        return parse_sim_spec(spec)
+    if spec.startswith("replay:") or spec in ("kalshi", "kalshi-demo"):
+        from .exchange.source import open_source as open_exchange_source
+
+        return open_exchange_source(spec)
+    raise UsageError(f"unknown source '{spec}'", hint=f"use one of: {SOURCES_HELP}")
+
+
+def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Profile, *,
+                credentials_env: dict[str, str] | None = None) -> Broker:
+    """Open the broker for a trading mode; live needs every consent (ConsentError otherwise).
+
+    Raises:
+        ConsentError: live trading without --live + allow_live + credentials + trading active.
+    """
+    if mode == "paper":
+        from .sim.paper import PaperBroker, paper_exchange_path
+
+        return PaperBroker(source, paper_exchange_path(journal.path),
+                           starting_balance=money(profile.paper.starting_balance))
+    if mode not in ("demo", "live"):
+        raise UsageError(f"unknown mode '{mode}'", hint="use --paper, --demo or --live")
+    import os
+
+    from .exchange.broker import KalshiBroker
+    from .exchange.env import check_live_consent
+
+    env = credentials_env if credentials_env is not None else dict(os.environ)
+    has_creds = bool(env.get("KALSHI_API_KEY_ID") and env.get("KALSHI_PRIVATE_KEY_PATH"))
+    if mode == "live":
+        # first pass without asking the exchange, so a missing flag never costs a network call
+        try:
+            check_live_consent(live_flag=True, profile_allow_live=profile.allow_live,
+                               credentials_present=has_creds, trading_active=None)
+        except ConsentError:
+            raise
+    elif not has_creds:
+        raise ConsentError("--demo needs a demo API key: KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH are not set",
+                           hint="create a key at demo.kalshi.co and export both variables")
+    broker = KalshiBroker.from_env(env="demo" if mode == "demo" else "prod", environ=env)
+    if mode == "live":
+        check_live_consent(live_flag=True, profile_allow_live=profile.allow_live, credentials_present=has_creds,
+                           trading_active=broker.trading_active())
+    return broker
+
+
+def journal_for(mode: str, path: Path | None) -> Journal:
+    from .journal import default_journal_path
+
+    return Journal(path or default_journal_path(mode), mode=mode)

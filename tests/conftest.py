@@ -1,0 +1,30 @@
+"""Suite-wide fixtures: every test gets its own kalashi data dir (never the user's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("kalashi-home")
+    monkeypatch.setenv("KALASHI_HOME", str(home))
+    monkeypatch.delenv("KALASHI_PROFILE", raising=False)
+    monkeypatch.delenv("KALASHI_SOURCE", raising=False)
+    monkeypatch.delenv("KALASHI_JOURNAL", raising=False)
+    monkeypatch.delenv("KALSHI_API_KEY_ID", raising=False)
+    monkeypatch.delenv("KALSHI_PRIVATE_KEY_PATH", raising=False)
+    return home
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared (real Kalshi data); skip the test when it is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} is not available (../shared is not part of the repository)")
+    return p
