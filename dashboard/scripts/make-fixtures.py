@@ -99,12 +99,12 @@ recs = [
 
 metrics = {"kind": "metrics", "v": 1, "trades": 18, "wins": 11, "losses": 7, "win_rate": "0.6111", "realized_pnl": m4(realized),
            "unrealized_pnl": m4(unreal), "equity": m4(equity), "max_drawdown_pct": "1.8200", "consecutive_wins": 3, "consecutive_losses": 0,
-           "per_strategy": {"arbitrage": {"trades": 6, "wins": 6, "win_rate": "1.0000", "realized_pnl": "6.1200"},
-                            "spread": {"trades": 5, "wins": 2, "win_rate": "0.4000", "realized_pnl": "1.3400"},
-                            "value": {"trades": 7, "wins": 3, "win_rate": "0.4286", "realized_pnl": "6.7800"}},
+           "per_strategy": {"arbitrage": {"trades": 6, "wins": 6, "win_rate": "1.0000", "pnl": "6.1200"},
+                            "spread": {"trades": 5, "wins": 2, "win_rate": "0.4000", "pnl": "1.3400"},
+                            "value": {"trades": 7, "wins": 3, "win_rate": "0.4286", "pnl": "6.7800"}},
            "execution": {"avg_latency_ms": "42.512", "avg_slippage_pct": "0.1200", "fill_rate": "0.8400"},
            "cache": {"hit_rate": "0.9300"}, "api": {"calls": 412, "calls_per_iteration": "13.3"},
-           "recommendations": recs, "ts": ts(31)}
+           "recommendations": recs}
 
 health = [
     {"name": "bridge", "status": "ok", "detail": "2 clients connected", "latency_ms": None},
@@ -145,10 +145,10 @@ for k, eq in enumerate(eqs):
     else:
         batch.append({"kind": "denied", "v": 1, "ref": cand["id"], "ticker": "KXFED-26DEC-T4.25", "reason": "per-event exposure cap: KXFED-26DEC would reach 5.2% of equity, cap 5%"})
     batch.append({"kind": "health", "v": 1, "name": "market-data", "status": "degraded" if k == 1 else "ok", "detail": "sim source, 148 markets" + (" — 2 stale books" if k == 1 else ""), "latency_ms": 12 + k * 7})
-    mk = json.loads(json.dumps(metrics)); mk["equity"] = eq; mk["ts"] = ts(i)
+    mk = json.loads(json.dumps(metrics)); mk["equity"] = eq
     mk["unrealized_pnl"] = m4(D(eq) - D("1000") - D(mk["realized_pnl"]))
     batch.append(mk)
-    batch.append({"kind": "iteration", "v": 1, "n": n, "started": ts(i), "duration_ms": f"{180 + 13 * k}.4", "markets": 148, "opportunities": len(fresh), "candidates": 1, "orders": 1 if k % 2 == 0 else 0, "state": "ACTIVE"})
+    batch.append({"kind": "iteration", "v": 1, "n": n, "started": ts(i), "duration_ms": f"{180 + 13 * k}.4", "markets": 148, "opportunities": len(fresh), "candidates": 1, "orders": 1 if k % 2 == 0 else 0, "state": "ACTIVE", "state_reason": "", "equity": eq, "cash": m4(balance)})
     iters.append(batch)
 
 import os

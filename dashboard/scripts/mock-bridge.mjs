@@ -97,7 +97,10 @@ export class MockLoop {
         for (const key of ['ts', 'started']) rec[key] = shiftTs(rec[key], seconds)
         if (rec.kind === 'iteration') rec.n += cycle * len
       }
-      if (rec.kind === 'iteration') rec.state = this.state.trading_state
+      if (rec.kind === 'iteration') {
+        rec.state = this.state.trading_state
+        rec.state_reason = this.state.halt_reason ?? ''
+      }
       out.push(rec)
     }
     return out
@@ -129,7 +132,6 @@ export class MockLoop {
       case 'metrics':
         s.metrics = rec
         s.account = { ...s.account, equity: rec.equity, realized_pnl: rec.realized_pnl, unrealized_pnl: rec.unrealized_pnl }
-        if (rec.ts) s.equity_curve = [...s.equity_curve, { ts: rec.ts, equity: rec.equity }].slice(-MAX_EQUITY_POINTS)
         if (Array.isArray(rec.recommendations)) s.recommendations = rec.recommendations
         break
       case 'health': {
@@ -142,6 +144,10 @@ export class MockLoop {
       case 'iteration':
         s.loop.iteration = rec.n
         s.updated = rec.started
+        if (rec.equity) {
+          s.account = { ...s.account, equity: rec.equity, balance: rec.cash ?? s.account.balance }
+          s.equity_curve = [...s.equity_curve, { ts: rec.started, equity: rec.equity }].slice(-MAX_EQUITY_POINTS)
+        }
         if (this.pendingOpportunities.length) {
           s.opportunities = this.pendingOpportunities
             .sort((a, b) => compareDecimal(b.score, a.score))

@@ -94,7 +94,7 @@ export function App({ config: given, clientOptions }: AppProps) {
           </Button>
         </div>
       </header>
-      <ConnectionBanner info={connection} hasData={state !== null} onRetry={bridge.retryNow} />
+      <ConnectionBanner info={connection} hasData={state !== null} onRetry={bridge.retryNow} now={clientOptions?.now} />
       {model.hello && model.hello.protocol !== 1 ? (
         <div className="connection-banner" role="alert">
           This page speaks bridge protocol 1; the bridge ({model.hello.server}) speaks {String(model.hello.protocol)}. Some values may not show.

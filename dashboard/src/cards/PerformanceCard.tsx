@@ -39,7 +39,7 @@ export function PerformanceCard({ state }: { state: BridgeState | null }) {
                 <th scope="row">{name}</th>
                 <td className="num-col"><Num kind="int" value={s?.trades} /></td>
                 <td className="num-col"><Num kind="rate" value={s?.win_rate} /></td>
-                <td className="num-col"><Num kind="money" value={s?.realized_pnl} signed /></td>
+                <td className="num-col"><Num kind="money" value={s?.pnl ?? s?.realized_pnl} signed /></td>
               </tr>
             ))}
           </tbody>

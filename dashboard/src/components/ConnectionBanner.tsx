@@ -33,11 +33,12 @@ export interface ConnectionBannerProps {
   info: ConnectionInfo | null
   hasData: boolean
   onRetry: () => void
+  /** The clock retryAt is on (the bridge client's). */
   now?: () => number
 }
 
 /** Nothing while live; otherwise a banner that says what is wrong and when the next try is. */
-export function ConnectionBanner({ info, hasData, onRetry, now = Date.now }: ConnectionBannerProps) {
+export function ConnectionBanner({ info, hasData, onRetry, now = () => Date.now() }: ConnectionBannerProps) {
   const seconds = useCountdown(info?.status === 'reconnecting' ? info.retryAt : null, now)
   if (!info || info.status === 'open') return null
   let text: string

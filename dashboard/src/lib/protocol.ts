@@ -118,6 +118,11 @@ export interface IterationRecord extends RecordBase {
   candidates: number
   orders: number
   state: TradingState
+  /** Why the gate is REDUCING or HALTED ("" when ACTIVE). */
+  state_reason?: string
+  /** Equity and cash after the iteration (money strings). */
+  equity?: DecimalString
+  cash?: DecimalString
 }
 
 export interface HealthRecord extends RecordBase {

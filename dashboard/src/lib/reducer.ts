@@ -69,17 +69,17 @@ function applyRecordToModel(model: DashboardModel, rec: AnyRecord): DashboardMod
   if (rec.kind === 'rejected' || rec.kind === 'denied') {
     decisions = [rec as DecisionRecord, ...decisions].slice(0, MAX_DECISIONS)
   }
-  const state = model.state ? applyRecord(model.state, rec, lastIteration) : null
+  const state = model.state ? applyRecord(model.state, rec) : null
   return { ...model, state, lastIteration, decisions, recordsSinceState: model.recordsSinceState + 1 }
 }
 
 /** Apply one loop record to a State; unknown kinds leave it unchanged. */
-export function applyRecord(state: BridgeState, rec: AnyRecord, lastIteration: IterationRecord | null = null): BridgeState {
+export function applyRecord(state: BridgeState, rec: AnyRecord): BridgeState {
   switch (rec.kind) {
     case 'iteration':
       return applyIteration(state, rec as IterationRecord)
     case 'metrics':
-      return applyMetrics(state, rec as MetricsRecord, lastIteration)
+      return applyMetrics(state, rec as MetricsRecord)
     case 'order':
       return applyOrder(state, rec as OrderRecord)
     case 'fill':
@@ -97,24 +97,31 @@ export function applyRecord(state: BridgeState, rec: AnyRecord, lastIteration: I
 function applyIteration(state: BridgeState, rec: IterationRecord): BridgeState {
   const trading_state = TRADING_STATES.includes(rec.state) ? rec.state : state.trading_state
   const iteration = Number.isInteger(rec.n) ? rec.n : state.loop.iteration
-  return { ...state, trading_state, loop: { ...state.loop, iteration } }
+  // The iteration record says why the gate is not ACTIVE (state_reason) and, in kalashi's
+  // engine, carries the equity and cash after the iteration: one point of the equity curve.
+  const reason = typeof rec.state_reason === 'string' && rec.state_reason ? rec.state_reason : null
+  const halt_reason = trading_state === 'ACTIVE' ? null : (reason ?? state.halt_reason)
+  let { account, equity_curve } = state
+  if (parseDecimal(rec.equity)) {
+    account = { ...account, equity: rec.equity as string }
+    const last = equity_curve[equity_curve.length - 1]
+    if (typeof rec.started === 'string' && (!last || last.ts !== rec.started)) {
+      equity_curve = [...equity_curve, { ts: rec.started, equity: rec.equity as string }].slice(-MAX_EQUITY_POINTS)
+    }
+  }
+  if (parseDecimal(rec.cash)) account = { ...account, balance: rec.cash as string }
+  return { ...state, trading_state, halt_reason, account, equity_curve, loop: { ...state.loop, iteration } }
 }
 
-function applyMetrics(state: BridgeState, rec: MetricsRecord, lastIteration: IterationRecord | null): BridgeState {
+function applyMetrics(state: BridgeState, rec: MetricsRecord): BridgeState {
   const account = {
     ...state.account,
     equity: rec.equity ?? state.account.equity,
     realized_pnl: rec.realized_pnl ?? state.account.realized_pnl,
     unrealized_pnl: rec.unrealized_pnl ?? state.account.unrealized_pnl,
   }
-  let equity_curve = state.equity_curve
-  const ts = typeof rec.ts === 'string' ? rec.ts : lastIteration?.started
-  const last = equity_curve[equity_curve.length - 1]
-  if (ts && parseDecimal(rec.equity) && (!last || last.ts !== ts)) {
-    equity_curve = [...equity_curve, { ts, equity: rec.equity }].slice(-MAX_EQUITY_POINTS)
-  }
   const recommendations = Array.isArray(rec.recommendations) ? rec.recommendations : state.recommendations
-  return { ...state, metrics: rec, account, equity_curve, recommendations }
+  return { ...state, metrics: rec, account, recommendations }
 }
 
 function remainingOf(rec: OrderRecord): string {
