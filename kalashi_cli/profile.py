@@ -395,6 +395,21 @@ def load_profile(name_or_path: str | None = None) -> Profile:
 def profile_schema() -> dict[str, Any]:
     """Return the JSON Schema of a profile (what ``kalashi profile schema`` prints)."""
     schema: dict[str, Any] = msgspec.json.schema(Profile)
+
+    def numbers_too(node: Any) -> None:
+        # Decimals may be written as YAML numbers (0.25) or strings ("100.00").
+        if isinstance(node, dict):
+            if node.get("format") == "decimal":
+                node.pop("format")
+                node["type"] = ["string", "number"]
+                node["pattern"] = r"^-?[0-9]+(\.[0-9]+)?$"
+            for v in node.values():
+                numbers_too(v)
+        elif isinstance(node, list):
+            for v in node:
+                numbers_too(v)
+
+    numbers_too(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://kalashi.dev/schemas/profile.schema.json"
     return schema

@@ -196,6 +196,7 @@ class Analyzer:
             if profit * ONE < self._arb_min * q:  # per-basket profit below the minimum
                 break
             size += q
+            exhausted = False
             for i in range(len(legs)):
                 t = taken[i]
                 if t and t[-1][0] == prices[i]:
@@ -206,9 +207,11 @@ class Analyzer:
                 if rem[i] == 0:
                     idx[i] += 1
                     if idx[i] >= len(asks[i]):
-                        rem = [0] * len(legs)
-                        break
-                    rem[i] = asks[i][idx[i]][1]
+                        exhausted = True
+                    else:
+                        rem[i] = asks[i][idx[i]][1]
+            if exhausted:
+                break
         if size == 0:
             return None
         cost = sum(slices_cost(t) for t in taken)

@@ -23,3 +23,37 @@ def market(ticker: str = "KXTEST-26JAN01-A", *, event: str = "KXTEST-26JAN01", y
 
 def strike(ticker: str, k: str, yes: tuple, no: tuple, event: str = "KXLAD-26JAN01", kind: str = "greater") -> Market:
     return market(ticker, event=event, yes=yes, no=no, strike_type=kind, floor_strike=Decimal(k))
+
+
+class FakeSource:
+    """A MarketSource over a fixed list of markets (one step, no time passing unless told)."""
+
+    name = "fake"
+    api_calls = 0
+
+    def __init__(self, markets: list[Market], now_ms: int = 1_767_268_800_000) -> None:
+        self.markets = {m.ticker: m for m in markets}
+        self._now = now_ms
+        self.step = 0
+
+    def describe(self) -> str:
+        return f"fake:step={self.step}"
+
+    def now_ms(self) -> int:
+        return self._now
+
+    def list_markets(self):  # noqa: ANN201
+        yield from self.markets.values()
+
+    def books(self, tickers):  # noqa: ANN001, ANN201
+        return {t: self.markets[t] for t in tickers if t in self.markets}
+
+    def advance(self):  # noqa: ANN201
+        from kalashi_cli.ports import SourceEvents
+
+        self.step += 1
+        self._now += 10_000
+        return SourceEvents(step=self.step, now_ms=self._now)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,250 @@
+"""The wire shape of every record kind (JSON Lines contract v1), as code.
+
+The committed JSON Schemas under ``kalashi_cli/schemas/records/`` are generated from these
+declarations (``python -m kalashi_cli.record_schema``) and a drift test keeps them current; the
+encoder in :mod:`kalashi_cli.records` is tested against them. Prices are dollar strings with
+four decimals, counts strings with two, money dollar strings with four (six when finer).
+Additional fields are allowed — consumers must ignore what they do not know.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+PriceStr = Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]+\.[0-9]{4}$", description="dollars, 4 decimals")]
+CountStr = Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]+\.[0-9]{2}$", description="contracts, 2 decimals")]
+MoneyStr = Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]+\.([0-9]{4}|[0-9]{6})$", description="dollars")]
+DecStr = Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]+(\.[0-9]+)?$", description="a decimal number")]
+Outcome = Literal["yes", "no"]
+Action = Literal["buy", "sell"]
+
+
+class _Rec(msgspec.Struct, kw_only=True):
+    v: Literal[1] = 1
+
+
+class TickBandRec(msgspec.Struct):
+    start: PriceStr
+    end: PriceStr
+    step: PriceStr
+
+
+class Depth(msgspec.Struct):
+    yes: list[tuple[PriceStr, CountStr]]
+    no: list[tuple[PriceStr, CountStr]]
+
+
+class MarketRecord(_Rec, tag="market", tag_field="kind"):
+    """One market with top of book and depth (bids only on each side, best first)."""
+
+    ticker: str
+    event_ticker: str
+    series_ticker: str
+    title: str
+    category: str
+    status: str
+    close_time: str
+    yes_bid: PriceStr | None
+    yes_ask: PriceStr | None
+    no_bid: PriceStr | None
+    no_ask: PriceStr | None
+    yes_bid_size: CountStr
+    yes_ask_size: CountStr
+    volume: CountStr
+    open_interest: CountStr
+    fee_type: str
+    fee_multiplier: DecStr
+    price_ranges: list[TickBandRec] = []
+    depth: Depth | None = None
+    ts: str | None = None
+    src: str | None = None
+
+
+class LegRecord(msgspec.Struct):
+    ticker: str
+    outcome: Outcome
+    action: Action
+    price: PriceStr
+    count: CountStr
+
+
+class OpportunityRecord(_Rec, tag="opportunity", tag_field="kind"):
+    """A trade analyze found; edge is per basket (one contract on every leg), net of fees."""
+
+    id: str
+    strategy: Literal["arbitrage", "spread", "value"]
+    event_ticker: str
+    legs: list[LegRecord]
+    edge: MoneyStr
+    edge_pct: DecStr
+    fees: MoneyStr
+    confidence: DecStr
+    liquidity: DecStr
+    score: DecStr
+    reason: str
+    cost: MoneyStr | None = None
+    payout: PriceStr | None = None
+    p: PriceStr | None = None
+    maker: bool = False
+    as_of_ms: int = 0
+    src: str = ""
+
+
+class CandidateRecord(OpportunityRecord, tag="candidate", tag_field="kind", kw_only=True):
+    """An opportunity that passed correlation, with its group and Kelly size."""
+
+    group: str
+    required_edge: MoneyStr
+    size: CountStr
+    kelly_fraction: DecStr
+    stake: MoneyStr
+
+
+class RejectedRecord(_Rec, tag="rejected", tag_field="kind"):
+    ref: str
+    stage: str
+    reason: str
+
+
+class OrderRecord(_Rec, tag="order", tag_field="kind"):
+    client_order_id: str
+    order_id: str
+    mode: Literal["paper", "demo", "live"]
+    ticker: str
+    outcome: Outcome
+    action: Action
+    price: PriceStr
+    count: CountStr
+    status: str
+    filled_count: CountStr
+    avg_fill_price: PriceStr | None
+    fees: MoneyStr
+    latency_ms: DecStr
+    slippage_pct: DecStr
+    strategy: str
+    opportunity_id: str
+
+
+class FillRecord(_Rec, tag="fill", tag_field="kind"):
+    order_id: str
+    client_order_id: str
+    ticker: str
+    outcome: Outcome
+    action: Action
+    price: PriceStr
+    count: CountStr
+    fee: MoneyStr
+    is_taker: bool
+    ts: str
+
+
+class DeniedRecord(_Rec, tag="denied", tag_field="kind"):
+    """An order the risk gate (or the executor) refused, with the rule and a plain reason."""
+
+    ref: str
+    ticker: str
+    rule: str
+    reason: str
+
+
+class Execution(msgspec.Struct):
+    avg_latency_ms: DecStr
+    avg_slippage_pct: DecStr
+    fill_rate: DecStr
+
+
+class CacheStats(msgspec.Struct):
+    hit_rate: DecStr
+
+
+class ApiStats(msgspec.Struct):
+    calls: int
+    calls_per_iteration: DecStr
+
+
+class Recommendation(msgspec.Struct):
+    title: str
+    detail: str
+    numbers: dict[str, Any]
+
+
+class MetricsRecord(_Rec, tag="metrics", tag_field="kind"):
+    trades: int
+    wins: int
+    losses: int
+    win_rate: DecStr
+    realized_pnl: MoneyStr
+    unrealized_pnl: MoneyStr
+    equity: MoneyStr
+    max_drawdown_pct: DecStr
+    consecutive_wins: int
+    consecutive_losses: int
+    per_strategy: dict[str, Any]
+    execution: Execution
+    cache: CacheStats
+    api: ApiStats
+    recommendations: list[Recommendation]
+
+
+class IterationRecord(_Rec, tag="iteration", tag_field="kind"):
+    n: int
+    started: str
+    duration_ms: DecStr
+    markets: int
+    opportunities: int
+    candidates: int
+    orders: int
+    state: Literal["ACTIVE", "REDUCING", "HALTED"]
+
+
+class HealthRecord(_Rec, tag="health", tag_field="kind"):
+    """One health check (heal)."""
+
+    name: str
+    status: Literal["ok", "degraded", "failed"]
+    detail: str
+    latency_ms: DecStr | None = None
+
+
+class StatsRecord(_Rec, tag="stats", tag_field="kind"):
+    """Counters a stage reports at the end of its input (cache hits, API calls …)."""
+
+    stage: str
+
+
+RECORD_TYPES: dict[str, type[msgspec.Struct]] = {
+    "market": MarketRecord, "opportunity": OpportunityRecord, "candidate": CandidateRecord,
+    "rejected": RejectedRecord, "order": OrderRecord, "fill": FillRecord, "denied": DeniedRecord,
+    "metrics": MetricsRecord, "iteration": IterationRecord, "health": HealthRecord, "stats": StatsRecord,
+}
+
+SCHEMA_DIR = Path(__file__).parent / "schemas" / "records"
+
+
+def schema_for(kind: str) -> dict[str, Any]:
+    """Return the JSON Schema of one record kind (additional properties allowed)."""
+    schema: dict[str, Any] = msgspec.json.schema(RECORD_TYPES[kind])
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://kalashi.dev/schemas/records/{kind}.schema.json"
+    schema["title"] = f"kalashi {kind} record (v1)"
+    return schema
+
+
+def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
+    """Regenerate the committed schema files; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for kind in RECORD_TYPES:
+        p = directory / f"{kind}.schema.json"
+        p.write_text(json.dumps(schema_for(kind), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        out.append(p)
+    return out
+
+
+if __name__ == "__main__":
+    for path in write_schemas():
+        print(path)
