@@ -120,7 +120,11 @@ state = {
     "account": {"balance": m4(balance), "equity": m4(equity), "realized_pnl": m4(realized), "unrealized_pnl": m4(unreal), "starting_balance": "1000.0000"},
     "equity_curve": curve, "metrics": metrics, "positions": positions, "open_orders": open_orders,
     "opportunities": sorted(opps, key=lambda o: D(o["score"]), reverse=True), "exposure": exposure, "health": health,
-    "journal": journal, "recommendations": recs, "updated": ts(31),
+    "journal": journal, "recommendations": recs,
+    "last_iteration": {"kind": "iteration", "v": 1, "n": 31, "started": ts(31), "duration_ms": "171.204", "markets": 148,
+                       "opportunities": 4, "candidates": 1, "orders": 0, "state": "ACTIVE", "state_reason": "",
+                       "equity": m4(equity), "cash": m4(balance)},
+    "updated": ts(31),
 }
 
 # four more iterations of records (32..35)

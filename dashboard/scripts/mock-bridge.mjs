@@ -143,6 +143,7 @@ export class MockLoop {
       }
       case 'iteration':
         s.loop.iteration = rec.n
+        s.last_iteration = rec
         s.updated = rec.started
         if (rec.equity) {
           s.account = { ...s.account, equity: rec.equity, balance: rec.cash ?? s.account.balance }

@@ -156,3 +156,16 @@ describe('applyRecord', () => {
     for (const kind of ['market', 'stats', 'something-new']) expect(applyRecord(s, { kind, v: 1 } as AnyRecord)).toBe(s)
   })
 })
+
+describe('last iteration', () => {
+  it('comes from the state on connect and from iteration records after', () => {
+    let m = withState()
+    expect(m.lastIteration?.n).toBe(31)
+    m = reduceModel(m, { type: 'record', record: { kind: 'iteration', v: 1, n: 32, started: 'x', state: 'ACTIVE' } })
+    expect(m.lastIteration?.n).toBe(32)
+    const older = fixtureState()
+    delete older.last_iteration
+    m = reduceModel(m, { type: 'state', state: older })
+    expect(m.lastIteration?.n).toBe(32)
+  })
+})

@@ -17,7 +17,7 @@ function legText(o: OpportunityRecord): string {
 export function OpportunitiesCard({ state, decisions = [] }: { state: BridgeState | null; decisions?: DecisionRecord[] }) {
   const opportunities = state?.opportunities ?? []
   return (
-    <GlassCard title="Top opportunities" span="wide" testId="card-opportunities" aside={<Badge>{opportunities.length}</Badge>}>
+    <GlassCard title="Top opportunities" span="tall" testId="card-opportunities" aside={<Badge>{opportunities.length}</Badge>}>
       {opportunities.length === 0 ? (
         <p className="empty">No opportunities in the latest scan.</p>
       ) : (

@@ -8,9 +8,9 @@ export interface Toast {
 }
 
 /** Command results, newest last; each can be dismissed. */
-export function Toasts({ toasts, onDismiss }: { toasts: Toast[]; onDismiss: (id: number) => void }) {
+export function Toasts({ toasts, onDismiss, inline = false }: { toasts: Toast[]; onDismiss: (id: number) => void; inline?: boolean }) {
   return (
-    <div className="toasts" role="status" aria-live="polite">
+    <div className={inline ? 'toasts toasts--inline' : 'toasts'} role="status" aria-live="polite">
       {toasts.map((t) => (
         <div key={t.id} className={`toast toast--${t.tone}`} data-testid="toast" data-tone={t.tone}>
           <div className="toast__text">

@@ -209,6 +209,8 @@ export interface BridgeState {
   health: HealthCheck[]
   journal: (OrderRecord | FillRecord)[]
   recommendations: Recommendation[]
+  /** The latest iteration record (null before the first iteration). */
+  last_iteration?: IterationRecord | null
   updated: string
 }
 

@@ -57,7 +57,12 @@ export function reduceModel(model: DashboardModel, action: ModelAction): Dashboa
     case 'hello':
       return { ...model, hello: action.hello }
     case 'state':
-      return { ...model, state: action.state, recordsSinceState: 0 }
+      return {
+        ...model,
+        state: action.state,
+        lastIteration: action.state.last_iteration ?? model.lastIteration,
+        recordsSinceState: 0,
+      }
     case 'record':
       return applyRecordToModel(model, action.record)
   }

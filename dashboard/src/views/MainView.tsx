@@ -30,12 +30,12 @@ export function MainView({ model, connected, access, send, setToken }: MainViewP
       <LoopCard state={state} access={access} send={send} setToken={setToken} />
       <PerformanceCard state={state} />
       <RiskCard state={state} />
-      <ExecutionCard state={state} lastIteration={model.lastIteration} />
+      <HealthCard state={state} connected={connected} />
       <PositionsCard state={state} />
       <OrdersCard state={state} />
       <OpportunitiesCard state={state} decisions={model.decisions} />
+      <ExecutionCard state={state} lastIteration={model.lastIteration} />
       <InsightsCard state={state} />
-      <HealthCard state={state} connected={connected} />
     </div>
   )
 }

@@ -58,8 +58,8 @@ function Specimens() {
         </div>
       </GlassCard>
       <GlassCard title="Numbers (specimen values)">
+        <Stat label="money 1234.5678" kind="money" value="1234.5678" big />
         <div className="stat-grid">
-          <Stat label="money 1234.5678" kind="money" value="1234.5678" big />
           <Stat label="signed -0.5" kind="money" value="-0.5" signed />
           <Stat label="price 0.4550" kind="price" value="0.4550" />
           <Stat label="count 10.00" kind="count" value="10.00" />
@@ -92,15 +92,14 @@ function Specimens() {
         />
       </GlassCard>
       <GlassCard title="Toasts">
-        <div className="toasts toasts--inline">
-          <Toasts
-            toasts={[
-              { id: 1, tone: 'positive', title: 'Pause: done', message: 'status: paused' },
-              { id: 2, tone: 'negative', title: 'Halt: unauthorized', message: 'the control token is wrong' },
-            ]}
-            onDismiss={noop}
-          />
-        </div>
+        <Toasts
+          inline
+          toasts={[
+            { id: 1, tone: 'positive', title: 'Pause: done', message: 'status: paused' },
+            { id: 2, tone: 'negative', title: 'Halt: unauthorized', message: 'the control token is wrong' },
+          ]}
+          onDismiss={noop}
+        />
       </GlassCard>
     </div>
   )
