@@ -1,0 +1,979 @@
+"""The matching engine's public API: Kalshi V2 order semantics and portfolio reads, per account.
+
+Every write maps onto one Kalshi V2 endpoint and every read onto one portfolio endpoint, so a
+simulator server is a thin translation of JSON to these calls::
+
+    POST   /portfolio/events/orders                 submit(account, intent) -> OrderAck
+    DELETE /portfolio/events/orders/{id}            cancel(account, order_id) -> reduced_by
+    POST   /portfolio/events/orders/{id}/amend      amend(account, order_id, ...) -> OrderAck
+    POST   /portfolio/events/orders/{id}/decrease   decrease(account, order_id, ...) -> remaining
+    POST   /portfolio/events/orders/batched         batch_submit(account, intents)
+    DELETE /portfolio/events/orders/batched         batch_cancel(account, order_ids)
+    DELETE /portfolio/events/orders                 cancel_all(account)
+    /portfolio/order_groups…                        create/reset/trigger/set_limit/delete_order_group
+    GET    /portfolio/balance|positions|orders|fills|settlements|orders/queue_positions
+
+Errors are :mod:`kalashi_cli.errors` exceptions carrying Kalshi's ``code`` and an HTTP
+``status``: OrderRejected (400), NotFound (404), Conflict (409 — a reused client_order_id).
+
+Market data comes in through ``apply_snapshot`` / ``apply_delta`` / ``apply_trade`` (or
+``apply_market`` for a whole domain Market). Time only moves forward: ``advance_to``, the
+``ts_ms`` of market data, or an injected ``clock``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from heapq import heappush
+
+from ...domain import (
+    Balance,
+    ExchangeFill,
+    ExchangeOrder,
+    Level,
+    Market,
+    MarketPosition,
+    OrderAck,
+    OrderIntent,
+    Outcome,
+    Settlement,
+    Trade,
+)
+from ...errors import Conflict, ExchangeError, NotFound
+from ...money import CENT_GRID, MULT_SCALE, ONE_DOLLAR, Count, Money, Price, TickBand, on_grid
+from .accounts import Account, OrderGroup
+from .book import MarketBook
+from .events import EngineEvent, MarketStatus, PositionChanged, Settled, TradePrinted
+from .orders import (
+    CANCELED,
+    DECREASED,
+    EXECUTED,
+    MARKET_CLOSED,
+    MARKET_PAUSED,
+    MARKET_REACTIVATED,
+    MARKET_SETTLED,
+    PENDING,
+    POST_ONLY_CROSS,
+    RESTING,
+    SELF_TRADE,
+    USER_CANCELED,
+    BookOrder,
+)
+from .state import EngineState, reject
+
+_TIFS = ("good_till_canceled", "immediate_or_cancel", "fill_or_kill")
+_STPS = ("taker_at_cross", "maker")
+_CLOSED = ("closed", "determined", "disputed", "amended", "finalized")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderGroupView:
+    """An order group as GET /portfolio/order_groups/{id} shows it."""
+
+    group_id: str
+    contracts_limit: Count
+    triggered: bool
+    matched: Count  # contracts matched in the current rolling 15 s window
+    order_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePosition:
+    order_id: str
+    ticker: str
+    ahead: Count  # contracts ahead of the order at its price (0 = next to fill)
+
+
+class MatchingEngine(EngineState):
+    """Price-time matching on Kalshi's single YES book, fed by market data, for many accounts.
+
+    Args:
+        now_ms: the engine clock at start (ms).
+        clock: when given, every call first advances the engine to ``clock()`` (a server's
+            wall clock); without it time moves by ``advance_to`` and market data ``ts_ms``.
+        latency_ms: time between a decision (``place``/``submit``) and its arrival at the book.
+        trade_match_window_ms: how long a level shrink that cut our queue_ahead waits for the
+            public trade that explains it (docs/paper-fills.md, "credit").
+        id_prefix: prefix of generated order, trade and group ids (unique per engine instance
+            if several engines' ids may meet).
+    """
+
+    def __init__(self, *, now_ms: int = 0, clock: Callable[[], int] | None = None, latency_ms: int = 0,
+                 trade_match_window_ms: int = 2_000, id_prefix: str = "", max_open_orders: int = 200_000) -> None:
+        super().__init__(now_ms=now_ms, clock=clock, latency_ms=latency_ms,
+                         trade_match_window_ms=trade_match_window_ms, id_prefix=id_prefix,
+                         max_open_orders=max_open_orders)
+
+    # ===================================================================== subscribers
+    def subscribe(self, sink: Callable[[EngineEvent], None]) -> Callable[[], None]:
+        """Call ``sink`` with every event from now on; return a function that unsubscribes."""
+        self._sinks.append(sink)
+
+        def unsubscribe() -> None:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+
+        return unsubscribe
+
+    # ===================================================================== accounts
+    def open_account(self, account_id: str, balance: Money) -> None:
+        """Open an account with ``balance`` cash.
+
+        Raises:
+            Conflict: the account exists.
+        """
+        if account_id in self._accounts or account_id == self._external.account_id:
+            raise Conflict(f"account {account_id} exists", status=409, code="account_exists")
+        if balance < 0:
+            raise ValueError("opening balance must not be negative")
+        self._accounts[account_id] = Account(account_id, balance)
+
+    def deposit(self, account_id: str, amount: Money) -> None:
+        """Add (or, negative, withdraw) cash; a withdrawal cannot touch reserved collateral.
+
+        Raises:
+            NotFound: no such account.
+            OrderRejected: the withdrawal is larger than the available balance.
+        """
+        acc = self._account(account_id)
+        if acc.cash + amount < acc.reserved:
+            raise reject("available_balance_too_low", "withdrawal larger than the available balance")
+        acc.cash += amount
+        acc.deposits += amount
+
+    # ===================================================================== markets
+    def add_market(self, ticker: str, *, price_ranges: tuple[TickBand, ...] = CENT_GRID,
+                   fee_type: str = "quadratic", fee_multiplier: int = MULT_SCALE, status: str = "active",
+                   event_ticker: str = "", market: Market | None = None) -> None:
+        """List a market (``market``, when given, supplies the descriptive fields of ``book()``).
+
+        Raises:
+            Conflict: the ticker is listed already.
+        """
+        if ticker in self._markets:
+            raise Conflict(f"market {ticker} exists", status=409, code="market_exists")
+        self._markets[ticker] = MarketBook(ticker, event_ticker=event_ticker, price_ranges=price_ranges,
+                                           fee_type=fee_type, fee_multiplier=fee_multiplier, status=status,
+                                           template=market)
+
+    def has_market(self, ticker: str) -> bool:
+        return ticker in self._markets
+
+    def market_status(self, ticker: str) -> str:
+        """Return the market's REST status (active, inactive, closed, …, finalized)."""
+        return self._market(ticker).status
+
+    def set_market_status(self, ticker: str, status: str) -> None:
+        """Move a market through its lifecycle, cancelling resting orders as Kalshi does.
+
+        Closing cancels every resting order; pausing (``inactive``) cancels those sent with
+        ``cancel_order_on_pause``; reactivation (``inactive`` → ``active``) cancels all.
+
+        Raises:
+            NotFound: unknown ticker.
+        """
+        self._sync()
+        m = self._market(ticker)
+        old, m.status = m.status, status
+        if status == old:
+            return
+        if status in _CLOSED:
+            self._cancel_market(m, MARKET_CLOSED)
+        elif status == "inactive":
+            self._cancel_market(m, MARKET_PAUSED, only_on_pause=True)
+        elif status == "active" and old == "inactive":
+            self._cancel_market(m, MARKET_REACTIVATED)
+        if self._sinks:
+            self._emit(MarketStatus(ticker, status, self.now_ms))
+        self._finish()
+
+    def set_price_ranges(self, ticker: str, price_ranges: tuple[TickBand, ...]) -> None:
+        """Change a market's tick grid (``price_level_structure_updated``); resting orders stay."""
+        self._market(ticker).price_ranges = price_ranges
+
+    def _cancel_market(self, m: MarketBook, reason: str, *, only_on_pause: bool = False) -> None:
+        """Cancel the market's resting orders (in-flight ones are refused when they arrive)."""
+        booked = [o for book in (m.bids, m.asks) for lvl in book.levels.values() for o in lvl.orders]
+        for o in sorted(booked, key=lambda o: o.created_ms):
+            if o.cancel_on_pause or not only_on_pause:
+                self._cancel(m, o, reason)
+
+    # ===================================================================== market data
+    def apply_snapshot(self, ticker: str, yes_bids: Iterable[Level], no_bids: Iterable[Level], *,
+                       ts_ms: int | None = None) -> None:
+        """Replace the market's external book (bids only, YES and NO prices, any order).
+
+        Levels whose size did not change keep what our takers consumed from them.
+
+        Raises:
+            NotFound: unknown ticker.
+        """
+        if ts_ms is not None and ts_ms > self.now_ms:
+            self._advance(ts_ms, inclusive=False)
+        elif self._clock is not None:
+            self._sync()
+        m = self._market(ticker)
+        new_bids: dict[Price, Count] = {}
+        for p, s in yes_bids:
+            if 0 < p < ONE_DOLLAR and s > 0:
+                new_bids[p] = new_bids.get(p, 0) + s
+        new_asks: dict[Price, Count] = {}
+        for q, s in no_bids:
+            if 0 < q < ONE_DOLLAR and s > 0:
+                new_asks[ONE_DOLLAR - q] = new_asks.get(ONE_DOLLAR - q, 0) + s
+        for book, new in ((m.bids, new_bids), (m.asks, new_asks)):
+            for p, lvl in list(book.levels.items()):
+                if lvl.real and p not in new:
+                    self._set_real(m, book, lvl, 0)
+            for p, s in new.items():
+                lvl = book.level(p)
+                if lvl.real != s:
+                    self._set_real(m, book, lvl, s)
+                elif not lvl.listed:
+                    book.relist(lvl)
+        self._finish()
+
+    def apply_delta(self, ticker: str, side: Outcome, price: Price, delta: Count, *,
+                    ts_ms: int | None = None) -> None:
+        """Apply one orderbook delta: ``side``'s bids at ``price`` (that side's price) change by ``delta``.
+
+        Raises:
+            NotFound: unknown ticker.
+        """
+        if ts_ms is not None and ts_ms > self.now_ms:
+            self._advance(ts_ms, inclusive=False)
+        elif self._clock is not None:
+            self._sync()
+        m = self._markets.get(ticker)
+        if m is None:
+            raise NotFound(f"market {ticker} not found", status=404, code="market_not_found")
+        if not delta or not 0 < price < ONE_DOLLAR:
+            return
+        if side == "yes":
+            book = m.bids
+        else:
+            book = m.asks
+            price = ONE_DOLLAR - price
+        lvl = book.levels.get(price)
+        if lvl is None:
+            if delta < 0:
+                return  # a level we never saw shrinking: nothing to take away
+            lvl = book.level(price)
+        new = lvl.real + delta
+        self._set_real(m, book, lvl, new if new > 0 else 0)
+        if self._dirty_groups:
+            self._finish()
+
+    def apply_trade(self, trade: Trade) -> None:
+        """Apply a public trade: it fills resting account orders it reached (queue rules in docs).
+
+        The external book is not changed by trades, only by snapshots and deltas.
+
+        Raises:
+            NotFound: unknown ticker.
+        """
+        if trade.ts_ms > self.now_ms:
+            self._advance(trade.ts_ms, inclusive=False)
+        elif self._clock is not None:
+            self._sync()
+        m = self._market(trade.ticker)
+        m.last_price = trade.price
+        m.volume += trade.count
+        if self._sinks:
+            self._emit(TradePrinted(trade, external=True))
+        book = m.asks if trade.taker_side == "bid" else m.bids
+        if book.n_orders and trade.count > 0:
+            self._trade_fills(m, book, trade)
+            self._finish()
+
+    def apply_market(self, market: Market, *, ts_ms: int | None = None) -> None:
+        """Take a whole domain Market from a source: list it if new, follow its status, snapshot its book."""
+        if market.ticker not in self._markets:
+            self.add_market(market.ticker, price_ranges=market.price_ranges, fee_type=market.fee_type,
+                            fee_multiplier=market.fee_multiplier, status=market.status,
+                            event_ticker=market.event_ticker, market=market)
+        else:
+            m = self._markets[market.ticker]
+            m.template = market
+            m.price_ranges = market.price_ranges
+            m.fee_type = market.fee_type
+            m.fee_multiplier = market.fee_multiplier
+        self.apply_snapshot(market.ticker, market.yes_bids, market.no_bids, ts_ms=ts_ms)
+        if self._markets[market.ticker].status != market.status and market.status not in ("finalized",):
+            self.set_market_status(market.ticker, market.status)
+
+    def advance_to(self, now_ms: int) -> None:
+        """Move the clock to ``now_ms``: orders arriving and expiring by then are processed."""
+        self._advance(now_ms, inclusive=True)
+
+    # ===================================================================== orders
+    def place(self, account_id: str, intent: OrderIntent) -> str:
+        """Send an order; it reaches the book after ``latency_ms``. Return its order_id.
+
+        Static checks happen now; the rest (market open, balance, group, reduce-only room)
+        on arrival — see :meth:`result` for the answer.
+
+        Raises:
+            NotFound: unknown account, market or order group.
+            Conflict: the client_order_id was used before by this account (409).
+            OrderRejected: price off the tick grid, bad size, bad flag combination.
+        """
+        self._sync()
+        acc = self._account(account_id)
+        m = self._market(intent.ticker)
+        self._validate(acc, m, intent)
+        oid = self._new_id("ord")
+        while oid in self._orders:
+            oid = self._new_id("ord")
+        o = BookOrder(oid, intent.client_order_id, account_id, intent.ticker, intent.side == "bid", intent.price,
+                      intent.count, tif=intent.time_in_force, stp=intent.self_trade_prevention_type,
+                      post_only=intent.post_only, reduce_only=intent.reduce_only,
+                      expiration_ms=intent.expiration_ts * 1000 if intent.expiration_ts is not None else None,
+                      group_id=intent.order_group_id, cancel_on_pause=intent.cancel_order_on_pause,
+                      now_ms=self.now_ms)
+        o.arrival_ms = self.now_ms + max(0, self.latency_ms)
+        self._orders[oid] = o
+        acc.orders[oid] = o
+        if intent.client_order_id:
+            acc.coids[intent.client_order_id] = oid
+        if o.group_id is not None:
+            acc.groups[o.group_id].order_ids.append(oid)
+        if o.arrival_ms <= self.now_ms:
+            self._arrive(o)
+            self._finish()
+        else:
+            self._tie += 1
+            heappush(self._pending, (o.arrival_ms, self._tie, o))
+        return oid
+
+    def submit(self, account_id: str, intent: OrderIntent) -> OrderAck:
+        """Send an order and wait for the exchange's answer (the V2 create response).
+
+        With ``latency_ms`` > 0 this advances the engine clock to the arrival time, so the
+        order meets the book as it is then (the current one, unless market data is fed in
+        between — use :meth:`place` for that).
+
+        Raises:
+            NotFound, Conflict, OrderRejected: as :meth:`place`, plus the arrival checks
+                (``market_inactive``, ``available_balance_too_low``, ``order_group_triggered``,
+                ``invalid_order`` for reduce-only without a position).
+        """
+        oid = self.place(account_id, intent)
+        o = self._orders.get(oid)
+        if o is not None and o.status == PENDING:
+            self._advance(o.arrival_ms, inclusive=True)
+        ack = self.result(account_id, oid)
+        assert ack is not None
+        return ack
+
+    def result(self, account_id: str, order_id: str) -> OrderAck | None:
+        """Return the create response of a placed order, or None while it is still in flight.
+
+        Raises:
+            ExchangeError: the order was refused on arrival (the same error ``submit`` raises).
+            NotFound: no such order for this account.
+        """
+        stored = self._results.get(order_id)
+        if stored is None or stored[0] != account_id:
+            o = self._orders.get(order_id)
+            if o is None or o.account_id != account_id:
+                raise NotFound(f"order {order_id} not found", status=404, code="not_found")
+            if o.status == PENDING:
+                return None
+            return o.ack(self.now_ms)  # cancelled in flight, or restored from a journal
+        outcome = stored[1]
+        if isinstance(outcome, ExchangeError):
+            raise outcome
+        return outcome
+
+    def _validate(self, acc: Account, m: MarketBook, it: OrderIntent) -> None:
+        if it.side not in ("bid", "ask"):
+            raise reject("invalid_order", f"side must be bid or ask, not {it.side!r}")
+        if it.time_in_force not in _TIFS:
+            raise reject("invalid_order", f"time_in_force {it.time_in_force!r} is not one of {', '.join(_TIFS)}")
+        if it.self_trade_prevention_type not in _STPS:
+            raise reject("invalid_order", f"self_trade_prevention_type must be one of {', '.join(_STPS)}")
+        if it.count <= 0:
+            raise reject("invalid_order_size", "count must be at least 0.01")
+        if not on_grid(it.price, m.price_ranges):
+            raise reject("invalid_price", f"price {it.price / ONE_DOLLAR:.4f} is not on {m.ticker}'s tick grid",
+                         hint="snap the price to the market's price_ranges step")
+        if it.expiration_ts is not None:
+            if it.time_in_force != "good_till_canceled":
+                raise reject("invalid_order", "expiration_time needs time_in_force good_till_canceled")
+            if it.expiration_ts * 1000 <= self.now_ms:
+                raise reject("invalid_order", "expiration_time must be in the future")
+        if it.reduce_only and it.time_in_force != "immediate_or_cancel":
+            raise reject("invalid_order", "reduce_only needs time_in_force immediate_or_cancel")
+        if it.post_only and it.time_in_force != "good_till_canceled":
+            raise reject("invalid_order", "post_only needs time_in_force good_till_canceled")
+        if it.client_order_id and it.client_order_id in acc.coids:
+            raise Conflict(f"client_order_id {it.client_order_id} was already used", status=409,
+                           code="order_already_exists",
+                           hint="the order already reached the exchange: reconcile instead of resending")
+        if it.order_group_id is not None:
+            g = acc.groups.get(it.order_group_id)
+            if g is None or g.deleted:
+                raise NotFound(f"order group {it.order_group_id} not found", status=404,
+                               code="order_group_not_found")
+        if m.status != "active":
+            raise reject("market_inactive", f"market {m.ticker} is {m.status}; it takes no orders")
+
+    def _order_of(self, acc: Account, order_id: str) -> BookOrder:
+        o = acc.orders.get(order_id)
+        if o is None:
+            raise NotFound(f"order {order_id} not found", status=404, code="not_found")
+        return o
+
+    def _live(self, acc: Account, order_id: str) -> BookOrder:
+        o = self._order_of(acc, order_id)
+        if o.status not in (RESTING, PENDING):
+            raise NotFound(f"order {order_id} is {o.status}, not resting", status=404, code="not_found")
+        return o
+
+    def cancel(self, account_id: str, order_id: str) -> Count:
+        """Cancel a resting (or still in-flight) order; return the count removed (``reduced_by``).
+
+        Raises:
+            NotFound: unknown order, or it is executed or canceled already.
+        """
+        self._sync()
+        acc = self._account(account_id)
+        o = self._live(acc, order_id)
+        n = self._cancel(self._markets[o.ticker], o, USER_CANCELED)
+        self._finish()
+        return n
+
+    def cancel_all(self, account_id: str, *, ticker: str | None = None) -> list[str]:
+        """Cancel every resting and in-flight order (of one market, if given); return their ids."""
+        self._sync()
+        acc = self._account(account_id)
+        out = []
+        for o in list(acc.orders.values()):
+            if o.status in (RESTING, PENDING) and (ticker is None or o.ticker == ticker):
+                self._cancel(self._markets[o.ticker], o, USER_CANCELED)
+                out.append(o.order_id)
+        self._finish()
+        return out
+
+    def batch_submit(self, account_id: str, intents: Sequence[OrderIntent]) -> list[OrderAck | ExchangeError]:
+        """Submit several orders; each gets its own answer or error (never a whole-batch failure)."""
+        out: list[OrderAck | ExchangeError] = []
+        for it in intents:
+            try:
+                out.append(self.submit(account_id, it))
+            except ExchangeError as e:
+                out.append(e)
+        return out
+
+    def batch_cancel(self, account_id: str, order_ids: Sequence[str]) -> list[Count | ExchangeError]:
+        """Cancel several orders; each gets its ``reduced_by`` or its error."""
+        out: list[Count | ExchangeError] = []
+        for oid in order_ids:
+            try:
+                out.append(self.cancel(account_id, oid))
+            except ExchangeError as e:
+                out.append(e)
+        return out
+
+    def decrease(self, account_id: str, order_id: str, *, reduce_by: Count | None = None,
+                 reduce_to: Count | None = None) -> Count:
+        """Shrink a resting order, keeping its queue priority; return the remaining count.
+
+        Exactly one of ``reduce_by`` / ``reduce_to``; reaching 0 cancels the order.
+
+        Raises:
+            OrderRejected: both or neither given (``invalid_order``), or a bad size.
+            NotFound: unknown or finished order.
+        """
+        self._sync()
+        if (reduce_by is None) == (reduce_to is None):
+            raise reject("invalid_order", "give exactly one of reduce_by and reduce_to")
+        acc = self._account(account_id)
+        o = self._live(acc, order_id)
+        if reduce_by is not None:
+            if reduce_by <= 0:
+                raise reject("invalid_order_size", "reduce_by must be positive")
+            new = o.remaining - reduce_by
+        else:
+            assert reduce_to is not None
+            if reduce_to < 0 or reduce_to > o.remaining:
+                raise reject("invalid_order_size", "reduce_to must be between 0 and the remaining count")
+            new = reduce_to
+        m = self._markets[o.ticker]
+        if new <= 0:
+            self._cancel(m, o, DECREASED)
+            new = 0
+        elif new < o.remaining:
+            self._shrink(m, o, o.remaining - new)
+            self._order_event(o)
+        self._finish()
+        return new
+
+    def amend(self, account_id: str, order_id: str, *, ticker: str, side: str, price: Price, count: Count,
+              client_order_id: str | None = None, updated_client_order_id: str | None = None,
+              expiration_ts: int | None = None) -> OrderAck:
+        """Change a resting order's price and/or size (V2 amend).
+
+        ``count`` is the new TOTAL: already filled + desired remaining. A price change or a
+        size increase sends the order to the back of the queue (a new price may also cross
+        and trade); a size decrease keeps its place. ``expiration_ts``: None keeps it, 0
+        removes it, otherwise a new Unix-seconds expiry.
+
+        Raises:
+            NotFound: unknown or finished order.
+            OrderRejected: ``order_ticker_mismatch``, ``order_side_mismatch``,
+                ``order_id_and_client_order_id_mismatch``, ``invalid_price``,
+                ``invalid_order_size``, ``market_inactive``, ``available_balance_too_low``.
+            Conflict: ``updated_client_order_id`` was used before.
+        """
+        self._sync()
+        acc = self._account(account_id)
+        o = self._live(acc, order_id)
+        if o.status == PENDING:
+            raise NotFound(f"order {order_id} has not reached the book yet", status=404, code="not_found")
+        if ticker != o.ticker:
+            raise reject("order_ticker_mismatch", f"order {order_id} is in {o.ticker}, not {ticker}")
+        if side != o.side:
+            raise reject("order_side_mismatch", f"order {order_id} is a {o.side}, not a {side}")
+        if client_order_id is not None and client_order_id != o.client_order_id:
+            raise reject("order_id_and_client_order_id_mismatch",
+                         f"client_order_id {client_order_id} does not belong to order {order_id}")
+        m = self._markets[o.ticker]
+        if m.status != "active":
+            raise reject("market_inactive", f"market {m.ticker} is {m.status}")
+        if not on_grid(price, m.price_ranges):
+            raise reject("invalid_price", f"price {price / ONE_DOLLAR:.4f} is not on {m.ticker}'s tick grid")
+        new_rem = count - o.filled
+        if new_rem <= 0:
+            raise reject("invalid_order_size", "count is the new total and must exceed the filled count")
+        if (updated_client_order_id and updated_client_order_id != o.client_order_id
+                and updated_client_order_id in acc.coids):
+            raise Conflict(f"client_order_id {updated_client_order_id} was already used", status=409,
+                           code="order_already_exists")
+        if expiration_ts and expiration_ts * 1000 <= self.now_ms:
+            raise reject("invalid_order", "expiration_time must be in the future")
+        repriced = price != o.price
+        grown = new_rem > o.remaining
+        if repriced or grown:
+            pos = self._holder_position(acc, m)
+            old = (o.price, o.unit_cost, o.unit_fee, o.unit_neg, o.reserved_units)
+            pos.release(o, o.reserved_units)
+            o.price = price
+            self._set_units(m, o)
+            pos.reserve(o, new_rem)
+            acc.reserved += pos.refresh()
+            if acc.cash < acc.reserved:
+                pos.release(o, o.reserved_units)
+                o.price, o.unit_cost, o.unit_fee, o.unit_neg = old[0], old[1], old[2], old[3]
+                pos.reserve(o, old[4])
+                acc.reserved += pos.refresh()
+                raise reject("available_balance_too_low", "available balance too low for the amended order")
+            o.price = old[0]
+            self._unbook(m, o)
+            o.price = price
+            o.remaining = new_rem
+        else:
+            if new_rem < o.remaining:
+                self._shrink(m, o, o.remaining - new_rem)
+        o.initial = count
+        if updated_client_order_id and updated_client_order_id != o.client_order_id:
+            acc.coids[updated_client_order_id] = o.order_id
+            o.client_order_id = updated_client_order_id
+        if expiration_ts is not None:
+            o.expiration_ms = expiration_ts * 1000 if expiration_ts else None
+        if repriced:
+            opp = m.asks if o.is_bid else m.bids
+            best = opp.best()
+            if o.post_only and best is not None and (best <= price if o.is_bid else best >= price):
+                self._cancel(m, o, POST_ONLY_CROSS)
+            else:
+                self._settle_taker(m, o, self._take(m, o, opp))
+        elif grown:
+            self._book(m, o)
+            self._order_event(o)
+        else:
+            o.move(RESTING, self.now_ms)
+            if expiration_ts:
+                self._tie += 1
+                assert o.expiration_ms is not None
+                heappush(self._expiries, (o.expiration_ms, self._tie, o))
+            self._order_event(o)
+        self._finish()
+        return o.ack(self.now_ms)
+
+    # ===================================================================== order groups
+    def create_order_group(self, account_id: str, contracts_limit: Count) -> str:
+        """Create an order group with a contracts limit over a rolling 15 s window; return its id."""
+        acc = self._account(account_id)
+        if contracts_limit <= 0:
+            raise reject("invalid_order", "contracts_limit must be positive")
+        gid = self._new_id("grp")
+        acc.groups[gid] = OrderGroup(gid, account_id, contracts_limit)
+        return gid
+
+    def _group(self, account_id: str, group_id: str) -> OrderGroup:
+        g = self._account(account_id).groups.get(group_id)
+        if g is None or g.deleted:
+            raise NotFound(f"order group {group_id} not found", status=404, code="order_group_not_found")
+        return g
+
+    def order_group(self, account_id: str, group_id: str) -> OrderGroupView:
+        """Return one order group.
+
+        Raises:
+            NotFound: no such group for this account.
+        """
+        self._sync()
+        g = self._group(account_id, group_id)
+        g.prune(self.now_ms)
+        return OrderGroupView(g.group_id, g.limit, g.triggered, g.matched, tuple(g.order_ids))
+
+    def order_groups(self, account_id: str) -> list[OrderGroupView]:
+        """Return the account's order groups."""
+        acc = self._account(account_id)
+        return [self.order_group(account_id, gid) for gid, g in acc.groups.items() if not g.deleted]
+
+    def reset_order_group(self, account_id: str, group_id: str) -> None:
+        """Zero the group's matched counter and allow new orders in it again."""
+        g = self._group(account_id, group_id)
+        g.window.clear()
+        g.matched = 0
+        g.triggered = False
+
+    def trigger_order_group(self, account_id: str, group_id: str) -> None:
+        """Cancel the group's orders and block new ones until reset."""
+        self._sync()
+        self._trigger(self._group(account_id, group_id))
+        self._finish()
+
+    def set_order_group_limit(self, account_id: str, group_id: str, contracts_limit: Count) -> None:
+        """Change the group's limit; if already reached, the group triggers now."""
+        self._sync()
+        if contracts_limit <= 0:
+            raise reject("invalid_order", "contracts_limit must be positive")
+        g = self._group(account_id, group_id)
+        g.limit = contracts_limit
+        self._dirty_groups.append(g)
+        self._finish()
+
+    def delete_order_group(self, account_id: str, group_id: str) -> None:
+        """Cancel the group's orders and remove the group."""
+        self._sync()
+        g = self._group(account_id, group_id)
+        self._trigger(g)
+        g.deleted = True
+        self._finish()
+
+    # ===================================================================== settlement
+    def settle(self, ticker: str, result: str, value: Price | None = None) -> list[Settlement]:
+        """Settle a market: cancel its orders, pay every position, record per-account settlements.
+
+        ``result`` is ``yes`` ($1 per YES contract), ``no`` ($1 per NO contract) or ``scalar``
+        (``value`` per YES contract, ``1 − value`` per NO). Positions close and leave the
+        positions listing. Payouts are exact (no cent rounding, like ledger.fold).
+
+        Raises:
+            NotFound: unknown ticker.
+            ValueError: a bad result or value.
+        """
+        self._sync()
+        m = self._market(ticker)
+        if result == "yes":
+            v = ONE_DOLLAR if value is None else value
+        elif result == "no":
+            v = 0 if value is None else value
+        elif result == "scalar":
+            if value is None:
+                raise ValueError("a scalar settlement needs its value")
+            v = value
+        else:
+            raise ValueError(f"result must be yes, no or scalar, not {result!r}")
+        if not 0 <= v <= ONE_DOLLAR:
+            raise ValueError("settlement value must be between 0 and 1 dollar")
+        self._cancel_market(m, MARKET_SETTLED)
+        m.status, m.result, m.value = "finalized", result, v
+        out: list[Settlement] = []
+        for account_id in sorted(m.holders):
+            acc = self._accounts[account_id]
+            pos = acc.positions.pop(ticker, None)
+            if pos is None:
+                continue
+            acc.reserved -= pos.req
+            if pos.pos == 0:
+                continue
+            yes, no, cost = max(0, pos.pos), max(0, -pos.pos), pos.cost
+            revenue = pos.settle(v)
+            acc.cash += revenue
+            s = Settlement(ticker, m.event_ticker, result, self.now_ms,  # type: ignore[arg-type]
+                           yes_count=yes, no_count=no, revenue=revenue, value=v)
+            acc.settlements.append(s)
+            out.append(s)
+            if self._sinks:
+                self._emit(Settled(account_id, s, cost))
+                self._emit(PositionChanged(account_id, pos.view(), pos.volume, pos.traded, self.now_ms))
+        m.holders.clear()
+        ext = self._external.positions.pop(ticker, None)
+        if ext is not None:
+            self._external.cash += ext.settle(v)
+        if self._sinks:
+            self._emit(MarketStatus(ticker, "finalized", self.now_ms, result, v))
+        self._finish()
+        return out
+
+    # ===================================================================== reads
+    def balance(self, account_id: str) -> Balance:
+        """Return available cash (cash minus collateral of resting orders) and positions' value at best bids."""
+        self._sync()
+        acc = self._account(account_id)
+        value = 0
+        for t, p in acc.positions.items():
+            m = self._markets.get(t)
+            if m is None or p.pos == 0:
+                continue
+            if p.pos > 0:
+                best = m.bids.best()
+                value += p.pos * (best or 0)
+            else:
+                best_ask = m.asks.best()
+                value += -p.pos * (ONE_DOLLAR - best_ask if best_ask is not None else 0)
+        return Balance(balance=acc.cash - acc.reserved, portfolio_value=value)
+
+    def cash(self, account_id: str) -> Money:
+        """Return total cash, including what resting orders hold as collateral."""
+        return self._account(account_id).cash
+
+    def reserved(self, account_id: str) -> Money:
+        """Return the collateral resting orders hold."""
+        return self._account(account_id).reserved
+
+    def positions(self, account_id: str, *, ticker: str | None = None,
+                  event_ticker: str | None = None) -> list[MarketPosition]:
+        """Return positions in unsettled markets the account holds or has traded."""
+        acc = self._account(account_id)
+        out = []
+        for t, p in acc.positions.items():
+            if p.pos == 0 and p.volume == 0:
+                continue
+            if ticker is not None and t != ticker:
+                continue
+            if event_ticker is not None:
+                m = self._markets.get(t)
+                if m is None or m.event_ticker != event_ticker:
+                    continue
+            out.append(p.view())
+        return out
+
+    def orders(self, account_id: str, *, ticker: str | None = None, status: str | None = None,
+               event_ticker: str | None = None) -> list[ExchangeOrder]:
+        """Return the account's orders, oldest first (in-flight orders are not listed)."""
+        self._sync()
+        acc = self._account(account_id)
+        out = []
+        for o in acc.orders.values():
+            if o.status == PENDING or (status is not None and o.status != status):
+                continue
+            if ticker is not None and o.ticker != ticker:
+                continue
+            if event_ticker is not None:
+                m = self._markets.get(o.ticker)
+                if m is None or m.event_ticker != event_ticker:
+                    continue
+            out.append(o.view())
+        return out
+
+    def order(self, account_id: str, order_id: str) -> ExchangeOrder:
+        """Return one order.
+
+        Raises:
+            NotFound: no such order for this account (or still in flight).
+        """
+        self._sync()
+        o = self._order_of(self._account(account_id), order_id)
+        if o.status == PENDING:
+            raise NotFound(f"order {order_id} has not reached the exchange yet", status=404, code="not_found")
+        return o.view()
+
+    def order_by_client_id(self, account_id: str, client_order_id: str) -> ExchangeOrder:
+        """Return the order sent with ``client_order_id`` (reconciliation after a lost answer).
+
+        Raises:
+            NotFound: no order carries that client_order_id.
+        """
+        acc = self._account(account_id)
+        oid = acc.coids.get(client_order_id)
+        if oid is None:
+            raise NotFound(f"no order with client_order_id {client_order_id}", status=404, code="not_found")
+        return self.order(account_id, oid)
+
+    def fills(self, account_id: str, *, ticker: str | None = None, order_id: str | None = None,
+              since_ms: int | None = None) -> list[ExchangeFill]:
+        """Return the account's fills, oldest first."""
+        acc = self._account(account_id)
+        return [f for f in acc.fills
+                if (ticker is None or f.ticker == ticker) and (order_id is None or f.order_id == order_id)
+                and (since_ms is None or f.ts_ms >= since_ms)]
+
+    def settlements(self, account_id: str, *, ticker: str | None = None) -> list[Settlement]:
+        """Return the account's settlements, oldest first."""
+        acc = self._account(account_id)
+        return [s for s in acc.settlements if ticker is None or s.ticker == ticker]
+
+    def queue_position(self, account_id: str, order_id: str) -> Count:
+        """Return the contracts ahead of a resting order at its price (0 = it fills next).
+
+        Raises:
+            NotFound: unknown order, or not resting.
+        """
+        o = self._live(self._account(account_id), order_id)
+        if not o.booked:
+            raise NotFound(f"order {order_id} is not in the book", status=404, code="not_found")
+        lvl = (self._markets[o.ticker].bids if o.is_bid else self._markets[o.ticker].asks).levels[o.price]
+        ahead = o.ahead
+        for mk in lvl.orders:
+            if mk is o:
+                break
+            ahead += mk.remaining
+        return ahead
+
+    def queue_positions(self, account_id: str, *, tickers: Sequence[str] | None = None) -> list[QueuePosition]:
+        """Return the queue position of every resting order (of these markets)."""
+        acc = self._account(account_id)
+        return [QueuePosition(o.order_id, o.ticker, self.queue_position(account_id, o.order_id))
+                for o in acc.open.values() if o.booked and (tickers is None or o.ticker in tickers)]
+
+    def book(self, ticker: str) -> Market:
+        """Return the combined book (external + resting account orders) as a domain Market."""
+        return self._market(ticker).depth_market()
+
+    def book_seq(self, ticker: str) -> int:
+        """Return the seq of the last BookDelta of this market (snapshot then deltas after it)."""
+        return self._market(ticker).seq
+
+    def external_book(self, ticker: str) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
+        """Return market data's own book ``(yes_bids, no_bids)``, best first, as last applied."""
+        m = self._market(ticker)
+        return m.bids.external(), tuple((ONE_DOLLAR - p, s) for p, s in m.asks.external())
+
+    def accounts(self) -> list[str]:
+        return list(self._accounts)
+
+    def external_position(self, ticker: str) -> Count:
+        """Return the other participants' net position from trades with our accounts (+YES)."""
+        p = self._external.positions.get(ticker)
+        return p.pos if p else 0
+
+    def external_cash(self) -> Money:
+        """Return the other participants' net cash from trades with our accounts."""
+        return self._external.cash
+
+    # ===================================================================== restore
+    def restore_account(self, account_id: str, *, deposits: Money, fills: Iterable[ExchangeFill] = (),
+                        settlements: Iterable[Settlement] = (),
+                        orders: Iterable[tuple[OrderIntent | None, ExchangeOrder]] = ()) -> None:
+        """Rebuild an account from a journal: its deposits, fill ledger, settlements and orders.
+
+        Cash and positions are the fold of ``fills`` and ``settlements`` in time order (same
+        rules as ``ledger.fold``). Orders whose status is ``resting`` go back into the book at
+        the **back** of their price level (queue priority is not persisted); the others are
+        kept for the orders listing. ``OrderIntent`` (may be None) restores flags the order
+        listing lacks: self-trade prevention, expiry, post-only, cancel-on-pause.
+
+        Raises:
+            Conflict: the account exists.
+            NotFound: a resting order's market is not listed.
+        """
+        self.open_account(account_id, deposits)
+        acc = self._accounts[account_id]
+        timeline: list[tuple[int, int, ExchangeFill | Settlement]] = []
+        for i, f in enumerate(fills):
+            timeline.append((f.ts_ms, i, f))
+        for j, s in enumerate(settlements):
+            timeline.append((s.settled_ts_ms, 1_000_000_000 + j, s))
+        timeline.sort(key=lambda e: (e[0], e[1]))
+        for _, _, ev in timeline:
+            if isinstance(ev, ExchangeFill):
+                self._restore_fill(acc, ev)
+            else:
+                self._restore_settlement(acc, ev)
+        for intent, eo in orders:
+            self._restore_order(acc, intent, eo)
+        self._bump_ids()
+
+    def _restore_fill(self, acc: Account, f: ExchangeFill) -> None:
+        pos = acc.positions.get(f.ticker)
+        if pos is None:
+            pos = acc.position(f.ticker)
+            m = self._markets.get(f.ticker)
+            if m is not None:
+                m.holders.add(acc.account_id)
+        acc.cash += pos.apply_fill(f.side == "bid", f.price, f.count, f.fee)
+        pos.updated_ms = f.ts_ms
+        acc.fills.append(f)
+        self.fees_collected += f.fee
+        ext = self._external.position(f.ticker)
+        self._external.cash += ext.apply_fill(f.side != "bid", f.price, f.count, 0)
+
+    def _restore_settlement(self, acc: Account, s: Settlement) -> None:
+        acc.settlements.append(s)
+        pos = acc.positions.pop(s.ticker, None)
+        if pos is None or pos.pos == 0:
+            return
+        v = s.value if s.value is not None else (ONE_DOLLAR if s.result == "yes" else 0)
+        held = pos.pos
+        acc.cash += pos.settle(v)
+        ext = self._external.positions.get(s.ticker)
+        if ext is not None:  # the counterparties' mirror of this account's contracts settles too
+            pay = -held * v if held < 0 else held * (ONE_DOLLAR - v)
+            self._external.cash += pay
+            ext.pos += held
+            if ext.pos == 0:
+                ext.cost = 0
+
+    def _restore_order(self, acc: Account, intent: OrderIntent | None, eo: ExchangeOrder) -> None:
+        o = BookOrder(eo.order_id, eo.client_order_id, acc.account_id, eo.ticker, eo.side == "bid", eo.price,
+                      eo.initial_count, tif=eo.time_in_force or (intent.time_in_force if intent else
+                                                                   "good_till_canceled"),
+                      stp=intent.self_trade_prevention_type if intent else "taker_at_cross",
+                      post_only=intent.post_only if intent else False, reduce_only=False,
+                      expiration_ms=intent.expiration_ts * 1000 if intent and intent.expiration_ts else None,
+                      group_id=None, cancel_on_pause=intent.cancel_order_on_pause if intent else False,
+                      now_ms=eo.created_ts_ms)
+        o.filled = eo.fill_count
+        o.remaining = eo.remaining_count
+        o.taker_fees, o.maker_fees = eo.taker_fees, eo.maker_fees
+        o.taker_cost, o.maker_cost = eo.taker_fill_cost, eo.maker_fill_cost
+        o.fill_value = sum(f.price * f.count for f in acc.fills if f.order_id == eo.order_id)
+        self._orders[o.order_id] = o
+        acc.orders[o.order_id] = o
+        if o.client_order_id:
+            acc.coids[o.client_order_id] = o.order_id
+        if eo.status != RESTING or o.remaining <= 0:
+            o.status = EXECUTED if eo.status == EXECUTED else CANCELED
+            return
+        m = self._market(eo.ticker)
+        if m.status != "active" or (o.expiration_ms is not None and o.expiration_ms <= self.now_ms):
+            o.move(CANCELED, self.now_ms, MARKET_CLOSED if m.status != "active" else "Expired")
+            return
+        self._set_units(m, o)
+        pos = self._holder_position(acc, m)
+        pos.reserve(o, o.remaining)
+        acc.reserved += pos.refresh()
+        self._book(m, o)
+
+    def _bump_ids(self) -> None:
+        pat = re.compile(rf"^{re.escape(self.id_prefix)}(ord|trd|grp)-(\d+)$")
+        for acc in self._accounts.values():
+            for oid in acc.orders:
+                mt = pat.match(oid)
+                if mt:
+                    self._ids["ord"] = max(self._ids["ord"], int(mt.group(2)))
+            for f in acc.fills:
+                mt = pat.match(f.fill_id)
+                if mt:
+                    self._ids["trd"] = max(self._ids["trd"], int(mt.group(2)))
+
+
+__all__ = ["MatchingEngine", "OrderGroupView", "QueuePosition", "SELF_TRADE"]

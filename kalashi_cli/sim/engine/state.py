@@ -1,0 +1,528 @@
+"""The engine's moving parts: the taker walk, maker fills from public trades, market data, time.
+
+:class:`EngineState` holds the state and the low-level steps; :class:`~.core.MatchingEngine`
+adds the public, validated API on top. The queue model implemented here is described for
+traders in docs/paper-fills.md; the comments below say why each step is the way it is.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from heapq import heappop, heappush
+
+from ...domain import ExchangeFill, OrderAck, Trade
+from ...errors import ExchangeError, NotFound, OrderRejected
+from ...money import ONE_DOLLAR, Count, Money, Price
+from .accounts import Account, OrderGroup, Position
+from .book import Level, MarketBook, SideBook
+from .events import (
+    BookDelta,
+    EngineEvent,
+    FillEvent,
+    OrderFailed,
+    OrderUpdated,
+    PositionChanged,
+    TradePrinted,
+)
+from .orders import (
+    CANCELED,
+    EXECUTED,
+    EXPIRED,
+    FOK_UNFILLABLE,
+    IOC_REMAINDER,
+    ORDER_GROUP,
+    PENDING,
+    POST_ONLY_CROSS,
+    RESTING,
+    SELF_TRADE,
+    BookOrder,
+)
+
+EXTERNAL = "__external__"
+
+
+def reject(code: str, message: str, *, hint: str | None = None) -> OrderRejected:
+    """Build a 400 rejection carrying Kalshi's error ``code``."""
+    return OrderRejected(message, status=400, code=code, hint=hint)
+
+
+class EngineState:
+    """State and internal steps of the matching engine (see :class:`MatchingEngine`)."""
+
+    def __init__(self, *, now_ms: int = 0, clock: Callable[[], int] | None = None, latency_ms: int = 0,
+                 trade_match_window_ms: int = 2_000, id_prefix: str = "", max_open_orders: int = 200_000) -> None:
+        self.now_ms = now_ms
+        self.latency_ms = latency_ms
+        self.trade_match_window_ms = trade_match_window_ms
+        self.id_prefix = id_prefix
+        self.max_open_orders = max_open_orders
+        self._clock = clock
+        self._markets: dict[str, MarketBook] = {}
+        self._accounts: dict[str, Account] = {}
+        self._external = Account(EXTERNAL, 0, external=True)
+        self._orders: dict[str, BookOrder] = {}
+        # order_id → (account_id, create response or the error it met on arrival)
+        self._results: dict[str, tuple[str, OrderAck | ExchangeError]] = {}
+        self._pending: list[tuple[int, int, BookOrder]] = []
+        self._expiries: list[tuple[int, int, BookOrder]] = []
+        self._sinks: list[Callable[[EngineEvent], None]] = []
+        self._dirty_groups: list[OrderGroup] = []
+        self._ids = {"ord": 0, "trd": 0, "grp": 0}
+        self._tie = 0
+        self.fees_collected: Money = 0
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _sync(self) -> None:
+        if self._clock is not None:
+            self._advance(self._clock(), inclusive=True)
+
+    def _new_id(self, kind: str) -> str:
+        self._ids[kind] += 1
+        return f"{self.id_prefix}{kind}-{self._ids[kind]}"
+
+    def _emit(self, ev: EngineEvent) -> None:
+        for sink in self._sinks:
+            sink(ev)
+
+    def _book_delta(self, m: MarketBook, book: SideBook, price: Price, delta: Count) -> None:
+        m.seq += 1
+        if self._sinks:
+            if book.is_bid:
+                self._emit(BookDelta(m.ticker, m.seq, "yes", price, delta, self.now_ms))
+            else:
+                self._emit(BookDelta(m.ticker, m.seq, "no", ONE_DOLLAR - price, delta, self.now_ms))
+
+    def _order_event(self, o: BookOrder) -> None:
+        if self._sinks:
+            self._emit(OrderUpdated(o.account_id, o.view(), o.reason, self.now_ms))
+
+    def _market(self, ticker: str) -> MarketBook:
+        m = self._markets.get(ticker)
+        if m is None:
+            raise NotFound(f"market {ticker} not found", status=404, code="market_not_found")
+        return m
+
+    def _account(self, account_id: str) -> Account:
+        acc = self._accounts.get(account_id)
+        if acc is None:
+            raise NotFound(f"account {account_id} not found", status=404, code="account_not_found",
+                           hint="open it first with open_account()")
+        return acc
+
+    def _holder_position(self, acc: Account, m: MarketBook) -> Position:
+        p = acc.positions.get(m.ticker)
+        if p is None:
+            p = acc.positions[m.ticker] = Position(m.ticker)
+            m.holders.add(acc.account_id)
+        return p
+
+    # -- time -------------------------------------------------------------------------------
+    def _advance(self, t: int, *, inclusive: bool) -> None:
+        """Process order arrivals and expiries due by ``t`` in time order, then move the clock."""
+        pend, exp = self._pending, self._expiries
+        while pend or exp:
+            if exp and (not pend or exp[0][0] <= pend[0][0]):
+                heap = exp
+            else:
+                heap = pend
+            when = heap[0][0]
+            if when > t or (when == t and not inclusive):
+                break
+            _, _, o = heappop(heap)
+            if when > self.now_ms:
+                self.now_ms = when
+            if heap is exp:
+                if o.status == RESTING and o.expiration_ms == when:
+                    self._cancel(self._markets[o.ticker], o, EXPIRED)
+            elif o.status == PENDING:
+                self._arrive(o)
+        if t > self.now_ms:
+            self.now_ms = t
+        self._finish()
+
+    def _finish(self) -> None:
+        """Apply order-group limits hit during the last operation (never mid-walk)."""
+        while self._dirty_groups:
+            g = self._dirty_groups.pop()
+            g.prune(self.now_ms)
+            if not g.triggered and not g.deleted and g.matched >= g.limit:
+                self._trigger(g)
+
+    def _trigger(self, g: OrderGroup) -> None:
+        g.triggered = True
+        acc = self._accounts[g.account_id]
+        for oid in g.order_ids:
+            o = acc.orders.get(oid)
+            if o is not None and o.status in (RESTING, PENDING):
+                self._cancel(self._markets[o.ticker], o, ORDER_GROUP)
+
+    # -- arrival ----------------------------------------------------------------------------
+    def _arrive(self, o: BookOrder) -> None:
+        """Run an order that reached the exchange; remember the answer."""
+        try:
+            self._execute(o)
+        except ExchangeError as e:
+            acc = self._accounts[o.account_id]
+            acc.orders.pop(o.order_id, None)
+            if acc.coids.get(o.client_order_id) == o.order_id:
+                del acc.coids[o.client_order_id]
+            self._orders.pop(o.order_id, None)
+            self._results[o.order_id] = (o.account_id, e)
+            if self._sinks:
+                self._emit(OrderFailed(o.account_id, o.order_id, o.client_order_id, e.code or "", e.message,
+                                       self.now_ms))
+        else:
+            self._results[o.order_id] = (o.account_id, o.ack(self.now_ms))
+
+    def _set_units(self, m: MarketBook, o: BookOrder) -> None:
+        o.unit_cost = o.price if o.is_bid else ONE_DOLLAR - o.price
+        o.unit_fee = m.max_unit_fee(o.price, o.is_bid)
+        o.unit_neg = max(0, o.unit_cost + o.unit_fee - ONE_DOLLAR)
+
+    def _execute(self, o: BookOrder) -> None:
+        """Check, collateralise, match and rest (or cancel the rest of) a new order."""
+        m = self._markets[o.ticker]
+        acc = self._accounts[o.account_id]
+        if m.status != "active":
+            raise reject("market_inactive", f"market {m.ticker} is {m.status}; it takes no orders")
+        if o.group_id is not None:
+            g = acc.groups.get(o.group_id)
+            if g is None or g.deleted:
+                raise NotFound(f"order group {o.group_id} not found", status=404, code="order_group_not_found")
+            if g.triggered:
+                raise reject("order_group_triggered", f"order group {o.group_id} hit its limit",
+                             hint="reset the order group to place orders in it again")
+        if o.expiration_ms is not None and o.expiration_ms <= self.now_ms:
+            raise reject("invalid_order", "expiration_time has passed")
+        pos = self._holder_position(acc, m)
+        if o.reduce_only:
+            room = -pos.pos if o.is_bid else pos.pos
+            if room <= 0:
+                raise reject("invalid_order", "reduce_only order has no position to reduce")
+            if o.remaining > room:
+                o.remaining = room
+        if len(acc.open) >= self.max_open_orders and o.tif == "good_till_canceled":
+            raise reject("too_many_open_orders", f"at most {self.max_open_orders} open orders")
+        self._set_units(m, o)
+        pos.reserve(o, o.remaining)
+        acc.reserved += pos.refresh()
+        if acc.cash < acc.reserved:
+            need = acc.reserved - acc.cash
+            pos.release(o, o.reserved_units)
+            acc.reserved += pos.refresh()
+            raise reject("available_balance_too_low",
+                         f"available balance too low: this order needs {need} micro-dollars more",
+                         hint="lower the size or add balance")
+        opp = m.asks if o.is_bid else m.bids
+        if o.post_only:
+            best = opp.best()
+            if best is not None and (best <= o.price if o.is_bid else best >= o.price):
+                self._cancel(m, o, POST_ONLY_CROSS)
+                return
+        if o.tif == "fill_or_kill" and self._fillable(o, opp) < o.remaining:
+            self._cancel(m, o, FOK_UNFILLABLE)
+            return
+        stopped = self._take(m, o, opp)
+        self._settle_taker(m, o, stopped)
+
+    def _settle_taker(self, m: MarketBook, o: BookOrder, stopped: bool) -> None:
+        """Decide what happens to a taker after its walk: executed, resting or cancelled."""
+        if o.remaining == 0:
+            o.move(EXECUTED, self.now_ms)
+            self._order_event(o)
+        elif stopped:
+            self._cancel(m, o, SELF_TRADE)
+        elif o.tif == "good_till_canceled":
+            self._book(m, o)
+            self._order_event(o)
+        else:
+            self._cancel(m, o, IOC_REMAINDER if o.tif == "immediate_or_cancel" else FOK_UNFILLABLE)
+
+    def _fillable(self, o: BookOrder, opp: SideBook) -> Count:
+        """Contracts other participants offer at or through ``o``'s limit (own orders never fill it)."""
+        need, total = o.remaining, 0
+        prices = opp.prices if not opp.is_bid else reversed(opp.prices)
+        for p in prices:
+            if (p > o.price) if o.is_bid else (p < o.price):
+                break
+            lvl = opp.levels[p]
+            total += lvl.real - lvl.consumed
+            for mk in lvl.orders:
+                if mk.account_id != o.account_id:
+                    total += mk.remaining
+            if total >= need:
+                break
+        return total
+
+    # -- the taker walk ---------------------------------------------------------------------
+    def _take(self, m: MarketBook, o: BookOrder, opp: SideBook) -> bool:
+        """Walk the opposite side while it crosses ``o``'s limit; return True if STP stopped it."""
+        prices = opp.prices
+        limit = o.price
+        while o.remaining > 0 and prices:
+            p = prices[0] if o.is_bid else prices[-1]
+            if (p > limit) if o.is_bid else (p < limit):
+                break
+            before = o.remaining
+            lvl = opp.levels[p]
+            if self._take_level(m, o, opp, lvl):
+                return True
+            if o.remaining == before and lvl.listed:
+                break  # defensive: a level that gave nothing must not spin
+        return False
+
+    def _take_level(self, m: MarketBook, o: BookOrder, book: SideBook, lvl: Level) -> bool:
+        """Take from one level's merged queue: external gaps and account orders in arrival order."""
+        p = lvl.price
+        used = 0  # external contracts taken here
+        change = 0  # combined size change at this level
+        stopped = False
+        reached_end = True
+        if lvl.orders:
+            for mk in list(lvl.orders):
+                gap = mk.ahead - used
+                if gap > 0:
+                    k = gap if gap < o.remaining else o.remaining
+                    self._match_external(m, o, p, k)
+                    used += k
+                    if o.remaining == 0:
+                        reached_end = False
+                        break
+                if mk.account_id == o.account_id:
+                    if o.stp == "maker":  # the resting maker is cancelled, matching goes on
+                        change -= mk.remaining
+                        self._cancel(m, mk, SELF_TRADE, quiet_book=True)
+                        continue
+                    stopped = True  # taker_at_cross: the taker is cancelled at the cross
+                    reached_end = False
+                    break
+                k = mk.remaining if mk.remaining < o.remaining else o.remaining
+                change -= k
+                self._match_accounts(m, o, mk, book, lvl, p, k)
+                if o.remaining == 0:
+                    reached_end = False
+                    break
+        if reached_end and o.remaining > 0:
+            tail = lvl.real - lvl.consumed - used
+            if tail > 0:
+                k = tail if tail < o.remaining else o.remaining
+                self._match_external(m, o, p, k)
+                used += k
+        if used:
+            # taken external liquidity stays taken until market data changes this level
+            lvl.consumed += used
+            change -= used
+            for mk in lvl.orders:
+                mk.ahead = mk.ahead - used if mk.ahead > used else 0
+        if change:
+            self._book_delta(m, book, p, change)
+        book.relist(lvl)
+        return stopped
+
+    def _print(self, m: MarketBook, trade_id: str, price: Price, count: Count, taker_is_bid: bool) -> None:
+        m.last_price = price
+        m.volume += count
+        if self._sinks:
+            self._emit(TradePrinted(Trade(trade_id, m.ticker, price, count, "bid" if taker_is_bid else "ask",
+                                          self.now_ms), external=False))
+
+    def _match_external(self, m: MarketBook, o: BookOrder, price: Price, k: Count) -> None:
+        """Account taker ``o`` trades ``k`` against external liquidity at ``price``."""
+        tid = self._new_id("trd")
+        self._fill(m, o, price, k, True, tid)
+        self._external_fill(m, not o.is_bid, price, k)
+        self._print(m, tid, price, k, o.is_bid)
+
+    def _match_accounts(self, m: MarketBook, o: BookOrder, mk: BookOrder, book: SideBook, lvl: Level,
+                        price: Price, k: Count) -> None:
+        """Account taker ``o`` trades ``k`` against resting account order ``mk``."""
+        tid = self._new_id("trd")
+        self._fill(m, o, price, k, True, tid)
+        self._fill(m, mk, price, k, False, tid)
+        self._maker_done(book, lvl, mk)
+        self._print(m, tid, price, k, o.is_bid)
+
+    def _maker_done(self, book: SideBook, lvl: Level, mk: BookOrder) -> None:
+        if mk.remaining == 0:
+            lvl.orders.remove(mk)
+            mk.booked = False
+            book.n_orders -= 1
+            self._accounts[mk.account_id].open.pop(mk.order_id, None)
+            mk.move(EXECUTED, self.now_ms)
+        else:
+            mk.move(RESTING, self.now_ms)
+        self._order_event(mk)
+
+    def _fill(self, m: MarketBook, o: BookOrder, price: Price, k: Count, is_taker: bool, trade_id: str) -> None:
+        """Book one fill of account order ``o``: cash, position, collateral, order, ledger, group."""
+        acc = self._accounts[o.account_id]
+        pos = self._holder_position(acc, m)
+        fee = m.fee(price, k, is_taker)
+        pos.release(o, k)
+        acc.cash += pos.apply_fill(o.is_bid, price, k, fee)
+        acc.reserved += pos.refresh()
+        now = self.now_ms
+        pos.updated_ms = now
+        o.remaining -= k
+        o.filled += k
+        o.fill_value += price * k
+        cost = price * k if o.is_bid else (ONE_DOLLAR - price) * k
+        if is_taker:
+            o.taker_fees += fee
+            o.taker_cost += cost
+        else:
+            o.maker_fees += fee
+            o.maker_cost += cost
+        o.updated_ms = now
+        self.fees_collected += fee
+        fill = ExchangeFill(trade_id, o.order_id, m.ticker, "bid" if o.is_bid else "ask", price, k, fee, is_taker,
+                            now, o.client_order_id)
+        acc.fills.append(fill)
+        if o.group_id is not None:
+            g = acc.groups.get(o.group_id)
+            if g is not None and not g.deleted:
+                g.window.append((now, k))
+                g.matched += k
+                self._dirty_groups.append(g)
+        if self._sinks:
+            self._emit(FillEvent(acc.account_id, fill, pos.pos))
+            self._emit(PositionChanged(acc.account_id, pos.view(), pos.volume, pos.traded, now))
+
+    def _external_fill(self, m: MarketBook, is_bid: bool, price: Price, k: Count) -> None:
+        """Book the other participants' side of a fill (contracts and cash conserve; no fees)."""
+        ext = self._external
+        pos = ext.positions.get(m.ticker)
+        if pos is None:
+            pos = ext.positions[m.ticker] = Position(m.ticker)
+        ext.cash += pos.apply_fill(is_bid, price, k, 0)
+
+    # -- resting orders ---------------------------------------------------------------------
+    def _book(self, m: MarketBook, o: BookOrder) -> None:
+        """Put ``o`` at the back of its price level: behind all external size there now."""
+        book = m.bids if o.is_bid else m.asks
+        lvl = book.level(o.price)
+        o.ahead = lvl.real - lvl.consumed
+        o.credit = 0
+        lvl.orders.append(o)
+        o.booked = True
+        book.n_orders += 1
+        book.relist(lvl)
+        self._accounts[o.account_id].open[o.order_id] = o
+        if o.status != RESTING:
+            o.move(RESTING, self.now_ms)
+        self._book_delta(m, book, o.price, o.remaining)
+        if o.expiration_ms is not None:
+            self._tie += 1
+            heappush(self._expiries, (o.expiration_ms, self._tie, o))
+
+    def _unbook(self, m: MarketBook, o: BookOrder, *, quiet_book: bool = False) -> None:
+        """Take ``o`` out of its level (keeps its state)."""
+        book = m.bids if o.is_bid else m.asks
+        lvl = book.levels[o.price]
+        lvl.orders.remove(o)
+        o.booked = False
+        book.n_orders -= 1
+        if not quiet_book:
+            self._book_delta(m, book, o.price, -o.remaining)
+            book.relist(lvl)
+
+    def _shrink(self, m: MarketBook, o: BookOrder, k: Count) -> None:
+        """Lower a resting order's size in place (keeps its queue priority)."""
+        acc = self._accounts[o.account_id]
+        pos = self._holder_position(acc, m)
+        o.remaining -= k
+        pos.release(o, k)
+        acc.reserved += pos.refresh()
+        o.updated_ms = self.now_ms
+        if o.booked:
+            self._book_delta(m, m.bids if o.is_bid else m.asks, o.price, -k)
+
+    def _cancel(self, m: MarketBook, o: BookOrder, reason: str, *, quiet_book: bool = False) -> Count:
+        """Cancel what is left of ``o``; return the count removed."""
+        rem = o.remaining
+        acc = self._accounts[o.account_id]
+        if o.booked:
+            self._unbook(m, o, quiet_book=quiet_book)
+        acc.open.pop(o.order_id, None)
+        pos = acc.positions.get(m.ticker)
+        if pos is not None and o.reserved_units:
+            pos.release(o, o.reserved_units)
+            acc.reserved += pos.refresh()
+        o.remaining = 0
+        o.move(CANCELED, self.now_ms, reason)
+        self._order_event(o)
+        return rem
+
+    # -- market data ------------------------------------------------------------------------
+    def _set_real(self, m: MarketBook, book: SideBook, lvl: Level, new_real: Count) -> None:
+        """Market data changed a level's external size to ``new_real``."""
+        old_eff = lvl.real - lvl.consumed
+        lvl.real = new_real
+        lvl.consumed = 0  # market data moved this level: our earlier takes are forgotten
+        if lvl.orders and new_real < old_eff:
+            # a shrink is a cancellation behind us, unless the level is now smaller than our
+            # queue_ahead; what we had to take off ahead is "credit" a trade may explain later
+            now, window = self.now_ms, self.trade_match_window_ms
+            for o in lvl.orders:
+                if o.ahead > new_real:
+                    credit = o.credit if now - o.credit_ms <= window else 0
+                    o.credit = credit + o.ahead - new_real
+                    o.credit_ms = now
+                    o.ahead = new_real
+        d = new_real - old_eff
+        if d:
+            self._book_delta(m, book, lvl.price, d)
+        book.relist(lvl)
+
+    def _trade_fills(self, m: MarketBook, book: SideBook, trade: Trade) -> None:
+        """Fill resting account orders a public trade reached (at or through their price)."""
+        p_t, n = trade.price, trade.count
+        budget = n
+        prices = book.prices
+        if book.is_bid:  # a YES seller hit bids at p_t or higher; best (highest) first
+            crossed = prices[bisect_left(prices, p_t):][::-1]
+        else:  # a YES buyer lifted asks at p_t or lower; best (lowest) first
+            crossed = prices[:bisect_right(prices, p_t)]
+        now, window = self.now_ms, self.trade_match_window_ms
+        for p in crossed:
+            lvl = book.levels.get(p)
+            if lvl is None or not lvl.orders:
+                continue
+            change = 0
+            if p != p_t:
+                # the trade printed through our price: the real queue here was empty, we go first
+                for o in list(lvl.orders):
+                    o.ahead = 0
+                    o.credit = 0
+                    if budget > 0:
+                        k = budget if budget < o.remaining else o.remaining
+                        budget -= k
+                        change -= k
+                        self._maker_vs_external(m, book, lvl, o, p, k, trade.taker_side == "bid")
+            else:
+                acc_ahead = 0  # account contracts queued before this order at this level
+                for o in list(lvl.orders):
+                    credit = o.credit if now - o.credit_ms <= window else 0
+                    rem = o.remaining
+                    if budget > 0:
+                        room = budget - o.ahead - credit - acc_ahead
+                        if room > 0:
+                            k = room if room < rem else rem
+                            change -= k
+                            self._maker_vs_external(m, book, lvl, o, p, k, trade.taker_side == "bid")
+                    acc_ahead += rem
+                    cut = n - credit  # the real trade took n from the front of the real queue
+                    if cut > 0:
+                        o.ahead = o.ahead - cut if o.ahead > cut else 0
+                    o.credit = credit - n if credit > n else 0
+            if change:
+                self._book_delta(m, book, p, change)
+            book.relist(lvl)
+
+    def _maker_vs_external(self, m: MarketBook, book: SideBook, lvl: Level, o: BookOrder, price: Price, k: Count,
+                           taker_is_bid: bool) -> None:
+        tid = self._new_id("trd")
+        self._fill(m, o, price, k, False, tid)
+        self._external_fill(m, taker_is_bid, price, k)
+        self._maker_done(book, lvl, o)
