@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .domain import Market
+from .domain import Candidate, Market
 from .journal import Journal
 from .ports import Broker, MarketSource, SourceEvents
 from .profile import Profile, money
@@ -138,13 +138,12 @@ class TradingLoop:
         hits0, miss0 = self.analyzer.stats.hits, self.analyzer.stats.misses
         opportunities = list(self.analyzer.analyze(markets, as_of_ms=as_of, src=src))
         correlator = Correlator(self.profile, portfolio)
-        candidates = []
+        candidates: list[Candidate] = []
         for o in opportunities:
             self._emit(out, to_record(o))
         for c in correlator.correlate(opportunities):
-            rec = to_record(c)
-            self._emit(out, rec)
-            if rec["kind"] == "candidate":
+            self._emit(out, to_record(c))
+            if isinstance(c, Candidate):
                 candidates.append(c)
         self.journal.remember_markets(correlator.market_rows({m.ticker: m.title for m in markets}))
         gate = RiskGate(self.profile, self.journal, portfolio, self.state, self.state_reason)

@@ -368,7 +368,7 @@ class Journal:
         return new
 
     def fills(self, *, ticker: str | None = None, since_ms: int | None = None) -> list[ExchangeFill]:
-        sql, args = "SELECT * FROM fills WHERE 1=1", []
+        sql, args = "SELECT * FROM fills WHERE 1=1", list[Any]()
         if ticker:
             sql += " AND ticker=?"
             args.append(ticker)
@@ -476,7 +476,7 @@ class Journal:
                        (ts_ms if ts_ms is not None else _now_ms(), kind, ticker, json.dumps(detail, default=str)))
 
     def events(self, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        sql, args = "SELECT id, ts_ms, kind, ticker, detail FROM events", []
+        sql, args = "SELECT id, ts_ms, kind, ticker, detail FROM events", list[Any]()
         if kind:
             sql += " WHERE kind=?"
             args.append(kind)

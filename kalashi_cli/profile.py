@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, get_type_hints
+from typing import Annotated, Any, Literal, get_type_hints
 
 import msgspec
 
@@ -22,40 +22,43 @@ from .errors import ProfileError
 from .money import Money, parse_money
 
 
-class _Bound:
-    """Bounds of a Decimal field (msgspec only bounds int/float), checked after decoding."""
+class _B:
+    """Bounds and description of a Decimal field.
 
-    __slots__ = ("lo", "hi", "gt")
+    msgspec only bounds int/float, so these are checked after decoding (``_Strict``) and
+    written into the generated JSON Schema by :func:`profile_schema`.
+    """
 
-    def __init__(self, lo: Decimal | None, hi: Decimal | None, gt: bool = False) -> None:
-        self.lo, self.hi, self.gt = lo, hi, gt
+    __slots__ = ("lo", "hi", "doc", "gt")
+
+    def __init__(self, lo: str | int | None = 0, hi: str | int | None = None, doc: str = "", *,
+                 gt: bool = False) -> None:
+        self.lo = None if lo is None else Decimal(lo)
+        self.hi = None if hi is None else Decimal(hi)
+        self.doc, self.gt = doc, gt
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.lo is not None:
+            out["exclusiveMinimum" if self.gt else "minimum"] = float(self.lo)
+        if self.hi is not None:
+            out["maximum"] = float(self.hi)
+        if self.doc:
+            out["description"] = self.doc
+        return out
 
 
-def _dec(lo: str | int | None = 0, hi: str | int | None = None, doc: str = "", *, gt: bool = False,
-         dollars: bool = False) -> Any:
-    schema: dict[str, Any] = {"type": ["string", "number"]}
-    if lo is not None:
-        schema["exclusiveMinimum" if gt else "minimum"] = float(lo)
-    if hi is not None:
-        schema["maximum"] = float(hi)
-    if dollars:
-        schema["examples"] = ["100.00"]
-    return Annotated[Decimal, msgspec.Meta(description=doc or None, extra_json_schema=schema),
-                     _Bound(None if lo is None else Decimal(lo), None if hi is None else Decimal(hi), gt)]
+def _I(lo: int | None = None, hi: int | None = None, doc: str = "") -> msgspec.Meta:  # noqa: N802
+    """Bounds and description of an int field (msgspec checks these itself)."""
+    return msgspec.Meta(ge=lo, le=hi, description=doc or None)
 
 
-Fraction = _dec(0, 1)
-Dollars = _dec(0, None, dollars=True)
-PositiveDecimal = _dec(0, None, gt=True)
-
-
-def _int(lo: int | None = None, hi: int | None = None, doc: str = "") -> Any:
-    return Annotated[int, msgspec.Meta(ge=lo, le=hi, description=doc or None)]
+Fraction = Annotated[Decimal, _B(0, 1)]
+Dollars = Annotated[Decimal, _B(0, None, "Dollars, e.g. \"100.00\".")]
+PositiveDecimal = Annotated[Decimal, _B(0, None, gt=True)]
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    _bounds: ClassVar[dict[str, _Bound] | None] = None
-
     def __post_init__(self) -> None:
         cls = type(self)
         bounds = cls.__dict__.get("_bounds_cache")
@@ -63,7 +66,7 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
             bounds = {}
             for name, hint in get_type_hints(cls, include_extras=True).items():
                 for meta in getattr(hint, "__metadata__", ()):
-                    if isinstance(meta, _Bound):
+                    if isinstance(meta, _B):
                         bounds[name] = meta
             cls._bounds_cache = bounds  # type: ignore[attr-defined]
         for name, b in bounds.items():
@@ -89,61 +92,61 @@ def money(d: Decimal) -> Money:
     return parse_money(d)
 
 
-class PaperSettings(_Strict):
+class PaperSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The paper account and how pessimistic paper fills are."""
 
     starting_balance: Dollars = Decimal("100.00")
-    latency_ms: _int(0, 60_000, "Time between deciding and the order arriving at the (simulated) book.") = 50
+    latency_ms: Annotated[int, _I(0, 60_000, "Time between deciding and the order arriving at the (simulated) book.")] = 50
 
 
-class ScanSettings(_Strict):
+class ScanSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Which markets are worth analysing (the prefilter)."""
 
     statuses: tuple[str, ...] = ("active",)
-    min_volume: _dec(0, None, "Contracts traded; a market needs strictly more.") = Decimal(100)
-    min_open_interest: _dec(0, None, "Open interest; a market needs strictly more.") = Decimal(50)
+    min_volume: Annotated[Decimal, _B(0, None, "Contracts traded; a market needs strictly more.")] = Decimal(100)
+    min_open_interest: Annotated[Decimal, _B(0, None, "Open interest; a market needs strictly more.")] = Decimal(50)
     exclude_combo: bool = True
-    min_hours_to_close: _dec(0) = Decimal("0.1")
+    min_hours_to_close: Annotated[Decimal, _B(0)] = Decimal("0.1")
     max_days_to_close: PositiveDecimal = Decimal(365)
-    batch_size: _int(1, 1000, "Markets per batch (the batched orderbook endpoint takes up to 100).") = 100
+    batch_size: Annotated[int, _I(1, 1000, "Markets per batch (the batched orderbook endpoint takes up to 100).")] = 100
 
 
-class CacheSettings(_Strict):
-    ttl_seconds: _int(0, 86_400) = 60
-    max_entries: _int(1, 10_000_000) = 200
+class CacheSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    ttl_seconds: Annotated[int, _I(0, 86_400)] = 60
+    max_entries: Annotated[int, _I(1, 10_000_000)] = 200
 
 
-class ArbitrageSettings(_Strict):
+class ArbitrageSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
-    min_edge: _dec(0, None, "Minimum guaranteed profit per basket (one contract on every leg), after fees, "
-                   "in dollars.") = Decimal("0.005")
-    max_legs: _int(2, 50) = 12
+    min_edge: Annotated[Decimal, _B(0, None, "Minimum guaranteed profit per basket (one contract on every leg), after fees, "
+                   "in dollars.")] = Decimal("0.005")
+    max_legs: Annotated[int, _I(2, 50)] = 12
 
 
-class SpreadSettings(_Strict):
+class SpreadSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     min_spread: Dollars = Decimal("0.04")
-    adverse_selection: _dec(0, None, "Allowance per contract for being filled just before the price moves "
-                            "against us, in dollars.") = Decimal("0.01")
+    adverse_selection: Annotated[Decimal, _B(0, None, "Allowance per contract for being filled just before the price moves "
+                            "against us, in dollars.")] = Decimal("0.01")
     min_edge: Dollars = Decimal("0.005")
     confidence: Fraction = Decimal("0.35")
 
 
-class ValueSettings(_Strict):
+class ValueSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
-    min_edge: _dec(0, None, "Minimum expected profit per contract (fair value − all-in cost), in dollars."
-                   ) = Decimal("0.03")
-    confidence: _dec(0, 1, "How much the fair-value model is trusted (scales score and sizing).") = Decimal("0.5")
+    min_edge: Annotated[Decimal, _B(0, None, "Minimum expected profit per contract (fair value − all-in cost), in dollars."
+                   )] = Decimal("0.03")
+    confidence: Annotated[Decimal, _B(0, 1, "How much the fair-value model is trusted (scales score and sizing).")] = Decimal("0.5")
     use_sim_forecast: bool = True
 
 
-class AnalyzeSettings(_Strict):
+class AnalyzeSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     arbitrage: ArbitrageSettings = ArbitrageSettings()
     spread: SpreadSettings = SpreadSettings()
     value: ValueSettings = ValueSettings()
     cache: CacheSettings = CacheSettings()
-    liquidity_reference: _dec(0, None, "Contracts available at a profitable price that count as fully liquid "
-                              "(liquidity = 1).", gt=True) = Decimal(50)
+    liquidity_reference: Annotated[Decimal, _B(0, None, "Contracts available at a profitable price that count as fully liquid "
+                              "(liquidity = 1).", gt=True)] = Decimal(50)
 
 
 DEFAULT_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -157,28 +160,28 @@ DEFAULT_KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 
-class CorrelateSettings(_Strict):
+class CorrelateSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Correlation groups, concentration caps and the extra edge a crowded group must show."""
 
     keyword_groups: dict[str, tuple[str, ...]] = msgspec.field(default_factory=lambda: dict(DEFAULT_KEYWORDS))
-    exposure_edge_multiplier: _dec(1, None, "A group that already has exposure needs this × the minimum edge."
-                                   ) = Decimal("1.5")
+    exposure_edge_multiplier: Annotated[Decimal, _B(1, None, "A group that already has exposure needs this × the minimum edge."
+                                   )] = Decimal("1.5")
     max_position_pct: Fraction = Decimal("0.20")
     max_group_pct: Fraction = Decimal("0.20")
     max_event_pct: Fraction = Decimal("0.25")
 
 
-class SizingSettings(_Strict):
+class SizingSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Fractional Kelly on all-in cost, shrunk by losing streaks and drawdown."""
 
     kelly_fraction: Fraction = Decimal("0.25")
-    max_stake_pct: _dec(0, 1, "Never stake more than this share of equity on one opportunity.") = Decimal("0.10")
-    loss_streak_shrink: _dec(0, 1, "Each consecutive loss shrinks the Kelly fraction by this share.") = Decimal("0.15")
-    drawdown_shrink: _dec(0, 10, "Scale = 1 − drawdown_shrink × drawdown (10 % drawdown → 0.8 at 2.0).") = Decimal("2.0")
+    max_stake_pct: Annotated[Decimal, _B(0, 1, "Never stake more than this share of equity on one opportunity.")] = Decimal("0.10")
+    loss_streak_shrink: Annotated[Decimal, _B(0, 1, "Each consecutive loss shrinks the Kelly fraction by this share.")] = Decimal("0.15")
+    drawdown_shrink: Annotated[Decimal, _B(0, 10, "Scale = 1 − drawdown_shrink × drawdown (10 % drawdown → 0.8 at 2.0).")] = Decimal("2.0")
     min_scale: Fraction = Decimal("0.25")
-    win_streak_growth: _dec(0, 1, "Opt-in growth per consecutive win (0 = off); capped by max_scale.") = Decimal(0)
-    max_scale: _dec(1, 2) = Decimal("1.0")
-    min_count: _dec(0, None, "Smallest order worth placing, in contracts (also the size step).", gt=True) = Decimal(1)
+    win_streak_growth: Annotated[Decimal, _B(0, 1, "Opt-in growth per consecutive win (0 = off); capped by max_scale.")] = Decimal(0)
+    max_scale: Annotated[Decimal, _B(1, 2)] = Decimal("1.0")
+    min_count: Annotated[Decimal, _B(0, None, "Smallest order worth placing, in contracts (also the size step).", gt=True)] = Decimal(1)
 
     def _check(self) -> None:
         if self.min_scale > self.max_scale:
@@ -187,18 +190,18 @@ class SizingSettings(_Strict):
             raise ValueError("`min_count` must be a multiple of 0.01 contract")
 
 
-class RiskSettings(_Strict):
+class RiskSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The risk gate's limits and the trading-state machine's triggers."""
 
     max_order_cost: Dollars = Decimal("10.00")
     max_daily_cost: Dollars = Decimal("50.00")
-    daily_loss_limit: _dec(0, None, "Loss since the start of the UTC day that moves the state to HALTED, dollars."
-                           ) = Decimal("10.00")
-    reducing_drawdown_pct: _dec(0, 1, "Drawdown from peak equity that moves the state to REDUCING.") = Decimal("0.10")
-    max_drawdown_pct: _dec(0, 1, "Drawdown from peak equity that moves the state to HALTED.") = Decimal("0.20")
-    max_consecutive_losses: _int(1) = 6
-    max_open_orders: _int(1) = 50
-    max_reconcile_failures: _int(1) = 3
+    daily_loss_limit: Annotated[Decimal, _B(0, None, "Loss since the start of the UTC day that moves the state to HALTED, dollars."
+                           )] = Decimal("10.00")
+    reducing_drawdown_pct: Annotated[Decimal, _B(0, 1, "Drawdown from peak equity that moves the state to REDUCING.")] = Decimal("0.10")
+    max_drawdown_pct: Annotated[Decimal, _B(0, 1, "Drawdown from peak equity that moves the state to HALTED.")] = Decimal("0.20")
+    max_consecutive_losses: Annotated[int, _I(1)] = 6
+    max_open_orders: Annotated[int, _I(1)] = 50
+    max_reconcile_failures: Annotated[int, _I(1)] = 3
     cancel_orphans: bool = False
 
     def _check(self) -> None:
@@ -208,29 +211,29 @@ class RiskSettings(_Strict):
             raise ValueError("`max_order_cost` must not exceed `max_daily_cost`")
 
 
-class ExecutionSettings(_Strict):
-    max_slippage_pct: _dec(0, 1, "Worst acceptable price vs. the top of book when walking the book (and when "
-                           "unwinding).") = Decimal("0.02")
+class ExecutionSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    max_slippage_pct: Annotated[Decimal, _B(0, 1, "Worst acceptable price vs. the top of book when walking the book (and when "
+                           "unwinding).")] = Decimal("0.02")
     taker_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "immediate_or_cancel"
     arbitrage_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "fill_or_kill"
-    maker_expiry_seconds: _int(0, None, "Post-only quotes expire after this long (0 = good till cancelled).") = 600
+    maker_expiry_seconds: Annotated[int, _I(0, None, "Post-only quotes expire after this long (0 = good till cancelled).")] = 600
 
 
-class LoopSettings(_Strict):
-    interval_seconds: _dec(0) = Decimal(10)
-    reconcile_every: _int(1) = 10
+class LoopSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    interval_seconds: Annotated[Decimal, _B(0)] = Decimal(10)
+    reconcile_every: Annotated[int, _I(1)] = 10
 
 
-class RateLimitSettings(_Strict):
+class RateLimitSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Token buckets used when /account/limits is not available (unauthenticated)."""
 
-    read_per_second: _int(1) = 200
-    read_capacity: _int(1) = 400
-    write_per_second: _int(1) = 100
-    write_capacity: _int(1) = 100
+    read_per_second: Annotated[int, _I(1)] = 200
+    read_capacity: Annotated[int, _I(1)] = 400
+    write_per_second: Annotated[int, _I(1)] = 100
+    write_capacity: Annotated[int, _I(1)] = 100
 
 
-class Profile(_Strict):
+class Profile(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A complete risk profile."""
 
     name: str = "default"
@@ -395,6 +398,12 @@ def load_profile(name_or_path: str | None = None) -> Profile:
 def profile_schema() -> dict[str, Any]:
     """Return the JSON Schema of a profile (what ``kalashi profile schema`` prints)."""
     schema: dict[str, Any] = msgspec.json.schema(Profile)
+    for cls in _structs(Profile):
+        props = schema["$defs"][cls.__name__]["properties"]
+        for name, hint in get_type_hints(cls, include_extras=True).items():
+            for meta in getattr(hint, "__metadata__", ()):
+                if isinstance(meta, _B):
+                    props[name].update(meta.schema())
 
     def numbers_too(node: Any) -> None:
         # Decimals may be written as YAML numbers (0.25) or strings ("100.00").
@@ -413,6 +422,15 @@ def profile_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://kalashi.dev/schemas/profile.schema.json"
     return schema
+
+
+def _structs(cls: type) -> list[type]:
+    """The profile's struct classes, depth first."""
+    out = [cls]
+    for hint in get_type_hints(cls).values():
+        if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
+            out.extend(x for x in _structs(hint) if x not in out)
+    return out
 
 
 def profile_to_yaml(p: Profile) -> str:

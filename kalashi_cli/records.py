@@ -65,7 +65,7 @@ class _Reader:
         except KeyError:
             raise ValueError(f"{self.kind} record is missing required field '{key}'") from None
 
-    def str(self, key: str, default: str | None = None) -> str:
+    def text(self, key: str, default: str | None = None) -> str:
         v = self.d.get(key, default) if default is not None else self._get(key)
         if not isinstance(v, str):
             raise ValueError(f"field '{key}' must be a string, got {type(v).__name__}")
@@ -308,18 +308,18 @@ def market_from_record(d: Record) -> Market:
     if grid:
         kwargs["price_ranges"] = grid
     return Market(
-        ticker=r.str("ticker"),
-        event_ticker=r.str("event_ticker"),
-        series_ticker=r.str("series_ticker"),
-        title=r.str("title"),
-        category=r.str("category"),
-        status=r.str("status"),
-        close_time=r.str("close_time"),
+        ticker=r.text("ticker"),
+        event_ticker=r.text("event_ticker"),
+        series_ticker=r.text("series_ticker"),
+        title=r.text("title"),
+        category=r.text("category"),
+        status=r.text("status"),
+        close_time=r.text("close_time"),
         yes_bids=yes_bids,
         no_bids=no_bids,
         volume=r.count("volume"),
         open_interest=r.count("open_interest"),
-        fee_type=r.str("fee_type"),
+        fee_type=r.text("fee_type"),
         fee_multiplier=parse_multiplier(d.get("fee_multiplier")),
         strike_type=d.get("strike_type"),
         floor_strike=Decimal(str(fs)) if fs is not None else None,
@@ -338,12 +338,12 @@ def _leg_from(d: Any, i: int) -> Leg:
     if not isinstance(d, dict):
         raise ValueError(f"legs[{i}] must be an object")
     r = _Reader(d, f"legs[{i}]")
-    outcome, action = r.str("outcome"), r.str("action")
+    outcome, action = r.text("outcome"), r.text("action")
     if outcome not in ("yes", "no"):
         raise ValueError(f"legs[{i}].outcome must be 'yes' or 'no', got {outcome!r}")
     if action not in ("buy", "sell"):
         raise ValueError(f"legs[{i}].action must be 'buy' or 'sell', got {action!r}")
-    return Leg(r.str("ticker"), outcome, action, r.price("price"), r.count("count"))  # type: ignore[arg-type]
+    return Leg(r.text("ticker"), outcome, action, r.price("price"), r.count("count"))  # type: ignore[arg-type]
 
 
 def opportunity_from_record(d: Record) -> Opportunity:
@@ -356,13 +356,13 @@ def opportunity_from_record(d: Record) -> Opportunity:
     legs_raw = r._get("legs")
     if not isinstance(legs_raw, list) or not legs_raw:
         raise ValueError("field 'legs' must be a non-empty list")
-    strategy = r.str("strategy")
+    strategy = r.text("strategy")
     if strategy not in ("arbitrage", "spread", "value"):
         raise ValueError(f"field 'strategy' must be arbitrage, spread or value, got {strategy!r}")
     return Opportunity(
-        id=r.str("id"),
+        id=r.text("id"),
         strategy=strategy,  # type: ignore[arg-type]
-        event_ticker=r.str("event_ticker"),
+        event_ticker=r.text("event_ticker"),
         legs=tuple(_leg_from(x, i) for i, x in enumerate(legs_raw)),
         edge=r.money("edge"),
         edge_pct=r.decimal("edge_pct"),
@@ -370,7 +370,7 @@ def opportunity_from_record(d: Record) -> Opportunity:
         confidence=r.decimal("confidence"),
         liquidity=r.decimal("liquidity"),
         score=r.decimal("score"),
-        reason=r.str("reason"),
+        reason=r.text("reason"),
         series_ticker=str(d.get("series_ticker", "")),
         category=str(d.get("category", "")),
         cost=parse_money(d["cost"]) if "cost" in d else 0,
@@ -391,7 +391,7 @@ def candidate_from_record(d: Record) -> Candidate:
     r = _Reader(d, "candidate")
     return Candidate(
         opportunity=opportunity_from_record(d),
-        group=r.str("group"),
+        group=r.text("group"),
         required_edge=r.money("required_edge"),
         size=r.count("size"),
         kelly_fraction=r.decimal("kelly_fraction"),
@@ -402,7 +402,7 @@ def candidate_from_record(d: Record) -> Candidate:
 # --------------------------------------------------------------------------- I/O
 
 
-def iter_records(stream: IO[bytes] | IO[str], name: str = "<stdin>") -> Iterator[Record]:
+def iter_records(stream: IO[bytes], name: str = "<stdin>") -> Iterator[Record]:
     """Yield one dict per non-blank line, checking ``kind`` and ``v``.
 
     Raises:

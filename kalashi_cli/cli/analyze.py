@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -79,7 +80,7 @@ def analyze(
     prof = load_profile(profile)
     analyzer = Analyzer(prof, fair=read_fair(fair) if fair else None)
     out = Out(fmt)
-    ctx = {"as_of": 0, "src": ""}
+    ctx: dict[str, Any] = {"as_of": 0, "src": ""}
 
     def markets():
         from ..stages.scan import close_ms  # noqa: F401 - keeps decode helpers warm

@@ -32,9 +32,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import analyze, correlate, metrics, order, profile_cmd, run_loop, scan
+    from . import analyze, correlate, metrics, order, profile_cmd, run_loop, safety_cmds, scan
 
-    for mod in (scan, analyze, correlate, order, metrics, run_loop):
+    for mod in (scan, analyze, correlate, order, metrics, run_loop, safety_cmds):
         mod.register(app)
     app.add_typer(profile_cmd.app, name="profile")
 

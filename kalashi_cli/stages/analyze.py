@@ -24,6 +24,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from decimal import Decimal
 from typing import Any
 
@@ -121,7 +122,7 @@ class Analyzer:
             fair = self.fair.get(m.ticker)
             if fair is None and self.settings.value.use_sim_forecast:
                 fair = m.forecast_p
-            found.extend(self._cached(("one", _book_key(m), fair), lambda m=m, fair=fair: self._single(m, fair)))
+            found.extend(self._cached(("one", _book_key(m), fair), partial(self._single, m, fair)))
         found.sort(key=lambda o: o.score, reverse=True)
         for o in found:
             yield replace(o, id=opportunity_id(o.strategy, o.legs, as_of_ms), as_of_ms=as_of_ms, src=src)

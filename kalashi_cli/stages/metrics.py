@@ -82,8 +82,8 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         s["win_rate"] = str(_ratio(s["wins"], s["trades"]))
         s["pnl"] = fmt_money(s["pnl"])
     orders = journal.records("order") or run.orders
-    lat = [Decimal(o["latency_ms"]) for o in orders if o.get("status") not in ("rejected",)]
-    slip = [Decimal(o["slippage_pct"]) for o in orders if o.get("avg_fill_price") is not None]
+    lat: list[Decimal] = [Decimal(o["latency_ms"]) for o in orders if o.get("status") not in ("rejected",)]
+    slip: list[Decimal] = [Decimal(o["slippage_pct"]) for o in orders if o.get("avg_fill_price") is not None]
     asked = sum(Decimal(o["count"]) for o in orders if o.get("status") != "rejected")
     got = sum(Decimal(o["filled_count"]) for o in orders if o.get("status") != "rejected")
     hits = run.cache_hits + sum(r["cache_hits"] for r in iterations)
@@ -111,8 +111,9 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         "per_strategy": per_strategy,
         "execution": {
             "orders": len(orders),
-            "avg_latency_ms": str((sum(lat) / len(lat)).quantize(Decimal("0.001")) if lat else Decimal(0)),
-            "avg_slippage_pct": str((sum(slip) / len(slip)).quantize(Decimal("0.0001")) if slip else Decimal(0)),
+            "avg_latency_ms": str((sum(lat, Decimal(0)) / len(lat)).quantize(Decimal("0.001")) if lat else Decimal(0)),
+            "avg_slippage_pct": str((sum(slip, Decimal(0)) / len(slip)).quantize(Decimal("0.0001")) if slip
+                                    else Decimal(0)),
             "fill_rate": str((got / asked).quantize(Decimal("0.0001")) if asked else Decimal(0)),
         },
         "cache": {"hits": hits, "misses": misses, "hit_rate": str(_ratio(hits, hits + misses))},

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -203,8 +203,20 @@ class OrderExecutor:
         return None
 
     # -- sending ------------------------------------------------------------------------
+    def send(self, intent: OrderIntent, leg: Leg, market: Market, *, reference: Price, strategy: str, ref: str,
+             purpose: str = "entry") -> tuple[list[Order | Fill | Denied], Count]:
+        """Send one ready-made intent (flatten, manual orders) the same journaled way; return outputs and fills."""
+        plan = _LegPlan(0, leg, market, intent, leg.price, reference, intent.count)
+        out: list[Order | Fill | Denied] = []
+        gen = self._send(plan, strategy, ref, None, purpose=purpose)
+        while True:
+            try:
+                out.append(next(gen))
+            except StopIteration as stop:
+                return out, stop.value or 0
+
     def _send(self, p: _LegPlan, strategy: str, opp_id: str, cand: Candidate | None,
-              purpose: str = "entry") -> Iterator[Order | Fill | Denied]:
+              purpose: str = "entry") -> Generator[Order | Fill | Denied, None, Count | None]:
         """Journal, gate-admit and send one intent; return the filled count (None if unknown/rejected)."""
         intent = p.intent
         existing = self.journal.record_intent(intent, strategy=strategy, opportunity_id=opp_id)
