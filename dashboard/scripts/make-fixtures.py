@@ -108,9 +108,9 @@ metrics = {"kind": "metrics", "v": 1, "trades": 18, "wins": 11, "losses": 7, "wi
 
 health = [
     {"name": "bridge", "status": "ok", "detail": "2 clients connected", "latency_ms": None},
-    {"name": "market-data", "status": "ok", "detail": "sim source, 148 markets", "latency_ms": 12},
-    {"name": "broker", "status": "ok", "detail": "paper matching engine", "latency_ms": 3},
-    {"name": "journal", "status": "ok", "detail": "SQLite WAL, reconciled at start-up", "latency_ms": 1},
+    {"name": "market-data", "status": "ok", "detail": "sim source, 148 markets", "latency_ms": "12"},
+    {"name": "broker", "status": "ok", "detail": "paper matching engine", "latency_ms": "3"},
+    {"name": "journal", "status": "ok", "detail": "SQLite WAL, reconciled at start-up", "latency_ms": "1"},
 ]
 
 state = {
@@ -147,8 +147,8 @@ for k, eq in enumerate(eqs):
         batch.append(order(i, coid, oid, "KXFED-26DEC-T4.25", "yes", "buy", "0.3300", "5.00", "executed", "5.00", "0.3300", "0.0900", f"{39 + k}.250", "0.0000", "value", o2["id"]))
         batch.append(fill(i, coid, oid, f"fill-{740 + k:06d}", "KXFED-26DEC-T4.25", "yes", "buy", "0.3300", "5.00", "0.0900", True))
     else:
-        batch.append({"kind": "denied", "v": 1, "ref": cand["id"], "ticker": "KXFED-26DEC-T4.25", "reason": "per-event exposure cap: KXFED-26DEC would reach 5.2% of equity, cap 5%"})
-    batch.append({"kind": "health", "v": 1, "name": "market-data", "status": "degraded" if k == 1 else "ok", "detail": "sim source, 148 markets" + (" — 2 stale books" if k == 1 else ""), "latency_ms": 12 + k * 7})
+        batch.append({"kind": "denied", "v": 1, "ref": cand["id"], "ticker": "KXFED-26DEC-T4.25", "rule": "event_cap", "reason": "per-event exposure cap: KXFED-26DEC would reach 5.2% of equity, cap 5%"})
+    batch.append({"kind": "health", "v": 1, "name": "market-data", "status": "degraded" if k == 1 else "ok", "detail": "sim source, 148 markets" + (" — 2 stale books" if k == 1 else ""), "latency_ms": str(12 + k * 7)})
     mk = json.loads(json.dumps(metrics)); mk["equity"] = eq
     mk["unrealized_pnl"] = m4(D(eq) - D("1000") - D(mk["realized_pnl"]))
     batch.append(mk)

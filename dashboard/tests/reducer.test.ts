@@ -49,7 +49,7 @@ describe('reduceModel', () => {
     expect(s.equity_curve).toHaveLength(32)
     expect(s.journal[0]!.kind).toBe('fill')
     expect(s.journal[1]!.kind).toBe('order')
-    expect(s.health.find((h) => h.name === 'market-data')?.latency_ms).toBe(12)
+    expect(s.health.find((h) => h.name === 'market-data')?.latency_ms).toBe('12')
     expect(m.lastIteration?.n).toBe(32)
     expect(m.decisions[0]?.kind).toBe('rejected')
     expect(m.recordsSinceState).toBe(first!.length)
