@@ -182,8 +182,8 @@ export function LoopCard({ state, access, send, setToken }: LoopCardProps) {
       {asking === 'flatten' ? (
         <Dialog title="Flatten everything?" onCancel={close} testId="dialog-flatten">
           <p>
-            This cancels every resting order and sends reducing orders to close all {state?.positions.length ?? 0} open positions at
-            market prices. It cannot be undone.
+            This cancels every resting order and sends reduce-only orders to close all {state?.positions.length ?? 0} open positions,
+            through the risk gate. It cannot be undone.
           </p>
           <div className="dialog__actions">
             <Button variant="ghost" onClick={close}>

@@ -1,3 +1,4 @@
+import { useId } from 'react'
 import type { ReactNode } from 'react'
 
 export interface GlassCardProps {
@@ -12,7 +13,7 @@ export interface GlassCardProps {
 
 /** A frosted card with a title: the unit of the bento grid. */
 export function GlassCard({ title, aside, span = 'normal', testId, children }: GlassCardProps) {
-  const id = `card-${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`
+  const id = useId()
   return (
     <section className={`glass-card span-${span}`} aria-labelledby={id} data-testid={testId}>
       <header className="glass-card__head">
