@@ -7,16 +7,36 @@ registers them and maps errors to ``kalashi: error: <what> — <what to do>`` an
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import EXIT_CODES, EXIT_INTERRUPTED, KalashiError
 
 EXIT_TABLE = "\n\n".join(f"{code}  {what}" for code, what in EXIT_CODES.items())
 
+
+class KalashiGroup(TyperGroup):
+    """Maps kalashi's exceptions to one stderr line and a frozen exit code, for every command."""
+
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except KalashiError as e:
+            error(str(e))
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            error("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            # `kalashi scan | head`: the reader left; that is not an error of ours
+            _silence_stdout()
+            raise typer.Exit(0) from None
+
+
 app = typer.Typer(
+    cls=KalashiGroup,
     name="kalashi",
     help="Trade Kalshi prediction markets from the shell: scan | analyze | correlate | order | metrics.\n\n"
          "Paper trading on a built-in simulated market is the default; real money needs --live, "
@@ -59,38 +79,18 @@ def error(msg: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; map every failure to a message and a frozen exit code."""
+    """Run the CLI and return its exit code (kalashi errors are mapped in :class:`KalashiGroup`)."""
     try:
-        app(args=argv, prog_name="kalashi", standalone_mode=False)
-    except KalashiError as e:
-        error(str(e))
-        return e.exit_code
-    except KeyboardInterrupt:
-        error("interrupted")
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # `kalashi scan | head`: the reader left; that is not an error of ours
-        _silence_stdout()
-        return 0
-    except typer.Exit as e:
-        return int(e.exit_code or 0)
-    except typer.Abort:
-        error("aborted")
-        return EXIT_INTERRUPTED
-    except Exception as e:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            return 2 if isinstance(e, click.UsageError) else 1
-        if isinstance(e, OSError) and e.errno == 32:  # EPIPE surfacing as OSError
-            _silence_stdout()
-            return 0
-        error(f"unexpected {type(e).__name__}: {e} — please report this with the command you ran")
+        app(args=argv, prog_name="kalashi", standalone_mode=True)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback, no locals
+        error(f"unexpected {type(e).__name__}: {e} — please report this with the command you ran "
+              "(set KALASHI_DEBUG=1 for a traceback)")
         if os.environ.get("KALASHI_DEBUG"):
             import traceback
 
-            traceback.print_exception(e)  # no locals: the key may live in memory
+            traceback.print_exception(e)
         return 1
     return 0
 
@@ -105,6 +105,9 @@ def _silence_stdout() -> None:
 
 def run() -> None:
     """Console-script entry point."""
-    if hasattr(signal, "SIGPIPE"):
-        pass  # keep Python's default (EPIPE → BrokenPipeError), handled in main()
-    sys.exit(main())
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left while our last bytes were buffered
+        _silence_stdout()
+    sys.exit(code)
