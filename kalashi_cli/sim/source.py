@@ -1,0 +1,124 @@
+"""``--source sim``: the built-in simulated universe behind the MarketSource port.
+
+A descriptor names the universe and the step, so any later stage of a shell pipe rebuilds the
+very same books: ``sim:seed=0,markets=2000,step=3`` (bare ``sim`` means the defaults).
+Importing this module is cheap; the universe is built on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from ..domain import Market
+from ..errors import UsageError
+from ..ports import SourceEvents
+
+if TYPE_CHECKING:
+    from .universe import SimUniverse
+
+DEFAULTS = {"seed": 0, "markets": 2000, "step": 0}
+MAX_MARKETS = 1_000_000
+_HELP = "write it as sim:seed=N,markets=N,step=N (every key optional), e.g. sim:seed=1,markets=5000,step=2"
+
+
+class SimSource:
+    """The sim universe as a MarketSource: no network, no API calls, one step per ``advance()``."""
+
+    name = "sim"
+
+    def __init__(self, seed: int = 0, markets: int = 2000, step: int = 0) -> None:
+        """Open the universe ``(seed, markets)`` at ``step``.
+
+        Raises:
+            UsageError: ``markets`` is outside 1 … 1 000 000 or ``step`` is negative.
+        """
+        if not 1 <= markets <= MAX_MARKETS:
+            raise UsageError(f"sim markets must be between 1 and {MAX_MARKETS}, got {markets}", hint=_HELP)
+        if step < 0:
+            raise UsageError(f"sim step must be 0 or more, got {step}", hint=_HELP)
+        self.seed = seed
+        self.markets = markets
+        self.step = step
+        self.api_calls = 0
+        self._universe: SimUniverse | None = None
+
+    @property
+    def universe(self) -> SimUniverse:
+        """The universe behind this source (built on first use)."""
+        if self._universe is None:
+            from .universe import SimUniverse
+
+            self._universe = SimUniverse(self.seed, self.markets)
+        return self._universe
+
+    def describe(self) -> str:
+        """Return the descriptor that recreates this source at its current step."""
+        return f"sim:seed={self.seed},markets={self.markets},step={self.step}"
+
+    def now_ms(self) -> int:
+        """Return the sim clock at the current step (Unix ms)."""
+        return self.universe.time_ms(self.step)
+
+    def list_markets(self) -> Iterator[Market]:
+        """Yield every market at the current step, event by event, with full depth."""
+        return self.universe.iter_markets_at(self.step)
+
+    def books(self, tickers: Sequence[str]) -> dict[str, Market]:
+        """Return full-depth markets for these tickers at the current step (unknown ones left out)."""
+        u = self.universe
+        out: dict[str, Market] = {}
+        for t in tickers:
+            m = u.market_at(t, self.step)
+            if m is not None:
+                out[t] = m
+        return out
+
+    def advance(self) -> SourceEvents:
+        """Move one step on; report the public trades and settlements in between."""
+        u = self.universe
+        self.step += 1
+        trades = u.trades_between(self.step - 1, self.step)
+        settlements = u.settlements_between(self.step - 1, self.step)
+        return SourceEvents(tuple(trades), tuple(settlements), self.step, u.time_ms(self.step))
+
+    def close(self) -> None:
+        """Nothing to release: the universe lives in memory."""
+
+
+def parse_sim_spec(spec: str) -> SimSource:
+    """Build a SimSource from ``sim`` or ``sim:seed=N,markets=N,step=N``.
+
+    Raises:
+        UsageError: not a sim descriptor, an unknown or repeated key, or a value that is not
+            a whole number in range; the message names the key and the valid ones.
+    """
+    text = spec.strip()
+    if text == "sim":
+        return SimSource()
+    if not text.startswith("sim:"):
+        raise UsageError(f"'{spec}' is not a sim source descriptor", hint=_HELP)
+    values = dict(DEFAULTS)
+    seen: set[str] = set()
+    body = text[4:].strip()
+    for part in body.split(",") if body else []:
+        key, eq, raw = part.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not eq or not key:
+            raise UsageError(f"sim descriptor part '{part.strip()}' is not key=value",
+                             hint=f"valid keys: {', '.join(DEFAULTS)}; {_HELP}")
+        if key not in DEFAULTS:
+            raise UsageError(f"unknown sim descriptor key '{key}'",
+                             hint=f"valid keys: {', '.join(DEFAULTS)}; {_HELP}")
+        if key in seen:
+            raise UsageError(f"sim descriptor key '{key}' is given twice", hint=_HELP)
+        seen.add(key)
+        try:
+            value = int(raw)
+        except ValueError:
+            raise UsageError(f"sim descriptor key '{key}' needs a whole number, got '{raw}'",
+                             hint=_HELP) from None
+        if value < 0 or (key == "markets" and value < 1):
+            raise UsageError(f"sim descriptor key '{key}' is out of range: {value}", hint=_HELP)
+        values[key] = value
+    return SimSource(values["seed"], values["markets"], values["step"])

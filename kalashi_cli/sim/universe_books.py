@@ -1,0 +1,314 @@
+"""Building blocks of the sim universe: hashing, tick grids, calibrated tables, book sides.
+
+Everything here is deterministic and process-independent: hashing is splitmix64 on ints
+(never Python's ``hash()`` of strings, which is randomised per process), and every table is
+built from fixed constants, so two processes produce identical books for the same seed.
+
+Book sides are assembled from shared pieces to keep 100 000 markets fast and small: a deep
+side (every level below the best) is a tuple cached per (grid, size table, best level,
+template), and each level is a ``(price, size)`` tuple shared by every market that quotes
+it. A market only allocates its best level and the concatenation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from statistics import NormalDist
+from typing import Any
+
+from ..domain import Level, Market
+from ..money import CENT_GRID, DECI_CENT_GRID, ONE_DOLLAR, TAPERED_GRID, TickBand
+from .universe_catalog import CLASS_SIZE_FACTOR, GROUP_SHARES, LEVEL_SIZE_MEDIAN, TOP_SIZE_MEDIAN
+
+MASK64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def mix64(x: int) -> int:
+    """Return the splitmix64 finaliser of ``x``: a well-mixed 64-bit hash, same in every process."""
+    x = (x + GOLDEN) & MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
+    return x ^ (x >> 31)
+
+
+def hash2(a: int, b: int) -> int:
+    """Hash a pair of ints (keys, indices, steps) into 64 bits."""
+    return mix64(a ^ mix64(b & MASK64))
+
+
+def unit(h: int) -> float:
+    """Map a 64-bit hash to a float in (0, 1) (53 bits, never exactly 0 or 1)."""
+    return ((h >> 11) + 0.5) / 9007199254740992.0
+
+
+_ND = NormalDist()
+#: 256 standard-normal quantiles: a byte of hash → an (approximately) normal draw.
+NORMAL256: tuple[float, ...] = tuple(_ND.inv_cdf((i + 0.5) / 256) for i in range(256))
+
+
+def normal(h: int) -> float:
+    """Map a 64-bit hash to an exact standard-normal draw (inverse CDF of 53 bits)."""
+    return _ND.inv_cdf(unit(h))
+
+
+class Stream:
+    """A deterministic stream of 64-bit draws from one key (for one-off static builds)."""
+
+    __slots__ = ("key", "i")
+
+    def __init__(self, key: int) -> None:
+        self.key = key
+        self.i = 0
+
+    def next(self) -> int:
+        self.i += 1
+        return mix64(self.key ^ ((self.i * GOLDEN) & MASK64))
+
+    def uniform(self) -> float:
+        return unit(self.next())
+
+    def normal(self) -> float:
+        return normal(self.next())
+
+    def randint(self, lo: int, hi: int) -> int:
+        """Return an int in [lo, hi]."""
+        return lo + self.next() % (hi - lo + 1)
+
+    def choice_weighted(self, weights: list[float]) -> int:
+        u = self.uniform() * sum(weights)
+        acc = 0.0
+        for i, w in enumerate(weights):
+            acc += w
+            if u < acc:
+                return i
+        return len(weights) - 1
+
+
+# --------------------------------------------------------------------------- grids
+
+GRID_BANDS: dict[str, tuple[TickBand, ...]] = {
+    "linear_cent": CENT_GRID,
+    "deci_cent": DECI_CENT_GRID,
+    "tapered_deci_cent": TAPERED_GRID,
+}
+
+
+def _grid_prices(bands: tuple[TickBand, ...]) -> tuple[int, ...]:
+    prices: set[int] = set()
+    for b in bands:
+        p = b.start
+        while p <= b.end:
+            if 0 < p < ONE_DOLLAR:
+                prices.add(p)
+            p += b.step
+    return tuple(sorted(prices))
+
+
+class Grid:
+    """A tick grid as a sorted price list plus a float price → fractional index table.
+
+    All three Kalshi grids we simulate are symmetric around $0.50, so the NO price at YES
+    index ``i`` is the YES price at index ``n − 1 − i``.
+    """
+
+    __slots__ = ("name", "gid", "bands", "prices", "n", "fidx")
+
+    def __init__(self, name: str, gid: int) -> None:
+        self.name = name
+        self.gid = gid
+        self.bands = GRID_BANDS[name]
+        self.prices = _grid_prices(self.bands)
+        self.n = len(self.prices)
+        assert all(a + b == ONE_DOLLAR for a, b in zip(self.prices, reversed(self.prices), strict=True))
+        # fidx[u] for u in 0..10 000 (price in 1/10 000 $): fractional index, linear between ticks
+        fidx: list[float] = []
+        ps = self.prices
+        j = 0
+        for u in range(ONE_DOLLAR + 1):
+            while j < self.n - 1 and ps[j + 1] <= u:
+                j += 1
+            if u <= ps[0]:
+                fidx.append((u - ps[0]) / (ps[1] - ps[0]))
+            elif u >= ps[-1]:
+                fidx.append(self.n - 1 + (u - ps[-1]) / (ps[-1] - ps[-2]))
+            else:
+                fidx.append(j + (u - ps[j]) / (ps[j + 1] - ps[j]))
+        self.fidx = tuple(fidx)
+
+
+GRIDS: dict[str, Grid] = {name: Grid(name, i) for i, name in enumerate(GRID_BANDS)}
+GRID_LIST: tuple[Grid, ...] = tuple(GRIDS.values())
+
+# --------------------------------------------------------------------------- calibrated tables
+
+GROUPS: tuple[str, ...] = tuple(GROUP_SHARES)
+
+#: Spread (in grid ticks) per liquidity class, 256 entries each so a hash byte picks one.
+#: Liquid books: 1 tick ≈ 70 % (real sports books: 72 % one tick, weather 83 %); thin books
+#: carry the wide spreads real economics/politics captures show (docs/sim-calibration.md).
+_SPREAD_MIX: tuple[tuple[tuple[int, int, float], ...], ...] = (
+    ((1, 1, 0.70), (2, 2, 0.18), (3, 3, 0.08), (4, 5, 0.04)),
+    ((1, 1, 0.30), (2, 2, 0.30), (3, 3, 0.15), (4, 5, 0.12), (6, 10, 0.13)),
+    ((2, 2, 0.10), (3, 5, 0.25), (6, 10, 0.35), (11, 30, 0.25), (31, 60, 0.05)),
+)
+
+
+def _spread_table(mix: tuple[tuple[int, int, float], ...]) -> tuple[int, ...]:
+    out: list[int] = []
+    for lo, hi, share in mix:
+        k = round(share * 256)
+        out.extend(lo + (i * (hi - lo + 1)) // max(k, 1) for i in range(k))
+    out = (out + [mix[-1][1]] * 256)[:256]
+    # interleave deterministically so neighbouring bytes differ
+    return tuple(out[(i * 97) % 256] for i in range(256))
+
+
+SPREAD_TABLES: tuple[tuple[int, ...], ...] = tuple(_spread_table(m) for m in _SPREAD_MIX)
+
+
+def _size_table(median: float, sigma: float) -> tuple[int, ...]:
+    """64 lognormal size quantiles in Count units (1/100 contract), a few fractional."""
+    out: list[int] = []
+    for i in range(64):
+        z = _ND.inv_cdf((i + 0.5) / 64)
+        contracts = max(1.0, median * math.exp(sigma * z))
+        c = int(round(contracts)) * 100
+        if i % 7 == 3:  # fractional contracts exist on Kalshi (e.g. 1329.20 in real books)
+            c += (i * 37) % 100
+        out.append(max(100, c))
+    return tuple(out[(i * 29) % 64] for i in range(64))
+
+
+#: (group, class) → size tables for the best level and for deeper levels.
+TOP_SIZES: dict[tuple[str, int], tuple[int, ...]] = {}
+DEEP_SIZES: dict[tuple[str, int], tuple[int, ...]] = {}
+for _g in GROUPS:
+    for _c, _f in enumerate(CLASS_SIZE_FACTOR):
+        TOP_SIZES[(_g, _c)] = _size_table(TOP_SIZE_MEDIAN[_g] * _f, 1.6)
+        DEEP_SIZES[(_g, _c)] = _size_table(LEVEL_SIZE_MEDIAN[_g] * _f, 2.0)
+#: Sizes at a dislocated (mispriced) best level: real arbitrage is thin (5–80 contracts).
+THIN_SIZES: tuple[int, ...] = tuple(100 * (5 + (i * 23) % 76) for i in range(64))
+#: Table ids for the side cache: one per (group, class).
+TABLE_IDS: dict[tuple[str, int], int] = {k: i for i, k in enumerate(DEEP_SIZES)}
+TOP_SIZE_LIST: tuple[tuple[int, ...], ...] = tuple(TOP_SIZES.values())
+DEEP_SIZE_LIST: tuple[tuple[int, ...], ...] = tuple(DEEP_SIZES.values())
+
+# Levels per side beyond the best, per class (liquid, normal, thin): real liquid books show a
+# median of 21 (sports) to 34 (weather) levels; 10th percentile 10.
+_DEPTH_RANGE = ((11, 40), (5, 19), (1, 7))
+# Gap in ticks between consecutive levels: real books 80 % one tick, 7 % two, 4 % three …
+_GAPS = (1,) * 80 + (2,) * 8 + (3,) * 5 + (4,) * 2 + (5, 6, 7, 9, 12)
+N_TEMPLATES = 128
+
+
+def _templates(cls: int) -> tuple[tuple[int, tuple[tuple[int, int], ...]], ...]:
+    s = Stream(0xDEE9 + cls)
+    lo, hi = _DEPTH_RANGE[cls]
+    out = []
+    for _ in range(N_TEMPLATES):
+        depth = s.randint(lo, hi)
+        off = 0
+        levels = []
+        for _ in range(depth):
+            off += _GAPS[s.next() % len(_GAPS)]
+            levels.append((off, s.next() % 64))
+        out.append((s.next() % 64, tuple(levels)))
+    return tuple(out)
+
+
+#: N_TEMPLATES side templates per class: (best-level size index, ((ticks below best, size index), ...)).
+TEMPLATES: tuple[tuple[tuple[int, tuple[tuple[int, int], ...]], ...], ...] = tuple(_templates(c) for c in range(3))
+
+_LEVELS: dict[tuple[int, int], list[list[Level]]] = {}
+_SIDES: dict[int, tuple[Level, ...]] = {}
+SIDES_MAX = 200_000  # bound the side cache (about 40 MB at the limit)
+
+
+def level_table(grid: Grid, table: int, top: bool) -> list[list[Level]]:
+    """Return the shared ``(price, size)`` tuples for a grid and a size table."""
+    key = (grid.gid * 2 + top, table)
+    lv = _LEVELS.get(key)
+    if lv is None:
+        sizes = (TOP_SIZE_LIST if top else DEEP_SIZE_LIST)[table]
+        lv = [[(p, s) for s in sizes] for p in grid.prices]
+        _LEVELS[key] = lv
+    return lv
+
+
+def side_key(grid: Grid, table: int, cls: int, best: int, template: int) -> int:
+    """Return the cache key of a book side (see :func:`book_side`)."""
+    return (((grid.gid * 64 + table) * 1024 + best) * 4 + cls) * N_TEMPLATES + template
+
+
+def book_side(grid: Grid, table: int, cls: int, best: int, template: int) -> tuple[Level, ...]:
+    """Return one side of a book, best level at grid index ``best``: a tuple shared between markets.
+
+    Callers on the hot path look the key up in :data:`SIDES` first and call this on a miss.
+    """
+    key = side_key(grid, table, cls, best, template)
+    side = _SIDES.get(key)
+    if side is None:
+        top_size, deep = TEMPLATES[cls][template]
+        lv = level_table(grid, table, False)
+        side = (level_table(grid, table, True)[best][top_size],) + tuple(
+            lv[best - off][si] for off, si in deep if best - off >= 0)
+        if len(_SIDES) >= SIDES_MAX:
+            _SIDES.clear()
+        _SIDES[key] = side
+    return side
+
+
+SIDES = _SIDES
+
+# --------------------------------------------------------------------------- fast Market construction
+
+#: The Market fields the universe fills, in the order :data:`new_market` takes them.
+MARKET_FIELDS: tuple[str, ...] = (
+    "ticker", "event_ticker", "series_ticker", "title", "category", "status", "close_time",
+    "yes_bids", "no_bids", "volume", "open_interest", "fee_type", "fee_multiplier", "price_ranges",
+    "strike_type", "floor_strike", "cap_strike", "mutually_exclusive", "exhaustive", "is_combo",
+    "last_price", "forecast_p", "exchange_index", "event_market_count", "close_ts_ms",
+)
+
+
+def _market_constructor() -> Any:
+    """Build ``new_market(*MARKET_FIELDS)`` → Market, about 3× faster than ``Market(...)``.
+
+    A frozen slots dataclass assigns each field through ``object.__setattr__`` (about 3.5 µs
+    for 25 fields); writing the slot descriptors directly builds the identical object in
+    about 1 µs, which is a third of the universe's whole per-market budget at 100 000
+    markets. Fields the universe does not know (added later by someone else) get their
+    declared defaults; if Market ever stops being a slots class we use its own __init__.
+    """
+    fields = dataclasses.fields(Market)
+    names = {f.name for f in fields}
+    params = [n for n in MARKET_FIELDS]
+    if not all(isinstance(Market.__dict__.get(f.name), type(Market.__dict__["ticker"])) for f in fields) \
+            or "__slots__" not in Market.__dict__:
+        def slow(*args: Any) -> Market:
+            return Market(**{k: v for k, v in zip(params, args, strict=True) if k in names})
+        return slow
+    ns: dict[str, Any] = {"_new": object.__new__, "_Market": Market}
+    lines = [f"def new_market({', '.join(params)}):", "    m = _new(_Market)"]
+    for f in fields:
+        ns[f"_set_{f.name}"] = Market.__dict__[f.name].__set__
+        if f.name in params:
+            lines.append(f"    _set_{f.name}(m, {f.name})")
+        elif f.default is not dataclasses.MISSING:
+            ns[f"_default_{f.name}"] = f.default
+            lines.append(f"    _set_{f.name}(m, _default_{f.name})")
+        elif f.default_factory is not dataclasses.MISSING:
+            ns[f"_factory_{f.name}"] = f.default_factory
+            lines.append(f"    _set_{f.name}(m, _factory_{f.name}())")
+        else:  # a new required field we cannot fill: use the real constructor (it will say why)
+            def strict(*args: Any) -> Market:
+                return Market(**{k: v for k, v in zip(params, args, strict=True) if k in names})
+            return strict
+    lines.append("    return m")
+    exec("\n".join(lines), ns)  # noqa: S102 - generated from the dataclass fields, like dataclasses does
+    return ns["new_market"]
+
+
+new_market = _market_constructor()
