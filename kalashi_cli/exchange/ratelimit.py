@@ -85,10 +85,11 @@ class TokenBucket:
     def try_take(self, cost: float) -> float:
         """Take ``cost`` tokens if available and return 0; else return the seconds to wait."""
         self._refill()
-        if self._tokens >= cost:
-            self._tokens -= cost
+        # The epsilon and the 1 ms floor keep float rounding from spinning on ever-smaller waits.
+        if self._tokens + 1e-9 >= cost:
+            self._tokens = max(0.0, self._tokens - cost)
             return 0.0
-        return (cost - self._tokens) / self.rate
+        return max((cost - self._tokens) / self.rate, 0.001)
 
     async def acquire(self, cost: float) -> None:
         """Wait until ``cost`` tokens are available, then take them.
