@@ -616,3 +616,42 @@ def test_restored_history_orders_are_listed() -> None:
     assert e.order("a", "old-1").status == "executed"
     with pytest.raises(Conflict):
         e.submit("a", order(price="0.40", coid="cid-1"))
+
+
+def test_fill_or_kill_counts_other_accounts_resting_orders(eng: MatchingEngine) -> None:
+    eng.submit("b", order(side="ask", price="0.44", count="3"))
+    ack = eng.submit("a", order(price="0.45", count="8", tif="fill_or_kill"))
+    assert (ack.fill_count, ack.status) == (C("8"), "executed")
+    assert [f.price for f in eng.fills("a")] == [P("0.44"), P("0.45")]
+
+
+def test_injected_clock_drives_arrivals_and_expiry() -> None:
+    now = [0]
+    e = MatchingEngine(clock=lambda: now[0], latency_ms=20)
+    e.add_market("T")
+    e.open_account("a", M("100"))
+    oid = e.place("a", order(price="0.40", expiration_ts=1))
+    assert e.result("a", oid) is None
+    now[0] = 20
+    assert e.order("a", oid).status == "resting"
+    now[0] = 1_000
+    assert e.order("a", oid).status == "canceled"
+
+
+def test_an_order_whose_expiry_passes_in_flight_is_refused() -> None:
+    e = MatchingEngine(now_ms=0, latency_ms=2_000)
+    e.add_market("T")
+    e.open_account("a", M("100"))
+    with pytest.raises(OrderRejected) as ex:
+        e.submit("a", order(price="0.40", expiration_ts=1))
+    assert code_of(ex) == "invalid_order"
+
+
+def test_open_order_limit() -> None:
+    e = MatchingEngine(max_open_orders=1)
+    e.add_market("T")
+    e.open_account("a", M("100"))
+    e.submit("a", order(price="0.40"))
+    with pytest.raises(OrderRejected) as ex:
+        e.submit("a", order(price="0.41"))
+    assert code_of(ex) == "too_many_open_orders"

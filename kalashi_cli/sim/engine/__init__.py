@@ -3,6 +3,11 @@
 One engine holds many markets (Kalshi's single YES book each, fed by market data) and many
 accounts (cash, netted positions, orders, fills, settlements). See :class:`MatchingEngine`
 for the API and docs/paper-fills.md for the fill model.
+
+Modules: ``book`` (levels and queues), ``orders`` (order state table), ``accounts`` (cash,
+netting, collateral, order groups), ``events``, ``state`` (the taker walk, maker fills from
+public trades, market data, time), ``core`` (writes), ``portfolio`` (reads, audit),
+``restore`` (rebuilding from a journal).
 """
 
 from .core import MatchingEngine, OrderGroupView, QueuePosition

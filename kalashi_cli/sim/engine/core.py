@@ -23,18 +23,13 @@ Market data comes in through ``apply_snapshot`` / ``apply_delta`` / ``apply_trad
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from heapq import heappush
 
 from ...domain import (
-    Balance,
-    ExchangeFill,
-    ExchangeOrder,
     Level,
     Market,
-    MarketPosition,
     OrderAck,
     OrderIntent,
     Outcome,
@@ -47,9 +42,7 @@ from .accounts import Account, OrderGroup
 from .book import MarketBook
 from .events import EngineEvent, MarketStatus, PositionChanged, Settled, TradePrinted
 from .orders import (
-    CANCELED,
     DECREASED,
-    EXECUTED,
     MARKET_CLOSED,
     MARKET_PAUSED,
     MARKET_REACTIVATED,
@@ -61,7 +54,9 @@ from .orders import (
     USER_CANCELED,
     BookOrder,
 )
-from .state import EngineState, reject
+from .portfolio import PortfolioReads, QueuePosition
+from .restore import Restore
+from .state import reject
 
 _TIFS = ("good_till_canceled", "immediate_or_cancel", "fill_or_kill")
 _STPS = ("taker_at_cross", "maker")
@@ -79,14 +74,7 @@ class OrderGroupView:
     order_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class QueuePosition:
-    order_id: str
-    ticker: str
-    ahead: Count  # contracts ahead of the order at its price (0 = next to fill)
-
-
-class MatchingEngine(EngineState):
+class MatchingEngine(Restore, PortfolioReads):
     """Price-time matching on Kalshi's single YES book, fed by market data, for many accounts.
 
     Args:
@@ -124,11 +112,7 @@ class MatchingEngine(EngineState):
         Raises:
             Conflict: the account exists.
         """
-        if account_id in self._accounts or account_id == self._external.account_id:
-            raise Conflict(f"account {account_id} exists", status=409, code="account_exists")
-        if balance < 0:
-            raise ValueError("opening balance must not be negative")
-        self._accounts[account_id] = Account(account_id, balance)
+        self._open_account(account_id, balance)
 
     def deposit(self, account_id: str, amount: Money) -> None:
         """Add (or, negative, withdraw) cash; a withdrawal cannot touch reserved collateral.
@@ -421,18 +405,6 @@ class MatchingEngine(EngineState):
         if m.status != "active":
             raise reject("market_inactive", f"market {m.ticker} is {m.status}; it takes no orders")
 
-    def _order_of(self, acc: Account, order_id: str) -> BookOrder:
-        o = acc.orders.get(order_id)
-        if o is None:
-            raise NotFound(f"order {order_id} not found", status=404, code="not_found")
-        return o
-
-    def _live(self, acc: Account, order_id: str) -> BookOrder:
-        o = self._order_of(acc, order_id)
-        if o.status not in (RESTING, PENDING):
-            raise NotFound(f"order {order_id} is {o.status}, not resting", status=404, code="not_found")
-        return o
-
     def cancel(self, account_id: str, order_id: str) -> Count:
         """Cancel a resting (or still in-flight) order; return the count removed (``reduced_by``).
 
@@ -722,258 +694,6 @@ class MatchingEngine(EngineState):
             self._emit(MarketStatus(ticker, "finalized", self.now_ms, result, v))
         self._finish()
         return out
-
-    # ===================================================================== reads
-    def balance(self, account_id: str) -> Balance:
-        """Return available cash (cash minus collateral of resting orders) and positions' value at best bids."""
-        self._sync()
-        acc = self._account(account_id)
-        value = 0
-        for t, p in acc.positions.items():
-            m = self._markets.get(t)
-            if m is None or p.pos == 0:
-                continue
-            if p.pos > 0:
-                best = m.bids.best()
-                value += p.pos * (best or 0)
-            else:
-                best_ask = m.asks.best()
-                value += -p.pos * (ONE_DOLLAR - best_ask if best_ask is not None else 0)
-        return Balance(balance=acc.cash - acc.reserved, portfolio_value=value)
-
-    def cash(self, account_id: str) -> Money:
-        """Return total cash, including what resting orders hold as collateral."""
-        return self._account(account_id).cash
-
-    def reserved(self, account_id: str) -> Money:
-        """Return the collateral resting orders hold."""
-        return self._account(account_id).reserved
-
-    def positions(self, account_id: str, *, ticker: str | None = None,
-                  event_ticker: str | None = None) -> list[MarketPosition]:
-        """Return positions in unsettled markets the account holds or has traded."""
-        acc = self._account(account_id)
-        out = []
-        for t, p in acc.positions.items():
-            if p.pos == 0 and p.volume == 0:
-                continue
-            if ticker is not None and t != ticker:
-                continue
-            if event_ticker is not None:
-                m = self._markets.get(t)
-                if m is None or m.event_ticker != event_ticker:
-                    continue
-            out.append(p.view())
-        return out
-
-    def orders(self, account_id: str, *, ticker: str | None = None, status: str | None = None,
-               event_ticker: str | None = None) -> list[ExchangeOrder]:
-        """Return the account's orders, oldest first (in-flight orders are not listed)."""
-        self._sync()
-        acc = self._account(account_id)
-        out = []
-        for o in acc.orders.values():
-            if o.status == PENDING or (status is not None and o.status != status):
-                continue
-            if ticker is not None and o.ticker != ticker:
-                continue
-            if event_ticker is not None:
-                m = self._markets.get(o.ticker)
-                if m is None or m.event_ticker != event_ticker:
-                    continue
-            out.append(o.view())
-        return out
-
-    def order(self, account_id: str, order_id: str) -> ExchangeOrder:
-        """Return one order.
-
-        Raises:
-            NotFound: no such order for this account (or still in flight).
-        """
-        self._sync()
-        o = self._order_of(self._account(account_id), order_id)
-        if o.status == PENDING:
-            raise NotFound(f"order {order_id} has not reached the exchange yet", status=404, code="not_found")
-        return o.view()
-
-    def order_by_client_id(self, account_id: str, client_order_id: str) -> ExchangeOrder:
-        """Return the order sent with ``client_order_id`` (reconciliation after a lost answer).
-
-        Raises:
-            NotFound: no order carries that client_order_id.
-        """
-        acc = self._account(account_id)
-        oid = acc.coids.get(client_order_id)
-        if oid is None:
-            raise NotFound(f"no order with client_order_id {client_order_id}", status=404, code="not_found")
-        return self.order(account_id, oid)
-
-    def fills(self, account_id: str, *, ticker: str | None = None, order_id: str | None = None,
-              since_ms: int | None = None) -> list[ExchangeFill]:
-        """Return the account's fills, oldest first."""
-        acc = self._account(account_id)
-        return [f for f in acc.fills
-                if (ticker is None or f.ticker == ticker) and (order_id is None or f.order_id == order_id)
-                and (since_ms is None or f.ts_ms >= since_ms)]
-
-    def settlements(self, account_id: str, *, ticker: str | None = None) -> list[Settlement]:
-        """Return the account's settlements, oldest first."""
-        acc = self._account(account_id)
-        return [s for s in acc.settlements if ticker is None or s.ticker == ticker]
-
-    def queue_position(self, account_id: str, order_id: str) -> Count:
-        """Return the contracts ahead of a resting order at its price (0 = it fills next).
-
-        Raises:
-            NotFound: unknown order, or not resting.
-        """
-        o = self._live(self._account(account_id), order_id)
-        if not o.booked:
-            raise NotFound(f"order {order_id} is not in the book", status=404, code="not_found")
-        lvl = (self._markets[o.ticker].bids if o.is_bid else self._markets[o.ticker].asks).levels[o.price]
-        ahead = o.ahead
-        for mk in lvl.orders:
-            if mk is o:
-                break
-            ahead += mk.remaining
-        return ahead
-
-    def queue_positions(self, account_id: str, *, tickers: Sequence[str] | None = None) -> list[QueuePosition]:
-        """Return the queue position of every resting order (of these markets)."""
-        acc = self._account(account_id)
-        return [QueuePosition(o.order_id, o.ticker, self.queue_position(account_id, o.order_id))
-                for o in acc.open.values() if o.booked and (tickers is None or o.ticker in tickers)]
-
-    def book(self, ticker: str) -> Market:
-        """Return the combined book (external + resting account orders) as a domain Market."""
-        return self._market(ticker).depth_market()
-
-    def book_seq(self, ticker: str) -> int:
-        """Return the seq of the last BookDelta of this market (snapshot then deltas after it)."""
-        return self._market(ticker).seq
-
-    def external_book(self, ticker: str) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
-        """Return market data's own book ``(yes_bids, no_bids)``, best first, as last applied."""
-        m = self._market(ticker)
-        return m.bids.external(), tuple((ONE_DOLLAR - p, s) for p, s in m.asks.external())
-
-    def accounts(self) -> list[str]:
-        return list(self._accounts)
-
-    def external_position(self, ticker: str) -> Count:
-        """Return the other participants' net position from trades with our accounts (+YES)."""
-        p = self._external.positions.get(ticker)
-        return p.pos if p else 0
-
-    def external_cash(self) -> Money:
-        """Return the other participants' net cash from trades with our accounts."""
-        return self._external.cash
-
-    # ===================================================================== restore
-    def restore_account(self, account_id: str, *, deposits: Money, fills: Iterable[ExchangeFill] = (),
-                        settlements: Iterable[Settlement] = (),
-                        orders: Iterable[tuple[OrderIntent | None, ExchangeOrder]] = ()) -> None:
-        """Rebuild an account from a journal: its deposits, fill ledger, settlements and orders.
-
-        Cash and positions are the fold of ``fills`` and ``settlements`` in time order (same
-        rules as ``ledger.fold``). Orders whose status is ``resting`` go back into the book at
-        the **back** of their price level (queue priority is not persisted); the others are
-        kept for the orders listing. ``OrderIntent`` (may be None) restores flags the order
-        listing lacks: self-trade prevention, expiry, post-only, cancel-on-pause.
-
-        Raises:
-            Conflict: the account exists.
-            NotFound: a resting order's market is not listed.
-        """
-        self.open_account(account_id, deposits)
-        acc = self._accounts[account_id]
-        timeline: list[tuple[int, int, ExchangeFill | Settlement]] = []
-        for i, f in enumerate(fills):
-            timeline.append((f.ts_ms, i, f))
-        for j, s in enumerate(settlements):
-            timeline.append((s.settled_ts_ms, 1_000_000_000 + j, s))
-        timeline.sort(key=lambda e: (e[0], e[1]))
-        for _, _, ev in timeline:
-            if isinstance(ev, ExchangeFill):
-                self._restore_fill(acc, ev)
-            else:
-                self._restore_settlement(acc, ev)
-        for intent, eo in orders:
-            self._restore_order(acc, intent, eo)
-        self._bump_ids()
-
-    def _restore_fill(self, acc: Account, f: ExchangeFill) -> None:
-        pos = acc.positions.get(f.ticker)
-        if pos is None:
-            pos = acc.position(f.ticker)
-            m = self._markets.get(f.ticker)
-            if m is not None:
-                m.holders.add(acc.account_id)
-        acc.cash += pos.apply_fill(f.side == "bid", f.price, f.count, f.fee)
-        pos.updated_ms = f.ts_ms
-        acc.fills.append(f)
-        self.fees_collected += f.fee
-        ext = self._external.position(f.ticker)
-        self._external.cash += ext.apply_fill(f.side != "bid", f.price, f.count, 0)
-
-    def _restore_settlement(self, acc: Account, s: Settlement) -> None:
-        acc.settlements.append(s)
-        pos = acc.positions.pop(s.ticker, None)
-        if pos is None or pos.pos == 0:
-            return
-        v = s.value if s.value is not None else (ONE_DOLLAR if s.result == "yes" else 0)
-        held = pos.pos
-        acc.cash += pos.settle(v)
-        ext = self._external.positions.get(s.ticker)
-        if ext is not None:  # the counterparties' mirror of this account's contracts settles too
-            pay = -held * v if held < 0 else held * (ONE_DOLLAR - v)
-            self._external.cash += pay
-            ext.pos += held
-            if ext.pos == 0:
-                ext.cost = 0
-
-    def _restore_order(self, acc: Account, intent: OrderIntent | None, eo: ExchangeOrder) -> None:
-        o = BookOrder(eo.order_id, eo.client_order_id, acc.account_id, eo.ticker, eo.side == "bid", eo.price,
-                      eo.initial_count, tif=eo.time_in_force or (intent.time_in_force if intent else
-                                                                   "good_till_canceled"),
-                      stp=intent.self_trade_prevention_type if intent else "taker_at_cross",
-                      post_only=intent.post_only if intent else False, reduce_only=False,
-                      expiration_ms=intent.expiration_ts * 1000 if intent and intent.expiration_ts else None,
-                      group_id=None, cancel_on_pause=intent.cancel_order_on_pause if intent else False,
-                      now_ms=eo.created_ts_ms)
-        o.filled = eo.fill_count
-        o.remaining = eo.remaining_count
-        o.taker_fees, o.maker_fees = eo.taker_fees, eo.maker_fees
-        o.taker_cost, o.maker_cost = eo.taker_fill_cost, eo.maker_fill_cost
-        o.fill_value = sum(f.price * f.count for f in acc.fills if f.order_id == eo.order_id)
-        self._orders[o.order_id] = o
-        acc.orders[o.order_id] = o
-        if o.client_order_id:
-            acc.coids[o.client_order_id] = o.order_id
-        if eo.status != RESTING or o.remaining <= 0:
-            o.status = EXECUTED if eo.status == EXECUTED else CANCELED
-            return
-        m = self._market(eo.ticker)
-        if m.status != "active" or (o.expiration_ms is not None and o.expiration_ms <= self.now_ms):
-            o.move(CANCELED, self.now_ms, MARKET_CLOSED if m.status != "active" else "Expired")
-            return
-        self._set_units(m, o)
-        pos = self._holder_position(acc, m)
-        pos.reserve(o, o.remaining)
-        acc.reserved += pos.refresh()
-        self._book(m, o)
-
-    def _bump_ids(self) -> None:
-        pat = re.compile(rf"^{re.escape(self.id_prefix)}(ord|trd|grp)-(\d+)$")
-        for acc in self._accounts.values():
-            for oid in acc.orders:
-                mt = pat.match(oid)
-                if mt:
-                    self._ids["ord"] = max(self._ids["ord"], int(mt.group(2)))
-            for f in acc.fills:
-                mt = pat.match(f.fill_id)
-                if mt:
-                    self._ids["trd"] = max(self._ids["trd"], int(mt.group(2)))
 
 
 __all__ = ["MatchingEngine", "OrderGroupView", "QueuePosition", "SELF_TRADE"]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from heapq import heappop, heappush
 
 from ...domain import ExchangeFill, OrderAck, Trade
-from ...errors import ExchangeError, NotFound, OrderRejected
+from ...errors import Conflict, ExchangeError, NotFound, OrderRejected
 from ...money import ONE_DOLLAR, Count, Money, Price
 from .accounts import Account, OrderGroup, Position
 from .book import Level, MarketBook, SideBook
@@ -109,6 +109,26 @@ class EngineState:
             raise NotFound(f"account {account_id} not found", status=404, code="account_not_found",
                            hint="open it first with open_account()")
         return acc
+
+    def _open_account(self, account_id: str, balance: Money) -> Account:
+        if account_id in self._accounts or account_id == self._external.account_id:
+            raise Conflict(f"account {account_id} exists", status=409, code="account_exists")
+        if balance < 0:
+            raise ValueError("opening balance must not be negative")
+        acc = self._accounts[account_id] = Account(account_id, balance)
+        return acc
+
+    def _order_of(self, acc: Account, order_id: str) -> BookOrder:
+        o = acc.orders.get(order_id)
+        if o is None:
+            raise NotFound(f"order {order_id} not found", status=404, code="not_found")
+        return o
+
+    def _live(self, acc: Account, order_id: str) -> BookOrder:
+        o = self._order_of(acc, order_id)
+        if o.status not in (RESTING, PENDING):
+            raise NotFound(f"order {order_id} is {o.status}, not resting", status=404, code="not_found")
+        return o
 
     def _holder_position(self, acc: Account, m: MarketBook) -> Position:
         p = acc.positions.get(m.ticker)
@@ -229,6 +249,7 @@ class EngineState:
     def _settle_taker(self, m: MarketBook, o: BookOrder, stopped: bool) -> None:
         """Decide what happens to a taker after its walk: executed, resting or cancelled."""
         if o.remaining == 0:
+            self._accounts[o.account_id].open.pop(o.order_id, None)  # an amended order may have rested
             o.move(EXECUTED, self.now_ms)
             self._order_event(o)
         elif stopped:
@@ -502,11 +523,17 @@ class EngineState:
                         self._maker_vs_external(m, book, lvl, o, p, k, trade.taker_side == "bid")
             else:
                 acc_ahead = 0  # account contracts queued before this order at this level
+                front = 0  # real-queue position of the order before (time priority holds)
+                floor = 0
                 for o in list(lvl.orders):
                     credit = o.credit if now - o.credit_ms <= window else 0
                     rem = o.remaining
+                    reach = o.ahead + credit
+                    if reach < front:
+                        reach = front
+                    front = reach
                     if budget > 0:
-                        room = budget - o.ahead - credit - acc_ahead
+                        room = budget - reach - acc_ahead
                         if room > 0:
                             k = room if room < rem else rem
                             change -= k
@@ -515,6 +542,9 @@ class EngineState:
                     cut = n - credit  # the real trade took n from the front of the real queue
                     if cut > 0:
                         o.ahead = o.ahead - cut if o.ahead > cut else 0
+                    if o.ahead < floor:  # an order never gets ahead of one that arrived before it
+                        o.ahead = floor
+                    floor = o.ahead
                     o.credit = credit - n if credit > n else 0
             if change:
                 self._book_delta(m, book, p, change)
