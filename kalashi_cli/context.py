@@ -46,30 +46,43 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
 
         return PaperBroker(source, paper_exchange_path(journal.path),
                            starting_balance=money(profile.paper.starting_balance))
-    if mode not in ("demo", "live"):
-        raise UsageError(f"unknown mode '{mode}'", hint="use --paper, --demo or --live")
-    import os
-
+    env = require_consent(mode, profile, credentials_env)
     from .exchange.broker import KalshiBroker
     from .exchange.env import check_live_consent
 
+    broker = KalshiBroker.from_env(env="demo" if mode == "demo" else "prod", environ=env)
+    if mode == "live":
+        check_live_consent(live_flag=True, profile_allow_live=profile.allow_live, credentials_present=True,
+                           trading_active=broker.trading_active())
+    return broker
+
+
+def require_consent(mode: str, profile: Profile, credentials_env: dict[str, str] | None = None) -> dict[str, str]:
+    """Check, without touching the network, that demo/live trading may even be attempted.
+
+    Returns the environment to read credentials from.
+
+    Raises:
+        UsageError: unknown mode.
+        ConsentError: a consent is missing (every missing piece is named).
+    """
+    import os
+
+    if mode not in ("paper", "demo", "live"):
+        raise UsageError(f"unknown mode '{mode}'", hint="use --paper, --demo or --live")
     env = credentials_env if credentials_env is not None else dict(os.environ)
+    if mode == "paper":
+        return env
     has_creds = bool(env.get("KALSHI_API_KEY_ID") and env.get("KALSHI_PRIVATE_KEY_PATH"))
     if mode == "live":
-        # first pass without asking the exchange, so a missing flag never costs a network call
-        try:
-            check_live_consent(live_flag=True, profile_allow_live=profile.allow_live,
-                               credentials_present=has_creds, trading_active=None)
-        except ConsentError:
-            raise
+        from .exchange.env import check_live_consent
+
+        check_live_consent(live_flag=True, profile_allow_live=profile.allow_live, credentials_present=has_creds,
+                           trading_active=None)
     elif not has_creds:
         raise ConsentError("--demo needs a demo API key: KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH are not set",
                            hint="create a key at demo.kalshi.co and export both variables")
-    broker = KalshiBroker.from_env(env="demo" if mode == "demo" else "prod", environ=env)
-    if mode == "live":
-        check_live_consent(live_flag=True, profile_allow_live=profile.allow_live, credentials_present=has_creds,
-                           trading_active=broker.trading_active())
-    return broker
+    return env
 
 
 def journal_for(mode: str, path: Path | None) -> Journal:

@@ -100,7 +100,7 @@ class TradingLoop:
         if missing:
             for t, m in self.source.books(missing).items():
                 marks[t] = (m.yes_bid, m.no_bid)
-        return load_portfolio(self.journal, start, marks, now_ms=self.wall_ms())
+        return load_portfolio(self.journal, start, marks, now_ms=self.source.now_ms())
 
     def _emit(self, out: list[dict[str, Any]], rec: dict[str, Any]) -> None:
         out.append(rec)
@@ -163,7 +163,7 @@ class TradingLoop:
         self.last_portfolio = after
         duration = (time.perf_counter() - t0) * 1000
         api_calls = self.source.api_calls - calls0
-        row = {"n": self.n, "started": iso(started), "ts_ms": started, "duration_ms": round(duration, 3),
+        row = {"n": self.n, "started": iso(started), "ts_ms": as_of, "duration_ms": round(duration, 3),
                "markets": len(markets), "opportunities": len(opportunities), "candidates": len(candidates),
                "orders": n_orders, "state": self.state.value, "equity": after.equity, "cash": after.ledger.cash,
                "cache_hits": self.analyzer.stats.hits - hits0, "cache_misses": self.analyzer.stats.misses - miss0,

@@ -13,7 +13,8 @@ Tables::
     fills        every execution (fill_id is the key, so re-reading fills never double-counts)
     settlements  final results of markets we held
     markets      ticker → event, series, title, category, correlation group (for exposure)
-    iterations   one row per loop iteration (equity, counts, cache and API statistics)
+    iterations   one row per loop iteration (equity, counts, cache and API statistics); ts_ms is
+                 the source's clock (sim time on the sim), started the wall clock
     records      order / fill / denied records as emitted (execution quality, the trade journal view)
     metrics      metrics snapshots
     events       corrections, halts, repairs and other things an operator should see

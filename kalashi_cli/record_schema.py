@@ -60,6 +60,7 @@ class MarketRecord(_Rec, tag="market", tag_field="kind"):
     fee_multiplier: DecStr
     price_ranges: list[TickBandRec] = []
     depth: Depth | None = None
+    event_market_count: int | None = None
     ts: str | None = None
     src: str | None = None
 

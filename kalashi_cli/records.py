@@ -145,6 +145,8 @@ def market_record(m: Market) -> Record:
         r["last_price"] = fmt_price(m.last_price)
     if m.forecast_p is not None:
         r["forecast_p"] = fmt_price(m.forecast_p)
+    if m.event_market_count is not None:
+        r["event_market_count"] = m.event_market_count
     return r
 
 
@@ -330,6 +332,7 @@ def market_from_record(d: Record) -> Market:
         last_price=r.opt_price("last_price"),
         forecast_p=r.opt_price("forecast_p"),
         exchange_index=int(d.get("exchange_index", 0) or 0),
+        event_market_count=int(d["event_market_count"]) if d.get("event_market_count") is not None else None,
         **kwargs,
     )
 

@@ -62,15 +62,20 @@ def _register() -> None:
 _register()
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    if version:
+def _version(value: bool) -> None:
+    if value:
         from importlib.metadata import version as v
 
         typer.echo(f"kalashi {v('kalashi')}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_version),
+) -> None:
+    """Trade Kalshi prediction markets from the shell."""
 
 
 def error(msg: str) -> None:

@@ -74,7 +74,8 @@ def metrics(
 def _marks(jr) -> dict:  # noqa: ANN001
     """Mark open positions at the books of the source the journal last traded on, when cheap."""
     rows = jr.iterations(limit=1)
-    return {}  if not rows else _marks_from(rows[-1].get("source", ""), jr)
+    spec = str(rows[-1].get("source", "")) if rows else (jr.get_meta("last_source") or "")
+    return _marks_from(spec, jr) if spec else {}
 
 
 def _marks_from(src_spec: str, jr) -> dict:  # noqa: ANN001

@@ -62,6 +62,9 @@ def order(
 
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
+    from ..context import require_consent
+
+    require_consent(mode, prof)  # refuse before reading any input
     jr = open_journal(mode, journal)
     out = Out(fmt)
     state: dict[str, object] = {}
@@ -70,7 +73,8 @@ def order(
         if "ex" not in state:
             src = open_source(source or src_spec or "sim")
             broker = open_broker(mode, src, jr, prof)
-            portfolio = load_portfolio(jr, money(prof.paper.starting_balance))
+            portfolio = load_portfolio(jr, money(prof.paper.starting_balance), now_ms=src.now_ms())
+            jr.set_meta("last_source", src.describe())
             st, why = evaluate_state(prof, jr, portfolio)
             gate = RiskGate(prof, jr, portfolio, st, why)
             state.update(src=src, broker=broker, ex=OrderExecutor(prof, broker, jr, gate, src.books))

@@ -24,8 +24,8 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from cachetools import TTLCache

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from ..journal import Journal
 from ..ledger import LedgerState, fold
-from ..money import Money, Price
+from ..money import ONE_DOLLAR, Money, Price
 
 
 @dataclass(slots=True)
@@ -65,7 +65,9 @@ def load_portfolio(journal: Journal, starting_balance: Money,
                    *, now_ms: int | None = None) -> Portfolio:
     """Fold the journal into a portfolio, marked at ``marks`` (ticker → best YES bid, best NO bid).
 
-    Tickers without a mark are valued at their cost (neither gain nor loss assumed).
+    Tickers without a mark are valued at their cost (neither gain nor loss assumed). ``now_ms``
+    is the source's clock (sim time on the sim), which decides where "today" begins for the
+    daily limits.
     """
     start = journal.starting_balance(starting_balance)
     ledger = fold(start, journal.fills(), journal.settlements(), journal.fill_strategies())
@@ -95,6 +97,18 @@ def load_portfolio(journal: Journal, starting_balance: Money,
     p.peak_equity = max(peak, p.equity)
     p.day_start_equity = day_start if day_start is not None else (history[-1]["equity"] if history else start)
     p.consecutive_wins, p.consecutive_losses = streaks(ledger)
-    p.today_cost = sum(i.price * i.count if i.side == "bid" else (10_000 - i.price) * i.count
-                       for i in journal.intents() if i.created_ms >= day_start_ms and i.status != "rejected")
+    p.today_cost = committed_today(journal, day_start_ms)
     return p
+
+
+def committed_today(journal: Journal, day_start_ms: int) -> Money:
+    """Money spent since the day began: what today's fills cost, fees included.
+
+    Resting quotes are bounded by cash and ``risk.max_open_orders`` instead: a quote that
+    never fills spends nothing.
+    """
+    total = 0
+    for f in journal.fills(since_ms=day_start_ms):
+        price = f.price if f.side == "bid" else ONE_DOLLAR - f.price
+        total += price * f.count + f.fee
+    return total

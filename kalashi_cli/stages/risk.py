@@ -116,7 +116,8 @@ class RiskGate:
         self.portfolio = portfolio
         self.state = state
         self.state_reason = state_reason
-        self.sent_cost = 0  # cost admitted by this gate instance (same run)
+        self.sent_cost = 0  # cost of taker orders admitted in this run (counts against the daily cap)
+        self.reserved = 0  # cost of every order admitted in this run (counts against cash)
         self._blocked = journal.blocked_tickers()
         self._open_orders = len(journal.orders(status="resting"))
 
@@ -147,21 +148,24 @@ class RiskGate:
             return Denial("max-order-cost", f"order cost {usd(cost)} exceeds the per-order cap "
                           f"{usd(money(r.max_order_cost))}")
         daily = self.portfolio.today_cost + self.sent_cost + cost
-        if daily > money(r.max_daily_cost):
+        if intent.time_in_force != "good_till_canceled" and daily > money(r.max_daily_cost):
             return Denial("max-daily-cost", f"today's order cost would reach {usd(daily)}, above the daily "
                           f"cap {usd(money(r.max_daily_cost))}")
         if self._open_orders >= r.max_open_orders and intent.time_in_force == "good_till_canceled":
             return Denial("max-open-orders", f"{self._open_orders} orders already rest (cap {r.max_open_orders})")
-        if cost > self.portfolio.cash - self.sent_cost:
+        if cost > self.portfolio.cash - self.reserved:
             return Denial("balance", f"order cost {usd(cost)} exceeds available cash "
-                          f"{usd(self.portfolio.cash - self.sent_cost)}")
+                          f"{usd(self.portfolio.cash - self.reserved)}")
         return None
 
     def admit(self, intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = 10_000) -> None:
         """Count an order that passed and is being sent against this run's limits."""
         pos = self.portfolio.ledger.positions.get(intent.ticker)
         if not (intent.reduce_only or reduces(intent, pos.position if pos else 0)):
-            self.sent_cost += order_cost(intent, fee_type, multiplier)
+            cost = order_cost(intent, fee_type, multiplier)
+            self.reserved += cost
+            if intent.time_in_force != "good_till_canceled":
+                self.sent_cost += cost
         if intent.time_in_force == "good_till_canceled":
             self._open_orders += 1
 

@@ -1,0 +1,56 @@
+"""Bad input, bad options, bad profiles: the exit code and a message that says what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .conftest import SIM, Kalashi
+
+
+def test_malformed_json_names_stdin_and_line(kalashi: Kalashi) -> None:
+    res = kalashi("analyze", input='{"kind":"stats","v":1,"stage":"scan"}\n{oops\n', code=3)
+    assert res.stderr.startswith("kalashi: error: <stdin>:2: not valid JSON")
+
+
+def test_wrong_kind_fields_name_the_line(kalashi: Kalashi) -> None:
+    res = kalashi("analyze", input='{"kind":"market","v":1,"ticker":"X"}\n', code=3)
+    assert "<stdin>:1: bad market record" in res.stderr and "event_ticker" in res.stderr
+
+
+def test_unknown_kinds_pass_through(kalashi: Kalashi) -> None:
+    res = kalashi("analyze", input='{"kind":"weather-note","v":1,"text":"hi"}\n')
+    assert res.stdout.splitlines()[0] == '{"kind":"weather-note","v":1,"text":"hi"}'
+
+
+def test_bad_profile_exit_4(kalashi: Kalashi, tmp_path: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text("sizing:\n  kelly_fraction: 3\n")
+    res = kalashi("scan", "--source", SIM, "--profile", str(p), code=4)
+    assert f"{p}:2: sizing.kelly_fraction: must be <= 1" in res.stderr
+
+
+def test_unknown_source_is_a_usage_error(kalashi: Kalashi) -> None:
+    res = kalashi("scan", "--source", "nasdaq", code=2)
+    assert "unknown source 'nasdaq'" in res.stderr and "sim" in res.stderr
+
+
+def test_two_modes_at_once(kalashi: Kalashi) -> None:
+    res = kalashi("order", "--paper", "--live", input="", code=2)
+    assert "choose one of --paper, --demo, --live" in res.stderr
+
+
+def test_live_without_consent_is_refused_and_names_what_is_missing(kalashi: Kalashi) -> None:
+    res = kalashi("order", "--live", input="", code=5)
+    assert "allow_live" in res.stderr and "KALSHI_API_KEY_ID" in res.stderr
+
+
+def test_fair_file_errors(kalashi: Kalashi, tmp_path: Path) -> None:
+    f = tmp_path / "fair.jsonl"
+    f.write_text('{"ticker":"A","p":0.5}\n{"ticker":"B","p":"1.5"}\n')
+    res = kalashi("analyze", "--fair", str(f), input="", code=3)
+    assert f"{f}:2: p must be between 0 and 1" in res.stderr
+
+
+def test_resume_needs_confirmation(kalashi: Kalashi, tmp_path: Path) -> None:
+    res = kalashi("resume", "--journal", str(tmp_path / "j.sqlite"), code=2)
+    assert "--confirm" in res.stderr

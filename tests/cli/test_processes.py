@@ -1,0 +1,79 @@
+"""Real processes: pipes stream, a closed pipe is not an error, Ctrl-C stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kalashi_cli.journal import Journal
+
+KALASHI = [sys.executable, "-m", "kalashi_cli"]
+
+
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "KALASHI_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+
+
+def test_pipe_streams_records_before_the_scan_finishes(tmp_path: Path) -> None:
+    scan = subprocess.Popen([*KALASHI, "scan", "--source", "sim:seed=5,markets=40000", "--quiet"],
+                            stdout=subprocess.PIPE, env=env(tmp_path))
+    analyze = subprocess.Popen([*KALASHI, "analyze", "--quiet"], stdin=scan.stdout, stdout=subprocess.PIPE,
+                               env=env(tmp_path))
+    assert scan.stdout is not None and analyze.stdout is not None
+    scan.stdout.close()  # analyze owns the read end now
+    first = analyze.stdout.readline()
+    still_scanning = scan.poll() is None
+    rest = analyze.stdout.read()
+    assert scan.wait(timeout=120) == 0 and analyze.wait(timeout=120) == 0
+    assert first.startswith(b'{"kind":"opportunity"')
+    assert still_scanning, "analyze emitted its first record only after scan had finished: no streaming"
+    assert rest.rstrip().endswith(b"}")
+
+
+def test_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    p = subprocess.run(f"{sys.executable} -m kalashi_cli scan --source sim:seed=1,markets=3000 | head -n 2",
+                       shell=True, capture_output=True, env=env(tmp_path), timeout=120,
+                       executable="/bin/bash")
+    assert p.returncode == 0
+    assert len(p.stdout.splitlines()) == 2
+    assert b"Traceback" not in p.stderr and b"BrokenPipe" not in p.stderr, p.stderr
+    # and the exit status of kalashi itself (PIPESTATUS) is 0
+    p2 = subprocess.run(f"{sys.executable} -m kalashi_cli scan --source sim:seed=1,markets=3000 | head -n 1 >/dev/null;"
+                        " echo ${PIPESTATUS[0]}", shell=True, capture_output=True, env=env(tmp_path), timeout=120,
+                        executable="/bin/bash")
+    assert p2.stdout.strip() == b"0", p2.stderr
+
+
+def test_ctrl_c_stops_run_loop_cleanly(tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite"
+    proc = subprocess.Popen([*KALASHI, "run-loop", "--paper", "--source", "sim:seed=2,markets=400", "--interval", "0",
+                             "--journal", str(journal)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env(tmp_path))
+    assert proc.stdout is not None
+    for _ in range(3):  # let it trade a little
+        assert proc.stdout.readline().startswith(b'{"kind":"iteration"')
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err
+    j = Journal(journal)
+    ok, detail = j.integrity_ok()
+    assert ok, detail
+    n = j.last_iteration()
+    assert n >= 3
+    assert j.latest_metrics() is not None, "the loop writes final metrics when it stops"
+    # every acked intent has its order; nothing is left pending
+    assert not j.intents(status="pending")
+
+
+def test_python_dash_m_and_version(tmp_path: Path) -> None:
+    p = subprocess.run([*KALASHI, "--version"], capture_output=True, env=env(tmp_path), timeout=60)
+    assert p.returncode == 0 and p.stdout.startswith(b"kalashi ")
+    t0 = time.perf_counter()
+    p = subprocess.run([*KALASHI, "--help"], capture_output=True, env=env(tmp_path), timeout=60)
+    assert p.returncode == 0 and b"run-loop" in p.stdout and b"Exit codes" in p.stdout
+    del t0
