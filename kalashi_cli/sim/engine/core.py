@@ -23,6 +23,7 @@ Market data comes in through ``apply_snapshot`` / ``apply_delta`` / ``apply_trad
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from heapq import heappush
@@ -39,8 +40,9 @@ from ...domain import (
 from ...errors import Conflict, ExchangeError, NotFound
 from ...money import CENT_GRID, MULT_SCALE, ONE_DOLLAR, Count, Money, Price, TickBand, on_grid
 from .accounts import Account, OrderGroup
+from .book import Level as BookLevel
 from .book import MarketBook
-from .events import EngineEvent, MarketStatus, PositionChanged, Settled, TradePrinted
+from .events import BookDelta, EngineEvent, MarketStatus, PositionChanged, Settled, TradePrinted
 from .orders import (
     DECREASED,
     MARKET_CLOSED,
@@ -96,12 +98,17 @@ class MatchingEngine(Restore, PortfolioReads):
 
     # ===================================================================== subscribers
     def subscribe(self, sink: Callable[[EngineEvent], None]) -> Callable[[], None]:
-        """Call ``sink`` with every event from now on; return a function that unsubscribes."""
+        """Call ``sink`` with every event from now on; return a function that unsubscribes.
+
+        An :class:`EventLog` is fed through its list's ``append`` directly (the fastest way).
+        """
         self._sinks.append(sink)
+        self._rewire()
 
         def unsubscribe() -> None:
             if sink in self._sinks:
                 self._sinks.remove(sink)
+                self._rewire()
 
         return unsubscribe
 
@@ -226,8 +233,13 @@ class MatchingEngine(Restore, PortfolioReads):
         Raises:
             NotFound: unknown ticker.
         """
+        # the bulk of a live feed: this path is kept free of calls when no account order is
+        # resting at the level and nothing is waiting on the clock
         if ts_ms is not None and ts_ms > self.now_ms:
-            self._advance(ts_ms, inclusive=False)
+            if self._pending or self._expiries:
+                self._advance(ts_ms, inclusive=False)
+            else:
+                self.now_ms = ts_ms
         elif self._clock is not None:
             self._sync()
         m = self._markets.get(ticker)
@@ -244,9 +256,30 @@ class MatchingEngine(Restore, PortfolioReads):
         if lvl is None:
             if delta < 0:
                 return  # a level we never saw shrinking: nothing to take away
-            lvl = book.level(price)
+            lvl = book.levels[price] = BookLevel(price)
         new = lvl.real + delta
-        self._set_real(m, book, lvl, new if new > 0 else 0)
+        if new < 0:
+            new = 0
+        if lvl.orders:
+            self._set_real(m, book, lvl, new)
+        else:
+            d = new - lvl.real + lvl.consumed
+            lvl.real = new
+            lvl.consumed = 0
+            if d:
+                m.seq += 1
+                if self._sinks:
+                    self._emit(BookDelta(ticker, m.seq, side, ONE_DOLLAR - price if side == "no" else price, d,
+                                         self.now_ms))
+            if new:
+                if not lvl.listed:
+                    insort(book.prices, price)
+                    lvl.listed = True
+            else:
+                if lvl.listed:
+                    del book.prices[bisect_left(book.prices, price)]
+                    lvl.listed = False
+                del book.levels[price]
         if self._dirty_groups:
             self._finish()
 

@@ -19,6 +19,7 @@ from .book import Level, MarketBook, SideBook
 from .events import (
     BookDelta,
     EngineEvent,
+    EventLog,
     FillEvent,
     OrderFailed,
     OrderUpdated,
@@ -40,6 +41,10 @@ from .orders import (
 )
 
 EXTERNAL = "__external__"
+
+
+def _ignore(ev: EngineEvent) -> None:
+    return None
 
 
 def reject(code: str, message: str, *, hint: str | None = None) -> OrderRejected:
@@ -67,6 +72,7 @@ class EngineState:
         self._pending: list[tuple[int, int, BookOrder]] = []
         self._expiries: list[tuple[int, int, BookOrder]] = []
         self._sinks: list[Callable[[EngineEvent], None]] = []
+        self._emit: Callable[[EngineEvent], None] = _ignore  # guarded by ``if self._sinks``
         self._dirty_groups: list[OrderGroup] = []
         self._ids = {"ord": 0, "trd": 0, "grp": 0}
         self._tie = 0
@@ -81,9 +87,19 @@ class EngineState:
         self._ids[kind] += 1
         return f"{self.id_prefix}{kind}-{self._ids[kind]}"
 
-    def _emit(self, ev: EngineEvent) -> None:
-        for sink in self._sinks:
-            sink(ev)
+    def _rewire(self) -> None:
+        """Point ``_emit`` at the subscribers with as few Python frames as possible."""
+        fast = [s.events.append if isinstance(s, EventLog) else s for s in self._sinks]
+        if not fast:
+            self._emit = _ignore
+        elif len(fast) == 1:
+            self._emit = fast[0]
+        else:
+            def fan_out(ev: EngineEvent) -> None:
+                for sink in fast:
+                    sink(ev)
+
+            self._emit = fan_out
 
     def _book_delta(self, m: MarketBook, book: SideBook, price: Price, delta: Count) -> None:
         m.seq += 1
