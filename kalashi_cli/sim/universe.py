@@ -51,6 +51,7 @@ from .universe_books import (
     MASK64,
     N_TEMPLATES,
     NORMAL256,
+    NORMAL4096,
     SIDES,
     SPREAD_TABLES,
     TABLE_IDS,
@@ -581,32 +582,38 @@ class SimUniverse:
         group = spec.group
         vmed = VOLUME_MEDIAN[group]
         close_t = max(ev.close_t, 1)
+        zero_share = ZERO_VOLUME_SHARE if spec.shape != "combo" else 0.6
+        liquid, normal_share = slot.mix[0], slot.mix[0] + slot.mix[1]
+        two_pi = 2 * math.pi
         for m in ev.markets:
+            # three hashes per market, sliced into fields (a Stream call per field costs more
+            # than the hash itself when 100 000 markets open at once)
             m.key = s.next()
-            cls = s.choice_weighted(list(slot.mix))
-            if spec.shape == "combo":
-                cls = 2
+            h2 = s.next()
+            h3 = s.next()
+            u = (h2 & 0xFFFF) / 65536.0
+            cls = 2 if spec.shape == "combo" else (0 if u < liquid else 1 if u < normal_share else 2)
             m.cls = cls
             m.table = TABLE_IDS[(group, cls)]
             m.top = TOP_SIZES[(group, cls)]
-            m.off = s.uniform()
-            m.hold = s.randint(4, 16)
-            m.hoff = s.next() % m.hold
+            m.off = ((h2 >> 16) & 0xFFFF) / 65536.0
+            m.hold = 4 + ((h2 >> 32) & 0xFF) % 13
+            m.hoff = ((h2 >> 40) & 0xFF) % m.hold
+            zero = ((h2 >> 48) & 0x3FF) / 1024.0 < zero_share
             # volume: a smooth, always-rising curve quantised into trades of vq contracts
-            zero = s.uniform() < (ZERO_VOLUME_SHARE if spec.shape != "combo" else 0.6)
-            vt = 0 if zero else int(vmed * (0.35, 0.12, 0.03)[cls] / 0.35 * math.exp(1.3 * s.normal()))
+            vt = 0 if zero else int(vmed * (1.0, 0.34, 0.086)[cls] * math.exp(1.3 * NORMAL4096[h3 & 4095]))
             if spec.shape == "combo" and vt:
                 vt = max(1, vt // 200)
             m.vt = vt
             m.vq = max(1, round(vt / (close_t * TRADE_ACTIVITY[cls]))) if vt else 1
-            a = 0.3 + 0.6 * s.uniform()
-            m.vw = 2 * math.pi / s.randint(20, 200)
+            a = 0.3 + 0.6 * ((h2 >> 58) & 0x3F) / 64.0
+            m.vw = two_pi / (20 + ((h3 >> 12) & 0xFF) % 181)
             m.vaw = a / m.vw
-            m.vphi = 2 * math.pi * s.uniform()
+            m.vphi = two_pi * ((h3 >> 20) & 0xFFFF) / 65536.0
             m.vcos = math.cos(m.vphi)
             c_close = close_t - m.vaw * (math.cos(m.vw * close_t + m.vphi) - m.vcos)
             m.vnorm = 1.0 / c_close
-            m.kappa = 0.3 + 0.5 * s.uniform()
+            m.kappa = 0.3 + 0.5 * ((h3 >> 36) & 0xFFFF) / 65536.0
 
     # ------------------------------------------------------------------ latent state
     def _basis(self, t: int, close_t: int) -> list[float]:
@@ -1023,6 +1030,19 @@ class SimUniverse:
                     out[m.ticker] = p
         return out
 
+    def hidden_probability(self, ticker: str, step: int) -> float | None:
+        """Return one market's hidden true P(YES) at ``step`` while it trades or at its close (else None)."""
+        found = self._locate(ticker)
+        if found is None:
+            return None
+        slot, gen = found
+        cur, _t = divmod(step + slot.phase, slot.life)
+        ev = self._event(slot, gen) if gen == cur else self._build_event(slot, gen)
+        t = step - ev.start
+        if ticker not in ev.tickers or not 0 < t <= ev.close_t:
+            return None
+        return self._hidden(ev, t)[ev.tickers.index(ticker)]
+
     def dislocations_at(self, step: int) -> list[Dislocation]:
         """Return the deliberate mispricings active at ``step`` (ground truth, for tests and demos)."""
         out = []
@@ -1165,17 +1185,25 @@ def _nth_pair(k: int, n: int) -> tuple[int, int]:
 
 
 def _kl_coefficients(sig: float, close_t: int, s: Stream) -> tuple[float, ...]:
-    """Coefficients of the first KL_TERMS terms of a Brownian path on [0, close_t]."""
-    root = math.sqrt(2 * close_t)
-    return tuple(sig * root / ((k + 0.5) * math.pi) * s.normal() for k in range(KL_TERMS))
+    """Coefficients of the first KL_TERMS (6) terms of a Brownian path on [0, close_t]."""
+    root = sig * math.sqrt(2 * close_t) / math.pi
+    h, g = s.next(), s.next()
+    n = NORMAL4096
+    z = (n[h & 4095], n[(h >> 12) & 4095], n[(h >> 24) & 4095], n[(h >> 36) & 4095], n[(h >> 48) & 4095],
+         n[g & 4095])
+    return tuple(root / (k + 0.5) * z[k] for k in range(KL_TERMS))
 
 
 def _noise_params(s: Stream) -> tuple[float, float, float, float, float, float]:
+    """Two sines (amplitude, angular frequency, phase) of a market's smooth pricing error."""
     lo, hi = MARKET_NOISE
     p_lo, p_hi = MARKET_NOISE_PERIOD
+    h = s.next()
+    two_pi = 2 * math.pi
     out = []
-    for _ in range(2):
-        out.append(lo + (hi - lo) * s.uniform())
-        out.append(2 * math.pi / s.randint(p_lo, p_hi))
-        out.append(2 * math.pi * s.uniform())
+    for i in range(2):
+        x = h >> (30 * i)
+        out.append(lo + (hi - lo) * (x & 0x3FF) / 1024.0)
+        out.append(two_pi / (p_lo + ((x >> 10) & 0x3FF) % (p_hi - p_lo + 1)))
+        out.append(two_pi * ((x >> 20) & 0x3FF) / 1024.0)
     return out[0], out[1], out[2], out[3], out[4], out[5]

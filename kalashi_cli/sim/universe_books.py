@@ -12,6 +12,7 @@ it. A market only allocates its best level and the concatenation.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 from statistics import NormalDist
@@ -53,30 +54,51 @@ def normal(h: int) -> float:
     return _ND.inv_cdf(unit(h))
 
 
-class Stream:
-    """A deterministic stream of 64-bit draws from one key (for one-off static builds)."""
+#: 4096 standard-normal quantiles: 12 bits of hash → a normal draw (tails to ±3.5σ).
+NORMAL4096: tuple[float, ...] = tuple(_ND.inv_cdf((i + 0.5) / 4096) for i in range(4096))
 
-    __slots__ = ("key", "i")
+
+class Stream:
+    """A deterministic stream of draws from one key (for one-off static builds).
+
+    Small draws (uniforms, normals, small ints) are sliced off a buffered 64-bit hash, so a
+    market's dozen static parameters cost two or three hashes instead of a dozen.
+    """
+
+    __slots__ = ("key", "i", "buf", "nbits")
 
     def __init__(self, key: int) -> None:
         self.key = key
         self.i = 0
+        self.buf = 0
+        self.nbits = 0
 
     def next(self) -> int:
+        """Return a fresh full 64-bit draw."""
         self.i += 1
         return mix64(self.key ^ ((self.i * GOLDEN) & MASK64))
 
+    def bits(self, n: int) -> int:
+        """Return ``n`` (≤ 64) random bits."""
+        if self.nbits < n:
+            self.buf = self.next()
+            self.nbits = 64
+        v = self.buf & ((1 << n) - 1)
+        self.buf >>= n
+        self.nbits -= n
+        return v
+
     def uniform(self) -> float:
-        return unit(self.next())
+        return (self.bits(24) + 0.5) / 16777216.0
 
     def normal(self) -> float:
-        return normal(self.next())
+        return NORMAL4096[self.bits(12)]
 
     def randint(self, lo: int, hi: int) -> int:
-        """Return an int in [lo, hi]."""
-        return lo + self.next() % (hi - lo + 1)
+        """Return an int in [lo, hi] (ranges up to a few thousand; bias below 1 %)."""
+        return lo + self.bits(20) % (hi - lo + 1)
 
-    def choice_weighted(self, weights: list[float]) -> int:
+    def choice_weighted(self, weights: list[float] | tuple[float, ...]) -> int:
         u = self.uniform() * sum(weights)
         acc = 0.0
         for i, w in enumerate(weights):
@@ -200,7 +222,7 @@ DEEP_SIZE_LIST: tuple[tuple[int, ...], ...] = tuple(DEEP_SIZES.values())
 _DEPTH_RANGE = ((11, 40), (5, 19), (1, 7))
 # Gap in ticks between consecutive levels: real books 80 % one tick, 7 % two, 4 % three …
 _GAPS = (1,) * 80 + (2,) * 8 + (3,) * 5 + (4,) * 2 + (5, 6, 7, 9, 12)
-N_TEMPLATES = 128
+N_TEMPLATES = 32
 
 
 def _templates(cls: int) -> tuple[tuple[int, tuple[tuple[int, int], ...]], ...]:
@@ -220,6 +242,7 @@ def _templates(cls: int) -> tuple[tuple[int, tuple[tuple[int, int], ...]], ...]:
 
 #: N_TEMPLATES side templates per class: (best-level size index, ((ticks below best, size index), ...)).
 TEMPLATES: tuple[tuple[tuple[int, tuple[tuple[int, int], ...]], ...], ...] = tuple(_templates(c) for c in range(3))
+_TEMPLATE_OFFSETS = tuple(tuple(tuple(off for off, _ in deep) for _, deep in per_cls) for per_cls in TEMPLATES)
 
 _LEVELS: dict[tuple[int, int], list[list[Level]]] = {}
 _SIDES: dict[int, tuple[Level, ...]] = {}
@@ -252,8 +275,8 @@ def book_side(grid: Grid, table: int, cls: int, best: int, template: int) -> tup
     if side is None:
         top_size, deep = TEMPLATES[cls][template]
         lv = level_table(grid, table, False)
-        side = (level_table(grid, table, True)[best][top_size],) + tuple(
-            lv[best - off][si] for off, si in deep if best - off >= 0)
+        cut = bisect.bisect_right(_TEMPLATE_OFFSETS[cls][template], best)
+        side = (level_table(grid, table, True)[best][top_size], *[lv[best - off][si] for off, si in deep[:cut]])
         if len(_SIDES) >= SIDES_MAX:
             _SIDES.clear()
         _SIDES[key] = side

@@ -214,6 +214,8 @@ SERIES: tuple[SeriesSpec, ...] = (
                datecode="day", life=(300, 1200), n=(8, 16),
                underlying=Underlying(decimals=2, level=2_100_000, spacing=10_000, strike_offset=-1, jitter=0.02),
                event_title="Nasdaq-100 close on {date}?"),
+    SeriesSpec("KXINXPOS", "S&P 500 up or down", "Financials", "stocks", "binary", 1.0, datecode="day",
+               life=(300, 1200), event_title="Will the S&P 500 close higher on {date}?"),
     SeriesSpec("KXINXY", "S&P 500 year-end range", "Financials", "stocks", "brackets", 1.0, datecode="year",
                life=(1500, 4000), n=(6, 12), exhaustive=1.0,
                underlying=Underlying(decimals=2, level=600_000, spacing=20_000, jitter=0.05),
