@@ -209,6 +209,8 @@ class KalshiFeed:
             if frame.get("id") in self._resync_ids or code in TERMINAL_ERROR_CODES:
                 raise _Reconnect(f"WS error {code}")
             return
+        if kind in ("ok", "unsubscribed"):
+            return  # command acknowledgements; their seq was already checked by the store
         if self.on_message is not None:
             self.on_message(frame)
 

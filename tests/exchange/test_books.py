@@ -1,0 +1,171 @@
+"""Local books: snapshot/delta application, sequence gaps, stale marking, NO-side convention."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kalashi_cli.domain import Market
+from kalashi_cli.exchange.books import BookStore, LocalBook, fast_count, fast_price
+from kalashi_cli.money import parse_count, parse_price
+
+from .conftest import EXAMPLES, shared_path
+
+BASE = Market("T", "E", "S", "t", "c", "active", "", (), ())
+
+
+def snap(sid: int, seq: int, ticker: str, yes: list[list[str]] | None, no: list[list[str]] | None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"market_ticker": ticker, "market_id": "id-" + ticker}
+    if yes is not None:
+        msg["yes_dollars_fp"] = yes
+    if no is not None:
+        msg["no_dollars_fp"] = no
+    return {"type": "orderbook_snapshot", "sid": sid, "seq": seq, "msg": msg}
+
+
+def delta(sid: int, seq: int, ticker: str, side: str, price: str, d: str) -> dict[str, Any]:
+    return {"type": "orderbook_delta", "sid": sid, "seq": seq,
+            "msg": {"market_ticker": ticker, "market_id": "x", "price_dollars": price, "delta_fp": d, "side": side}}
+
+
+def test_fast_parsers_agree_with_money() -> None:
+    for s in ("0.8100", "0.960", "0.0010", "1.0000", "0.5"):
+        assert fast_price(s) == parse_price(s)
+    for s in ("-2.00", "1027.32", "0.50", "-0.50", "10", "3.5", ".50", "+2.00"):
+        assert fast_count(s) == parse_count(s)
+
+
+def test_spec_snapshot_then_delta() -> None:
+    s = json.loads((EXAMPLES / "ws_orderbook_snapshot.json").read_text()) if EXAMPLES.exists() else \
+        snap(2, 2, "FED-23DEC-T3.00", [["0.0800", "300.00"], ["0.2200", "333.00"]],
+             [["0.5400", "20.00"], ["0.5600", "146.00"]])
+    store = BookStore()
+    assert store.handle(s) is None
+    m = store.market("FED-23DEC-T3.00", BASE)
+    assert m is not None
+    assert m.yes_bids == ((2200, 33300), (800, 30000))  # best first
+    assert m.no_bids == ((5600, 14600), (5400, 2000))
+    assert m.yes_ask == 4400 and m.yes_ask_size == 14600  # 1 − best NO bid
+    store.handle(delta(2, 3, "FED-23DEC-T3.00", "yes", "0.2200", "-333.00"))  # level removed at 0
+    store.handle(delta(2, 4, "FED-23DEC-T3.00", "no", "0.5500", "7.50"))
+    m = store.market("FED-23DEC-T3.00", BASE)
+    assert m is not None and m.yes_bids == ((800, 30000),) and m.no_bids[:2] == ((5600, 14600), (5500, 750))
+
+
+def test_empty_side_key_is_absent_in_ws_snapshot() -> None:
+    store = BookStore()
+    store.handle(snap(1, 1, "A", None, [["0.3000", "5.00"]]))
+    m = store.market("A", BASE)
+    assert m is not None and m.yes_bids == () and m.no_bids == ((3000, 500),)
+
+
+def test_sequence_gap_marks_the_subscription_stale_and_queues_resync() -> None:
+    store = BookStore()
+    store.handle(snap(1, 1, "A", [["0.4000", "1.00"]], [["0.5000", "1.00"]]))
+    store.handle(snap(1, 2, "B", [["0.1000", "1.00"]], []))
+    store.handle(snap(9, 1, "C", [["0.1000", "1.00"]], []))  # another subscription, unaffected
+    store.handle(delta(1, 3, "A", "yes", "0.4000", "1.00"))
+    assert not store.is_stale("A")
+    store.handle(delta(1, 5, "A", "yes", "0.4000", "1.00"))  # seq 4 lost
+    assert store.is_stale("A") and store.is_stale("B") and not store.is_stale("C")
+    assert store.gaps == 1 and store.market("A", BASE) is None
+    assert store.take_resync() == {1: {"A", "B"}} and store.pending_resync == {}
+    store.handle(delta(1, 6, "A", "yes", "0.4000", "1.00"))  # ignored while stale
+    store.handle(snap(1, 7, "A", [["0.4100", "2.00"]], []))
+    assert not store.is_stale("A") and store.is_stale("B")
+    m = store.market("A", BASE)
+    assert m is not None and m.yes_bids == ((4100, 200),)
+
+
+def test_ok_replies_share_the_sid_counter() -> None:
+    store = BookStore()
+    store.handle(snap(1, 1, "A", [["0.4000", "1.00"]], []))
+    assert store.handle({"type": "ok", "id": 4, "sid": 1, "seq": 2, "msg": {"market_tickers": ["A"]}}) == "ok"
+    store.handle(delta(1, 3, "A", "yes", "0.4000", "1.00"))
+    assert store.gaps == 0 and not store.is_stale("A")
+
+
+def test_impossible_delta_marks_stale() -> None:
+    store = BookStore()
+    store.handle(snap(1, 1, "A", [["0.4000", "1.00"]], []))
+    store.handle(delta(1, 2, "A", "yes", "0.4000", "-2.00"))
+    assert store.is_stale("A") and store.take_resync() == {1: {"A"}}
+
+
+def test_crossed_snapshot_is_refused() -> None:
+    store = BookStore()
+    # NO bid 0.70 with YES bid 0.40 would mean YES ask 0.30 < YES bid: impossible.
+    store.handle(snap(1, 1, "A", [["0.4000", "1.00"]], [["0.7000", "1.00"]]))
+    assert store.is_stale("A") and store.crossed_snapshots == 1
+
+
+def test_no_side_in_yes_prices_is_converted() -> None:
+    store = BookStore(no_side_in_yes_prices=True)
+    store.handle(snap(1, 1, "A", [["0.4000", "1.00"]], [["0.7000", "3.00"]]))  # NO bid at YES 0.70 = NO 0.30
+    store.handle(delta(1, 2, "A", "no", "0.6900", "2.00"))  # NO 0.31
+    m = store.market("A", BASE)
+    assert m is not None and m.no_bids == ((3100, 200), (3000, 300)) and m.yes_ask == 6900
+
+
+def test_reset_connection_marks_everything_stale() -> None:
+    store = BookStore()
+    store.handle(snap(1, 1, "A", [["0.4000", "1.00"]], []))
+    store.reset_connection()
+    assert store.is_stale("A") and store.last_seq == {}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 99), st.integers(-500, 500)), max_size=200))
+def test_deltas_match_a_decimal_reference(ops: list[tuple[bool, int, int]]) -> None:
+    store = BookStore()
+    store.handle(snap(1, 1, "A", [], []))
+    ref: dict[tuple[bool, str], Decimal] = {}
+    seq = 1
+    for side_yes, cents, hundredths in ops:
+        price = f"0.{cents:02d}00"
+        key = (side_yes, price)
+        cur = ref.get(key, Decimal(0))
+        d = Decimal(hundredths) / 100
+        if cur + d < 0:
+            d = -cur  # keep the reference legal: sizes never go below zero
+        seq += 1
+        store.handle(delta(1, seq, "A", "yes" if side_yes else "no", price, f"{d:.2f}"))
+        ref[key] = cur + d
+    book = store.books["A"]
+    assert not book.stale
+    expect_yes = {parse_price(p): int(v * 100) for (y, p), v in ref.items() if y and v > 0}
+    expect_no = {parse_price(p): int(v * 100) for (y, p), v in ref.items() if not y and v > 0}
+    assert book.yes == expect_yes and book.no == expect_no
+    assert list(book.yes_bids()) == sorted(expect_yes.items(), reverse=True)
+
+
+def crypto_frames(name: str) -> list[dict[str, Any]]:
+    path = shared_path(f"data/kalshi-real/crypto_ws_kxbtc15m/{name}")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_real_crypto_stream_every_ticker_matches_a_recent_book_state() -> None:
+    """The ticker channel reports top of book; the rebuilt book must have shown it shortly before."""
+    for name in ("ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl",
+                 "ws_recording_rv600_offline_control_patch_smoke_20260515T030949Z.jsonl"):
+        store = BookStore()
+        tops: list[tuple[int, int, int, int]] = []
+        checked = 0
+        for env in crypto_frames(name):
+            kind, msg = env["event_type"], env["payload_json"]
+            if kind in ("orderbook_snapshot", "orderbook_delta"):
+                store.handle({"type": kind, "sid": 2, "seq": env["sequence_number"], "msg": msg})
+                b: LocalBook = store.books[msg["market_ticker"]]
+                assert not b.stale and not b.crossed()
+                by, bn = max(b.yes), max(b.no)
+                tops.append((by, b.yes[by], 10_000 - bn, b.no[bn]))
+            elif kind == "ticker":
+                want = (parse_price(msg["yes_bid_dollars"]), parse_count(msg["yes_bid_size_fp"]),
+                        parse_price(msg["yes_ask_dollars"]), parse_count(msg["yes_ask_size_fp"]))
+                assert want in tops[-60:], f"ticker {want} never shown by the book"
+                checked += 1
+        assert store.gaps == 0 and checked >= 1
