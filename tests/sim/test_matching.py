@@ -655,3 +655,19 @@ def test_open_order_limit() -> None:
     with pytest.raises(OrderRejected) as ex:
         e.submit("a", order(price="0.41"))
     assert code_of(ex) == "too_many_open_orders"
+
+
+def test_sticky_consumption_keeps_what_we_took_across_market_data() -> None:
+    e = MatchingEngine(sticky_consumption=True)
+    e.add_market("T")
+    e.open_account("a", M("1000"))
+    e.apply_snapshot("T", [], [(P("0.55"), C("100"))])
+    e.submit("a", ioc(price="0.45", count="60"))
+    e.apply_delta("T", "no", P("0.55"), C("5"))  # 5 new contracts arrive: only they are new to us
+    assert e.book("T").no_bids == ((P("0.55"), C("45")),)
+    e.apply_delta("T", "no", P("0.55"), -C("45"))  # the untaken part leaves first
+    assert e.book("T").no_bids == ()
+    assert e.external_book("T")[1] == ((P("0.55"), C("60")),)
+    e.apply_delta("T", "no", P("0.55"), -C("40"))  # below what we took: nothing left to take
+    e.apply_delta("T", "no", P("0.55"), C("7"))
+    assert e.book("T").no_bids == ((P("0.55"), C("7")),)

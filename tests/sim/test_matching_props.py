@@ -50,8 +50,13 @@ class EngineMachine(RuleBasedStateMachine):
         self.settled = False
         self.amended: set[str] = set()
 
-    @initialize(yes=levels, no=levels)
-    def first_book(self, yes: list[tuple[int, int]], no: list[tuple[int, int]]) -> None:
+    @initialize(yes=levels, no=levels, sticky=st.booleans())
+    def first_book(self, yes: list[tuple[int, int]], no: list[tuple[int, int]], sticky: bool) -> None:
+        if sticky:  # both consumption policies must keep every invariant
+            self.e = MatchingEngine(now_ms=0, trade_match_window_ms=50, sticky_consumption=True)
+            self.e.add_market("T", price_ranges=TAPERED_GRID, fee_type=FEE_TYPE, fee_multiplier=MULT)
+            for a, cash in ACCOUNTS.items():
+                self.e.open_account(a, cash)
         self.snapshot(yes, no)
 
     # ---------------------------------------------------------------- market data

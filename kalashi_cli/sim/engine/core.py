@@ -88,13 +88,19 @@ class MatchingEngine(Restore, PortfolioReads):
             public trade that explains it (docs/paper-fills.md, "credit").
         id_prefix: prefix of generated order, trade and group ids (unique per engine instance
             if several engines' ids may meet).
+        max_open_orders: resting orders per account (Kalshi: 200 000).
+        sticky_consumption: False (default): external liquidity our takers consumed comes back
+            when market data next changes that level — right for a source that redraws its
+            books (the sim). True: it stays consumed, market data changes apply on top of it
+            and a shrink comes out of the part we did not take — right for replaying a real feed.
     """
 
     def __init__(self, *, now_ms: int = 0, clock: Callable[[], int] | None = None, latency_ms: int = 0,
-                 trade_match_window_ms: int = 2_000, id_prefix: str = "", max_open_orders: int = 200_000) -> None:
+                 trade_match_window_ms: int = 2_000, id_prefix: str = "", max_open_orders: int = 200_000,
+                 sticky_consumption: bool = False) -> None:
         super().__init__(now_ms=now_ms, clock=clock, latency_ms=latency_ms,
                          trade_match_window_ms=trade_match_window_ms, id_prefix=id_prefix,
-                         max_open_orders=max_open_orders)
+                         max_open_orders=max_open_orders, sticky_consumption=sticky_consumption)
 
     # ===================================================================== subscribers
     def subscribe(self, sink: Callable[[EngineEvent], None]) -> Callable[[], None]:
@@ -260,12 +266,11 @@ class MatchingEngine(Restore, PortfolioReads):
         new = lvl.real + delta
         if new < 0:
             new = 0
-        if lvl.orders:
+        if lvl.orders or lvl.consumed:
             self._set_real(m, book, lvl, new)
         else:
-            d = new - lvl.real + lvl.consumed
+            d = new - lvl.real
             lvl.real = new
-            lvl.consumed = 0
             if d:
                 m.seq += 1
                 if self._sinks:

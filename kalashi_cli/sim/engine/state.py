@@ -56,8 +56,10 @@ class EngineState:
     """State and internal steps of the matching engine (see :class:`MatchingEngine`)."""
 
     def __init__(self, *, now_ms: int = 0, clock: Callable[[], int] | None = None, latency_ms: int = 0,
-                 trade_match_window_ms: int = 2_000, id_prefix: str = "", max_open_orders: int = 200_000) -> None:
+                 trade_match_window_ms: int = 2_000, id_prefix: str = "", max_open_orders: int = 200_000,
+                 sticky_consumption: bool = False) -> None:
         self.now_ms = now_ms
+        self.sticky_consumption = sticky_consumption
         self.latency_ms = latency_ms
         self.trade_match_window_ms = trade_match_window_ms
         self.id_prefix = id_prefix
@@ -496,18 +498,24 @@ class EngineState:
         """Market data changed a level's external size to ``new_real``."""
         old_eff = lvl.real - lvl.consumed
         lvl.real = new_real
-        lvl.consumed = 0  # market data moved this level: our earlier takes are forgotten
-        if lvl.orders and new_real < old_eff:
+        if self.sticky_consumption:
+            # what we took stays taken; a shrink comes out of what we did not take first
+            if lvl.consumed > new_real:
+                lvl.consumed = new_real
+        else:
+            lvl.consumed = 0  # market data moved this level: our earlier takes are forgotten
+        new_eff = new_real - lvl.consumed
+        if lvl.orders and new_eff < old_eff:
             # a shrink is a cancellation behind us, unless the level is now smaller than our
             # queue_ahead; what we had to take off ahead is "credit" a trade may explain later
             now, window = self.now_ms, self.trade_match_window_ms
             for o in lvl.orders:
-                if o.ahead > new_real:
+                if o.ahead > new_eff:
                     credit = o.credit if now - o.credit_ms <= window else 0
-                    o.credit = credit + o.ahead - new_real
+                    o.credit = credit + o.ahead - new_eff
                     o.credit_ms = now
-                    o.ahead = new_real
-        d = new_real - old_eff
+                    o.ahead = new_eff
+        d = new_eff - old_eff
         if d:
             self._book_delta(m, book, lvl.price, d)
         book.relist(lvl)
