@@ -368,6 +368,79 @@ def measure_moves(root: Path) -> dict[str, Any]:
     }
 
 
+def measure_sim(markets: int = 20_000, steps: Iterable[int] = (1, 50, 100), seed: int = 0) -> dict[str, Any]:
+    """Measure the sim universe with the same statistics (active markets, several steps)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from kalashi_cli.sim.universe import SimUniverse
+    from kalashi_cli.sim.universe_catalog import SERIES
+
+    group_of = {}
+    for spec in SERIES:
+        for code in [m[0] for m in spec.members] or [""]:
+            group_of[spec.ticker.format(m=code)] = spec.group
+    u = SimUniverse(seed=seed, markets=markets)
+    per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    spreads: dict[str, Counter[str]] = defaultdict(Counter)
+    gaps: dict[str, Counter[int]] = defaultdict(Counter)
+    structures: Counter[str] = Counter()
+    fees: Counter[str] = Counter()
+    for step in steps:
+        for m in u.markets_at(step):
+            if m.status != "active":
+                continue
+            g = group_of[m.series_ticker]
+            d = per[g]
+            grid = GRIDS["linear_cent" if m.price_ranges[0].step == 100 else
+                         "deci_cent" if len(m.price_ranges) == 1 else "tapered_deci_cent"]
+            if step == 1:
+                structures[{100: "linear_cent", 10: "deci_cent"}.get(m.price_ranges[0].step, "?")
+                           if len(m.price_ranges) == 1 else "tapered_deci_cent"] += 1
+                fees[f"{m.fee_type} x{m.fee_multiplier / 10_000:g}"] += 1
+            d["volume"].append(m.volume / 100)
+            d["open_interest"].append(m.open_interest / 100)
+            for bids in (m.yes_bids, m.no_bids):
+                d["levels"].append(len(bids))
+                d["empty_sides"].append(0 if bids else 1)
+                if not bids:
+                    continue
+                d["top_size"].append(bids[0][1] / 100)
+                d["level_size"].extend(sz / 100 for _, sz in bids)
+                top = bids[0][0]
+                near = [sz / 100 for p, sz in bids if ticks_between(p, top, grid) < 5]
+                d["levels_within_5"].append(len(near))
+                d["size_within_5"].append(sum(near))
+                for (p1, _), (p2, _) in zip(bids, bids[1:], strict=False):
+                    gaps[g][min(ticks_between(p2, p1, grid), 5)] += 1
+            d["one_sided"].append(1 if (m.yes_bid is None) != (m.yes_ask is None) else 0)
+            if m.yes_bid is not None and m.yes_ask is not None:
+                t = ticks_between(m.yes_bid, m.yes_ask, grid)
+                spreads[g][bucket_spread(t)] += 1
+                d["spread_ticks"].append(t)
+                d["spread_dollars"].append((m.yes_ask - m.yes_bid) / 10_000)
+    out: dict[str, Any] = {"markets": markets, "steps": list(steps), "structure_share": dict(structures),
+                           "fee_types": dict(fees), "by_group": {}}
+    for g, d in per.items():
+        n_spreads = sum(spreads[g].values())
+        out["by_group"][g] = {
+            "spread_ticks_share": {k: round(v / n_spreads, 3) for k, v in sorted(spreads[g].items())},
+            "spread_ticks_p10_p50_p90": q(d["spread_ticks"], 0.1, 0.5, 0.9),
+            "spread_dollars_p10_p50_p90": q(d["spread_dollars"], 0.1, 0.5, 0.9),
+            "levels_per_side_p10_p50_p90": q(d["levels"], 0.1, 0.5, 0.9),
+            "empty_side_share": statistics.fmean(d["empty_sides"]),
+            "one_sided_share": statistics.fmean(d["one_sided"]),
+            "levels_within_5_ticks_p50": q(d["levels_within_5"], 0.5)[0],
+            "top_size_p10_p50_p90": q(d["top_size"], 0.1, 0.5, 0.9),
+            "level_size_p10_p25_p50_p75_p90": q(d["level_size"], 0.1, 0.25, 0.5, 0.75, 0.9),
+            "size_within_5_ticks_p10_p50_p90": q(d["size_within_5"], 0.1, 0.5, 0.9),
+            "gap_ticks_share": {str(k) if k < 5 else "5+": round(v / sum(gaps[g].values()), 3)
+                                for k, v in sorted(gaps[g].items())},
+            "volume_p10_p50_p90_max": [*q(d["volume"], 0.1, 0.5, 0.9), max(d["volume"])],
+            "open_interest_p10_p50_p90": q(d["open_interest"], 0.1, 0.5, 0.9),
+            "zero_volume_share": sum(1 for v in d["volume"] if v == 0) / len(d["volume"]),
+        }
+    return out
+
+
 def measure(root: Path) -> dict[str, Any]:
     """Return every calibration statistic measured from the captures under ``root``."""
     return {
@@ -394,7 +467,7 @@ def print_report(stats: dict[str, Any], out: Any = sys.stdout) -> None:
     for section, body in stats.items():
         print(f"== {section}", file=out)
         for key, value in body.items():
-            if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()) and value:
+            if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
                 print(f"  {key}:", file=out)
                 for k2, v2 in value.items():
                     print(f"    {k2}:", file=out)
@@ -408,11 +481,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="kalshi-real directory")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
+    parser.add_argument("--sim", type=int, default=0, metavar="N",
+                        help="also measure the sim universe with N markets (same statistics, for comparison)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"calibrate_sim: no data directory at {args.data}", file=sys.stderr)
         return 2
     stats = measure(args.data.resolve())
+    if args.sim:
+        stats["sim"] = measure_sim(args.sim)
     if args.json:
         json.dump(stats, sys.stdout, indent=1)
         print()

@@ -171,9 +171,9 @@ GROUPS: tuple[str, ...] = tuple(GROUP_SHARES)
 #: Liquid books: 1 tick ≈ 70 % (real sports books: 72 % one tick, weather 83 %); thin books
 #: carry the wide spreads real economics/politics captures show (docs/sim-calibration.md).
 _SPREAD_MIX: tuple[tuple[tuple[int, int, float], ...], ...] = (
-    ((1, 1, 0.70), (2, 2, 0.18), (3, 3, 0.08), (4, 5, 0.04)),
+    ((1, 1, 0.74), (2, 2, 0.16), (3, 3, 0.06), (4, 5, 0.04)),
     ((1, 1, 0.30), (2, 2, 0.30), (3, 3, 0.15), (4, 5, 0.12), (6, 10, 0.13)),
-    ((2, 2, 0.10), (3, 5, 0.25), (6, 10, 0.35), (11, 30, 0.25), (31, 60, 0.05)),
+    ((2, 2, 0.05), (3, 5, 0.15), (6, 10, 0.30), (11, 30, 0.30), (31, 60, 0.20)),
 )
 
 
@@ -208,7 +208,7 @@ TOP_SIZES: dict[tuple[str, int], tuple[int, ...]] = {}
 DEEP_SIZES: dict[tuple[str, int], tuple[int, ...]] = {}
 for _g in GROUPS:
     for _c, _f in enumerate(CLASS_SIZE_FACTOR):
-        TOP_SIZES[(_g, _c)] = _size_table(TOP_SIZE_MEDIAN[_g] * _f, 1.6)
+        TOP_SIZES[(_g, _c)] = _size_table(TOP_SIZE_MEDIAN[_g] * _f, 1.8)
         DEEP_SIZES[(_g, _c)] = _size_table(LEVEL_SIZE_MEDIAN[_g] * _f, 2.0)
 #: Sizes at a dislocated (mispriced) best level: real arbitrage is thin (5–80 contracts).
 THIN_SIZES: tuple[int, ...] = tuple(100 * (5 + (i * 23) % 76) for i in range(64))
@@ -219,7 +219,7 @@ DEEP_SIZE_LIST: tuple[tuple[int, ...], ...] = tuple(DEEP_SIZES.values())
 
 # Levels per side beyond the best, per class (liquid, normal, thin): real liquid books show a
 # median of 21 (sports) to 34 (weather) levels; 10th percentile 10.
-_DEPTH_RANGE = ((11, 40), (5, 19), (1, 7))
+_DEPTH_RANGE = ((14, 48), (6, 24), (1, 8))
 # Gap in ticks between consecutive levels: real books 80 % one tick, 7 % two, 4 % three …
 _GAPS = (1,) * 80 + (2,) * 8 + (3,) * 5 + (4,) * 2 + (5, 6, 7, 9, 12)
 N_TEMPLATES = 32

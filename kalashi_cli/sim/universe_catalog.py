@@ -43,13 +43,13 @@ CLASS_MIX: dict[str, tuple[float, float, float]] = {
     "stocks": (0.55, 0.30, 0.15),
     "economics": (0.25, 0.35, 0.40),
     "politics": (0.30, 0.30, 0.40),
-    "weather": (0.70, 0.20, 0.10),
+    "weather": (0.80, 0.15, 0.05),
 }
 
 #: Median size (contracts) of the best level and of deeper levels for a liquid market, per
 #: group; normal and thin classes scale these down (CLASS_SIZE_FACTOR).
 TOP_SIZE_MEDIAN: dict[str, float] = {
-    "sports": 2000.0, "crypto": 1600.0, "stocks": 800.0, "economics": 300.0, "politics": 800.0, "weather": 100.0,
+    "sports": 2500.0, "crypto": 1600.0, "stocks": 800.0, "economics": 300.0, "politics": 800.0, "weather": 100.0,
 }
 LEVEL_SIZE_MEDIAN: dict[str, float] = {
     "sports": 1200.0, "crypto": 300.0, "stocks": 300.0, "economics": 150.0, "politics": 400.0, "weather": 30.0,
