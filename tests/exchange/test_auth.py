@@ -15,7 +15,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from kalashi_cli.errors import AuthError
-from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_credentials, load_private_key, signing_path
+from kalashi_cli.exchange.auth import (
+    Credentials,
+    KalshiAuth,
+    load_credentials,
+    load_private_key,
+    signing_path,
+)
 
 TS = 1703123456789
 

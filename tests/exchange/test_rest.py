@@ -30,7 +30,7 @@ from kalashi_cli.exchange.ratelimit import BatchTooLarge, RateLimiter, RetryPoli
 from kalashi_cli.exchange.rest import KalshiClient
 
 from .conftest import FakeClock
-from .fake_kalshi import Fault, FakeKalshi, make_market, universe
+from .fake_kalshi import FakeKalshi, Fault, make_market, universe
 
 BASE = "https://fake.kalshi.test/trade-api/v2"
 T = TypeVar("T")

@@ -25,9 +25,7 @@ class Harness:
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Wait (bounded) until ``predicate`` holds, re-checking whenever a frame or command arrives."""
-        async def both() -> None:
-            await asyncio.gather(self.frames.wait_for(predicate, timeout), self.server.signal.wait_for(predicate, timeout))
-        await both()
+        await self.frames.wait_for(predicate, timeout)
 
     def in_sync(self, ticker: str) -> bool:
         book = self.feed.store.books.get(ticker)
@@ -45,7 +43,7 @@ def run_with_feed(creds: Credentials, body: Callable[[Harness], Awaitable[None]]
         async with running_ws_server(public_keys=creds_keys(creds), **(server_kw or {})) as server:
             server.set_book(A, [("0.4000", "10.00"), ("0.4100", "5.00")], [("0.5500", "7.00")])
             server.set_book(B, [], [("0.0300", "100.00")])
-            frames = Signal()
+            frames = server.signal  # one signal: client frames and server commands both wake waiters
             sleeps: list[float] = []
 
             async def fast_sleep(s: float) -> None:
