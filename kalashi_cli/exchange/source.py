@@ -22,7 +22,6 @@ event loop in a background thread (:class:`~kalashi_cli.exchange.loop.LoopThread
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections import Counter
@@ -35,84 +34,23 @@ from kalashi_cli.domain import Market, Settlement, Trade
 from kalashi_cli.errors import AuthError, UsageError
 from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, Credentials, KalshiAuth, try_load_credentials
 from kalashi_cli.exchange.books import BookStore
+from kalashi_cli.exchange.catalog import MarketCatalog
 from kalashi_cli.exchange.env import DEMO, PROD, KalshiEnv, check_key_environment, custom_env
 from kalashi_cli.exchange.loop import LoopThread
 from kalashi_cli.exchange.ratelimit import RateLimiter
 from kalashi_cli.exchange.rest import KalshiClient
 from kalashi_cli.exchange.wire import (
-    EventInfo,
-    SeriesInfo,
     lifecycle_settlement,
     market_settlement,
-    parse_event,
-    parse_market,
     parse_orderbook,
-    parse_series,
     parse_trade,
-    series_for_event,
-    ts_ms_of,
     with_book,
 )
 from kalashi_cli.ports import CallCounter, MarketSource, SourceEvents
 
 log = logging.getLogger("kalashi.exchange.source")
 
-_MARKET_FIELDS = frozenset(f.name for f in dataclasses.fields(Market))
-TICKERS_PER_MARKETS_CALL = 100
-
-
-def market_extras(market: Market, *, event_market_count: int | None = None) -> Market:
-    """Fill the optional convenience fields the domain Market may carry (close_ts_ms, event size)."""
-    extra: dict[str, Any] = {}
-    if "close_ts_ms" in _MARKET_FIELDS and market.close_time:
-        extra["close_ts_ms"] = ts_ms_of(market.close_time) or None
-    if "event_market_count" in _MARKET_FIELDS and event_market_count is not None:
-        extra["event_market_count"] = event_market_count
-    return dataclasses.replace(market, **extra) if extra else market
-
-
-class MarketCatalog:
-    """Series and event metadata cached across iterations, and market → domain conversion."""
-
-    def __init__(self, *, series_ttl_s: float = 3600.0, events_ttl_s: float = 900.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.series: dict[str, SeriesInfo] = {}
-        self.events: dict[str, EventInfo] = {}
-        self.series_ttl_s = series_ttl_s
-        self.events_ttl_s = events_ttl_s
-        self._clock = clock
-        self._series_at: float | None = None
-        self._events_at: float | None = None
-
-    def series_due(self) -> bool:
-        return self._series_at is None or self._clock() - self._series_at >= self.series_ttl_s
-
-    def events_due(self) -> bool:
-        return self._events_at is None or self._clock() - self._events_at >= self.events_ttl_s
-
-    def set_series(self, raw: Sequence[dict[str, Any]]) -> None:
-        infos = (parse_series(s) for s in raw)
-        self.series = {s.ticker: s for s in infos if s.ticker}
-        self._series_at = self._clock()
-
-    def set_events(self, raw: Sequence[dict[str, Any]]) -> None:
-        infos = (parse_event(e) for e in raw)
-        self.events = {e.event_ticker: e for e in infos if e.event_ticker}
-        self._events_at = self._clock()
-
-    def to_market(self, d: dict[str, Any], *, event_market_count: int | None = None) -> Market:
-        """Convert a market object, attaching series fees and event metadata when known.
-
-        Raises:
-            ValueError: the object has no ticker or a malformed number.
-        """
-        event_ticker = d.get("event_ticker") or ""
-        event = self.events.get(event_ticker)
-        series_ticker = d.get("series_ticker") or (event.series_ticker if event else "") or \
-            series_for_event(event_ticker, self.series)
-        market = parse_market(d, series=self.series.get(series_ticker), event=event, series_ticker=series_ticker)
-        return market_extras(market, event_market_count=event_market_count)
-
+TICKERS_PER_MARKETS_CALL = 100  # GET /markets?tickers=A,B,… stays well under URL limits
 
 class KalshiSource:
     """Kalshi market data as a synchronous :class:`~kalashi_cli.ports.MarketSource`."""

@@ -1,0 +1,267 @@
+"""Kalshi as a Broker (modes ``demo`` and ``live``) over the V2 order endpoints.
+
+``submit`` answers exactly like the Broker protocol promises:
+
+* a definite :class:`~kalashi_cli.domain.OrderAck` (201);
+* :class:`~kalashi_cli.errors.OrderRejected` — definite, nothing happened (400, or a rule
+  we check before sending), and :class:`~kalashi_cli.errors.RateLimited` — definite, Kalshi
+  refused before processing (429);
+* :class:`~kalashi_cli.errors.Conflict` — the ``client_order_id`` already exists (409):
+  the order was placed earlier; reconcile, do not resend;
+* :class:`~kalashi_cli.errors.OutcomeUnknown` — sent, answer lost (timeout, reset, 5xx):
+  never retried here; the engine blocks the market and reconciles by ``client_order_id``.
+
+Live mode refuses to start unless the caller has run
+:func:`~kalashi_cli.exchange.env.check_live_consent` and says so (``consented=True``), and
+only ever talks to production hosts; demo mode only to demo hosts or a loopback simulator.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import httpx
+
+from kalashi_cli.domain import (
+    Balance,
+    ExchangeFill,
+    ExchangeOrder,
+    Market,
+    MarketPosition,
+    OrderAck,
+    OrderIntent,
+    Settlement,
+)
+from kalashi_cli.errors import ConsentError, UsageError
+from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_credentials
+from kalashi_cli.exchange.env import (
+    DEMO,
+    PROD,
+    KalshiEnv,
+    check_broker_environment,
+    check_key_environment,
+    custom_env,
+)
+from kalashi_cli.exchange.loop import LoopThread
+from kalashi_cli.exchange.ratelimit import RateLimiter
+from kalashi_cli.exchange.rest import KalshiClient
+from kalashi_cli.exchange.wire import (
+    order_request,
+    parse_balance,
+    parse_exchange_order,
+    parse_exchange_status,
+    parse_fill,
+    parse_order_ack,
+    parse_position,
+    parse_settlement,
+)
+from kalashi_cli.money import Count, parse_count
+from kalashi_cli.ports import CallCounter, SourceEvents
+
+log = logging.getLogger("kalashi.exchange.broker")
+
+BrokerMode = Literal["demo", "live"]
+
+
+class KalshiBroker:
+    """Orders, fills, positions and balance on Kalshi demo or production (sync facade)."""
+
+    def __init__(
+        self,
+        mode: BrokerMode,
+        env: KalshiEnv,
+        credentials: Credentials,
+        *,
+        consented: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        limiter: RateLimiter | None = None,
+        subaccount: int | None = None,
+        clock_ms: Callable[[], int] | None = None,
+        configure_limits: bool = True,
+    ) -> None:
+        check_broker_environment(mode, env)
+        check_key_environment(credentials, env)
+        if mode == "live" and not consented:
+            raise ConsentError("live broker created without consent",
+                               hint="call check_live_consent(...) first and pass consented=True")
+        self.mode: Literal["demo", "live"] = mode
+        self.env = env
+        self.subaccount = subaccount
+        self.counter = CallCounter()
+        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self._loop = LoopThread(name=f"kalashi-broker-{mode}")
+        self.client = KalshiClient(env.rest_url, auth=KalshiAuth(credentials), transport=transport,
+                                   limiter=limiter, timeout=timeout, counter=self.counter)
+        self._fills_since_ms = self._clock_ms()
+        self._seen_fills: set[str] = set()
+        self._closed = False
+        if configure_limits:
+            try:
+                self._loop.run(self.client.configure_rate_limits())
+            except Exception as e:  # the Basic-tier defaults are safe; say why we could not do better
+                log.info("could not read /account/limits (%s); using Basic-tier buckets", type(e).__name__)
+
+    @classmethod
+    def from_env(
+        cls,
+        env: str = "demo",
+        environ: Mapping[str, str] | None = None,
+        *,
+        base_url: str | None = None,
+        consented: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **kw: Any,
+    ) -> KalshiBroker:
+        """Open a broker for ``env`` (``demo`` → demo mode; ``prod``/``live`` → live mode).
+
+        Credentials come from ``environ`` (default ``os.environ``). ``base_url`` points a
+        demo broker at a Kalshi-compatible loopback server. Live mode needs ``consented=True``
+        (after :func:`~kalashi_cli.exchange.env.check_live_consent`).
+
+        Raises:
+            AuthError: credentials missing or unusable. ConsentError: see :class:`KalshiBroker`.
+            UsageError: unknown environment name.
+        """
+        key = env.strip().lower()
+        if key in ("demo", "kalshi-demo"):
+            mode: BrokerMode = "demo"
+        elif key in ("prod", "live", "kalshi", "production"):
+            mode = "live"
+        else:
+            raise UsageError(f"unknown Kalshi environment {env!r}", hint="use demo or prod")
+        return open_broker(mode, base_url=base_url, consented=consented, env=environ, transport=transport, **kw)
+
+    def __repr__(self) -> str:
+        return f"KalshiBroker(mode={self.mode!r}, rest_url={self.env.rest_url!r})"
+
+    @property
+    def api_calls(self) -> int:
+        return self.counter.total
+
+    # ------------------------------------------------------------------ writes
+
+    def submit(self, intent: OrderIntent) -> OrderAck:
+        """Send one V2 order; never retried (see the module docstring for the outcomes).
+
+        Raises:
+            OrderRejected, RateLimited, Conflict (definite); OutcomeUnknown (reconcile);
+            NetworkError (connection failed before sending); AuthError, PermissionDenied.
+        """
+        body = order_request(intent, subaccount=self.subaccount)
+        answer = self._loop.run(self.client.create_order(body))
+        return parse_order_ack(answer, intent)
+
+    def cancel(self, order_id: str, ticker: str) -> Count:
+        """Cancel one resting order; return the count removed (``reduced_by``)."""
+        answer = self._loop.run(self.client.cancel_order(order_id, market_ticker=ticker or None,
+                                                         subaccount=self.subaccount))
+        raw = answer.get("reduced_by") or answer.get("reduced_by_fp")
+        return parse_count(raw) if isinstance(raw, str) and raw else 0
+
+    def cancel_all(self) -> int:
+        """Cancel every resting order (DELETE /portfolio/events/orders); return how many were resting."""
+        resting = self.orders(status="resting")
+        answer = self._loop.run(self.client.cancel_all_orders(subaccount=self.subaccount))
+        listed = answer.get("orders") if isinstance(answer, Mapping) else None
+        if isinstance(listed, list):
+            return len(listed)
+        for key in ("canceled_count", "cancelled_count", "count"):
+            if isinstance(answer.get(key), int):
+                return int(answer[key])
+        return len(resting)
+
+    # ------------------------------------------------------------------ reads
+
+    async def _collect(self, it: Any) -> list[dict[str, Any]]:
+        return [x async for x in it]
+
+    def orders(self, *, ticker: str | None = None, status: str | None = None) -> list[ExchangeOrder]:
+        """List orders (GET /portfolio/orders, all pages)."""
+        raw = self._loop.run(self._collect(self.client.iter_orders(ticker=ticker, status=status,
+                                                                   subaccount=self.subaccount)))
+        return [parse_exchange_order(o) for o in raw]
+
+    def fills(self, *, ticker: str | None = None, since_ms: int | None = None) -> list[ExchangeFill]:
+        """List fills (GET /portfolio/fills); ``since_ms`` filters to fills at or after it."""
+        min_ts = since_ms // 1000 if since_ms is not None else None
+        raw = self._loop.run(self._collect(self.client.iter_fills(ticker=ticker, min_ts=min_ts,
+                                                                  subaccount=self.subaccount)))
+        fills = [parse_fill(f) for f in raw]
+        if since_ms is not None:
+            fills = [f for f in fills if f.ts_ms >= since_ms]
+        return sorted(fills, key=lambda f: (f.ts_ms, f.fill_id))
+
+    def positions(self) -> list[MarketPosition]:
+        """List non-zero market positions (GET /portfolio/positions)."""
+        raw = self._loop.run(self._collect(self.client.iter_positions(subaccount=self.subaccount)))
+        return [p for p in (parse_position(x) for x in raw) if p.position != 0]
+
+    def balance(self) -> Balance:
+        """Return cash per shard (GET /portfolio/balance)."""
+        return parse_balance(self._loop.run(self.client.get_balance(subaccount=self.subaccount)))
+
+    def settlements(self) -> list[Settlement]:
+        """List the account's settlements (GET /portfolio/settlements)."""
+        raw = self._loop.run(self._collect(self.client.iter_settlements()))
+        return [parse_settlement(s) for s in raw]
+
+    def trading_active(self) -> bool:
+        """Whether the exchange accepts orders now (GET /exchange/status)."""
+        status = parse_exchange_status(self._loop.run(self.client.get_exchange_status()))
+        return status.exchange_active and status.trading_active
+
+    def on_market_data(self, markets: Sequence[Market], events: SourceEvents) -> list[ExchangeFill]:
+        """Return fills that happened since the previous call (or since the broker started)."""
+        fresh = [f for f in self.fills(since_ms=self._fills_since_ms) if f.fill_id not in self._seen_fills]
+        for f in fresh:
+            self._seen_fills.add(f.fill_id)
+        if fresh:
+            # Fill timestamps are second-granular on REST; keep a one-second overlap and dedupe by id.
+            self._fills_since_ms = max(self._fills_since_ms, max(f.ts_ms for f in fresh) - 1000)
+        return fresh
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._loop.run(self.client.aclose(), timeout=5)
+        except Exception as e:  # closing must not mask the caller's error
+            log.debug("error while closing: %s", e)
+        finally:
+            self._loop.close()
+
+    def __enter__(self) -> KalshiBroker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_broker(
+    mode: BrokerMode,
+    *,
+    base_url: str | None = None,
+    consented: bool = False,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **kw: Any,
+) -> KalshiBroker:
+    """Open a demo or live broker with credentials from the environment.
+
+    ``base_url`` points a demo broker at a Kalshi-compatible server (e.g. the loopback
+    simulator ``http://127.0.0.1:8800/trade-api/v2``); without it demo uses Kalshi demo and
+    live uses Kalshi production.
+
+    Raises:
+        AuthError: credentials missing or unusable. ConsentError: live without consent,
+        or a mode/host/key-environment mismatch.
+    """
+    creds = load_credentials(env if env is not None else os.environ)
+    target = custom_env(base_url) if base_url else (DEMO if mode == "demo" else PROD)
+    return KalshiBroker(mode, target, creds, consented=consented, transport=transport, **kw)
