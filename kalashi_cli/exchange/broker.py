@@ -60,7 +60,7 @@ from kalashi_cli.exchange.wire import (
     parse_settlement,
 )
 from kalashi_cli.money import Count, parse_count
-from kalashi_cli.ports import CallCounter, SourceEvents
+from kalashi_cli.ports import Broker, CallCounter, Mode, SourceEvents
 
 log = logging.getLogger("kalashi.exchange.broker")
 
@@ -89,7 +89,7 @@ class KalshiBroker:
         if mode == "live" and not consented:
             raise ConsentError("live broker created without consent",
                                hint="call check_live_consent(...) first and pass consented=True")
-        self.mode: Literal["demo", "live"] = mode
+        self.mode: Mode = mode
         self.env = env
         self.subaccount = subaccount
         self.counter = CallCounter()
@@ -265,3 +265,7 @@ def open_broker(
     creds = load_credentials(env if env is not None else os.environ)
     target = custom_env(base_url) if base_url else (DEMO if mode == "demo" else PROD)
     return KalshiBroker(mode, target, creds, consented=consented, transport=transport, **kw)
+
+
+def _conforms(broker: KalshiBroker) -> Broker:  # mypy checks the protocol here
+    return broker

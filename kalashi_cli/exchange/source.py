@@ -387,3 +387,7 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
         raise UsageError(f"unknown option(s) {sorted(unknown)} for source {spec!r}", hint="kalshi sources take ws=1")
     creds = try_load_credentials(environ)
     return KalshiSource(target, credentials=creds, transport=transport, ws=_flag(options.get("ws")))
+
+
+def _conforms(source: KalshiSource) -> MarketSource:  # mypy checks the protocol here
+    return source
