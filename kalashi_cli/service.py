@@ -12,13 +12,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .context import journal_for, open_broker, open_source
-from .domain import Leg, Market, OrderIntent, to_book_side
+from .domain import Leg, Market, OrderIntent, from_book_side, to_book_side
 from .engine import IterationResult, TradingLoop, encode, iso
 from .errors import ConsentError, NotFound, RiskDenied, UsageError
 from .money import (
@@ -30,16 +31,21 @@ from .money import (
     parse_count,
     parse_price,
 )
-from .profile import Profile, load_profile
+from .profile import Profile, builtin_profiles, load_profile
 from .records import market_record, to_record
 from .stages.analyze import Analyzer
 from .stages.metrics import RunStats, compute_metrics
 from .stages.order import OrderExecutor, client_order_id
 from .stages.portfolio import Portfolio
-from .stages.risk import RiskGate, evaluate_state
+from .stages.risk import RiskGate, TradingState, evaluate_state, stored_state
 from .stages.scan import scan
 
 Listener = Callable[[dict[str, Any]], None]
+
+#: how many order/fill records, iterations and opportunities the dashboard state carries
+JOURNAL_VIEW = 200
+EQUITY_POINTS = 2000
+TOP_OPPORTUNITIES = 20
 
 
 @dataclass(slots=True)
@@ -65,13 +71,16 @@ class TradingService:
         self.interval = float(self.profile.loop.interval_seconds) if interval is None else interval
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
-        self._recent: deque[dict[str, Any]] = deque(maxlen=200)  # order/fill records, newest last
+        self._recent: deque[dict[str, Any]] = deque(maxlen=JOURNAL_VIEW)  # order/fill records, newest last
+        self._recent.extend(reversed(_journal_view(self.journal)))
         self._opportunities: list[dict[str, Any]] = []
+        self._last_iteration: dict[str, Any] | None = _iteration_record(self.journal)
+        self._last_metrics: dict[str, Any] | None = self.journal.latest_metrics()
         self.loop = TradingLoop(self.profile, self.source, self.broker, self.journal, sink=self._on_record,
                                 limit=limit)
         self._thread: threading.Thread | None = None
         self._paused = threading.Event()
-        self._pending_opps: list[dict[str, Any]] = []
+        self._pending_opps: dict[str, dict[str, Any]] = {}
         self.started_ms = int(time.time() * 1000)
         self.last_iteration_ms: int | None = None
         self.last_error: str = ""
@@ -91,20 +100,36 @@ class TradingService:
 
     def _on_record(self, rec: dict[str, Any]) -> None:
         kind = rec.get("kind")
+        if kind == "order" and "ts" not in rec:
+            # a copy: the engine journals this very dict, and records are never edited in place
+            rec = {**rec, "ts": iso(int(time.time() * 1000))}
         if kind in ("order", "fill"):
             self._recent.append(rec)
-        elif kind == "opportunity":
-            self._pending_opps.append(rec)
+        elif kind in ("opportunity", "candidate") and "id" in rec:
+            self._pending_opps[rec["id"]] = rec  # a candidate replaces its opportunity
         elif kind == "iteration":
-            self._opportunities = sorted(self._pending_opps, key=lambda r: Decimal(r["score"]), reverse=True)[:20]
-            self._pending_opps = []
+            self._opportunities = sorted(self._pending_opps.values(), key=lambda r: Decimal(r["score"]),
+                                         reverse=True)[:TOP_OPPORTUNITIES]
+            self._pending_opps = {}
+            self._last_iteration = rec
             self.last_iteration_ms = int(time.time() * 1000)
         self._publish(rec)
 
+    def locked(self) -> AbstractContextManager[Any]:
+        """Hold the service lock: no iteration or command runs meanwhile (for consistent snapshots)."""
+        return self._lock
+
     # -- loop control -------------------------------------------------------------------------
-    def start(self, iterations: int | None = None) -> LoopStatus:
-        """Start the loop in the background (or un-pause it)."""
+    def start(self, iterations: int | None = None, *, clear_halt: bool = False) -> LoopStatus:
+        """Start the loop in the background (or un-pause it); ``clear_halt`` also leaves HALTED.
+
+        Raises:
+            UsageError: ``clear_halt`` while the halt file exists.
+            RiskDenied: ``clear_halt`` while the risk limit that halted trading still holds.
+        """
         with self._lock:
+            if clear_halt:
+                self.clear_halt()
             self._paused.clear()
             if self._thread is None or not self._thread.is_alive():
                 self.loop.stop_event.clear()
@@ -121,7 +146,10 @@ class TradingService:
                 continue
             t0 = time.monotonic()
             try:
-                self.run_iteration()
+                with self._lock:
+                    if self._paused.is_set() or self.loop.stop_event.is_set():
+                        continue  # paused or stopped while waiting for the lock: not one more iteration
+                    self.run_iteration()
                 self.last_error = ""
             except Exception as e:  # noqa: BLE001 - the loop reports and carries on; heal watches it
                 self.last_error = f"{type(e).__name__}: {e}"
@@ -134,10 +162,20 @@ class TradingService:
 
     def run_iteration(self) -> IterationResult:
         with self._lock:
-            return self.loop.run_iteration()
+            res = self.loop.run_iteration()
+            # the loop journals a metrics snapshot every few iterations; listeners see it as a record
+            latest = self.journal.latest_metrics()
+            if latest is not None and latest != self._last_metrics:
+                self._last_metrics = latest
+                self._publish(latest)
+            return res
 
-    def pause(self) -> LoopStatus:
+    def pause(self, *, wait: bool = False) -> LoopStatus:
+        """Pause after the current iteration; with ``wait``, return only once it has finished."""
         self._paused.set()
+        if wait:
+            with self._lock:  # held for a whole iteration: acquiring it means none is running
+                pass
         return self.loop_status()
 
     def stop(self, timeout: float = 30.0) -> LoopStatus:
@@ -166,18 +204,60 @@ class TradingService:
 
         with self._lock:
             res = halt(self.journal, self.broker, reason).to_dict()
-        self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "degraded",
-                       "detail": f"HALTED: {reason}"})
+            self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "degraded",
+                           "detail": f"HALTED: {reason}"})
         return res
 
-    def flatten(self) -> dict[str, Any]:
+    def flatten(self, *, cancel_resting: bool = False) -> dict[str, Any]:
+        """Close every position (reduce-only IOC); with ``cancel_resting``, cancel resting orders first."""
         from .safety import flatten
 
         with self._lock:
+            cancelled = self._cancel_resting() if cancel_resting else 0
             res = flatten(self.profile, self.journal, self.broker, self.source.books)
-        for r in res.records:
-            self._on_record(r)
-        return res.to_dict()
+            for r in res.records:
+                self._on_record(r)
+        out = res.to_dict()
+        if cancel_resting:
+            out["canceled_orders"] = cancelled
+        return out
+
+    def _cancel_resting(self) -> int:
+        """Cancel every resting order at the broker and journal the broker's answer; return how many."""
+        resting = self.broker.orders(status="resting")
+        cancelled = sum(1 for o in resting if self.broker.cancel(o.order_id, o.ticker))
+        now = {o.order_id: o for o in self.broker.orders()}
+        for o in self.journal.orders(status="resting"):
+            if o.order_id in now:
+                self.journal.upsert_order(now[o.order_id])
+        if resting:
+            self.journal.add_event("cancel-resting", {"cancelled": cancelled, "resting": len(resting)})
+        return cancelled
+
+    def clear_halt(self) -> str:
+        """Leave HALTED (the operator's explicit choice); return the trading state afterwards.
+
+        Raises:
+            UsageError: the halt file exists.
+            RiskDenied: a risk limit still holds, so the gate halted again at once.
+        """
+        from .safety import resume
+
+        with self._lock:
+            state, _ = stored_state(self.journal)
+            if state is not TradingState.HALTED:
+                return self.trading_state()[0]
+            resume(self.journal, confirm=True)
+            st, why = self.trading_state()
+        if st == TradingState.HALTED.value:
+            raise RiskDenied(f"the halt cannot be cleared: {why}",
+                             hint="the risk limit still holds; it clears with the next trading day or a "
+                                  "looser profile")
+        return st
+
+    def profiles(self) -> list[str]:
+        """Names of the profiles ``set_profile`` can switch to (built-ins and the current one)."""
+        return sorted({*builtin_profiles(), self.profile_name})
 
     def resume(self, confirm: bool) -> str:
         from .safety import resume
@@ -332,39 +412,70 @@ class TradingService:
         return [c.to_record() for c in service_checks(self)]
 
     def state(self) -> dict[str, Any]:
-        """The dashboard's whole-page state (docs/bridge-protocol.md)."""
+        """The dashboard's whole-page state, read in one piece (docs/bridge-protocol.md §4 ``state``)."""
         with self._lock:
-            p = self.loop.last_portfolio or self.loop.portfolio()
+            # a fresh fold, not the last iteration's: a flatten or a manual order since then counts
+            p = self.loop.portfolio()
             st, why = evaluate_state(self.profile, self.journal, p)
             metrics = self.journal.latest_metrics()
-            iterations = self.journal.iterations(limit=500)
+            iterations = self.journal.iterations(limit=EQUITY_POINTS)
             led = p.ledger
             open_cost = sum(x.cost for x in led.open_positions())
-        equity = max(1, p.equity)
-        c = self.profile.correlate
-        exposure = [{"group": g, "exposure": fmt_money(v), "pct_of_equity": str((Decimal(v) / equity).quantize(
-            Decimal("0.0001"))), "cap_pct": str(c.max_group_pct)} for g, v in sorted(p.exposure_by_group.items())]
-        loop = self.loop_status()
+            available = self.broker.balance().balance
+            positions = self.positions()
+            open_orders = self.open_orders()
+            health = [{k: v for k, v in h.items() if k not in ("kind", "v")} for h in self.health()]
+            loop = self.loop_status()
+            journal_view = list(reversed(self._recent))
+            opportunities = list(self._opportunities)
+            last_iteration = self._last_iteration
+            source = self.source.describe()
+        cap = percent(self.profile.correlate.max_group_pct)
+        exposure = [{"group": g, "exposure": fmt_money(v), "pct_of_equity": percent(Decimal(v) / max(1, p.equity)),
+                     "cap_pct": cap} for g, v in sorted(p.exposure_by_group.items())]
         return {
             "mode": self.mode,
-            "loop": {"status": loop.status, "iteration": loop.iteration, "interval_s": loop.interval_s,
-                     "source": self.source.describe(), "profile": self.profile_name},
+            "loop": {"status": loop.status, "iteration": loop.iteration, "interval_s": decimal_text(loop.interval_s),
+                     "source": source, "profile": self.profile_name},
             "trading_state": st.value, "halt_reason": why or None,
-            "account": {"balance": fmt_money(self.broker.balance().balance), "equity": fmt_money(p.equity),
-                        "cash": fmt_money(led.cash), "realized_pnl": fmt_money(led.realized - led.fees),
+            # balance is the ledger's cash, as in every iteration record; ``available`` is what the
+            # broker would still let us spend (cash less what resting orders hold)
+            "account": {"balance": fmt_money(led.cash), "equity": fmt_money(p.equity), "cash": fmt_money(led.cash),
+                        "available": fmt_money(available), "realized_pnl": fmt_money(led.realized - led.fees),
                         "unrealized_pnl": fmt_money(p.equity - led.cash - open_cost),
                         "starting_balance": fmt_money(p.starting_balance)},
             "equity_curve": [{"ts": r["started"], "equity": fmt_money(r["equity"])} for r in iterations],
             "metrics": metrics,
-            "positions": self.positions(),
-            "open_orders": self.orders(status="resting"),
-            "opportunities": list(self._opportunities),
+            "positions": positions,
+            "open_orders": open_orders,
+            "opportunities": opportunities,
             "exposure": exposure,
-            "health": self.health(),
-            "journal": list(reversed(self._recent)) or self.journal.records(limit=200, newest_first=True),
+            "health": health,
+            "journal": journal_view,
             "recommendations": (metrics or {}).get("recommendations", []),
+            "last_iteration": last_iteration,
             "updated": iso(int(time.time() * 1000)),
         }
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        """Resting orders as the trader placed them (outcome, action, outcome price), oldest first."""
+        with self._lock:
+            resting = self.broker.orders(status="resting")
+            placed = {r["client_order_id"]: r for r in self._recent if r.get("kind") == "order"}
+        out = []
+        for o in resting:
+            rec = placed.get(o.client_order_id)
+            if rec is not None:
+                outcome, action, price = rec["outcome"], rec["action"], rec["price"]
+            else:  # placed before this journal view: describe it on the YES book
+                outcome = "yes"
+                action, yes_price = from_book_side(o.side, o.price, "yes")
+                price = fmt_price(yes_price)
+            out.append({"client_order_id": o.client_order_id, "order_id": o.order_id, "ticker": o.ticker,
+                        "outcome": outcome, "action": action, "price": price, "count": fmt_count(o.initial_count),
+                        "remaining": fmt_count(o.remaining_count), "status": o.status,
+                        "created": iso(o.created_ts_ms) if o.created_ts_ms else iso(int(time.time() * 1000))})
+        return out
 
     # -- risk-gated writes ------------------------------------------------------------------------
     def create_order(self, ticker: str, outcome: str, action: str, count: str, price: str, *,
@@ -442,3 +553,47 @@ class TradingService:
         with self._lock:
             return self.source.books(tickers)
 
+
+
+def percent(fraction: Decimal) -> str:
+    """A fraction as a percent string with two places (0.2 → "20.00")."""
+    return str((Decimal(fraction) * 100).quantize(Decimal("0.01")))
+
+
+def decimal_text(x: float | int | Decimal) -> str:
+    """A measurement as a plain decimal string (10.0 → "10", 0.25 → "0.25"), never exponent notation."""
+    d = Decimal(str(x)).normalize()
+    return format(d, "f")
+
+
+def _journal_view(journal: Any) -> list[dict[str, Any]]:
+    """The newest order and fill records in the journal, newest first.
+
+    Order records get a ``ts``: when their intent was journaled (just before the order was sent).
+    """
+    out = []
+    for r in journal.records(limit=5 * JOURNAL_VIEW, newest_first=True):
+        if r.get("kind") == "fill":
+            out.append(r)
+        elif r.get("kind") == "order":
+            intent = journal.intent(r["client_order_id"]) if "ts" not in r and r.get("client_order_id") else None
+            out.append({**r, "ts": iso(intent.created_ms)} if intent is not None else r)
+        if len(out) >= JOURNAL_VIEW:
+            break
+    return out
+
+
+def _iteration_record(journal: Any) -> dict[str, Any] | None:
+    """The journal's last iteration as an ``iteration`` record (what the loop emitted, less its extras)."""
+    rows = journal.iterations(limit=1)
+    return iteration_record_from_row(rows[-1]) if rows else None
+
+
+def iteration_record_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Rebuild an ``iteration`` record from a journal ``iterations`` row."""
+    return {"kind": "iteration", "v": 1, "n": row["n"], "started": row["started"],
+            "duration_ms": f"{float(row['duration_ms']):.3f}", "markets": row["markets"],
+            "opportunities": row["opportunities"], "candidates": row["candidates"], "orders": row["orders"],
+            "state": row["state"], "state_reason": "", "equity": fmt_money(row["equity"]),
+            "cash": fmt_money(row["cash"]), "api_calls": row.get("api_calls", 0), "source": row.get("source", ""),
+            "as_of": iso(row["ts_ms"])}

@@ -52,10 +52,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import analyze, correlate, metrics, order, profile_cmd, run_loop, safety_cmds, scan
+    from . import analyze, correlate, metrics, order, profile_cmd, run_loop, safety_cmds, scan, serve_bridge
 
     for mod in (scan, analyze, correlate, order, metrics, run_loop, safety_cmds):
         mod.register(app)
+    serve_bridge.register(app)
     app.add_typer(profile_cmd.app, name="profile")
 
 

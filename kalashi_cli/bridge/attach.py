@@ -1,0 +1,332 @@
+"""Watching a ``kalashi run-loop`` that runs in another process, through its journal.
+
+``kalashi serve-bridge --attach`` does not run a loop. It tails the journal the run-loop writes
+(SQLite in WAL mode, so a reader never blocks the writer): new rows of the ``records``,
+``iterations`` and ``metrics`` tables become ``record`` messages, and the state is folded from
+the journal. It takes one command, ``halt`` — exactly what ``kalashi halt`` does (HALTED is
+persisted in the journal, resting orders are cancelled at the broker), so the run-loop's risk
+gate stops new entries at its next iteration. Everything else is refused: that loop is steered
+from its own terminal.
+
+What the journal cannot tell: opportunities and candidates (the run-loop does not journal
+them, so the list stays empty), the reason for REDUCING (the run-loop prints it), marks of
+single positions (equity and cash are the run-loop's own numbers from its last iteration), and
+whether the run-loop is paused (a loop that has not finished an iteration for three intervals
+plus 30 s is shown as ``stopped``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ..engine import iso
+from ..errors import UsageError
+from ..journal import Journal
+from ..money import fmt_count, fmt_money, fmt_price
+from ..profile import Profile, load_profile
+from ..service import EQUITY_POINTS, JOURNAL_VIEW, decimal_text, iteration_record_from_row, percent
+from .backends import CommandRefused, Listener
+
+_ITERATION_COLUMNS = ("n", "started", "ts_ms", "duration_ms", "markets", "opportunities", "candidates", "orders",
+                      "state", "equity", "cash", "cache_hits", "cache_misses", "api_calls", "source")
+
+
+def _ms(started: str) -> int:
+    return int(datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+class AttachBackend:
+    """A read-mostly view of a journal that another process's loop is writing."""
+
+    def __init__(self, journal_path: Path, *, mode: str = "paper", profile: str | Profile = "default",
+                 interval: float | None = None, poll_s: float = 0.25,
+                 wall_ms: Callable[[], int] | None = None) -> None:
+        """Open the journal read-only and start from its current end.
+
+        Raises:
+            UsageError: there is no journal at that path yet, or it belongs to another mode.
+        """
+        if not journal_path.exists():
+            raise UsageError(f"no journal at {journal_path} to attach to",
+                             hint="start `kalashi run-loop` first, and give serve-bridge the same --journal and mode")
+        self.path = journal_path
+        self.mode = mode
+        self.profile = load_profile(profile) if isinstance(profile, str) else profile
+        self.profile_name = profile if isinstance(profile, str) else self.profile.name
+        self.journal = Journal(journal_path, mode=mode, readonly=True)
+        stored_mode = self.journal.get_meta("mode")
+        if stored_mode != mode:
+            self.journal.close()
+            raise UsageError(f"{journal_path} is a {stored_mode} journal, not {mode}",
+                             hint=f"attach with --{stored_mode}")
+        self.interval = interval
+        self.poll_s = poll_s
+        self.wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
+        # a second read-only connection of our own, to read new rows by id in one snapshot
+        self._db = sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True, check_same_thread=False,
+                                   isolation_level=None, timeout=10)
+        self._lock = threading.RLock()
+        self._listeners: list[Listener] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_record_id = self._scalar("SELECT COALESCE(MAX(id), 0) FROM records")
+        self._last_metrics_id = self._scalar("SELECT COALESCE(MAX(id), 0) FROM metrics")
+        self._last_n = self._scalar("SELECT COALESCE(MAX(n), 0) FROM iterations")
+        self._halted = self._stored_state()[0] == "HALTED"
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _scalar(self, sql: str) -> int:
+        with self._lock:
+            return int(self._db.execute(sql).fetchone()[0])
+
+    def _stored_state(self) -> tuple[str, str]:
+        from ..stages.risk import stored_state
+
+        st, why = stored_state(self.journal)
+        return st.value, why
+
+    def subscribe(self, fn: Listener) -> Callable[[], None]:
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn) if fn in self._listeners else None
+
+    def _publish(self, rec: dict[str, Any]) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(rec)
+            except Exception:  # noqa: BLE001 - one broken listener must not stop the others
+                continue
+
+    def locked(self) -> AbstractContextManager[Any]:
+        return self._lock
+
+    def describe(self) -> str:
+        return f"attached to the {self.mode} journal {self.path} (halt only)"
+
+    def begin(self) -> None:
+        self._thread = threading.Thread(target=self._tail, name="kalashi-attach", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(10)
+        with self._lock:
+            self._db.close()
+            self.journal.close()
+
+    def _tail(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self.poll()
+            except Exception as e:  # noqa: BLE001 - a locked or rotating journal: report and keep watching
+                self._publish({"kind": "health", "v": 1, "name": "attach", "status": "degraded",
+                               "detail": f"could not read {self.path}: {type(e).__name__}: {e}"})
+
+    # -- tailing ----------------------------------------------------------------------------
+    def poll(self) -> int:
+        """Publish what the journal gained since the last poll, in the order it happened; return how much."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                recs = self._db.execute("SELECT id, ts_ms, kind, record FROM records WHERE id > ? ORDER BY id",
+                                        (self._last_record_id,)).fetchall()
+                iters = self._db.execute(f"SELECT {', '.join(_ITERATION_COLUMNS)} FROM iterations WHERE n > ? "
+                                         "ORDER BY n", (self._last_n,)).fetchall()
+                metrics = self._db.execute("SELECT id, record FROM metrics WHERE id > ? ORDER BY id",
+                                           (self._last_metrics_id,)).fetchall()
+            finally:
+                self._db.execute("COMMIT")
+            pending = [(ts, self._with_ts(kind, json.loads(text), ts)) for _id, ts, kind, text in recs]
+            out = 0
+            for values in iters:
+                row = dict(zip(_ITERATION_COLUMNS, values, strict=True))
+                # an iteration's orders and fills are journaled just before its row: they came first
+                end = _ms(row["started"]) + int(float(row["duration_ms"])) + 1
+                while pending and pending[0][0] <= end:
+                    self._publish(pending.pop(0)[1])
+                    out += 1
+                self._publish(iteration_record_from_row(row))
+                out += 1
+            for _ts, rec in pending:
+                self._publish(rec)
+                out += 1
+            for _id, text in metrics:
+                self._publish(json.loads(text))
+                out += 1
+            if recs:
+                self._last_record_id = recs[-1][0]
+            if iters:
+                self._last_n = iters[-1][0]
+            if metrics:
+                self._last_metrics_id = metrics[-1][0]
+            st, why = self._stored_state()
+            if (st == "HALTED") != self._halted:  # halted (or resumed) by someone else
+                self._halted = st == "HALTED"
+                self._publish({"kind": "health", "v": 1, "name": "trading_state",
+                               "status": "degraded" if self._halted else "ok",
+                               "detail": f"HALTED: {why}" if self._halted else "ACTIVE"})
+                out += 1
+            return out
+
+    @staticmethod
+    def _with_ts(kind: str, rec: dict[str, Any], ts_ms: int) -> dict[str, Any]:
+        return {**rec, "ts": iso(ts_ms)} if kind == "order" and "ts" not in rec else rec
+
+    # -- state ------------------------------------------------------------------------------
+    def _loop_view(self, rows: list[dict[str, Any]]) -> tuple[str, float, float | None]:
+        """(status, interval_s, seconds since the last iteration ended) as far as the journal tells."""
+        if self.interval is not None:
+            interval = self.interval
+        elif len(rows) >= 2:
+            gaps = sorted(_ms(b["started"]) - _ms(a["started"]) for a, b in zip(rows[-6:], rows[-5:], strict=False))
+            interval = max(0.0, gaps[len(gaps) // 2] / 1000)
+        else:
+            interval = float(self.profile.loop.interval_seconds)
+        if not rows:
+            return "stopped", interval, None
+        last = rows[-1]
+        age = (self.wall_ms() - _ms(last["started"]) - float(last["duration_ms"])) / 1000
+        return ("running" if age <= 3 * interval + 30 else "stopped"), interval, age
+
+    def state(self) -> dict[str, Any]:
+        """The whole-page state, folded from the journal (see the module docstring for its limits)."""
+        from ..stages.portfolio import load_portfolio
+
+        with self._lock:
+            j = self.journal
+            rows = j.iterations(limit=EQUITY_POINTS)
+            status, interval, age = self._loop_view(rows)
+            stored, why = self._stored_state()
+            start_raw = j.get_meta("starting_balance")
+            p = load_portfolio(j, int(start_raw)) if start_raw is not None else None  # never writes: it is set
+            meta = j.market_meta()
+            resting = j.orders(status="resting")
+            view = self._db.execute("SELECT ts_ms, kind, record FROM records WHERE kind IN ('order', 'fill') "
+                                    "ORDER BY id DESC LIMIT ?", (JOURNAL_VIEW,)).fetchall()
+            metrics = j.latest_metrics()
+            ok, detail = j.integrity_ok()
+        last = rows[-1] if rows else None
+        journal_view = [self._with_ts(kind, json.loads(text), ts) for ts, kind, text in view]
+        if stored == "HALTED":
+            trading_state, halt_reason = "HALTED", why or "operator halt"
+        elif last is not None and last["state"] in ("REDUCING", "HALTED"):
+            trading_state = last["state"]
+            halt_reason = f"the run-loop reported {last['state']} at iteration {last['n']} (its output says why)"
+        else:
+            trading_state, halt_reason = "ACTIVE", None
+        account: dict[str, Any] = {"balance": None, "equity": None, "realized_pnl": None, "unrealized_pnl": None,
+                                   "starting_balance": None}
+        positions: list[dict[str, Any]] = []
+        exposure: list[dict[str, Any]] = []
+        if p is not None:
+            led = p.ledger
+            open_cost = sum(x.cost for x in led.open_positions())
+            equity = last["equity"] if last is not None else p.equity
+            cash = last["cash"] if last is not None else led.cash
+            account = {"balance": fmt_money(cash), "equity": fmt_money(equity), "cash": fmt_money(cash),
+                       "realized_pnl": fmt_money(led.realized - led.fees),
+                       "unrealized_pnl": fmt_money(equity - cash - open_cost),
+                       "starting_balance": fmt_money(p.starting_balance)}
+            for x in led.open_positions():
+                n = abs(x.position)
+                info = meta.get(x.ticker, ("", "", "", "", ""))
+                positions.append({"ticker": x.ticker, "title": info[2], "outcome": "yes" if x.position > 0 else "no",
+                                  "count": fmt_count(n), "avg_price": fmt_price(x.cost // n if n else 0),
+                                  "mark": None, "unrealized_pnl": None, "cost": fmt_money(x.cost),
+                                  "group": info[4]})
+            cap = percent(self.profile.correlate.max_group_pct)
+            exposure = [{"group": g, "exposure": fmt_money(v), "pct_of_equity": percent(Decimal(v) / max(1, equity)),
+                         "cap_pct": cap} for g, v in sorted(p.exposure_by_group.items())]
+        placed = {r["client_order_id"]: r for r in journal_view if r.get("kind") == "order"}
+        open_orders = []
+        for o in resting:
+            rec = placed.get(o.client_order_id)
+            outcome, action, price = ((rec["outcome"], rec["action"], rec["price"]) if rec is not None else
+                                      ("yes", "buy" if o.side == "bid" else "sell", fmt_price(o.price)))
+            open_orders.append({"client_order_id": o.client_order_id, "order_id": o.order_id, "ticker": o.ticker,
+                                "outcome": outcome, "action": action, "price": price,
+                                "count": fmt_count(o.initial_count), "remaining": fmt_count(o.remaining_count),
+                                "status": o.status, "created": iso(o.created_ts_ms)})
+        loop_detail = (f"attached; last iteration {last['n']} ended {age:.0f} s ago" if last is not None and age is not None
+                       else "attached; the run-loop has not finished an iteration yet")
+        health = [
+            {"name": "loop", "status": "ok" if status == "running" else "degraded", "detail": loop_detail,
+             "latency_ms": None},
+            {"name": "journal", "status": "ok" if ok else "failed",
+             "detail": f"{self.path} integrity ok" if ok else f"integrity check: {detail}", "latency_ms": None},
+            {"name": "trading_state", "status": "ok" if trading_state == "ACTIVE" else "degraded",
+             "detail": trading_state if halt_reason is None else f"{trading_state}: {halt_reason}",
+             "latency_ms": None},
+        ]
+        return {
+            "mode": self.mode,
+            "loop": {"status": status, "iteration": last["n"] if last is not None else 0,
+                     "interval_s": decimal_text(interval), "source": str(last["source"]) if last is not None else "",
+                     "profile": self.profile_name},
+            "trading_state": trading_state, "halt_reason": halt_reason,
+            "account": account,
+            "equity_curve": [{"ts": r["started"], "equity": fmt_money(r["equity"])} for r in rows],
+            "metrics": metrics,
+            "positions": positions,
+            "open_orders": open_orders,
+            "opportunities": [],
+            "exposure": exposure,
+            "health": health,
+            "journal": journal_view,
+            "recommendations": (metrics or {}).get("recommendations", []),
+            "last_iteration": iteration_record_from_row(last) if last is not None else None,
+            "updated": iso(self.wall_ms()),
+            "attached": True,
+        }
+
+    # -- commands ---------------------------------------------------------------------------
+    def execute(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Halt the watched loop; refuse everything else.
+
+        Raises:
+            CommandRefused: any command but ``halt``.
+            KalashiError: the journal or the broker failed while halting.
+        """
+        if cmd != "halt":
+            raise CommandRefused(f"'{cmd}' is not possible here: this bridge is attached to a run-loop in another "
+                                 "process and can only halt it; control that loop from its own terminal")
+        return self._halt(args["reason"])
+
+    def _halt(self, reason: str) -> dict[str, Any]:
+        """Do what ``kalashi halt`` does: persist HALTED in the journal, cancel resting orders."""
+        from ..context import open_broker, open_source
+        from ..safety import halt
+
+        with self._lock:
+            last = self.journal.iterations(limit=1)
+        jr = Journal(self.path, mode=self.mode)
+        try:
+            src = open_source(str(last[-1]["source"]) if last and last[-1].get("source") else "sim")
+            try:
+                broker = open_broker(self.mode, src, jr, self.profile)
+                try:
+                    res = halt(jr, broker, reason)
+                finally:
+                    broker.close()
+            finally:
+                src.close()
+        finally:
+            jr.close()
+        with self._lock:
+            self._halted = True
+            self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "degraded",
+                           "detail": f"HALTED: {reason}"})
+        out: dict[str, Any] = {"trading_state": "HALTED", "canceled_orders": res.cancelled,
+                               "remaining_resting": res.remaining_resting}
+        if res.error:
+            out["error"] = res.error
+        return out

@@ -1,0 +1,484 @@
+"""The bridge: the loop's records and state out to browsers, their commands in (protocol 1).
+
+::
+
+    loop thread ──records──► listener ─call_soon_threadsafe─► Hub (asyncio) ─┬─► client queue ─► sender ─► ws
+    (TradingService or                (numbers each record)    │             ├─► client queue ─► sender ─► ws
+     the attach tailer)                                        │             └─► …
+                                     state builds, commands ◄──┘ one worker thread (the backend blocks)
+
+* The trading thread never waits for the bridge: handing a record over is one
+  ``call_soon_threadsafe``. Building a state or carrying out a command happens in one worker
+  thread, off the event loop, serialised.
+* **Slow clients.** Each client has its own queue of encoded messages, drained by its own sender
+  task; a browser that reads slowly only ever delays itself. When a client's queue passes
+  ``queue_limit`` messages, its backlog of records and states is dropped (replies to its own
+  commands are kept) and it is *resynchronised*: it gets a fresh ``state`` built after the drop,
+  followed by the records that came after that state. A client that stops reading entirely is
+  closed by the WebSocket keepalive (no pong within ``ping_interval + ping_timeout``).
+* **Exact hand-over.** Records are numbered as they are published, under the backend's lock; a
+  state is built under the same lock and carries the number of the last record it includes. A
+  client that is (re)synchronising gets the first state whose number covers everything it
+  missed, then only the records after it — no gap, no record applied twice.
+* **Security.** Control commands need the token (``hmac.compare_digest``). WebSocket handshakes
+  must come from the dashboard's own origin (or carry no Origin, i.e. not a browser). Beyond
+  loopback, the handshake itself needs the token too (the page's cookie, or
+  ``Authorization: Bearer``), so nobody on the network can even watch without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import itertools
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any
+
+from ..errors import KalashiError
+from .backends import Backend, CommandRefused
+from .page import COOKIE, LOOPBACK_NAMES, PageServer
+from .protocol import (
+    REFUSED,
+    Command,
+    ProtocolError,
+    ack_message,
+    dumps,
+    error_message,
+    hello_message,
+    read_command,
+    record_message,
+    state_message,
+    token_matches,
+)
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import Server, ServerConnection
+    from websockets.http11 import Request, Response
+
+DEFAULT_WS_PORT = 8766
+DEFAULT_HTTP_PORT = 3002
+TOKEN_ENV = "KALASHI_BRIDGE_TOKEN"
+#: kinds of record after which the page gets a fresh state (an iteration ended, a check changed)
+STATE_AFTER = frozenset({"iteration", "metrics", "health"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``."""
+    if host.strip("[]") in ("localhost", *LOOPBACK_NAMES):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def new_token() -> str:
+    """A fresh random control token (URL- and cookie-safe)."""
+    return secrets.token_urlsafe(24)
+
+
+def check_token(token: str) -> str:
+    """Validate an operator-chosen token.
+
+    Raises:
+        ValueError: too short, or has characters that cannot travel in a URL or a cookie.
+    """
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9._~-]{12,256}", token):
+        raise ValueError("a control token needs 12 to 256 characters from A-Z a-z 0-9 . _ ~ -")
+    return token
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeConfig:
+    """Where the bridge listens and who may do what."""
+
+    host: str = "127.0.0.1"
+    ws_port: int = DEFAULT_WS_PORT
+    http_port: int = DEFAULT_HTTP_PORT
+    token: str | None = None  # None: no token at all (control open to anyone who may connect)
+    read_only: bool = False
+    view_needs_token: bool | None = None  # None: only beyond loopback
+    queue_limit: int = 512
+    serve_page: bool = True
+    server_name: str = "kalashi"
+    ping_interval: float | None = 20
+    ping_timeout: float | None = 20
+    extra_origins: tuple[str, ...] = field(default=())
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def viewing_needs_token(self) -> bool:
+        if self.token is None:
+            return False
+        return (not self.loopback) if self.view_needs_token is None else self.view_needs_token
+
+
+@dataclass(eq=False)
+class Client:
+    """One connected browser (or script): its queue, its place in the record stream, its counters."""
+
+    ws: Any
+    limit: int
+    queue: deque[tuple[bool, str]] = field(default_factory=deque)  # (droppable, text)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    synced: bool = False  # has a state that covers every record before the ones queued after it
+    need: int = 0  # the lowest record number a resync state must cover
+    held: deque[tuple[int, str]] = field(default_factory=deque)  # records waiting for that state
+    sent: int = 0
+    resyncs: int = 0
+    dropped: int = 0
+
+    def put(self, text: str, *, droppable: bool = True) -> None:
+        self.queue.append((droppable, text))
+        self.wake.set()
+
+
+class Hub:
+    """Fan-out of records and states to clients; lives on the event loop thread."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.clients: set[Client] = set()
+        self.last_seq = 0  # the number of the last record that reached the event loop
+        self.state_wanted = asyncio.Event()
+
+    def join(self, client: Client) -> None:
+        client.need = self.last_seq
+        self.clients.add(client)
+        self.state_wanted.set()
+
+    def leave(self, client: Client) -> None:
+        self.clients.discard(client)
+
+    def on_record(self, seq: int, record: dict[str, Any]) -> None:
+        self.last_seq = seq
+        if not self.clients:
+            return
+        text = dumps(record_message(record))
+        for c in list(self.clients):
+            if c.synced:
+                c.put(text)
+                if len(c.queue) > self.limit:
+                    self.resync(c)
+            else:
+                c.held.append((seq, text))
+                if len(c.held) > self.limit:
+                    c.held.clear()
+                    c.dropped += 1
+                    c.need = seq
+                    self.state_wanted.set()
+        if record.get("kind") in STATE_AFTER:
+            self.state_wanted.set()
+
+    def resync(self, c: Client) -> None:
+        """Drop a lagging client's backlog (keeping replies); it gets a fresh state next."""
+        kept = deque(item for item in c.queue if not item[0])
+        c.dropped += len(c.queue) - len(kept)
+        c.queue = kept
+        c.synced = False
+        c.held.clear()
+        c.need = self.last_seq
+        c.resyncs += 1
+        self.state_wanted.set()
+
+    def on_state(self, seq: int, state: dict[str, Any], only: Client | None = None) -> None:
+        """Send a state built when record ``seq`` was the last published."""
+        text = dumps(state_message(state))
+        for c in [only] if only is not None else list(self.clients):
+            if c not in self.clients:
+                continue
+            if c.synced:
+                c.put(text)
+                if len(c.queue) > self.limit:
+                    self.resync(c)
+            elif seq >= c.need:
+                c.put(text)
+                for s, rec_text in c.held:
+                    if s > seq:
+                        c.put(rec_text)
+                c.held.clear()
+                c.synced = True
+            elif only is not None:  # a get_state answer is due even if it cannot resync the client
+                c.put(text, droppable=False)
+
+
+class BridgeServer:
+    """The WebSocket bridge and the dashboard page, over one backend."""
+
+    def __init__(self, backend: Backend, config: BridgeConfig | None = None) -> None:
+        self.backend = backend
+        self.config = config or BridgeConfig()
+        self.hub = Hub(self.config.queue_limit)
+        self.page: PageServer | None = None
+        self._ws: Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kalashi-bridge")
+        self._seq = itertools.count(1)
+        self._seq_lock = threading.Lock()
+        self._published = 0
+        self._unsubscribe: Callable[[], None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = asyncio.Event()
+        self.states_built = 0
+
+    # -- addresses ------------------------------------------------------------------------------
+    @property
+    def ws_port(self) -> int:
+        assert self._ws is not None, "the bridge is not started"
+        return int(self._ws.sockets[0].getsockname()[1])
+
+    @property
+    def http_port(self) -> int | None:
+        return self.page.port if self.page is not None else None
+
+    def _url_host(self) -> str:
+        h = self.config.host
+        if h in ("0.0.0.0", "::", ""):
+            return "127.0.0.1"
+        return f"[{h}]" if ":" in h and not h.startswith("[") else h
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self._url_host()}:{self.ws_port}/"
+
+    @property
+    def page_url(self) -> str | None:
+        return f"http://{self._url_host()}:{self.http_port}/" if self.page is not None else None
+
+    def origins(self) -> set[str]:
+        """Origins allowed to open the WebSocket: the page's own, on every name it answers to."""
+        out = set(self.config.extra_origins)
+        port = self.http_port
+        if port is not None:
+            hosts = ("127.0.0.1", "localhost", "[::1]") if self.config.loopback else (self._url_host(),)
+            out.update(f"http://{h}:{port}" for h in hosts)
+        return out
+
+    # -- life cycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bind the page and the WebSocket, subscribe to the backend and start it.
+
+        Raises:
+            OSError: a port is taken or an address cannot be bound.
+        """
+        from websockets.asyncio.server import serve
+
+        self._loop = asyncio.get_running_loop()
+        cfg = self.config
+        if cfg.serve_page:
+            self.page = PageServer(cfg.host, cfg.http_port, ws_port=lambda: self.ws_port, read_only=cfg.read_only,
+                                   token=cfg.token, token_for_page=cfg.viewing_needs_token, loopback=cfg.loopback)
+            self.page.start()
+        try:
+            self._ws = await serve(self._handle, cfg.host.strip("[]"), cfg.ws_port, process_request=self._admit,
+                                   max_size=64 * 1024, ping_interval=cfg.ping_interval,
+                                   ping_timeout=cfg.ping_timeout, server_header=None)
+        except BaseException:
+            if self.page is not None:
+                self.page.close()
+            raise
+        self._unsubscribe = self.backend.subscribe(self._listener)
+        self._spawn(self._refresher())
+        await self._in_worker(self.backend.begin)
+
+    async def close(self) -> None:
+        """Stop taking connections, stop the backend (its loop finishes the current step), close."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._ws is not None:
+            self._ws.close()
+            await self._ws.wait_closed()
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._in_worker(self.backend.close)
+        self._worker.shutdown(wait=True)
+        if self.page is not None:
+            await asyncio.to_thread(self.page.close)
+
+    def stats(self) -> list[dict[str, Any]]:
+        """Per-client counters (queued, sent, resyncs, dropped) — for tests and the curious."""
+        return [{"queued": len(c.queue), "held": len(c.held), "sent": c.sent, "resyncs": c.resyncs,
+                 "dropped": c.dropped, "synced": c.synced} for c in self.hub.clients]
+
+    # -- from the backend's threads -----------------------------------------------------------------
+    def _listener(self, record: dict[str, Any]) -> None:
+        """Number a record and hand it to the event loop; never blocks the trading thread."""
+        loop = self._loop
+        if loop is None or record.get("kind") == "market":
+            return
+        with self._seq_lock:
+            seq = next(self._seq)
+            self._published = seq
+            try:
+                loop.call_soon_threadsafe(self.hub.on_record, seq, record)
+            except RuntimeError:  # the event loop is closing: nobody is listening any more
+                pass
+
+    def _snapshot(self) -> tuple[int, dict[str, Any]]:
+        """Build a state and the number of the last record it includes (worker thread)."""
+        with self.backend.locked():
+            with self._seq_lock:
+                seq = self._published
+            state = self.backend.state()
+        self.states_built += 1
+        return seq, state
+
+    async def _in_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, fn, *args)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _refresher(self) -> None:
+        """Build and send a state whenever one is wanted (coalescing what piles up meanwhile)."""
+        wanted = self.hub.state_wanted
+        while True:
+            await wanted.wait()
+            wanted.clear()
+            if not self.hub.clients:
+                continue
+            try:
+                seq, state = await self._in_worker(self._snapshot)
+            except Exception as e:  # noqa: BLE001 - a failed read must not end the bridge
+                self.hub.on_record(self.hub.last_seq, {"kind": "health", "v": 1, "name": "bridge",
+                                                       "status": "degraded",
+                                                       "detail": f"could not assemble the state: {e}"})
+                continue
+            self.hub.on_state(seq, state)
+
+    # -- connections ------------------------------------------------------------------------------
+    def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Refuse handshakes from other origins, and (beyond loopback) without the token."""
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in self.origins():
+            return connection.respond(HTTPStatus.FORBIDDEN, f"origin {origin} may not connect to this bridge\n")
+        if self.config.viewing_needs_token and not self._handshake_token_ok(request):
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "this bridge needs the token to connect: open the "
+                                      "dashboard as /?token=TOKEN, or send Authorization: Bearer TOKEN\n")
+        return None
+
+    def _handshake_token_ok(self, request: Request) -> bool:
+        token = self.config.token
+        if token is None:
+            return True
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer ") and token_matches(token, auth[7:].strip()):
+            return True
+        jar = SimpleCookie()
+        try:
+            jar.load(request.headers.get("Cookie", ""))
+        except Exception:  # noqa: BLE001 - a malformed cookie header is just no cookie
+            return False
+        morsel = jar.get(COOKIE)
+        return morsel is not None and token_matches(token, morsel.value)
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        cfg = self.config
+        client = Client(ws, cfg.queue_limit)
+        client.put(dumps(hello_message(f"{cfg.server_name} {_version()}", read_only=cfg.read_only,
+                                       token_required=cfg.token is not None)), droppable=False)
+        self.hub.join(client)
+        sender = self._spawn(self._send_loop(client))
+        try:
+            async for frame in ws:
+                await self._on_frame(client, frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.hub.leave(client)
+            sender.cancel()
+
+    async def _send_loop(self, c: Client) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            while True:
+                await c.wake.wait()
+                c.wake.clear()
+                while c.queue:
+                    _, text = c.queue.popleft()
+                    await c.ws.send(text)
+                    c.sent += 1
+        except ConnectionClosed:
+            pass
+
+    async def _on_frame(self, c: Client, frame: str | bytes) -> None:
+        cfg = self.config
+        try:
+            cmd = read_command(frame, token=cfg.token, read_only=cfg.read_only)
+        except ProtocolError as e:
+            c.put(dumps(e.to_message()), droppable=False)
+            return
+        if cmd.cmd == "get_state":
+            try:
+                seq, state = await self._in_worker(self._snapshot)
+            except Exception as e:  # noqa: BLE001 - report, never crash the bridge
+                c.put(dumps(error_message(cmd.id, REFUSED, f"could not assemble the state: {e}")), droppable=False)
+                return
+            self.hub.on_state(seq, state, only=c)
+            c.put(dumps(ack_message(cmd.id, {})), droppable=False)
+            return
+        await self._run_command(c, cmd)
+
+    async def _run_command(self, c: Client, cmd: Command) -> None:
+        def work() -> tuple[dict[str, Any] | None, str | None, tuple[int, dict[str, Any]]]:
+            try:
+                result: dict[str, Any] | None = self.backend.execute(cmd.cmd, cmd.args)
+                problem = None
+            except CommandRefused as e:
+                result, problem = None, str(e)
+            except KalashiError as e:
+                result, problem = None, str(e)
+            return result, problem, self._snapshot()
+
+        try:
+            result, problem, (seq, state) = await self._in_worker(work)
+        except Exception as e:  # noqa: BLE001 - report, never crash the bridge
+            c.put(dumps(error_message(cmd.id, REFUSED, f"{cmd.cmd} failed: {type(e).__name__}: {e}")),
+                  droppable=False)
+            return
+        if result is None:
+            c.put(dumps(error_message(cmd.id, REFUSED, problem or f"{cmd.cmd} was refused")), droppable=False)
+            return
+        c.put(dumps(ack_message(cmd.id, result)), droppable=False)
+        self.hub.on_state(seq, state)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+async def serve_until(server: BridgeServer, stop: asyncio.Event,
+                      on_ready: Callable[[BridgeServer], None] | None = None) -> None:
+    """Start the bridge, call ``on_ready``, run until ``stop`` is set, then close it cleanly."""
+    try:
+        await server.start()
+        if on_ready is not None:
+            on_ready(server)
+        await stop.wait()
+    finally:
+        await server.close()

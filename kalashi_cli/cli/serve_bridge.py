@@ -1,0 +1,199 @@
+"""kalashi serve-bridge — the trading loop with a live dashboard in the browser."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ..errors import UsageError
+from .common import (
+    DemoOpt,
+    JournalOpt,
+    LiveOpt,
+    MarketsOpt,
+    PaperOpt,
+    ProfileOpt,
+    QuietOpt,
+    SeedOpt,
+    SourceOpt,
+    open_journal,
+    pick_mode,
+    source_spec,
+)
+
+if TYPE_CHECKING:
+    from ..bridge.backends import Backend
+    from ..bridge.server import BridgeServer
+
+EPILOG = """Examples:
+
+  kalashi serve-bridge                               # paper loop on the sim; open the printed URL
+
+  kalashi serve-bridge --paused --interval 5 --markets 2000
+
+  KALASHI_BRIDGE_TOKEN=my-long-secret-token kalashi serve-bridge --no-open
+
+  kalashi run-loop --paper &  kalashi serve-bridge --attach    # watch (and halt) that loop
+"""
+
+
+def serve_bridge(
+    paper: PaperOpt = False,
+    demo: DemoOpt = False,
+    live: LiveOpt = False,
+    source: SourceOpt = "sim",
+    seed: SeedOpt = None,
+    markets: MarketsOpt = None,
+    profile: ProfileOpt = "default",
+    journal: JournalOpt = None,
+    interval: float | None = typer.Option(None, "--interval", min=0,
+                                          help="Seconds between iterations (profile loop.interval_seconds; 0 = no "
+                                               "waiting). With --attach: the run-loop's interval, for telling a "
+                                               "stalled loop."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Analyze at most this many markets per iteration."),
+    iterations: int | None = typer.Option(None, "--iterations", "-n", min=1,
+                                          help="Stop the loop after N iterations (the bridge stays up)."),
+    paused: bool = typer.Option(False, "--paused", help="Do not start the loop; start it from the page."),
+    attach: bool = typer.Option(False, "--attach", help="Run no loop: watch the journal a separately running "
+                                                        "`kalashi run-loop` writes (same --journal and mode); only "
+                                                        "halt is possible from the page."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind both servers to. Anything but loopback "
+                                                         "exposes the dashboard to the network and then needs the "
+                                                         "token even to watch."),
+    ws_port: int = typer.Option(8766, "--ws-port", min=0, max=65535, help="WebSocket port (0 = any free port)."),
+    http_port: int = typer.Option(3002, "--http-port", min=0, max=65535,
+                                  help="Dashboard page port (0 = any free port)."),
+    token: str | None = typer.Option(None, "--token", envvar="KALASHI_BRIDGE_TOKEN", show_envvar=True,
+                                     help="Control token (12+ characters of A-Z a-z 0-9 . _ ~ -). Default: a random "
+                                          "one, printed at start."),
+    read_only: bool = typer.Option(False, "--read-only", help="Show the loop, refuse every command."),
+    open_browser: bool = typer.Option(True, "--open/--no-open", help="Open the page in a browser (only where there "
+                                                                     "is a display; the URL is always printed)."),
+    quiet: QuietOpt = False,
+) -> None:
+    """Serve the live dashboard: WebSocket bridge on 127.0.0.1:8766, page on http://127.0.0.1:3002.
+
+    Runs the trading loop (paper on the sim by default) and lets the page start, pause, stop,
+    halt and flatten it, with the same risk gate as the CLI. Control commands need the token
+    printed at start (or KALASHI_BRIDGE_TOKEN); watching needs no token on loopback. Ctrl-C
+    stops the loop after the current step and closes the bridge; the journal stays consistent.
+    """
+    from ..bridge.server import BridgeConfig, BridgeServer, check_token, is_loopback, new_token
+
+    mode = pick_mode(paper, demo, live)
+    if token is not None:
+        try:
+            token = check_token(token)
+        except ValueError as e:
+            raise UsageError(f"bad control token: {e}", hint="unset KALASHI_BRIDGE_TOKEN to get a random one") from None
+        generated = False
+    else:
+        token, generated = new_token(), True
+    if not is_loopback(host):
+        sys.stderr.write(f"kalashi: warning: binding to {host} exposes the dashboard beyond this machine over plain "
+                         "HTTP; the token then guards watching too, but travels unencrypted — prefer an SSH tunnel "
+                         "or a TLS proxy\n")
+    backend = _backend(mode, attach=attach, source=source, seed=seed, markets=markets, profile=profile,
+                       journal=journal, interval=interval, limit=limit, iterations=iterations, paused=paused)
+    config = BridgeConfig(host=host, ws_port=ws_port, http_port=http_port, token=token, read_only=read_only)
+    server = BridgeServer(backend, config)
+    if not quiet and sys.stderr.isatty():
+        backend.subscribe(_status_line)
+
+    def ready(s: BridgeServer) -> None:
+        page = f"{s.page_url}?token={token}" if generated else f"{s.page_url}"
+        lines = [f"kalashi serve-bridge: {backend.describe()}",
+                 f"  dashboard  {page}",
+                 f"  websocket  {s.ws_url}"]
+        if generated:
+            lines.append(f"  control token  {token}  (random; set KALASHI_BRIDGE_TOKEN or --token to choose one)")
+        lines.append("  Ctrl-C stops" + (" watching" if attach else " the loop after the current step") +
+                     " and closes the bridge")
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+        if open_browser and _has_display():
+            import webbrowser
+
+            threading.Thread(target=webbrowser.open, args=(f"{s.page_url}?token={token}",), daemon=True).start()
+
+    _run(server, ready, quiet=quiet)
+
+
+def _backend(mode: Any, *, attach: bool, source: str, seed: int | None, markets: int | None, profile: str,
+             journal: Any, interval: float | None, limit: int | None, iterations: int | None,
+             paused: bool) -> Backend:
+    """The loop the bridge runs, or the journal it watches."""
+    if attach:
+        from ..bridge.attach import AttachBackend
+        from ..journal import default_journal_path
+
+        if paused or iterations is not None or limit is not None or seed is not None or markets is not None \
+                or source != "sim":
+            raise UsageError("--attach watches a loop that runs elsewhere: --source, --seed, --markets, --limit, "
+                             "--iterations and --paused do not apply",
+                             hint="give those to `kalashi run-loop` instead")
+        return AttachBackend(journal or default_journal_path(str(mode)), mode=str(mode), profile=profile,
+                             interval=interval)
+    from ..bridge.backends import ServiceBackend
+    from ..service import TradingService
+    from .run_loop import _resume_spec
+
+    jr = open_journal(mode, journal)
+    try:
+        spec = _resume_spec(source_spec(source, seed, markets), jr)  # a restart carries on where the sim was
+        path = jr.path
+    finally:
+        jr.close()
+    service = TradingService(profile, mode=str(mode), source=spec, journal_path=path, interval=interval, limit=limit)
+    return ServiceBackend(service, autostart=not paused, iterations=iterations)
+
+
+def _run(server: BridgeServer, ready: Any, *, quiet: bool) -> None:
+    """Serve until Ctrl-C or SIGTERM (a second Ctrl-C interrupts at once)."""
+    import asyncio
+    import signal
+
+    from ..bridge.server import serve_until
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if not quiet:
+                sys.stderr.write("\nkalashi: stopping after the current step (Ctrl-C again to force)\n")
+            stop.set()
+            loop.remove_signal_handler(signal.SIGINT)  # the next Ctrl-C raises KeyboardInterrupt
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+        await serve_until(server, stop, ready)
+
+    try:
+        asyncio.run(main())
+    except OSError as e:
+        cfg = server.config
+        raise UsageError(f"cannot listen on {cfg.host} (ports {cfg.ws_port} and {cfg.http_port}): {e.strerror or e}",
+                         hint="another bridge may be running; stop it or pass --ws-port/--http-port") from None
+
+
+def _has_display() -> bool:
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _status_line(rec: dict[str, Any]) -> None:
+    if rec.get("kind") != "iteration":
+        return
+    sys.stderr.write(f"\riteration {rec['n']}  markets {rec['markets']}  opps {rec['opportunities']}  "
+                     f"orders {rec['orders']}  equity ${rec.get('equity', '—')}  {rec['state']}   ")
+    sys.stderr.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve-bridge", epilog=EPILOG)(serve_bridge)
