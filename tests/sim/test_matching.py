@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kalashi_cli.domain import ExchangeOrder, OrderIntent, Trade
@@ -671,3 +673,33 @@ def test_sticky_consumption_keeps_what_we_took_across_market_data() -> None:
     e.apply_delta("T", "no", P("0.55"), -C("40"))  # below what we took: nothing left to take
     e.apply_delta("T", "no", P("0.55"), C("7"))
     assert e.book("T").no_bids == ((P("0.55"), C("7")),)
+
+
+def test_apply_market_lists_follows_status_and_snapshots() -> None:
+    from kalashi_cli.domain import Market
+
+    m = Market("T", "EV", "SER", "Title", "Cat", "active", "", ((P("0.40"), C("10")),), ((P("0.55"), C("5")),),
+               fee_type="quadratic_with_maker_fees", price_ranges=TAPERED_GRID)
+    e = MatchingEngine()
+    e.open_account("a", M("100"))
+    e.apply_market(m)
+    assert e.book("T").title == "Title" and e.book("T").yes_ask == P("0.45")
+    r = e.submit("a", order(price="0.055"))  # tapered tail tick accepted
+    e.apply_market(replace(m, status="closed"))
+    assert e.market_status("T") == "closed" and e.order("a", r.order_id).status == "canceled"
+
+
+def test_amending_a_post_only_order_into_the_spread_cancels_it(eng: MatchingEngine) -> None:
+    r = eng.submit("a", order(price="0.41", post_only=True))
+    ack = eng.amend("a", r.order_id, ticker="T", side="bid", price=P("0.45"), count=C("10"))
+    assert (ack.status, ack.fill_count) == ("canceled", 0)
+
+
+def test_deposit_and_withdrawal_respect_collateral(eng: MatchingEngine) -> None:
+    eng.deposit("a", M("5"))
+    assert eng.cash("a") == M("1005")
+    eng.submit("a", order(price="0.50", count="1000"))
+    with pytest.raises(OrderRejected):
+        eng.deposit("a", -eng.cash("a"))
+    with pytest.raises(ValueError):
+        eng.settle("T", "scalar")

@@ -224,5 +224,5 @@ class EngineMachine(RuleBasedStateMachine):
                     assert f.price == self.e.order(a, f.order_id).price or f.order_id in self.amended
 
 EngineMachine.TestCase.settings = settings(max_examples=120, stateful_step_count=40, deadline=None,
-                                           suppress_health_check=[HealthCheck.too_slow])
+                                           derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 TestEngineInvariants = EngineMachine.TestCase
