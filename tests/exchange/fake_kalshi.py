@@ -276,6 +276,9 @@ class FakeKalshi:
             items = [m for m in items if m["ticker"] in wanted]
         if q.get("event_ticker"):
             items = [m for m in items if m["event_ticker"] == q["event_ticker"][0]]
+        if q.get("series_ticker"):
+            series_of = {e["event_ticker"]: e["series_ticker"] for e in self.events}
+            items = [m for m in items if series_of.get(m["event_ticker"]) == q["series_ticker"][0]]
         if q.get("mve_filter", [""])[0] == "exclude":
             items = [m for m in items if not m.get("mve_collection_ticker")]
         return self._page(q, items, "markets", 1000)
