@@ -40,6 +40,21 @@ from kalashi_cli.exchange.books import BookStore
 
 log = logging.getLogger("kalashi.exchange.ws")
 
+
+class _NoSignedHeaders(logging.Filter):
+    """Drop websockets' debug lines that echo the upgrade's KALSHI-ACCESS-* headers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:
+            return True
+        return "KALSHI-ACCESS" not in text.upper()
+
+
+_wire_log = logging.getLogger("kalashi.exchange.ws.wire")
+_wire_log.addFilter(_NoSignedHeaders())
+
 PUBLIC_CHANNELS = ("ticker", "trade")
 LIFECYCLE_CHANNEL = "market_lifecycle_v2"
 PRIVATE_CHANNELS = ("fill", "user_orders", "market_positions")
@@ -74,6 +89,7 @@ class KalshiFeed:
         store: BookStore | None = None,
         on_message: MessageHook | None = None,
         on_raw: RawHook | None = None,
+        on_applied: MessageHook | None = None,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         max_reconnects: int | None = None,
@@ -96,6 +112,7 @@ class KalshiFeed:
         self.store.no_side_in_yes_prices = use_yes_price
         self.on_message = on_message
         self.on_raw = on_raw
+        self.on_applied = on_applied  # after every frame is applied: "the books may have changed"
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.max_reconnects = max_reconnects
@@ -233,6 +250,8 @@ class KalshiFeed:
                 await self._resync()
             if kind is not None:
                 self._on_control(kind, frame)
+            if self.on_applied is not None:
+                self.on_applied(frame)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -244,6 +263,7 @@ class KalshiFeed:
             "ping_timeout": self.ping_timeout,
             "open_timeout": self.open_timeout,
             "max_size": 16 * 1024 * 1024,  # snapshots of deep books are large
+            "logger": _wire_log,  # websockets' own debug log, minus the signed headers
             # A loopback simulator must never be routed through an HTTP(S)_PROXY.
             "proxy": None if host in ("127.0.0.1", "localhost", "::1") else True,
         }

@@ -172,7 +172,7 @@ def test_ws_mode_keeps_books_without_per_market_rest_calls(rsa_creds: Credential
     async def fast_sleep(_: float) -> None:
         await asyncio.sleep(0)
     src = KalshiSource(custom_env(REST, ws_url=w.server.url), credentials=rsa_creds, transport=w.fake.transport(),
-                       ws=True, feed_options={"on_raw": w.notify, "sleep": fast_sleep})
+                       ws=True, feed_options={"on_applied": w.notify, "sleep": fast_sleep})
     try:
         assert src.describe().endswith(",ws=1")
         markets = {m.ticker: m for m in src.list_markets()}

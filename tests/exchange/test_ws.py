@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -50,7 +51,7 @@ def run_with_feed(creds: Credentials, body: Callable[[Harness], Awaitable[None]]
                 sleeps.append(s)
                 await asyncio.sleep(0)
             feed = KalshiFeed(server.url, auth=KalshiAuth(creds), tickers=list(tickers),
-                              on_raw=lambda t, raw: frames.notify(), sleep=fast_sleep, rng=random.Random(0),
+                              on_applied=lambda frame: frames.notify(), sleep=fast_sleep, rng=random.Random(0),
                               **(feed_kw or {}))
             task = asyncio.create_task(feed.run())
             try:
@@ -174,3 +175,14 @@ def test_unreachable_server_gives_up_after_bounded_attempts(rsa_creds: Credentia
             await asyncio.wait_for(feed.run(), 10)
     asyncio.run(main())
     assert len(sleeps) == 3 and all(s <= 1.0 for s in sleeps) and sleeps[2] >= 0.5
+
+
+def test_debug_logs_never_show_the_signed_headers(rsa_creds: Credentials, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def body(h: Harness) -> None:
+        assert h.feed.connects == 1
+    run_with_feed(rsa_creds, body)
+    wire_lines = [r.getMessage() for r in caplog.records if r.name.startswith("kalashi.exchange.ws.wire")]
+    assert wire_lines  # websockets did log the handshake through our logger…
+    assert not any("KALSHI-ACCESS" in line.upper() for line in wire_lines)  # …without the signed headers
