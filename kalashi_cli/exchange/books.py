@@ -32,9 +32,13 @@ from kalashi_cli.domain import Level, Market
 from kalashi_cli.money import ONE_DOLLAR, Count, Price, parse_count, parse_price
 
 log = logging.getLogger("kalashi.exchange.books")
+_loads = orjson.loads
 
 _PRICE_CACHE: dict[str, Price] = {}
 _PRICE_CACHE_MAX = 200_000
+# Delta sizes repeat a lot ("1.00", "-100.00"); a bounded memo avoids re-parsing them.
+_COUNT_CACHE: dict[str, Count] = {}
+_COUNT_CACHE_MAX = 100_000
 
 
 def fast_price(text: str) -> Price:
@@ -203,9 +207,9 @@ class BookStore:
 
     def handle_raw(self, data: bytes | str) -> dict[str, Any]:
         """Decode one text frame with orjson, apply it, and return the decoded frame."""
-        frame = orjson.loads(data)
+        frame: dict[str, Any] = _loads(data)
         self.handle(frame)
-        return frame  # type: ignore[no-any-return]
+        return frame
 
     def handle(self, frame: Mapping[str, Any], *, ts_ms: int = 0) -> str | None:
         """Apply one decoded frame; return its ``type`` when it is not a book message (else None).
@@ -222,16 +226,35 @@ class BookStore:
             self.last_seq[sid] = seq
         kind = frame.get("type")
         if kind == "orderbook_delta":
+            # The hot path (hundreds of thousands per second): memoised parses, one dict update.
             msg = frame["msg"]
             book = self.books.get(msg["market_ticker"])
             if book is None or book.stale:
                 return None  # waiting for a snapshot; a stale book's deltas are meaningless
             try:
-                side_yes = msg["side"] == "yes"
-                price = fast_price(msg["price_dollars"])
-                if not side_yes and self.no_side_in_yes_prices:
-                    price = ONE_DOLLAR - price
-                ok = book.apply(side_yes, price, fast_count(msg["delta_fp"]))
+                text = msg["price_dollars"]
+                price = _PRICE_CACHE.get(text)
+                if price is None:
+                    price = fast_price(text)
+                text = msg["delta_fp"]
+                change = _COUNT_CACHE.get(text)
+                if change is None:
+                    change = fast_count(text)
+                    if len(_COUNT_CACHE) < _COUNT_CACHE_MAX:
+                        _COUNT_CACHE[text] = change
+                if msg["side"] == "yes":
+                    levels = book.yes
+                else:
+                    levels = book.no
+                    if self.no_side_in_yes_prices:
+                        price = ONE_DOLLAR - price
+                size = levels.get(price, 0) + change
+                if size > 0:
+                    levels[price] = size
+                    ok = True
+                else:
+                    levels.pop(price, None)
+                    ok = size == 0
             except (KeyError, ValueError, TypeError, IndexError):
                 ok = False
             self.deltas += 1
