@@ -226,8 +226,12 @@ async def record_async(
                     last_report[0] = loop.time()
                     progress("ws")
 
-            feed = KalshiFeed(ws_url, auth=auth, tickers=selected, on_raw=on_raw, private=False,
-                              clock_ms=clock, **(feed_options or {}))
+            def on_connect(n: int) -> None:
+                if n > 1:  # a reconnect: sids and sequence numbers start over (replay resets books)
+                    w.write({"t_ms": clock(), "src": "reset"})
+
+            feed = KalshiFeed(ws_url, auth=auth, tickers=selected, on_raw=on_raw, on_connect=on_connect,
+                              private=False, clock_ms=clock, **(feed_options or {}))
             feed_task = asyncio.create_task(feed.run())
         periodic_task = asyncio.create_task(periodic())
         if feed_task is not None or snapshot_every_s:

@@ -98,6 +98,7 @@ class KalshiSource:
                                    timeout=timeout, counter=self.counter)
         self.catalog = MarketCatalog()
         self._meta: dict[str, Market] = {}  # ticker → last listed Market (top of book)
+        self._ever_listed: set[str] = set()  # settlements are reported for these, even after they leave the listing
         self._step = 0
         self._settled_since_s: int | None = None
         self._settled_seen: set[str] = set()
@@ -162,7 +163,7 @@ class KalshiSource:
         settlements: tuple[Settlement, ...] = ()
         if self.ws and self._feed is not None:
             trades, settlements = self._loop.run(self._drain_ws())
-        elif self.track_settlements and self._meta:
+        elif self.track_settlements and self._ever_listed:
             settlements = tuple(self._loop.run(self._settlements_async()))
         return SourceEvents(trades=trades, settlements=settlements, step=self._step, now_ms=self._clock_ms())
 
@@ -212,6 +213,7 @@ class KalshiSource:
                 continue
             markets.append(m)
         self._meta = {m.ticker: m for m in markets}
+        self._ever_listed.update(self._meta)
         if self._settled_since_s is None:
             self._settled_since_s = self._clock_ms() // 1000
         return markets
@@ -231,6 +233,7 @@ class KalshiSource:
                 except ValueError:
                     continue
                 self._meta[m.ticker] = m
+                self._ever_listed.add(m.ticker)
 
     async def _books_async(self, tickers: list[str]) -> dict[str, Market]:
         await self._fetch_meta(tickers)
@@ -249,7 +252,7 @@ class KalshiSource:
         out: list[Settlement] = []
         async for d in self._settled_markets(since):
             s = market_settlement(d)
-            if s is not None and s.ticker in self._meta and s.ticker not in self._settled_seen:
+            if s is not None and s.ticker in self._ever_listed and s.ticker not in self._settled_seen:
                 self._settled_seen.add(s.ticker)
                 out.append(s)
         self._settled_since_s = now_s

@@ -90,6 +90,7 @@ class KalshiFeed:
         on_message: MessageHook | None = None,
         on_raw: RawHook | None = None,
         on_applied: MessageHook | None = None,
+        on_connect: Callable[[int], None] | None = None,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         max_reconnects: int | None = None,
@@ -113,6 +114,7 @@ class KalshiFeed:
         self.on_message = on_message
         self.on_raw = on_raw
         self.on_applied = on_applied  # after every frame is applied: "the books may have changed"
+        self.on_connect = on_connect  # called with the connection count (1 = first) before subscribing
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.max_reconnects = max_reconnects
@@ -290,6 +292,8 @@ class KalshiFeed:
                     self._resync_ids.clear()
                     self.subscribed.clear()
                     self.connected.set()
+                    if self.on_connect is not None:
+                        self.on_connect(self.connects)
                     await self._subscribe_all()
                     attempt = 0
                     await self._read(ws)

@@ -273,3 +273,46 @@ def test_crypto_replay_at_recorded_speed_paces_slices() -> None:
     play_all(r)
     assert len(slept) == r.steps and all(0.99 <= s <= 30 for s in slept)
     assert sum(slept) == pytest.approx((r.now_ms() - r.events[0].t_ms) / 1000, abs=1.0)
+
+
+def test_recording_through_a_reconnect_marks_the_reset(tmp_path: Path, rsa_creds: Credentials) -> None:
+    fake = universe(2, per_event=2)
+    keys = {rsa_creds.key_id: load_pem_public_key(rsa_creds.public_key_pem())}
+    fake.public_keys.update(keys)
+    a, b = list(fake.markets)
+    out = tmp_path / "reconnect.jsonl"
+    ticks = itertools.count(1_790_000_000_000, 10)
+
+    async def fast_sleep(_: float) -> None:
+        await asyncio.sleep(0)
+
+    async def main() -> dict[int, int]:
+        async with running_ws_server(public_keys=keys) as server:
+            for t, book in fake.books.items():
+                server.set_book(t, [tuple(x) for x in book["yes_dollars"]],  # type: ignore[misc]
+                                [tuple(x) for x in book["no_dollars"]])
+
+            def subscribed(n: int) -> bool:
+                return sum(c["cmd"] == "subscribe" for c in server.commands) == 3 * n and len(server.conns) == 1
+
+            async def pusher() -> None:
+                await server.signal.wait_for(lambda: subscribed(1))
+                await server.push_delta(a, "yes", "0.0200", "7.00")
+                await server.drop_all()
+                await server.signal.wait_for(lambda: subscribed(2))
+                await server.push_delta(a, "yes", "0.0200", "1.00")
+            task = asyncio.create_task(pusher())
+            async with KalshiClient("https://fake.kalshi.test/trade-api/v2", auth=KalshiAuth(rsa_creds),
+                                    transport=fake.transport()) as client:
+                await record_async(client, out, tickers=[a, b], ws_url=server.url, auth=KalshiAuth(rsa_creds),
+                                   duration_s=10, max_frames=2 * (4 + 2) + 2, clock_ms=lambda: next(ticks),
+                                   feed_options={"sleep": fast_sleep})
+            await task
+            return server.books[a]["yes"]
+
+    final_a = asyncio.run(main())
+    srcs = [json.loads(x)["src"] for x in out.read_text().splitlines()]
+    assert srcs.count("reset") == 1
+    r = ReplaySource(out, slice_ms=10)
+    play_all(r)
+    assert r.store.gaps == 0 and dict(r.books([a])[a].yes_bids) == final_a and final_a[200] == 800

@@ -90,6 +90,7 @@ def test_advance_reports_settlements_of_seen_markets() -> None:
         t = next(iter(fake.markets))
         fake.markets[t].update(status="finalized", result="yes", settlement_value_dollars="1.0000",
                                settlement_ts="2026-09-01T00:00:00Z")
+        list(src.list_markets())  # the settled market has left the open listing before advance() runs
         ev = src.advance()
         assert [(s.ticker, s.result, s.value) for s in ev.settlements] == [(t, "yes", 10_000)] and ev.step == 2
         assert src.advance().settlements == ()  # reported once
