@@ -45,7 +45,8 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
         from .sim.paper import PaperBroker, paper_exchange_path
 
         return PaperBroker(source, paper_exchange_path(journal.path),
-                           starting_balance=money(profile.paper.starting_balance))
+                           starting_balance=money(profile.paper.starting_balance),
+                           latency_ms=profile.paper.latency_ms)
     env = require_consent(mode, profile, credentials_env)
     from .exchange.broker import KalshiBroker
     from .exchange.env import check_live_consent

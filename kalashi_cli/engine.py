@@ -128,6 +128,7 @@ class TradingLoop:
         md_fills = self.broker.on_market_data(markets, events)
         if md_fills:
             self.journal.add_fills(md_fills, source="market")
+        self._sync_resting_orders()
         if events.settlements:
             self.journal.add_settlements([s for s in events.settlements
                                           if s.ticker in self.journal.held_tickers()])
@@ -147,7 +148,8 @@ class TradingLoop:
                 candidates.append(c)
         self.journal.remember_markets(correlator.market_rows({m.ticker: m.title for m in markets}))
         gate = RiskGate(self.profile, self.journal, portfolio, self.state, self.state_reason)
-        executor = OrderExecutor(self.profile, self.broker, self.journal, gate, self.source.books, stale=self.stale)
+        executor = OrderExecutor(self.profile, self.broker, self.journal, gate, self.source.books, stale=self.stale,
+                                 now_ms=self.source.now_ms)
         n_orders = 0
         kept = []
         # stream order, exactly as `correlate | order` sees them (caps were applied in this order)
@@ -182,6 +184,17 @@ class TradingLoop:
         if self.n % 10 == 0:
             self.write_metrics()
         return IterationResult(self.n, rec, out, self.state)
+
+    def _sync_resting_orders(self) -> None:
+        """Record what became of orders the journal still thinks are resting (filled, expired, cancelled)."""
+        mine = self.journal.orders(status="resting")
+        if not mine:
+            return
+        still = {o.order_id for o in self.broker.orders(status="resting")}
+        gone = {o.ticker for o in mine if o.order_id not in still}
+        for ticker in sorted(gone):
+            for o in self.broker.orders(ticker=ticker):
+                self.journal.upsert_order(o)
 
     def write_metrics(self) -> dict[str, Any]:
         p = self.last_portfolio or self.portfolio()

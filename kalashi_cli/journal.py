@@ -309,6 +309,22 @@ class Journal:
             db.execute("UPDATE intents SET status=?, order_id=COALESCE(?, order_id), detail=?, updated_ms=? "
                        "WHERE client_order_id=?", (status, order_id, detail, _now_ms(), client_order_id))
 
+    def record_ack(self, client_order_id: str, order_id: str, order: ExchangeOrder | None,
+                   fills: Sequence[ExchangeFill], *, strategy: str = "") -> None:
+        """Record a definite answer — status, the order and its fills — in one durable transaction."""
+        now = _now_ms()
+        with self.tx() as db:
+            row = db.execute("SELECT status FROM intents WHERE client_order_id=?", (client_order_id,)).fetchone()
+            if row is None:
+                raise JournalError(f"no intent with client_order_id {client_order_id}")
+            if "acked" not in INTENT_TRANSITIONS.get(row[0], frozenset()):
+                raise JournalError(f"illegal intent transition {row[0]} → acked for {client_order_id}")
+            db.execute("UPDATE intents SET status='acked', order_id=?, updated_ms=? WHERE client_order_id=?",
+                       (order_id, now, client_order_id))
+            if order is not None:
+                self._upsert_order(db, order, now)
+            self._insert_fills(db, fills, strategy, "ack")
+
     def intent(self, client_order_id: str) -> IntentRow | None:
         rows = self._q("SELECT * FROM intents WHERE client_order_id=?", (client_order_id,))
         return _intent_row(rows[0]) if rows else None
@@ -329,9 +345,12 @@ class Journal:
 
     # -- orders and fills ---------------------------------------------------------------
     def upsert_order(self, o: ExchangeOrder, *, now_ms: int | None = None) -> None:
-        now = now_ms if now_ms is not None else _now_ms()
         with self.tx() as db:
-            db.execute(
+            self._upsert_order(db, o, now_ms if now_ms is not None else _now_ms())
+
+    @staticmethod
+    def _upsert_order(db: sqlite3.Connection, o: ExchangeOrder, now: int) -> None:
+        db.execute(
                 "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(order_id) DO UPDATE SET "
                 "status=excluded.status, fill_count=excluded.fill_count, remaining_count=excluded.remaining_count, "
                 "fees=excluded.fees, updated_ms=excluded.updated_ms",
@@ -357,15 +376,21 @@ class Journal:
 
     def add_fills(self, fills: Sequence[ExchangeFill], *, strategy: str = "", source: str = "ack") -> int:
         """Record fills; already-known fill ids are ignored. Return how many were new."""
-        new = 0
+        if not fills:
+            return 0
         with self.tx() as db:
-            for f in fills:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (f.fill_id, f.order_id, f.client_order_id, f.ticker, f.side, f.price, f.count, f.fee,
-                     int(f.is_taker), f.ts_ms, strategy, source),
-                )
-                new += cur.rowcount
+            return self._insert_fills(db, fills, strategy, source)
+
+    @staticmethod
+    def _insert_fills(db: sqlite3.Connection, fills: Sequence[ExchangeFill], strategy: str, source: str) -> int:
+        new = 0
+        for f in fills:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (f.fill_id, f.order_id, f.client_order_id, f.ticker, f.side, f.price, f.count, f.fee,
+                 int(f.is_taker), f.ts_ms, strategy, source),
+            )
+            new += cur.rowcount
         return new
 
     def fills(self, *, ticker: str | None = None, since_ms: int | None = None) -> list[ExchangeFill]:

@@ -98,7 +98,8 @@ class FlattenResult:
 
 
 def flatten(profile: Profile, journal: Journal, broker: Broker,
-            books: Callable[[Sequence[str]], dict[str, Market]]) -> FlattenResult:
+            books: Callable[[Sequence[str]], dict[str, Market]], now_ms: Callable[[], int] | None = None
+            ) -> FlattenResult:
     """Close every open position with reduce-only IOC orders inside the slippage bound."""
     res = FlattenResult()
     positions = {p.ticker: p.position for p in broker.positions() if p.position != 0}
@@ -108,6 +109,8 @@ def flatten(profile: Profile, journal: Journal, broker: Broker,
     pf = load_portfolio(journal, money(profile.paper.starting_balance))
     gate = RiskGate(profile, journal, pf, state, why)
     ex = OrderExecutor(profile, broker, journal, gate, books)
+    if now_ms is not None:
+        ex.now_ms = now_ms
     current = books(sorted(positions))
     slip = profile.execution.max_slippage_pct
     import time

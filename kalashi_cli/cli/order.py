@@ -77,7 +77,7 @@ def order(
             jr.set_meta("last_source", src.describe())
             st, why = evaluate_state(prof, jr, portfolio)
             gate = RiskGate(prof, jr, portfolio, st, why)
-            state.update(src=src, broker=broker, ex=OrderExecutor(prof, broker, jr, gate, src.books))
+            state.update(src=src, broker=broker, ex=OrderExecutor(prof, broker, jr, gate, src.books, now_ms=src.now_ms))
         return state["ex"]  # type: ignore[return-value]
 
     counts = {"order": 0, "fill": 0, "denied": 0}

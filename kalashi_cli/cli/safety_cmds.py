@@ -86,7 +86,7 @@ def flatten(
     src = open_source(_source_for(jr, source))
     broker = open_broker(mode, src, jr, prof)
     try:
-        res = do_flatten(prof, jr, broker, src.books)
+        res = do_flatten(prof, jr, broker, src.books, src.now_ms)
     finally:
         broker.close()
         src.close()

@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from cachetools import TTLCache
@@ -118,11 +117,13 @@ class Analyzer:
         found: list[Opportunity] = []
         if self.settings.arbitrage.enabled and len(group) >= 2:
             found.extend(self._cached(("arb", tuple(_book_key(m) for m in group)), lambda: self._arbitrage(group)))
+        # Single-market checks are cheaper than a cache lookup (most markets fail on the top of
+        # book), so only the event-level arbitrage search — the expensive part — is cached.
         for m in group:
             fair = self.fair.get(m.ticker)
             if fair is None and self.settings.value.use_sim_forecast:
                 fair = m.forecast_p
-            found.extend(self._cached(("one", _book_key(m), fair), partial(self._single, m, fair)))
+            found.extend(self._single(m, fair))
         found.sort(key=lambda o: o.score, reverse=True)
         for o in found:
             yield replace(o, id=opportunity_id(o.strategy, o.legs, as_of_ms), as_of_ms=as_of_ms, src=src)
@@ -263,6 +264,10 @@ class Analyzer:
         best: Opportunity | None = None
         for outcome in ("yes", "no"):
             p = fair if outcome == "yes" else ONE_DOLLAR - fair
+            top = m.yes_ask if outcome == "yes" else m.no_ask
+            if top is None or (p - top) * ONE - fee_for(top, ONE, fee_type=m.fee_type,
+                                                         multiplier=m.fee_multiplier) < self._value_min:
+                continue  # not even the best ask pays: no need to walk the book
             taken: list[tuple[Price, int]] = []
             for price, size in m.asks(outcome):  # type: ignore[arg-type]
                 fee1 = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier)

@@ -82,7 +82,8 @@ class OrderExecutor:
     def __init__(self, profile: Profile, broker: Broker, journal: Journal, gate: RiskGate,
                  books: Callable[[Sequence[str]], dict[str, Market]], *,
                  stale: Callable[[str], bool] = lambda t: False,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
         self.profile = profile
         self.broker = broker
         self.journal = journal
@@ -90,6 +91,7 @@ class OrderExecutor:
         self.books = books
         self.stale = stale
         self.clock = clock
+        self.now_ms = now_ms  # the market's clock (sim time on the sim): quote expiries use it
         self._trading_active: bool | None = None
 
     def _active(self) -> bool:
@@ -174,7 +176,7 @@ class OrderExecutor:
         ex = self.profile.execution
         expiry = None
         if ex.maker_expiry_seconds:
-            expiry = int(time.time()) + ex.maker_expiry_seconds
+            expiry = self.now_ms() // 1000 + ex.maker_expiry_seconds
         side, yes_price = to_book_side(leg.outcome, "buy", leg.price)
         key = f"{leg.ticker}:{side}:{yes_price}:{size}:gtc"
         intent = OrderIntent(client_order_id(opp_id, i, key), leg.ticker, side, yes_price, size,
@@ -248,14 +250,10 @@ class OrderExecutor:
                                      fees=0, latency=self.clock() - t0, reason=str(e))
             return None
         latency = self.clock() - t0
-        self.journal.set_intent_status(intent.client_order_id, "acked", order_id=ack.order_id)
         fills = [f for f in self.broker.fills(ticker=intent.ticker) if f.order_id == ack.order_id] \
             if ack.fill_count else []
-        self.journal.add_fills(fills, strategy=strategy)
-        for o in self.broker.orders(ticker=intent.ticker):
-            if o.order_id == ack.order_id:
-                self.journal.upsert_order(o)
-                break
+        order = next((o for o in self.broker.orders(ticker=intent.ticker) if o.order_id == ack.order_id), None)
+        self.journal.record_ack(intent.client_order_id, ack.order_id, order, fills, strategy=strategy)
         fees = sum(f.fee for f in fills)
         avg = None
         if ack.fill_count:

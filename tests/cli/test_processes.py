@@ -21,13 +21,15 @@ def env(tmp_path: Path) -> dict[str, str]:
 def test_pipe_streams_records_before_the_scan_finishes(tmp_path: Path) -> None:
     scan = subprocess.Popen([*KALASHI, "scan", "--source", "sim:seed=5,markets=40000", "--quiet"],
                             stdout=subprocess.PIPE, env=env(tmp_path))
-    analyze = subprocess.Popen([*KALASHI, "analyze", "--quiet"], stdin=scan.stdout, stdout=subprocess.PIPE,
-                               env=env(tmp_path))
-    assert scan.stdout is not None and analyze.stdout is not None
-    scan.stdout.close()  # analyze owns the read end now
-    first = analyze.stdout.readline()
-    still_scanning = scan.poll() is None
-    rest = analyze.stdout.read()
+    assert scan.stdout is not None
+    with scan.stdout:  # analyze owns the read end; close ours
+        analyze = subprocess.Popen([*KALASHI, "analyze", "--quiet"], stdin=scan.stdout, stdout=subprocess.PIPE,
+                                   env=env(tmp_path))
+    assert analyze.stdout is not None
+    with analyze.stdout:
+        first = analyze.stdout.readline()
+        still_scanning = scan.poll() is None
+        rest = analyze.stdout.read()
     assert scan.wait(timeout=120) == 0 and analyze.wait(timeout=120) == 0
     assert first.startswith(b'{"kind":"opportunity"')
     assert still_scanning, "analyze emitted its first record only after scan had finished: no streaming"

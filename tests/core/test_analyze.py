@@ -90,15 +90,17 @@ def test_spread_quote_is_one_tick_inside_and_post_only() -> None:
 
 
 def test_a_changed_book_is_never_served_from_the_cache() -> None:
-    a = Analyzer(PROFILE, fair={"C-1": parse_price("0.60")})
-    m1 = market("C-1", yes=lv(("0.38", "50")), no=lv(("0.60", "50")))
-    m2 = market("C-1", yes=lv(("0.38", "50")), no=lv(("0.45", "50")))  # yes ask now 0.55
-    first = list(a.analyze([m1]))
-    again = list(a.analyze([m1]))
-    changed = list(a.analyze([m2]))
-    assert a.stats.hits >= 1
-    assert [o.edge for o in first] == [o.edge for o in again]
-    assert [o.edge for o in changed] != [o.edge for o in first]
+    """Event-level arbitrage is cached under a key that contains every leg's book."""
+    a = Analyzer(PROFILE)
+    lo = strike("L-T100", "100", yes=lv(("0.45", "30")), no=lv(("0.50", "30")))
+    hi = strike("L-T110", "110", yes=lv(("0.60", "20")), no=lv(("0.35", "20")))
+    hi_moved = strike("L-T110", "110", yes=lv(("0.40", "20")), no=lv(("0.55", "20")))  # no inversion now
+    first = [o for o in a.analyze([lo, hi]) if o.strategy == "arbitrage"]
+    again = [o for o in a.analyze([lo, hi]) if o.strategy == "arbitrage"]
+    changed = [o for o in a.analyze([lo, hi_moved]) if o.strategy == "arbitrage"]
+    assert a.stats.hits == 1 and a.stats.misses == 2
+    assert first and [o.edge for o in first] == [o.edge for o in again]
+    assert changed == []
 
 
 levels = st.lists(st.tuples(st.integers(1, 99), st.integers(1, 60)), min_size=1, max_size=4)
