@@ -3,10 +3,11 @@
 ``kalashi serve-bridge --attach`` does not run a loop. It tails the journal the run-loop writes
 (SQLite in WAL mode, so a reader never blocks the writer): new rows of the ``records``,
 ``iterations`` and ``metrics`` tables become ``record`` messages, and the state is folded from
-the journal. It takes one command, ``halt`` — exactly what ``kalashi halt`` does (HALTED is
-persisted in the journal, resting orders are cancelled at the broker), so the run-loop's risk
-gate stops new entries at its next iteration. Everything else is refused: that loop is steered
-from its own terminal.
+the journal. It takes one command, ``halt``: HALTED is persisted in the journal, so the
+run-loop's risk gate stops new entries at its next iteration; on demo/live resting orders are
+also cancelled at the exchange, as ``kalashi halt`` does. On paper they are not: the paper
+exchange lives inside the run-loop's process (see :meth:`AttachBackend._halt`). Everything
+else is refused: that loop is steered from its own terminal.
 
 What the journal cannot tell: opportunities and candidates (the run-loop does not journal
 them, so the list stays empty), the reason for REDUCING (the run-loop prints it), marks of
@@ -302,13 +303,32 @@ class AttachBackend:
         return self._halt(args["reason"])
 
     def _halt(self, reason: str) -> dict[str, Any]:
-        """Do what ``kalashi halt`` does: persist HALTED in the journal, cancel resting orders."""
+        """Persist HALTED in the journal; on demo/live also cancel resting orders at the exchange.
+
+        The paper exchange is not ours to touch: its matching engine lives in the run-loop's
+        process, and a second copy cancelling orders in the file would fork it. There the halt
+        stops new entries at the run-loop's next iteration and the resting orders stay.
+        """
         from ..context import open_broker, open_source
         from ..safety import halt
+        from ..stages.risk import set_halted
 
         with self._lock:
             last = self.journal.iterations(limit=1)
         jr = Journal(self.path, mode=self.mode)
+        if self.mode == "paper":
+            try:
+                set_halted(jr, reason)
+                resting = len(jr.orders(status="resting"))
+            finally:
+                jr.close()
+            with self._lock:
+                self._halted = True
+                self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "degraded",
+                               "detail": f"HALTED: {reason}"})
+            return {"trading_state": "HALTED", "canceled_orders": 0, "resting_orders": resting,
+                    "note": "paper orders rest in the run-loop's own exchange: they stay until that loop "
+                            "cancels them (or it is stopped and `kalashi halt` is run)"}
         try:
             src = open_source(str(last[-1]["source"]) if last and last[-1].get("source") else "sim")
             try:

@@ -1,0 +1,234 @@
+"""Bridge test helpers: a bridge on ephemeral loopback ports in a thread, a protocol client, schemas.
+
+Every wait is on a message or a condition with a bound; nothing sleeps to wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from kalashi_cli.bridge.backends import Backend, ServiceBackend
+from kalashi_cli.bridge.server import BridgeConfig, BridgeServer
+from kalashi_cli.service import TradingService
+
+ROOT = Path(__file__).resolve().parents[2]
+PROTOCOL = ROOT / "kalashi_cli" / "bridge" / "protocol"
+RECORD_SCHEMAS = ROOT / "kalashi_cli" / "schemas" / "records"
+SIM = "sim:seed=1,markets=300"
+TOKEN = "test-token-0123456789"
+WAIT = 20.0  # seconds: the bound on any single wait (generous for a loaded CI machine)
+
+
+# -- schemas -------------------------------------------------------------------------------------
+
+
+class ProtocolSchemas:
+    """Validate server messages against the protocol's JSON Schemas (records by their kind's schema)."""
+
+    def __init__(self) -> None:
+        resources = []
+        for path in [*PROTOCOL.glob("*.json"), *RECORD_SCHEMAS.glob("*.json")]:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            resources.append((schema["$id"], Resource.from_contents(schema)))
+        registry = Registry().with_resources(resources)
+        self.validators = {
+            name: Draft202012Validator(json.loads((PROTOCOL / f"{name}.json").read_text(encoding="utf-8")),
+                                       registry=registry)
+            for name in ("hello", "state", "record", "ack", "error", "command")
+        }
+
+    def check(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Raise if ``msg`` does not match the schema of its type; return it."""
+        errors = sorted(self.validators[msg["type"]].iter_errors(msg), key=lambda e: list(e.absolute_path))
+        if errors:
+            first = errors[0]
+            raise AssertionError(f"{msg['type']} message breaks its schema at {list(first.absolute_path)}: "
+                                 f"{first.message[:300]}")
+        return msg
+
+
+@pytest.fixture(scope="session")
+def schemas() -> ProtocolSchemas:
+    return ProtocolSchemas()
+
+
+# -- a bridge in a thread ----------------------------------------------------------------------------
+
+
+class RunningBridge:
+    """A :class:`BridgeServer` served by its own event loop in a background thread."""
+
+    def __init__(self, server: BridgeServer) -> None:
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="test-bridge", daemon=True)
+        self._thread.start()
+        assert self._ready.wait(WAIT), "the bridge did not start"
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.server.start())
+        except BaseException as e:  # noqa: BLE001 - handed to the test thread
+            self._error = e
+            self.loop.run_until_complete(self.server.close())
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+
+    @property
+    def ws_url(self) -> str:
+        return self.server.ws_url
+
+    @property
+    def page_url(self) -> str:
+        url = self.server.page_url
+        assert url is not None
+        return url
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.server.http_port}"
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the bridge's event loop and return its result (to read hub state safely)."""
+        async def run() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(WAIT)
+
+    def stop(self) -> None:
+        if self.loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(WAIT)
+        self.loop.close()
+
+
+@pytest.fixture
+def start_bridge() -> Iterator[Callable[..., RunningBridge]]:
+    """Start bridges over a backend on ephemeral ports; all are closed after the test."""
+    running: list[RunningBridge] = []
+
+    def start(backend: Backend, **config: Any) -> RunningBridge:
+        config.setdefault("ws_port", 0)
+        config.setdefault("http_port", 0)
+        config.setdefault("token", TOKEN)
+        b = RunningBridge(BridgeServer(backend, BridgeConfig(**config)))
+        running.append(b)
+        return b
+
+    yield start
+    for b in reversed(running):
+        b.stop()
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[TradingService]:
+    """A paper TradingService on a small sim, journal in tmp_path, no waiting between iterations."""
+    svc = TradingService("default", source=SIM, journal_path=tmp_path / "journal.sqlite", interval=0)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def idle_bridge(service: TradingService, start_bridge: Callable[..., RunningBridge]) -> RunningBridge:
+    """A bridge over a service whose loop is not running (tests drive iterations themselves)."""
+    return start_bridge(ServiceBackend(service, autostart=False))
+
+
+# -- a protocol client ---------------------------------------------------------------------------------
+
+
+class Client:
+    """A blocking WebSocket client speaking the bridge protocol; every message is schema-checked."""
+
+    def __init__(self, url: str, schemas: ProtocolSchemas, **kwargs: Any) -> None:
+        from websockets.sync.client import connect
+
+        # entered as a context manager: websockets ≥ 17.1 warns about a bare connect()
+        self.ws = connect(url, open_timeout=WAIT, close_timeout=5, **kwargs).__enter__()
+        self.schemas = schemas
+        self.next_id = 1
+        self.seen: list[dict[str, Any]] = []
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.ws.close()
+
+    def recv(self, timeout: float = WAIT) -> dict[str, Any]:
+        msg = json.loads(self.ws.recv(timeout=timeout))
+        self.schemas.check(msg)
+        self.seen.append(msg)
+        return msg
+
+    def until(self, pred: Callable[[dict[str, Any]], bool], timeout: float = WAIT) -> dict[str, Any]:
+        """Read messages until one satisfies ``pred``; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no matching message within {timeout} s")
+            msg = self.recv(left)
+            if pred(msg):
+                return msg
+
+    def send(self, cmd: str, *, token: str | None = TOKEN, **args: Any) -> int:
+        id_ = self.next_id
+        self.next_id += 1
+        msg: dict[str, Any] = {"id": id_, "cmd": cmd, "args": args}
+        if token is not None:
+            msg["token"] = token
+        self.schemas.validators["command"].validate(msg)  # what the tests send is what the protocol allows
+        self.ws.send(json.dumps(msg))
+        return id_
+
+    def answer(self, id_: int, timeout: float = WAIT) -> dict[str, Any]:
+        """The ack or error for command ``id_``."""
+        return self.until(lambda m: m["type"] in ("ack", "error") and m.get("id") == id_, timeout)
+
+    def command(self, cmd: str, *, token: str | None = TOKEN, **args: Any) -> dict[str, Any]:
+        return self.answer(self.send(cmd, token=token, **args))
+
+    def welcome(self) -> dict[str, Any]:
+        """Read hello and the first state (they must come first, in that order); return the state."""
+        hello = self.recv()
+        assert hello["type"] == "hello", hello
+        state = self.recv()
+        assert state["type"] == "state", state
+        return state["state"]
+
+
+@pytest.fixture
+def connect(schemas: ProtocolSchemas) -> Iterator[Callable[..., Client]]:
+    clients: list[Client] = []
+
+    def open_client(url: str, **kwargs: Any) -> Client:
+        c = Client(url, schemas, **kwargs)
+        clients.append(c)
+        return c
+
+    yield open_client
+    for c in clients:
+        c.close()
