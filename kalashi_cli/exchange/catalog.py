@@ -26,13 +26,19 @@ from kalashi_cli.exchange.wire import (
 _MARKET_FIELDS = frozenset(f.name for f in dataclasses.fields(Market))
 
 
-def market_extras(market: Market, *, event_market_count: int | None = None) -> Market:
-    """Fill the optional convenience fields the domain Market may carry (close_ts_ms, event size)."""
+def extra_fields(close_time: str, event_market_count: int | None) -> dict[str, Any]:
+    """Values for the optional convenience fields the domain Market may carry (close_ts_ms, event size)."""
     extra: dict[str, Any] = {}
-    if "close_ts_ms" in _MARKET_FIELDS and market.close_time:
-        extra["close_ts_ms"] = ts_ms_of(market.close_time) or None
+    if "close_ts_ms" in _MARKET_FIELDS and close_time:
+        extra["close_ts_ms"] = ts_ms_of(close_time) or None
     if "event_market_count" in _MARKET_FIELDS and event_market_count is not None:
         extra["event_market_count"] = event_market_count
+    return extra
+
+
+def market_extras(market: Market, *, event_market_count: int | None = None) -> Market:
+    """Fill the optional convenience fields on an existing Market (close_ts_ms, event size)."""
+    extra = extra_fields(market.close_time, event_market_count)
     return dataclasses.replace(market, **extra) if extra else market
 
 
@@ -89,5 +95,6 @@ class MarketCatalog:
         event = self.events.get(event_ticker)
         series_ticker = d.get("series_ticker") or (event.series_ticker if event else "") or \
             series_for_event(event_ticker, self.series)
-        market = parse_market(d, series=self.series.get(series_ticker), event=event, series_ticker=series_ticker)
-        return market_extras(market, event_market_count=event_market_count)
+        close = d.get("close_time")
+        return parse_market(d, series=self.series.get(series_ticker), event=event, series_ticker=series_ticker,
+                            extra=extra_fields(close if isinstance(close, str) else "", event_market_count))

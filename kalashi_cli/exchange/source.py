@@ -4,7 +4,8 @@ REST mode (default), per iteration::
 
     list_markets()  GET /markets?status=open&mve_filter=exclude&limit=1000, all pages
                     + GET /series once per hour (fee type, multiplier, category)
-                    + GET /events?status=open pages once per 15 min (series, mutually_exclusive)
+                    every 15 min instead of /markets: GET /events?status=open&with_nested_markets=true
+                    (event series and mutually_exclusive, plus the markets themselves)
     books(tickers)  GET /markets/orderbooks?tickers=A&tickers=B…, ≤100 per call
     advance()       GET /markets?status=settled&min_settled_ts=<last> (settlements of seen markets)
 
@@ -51,6 +52,9 @@ from kalashi_cli.ports import CallCounter, MarketSource, SourceEvents
 log = logging.getLogger("kalashi.exchange.source")
 
 TICKERS_PER_MARKETS_CALL = 100  # GET /markets?tickers=A,B,… stays well under URL limits
+# GET /events?status=X matches an event when ANY of its markets matches; the nested markets are
+# then filtered to the REST market status that filter word means (REFERENCE §4.2, trap 7).
+_EVENT_STATUS_TO_MARKET = {"open": "active", "unopened": "initialized", "closed": "closed", "settled": "finalized"}
 
 class KalshiSource:
     """Kalshi market data as a synchronous :class:`~kalashi_cli.ports.MarketSource`."""
@@ -191,18 +195,28 @@ class KalshiSource:
 
     # ------------------------------------------------------------------ REST internals
 
-    async def _refresh_catalog(self) -> None:
+    async def _list_async(self) -> list[Market]:
         if self.catalog.series_due():
             self.catalog.set_series(await self.client.get_series_list())
-        if self.event_metadata and self.catalog.events_due():
-            events = [e async for e in self.client.iter_events(status=self.status if self.status in (
-                "unopened", "open", "closed", "settled") else None)]
+        nested_status = _EVENT_STATUS_TO_MARKET.get(self.status)
+        raw: list[dict[str, Any]]
+        if self.event_metadata and self.catalog.events_due() and nested_status is not None:
+            # One pass over GET /events?with_nested_markets=true gives the event metadata (series,
+            # mutually_exclusive — absent from Market objects) AND the markets: never more calls
+            # than paging /markets and /events separately, and fewer whenever events hold > 1 market.
+            # Like /markets?mve_filter=exclude, /events leaves multivariate (combo) events out.
+            events = [e async for e in self.client.iter_events(status=self.status, with_nested_markets=True)]
             self.catalog.set_events(events)
-
-    async def _list_async(self) -> list[Market]:
-        await self._refresh_catalog()
-        raw = [m async for m in self.client.iter_markets(limit=self.page_limit, status=self.status,
-                                                         mve_filter=self.mve_filter)]
+            raw = []
+            for e in events:
+                for m in e.get("markets") or ():
+                    if isinstance(m, dict) and m.get("status") == nested_status:
+                        if not m.get("event_ticker"):
+                            m = {**m, "event_ticker": e.get("event_ticker", "")}
+                        raw.append(m)
+        else:
+            raw = [m async for m in self.client.iter_markets(limit=self.page_limit, status=self.status,
+                                                             mve_filter=self.mve_filter)]
         per_event = Counter(d.get("event_ticker") for d in raw)
         markets: list[Market] = []
         for d in raw:

@@ -38,6 +38,7 @@ from kalashi_cli.domain import (
     Trade,
 )
 from kalashi_cli.errors import OrderRejected
+from kalashi_cli.exchange.books import fast_count, fast_price
 from kalashi_cli.money import (
     CENT_GRID,
     MULT_SCALE,
@@ -76,7 +77,7 @@ def price_of(d: Json, base: str) -> Price | None:
     """Read price ``base``: ``base_dollars`` string, else ``base`` (string dollars or legacy int cents)."""
     v = d.get(base + "_dollars")
     if _present(v):
-        return parse_price(v)
+        return fast_price(v)
     v = d.get(base)
     if isinstance(v, str) and v:
         return parse_price(v)
@@ -104,7 +105,7 @@ def count_of(d: Json, base: str) -> Count | None:
     """Read count ``base``: ``base_fp`` string, else ``base`` (V2 string, or legacy whole contracts)."""
     v = d.get(base + "_fp")
     if _present(v):
-        return parse_count(v)
+        return fast_count(v)
     v = d.get(base)
     if isinstance(v, str) and v:
         return parse_count(v)
@@ -262,10 +263,28 @@ def series_for_event(event_ticker: str, series_tickers: Mapping[str, Any]) -> st
 # --------------------------------------------------------------------------- markets and books
 
 
+_GRID_CACHE: dict[tuple[Any, ...], tuple[TickBand, ...]] = {}
+
+
 def parse_price_ranges(raw: Any) -> tuple[TickBand, ...]:
     """Parse ``price_ranges`` into tick bands; the cent grid when absent or unreadable (§3.3.4)."""
     if not isinstance(raw, list) or not raw:
         return CENT_GRID
+    try:  # thousands of markets share a handful of grids
+        key = tuple((e.get("start"), e.get("end"), e.get("step")) for e in raw)
+    except AttributeError:
+        key = None
+    if key is not None:
+        cached = _GRID_CACHE.get(key)
+        if cached is None:
+            cached = _parse_price_ranges(raw)
+            if len(_GRID_CACHE) < 1000:
+                _GRID_CACHE[key] = cached
+        return cached
+    return _parse_price_ranges(raw)
+
+
+def _parse_price_ranges(raw: list[Any]) -> tuple[TickBand, ...]:
     bands: list[TickBand] = []
     for entry in raw:
         if not isinstance(entry, Mapping):
@@ -336,6 +355,7 @@ def parse_market(
     series: SeriesInfo | None = None,
     event: EventInfo | None = None,
     series_ticker: str = "",
+    extra: Mapping[str, Any] | None = None,
 ) -> Market:
     """Convert one Kalshi Market object into a domain Market with top-of-book levels.
 
@@ -343,6 +363,7 @@ def parse_market(
     complement of the YES ask (``1 − yes_ask``, size ``yes_ask_size_fp``), as Kalshi derives
     it (§4.3). A bid of 0 or an ask of 1 means that side is empty. Fee type and multiplier
     come from the series (an event override wins); pass them with ``series=``/``event=``.
+    ``extra`` sets further Market fields (e.g. ``close_ts_ms``) without a second copy.
 
     Raises:
         ValueError: the ticker is missing or a number is malformed.
@@ -390,6 +411,7 @@ def parse_market(
         is_combo=bool(d.get("mve_collection_ticker")) or ticker.startswith("KXMVE"),
         last_price=last if last else None,
         exchange_index=ex_index,
+        **(extra or {}),
     )
 
 

@@ -297,6 +297,14 @@ class FakeKalshi:
         if q.get("tickers"):
             wanted = set(q["tickers"][0].split(","))
             items = [e for e in items if e["event_ticker"] in wanted]
+        by_event: dict[str, list[dict[str, Any]]] = {}
+        for m in self.markets.values():
+            by_event.setdefault(m["event_ticker"], []).append(m)
+        status = q.get("status", [""])[0]
+        if status == "open":  # an event matches when ANY of its markets is open
+            items = [e for e in items if any(m["status"] == "active" for m in by_event.get(e["event_ticker"], []))]
+        if q.get("with_nested_markets", [""])[0] == "true":
+            items = [{**e, "markets": by_event.get(e["event_ticker"], [])} for e in items]
         return self._page(q, items, "events", 200)
 
     # ------------------------------------------------------------------ orders

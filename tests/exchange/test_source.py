@@ -35,23 +35,36 @@ def test_listing_attaches_fees_events_and_counts_every_call() -> None:
     fake = universe(2500, per_event=5)
     with rest_source(fake) as src:
         assert isinstance(src, MarketSource)
+        fake.markets[next(iter(fake.markets))]["status"] = "closed"  # nested in an open event, not listed
         markets = list(src.list_markets())
-        assert len(markets) == 2500
-        # 3 market pages (limit 1000) + 1 series list + 3 event pages (500 events, limit 200)
-        assert fake.by_path() == {"GET /markets": 3, "GET /series": 1, "GET /events": 3}
-        assert src.api_calls == 7
-        q = next(q for m, p, q in fake.calls if p == "/markets")
-        assert "status=open" in q and "mve_filter=exclude" in q and "limit=1000" in q
+        assert len(markets) == 2499
+        # cold: 1 series list + 3 pages of events with nested markets (500 events, limit 200)
+        assert fake.by_path() == {"GET /series": 1, "GET /events": 3}
+        q = next(q for m, p, q in fake.calls if p == "/events")
+        assert "status=open" in q and "with_nested_markets=true" in q and "limit=200" in q
+        assert src.api_calls == 4
         by_series = {m.series_ticker: m for m in markets}
         assert by_series["KXAAA"].fee_type == "quadratic_with_maker_fees" and by_series["KXAAA"].fee_multiplier == 5000
         assert by_series["KXBBB"].fee_type == "quadratic" and by_series["KXBBB"].fee_multiplier == 10000
         assert all(m.mutually_exclusive and m.category == "Economics" for m in markets)
         m0 = markets[0]
         assert m0.yes_bids and m0.no_bids and len(m0.yes_bids) == 1  # listing is top of book
-        assert getattr(m0, "event_market_count", 5) == 5
-        # the next iteration re-lists markets only: series and events are cached
-        list(src.list_markets())
-        assert src.api_calls == 10
+        assert getattr(markets[10], "event_market_count", 5) == 5
+        assert getattr(m0, "event_market_count", 4) == 4  # its closed sibling is not counted
+        # the next iteration re-lists markets only (series and events are cached): 3 × GET /markets
+        again = list(src.list_markets())
+        assert src.api_calls == 7 and fake.count("GET", "/markets") == 3
+        q = next(q for m, p, q in fake.calls if p == "/markets")
+        assert "status=open" in q and "mve_filter=exclude" in q and "limit=1000" in q
+        assert [m.ticker for m in again] == [m.ticker for m in markets]
+        assert [m.mutually_exclusive for m in again] == [m.mutually_exclusive for m in markets]
+        without = rest_source(fake, event_metadata=False)
+        try:
+            before = len(fake.calls)
+            list(without.list_markets())
+            assert [p for _, p, _ in fake.calls[before:]] == ["/series", "/markets", "/markets", "/markets"]
+        finally:
+            without.close()
 
 
 def test_books_use_batched_orderbooks_in_chunks_of_100() -> None:
