@@ -282,3 +282,35 @@ def test_order_request_round_trips_price_and_count(price: int, count: int) -> No
     assert body["price"] == fmt_price(price) and len(body["price"].split(".")[1]) == 4
     assert body["count"] == fmt_count(count)
     assert Decimal(body["price"]) * 10_000 == price
+
+
+def test_golden_events_and_event_with_markets() -> None:
+    events = [wire.parse_event(e) for e in data_json("kalshi_golden_2026-01/events_list_response.json")
+              ["response"]["events"]]
+    assert [e.event_ticker for e in events][:2] == ["KXELONMARS-99", "KXNEWPOPE-70"]
+    assert events[1].mutually_exclusive and not events[0].mutually_exclusive
+    assert all(e.series_ticker for e in events)
+    single = data_json("kalshi_golden_2026-01/event_single_response.json")["response"]
+    ev = wire.parse_event(single["event"])
+    [m] = [wire.parse_market(d, event=ev) for d in single["markets"]]
+    assert (m.ticker, m.series_ticker, m.yes_bid, m.yes_ask, m.last_price) == (
+        "KXELONMARS-99", "KXELONMARS", 600, 700, 600)
+    assert m.open_interest == 1367900 and m.volume == 3500100  # legacy whole-contract integers ×100
+
+
+def test_real_settled_sports_markets() -> None:
+    doc = shared_json("data/kalshi-real/sports_rest_ws_fixtures_2026-08/markets_settled.json")
+    results = {"yes": 0, "no": 0, "none": 0}
+    for d in doc["markets"]:
+        s = wire.market_settlement(d)
+        m = wire.parse_market(d)
+        assert m.status in ("finalized", "closed")
+        if s is None:
+            results["none"] += 1
+            assert d["result"] == ""
+        else:
+            results[s.result] += 1
+            assert s.value == (10_000 if s.result == "yes" else 0) and s.settled_ts_ms > 0
+    assert results == {"yes": 21, "no": 21, "none": 2}
+    _, text = wire.error_of(json.loads(doc["queries"][1]["error"].split("\n", 1)[1]))
+    assert "invalid status filter" in text  # "finalized" is a status, not a filter word (trap 7)
