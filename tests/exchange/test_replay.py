@@ -316,3 +316,27 @@ def test_recording_through_a_reconnect_marks_the_reset(tmp_path: Path, rsa_creds
     r = ReplaySource(out, slice_ms=10)
     play_all(r)
     assert r.store.gaps == 0 and dict(r.books([a])[a].yes_bids) == final_a and final_a[200] == 800
+
+
+def test_sync_record_without_credentials_takes_rest_snapshots_only(tmp_path: Path) -> None:
+    from kalashi_cli.exchange.recorder import record
+
+    fake = universe(6, per_event=3)
+    wanted = list(fake.markets)[:4]
+    out = tmp_path / "rest_only.jsonl"
+    seen: list[str] = []
+    summary = record(out, source="kalshi:https://fake.kalshi.test/trade-api/v2", tickers=wanted, environ={},
+                     transport=fake.transport(), duration_s=0, on_progress=lambda p: seen.append(p.phase))
+    assert summary.markets == tuple(wanted) and summary.ws_frames == 0
+    assert seen == ["rest", "final", "done"]
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["src"] for x in lines].count("ws") == 0
+    assert any(x.get("endpoint") == "GET /events" for x in lines)
+    r = ReplaySource(out)
+    got = {m.ticker: m for m in r.list_markets()}
+    assert set(got) == set(wanted)
+    t = wanted[0]
+    assert got[t].yes_bids[0][0] == parse_price(fake.books[t]["yes_dollars"][-1][0])  # best = last REST level
+    assert got[t].mutually_exclusive and got[t].fee_type == "quadratic_with_maker_fees"
+    with pytest.raises(UsageError):
+        record(out, source="kalshi:https://fake.kalshi.test/trade-api/v2", environ={}, transport=fake.transport())
