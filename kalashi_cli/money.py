@@ -20,6 +20,7 @@ YES/NO reciprocity: a NO price ``q`` is the YES price ``1 − q`` (:func:`flip`)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -68,12 +69,22 @@ def _fmt_fixed(value: int, scale_digits: int) -> str:
     return f"{sign}{q}.{r:0{scale_digits}d}"
 
 
+# The canonical wire forms ("0.4500", "10.00") are by far the most common input; a single
+# regex match parses them several times faster than the general path.
+_CANON_PRICE = re.compile(r"([0-9]+)\.([0-9]{4})").fullmatch
+_CANON_COUNT = re.compile(r"([0-9]+)\.([0-9]{2})").fullmatch
+
+
 def parse_price(text: str | int | Decimal) -> Price:
     """Parse a dollar price string (``"0.4500"``) into 1/10 000 dollar units.
 
     Raises:
         ValueError: the text is not a number or is finer than $0.0001.
     """
+    if type(text) is str:
+        m = _CANON_PRICE(text)
+        if m is not None:
+            return int(m[1]) * 10_000 + int(m[2])
     return _parse_fixed(text, 4, "price")
 
 
@@ -83,6 +94,10 @@ def parse_count(text: str | int | Decimal) -> Count:
     Raises:
         ValueError: the text is not a number or is finer than 0.01 contract.
     """
+    if type(text) is str:
+        m = _CANON_COUNT(text)
+        if m is not None:
+            return int(m[1]) * 100 + int(m[2])
     return _parse_fixed(text, 2, "count")
 
 
@@ -95,14 +110,26 @@ def parse_money(text: str | int | Decimal) -> Money:
     return _parse_fixed(text, 6, "amount")
 
 
+# Every valid price is in [0, $1]: format them once. Counts repeat a lot; remember them.
+_PRICE_TEXT = tuple(f"0.{p:04d}" for p in range(10_000)) + ("1.0000",)
+_COUNT_TEXT: dict[int, str] = {}
+
+
 def fmt_price(p: Price) -> str:
     """Format a price as Kalshi does: dollars with four decimals."""
+    if 0 <= p <= 10_000:
+        return _PRICE_TEXT[p]
     return _fmt_fixed(p, 4)
 
 
 def fmt_count(c: Count) -> str:
     """Format a count with two decimals."""
-    return _fmt_fixed(c, 2)
+    t = _COUNT_TEXT.get(c)
+    if t is None:
+        t = _fmt_fixed(c, 2)
+        if len(_COUNT_TEXT) < 200_000:
+            _COUNT_TEXT[c] = t
+    return t
 
 
 def fmt_money(m: Money) -> str:

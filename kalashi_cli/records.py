@@ -280,12 +280,19 @@ def to_record(obj: object) -> Record:
 def _parse_levels(raw: Any, key: str) -> tuple[tuple[int, int], ...]:
     if not isinstance(raw, list):
         raise ValueError(f"field '{key}' must be a list of [price, size] pairs")
-    out = []
+    try:
+        return tuple((parse_price(p), parse_count(s)) for p, s in raw)
+    except (ValueError, TypeError):
+        pass  # find the bad level and say which
     for i, lvl in enumerate(raw):
         if not isinstance(lvl, list | tuple) or len(lvl) != 2:
             raise ValueError(f"field '{key}[{i}]' must be a [price, size] pair")
-        out.append((parse_price(lvl[0]), parse_count(lvl[1])))
-    return tuple(out)
+        try:
+            parse_price(lvl[0])
+            parse_count(lvl[1])
+        except ValueError as e:
+            raise ValueError(f"field '{key}[{i}]': {e}") from None
+    raise ValueError(f"field '{key}' is malformed")
 
 
 def market_from_record(d: Record) -> Market:
