@@ -244,46 +244,64 @@ def _templates(cls: int) -> tuple[tuple[int, tuple[tuple[int, int], ...]], ...]:
 TEMPLATES: tuple[tuple[tuple[int, tuple[tuple[int, int], ...]], ...], ...] = tuple(_templates(c) for c in range(3))
 _TEMPLATE_OFFSETS = tuple(tuple(tuple(off for off, _ in deep) for _, deep in per_cls) for per_cls in TEMPLATES)
 
-_LEVELS: dict[tuple[int, int], list[list[Level]]] = {}
-_SIDES: dict[int, tuple[Level, ...]] = {}
+_LEVELS: dict[tuple[int, int], list[list[Level | None] | None]] = {}
 SIDES_MAX = 200_000  # bound the side cache (about 40 MB at the limit)
+#: Side keys: ``≥ 0`` a quoted side (see :func:`side_key`); LOTTERY_BASE + … a lone bid at the
+#: grid's lowest price; EMPTY_SIDE no bids at all.
+LOTTERY_BASE = 1 << 40
+EMPTY_SIDE = 1 << 41
+SIDES: dict[int, tuple[Level, ...]] = {EMPTY_SIDE: ()}
 
 
-def level_table(grid: Grid, table: int, top: bool) -> list[list[Level]]:
-    """Return the shared ``(price, size)`` tuples for a grid and a size table."""
+def level(grid: Grid, table: int, top: bool, index: int, size_index: int) -> Level:
+    """Return the shared ``(price, size)`` tuple for a grid price and a size-table entry (built once)."""
     key = (grid.gid * 2 + top, table)
-    lv = _LEVELS.get(key)
+    rows = _LEVELS.get(key)
+    if rows is None:
+        rows = _LEVELS[key] = [None] * grid.n
+    row = rows[index]
+    if row is None:
+        row = rows[index] = [None] * 64
+    lv = row[size_index]
     if lv is None:
-        sizes = (TOP_SIZE_LIST if top else DEEP_SIZE_LIST)[table]
-        lv = [[(p, s) for s in sizes] for p in grid.prices]
-        _LEVELS[key] = lv
+        lv = row[size_index] = (grid.prices[index], (TOP_SIZE_LIST if top else DEEP_SIZE_LIST)[table][size_index])
     return lv
 
 
-def side_key(grid: Grid, table: int, cls: int, best: int, template: int) -> int:
-    """Return the cache key of a book side (see :func:`book_side`)."""
-    return (((grid.gid * 64 + table) * 1024 + best) * 4 + cls) * N_TEMPLATES + template
+def side_key(gid: int, table: int, cls: int, best: int, template: int) -> int:
+    """Return the cache key of a quoted book side (see :func:`side_for_key`)."""
+    return (((gid * 64 + table) * 1024 + best) * 4 + cls) * N_TEMPLATES + template
 
 
-def book_side(grid: Grid, table: int, cls: int, best: int, template: int) -> tuple[Level, ...]:
-    """Return one side of a book, best level at grid index ``best``: a tuple shared between markets.
+def side_for_key(key: int) -> tuple[Level, ...]:
+    """Return the book side a key names, shared between markets; build and cache it on a miss.
 
     Callers on the hot path look the key up in :data:`SIDES` first and call this on a miss.
     """
-    key = side_key(grid, table, cls, best, template)
-    side = _SIDES.get(key)
-    if side is None:
+    side = SIDES.get(key)
+    if side is not None:
+        return side
+    if key >= EMPTY_SIDE:
+        return ()
+    if key >= LOTTERY_BASE:
+        code, size_index = divmod(key - LOTTERY_BASE, 64)
+        gid, table = divmod(code, 64)
+        side = (level(GRID_LIST[gid], table, True, 0, size_index),)
+    else:
+        rest, template = divmod(key, N_TEMPLATES)
+        rest, cls = divmod(rest, 4)
+        rest, best = divmod(rest, 1024)
+        gid, table = divmod(rest, 64)
+        grid = GRID_LIST[gid]
         top_size, deep = TEMPLATES[cls][template]
-        lv = level_table(grid, table, False)
         cut = bisect.bisect_right(_TEMPLATE_OFFSETS[cls][template], best)
-        side = (level_table(grid, table, True)[best][top_size], *[lv[best - off][si] for off, si in deep[:cut]])
-        if len(_SIDES) >= SIDES_MAX:
-            _SIDES.clear()
-        _SIDES[key] = side
+        side = (level(grid, table, True, best, top_size),
+                *[level(grid, table, False, best - off, si) for off, si in deep[:cut]])
+    if len(SIDES) >= SIDES_MAX:
+        SIDES.clear()
+        SIDES[EMPTY_SIDE] = ()
+    SIDES[key] = side
     return side
-
-
-SIDES = _SIDES
 
 # --------------------------------------------------------------------------- fast Market construction
 

@@ -1,0 +1,532 @@
+"""The numeric core of the sim universe: every market's state at one step, vectorised (numpy).
+
+One call of :func:`compute` evaluates the whole universe at a step — latent paths, hidden,
+market and forecast probabilities, book placement on the tick grids, dislocations, volume,
+open interest, last price, forecast — as flat arrays. Everything is derived from hashes of
+``(seed, slot, generation, index)`` and the step, so the result is a pure function and a
+single market is always read off the same arrays as the full listing (no second code path
+that could round differently).
+
+Array axes: *slots* (one event per slot at any step), *paths* (latent paths: one per
+interval event, one per outcome — plus a hidden "other" — per mutually exclusive event) and
+*markets*. A slot's paths and markets occupy fixed, contiguous ranges.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..money import COUNT_SCALE, ONE_DOLLAR, fee_for
+from .universe_books import (
+    EMPTY_SIDE,
+    GOLDEN,
+    GRID_LIST,
+    LOTTERY_BASE,
+    MASK64,
+    N_TEMPLATES,
+    NORMAL256,
+    NORMAL4096,
+    SPREAD_TABLES,
+    THIN_SIZES,
+    mix64,
+)
+
+KL_TERMS = 6  # Karhunen–Loève terms of each latent path (≈ 97 % of Brownian variance)
+TERMINAL_SHARE = 0.15  # share of an event's opening uncertainty still unresolved at close
+MARKET_NOISE = (0.04, 0.12)  # amplitude range of each of the two sines of the market's error
+MARKET_NOISE_PERIOD = (30, 300)  # steps
+FORECAST_BIAS_SD = 0.02  # per outcome path and generation
+FORECAST_STEP_SD = 0.04  # per step
+DISLOCATION_WINDOW = 40  # steps
+DISLOCATION_RATE = 0.08  # chance per event and window (real markets: far rarer; see docs)
+DISLOCATION_STEPS = (2, 6)
+PAUSE_WINDOW = 60
+PAUSE_RATE = 0.01  # chance per event and window that it is paused (status inactive) a few steps
+LOTTERY_SHARE = 0.3  # a far-from-the-money market keeps a lone bid at the grid's lowest price
+TRADE_ACTIVITY = (0.15, 0.05, 0.015)  # expected share of steps with trades, per liquidity class
+CLASS_VOLUME = (1.0, 0.34, 0.086)  # volume scale per liquidity class
+
+# shapes, market kinds, pools, statuses
+SHAPES = ("binary", "me", "ladder", "brackets", "combo")
+BINARY, ME, LADDER, BRACKETS, COMBO = range(5)
+K_BINARY, K_LADDER, K_LESS, K_BETWEEN, K_GREATER, K_OUTCOME = range(6)
+POOL_PAIRS, POOL_FED, POOL_PARTIES, POOL_CANDIDATES = range(4)
+STATUSES = ("initialized", "active", "inactive", "closed", "finalized")
+INITIALIZED, ACTIVE, INACTIVE, CLOSED, FINALIZED = range(5)
+_FED_S0 = np.array([-3.0, -1.5, 0.6, -0.4, -2.5])
+
+# hash purposes (xored into keys so every draw is independent)
+_P_EVENT, _P_PATH, _P_MARKET, _P_KL, _P_NOISE, _P_STATIC2, _P_STATIC3 = (
+    0x51E7, 0x9A7A, 0x3A2C, 0x7C01, 0x4E15, 0x57A2, 0x57A3)
+_P_FORECAST, _P_DISLOC, _P_PAUSE = 0xF0CA57, 0xD15C, 0x9A05E
+
+_N4096 = np.array(NORMAL4096)
+_N256 = np.array(NORMAL256)
+_SPREAD = np.array(SPREAD_TABLES, dtype=np.int64)
+_FIDX = np.array([g.fidx for g in GRID_LIST])
+_PRICES = np.zeros((len(GRID_LIST), max(g.n for g in GRID_LIST)), dtype=np.int64)
+for _g in GRID_LIST:
+    _PRICES[_g.gid, : _g.n] = _g.prices
+_ODD = np.arange(1, 2 * KL_TERMS, 2, dtype=np.float64)
+_KL_SCALE = 1.0 / (np.arange(KL_TERMS) + 0.5)
+_SIGNS = np.array([(-1.0) ** k for k in range(KL_TERMS)])
+
+
+def mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 over a uint64 array (identical to :func:`universe_books.mix64` per element)."""
+    x = x + GOLDEN
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EB
+    return x ^ (x >> 31)
+
+
+def _u(h: np.ndarray, shift: int, bits: int) -> np.ndarray:
+    """Uniform in [0, 1) from ``bits`` bits of ``h`` starting at ``shift``."""
+    return ((h >> shift) & ((1 << bits) - 1)).astype(np.float64) / float(1 << bits)
+
+
+def _n(h: np.ndarray, shift: int) -> np.ndarray:
+    """Standard normal (4096 quantiles) from 12 bits of ``h``."""
+    return _N4096[((h >> shift) & 4095).astype(np.intp)]
+
+
+def _bits(h: np.ndarray, shift: int, mask: int) -> np.ndarray:
+    return ((h >> shift) & mask).astype(np.int64)
+
+
+def norm_cdf(z: np.ndarray) -> np.ndarray:
+    """Standard normal CDF, double precision (Hart 5666 as given by West 2005), vectorised."""
+    x = np.minimum(np.abs(z), 37.0)
+    e = np.exp(-0.5 * x * x)
+    num = ((((((0.0352624965998911 * x + 0.700383064443688) * x + 6.37396220353165) * x + 33.912866078383) * x
+             + 112.079291497871) * x + 221.213596169931) * x + 220.206867912376)
+    den = (((((((0.0883883476483184 * x + 1.75566716318264) * x + 16.064177579207) * x + 86.7807322029461) * x
+              + 296.564248779674) * x + 637.333633378831) * x + 793.826512519948) * x + 440.413735824752)
+    tail = e / (x + 1.0 / (x + 2.0 / (x + 3.0 / (x + 4.0 / (x + 0.65))))) / 2.506628274631
+    c = np.where(x < 7.07106781186547, e * num / den, tail)
+    return np.where(z > 0, 1.0 - c, c)
+
+
+@dataclass(slots=True)
+class Layout:
+    """Static description of the universe as flat arrays (built once from the slots)."""
+
+    # slots
+    life: np.ndarray
+    phase: np.ndarray
+    key: np.ndarray  # uint64
+    moff: np.ndarray
+    msize: np.ndarray
+    poff: np.ndarray
+    psize: np.ndarray
+    n: np.ndarray
+    shape: np.ndarray
+    exhaustive: np.ndarray  # bool
+    gid: np.ndarray
+    top: np.ndarray  # highest grid index
+    group_table: np.ndarray  # (slots, 3): size-table id per liquidity class
+    level: np.ndarray
+    jitter: np.ndarray
+    spacing: np.ndarray
+    soff: np.ndarray
+    half: np.ndarray
+    zero_share: np.ndarray
+    mix0: np.ndarray
+    mix01: np.ndarray
+    vmed: np.ndarray
+    pool: np.ndarray
+    fee_type: list[str]
+    fee_mult: list[int]
+    kinds: list[tuple[str, ...]]
+    # paths
+    p_slot: np.ndarray
+    p_j: np.ndarray
+    p_other: np.ndarray  # bool
+    # markets
+    m_slot: np.ndarray
+    m_j: np.ndarray
+    m_path: np.ndarray
+    m_kind: np.ndarray
+    m_bj: np.ndarray  # bracket index for between markets, strike index for ladders
+
+
+@dataclass(slots=True)
+class Core:
+    """The universe at one step, as arrays (see module doc)."""
+
+    step: int
+    gen: np.ndarray
+    t: np.ndarray
+    code: np.ndarray  # status code per slot
+    ekey: np.ndarray
+    first: np.ndarray  # first strike / bracket floor per slot (lattice units)
+    x: np.ndarray  # latent per path
+    sd: np.ndarray  # remaining standard deviation per slot
+    tau: np.ndarray  # standard deviation left at close per slot
+    lo_edge: np.ndarray  # per market (interval kinds)
+    hi_edge: np.ndarray
+    p_hidden: np.ndarray | None  # computed on demand by :func:`hidden`
+    bid: np.ndarray
+    ask: np.ndarray
+    yes_key: np.ndarray
+    no_key: np.ndarray
+    thin: dict[int, tuple[int, int]]  # market → (YES, NO) thin best-level size in Count units (0: keep)
+    vol: np.ndarray  # contracts
+    vol_prev: np.ndarray
+    oi: np.ndarray  # contracts
+    last: np.ndarray  # price or -1
+    forecast: np.ndarray  # price or -1
+    mkey: np.ndarray
+    dislocations: list[tuple[int, str, int, int]]  # (slot, kind, start, end)
+    probabilities: Any  # the view function of this step: err per path (or None) → P(YES) per market
+
+
+def hidden(lay: Layout, c: Core) -> np.ndarray:
+    """Return the hidden true P(YES) of every market at the core's step (computed once, on demand)."""
+    if c.p_hidden is None:
+        with np.errstate(all="ignore"):
+            c.p_hidden = c.probabilities(None)
+    return c.p_hidden
+
+
+def compute(lay: Layout, step: int) -> Core:
+    """Evaluate every slot, path and market of the universe at ``step``."""
+    with np.errstate(all="ignore"):
+        return _compute(lay, step)
+
+
+def _compute(lay: Layout, step: int) -> Core:
+    # ---------------------------------------------------------------- slots: generation, status, statics
+    tt = step + lay.phase
+    gen = tt // lay.life
+    t = tt - gen * lay.life
+    close_t = lay.life - 2
+    ekey = mix(lay.key ^ mix(gen.astype(np.uint64)))
+    d1 = mix(ekey ^ _P_EVENT)
+    shape = lay.shape
+    n = lay.n
+    sp = lay.spacing.astype(np.float64)
+    interval = shape != ME
+    code = np.where(t <= 0, INITIALIZED, np.where(t < close_t, ACTIVE, np.where(t == close_t, CLOSED, FINALIZED)))
+    # pauses: a few steps of status "inactive" (books stay)
+    w = step // PAUSE_WINDOW
+    hp = mix((ekey ^ _P_PAUSE) ^ np.uint64(mix64(w & MASK64)))
+    p_start = w * PAUSE_WINDOW + ((hp >> 16) % (PAUSE_WINDOW - 6)).astype(np.int64)
+    paused = ((hp & 0xFFFF) < PAUSE_RATE * 65536) & (p_start <= step) & (step < p_start + 2 + _bits(hp, 24, 3))
+    code = np.where((code == ACTIVE) & paused, INACTIVE, code)
+
+    centre = lay.level * (1.0 + lay.jitter * _n(d1, 0))
+    ladder = shape == LADDER
+    brackets = shape == BRACKETS
+    first_l = np.maximum(np.round(centre / sp) * sp - (n // 2) * sp, 0.0)
+    first_b = np.maximum(np.round(centre / sp) * sp - (n // 2) * sp, sp)
+    first = np.where(ladder, first_l, np.where(brackets, first_b, 0.0))
+    u1 = _u(d1, 12, 16)
+    sd_total = np.where(ladder, sp * n * (0.12 + 0.13 * u1), np.where(brackets, sp * n * (0.15 + 0.15 * u1), 1.0))
+    mid = np.where(ladder, first + (n - 1) * sp / 2, first - 0.5 + n * sp / 2)
+    x0 = np.where(ladder | brackets, mid + 0.35 * sd_total * _n(d1, 28), 0.95 * _n(d1, 28))
+    ct = np.maximum(close_t, 1).astype(np.float64)
+    sig2 = (1 - TERMINAL_SHARE) * sd_total * sd_total / ct
+    tau2 = TERMINAL_SHARE * sd_total * sd_total
+    tc = np.clip(t, 0, close_t).astype(np.float64)
+    rem = np.maximum(close_t - t, 0).astype(np.float64)
+    sd = np.sqrt(sig2 * rem + tau2)
+    tau = np.sqrt(tau2)
+    basis = np.sin(np.outer(0.5 * math.pi * tc / ct, _ODD))  # (slots, KL_TERMS)
+
+    # ---------------------------------------------------------------- paths: latent values and errors
+    ps = lay.p_slot
+    pkey = mix(ekey[ps] ^ ((lay.p_j.astype(np.uint64) + 1) * GOLDEN) ^ _P_PATH)
+    ha = mix(pkey ^ _P_KL)
+    hb = mix(pkey ^ (_P_KL + 1))
+    z = np.stack([_n(ha, 0), _n(ha, 12), _n(ha, 24), _n(ha, 36), _n(ha, 48), _n(hb, 0)], axis=1)
+    coef = (np.sqrt(sig2 * 2 * ct) / math.pi)[ps][:, None] * _KL_SCALE[None, :] * z
+    pool = lay.pool[ps]
+    pj = lay.p_j
+    g = 0.9 * _n(d1, 40)[ps]
+    nb = _n(hb, 24)
+    s0 = np.select(
+        [lay.p_other, pool == POOL_PAIRS, pool == POOL_FED, pool == POOL_PARTIES],
+        [np.where(n[ps] > 3, 0.3, -2.0 + 0.4 * nb),
+         np.where(pj == 0, g / 2, np.where(pj == 1, -g / 2, -0.35 - 0.2 * np.abs(g))),
+         _FED_S0[np.minimum(pj, 4)] + 0.5 * nb,
+         np.where(pj < 2, 0.5 * nb, -2.5 + 0.5 * nb)],
+        1.1 * nb - 0.12 * pj)
+    base = np.where(interval[ps], x0[ps], s0)
+    x = base + (coef * basis[ps]).sum(axis=1)
+    hn = mix(pkey ^ _P_NOISE)
+    lo_a, hi_a = MARKET_NOISE
+    per_lo, per_hi = MARKET_NOISE_PERIOD
+    m_err = np.zeros(len(ps))
+    for shift in (0, 30):
+        amp = lo_a + (hi_a - lo_a) * _u(hn, shift, 10)
+        omega = 2 * math.pi / (per_lo + _bits(hn, shift + 10, 1023) % (per_hi - per_lo + 1))
+        m_err += amp * np.sin(omega * step + 2 * math.pi * _u(hn, shift + 20, 10))
+    hf = mix(pkey ^ _P_FORECAST ^ np.uint64((step * GOLDEN) & MASK64))
+    f_err = FORECAST_BIAS_SD * _n(hb, 36) + FORECAST_STEP_SD * _n(hf, 0)
+
+    # ---------------------------------------------------------------- markets: probabilities in three views
+    ms = lay.m_slot
+    kind = lay.m_kind
+    first_m = first[ms]
+    sp_m = sp[ms]
+    bj = lay.m_bj
+    shown_half = 2 * (first_m + bj * sp_m + lay.soff[ms]) + lay.half[ms]
+    lo_edge = np.select(
+        [kind == K_BINARY, kind == K_LADDER, kind == K_LESS, kind == K_BETWEEN, kind == K_GREATER],
+        [0.0, np.floor(shown_half / 2) + 0.5, -np.inf, first_m + bj * sp_m - 0.5, first_m + n[ms] * sp_m - 0.5],
+        0.0)
+    hi_edge = np.select([kind == K_LESS, kind == K_BETWEEN], [first_m - 0.5, first_m + (bj + 1) * sp_m - 0.5], np.inf)
+    outcome = kind == K_OUTCOME
+    me_slots = np.flatnonzero(~interval)
+
+    def probabilities(err: np.ndarray | None) -> np.ndarray:
+        xe = x if err is None else x + err * sd[ps]  # interval: shift the latent by err sd
+        mu = xe[lay.m_path]
+        s = sd[ms]
+        p_int = norm_cdf(np.clip((hi_edge - mu) / s, -40, 40)) - norm_cdf(np.clip((lo_edge - mu) / s, -40, 40))
+        if me_slots.size == 0:
+            return p_int
+        zz = x / sd[ps] + (0.0 if err is None else err)
+        # softmax per event over its paths (paths of one slot are contiguous)
+        starts = lay.poff[me_slots]
+        # reduceat runs from one ME slot's first path to the next ME slot's: the interval
+        # paths in between are masked out (−inf for the max, weight 0 for the sum)
+        zmax = np.maximum.reduceat(np.where(interval[ps], -np.inf, zz), starts)
+        slot_max = np.zeros(len(lay.poff))
+        slot_max[me_slots] = zmax
+        wgt = np.where(interval[ps], 0.0, np.exp(zz - slot_max[ps]))
+        total = np.zeros(len(lay.poff))
+        total[me_slots] = np.add.reduceat(wgt, starts)
+        p_me = wgt[lay.m_path] / np.where(outcome, total[ms], 1.0)
+        return np.where(outcome, p_me, p_int)
+
+    p_mkt = probabilities(m_err)
+    p_fc = probabilities(f_err)
+
+    # ---------------------------------------------------------------- markets: statics from hashes
+    mkey = mix(ekey[ms] ^ ((lay.m_j.astype(np.uint64) + 1) * 0xD1B54A32D192ED03) ^ _P_MARKET)
+    h2 = mix(mkey ^ _P_STATIC2)
+    h3 = mix(mkey ^ _P_STATIC3)
+    u_cls = _u(h2, 0, 16)
+    m_shape = shape[ms]
+    cls = np.where(m_shape == COMBO, 2, np.where(u_cls < lay.mix0[ms], 0, np.where(u_cls < lay.mix01[ms], 1, 2)))
+    table = lay.group_table[ms, cls]
+    off = _u(h2, 16, 16)
+    hold = 4 + _bits(h2, 32, 255) % 13
+    hoff = _bits(h2, 40, 255) % hold
+    zero = _u(h2, 48, 10) < lay.zero_share[ms]
+    vt = np.where(zero, 0.0, np.floor(lay.vmed[ms] * np.array(CLASS_VOLUME)[cls] * np.exp(1.3 * _n(h3, 0))))
+    vt = np.where((m_shape == COMBO) & (vt > 0), np.maximum(1.0, np.floor(vt / 200)), vt)
+    ct_m = ct[ms]
+    vq = np.maximum(1.0, np.round(vt / (ct_m * np.array(TRADE_ACTIVITY)[cls])))
+    amp_v = 0.3 + 0.6 * _u(h2, 58, 6)
+    vw = 2 * math.pi / (20 + _bits(h3, 12, 255) % 181)
+    vaw = amp_v / vw
+    vphi = 2 * math.pi * _u(h3, 20, 16)
+    kappa = 0.3 + 0.5 * _u(h3, 36, 16)
+    vcos = np.cos(vphi)
+    vnorm = 1.0 / (ct_m - vaw * (np.cos(vw * ct_m + vphi) - vcos))
+    t_m = t[ms]
+
+    def volume(at: np.ndarray) -> np.ndarray:
+        a = np.clip(at, 0, close_t[ms]).astype(np.float64)
+        c = a - vaw * (np.cos(vw * a + vphi) - vcos)
+        return np.where((at > 0) & (vt > 0), np.floor(vt * c * vnorm / vq) * vq, 0.0).astype(np.int64)
+
+    vol = volume(t_m)
+    vol_prev = volume(t_m - 1)
+    oi = np.floor(vol * kappa).astype(np.int64)
+
+    # ---------------------------------------------------------------- books: spread and placement on the grid
+    gid = lay.gid[ms]
+    top = lay.top[ms]
+    epoch = (step + hoff) // hold
+    h = mix(mkey ^ (epoch.astype(np.uint64) * GOLDEN))
+    k = _SPREAD[cls, (h & 255).astype(np.intp)]
+    u_p = np.clip(np.floor(p_mkt * 10_000.0), 0, 10_000).astype(np.intp)
+    c = _FIDX[gid, u_p]
+    bid = np.floor(c - k * 0.5 + off).astype(np.int64)
+    ask = np.maximum(bid + k, 0)
+    bid = np.minimum(bid, top)
+
+    # ---------------------------------------------------------------- dislocations (few events: Python)
+    code_m = code[ms]
+    live = (code == ACTIVE) | (code == INACTIVE)
+    start_step = step - t
+    dislocations: list[tuple[int, str, int, int]] = []
+    thin: dict[int, tuple[int, int]] = {}
+    wd = step // DISLOCATION_WINDOW
+    for win in (wd - 1, wd):
+        hd = mix((ekey ^ _P_DISLOC) ^ np.uint64(mix64(win & MASK64)))
+        d_start = win * DISLOCATION_WINDOW + ((hd >> 16) % DISLOCATION_WINDOW).astype(np.int64)
+        d_end = d_start + DISLOCATION_STEPS[0] + ((hd >> 24) % (DISLOCATION_STEPS[1] - DISLOCATION_STEPS[0] + 1)
+                                                 ).astype(np.int64)
+        hit = (live & ((hd & 0xFFFF) < DISLOCATION_RATE * 65536) & (d_start <= step) & (step < d_end)
+               & (d_start - start_step >= 1) & (d_end - start_step <= close_t))
+        for si in np.flatnonzero(hit).tolist():
+            hv = int(hd[si])
+            kinds = lay.kinds[si]
+            kd = kinds[(hv >> 32) % len(kinds)]
+            a0, a1 = int(lay.moff[si]), int(lay.moff[si] + lay.msize[si])
+            bl, al = bid[a0:a1].tolist(), ask[a0:a1].tolist()
+            moved = dislocate(kd, hv, bl, al, int(lay.top[si]), GRID_LIST[int(lay.gid[si])].prices,
+                              lay.fee_type[si], lay.fee_mult[si], int(shape[si]))
+            bid[a0:a1] = bl
+            ask[a0:a1] = al
+            for j in moved:
+                hm = int(h[a0 + j])
+                thin[a0 + j] = (THIN_SIZES[(hm >> 20) & 63], THIN_SIZES[(hm >> 34) & 63])
+            dislocations.append((si, kd, int(d_start[si]), int(d_end[si])))
+
+    # ---------------------------------------------------------------- book sides as cache keys
+    quoted = (code_m == ACTIVE) | (code_m == INACTIVE)
+    nbid = top - ask
+    tid = gid * 64 + table
+    lot_y = (bid < 0) & (ask >= 1) & (_bits(h, 40, 1023) < LOTTERY_SHARE * 1024)
+    lot_n = (nbid < 0) & (bid <= top - 1) & (_bits(h, 42, 1023) < LOTTERY_SHARE * 1024)
+    yes_key = np.where(bid >= 0, (((tid * 1024 + bid) * 4 + cls) * N_TEMPLATES + _bits(h, 8, 0xFFFF) % N_TEMPLATES),
+                       np.where(lot_y, LOTTERY_BASE + tid * 64 + _bits(h, 50, 63), EMPTY_SIDE))
+    no_key = np.where(nbid >= 0, (((tid * 1024 + nbid) * 4 + cls) * N_TEMPLATES + _bits(h, 26, 0xFFFF) % N_TEMPLATES),
+                      np.where(lot_n, LOTTERY_BASE + tid * 64 + _bits(h, 56, 63), EMPTY_SIDE))
+    yes_key = np.where(quoted, yes_key, EMPTY_SIDE)
+    no_key = np.where(quoted, no_key, EMPTY_SIDE)
+
+    # ---------------------------------------------------------------- last price and forecast
+    has_yes = quoted & ((bid >= 0) | lot_y)
+    has_no = quoted & ((nbid >= 0) | lot_n)
+    yes_px = _PRICES[gid, np.clip(np.where(bid >= 0, bid, 0), 0, None)]
+    ask_px = ONE_DOLLAR - _PRICES[gid, np.clip(np.where(nbid >= 0, nbid, 0), 0, None)]
+    take_yes = has_yes & (~has_no | (_bits(h, 33, 1) == 1))
+    last = np.where(take_yes, yes_px, np.where(has_no, ask_px, -1))
+    last = np.where(vol > 0, last, -1)
+    # closed and settled markets show the market's own price at the close as their last price
+    closing_px = _PRICES[gid, np.clip(np.floor(_FIDX[gid, u_p] + 0.5).astype(np.int64), 0, top)]
+    last = np.where((code_m == CLOSED) | (code_m == FINALIZED), closing_px, np.where(quoted, last, -1))
+    forecast = np.where(quoted, np.clip(np.floor(p_fc * 10_000.0 + 0.5), 1, ONE_DOLLAR - 1), -1).astype(np.int64)
+
+    return Core(step, gen, t, code, ekey, first, x, sd, tau, lo_edge, hi_edge, None, bid, ask, yes_key, no_key,
+                thin, vol, vol_prev, oi, last, forecast, mkey, dislocations, probabilities)
+
+
+def dislocate(kind: str, h: int, bids: list[int], asks: list[int], top: int, prices: tuple[int, ...],
+              fee_type: str, fee_multiplier: int, shape: int) -> set[int]:
+    """Shift one event's books (grid indices, edited in place) into a deliberate mispricing.
+
+    Returns the markets whose best levels carry thin sizes. Every single book stays uncrossed
+    (``bid < ask``); the mispricing is across markets, as on the real exchange. Arbitrage
+    kinds are fee-positive for one contract per leg at taker fees; if the grid leaves no room
+    for the edge the books are left as they were.
+    """
+    n = len(bids)
+    margin = 5_000 + (h >> 40) % 25_000  # net edge per basket after fees: $0.005 … $0.03 (Money)
+
+    def fee(p: int) -> int:  # taker fee for one contract, rounded up: the worst case
+        return fee_for(p, COUNT_SCALE, fee_type=fee_type, multiplier=fee_multiplier)
+
+    saved = (bids[:], asks[:])
+
+    def undo() -> set[int]:
+        bids[:], asks[:] = saved
+        return set()
+
+    def next_movable(i: int, movable: list[int]) -> int:
+        return movable[(movable.index(i) + 1) % len(movable)] if i in movable else movable[0]
+
+    if kind == "no_basket":  # YES bids add up to more than 1 + fees: buy NO on every outcome
+        for i in range(n):
+            if bids[i] < 0:
+                bids[i], asks[i] = 0, max(asks[i], 1)
+        i = -1
+        for _ in range(4000):
+            edge = (sum(prices[b] for b in bids) - ONE_DOLLAR) * 100 - sum(fee(ONE_DOLLAR - prices[b]) for b in bids)
+            if edge >= margin:
+                return set(range(n))
+            movable = [x for x in range(n) if bids[x] < top - 1]
+            if not movable:
+                return undo()
+            i = next_movable(i, movable)
+            bids[i] += 1
+            asks[i] += 1
+        return undo()
+    if kind == "yes_basket":  # YES asks add up to less than 1 − fees: buy YES on every outcome
+        for i in range(n):
+            if asks[i] > top:
+                asks[i], bids[i] = top, min(bids[i], top - 1)
+        i = -1
+        for _ in range(4000):
+            cost = sum(prices[a] for a in asks) * 100 + sum(fee(prices[a]) for a in asks)
+            if ONE_DOLLAR * 100 - cost >= margin:
+                return set(range(n))
+            movable = [x for x in range(n) if asks[x] > 0]
+            if not movable:
+                return undo()
+            i = next_movable(i, movable)
+            bids[i] -= 1
+            asks[i] -= 1
+        return undo()
+    if kind == "ladder":  # YES bid at the higher strike above the YES ask at the lower one
+        j = (h >> 48) % (n - 1)
+        lo, hi = j, j + 1
+        if bids[hi] < 0:
+            bids[hi], asks[hi] = 0, max(asks[hi], 1)
+        if asks[lo] > top:
+            asks[lo], bids[lo] = top, min(bids[lo], top - 1)
+        for k in range(4000):
+            edge = ((prices[bids[hi]] - prices[asks[lo]]) * 100 - fee(prices[asks[lo]])
+                    - fee(ONE_DOLLAR - prices[bids[hi]]))
+            if edge >= margin:
+                return {lo, hi}
+            if k % 2 == 0 and bids[hi] < top - 1:
+                bids[hi] += 1
+                asks[hi] += 1
+            elif asks[lo] > 1:
+                bids[lo] -= 1
+                asks[lo] -= 1
+            elif bids[hi] >= top - 1:
+                return undo()
+        return undo()
+    i = (h >> 48) % n
+    if kind == "value":
+        # The market is wrong about the event but stays internally consistent (no basket or
+        # ladder arbitrage appears): a whole ladder shifts together; in an outcome set one
+        # outcome gains what another loses. Only the forecast (or a model) sees it.
+        d = 3 + (h >> 52) % 6
+        d = d if (h >> 58) & 1 else -d
+        if shape == LADDER:
+            moves = [(x, d) for x in range(n)]
+        elif n == 1:
+            moves = [(i, d)]
+        else:
+            other = max((x for x in range(n) if x != i), key=lambda x: (bids[x], -x))
+            moves = [(i, d), (other, -d)]
+        if all(0 <= bids[x] + dx and asks[x] + dx <= top for x, dx in moves):
+            for x, dx in moves:
+                bids[x] += dx
+                asks[x] += dx
+            return {x for x, _ in moves}
+        return set()
+    # wide: makers pull back on every market of the event, leaving room to quote inside
+    d = 2 + (h >> 52) % 5
+    for x in range(n):
+        bids[x] -= d
+        asks[x] += d
+    return set()
+
+
+def dislocation_kinds(shape: int, n_markets: int, exhaustive: bool) -> tuple[str, ...]:
+    """Return the dislocation kinds an event of this shape can show (drawn uniformly)."""
+    if shape == LADDER and n_markets >= 2:
+        return ("ladder", "ladder", "value", "wide")
+    if shape in (ME, BRACKETS) and n_markets >= 2:
+        return ("no_basket", "yes_basket", "value", "wide") if exhaustive else ("no_basket", "no_basket", "value", "wide")
+    return ("value", "value", "wide")
+
+
+def as_lists(*arrays: Any) -> list[list[Any]]:
+    """Convert arrays to Python lists of Python ints/floats (fast element access in loops)."""
+    return [a.tolist() for a in arrays]
