@@ -97,6 +97,7 @@ class KalshiFeed:
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         open_timeout: float = 10.0,
+        subscription_chunk: int = 500,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock_ms: Callable[[], int] = _wall_ms,
@@ -121,6 +122,7 @@ class KalshiFeed:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.open_timeout = open_timeout
+        self.subscription_chunk = max(1, subscription_chunk)
         self._rng = rng if rng is not None else random.Random()
         self._sleep = sleep
         self._clock_ms = clock_ms
@@ -158,15 +160,19 @@ class KalshiFeed:
 
     async def _subscribe_all(self) -> None:
         if self.tickers:
-            await self._send("subscribe", {
-                "channels": ["orderbook_delta"],
-                "market_tickers": self.tickers,
-                # Explicit on purpose (REFERENCE §10.4, trap 5): see the module docstring.
-                "use_yes_price": self.use_yes_price,
-            })
-            if self.public_channels:
-                await self._send("subscribe", {"channels": list(self.public_channels),
-                                               "market_tickers": self.tickers})
+            # Kalshi caps markets per subscription (WS error 26; the number is not published), so
+            # large universes are split; each snapshot tells us which sid its book belongs to.
+            step = self.subscription_chunk
+            for i in range(0, len(self.tickers), step):
+                chunk = self.tickers[i:i + step]
+                await self._send("subscribe", {
+                    "channels": ["orderbook_delta"],
+                    "market_tickers": chunk,
+                    # Explicit on purpose (REFERENCE §10.4, trap 5): see the module docstring.
+                    "use_yes_price": self.use_yes_price,
+                })
+                if self.public_channels:
+                    await self._send("subscribe", {"channels": list(self.public_channels), "market_tickers": chunk})
         else:
             self.subscribed.set()
         if self.lifecycle:
@@ -214,10 +220,8 @@ class KalshiFeed:
             msg = frame.get("msg") or {}
             channel, sid = msg.get("channel"), msg.get("sid")
             if isinstance(channel, str) and isinstance(sid, int):
-                self.sids[channel] = sid
+                self.sids[channel] = sid  # the latest sid per channel (add_markets extends it)
                 if channel == "orderbook_delta":
-                    for t in self.tickers:
-                        self.store.book(t).sid = sid
                     self.subscribed.set()
             return
         if kind == "error":

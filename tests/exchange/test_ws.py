@@ -186,3 +186,18 @@ def test_debug_logs_never_show_the_signed_headers(rsa_creds: Credentials, caplog
     wire_lines = [r.getMessage() for r in caplog.records if r.name.startswith("kalashi.exchange.ws.wire")]
     assert wire_lines  # websockets did log the handshake through our logger…
     assert not any("KALSHI-ACCESS" in line.upper() for line in wire_lines)  # …without the signed headers
+
+
+def test_large_universes_are_subscribed_in_chunks_and_gaps_stay_per_sid(rsa_creds: Credentials) -> None:
+    async def body(h: Harness) -> None:
+        subs = [c for c in h.server.commands if c["cmd"] == "subscribe" and "orderbook_delta" in c["params"]["channels"]]
+        assert [s["params"]["market_tickers"] for s in subs] == [[A], [B]]
+        sid_a, sid_b = h.feed.store.books[A].sid, h.feed.store.books[B].sid
+        assert sid_a != sid_b
+        h.server.hold_resync = True
+        await h.server.push_delta(A, "yes", "0.4000", "1.00", skip_seq=1)
+        await h.until(lambda: h.feed.is_stale(A))
+        assert not h.feed.is_stale(B)  # another subscription: its sequence is intact
+        h.server.release_resync.set()
+        await h.until(lambda: h.in_sync(A))
+    run_with_feed(rsa_creds, body, feed_kw={"subscription_chunk": 1})
