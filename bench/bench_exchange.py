@@ -210,7 +210,10 @@ Command: `{COMMAND}` (median of {runs} runs; rates are per CPU-second of one cor
 | batched orderbooks for {scan["prefiltered"]} prefiltered markets (spread ≤ 2¢) | {scan["book_calls"]} × GET /markets/orderbooks (≤ 100 tickers each) |
 | cold scan wall time against the in-memory fake | {scan["cold_seconds_median"] * 1000:.0f} ms (parsing 10 000 markets; no network) |
 
-Notes: Market objects carry neither `series_ticker` nor `mutually_exclusive`, so a cold scan (and
+Notes: the hot path per delta is one `orjson.loads`, memoised price/size parses and one dict
+update (`books.py`); decoding is about half the cost. On this shared 2-vCPU machine the WS figure
+moves by ±30 % between invocations (other jobs compete for the core and its caches), so compare
+runs, not single numbers. Market objects carry neither `series_ticker` nor `mutually_exclusive`, so a cold scan (and
 every 15 minutes after) lists GET /events?status=open&with_nested_markets=true, which returns the
 event metadata and the markets together — one call per 200 events, never more than paging /markets
 and /events separately. In between, scans page GET /markets (1 000 per call) and reuse the cached
