@@ -7,6 +7,7 @@
     wire.py       Kalshi JSON ⇄ domain types (lenient; fixed-point ints, never floats)
     ratelimit.py  read/write token buckets, endpoint costs, retry policy
     rest.py       KalshiClient: async REST over one pooled httpx.AsyncClient
+    catalog.py    series/event metadata cache; Kalshi market → domain Market with fees attached
     books.py      local order books (dict levels) fed by snapshots and deltas
     ws.py         KalshiFeed: WebSocket market data with seq checks, resync, reconnect
     source.py     KalshiSource (MarketSource) and open_source("kalshi" | "kalshi-demo" | "replay:…")
