@@ -157,8 +157,9 @@ class TradingService:
                                "detail": self.last_error})
             done += 1
             left = self.interval - (time.monotonic() - t0)
-            if left > 0:
-                self.loop.stop_event.wait(left)
+            # always yield a moment, even at interval 0: a reader waiting for the lock (the
+            # bridge's state, an MCP tool) gets it between two iterations instead of starving
+            self.loop.stop_event.wait(max(left, 0.002))
 
     def run_iteration(self) -> IterationResult:
         with self._lock:

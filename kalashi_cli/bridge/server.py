@@ -11,10 +11,12 @@
   ``call_soon_threadsafe``. Building a state or carrying out a command happens in one worker
   thread, off the event loop, serialised.
 * **Slow clients.** Each client has its own queue of encoded messages, drained by its own sender
-  task; a browser that reads slowly only ever delays itself. When a client's queue passes
-  ``queue_limit`` messages, its backlog of records and states is dropped (replies to its own
-  commands are kept) and it is *resynchronised*: it gets a fresh ``state`` built after the drop,
-  followed by the records that came after that state. A client that stops reading entirely is
+  task; a browser that reads slowly only ever delays itself. A client that has not yet been
+  sent the previous ``state`` when the next is ready is an iteration behind: its backlog is
+  replaced by the fresh ``state`` and the records that came after it (replies to its own
+  commands are kept). A queue that passes ``queue_limit`` messages within one iteration is
+  dropped likewise and the client waits for a state that covers what it lost. Memory per
+  client is thus about one iteration's messages. A client that stops reading entirely is
   closed by the WebSocket keepalive (no pong within ``ping_interval + ping_timeout``).
 * **Exact hand-over.** Records are numbered as they are published, under the backend's lock; a
   state is built under the same lock and carries the number of the last record it includes. A
@@ -107,7 +109,7 @@ class BridgeConfig:
     token: str | None = None  # None: no token at all (control open to anyone who may connect)
     read_only: bool = False
     view_needs_token: bool | None = None  # None: only beyond loopback
-    queue_limit: int = 512
+    queue_limit: int = 10_000  # messages; a client an iteration behind is caught up long before
     serve_page: bool = True
     server_name: str = "kalashi"
     ping_interval: float | None = 20
@@ -125,28 +127,41 @@ class BridgeConfig:
         return (not self.loopback) if self.view_needs_token is None else self.view_needs_token
 
 
+REPLY, RECORD, STATE = "reply", "record", "state"
+
+
 @dataclass(eq=False)
 class Client:
-    """One connected browser (or script): its queue, its place in the record stream, its counters."""
+    """One connected browser (or script): its queue, its place in the record stream, its counters.
+
+    Queue items are ``(what, number, text)``: a ``reply`` (hello, ack, error: never dropped), a
+    ``record`` with its number, or a ``state`` with the number of the last record it includes.
+    """
 
     ws: Any
     limit: int
-    queue: deque[tuple[bool, str]] = field(default_factory=deque)  # (droppable, text)
+    queue: deque[tuple[str, int, str]] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     synced: bool = False  # has a state that covers every record before the ones queued after it
-    need: int = 0  # the lowest record number a resync state must cover
+    need: int = 0  # while not synced: the lowest record number a state must cover
     held: deque[tuple[int, str]] = field(default_factory=deque)  # records waiting for that state
     sent: int = 0
     resyncs: int = 0
     dropped: int = 0
 
-    def put(self, text: str, *, droppable: bool = True) -> None:
-        self.queue.append((droppable, text))
+    def put(self, text: str, what: str = REPLY, number: int = 0) -> None:
+        self.queue.append((what, number, text))
         self.wake.set()
 
 
 class Hub:
-    """Fan-out of records and states to clients; lives on the event loop thread."""
+    """Fan-out of records and states to clients; lives on the event loop thread.
+
+    A synchronised client that still has the previous state unsent when the next one is ready
+    is an iteration behind: its backlog is replaced by the new state and the records after it.
+    A client whose queue passes ``limit`` messages even so (one enormous iteration) loses its
+    backlog and waits, unsynchronised, for a state that covers what it lost.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -169,22 +184,22 @@ class Hub:
         text = dumps(record_message(record))
         for c in list(self.clients):
             if c.synced:
-                c.put(text)
+                c.put(text, RECORD, seq)
                 if len(c.queue) > self.limit:
                     self.resync(c)
             else:
                 c.held.append((seq, text))
                 if len(c.held) > self.limit:
+                    c.dropped += len(c.held)
                     c.held.clear()
-                    c.dropped += 1
                     c.need = seq
                     self.state_wanted.set()
         if record.get("kind") in STATE_AFTER:
             self.state_wanted.set()
 
     def resync(self, c: Client) -> None:
-        """Drop a lagging client's backlog (keeping replies); it gets a fresh state next."""
-        kept = deque(item for item in c.queue if not item[0])
+        """Drop a client's backlog (keeping replies); it waits for a state covering what it lost."""
+        kept = deque(item for item in c.queue if item[0] == REPLY)
         c.dropped += len(c.queue) - len(kept)
         c.queue = kept
         c.synced = False
@@ -200,18 +215,31 @@ class Hub:
             if c not in self.clients:
                 continue
             if c.synced:
-                c.put(text)
+                if any(what == STATE for what, _, _ in c.queue):
+                    self._catch_up(c, seq, text)
+                else:
+                    c.put(text, STATE, seq)
                 if len(c.queue) > self.limit:
                     self.resync(c)
             elif seq >= c.need:
-                c.put(text)
+                c.put(text, STATE, seq)
                 for s, rec_text in c.held:
                     if s > seq:
-                        c.put(rec_text)
+                        c.put(rec_text, RECORD, s)
                 c.held.clear()
                 c.synced = True
             elif only is not None:  # a get_state answer is due even if it cannot resync the client
-                c.put(text, droppable=False)
+                c.put(text)
+
+    @staticmethod
+    def _catch_up(c: Client, seq: int, text: str) -> None:
+        """Replace a lagging client's backlog by this state and the records that came after it."""
+        replies = [item for item in c.queue if item[0] == REPLY]
+        later = [item for item in c.queue if item[0] == RECORD and item[1] > seq]
+        c.dropped += len(c.queue) - len(replies) - len(later)
+        c.queue = deque([*replies, (STATE, seq, text), *later])
+        c.resyncs += 1
+        c.wake.set()
 
 
 class BridgeServer:
@@ -398,7 +426,7 @@ class BridgeServer:
         cfg = self.config
         client = Client(ws, cfg.queue_limit)
         client.put(dumps(hello_message(f"{cfg.server_name} {_version()}", read_only=cfg.read_only,
-                                       token_required=cfg.token is not None)), droppable=False)
+                                       token_required=cfg.token is not None)))
         self.hub.join(client)
         sender = self._spawn(self._send_loop(client))
         try:
@@ -418,7 +446,7 @@ class BridgeServer:
                 await c.wake.wait()
                 c.wake.clear()
                 while c.queue:
-                    _, text = c.queue.popleft()
+                    _, _, text = c.queue.popleft()
                     await c.ws.send(text)
                     c.sent += 1
         except ConnectionClosed:
@@ -429,16 +457,16 @@ class BridgeServer:
         try:
             cmd = read_command(frame, token=cfg.token, read_only=cfg.read_only)
         except ProtocolError as e:
-            c.put(dumps(e.to_message()), droppable=False)
+            c.put(dumps(e.to_message()))
             return
         if cmd.cmd == "get_state":
             try:
                 seq, state = await self._in_worker(self._snapshot)
             except Exception as e:  # noqa: BLE001 - report, never crash the bridge
-                c.put(dumps(error_message(cmd.id, REFUSED, f"could not assemble the state: {e}")), droppable=False)
+                c.put(dumps(error_message(cmd.id, REFUSED, f"could not assemble the state: {e}")))
                 return
             self.hub.on_state(seq, state, only=c)
-            c.put(dumps(ack_message(cmd.id, {})), droppable=False)
+            c.put(dumps(ack_message(cmd.id, {})))
             return
         await self._run_command(c, cmd)
 
@@ -456,13 +484,12 @@ class BridgeServer:
         try:
             result, problem, (seq, state) = await self._in_worker(work)
         except Exception as e:  # noqa: BLE001 - report, never crash the bridge
-            c.put(dumps(error_message(cmd.id, REFUSED, f"{cmd.cmd} failed: {type(e).__name__}: {e}")),
-                  droppable=False)
+            c.put(dumps(error_message(cmd.id, REFUSED, f"{cmd.cmd} failed: {type(e).__name__}: {e}")))
             return
         if result is None:
-            c.put(dumps(error_message(cmd.id, REFUSED, problem or f"{cmd.cmd} was refused")), droppable=False)
+            c.put(dumps(error_message(cmd.id, REFUSED, problem or f"{cmd.cmd} was refused")))
             return
-        c.put(dumps(ack_message(cmd.id, result)), droppable=False)
+        c.put(dumps(ack_message(cmd.id, result)))
         self.hub.on_state(seq, state)
 
 

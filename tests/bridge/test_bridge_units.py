@@ -95,7 +95,7 @@ def test_loopback_addresses() -> None:
 
 
 def texts(c: Client) -> list[dict[str, Any]]:
-    return [json.loads(t) for _, t in c.queue]
+    return [json.loads(t) for _, _, t in c.queue]
 
 
 def rec(n: int) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def test_a_lagging_client_is_resynchronised_keeping_its_replies() -> None:
     c = Client(ws=None, limit=5)
     hub.join(c)
     hub.on_state(0, {"n": 0})
-    c.put('{"type": "ack", "id": 1, "ok": true, "result": {}}', droppable=False)
+    c.put('{"type": "ack", "id": 1, "ok": true, "result": {}}')
     for n in range(1, 6):
         hub.on_record(n, rec(n))
     # state, ack and records 1-4 passed the limit at record 4: the backlog went, the reply stayed
@@ -137,6 +137,29 @@ def test_a_lagging_client_is_resynchronised_keeping_its_replies() -> None:
     assert c.synced
     assert [m["type"] for m in texts(c)] == ["ack", "state", "record"]
     assert texts(c)[-1]["record"]["ref"] == "r5"
+
+
+def test_a_client_an_iteration_behind_gets_the_new_state_instead_of_its_backlog() -> None:
+    hub = Hub(limit=1000)
+    c = Client(ws=None, limit=1000)
+    hub.join(c)
+    hub.on_state(0, {"n": 0})  # never sent: the client does not read
+    for n in range(1, 6):
+        hub.on_record(n, rec(n))
+    c.put('{"type": "ack", "id": 4, "ok": true, "result": {}}')
+    hub.on_record(6, rec(6))
+    hub.on_state(5, {"n": 5})  # built after record 5; record 6 came in while it was built
+    assert c.synced and c.resyncs == 1
+    assert [m["type"] for m in texts(c)] == ["ack", "state", "record"]
+    assert texts(c)[1]["state"] == {"n": 5} and texts(c)[2]["record"]["ref"] == "r6"
+    # a client that keeps up is never caught up
+    ok = Client(ws=None, limit=1000)
+    hub.join(ok)
+    hub.on_state(6, {"n": 6})
+    ok.queue.clear()  # sent
+    hub.on_record(7, rec(7))
+    hub.on_state(7, {"n": 7})
+    assert ok.resyncs == 0 and [m["type"] for m in texts(ok)] == ["record", "state"]
 
 
 def test_held_records_overflow_waits_for_a_newer_state() -> None:
