@@ -1,43 +1,528 @@
 """Health checks: each returns a status, how long it took, and a plain-words detail.
 
 ``service_checks`` are the cheap in-process checks the bridge shows on the dashboard;
-``kalashi heal`` runs these plus the process- and exchange-level checks.
+``kalashi heal`` runs the checks below (journal, drift, trading state, loop heartbeat, disk,
+Redis, processes) plus the exchange checks of :mod:`kalashi_cli.heal.exchange`.
+
+Every check takes its dependencies as arguments (paths, clocks, probes), so each can be
+tested against a fake. A check never raises: an exception inside it is a FAILED result
+naming the error (see :func:`timed`).
+
+Thresholds (docs/heal.md has the full table)::
+
+    journal_writable   write lock taken and released    ok | degraded: locked > timeout | failed: error
+    journal_integrity  PRAGMA integrity_check = ok      ok | failed
+    drift              reconciliation results            degraded: failures, unknown outcomes, recent drift
+                                                         failed: failures ≥ profile max_reconcile_failures
+    trading_state      ACTIVE ok · REDUCING degraded · HALTED failed (trading stopped until an operator acts)
+    loop               last iteration age ≤ limit ok · ≤ 2 × limit degraded · beyond failed
+                       limit = hang_factor × interval + grace (default 3 × interval + 30 s)
+    disk_space         free ≥ 1 GB ok · < 1 GB degraded · < 100 MB failed
+    redis              PING → PONG ok · anything else degraded (Redis is optional)
 """
 
 from __future__ import annotations
 
+import shutil
+import socket
+import sqlite3
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
     from ..service import TradingService
 
 OK, DEGRADED, FAILED = "ok", "degraded", "failed"
+#: severity order; the overall status is the worst of the checks
+SEVERITY: dict[str, int] = {OK: 0, DEGRADED: 1, FAILED: 2}
+
+GB = 1_000_000_000
+MB = 1_000_000
+DISK_DEGRADED_BYTES = 1 * GB
+DISK_FAILED_BYTES = 100 * MB
+#: a reconciliation that found drift keeps ``drift`` degraded this long (an operator should look)
+DRIFT_WINDOW_S = 3600.0
+#: a ``pending`` intent older than this was journaled but never answered (a crash mid-send)
+PENDING_GRACE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
+    """One check's result. ``facts`` carries the numbers behind it (for status JSON and metrics)."""
+
     name: str
     status: str
     detail: str
     latency_ms: Decimal = Decimal(0)
+    facts: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def to_record(self) -> dict[str, Any]:
         return {"kind": "health", "v": 1, "name": self.name, "status": self.status, "detail": self.detail,
                 "latency_ms": str(self.latency_ms)}
 
+    def to_dict(self) -> dict[str, Any]:
+        """The check for status JSON: the record's fields without kind/v, plus its facts."""
+        out = {k: v for k, v in self.to_record().items() if k not in ("kind", "v")}
+        if self.facts:
+            out["facts"] = dict(self.facts)
+        return out
 
-def timed(name: str, fn: Callable[[], tuple[str, str]]) -> Check:
+
+def worst(statuses: Iterable[str]) -> str:
+    """Return the most severe status (ok when there is none)."""
+    return max(statuses, key=lambda s: SEVERITY.get(s, 2), default=OK)
+
+
+def overall(checks: Iterable[Check]) -> str:
+    """Return the overall status of a set of checks: the worst of them."""
+    return worst(c.status for c in checks)
+
+
+CheckResult = tuple[str, str] | tuple[str, str, Mapping[str, Any]]
+
+
+def timed(name: str, fn: Callable[[], CheckResult]) -> Check:
     """Run one check, catching its failure as a FAILED result with the error in plain words."""
     t0 = time.perf_counter()
+    facts: Mapping[str, Any] = {}
     try:
-        status, detail = fn()
+        res = fn()
+        status, detail = res[0], res[1]
+        if len(res) == 3:
+            facts = res[2]  # type: ignore[misc]
     except Exception as e:  # noqa: BLE001 - a check that blows up is a failed check
         status, detail = FAILED, f"{type(e).__name__}: {e}"
-    return Check(name, status, detail, Decimal(str(round((time.perf_counter() - t0) * 1000, 3))))
+    return Check(name, status, detail, _ms_since(t0), facts)
+
+
+def _ms_since(t0: float) -> Decimal:
+    return Decimal(str(round((time.perf_counter() - t0) * 1000, 3)))
+
+
+def not_applicable(name: str, why: str) -> Check:
+    """A check that does not apply here (reported as ok, saying why)."""
+    return Check(name, OK, f"not applicable ({why})", facts={"applicable": False})
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_iso_ms(text: str) -> int:
+    """Parse an ISO time (``…Z`` or with an offset) to Unix milliseconds."""
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _age_text(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+# -- the journal ----------------------------------------------------------------------------
+
+
+def _ro(path: Path, timeout_s: float = 5.0) -> sqlite3.Connection:
+    """A read-only connection to an existing journal (never creates one)."""
+    if not path.exists():
+        raise FileNotFoundError(f"no journal at {path}")
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout_s, isolation_level=None)
+
+
+def _meta(db: sqlite3.Connection, key: str, default: str = "") -> str:
+    row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return str(row[0]) if row else default
+
+
+def journal_writable(path: Path, *, timeout_s: float = 5.0) -> Check:
+    """Take the journal's write lock, write a probe row inside a transaction, and roll it back."""
+
+    def run() -> CheckResult:
+        if not path.exists():
+            return DEGRADED, f"no journal at {path} yet (nothing has run in this mode)", {"exists": False}
+        t0 = time.perf_counter()
+        db = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")  # the write lock: waits up to timeout_s for another writer
+            waited = time.perf_counter() - t0
+            db.execute("INSERT INTO meta VALUES ('heal_probe', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                       (str(_wall_ms()),))
+            db.execute("ROLLBACK")  # nothing persists: the probe proves we could write
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                return DEGRADED, (f"{path} stayed locked by another writer for over {timeout_s:g} s "
+                                  "(a long transaction or a stuck process)"), {"locked": True}
+            return FAILED, f"{path} is not writable: {e} (check permissions and free disk space)"
+        except sqlite3.DatabaseError as e:
+            return FAILED, f"{path} is not writable: {e}"
+        finally:
+            db.close()
+        return OK, f"{path} writable (write lock in {waited * 1000:.0f} ms)", {"lock_wait_ms": round(waited * 1000, 3)}
+
+    return timed("journal_writable", run)
+
+
+def journal_integrity(path: Path, *, quick: bool = False) -> Check:
+    """Run SQLite's integrity check (``quick`` skips index cross-checks) on the journal."""
+
+    def run() -> CheckResult:
+        if not path.exists():
+            return DEGRADED, f"no journal at {path} yet", {"exists": False}
+        pragma = "quick_check" if quick else "integrity_check"
+        try:
+            db = _ro(path)
+            try:
+                rows = db.execute(f"PRAGMA {pragma}").fetchall()
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as e:
+            return FAILED, (f"{path} is damaged: {e} — stop trading on it; keep a copy, and reconcile a fresh "
+                            "journal with the exchange"), {"ok": False}
+        detail = "; ".join(str(r[0]) for r in rows[:5])
+        if detail == "ok":
+            return OK, f"{path} {pragma.replace('_', ' ')} ok", {"ok": True}
+        return FAILED, f"{path} {pragma.replace('_', ' ')} found problems: {detail}", {"ok": False}
+
+    return timed("journal_integrity", run)
+
+
+def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int] = _wall_ms,
+                  window_s: float = DRIFT_WINDOW_S, pending_grace_s: float = PENDING_GRACE_S) -> Check:
+    """Judge journal ↔ exchange agreement from what reconciliation recorded in the journal.
+
+    ``facts["needs_reconcile"]`` is true when markets are blocked by orders whose outcome
+    is unknown (or never answered), or when the last reconciliation failed: a reconciliation
+    now would help. Drift that a reconciliation already adopted only keeps the check
+    degraded for ``window_s`` so an operator sees it.
+    """
+
+    def run() -> CheckResult:
+        if not path.exists():
+            return OK, "no journal yet: nothing to reconcile", {"needs_reconcile": False}
+        now = now_ms()
+        db = _ro(path)
+        try:
+            failures = int(_meta(db, "reconcile_failures", "0") or 0)
+            unknown = db.execute("SELECT ticker, created_ms FROM intents WHERE status='unknown'").fetchall()
+            pending = db.execute("SELECT ticker, created_ms FROM intents WHERE status='pending' AND created_ms < ?",
+                                 (now - int(pending_grace_s * 1000),)).fetchall()
+            last = db.execute("SELECT ts_ms, detail FROM events WHERE kind='reconcile' ORDER BY id DESC LIMIT 1"
+                              ).fetchone()
+        finally:
+            db.close()
+        import json
+
+        last_detail: dict[str, Any] = json.loads(last[1]) if last else {}
+        blocked = sorted({t for t, _ in unknown} | {t for t, _ in pending})
+        facts: dict[str, Any] = {"reconcile_failures": failures, "unknown_outcomes": len(unknown),
+                                 "unanswered": len(pending), "blocked_markets": blocked,
+                                 "needs_reconcile": bool(blocked) or failures > 0}
+        if failures >= max_failures:
+            return FAILED, (f"{failures} reconciliations in a row failed (limit {max_failures}): "
+                            f"{last_detail.get('error') or 'see the journal events'}; the risk gate halts trading"), facts
+        problems = []
+        if failures:
+            problems.append(f"the last {failures} reconciliation(s) failed ({last_detail.get('error') or 'unknown error'})")
+        if unknown:
+            problems.append(f"{len(unknown)} order(s) with an unknown outcome block {', '.join(blocked[:5])}"
+                            f"{' …' if len(blocked) > 5 else ''} until reconciled")
+        if pending:
+            problems.append(f"{len(pending)} order(s) journaled over {pending_grace_s:g} s ago were never answered")
+        recent = last is not None and now - int(last[0]) <= window_s * 1000
+        drift = last_detail.get("position_drift") or {}
+        orphans = last_detail.get("orphans") or []
+        if recent and (drift or orphans):
+            when = iso_ms(int(last[0]))
+            bits = []
+            if drift:
+                bits.append("positions " + ", ".join(f"{t} (journal {v[0]}, exchange {v[1]})"
+                                                     for t, v in list(drift.items())[:5]) + " adopted from the exchange")
+            if orphans:
+                bits.append(f"{len(orphans)} resting order(s) unknown to the journal")
+            problems.append(f"reconciliation at {when} found drift: {'; '.join(bits)}")
+            facts["drift_at"] = when
+        if problems:
+            return DEGRADED, "; ".join(problems), facts
+        if last is None:
+            return OK, "journal = exchange as far as recorded (no reconciliation has corrected anything)", facts
+        return OK, f"journal = exchange (last correction {iso_ms(int(last[0]))})", facts
+
+    return timed("drift", run)
+
+
+def trading_state(path: Path, *, halt_file: Path | None = None) -> Check:
+    """Report the risk gate's state: ACTIVE ok, REDUCING degraded, HALTED failed.
+
+    HALTED counts as failed because nothing new trades until an operator runs
+    ``kalashi resume --confirm`` — a deliberate halt too, so cron keeps reminding.
+    """
+
+    def run() -> CheckResult:
+        hf = halt_file if halt_file is not None else _default_halt_file()
+        if hf.exists():
+            return FAILED, f"HALTED: the halt file {hf} exists (remove it and run `kalashi resume --confirm`)", \
+                {"state": "HALTED"}
+        if not path.exists():
+            return OK, "ACTIVE (no journal yet)", {"state": "ACTIVE"}
+        db = _ro(path)
+        try:
+            stored = _meta(db, "trading_state", "ACTIVE")
+            reason = _meta(db, "halt_reason")
+            last = db.execute("SELECT state FROM iterations ORDER BY n DESC LIMIT 1").fetchone()
+        finally:
+            db.close()
+        if stored == "HALTED":
+            return FAILED, f"HALTED: {reason or 'no reason recorded'} — `kalashi resume --confirm` lifts it", \
+                {"state": "HALTED"}
+        state = str(last[0]) if last else "ACTIVE"
+        if state == "REDUCING":
+            return DEGRADED, "REDUCING at the last iteration: only orders that reduce positions pass", \
+                {"state": state}
+        return OK, state, {"state": state}
+
+    return timed("trading_state", run)
+
+
+def _default_halt_file() -> Path:
+    from ..stages.risk import halt_file
+
+    return halt_file()
+
+
+def loop_heartbeat(path: Path, *, interval_s: float, now_ms: Callable[[], int] = _wall_ms,
+                   since_ms: int | None = None, hang_factor: float = 3.0, grace_s: float = 30.0) -> Check:
+    """Judge the run-loop alive by the journal's iterations table (its heartbeat).
+
+    The age is measured from the end of the last iteration, or from ``since_ms`` (when the
+    loop was started) if that is later. Limit = ``hang_factor × interval + grace``.
+    """
+
+    def run() -> CheckResult:
+        limit = hang_limit_s(interval_s, hang_factor, grace_s)
+        last_end = last_iteration_end_ms(path)
+        now = now_ms()
+        ref = max(x for x in (last_end, since_ms) if x is not None) if (last_end or since_ms) else None
+        facts: dict[str, Any] = {"limit_s": limit, "interval_s": interval_s}
+        if last_end is not None:
+            facts["iteration_age_s"] = round((now - last_end) / 1000, 3)
+            facts["last_iteration"] = last_iteration_number(path)
+        if ref is None:
+            return DEGRADED, f"no iteration in {path} yet: the loop has not run on this journal", facts
+        age = (now - ref) / 1000
+        what = (f"last iteration {facts.get('last_iteration')} ended {_age_text(max(0.0, (now - last_end) / 1000))} ago"
+                if last_end is not None else "no iteration yet")
+        if age <= limit:
+            return OK, f"{what} (interval {interval_s:g} s)", facts
+        if age <= 2 * limit:
+            return DEGRADED, f"{what}: late (limit {limit:g} s at interval {interval_s:g} s)", facts
+        return FAILED, f"{what}: the loop is hung or not running (limit {limit:g} s)", facts
+
+    return timed("loop", run)
+
+
+def hang_limit_s(interval_s: float, hang_factor: float = 3.0, grace_s: float = 30.0) -> float:
+    """Seconds without a finished iteration after which a loop counts as hung."""
+    return round(hang_factor * interval_s + grace_s, 3)
+
+
+def last_iteration_end_ms(path: Path) -> int | None:
+    """Wall-clock ms when the journal's last iteration ended (started + duration), or None."""
+    if not path.exists():
+        return None
+    db = _ro(path)
+    try:
+        row = db.execute("SELECT started, duration_ms FROM iterations ORDER BY n DESC LIMIT 1").fetchone()
+    finally:
+        db.close()
+    if row is None:
+        return None
+    return parse_iso_ms(str(row[0])) + int(float(row[1]))
+
+
+def last_iteration_number(path: Path) -> int:
+    if not path.exists():
+        return 0
+    db = _ro(path)
+    try:
+        row = db.execute("SELECT MAX(n) FROM iterations").fetchone()
+    finally:
+        db.close()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def recent_iterations(path: Path, limit: int = 20) -> list[dict[str, Any]]:
+    """The journal's last iterations (oldest first): n, started, duration_ms, markets, api_calls, source."""
+    if not path.exists():
+        return []
+    db = _ro(path)
+    try:
+        rows = db.execute("SELECT n, started, duration_ms, markets, api_calls, source FROM iterations "
+                          "ORDER BY n DESC LIMIT ?", (limit,)).fetchall()
+    finally:
+        db.close()
+    cols = ("n", "started", "duration_ms", "markets", "api_calls", "source")
+    return [dict(zip(cols, r, strict=True)) for r in reversed(rows)]
+
+
+# -- the machine ----------------------------------------------------------------------------
+
+
+def disk_space(path: Path, *, usage: Callable[[Path], Any] = shutil.disk_usage,
+               degraded_below: int = DISK_DEGRADED_BYTES, failed_below: int = DISK_FAILED_BYTES) -> Check:
+    """Check free space where the journal lives: < 1 GB degraded, < 100 MB failed."""
+
+    def run() -> CheckResult:
+        where = path
+        while not where.exists() and where != where.parent:
+            where = where.parent  # the data dir may not exist yet; its filesystem does
+        free = int(usage(where).free)
+        facts = {"free_bytes": free, "path": str(where)}
+        text = f"{free / GB:.2f} GB free on {where}"
+        if free < failed_below:
+            return FAILED, f"{text}: below {failed_below / MB:.0f} MB, journal writes may fail", facts
+        if free < degraded_below:
+            return DEGRADED, f"{text}: below {degraded_below / GB:g} GB", facts
+        return OK, text, facts
+
+    return timed("disk_space", run)
+
+
+def redis_ping(url: str, *, timeout_s: float = 2.0) -> Check:
+    """PING a Redis server over a raw socket (``redis://[:password@]host[:port][/db]``)."""
+
+    def run() -> CheckResult:
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", ""):
+            return DEGRADED, f"unsupported Redis URL scheme {parts.scheme!r} (only redis:// is checked)"
+        host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+        where = f"{host}:{port}"
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s) as s:
+                s.settimeout(timeout_s)
+                if parts.password is not None:
+                    args = ([unquote(parts.username)] if parts.username else []) + [unquote(parts.password)]
+                    s.sendall(_resp("AUTH", *args))
+                    reply = _read_line(s)
+                    if not reply.startswith(b"+OK"):
+                        return DEGRADED, f"Redis at {where} refused the credentials ({_text(reply)})"
+                s.sendall(_resp("PING"))
+                reply = _read_line(s)
+        except OSError as e:
+            return DEGRADED, f"Redis at {where} is not reachable: {e.strerror or type(e).__name__}"
+        if reply.startswith(b"+PONG"):
+            return OK, f"Redis at {where} answered PONG"
+        return DEGRADED, f"Redis at {where} answered {_text(reply)!r} to PING"
+
+    return timed("redis", run)
+
+
+def _resp(*words: str) -> bytes:
+    out = [f"*{len(words)}\r\n".encode()]
+    for w in words:
+        b = w.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
+def _read_line(s: socket.socket) -> bytes:
+    buf = b""
+    while not buf.endswith(b"\r\n") and len(buf) < 4096:
+        chunk = s.recv(1)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def _text(reply: bytes) -> str:
+    return reply.decode("utf-8", "replace").strip() or "nothing"
+
+
+def http_alive(name: str, url: str, *, timeout_s: float = 2.0) -> Check:
+    """Probe a local server: any HTTP answer means it is alive (a 404 or 426 too).
+
+    A refused connection means it is not running; a timeout means it accepts but does
+    not answer (hung).
+    """
+
+    def run() -> CheckResult:
+        alive, detail = probe_http(url, timeout_s=timeout_s)
+        return (OK if alive else FAILED), detail, {"alive": alive, "url": url}
+
+    return timed(name, run)
+
+
+def probe_http(url: str, *, timeout_s: float = 2.0) -> tuple[bool, str]:
+    """Send one GET to ``url``; return (answered, plain-words detail). Never raises."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as s:
+            s.settimeout(timeout_s)
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+                      "Accept: */*\r\n\r\n".encode())
+            first = _read_line(s)
+    except TimeoutError:
+        return False, f"{url} accepted the connection but did not answer within {timeout_s:g} s (hung?)"
+    except OSError as e:
+        return False, f"{url} is not answering: {e.strerror or type(e).__name__}"
+    if first.startswith(b"HTTP/"):
+        status = first.split(b" ", 2)[1].decode("ascii", "replace") if b" " in first else "?"
+        return True, f"{url} answered (HTTP {status})"
+    return False, f"{url} answered something that is not HTTP ({_text(first)[:40]!r})"
+
+
+# -- in-process checks (the bridge and the dashboard) ---------------------------------------
+
+
+def recent_repairs(path: Path, *, now_ms: Callable[[], int] = _wall_ms, window_s: float = 3600.0) -> Check:
+    """Summarise ``kalashi heal``'s repairs recorded in the journal over the last hour.
+
+    ok when none failed (saying what was repaired), degraded when a repair failed, failed
+    when heal gave up on a process.
+    """
+
+    def run() -> CheckResult:
+        if not path.exists():
+            return OK, "no repairs (no journal yet)", {"repairs": 0}
+        since = now_ms() - int(window_s * 1000)
+        db = _ro(path)
+        try:
+            rows = db.execute("SELECT ts_ms, detail FROM events WHERE kind='repair' AND ts_ms >= ? ORDER BY id",
+                              (since,)).fetchall()
+        finally:
+            db.close()
+        import json
+
+        repairs = [json.loads(r[1]) | {"ts_ms": int(r[0])} for r in rows]
+        facts = {"repairs": len(repairs)}
+        if not repairs:
+            return OK, f"no repairs in the last {_age_text(window_s)}", facts
+        latest = repairs[-1]
+        said = f"{latest.get('action', '?')} {latest.get('target', '')}: {latest.get('detail', '')}".strip()
+        gave_up = [r for r in repairs if r.get("action") == "give-up"]
+        if gave_up:
+            g = gave_up[-1]
+            return FAILED, f"heal gave up on {g.get('target')}: {g.get('detail')}", facts
+        if any(not r.get("ok", True) for r in repairs):
+            bad = [r for r in repairs if not r.get("ok", True)][-1]
+            return DEGRADED, f"a repair failed: {bad.get('action')} {bad.get('target')}: {bad.get('detail')}", facts
+        return OK, f"{len(repairs)} repair(s) in the last {_age_text(window_s)}; latest {said}", facts
+
+    return timed("repairs", run)
 
 
 def service_checks(svc: TradingService) -> list[Check]:
@@ -73,5 +558,26 @@ def service_checks(svc: TradingService) -> list[Check]:
             return DEGRADED, f"positions drifted and were adopted from the exchange: {sorted(rep.position_drift)}"
         return OK, f"journal = exchange ({rep.corrections} corrections at last sync)"
 
-    return [timed("loop", loop), timed("journal", journal), timed("trading_state", state),
-            timed("exchange", exchange), timed("reconciliation", drift)]
+    checks = [timed("loop", loop), timed("journal", journal), timed("trading_state", state),
+              timed("exchange", exchange), timed("reconciliation", drift)]
+    # repairs made by a `kalashi heal` watching this journal, so the dashboard shows them
+    checks.append(recent_repairs(svc.journal.path))
+    feed = _feed_of(svc.source)
+    if feed is not None:
+        from .feed import feed_check
+
+        checks.append(feed_check(feed))
+    return checks
+
+
+def _feed_of(source: Any) -> Any:
+    """The WebSocket feed of a Kalshi source in WS mode (None for every other source).
+
+    KalshiSource keeps it in ``_feed`` (a public accessor is requested in docs/heal.md).
+    """
+    import sys
+
+    mod = sys.modules.get("kalashi_cli.exchange.source")  # not imported: cannot be a KalshiSource
+    if mod is None or not isinstance(source, mod.KalshiSource):
+        return None
+    return source._feed
