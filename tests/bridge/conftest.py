@@ -234,3 +234,85 @@ def connect(schemas: ProtocolSchemas) -> Iterator[Callable[..., Client]]:
     yield open_client
     for c in clients:
         c.close()
+
+
+# -- serve-bridge as a real process -------------------------------------------------------------------
+
+
+class BridgeProcess:
+    """``kalashi serve-bridge`` in a subprocess on free ports; stderr is read line by line in a thread."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        import queue
+        import subprocess
+        import sys
+
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stderr: list[str] = []
+        self.proc = subprocess.Popen([sys.executable, "-m", "kalashi_cli", "serve-bridge", "--ws-port", "0",
+                                      "--http-port", "0", "--no-open", *args],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.page_url = self.wait_for("  dashboard  ").split()[1]
+        self.ws_url = self.wait_for("  websocket  ").split()[1]
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+            self.lines.put(line)
+        self.lines.put(None)  # end of stderr: the process is gone
+
+    def wait_for(self, prefix: str, timeout: float = WAIT) -> str:
+        """The next stderr line starting with ``prefix``."""
+        import queue
+
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"serve-bridge did not print {prefix!r}; stderr so far: {''.join(self.stderr)}")
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError(f"serve-bridge exited ({self.proc.wait(WAIT)}) before printing {prefix!r}: "
+                                     f"{''.join(self.stderr)}")
+            if line.startswith(prefix):
+                return line.rstrip("\n")
+
+    def interrupt(self, timeout: float = 60) -> int:
+        """Ctrl-C, and the exit code once it has stopped."""
+        import signal
+
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(WAIT)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def run_bridge_process(tmp_path: Path) -> Iterator[Callable[..., BridgeProcess]]:
+    import os
+
+    started: list[BridgeProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> BridgeProcess:
+        full = {k: v for k, v in os.environ.items() if k != "KALASHI_BRIDGE_TOKEN"}
+        full.update({"KALASHI_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1", **(env or {})})
+        p = BridgeProcess(list(args), full)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.close()
