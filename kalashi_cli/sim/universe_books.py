@@ -295,8 +295,22 @@ def side_for_key(key: int) -> tuple[Level, ...]:
         grid = GRID_LIST[gid]
         top_size, deep = TEMPLATES[cls][template]
         cut = bisect.bisect_right(_TEMPLATE_OFFSETS[cls][template], best)
-        side = (level(grid, table, True, best, top_size),
-                *[level(grid, table, False, best - off, si) for off, si in deep[:cut]])
+        rows = _LEVELS.get((gid * 2, table))
+        if rows is None:
+            rows = _LEVELS[(gid * 2, table)] = [None] * grid.n
+        sizes = DEEP_SIZE_LIST[table]
+        prices = grid.prices
+        levels = [level(grid, table, True, best, top_size)]
+        for off, si in deep[:cut]:  # inline level(): a cold start builds ~1 million of these
+            idx = best - off
+            row = rows[idx]
+            if row is None:
+                row = rows[idx] = [None] * 64
+            lv = row[si]
+            if lv is None:
+                lv = row[si] = (prices[idx], sizes[si])
+            levels.append(lv)
+        side = tuple(levels)
     if len(SIDES) >= SIDES_MAX:
         SIDES.clear()
         SIDES[EMPTY_SIDE] = ()

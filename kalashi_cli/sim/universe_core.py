@@ -317,7 +317,7 @@ def _compute(lay: Layout, step: int) -> Core:
     cls = np.where(m_shape == COMBO, 2, np.where(u_cls < lay.mix0[ms], 0, np.where(u_cls < lay.mix01[ms], 1, 2)))
     table = lay.group_table[ms, cls]
     off = _u(h2, 16, 16)
-    hold = 4 + _bits(h2, 32, 255) % 13
+    hold = 12 + _bits(h2, 32, 255) % 49  # steps a spread / depth draw lasts (2–10 minutes)
     hoff = _bits(h2, 40, 255) % hold
     zero = _u(h2, 48, 10) < lay.zero_share[ms]
     vt = np.where(zero, 0.0, np.floor(lay.vmed[ms] * np.array(CLASS_VOLUME)[cls] * np.exp(1.3 * _n(h3, 0))))
