@@ -581,10 +581,25 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve_http(server: MCPServer, sock: socket.socket, host: str) -> None:
-    """Serve streamable HTTP at ``/mcp`` on an already listening socket until SIGINT/SIGTERM."""
+    """Serve streamable HTTP at ``/mcp`` on an already listening socket until SIGINT/SIGTERM.
+
+    SIGTERM returns normally after uvicorn's graceful shutdown (so the caller closes the journal);
+    SIGINT ends in KeyboardInterrupt as everywhere in the CLI.
+    """
+    import signal
+    import threading
+
     import uvicorn
 
     app = server.streamable_http_app(host=host)
     # log_config=None: uvicorn's default config logs access lines to stdout; ours go to stderr via the root logger
     config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    # uvicorn re-raises the signal it caught once it has shut down; with the default SIGTERM
+    # disposition that would kill the process before the journal is closed
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: None) if main else None
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, old)

@@ -1,0 +1,136 @@
+"""kalashi mcp-serve — kalashi's tools for an AI assistant, over the Model Context Protocol."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+
+import typer
+
+from ..errors import UsageError
+from .common import (
+    DemoOpt,
+    JournalOpt,
+    LiveOpt,
+    MarketsOpt,
+    PaperOpt,
+    ProfileOpt,
+    QuietOpt,
+    SeedOpt,
+    SourceOpt,
+    open_journal,
+    pick_mode,
+    source_spec,
+)
+
+EPILOG = """Examples:
+
+  kalashi mcp-serve                                  # stdio, paper account on the sim (for an MCP client's config)
+
+  kalashi mcp-serve --transport http --port 8767     # http://127.0.0.1:8767/mcp
+
+  kalashi mcp-serve --demo --allow-trading           # Kalshi demo; the agent may place orders
+
+  kalashi mcp-serve --live                           # real account, read-only for the agent
+
+MCP client config (Claude Desktop and others):
+
+  {"mcpServers": {"kalashi": {"command": "kalashi", "args": ["mcp-serve"]}}}
+"""
+
+
+class Transport(StrEnum):
+    stdio = "stdio"
+    http = "http"
+
+
+def mcp_serve(
+    transport: Transport = typer.Option(Transport.stdio, "--transport", "-t",
+                                        help="stdio (the client starts this command) or http (streamable HTTP at "
+                                             "/mcp)."),
+    host: str | None = typer.Option(None, "--host", help="HTTP address to bind (default 127.0.0.1). The HTTP "
+                                                         "transport has no authentication: anything but loopback "
+                                                         "lets the network use these tools."),
+    port: int = typer.Option(8767, "--port", min=0, max=65535, help="HTTP port (0 = any free port)."),
+    paper: PaperOpt = False,
+    demo: DemoOpt = False,
+    live: LiveOpt = False,
+    allow_trading: bool | None = typer.Option(None, "--allow-trading/--read-only",
+                                              help="Let the agent place orders. Default: allowed on paper, refused "
+                                                   "on --demo/--live unless --allow-trading is given."),
+    source: SourceOpt = "sim",
+    seed: SeedOpt = None,
+    markets: MarketsOpt = None,
+    profile: ProfileOpt = "default",
+    journal: JournalOpt = None,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every tool call and failure on stderr."),
+    quiet: QuietOpt = False,
+) -> None:
+    """Serve kalashi to an MCP client (an AI assistant): markets, the account, risk-gated orders, feeds.
+
+    The agent trades on paper unless the server is started with --demo or --live (with the
+    same consent as the CLI) and --allow-trading. Every order passes the same risk gate as
+    `kalashi order`; the agent can tighten limits and halt, never loosen or resume. Logs go to
+    stderr; on stdio, stdout is the protocol.
+    """
+    from ..mcp.server import build_server, listen, serve_http, serve_stdio
+    from ..service import TradingService
+    from .run_loop import _resume_spec
+
+    mode = pick_mode(paper, demo, live)
+    bind = host or "127.0.0.1"
+    if transport is Transport.stdio and (host is not None or port != 8767):
+        raise UsageError("--host and --port only apply to --transport http")
+    loopback = _is_loopback(bind)
+    if transport is Transport.http and not loopback and mode.value != "paper":
+        raise UsageError(f"refusing to serve a {mode.value} account on {bind}: the HTTP transport has no "
+                         "authentication", hint="bind to 127.0.0.1 and reach it through an SSH tunnel")
+    trading = (mode.value == "paper") if allow_trading is None else allow_trading
+    jr = open_journal(mode, journal)
+    try:
+        spec = _resume_spec(source_spec(source, seed, markets), jr)
+        path = jr.path
+    finally:
+        jr.close()
+    # opening the service opens the broker: demo/live consent is checked here, before any tool exists
+    service = TradingService(profile, mode=mode.value, source=spec, journal_path=path, allow_trading=trading)
+    try:
+        server = build_server(service, log_level="INFO" if verbose else "WARNING")
+        what = (f"kalashi mcp-serve: {mode.value} account, source {service.source.describe()}, profile "
+                f"{service.profile_name}; orders {'allowed (risk-gated)' if trading else 'refused (read-only)'}")
+        if transport is Transport.stdio:
+            _say(f"{what}; MCP over stdio", quiet)
+            serve_stdio(server)
+            return
+        sock = listen(bind, port)
+        bound = sock.getsockname()
+        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        if not loopback:
+            sys.stderr.write(f"kalashi: warning: {bind} is not loopback and the MCP endpoint has no "
+                             "authentication: anyone who can reach it can use every tool\n")
+        # the test harness and humans read this line to learn the port (it is printed once the socket listens)
+        _say(f"{what}\n  MCP endpoint http://{shown}:{bound[1]}/mcp  (Ctrl-C stops)", quiet=False)
+        serve_http(server, sock, bind)
+    finally:
+        service.close()
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _say(msg: str, quiet: bool) -> None:
+    if not quiet:
+        sys.stderr.write(msg + "\n")
+        sys.stderr.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("mcp-serve", epilog=EPILOG)(mcp_serve)
