@@ -1,0 +1,360 @@
+"""HTTP routes of ``kalashi sim-exchange``: Kalshi's REST paths, the WebSocket, the control endpoints.
+
+Every ``/trade-api/v2`` request goes through the same gate, in this order:
+
+1. **faults** — latency, a dropped connection, a 5xx or a 429 storm (:mod:`.faults`); nothing
+   is processed when one hits;
+2. **authentication** — Kalshi's three headers, verified against the registered public keys;
+   portfolio, order and account endpoints need them (401 ``authentication_error`` otherwise),
+   public market data takes them when present;
+3. **rate limits** — the caller's read or write token bucket (429 ``{"error": "too many
+   requests"}``; a batch must fit whole);
+4. the endpoint itself (:class:`~.exchange.SimExchange`), then WebSocket ``ticker`` messages are
+   flushed; an order create may then lose its answer (``lose_order_responses``).
+
+Control endpoints live under ``/_sim`` (never under ``/trade-api``) and answer loopback
+callers only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from ...errors import UsageError
+from . import serialize as ser
+from .exchange import ApiError, Params, SimExchange, parse_balance
+from .faults import FaultConfig
+from .keys import SignatureError, load_public_key
+from .ws import WS_PATH, serve_connection
+
+log = logging.getLogger("kalashi.sim_exchange")
+
+PREFIX = "/trade-api/v2"
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+DropFn = Callable[[Scope, Send], Awaitable[None]]
+
+
+def json_response(status: int, body: Any) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+async def fallback_drop(scope: Scope, send: Send) -> None:
+    """Break the response when the transport is not reachable: headers promise a body never sent."""
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+
+
+class DropConnection(Response):
+    """A "response" that closes the connection without answering."""
+
+    def __init__(self, drop: DropFn) -> None:
+        super().__init__(b"")
+        self._drop = drop
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._drop(scope, send)
+
+
+@dataclass(slots=True)
+class Ctx:
+    """What an endpoint gets: the account (None when anonymous), query, path parameters, body."""
+
+    account: str | None
+    params: Params
+    path: dict[str, str]
+    body: Any
+
+    @property
+    def acct(self) -> str:
+        assert self.account is not None
+        return self.account
+
+
+Handler = Callable[[Ctx], tuple[int, Any]]
+
+
+def _auth_error(details: str) -> ApiError:
+    return ApiError(401, "authentication_error", "authentication_error",
+                    f"rpc error: code = Unauthenticated desc = {details}")
+
+
+def authenticate(x: SimExchange, headers: Any, method: str, path: str, *, required: bool) -> str | None:
+    """Return the key id a request is signed with (None for an anonymous public request).
+
+    Raises:
+        ApiError: 401 when the headers are missing on a private endpoint, or present but wrong.
+    """
+    key_id = headers.get("kalshi-access-key")
+    ts = headers.get("kalshi-access-timestamp")
+    sig = headers.get("kalshi-access-signature")
+    if not (key_id or ts or sig):
+        if required:
+            raise _auth_error("MISSING_API_KEY_HEADERS")
+        return None
+    try:
+        x.keys.verify(key_id or "", ts or "", method, path, sig or "", now_ms=x.wall_now())
+    except SignatureError as e:
+        raise _auth_error(str(e)) from None
+    x.add_account(key_id)
+    return str(key_id)
+
+
+def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
+    """Build the ASGI app serving ``x`` (REST, WebSocket and ``/_sim`` control)."""
+
+    def api(handler: Handler, *, auth: bool, batch: bool = False, creates: bool = False) -> Callable[
+            [Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            x.requests += 1
+            fault = x.faults.for_request()
+            if fault.delay_s > 0:
+                await asyncio.sleep(fault.delay_s)
+            if fault.action == "drop":
+                return DropConnection(drop)
+            if fault.action == "error":
+                return json_response(fault.status, ser.error_body("internal_server_error", "internal server error",
+                                                                  "injected by sim-exchange --error-rate"))
+            if fault.action == "throttle":
+                return json_response(429, ser.TOO_MANY_REQUESTS)
+            method = request.method
+            raw_path = request.scope.get("raw_path") or request.url.path.encode()
+            path = raw_path.decode("latin-1").split("?", 1)[0]
+            try:
+                account = authenticate(x, request.headers, method, path, required=auth)
+                body: Any = None
+                raw = await request.body()
+                if raw:
+                    try:
+                        body = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
+                        raise ApiError(400, "invalid_parameters", "the request body is not JSON") from None
+                items = 1
+                if batch:
+                    items = len(x.batch_items(body))
+                caller = account or f"anon:{(request.client.host if request.client else '?')}"
+                if not x.limits.allow(caller, method, path[len(PREFIX):], items):
+                    return json_response(429, ser.TOO_MANY_REQUESTS)
+                ctx = Ctx(account, Params(request.query_params.multi_items()), dict(request.path_params), body)
+                try:
+                    status, payload = handler(ctx)
+                finally:
+                    x.hub.flush()
+            except ApiError as e:
+                return json_response(e.status, e.body())
+            if creates:
+                lost = x.faults.lose_order_response()
+                if lost == "drop":
+                    return DropConnection(drop)
+                if lost == "error":
+                    return json_response(500, ser.error_body("internal_server_error", "internal server error",
+                                                             "the order was processed; its answer was lost "
+                                                             "(sim-exchange --lose-order-responses)"))
+            return json_response(status, payload)
+
+        return endpoint
+
+    def legacy(_: Request) -> Response:
+        return json_response(400, ser.error_body("endpoint_deprecated", "Please switch to the V2 endpoints",
+                                                 "legacy /portfolio/orders writes were removed in June 2026; "
+                                                 "use /portfolio/events/orders"))
+
+    def r(path: str, handler: Handler, methods: list[str], **kw: bool) -> Route:
+        return Route(PREFIX + path, api(handler, **kw), methods=methods)
+
+    a = {"auth": True}
+    pub = {"auth": False}
+    routes: list[BaseRoute] = [
+        # exchange and account
+        r("/exchange/status", lambda c: x.exchange_status(), ["GET"], **pub),
+        r("/exchange/schedule", lambda c: x.exchange_schedule(), ["GET"], **pub),
+        r("/account/limits", lambda c: x.account_limits(), ["GET"], **a),
+        # market data
+        r("/markets", lambda c: x.markets(c.params), ["GET"], **pub),
+        r("/markets/trades", lambda c: x.trades(c.params), ["GET"], **pub),
+        r("/markets/orderbooks", lambda c: x.orderbooks(c.params), ["GET"], **pub),
+        r("/markets/{ticker}", lambda c: x.market(c.path["ticker"]), ["GET"], **pub),
+        r("/markets/{ticker}/orderbook", lambda c: x.orderbook(c.path["ticker"], c.params), ["GET"], **pub),
+        r("/events", lambda c: x.events(c.params), ["GET"], **pub),
+        r("/events/{event_ticker}", lambda c: x.event(c.path["event_ticker"], c.params), ["GET"], **pub),
+        r("/series", lambda c: x.series_list(c.params), ["GET"], **pub),
+        r("/series/{series_ticker}", lambda c: x.series(c.path["series_ticker"]), ["GET"], **pub),
+        # portfolio reads
+        r("/portfolio/balance", lambda c: x.balance(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/positions", lambda c: x.positions(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/orders", lambda c: x.orders(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/orders/queue_positions", lambda c: x.queue_positions(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/orders/{order_id}", lambda c: x.order(c.acct, c.path["order_id"]), ["GET"], **a),
+        r("/portfolio/fills", lambda c: x.fills(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/settlements", lambda c: x.settlements(c.acct, c.params), ["GET"], **a),
+        # V2 order writes
+        r("/portfolio/events/orders", lambda c: x.create_order(c.acct, c.body), ["POST"], auth=True, creates=True),
+        r("/portfolio/events/orders", lambda c: x.cancel_all(c.acct, c.params), ["DELETE"], **a),
+        r("/portfolio/events/orders/batched", lambda c: x.batch_create(c.acct, c.body), ["POST"],
+          auth=True, batch=True, creates=True),
+        r("/portfolio/events/orders/batched", lambda c: x.batch_cancel(c.acct, c.body), ["DELETE"],
+          auth=True, batch=True),
+        r("/portfolio/events/orders/{order_id}", lambda c: x.cancel_order(c.acct, c.path["order_id"], c.params),
+          ["DELETE"], **a),
+        r("/portfolio/events/orders/{order_id}/amend",
+          lambda c: x.amend_order(c.acct, c.path["order_id"], c.body, c.params), ["POST"], **a),
+        r("/portfolio/events/orders/{order_id}/decrease",
+          lambda c: x.decrease_order(c.acct, c.path["order_id"], c.body, c.params), ["POST"], **a),
+        # order groups
+        r("/portfolio/order_groups", lambda c: x.order_groups(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/order_groups/create", lambda c: x.create_order_group(c.acct, c.body), ["POST"], **a),
+        r("/portfolio/order_groups/{group_id}", lambda c: x.order_group(c.acct, c.path["group_id"]), ["GET"], **a),
+        r("/portfolio/order_groups/{group_id}",
+          lambda c: x.order_group_action(c.acct, c.path["group_id"], "delete"), ["DELETE"], **a),
+        r("/portfolio/order_groups/{group_id}/reset",
+          lambda c: x.order_group_action(c.acct, c.path["group_id"], "reset"), ["PUT"], **a),
+        r("/portfolio/order_groups/{group_id}/trigger",
+          lambda c: x.order_group_action(c.acct, c.path["group_id"], "trigger"), ["PUT"], **a),
+        r("/portfolio/order_groups/{group_id}/limit",
+          lambda c: x.order_group_action(c.acct, c.path["group_id"], "limit", c.body), ["PUT"], **a),
+        # the dead legacy writes answer like Kalshi does since June 2026
+        Route(PREFIX + "/portfolio/orders", legacy, methods=["POST"]),
+        Route(PREFIX + "/portfolio/orders/batched", legacy, methods=["POST", "DELETE"]),
+        Route(PREFIX + "/portfolio/orders/{order_id}", legacy, methods=["DELETE"]),
+        Route(PREFIX + "/portfolio/orders/{order_id}/amend", legacy, methods=["POST"]),
+        Route(PREFIX + "/portfolio/orders/{order_id}/decrease", legacy, methods=["POST"]),
+        WebSocketRoute(WS_PATH, _ws_endpoint(x)),
+        *_control_routes(x),
+        Route(PREFIX + "/{rest:path}", _not_found, methods=["GET", "POST", "PUT", "DELETE"]),
+    ]
+    app = Starlette(routes=routes)
+    app.router.redirect_slashes = False  # Kalshi answers trailing slashes with a 301; see _not_found
+    return app
+
+
+async def _not_found(request: Request) -> Response:
+    path = request.url.path
+    if path.endswith("/") and path != PREFIX + "/":
+        # Kalshi redirects collection paths with a trailing slash (REFERENCE §1)
+        target = path.rstrip("/") + (f"?{request.url.query}" if request.url.query else "")
+        return Response(status_code=301, headers={"location": target})
+    return json_response(404, ser.error_body("not_found", "not found", f"no endpoint {request.method} {path}"))
+
+
+def _ws_endpoint(x: SimExchange) -> Callable[[WebSocket], Awaitable[None]]:
+    async def endpoint(websocket: WebSocket) -> None:
+        try:
+            account = authenticate(x, websocket.headers, "GET", WS_PATH, required=True)
+        except ApiError as e:
+            # Kalshi needs an authenticated session even for public channels (REFERENCE §2.4)
+            if "websocket.http.response" in websocket.scope.get("extensions", {}):
+                await websocket.send_denial_response(json_response(e.status, e.body()))
+            else:
+                await websocket.close(code=1008)
+            return
+        assert account is not None
+        await websocket.accept()
+        await serve_connection(x.hub, websocket, account)
+
+    return endpoint
+
+
+# --------------------------------------------------------------------------- control endpoints
+
+
+def _control_routes(x: SimExchange) -> list[BaseRoute]:
+    def control(fn: Callable[[Any], Any]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            host = request.client.host if request.client else ""
+            if host not in LOOPBACK:
+                return json_response(403, ser.error_body("forbidden", "the control endpoints answer loopback only"))
+            raw = await request.body()
+            try:
+                body = orjson.loads(raw) if raw else {}
+            except orjson.JSONDecodeError:
+                return json_response(400, ser.error_body("invalid_parameters", "the body is not JSON"))
+            try:
+                out = fn(body)
+            except (UsageError, ValueError, TypeError) as e:
+                return json_response(400, ser.error_body("invalid_parameters", str(e)))
+            finally:
+                x.hub.flush()
+            return json_response(200, out)
+
+        return endpoint
+
+    def step(body: Any) -> Any:
+        n = body.get("steps", 1) if isinstance(body, dict) else 1
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 10_000:
+            raise UsageError("steps must be a whole number between 0 and 10000")
+        reports = x.step(n)
+        return {"step": x.driver.step, "now_ms": x.now_ms(),
+                "reports": [{"step": r.step, "markets": r.markets, "trades": len(r.trades),
+                             "settlements": [s.ticker for s in r.settlements], "created": len(r.created)}
+                            for r in reports]}
+
+    def faults(body: Any) -> Any:
+        if not isinstance(body, dict):
+            raise UsageError("the body must be a JSON object of fault settings")
+        cfg = x.faults.config.updated(body)
+        x.faults.configure(cfg)
+        x.set_trading(not cfg.pause_trading)
+        return cfg.to_json()
+
+    def reset(_: Any) -> Any:
+        x.faults.reset()
+        x.set_trading(True)
+        return x.faults.config.to_json()
+
+    def pause(_: Any) -> Any:
+        x.faults.configure(x.faults.config.updated({"pause_trading": True}))
+        x.set_trading(False)
+        return {"trading_active": x.trading_active}
+
+    def resume(_: Any) -> Any:
+        x.faults.configure(x.faults.config.updated({"pause_trading": False}))
+        x.set_trading(True)
+        return {"trading_active": x.trading_active}
+
+    def keys(body: Any) -> Any:
+        if not isinstance(body, dict) or not isinstance(body.get("key_id"), str) \
+                or not isinstance(body.get("public_key_pem"), str):
+            raise UsageError('the body must be {"key_id": "...", "public_key_pem": "-----BEGIN PUBLIC KEY-----..."}')
+        balance = body.get("balance")
+        if balance is not None and not isinstance(balance, str):
+            raise UsageError("balance is a dollar string, e.g. \"250.00\"")
+        x.keys.add(body["key_id"], load_public_key(body["public_key_pem"].encode()))
+        x.add_account(body["key_id"], parse_balance(balance) if balance is not None else None)
+        return {"key_id": body["key_id"], "accounts": x.engine.accounts()}
+
+    def audit(_: Any) -> Any:
+        try:
+            x.engine.audit()
+        except RuntimeError as e:
+            return {"ok": False, "error": str(e)}
+        return {"ok": True}
+
+    def ws_disconnect(_: Any) -> Any:
+        return {"closed": x.hub.disconnect_all()}
+
+    return [
+        Route("/_sim/state", control(lambda _: x.state()), methods=["GET"]),
+        Route("/_sim/step", control(step), methods=["POST"]),
+        Route("/_sim/faults", control(lambda _: x.faults.config.to_json()), methods=["GET"]),
+        Route("/_sim/faults", control(faults), methods=["POST"]),
+        Route("/_sim/faults/reset", control(reset), methods=["POST"]),
+        Route("/_sim/pause", control(pause), methods=["POST"]),
+        Route("/_sim/resume", control(resume), methods=["POST"]),
+        Route("/_sim/keys", control(keys), methods=["POST"]),
+        Route("/_sim/audit", control(audit), methods=["POST"]),
+        Route("/_sim/ws/disconnect", control(ws_disconnect), methods=["POST"]),
+    ]
+
+
+__all__ = ["FaultConfig", "build_app", "authenticate"]
