@@ -1,0 +1,103 @@
+"""End to end in a real browser: `kalashi serve-bridge` running a paper loop on the sim, the shipped
+dashboard in Debian's headless Chromium (driven by Playwright, which never downloads a browser).
+
+The page loads from the bridge's own HTTP server, shows the journal's numbers, and a click on
+Pause pauses the loop. The screenshot is saved as ``test-artifacts/dashboard.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+
+from kalashi_cli.journal import Journal
+from kalashi_cli.money import fmt_money
+
+from .conftest import SIM, TOKEN, BridgeProcess
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+STEP_MS = 20_000
+
+
+def shown_dollars(money: str) -> str:
+    """How the page writes an amount: dollars to the cent, half away from zero, thousands separated."""
+    cents = Decimal(money).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"-${-cents:,.2f}" if cents < 0 else f"${cents:,.2f}"
+
+
+def last_iteration(journal: Path) -> dict:
+    jr = Journal(journal, mode="paper", readonly=True)
+    try:
+        return jr.iterations(limit=1)[-1]
+    finally:
+        jr.close()
+
+
+def test_dashboard_shows_the_journal_and_pauses_the_loop(run_bridge_process: Callable[..., BridgeProcess],
+                                                         tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    journal = tmp_path / "journal.sqlite"
+    bridge = run_bridge_process("--source", SIM, "--interval", "0.25", "--journal", str(journal),
+                                env={"KALASHI_BRIDGE_TOKEN": TOKEN})
+    ARTIFACTS.mkdir(exist_ok=True)
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1440, "height": 1300}, color_scheme="light")
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+
+            def text_is(test_id: str, want: str) -> None:
+                page.wait_for_function("([id, want]) => document.querySelector(`[data-testid=\"${id}\"]`)"
+                                       "?.textContent === want", arg=[test_id, want], timeout=STEP_MS)
+
+            def iteration_above(n: int, timeout: int = STEP_MS) -> None:
+                page.wait_for_function("(n) => Number(document.querySelector('[data-testid=\"iteration\"]')"
+                                       "?.textContent) > n", arg=n, timeout=timeout)
+
+            page.goto(f"{bridge.page_url}?token={TOKEN}")
+            text_is("connection-status", "live")
+            assert "token=" not in page.url  # the page moved it to sessionStorage
+            text_is("loop-status", "running")
+            iteration_above(2)  # live: the loop's iteration records move the page
+            text_is("mode", "paper")
+
+            page.get_by_test_id("btn-pause").click()
+            text_is("loop-status", "paused")
+            row = last_iteration(journal)
+            # pause returns once the iteration in flight has finished: the page shows the last one
+            text_is("iteration", str(row["n"]))
+            equity, cash = fmt_money(row["equity"]), fmt_money(row["cash"])
+            assert page.get_by_test_id("equity").get_attribute("data-raw") == equity
+            assert page.get_by_test_id("balance").get_attribute("data-raw") == cash
+            assert page.get_by_test_id("equity").text_content() == shown_dollars(equity)
+            assert page.get_by_test_id("balance").text_content() == shown_dollars(cash)
+            assert page.get_by_test_id("starting-balance").get_attribute("data-raw") == "100.0000"
+
+            # paused means paused: at 4 iterations a second, a running loop would pass n in 1.5 s
+            with pytest.raises(PlaywrightTimeout):
+                iteration_above(row["n"], timeout=1500)
+            assert last_iteration(journal)["n"] == row["n"]
+            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+            page.get_by_test_id("btn-start").click()
+            text_is("loop-status", "running")
+            iteration_above(row["n"])
+        finally:
+            browser.close()
+    assert bridge.interrupt() == 0
+    assert not problems, problems
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
