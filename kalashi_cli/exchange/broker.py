@@ -40,11 +40,13 @@ from kalashi_cli.errors import ConsentError, UsageError
 from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_credentials
 from kalashi_cli.exchange.env import (
     DEMO,
+    EXCHANGE_URL_VAR,
     PROD,
     KalshiEnv,
     check_broker_environment,
     check_key_environment,
     custom_env,
+    env_override,
 )
 from kalashi_cli.exchange.loop import LoopThread
 from kalashi_cli.exchange.ratelimit import RateLimiter
@@ -255,15 +257,22 @@ def open_broker(
     """Open a demo or live broker with credentials from the environment.
 
     ``base_url`` points a demo broker at a Kalshi-compatible server (e.g. the loopback
-    simulator ``http://127.0.0.1:8800/trade-api/v2``); without it demo uses Kalshi demo and
-    live uses Kalshi production.
+    simulator ``http://127.0.0.1:8800/trade-api/v2``); so does ``KALASHI_EXCHANGE_URL`` in the
+    environment (``KALASHI_WS_URL`` for its WebSocket). Without either, demo uses Kalshi demo
+    and live uses Kalshi production; live refuses to start while ``KALASHI_EXCHANGE_URL`` is set.
 
     Raises:
         AuthError: credentials missing or unusable. ConsentError: live without consent,
         or a mode/host/key-environment mismatch.
     """
-    creds = load_credentials(env if env is not None else os.environ)
-    target = custom_env(base_url) if base_url else (DEMO if mode == "demo" else PROD)
+    environ = env if env is not None else os.environ
+    creds = load_credentials(environ)
+    override = None if base_url else env_override(environ)
+    if override is not None and mode == "live":
+        # never let a leftover simulator URL decide where real money goes (or seem to)
+        raise ConsentError(f"{EXCHANGE_URL_VAR} is set ({override.rest_url}) but live trading only talks to "
+                           "Kalshi production", hint=f"unset {EXCHANGE_URL_VAR} to trade live")
+    target = custom_env(base_url) if base_url else override or (DEMO if mode == "demo" else PROD)
     return KalshiBroker(mode, target, creds, consented=consented, transport=transport, **kw)
 
 

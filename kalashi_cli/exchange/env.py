@@ -9,6 +9,7 @@ money.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -85,6 +86,26 @@ def custom_env(rest_url: str, ws_url: str | None = None) -> KalshiEnv:
         ws_scheme = "wss" if parts.scheme == "https" else "ws"
         ws_url = f"{ws_scheme}://{parts.netloc}/trade-api/ws/v2"
     return KalshiEnv(environment_of(rest), rest, ws_url)
+
+
+#: Point the demo broker and the ``kalshi-demo`` source at a Kalshi-compatible server instead of
+#: Kalshi demo, e.g. ``http://127.0.0.1:8800/trade-api/v2`` (``kalashi sim-exchange``).
+EXCHANGE_URL_VAR = "KALASHI_EXCHANGE_URL"
+#: Its WebSocket URL, when not ``ws://<same host>/trade-api/ws/v2``.
+WS_URL_VAR = "KALASHI_WS_URL"
+
+
+def env_override(environ: Mapping[str, str]) -> KalshiEnv | None:
+    """Return the server ``KALASHI_EXCHANGE_URL`` (+ ``KALASHI_WS_URL``) names, or None when unset.
+
+    Raises:
+        UsageError: the URL is not http(s).
+    """
+    rest = (environ.get(EXCHANGE_URL_VAR) or "").strip()
+    if not rest:
+        return None
+    ws = (environ.get(WS_URL_VAR) or "").strip() or None
+    return custom_env(rest, ws)
 
 
 def env_named(name: str) -> KalshiEnv:

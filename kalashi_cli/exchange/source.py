@@ -36,7 +36,7 @@ from kalashi_cli.errors import AuthError, UsageError
 from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, Credentials, KalshiAuth, try_load_credentials
 from kalashi_cli.exchange.books import BookStore
 from kalashi_cli.exchange.catalog import MarketCatalog
-from kalashi_cli.exchange.env import DEMO, PROD, KalshiEnv, check_key_environment, custom_env
+from kalashi_cli.exchange.env import DEMO, PROD, KalshiEnv, check_key_environment, custom_env, env_override
 from kalashi_cli.exchange.loop import LoopThread
 from kalashi_cli.exchange.ratelimit import RateLimiter
 from kalashi_cli.exchange.rest import KalshiClient
@@ -368,7 +368,8 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
     """Open a market source from its descriptor.
 
     * ``kalshi[,ws=1]`` — production market data; ``kalshi-demo[,ws=1]`` — demo;
-    * ``kalshi:http://127.0.0.1:8800/trade-api/v2[,ws=1]`` — any Kalshi-compatible server;
+    * ``kalshi:http://127.0.0.1:8800/trade-api/v2[,ws=1]`` — any Kalshi-compatible server
+      (``kalshi-demo`` goes there too while ``KALASHI_EXCHANGE_URL`` is set);
     * ``replay:PATH[,speed=N][,step=K][,slice_ms=M]`` — a recording (:class:`~kalashi_cli.sim.replay.ReplaySource`).
 
     Credentials come from ``KALSHI_API_KEY_ID``/``KALSHI_PRIVATE_KEY_PATH`` when set (needed
@@ -394,7 +395,8 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
         if head == "kalshi":
             target = PROD
         elif head == "kalshi-demo":
-            target = DEMO
+            # KALASHI_EXCHANGE_URL points the demo source at a Kalshi-compatible server (sim-exchange)
+            target = env_override(environ) or DEMO
         else:
             raise UsageError(f"unknown source {spec!r}",
                              hint="use sim, replay:PATH, kalshi, kalshi-demo or kalshi:URL")
