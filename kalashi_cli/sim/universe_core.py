@@ -42,8 +42,10 @@ MARKET_NOISE_PERIOD = (30, 300)  # steps
 FORECAST_BIAS_SD = 0.02  # per outcome path and generation
 FORECAST_STEP_SD = 0.04  # per step
 DISLOCATION_WINDOW = 40  # steps
-DISLOCATION_RATE = 0.08  # chance per event and window (real markets: far rarer; see docs)
+DISLOCATION_RATE = 0.10  # chance per event and window (real markets: far rarer; see docs)
 DISLOCATION_STEPS = (2, 6)
+DISLOCATION_MIN_VOLUME = 300  # contracts every market of a dislocated event has traded
+DISLOCATION_CLOSE_GAP = 40  # steps a dislocation ends before its event closes
 PAUSE_WINDOW = 60
 PAUSE_RATE = 0.01  # chance per event and window that it is paused (status inactive) a few steps
 LOTTERY_SHARE = 0.3  # a far-from-the-money market keeps a lone bid at the grid's lowest price
@@ -356,6 +358,8 @@ def _compute(lay: Layout, step: int) -> Core:
 
     # ---------------------------------------------------------------- dislocations (few events: Python)
     code_m = code[ms]
+    # mispricings happen where people trade (every leg of the mispriced basket or pair has
+    # traded) and not in the event's last minutes (scan's default window drops the last 0.1 h)
     live = (code == ACTIVE) | (code == INACTIVE)
     start_step = step - t
     dislocations: list[tuple[int, str, int, int]] = []
@@ -367,15 +371,24 @@ def _compute(lay: Layout, step: int) -> Core:
         d_end = d_start + DISLOCATION_STEPS[0] + ((hd >> 24) % (DISLOCATION_STEPS[1] - DISLOCATION_STEPS[0] + 1)
                                                  ).astype(np.int64)
         hit = (live & ((hd & 0xFFFF) < DISLOCATION_RATE * 65536) & (d_start <= step) & (step < d_end)
-               & (d_start - start_step >= 1) & (d_end - start_step <= close_t))
+               & (d_start - start_step >= 1) & (d_end - start_step <= close_t - DISLOCATION_CLOSE_GAP))
         for si in np.flatnonzero(hit).tolist():
             hv = int(hd[si])
             kinds = lay.kinds[si]
             kd = kinds[(hv >> 32) % len(kinds)]
             a0, a1 = int(lay.moff[si]), int(lay.moff[si] + lay.msize[si])
+            traded = (vol[a0:a1] >= DISLOCATION_MIN_VOLUME).tolist()
+            pair = 0
+            if kd in ("no_basket", "yes_basket") and not all(traded):
+                continue
+            if kd == "ladder":
+                pairs = [j for j in range(a1 - a0 - 1) if traded[j] and traded[j + 1]]
+                if not pairs:
+                    continue
+                pair = pairs[(hv >> 48) % len(pairs)]
             bl, al = bid[a0:a1].tolist(), ask[a0:a1].tolist()
             moved = dislocate(kd, hv, bl, al, int(lay.top[si]), GRID_LIST[int(lay.gid[si])].prices,
-                              lay.fee_type[si], lay.fee_mult[si], int(shape[si]))
+                              lay.fee_type[si], lay.fee_mult[si], int(shape[si]), pair)
             bid[a0:a1] = bl
             ask[a0:a1] = al
             for j in moved:
@@ -414,13 +427,14 @@ def _compute(lay: Layout, step: int) -> Core:
 
 
 def dislocate(kind: str, h: int, bids: list[int], asks: list[int], top: int, prices: tuple[int, ...],
-              fee_type: str, fee_multiplier: int, shape: int) -> set[int]:
+              fee_type: str, fee_multiplier: int, shape: int, pair: int = 0) -> set[int]:
     """Shift one event's books (grid indices, edited in place) into a deliberate mispricing.
 
     Returns the markets whose best levels carry thin sizes. Every single book stays uncrossed
     (``bid < ask``); the mispricing is across markets, as on the real exchange. Arbitrage
     kinds are fee-positive for one contract per leg at taker fees; if the grid leaves no room
-    for the edge the books are left as they were.
+    for the edge the books are left as they were. ``pair`` is the lower strike of a ladder
+    inversion.
     """
     n = len(bids)
     margin = 5_000 + (h >> 40) % 25_000  # net edge per basket after fees: $0.005 … $0.03 (Money)
@@ -470,8 +484,7 @@ def dislocate(kind: str, h: int, bids: list[int], asks: list[int], top: int, pri
             asks[i] -= 1
         return undo()
     if kind == "ladder":  # YES bid at the higher strike above the YES ask at the lower one
-        j = (h >> 48) % (n - 1)
-        lo, hi = j, j + 1
+        lo, hi = pair, pair + 1
         if bids[hi] < 0:
             bids[hi], asks[hi] = 0, max(asks[hi], 1)
         if asks[lo] > top:
