@@ -4,10 +4,10 @@ Everything here is deterministic and process-independent: hashing is splitmix64 
 (never Python's ``hash()`` of strings, which is randomised per process), and every table is
 built from fixed constants, so two processes produce identical books for the same seed.
 
-Book sides are assembled from shared pieces to keep 100 000 markets fast and small: a deep
-side (every level below the best) is a tuple cached per (grid, size table, best level,
-template), and each level is a ``(price, size)`` tuple shared by every market that quotes
-it. A market only allocates its best level and the concatenation.
+Book sides are shared to keep 100 000 markets fast and small: a side is named by an int key
+(grid, size table, liquidity class, best level, template — see :func:`side_key`), built once
+by :func:`side_for_key` and cached in :data:`SIDES`; each level is a ``(price, size)`` tuple
+shared by every side that quotes it. A market allocates nothing for its book.
 """
 
 from __future__ import annotations
@@ -47,11 +47,6 @@ def unit(h: int) -> float:
 _ND = NormalDist()
 #: 256 standard-normal quantiles: a byte of hash → an (approximately) normal draw.
 NORMAL256: tuple[float, ...] = tuple(_ND.inv_cdf((i + 0.5) / 256) for i in range(256))
-
-
-def normal(h: int) -> float:
-    """Map a 64-bit hash to an exact standard-normal draw (inverse CDF of 53 bits)."""
-    return _ND.inv_cdf(unit(h))
 
 
 #: 4096 standard-normal quantiles: 12 bits of hash → a normal draw (tails to ±3.5σ).

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 from kalashi_cli.domain import Market
 from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, fee_for, on_grid
 from kalashi_cli.sim.universe import EPOCH_MS, EventInfo, SimUniverse
-from kalashi_cli.sim.universe_books import MARKET_FIELDS, new_market
+from kalashi_cli.sim.universe_books import MARKET_FIELDS, mix64, new_market
+from kalashi_cli.sim.universe_core import mix
 
 N = 2500
 STEPS = range(1, 121)
@@ -112,6 +114,11 @@ def test_market_at_matches_the_full_listing() -> None:
         assert fresh.market_at(m.ticker, 30) == m
     assert fresh.market_at("KXNOPE-26JAN01G0-X", 30) is None
     assert fresh.market_at("garbage", 30) is None
+
+
+def test_vectorised_hash_matches_the_scalar_one() -> None:
+    xs = [0, 1, 2**63, 2**64 - 1, 12_345_678_901_234_567]
+    assert mix(np.array(xs, dtype=np.uint64)).tolist() == [mix64(x) for x in xs]
 
 
 def test_fast_market_constructor_equals_the_dataclass() -> None:
