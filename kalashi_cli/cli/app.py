@@ -57,6 +57,9 @@ def _register() -> None:
     for mod in (scan, analyze, correlate, order, metrics, run_loop, safety_cmds):
         mod.register(app)
     serve_bridge.register(app)
+    from . import heal
+
+    heal.register(app)
     from . import sim_exchange
 
     sim_exchange.register(app)

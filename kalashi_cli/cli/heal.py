@@ -1,0 +1,264 @@
+"""kalashi heal — health checks for cron (--once), or a self-healing supervisor with a status endpoint."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+import typer
+
+from ..errors import UsageError
+from .common import (
+    DemoOpt,
+    Format,
+    FormatOpt,
+    JournalOpt,
+    LiveOpt,
+    Out,
+    PaperOpt,
+    ProfileOpt,
+    QuietOpt,
+    info,
+    load_profile,
+    pick_mode,
+    use_table,
+)
+
+EPILOG = """Examples:
+
+  kalashi heal --once                                  # check everything once; exit 0, 10 or 11
+
+  */5 * * * * kalashi heal --once --quiet --format jsonl >> ~/heal.jsonl || notify-me
+
+  kalashi heal --paper --bridge                        # run-loop + dashboard, restarted when they fail
+
+  kalashi heal --watch --webhook https://hooks.example/kalashi    # check a loop started elsewhere
+
+  curl -s 127.0.0.1:8002/api/v1/status | jq .status;  curl -s 127.0.0.1:8002/metrics
+
+Exit codes of --once (the other codes are kalashi's usual ones, see kalashi --help):
+
+  0   healthy: every check ok
+
+  10  degraded: at least one check degraded, none failed
+
+  11  failed: at least one check failed (HALTED counts as failed)
+"""
+
+HEALTH_COLUMNS = {"health": ["name", "status", "latency_ms", "detail"],
+                  "repair": ["ts", "action", "target", "ok", "detail"]}
+
+
+def heal(
+    once: bool = typer.Option(False, "--once", help="Check everything once, print the results and exit with 0 "
+                                                   "(healthy), 10 (degraded) or 11 (failed)."),
+    watch: bool = typer.Option(False, "--watch", help="Supervise nothing: check on a schedule and serve status "
+                                                     "for processes started elsewhere."),
+    paper: PaperOpt = False,
+    demo: DemoOpt = False,
+    live: LiveOpt = False,
+    source: str | None = typer.Option(None, "--source", "-s", envvar="KALASHI_SOURCE",
+                                      help="The loop's market data (default: what the journal last traded on, "
+                                           "else sim). kalshi/kalshi-demo sources get the exchange checks."),
+    profile: ProfileOpt = "default",
+    journal: JournalOpt = None,
+    interval: float | None = typer.Option(None, "--interval", min=0,
+                                          help="The loop's seconds between iterations (profile "
+                                               "loop.interval_seconds); passed to the supervised run-loop and "
+                                               "used to tell a hung loop."),
+    hang_after: float | None = typer.Option(None, "--hang-after", min=0.1,
+                                            help="Seconds without a new iteration before the loop counts as hung "
+                                                 "(default 3 × interval + 30)."),
+    every: float = typer.Option(10.0, "--every", min=0.05, help="Seconds between check rounds."),
+    loop: bool = typer.Option(True, "--loop/--no-loop", help="A run-loop belongs on this journal: supervise it "
+                                                             "(or, with --once/--watch, check its heartbeat)."),
+    bridge: bool = typer.Option(False, "--bridge/--no-bridge", help="Also run (or check) the dashboard bridge, "
+                                                                    "attached to the loop's journal."),
+    mcp: bool = typer.Option(False, "--mcp/--no-mcp", help="Also run (or check) the MCP server over HTTP."),
+    child: list[str] = typer.Option([], "--child", metavar="NAME=COMMAND",
+                                    help="Supervise another command (repeatable); never run through a shell."),
+    probe: list[str] = typer.Option([], "--probe", metavar="NAME=URL",
+                                    help="A liveness URL for --child NAME (any HTTP answer = alive); with "
+                                         "--once/--watch, checked on its own (repeatable)."),
+    bridge_ws_port: int = typer.Option(8766, "--bridge-ws-port", min=1, max=65535),
+    bridge_http_port: int = typer.Option(3002, "--bridge-http-port", min=1, max=65535),
+    mcp_port: int = typer.Option(8767, "--mcp-port", min=1, max=65535),
+    max_restarts: int = typer.Option(5, "--max-restarts", min=0, help="Restarts allowed per process within "
+                                                                      "--restart-window; one more failure gives up."),
+    restart_window: float = typer.Option(600.0, "--restart-window", min=1, help="Seconds of the restart budget."),
+    status_host: str = typer.Option("127.0.0.1", "--status-host", help="Address of the status endpoint."),
+    status_port: int = typer.Option(8002, "--status-port", min=0, max=65535,
+                                    help="Port of /api/v1/status and /metrics (0 = any free port)."),
+    webhook: str | None = typer.Option(None, "--webhook", envvar="KALASHI_HEAL_WEBHOOK", show_envvar=True,
+                                       help="POST a JSON notification here when the overall health changes."),
+    redis_url: str | None = typer.Option(None, "--redis-url", envvar="KALASHI_REDIS_URL", show_envvar=True,
+                                         help="Also PING this Redis (redis://[:password@]host:port/db)."),
+    fmt: FormatOpt = Format.auto,
+    quiet: QuietOpt = False,
+) -> None:
+    """Check kalashi's health — exchange, credentials and clock, rate limits, feed, loop, journal, disk — and heal it.
+
+    With --once: run every check once, print a table (or `health` records in a pipe) and exit
+    0 healthy, 10 degraded, 11 failed, for cron. Without it: start the run-loop (and with
+    --bridge/--mcp the dashboard bridge and the MCP server), restart what dies or hangs with
+    backoff within a restart budget, reconcile on drift, halt trading when the loop cannot be
+    kept alive or the journal becomes unsafe, journal every repair, and serve status JSON on
+    127.0.0.1:8002/api/v1/status with Prometheus metrics on /metrics. Nothing it does edits
+    code or configuration.
+    """
+    from ..heal.children import bridge_urls, mcp_url, parse_pairs
+    from ..heal.monitor import HealConfig, collect_checks, exit_code, source_of
+    from ..journal import default_journal_path
+
+    if once and watch:
+        raise UsageError("--once and --watch do not go together", hint="--once checks once; --watch keeps checking")
+    mode = pick_mode(paper, demo, live).value
+    prof = load_profile(profile)
+    jpath = journal or default_journal_path(mode)
+    src = source or source_of(jpath)
+    loop_interval = float(prof.loop.interval_seconds) if interval is None else interval
+    children = parse_pairs(child, "--child")
+    probes = dict(parse_pairs(probe, "--probe"))
+    if (once or watch) and children:
+        raise UsageError("--child only applies when heal supervises", hint="drop --once/--watch, or use --probe")
+    unknown = set(probes) - {n for n, _ in children} if not (once or watch) else set()
+    if unknown:
+        raise UsageError(f"--probe for {sorted(unknown)} names no --child", hint="name a --child NAME=COMMAND")
+    checked: list[tuple[str, str]] = []
+    if once or watch:
+        if bridge:
+            page, ws = bridge_urls(bridge_ws_port, bridge_http_port)
+            checked += [("bridge", page), ("bridge_ws", ws)]
+        if mcp:
+            checked.append(("mcp", mcp_url(mcp_port)))
+        checked += list(probes.items())
+    hang_factor, grace = 3.0, 30.0
+    if hang_after is not None:  # express the explicit limit through the same formula
+        hang_factor, grace = 0.0, hang_after
+    cfg = HealConfig(journal_path=jpath, profile=prof, mode=mode, source=src, loop_interval_s=loop_interval,
+                     watch_loop=loop, hang_factor=hang_factor, hang_grace_s=grace, probes=tuple(checked),
+                     redis_url=redis_url or None, environ=dict(os.environ), data_dir=jpath.parent)
+    if once:
+        checks = collect_checks(cfg)
+        out = Out(fmt)
+        for c in checks:
+            out.write(c.to_record())
+        status = _overall(checks)
+        out.write({"kind": "health", "v": 1, "name": "overall", "status": status,
+                   "detail": f"{len(checks)} checks; exit {exit_code(status)}", "latency_ms": None})
+        out.finish(HEALTH_COLUMNS)
+        info(f"overall: {status} (exit {exit_code(status)})", quiet or not use_table(fmt))
+        raise typer.Exit(exit_code(status))
+    _supervise(cfg, watch=watch, profile=profile, interval=interval, hang_after=hang_after, bridge=bridge, mcp=mcp,
+               children=children, probes=probes, ports=(bridge_ws_port, bridge_http_port, mcp_port),
+               budget=(max_restarts, restart_window), every=every, status=(status_host, status_port),
+               webhook=webhook, fmt=fmt, quiet=quiet)
+
+
+def _overall(checks: list[Any]) -> str:
+    from ..heal.checks import overall
+
+    return overall(checks)
+
+
+def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, hang_after: float | None,
+               bridge: bool, mcp: bool, children: list[tuple[str, str]], probes: dict[str, str],
+               ports: tuple[int, int, int], budget: tuple[int, float], every: float, status: tuple[str, int],
+               webhook: str | None, fmt: Format, quiet: bool) -> None:
+    from ..heal.children import bridge_child, custom_child, loop_child, mcp_child
+    from ..heal.monitor import HealthMonitor
+    from ..heal.status_server import StatusServer
+    from ..heal.supervisor import RestartPolicy, Supervisor
+    from ..heal.webhook import Notifier, check_url
+    from ..records import RecordWriter
+
+    _log_to_stderr(quiet)
+    specs = []
+    if not watch:
+        if cfg.watch_loop:
+            specs.append(loop_child(mode=cfg.mode, source=cfg.source, journal=cfg.journal_path, profile=profile,
+                                    interval_s=interval, effective_interval_s=cfg.loop_interval_s,
+                                    hang_after_s=hang_after))
+        if bridge:
+            specs.append(bridge_child(mode=cfg.mode, journal=cfg.journal_path, profile=profile,
+                                      interval_s=cfg.loop_interval_s, ws_port=ports[0], http_port=ports[1]))
+        if mcp:
+            specs.append(mcp_child(mode=cfg.mode, journal=cfg.journal_path, profile=profile, port=ports[2]))
+        specs += [custom_child(name, command, probes.get(name)) for name, command in children]
+    notifier = Notifier(check_url(webhook)) if webhook else None
+    supervisor = Supervisor(specs, policy=RestartPolicy(max_restarts=budget[0], window_s=budget[1]),
+                            log_dir=cfg.disk_path) if specs else None
+    table = use_table(fmt)
+    writer = RecordWriter(sys.stdout.buffer)
+
+    def sink(rec: dict[str, Any]) -> None:
+        if not table:
+            writer.write(rec)
+        elif not quiet:
+            _show(rec)
+
+    monitor = HealthMonitor(cfg, supervisor=supervisor, notifier=notifier, sink=sink, check_every_s=every)
+    server = StatusServer(monitor.snapshot, host=status[0], port=status[1])
+    try:
+        server.start()
+    except OSError as e:
+        raise UsageError(f"cannot serve status on {status[0]}:{status[1]}: {e.strerror or e}",
+                         hint="another heal may be running; pass --status-port (0 = any free port)") from None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        info("\nkalashi heal: stopping (the supervised processes finish their current step)", quiet)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    what = ", ".join(s.name for s in specs) or "nothing (watching)"
+    info(f"kalashi heal: {cfg.mode} on {cfg.source}, journal {cfg.journal_path}\n  supervising {what}\n"
+         f"  status  {server.url}  (metrics on /metrics)\n  Ctrl-C stops", quiet)
+    try:
+        monitor.run(stop, poll_s=min(0.5, every))
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        if supervisor is not None:
+            supervisor.stop()
+        server.stop()
+        if notifier is not None:
+            notifier.close()
+
+
+def _log_to_stderr(quiet: bool) -> None:
+    """Heal's own warnings (a death, a give-up) as plain lines on stderr."""
+    import logging
+
+    logger = logging.getLogger("kalashi.heal")
+    if quiet or logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("kalashi heal: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _show(rec: dict[str, Any]) -> None:
+    """One line per health change or repair on a terminal."""
+    from .common import console
+
+    con = console(stderr=False)
+    if rec.get("kind") == "repair":
+        mark = "[green]repaired[/]" if rec["ok"] else "[red]repair failed[/]"
+        con.print(f"{rec['ts']}  {mark}  {rec['action']} {rec['target']}: {rec['detail']}")
+        return
+    colour = {"ok": "green", "degraded": "yellow", "failed": "red"}.get(rec.get("status", ""), "white")
+    con.print(f"[{colour}]{rec.get('status', '?'):>8}[/]  {rec.get('name')}: {rec.get('detail')}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("heal", epilog=EPILOG)(heal)
+
