@@ -11,7 +11,7 @@ import orjson
 import typer
 
 from ..errors import UsageError
-from .common import QuietOpt, info
+from .common import QuietOpt
 
 EPILOG = """Examples:
 
@@ -116,17 +116,23 @@ def sim_exchange(
         ready["demo_key"] = {"key_id": demo[0].key_id, "private_key_path": str(demo[0].private_key_path)}
     sys.stdout.write(orjson.dumps(ready).decode() + "\n")
     sys.stdout.flush()
-    info(f"kalashi sim-exchange on {server.root}: REST /trade-api/v2, WebSocket /trade-api/ws/v2, control /_sim "
-         f"({len(ring)} key(s), {ready['markets']} markets, a step every {step_seconds:g} s)", quiet)
-    if not len(ring):
-        info("no API keys registered: only public market data will answer (use --demo-keys DIR or --add-key)", quiet)
-    for d in demo:
-        info(f"demo key (private key mode 600):\n{d.exports()}", quiet)
-    info(f"point kalashi's client at it:\nexport KALASHI_EXCHANGE_URL={server.url}", quiet)
+    if not quiet:
+        # plain lines, never wrapped: people copy the export lines into a shell
+        lines = [f"kalashi sim-exchange on {server.root}: REST /trade-api/v2, WebSocket /trade-api/ws/v2, "
+                 f"control /_sim ({len(ring)} key(s), {ready['markets']} markets, "
+                 + (f"a step every {step_seconds:g} s)" if step_seconds else "steps on POST /_sim/step)")]
+        if not len(ring):
+            lines.append("no API keys registered: only public market data answers (use --demo-keys DIR or --add-key)")
+        for d in demo:
+            lines.append(f"demo key (private key mode 600):\n{d.exports()}")
+        lines.append(f"point kalashi's client at it:\nexport KALASHI_EXCHANGE_URL={server.url}")
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
     try:
         asyncio.run(server.serve())
     except KeyboardInterrupt:
-        info("kalashi sim-exchange stopped", quiet)
+        if not quiet:
+            sys.stderr.write("kalashi sim-exchange stopped\n")
 
 
 def register(app: typer.Typer) -> None:

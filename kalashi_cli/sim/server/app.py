@@ -299,6 +299,13 @@ def _control_routes(x: SimExchange) -> list[BaseRoute]:
                              "settlements": [s.ticker for s in r.settlements], "created": len(r.created)}
                             for r in reports]}
 
+    def clock(body: Any) -> Any:
+        v = body.get("step_seconds") if isinstance(body, dict) else None
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise UsageError('the body must be {"step_seconds": <seconds, 0 = manual stepping only>}')
+        x.set_step_seconds(float(v))
+        return {"step_seconds": x.step_seconds, "step": x.driver.step}
+
     def faults(body: Any) -> Any:
         if not isinstance(body, dict):
             raise UsageError("the body must be a JSON object of fault settings")
@@ -346,6 +353,7 @@ def _control_routes(x: SimExchange) -> list[BaseRoute]:
     return [
         Route("/_sim/state", control(lambda _: x.state()), methods=["GET"]),
         Route("/_sim/step", control(step), methods=["POST"]),
+        Route("/_sim/clock", control(clock), methods=["POST"]),
         Route("/_sim/faults", control(lambda _: x.faults.config.to_json()), methods=["GET"]),
         Route("/_sim/faults", control(faults), methods=["POST"]),
         Route("/_sim/faults/reset", control(reset), methods=["POST"]),

@@ -316,6 +316,8 @@ class SimExchange:
         self.limits = RateLimits(config.tier, enabled=config.rate_limits, clock=monotonic)
         self.hub = Hub(self)
         self.trading_active = not self.faults.config.pause_trading
+        self.step_seconds = config.step_seconds  # wall seconds between automatic steps (0 = manual)
+        self.clock_listener: Callable[[], None] | None = None  # the runner's stepper wakes on changes
         self._meta: dict[str, _OrderMeta] = {}
         self._pos_meta: dict[tuple[str, str], tuple[Count, Money, int]] = {}  # volume, total traded, updated
         self._settle_cost: dict[tuple[str, str], Money] = {}
@@ -391,6 +393,14 @@ class SimExchange:
         self.hub.flush()
         return reports
 
+    def set_step_seconds(self, seconds: float) -> None:
+        """Change the automatic stepping interval (0 stops it; POST /_sim/step still works)."""
+        if seconds < 0:
+            raise UsageError("step_seconds must not be negative")
+        self.step_seconds = seconds
+        if self.clock_listener is not None:
+            self.clock_listener()
+
     def set_trading(self, active: bool) -> None:
         """Pause or resume trading exchange-wide (cancels still work while paused).
 
@@ -425,6 +435,7 @@ class SimExchange:
                 "faults": self.faults.config.to_json(), "fault_counts": dict(self.faults.counts),
                 "rate_limited": self.limits.refused, "requests": self.requests,
                 "ws_connections": self.hub.connection_count(), "tier": self.limits.tier.name,
+                "step_seconds": self.step_seconds,
                 "rate_limits": self.limits.enabled}
 
     # ------------------------------------------------------------------ helpers

@@ -89,7 +89,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         UsageError: the address is taken or not available.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the listening
+    # socket says TCP; without it every answer waits ~40 ms for a delayed ACK (Nagle)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -151,13 +153,30 @@ class SimExchangeServer:
         return f"http://{host}:{self.port}"
 
     async def _step_forever(self) -> None:
-        interval = self.exchange.config.step_seconds
-        next_at = time.monotonic() + interval
+        """Step the market every ``exchange.step_seconds`` (re-read after POST /_sim/clock)."""
+        x = self.exchange
+        wake = asyncio.Event()
+        x.clock_listener = wake.set
+        next_at: float | None = None
         while True:
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            next_at += interval
+            interval = x.step_seconds
+            if interval <= 0:
+                await wake.wait()
+                wake.clear()
+                next_at = None
+                continue
+            due = next_at if next_at is not None else time.monotonic() + interval
+            next_at = due
             try:
-                self.exchange.step(1)
+                await asyncio.wait_for(wake.wait(), max(0.0, due - time.monotonic()))
+                wake.clear()
+                next_at = None  # the interval changed: start counting again
+                continue
+            except TimeoutError:
+                pass
+            next_at = due + interval
+            try:
+                x.step(1)
             except Exception:  # noqa: BLE001 - one bad step must not stop the market
                 self.step_errors += 1
                 log.exception("market step failed")
@@ -167,11 +186,11 @@ class SimExchangeServer:
     async def serve(self) -> None:
         """Serve until :meth:`stop` (or Ctrl-C under the CLI)."""
         self._loop = asyncio.get_running_loop()
-        if self.exchange.config.step_seconds > 0:
-            self._stepper = asyncio.ensure_future(self._step_forever())
+        self._stepper = asyncio.ensure_future(self._step_forever())
         try:
             await self.server.serve(sockets=[self._sock])
         finally:
+            self.exchange.clock_listener = None
             if self._stepper is not None:
                 self._stepper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
