@@ -13,7 +13,8 @@ from .journal import Journal
 from .ports import Broker, MarketSource
 from .profile import Profile, money
 
-SOURCES_HELP = "sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi, kalshi-demo"
+SOURCES_HELP = ("sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi[,ws=1], kalshi-demo[,ws=1], "
+                "kalshi:URL (any Kalshi-compatible server, e.g. kalashi sim-exchange)")
 
 
 def open_source(spec: str) -> MarketSource:
@@ -27,7 +28,7 @@ def open_source(spec: str) -> MarketSource:
         from .sim.source import parse_sim_spec
 
         return parse_sim_spec(spec)
-    if spec.startswith("replay:") or spec in ("kalshi", "kalshi-demo"):
+    if spec.startswith(("replay:", "kalshi:")) or spec.split(",")[0] in ("kalshi", "kalshi-demo"):
         from .exchange.source import open_source as open_exchange_source
 
         return open_exchange_source(spec)
@@ -51,7 +52,11 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
     from .exchange.broker import KalshiBroker
     from .exchange.env import check_live_consent
 
-    broker = KalshiBroker.from_env(env="demo" if mode == "demo" else "prod", environ=env)
+    # KALASHI_EXCHANGE_URL points demo trading at a Kalshi-compatible server (kalashi sim-exchange);
+    # the broker refuses to send a demo key anywhere but demo hosts and loopback.
+    base_url = env.get("KALASHI_EXCHANGE_URL") if mode == "demo" else None
+    broker = KalshiBroker.from_env(env="demo" if mode == "demo" else "prod", environ=env, base_url=base_url,
+                                   consented=mode == "live")
     if mode == "live":
         check_live_consent(live_flag=True, profile_allow_live=profile.allow_live, credentials_present=True,
                            trading_active=broker.trading_active())

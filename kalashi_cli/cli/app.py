@@ -52,9 +52,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import analyze, correlate, metrics, order, profile_cmd, run_loop, safety_cmds, scan, serve_bridge
+    from . import analyze, correlate, metrics, order, profile_cmd, record, run_loop, safety_cmds, scan, serve_bridge
 
-    for mod in (scan, analyze, correlate, order, metrics, run_loop, safety_cmds):
+    for mod in (scan, analyze, correlate, order, metrics, run_loop, safety_cmds, record):
         mod.register(app)
     serve_bridge.register(app)
     from . import heal

@@ -54,7 +54,7 @@ from kalashi_cli.exchange.wire import (
     parse_orderbook,
     parse_trade,
 )
-from kalashi_cli.money import CENT_GRID, DECI_CENT_GRID, ONE_DOLLAR, TickBand
+from kalashi_cli.money import CENT_GRID, DECI_CENT_GRID, ONE_DOLLAR, TickBand, parse_count, parse_price
 from kalashi_cli.ports import MarketSource, SourceEvents
 
 log = logging.getLogger("kalashi.sim.replay")
@@ -369,6 +369,8 @@ class ReplaySource:
         try:
             if other == "trade":
                 self._trades.append(parse_trade(msg))
+            elif other == "ticker":
+                self._ticker(msg)
             elif other == "market_lifecycle_v2":
                 s = lifecycle_settlement(msg)
                 if s is not None:
@@ -437,6 +439,29 @@ class ReplaySource:
         self._settlements.clear()
 
     # ------------------------------------------------------------------ protocol
+
+    def _ticker(self, msg: Mapping[str, Any]) -> None:
+        """A ``ticker`` message carries volume, open interest and the last price: keep them."""
+        t = msg.get("market_ticker")
+        base = self._meta.get(t) if isinstance(t, str) else None
+        if base is None:
+            return
+        changes: dict[str, Any] = {}
+        for key, attr in (("volume_fp", "volume"), ("open_interest_fp", "open_interest")):
+            v = msg.get(key)
+            if isinstance(v, str | int):
+                try:
+                    changes[attr] = parse_count(str(v))
+                except ValueError:
+                    pass
+        lp = msg.get("price_dollars")
+        if isinstance(lp, str):
+            try:
+                changes["last_price"] = parse_price(lp)
+            except ValueError:
+                pass
+        if changes:
+            self._meta[t] = dataclasses.replace(base, **changes)  # type: ignore[index]
 
     def describe(self) -> str:
         extra = f",slice_ms={self.slice_ms}" if self.slice_ms != DEFAULT_SLICE_MS else ""

@@ -1,0 +1,48 @@
+"""Sources as a user names them: replay of a real recording, source errors, record's usage errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import Kalashi, records
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} is not available (../shared is not part of the repository)")
+    return p
+
+CRYPTO = ("data", "kalshi-real", "crypto_ws_kxbtc15m",
+          "ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl")
+
+
+def test_run_loop_replays_a_real_recording(kalashi: Kalashi, tmp_path: Path) -> None:
+    rec = shared_path(*CRYPTO)
+    out = records(kalashi("run-loop", "--paper", "--source", f"replay:{rec}", "--iterations", "5", "--interval", "0",
+                          "--journal", str(tmp_path / "j.sqlite")).stdout)
+    assert [r["n"] for r in out] == [1, 2, 3, 4, 5]
+    assert out[-1]["markets"] == 1, "the recorded market passes the prefilter once its ticker message arrived"
+    assert out[-1]["source"].startswith(f"replay:{rec}")
+
+
+def test_scan_of_a_replay_carries_volume_from_ticker_messages(kalashi: Kalashi) -> None:
+    rec = shared_path(*CRYPTO)
+    res = kalashi("scan", "--source", f"replay:{rec},step=3")
+    (m,) = [r for r in records(res.stdout) if r["kind"] == "market"]
+    assert m["ticker"] == "KXBTC15M-26MAY130200-00"
+    assert float(m["volume"]) > 100 and m["depth"]["yes"] and m["depth"]["no"]
+
+
+def test_replay_of_a_missing_file(kalashi: Kalashi, tmp_path: Path) -> None:
+    res = kalashi("scan", "--source", f"replay:{tmp_path / 'nope.jsonl'}", code=None)
+    assert res.exit_code in (2, 3) and "nope.jsonl" in res.stderr
+
+
+def test_record_needs_something_to_record(kalashi: Kalashi, tmp_path: Path) -> None:
+    res = kalashi("record", "-o", str(tmp_path / "r.jsonl"), code=2)
+    assert "give --markets, --events or --series" in res.stderr
