@@ -89,7 +89,7 @@ class PageServer:
         httpd_cls = _V6Server if ":" in self.host else http.server.ThreadingHTTPServer
         self._httpd = httpd_cls((self.host.strip("[]"), self.requested_port), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="kalashi-page", daemon=True)
         self._thread.start()
         return self.port

@@ -312,7 +312,7 @@ class BridgeServer:
         try:
             self._ws = await serve(self._handle, cfg.host.strip("[]"), cfg.ws_port, process_request=self._admit,
                                    max_size=64 * 1024, ping_interval=cfg.ping_interval,
-                                   ping_timeout=cfg.ping_timeout, server_header=None)
+                                   ping_timeout=cfg.ping_timeout, close_timeout=2, server_header=None)
         except BaseException:
             if self.page is not None:
                 self.page.close()

@@ -132,6 +132,7 @@ def test_attach_watches_and_halts_a_separate_run_loop(run_bridge_process: Callab
         halted = next(r for r in iterations if r["n"] > n and r["state"] == "HALTED")
         c.until(lambda m: m["type"] == "record" and m["record"]["kind"] == "iteration"
                 and m["record"]["n"] >= halted["n"])
+        c.close()
         assert p.interrupt() == 0
     finally:
         loop.terminate()
