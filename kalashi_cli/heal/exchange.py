@@ -384,7 +384,12 @@ def rate_limits_check(probe: Probe | None, rows: Sequence[Mapping[str, Any]]) ->
         if probe.limits.ok and isinstance(probe.limits.body, Mapping):
             limits = parse_account_limits(probe.limits.body)
     rate, cap = (limits.read_rate, limits.read_capacity) if limits else BASIC_READ
-    tier = f"{limits.usage_tier or 'unknown'} tier" if limits else "Basic tier assumed (no credentials)"
+    if limits is not None:
+        tier = f"{limits.usage_tier or 'unknown'} tier"
+    elif probe is not None and probe.limits is not None:
+        tier = "Basic tier assumed (GET /account/limits failed)"
+    else:
+        tier = "Basic tier assumed (no credentials)"
     usage = read_rate_usage(rows, rate, cap)
     facts: dict[str, Any] = {"read_rate": rate, "read_capacity": cap, "tier": limits.usage_tier if limits else "basic"}
     if usage is None:

@@ -11,7 +11,7 @@ Thresholds::
     last book message older than 60 s               degraded   (quiet markets send few deltas)
     last book message older than 300 s              failed
     any stale book                                  degraded   (a resync is pending)
-    half of the books or more stale                 failed
+    more than half of the books stale               failed
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def feed_check(feed: Any, *, now_ms: Callable[[], int] = _wall_ms, degraded_age_
         if not feed.connected.is_set():
             return FAILED, f"not connected ({feed.reconnects} reconnects so far); the feed retries with backoff", facts
         what = "no book message yet" if age is None else f"last book message {age:.0f} s ago"
-        if books and len(stale) >= STALE_FAILED_FRACTION * len(books):
+        if books and len(stale) > STALE_FAILED_FRACTION * len(books):
             return FAILED, f"{len(stale)} of {len(books)} books stale; {what}", facts
         if age is not None and age > failed_age_s:
             return FAILED, f"{what}: the feed looks silent (limit {failed_age_s:g} s)", facts
