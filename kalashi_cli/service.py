@@ -22,6 +22,7 @@ from .context import journal_for, open_broker, open_source
 from .domain import Leg, Market, OrderIntent, from_book_side, to_book_side
 from .engine import IterationResult, TradingLoop, encode, iso
 from .errors import ConsentError, NotFound, RiskDenied, UsageError
+from .journal import Journal
 from .money import (
     ONE_DOLLAR,
     fmt_count,
@@ -555,7 +556,6 @@ class TradingService:
             return self.source.books(tickers)
 
 
-
 def percent(fraction: Decimal) -> str:
     """A fraction as a percent string with two places (0.2 → "20.00")."""
     return str((Decimal(fraction) * 100).quantize(Decimal("0.01")))
@@ -567,7 +567,7 @@ def decimal_text(x: float | int | Decimal) -> str:
     return format(d, "f")
 
 
-def _journal_view(journal: Any) -> list[dict[str, Any]]:
+def _journal_view(journal: Journal) -> list[dict[str, Any]]:
     """The newest order and fill records in the journal, newest first.
 
     Order records get a ``ts``: when their intent was journaled (just before the order was sent).
@@ -584,7 +584,7 @@ def _journal_view(journal: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _iteration_record(journal: Any) -> dict[str, Any] | None:
+def _iteration_record(journal: Journal) -> dict[str, Any] | None:
     """The journal's last iteration as an ``iteration`` record (what the loop emitted, less its extras)."""
     rows = journal.iterations(limit=1)
     return iteration_record_from_row(rows[-1]) if rows else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from kalashi_cli.bridge.backends import ServiceBackend
 from kalashi_cli.money import fmt_money
 from kalashi_cli.service import TradingService
 
-from .conftest import TOKEN, Client, RunningBridge
+from .conftest import SIM, TOKEN, Client, RunningBridge
 
 
 def journal_last(service: TradingService) -> dict[str, Any]:
@@ -348,3 +349,24 @@ def test_beyond_loopback_even_watching_needs_the_token(service: TradingService,
         connect(bridge.ws_url, additional_headers={"Authorization": "Bearer wrong-token-xyz"})
     assert connect(bridge.ws_url, additional_headers={"Authorization": f"Bearer {TOKEN}"}).welcome()
     assert connect(bridge.ws_url, additional_headers={"Cookie": f"kalashi_bridge_token={TOKEN}"}).welcome()
+
+
+def test_a_restarted_bridge_shows_the_journal_it_carries_on(tmp_path: Path, start_bridge: Callable[..., RunningBridge],
+                                                            connect: Callable[..., Client]) -> None:
+    path = tmp_path / "restart.sqlite"
+    before = TradingService("default", source=SIM, journal_path=path, interval=0)
+    try:
+        for _ in range(3):
+            before.run_iteration()
+        placed = [r["client_order_id"] for r in before.journal.records(kind="order")]
+    finally:
+        before.close()
+    # the bridge owns the new service: closing the bridge closes it
+    bridge = start_bridge(ServiceBackend(TradingService("default", source=SIM, journal_path=path, interval=0),
+                                         autostart=False))
+    state = connect(bridge.ws_url).welcome()
+    assert state["loop"]["iteration"] == 3 and state["last_iteration"]["n"] == 3
+    orders = [r for r in state["journal"] if r["kind"] == "order"]
+    assert orders and all("ts" in r for r in orders)
+    assert [r["client_order_id"] for r in orders] == list(reversed(placed))[: len(orders)]
+    assert len(state["equity_curve"]) == 3
