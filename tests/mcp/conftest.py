@@ -42,7 +42,7 @@ def feed_server() -> Iterator[FeedServer]:
     port = httpd.server_address[1]
     fs = FeedServer(base=f"http://127.0.0.1:{port}", port=port)
     routes = routes_for(fs)
-    thread = threading.Thread(target=httpd.serve_forever, name="feed-server", daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), name="feed-server", daemon=True)
     thread.start()
     try:
         yield fs

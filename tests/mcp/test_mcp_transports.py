@@ -1,0 +1,175 @@
+"""`kalashi mcp-serve` as a process: a real stdio session, a streamable-HTTP session, and refusals.
+
+The subprocesses run the installed ``kalashi`` script (``python -m kalashi_cli`` where it is
+missing) on a small sim with their own data dir and journal. The HTTP server binds port 0 and
+prints its endpoint on stderr once the socket listens; the test reads that line with a bound.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp_helpers import SIM, WAIT, structured
+from typer.testing import CliRunner
+
+from kalashi_cli.cli.app import app
+from kalashi_cli.mcp.server import TOOL_NAMES
+
+pytestmark = pytest.mark.anyio
+
+
+def kalashi_command() -> list[str]:
+    script = Path(sys.executable).with_name("kalashi")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "kalashi_cli"]
+
+
+def child_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KALSHI_", "KALASHI_"))}
+    return {**env, "KALASHI_HOME": str(home)}
+
+
+def test_sdk_import_is_not_shadowed_by_our_package() -> None:
+    import mcp.server
+
+    import kalashi_cli.mcp.server as ours
+
+    assert "site-packages" in (mcp.server.__file__ or "")
+    assert ours.MCPServer.__module__.startswith("mcp.server.mcpserver")
+
+
+async def test_stdio_session_with_a_real_subprocess(tmp_path: Path) -> None:
+    cmd = kalashi_command()
+    params = StdioServerParameters(command=cmd[0], args=[*cmd[1:], "mcp-serve", "--source", SIM, "--journal",
+                                                         str(tmp_path / "j.sqlite")],
+                                   env=child_env(tmp_path / "home"))
+    async with Client(params, read_timeout_seconds=WAIT) as c:
+        assert c.server_info is None or c.server_info.name == "kalashi"
+        names = {t.name for t in (await c.list_tools()).tools}
+        balance = structured(await c.call_tool("get_balance", {}))
+    assert names == set(TOOL_NAMES)
+    assert balance == {"mode": "paper", "balance": "100.0000", "cash": "100.0000", "equity": "100.0000",
+                       "starting_balance": "100.0000"}
+
+
+class HttpServer:
+    """`kalashi mcp-serve --transport http --port 0` in a subprocess; its stderr read by a thread."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.proc = subprocess.Popen(
+            [*kalashi_command(), "mcp-serve", "--transport", "http", "--port", "0", "--source", SIM,
+             "--journal", str(tmp_path / "j.sqlite")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=child_env(tmp_path / "home"))
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def endpoint(self) -> str:
+        while True:
+            line = self.lines.get(timeout=WAIT)
+            if line is None:
+                raise AssertionError(f"server exited before listening: {''.join(self.seen)}")
+            self.seen.append(line)
+            m = re.search(r"(http://127\.0\.0\.1:\d+/mcp)", line)
+            if m:
+                return m.group(1)
+
+    def stop(self) -> tuple[int, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(WAIT)
+        self.pump.join(WAIT)
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        out = self.proc.stdout.read()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return code, out
+
+
+async def test_streamable_http_session_with_the_official_client(tmp_path: Path) -> None:
+    server = HttpServer(tmp_path)
+    try:
+        url = server.endpoint()
+        async with Client(url, read_timeout_seconds=WAIT) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            market = structured(await c.call_tool("get_markets", {"limit": 1}))["markets"][0]
+            placed = structured(await c.call_tool("create_order", {
+                "ticker": market["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": "0.01"}))
+            profile = (await c.read_resource("kalashi://profile")).contents[0].text
+    finally:
+        code, stdout = server.stop()
+    assert names == set(TOOL_NAMES)
+    assert placed["order"]["mode"] == "paper" and '"allow_trading": true' in profile
+    assert code == 0 and stdout == ""  # SIGTERM shuts down cleanly; nothing but the protocol on stdout
+
+
+def test_host_header_of_another_site_is_rejected(tmp_path: Path) -> None:
+    """DNS-rebinding protection: a page that rebinds its own name to 127.0.0.1 gets no answer."""
+    import httpx
+
+    server = HttpServer(tmp_path)
+    try:
+        url = server.endpoint()
+        r = httpx.post(url, headers={"Host": "evil.example", "Content-Type": "application/json",
+                                     "Accept": "application/json, text/event-stream"},
+                       content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}', timeout=WAIT, trust_env=False)
+    finally:
+        server.stop()
+    assert r.status_code in (400, 403, 421)
+
+
+# -- refusals at start-up (no network, no server) ---------------------------------------------
+
+
+def run(args: list[str], env: dict[str, str | None] | None = None) -> tuple[int, str]:
+    res = CliRunner().invoke(app, args, env=env)
+    return res.exit_code, res.stderr
+
+
+def test_live_without_consent_is_refused(tmp_path: Path) -> None:
+    code, err = run(["mcp-serve", "--live", "--allow-trading", "--journal", str(tmp_path / "j.sqlite")])
+    assert code == 5 and "allow_live: true" in err and "credentials" in err
+    profile = tmp_path / "live.yaml"
+    profile.write_text("name: live-test\nallow_live: true\n", encoding="utf-8")
+    code, err = run(["mcp-serve", "--live", "--profile", str(profile), "--journal", str(tmp_path / "j.sqlite")])
+    assert code == 5 and "allow_live" not in err.split("missing", 1)[1].split("—")[0] and "credentials" in err
+
+
+def test_demo_without_a_key_is_refused(tmp_path: Path) -> None:
+    code, err = run(["mcp-serve", "--demo", "--journal", str(tmp_path / "j.sqlite")])
+    assert code == 5 and "KALSHI_API_KEY_ID" in err
+
+
+def test_real_account_is_never_served_beyond_loopback(tmp_path: Path) -> None:
+    code, err = run(["mcp-serve", "--demo", "--transport", "http", "--host", "0.0.0.0", "--journal",
+                     str(tmp_path / "j.sqlite")])
+    assert code == 2 and "no authentication" in err
+
+
+def test_bad_options(tmp_path: Path) -> None:
+    assert run(["mcp-serve", "--paper", "--live"])[0] == 2
+    code, err = run(["mcp-serve", "--host", "127.0.0.1"])
+    assert code == 2 and "only apply to --transport http" in err
+    code, err = run(["mcp-serve", "--source", "nowhere", "--journal", str(tmp_path / "j.sqlite")])
+    assert code == 2 and "unknown source" in err
+
+
+def test_help_has_an_example() -> None:
+    res = CliRunner().invoke(app, ["mcp-serve", "--help"])
+    assert res.exit_code == 0 and '"args": ["mcp-serve"]' in res.stdout and "--allow-trading" in res.stdout
