@@ -400,7 +400,8 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
     @tool(title="List markets")
     def get_markets(limit: Limit = 100, event_ticker: EventTicker | None = None,
                     series_ticker: SeriesTicker | None = None,
-                    status: Literal["active", "closed", "settled", "any"] = "active") -> MarketsOut:
+                    status: Literal["initialized", "active", "inactive", "closed", "determined", "settled",
+                                    "finalized", "any"] = "active") -> MarketsOut:
         """List markets (without depth), optionally by event, series or status."""
         ms = service.markets(limit=limit, event_ticker=event_ticker, series_ticker=series_ticker,
                              status=None if status == "any" else status)
