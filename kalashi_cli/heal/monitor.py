@@ -293,6 +293,7 @@ class HealthMonitor:
         self._cached: dict[str, tuple[float, Check]] = {}  # slow checks: name → (taken at, result)
         self._next_round_at = float("-inf")
         self._last_reconcile_at = float("-inf")
+        self._round_loop: Check | None = None  # this round's loop check (before it is published)
         self._lock = threading.Lock()
         self._snapshot: dict[str, Any] = self._build_snapshot()
         if supervisor is not None:
@@ -348,21 +349,27 @@ class HealthMonitor:
     # -- repairs ------------------------------------------------------------------------------
     def _repair(self, checks: Sequence[Check]) -> None:
         by = {c.name: c for c in checks}
+        self._round_loop = by.get("loop")
+        running = self._loop_running(self._round_loop)
         drift = by.get("drift")
         if drift is not None and drift.facts.get("needs_reconcile"):
-            self._reconcile(drift)
+            self._reconcile(drift, running)
         for name in ("journal_integrity", "disk_space"):
             c = by.get(name)
             if c is not None and c.status == FAILED:
                 self._halt(f"kalashi heal: {name.replace('_', ' ')} failed — {c.detail}", cause=name)
 
-    def _loop_running(self) -> bool:
+    def _loop_running(self, loop: Check | None = None) -> bool:
+        """Whether a run-loop may be running on the journal (then no second paper broker is opened)."""
         if self.supervisor is not None and "loop" in self.supervisor.children:
             return self.supervisor.running("loop")
-        loop = next((c for c in self.checks if c.name == "loop"), None)
-        return loop is not None and loop.status != FAILED
+        if not self.cfg.watch_loop:
+            return False  # --no-loop: no run-loop belongs on this journal
+        if loop is None:
+            loop = next((c for c in self.checks if c.name == "loop"), None)
+        return loop is None or loop.status != FAILED  # unknown counts as running: the safe side
 
-    def _reconcile(self, drift: Check) -> None:
+    def _reconcile(self, drift: Check, loop_running: bool) -> None:
         now = self.clock()
         if now - self._last_reconcile_at < self.reconcile_cooldown_s:
             return
@@ -373,8 +380,7 @@ class HealthMonitor:
             if sup.running("loop"):
                 sup.restart_now("loop", why, action="reconcile")  # records its own repair
             return  # a loop in backoff reconciles when it starts; one given up is halted
-        loop = next((c for c in self.checks if c.name == "loop"), None)
-        if self.cfg.watch_loop and loop is not None and loop.status != FAILED:
+        if loop_running:
             self.record_repair(Repair(self.wall_ms(), "reconcile", "journal", False,
                                       "skipped: a run-loop that heal does not supervise is running on this journal; "
                                       f"it reconciles every {self.cfg.profile.loop.reconcile_every} iterations"))
@@ -386,7 +392,7 @@ class HealthMonitor:
         if cause in self._halted_for:
             return
         self._halted_for.add(cause)
-        ok, detail = self._halt_fn(reason, self._loop_running())
+        ok, detail = self._halt_fn(reason, self._loop_running(self._round_loop))
         self.record_repair(Repair(self.wall_ms(), "halt", "trading", ok, f"{reason}: {detail}"))
 
     def _on_give_up(self, child: Child, repair: Repair) -> None:
@@ -457,17 +463,23 @@ class HealthMonitor:
             "repair_counts": dict(self.repair_counts),
             "processes": self.supervisor.processes() if self.supervisor is not None else [],
         }
-        if self.notifier is not None:
-            from urllib.parse import urlsplit
-
-            out["webhook"] = {"host": urlsplit(self.notifier.url).hostname, "sent": self.notifier.sent,
-                              "failed": self.notifier.failed, "last_error": self.notifier.last_error or None}
         return out
+
+    def _webhook_view(self) -> dict[str, Any] | None:
+        if self.notifier is None:
+            return None
+        from urllib.parse import urlsplit
+
+        # the host only: webhook paths often carry a secret token
+        return {"host": urlsplit(self.notifier.url).hostname, "sent": self.notifier.sent,
+                "failed": self.notifier.failed, "last_error": self.notifier.last_error or None}
 
     def snapshot(self) -> dict[str, Any]:
         """The latest status (what GET /api/v1/status serves)."""
         with self._lock:
-            return self._snapshot
+            snap = self._snapshot
+        hook = self._webhook_view()
+        return snap if hook is None else {**snap, "webhook": hook}
 
 
 def _summary(checks: Sequence[Check]) -> str:

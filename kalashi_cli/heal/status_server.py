@@ -159,7 +159,8 @@ class StatusServer:
 
         self._httpd = http.server.ThreadingHTTPServer((self.host, self.requested_port), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="kalashi-heal-status", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.1,), name="kalashi-heal-status",
+                                        daemon=True)
         self._thread.start()
         return self
 
