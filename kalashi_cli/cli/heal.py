@@ -89,6 +89,8 @@ def heal(
     max_restarts: int = typer.Option(5, "--max-restarts", min=0, help="Restarts allowed per process within "
                                                                       "--restart-window; one more failure gives up."),
     restart_window: float = typer.Option(600.0, "--restart-window", min=1, help="Seconds of the restart budget."),
+    backoff: float = typer.Option(1.0, "--backoff", min=0.01, help="Seconds before the first restart; doubles "
+                                                                 "with each failure in a row, up to 60 s."),
     status_host: str = typer.Option("127.0.0.1", "--status-host", help="Address of the status endpoint."),
     status_port: int = typer.Option(8002, "--status-port", min=0, max=65535,
                                     help="Port of /api/v1/status and /metrics (0 = any free port)."),
@@ -154,7 +156,7 @@ def heal(
         raise typer.Exit(exit_code(status))
     _supervise(cfg, watch=watch, profile=profile, interval=interval, hang_after=hang_after, bridge=bridge, mcp=mcp,
                children=children, probes=probes, ports=(bridge_ws_port, bridge_http_port, mcp_port),
-               budget=(max_restarts, restart_window), every=every, status=(status_host, status_port),
+               budget=(max_restarts, restart_window, backoff), every=every, status=(status_host, status_port),
                webhook=webhook, fmt=fmt, quiet=quiet)
 
 
@@ -166,7 +168,7 @@ def _overall(checks: list[Any]) -> str:
 
 def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, hang_after: float | None,
                bridge: bool, mcp: bool, children: list[tuple[str, str]], probes: dict[str, str],
-               ports: tuple[int, int, int], budget: tuple[int, float], every: float, status: tuple[str, int],
+               ports: tuple[int, int, int], budget: tuple[int, float, float], every: float, status: tuple[str, int],
                webhook: str | None, fmt: Format, quiet: bool) -> None:
     from ..heal.children import bridge_child, custom_child, loop_child, mcp_child
     from ..heal.monitor import HealthMonitor
@@ -189,7 +191,9 @@ def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, h
             specs.append(mcp_child(mode=cfg.mode, journal=cfg.journal_path, profile=profile, port=ports[2]))
         specs += [custom_child(name, command, probes.get(name)) for name, command in children]
     notifier = Notifier(check_url(webhook)) if webhook else None
-    supervisor = Supervisor(specs, policy=RestartPolicy(max_restarts=budget[0], window_s=budget[1]),
+    policy = RestartPolicy(max_restarts=budget[0], window_s=budget[1], backoff_base_s=budget[2],
+                           backoff_max_s=max(60.0, budget[2]))
+    supervisor = Supervisor(specs, policy=policy,
                             log_dir=cfg.disk_path) if specs else None
     table = use_table(fmt)
     writer = RecordWriter(sys.stdout.buffer)

@@ -141,7 +141,36 @@ def _ro(path: Path, timeout_s: float = 5.0) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout_s, isolation_level=None)
 
 
-def _meta(db: sqlite3.Connection, key: str, default: str = "") -> str:
+class _Rows:
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+
+class _Reader:
+    """Read-only queries on a journal; tables not created yet (a journal being born) read as empty."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = _ro(path)
+
+    def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> _Rows:
+        try:
+            return _Rows(self.db.execute(sql, args).fetchall())
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return _Rows([])
+            raise
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _meta(db: _Reader, key: str, default: str = "") -> str:
     row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
     return str(row[0]) if row else default
 
@@ -212,7 +241,7 @@ def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int
         if not path.exists():
             return OK, "no journal yet: nothing to reconcile", {"needs_reconcile": False}
         now = now_ms()
-        db = _ro(path)
+        db = _Reader(path)
         try:
             failures = int(_meta(db, "reconcile_failures", "0") or 0)
             unknown = db.execute("SELECT ticker, created_ms FROM intents WHERE status='unknown'").fetchall()
@@ -276,7 +305,7 @@ def trading_state(path: Path, *, halt_file: Path | None = None) -> Check:
                 {"state": "HALTED"}
         if not path.exists():
             return OK, "ACTIVE (no journal yet)", {"state": "ACTIVE"}
-        db = _ro(path)
+        db = _Reader(path)
         try:
             stored = _meta(db, "trading_state", "ACTIVE")
             reason = _meta(db, "halt_reason")
@@ -341,7 +370,7 @@ def last_iteration_end_ms(path: Path) -> int | None:
     """Wall-clock ms when the journal's last iteration ended (started + duration), or None."""
     if not path.exists():
         return None
-    db = _ro(path)
+    db = _Reader(path)
     try:
         row = db.execute("SELECT started, duration_ms FROM iterations ORDER BY n DESC LIMIT 1").fetchone()
     finally:
@@ -354,7 +383,7 @@ def last_iteration_end_ms(path: Path) -> int | None:
 def last_iteration_number(path: Path) -> int:
     if not path.exists():
         return 0
-    db = _ro(path)
+    db = _Reader(path)
     try:
         row = db.execute("SELECT MAX(n) FROM iterations").fetchone()
     finally:
@@ -366,7 +395,7 @@ def recent_iterations(path: Path, limit: int = 20) -> list[dict[str, Any]]:
     """The journal's last iterations (oldest first): n, started, duration_ms, markets, api_calls, source."""
     if not path.exists():
         return []
-    db = _ro(path)
+    db = _Reader(path)
     try:
         rows = db.execute("SELECT n, started, duration_ms, markets, api_calls, source FROM iterations "
                           "ORDER BY n DESC LIMIT ?", (limit,)).fetchall()
@@ -499,7 +528,7 @@ def recent_repairs(path: Path, *, now_ms: Callable[[], int] = _wall_ms, window_s
         if not path.exists():
             return OK, "no repairs (no journal yet)", {"repairs": 0}
         since = now_ms() - int(window_s * 1000)
-        db = _ro(path)
+        db = _Reader(path)
         try:
             rows = db.execute("SELECT ts_ms, detail FROM events WHERE kind='repair' AND ts_ms >= ? ORDER BY id",
                               (since,)).fetchall()

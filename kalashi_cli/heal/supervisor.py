@@ -170,7 +170,7 @@ class Supervisor:
 
     def _start_if_ready(self, c: Child) -> None:
         if c.spec.ready is not None:
-            ok, why = c.spec.ready()
+            ok, why = _ask(c.spec.ready)
             if not ok:
                 c.waiting_for = why
                 return
@@ -207,7 +207,11 @@ class Supervisor:
     def _hang_reason(self, c: Child, up: float) -> str | None:
         s = c.spec
         if s.heartbeat_ms is not None and s.hang_after_s is not None:
-            beat = s.heartbeat_ms()
+            try:
+                beat = s.heartbeat_ms()
+            except Exception as e:  # noqa: BLE001 - an unreadable heartbeat is no heartbeat, never a crash
+                log.warning("cannot read %s's heartbeat: %s", c.name, e)
+                beat = None
             fresh = beat is not None and beat >= c.started_ms
             ref = beat if fresh and beat is not None else c.started_ms
             limit = s.hang_after_s + (0.0 if fresh else s.startup_grace_s)
@@ -217,7 +221,10 @@ class Supervisor:
                 return f"hung: {what} for {age:.0f} s (limit {limit:g} s)"
         if s.probe is not None and up >= s.startup_grace_s and self.clock() - c.last_probe_at >= s.probe_every_s:
             c.last_probe_at = self.clock()
-            ok, detail = s.probe()
+            try:
+                ok, detail = s.probe()
+            except Exception as e:  # noqa: BLE001 - a probe that blows up is a failed probe
+                ok, detail = False, f"probe failed: {type(e).__name__}: {e}"
             c.misses = 0 if ok else c.misses + 1
             if c.misses >= s.probe_misses:
                 c.misses = 0
@@ -246,7 +253,7 @@ class Supervisor:
             self.on_give_up(c, r)
             return r
         if c.spec.ready is not None:
-            ok, why = c.spec.ready()
+            ok, why = _ask(c.spec.ready)
             if not ok:
                 c.next_start_at = now + self.policy.backoff(c.failures)
                 c.waiting_for = why
@@ -297,7 +304,8 @@ class Supervisor:
         out: IO[bytes] | int = subprocess.DEVNULL
         if c.log_path is not None:
             c.log_path.parent.mkdir(parents=True, exist_ok=True)
-            f = c.log_path.open("ab")
+            # owner-only: a child may print a secret (the bridge prints its control token)
+            f = os.fdopen(os.open(c.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
             f.write(f"--- heal {iso_ms(self.wall_ms())} start: {' '.join(c.spec.argv)}\n".encode())
             f.flush()
             out = f
@@ -401,6 +409,13 @@ class Supervisor:
             else:
                 out.append(Check(name, DEGRADED, "stopped"))
         return out
+
+
+def _ask(ready: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
+    try:
+        return ready()
+    except Exception as e:  # noqa: BLE001 - a broken precondition keeps the child waiting, visibly
+        return False, f"cannot tell whether it may start: {type(e).__name__}: {e}"
 
 
 def _signal_group(p: subprocess.Popen[bytes], sig: int) -> None:

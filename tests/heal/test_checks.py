@@ -385,3 +385,12 @@ def test_service_checks_still_feed_the_dashboard(paper_journal: Path) -> None:
     names = [r["name"] for r in recs]
     assert names == ["loop", "journal", "trading_state", "exchange", "reconciliation", "repairs"]
     assert all(r["kind"] == "health" and r["status"] in (OK, DEGRADED, FAILED) for r in recs)
+
+
+def test_a_journal_being_created_reads_as_empty(tmp_path: Path) -> None:
+    j = tmp_path / "j.sqlite"
+    sqlite3.connect(str(j)).close()  # the file exists, its tables do not yet
+    assert loop_heartbeat(j, interval_s=1, now_ms=lambda: NOW_MS).status == DEGRADED
+    assert journal_drift(j, now_ms=lambda: NOW_MS).status == OK
+    assert trading_state(j, halt_file=tmp_path / "HALT").status == OK
+    assert recent_repairs(j, now_ms=lambda: NOW_MS).status == OK

@@ -278,3 +278,26 @@ def test_the_log_keeps_starts_ends_and_the_childs_stderr(rigs: Callable[..., Rig
     rig.sup.poll()
     text = (tmp_path / "heal-x.log").read_text()
     assert "start:" in text and "boom: cannot open the journal" in text and "ended: exit code 3" in text
+
+
+def test_a_broken_heartbeat_or_probe_never_crashes_the_supervisor(rigs: Callable[..., Rig]) -> None:
+    def broken() -> int | None:
+        raise OSError("disk went away")
+
+    def explodes() -> tuple[bool, str]:
+        raise RuntimeError("probe bug")
+
+    spec = ChildSpec("x", SLEEPS, heartbeat_ms=broken, hang_after_s=5, startup_grace_s=0, probe=explodes,
+                     probe_every_s=0, probe_misses=2)
+    rig = rigs([spec])
+    rig.sup.start()
+    assert rig.sup.poll() == []  # one probe miss, no heartbeat: not hung yet
+    [kill] = rig.sup.poll()
+    assert kill.action == "kill-hung" and "probe failed: RuntimeError: probe bug" in kill.detail
+
+
+def test_child_logs_are_private(rigs: Callable[..., Rig], tmp_path: Path) -> None:
+    rig = rigs([ChildSpec("x", DIES)])
+    rig.sup.start()
+    rig.wait_dead()
+    assert (tmp_path / "heal-x.log").stat().st_mode & 0o077 == 0
