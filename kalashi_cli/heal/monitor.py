@@ -110,19 +110,26 @@ class HealConfig:
         return self.data_dir if self.data_dir is not None else self.journal_path.parent
 
 
-def exchange_env_for(mode: str, source: str) -> KalshiEnv | None:
-    """The Kalshi environment this setup talks to, or None for paper on the sim or a replay."""
-    from ..exchange.env import DEMO, PROD, custom_env
+def exchange_env_for(mode: str, source: str, environ: Mapping[str, str] | None = None) -> KalshiEnv | None:
+    """The Kalshi environment this setup talks to, or None for paper on the sim or a replay.
+
+    ``KALASHI_EXCHANGE_URL`` points demo (mode or ``kalshi-demo`` source) at a Kalshi-compatible
+    server such as ``kalashi sim-exchange``, exactly as the demo broker and source do.
+    """
+    from ..exchange.env import DEMO, PROD, custom_env, env_override
+
+    def demo() -> KalshiEnv:
+        return env_override(environ or {}) or DEMO
 
     if mode == "live":
         return PROD
     if mode == "demo":
-        return DEMO
+        return demo()
     head = source.split(",", 1)[0]
     if head == "kalshi":
         return PROD
     if head == "kalshi-demo":
-        return DEMO
+        return demo()
     if head.startswith("kalshi:"):
         return custom_env(head[len("kalshi:"):])
     return None
@@ -141,7 +148,7 @@ def collect_checks(cfg: HealConfig, *, transport: httpx.AsyncBaseTransport | Non
     rows = recent_iterations(cfg.journal_path, 20)
     checks: list[Check] = []
     if not set(EXCHANGE_CHECKS) <= skip:
-        env = exchange_env_for(cfg.mode, cfg.source)
+        env = exchange_env_for(cfg.mode, cfg.source, cfg.environ)
         if env is None:
             why = SIM if cfg.source.startswith("sim") else "paper on a recording"
             checks.extend(not_applicable(n, why) for n in EXCHANGE_CHECKS)
