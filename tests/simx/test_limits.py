@@ -10,8 +10,16 @@ import pytest
 from kalashi_cli.errors import UsageError
 from kalashi_cli.exchange.rest import KalshiClient
 from kalashi_cli.money import fmt_price
-from kalashi_cli.sim.server import TIERS, DemoKey, ExchangeConfig, RateLimits, SimExchange, SimExchangeServer
-from kalashi_cli.sim.server import keyring_from, tier_named
+from kalashi_cli.sim.server import (
+    TIERS,
+    DemoKey,
+    ExchangeConfig,
+    RateLimits,
+    SimExchange,
+    SimExchangeServer,
+    keyring_from,
+    tier_named,
+)
 from kalashi_cli.sim.server.limits import request_cost
 
 from .conftest import MARKETS, Sim, credentials, run
