@@ -46,6 +46,8 @@ from .rss import PUBLIC_ONLY, AddressPolicy, fetch_feed
 if TYPE_CHECKING:
     import socket
 
+    from mcp.server.transport_security import TransportSecuritySettings
+
     from ..service import TradingService
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -458,7 +460,9 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
         """Place one limit order through the risk gate; return its order record and any fills.
 
         Selling YES at p is buying NO at 1 - p and is capped as such. Refusals (risk gate, trading not
-        allowed, bad price grid) are errors that say why and which rule.
+        allowed, bad price grid) are errors that say why and which rule. Without client_order_id, the
+        same order again within a minute counts as a retry and is not sent twice; pass a new
+        client_order_id to place a deliberate second one.
         """
         if not service.allow_trading:
             raise ToolError(f"ConsentError: this MCP server does not place orders on the {service.mode} account: it "
@@ -581,6 +585,31 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def transport_security(host: str) -> TransportSecuritySettings | None:
+    """DNS-rebinding protection: accept only requests addressed to the bound host (and loopback names).
+
+    A browser page that rebinds its own name to our address sends its own name as ``Host`` and is
+    refused. A wildcard bind (0.0.0.0, ::) cannot know its names, so it gets none (with a warning).
+    """
+    import ipaddress
+
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None and ip.is_unspecified:
+        return None
+    names = {f"[{host}]" if ip is not None and ip.version == 6 else host}
+    if host == "localhost" or (ip is not None and ip.is_loopback):
+        names |= {"127.0.0.1", "localhost", "[::1]"}
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True,
+                                     allowed_hosts=sorted(f"{n}:*" for n in names),
+                                     allowed_origins=sorted(f"{scheme}://{n}:*" for n in names
+                                                            for scheme in ("http", "https")))
+
+
 def serve_http(server: MCPServer, sock: socket.socket, host: str) -> None:
     """Serve streamable HTTP at ``/mcp`` on an already listening socket until SIGINT/SIGTERM.
 
@@ -592,7 +621,7 @@ def serve_http(server: MCPServer, sock: socket.socket, host: str) -> None:
 
     import uvicorn
 
-    app = server.streamable_http_app(host=host)
+    app = server.streamable_http_app(host=host, transport_security=transport_security(host))
     # log_config=None: uvicorn's default config logs access lines to stdout; ours go to stderr via the root logger
     config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="on")
     # uvicorn re-raises the signal it caught once it has shut down; with the default SIGTERM

@@ -22,7 +22,7 @@ from mcp_helpers import SIM, WAIT, structured
 from typer.testing import CliRunner
 
 from kalashi_cli.cli.app import app
-from kalashi_cli.mcp.server import TOOL_NAMES
+from kalashi_cli.mcp.server import TOOL_NAMES, transport_security
 
 pytestmark = pytest.mark.anyio
 
@@ -173,3 +173,16 @@ def test_bad_options(tmp_path: Path) -> None:
 def test_help_has_an_example() -> None:
     res = CliRunner().invoke(app, ["mcp-serve", "--help"])
     assert res.exit_code == 0 and '"args": ["mcp-serve"]' in res.stdout and "--allow-trading" in res.stdout
+
+
+@pytest.mark.parametrize(("host", "allowed"), [
+    ("127.0.0.1", {"127.0.0.1:*", "localhost:*", "[::1]:*"}),
+    ("::1", {"127.0.0.1:*", "localhost:*", "[::1]:*"}),
+    ("127.0.0.2", {"127.0.0.2:*", "127.0.0.1:*", "localhost:*", "[::1]:*"}),
+    ("192.168.1.5", {"192.168.1.5:*"}),
+])
+def test_dns_rebinding_protection_names_the_bound_host(host: str, allowed: set[str]) -> None:
+    settings = transport_security(host)
+    assert settings is not None and settings.enable_dns_rebinding_protection
+    assert set(settings.allowed_hosts) == allowed
+    assert transport_security("0.0.0.0") is None  # a wildcard bind cannot know its names
