@@ -618,12 +618,18 @@ class SimUniverse:
             return
         c = self._core(step)
         lists = self._py(c)
+        self._forget()
         acc: list[Market] = []
         for slot in self._slots:
             ms = self._slot_markets(slot, c, lists)
             acc.extend(ms)
             yield from ms
         self._remember(step, acc)
+
+    def _forget(self) -> None:
+        # drop the previous step's markets before building the next: fewer live objects for
+        # the cyclic GC to traverse while 100 000 new ones are allocated
+        self._cache_step, self._cache, self._cache_index = None, [], None
 
     def _remember(self, step: int, markets: list[Market]) -> None:
         # the markets now hold everything; the per-market lists would only double the memory
@@ -639,6 +645,7 @@ class SimUniverse:
         if step != self._cache_step:
             c = self._core(step)
             lists = self._py(c)
+            self._forget()
             acc: list[Market] = []
             for slot in self._slots:
                 acc += self._slot_markets(slot, c, lists)
@@ -740,11 +747,27 @@ class SimUniverse:
             out.extend(self._settlements_at(s))
         return out
 
-    def _settlements_at(self, step: int) -> list[Settlement]:
+    def settlement_for(self, ticker: str, step: int) -> Settlement | None:
+        """Return a market's settlement if it has settled by ``step`` (else None)."""
+        found = self._locate(ticker)
+        if found is None:
+            return None
+        slot, gen = found
+        settle = gen * slot.life - slot.phase + slot.life - 1
+        if settle > step or step < 0:
+            return None
+        for x in self._settlements_at(settle, only=slot.index):
+            if x.ticker == ticker:
+                return x
+        return None
+
+    def _settlements_at(self, step: int, only: int | None = None) -> list[Settlement]:
         c = self._core(step)
         out: list[Settlement] = []
         ts = self.time_ms(step)
         for si in np.flatnonzero(c.code == core.FINALIZED).tolist():
+            if only is not None and si != only:
+                continue
             slot = self._slots[si]
             names = self._names_for(slot, c)
             h = hash2(int(c.ekey[si]) ^ 0x5E77, int(c.gen[si]))

@@ -409,6 +409,8 @@ def test_past_and_future_generations(uni: SimUniverse) -> None:
     later = (x.settled_ts_ms - uni.epoch_ms) // uni.step_ms + 50
     m = uni.market_at(x.ticker, later)
     assert m is not None and m.status == "finalized" and not m.yes_bids and not m.no_bids
+    assert uni.settlement_for(x.ticker, later) == x
+    assert uni.settlement_for(x.ticker, (x.settled_ts_ms - uni.epoch_ms) // uni.step_ms - 1) is None
     # the generation after the current one does not exist yet
     ticker = uni.markets_at(1)[0].ticker
     event, _, suffix = ticker.rpartition("-")
