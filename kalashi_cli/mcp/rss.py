@@ -163,7 +163,7 @@ async def fetch_feed(url: str, *, max_items: int = 20, policy: AddressPolicy = P
 
 
 def fetch_feed_sync(url: str, **kw: Any) -> Feed:
-    """Blocking :func:`fetch_feed` for callers outside an event loop."""
+    """Run :func:`fetch_feed` to completion, for callers outside an event loop."""
     import anyio
 
     return anyio.run(lambda: fetch_feed(url, **kw))
@@ -363,7 +363,7 @@ def _atom_entry(el: Any, base: str) -> FeedItem:
 
 
 def safe_link(link: str, base: str) -> str | None:
-    """An absolute http(s) link, or None (javascript:, data: and the like are dropped)."""
+    """Return the link as an absolute http(s) URL, or None (javascript:, data: and the like are dropped)."""
     link = plain(link, 2048)
     if not link:
         return None
@@ -372,7 +372,7 @@ def safe_link(link: str, base: str) -> str | None:
 
 
 def iso_date(text: str) -> str | None:
-    """An RFC 822 (RSS) or ISO 8601 (Atom) date as ISO 8601 UTC; unparseable dates as cleaned text."""
+    """Return an RFC 822 (RSS) or ISO 8601 (Atom) date as ISO 8601 UTC; unparseable ones as cleaned text."""
     text = text.strip()
     if not text:
         return None
@@ -418,7 +418,7 @@ _SPACE = re.compile(r"\s+")
 
 
 def plain(text: str, limit: int) -> str:
-    """Text with HTML stripped, control characters removed, whitespace collapsed, cut to ``limit``."""
+    """Return the text with HTML stripped, control characters removed, whitespace collapsed, cut to ``limit``."""
     if not text:
         return ""
     if "<" in text or "&" in text:

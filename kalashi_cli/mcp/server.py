@@ -63,7 +63,7 @@ TOOL_NAMES = (
 
 
 def record_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of one record kind, self-contained (``$defs`` inlined) for embedding."""
+    """Return the JSON Schema of one record kind, self-contained (``$defs`` inlined) for embedding."""
     schema = schema_for(kind)
     defs = schema.pop("$defs", {})
 
@@ -294,7 +294,7 @@ _READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 
 def describe(e: KalashiError) -> str:
-    """A tool error text: the kalashi error class, what went wrong and what to do."""
+    """Return the tool-error text: the kalashi error class, what went wrong and what to do."""
     return f"{type(e).__name__}: {e}"
 
 
@@ -325,7 +325,7 @@ def _text(d: Decimal) -> str:
 
 
 def instructions(service: Any) -> str:
-    """What the server tells the model about itself when it connects."""
+    """Return what the server tells the model about itself when it connects."""
     trading = ("create_order places orders through the risk gate" if service.allow_trading
                else "create_order is refused (the server was started without --allow-trading)")
     return (f"kalashi: Kalshi prediction markets. Account: {service.mode} "
@@ -545,7 +545,7 @@ def _limits(service: Any) -> dict[str, str]:
 
 
 def profile_view(service: Any) -> dict[str, Any]:
-    """The profile resource: name, mode, trading permission, state and the whole profile (decimals as strings)."""
+    """Return the profile resource: name, mode, trading permission, state, the profile (decimals as strings)."""
     import msgspec
 
     state, why = service.trading_state()
@@ -586,7 +586,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def transport_security(host: str) -> TransportSecuritySettings | None:
-    """DNS-rebinding protection: accept only requests addressed to the bound host (and loopback names).
+    """Return DNS-rebinding protection that accepts only requests naming the bound host (or loopback).
 
     A browser page that rebinds its own name to our address sends its own name as ``Host`` and is
     refused. A wildcard bind (0.0.0.0, ::) cannot know its names, so it gets none (with a warning).

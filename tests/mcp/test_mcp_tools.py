@@ -243,7 +243,6 @@ class RealAccountStub:
 
     mode = "demo"
     allow_trading = False
-    profile_name = "default"
 
     def __init__(self) -> None:
         self.halts: list[str] = []

@@ -51,8 +51,10 @@ async def test_stdio_session_with_a_real_subprocess(tmp_path: Path) -> None:
     params = StdioServerParameters(command=cmd[0], args=[*cmd[1:], "mcp-serve", "--source", SIM, "--journal",
                                                          str(tmp_path / "j.sqlite")],
                                    env=child_env(tmp_path / "home"))
-    async with Client(params, read_timeout_seconds=WAIT) as c:
-        assert c.server_info is None or c.server_info.name == "kalashi"
+    # legacy: the initialize handshake, as today's desktop clients do it
+    async with Client(params, read_timeout_seconds=WAIT, mode="legacy") as c:
+        assert c.server_info is not None and c.server_info.name == "kalashi"
+        assert c.instructions is not None and "Account: paper" in c.instructions
         names = {t.name for t in (await c.list_tools()).tools}
         balance = structured(await c.call_tool("get_balance", {}))
     assert names == set(TOOL_NAMES)
