@@ -336,7 +336,8 @@ class HealthMonitor:
             since = self.supervisor.children["loop"].started_ms
         fresh = self._collect(self.cfg, now_ms=self.wall_ms, loop_since_ms=since, skip=frozenset(skip))
         for c in fresh:
-            if c.name in EXCHANGE_CHECKS or c.name == "journal_integrity":
+            # slow checks are kept between rounds, but "no journal yet" is news only until it exists
+            if c.name in EXCHANGE_CHECKS or (c.name == "journal_integrity" and c.facts.get("exists", True)):
                 self._cached[c.name] = (now, c)
         checks = self._merge(fresh, skip)
         if self.supervisor is not None:

@@ -121,10 +121,11 @@ def test_usage_errors_exit_2(args: list[str], says: str, paper_journal: Path) ->
 # -- the supervisor, as real processes ---------------------------------------------------------
 
 
-def wait_until(pred: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+def wait_until(pred: Callable[[], bool], what: str, timeout: float = WAIT,
+               why: Callable[[], str] = lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what} {why()}"
         time.sleep(0.05)
 
 
@@ -148,11 +149,11 @@ def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
     for p in started:
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(10)
+        try:
+            p.communicate(timeout=30)  # also closes the pipes, even after a failed test
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate(timeout=10)
 
 
 def start_heal(procs: list[subprocess.Popen[bytes]], home: Path, *args: str) -> tuple[subprocess.Popen[bytes], int]:
@@ -170,7 +171,8 @@ def test_the_supervisor_restarts_a_killed_paper_loop_on_the_sim(procs: list[subp
     p, port = start_heal(procs, tmp_path / "home", "--journal", str(journal), "--source", SIM, "--interval", "0.2",
                          "--every", "0.3")
     wait_until(lambda: iterations(journal) >= 2, "the supervised loop to trade")
-    wait_until(lambda: (status(port) or {}).get("status") == "ok", "a healthy status")
+    wait_until(lambda: (status(port) or {}).get("status") == "ok", "a healthy status",
+               why=lambda: (status(port) or {}).get("summary", "no status"))
     snap = status(port)
     assert snap is not None
     [loop] = snap["processes"]

@@ -335,3 +335,13 @@ def test_every_repair_is_journaled_even_when_the_sink_is_quiet(monitors: Any, cf
     assert repair_events(cfg.journal_path)[-1] == {"action": "resync", "target": "ws_feed", "ok": True,
                                                    "detail": "asked for 3 snapshots"}
     assert m.snapshot()["repair_counts"] == {"resync": 1}
+
+
+def test_no_journal_yet_is_not_cached(monitors: Any, clock: FakeClock) -> None:
+    script = Script()
+    script.checks = [Check("journal_integrity", DEGRADED, "no journal yet", facts={"exists": False})]
+    m, _ = monitors(script, check_every_s=1)
+    m.round()
+    clock.advance(2)
+    m.round()
+    assert "journal_integrity" not in script.calls[-1]["skip"]  # checked again: the loop may have created it
