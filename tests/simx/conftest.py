@@ -145,6 +145,16 @@ def sim(demo_key: DemoKey, second_key: DemoKey) -> Iterator[Sim]:
         s.close()
 
 
+@pytest.fixture(scope="module")
+def shared_sim(demo_key: DemoKey, second_key: DemoKey) -> Iterator[Sim]:
+    """One server for a module of tests that only read, or only get refused (no state they depend on)."""
+    s = start_sim([demo_key, second_key])
+    try:
+        yield s
+    finally:
+        s.close()
+
+
 @pytest.fixture
 def limited_sim(demo_key: DemoKey) -> Iterator[Sim]:
     """Kalshi's Basic tier buckets: read 200/s (400), write 100/s (100)."""

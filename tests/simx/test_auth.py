@@ -43,25 +43,25 @@ def _key(k: DemoKey) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
     return key
 
 
-def test_rsa_pss_and_ed25519_keys_are_both_accepted(sim: Sim, demo_key: DemoKey, second_key: DemoKey) -> None:
+def test_rsa_pss_and_ed25519_keys_are_both_accepted(shared_sim: Sim, demo_key: DemoKey, second_key: DemoKey) -> None:
     for k in (demo_key, second_key):
-        r = sim.anon.get("portfolio/balance", headers=_headers(_key(k), k.key_id, BALANCE))
+        r = shared_sim.anon.get("portfolio/balance", headers=_headers(_key(k), k.key_id, BALANCE))
         assert r.status_code == 200, r.text
         assert r.json()["balance_dollars"] == "1000.0000"  # each key is its own account
 
 
-def test_rsa_pkcs8_private_key_signs_like_pkcs1(sim: Sim, demo_key: DemoKey, tmp_path: Path) -> None:
+def test_rsa_pkcs8_private_key_signs_like_pkcs1(shared_sim: Sim, demo_key: DemoKey, tmp_path: Path) -> None:
     key = _key(demo_key)
     assert isinstance(key, rsa.RSAPrivateKey)
     path = write_private_key(tmp_path / "k8.key", key, pkcs8=True)
     creds = Credentials(demo_key.key_id, load_private_key(path.read_bytes()))
-    with httpx.Client(base_url=sim.url + "/", auth=KalshiAuth(creds), trust_env=False) as c:
+    with httpx.Client(base_url=shared_sim.url + "/", auth=KalshiAuth(creds), trust_env=False) as c:
         assert c.get("portfolio/balance").status_code == 200
 
 
 @pytest.mark.parametrize("case", ["wrong_key", "unknown_id", "seconds", "query_signed", "pkcs1v15",
                                   "wrong_method", "no_prefix", "bad_base64", "stale"])
-def test_bad_signatures_get_kalshis_401(sim: Sim, demo_key: DemoKey, case: str) -> None:
+def test_bad_signatures_get_kalshis_401(shared_sim: Sim, demo_key: DemoKey, case: str) -> None:
     key = _key(demo_key)
     kid = demo_key.key_id
     path = "portfolio/balance?limit=5"
@@ -87,40 +87,40 @@ def test_bad_signatures_get_kalshis_401(sim: Sim, demo_key: DemoKey, case: str) 
         h = {**_headers(key, kid, BALANCE), "KALSHI-ACCESS-SIGNATURE": "not base64!"}
     else:
         h = _headers(key, kid, BALANCE, ts=str(time.time_ns() // 1_000_000 - 3_600_000))
-    r = sim.anon.get(path, headers=h)
+    r = shared_sim.anon.get(path, headers=h)
     assert r.status_code == 401
     err = r.json()["error"]
     assert err["code"] == "authentication_error" and err["message"] == "authentication_error"
     assert err["details"].startswith("rpc error: code = Unauthenticated desc = ")
 
 
-def test_the_signed_path_without_query_is_accepted(sim: Sim, demo_key: DemoKey) -> None:
-    r = sim.anon.get("portfolio/orders?limit=5&status=resting",
+def test_the_signed_path_without_query_is_accepted(shared_sim: Sim, demo_key: DemoKey) -> None:
+    r = shared_sim.anon.get("portfolio/orders?limit=5&status=resting",
                      headers=_headers(_key(demo_key), demo_key.key_id, "/trade-api/v2/portfolio/orders"))
     assert r.status_code == 200
 
 
-def test_private_endpoints_need_auth_public_ones_do_not(sim: Sim) -> None:
+def test_private_endpoints_need_auth_public_ones_do_not(shared_sim: Sim) -> None:
     for path in ("portfolio/balance", "portfolio/orders", "portfolio/fills", "account/limits",
                  "portfolio/order_groups"):
-        assert sim.anon.get(path).status_code == 401
-    r = sim.anon.post("portfolio/events/orders", json={})
+        assert shared_sim.anon.get(path).status_code == 401
+    r = shared_sim.anon.post("portfolio/events/orders", json={})
     assert r.status_code == 401  # authentication comes before reading the body
     for path in ("exchange/status", "markets", "events", "series", "markets/trades"):
-        assert sim.anon.get(path).status_code == 200
+        assert shared_sim.anon.get(path).status_code == 200
 
 
-def test_public_endpoint_with_bad_headers_is_refused(sim: Sim, demo_key: DemoKey) -> None:
+def test_public_endpoint_with_bad_headers_is_refused(shared_sim: Sim, demo_key: DemoKey) -> None:
     h = _headers(_key(demo_key), demo_key.key_id, "/trade-api/v2/somewhere-else")
-    assert sim.anon.get("markets", headers=h).status_code == 401
+    assert shared_sim.anon.get("markets", headers=h).status_code == 401
 
 
-def test_websocket_upgrade_needs_a_signed_handshake(sim: Sim, demo_key: DemoKey) -> None:
-    feed = KalshiFeed(sim.ws_url, auth=None, tickers=[], lifecycle=True, private=False, max_reconnects=0)
+def test_websocket_upgrade_needs_a_signed_handshake(shared_sim: Sim, demo_key: DemoKey) -> None:
+    feed = KalshiFeed(shared_sim.ws_url, auth=None, tickers=[], lifecycle=True, private=False, max_reconnects=0)
     with pytest.raises(AuthError):
         run(feed.run())
     other = Credentials(demo_key.key_id, rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    feed = KalshiFeed(sim.ws_url, auth=KalshiAuth(other), tickers=[], lifecycle=True, max_reconnects=0)
+    feed = KalshiFeed(shared_sim.ws_url, auth=KalshiAuth(other), tickers=[], lifecycle=True, max_reconnects=0)
     with pytest.raises(AuthError):
         run(feed.run())
 

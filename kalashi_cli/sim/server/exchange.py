@@ -323,6 +323,7 @@ class SimExchange:
         self._settle_cost: dict[tuple[str, str], Money] = {}
         self._trades: list[tuple[int, Trade]] = []
         self._trade_seq = 0
+        self._last_trade_ms = 0
         self.requests = 0
         self.engine.subscribe(self._on_event)
         for key_id in keys.key_ids():
@@ -367,6 +368,11 @@ class SimExchange:
                 hub.market_position(ev.account_id, ev.position, ev.volume)
         elif isinstance(ev, TradePrinted):
             t = ev.trade
+            if t.ts_ms < self._last_trade_ms:
+                # the tape never runs backwards: a print applied after a later one (the wall clock
+                # ahead of the universe's step time) is stamped when it was applied
+                t = replace(t, ts_ms=self._last_trade_ms)
+            self._last_trade_ms = t.ts_ms
             self._trade_seq += 1
             self._trades.append((self._trade_seq, t))
             if len(self._trades) > TRADE_LOG_MAX:

@@ -117,7 +117,8 @@ class MarketDriver:
             report.markets += 1
         if not first:
             if not self.trades_paused:
-                for t in u.trades_between(prev, step):
+                # the universe lists trades market by market; the tape is in time order
+                for t in sorted(u.trades_between(prev, step), key=_trade_time):
                     try:
                         engine.apply_trade(t)
                     except NotFound:
@@ -184,3 +185,7 @@ class MarketDriver:
 
 def _seq(r: MarketRecord | EventRecord) -> int:
     return r.seq
+
+
+def _trade_time(t: Trade) -> int:
+    return t.ts_ms

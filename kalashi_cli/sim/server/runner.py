@@ -124,14 +124,29 @@ class SimExchangeServer:
             timeout_keep_alive=30, server_header=False, date_header=True)
         self.started = threading.Event()
         started = self.started
+        runner = self
 
         class _Server(uvicorn.Server):
             async def startup(self, sockets: list[socket.socket] | None = None) -> None:
                 await super().startup(sockets)
                 started.set()
 
+            async def main_loop(self) -> None:
+                # uvicorn polls should_exit every 0.1 s; waiting on an event makes stop() immediate
+                exit_now = runner._exit = asyncio.Event()
+                counter = 0
+                while not await self.on_tick(counter):
+                    counter += 10  # on_tick refreshes the Date header when counter % 10 == 0
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(exit_now.wait(), 1.0)
+
+            def handle_exit(self, sig: int, frame: Any) -> None:
+                super().handle_exit(sig, frame)
+                runner._wake_exit()
+
         self.server = _Server(self.config)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._exit: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._stepper: asyncio.Task[None] | None = None
         self.step_errors = 0
@@ -219,9 +234,15 @@ class SimExchangeServer:
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
 
+    def _wake_exit(self) -> None:
+        loop, ev = self._loop, self._exit
+        if loop is not None and ev is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(ev.set)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and wait for the thread."""
         self.server.should_exit = True
+        self._wake_exit()
         if self._thread is not None:
             self._thread.join(timeout)
 

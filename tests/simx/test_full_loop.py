@@ -1,0 +1,136 @@
+"""One code path: `kalashi run-loop --demo` trades against a `kalashi sim-exchange` subprocess over loopback.
+
+Two real processes: the simulator (REST + WebSocket on a free port, a generated key) and the
+trading loop with our Kalshi client (KalshiSource for market data, KalshiBroker for orders)
+pointed at it by ``KALASHI_EXCHANGE_URL``. Afterwards the simulator's own account is the truth:
+every order the loop recorded is on the simulator, fills came back, and the journal's fills
+equal the simulator's fills — exactly, after the market clock is stopped and the journal
+reconciled with ``kalashi reconcile`` (which the loop itself also runs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_private_key
+from kalashi_cli.journal import Journal
+
+KALASHI = [sys.executable, "-m", "kalashi_cli"]
+
+
+def _read_ready(proc: subprocess.Popen[str], timeout: float = 30.0) -> dict[str, Any]:
+    """The simulator's first stdout line (its URLs), waited for with a bound."""
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
+    try:
+        line = lines.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError("sim-exchange did not print its ready line") from None
+    assert line, f"sim-exchange exited: {proc.stderr.read() if proc.stderr else ''}"
+    ready: dict[str, Any] = json.loads(line)
+    return ready
+
+
+def _fill_key(f: Any) -> tuple[Any, ...]:
+    return (f.fill_id, f.order_id, f.ticker, f.side, f.price, f.count, f.fee, f.is_taker)
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Any:
+    env = {**os.environ, "KALASHI_HOME": str(tmp_path / "sim-home")}
+    proc = subprocess.Popen(
+        [*KALASHI, "sim-exchange", "--port", "0", "--demo-keys", str(tmp_path / "keys"), "--markets", "300",
+         "--seed", "1", "--step-seconds", "0.25", "--tier", "prestige", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        yield _read_ready(proc)
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the simulator stops cleanly
+        try:
+            _, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        assert proc.returncode in (0, 130), err[-2000:]
+
+
+def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict[str, Any], tmp_path: Path) -> None:
+    key = simulator["demo_key"]
+    journal = tmp_path / "journal-demo.sqlite"
+    env = {**os.environ, "KALASHI_HOME": str(tmp_path / "home"), "KALASHI_EXCHANGE_URL": simulator["url"],
+           "KALSHI_API_KEY_ID": key["key_id"], "KALSHI_PRIVATE_KEY_PATH": key["private_key_path"]}
+    env.pop("KALASHI_WS_URL", None)
+    env.pop("KALSHI_KEY_ENV", None)
+    run = subprocess.run(
+        [*KALASHI, "run-loop", "--demo", "--source", "kalshi-demo", "--iterations", "8", "--interval", "0.5",
+         "--all-records", "--journal", str(journal), "--quiet"],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+    iterations = [r for r in records if r["kind"] == "iteration"]
+    assert len(iterations) == 8 and all(r["source"] == f"kalshi:{simulator['url']}" for r in iterations)
+    assert all(r["markets"] > 0 for r in iterations)  # the loop saw the simulator's markets over REST
+    sent = [r for r in records if r["kind"] == "order" and r["order_id"]]
+    assert sent, "the loop placed no order on the simulator"
+
+    creds = Credentials(key["key_id"], load_private_key(Path(key["private_key_path"]).read_bytes()))
+    control = simulator["control_url"]
+    with httpx.Client(base_url=simulator["url"] + "/", auth=KalshiAuth(creds), trust_env=False, timeout=10) as api:
+        # stop the market clock: from now on nothing fills unless someone trades
+        assert httpx.post(control + "/clock", json={"step_seconds": 0}, trust_env=False).status_code == 200
+        on_sim = {o["order_id"]: o for o in _all(api, "portfolio/orders", "orders")}
+        for r in sent:  # every order the loop recorded is on the simulator, as recorded
+            o = on_sim[r["order_id"]]
+            assert o["client_order_id"] == r["client_order_id"] and o["ticker"] == r["ticker"]
+        jr = Journal(journal, mode="demo", readonly=True)
+        try:
+            in_journal = {_fill_key(f) for f in jr.fills()}
+        finally:
+            jr.close()
+        from kalashi_cli.exchange.wire import parse_fill
+
+        sim_fills = {_fill_key(parse_fill(f)) for f in _all(api, "portfolio/fills", "fills")}
+        assert sim_fills, "no fill came back from the simulator"
+        assert in_journal <= sim_fills  # what the loop journaled happened, exactly so
+        assert in_journal, "the loop journaled none of the simulator's fills"
+
+        rec = subprocess.run([*KALASHI, "reconcile", "--demo", "--source", "kalshi-demo", "--journal", str(journal)],
+                             capture_output=True, text=True, env=env, timeout=60)
+        assert rec.returncode == 0, rec.stderr[-2000:]
+        jr = Journal(journal, mode="demo", readonly=True)
+        try:
+            assert {_fill_key(f) for f in jr.fills()} == sim_fills
+        finally:
+            jr.close()
+        state = httpx.get(control + "/state", trust_env=False).json()
+        assert state["rate_limited"] == 0 and state["fault_counts"]["drop"] == 0
+        assert httpx.post(control + "/audit", trust_env=False).json() == {"ok": True}
+
+
+def _all(api: httpx.Client, path: str, key: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        body = api.get(path, params={"limit": 1000, **({"cursor": cursor} if cursor else {})}).json()
+        out += body[key]
+        cursor = body.get("cursor") or ""
+        if not cursor:
+            return out
+
+
+def test_the_cli_entry_point_exists() -> None:
+    out = subprocess.run([*KALASHI, "sim-exchange", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "/trade-api/ws/v2" in out.stdout
