@@ -95,7 +95,8 @@ def heal(
     status_port: int = typer.Option(8002, "--status-port", min=0, max=65535,
                                     help="Port of /api/v1/status and /metrics (0 = any free port)."),
     webhook: str | None = typer.Option(None, "--webhook", envvar="KALASHI_HEAL_WEBHOOK", show_envvar=True,
-                                       help="POST a JSON notification here when the overall health changes."),
+                                       help="POST a JSON notification here when the overall health changes "
+                                            "(not with --once: it has the exit code)."),
     redis_url: str | None = typer.Option(None, "--redis-url", envvar="KALASHI_REDIS_URL", show_envvar=True,
                                          help="Also PING this Redis (redis://[:password@]host:port/db)."),
     fmt: FormatOpt = Format.auto,
@@ -205,6 +206,11 @@ def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, h
             _show(rec)
 
     monitor = HealthMonitor(cfg, supervisor=supervisor, notifier=notifier, sink=sink, check_every_s=every)
+    from ..bridge.page import LOOPBACK_NAMES
+
+    if status[0] not in LOOPBACK_NAMES:
+        sys.stderr.write(f"kalashi: warning: serving status on {status[0]} shows it (processes, commands, journal "
+                         "path) to anyone who can reach that address\n")
     server = StatusServer(monitor.snapshot, host=status[0], port=status[1])
     try:
         server.start()

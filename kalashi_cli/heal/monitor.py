@@ -322,7 +322,10 @@ class HealthMonitor:
         if self.supervisor is not None:
             self.supervisor.start()
         while not stop.is_set():
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # a bug in one step must not stop the supervision of the others
+                log.exception("heal step failed; carrying on")
             stop.wait(poll_s)
 
     def round(self) -> list[Check]:

@@ -345,3 +345,23 @@ def test_no_journal_yet_is_not_cached(monitors: Any, clock: FakeClock) -> None:
     clock.advance(2)
     m.round()
     assert "journal_integrity" not in script.calls[-1]["skip"]  # checked again: the loop may have created it
+
+
+def test_a_failing_round_does_not_stop_the_monitor(cfg: HealConfig, caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    stop = threading.Event()
+    rounds = 0
+
+    def collect(cfg: HealConfig, **kw: Any) -> list[Check]:
+        nonlocal rounds
+        rounds += 1
+        if rounds == 1:
+            raise RuntimeError("a bug in a check")
+        stop.set()
+        return healthy()
+
+    m = HealthMonitor(cfg, collect=collect, check_every_s=0)
+    m.run(stop, poll_s=0)
+    assert rounds == 2 and m.status == OK
+    assert any("heal step failed" in r.getMessage() for r in caplog.records)
