@@ -75,6 +75,11 @@ _CANON_PRICE = re.compile(r"([0-9]+)\.([0-9]{4})").fullmatch
 _CANON_COUNT = re.compile(r"([0-9]+)\.([0-9]{2})").fullmatch
 
 
+_PRICE_MEMO: dict[str, int] = {}
+_COUNT_MEMO: dict[str, int] = {}
+_MEMO_CAP = 200_000
+
+
 def parse_price(text: str | int | Decimal) -> Price:
     """Parse a dollar price string (``"0.4500"``) into 1/10 000 dollar units.
 
@@ -82,9 +87,15 @@ def parse_price(text: str | int | Decimal) -> Price:
         ValueError: the text is not a number or is finer than $0.0001.
     """
     if type(text) is str:
+        v = _PRICE_MEMO.get(text)
+        if v is not None:
+            return v
         m = _CANON_PRICE(text)
         if m is not None:
-            return int(m[1]) * 10_000 + int(m[2])
+            v = int(m[1]) * 10_000 + int(m[2])
+            if len(_PRICE_MEMO) < _MEMO_CAP:
+                _PRICE_MEMO[text] = v
+            return v
     return _parse_fixed(text, 4, "price")
 
 
@@ -95,9 +106,15 @@ def parse_count(text: str | int | Decimal) -> Count:
         ValueError: the text is not a number or is finer than 0.01 contract.
     """
     if type(text) is str:
+        v = _COUNT_MEMO.get(text)
+        if v is not None:
+            return v
         m = _CANON_COUNT(text)
         if m is not None:
-            return int(m[1]) * 100 + int(m[2])
+            v = int(m[1]) * 100 + int(m[2])
+            if len(_COUNT_MEMO) < _MEMO_CAP:
+                _COUNT_MEMO[text] = v
+            return v
     return _parse_fixed(text, 2, "count")
 
 

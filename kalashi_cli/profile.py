@@ -109,6 +109,9 @@ class ScanSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     min_hours_to_close: Annotated[Decimal, _B(0)] = Decimal("0.1")
     max_days_to_close: PositiveDecimal = Decimal(365)
     batch_size: Annotated[int, _I(1, 1000, "Markets per batch (the batched orderbook endpoint takes up to 100).")] = 100
+    depth_levels: Annotated[int, _I(0, 1000, "Book levels per side kept in market records (0 = all). Orders are "
+                                    "small next to the book, and records with full depth cost more to pass "
+                                    "down a pipe than to analyse.")] = 10
 
 
 class CacheSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -42,6 +42,10 @@ class SimSource:
         self.step = step
         self.api_calls = 0
         self._universe: SimUniverse | None = None
+        # markets of the current step seen by list_markets, so books() (scan asks for the
+        # prefiltered batch right after listing it) does not rebuild them one by one
+        self._seen: dict[str, Market] = {}
+        self._seen_step = -1
 
     @property
     def universe(self) -> SimUniverse:
@@ -62,14 +66,23 @@ class SimSource:
 
     def list_markets(self) -> Iterator[Market]:
         """Yield every market at the current step, event by event, with full depth."""
-        return self.universe.iter_markets_at(self.step)
+        if self._seen_step != self.step:
+            self._seen = {}
+            self._seen_step = self.step
+        seen = self._seen
+        for m in self.universe.iter_markets_at(self.step):
+            seen[m.ticker] = m
+            yield m
 
     def books(self, tickers: Sequence[str]) -> dict[str, Market]:
         """Return full-depth markets for these tickers at the current step (unknown ones left out)."""
         u = self.universe
+        seen = self._seen if self._seen_step == self.step else {}
         out: dict[str, Market] = {}
         for t in tickers:
-            m = u.market_at(t, self.step)
+            m = seen.get(t)
+            if m is None:
+                m = u.market_at(t, self.step)
             if m is not None:
                 out[t] = m
         return out
@@ -78,6 +91,7 @@ class SimSource:
         """Move one step on; report the public trades and settlements in between."""
         u = self.universe
         self.step += 1
+        self._seen, self._seen_step = {}, -1
         trades = u.trades_between(self.step - 1, self.step)
         settlements = u.settlements_between(self.step - 1, self.step)
         return SourceEvents(tuple(trades), tuple(settlements), self.step, u.time_ms(self.step))

@@ -1,15 +1,16 @@
-"""scan: page through a source's markets, keep the tradeable ones, and fetch their full books.
+"""scan: page through a source's markets, keep the tradeable ones, and fetch their books.
 
 The prefilter (profile ``scan``): status in the allowed list, volume and open interest above
 their minimums, no combo/multivariate markets, close time inside the window. Markets that pass
-are fetched with full depth in batches (one batched orderbook request per batch on Kalshi),
-and emitted grouped by event so ``analyze`` can see whole events.
+are fetched with depth in batches (one batched orderbook request per batch on Kalshi), cut to
+the profile's ``depth_levels`` per side, and emitted grouped by event so ``analyze`` can see
+whole events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..domain import Market
@@ -67,6 +68,7 @@ def scan(source: MarketSource, profile: Profile, *, limit: int | None = None,
     keep = Prefilter(profile, source.now_ms())
     batch: list[Market] = []
     size = profile.scan.batch_size
+    depth = profile.scan.depth_levels
 
     def flush() -> Iterator[Market]:
         books = source.books([m.ticker for m in batch])
@@ -75,6 +77,8 @@ def scan(source: MarketSource, profile: Profile, *, limit: int | None = None,
         for m in batch:
             full = books.get(m.ticker)
             if full is not None:
+                if depth and (len(full.yes_bids) > depth or len(full.no_bids) > depth):
+                    full = replace(full, yes_bids=full.yes_bids[:depth], no_bids=full.no_bids[:depth])
                 order.setdefault(full.event_ticker, []).append(full)
         for group in order.values():
             for m in group:
