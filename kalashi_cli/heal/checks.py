@@ -596,7 +596,21 @@ def service_checks(svc: TradingService) -> list[Check]:
         from .feed import feed_check
 
         checks.append(feed_check(feed))
+    clients: dict[str, Any] = {"source": getattr(svc.source, "client", None),
+                               "broker": getattr(svc.broker, "client", None)}
+    limiters = {label: c.limiter for label, c in clients.items() if _is_kalshi_client(c)}
+    if limiters:
+        from .exchange import bucket_headroom_check
+
+        checks.append(bucket_headroom_check(limiters))
     return checks
+
+
+def _is_kalshi_client(obj: Any) -> bool:
+    import sys
+
+    mod = sys.modules.get("kalashi_cli.exchange.rest")  # not imported: nothing here talks to Kalshi
+    return mod is not None and isinstance(obj, mod.KalshiClient)
 
 
 def _feed_of(source: Any) -> Any:

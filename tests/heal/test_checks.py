@@ -394,3 +394,16 @@ def test_a_journal_being_created_reads_as_empty(tmp_path: Path) -> None:
     assert journal_drift(j, now_ms=lambda: NOW_MS).status == OK
     assert trading_state(j, halt_file=tmp_path / "HALT").status == OK
     assert recent_repairs(j, now_ms=lambda: NOW_MS).status == OK
+
+
+def test_service_checks_show_the_kalshi_clients_buckets(tmp_path: Path) -> None:
+    from kalashi_cli.service import TradingService
+
+    # a Kalshi source makes no call until asked for markets: nothing here touches the network
+    svc = TradingService("default", source="kalshi", journal_path=tmp_path / "j.sqlite")
+    try:
+        recs = {r["name"]: r for r in svc.health()}
+    finally:
+        svc.close()
+    assert recs["rate_limits"]["status"] == OK and "source read 100% of 400" in recs["rate_limits"]["detail"]
+    assert "ws_feed" not in recs  # REST mode has no feed

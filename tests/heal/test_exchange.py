@@ -317,3 +317,19 @@ def test_ws_mode_check_from_the_journal() -> None:
     assert ws_mode_check("kalshi,ws=1", steady).status == OK
     c = ws_mode_check("kalshi,ws=1", [*steady, {"markets": 30}])
     assert c.status == DEGRADED and "30 markets against 100" in c.detail
+
+
+def test_bucket_headroom_from_the_clients_own_buckets() -> None:
+    from kalashi_cli.exchange.ratelimit import RateLimiter
+    from kalashi_cli.heal.exchange import bucket_headroom_check
+
+    now = [0.0]
+    source = RateLimiter(clock=lambda: now[0])
+    broker = RateLimiter(clock=lambda: now[0])
+    c = bucket_headroom_check({"source": source, "broker": broker})
+    assert c.status == OK and c.facts["source_read_fill"] == 1.0 and "broker write 100% of 100" in c.detail
+    assert source.read.try_take(380) == 0  # a burst of 38 reads
+    c = bucket_headroom_check({"source": source, "broker": broker})
+    assert c.status == DEGRADED and "source read nearly empty" in c.detail
+    now[0] += 1.0  # one second of refill at 200/s
+    assert bucket_headroom_check({"source": source}).status == OK
