@@ -121,7 +121,7 @@ def heal(
     mode = pick_mode(paper, demo, live).value
     prof = load_profile(profile)
     jpath = journal or default_journal_path(mode)
-    src = source or source_of(jpath)
+    src = source or source_of(jpath, position=False)
     loop_interval = float(prof.loop.interval_seconds) if interval is None else interval
     children = parse_pairs(child, "--child")
     probes = dict(parse_pairs(probe, "--probe"))

@@ -135,10 +135,18 @@ def exchange_env_for(mode: str, source: str, environ: Mapping[str, str] | None =
     return None
 
 
-def source_of(journal_path: Path, default: str = "sim") -> str:
-    """The source the journal's loop last traded on (``--source`` default for heal)."""
+def source_of(journal_path: Path, default: str = "sim", *, position: bool = True) -> str:
+    """The source the journal's loop last traded on.
+
+    With ``position=False`` a sim source loses its ``step=`` (heal's ``--source`` default: a
+    run-loop started on it resumes after the journal's last step by itself).
+    """
     rows = recent_iterations(journal_path, 1)
-    return str(rows[-1]["source"]) if rows and rows[-1].get("source") else default
+    src = str(rows[-1]["source"]) if rows and rows[-1].get("source") else default
+    if not position and src.startswith("sim:"):
+        kept = [p for p in src[4:].split(",") if p and not p.startswith("step=")]
+        src = "sim:" + ",".join(kept) if kept else "sim"
+    return src
 
 
 def collect_checks(cfg: HealConfig, *, transport: httpx.AsyncBaseTransport | None = None,

@@ -365,3 +365,11 @@ def test_a_failing_round_does_not_stop_the_monitor(cfg: HealConfig, caplog: pyte
     m.run(stop, poll_s=0)
     assert rounds == 2 and m.status == OK
     assert any("heal step failed" in r.getMessage() for r in caplog.records)
+
+
+def test_the_default_source_resumes_rather_than_repeats(paper_journal: Path) -> None:
+    from kalashi_cli.heal.monitor import source_of
+
+    assert source_of(paper_journal).startswith("sim:seed=1,markets=200,step=")  # where the books were
+    assert source_of(paper_journal, position=False) == "sim:seed=1,markets=200"  # what to run again
+    assert source_of(paper_journal.parent / "none.sqlite", "kalshi") == "kalshi"
