@@ -83,9 +83,12 @@ def heal(
     probe: list[str] = typer.Option([], "--probe", metavar="NAME=URL",
                                     help="A liveness URL for --child NAME (any HTTP answer = alive); with "
                                          "--once/--watch, checked on its own (repeatable)."),
-    bridge_ws_port: int = typer.Option(8766, "--bridge-ws-port", min=1, max=65535),
-    bridge_http_port: int = typer.Option(3002, "--bridge-http-port", min=1, max=65535),
-    mcp_port: int = typer.Option(8767, "--mcp-port", min=1, max=65535),
+    bridge_ws_port: int = typer.Option(8766, "--bridge-ws-port", min=1, max=65535,
+                                       help="The bridge's WebSocket port (given to it, and probed)."),
+    bridge_http_port: int = typer.Option(3002, "--bridge-http-port", min=1, max=65535,
+                                         help="The bridge's dashboard page port (given to it, and probed)."),
+    mcp_port: int = typer.Option(8767, "--mcp-port", min=1, max=65535,
+                                 help="The MCP server's HTTP port (given to it; /mcp is probed)."),
     max_restarts: int = typer.Option(5, "--max-restarts", min=0, help="Restarts allowed per process within "
                                                                       "--restart-window; one more failure gives up."),
     restart_window: float = typer.Option(600.0, "--restart-window", min=1, help="Seconds of the restart budget."),
