@@ -324,6 +324,10 @@ class SimExchange:
         self._trades: list[tuple[int, Trade]] = []
         self._trade_seq = 0
         self._last_trade_ms = 0
+        # combined books and market objects, dropped on every engine event that touches the market
+        # (the sink sees them all) and on every step: reads between changes cost a dict lookup
+        self._books: dict[str, Market] = {}
+        self._market_json: dict[str, Json] = {}
         self.requests = 0
         self.engine.subscribe(self._on_event)
         for key_id in keys.key_ids():
@@ -350,6 +354,8 @@ class SimExchange:
     def _on_event(self, ev: EngineEvent) -> None:
         hub = self.hub
         if isinstance(ev, BookDelta):
+            self._books.pop(ev.ticker, None)
+            self._market_json.pop(ev.ticker, None)
             if hub.active:
                 hub.book_delta(ev)
             return
@@ -368,6 +374,8 @@ class SimExchange:
                 hub.market_position(ev.account_id, ev.position, ev.volume)
         elif isinstance(ev, TradePrinted):
             t = ev.trade
+            self._books.pop(t.ticker, None)  # last price and volume moved
+            self._market_json.pop(t.ticker, None)
             if t.ts_ms < self._last_trade_ms:
                 # the tape never runs backwards: a print applied after a later one (the wall clock
                 # ahead of the universe's step time) is stamped when it was applied
@@ -385,6 +393,8 @@ class SimExchange:
             if hub.active:
                 hub.trade(t)
         elif isinstance(ev, MarketStatus):
+            self._books.pop(ev.ticker, None)
+            self._market_json.pop(ev.ticker, None)
             hub.lifecycle(ev)  # always: the hub tracks statuses to name the next transition
         elif isinstance(ev, Settled):
             self._settle_cost[(ev.account_id, ev.settlement.ticker)] = ev.cost
@@ -393,6 +403,8 @@ class SimExchange:
     def step(self, n: int = 1) -> list[StepReport]:
         """Advance the universe ``n`` steps and push what changed to WebSocket clients."""
         reports = self.driver.advance(n)
+        self._books.clear()  # the step rewrote market records (volume, previous prices, times)
+        self._market_json.clear()
         for r in reports:
             for t in r.created:
                 self.hub.created(self.driver.markets[t])
@@ -451,9 +463,19 @@ class SimExchange:
             raise ApiError(404, "not_found", f"market {ticker} not found")
         return rec
 
-    def market_json(self, rec: MarketRecord, book: Market | None = None) -> Json:
-        b = book if book is not None else self.engine.book(rec.ticker)
-        return ser.market_json(rec, b, self.engine.market_status(rec.ticker))
+    def book(self, ticker: str) -> Market:
+        """The combined book (external + resting account orders), cached until the market changes."""
+        b = self._books.get(ticker)
+        if b is None:
+            b = self._books[ticker] = self.engine.book(ticker)
+        return b
+
+    def market_json(self, rec: MarketRecord) -> Json:
+        j = self._market_json.get(rec.ticker)
+        if j is None:
+            j = self._market_json[rec.ticker] = ser.market_json(rec, self.book(rec.ticker),
+                                                                self.engine.market_status(rec.ticker))
+        return j
 
     def _status_of(self, rec: MarketRecord) -> str:
         return self.engine.market_status(rec.ticker)
@@ -554,7 +576,7 @@ class SimExchange:
     def orderbook(self, ticker: str, p: Params) -> Reply:
         self._record(ticker)
         depth = p.integer("depth", 0, hi=100) or 0
-        return 200, {"orderbook_fp": ser.orderbook_fp(self.engine.book(ticker), max(depth, 0))}
+        return 200, {"orderbook_fp": ser.orderbook_fp(self.book(ticker), max(depth, 0))}
 
     def orderbooks(self, p: Params) -> Reply:
         tickers = p.all("tickers")
@@ -567,7 +589,7 @@ class SimExchange:
         out = []
         for t in dict.fromkeys(tickers):
             if t in self.driver.markets and self.engine.has_market(t):
-                out.append({"ticker": t, "orderbook_fp": ser.orderbook_fp(self.engine.book(t))})
+                out.append({"ticker": t, "orderbook_fp": ser.orderbook_fp(self.book(t))})
         return 200, {"orderbooks": out}
 
     def trades(self, p: Params) -> Reply:

@@ -104,6 +104,8 @@ class MarketDriver:
                 continue  # settled: the engine keeps it finalized
             else:
                 old = rec.market
+                if old == m:
+                    continue  # nothing about the market changed this step
                 rec.prev_yes_bid, rec.prev_yes_ask, rec.prev_last = old.yes_bid, old.yes_ask, old.last_price
                 rec.market = m
                 rec.updated_ms = now

@@ -267,7 +267,7 @@ class Hub:
             rec = self.x.driver.markets.get(t)
             if not targets or rec is None or not self.x.engine.has_market(t):
                 continue
-            msg = ser.ws_ticker(rec, self.x.engine.book(t), ts_ms=now)
+            msg = ser.ws_ticker(rec, self.x.book(t), ts_ms=now)
             key = tuple(v for k, v in msg.items() if k not in ("ts", "ts_ms", "time"))
             if self._last_ticker.get(t) == key:
                 continue
@@ -281,7 +281,7 @@ class Hub:
             rec = self.x.driver.markets.get(t)
             if rec is None or not self.x.engine.has_market(t):
                 continue
-            book: Market = self.x.engine.book(t)
+            book: Market = self.x.book(t)
             msg: Json = {"market_ticker": t, "market_id": rec.market_id}
             if book.yes_bids:
                 msg["yes_dollars_fp"] = ser.ws_levels(book.yes_bids)
@@ -300,7 +300,7 @@ class Hub:
             rec = self.x.driver.markets.get(t)
             if rec is not None and self.x.engine.has_market(t):
                 conn.push({"type": "ticker", "sid": sub.sid,
-                           "msg": ser.ws_ticker(rec, self.x.engine.book(t), ts_ms=now)})
+                           "msg": ser.ws_ticker(rec, self.x.book(t), ts_ms=now)})
 
     def command(self, conn: Conn, text: str | bytes) -> None:
         """Handle one client command; replies and data go to the connection's queue."""
