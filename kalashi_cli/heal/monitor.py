@@ -430,19 +430,33 @@ class HealthMonitor:
         self._publish()
 
     def _journal_event(self, r: Repair) -> None:
+        status = FAILED if r.action == "give-up" else OK if r.ok else DEGRADED
+        health = {"kind": "health", "v": 1, "name": "repairs", "status": status,
+                  "detail": f"{r.action} {r.target}: {r.detail}", "latency_ms": None}
+        self._journal_write(f"repair {r.action} {r.target}", lambda jr: (
+            jr.add_event("repair", {"action": r.action, "target": r.target, "ok": r.ok, "detail": r.detail},
+                         ts_ms=r.ts_ms),
+            jr.add_records([health], ts_ms=r.ts_ms)))
+
+    def _journal_write(self, what: str, write: Callable[[Any], object]) -> None:
+        """Write to the journal (a short connection of our own); log, never raise, when it fails.
+
+        Health records go into the journal's ``records`` table, which a dashboard attached to
+        this journal (``serve-bridge --attach``) streams live: that is how repairs and heal's
+        overall state reach the page.
+        """
         from ..errors import KalashiError
         from ..journal import Journal
 
         try:
             jr = Journal(self.cfg.journal_path, mode=self.cfg.mode)
         except KalashiError as e:
-            log.error("could not journal repair %s %s: %s", r.action, r.target, e)
+            log.error("could not journal %s: %s", what, e)
             return
         try:
-            jr.add_event("repair", {"action": r.action, "target": r.target, "ok": r.ok, "detail": r.detail},
-                         ts_ms=r.ts_ms)
+            write(jr)
         except KalashiError as e:
-            log.error("could not journal repair %s %s: %s", r.action, r.target, e)
+            log.error("could not journal %s: %s", what, e)
         finally:
             jr.close()
 
@@ -460,6 +474,10 @@ class HealthMonitor:
             self.since_ms = self.wall_ms()
             self.sink({"kind": "health", "v": 1, "name": "overall", "status": new_status,
                        "detail": _summary(checks), "latency_ms": None})
+            if self.cfg.journal_path.exists():  # never create a journal just to say so
+                rec = {"kind": "health", "v": 1, "name": "heal", "status": new_status,
+                       "detail": f"kalashi heal: {_summary(checks)}", "latency_ms": None}
+                self._journal_write("heal's status", lambda jr: jr.add_records([rec]))
             if self.notifier is not None and (old is not None or new_status != OK):
                 self.notifier.notify({"event": "health_changed", "from": old or "unknown", "to": new_status,
                                       "ts": iso_ms(self.since_ms), "checks": [c.to_dict() for c in checks]})

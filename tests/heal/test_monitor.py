@@ -25,6 +25,7 @@ from kalashi_cli.heal.webhook import Notifier
 from kalashi_cli.journal import Journal
 from kalashi_cli.profile import load_profile
 
+from .conftest import NOW_MS as NOW
 from .conftest import SIM, FakeClock, Receiver, python_child
 
 SLEEPS = python_child("import time; time.sleep(120)")
@@ -373,3 +374,25 @@ def test_the_default_source_resumes_rather_than_repeats(paper_journal: Path) -> 
     assert source_of(paper_journal).startswith("sim:seed=1,markets=200,step=")  # where the books were
     assert source_of(paper_journal, position=False) == "sim:seed=1,markets=200"  # what to run again
     assert source_of(paper_journal.parent / "none.sqlite", "kalshi") == "kalshi"
+
+
+def test_repairs_and_heals_state_reach_an_attached_dashboard(monitors: Any, cfg: HealConfig) -> None:
+    from kalashi_cli.bridge.attach import AttachBackend
+    from kalashi_cli.heal.supervisor import Repair
+
+    backend = AttachBackend(cfg.journal_path, mode="paper", interval=1)
+    seen: list[dict[str, Any]] = []
+    backend.subscribe(seen.append)
+    try:
+        script = Script()
+        script.set("disk_space", DEGRADED, "0.5 GB free")
+        m, _ = monitors(script)
+        m.round()
+        m.record_repair(Repair(NOW, "restart", "loop", True, "restarted loop after it exited with exit code 1"))
+        m.record_repair(Repair(NOW, "give-up", "bridge", False, "5 restarts in 600 s"))
+        backend.poll()
+    finally:
+        backend.close()
+    health = [(r["name"], r["status"]) for r in seen if r.get("kind") == "health"]
+    assert health == [("heal", DEGRADED), ("repairs", OK), ("repairs", FAILED)]
+    assert "restart loop: restarted loop" in next(r for r in seen if r.get("name") == "repairs")["detail"]
