@@ -182,6 +182,8 @@ def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, h
     from ..records import RecordWriter
 
     _log_to_stderr(quiet)
+    if not watch and cfg.watch_loop:
+        _refuse_a_second_loop(cfg)
     specs = []
     if not watch:
         if cfg.watch_loop:
@@ -242,6 +244,27 @@ def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, h
         server.stop()
         if notifier is not None:
             notifier.close()
+
+
+def _refuse_a_second_loop(cfg: Any) -> None:
+    """Two run-loops on one journal would trade twice: refuse while another one seems alive.
+
+    Raises:
+        UsageError: the journal's last iteration ended within 2 × interval + 5 s.
+    """
+    import time
+
+    from ..heal.checks import last_iteration_end_ms
+
+    end = last_iteration_end_ms(cfg.journal_path)
+    if end is None:
+        return
+    age = time.time() - end / 1000
+    window = 2 * cfg.loop_interval_s + 5
+    if age < window:
+        raise UsageError(f"a run-loop seems to be writing {cfg.journal_path} (its last iteration ended {age:.0f} s ago)",
+                         hint=f"stop it first, or watch it with `kalashi heal --watch`; if it has stopped, start "
+                              f"again in {window - age:.0f} s")
 
 
 def _log_to_stderr(quiet: bool) -> None:

@@ -236,3 +236,8 @@ def test_a_loop_that_cannot_be_kept_alive_is_given_up_and_trading_halted(
     p.send_signal(signal.SIGINT)
     p.communicate(timeout=60)
     assert p.returncode == 0
+
+
+def test_heal_will_not_start_a_second_loop_on_a_live_journal(fresh_journal: Path) -> None:
+    res = heal("--journal", str(fresh_journal), "--status-port", "0", "--interval", "10")
+    assert res.exit_code == 2 and "seems to be writing" in res.stderr and "--watch" in res.stderr
