@@ -329,6 +329,9 @@ class HealthMonitor:
         """Tick until ``stop`` is set (the supervisor's children are started first)."""
         if self.supervisor is not None:
             self.supervisor.start()
+            # give the children a moment to create the journal before judging it ("no journal yet")
+            self._next_round_at = self.clock() + min(self.check_every_s, 5.0)
+            self._publish()
         while not stop.is_set():
             try:
                 self.tick()
