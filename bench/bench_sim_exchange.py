@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             for mix in mixes:
                 results = []
                 for r in range(args.runs):
+                    tickers = active_tickers(server.port)  # markets close and settle while we run
                     res = asyncio.run(one_run(server.port, server.auth, mix, args.connections, args.seconds,
                                               tickers, seed=r))
                     results.append(res)
@@ -251,10 +252,13 @@ def main(argv: list[str] | None = None) -> int:
                 rps = statistics.median(x.rps for x in results)
                 p50 = statistics.median(x.pct(0.5) for x in results)
                 p99 = statistics.median(x.pct(0.99) for x in results)
-                bad = sum(n for x in results for s, n in x.statuses.items() if s >= 300)
+                bad: Counter[int] = Counter()
+                for x in results:
+                    bad.update({s: n for s, n in x.statuses.items() if s >= 300})
+                total = sum(x.requests for x in results)
                 print(f"{mix:7s} {args.connections:3d} conns  {rps:9.0f} req/s  p50 {p50:7.2f} ms  "
                       f"p99 {p99:7.2f} ms  runs {min(x.rps for x in results):.0f}–{max(x.rps for x in results):.0f}"
-                      f"  non-2xx {bad}")
+                      f"  non-2xx {sum(bad.values())}/{total} {dict(bad) if bad else ''}")
         finally:
             server.close()
     return 0

@@ -71,6 +71,10 @@ def answers(demo_key: Any, second_key: Any) -> Iterator[dict[str, Answer]]:
         rec("status", "GET", "/exchange/status", "/exchange/status", "ExchangeStatus", client=sim.anon)
         rec("schedule", "GET", "/exchange/schedule", "/exchange/schedule", "GetExchangeScheduleResponse")
         rec("limits", "GET", "/account/limits", "/account/limits", "GetAccountApiLimitsResponse")
+        rec("costs", "GET", "/account/endpoint_costs", "/account/endpoint_costs", "GetAccountEndpointCostsResponse",
+            client=sim.anon)
+        rec("as_of", "GET", "/exchange/user_data_timestamp", "/exchange/user_data_timestamp",
+            "GetUserDataTimestampResponse", client=sim.anon)
         rec("markets", "GET", "/markets", "/markets", "GetMarketsResponse", params={"limit": 50},
             client=sim.anon)
         rec("markets_open", "GET", "/markets", "/markets", "GetMarketsResponse",
@@ -98,6 +102,8 @@ def answers(demo_key: Any, second_key: Any) -> Iterator[dict[str, Answer]]:
         sim.step(1)  # public trades print: a market-data step between placing and reading
         rec("queue", "GET", "/portfolio/orders/queue_positions", "/portfolio/orders/queue_positions",
             "GetOrderQueuePositionsResponse", params={"market_tickers": m.ticker})
+        rec("queue_one", "GET", "/portfolio/orders/{order_id}/queue_position",
+            f"/portfolio/orders/{oid}/queue_position", "GetOrderQueuePositionResponse")
         rec("amend", "POST", "/portfolio/events/orders/{order_id}/amend", f"/portfolio/events/orders/{oid}/amend",
             "AmendOrderV2Response", json={"ticker": m.ticker, "side": "bid", "price": best_bid, "count": "4"})
         rec("decrease", "POST", "/portfolio/events/orders/{order_id}/decrease",
@@ -168,7 +174,7 @@ def answers(demo_key: Any, second_key: Any) -> Iterator[dict[str, Answer]]:
         sim.close()
 
 
-SUCCESS = ["status", "schedule", "limits", "markets", "markets_open", "market", "orderbook", "orderbooks", "events",
+SUCCESS = ["status", "schedule", "limits", "costs", "as_of", "queue_one", "markets", "markets_open", "market", "orderbook", "orderbooks", "events",
            "event", "series_list", "series", "create", "create_resting", "queue", "amend", "decrease", "orders",
            "order", "cancel", "batch_create", "batch_cancel", "create_again", "cancel_all", "group_create", "groups",
            "group", "group_limit", "group_trigger", "group_reset", "group_delete", "positions", "fills", "balance",

@@ -179,7 +179,9 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
         # exchange and account
         r("/exchange/status", lambda c: x.exchange_status(), ["GET"], **pub),
         r("/exchange/schedule", lambda c: x.exchange_schedule(), ["GET"], **pub),
+        r("/exchange/user_data_timestamp", lambda c: x.user_data_timestamp(), ["GET"], **pub),
         r("/account/limits", lambda c: x.account_limits(), ["GET"], **a),
+        r("/account/endpoint_costs", lambda c: x.endpoint_costs(), ["GET"], **pub),
         # market data
         r("/markets", lambda c: x.markets(c.params), ["GET"], **pub),
         r("/markets/trades", lambda c: x.trades(c.params), ["GET"], **pub),
@@ -196,6 +198,8 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
         r("/portfolio/orders", lambda c: x.orders(c.acct, c.params), ["GET"], **a),
         r("/portfolio/orders/queue_positions", lambda c: x.queue_positions(c.acct, c.params), ["GET"], **a),
         r("/portfolio/orders/{order_id}", lambda c: x.order(c.acct, c.path["order_id"]), ["GET"], **a),
+        r("/portfolio/orders/{order_id}/queue_position", lambda c: x.queue_position(c.acct, c.path["order_id"]),
+          ["GET"], **a),
         r("/portfolio/fills", lambda c: x.fills(c.acct, c.params), ["GET"], **a),
         r("/portfolio/settlements", lambda c: x.settlements(c.acct, c.params), ["GET"], **a),
         # V2 order writes

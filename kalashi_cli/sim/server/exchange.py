@@ -40,7 +40,7 @@ from . import serialize as ser
 from .catalog import EventRecord, MarketRecord, user_uuid
 from .faults import Faults
 from .keys import KeyRing
-from .limits import TIERS, RateLimits, Tier
+from .limits import CANCEL_COST, DEFAULT_COST, GET_ORDER_COST, TIERS, RateLimits, Tier
 from .market_driver import MarketDriver, StepReport
 from .ws import Hub
 
@@ -508,6 +508,18 @@ class SimExchange:
     def account_limits(self) -> Reply:
         return 200, self.limits.limits_json()
 
+    def endpoint_costs(self) -> Reply:
+        """GET /account/endpoint_costs: the non-default token costs this server charges."""
+        return 200, {"default_cost": DEFAULT_COST, "endpoint_costs": [
+            {"method": "GET", "path": "/trade-api/v2/portfolio/orders/{order_id}", "cost": GET_ORDER_COST},
+            {"method": "DELETE", "path": "/trade-api/v2/portfolio/events/orders/{order_id}", "cost": CANCEL_COST},
+            {"method": "DELETE", "path": "/trade-api/v2/portfolio/events/orders/batched", "cost": CANCEL_COST},
+        ]}
+
+    def user_data_timestamp(self) -> Reply:
+        """GET /exchange/user_data_timestamp: portfolio reads here are never stale."""
+        return 200, {"as_of_time": ser.iso(self.now_ms())}
+
     # ------------------------------------------------------------------ market data
     def markets(self, p: Params) -> Reply:
         limit = p.limit(100, MARKETS_PAGE_MAX)
@@ -744,6 +756,13 @@ class SimExchange:
                     and r.event_ticker == event]
         return 200, {"queue_positions": [{"order_id": q.order_id, "market_ticker": q.ticker,
                                           "queue_position_fp": fmt_count(q.ahead)} for q in rows]}
+
+    def queue_position(self, account: str, order_id: str) -> Reply:
+        try:
+            ahead = self.engine.queue_position(account, order_id)
+        except ExchangeError as e:
+            raise ApiError.of(e) from None
+        return 200, {"queue_position_fp": fmt_count(ahead)}
 
     def fills(self, account: str, p: Params) -> Reply:
         _check_sub(p)
