@@ -52,7 +52,18 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import analyze, correlate, metrics, order, profile_cmd, record, run_loop, safety_cmds, scan, serve_bridge
+    from . import (
+        analyze,
+        correlate,
+        metrics,
+        order,
+        profile_cmd,
+        record,
+        run_loop,
+        safety_cmds,
+        scan,
+        serve_bridge,
+    )
 
     for mod in (scan, analyze, correlate, order, metrics, run_loop, safety_cmds, record):
         mod.register(app)

@@ -132,6 +132,11 @@ class KalshiSource:
     def api_calls(self, value: int) -> None:  # the protocol declares a plain attribute
         self.counter.total = value
 
+    @property
+    def feed(self) -> Any:
+        """The WebSocket feed in ``ws=1`` mode (None otherwise or before the first listing)."""
+        return self._feed
+
     def describe(self) -> str:
         base = {"prod": "kalshi", "demo": "kalshi-demo"}.get(self.env.name, f"kalshi:{self.env.rest_url}")
         return base + (",ws=1" if self.ws else "")

@@ -203,6 +203,15 @@ class KalshiFeed:
                 await self._send("update_subscription", {"sids": [psid], "market_tickers": new,
                                                          "action": "add_markets"})
 
+    async def resync(self) -> None:
+        """Ask for fresh snapshots of every book marked stale (sequence gap, refused resync)."""
+        await self._resync()
+
+    async def reconnect(self) -> None:
+        """Drop the connection; the feed reconnects with backoff and resubscribes."""
+        if self._ws is not None:
+            await self._ws.close()
+
     async def _resync(self) -> None:
         for sid, tickers in self.store.take_resync().items():
             if not tickers:

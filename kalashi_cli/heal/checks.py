@@ -614,13 +614,10 @@ def _is_kalshi_client(obj: Any) -> bool:
 
 
 def _feed_of(source: Any) -> Any:
-    """The WebSocket feed of a Kalshi source in WS mode (None for every other source).
-
-    KalshiSource keeps it in ``_feed`` (a public accessor is requested in docs/heal.md).
-    """
+    """The WebSocket feed of a Kalshi source in WS mode (None for every other source)."""
     import sys
 
     mod = sys.modules.get("kalashi_cli.exchange.source")  # not imported: cannot be a KalshiSource
     if mod is None or not isinstance(source, mod.KalshiSource):
         return None
-    return source._feed
+    return source.feed

@@ -82,13 +82,13 @@ async def resync_stale_books(feed: Any, *, now_ms: Callable[[], int] = _wall_ms,
     if not feed.connected.is_set():
         return False, "not connected: the feed is already reconnecting with backoff"
     last = last_message_ms(feed)
-    if last is not None and (now_ms() - last) / 1000 > silent_after_s and feed._ws is not None:
-        await feed._ws.close()
+    if last is not None and (now_ms() - last) / 1000 > silent_after_s and feed.connected.is_set():
+        await feed.reconnect()
         return True, f"closed a connection silent for {(now_ms() - last) / 1000:.0f} s; the feed reconnects and " \
                      "resubscribes every market"
     stale = sorted(t for t, b in feed.store.books.items() if b.stale)
     if not stale:
         return False, "no stale books"
     feed.store.mark_stale(stale)  # queue them per subscription (a no-op for the ones already queued)
-    await feed._resync()
+    await feed.resync()
     return True, f"asked for fresh snapshots of {len(stale)} stale book(s): {', '.join(stale[:5])}"
