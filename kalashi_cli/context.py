@@ -60,6 +60,12 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
     if mode == "live":
         check_live_consent(live_flag=True, profile_allow_live=profile.allow_live, credentials_present=True,
                            trading_active=broker.trading_active())
+    if journal.get_meta("starting_balance") is None:
+        # The ledger fold starts from the account as first seen: its cash plus what its open
+        # positions cost (reconciliation then adopts those positions at that cost).
+        start = broker.balance().balance + sum(p.exposure for p in broker.positions())
+        journal.set_meta("starting_balance", str(start))
+        journal.add_event("starting-balance", {"from": "exchange", "amount": start})
     return broker
 
 

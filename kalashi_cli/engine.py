@@ -134,6 +134,8 @@ class TradingLoop:
                                           if s.ticker in self.journal.held_tickers()])
         portfolio = self.portfolio(markets)
         self.state, self.state_reason = evaluate_state(self.profile, self.journal, portfolio)
+        if self.state is TradingState.HALTED:
+            self._cancel_resting_when_halted()
         as_of = self.source.now_ms()
         src = self.source.describe()
         hits0, miss0 = self.analyzer.stats.hits, self.analyzer.stats.misses
@@ -184,6 +186,20 @@ class TradingLoop:
         if self.n % 10 == 0:
             self.write_metrics()
         return IterationResult(self.n, rec, out, self.state)
+
+    def _cancel_resting_when_halted(self) -> None:
+        """HALTED by anyone (kalashi halt, the HALT file, heal, the dashboard): no quote may keep resting.
+
+        Another process can persist the halt but cannot cancel a paper account that lives in
+        this process, so the loop does it at its next iteration (and on Kalshi it is a cheap
+        belt-and-braces check).
+        """
+        if not self.broker.orders(status="resting"):
+            return
+        from .safety import halt
+
+        res = halt(self.journal, self.broker, self.state_reason or "halted")
+        self.journal.add_event("halt-enforced", {"cancelled": res.cancelled, "by": "run-loop"})
 
     def _sync_resting_orders(self) -> None:
         """Record what became of orders the journal still thinks are resting (filled, expired, cancelled)."""

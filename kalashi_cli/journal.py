@@ -267,10 +267,16 @@ class Journal:
 
     # -- starting balance ---------------------------------------------------------------
     def starting_balance(self, default: Money) -> Money:
-        """Return the paper account's starting balance, fixing it on first use."""
+        """Return the account's starting balance (what the fill-ledger fold starts from).
+
+        A paper journal fixes ``default`` (the profile's paper balance) on first use; a demo or
+        live journal is fixed from the exchange by :func:`kalashi_cli.context.open_broker`, and
+        until then ``default`` is only a placeholder that is not stored.
+        """
         v = self.get_meta("starting_balance")
         if v is None:
-            self.set_meta("starting_balance", str(default))
+            if self.mode == "paper":
+                self.set_meta("starting_balance", str(default))
             return default
         return int(v)
 

@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from ..errors import JournalError
 from .common import (
     DemoOpt,
     JournalOpt,
@@ -51,7 +52,23 @@ def halt(
     mode = pick_mode(paper, demo, live)
     jr = open_journal(mode, journal)
     src = open_source(_source_for(jr, source))
-    broker = open_broker(mode, src, jr, prof)
+    try:
+        broker = open_broker(mode, src, jr, prof)
+    except JournalError as e:
+        if "in use by another kalashi process" not in str(e):
+            raise
+        # A running loop holds this paper account: persist the halt; the loop sees it at its
+        # next iteration, blocks entries and cancels its resting quotes itself.
+        from ..stages.risk import set_halted
+
+        set_halted(jr, reason)
+        jr.close()
+        src.close()
+        typer.echo(json.dumps({"kind": "halt", "v": 1, "state": "HALTED", "reason": reason, "cancelled": 0,
+                               "remaining_resting": None, "deferred": True}))
+        info(f"HALTED ({reason}): the running loop ({e.message.split('(')[-1].rstrip(')')}) cancels its resting "
+             "orders at its next iteration", quiet)
+        return
     try:
         res = do_halt(jr, broker, reason)
     finally:

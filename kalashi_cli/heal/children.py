@@ -76,8 +76,13 @@ def mcp_url(port: int) -> str:
 
 def mcp_child(*, mode: str, journal: Path, profile: str, port: int, grace_s: float = 30.0,
               command: Sequence[str] = KALASHI) -> ChildSpec:
-    """The MCP server over streamable HTTP; hung when /mcp stops answering."""
-    argv = [*command, "mcp-serve", "--transport", "http", "--port", str(port), f"--{mode}", "--journal", str(journal),
+    """The MCP server over streamable HTTP; hung when /mcp stops answering.
+
+    On paper it gets its own journal (``…-mcp.sqlite``): a paper account lives inside the
+    process that opened it, and the loop already holds the loop's.
+    """
+    own = journal.with_name(journal.stem + "-mcp" + journal.suffix) if mode == "paper" else journal
+    argv = [*command, "mcp-serve", "--transport", "http", "--port", str(port), f"--{mode}", "--journal", str(own),
             "--profile", profile, "--quiet"]
     return ChildSpec("mcp", tuple(argv), probe=probe_all([mcp_url(port)]), startup_grace_s=grace_s,
                      ready=journal_exists(journal))

@@ -32,6 +32,7 @@ from ..domain import (
     Settlement,
 )
 from ..errors import JournalError, NotFound
+from ..locks import AccountLock
 from ..money import Count, Money
 from ..ports import MarketSource, Mode, SourceEvents
 from .engine import EventLog, FillEvent, MatchingEngine, OrderUpdated, Settled
@@ -72,6 +73,7 @@ class PaperBroker:
         self.path = Path(path)
         self._now = now_ms or source.now_ms
         self._lock = threading.RLock()
+        self._account_lock = AccountLock(self.path, f"the paper account {self.path}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10)
@@ -272,6 +274,7 @@ class PaperBroker:
         with self._lock:
             self._persist()
             self._db.close()
+            self._account_lock.release()
 
 
 def paper_exchange_path(journal_path: str | Path) -> Path:

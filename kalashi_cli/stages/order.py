@@ -119,6 +119,11 @@ class OrderExecutor:
                 yield Denied(o.id, leg.ticker, "no-book", f"no current book for {leg.ticker}", o.strategy)
                 return
             if o.maker:
+                side = to_book_side(leg.outcome, "buy", leg.price)[0]
+                if any(r.side == side for r in self.broker.orders(ticker=leg.ticker, status="resting")):
+                    yield Denied(o.id, leg.ticker, "already-quoting", f"a quote on {leg.ticker} is already resting; "
+                                 "not stacking another on the same side", o.strategy)
+                    return
                 plans.append(self._maker_plan(i, leg, m, size, o.id))
                 continue
             asks = m.asks(leg.outcome)

@@ -63,7 +63,8 @@ def test_rerunning_the_same_candidates_sends_nothing_twice(kalashi: Kalashi, tmp
     second = records(kalashi("order", "--journal", j, input=cands).stdout)
     assert by_kind(first, "order")
     assert not by_kind(second, "order")
-    assert {d["rule"] for d in by_kind(second, "denied")} <= {"duplicate", "max-open-orders", "max-daily-cost"}
+    assert {d["rule"] for d in by_kind(second, "denied")} <= {"duplicate", "already-quoting", "max-open-orders",
+                                                              "max-daily-cost"}
     assert any(d["rule"] == "duplicate" for d in by_kind(second, "denied"))
 
 
