@@ -259,11 +259,21 @@ class Journal:
             db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                        (key, value))
 
-    def integrity_ok(self) -> tuple[bool, str]:
-        """Run SQLite's integrity check; return (ok, detail)."""
-        rows = self._q("PRAGMA integrity_check")
+    def integrity_ok(self, *, quick: bool = False, max_age_s: float = 0.0) -> tuple[bool, str]:
+        """Run SQLite's integrity check; return (ok, detail).
+
+        ``quick`` runs ``quick_check`` (no index cross-checks); ``max_age_s`` reuses a result
+        younger than that (the dashboard asks on every state, heal runs the full check).
+        """
+        now = time.monotonic()
+        cached = getattr(self, "_integrity", None)
+        if max_age_s and cached is not None and now - cached[0] < max_age_s:
+            return cached[1]
+        rows = self._q("PRAGMA quick_check" if quick else "PRAGMA integrity_check")
         detail = "; ".join(str(r[0]) for r in rows)
-        return detail == "ok", detail
+        result = (detail == "ok", detail)
+        self._integrity = (now, result)
+        return result
 
     # -- starting balance ---------------------------------------------------------------
     def starting_balance(self, default: Money) -> Money:
