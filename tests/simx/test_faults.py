@@ -22,10 +22,10 @@ from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, KalshiAuth
 from kalashi_cli.exchange.broker import KalshiBroker, open_broker
 from kalashi_cli.exchange.ratelimit import RetryPolicy
 from kalashi_cli.exchange.rest import KalshiClient
-from kalashi_cli.sim.server import FaultConfig, Faults
+from kalashi_cli.sim.server import DemoKey, FaultConfig, Faults
 from kalashi_cli.sim.server.app import build_app
 
-from .conftest import Sim, run
+from .conftest import Sim, run, start_sim
 
 
 @pytest.fixture
@@ -166,6 +166,21 @@ def test_trading_pause(sim: Sim, broker: KalshiBroker) -> None:
     sim.control.post("resume")
     assert broker.trading_active() is True
     assert broker.submit(_intent(sim, "after-pause")).order_id
+
+
+def test_starting_paused(demo_key: DemoKey) -> None:
+    s = start_sim([demo_key], faults=FaultConfig(pause_trading=True))
+    try:
+        assert s.anon.get("exchange/status").json()["trading_active"] is False
+        assert s.call(lambda: s.exchange.driver.trades_paused) is True
+        m = s.active_market()
+        r = s.http.post("portfolio/events/orders", json={
+            "ticker": m.ticker, "side": "bid", "price": "0.0100", "count": "1",
+            "time_in_force": "good_till_canceled", "self_trade_prevention_type": "maker"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "market_inactive"
+        assert s.step(2)["reports"][-1]["trades"] == 0  # nothing matches during a trading pause
+    finally:
+        s.close()
 
 
 def test_control_endpoints(sim: Sim) -> None:

@@ -164,6 +164,9 @@ def answers(demo_key: Any, second_key: Any) -> Iterator[dict[str, Answer]]:
         rec("e404_market", "GET", "/markets/{ticker}", "/markets/NO-SUCH-MARKET", None)
         rec("e400_orderbooks", "GET", "/markets/orderbooks", "/markets/orderbooks", None,
             params={"tickers": f"{m.ticker},{held}"})
+        rec("e400_legacy", "POST", "/portfolio/orders", "/portfolio/orders", None,
+            json={"ticker": m.ticker, "action": "buy", "side": "yes", "count": 1, "type": "limit", "yes_price": 50})
+        rec("e400_markets", "GET", "/markets", "/markets", None, params={"status": "active"})
         sim.faults(rate_limit_storm=1.0)
         rec("e429", "POST", "/portfolio/events/orders", "/portfolio/events/orders", None,
             json={"ticker": m.ticker, "side": "bid", "price": best_bid, "count": "1",
@@ -196,6 +199,7 @@ def test_success_answers_match_the_published_specs(answers: dict[str, Answer], n
     ("e400_price", 400, "invalid_price"), ("e409_dup", 409, "order_already_exists"),
     ("e401_unsigned", 401, "authentication_error"), ("e404_order", 404, "not_found"),
     ("e404_market", 404, "not_found"), ("e400_orderbooks", 400, "invalid_parameters"),
+    ("e400_legacy", 400, "endpoint_deprecated"), ("e400_markets", 400, "invalid_parameters"),
 ])
 def test_error_answers_match_the_published_specs(answers: dict[str, Answer], name: str, status: int,
                                                  code: str) -> None:

@@ -310,12 +310,13 @@ class SimExchange:
         # the universe's clock reads the server's start time at the start step
         self.universe = SimUniverse(config.seed, config.markets, step_seconds=config.sim_seconds_per_step,
                                     epoch_ms=start_ms - config.start_step * step_ms)
+        self.trading_active = not self.faults.config.pause_trading
         self.engine = MatchingEngine(clock=self.now_ms, now_ms=start_ms, id_prefix="sx-")
         self.driver = MarketDriver(self.engine, self.universe, start_step=config.start_step, now_ms=self.now_ms,
                                    retain_settled_ms=config.retain_settled_s * 1000)
+        self.driver.trades_paused = not self.trading_active  # nothing matches during a trading pause
         self.limits = RateLimits(config.tier, enabled=config.rate_limits, clock=monotonic)
         self.hub = Hub(self)
-        self.trading_active = not self.faults.config.pause_trading
         self.step_seconds = config.step_seconds  # wall seconds between automatic steps (0 = manual)
         self.clock_listener: Callable[[], None] | None = None  # the runner's stepper wakes on changes
         self._meta: dict[str, _OrderMeta] = {}
@@ -330,8 +331,9 @@ class SimExchange:
         self._market_json: dict[str, Json] = {}
         self.requests = 0
         self.engine.subscribe(self._on_event)
+        self._accounts: set[str] = set()
         for key_id in keys.key_ids():
-            self.engine.open_account(key_id, config.balance)
+            self.add_account(key_id)
         self.driver.load()
 
     # ------------------------------------------------------------------ clock and accounts
@@ -347,8 +349,10 @@ class SimExchange:
 
     def add_account(self, key_id: str, balance: Money | None = None) -> None:
         """Open the account of a newly registered key (no-op when it exists)."""
-        if key_id not in self.engine.accounts():
-            self.engine.open_account(key_id, self.config.balance if balance is None else balance)
+        if key_id not in self._accounts:
+            if key_id not in self.engine.accounts():
+                self.engine.open_account(key_id, self.config.balance if balance is None else balance)
+            self._accounts.add(key_id)
 
     # ------------------------------------------------------------------ engine events
     def _on_event(self, ev: EngineEvent) -> None:
