@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -109,6 +110,9 @@ def sim_exchange(
                             balance=parse_balance(balance), tier=tier_named(tier), rate_limits=rate_limits)
     exchange = SimExchange(config, ring, faults)
     server = SimExchangeServer(exchange, host=host, port=port, log_level="info" if verbose else "warning")
+    # Ctrl-C and SIGTERM stop the server cleanly, even when they arrive before it has started
+    # serving (uvicorn takes the signals over while it serves and hands them back to us)
+    previous = {sig: signal.signal(sig, lambda *_: server.request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
     ready = {"kind": "sim-exchange", "v": 1, "url": server.url, "ws_url": server.ws_url,
              "control_url": server.root + "/_sim", "port": server.port, "keys": ring.key_ids(),
              "markets": len(exchange.driver.market_list), "step": exchange.driver.step}
@@ -130,9 +134,11 @@ def sim_exchange(
         sys.stderr.flush()
     try:
         asyncio.run(server.serve())
-    except KeyboardInterrupt:
-        if not quiet:
-            sys.stderr.write("kalashi sim-exchange stopped\n")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not quiet:
+        sys.stderr.write("kalashi sim-exchange stopped\n")
 
 
 def register(app: typer.Typer) -> None:

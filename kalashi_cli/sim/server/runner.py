@@ -239,10 +239,14 @@ class SimExchangeServer:
         if loop is not None and ev is not None and not loop.is_closed():
             loop.call_soon_threadsafe(ev.set)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving and wait for the thread."""
+    def request_stop(self) -> None:
+        """Ask the server to stop (safe from a signal handler or another thread); serve() then returns."""
         self.server.should_exit = True
         self._wake_exit()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
 
