@@ -384,6 +384,17 @@ def load_profile(name_or_path: str | None = None) -> Profile:
         ProfileError: the profile does not exist or is invalid.
     """
     spec = name_or_path or "default"
+    compiled = resources.files("kalashi_cli.profiles").joinpath(f"{spec}.compiled.json")
+    if "/" not in spec and compiled.is_file():
+        # Built-in profiles ship pre-parsed (profiles/<name>.compiled.json, kept equal to the YAML by
+        # a drift test): every pipe stage is a fresh process, and importing PyYAML costs more than
+        # the rest of loading the profile.
+        import orjson
+
+        try:
+            return msgspec.convert(orjson.loads(compiled.read_bytes()), Profile, strict=False)
+        except msgspec.ValidationError as e:
+            raise ProfileError(f"profiles/{spec}.compiled.json: {e}", hint="reinstall kalashi") from None
     builtin = builtin_profiles()
     if spec in builtin:
         return parse_profile(builtin[spec], f"profiles/{spec}.yaml")
@@ -396,6 +407,14 @@ def load_profile(name_or_path: str | None = None) -> Profile:
     except OSError as e:
         raise ProfileError(f"{path}: cannot read ({e.strerror})") from None
     return parse_profile(text, str(path))
+
+
+def compiled_profile(text: str, source: str) -> bytes:
+    """The pre-parsed JSON form of a built-in profile's YAML (written by ``kalashi profile compile``)."""
+    import orjson
+
+    p = parse_profile(text, source)
+    return orjson.dumps(msgspec.to_builtins(p, builtin_types=()), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
 
 
 def profile_schema() -> dict[str, Any]:
@@ -451,3 +470,19 @@ def profile_to_yaml(p: Profile) -> str:
 
     return str(yaml.safe_dump(conv(msgspec.to_builtins(p, builtin_types=(Decimal,))), sort_keys=False,
                               allow_unicode=True))
+
+
+def write_compiled_profiles() -> list[Path]:
+    """Regenerate ``profiles/<name>.compiled.json`` from the YAML (run ``python -m kalashi_cli.profile``)."""
+    out = []
+    folder = Path(str(resources.files("kalashi_cli.profiles")))
+    for name, text in sorted(builtin_profiles().items()):
+        target = folder / f"{name}.compiled.json"
+        target.write_bytes(compiled_profile(text, f"profiles/{name}.yaml") + b"\n")
+        out.append(target)
+    return out
+
+
+if __name__ == "__main__":
+    for written in write_compiled_profiles():
+        print(written)

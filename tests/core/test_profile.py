@@ -81,3 +81,16 @@ def test_limits_tighten_but_never_loosen() -> None:
         p.tightened(max_daily_cost="1000")
     with pytest.raises(ProfileError, match="unknown risk limit"):
         p.tightened(max_yolo=1)
+
+
+def test_compiled_builtin_profiles_match_their_yaml() -> None:
+    """Drift test: regenerate with `python -m kalashi_cli.profile`."""
+    from importlib import resources
+
+    from kalashi_cli.profile import compiled_profile
+
+    folder = resources.files("kalashi_cli.profiles")
+    for name, text in builtin_profiles().items():
+        shipped = folder.joinpath(f"{name}.compiled.json").read_bytes()
+        assert shipped == compiled_profile(text, name) + b"\n", f"profiles/{name}.compiled.json is stale"
+        assert load_profile(name) == parse_profile(text, name)
