@@ -339,7 +339,7 @@ def settlement_json(s: Settlement, *, cost: int) -> Json:
     return out
 
 
-def ack_json(a: OrderAck, *, full: bool = True) -> Json:
+def ack_json(a: OrderAck) -> Json:
     """CreateOrderV2Response (and the amend answer): counts as unsuffixed fp strings."""
     out: Json = {"order_id": a.order_id, "fill_count": fmt_count(a.fill_count),
                  "remaining_count": fmt_count(a.remaining_count), "ts_ms": a.ts_ms}
@@ -349,8 +349,6 @@ def ack_json(a: OrderAck, *, full: bool = True) -> Json:
         out["average_fill_price"] = fmt_price(a.average_fill_price)
     if a.average_fee_paid is not None:
         out["average_fee_paid"] = fmt_money(a.average_fee_paid)
-    if not full:
-        out.pop("fill_count", None)
     return out
 
 
