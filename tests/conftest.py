@@ -16,6 +16,9 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.delenv("KALASHI_JOURNAL", raising=False)
     monkeypatch.delenv("KALSHI_API_KEY_ID", raising=False)
     monkeypatch.delenv("KALSHI_PRIVATE_KEY_PATH", raising=False)
+    monkeypatch.delenv("KALASHI_EXCHANGE_URL", raising=False)  # a developer's shell must not redirect tests
+    monkeypatch.delenv("KALASHI_WS_URL", raising=False)
+    monkeypatch.delenv("KALASHI_BRIDGE_TOKEN", raising=False)
     return home
 
 
