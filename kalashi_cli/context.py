@@ -17,8 +17,11 @@ SOURCES_HELP = ("sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi[,w
                 "kalshi:URL (any Kalshi-compatible server, e.g. kalashi sim-exchange)")
 
 
-def open_source(spec: str) -> MarketSource:
+def open_source(spec: str, profile: Profile | None = None) -> MarketSource:
     """Open a market-data source from its descriptor.
+
+    Kalshi sources take their token buckets from ``profile.rate_limits`` until the exchange's
+    ``/account/limits`` answers (it does only for authenticated sessions).
 
     Raises:
         UsageError: the descriptor is not one of the known kinds.
@@ -31,7 +34,7 @@ def open_source(spec: str) -> MarketSource:
     if spec.startswith(("replay:", "kalshi:")) or spec.split(",")[0] in ("kalshi", "kalshi-demo"):
         from .exchange.source import open_source as open_exchange_source
 
-        return open_exchange_source(spec)
+        return open_exchange_source(spec, limiter=rate_limiter(profile) if profile else None)
     raise UsageError(f"unknown source '{spec}'", hint=f"use one of: {SOURCES_HELP}")
 
 
@@ -56,7 +59,7 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
     # the broker refuses to send a demo key anywhere but demo hosts and loopback.
     base_url = env.get("KALASHI_EXCHANGE_URL") if mode == "demo" else None
     broker = KalshiBroker.from_env(env="demo" if mode == "demo" else "prod", environ=env, base_url=base_url,
-                                   consented=mode == "live")
+                                   consented=mode == "live", limiter=rate_limiter(profile))
     if mode == "live":
         check_live_consent(live_flag=True, profile_allow_live=profile.allow_live, credentials_present=True,
                            trading_active=broker.trading_active())
@@ -67,6 +70,14 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
         journal.set_meta("starting_balance", str(start))
         journal.add_event("starting-balance", {"from": "exchange", "amount": start})
     return broker
+
+
+def rate_limiter(profile: Profile) -> object:
+    """Token buckets from the profile (replaced by /account/limits once authenticated)."""
+    from .exchange.ratelimit import RateLimiter
+
+    r = profile.rate_limits
+    return RateLimiter((r.read_per_second, r.read_capacity), (r.write_per_second, r.write_capacity))
 
 
 def require_consent(mode: str, profile: Profile, credentials_env: dict[str, str] | None = None) -> dict[str, str]:

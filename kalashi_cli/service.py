@@ -67,7 +67,7 @@ class TradingService:
         self.mode = mode
         self.allow_trading = allow_trading
         self.journal = journal_for(mode, journal_path)
-        self.source = open_source(source)
+        self.source = open_source(source, self.profile)
         self.broker = open_broker(mode, self.source, self.journal, self.profile)
         self.interval = float(self.profile.loop.interval_seconds) if interval is None else interval
         self._lock = threading.RLock()

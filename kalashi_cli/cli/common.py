@@ -83,10 +83,15 @@ def source_spec(source: str, seed: int | None, markets: int | None) -> str:
     return "sim:" + ",".join(f"{k}={v}" for k, v in parts.items())
 
 
+_profile: list[Profile] = []  # the profile this command loaded (a command loads one)
+
+
 def load_profile(spec: str) -> Profile:
     from ..profile import load_profile as _load
 
-    return _load(spec)
+    p = _load(spec)
+    _profile[:] = [p]
+    return p
 
 
 def open_journal(mode: Mode | str, path: Path | None) -> Journal:
@@ -96,9 +101,10 @@ def open_journal(mode: Mode | str, path: Path | None) -> Journal:
 
 
 def open_source(spec: str) -> MarketSource:
+    """Open a source; Kalshi sources get the command's profile's rate limits."""
     from ..context import open_source as _open
 
-    return _open(spec)
+    return _open(spec, _profile[0] if _profile else None)
 
 
 def open_broker(mode: Mode, source: MarketSource, journal: Journal, profile: Profile) -> Broker:

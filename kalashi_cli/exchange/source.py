@@ -369,7 +369,7 @@ def _flag(value: str | None) -> bool:
 
 
 def open_source(spec: str, *, env: dict[str, str] | None = None,
-                transport: httpx.AsyncBaseTransport | None = None) -> MarketSource:
+                transport: httpx.AsyncBaseTransport | None = None, limiter: RateLimiter | None = None) -> MarketSource:
     """Open a market source from its descriptor.
 
     * ``kalshi[,ws=1]`` — production market data; ``kalshi-demo[,ws=1]`` — demo;
@@ -378,7 +378,8 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
     * ``replay:PATH[,speed=N][,step=K][,slice_ms=M]`` — a recording (:class:`~kalashi_cli.sim.replay.ReplaySource`).
 
     Credentials come from ``KALSHI_API_KEY_ID``/``KALSHI_PRIVATE_KEY_PATH`` when set (needed
-    for ``ws=1``). The lead adds ``sim`` in front of this.
+    for ``ws=1``). ``limiter`` holds the token buckets to use until ``/account/limits`` answers
+    (the profile's ``rate_limits``). ``sim`` is handled by :func:`kalashi_cli.context.open_source`.
 
     Raises:
         UsageError: unknown source or option.
@@ -410,7 +411,7 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
     if unknown:
         raise UsageError(f"unknown option(s) {sorted(unknown)} for source {spec!r}", hint="kalshi sources take ws=1")
     creds = try_load_credentials(environ)
-    return KalshiSource(target, credentials=creds, transport=transport, ws=_flag(options.get("ws")))
+    return KalshiSource(target, credentials=creds, transport=transport, ws=_flag(options.get("ws")), limiter=limiter)
 
 
 def _conforms(source: KalshiSource) -> MarketSource:  # mypy checks the protocol here
