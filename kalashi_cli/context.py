@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .errors import ConsentError, UsageError
 from .journal import Journal
 from .ports import Broker, MarketSource
 from .profile import Profile, money
+
+if TYPE_CHECKING:
+    from .exchange.ratelimit import RateLimiter
 
 SOURCES_HELP = ("sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi[,ws=1], kalshi-demo[,ws=1], "
                 "kalshi:URL (any Kalshi-compatible server, e.g. kalashi sim-exchange)")
@@ -72,7 +77,7 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
     return broker
 
 
-def rate_limiter(profile: Profile) -> object:
+def rate_limiter(profile: Profile) -> RateLimiter:
     """Token buckets from the profile (replaced by /account/limits once authenticated)."""
     from .exchange.ratelimit import RateLimiter
 
