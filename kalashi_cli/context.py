@@ -7,7 +7,6 @@ the bridge and the MCP server get the same wiring — and the same live-trading 
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .errors import ConsentError, UsageError
