@@ -31,3 +31,9 @@ def shared_path(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"{p} is not available (../shared is not part of the repository)")
     return p
+
+
+@pytest.fixture
+def shared() -> object:
+    """``shared("data", "kalshi-real", …)`` → that path under ../shared, or skip the test."""
+    return shared_path

@@ -12,15 +12,17 @@ from ..domain import Level, Market, Outcome
 from ..money import Count, Money, Price, fee_for
 
 
-def walk(levels: Sequence[Level], count: Count | None = None, *, max_price: Price | None = None) -> list[Level]:
-    """Return the slices a buy of ``count`` (None = everything) takes from ask ``levels``.
+def walk(levels: Sequence[Level], count: Count | None = None, *, max_price: Price | None = None,
+         min_price: Price | None = None) -> list[Level]:
+    """Return the slices an order of ``count`` (None = everything) takes from ``levels``, best first.
 
-    Levels are best (cheapest) first; ``max_price`` stops at the first level priced above it.
+    Buying takes ask levels (cheapest first) up to ``max_price``; selling takes bid levels
+    (highest first) down to ``min_price``; the walk stops at the first level beyond its bound.
     """
     out: list[Level] = []
     left = count
     for price, size in levels:
-        if max_price is not None and price > max_price:
+        if (max_price is not None and price > max_price) or (min_price is not None and price < min_price):
             break
         if size <= 0:
             continue
@@ -61,17 +63,4 @@ def buy_slices(m: Market, outcome: Outcome, count: Count | None = None, *,
 def sell_slices(m: Market, outcome: Outcome, count: Count | None = None, *,
                 min_price: Price | None = None) -> list[Level]:
     """Slices to sell ``outcome`` into its bids (best, i.e. highest, first)."""
-    out: list[Level] = []
-    left = count
-    for price, size in m.bids(outcome):
-        if min_price is not None and price < min_price:
-            break
-        if size <= 0:
-            continue
-        take = size if left is None else min(size, left)
-        out.append((price, take))
-        if left is not None:
-            left -= take
-            if left <= 0:
-                break
-    return out
+    return walk(m.bids(outcome), count, min_price=min_price)

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from collections.abc import Callable
 
 from .conftest import Kalashi, records
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-
-
-def shared_path(*parts: str) -> Path:
-    p = SHARED.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"{p} is not available (../shared is not part of the repository)")
-    return p
+Shared = Callable[..., Path]
 
 CRYPTO = ("data", "kalshi-real", "crypto_ws_kxbtc15m",
           "ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl")
 
 
-def test_run_loop_replays_a_real_recording(kalashi: Kalashi, tmp_path: Path) -> None:
-    rec = shared_path(*CRYPTO)
+def test_run_loop_replays_a_real_recording(kalashi: Kalashi, tmp_path: Path, shared: Shared) -> None:
+    rec = shared(*CRYPTO)
     out = records(kalashi("run-loop", "--paper", "--source", f"replay:{rec}", "--iterations", "5", "--interval", "0",
                           "--journal", str(tmp_path / "j.sqlite")).stdout)
     assert [r["n"] for r in out] == [1, 2, 3, 4, 5]
@@ -30,8 +23,8 @@ def test_run_loop_replays_a_real_recording(kalashi: Kalashi, tmp_path: Path) -> 
     assert out[-1]["source"].startswith(f"replay:{rec}")
 
 
-def test_scan_of_a_replay_carries_volume_from_ticker_messages(kalashi: Kalashi) -> None:
-    rec = shared_path(*CRYPTO)
+def test_scan_of_a_replay_carries_volume_from_ticker_messages(kalashi: Kalashi, shared: Shared) -> None:
+    rec = shared(*CRYPTO)
     res = kalashi("scan", "--source", f"replay:{rec},step=3")
     (m,) = [r for r in records(res.stdout) if r["kind"] == "market"]
     assert m["ticker"] == "KXBTC15M-26MAY130200-00"
