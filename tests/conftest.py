@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: CI machines are shared and slow examples are not failures here
+# (speed is measured in bench/, not asserted in tests).
+settings.register_profile("kalashi", deadline=None)
+settings.load_profile("kalashi")
 
 
 @pytest.fixture(autouse=True)
