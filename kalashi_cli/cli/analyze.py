@@ -11,11 +11,11 @@ from .common import Format, FormatOpt, InputArg, Out, ProfileOpt, QuietOpt, info
 
 EPILOG = """Examples:
 
+\b
   kalashi scan | kalashi analyze | kalashi correlate
-
-  kalashi scan | kalashi analyze --fair model.jsonl
-
-  kalashi analyze markets.jsonl --format table
+  kalashi scan | kalashi analyze --fair model.jsonl      # model.jsonl: {"ticker": "...", "p": 0.62} per line
+  kalashi scan > markets.jsonl && kalashi analyze markets.jsonl --format table
+  my-model | kalashi analyze markets.jsonl --fair -     # fair values on stdin, markets from a file
 """
 
 
@@ -36,7 +36,8 @@ def read_fair(path: Path) -> dict[str, int]:
     try:
         stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     except OSError as e:
-        raise InputError(f"{path}: cannot read the fair-value file ({e.strerror})") from None
+        raise InputError(f"{path}: cannot read the fair-value file ({e.strerror})",
+                         hint="check the path given to --fair") from None
     fair: dict[str, int] = {}
     with stream:
         for n, line in enumerate(stream, 1):
@@ -50,25 +51,31 @@ def read_fair(path: Path) -> dict[str, int]:
                 raise InputError(f"{name}:{n}: expected {{\"ticker\": ..., \"p\": 0..1}} ({e})",
                                  hint="one JSON object per line, p as a probability such as 0.62") from None
             if not isinstance(ticker, str) or not 0 <= p <= 10_000:
-                raise InputError(f"{name}:{n}: p must be between 0 and 1 and ticker a string")
+                raise InputError(f"{name}:{n}: p must be between 0 and 1 and ticker a string",
+                                 hint="write p as a probability such as 0.62, not a percentage")
             fair[ticker] = p
     return fair
 
 
 def analyze(
     input: InputArg = None,
-    fair: Path | None = typer.Option(None, "--fair", help="Fair values: JSON Lines {ticker, p}; '-' reads them "
-                                                          "from stdin (then give the markets as INPUT)."),
+    fair: Path | None = typer.Option(None, "--fair", metavar="PATH",
+                                     help="Fair probabilities from your model: JSON Lines {\"ticker\": ..., \"p\": "
+                                          "0..1}, for the value strategy; '-' reads them from stdin (then give "
+                                          "the markets as INPUT)."),
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
-    """Read `market` records and emit `opportunity` records: arbitrage, spread capture and value.
+    """Find opportunities in market records, net of fees.
 
-    Every edge is net of the fees that would be paid; each opportunity carries its legs,
-    edge, confidence, liquidity, score (edge × confidence × liquidity) and a plain-words
-    reason. Records of other kinds pass through unchanged. Ends with a `stats` record
-    (cache hits and misses).
+    Reads `market` records (from `kalashi scan`) and writes `opportunity` records for three
+    strategies: arbitrage (mutually exclusive events, strike ladders), spread capture (a
+    maker quote inside a wide spread) and value (your --fair probabilities against the
+    executable price). Every edge is net of the fees that would be paid; each opportunity
+    carries its legs, edge, confidence, liquidity, score (edge × confidence × liquidity) and
+    a plain-words reason. Records of other kinds pass through unchanged. Ends with a `stats`
+    record (cache hits and misses).
     """
     from ..errors import UsageError
     from ..records import VERSION, decode_error, market_from_record, to_record
@@ -76,7 +83,7 @@ def analyze(
 
     if fair is not None and str(fair) == "-" and (input is None or str(input) == "-"):
         raise UsageError("--fair - reads fair values from stdin, so the markets must come from a file",
-                         hint="kalashi analyze markets.jsonl --fair -")
+                         hint="give the markets as a file: `kalashi analyze markets.jsonl --fair -`")
     prof = load_profile(profile)
     analyzer = Analyzer(prof, fair=read_fair(fair) if fair else None)
     out = Out(fmt)

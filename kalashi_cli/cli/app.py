@@ -8,13 +8,41 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
+from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 
 from ..errors import EXIT_CODES, EXIT_INTERRUPTED, KalashiError
 
-EXIT_TABLE = "\n\n".join(f"{code}  {what}" for code, what in EXIT_CODES.items())
+#: `kalashi heal --once` adds two codes of its own (kalashi_cli.heal.monitor.HEAL_EXIT_CODES; a test
+#: keeps them equal without importing heal on every start)
+HEAL_ONCE_EXIT_CODES: dict[int, str] = {
+    10: "heal --once: degraded (a check degraded, none failed)",
+    11: "heal --once: failed (a check failed; HALTED counts as failed)",
+}
+ALL_EXIT_CODES: dict[int, str] = dict(sorted({**EXIT_CODES, **HEAL_ONCE_EXIT_CODES}.items()))
+# "\b" keeps click from re-wrapping a block: one code per line, aligned
+EXIT_TABLE = "\b\n" + "\n".join(f"{code:<4} {what}" for code, what in ALL_EXIT_CODES.items())
+
+ROOT_EPILOG = f"""Examples:
+
+\b
+  kalashi scan --limit 2000 | kalashi analyze | kalashi correlate | kalashi order --paper
+  kalashi run-loop --paper --iterations 20 --interval 0
+  kalashi metrics
+  kalashi COMMAND --help
+
+Environment: KALASHI_HOME (data dir), KALASHI_PROFILE, KALASHI_SOURCE, KALASHI_JOURNAL, KALSHI_API_KEY_ID,
+KALSHI_PRIVATE_KEY_PATH, NO_COLOR.
+
+Exit codes:
+
+{EXIT_TABLE}
+
+Docs: docs/cli-reference.md, docs/cookbook.md, docs/troubleshooting.md, docs/safety.md.
+"""
 
 
 class KalashiGroup(TyperGroup):
@@ -33,6 +61,17 @@ class KalashiGroup(TyperGroup):
             # `kalashi scan | head`: the reader left; that is not an error of ours
             _silence_stdout()
             raise typer.Exit(0) from None
+        except ClickUsageError as e:  # a subcommand's bad option or argument, or an unknown command
+            usage_error(e)
+            raise typer.Exit(e.exit_code) from None
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,  # type: ignore[override]
+                     **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except ClickUsageError as e:  # a bad option before the command: `kalashi --bogus`
+            usage_error(e)
+            raise typer.Exit(e.exit_code) from None
 
 
 app = typer.Typer(
@@ -41,7 +80,7 @@ app = typer.Typer(
     help="Trade Kalshi prediction markets from the shell: scan | analyze | correlate | order | metrics.\n\n"
          "Paper trading on a built-in simulated market is the default; real money needs --live, "
          "allow_live: true in the profile and credentials.",
-    epilog="Exit codes:\n\n" + EXIT_TABLE,
+    epilog=ROOT_EPILOG,
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -100,8 +139,22 @@ def _root(
 
 
 def error(msg: str) -> None:
-    sys.stderr.write(f"kalashi: error: {msg}\n")
-    sys.stderr.flush()
+    """Print ``kalashi: error: <msg>`` on stderr (the one error format, for people and scripts)."""
+    try:
+        sys.stderr.write(f"kalashi: error: {msg}\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # stderr is gone too: the exit code still tells
+        pass
+
+
+def usage_error(e: ClickUsageError) -> None:
+    """Print a usage error as one kalashi error line that says where the help is."""
+    if type(e).__name__ == "NoArgsIsHelpError":  # `kalashi profile` alone prints its help
+        e.show()
+        return
+    where = e.ctx.command_path if e.ctx is not None else "kalashi"
+    msg = e.format_message().rstrip(".")
+    error(f"{msg} — see `{where} --help`")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="kalashi", standalone_mode=True)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except KeyboardInterrupt:  # Ctrl-C outside a command (while parsing, completing, exiting)
+        error("interrupted")
+        return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback, no locals
         error(f"unexpected {type(e).__name__}: {e} — please report this with the command you ran "
               "(set KALASHI_DEBUG=1 for a traceback)")

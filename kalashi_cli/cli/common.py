@@ -37,24 +37,122 @@ class Mode(StrEnum):
     live = "live"
 
 
-ProfileOpt = Annotated[str, typer.Option("--profile", "-p", envvar="KALASHI_PROFILE",
-                                         help="Risk profile: a built-in name (default, conservative, aggressive) "
-                                              "or a YAML path.", show_default=True)]
-SourceOpt = Annotated[str, typer.Option("--source", "-s", envvar="KALASHI_SOURCE",
-                                        help="Market data: sim[:seed=N,markets=N,step=N], replay:PATH, kalshi, "
-                                             "kalshi-demo.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of the built-in sim market (sim source only).")]
-MarketsOpt = Annotated[int | None, typer.Option("--markets", help="Number of sim markets (sim source only).")]
-JournalOpt = Annotated[Path | None, typer.Option("--journal", "-j", envvar="KALASHI_JOURNAL",
-                                                 help="Journal file (default: journal-<mode>.sqlite in the data dir).")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="auto: a table on a terminal, JSON Lines in a pipe.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summaries on stderr.")]
+# -- completion (called by the shell on TAB: fast, read-only, silent) --------------------
+
+
+def complete_profile(incomplete: str) -> list[str]:
+    """Built-in profile names, and YAML files under the typed path (or in the current directory)."""
+    try:
+        from importlib import resources
+
+        names = sorted(e.name[:-5] for e in resources.files("kalashi_cli.profiles").iterdir()
+                       if e.name.endswith(".yaml"))
+        found = [n for n in names if n.startswith(incomplete)]
+        return found + _complete_paths(incomplete, (".yaml", ".yml"))
+    except Exception:  # noqa: BLE001 - a completion never prints an error
+        return []
+
+
+def complete_source(incomplete: str) -> list[tuple[str, str]]:
+    """The source kinds, each with a word of help."""
+    kinds = [("sim", "the built-in simulated market (default)"),
+             ("sim:seed=", "sim with a seed: sim:seed=N,markets=N,step=N"),
+             ("replay:", "replay:PATH — a recording made by `kalashi record`"),
+             ("kalshi", "Kalshi's public market data"),
+             ("kalshi-demo", "Kalshi's demo environment"),
+             ("kalshi:", "kalshi:URL — any Kalshi-compatible server, e.g. kalashi sim-exchange")]
+    if incomplete.startswith("replay:"):
+        return [("replay:" + p, "") for p in _complete_paths(incomplete[7:], (".jsonl", ".json", ".gz"))]
+    return [k for k in kinds if k[0].startswith(incomplete)]
+
+
+def complete_tickers(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Market tickers the journal has seen (its markets table), for comma-separated lists too."""
+    head, _, word = incomplete.rpartition(",")
+    prefix = head + "," if head else ""
+    return [prefix + t for t in known_tickers(word.upper(), _journal_paths(ctx))]
+
+
+def known_tickers(prefix: str, journals: list[Path]) -> list[str]:
+    """Tickers starting with ``prefix`` in the journals that exist (never creates one)."""
+    found: set[str] = set()
+    for path in journals:
+        if not path.is_file():
+            continue
+        try:
+            from ..journal import Journal
+
+            jr = Journal(path, readonly=True)
+            try:
+                found.update(jr.known_tickers(prefix))
+            finally:
+                jr.close()
+        except Exception:  # noqa: BLE001 - a locked or foreign file completes nothing
+            continue
+    return sorted(found)[:200]
+
+
+def _journal_paths(ctx: typer.Context) -> list[Path]:
+    """The journal the command line names, else every mode's default journal."""
+    try:
+        given = ctx.params.get("journal") or os.environ.get("KALASHI_JOURNAL")
+        if given:
+            return [Path(given).expanduser()]
+        from ..journal import data_dir
+
+        return [data_dir() / f"journal-{m}.sqlite" for m in ("paper", "demo", "live")]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def _complete_paths(incomplete: str, suffixes: tuple[str, ...]) -> list[str]:
+    """Directories and files with one of ``suffixes`` that start with ``incomplete``."""
+    base = Path(incomplete).expanduser()
+    folder, stem = (base, "") if incomplete.endswith("/") else (base.parent, base.name)
+    shown = incomplete[: len(incomplete) - len(stem)]
+    out: list[str] = []
+    try:
+        for entry in sorted(folder.iterdir()):
+            if not entry.name.startswith(stem) or (entry.name.startswith(".") and not stem.startswith(".")):
+                continue
+            if entry.is_dir():
+                out.append(f"{shown}{entry.name}/")
+            elif entry.name.endswith(suffixes) and not entry.name.endswith(".compiled.json"):
+                out.append(f"{shown}{entry.name}")
+    except OSError:
+        return []
+    return out[:200]
+
+
+# -- the shared options --------------------------------------------------------------------
+
+ProfileOpt = Annotated[str, typer.Option("--profile", "-p", envvar="KALASHI_PROFILE", metavar="NAME|PATH",
+                                         autocompletion=complete_profile,
+                                         help="Risk profile: a built-in name (default, conservative, aggressive; "
+                                              "see `kalashi profile list`) or a YAML file.", show_default=True)]
+SourceOpt = Annotated[str, typer.Option("--source", "-s", envvar="KALASHI_SOURCE", metavar="SOURCE",
+                                        autocompletion=complete_source,
+                                        help="Market data: sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], "
+                                             "kalshi, kalshi-demo or kalshi:URL.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", metavar="N",
+                                             help="Seed of the built-in sim market (sim source only).")]
+MarketsOpt = Annotated[int | None, typer.Option("--markets", metavar="N",
+                                                help="Number of markets in the built-in sim (sim source only).")]
+JournalOpt = Annotated[Path | None, typer.Option("--journal", "-j", envvar="KALASHI_JOURNAL", metavar="PATH",
+                                                 help="Journal file (default: journal-<mode>.sqlite in the data dir, "
+                                                      "$KALASHI_HOME or the platform's user data dir).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT",
+                                           help="auto (a table on a terminal, JSON Lines in a pipe), jsonl or "
+                                                "table.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, status line or summary on stderr "
+                                                              "(errors still print).")]
 PaperOpt = Annotated[bool, typer.Option("--paper", help="Paper trading on the built-in matching engine (default).")]
-DemoOpt = Annotated[bool, typer.Option("--demo", help="Kalshi's demo environment (needs a demo API key).")]
+DemoOpt = Annotated[bool, typer.Option("--demo", help="Kalshi's demo environment (needs a demo API key in "
+                                                      "KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH).")]
 LiveOpt = Annotated[bool, typer.Option("--live", help="Real money on Kalshi: also needs allow_live: true in the "
-                                                      "profile and credentials.")]
+                                                      "profile and credentials (docs/safety.md).")]
 InputArg = Annotated[Path | None, typer.Argument(help="Input records (JSON Lines); '-' or omitted reads stdin.",
-                                                 show_default=False)]
+                                                 metavar="[INPUT]", show_default=False)]
 
 
 def pick_mode(paper: bool, demo: bool, live: bool) -> Mode:
@@ -87,8 +185,18 @@ _profile: list[Profile] = []  # the profile this command loaded (a command loads
 
 
 def load_profile(spec: str) -> Profile:
+    """Load a profile by built-in name or path; a path that does not exist is named as a path.
+
+    Raises:
+        ProfileError: no such profile, or it is invalid (names the file, line and key).
+    """
     from ..profile import load_profile as _load
 
+    if (spec.endswith((".yaml", ".yml")) or "/" in spec) and not Path(spec).expanduser().exists():
+        from ..errors import ProfileError
+
+        raise ProfileError(f"{spec}: no such profile file",
+                           hint="check the path, or use a built-in profile (`kalashi profile list`)")
     p = _load(spec)
     _profile[:] = [p]
     return p
@@ -189,10 +297,12 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
 
 
 def console(stderr: bool = True) -> Any:
+    """A rich console; with NO_COLOR set it writes no escape sequences at all (no colour, no bold)."""
     from rich.console import Console
 
-    no_color = bool(os.environ.get("NO_COLOR"))
-    return Console(stderr=stderr, no_color=no_color, highlight=False)
+    if os.environ.get("NO_COLOR"):
+        return Console(stderr=stderr, color_system=None, no_color=True, highlight=False)
+    return Console(stderr=stderr, highlight=False)
 
 
 def print_tables(rows: list[dict[str, Any]], columns: dict[str, list[str]]) -> None:

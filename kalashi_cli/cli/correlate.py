@@ -24,9 +24,10 @@ from .common import (
 
 EPILOG = """Examples:
 
+\b
   kalashi scan | kalashi analyze | kalashi correlate | kalashi order --paper
-
   kalashi analyze markets.jsonl | kalashi correlate --profile conservative --format table
+  kalashi scan | kalashi analyze | kalashi correlate | jq -c 'select(.kind == "rejected") | .reason'
 """
 
 
@@ -40,12 +41,14 @@ def correlate(
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
-    """Read `opportunity` records; emit sized `candidate` records or `rejected` records with reasons.
+    """Group, cap and size opportunities into candidates.
 
-    Groups come from market metadata then the profile's keyword rules; a group that already
-    has exposure needs 1.5 × the minimum edge (profile); position, group and event
-    concentration are capped as a share of equity; size is fractional Kelly. The account
-    (equity, exposure, streaks) is read from the journal of the chosen mode.
+    Reads `opportunity` records (from `kalashi analyze`) and writes a sized `candidate` or a
+    `rejected` record with its reason for each. Groups come from market metadata, then the
+    profile's keyword rules; a group that already has exposure needs 1.5 × the minimum edge
+    (profile); position, group and event concentration are capped as a share of equity; size
+    is fractional Kelly. The account (equity, exposure, streaks) is read from the journal of
+    the chosen mode (--paper/--demo/--live); nothing is traded here.
     """
     from ..profile import money
     from ..records import decode_error, opportunity_from_record, to_record

@@ -21,6 +21,7 @@ from .common import (
     PaperOpt,
     ProfileOpt,
     QuietOpt,
+    complete_source,
     info,
     load_profile,
     pick_mode,
@@ -29,22 +30,18 @@ from .common import (
 
 EPILOG = """Examples:
 
+\b
   kalashi heal --once                                  # check everything once; exit 0, 10 or 11
-
-  */5 * * * * kalashi heal --once --quiet --format jsonl >> ~/heal.jsonl || notify-me
-
+  */5 * * * * kalashi heal --once --quiet --format jsonl >> ~/heal.jsonl || notify-me   # crontab
   kalashi heal --paper --bridge                        # run-loop + dashboard, restarted when they fail
-
   kalashi heal --watch --webhook https://hooks.example/kalashi    # check a loop started elsewhere
-
   curl -s 127.0.0.1:8002/api/v1/status | jq .status;  curl -s 127.0.0.1:8002/metrics
 
 Exit codes of --once (the other codes are kalashi's usual ones, see kalashi --help):
 
+\b
   0   healthy: every check ok
-
   10  degraded: at least one check degraded, none failed
-
   11  failed: at least one check failed (HALTED counts as failed)
 """
 
@@ -60,19 +57,20 @@ def heal(
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: str | None = typer.Option(None, "--source", "-s", envvar="KALASHI_SOURCE",
+    source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", envvar="KALASHI_SOURCE",
+                                      autocompletion=complete_source,
                                       help="The loop's market data (default: what the journal last traded on, "
                                            "else sim). kalshi/kalshi-demo sources get the exchange checks."),
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
-    interval: float | None = typer.Option(None, "--interval", min=0,
+    interval: float | None = typer.Option(None, "--interval", metavar="SECONDS", min=0,
                                           help="The loop's seconds between iterations (profile "
                                                "loop.interval_seconds); passed to the supervised run-loop and "
                                                "used to tell a hung loop."),
-    hang_after: float | None = typer.Option(None, "--hang-after", min=0.1,
+    hang_after: float | None = typer.Option(None, "--hang-after", metavar="SECONDS", min=0.1,
                                             help="Seconds without a new iteration before the loop counts as hung "
                                                  "(default 3 × interval + 30)."),
-    every: float = typer.Option(10.0, "--every", min=0.05, help="Seconds between check rounds."),
+    every: float = typer.Option(10.0, "--every", metavar="SECONDS", min=0.05, help="Seconds between check rounds."),
     loop: bool = typer.Option(True, "--loop/--no-loop", help="A run-loop belongs on this journal: supervise it "
                                                              "(or, with --once/--watch, check its heartbeat)."),
     bridge: bool = typer.Option(False, "--bridge/--no-bridge", help="Also run (or check) the dashboard bridge, "
@@ -83,31 +81,32 @@ def heal(
     probe: list[str] = typer.Option([], "--probe", metavar="NAME=URL",
                                     help="A liveness URL for --child NAME (any HTTP answer = alive); with "
                                          "--once/--watch, checked on its own (repeatable)."),
-    bridge_ws_port: int = typer.Option(8766, "--bridge-ws-port", min=1, max=65535,
+    bridge_ws_port: int = typer.Option(8766, "--bridge-ws-port", metavar="PORT", min=1, max=65535,
                                        help="The bridge's WebSocket port (given to it, and probed)."),
-    bridge_http_port: int = typer.Option(3002, "--bridge-http-port", min=1, max=65535,
+    bridge_http_port: int = typer.Option(3002, "--bridge-http-port", metavar="PORT", min=1, max=65535,
                                          help="The bridge's dashboard page port (given to it, and probed)."),
-    mcp_port: int = typer.Option(8767, "--mcp-port", min=1, max=65535,
+    mcp_port: int = typer.Option(8767, "--mcp-port", metavar="PORT", min=1, max=65535,
                                  help="The MCP server's HTTP port (given to it; /mcp is probed)."),
-    max_restarts: int = typer.Option(5, "--max-restarts", min=0, help="Restarts allowed per process within "
+    max_restarts: int = typer.Option(5, "--max-restarts", metavar="N", min=0, help="Restarts allowed per process within "
                                                                       "--restart-window; one more failure gives up."),
-    restart_window: float = typer.Option(600.0, "--restart-window", min=1, help="Seconds of the restart budget."),
-    backoff: float = typer.Option(1.0, "--backoff", min=0.01, help="Seconds before the first restart; doubles "
+    restart_window: float = typer.Option(600.0, "--restart-window", metavar="SECONDS", min=1, help="Seconds of the restart budget."),
+    backoff: float = typer.Option(1.0, "--backoff", metavar="SECONDS", min=0.01, help="Seconds before the first restart; doubles "
                                                                  "with each failure in a row, up to 60 s."),
-    status_host: str = typer.Option("127.0.0.1", "--status-host", help="Address of the status endpoint."),
-    status_port: int = typer.Option(8002, "--status-port", min=0, max=65535,
+    status_host: str = typer.Option("127.0.0.1", "--status-host", metavar="ADDRESS", help="Address of the status endpoint."),
+    status_port: int = typer.Option(8002, "--status-port", metavar="PORT", min=0, max=65535,
                                     help="Port of /api/v1/status and /metrics (0 = any free port)."),
-    webhook: str | None = typer.Option(None, "--webhook", envvar="KALASHI_HEAL_WEBHOOK", show_envvar=True,
+    webhook: str | None = typer.Option(None, "--webhook", metavar="URL", envvar="KALASHI_HEAL_WEBHOOK", show_envvar=True,
                                        help="POST a JSON notification here when the overall health changes "
                                             "(not with --once: it has the exit code)."),
-    redis_url: str | None = typer.Option(None, "--redis-url", envvar="KALASHI_REDIS_URL", show_envvar=True,
+    redis_url: str | None = typer.Option(None, "--redis-url", metavar="URL", envvar="KALASHI_REDIS_URL", show_envvar=True,
                                          help="Also PING this Redis (redis://[:password@]host:port/db)."),
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
-    """Check kalashi's health — exchange, credentials and clock, rate limits, feed, loop, journal, disk — and heal it.
+    """Check health (--once, for cron) or supervise and heal.
 
-    With --once: run every check once, print a table (or `health` records in a pipe) and exit
+    Checks the exchange, credentials and clock, rate limits, the feed, the loop, the journal
+    and the disk. With --once: run every check once, print a table (or `health` records in a pipe) and exit
     0 healthy, 10 degraded, 11 failed, for cron. Without it: start the run-loop (and with
     --bridge/--mcp the dashboard bridge and the MCP server), restart what dies or hangs with
     backoff within a restart budget, reconcile on drift, halt trading when the loop cannot be

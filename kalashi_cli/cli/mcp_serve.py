@@ -25,16 +25,15 @@ from .common import (
 
 EPILOG = """Examples:
 
+\b
   kalashi mcp-serve                                  # stdio, paper account on the sim (for an MCP client's config)
-
   kalashi mcp-serve --transport http --port 8767     # http://127.0.0.1:8767/mcp
-
   kalashi mcp-serve --demo --allow-trading           # Kalshi demo; the agent may place orders
-
   kalashi mcp-serve --live                           # real account, read-only for the agent
 
-MCP client config (Claude Desktop and others):
+MCP client config (Claude Desktop and others; docs/mcp.md):
 
+\b
   {"mcpServers": {"kalashi": {"command": "kalashi", "args": ["mcp-serve"]}}}
 """
 
@@ -45,13 +44,13 @@ class Transport(StrEnum):
 
 
 def mcp_serve(
-    transport: Transport = typer.Option(Transport.stdio, "--transport", "-t",
+    transport: Transport = typer.Option(Transport.stdio, "--transport", "-t", metavar="stdio|http",
                                         help="stdio (the client starts this command) or http (streamable HTTP at "
                                              "/mcp)."),
-    host: str | None = typer.Option(None, "--host", help="HTTP address to bind (default 127.0.0.1). The HTTP "
+    host: str | None = typer.Option(None, "--host", metavar="ADDRESS", help="HTTP address to bind (default 127.0.0.1). The HTTP "
                                                          "transport has no authentication: anything but loopback "
                                                          "lets the network use these tools."),
-    port: int = typer.Option(8767, "--port", min=0, max=65535, help="HTTP port (0 = any free port)."),
+    port: int = typer.Option(8767, "--port", metavar="PORT", min=0, max=65535, help="HTTP port (0 = any free port)."),
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
@@ -66,8 +65,9 @@ def mcp_serve(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every tool call and failure on stderr."),
     quiet: QuietOpt = False,
 ) -> None:
-    """Serve kalashi to an MCP client (an AI assistant): markets, the account, risk-gated orders, feeds.
+    """Serve kalashi's tools to an AI assistant over MCP.
 
+    Markets, the account, risk-gated orders and feeds for any Model Context Protocol client.
     The agent trades on paper unless the server is started with --demo or --live (with the
     same consent as the CLI) and --allow-trading. Every order passes the same risk gate as
     `kalashi order`; the agent can tighten limits and halt, never loosen or resume. Logs go to

@@ -25,11 +25,11 @@ from .common import (
 
 EPILOG = """Examples:
 
+\b
   kalashi scan | kalashi analyze | kalashi correlate | kalashi order --paper | kalashi metrics
-
-  kalashi metrics                      # a table from the paper journal
-
-  kalashi metrics --format jsonl | jq .equity
+  kalashi metrics                                   # a table from the paper journal
+  kalashi metrics --format jsonl | jq -r .equity
+  kalashi metrics --format jsonl | jq -r '.recommendations[] | .title'
 """
 
 
@@ -42,11 +42,12 @@ def metrics(
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
 ) -> None:
-    """Report win rate, P&L, equity, drawdown, streaks, execution quality and recommendations.
+    """Report P&L, drawdown, execution and recommendations.
 
     Reads the journal of the chosen mode (what `order` and `run-loop` wrote) plus any records
-    piped in (their `stats` records add cache and API figures). A table on a terminal, one
-    `metrics` record in a pipe.
+    piped in (their `stats` records add cache and API figures) and reports win rate, realized
+    and unrealized P&L, equity, drawdown, streaks, execution quality (latency, slippage, fill
+    rate) and recommendations. A table on a terminal, one `metrics` record in a pipe.
     """
     from ..profile import money
     from ..stages.metrics import RunStats, compute_metrics

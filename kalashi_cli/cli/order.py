@@ -15,6 +15,7 @@ from .common import (
     PaperOpt,
     ProfileOpt,
     QuietOpt,
+    complete_source,
     info,
     load_profile,
     open_broker,
@@ -26,11 +27,11 @@ from .common import (
 
 EPILOG = """Examples:
 
+\b
   kalashi scan | kalashi analyze | kalashi correlate | kalashi order --paper
-
-  kalashi correlate < opps.jsonl | kalashi order --demo
-
-  kalashi order candidates.jsonl --live --profile my-live.yaml
+  kalashi correlate opps.jsonl > candidates.jsonl && kalashi order candidates.jsonl --format table
+  kalashi correlate opps.jsonl | kalashi order --demo        # needs a demo API key
+  kalashi order candidates.jsonl --live --profile my-live.yaml   # real money: docs/safety.md
 """
 
 
@@ -39,19 +40,22 @@ def order(
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: str | None = typer.Option(None, "--source", "-s", help="Books to fill against (default: the `src` the "
-                                                                    "candidates were computed from, else sim)."),
+    source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
+                                      help="Books to fill against (default: the `src` the candidates were "
+                                           "computed from, else sim)."),
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
-    """Read `candidate` records, pass each through the risk gate, and send its orders.
+    """Send candidates through the risk gate to the broker.
 
-    Paper by default. Each leg walks the current book to its size within the profile's
-    slippage bound (IOC/FOK for takers, post-only for maker quotes), is journaled under a
-    deterministic client_order_id before it is sent, and yields `order`, `fill` or `denied`
-    records. Re-running the same candidates never sends an order twice.
+    Reads `candidate` records (from `kalashi correlate`). Paper by default (--demo and --live
+    need their consent, docs/safety.md). Each leg walks the current book to its size within
+    the profile's slippage bound (IOC/FOK for takers, post-only for maker quotes), is
+    journaled under a deterministic client_order_id before it is sent, and yields `order`,
+    `fill` or `denied` records (a denial names its rule). Re-running the same candidates
+    never sends an order twice.
     """
     from ..engine import encode
     from ..profile import money

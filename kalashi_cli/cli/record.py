@@ -7,15 +7,22 @@ from pathlib import Path
 
 import typer
 
-from .common import Progress, QuietOpt, info
+from .common import Progress, QuietOpt, complete_tickers, info
+
+
+def complete_exchange(incomplete: str) -> list[str]:
+    """The exchange sources a recording can come from."""
+    return [s for s in ("kalshi", "kalshi-demo", "kalshi:") if s.startswith(incomplete)]
 
 EPILOG = """Examples:
 
+\b
   kalashi record --source kalshi --series KXBTC15M --duration 300 -o btc.jsonl
-
-  kalashi record --markets KXHIGHNY-26JAN01-T60,KXHIGHNY-26JAN01-T61 --duration 60 -o ny.jsonl
-
+  kalashi record --tickers KXHIGHNY-26JAN01-T60,KXHIGHNY-26JAN01-T61 --duration 60 -o ny.jsonl
+  kalashi record --source kalshi:http://127.0.0.1:8800/trade-api/v2 --events EV-1 --snapshot-every 1 \\
+      --duration 5 -o sim.jsonl                  # from a local `kalashi sim-exchange`
   kalashi scan --source replay:btc.jsonl | kalashi analyze
+  kalashi run-loop --paper --source replay:btc.jsonl,speed=10 --interval 0
 """
 
 
@@ -24,30 +31,43 @@ def _split(values: list[str]) -> tuple[str, ...]:
 
 
 def record(
-    output: Path = typer.Option(..., "--output", "-o", help="Recording file to write (JSON Lines)."),
-    source: str = typer.Option("kalshi", "--source", "-s", help="kalshi, kalshi-demo or kalshi:URL."),
-    markets: list[str] = typer.Option([], "--markets", "-m", help="Market tickers (comma-separated or repeated)."),
-    events: list[str] = typer.Option([], "--events", "-e", help="Event tickers (all their markets)."),
-    series: list[str] = typer.Option([], "--series", help="Series tickers (their open markets)."),
-    duration: float = typer.Option(60.0, "--duration", "-d", min=0, help="Seconds to record."),
-    snapshot_every: float | None = typer.Option(None, "--snapshot-every", min=1,
-                                                help="Also take REST snapshots every N seconds."),
-    max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Stop after this many WS frames."),
+    output: Path = typer.Option(..., "--output", "-o", metavar="PATH",
+                                help="Recording file to write (JSON Lines); it must not exist yet."),
+    source: str = typer.Option("kalshi", "--source", "-s", metavar="SOURCE", autocompletion=complete_exchange,
+                               help="Which exchange: kalshi, kalshi-demo or kalshi:URL (e.g. a local "
+                                    "`kalashi sim-exchange`)."),
+    tickers: list[str] = typer.Option([], "--tickers", "-t", metavar="TICKERS", autocompletion=complete_tickers,
+                                      help="Market tickers (comma-separated or repeated)."),
+    tickers_old: list[str] = typer.Option([], "--markets", "-m", hidden=True,
+                                          help="Old name of --tickers (--markets elsewhere is a count)."),
+    events: list[str] = typer.Option([], "--events", "-e", metavar="TICKERS",
+                                     help="Event tickers: record all their markets."),
+    series: list[str] = typer.Option([], "--series", metavar="TICKERS",
+                                     help="Series tickers: record their open markets."),
+    duration: float = typer.Option(60.0, "--duration", "-d", min=0, metavar="SECONDS", help="Seconds to record."),
+    snapshot_every: float | None = typer.Option(None, "--snapshot-every", min=1, metavar="SECONDS",
+                                                help="Also take REST snapshots every N seconds (the only data "
+                                                     "without credentials)."),
+    max_frames: int | None = typer.Option(None, "--max-frames", min=1, metavar="N",
+                                          help="Stop after this many WebSocket frames."),
     quiet: QuietOpt = False,
 ) -> None:
-    """Record REST snapshots and raw WebSocket frames (with receive times) to a JSON Lines file.
+    """Record real Kalshi market data for replay.
 
-    With KALSHI_API_KEY_ID/KALSHI_PRIVATE_KEY_PATH set the WebSocket feed is recorded too;
-    without them only REST snapshots are taken (use --snapshot-every). Play it back with
-    `--source replay:PATH` (add `,speed=N` to replay faster than recorded).
+    Writes REST snapshots and raw WebSocket frames (with receive times) of the chosen
+    markets to a JSON Lines file (docs/recording-format.md). With KALSHI_API_KEY_ID and
+    KALSHI_PRIVATE_KEY_PATH set the WebSocket feed is recorded too; without them only REST
+    snapshots are taken (give --snapshot-every). A progress bar shows on stderr when it is a
+    terminal. Play the file back with `--source replay:PATH` (add `,speed=N` to replay
+    faster than recorded).
     """
     from ..errors import UsageError
     from ..exchange.recorder import RecordProgress
     from ..exchange.recorder import record as do_record
 
-    chosen = (_split(markets), _split(events), _split(series))
+    chosen = (_split([*tickers, *tickers_old]), _split(events), _split(series))
     if not any(chosen):
-        raise UsageError("say what to record", hint="give --markets, --events or --series")
+        raise UsageError("say what to record", hint="give --tickers, --events or --series (e.g. --series KXBTC15M)")
     if output.exists() and output.stat().st_size:
         raise UsageError(f"{output} exists and is not empty", hint="choose another --output or remove the file")
     with Progress("record", quiet, total=int(duration)) as bar:

@@ -28,11 +28,12 @@ from .common import (
 
 EPILOG = """Examples:
 
+\b
   kalashi run-loop --paper                          # every 10 s until Ctrl-C
-
   kalashi run-loop --paper --iterations 20 --interval 0
-
   kalashi run-loop --paper --markets 100000 --seed 3 --all-records > day.jsonl
+  nohup kalashi run-loop --paper --quiet >> loop.jsonl 2>> loop.log &
+  kalashi run-loop --paper --source replay:btc.jsonl --interval 0
 """
 
 
@@ -43,22 +44,27 @@ def run_loop(
     source: SourceOpt = "sim",
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
-    iterations: int | None = typer.Option(None, "--iterations", "-n", min=1, help="Stop after N iterations."),
-    interval: float | None = typer.Option(None, "--interval", min=0,
+    iterations: int | None = typer.Option(None, "--iterations", "-n", min=1, metavar="N",
+                                          help="Stop after N iterations (default: run until Ctrl-C)."),
+    interval: float | None = typer.Option(None, "--interval", min=0, metavar="SECONDS",
                                           help="Seconds between iterations (profile loop.interval_seconds; 0 = "
                                                "no waiting, sim time still advances)."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Analyze at most this many markets per iteration."),
+    limit: int | None = typer.Option(None, "--limit", min=1, metavar="N",
+                                     help="Analyze at most this many markets per iteration."),
     all_records: bool = typer.Option(False, "--all-records", help="Also write opportunity, candidate, order, fill "
                                                                   "and denied records, not only iterations."),
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run scan → analyze → correlate → order → journal in a loop (paper trading on the sim by default).
+    """Run the whole pipeline in a loop (paper by default).
 
-    Prints one `iteration` record per loop on stdout and a live status line on stderr.
-    Ctrl-C (SIGINT) or SIGTERM stops after the current step; every journal write is a
-    committed transaction, so the journal stays consistent.
+    Each iteration runs scan → analyze → correlate → order → journal with the same functions
+    as the single commands (paper trading on the built-in sim unless told otherwise), after
+    reconciling the journal with the exchange at start. Prints one `iteration` record per
+    loop on stdout (every record with --all-records) and a live status line on stderr when
+    it is a terminal. Ctrl-C (SIGINT) or SIGTERM stops after the current step; every journal
+    write is a committed transaction, so the journal stays consistent.
     """
     from ..engine import TradingLoop
     from ..records import RecordWriter

@@ -14,6 +14,7 @@ from .common import (
     PaperOpt,
     ProfileOpt,
     QuietOpt,
+    complete_source,
     info,
     load_profile,
     open_broker,
@@ -32,18 +33,24 @@ def _source_for(jr, source: str | None) -> str:  # noqa: ANN001
 
 
 def halt(
-    reason: str = typer.Option("operator halt", "--reason", "-r", help="Why (kept in the journal)."),
+    reason: str = typer.Option("operator halt", "--reason", "-r", metavar="TEXT",
+                               help="Why you halt (kept in the journal, shown by heal and the dashboard)."),
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: str | None = typer.Option(None, "--source", "-s", help="Books source (default: the journal's last)."),
+    source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
+                                      help="Where the books come from (default: the source the journal last "
+                                           "traded on, else sim)."),
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Stop trading now: HALTED (kept across restarts), every resting order cancelled, no new entries.
+    """Stop trading now and cancel resting orders.
 
-    Cron and ops can also halt by creating the file HALT in the data dir. Lift with
+    Sets the trading state to HALTED (kept across restarts), cancels every resting order and
+    lets only reducing orders through. When a run-loop holds this paper account, the halt is
+    stored and the loop cancels its own resting orders at its next iteration. Cron and ops
+    can also halt by creating the file HALT in the data dir. Lift it with
     `kalashi resume --confirm`.
     """
     from ..safety import halt as do_halt
@@ -84,15 +91,19 @@ def flatten(
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: str | None = typer.Option(None, "--source", "-s", help="Books source (default: the journal's last)."),
+    source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
+                                      help="Where the books come from (default: the source the journal last "
+                                           "traded on, else sim)."),
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Close every open position with reduce-only IOC orders inside the profile's slippage bound.
+    """Close every open position (reduce-only IOC orders).
 
-    Writes the `order`/`fill` records it caused; positions that cannot be closed are listed
-    with the reason (no bid, bound too tight …).
+    Sells every open position with reduce-only immediate-or-cancel orders inside the
+    profile's slippage bound and writes the `order`/`fill` records it caused; positions that
+    cannot be closed are listed on stderr with the reason (no bid, bound too tight …).
+    Usually after `kalashi halt`, so nothing opens again meanwhile.
     """
     from ..records import RecordWriter
     from ..safety import flatten as do_flatten
@@ -115,14 +126,20 @@ def flatten(
 
 
 def resume(
-    confirm: bool = typer.Option(False, "--confirm", help="Required: yes, resume trading."),
+    confirm: bool = typer.Option(False, "--confirm", help="Required: yes, I want trading to resume."),
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
     journal: JournalOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Leave HALTED and allow new entries again (needs --confirm)."""
+    """Leave HALTED and allow new entries (needs --confirm).
+
+    Clears a halt stored in the journal (by `kalashi halt`, a limit, heal, the dashboard or an
+    MCP agent) and resets the count of failed reconciliations. A HALT file in the data dir
+    must be removed by hand first. REDUCING is not a halt: it clears by itself when drawdown
+    and loss streaks recover.
+    """
     from ..safety import resume as do_resume
 
     jr = open_journal(pick_mode(paper, demo, live), journal)
@@ -137,14 +154,18 @@ def reconcile(
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: str | None = typer.Option(None, "--source", "-s", help="Books source (default: the journal's last)."),
+    source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
+                                      help="Where the books come from (default: the source the journal last "
+                                           "traded on, else sim)."),
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
 ) -> None:
-    """Compare the journal with the exchange and adopt the exchange's truth; print what changed.
+    """Adopt the exchange's truth about orders and fills.
 
-    Resolves orders whose outcome was unknown (by client_order_id), adds missing fills,
-    updates order states, reports orphan resting orders and position drift.
+    Compares the journal with the exchange and prints one `reconcile` record of what changed:
+    resolves orders whose outcome was unknown (by client_order_id, which unblocks their
+    markets), adds missing fills, updates order states, reports orphan resting orders and
+    position drift. run-loop does this at start and every few iterations by itself.
     """
     from ..profile import money
     from ..reconcile import reconcile as do_reconcile
@@ -168,8 +189,40 @@ def reconcile(
         raise ExchangeError(f"reconciliation failed: {rep.error}", hint="check connectivity and run it again")
 
 
+HALT_EPILOG = """Examples:
+
+\b
+  kalashi halt --reason 'news event'
+  kalashi halt --live --reason 'going on holiday'
+  touch "$KALASHI_HOME/HALT"                   # from cron or ops: every loop on this data dir halts
+"""
+
+FLATTEN_EPILOG = """Examples:
+
+\b
+  kalashi flatten --paper
+  kalashi halt --live && kalashi flatten --live
+  kalashi flatten --paper | jq -c 'select(.kind == "fill")'
+"""
+
+RESUME_EPILOG = """Examples:
+
+\b
+  kalashi resume --confirm
+  rm "$KALASHI_HOME/HALT" && kalashi resume --live --confirm
+"""
+
+RECONCILE_EPILOG = """Examples:
+
+\b
+  kalashi reconcile --paper
+  kalashi reconcile --demo --source kalshi-demo
+  kalashi reconcile --live | jq .position_drift
+"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command(epilog="Examples:\n\n  kalashi halt --reason 'news event'\n\n  touch \"$KALASHI_HOME/HALT\"   # from cron")(halt)
-    app.command(epilog="Examples:\n\n  kalashi flatten --paper\n\n  kalashi halt && kalashi flatten --live")(flatten)
-    app.command(epilog="Examples:\n\n  kalashi resume --confirm")(resume)
-    app.command(epilog="Examples:\n\n  kalashi reconcile --paper\n\n  kalashi reconcile --live | jq .position_drift")(reconcile)
+    app.command(epilog=HALT_EPILOG)(halt)
+    app.command(epilog=FLATTEN_EPILOG)(flatten)
+    app.command(epilog=RESUME_EPILOG)(resume)
+    app.command(epilog=RECONCILE_EPILOG)(reconcile)

@@ -22,11 +22,12 @@ from .common import (
 
 EPILOG = """Examples:
 
+\b
   kalashi scan --limit 2000 | kalashi analyze
-
   kalashi scan --markets 100000 --seed 7 --quiet > markets.jsonl
-
-  kalashi scan --source kalshi --format table
+  kalashi scan --limit 20 --format table
+  kalashi scan --source kalshi --limit 500 > kalshi-markets.jsonl
+  kalashi scan --source replay:btc.jsonl | jq -r 'select(.kind == "market") | .ticker'
 """
 
 
@@ -34,16 +35,19 @@ def scan(
     source: SourceOpt = "sim",
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
-    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Emit at most this many markets."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, metavar="N",
+                                     help="Emit at most this many markets (after the prefilter)."),
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
-    """Page through a source's markets, keep those the profile's prefilter passes, emit them with full depth.
+    """List a source's tradeable markets with their order books.
 
-    Writes one `market` record per market (top of book, depth, fees, tick grid) and a final
-    `stats` record. Prefilter: status, minimum volume and open interest, no combo markets,
-    close time inside the window (profile `scan`).
+    Pages through the source's markets, keeps those the profile's prefilter passes (status,
+    minimum volume and open interest, no combo markets, close time inside the window:
+    profile `scan`) and writes one `market` record per market (top of book, depth, fees,
+    tick grid), then one `stats` record. On a terminal: a progress bar on stderr, and a table
+    instead of JSON Lines on stdout.
     """
     from ..engine import iso
     from ..records import VERSION, market_record

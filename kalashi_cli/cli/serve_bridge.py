@@ -31,12 +31,10 @@ if TYPE_CHECKING:
 
 EPILOG = """Examples:
 
+\b
   kalashi serve-bridge                               # paper loop on the sim; open the printed URL
-
   kalashi serve-bridge --paused --interval 5 --markets 2000
-
   KALASHI_BRIDGE_TOKEN=my-long-secret-token kalashi serve-bridge --no-open
-
   kalashi run-loop --paper &  kalashi serve-bridge --attach    # watch (and halt) that loop
 """
 
@@ -50,24 +48,24 @@ def serve_bridge(
     markets: MarketsOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
-    interval: float | None = typer.Option(None, "--interval", min=0,
+    interval: float | None = typer.Option(None, "--interval", metavar="SECONDS", min=0,
                                           help="Seconds between iterations (profile loop.interval_seconds; 0 = no "
                                                "waiting). With --attach: the run-loop's interval, for telling a "
                                                "stalled loop."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Analyze at most this many markets per iteration."),
-    iterations: int | None = typer.Option(None, "--iterations", "-n", min=1,
+    limit: int | None = typer.Option(None, "--limit", metavar="N", min=1, help="Analyze at most this many markets per iteration."),
+    iterations: int | None = typer.Option(None, "--iterations", "-n", metavar="N", min=1,
                                           help="Stop the loop after N iterations (the bridge stays up)."),
     paused: bool = typer.Option(False, "--paused", help="Do not start the loop; start it from the page."),
     attach: bool = typer.Option(False, "--attach", help="Run no loop: watch the journal a separately running "
                                                         "`kalashi run-loop` writes (same --journal and mode); only "
                                                         "halt is possible from the page."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind both servers to. Anything but loopback "
+    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to bind both servers to. Anything but loopback "
                                                          "exposes the dashboard to the network and then needs the "
                                                          "token even to watch."),
-    ws_port: int = typer.Option(8766, "--ws-port", min=0, max=65535, help="WebSocket port (0 = any free port)."),
-    http_port: int = typer.Option(3002, "--http-port", min=0, max=65535,
+    ws_port: int = typer.Option(8766, "--ws-port", metavar="PORT", min=0, max=65535, help="WebSocket port (0 = any free port)."),
+    http_port: int = typer.Option(3002, "--http-port", metavar="PORT", min=0, max=65535,
                                   help="Dashboard page port (0 = any free port)."),
-    token: str | None = typer.Option(None, "--token", envvar="KALASHI_BRIDGE_TOKEN", show_envvar=True,
+    token: str | None = typer.Option(None, "--token", metavar="TOKEN", envvar="KALASHI_BRIDGE_TOKEN", show_envvar=True,
                                      help="Control token (12+ characters of A-Z a-z 0-9 . _ ~ -). Default: a random "
                                           "one, printed at start."),
     read_only: bool = typer.Option(False, "--read-only", help="Show the loop, refuse every command."),
@@ -75,9 +73,10 @@ def serve_bridge(
                                                                      "is a display; the URL is always printed)."),
     quiet: QuietOpt = False,
 ) -> None:
-    """Serve the live dashboard: WebSocket bridge on 127.0.0.1:8766, page on http://127.0.0.1:3002.
+    """Serve the live dashboard and the loop behind it.
 
-    Runs the trading loop (paper on the sim by default) and lets the page start, pause, stop,
+    A WebSocket bridge on 127.0.0.1:8766 and the page on http://127.0.0.1:3002. Runs the
+    trading loop (paper on the sim by default) and lets the page start, pause, stop,
     halt and flatten it, with the same risk gate as the CLI. Control commands need the token
     printed at start (or KALASHI_BRIDGE_TOKEN); watching needs no token on loopback. Ctrl-C
     stops the loop after the current step and closes the bridge; the journal stays consistent.

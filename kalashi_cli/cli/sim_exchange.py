@@ -16,15 +16,13 @@ from .common import QuietOpt
 
 EPILOG = """Examples:
 
+\b
   kalashi sim-exchange --demo-keys ~/.kalashi-sim       # prints the exports for the generated key
-
   export KALASHI_EXCHANGE_URL=http://127.0.0.1:8800/trade-api/v2
   kalashi run-loop --demo --source kalshi-demo          # our Kalshi client, against the simulator
-
+\b
   kalashi sim-exchange --add-key my-key=my-key.pub.pem --balance 250 --tier premier
-
   kalashi sim-exchange --demo-keys keys --error-rate 0.05 --lose-order-responses 0.1 --fault-seed 7
-
   curl -X POST localhost:8800/_sim/faults -d '{"ws_gap_rate": 0.01}'   # change faults while it runs
 
 The first line on stdout is one JSON record with the URLs (port 0 picks a free port).
@@ -34,49 +32,49 @@ _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def sim_exchange(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback unless --allow-remote)."),
-    port: int = typer.Option(8800, "--port", min=0, max=65535, help="Port for REST and WebSocket (0 = any free)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the simulated market universe."),
-    markets: int = typer.Option(500, "--markets", min=1, max=1_000_000, help="Markets in the universe."),
-    start_step: int = typer.Option(0, "--start-step", min=0, help="Universe step to start from."),
-    step_seconds: float = typer.Option(1.0, "--step-seconds", min=0,
+    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to bind (loopback unless --allow-remote)."),
+    port: int = typer.Option(8800, "--port", metavar="PORT", min=0, max=65535, help="Port for REST and WebSocket (0 = any free)."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the simulated market universe."),
+    markets: int = typer.Option(500, "--markets", metavar="N", min=1, max=1_000_000, help="Markets in the universe."),
+    start_step: int = typer.Option(0, "--start-step", metavar="N", min=0, help="Universe step to start from."),
+    step_seconds: float = typer.Option(1.0, "--step-seconds", metavar="SECONDS", min=0,
                                        help="Wall-clock seconds between market steps (0 = only POST /_sim/step)."),
-    add_key: list[str] = typer.Option([], "--add-key", help="Register an API key: KEY_ID=path/to/public.pem "
+    add_key: list[str] = typer.Option([], "--add-key", metavar="KEY_ID=PEM", help="Register an API key: KEY_ID=path/to/public.pem "
                                                             "(repeatable). Each key is one account."),
-    keys_file: Path | None = typer.Option(None, "--keys-file", help="JSON or YAML mapping key id → public key PEM."),
-    demo_keys: Path | None = typer.Option(None, "--demo-keys", help="Generate (or reuse) a key pair in this folder "
+    keys_file: Path | None = typer.Option(None, "--keys-file", metavar="PATH", help="JSON or YAML mapping key id → public key PEM."),
+    demo_keys: Path | None = typer.Option(None, "--demo-keys", metavar="DIR", help="Generate (or reuse) a key pair in this folder "
                                                                     "and print the exports for kalashi's client."),
-    key_type: str = typer.Option("rsa", "--key-type", help="Type of a generated demo key: rsa or ed25519."),
-    balance: str = typer.Option("1000", "--balance", help="Starting balance of every account, in dollars."),
-    tier: str = typer.Option("basic", "--tier", help="API usage tier for the token buckets: basic, advanced, "
+    key_type: str = typer.Option("rsa", "--key-type", metavar="rsa|ed25519", help="Type of a generated demo key: rsa or ed25519."),
+    balance: str = typer.Option("1000", "--balance", metavar="DOLLARS", help="Starting balance of every account, in dollars."),
+    tier: str = typer.Option("basic", "--tier", metavar="TIER", help="API usage tier for the token buckets: basic, advanced, "
                                                      "expert, premier, paragon, prime, prestige."),
     rate_limits: bool = typer.Option(True, "--rate-limits/--no-rate-limits", help="Enforce Kalshi's token buckets."),
-    latency_ms: int = typer.Option(0, "--latency-ms", min=0, help="Fault: extra latency on every request."),
-    jitter_ms: int = typer.Option(0, "--jitter-ms", min=0, help="Fault: up to this much more latency, at random."),
-    error_rate: float = typer.Option(0.0, "--error-rate", min=0, max=1, help="Fault: share of requests answered "
+    latency_ms: int = typer.Option(0, "--latency-ms", metavar="MS", min=0, help="Fault: extra latency on every request."),
+    jitter_ms: int = typer.Option(0, "--jitter-ms", metavar="MS", min=0, help="Fault: up to this much more latency, at random."),
+    error_rate: float = typer.Option(0.0, "--error-rate", metavar="RATE", min=0, max=1, help="Fault: share of requests answered "
                                                                              "5xx without processing."),
-    drop_rate: float = typer.Option(0.0, "--drop-rate", min=0, max=1, help="Fault: share of requests whose "
+    drop_rate: float = typer.Option(0.0, "--drop-rate", metavar="RATE", min=0, max=1, help="Fault: share of requests whose "
                                                                            "connection is closed without an answer."),
-    rate_limit_storm: float = typer.Option(0.0, "--rate-limit-storm", min=0, max=1,
+    rate_limit_storm: float = typer.Option(0.0, "--rate-limit-storm", metavar="RATE", min=0, max=1,
                                            help="Fault: share of requests answered 429."),
-    lose_order_responses: float = typer.Option(0.0, "--lose-order-responses", min=0, max=1,
+    lose_order_responses: float = typer.Option(0.0, "--lose-order-responses", metavar="RATE", min=0, max=1,
                                                help="Fault: share of order creates that ARE processed but whose "
                                                     "answer is lost (dropped or 500)."),
-    lose_mode: str = typer.Option("mixed", "--lose-mode", help="How a lost answer is lost: drop, error or mixed."),
-    ws_disconnect_every: int = typer.Option(0, "--ws-disconnect-every", min=0,
+    lose_mode: str = typer.Option("mixed", "--lose-mode", metavar="drop|error|mixed", help="How a lost answer is lost: drop, error or mixed."),
+    ws_disconnect_every: int = typer.Option(0, "--ws-disconnect-every", metavar="N", min=0,
                                             help="Fault: close each WebSocket after every N messages."),
-    ws_gap_rate: float = typer.Option(0.0, "--ws-gap-rate", min=0, max=1,
+    ws_gap_rate: float = typer.Option(0.0, "--ws-gap-rate", metavar="RATE", min=0, max=1,
                                       help="Fault: share of sequenced WebSocket messages that skip a seq number."),
     pause_trading: bool = typer.Option(False, "--pause-trading", help="Start with trading paused "
                                                                       "(trading_active: false)."),
-    fault_seed: int = typer.Option(0, "--fault-seed", help="Seed of the fault decisions (same seed, same faults)."),
+    fault_seed: int = typer.Option(0, "--fault-seed", metavar="N", help="Seed of the fault decisions (same seed, same faults)."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow binding a non-loopback address."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log requests and steps on stderr."),
     quiet: QuietOpt = False,
 ) -> None:
-    """Serve a simulated Kalshi on 127.0.0.1:8800: REST /trade-api/v2, WebSocket /trade-api/ws/v2.
+    """Serve a local Kalshi-compatible exchange for testing.
 
-    Markets come from the built-in sim universe, stepped every --step-seconds; orders fill on the
+    REST on http://127.0.0.1:8800/trade-api/v2, WebSocket on /trade-api/ws/v2. Markets come from the built-in sim universe, stepped every --step-seconds; orders fill on the
     matching engine. Requests are signed exactly as on Kalshi (RSA-PSS or Ed25519 against the
     registered public keys), rate-limited with Kalshi's token buckets, and answered in Kalshi's
     shapes and error codes. Faults are injected deterministically from --fault-seed and can be

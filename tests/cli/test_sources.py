@@ -37,4 +37,4 @@ def test_replay_of_a_missing_file(kalashi: Kalashi, tmp_path: Path) -> None:
 
 def test_record_needs_something_to_record(kalashi: Kalashi, tmp_path: Path) -> None:
     res = kalashi("record", "-o", str(tmp_path / "r.jsonl"), code=2)
-    assert "give --markets, --events or --series" in res.stderr
+    assert "give --tickers, --events or --series" in res.stderr
