@@ -35,8 +35,10 @@ def scan(
     source: SourceOpt = "sim",
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
-    limit: int | None = typer.Option(None, "--limit", "-n", min=1, metavar="N",
+    limit: int | None = typer.Option(None, "--limit", min=1, metavar="N",
                                      help="Emit at most this many markets (after the prefilter)."),
+    limit_old: int | None = typer.Option(None, "-n", min=1, hidden=True,
+                                         help="Old short form of --limit (-n is --iterations elsewhere)."),
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
@@ -54,6 +56,7 @@ def scan(
     from ..stages.scan import ScanStats
     from ..stages.scan import scan as run_scan
 
+    limit = limit if limit is not None else limit_old
     prof = load_profile(profile)
     src = open_source(source_spec(source, seed, markets))
     stats = ScanStats()
