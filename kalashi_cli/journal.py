@@ -142,7 +142,8 @@ CREATE TABLE IF NOT EXISTS events (
 INTENT_TRANSITIONS: dict[str, frozenset[str]] = {
     "pending": frozenset({"acked", "rejected", "unknown", "never_sent"}),
     "unknown": frozenset({"acked", "never_sent", "unknown"}),
-    "never_sent": frozenset({"pending"}),  # resent with the same client_order_id
+    # resent with the same client_order_id; or it arrived late after all (reconciliation adopts it)
+    "never_sent": frozenset({"pending", "acked"}),
     "acked": frozenset(),
     "rejected": frozenset(),
 }

@@ -4,27 +4,42 @@ The exchange is the truth. For every market we compare:
 
 * intents whose outcome is unknown (or that were journaled but never answered) — found on
   the exchange by ``client_order_id`` → recorded as acked with what really happened; proven
-  absent → marked ``never_sent`` so they may be resent under the SAME id;
+  absent → marked ``never_sent`` (they may only be resent under the SAME id, see
+  :meth:`~kalashi_cli.stages.order.OrderExecutor.resend`). A ``never_sent`` intent that shows
+  up later after all (a request that was still in flight) is adopted as acked;
 * orders: status, filled and remaining counts (resting orders we do not know are orphans:
-  reported, and cancelled when the profile says so);
+  reported, and cancelled when the profile says so); a ``client_order_id`` listed twice
+  would be a duplicate order and is reported (it must never happen);
 * fills: any fill the journal lacks is added (fill ids make this idempotent);
-* positions: the journal's fold is compared with the exchange's positions.
+* positions: the journal's fold is compared with the exchange's positions, on a consistent
+  snapshot (positions read before and after the fills; a market that moved in between is
+  read again), and differences are adopted with journal-only adjustment fills;
+* balance: with no resting orders (which hold collateral out of it) the fold's cash must
+  equal the exchange's balance to the cent (Kalshi reports cents); a difference is adopted by
+  moving the journal's starting balance (deposits, withdrawals are not profit or loss).
 
-Every correction is a journal event (``reconcile-*``), so drift is visible in metrics,
-``heal`` and the dashboard.
+Every correction is a journal event (``reconcile``), counted in the journal's meta
+(``reconcile_runs``, ``reconcile_corrections``, ``reconcile_failures``) so drift is visible in
+``metrics``, ``heal`` and the dashboard.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .domain import ExchangeFill
+from .domain import ExchangeFill, ExchangeOrder, MarketPosition
 from .errors import ExchangeError, KalashiError, NetworkError
 from .journal import Journal, _now_ms
 from .ledger import fold
-from .money import ONE_DOLLAR
+from .money import MONEY_SCALE, ONE_DOLLAR, Money, fmt_money
 from .ports import Broker
+
+#: Kalshi reports balances in cents: a smaller difference is rounding, not drift.
+BALANCE_TOLERANCE: Money = MONEY_SCALE // 100
+#: how often the positions/fills snapshot is re-read when the market moves underneath it
+SNAPSHOT_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -35,6 +50,9 @@ class ReconcileReport:
     orphans: list[str] = field(default_factory=list)
     orphans_cancelled: int = 0
     position_drift: dict[str, tuple[int, int]] = field(default_factory=dict)  # ticker → (journal, exchange)
+    duplicates: list[str] = field(default_factory=list)  # client_order_ids the exchange lists twice
+    balance_drift: tuple[int, int] | None = None  # (journal cash, exchange balance) when adopted
+    unstable: bool = False  # positions kept moving: drift not adopted this time
     error: str = ""
 
     @property
@@ -44,25 +62,30 @@ class ReconcileReport:
     @property
     def corrections(self) -> int:
         return (len(self.resolved) + self.fills_added + self.orders_updated + len(self.orphans)
-                + len(self.position_drift))
+                + len(self.position_drift) + len(self.duplicates) + (self.balance_drift is not None))
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "resolved": self.resolved, "fills_added": self.fills_added,
                 "orders_updated": self.orders_updated, "orphans": self.orphans,
                 "orphans_cancelled": self.orphans_cancelled,
-                "position_drift": {k: list(v) for k, v in self.position_drift.items()}, "error": self.error}
+                "position_drift": {k: list(v) for k, v in self.position_drift.items()},
+                "duplicates": self.duplicates,
+                "balance_drift": list(self.balance_drift) if self.balance_drift else None,
+                "unstable": self.unstable, "error": self.error}
 
 
 def reconcile(journal: Journal, broker: Broker, *, starting_balance: int, cancel_orphans: bool = False
               ) -> ReconcileReport:
     """Adopt the exchange's truth into the journal; return what changed.
 
-    Never raises for exchange trouble: a failed reconciliation is reported (``error``) and
-    counted, because the loop must keep the affected markets blocked rather than crash.
+    ``starting_balance`` is the default for a journal that has none stored (paper); a
+    journal's stored starting balance wins. Never raises for exchange trouble: a failed
+    reconciliation is reported (``error``) and counted, because the loop must keep the
+    affected markets blocked rather than crash.
     """
     rep = ReconcileReport()
     try:
-        _reconcile(journal, broker, rep, starting_balance, cancel_orphans)
+        _reconcile(journal, broker, rep, journal.starting_balance(starting_balance), cancel_orphans)
     except (ExchangeError, NetworkError) as e:
         rep.error = str(e)
     except KalashiError as e:
@@ -70,17 +93,26 @@ def reconcile(journal: Journal, broker: Broker, *, starting_balance: int, cancel
     failures = int(journal.get_meta("reconcile_failures", "0") or 0)
     journal.set_meta("reconcile_failures", "0" if rep.ok else str(failures + 1))
     journal.set_meta("last_reconcile", str(rep.to_dict()["ok"]))
+    journal.set_meta("reconcile_runs", str(int(journal.get_meta("reconcile_runs", "0") or 0) + 1))
+    if rep.corrections:
+        journal.set_meta("reconcile_corrections",
+                         str(int(journal.get_meta("reconcile_corrections", "0") or 0) + rep.corrections))
     if rep.corrections or not rep.ok:
         journal.add_event("reconcile", rep.to_dict())
     return rep
 
 
 def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: int, cancel_orphans: bool) -> None:
-    ex_orders = {o.client_order_id: o for o in broker.orders()}
-    by_id = {o.order_id: o for o in ex_orders.values()}
-    # 1. intents without a definite answer
+    listed = broker.orders()
+    by_coid: dict[str, ExchangeOrder] = {}
+    seen = Counter(o.client_order_id for o in listed if o.client_order_id)
+    rep.duplicates = sorted(c for c, n in seen.items() if n > 1)
+    for o in listed:
+        if o.client_order_id:
+            by_coid.setdefault(o.client_order_id, o)
+    # 1. intents without a definite answer, and late arrivals of intents thought never sent
     for it in journal.intents(status="unknown") + journal.intents(status="pending"):
-        found = ex_orders.get(it.client_order_id)
+        found = by_coid.get(it.client_order_id)
         if found is not None:
             journal.set_intent_status(it.client_order_id, "acked", order_id=found.order_id,
                                       detail="found on the exchange by reconciliation")
@@ -92,28 +124,51 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
             journal.set_intent_status(it.client_order_id, "never_sent",
                                       detail="not found on the exchange by client_order_id")
             rep.resolved.append({"client_order_id": it.client_order_id, "found": False})
-    # 2. orders
+    for it in journal.intents(status="never_sent"):
+        found = by_coid.get(it.client_order_id)
+        if found is not None:  # it was still in flight when we looked: adopt it
+            journal.set_intent_status(it.client_order_id, "acked", order_id=found.order_id,
+                                      detail="arrived late: found on the exchange after it was judged never sent")
+            journal.upsert_order(found)
+            rep.resolved.append({"client_order_id": it.client_order_id, "found": True, "order_id": found.order_id,
+                                 "late": True})
+    # 2. orders (by order id: orders placed elsewhere may carry no client_order_id at all)
     known = {o.order_id: o for o in journal.orders()}
     journal_ids = {i.client_order_id for i in journal.intents()}
-    for o in by_id.values():
+    for o in listed:
         mine = known.get(o.order_id)
         if mine is None and o.client_order_id not in journal_ids:
             if o.status == "resting":
                 rep.orphans.append(o.order_id)
                 if cancel_orphans:
-                    broker.cancel(o.order_id, o.ticker)
-                    rep.orphans_cancelled += 1
+                    try:
+                        broker.cancel(o.order_id, o.ticker)
+                        rep.orphans_cancelled += 1
+                    except ExchangeError as e:  # reported; the next reconciliation tries again
+                        journal.add_event("orphan-cancel-failed", {"order_id": o.order_id, "error": str(e)},
+                                          ticker=o.ticker)
             continue
         if mine is None or (mine.status, mine.fill_count, mine.remaining_count) != (
                 o.status, o.fill_count, o.remaining_count):
             journal.upsert_order(o)
             rep.orders_updated += 1
-    # 3. fills
-    rep.fills_added = journal.add_fills(broker.fills(), source="reconcile")
-    journal.add_settlements(broker.settlements())
+    # 3. fills and settlements, read between two readings of the positions so the three agree
+    theirs: dict[str, MarketPosition] = {}
+    stable = False
+    before = _positions(broker)
+    for _ in range(SNAPSHOT_ATTEMPTS):
+        rep.fills_added += journal.add_fills(broker.fills(), source="reconcile")
+        journal.add_settlements(broker.settlements())
+        after = _positions(broker)
+        if {t: p.position for t, p in after.items()} == {t: p.position for t, p in before.items()}:
+            theirs, stable = after, True
+            break
+        before = after
+    if not stable:
+        rep.unstable = True  # positions kept moving: adopting now could double-count a fill
+        return
     # 4. positions
     mine_led = fold(start, journal.fills(), journal.settlements())
-    theirs = {p.ticker: p for p in broker.positions()}
     tickers = set(theirs) | {p.ticker for p in mine_led.open_positions()}
     adjustments = []
     now = _now_ms()
@@ -134,3 +189,19 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
                                         count=abs(diff), fee=0, is_taker=False, ts_ms=now))
     if adjustments:
         journal.add_fills(adjustments, source="reconcile-adjustment")
+    # 5. balance
+    cash = fold(start, journal.fills(), journal.settlements()).cash
+    balance = broker.balance().balance
+    if any(o.status == "resting" for o in listed):
+        return  # resting orders hold collateral out of the balance: only an account without them compares
+    if abs(balance - cash) >= BALANCE_TOLERANCE:
+        # Money moved that no fill explains (a deposit, a withdrawal): shift the fold's start so
+        # the journal's cash is the exchange's, without calling it profit or loss.
+        rep.balance_drift = (cash, balance)
+        journal.set_meta("starting_balance", str(start + balance - cash))
+        journal.add_event("balance-adjusted", {"journal_cash": fmt_money(cash), "exchange_balance": fmt_money(balance),
+                                               "starting_balance": fmt_money(start + balance - cash)})
+
+
+def _positions(broker: Broker) -> dict[str, MarketPosition]:
+    return {p.ticker: p for p in broker.positions() if p.position}

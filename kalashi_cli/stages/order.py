@@ -7,10 +7,28 @@ For each candidate:
    Kalshi has no market orders, so a taker order is an IOC/FOK limit at that level);
 2. pass every leg through the risk gate before any leg is sent;
 3. journal each intent under a deterministic ``client_order_id`` BEFORE sending it, then
-   record the definite answer — or mark the market "unknown" when the answer was lost;
+   record the definite answer — or, when the answer was lost (timeout, reset, 5xx) or the
+   exchange says it already holds the id (409), look the order up by ``client_order_id`` at
+   once; found → recorded as what really happened, not found → the market is blocked
+   ("unknown") until reconciliation decides;
 4. multi-leg trades send the least liquid leg first with fill-or-kill; if a later leg fails
    or fills short, the legs already filled are unwound with reduce-only IOC orders inside the
-   slippage bound and the realized loss is recorded with the reason.
+   slippage bound and the realized loss — from the actual fills — is recorded with the reason.
+
+Answers to a create and what the journal records (intent status):
+
+====================================  =========================================================
+answer                                journal
+====================================  =========================================================
+201 ack                               ``acked`` + the order and its fills, in one transaction
+400 (OrderRejected), 429, 401/403…    ``rejected`` with the reason; nothing was placed
+connection refused (NetworkError)     ``never_sent``; nothing left this host
+409 Conflict (duplicate id)           it DID arrive earlier: looked up → ``acked``, else ``unknown``
+timeout, reset, 5xx (OutcomeUnknown)  looked up → ``acked``, else ``unknown`` (market blocked)
+====================================  =========================================================
+
+A ``never_sent`` intent is only ever sent again through :meth:`OrderExecutor.resend`, under
+the same ``client_order_id``.
 
 Emits ``order``, ``fill`` and ``denied`` records.
 """
@@ -20,21 +38,32 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..domain import (
     Candidate,
     ExchangeFill,
+    ExchangeOrder,
     Fill,
     Leg,
     Market,
     Order,
+    OrderAck,
     OrderIntent,
     from_book_side,
     to_book_side,
 )
-from ..errors import ExchangeError, OrderRejected, OutcomeUnknown
+from ..errors import (
+    Conflict,
+    ExchangeError,
+    JournalError,
+    KalashiError,
+    NetworkError,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+)
 from ..journal import Journal
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap, usd
 from ..ports import Broker
@@ -74,6 +103,7 @@ class _LegPlan:
     limit: Price  # outcome price
     reference: Price  # best outcome ask at decision
     available: Count
+    fills: list[ExchangeFill] = field(default_factory=list)  # what this leg really got (filled by _send)
 
 
 class OrderExecutor:
@@ -98,7 +128,7 @@ class OrderExecutor:
         if self._trading_active is None:
             try:
                 self._trading_active = self.broker.trading_active()
-            except ExchangeError:
+            except (ExchangeError, NetworkError):  # cannot tell: do not send (the gate says why)
                 self._trading_active = False
         return self._trading_active
 
@@ -120,7 +150,13 @@ class OrderExecutor:
                 return
             if o.maker:
                 side = to_book_side(leg.outcome, "buy", leg.price)[0]
-                if any(r.side == side for r in self.broker.orders(ticker=leg.ticker, status="resting")):
+                try:
+                    resting = self.broker.orders(ticker=leg.ticker, status="resting")
+                except KalashiError as e:
+                    yield Denied(o.id, leg.ticker, "exchange", f"cannot list resting orders on {leg.ticker}: {e}",
+                                 o.strategy)
+                    return
+                if any(r.side == side for r in resting):
                     yield Denied(o.id, leg.ticker, "already-quoting", f"a quote on {leg.ticker} is already resting; "
                                  "not stacking another on the same side", o.strategy)
                     return
@@ -214,13 +250,42 @@ class OrderExecutor:
              purpose: str = "entry") -> tuple[list[Order | Fill | Denied], Count]:
         """Send one ready-made intent (flatten, manual orders) the same journaled way; return outputs and fills."""
         plan = _LegPlan(0, leg, market, intent, leg.price, reference, intent.count)
-        out: list[Order | Fill | Denied] = []
-        gen = self._send(plan, strategy, ref, None, purpose=purpose)
-        while True:
-            try:
-                out.append(next(gen))
-            except StopIteration as stop:
-                return out, stop.value or 0
+        return _drain(self._send(plan, strategy, ref, None, purpose=purpose))
+
+    def resend(self, client_order_id: str, market: Market, *, strategy: str = "", ref: str = ""
+               ) -> tuple[list[Order | Fill | Denied], Count]:
+        """Send a ``never_sent`` intent again under the SAME client_order_id; return outputs and fills.
+
+        Only for an intent reconciliation proved never reached the exchange. It passes the
+        risk gate again (state, limits, blocked market, stale book, trading active). A 409
+        answer means it did arrive after all and is recorded as such — never as a failure.
+        Post-only quotes are not resent: their expiry is not journaled and their books are gone.
+
+        Raises:
+            JournalError: no such intent, or it is not ``never_sent``.
+        """
+        row = self.journal.intent(client_order_id)
+        if row is None or row.status != "never_sent":
+            raise JournalError(f"intent {client_order_id} is {row.status if row else 'unknown'}, not never_sent",
+                               hint="only an intent reconciliation proved never arrived may be resent")
+        intent = row.to_intent()
+        action, price = from_book_side(intent.side, intent.price, "yes")
+        leg = Leg(intent.ticker, "yes", action, price, intent.count)  # type: ignore[arg-type]
+        ref = ref or row.opportunity_id
+        strategy = strategy or row.strategy
+        if intent.post_only:
+            return [Denied(ref, intent.ticker, "stale-quote", "a post-only quote is not resent: its books are gone; "
+                           "the next iteration quotes afresh", strategy)], 0
+        d = self.gate.check(intent, fee_type=market.fee_type, multiplier=market.fee_multiplier,
+                            stale=self.stale(intent.ticker), trading_active=self._active())
+        if d:
+            return [Denied(ref, intent.ticker, d.rule, d.reason, strategy)], 0
+        self.journal.set_intent_status(client_order_id, "pending",
+                                       detail="resent under the same id: reconciliation proved it never arrived")
+        self.journal.add_event("resend", {"client_order_id": client_order_id}, ticker=intent.ticker)
+        best = market.asks("yes") if action == "buy" else market.bids("yes")
+        plan = _LegPlan(0, leg, market, intent, price, best[0][0] if best else price, intent.count)
+        return _drain(self._transmit(plan, strategy, ref))
 
     def _send(self, p: _LegPlan, strategy: str, opp_id: str, cand: Candidate | None,
               purpose: str = "entry") -> Generator[Order | Fill | Denied, None, Count | None]:
@@ -232,79 +297,178 @@ class OrderExecutor:
                          f"(client_order_id {intent.client_order_id}, status {existing.status}); not sending it again",
                          strategy)
             return None
+        return (yield from self._transmit(p, strategy, opp_id))
+
+    def _transmit(self, p: _LegPlan, strategy: str, opp_id: str) -> Generator[Order | Fill | Denied, None, Count | None]:
+        """Send a journaled (pending) intent once and record the answer; return the filled count or None."""
+        intent = p.intent
+        coid = intent.client_order_id
         self.gate.admit(intent, p.market.fee_type, p.market.fee_multiplier)
         t0 = self.clock()
         try:
             ack = self.broker.submit(intent)
+        except Conflict as e:
+            # 409: the exchange already holds this client_order_id — the order DID arrive
+            # (an earlier send whose answer was lost). Never a rejection: find out what it did.
+            return (yield from self._outcome_unknown(p, strategy, opp_id, t0, f"409 conflict: {e}"))
         except OutcomeUnknown as e:
-            self.journal.set_intent_status(intent.client_order_id, "unknown", detail=str(e))
-            self.gate.block(intent.ticker)
-            self.journal.add_event("outcome-unknown", {"client_order_id": intent.client_order_id, "error": str(e)},
-                                   ticker=intent.ticker)
-            yield self._order_record(p, strategy, opp_id, status="unknown", order_id="", filled=0, avg=None,
-                                     fees=0, latency=self.clock() - t0, reason=f"{e} — market blocked until reconciled")
-            return None
-        except OrderRejected as e:
-            self.journal.set_intent_status(intent.client_order_id, "rejected", detail=str(e))
+            return (yield from self._outcome_unknown(p, strategy, opp_id, t0, str(e)))
+        except NetworkError as e:
+            # the connection was never made (rest.py raises NetworkError for writes only then):
+            # provably nothing reached the exchange; the next iteration decides afresh
+            self.journal.set_intent_status(coid, "never_sent", detail=f"not sent: {e}")
             yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=0, avg=None,
-                                     fees=0, latency=self.clock() - t0, reason=str(e))
+                                     fees=0, latency=self.clock() - t0, reason=f"not sent, nothing reached the "
+                                     f"exchange: {e}")
             return None
-        except ExchangeError as e:  # definite refusals (auth, rate limit before processing, …)
-            self.journal.set_intent_status(intent.client_order_id, "rejected", detail=str(e))
+        except RateLimited as e:
+            # 429 is refused before processing (REFERENCE §7.1): definite, nothing placed, market not blocked
+            self.journal.set_intent_status(coid, "rejected", detail=f"rate limited (429), not placed: {e}")
+            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=0, avg=None,
+                                     fees=0, latency=self.clock() - t0,
+                                     reason=f"rate limited (429) — not placed; a later iteration may try again: {e}")
+            return None
+        except (OrderRejected, ExchangeError) as e:  # definite refusals: 400, auth, permission, not found
+            self.journal.set_intent_status(coid, "rejected", detail=str(e))
             yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=0, avg=None,
                                      fees=0, latency=self.clock() - t0, reason=str(e))
             return None
         latency = self.clock() - t0
-        fills = [f for f in self.broker.fills(ticker=intent.ticker) if f.order_id == ack.order_id] \
-            if ack.fill_count else []
-        order = next((o for o in self.broker.orders(ticker=intent.ticker) if o.order_id == ack.order_id), None)
-        self.journal.record_ack(intent.client_order_id, ack.order_id, order, fills, strategy=strategy)
-        fees = sum(f.fee for f in fills)
-        avg = None
-        if ack.fill_count:
-            yes_avg = sum(f.price * f.count for f in fills) // max(1, sum(f.count for f in fills)) if fills \
-                else (ack.average_fill_price or intent.price)
-            avg = from_book_side(intent.side, yes_avg, p.leg.outcome)[1]
+        fills: list[ExchangeFill] = []
+        order: ExchangeOrder | None = None
+        try:
+            if ack.fill_count:
+                fills = [f for f in self.broker.fills(ticker=intent.ticker) if f.order_id == ack.order_id]
+            order = next((o for o in self.broker.orders(ticker=intent.ticker) if o.order_id == ack.order_id), None)
+        except KalashiError as e:
+            # The answer itself is definite and must be recorded now; the details (fill ids)
+            # come with on_market_data or the next reconciliation.
+            self.journal.add_event("ack-details-missing", {"client_order_id": coid, "order_id": ack.order_id,
+                                                           "error": str(e)}, ticker=intent.ticker)
+            fills = []
+        if order is None:
+            order = _order_from_ack(intent, ack)
+        self.journal.record_ack(coid, ack.order_id, order, fills, strategy=strategy)
+        p.fills = fills
+        avg = self._avg(p, ack.fill_count, fills, ack.average_fill_price)
         status = ack.status if ack.remaining_count == 0 or intent.time_in_force == "good_till_canceled" else "canceled"
         if ack.remaining_count == 0 and ack.fill_count:
             status = "executed"
         yield self._order_record(p, strategy, opp_id, status=status, order_id=ack.order_id, filled=ack.fill_count,
-                                 avg=avg, fees=fees, latency=latency)
+                                 avg=avg, fees=sum(f.fee for f in fills), latency=latency)
         for f in fills:
             yield self._fill_record(f, p.leg.outcome)
         return ack.fill_count
 
+    def _avg(self, p: _LegPlan, filled: Count, fills: Sequence[ExchangeFill], yes_avg: Price | None) -> Price | None:
+        if not filled:
+            return None
+        if fills:
+            yes_avg = sum(f.price * f.count for f in fills) // max(1, sum(f.count for f in fills))
+        return from_book_side(p.intent.side, yes_avg or p.intent.price, p.leg.outcome)[1]
+
+    def _outcome_unknown(self, p: _LegPlan, strategy: str, opp_id: str, t0: float, why: str
+                         ) -> Generator[Order | Fill | Denied, None, Count | None]:
+        """The order may or may not be on the exchange: look it up by client_order_id, else block the market.
+
+        Only a positive answer is trusted at once (the order is there: record what it did). Not
+        finding it proves nothing yet — a request can still be in flight — so the market stays
+        blocked until reconciliation decides ``never_sent``.
+        """
+        intent = p.intent
+        coid = intent.client_order_id
+        self.journal.set_intent_status(coid, "unknown", detail=why)
+        self.journal.add_event("outcome-unknown", {"client_order_id": coid, "error": why}, ticker=intent.ticker)
+        found: ExchangeOrder | None = None
+        fills: list[ExchangeFill] = []
+        try:
+            found = next((o for o in self.broker.orders(ticker=intent.ticker) if o.client_order_id == coid), None)
+            if found is not None and found.fill_count:
+                fills = [f for f in self.broker.fills(ticker=intent.ticker) if f.order_id == found.order_id]
+        except KalashiError as e:
+            why = f"{why}; looking it up failed too ({e})"
+            found = None
+        latency = self.clock() - t0
+        if found is None:
+            self.gate.block(intent.ticker)
+            yield self._order_record(p, strategy, opp_id, status="unknown", order_id="", filled=0, avg=None,
+                                     fees=0, latency=latency, reason=f"{why} — market blocked until reconciled")
+            return None
+        self.journal.record_ack(coid, found.order_id, found, fills, strategy=strategy)
+        self.journal.add_event("outcome-resolved", {"client_order_id": coid, "order_id": found.order_id,
+                                                    "status": found.status, "filled": found.fill_count,
+                                                    "how": "looked up by client_order_id"}, ticker=intent.ticker)
+        p.fills = fills
+        avg = self._avg(p, found.fill_count, fills, None)
+        yield self._order_record(p, strategy, opp_id, status=found.status, order_id=found.order_id,
+                                 filled=found.fill_count, avg=avg, fees=sum(f.fee for f in fills), latency=latency,
+                                 reason=f"answer lost ({why}); found on the exchange by client_order_id")
+        for f in fills:
+            yield self._fill_record(f, p.leg.outcome)
+        return found.fill_count
+
     def _unwind(self, filled: list[tuple[_LegPlan, Count]], opp_id: str, strategy: str,
                 reason: str) -> Iterator[Order | Fill | Denied]:
-        """Sell back what the basket's earlier legs bought, reduce-only IOC inside the slippage bound."""
+        """Sell back what the basket's earlier legs bought, reduce-only IOC inside the slippage bound.
+
+        The realized loss is computed from the fills actually received (entry cost and fees of
+        the part sold back, minus the unwind's proceeds net of fees), per leg and in total.
+        Whatever cannot be sold back inside the bound stays open and says so (``leg-left-open``).
+        """
         if not filled:
             return
         ex = self.profile.execution
-        books = self.books([p.leg.ticker for p, _ in filled])
-        loss = 0
+        try:
+            books = self.books([p.leg.ticker for p, _ in filled])
+        except KalashiError:
+            books = {}
+        total_loss = 0
+        legs: list[dict[str, object]] = []
         for p, n in filled:
-            m = books.get(p.leg.ticker, p.market)
-            bids = m.bids(p.leg.outcome)
-            best = bids[0][0] if bids else 0
-            floor = max(1, int(best * (1 - ex.max_slippage_pct)))
-            floor = snap(floor, m.price_ranges, up=True) or 1
-            slices = sell_slices(m, p.leg.outcome, n, min_price=floor)
-            limit = slices[-1][0] if slices else floor
-            intent = self._intent(opp_id, p.index, p.leg, m, limit, n, "immediate_or_cancel",
-                                  purpose="unwind", action="sell", reduce_only=True)
-            plan = _LegPlan(p.index, Leg(p.leg.ticker, p.leg.outcome, "sell", limit, n), m, intent, limit, best, n)
-            sold = yield from self._send(plan, strategy, opp_id, None, purpose="unwind")
-            loss += (p.limit - limit) * (sold or 0)
-            if (sold or 0) < n:
+            m = books.get(p.leg.ticker)
+            bids = m.bids(p.leg.outcome) if m is not None else ()
+            sold = 0
+            unwind_fills: list[ExchangeFill] = []
+            unwind_limit = 0
+            why_open = ""
+            if m is None or not bids:
+                why_open = f"nobody bids for {p.leg.outcome.upper()} {p.leg.ticker}"
+            else:
+                best = bids[0][0]
+                floor = max(1, int(best * (1 - ex.max_slippage_pct)))
+                floor = snap(floor, m.price_ranges, up=True) or 1
+                slices = sell_slices(m, p.leg.outcome, n, min_price=floor)
+                if not slices:
+                    why_open = f"no bid within the {ex.max_slippage_pct:.1%} slippage bound"
+                else:
+                    limit = unwind_limit = slices[-1][0]
+                    intent = self._intent(opp_id, p.index, p.leg, m, limit, n, "immediate_or_cancel",
+                                          purpose="unwind", action="sell", reduce_only=True)
+                    plan = _LegPlan(p.index, Leg(p.leg.ticker, p.leg.outcome, "sell", limit, n), m, intent, limit,
+                                    best, n)
+                    sold = (yield from self._send(plan, strategy, opp_id, None, purpose="unwind")) or 0
+                    unwind_fills = plan.fills
+                    if sold < n:
+                        why_open = (f"the unwind order filled {sold / COUNT_SCALE:g} of {n / COUNT_SCALE:g} within "
+                                    f"the {ex.max_slippage_pct:.1%} slippage bound")
+            # from the fills when we have them; the limit prices only when listing them failed
+            entry_cost = _outcome_money(p, p.fills, buying=True) if p.fills else p.limit * n
+            got = sum(f.count for f in p.fills) if p.fills else n
+            proceeds = _outcome_money(p, unwind_fills, buying=False) if unwind_fills else unwind_limit * sold
+            loss = entry_cost * sold // max(1, got) - proceeds if sold else 0
+            total_loss += loss
+            legs.append({"ticker": p.leg.ticker, "outcome": p.leg.outcome, "bought": n, "sold": sold,
+                         "left_open": n - sold, "entry_cost": fmt_money(entry_cost), "proceeds": fmt_money(proceeds),
+                         "realized_loss": fmt_money(loss)})
+            if sold < n:
                 self.journal.add_event("unwind-short", {"opportunity_id": opp_id, "ticker": p.leg.ticker,
-                                                        "left_open": n - (sold or 0), "reason": reason},
-                                       ticker=p.leg.ticker)
+                                                        "left_open": n - sold, "reason": reason,
+                                                        "why": why_open}, ticker=p.leg.ticker)
                 yield Denied(opp_id, p.leg.ticker, "leg-left-open",
-                             f"could not unwind {(n - (sold or 0)) // COUNT_SCALE} contract(s) of {p.leg.ticker} "
-                             f"within the {ex.max_slippage_pct:.1%} slippage bound; the position stays open and is "
-                             "recorded for `kalashi flatten`", strategy)
-        self.journal.add_event("unwind", {"opportunity_id": opp_id, "reason": reason,
-                                          "estimated_loss": fmt_money(loss)})
+                             f"could not unwind {(n - sold) / COUNT_SCALE:g} contract(s) of {p.leg.ticker}: "
+                             f"{why_open}; the position stays open and is recorded for `kalashi flatten`", strategy)
+        self.journal.add_event("unwind", {"opportunity_id": opp_id, "reason": reason, "legs": legs,
+                                          "realized_loss": fmt_money(total_loss)})
 
     # -- records ------------------------------------------------------------------------
     def _order_record(self, p: _LegPlan, strategy: str, opp_id: str, *, status: str, order_id: str,
@@ -334,3 +498,29 @@ class OrderExecutor:
                     outcome=outcome, action=action, price=price, count=f.count, fee=f.fee,  # type: ignore[arg-type]
                     is_taker=f.is_taker, ts=ts, fill_id=f.fill_id)
 
+
+
+def _drain(gen: Generator[Order | Fill | Denied, None, Count | None]) -> tuple[list[Order | Fill | Denied], Count]:
+    out: list[Order | Fill | Denied] = []
+    while True:
+        try:
+            out.append(next(gen))
+        except StopIteration as stop:
+            return out, stop.value or 0
+
+
+def _order_from_ack(intent: OrderIntent, ack: OrderAck) -> ExchangeOrder:
+    """The order as the create answer describes it (when listing it failed right after)."""
+    return ExchangeOrder(order_id=ack.order_id, client_order_id=intent.client_order_id, ticker=intent.ticker,
+                         side=intent.side, price=intent.price, status=ack.status, initial_count=intent.count,
+                         fill_count=ack.fill_count, remaining_count=ack.remaining_count, created_ts_ms=ack.ts_ms,
+                         time_in_force=intent.time_in_force)
+
+
+def _outcome_money(p: _LegPlan, fills: Sequence[ExchangeFill], *, buying: bool) -> Money:
+    """Money paid for (buying) or received from (selling) ``fills`` of this leg's outcome, fees included."""
+    total = 0
+    for f in fills:
+        price = from_book_side(f.side, f.price, p.leg.outcome)[1]  # type: ignore[arg-type]
+        total += price * f.count + (f.fee if buying else -f.fee)
+    return total
