@@ -159,6 +159,13 @@ def usage_error(e: ClickUsageError) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (kalashi errors are mapped in :class:`KalashiGroup`)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:  # see kalashi_cli/cli/__init__.py
+        from . import _interrupted_while_starting
+
+        if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         app(args=argv, prog_name="kalashi", standalone_mode=True)
     except SystemExit as e:

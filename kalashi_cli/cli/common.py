@@ -203,9 +203,34 @@ def load_profile(spec: str) -> Profile:
 
 
 def open_journal(mode: Mode | str, path: Path | None) -> Journal:
+    """Open the journal of a mode (or --journal).
+
+    Raises:
+        JournalError: it cannot be opened or created (names the path and what to check).
+    """
+    from ..errors import JournalError
     from ..journal import Journal, default_journal_path
 
-    return Journal(path or default_journal_path(str(mode)), mode=str(mode))
+    target = path or default_journal_path(str(mode))
+    try:
+        return Journal(target, mode=str(mode))
+    except OSError as e:  # its folder cannot be created
+        raise JournalError(f"{target}: cannot create the journal ({e.strerror or e})",
+                           hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME") from None
+
+
+def check_source_kind(spec: str) -> str:
+    """Refuse a source descriptor of no known kind before anything starts (without opening it).
+
+    Raises:
+        UsageError: not sim, replay:, kalshi, kalshi-demo or kalshi:URL.
+    """
+    from ..context import SOURCES_HELP
+
+    s = spec.strip()
+    if s == "sim" or s.startswith(("sim:", "replay:", "kalshi:")) or s.split(",")[0] in ("kalshi", "kalshi-demo"):
+        return s
+    raise UsageError(f"unknown source '{spec}'", hint=f"use one of: {SOURCES_HELP}")
 
 
 def open_source(spec: str) -> MarketSource:
@@ -336,8 +361,9 @@ def _cell(v: Any) -> str:
 
 
 def info(msg: str, quiet: bool = False) -> None:
+    """Say something to the person on stderr (never wrapped: paths and commands stay copyable)."""
     if not quiet:
-        console().print(msg)
+        console().print(msg, soft_wrap=True)
 
 
 class Progress:

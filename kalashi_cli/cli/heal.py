@@ -21,6 +21,7 @@ from .common import (
     PaperOpt,
     ProfileOpt,
     QuietOpt,
+    check_source_kind,
     complete_source,
     info,
     load_profile,
@@ -87,18 +88,24 @@ def heal(
                                          help="The bridge's dashboard page port (given to it, and probed)."),
     mcp_port: int = typer.Option(8767, "--mcp-port", metavar="PORT", min=1, max=65535,
                                  help="The MCP server's HTTP port (given to it; /mcp is probed)."),
-    max_restarts: int = typer.Option(5, "--max-restarts", metavar="N", min=0, help="Restarts allowed per process within "
-                                                                      "--restart-window; one more failure gives up."),
-    restart_window: float = typer.Option(600.0, "--restart-window", metavar="SECONDS", min=1, help="Seconds of the restart budget."),
-    backoff: float = typer.Option(1.0, "--backoff", metavar="SECONDS", min=0.01, help="Seconds before the first restart; doubles "
-                                                                 "with each failure in a row, up to 60 s."),
-    status_host: str = typer.Option("127.0.0.1", "--status-host", metavar="ADDRESS", help="Address of the status endpoint."),
+    max_restarts: int = typer.Option(5, "--max-restarts", metavar="N", min=0,
+                                     help="Restarts allowed per process within --restart-window; one more "
+                                          "failure gives up."),
+    restart_window: float = typer.Option(600.0, "--restart-window", metavar="SECONDS", min=1,
+                                         help="Seconds of the restart budget."),
+    backoff: float = typer.Option(1.0, "--backoff", metavar="SECONDS", min=0.01,
+                                  help="Seconds before the first restart; doubles with each failure in a row, up "
+                                       "to 60 s."),
+    status_host: str = typer.Option("127.0.0.1", "--status-host", metavar="ADDRESS",
+                                    help="Address of the status endpoint."),
     status_port: int = typer.Option(8002, "--status-port", metavar="PORT", min=0, max=65535,
                                     help="Port of /api/v1/status and /metrics (0 = any free port)."),
-    webhook: str | None = typer.Option(None, "--webhook", metavar="URL", envvar="KALASHI_HEAL_WEBHOOK", show_envvar=True,
+    webhook: str | None = typer.Option(None, "--webhook", metavar="URL",
+                                       envvar="KALASHI_HEAL_WEBHOOK", show_envvar=True,
                                        help="POST a JSON notification here when the overall health changes "
                                             "(not with --once: it has the exit code)."),
-    redis_url: str | None = typer.Option(None, "--redis-url", metavar="URL", envvar="KALASHI_REDIS_URL", show_envvar=True,
+    redis_url: str | None = typer.Option(None, "--redis-url", metavar="URL",
+                                         envvar="KALASHI_REDIS_URL", show_envvar=True,
                                          help="Also PING this Redis (redis://[:password@]host:port/db)."),
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
@@ -123,7 +130,7 @@ def heal(
     mode = pick_mode(paper, demo, live).value
     prof = load_profile(profile)
     jpath = journal or default_journal_path(mode)
-    src = source or source_of(jpath, position=False)
+    src = check_source_kind(source) if source else source_of(jpath, position=False)
     loop_interval = float(prof.loop.interval_seconds) if interval is None else interval
     children = parse_pairs(child, "--child")
     probes = dict(parse_pairs(probe, "--probe"))

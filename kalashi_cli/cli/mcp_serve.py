@@ -47,10 +47,11 @@ def mcp_serve(
     transport: Transport = typer.Option(Transport.stdio, "--transport", "-t", metavar="stdio|http",
                                         help="stdio (the client starts this command) or http (streamable HTTP at "
                                              "/mcp)."),
-    host: str | None = typer.Option(None, "--host", metavar="ADDRESS", help="HTTP address to bind (default 127.0.0.1). The HTTP "
-                                                         "transport has no authentication: anything but loopback "
-                                                         "lets the network use these tools."),
-    port: int = typer.Option(8767, "--port", metavar="PORT", min=0, max=65535, help="HTTP port (0 = any free port)."),
+    host: str | None = typer.Option(None, "--host", metavar="ADDRESS",
+                                    help="HTTP address to bind (default 127.0.0.1). The HTTP transport has no "
+                                         "authentication: anything but loopback lets the network use these tools."),
+    port: int = typer.Option(8767, "--port", metavar="PORT", min=0, max=65535,
+                             help="HTTP port (0 = any free port)."),
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
@@ -80,7 +81,8 @@ def mcp_serve(
     mode = pick_mode(paper, demo, live)
     bind = host or "127.0.0.1"
     if transport is Transport.stdio and (host is not None or port != 8767):
-        raise UsageError("--host and --port only apply to --transport http")
+        raise UsageError("--host and --port only apply to --transport http",
+                         hint="add --transport http, or drop them (an MCP client starts the stdio server itself)")
     loopback = _is_loopback(bind)
     if transport is Transport.http and not loopback and mode.value != "paper":
         raise UsageError(f"refusing to serve a {mode.value} account on {bind}: the HTTP transport has no "

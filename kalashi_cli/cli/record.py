@@ -19,7 +19,7 @@ EPILOG = """Examples:
 \b
   kalashi record --source kalshi --series KXBTC15M --duration 300 -o btc.jsonl
   kalashi record --tickers KXHIGHNY-26JAN01-T60,KXHIGHNY-26JAN01-T61 --duration 60 -o ny.jsonl
-  kalashi record --source kalshi:http://127.0.0.1:8800/trade-api/v2 --events EV-1 --snapshot-every 1 \\
+  kalashi record --source kalshi:http://127.0.0.1:8800/trade-api/v2 --series KXBTCD --snapshot-every 1 \\
       --duration 5 -o sim.jsonl                  # from a local `kalashi sim-exchange`
   kalashi scan --source replay:btc.jsonl | kalashi analyze
   kalashi run-loop --paper --source replay:btc.jsonl,speed=10 --interval 0

@@ -52,20 +52,23 @@ def serve_bridge(
                                           help="Seconds between iterations (profile loop.interval_seconds; 0 = no "
                                                "waiting). With --attach: the run-loop's interval, for telling a "
                                                "stalled loop."),
-    limit: int | None = typer.Option(None, "--limit", metavar="N", min=1, help="Analyze at most this many markets per iteration."),
+    limit: int | None = typer.Option(None, "--limit", metavar="N", min=1,
+                                     help="Analyze at most this many markets per iteration."),
     iterations: int | None = typer.Option(None, "--iterations", "-n", metavar="N", min=1,
                                           help="Stop the loop after N iterations (the bridge stays up)."),
     paused: bool = typer.Option(False, "--paused", help="Do not start the loop; start it from the page."),
     attach: bool = typer.Option(False, "--attach", help="Run no loop: watch the journal a separately running "
                                                         "`kalashi run-loop` writes (same --journal and mode); only "
                                                         "halt is possible from the page."),
-    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to bind both servers to. Anything but loopback "
-                                                         "exposes the dashboard to the network and then needs the "
-                                                         "token even to watch."),
-    ws_port: int = typer.Option(8766, "--ws-port", metavar="PORT", min=0, max=65535, help="WebSocket port (0 = any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS",
+                             help="Address to bind both servers to. Anything but loopback exposes the dashboard to "
+                                  "the network and then needs the token even to watch."),
+    ws_port: int = typer.Option(8766, "--ws-port", metavar="PORT", min=0, max=65535,
+                                help="WebSocket port (0 = any free port)."),
     http_port: int = typer.Option(3002, "--http-port", metavar="PORT", min=0, max=65535,
                                   help="Dashboard page port (0 = any free port)."),
-    token: str | None = typer.Option(None, "--token", metavar="TOKEN", envvar="KALASHI_BRIDGE_TOKEN", show_envvar=True,
+    token: str | None = typer.Option(None, "--token", metavar="TOKEN",
+                                     envvar="KALASHI_BRIDGE_TOKEN", show_envvar=True,
                                      help="Control token (12+ characters of A-Z a-z 0-9 . _ ~ -). Default: a random "
                                           "one, printed at start."),
     read_only: bool = typer.Option(False, "--read-only", help="Show the loop, refuse every command."),

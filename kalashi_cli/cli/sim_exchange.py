@@ -6,7 +6,9 @@ import asyncio
 import logging
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import orjson
 import typer
@@ -31,50 +33,85 @@ The first line on stdout is one JSON record with the URLs (port 0 picks a free p
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
+class KeyType(StrEnum):
+    rsa = "rsa"
+    ed25519 = "ed25519"
+
+
+class LoseMode(StrEnum):
+    drop = "drop"
+    error = "error"
+    mixed = "mixed"
+
+
+def complete_tier(incomplete: str) -> list[str]:
+    """Kalshi's API usage tiers."""
+    try:
+        from ..sim.server.limits import TIERS
+
+        return [t for t in TIERS if t.startswith(incomplete)]
+    except Exception:  # noqa: BLE001 - a completion never prints an error
+        return []
+
+
 def sim_exchange(
-    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to bind (loopback unless --allow-remote)."),
-    port: int = typer.Option(8800, "--port", metavar="PORT", min=0, max=65535, help="Port for REST and WebSocket (0 = any free)."),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS",
+                             help="Address to bind (loopback unless --allow-remote)."),
+    port: int = typer.Option(8800, "--port", metavar="PORT", min=0, max=65535,
+                             help="Port for REST and WebSocket (0 = any free)."),
     seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the simulated market universe."),
-    markets: int = typer.Option(500, "--markets", metavar="N", min=1, max=1_000_000, help="Markets in the universe."),
+    markets: int = typer.Option(500, "--markets", metavar="N", min=1, max=1_000_000,
+                                help="Markets in the universe."),
     start_step: int = typer.Option(0, "--start-step", metavar="N", min=0, help="Universe step to start from."),
     step_seconds: float = typer.Option(1.0, "--step-seconds", metavar="SECONDS", min=0,
                                        help="Wall-clock seconds between market steps (0 = only POST /_sim/step)."),
-    add_key: list[str] = typer.Option([], "--add-key", metavar="KEY_ID=PEM", help="Register an API key: KEY_ID=path/to/public.pem "
-                                                            "(repeatable). Each key is one account."),
-    keys_file: Path | None = typer.Option(None, "--keys-file", metavar="PATH", help="JSON or YAML mapping key id → public key PEM."),
-    demo_keys: Path | None = typer.Option(None, "--demo-keys", metavar="DIR", help="Generate (or reuse) a key pair in this folder "
-                                                                    "and print the exports for kalashi's client."),
-    key_type: str = typer.Option("rsa", "--key-type", metavar="rsa|ed25519", help="Type of a generated demo key: rsa or ed25519."),
-    balance: str = typer.Option("1000", "--balance", metavar="DOLLARS", help="Starting balance of every account, in dollars."),
-    tier: str = typer.Option("basic", "--tier", metavar="TIER", help="API usage tier for the token buckets: basic, advanced, "
-                                                     "expert, premier, paragon, prime, prestige."),
+    add_key: list[str] = typer.Option([], "--add-key", metavar="KEY_ID=PEM",
+                                      help="Register an API key: KEY_ID=path/to/public.pem (repeatable). Each key "
+                                           "is one account."),
+    keys_file: Path | None = typer.Option(None, "--keys-file", metavar="PATH",
+                                          help="JSON or YAML mapping key id → public key PEM."),
+    demo_keys: Path | None = typer.Option(None, "--demo-keys", metavar="DIR",
+                                          help="Generate (or reuse) a key pair in this folder and print the exports "
+                                               "for kalashi's client."),
+    key_type: KeyType = typer.Option(KeyType.rsa, "--key-type", metavar="rsa|ed25519",
+                                     help="Type of a generated demo key: rsa or ed25519."),
+    balance: str = typer.Option("1000", "--balance", metavar="DOLLARS",
+                                help="Starting balance of every account, in dollars."),
+    tier: str = typer.Option("basic", "--tier", metavar="TIER", autocompletion=complete_tier,
+                             help="API usage tier for the token buckets: basic, advanced, expert, premier, "
+                                  "paragon, prime, prestige."),
     rate_limits: bool = typer.Option(True, "--rate-limits/--no-rate-limits", help="Enforce Kalshi's token buckets."),
-    latency_ms: int = typer.Option(0, "--latency-ms", metavar="MS", min=0, help="Fault: extra latency on every request."),
-    jitter_ms: int = typer.Option(0, "--jitter-ms", metavar="MS", min=0, help="Fault: up to this much more latency, at random."),
-    error_rate: float = typer.Option(0.0, "--error-rate", metavar="RATE", min=0, max=1, help="Fault: share of requests answered "
-                                                                             "5xx without processing."),
-    drop_rate: float = typer.Option(0.0, "--drop-rate", metavar="RATE", min=0, max=1, help="Fault: share of requests whose "
-                                                                           "connection is closed without an answer."),
+    latency_ms: int = typer.Option(0, "--latency-ms", metavar="MS", min=0,
+                                   help="Fault: extra latency on every request."),
+    jitter_ms: int = typer.Option(0, "--jitter-ms", metavar="MS", min=0,
+                                  help="Fault: up to this much more latency, at random."),
+    error_rate: float = typer.Option(0.0, "--error-rate", metavar="RATE", min=0, max=1,
+                                     help="Fault: share of requests answered 5xx without processing."),
+    drop_rate: float = typer.Option(0.0, "--drop-rate", metavar="RATE", min=0, max=1,
+                                    help="Fault: share of requests whose connection is closed without an answer."),
     rate_limit_storm: float = typer.Option(0.0, "--rate-limit-storm", metavar="RATE", min=0, max=1,
                                            help="Fault: share of requests answered 429."),
     lose_order_responses: float = typer.Option(0.0, "--lose-order-responses", metavar="RATE", min=0, max=1,
                                                help="Fault: share of order creates that ARE processed but whose "
                                                     "answer is lost (dropped or 500)."),
-    lose_mode: str = typer.Option("mixed", "--lose-mode", metavar="drop|error|mixed", help="How a lost answer is lost: drop, error or mixed."),
+    lose_mode: LoseMode = typer.Option(LoseMode.mixed, "--lose-mode", metavar="drop|error|mixed",
+                                       help="How a lost answer is lost: drop, error or mixed."),
     ws_disconnect_every: int = typer.Option(0, "--ws-disconnect-every", metavar="N", min=0,
                                             help="Fault: close each WebSocket after every N messages."),
     ws_gap_rate: float = typer.Option(0.0, "--ws-gap-rate", metavar="RATE", min=0, max=1,
                                       help="Fault: share of sequenced WebSocket messages that skip a seq number."),
-    pause_trading: bool = typer.Option(False, "--pause-trading", help="Start with trading paused "
-                                                                      "(trading_active: false)."),
-    fault_seed: int = typer.Option(0, "--fault-seed", metavar="N", help="Seed of the fault decisions (same seed, same faults)."),
+    pause_trading: bool = typer.Option(False, "--pause-trading",
+                                       help="Start with trading paused (trading_active: false)."),
+    fault_seed: int = typer.Option(0, "--fault-seed", metavar="N",
+                                   help="Seed of the fault decisions (same seed, same faults)."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow binding a non-loopback address."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log requests and steps on stderr."),
     quiet: QuietOpt = False,
 ) -> None:
     """Serve a local Kalshi-compatible exchange for testing.
 
-    REST on http://127.0.0.1:8800/trade-api/v2, WebSocket on /trade-api/ws/v2. Markets come from the built-in sim universe, stepped every --step-seconds; orders fill on the
+    REST on http://127.0.0.1:8800/trade-api/v2, WebSocket on /trade-api/ws/v2. Markets come
+    from the built-in sim universe, stepped every --step-seconds; orders fill on the
     matching engine. Requests are signed exactly as on Kalshi (RSA-PSS or Ed25519 against the
     registered public keys), rate-limited with Kalshi's token buckets, and answered in Kalshi's
     shapes and error codes. Faults are injected deterministically from --fault-seed and can be
@@ -97,15 +134,15 @@ def sim_exchange(
                          hint="add --allow-remote if you really want it reachable from the network")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    demo = [generate_demo_key(demo_keys.expanduser(), key_type=key_type)] if demo_keys is not None else []
+    demo = [generate_demo_key(demo_keys.expanduser(), key_type=key_type.value)] if demo_keys is not None else []
     ring = keyring_from(add_key, keys_file, demo)
     faults = Faults(FaultConfig(
         seed=fault_seed, latency_ms=latency_ms, jitter_ms=jitter_ms, error_rate=error_rate, drop_rate=drop_rate,
         rate_limit_storm=rate_limit_storm, lose_order_responses=lose_order_responses,
-        lose_mode=lose_mode,  # type: ignore[arg-type]  # validated by FaultConfig
+        lose_mode=lose_mode.value,  # type: ignore[arg-type]  # a LoseMode value
         ws_disconnect_every=ws_disconnect_every, ws_gap_rate=ws_gap_rate, pause_trading=pause_trading))
     config = ExchangeConfig(seed=seed, markets=markets, start_step=start_step, step_seconds=step_seconds,
-                            balance=parse_balance(balance), tier=tier_named(tier), rate_limits=rate_limits)
+                            balance=_balance(parse_balance, balance), tier=tier_named(tier), rate_limits=rate_limits)
     exchange = SimExchange(config, ring, faults)
     server = SimExchangeServer(exchange, host=host, port=port, log_level="info" if verbose else "warning")
     # Ctrl-C and SIGTERM stop the server cleanly, even when they arrive before it has started
@@ -137,6 +174,13 @@ def sim_exchange(
             signal.signal(sig, handler)
     if not quiet:
         sys.stderr.write("kalashi sim-exchange stopped\n")
+
+
+def _balance(parse: Any, text: str) -> Any:
+    try:
+        return parse(text)
+    except UsageError as e:
+        raise UsageError(e.message, hint=e.hint or "give dollars, e.g. --balance 250 or --balance 1000.50") from None
 
 
 def register(app: typer.Typer) -> None:
