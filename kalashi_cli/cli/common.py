@@ -163,7 +163,8 @@ def pick_mode(paper: bool, demo: bool, live: bool) -> Mode:
     """
     chosen = [m for m, on in ((Mode.paper, paper), (Mode.demo, demo), (Mode.live, live)) if on]
     if len(chosen) > 1:
-        raise UsageError(f"choose one of --paper, --demo, --live (got {', '.join('--' + m for m in chosen)})")
+        raise UsageError(f"choose one of --paper, --demo, --live (got {', '.join('--' + m for m in chosen)})",
+                         hint="give one (paper is the default when none is given)")
     return chosen[0] if chosen else Mode.paper
 
 

@@ -48,7 +48,7 @@ def validate(files: list[Path] = typer.Argument(..., metavar="FILE...", help="Pr
     bad: list[str] = []
     for f in files:
         if not f.is_file():
-            bad.append(f"{f}: no such file")
+            bad.append(f"{f}: no such file — check the path")
             continue
         try:
             p = load(str(f))

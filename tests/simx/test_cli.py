@@ -22,7 +22,7 @@ def _run(*args: str) -> tuple[int, str]:
     (["--add-key", "k=/no/such/key.pem"], "cannot read"),
     (["--tier", "platinum"], "unknown API usage tier"),
     (["--balance", "lots"], "--balance"),
-    (["--lose-mode", "sometimes"], "lose_mode"),
+    (["--lose-mode", "sometimes"], "--lose-mode"),
     (["--error-rate", "2"], "2"),
 ])
 def test_bad_options_are_usage_errors(args: list[str], needle: str) -> None:
