@@ -22,6 +22,9 @@ EPILOG = """Examples:
 def read_fair(path: Path) -> dict[str, int]:
     """Read a fair-value file: JSON Lines of {"ticker": ..., "p": probability 0..1}.
 
+    ``p`` may be a JSON number or a string with any number of decimals (a model writes floats such
+    as 0.5750000000000001); it is rounded half-even to the price unit, $0.0001.
+
     Raises:
         InputError: a line is not {ticker, p} with 0 ≤ p ≤ 1 (names the file and line).
     """
@@ -30,7 +33,6 @@ def read_fair(path: Path) -> dict[str, int]:
     import orjson
 
     from ..errors import InputError
-    from ..money import parse_price
 
     name = "<stdin>" if str(path) == "-" else str(path)
     try:
@@ -45,9 +47,9 @@ def read_fair(path: Path) -> dict[str, int]:
                 continue
             try:
                 d = orjson.loads(line)
-                p = parse_price(str(d["p"]))
+                p = _probability(d["p"])
                 ticker = d["ticker"]
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ArithmeticError) as e:
                 raise InputError(f"{name}:{n}: expected {{\"ticker\": ..., \"p\": 0..1}} ({e})",
                                  hint="one JSON object per line, p as a probability such as 0.62") from None
             if not isinstance(ticker, str) or not 0 <= p <= 10_000:
@@ -55,6 +57,25 @@ def read_fair(path: Path) -> dict[str, int]:
                                  hint="write p as a probability such as 0.62, not a percentage")
             fair[ticker] = p
     return fair
+
+
+def _probability(value: object) -> int:
+    """A probability as an int in 1/10 000 (the price unit), rounded half-even.
+
+    Raises:
+        TypeError, ValueError, ArithmeticError: not a finite number.
+    """
+    from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"p must be a number, not {type(value).__name__}")
+    try:
+        q = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"p is not a number: {value!r}") from None
+    if not q.is_finite():
+        raise ValueError(f"p must be a finite number, not {value!r}")
+    return int((q * 10_000).to_integral_value(ROUND_HALF_EVEN))
 
 
 def analyze(

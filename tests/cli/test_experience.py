@@ -250,3 +250,15 @@ def test_ctrl_c_while_the_commands_still_import(tmp_path: Path) -> None:
             "import time; time.sleep(30)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env(tmp_path), timeout=60)
     assert p.returncode == 130 and p.stderr == b"kalashi: error: interrupted\n"
+
+
+def test_fair_values_may_be_floats_from_a_model(kalashi: Kalashi, tmp_path: Path) -> None:
+    from kalashi_cli.cli.analyze import read_fair
+
+    model = tmp_path / "model.jsonl"
+    model.write_text('{"ticker": "A", "p": 0.5750000000000001}\n{"ticker": "B", "p": "0.33335"}\n'
+                     '{"ticker": "C", "p": 1}\n')
+    assert read_fair(model) == {"A": 5750, "B": 3334, "C": 10_000}
+    model.write_text('{"ticker": "A", "p": "abc"}\n')
+    res = kalashi("analyze", "--fair", str(model), input="", code=3)
+    assert "p is not a number: 'abc'" in res.stderr and "0.62" in res.stderr
