@@ -175,7 +175,7 @@ def test_quiet_operator_commands(kalashi: Kalashi, tmp_path: Path) -> None:
 
 
 def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
-    args = ["scan", "--source", "sim:seed=4,markets=20000"]
+    args = ["scan", "--source", "sim:seed=4,markets=6000"]
     code, out, err = run_with_tty(args, tmp_path, tty="stderr")
     assert code == 0 and b"scan" in err and "━".encode() in err, err[:300]
     assert b"\x1b" not in out and records(out.decode())[-1]["kind"] == "stats"
