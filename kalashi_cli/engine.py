@@ -35,6 +35,10 @@ from .stages.scan import ScanStats, scan
 Sink = Callable[[dict[str, Any]], None]
 
 
+def _never_stale(ticker: str) -> bool:
+    return False
+
+
 def denied_record(d: Denied) -> dict[str, Any]:
     return {"kind": "denied", "v": VERSION, "ref": d.ref, "ticker": d.ticker, "rule": d.rule, "reason": d.reason,
             "strategy": d.strategy}
@@ -64,14 +68,16 @@ class TradingLoop:
 
     def __init__(self, profile: Profile, source: MarketSource, broker: Broker, journal: Journal, *,
                  fair: dict[str, int] | None = None, sink: Sink | None = None,
-                 stale: Callable[[str], bool] = lambda t: False, limit: int | None = None,
+                 stale: Callable[[str], bool] | None = None, limit: int | None = None,
                  wall_ms: Callable[[], int] | None = None) -> None:
         self.profile = profile
         self.source = source
         self.broker = broker
         self.journal = journal
         self.sink = sink or (lambda r: None)
-        self.stale = stale
+        # A source that can tell a stale book (Kalshi over WebSocket after a sequence gap)
+        # vetoes orders on it at the gate, whoever builds the loop (run-loop, bridge, MCP).
+        self.stale: Callable[[str], bool] = stale or getattr(source, "is_stale", None) or _never_stale
         self.limit = limit
         self.analyzer = Analyzer(profile, fair=fair)
         self.wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
@@ -119,8 +125,10 @@ class TradingLoop:
             self.reconcile()  # before trading: journal = exchange
         else:
             events = self.source.advance()
-        if self.n % self.profile.loop.reconcile_every == 0:
-            self.reconcile()
+            if self.n % self.profile.loop.reconcile_every == 0 or self.journal.blocked_tickers():
+                # every N iterations, and as soon as an unknown outcome blocks a market: the
+                # market stays blocked only until the exchange has been asked
+                self.reconcile()
         calls0 = self.source.api_calls
         stats = ScanStats()
         markets = list(scan(self.source, self.profile, limit=self.limit, stats=stats))

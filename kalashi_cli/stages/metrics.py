@@ -119,9 +119,42 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         "cache": {"hits": hits, "misses": misses, "hit_rate": str(_ratio(hits, hits + misses))},
         "api": {"calls": calls, "calls_per_iteration": str(_ratio(calls, n_iter))},
         "iterations": len(iterations),
+        "reconcile": reconcile_summary(journal),
     }
     rec["recommendations"] = recommendations(rec, profile, journal)
     return rec
+
+
+def reconcile_summary(journal: Journal) -> dict[str, Any]:
+    """What reconciliation had to correct so far: journal ↔ exchange drift, in numbers.
+
+    ``runs``/``corrections``/``failures_in_a_row`` come from the journal's meta (kept by
+    :func:`kalashi_cli.reconcile.reconcile`); the rest sums its ``reconcile`` events (one per
+    run that changed something or failed).
+    """
+    out: dict[str, Any] = {
+        "runs": int(journal.get_meta("reconcile_runs", "0") or 0),
+        "corrections": int(journal.get_meta("reconcile_corrections", "0") or 0),
+        "failures_in_a_row": int(journal.get_meta("reconcile_failures", "0") or 0),
+        "unknown_found": 0, "unknown_never_sent": 0, "fills_added": 0, "orders_updated": 0, "orphans": 0,
+        "orphans_cancelled": 0, "position_drift": 0, "balance_drift": 0, "duplicates": 0,
+        "blocked_markets": sorted(journal.blocked_tickers()),
+    }
+    orphans: set[str] = set()
+    for e in journal.events("reconcile", limit=1_000_000):
+        d = e["detail"]
+        resolved = d.get("resolved") or []
+        out["unknown_found"] += sum(1 for r in resolved if r.get("found"))
+        out["unknown_never_sent"] += sum(1 for r in resolved if not r.get("found"))
+        out["fills_added"] += int(d.get("fills_added") or 0)
+        out["orders_updated"] += int(d.get("orders_updated") or 0)
+        orphans.update(d.get("orphans") or [])  # an orphan is reported by every run until it is gone
+        out["orphans_cancelled"] += int(d.get("orphans_cancelled") or 0)
+        out["position_drift"] += len(d.get("position_drift") or {})
+        out["balance_drift"] += 1 if d.get("balance_drift") else 0
+        out["duplicates"] += len(d.get("duplicates") or [])
+    out["orphans"] = len(orphans)
+    return out
 
 
 def recommendations(m: dict[str, Any], profile: Profile, journal: Journal) -> list[dict[str, Any]]:
@@ -164,6 +197,17 @@ def recommendations(m: dict[str, Any], profile: Profile, journal: Journal) -> li
                               "change between looks, or analyze.cache.max_entries "
                               f"({profile.analyze.cache.max_entries}) is smaller than the market count.",
                     "numbers": {"hit_rate": c["hit_rate"], "max_entries": profile.analyze.cache.max_entries}})
+    rc = m.get("reconcile") or {}
+    drift = {k: rc.get(k, 0) for k in ("duplicates", "position_drift", "balance_drift", "orphans")}
+    if any(drift.values()) or rc.get("failures_in_a_row"):
+        out.append({"title": "The journal drifted from the exchange",
+                    "detail": "Reconciliation had to adopt the exchange's truth "
+                              + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in drift.items() if v)
+                              + (f"; the last {rc['failures_in_a_row']} reconciliation(s) failed"
+                                 if rc.get("failures_in_a_row") else "")
+                              + ". Check for orders placed outside kalashi, deposits/withdrawals, or a second "
+                                "process on this account (`kalashi reconcile` shows the details).",
+                    "numbers": {**drift, "failures_in_a_row": rc.get("failures_in_a_row", 0)}})
     denied = journal.records("denied", limit=500, newest_first=True)
     if len(denied) >= 5:
         rules: dict[str, int] = {}
