@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,7 +28,7 @@ import pytest
 from simx.conftest import Sim
 
 from kalashi_cli.domain import Leg, Market, Order, OrderIntent
-from kalashi_cli.errors import KalashiError, OutcomeUnknown
+from kalashi_cli.errors import JournalError, KalashiError, OutcomeUnknown
 from kalashi_cli.exchange.wire import order_request
 from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, snap
 from kalashi_cli.ports import SourceEvents
@@ -46,6 +46,7 @@ from .conftest import (
     book_of,
     demo_broker,
     demo_journal,
+    engine_truth,
     prove_journal_equals_exchange,
     start_fault_sim,
 )
@@ -331,3 +332,119 @@ def test_150_submissions_under_faults_leave_journal_equal_to_exchange(storm_fact
 @pytest.mark.slow
 def test_1000_submissions_under_faults_leave_journal_equal_to_exchange(storm_factory: object) -> None:
     _run_storm(storm_factory, StormPlan(submissions=1000, seed=2026), "faults-1000")
+
+
+# --------------------------------------------------------------------------- one answer at a time
+
+
+def _one(sim: Sim, tmp_path: Path) -> tuple[OrderExecutor, Market, OrderIntent, Leg]:
+    broker = demo_broker(sim)
+    journal = demo_journal(tmp_path / "journal-demo.sqlite", broker)
+    gate = RiskGate(roomy_profile(), journal, load_portfolio(journal, BALANCE), TradingState.ACTIVE)
+    ex = OrderExecutor(roomy_profile(), broker, journal, gate, lambda ts: {t: book_of(sim, t) for t in ts})
+    m = active_tickers(sim, limit=1)[0]
+    price = m.yes_ask or 5000
+    intent = OrderIntent(client_order_id("one", 0, f"{m.ticker}:{price}"), m.ticker, "bid", price, 200,
+                         "immediate_or_cancel")
+    return ex, m, intent, Leg(m.ticker, "yes", "buy", price, 200)
+
+
+def _send(ex: OrderExecutor, m: Market, intent: OrderIntent, leg: Leg) -> Order:
+    out, _ = ex.send(intent, leg, m, reference=leg.price, strategy="test", ref="one")
+    return [o for o in out if isinstance(o, Order)][0]
+
+
+def _close(ex: OrderExecutor) -> None:
+    ex.broker.close()  # type: ignore[attr-defined]
+    ex.journal.close()
+
+
+def test_a_429_is_a_definite_refusal_and_blocks_nothing(fault_sim: Sim, tmp_path: Path) -> None:
+    ex, m, intent, leg = _one(fault_sim, tmp_path)
+    try:
+        fault_sim.faults(rate_limit_storm=1.0)
+        order = _send(ex, m, intent, leg)
+        fault_sim.faults(rate_limit_storm=0.0)
+        assert order.status == "rejected" and "rate limited (429)" in order.reason and "not placed" in order.reason
+        assert ex.journal.intent(intent.client_order_id).status == "rejected"  # type: ignore[union-attr]
+        assert m.ticker not in ex.journal.blocked_tickers()
+        assert engine_truth(fault_sim)[0] == []
+    finally:
+        _close(ex)
+
+
+def test_a_409_means_it_arrived_before_and_is_recorded_as_such(fault_sim: Sim, tmp_path: Path) -> None:
+    ex, m, intent, leg = _one(fault_sim, tmp_path)
+    try:
+        r = fault_sim.http.post("portfolio/events/orders", json=order_request(intent))  # the lost first send
+        assert r.status_code == 201
+        order = _send(ex, m, intent, leg)
+        assert order.status == "executed" and order.order_id == r.json()["order_id"] and "409" in order.reason
+        assert ex.journal.intent(intent.client_order_id).status == "acked"  # type: ignore[union-attr]
+        assert {f.fill_id for f in ex.journal.fills()} == {f.fill_id for f in engine_truth(fault_sim)[1]}
+        assert m.ticker not in ex.journal.blocked_tickers()
+    finally:
+        _close(ex)
+
+
+def test_a_lost_answer_is_found_by_client_order_id_at_once(fault_sim: Sim, tmp_path: Path) -> None:
+    ex, m, intent, leg = _one(fault_sim, tmp_path)
+    try:
+        fault_sim.faults(lose_order_responses=1.0, lose_mode="drop")
+        order = _send(ex, m, intent, leg)
+        fault_sim.faults(lose_order_responses=0.0)
+        assert order.status == "executed" and order.filled_count == 200 and "found on the exchange" in order.reason
+        assert ex.journal.intent(intent.client_order_id).status == "acked"  # type: ignore[union-attr]
+        assert [e["kind"] for e in ex.journal.events(limit=2)] == ["outcome-resolved", "outcome-unknown"]
+    finally:
+        _close(ex)
+
+
+def test_a_5xx_before_processing_blocks_the_market_until_reconciled(fault_sim: Sim, tmp_path: Path) -> None:
+    ex, m, intent, leg = _one(fault_sim, tmp_path)
+    try:
+        fault_sim.faults(error_rate=1.0)  # reads fail too (after retries): the lookup cannot decide
+        order = _send(ex, m, intent, leg)
+        fault_sim.faults(error_rate=0.0)
+        assert order.status == "unknown" and "market blocked until reconciled" in order.reason
+        assert m.ticker in ex.journal.blocked_tickers()
+        again = RiskGate(roomy_profile(), ex.journal, load_portfolio(ex.journal, BALANCE), TradingState.ACTIVE)
+        d = again.check(replace(intent, client_order_id="other"))
+        assert d is not None and d.rule == "unknown-outcome"  # no further writes on that market
+        rep = reconcile(ex.journal, ex.broker, starting_balance=BALANCE)
+        assert rep.resolved == [{"client_order_id": intent.client_order_id, "found": False}]
+        assert m.ticker not in ex.journal.blocked_tickers()
+        # resent only explicitly, under the same id, and exactly once on the exchange
+        ex.gate = RiskGate(roomy_profile(), ex.journal, load_portfolio(ex.journal, BALANCE), TradingState.ACTIVE)
+        out, filled = ex.resend(intent.client_order_id, book_of(fault_sim, m.ticker))
+        assert filled == 200 and [o.client_order_id for o in engine_truth(fault_sim)[0]] == [intent.client_order_id]
+        with pytest.raises(JournalError):
+            ex.resend(intent.client_order_id, m)  # acked now: never again
+    finally:
+        _close(ex)
+
+
+def test_a_refused_connection_is_never_sent_and_does_not_crash(fault_sim: Sim, tmp_path: Path) -> None:
+    import socket
+
+    from simx.conftest import credentials
+
+    from kalashi_cli.exchange.broker import KalshiBroker
+    from kalashi_cli.exchange.env import custom_env
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ex, m, intent, leg = _one(fault_sim, tmp_path)
+    dead = KalshiBroker("demo", custom_env(f"http://127.0.0.1:{port}"), credentials(fault_sim.key),
+                        timeout=2.0, configure_limits=False)
+    try:
+        live, ex.broker = ex.broker, dead
+        order = _send(ex, m, intent, leg)
+        ex.broker = live
+        assert order.status == "rejected" and "nothing reached the exchange" in order.reason
+        assert ex.journal.intent(intent.client_order_id).status == "never_sent"  # type: ignore[union-attr]
+        assert m.ticker not in ex.journal.blocked_tickers()
+    finally:
+        dead.close()
+        _close(ex)
