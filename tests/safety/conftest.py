@@ -24,7 +24,7 @@ import httpx
 import pytest
 from simx.conftest import Sim, credentials, start_sim
 
-from kalashi_cli.domain import ExchangeFill, ExchangeOrder, Market, MarketPosition
+from kalashi_cli.domain import ExchangeFill, ExchangeOrder, Market, MarketPosition, Trade
 from kalashi_cli.exchange.broker import KalshiBroker
 from kalashi_cli.exchange.env import custom_env
 from kalashi_cli.exchange.ratelimit import RetryPolicy
@@ -205,3 +205,14 @@ def active_tickers(sim: Sim, *, min_levels: int = 2, limit: int = 40) -> list[Ma
 
 def book_of(sim: Sim, ticker: str) -> Market:
     return sim.call(lambda: sim.exchange.book(ticker))
+
+
+def trade_through(sim: Sim, order: ExchangeOrder) -> None:
+    """A public trade prints through a resting order of ours (someone else's taker order fills it)."""
+
+    def trade() -> None:
+        x = sim.exchange
+        taker = "ask" if order.side == "bid" else "bid"  # a seller hits our bid, a buyer lifts our ask
+        x.engine.apply_trade(Trade(f"t-{order.order_id}", order.ticker, order.price, 10**9, taker, x.now_ms()))
+
+    sim.call(trade)

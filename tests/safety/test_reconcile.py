@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from simx.conftest import Sim
 
-from kalashi_cli.domain import ExchangeOrder, OrderAck, OrderIntent, Trade
+from kalashi_cli.domain import ExchangeOrder, OrderAck, OrderIntent
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.errors import OutcomeUnknown
 from kalashi_cli.exchange.env import custom_env
@@ -33,7 +33,16 @@ from kalashi_cli.stages.order import OrderExecutor, client_order_id
 from kalashi_cli.stages.portfolio import load_portfolio
 from kalashi_cli.stages.risk import RiskGate, TradingState
 
-from .conftest import BALANCE, Counts, active_tickers, book_of, demo_broker, demo_journal, engine_truth
+from .conftest import (
+    BALANCE,
+    Counts,
+    active_tickers,
+    book_of,
+    demo_broker,
+    demo_journal,
+    engine_truth,
+    trade_through,
+)
 
 P = load_profile("default")
 
@@ -94,17 +103,6 @@ def _missing_fills(sim: Sim, journal: Journal) -> set[str]:
     return {f.fill_id for f in engine_truth(sim)[1]} - {f.fill_id for f in journal.fills()}
 
 
-def _trade_through(sim: Sim, order: ExchangeOrder) -> None:
-    """A public trade prints through a resting order of ours (someone else's taker order)."""
-
-    def trade() -> None:
-        x = sim.exchange
-        taker = "ask" if order.side == "bid" else "bid"  # a seller hits our bid, a buyer lifts our ask
-        x.engine.apply_trade(Trade(f"t-{order.order_id}", order.ticker, order.price, 10**9, taker, x.now_ms()))
-
-    sim.call(trade)
-
-
 def test_periodic_reconciliation_catches_fills_the_loop_missed(fault_sim: Sim, tmp_path: Path) -> None:
     counts = Counts("reconcile-periodic")
     loop, journal, _ = _loop(fault_sim, tmp_path, FillBlind, reconcile_every=3)
@@ -113,7 +111,7 @@ def test_periodic_reconciliation_catches_fills_the_loop_missed(fault_sim: Sim, t
         resting = journal.orders(status="resting")
         assert resting, "the loop placed no quote"
         for o in resting:
-            _trade_through(fault_sim, o)
+            trade_through(fault_sim, o)
         loop.run_iteration()  # n=2: the fills happened, but this loop never hears of them
         missed = _missing_fills(fault_sim, journal)
         assert missed, "the quotes did not fill: the test proves nothing"
