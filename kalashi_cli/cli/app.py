@@ -77,9 +77,10 @@ class KalashiGroup(TyperGroup):
 app = typer.Typer(
     cls=KalashiGroup,
     name="kalashi",
-    help="Trade Kalshi prediction markets from the shell: scan | analyze | correlate | order | metrics.\n\n"
-         "Paper trading on a built-in simulated market is the default; real money needs --live, "
-         "allow_live: true in the profile and credentials.",
+    help="Trade Kalshi prediction markets from the shell.\n\n"
+         "Each stage of the trading engine is a command that speaks JSON Lines — scan | analyze | correlate | "
+         "order | metrics — and run-loop runs them all in a loop. Paper trading on a built-in simulated market "
+         "is the default; real money needs --live, allow_live: true in the profile and credentials.",
     epilog=ROOT_EPILOG,
     no_args_is_help=True,
     add_completion=True,

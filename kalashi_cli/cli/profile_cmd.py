@@ -61,7 +61,7 @@ def validate(files: list[Path] = typer.Argument(..., metavar="FILE...", help="Pr
 
 
 @app.command(epilog="Examples:\n\n\b\n  kalashi profile schema > profile.schema.json\n"
-                    "  kalashi profile schema | jq '.properties | keys'")
+                    "  kalashi profile schema | jq '.\"$defs\".Profile.properties | keys'")
 def schema() -> None:
     """Print the JSON Schema of a profile.
 

@@ -36,7 +36,9 @@ def shell_env(work: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KALASHI_", "KALSHI_"))}
     return {**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "NO_COLOR": "1",
             # the first block exports this too; later blocks run in fresh shells
-            "KALASHI_HOME": str(work / "kalashi-home")}
+            "KALASHI_HOME": str(work / "kalashi-home"),
+            # a smaller sim than the default 2 000 markets keeps the recipes quick (they run as written)
+            "KALASHI_SOURCE": "sim:seed=2,markets=600"}
 
 
 def wait_for(predicate: Any, what: str, timeout: float = 60) -> None:
