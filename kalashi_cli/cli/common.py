@@ -250,6 +250,14 @@ def open_broker(mode: Mode, source: MarketSource, journal: Journal, profile: Pro
 # -- input -------------------------------------------------------------------------------
 
 
+#: how each kind of input is usually made, for the hint when nothing is piped in
+UPSTREAM = {
+    "market records": "kalashi scan | kalashi analyze",
+    "opportunity records": "kalashi scan | kalashi analyze | kalashi correlate",
+    "candidate records": "kalashi scan | kalashi analyze | kalashi correlate | kalashi order --paper",
+}
+
+
 def read_records(path: Path | None, what: str) -> Iterator[dict[str, Any]]:
     """Yield records from a file or stdin; refuse to wait on an interactive terminal.
 
@@ -261,9 +269,9 @@ def read_records(path: Path | None, what: str) -> Iterator[dict[str, Any]]:
 
     if path is None or str(path) == "-":
         if sys.stdin.isatty():
+            pipe = UPSTREAM.get(what, "kalashi scan | kalashi analyze")
             raise UsageError(f"this command reads {what} on stdin, and nothing is piped in",
-                             hint="pipe the previous stage into it, e.g. `kalashi scan | kalashi analyze`, "
-                                  "or give a file")
+                             hint=f"pipe the previous stage into it, e.g. `{pipe}`, or give a file")
         yield from iter_records(sys.stdin.buffer, "<stdin>")
         return
     try:

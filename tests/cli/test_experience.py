@@ -119,14 +119,18 @@ def test_every_error_names_the_problem_and_what_to_do(kalashi: Kalashi, tmp_path
         assert "Traceback" not in res.stderr
 
 
-def test_a_stage_waiting_on_a_terminal_says_how_to_feed_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stage", "pipe"), [
+    ("analyze", "kalashi scan | kalashi analyze`"),
+    ("order", "kalashi correlate | kalashi order --paper`"),
+])
+def test_a_stage_waiting_on_a_terminal_says_how_to_feed_it(tmp_path: Path, stage: str, pipe: str) -> None:
     master, slave = pty.openpty()
-    p = subprocess.run([*KALASHI, "analyze"], stdin=slave, capture_output=True, env=env(tmp_path), timeout=60)
+    p = subprocess.run([*KALASHI, stage], stdin=slave, capture_output=True, env=env(tmp_path), timeout=60)
     os.close(slave)
     os.close(master)
     assert p.returncode == 2
     assert ERROR_LINE.match(p.stderr.decode().strip()), p.stderr
-    assert b"kalashi scan | kalashi analyze" in p.stderr
+    assert pipe.encode() in p.stderr
 
 
 # -- colour, quiet, progress ------------------------------------------------------------------
