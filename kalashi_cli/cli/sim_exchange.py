@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 
 from ..errors import UsageError
@@ -117,6 +113,13 @@ def sim_exchange(
     shapes and error codes. Faults are injected deterministically from --fault-seed and can be
     changed at run time on the loopback-only control endpoints under /_sim (docs/sim-exchange.md).
     """
+    # imported here, not at the top: every kalashi command (and every TAB) imports this module
+    import asyncio
+    import logging
+    import signal
+
+    import orjson
+
     from ..sim.server import (
         ExchangeConfig,
         FaultConfig,
