@@ -10,6 +10,8 @@ import typer
 
 from .common import (
     DemoOpt,
+    Format,
+    FormatOpt,
     JournalOpt,
     LiveOpt,
     MarketsOpt,
@@ -24,12 +26,13 @@ from .common import (
     open_source,
     pick_mode,
     source_spec,
+    use_table,
 )
 
 EPILOG = """Examples:
 
 \b
-  kalashi run-loop --paper                          # every 10 s until Ctrl-C
+  kalashi run-loop --paper                          # every 10 s until Ctrl-C; a line per iteration
   kalashi run-loop --paper --iterations 20 --interval 0
   kalashi run-loop --paper --markets 100000 --seed 3 --all-records > day.jsonl
   nohup kalashi run-loop --paper --quiet >> loop.jsonl 2>> loop.log &
@@ -55,16 +58,18 @@ def run_loop(
                                                                   "and denied records, not only iterations."),
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
+    fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
     """Run the whole pipeline in a loop (paper by default).
 
     Each iteration runs scan → analyze → correlate → order → journal with the same functions
     as the single commands (paper trading on the built-in sim unless told otherwise), after
-    reconciling the journal with the exchange at start. Prints one `iteration` record per
+    reconciling the journal with the exchange at start. Writes one `iteration` record per
     loop on stdout (every record with --all-records) and a live status line on stderr when
-    it is a terminal. Ctrl-C (SIGINT) or SIGTERM stops after the current step; every journal
-    write is a committed transaction, so the journal stays consistent.
+    it is a terminal; on a terminal (or --format table) stdout gets one readable line per
+    iteration instead of JSON. Ctrl-C (SIGINT) or SIGTERM stops after the current step;
+    every journal write is a committed transaction, so the journal stays consistent.
     """
     from ..engine import TradingLoop
     from ..records import RecordWriter
@@ -75,11 +80,16 @@ def run_loop(
     src = open_source(_resume_spec(source_spec(source, seed, markets), jr))
     broker = open_broker(mode, src, jr, prof)
     writer = RecordWriter(sys.stdout.buffer)
-    show_status = not quiet and sys.stderr.isatty()
+    lines = use_table(fmt)  # a person reads stdout: one line per record, no JSON
+    show_status = not quiet and sys.stderr.isatty() and not lines
 
     def sink(rec: dict) -> None:
         if rec["kind"] == "iteration" or all_records:
-            writer.write(rec)
+            if lines:
+                sys.stdout.write(readable(rec) + "\n")
+                sys.stdout.flush()
+            else:
+                writer.write(rec)
 
     loop = TradingLoop(prof, src, broker, jr, sink=sink, limit=limit)
 
@@ -94,11 +104,8 @@ def run_loop(
     old_term = signal.signal(signal.SIGTERM, stop)
 
     def status(res) -> None:  # noqa: ANN001
-        r = res.record
-        line = (f"\riteration {r['n']}  markets {r['markets']}  opps {r['opportunities']}  orders {r['orders']}  "
-                f"fills {r['fills']}  equity ${r['equity']}  {r['state']}  {Decimal(r['duration_ms']):.0f} ms ")
         if show_status:
-            sys.stderr.write(line)
+            sys.stderr.write("\r" + readable(res.record) + " ")
             sys.stderr.flush()
 
     try:
@@ -111,6 +118,18 @@ def run_loop(
         broker.close()
         src.close()
         jr.close()
+
+
+def readable(rec: dict) -> str:
+    """One line a person can read for an iteration (or, with --all-records, any other record)."""
+    if rec["kind"] == "iteration":
+        return (f"iteration {rec['n']}  markets {rec['markets']}  opps {rec['opportunities']}  orders {rec['orders']}  "
+                f"fills {rec['fills']}  equity ${rec['equity']}  {rec['state']}  {Decimal(rec['duration_ms']):.0f} ms")
+    from .common import DEFAULT_COLUMNS
+
+    cols = DEFAULT_COLUMNS.get(rec["kind"]) or [k for k in rec if k not in ("kind", "v")][:6]
+    shown = [f"{c}={v if len(v := str(rec[c])) <= 80 else v[:79] + '…'}" for c in cols if rec.get(c) not in (None, "")]
+    return f"  {rec['kind']:<11} " + "  ".join(shown)
 
 
 def _resume_spec(spec: str, jr) -> str:  # noqa: ANN001

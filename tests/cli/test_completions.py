@@ -65,7 +65,7 @@ def test_bash_script_parses() -> None:
     (["kalashi", "sc"], ["scan"]),
     (["kalashi", "scan", "--pro"], ["--profile"]),
     (["kalashi", "scan", "--profile", "c"], ["conservative"]),
-    (["kalashi", "run-loop", "--for"], []),  # run-loop has no --format
+    (["kalashi", "run-loop", "--fai"], []),  # run-loop has no --fair
     (["kalashi", "scan", "--format", ""], ["auto", "jsonl", "table"]),
     (["kalashi", "scan", "--source", "kal"], ["kalshi", "kalshi-demo", "kalshi:"]),
     (["kalashi", "profile", "v"], ["validate"]),

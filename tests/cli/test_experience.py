@@ -178,6 +178,20 @@ def test_quiet_operator_commands(kalashi: Kalashi, tmp_path: Path) -> None:
     assert kalashi("resume", *j, "--confirm", "--quiet").stderr == ""
 
 
+def test_run_loop_on_a_terminal_prints_a_line_per_iteration(tmp_path: Path) -> None:
+    args = ["run-loop", "--source", SIM, "--iterations", "3", "--interval", "0",
+            "--journal", str(tmp_path / "j.sqlite")]
+    code, out, err = run_with_tty(args, tmp_path, tty="stdout", NO_COLOR="1")
+    lines = out.decode().splitlines()
+    assert code == 0 and len(lines) == 3, out
+    assert all(re.match(rf"iteration {n}  markets \d+  opps \d+ .* ACTIVE  \d+ ms$", line)
+               for n, line in enumerate(lines, 1)), lines
+    assert b"{" not in out and err == b""
+    piped = subprocess.run([*KALASHI, *args[:-1], str(tmp_path / "j2.sqlite")], capture_output=True,
+                           env=env(tmp_path), timeout=120)
+    assert [r["kind"] for r in records(piped.stdout.decode())] == ["iteration"] * 3, "JSON Lines in a pipe"
+
+
 def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     args = ["scan", "--source", "sim:seed=4,markets=6000"]
     code, out, err = run_with_tty(args, tmp_path, tty="stderr")
