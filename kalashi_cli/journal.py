@@ -145,7 +145,9 @@ INTENT_TRANSITIONS: dict[str, frozenset[str]] = {
     # resent with the same client_order_id; or it arrived late after all (reconciliation adopts it)
     "never_sent": frozenset({"pending", "acked"}),
     "acked": frozenset(),
-    "rejected": frozenset(),
+    # the exchange is the truth: a refused resend of an id whose earlier send did arrive
+    # (its answer lost) is adopted when reconciliation finds the order
+    "rejected": frozenset({"acked"}),
 }
 
 

@@ -5,8 +5,9 @@ The exchange is the truth. For every market we compare:
 * intents whose outcome is unknown (or that were journaled but never answered) — found on
   the exchange by ``client_order_id`` → recorded as acked with what really happened; proven
   absent → marked ``never_sent`` (they may only be resent under the SAME id, see
-  :meth:`~kalashi_cli.stages.order.OrderExecutor.resend`). A ``never_sent`` intent that shows
-  up later after all (a request that was still in flight) is adopted as acked;
+  :meth:`~kalashi_cli.stages.order.OrderExecutor.resend`). A ``never_sent`` or ``rejected``
+  intent whose id shows up later after all (a request still in flight, or a resend refused
+  while an earlier send had arrived) is adopted as acked;
 * orders: status, filled and remaining counts (resting orders we do not know are orphans:
   reported, and cancelled when the profile says so); a ``client_order_id`` listed twice
   would be a duplicate order and is reported (it must never happen);
@@ -124,11 +125,11 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
             journal.set_intent_status(it.client_order_id, "never_sent",
                                       detail="not found on the exchange by client_order_id")
             rep.resolved.append({"client_order_id": it.client_order_id, "found": False})
-    for it in journal.intents(status="never_sent"):
+    for it in journal.intents(status="never_sent") + journal.intents(status="rejected"):
         found = by_coid.get(it.client_order_id)
-        if found is not None:  # it was still in flight when we looked: adopt it
+        if found is not None:  # an earlier send arrived after all (still in flight, or its answer lost): adopt it
             journal.set_intent_status(it.client_order_id, "acked", order_id=found.order_id,
-                                      detail="arrived late: found on the exchange after it was judged never sent")
+                                      detail=f"arrived late: found on the exchange after it was judged {it.status}")
             journal.upsert_order(found)
             rep.resolved.append({"client_order_id": it.client_order_id, "found": True, "order_id": found.order_id,
                                  "late": True})

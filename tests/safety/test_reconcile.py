@@ -253,9 +253,29 @@ def test_a_late_arrival_is_adopted_and_a_resend_of_it_is_recognised(fault_sim: S
         coids = [o.client_order_id for o in engine_truth(fault_sim)[0]]
         assert coids.count(third.client_order_id) == 1
         assert not reconcile(journal, broker, starting_balance=BALANCE).duplicates
+        # and when that resend is refused (429) although the first send had arrived: adopted too
+        fourth = replace(third, client_order_id=client_order_id("late-3", 0, m[1].ticker), ticker=m[1].ticker,
+                         price=m[1].yes_ask or 5000)
+        journal.record_intent(fourth, strategy="test")
+        journal.set_intent_status(fourth.client_order_id, "unknown")
+        reconcile(journal, broker, starting_balance=BALANCE)
+        assert fault_sim.http.post("portfolio/events/orders", json=order_request(fourth)).status_code == 201
+        book = book_of(fault_sim, m[1].ticker)
+        fault_sim.faults(rate_limit_storm=1.0)  # (the status read is answered before the storm: TradingActive)
+        out, _ = _executor(fault_sim, TradingActive(broker), journal).resend(fourth.client_order_id, book)
+        fault_sim.faults(rate_limit_storm=0.0)
+        assert journal.intent(fourth.client_order_id).status == "rejected"  # type: ignore[union-attr]
+        rep = reconcile(journal, broker, starting_balance=BALANCE)
+        assert [r["client_order_id"] for r in rep.resolved if r.get("late")] == [fourth.client_order_id]
+        assert journal.intent(fourth.client_order_id).status == "acked"  # type: ignore[union-attr]
     finally:
         broker.close()
         journal.close()
+
+
+class TradingActive(Wrapped):
+    def trading_active(self) -> bool:
+        return True
 
 
 class ListsTwice(Wrapped):
