@@ -22,7 +22,7 @@ EPILOG = """Examples:
   kalashi record --source kalshi:http://127.0.0.1:8800/trade-api/v2 --series KXBTCD --snapshot-every 1 \\
       --duration 5 -o sim.jsonl                  # from a local `kalashi sim-exchange`
   kalashi scan --source replay:btc.jsonl | kalashi analyze
-  kalashi run-loop --paper --source replay:btc.jsonl,speed=10 --interval 0
+  kalashi run-loop --paper --source replay:btc.jsonl,speed=10 --interval 0 --iterations 300
 """
 
 
@@ -32,7 +32,7 @@ def _split(values: list[str]) -> tuple[str, ...]:
 
 def record(
     output: Path = typer.Option(..., "--output", "-o", metavar="PATH",
-                                help="Recording file to write (JSON Lines); it must not exist yet."),
+                                help="Recording file to write (JSON Lines); it must not exist yet (or be empty)."),
     source: str = typer.Option("kalshi", "--source", "-s", metavar="SOURCE", autocompletion=complete_exchange,
                                help="Which exchange: kalshi, kalshi-demo or kalshi:URL (e.g. a local "
                                     "`kalashi sim-exchange`)."),
