@@ -400,6 +400,9 @@ def load_profile(name_or_path: str | None = None) -> Profile:
         return parse_profile(builtin[spec], f"profiles/{spec}.yaml")
     path = Path(spec).expanduser()
     if not path.exists():
+        if "/" in spec or spec.endswith((".yaml", ".yml")):
+            raise ProfileError(f"profile file {spec} does not exist",
+                               hint=f"check the path, or use a built-in profile: {', '.join(sorted(builtin))}")
         raise ProfileError(f"no profile named '{spec}'",
                            hint=f"use one of {', '.join(sorted(builtin))} or a path to a YAML file")
     try:
