@@ -64,14 +64,27 @@ class GuardedBroker:
 
 
 def _close_feed(source: KalshiSource, sim: Sim) -> None:
-    # let a resync in progress finish before closing (closing mid-storm races the server's shutdown)
+    """Close the source once its feed has read everything the server sent.
+
+    Closing while the server still has thousands of queued snapshots (a resync storm) leaves the
+    close handshake waiting behind them longer than the source's close allows, which leaks the
+    WebSocket and the REST client's sockets (reported: KalshiSource.close skips the REST client's
+    aclose when the feed's stop times out).
+    """
     sim.control.post("faults/reset")
     feed = source.feed
-    deadline = time.monotonic() + 10
-    while feed is not None and time.monotonic() < deadline and not (
-            feed.connected.is_set() and not feed.store.pending_resync
-            and not any(b.stale for b in list(feed.store.books.values()))):
-        time.sleep(0.01)
+
+    def server_seq() -> int:
+        return max((sub.seq for c in sim.exchange.hub.conns for sub in c.subs.values()
+                    if sub.channel == "orderbook_delta"), default=0)
+
+    deadline = time.monotonic() + 15
+    while feed is not None and time.monotonic() < deadline:
+        caught_up = max(feed.store.last_seq.values(), default=0) >= sim.call(server_seq)
+        if caught_up and feed.connected.is_set() and not feed.store.pending_resync and not any(
+                b.stale for b in list(feed.store.books.values())):
+            break
+        time.sleep(0.02)
     source.close()
     deadline = time.monotonic() + 5
     while sim.control.get("state").json()["ws_connections"] and time.monotonic() < deadline:
