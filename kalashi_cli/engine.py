@@ -244,6 +244,8 @@ class TradingLoop:
                 on_iteration(result)
             if iterations is not None and done >= iterations:
                 break
+            if getattr(self.source, "exhausted", False):
+                break  # a replay has an end: every recorded event has been traded on
             left = wait - (time.monotonic() - t0)
             if left > 0:
                 self.stop_event.wait(left)

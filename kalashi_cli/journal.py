@@ -211,7 +211,7 @@ class Journal:
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.executescript(_SCHEMA)
                 self._init_meta()
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:
             raise JournalError(f"{self.path}: cannot open the journal ({e})",
                                hint="check the path, its permissions and free disk space, or pass --journal") from None
 

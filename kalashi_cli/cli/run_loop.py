@@ -48,7 +48,8 @@ def run_loop(
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
     iterations: int | None = typer.Option(None, "--iterations", "-n", min=1, metavar="N",
-                                          help="Stop after N iterations (default: run until Ctrl-C)."),
+                                          help="Stop after N iterations (default: run until Ctrl-C, or until a "
+                                               "replay: recording ends)."),
     interval: float | None = typer.Option(None, "--interval", min=0, metavar="SECONDS",
                                           help="Seconds between iterations (profile loop.interval_seconds; 0 = "
                                                "no waiting, sim time still advances)."),

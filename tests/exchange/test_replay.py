@@ -103,7 +103,8 @@ def test_record_then_replay_round_trip(tmp_path: Path, rsa_creds: Credentials) -
     assert [m.ticker for m in r.list_markets()] == [b]  # a is finalized
 
 
-def test_rest_only_recording_advances_by_snapshot(tmp_path: Path) -> None:
+def _rest_only_recording(tmp_path: Path) -> Path:
+    """Three REST snapshots of one market, settling NO in the last."""
     def market(status: str = "active", result: str = "") -> dict[str, Any]:
         return {"ticker": "KXR-1-A", "event_ticker": "KXR-1", "status": status, "result": result,
                 "yes_bid_dollars": "0.3000", "yes_ask_dollars": "0.3200", "close_time": "2026-10-01T00:00:00Z"}
@@ -125,6 +126,11 @@ def test_rest_only_recording_advances_by_snapshot(tmp_path: Path) -> None:
     ]
     path = tmp_path / "rest.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in rows) + "\n")
+    return path
+
+
+def test_rest_only_recording_advances_by_snapshot(tmp_path: Path) -> None:
+    path = _rest_only_recording(tmp_path)
     slept: list[float] = []
     r = ReplaySource(path, speed=60, sleep=slept.append, monotonic=lambda: 0.0)
     assert r.steps == 2
@@ -340,3 +346,17 @@ def test_sync_record_without_credentials_takes_rest_snapshots_only(tmp_path: Pat
     assert got[t].mutually_exclusive and got[t].fee_type == "quadratic_with_maker_fees"
     with pytest.raises(UsageError):
         record(out, source="kalshi:https://fake.kalshi.test/trade-api/v2", environ={}, transport=fake.transport())
+
+
+def test_run_loop_stops_when_the_recording_is_played(tmp_path: Path) -> None:
+    """A replay has an end: run-loop stops there (exit 0) instead of spinning on a frozen market."""
+    from typer.testing import CliRunner
+
+    from kalashi_cli.cli.app import app
+
+    path = _rest_only_recording(tmp_path)
+    res = CliRunner().invoke(app, ["run-loop", "--paper", "--source", f"replay:{path},speed=0", "--iterations", "50",
+                                   "--interval", "0", "--journal", str(tmp_path / "j.sqlite"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    its = [json.loads(x) for x in res.stdout.splitlines() if '"iteration"' in x]
+    assert [r["n"] for r in its] == [1, 2, 3]
