@@ -119,7 +119,11 @@ def env_named(name: str) -> KalshiEnv:
         return PROD
     if key in ("kalshi-demo", "demo"):
         return DEMO
-    raise UsageError(f"unknown Kalshi environment {name!r}", hint="use kalshi (prod) or kalshi-demo")
+    hint = "use kalshi (prod), kalshi-demo, or kalshi:URL for a Kalshi-compatible server"
+    if key == "sim" or key.startswith("replay"):
+        hint = ("the built-in sim and replays are generated or already recorded — start `kalashi sim-exchange` "
+                "and use kalshi:http://127.0.0.1:8800/trade-api/v2, or use kalshi / kalshi-demo")
+    raise UsageError(f"unknown Kalshi environment {name!r}", hint=hint)
 
 
 def check_key_environment(credentials: Credentials, env: KalshiEnv) -> None:

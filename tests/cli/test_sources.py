@@ -38,3 +38,11 @@ def test_replay_of_a_missing_file(kalashi: Kalashi, tmp_path: Path) -> None:
 def test_record_needs_something_to_record(kalashi: Kalashi, tmp_path: Path) -> None:
     res = kalashi("record", "-o", str(tmp_path / "r.jsonl"), code=2)
     assert "give --tickers, --events or --series" in res.stderr
+
+
+def test_record_from_an_unknown_or_non_exchange_source_says_what_works(kalashi: Kalashi, tmp_path: Path) -> None:
+    res = kalashi("record", "--source", "sim", "--series", "KXBTC15M", "-o", str(tmp_path / "r.jsonl"), code=2)
+    assert "unknown Kalshi environment 'sim'" in res.stderr and "kalashi sim-exchange" in res.stderr
+    res = kalashi("record", "--source", "nasdaq", "--series", "KXBTC15M", "-o", str(tmp_path / "r.jsonl"), code=2)
+    assert "kalshi:URL" in res.stderr and "kalshi-demo" in res.stderr
+    assert not (tmp_path / "r.jsonl").exists() or (tmp_path / "r.jsonl").stat().st_size == 0
