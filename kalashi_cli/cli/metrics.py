@@ -16,6 +16,7 @@ from .common import (
     Out,
     PaperOpt,
     ProfileOpt,
+    info,
     load_profile,
     open_journal,
     pick_mode,
@@ -54,7 +55,11 @@ def metrics(
     from ..stages.portfolio import load_portfolio
 
     prof = load_profile(profile)
-    jr = open_journal(pick_mode(paper, demo, live), journal)
+    mode = pick_mode(paper, demo, live)
+    jr = open_journal(mode, journal)
+    if mode != "paper" and jr.get_meta("starting_balance") is None:
+        info(f"kalashi: warning: the {mode} journal {jr.path} has not been synced with the exchange yet, so its "
+             f"balances are the paper placeholder — run `kalashi reconcile --{mode}` first")
     run = RunStats()
     out = Out(fmt)
     try:

@@ -102,3 +102,10 @@ def test_profile_commands(kalashi: Kalashi, tmp_path: Path) -> None:
     bad.write_text("risk:\n  max_order_cst: 3\n")
     res = kalashi("profile", "validate", str(bad), code=4)
     assert f"{bad}:2: unknown key 'risk.max_order_cst'" in res.stderr
+
+
+def test_metrics_of_an_unsynced_demo_journal_warns_its_balance_is_a_placeholder(kalashi: Kalashi, tmp_path: Path) -> None:
+    res = kalashi("metrics", "--demo", "--journal", str(tmp_path / "demo.sqlite"), input="")
+    assert "has not been synced with the exchange" in res.stderr and "kalashi reconcile --demo" in res.stderr
+    paper = kalashi("metrics", "--paper", "--journal", str(tmp_path / "paper.sqlite"), input="")
+    assert "warning" not in paper.stderr
