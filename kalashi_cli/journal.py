@@ -211,7 +211,10 @@ class Journal:
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.executescript(_SCHEMA)
                 self._init_meta()
-        except (sqlite3.Error, OSError) as e:
+        except OSError as e:  # its folder cannot be created
+            raise JournalError(f"{self.path}: cannot create the journal ({e.strerror or e})",
+                               hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME") from None
+        except sqlite3.Error as e:
             raise JournalError(f"{self.path}: cannot open the journal ({e})",
                                hint="check the path, its permissions and free disk space, or pass --journal") from None
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 
@@ -23,6 +26,11 @@ from .common import (
     pick_mode,
 )
 
+#: --source for the controls: books from here, else from the source the journal last traded on
+BooksSourceOpt = Annotated[str | None, typer.Option(
+    "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
+    help="Where the books come from (default: the source the journal last traded on, else sim).")]
+
 
 def _source_for(jr, source: str | None) -> str:  # noqa: ANN001
     """Books come from --source, else the source this journal last traded on, else sim."""
@@ -32,15 +40,30 @@ def _source_for(jr, source: str | None) -> str:  # noqa: ANN001
     return str(rows[-1]["source"]) if rows and rows[-1].get("source") else "sim"
 
 
+@contextmanager
+def _account(mode, jr, source: str | None, prof) -> Iterator[tuple]:  # noqa: ANN001
+    """Open the source and broker for ``jr``'s account; close broker, source and journal on exit."""
+    src = None
+    broker = None
+    try:
+        src = open_source(_source_for(jr, source))
+        broker = open_broker(mode, src, jr, prof)
+        yield src, broker
+    finally:
+        if broker is not None:
+            broker.close()
+        if src is not None:
+            src.close()
+        jr.close()
+
+
 def halt(
     reason: str = typer.Option("operator halt", "--reason", "-r", metavar="TEXT",
                                help="Why you halt (kept in the journal, shown by heal and the dashboard)."),
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
-                                      help="Where the books come from (default: the source the journal last "
-                                           "traded on, else sim)."),
+    source: BooksSourceOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
     quiet: QuietOpt = False,
@@ -58,9 +81,9 @@ def halt(
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
     jr = open_journal(mode, journal)
-    src = open_source(_source_for(jr, source))
     try:
-        broker = open_broker(mode, src, jr, prof)
+        with _account(mode, jr, source, prof) as (_src, broker):
+            res = do_halt(jr, broker, reason)
     except JournalError as e:
         if "in use by another kalashi process" not in str(e):
             raise
@@ -68,20 +91,16 @@ def halt(
         # next iteration, blocks entries and cancels its resting quotes itself.
         from ..stages.risk import set_halted
 
-        set_halted(jr, reason)
-        jr.close()
-        src.close()
+        jr = open_journal(mode, journal)
+        try:
+            set_halted(jr, reason)
+        finally:
+            jr.close()
         typer.echo(json.dumps({"kind": "halt", "v": 1, "state": "HALTED", "reason": reason, "cancelled": 0,
                                "remaining_resting": None, "deferred": True}))
         info(f"HALTED ({reason}): the running loop ({e.message.split('(')[-1].rstrip(')')}) cancels its resting "
              "orders at its next iteration", quiet)
         return
-    try:
-        res = do_halt(jr, broker, reason)
-    finally:
-        broker.close()
-        src.close()
-        jr.close()
     typer.echo(json.dumps({"kind": "halt", "v": 1, **res.to_dict()}))
     info(f"HALTED ({reason}): {res.cancelled} resting order(s) cancelled, {res.remaining_resting} left"
          + (f" — {res.error}" if res.error else ""), quiet)
@@ -91,9 +110,7 @@ def flatten(
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
-                                      help="Where the books come from (default: the source the journal last "
-                                           "traded on, else sim)."),
+    source: BooksSourceOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
     quiet: QuietOpt = False,
@@ -111,14 +128,8 @@ def flatten(
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
     jr = open_journal(mode, journal)
-    src = open_source(_source_for(jr, source))
-    broker = open_broker(mode, src, jr, prof)
-    try:
+    with _account(mode, jr, source, prof) as (src, broker):
         res = do_flatten(prof, jr, broker, src.books, src.now_ms)
-    finally:
-        broker.close()
-        src.close()
-        jr.close()
     w = RecordWriter()
     w.write_all(res.records)
     info(f"closed {len(res.closed)} position(s)" + "".join(f"\n  {t} left open: {why}"
@@ -154,9 +165,7 @@ def reconcile(
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
-                                      help="Where the books come from (default: the source the journal last "
-                                           "traded on, else sim)."),
+    source: BooksSourceOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
 ) -> None:
@@ -173,15 +182,9 @@ def reconcile(
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
     jr = open_journal(mode, journal)
-    src = open_source(_source_for(jr, source))
-    broker = open_broker(mode, src, jr, prof)
-    try:
+    with _account(mode, jr, source, prof) as (_src, broker):
         rep = do_reconcile(jr, broker, starting_balance=money(prof.paper.starting_balance),
                            cancel_orphans=prof.risk.cancel_orphans)
-    finally:
-        broker.close()
-        src.close()
-        jr.close()
     typer.echo(json.dumps({"kind": "reconcile", "v": 1, **rep.to_dict()}))
     if not rep.ok:
         from ..errors import ExchangeError

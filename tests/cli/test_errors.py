@@ -55,10 +55,3 @@ def test_resume_needs_confirmation(kalashi: Kalashi, tmp_path: Path) -> None:
     res = kalashi("resume", "--journal", str(tmp_path / "j.sqlite"), code=2)
     assert "--confirm" in res.stderr
 
-
-def test_a_journal_path_under_a_file_is_a_journal_error(kalashi: Kalashi, tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("")
-    res = kalashi("run-loop", "--paper", "--source", SIM, "--iterations", "1", "--journal",
-                  str(blocker / "j.sqlite"), code=9)
-    assert f"{blocker / 'j.sqlite'}: cannot open the journal" in res.stderr and "Traceback" not in res.stderr
