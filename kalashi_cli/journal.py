@@ -192,6 +192,13 @@ def data_dir() -> Path:
     return Path(user_data_dir("kalashi", appauthor=False))
 
 
+def _where(table: str, **equal: str | None) -> tuple[str, list[str]]:
+    """``SELECT * FROM table`` filtered by the columns given a value (the names are ours, never input)."""
+    given = {k: v for k, v in equal.items() if v}
+    sql = f"SELECT * FROM {table}" + (" WHERE " + " AND ".join(f"{k}=?" for k in given) if given else "")
+    return sql, [v for v in given.values() if v]
+
+
 class Journal:
     """One SQLite journal. Thread-safe for the loop + a bridge reader (one lock, short holds)."""
 
@@ -352,13 +359,7 @@ class Journal:
         return _intent_row(rows[0]) if rows else None
 
     def intents(self, *, status: str | None = None, ticker: str | None = None) -> list[IntentRow]:
-        sql, args = "SELECT * FROM intents WHERE 1=1", []
-        if status:
-            sql += " AND status=?"
-            args.append(status)
-        if ticker:
-            sql += " AND ticker=?"
-            args.append(ticker)
+        sql, args = _where("intents", status=status, ticker=ticker)
         return [_intent_row(r) for r in self._q(sql + " ORDER BY created_ms, client_order_id", args)]
 
     def blocked_tickers(self) -> set[str]:
@@ -382,13 +383,7 @@ class Journal:
             )
 
     def orders(self, *, status: str | None = None, ticker: str | None = None) -> list[ExchangeOrder]:
-        sql, args = "SELECT * FROM orders WHERE 1=1", []
-        if status:
-            sql += " AND status=?"
-            args.append(status)
-        if ticker:
-            sql += " AND ticker=?"
-            args.append(ticker)
+        sql, args = _where("orders", status=status, ticker=ticker)
         out = []
         for r in self._q(sql + " ORDER BY created_ms, order_id", args):
             out.append(ExchangeOrder(order_id=r[0], client_order_id=r[1], ticker=r[2], side=r[3], price=r[4],
