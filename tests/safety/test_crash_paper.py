@@ -22,6 +22,8 @@ from kalashi_cli.journal import Journal
 from kalashi_cli.profile import load_profile
 from kalashi_cli.reconcile import reconcile
 
+from .conftest import Counts
+
 SIM = "sim:seed=11,markets=600"
 
 
@@ -44,7 +46,7 @@ def _kill_and_restart(tmp_path: Path, kills: int, seed: int) -> Path:
     return journal
 
 
-def _assert_journal_equals_exchange(journal_path: Path) -> None:
+def _assert_journal_equals_exchange(journal_path: Path, counts: Counts) -> None:
     prof = load_profile("default")
     j = Journal(journal_path)
     src = open_source(j.iterations(limit=1)[-1]["source"])
@@ -65,6 +67,9 @@ def _assert_journal_equals_exchange(journal_path: Path) -> None:
         acked = {i.client_order_id for i in j.intents(status="acked")}
         assert acked == set(coids), "journal and exchange disagree on which intents arrived"
         assert len(j.fills()) > 0, "the loop should have traded at least once"
+        counts.update({"exchange_fills": len(ex_fills), "orders_on_exchange": len(ex_orders),
+                       "intents": len(j.intents()), "iterations": j.last_iteration(),
+                       "duplicates_found": len(coids) - len(set(coids)), "fills_lost": len(ex_fills - j_fills)})
     finally:
         broker.close()
         src.close()
@@ -72,9 +77,15 @@ def _assert_journal_equals_exchange(journal_path: Path) -> None:
 
 
 def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
-    _assert_journal_equals_exchange(_kill_and_restart(tmp_path, kills=6, seed=7))
+    counts = Counts("crash-paper-6")
+    _assert_journal_equals_exchange(_kill_and_restart(tmp_path, kills=6, seed=7), counts)
+    counts.add("sigkills", 6)
+    counts.write(command="pytest tests/safety/test_crash_paper.py (6 SIGKILLs)")
 
 
 @pytest.mark.slow
 def test_fifty_sigkills(tmp_path: Path) -> None:
-    _assert_journal_equals_exchange(_kill_and_restart(tmp_path, kills=50, seed=2026))
+    counts = Counts("crash-paper-50")
+    _assert_journal_equals_exchange(_kill_and_restart(tmp_path, kills=50, seed=2026), counts)
+    counts.add("sigkills", 50)
+    counts.write(command="pytest -m slow tests/safety/test_crash_paper.py (50 SIGKILLs)")
