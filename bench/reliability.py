@@ -38,7 +38,7 @@ def run(mark: str, extra: list[str]) -> tuple[int, list[dict[str, object]], list
         cmd = [sys.executable, "-m", "pytest", "tests/safety", "-q", "-p", "no:cacheprovider", "-m", mark,
                f"--junitxml={junit}", *extra]
         t0 = time.perf_counter()
-        rc = subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
+        rc = subprocess.run(cmd, cwd=ROOT, env=env, check=False, stdout=sys.stderr).returncode  # tables alone on stdout
         elapsed = time.perf_counter() - t0
         suites = [json.loads(line) for line in counts_path.read_text().splitlines()] if counts_path.exists() else []
         tests: list[tuple[str, str, float]] = []

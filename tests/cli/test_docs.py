@@ -228,16 +228,13 @@ def _slug(heading: str) -> str:
 
 
 def test_links_in_the_user_pages_resolve() -> None:
-    for page in [*USER_PAGES, DOCS / "cli-reference.md"]:
+    for page in [*USER_PAGES, DOCS / "cli-reference.md", DOCS / "reliability.md"]:
         text = page.read_text()
         for target in re.findall(r"\]\(([^)\s]+)\)", text):
             if target.startswith(("http://", "https://", "mailto:")):
                 continue
             file, _, anchor = target.partition("#")
             dest = (page.parent / file) if file else page
-            if file == "reliability.md" and not dest.exists():
-                # written alongside this page by the reliability work (orders, reconciliation)
-                continue
             assert dest.exists(), f"{page.name}: broken link {target}"
             if anchor and dest.suffix == ".md":
                 slugs = {_slug(h) for h in re.findall(r"^#+ (.+)$", dest.read_text(), re.M)}
@@ -252,3 +249,12 @@ def test_readme_says_how_to_install_completions_and_where_the_docs_are() -> None
     for page in ("cli-reference.md", "cookbook.md", "exit-codes.md", "safety.md", "troubleshooting.md",
                  "records.md", "paper-fills.md"):
         assert f"docs/{page}" in readme, f"README's docs index misses {page}"
+
+
+def test_reliability_page_covers_every_safety_suite() -> None:
+    """docs/reliability.md reports every suite in tests/safety (regenerate: bench/reliability.py --markdown)."""
+    page = (DOCS / "reliability.md").read_text()
+    for suite in sorted((REPO / "tests" / "safety").glob("test_*.py")):
+        assert f"{suite.stem}.py" in page, f"docs/reliability.md does not mention {suite.name}"
+        for test in re.findall(r"^def (test_\w+)", suite.read_text(), re.M):
+            assert f"`{suite.stem}::{test}" in page, f"docs/reliability.md has no result for {suite.stem}::{test}"
