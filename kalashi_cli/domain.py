@@ -8,9 +8,10 @@ ones. Books are Kalshi-shaped: bids only, on both the YES and the NO side; a YES
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from .money import CENT_GRID, MULT_SCALE, Count, Money, Price, TickBand, flip
 
@@ -92,6 +93,29 @@ class Market:
     def bids(self, outcome: Outcome) -> tuple[Level, ...]:
         """Levels at which ``outcome`` can be sold, best (highest) first, in that outcome's prices."""
         return self.yes_bids if outcome == "yes" else self.no_bids
+
+
+def _books_replacer() -> Callable[[Market, tuple[Level, ...], tuple[Level, ...]], Market]:
+    """Build ``with_books(m, yes_bids, no_bids)``: ``dataclasses.replace`` for the two ladders, ~8× faster.
+
+    ``replace`` re-runs ``__init__`` with keyword arguments (about 13 µs for Market's 25
+    fields); scan trims every market's depth, so at 100 000 markets that alone was a second.
+    Writing the slots directly builds the identical object.
+    """
+    ns: dict[str, Any] = {"_new": object.__new__, "_Market": Market}
+    lines = ["def with_books(m, yes_bids, no_bids):", "    c = _new(_Market)"]
+    for f in fields(Market):
+        ns[f"_set_{f.name}"] = Market.__dict__[f.name].__set__
+        value = f.name if f.name in ("yes_bids", "no_bids") else f"m.{f.name}"
+        lines.append(f"    _set_{f.name}(c, {value})")
+    lines.append("    return c")
+    exec("\n".join(lines), ns)  # noqa: S102 - generated from the dataclass fields, like dataclasses does
+    fn: Callable[[Market, tuple[Level, ...], tuple[Level, ...]], Market] = ns["with_books"]
+    return fn
+
+
+#: ``with_books(m, yes_bids, no_bids)`` — ``m`` with other ladders (see :func:`_books_replacer`)
+with_books = _books_replacer()
 
 
 @dataclass(frozen=True, slots=True)

@@ -269,7 +269,10 @@ class Analyzer:
                                                          multiplier=m.fee_multiplier) < self._value_min:
                 continue  # not even the best ask pays: no need to walk the book
             taken: list[tuple[Price, int]] = []
-            for price, size in m.asks(outcome):  # type: ignore[arg-type]
+            # the asks of an outcome are the other side's bids flipped; walk them lazily (most
+            # books stop paying after a level or two, so building every ask would be waste)
+            for bid, size in (m.no_bids if outcome == "yes" else m.yes_bids):
+                price = ONE_DOLLAR - bid
                 fee1 = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier)
                 if (p - price) * ONE - fee1 < self._value_min:
                     break

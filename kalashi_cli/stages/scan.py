@@ -10,10 +10,10 @@ whole events.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
-from ..domain import Market
+from ..domain import Market, with_books
 from ..money import COUNT_SCALE
 from ..ports import MarketSource
 from ..profile import Profile
@@ -78,7 +78,7 @@ def scan(source: MarketSource, profile: Profile, *, limit: int | None = None,
             full = books.get(m.ticker)
             if full is not None:
                 if depth and (len(full.yes_bids) > depth or len(full.no_bids) > depth):
-                    full = replace(full, yes_bids=full.yes_bids[:depth], no_bids=full.no_bids[:depth])
+                    full = with_books(full, full.yes_bids[:depth], full.no_bids[:depth])
                 order.setdefault(full.event_ticker, []).append(full)
         for group in order.values():
             for m in group:

@@ -135,3 +135,18 @@ def test_mutually_exclusive_arbitrage_pays_at_least_its_edge_in_every_outcome(bo
                        if (leg.outcome == "yes") == (leg.ticker == f"M-{w}"))
             assert pays * ONE_DOLLAR - cost - fees >= o.edge * size // COUNT_SCALE, (w, o.reason)
             assert o.edge >= 5000  # min_edge $0.005 per basket
+
+
+def test_with_books_is_replace_for_the_ladders() -> None:
+    """scan trims depth with the fast with_books; it must build exactly what dataclasses.replace would."""
+    from dataclasses import fields, replace
+
+    from kalashi_cli.domain import with_books
+
+    m = replace(strike("KXLAD-26JAN01-T50", "50", yes=lv(("0.40", "5"), ("0.39", "7")), no=lv(("0.55", "3"))),
+                forecast_p=parse_price("0.47"), volume=1234, close_ts_ms=99)
+    yes, no = m.yes_bids[:1], ()
+    fast, slow = with_books(m, yes, no), replace(m, yes_bids=yes, no_bids=no)
+    assert fast == slow and type(fast) is Market
+    assert all(getattr(fast, f.name) is getattr(slow, f.name) for f in fields(Market))
+    assert m.yes_bids != yes, "the original is untouched"
