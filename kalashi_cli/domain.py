@@ -49,6 +49,7 @@ class Market:
     exchange_index: int = 0
     event_market_count: int | None = None  # markets in the event, when the source knows it
     close_ts_ms: int | None = None  # close_time as Unix ms, when the source has it handy
+    activity_known: bool = True  # False: the source has no volume/open interest (a bare replay)
 
     # -- top of book ------------------------------------------------------------------
     @property

@@ -27,7 +27,11 @@ delta logic on real data.
 Recordings without market metadata (the two third-party shapes) yield bare markets: the
 event ticker is the market ticker without its last ``-`` part and the series its first part
 (Kalshi's naming; a fallback, since no metadata was recorded), the tick grid is inferred
-from the finest price seen.
+from the finest price seen. A bare market takes its volume and open interest from its first
+``ticker`` message — looked up ahead in the recording, so the first listing is not judged
+as dead (that is the only thing a replay reads ahead, and it is activity, not prices); a
+bare market that never gets one is listed with ``activity_known=False`` and the scan
+prefilter judges it on the rest (status, combo, close time).
 """
 
 from __future__ import annotations
@@ -245,6 +249,7 @@ class ReplaySource:
         self._slice_t: list[int] = []
         self.snapshot_checks = 0
         self.snapshot_mismatches: list[tuple[str, int]] = []  # (ticker, t_ms)
+        self._first_ticker = self._first_ticker_messages()
         self._ends = self._slice_ends()
         self._last_wall = monotonic()
         self._apply_until(self._ends[0] if self._ends else 0)
@@ -280,6 +285,26 @@ class ReplaySource:
         except ValueError:
             raise UsageError(f"bad replay options in {spec!r}", hint="speed=N (number), step=K, slice_ms=M") from None
         return cls(path, speed=speed, step=step, slice_ms=slice_ms, **kw)
+
+    def _first_ticker_messages(self) -> dict[str, Mapping[str, Any]]:
+        """The first ``ticker`` message of every market in the recording (its activity figures)."""
+        first: dict[str, Mapping[str, Any]] = {}
+        for e in self.events:
+            if e.kind == "ws" and e.data.get("type") == "ticker":
+                msg = e.data.get("msg")
+                if isinstance(msg, dict) and isinstance(msg.get("market_ticker"), str):
+                    first.setdefault(msg["market_ticker"], msg)
+        return first
+
+    def _add_bare(self, ticker: str, **kw: str) -> None:
+        """Start keeping a market known only by its ticker, with its activity if the recording has it."""
+        self._meta[ticker] = bare_market(ticker, **kw)
+        self._bare.add(ticker)
+        msg = self._first_ticker.get(ticker)
+        if msg is not None:
+            self._ticker(msg, prices=False)
+        else:
+            self._meta[ticker] = dataclasses.replace(self._meta[ticker], activity_known=False)
 
     # ------------------------------------------------------------------ slicing
 
@@ -338,9 +363,8 @@ class ReplaySource:
             elif kind == "watch":
                 t = ev.data.get("market_ticker")
                 if isinstance(t, str) and t not in self._meta:
-                    self._meta[t] = bare_market(t, close_time=str(ev.data.get("close_time") or ""),
-                                                status=str(ev.data.get("status") or "active"))
-                    self._bare.add(t)
+                    self._add_bare(t, close_time=str(ev.data.get("close_time") or ""),
+                                   status=str(ev.data.get("status") or "active"))
 
     def _ws(self, frame: dict[str, Any], t_ms: int) -> None:
         kind = frame.get("type")
@@ -358,8 +382,7 @@ class ReplaySource:
                         self.snapshot_mismatches.append((book.ticker, t_ms))
                         log.warning("replayed book for %s differs from the snapshot at %d", book.ticker, t_ms)
             if isinstance(ticker, str) and ticker not in self._meta:
-                self._meta[ticker] = bare_market(ticker)
-                self._bare.add(ticker)
+                self._add_bare(ticker)
         other = self.store.handle(frame, ts_ms=t_ms)
         if other is None:
             return
@@ -440,13 +463,13 @@ class ReplaySource:
 
     # ------------------------------------------------------------------ protocol
 
-    def _ticker(self, msg: Mapping[str, Any]) -> None:
+    def _ticker(self, msg: Mapping[str, Any], *, prices: bool = True) -> None:
         """A ``ticker`` message carries volume, open interest and the last price: keep them."""
         t = msg.get("market_ticker")
         base = self._meta.get(t) if isinstance(t, str) else None
         if base is None:
             return
-        changes: dict[str, Any] = {}
+        changes: dict[str, Any] = {"activity_known": True}
         for key, attr in (("volume_fp", "volume"), ("open_interest_fp", "open_interest")):
             v = msg.get(key)
             if isinstance(v, str | int):
@@ -454,7 +477,7 @@ class ReplaySource:
                     changes[attr] = parse_count(str(v))
                 except ValueError:
                     pass
-        lp = msg.get("price_dollars")
+        lp = msg.get("price_dollars") if prices else None
         if isinstance(lp, str):
             try:
                 changes["last_price"] = parse_price(lp)

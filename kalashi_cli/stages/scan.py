@@ -53,8 +53,8 @@ class Prefilter:
     def __call__(self, m: Market) -> bool:
         if m.status not in self.statuses:
             return False
-        if m.volume <= self.min_volume or m.open_interest <= self.min_oi:
-            return False
+        if m.activity_known and (m.volume <= self.min_volume or m.open_interest <= self.min_oi):
+            return False  # a market whose source cannot know its activity is judged on the rest
         if self.exclude_combo and m.is_combo:
             return False
         c = close_ms(m)

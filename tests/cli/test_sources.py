@@ -46,3 +46,12 @@ def test_record_from_an_unknown_or_non_exchange_source_says_what_works(kalashi: 
     res = kalashi("record", "--source", "nasdaq", "--series", "KXBTC15M", "-o", str(tmp_path / "r.jsonl"), code=2)
     assert "kalshi:URL" in res.stderr and "kalshi-demo" in res.stderr
     assert not (tmp_path / "r.jsonl").exists() or (tmp_path / "r.jsonl").stat().st_size == 0
+
+
+def test_real_recordings_without_metadata_give_tradeable_markets(kalashi: Kalashi, shared: Shared) -> None:
+    """The two third-party shapes carry no volume in their first listing: both must still pass the scan."""
+    crypto = records(kalashi("scan", "--source", f"replay:{shared(*CRYPTO)}").stdout)
+    assert [r["ticker"] for r in crypto if r["kind"] == "market"] == ["KXBTC15M-26MAY130200-00"]
+    sports = shared("data", "kalshi-real", "sports_rest_ws_fixtures_2026-08", "ws_orderbook_stream.json")
+    (stats,) = [r for r in records(kalashi("scan", "--source", f"replay:{sports}").stdout) if r["kind"] == "stats"]
+    assert stats["listed"] == stats["passed"] == 12

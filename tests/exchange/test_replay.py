@@ -360,3 +360,37 @@ def test_run_loop_stops_when_the_recording_is_played(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     its = [json.loads(x) for x in res.stdout.splitlines() if '"iteration"' in x]
     assert [r["n"] for r in its] == [1, 2, 3]
+
+
+def _frames_recording(tmp_path: Path, *, with_ticker: bool) -> Path:
+    """A recording of raw socket frames (the third-party shape): no market metadata at all."""
+    snap = {"type": "orderbook_snapshot", "sid": 1, "seq": 1,
+            "msg": {"market_ticker": "KXGAME-26AUG07AB-A", "yes_dollars_fp": [["0.4100", "50.00"]],
+                    "no_dollars_fp": [["0.5700", "40.00"]]}}
+    delta = {"type": "orderbook_delta", "sid": 1, "seq": 2,
+             "msg": {"market_ticker": "KXGAME-26AUG07AB-A", "price_dollars": "0.4200", "delta_fp": "5.00",
+                     "side": "yes"}}
+    frames = [{"received_ms": 1_000, "frame": snap}, {"received_ms": 70_000, "frame": delta}]
+    if with_ticker:  # the ticker message only comes a minute in
+        frames.append({"received_ms": 80_000, "frame": {"type": "ticker", "sid": 2, "msg": {
+            "market_ticker": "KXGAME-26AUG07AB-A", "volume_fp": "1500.00", "open_interest_fp": "900.00",
+            "price_dollars": "0.4200"}}})
+    path = tmp_path / "frames.json"
+    path.write_text(json.dumps({"captured_ms": 1_000, "frames": frames}))
+    return path
+
+
+@pytest.mark.parametrize("with_ticker", [True, False])
+def test_a_bare_replay_market_is_tradeable_from_the_first_listing(tmp_path: Path, with_ticker: bool) -> None:
+    """Volume comes from the market's first ticker message (looked up ahead); without one it is unknown, not zero."""
+    from kalashi_cli.profile import load_profile
+    from kalashi_cli.stages.scan import ScanStats, scan
+
+    r = ReplaySource(_frames_recording(tmp_path, with_ticker=with_ticker))
+    [m] = list(r.list_markets())
+    assert m.activity_known is with_ticker
+    assert m.volume == (150_000 if with_ticker else 0)
+    assert m.last_price is None, "prices are never read ahead, only activity"
+    stats = ScanStats()
+    assert [x.ticker for x in scan(r, load_profile("default"), stats=stats)] == ["KXGAME-26AUG07AB-A"]
+    assert stats.passed == 1
