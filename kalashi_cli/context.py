@@ -25,7 +25,9 @@ def open_source(spec: str, profile: Profile | None = None) -> MarketSource:
     """Open a market-data source from its descriptor.
 
     Kalshi sources take their token buckets from ``profile.rate_limits`` until the exchange's
-    ``/account/limits`` answers (it does only for authenticated sessions).
+    ``/account/limits`` answers (it does only for authenticated sessions), and share them with
+    every other source and broker of the same API key on the same server
+    (:func:`account_limiter`).
 
     Raises:
         UsageError: the descriptor is not one of the known kinds.
@@ -38,7 +40,7 @@ def open_source(spec: str, profile: Profile | None = None) -> MarketSource:
     if spec.startswith(("replay:", "kalshi:")) or spec.split(",")[0] in ("kalshi", "kalshi-demo"):
         from .exchange.source import open_source as open_exchange_source
 
-        return open_exchange_source(spec, limiter=rate_limiter(profile) if profile else None)
+        return open_exchange_source(spec, limiter_for=lambda key_id, url: account_limiter(profile, key_id, url))
     raise UsageError(f"unknown source '{spec}'", hint=f"use one of: {SOURCES_HELP}")
 
 
@@ -62,8 +64,13 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
     # KALASHI_EXCHANGE_URL points demo trading at a Kalshi-compatible server (kalashi sim-exchange);
     # the broker refuses to send a demo key anywhere but demo hosts and loopback.
     base_url = env.get("KALASHI_EXCHANGE_URL") if mode == "demo" else None
+    from .exchange.env import DEMO, PROD
+
+    # the same token buckets as the source of this key: Kalshi bills both to one budget
+    limiter = account_limiter(profile, (env.get("KALSHI_API_KEY_ID") or "").strip() or None,
+                              base_url or (DEMO.rest_url if mode == "demo" else PROD.rest_url))
     broker = KalshiBroker.from_env(env="demo" if mode == "demo" else "prod", environ=env, base_url=base_url,
-                                   consented=mode == "live", limiter=rate_limiter(profile))
+                                   consented=mode == "live", limiter=limiter)
     if mode == "live":
         check_live_consent(live_flag=True, profile_allow_live=profile.allow_live, credentials_present=True,
                            trading_active=broker.trading_active())
@@ -82,6 +89,21 @@ def rate_limiter(profile: Profile) -> RateLimiter:
 
     r = profile.rate_limits
     return RateLimiter((r.read_per_second, r.read_capacity), (r.write_per_second, r.write_capacity))
+
+
+def account_limiter(profile: Profile | None, key_id: str | None, rest_url: str) -> RateLimiter:
+    """Return the one set of token buckets of an API key on a server, shared by source and broker.
+
+    Started from the profile's ``rate_limits`` (Basic tier without a profile); ``key_id`` None
+    means unsigned requests.
+    """
+    from .exchange.ratelimit import BASIC_READ, BASIC_WRITE, shared_limiter
+
+    if profile is None:
+        return shared_limiter(key_id, rest_url, BASIC_READ, BASIC_WRITE)
+    r = profile.rate_limits
+    return shared_limiter(key_id, rest_url, (r.read_per_second, r.read_capacity),
+                          (r.write_per_second, r.write_capacity))
 
 
 def require_consent(mode: str, profile: Profile, credentials_env: dict[str, str] | None = None) -> dict[str, str]:

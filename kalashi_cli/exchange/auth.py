@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -34,7 +35,9 @@ from kalashi_cli.errors import AuthError
 
 KEY_ID_VAR = "KALSHI_API_KEY_ID"
 KEY_PATH_VAR = "KALSHI_PRIVATE_KEY_PATH"
-#: Optional declaration of which environment the key belongs to (``demo`` or ``prod``).
+#: Declaration of where the key belongs: ``demo``, ``prod``, or the ``http(s)://host[:port]`` of
+#: a Kalshi-compatible server. Production and remote servers only see a key declared for them
+#: (:func:`kalashi_cli.exchange.env.signing_allowed`).
 KEY_ENV_VAR = "KALSHI_KEY_ENV"
 WS_PATH = "/trade-api/ws/v2"
 
@@ -58,7 +61,7 @@ class Credentials:
             raise AuthError("empty API key id", hint=f"set {KEY_ID_VAR} to the key id shown by Kalshi")
         self.key_id = key_id
         self._key = private_key
-        self.environment = environment  # "demo" | "prod" | None (undeclared)
+        self.environment = environment  # "demo" | "prod" | "scheme://host:port" | None (undeclared)
 
     @property
     def key_type(self) -> str:
@@ -135,8 +138,10 @@ def check_key_file_permissions(path: Path) -> None:
 def load_credentials(env: Mapping[str, str] = os.environ) -> Credentials:
     """Load credentials from ``KALSHI_API_KEY_ID`` and ``KALSHI_PRIVATE_KEY_PATH``.
 
-    ``KALSHI_KEY_ENV`` (``demo``/``prod``), when set, declares which environment the key
-    belongs to; :func:`kalashi_cli.exchange.env.check_key_environment` refuses a mismatch.
+    ``KALSHI_KEY_ENV`` (``demo``, ``prod`` or a server's ``http(s)://host[:port]``), when set,
+    declares where the key belongs; :func:`kalashi_cli.exchange.env.check_key_environment`
+    refuses a mismatch and :func:`~kalashi_cli.exchange.env.signing_allowed` decides whether
+    a request is signed at all.
 
     Raises:
         AuthError: a variable is missing, the file is unreadable, too open, or not a key.
@@ -149,10 +154,7 @@ def load_credentials(env: Mapping[str, str] = os.environ) -> Credentials:
             "Kalshi credentials are not set: missing " + " and ".join(missing),
             hint=f"export {KEY_ID_VAR}=<key id> {KEY_PATH_VAR}=<path to the .key file>",
         )
-    declared = (env.get(KEY_ENV_VAR) or "").strip().lower() or None
-    if declared not in (None, "demo", "prod"):
-        raise AuthError(f"{KEY_ENV_VAR} must be 'demo' or 'prod', got {declared!r}",
-                        hint=f"unset {KEY_ENV_VAR} or set it to demo/prod")
+    declared = declared_key_environment(env.get(KEY_ENV_VAR) or "")
     path = Path(key_path).expanduser()
     check_key_file_permissions(path)
     try:
@@ -161,6 +163,38 @@ def load_credentials(env: Mapping[str, str] = os.environ) -> Credentials:
         raise AuthError(f"cannot read the private key file {path}: {e.strerror}",
                         hint=f"check {KEY_PATH_VAR}") from None
     return Credentials(key_id, load_private_key(pem), environment=declared)
+
+
+def server_origin(url: str) -> str | None:
+    """Return ``scheme://host:port`` of an http(s) URL (default port filled in), or None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return None
+    host = parts.hostname.lower()
+    return f"{parts.scheme.lower()}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def declared_key_environment(value: str) -> str | None:
+    """Read ``KALSHI_KEY_ENV``: ``demo``, ``prod``, a server's origin, or None when unset.
+
+    Raises:
+        AuthError: any other value.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    if text.lower() in ("demo", "prod"):
+        return text.lower()
+    origin = server_origin(text)
+    if origin is None:
+        raise AuthError(f"{KEY_ENV_VAR} must be demo, prod or the http(s) URL of a Kalshi-compatible server, "
+                        f"got {text!r}",
+                        hint=f"unset {KEY_ENV_VAR}, or set it to demo, prod or e.g. https://sim.example.net:8800")
+    return origin
 
 
 def credentials_present(env: Mapping[str, str] = os.environ) -> bool:

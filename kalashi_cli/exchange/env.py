@@ -1,21 +1,30 @@
 """Kalshi environments (REFERENCE §1), key ↔ environment checks, and live-trading consent.
 
 Demo and prod keys are separate: a demo key only works on demo hosts and vice versa. We
-go further and refuse to *send* a key to the wrong environment when its environment is
-declared (``KALSHI_KEY_ENV``), and we refuse a demo broker on a prod host and a live broker
-on anything but a prod host, so a typo in a URL can never turn paper-like testing into real
-money.
+go further and never *send* a key where it does not belong (``KALSHI_KEY_ENV`` declares where
+it does; :func:`signing_allowed` is the rule):
+
+* Kalshi production sees only a key declared ``prod`` — an undeclared key may be a demo key,
+  and production market data needs no key (REST reads go unsigned);
+* Kalshi demo sees an undeclared key or one declared ``demo``;
+* any other server sees an undeclared or ``demo`` key only on loopback (127.0.0.0/8, ::1,
+  localhost: ``kalashi sim-exchange``), and a remote one only a key declared for exactly its
+  ``http(s)://host[:port]``; a ``prod`` key never goes anywhere but production.
+
+We also refuse a demo broker on a prod host and a live broker on anything but a prod host, so
+a typo in a URL can never turn paper-like testing into real money.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
 from kalashi_cli.errors import ConsentError, UsageError
-from kalashi_cli.exchange.auth import KEY_ENV_VAR, KEY_ID_VAR, KEY_PATH_VAR, Credentials
+from kalashi_cli.exchange.auth import KEY_ENV_VAR, KEY_ID_VAR, KEY_PATH_VAR, Credentials, server_origin
 
 EnvName = Literal["prod", "demo", "custom"]
 
@@ -47,7 +56,6 @@ DEMO = KalshiEnv(
 #: Every host Kalshi documents, recommended and legacy (§1).
 PROD_HOSTS = frozenset({"external-api.kalshi.com", "external-api-ws.kalshi.com", "api.elections.kalshi.com"})
 DEMO_HOSTS = frozenset({"external-api.demo.kalshi.co", "external-api-ws.demo.kalshi.co", "demo-api.kalshi.co"})
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _host(url: str) -> str:
@@ -55,7 +63,14 @@ def _host(url: str) -> str:
 
 
 def _is_loopback(url: str) -> bool:
-    return _host(url) in _LOOPBACK
+    """Whether the URL's host is this machine: 127.0.0.0/8, ::1 or ``localhost``."""
+    host = _host(url)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def environment_of(url: str) -> EnvName:
@@ -127,21 +142,63 @@ def env_named(name: str) -> KalshiEnv:
 
 
 def check_key_environment(credentials: Credentials, env: KalshiEnv) -> None:
-    """Refuse to send a key declared for one environment to the other's hosts.
+    """Refuse to send a key declared for one place to another Kalshi environment.
+
+    A key declared ``prod`` never goes anywhere but production (not even a loopback server);
+    a key declared ``demo`` or for a server's URL never goes to Kalshi production or demo
+    hosts other than its own. Custom servers otherwise decide by :func:`signing_allowed`.
 
     Raises:
-        ConsentError: ``KALSHI_KEY_ENV`` says demo and the target is prod, or the reverse.
+        ConsentError: the declaration (``KALSHI_KEY_ENV``) and the target disagree as above.
     """
     declared = credentials.environment
-    if declared is None or env.name == "custom":
+    if declared is None:
+        return
+    if env.name == "custom":
+        if declared == "prod":
+            raise ConsentError(
+                f"the API key is declared as a prod key ({KEY_ENV_VAR}=prod) and is only sent to Kalshi "
+                f"production, not to {_host(env.rest_url)}",
+                hint=f"use a key of that server (kalashi sim-exchange prints one), or unset {KEY_ENV_VAR}",
+            )
         return
     if declared != env.name:
+        what = f"a {declared} key" if declared in ("demo", "prod") else f"the key of {declared}"
         raise ConsentError(
-            f"the API key is declared as a {declared} key ({KEY_ENV_VAR}={declared}) "
+            f"the API key is declared as {what} ({KEY_ENV_VAR}={declared}) "
             f"but the target is Kalshi {env.name} ({_host(env.rest_url)})",
             hint=f"use a {env.name} key, or point at the {declared} environment "
-            "(demo and prod keys are separate)",
+            "(demo and prod keys are separate)" if declared in ("demo", "prod")
+            else f"use a Kalshi {env.name} key for Kalshi {env.name}",
         )
+
+
+def signing_allowed(credentials: Credentials, env: KalshiEnv) -> bool:
+    """Return whether requests to ``env`` may carry this key's signature (see the module docstring).
+
+    Production: only a key declared ``prod``. Demo: an undeclared or ``demo`` key. Any other
+    server: an undeclared or ``demo`` key on loopback; a key declared for that exact
+    ``scheme://host:port`` anywhere.
+    """
+    declared = credentials.environment
+    if env.name == "prod":
+        return declared == "prod"
+    if env.name == "demo":
+        return declared in (None, "demo")
+    if declared is not None and declared not in ("demo", "prod"):
+        return declared == server_origin(env.rest_url)
+    return declared in (None, "demo") and env.is_loopback
+
+
+def signing_refusal_hint(credentials: Credentials, env: KalshiEnv) -> str:
+    """Say how to let requests to ``env`` be signed (for a refusal message)."""
+    if env.name == "prod":
+        return (f"if this is a production key, set {KEY_ENV_VAR}=prod (an undeclared key may be a demo key, "
+                "and demo keys are never sent to production)")
+    if env.name == "demo":
+        return f"use a demo key, or unset {KEY_ENV_VAR} / set it to demo"
+    return (f"keys go to loopback servers and Kalshi only; to send this key to {_host(env.rest_url)}, "
+            f"declare it for that server: {KEY_ENV_VAR}={server_origin(env.rest_url)}")
 
 
 def check_broker_environment(mode: str, env: KalshiEnv) -> None:

@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from kalashi_cli.errors import UsageError
 from kalashi_cli.exchange.wire import AccountLimits
@@ -53,9 +56,11 @@ class TokenBucket:
         self.capacity = float(capacity)
         self._clock = clock
         self._sleep = sleep
-        self._tokens = float(capacity)
+        self._tokens = float(capacity)  # negative while requests that reserved tokens wait for them
         self._updated = clock()
-        self._lock: asyncio.Lock | None = None
+        # A threading lock, not an asyncio one: the source and the broker of one API key share
+        # this bucket from their own event loops (each on its own thread).
+        self._mutex = threading.Lock()
 
     def _refill(self) -> None:
         now = self._clock()
@@ -66,8 +71,10 @@ class TokenBucket:
 
     @property
     def tokens(self) -> float:
-        self._refill()
-        return self._tokens
+        """Tokens available now (0 while waiters hold reservations)."""
+        with self._mutex:
+            self._refill()
+            return max(0.0, self._tokens)
 
     def check_fits(self, cost: float) -> None:
         """Refuse a cost the bucket can never pay in one go.
@@ -84,37 +91,50 @@ class TokenBucket:
 
     def try_take(self, cost: float) -> float:
         """Take ``cost`` tokens if available and return 0; else return the seconds to wait."""
-        self._refill()
-        # The epsilon and the 1 ms floor keep float rounding from spinning on ever-smaller waits.
-        if self._tokens + 1e-9 >= cost:
-            self._tokens = max(0.0, self._tokens - cost)
-            return 0.0
-        return max((cost - self._tokens) / self.rate, 0.001)
+        with self._mutex:
+            self._refill()
+            # The epsilon and the 1 ms floor keep float rounding from spinning on ever-smaller waits.
+            if self._tokens + 1e-9 >= cost:
+                self._tokens = max(0.0, self._tokens - cost)
+                return 0.0
+            return max((cost - self._tokens) / self.rate, 0.001)
+
+    def reserve(self, cost: float) -> float:
+        """Take ``cost`` tokens now, into debt if need be; return the seconds until they are paid.
+
+        Reservations are served in call order from any thread, so a big batch is never
+        starved by a stream of small reads and two event loops sharing the bucket never
+        spend more than it refills.
+        """
+        with self._mutex:
+            self._refill()
+            self._tokens -= cost
+            if self._tokens + 1e-9 >= 0:
+                return 0.0
+            return max(-self._tokens / self.rate, 0.001)
 
     async def acquire(self, cost: float) -> None:
-        """Wait until ``cost`` tokens are available, then take them.
+        """Wait until ``cost`` tokens are available, then take them (FIFO across threads).
+
+        A waiter that is cancelled keeps its reservation spent: the bucket errs on the slow side.
 
         Raises:
             BatchTooLarge: ``cost`` exceeds the capacity (it could never be paid).
         """
         self.check_fits(cost)
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:  # FIFO: a big batch is not starved by a stream of small reads
-            while True:
-                wait = self.try_take(cost)
-                if wait <= 0:
-                    return
-                await self._sleep(wait)
+        wait = self.reserve(cost)
+        if wait > 0:
+            await self._sleep(wait)
 
     def reconfigure(self, rate: float, capacity: float) -> None:
         """Adopt new limits (e.g. after a tier change); keeps the current fill, capped."""
         if rate <= 0 or capacity <= 0:
             return
-        self._refill()
-        self.rate = float(rate)
-        self.capacity = float(capacity)
-        self._tokens = min(self._tokens, self.capacity)
+        with self._mutex:
+            self._refill()
+            self.rate = float(rate)
+            self.capacity = float(capacity)
+            self._tokens = min(self._tokens, self.capacity)
 
 
 _ORDER_BY_ID = re.compile(r"^/portfolio/orders/(?!queue_positions$)[^/]+$")
@@ -196,6 +216,33 @@ class RateLimiter:
         bucket, cost = self.check(method, path, items)
         await bucket.acquire(cost)
         return cost
+
+
+Limits = tuple[float, float]  # (tokens per second, capacity)
+
+_SHARED: weakref.WeakValueDictionary[tuple[str, str, Limits, Limits], RateLimiter] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_limiter(key_id: str | None, rest_url: str, read: Limits = BASIC_READ,
+                   write: Limits = BASIC_WRITE) -> RateLimiter:
+    """Return the one set of token buckets of an API key on a server, creating it on first use.
+
+    Kalshi bills every request signed with a key to that key's buckets, whoever in the
+    process sends it: the market-data source and the broker of one key must therefore wait
+    on the same buckets, or together they spend twice the tier's budget and collect 429s.
+    Unsigned requests (``key_id`` None) share the anonymous buckets of that server. ``read``
+    and ``write`` are the starting buckets (a profile's ``rate_limits``); callers starting
+    from other numbers get their own. The buckets live as long as someone uses them.
+    """
+    host = (urlsplit(rest_url).netloc or rest_url).lower()
+    key = (key_id or "", host, (float(read[0]), float(read[1])), (float(write[0]), float(write[1])))
+    with _SHARED_LOCK:
+        limiter = _SHARED.get(key)
+        if limiter is None:
+            limiter = RateLimiter(read, write)
+            _SHARED[key] = limiter
+        return limiter
 
 
 @dataclass(frozen=True, slots=True)

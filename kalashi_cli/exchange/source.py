@@ -32,14 +32,23 @@ from typing import Any
 import httpx
 
 from kalashi_cli.domain import Market, Settlement, Trade
-from kalashi_cli.errors import AuthError, UsageError
+from kalashi_cli.errors import AuthError, ConsentError, UsageError
 from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, Credentials, KalshiAuth, try_load_credentials
 from kalashi_cli.exchange.books import BookStore
 from kalashi_cli.exchange.catalog import MarketCatalog
-from kalashi_cli.exchange.env import DEMO, PROD, KalshiEnv, check_key_environment, custom_env, env_override
+from kalashi_cli.exchange.env import (
+    DEMO,
+    PROD,
+    KalshiEnv,
+    check_key_environment,
+    custom_env,
+    env_override,
+    signing_allowed,
+    signing_refusal_hint,
+)
 from kalashi_cli.exchange.loop import LoopThread
 from kalashi_cli.exchange.ratelimit import RateLimiter
-from kalashi_cli.exchange.rest import KalshiClient
+from kalashi_cli.exchange.rest import ExchangeClock, KalshiClient
 from kalashi_cli.exchange.wire import (
     lifecycle_settlement,
     market_settlement,
@@ -55,6 +64,18 @@ TICKERS_PER_MARKETS_CALL = 100  # GET /markets?tickers=A,B,… stays well under 
 # GET /events?status=X matches an event when ANY of its markets matches; the nested markets are
 # then filtered to the REST market status that filter word means (REFERENCE §4.2, trap 7).
 _EVENT_STATUS_TO_MARKET = {"open": "active", "unopened": "initialized", "closed": "closed", "settled": "finalized"}
+
+_SETTLED_OVERLAP_S = 2
+
+
+def _on_a_loop() -> bool:
+    """True when called from a running event loop (the source's own thread must not block on itself)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
 
 class KalshiSource:
     """Kalshi market data as a synchronous :class:`~kalashi_cli.ports.MarketSource`."""
@@ -76,6 +97,7 @@ class KalshiSource:
         timeout: float = 10.0,
         limiter: RateLimiter | None = None,
         clock_ms: Callable[[], int] | None = None,
+        clock_refresh_s: float = 10.0,
         feed_options: dict[str, Any] | None = None,
         name: str | None = None,
     ) -> None:
@@ -94,12 +116,15 @@ class KalshiSource:
         self.mve_filter = mve_filter
         self.relist_s = relist_s
         self.ws_ready_timeout = ws_ready_timeout
-        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)  # local wall clock
+        self.clock_refresh_s = clock_refresh_s
         self.counter = CallCounter()
         self._auth = KalshiAuth(credentials) if credentials is not None else None
         self._loop = LoopThread(name=f"kalashi-{self.name}")
+        # the market's clock is the exchange's: every REST answer's Date header corrects the local clock
+        self.clock = ExchangeClock(self._clock_ms)
         self.client = KalshiClient(env.rest_url, auth=self._auth, transport=transport, limiter=limiter,
-                                   timeout=timeout, counter=self.counter)
+                                   timeout=timeout, counter=self.counter, clock=self.clock)
         self.catalog = MarketCatalog()
         self._meta: dict[str, Market] = {}  # ticker → last listed Market (top of book)
         self._ever_listed: set[str] = set()  # settlements are reported for these, even after they leave the listing
@@ -142,7 +167,21 @@ class KalshiSource:
         return base + (",ws=1" if self.ws else "")
 
     def now_ms(self) -> int:
-        return self._clock_ms()
+        """Return the exchange's time: the local clock plus the offset its ``Date`` headers show.
+
+        Quote expiries are set on this clock, so it must follow an exchange whose clock runs
+        ahead (sim-exchange's market clock) or a local clock that is skewed. REST mode reads a
+        fresh ``Date`` every iteration; when the last reading is older than ``clock_refresh_s``
+        (WS mode between relistings, long intervals) one ``GET /exchange/status`` refreshes it.
+        Nothing is called when the exchange never sent a ``Date`` header.
+        """
+        age = self.clock.age_ms()
+        if age is not None and age > self.clock_refresh_s * 1000 and not self._closed and not _on_a_loop():
+            try:
+                self._loop.run(self.client.get_exchange_status(), timeout=5)
+            except Exception as e:  # noqa: BLE001 - a stale offset is better than no clock
+                log.info("could not refresh the exchange clock (%s); using the last offset", type(e).__name__)
+        return self.clock.now_ms()
 
     def list_markets(self) -> Iterator[Market]:
         """Yield every open market with top of book (full depth from local books in WS mode)."""
@@ -174,7 +213,7 @@ class KalshiSource:
             trades, settlements = self._loop.run(self._drain_ws())
         elif self.track_settlements and self._ever_listed:
             settlements = tuple(self._loop.run(self._settlements_async()))
-        return SourceEvents(trades=trades, settlements=settlements, step=self._step, now_ms=self._clock_ms())
+        return SourceEvents(trades=trades, settlements=settlements, step=self._step, now_ms=self.now_ms())
 
     def close(self) -> None:
         if self._closed:
@@ -234,7 +273,7 @@ class KalshiSource:
         self._meta = {m.ticker: m for m in markets}
         self._ever_listed.update(self._meta)
         if self._settled_since_s is None:
-            self._settled_since_s = self._clock_ms() // 1000
+            self._settled_since_s = self.clock.now_ms() // 1000 - _SETTLED_OVERLAP_S
         return markets
 
     async def _fetch_meta(self, tickers: list[str]) -> None:
@@ -267,7 +306,9 @@ class KalshiSource:
 
     async def _settlements_async(self) -> list[Settlement]:
         since = self._settled_since_s
-        now_s = self._clock_ms() // 1000
+        # min_settled_ts is compared with the exchange's clock; the overlap covers the estimate's
+        # ±1 s (settlements seen twice are dropped by _settled_seen)
+        now_s = self.clock.now_ms() // 1000 - _SETTLED_OVERLAP_S
         out: list[Settlement] = []
         async for d in self._settled_markets(since):
             s = market_settlement(d)
@@ -369,7 +410,8 @@ def _flag(value: str | None) -> bool:
 
 
 def open_source(spec: str, *, env: dict[str, str] | None = None,
-                transport: httpx.AsyncBaseTransport | None = None, limiter: RateLimiter | None = None) -> MarketSource:
+                transport: httpx.AsyncBaseTransport | None = None, limiter: RateLimiter | None = None,
+                limiter_for: Callable[[str | None, str], RateLimiter] | None = None) -> MarketSource:
     """Open a market source from its descriptor.
 
     * ``kalshi[,ws=1]`` — production market data; ``kalshi-demo[,ws=1]`` — demo;
@@ -378,12 +420,19 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
     * ``replay:PATH[,speed=N][,step=K][,slice_ms=M]`` — a recording (:class:`~kalashi_cli.sim.replay.ReplaySource`).
 
     Credentials come from ``KALSHI_API_KEY_ID``/``KALSHI_PRIVATE_KEY_PATH`` when set (needed
-    for ``ws=1``). ``limiter`` holds the token buckets to use until ``/account/limits`` answers
-    (the profile's ``rate_limits``). ``sim`` is handled by :func:`kalashi_cli.context.open_source`.
+    for ``ws=1``) and sign requests only where :func:`~kalashi_cli.exchange.env.signing_allowed`
+    lets them go: production only with ``KALSHI_KEY_ENV=prod``, other servers only on loopback
+    or when declared for them; elsewhere REST reads go unsigned and ``ws=1`` is refused.
+    ``limiter`` holds the token buckets to use until ``/account/limits`` answers (the profile's
+    ``rate_limits``); ``limiter_for(key_id or None, rest_url)``, when given, returns them
+    instead, so the source shares the buckets of its key with the broker.
+    ``sim`` is handled by :func:`kalashi_cli.context.open_source`.
 
     Raises:
         UsageError: unknown source or option.
         AuthError: credentials are set but unusable, or ws=1 without credentials.
+        ConsentError: the key is declared for another environment, or ws=1 would need to send
+            it where it may not go.
     """
     import os
 
@@ -410,8 +459,21 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
     unknown = set(options) - {"ws"}
     if unknown:
         raise UsageError(f"unknown option(s) {sorted(unknown)} for source {spec!r}", hint="kalshi sources take ws=1")
+    ws = _flag(options.get("ws"))
     creds = try_load_credentials(environ)
-    return KalshiSource(target, credentials=creds, transport=transport, ws=_flag(options.get("ws")), limiter=limiter)
+    if creds is not None:
+        check_key_environment(creds, target)
+        if not signing_allowed(creds, target):
+            if ws:
+                raise ConsentError(f"{spec} needs the WebSocket, which needs a signed session, and this API key "
+                                   f"is not declared for {target.rest_url}",
+                                   hint=signing_refusal_hint(creds, target))
+            log.info("not signing requests to %s: the key is not declared for it (%s)", target.rest_url,
+                     signing_refusal_hint(creds, target))
+            creds = None
+    if limiter_for is not None:
+        limiter = limiter_for(creds.key_id if creds is not None else None, target.rest_url)
+    return KalshiSource(target, credentials=creds, transport=transport, ws=ws, limiter=limiter)
 
 
 def _conforms(source: KalshiSource) -> MarketSource:  # mypy checks the protocol here
