@@ -170,6 +170,17 @@ class _Reader:
         self.db.close()
 
 
+#: what to do about a journal SQLite cannot read (journal_integrity says the same)
+DAMAGED_ADVICE = "stop trading on it; keep a copy, and reconcile a fresh journal with the exchange"
+
+
+def unreadable(path: Path, e: BaseException) -> str:
+    """Say in plain words why ``path`` cannot be used as a journal, and what to do."""
+    if path.is_dir():
+        return f"{path} is a directory, not a journal — pass --journal with the journal file's path"
+    return f"{path} cannot be read as a journal ({e}) — {DAMAGED_ADVICE}"
+
+
 def _meta(db: _Reader, key: str, default: str = "") -> str:
     row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
     return str(row[0]) if row else default
@@ -181,8 +192,13 @@ def journal_writable(path: Path, *, timeout_s: float = 5.0) -> Check:
     def run() -> CheckResult:
         if not path.exists():
             return DEGRADED, f"no journal at {path} yet (nothing has run in this mode)", {"exists": False}
+        if path.is_dir():
+            return FAILED, unreadable(path, IsADirectoryError(str(path)))
         t0 = time.perf_counter()
-        db = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None)
+        try:
+            db = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None)
+        except sqlite3.Error as e:
+            return FAILED, f"{path} cannot be opened for writing: {e} (check permissions and free disk space)"
         try:
             db.execute("BEGIN IMMEDIATE")  # the write lock: waits up to timeout_s for another writer
             waited = time.perf_counter() - t0
@@ -195,7 +211,7 @@ def journal_writable(path: Path, *, timeout_s: float = 5.0) -> Check:
                                   "(a long transaction or a stuck process)"), {"locked": True}
             return FAILED, f"{path} is not writable: {e} (check permissions and free disk space)"
         except sqlite3.DatabaseError as e:
-            return FAILED, f"{path} is not writable: {e}"
+            return FAILED, f"{path} is not writable: {e} — {DAMAGED_ADVICE}"
         finally:
             db.close()
         return OK, f"{path} writable (write lock in {waited * 1000:.0f} ms)", {"lock_wait_ms": round(waited * 1000, 3)}
@@ -209,6 +225,8 @@ def journal_integrity(path: Path, *, quick: bool = False) -> Check:
     def run() -> CheckResult:
         if not path.exists():
             return DEGRADED, f"no journal at {path} yet", {"exists": False}
+        if path.is_dir():
+            return FAILED, unreadable(path, IsADirectoryError(str(path))), {"ok": False}
         pragma = "quick_check" if quick else "integrity_check"
         try:
             db = _ro(path)
@@ -217,8 +235,7 @@ def journal_integrity(path: Path, *, quick: bool = False) -> Check:
             finally:
                 db.close()
         except sqlite3.DatabaseError as e:
-            return FAILED, (f"{path} is damaged: {e} — stop trading on it; keep a copy, and reconcile a fresh "
-                            "journal with the exchange"), {"ok": False}
+            return FAILED, f"{path} is damaged: {e} — {DAMAGED_ADVICE}", {"ok": False}
         detail = "; ".join(str(r[0]) for r in rows[:5])
         if detail == "ok":
             return OK, f"{path} {pragma.replace('_', ' ')} ok", {"ok": True}
@@ -241,16 +258,20 @@ def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int
         if not path.exists():
             return OK, "no journal yet: nothing to reconcile", {"needs_reconcile": False}
         now = now_ms()
-        db = _Reader(path)
         try:
-            failures = int(_meta(db, "reconcile_failures", "0") or 0)
-            unknown = db.execute("SELECT ticker, created_ms FROM intents WHERE status='unknown'").fetchall()
-            pending = db.execute("SELECT ticker, created_ms FROM intents WHERE status='pending' AND created_ms < ?",
-                                 (now - int(pending_grace_s * 1000),)).fetchall()
-            last = db.execute("SELECT ts_ms, detail FROM events WHERE kind='reconcile' ORDER BY id DESC LIMIT 1"
-                              ).fetchone()
-        finally:
-            db.close()
+            db = _Reader(path)
+            try:
+                failures = int(_meta(db, "reconcile_failures", "0") or 0)
+                unknown = db.execute("SELECT ticker, created_ms FROM intents WHERE status='unknown'").fetchall()
+                pending = db.execute("SELECT ticker, created_ms FROM intents WHERE status='pending' "
+                                     "AND created_ms < ?", (now - int(pending_grace_s * 1000),)).fetchall()
+                last = db.execute("SELECT ts_ms, detail FROM events WHERE kind='reconcile' ORDER BY id DESC LIMIT 1"
+                                  ).fetchone()
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as e:
+            # no needs_reconcile: reconciling into a journal that cannot be read would not help
+            return FAILED, f"cannot tell: {unreadable(path, e)}", {"needs_reconcile": False}
         import json
 
         last_detail: dict[str, Any] = json.loads(last[1]) if last else {}
@@ -305,13 +326,16 @@ def trading_state(path: Path, *, halt_file: Path | None = None) -> Check:
                 {"state": "HALTED"}
         if not path.exists():
             return OK, "ACTIVE (no journal yet)", {"state": "ACTIVE"}
-        db = _Reader(path)
         try:
-            stored = _meta(db, "trading_state", "ACTIVE")
-            reason = _meta(db, "halt_reason")
-            last = db.execute("SELECT state FROM iterations ORDER BY n DESC LIMIT 1").fetchone()
-        finally:
-            db.close()
+            db = _Reader(path)
+            try:
+                stored = _meta(db, "trading_state", "ACTIVE")
+                reason = _meta(db, "halt_reason")
+                last = db.execute("SELECT state FROM iterations ORDER BY n DESC LIMIT 1").fetchone()
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as e:
+            return FAILED, f"unknown: {unreadable(path, e)}", {"state": "UNKNOWN"}
         if stored == "HALTED":
             return FAILED, f"HALTED: {reason or 'no reason recorded'} — `kalashi resume --confirm` lifts it", \
                 {"state": "HALTED"}
@@ -330,33 +354,44 @@ def _default_halt_file() -> Path:
     return halt_file()
 
 
+#: what to do about a loop that is not running, when nothing restarts it
+LOOP_ADVICE = ("start it with `kalashi run-loop` (same --journal and mode), or run it under `kalashi heal`, which "
+               "restarts it; pass --no-loop if no loop belongs on this journal")
+
+
 def loop_heartbeat(path: Path, *, interval_s: float, now_ms: Callable[[], int] = _wall_ms,
-                   since_ms: int | None = None, hang_factor: float = 3.0, grace_s: float = 30.0) -> Check:
+                   since_ms: int | None = None, hang_factor: float = 3.0, grace_s: float = 30.0,
+                   advice: str = LOOP_ADVICE) -> Check:
     """Judge the run-loop alive by the journal's iterations table (its heartbeat).
 
     The age is measured from the end of the last iteration, or from ``since_ms`` (when the
-    loop was started) if that is later. Limit = ``hang_factor × interval + grace``.
+    loop was started) if that is later. Limit = ``hang_factor × interval + grace``. ``advice``
+    ends the detail of a loop that is hung or not running.
     """
 
     def run() -> CheckResult:
         limit = hang_limit_s(interval_s, hang_factor, grace_s)
-        last_end = last_iteration_end_ms(path)
+        facts: dict[str, Any] = {"limit_s": limit, "interval_s": interval_s}
+        try:
+            last = _last_iteration(path)
+        except sqlite3.DatabaseError as e:
+            return FAILED, f"no heartbeat: {unreadable(path, e)}", facts
+        last_end = last[0] if last is not None else None
         now = now_ms()
         ref = max(x for x in (last_end, since_ms) if x is not None) if (last_end or since_ms) else None
-        facts: dict[str, Any] = {"limit_s": limit, "interval_s": interval_s}
-        if last_end is not None:
-            facts["iteration_age_s"] = round((now - last_end) / 1000, 3)
-            facts["last_iteration"] = last_iteration_number(path)
+        if last is not None:
+            facts["iteration_age_s"] = round((now - last[0]) / 1000, 3)
+            facts["last_iteration"] = last[1]
         if ref is None:
             return DEGRADED, f"no iteration in {path} yet: the loop has not run on this journal", facts
         age = (now - ref) / 1000
-        what = (f"last iteration {facts.get('last_iteration')} ended {_age_text(max(0.0, (now - last_end) / 1000))} ago"
-                if last_end is not None else "no iteration yet")
+        what = (f"last iteration {facts.get('last_iteration')} ended {_age_text(max(0.0, (now - last[0]) / 1000))} ago"
+                if last is not None else "no iteration yet")
         if age <= limit:
             return OK, f"{what} (interval {interval_s:g} s)", facts
         if age <= 2 * limit:
             return DEGRADED, f"{what}: late (limit {limit:g} s at interval {interval_s:g} s)", facts
-        return FAILED, f"{what}: the loop is hung or not running (limit {limit:g} s)", facts
+        return FAILED, f"{what}: the loop is hung or not running (limit {limit:g} s) — {advice}", facts
 
     return timed("loop", run)
 
@@ -366,41 +401,62 @@ def hang_limit_s(interval_s: float, hang_factor: float = 3.0, grace_s: float = 3
     return round(hang_factor * interval_s + grace_s, 3)
 
 
-def last_iteration_end_ms(path: Path) -> int | None:
-    """Wall-clock ms when the journal's last iteration ended (started + duration), or None."""
+def _last_iteration(path: Path) -> tuple[int, int] | None:
+    """(wall ms when the last iteration ended, its number), or None before the first.
+
+    Raises:
+        sqlite3.DatabaseError: the journal cannot be read.
+    """
     if not path.exists():
         return None
     db = _Reader(path)
     try:
-        row = db.execute("SELECT started, duration_ms FROM iterations ORDER BY n DESC LIMIT 1").fetchone()
+        row = db.execute("SELECT started, duration_ms, n FROM iterations ORDER BY n DESC LIMIT 1").fetchone()
     finally:
         db.close()
     if row is None:
         return None
-    return parse_iso_ms(str(row[0])) + int(float(row[1]))
+    return parse_iso_ms(str(row[0])) + int(float(row[1])), int(row[2])
+
+
+def last_iteration_end_ms(path: Path) -> int | None:
+    """Wall-clock ms when the journal's last iteration ended (started + duration).
+
+    None when there is none — or when the journal cannot be read: an unreadable journal gives
+    no heartbeat (``journal_integrity`` reports the damage).
+    """
+    try:
+        last = _last_iteration(path)
+    except sqlite3.DatabaseError:
+        return None
+    return last[0] if last is not None else None
 
 
 def last_iteration_number(path: Path) -> int:
-    if not path.exists():
-        return 0
-    db = _Reader(path)
+    """The journal's last iteration number (0 before the first, or when it cannot be read)."""
     try:
-        row = db.execute("SELECT MAX(n) FROM iterations").fetchone()
-    finally:
-        db.close()
-    return int(row[0]) if row and row[0] is not None else 0
+        last = _last_iteration(path)
+    except sqlite3.DatabaseError:
+        return 0
+    return last[1] if last is not None else 0
 
 
 def recent_iterations(path: Path, limit: int = 20) -> list[dict[str, Any]]:
-    """The journal's last iterations (oldest first): n, started, duration_ms, markets, api_calls, source."""
+    """The journal's last iterations (oldest first): n, started, duration_ms, markets, api_calls, source.
+
+    Empty when the journal cannot be read: the journal checks report why.
+    """
     if not path.exists():
         return []
-    db = _Reader(path)
     try:
-        rows = db.execute("SELECT n, started, duration_ms, markets, api_calls, source FROM iterations "
-                          "ORDER BY n DESC LIMIT ?", (limit,)).fetchall()
-    finally:
-        db.close()
+        db = _Reader(path)
+        try:
+            rows = db.execute("SELECT n, started, duration_ms, markets, api_calls, source FROM iterations "
+                              "ORDER BY n DESC LIMIT ?", (limit,)).fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return []
     cols = ("n", "started", "duration_ms", "markets", "api_calls", "source")
     return [dict(zip(cols, r, strict=True)) for r in reversed(rows)]
 

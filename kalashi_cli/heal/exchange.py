@@ -466,7 +466,7 @@ def exchange_checks(env: KalshiEnv, *, mode: str, environ: Mapping[str, str],
             clock_skew_check(probe), rate_limits_check(probe, iterations)]
 
 
-def ws_mode_check(source: str, rows: Sequence[Mapping[str, Any]]) -> Check:
+def ws_mode_check(source: str, rows: Sequence[Mapping[str, Any]], *, mode: str = "paper") -> Check:
     """Judge a WS-mode loop from outside: stale books are left out of its scans.
 
     The feed itself lives in the run-loop process; what a separate heal sees is the number
@@ -474,8 +474,7 @@ def ws_mode_check(source: str, rows: Sequence[Mapping[str, Any]]) -> Check:
     markets means many books are stale.
     """
     if ",ws=1" not in source and not source.endswith("ws=1"):
-        return not_applicable("ws_feed", "REST polling: no WebSocket feed" if source.startswith("kalshi")
-                              else SIM_NOT_APPLICABLE)
+        return not_applicable("ws_feed", _no_feed_reason(source, mode))
     counts = [int(r.get("markets") or 0) for r in rows]
     if len(counts) < 2:
         return Check("ws_feed", OK, "WebSocket mode; too few iterations to judge the feed yet")
@@ -486,3 +485,13 @@ def ws_mode_check(source: str, rows: Sequence[Mapping[str, Any]]) -> Check:
         return Check("ws_feed", DEGRADED, f"the last iteration saw {last} markets against {usual} usually: "
                      "many books are stale (the feed resyncs them)", facts=facts)
     return Check("ws_feed", OK, f"the last iteration saw {last} markets ({usual} usually)", facts=facts)
+
+
+def _no_feed_reason(source: str, mode: str) -> str:
+    """Why a source has no WebSocket feed to judge (its market data does not come over one)."""
+    if source.startswith("kalshi"):
+        return "REST polling: no WebSocket feed"
+    if source.startswith("sim"):
+        # demo/live orders still go to Kalshi; only the market data is the sim's
+        return SIM_NOT_APPLICABLE if mode == "paper" else "market data from the built-in sim: no WebSocket feed"
+    return "market data from a recording: no WebSocket feed"

@@ -30,13 +30,14 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .checks import (
     DEGRADED,
     FAILED,
+    LOOP_ADVICE,
     OK,
     Check,
     disk_space,
@@ -76,6 +77,7 @@ CHECK_ORDER: dict[str, float] = {n: float(i) for i, n in enumerate(
     [*EXCHANGE_CHECKS, "ws_feed", "loop", "journal_writable", "journal_integrity", "drift", "trading_state",
      "disk_space", "redis"])}
 REPAIRS_KEPT = 100
+SUPERVISED_LOOP_ADVICE = "heal stops and restarts it (see process.loop and heal-loop.log)"
 
 
 def exit_code(status: str) -> int:
@@ -104,6 +106,7 @@ class HealConfig:
     environ: Mapping[str, str] = field(default_factory=dict)
     data_dir: Path | None = None  # disk space and the halt file; default: the journal's directory
     halt_file: Path | None = None
+    loop_supervised: bool = False  # heal itself runs the loop (the loop check's advice differs)
 
     @property
     def disk_path(self) -> Path:
@@ -167,10 +170,12 @@ def collect_checks(cfg: HealConfig, *, transport: httpx.AsyncBaseTransport | Non
                                           wall=wall, iterations=rows))
     from .exchange import ws_mode_check
 
-    checks.append(ws_mode_check(cfg.source, rows))
+    checks.append(ws_mode_check(cfg.source, rows, mode=cfg.mode))
     if cfg.watch_loop:
+        advice = SUPERVISED_LOOP_ADVICE if cfg.loop_supervised else LOOP_ADVICE
         checks.append(loop_heartbeat(cfg.journal_path, interval_s=cfg.loop_interval_s, now_ms=now_ms,
-                                     since_ms=loop_since_ms, hang_factor=cfg.hang_factor, grace_s=cfg.hang_grace_s))
+                                     since_ms=loop_since_ms, hang_factor=cfg.hang_factor, grace_s=cfg.hang_grace_s,
+                                     advice=advice))
     checks.extend(http_alive(name, url) for name, url in cfg.probes)
     checks.append(journal_writable(cfg.journal_path))
     if "journal_integrity" not in skip:
@@ -285,6 +290,8 @@ class HealthMonitor:
                  halt: Callable[[str, bool], tuple[bool, str]] | None = None,
                  reconcile: Callable[[], tuple[bool, str]] | None = None,
                  clock: Callable[[], float] = time.monotonic, wall_ms: Callable[[], int] = _wall_ms) -> None:
+        if supervisor is not None and "loop" in supervisor.children and not cfg.loop_supervised:
+            cfg = replace(cfg, loop_supervised=True)
         self.cfg = cfg
         self.supervisor = supervisor
         self.notifier = notifier

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import time
@@ -350,7 +351,11 @@ class Supervisor:
                 pass
 
     def _last_words(self, c: Child) -> str:
-        """The child's last log line (before heal's own markers), to say why it died."""
+        """The child's last log line (before heal's own markers), to say why it died.
+
+        Only a line that reads like an error is quoted: a banner or a progress line printed
+        before a SIGKILL says nothing about the death.
+        """
         if c.log_path is None or not c.log_path.exists():
             return ""
         try:
@@ -360,7 +365,7 @@ class Supervisor:
         except OSError:
             return ""
         said = [ln for ln in lines if ln and not ln.startswith("--- heal ")]
-        return f": {said[-1][:200]}" if said else ""
+        return f": {said[-1][:200]}" if said and looks_like_an_error(said[-1]) else ""
 
     def _repair(self, action: str, target: str, ok: bool, detail: str) -> Repair:
         r = Repair(self.wall_ms(), action, target, ok, detail)
@@ -409,6 +414,17 @@ class Supervisor:
             else:
                 out.append(Check(name, DEGRADED, "stopped"))
         return out
+
+
+_ERROR_WORDS = re.compile(
+    r"error|exception|traceback|fatal|fail|cannot|can't|could not|couldn't|unable|refused|denied|invalid|"
+    r"unknown|not found|no such|missing|abort|panic|killed|out of memory|permission|timed? ?out|corrupt|malformed",
+    re.IGNORECASE)
+
+
+def looks_like_an_error(line: str) -> bool:
+    """Whether a log line reads like an error message (``kalashi: error: …``, ``ValueError: …``)."""
+    return bool(_ERROR_WORDS.search(line))
 
 
 def _ask(ready: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:

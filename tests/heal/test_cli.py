@@ -74,8 +74,49 @@ def test_once_a_stopped_loop_fails_unless_no_loop_belongs_here(paper_journal: Pa
     assert res.exit_code == 11
     loop = next(r for r in records(res.stdout) if r["name"] == "loop")
     assert "hung or not running" in loop["detail"]
+    # …and says what to do about it
+    assert "kalashi run-loop" in loop["detail"] and "kalashi heal" in loop["detail"] and "--no-loop" in loop["detail"]
     assert heal("--once", "--journal", str(paper_journal), "--no-loop").exit_code == 0
     assert heal("--once", "--journal", str(paper_journal), "--hang-after", "3600").exit_code == 0
+
+
+def header_destroyed(journal: Path, dest: Path) -> Path:
+    """A copy of ``journal`` whose first 100 bytes (the SQLite header) are overwritten."""
+    import shutil
+
+    shutil.copy2(journal, dest)
+    with dest.open("r+b") as f:
+        f.write(bytes((i * 37 + 11) % 256 for i in range(100)))
+    return dest
+
+
+@pytest.fixture(params=["header-destroyed", "random-bytes", "directory"])
+def not_a_journal(request: pytest.FixtureRequest, paper_journal: Path, tmp_path: Path) -> Path:
+    """A --journal SQLite cannot read: a damaged copy, a file of junk, or a directory."""
+    if request.param == "header-destroyed":
+        return header_destroyed(paper_journal, tmp_path / "damaged.sqlite")
+    if request.param == "random-bytes":
+        junk = tmp_path / "junk.sqlite"
+        junk.write_bytes(bytes(range(256)) * 16)
+        return junk
+    folder = tmp_path / "folder.sqlite"
+    folder.mkdir()
+    return folder
+
+
+def test_once_on_a_journal_sqlite_cannot_read_is_a_failed_check(not_a_journal: Path) -> None:
+    res = heal("--once", "--journal", str(not_a_journal))
+    assert res.exit_code == 11, res.output  # a failed check, never a crash (exit 1)
+    assert "unexpected" not in res.stderr
+    by = {r["name"]: r for r in records(res.stdout)}
+    assert by["journal_writable"]["status"] == "failed" and by["journal_integrity"]["status"] == "failed"
+    assert by["overall"]["status"] == "failed"
+    # every check that reads the journal says what is wrong and what to do
+    for name in ("journal_integrity", "drift", "trading_state", "loop"):
+        assert by[name]["status"] == "failed"
+        said = by[name]["detail"]
+        assert "reconcile a fresh journal" in said or "is a directory, not a journal" in said, (name, said)
+    assert heal("--once", "--journal", str(not_a_journal), "--source", "sim").exit_code == 11
 
 
 def test_once_checks_the_bridge_mcp_and_redis_when_asked(fresh_journal: Path, receiver: Receiver) -> None:
@@ -241,3 +282,25 @@ def test_a_loop_that_cannot_be_kept_alive_is_given_up_and_trading_halted(
 def test_heal_will_not_start_a_second_loop_on_a_live_journal(fresh_journal: Path) -> None:
     res = heal("--journal", str(fresh_journal), "--status-port", "0", "--interval", "10")
     assert res.exit_code == 2 and "seems to be writing" in res.stderr and "--watch" in res.stderr
+
+
+def test_watch_on_a_damaged_journal_finishes_its_rounds_and_halts_by_the_halt_file(
+        procs: list[subprocess.Popen[bytes]], paper_journal: Path, tmp_path: Path) -> None:
+    damaged = header_destroyed(paper_journal, tmp_path / "damaged.sqlite")
+    home = tmp_path / "home"
+    p, port = start_heal(procs, home, "--watch", "--journal", str(damaged), "--every", "0.2")
+    wait_until(lambda: any(r["action"] == "halt" for r in (status(port) or {}).get("repairs", [])), "the halt",
+               why=lambda: str(status(port)))
+    snap = status(port)
+    assert snap is not None and snap["status"] == "failed" and snap["exit_code"] == 11 and snap["checks"]
+    by = {c["name"]: c for c in snap["checks"]}
+    assert by["journal_integrity"]["status"] == "failed" and by["journal_writable"]["status"] == "failed"
+    [halt] = [r for r in snap["repairs"] if r["action"] == "halt"]
+    # the journal cannot store HALTED: the halt file in the data dir stops every loop there
+    assert halt["ok"] and "halt file" in halt["detail"] and str(home / "HALT") in halt["detail"]
+    assert (home / "HALT").exists()
+    wait_until(lambda: (status(port) or {}).get("rounds", 0) >= 3, "more rounds")
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err.decode()[-2000:]
+    assert b"Traceback" not in err and b"heal step failed" not in err

@@ -319,6 +319,16 @@ def test_ws_mode_check_from_the_journal() -> None:
     assert c.status == DEGRADED and "30 markets against 100" in c.detail
 
 
+def test_ws_feed_says_why_it_does_not_apply() -> None:
+    assert ws_mode_check("sim", [], mode="paper").detail == "not applicable (paper on the built-in sim)"
+    # demo/live orders go to Kalshi; only the market data is the sim's
+    for mode in ("demo", "live"):
+        c = ws_mode_check("sim:seed=1", [], mode=mode)
+        assert c.status == OK and "paper" not in c.detail and "market data from the built-in sim" in c.detail
+    assert "from a recording" in ws_mode_check("replay:/tmp/r.jsonl", [], mode="demo").detail
+    assert "REST polling" in ws_mode_check("kalshi-demo", [], mode="demo").detail
+
+
 def test_bucket_headroom_from_the_clients_own_buckets() -> None:
     from kalashi_cli.exchange.ratelimit import RateLimiter
     from kalashi_cli.heal.exchange import bucket_headroom_check

@@ -396,3 +396,75 @@ def test_repairs_and_heals_state_reach_an_attached_dashboard(monitors: Any, cfg:
     health = [(r["name"], r["status"]) for r in seen if r.get("kind") == "health"]
     assert health == [("heal", DEGRADED), ("repairs", OK), ("repairs", FAILED)]
     assert "restart loop: restarted loop" in next(r for r in seen if r.get("name") == "repairs")["detail"]
+
+
+# -- a journal SQLite cannot read -------------------------------------------------------------
+
+
+@pytest.fixture(params=["header-destroyed", "directory"])
+def unreadable_cfg(request: pytest.FixtureRequest, cfg: HealConfig, tmp_path: Path) -> HealConfig:
+    """``cfg`` pointed at a copy of its journal with the SQLite header overwritten, or at a directory."""
+    import dataclasses
+    import shutil
+
+    if request.param == "header-destroyed":
+        bad = tmp_path / "damaged.sqlite"
+        shutil.copy2(cfg.journal_path, bad)
+        with bad.open("r+b") as f:
+            f.write(bytes((i * 37 + 11) % 256 for i in range(100)))
+    else:
+        bad = tmp_path / "folder.sqlite"
+        bad.mkdir()
+    return dataclasses.replace(cfg, journal_path=bad, halt_file=tmp_path / "HALT")
+
+
+def test_collect_checks_on_an_unreadable_journal_reports_instead_of_raising(unreadable_cfg: HealConfig) -> None:
+    from kalashi_cli.heal.monitor import source_of
+
+    assert source_of(unreadable_cfg.journal_path, "sim") == "sim"  # no rows to read: the default
+    by = {c.name: c for c in collect_checks(unreadable_cfg)}
+    assert by["journal_writable"].status == FAILED and by["journal_integrity"].status == FAILED
+    assert by["drift"].status == FAILED and not by["drift"].facts["needs_reconcile"]
+    assert by["loop"].status == FAILED and by["trading_state"].status == FAILED
+
+
+def test_the_monitor_halts_by_the_halt_file_when_the_journal_cannot_be_read(
+        unreadable_cfg: HealConfig, caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    out: list[dict[str, Any]] = []
+    stop = threading.Event()
+
+    def sink(rec: dict[str, Any]) -> None:
+        out.append(rec)
+        if rec.get("name") == "overall":
+            stop.set()
+
+    m = HealthMonitor(unreadable_cfg, sink=sink, check_every_s=0)  # the real checks and halt
+    m.run(stop, poll_s=0)  # one whole round, through the same path as the supervisor and --watch
+    assert not any("heal step failed" in r.getMessage() for r in caplog.records)
+    snap = m.snapshot()
+    assert snap["status"] == FAILED and snap["exit_code"] == EXIT_FAILED and snap["checks"]
+    [halt] = [r for r in out if r.get("kind") == "repair"]
+    assert halt["action"] == "halt" and halt["ok"] and "journal integrity failed" in halt["detail"]
+    hf = unreadable_cfg.halt_file
+    assert hf is not None and hf.exists() and "journal integrity failed" in hf.read_text()
+    m.round()  # the next round finds the same damage: halted once per cause
+    assert len([r for r in out if r.get("kind") == "repair"]) == 1
+
+
+def test_a_supervised_loops_advice_differs_from_a_watched_ones(cfg: HealConfig, tmp_path: Path) -> None:
+    import dataclasses
+
+    from kalashi_cli.engine import iso
+
+    from .conftest import add_iteration
+
+    add_iteration(cfg.journal_path, 50, iso(NOW - 3_600_000))  # an hour before "now"
+    watched = {c.name: c for c in collect_checks(cfg, now_ms=lambda: NOW)}["loop"]
+    assert watched.status == FAILED and "kalashi run-loop" in watched.detail and "--no-loop" in watched.detail
+    sup = Supervisor([ChildSpec("loop", SLEEPS, critical=True)], log_dir=tmp_path)
+    m = HealthMonitor(cfg, supervisor=sup, collect=collect_checks)
+    assert m.cfg.loop_supervised
+    own = {c.name: c for c in collect_checks(dataclasses.replace(cfg, loop_supervised=True), now_ms=lambda: NOW)}
+    assert "heal stops and restarts it" in own["loop"].detail and "--no-loop" not in own["loop"].detail

@@ -301,3 +301,27 @@ def test_child_logs_are_private(rigs: Callable[..., Rig], tmp_path: Path) -> Non
     rig.sup.start()
     rig.wait_dead()
     assert (tmp_path / "heal-x.log").stat().st_mode & 0o077 == 0
+
+
+def test_a_banner_is_not_quoted_as_the_reason_for_a_death(rigs: Callable[..., Rig]) -> None:
+    # what `kalashi mcp-serve` prints on start-up, then a SIGKILL from outside: the banner is no cause
+    banner = python_child("import os, signal, sys\n"
+                          "sys.stderr.write('MCP endpoint http://127.0.0.1:8767/mcp (Ctrl-C stops)\\n')\n"
+                          "sys.stderr.flush(); os.kill(os.getpid(), signal.SIGKILL)")
+    rig = rigs([ChildSpec("x", banner)])
+    rig.sup.start()
+    rig.wait_dead()
+    rig.sup.poll()
+    c = rig.child()
+    assert c.last_reason == "exited with signal SIGKILL"
+    assert "MCP endpoint" in (rig.sup.log_dir / "heal-x.log").read_text()  # still in the log  # type: ignore[operator]
+
+
+def test_only_error_lines_count_as_last_words() -> None:
+    from kalashi_cli.heal.supervisor import looks_like_an_error
+
+    assert looks_like_an_error("kalashi: error: unknown sim descriptor key 'bogus'")
+    assert looks_like_an_error("sqlite3.DatabaseError: database disk image is malformed")
+    assert looks_like_an_error("boom: cannot open the journal")
+    assert not looks_like_an_error("MCP endpoint http://127.0.0.1:8767/mcp (Ctrl-C stops)")
+    assert not looks_like_an_error("dashboard http://127.0.0.1:3002/  (control token abc)")
