@@ -14,7 +14,8 @@ Errors are translated at this boundary into :mod:`kalashi_cli.errors` (``raise �
     a write sent whose answer was lost (timeout, reset, 5xx) → OutcomeUnknown
 
 Methods return Kalshi's JSON (dicts); :mod:`kalashi_cli.exchange.wire` turns it into domain
-objects. ``base_url`` is any Kalshi-compatible root ending in ``/trade-api/v2`` (prod, demo,
+objects. Every response's ``Date`` header feeds :class:`ExchangeClock` (``client.clock``), the
+exchange's time as opposed to the local clock. ``base_url`` is any Kalshi-compatible root ending in ``/trade-api/v2`` (prod, demo,
 or a local simulator); ``transport=`` swaps in ``httpx.MockTransport`` for tests.
 """
 
@@ -23,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -75,6 +78,71 @@ def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ExchangeClock:
+    """The exchange's clock as its HTTP ``Date`` headers show it: local wall time + a measured offset.
+
+    Kalshi's ``Date`` is real time, so against Kalshi the offset is the local clock's skew;
+    ``kalashi sim-exchange`` sends its simulated market clock, which runs faster than wall time.
+    Quote expiries must be in the exchange's future, so they are set on this clock. Signing
+    timestamps are not: Kalshi checks them against real time (auth.py keeps the wall clock).
+
+    ``Date`` has 1-second resolution (truncated), so one reading is ±0.5 s plus half the round
+    trip. The offset follows the latest reading, but only when it moves by more than that
+    resolution: readings of a steady clock then leave it alone (no ±0.5 s jitter in ``now_ms``),
+    while a clock that drifts (the simulator's) is followed within a second.
+    """
+
+    RESOLUTION_MS = 1000
+
+    def __init__(self, wall_ms: Callable[[], int] = _wall_ms) -> None:
+        self.wall_ms = wall_ms
+        # (offset ms, local wall ms of the last reading): one tuple, so readers on another thread
+        # never see an offset from one reading with the time of another
+        self._state: tuple[int, int | None] = (0, None)
+
+    @property
+    def offset_ms(self) -> int:
+        """Exchange time minus local wall time (0 until a ``Date`` header was seen)."""
+        return self._state[0]
+
+    @property
+    def read_at_ms(self) -> int | None:
+        """Local wall time of the last ``Date`` reading (None: the exchange never sent one)."""
+        return self._state[1]
+
+    def now_ms(self) -> int:
+        """Return the exchange's current time in Unix milliseconds (best estimate)."""
+        return self.wall_ms() + self._state[0]
+
+    def age_ms(self) -> int | None:
+        """Return how long ago (local ms) the last ``Date`` reading was taken; None if never."""
+        read_at = self._state[1]
+        return None if read_at is None else self.wall_ms() - read_at
+
+    def observe(self, date: str | None, *, sent_ms: int, received_ms: int) -> None:
+        """Note one response's ``Date`` header, sent at ``sent_ms`` and answered at ``received_ms`` (local).
+
+        A missing or unreadable header is ignored.
+        """
+        if not date:
+            return
+        try:
+            server_ms = int(parsedate_to_datetime(date).timestamp() * 1000)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        # the header is truncated to the second: on average the true time is half a second later;
+        # the server wrote it about half-way through the round trip
+        offset = server_ms + self.RESOLUTION_MS // 2 - (sent_ms + received_ms) // 2
+        current, read_at = self._state
+        if read_at is not None and abs(offset - current) <= self.RESOLUTION_MS:
+            offset = current
+        self._state = (offset, received_ms)
+
+
 class KalshiClient:
     """Async Kalshi REST client; use ``async with KalshiClient(...) as client``."""
 
@@ -91,8 +159,11 @@ class KalshiClient:
         sleep: Sleep = asyncio.sleep,
         counter: CallCounter | None = None,
         user_agent: str = "kalashi/0.1",
+        clock: ExchangeClock | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: the exchange's clock, measured from every response's Date header
+        self.clock = clock if clock is not None else ExchangeClock()
         self.auth = auth
         self.limiter = limiter if limiter is not None else RateLimiter(sleep=sleep)
         self.retry = retry if retry is not None else RetryPolicy()
@@ -160,6 +231,7 @@ class KalshiClient:
         while True:
             await self.limiter.acquire(method, path, items)
             self.counter.add(label)
+            sent_ms = self.clock.wall_ms()
             try:
                 response = await self._http.request(
                     method, path.lstrip("/"), params=query, content=content, headers=headers
@@ -186,6 +258,8 @@ class KalshiClient:
                     continue
                 raise NetworkError(f"{label} failed after {attempt + 1} attempts: {type(e).__name__}",
                                    hint="check connectivity; the call may be retried") from e
+            # every answer carries the exchange's time, errors included
+            self.clock.observe(response.headers.get("date"), sent_ms=sent_ms, received_ms=self.clock.wall_ms())
             status = response.status_code
             if status < 300:
                 if not response.content:

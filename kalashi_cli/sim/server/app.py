@@ -14,6 +14,10 @@ Every ``/trade-api/v2`` request goes through the same gate, in this order:
 
 Control endpoints live under ``/_sim`` (never under ``/trade-api``) and answer loopback
 callers only.
+
+Every answer carries a ``Date`` header on the **simulated** market clock (:class:`SimDate`;
+the runner turns uvicorn's wall-clock one off): clients take the exchange's time from it, as
+kalashi's client does for quote expiries.
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from ...errors import UsageError
@@ -65,6 +71,42 @@ class DropConnection(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._drop(scope, send)
+
+
+class SimDate:
+    """ASGI middleware: stamp every HTTP answer with ``Date`` on the exchange's (simulated) clock.
+
+    The market clock runs ahead of the wall clock (``sim_seconds_per_step`` per
+    ``step_seconds``); a client that sets order expiries from its own clock would see them
+    refused as past, while Kalshi's own ``Date`` is its clock. Signatures stay checked
+    against the wall clock (:func:`authenticate`).
+    """
+
+    def __init__(self, app: ASGIApp, clock: Callable[[], int]) -> None:
+        self.app = app
+        self.clock = clock
+        self._second = -1
+        self._value = b""
+
+    def _date(self) -> bytes:
+        second = self.clock() // 1000
+        if second != self._second:  # formatting costs more than the lookup: once per sim second
+            self._second = second
+            self._value = formatdate(second, usegmt=True).encode()
+        return self._value
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_dated(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.http.response.start", "websocket.accept"):
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", self._date())]}
+            await send(message)
+
+        await self.app(scope, receive, send_dated)
 
 
 @dataclass(slots=True)
@@ -237,7 +279,7 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
         *_control_routes(x),
         Route(PREFIX + "/{rest:path}", _not_found, methods=["GET", "POST", "PUT", "DELETE"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(SimDate, clock=x.now_ms)])
     app.router.redirect_slashes = False  # Kalshi answers trailing slashes with a 301; see _not_found
     return app
 
@@ -369,4 +411,4 @@ def _control_routes(x: SimExchange) -> list[BaseRoute]:
     ]
 
 
-__all__ = ["FaultConfig", "build_app", "authenticate"]
+__all__ = ["FaultConfig", "SimDate", "build_app", "authenticate"]

@@ -121,7 +121,9 @@ class SimExchangeServer:
         self.config = uvicorn.Config(
             self.app, http=http, ws=ws, lifespan="off", log_config=None, log_level=log_level, access_log=False,
             ws_ping_interval=exchange.config.ws_ping_interval, ws_ping_timeout=max(20.0, exchange.config.ws_ping_interval),
-            timeout_keep_alive=30, server_header=False, date_header=True)
+            # the app stamps Date on the simulated market clock (app.SimDate); uvicorn's own would be
+            # a second, wall-clock Date header
+            timeout_keep_alive=30, server_header=False, date_header=False)
         self.started = threading.Event()
         started = self.started
         runner = self
@@ -136,7 +138,7 @@ class SimExchangeServer:
                 exit_now = runner._exit = asyncio.Event()
                 counter = 0
                 while not await self.on_tick(counter):
-                    counter += 10  # on_tick refreshes the Date header when counter % 10 == 0
+                    counter += 10  # on_tick's once-a-second work runs when counter % 10 == 0
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(exit_now.wait(), 1.0)
 
