@@ -217,10 +217,96 @@ class StatsRecord(_Rec, tag="stats", tag_field="kind"):
     stage: str
 
 
+class RepairRecord(_Rec, tag="repair", tag_field="kind"):
+    """One thing heal did (or tried) to keep the system healthy (heal's stdout, the journal, the status)."""
+
+    ts: str
+    action: Annotated[str, msgspec.Meta(description="restart, kill-hung, give-up, reconcile, halt or resync")]
+    target: str
+    ok: bool
+    detail: str
+
+
+class HaltRecord(_Rec, tag="halt", tag_field="kind"):
+    """What `kalashi halt` did: HALTED is stored first, then resting orders are cancelled."""
+
+    state: Literal["HALTED"]
+    reason: str
+    cancelled: int
+    remaining_resting: Annotated[int | None, msgspec.Meta(
+        description="resting orders left; -1 when the exchange could not list them, null when deferred")]
+    error: str = ""
+    deferred: Annotated[bool, msgspec.Meta(
+        description="a running loop holds the account: the halt is stored and that loop cancels its orders")] = False
+
+
+class ResolvedIntent(msgspec.Struct):
+    client_order_id: str
+    found: bool
+    order_id: str | None = None
+    late: bool = False
+
+
+class ReconcileRecord(_Rec, tag="reconcile", tag_field="kind"):
+    """What `kalashi reconcile` adopted from the exchange (ok false: it failed, see error)."""
+
+    ok: bool
+    resolved: list[ResolvedIntent]
+    fills_added: int
+    orders_updated: int
+    orphans: list[str]
+    orphans_cancelled: int
+    position_drift: Annotated[dict[str, tuple[CountStr, CountStr]], msgspec.Meta(
+        description="ticker → [journal, exchange] net position (YES > 0, NO < 0), adopted from the exchange")]
+    duplicates: list[str]
+    balance_drift: Annotated[tuple[MoneyStr, MoneyStr] | None, msgspec.Meta(
+        description="[journal cash, exchange balance] when money moved that no fill explains")]
+    unstable: bool
+    error: str
+
+
+class ResumeRecord(_Rec, tag="resume", tag_field="kind"):
+    """`kalashi resume --confirm` cleared the stored halt."""
+
+    state: Literal["ACTIVE"]
+    was_halted: bool
+    halt_reason: str
+
+
+class RecordingRecord(_Rec, tag="recording", tag_field="kind"):
+    """The summary `kalashi record` prints once the recording file is complete."""
+
+    path: str
+    markets: int
+    rest_calls: int
+    ws_frames: int
+    duration_ms: int
+
+
+class DemoKey(msgspec.Struct):
+    key_id: str
+    private_key_path: str
+
+
+class SimExchangeRecord(_Rec, tag="sim-exchange", tag_field="kind"):
+    """The first line of `kalashi sim-exchange`: where it listens, once it is ready."""
+
+    url: str
+    ws_url: str
+    control_url: str
+    port: int
+    keys: list[str]
+    markets: int
+    step: int
+    demo_key: DemoKey | None = None
+
+
 RECORD_TYPES: dict[str, type[msgspec.Struct]] = {
     "market": MarketRecord, "opportunity": OpportunityRecord, "candidate": CandidateRecord,
     "rejected": RejectedRecord, "order": OrderRecord, "fill": FillRecord, "denied": DeniedRecord,
     "metrics": MetricsRecord, "iteration": IterationRecord, "health": HealthRecord, "stats": StatsRecord,
+    "repair": RepairRecord, "halt": HaltRecord, "reconcile": ReconcileRecord, "resume": ResumeRecord,
+    "recording": RecordingRecord, "sim-exchange": SimExchangeRecord,
 }
 
 SCHEMA_DIR = Path(__file__).parent / "schemas" / "records"
