@@ -336,7 +336,9 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ProfileError(f"{source}: a profile must be a mapping of keys, got {type(data).__name__}")
+        raise ProfileError(f"{source}: a profile must be a mapping of keys, got {type(data).__name__}",
+                           hint="check the path: a profile is a YAML mapping of keys like the built-in default "
+                                "(`kalashi profile show > my.yaml` writes one to start from)")
     try:
         return msgspec.convert(_exact(data), Profile, strict=False)
     except msgspec.ValidationError as e:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 def _interrupted_while_starting(signum: int, frame: object) -> None:
     try:
-        sys.stderr.write("kalashi: error: interrupted\n")
+        sys.stderr.write("kalashi: error: interrupted — nothing to repair; run the command again\n")
         sys.stderr.flush()
     finally:
         os._exit(130)

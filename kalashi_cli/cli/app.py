@@ -23,6 +23,9 @@ HEAL_ONCE_EXIT_CODES: dict[int, str] = {
     11: "heal --once: failed (a check failed; HALTED counts as failed)",
 }
 ALL_EXIT_CODES: dict[int, str] = dict(sorted({**EXIT_CODES, **HEAL_ONCE_EXIT_CODES}.items()))
+#: every journal write is one committed transaction, so a Ctrl-C leaves nothing to repair
+#: (docs/exit-codes.md, code 130); kalashi_cli/cli/__init__.py prints the same line
+INTERRUPTED = "interrupted — nothing to repair; run the command again"
 # "\b" keeps click from re-wrapping a block: one code per line, aligned
 EXIT_TABLE = "\b\n" + "\n".join(f"{code:<4} {what}" for code, what in ALL_EXIT_CODES.items())
 
@@ -55,7 +58,7 @@ class KalashiGroup(TyperGroup):
             error(str(e))
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
-            error("interrupted")
+            error(INTERRUPTED)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:
             # `kalashi scan | head`: the reader left; that is not an error of ours
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except KeyboardInterrupt:  # Ctrl-C outside a command (while parsing, completing, exiting)
-        error("interrupted")
+        error(INTERRUPTED)
         return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback, no locals
         error(f"unexpected {type(e).__name__}: {e} — please report this with the command you ran "

@@ -351,6 +351,19 @@ def print_tables(rows: list[dict[str, Any]], columns: dict[str, list[str]]) -> N
         con.print(t)
 
 
+def print_record(rec: dict[str, Any], title: str | None = None) -> None:
+    """Print one record as a two-column table (field, value) on stdout."""
+    from rich.table import Table
+
+    t = Table(title=title or f"kalashi {rec.get('kind', '?')}", show_header=False, title_justify="left")
+    t.add_column("field")
+    t.add_column("value", overflow="fold")
+    for k, v in rec.items():
+        if k not in ("kind", "v"):
+            t.add_row(k, _cell(v))
+    console(stderr=False).print(t)
+
+
 def _cell(v: Any) -> str:
     if v is None:
         return "—"

@@ -16,6 +16,7 @@ from .common import (
     Out,
     PaperOpt,
     ProfileOpt,
+    QuietOpt,
     info,
     load_profile,
     open_journal,
@@ -42,6 +43,7 @@ def metrics(
     journal: JournalOpt = None,
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
+    quiet: QuietOpt = False,  # metrics prints no summary; accepted so scripts can pass --quiet everywhere
 ) -> None:
     """Report P&L, drawdown, execution and recommendations.
 

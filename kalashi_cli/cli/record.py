@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -78,9 +77,11 @@ def record(
         summary = do_record(output, source=source, tickers=chosen[0], events=chosen[1], series=chosen[2],
                             duration_s=duration, snapshot_every_s=snapshot_every, max_frames=max_frames,
                             on_progress=progress)
-    typer.echo(json.dumps({"kind": "recording", "v": 1, "path": summary.path, "markets": len(summary.markets),
-                           "rest_calls": summary.rest_calls, "ws_frames": summary.ws_frames,
-                           "duration_ms": summary.ended_ms - summary.started_ms}))
+    from ..records import RecordWriter
+
+    RecordWriter().write({"kind": "recording", "v": 1, "path": summary.path, "markets": len(summary.markets),
+                          "rest_calls": summary.rest_calls, "ws_frames": summary.ws_frames,
+                          "duration_ms": summary.ended_ms - summary.started_ms})
     info(f"recorded {len(summary.markets)} markets to {summary.path}; replay with --source replay:{summary.path}",
          quiet)
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ..errors import JournalError
 from .common import (
     DemoOpt,
+    Format,
+    FormatOpt,
     JournalOpt,
     LiveOpt,
+    Out,
     PaperOpt,
     ProfileOpt,
     QuietOpt,
@@ -24,6 +26,8 @@ from .common import (
     open_journal,
     open_source,
     pick_mode,
+    print_record,
+    use_table,
 )
 
 #: --source for the controls: books from here, else from the source the journal last traded on
@@ -57,6 +61,24 @@ def _account(mode, jr, source: str | None, prof) -> Iterator[tuple]:  # noqa: AN
         jr.close()
 
 
+def _emit(rec: dict[str, Any], fmt: Format) -> None:
+    """One record: a field/value table on a terminal (or --format table), a JSON line in a pipe."""
+    if use_table(fmt):
+        print_record(rec)
+    else:
+        Out(fmt).write(rec)
+
+
+def reconcile_record(rep: Any) -> dict[str, Any]:
+    """Encode a reconciliation report as a `reconcile` record (counts and money as contract strings)."""
+    from ..money import fmt_count, fmt_money
+
+    d = rep.to_dict()
+    d["position_drift"] = {t: [fmt_count(a), fmt_count(b)] for t, (a, b) in rep.position_drift.items()}
+    d["balance_drift"] = [fmt_money(x) for x in rep.balance_drift] if rep.balance_drift else None
+    return {"kind": "reconcile", "v": 1, **d}
+
+
 def halt(
     reason: str = typer.Option("operator halt", "--reason", "-r", metavar="TEXT",
                                help="Why you halt (kept in the journal, shown by heal and the dashboard)."),
@@ -66,15 +88,16 @@ def halt(
     source: BooksSourceOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
+    fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
     """Stop trading now and cancel resting orders.
 
     Sets the trading state to HALTED (kept across restarts), cancels every resting order and
     lets only reducing orders through. When a run-loop holds this paper account, the halt is
-    stored and the loop cancels its own resting orders at its next iteration. Cron and ops
-    can also halt by creating the file HALT in the data dir. Lift it with
-    `kalashi resume --confirm`.
+    stored and the loop cancels its own resting orders at its next iteration. Writes one
+    `halt` record (a table on a terminal). Cron and ops can also halt by creating the file
+    HALT in the data dir. Lift it with `kalashi resume --confirm`.
     """
     from ..safety import halt as do_halt
 
@@ -96,12 +119,12 @@ def halt(
             set_halted(jr, reason)
         finally:
             jr.close()
-        typer.echo(json.dumps({"kind": "halt", "v": 1, "state": "HALTED", "reason": reason, "cancelled": 0,
-                               "remaining_resting": None, "deferred": True}))
+        _emit({"kind": "halt", "v": 1, "state": "HALTED", "reason": reason, "cancelled": 0,
+               "remaining_resting": None, "error": "", "deferred": True}, fmt)
         info(f"HALTED ({reason}): the running loop ({e.message.split('(')[-1].rstrip(')')}) cancels its resting "
              "orders at its next iteration", quiet)
         return
-    typer.echo(json.dumps({"kind": "halt", "v": 1, **res.to_dict()}))
+    _emit({"kind": "halt", "v": 1, **res.to_dict(), "deferred": False}, fmt)
     info(f"HALTED ({reason}): {res.cancelled} resting order(s) cancelled, {res.remaining_resting} left"
          + (f" — {res.error}" if res.error else ""), quiet)
 
@@ -113,6 +136,7 @@ def flatten(
     source: BooksSourceOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
+    fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
     """Close every open position (reduce-only IOC orders).
@@ -122,7 +146,6 @@ def flatten(
     cannot be closed are listed on stderr with the reason (no bid, bound too tight …).
     Usually after `kalashi halt`, so nothing opens again meanwhile.
     """
-    from ..records import RecordWriter
     from ..safety import flatten as do_flatten
 
     prof = load_profile(profile)
@@ -130,8 +153,9 @@ def flatten(
     jr = open_journal(mode, journal)
     with _account(mode, jr, source, prof) as (src, broker):
         res = do_flatten(prof, jr, broker, src.books, src.now_ms)
-    w = RecordWriter()
-    w.write_all(res.records)
+    out = Out(fmt)
+    out.write_all(res.records)
+    out.finish()
     info(f"closed {len(res.closed)} position(s)" + "".join(f"\n  {t} left open: {why}"
                                                           for t, why in res.left_open.items()), quiet)
 
@@ -142,22 +166,28 @@ def resume(
     demo: DemoOpt = False,
     live: LiveOpt = False,
     journal: JournalOpt = None,
+    fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
     """Leave HALTED and allow new entries (needs --confirm).
 
     Clears a halt stored in the journal (by `kalashi halt`, a limit, heal, the dashboard or an
-    MCP agent) and resets the count of failed reconciliations. A HALT file in the data dir
-    must be removed by hand first. REDUCING is not a halt: it clears by itself when drawdown
-    and loss streaks recover.
+    MCP agent) and resets the count of failed reconciliations, and writes one `resume` record.
+    A HALT file in the data dir must be removed by hand first. REDUCING is not a halt: it
+    clears by itself when drawdown and loss streaks recover.
     """
     from ..safety import resume as do_resume
+    from ..stages.risk import TradingState, stored_state
 
     jr = open_journal(pick_mode(paper, demo, live), journal)
     try:
+        before, why = stored_state(jr)
         state = do_resume(jr, confirm=confirm)
     finally:
         jr.close()
+    was_halted = before is TradingState.HALTED
+    _emit({"kind": "resume", "v": 1, "state": "ACTIVE", "was_halted": was_halted,
+           "halt_reason": why if was_halted else ""}, fmt)
     info(f"trading state: {state}", quiet)
 
 
@@ -168,13 +198,16 @@ def reconcile(
     source: BooksSourceOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
+    fmt: FormatOpt = Format.auto,
+    quiet: QuietOpt = False,
 ) -> None:
     """Adopt the exchange's truth about orders and fills.
 
-    Compares the journal with the exchange and prints one `reconcile` record of what changed:
-    resolves orders whose outcome was unknown (by client_order_id, which unblocks their
-    markets), adds missing fills, updates order states, reports orphan resting orders and
-    position drift. run-loop does this at start and every few iterations by itself.
+    Compares the journal with the exchange, resolves orders whose outcome was unknown (by
+    client_order_id, which unblocks their markets), adds missing fills, updates order states,
+    reports orphan resting orders and position drift, and writes one `reconcile` record of
+    what changed (a table on a terminal). run-loop does this at start and every few
+    iterations by itself.
     """
     from ..profile import money
     from ..reconcile import reconcile as do_reconcile
@@ -185,8 +218,12 @@ def reconcile(
     with _account(mode, jr, source, prof) as (_src, broker):
         rep = do_reconcile(jr, broker, starting_balance=money(prof.paper.starting_balance),
                            cancel_orphans=prof.risk.cancel_orphans)
-    typer.echo(json.dumps({"kind": "reconcile", "v": 1, **rep.to_dict()}))
-    if not rep.ok:
+    _emit(reconcile_record(rep), fmt)
+    if rep.ok:
+        info(f"reconciled: {len(rep.resolved)} unknown order(s) resolved, {rep.fills_added} fill(s) added, "
+             f"{rep.orders_updated} order(s) updated, {len(rep.orphans)} orphan(s), "
+             f"{len(rep.position_drift)} position drift(s)" + (", balance drift" if rep.balance_drift else ""), quiet)
+    else:
         from ..errors import ExchangeError
 
         raise ExchangeError(f"reconciliation failed: {rep.error}", hint="check connectivity and run it again")

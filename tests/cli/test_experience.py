@@ -25,6 +25,8 @@ from .conftest import SIM, Kalashi, records
 
 KALASHI = [sys.executable, "-m", "kalashi_cli"]
 ERROR_LINE = re.compile(r"^kalashi: error: \S.* — \S.*$")
+#: exit 130 says what to do next, like every other error (docs/exit-codes.md: "nothing to repair; run again")
+INTERRUPTED = "kalashi: error: interrupted — nothing to repair; run the command again\n".encode()
 
 
 def env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -78,6 +80,8 @@ def _cases(tmp_path: Path) -> list[tuple[list[str], str | None, int, str]]:
     not_a_db.write_text("hello")
     a_file = tmp_path / "a-file"
     a_file.write_text("")
+    not_a_profile = tmp_path / "junk.sqlite"  # parses as a YAML scalar
+    not_a_profile.write_text("SQLite format 3 junk")
     bad_profile = tmp_path / "typo.yaml"
     bad_profile.write_text("risk:\n  max_order_cst: 5\n")
     return [
@@ -105,6 +109,7 @@ def _cases(tmp_path: Path) -> list[tuple[list[str], str | None, int, str]]:
         (["heal", "--once", "--source", "nasdaq"], None, 2, "use one of: sim"),
         (["profile", "validate", str(tmp_path / "nope.yaml")], None, 4, "nope.yaml: no such file"),
         (["profile", "validate"], None, 2, "kalashi profile validate --help"),
+        (["profile", "show", "--profile", str(not_a_profile)], None, 4, "a profile is a YAML mapping"),
         (["mcp-serve", "--port", "9000"], None, 2, "--transport http"),
         (["serve-bridge", "--token", "short", "--no-open"], None, 2, "KALASHI_BRIDGE_TOKEN"),
     ]
@@ -176,6 +181,55 @@ def test_quiet_operator_commands(kalashi: Kalashi, tmp_path: Path) -> None:
     res = kalashi("halt", *j, "--reason", "test", "--quiet")
     assert res.stderr == "" and json.loads(res.stdout)["state"] == "HALTED"
     assert kalashi("resume", *j, "--confirm", "--quiet").stderr == ""
+    assert kalashi("reconcile", *j).stderr.startswith("reconciled: ")
+    for cmd in (["reconcile"], ["flatten"], ["metrics"], ["halt"], ["resume", "--confirm"]):
+        assert kalashi(*cmd, *j, "-q", input="").stderr == "", cmd
+
+
+#: the commands that write records on stdout share --quiet/-q and --format/-f (table on a terminal)
+RECORD_COMMANDS = ("scan", "analyze", "correlate", "order", "metrics", "run-loop", "heal", "halt", "flatten",
+                   "resume", "reconcile")
+
+
+def test_shared_options_are_the_same_on_every_command() -> None:
+    import typer
+
+    from kalashi_cli.cli.app import app
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    for name, cmd in commands.items():
+        opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        if name != "profile":  # a group of its own: show/validate/schema/list print YAML and text
+            assert {"--quiet", "-q"} <= opts, name
+        if name in RECORD_COMMANDS:
+            assert {"--format", "-f"} <= opts, name
+        for shared in ("--profile", "--journal", "--source"):
+            if shared in opts:
+                short = {"--profile": "-p", "--journal": "-j", "--source": "-s"}[shared]
+                assert short in opts, (name, shared)
+
+
+@pytest.mark.parametrize("cmd", [["halt", "--reason", "fmt"], ["resume", "--confirm"], ["reconcile"]])
+def test_operator_commands_write_one_compact_record_or_a_table(kalashi: Kalashi, tmp_path: Path,
+                                                               cmd: list[str]) -> None:
+    j = ["--journal", str(tmp_path / "j.sqlite")]
+    kalashi("run-loop", *j, "--source", SIM, "--iterations", "2", "--interval", "0")
+    line = kalashi(*cmd, *j, "--quiet").stdout
+    rec = json.loads(line)
+    assert rec["kind"] == cmd[0] and line == json.dumps(rec, separators=(",", ":")) + "\n", line
+    assert kalashi(*cmd, *j, "--format", "jsonl", "--quiet").stdout.startswith('{"kind":"' + cmd[0] + '"')
+    table = kalashi(*cmd, *j, "--format", "table", "--quiet").stdout
+    assert f"kalashi {cmd[0]}" in table and "{" not in table.splitlines()[0]
+    assert ("state" if cmd[0] != "reconcile" else "fills_added") in table
+
+
+def test_operator_commands_print_a_table_on_a_terminal(tmp_path: Path) -> None:
+    j = ["--journal", str(tmp_path / "j.sqlite")]
+    code, out, err = run_with_tty(["halt", *j, "--reason", "tty"], tmp_path, tty="stdout", NO_COLOR="1")
+    assert code == 0 and b"kalashi halt" in out and b"HALTED" in out and b'"kind"' not in out, out
+    assert b"HALTED (tty)" in err
+    code, out, _ = run_with_tty(["flatten", *j], tmp_path, tty="stdout", NO_COLOR="1")
+    assert code == 0 and b'"kind"' not in out
 
 
 def test_run_loop_on_a_terminal_prints_a_line_per_iteration(tmp_path: Path) -> None:
@@ -257,7 +311,7 @@ def test_ctrl_c_on_a_long_scan_exits_130_without_a_traceback(tmp_path: Path) -> 
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130
-    assert err == b"kalashi: error: interrupted\n"
+    assert err == INTERRUPTED
 
 
 def test_ctrl_c_while_the_commands_still_import(tmp_path: Path) -> None:
@@ -267,7 +321,7 @@ def test_ctrl_c_while_the_commands_still_import(tmp_path: Path) -> None:
             "os.kill(os.getpid(), signal.SIGINT)\n"
             "import time; time.sleep(30)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env(tmp_path), timeout=60)
-    assert p.returncode == 130 and p.stderr == b"kalashi: error: interrupted\n"
+    assert p.returncode == 130 and p.stderr == INTERRUPTED
 
 
 def test_fair_values_may_be_floats_from_a_model(kalashi: Kalashi, tmp_path: Path) -> None:
