@@ -115,6 +115,10 @@ class TradingLoop:
     # -- one iteration ----------------------------------------------------------------------
     def run_iteration(self) -> IterationResult:
         """Run one pass of the pipeline; return its iteration record and everything it emitted."""
+        from .heal.feed import repair_source_feed
+
+        # a WebSocket book left stale, or a silent connection: resync it, journaled as a repair (never raises)
+        repair_source_feed(self.source, self.journal)
         started = self.wall_ms()
         t0 = time.perf_counter()
         self.n += 1

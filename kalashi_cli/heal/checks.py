@@ -645,13 +645,19 @@ def service_checks(svc: TradingService) -> list[Check]:
 
     checks = [timed("loop", loop), timed("journal", journal), timed("trading_state", state),
               timed("exchange", exchange), timed("reconciliation", drift)]
-    # repairs made by a `kalashi heal` watching this journal, so the dashboard shows them
-    checks.append(recent_repairs(svc.journal.path))
-    feed = _feed_of(svc.source)
+    feed = feed_of(svc.source)
+    feed_health = None
     if feed is not None:
-        from .feed import feed_check
+        from .feed import feed_check, repair_source_feed
 
-        checks.append(feed_check(feed))
+        feed_health = feed_check(feed)
+        # an unwell feed is resynced here too (the loop's iterations do it as well), before the
+        # repairs check below reads the journal, so it shows this repair
+        repair_source_feed(svc.source, svc.journal, check=feed_health)
+    # repairs made by a `kalashi heal` watching this journal (and the feed's), so the dashboard shows them
+    checks.append(recent_repairs(svc.journal.path))
+    if feed_health is not None:
+        checks.append(feed_health)
     clients: dict[str, Any] = {"source": getattr(svc.source, "client", None),
                                "broker": getattr(svc.broker, "client", None)}
     limiters = {label: c.limiter for label, c in clients.items() if _is_kalshi_client(c)}
@@ -669,7 +675,7 @@ def _is_kalshi_client(obj: Any) -> bool:
     return mod is not None and isinstance(obj, mod.KalshiClient)
 
 
-def _feed_of(source: Any) -> Any:
+def feed_of(source: Any) -> Any:
     """The WebSocket feed of a Kalshi source in WS mode (None for every other source)."""
     import sys
 

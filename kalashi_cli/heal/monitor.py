@@ -440,13 +440,7 @@ class HealthMonitor:
         self._publish()
 
     def _journal_event(self, r: Repair) -> None:
-        status = FAILED if r.action == "give-up" else OK if r.ok else DEGRADED
-        health = {"kind": "health", "v": 1, "name": "repairs", "status": status,
-                  "detail": f"{r.action} {r.target}: {r.detail}", "latency_ms": None}
-        self._journal_write(f"repair {r.action} {r.target}", lambda jr: (
-            jr.add_event("repair", {"action": r.action, "target": r.target, "ok": r.ok, "detail": r.detail},
-                         ts_ms=r.ts_ms),
-            jr.add_records([health], ts_ms=r.ts_ms)))
+        self._journal_write(f"repair {r.action} {r.target}", r.journal)
 
     def _journal_write(self, what: str, write: Callable[[Any], object]) -> None:
         """Write to the journal (a short connection of our own); log, never raise, when it fails.

@@ -103,6 +103,25 @@ class Repair:
     def to_record(self) -> dict[str, Any]:
         return {"kind": "repair", "v": 1, **self.to_dict()}
 
+    def to_health(self) -> dict[str, Any]:
+        """The ``health`` record (name ``repairs``) that shows this repair on the dashboard.
+
+        ok when it worked, degraded when it did not, failed for a give-up.
+        """
+        status = FAILED if self.action == "give-up" else OK if self.ok else DEGRADED
+        return {"kind": "health", "v": 1, "name": "repairs", "status": status,
+                "detail": f"{self.action} {self.target}: {self.detail}", "latency_ms": None}
+
+    def journal(self, jr: Any) -> None:
+        """Write this repair into a journal: event ``repair`` and its health record in ``records``.
+
+        Raises:
+            JournalError: the journal cannot be written.
+        """
+        jr.add_event("repair", {"action": self.action, "target": self.target, "ok": self.ok, "detail": self.detail},
+                     ts_ms=self.ts_ms)
+        jr.add_records([self.to_health()], ts_ms=self.ts_ms)
+
 
 @dataclass(slots=True)
 class Child:
