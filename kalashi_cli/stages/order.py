@@ -69,7 +69,7 @@ from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, sna
 from ..ports import Broker
 from ..profile import Profile
 from .book import buy_slices, sell_slices, slices_count
-from .risk import RiskGate
+from .risk import RiskGate, order_collateral
 
 _NAMESPACE = uuid.UUID("5f0c1d2e-6b7a-4c3d-9e8f-0a1b2c3d4e5f")
 
@@ -190,13 +190,16 @@ class OrderExecutor:
             tif = ex.arbitrage_time_in_force if len(plans) > 1 else ex.taker_time_in_force
             for p in plans:
                 p.intent = self._intent(o.id, p.index, p.leg, p.market, p.limit, size, tif)
-        # gate every leg before sending any
+        # gate every leg before sending any, the basket as a whole (its legs' costs add up)
+        pending = 0
         for p in plans:
             d = self.gate.check(p.intent, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier,
-                                stale=self.stale(p.leg.ticker), trading_active=self._active())
+                                stale=self.stale(p.leg.ticker), trading_active=self._active(), pending=pending)
             if d:
                 yield Denied(o.id, p.leg.ticker, d.rule, d.reason, o.strategy)
                 return
+            if not (p.intent.reduce_only or self.gate.is_reducing(p.intent)):
+                pending += order_collateral(p.intent, p.market.fee_type, p.market.fee_multiplier)
         plans.sort(key=lambda p: (p.available, p.index))  # least liquid first
         filled: list[tuple[_LegPlan, Count]] = []
         for p in plans:

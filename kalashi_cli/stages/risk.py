@@ -15,14 +15,15 @@ selling YES at $0.01 is buying NO at $0.99 and counts as $0.99 per contract.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
-from ..domain import OrderIntent
+from ..domain import ExchangeOrder, OrderIntent
 from ..journal import Journal, data_dir
-from ..money import ONE_DOLLAR, Money, fee_for, usd
+from ..money import MULT_SCALE, ONE_DOLLAR, Count, Money, Price, fee_for, usd
 from ..profile import Profile, money
 from .portfolio import Portfolio
 
@@ -99,11 +100,58 @@ def order_cost(intent: OrderIntent, fee_type: str = "quadratic", multiplier: int
     return price * intent.count + fee_for(price, intent.count, fee_type=fee_type, multiplier=multiplier)
 
 
+def worst_fee(price: Price, count: Count, *, is_bid: bool, fee_type: str = "quadratic",
+              multiplier: int = MULT_SCALE) -> Money:
+    """Return the most taker fee an order can pay: every 0.01 contract a separate fill at the worst price.
+
+    Fees round up per fill, so many small fills cost most; a bid fills at its limit or lower
+    (an ask at its limit or higher) and ``P × (1 − P)`` peaks at $0.50. This is what the
+    exchange holds as collateral (:meth:`kalashi_cli.sim.engine.book.MarketBook.max_unit_fee`).
+    """
+    q = min(price, ONE_DOLLAR // 2) if is_bid else max(price, ONE_DOLLAR // 2)
+    return fee_for(q, 1, fee_type=fee_type, multiplier=multiplier) * count
+
+
+def order_collateral(intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = MULT_SCALE) -> Money:
+    """Return the cash the exchange holds back for ``intent``: the side bought plus :func:`worst_fee`."""
+    price = intent.price if intent.side == "bid" else ONE_DOLLAR - intent.price
+    return price * intent.count + worst_fee(intent.price, intent.count, is_bid=intent.side == "bid",
+                                            fee_type=fee_type, multiplier=multiplier)
+
+
 def reduces(intent: OrderIntent, position: int) -> bool:
     """Whether the order only brings an existing position towards zero."""
     if intent.side == "ask":
         return position > 0 and intent.count <= position
     return position < 0 and intent.count <= -position
+
+
+def resting_collateral(orders: Iterable[ExchangeOrder], positions: Mapping[str, int]) -> Money:
+    """Return the cash resting orders could still take: what the exchange holds back for them.
+
+    Per market and side (the exchange's rule, :mod:`kalashi_cli.sim.engine.accounts`): each
+    resting buy costs its price times what remains plus :func:`worst_fee` (at the standard fee
+    schedule: the journal does not keep each market's), less $1 for every
+    contract it would close against the opposite position (a closing fill returns $1 a pair).
+    Without this the gate would see cash that quotes already hold and pass orders the exchange
+    then refuses for balance.
+    """
+    bids: dict[str, list[int]] = {}
+    asks: dict[str, list[int]] = {}
+    for o in orders:
+        if o.remaining_count <= 0:
+            continue
+        price = o.price if o.side == "bid" else ONE_DOLLAR - o.price
+        acc = (bids if o.side == "bid" else asks).setdefault(o.ticker, [0, 0])
+        acc[0] += price * o.remaining_count + worst_fee(o.price, o.remaining_count, is_bid=o.side == "bid")
+        acc[1] += o.remaining_count
+    total = 0
+    for side, book in (("bid", bids), ("ask", asks)):
+        for ticker, (cost, count) in book.items():
+            pos = positions.get(ticker, 0)
+            closes = min(count, max(0, -pos) if side == "bid" else max(0, pos))
+            total += max(0, cost - ONE_DOLLAR * closes)
+    return total
 
 
 class RiskGate:
@@ -119,10 +167,23 @@ class RiskGate:
         self.sent_cost = 0  # cost of taker orders admitted in this run (counts against the daily cap)
         self.reserved = 0  # cost of every order admitted in this run (counts against cash)
         self._blocked = journal.blocked_tickers()
-        self._open_orders = len(journal.orders(status="resting"))
+        resting = journal.orders(status="resting")
+        self._open_orders = len(resting)
+        #: cash the exchange holds for quotes resting from earlier iterations
+        self.held = resting_collateral(resting, {t: p.position for t, p in portfolio.ledger.positions.items()})
+
+    @property
+    def available(self) -> Money:
+        """Cash an order may still use: the fill ledger's cash less resting collateral and this run's orders."""
+        return self.portfolio.cash - self.held - self.reserved
 
     def check(self, intent: OrderIntent, *, fee_type: str = "quadratic", multiplier: int = 10_000,
-              stale: bool = False, trading_active: bool = True) -> Denial | None:
+              stale: bool = False, trading_active: bool = True, pending: Money = 0) -> Denial | None:
+        """Return why ``intent`` may not be sent, or None.
+
+        ``pending`` is the cost of the basket's legs already checked but not yet admitted: a
+        basket must fit the caps and the cash as a whole before its first leg is sent.
+        """
         r = self.profile.risk
         pos = self.portfolio.ledger.positions.get(intent.ticker)
         position = pos.position if pos else 0
@@ -147,25 +208,32 @@ class RiskGate:
         if cost > money(r.max_order_cost):
             return Denial("max-order-cost", f"order cost {usd(cost)} exceeds the per-order cap "
                           f"{usd(money(r.max_order_cost))}")
-        daily = self.portfolio.today_cost + self.sent_cost + cost
+        daily = self.portfolio.today_cost + self.sent_cost + pending + cost
         if intent.time_in_force != "good_till_canceled" and daily > money(r.max_daily_cost):
             return Denial("max-daily-cost", f"today's order cost would reach {usd(daily)}, above the daily "
                           f"cap {usd(money(r.max_daily_cost))}")
         if self._open_orders >= r.max_open_orders and intent.time_in_force == "good_till_canceled":
             return Denial("max-open-orders", f"{self._open_orders} orders already rest (cap {r.max_open_orders})")
-        if cost > self.portfolio.cash - self.reserved:
-            return Denial("balance", f"order cost {usd(cost)} exceeds available cash "
-                          f"{usd(self.portfolio.cash - self.reserved)}")
+        need = order_collateral(intent, fee_type, multiplier)
+        if need + pending > self.available:
+            what = f"order needs {usd(need)}" + (f" (with the basket's other legs {usd(need + pending)})"
+                                                 if pending else "")
+            return Denial("balance", f"{what} exceeds available cash {usd(max(0, self.available))}"
+                          + (f" ({usd(self.held)} is held by resting quotes)" if self.held else ""))
         return None
+
+    def is_reducing(self, intent: OrderIntent) -> bool:
+        """Whether ``intent`` only brings the current position in its market towards zero."""
+        pos = self.portfolio.ledger.positions.get(intent.ticker)
+        return reduces(intent, pos.position if pos else 0)
 
     def admit(self, intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = 10_000) -> None:
         """Count an order that passed and is being sent against this run's limits."""
         pos = self.portfolio.ledger.positions.get(intent.ticker)
         if not (intent.reduce_only or reduces(intent, pos.position if pos else 0)):
-            cost = order_cost(intent, fee_type, multiplier)
-            self.reserved += cost
+            self.reserved += order_collateral(intent, fee_type, multiplier)
             if intent.time_in_force != "good_till_canceled":
-                self.sent_cost += cost
+                self.sent_cost += order_cost(intent, fee_type, multiplier)
         if intent.time_in_force == "good_till_canceled":
             self._open_orders += 1
 

@@ -85,3 +85,24 @@ def test_resting_maker_order_fills_only_when_the_market_trades_through(tmp_path:
     assert sum(f.count for f in fills) == 600 and not fills[0].is_taker
     (o,) = broker.orders(status="resting")
     assert o.remaining_count == 400
+
+
+def test_the_gate_passes_nothing_the_paper_exchange_refuses_for_balance(tmp_path: Path) -> None:
+    """20 iterations on the sim quote and take until cash runs short: every refusal is the gate's, none the exchange's."""
+    from kalashi_cli.context import open_broker, open_source
+
+    src = open_source("sim:seed=0,markets=2000")
+    j = Journal(tmp_path / "journal-paper.sqlite")
+    broker = open_broker("paper", src, j, P)
+    denied: list[dict] = []
+    try:
+        TradingLoop(P, src, broker, j, sink=lambda r: denied.append(r) if r.get("kind") == "denied" else None
+                    ).run(iterations=20, interval=0)
+        rejected = [i for i in j.intents(status="rejected") if "balance" in (i.detail or "")]
+        assert rejected == [], f"{len(rejected)} orders passed the gate and were refused for balance"
+        assert len(j.orders(status="resting")) > 10, "quotes rest and hold cash, so the case is exercised"
+        assert any(d["rule"] == "balance" for d in denied), "the gate itself refused for balance"
+    finally:
+        broker.close()
+        src.close()
+        j.close()

@@ -8,12 +8,21 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kalashi_cli.domain import Leg, Opportunity, OrderIntent
+from kalashi_cli.domain import ExchangeOrder, Leg, Opportunity, OrderIntent
 from kalashi_cli.journal import Journal
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.stages.correlate import Correlator, Grouper
 from kalashi_cli.stages.portfolio import load_portfolio
-from kalashi_cli.stages.risk import RiskGate, TradingState, order_cost, set_halted, stored_state
+from kalashi_cli.stages.risk import (
+    RiskGate,
+    TradingState,
+    order_collateral,
+    order_cost,
+    resting_collateral,
+    set_halted,
+    stored_state,
+    worst_fee,
+)
 from kalashi_cli.stages.sizing import dynamic_scale, kelly_fraction, size_opportunity
 
 P = load_profile("default")
@@ -111,3 +120,53 @@ def test_halt_persists_in_the_journal(tmp_path: Path) -> None:
     j.close()
     again = Journal(path)
     assert stored_state(again) == (TradingState.HALTED, "test halt")
+
+
+def _resting(coid: str, ticker: str, side: str, price: str, count: int) -> ExchangeOrder:
+    from kalashi_cli.money import parse_price
+
+    return ExchangeOrder(f"o-{coid}", coid, ticker, side, parse_price(price), "resting",  # type: ignore[arg-type]
+                         count, 0, count)
+
+
+def test_resting_quotes_hold_cash_the_gate_will_not_spend_twice(tmp_path: Path) -> None:
+    """Quotes resting from earlier iterations hold collateral: the gate must not pass what the exchange refuses."""
+    j = Journal(tmp_path / "j.sqlite")
+    for i in range(9):  # nine $10 bids resting: $90 of a $100 paper balance is held
+        j.upsert_order(_resting(f"q{i}", f"Q{i}", "bid", "0.50", 2000))
+    pf = load_portfolio(j, money(P.paper.starting_balance))
+    gate = RiskGate(P, j, pf, TradingState.ACTIVE)
+    held = 9 * (5000 * 2000 + worst_fee(5000, 2000, is_bid=True))
+    assert gate.held == held and gate.available == pf.cash - held
+    fits = OrderIntent("c1", "T", "bid", 4000, 1000)  # $4 + fees < what is left
+    assert gate.check(fits) is None
+    too_big = OrderIntent("c2", "T", "bid", 4500, 2000)  # $9: under the caps, but only free cash counts
+    d = gate.check(too_big)
+    assert d is not None and d.rule == "balance" and "held by resting quotes" in d.reason
+
+
+def test_a_quote_that_would_close_a_position_holds_nothing() -> None:
+    # short 20 NO-equivalent… long 20 YES: an ask for 20 YES only closes pairs, each returning $1
+    orders = [_resting("a", "T", "ask", "0.60", 2000)]
+    assert resting_collateral(orders, {"T": 2000}) == 0
+    assert resting_collateral(orders, {}) == 4000 * 2000 + worst_fee(6000, 2000, is_bid=False)
+    assert resting_collateral(orders, {"T": 1000}) == max(0, 4000 * 2000 + worst_fee(6000, 2000, is_bid=False)
+                                                          - 1_000_000 * 1000)
+
+
+def test_a_basket_must_fit_as_a_whole_before_its_first_leg(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+    pf = load_portfolio(j, money(P.paper.starting_balance))
+    gate = RiskGate(P, j, pf, TradingState.ACTIVE)
+    leg = OrderIntent("c1", "A", "bid", 4500, 2000, time_in_force="good_till_canceled")  # $9 + fees
+    assert gate.check(leg) is None
+    assert gate.check(leg, pending=92_000_000).rule == "balance", "the basket's other legs already need $92"
+
+
+@given(st.integers(1, 9999), st.integers(1, 100_000), st.booleans())
+def test_worst_fee_is_never_below_the_fee_of_one_fill(price: int, count: int, is_bid: bool) -> None:
+    from kalashi_cli.money import fee_for
+
+    assert worst_fee(price, count, is_bid=is_bid) >= fee_for(price, count)
+    intent = OrderIntent("c", "T", "bid" if is_bid else "ask", price, count)
+    assert order_collateral(intent) >= order_cost(intent)
