@@ -215,6 +215,7 @@ class AttachBackend:
                                     "ORDER BY id DESC LIMIT ?", (JOURNAL_VIEW,)).fetchall()
             metrics = j.latest_metrics()
             ok, detail = j.integrity_ok()
+            heal_rows = self._latest_heal_health()
         last = rows[-1] if rows else None
         journal_view = [self._with_ts(kind, json.loads(text), ts) for ts, kind, text in view]
         if stored == "HALTED":
@@ -268,6 +269,7 @@ class AttachBackend:
              "detail": trading_state if halt_reason is None else f"{trading_state}: {halt_reason}",
              "latency_ms": None},
         ]
+        health.extend(heal_rows)
         return {
             "mode": self.mode,
             "loop": {"status": status, "iteration": last["n"] if last is not None else 0,
@@ -288,6 +290,24 @@ class AttachBackend:
             "updated": iso(self.wall_ms()),
             "attached": True,
         }
+
+    def _latest_heal_health(self) -> list[dict[str, Any]]:
+        """The last ``repairs`` and ``heal`` health rows a ``kalashi heal`` journaled, as the page shows them.
+
+        The live stream shows them as they are written; a page loaded (or reloaded) later gets
+        the latest of each here, with when it was written.
+        """
+        out = []
+        for name in ("repairs", "heal"):
+            row = self._db.execute("SELECT ts_ms, record FROM records WHERE kind='health' "
+                                   "AND json_extract(record, '$.name') = ? ORDER BY id DESC LIMIT 1",
+                                   (name,)).fetchone()
+            if row is None:
+                continue
+            rec = json.loads(row[1])
+            out.append({"name": name, "status": rec.get("status", "degraded"),
+                        "detail": f"{rec.get('detail', '')} (at {iso(int(row[0]))})", "latency_ms": None})
+        return out
 
     # -- commands ---------------------------------------------------------------------------
     def execute(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
