@@ -82,7 +82,7 @@ class Analyzer:
         self.profile = profile
         self.settings = profile.analyze
         self.fair = fair or {}
-        self._cache: TTLCache[Any, tuple[Opportunity, ...]] = TTLCache(
+        self._cache: TTLCache[str, tuple[Any, tuple[Opportunity, ...]]] = TTLCache(
             maxsize=self.settings.cache.max_entries, ttl=self.settings.cache.ttl_seconds, timer=timer)
         self.stats = CacheStats()
         self._liq_ref = int(self.settings.liquidity_reference * ONE)
@@ -116,7 +116,8 @@ class Analyzer:
     def _finish(self, group: list[Market], as_of_ms: int, src: str) -> Iterator[Opportunity]:
         found: list[Opportunity] = []
         if self.settings.arbitrage.enabled and len(group) >= 2:
-            found.extend(self._cached(("arb", tuple(_book_key(m) for m in group)), lambda: self._arbitrage(group)))
+            found.extend(self._cached(group[0].event_ticker, tuple(_book_key(m) for m in group),
+                                      lambda: self._arbitrage(group)))
         # Single-market checks are cheaper than a cache lookup (most markets fail on the top of
         # book), so only the event-level arbitrage search — the expensive part — is cached.
         for m in group:
@@ -128,14 +129,27 @@ class Analyzer:
         for o in found:
             yield replace(o, id=opportunity_id(o.strategy, o.legs, as_of_ms), as_of_ms=as_of_ms, src=src)
 
-    def _cached(self, key: Any, compute: Callable[[], tuple[Opportunity, ...]]) -> tuple[Opportunity, ...]:
-        hit = self._cache.get(key)
-        if hit is not None:
+    def _cached(self, event: str, books: Any, compute: Callable[[], tuple[Opportunity, ...]]
+                ) -> tuple[Opportunity, ...]:
+        """Return the event's arbitrage from the cache when its books are exactly those seen before.
+
+        One entry per event, holding the books it was computed on: a changed book is a miss
+        and replaces the entry in place (no dead entries). A full cache admits no new events
+        until TTL frees room — every iteration walks the events in the same order, and under
+        plain LRU a universe larger than the cache would evict each entry just before it is
+        asked for again, so nothing would ever hit.
+        """
+        entry = self._cache.get(event)
+        if entry is not None and entry[0] == books:
             self.stats.hits += 1
-            return hit
+            return entry[1]
         self.stats.misses += 1
         value = compute()
-        self._cache[key] = value
+        cache = self._cache
+        if entry is None and len(cache) >= cache.maxsize:
+            cache.expire()  # make room from entries past their TTL, if any
+        if entry is not None or len(cache) < cache.maxsize:
+            cache[event] = (books, value)
         return value
 
     # -- arbitrage ---------------------------------------------------------------------------
@@ -159,11 +173,12 @@ class Analyzer:
     def _ladder(self, group: list[Market]) -> list[Opportunity]:
         best: Opportunity | None = None
         for kinds, lo_outcome, hi_outcome in ((ABOVE, "yes", "no"), (BELOW, "no", "yes")):
-            rungs = sorted((m for m in group if m.strike_type in kinds and m.floor_strike is not None
-                            and m.cap_strike is None), key=lambda m: m.floor_strike or 0)
+            # "above K" markets carry K in floor_strike, "below K" ones in cap_strike (Kalshi's shape)
+            rungs = sorted((m for m in group if m.strike_type in kinds and _strike(m) is not None),
+                           key=lambda m: _strike(m) or 0)
             for i, lo in enumerate(rungs):
                 for hi in rungs[i + 1:]:
-                    if hi.floor_strike == lo.floor_strike:
+                    if _strike(hi) == _strike(lo):
                         continue
                     # quick reject before walking books: top-of-book basket must beat $1
                     a_lo = lo.yes_ask if lo_outcome == "yes" else lo.no_ask
@@ -236,8 +251,8 @@ class Analyzer:
             pays = "pays exactly $1.0000"
         else:
             lo, hi = legs
-            what = (f"Buying {outcomes[0].upper()} {lo.ticker} (strike {lo.floor_strike}) and "
-                    f"{outcomes[1].upper()} {hi.ticker} (strike {hi.floor_strike})")
+            what = (f"Buying {outcomes[0].upper()} {lo.ticker} (strike {_strike(lo)}) and "
+                    f"{outcomes[1].upper()} {hi.ticker} (strike {_strike(hi)})")
             pays = "pays at least $1.0000 wherever the value lands (the ladder is inverted)"
         reason = (f"{what} costs {usd(basket_cost)} per basket including fees and {pays}: "
                   f"{usd(edge)} guaranteed per basket on {size // ONE} baskets available at that edge.")
@@ -335,6 +350,15 @@ class Analyzer:
             score=_q(edge_d * confidence * liquidity, 6), reason=reason, series_ticker=m.series_ticker,
             category=m.category, cost=cost, p=p, maker=maker, payout=payout,
         )
+
+
+def _strike(m: Market) -> Decimal | None:
+    """The one strike of a one-sided ladder rung: the floor of "above K", the cap of "below K"."""
+    if m.strike_type in ABOVE:
+        return m.floor_strike if m.cap_strike is None else None
+    if m.strike_type in BELOW:
+        return m.cap_strike if m.floor_strike is None else None
+    return None
 
 
 def _book_key(m: Market) -> tuple[Any, ...]:

@@ -22,6 +22,8 @@ def market(ticker: str = "KXTEST-26JAN01-A", *, event: str = "KXTEST-26JAN01", y
 
 
 def strike(ticker: str, k: str, yes: tuple, no: tuple, event: str = "KXLAD-26JAN01", kind: str = "greater") -> Market:
+    if kind in ("less", "less_or_equal"):  # Kalshi puts the strike of "below K" in cap_strike
+        return market(ticker, event=event, yes=yes, no=no, strike_type=kind, cap_strike=Decimal(k))
     return market(ticker, event=event, yes=yes, no=no, strike_type=kind, floor_strike=Decimal(k))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -150,3 +151,47 @@ def test_with_books_is_replace_for_the_ladders() -> None:
     assert fast == slow and type(fast) is Market
     assert all(getattr(fast, f.name) is getattr(slow, f.name) for f in fields(Market))
     assert m.yes_bids != yes, "the original is untouched"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(levels, levels), min_size=2, max_size=4), st.sampled_from(["greater", "less"]))
+def test_ladder_arbitrage_pays_at_least_its_edge_wherever_the_value_lands(books: list, kind: str) -> None:
+    """Both one-sided ladders ("above K" with floor_strike, "below K" with cap_strike), random books."""
+    strikes = [100 + 10 * i for i in range(len(books))]
+    ms = [strike(f"L-{k}", str(k), yes=_book(y), no=_book(no_), kind=kind)
+          for k, (y, no_) in zip(strikes, books, strict=True)]
+    if any(m.yes_bid is not None and m.yes_ask is not None and m.yes_bid >= m.yes_ask for m in ms):
+        return  # crossed book: not a market state
+    by = {m.ticker: m for m in ms}
+    k_of = {m.ticker: k for m, k in zip(ms, strikes, strict=True)}
+    for o in run(ms):
+        if o.strategy != "arbitrage":
+            continue
+        cost, fees = leg_costs(o, by)
+        size = o.legs[0].count
+        for value in [strikes[0] - 5, *(k + 5 for k in strikes), *strikes]:
+            yes_wins = {t: (value > k if kind == "greater" else value < k) for t, k in k_of.items()}
+            pays = sum(size for leg in o.legs if (leg.outcome == "yes") == yes_wins[leg.ticker])
+            assert pays * ONE_DOLLAR - cost - fees >= o.edge * size // COUNT_SCALE, (value, o.reason)
+
+
+def test_an_inverted_below_ladder_is_found() -> None:
+    # P(below 100) must be ≤ P(below 110); YES below 100 bids 0.60 while YES below 110 is offered at 0.50
+    lo = strike("B-T100", "100", yes=lv(("0.60", "20")), no=lv(("0.35", "20")), kind="less")  # NO ask 0.40
+    hi = strike("B-T110", "110", yes=lv(("0.45", "30")), no=lv(("0.50", "30")), kind="less")  # YES ask 0.50
+    [o] = [o for o in run([lo, hi]) if o.strategy == "arbitrage"]
+    assert {(x.ticker, x.outcome) for x in o.legs} == {("B-T100", "no"), ("B-T110", "yes")}
+    assert "strike 100" in o.reason and "strike 110" in o.reason
+
+
+def test_the_cache_hits_across_iterations_when_events_outnumber_it() -> None:
+    """300 two-market events through a 200-entry cache, twice: plain LRU would never hit; we hit every kept event."""
+    assert PROFILE.analyze.cache.max_entries == 200
+    ms = [market(f"E{i}-{x}", event=f"E{i}", yes=lv(("0.40", "10")), no=lv(("0.55", "10")), mutually_exclusive=True)
+          for i in range(300) for x in "AB"]
+    a = Analyzer(PROFILE)
+    list(a.analyze(ms))
+    assert (a.stats.hits, a.stats.misses) == (0, 300)
+    moved = [dataclasses.replace(m, yes_bids=lv(("0.41", "10"))) if m.event_ticker == "E0" else m for m in ms]
+    list(a.analyze(moved))
+    assert (a.stats.hits, a.stats.misses) == (199, 401), "E0's books changed: a miss, never a stale hit"
