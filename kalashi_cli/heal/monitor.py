@@ -14,7 +14,9 @@ Repairs (none ever edits code or configuration)::
     markets blocked by orders      restart the supervised loop (it reconciles before trading);
     with unknown outcome, or a     with no loop running: reconcile in-process; with a loop heal
     failed reconciliation          does not supervise: leave it (it reconciles every N iterations)
-    journal damaged, disk full     halt trading (a journal that cannot record answers is unsafe)
+    journal damaged, disk full     halt trading (a journal that cannot record answers is unsafe);
+                                   a journal SQLite cannot open at all: the halt file instead
+    stale WebSocket books          resync — in the loop's own process (heal.feed.repair_source_feed)
 
 Exit codes of ``--once`` (beyond the frozen error codes 0–9, 130)::
 
