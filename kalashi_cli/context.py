@@ -94,13 +94,14 @@ def rate_limiter(profile: Profile) -> RateLimiter:
 def account_limiter(profile: Profile | None, key_id: str | None, rest_url: str) -> RateLimiter:
     """Return the one set of token buckets of an API key on a server, shared by source and broker.
 
-    Started from the profile's ``rate_limits`` (Basic tier without a profile); ``key_id`` None
-    means unsigned requests.
+    Started from the profile's ``rate_limits`` (Basic tier, or whatever a profile gave it
+    before, without one) until ``/account/limits`` answers; ``key_id`` None means unsigned
+    requests.
     """
-    from .exchange.ratelimit import BASIC_READ, BASIC_WRITE, shared_limiter
+    from .exchange.ratelimit import shared_limiter
 
     if profile is None:
-        return shared_limiter(key_id, rest_url, BASIC_READ, BASIC_WRITE)
+        return shared_limiter(key_id, rest_url)
     r = profile.rate_limits
     return shared_limiter(key_id, rest_url, (r.read_per_second, r.read_capacity),
                           (r.write_per_second, r.write_capacity))

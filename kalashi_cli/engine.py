@@ -91,6 +91,15 @@ class TradingLoop:
         self._api_base = source.api_calls
 
     # -- pieces -----------------------------------------------------------------------------
+    def api_calls(self) -> int:
+        """Return the remote API calls made so far by the source and the broker together.
+
+        Kalshi bills both to one key, so "API calls per iteration" counts order creates,
+        cancels, reconciliation and fill/position polls as well as market data. The paper
+        broker makes none (it has no ``api_calls``).
+        """
+        return int(self.source.api_calls) + int(getattr(self.broker, "api_calls", 0) or 0)
+
     def reconcile(self) -> ReconcileReport:
         rep = reconcile(self.journal, self.broker, starting_balance=money(self.profile.paper.starting_balance),
                         cancel_orphans=self.profile.risk.cancel_orphans)
@@ -123,6 +132,7 @@ class TradingLoop:
         t0 = time.perf_counter()
         self.n += 1
         out: list[dict[str, Any]] = []
+        calls0 = self.api_calls()  # every call of the iteration, reconciliation and fill polls included
         if self._first:
             self._first = False
             events = SourceEvents(now_ms=self.source.now_ms())
@@ -133,7 +143,6 @@ class TradingLoop:
                 # every N iterations, and as soon as an unknown outcome blocks a market: the
                 # market stays blocked only until the exchange has been asked
                 self.reconcile()
-        calls0 = self.source.api_calls
         stats = ScanStats()
         markets = list(scan(self.source, self.profile, limit=self.limit, stats=stats))
         # the market moved: resting orders may have filled, markets may have settled
@@ -178,7 +187,7 @@ class TradingLoop:
         after = self.portfolio(markets)
         self.last_portfolio = after
         duration = (time.perf_counter() - t0) * 1000
-        api_calls = self.source.api_calls - calls0
+        api_calls = self.api_calls() - calls0
         row = {"n": self.n, "started": iso(started), "ts_ms": as_of, "duration_ms": round(duration, 3),
                "markets": len(markets), "opportunities": len(opportunities), "candidates": len(candidates),
                "orders": n_orders, "state": self.state.value, "equity": after.equity, "cash": after.ledger.cash,

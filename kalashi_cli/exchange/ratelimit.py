@@ -48,12 +48,16 @@ class TokenBucket:
     """A refilling bucket: ``rate`` tokens per second up to ``capacity``; waits are FIFO."""
 
     def __init__(self, rate: float, capacity: float, *, name: str = "bucket",
-                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep, headroom_s: float = 0.0) -> None:
         if rate <= 0 or capacity <= 0:
             raise UsageError(f"{name} rate limit must be positive (rate {rate}, capacity {capacity})")
         self.name = name
         self.rate = float(rate)
         self.capacity = float(capacity)
+        # Kalshi charges a request when it arrives, we when we send it. Arrival delays that vary
+        # (a busy server, a busy network) can leave the server's bucket behind ours by up to
+        # rate × the variation; keeping this many seconds of refill in hand absorbs that.
+        self.headroom_s = headroom_s
         self._clock = clock
         self._sleep = sleep
         self._tokens = float(capacity)  # negative while requests that reserved tokens wait for them
@@ -108,10 +112,13 @@ class TokenBucket:
         """
         with self._mutex:
             self._refill()
+            # the headroom never stops a request that costs the whole bucket from going out on a full one
+            keep = min(self.headroom_s * self.rate, self.capacity / 4, max(0.0, self.capacity - cost))
             self._tokens -= cost
-            if self._tokens + 1e-9 >= 0:
+            short = keep - self._tokens
+            if short <= 1e-9:
                 return 0.0
-            return max(-self._tokens / self.rate, 0.001)
+            return max(short / self.rate, 0.001)
 
     async def acquire(self, cost: float) -> None:
         """Wait until ``cost`` tokens are available, then take them (FIFO across threads).
@@ -163,10 +170,11 @@ class RateLimiter:
     """The read and write buckets of one account, with Kalshi's endpoint costs."""
 
     def __init__(self, read: tuple[float, float] = BASIC_READ, write: tuple[float, float] = BASIC_WRITE, *,
-                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
-        self.read = TokenBucket(read[0], read[1], name="read", clock=clock, sleep=sleep)
-        self.write = TokenBucket(write[0], write[1], name="write", clock=clock, sleep=sleep)
+                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep, headroom_s: float = 0.0) -> None:
+        self.read = TokenBucket(read[0], read[1], name="read", clock=clock, sleep=sleep, headroom_s=headroom_s)
+        self.write = TokenBucket(write[0], write[1], name="write", clock=clock, sleep=sleep, headroom_s=headroom_s)
         self.usage_tier = ""
+        self.from_exchange = False  # True once /account/limits set the buckets
 
     @classmethod
     def from_limits(cls, limits: AccountLimits, *, clock: Clock = time.monotonic,
@@ -175,6 +183,7 @@ class RateLimiter:
         rl = cls((limits.read_rate, limits.read_capacity), (limits.write_rate, limits.write_capacity),
                  clock=clock, sleep=sleep)
         rl.usage_tier = limits.usage_tier
+        rl.from_exchange = True
         return rl
 
     def configure(self, limits: AccountLimits) -> None:
@@ -182,6 +191,7 @@ class RateLimiter:
         self.read.reconfigure(limits.read_rate, limits.read_capacity)
         self.write.reconfigure(limits.write_rate, limits.write_capacity)
         self.usage_tier = limits.usage_tier
+        self.from_exchange = True
 
     def bucket(self, name: Bucket) -> TokenBucket:
         return self.read if name == "read" else self.write
@@ -220,28 +230,38 @@ class RateLimiter:
 
 Limits = tuple[float, float]  # (tokens per second, capacity)
 
-_SHARED: weakref.WeakValueDictionary[tuple[str, str, Limits, Limits], RateLimiter] = weakref.WeakValueDictionary()
+#: Seconds of refill the shared buckets keep in hand (see :class:`TokenBucket`): 20 read tokens at Basic.
+SHARED_HEADROOM_S = 0.1
+_SHARED: weakref.WeakValueDictionary[tuple[str, str], RateLimiter] = weakref.WeakValueDictionary()
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_limiter(key_id: str | None, rest_url: str, read: Limits = BASIC_READ,
-                   write: Limits = BASIC_WRITE) -> RateLimiter:
+def shared_limiter(key_id: str | None, rest_url: str, read: Limits | None = None,
+                   write: Limits | None = None) -> RateLimiter:
     """Return the one set of token buckets of an API key on a server, creating it on first use.
 
     Kalshi bills every request signed with a key to that key's buckets, whoever in the
     process sends it: the market-data source and the broker of one key must therefore wait
     on the same buckets, or together they spend twice the tier's budget and collect 429s.
-    Unsigned requests (``key_id`` None) share the anonymous buckets of that server. ``read``
-    and ``write`` are the starting buckets (a profile's ``rate_limits``); callers starting
-    from other numbers get their own. The buckets live as long as someone uses them.
+    Unsigned requests (``key_id`` None) share the anonymous buckets of that server.
+
+    ``read``/``write`` are starting buckets (a profile's ``rate_limits``; Basic tier when None
+    for a new limiter). Given for an existing limiter, they replace its starting buckets until
+    the exchange has told the real ones (``/account/limits``), which always win. The buckets
+    live as long as someone uses them.
     """
     host = (urlsplit(rest_url).netloc or rest_url).lower()
-    key = (key_id or "", host, (float(read[0]), float(read[1])), (float(write[0]), float(write[1])))
+    key = (key_id or "", host)
     with _SHARED_LOCK:
         limiter = _SHARED.get(key)
         if limiter is None:
-            limiter = RateLimiter(read, write)
+            limiter = RateLimiter(read or BASIC_READ, write or BASIC_WRITE, headroom_s=SHARED_HEADROOM_S)
             _SHARED[key] = limiter
+        elif not limiter.from_exchange:
+            if read is not None:
+                limiter.read.reconfigure(*read)
+            if write is not None:
+                limiter.write.reconfigure(*write)
         return limiter
 
 

@@ -88,6 +88,8 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
     got = sum(Decimal(o["filled_count"]) for o in orders if o.get("status") != "rejected")
     hits = run.cache_hits + sum(r["cache_hits"] for r in iterations)
     misses = run.cache_misses + sum(r["cache_misses"] for r in iterations)
+    # Iteration rows count every remote call of the iteration, the broker's (order creates,
+    # cancels, reconciliation, fill and position polls) as well as the source's: one key, one budget.
     calls = run.api_calls + sum(r["api_calls"] for r in iterations)
     n_iter = max(1, len(iterations) + run.iterations) if (iterations or run.iterations) else 1
     wins_streak, loss_streak = portfolio.consecutive_wins, portfolio.consecutive_losses
