@@ -35,6 +35,7 @@ from .money import (
 from .profile import Profile, builtin_profiles, load_profile
 from .records import market_record, to_record
 from .stages.analyze import Analyzer
+from .stages.correlate import Grouper
 from .stages.metrics import RunStats, compute_metrics
 from .stages.order import OrderExecutor, client_order_id
 from .stages.portfolio import Portfolio
@@ -47,6 +48,11 @@ Listener = Callable[[dict[str, Any]], None]
 JOURNAL_VIEW = 200
 EQUITY_POINTS = 2000
 TOP_OPPORTUNITIES = 20
+#: the dashboard's metrics are recomputed for a state at most this often while the loop runs (seconds) …
+METRICS_MIN_GAP_S = 1.0
+#: … and never more often than every ``METRICS_BUDGET ×`` what the last computation cost, so on a
+#: long journal (compute_metrics reads every order record) they take at most 5 % of the loop's time
+METRICS_BUDGET = 20
 
 
 @dataclass(slots=True)
@@ -77,6 +83,10 @@ class TradingService:
         self._opportunities: list[dict[str, Any]] = []
         self._last_iteration: dict[str, Any] | None = _iteration_record(self.journal)
         self._last_metrics: dict[str, Any] | None = self.journal.latest_metrics()
+        self._state_metrics: dict[str, Any] | None = None  # the state's metrics, fresh (see state_metrics)
+        self._state_metrics_at = 0.0  # time.monotonic() when they were computed
+        self._state_metrics_cost = 0.0  # seconds the last computation took
+        self._metrics_stale = True  # a command changed what they would say: recompute at the next state
         self.loop = TradingLoop(self.profile, self.source, self.broker, self.journal, sink=self._on_record,
                                 limit=limit)
         self._thread: threading.Thread | None = None
@@ -129,6 +139,7 @@ class TradingService:
             RiskDenied: ``clear_halt`` while the risk limit that halted trading still holds.
         """
         with self._lock:
+            self._metrics_stale = True
             if clear_halt:
                 self.clear_halt()
             self._paused.clear()
@@ -161,6 +172,16 @@ class TradingService:
             # always yield a moment, even at interval 0: a reader waiting for the lock (the
             # bridge's state, an MCP tool) gets it between two iterations instead of starving
             self.loop.stop_event.wait(max(left, 0.002))
+        if done and not self.loop.stop_event.is_set():
+            # the loop ran out of iterations by itself: the last state may carry metrics up to
+            # METRICS_MIN_GAP_S old and no command will follow, so say the final ones
+            try:
+                with self._lock:
+                    self._metrics_stale = True
+                    final = self.state_metrics(self.loop.portfolio())
+                self._publish(final)
+            except Exception:  # noqa: BLE001 - only the dashboard's last figures are at stake
+                pass
 
     def run_iteration(self) -> IterationResult:
         with self._lock:
@@ -169,12 +190,15 @@ class TradingService:
             latest = self.journal.latest_metrics()
             if latest is not None and latest != self._last_metrics:
                 self._last_metrics = latest
+                # just computed by the loop over this iteration's portfolio: the freshest there is
+                self._state_metrics, self._state_metrics_at, self._metrics_stale = latest, time.monotonic(), False
                 self._publish(latest)
             return res
 
     def pause(self, *, wait: bool = False) -> LoopStatus:
         """Pause after the current iteration; with ``wait``, return only once it has finished."""
         self._paused.set()
+        self._metrics_stale = True
         if wait:
             with self._lock:  # held for a whole iteration: acquiring it means none is running
                 pass
@@ -182,6 +206,7 @@ class TradingService:
 
     def stop(self, timeout: float = 30.0) -> LoopStatus:
         self.loop.stop_event.set()
+        self._metrics_stale = True
         t = self._thread
         if t is not None and t is not threading.current_thread():
             t.join(timeout)
@@ -206,6 +231,7 @@ class TradingService:
 
         with self._lock:
             res = halt(self.journal, self.broker, reason).to_dict()
+            self._metrics_stale = True
             self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "degraded",
                            "detail": f"HALTED: {reason}"})
         return res
@@ -217,6 +243,7 @@ class TradingService:
         with self._lock:
             cancelled = self._cancel_resting() if cancel_resting else 0
             res = flatten(self.profile, self.journal, self.broker, self.source.books)
+            self._metrics_stale = True
             for r in res.records:
                 self._on_record(r)
         out = res.to_dict()
@@ -250,6 +277,7 @@ class TradingService:
             if state is not TradingState.HALTED:
                 return self.trading_state()[0]
             resume(self.journal, confirm=True)
+            self._metrics_stale = True
             st, why = self.trading_state()
         if st == TradingState.HALTED.value:
             raise RiskDenied(f"the halt cannot be cleared: {why}",
@@ -265,6 +293,7 @@ class TradingService:
         from .safety import resume
 
         with self._lock:
+            self._metrics_stale = True
             return resume(self.journal, confirm=confirm)
 
     def set_profile(self, name: str) -> str:
@@ -275,6 +304,7 @@ class TradingService:
             self.profile_name = name
             self.loop.profile = p
             self.loop.analyzer = Analyzer(p)
+            self._metrics_stale = True  # recommendations weigh the numbers against the profile
         self.journal.add_event("set-profile", {"profile": name})
         return name
 
@@ -283,6 +313,7 @@ class TradingService:
         with self._lock:
             self.profile = self.profile.tightened(**limits)
             self.loop.profile = self.profile
+            self._metrics_stale = True
         self.journal.add_event("tighten", {k: str(v) for k, v in limits.items()})
         return {k: str(getattr(self.profile.risk, k)) for k in limits}
 
@@ -304,6 +335,7 @@ class TradingService:
             meta = self.journal.market_meta()
             held = [x for x in p.ledger.open_positions()]
             books = self.source.books([x.ticker for x in held]) if held else {}
+            grouper = Grouper(self.profile)
         out = []
         for x in held:
             m = books.get(x.ticker)
@@ -311,12 +343,18 @@ class TradingService:
             n = abs(x.position)
             mark = (m.yes_bid if outcome == "yes" else m.no_bid) if m else None
             avg = x.cost // n if n else 0
-            out.append({"ticker": x.ticker, "title": meta.get(x.ticker, ("", "", "", "", ""))[2],
+            _event, _series, title, _category, group = meta.get(x.ticker, ("", "", "", "", ""))
+            if m is not None and not (title and group):
+                # a market the loop never analysed (an agent's or the CLI's order): the source knows it,
+                # and the group is the one the correlate stage would give it
+                title = title or m.title
+                group = group or grouper.group(m.category, m.series_ticker, m.ticker)
+            out.append({"ticker": x.ticker, "title": title,
                         "outcome": outcome, "count": fmt_count(n), "avg_price": fmt_price(avg),
                         "mark": fmt_price(mark) if mark is not None else None,
                         "unrealized_pnl": fmt_money(n * (mark or 0) - x.cost) if mark is not None else None,
                         "cost": fmt_money(x.cost), "realized_pnl": fmt_money(x.realized - x.fees),
-                        "group": meta.get(x.ticker, ("", "", "", "", ""))[4]})
+                        "group": group})
         return out
 
     def orders(self, status: str | None = None, ticker: str | None = None) -> list[dict[str, Any]]:
@@ -397,9 +435,28 @@ class TradingService:
         return [to_record(o) for o in opps[:top]]
 
     def metrics(self) -> dict[str, Any]:
+        """The metrics record now (a fresh fold: a flatten or an order since the last iteration counts)."""
         with self._lock:
-            p = self.loop.last_portfolio or self.loop.portfolio()
-            return compute_metrics(self.journal, p, self.profile, RunStats())
+            return compute_metrics(self.journal, self.loop.portfolio(), self.profile, RunStats())
+
+    def state_metrics(self, portfolio: Portfolio) -> dict[str, Any]:
+        """The metrics record for a dashboard state, computed over ``portfolio`` (the state's own).
+
+        Fresh after every command and at every iteration, except that while the loop runs they
+        are recomputed at most every ``METRICS_MIN_GAP_S`` (and at most ``1/METRICS_BUDGET`` of the
+        time): ``compute_metrics`` reads the whole journal, and the state is built under the lock
+        the loop needs.
+        """
+        with self._lock:
+            now = time.monotonic()
+            gap = max(METRICS_MIN_GAP_S, METRICS_BUDGET * self._state_metrics_cost)
+            if self._state_metrics is not None and not self._metrics_stale and now - self._state_metrics_at < gap:
+                return self._state_metrics
+            t0 = time.perf_counter()
+            m = compute_metrics(self.journal, portfolio, self.profile, RunStats())
+            self._state_metrics_cost = time.perf_counter() - t0
+            self._state_metrics, self._state_metrics_at, self._metrics_stale = m, now, False
+            return m
 
     def trading_state(self) -> tuple[str, str]:
         with self._lock:
@@ -419,7 +476,8 @@ class TradingService:
             # a fresh fold, not the last iteration's: a flatten or a manual order since then counts
             p = self.loop.portfolio()
             st, why = evaluate_state(self.profile, self.journal, p)
-            metrics = self.journal.latest_metrics()
+            # computed here, over the same portfolio as the account below, so every card agrees
+            metrics = self.state_metrics(p)
             iterations = self.journal.iterations(limit=EQUITY_POINTS)
             led = p.ledger
             open_cost = sum(x.cost for x in led.open_positions())
@@ -454,7 +512,7 @@ class TradingService:
             "exposure": exposure,
             "health": health,
             "journal": journal_view,
-            "recommendations": (metrics or {}).get("recommendations", []),
+            "recommendations": metrics.get("recommendations", []),
             "last_iteration": last_iteration,
             "updated": iso(int(time.time() * 1000)),
         }
@@ -535,6 +593,7 @@ class TradingService:
                                  purpose="manual")
             recs = [encode(o) for o in outputs]
             self.journal.add_records(recs)
+            self._metrics_stale = True
         for r in recs:
             self._on_record(r)
         return recs
@@ -546,6 +605,7 @@ class TradingService:
             if not match:
                 raise NotFound(f"no order {order_id}")
             reduced = self.broker.cancel(order_id, match[0].ticker)
+            self._metrics_stale = True
             for o in self.broker.orders(ticker=match[0].ticker):
                 if o.order_id == order_id:
                     self.journal.upsert_order(o)

@@ -25,7 +25,11 @@
 * **Security.** Control commands need the token (``hmac.compare_digest``). WebSocket handshakes
   must come from the dashboard's own origin (or carry no Origin, i.e. not a browser). Beyond
   loopback, the handshake itself needs the token too (the page's cookie, or
-  ``Authorization: Bearer``), so nobody on the network can even watch without it.
+  ``Authorization: Bearer``), so nobody on the network can even watch without it. There the
+  page may have been opened by any name or address the machine answers to (``--host 0.0.0.0``,
+  a DNS name), so its origin is recognised as the name the handshake's ``Host`` header gives,
+  on the page's port; a page on another port or site is still refused, and a DNS-rebinding page
+  carries neither the cookie nor the token.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import KalashiError
 from .backends import Backend, CommandRefused
-from .page import COOKIE, LOOPBACK_NAMES, PageServer
+from .page import COOKIE, LOOPBACK_NAMES, PageServer, host_name
 from .protocol import (
     REFUSED,
     Command,
@@ -294,6 +298,25 @@ class BridgeServer:
             out.update(f"http://{h}:{port}" for h in hosts)
         return out
 
+    def origin_allowed(self, origin: str, host_header: str) -> bool:
+        """Whether a handshake's ``Origin`` is the dashboard page served by this bridge.
+
+        On loopback: one of :meth:`origins`. Beyond loopback, where the handshake also needs the
+        token, the page may have been opened by any name the machine answers to, so the origin
+        ``http://NAME:PAGE_PORT`` where NAME is the handshake's own ``Host`` is the page's too.
+        """
+        if origin in self.origins():
+            return True
+        port = self.http_port
+        if port is None or self.config.loopback or not self.config.viewing_needs_token:
+            return False
+        name = host_name(host_header.strip()).lower()
+        if not name:
+            return False
+        # a browser leaves the default port out of an origin
+        return origin.lower() in ({f"http://{name}:{port}", f"http://{name}"} if port == 80 else
+                                  {f"http://{name}:{port}"})
+
     # -- life cycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         """Bind the page and the WebSocket, subscribe to the backend and start it.
@@ -398,7 +421,7 @@ class BridgeServer:
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse handshakes from other origins, and (beyond loopback) without the token."""
         origin = request.headers.get("Origin")
-        if origin is not None and origin not in self.origins():
+        if origin is not None and not self.origin_allowed(origin, request.headers.get("Host", "")):
             return connection.respond(HTTPStatus.FORBIDDEN, f"origin {origin} may not connect to this bridge\n")
         if self.config.viewing_needs_token and not self._handshake_token_ok(request):
             return connection.respond(HTTPStatus.UNAUTHORIZED, "this bridge needs the token to connect: open the "

@@ -93,6 +93,72 @@ def test_metrics_record_follows_its_iteration(idle_bridge: RunningBridge, servic
     assert state["recommendations"] == nxt["record"]["recommendations"]
 
 
+def _same_figures(state: dict[str, Any]) -> None:
+    """The metrics and the account in one state describe the same portfolio."""
+    m, acct = state["metrics"], state["account"]
+    assert m is not None
+    assert (m["equity"], m["cash"], m["realized_pnl"], m["unrealized_pnl"], m["starting_balance"]) == (
+        acct["equity"], acct["cash"], acct["realized_pnl"], acct["unrealized_pnl"], acct["starting_balance"])
+    assert m["open_positions"] == len(state["positions"])
+    assert state["recommendations"] == m["recommendations"]
+
+
+def _journal_figures(service: TradingService) -> dict[str, Any]:
+    """What compute_metrics says about the journal now (the parts that do not depend on marks)."""
+    m = service.metrics()
+    return {"trades": m["trades"], "wins": m["wins"], "win_rate": m["win_rate"], "execution": m["execution"],
+            "cache": m["cache"], "api": m["api"], "iterations": m["iterations"]}
+
+
+def test_state_metrics_are_fresh_from_the_first_iteration(idle_bridge: RunningBridge, service: TradingService,
+                                                          connect: Callable[..., Client],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import kalashi_cli.service as service_module
+
+    monkeypatch.setattr(service_module, "METRICS_MIN_GAP_S", 0.0)  # no throttle: every state recomputes
+    monkeypatch.setattr(service_module, "METRICS_BUDGET", 0)
+    c = connect(idle_bridge.ws_url)
+    first = c.welcome()
+    assert first["metrics"] is not None and first["metrics"]["iterations"] == 0  # before the loop wrote any
+    _same_figures(first)
+    for n in (1, 2, 3):
+        service.run_iteration()
+        state = c.until(lambda m, n=n: m["type"] == "state" and m["state"]["loop"]["iteration"] == n)["state"]
+        got = state["metrics"]
+        assert {k: got[k] for k in _journal_figures(service)} == _journal_figures(service)
+        assert got["iterations"] == n and got["execution"]["orders"] == len(service.journal.records("order"))
+        _same_figures(state)
+    assert service.journal.latest_metrics() is None  # the loop journals metrics every 10th iteration only
+
+
+def test_metrics_are_throttled_while_running_and_fresh_after_a_command(idle_bridge: RunningBridge,
+                                                                       service: TradingService,
+                                                                       connect: Callable[..., Client],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import kalashi_cli.service as service_module
+
+    monkeypatch.setattr(service_module, "METRICS_MIN_GAP_S", 3600.0)
+    for _ in range(3):
+        service.run_iteration()
+    c = connect(idle_bridge.ws_url)
+    assert c.welcome()["metrics"]["iterations"] == 3
+    for _ in range(2):
+        service.run_iteration()
+    later = c.until(lambda m: m["type"] == "state" and m["state"]["loop"]["iteration"] == 5)["state"]
+    assert later["metrics"]["iterations"] == 3  # within the gap: the last computation is reused
+    assert service.broker.positions(), "the sim loop should hold positions by now"
+    c.command("flatten")
+    after = c.until(lambda m: m["type"] == "state")["state"]
+    assert after["metrics"]["iterations"] == 5
+    assert {k: after["metrics"][k] for k in _journal_figures(service)} == _journal_figures(service)
+    _same_figures(after)
+    c.command("halt", reason="test")
+    halted = c.until(lambda m: m["type"] == "state")["state"]
+    assert halted["trading_state"] == "HALTED"
+    assert halted["metrics"]["execution"] == service.metrics()["execution"]
+    _same_figures(halted)
+
+
 # -- commands --------------------------------------------------------------------------------------
 
 
@@ -349,6 +415,59 @@ def test_beyond_loopback_even_watching_needs_the_token(service: TradingService,
         connect(bridge.ws_url, additional_headers={"Authorization": "Bearer wrong-token-xyz"})
     assert connect(bridge.ws_url, additional_headers={"Authorization": f"Bearer {TOKEN}"}).welcome()
     assert connect(bridge.ws_url, additional_headers={"Cookie": f"kalashi_bridge_token={TOKEN}"}).welcome()
+
+
+def _handshake_status(port: int, *, host: str, origin: str | None, token: str | None) -> int:
+    """Open a WebSocket handshake on loopback with these Host/Origin headers; return the HTTP status."""
+    import base64
+    import os
+    import socket
+
+    lines = ["GET / HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
+             f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}", "Sec-WebSocket-Version: 13"]
+    if origin is not None:
+        lines.append(f"Origin: {origin}")
+    if token is not None:
+        lines.append(f"Cookie: kalashi_bridge_token={token}")
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = b""
+        while b"\r\n" not in head:
+            chunk = sock.recv(1024)
+            if not chunk:
+                break
+            head += chunk
+    return int(head.split(b" ", 2)[1])
+
+
+def test_wildcard_bind_accepts_its_own_page_by_any_name_with_the_token(service: TradingService,
+                                                                       start_bridge: Callable[..., RunningBridge]
+                                                                       ) -> None:
+    # --host 0.0.0.0: the page may be opened as http://192.0.2.2:PAGE/ or http://box.lan:PAGE/; its
+    # WebSocket handshake then says Host 192.0.2.2:WS and Origin http://192.0.2.2:PAGE
+    bridge = start_bridge(ServiceBackend(service, autostart=False), host="0.0.0.0")
+    ws, page = bridge.server.ws_port, bridge.server.http_port
+    assert page is not None
+    for name in ("192.0.2.2", "box.lan", "BOX.lan", "[2001:db8::2]"):
+        origin = f"http://{name.lower()}:{page}"
+        assert _handshake_status(ws, host=f"{name}:{ws}", origin=origin, token=TOKEN) == 101, name
+        # the token is still needed beyond loopback, origin or not
+        assert _handshake_status(ws, host=f"{name}:{ws}", origin=origin, token=None) == 401, name
+        assert _handshake_status(ws, host=f"{name}:{ws}", origin=origin, token="wrong-token-xyz0") == 401, name
+    assert _handshake_status(ws, host=f"192.0.2.2:{ws}", origin=None, token=TOKEN) == 101  # not a browser
+    # foreign origins: another site, the same host on another port or scheme, a name the Host does not give
+    for bad in ("http://evil.example", f"http://evil.example:{page}", f"http://192.0.2.2:{page + 1}",
+                f"https://192.0.2.2:{page}", f"http://192.0.2.3:{page}", "null"):
+        assert _handshake_status(ws, host=f"192.0.2.2:{ws}", origin=bad, token=TOKEN) == 403, bad
+
+
+def test_loopback_bind_does_not_trust_the_host_header(idle_bridge: RunningBridge) -> None:
+    # on loopback watching needs no token, so a DNS-rebinding page (Host and Origin both its own
+    # name) must be refused by origin alone
+    ws, page = idle_bridge.server.ws_port, idle_bridge.server.http_port
+    assert _handshake_status(ws, host=f"rebind.example:{ws}", origin=f"http://rebind.example:{page}",
+                             token=None) == 403
+    assert _handshake_status(ws, host=f"127.0.0.1:{ws}", origin=f"http://127.0.0.1:{page}", token=None) == 101
 
 
 def test_a_restarted_bridge_shows_the_journal_it_carries_on(tmp_path: Path, start_bridge: Callable[..., RunningBridge],
