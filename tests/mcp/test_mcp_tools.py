@@ -265,3 +265,20 @@ async def test_real_account_without_allow_trading_refuses_orders_but_halts() -> 
         structured(await c.call_tool("halt", {"reason": "stop"}))
     assert "ConsentError" in text and "--allow-trading" in text and "demo account" in text and "--demo" in text
     assert stub.halts == ["MCP: stop"]
+
+
+async def test_positions_name_markets_the_journal_never_analysed(service: TradingService) -> None:
+    # an agent's first order, on a market the loop never scanned: the journal has no title or group
+    from kalashi_cli.stages.correlate import Grouper
+
+    m = liquid_market(service)
+    ticker = m["ticker"]
+    assert ticker not in service.journal.market_meta()
+    async with Client(build_server(service)) as c:
+        structured(await c.call_tool("create_order", {"ticker": ticker, "outcome": "no", "action": "buy", "count": 1,
+                                                      "price": m["no_ask"]}))
+        positions = structured(await c.call_tool("get_positions", {}))["positions"]
+    assert [p["ticker"] for p in positions] == [ticker]
+    assert m["title"] and positions[0]["title"] == m["title"]
+    assert positions[0]["group"] == Grouper(service.profile).group(m["category"], m["series_ticker"], ticker)
+    assert positions[0]["group"]  # at worst "series:…", never empty
