@@ -6,6 +6,10 @@ pointed at it by ``KALASHI_EXCHANGE_URL``. Afterwards the simulator's own accoun
 every order the loop recorded is on the simulator, fills came back, and the journal's fills
 equal the simulator's fills — exactly, after the market clock is stopped and the journal
 reconciled with ``kalashi reconcile`` (which the loop itself also runs).
+
+The simulator's market clock runs ahead of the wall clock (10 s per 0.25 s step, and the
+test jumps it further ahead than a quote's expiry first): the client must set post-only
+expiries on the exchange's clock (its ``Date`` header), or every quote is refused as past.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,7 @@ import pytest
 
 from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_private_key
 from kalashi_cli.journal import Journal
+from kalashi_cli.profile import load_profile
 
 KALASHI = [sys.executable, "-m", "kalashi_cli"]
 
@@ -74,6 +80,16 @@ def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict
            "KALSHI_API_KEY_ID": key["key_id"], "KALSHI_PRIVATE_KEY_PATH": key["private_key_path"]}
     env.pop("KALASHI_WS_URL", None)
     env.pop("KALSHI_KEY_ENV", None)
+    control = simulator["control_url"]
+    # put the market clock further ahead of the wall clock than a quote lives: an expiry set on the
+    # local clock is then in the exchange's past from the first order on (it also keeps running 40×)
+    expiry_s = load_profile().execution.maker_expiry_seconds
+    assert expiry_s > 0
+    steps = expiry_s // 10 + 30
+    stepped = httpx.post(control + "/step", json={"steps": steps}, trust_env=False, timeout=60)
+    assert stepped.status_code == 200
+    ahead_ms = stepped.json()["now_ms"] - time.time_ns() // 1_000_000
+    assert ahead_ms > (expiry_s + 60) * 1000
     run = subprocess.run(
         [*KALASHI, "run-loop", "--demo", "--source", "kalshi-demo", "--iterations", "8", "--interval", "0.5",
          "--all-records", "--journal", str(journal), "--quiet"],
@@ -83,11 +99,14 @@ def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict
     iterations = [r for r in records if r["kind"] == "iteration"]
     assert len(iterations) == 8 and all(r["source"] == f"kalshi:{simulator['url']}" for r in iterations)
     assert all(r["markets"] > 0 for r in iterations)  # the loop saw the simulator's markets over REST
-    sent = [r for r in records if r["kind"] == "order" and r["order_id"]]
+    orders = [r for r in records if r["kind"] == "order"]
+    rejected = [(r["ticker"], r.get("reason")) for r in orders if r["status"] == "rejected"]
+    assert not rejected, f"{len(rejected)} of {len(orders)} orders rejected, e.g. {rejected[:3]}"
+    sent = [r for r in orders if r["order_id"]]
     assert sent, "the loop placed no order on the simulator"
+    assert any(r["post_only"] for r in sent), "no maker quote: the expiry path was not exercised"
 
     creds = Credentials(key["key_id"], load_private_key(Path(key["private_key_path"]).read_bytes()))
-    control = simulator["control_url"]
     with httpx.Client(base_url=simulator["url"] + "/", auth=KalshiAuth(creds), trust_env=False, timeout=10) as api:
         # stop the market clock: from now on nothing fills unless someone trades
         assert httpx.post(control + "/clock", json={"step_seconds": 0}, trust_env=False).status_code == 200
@@ -95,6 +114,8 @@ def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict
         for r in sent:  # every order the loop recorded is on the simulator, as recorded
             o = on_sim[r["order_id"]]
             assert o["client_order_id"] == r["client_order_id"] and o["ticker"] == r["ticker"]
+            if r["post_only"]:  # the quote's expiry is in the simulator's future, as it was sent
+                assert o.get("expiration_time"), o
         jr = Journal(journal, mode="demo", readonly=True)
         try:
             in_journal = {_fill_key(f) for f in jr.fills()}

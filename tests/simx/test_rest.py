@@ -262,3 +262,29 @@ def test_live_refuses_while_the_simulator_url_is_set(sim: Sim) -> None:
 
     with pytest.raises(ConsentError, match="KALASHI_EXCHANGE_URL"):
         open_broker("live", env=_env(sim), consented=True)
+
+
+def test_the_date_header_is_the_simulated_market_clock(sim: Sim) -> None:
+    from email.utils import parsedate_to_datetime
+
+    from kalashi_cli.exchange.source import KalshiSource
+
+    def dated(path: str) -> int:
+        r = sim.anon.get(path)
+        dates = r.headers.get_list("date")
+        assert len(dates) == 1, dates  # uvicorn's own wall-clock Date is off
+        return int(parsedate_to_datetime(dates[0]).timestamp() * 1000)
+
+    assert abs(dated("exchange/status") - time.time_ns() // 1_000_000) < 2_000  # not stepped: wall time
+    now_ms = sim.step(90)["now_ms"]  # 900 simulated seconds in one go
+    assert now_ms - time.time_ns() // 1_000_000 > 800_000
+    assert 0 <= now_ms - dated("exchange/status") < 2_000
+    assert 0 <= now_ms - dated("no/such/endpoint") < 2_000  # errors carry it too
+    # our client's source follows it: quote expiries are set on this clock
+    src = open_source("kalshi-demo", env=_env(sim))
+    try:
+        assert isinstance(src, KalshiSource)
+        list(src.list_markets())
+        assert abs(src.now_ms() - now_ms) < 3_000
+    finally:
+        src.close()
