@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,26 @@ RECORD_SCHEMAS = ROOT / "kalashi_cli" / "schemas" / "records"
 SIM = "sim:seed=1,markets=300"
 TOKEN = "test-token-0123456789"
 WAIT = 20.0  # seconds: the bound on any single wait (generous for a loaded CI machine)
+
+
+# -- tools the browser tests need ---------------------------------------------------------------------
+
+
+def in_ci() -> bool:
+    """Whether the suite runs in CI (the ``CI`` variable set, as CI services and .ci/run do)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_tool(present: bool, why: str) -> None:
+    """Skip a test whose tool is missing, except in CI: there a missing tool fails it.
+
+    So "the browser test passes in CI" cannot be met by a skip when the apt step failed.
+    """
+    if present:
+        return
+    if in_ci():
+        pytest.fail(f"{why} (CI is set, so this fails instead of skipping)")
+    pytest.skip(why)
 
 
 # -- schemas -------------------------------------------------------------------------------------

@@ -197,3 +197,19 @@ def test_records_reach_every_synchronised_client_in_order() -> None:
     hub.leave(clients[0])
     hub.on_record(20, rec(20))
     assert len(clients[0].queue) == 20 and len(clients[1].queue) == 21
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("1", pytest.fail.Exception),
+                                             ("", pytest.skip.Exception), ("false", pytest.skip.Exception),
+                                             (None, pytest.skip.Exception)])
+def test_a_missing_browser_or_npm_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch, ci: str | None,
+                                                                  outcome: type[BaseException]) -> None:
+    from .conftest import require_tool
+
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="chromium"):
+        require_tool(False, "/usr/bin/chromium is absent")
+    require_tool(True, "present: nothing happens")

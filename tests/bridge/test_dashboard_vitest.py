@@ -10,13 +10,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from .conftest import require_tool
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
 
 
-@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed (Node.js is needed for the dashboard)")
 def test_vitest_suite_passes() -> None:
+    require_tool(shutil.which("npm") is not None, "npm is not installed (Node.js is needed for the dashboard)")
     lock = DASHBOARD / "package-lock.json"
     stamp = DASHBOARD / "node_modules" / ".package-lock.json"
     if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:

@@ -16,7 +16,7 @@ import pytest
 from kalashi_cli.journal import Journal
 from kalashi_cli.money import fmt_money
 
-from .conftest import SIM, TOKEN, BridgeProcess
+from .conftest import SIM, TOKEN, BridgeProcess, require_tool
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -41,8 +41,8 @@ def last_iteration(journal: Path) -> dict:
 
 def test_dashboard_shows_the_journal_and_pauses_the_loop(run_bridge_process: Callable[..., BridgeProcess],
                                                          tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)")
+    require_tool(CHROMIUM.exists(),
+                 f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)")
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
