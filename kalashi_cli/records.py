@@ -21,6 +21,7 @@ import orjson
 from .domain import Candidate, Fill, Leg, Market, Opportunity, Order, Rejected
 from .errors import InputError
 from .money import (
+    FEE_TYPES,
     TickBand,
     fmt_count,
     fmt_money,
@@ -78,8 +79,31 @@ class _Reader:
         v = self.d.get(key)
         return None if v is None else self._conv(key, parse_price)
 
+    def opt_probability(self, key: str) -> int | None:
+        """An optional price or probability in [0, 1] (a last trade, a forecast, a win chance)."""
+        v = self.opt_price(key)
+        return None if v is None else _in_range(key, v, _PROB, fmt_price)
+
     def count(self, key: str) -> int:
         return self._conv(key, parse_count)
+
+    def amount(self, key: str, positive: bool = False) -> int:
+        """A contract count that cannot be negative (nor zero when ``positive``)."""
+        return _in_range(key, self.count(key), _POSITIVE if positive else _NON_NEGATIVE, fmt_count)
+
+    def money_at_least_0(self, key: str) -> int:
+        return _in_range(key, self.money(key), _NON_NEGATIVE, fmt_money)
+
+    def finite(self, key: str, lo: Decimal | None = None, hi: Decimal | None = None) -> Decimal:
+        """A finite decimal, within [lo, hi] when given."""
+        v = self.decimal(key)
+        if not v.is_finite():
+            raise ValueError(f"field '{key}' must be a finite number, got {self.d.get(key)!r}")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            words = f"between {lo} and {hi}" if lo is not None and hi is not None else \
+                f"{lo} or more" if lo is not None else f"{hi} or less"
+            raise ValueError(f"field '{key}' is {v}; it must be {words}")
+        return v
 
     def money(self, key: str) -> int:
         return self._conv(key, parse_money)
@@ -97,6 +121,24 @@ class _Reader:
             return fn(v)
         except ValueError as e:
             raise ValueError(f"field '{key}': {e}") from None
+
+
+# Allowed ranges, as (low, low_inclusive, high, high_inclusive, words). Kalshi prices every order
+# and book level strictly between $0 and $1 (REFERENCE §3.1, §6); a top-of-book quote, a last
+# price or a probability may sit at either end; counts and fees are never negative.
+_Range = tuple[int | None, bool, int | None, bool, str]
+_LIMIT: _Range = (0, False, 10_000, False, "strictly between 0 and 1")
+_PROB: _Range = (0, True, 10_000, True, "between 0 and 1")
+_POSITIVE: _Range = (0, False, None, False, "greater than 0")
+_NON_NEGATIVE: _Range = (0, True, None, False, "0 or more")
+
+
+def _in_range(key: str, v: int, rng: _Range, fmt: Any) -> int:
+    lo, lo_in, hi, hi_in, words = rng
+    if (lo is not None and (v < lo or (v == lo and not lo_in))) or (
+            hi is not None and (v > hi or (v == hi and not hi_in))):
+        raise ValueError(f"field '{key}' is {fmt(v)}; it must be {words}")
+    return v
 
 
 # --------------------------------------------------------------------------- encode
@@ -281,18 +323,75 @@ def _parse_levels(raw: Any, key: str) -> tuple[tuple[int, int], ...]:
     if not isinstance(raw, list):
         raise ValueError(f"field '{key}' must be a list of [price, size] pairs")
     try:
-        return tuple((parse_price(p), parse_count(s)) for p, s in raw)
+        levels = tuple((parse_price(p), parse_count(s)) for p, s in raw)
     except (ValueError, TypeError):
         pass  # find the bad level and say which
+    else:
+        # a resting bid is priced strictly inside (0, 1) and rests a positive size
+        if all(0 < p < 10_000 and s > 0 for p, s in levels):
+            return levels
     for i, lvl in enumerate(raw):
         if not isinstance(lvl, list | tuple) or len(lvl) != 2:
             raise ValueError(f"field '{key}[{i}]' must be a [price, size] pair")
         try:
-            parse_price(lvl[0])
-            parse_count(lvl[1])
+            price, size = parse_price(lvl[0]), parse_count(lvl[1])
         except ValueError as e:
             raise ValueError(f"field '{key}[{i}]': {e}") from None
+        if not 0 < price < 10_000:
+            raise ValueError(f"field '{key}[{i}]': price {fmt_price(price)} must be strictly between 0 and 1")
+        if size <= 0:
+            raise ValueError(f"field '{key}[{i}]': size {fmt_count(size)} must be greater than 0")
     raise ValueError(f"field '{key}' is malformed")
+
+
+def _parse_grid(raw: Any) -> tuple[TickBand, ...] | None:
+    """Decode ``price_ranges``: bands inside [0, 1] with a positive step (None when absent or empty)."""
+    if not raw:
+        return None
+    if not isinstance(raw, list):
+        raise ValueError("field 'price_ranges' must be a list of {start, end, step} objects")
+    bands = []
+    for i, b in enumerate(raw):
+        key = f"price_ranges[{i}]"
+        if not isinstance(b, dict):
+            raise ValueError(f"field '{key}' must be a {{start, end, step}} object")
+        r = _Reader(b, key)
+        start, end = _in_range(f"{key}.start", r.price("start"), _PROB, fmt_price), \
+            _in_range(f"{key}.end", r.price("end"), _PROB, fmt_price)
+        step = _in_range(f"{key}.step", r.price("step"), _POSITIVE, fmt_price)
+        if start > end:
+            raise ValueError(f"field '{key}' starts at {fmt_price(start)}, after its end {fmt_price(end)}")
+        bands.append(TickBand(start, end, step))
+    return tuple(bands)
+
+
+def _fee_type(r: _Reader) -> str:
+    v = r.text("fee_type")
+    if v not in FEE_TYPES:
+        # unknown types would be charged as quadratic, silently; say so instead
+        raise ValueError(f"field 'fee_type' must be one of {', '.join(FEE_TYPES)}, got {v!r}")
+    return v
+
+
+def _fee_multiplier(d: Record) -> int:
+    try:
+        m = parse_multiplier(d.get("fee_multiplier"))
+    except ValueError as e:
+        raise ValueError(f"field 'fee_multiplier': {e}") from None
+    return _in_range("fee_multiplier", m, _NON_NEGATIVE, lambda x: f"{Decimal(x).scaleb(-4).normalize():f}")
+
+
+def _strike(d: Record, key: str) -> Decimal | None:
+    v = d.get(key)
+    if v is None:
+        return None
+    try:
+        x = Decimal(str(v)) if isinstance(v, str | int | float) and not isinstance(v, bool) else None
+    except InvalidOperation:
+        x = None
+    if x is None or not x.is_finite():
+        raise ValueError(f"field '{key}' must be a finite number, got {v!r}")
+    return x
 
 
 def market_from_record(d: Record) -> Market:
@@ -306,13 +405,13 @@ def market_from_record(d: Record) -> Market:
     if isinstance(depth, dict):
         yes_bids = _parse_levels(depth.get("yes", []), "depth.yes")
         no_bids = _parse_levels(depth.get("no", []), "depth.no")
-    else:  # top of book only
-        yb, ya = r.opt_price("yes_bid"), r.opt_price("yes_ask")
-        yes_bids = ((yb, r.count("yes_bid_size")),) if yb is not None else ()
-        no_bids = ((10_000 - ya, r.count("yes_ask_size")),) if ya is not None else ()
-    ranges = d.get("price_ranges")
-    grid = tuple(TickBand.from_wire(b) for b in ranges) if ranges else None
-    fs, cs = d.get("floor_strike"), d.get("cap_strike")
+    else:  # top of book only: a bid of 0 or an ask of 1 (Kalshi's way), or a size of 0, is an empty side
+        yb, ya = r.opt_probability("yes_bid"), r.opt_probability("yes_ask")
+        yb_size = r.amount("yes_bid_size") if yb else 0
+        ya_size = r.amount("yes_ask_size") if ya is not None and ya < 10_000 else 0
+        yes_bids = ((yb, yb_size),) if yb and yb_size else ()
+        no_bids = ((10_000 - ya, ya_size),) if ya is not None and ya_size else ()
+    grid = _parse_grid(d.get("price_ranges"))
     kwargs: dict[str, Any] = {}
     if grid:
         kwargs["price_ranges"] = grid
@@ -326,18 +425,18 @@ def market_from_record(d: Record) -> Market:
         close_time=r.text("close_time"),
         yes_bids=yes_bids,
         no_bids=no_bids,
-        volume=r.count("volume"),
-        open_interest=r.count("open_interest"),
-        fee_type=r.text("fee_type"),
-        fee_multiplier=parse_multiplier(d.get("fee_multiplier")),
+        volume=r.amount("volume"),
+        open_interest=r.amount("open_interest"),
+        fee_type=_fee_type(r),
+        fee_multiplier=_fee_multiplier(d),
         strike_type=d.get("strike_type"),
-        floor_strike=Decimal(str(fs)) if fs is not None else None,
-        cap_strike=Decimal(str(cs)) if cs is not None else None,
+        floor_strike=_strike(d, "floor_strike"),
+        cap_strike=_strike(d, "cap_strike"),
         mutually_exclusive=bool(d.get("mutually_exclusive", False)),
         exhaustive=d.get("exhaustive"),
         is_combo=bool(d.get("is_combo", False)),
-        last_price=r.opt_price("last_price"),
-        forecast_p=r.opt_price("forecast_p"),
+        last_price=r.opt_probability("last_price"),
+        forecast_p=r.opt_probability("forecast_p"),
         exchange_index=int(d.get("exchange_index", 0) or 0),
         event_market_count=int(d["event_market_count"]) if d.get("event_market_count") is not None else None,
         **kwargs,
@@ -353,7 +452,9 @@ def _leg_from(d: Any, i: int) -> Leg:
         raise ValueError(f"legs[{i}].outcome must be 'yes' or 'no', got {outcome!r}")
     if action not in ("buy", "sell"):
         raise ValueError(f"legs[{i}].action must be 'buy' or 'sell', got {action!r}")
-    return Leg(r.text("ticker"), outcome, action, r.price("price"), r.count("count"))  # type: ignore[arg-type]
+    price = _in_range(f"legs[{i}].price", r.price("price"), _LIMIT, fmt_price)
+    count = _in_range(f"legs[{i}].count", r.count("count"), _POSITIVE, fmt_count)
+    return Leg(r.text("ticker"), outcome, action, price, count)  # type: ignore[arg-type]
 
 
 def opportunity_from_record(d: Record) -> Opportunity:
@@ -375,18 +476,18 @@ def opportunity_from_record(d: Record) -> Opportunity:
         event_ticker=r.text("event_ticker"),
         legs=tuple(_leg_from(x, i) for i, x in enumerate(legs_raw)),
         edge=r.money("edge"),
-        edge_pct=r.decimal("edge_pct"),
-        fees=r.money("fees"),
-        confidence=r.decimal("confidence"),
-        liquidity=r.decimal("liquidity"),
-        score=r.decimal("score"),
+        edge_pct=r.finite("edge_pct"),
+        fees=r.money_at_least_0("fees"),
+        confidence=r.finite("confidence", Decimal(0), Decimal(1)),
+        liquidity=r.finite("liquidity", Decimal(0), Decimal(1)),
+        score=r.finite("score"),
         reason=r.text("reason"),
         series_ticker=str(d.get("series_ticker", "")),
         category=str(d.get("category", "")),
-        cost=parse_money(d["cost"]) if "cost" in d else 0,
-        p=r.opt_price("p"),
+        cost=r.money("cost") if "cost" in d else 0,
+        p=r.opt_probability("p"),
         maker=bool(d.get("maker", False)),
-        payout=r.price("payout") if "payout" in d else 10_000,
+        payout=_in_range("payout", r.price("payout"), _POSITIVE, fmt_price) if "payout" in d else 10_000,
         as_of_ms=int(d.get("as_of_ms", 0) or 0),
         src=str(d.get("src", "")),
     )
@@ -402,10 +503,10 @@ def candidate_from_record(d: Record) -> Candidate:
     return Candidate(
         opportunity=opportunity_from_record(d),
         group=r.text("group"),
-        required_edge=r.money("required_edge"),
-        size=r.count("size"),
-        kelly_fraction=r.decimal("kelly_fraction"),
-        stake=r.money("stake"),
+        required_edge=r.money_at_least_0("required_edge"),
+        size=r.amount("size"),
+        kelly_fraction=r.finite("kelly_fraction", Decimal(0)),
+        stake=r.money_at_least_0("stake"),
     )
 
 

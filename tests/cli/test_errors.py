@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .conftest import SIM, Kalashi
@@ -15,6 +16,16 @@ def test_malformed_json_names_stdin_and_line(kalashi: Kalashi) -> None:
 def test_wrong_kind_fields_name_the_line(kalashi: Kalashi) -> None:
     res = kalashi("analyze", input='{"kind":"market","v":1,"ticker":"X"}\n', code=3)
     assert "<stdin>:1: bad market record" in res.stderr and "event_ticker" in res.stderr
+
+
+def test_a_value_out_of_range_names_the_line_and_field(kalashi: Kalashi) -> None:
+    good = kalashi("scan", "--source", SIM, "--format", "jsonl", "--quiet").stdout.splitlines()
+    rec = json.loads(next(line for line in good if '"kind":"market"' in line and '"depth"' in line))
+    rec["depth"]["yes"] = [["1.7", "5.00"]]  # a bid above $1: once made an opportunity with a negative leg price
+    res = kalashi("analyze", input=good[0] + "\n" + json.dumps(rec) + "\n", code=3)
+    assert res.stderr.startswith("kalashi: error: <stdin>:2: bad market record: field 'depth.yes[0]': "
+                                 "price 1.7000 must be strictly between 0 and 1"), res.stderr
+    assert '"kind":"opportunity"' not in res.stdout
 
 
 def test_unknown_kinds_pass_through(kalashi: Kalashi) -> None:

@@ -96,3 +96,137 @@ def test_decoding_errors_name_the_field() -> None:
     del rec["depth"]
     with pytest.raises(ValueError, match="yes_bid_size"):
         market_from_record(rec)
+
+
+# --------------------------------------------------------------------------- values out of range
+
+
+def _market_rec() -> dict:
+    m = market("RV-1", yes=lv(("0.41", "12"), ("0.40", "100")), no=lv(("0.55", "3")))
+    return json.loads(json.dumps(market_record(m)))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda r: r["depth"]["yes"].__setitem__(0, ["1.7", "5.00"]), r"depth\.yes\[0\]': price 1\.7000 must be strictly"),
+    (lambda r: r["depth"]["no"].__setitem__(0, ["0.0000", "5.00"]), r"depth\.no\[0\]': price 0\.0000 must be strictly"),
+    (lambda r: r["depth"]["no"].__setitem__(0, ["1", "5.00"]), r"depth\.no\[0\]': price 1\.0000"),
+    (lambda r: r["depth"]["yes"].__setitem__(1, ["0.40", "-5.00"]), r"depth\.yes\[1\]': size -5\.00 must be greater"),
+    (lambda r: r["depth"]["yes"].__setitem__(1, ["0.40", "0.00"]), r"depth\.yes\[1\]': size 0\.00"),
+    (lambda r: r.__setitem__("fee_multiplier", "-50"), r"'fee_multiplier' is -50; it must be 0 or more"),
+    (lambda r: r.__setitem__("fee_multiplier", "lots"), r"'fee_multiplier'.*not a decimal"),
+    (lambda r: r.__setitem__("fee_type", "bogus"), r"'fee_type' must be one of quadratic.*'bogus'"),
+    (lambda r: r.__setitem__("volume", "-1.00"), r"'volume' is -1\.00; it must be 0 or more"),
+    (lambda r: r.__setitem__("open_interest", "-0.01"), r"'open_interest'"),
+    (lambda r: r.__setitem__("last_price", "1.0100"), r"'last_price' is 1\.0100; it must be between 0 and 1"),
+    (lambda r: r.__setitem__("forecast_p", "-0.2"), r"'forecast_p'"),
+    (lambda r: r.__setitem__("floor_strike", "abc"), r"'floor_strike' must be a finite number"),
+    (lambda r: r.__setitem__("cap_strike", "NaN"), r"'cap_strike' must be a finite number"),
+    (lambda r: r.__setitem__("price_ranges", [{"start": "0", "end": "1", "step": "0"}]),
+     r"'price_ranges\[0\]\.step' is 0\.0000; it must be greater than 0"),
+    (lambda r: r.__setitem__("price_ranges", [{"start": "0", "end": "1.5", "step": "0.01"}]),
+     r"'price_ranges\[0\]\.end' is 1\.5000"),
+    (lambda r: r.__setitem__("price_ranges", [{"start": "0.9", "end": "0.1", "step": "0.01"}]),
+     r"'price_ranges\[0\]' starts at 0\.9000, after its end"),
+    (lambda r: r.__setitem__("price_ranges", [{"start": "0", "end": "1"}]), r"missing required field 'step'"),
+    (lambda r: r.__setitem__("price_ranges", "cent"), r"'price_ranges' must be a list"),
+])
+def test_market_values_out_of_range_are_refused(change, message: str) -> None:  # noqa: ANN001
+    rec = _market_rec()
+    change(rec)
+    with pytest.raises(ValueError, match=message):
+        market_from_record(rec)
+
+
+@pytest.mark.parametrize("fee_type", ["quadratic", "quadratic_with_maker_fees", "quadratic_with_combo_maker_fees",
+                                      "flat"])
+def test_every_known_fee_type_and_a_zero_multiplier_are_accepted(fee_type: str) -> None:
+    rec = _market_rec() | {"fee_type": fee_type, "fee_multiplier": "0"}
+    m = market_from_record(rec)
+    assert (m.fee_type, m.fee_multiplier) == (fee_type, 0)
+
+
+@given(st.integers(-3 * 10_000, 3 * 10_000), st.integers(-10**4, 10**6))
+def test_a_book_level_is_accepted_exactly_when_price_is_inside_0_1_and_size_positive(price: int, size: int) -> None:
+    from kalashi_cli.money import fmt_count, fmt_price
+
+    rec = _market_rec()
+    rec["depth"]["yes"] = [[fmt_price(price), fmt_count(size)]]
+    if 0 < price < 10_000 and size > 0:
+        assert market_from_record(rec).yes_bids == ((price, size),)
+    else:
+        with pytest.raises(ValueError, match=r"depth\.yes\[0\]"):
+            market_from_record(rec)
+
+
+def test_top_of_book_only_reads_a_bid_of_0_or_an_ask_of_1_as_an_empty_side() -> None:
+    rec = _market_rec()
+    del rec["depth"]
+    m = market_from_record(rec | {"yes_bid": "0.0000", "yes_ask": "1.0000"})
+    assert m.yes_bids == () and m.no_bids == ()
+    m = market_from_record(rec | {"yes_bid": "0.4100", "yes_ask": "0.4500", "yes_ask_size": "0.00"})
+    assert m.yes_bids == ((4100, 1200),) and m.no_bids == ()
+    with pytest.raises(ValueError, match=r"'yes_ask' is 1\.2000; it must be between 0 and 1"):
+        market_from_record(rec | {"yes_ask": "1.2000"})
+    with pytest.raises(ValueError, match=r"'yes_bid_size' is -3\.00"):
+        market_from_record(rec | {"yes_bid_size": "-3.00"})
+
+
+def _opportunity_rec() -> dict:
+    from decimal import Decimal
+
+    o = Opportunity(id="op-9", strategy="value", event_ticker="E", legs=(Leg("T", "yes", "buy", 4500, 1000),),
+                    edge=12_000, edge_pct=Decimal("0.02"), fees=3_000, confidence=Decimal("0.8"),
+                    liquidity=Decimal("0.4"), score=Decimal("0.001"), reason="r", cost=460_000, p=5000)
+    c = Candidate(o, "crypto", 5000, 300, Decimal("0.0125"), 37020)
+    return json.loads(json.dumps(to_record(c)))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda r: r["legs"][0].__setitem__("price", "1.7"), r"'legs\[0\]\.price' is 1\.7000; it must be strictly"),
+    (lambda r: r["legs"][0].__setitem__("price", "-0.7"), r"'legs\[0\]\.price' is -0\.7000"),
+    (lambda r: r["legs"][0].__setitem__("price", "1.0000"), r"'legs\[0\]\.price'"),
+    (lambda r: r["legs"][0].__setitem__("count", "-10.00"), r"'legs\[0\]\.count' is -10\.00; it must be greater"),
+    (lambda r: r["legs"][0].__setitem__("count", "0"), r"'legs\[0\]\.count' is 0\.00"),
+    (lambda r: r.__setitem__("fees", "-482.56"), r"'fees' is -482\.5600; it must be 0 or more"),
+    (lambda r: r.__setitem__("confidence", "1.5"), r"'confidence' is 1\.5; it must be between 0 and 1"),
+    (lambda r: r.__setitem__("liquidity", "-0.1"), r"'liquidity'"),
+    (lambda r: r.__setitem__("score", "NaN"), r"'score' must be a finite number"),
+    (lambda r: r.__setitem__("edge_pct", "Infinity"), r"'edge_pct' must be a finite number"),
+    (lambda r: r.__setitem__("p", "1.5"), r"'p' is 1\.5000; it must be between 0 and 1"),
+    (lambda r: r.__setitem__("payout", "0"), r"'payout' is 0\.0000; it must be greater than 0"),
+    (lambda r: r.__setitem__("cost", "lots"), r"'cost'"),
+])
+def test_opportunity_values_out_of_range_are_refused(change, message: str) -> None:  # noqa: ANN001
+    rec = _opportunity_rec()
+    change(rec)
+    with pytest.raises(ValueError, match=message):
+        opportunity_from_record(rec)
+    with pytest.raises(ValueError, match=message):
+        candidate_from_record(rec)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda r: r.__setitem__("size", "-5.00"), r"'size' is -5\.00; it must be 0 or more"),
+    (lambda r: r.__setitem__("stake", "-1"), r"'stake' is -1\.0000"),
+    (lambda r: r.__setitem__("required_edge", "-0.01"), r"'required_edge'"),
+    (lambda r: r.__setitem__("kelly_fraction", "-0.5"), r"'kelly_fraction' is -0\.5; it must be 0 or more"),
+])
+def test_candidate_values_out_of_range_are_refused(change, message: str) -> None:  # noqa: ANN001
+    rec = _opportunity_rec()
+    assert candidate_from_record(rec).size == 300
+    change(rec)
+    with pytest.raises(ValueError, match=message):
+        candidate_from_record(rec)
+
+
+@given(st.integers(-3 * 10_000, 3 * 10_000))
+def test_a_leg_price_is_accepted_exactly_when_strictly_inside_0_1(price: int) -> None:
+    from kalashi_cli.money import fmt_price
+
+    rec = _opportunity_rec()
+    rec["legs"][0]["price"] = fmt_price(price)
+    if 0 < price < 10_000:
+        assert opportunity_from_record(rec).legs[0].price == price
+    else:
+        with pytest.raises(ValueError, match=r"legs\[0\]\.price"):
+            opportunity_from_record(rec)
