@@ -7,7 +7,18 @@ from typing import Any
 
 import typer
 
-from .common import Format, FormatOpt, InputArg, Out, ProfileOpt, QuietOpt, info, load_profile, read_records
+from .common import (
+    Format,
+    FormatOpt,
+    InputArg,
+    KindCheck,
+    Out,
+    ProfileOpt,
+    QuietOpt,
+    info,
+    load_profile,
+    read_records,
+)
 
 EPILOG = """Examples:
 
@@ -109,11 +120,12 @@ def analyze(
     analyzer = Analyzer(prof, fair=read_fair(fair) if fair else None)
     out = Out(fmt)
     ctx: dict[str, Any] = {"as_of": 0, "src": ""}
+    kinds = KindCheck("analyze", ("market",))
 
     def markets():
         from ..stages.scan import close_ms  # noqa: F401 - keeps decode helpers warm
 
-        for rec in read_records(input, "market records"):
+        for rec in kinds.watch(read_records(input, "market records")):
             if rec["kind"] != "market":
                 out.write(rec)
                 continue
@@ -128,6 +140,7 @@ def analyze(
 
     for o in analyzer.analyze(markets(), context=lambda: (int(ctx["as_of"]), str(ctx["src"]))):
         out.write(to_record(o))
+    kinds.report(quiet)
     st = analyzer.stats
     if out.table:
         out.finish()

@@ -276,6 +276,58 @@ def read_records(path: Path | None, what: str) -> Iterator[dict[str, Any]]:
         yield from iter_records(f, str(path))
 
 
+#: the pipeline's main kinds in order, and the command that makes each
+_PIPELINE = {"market": 0, "opportunity": 1, "candidate": 2, "order": 3, "fill": 3}
+_MAKER = {0: "kalashi scan", 1: "kalashi analyze", 2: "kalashi correlate", 3: "kalashi order"}
+
+
+class KindCheck:
+    """Count the kinds a stage reads, to warn when it got pipeline records but none it consumes.
+
+    Unknown kinds pass through by contract, and bookkeeping kinds (stats, rejected, denied, …) can
+    legitimately be all a stage gets (an upstream stage found nothing), so only the main kinds
+    (market, opportunity, candidate, order, fill) of the wrong stage trigger the warning; the exit
+    status stays 0.
+    """
+
+    def __init__(self, command: str, wants: tuple[str, ...], expected: str | None = None) -> None:
+        self.command = command
+        self.wants = wants
+        self.expected = expected or " or ".join(wants)
+        self.counts: dict[str, int] = {}
+
+    def watch(self, recs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Yield the records unchanged, counting their kinds."""
+        counts = self.counts
+        for rec in recs:
+            k = rec["kind"]
+            counts[k] = counts.get(k, 0) + 1
+            yield rec
+
+    def problem(self) -> str | None:
+        """The warning to print, or None when the input was fine (or empty)."""
+        if any(self.counts.get(k) for k in self.wants):
+            return None
+        wrong = sorted(_PIPELINE[k] for k in self.counts if k in _PIPELINE and k not in self.wants)
+        if not wrong:
+            return None
+        want_at = min(_PIPELINE.get(k, 99) for k in self.wants)
+        got = ", ".join(f"{n} {k} record{'s' if n != 1 else ''}" for k, n in self.counts.items())
+        if wrong[0] < want_at:  # stages were skipped
+            missing = " | ".join(_MAKER[i] for i in range(wrong[0] + 1, want_at + 1))
+            fix = f"pipe `{missing}` in between"
+        else:  # records from further down the pipeline
+            fix = f"feed it the output of `{_MAKER[want_at]}` instead"
+        return f"kalashi {self.command}: warning: read {got} and no {self.expected} records — {fix}"
+
+    def report(self, quiet: bool = False) -> None:
+        """Print the warning on stderr (one plain line), unless --quiet."""
+        msg = self.problem()
+        if msg and not quiet:
+            sys.stderr.write(msg + "\n")
+            sys.stderr.flush()
+
+
 # -- output ------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from .common import (
     FormatOpt,
     InputArg,
     JournalOpt,
+    KindCheck,
     LiveOpt,
     Out,
     PaperOpt,
@@ -61,8 +62,9 @@ def correlate(
     out = Out(fmt)
     corr = Correlator(prof, load_portfolio(jr, money(prof.paper.starting_balance)))
     kept = rejected = 0
+    kinds = KindCheck("correlate", ("opportunity",))
     try:
-        for rec in read_records(input, "opportunity records"):
+        for rec in kinds.watch(read_records(input, "opportunity records")):
             if rec["kind"] != "opportunity":
                 out.write(rec)
                 continue
@@ -79,6 +81,7 @@ def correlate(
     finally:
         jr.close()
     out.finish()
+    kinds.report(quiet)
     if out.table:
         info(f"{kept} candidates, {rejected} rejected", quiet)
 

@@ -12,6 +12,7 @@ from .common import (
     FormatOpt,
     InputArg,
     JournalOpt,
+    KindCheck,
     LiveOpt,
     Out,
     PaperOpt,
@@ -43,7 +44,7 @@ def metrics(
     journal: JournalOpt = None,
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
-    quiet: QuietOpt = False,  # metrics prints no summary; accepted so scripts can pass --quiet everywhere
+    quiet: QuietOpt = False,  # metrics prints no summary; --quiet only silences warnings
 ) -> None:
     """Report P&L, drawdown, execution and recommendations.
 
@@ -64,15 +65,18 @@ def metrics(
              f"balances are the paper placeholder — run `kalashi reconcile --{mode}` first")
     run = RunStats()
     out = Out(fmt)
+    # metrics reports the journal; piped records add stats, and order/run-loop output is what belongs here
+    kinds = KindCheck("metrics", ("order", "fill", "denied", "stats", "iteration"), "order, fill or stats")
     try:
         if input is not None or not sys.stdin.isatty():
-            for rec in read_records(input, "records"):
+            for rec in kinds.watch(read_records(input, "records")):
                 run.absorb(rec)
         marks = _marks(jr)
         m = compute_metrics(jr, load_portfolio(jr, money(prof.paper.starting_balance), marks), prof, run)
         jr.add_metrics(m)
     finally:
         jr.close()
+    kinds.report(quiet)
     if use_table(fmt):
         show(m)
     else:

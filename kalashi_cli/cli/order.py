@@ -10,6 +10,7 @@ from .common import (
     FormatOpt,
     InputArg,
     JournalOpt,
+    KindCheck,
     LiveOpt,
     Out,
     PaperOpt,
@@ -85,8 +86,9 @@ def order(
         return state["ex"]  # type: ignore[return-value]
 
     counts = {"order": 0, "fill": 0, "denied": 0}
+    kinds = KindCheck("order", ("candidate",))
     try:
-        for rec in read_records(input, "candidate records"):
+        for rec in kinds.watch(read_records(input, "candidate records")):
             if rec["kind"] != "candidate":
                 out.write(rec)
                 continue
@@ -108,6 +110,7 @@ def order(
                 state[key].close()  # type: ignore[attr-defined]
         jr.close()
     out.finish()
+    kinds.report(quiet)
     if out.table:
         info(f"{counts['order']} orders, {counts['fill']} fills, {counts['denied']} denied ({mode} mode)", quiet)
 

@@ -66,3 +66,56 @@ def test_resume_needs_confirmation(kalashi: Kalashi, tmp_path: Path) -> None:
     res = kalashi("resume", "--journal", str(tmp_path / "j.sqlite"), code=2)
     assert "--confirm" in res.stderr
 
+
+
+# --------------------------------------------------------------------------- the wrong kind for a stage
+
+
+def test_correlate_fed_markets_passes_them_through_and_says_analyze_is_missing(kalashi: Kalashi,
+                                                                              tmp_path: Path) -> None:
+    scan = kalashi("scan", "--source", SIM, "--format", "jsonl", "--quiet").stdout
+    n = scan.count('"kind":"market"')
+    res = kalashi("correlate", "--journal", str(tmp_path / "j.sqlite"), input=scan)  # still exit 0
+    assert res.stdout == scan, "unknown and unconsumed kinds pass through untouched"
+    assert res.stderr == (f"kalashi correlate: warning: read {n} market records, 1 stats record and no opportunity "
+                          "records — pipe `kalashi analyze` in between\n")
+    quiet = kalashi("correlate", "--quiet", "--journal", str(tmp_path / "j.sqlite"), input=scan)
+    assert quiet.stderr == "" and quiet.stdout == scan
+
+
+def test_order_after_analyze_says_correlate_is_missing_and_sends_nothing(kalashi: Kalashi, tmp_path: Path) -> None:
+    opps = kalashi("analyze", input=kalashi("scan", "--source", SIM, "--format", "jsonl", "--quiet").stdout).stdout
+    assert '"kind":"opportunity"' in opps
+    res = kalashi("order", "--paper", "--journal", str(tmp_path / "j.sqlite"), input=opps)
+    assert '"kind":"order"' not in res.stdout and '"kind":"fill"' not in res.stdout
+    assert res.stderr.startswith("kalashi order: warning: read ") and " opportunity records" in res.stderr
+    assert res.stderr.rstrip().endswith("and no candidate records — pipe `kalashi correlate` in between")
+    markets_only = kalashi("order", "--paper", "--journal", str(tmp_path / "j.sqlite"),
+                           input='{"kind":"market","v":1}\n')
+    assert "pipe `kalashi analyze | kalashi correlate` in between" in markets_only.stderr
+
+
+def test_a_stage_fed_records_from_further_down_says_what_to_feed_it(kalashi: Kalashi, tmp_path: Path) -> None:
+    cand = '{"kind":"candidate","v":1}\n'
+    res = kalashi("analyze", input=cand * 2)
+    assert "kalashi analyze: warning: read 2 candidate records and no market records — feed it the output of " \
+           "`kalashi scan` instead" in res.stderr
+    res = kalashi("metrics", "--journal", str(tmp_path / "j.sqlite"), "--format", "jsonl", input=cand)
+    assert "kalashi metrics: warning: read 1 candidate record and no order, fill or stats records — pipe " \
+           "`kalashi order` in between" in res.stderr
+
+
+def test_the_right_pipe_and_an_empty_stage_say_nothing(kalashi: Kalashi, tmp_path: Path) -> None:
+    j = str(tmp_path / "j.sqlite")
+    scan = kalashi("scan", "--source", SIM, "--format", "jsonl", "--quiet").stdout
+    analyze = kalashi("analyze", input=scan)
+    correlate = kalashi("correlate", "--journal", j, input=analyze.stdout)
+    order = kalashi("order", "--journal", j, input=correlate.stdout)
+    metrics = kalashi("metrics", "--journal", j, "--format", "jsonl", input=order.stdout)
+    assert [r.stderr for r in (analyze, correlate, order, metrics)] == ["", "", "", ""]
+    # upstream found nothing: only bookkeeping records arrive, which is no mistake in the pipe
+    stats = '{"kind":"stats","v":1,"stage":"analyze","cache_hits":0,"cache_misses":0}\n'
+    assert kalashi("correlate", "--journal", j, input=stats).stderr == ""
+    assert kalashi("order", "--journal", j, input='{"kind":"rejected","v":1,"ref":"x","stage":"correlate",'
+                                                   '"reason":"r"}\n' + stats).stderr == ""
+    assert kalashi("analyze", input='{"kind":"weather-note","v":1}\n').stderr == ""
