@@ -4,6 +4,7 @@ import { EquityCard } from '../src/cards/EquityCard'
 import { ExecutionCard } from '../src/cards/ExecutionCard'
 import { HealthCard } from '../src/cards/HealthCard'
 import { InsightsCard } from '../src/cards/InsightsCard'
+import { LoopCard } from '../src/cards/LoopCard'
 import { OpportunitiesCard } from '../src/cards/OpportunitiesCard'
 import { OrdersCard } from '../src/cards/OrdersCard'
 import { PerformanceCard } from '../src/cards/PerformanceCard'
@@ -43,6 +44,23 @@ describe('EquityCard', () => {
     const paths = equityPaths(fixtureState().equity_curve)!
     expect(paths.line.split(' ').filter((p) => /^[ML]/.test(p))).toHaveLength(31)
     expect(equityPaths([{ ts: 'a', equity: '1.00' }])).toBeNull()
+  })
+})
+
+describe('LoopCard', () => {
+  it('keeps a long source on one line inside the card, the whole value in its tooltip', () => {
+    const state = fixtureState()
+    const source = 'sim:seed=0,markets=100000,step=1000000,fees=quadratic,books=deep'
+    state.loop = { ...state.loop, source }
+    const access = { connected: true, readOnly: false, tokenRequired: false, token: null }
+    render(<LoopCard state={state} access={access} send={async () => null} setToken={() => {}} />)
+    const shown = screen.getByTestId('source')
+    expect(shown.textContent).toBe(source)
+    expect(shown.getAttribute('title')).toBe(source)
+    const stat = shown.closest('.stat')!
+    expect(stat.className).toContain('stat--text') // nowrap + ellipsis (app.css)
+    expect(stat.className).toContain('stat--wide') // a whole row of the stat grid
+    expect(screen.getByTestId('iteration').closest('.stat')!.className).toBe('stat')
   })
 })
 

@@ -89,7 +89,7 @@ export function LoopCard({ state, access, send, setToken }: LoopCardProps) {
       <div className="stat-grid">
         <Stat label="Iteration" kind="int" value={loop?.iteration} testId="iteration" />
         <Stat label="Every" kind="number" value={loop?.interval_s} unit=" s" testId="interval" />
-        <Stat label="Source" kind="text" value={loop?.source} testId="source" />
+        <Stat label="Source" kind="text" wide value={loop?.source} testId="source" />
         <Stat label="Profile" kind="text" value={loop?.profile} testId="profile" />
       </div>
 

@@ -65,13 +65,16 @@ export interface StatProps extends NumProps {
   label: string
   /** Larger figure for the headline number of a card. */
   big?: boolean
+  /** Take a whole row of the stat grid (for long text such as a source description). */
+  wide?: boolean
   hint?: string
 }
 
-/** A label above a number. */
-export function Stat({ label, big = false, hint, ...num }: StatProps) {
+/** A label above a number. Text values stay on one line, cut with an ellipsis; the whole value is the tooltip. */
+export function Stat({ label, big = false, wide = false, hint, ...num }: StatProps) {
+  const classes = ['stat', big ? 'stat--big' : '', wide ? 'stat--wide' : '', num.kind === 'text' ? 'stat--text' : '']
   return (
-    <div className={`stat${big ? ' stat--big' : ''}`}>
+    <div className={classes.filter(Boolean).join(' ')}>
       <div className="stat__label" title={hint}>
         {label}
       </div>
