@@ -36,6 +36,8 @@ from kalashi_cli.heal.monitor import exchange_env_for
 from .conftest import NOW_MS
 
 ENV = custom_env("http://127.0.0.1:9/trade-api/v2")
+#: the clock-skew tests need a server that is not on this machine (a loopback one is a simulator)
+REMOTE = custom_env("https://exchange.example/trade-api/v2")
 NY = ZoneInfo("America/New_York")
 NOW = datetime.fromtimestamp(NOW_MS / 1000, UTC)  # a Wednesday, noon in New York
 
@@ -105,9 +107,10 @@ def key_env(tmp_path: Path, ed_key: ed25519.Ed25519PrivateKey) -> dict[str, str]
 
 
 def run(fake: FakeKalshi, *, mode: str = "paper", environ: dict[str, str] | None = None, now: datetime = NOW,
-        local: datetime | None = None, iterations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        local: datetime | None = None, iterations: list[dict[str, Any]] | None = None,
+        env: Any = ENV) -> dict[str, Any]:
     local_clock = (local or now).timestamp()
-    checks = exchange_checks(ENV, mode=mode, environ=environ or {}, transport=fake.transport, now=lambda: now,
+    checks = exchange_checks(env, mode=mode, environ=environ or {}, transport=fake.transport, now=lambda: now,
                              wall=lambda: local_clock, iterations=iterations or [])
     assert [c.name for c in checks] == ["exchange", "maintenance", "credentials", "clock_skew", "rate_limits"]
     return {c.name: c for c in checks}
@@ -144,7 +147,7 @@ def test_a_paused_shard_is_degraded() -> None:
 
 
 def test_unreachable_is_failed_but_only_degraded_in_the_maintenance_window() -> None:
-    c = run(FakeKalshi(down=True))
+    c = run(FakeKalshi(down=True), env=REMOTE)
     assert c["exchange"].status == FAILED and "cannot get the status" in c["exchange"].detail
     assert c["clock_skew"].status == DEGRADED  # nothing answered, nothing to compare
     thursday_4am = datetime(2026, 11, 26, 4, 0, tzinfo=NY)
@@ -197,15 +200,21 @@ def test_unreadable_key_file_is_reported(tmp_path: Path) -> None:
 def test_clock_skew_thresholds(local_offset_s: float, status: str) -> None:
     server = NOW.replace(microsecond=0)
     local = server + timedelta(seconds=0.5 + local_offset_s)  # Date truncates: true server time ≈ +0.5 s
-    c = run(FakeKalshi(server_time=server), local=local)["clock_skew"]
+    c = run(FakeKalshi(server_time=server), local=local, env=REMOTE)["clock_skew"]
     assert c.status == status, c.detail
     assert c.facts["skew_s"] == pytest.approx(local_offset_s, abs=0.01)
     assert ("ahead of" if local_offset_s > 0 else "behind") in c.detail or local_offset_s == 0
 
 
 def test_no_date_header_cannot_measure_skew() -> None:
-    c = run(FakeKalshi(server_time=None))["clock_skew"]
+    c = run(FakeKalshi(server_time=None), env=REMOTE)["clock_skew"]
     assert c.status == DEGRADED and "no Date header" in c.detail
+
+
+def test_a_simulator_on_this_machine_has_no_skew_to_measure() -> None:
+    server = NOW.replace(microsecond=0)
+    c = run(FakeKalshi(server_time=server), local=server + timedelta(hours=3))["clock_skew"]  # its clock ran ahead
+    assert c.status == OK and c.facts == {"loopback": True}
 
 
 # -- maintenance ------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ def test_demo_pointed_at_the_simulator_is_healthy(server: SimExchangeServer, env
     assert {n: c.status for n, c in checks.items()} == dict.fromkeys(checks, OK), \
         {n: c.detail for n, c in checks.items()}
     assert "accepted" in checks["credentials"].detail
-    assert abs(checks["clock_skew"].facts["skew_s"]) < 2  # the server's real Date header
+    # the simulator's Date is its market clock (it may run ahead); on loopback there is no skew to measure
+    assert checks["clock_skew"].facts == {"loopback": True} and "simulator" in checks["clock_skew"].detail
     assert checks["rate_limits"].facts["read_rate"] == TIERS["advanced"].read_rate
 
 
