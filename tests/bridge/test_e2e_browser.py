@@ -166,3 +166,32 @@ def test_dashboard_shows_the_journal_and_pauses_the_loop(run_bridge_process: Cal
     assert bridge.interrupt() == 0
     assert not problems, problems
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+def test_a_network_bind_serves_a_page_that_connects_by_any_name(run_bridge_process: Callable[..., BridgeProcess],
+                                                                 tmp_path: Path) -> None:
+    # --host 0.0.0.0: the page opened by a name other than the one printed (here localhost, on a
+    # network a LAN address or a DNS name) must still get its WebSocket, with the token
+    require_tool(CHROMIUM.exists(),
+                 f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    bridge = run_bridge_process("--source", SIM, "--interval", "0.5", "--paused", "--host", "0.0.0.0",
+                                "--journal", str(tmp_path / "journal.sqlite"), env={"KALASHI_BRIDGE_TOKEN": TOKEN})
+    page_url = bridge.page_url.replace("127.0.0.1", "localhost")
+    assert page_url != bridge.page_url
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            assert page.goto(page_url).status == 401  # beyond loopback even the page needs the token
+            page.goto(f"{page_url}?token={TOKEN}")
+            page.wait_for_function("() => document.querySelector('[data-testid=\"connection-status\"]')"
+                                   "?.textContent === 'live'", timeout=STEP_MS)
+            page.wait_for_function("() => document.querySelector('[data-testid=\"loop-status\"]')"
+                                   "?.textContent === 'paused' || document.querySelector("
+                                   "'[data-testid=\"loop-status\"]')?.textContent === 'stopped'", timeout=STEP_MS)
+        finally:
+            browser.close()
+    assert bridge.interrupt() == 0
