@@ -30,9 +30,16 @@ from typing import IO, Any
 import httpx
 import orjson
 
-from kalashi_cli.errors import UsageError
+from kalashi_cli.errors import ConsentError, UsageError
 from kalashi_cli.exchange.auth import KalshiAuth, try_load_credentials
-from kalashi_cli.exchange.env import KalshiEnv, check_key_environment, custom_env, env_named
+from kalashi_cli.exchange.env import (
+    KalshiEnv,
+    check_key_environment,
+    custom_env,
+    env_named,
+    signing_allowed,
+    signing_refusal_hint,
+)
 from kalashi_cli.exchange.rest import EVENTS_PAGE_MAX, MARKETS_PAGE_MAX, ORDERBOOKS_BATCH_MAX, KalshiClient
 
 FORMAT = "kalashi-recording"
@@ -291,6 +298,11 @@ def record(
     creds = try_load_credentials(environ if environ is not None else os.environ)
     if creds is not None:
         check_key_environment(creds, target)
+        if not signing_allowed(creds, target):
+            # the WebSocket phase needs a signed session: refuse rather than record less than asked
+            raise ConsentError(f"recording from {target.rest_url} needs the WebSocket, which needs a signed "
+                               "session, and this API key is not declared for that server",
+                               hint=signing_refusal_hint(creds, target))
     auth = KalshiAuth(creds) if creds is not None else None
 
     async def go() -> RecordSummary:

@@ -298,13 +298,17 @@ def exchange_status_check(probe: Probe, in_maintenance: bool) -> Check:
     return Check("exchange", OK, f"{probe.host} reachable in {a.latency_ms} ms, trading active", a.latency_ms, facts)
 
 
-def credentials_check(probe: Probe, *, mode: str, configured: bool, load_error: Exception | None = None) -> Check:
+def credentials_check(probe: Probe, *, mode: str, configured: bool, load_error: Exception | None = None,
+                      withheld: str = "") -> Check:
     """Whether the API key is present and accepted (GET /portfolio/balance)."""
     from ..errors import AuthError, PermissionDenied
 
     needs = mode in ("demo", "live")
     if load_error is not None:
         return Check("credentials", FAILED if needs else DEGRADED, f"credentials unusable: {load_error}")
+    if withheld:
+        return Check("credentials", OK, f"an API key is set but not sent to {probe.host}: paper needs none there "
+                     f"({withheld})", facts={"configured": True, "sent": False})
     if not configured or probe.balance is None:
         if needs:
             return Check("credentials", FAILED, f"{mode} trading needs KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH; "
@@ -458,15 +462,20 @@ def exchange_checks(env: KalshiEnv, *, mode: str, environ: Mapping[str, str],
     """Probe the exchange once and return the exchange, maintenance, credentials, clock and rate checks."""
     from ..errors import KalashiError
     from ..exchange.auth import credentials_present, try_load_credentials
-    from ..exchange.env import check_key_environment
+    from ..exchange.env import check_key_environment, signing_allowed, signing_refusal_hint
 
     configured = credentials_present(environ)
     creds: Credentials | None = None
     load_error: Exception | None = None
+    withheld = ""
     try:
         creds = try_load_credentials(environ)
         if creds is not None:
             check_key_environment(creds, env)
+            if mode == "paper" and not signing_allowed(creds, env):
+                # paper reads public market data: the key is not needed there and may not go there
+                withheld = signing_refusal_hint(creds, env)
+                creds = None
     except KalashiError as e:
         creds, load_error = None, e
     probe = asyncio.run(probe_exchange(env, credentials=creds, transport=transport, wall=wall,
@@ -476,7 +485,7 @@ def exchange_checks(env: KalshiEnv, *, mode: str, environ: Mapping[str, str],
     note = "" if probe.schedule.ok else f"exchange schedule unavailable ({_err(probe.schedule.error)})"
     maint = maintenance_check(moment, windows, note)
     return [exchange_status_check(probe, bool(maint.facts.get("in_window"))), maint,
-            credentials_check(probe, mode=mode, configured=configured, load_error=load_error),
+            credentials_check(probe, mode=mode, configured=configured, load_error=load_error, withheld=withheld),
             clock_skew_check(probe), rate_limits_check(probe, iterations)]
 
 

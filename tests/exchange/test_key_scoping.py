@@ -187,3 +187,24 @@ def test_explicit_credentials_to_kalshisource_are_still_checked(rsa_key: Any) ->
     demo_key = Credentials("k", rsa_key, environment="demo")
     with pytest.raises(ConsentError):
         KalshiSource(PROD, credentials=demo_key, transport=Recorder().transport())
+
+
+def test_record_from_production_with_an_undeclared_key_is_refused_before_any_request(rsa_pkcs1_file: Path,
+                                                                                        tmp_path: Path) -> None:
+    from kalashi_cli.exchange.recorder import record
+
+    rec = Recorder()
+    with pytest.raises(ConsentError) as e:
+        record(tmp_path / "r.jsonl", source="kalshi", tickers=["KXA-1"], events=[], series=[], duration_s=1,
+               environ=_env(rsa_pkcs1_file), transport=rec.transport())
+    assert "KALSHI_KEY_ENV=prod" in (e.value.hint or "") and rec.requests == []
+
+
+def test_heal_probing_production_for_paper_does_not_send_an_undeclared_key(rsa_pkcs1_file: Path) -> None:
+    from kalashi_cli.heal.exchange import exchange_checks
+
+    rec = Recorder()
+    checks = {c.name: c for c in exchange_checks(PROD, mode="paper", environ=_env(rsa_pkcs1_file),
+                                                 transport=rec.transport())}
+    assert rec.requests and rec.signed() == []
+    assert checks["credentials"].status == "ok" and "not sent" in checks["credentials"].detail
