@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +18,10 @@ KALASHI = [sys.executable, "-m", "kalashi_cli"]
 
 
 def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "KALASHI_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    # Without PYTHONUNBUFFERED: a pipe's stdout is block-buffered, so records stream only because
+    # RecordWriter flushes after each one — which is what these tests check.
+    e = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return {**e, "KALASHI_HOME": str(tmp_path / "home")}
 
 
 def test_pipe_streams_records_before_the_scan_finishes(tmp_path: Path) -> None:
@@ -34,6 +40,51 @@ def test_pipe_streams_records_before_the_scan_finishes(tmp_path: Path) -> None:
     assert first.startswith(b'{"kind":"opportunity"')
     assert still_scanning, "analyze emitted its first record only after scan had finished: no streaming"
     assert rest.rstrip().endswith(b"}")
+
+
+def test_analyze_writes_an_opportunity_while_its_input_is_still_open(tmp_path: Path) -> None:
+    """Feed analyze one event with an opportunity (plus the next event's first market, so the event
+    is complete) and keep its stdin open: the opportunity must arrive now. Without the flush after
+    each record it would sit in the block buffer of the pipe until stdin closed."""
+    scan = subprocess.run([*KALASHI, "scan", "--source", "sim:seed=3,markets=400", "--quiet"], capture_output=True,
+                          env=env(tmp_path), timeout=120, check=True).stdout.splitlines(keepends=True)
+    full = subprocess.run([*KALASHI, "analyze", "--quiet"], input=b"".join(scan), capture_output=True,
+                          env=env(tmp_path), timeout=120, check=True).stdout.splitlines()
+    first = json.loads(full[0])
+    assert first["kind"] == "opportunity"
+    event = first["event_ticker"]
+    # the event's records must fit in a pipe buffer with room to spare, or a missing flush would not show
+    assert sum(len(line) + 1 for line in full if json.loads(line).get("event_ticker") == event) < 2048
+    markets = [json.loads(line) for line in scan]
+    last = max(i for i, m in enumerate(markets) if m.get("event_ticker") == event)
+    assert markets[last + 1]["kind"] == "market" and markets[last + 1]["event_ticker"] != event
+
+    proc = subprocess.Popen([*KALASHI, "analyze", "--quiet"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=env(tmp_path))
+    assert proc.stdin is not None and proc.stdout is not None
+    out: queue.Queue[bytes] = queue.Queue()
+    stdout = proc.stdout
+
+    def read() -> None:
+        for line in stdout:
+            out.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        proc.stdin.write(b"".join(scan[: last + 2]))
+        proc.stdin.flush()
+        try:
+            got = out.get(timeout=60)
+        except queue.Empty:
+            raise AssertionError("analyze held its first opportunity back while its input was open: "
+                                 "records are not flushed one by one") from None
+    finally:
+        proc.stdin.close()
+    assert proc.wait(timeout=60) == 0
+    reader.join(timeout=60)
+    stdout.close()
+    assert json.loads(got) == first
 
 
 def test_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
