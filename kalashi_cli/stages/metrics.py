@@ -71,7 +71,8 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
     realized = led.realized - led.fees
     unrealized = portfolio.equity - led.cash - open_cost
     iterations = journal.iterations()
-    equities = [r["equity"] for r in iterations] + [portfolio.equity]
+    # the account starts at its starting balance: a loss in the first iteration is a drawdown too
+    equities = [portfolio.starting_balance] + [r["equity"] for r in iterations] + [portfolio.equity]
     per_strategy: dict[str, dict[str, Any]] = {}
     for t in closed:
         s = per_strategy.setdefault(t.strategy or "unknown", {"trades": 0, "wins": 0, "pnl": 0})

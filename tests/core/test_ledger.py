@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -58,3 +60,16 @@ def test_cash_after_settlement_equals_direct_payoff(trades: list, result: str) -
     assert s.cash == expected
     assert s.positions["T"].position == 0
     assert s.realized - s.fees == s.cash - START
+
+
+def test_drawdown_counts_from_the_starting_balance(tmp_path: Path) -> None:
+    """A loss before the first iteration row (or in it) is a drawdown: $100 → $98.80 is 1.20 %."""
+    from kalashi_cli.journal import Journal
+    from kalashi_cli.profile import load_profile
+    from kalashi_cli.stages.metrics import compute_metrics
+    from kalashi_cli.stages.portfolio import load_portfolio
+
+    j = Journal(tmp_path / "j.sqlite")
+    pf = load_portfolio(j, 100_000_000)
+    pf.equity = 98_800_000
+    assert compute_metrics(j, pf, load_profile("default"))["max_drawdown_pct"] == "1.20"
