@@ -159,6 +159,25 @@ def test_metrics_are_throttled_while_running_and_fresh_after_a_command(idle_brid
     _same_figures(halted)
 
 
+def test_a_loop_that_runs_out_of_iterations_says_its_final_metrics(service: TradingService,
+                                                                   start_bridge: Callable[..., RunningBridge],
+                                                                   connect: Callable[..., Client],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import kalashi_cli.service as service_module
+
+    monkeypatch.setattr(service_module, "METRICS_MIN_GAP_S", 3600.0)  # states while running reuse old figures
+    bridge = start_bridge(ServiceBackend(service, autostart=False, iterations=3))
+    c = connect(bridge.ws_url)
+    assert c.welcome()["metrics"]["iterations"] == 0
+    assert c.command("start")["type"] == "ack"
+    final = c.until(lambda m: m["type"] == "record" and m["record"]["kind"] == "metrics")["record"]
+    assert final["iterations"] == 3 and final["execution"] == service.metrics()["execution"]
+    # a state built just before the record may still be on its way; the one after it follows
+    state = c.until(lambda m: m["type"] == "state" and m["state"]["metrics"]["iterations"] == 3)["state"]
+    assert state["metrics"] == final
+    _same_figures(state)
+
+
 # -- commands --------------------------------------------------------------------------------------
 
 
