@@ -21,8 +21,12 @@ SOURCES_HELP = ("sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi[,w
                 "kalshi:URL (any Kalshi-compatible server, e.g. kalashi sim-exchange)")
 
 
-def open_source(spec: str, profile: Profile | None = None) -> MarketSource:
+def open_source(spec: str, profile: Profile | None = None, *, streaming: bool = False) -> MarketSource:
     """Open a market-data source from its descriptor.
+
+    ``streaming`` is for loops that run for a while (``run-loop``, the bridge, the MCP server):
+    a Kalshi source then uses the WebSocket feed unless told ``ws=0`` (see
+    :func:`kalashi_cli.exchange.source.open_source`); one-shot commands poll REST.
 
     Kalshi sources take their token buckets from ``profile.rate_limits`` until the exchange's
     ``/account/limits`` answers (it does only for authenticated sessions), and share them with
@@ -40,7 +44,8 @@ def open_source(spec: str, profile: Profile | None = None) -> MarketSource:
     if spec.startswith(("replay:", "kalshi:")) or spec.split(",")[0] in ("kalshi", "kalshi-demo"):
         from .exchange.source import open_source as open_exchange_source
 
-        return open_exchange_source(spec, limiter_for=lambda key_id, url: account_limiter(profile, key_id, url))
+        return open_exchange_source(spec, limiter_for=lambda key_id, url: account_limiter(profile, key_id, url),
+                                    ws_default=streaming)
     raise UsageError(f"unknown source '{spec}'", hint=f"use one of: {SOURCES_HELP}")
 
 

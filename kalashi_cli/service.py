@@ -73,7 +73,7 @@ class TradingService:
         self.mode = mode
         self.allow_trading = allow_trading
         self.journal = journal_for(mode, journal_path)
-        self.source = open_source(source, self.profile)
+        self.source = open_source(source, self.profile, streaming=True)
         self.broker = open_broker(mode, self.source, self.journal, self.profile)
         self.interval = float(self.profile.loop.interval_seconds) if interval is None else interval
         self._lock = threading.RLock()
@@ -242,7 +242,7 @@ class TradingService:
 
         with self._lock:
             cancelled = self._cancel_resting() if cancel_resting else 0
-            res = flatten(self.profile, self.journal, self.broker, self.source.books)
+            res = flatten(self.profile, self.journal, self.broker, self.source.books, self.source.now_ms)
             self._metrics_stale = True
             for r in res.records:
                 self._on_record(r)
@@ -586,7 +586,8 @@ class TradingService:
                 self.journal.add_records([rec])
                 self._publish(rec)
                 raise RiskDenied(f"risk gate refused the order: {d.reason}", hint=f"rule '{d.rule}'")
-            ex = OrderExecutor(self.profile, self.broker, self.journal, gate, self.source.books)
+            ex = OrderExecutor(self.profile, self.broker, self.journal, gate, self.source.books,
+                               now_ms=self.source.now_ms)
             asks = m.asks(outcome) if action == "buy" else m.bids(outcome)  # type: ignore[arg-type]
             leg = Leg(ticker, outcome, action, p, n)  # type: ignore[arg-type]
             outputs, _ = ex.send(intent, leg, m, reference=asks[0][0] if asks else p, strategy="manual", ref=coid,

@@ -228,11 +228,11 @@ def check_source_kind(spec: str) -> str:
     raise UsageError(f"unknown source '{spec}'", hint=f"use one of: {SOURCES_HELP}")
 
 
-def open_source(spec: str) -> MarketSource:
-    """Open a source; Kalshi sources get the command's profile's rate limits."""
+def open_source(spec: str, *, streaming: bool = False) -> MarketSource:
+    """Open a source; Kalshi sources get the command's profile's rate limits (``streaming``: the WebSocket feed)."""
     from ..context import open_source as _open
 
-    return _open(spec, _profile[0] if _profile else None)
+    return _open(spec, _profile[0] if _profile else None, streaming=streaming)
 
 
 def open_broker(mode: Mode, source: MarketSource, journal: Journal, profile: Profile) -> Broker:

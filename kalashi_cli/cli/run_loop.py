@@ -78,7 +78,7 @@ def run_loop(
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
     jr = open_journal(mode, journal)
-    src = open_source(_resume_spec(source_spec(source, seed, markets), jr))
+    src = open_source(_resume_spec(source_spec(source, seed, markets), jr), streaming=True)
     broker = open_broker(mode, src, jr, prof)
     writer = RecordWriter(sys.stdout.buffer)
     lines = use_table(fmt)  # a person reads stdout: one line per record, no JSON

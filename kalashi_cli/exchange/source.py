@@ -411,8 +411,14 @@ def _flag(value: str | None) -> bool:
 
 def open_source(spec: str, *, env: dict[str, str] | None = None,
                 transport: httpx.AsyncBaseTransport | None = None, limiter: RateLimiter | None = None,
-                limiter_for: Callable[[str | None, str], RateLimiter] | None = None) -> MarketSource:
+                limiter_for: Callable[[str | None, str], RateLimiter] | None = None,
+                ws_default: bool = False) -> MarketSource:
     """Open a market source from its descriptor.
+
+    ``ws_default`` (what ``run-loop`` and the services ask for) turns the WebSocket feed on
+    when the descriptor says nothing about ``ws`` and a key may sign the session there: REST
+    bootstraps, then books come from ``orderbook_delta`` and an iteration needs no per-market
+    REST calls. ``ws=0`` keeps polling REST; without a usable key it is REST anyway.
 
     * ``kalshi[,ws=1]`` — production market data; ``kalshi-demo[,ws=1]`` — demo;
     * ``kalshi:http://127.0.0.1:8800/trade-api/v2[,ws=1]`` — any Kalshi-compatible server
@@ -458,7 +464,8 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
     options = _options(opts)
     unknown = set(options) - {"ws"}
     if unknown:
-        raise UsageError(f"unknown option(s) {sorted(unknown)} for source {spec!r}", hint="kalshi sources take ws=1")
+        raise UsageError(f"unknown option(s) {sorted(unknown)} for source {spec!r}", hint="kalshi sources take ws=1 or ws=0")
+    explicit = "ws" in options
     ws = _flag(options.get("ws"))
     creds = try_load_credentials(environ)
     if creds is not None:
@@ -471,6 +478,8 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
             log.info("not signing requests to %s: the key is not declared for it (%s)", target.rest_url,
                      signing_refusal_hint(creds, target))
             creds = None
+    if ws_default and not explicit and creds is not None:
+        ws = True
     if limiter_for is not None:
         limiter = limiter_for(creds.key_id if creds is not None else None, target.rest_url)
     return KalshiSource(target, credentials=creds, transport=transport, ws=ws, limiter=limiter)

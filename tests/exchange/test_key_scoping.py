@@ -208,3 +208,24 @@ def test_heal_probing_production_for_paper_does_not_send_an_undeclared_key(rsa_p
                                                  transport=rec.transport())}
     assert rec.requests and rec.signed() == []
     assert checks["credentials"].status == "ok" and "not sent" in checks["credentials"].detail
+
+
+@pytest.mark.parametrize(("spec", "declared", "want_ws"), [
+    ("kalshi:http://127.0.0.1:9/trade-api/v2", None, True),  # a loopback simulator: the key may sign
+    ("kalshi:http://127.0.0.1:9/trade-api/v2,ws=0", None, False),  # told to poll
+    ("kalshi", None, False),  # production with an undeclared key: REST, unsigned, no refusal
+    ("kalshi", "prod", True),
+])
+def test_loops_take_the_websocket_feed_by_default_where_a_key_may_sign(rsa_pkcs1_file: Path, spec: str,
+                                                                       declared: str | None, want_ws: bool) -> None:
+    rec = Recorder()
+    src = open_source(spec, env=_env(rsa_pkcs1_file, declared), transport=rec.transport(), ws_default=True)
+    try:
+        assert src.ws is want_ws and src.describe().endswith(",ws=1") is want_ws
+    finally:
+        src.close()
+    one_shot = open_source(spec, env=_env(rsa_pkcs1_file, declared), transport=rec.transport())
+    try:
+        assert one_shot.ws is False, "one-shot commands poll REST"
+    finally:
+        one_shot.close()

@@ -97,8 +97,9 @@ def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict
     assert run.returncode == 0, run.stderr[-3000:]
     records = [json.loads(line) for line in run.stdout.splitlines()]
     iterations = [r for r in records if r["kind"] == "iteration"]
-    assert len(iterations) == 8 and all(r["source"] == f"kalshi:{simulator['url']}" for r in iterations)
-    assert all(r["markets"] > 0 for r in iterations)  # the loop saw the simulator's markets over REST
+    # with a key run-loop bootstraps over REST, then keeps books from the WebSocket feed
+    assert len(iterations) == 8 and all(r["source"] == f"kalshi:{simulator['url']},ws=1" for r in iterations)
+    assert all(r["markets"] > 0 for r in iterations)  # the loop saw the simulator's markets
     orders = [r for r in records if r["kind"] == "order"]
     rejected = [(r["ticker"], r.get("reason")) for r in orders if r["status"] == "rejected"]
     assert not rejected, f"{len(rejected)} of {len(orders)} orders rejected, e.g. {rejected[:3]}"
