@@ -54,6 +54,37 @@ def in_process(n: int) -> tuple[float, int, int]:
     return dt, stats.listed, out
 
 
+def steady(n: int, runs: int) -> float:
+    """Median seconds of scan → analyze → correlate on an already-built sim, one step later each time.
+
+    This is what every run-loop iteration after the first does: the universe's layout is
+    built once per process (the cold start the in-process figure includes).
+    """
+    from kalashi_cli.journal import Journal
+    from kalashi_cli.profile import load_profile, money
+    from kalashi_cli.sim.source import parse_sim_spec
+    from kalashi_cli.stages.analyze import Analyzer
+    from kalashi_cli.stages.correlate import Correlator
+    from kalashi_cli.stages.portfolio import load_portfolio
+    from kalashi_cli.stages.scan import ScanStats, scan
+
+    prof = load_profile("default")
+    with tempfile.TemporaryDirectory() as d:
+        j = Journal(Path(d) / "j.sqlite")
+        pf = load_portfolio(j, money(prof.paper.starting_balance))
+        src = parse_sim_spec(f"sim:seed=1,markets={n}")
+        sum(1 for _ in scan(src, prof))
+        times = []
+        for _ in range(runs):
+            src.advance()
+            t0 = time.perf_counter()
+            opps = Analyzer(prof).analyze(scan(src, prof, stats=ScanStats()), as_of_ms=src.now_ms(), src="bench")
+            sum(1 for _ in Correlator(prof, pf).correlate(opps))
+            times.append(time.perf_counter() - t0)
+        j.close()
+    return statistics.median(times)
+
+
 def piped(n: int) -> float:
     env = {**os.environ, "KALASHI_HOME": tempfile.mkdtemp()}
     cmd = (f"{KALASHI} scan --source sim:seed=1,markets={n} --quiet | {KALASHI} analyze --quiet | "
@@ -101,6 +132,11 @@ def main() -> None:
         t_in, _ = median(lambda n=n: in_process(n)[0], runs)
         t_pipe, _ = median(lambda n=n: piped(n), runs)
         print(f"| {n:,} | {t_in:.3f} | {n / t_in:,.0f} | {t_pipe:.3f} | {n / t_pipe:,.0f} |")
+    print("\n| markets | steady state (sim built, next step) s | markets/s |")
+    print("|---:|---:|---:|")
+    for n in sizes[1:]:
+        t_st = steady(n, runs)
+        print(f"| {n:,} | {t_st:.3f} | {n / t_st:,.0f} |")
     t_help, _ = median(lambda: startup(["--help"]), max(runs, 7))
     t_an, _ = median(lambda: startup(["analyze", "--quiet"]), max(runs, 7))
     print(f"\nstart-up: `kalashi --help` {t_help:.3f} s, `kalashi analyze` (empty input) {t_an:.3f} s")
