@@ -83,7 +83,9 @@ def mcp_serve(
     if transport is Transport.stdio and (host is not None or port != 8767):
         raise UsageError("--host and --port only apply to --transport http",
                          hint="add --transport http, or drop them (an MCP client starts the stdio server itself)")
-    loopback = _is_loopback(bind)
+    from ..exchange.env import is_loopback_host
+
+    loopback = is_loopback_host(bind)
     if transport is Transport.http and not loopback and mode.value != "paper":
         raise UsageError(f"refusing to serve a {mode.value} account on {bind}: the HTTP transport has no "
                          "authentication", hint="bind to 127.0.0.1 and reach it through an SSH tunnel")
@@ -115,17 +117,6 @@ def mcp_serve(
         serve_http(server, sock, bind)
     finally:
         service.close()
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _say(msg: str, quiet: bool) -> None:

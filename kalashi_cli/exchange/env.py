@@ -62,15 +62,20 @@ def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-def _is_loopback(url: str) -> bool:
-    """Whether the URL's host is this machine: 127.0.0.0/8, ::1 or ``localhost``."""
-    host = _host(url)
+def is_loopback_host(host: str) -> bool:
+    """Whether a host name or address is this machine: 127.0.0.0/8, ::1 or ``localhost``."""
+    host = host.strip("[]").lower()
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_loopback(url: str) -> bool:
+    """Whether the URL's host is this machine (see :func:`is_loopback_host`)."""
+    return is_loopback_host(_host(url))
 
 
 def environment_of(url: str) -> EnvName:

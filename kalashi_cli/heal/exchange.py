@@ -335,13 +335,9 @@ def clock_skew_check(probe: Probe) -> Check:
     market clock (which may run ahead on purpose) and it checks signatures against this very
     clock, so there is no skew to measure.
     """
-    import ipaddress
+    from ..exchange.env import is_loopback_host
 
-    try:
-        local = probe.host == "localhost" or ipaddress.ip_address(probe.host).is_loopback
-    except ValueError:
-        local = False
-    if local:
+    if is_loopback_host(probe.host):
         return Check("clock_skew", OK, f"{probe.host} is on this machine (a simulator): its Date is its market "
                      "clock and signatures are checked against this clock", facts={"loopback": True})
     if not probe.dates:

@@ -8,7 +8,11 @@ Markets step only when a test asks (``step_seconds=0``), so every test is determ
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import queue
+import subprocess
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -178,3 +182,18 @@ def shared_file(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"{p} is not available (../shared is not part of the repository)")
     return p
+
+
+def read_ready_line(proc: subprocess.Popen[str], timeout: float = 30.0) -> dict[str, Any]:
+    """A `kalashi sim-exchange` subprocess's first stdout line (its URLs), waited for with a bound."""
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
+    try:
+        line = lines.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError("sim-exchange did not print its ready line") from None
+    assert line, f"sim-exchange exited: {proc.stderr.read() if proc.stderr else ''}"
+    ready: dict[str, Any] = json.loads(line)
+    return ready

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,23 +30,9 @@ from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_private_key
 from kalashi_cli.journal import Journal
 from kalashi_cli.profile import load_profile
 
+from .conftest import read_ready_line
+
 KALASHI = [sys.executable, "-m", "kalashi_cli"]
-
-
-def _read_ready(proc: subprocess.Popen[str], timeout: float = 30.0) -> dict[str, Any]:
-    """The simulator's first stdout line (its URLs), waited for with a bound."""
-    lines: queue.Queue[str] = queue.Queue()
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-    try:
-        line = lines.get(timeout=timeout)
-    except queue.Empty:
-        raise AssertionError("sim-exchange did not print its ready line") from None
-    assert line, f"sim-exchange exited: {proc.stderr.read() if proc.stderr else ''}"
-    ready: dict[str, Any] = json.loads(line)
-    return ready
-
 
 def _fill_key(f: Any) -> tuple[Any, ...]:
     return (f.fill_id, f.order_id, f.ticker, f.side, f.price, f.count, f.fee, f.is_taker)
@@ -62,7 +46,7 @@ def simulator(tmp_path: Path) -> Any:
          "--seed", "1", "--step-seconds", "0.25", "--tier", "prestige", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        yield _read_ready(proc)
+        yield read_ready_line(proc)
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C: the simulator stops cleanly
         try:

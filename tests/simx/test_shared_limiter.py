@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,22 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from .conftest import read_ready_line
+
 KALASHI = [sys.executable, "-m", "kalashi_cli"]
-
-
-def _ready_line(proc: subprocess.Popen[str], timeout: float = 30.0) -> dict[str, Any]:
-    lines: queue.Queue[str] = queue.Queue()
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-    try:
-        line = lines.get(timeout=timeout)
-    except queue.Empty:
-        raise AssertionError("sim-exchange did not print its ready line") from None
-    assert line, f"sim-exchange exited: {proc.stderr.read() if proc.stderr else ''}"
-    ready: dict[str, Any] = json.loads(line)
-    return ready
-
 
 @pytest.fixture
 def basic_tier_sim(tmp_path: Path) -> Iterator[dict[str, Any]]:
@@ -49,7 +34,7 @@ def basic_tier_sim(tmp_path: Path) -> Iterator[dict[str, Any]]:
          "--seed", "3", "--step-seconds", "0.5", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        yield _ready_line(proc)
+        yield read_ready_line(proc)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
