@@ -8,10 +8,13 @@ Markets step only when a test asks (``step_seconds=0``), so every test is determ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -197,3 +200,26 @@ def read_ready_line(proc: subprocess.Popen[str], timeout: float = 30.0) -> dict[
     assert line, f"sim-exchange exited: {proc.stderr.read() if proc.stderr else ''}"
     ready: dict[str, Any] = json.loads(line)
     return ready
+
+
+@contextlib.contextmanager
+def sim_exchange_process(tmp_path: Path, *args: str) -> Iterator[dict[str, Any]]:
+    """Run `kalashi sim-exchange --port 0 --demo-keys … ARGS --quiet` as a subprocess; yield its ready line.
+
+    Stopped with Ctrl-C (SIGINT) afterwards, which must end it cleanly (exit 0).
+    """
+    env = {**os.environ, "KALASHI_HOME": str(tmp_path / "sim-home")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kalashi_cli", "sim-exchange", "--port", "0", "--demo-keys", str(tmp_path / "keys"),
+         *args, "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        yield read_ready_line(proc)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        assert proc.returncode == 0, err[-2000:]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_private_key
 from kalashi_cli.journal import Journal
 from kalashi_cli.profile import load_profile
 
-from .conftest import read_ready_line
+from .conftest import sim_exchange_process
 
 KALASHI = [sys.executable, "-m", "kalashi_cli"]
 
@@ -40,21 +39,9 @@ def _fill_key(f: Any) -> tuple[Any, ...]:
 
 @pytest.fixture
 def simulator(tmp_path: Path) -> Any:
-    env = {**os.environ, "KALASHI_HOME": str(tmp_path / "sim-home")}
-    proc = subprocess.Popen(
-        [*KALASHI, "sim-exchange", "--port", "0", "--demo-keys", str(tmp_path / "keys"), "--markets", "300",
-         "--seed", "1", "--step-seconds", "0.25", "--tier", "prestige", "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        yield read_ready_line(proc)
-    finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C: the simulator stops cleanly
-        try:
-            _, err = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        assert proc.returncode == 0, err[-2000:]
+    with sim_exchange_process(tmp_path, "--markets", "300", "--seed", "1", "--step-seconds", "0.25",
+                              "--tier", "prestige") as ready:
+        yield ready
 
 
 def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict[str, Any], tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,28 +20,15 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import read_ready_line
+from .conftest import sim_exchange_process
 
 KALASHI = [sys.executable, "-m", "kalashi_cli"]
 
 @pytest.fixture
 def basic_tier_sim(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """`kalashi sim-exchange` with its defaults for rate limits: the Basic tier, enforced."""
-    env = {**os.environ, "KALASHI_HOME": str(tmp_path / "sim-home")}
-    proc = subprocess.Popen(
-        [*KALASHI, "sim-exchange", "--port", "0", "--demo-keys", str(tmp_path / "keys"), "--markets", "150",
-         "--seed", "3", "--step-seconds", "0.5", "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        yield read_ready_line(proc)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        assert proc.returncode == 0, err[-2000:]
+    with sim_exchange_process(tmp_path, "--markets", "150", "--seed", "3", "--step-seconds", "0.5") as ready:
+        yield ready
 
 
 def test_source_and_broker_of_one_key_stay_within_the_basic_tier(basic_tier_sim: dict[str, Any],
