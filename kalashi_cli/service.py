@@ -578,8 +578,12 @@ class TradingService:
             pf = self.loop.portfolio()
             st, why = evaluate_state(self.profile, self.journal, pf)
             gate = RiskGate(self.profile, self.journal, pf, st, why)
+            # an agent's order did not pass correlate: the gate applies its concentration caps, and
+            # the market's group is remembered so later exposure is counted where it belongs
+            group = Grouper(self.profile).group(m.category, m.series_ticker, m.ticker)
+            self.journal.remember_markets([(ticker, m.event_ticker, m.series_ticker, m.title, m.category, group)])
             d = gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier,
-                           trading_active=self.broker.trading_active())
+                           trading_active=self.broker.trading_active(), concentration=(m.event_ticker, group))
             if d:
                 rec = {"kind": "denied", "v": 1, "ref": coid, "ticker": ticker, "rule": d.rule, "reason": d.reason,
                        "strategy": "manual"}

@@ -178,11 +178,14 @@ class RiskGate:
         return self.portfolio.cash - self.held - self.reserved
 
     def check(self, intent: OrderIntent, *, fee_type: str = "quadratic", multiplier: int = 10_000,
-              stale: bool = False, trading_active: bool = True, pending: Money = 0) -> Denial | None:
+              stale: bool = False, trading_active: bool = True, pending: Money = 0,
+              concentration: tuple[str, str] | None = None) -> Denial | None:
         """Return why ``intent`` may not be sent, or None.
 
         ``pending`` is the cost of the basket's legs already checked but not yet admitted: a
         basket must fit the caps and the cash as a whole before its first leg is sent.
+        ``concentration`` = (event, group) also applies the position, group and event caps —
+        for orders that did not come through ``correlate`` (an agent's or a person's order).
         """
         r = self.profile.risk
         pos = self.portfolio.ledger.positions.get(intent.ticker)
@@ -214,12 +217,30 @@ class RiskGate:
                           f"cap {usd(money(r.max_daily_cost))}")
         if self._open_orders >= r.max_open_orders and intent.time_in_force == "good_till_canceled":
             return Denial("max-open-orders", f"{self._open_orders} orders already rest (cap {r.max_open_orders})")
+        if concentration is not None:
+            d = self._concentration(intent.ticker, *concentration, cost + pending)
+            if d:
+                return d
         need = order_collateral(intent, fee_type, multiplier)
         if need + pending > self.available:
             what = f"order needs {usd(need)}" + (f" (with the basket's other legs {usd(need + pending)})"
                                                  if pending else "")
             return Denial("balance", f"{what} exceeds available cash {usd(max(0, self.available))}"
                           + (f" ({usd(self.held)} is held by resting quotes)" if self.held else ""))
+        return None
+
+    def _concentration(self, ticker: str, event: str, group: str, cost: Money) -> Denial | None:
+        """The correlate stage's caps (share of equity per position, group and event) for one order."""
+        c, p = self.profile.correlate, self.portfolio
+        equity = Decimal(max(0, p.equity))
+        for what, pct, held in (("position", c.max_position_pct, p.exposure_by_ticker.get(ticker, 0)),
+                                ("group", c.max_group_pct, p.exposure_by_group.get(group, 0)),
+                                ("event", c.max_event_pct, p.exposure_by_event.get(event, 0))):
+            cap = int(equity * pct)
+            if held + cost > cap:
+                name = {"position": ticker, "group": group, "event": event}[what]
+                return Denial(f"max-{what}", f"{what} {name} would carry {usd(held + cost)}, above its "
+                              f"concentration cap {usd(cap)} ({pct * 100:.0f}% of equity {usd(p.equity)})")
         return None
 
     def is_reducing(self, intent: OrderIntent) -> bool:

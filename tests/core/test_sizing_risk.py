@@ -170,3 +170,17 @@ def test_worst_fee_is_never_below_the_fee_of_one_fill(price: int, count: int, is
     assert worst_fee(price, count, is_bid=is_bid) >= fee_for(price, count)
     intent = OrderIntent("c", "T", "bid" if is_bid else "ask", price, count)
     assert order_collateral(intent) >= order_cost(intent)
+
+
+def test_the_gate_applies_concentration_caps_when_asked(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+    pf = load_portfolio(j, money(P.paper.starting_balance))  # $100 equity: caps $20 position/group, $25 event
+    pf.add_exposure("T", "EV", "crypto", 15_000_000)
+    gate = RiskGate(P, j, pf, TradingState.ACTIVE)
+    order = OrderIntent("c1", "T", "bid", 5000, 1200)  # $6 + fees: $21+ on T
+    assert gate.check(order) is None, "without concentration (the pipeline's correlate already capped it)"
+    d = gate.check(order, concentration=("EV", "crypto"))
+    assert d is not None and d.rule == "max-position" and "$20.0000" in d.reason
+    other = OrderIntent("c2", "U", "bid", 5000, 1200)  # another market of the same group
+    assert gate.check(other, concentration=("EV2", "crypto")).rule == "max-group"
+    assert gate.check(other, concentration=("EV2", "weather")) is None

@@ -282,3 +282,23 @@ async def test_positions_name_markets_the_journal_never_analysed(service: Tradin
     assert m["title"] and positions[0]["title"] == m["title"]
     assert positions[0]["group"] == Grouper(service.profile).group(m["category"], m["series_ticker"], ticker)
     assert positions[0]["group"]  # at worst "series:…", never empty
+
+
+def test_agent_orders_meet_the_concentration_caps_and_are_grouped(service: TradingService) -> None:
+    """An agent's order skips correlate, so the gate applies its position/group/event caps itself."""
+    import msgspec
+
+    from kalashi_cli.errors import RiskDenied
+    from kalashi_cli.stages.correlate import Grouper
+
+    m = liquid_market(service)
+    ticker = m["ticker"]
+    placed = service.create_order(ticker, "yes", "buy", "1", m["yes_ask"])
+    assert placed and placed[0]["kind"] == "order"
+    meta = service.journal.market_meta()[ticker]
+    assert meta[4] == Grouper(service.profile).group(m["category"], m["series_ticker"], ticker) != "ungrouped"
+    tight = msgspec.structs.replace(service.profile.correlate, max_position_pct=Decimal("0.005"))  # $0.50
+    service.profile = msgspec.structs.replace(service.profile, correlate=tight)
+    with pytest.raises(RiskDenied) as e:
+        service.create_order(ticker, "yes", "buy", "1", m["yes_ask"], client_order_id_="conc-2")
+    assert "max-position" in (e.value.hint or "") and "concentration cap" in str(e.value)
