@@ -220,9 +220,31 @@ def parse_series(d: Json) -> SeriesInfo:
         ticker=_str(d, "ticker"),
         title=_str(d, "title"),
         category=category if isinstance(category, str) else "",
-        fee_type=_str(d, "fee_type") or "quadratic",
+        fee_type=known_fee_type(_str(d, "fee_type"), _str(d, "ticker")),
         fee_multiplier=mult,
     )
+
+
+_UNKNOWN_FEE_TYPES_SEEN: set[str] = set()
+
+
+def known_fee_type(text: str, where: str) -> str:
+    """Return a fee type our fee maths knows; "" stays "" (no override).
+
+    A fee type Kalshi adds after this release is charged as ``flat`` — the quadratic formula at
+    its maximum (P = 0.5), an upper bound — so no edge is overstated, and said once per type.
+    """
+    from ..money import FEE_TYPES
+
+    if not text or text in FEE_TYPES:
+        return text
+    if text not in _UNKNOWN_FEE_TYPES_SEEN:
+        _UNKNOWN_FEE_TYPES_SEEN.add(text)
+        import logging
+
+        logging.getLogger(__name__).warning("unknown fee type %r (first seen on %s): charging the upper bound "
+                                            "of the quadratic schedule until kalashi knows it", text, where)
+    return "flat"
 
 
 def parse_event(d: Json) -> EventInfo:
@@ -239,7 +261,7 @@ def parse_event(d: Json) -> EventInfo:
         title=_str(d, "title"),
         category=_str(d, "category"),
         mutually_exclusive=bool(d.get("mutually_exclusive", False)),
-        fee_type_override=_str(d, "fee_type_override") or None,
+        fee_type_override=known_fee_type(_str(d, "fee_type_override"), _str(d, "event_ticker")) or None,
         fee_multiplier_override=mult,
         exchange_index=int(ex) if _is_int(ex) else None,
     )

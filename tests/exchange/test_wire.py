@@ -314,3 +314,17 @@ def test_real_settled_sports_markets() -> None:
     assert results == {"yes": 21, "no": 21, "none": 2}
     _, text = wire.error_of(json.loads(doc["queries"][1]["error"].split("\n", 1)[1]))
     assert "invalid status filter" in text  # "finalized" is a status, not a filter word (trap 7)
+
+
+def test_a_fee_type_kalshi_adds_later_is_charged_at_the_upper_bound(caplog: pytest.LogCaptureFixture) -> None:
+    from kalashi_cli.exchange.wire import parse_event, parse_series
+    from kalashi_cli.money import fee_for
+
+    s = parse_series({"ticker": "KXNEW", "fee_type": "tiered_2027", "fee_multiplier": 1})
+    assert s.fee_type == "flat" and "tiered_2027" in caplog.text  # said, not silently quadratic
+    assert parse_event({"event_ticker": "KXNEW-1", "fee_type_override": "tiered_2027"}).fee_type_override == "flat"
+    assert parse_event({"event_ticker": "KXNEW-1"}).fee_type_override is None
+    assert parse_series({"ticker": "KXOLD", "fee_type": "quadratic_with_maker_fees"}).fee_type == \
+        "quadratic_with_maker_fees"
+    for p in (100, 2500, 5000, 9900):  # never below what the known schedule would charge
+        assert fee_for(p, 1000, fee_type=s.fee_type) >= fee_for(p, 1000, fee_type="quadratic")
