@@ -90,10 +90,11 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
 
 def rate_limiter(profile: Profile) -> RateLimiter:
     """Token buckets from the profile (replaced by /account/limits once authenticated)."""
-    from .exchange.ratelimit import RateLimiter
+    from .exchange.ratelimit import SHARED_HEADROOM_S, RateLimiter
 
     r = profile.rate_limits
-    return RateLimiter((r.read_per_second, r.read_capacity), (r.write_per_second, r.write_capacity))
+    return RateLimiter((r.read_per_second, r.read_capacity), (r.write_per_second, r.write_capacity),
+                       headroom_s=SHARED_HEADROOM_S)
 
 
 def account_limiter(profile: Profile | None, key_id: str | None, rest_url: str) -> RateLimiter:

@@ -46,7 +46,7 @@ from kalashi_cli.errors import (
     UsageError,
 )
 from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, KalshiAuth
-from kalashi_cli.exchange.ratelimit import RateLimiter, RetryPolicy, Sleep
+from kalashi_cli.exchange.ratelimit import SHARED_HEADROOM_S, RateLimiter, RetryPolicy, Sleep
 from kalashi_cli.exchange.wire import AccountLimits, error_of, parse_account_limits
 from kalashi_cli.ports import CallCounter
 
@@ -165,7 +165,9 @@ class KalshiClient:
         #: the exchange's clock, measured from every response's Date header
         self.clock = clock if clock is not None else ExchangeClock()
         self.auth = auth
-        self.limiter = limiter if limiter is not None else RateLimiter(sleep=sleep)
+        # keep a little refill in hand: the exchange charges a request when it arrives, and arrival
+        # times jitter more than send times (see ratelimit.SHARED_HEADROOM_S)
+        self.limiter = limiter if limiter is not None else RateLimiter(sleep=sleep, headroom_s=SHARED_HEADROOM_S)
         self.retry = retry if retry is not None else RetryPolicy()
         self.counter = counter if counter is not None else CallCounter()
         self._rng = rng if rng is not None else random.Random()
