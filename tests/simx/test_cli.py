@@ -37,3 +37,35 @@ def test_a_taken_port_is_a_usage_error(tmp_path: Path) -> None:
         s.listen(1)
         code, err = _run("--port", str(s.getsockname()[1]), "--markets", "5")
     assert code == 2 and "cannot listen" in err
+
+
+def test_verbose_logs_requests_and_steps(tmp_path: Path) -> None:
+    """`sim-exchange -v` says it logs requests and steps on stderr: it does."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from .conftest import read_ready_line
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kalashi_cli", "sim-exchange", "--port", "0", "--markets", "50", "--seed", "2",
+         "--step-seconds", "0.2", "-v"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "KALASHI_HOME": str(tmp_path / "home")})
+    try:
+        ready = read_ready_line(proc)
+        assert httpx.get(ready["url"] + "/exchange/status", trust_env=False, timeout=10).status_code == 200
+        deadline = time.monotonic() + 20
+        while httpx.get(ready["control_url"] + "/state", trust_env=False, timeout=10).json()["step"] < 2:
+            assert time.monotonic() < deadline, "the market clock did not step"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err[-2000:]
+    assert "GET /trade-api/v2/exchange/status" in err, err[-2000:]
+    assert "step " in err and "markets moved" in err, err[-2000:]

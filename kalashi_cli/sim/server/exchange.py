@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -43,6 +44,8 @@ from .keys import KeyRing
 from .limits import CANCEL_COST, DEFAULT_COST, GET_ORDER_COST, TIERS, RateLimits, Tier
 from .market_driver import MarketDriver, StepReport
 from .ws import Hub
+
+log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 Reply = tuple[int, Any]
@@ -412,6 +415,9 @@ class SimExchange:
         for r in reports:
             for t in r.created:
                 self.hub.created(self.driver.markets[t])
+            if log.isEnabledFor(logging.INFO):  # `sim-exchange -v`
+                log.info("step %d: %d markets moved, %d trades, %d settlements, %d new markets", r.step, r.markets,
+                         len(r.trades), len(r.settlements), len(r.created))
         self.hub.flush()
         return reports
 

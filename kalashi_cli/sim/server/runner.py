@@ -119,7 +119,8 @@ class SimExchangeServer:
 
         self.app = build_app(exchange, drop=_make_drop(self._registry))
         self.config = uvicorn.Config(
-            self.app, http=http, ws=ws, lifespan="off", log_config=None, log_level=log_level, access_log=False,
+            self.app, http=http, ws=ws, lifespan="off", log_config=None, log_level=log_level,
+            access_log=log_level in ("info", "debug"),  # `sim-exchange -v` logs every request
             ws_ping_interval=exchange.config.ws_ping_interval, ws_ping_timeout=max(20.0, exchange.config.ws_ping_interval),
             # the app stamps Date on the simulated market clock (app.SimDate); uvicorn's own would be
             # a second, wall-clock Date header
