@@ -162,6 +162,10 @@ class KalshiSource:
         """The WebSocket feed in ``ws=1`` mode (None otherwise or before the first listing)."""
         return self._feed
 
+    def run_on_feed(self, coro: Any, *, timeout: float) -> Any:
+        """Run a coroutine on the event-loop thread the feed lives on (heal's resync repair); return its result."""
+        return self._loop.run(coro, timeout=timeout)
+
     def describe(self) -> str:
         base = {"prod": "kalshi", "demo": "kalshi-demo"}.get(self.env.name, f"kalshi:{self.env.rest_url}")
         return base + (",ws=1" if self.ws else "")

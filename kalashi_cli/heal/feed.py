@@ -152,11 +152,11 @@ def repair_source_feed(source: Any, journal: Any, *, publish: Callable[[dict[str
             if w.last_repair_ms is not None and now - w.last_repair_ms < REPAIR_EVERY_S * 1000:
                 return None
             w.last_repair_ms = now
-        runner = getattr(source, "_loop", None)  # the source's event-loop thread, where its feed lives
-        if runner is None:
+        run_on_feed = getattr(source, "run_on_feed", None)  # the source's event-loop thread, where its feed lives
+        if run_on_feed is None:
             return None
         try:
-            done, detail = runner.run(resync_stale_books(feed, now_ms=now_ms), timeout=REPAIR_TIMEOUT_S)
+            done, detail = run_on_feed(resync_stale_books(feed, now_ms=now_ms), timeout=REPAIR_TIMEOUT_S)
         except Exception as e:  # noqa: BLE001 - a repair that fails is reported, never raised into the loop
             done, detail, tried = False, f"the resync failed: {type(e).__name__}: {e}", True
         else:
