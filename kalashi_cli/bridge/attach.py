@@ -76,6 +76,8 @@ class AttachBackend:
         self._db = sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True, check_same_thread=False,
                                    isolation_level=None, timeout=10)
         self._lock = threading.RLock()
+        #: (monotonic time, last iteration n, metrics): fresh metrics at most once a second
+        self._metrics: tuple[float, int, dict[str, Any]] | None = None
         self._listeners: list[Listener] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -198,6 +200,24 @@ class AttachBackend:
         age = (self.wall_ms() - _ms(last["started"]) - float(last["duration_ms"])) / 1000
         return ("running" if age <= 3 * interval + 30 else "stopped"), interval, age
 
+    def _fresh_metrics(self, portfolio: Any, last: dict[str, Any] | None) -> dict[str, Any]:
+        """Metrics computed from the journal now (the loop journals its own only every 10th iteration).
+
+        Valued at the loop's last equity, like the account card; recomputed when an iteration
+        arrived, and otherwise at most once a second (it reads the whole journal).
+        """
+        from ..stages.metrics import RunStats, compute_metrics
+
+        n = int(last["n"]) if last is not None else 0
+        now = time.monotonic()
+        if self._metrics is not None and self._metrics[1] == n and now - self._metrics[0] < 1.0:
+            return self._metrics[2]
+        if last is not None:
+            portfolio.equity = last["equity"]
+        m = compute_metrics(self.journal, portfolio, self.profile, RunStats())
+        self._metrics = (now, n, m)
+        return m
+
     def state(self) -> dict[str, Any]:
         """The whole-page state, folded from the journal (see the module docstring for its limits)."""
         from ..stages.portfolio import load_portfolio
@@ -213,7 +233,7 @@ class AttachBackend:
             resting = j.orders(status="resting")
             view = self._db.execute("SELECT ts_ms, kind, record FROM records WHERE kind IN ('order', 'fill') "
                                     "ORDER BY id DESC LIMIT ?", (JOURNAL_VIEW,)).fetchall()
-            metrics = j.latest_metrics()
+            metrics = self._fresh_metrics(p, rows[-1] if rows else None) if p is not None else j.latest_metrics()
             ok, detail = j.integrity_ok()
             heal_rows = self._latest_heal_health()
         last = rows[-1] if rows else None
