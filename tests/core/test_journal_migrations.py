@@ -235,6 +235,10 @@ def test_heal_checks_read_the_journal_and_never_migrate_it(old: Path, migrated: 
     assert ts.status == checks.OK and ts.facts["state"] == "ACTIVE"
     beat = checks.loop_heartbeat(old, interval_s=10)
     assert beat.facts["last_iteration"] == 55
+    once = {r["name"]: r for r in lines(kalashi("heal", "--once", "--paper", "--journal", str(old), "--format",
+                                                "jsonl", code=11).stdout)}  # 11: the loop stopped long ago
+    assert once["loop"]["status"] == "failed" and "last iteration 55" in once["loop"]["detail"]
+    assert {once[n]["status"] for n in ("journal_writable", "journal_integrity", "drift", "trading_state")} == {"ok"}
     assert user_version(old) == version, "heal's checks never migrate"
     jr = Journal(old)
     try:
