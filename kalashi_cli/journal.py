@@ -7,7 +7,8 @@ never leak into a live account's numbers. ``--journal PATH`` overrides.
 
 Tables::
 
-    meta         key/value: schema version, mode, starting balance, trading state, halt reason
+    meta         key/value: mode, starting balance, trading state, halt reason, reconcile counters
+                 (``schema_version=1`` in journals written before migrations: user_version rules)
     intents      every order intent, written BEFORE it is sent (client_order_id is the key)
     orders       the exchange's view of our orders (status, filled, remaining, fees)
     fills        every execution (fill_id is the key, so re-reading fills never double-counts)
@@ -15,9 +16,17 @@ Tables::
     markets      ticker → event, series, title, category, correlation group (for exposure)
     iterations   one row per loop iteration (equity, counts, cache and API statistics); ts_ms is
                  the source's clock (sim time on the sim), started the wall clock
-    records      order / fill / denied records as emitted (execution quality, the trade journal view)
+    records      order / fill / denied / health records as emitted (execution quality, the trade
+                 journal view, heal's repairs on an attached dashboard)
     metrics      metrics snapshots
     events       corrections, halts, repairs and other things an operator should see
+    _migrations  the migrations run on this journal (version, name, when, which kalashi)
+
+The journal owns its schema: :data:`MIGRATIONS` lists its migrations in order (the machinery
+is :mod:`kalashi_cli.migrations`); opening it to write migrates it atomically, a journal newer
+than this code is refused (exit 9), and a read-only open never creates or migrates one. Every
+other module reads and writes it through :class:`Journal`'s methods, never with SQL of its own
+(``tests/core/test_journal_migrations.py`` fails on SQL over these tables anywhere else).
 
 Intent status moves through an explicit table; an illegal transition raises.
 """
@@ -32,15 +41,25 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from . import migrations
 from .domain import ExchangeFill, ExchangeOrder, OrderIntent, Settlement
 from .errors import JournalError
 from .money import Money
 
-SCHEMA_VERSION = 1
+#: the journal's migrations, in order (see :mod:`kalashi_cli.migrations`): append, never edit
+MIGRATIONS = migrations.Migrations("journal", legacy_tables=(
+    "meta", "intents", "orders", "fills", "settlements", "markets", "iterations", "records", "metrics", "events"))
 
-_SCHEMA = """
+
+@MIGRATIONS
+def m001_initial(db: sqlite3.Connection) -> None:
+    """The schema of release c22539d exactly (which wrote ``schema_version=1`` in meta, user_version 0).
+
+    Every statement is ``IF NOT EXISTS``: on a journal from before migrations it changes nothing.
+    """
+    migrations.run_script(db, """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS intents (
     client_order_id TEXT PRIMARY KEY,
@@ -135,7 +154,15 @@ CREATE TABLE IF NOT EXISTS events (
     ticker TEXT NOT NULL DEFAULT '',
     detail TEXT NOT NULL DEFAULT '{}'
 );
-"""
+""")
+
+
+#: the schema version this code writes (``PRAGMA user_version`` of an up-to-date journal)
+SCHEMA_VERSION = MIGRATIONS.latest
+
+#: the columns of ``iterations``, in the order :meth:`Journal.iterations` gives them
+ITERATION_COLUMNS = ("n", "started", "ts_ms", "duration_ms", "markets", "opportunities", "candidates", "orders",
+                     "state", "equity", "cash", "cache_hits", "cache_misses", "api_calls", "source")
 
 #: intent status → statuses it may move to. ``pending``: journaled, not yet known to be sent;
 #: ``unknown``: sent, answer lost — the market is blocked until reconciliation decides.
@@ -149,6 +176,7 @@ INTENT_TRANSITIONS: dict[str, frozenset[str]] = {
     # (its answer lost) is adopted when reconciliation finds the order
     "rejected": frozenset({"acked"}),
 }
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +203,55 @@ class IntentRow:
             post_only=self.post_only, reduce_only=self.reduce_only)
 
 
+class MarketInfo(NamedTuple):
+    """What the journal remembers of a market (a tuple, so ``info[2]`` is still the title)."""
+
+    event_ticker: str
+    series_ticker: str
+    title: str
+    category: str
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    """One row of ``records``: a record as emitted, with when it was journaled."""
+
+    id: int
+    ts_ms: int
+    kind: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TailPosition:
+    """Where a reader tailing the journal has got to: the last row it has seen of each table."""
+
+    record_id: int = 0
+    metrics_id: int = 0
+    iteration: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class JournalTail:
+    """What the journal gained after a :class:`TailPosition`, read in one snapshot."""
+
+    records: list[RecordRow]
+    iterations: list[dict[str, Any]]
+    metrics: list[dict[str, Any]]
+    position: TailPosition
+
+
+class JournalUnreadable(JournalError):
+    """SQLite cannot open or read the file as a database (damaged, not SQLite, a directory, no permission)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: cannot open the journal ({reason})",
+                         hint="check the path, its permissions and free disk space, or pass --journal")
+        #: what SQLite said
+        self.reason = reason
+
+
 def default_journal_path(mode: str = "paper") -> Path:
     """Return the journal path for a mode in the user data dir (``$KALASHI_HOME`` overrides)."""
     return data_dir() / f"journal-{mode}.sqlite"
@@ -192,6 +269,19 @@ def data_dir() -> Path:
     return Path(user_data_dir("kalashi", appauthor=False))
 
 
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    db = sqlite3.connect(target, uri=uri, check_same_thread=False, isolation_level=None, timeout=10)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA busy_timeout=10000")
+    return db
+
+
+def _ro_uri(path: Path) -> str:
+    from urllib.parse import quote
+
+    return f"file:{quote(str(path))}?mode=ro"
+
+
 def _where(table: str, **equal: str | None) -> tuple[str, list[str]]:
     """``SELECT * FROM table`` filtered by the columns given a value (the names are ours, never input)."""
     given = {k: v for k, v in equal.items() if v}
@@ -200,30 +290,92 @@ def _where(table: str, **equal: str | None) -> tuple[str, list[str]]:
 
 
 class Journal:
-    """One SQLite journal. Thread-safe for the loop + a bridge reader (one lock, short holds)."""
+    """One SQLite journal. Thread-safe for the loop + a bridge reader (one lock, short holds).
+
+    Opening it to write (the default) creates it, or migrates it to :data:`SCHEMA_VERSION` in one
+    transaction. ``readonly=True`` never creates or migrates: it reads a journal of this
+    version (or one from before migrations, laid out as version 1 while that is the latest),
+    reads a missing file or one with no tables yet as an empty journal (:attr:`blank`, kept in
+    memory), and refuses an older version with a hint to run any trading command once. Both
+    refuse a journal newer than this code (:class:`~kalashi_cli.migrations.StoreTooNew`, exit 9)
+    without touching it.
+    """
 
     def __init__(self, path: str | Path, *, mode: str = "paper", readonly: bool = False) -> None:
         self.path = Path(path)
         self.mode = mode
+        self.readonly = readonly
+        #: a read-only open found no journal yet (no file, or no tables): it reads as empty
+        self.blank = False
+        #: the names of the migrations this open ran (empty when it was up to date)
+        self.migrated: list[str] = []
         self._lock = threading.RLock()
         try:
-            if not readonly:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
-            self._db = sqlite3.connect(uri, uri=readonly, check_same_thread=False, isolation_level=None,
-                                       timeout=10)
-            self._db.execute("PRAGMA busy_timeout=10000")
-            if not readonly:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
-                self._db.executescript(_SCHEMA)
-                self._init_meta()
+            self._db = self._open_reader() if readonly else self._open_writer()
         except OSError as e:  # its folder cannot be created
             raise JournalError(f"{self.path}: cannot create the journal ({e.strerror or e})",
                                hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME") from None
         except sqlite3.Error as e:
-            raise JournalError(f"{self.path}: cannot open the journal ({e})",
-                               hint="check the path, its permissions and free disk space, or pass --journal") from None
+            raise JournalUnreadable(self.path, str(e)) from None
+        if not readonly:
+            self._init_meta()
+
+    @classmethod
+    def for_reading(cls, path: str | Path, *, mode: str) -> Journal:
+        """Open a mode's journal to read it, never creating or migrating it (a missing one reads as empty).
+
+        Raises:
+            JournalError: it is another mode's journal, newer than this kalashi, older than it
+                reads without migrating, or not readable (names the path and what to do).
+        """
+        jr = cls(path, mode=mode, readonly=True)
+        stored = jr.get_meta("mode")
+        if stored != mode:
+            jr.close()
+            raise JournalError(f"{jr.path} is a {stored} journal, not {mode}",
+                               hint=f"use the {stored} mode with it, or pass a different --journal")
+        return jr
+
+    def _open_writer(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = _connect(str(self.path))
+        try:
+            migrations.inspect(db, MIGRATIONS, self.path)  # refuse a newer journal before changing anything
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            self.migrated = migrations.migrate(db, MIGRATIONS, self.path)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open_reader(self) -> sqlite3.Connection:
+        if not self.path.exists():  # nothing to read yet, and a reader never creates a journal
+            self.blank = True
+            return self._empty()
+        db = _connect(_ro_uri(self.path), uri=True)
+        try:
+            found = migrations.inspect(db, MIGRATIONS, self.path)
+            if found.blank:  # a journal being created: nothing to read yet
+                db.close()
+                self.blank = True
+                return self._empty()
+            mode = db.execute("SELECT value FROM meta WHERE key='mode'").fetchone() if "meta" in found.tables else None
+            flag = f"--{mode['value']}" if mode is not None else "--paper"
+            migrations.check_readable(found, MIGRATIONS, self.path, hint=(
+                f"run any trading command on it once to migrate it (e.g. `kalashi reconcile {flag} --journal "
+                f"{self.path}`), then run this again"))
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _empty(self) -> sqlite3.Connection:
+        """An empty journal in memory: what a read-only open of a journal not created yet reads."""
+        db = _connect(":memory:")
+        migrations.migrate(db, MIGRATIONS, self.path)
+        db.execute("INSERT INTO meta (key, value) VALUES ('mode', ?), ('trading_state', 'ACTIVE')", (self.mode,))
+        return db
 
     # -- plumbing -----------------------------------------------------------------------
     @contextmanager
@@ -235,14 +387,31 @@ class Journal:
                 yield self._db
                 self._db.execute("COMMIT")
             except sqlite3.Error as e:
-                self._db.execute("ROLLBACK")
-                raise JournalError(f"{self.path}: write failed ({e})",
-                                   hint="check free disk space and that no other program locks the file") from None
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                hint = ("it was opened read-only" if self.readonly
+                        else "check free disk space and that no other program locks the file")
+                raise JournalError(f"{self.path}: write failed ({e})", hint=hint) from None
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
 
-    def _q(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Read several statements from one consistent state of the journal (a writer may be busy)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+            except sqlite3.Error as e:
+                raise JournalError(f"{self.path}: read failed ({e})") from None
+            try:
+                yield
+            finally:
+                if self._db.in_transaction:
+                    self._db.execute("COMMIT")
+
+    def _q(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
                 return self._db.execute(sql, args).fetchall()
@@ -253,11 +422,21 @@ class Journal:
         with self._lock:
             self._db.close()
 
+    def schema_version(self) -> int:
+        """The journal's schema version (``PRAGMA user_version``; 0 for one from before migrations)."""
+        return int(self._q("PRAGMA user_version")[0][0])
+
+    def applied_migrations(self) -> list[tuple[int, str]]:
+        """(version, name) of every migration run on this journal, oldest first."""
+        if not self._q("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (migrations.MIGRATIONS_TABLE,)):
+            return []
+        return [(int(r["version"]), str(r["name"]))
+                for r in self._q(f"SELECT version, name FROM {migrations.MIGRATIONS_TABLE} ORDER BY version")]
+
     def _init_meta(self) -> None:
         with self.tx() as db:
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('mode', ?)", (self.mode,))
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('trading_state', 'ACTIVE')")
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('mode', ?)", (self.mode,))
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('trading_state', 'ACTIVE')")
         stored = self.get_meta("mode")
         if stored != self.mode:
             raise JournalError(f"{self.path} is a {stored} journal, not {self.mode}",
@@ -265,12 +444,12 @@ class Journal:
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         rows = self._q("SELECT value FROM meta WHERE key=?", (key,))
-        return rows[0][0] if rows else default
+        return str(rows[0]["value"]) if rows else default
 
     def set_meta(self, key: str, value: str) -> None:
         with self.tx() as db:
-            db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                       (key, value))
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
 
     def integrity_ok(self, *, quick: bool = False, max_age_s: float = 0.0) -> tuple[bool, str]:
         """Run SQLite's integrity check; return (ok, detail).
@@ -294,11 +473,12 @@ class Journal:
 
         A paper journal fixes ``default`` (the profile's paper balance) on first use; a demo or
         live journal is fixed from the exchange by :func:`kalashi_cli.context.open_broker`, and
-        until then ``default`` is only a placeholder that is not stored.
+        until then ``default`` is only a placeholder that is not stored. A read-only journal
+        stores nothing.
         """
         v = self.get_meta("starting_balance")
         if v is None:
-            if self.mode == "paper":
+            if self.mode == "paper" and not self.readonly:
                 self.set_meta("starting_balance", str(default))
             return default
         return int(v)
@@ -313,7 +493,9 @@ class Journal:
             if row is not None:
                 return _intent_row(row)
             db.execute(
-                "INSERT INTO intents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO intents (client_order_id, created_ms, ticker, side, price, count, time_in_force, "
+                "post_only, reduce_only, strategy, opportunity_id, status, order_id, detail, updated_ms) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (intent.client_order_id, now, intent.ticker, intent.side, intent.price, intent.count,
                  intent.time_in_force, int(intent.post_only), int(intent.reduce_only), strategy,
                  opportunity_id, "pending", None, "", now),
@@ -328,11 +510,10 @@ class Journal:
             JournalError: the intent is unknown or the transition is illegal.
         """
         with self.tx() as db:
-            row = db.execute("SELECT status, order_id FROM intents WHERE client_order_id=?",
-                             (client_order_id,)).fetchone()
+            row = db.execute("SELECT status FROM intents WHERE client_order_id=?", (client_order_id,)).fetchone()
             if row is None:
                 raise JournalError(f"no intent with client_order_id {client_order_id}")
-            old = row[0]
+            old = row["status"]
             if status not in INTENT_TRANSITIONS.get(old, frozenset()):
                 raise JournalError(f"illegal intent transition {old} → {status} for {client_order_id}")
             db.execute("UPDATE intents SET status=?, order_id=COALESCE(?, order_id), detail=?, updated_ms=? "
@@ -346,8 +527,8 @@ class Journal:
             row = db.execute("SELECT status FROM intents WHERE client_order_id=?", (client_order_id,)).fetchone()
             if row is None:
                 raise JournalError(f"no intent with client_order_id {client_order_id}")
-            if "acked" not in INTENT_TRANSITIONS.get(row[0], frozenset()):
-                raise JournalError(f"illegal intent transition {row[0]} → acked for {client_order_id}")
+            if "acked" not in INTENT_TRANSITIONS.get(row["status"], frozenset()):
+                raise JournalError(f"illegal intent transition {row['status']} → acked for {client_order_id}")
             db.execute("UPDATE intents SET status='acked', order_id=?, updated_ms=? WHERE client_order_id=?",
                        (order_id, now, client_order_id))
             if order is not None:
@@ -364,7 +545,8 @@ class Journal:
 
     def blocked_tickers(self) -> set[str]:
         """Markets with an order whose outcome is unknown: no writes until reconciled."""
-        return {r[0] for r in self._q("SELECT DISTINCT ticker FROM intents WHERE status IN ('unknown','pending')")}
+        return {r["ticker"] for r in
+                self._q("SELECT DISTINCT ticker FROM intents WHERE status IN ('unknown','pending')")}
 
     # -- orders and fills ---------------------------------------------------------------
     def upsert_order(self, o: ExchangeOrder, *, now_ms: int | None = None) -> None:
@@ -374,22 +556,22 @@ class Journal:
     @staticmethod
     def _upsert_order(db: sqlite3.Connection, o: ExchangeOrder, now: int) -> None:
         db.execute(
-                "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(order_id) DO UPDATE SET "
-                "status=excluded.status, fill_count=excluded.fill_count, remaining_count=excluded.remaining_count, "
-                "fees=excluded.fees, updated_ms=excluded.updated_ms",
-                (o.order_id, o.client_order_id, o.ticker, o.side, o.price, o.status, o.initial_count,
-                 o.fill_count, o.remaining_count, o.taker_fees + o.maker_fees, o.time_in_force,
-                 o.created_ts_ms or now, now),
-            )
+            "INSERT INTO orders (order_id, client_order_id, ticker, side, price, status, initial_count, fill_count, "
+            "remaining_count, fees, time_in_force, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(order_id) DO UPDATE SET status=excluded.status, fill_count=excluded.fill_count, "
+            "remaining_count=excluded.remaining_count, fees=excluded.fees, updated_ms=excluded.updated_ms",
+            (o.order_id, o.client_order_id, o.ticker, o.side, o.price, o.status, o.initial_count,
+             o.fill_count, o.remaining_count, o.taker_fees + o.maker_fees, o.time_in_force,
+             o.created_ts_ms or now, now),
+        )
 
     def orders(self, *, status: str | None = None, ticker: str | None = None) -> list[ExchangeOrder]:
         sql, args = _where("orders", status=status, ticker=ticker)
-        out = []
-        for r in self._q(sql + " ORDER BY created_ms, order_id", args):
-            out.append(ExchangeOrder(order_id=r[0], client_order_id=r[1], ticker=r[2], side=r[3], price=r[4],
-                                     status=r[5], initial_count=r[6], fill_count=r[7], remaining_count=r[8],
-                                     taker_fees=r[9], created_ts_ms=r[11], time_in_force=r[10]))
-        return out
+        return [ExchangeOrder(order_id=r["order_id"], client_order_id=r["client_order_id"], ticker=r["ticker"],
+                              side=r["side"], price=r["price"], status=r["status"], initial_count=r["initial_count"],
+                              fill_count=r["fill_count"], remaining_count=r["remaining_count"],
+                              taker_fees=r["fees"], created_ts_ms=r["created_ms"], time_in_force=r["time_in_force"])
+                for r in self._q(sql + " ORDER BY created_ms, order_id", args)]
 
     def add_fills(self, fills: Sequence[ExchangeFill], *, strategy: str = "", source: str = "ack") -> int:
         """Record fills; already-known fill ids are ignored. Return how many were new."""
@@ -403,7 +585,8 @@ class Journal:
         new = 0
         for f in fills:
             cur = db.execute(
-                "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO fills (fill_id, order_id, client_order_id, ticker, side, price, count, fee, "
+                "is_taker, ts_ms, strategy, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (f.fill_id, f.order_id, f.client_order_id, f.ticker, f.side, f.price, f.count, f.fee,
                  int(f.is_taker), f.ts_ms, strategy, source),
             )
@@ -418,73 +601,79 @@ class Journal:
         if since_ms is not None:
             sql += " AND ts_ms>=?"
             args.append(since_ms)
-        return [ExchangeFill(fill_id=r[0], order_id=r[1], client_order_id=r[2], ticker=r[3], side=r[4],
-                             price=r[5], count=r[6], fee=r[7], is_taker=bool(r[8]), ts_ms=r[9])
+        return [ExchangeFill(fill_id=r["fill_id"], order_id=r["order_id"], client_order_id=r["client_order_id"],
+                             ticker=r["ticker"], side=r["side"], price=r["price"], count=r["count"], fee=r["fee"],
+                             is_taker=bool(r["is_taker"]), ts_ms=r["ts_ms"])
                 for r in self._q(sql + " ORDER BY ts_ms, rowid", args)]
 
     def fill_strategies(self) -> dict[str, str]:
         """Map fill_id → strategy (via the intent that caused it)."""
-        rows = self._q("SELECT f.fill_id, COALESCE(NULLIF(f.strategy,''), i.strategy, '') FROM fills f "
-                       "LEFT JOIN intents i ON i.client_order_id = f.client_order_id")
-        return {r[0]: r[1] for r in rows}
+        rows = self._q("SELECT f.fill_id AS fill_id, COALESCE(NULLIF(f.strategy,''), i.strategy, '') AS strategy "
+                       "FROM fills f LEFT JOIN intents i ON i.client_order_id = f.client_order_id")
+        return {r["fill_id"]: r["strategy"] for r in rows}
 
     def add_settlements(self, settlements: Sequence[Settlement]) -> int:
         new = 0
         with self.tx() as db:
             for s in settlements:
-                cur = db.execute("INSERT OR IGNORE INTO settlements VALUES (?,?,?,?,?)",
-                                 (s.ticker, s.event_ticker, s.result, s.value, s.settled_ts_ms))
+                cur = db.execute("INSERT OR IGNORE INTO settlements (ticker, event_ticker, result, value, settled_ms) "
+                                 "VALUES (?,?,?,?,?)", (s.ticker, s.event_ticker, s.result, s.value, s.settled_ts_ms))
                 new += cur.rowcount
         return new
 
     def settlements(self) -> list[Settlement]:
-        return [Settlement(ticker=r[0], event_ticker=r[1], result=r[2], value=r[3], settled_ts_ms=r[4])
+        return [Settlement(ticker=r["ticker"], event_ticker=r["event_ticker"], result=r["result"], value=r["value"],
+                           settled_ts_ms=r["settled_ms"])
                 for r in self._q("SELECT * FROM settlements ORDER BY settled_ms, ticker")]
 
     def held_tickers(self) -> set[str]:
-        return {r[0] for r in self._q("SELECT DISTINCT ticker FROM fills")}
+        return {r["ticker"] for r in self._q("SELECT DISTINCT ticker FROM fills")}
 
     # -- market metadata ----------------------------------------------------------------
     def remember_markets(self, rows: Sequence[tuple[str, str, str, str, str, str]]) -> None:
         """Remember (ticker, event, series, title, category, group) for exposure and display."""
         with self.tx() as db:
             db.executemany(
-                "INSERT INTO markets VALUES (?,?,?,?,?,?) ON CONFLICT(ticker) DO UPDATE SET "
+                "INSERT INTO markets (ticker, event_ticker, series_ticker, title, category, grp) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(ticker) DO UPDATE SET "
                 "grp=CASE WHEN excluded.grp != '' THEN excluded.grp ELSE markets.grp END, "
                 "title=CASE WHEN excluded.title != '' THEN excluded.title ELSE markets.title END",
                 rows,
             )
 
-    def market_meta(self) -> dict[str, tuple[str, str, str, str, str]]:
+    def market_meta(self) -> dict[str, MarketInfo]:
         """ticker → (event_ticker, series_ticker, title, category, group)."""
-        return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in self._q("SELECT * FROM markets")}
+        return {r["ticker"]: MarketInfo(r["event_ticker"], r["series_ticker"], r["title"], r["category"], r["grp"])
+                for r in self._q("SELECT * FROM markets")}
 
     def known_tickers(self, prefix: str = "") -> list[str]:
-        return [r[0] for r in self._q("SELECT ticker FROM markets WHERE ticker LIKE ? ORDER BY ticker LIMIT 200",
-                                      (prefix + "%",))]
+        return [r["ticker"] for r in self._q("SELECT ticker FROM markets WHERE ticker LIKE ? ORDER BY ticker LIMIT 200",
+                                             (prefix + "%",))]
 
     # -- iterations, metrics, events ----------------------------------------------------
     def add_iteration(self, row: dict[str, Any]) -> None:
+        values = {"cache_hits": 0, "cache_misses": 0, "api_calls": 0, "source": ""} | row
         with self.tx() as db:
             db.execute(
-                "INSERT OR REPLACE INTO iterations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (row["n"], row["started"], row["ts_ms"], row["duration_ms"], row["markets"], row["opportunities"],
-                 row["candidates"], row["orders"], row["state"], row["equity"], row["cash"],
-                 row.get("cache_hits", 0), row.get("cache_misses", 0), row.get("api_calls", 0),
-                 row.get("source", "")),
+                f"INSERT OR REPLACE INTO iterations ({', '.join(ITERATION_COLUMNS)}) "
+                f"VALUES ({', '.join(':' + c for c in ITERATION_COLUMNS)})",
+                {c: values[c] for c in ITERATION_COLUMNS},
             )
 
     def last_iteration(self) -> int:
-        rows = self._q("SELECT MAX(n) FROM iterations")
-        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+        rows = self._q("SELECT MAX(n) AS n FROM iterations")
+        return int(rows[0]["n"]) if rows and rows[0]["n"] is not None else 0
 
-    def iterations(self, limit: int | None = None) -> list[dict[str, Any]]:
-        cols = ["n", "started", "ts_ms", "duration_ms", "markets", "opportunities", "candidates", "orders",
-                "state", "equity", "cash", "cache_hits", "cache_misses", "api_calls", "source"]
-        sql = "SELECT * FROM iterations ORDER BY n"
-        if limit:
-            sql = f"SELECT * FROM (SELECT * FROM iterations ORDER BY n DESC LIMIT {int(limit)}) ORDER BY n"
-        return [dict(zip(cols, r, strict=True)) for r in self._q(sql)]
+    def iterations(self, limit: int | None = None, *, after: int | None = None) -> list[dict[str, Any]]:
+        """Iteration rows as dicts (:data:`ITERATION_COLUMNS`), oldest first: the last ``limit``, or those after n=``after``."""
+        cols = ", ".join(ITERATION_COLUMNS)
+        if after is not None:
+            sql, args = f"SELECT {cols} FROM iterations WHERE n > ? ORDER BY n", [after]
+        elif limit:
+            sql, args = f"SELECT {cols} FROM (SELECT * FROM iterations ORDER BY n DESC LIMIT ?) ORDER BY n", [int(limit)]
+        else:
+            sql, args = f"SELECT {cols} FROM iterations ORDER BY n", []
+        return [dict(r) for r in self._q(sql, args)]
 
     def add_records(self, records: Sequence[dict[str, Any]], ts_ms: int | None = None) -> None:
         """Keep emitted order/fill/denied records (for execution statistics and the journal view)."""
@@ -495,14 +684,29 @@ class Journal:
 
     def records(self, kind: str | None = None, limit: int | None = None, newest_first: bool = False
                 ) -> list[dict[str, Any]]:
-        sql, args = "SELECT record FROM records", []
-        if kind:
-            sql += " WHERE kind=?"
-            args.append(kind)
+        return [r.record for r in self.record_rows((kind,) if kind else None, limit=limit, newest_first=newest_first)]
+
+    def record_rows(self, kinds: Sequence[str] | None = None, *, limit: int | None = None,
+                    newest_first: bool = False, after_id: int | None = None) -> list[RecordRow]:
+        """Rows of ``records`` (of ``kinds``, after ``after_id``), in the order they were journaled."""
+        sql, args = "SELECT id, ts_ms, kind, record FROM records WHERE 1=1", list[Any]()
+        if kinds:
+            sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            args.extend(kinds)
+        if after_id is not None:
+            sql += " AND id > ?"
+            args.append(after_id)
         sql += " ORDER BY id DESC" if newest_first else " ORDER BY id"
         if limit:
-            sql += f" LIMIT {int(limit)}"
-        return [json.loads(r[0]) for r in self._q(sql, args)]
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [_record_row(r) for r in self._q(sql, args)]
+
+    def latest_health(self, name: str) -> RecordRow | None:
+        """The newest ``health`` record named ``name`` journaled (heal journals its ``repairs`` and ``heal`` rows)."""
+        rows = self._q("SELECT id, ts_ms, kind, record FROM records WHERE kind='health' "
+                       "AND json_extract(record, '$.name') = ? ORDER BY id DESC LIMIT 1", (name,))
+        return _record_row(rows[0]) if rows else None
 
     def add_metrics(self, record: dict[str, Any], ts_ms: int | None = None) -> None:
         with self.tx() as db:
@@ -511,26 +715,119 @@ class Journal:
 
     def latest_metrics(self) -> dict[str, Any] | None:
         rows = self._q("SELECT record FROM metrics ORDER BY id DESC LIMIT 1")
-        return json.loads(rows[0][0]) if rows else None
+        return json.loads(rows[0]["record"]) if rows else None
 
     def add_event(self, kind: str, detail: dict[str, Any], *, ticker: str = "", ts_ms: int | None = None) -> None:
         with self.tx() as db:
             db.execute("INSERT INTO events (ts_ms, kind, ticker, detail) VALUES (?,?,?,?)",
                        (ts_ms if ts_ms is not None else _now_ms(), kind, ticker, json.dumps(detail, default=str)))
 
-    def events(self, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        sql, args = "SELECT id, ts_ms, kind, ticker, detail FROM events", list[Any]()
+    def events(self, kind: str | None = None, limit: int = 100, *, since_ms: int | None = None
+               ) -> list[dict[str, Any]]:
+        """Events, newest first (at most ``limit``; of ``kind``; journaled at or after ``since_ms``)."""
+        sql, args = "SELECT id, ts_ms, kind, ticker, detail FROM events WHERE 1=1", list[Any]()
         if kind:
-            sql += " WHERE kind=?"
+            sql += " AND kind=?"
             args.append(kind)
+        if since_ms is not None:
+            sql += " AND ts_ms >= ?"
+            args.append(since_ms)
         rows = self._q(sql + " ORDER BY id DESC LIMIT ?", [*args, limit])
-        return [{"id": r[0], "ts_ms": r[1], "kind": r[2], "ticker": r[3], "detail": json.loads(r[4])} for r in rows]
+        return [{"id": r["id"], "ts_ms": r["ts_ms"], "kind": r["kind"], "ticker": r["ticker"],
+                 "detail": json.loads(r["detail"])} for r in rows]
+
+    # -- tailing (serve-bridge --attach) ------------------------------------------------
+    def tail_position(self) -> TailPosition:
+        """Where the journal ends now: a reader tailing it from here sees only what comes after."""
+        with self._snapshot():
+            rec = self._q("SELECT COALESCE(MAX(id), 0) AS id FROM records")[0]["id"]
+            met = self._q("SELECT COALESCE(MAX(id), 0) AS id FROM metrics")[0]["id"]
+            n = self.last_iteration()
+        return TailPosition(record_id=int(rec), metrics_id=int(met), iteration=n)
+
+    def read_since(self, pos: TailPosition) -> JournalTail:
+        """Records, iterations and metrics journaled after ``pos``, read from one consistent state."""
+        with self._snapshot():
+            recs = self.record_rows(after_id=pos.record_id)
+            iters = self.iterations(after=pos.iteration)
+            metrics = self._q("SELECT id, record FROM metrics WHERE id > ? ORDER BY id", (pos.metrics_id,))
+        new = TailPosition(record_id=recs[-1].id if recs else pos.record_id,
+                           metrics_id=int(metrics[-1]["id"]) if metrics else pos.metrics_id,
+                           iteration=int(iters[-1]["n"]) if iters else pos.iteration)
+        return JournalTail(records=recs, iterations=iters, metrics=[json.loads(r["record"]) for r in metrics],
+                           position=new)
 
 
-def _intent_row(r: tuple[Any, ...]) -> IntentRow:
-    return IntentRow(client_order_id=r[0], created_ms=r[1], ticker=r[2], side=r[3], price=r[4], count=r[5],
-                     time_in_force=r[6], post_only=bool(r[7]), reduce_only=bool(r[8]), strategy=r[9],
-                     opportunity_id=r[10], status=r[11], order_id=r[12], detail=r[13])
+def _intent_row(r: sqlite3.Row) -> IntentRow:
+    return IntentRow(client_order_id=r["client_order_id"], created_ms=r["created_ms"], ticker=r["ticker"],
+                     side=r["side"], price=r["price"], count=r["count"], time_in_force=r["time_in_force"],
+                     post_only=bool(r["post_only"]), reduce_only=bool(r["reduce_only"]), strategy=r["strategy"],
+                     opportunity_id=r["opportunity_id"], status=r["status"], order_id=r["order_id"],
+                     detail=r["detail"])
+
+
+def _record_row(r: sqlite3.Row) -> RecordRow:
+    return RecordRow(id=int(r["id"]), ts_ms=int(r["ts_ms"]), kind=str(r["kind"]), record=json.loads(r["record"]))
+
+
+# -- file-level probes (heal) -----------------------------------------------------------------
+
+
+def refuse_newer(path: Path) -> None:
+    """Refuse a journal that a newer kalashi migrated; anything else passes (missing, unreadable: checks say why).
+
+    Raises:
+        StoreTooNew: its schema version is above this code's (exit 9).
+    """
+    if not path.is_file():
+        return
+    try:
+        db = _connect(_ro_uri(path), uri=True)
+    except sqlite3.Error:
+        return
+    try:
+        migrations.inspect(db, MIGRATIONS, path)
+    except migrations.StoreTooNew:
+        raise
+    except (sqlite3.Error, JournalError):
+        return
+    finally:
+        db.close()
+
+
+def probe_write(path: Path, *, timeout_s: float = 5.0) -> float:
+    """Take the journal's write lock, write a probe row and roll it back; return the seconds waited for the lock.
+
+    Nothing persists and nothing is migrated: it proves the file could be written now.
+
+    Raises:
+        sqlite3.OperationalError: locked by another writer beyond ``timeout_s`` ("locked"/"busy"), or not writable.
+        sqlite3.DatabaseError: the file is not a readable SQLite database.
+    """
+    t0 = time.perf_counter()
+    db = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")  # the write lock: waits up to timeout_s for another writer
+        waited = time.perf_counter() - t0
+        db.execute("INSERT INTO meta (key, value) VALUES ('heal_probe', ?) "
+                   "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(_now_ms()),))
+        db.execute("ROLLBACK")  # nothing persists: the probe proves we could write
+    finally:
+        db.close()
+    return waited
+
+
+def integrity_check(path: Path, *, quick: bool = False, timeout_s: float = 5.0) -> list[str]:
+    """Run SQLite's ``integrity_check`` (``quick_check``) on the file, read-only; return its lines ("ok" alone when sound).
+
+    Raises:
+        sqlite3.DatabaseError: the file is not a readable SQLite database.
+    """
+    db = sqlite3.connect(_ro_uri(path), uri=True, timeout=timeout_s, isolation_level=None)
+    try:
+        return [str(r[0]) for r in db.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check")]
+    finally:
+        db.close()
 
 
 def _now_ms() -> int:

@@ -18,8 +18,6 @@ plus 30 s is shown as ``stopped``).
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -31,14 +29,11 @@ from typing import Any
 
 from ..engine import iso
 from ..errors import UsageError
-from ..journal import Journal
+from ..journal import Journal, RecordRow
 from ..money import fmt_count, fmt_money, fmt_price
 from ..profile import Profile, load_profile
 from ..service import EQUITY_POINTS, JOURNAL_VIEW, decimal_text, iteration_record_from_row, percent
 from .backends import CommandRefused, Listener
-
-_ITERATION_COLUMNS = ("n", "started", "ts_ms", "duration_ms", "markets", "opportunities", "candidates", "orders",
-                      "state", "equity", "cash", "cache_hits", "cache_misses", "api_calls", "source")
 
 
 def _ms(started: str) -> int:
@@ -55,15 +50,21 @@ class AttachBackend:
 
         Raises:
             UsageError: there is no journal at that path yet, or it belongs to another mode.
+            JournalError: the journal is newer than this kalashi, older than it reads without
+                migrating, or not readable.
         """
+        no_journal = UsageError(f"no journal at {journal_path} to attach to",
+                                hint="start `kalashi run-loop` first, and give serve-bridge the same --journal and mode")
         if not journal_path.exists():
-            raise UsageError(f"no journal at {journal_path} to attach to",
-                             hint="start `kalashi run-loop` first, and give serve-bridge the same --journal and mode")
+            raise no_journal
         self.path = journal_path
         self.mode = mode
         self.profile = load_profile(profile) if isinstance(profile, str) else profile
         self.profile_name = profile if isinstance(profile, str) else self.profile.name
         self.journal = Journal(journal_path, mode=mode, readonly=True)
+        if self.journal.blank:  # the file exists but the run-loop has not created its tables yet
+            self.journal.close()
+            raise no_journal
         stored_mode = self.journal.get_meta("mode")
         if stored_mode != mode:
             self.journal.close()
@@ -72,25 +73,16 @@ class AttachBackend:
         self.interval = interval
         self.poll_s = poll_s
         self.wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
-        # a second read-only connection of our own, to read new rows by id in one snapshot
-        self._db = sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True, check_same_thread=False,
-                                   isolation_level=None, timeout=10)
         self._lock = threading.RLock()
         #: (monotonic time, last iteration n, metrics): fresh metrics at most once a second
         self._metrics: tuple[float, int, dict[str, Any]] | None = None
         self._listeners: list[Listener] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_record_id = self._scalar("SELECT COALESCE(MAX(id), 0) FROM records")
-        self._last_metrics_id = self._scalar("SELECT COALESCE(MAX(id), 0) FROM metrics")
-        self._last_n = self._scalar("SELECT COALESCE(MAX(n), 0) FROM iterations")
+        self._position = self.journal.tail_position()  # publish only what comes after this
         self._halted = self._stored_state()[0] == "HALTED"
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _scalar(self, sql: str) -> int:
-        with self._lock:
-            return int(self._db.execute(sql).fetchone()[0])
-
     def _stored_state(self) -> tuple[str, str]:
         from ..stages.risk import stored_state
 
@@ -123,7 +115,6 @@ class AttachBackend:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(10)
         with self._lock:
-            self._db.close()
             self.journal.close()
 
     def _tail(self) -> None:
@@ -138,20 +129,10 @@ class AttachBackend:
     def poll(self) -> int:
         """Publish what the journal gained since the last poll, in the order it happened; return how much."""
         with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                recs = self._db.execute("SELECT id, ts_ms, kind, record FROM records WHERE id > ? ORDER BY id",
-                                        (self._last_record_id,)).fetchall()
-                iters = self._db.execute(f"SELECT {', '.join(_ITERATION_COLUMNS)} FROM iterations WHERE n > ? "
-                                         "ORDER BY n", (self._last_n,)).fetchall()
-                metrics = self._db.execute("SELECT id, record FROM metrics WHERE id > ? ORDER BY id",
-                                           (self._last_metrics_id,)).fetchall()
-            finally:
-                self._db.execute("COMMIT")
-            pending = [(ts, self._with_ts(kind, json.loads(text), ts)) for _id, ts, kind, text in recs]
+            tail = self.journal.read_since(self._position)
+            pending = [(r.ts_ms, self._with_ts(r.kind, r.record, r.ts_ms)) for r in tail.records]
             out = 0
-            for values in iters:
-                row = dict(zip(_ITERATION_COLUMNS, values, strict=True))
+            for row in tail.iterations:
                 # an iteration's orders and fills are journaled just before its row: they came first
                 end = _ms(row["started"]) + int(float(row["duration_ms"])) + 1
                 while pending and pending[0][0] <= end:
@@ -162,15 +143,10 @@ class AttachBackend:
             for _ts, rec in pending:
                 self._publish(rec)
                 out += 1
-            for _id, text in metrics:
-                self._publish(json.loads(text))
+            for rec in tail.metrics:
+                self._publish(rec)
                 out += 1
-            if recs:
-                self._last_record_id = recs[-1][0]
-            if iters:
-                self._last_n = iters[-1][0]
-            if metrics:
-                self._last_metrics_id = metrics[-1][0]
+            self._position = tail.position
             st, why = self._stored_state()
             if (st == "HALTED") != self._halted:  # halted (or resumed) by someone else
                 self._halted = st == "HALTED"
@@ -231,13 +207,12 @@ class AttachBackend:
             p = load_portfolio(j, int(start_raw)) if start_raw is not None else None  # never writes: it is set
             meta = j.market_meta()
             resting = j.orders(status="resting")
-            view = self._db.execute("SELECT ts_ms, kind, record FROM records WHERE kind IN ('order', 'fill') "
-                                    "ORDER BY id DESC LIMIT ?", (JOURNAL_VIEW,)).fetchall()
+            view = j.record_rows(("order", "fill"), limit=JOURNAL_VIEW, newest_first=True)
             metrics = self._fresh_metrics(p, rows[-1] if rows else None) if p is not None else j.latest_metrics()
             ok, detail = j.integrity_ok()
             heal_rows = self._latest_heal_health()
         last = rows[-1] if rows else None
-        journal_view = [self._with_ts(kind, json.loads(text), ts) for ts, kind, text in view]
+        journal_view = [self._with_ts(r.kind, r.record, r.ts_ms) for r in view]
         if stored == "HALTED":
             trading_state, halt_reason = "HALTED", why or "operator halt"
         elif last is not None and last["state"] in ("REDUCING", "HALTED"):
@@ -319,14 +294,12 @@ class AttachBackend:
         """
         out = []
         for name in ("repairs", "heal"):
-            row = self._db.execute("SELECT ts_ms, record FROM records WHERE kind='health' "
-                                   "AND json_extract(record, '$.name') = ? ORDER BY id DESC LIMIT 1",
-                                   (name,)).fetchone()
+            row: RecordRow | None = self.journal.latest_health(name)
             if row is None:
                 continue
-            rec = json.loads(row[1])
+            rec = row.record
             out.append({"name": name, "status": rec.get("status", "degraded"),
-                        "detail": f"{rec.get('detail', '')} (at {iso(int(row[0]))})", "latency_ms": None})
+                        "detail": f"{rec.get('detail', '')} (at {iso(row.ts_ms)})", "latency_ms": None})
         return out
 
     # -- commands ---------------------------------------------------------------------------

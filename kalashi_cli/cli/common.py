@@ -214,6 +214,20 @@ def open_journal(mode: Mode | str, path: Path | None) -> Journal:
     return Journal(path or default_journal_path(str(mode)), mode=str(mode))
 
 
+def read_journal(mode: Mode | str, path: Path | None) -> Journal:
+    """Open the journal of a mode (or --journal) to read it: never created, never migrated.
+
+    A journal that does not exist yet reads as empty.
+
+    Raises:
+        JournalError: another mode's journal, newer than this kalashi (or older than it reads
+            without migrating: any trading command migrates it), or not readable.
+    """
+    from ..journal import Journal, default_journal_path
+
+    return Journal.for_reading(path or default_journal_path(str(mode)), mode=str(mode))
+
+
 def check_source_kind(spec: str) -> str:
     """Refuse a source descriptor of no known kind before anything starts (without opening it).
 

@@ -123,13 +123,14 @@ def heal(
     """
     from ..heal.children import bridge_urls, mcp_url, parse_pairs
     from ..heal.monitor import HealConfig, collect_checks, exit_code, source_of
-    from ..journal import default_journal_path
+    from ..journal import default_journal_path, refuse_newer
 
     if once and watch:
         raise UsageError("--once and --watch do not go together", hint="--once checks once; --watch keeps checking")
     mode = pick_mode(paper, demo, live).value
     prof = load_profile(profile)
     jpath = journal or default_journal_path(mode)
+    refuse_newer(jpath)  # exit 9: this kalashi cannot judge (or run a loop on) a journal a newer one migrated
     src = check_source_kind(source) if source else source_of(jpath, position=False)
     loop_interval = float(prof.loop.interval_seconds) if interval is None else interval
     children = parse_pairs(child, "--child")

@@ -20,8 +20,8 @@ from .common import (
     QuietOpt,
     info,
     load_profile,
-    open_journal,
     pick_mode,
+    read_journal,
     read_records,
     use_table,
 )
@@ -51,7 +51,8 @@ def metrics(
     Reads the journal of the chosen mode (what `order` and `run-loop` wrote) plus any records
     piped in (their `stats` records add cache and API figures) and reports win rate, realized
     and unrealized P&L, equity, drawdown, streaks, execution quality (latency, slippage, fill
-    rate) and recommendations. A table on a terminal, one `metrics` record in a pipe.
+    rate) and recommendations. A table on a terminal, one `metrics` record in a pipe. It only
+    reads the journal: it never creates one (a missing journal reads as empty) or migrates one.
     """
     from ..profile import money
     from ..stages.metrics import RunStats, compute_metrics
@@ -59,7 +60,7 @@ def metrics(
 
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
-    jr = open_journal(mode, journal)
+    jr = read_journal(mode, journal)
     if mode != "paper" and jr.get_meta("starting_balance") is None:
         info(f"kalashi: warning: the {mode} journal {jr.path} has not been synced with the exchange yet, so its "
              f"balances are the paper placeholder — run `kalashi reconcile --{mode}` first")
@@ -73,7 +74,6 @@ def metrics(
                 run.absorb(rec)
         marks = _marks(jr)
         m = compute_metrics(jr, load_portfolio(jr, money(prof.paper.starting_balance), marks), prof, run)
-        jr.add_metrics(m)
     finally:
         jr.close()
     kinds.report(quiet)

@@ -27,7 +27,8 @@ import shutil
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,7 +36,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from ..errors import JournalError
+from ..journal import integrity_check, probe_write
+
 if TYPE_CHECKING:
+    from ..journal import Journal
     from ..service import TradingService
 
 OK, DEGRADED, FAILED = "ok", "degraded", "failed"
@@ -134,40 +139,20 @@ def _age_text(seconds: float) -> str:
 # -- the journal ----------------------------------------------------------------------------
 
 
-def _ro(path: Path, timeout_s: float = 5.0) -> sqlite3.Connection:
-    """A read-only connection to an existing journal (never creates one)."""
-    if not path.exists():
-        raise FileNotFoundError(f"no journal at {path}")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout_s, isolation_level=None)
+@contextmanager
+def _reading(path: Path) -> Iterator[Journal]:
+    """The journal opened read-only (never created or migrated; one with no tables yet reads as empty).
 
+    Raises:
+        JournalError: it cannot be read, or kalashi will not read it as it is (newer, older, not a journal).
+    """
+    from ..journal import Journal
 
-class _Rows:
-    def __init__(self, rows: list[Any]) -> None:
-        self.rows = rows
-
-    def fetchall(self) -> list[Any]:
-        return self.rows
-
-    def fetchone(self) -> Any:
-        return self.rows[0] if self.rows else None
-
-
-class _Reader:
-    """Read-only queries on a journal; tables not created yet (a journal being born) read as empty."""
-
-    def __init__(self, path: Path) -> None:
-        self.db = _ro(path)
-
-    def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> _Rows:
-        try:
-            return _Rows(self.db.execute(sql, args).fetchall())
-        except sqlite3.OperationalError as e:
-            if "no such table" in str(e):
-                return _Rows([])
-            raise
-
-    def close(self) -> None:
-        self.db.close()
+    jr = Journal(path, readonly=True)
+    try:
+        yield jr
+    finally:
+        jr.close()
 
 
 #: what to do about a journal SQLite cannot read (journal_integrity says the same)
@@ -176,14 +161,14 @@ DAMAGED_ADVICE = "stop trading on it; keep a copy, and reconcile a fresh journal
 
 def unreadable(path: Path, e: BaseException) -> str:
     """Say in plain words why ``path`` cannot be used as a journal, and what to do."""
+    from ..journal import JournalUnreadable
+
     if path.is_dir():
         return f"{path} is a directory, not a journal — pass --journal with the journal file's path"
-    return f"{path} cannot be read as a journal ({e}) — {DAMAGED_ADVICE}"
-
-
-def _meta(db: _Reader, key: str, default: str = "") -> str:
-    row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-    return str(row[0]) if row else default
+    if isinstance(e, JournalError) and not isinstance(e, JournalUnreadable):
+        return str(e)  # sound, but not one to read as it is (newer, older, not a journal): it says what to do
+    reason = e.reason if isinstance(e, JournalUnreadable) else e
+    return f"{path} cannot be read as a journal ({reason}) — {DAMAGED_ADVICE}"
 
 
 def journal_writable(path: Path, *, timeout_s: float = 5.0) -> Check:
@@ -194,17 +179,8 @@ def journal_writable(path: Path, *, timeout_s: float = 5.0) -> Check:
             return DEGRADED, f"no journal at {path} yet (nothing has run in this mode)", {"exists": False}
         if path.is_dir():
             return FAILED, unreadable(path, IsADirectoryError(str(path)))
-        t0 = time.perf_counter()
         try:
-            db = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None)
-        except sqlite3.Error as e:
-            return FAILED, f"{path} cannot be opened for writing: {e} (check permissions and free disk space)"
-        try:
-            db.execute("BEGIN IMMEDIATE")  # the write lock: waits up to timeout_s for another writer
-            waited = time.perf_counter() - t0
-            db.execute("INSERT INTO meta VALUES ('heal_probe', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                       (str(_wall_ms()),))
-            db.execute("ROLLBACK")  # nothing persists: the probe proves we could write
+            waited = probe_write(path, timeout_s=timeout_s)
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
                 return DEGRADED, (f"{path} stayed locked by another writer for over {timeout_s:g} s "
@@ -212,8 +188,8 @@ def journal_writable(path: Path, *, timeout_s: float = 5.0) -> Check:
             return FAILED, f"{path} is not writable: {e} (check permissions and free disk space)"
         except sqlite3.DatabaseError as e:
             return FAILED, f"{path} is not writable: {e} — {DAMAGED_ADVICE}"
-        finally:
-            db.close()
+        except sqlite3.Error as e:
+            return FAILED, f"{path} cannot be opened for writing: {e} (check permissions and free disk space)"
         return OK, f"{path} writable (write lock in {waited * 1000:.0f} ms)", {"lock_wait_ms": round(waited * 1000, 3)}
 
     return timed("journal_writable", run)
@@ -229,14 +205,10 @@ def journal_integrity(path: Path, *, quick: bool = False) -> Check:
             return FAILED, unreadable(path, IsADirectoryError(str(path))), {"ok": False}
         pragma = "quick_check" if quick else "integrity_check"
         try:
-            db = _ro(path)
-            try:
-                rows = db.execute(f"PRAGMA {pragma}").fetchall()
-            finally:
-                db.close()
+            lines = integrity_check(path, quick=quick)
         except sqlite3.DatabaseError as e:
             return FAILED, f"{path} is damaged: {e} — {DAMAGED_ADVICE}", {"ok": False}
-        detail = "; ".join(str(r[0]) for r in rows[:5])
+        detail = "; ".join(lines[:5])
         if detail == "ok":
             return OK, f"{path} {pragma.replace('_', ' ')} ok", {"ok": True}
         return FAILED, f"{path} {pragma.replace('_', ' ')} found problems: {detail}", {"ok": False}
@@ -259,23 +231,18 @@ def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int
             return OK, "no journal yet: nothing to reconcile", {"needs_reconcile": False}
         now = now_ms()
         try:
-            db = _Reader(path)
-            try:
-                failures = int(_meta(db, "reconcile_failures", "0") or 0)
-                unknown = db.execute("SELECT ticker, created_ms FROM intents WHERE status='unknown'").fetchall()
-                pending = db.execute("SELECT ticker, created_ms FROM intents WHERE status='pending' "
-                                     "AND created_ms < ?", (now - int(pending_grace_s * 1000),)).fetchall()
-                last = db.execute("SELECT ts_ms, detail FROM events WHERE kind='reconcile' ORDER BY id DESC LIMIT 1"
-                                  ).fetchone()
-            finally:
-                db.close()
-        except sqlite3.DatabaseError as e:
+            with _reading(path) as jr:
+                failures = int(jr.get_meta("reconcile_failures", "0") or 0)
+                unknown = jr.intents(status="unknown")
+                pending = [i for i in jr.intents(status="pending")
+                           if i.created_ms < now - int(pending_grace_s * 1000)]
+                events = jr.events("reconcile", limit=1)
+        except JournalError as e:
             # no needs_reconcile: reconciling into a journal that cannot be read would not help
             return FAILED, f"cannot tell: {unreadable(path, e)}", {"needs_reconcile": False}
-        import json
-
-        last_detail: dict[str, Any] = json.loads(last[1]) if last else {}
-        blocked = sorted({t for t, _ in unknown} | {t for t, _ in pending})
+        last = events[0] if events else None
+        last_detail: dict[str, Any] = last["detail"] if last else {}
+        blocked = sorted({i.ticker for i in unknown} | {i.ticker for i in pending})
         facts: dict[str, Any] = {"reconcile_failures": failures, "unknown_outcomes": len(unknown),
                                  "unanswered": len(pending), "blocked_markets": blocked,
                                  "needs_reconcile": bool(blocked) or failures > 0}
@@ -290,11 +257,11 @@ def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int
                             f"{' …' if len(blocked) > 5 else ''} until reconciled")
         if pending:
             problems.append(f"{len(pending)} order(s) journaled over {pending_grace_s:g} s ago were never answered")
-        recent = last is not None and now - int(last[0]) <= window_s * 1000
+        recent = last is not None and now - int(last["ts_ms"]) <= window_s * 1000
         drift = last_detail.get("position_drift") or {}
         orphans = last_detail.get("orphans") or []
-        if recent and (drift or orphans):
-            when = iso_ms(int(last[0]))
+        if recent and last is not None and (drift or orphans):
+            when = iso_ms(int(last["ts_ms"]))
             bits = []
             if drift:
                 bits.append("positions " + ", ".join(f"{t} (journal {v[0]}, exchange {v[1]})"
@@ -307,7 +274,7 @@ def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int
             return DEGRADED, "; ".join(problems), facts
         if last is None:
             return OK, "journal = exchange as far as recorded (no reconciliation has corrected anything)", facts
-        return OK, f"journal = exchange (last correction {iso_ms(int(last[0]))})", facts
+        return OK, f"journal = exchange (last correction {iso_ms(int(last['ts_ms']))})", facts
 
     return timed("drift", run)
 
@@ -327,19 +294,16 @@ def trading_state(path: Path, *, halt_file: Path | None = None) -> Check:
         if not path.exists():
             return OK, "ACTIVE (no journal yet)", {"state": "ACTIVE"}
         try:
-            db = _Reader(path)
-            try:
-                stored = _meta(db, "trading_state", "ACTIVE")
-                reason = _meta(db, "halt_reason")
-                last = db.execute("SELECT state FROM iterations ORDER BY n DESC LIMIT 1").fetchone()
-            finally:
-                db.close()
-        except sqlite3.DatabaseError as e:
+            with _reading(path) as jr:
+                stored = jr.get_meta("trading_state", "ACTIVE") or "ACTIVE"
+                reason = jr.get_meta("halt_reason", "") or ""
+                last = jr.iterations(limit=1)
+        except JournalError as e:
             return FAILED, f"unknown: {unreadable(path, e)}", {"state": "UNKNOWN"}
         if stored == "HALTED":
             return FAILED, f"HALTED: {reason or 'no reason recorded'} — `kalashi resume --confirm` lifts it", \
                 {"state": "HALTED"}
-        state = str(last[0]) if last else "ACTIVE"
+        state = str(last[-1]["state"]) if last else "ACTIVE"
         if state == "REDUCING":
             return DEGRADED, "REDUCING at the last iteration: only orders that reduce positions pass", \
                 {"state": state}
@@ -374,7 +338,7 @@ def loop_heartbeat(path: Path, *, interval_s: float, now_ms: Callable[[], int] =
         facts: dict[str, Any] = {"limit_s": limit, "interval_s": interval_s}
         try:
             last = _last_iteration(path)
-        except sqlite3.DatabaseError as e:
+        except JournalError as e:
             return FAILED, f"no heartbeat: {unreadable(path, e)}", facts
         last_end = last[0] if last is not None else None
         now = now_ms()
@@ -405,18 +369,16 @@ def _last_iteration(path: Path) -> tuple[int, int] | None:
     """(wall ms when the last iteration ended, its number), or None before the first.
 
     Raises:
-        sqlite3.DatabaseError: the journal cannot be read.
+        JournalError: the journal cannot be read.
     """
     if not path.exists():
         return None
-    db = _Reader(path)
-    try:
-        row = db.execute("SELECT started, duration_ms, n FROM iterations ORDER BY n DESC LIMIT 1").fetchone()
-    finally:
-        db.close()
-    if row is None:
+    with _reading(path) as jr:
+        rows = jr.iterations(limit=1)
+    if not rows:
         return None
-    return parse_iso_ms(str(row[0])) + int(float(row[1])), int(row[2])
+    row = rows[-1]
+    return parse_iso_ms(str(row["started"])) + int(float(row["duration_ms"])), int(row["n"])
 
 
 def last_iteration_end_ms(path: Path) -> int | None:
@@ -427,7 +389,7 @@ def last_iteration_end_ms(path: Path) -> int | None:
     """
     try:
         last = _last_iteration(path)
-    except sqlite3.DatabaseError:
+    except JournalError:
         return None
     return last[0] if last is not None else None
 
@@ -436,7 +398,7 @@ def last_iteration_number(path: Path) -> int:
     """The journal's last iteration number (0 before the first, or when it cannot be read)."""
     try:
         last = _last_iteration(path)
-    except sqlite3.DatabaseError:
+    except JournalError:
         return 0
     return last[1] if last is not None else 0
 
@@ -449,16 +411,12 @@ def recent_iterations(path: Path, limit: int = 20) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     try:
-        db = _Reader(path)
-        try:
-            rows = db.execute("SELECT n, started, duration_ms, markets, api_calls, source FROM iterations "
-                              "ORDER BY n DESC LIMIT ?", (limit,)).fetchall()
-        finally:
-            db.close()
-    except sqlite3.DatabaseError:
+        with _reading(path) as jr:
+            rows = jr.iterations(limit=limit)
+    except JournalError:
         return []
     cols = ("n", "started", "duration_ms", "markets", "api_calls", "source")
-    return [dict(zip(cols, r, strict=True)) for r in reversed(rows)]
+    return [{c: r[c] for c in cols} for r in rows]
 
 
 # -- the machine ----------------------------------------------------------------------------
@@ -584,15 +542,9 @@ def recent_repairs(path: Path, *, now_ms: Callable[[], int] = _wall_ms, window_s
         if not path.exists():
             return OK, "no repairs (no journal yet)", {"repairs": 0}
         since = now_ms() - int(window_s * 1000)
-        db = _Reader(path)
-        try:
-            rows = db.execute("SELECT ts_ms, detail FROM events WHERE kind='repair' AND ts_ms >= ? ORDER BY id",
-                              (since,)).fetchall()
-        finally:
-            db.close()
-        import json
-
-        repairs = [json.loads(r[1]) | {"ts_ms": int(r[0])} for r in rows]
+        with _reading(path) as jr:
+            rows = jr.events("repair", limit=1_000_000, since_ms=since)
+        repairs = [e["detail"] | {"ts_ms": int(e["ts_ms"])} for e in reversed(rows)]
         facts = {"repairs": len(repairs)}
         if not repairs:
             return OK, f"no repairs in the last {_age_text(window_s)}", facts

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from .. import migrations
 from ..domain import (
     Balance,
     ExchangeFill,
@@ -39,7 +40,14 @@ from .engine import EventLog, FillEvent, MatchingEngine, OrderUpdated, Settled
 
 ACCOUNT = "paper"
 
-_SCHEMA = """
+#: the paper exchange's migrations, in order (the machinery is :mod:`kalashi_cli.migrations`): append, never edit
+MIGRATIONS = migrations.Migrations("paper exchange", legacy_tables=("meta", "orders", "fills", "settlements"))
+
+
+@MIGRATIONS
+def m001_initial(db: sqlite3.Connection) -> None:
+    """The schema of release c22539d exactly (user_version 0); every statement ``IF NOT EXISTS``."""
+    migrations.run_script(db, """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (
     order_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, ticker TEXT NOT NULL, side TEXT NOT NULL,
@@ -59,7 +67,7 @@ CREATE TABLE IF NOT EXISTS settlements (
     ticker TEXT PRIMARY KEY, event_ticker TEXT NOT NULL, result TEXT NOT NULL, value INTEGER,
     settled_ms INTEGER NOT NULL, yes_count INTEGER NOT NULL, no_count INTEGER NOT NULL, revenue INTEGER NOT NULL
 );
-"""
+""")
 
 
 class PaperBroker:
@@ -75,17 +83,20 @@ class PaperBroker:
         self._lock = threading.RLock()
         self._account_lock = AccountLock(self.path, f"the paper account {self.path}")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('starting_balance', ?)", (str(starting_balance),))
+            self._db = self._open(starting_balance)
+        except OSError as e:
+            self._account_lock.release()
+            raise JournalError(f"{self.path}: cannot create the paper exchange ({e.strerror or e})",
+                               hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME") from None
         except sqlite3.Error as e:
+            self._account_lock.release()
             raise JournalError(f"{self.path}: cannot open the paper exchange ({e})",
                                hint="check the path and free disk space") from None
+        except BaseException:
+            self._account_lock.release()
+            raise
         self.starting_balance = int(self._db.execute(
-            "SELECT value FROM meta WHERE key='starting_balance'").fetchone()[0])
+            "SELECT value FROM meta WHERE key='starting_balance'").fetchone()["value"])
         self.engine = MatchingEngine(now_ms=self._now(), latency_ms=latency_ms, id_prefix="p")
         self._log = EventLog()
         self._fed_at: dict[str, int] = {}  # ticker → source time of the book last fed to the engine
@@ -94,33 +105,53 @@ class PaperBroker:
         self.engine.subscribe(self._log)
 
     # -- persistence ------------------------------------------------------------------------
+    def _open(self, starting_balance: Money) -> sqlite3.Connection:
+        """Open (create, or migrate) the paper exchange's file; refuse one a newer kalashi wrote."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10)
+        db.row_factory = sqlite3.Row
+        try:
+            migrations.inspect(db, MIGRATIONS, self.path)  # a newer one is refused before anything changes
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            migrations.migrate(db, MIGRATIONS, self.path)
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('starting_balance', ?)", (str(starting_balance),))
+        except BaseException:
+            db.close()
+            raise
+        return db
+
     def _restore(self) -> None:
-        fills = [ExchangeFill(fill_id=r[0], order_id=r[1], client_order_id=r[2], ticker=r[3], side=r[4],
-                              price=r[5], count=r[6], fee=r[7], is_taker=bool(r[8]), ts_ms=r[9])
+        fills = [ExchangeFill(fill_id=r["fill_id"], order_id=r["order_id"], client_order_id=r["client_order_id"],
+                              ticker=r["ticker"], side=r["side"], price=r["price"], count=r["count"], fee=r["fee"],
+                              is_taker=bool(r["is_taker"]), ts_ms=r["ts_ms"])
                  for r in self._db.execute("SELECT fill_id, order_id, client_order_id, ticker, side, price, count, "
                                            "fee, is_taker, ts_ms FROM fills ORDER BY seq")]
-        settlements = [Settlement(ticker=r[0], event_ticker=r[1], result=r[2], value=r[3], settled_ts_ms=r[4],
-                                  yes_count=r[5], no_count=r[6], revenue=r[7])
+        settlements = [Settlement(ticker=r["ticker"], event_ticker=r["event_ticker"], result=r["result"],
+                                  value=r["value"], settled_ts_ms=r["settled_ms"], yes_count=r["yes_count"],
+                                  no_count=r["no_count"], revenue=r["revenue"])
                        for r in self._db.execute("SELECT * FROM settlements ORDER BY settled_ms")]
         orders = []
         rows = self._db.execute("SELECT * FROM orders ORDER BY created_ms, rowid").fetchall()
-        tickers = sorted({r[2] for r in rows} | {f.ticker for f in fills})
+        tickers = sorted({r["ticker"] for r in rows} | {f.ticker for f in fills})
         live = self.source.books(tickers) if tickers else {}
         for m in live.values():
             self._feed(m)
         for r in rows:
-            eo = ExchangeOrder(order_id=r[0], client_order_id=r[1], ticker=r[2], side=r[3], price=r[4], status=r[5],
-                               initial_count=r[6], fill_count=r[7], remaining_count=r[8], taker_fees=r[9],
-                               maker_fees=r[10], taker_fill_cost=r[11], maker_fill_cost=r[12], created_ts_ms=r[13],
-                               time_in_force=r[14])
+            eo = ExchangeOrder(order_id=r["order_id"], client_order_id=r["client_order_id"], ticker=r["ticker"],
+                               side=r["side"], price=r["price"], status=r["status"], initial_count=r["initial_count"],
+                               fill_count=r["fill_count"], remaining_count=r["remaining_count"],
+                               taker_fees=r["taker_fees"], maker_fees=r["maker_fees"],
+                               taker_fill_cost=r["taker_fill_cost"], maker_fill_cost=r["maker_fill_cost"],
+                               created_ts_ms=r["created_ms"], time_in_force=r["time_in_force"])
             if eo.status == "resting" and eo.ticker not in live:
                 # its market is gone from the source (closed, settled): it cannot rest any more
                 eo = replace(eo, status="canceled", remaining_count=0)
                 self._write_order(eo, None)
             intent = OrderIntent(eo.client_order_id, eo.ticker, eo.side, eo.price, eo.initial_count,  # type: ignore[arg-type]
-                                 time_in_force=r[14], post_only=bool(r[15]), reduce_only=bool(r[16]),
-                                 self_trade_prevention_type=r[17], expiration_ts=r[18],
-                                 cancel_order_on_pause=bool(r[19]))
+                                 time_in_force=r["time_in_force"], post_only=bool(r["post_only"]),
+                                 reduce_only=bool(r["reduce_only"]), self_trade_prevention_type=r["stp"],
+                                 expiration_ts=r["expiration_ts"], cancel_order_on_pause=bool(r["cancel_on_pause"]))
             orders.append((intent, eo))
         self.engine.restore_account(ACCOUNT, deposits=self.starting_balance, fills=fills, settlements=settlements,
                                     orders=orders)
@@ -129,7 +160,10 @@ class PaperBroker:
     def _write_order(self, o: ExchangeOrder, intent: OrderIntent | None) -> None:
         it = intent or self._intents.get(o.client_order_id)
         self._db.execute(
-            "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(order_id) DO UPDATE SET "
+            "INSERT INTO orders (order_id, client_order_id, ticker, side, price, status, initial_count, fill_count, "
+            "remaining_count, taker_fees, maker_fees, taker_fill_cost, maker_fill_cost, created_ms, time_in_force, "
+            "post_only, reduce_only, stp, expiration_ts, cancel_on_pause) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(order_id) DO UPDATE SET "
             "status=excluded.status, fill_count=excluded.fill_count, remaining_count=excluded.remaining_count, "
             "taker_fees=excluded.taker_fees, maker_fees=excluded.maker_fees, "
             "taker_fill_cost=excluded.taker_fill_cost, maker_fill_cost=excluded.maker_fill_cost",
@@ -163,12 +197,14 @@ class PaperBroker:
                 "is_taker, ts_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [(f.fill_id, f.order_id, f.client_order_id, f.ticker, f.side, f.price, f.count, f.fee,
                   int(f.is_taker), f.ts_ms) for f in fills])
-            self._db.executemany("INSERT OR IGNORE INTO settlements VALUES (?,?,?,?,?,?,?,?)",
+            self._db.executemany("INSERT OR IGNORE INTO settlements (ticker, event_ticker, result, value, settled_ms, "
+                                 "yes_count, no_count, revenue) VALUES (?,?,?,?,?,?,?,?)",
                                  [(s.ticker, s.event_ticker, s.result, s.value, s.settled_ts_ms, s.yes_count,
                                    s.no_count, s.revenue) for s in settled])
             self._db.execute("COMMIT")
         except sqlite3.Error as e:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise JournalError(f"{self.path}: cannot record paper fills ({e})") from None
         return fills
 

@@ -1,0 +1,473 @@
+"""The journal owns its schema: a journal written by the c22539d release opens, migrates in place
+without losing a row, and every reader still works; a journal newer than the code is refused
+untouched (exit 9); a failed migration leaves the journal as it was; read-only opens never create
+or migrate one.
+
+The fixture in tests/data/journal-c22539d/ was written by that release (its make.sh says how).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from kalashi_cli import migrations
+from kalashi_cli.cli.app import app
+from kalashi_cli.errors import JournalError
+from kalashi_cli.journal import MIGRATIONS, SCHEMA_VERSION, Journal
+from kalashi_cli.migrations import StoreTooNew
+from kalashi_cli.sim import paper
+
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "journal-c22539d"
+TABLES = ("meta", "intents", "orders", "fills", "settlements", "markets", "iterations", "records", "metrics", "events")
+SIM = "sim:seed=8,markets=20"  # what the fixture's run-loop traded on (make.sh)
+
+
+@pytest.fixture
+def old(tmp_path: Path) -> Path:
+    """A copy of the c22539d journal, its paper exchange beside it."""
+    dest = tmp_path / "journal-paper.sqlite"
+    shutil.copyfile(FIXTURE / "journal-paper.sqlite", dest)
+    shutil.copyfile(FIXTURE / "journal-paper.sqlite.paper-exchange.sqlite", paper.paper_exchange_path(dest))
+    return dest
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    db = raw(path)
+    try:
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in TABLES}
+    finally:
+        db.close()
+
+
+def schema(path: Path) -> set[tuple[str, str, str]]:
+    """Every table and index (and its SQL) but the migration record."""
+    db = raw(path)
+    try:
+        rows = db.execute("SELECT type, name, sql FROM sqlite_master WHERE name != ?",
+                          (migrations.MIGRATIONS_TABLE,)).fetchall()
+    finally:
+        db.close()
+    return {(str(t), str(n), str(s)) for t, n, s in rows if not str(n).startswith("sqlite_autoindex__migrations")}
+
+
+def user_version(path: Path) -> int:
+    db = raw(path)
+    try:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        db.close()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def kalashi(*args: str, code: int | None = 0) -> Any:
+    res = CliRunner().invoke(app, list(args), input="")
+    assert code is None or res.exit_code == code, (args, res.exit_code, res.stdout[-1500:], res.stderr[-1500:], res.exception)
+    return res
+
+
+def lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in text.splitlines() if x.strip()]
+
+
+def readers(jr: Journal) -> dict[str, Any]:
+    """What every Journal reader returns (the readers the loop, metrics, the bridge, heal and MCP use)."""
+    return {"fills": jr.fills(), "settlements": jr.settlements(), "orders": jr.orders(),
+            "resting": jr.orders(status="resting"), "intents": jr.intents(), "market_meta": jr.market_meta(),
+            "iterations": jr.iterations(), "records": jr.records(), "events": jr.events(),
+            "latest_metrics": jr.latest_metrics(), "fill_strategies": jr.fill_strategies(),
+            "held": jr.held_tickers(), "blocked": jr.blocked_tickers(), "last_iteration": jr.last_iteration(),
+            "meta": {k: jr.get_meta(k) for k in ("mode", "trading_state", "starting_balance", "halt_reason",
+                                                 "reconcile_runs", "schema_version")},
+            "known": jr.known_tickers(), "view": jr.record_rows(("order", "fill"), limit=5, newest_first=True)}
+
+
+# -- the fixture and migration 1 ----------------------------------------------------------------
+
+
+def test_the_fixture_is_a_journal_from_before_migrations(old: Path) -> None:
+    path = old  # a copy: opening the fixture itself would leave -wal and -shm files beside it
+    assert user_version(path) == 0
+    db = raw(path)
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+    finally:
+        db.close()
+    assert migrations.MIGRATIONS_TABLE not in tables and set(TABLES) <= tables
+    counts = {t: len(rows) for t, rows in dump(path).items()}
+    # what make.sh produced: fills, a settlement, a halt and its lifting, resting orders, a metrics row
+    assert counts["fills"] == 3 and counts["settlements"] == 1 and counts["iterations"] == 55
+    assert [e[2] for e in dump(path)["events"]] == ["halt", "halt-cancel", "resume"]
+
+
+def test_migration_1_is_the_c22539d_schema_exactly(old: Path, tmp_path: Path) -> None:
+    fresh = Journal(tmp_path / "new.sqlite")
+    fresh.close()
+    assert schema(tmp_path / "new.sqlite") == schema(old)
+    db = sqlite3.connect(tmp_path / "new-exchange.sqlite", isolation_level=None)
+    try:
+        assert migrations.migrate(db, paper.MIGRATIONS, tmp_path / "x") == ["m001_initial"]
+    finally:
+        db.close()
+    assert schema(tmp_path / "new-exchange.sqlite") == schema(paper.paper_exchange_path(old))
+
+
+def test_a_c22539d_journal_migrates_in_place_keeping_every_row(old: Path) -> None:
+    before = dump(old)
+    jr = Journal(old)
+    try:
+        assert jr.migrated == ["m001_initial"]
+        assert jr.schema_version() == SCHEMA_VERSION == 1
+        assert jr.applied_migrations() == [(1, "m001_initial")]
+    finally:
+        jr.close()
+    assert dump(old) == before, "migrating must not change a single row"
+    assert user_version(old) == 1
+    again = Journal(old)
+    assert again.migrated == []  # recorded: it runs once
+    again.close()
+    assert dump(old) == before
+
+
+def test_every_journal_reader_answers_the_same_before_and_after_migrating(old: Path) -> None:
+    ro = Journal(old, readonly=True)  # a journal from before migrations reads as version 1, unmigrated
+    try:
+        assert ro.schema_version() == 0 and not ro.blank
+        before = readers(ro)
+    finally:
+        ro.close()
+    assert user_version(old) == 0, "a read-only open never migrates"
+    assert len(before["fills"]) == 3 and len(before["resting"]) == 3 and before["meta"]["mode"] == "paper"
+    Journal(old).close()
+    for readonly in (True, False):
+        jr = Journal(old, readonly=readonly)
+        try:
+            assert readers(jr) == before
+        finally:
+            jr.close()
+
+
+# -- the readers people use: metrics, reconcile, the attached bridge, heal, MCP ---------------------
+
+
+def test_metrics_says_what_the_c22539d_release_said_before_and_after_migrating(old: Path) -> None:
+    said = lines((FIXTURE / "metrics-c22539d.jsonl").read_text())
+    unmigrated = lines(kalashi("metrics", "--paper", "--journal", str(old), "--format", "jsonl").stdout)
+    assert unmigrated == said
+    assert user_version(old) == 0 and len(dump(old)["metrics"]) == 8, "metrics only reads the journal"
+    Journal(old).close()
+    assert lines(kalashi("metrics", "--paper", "--journal", str(old), "--format", "jsonl").stdout) == said
+
+
+def test_reconcile_migrates_the_journal_and_the_paper_exchange_and_finds_them_agreeing(old: Path) -> None:
+    (rep,) = lines(kalashi("reconcile", "--paper", "--journal", str(old), "--format", "jsonl").stdout)
+    assert rep["ok"] and rep["position_drift"] == {} and rep["fills_added"] == 0 and rep["duplicates"] == []
+    assert user_version(old) == 1 and user_version(paper.paper_exchange_path(old)) == 1
+    db = raw(paper.paper_exchange_path(old))
+    try:
+        assert db.execute("SELECT name FROM _migrations").fetchall() == [("m001_initial",)]
+        assert db.execute("SELECT COUNT(*) FROM fills").fetchone() == (3,)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("migrated", [False, True])
+def test_an_attached_bridge_shows_the_journal(old: Path, migrated: bool) -> None:
+    from kalashi_cli.bridge.attach import AttachBackend
+
+    if migrated:
+        Journal(old).close()
+    backend = AttachBackend(old, mode="paper", profile="default", poll_s=0.02)
+    got: list[dict[str, Any]] = []
+    backend.subscribe(got.append)
+    try:
+        state = backend.state()
+        assert state["loop"]["iteration"] == 55 and len(state["equity_curve"]) > 0
+        assert len(state["positions"]) == 2 and len(state["open_orders"]) == 3
+        assert state["journal"] and all(r["kind"] in ("order", "fill") for r in state["journal"])
+        assert state["account"]["starting_balance"] == "100.0000"
+        said = lines((FIXTURE / "metrics-c22539d.jsonl").read_text())[0]
+        assert state["metrics"]["realized_pnl"] == said["realized_pnl"] and state["metrics"]["trades"] == 1
+        assert backend.poll() == 0  # it starts from the journal's end
+        writer = Journal(old)
+        try:
+            writer.add_records([{"kind": "health", "v": 1, "name": "repairs", "status": "ok", "detail": "x"}])
+        finally:
+            writer.close()
+        assert backend.poll() == 1 and got[-1]["name"] == "repairs"
+        assert [h["name"] for h in backend.state()["health"]][-1] == "repairs"
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("migrated", [False, True])
+def test_heal_checks_read_the_journal_and_never_migrate_it(old: Path, migrated: bool, tmp_path: Path) -> None:
+    from kalashi_cli.heal import checks
+
+    if migrated:
+        Journal(old).close()
+    version = user_version(old)
+    last = checks.recent_iterations(old, 3)
+    assert [r["n"] for r in last] == [53, 54, 55] and last[-1]["source"].startswith(SIM)
+    assert checks.last_iteration_number(old) == 55
+    assert checks.journal_integrity(old).status == checks.OK
+    assert checks.journal_writable(old).status == checks.OK
+    drift = checks.journal_drift(old)
+    assert drift.status == checks.OK and drift.facts["needs_reconcile"] is False, drift.detail
+    ts = checks.trading_state(old, halt_file=tmp_path / "HALT")
+    assert ts.status == checks.OK and ts.facts["state"] == "ACTIVE"
+    beat = checks.loop_heartbeat(old, interval_s=10)
+    assert beat.facts["last_iteration"] == 55
+    once = {r["name"]: r for r in lines(kalashi("heal", "--once", "--paper", "--journal", str(old), "--format",
+                                                "jsonl", code=11).stdout)}  # 11: the loop stopped long ago
+    assert once["loop"]["status"] == "failed" and "last iteration 55" in once["loop"]["detail"]
+    assert {once[n]["status"] for n in ("journal_writable", "journal_integrity", "drift", "trading_state")} == {"ok"}
+    assert user_version(old) == version, "heal's checks never migrate"
+    jr = Journal(old)
+    try:
+        jr.add_event("repair", {"action": "restart", "target": "loop", "ok": True, "detail": "test"})
+    finally:
+        jr.close()
+    rep = checks.recent_repairs(old)
+    assert rep.status == checks.OK and rep.facts["repairs"] == 1 and "restart loop" in rep.detail
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_mcp_positions_on_the_migrated_journal(old: Path) -> None:
+    from mcp import Client
+
+    from kalashi_cli.mcp.server import build_server
+    from kalashi_cli.service import TradingService
+    from kalashi_cli.stages.portfolio import load_portfolio
+
+    ro = Journal(old, readonly=True)
+    try:
+        expected = {(p.ticker, p.position) for p in load_portfolio(ro, 100_000_000).ledger.open_positions()}
+    finally:
+        ro.close()
+    assert len(expected) == 2
+    svc = TradingService("default", mode="paper", source=f"{SIM},step=55", journal_path=old)
+    try:
+        assert user_version(old) == 1  # a trading service is a writer: it migrated the journal
+        async with Client(build_server(svc)) as c:
+            res = await c.call_tool("get_positions", {})
+            assert not res.is_error
+            positions = res.structured_content["positions"]  # type: ignore[index]
+    finally:
+        svc.close()
+    got = {(p["ticker"], (1 if p["outcome"] == "yes" else -1) * int(round(float(p["count"]) * 100)))
+           for p in positions}
+    assert got == expected
+
+
+def test_completion_reads_an_old_journal_without_migrating_it(old: Path) -> None:
+    from kalashi_cli.cli.common import known_tickers
+
+    assert len(known_tickers("", [old])) == 5
+    assert user_version(old) == 0
+
+
+# -- refusals ----------------------------------------------------------------------------------------
+
+
+def make_newer(path: Path, *, by: str = "9.9.9") -> None:
+    """Turn a journal into one a future kalashi migrated to version SCHEMA_VERSION + 1."""
+    Journal(path).close()
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("BEGIN")
+        db.execute("ALTER TABLE fills ADD COLUMN venue TEXT NOT NULL DEFAULT ''")
+        db.execute("INSERT INTO _migrations (version, name, applied_ms, kalashi) VALUES (?, 'm002_future', 0, ?)",
+                   (SCHEMA_VERSION + 1, by))
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_journal_newer_than_the_code_is_refused_untouched(old: Path, readonly: bool) -> None:
+    make_newer(old)
+    before = digest(old)
+    with pytest.raises(StoreTooNew) as e:
+        Journal(old, readonly=readonly)
+    said = str(e.value)
+    assert e.value.exit_code == 9
+    assert f"schema version {SCHEMA_VERSION + 1}" in said and f"up to version {SCHEMA_VERSION}" in said
+    assert "kalashi 9.9.9 migrated it" in said and "pip install -U kalashi" in said and "not changed" in said
+    assert digest(old) == before
+
+
+@pytest.mark.parametrize("command", [["metrics"], ["reconcile"], ["halt"], ["run-loop", "--iterations", "1"],
+                                     ["heal", "--once"]])
+def test_every_command_refuses_a_newer_journal_with_exit_9(old: Path, command: list[str]) -> None:
+    make_newer(old)
+    before = digest(old)
+    res = kalashi(*command, "--paper", "--journal", str(old), code=9)
+    assert res.stderr.startswith("kalashi: error: ") and "newer than this kalashi" in res.stderr
+    assert "kalashi 9.9.9" in res.stderr
+    assert digest(old) == before
+
+
+def test_a_newer_paper_exchange_is_refused(old: Path) -> None:
+    ex = paper.paper_exchange_path(old)
+    db = sqlite3.connect(ex, isolation_level=None)
+    db.execute("PRAGMA user_version = 7")
+    db.close()
+    res = kalashi("reconcile", "--paper", "--journal", str(old), code=9)
+    assert f"{ex} is a paper exchange of schema version 7" in res.stderr
+
+
+def test_a_database_that_is_not_a_journal_is_refused_and_left_alone(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
+    db.commit()
+    db.close()
+    before = digest(other)
+    with pytest.raises(JournalError, match="is not a kalashi journal: it has tables photos"):
+        Journal(other)
+    assert digest(other) == before
+
+
+def test_a_journal_migrated_by_another_build_is_refused(old: Path) -> None:
+    Journal(old).close()
+    db = sqlite3.connect(old, isolation_level=None)
+    db.execute("UPDATE _migrations SET name='m001_something_else' WHERE version=1")
+    db.close()
+    with pytest.raises(JournalError, match="its migration 1 is 'm001_something_else'"):
+        Journal(old, readonly=True)
+
+
+# -- atomic migrations, and the next one --------------------------------------------------------------
+
+
+@pytest.fixture
+def next_migration(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Let a test append migrations to the journal's list (as the next schema change will)."""
+    steps = list(MIGRATIONS.steps)
+    monkeypatch.setattr(MIGRATIONS, "steps", steps)
+    yield steps
+
+
+@pytest.mark.parametrize("start", ["c22539d", "version 1"])
+def test_a_failed_migration_leaves_the_journal_as_it_was(old: Path, next_migration: list[Any], start: str) -> None:
+    if start == "version 1":
+        Journal(old).close()
+    version, before, shape = user_version(old), dump(old), schema(old)
+
+    def m002_breaks_halfway(db: sqlite3.Connection) -> None:
+        db.execute("ALTER TABLE fills ADD COLUMN venue TEXT NOT NULL DEFAULT ''")
+        db.execute("CREATE TABLE exits (id INTEGER PRIMARY KEY)")
+        db.execute("UPDATE meta SET value='gone' WHERE key='mode'")
+        raise RuntimeError("disk on fire")
+
+    next_migration.append(m002_breaks_halfway)
+    with pytest.raises(JournalError, match="migration m002_breaks_halfway of the journal failed .*disk on fire.*"
+                                           "the journal is unchanged") as e:
+        Journal(old)
+    assert e.value.exit_code == 9
+    assert user_version(old) == version and dump(old) == before and schema(old) == shape
+    db = raw(old)
+    try:
+        recorded = db.execute("SELECT name FROM _migrations").fetchall() if start == "version 1" else []
+    finally:
+        db.close()
+    assert recorded == ([("m001_initial",)] if start == "version 1" else [])
+
+
+def test_the_next_migration_is_one_function(old: Path, next_migration: list[Any]) -> None:
+    Journal(old).close()  # a journal of version 1
+
+    def m002_fill_venue(db: sqlite3.Connection) -> None:
+        db.execute("ALTER TABLE fills ADD COLUMN venue TEXT NOT NULL DEFAULT 'kalshi'")
+
+    next_migration.append(m002_fill_venue)
+    # read-only opens never migrate: an older journal is refused, saying how to migrate it
+    with pytest.raises(JournalError, match="schema version 1; this kalashi .* reads version 2") as e:
+        Journal(old, readonly=True)
+    assert f"kalashi reconcile --paper --journal {old}" in (e.value.hint or "")
+    res = kalashi("metrics", "--paper", "--journal", str(old), code=9)
+    assert "run any trading command on it once to migrate it" in res.stderr
+    jr = Journal(old)
+    try:
+        assert jr.migrated == ["m002_fill_venue"] and jr.schema_version() == 2
+        assert jr.applied_migrations() == [(1, "m001_initial"), (2, "m002_fill_venue")]
+        assert len(jr.fills()) == 3
+    finally:
+        jr.close()
+    db = raw(old)
+    try:
+        assert db.execute("SELECT DISTINCT venue FROM fills").fetchall() == [("kalshi",)]
+    finally:
+        db.close()
+    Journal(old, readonly=True).close()  # now up to date: readable
+
+
+def test_writers_racing_to_migrate_migrate_once(old: Path) -> None:
+    errors: list[BaseException] = []
+    opened: list[Journal] = []
+    go = threading.Barrier(3)
+
+    def open_it() -> None:
+        try:
+            go.wait(10)
+            opened.append(Journal(old))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_it) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for jr in opened:
+        jr.close()
+    assert not errors and len(opened) == 3
+    assert sorted(jr.migrated == ["m001_initial"] for jr in opened) == [False, False, True]
+    assert user_version(old) == 1
+
+
+# -- read-only opens never create ---------------------------------------------------------------------
+
+
+def test_read_only_opens_never_create_a_journal(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing-here.sqlite"
+    jr = Journal(missing, readonly=True)
+    try:
+        assert jr.blank and jr.fills() == [] and jr.iterations() == [] and jr.get_meta("mode") == "paper"
+    finally:
+        jr.close()
+    assert not missing.exists()
+    (m,) = lines(kalashi("metrics", "--paper", "--journal", str(missing), "--format", "jsonl").stdout)
+    assert m["equity"] == "100.0000" and m["iterations"] == 0
+    assert not missing.exists() and list(tmp_path.iterdir()) == []
+    assert kalashi("heal", "--once", "--paper", "--journal", str(missing), code=None).exit_code in (0, 10, 11)
+    assert not missing.exists()
+
+
+def test_a_read_only_open_of_another_modes_journal_is_refused(old: Path) -> None:
+    res = kalashi("metrics", "--demo", "--journal", str(old), code=9)
+    assert "is a paper journal, not demo" in res.stderr
