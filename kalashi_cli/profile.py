@@ -184,7 +184,14 @@ class CryptoFairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_on
                                             "tails).", gt=True)] = Decimal(4)
     basis_bps: Annotated[Decimal, _B(0, 1000, "Assumed gap between the exchange spot and the settlement index, basis "
                                               "points (enters the standard error).")] = Decimal(5)
+    vol_annual: Annotated[Decimal | None, msgspec.Meta(
+        description="A fixed annualised volatility (e.g. 0.5) instead of the realised one; null: realise it "
+                    "from spot (needs vol_lookback_seconds of history).")] = None
     assets: dict[str, str] = msgspec.field(default_factory=lambda: dict(DEFAULT_CRYPTO_ASSETS))
+
+    def _check(self) -> None:
+        if self.vol_annual is not None and not (self.vol_annual.is_finite() and 0 < self.vol_annual <= 20):
+            raise ValueError("`vol_annual` must be between 0 and 20 (e.g. 0.5 for 50 %), or null")
 
 
 class FairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):

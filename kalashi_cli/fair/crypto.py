@@ -13,7 +13,8 @@ How the model approximates it:
 * the index is taken to be one exchange's spot (``spot.py``; Coinbase by default): the gap
   between the two is carried as ``basis_bps`` in the standard error, not in p;
 * spot follows a driftless geometric random walk with the volatility realised over the last
-  ``vol_lookback_seconds`` (squared log returns on a regular grid, per second of time);
+  ``vol_lookback_seconds`` (squared log returns on a regular grid, per second of time), or a
+  fixed ``vol_annual`` from the profile;
 * the settlement average ``A`` of the last ``w = averaging_seconds`` is lognormal with the
   variance of an average of Brownian motion: ``σ² (τ − 2w/3)`` for ``τ ≥ w`` seconds to
   close; inside the window (``τ < w``) the part already seen is averaged from the recorded
@@ -202,6 +203,8 @@ class CryptoModel:
         self.lookback_ms = settings.vol_lookback_seconds * 1000
         self.window_s = float(settings.averaging_seconds)
         self.basis = float(settings.basis_bps) / 10_000
+        vol = settings.vol_annual
+        self.fixed_var = None if vol is None else float(vol) ** 2 / (365.25 * 86_400)
 
     def product_for(self, m: Market) -> str | None:
         return self.settings.assets.get(m.series_ticker)
@@ -230,10 +233,13 @@ class CryptoModel:
         tau = (close - view.now_ms) / 1000.0
         if tau <= 0:
             return None
-        rv = realised_variance(view.history, view.now_ms, self.lookback_ms)
-        if rv is None or rv[1] < self.settings.min_returns:
-            return None
-        var, n = rv
+        if self.fixed_var is not None:
+            var, n = self.fixed_var, 0  # the profile's volatility: no estimation error to carry
+        else:
+            rv = realised_variance(view.history, view.now_ms, self.lookback_ms)
+            if rv is None or rv[1] < self.settings.min_returns:
+                return None
+            var, n = rv
         window_start = close - int(self.window_s * 1000)
         seen = [p for t, p in view.history if window_start <= t <= view.now_ms]
         seen_avg = sum(seen) / len(seen) if seen and tau < self.window_s else None
@@ -247,10 +253,12 @@ class CryptoModel:
             return None
         # delta-method standard error: the volatility estimate (σ̂ has relative error 1/√(2n)) and
         # the spot-vs-index basis
-        rel = 1.0 / math.sqrt(2.0 * n)
-        up, down = prob(view.price, var * (1 + rel) ** 2), prob(view.price, var * max(0.0, 1 - rel) ** 2)
+        se_vol = 0.0
+        if n:
+            rel = 1.0 / math.sqrt(2.0 * n)
+            up, down = prob(view.price, var * (1 + rel) ** 2), prob(view.price, var * max(0.0, 1 - rel) ** 2)
+            se_vol = abs((up or 0.0) - (down or 0.0)) / 2
         hi_s, lo_s = prob(view.price * (1 + self.basis), var), prob(view.price * (1 - self.basis), var)
-        se_vol = abs((up or 0.0) - (down or 0.0)) / 2
         se_basis = abs((hi_s or 0.0) - (lo_s or 0.0)) / 2
         se = math.sqrt(se_vol**2 + se_basis**2)
         sigma_annual = math.sqrt(var * 365.25 * 86_400)
