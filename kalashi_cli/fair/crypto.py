@@ -126,7 +126,7 @@ def realised_variance(history: Sequence[tuple[int, float]], now_ms: int, lookbac
     span = now_ms - start
     if span <= 0:
         return None
-    step = max(1000, span // GRID_POINTS)
+    step = max(1000, lookback_ms // GRID_POINTS)  # the grid of the whole lookback, even while history is short
     total, n, i = 0.0, 0, 0
     prev_price: float | None = None
     prev_idx = -1

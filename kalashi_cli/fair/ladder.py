@@ -6,7 +6,8 @@ that all the books agree with, and gives each market its fitted probability:
 
 * **strike ladders** (``greater``/``less`` strikes): the survival ``s(K) = P(X > K)`` at every
   strike, non-increasing in K; "below K" markets are ``1 − s``. Fitted by weighted isotonic
-  regression (pool-adjacent-violators) of the quotes' midpoints, then truncated to the bounds.
+  regression (pool-adjacent-violators, each pooled block clipped to its bounds) of the quotes'
+  midpoints.
 * **bracket partitions** (``between`` brackets, with ``less``/``greater`` tails) and **mutually
   exclusive outcomes**: one probability mass per bracket/outcome, non-negative, summing to 1
   (when the event is a complete, exhaustive partition) or at most 1. Fitted by the exact
@@ -133,13 +134,36 @@ def pava_decreasing(y: Sequence[float], w: Sequence[float]) -> list[float]:
     return out
 
 
+def pava_decreasing_bounded(y: Sequence[float], w: Sequence[float], lo: Sequence[float],
+                            hi: Sequence[float]) -> list[float]:
+    """Weighted least-squares non-increasing fit with ``lo_i ≤ s_i ≤ hi_i`` (bounds already monotone).
+
+    Pool adjacent violators for separable convex costs: a pooled block takes the weighted mean of
+    its targets clipped to its bounds (the largest lower, the smallest upper — never crossed when
+    the bounds are monotone and feasible).
+    """
+    blocks: list[list[float]] = []  # [Σ w·y, Σ w, lower, upper, length, value]
+    for yi, wi, li, hi_i in zip(y, w, lo, hi, strict=True):
+        blocks.append([wi * yi, wi, li, hi_i, 1, min(hi_i, max(li, yi))])
+        while len(blocks) > 1 and blocks[-2][5] < blocks[-1][5]:
+            b2 = blocks.pop()
+            b1 = blocks[-1]
+            swy, sw = b1[0] + b2[0], b1[1] + b2[1]
+            lower, upper = max(b1[2], b2[2]), min(b1[3], b2[3])
+            blocks[-1] = [swy, sw, lower, upper, b1[4] + b2[4], min(upper, max(lower, swy / sw))]
+    out: list[float] = []
+    for b in blocks:
+        out.extend([b[5]] * int(b[4]))
+    return out
+
+
 def fit_survival(targets: Sequence[float], weights: Sequence[float], lows: Sequence[float],
                  highs: Sequence[float]) -> tuple[list[float], list[float], list[float], bool]:
     """Fit a non-increasing survival curve within per-cut bounds; return (fit, lo, hi, consistent).
 
     The bounds are first tightened to what monotonicity implies (``s_j ≤ s_i ≤ hi_i`` for
-    ``i < j``, ``s_j ≥ s_k ≥ lo_k`` for ``k > j``); with monotone bounds the constrained fit is
-    the isotonic fit truncated to them. Contradicting bounds (an inverted ladder) are dropped.
+    ``i < j``, ``s_j ≥ s_k ≥ lo_k`` for ``k > j``), then the bounded isotonic regression is
+    solved exactly. Contradicting bounds (an inverted ladder) are dropped: plain isotonic fit.
     """
     n = len(targets)
     hi_t = list(highs)
@@ -148,9 +172,9 @@ def fit_survival(targets: Sequence[float], weights: Sequence[float], lows: Seque
     lo_t = list(lows)
     for j in range(n - 2, -1, -1):
         lo_t[j] = max(lo_t[j], lo_t[j + 1])
-    iso = pava_decreasing(targets, weights)
     if all(lo_t[j] <= hi_t[j] + 1e-12 for j in range(n)):
-        return [min(hi_t[j], max(lo_t[j], iso[j])) for j in range(n)], lo_t, hi_t, True
+        return pava_decreasing_bounded(targets, weights, lo_t, hi_t), lo_t, hi_t, True
+    iso = pava_decreasing(targets, weights)
     return [min(1.0, max(0.0, v)) for v in iso], [0.0] * n, [1.0] * n, False
 
 
