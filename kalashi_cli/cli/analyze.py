@@ -92,7 +92,7 @@ def decode_fair(d: dict[str, Any], name: str, line: int | str) -> FairValue:
     try:
         return fair_from_record(d)
     except (ValueError, TypeError, ArithmeticError) as e:
-        raise InputError(f"{name}:{line}: bad fair record: {e}", hint=FAIR_HINT) from None
+        raise InputError(f"{name}:{line}: {e}", hint=FAIR_HINT) from None
 
 
 FAIR_HINT = ('one JSON object per line: {"kind": "fair", "ticker": ..., "p": "0.62", "model": ..., "se": ...} '

@@ -69,7 +69,7 @@ def fair(
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
-    """Price markets with fair-value models and write `fair` records.
+    """Price markets with fair-value models: `fair` records.
 
     Reads `market` records (from `kalashi scan`, or --source) and writes them back out with a
     `fair` record for every market a model can price — each event's values just before its
