@@ -34,6 +34,7 @@ EPILOG = """Examples:
   kalashi fair --source replay:btc.jsonl --models crypto --spot file:btc-spot.csv > fair.jsonl
   kalashi fair --evaluate --source replay:run.jsonl --results results.csv --report scores.html
   kalashi fair --evaluate --source PRES-2024-DJT.csv --source PRES-2024-KH.csv --results pres.csv --every 3600
+  kalashi fair --evaluate --source markets.jsonl --fair my-model.jsonl --results results.csv
 """
 
 COLUMNS = {"fair": ["ticker", "p", "se", "model", "note"],
@@ -60,6 +61,9 @@ def fair(
     results: Path | None = typer.Option(None, "--results", metavar="PATH",
                                         help="With --evaluate: how the markets settled (CSV ticker,result or JSON "
                                              "Lines with ticker and result yes/no)."),
+    recorded: Path | None = typer.Option(None, "--fair", metavar="PATH",
+                                         help="With --evaluate: also score the fair records in this file (your own "
+                                              "model's, one model per `model` name), each as of its inputs_ts."),
     every: float = typer.Option(60.0, "--every", min=0.001, metavar="SECONDS",
                                 help="With --evaluate: sample the markets this often (source time)."),
     report: Path | None = typer.Option(None, "--report", metavar="PATH",
@@ -80,8 +84,9 @@ def fair(
     Benchmarks' 60-second index average). A fair record has `p`, a standard error `se` and the
     inputs' time; stale or missing spot means no value. Ends with a `stats` record.
 
-    With --evaluate, scores each model and the market's own mid on markets whose result is
-    known and writes one `fair-score` record each (docs/fair-value.md has the real-data scores).
+    With --evaluate, scores each model (and your own model's fair records, --fair) and the
+    market's own mid on markets whose result is known and writes one `fair-score` record each
+    (docs/fair-value.md has the real-data scores).
     """
     from ..errors import UsageError
 
@@ -92,8 +97,10 @@ def fair(
         if not source or results is None:
             raise UsageError("--evaluate needs --source (what to score on) and --results (how it settled)",
                              hint="e.g. kalashi fair --evaluate --source replay:run.jsonl --results results.csv")
-        _evaluate(out, prof, names, source, results, spot, every, report, quiet)
+        _evaluate(out, prof, names, source, results, spot, every, report, quiet, recorded)
         return
+    if recorded is not None:
+        raise UsageError("--fair FILE is for --evaluate", hint="to trade on fair records: kalashi analyze --fair FILE")
     _price(out, prof, names, input, source, spot, quiet)
 
 
@@ -184,14 +191,16 @@ def _scanned(prof: Profile, spec: str) -> Iterator[dict[str, Any]]:
 
 
 def _evaluate(out: Out, prof: Profile, names: list[str], sources: list[str], results: Path, spot: str | None,
-              every: float, report: Path | None, quiet: bool) -> None:
-    from ..fair.base import build_models
+              every: float, report: Path | None, quiet: bool, recorded: Path | None) -> None:
+    from ..fair.base import FairModel, build_models
     from ..fair.datasets import load_results, open_snapshots
-    from ..fair.evaluate import evaluate
+    from ..fair.evaluate import evaluate, load_recorded_models
 
     settled = load_results(results)
+    theirs: list[FairModel] = list(load_recorded_models(recorded)) if recorded is not None else []
     spot_src = _open_spot(prof, names, spot, quiet)
-    models = build_models(names, prof.fair, spot=spot_src)
+    models = build_models(names, prof.fair, spot=spot_src) + theirs
+    names = [m.name for m in models]
     label = " + ".join(Path(s.removeprefix("replay:").split(",")[0]).name for s in sources)
     try:
         scores, rows = evaluate(open_snapshots(list(sources), int(every * 1000)), settled, models, prof, dataset=label)

@@ -11,10 +11,14 @@ model can price it), and the outcome. Per model (and for the mid itself):
   independent — a 15-minute window sampled every minute is one outcome, not fifteen);
 * a **reliability table**: rows binned by p in tenths, mean p against the frequency of YES;
 * **the value strategy's P&L after fees**: at each row the value strategy (analyze, with the
-  profile's ``value`` settings and ``fair.uncertainty_multiple``) is given the model's value;
+  profile's ``value`` settings, ``fair.uncertainty_multiple`` and ``fair.max_age_seconds``) is
+  given the model's value;
   where it would buy, one contract at the best ask is held to settlement: payout − price − taker
   fee. The mid never trades (it is never below the ask), which is the point of comparison: a
   model earns its keep only if this is positive.
+
+Besides the built-in models, ``fair`` records your own program wrote earlier (``--fair FILE``)
+are scored the same way (:class:`RecordedModel`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -79,6 +84,62 @@ class Score:
                 "log_loss": dec(self.log_loss), "brier_vs_mid": dec(self.brier_vs_mid),
                 "brier_vs_mid_ci": None if self.brier_vs_mid_ci is None else [dec(x) for x in self.brier_vs_mid_ci],
                 "reliability": list(self.reliability), "trades": self.trades, "pnl": fmt_money(self.pnl)}
+
+
+class RecordedModel:
+    """Fair records written earlier (your own program's), replayed by time: the plug-in route, scored.
+
+    At a snapshot taken at ``now_ms`` a market gets the newest record of this model whose
+    ``inputs_ts`` is not after ``now_ms`` (a record without ``inputs_ts`` holds at all times).
+    """
+
+    def __init__(self, name: str, values: dict[str, list[tuple[int, FairValue]]]) -> None:
+        self.name = name
+        self.values = {t: sorted(v, key=lambda x: x[0]) for t, v in values.items()}
+
+    def price(self, markets: Sequence[Market], now_ms: int) -> list[FairValue]:
+        out = []
+        for m in markets:
+            best = None
+            for t, fv in self.values.get(m.ticker, ()):
+                if t > now_ms:
+                    break
+                best = fv
+            if best is not None:
+                out.append(best)
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def load_recorded_models(path: str | Path) -> list[RecordedModel]:
+    """Read a file of ``fair`` records (other kinds skipped) as one model per ``model`` name.
+
+    Raises:
+        InputError: unreadable file or a bad fair record (names the line and field).
+    """
+    from ..errors import InputError
+    from ..records import fair_from_record, iter_records
+
+    p = Path(path)
+    by_model: dict[str, dict[str, list[tuple[int, FairValue]]]] = {}
+    try:
+        f = p.open("rb")
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror})", hint="give --fair a file of fair records") from None
+    with f:
+        for rec in iter_records(f, str(p)):
+            if rec["kind"] != "fair":
+                continue
+            try:
+                fv = fair_from_record(rec)
+            except (ValueError, TypeError) as e:
+                raise InputError(f"{p}:{rec.get('_line', '?')}: {e}", hint="see docs/records.md#fair-records") from None
+            by_model.setdefault(fv.model, {}).setdefault(fv.ticker, []).append((fv.inputs_ms, fv))
+    if not by_model:
+        raise InputError(f"{p}: no fair records in the file", hint="see docs/records.md#fair-records")
+    return [RecordedModel(name, v) for name, v in sorted(by_model.items())]
 
 
 def mid_of(m: Market) -> float | None:

@@ -216,3 +216,35 @@ def test_evaluate_usage_errors(kalashi: Kalashi, tmp_path: Path) -> None:
     res = kalashi("fair", "--evaluate", "--source", str(tmp_path / "r.csv"), "--results", str(tmp_path / "bad.csv"),
                   code=3)
     assert "no ticker and result columns" in res.stderr
+
+
+def test_evaluate_scores_your_own_fair_records_as_of_their_time(kalashi: Kalashi, tmp_path: Path) -> None:
+    import json
+
+    lines = []
+    for t, (b1, a1), (b2, a2) in ((T1, (0.40, 0.44), (0.30, 0.34)), (T2, (0.60, 0.62), (0.20, 0.22))):
+        for m in (book("E1-A", b1, a1), book("E2-A", b2, a2)):
+            rec = market_record(m)
+            rec["ts"] = iso(t)
+            lines.append(json.dumps(rec))
+    (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "r.csv").write_text("ticker,result\nE1-A,yes\nE2-A,no\n")
+    mine = [{"kind": "fair", "v": 1, "ticker": "E1-A", "p": "0.7", "model": "mine", "inputs_ts": iso(T1)},
+            {"kind": "fair", "v": 1, "ticker": "E1-A", "p": "0.9", "model": "mine", "inputs_ts": iso(T2 - 1000)},
+            {"kind": "fair", "v": 1, "ticker": "E2-A", "p": "0.1", "model": "mine", "inputs_ts": iso(T2 + 1000)}]
+    (tmp_path / "mine.jsonl").write_text("\n".join(json.dumps(r) for r in mine) + "\n")
+    res = kalashi("fair", "--evaluate", "--source", str(tmp_path / "m.jsonl"), "--results", str(tmp_path / "r.csv"),
+                  "--fair", str(tmp_path / "mine.jsonl"), "--models", "ladder", "--every", "1", "--format", "jsonl")
+    scores = {r["model"]: r for r in records(res.stdout)}
+    # E1 at T1 → 0.7, E1 at T2 → 0.9; E2's only record is from after both snapshots: never seen
+    assert scores["mine"]["n"] == 2
+    assert float(scores["mine"]["brier"]) == pytest.approx(((0.7 - 1) ** 2 + (0.9 - 1) ** 2) / 2, abs=1e-6)
+    # the value strategy bought E1's YES at 0.44 on the 0.7 (fresh at T1); at T2 the 0.9 is 59 s old: still fresh
+    assert scores["mine"]["trades"] == 2
+    want = (1 - 0.44 - fee(0.44)) + (1 - 0.62 - fee(0.62))
+    assert Decimal(scores["mine"]["pnl"]) == Decimal(str(round(want, 4)))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"kind": "fair", "v": 1, "ticker": "E1-A", "p": "7", "model": "mine"}\n')
+    res = kalashi("fair", "--evaluate", "--source", str(tmp_path / "m.jsonl"), "--results", str(tmp_path / "r.csv"),
+                  "--fair", str(bad), code=3)
+    assert f"{bad}:1: p must be between 0 and 1" in res.stderr
