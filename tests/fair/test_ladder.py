@@ -39,7 +39,7 @@ def _survival_order(fit_structure: str, markets: list, fitted: dict[str, float])
 
 def test_real_ladders_fit_monotone_and_within_their_bounds() -> None:
     ladders = real_ladders()
-    assert len(ladders) >= 25  # 2 crypto hourly, 21 economics, 6 weather events
+    assert len(ladders) == 28  # 2 crypto hourly, 21 economics, 5 weather events
     consistent = 0
     for name, markets in ladders:
         fit = fit_event(markets, MIN_DEPTH)
