@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from kalashi_cli.domain import Market
 from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR
+from kalashi_cli.record_schema import schema_for
 from kalashi_cli.records import market_record
 
 from .conftest import Kalashi, mk, records
@@ -47,6 +49,8 @@ def test_scan_fair_analyze_is_a_real_pipe(tmp_path: Path) -> None:
         elif r["kind"] == "fair":
             assert r["event_ticker"] not in seen_markets, r
             assert Decimal(r["p"]) >= 0 and Decimal(r["se"]) >= 0 and r["model"] == "ladder"
+    for r in piped:  # every record written validates against its kind's published schema
+        jsonschema.validate(r, schema_for(r["kind"]))
     stats = [r for r in piped if r["kind"] == "stats" and r["stage"] == "fair"]
     assert stats and stats[0]["priced"] == len(fair)
     out = records((tmp_path / "opps.jsonl").read_text())
@@ -150,6 +154,8 @@ def test_evaluate_figures_match_a_hand_computation(kalashi: Kalashi, tmp_path: P
                   "--every", "1", "--format", "jsonl", "--report", str(tmp_path / "rep.html"))
     scores = {r["model"]: r for r in records(res.stdout)}
     assert set(scores) == {"mid", "ladder"}
+    for r in scores.values():
+        jsonschema.validate(r, schema_for("fair-score"))
 
     # by hand: (p, outcome) per row; the mid is the top of book's, the ladder the deep quotes' midpoint
     mid_rows = [(0.405, 1), (0.71, 1), (0.32, 0), (0.21, 0), (0.62, 1)]
