@@ -146,7 +146,8 @@ def _price(out: Out, prof: Profile, names: list[str], input: Path | None, source
         from ..errors import UsageError
 
         raise UsageError("give one --source when pricing", hint="several sources are for --evaluate")
-    engine = build_engine(prof.fair, names, spot=_open_spot(prof, names, spot, quiet))
+    spot_src = _open_spot(prof, names, spot, quiet)
+    engine = build_engine(prof.fair, names, spot=spot_src)
     stats = FairStats()
     kinds = KindCheck("fair", ("market",))
     name = "<stdin>" if input is None else str(input)
@@ -163,6 +164,8 @@ def _price(out: Out, prof: Profile, names: list[str], input: Path | None, source
             out.write(rec)
     finally:
         engine.close()
+        if spot_src is not None:
+            spot_src.close()
     kinds.report(quiet)
     if out.table:
         out.finish(COLUMNS)
@@ -207,6 +210,8 @@ def _evaluate(out: Out, prof: Profile, names: list[str], sources: list[str], res
     finally:
         for m in models:
             m.close()
+        if spot_src is not None:
+            spot_src.close()
     for s in scores:
         out.write(s.record())
     if out.table:

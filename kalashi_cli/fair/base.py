@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -91,16 +91,17 @@ class FairEngine:
         return out
 
     def close(self) -> None:
-        """Stop what the models started (a live spot feed)."""
+        """Release what the models hold (a spot source is closed by whoever opened it)."""
         for m in self.models:
             m.close()
 
 
-def build_models(names: Sequence[str], settings: FairSettings, *, spot: SpotSource | None = None,
-                 clock_ms: Callable[[], int] | None = None) -> list[FairModel]:
+def build_models(names: Sequence[str], settings: FairSettings, *, spot: SpotSource | None = None) -> list[FairModel]:
     """Build the named models (ladder, crypto, crypto-t) from the profile's ``fair`` settings.
 
-    ``spot`` overrides ``fair.crypto.spot`` (tests and ``kalashi fair --spot`` pass one in).
+    ``spot`` overrides ``fair.crypto.spot`` (tests and ``kalashi fair --spot`` pass one in; the
+    caller closes it). Without it the crypto models share the process's feed for
+    ``fair.crypto.spot`` (:func:`~kalashi_cli.fair.spot.shared_spot`).
 
     Raises:
         UsageError: an unknown model name or spot descriptor.
@@ -116,11 +117,10 @@ def build_models(names: Sequence[str], settings: FairSettings, *, spot: SpotSour
             models.append(LadderModel(settings.ladder))
         elif name in ("crypto", "crypto-t"):
             from .crypto import CryptoModel
-            from .spot import open_spot
+            from .spot import shared_spot as process_spot
 
             if shared_spot is None:
-                shared_spot = open_spot(settings.crypto.spot, products=sorted(set(settings.crypto.assets.values())),
-                                        clock_ms=clock_ms)
+                shared_spot = process_spot(settings.crypto.spot, products=sorted(set(settings.crypto.assets.values())))
             models.append(CryptoModel(settings.crypto, shared_spot, fat_tails=name == "crypto-t"))
         else:
             raise UsageError(f"unknown fair-value model '{name}'", hint="use ladder, crypto or crypto-t")

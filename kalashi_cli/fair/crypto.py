@@ -268,4 +268,4 @@ class CryptoModel:
                                  "returns": n, "seconds_to_close": round(tau, 3), "source": self.spot.describe()})
 
     def close(self) -> None:
-        self.spot.close()
+        """Nothing of its own to release: its spot source belongs to whoever opened it."""

@@ -384,6 +384,27 @@ class LiveSpot:
         self._thread.join(10)
 
 
+_SHARED: dict[tuple[str, tuple[str, ...]], SpotSource] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_spot(spec: str, *, products: Sequence[str] = ("BTC-USD", "ETH-USD")) -> SpotSource:
+    """One spot source per descriptor for the whole process (a live feed runs until the process exits).
+
+    What the profile's models use: every Analyzer the loop, the bridge or an MCP call builds
+    shares one feed instead of opening a WebSocket each.
+
+    Raises:
+        UsageError, InputError: as :func:`open_spot`.
+    """
+    key = (spec.strip(), tuple(sorted(products)))
+    with _SHARED_LOCK:
+        src = _SHARED.get(key)
+        if src is None:
+            src = _SHARED[key] = open_spot(spec, products=products)
+        return src
+
+
 def open_spot(spec: str, *, products: Sequence[str] = ("BTC-USD", "ETH-USD"),
               clock_ms: Callable[[], int] | None = None) -> SpotSource:
     """Open a spot source from its descriptor (see the module docstring).

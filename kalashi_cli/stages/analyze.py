@@ -168,7 +168,7 @@ class Analyzer:
                     and as_of_ms - fair.inputs_ms > self._max_age_ms)
 
     def close(self) -> None:
-        """Stop what the built-in models started (a live spot feed)."""
+        """Release the built-in models (a live spot feed they share lives as long as the process)."""
         if self._engine is not None:
             self._engine.close()
 

@@ -89,3 +89,17 @@ def test_run_loop_takes_fair_models_from_the_profile(tmp_path: Path) -> None:
     orders = [r for r in res.records if r["kind"] == "order"]
     assert orders and orders[0]["price"] == "0.4000"
     j.close()
+
+
+def test_analyzers_share_one_spot_source_per_descriptor(tmp_path: Path) -> None:
+    spot = tmp_path / "spot.csv"
+    spot.write_text("time,price\n2026-05-11T12:00:00Z,65000\n")
+    crypto = msgspec.structs.replace(NO_FORECAST.fair.crypto, spot=f"file:{spot}")
+    prof = msgspec.structs.replace(NO_FORECAST, fair=msgspec.structs.replace(NO_FORECAST.fair, models=("crypto", "ladder"),
+                                                                             crypto=crypto))
+    a, b = Analyzer(prof), Analyzer(prof)
+    assert a.engine is not None and b.engine is not None
+    assert a.engine.names == ["crypto", "ladder"]
+    assert a.engine.models[0].spot is b.engine.models[0].spot  # type: ignore[attr-defined]
+    a.close()
+    b.close()
