@@ -16,6 +16,7 @@ from .common import (
     Out,
     ProfileOpt,
     QuietOpt,
+    complete_source,
     info,
     load_profile,
     read_records,
@@ -43,7 +44,7 @@ COLUMNS = {"fair": ["ticker", "p", "se", "model", "note"],
 
 def fair(
     input: InputArg = None,
-    source: list[str] | None = typer.Option(None, "--source", "-s", metavar="SOURCE",
+    source: list[str] | None = typer.Option(None, "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
                                             help="Markets from a source instead of INPUT (sim, replay:PATH, kalshi…). "
                                                  "With --evaluate: replay:PATH (.gz too), a file of market records, or "
                                                  "Kalshi candlestick CSVs; repeat it to score several together."),
