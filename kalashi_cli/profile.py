@@ -152,6 +152,62 @@ class AnalyzeSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=
                               "(liquidity = 1).", gt=True)] = Decimal(50)
 
 
+FairModelName = Literal["ladder", "crypto", "crypto-t"]
+
+#: Kalshi crypto series → the spot product their settlement index tracks (docs/fair-value.md)
+DEFAULT_CRYPTO_ASSETS: dict[str, str] = {
+    "KXBTC": "BTC-USD", "KXBTCD": "BTC-USD", "KXBTC15M": "BTC-USD",
+    "KXETH": "ETH-USD", "KXETHD": "ETH-USD", "KXETH15M": "ETH-USD",
+}
+
+
+class LadderFairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The ladder model: one monotone distribution fitted to every strike/bracket of an event."""
+
+    min_depth: Annotated[Decimal, _B(0, None, "Contracts a quote needs (walking the book) before it bounds the fit; "
+                                    "thinner quotes are tested against the fit instead.")] = Decimal(25)
+
+
+class CryptoFairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The crypto model: settlement index ≈ spot, lognormal (or Student-t) with realised volatility."""
+
+    spot: Annotated[str, msgspec.Meta(description="Where spot comes from: coinbase, kraken (public WebSocket "
+                                                  "tickers, no key), coinbase:URL / kraken:URL, or file:PATH "
+                                                  "(CSV/JSONL of time, price).")] = "coinbase"
+    max_spot_age_seconds: Annotated[Decimal, _B(0, None, "Spot older than this gives no fair value.", gt=True)] = Decimal(10)
+    vol_lookback_seconds: Annotated[int, _I(60, 7 * 86_400, "Window of recent spot the realised volatility is "
+                                                         "measured over.")] = 3600
+    min_returns: Annotated[int, _I(2, None, "Fewest spot returns in the window for a volatility estimate.")] = 30
+    averaging_seconds: Annotated[int, _I(0, 3600, "Kalshi settles on the average of the CF Benchmarks index over "
+                                               "this many seconds before the close.")] = 60
+    tail_dof: Annotated[Decimal, _B(2, 100, "Degrees of freedom of the crypto-t model's Student-t (lower = fatter "
+                                            "tails).", gt=True)] = Decimal(4)
+    basis_bps: Annotated[Decimal, _B(0, 1000, "Assumed gap between the exchange spot and the settlement index, basis "
+                                              "points (enters the standard error).")] = Decimal(5)
+    vol_annual: Annotated[Decimal | None, msgspec.Meta(
+        description="A fixed annualised volatility (e.g. 0.5) instead of the realised one; null: realise it "
+                    "from spot (needs vol_lookback_seconds of history).")] = None
+    assets: dict[str, str] = msgspec.field(default_factory=lambda: dict(DEFAULT_CRYPTO_ASSETS))
+
+    def _check(self) -> None:
+        if self.vol_annual is not None and not (self.vol_annual.is_finite() and 0 < self.vol_annual <= 20):
+            raise ValueError("`vol_annual` must be between 0 and 20 (e.g. 0.5 for 50 %), or null")
+
+
+class FairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Built-in fair-value models for the value strategy (analyze, run-loop) and `kalashi fair`."""
+
+    models: Annotated[tuple[FairModelName, ...], msgspec.Meta(
+        description="Models analyze and run-loop price markets with, first wins (empty: only fair records you "
+                    "pass in). None beat the market mid on the real data scored in docs/fair-value.md.")] = ()
+    uncertainty_multiple: Annotated[Decimal, _B(0, 10, "The value strategy needs min_edge plus this many standard "
+                                                       "errors of the fair value.")] = Decimal(1)
+    max_age_seconds: Annotated[Decimal, _B(0, None, "A fair value computed this much before the books it is "
+                                                    "compared with is ignored (0 = never).")] = Decimal(60)
+    ladder: LadderFairSettings = LadderFairSettings()
+    crypto: CryptoFairSettings = CryptoFairSettings()
+
+
 DEFAULT_KEYWORDS: dict[str, tuple[str, ...]] = {
     "election": ("election", "president", "senate", "house", "governor", "pres", "vote", "primary", "poll",
                  "politic"),
@@ -252,6 +308,7 @@ class Profile(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     execution: ExecutionSettings = ExecutionSettings()
     loop: LoopSettings = LoopSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
+    fair: FairSettings = FairSettings()
 
     def tightened(self, **changes: Any) -> Profile:
         """Return a copy with risk limits changed, refusing any change that loosens a limit.

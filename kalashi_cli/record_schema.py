@@ -301,12 +301,57 @@ class SimExchangeRecord(_Rec, tag="sim-exchange", tag_field="kind"):
     demo_key: DemoKey | None = None
 
 
+ProbStr = Annotated[str, msgspec.Meta(pattern=r"^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$",
+                                     description="a probability in [0, 1] as an exact decimal string")]
+
+
+class FairRecord(_Rec, tag="fair", tag_field="kind"):
+    """A model's probability that a market settles YES (`kalashi fair`, or your own program).
+
+    `analyze --fair` trades a market on the value strategy only when it has one, and only when
+    the edge after fees clears the profile's minimum plus `fair.uncertainty_multiple` × `se`.
+    """
+
+    ticker: str
+    p: ProbStr
+    model: Annotated[str, msgspec.Meta(description="which model (ladder, crypto, crypto-t, or your own name)")]
+    se: Annotated[ProbStr, msgspec.Meta(description="standard error of p (0 when the model does not say)")] = "0"
+    inputs_ts: Annotated[str | None, msgspec.Meta(
+        description="ISO-8601 time of the newest input p was computed from (books, spot)")] = None
+    event_ticker: str | None = None
+    note: Annotated[str | None, msgspec.Meta(description="e.g. the books were inconsistent (an arbitrage)")] = None
+    inputs: Annotated[dict[str, Any] | None, msgspec.Meta(
+        description="what the model saw (spot, volatility, bounds …), for people")] = None
+
+
+class FairScoreRecord(_Rec, tag="fair-score", tag_field="kind"):
+    """How one model (or the market mid) scored against settled results (`kalashi fair --evaluate`)."""
+
+    model: str
+    dataset: str
+    n: Annotated[int, msgspec.Meta(description="scored snapshots (market × sample time)")]
+    markets: int
+    events: Annotated[int, msgspec.Meta(description="independent events: the honest sample size")]
+    brier: DecStr | None
+    log_loss: DecStr | None
+    brier_vs_mid: Annotated[DecStr | None, msgspec.Meta(
+        description="Brier minus the market mid's on the same snapshots (negative: better than the mid)")] = None
+    brier_vs_mid_ci: Annotated[tuple[DecStr, DecStr] | None, msgspec.Meta(
+        description="95 % interval of brier_vs_mid, resampling whole events")] = None
+    reliability: list[dict[str, Any]] = []
+    trades: int = 0
+    pnl: Annotated[MoneyStr, msgspec.Meta(
+        description="value strategy after fees: one contract at the best ask per sampled signal, held to settlement"
+    )] = "0.0000"
+
+
 RECORD_TYPES: dict[str, type[msgspec.Struct]] = {
     "market": MarketRecord, "opportunity": OpportunityRecord, "candidate": CandidateRecord,
     "rejected": RejectedRecord, "order": OrderRecord, "fill": FillRecord, "denied": DeniedRecord,
     "metrics": MetricsRecord, "iteration": IterationRecord, "health": HealthRecord, "stats": StatsRecord,
     "repair": RepairRecord, "halt": HaltRecord, "reconcile": ReconcileRecord, "resume": ResumeRecord,
-    "recording": RecordingRecord, "sim-exchange": SimExchangeRecord,
+    "recording": RecordingRecord, "sim-exchange": SimExchangeRecord, "fair": FairRecord,
+    "fair-score": FairScoreRecord,
 }
 
 SCHEMA_DIR = Path(__file__).parent / "schemas" / "records"

@@ -20,6 +20,7 @@ import orjson
 
 from .domain import Candidate, Fill, Leg, Market, Opportunity, Order, Rejected
 from .errors import InputError
+from .fair.base import FairValue
 from .money import (
     FEE_TYPES,
     TickBand,
@@ -35,7 +36,7 @@ from .money import (
 
 VERSION = 1
 KINDS = ("market", "opportunity", "candidate", "rejected", "order", "fill", "denied", "metrics", "iteration",
-         "health", "stats")
+         "health", "stats", "fair")
 
 Record = dict[str, Any]
 
@@ -311,6 +312,8 @@ def to_record(obj: object) -> Record:
         return order_record(obj)
     if isinstance(obj, Fill):
         return fill_record(obj)
+    if isinstance(obj, FairValue):
+        return fair_record(obj)
     if isinstance(obj, dict) and "kind" in obj:
         return obj
     raise TypeError(f"cannot encode {type(obj).__name__} as a record")
@@ -508,6 +511,80 @@ def candidate_from_record(d: Record) -> Candidate:
         kelly_fraction=r.finite("kelly_fraction", Decimal(0)),
         stake=r.money_at_least_0("stake"),
     )
+
+
+# --------------------------------------------------------------------------- fair values
+
+
+def _iso_ms(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def fair_record(fv: FairValue) -> Record:
+    """Encode a model's fair value as a ``fair`` record (p and se exact decimal strings)."""
+    r: Record = {"kind": "fair", "v": VERSION, "ticker": fv.ticker, "p": f"{fv.p:f}", "model": fv.model,
+                 "se": f"{fv.se:f}"}
+    if fv.inputs_ms:
+        r["inputs_ts"] = _iso_ms(fv.inputs_ms)
+    if fv.event_ticker:
+        r["event_ticker"] = fv.event_ticker
+    if fv.note:
+        r["note"] = fv.note
+    if fv.inputs:
+        r["inputs"] = dict(fv.inputs)
+    return r
+
+
+def _unit_decimal(r: _Reader, key: str, *, required: bool) -> Decimal:
+    """A probability-scale decimal in [0, 1] written as a string or a JSON number."""
+    v = r.d.get(key)
+    if v is None:
+        if required:
+            raise ValueError(f"fair record is missing required field '{key}'")
+        return Decimal(0)
+    if isinstance(v, bool) or not isinstance(v, str | int | float):
+        raise ValueError(f"{key} must be a number such as \"0.62\", not {type(v).__name__}")
+    try:
+        x = Decimal(str(v).strip())
+    except InvalidOperation:
+        raise ValueError(f"{key} is not a number: {v!r}") from None
+    if not x.is_finite():
+        raise ValueError(f"{key} must be a finite number, not {v!r}")
+    if not 0 <= x <= 1:
+        raise ValueError(f"{key} must be between 0 and 1 (a probability, not a percentage), got {v}")
+    return x
+
+
+def fair_from_record(d: Record) -> FairValue:
+    """Decode a ``fair`` record (also the bare ``{"ticker", "p"}`` lines of a hand-made --fair file).
+
+    Raises:
+        ValueError: a field is missing or malformed (the message names it).
+    """
+    from .fair.spot import parse_time_ms
+
+    r = _Reader(d, "fair")
+    ticker = r.text("ticker")
+    if not ticker:
+        raise ValueError("field 'ticker' must not be empty")
+    p = _unit_decimal(r, "p", required=True)
+    se = _unit_decimal(r, "se", required=False)
+    model = d.get("model", "file")
+    if not isinstance(model, str) or not model:
+        raise ValueError("field 'model' must be a non-empty string")
+    inputs_ms = 0
+    ts = d.get("inputs_ts")
+    if ts is not None:
+        try:
+            inputs_ms = parse_time_ms(ts)
+        except (TypeError, ValueError):
+            raise ValueError(f"field 'inputs_ts' must be an ISO-8601 time, got {ts!r}") from None
+    inputs = d.get("inputs")
+    return FairValue(ticker=ticker, p=p, model=model, inputs_ms=inputs_ms, se=se,
+                     event_ticker=str(d.get("event_ticker") or ""), note=str(d.get("note") or ""),
+                     inputs=inputs if isinstance(inputs, dict) else {})
 
 
 # --------------------------------------------------------------------------- I/O

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import orjson
 import typer
 
+from ..errors import InputError
 from .common import (
     Format,
     FormatOpt,
@@ -20,30 +22,31 @@ from .common import (
     read_records,
 )
 
+if TYPE_CHECKING:
+    from ..fair.base import FairValue
+
 EPILOG = """Examples:
 
 \b
   kalashi scan | kalashi analyze | kalashi correlate
   kalashi scan | kalashi analyze --fair model.jsonl      # model.jsonl: {"ticker": "...", "p": 0.62} per line
+  kalashi scan | kalashi fair --models ladder | kalashi analyze --fair -   # fair records in the same pipe
   kalashi scan > markets.jsonl && kalashi analyze markets.jsonl --format table
   my-model | kalashi analyze markets.jsonl --fair -     # fair values on stdin, markets from a file
 """
 
 
-def read_fair(path: Path) -> dict[str, int]:
-    """Read a fair-value file: JSON Lines of {"ticker": ..., "p": probability 0..1}.
+def read_fair_values(path: Path) -> dict[str, FairValue]:
+    """Read fair values: ``fair`` records (``kalashi fair``, your model) or bare ``{"ticker", "p"}`` lines.
 
-    ``p`` may be a JSON number or a string with any number of decimals (a model writes floats such
-    as 0.5750000000000001); it is rounded half-even to the price unit, $0.0001.
+    ``p`` (and ``se``) may be JSON numbers or decimal strings with any number of decimals (a
+    model writes floats such as 0.5750000000000001). Records of other kinds are skipped, so the
+    output of ``kalashi fair`` (fair records among the markets) is a valid file.
 
     Raises:
-        InputError: a line is not {ticker, p} with 0 ≤ p ≤ 1 (names the file and line).
+        InputError: a line is not valid, or p is not in [0, 1] (names the file, line and field).
     """
     import sys
-
-    import orjson
-
-    from ..errors import InputError
 
     name = "<stdin>" if str(path) == "-" else str(path)
     try:
@@ -51,50 +54,58 @@ def read_fair(path: Path) -> dict[str, int]:
     except OSError as e:
         raise InputError(f"{path}: cannot read the fair-value file ({e.strerror})",
                          hint="check the path given to --fair") from None
-    fair: dict[str, int] = {}
+    fair: dict[str, FairValue] = {}
     with stream:
         for n, line in enumerate(stream, 1):
             if not line.strip():
                 continue
             try:
                 d = orjson.loads(line)
-                p = _probability(d["p"])
-                ticker = d["ticker"]
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ArithmeticError) as e:
-                raise InputError(f"{name}:{n}: expected {{\"ticker\": ..., \"p\": 0..1}} ({e})",
-                                 hint="one JSON object per line, p as a probability such as 0.62") from None
-            if not isinstance(ticker, str) or not 0 <= p <= 10_000:
-                raise InputError(f"{name}:{n}: p must be between 0 and 1 and ticker a string",
-                                 hint="write p as a probability such as 0.62, not a percentage")
-            fair[ticker] = p
+            except orjson.JSONDecodeError as e:
+                raise InputError(f"{name}:{n}: not valid JSON ({e})", hint=FAIR_HINT) from None
+            if not isinstance(d, dict):
+                raise InputError(f"{name}:{n}: expected a JSON object, got {type(d).__name__}", hint=FAIR_HINT)
+            if d.get("kind", "fair") != "fair":
+                continue
+            fv = decode_fair(d, name, n)
+            fair[fv.ticker] = fv
     return fair
 
 
-def _probability(value: object) -> int:
-    """A probability as an int in 1/10 000 (the price unit), rounded half-even.
+def read_fair(path: Path) -> dict[str, int]:
+    """Read a fair-value file as prices: ticker → p in 1/10 000 (rounded half-even).
 
     Raises:
-        TypeError, ValueError, ArithmeticError: not a finite number.
+        InputError: as :func:`read_fair_values`.
     """
-    from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+    return {t: fv.price for t, fv in read_fair_values(path).items()}
 
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise TypeError(f"p must be a number, not {type(value).__name__}")
+
+def decode_fair(d: dict[str, Any], name: str, line: int | str) -> FairValue:
+    """Decode one fair record, naming the input, line and field on failure.
+
+    Raises:
+        InputError: a missing or malformed field.
+    """
+    from ..records import fair_from_record
+
     try:
-        q = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"p is not a number: {value!r}") from None
-    if not q.is_finite():
-        raise ValueError(f"p must be a finite number, not {value!r}")
-    return int((q * 10_000).to_integral_value(ROUND_HALF_EVEN))
+        return fair_from_record(d)
+    except (ValueError, TypeError, ArithmeticError) as e:
+        raise InputError(f"{name}:{line}: {e}", hint=FAIR_HINT) from None
+
+
+FAIR_HINT = ('one JSON object per line: {"kind": "fair", "ticker": ..., "p": "0.62", "model": ..., "se": ...} '
+             "or just {\"ticker\": ..., \"p\": 0.62} (docs/records.md)")
 
 
 def analyze(
     input: InputArg = None,
     fair: Path | None = typer.Option(None, "--fair", metavar="PATH",
-                                     help="Fair probabilities from your model: JSON Lines {\"ticker\": ..., \"p\": "
-                                          "0..1}, for the value strategy; '-' reads them from stdin (then give "
-                                          "the markets as INPUT)."),
+                                     help="Fair probabilities for the value strategy: `fair` records (kalashi fair, "
+                                          "your model) or {\"ticker\": ..., \"p\": 0..1} lines. '-' takes the fair "
+                                          "records that come down the pipe among the markets (kalashi scan | kalashi "
+                                          "fair | kalashi analyze --fair -), or, when INPUT is a file, reads stdin."),
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
@@ -103,36 +114,38 @@ def analyze(
 
     Reads `market` records (from `kalashi scan`) and writes `opportunity` records for three
     strategies: arbitrage (mutually exclusive events, strike ladders), spread capture (a
-    maker quote inside a wide spread) and value (your --fair probabilities against the
-    executable price). Every edge is net of the fees that would be paid; each opportunity
+    maker quote inside a wide spread) and value (fair probabilities — `--fair`, or the
+    profile's `fair.models` — against the executable price, only where a fair value exists and
+    the edge clears the minimum plus the value's stated uncertainty). Every edge is net of the fees that would be paid; each opportunity
     carries its legs, edge, confidence, liquidity, score (edge × confidence × liquidity) and
     a plain-words reason. Records of other kinds pass through unchanged. Ends with a `stats`
     record (cache hits and misses).
     """
-    from ..errors import UsageError
     from ..records import VERSION, decode_error, market_from_record, to_record
     from ..stages.analyze import Analyzer
 
-    if fair is not None and str(fair) == "-" and (input is None or str(input) == "-"):
-        raise UsageError("--fair - reads fair values from stdin, so the markets must come from a file",
-                         hint="give the markets as a file: `kalashi analyze markets.jsonl --fair -`")
+    in_band = fair is not None and str(fair) == "-" and (input is None or str(input) == "-")
     prof = load_profile(profile)
-    analyzer = Analyzer(prof, fair=read_fair(fair) if fair else None)
+    analyzer = Analyzer(prof, fair=read_fair_values(fair) if fair is not None and not in_band else None)
     out = Out(fmt)
     ctx: dict[str, Any] = {"as_of": 0, "src": ""}
     kinds = KindCheck("analyze", ("market",))
+    name = "<stdin>" if input is None else str(input)
 
     def markets():
-        from ..stages.scan import close_ms  # noqa: F401 - keeps decode helpers warm
-
         for rec in kinds.watch(read_records(input, "market records")):
-            if rec["kind"] != "market":
+            kind = rec["kind"]
+            if kind == "fair" and in_band:  # `kalashi fair` writes an event's values before its markets
+                fv = decode_fair(rec, name, rec.get("_line", "?"))
+                analyzer.fair[fv.ticker] = fv
+                continue
+            if kind != "market":
                 out.write(rec)
                 continue
             try:
                 m = market_from_record(rec)
             except (ValueError, TypeError) as e:
-                raise decode_error("<stdin>" if input is None else str(input), rec, e) from None
+                raise decode_error(name, rec, e) from None
             if not ctx["src"]:
                 ctx["src"] = str(rec.get("src", ""))
                 ctx["as_of"] = _ms(rec.get("ts"))
@@ -141,6 +154,13 @@ def analyze(
     for o in analyzer.analyze(markets(), context=lambda: (int(ctx["as_of"]), str(ctx["src"]))):
         out.write(to_record(o))
     kinds.report(quiet)
+    unused = kinds.counts.get("fair", 0) if not in_band else 0
+    if unused and not quiet:
+        import sys
+
+        sys.stderr.write(f"kalashi analyze: warning: read {unused} fair record{'s' if unused != 1 else ''} and "
+                         "passed them through unused — add --fair - to trade on them\n")
+    analyzer.close()
     st = analyzer.stats
     if out.table:
         out.finish()

@@ -98,6 +98,7 @@ def _register() -> None:
     from . import (
         analyze,
         correlate,
+        fair,
         metrics,
         order,
         profile_cmd,
@@ -108,7 +109,7 @@ def _register() -> None:
         serve_bridge,
     )
 
-    for mod in (scan, analyze, correlate, order, metrics, run_loop, safety_cmds, record):
+    for mod in (scan, fair, analyze, correlate, order, metrics, run_loop, safety_cmds, record):
         mod.register(app)
     serve_bridge.register(app)
     from . import heal

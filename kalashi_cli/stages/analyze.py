@@ -11,8 +11,12 @@ Three strategies (ARCHITECTURE §4):
   size is walked level by level on every leg and stops where the next slice stops paying.
 * **spread** — a post-only maker bid one tick inside a wide spread, when the distance to the
   mid beats the maker fee plus an adverse-selection allowance.
-* **value** — a fair probability (``--fair`` JSONL or the sim's demo forecast) against the
-  executable ask after taker fees.
+* **value** — a fair probability against the executable ask after taker fees, only where a
+  fair value exists: ``fair`` records (``analyze --fair``; ``kalashi fair`` or your own model),
+  the profile's built-in models (``fair.models``: ladder, crypto, crypto-t — run per event
+  here, so run-loop and a backtest get them too), or the sim's demo forecast. The edge must
+  clear ``value.min_edge`` plus ``fair.uncertainty_multiple`` × the value's standard error; a
+  value computed more than ``fair.max_age_seconds`` before the books is ignored.
 
 ``score = edge × confidence × liquidity``. Results are cached (cachetools TTL/LRU) under a key
 that contains the book itself, so a changed book can never be served stale.
@@ -22,14 +26,15 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetools import TTLCache
 
 from ..domain import Leg, Market, Opportunity, Outcome
+from ..fair.base import FairValue
 from ..money import (
     COUNT_SCALE,
     ONE_DOLLAR,
@@ -43,6 +48,9 @@ from ..money import (
 )
 from ..profile import Profile
 from .book import slices_cost, slices_count, slices_fees
+
+if TYPE_CHECKING:
+    from ..fair.base import FairEngine
 
 ONE = COUNT_SCALE  # one contract in count units
 ABOVE = ("greater", "greater_or_equal")
@@ -77,11 +85,17 @@ def _q(x: Decimal, places: int = 4) -> Decimal:
 class Analyzer:
     """Turns a stream of markets into a stream of opportunities (stateful only in its cache)."""
 
-    def __init__(self, profile: Profile, *, fair: dict[str, Price] | None = None,
-                 timer: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, profile: Profile, *, fair: Mapping[str, FairValue | Price] | None = None,
+                 models: FairEngine | None = None, timer: Callable[[], float] = time.monotonic) -> None:
+        """``fair``: values by ticker (records, a file, or bare prices); ``models``: an engine to run
+        per event instead of the one the profile's ``fair.models`` names (built on first use)."""
         self.profile = profile
         self.settings = profile.analyze
-        self.fair = fair or {}
+        self.fair: dict[str, FairValue] = {t: _as_fair(t, v) for t, v in (fair or {}).items()}
+        self._engine = models
+        self._engine_wanted = models is None and bool(profile.fair.models)
+        self._uncertainty = profile.fair.uncertainty_multiple
+        self._max_age_ms = int(profile.fair.max_age_seconds * 1000)
         self._cache: TTLCache[str, tuple[Any, tuple[Opportunity, ...]]] = TTLCache(
             maxsize=self.settings.cache.max_entries, ttl=self.settings.cache.ttl_seconds, timer=timer)
         self.stats = CacheStats()
@@ -120,14 +134,43 @@ class Analyzer:
                                       lambda: self._arbitrage(group)))
         # Single-market checks are cheaper than a cache lookup (most markets fail on the top of
         # book), so only the event-level arbitrage search — the expensive part — is cached.
+        modelled = self._model_values(group, as_of_ms)
         for m in group:
-            fair = self.fair.get(m.ticker)
-            if fair is None and self.settings.value.use_sim_forecast:
-                fair = m.forecast_p
+            fair = self.fair.get(m.ticker) or modelled.get(m.ticker)
+            if fair is None and self.settings.value.use_sim_forecast and m.forecast_p is not None:
+                fair = FairValue(m.ticker, Decimal(m.forecast_p).scaleb(-4), "sim-forecast")
+            if fair is not None and self._stale(fair, as_of_ms):
+                fair = None
             found.extend(self._single(m, fair))
         found.sort(key=lambda o: o.score, reverse=True)
         for o in found:
             yield replace(o, id=opportunity_id(o.strategy, o.legs, as_of_ms), as_of_ms=as_of_ms, src=src)
+
+    @property
+    def engine(self) -> FairEngine | None:
+        """The built-in models this analyzer runs (the profile's ``fair.models``), built on first use."""
+        if self._engine is None and self._engine_wanted:
+            from ..fair.base import build_engine
+
+            self._engine_wanted = False
+            self._engine = build_engine(self.profile.fair)
+        return self._engine
+
+    def _model_values(self, group: list[Market], as_of_ms: int) -> dict[str, FairValue]:
+        if not self.settings.value.enabled:
+            return {}
+        engine = self.engine
+        return engine.fair_for(group, as_of_ms) if engine is not None else {}
+
+    def _stale(self, fair: FairValue, as_of_ms: int) -> bool:
+        """A value computed well before the books it would be compared with is not used."""
+        return bool(self._max_age_ms and fair.inputs_ms and as_of_ms
+                    and as_of_ms - fair.inputs_ms > self._max_age_ms)
+
+    def close(self) -> None:
+        """Release the built-in models (a live spot feed they share lives as long as the process)."""
+        if self._engine is not None:
+            self._engine.close()
 
     def _cached(self, event: str, books: Any, compute: Callable[[], tuple[Opportunity, ...]]
                 ) -> tuple[Opportunity, ...]:
@@ -261,7 +304,7 @@ class Analyzer:
                           payout=payout)
 
     # -- single-market strategies ------------------------------------------------------------
-    def _single(self, m: Market, fair: Price | None) -> tuple[Opportunity, ...]:
+    def _single(self, m: Market, fair: FairValue | None) -> tuple[Opportunity, ...]:
         if m.status != "active":
             return ()
         out: list[Opportunity] = []
@@ -275,13 +318,16 @@ class Analyzer:
                 out.append(o)
         return tuple(out)
 
-    def _value(self, m: Market, fair: Price) -> Opportunity | None:
+    def _value(self, m: Market, fv: FairValue) -> Opportunity | None:
         best: Opportunity | None = None
+        fair = fv.price
+        # the model's own uncertainty raises the bar: min_edge + k standard errors
+        need = self._value_min + int(fv.se_money * self._uncertainty)
         for outcome in ("yes", "no"):
             p = fair if outcome == "yes" else ONE_DOLLAR - fair
             top = m.yes_ask if outcome == "yes" else m.no_ask
             if top is None or (p - top) * ONE - fee_for(top, ONE, fee_type=m.fee_type,
-                                                         multiplier=m.fee_multiplier) < self._value_min:
+                                                         multiplier=m.fee_multiplier) < need:
                 continue  # not even the best ask pays: no need to walk the book
             taken: list[tuple[Price, int]] = []
             # the asks of an outcome are the other side's bids flipped; walk them lazily (most
@@ -289,7 +335,7 @@ class Analyzer:
             for bid, size in (m.no_bids if outcome == "yes" else m.yes_bids):
                 price = ONE_DOLLAR - bid
                 fee1 = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier)
-                if (p - price) * ONE - fee1 < self._value_min:
+                if (p - price) * ONE - fee1 < need:
                     break
                 taken.append((price, size))
             if not taken:
@@ -298,14 +344,14 @@ class Analyzer:
             cost = slices_cost(taken)
             fees = slices_fees(taken, m)
             edge = (p * size - cost - fees) * ONE // size
-            if edge < self._value_min:
+            if edge < need:
                 continue
             all_in = (cost + fees) * ONE // size
             conf = self.settings.value.confidence
-            source = "your fair-value file" if m.ticker in self.fair else "the sim's demo forecast"
-            reason = (f"Fair value of {outcome.upper()} is {usd_price(p)} ({source}) but it can be bought at "
-                      f"{usd_price(taken[0][0])}–{usd_price(taken[-1][0])}, {usd(all_in)} per contract "
-                      f"all-in: expected {usd(edge)} per contract on {size // ONE} contracts.")
+            reason = (f"Fair value of {outcome.upper()} is {usd_price(p)} ({_source_words(fv)}) but it can be "
+                      f"bought at {usd_price(taken[0][0])}–{usd_price(taken[-1][0])}, {usd(all_in)} per contract "
+                      f"all-in: expected {usd(edge)} per contract on {size // ONE} contracts"
+                      + (f", clearing the {usd(need)} this value's uncertainty requires." if fv.se else "."))
             o = self._make("value", m, (Leg(m.ticker, outcome, "buy", taken[-1][0], size),),  # type: ignore[arg-type]
                            edge=edge, cost=all_in, fees=fees, confidence=conf,
                            liquidity=min(Decimal(1), Decimal(size) / self._liq_ref), reason=reason, p=p)
@@ -350,6 +396,21 @@ class Analyzer:
             score=_q(edge_d * confidence * liquidity, 6), reason=reason, series_ticker=m.series_ticker,
             category=m.category, cost=cost, p=p, maker=maker, payout=payout,
         )
+
+
+def _as_fair(ticker: str, v: FairValue | Price) -> FairValue:
+    """A bare price (a hand-made file, an MCP call) as a fair value with no stated uncertainty."""
+    if isinstance(v, FairValue):
+        return v
+    return FairValue(ticker, Decimal(int(v)).scaleb(-4), "file")
+
+
+def _source_words(fv: FairValue) -> str:
+    if fv.model == "sim-forecast":
+        return "the sim's demo forecast"
+    if fv.model == "file":
+        return "your fair-value file"
+    return f"model {fv.model}" + (f", standard error {fv.se.normalize():f}" if fv.se else "")
 
 
 def _strike(m: Market) -> Decimal | None:

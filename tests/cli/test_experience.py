@@ -88,7 +88,7 @@ def _cases(tmp_path: Path) -> list[tuple[list[str], str | None, int, str]]:
         (["analyze"], "{oops\n", 3, "<stdin>:1: not valid JSON"),
         (["analyze", str(tmp_path / "markets.jsonl")], None, 3, "cannot read"),
         (["analyze", "--fair", str(tmp_path / "model.jsonl")], "", 3, "--fair"),
-        (["analyze", "--fair", "-"], "", 2, "kalashi analyze markets.jsonl --fair -"),
+        (["analyze", "--fair", "-"], '{"kind": "fair", "ticker": "A"}\n', 3, "<stdin>:1: fair record is missing required field 'p'"),
         (["scan", "--profile", "agressive"], None, 4, "use one of aggressive"),
         (["scan", "--profile", "mine.yaml"], None, 4, "kalashi profile list"),
         (["scan", "--profile", str(bad_profile)], None, 4, "risk.max_order_cst"),
