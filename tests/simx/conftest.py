@@ -2,7 +2,7 @@
 
 The server runs in a background thread on its own event loop; tests reach the exchange's state
 only through ``server.call(fn)`` (which runs on that loop) or over HTTP, never directly.
-Markets step only when a test asks (``step_seconds=0``), so every test is deterministic.
+Markets step only when a test asks (``speed=0``), so every test is deterministic.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def start_sim(keys: list[DemoKey], *, markets: int = MARKETS, faults: FaultConfi
     ring = KeyRing()
     for k in keys:
         ring.add_pem_file(k.key_id, k.public_key_path)
-    cfg = ExchangeConfig(seed=seed, markets=markets, start_step=start_step, step_seconds=0, rate_limits=rate_limits, tier=TIERS[tier],
+    cfg = ExchangeConfig(seed=seed, markets=markets, start_step=start_step, speed=0, rate_limits=rate_limits, tier=TIERS[tier],
                          ws_ping_interval=ws_ping_interval,
                          **({"balance": balance} if balance is not None else {}))
     x = SimExchange(cfg, ring, Faults(faults))

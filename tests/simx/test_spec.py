@@ -125,8 +125,10 @@ def answers(demo_key: Any, second_key: Any) -> Iterator[dict[str, Answer]]:
         rec("create_again", "POST", "/portfolio/events/orders", "/portfolio/events/orders", "CreateOrderV2Response",
             json={"ticker": m.ticker, "side": "bid", "price": best_bid, "count": "1",
                   "time_in_force": "good_till_canceled", "self_trade_prevention_type": "maker"})
-        # DELETE /portfolio/events/orders is new in 3.34 and not in the 3.28 document
-        rec("cancel_all", "DELETE", "", "/portfolio/events/orders", "BatchCancelOrdersV2Response")
+        # DELETE /portfolio/events/orders is new in 3.34 (not in the 3.28 document): 204, no body
+        rec("cancel_all", "DELETE", "", "/portfolio/events/orders", None)
+        rec("after_cancel_all", "GET", "/portfolio/orders", "/portfolio/orders", "GetOrdersResponse",
+            params={"status": "resting"})
         # order groups
         group = rec("group_create", "POST", "/portfolio/order_groups/create", "/portfolio/order_groups/create",
                     "CreateOrderGroupResponse", json={"contracts_limit_fp": "25.00"})
@@ -179,7 +181,7 @@ def answers(demo_key: Any, second_key: Any) -> Iterator[dict[str, Answer]]:
 
 SUCCESS = ["status", "schedule", "limits", "costs", "as_of", "queue_one", "markets", "markets_open", "market", "orderbook", "orderbooks", "events",
            "event", "series_list", "series", "create", "create_resting", "queue", "amend", "decrease", "orders",
-           "order", "cancel", "batch_create", "batch_cancel", "create_again", "cancel_all", "group_create", "groups",
+           "order", "cancel", "batch_create", "batch_cancel", "create_again", "cancel_all", "after_cancel_all", "group_create", "groups",
            "group", "group_limit", "group_trigger", "group_reset", "group_delete", "positions", "fills", "balance",
            "trades", "settlements", "settled_market", "markets_settled"]
 
@@ -228,7 +230,8 @@ def test_the_scenario_really_traded_and_settled(answers: dict[str, Answer]) -> N
     assert answers["queue"].body["queue_positions"][0]["queue_position_fp"].endswith(".00")
     assert answers["decrease"].body["remaining_count"] == fmt_count(300)
     assert answers["batch_cancel"].body["orders"][1]["error"]["code"] == "not_found"
-    assert [o["order_id"] for o in answers["cancel_all"].body["orders"]]
+    assert answers["cancel_all"].status == 204 and answers["cancel_all"].body == {}
+    assert answers["after_cancel_all"].body["orders"] == []
     book = answers["orderbook"].body["orderbook_fp"]
     for side in ("yes_dollars", "no_dollars"):  # ascending, best bid LAST (REFERENCE §6)
         prices = [lvl[0] for lvl in book[side]]
