@@ -126,6 +126,7 @@ class ExchangeCore:
         self.meta: dict[str, OrderMeta] = {}
         self.pos_meta: dict[tuple[str, str], tuple[Count, Money, int]] = {}  # volume, total traded, updated
         self.settle_cost: dict[tuple[str, str], Money] = {}
+        self.last_position: dict[tuple[str, str], MarketPosition] = {}  # /historical/positions
         self.tape: list[tuple[int, Trade]] = []  # (seq, trade), oldest first
         self._trade_seq = 0
         self._last_trade_ms = 0
@@ -195,6 +196,7 @@ class ExchangeCore:
                 hub.fill(ev.account_id, ev.fill, ev.post_position)
         elif isinstance(ev, PositionChanged):
             self.pos_meta[(ev.account_id, ev.position.ticker)] = (ev.volume, ev.total_traded, ev.ts_ms)
+            self.last_position[(ev.account_id, ev.position.ticker)] = ev.position  # outlives settlement
             if hub.active:
                 hub.market_position(ev.account_id, ev.position, ev.volume)
         elif isinstance(ev, TradePrinted):

@@ -55,7 +55,11 @@ class Portfolio:
             raise bad("count_filter takes position and/or total_traded")
         settled = p.choice("settlement_status", ("all", "settled", "unsettled")) or "all"
         rows: list[MarketPosition] = []
-        for pos in x.engine.positions(account, ticker=ticker, event_ticker=event):
+        held = x.engine.positions(account, ticker=ticker, event_ticker=event)
+        if historical:  # the engine forgets settled positions; the last view of each is kept
+            held = [pos for (a, t), pos in x.last_position.items() if a == account and (ticker is None or t == ticker)
+                    and (event is None or _event_of(x, t) == event)]
+        for pos in held:
             rec = x.driver.markets.get(pos.ticker) or x.driver.archive.get(pos.ticker)
             if (rec is None or x.is_historical(rec)) != historical:
                 continue
@@ -163,6 +167,11 @@ class Portfolio:
         chunk, cursor = page(rows, limit, p.get("cursor"))
         out: list[Json] = [ser.settlement_json(s, cost=x.settle_cost.get((account, s.ticker), 0)) for s in chunk]
         return 200, {"settlements": out, "cursor": cursor}
+
+
+def _event_of(x: ExchangeCore, ticker: str) -> str | None:
+    rec = x.driver.markets.get(ticker) or x.driver.archive.get(ticker)
+    return rec.event_ticker if rec else None
 
 
 __all__ = ["ORDER_STATUSES", "Portfolio"]
