@@ -7,8 +7,8 @@ every order the loop recorded is on the simulator, fills came back, and the jour
 equal the simulator's fills — exactly, after the market clock is stopped and the journal
 reconciled with ``kalashi reconcile`` (which the loop itself also runs).
 
-The simulator's market clock runs ahead of the wall clock (10 s per 0.25 s step, and the
-test jumps it further ahead than a quote's expiry first): the client must set post-only
+The simulator runs accelerated (``--speed 40``: 10 s of market time per 0.25 s step), and the
+test jumps its clock further ahead than a quote's expiry first: the client must set post-only
 expiries on the exchange's clock (its ``Date`` header), or every quote is refused as past.
 """
 
