@@ -90,9 +90,9 @@ def _fuzz(sim: Sim, mode_name: str, examples: int) -> tuple[int, list[tuple[Any,
             try:
                 case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
             except Exception as e:  # noqa: BLE001 - collected, reported together
-                failures.append((op.label, response.status_code, str(e)[:400], response.text[:300]))
+                failures.append((case.operation.label, response.status_code, str(e)[:400], response.text[:300]))
             if response.status_code >= 400 and "None" in response.text:  # an error message showing Python's None
-                failures.append((op.label, response.status_code, "None in an error message", response.text[:300]))
+                failures.append((case.operation.label, response.status_code, "None in an error message", response.text[:300]))
 
         try:
             run()
