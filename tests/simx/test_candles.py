@@ -125,3 +125,32 @@ def test_a_market_in_another_series_is_not_found(shared_sim: Sim) -> None:
                             params={"start_ts": 0, "end_ts": 10, "period_interval": 1440})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     assert fmt_price(0) == "0.0000"
+
+
+def test_the_quotes_candles_record_are_the_engine_books_top(sim: Sim) -> None:
+    """Untouched markets are sampled off the universe's book, touched ones off the combined book: both exact."""
+    from kalashi_cli.money import ONE_DOLLAR
+
+    m = sim.active_market()
+    r = sim.http.post("portfolio/events/orders", json={
+        "ticker": m.ticker, "side": "bid", "price": fmt_price(m.yes_ask or 9900), "count": "3",
+        "time_in_force": "immediate_or_cancel", "self_trade_prevention_type": "taker_at_cross"})
+    assert r.status_code == 201
+    for _ in range(3):
+        sim.step(7)
+
+        def mismatches() -> tuple[int, list[Any]]:
+            x = sim.exchange
+            bad = []
+            for rec in x.driver.market_list:
+                t = rec.ticker
+                if not x.engine.has_market(t) or x.engine.market_status(t) == "finalized":
+                    continue
+                b = x.engine.book(t)
+                top = (b.yes_bids[0][0] if b.yes_bids else 0, ONE_DOLLAR - b.no_bids[0][0] if b.no_bids else ONE_DOLLAR)
+                if x.candles.last_quote(t) != top:
+                    bad.append((t, top, x.candles.last_quote(t)))
+            return len(x.driver.market_list), bad
+
+        n, bad = sim.call(mismatches)
+        assert n > 100 and not bad, bad[:3]

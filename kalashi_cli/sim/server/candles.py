@@ -121,6 +121,11 @@ class CandleStore:
         m.volume += count
         m.notional += price * count
 
+    def last_quote(self, ticker: str) -> tuple[int, int] | None:
+        """The (yes bid, yes ask) last recorded for a market."""
+        s = self._series.get(ticker)
+        return s.quote if s else None
+
     def forget(self, ticker: str) -> None:
         self._series.pop(ticker, None)
 

@@ -135,6 +135,7 @@ class ExchangeCore:
         self._books: dict[str, Market] = {}
         self._market_json: dict[str, Json] = {}
         self._quotes_due: set[str] = set()
+        self._touched: set[str] = set()  # markets where an account ever rested or traded (books differ)
         self._cause: tuple[str, str] | None = None  # (account, client_order_id) of the write in progress
         self.requests = 0
         self.engine.subscribe(self._on_event)
@@ -183,6 +184,8 @@ class ExchangeCore:
         hub = self.hub
         if isinstance(ev, BookDelta):
             self._forget(ev.ticker)
+            if self._cause is not None:
+                self._touched.add(ev.ticker)
             if hub.active:
                 hub.book_delta(ev, self._cause)
         elif isinstance(ev, OrderUpdated):
@@ -228,18 +231,28 @@ class ExchangeCore:
             self.hub.trade(self.public_trade(t))
 
     def sample_quotes(self) -> None:
-        """Feed the candle store the top of book of every market whose book moved since the last call."""
+        """Feed the candle store the top of book of every market whose book moved since the last call.
+
+        A market no account ever touched has the universe's book (read off the market record); the
+        combined book is built only where accounts rest or traded.
+        """
         if not self._quotes_due:
             return
         due, self._quotes_due = self._quotes_due, set()
         now = self.now_ms()
+        markets, touched = self.driver.markets, self._touched
         for t in due:
-            rec = self.driver.markets.get(t)
-            if rec is None or not self.engine.has_market(t):
+            rec = markets.get(t)
+            if rec is None:
                 continue
-            book = self.book(t)
-            bid = book.yes_bids[0][0] if book.yes_bids else 0
-            ask = ONE_DOLLAR - book.no_bids[0][0] if book.no_bids else ONE_DOLLAR
+            if t in touched:
+                if not self.engine.has_market(t):
+                    continue
+                m = self.book(t)
+            else:
+                m = rec.market
+            bid = m.yes_bids[0][0] if m.yes_bids else 0
+            ask = ONE_DOLLAR - m.no_bids[0][0] if m.no_bids else ONE_DOLLAR
             self.candles.quote(t, now, bid, ask, rec.market.open_interest)
 
     def after_request(self) -> None:
