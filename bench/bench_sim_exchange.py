@@ -2,7 +2,7 @@
 
 The simulator runs as its own process (``kalashi sim-exchange``, one asyncio loop, uvicorn/h11),
 started here with a generated Ed25519 key (signing must not be the load generator's bottleneck),
-rate limits off, a large balance, and the market stepping every ``--step-seconds``. This process
+rate limits off, a large balance, and the market clock at ``--speed`` (10 by default: a step a second). This process
 is the load generator: ``--connections`` keep-alive HTTP/1.1 connections, each sending the next
 request as soon as the previous answer is read (closed loop), for ``--seconds`` per run. Requests
 are built and parsed with plain asyncio streams (no HTTP client library) and signed exactly like
@@ -76,9 +76,9 @@ class RunResult:
 class Server:
     """`kalashi sim-exchange` in a subprocess on a free port."""
 
-    def __init__(self, markets: int, step_seconds: float, keys: Path) -> None:
+    def __init__(self, markets: int, speed: float, keys: Path) -> None:
         cmd = [sys.executable, "-m", "kalashi_cli", "sim-exchange", "--port", "0", "--markets", str(markets),
-               "--step-seconds", str(step_seconds), "--demo-keys", str(keys), "--key-type", "ed25519",
+               "--speed", str(speed), "--demo-keys", str(keys), "--key-type", "ed25519",
                "--no-rate-limits", "--balance", "100000000", "--quiet"]
         self.cmd = " ".join(["kalashi", *cmd[3:]])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -226,11 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--markets", type=int, default=500)
-    ap.add_argument("--step-seconds", type=float, default=1.0)
+    ap.add_argument("--speed", type=float, default=10.0, help="market clock pace (10 = a market step a second)")
     ap.add_argument("--json", action="store_true", help="one JSON line per run instead of the summary")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(args.markets, args.step_seconds, Path(tmp) / "keys")
+        server = Server(args.markets, args.speed, Path(tmp) / "keys")
         try:
             tickers = active_tickers(server.port)
             mixes = ("read", "orders") if args.mix == "both" else (args.mix,)

@@ -298,6 +298,8 @@ class SimExchangeRecord(_Rec, tag="sim-exchange", tag_field="kind"):
     keys: list[str]
     markets: int
     step: int
+    speed: float  # market seconds per wall second: 1 = wall-clock pace, 0 = steps only on POST /_sim/step
+    clock: str  # the clock in force, in words
     demo_key: DemoKey | None = None
 
 

@@ -20,6 +20,7 @@ EPILOG = """Examples:
   kalashi run-loop --demo --source kalshi-demo          # our Kalshi client, against the simulator
 \b
   kalashi sim-exchange --add-key my-key=my-key.pub.pem --balance 250 --tier premier
+  kalashi sim-exchange --demo-keys keys --speed 40     # market time 40x the wall clock
   kalashi sim-exchange --demo-keys keys --error-rate 0.05 --lose-order-responses 0.1 --fault-seed 7
   curl -X POST localhost:8800/_sim/faults -d '{"ws_gap_rate": 0.01}'   # change faults while it runs
 
@@ -59,8 +60,10 @@ def sim_exchange(
     markets: int = typer.Option(500, "--markets", metavar="N", min=1, max=1_000_000,
                                 help="Markets in the universe."),
     start_step: int = typer.Option(0, "--start-step", metavar="N", min=0, help="Universe step to start from."),
-    step_seconds: float = typer.Option(1.0, "--step-seconds", metavar="SECONDS", min=0,
-                                       help="Wall-clock seconds between market steps (0 = only POST /_sim/step)."),
+    speed: float = typer.Option(1.0, "--speed", metavar="N", min=0, max=10_000,
+                                help="Market clock pace: 1 (default) = wall-clock pace, starting at the wall clock; "
+                                     "N > 1 = accelerated, N market seconds per wall second; 0 = the market moves "
+                                     "only on POST /_sim/step."),
     add_key: list[str] = typer.Option([], "--add-key", metavar="KEY_ID=PEM",
                                       help="Register an API key: KEY_ID=path/to/public.pem (repeatable). Each key "
                                            "is one account."),
@@ -107,8 +110,9 @@ def sim_exchange(
     """Serve a local Kalshi-compatible exchange for testing.
 
     REST on http://127.0.0.1:8800/trade-api/v2, WebSocket on /trade-api/ws/v2. Markets come
-    from the built-in sim universe, stepped every --step-seconds; orders fill on the
-    matching engine. Requests are signed exactly as on Kalshi (RSA-PSS or Ed25519 against the
+    from the built-in sim universe, which steps every 10 s of market time; orders fill on the
+    matching engine. The market clock runs at wall-clock pace from the wall clock unless
+    --speed N accelerates it (the ready line says which is in force). Requests are signed exactly as on Kalshi (RSA-PSS or Ed25519 against the
     registered public keys), rate-limited with Kalshi's token buckets, and answered in Kalshi's
     shapes and error codes. Faults are injected deterministically from --fault-seed and can be
     changed at run time on the loopback-only control endpoints under /_sim (docs/sim-exchange.md).
@@ -144,7 +148,7 @@ def sim_exchange(
         rate_limit_storm=rate_limit_storm, lose_order_responses=lose_order_responses,
         lose_mode=lose_mode.value,  # type: ignore[arg-type]  # a LoseMode value
         ws_disconnect_every=ws_disconnect_every, ws_gap_rate=ws_gap_rate, pause_trading=pause_trading))
-    config = ExchangeConfig(seed=seed, markets=markets, start_step=start_step, step_seconds=step_seconds,
+    config = ExchangeConfig(seed=seed, markets=markets, start_step=start_step, speed=speed,
                             balance=_balance(parse_balance, balance), tier=tier_named(tier), rate_limits=rate_limits)
     exchange = SimExchange(config, ring, faults)
     server = SimExchangeServer(exchange, host=host, port=port, log_level="info" if verbose else "warning")
@@ -153,7 +157,8 @@ def sim_exchange(
     previous = {sig: signal.signal(sig, lambda *_: server.request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
     ready = {"kind": "sim-exchange", "v": 1, "url": server.url, "ws_url": server.ws_url,
              "control_url": server.root + "/_sim", "port": server.port, "keys": ring.key_ids(),
-             "markets": len(exchange.driver.market_list), "step": exchange.driver.step}
+             "markets": len(exchange.driver.market_list), "step": exchange.driver.step,
+             "speed": exchange.speed, "clock": exchange.clock.describe()}
     if demo:
         ready["demo_key"] = {"key_id": demo[0].key_id, "private_key_path": str(demo[0].private_key_path)}
     sys.stdout.write(orjson.dumps(ready).decode() + "\n")
@@ -162,7 +167,8 @@ def sim_exchange(
         # plain lines, never wrapped: people copy the export lines into a shell
         lines = [f"kalashi sim-exchange on {server.root}: REST /trade-api/v2, WebSocket /trade-api/ws/v2, "
                  f"control /_sim ({len(ring)} key(s), {ready['markets']} markets, "
-                 + (f"a step every {step_seconds:g} s)" if step_seconds else "steps on POST /_sim/step)")]
+                 + (f"a step every {10 / speed:g} s)" if speed else "steps on POST /_sim/step)"),
+                 f"market clock: {exchange.clock.describe()}"]
         if not len(ring):
             lines.append("no API keys registered: only public market data answers (use --demo-keys DIR or --add-key)")
         for d in demo:

@@ -260,7 +260,7 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
 @contextmanager
 def sim_exchange(tmp_path: Path) -> Iterator[str]:
     """A `kalashi sim-exchange` on a free loopback port; yields its REST URL."""
-    p = subprocess.Popen([*KALASHI, "sim-exchange", "--port", "0", "--markets", "120", "--step-seconds", "0.2",
+    p = subprocess.Popen([*KALASHI, "sim-exchange", "--port", "0", "--markets", "120", "--speed", "50",
                           "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(tmp_path))
     try:
         assert p.stdout is not None

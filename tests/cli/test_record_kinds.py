@@ -136,7 +136,7 @@ def test_a_repair_record_matches_its_schema() -> None:
 def test_sim_exchange_and_record_write_their_records(tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KALASHI_", "KALSHI_"))},
            "KALASHI_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
-    p = subprocess.Popen([*KALASHI, "sim-exchange", "--port", "0", "--markets", "60", "--step-seconds", "0",
+    p = subprocess.Popen([*KALASHI, "sim-exchange", "--port", "0", "--markets", "60", "--speed", "0",
                           "--demo-keys", str(tmp_path / "keys"), "--quiet"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:

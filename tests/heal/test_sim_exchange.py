@@ -27,7 +27,7 @@ def key(tmp_path_factory: pytest.TempPathFactory) -> DemoKey:
 def server(key: DemoKey) -> Iterator[SimExchangeServer]:
     ring = KeyRing()
     ring.add_pem_file(key.key_id, key.public_key_path)
-    x = SimExchange(ExchangeConfig(seed=0, markets=60, step_seconds=0, tier=TIERS["advanced"]), ring)
+    x = SimExchange(ExchangeConfig(seed=0, markets=60, speed=0, tier=TIERS["advanced"]), ring)
     s = SimExchangeServer(x, port=0).start()
     try:
         yield s

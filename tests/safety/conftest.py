@@ -81,8 +81,10 @@ def engine_truth(sim: Sim) -> tuple[list[ExchangeOrder], list[ExchangeFill], lis
     acct = sim.key.key_id
 
     def read() -> tuple[list[ExchangeOrder], list[ExchangeFill], list[MarketPosition], int]:
-        e = sim.exchange.engine
-        return (e.orders(acct), e.fills(acct), [p for p in e.positions(acct) if p.position], e.cash(acct))
+        x = sim.exchange
+        e = x.engine  # the engine numbers its objects; clients see them under public UUIDs
+        return ([x.public_order(o) for o in e.orders(acct)], [x.public_fill(f) for f in e.fills(acct)],
+                [p for p in e.positions(acct) if p.position], e.cash(acct))
 
     return sim.call(read)
 

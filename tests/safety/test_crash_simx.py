@@ -37,7 +37,7 @@ KALASHI = [sys.executable, "-m", "kalashi_cli"]
 def ticking_sim(safety_key: DemoKey) -> Iterator[Sim]:
     # a little latency on every answer widens the window between "journaled" and "answered"
     s = start_fault_sim(safety_key, markets=300, seed=1, faults=FaultConfig(seed=1, latency_ms=2, jitter_ms=6))
-    assert s.control.post("clock", json={"step_seconds": 0.25}).status_code == 200
+    assert s.control.post("clock", json={"speed": 40}).status_code == 200
     try:
         yield s
     finally:
@@ -116,7 +116,7 @@ def _wait_for_pending(journal: Path, timeout: float) -> bool:
 
 
 def _prove(sim: Sim, journal_path: Path, counts: Counts) -> None:
-    assert sim.control.post("clock", json={"step_seconds": 0}).status_code == 200  # the market stops
+    assert sim.control.post("clock", json={"speed": 0}).status_code == 200  # the market stops
     broker = demo_broker(sim)
     j = Journal(journal_path, mode="demo")
     try:

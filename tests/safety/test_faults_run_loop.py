@@ -29,7 +29,7 @@ def test_run_loop_and_reconcile_through_the_cli_under_faults(safety_key: DemoKey
     counts = Counts("run-loop-faults")
     sim: Sim = start_fault_sim(safety_key, markets=200, seed=2, faults=FAULTS)
     try:
-        sim.control.post("clock", json={"step_seconds": 0.25})
+        sim.control.post("clock", json={"speed": 40})
         journal = tmp_path / "journal-demo.sqlite"
         profile = tmp_path / "p.yaml"  # quotes without expiry: the simulator's clock runs ahead of ours
         profile.write_text("name: faults\nexecution:\n  maker_expiry_seconds: 0\n")
@@ -51,7 +51,7 @@ def test_run_loop_and_reconcile_through_the_cli_under_faults(safety_key: DemoKey
             counts.add("restarts")
         assert done >= 8
         state = sim.control.get("state").json()["fault_counts"]
-        sim.control.post("clock", json={"step_seconds": 0})
+        sim.control.post("clock", json={"speed": 0})
         sim.control.post("faults/reset")
         rec = subprocess.run([*KALASHI, "reconcile", "--demo", "--source", "kalshi-demo", "--journal", str(journal)],
                              env=env, capture_output=True, text=True, timeout=60)

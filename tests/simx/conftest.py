@@ -2,7 +2,7 @@
 
 The server runs in a background thread on its own event loop; tests reach the exchange's state
 only through ``server.call(fn)`` (which runs on that loop) or over HTTP, never directly.
-Markets step only when a test asks (``step_seconds=0``), so every test is deterministic.
+Markets step only when a test asks (``speed=0``), so every test is deterministic.
 """
 
 from __future__ import annotations
@@ -132,13 +132,13 @@ class Sim:
 
 def start_sim(keys: list[DemoKey], *, markets: int = MARKETS, faults: FaultConfig | None = None,
               rate_limits: bool = False, tier: str = "prestige", balance: int | None = None,
-              ws_ping_interval: float = 10.0, seed: int = 0, start_step: int = 0) -> Sim:
+              ws_ping_interval: float = 10.0, seed: int = 0, start_step: int = 0, **config: Any) -> Sim:
     ring = KeyRing()
     for k in keys:
         ring.add_pem_file(k.key_id, k.public_key_path)
-    cfg = ExchangeConfig(seed=seed, markets=markets, start_step=start_step, step_seconds=0, rate_limits=rate_limits, tier=TIERS[tier],
+    cfg = ExchangeConfig(seed=seed, markets=markets, start_step=start_step, speed=0, rate_limits=rate_limits, tier=TIERS[tier],
                          ws_ping_interval=ws_ping_interval,
-                         **({"balance": balance} if balance is not None else {}))
+                         **({"balance": balance} if balance is not None else {}), **config)
     x = SimExchange(cfg, ring, Faults(faults))
     return Sim(SimExchangeServer(x, port=0).start(), keys[0])
 

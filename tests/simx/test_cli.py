@@ -53,7 +53,7 @@ def test_verbose_logs_requests_and_steps(tmp_path: Path) -> None:
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "kalashi_cli", "sim-exchange", "--port", "0", "--markets", "50", "--seed", "2",
-         "--step-seconds", "0.2", "-v"],
+         "--speed", "50", "-v"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "KALASHI_HOME": str(tmp_path / "home")})
     try:

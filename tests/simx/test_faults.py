@@ -192,7 +192,7 @@ def test_control_endpoints(sim: Sim) -> None:
     assert sim.control.post("faults/reset").json()["pause_trading"] is False
     assert sim.anon.get("exchange/status").json()["trading_active"] is True
     assert sim.control.post("audit").json() == {"ok": True}
-    assert sim.control.post("clock", json={"step_seconds": 0}).json()["step_seconds"] == 0
+    assert sim.control.post("clock", json={"speed": 0}).json()["speed"] == 0
     state = sim.control.get("state").json()
     assert state["accounts"] and state["markets"] > 0 and state["trading_active"] is True
 

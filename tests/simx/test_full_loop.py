@@ -7,8 +7,8 @@ every order the loop recorded is on the simulator, fills came back, and the jour
 equal the simulator's fills — exactly, after the market clock is stopped and the journal
 reconciled with ``kalashi reconcile`` (which the loop itself also runs).
 
-The simulator's market clock runs ahead of the wall clock (10 s per 0.25 s step, and the
-test jumps it further ahead than a quote's expiry first): the client must set post-only
+The simulator runs accelerated (``--speed 40``: 10 s of market time per 0.25 s step), and the
+test jumps its clock further ahead than a quote's expiry first: the client must set post-only
 expiries on the exchange's clock (its ``Date`` header), or every quote is refused as past.
 """
 
@@ -39,7 +39,7 @@ def _fill_key(f: Any) -> tuple[Any, ...]:
 
 @pytest.fixture
 def simulator(tmp_path: Path) -> Any:
-    with sim_exchange_process(tmp_path, "--markets", "300", "--seed", "1", "--step-seconds", "0.25",
+    with sim_exchange_process(tmp_path, "--markets", "300", "--seed", "1", "--speed", "40",
                               "--tier", "prestige") as ready:
         yield ready
 
@@ -81,7 +81,7 @@ def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict
     creds = Credentials(key["key_id"], load_private_key(Path(key["private_key_path"]).read_bytes()))
     with httpx.Client(base_url=simulator["url"] + "/", auth=KalshiAuth(creds), trust_env=False, timeout=10) as api:
         # stop the market clock: from now on nothing fills unless someone trades
-        assert httpx.post(control + "/clock", json={"step_seconds": 0}, trust_env=False).status_code == 200
+        assert httpx.post(control + "/clock", json={"speed": 0}, trust_env=False).status_code == 200
         on_sim = {o["order_id"]: o for o in _all(api, "portfolio/orders", "orders")}
         for r in sent:  # every order the loop recorded is on the simulator, as recorded
             o = on_sim[r["order_id"]]

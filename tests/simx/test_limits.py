@@ -79,7 +79,7 @@ def test_a_batch_must_fit_the_bucket_whole() -> None:
 
 @pytest.fixture
 def frozen_sim(demo_key: DemoKey) -> Iterator[Sim]:
-    x = SimExchange(ExchangeConfig(markets=MARKETS, step_seconds=0, tier=TIERS["basic"]), keyring_from(demo=[demo_key]),
+    x = SimExchange(ExchangeConfig(markets=MARKETS, speed=0, tier=TIERS["basic"]), keyring_from(demo=[demo_key]),
                     monotonic=FrozenClock())
     s = Sim(SimExchangeServer(x, port=0).start(), demo_key)
     try:

@@ -27,7 +27,7 @@ KALASHI = [sys.executable, "-m", "kalashi_cli"]
 @pytest.fixture
 def basic_tier_sim(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """`kalashi sim-exchange` with its defaults for rate limits: the Basic tier, enforced."""
-    with sim_exchange_process(tmp_path, "--markets", "150", "--seed", "3", "--step-seconds", "0.5") as ready:
+    with sim_exchange_process(tmp_path, "--markets", "150", "--seed", "3", "--speed", "20") as ready:
         yield ready
 
 

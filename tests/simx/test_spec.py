@@ -125,8 +125,10 @@ def answers(demo_key: Any, second_key: Any) -> Iterator[dict[str, Answer]]:
         rec("create_again", "POST", "/portfolio/events/orders", "/portfolio/events/orders", "CreateOrderV2Response",
             json={"ticker": m.ticker, "side": "bid", "price": best_bid, "count": "1",
                   "time_in_force": "good_till_canceled", "self_trade_prevention_type": "maker"})
-        # DELETE /portfolio/events/orders is new in 3.34 and not in the 3.28 document
-        rec("cancel_all", "DELETE", "", "/portfolio/events/orders", "BatchCancelOrdersV2Response")
+        # DELETE /portfolio/events/orders is new in 3.34 (not in the 3.28 document): 204, no body
+        rec("cancel_all", "DELETE", "", "/portfolio/events/orders", None)
+        rec("after_cancel_all", "GET", "/portfolio/orders", "/portfolio/orders", "GetOrdersResponse",
+            params={"status": "resting"})
         # order groups
         group = rec("group_create", "POST", "/portfolio/order_groups/create", "/portfolio/order_groups/create",
                     "CreateOrderGroupResponse", json={"contracts_limit_fp": "25.00"})
@@ -149,6 +151,36 @@ def answers(demo_key: Any, second_key: Any) -> Iterator[dict[str, Answer]]:
         rec("trades", "GET", "/markets/trades", "/markets/trades", "GetTradesResponse", params={"limit": 200})
         sim.step(settle_step - sim.call(lambda: sim.exchange.driver.step))
         rec("settlements", "GET", "/portfolio/settlements", "/portfolio/settlements", "GetSettlementsResponse")
+        # candles, historical data and the other endpoints added for issue 19
+        now = sim.call(lambda: sim.exchange.now_ms()) // 1000
+        window = {"start_ts": now - 7200, "end_ts": now}
+        rec("candles", "GET", "/series/{series_ticker}/markets/{ticker}/candlesticks",
+            f"/series/{m.series_ticker}/markets/{m.ticker}/candlesticks", "GetMarketCandlesticksResponse",
+            params={**window, "period_interval": 1, "include_latest_before_start": "true"})
+        rec("candles_batch", "GET", "/markets/candlesticks", "/markets/candlesticks",
+            "BatchGetMarketCandlesticksResponse", params={**window, "period_interval": 60,
+                                                          "market_tickers": f"{m.ticker},{held}"})
+        rec("candles_event", "GET", "/series/{series_ticker}/events/{ticker}/candlesticks",
+            f"/series/{m.series_ticker}/events/{m.event_ticker}/candlesticks", "GetEventCandlesticksResponse",
+            params={**window, "period_interval": 1440})
+        rec("resting_value", "GET", "/portfolio/summary/total_resting_order_value",
+            "/portfolio/summary/total_resting_order_value", "GetPortfolioRestingOrderTotalValueResponse")
+        rec("series_fees", "GET", "/series/fee_changes", "/series/fee_changes", "GetSeriesFeeChangesResponse",
+            params={"series_ticker": m.series_ticker, "show_historical": "true"})
+        rec("event_fees", "GET", "/events/fee_changes", "/events/fee_changes", "GetEventFeeChangesResponse")
+        rec("event_metadata", "GET", "/events/{event_ticker}/metadata", f"/events/{m.event_ticker}/metadata",
+            "GetEventMetadataResponse")
+        rec("series_volume", "GET", "/series/{series_ticker}", f"/series/{m.series_ticker}", "GetSeriesResponse",
+            params={"include_volume": "true"})
+        rec("mve_events", "GET", "/events/multivariate", "/events/multivariate", "GetMultivariateEventsResponse")
+        rec("collections", "GET", "/multivariate_event_collections", "/multivariate_event_collections",
+            "GetMultivariateEventCollectionsResponse")
+        rec("cutoff", "GET", "/historical/cutoff", "/historical/cutoff", "GetHistoricalCutoffResponse")
+        rec("hist_markets", "GET", "/historical/markets", "/historical/markets", "GetMarketsResponse")
+        rec("hist_trades", "GET", "/historical/trades", "/historical/trades", "GetTradesResponse")
+        rec("hist_fills", "GET", "/historical/fills", "/historical/fills", "GetFillsResponse")
+        rec("hist_orders", "GET", "/historical/orders", "/historical/orders", "GetOrdersResponse")
+        rec("hist_positions", "GET", "/historical/positions", "/historical/positions", "GetPositionsResponse")
         rec("settled_market", "GET", "/markets/{ticker}", f"/markets/{held}", "GetMarketResponse")
         rec("markets_settled", "GET", "/markets", "/markets", "GetMarketsResponse",
             params={"status": "settled", "min_settled_ts": 0})
@@ -179,9 +211,12 @@ def answers(demo_key: Any, second_key: Any) -> Iterator[dict[str, Answer]]:
 
 SUCCESS = ["status", "schedule", "limits", "costs", "as_of", "queue_one", "markets", "markets_open", "market", "orderbook", "orderbooks", "events",
            "event", "series_list", "series", "create", "create_resting", "queue", "amend", "decrease", "orders",
-           "order", "cancel", "batch_create", "batch_cancel", "create_again", "cancel_all", "group_create", "groups",
+           "order", "cancel", "batch_create", "batch_cancel", "create_again", "cancel_all", "after_cancel_all", "group_create", "groups",
            "group", "group_limit", "group_trigger", "group_reset", "group_delete", "positions", "fills", "balance",
-           "trades", "settlements", "settled_market", "markets_settled"]
+           "trades", "settlements", "settled_market", "markets_settled", "candles", "candles_batch",
+           "candles_event", "resting_value", "series_fees", "event_fees", "event_metadata", "series_volume",
+           "mve_events", "collections", "cutoff", "hist_markets", "hist_trades", "hist_fills", "hist_orders",
+           "hist_positions"]
 
 
 @pytest.mark.parametrize("name", SUCCESS)
@@ -228,8 +263,57 @@ def test_the_scenario_really_traded_and_settled(answers: dict[str, Answer]) -> N
     assert answers["queue"].body["queue_positions"][0]["queue_position_fp"].endswith(".00")
     assert answers["decrease"].body["remaining_count"] == fmt_count(300)
     assert answers["batch_cancel"].body["orders"][1]["error"]["code"] == "not_found"
-    assert [o["order_id"] for o in answers["cancel_all"].body["orders"]]
+    assert answers["cancel_all"].status == 204 and answers["cancel_all"].body == {}
+    assert answers["after_cancel_all"].body["orders"] == []
     book = answers["orderbook"].body["orderbook_fp"]
     for side in ("yes_dollars", "no_dollars"):  # ascending, best bid LAST (REFERENCE §6)
         prices = [lvl[0] for lvl in book[side]]
         assert prices == sorted(prices)
+
+
+@pytest.fixture(scope="module")
+def combo_answers(demo_key: Any) -> Iterator[dict[str, Answer]]:
+    """A universe with combo (multivariate) events: seed 2 lists four at 120 markets."""
+    sim = start_sim([demo_key], seed=2)
+    out: dict[str, Answer] = {}
+    try:
+        def rec(name: str, spec_path: str, path: str, model: str, params: Any = None) -> Any:
+            r = sim.anon.get(path.lstrip("/"), params=params)
+            out[name] = Answer("GET", spec_path, r.status_code, r.json(), model)
+            return out[name].body
+
+        events = rec("mve_events", "/events/multivariate", "/events/multivariate", "GetMultivariateEventsResponse",
+                     params={"with_nested_markets": "true"})
+        first = events["events"][0]["event_ticker"]
+        rec("collections", "/multivariate_event_collections", "/multivariate_event_collections",
+            "GetMultivariateEventCollectionsResponse", params={"status": "open"})
+        rec("collection", "/multivariate_event_collections/{collection_ticker}",
+            f"/multivariate_event_collections/{first}", "GetMultivariateEventCollectionResponse")
+        rec("mve_markets", "/markets", "/markets", "GetMarketsResponse", params={"mve_filter": "only"})
+        rec("plain_events", "/events", "/events", "GetEventsResponse", params={"limit": 200})
+        rec("plain_markets", "/markets", "/markets", "GetMarketsResponse",
+            params={"mve_filter": "exclude", "limit": 1000})
+        yield out
+    finally:
+        sim.close()
+
+
+@pytest.mark.parametrize("name", ["mve_events", "collections", "collection", "mve_markets", "plain_events",
+                                  "plain_markets"])
+def test_multivariate_answers_match_the_published_specs(combo_answers: dict[str, Answer], name: str) -> None:
+    a = combo_answers[name]
+    assert a.status == 200, a.body
+    validate_328(a.method, a.spec_path, a.status, a.body)
+    if a.model is not None:
+        validate_334(a.model, a.body)
+
+
+def test_combos_are_listed_apart_and_can_be_excluded(combo_answers: dict[str, Answer]) -> None:
+    combos = {e["event_ticker"] for e in combo_answers["mve_events"].body["events"]}
+    assert combos and all(e["markets"] for e in combo_answers["mve_events"].body["events"])
+    assert not combos & {e["event_ticker"] for e in combo_answers["plain_events"].body["events"]}
+    assert {m["event_ticker"] for m in combo_answers["mve_markets"].body["markets"]} == combos
+    assert all(m["mve_collection_ticker"] == m["event_ticker"] for m in combo_answers["mve_markets"].body["markets"])
+    assert not combos & {m["event_ticker"] for m in combo_answers["plain_markets"].body["markets"]}
+    collections = {c["collection_ticker"] for c in combo_answers["collections"].body["multivariate_contracts"]}
+    assert collections == combos

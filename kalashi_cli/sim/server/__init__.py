@@ -6,10 +6,18 @@ one account per key, enforces Kalshi's token-bucket rate limits, drives the engi
 sim universe, and injects faults on demand. Our own Kalshi client pointed at it exercises the
 live code path over real sockets (docs/sim-exchange.md).
 
-Modules: ``exchange`` (the endpoints as methods), ``app`` (HTTP routes and the request gate),
-``ws`` (WebSocket channels), ``serialize`` (domain → Kalshi JSON), ``market_driver`` (universe →
-engine), ``catalog`` (listed markets/events/series), ``keys``, ``limits``, ``faults``,
-``runner`` (uvicorn).
+Modules, in import order (each imports only modules above it; tests/simx/test_layers.py
+checks there is no cycle):
+
+* ``catalog`` (listed markets/events/series), ``serialize`` (domain → Kalshi JSON), ``params``
+  (query parameters, Kalshi's error answer, cursors), ``clock`` (the market clock), ``ids``
+  (UUIDs for engine ids), ``candles`` (minute buckets from the tape and books), ``keys``,
+  ``limits``, ``faults``, ``market_driver`` (universe → engine);
+* ``core`` (the shared state: engine, driver, clock, accounts, tape, caches);
+* the resources over it: ``info``, ``markets``, ``events``, ``candle_api``, ``portfolio``,
+  ``orders``, ``historical``; and ``ws`` (WebSocket channels);
+* ``exchange`` (:class:`SimExchange`, the composition root), ``app`` (HTTP routes and the
+  request gate), ``runner`` (uvicorn).
 """
 
 from .exchange import ApiError, ExchangeConfig, Params, SimExchange, parse_balance

@@ -4,13 +4,17 @@ Every ``/trade-api/v2`` request goes through the same gate, in this order:
 
 1. **faults** — latency, a dropped connection, a 5xx or a 429 storm (:mod:`.faults`); nothing
    is processed when one hits;
-2. **authentication** — Kalshi's three headers, verified against the registered public keys;
+2. **size** — a body over ``max_body_bytes`` (1 MB) is answered 413 before it is read further;
+3. **authentication** — Kalshi's three headers, verified against the registered public keys;
    portfolio, order and account endpoints need them (401 ``authentication_error`` otherwise),
    public market data takes them when present;
-3. **rate limits** — the caller's read or write token bucket (429 ``{"error": "too many
+4. **rate limits** — the caller's read or write token bucket (429 ``{"error": "too many
    requests"}``; a batch must fit whole);
-4. the endpoint itself (:class:`~.exchange.SimExchange`), then WebSocket ``ticker`` messages are
-   flushed; an order create may then lose its answer (``lose_order_responses``).
+5. the endpoint itself (a resource of :class:`~.exchange.SimExchange`), then WebSocket ``ticker``
+   messages are flushed; an order create may then lose its answer (``lose_order_responses``).
+
+Anything no route answers — an unknown path, a path outside ``/trade-api/v2``, ``OPTIONS`` — gets a
+JSON error body (404, or 405 with ``Allow`` for a known path).
 
 Control endpoints live under ``/_sim`` (never under ``/trade-api``) and answer loopback
 callers only.
@@ -32,7 +36,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,9 +44,10 @@ from starlette.websockets import WebSocket
 
 from ...errors import UsageError
 from . import serialize as ser
-from .exchange import ApiError, Params, SimExchange, parse_balance
+from .exchange import SimExchange, parse_balance
 from .faults import FaultConfig
 from .keys import SignatureError, load_public_key
+from .params import ApiError, Params
 from .ws import WS_PATH, serve_connection
 
 log = logging.getLogger("kalashi.sim_exchange")
@@ -52,8 +57,8 @@ LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 DropFn = Callable[[Scope, Send], Awaitable[None]]
 
 
-def json_response(status: int, body: Any) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
 async def fallback_drop(scope: Scope, send: Send) -> None:
@@ -76,9 +81,8 @@ class DropConnection(Response):
 class SimDate:
     """ASGI middleware: stamp every HTTP answer with ``Date`` on the exchange's (simulated) clock.
 
-    The market clock runs ahead of the wall clock (``sim_seconds_per_step`` per
-    ``step_seconds``); a client that sets order expiries from its own clock would see them
-    refused as past, while Kalshi's own ``Date`` is its clock. Signatures stay checked
+    The market clock is the wall clock unless ``--speed`` accelerates it (:mod:`.clock`); Kalshi's
+    own ``Date`` is its clock, so clients take the exchange's time from it. Signatures stay checked
     against the wall clock (:func:`authenticate`).
     """
 
@@ -125,6 +129,7 @@ class Ctx:
 
 
 Handler = Callable[[Ctx], tuple[int, Any]]
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _auth_error(details: str) -> ApiError:
@@ -153,8 +158,29 @@ def authenticate(x: SimExchange, headers: Any, method: str, path: str, *, requir
     return str(key_id)
 
 
+def too_large(limit: int) -> Response:
+    return json_response(413, ser.error_body("request_too_large", "request body too large",
+                                             f"request bodies are limited to {limit} bytes"))
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None when it is larger than ``limit`` (refused before it is parsed)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
     """Build the ASGI app serving ``x`` (REST, WebSocket and ``/_sim`` control)."""
+    limit = x.config.max_body_bytes
 
     def api(handler: Handler, *, auth: bool, batch: bool = False, creates: bool = False) -> Callable[
             [Request], Awaitable[Response]]:
@@ -170,21 +196,24 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
                                                                   "injected by sim-exchange --error-rate"))
             if fault.action == "throttle":
                 return json_response(429, ser.TOO_MANY_REQUESTS)
+            try:
+                raw = await read_body(request, limit)
+            except ClientDisconnect:
+                return Response(status_code=499)  # the client went away mid-body: nobody to answer
+            if raw is None:
+                return too_large(limit)
             method = request.method
             raw_path = request.scope.get("raw_path") or request.url.path.encode()
             path = raw_path.decode("latin-1").split("?", 1)[0]
             try:
                 account = authenticate(x, request.headers, method, path, required=auth)
                 body: Any = None
-                raw = await request.body()
                 if raw:
                     try:
                         body = orjson.loads(raw)
                     except orjson.JSONDecodeError:
                         raise ApiError(400, "invalid_parameters", "the request body is not JSON") from None
-                items = 1
-                if batch:
-                    items = len(x.batch_items(body))
+                items = len(x.orders.batch_items(body)) if batch else 1
                 caller = account or f"anon:{(request.client.host if request.client else '?')}"
                 if not x.limits.allow(caller, method, path[len(PREFIX):], items):
                     return json_response(429, ser.TOO_MANY_REQUESTS)
@@ -192,7 +221,7 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
                 try:
                     status, payload = handler(ctx)
                 finally:
-                    x.hub.flush()
+                    x.after_request()
             except ApiError as e:
                 return json_response(e.status, e.body())
             if creates:
@@ -203,6 +232,8 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
                     return json_response(500, ser.error_body("internal_server_error", "internal server error",
                                                              "the order was processed; its answer was lost "
                                                              "(sim-exchange --lose-order-responses)"))
+            if status == 204:
+                return Response(status_code=204)
             return json_response(status, payload)
 
         return endpoint
@@ -215,82 +246,134 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
     def r(path: str, handler: Handler, methods: list[str], **kw: bool) -> Route:
         return Route(PREFIX + path, api(handler, **kw), methods=methods)
 
-    a = {"auth": True}
-    pub = {"auth": False}
-    routes: list[BaseRoute] = [
-        # exchange and account
-        r("/exchange/status", lambda c: x.exchange_status(), ["GET"], **pub),
-        r("/exchange/schedule", lambda c: x.exchange_schedule(), ["GET"], **pub),
-        r("/exchange/user_data_timestamp", lambda c: x.user_data_timestamp(), ["GET"], **pub),
-        r("/account/limits", lambda c: x.account_limits(), ["GET"], **a),
-        r("/account/endpoint_costs", lambda c: x.endpoint_costs(), ["GET"], **pub),
-        # market data
-        r("/markets", lambda c: x.markets(c.params), ["GET"], **pub),
-        r("/markets/trades", lambda c: x.trades(c.params), ["GET"], **pub),
-        r("/markets/orderbooks", lambda c: x.orderbooks(c.params), ["GET"], **pub),
-        r("/markets/{ticker}", lambda c: x.market(c.path["ticker"]), ["GET"], **pub),
-        r("/markets/{ticker}/orderbook", lambda c: x.orderbook(c.path["ticker"], c.params), ["GET"], **pub),
-        r("/events", lambda c: x.events(c.params), ["GET"], **pub),
-        r("/events/{event_ticker}", lambda c: x.event(c.path["event_ticker"], c.params), ["GET"], **pub),
-        r("/series", lambda c: x.series_list(c.params), ["GET"], **pub),
-        r("/series/{series_ticker}", lambda c: x.series(c.path["series_ticker"]), ["GET"], **pub),
-        # portfolio reads
-        r("/portfolio/balance", lambda c: x.balance(c.acct, c.params), ["GET"], **a),
-        r("/portfolio/positions", lambda c: x.positions(c.acct, c.params), ["GET"], **a),
-        r("/portfolio/orders", lambda c: x.orders(c.acct, c.params), ["GET"], **a),
-        r("/portfolio/orders/queue_positions", lambda c: x.queue_positions(c.acct, c.params), ["GET"], **a),
-        r("/portfolio/orders/{order_id}", lambda c: x.order(c.acct, c.path["order_id"]), ["GET"], **a),
-        r("/portfolio/orders/{order_id}/queue_position", lambda c: x.queue_position(c.acct, c.path["order_id"]),
-          ["GET"], **a),
-        r("/portfolio/fills", lambda c: x.fills(c.acct, c.params), ["GET"], **a),
-        r("/portfolio/settlements", lambda c: x.settlements(c.acct, c.params), ["GET"], **a),
-        # V2 order writes
-        r("/portfolio/events/orders", lambda c: x.create_order(c.acct, c.body), ["POST"], auth=True, creates=True),
-        r("/portfolio/events/orders", lambda c: x.cancel_all(c.acct, c.params), ["DELETE"], **a),
-        r("/portfolio/events/orders/batched", lambda c: x.batch_create(c.acct, c.body), ["POST"],
-          auth=True, batch=True, creates=True),
-        r("/portfolio/events/orders/batched", lambda c: x.batch_cancel(c.acct, c.body), ["DELETE"],
-          auth=True, batch=True),
-        r("/portfolio/events/orders/{order_id}", lambda c: x.cancel_order(c.acct, c.path["order_id"], c.params),
-          ["DELETE"], **a),
-        r("/portfolio/events/orders/{order_id}/amend",
-          lambda c: x.amend_order(c.acct, c.path["order_id"], c.body, c.params), ["POST"], **a),
-        r("/portfolio/events/orders/{order_id}/decrease",
-          lambda c: x.decrease_order(c.acct, c.path["order_id"], c.body, c.params), ["POST"], **a),
-        # order groups
-        r("/portfolio/order_groups", lambda c: x.order_groups(c.acct, c.params), ["GET"], **a),
-        r("/portfolio/order_groups/create", lambda c: x.create_order_group(c.acct, c.body), ["POST"], **a),
-        r("/portfolio/order_groups/{group_id}", lambda c: x.order_group(c.acct, c.path["group_id"]), ["GET"], **a),
-        r("/portfolio/order_groups/{group_id}",
-          lambda c: x.order_group_action(c.acct, c.path["group_id"], "delete"), ["DELETE"], **a),
-        r("/portfolio/order_groups/{group_id}/reset",
-          lambda c: x.order_group_action(c.acct, c.path["group_id"], "reset"), ["PUT"], **a),
-        r("/portfolio/order_groups/{group_id}/trigger",
-          lambda c: x.order_group_action(c.acct, c.path["group_id"], "trigger"), ["PUT"], **a),
-        r("/portfolio/order_groups/{group_id}/limit",
-          lambda c: x.order_group_action(c.acct, c.path["group_id"], "limit", c.body), ["PUT"], **a),
-        # the dead legacy writes answer like Kalshi does since June 2026
-        Route(PREFIX + "/portfolio/orders", legacy, methods=["POST"]),
-        Route(PREFIX + "/portfolio/orders/batched", legacy, methods=["POST", "DELETE"]),
-        Route(PREFIX + "/portfolio/orders/{order_id}", legacy, methods=["DELETE"]),
-        Route(PREFIX + "/portfolio/orders/{order_id}/amend", legacy, methods=["POST"]),
-        Route(PREFIX + "/portfolio/orders/{order_id}/decrease", legacy, methods=["POST"]),
-        WebSocketRoute(WS_PATH, _ws_endpoint(x)),
-        *_control_routes(x),
-        Route(PREFIX + "/{rest:path}", _not_found, methods=["GET", "POST", "PUT", "DELETE"]),
-    ]
+    routes: list[BaseRoute] = [*_rest_routes(x, r), *_legacy_routes(legacy),
+                               WebSocketRoute(WS_PATH, _ws_endpoint(x)), *_control_routes(x)]
+    known = [rt for rt in routes if isinstance(rt, Route)]
+
+    async def fallback(request: Request) -> Response:
+        return _not_found(request, known)
+
+    routes += [Route("/{rest:path}", fallback, methods=_ALL_METHODS)]
     app = Starlette(routes=routes, middleware=[Middleware(SimDate, clock=x.now_ms)])
     app.router.redirect_slashes = False  # Kalshi answers trailing slashes with a 301; see _not_found
     return app
 
 
-async def _not_found(request: Request) -> Response:
+def _rest_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
+    """Kalshi's REST paths. Fixed paths come before the parameter routes that would catch them
+    (``/markets/candlesticks`` before ``/markets/{ticker}``, ``/events/multivariate`` before
+    ``/events/{event_ticker}``, ``/series/fee_changes`` before ``/series/{series_ticker}``)."""
+    a = {"auth": True}
+    pub = {"auth": False}
+    md, ev, cd, hist, pf, od, info = (x.market_data, x.event_data, x.candle_data, x.historical, x.portfolio,
+                                      x.orders, x.info)
+    return [
+        # exchange and account
+        r("/exchange/status", lambda c: info.status(c.params), ["GET"], **pub),
+        r("/exchange/schedule", lambda c: info.schedule(c.params), ["GET"], **pub),
+        r("/exchange/user_data_timestamp", lambda c: info.user_data_timestamp(c.params), ["GET"], **pub),
+        r("/account/limits", lambda c: info.limits(c.params), ["GET"], **a),
+        r("/account/endpoint_costs", lambda c: info.endpoint_costs(c.params), ["GET"], **pub),
+        # market data: fixed paths first
+        r("/markets", lambda c: md.markets(c.params), ["GET"], **pub),
+        r("/markets/trades", lambda c: md.trades(c.params), ["GET"], **pub),
+        r("/markets/orderbooks", lambda c: md.orderbooks(c.params), ["GET"], **pub),
+        r("/markets/candlesticks", lambda c: cd.batch(c.params), ["GET"], **pub),
+        r("/markets/{ticker}", lambda c: md.market(c.path["ticker"], c.params), ["GET"], **pub),
+        r("/markets/{ticker}/orderbook", lambda c: md.orderbook(c.path["ticker"], c.params), ["GET"], **pub),
+        r("/events", lambda c: ev.events(c.params), ["GET"], **pub),
+        r("/events/multivariate", lambda c: ev.multivariate_events(c.params), ["GET"], **pub),
+        r("/events/fee_changes", lambda c: ev.event_fee_changes(c.params), ["GET"], **pub),
+        r("/events/{event_ticker}", lambda c: ev.event(c.path["event_ticker"], c.params), ["GET"], **pub),
+        r("/events/{event_ticker}/metadata", lambda c: ev.event_metadata(c.path["event_ticker"], c.params),
+          ["GET"], **pub),
+        r("/series", lambda c: ev.series_list(c.params), ["GET"], **pub),
+        r("/series/fee_changes", lambda c: ev.series_fee_changes(c.params), ["GET"], **pub),
+        r("/series/{series_ticker}", lambda c: ev.series(c.path["series_ticker"], c.params), ["GET"], **pub),
+        r("/series/{series_ticker}/markets/{ticker}/candlesticks",
+          lambda c: cd.market(c.path["series_ticker"], c.path["ticker"], c.params), ["GET"], **pub),
+        r("/series/{series_ticker}/events/{ticker}/candlesticks",
+          lambda c: cd.event(c.path["series_ticker"], c.path["ticker"], c.params), ["GET"], **pub),
+        r("/multivariate_event_collections", lambda c: ev.collections(c.params), ["GET"], **pub),
+        r("/multivariate_event_collections/{collection_ticker}",
+          lambda c: ev.collection(c.path["collection_ticker"], c.params), ["GET"], **pub),
+        # historical
+        r("/historical/cutoff", lambda c: hist.cutoff(c.params), ["GET"], **pub),
+        r("/historical/markets", lambda c: hist.markets(c.params), ["GET"], **pub),
+        r("/historical/markets/{ticker}", lambda c: hist.market(c.path["ticker"], c.params), ["GET"], **pub),
+        r("/historical/markets/{ticker}/candlesticks", lambda c: cd.historical(c.path["ticker"], c.params),
+          ["GET"], **pub),
+        r("/historical/trades", lambda c: hist.trades(c.params), ["GET"], **pub),
+        r("/historical/fills", lambda c: hist.fills(c.acct, c.params), ["GET"], **a),
+        r("/historical/orders", lambda c: hist.orders(c.acct, c.params), ["GET"], **a),
+        r("/historical/positions", lambda c: hist.positions(c.acct, c.params), ["GET"], **a),
+        # portfolio reads
+        r("/portfolio/balance", lambda c: pf.balance(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/positions", lambda c: pf.positions(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/summary/total_resting_order_value", lambda c: pf.resting_order_value(c.acct, c.params),
+          ["GET"], **a),
+        r("/portfolio/orders", lambda c: pf.orders(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/orders/queue_positions", lambda c: pf.queue_positions(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/orders/{order_id}", lambda c: pf.order(c.acct, c.path["order_id"], c.params), ["GET"], **a),
+        r("/portfolio/orders/{order_id}/queue_position",
+          lambda c: pf.queue_position(c.acct, c.path["order_id"], c.params), ["GET"], **a),
+        r("/portfolio/fills", lambda c: pf.fills(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/settlements", lambda c: pf.settlements(c.acct, c.params), ["GET"], **a),
+        # V2 order writes
+        r("/portfolio/events/orders", lambda c: od.create(c.acct, c.body, c.params), ["POST"], auth=True,
+          creates=True),
+        r("/portfolio/events/orders", lambda c: od.cancel_all(c.acct, c.params), ["DELETE"], **a),
+        r("/portfolio/events/orders/batched", lambda c: od.batch_create(c.acct, c.body, c.params), ["POST"],
+          auth=True, batch=True, creates=True),
+        r("/portfolio/events/orders/batched", lambda c: od.batch_cancel(c.acct, c.body, c.params), ["DELETE"],
+          auth=True, batch=True),
+        r("/portfolio/events/orders/{order_id}", lambda c: od.cancel(c.acct, c.path["order_id"], c.params),
+          ["DELETE"], **a),
+        r("/portfolio/events/orders/{order_id}/amend",
+          lambda c: od.amend(c.acct, c.path["order_id"], c.body, c.params), ["POST"], **a),
+        r("/portfolio/events/orders/{order_id}/decrease",
+          lambda c: od.decrease(c.acct, c.path["order_id"], c.body, c.params), ["POST"], **a),
+        # order groups
+        r("/portfolio/order_groups", lambda c: od.groups(c.acct, c.params), ["GET"], **a),
+        r("/portfolio/order_groups/create", lambda c: od.create_group(c.acct, c.body, c.params), ["POST"], **a),
+        r("/portfolio/order_groups/{group_id}", lambda c: od.group(c.acct, c.path["group_id"], c.params), ["GET"],
+          **a),
+        r("/portfolio/order_groups/{group_id}",
+          lambda c: od.group_action(c.acct, c.path["group_id"], "delete", c.params), ["DELETE"], **a),
+        r("/portfolio/order_groups/{group_id}/reset",
+          lambda c: od.group_action(c.acct, c.path["group_id"], "reset", c.params), ["PUT"], **a),
+        r("/portfolio/order_groups/{group_id}/trigger",
+          lambda c: od.group_action(c.acct, c.path["group_id"], "trigger", c.params), ["PUT"], **a),
+        r("/portfolio/order_groups/{group_id}/limit",
+          lambda c: od.group_action(c.acct, c.path["group_id"], "limit", c.params, c.body), ["PUT"], **a),
+    ]
+
+
+def _legacy_routes(legacy: Callable[[Request], Response]) -> list[Route]:
+    """The dead V1 writes answer like Kalshi does since June 2026."""
+    return [
+        Route(PREFIX + "/portfolio/orders", legacy, methods=["POST"]),
+        Route(PREFIX + "/portfolio/orders/batched", legacy, methods=["POST", "DELETE"]),
+        Route(PREFIX + "/portfolio/orders/{order_id}", legacy, methods=["DELETE"]),
+        Route(PREFIX + "/portfolio/orders/{order_id}/amend", legacy, methods=["POST"]),
+        Route(PREFIX + "/portfolio/orders/{order_id}/decrease", legacy, methods=["POST"]),
+    ]
+
+
+def _not_found(request: Request, known: list[Route]) -> Response:
+    """Everything no route answers, in JSON: 301 for a trailing slash, 405 for a known path, else 404."""
     path = request.url.path
-    if path.endswith("/") and path != PREFIX + "/":
+    if path.endswith("/") and path.startswith(PREFIX + "/") and request.method in ("GET", "HEAD"):
         # Kalshi redirects collection paths with a trailing slash (REFERENCE §1)
         target = path.rstrip("/") + (f"?{request.url.query}" if request.url.query else "")
         return Response(status_code=301, headers={"location": target})
-    return json_response(404, ser.error_body("not_found", "not found", f"no endpoint {request.method} {path}"))
+    allowed = sorted({m for rt in known if rt.path_regex.match(path) for m in (rt.methods or ())})
+    if allowed:
+        return json_response(405, ser.error_body("method_not_allowed", "method not allowed",
+                                                 f"{path} answers {', '.join(allowed)}, not {request.method}"),
+                             headers={"allow": ", ".join(allowed)})
+    where = "" if path.startswith(PREFIX + "/") else f" (the REST API is under {PREFIX}, WebSocket at {WS_PATH})"
+    return json_response(404, ser.error_body("not_found", "not found", f"no endpoint {request.method} {path}{where}"))
 
 
 def _ws_endpoint(x: SimExchange) -> Callable[[WebSocket], Awaitable[None]]:
@@ -320,7 +403,9 @@ def _control_routes(x: SimExchange) -> list[BaseRoute]:
             host = request.client.host if request.client else ""
             if host not in LOOPBACK:
                 return json_response(403, ser.error_body("forbidden", "the control endpoints answer loopback only"))
-            raw = await request.body()
+            raw = await read_body(request, x.config.max_body_bytes)
+            if raw is None:
+                return too_large(x.config.max_body_bytes)
             try:
                 body = orjson.loads(raw) if raw else {}
             except orjson.JSONDecodeError:
@@ -330,7 +415,7 @@ def _control_routes(x: SimExchange) -> list[BaseRoute]:
             except (UsageError, ValueError, TypeError) as e:
                 return json_response(400, ser.error_body("invalid_parameters", str(e)))
             finally:
-                x.hub.flush()
+                x.after_request()
             return json_response(200, out)
 
         return endpoint
@@ -346,11 +431,12 @@ def _control_routes(x: SimExchange) -> list[BaseRoute]:
                             for r in reports]}
 
     def clock(body: Any) -> Any:
-        v = body.get("step_seconds") if isinstance(body, dict) else None
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise UsageError('the body must be {"step_seconds": <seconds, 0 = manual stepping only>}')
-        x.set_step_seconds(float(v))
-        return {"step_seconds": x.step_seconds, "step": x.driver.step}
+        v = body.get("speed") if isinstance(body, dict) else None
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or set(body) != {"speed"}:
+            raise UsageError('the body must be {"speed": <market seconds per wall second; 1 = wall-clock pace, '
+                             '0 = the market moves only on POST /_sim/step>}')
+        x.set_speed(float(v))
+        return {"speed": x.speed, "clock": x.clock.describe(), "step": x.driver.step, "now_ms": x.now_ms()}
 
     def faults(body: Any) -> Any:
         if not isinstance(body, dict):

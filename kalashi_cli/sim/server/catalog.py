@@ -68,6 +68,7 @@ class EventRecord:
     close_ms: int
     updated_ms: int
     tickers: list[str] = field(default_factory=list)
+    multivariate: bool = False  # a combo event: /events/multivariate, not /events
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from ..universe import SimUniverse
 from .catalog import EventRecord, MarketRecord, SeriesRecord, market_uuid
 
 SETTLED = "finalized"
+ARCHIVE_MAX = 20_000  # settled markets kept for /historical after they leave the live listings
 
 
 @dataclass(slots=True)
@@ -46,7 +47,8 @@ class MarketDriver:
     """Feeds ``engine`` from ``universe`` and keeps the catalog of what is listed."""
 
     def __init__(self, engine: MatchingEngine, universe: SimUniverse, *, start_step: int = 0,
-                 now_ms: Callable[[], int], retain_settled_ms: int = 3_600_000) -> None:
+                 now_ms: Callable[[], int], retain_settled_ms: int = 3_600_000,
+                 on_forget: Callable[[str], None] | None = None) -> None:
         self.engine = engine
         self.universe = universe
         self.step = start_step
@@ -56,6 +58,8 @@ class MarketDriver:
         self.market_list: list[MarketRecord] = []  # listing order (seq ascending)
         self.events: dict[str, EventRecord] = {}
         self.event_list: list[EventRecord] = []
+        self.archive: dict[str, MarketRecord] = {}  # pruned settled markets, oldest first (/historical)
+        self._on_forget = on_forget  # told when an archived market is dropped for good
         self.series: dict[str, SeriesRecord] = {
             s.ticker: SeriesRecord(s.ticker, s.title, s.category, s.fee_type, s.fee_multiplier,
                                    s.price_level_structure, s.frequency)
@@ -148,7 +152,8 @@ class MarketDriver:
                 ev = EventRecord(self._seq, info.event_ticker, info.series_ticker, info.title,
                                  sub_title=info.title, category=info.category,
                                  mutually_exclusive=info.mutually_exclusive, open_ms=info.open_ts_ms,
-                                 close_ms=info.close_ts_ms, updated_ms=now, tickers=list(info.market_tickers))
+                                 close_ms=info.close_ts_ms, updated_ms=now, tickers=list(info.market_tickers),
+                                 multivariate=info.shape == "combo")
                 self.events[info.event_ticker] = ev
                 self.event_list.append(ev)
                 for t, sub in zip(info.market_tickers, info.market_subtitles, strict=False):
@@ -159,7 +164,7 @@ class MarketDriver:
         return s.price_level_structure if s else "linear_cent"
 
     def _prune(self, now: int) -> None:
-        """Forget settled markets (and their events) long past settlement, so listings stay bounded."""
+        """Move settled markets long past settlement to the archive, so listings stay bounded."""
         if self.step % 100:
             return
         cutoff = now - self.retain_settled_ms
@@ -168,8 +173,13 @@ class MarketDriver:
         if not gone:
             return
         for t in gone:
-            del self.markets[t]
+            self.archive[t] = self.markets.pop(t)
             self._listed_in.pop(t, None)
+        while len(self.archive) > ARCHIVE_MAX:
+            old = next(iter(self.archive))
+            del self.archive[old]
+            if self._on_forget is not None:
+                self._on_forget(old)
         self.market_list = keep
         live_events = {r.event_ticker for r in keep}
         self.event_list = [e for e in self.event_list if e.event_ticker in live_events]

@@ -7,7 +7,9 @@ Two small uvicorn protocol subclasses give the simulator what plain ASGI cannot:
 * the WebSocket protocol pings every ``ws_ping_interval`` seconds (10 s) with the payload
   ``heartbeat``, as Kalshi does (REFERENCE §10.1).
 
-The market driver steps on a wall-clock interval (``step_seconds``; 0 = only ``POST /_sim/step``).
+The market steps whenever the market clock reaches the next step's time (every 10 s of market
+time: every 10 s at the default wall-clock pace, every 0.25 s at ``--speed 40``; never on its own
+at speed 0, only on ``POST /_sim/step``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import contextlib
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -171,35 +172,30 @@ class SimExchangeServer:
         return f"http://{host}:{self.port}"
 
     async def _step_forever(self) -> None:
-        """Step the market every ``exchange.step_seconds`` (re-read after POST /_sim/clock)."""
+        """Step the market whenever the market clock reaches the next step (re-read after POST /_sim/clock)."""
         x = self.exchange
         wake = asyncio.Event()
         x.clock_listener = wake.set
-        next_at: float | None = None
+        behind_logged = False
         while True:
-            interval = x.step_seconds
-            if interval <= 0:
-                await wake.wait()
-                wake.clear()
-                next_at = None
-                continue
-            due = next_at if next_at is not None else time.monotonic() + interval
-            next_at = due
-            try:
-                await asyncio.wait_for(wake.wait(), max(0.0, due - time.monotonic()))
-                wake.clear()
-                next_at = None  # the interval changed: start counting again
-                continue
-            except TimeoutError:
-                pass
-            next_at = due + interval
+            wait = x.clock.wall_seconds_until(x.next_step_ms())
+            if wait > 0:
+                try:
+                    await asyncio.wait_for(wake.wait(), None if wait == float("inf") else wait)
+                    wake.clear()
+                    continue  # the speed changed (or a manual step moved the market): look again
+                except TimeoutError:
+                    pass
             try:
                 x.step(1)
             except Exception:  # noqa: BLE001 - one bad step must not stop the market
                 self.step_errors += 1
                 log.exception("market step failed")
-            if time.monotonic() > next_at + interval:  # fell behind: do not replay a burst of steps
-                next_at = time.monotonic() + interval
+            behind = x.clock.wall_seconds_until(x.next_step_ms()) == 0
+            if behind and not behind_logged:
+                behind_logged = True
+                log.warning("the market cannot keep up with --speed %g: it lags the market clock", x.speed)
+            await asyncio.sleep(0)  # requests are served between catch-up steps
 
     async def serve(self) -> None:
         """Serve until :meth:`stop` (or Ctrl-C under the CLI)."""

@@ -132,6 +132,8 @@ def market_json(rec: MarketRecord, book: Market, status: str) -> Json:
         out["floor_strike"] = fs
     if cs is not None:
         out["cap_strike"] = cs
+    if m.is_combo:
+        out["mve_collection_ticker"] = rec.event_ticker  # each sim combo event is its own collection
     if rec.settlement_value is not None:
         out["settlement_value_dollars"] = fmt_price(rec.settlement_value)
     if rec.settled_ms is not None:
@@ -179,9 +181,9 @@ def multiplier_number(m: int) -> float | int:
     return q if r == 0 else float(Decimal(m).scaleb(-4))
 
 
-def series_json(s: SeriesRecord) -> Json:
-    """One Series object (fee structure, category)."""
-    return {
+def series_json(s: SeriesRecord, *, volume: int | None = None) -> Json:
+    """One Series object (fee structure, category; ``volume_fp`` with ``include_volume``)."""
+    out: Json = {
         "ticker": s.ticker,
         "frequency": s.frequency,
         "title": s.title,
@@ -195,6 +197,39 @@ def series_json(s: SeriesRecord) -> Json:
         "fee_multiplier": multiplier_number(s.fee_multiplier),
         "additional_prohibitions": [],
         "exchange_index": 0,
+    }
+    if volume is not None:
+        out["volume_fp"] = fmt_count(volume)
+    return out
+
+
+def event_metadata_json(ev: EventRecord) -> Json:
+    """GET /events/{ticker}/metadata: no images or colours in the sim, one settlement source."""
+    return {"image_url": "", "featured_image_url": "",
+            "market_details": [{"market_ticker": t, "image_url": "", "color_code": ""} for t in ev.tickers],
+            "settlement_sources": [{"name": "kalashi sim-exchange", "url": ""}]}
+
+
+def collection_json(ev: EventRecord, price_level_structure: str, price_ranges: list[Any]) -> Json:
+    """One MultivariateEventCollection (each sim combo event is its own collection, without legs)."""
+    return {
+        "collection_ticker": ev.event_ticker,
+        "series_ticker": ev.series_ticker,
+        "exchange_index": 0,
+        "title": ev.title,
+        "description": "A simulated combo event (kalashi sim-exchange); its markets are listed, not built from legs.",
+        "open_date": iso(ev.open_ms).replace(".000Z", "Z"),
+        "close_date": iso(ev.close_ms).replace(".000Z", "Z"),
+        "associated_events": [],
+        "associated_event_tickers": [],
+        "is_ordered": False,
+        "is_single_market_per_event": False,
+        "is_all_yes": False,
+        "size_min": 0,
+        "size_max": 0,
+        "functional_description": "Not simulated: markets cannot be created or looked up from legs.",
+        "price_level_structure": price_level_structure,
+        "price_ranges": price_ranges,
     }
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -36,9 +36,7 @@ from ...money import ONE_DOLLAR, fmt_count, fmt_price
 from ..engine import BookDelta, MarketStatus
 from . import serialize as ser
 from .catalog import MarketRecord, user_uuid
-
-if TYPE_CHECKING:
-    from .exchange import SimExchange
+from .core import ExchangeCore
 
 log = logging.getLogger("kalashi.sim_exchange.ws")
 
@@ -116,7 +114,7 @@ class Conn:
 class Hub:
     """Every live connection, and the routing of engine events to their subscriptions."""
 
-    def __init__(self, exchange: SimExchange) -> None:
+    def __init__(self, exchange: ExchangeCore) -> None:
         self.x = exchange
         self.conns: set[Conn] = set()
         self._by_channel: dict[str, list[tuple[Conn, Sub]]] = {}
@@ -160,7 +158,9 @@ class Hub:
         return n
 
     # ------------------------------------------------------------------ engine events
-    def book_delta(self, ev: BookDelta) -> None:
+    def book_delta(self, ev: BookDelta, cause: tuple[str, str] | None = None) -> None:
+        """An ``orderbook_delta`` to every subscriber of the market; ``cause`` is the (account,
+        client_order_id) whose order made the change, which that account's messages carry."""
         if "ticker" in self._by_channel:
             self._dirty.add(ev.ticker)
         subs = self._by_channel.get("orderbook_delta")
@@ -172,9 +172,12 @@ class Hub:
             if not sub.wants(ev.ticker):
                 continue
             price = ONE_DOLLAR - ev.price if (ev.side == "no" and sub.use_yes_price) else ev.price
-            conn.push({"type": "orderbook_delta", "sid": sub.sid, "seq": conn.next_seq(sub, data=True),
-                       "msg": {"market_ticker": ev.ticker, "market_id": market_id, "price_dollars": fmt_price(price),
-                               "delta_fp": fmt_count(ev.delta), "side": ev.side, "ts_ms": ev.ts_ms}})
+            msg: Json = {"market_ticker": ev.ticker, "market_id": market_id, "price_dollars": fmt_price(price),
+                         "delta_fp": fmt_count(ev.delta), "side": ev.side, "ts_ms": ev.ts_ms}
+            if cause is not None and cause[1] and conn.account == cause[0]:
+                msg["client_order_id"] = cause[1]
+                msg["subaccount"] = 0
+            conn.push({"type": "orderbook_delta", "sid": sub.sid, "seq": conn.next_seq(sub, data=True), "msg": msg})
 
     def _private(self, channel: str, account: str, ticker: str, kind: str, msg: Json) -> None:
         for conn, sub in self._by_channel.get(channel, ()):
@@ -184,11 +187,13 @@ class Hub:
     def user_order(self, account: str, order: ExchangeOrder, intent: OrderIntent | None, ts_ms: int) -> None:
         if "user_orders" in self._by_channel:
             self._private("user_orders", account, order.ticker, "user_order",
-                          ser.ws_user_order(order, user_id=user_uuid(account), intent=intent, updated_ms=ts_ms))
+                          ser.ws_user_order(self.x.public_order(order), user_id=user_uuid(account),
+                                            intent=intent, updated_ms=ts_ms))
 
     def fill(self, account: str, fill: ExchangeFill, post_position: int) -> None:
         if "fill" in self._by_channel:
-            self._private("fill", account, fill.ticker, "fill", ser.ws_fill(fill, post_position=post_position))
+            self._private("fill", account, fill.ticker, "fill",
+                          ser.ws_fill(self.x.public_fill(fill), post_position=post_position))
 
     def market_position(self, account: str, pos: MarketPosition, volume: int) -> None:
         if "market_positions" in self._by_channel:
