@@ -46,7 +46,9 @@ exposure = [
     exposure_of("crypto", D("10") * D("0.62")),
 ]
 
-def opp(id, strategy, event, legs, edge, edge_pct, fees, conf, liq, reason, cost):
+def opp(id, strategy, event, legs, edge, fees, conf, liq, reason, cost):
+    # edge_pct is a ratio, edge / all-in cost per basket (docs/records.md), not a percent
+    edge_pct = f"{(D(edge) / D(cost)).quantize(D('0.0001')):f}"
     score = D(edge) * D(conf) * D(liq)
     return {"kind": "opportunity", "v": 1, "id": id, "strategy": strategy, "event_ticker": event, "series_ticker": event.split("-")[0],
             "category": "", "legs": legs, "edge": edge, "edge_pct": edge_pct, "fees": fees, "cost": cost,
@@ -57,16 +59,16 @@ def leg(t, o, a, p, c): return {"ticker": t, "outcome": o, "action": a, "price":
 opps = [
     opp("opp-0031-arb-KXNBA-26-CHAMP", "arbitrage", "KXNBA-26-CHAMP",
         [leg("KXNBA-26-CHAMP-BOS", "no", "buy", "0.8000", "5.00"), leg("KXNBA-26-CHAMP-OKC", "no", "buy", "0.7600", "5.00"), leg("KXNBA-26-CHAMP-DEN", "no", "buy", "0.3900", "5.00")],
-        "0.1800", "1.8330", "0.0700", "1.0000", "0.4000", "Buying NO on all 3 mutually exclusive outcomes costs $1.95 a set and pays at least $2.00: $0.036 a set after fees, 5 sets deep.", "9.8200"),
+        "0.1800", "0.0700", "1.0000", "0.4000", "Buying NO on all 3 mutually exclusive outcomes costs $1.95 a set and pays at least $2.00: $0.036 a set after fees, 5 sets deep.", "9.8200"),
     opp("opp-0031-spread-KXCPI-26NOV-T3.0", "spread", "KXCPI-26NOV",
         [leg("KXCPI-26NOV-T3.0", "yes", "buy", "0.4200", "20.00")],
-        "0.2400", "2.8600", "0.0300", "0.6000", "0.8000", "Spread 0.38–0.47 is 9¢ wide; a maker bid at 42¢ clears maker fees and the 2¢ adverse-selection allowance.", "8.4300"),
+        "0.2400", "0.0300", "0.6000", "0.8000", "Spread 0.38–0.47 is 9¢ wide; a maker bid at 42¢ clears maker fees and the 2¢ adverse-selection allowance.", "8.4300"),
     opp("opp-0031-value-KXFED-26DEC-T4.25", "value", "KXFED-26DEC",
         [leg("KXFED-26DEC-T4.25", "yes", "buy", "0.3300", "10.00")],
-        "0.2452", "7.0974", "0.1548", "0.5500", "0.7000", "Forecast 37% against an all-in cost of 34.5¢ a contract after fees.", "3.4548"),
+        "0.2452", "0.1548", "0.5500", "0.7000", "Forecast 37% against an all-in cost of 34.5¢ a contract after fees.", "3.4548"),
     opp("opp-0031-value-KXBTC-26DEC31-T100000", "value", "KXBTC-26DEC31",
         [leg("KXBTC-26DEC31-T100000", "no", "buy", "0.5900", "10.00")],
-        "0.4307", "7.0964", "0.1693", "0.4500", "0.6000", "Forecast P(yes) 35% makes NO worth 65¢ against 60.7¢ all-in.", "6.0693"),
+        "0.4307", "0.1693", "0.4500", "0.6000", "Forecast P(yes) 35% makes NO worth 65¢ against 60.7¢ all-in.", "6.0693"),
 ]
 
 journal = []

@@ -1,8 +1,11 @@
 import { Badge } from '../components/Badge'
 import { GlassCard } from '../components/GlassCard'
+import { Num } from '../components/Stat'
 import type { BridgeState } from '../lib/protocol'
+import { shareUnit } from '../lib/units'
 
-/** Recommendations from the metrics stage, each with the numbers it rests on, exactly as sent. */
+/** Recommendations from the metrics stage, each with the numbers it rests on: percents and ratios by
+ * the protocol's one rule (lib/units), everything else exactly as sent. */
 export function InsightsCard({ state }: { state: BridgeState | null }) {
   const recs = state?.recommendations ?? []
   return (
@@ -20,7 +23,7 @@ export function InsightsCard({ state }: { state: BridgeState | null }) {
                   {Object.entries(r.numbers).map(([k, v]) => (
                     <div key={k}>
                       <dt>{k.replace(/_/g, ' ')}</dt>
-                      <dd className="num">{String(v)}</dd>
+                      <dd>{shareUnit(k) ? <Num kind="share" field={k} value={v} /> : <span className="num">{String(v)}</span>}</dd>
                     </div>
                   ))}
                 </dl>

@@ -9,11 +9,11 @@ export function PerformanceCard({ state }: { state: BridgeState | null }) {
   return (
     <GlassCard title="Performance" testId="card-performance">
       <div className="stat-grid">
-        <Stat label="Win rate" kind="rate" value={m?.win_rate} testId="win-rate" />
+        <Stat label="Win rate" kind="share" field="win_rate" value={m?.win_rate} testId="win-rate" />
         <Stat label="Trades" kind="int" value={m?.trades} testId="trades" />
         <Stat label="Realized P&L" kind="money" value={state?.account.realized_pnl} signed testId="realized-pnl" />
         <Stat label="Unrealized P&L" kind="money" value={state?.account.unrealized_pnl} signed testId="unrealized-pnl" />
-        <Stat label="Max drawdown" kind="percent" value={m?.max_drawdown_pct} testId="max-drawdown" />
+        <Stat label="Max drawdown" kind="share" field="max_drawdown_pct" value={m?.max_drawdown_pct} testId="max-drawdown" />
         <div className="stat">
           <div className="stat__label">Wins / losses</div>
           <div className="stat__value">
@@ -38,7 +38,7 @@ export function PerformanceCard({ state }: { state: BridgeState | null }) {
               <tr key={name}>
                 <th scope="row">{name}</th>
                 <td className="num-col"><Num kind="int" value={s?.trades} /></td>
-                <td className="num-col"><Num kind="rate" value={s?.win_rate} /></td>
+                <td className="num-col"><Num kind="share" field="win_rate" value={s?.win_rate} /></td>
                 <td className="num-col"><Num kind="money" value={s?.pnl ?? s?.realized_pnl} signed /></td>
               </tr>
             ))}

@@ -122,7 +122,7 @@ export function JournalView({ journal }: { journal: Entry[] }) {
                   </td>
                   <td>{strategyOf(e, byOrder) || '—'}</td>
                   <td className="num-col">{e.kind === 'order' ? <Num kind="number" value={e.latency_ms} places={1} unit=" ms" /> : '—'}</td>
-                  <td className="num-col">{e.kind === 'order' ? <Num kind="percent" value={e.slippage_pct} places={3} /> : '—'}</td>
+                  <td className="num-col">{e.kind === 'order' ? <Num kind="share" field="slippage_pct" value={e.slippage_pct} places={3} /> : '—'}</td>
                   <td className="mono">{e.client_order_id}</td>
                 </tr>
               ))}
