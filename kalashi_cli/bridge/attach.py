@@ -33,7 +33,7 @@ from ..journal import Journal, RecordRow
 from ..money import fmt_count, fmt_money, fmt_price
 from ..profile import Profile, load_profile
 from ..service import EQUITY_POINTS, JOURNAL_VIEW, decimal_text, iteration_record_from_row, percent
-from .backends import CommandRefused, Listener
+from .backends import CommandRefused, Listener, Progress, clock_of
 
 
 def _ms(started: str) -> int:
@@ -158,7 +158,10 @@ class AttachBackend:
 
     @staticmethod
     def _with_ts(kind: str, rec: dict[str, Any], ts_ms: int) -> dict[str, Any]:
-        return {**rec, "ts": iso(ts_ms)} if kind == "order" and "ts" not in rec else rec
+        """An order or fill with ``wall_ts`` (when it was journaled: the wall clock); an order also with ``ts``."""
+        if kind == "order" and "ts" not in rec:
+            return {**rec, "ts": iso(ts_ms), "wall_ts": iso(ts_ms)}
+        return {**rec, "wall_ts": iso(ts_ms)} if kind in ("order", "fill") else rec
 
     # -- state ------------------------------------------------------------------------------
     def _loop_view(self, rows: list[dict[str, Any]]) -> tuple[str, float, float | None]:
@@ -252,7 +255,8 @@ class AttachBackend:
             open_orders.append({"client_order_id": o.client_order_id, "order_id": o.order_id, "ticker": o.ticker,
                                 "outcome": outcome, "action": action, "price": price,
                                 "count": fmt_count(o.initial_count), "remaining": fmt_count(o.remaining_count),
-                                "status": o.status, "created": iso(o.created_ts_ms)})
+                                "status": o.status, "created": iso(o.created_ts_ms),
+                                "placed_wall": rec.get("ts") if rec is not None else None})
         loop_detail = (f"attached; last iteration {last['n']} ended {age:.0f} s ago" if last is not None and age is not None
                        else "attached; the run-loop has not finished an iteration yet")
         health = [
@@ -284,6 +288,8 @@ class AttachBackend:
             "last_iteration": iteration_record_from_row(last) if last is not None else None,
             "updated": iso(self.wall_ms()),
             "attached": True,
+            "profiles": [],  # set_profile is refused here
+            "clock": clock_of(str(last["source"]) if last is not None else "", int(last["ts_ms"]) if last is not None else None),
         }
 
     def _latest_heal_health(self) -> list[dict[str, Any]]:
@@ -303,8 +309,8 @@ class AttachBackend:
         return out
 
     # -- commands ---------------------------------------------------------------------------
-    def execute(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
-        """Halt the watched loop; refuse everything else.
+    def execute(self, cmd: str, args: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
+        """Halt the watched loop; refuse everything else (``progress`` is not used: halting is quick).
 
         Raises:
             CommandRefused: any command but ``halt``.
