@@ -7,7 +7,12 @@ from decimal import Decimal as D
 from datetime import datetime, timedelta, timezone
 
 T0 = datetime(2026, 11, 25, 14, 0, 0, tzinfo=timezone.utc)
+# two clocks (docs/bridge-protocol.md §2 "Times"): ts() is the wall clock (journal times, states,
+# the equity curve); sim_ts() the simulated market's clock (fills, the broker's order times), which
+# the sim runs from its own epoch, ten simulated seconds a step
+SIM0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 def ts(i): return (T0 + timedelta(seconds=10 * i)).strftime('%Y-%m-%dT%H:%M:%SZ')
+def sim_ts(i): return (SIM0 + timedelta(seconds=10 * (1000 + i))).strftime('%Y-%m-%dT%H:%M:%SZ')
 def m4(x): return f"{D(x).quantize(D('0.0001')):f}"
 def c2(x): return f"{D(x).quantize(D('0.01')):f}"
 
@@ -34,8 +39,8 @@ balance = equity - value
 realized = equity - D("1000") - unreal
 
 open_orders = [
-    {"client_order_id": "kal-0031-spread-KXCPI-26NOV-T3.0-a", "order_id": "paper-000412", "ticker": "KXCPI-26NOV-T3.0", "outcome": "yes", "action": "buy", "price": "0.4200", "count": "20.00", "remaining": "12.00", "status": "resting", "created": ts(30)},
-    {"client_order_id": "kal-0029-spread-KXPRES-28-DEM-b", "order_id": "paper-000398", "ticker": "KXPRES-28-DEM", "outcome": "no", "action": "buy", "price": "0.4700", "count": "10.00", "remaining": "10.00", "status": "resting", "created": ts(28)},
+    {"client_order_id": "kal-0031-spread-KXCPI-26NOV-T3.0-a", "order_id": "paper-000412", "ticker": "KXCPI-26NOV-T3.0", "outcome": "yes", "action": "buy", "price": "0.4200", "count": "20.00", "remaining": "12.00", "status": "resting", "created": sim_ts(30), "placed_wall": ts(30)},
+    {"client_order_id": "kal-0029-spread-KXPRES-28-DEM-b", "order_id": "paper-000398", "ticker": "KXPRES-28-DEM", "outcome": "no", "action": "buy", "price": "0.4700", "count": "10.00", "remaining": "10.00", "status": "resting", "created": sim_ts(28), "placed_wall": ts(28)},
 ]
 
 def exposure_of(group, amount, cap="20.00"):
@@ -76,10 +81,10 @@ def order(i, coid, oid, t, o, a, p, c, status, filled, avg, fees, lat, slip, str
     return {"kind": "order", "v": 1, "client_order_id": coid, "order_id": oid, "mode": "paper", "ticker": t, "outcome": o, "action": a,
             "price": p, "count": c, "status": status, "filled_count": filled, "avg_fill_price": avg, "fees": fees, "latency_ms": lat,
             "slippage_pct": slip, "strategy": strat, "opportunity_id": oppid, "time_in_force": tif, "post_only": post, "reduce_only": False,
-            "reason": "", "ts": ts(i)}
+            "reason": "", "ts": ts(i), "wall_ts": ts(i)}
 def fill(i, coid, oid, fid, t, o, a, p, c, fee, taker):
     return {"kind": "fill", "v": 1, "fill_id": fid, "order_id": oid, "client_order_id": coid, "ticker": t, "outcome": o, "action": a,
-            "price": p, "count": c, "fee": fee, "is_taker": taker, "ts": ts(i)}
+            "price": p, "count": c, "fee": fee, "is_taker": taker, "ts": sim_ts(i), "wall_ts": ts(i)}
 
 journal += [
     fill(30, "kal-0030-value-KXFED-26DEC-T4.25-a", "paper-000409", "fill-000733", "KXFED-26DEC-T4.25", "yes", "buy", "0.3100", "15.50", "0.2600", True),
@@ -125,8 +130,10 @@ state = {
     "journal": journal, "recommendations": recs,
     "last_iteration": {"kind": "iteration", "v": 1, "n": 31, "started": ts(31), "duration_ms": "171.204", "markets": 148,
                        "opportunities": 4, "candidates": 1, "orders": 0, "state": "ACTIVE", "state_reason": "",
-                       "equity": m4(equity), "cash": m4(balance)},
+                       "equity": m4(equity), "cash": m4(balance), "as_of": sim_ts(31)},
     "updated": ts(31),
+    "profiles": ["aggressive", "conservative", "default"],
+    "clock": {"source": "sim", "source_now": sim_ts(31), "wall_now": ts(31)},
 }
 
 # four more iterations of records (32..35)
@@ -154,7 +161,7 @@ for k, eq in enumerate(eqs):
     mk = json.loads(json.dumps(metrics)); mk["equity"] = eq
     mk["unrealized_pnl"] = m4(D(eq) - D("1000") - D(mk["realized_pnl"]))
     batch.append(mk)
-    batch.append({"kind": "iteration", "v": 1, "n": n, "started": ts(i), "duration_ms": f"{180 + 13 * k}.4", "markets": 148, "opportunities": len(fresh), "candidates": 1, "orders": 1 if k % 2 == 0 else 0, "state": "ACTIVE", "state_reason": "", "equity": eq, "cash": m4(balance)})
+    batch.append({"kind": "iteration", "v": 1, "n": n, "started": ts(i), "duration_ms": f"{180 + 13 * k}.4", "markets": 148, "opportunities": len(fresh), "candidates": 1, "orders": 1 if k % 2 == 0 else 0, "state": "ACTIVE", "state_reason": "", "equity": eq, "cash": m4(balance), "as_of": sim_ts(i)})
     iters.append(batch)
 
 import os

@@ -114,16 +114,19 @@ describe('RiskCard', () => {
 describe('tables', () => {
   it('lists positions with prices in cents and signed unrealized P&L', () => {
     render(<PositionsCard state={fixtureState()} />)
-    const rows = within(screen.getByTestId('positions-table')).getAllByRole('row').slice(1)
+    const rows = screen.getByTestId('positions-table').querySelectorAll('tbody tr')
     expect(rows).toHaveLength(3)
-    expect(rows[1]!.textContent).toBe('KXBTC-26DEC31-T100000NO1062¢59¢-$0.30crypto')
-    expect(rows[2]!.textContent).toContain('15.5')
+    // sorted by market; cost = average price × contracts
+    expect(rows[0]!.textContent).toBe('KXBTC-26DEC31-T100000NO1062¢$6.2059¢-$0.30crypto')
+    expect(rows[1]!.textContent).toContain('15.5')
+    expect(text('positions-total-count')).toBe('50.5')
+    expect(text('positions-total-unrealized')).toBe('+$0.76')
   })
 
   it('lists open orders with remaining of total', () => {
     render(<OrdersCard state={fixtureState()} />)
-    const rows = within(screen.getByTestId('open-orders-table')).getAllByRole('row').slice(1)
-    expect(rows[0]!.textContent).toContain('KXCPI-26NOV-T3.0')
+    const rows = screen.getByTestId('open-orders-table').querySelectorAll('tbody tr')
+    expect(rows[0]!.textContent).toContain('KXCPI-26NOV-T3.0') // newest placed first
     expect(rows[0]!.textContent).toContain('12 / 20')
   })
 

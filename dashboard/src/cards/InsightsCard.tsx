@@ -1,5 +1,6 @@
 import { Badge } from '../components/Badge'
 import { GlassCard } from '../components/GlassCard'
+import { Loading } from '../components/Loading'
 import { Num } from '../components/Stat'
 import type { BridgeState } from '../lib/protocol'
 import { shareUnit } from '../lib/units'
@@ -9,8 +10,10 @@ import { shareUnit } from '../lib/units'
 export function InsightsCard({ state }: { state: BridgeState | null }) {
   const recs = state?.recommendations ?? []
   return (
-    <GlassCard title="AI insights" testId="card-insights" aside={<Badge tone="accent">{recs.length}</Badge>}>
-      {recs.length === 0 ? (
+    <GlassCard title="AI insights" testId="card-insights" aside={state ? <Badge tone="accent">{recs.length}</Badge> : null}>
+      {!state ? (
+        <Loading testId="insights-loading" />
+      ) : recs.length === 0 ? (
         <p className="empty">No recommendations yet.</p>
       ) : (
         <ul className="insights" data-testid="insights-list">

@@ -1,6 +1,7 @@
 import { Badge } from '../components/Badge'
 import type { Tone } from '../components/Badge'
 import { GlassCard } from '../components/GlassCard'
+import { Loading } from '../components/Loading'
 import { Num } from '../components/Stat'
 import { formatCount, formatPrice } from '../lib/decimal'
 import type { BridgeState, DecisionRecord, OpportunityRecord } from '../lib/protocol'
@@ -17,8 +18,10 @@ function legText(o: OpportunityRecord): string {
 export function OpportunitiesCard({ state, decisions = [] }: { state: BridgeState | null; decisions?: DecisionRecord[] }) {
   const opportunities = state?.opportunities ?? []
   return (
-    <GlassCard title="Top opportunities" span="tall" testId="card-opportunities" aside={<Badge>{opportunities.length}</Badge>}>
-      {opportunities.length === 0 ? (
+    <GlassCard title="Top opportunities" span="tall" testId="card-opportunities" aside={state ? <Badge>{opportunities.length}</Badge> : null}>
+      {!state ? (
+        <Loading testId="opportunities-loading" />
+      ) : opportunities.length === 0 ? (
         <p className="empty">No opportunities in the latest scan.</p>
       ) : (
         <ol className="opportunity-list" data-testid="opportunities-list">

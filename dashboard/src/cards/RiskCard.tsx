@@ -1,4 +1,5 @@
 import { GlassCard } from '../components/GlassCard'
+import { Loading } from '../components/Loading'
 import { Num } from '../components/Stat'
 import { StatusPill, tradingTone } from '../components/StatusPill'
 import { compareDecimal, toPlotNumber } from '../lib/decimal'
@@ -18,7 +19,9 @@ export function RiskCard({ state }: { state: BridgeState | null }) {
           Halted: {state.halt_reason}
         </p>
       ) : null}
-      {exposure.length === 0 ? (
+      {!state ? (
+        <Loading testId="exposure-loading" />
+      ) : exposure.length === 0 ? (
         <p className="empty">No exposure: no open positions or resting orders.</p>
       ) : (
         <ul className="exposure-list" data-testid="exposure-list">

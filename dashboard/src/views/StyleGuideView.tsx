@@ -86,7 +86,7 @@ function Specimens() {
       </GlassCard>
       <GlassCard title="Connection banner">
         <ConnectionBanner
-          info={{ status: 'reconnecting', url: 'ws://127.0.0.1:8766/', attempt: 3, retryAt: null, lastMessageAt: null, lastError: 'connection closed (code 1006)' }}
+          info={{ status: 'reconnecting', url: 'ws://127.0.0.1:8766/', attempt: 3, retryAt: null, lastMessageAt: null, lastError: 'connection closed (code 1006)', downSince: Date.parse('2026-11-25T14:03:27Z') }}
           hasData
           onRetry={noop}
         />
