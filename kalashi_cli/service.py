@@ -232,12 +232,13 @@ class TradingService:
     # -- operator controls ------------------------------------------------------------------------
     def halt(self, reason: str = "operator halt") -> dict[str, Any]:
         """Always allowed: HALTED, resting orders cancelled."""
+        from .heal.checks import trading_state_status
         from .safety import halt
 
         with self._lock:
             res = halt(self.journal, self.broker, reason).to_dict()
             self._metrics_stale = True
-            self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "degraded",
+            self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": trading_state_status("HALTED"),
                            "detail": f"HALTED: {reason}"})
         return res
 

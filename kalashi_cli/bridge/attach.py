@@ -29,6 +29,7 @@ from typing import Any
 
 from ..engine import iso
 from ..errors import UsageError
+from ..heal.checks import trading_state_status
 from ..journal import Journal, RecordRow
 from ..money import fmt_count, fmt_money, fmt_price
 from ..profile import Profile, load_profile
@@ -151,7 +152,7 @@ class AttachBackend:
             if (st == "HALTED") != self._halted:  # halted (or resumed) by someone else
                 self._halted = st == "HALTED"
                 self._publish({"kind": "health", "v": 1, "name": "trading_state",
-                               "status": "degraded" if self._halted else "ok",
+                               "status": trading_state_status(st),
                                "detail": f"HALTED: {why}" if self._halted else "ACTIVE"})
                 out += 1
             return out
@@ -264,7 +265,7 @@ class AttachBackend:
              "latency_ms": None},
             {"name": "journal", "status": "ok" if ok else "failed",
              "detail": f"{self.path} integrity ok" if ok else f"integrity check: {detail}", "latency_ms": None},
-            {"name": "trading_state", "status": "ok" if trading_state == "ACTIVE" else "degraded",
+            {"name": "trading_state", "status": trading_state_status(trading_state),
              "detail": trading_state if halt_reason is None else f"{trading_state}: {halt_reason}",
              "latency_ms": None},
         ]
@@ -343,7 +344,7 @@ class AttachBackend:
                 jr.close()
             with self._lock:
                 self._halted = True
-                self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "degraded",
+                self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "failed",
                                "detail": f"HALTED: {reason}"})
             return {"trading_state": "HALTED", "canceled_orders": 0, "resting_orders": resting,
                     "note": "paper orders rest in the run-loop's own exchange: they stay until that loop "
@@ -362,7 +363,7 @@ class AttachBackend:
             jr.close()
         with self._lock:
             self._halted = True
-            self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "degraded",
+            self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "failed",
                            "detail": f"HALTED: {reason}"})
         out: dict[str, Any] = {"trading_state": "HALTED", "canceled_orders": res.cancelled,
                                "remaining_resting": res.remaining_resting}
