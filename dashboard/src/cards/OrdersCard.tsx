@@ -5,6 +5,7 @@ import type { Column } from '../components/DataTable'
 import { GlassCard } from '../components/GlassCard'
 import { Loading } from '../components/Loading'
 import { Num } from '../components/Stat'
+import { Ticker } from '../components/Ticker'
 import { TimeStamp } from '../components/TimeStamp'
 import { multiplyDecimal, sumDecimals } from '../lib/decimal'
 import type { BridgeState, OpenOrder } from '../lib/protocol'
@@ -29,7 +30,7 @@ function sumOf(values: unknown[], kind: 'money' | 'count', testId: string) {
 /** The columns; times are labelled with their clock, and the list sorts by the wall clock. */
 export function orderColumns(market: ClockKind): Column<OpenOrder>[] {
   return [
-    { key: 'ticker', label: 'Market', rowHeader: true, cell: (o) => <span className="ticker">{o.ticker}</span>, sortValue: (o) => o.ticker, sortKind: 'text' },
+    { key: 'ticker', label: 'Market', rowHeader: true, cell: (o) => <Ticker ticker={o.ticker} />, sortValue: (o) => o.ticker, sortKind: 'text' },
     {
       key: 'side',
       label: 'Side',

@@ -5,6 +5,7 @@ import type { Column } from '../components/DataTable'
 import { GlassCard } from '../components/GlassCard'
 import { Loading } from '../components/Loading'
 import { Num } from '../components/Stat'
+import { Ticker } from '../components/Ticker'
 import { multiplyDecimal, sumDecimals } from '../lib/decimal'
 import type { BridgeState, Position } from '../lib/protocol'
 
@@ -25,7 +26,7 @@ function Total({ values, kind, signed = false, testId }: { values: unknown[]; ki
 }
 
 export const POSITION_COLUMNS: Column<Position>[] = [
-  { key: 'ticker', label: 'Market', rowHeader: true, cell: (p) => <span className="ticker">{p.ticker}</span>, sortValue: (p) => p.ticker, sortKind: 'text' },
+  { key: 'ticker', label: 'Market', rowHeader: true, cell: (p) => <Ticker ticker={p.ticker} />, sortValue: (p) => p.ticker, sortKind: 'text' },
   {
     key: 'outcome',
     label: 'Side',
