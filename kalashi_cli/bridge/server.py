@@ -83,6 +83,10 @@ TOKEN_ENV = "KALASHI_BRIDGE_TOKEN"
 STATE_AFTER = frozenset({"iteration", "metrics", "health"})
 #: how many finished and running commands every state lists
 COMMAND_LOG = 20
+#: requests (commands, get_state) one connection may have waiting at once; beyond, its frames wait
+#: to be read — so a client cannot queue unbounded work, yet a heartbeat or a halt sent during a
+#: long flatten is still taken
+IN_FLIGHT = 8
 
 
 def is_loopback(host: str) -> bool:
@@ -163,6 +167,8 @@ class Client:
     sent: int = 0
     resyncs: int = 0
     dropped: int = 0
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT))
+    in_flight: int = 0  # requests taken and not yet answered
 
     def put(self, text: str, what: str = REPLY, number: int = 0) -> None:
         self.queue.append((what, number, text))
@@ -424,7 +430,7 @@ class BridgeServer:
     def stats(self) -> list[dict[str, Any]]:
         """Per-client counters (queued, sent, resyncs, dropped) — for tests and the curious."""
         return [{"queued": len(c.queue), "held": len(c.held), "sent": c.sent, "resyncs": c.resyncs,
-                 "dropped": c.dropped, "synced": c.synced} for c in self.hub.clients]
+                 "dropped": c.dropped, "synced": c.synced, "in_flight": c.in_flight} for c in self.hub.clients]
 
     # -- from the backend's threads -----------------------------------------------------------------
     def _listener(self, record: dict[str, Any]) -> None:
@@ -559,10 +565,18 @@ class BridgeServer:
             return
         # answered by tasks of their own: the connection is read on while a command runs (a
         # heartbeat's get_state, a halt behind a long flatten); the one worker keeps them in order
-        if cmd.cmd == "get_state":
-            self._spawn(self._answer_get_state(c, cmd))
-        else:
-            self._spawn(self._run_command(c, cmd))
+        await c.slots.acquire()
+        c.in_flight += 1
+        self._spawn(self._released(c, self._answer_get_state(c, cmd) if cmd.cmd == "get_state"
+                                   else self._run_command(c, cmd)))
+
+    @staticmethod
+    async def _released(c: Client, request: Any) -> None:
+        try:
+            await request
+        finally:
+            c.in_flight -= 1
+            c.slots.release()
 
     async def _answer_get_state(self, c: Client, cmd: Command) -> None:
         try:

@@ -160,3 +160,28 @@ def test_the_service_backend_offers_its_profiles(idle_bridge: RunningBridge, ser
     state = c.welcome()
     assert state["profiles"] == sorted(state["profiles"]) and "default" in state["profiles"]
     assert isinstance(ServiceBackend(service).state()["profiles"], list)
+
+
+def test_one_connection_cannot_queue_unbounded_work(start_bridge: Callable[..., RunningBridge],
+                                                    connect: Callable[..., Client]) -> None:
+    from kalashi_cli.bridge.server import IN_FLIGHT
+
+    backend = ScriptedBackend()
+    bridge = start_bridge(backend)
+    c = connect(bridge.ws_url)
+    c.welcome()
+    backend.state_ready.clear()  # every get_state now waits in the bridge's worker
+    ids = [c.send("get_state") for _ in range(4 * IN_FLIGHT)]
+
+    def in_flight() -> int:
+        return sum(s["in_flight"] for s in bridge.call(bridge.server.stats))
+
+    deadline = time.monotonic() + WAIT
+    while in_flight() < IN_FLIGHT:
+        assert time.monotonic() < deadline, "the bridge did not take the first requests"
+    # the rest wait unread on the socket, however long the worker is busy
+    until = time.monotonic() + 1.0
+    while time.monotonic() < until:
+        assert in_flight() == IN_FLIGHT
+    backend.state_ready.set()
+    assert [c.answer(i)["type"] for i in ids] == ["ack"] * len(ids)  # and none is lost

@@ -63,18 +63,20 @@ export function LoopCard({ state, access, send, setToken, activity = [] }: LoopC
   const [reason, setReason] = useState('')
   const [profile, setProfile] = useState('')
   const [tokenDraft, setTokenDraft] = useState('')
-  const [busy, setBusy] = useState(false)
+  // commands of this card still waiting for their answer (a halt may go in behind a long flatten)
+  const [waiting, setWaiting] = useState(0)
+  const busy = waiting > 0
   const blocked = controlBlock(access)
   const loop = state?.loop
   const halted = state?.trading_state === 'HALTED'
 
   const run = useCallback(
     async (cmd: CommandName, args: Record<string, unknown> = {}) => {
-      setBusy(true)
+      setWaiting((n) => n + 1)
       try {
         await send(cmd, args)
       } finally {
-        setBusy(false)
+        setWaiting((n) => n - 1)
       }
     },
     [send],
@@ -85,7 +87,9 @@ export function LoopCard({ state, access, send, setToken, activity = [] }: LoopC
   const startWhy = why(!state ? 'No state from the bridge yet.' : loop?.status === 'running' && !halted ? 'The loop is already running.' : null)
   const pauseWhy = why(!state ? 'No state from the bridge yet.' : loop?.status !== 'running' ? 'Only a running loop can pause.' : null)
   const stopWhy = why(!state ? 'No state from the bridge yet.' : loop?.status === 'stopped' ? 'The loop is already stopped.' : null)
-  const haltWhy = why(!state ? 'No state from the bridge yet.' : halted ? 'Trading is already halted.' : null)
+  // Halt is never held back by a command in hand: the bridge queues it right behind (an emergency
+  // must not wait for a flatten to answer before it can even be sent)
+  const haltWhy = blocked ?? (!state ? 'No state from the bridge yet.' : halted ? 'Trading is already halted.' : null)
   const flattenWhy = why(!state ? 'No state from the bridge yet.' : null)
   const choices = profileChoices(state)
   const profileWhy = why(
