@@ -661,20 +661,16 @@ def _journal_view(journal: Journal) -> list[dict[str, Any]]:
     """The newest order and fill records in the journal, newest first (journal order: the wall clock's).
 
     Order records get a ``ts``: when their intent was journaled (just before the order was sent);
-    both kinds get ``wall_ts``, the wall-clock time they were recorded, or null when unknown.
+    both kinds get ``wall_ts``, when the journal recorded them (wall clock) — a fill's own ``ts``
+    is the source's clock.
     """
     out = []
-    for r in journal.records(limit=5 * JOURNAL_VIEW, newest_first=True):
-        if r.get("kind") == "fill":
-            # its ts is the source's clock; when it was journaled on the wall clock the journal
-            # does not say through its records (the list is still in journal order, the wall's)
-            out.append({**r, "wall_ts": r.get("wall_ts")})
-        elif r.get("kind") == "order":
-            intent = journal.intent(r["client_order_id"]) if "ts" not in r and r.get("client_order_id") else None
-            rec = {**r, "ts": iso(intent.created_ms)} if intent is not None else r
-            out.append({**rec, "wall_ts": rec.get("wall_ts", rec.get("ts"))})
-        if len(out) >= JOURNAL_VIEW:
-            break
+    for row in journal.record_rows(("order", "fill"), limit=JOURNAL_VIEW, newest_first=True):
+        r = row.record
+        if r.get("kind") == "order" and "ts" not in r and r.get("client_order_id"):
+            intent = journal.intent(r["client_order_id"])
+            r = {**r, "ts": iso(intent.created_ms)} if intent is not None else r
+        out.append({**r, "wall_ts": iso(row.ts_ms)})
     return out
 
 

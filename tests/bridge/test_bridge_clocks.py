@@ -69,8 +69,15 @@ def test_a_restarted_bridge_dates_journaled_orders_on_the_wall_clock(tmp_path: P
     again = TradingService("default", source=SIM, journal_path=path, interval=0)
     bridge = start_bridge(ServiceBackend(again, autostart=False))  # closes the service when it stops
     state = connect(bridge.ws_url).welcome()
-    orders = [r for r in state["journal"] if r["kind"] == "order"]
-    assert orders and all(r["wall_ts"] == r["ts"] for r in orders)
+    entries = state["journal"]
+    assert {r["kind"] for r in entries} == {"order", "fill"}
+    # every entry loaded from the journal is dated on the wall clock, in journal order, newest first
+    wall = [_t(r["wall_ts"]) for r in entries]
+    assert wall == sorted(wall, reverse=True)
+    assert all(abs(w - datetime.now(UTC)) < timedelta(minutes=5) for w in wall)
+    for r in entries:
+        if r["kind"] == "order":  # its ts: when its intent was journaled, just before its row
+            assert _t(r["ts"]) <= _t(r["wall_ts"])
+        else:  # a fill keeps its market time, on the sim's clock
+            assert abs(_t(r["ts"]) - _t(state["clock"]["source_now"])) < timedelta(days=1)
     assert all(o["placed_wall"] is not None for o in state["open_orders"])
-    # fills from an older journal keep their market time; when they were journaled it cannot say
-    assert all("wall_ts" in r for r in state["journal"] if r["kind"] == "fill")
