@@ -3,7 +3,9 @@
 * ``halt``: move to HALTED (persisted in the journal), cancel every resting order (V2
   cancel-all on Kalshi, one by one on paper), block new entries. Always allowed.
 * ``flatten``: close every open position with reduce-only IOC orders priced inside the
-  profile's slippage bound; whatever cannot be closed is reported with the reason.
+  profile's slippage bound; whatever cannot be closed is reported with the reason. A caller
+  may pass ``progress`` to hear about each position as it is dealt with (the dashboard shows
+  it while a long flatten runs).
 * ``resume``: leave HALTED — only with an explicit confirmation.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from .domain import Leg, Market, OrderIntent, Outcome
@@ -86,6 +89,10 @@ def resume(journal: Journal, *, confirm: bool) -> str:
     return "ACTIVE" if state is TradingState.HALTED else "ACTIVE (was not halted)"
 
 
+#: receives one progress update of a long operator command (see :func:`flatten`)
+Progress = Callable[[dict[str, Any]], None]
+
+
 @dataclass(slots=True)
 class FlattenResult:
     records: list[dict[str, Any]] = field(default_factory=list)
@@ -98,11 +105,25 @@ class FlattenResult:
 
 
 def flatten(profile: Profile, journal: Journal, broker: Broker,
-            books: Callable[[Sequence[str]], dict[str, Market]], now_ms: Callable[[], int] | None = None
-            ) -> FlattenResult:
-    """Close every open position with reduce-only IOC orders inside the slippage bound."""
+            books: Callable[[Sequence[str]], dict[str, Market]], now_ms: Callable[[], int] | None = None,
+            progress: Progress | None = None) -> FlattenResult:
+    """Close every open position with reduce-only IOC orders inside the slippage bound.
+
+    ``progress`` (if given) is called before the first position and after each one with
+    ``{step: "close", done, total, message}`` and, per position, ``ticker`` and ``closed`` or
+    ``left_open`` (the reason); a failing callback never stops the flatten.
+    """
     res = FlattenResult()
     positions = {p.ticker: p.position for p in broker.positions() if p.position != 0}
+
+    def tell(update: dict[str, Any]) -> None:
+        if progress is not None:
+            try:
+                progress({"step": "close", "total": len(positions), **update})
+            except Exception:  # noqa: BLE001 - a listener must never stop a flatten half way
+                pass
+
+    tell({"done": 0, "message": f"closing {len(positions)} position(s)"})
     if not positions:
         return res
     state, why = stored_state(journal)
@@ -116,42 +137,52 @@ def flatten(profile: Profile, journal: Journal, broker: Broker,
     import time
 
     stamp = str(int(time.time()))  # a new flatten is a new intent; retries within a second dedupe
-    for ticker, position in sorted(positions.items()):
-        m = current.get(ticker)
-        outcome: Outcome = "yes" if position > 0 else "no"
-        n = abs(position)
-        if m is None:
-            res.left_open[ticker] = "no current book for this market"
-            continue
-        bids = m.bids(outcome)
-        if not bids:
-            res.left_open[ticker] = f"nobody bids for {outcome.upper()} {ticker}"
-            continue
-        floor = snap(max(1, int(bids[0][0] * (1 - slip))), m.price_ranges, up=True) or 1
-        slices = sell_slices(m, outcome, n, min_price=floor)
-        if not slices:
-            res.left_open[ticker] = f"no bid within the {slip:.1%} slippage bound"
-            continue
-        limit = slices[-1][0]
-        leg = Leg(ticker, outcome, "sell", limit, n)  # type: ignore[arg-type]
-        from .domain import to_book_side
-
-        side, yes_price = to_book_side(outcome, "sell", limit)  # type: ignore[arg-type]
-        intent = OrderIntent(client_order_id(f"flatten-{stamp}", 0, f"{ticker}:{side}:{yes_price}:{n}", "flatten"),
-                             ticker, side, yes_price, n, time_in_force="immediate_or_cancel", reduce_only=True)
-        d = gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, trading_active=True)
-        if d:
-            res.left_open[ticker] = d.reason
-            continue
-        outputs, sold = ex.send(intent, leg, m, reference=bids[0][0], strategy="flatten", ref=f"flatten-{stamp}",
-                                purpose="flatten")
-        res.records.extend(encode(o) for o in outputs)
-        if sold >= n:
-            res.closed.append(ticker)
+    for done, (ticker, position) in enumerate(sorted(positions.items()), start=1):
+        _close_one(ticker, position, current.get(ticker), res, gate, ex, slip, stamp)
+        if ticker in res.left_open:
+            tell({"done": done, "ticker": ticker, "left_open": res.left_open[ticker],
+                  "message": f"{ticker}: left open — {res.left_open[ticker]}"})
         else:
-            res.left_open[ticker] = (f"{(n - sold) / COUNT_SCALE:g} contract(s) found no buyer within the "
-                                     f"{slip:.1%} slippage bound")
+            tell({"done": done, "ticker": ticker, "closed": True, "message": f"{ticker}: closed"})
     if res.records:
         journal.add_records(res.records)
     journal.add_event("flatten", {"closed": res.closed, "left_open": res.left_open})
     return res
+
+
+def _close_one(ticker: str, position: int, m: Market | None, res: FlattenResult, gate: RiskGate,
+               ex: OrderExecutor, slip: Decimal, stamp: str) -> None:
+    """Send the reduce-only IOC that closes one position; record it in ``res`` as closed or left open."""
+    outcome: Outcome = "yes" if position > 0 else "no"
+    n = abs(position)
+    if m is None:
+        res.left_open[ticker] = "no current book for this market"
+        return
+    bids = m.bids(outcome)
+    if not bids:
+        res.left_open[ticker] = f"nobody bids for {outcome.upper()} {ticker}"
+        return
+    floor = snap(max(1, int(bids[0][0] * (1 - slip))), m.price_ranges, up=True) or 1
+    slices = sell_slices(m, outcome, n, min_price=floor)
+    if not slices:
+        res.left_open[ticker] = f"no bid within the {slip:.1%} slippage bound"
+        return
+    limit = slices[-1][0]
+    leg = Leg(ticker, outcome, "sell", limit, n)  # type: ignore[arg-type]
+    from .domain import to_book_side
+
+    side, yes_price = to_book_side(outcome, "sell", limit)  # type: ignore[arg-type]
+    intent = OrderIntent(client_order_id(f"flatten-{stamp}", 0, f"{ticker}:{side}:{yes_price}:{n}", "flatten"),
+                         ticker, side, yes_price, n, time_in_force="immediate_or_cancel", reduce_only=True)
+    d = gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, trading_active=True)
+    if d:
+        res.left_open[ticker] = d.reason
+        return
+    outputs, sold = ex.send(intent, leg, m, reference=bids[0][0], strategy="flatten", ref=f"flatten-{stamp}",
+                            purpose="flatten")
+    res.records.extend(encode(o) for o in outputs)
+    if sold >= n:
+        res.closed.append(ticker)
+    else:
+        res.left_open[ticker] = (f"{(n - sold) / COUNT_SCALE:g} contract(s) found no buyer within the "
+                                 f"{slip:.1%} slippage bound")

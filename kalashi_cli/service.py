@@ -43,6 +43,8 @@ from .stages.risk import RiskGate, TradingState, evaluate_state, stored_state
 from .stages.scan import scan
 
 Listener = Callable[[dict[str, Any]], None]
+#: hears the steps of a long operator command (flatten) as they happen
+Progress = Callable[[dict[str, Any]], None]
 
 #: how many order/fill records, iterations and opportunities the dashboard state carries
 JOURNAL_VIEW = 200
@@ -111,9 +113,12 @@ class TradingService:
 
     def _on_record(self, rec: dict[str, Any]) -> None:
         kind = rec.get("kind")
-        if kind == "order" and "ts" not in rec:
-            # a copy: the engine journals this very dict, and records are never edited in place
-            rec = {**rec, "ts": iso(int(time.time() * 1000))}
+        if kind in ("order", "fill"):
+            # when it was recorded on the wall clock (a fill's own ts is the source's clock: the
+            # sim's on the sim); a copy: the engine journals this very dict, and records are never
+            # edited in place
+            now = iso(int(time.time() * 1000))
+            rec = {**rec, "wall_ts": now} if kind == "fill" or "ts" in rec else {**rec, "ts": now, "wall_ts": now}
         if kind in ("order", "fill"):
             self._recent.append(rec)
         elif kind in ("opportunity", "candidate") and "id" in rec:
@@ -227,22 +232,28 @@ class TradingService:
     # -- operator controls ------------------------------------------------------------------------
     def halt(self, reason: str = "operator halt") -> dict[str, Any]:
         """Always allowed: HALTED, resting orders cancelled."""
+        from .heal.checks import trading_state_status
         from .safety import halt
 
         with self._lock:
             res = halt(self.journal, self.broker, reason).to_dict()
             self._metrics_stale = True
-            self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "degraded",
+            self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": trading_state_status("HALTED"),
                            "detail": f"HALTED: {reason}"})
         return res
 
-    def flatten(self, *, cancel_resting: bool = False) -> dict[str, Any]:
-        """Close every position (reduce-only IOC); with ``cancel_resting``, cancel resting orders first."""
+    def flatten(self, *, cancel_resting: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+        """Close every position (reduce-only IOC); with ``cancel_resting``, cancel resting orders first.
+
+        ``progress`` hears each step as it happens (``{step: "cancel"|"close", done, total, message}``;
+        see :func:`kalashi_cli.safety.flatten`), so a caller can show a long flatten moving.
+        """
         from .safety import flatten
 
         with self._lock:
-            cancelled = self._cancel_resting() if cancel_resting else 0
-            res = flatten(self.profile, self.journal, self.broker, self.source.books, self.source.now_ms)
+            cancelled = self._cancel_resting(progress) if cancel_resting else 0
+            res = flatten(self.profile, self.journal, self.broker, self.source.books, self.source.now_ms,
+                          progress=progress)
             self._metrics_stale = True
             for r in res.records:
                 self._on_record(r)
@@ -251,10 +262,16 @@ class TradingService:
             out["canceled_orders"] = cancelled
         return out
 
-    def _cancel_resting(self) -> int:
+    def _cancel_resting(self, progress: Progress | None = None) -> int:
         """Cancel every resting order at the broker and journal the broker's answer; return how many."""
         resting = self.broker.orders(status="resting")
+        if progress is not None:
+            progress({"step": "cancel", "done": 0, "total": len(resting),
+                      "message": f"cancelling {len(resting)} resting order(s)"})
         cancelled = sum(1 for o in resting if self.broker.cancel(o.order_id, o.ticker))
+        if progress is not None:
+            progress({"step": "cancel", "done": len(resting), "total": len(resting),
+                      "message": f"{cancelled} of {len(resting)} resting order(s) cancelled"})
         now = {o.order_id: o for o in self.broker.orders()}
         for o in self.journal.orders(status="resting"):
             if o.order_id in now:
@@ -522,6 +539,8 @@ class TradingService:
         with self._lock:
             resting = self.broker.orders(status="resting")
             placed = {r["client_order_id"]: r for r in self._recent if r.get("kind") == "order"}
+            intents = {o.client_order_id: self.journal.intent(o.client_order_id) for o in resting
+                       if o.client_order_id not in placed}
         out = []
         for o in resting:
             rec = placed.get(o.client_order_id)
@@ -531,10 +550,16 @@ class TradingService:
                 outcome = "yes"
                 action, yes_price = from_book_side(o.side, o.price, "yes")
                 price = fmt_price(yes_price)
+            intent = intents.get(o.client_order_id)
+            # two clocks: the broker's creation time is the source's (the sim's on paper), the
+            # intent's journal time is the wall clock's
+            wall = rec.get("wall_ts", rec.get("ts")) if rec is not None else (
+                iso(intent.created_ms) if intent is not None else None)
             out.append({"client_order_id": o.client_order_id, "order_id": o.order_id, "ticker": o.ticker,
                         "outcome": outcome, "action": action, "price": price, "count": fmt_count(o.initial_count),
                         "remaining": fmt_count(o.remaining_count), "status": o.status,
-                        "created": iso(o.created_ts_ms) if o.created_ts_ms else iso(int(time.time() * 1000))})
+                        "created": iso(o.created_ts_ms) if o.created_ts_ms else iso(int(time.time() * 1000)),
+                        "placed_wall": wall})
         return out
 
     # -- risk-gated writes ------------------------------------------------------------------------
@@ -633,19 +658,19 @@ def decimal_text(x: float | int | Decimal) -> str:
 
 
 def _journal_view(journal: Journal) -> list[dict[str, Any]]:
-    """The newest order and fill records in the journal, newest first.
+    """The newest order and fill records in the journal, newest first (journal order: the wall clock's).
 
-    Order records get a ``ts``: when their intent was journaled (just before the order was sent).
+    Order records get a ``ts``: when their intent was journaled (just before the order was sent);
+    both kinds get ``wall_ts``, when the journal recorded them (wall clock) — a fill's own ``ts``
+    is the source's clock.
     """
     out = []
-    for r in journal.records(limit=5 * JOURNAL_VIEW, newest_first=True):
-        if r.get("kind") == "fill":
-            out.append(r)
-        elif r.get("kind") == "order":
-            intent = journal.intent(r["client_order_id"]) if "ts" not in r and r.get("client_order_id") else None
-            out.append({**r, "ts": iso(intent.created_ms)} if intent is not None else r)
-        if len(out) >= JOURNAL_VIEW:
-            break
+    for row in journal.record_rows(("order", "fill"), limit=JOURNAL_VIEW, newest_first=True):
+        r = row.record
+        if r.get("kind") == "order" and "ts" not in r and r.get("client_order_id"):
+            intent = journal.intent(r["client_order_id"])
+            r = {**r, "ts": iso(intent.created_ms)} if intent is not None else r
+        out.append({**r, "wall_ts": iso(row.ts_ms)})
     return out
 
 

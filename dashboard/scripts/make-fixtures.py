@@ -7,7 +7,12 @@ from decimal import Decimal as D
 from datetime import datetime, timedelta, timezone
 
 T0 = datetime(2026, 11, 25, 14, 0, 0, tzinfo=timezone.utc)
+# two clocks (docs/bridge-protocol.md §2 "Times"): ts() is the wall clock (journal times, states,
+# the equity curve); sim_ts() the simulated market's clock (fills, the broker's order times), which
+# the sim runs from its own epoch, ten simulated seconds a step
+SIM0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 def ts(i): return (T0 + timedelta(seconds=10 * i)).strftime('%Y-%m-%dT%H:%M:%SZ')
+def sim_ts(i): return (SIM0 + timedelta(seconds=10 * (1000 + i))).strftime('%Y-%m-%dT%H:%M:%SZ')
 def m4(x): return f"{D(x).quantize(D('0.0001')):f}"
 def c2(x): return f"{D(x).quantize(D('0.01')):f}"
 
@@ -34,8 +39,8 @@ balance = equity - value
 realized = equity - D("1000") - unreal
 
 open_orders = [
-    {"client_order_id": "kal-0031-spread-KXCPI-26NOV-T3.0-a", "order_id": "paper-000412", "ticker": "KXCPI-26NOV-T3.0", "outcome": "yes", "action": "buy", "price": "0.4200", "count": "20.00", "remaining": "12.00", "status": "resting", "created": ts(30)},
-    {"client_order_id": "kal-0029-spread-KXPRES-28-DEM-b", "order_id": "paper-000398", "ticker": "KXPRES-28-DEM", "outcome": "no", "action": "buy", "price": "0.4700", "count": "10.00", "remaining": "10.00", "status": "resting", "created": ts(28)},
+    {"client_order_id": "kal-0031-spread-KXCPI-26NOV-T3.0-a", "order_id": "paper-000412", "ticker": "KXCPI-26NOV-T3.0", "outcome": "yes", "action": "buy", "price": "0.4200", "count": "20.00", "remaining": "12.00", "status": "resting", "created": sim_ts(30), "placed_wall": ts(30)},
+    {"client_order_id": "kal-0029-spread-KXPRES-28-DEM-b", "order_id": "paper-000398", "ticker": "KXPRES-28-DEM", "outcome": "no", "action": "buy", "price": "0.4700", "count": "10.00", "remaining": "10.00", "status": "resting", "created": sim_ts(28), "placed_wall": ts(28)},
 ]
 
 def exposure_of(group, amount, cap="20.00"):
@@ -46,7 +51,9 @@ exposure = [
     exposure_of("crypto", D("10") * D("0.62")),
 ]
 
-def opp(id, strategy, event, legs, edge, edge_pct, fees, conf, liq, reason, cost):
+def opp(id, strategy, event, legs, edge, fees, conf, liq, reason, cost):
+    # edge_pct is a ratio, edge / all-in cost per basket (docs/records.md), not a percent
+    edge_pct = f"{(D(edge) / D(cost)).quantize(D('0.0001')):f}"
     score = D(edge) * D(conf) * D(liq)
     return {"kind": "opportunity", "v": 1, "id": id, "strategy": strategy, "event_ticker": event, "series_ticker": event.split("-")[0],
             "category": "", "legs": legs, "edge": edge, "edge_pct": edge_pct, "fees": fees, "cost": cost,
@@ -57,16 +64,16 @@ def leg(t, o, a, p, c): return {"ticker": t, "outcome": o, "action": a, "price":
 opps = [
     opp("opp-0031-arb-KXNBA-26-CHAMP", "arbitrage", "KXNBA-26-CHAMP",
         [leg("KXNBA-26-CHAMP-BOS", "no", "buy", "0.8000", "5.00"), leg("KXNBA-26-CHAMP-OKC", "no", "buy", "0.7600", "5.00"), leg("KXNBA-26-CHAMP-DEN", "no", "buy", "0.3900", "5.00")],
-        "0.1800", "1.8330", "0.0700", "1.0000", "0.4000", "Buying NO on all 3 mutually exclusive outcomes costs $1.95 a set and pays at least $2.00: $0.036 a set after fees, 5 sets deep.", "9.8200"),
+        "0.1800", "0.0700", "1.0000", "0.4000", "Buying NO on all 3 mutually exclusive outcomes costs $1.95 a set and pays at least $2.00: $0.036 a set after fees, 5 sets deep.", "9.8200"),
     opp("opp-0031-spread-KXCPI-26NOV-T3.0", "spread", "KXCPI-26NOV",
         [leg("KXCPI-26NOV-T3.0", "yes", "buy", "0.4200", "20.00")],
-        "0.2400", "2.8600", "0.0300", "0.6000", "0.8000", "Spread 0.38–0.47 is 9¢ wide; a maker bid at 42¢ clears maker fees and the 2¢ adverse-selection allowance.", "8.4300"),
+        "0.2400", "0.0300", "0.6000", "0.8000", "Spread 0.38–0.47 is 9¢ wide; a maker bid at 42¢ clears maker fees and the 2¢ adverse-selection allowance.", "8.4300"),
     opp("opp-0031-value-KXFED-26DEC-T4.25", "value", "KXFED-26DEC",
         [leg("KXFED-26DEC-T4.25", "yes", "buy", "0.3300", "10.00")],
-        "0.2452", "7.0974", "0.1548", "0.5500", "0.7000", "Forecast 37% against an all-in cost of 34.5¢ a contract after fees.", "3.4548"),
+        "0.2452", "0.1548", "0.5500", "0.7000", "Forecast 37% against an all-in cost of 34.5¢ a contract after fees.", "3.4548"),
     opp("opp-0031-value-KXBTC-26DEC31-T100000", "value", "KXBTC-26DEC31",
         [leg("KXBTC-26DEC31-T100000", "no", "buy", "0.5900", "10.00")],
-        "0.4307", "7.0964", "0.1693", "0.4500", "0.6000", "Forecast P(yes) 35% makes NO worth 65¢ against 60.7¢ all-in.", "6.0693"),
+        "0.4307", "0.1693", "0.4500", "0.6000", "Forecast P(yes) 35% makes NO worth 65¢ against 60.7¢ all-in.", "6.0693"),
 ]
 
 journal = []
@@ -74,10 +81,10 @@ def order(i, coid, oid, t, o, a, p, c, status, filled, avg, fees, lat, slip, str
     return {"kind": "order", "v": 1, "client_order_id": coid, "order_id": oid, "mode": "paper", "ticker": t, "outcome": o, "action": a,
             "price": p, "count": c, "status": status, "filled_count": filled, "avg_fill_price": avg, "fees": fees, "latency_ms": lat,
             "slippage_pct": slip, "strategy": strat, "opportunity_id": oppid, "time_in_force": tif, "post_only": post, "reduce_only": False,
-            "reason": "", "ts": ts(i)}
+            "reason": "", "ts": ts(i), "wall_ts": ts(i)}
 def fill(i, coid, oid, fid, t, o, a, p, c, fee, taker):
     return {"kind": "fill", "v": 1, "fill_id": fid, "order_id": oid, "client_order_id": coid, "ticker": t, "outcome": o, "action": a,
-            "price": p, "count": c, "fee": fee, "is_taker": taker, "ts": ts(i)}
+            "price": p, "count": c, "fee": fee, "is_taker": taker, "ts": sim_ts(i), "wall_ts": ts(i)}
 
 journal += [
     fill(30, "kal-0030-value-KXFED-26DEC-T4.25-a", "paper-000409", "fill-000733", "KXFED-26DEC-T4.25", "yes", "buy", "0.3100", "15.50", "0.2600", True),
@@ -123,8 +130,10 @@ state = {
     "journal": journal, "recommendations": recs,
     "last_iteration": {"kind": "iteration", "v": 1, "n": 31, "started": ts(31), "duration_ms": "171.204", "markets": 148,
                        "opportunities": 4, "candidates": 1, "orders": 0, "state": "ACTIVE", "state_reason": "",
-                       "equity": m4(equity), "cash": m4(balance)},
+                       "equity": m4(equity), "cash": m4(balance), "as_of": sim_ts(31)},
     "updated": ts(31),
+    "profiles": ["aggressive", "conservative", "default"],
+    "clock": {"source": "sim", "source_now": sim_ts(31), "wall_now": ts(31)},
 }
 
 # four more iterations of records (32..35)
@@ -152,7 +161,7 @@ for k, eq in enumerate(eqs):
     mk = json.loads(json.dumps(metrics)); mk["equity"] = eq
     mk["unrealized_pnl"] = m4(D(eq) - D("1000") - D(mk["realized_pnl"]))
     batch.append(mk)
-    batch.append({"kind": "iteration", "v": 1, "n": n, "started": ts(i), "duration_ms": f"{180 + 13 * k}.4", "markets": 148, "opportunities": len(fresh), "candidates": 1, "orders": 1 if k % 2 == 0 else 0, "state": "ACTIVE", "state_reason": "", "equity": eq, "cash": m4(balance)})
+    batch.append({"kind": "iteration", "v": 1, "n": n, "started": ts(i), "duration_ms": f"{180 + 13 * k}.4", "markets": 148, "opportunities": len(fresh), "candidates": 1, "orders": 1 if k % 2 == 0 else 0, "state": "ACTIVE", "state_reason": "", "equity": eq, "cash": m4(balance), "as_of": sim_ts(i)})
     iters.append(batch)
 
 import os

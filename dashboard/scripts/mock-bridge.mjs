@@ -191,13 +191,15 @@ export class MockLoop {
         return [true, { trading_state: 'HALTED', canceled_orders: canceled }]
       }
       case 'flatten': {
-        const result = { canceled_orders: s.open_orders.length, closing_orders: s.positions.length }
+        const closed = s.positions.map((p) => p.ticker)
+        const result = { canceled_orders: s.open_orders.length, closing_orders: s.positions.length, closed, left_open: {} }
         s.open_orders = []
         s.positions = []
         s.exposure = []
         return [true, result]
       }
       case 'set_profile':
+        if (Array.isArray(s.profiles) && !s.profiles.includes(args.name)) return [false, `no profile named '${args.name}'`]
         s.loop.profile = args.name
         return [true, { profile: args.name }]
       default:
@@ -262,7 +264,10 @@ export async function startMockBridge({
   const broadcast = (msg) => {
     for (const ws of clients) sendTo(ws, msg)
   }
-  const stateMsg = () => ({ type: 'state', state: loop.state })
+  // the command log (docs/bridge-protocol.md §5): every accepted control command, newest first
+  const log = []
+  let nextRef = 1
+  const stateMsg = () => ({ type: 'state', state: { ...loop.state, commands: [...log].reverse().slice(0, 20) } })
   const error = (ws, id, code, message) => sendTo(ws, { type: 'error', id, code, message })
 
   wss.on('connection', (ws) => {
@@ -302,9 +307,29 @@ export async function startMockBridge({
       if (msg.cmd === 'start' && 'clear_halt' in args && typeof args.clear_halt !== 'boolean') {
         return error(ws, id, 'invalid_args', 'start args.clear_halt must be a boolean')
       }
+      const started = Date.now()
+      const entry = { ref: `c${nextRef++}`, cmd: msg.cmd, args, status: 'running', started: new Date(started).toISOString(), finished: null, elapsed_ms: 0, progress: null, result: null, error: null }
+      log.push(entry)
+      const progress = (message, done = null, total = null, detail = {}) => {
+        entry.progress = { message, done, total, detail }
+        entry.elapsed_ms = Date.now() - started
+        sendTo(ws, { type: 'progress', id, ref: entry.ref, cmd: msg.cmd, status: 'running', elapsed_ms: entry.elapsed_ms, message, done, total, detail })
+      }
+      progress(`${msg.cmd} is running`)
+      if (msg.cmd === 'flatten') {
+        const tickers = loop.state.positions.map((p) => p.ticker)
+        tickers.forEach((t, i) => progress(`${t}: closed`, i + 1, tickers.length, { step: 'close', ticker: t, closed: true }))
+      }
       const [ok, result] = loop.command(msg.cmd, args)
-      if (!ok) return error(ws, id, 'refused', result)
-      sendTo(ws, { type: 'ack', id, ok: true, result })
+      entry.finished = new Date().toISOString()
+      entry.elapsed_ms = Date.now() - started
+      if (!ok) {
+        Object.assign(entry, { status: 'failed', error: result })
+        sendTo(ws, { type: 'error', id, ref: entry.ref, code: 'refused', message: result })
+      } else {
+        Object.assign(entry, { status: 'done', result })
+        sendTo(ws, { type: 'ack', id, ref: entry.ref, ok: true, result })
+      }
       broadcast(stateMsg())
     })
   })

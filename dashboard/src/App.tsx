@@ -10,6 +10,7 @@ import { loadConfig } from './lib/config'
 import type { PageConfig } from './lib/config'
 import type { BridgeClientOptions } from './lib/connection'
 import { useBridge } from './lib/useBridge'
+import { sourceClock } from './lib/time'
 import { useTheme } from './theme/ThemeContext'
 import { JournalView } from './views/JournalView'
 import { MainView } from './views/MainView'
@@ -102,9 +103,9 @@ export function App({ config: given, clientOptions }: AppProps) {
       ) : null}
       <main className="content">
         {route === 'main' ? (
-          <MainView model={model} connected={connected} access={access} send={bridge.send} setToken={bridge.setToken} />
+          <MainView model={model} connected={connected} access={access} send={bridge.send} setToken={bridge.setToken} activity={bridge.activity} />
         ) : route === 'journal' ? (
-          <JournalView journal={state?.journal ?? []} />
+          <JournalView journal={state?.journal ?? []} market={sourceClock(state)} loading={!state} />
         ) : (
           <StyleGuideView />
         )}

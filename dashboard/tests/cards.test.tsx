@@ -67,7 +67,7 @@ describe('LoopCard', () => {
 describe('PerformanceCard', () => {
   it('shows win rate, P&L with sign colour, drawdown, streaks and per-strategy rows', () => {
     render(<PerformanceCard state={fixtureState()} />)
-    expect(text('win-rate')).toBe('61.1%')
+    expect(text('win-rate')).toBe('61.11%')
     expect(text('trades')).toBe('18')
     expect(text('wins')).toBe('11')
     expect(text('losses')).toBe('7')
@@ -77,7 +77,7 @@ describe('PerformanceCard', () => {
     expect(text('win-streak')).toBe('3')
     expect(text('loss-streak')).toBe('0')
     const rows = within(screen.getByTestId('per-strategy')).getAllByRole('row')
-    expect(rows.map((r) => r.textContent)).toContain('arbitrage6100.0%+$6.12')
+    expect(rows.map((r) => r.textContent)).toContain('arbitrage6100.00%+$6.12')
   })
 
   it('colours a loss red from the string sign', () => {
@@ -114,16 +114,19 @@ describe('RiskCard', () => {
 describe('tables', () => {
   it('lists positions with prices in cents and signed unrealized P&L', () => {
     render(<PositionsCard state={fixtureState()} />)
-    const rows = within(screen.getByTestId('positions-table')).getAllByRole('row').slice(1)
+    const rows = screen.getByTestId('positions-table').querySelectorAll('tbody tr')
     expect(rows).toHaveLength(3)
-    expect(rows[1]!.textContent).toBe('KXBTC-26DEC31-T100000NO1062¢59¢-$0.30crypto')
-    expect(rows[2]!.textContent).toContain('15.5')
+    // sorted by market; cost = average price × contracts
+    expect(rows[0]!.textContent).toBe('KXBTC-26DEC31-T100000NO1062¢$6.2059¢-$0.30crypto')
+    expect(rows[1]!.textContent).toContain('15.5')
+    expect(text('positions-total-count')).toBe('50.5')
+    expect(text('positions-total-unrealized')).toBe('+$0.76')
   })
 
   it('lists open orders with remaining of total', () => {
     render(<OrdersCard state={fixtureState()} />)
-    const rows = within(screen.getByTestId('open-orders-table')).getAllByRole('row').slice(1)
-    expect(rows[0]!.textContent).toContain('KXCPI-26NOV-T3.0')
+    const rows = screen.getByTestId('open-orders-table').querySelectorAll('tbody tr')
+    expect(rows[0]!.textContent).toContain('KXCPI-26NOV-T3.0') // newest placed first
     expect(rows[0]!.textContent).toContain('12 / 20')
   })
 
@@ -161,19 +164,19 @@ describe('ExecutionCard, InsightsCard and HealthCard', () => {
     render(<ExecutionCard state={fixtureState()} lastIteration={last} />)
     expect(text('avg-latency')).toBe('42.5 ms')
     expect(text('avg-slippage')).toBe('0.120%')
-    expect(text('fill-rate')).toBe('84.0%')
-    expect(text('cache-hit-rate')).toBe('93.0%')
+    expect(text('fill-rate')).toBe('84.00%')
+    expect(text('cache-hit-rate')).toBe('93.00%')
     expect(text('api-calls')).toBe('412')
     expect(text('calls-per-iteration')).toBe('13.3')
     expect(text('iteration-duration')).toBe('180 ms')
     expect(text('iteration-markets')).toBe('148')
   })
 
-  it('shows each recommendation with the numbers behind it, as sent', () => {
+  it('shows each recommendation with the numbers behind it (shares by the one rule of lib/units)', () => {
     render(<InsightsCard state={fixtureState()} />)
     const items = within(screen.getByTestId('insights-list')).getAllByRole('listitem')
     expect(items).toHaveLength(2)
-    expect(items[0]!.textContent).toContain('spread fill rate0.4000')
+    expect(items[0]!.textContent).toContain('spread fill rate40.00%')
     expect(items[0]!.textContent).toContain('spread orders5')
   })
 

@@ -1,13 +1,24 @@
 import { describe, expect, it } from 'vitest'
 import { CommandSender, isControlCommand } from '../src/lib/commands'
+import type { CommandEvent, CommandOutcome } from '../src/lib/commands'
 import { FakeTimers } from './helpers'
 
 function sender(token: string | null = 'sekrit', open = true) {
   const frames: string[] = []
   const timers = new FakeTimers()
-  const s = new CommandSender({ write: (t) => (open ? (frames.push(t), true) : false), getToken: () => token, timeoutMs: 5000, timers })
-  return { s, frames, timers, sent: () => frames.map((f) => JSON.parse(f)) }
+  const events: CommandEvent[] = []
+  const s = new CommandSender({
+    write: (t) => (open ? (frames.push(t), true) : false),
+    getToken: () => token,
+    quietMs: 10_000,
+    timers,
+    onEvent: (e) => events.push(e),
+  })
+  return { s, frames, timers, events, sent: () => frames.map((f) => JSON.parse(f)) }
 }
+
+const progress = (id: number, done: number) =>
+  ({ type: 'progress', id, ref: 'c7', cmd: 'flatten', status: 'running', elapsed_ms: done * 100, message: `KXT-${done}: closed`, done, total: 72 }) as const
 
 describe('CommandSender', () => {
   it('numbers commands and attaches the token to control commands', () => {
@@ -38,8 +49,8 @@ describe('CommandSender', () => {
     expect(s.inFlight).toBe(2)
     expect(s.handle({ type: 'error', id: 2, code: 'invalid_args', message: 'no such profile' })).toBe(true)
     expect(s.handle({ type: 'ack', id: 1, ok: true, result: { status: 'paused' } })).toBe(true)
-    await expect(a).resolves.toEqual({ ok: true, id: 1, cmd: 'pause', result: { status: 'paused' } })
-    await expect(b).resolves.toEqual({ ok: false, id: 2, cmd: 'set_profile', code: 'invalid_args', message: 'no such profile' })
+    await expect(a).resolves.toEqual({ ok: true, id: 1, cmd: 'pause', ref: undefined, result: { status: 'paused' } })
+    await expect(b).resolves.toEqual({ ok: false, id: 2, cmd: 'set_profile', ref: undefined, code: 'invalid_args', message: 'no such profile' })
     expect(s.inFlight).toBe(0)
   })
 
@@ -51,14 +62,44 @@ describe('CommandSender', () => {
     expect(s.inFlight).toBe(1)
   })
 
-  it('times out a command the bridge never answers, and ignores a late answer', async () => {
-    const { s, timers } = sender()
-    const p = s.send('stop')
-    timers.advance(4999)
+  it('never throws a slow command away: after 10 s of silence it is only marked quiet, and the late answer is taken', async () => {
+    // the reported case: a flatten that ran for minutes, closed 53 positions and left 19 open
+    const { s, timers, events } = sender()
+    let outcome: CommandOutcome | null = null
+    void s.send('flatten').then((o) => (outcome = o))
+    timers.advance(10_000)
+    await Promise.resolve()
+    expect(outcome).toBeNull()
     expect(s.inFlight).toBe(1)
+    expect(events.map((e) => e.type)).toEqual(['sent', 'quiet'])
+    timers.advance(110_000)
+    const left = Object.fromEntries(Array.from({ length: 19 }, (_, i) => [`KXT-${53 + i}`, 'no bid within the 5.0% slippage bound']))
+    expect(s.handle({ type: 'ack', id: 1, ref: 'c7', ok: true, result: { canceled_orders: 3, closing_orders: 53, closed: [], left_open: left } })).toBe(true)
+    await Promise.resolve()
+    expect(outcome).toMatchObject({ ok: true, ref: 'c7', result: { left_open: left } })
+    expect(events.at(-1)).toMatchObject({ type: 'answer', outcome: { ok: true, ref: 'c7' } })
+  })
+
+  it('hands progress to the page and starts the quiet clock again with each message', () => {
+    const { s, timers, events } = sender()
+    void s.send('flatten')
+    timers.advance(9_000)
+    expect(s.handle(progress(1, 1))).toBe(true)
+    timers.advance(9_000)
+    expect(s.handle(progress(1, 2))).toBe(true)
+    timers.advance(9_999)
+    expect(events.map((e) => e.type)).toEqual(['sent', 'progress', 'progress'])
     timers.advance(1)
-    await expect(p).resolves.toMatchObject({ ok: false, code: 'timeout', cmd: 'stop' })
-    expect(s.handle({ type: 'ack', id: 1, ok: true, result: {} })).toBe(false)
+    expect(events.at(-1)).toMatchObject({ type: 'quiet', id: 1, quietMs: 10_000 })
+    expect(s.handle(progress(2, 1))).toBe(false) // progress for a command we did not send
+  })
+
+  it('puts no quiet clock on get_state and tells the page nothing of it', () => {
+    const { s, timers, events } = sender()
+    void s.send('get_state')
+    timers.advance(60_000)
+    expect(events).toEqual([])
+    expect(timers.pending()).toEqual([])
   })
 
   it('fails at once when the socket is not open, and fails pending commands on disconnect', async () => {

@@ -19,7 +19,8 @@ function client({ heartbeatMs = 0, token = 'tok' as string | null } = {}) {
     timers,
     now: () => timers.now,
     heartbeatMs,
-    commandTimeoutMs: 1000,
+    heartbeatTimeoutMs: 1000,
+    commandQuietMs: 1000,
   })
   return { c, timers, messages, statuses }
 }
@@ -138,6 +139,44 @@ describe('BridgeClient', () => {
     expect(s.closedByClient?.code).toBe(4000)
     expect(c.connection.status).toBe('reconnecting')
     expect(c.connection.lastError).toMatch(/heartbeat/)
+  })
+
+  it('keeps a bridge busy with a long command: its progress is proof of life while the heartbeat waits', async () => {
+    const { c, timers } = client({ heartbeatMs: 15_000 })
+    c.start()
+    const s = FakeSocket.last()
+    s.open()
+    s.receive(HELLO)
+    const flatten = c.commands.send('flatten')
+    timers.advance(15_000) // the heartbeat's get_state queues behind the flatten on the bridge
+    expect(s.commands().map((m) => m.cmd)).toEqual(['flatten', 'get_state'])
+    for (let i = 0; i < 30; i++) {
+      timers.advance(500)
+      s.receive({ type: 'progress', id: 1, ref: 'c1', cmd: 'flatten', status: 'running', elapsed_ms: 15_500 + i * 500, message: 'closing', done: i, total: 72 })
+    }
+    expect(c.connection.status).toBe('open') // 15 s without a get_state answer, but never silent
+    s.receive({ type: 'ack', id: 1, ref: 'c1', ok: true, result: { closed: [], left_open: {} } })
+    await expect(flatten).resolves.toMatchObject({ ok: true, ref: 'c1' })
+    timers.advance(1000) // now truly silent: the heartbeat gives up
+    await Promise.resolve()
+    expect(c.connection.status).toBe('reconnecting')
+    expect(c.connection.lastError).toMatch(/heartbeat/)
+  })
+
+  it('says since when it is disconnected, across failed retries', () => {
+    const { c, timers } = client()
+    timers.advance(5_000)
+    c.start()
+    FakeSocket.last().open()
+    timers.advance(2_000)
+    FakeSocket.last().drop()
+    expect(c.connection.downSince).toBe(7_000)
+    timers.advance(500)
+    FakeSocket.last().drop() // the retry fails too: still down since the first loss
+    expect(c.connection.downSince).toBe(7_000)
+    timers.advance(1000)
+    FakeSocket.last().open()
+    expect(c.connection.downSince).toBeNull()
   })
 
   it('stops for good', () => {

@@ -99,7 +99,7 @@ describe('applyRecord', () => {
     const before = s.open_orders.length
     s = applyRecord(s, order({ client_order_id: 'kal-new', count: '10.00', filled_count: '2.50' }))
     expect(s.open_orders).toHaveLength(before + 1)
-    expect(s.open_orders.at(-1)).toMatchObject({ client_order_id: 'kal-new', remaining: '7.50', created: '2026-11-25T15:00:00Z' })
+    expect(s.open_orders.at(-1)).toMatchObject({ client_order_id: 'kal-new', remaining: '7.50', placed_wall: '2026-11-25T15:00:00Z', created: '' })
     s = applyRecord(s, { kind: 'fill', v: 1, client_order_id: 'kal-new', order_id: 'paper-1', ticker: 'KXTEST-1', outcome: 'yes', action: 'buy', price: '0.4000', count: '5.00', fee: '0.0100', is_taker: false, ts: 'x' })
     expect(s.open_orders.at(-1)?.remaining).toBe('2.50')
     s = applyRecord(s, { kind: 'fill', v: 1, client_order_id: 'kal-new', order_id: 'paper-1', ticker: 'KXTEST-1', outcome: 'yes', action: 'buy', price: '0.4000', count: '2.50', fee: '0.0100', is_taker: false, ts: 'y' })

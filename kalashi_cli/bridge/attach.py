@@ -29,11 +29,12 @@ from typing import Any
 
 from ..engine import iso
 from ..errors import UsageError
+from ..heal.checks import trading_state_status
 from ..journal import Journal, RecordRow
 from ..money import fmt_count, fmt_money, fmt_price
 from ..profile import Profile, load_profile
 from ..service import EQUITY_POINTS, JOURNAL_VIEW, decimal_text, iteration_record_from_row, percent
-from .backends import CommandRefused, Listener
+from .backends import CommandRefused, Listener, Progress, clock_of
 
 
 def _ms(started: str) -> int:
@@ -151,14 +152,17 @@ class AttachBackend:
             if (st == "HALTED") != self._halted:  # halted (or resumed) by someone else
                 self._halted = st == "HALTED"
                 self._publish({"kind": "health", "v": 1, "name": "trading_state",
-                               "status": "degraded" if self._halted else "ok",
+                               "status": trading_state_status(st),
                                "detail": f"HALTED: {why}" if self._halted else "ACTIVE"})
                 out += 1
             return out
 
     @staticmethod
     def _with_ts(kind: str, rec: dict[str, Any], ts_ms: int) -> dict[str, Any]:
-        return {**rec, "ts": iso(ts_ms)} if kind == "order" and "ts" not in rec else rec
+        """An order or fill with ``wall_ts`` (when it was journaled: the wall clock); an order also with ``ts``."""
+        if kind == "order" and "ts" not in rec:
+            return {**rec, "ts": iso(ts_ms), "wall_ts": iso(ts_ms)}
+        return {**rec, "wall_ts": iso(ts_ms)} if kind in ("order", "fill") else rec
 
     # -- state ------------------------------------------------------------------------------
     def _loop_view(self, rows: list[dict[str, Any]]) -> tuple[str, float, float | None]:
@@ -252,7 +256,8 @@ class AttachBackend:
             open_orders.append({"client_order_id": o.client_order_id, "order_id": o.order_id, "ticker": o.ticker,
                                 "outcome": outcome, "action": action, "price": price,
                                 "count": fmt_count(o.initial_count), "remaining": fmt_count(o.remaining_count),
-                                "status": o.status, "created": iso(o.created_ts_ms)})
+                                "status": o.status, "created": iso(o.created_ts_ms),
+                                "placed_wall": rec.get("ts") if rec is not None else None})
         loop_detail = (f"attached; last iteration {last['n']} ended {age:.0f} s ago" if last is not None and age is not None
                        else "attached; the run-loop has not finished an iteration yet")
         health = [
@@ -260,7 +265,7 @@ class AttachBackend:
              "latency_ms": None},
             {"name": "journal", "status": "ok" if ok else "failed",
              "detail": f"{self.path} integrity ok" if ok else f"integrity check: {detail}", "latency_ms": None},
-            {"name": "trading_state", "status": "ok" if trading_state == "ACTIVE" else "degraded",
+            {"name": "trading_state", "status": trading_state_status(trading_state),
              "detail": trading_state if halt_reason is None else f"{trading_state}: {halt_reason}",
              "latency_ms": None},
         ]
@@ -284,6 +289,8 @@ class AttachBackend:
             "last_iteration": iteration_record_from_row(last) if last is not None else None,
             "updated": iso(self.wall_ms()),
             "attached": True,
+            "profiles": [],  # set_profile is refused here
+            "clock": clock_of(str(last["source"]) if last is not None else "", int(last["ts_ms"]) if last is not None else None),
         }
 
     def _latest_heal_health(self) -> list[dict[str, Any]]:
@@ -303,8 +310,8 @@ class AttachBackend:
         return out
 
     # -- commands ---------------------------------------------------------------------------
-    def execute(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
-        """Halt the watched loop; refuse everything else.
+    def execute(self, cmd: str, args: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
+        """Halt the watched loop; refuse everything else (``progress`` is not used: halting is quick).
 
         Raises:
             CommandRefused: any command but ``halt``.
@@ -337,7 +344,7 @@ class AttachBackend:
                 jr.close()
             with self._lock:
                 self._halted = True
-                self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "degraded",
+                self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "failed",
                                "detail": f"HALTED: {reason}"})
             return {"trading_state": "HALTED", "canceled_orders": 0, "resting_orders": resting,
                     "note": "paper orders rest in the run-loop's own exchange: they stay until that loop "
@@ -356,7 +363,7 @@ class AttachBackend:
             jr.close()
         with self._lock:
             self._halted = True
-            self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "degraded",
+            self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "failed",
                            "detail": f"HALTED: {reason}"})
         out: dict[str, Any] = {"trading_state": "HALTED", "canceled_orders": res.cancelled,
                                "remaining_resting": res.remaining_resting}

@@ -6,8 +6,10 @@ The server needs five things from a backend, whatever runs the loop:
 * ``locked()`` — a lock that is held while records are published and while ``state()`` reads,
   so a state and the record stream can be lined up exactly (see ``server.Hub``);
 * ``state()`` — the protocol's whole-page state (blocking; the server calls it off its event loop);
-* ``execute(cmd, args)`` — carry out a control command (blocking), or raise :class:`CommandRefused`
-  (or any :class:`~kalashi_cli.errors.KalashiError`, which the server also answers as ``refused``);
+* ``execute(cmd, args, progress)`` — carry out a control command (blocking), or raise
+  :class:`CommandRefused` (or any :class:`~kalashi_cli.errors.KalashiError`, which the server also
+  answers as ``refused``). A long command calls ``progress({...})`` as it goes — ``message``
+  and, where it can count, ``done``/``total`` — and the server forwards each call to the page;
 * ``begin()`` / ``close()`` — start the loop or the watching, and stop it cleanly.
 
 The attach backend (watching a ``kalashi run-loop`` in another process through its journal) is
@@ -24,6 +26,24 @@ if TYPE_CHECKING:
     from ..service import TradingService
 
 Listener = Callable[[dict[str, Any]], None]
+#: hears the steps of a long command: ``{message, done?, total?, step?, …}`` (any thread)
+Progress = Callable[[dict[str, Any]], None]
+
+
+def clock_of(source: str, source_now_ms: int | None) -> dict[str, Any]:
+    """The state's ``clock``: which clock market times are on, and both clocks now (wall = this machine's).
+
+    Fills and the broker's order times run on the source's clock — simulated time on ``sim``, the
+    recording's on ``replay``, the exchange's on Kalshi — while the bridge's own times (journal
+    entries, states, commands) run on the wall clock; the page labels every time it shows by them.
+    """
+    import time
+
+    from ..engine import iso
+
+    kind = "sim" if source.startswith("sim") else "replay" if source.startswith("replay") else "exchange"
+    return {"source": kind, "source_now": iso(source_now_ms) if source_now_ms is not None else None,
+            "wall_now": iso(time.time_ns() // 1_000_000)}
 
 
 class CommandRefused(Exception):
@@ -39,7 +59,7 @@ class Backend(Protocol):
 
     def state(self) -> dict[str, Any]: ...
 
-    def execute(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]: ...
+    def execute(self, cmd: str, args: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]: ...
 
     def begin(self) -> None: ...
 
@@ -68,7 +88,12 @@ class ServiceBackend:
         return self.service.locked()
 
     def state(self) -> dict[str, Any]:
-        return self.service.state()
+        svc = self.service
+        with svc.locked():
+            state = svc.state()
+            clock = clock_of(svc.source.describe(), svc.source.now_ms())
+        # the names set_profile accepts, so the page offers a list instead of a text field
+        return {**state, "profiles": svc.profiles(), "clock": clock}
 
     def begin(self) -> None:
         if self.autostart:
@@ -81,8 +106,8 @@ class ServiceBackend:
         svc = self.service
         return f"{svc.mode} loop on {svc.source.describe()}, profile {svc.profile_name}, journal {svc.journal.path}"
 
-    def execute(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
-        """Carry out one control command through the service facade.
+    def execute(self, cmd: str, args: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
+        """Carry out one control command through the service facade (``flatten`` reports its steps).
 
         Raises:
             CommandRefused: the loop is not in a state where the command makes sense, or the
@@ -114,7 +139,7 @@ class ServiceBackend:
                 out["error"] = res["error"]
             return out
         if cmd == "flatten":
-            res = svc.flatten(cancel_resting=True)
+            res = svc.flatten(cancel_resting=True, progress=progress)
             return {"canceled_orders": int(res.get("canceled_orders", 0)), "closing_orders": len(res["orders"]),
                     "closed": res["closed"], "left_open": res["left_open"]}
         if cmd == "set_profile":

@@ -67,12 +67,26 @@ def record_message(record: dict[str, Any]) -> dict[str, Any]:
     return {"type": "record", "record": record}
 
 
-def ack_message(id_: int, result: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "ack", "id": id_, "ok": True, "result": result}
+def ack_message(id_: int, result: dict[str, Any], ref: str | None = None) -> dict[str, Any]:
+    msg = {"type": "ack", "id": id_, "ok": True, "result": result}
+    if ref is not None:
+        msg["ref"] = ref
+    return msg
 
 
-def error_message(id_: int | None, code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "id": id_, "code": code, "message": message}
+def error_message(id_: int | None, code: str, message: str, ref: str | None = None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"type": "error", "id": id_, "code": code, "message": message}
+    if ref is not None:
+        msg["ref"] = ref
+    return msg
+
+
+def progress_message(id_: int, ref: str, cmd: str, status: str, elapsed_ms: int, message: str,
+                     done: int | None = None, total: int | None = None,
+                     detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A long command's progress: ``status`` ``queued`` (behind another command) or ``running``."""
+    return {"type": "progress", "id": id_, "ref": ref, "cmd": cmd, "status": status, "elapsed_ms": elapsed_ms,
+            "message": message, "done": done, "total": total, "detail": detail or {}}
 
 
 def token_matches(expected: str, given: object) -> bool:

@@ -22,6 +22,12 @@
   state is built under the same lock and carries the number of the last record it includes. A
   client that is (re)synchronising gets the first state whose number covers everything it
   missed, then only the records after it — no gap, no record applied twice.
+* **Long commands.** A control command runs as a task of its own, so the connection keeps being
+  read while it runs (a heartbeat, another command). It is logged with a server-wide ``ref``
+  (the last 20 go out in every ``state`` as ``commands``), the sender gets ``progress`` messages —
+  when it is accepted, whenever the backend reports a step, and every ``progress_every_s`` while
+  it waits or runs — and its ``ack``/``error`` whenever it ends. Nothing times out on the server:
+  a result that comes late is still sent, logged and shown.
 * **Security.** Control commands need the token (``hmac.compare_digest``). WebSocket handshakes
   must come from the dashboard's own origin (or carry no Origin, i.e. not a browser). Beyond
   loopback, the handshake itself needs the token too (the page's cookie, or
@@ -39,6 +45,7 @@ import ipaddress
 import itertools
 import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +65,7 @@ from .protocol import (
     dumps,
     error_message,
     hello_message,
+    progress_message,
     read_command,
     record_message,
     state_message,
@@ -73,6 +81,12 @@ DEFAULT_HTTP_PORT = 3002
 TOKEN_ENV = "KALASHI_BRIDGE_TOKEN"
 #: kinds of record after which the page gets a fresh state (an iteration ended, a check changed)
 STATE_AFTER = frozenset({"iteration", "metrics", "health"})
+#: how many finished and running commands every state lists
+COMMAND_LOG = 20
+#: requests (commands, get_state) one connection may have waiting at once; beyond, its frames wait
+#: to be read — so a client cannot queue unbounded work, yet a heartbeat or a halt sent during a
+#: long flatten is still taken
+IN_FLIGHT = 8
 
 
 def is_loopback(host: str) -> bool:
@@ -119,6 +133,7 @@ class BridgeConfig:
     ping_interval: float | None = 20
     ping_timeout: float | None = 20
     extra_origins: tuple[str, ...] = field(default=())
+    progress_every_s: float = 2.0  # a command waiting or running says so at least this often
 
     @property
     def loopback(self) -> bool:
@@ -152,6 +167,8 @@ class Client:
     sent: int = 0
     resyncs: int = 0
     dropped: int = 0
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT))
+    in_flight: int = 0  # requests taken and not yet answered
 
     def put(self, text: str, what: str = REPLY, number: int = 0) -> None:
         self.queue.append((what, number, text))
@@ -246,6 +263,51 @@ class Hub:
         c.wake.set()
 
 
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(eq=False)
+class CommandEntry:
+    """One control command the bridge accepted: what it is, how far it got, how it ended."""
+
+    ref: str
+    cmd: str
+    args: dict[str, Any]
+    accepted_ms: int = field(default_factory=_wall_ms)  # wall clock
+    accepted_at: float = field(default_factory=time.monotonic)
+    status: str = "queued"  # queued → running → done | failed
+    finished_ms: int | None = None
+    progress: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.accepted_at) * 1000)
+
+    def to_dict(self) -> dict[str, Any]:
+        from ..engine import iso
+
+        return {"ref": self.ref, "cmd": self.cmd, "args": self.args, "status": self.status,
+                "started": iso(self.accepted_ms),
+                "finished": iso(self.finished_ms) if self.finished_ms is not None else None,
+                "elapsed_ms": (self.finished_ms - self.accepted_ms) if self.finished_ms is not None
+                else self.elapsed_ms(),
+                "progress": self.progress, "result": self.result, "error": self.error}
+
+
+def _progress_fields(update: dict[str, Any]) -> dict[str, Any]:
+    """A backend's progress update as plain JSON values (message, done, total, detail)."""
+    def plain(v: Any) -> Any:
+        return v if v is None or isinstance(v, (str, int, float, bool)) else str(v)
+
+    done, total = update.get("done"), update.get("total")
+    return {"message": str(update.get("message", "")),
+            "done": done if type(done) is int else None,
+            "total": total if type(total) is int else None,
+            "detail": {k: plain(v) for k, v in update.items() if k not in ("message", "done", "total")}}
+
+
 class BridgeServer:
     """The WebSocket bridge and the dashboard page, over one backend."""
 
@@ -264,6 +326,9 @@ class BridgeServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = asyncio.Event()
         self.states_built = 0
+        self._refs = itertools.count(1)
+        self._last_state: dict[str, Any] | None = None  # the last state sent (without the command log)
+        self.commands: deque[CommandEntry] = deque(maxlen=COMMAND_LOG)  # newest last; event loop thread only
 
     # -- addresses ------------------------------------------------------------------------------
     @property
@@ -365,7 +430,7 @@ class BridgeServer:
     def stats(self) -> list[dict[str, Any]]:
         """Per-client counters (queued, sent, resyncs, dropped) — for tests and the curious."""
         return [{"queued": len(c.queue), "held": len(c.held), "sent": c.sent, "resyncs": c.resyncs,
-                 "dropped": c.dropped, "synced": c.synced} for c in self.hub.clients]
+                 "dropped": c.dropped, "synced": c.synced, "in_flight": c.in_flight} for c in self.hub.clients]
 
     # -- from the backend's threads -----------------------------------------------------------------
     def _listener(self, record: dict[str, Any]) -> None:
@@ -415,7 +480,18 @@ class BridgeServer:
                                                        "status": "degraded",
                                                        "detail": f"could not assemble the state: {e}"})
                 continue
-            self.hub.on_state(seq, state)
+            self._send_state(seq, state)
+
+    def _command_log(self) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in reversed(self.commands)]
+
+    def _send_state(self, seq: int, state: dict[str, Any], only: Client | None = None) -> None:
+        """Send a state, with the command log as it stands now (event loop thread)."""
+        self._last_state = state
+        self.hub.on_state(seq, {**state, "commands": self._command_log()}, only=only)
+
+    def _busy(self) -> bool:
+        return any(e.status in ("queued", "running") for e in self.commands)
 
     # -- connections ------------------------------------------------------------------------------
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -451,6 +527,11 @@ class BridgeServer:
         client.put(dumps(hello_message(f"{cfg.server_name} {_version()}", read_only=cfg.read_only,
                                        token_required=cfg.token is not None)))
         self.hub.join(client)
+        if self._busy() and self._last_state is not None:
+            # no fresh state can be built until the command in hand ends (it holds the backend):
+            # meanwhile show the last one, with the command log that says what is running. The
+            # client stays unsynchronised, so the first fresh state still brings it exactly current.
+            client.put(dumps(state_message({**self._last_state, "commands": self._command_log()})))
         sender = self._spawn(self._send_loop(client))
         try:
             async for frame in ws:
@@ -482,21 +563,62 @@ class BridgeServer:
         except ProtocolError as e:
             c.put(dumps(e.to_message()))
             return
-        if cmd.cmd == "get_state":
-            try:
-                seq, state = await self._in_worker(self._snapshot)
-            except Exception as e:  # noqa: BLE001 - report, never crash the bridge
-                c.put(dumps(error_message(cmd.id, REFUSED, f"could not assemble the state: {e}")))
-                return
-            self.hub.on_state(seq, state, only=c)
-            c.put(dumps(ack_message(cmd.id, {})))
+        # answered by tasks of their own: the connection is read on while a command runs (a
+        # heartbeat's get_state, a halt behind a long flatten); the one worker keeps them in order
+        await c.slots.acquire()
+        c.in_flight += 1
+        self._spawn(self._released(c, self._answer_get_state(c, cmd) if cmd.cmd == "get_state"
+                                   else self._run_command(c, cmd)))
+
+    @staticmethod
+    async def _released(c: Client, request: Any) -> None:
+        try:
+            await request
+        finally:
+            c.in_flight -= 1
+            c.slots.release()
+
+    async def _answer_get_state(self, c: Client, cmd: Command) -> None:
+        try:
+            seq, state = await self._in_worker(self._snapshot)
+        except Exception as e:  # noqa: BLE001 - report, never crash the bridge
+            c.put(dumps(error_message(cmd.id, REFUSED, f"could not assemble the state: {e}")))
             return
-        await self._run_command(c, cmd)
+        self._send_state(seq, state, only=c)
+        c.put(dumps(ack_message(cmd.id, {})))
+
+    def _tell(self, c: Client, cmd: Command, entry: CommandEntry) -> None:
+        """Send the sender where its command stands (event loop thread)."""
+        p = entry.progress or {}
+        message = p.get("message") or ("waiting for the command before it to finish" if entry.status == "queued"
+                                       else f"{cmd.cmd} is running")
+        c.put(dumps(progress_message(cmd.id, entry.ref, cmd.cmd, entry.status, entry.elapsed_ms(), message,
+                                     p.get("done"), p.get("total"), p.get("detail"))))
 
     async def _run_command(self, c: Client, cmd: Command) -> None:
-        def work() -> tuple[dict[str, Any] | None, str | None, tuple[int, dict[str, Any]]]:
+        loop = asyncio.get_running_loop()
+        entry = CommandEntry(f"c{next(self._refs)}", cmd.cmd, dict(cmd.args))
+        self.commands.append(entry)
+        self._tell(c, cmd, entry)
+
+        def running() -> None:
+            entry.status = "running"
+            self._tell(c, cmd, entry)
+
+        def stepped(update: dict[str, Any]) -> None:
+            entry.progress = _progress_fields(update)
+            self._tell(c, cmd, entry)
+
+        def progress(update: dict[str, Any]) -> None:  # worker thread
             try:
-                result: dict[str, Any] | None = self.backend.execute(cmd.cmd, cmd.args)
+                loop.call_soon_threadsafe(stepped, dict(update))
+            except RuntimeError:  # the event loop is closing
+                pass
+
+        def work() -> tuple[dict[str, Any] | None, str | None, tuple[int, dict[str, Any]]]:
+            loop.call_soon_threadsafe(running)
+            try:
+                result: dict[str, Any] | None = self.backend.execute(cmd.cmd, cmd.args, progress)
                 problem = None
             except CommandRefused as e:
                 result, problem = None, str(e)
@@ -504,16 +626,26 @@ class BridgeServer:
                 result, problem = None, str(e)
             return result, problem, self._snapshot()
 
+        task = asyncio.ensure_future(self._in_worker(work))
+        while not task.done():
+            await asyncio.wait({task}, timeout=self.config.progress_every_s)
+            if not task.done():
+                self._tell(c, cmd, entry)  # still queued or running: say so, so the page knows we are alive
+        entry.finished_ms = _wall_ms()
         try:
-            result, problem, (seq, state) = await self._in_worker(work)
+            result, problem, (seq, state) = task.result()
         except Exception as e:  # noqa: BLE001 - report, never crash the bridge
-            c.put(dumps(error_message(cmd.id, REFUSED, f"{cmd.cmd} failed: {type(e).__name__}: {e}")))
+            entry.status, entry.error = "failed", f"{cmd.cmd} failed: {type(e).__name__}: {e}"
+            c.put(dumps(error_message(cmd.id, REFUSED, entry.error, entry.ref)))
+            self.hub.state_wanted.set()
             return
         if result is None:
-            c.put(dumps(error_message(cmd.id, REFUSED, problem or f"{cmd.cmd} was refused")))
-            return
-        c.put(dumps(ack_message(cmd.id, result)))
-        self.hub.on_state(seq, state)
+            entry.status, entry.error = "failed", problem or f"{cmd.cmd} was refused"
+            c.put(dumps(error_message(cmd.id, REFUSED, entry.error, entry.ref)))
+        else:
+            entry.status, entry.result = "done", result
+            c.put(dumps(ack_message(cmd.id, result, entry.ref)))
+        self._send_state(seq, state)
 
 
 def _version() -> str:

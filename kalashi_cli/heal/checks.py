@@ -562,6 +562,15 @@ def recent_repairs(path: Path, *, now_ms: Callable[[], int] = _wall_ms, window_s
     return timed("repairs", run)
 
 
+def trading_state_status(state: str) -> str:
+    """The health status of a trading state, as :func:`trading_state` (``kalashi heal``) reports it.
+
+    ACTIVE ok, REDUCING degraded, HALTED failed: the dashboard's checks and records say the same
+    word as ``heal --once`` (both once said different things for HALTED).
+    """
+    return OK if state == "ACTIVE" else FAILED if state == "HALTED" else DEGRADED
+
+
 def service_checks(svc: TradingService) -> list[Check]:
     def loop() -> tuple[str, str]:
         st = svc.loop_status()
@@ -579,7 +588,7 @@ def service_checks(svc: TradingService) -> list[Check]:
 
     def state() -> tuple[str, str]:
         st, why = svc.trading_state()
-        return (OK, st) if st == "ACTIVE" else (DEGRADED, f"{st}: {why}")
+        return (OK, st) if st == "ACTIVE" else (trading_state_status(st), f"{st}: {why}")
 
     def exchange() -> tuple[str, str]:
         active = svc.broker.trading_active()

@@ -160,6 +160,40 @@ def reconcile_summary(journal: Journal) -> dict[str, Any]:
     return out
 
 
+def _pct_text(pct: Decimal) -> str:
+    """A percent for a sentence: 18.80 → "18.8%", 10.00 → "10%"."""
+    return f"{pct.normalize():f}%"
+
+
+def drawdown_advice(dd: Decimal, profile: Profile) -> dict[str, Any] | None:
+    """The drawdown recommendation for a max drawdown of ``dd`` percent, worded for where it stands.
+
+    Three levels, each sentence true of the numbers it cites: past the halt limit, past the
+    reducing level, or at least half way to the reducing level. Below that, none.
+    """
+    reducing = profile.risk.reducing_drawdown_pct * 100
+    halt = profile.risk.max_drawdown_pct * 100
+    numbers = {"max_drawdown_pct": str(dd), "reducing_at_pct": str(reducing.quantize(Decimal("0.01"))),
+               "halt_at_pct": str(halt.quantize(Decimal("0.01"))), "kelly_fraction": str(profile.sizing.kelly_fraction)}
+    if dd >= halt:
+        return {"title": "Drawdown reached the halt limit", "severity": "critical",
+                "detail": f"Max drawdown {_pct_text(dd)} reached the {_pct_text(halt)} limit where trading halts; "
+                          "a smaller Kelly fraction or a looser limit is needed before trading resumes.",
+                "numbers": numbers}
+    if dd >= reducing:
+        return {"title": "Drawdown passed the reducing level", "severity": "warn",
+                "detail": f"Max drawdown {_pct_text(dd)} is past the {_pct_text(reducing)} level where trading "
+                          f"switches to reducing only (it halts at {_pct_text(halt)}); consider a smaller Kelly "
+                          "fraction.",
+                "numbers": numbers}
+    if dd >= reducing / 2:
+        return {"title": "Drawdown is building", "severity": "info",
+                "detail": f"Max drawdown {_pct_text(dd)} is at least half of the {_pct_text(reducing)} level where "
+                          "trading switches to reducing only; consider a smaller Kelly fraction.",
+                "numbers": numbers}
+    return None
+
+
 def recommendations(m: dict[str, Any], profile: Profile, journal: Journal) -> list[dict[str, Any]]:
     """Plain rules over the metrics, each with the numbers that triggered it."""
     out: list[dict[str, Any]] = []
@@ -181,13 +215,9 @@ def recommendations(m: dict[str, Any], profile: Profile, journal: Journal) -> li
                     "detail": f"Only {fill:.0%} of the contracts asked for were filled; books move before orders "
                               "arrive or maker quotes sit too far back.",
                     "numbers": {"fill_rate": str(fill)}})
-    dd = Decimal(m["max_drawdown_pct"])
-    if dd >= profile.risk.reducing_drawdown_pct * 100 / 2:
-        out.append({"title": "Drawdown is building",
-                    "detail": f"Max drawdown {dd}% is at least half of the {profile.risk.reducing_drawdown_pct:.0%} "
-                              "level where trading switches to reducing only; consider a smaller Kelly fraction.",
-                    "numbers": {"max_drawdown_pct": str(dd),
-                                "kelly_fraction": str(profile.sizing.kelly_fraction)}})
+    drawdown = drawdown_advice(Decimal(m["max_drawdown_pct"]), profile)
+    if drawdown is not None:
+        out.append(drawdown)
     if m["consecutive_losses"] >= 3:
         out.append({"title": "Losing streak",
                     "detail": f"{m['consecutive_losses']} losses in a row; sizing is already shrunk by "

@@ -65,7 +65,7 @@ class ProtocolSchemas:
         self.validators = {
             name: Draft202012Validator(json.loads((PROTOCOL / f"{name}.json").read_text(encoding="utf-8")),
                                        registry=registry)
-            for name in ("hello", "state", "record", "ack", "error", "command")
+            for name in ("hello", "state", "record", "ack", "error", "progress", "command")
         }
 
     def check(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -337,3 +337,68 @@ def run_bridge_process(tmp_path: Path) -> Iterator[Callable[..., BridgeProcess]]
     yield start
     for p in started:
         p.close()
+
+
+# -- a backend that plays a scripted state (page tests that need exact shapes or slow commands) ----------
+
+
+FIXTURE_STATE = ROOT / "dashboard" / "fixtures" / "state-paper.json"
+
+
+class ScriptedBackend:
+    """A backend serving a state the test sets, whose commands the test scripts.
+
+    ``commands[name]`` is called as ``fn(args, progress)`` in the bridge's worker thread and
+    returns the ack's result (or raises :class:`CommandRefused`); ``state_ready`` lets a test
+    hold the first state back (a page that is still loading).
+    """
+
+    mode = "paper"
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        import copy
+
+        self.current: dict[str, Any] = state if state is not None else json.loads(
+            FIXTURE_STATE.read_text(encoding="utf-8"))
+        self._copy = copy.deepcopy
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.commands: dict[str, Callable[[dict[str, Any], Callable[[dict[str, Any]], None]], dict[str, Any]]] = {}
+        self.state_ready = threading.Event()
+        self.state_ready.set()
+        self.executed: list[str] = []
+
+    def subscribe(self, fn: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn) if fn in self._listeners else None
+
+    def publish(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            for fn in list(self._listeners):
+                fn(record)
+
+    def locked(self) -> Any:
+        return self._lock
+
+    def state(self) -> dict[str, Any]:
+        assert self.state_ready.wait(60), "the test never let the first state go"
+        return self._copy(self.current)
+
+    def execute(self, cmd: str, args: dict[str, Any],
+                progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        from kalashi_cli.bridge.backends import CommandRefused
+
+        self.executed.append(cmd)
+        fn = self.commands.get(cmd)
+        if fn is None:
+            raise CommandRefused(f"this test bridge does not {cmd}")
+        return fn(args, progress or (lambda _u: None))
+
+    def begin(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.state_ready.set()
+
+    def describe(self) -> str:
+        return "a scripted test backend"

@@ -189,7 +189,7 @@ def test_pause_start_stop_with_the_token(service: TradingService, start_bridge: 
     c.until(lambda m: m["type"] == "record" and m["record"]["kind"] == "iteration" and m["record"]["n"] >= 3)
 
     ack = c.command("pause")
-    assert ack == {"type": "ack", "id": ack["id"], "ok": True, "result": {"status": "paused"}}
+    assert ack == {"type": "ack", "id": ack["id"], "ref": ack["ref"], "ok": True, "result": {"status": "paused"}}
     paused = c.until(lambda m: m["type"] == "state")["state"]
     assert paused["loop"]["status"] == "paused"
     # pause waits for the iteration in flight: what the state says is final, and is the journal's

@@ -35,7 +35,7 @@ REBUILD = "run `npm ci && npm run build` in dashboard/ and commit kalashi_cli/br
 SOURCE_DIRS = ("src", "public")
 ROOT_FILES = ("index.html", "package.json", "package-lock.json", "vite.config.ts")
 ROOT_PATTERN = re.compile(r"tsconfig.*\.json")
-MESSAGE_TYPES = ("hello", "state", "record", "ack", "error", "command")
+MESSAGE_TYPES = ("hello", "state", "record", "ack", "error", "progress", "command")
 ERROR_CODES = ("bad_message", "unknown_command", "unauthorized", "invalid_args", "refused")
 
 

@@ -22,7 +22,7 @@ export function EquityCard({ state }: { state: BridgeState | null }) {
         <Stat label="Since start" kind="money" value={change} signed testId="equity-change" hint="equity − starting balance" />
         <Stat label="Starting balance" kind="money" value={account?.starting_balance} testId="starting-balance" />
       </div>
-      <EquityChart points={state?.equity_curve ?? []} />
+      <EquityChart points={state?.equity_curve ?? []} loading={!state} />
     </GlassCard>
   )
 }

@@ -1,9 +1,11 @@
 import { GlassCard } from '../components/GlassCard'
+import { Loading } from '../components/Loading'
 import { Mascot, MOOD_WORDS, moodFor } from '../components/Mascot'
 import { Num } from '../components/Stat'
 import { StatusPill, healthTone } from '../components/StatusPill'
 import type { BridgeState } from '../lib/protocol'
-import { formatDateTime } from '../lib/time'
+import { TimeStamp } from '../components/TimeStamp'
+import { sourceClock } from '../lib/time'
 
 /** The health checks of the bridge, the loop and its data sources. */
 export function HealthCard({ state, connected }: { state: BridgeState | null; connected: boolean }) {
@@ -16,11 +18,19 @@ export function HealthCard({ state, connected }: { state: BridgeState | null; co
         <div>
           <div className="health-head__mood">{MOOD_WORDS[mood]}</div>
           <div className="health-head__updated">
-            state updated <span data-testid="updated">{formatDateTime(state?.updated)}</span>
+            state updated <TimeStamp ts={state?.updated} clock="wall" testId="updated" />
           </div>
+          {state?.clock ? (
+            <div className="health-head__updated" data-testid="clocks">
+              market clock <TimeStamp ts={state.clock.source_now} clock={sourceClock(state)} testId="source-now" /> · wall clock{' '}
+              <TimeStamp ts={state.clock.wall_now} clock="wall" testId="wall-now" />
+            </div>
+          ) : null}
         </div>
       </div>
-      {checks.length === 0 ? (
+      {!state ? (
+        <Loading testId="health-loading" />
+      ) : checks.length === 0 ? (
         <p className="empty">No health checks reported.</p>
       ) : (
         <ul className="health-list" data-testid="health-list">

@@ -1,13 +1,19 @@
 import { Badge } from '../components/Badge'
 import { GlassCard } from '../components/GlassCard'
+import { Loading } from '../components/Loading'
+import { Num } from '../components/Stat'
 import type { BridgeState } from '../lib/protocol'
+import { shareUnit } from '../lib/units'
 
-/** Recommendations from the metrics stage, each with the numbers it rests on, exactly as sent. */
+/** Recommendations from the metrics stage, each with the numbers it rests on: percents and ratios by
+ * the protocol's one rule (lib/units), everything else exactly as sent. */
 export function InsightsCard({ state }: { state: BridgeState | null }) {
   const recs = state?.recommendations ?? []
   return (
-    <GlassCard title="AI insights" testId="card-insights" aside={<Badge tone="accent">{recs.length}</Badge>}>
-      {recs.length === 0 ? (
+    <GlassCard title="AI insights" testId="card-insights" aside={state ? <Badge tone="accent">{recs.length}</Badge> : null}>
+      {!state ? (
+        <Loading testId="insights-loading" />
+      ) : recs.length === 0 ? (
         <p className="empty">No recommendations yet.</p>
       ) : (
         <ul className="insights" data-testid="insights-list">
@@ -20,7 +26,7 @@ export function InsightsCard({ state }: { state: BridgeState | null }) {
                   {Object.entries(r.numbers).map(([k, v]) => (
                     <div key={k}>
                       <dt>{k.replace(/_/g, ' ')}</dt>
-                      <dd className="num">{String(v)}</dd>
+                      <dd>{shareUnit(k) ? <Num kind="share" field={k} value={v} /> : <span className="num">{String(v)}</span>}</dd>
                     </div>
                   ))}
                 </dl>

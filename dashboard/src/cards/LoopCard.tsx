@@ -4,10 +4,12 @@
 import { useCallback, useState } from 'react'
 import type { FormEvent } from 'react'
 import { Button } from '../components/Button'
+import { CommandList } from '../components/CommandList'
 import { Dialog } from '../components/Dialog'
 import { GlassCard } from '../components/GlassCard'
 import { Stat } from '../components/Stat'
 import { StatusPill, loopTone } from '../components/StatusPill'
+import type { Activity } from '../lib/activity'
 import type { CommandOutcome } from '../lib/commands'
 import type { BridgeState, CommandName, HelloMessage } from '../lib/protocol'
 
@@ -43,27 +45,38 @@ export interface LoopCardProps {
   access: ControlAccess
   send: Send
   setToken: (token: string) => void
+  /** The control commands and how each went (lib/activity). */
+  activity?: Activity[]
 }
 
-type Asking = null | 'halt' | 'flatten' | 'resume'
+type Asking = null | 'halt' | 'flatten' | 'resume' | 'profile'
 
-export function LoopCard({ state, access, send, setToken }: LoopCardProps) {
+/** The profiles the page offers: those the bridge accepts, the current one first if it is missing. */
+export function profileChoices(state: BridgeState | null): string[] {
+  const offered = Array.isArray(state?.profiles) ? state.profiles : []
+  const current = state?.loop?.profile
+  return current && !offered.includes(current) ? [current, ...offered] : [...offered]
+}
+
+export function LoopCard({ state, access, send, setToken, activity = [] }: LoopCardProps) {
   const [asking, setAsking] = useState<Asking>(null)
   const [reason, setReason] = useState('')
   const [profile, setProfile] = useState('')
   const [tokenDraft, setTokenDraft] = useState('')
-  const [busy, setBusy] = useState(false)
+  // commands of this card still waiting for their answer (a halt may go in behind a long flatten)
+  const [waiting, setWaiting] = useState(0)
+  const busy = waiting > 0
   const blocked = controlBlock(access)
   const loop = state?.loop
   const halted = state?.trading_state === 'HALTED'
 
   const run = useCallback(
     async (cmd: CommandName, args: Record<string, unknown> = {}) => {
-      setBusy(true)
+      setWaiting((n) => n + 1)
       try {
         await send(cmd, args)
       } finally {
-        setBusy(false)
+        setWaiting((n) => n - 1)
       }
     },
     [send],
@@ -74,9 +87,20 @@ export function LoopCard({ state, access, send, setToken }: LoopCardProps) {
   const startWhy = why(!state ? 'No state from the bridge yet.' : loop?.status === 'running' && !halted ? 'The loop is already running.' : null)
   const pauseWhy = why(!state ? 'No state from the bridge yet.' : loop?.status !== 'running' ? 'Only a running loop can pause.' : null)
   const stopWhy = why(!state ? 'No state from the bridge yet.' : loop?.status === 'stopped' ? 'The loop is already stopped.' : null)
-  const haltWhy = why(!state ? 'No state from the bridge yet.' : halted ? 'Trading is already halted.' : null)
+  // Halt is never held back by a command in hand: the bridge queues it right behind (an emergency
+  // must not wait for a flatten to answer before it can even be sent)
+  const haltWhy = blocked ?? (!state ? 'No state from the bridge yet.' : halted ? 'Trading is already halted.' : null)
   const flattenWhy = why(!state ? 'No state from the bridge yet.' : null)
-  const profileWhy = why(profile.trim() ? null : 'Type a profile name first.')
+  const choices = profileChoices(state)
+  const profileWhy = why(
+    !state
+      ? 'No state from the bridge yet.'
+      : choices.length <= 1
+        ? 'The bridge offers no other profile.'
+        : !profile || profile === loop?.profile
+          ? 'Pick another profile first.'
+          : null,
+  )
 
   const onToken = (e: FormEvent) => {
     e.preventDefault()
@@ -120,13 +144,21 @@ export function LoopCard({ state, access, send, setToken }: LoopCardProps) {
         className="inline-form"
         onSubmit={(e) => {
           e.preventDefault()
-          if (!profileWhy) void run('set_profile', { name: profile.trim() })
+          if (!profileWhy) setAsking('profile')
         }}
       >
         <label htmlFor="profile-name">Profile</label>
-        <input id="profile-name" data-testid="profile-input" value={profile} onChange={(e) => setProfile(e.target.value)} placeholder={loop?.profile ?? 'name'} />
+        <select id="profile-name" data-testid="profile-select" value={profile || loop?.profile || ''} onChange={(e) => setProfile(e.target.value)} disabled={choices.length <= 1}>
+          {choices.length === 0 ? <option value="">—</option> : null}
+          {choices.map((name) => (
+            <option key={name} value={name}>
+              {name}
+              {name === loop?.profile ? ' (active)' : ''}
+            </option>
+          ))}
+        </select>
         <Button type="submit" testId="btn-set-profile" disabled={!!profileWhy} disabledReason={profileWhy}>
-          Switch
+          Switch…
         </Button>
       </form>
 
@@ -235,6 +267,34 @@ export function LoopCard({ state, access, send, setToken }: LoopCardProps) {
           </div>
         </Dialog>
       ) : null}
+
+      {asking === 'profile' ? (
+        <Dialog title="Switch profile?" onCancel={close} testId="dialog-profile">
+          <p>
+            Switch the loop from profile <strong>{loop?.profile ?? '—'}</strong> to <strong data-testid="profile-target">{profile}</strong>? From the next
+            iteration its limits, sizing and strategies apply to every new order.
+          </p>
+          <div className="dialog__actions">
+            <Button variant="ghost" onClick={close}>
+              Cancel
+            </Button>
+            <Button
+              variant="primary"
+              testId="btn-set-profile-confirm"
+              onClick={() => {
+                close()
+                const name = profile
+                setProfile('')
+                void run('set_profile', { name })
+              }}
+            >
+              Switch to {profile}
+            </Button>
+          </div>
+        </Dialog>
+      ) : null}
+
+      <CommandList activity={activity} />
     </GlassCard>
   )
 }

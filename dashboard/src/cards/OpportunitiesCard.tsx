@@ -1,6 +1,7 @@
 import { Badge } from '../components/Badge'
 import type { Tone } from '../components/Badge'
 import { GlassCard } from '../components/GlassCard'
+import { Loading } from '../components/Loading'
 import { Num } from '../components/Stat'
 import { formatCount, formatPrice } from '../lib/decimal'
 import type { BridgeState, DecisionRecord, OpportunityRecord } from '../lib/protocol'
@@ -17,8 +18,10 @@ function legText(o: OpportunityRecord): string {
 export function OpportunitiesCard({ state, decisions = [] }: { state: BridgeState | null; decisions?: DecisionRecord[] }) {
   const opportunities = state?.opportunities ?? []
   return (
-    <GlassCard title="Top opportunities" span="tall" testId="card-opportunities" aside={<Badge>{opportunities.length}</Badge>}>
-      {opportunities.length === 0 ? (
+    <GlassCard title="Top opportunities" span="tall" testId="card-opportunities" aside={state ? <Badge>{opportunities.length}</Badge> : null}>
+      {!state ? (
+        <Loading testId="opportunities-loading" />
+      ) : opportunities.length === 0 ? (
         <p className="empty">No opportunities in the latest scan.</p>
       ) : (
         <ol className="opportunity-list" data-testid="opportunities-list">
@@ -29,15 +32,15 @@ export function OpportunitiesCard({ state, decisions = [] }: { state: BridgeStat
                 <span className="opportunity__event">{o.event_ticker}</span>
                 {o.kind === 'candidate' ? <Badge tone="info" title="sized by the correlation stage">candidate</Badge> : null}
                 <span className="opportunity__nums">
-                  edge <Num kind="money" value={o.edge} signed places={4} /> (<Num kind="percent" value={o.edge_pct} />) · score{' '}
+                  edge <Num kind="money" value={o.edge} signed places={4} /> (<Num kind="share" field="edge_pct" value={o.edge_pct} />) · score{' '}
                   <Num kind="number" value={o.score} places={4} />
                 </span>
               </div>
               <div className="opportunity__legs">{legText(o)}</div>
               <div className="opportunity__reason">{o.reason}</div>
               <div className="opportunity__meta">
-                fees <Num kind="money" value={o.fees} places={4} /> · confidence <Num kind="number" value={o.confidence} places={2} /> · liquidity{' '}
-                <Num kind="number" value={o.liquidity} places={2} />
+                fees <Num kind="money" value={o.fees} places={4} /> · confidence <Num kind="share" field="confidence" value={o.confidence} places={0} /> · liquidity{' '}
+                <Num kind="share" field="liquidity" value={o.liquidity} places={0} />
                 {o.kind === 'candidate' ? (
                   <>
                     {' '}

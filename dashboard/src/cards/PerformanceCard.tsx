@@ -9,11 +9,12 @@ export function PerformanceCard({ state }: { state: BridgeState | null }) {
   return (
     <GlassCard title="Performance" testId="card-performance">
       <div className="stat-grid">
-        <Stat label="Win rate" kind="rate" value={m?.win_rate} testId="win-rate" />
+        {/* no round trip closed yet: there is no win rate, not a rate of 0 % */}
+        <Stat label="Win rate" kind="share" field="win_rate" value={m && m.trades > 0 ? m.win_rate : null} testId="win-rate" hint={m && m.trades === 0 ? 'no round trips closed yet' : undefined} />
         <Stat label="Trades" kind="int" value={m?.trades} testId="trades" />
         <Stat label="Realized P&L" kind="money" value={state?.account.realized_pnl} signed testId="realized-pnl" />
         <Stat label="Unrealized P&L" kind="money" value={state?.account.unrealized_pnl} signed testId="unrealized-pnl" />
-        <Stat label="Max drawdown" kind="percent" value={m?.max_drawdown_pct} testId="max-drawdown" />
+        <Stat label="Max drawdown" kind="share" field="max_drawdown_pct" value={m?.max_drawdown_pct} testId="max-drawdown" />
         <div className="stat">
           <div className="stat__label">Wins / losses</div>
           <div className="stat__value">
@@ -38,7 +39,7 @@ export function PerformanceCard({ state }: { state: BridgeState | null }) {
               <tr key={name}>
                 <th scope="row">{name}</th>
                 <td className="num-col"><Num kind="int" value={s?.trades} /></td>
-                <td className="num-col"><Num kind="rate" value={s?.win_rate} /></td>
+                <td className="num-col"><Num kind="share" field="win_rate" value={Number(s?.trades) > 0 ? s?.win_rate : null} /></td>
                 <td className="num-col"><Num kind="money" value={s?.pnl ?? s?.realized_pnl} signed /></td>
               </tr>
             ))}

@@ -1,4 +1,5 @@
 import { GlassCard } from '../components/GlassCard'
+import { Loading } from '../components/Loading'
 import { Num } from '../components/Stat'
 import { StatusPill, tradingTone } from '../components/StatusPill'
 import { compareDecimal, toPlotNumber } from '../lib/decimal'
@@ -18,7 +19,9 @@ export function RiskCard({ state }: { state: BridgeState | null }) {
           Halted: {state.halt_reason}
         </p>
       ) : null}
-      {exposure.length === 0 ? (
+      {!state ? (
+        <Loading testId="exposure-loading" />
+      ) : exposure.length === 0 ? (
         <p className="empty">No exposure: no open positions or resting orders.</p>
       ) : (
         <ul className="exposure-list" data-testid="exposure-list">
@@ -32,8 +35,8 @@ export function RiskCard({ state }: { state: BridgeState | null }) {
                 <div className="exposure__head">
                   <span className="exposure__group">{e.group}</span>
                   <span>
-                    <Num kind="money" value={e.exposure} /> · <Num kind="percent" value={e.pct_of_equity} /> of equity · cap{' '}
-                    <Num kind="percent" value={e.cap_pct} />
+                    <Num kind="money" value={e.exposure} /> · <Num kind="share" field="pct_of_equity" value={e.pct_of_equity} /> of equity · cap{' '}
+                    <Num kind="share" field="cap_pct" value={e.cap_pct} />
                   </span>
                 </div>
                 <div className="meter" role="meter" aria-label={`${e.group} exposure against its cap`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(width)}>

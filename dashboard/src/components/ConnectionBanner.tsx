@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'react'
 import type { ConnectionInfo } from '../lib/connection'
 import { Button } from './Button'
+import { TimeStamp } from './TimeStamp'
 
 export function connectionLabel(info: ConnectionInfo | null): string {
   if (!info) return 'loading'
@@ -29,6 +30,15 @@ function useCountdown(at: number | null, now: () => number): number | null {
   return at === null ? null : Math.max(0, Math.ceil((at - now()) / 1000))
 }
 
+/** How long ago, in words: "12 s", "3 min", "2 h 5 min". */
+export function durationWords(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  if (s < 60) return `${s} s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m} min`
+  return `${Math.floor(m / 60)} h ${m % 60} min`
+}
+
 export interface ConnectionBannerProps {
   info: ConnectionInfo | null
   hasData: boolean
@@ -46,11 +56,24 @@ export function ConnectionBanner({ info, hasData, onRetry, now = () => Date.now(
   else if (info.status === 'stopped') text = 'Connection closed.'
   else {
     const when = info.retryAt === null ? 'now' : `in ${seconds ?? 0} s`
-    text = `Disconnected from the bridge at ${info.url}. Reconnecting ${when} (attempt ${info.attempt}).`
+    text = `Reconnecting ${when} (attempt ${info.attempt}).`
   }
+  const down = info.status === 'reconnecting' && info.downSince !== null ? info.downSince : null
   return (
     <div className={`connection-banner connection-banner--${info.status}`} role="alert" data-testid="connection-banner">
       <div>
+        {info.status === 'reconnecting' ? (
+          <strong>
+            Disconnected from the bridge at {info.url}
+            {down !== null ? (
+              <>
+                {' '}
+                since <TimeStamp ts={down} clock="wall" testId="down-since" /> ({durationWords(now() - down)})
+              </>
+            ) : null}
+            .{' '}
+          </strong>
+        ) : null}
         <strong>{text}</strong>
         {info.lastError && info.status === 'reconnecting' ? <span className="connection-banner__why"> {info.lastError}.</span> : null}
         {hasData && info.status !== 'connecting' ? (

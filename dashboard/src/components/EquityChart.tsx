@@ -2,7 +2,7 @@
 // the labels are the exact decimal strings from the bridge.
 
 import { compareDecimal, formatMoney, toPlotNumber } from '../lib/decimal'
-import { formatTime } from '../lib/time'
+import { TimeStamp } from './TimeStamp'
 
 export interface EquityPoint {
   ts: string
@@ -38,12 +38,12 @@ export function equityPaths(points: EquityPoint[]): { line: string; area: string
   return { line, area }
 }
 
-export function EquityChart({ points }: { points: EquityPoint[] }) {
+export function EquityChart({ points, loading = false }: { points: EquityPoint[]; loading?: boolean }) {
   const paths = equityPaths(points)
   if (!paths) {
     return (
-      <div className="chart-empty" data-testid="equity-chart-empty">
-        The equity curve appears after two iterations.
+      <div className="chart-empty" data-testid="equity-chart-empty" data-loading={loading ? 'true' : undefined}>
+        {loading ? 'Waiting for the first state from the bridge…' : 'The equity curve appears after two iterations.'}
       </div>
     )
   }
@@ -72,12 +72,12 @@ export function EquityChart({ points }: { points: EquityPoint[] }) {
         <path className="equity-chart__line" d={paths.line} vectorEffect="non-scaling-stroke" />
       </svg>
       <figcaption className="equity-chart__labels">
-        <span>{formatTime(first.ts)}</span>
+        <TimeStamp ts={first.ts} clock="wall" />
         <span>
           low <strong data-testid="equity-low">{formatMoney(lo.equity)}</strong> · high{' '}
           <strong data-testid="equity-high">{formatMoney(hi.equity)}</strong>
         </span>
-        <span>{formatTime(last.ts)}</span>
+        <TimeStamp ts={last.ts} clock="wall" />
       </figcaption>
     </figure>
   )

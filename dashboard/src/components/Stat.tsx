@@ -7,13 +7,13 @@ import {
   formatInt,
   formatMoney,
   formatNumber,
-  formatPercent,
   formatPrice,
-  formatRate,
   toneOf,
 } from '../lib/decimal'
+import { formatShare, shareUnit } from '../lib/units'
 
-export type StatKind = 'money' | 'price' | 'count' | 'percent' | 'rate' | 'int' | 'number' | 'text'
+/** `share`: a percent or ratio field, formatted by the one rule of lib/units (needs `field`). */
+export type StatKind = 'money' | 'price' | 'count' | 'share' | 'int' | 'number' | 'text'
 
 export interface NumProps {
   value: unknown
@@ -21,13 +21,19 @@ export interface NumProps {
   /** Show "+" for gains and colour by sign. */
   signed?: boolean
   places?: number
+  /** For kind `share`: the protocol field the value is (`win_rate`, `edge_pct` …), which decides its unit. */
+  field?: string
   /** A unit after the number (" ms"). */
   unit?: string
   testId?: string
 }
 
 /** Format a value of the given kind exactly; "—" when unknown. */
-export function formatValue(value: unknown, kind: StatKind, { signed = false, places }: { signed?: boolean; places?: number } = {}): string {
+export function formatValue(
+  value: unknown,
+  kind: StatKind,
+  { signed = false, places, field = '' }: { signed?: boolean; places?: number; field?: string } = {},
+): string {
   switch (kind) {
     case 'money':
       return formatMoney(value, { signed, places })
@@ -35,10 +41,8 @@ export function formatValue(value: unknown, kind: StatKind, { signed = false, pl
       return formatPrice(value)
     case 'count':
       return formatCount(value, { signed })
-    case 'percent':
-      return formatPercent(value, { signed, places })
-    case 'rate':
-      return formatRate(value, { signed, places })
+    case 'share':
+      return formatShare(field, value, { signed, places })
     case 'int':
       return formatInt(value)
     case 'number':
@@ -49,12 +53,13 @@ export function formatValue(value: unknown, kind: StatKind, { signed = false, pl
 }
 
 /** An inline number: exact formatting, sign colour for signed values. */
-export function Num({ value, kind, signed = false, places, unit, testId }: NumProps) {
-  const text = formatValue(value, kind, { signed, places })
+export function Num({ value, kind, signed = false, places, field, unit, testId }: NumProps) {
+  const text = formatValue(value, kind, { signed, places, field })
   const tone = signed ? toneOf(value) : 'neutral'
   const raw = value === null || value === undefined ? undefined : String(value)
+  const share = kind === 'share' && field ? { 'data-field': field, 'data-unit': shareUnit(field) ?? 'unknown' } : {}
   return (
-    <span className={`num num--${tone}`} data-testid={testId} title={raw} data-raw={raw}>
+    <span className={`num num--${tone}`} data-testid={testId} title={raw} data-raw={raw} {...share}>
       {text}
       {unit && text !== DASH ? <span className="num__unit">{unit}</span> : null}
     </span>

@@ -1,12 +1,14 @@
 // The WebSocket connection to the bridge: connect, reconnect with backoff, heartbeat.
 //
 // The page must show clearly when its numbers stop being live. A closed socket is noticed at
-// once; a silent one (half-open TCP, a wedged server) is caught by the heartbeat, a get_state
-// every `heartbeatMs` whose timeout forces a reconnect.
+// once; a silent one (half-open TCP, a wedged server) is caught by the heartbeat: a get_state
+// every `heartbeatMs`, after which a bridge that says nothing at all for `heartbeatTimeoutMs`
+// is given up on. A bridge busy with a long command answers the get_state late, but its
+// progress messages show it is alive, so a long flatten never costs the connection.
 
 import { Backoff } from './backoff'
 import { CommandSender, realTimers } from './commands'
-import type { Timers } from './commands'
+import type { CommandEvent, Timers } from './commands'
 import { parseServerMessage } from './protocol'
 import type { ServerMessage } from './protocol'
 
@@ -36,6 +38,8 @@ export interface ConnectionInfo {
   lastMessageAt: number | null
   /** Why the last connection ended, in words. */
   lastError: string | null
+  /** Client-clock ms when the connection was lost (reconnecting only): "disconnected since". */
+  downSince: number | null
 }
 
 export interface BridgeClientOptions {
@@ -49,7 +53,12 @@ export interface BridgeClientOptions {
   now?: () => number
   /** Send get_state this often while open, to detect a silent bridge; 0 turns it off. */
   heartbeatMs?: number
-  commandTimeoutMs?: number
+  /** After a heartbeat, give up on a bridge that sends nothing at all for this long. */
+  heartbeatTimeoutMs?: number
+  /** Mark a command quiet after this long without progress or answer (it still waits). */
+  commandQuietMs?: number
+  /** Hears every step of every control command (sent, progress, quiet, answer). */
+  onCommandEvent?: (event: CommandEvent) => void
 }
 
 export class BridgeClient {
@@ -58,6 +67,7 @@ export class BridgeClient {
   private socket: SocketLike | null = null
   private retryTimer: unknown = null
   private heartbeatTimer: unknown = null
+  private silenceTimer: unknown = null
   private info: ConnectionInfo
 
   constructor(options: BridgeClientOptions) {
@@ -67,15 +77,18 @@ export class BridgeClient {
       timers: realTimers,
       now: () => Date.now(),
       heartbeatMs: 15_000,
-      commandTimeoutMs: 10_000,
+      heartbeatTimeoutMs: 10_000,
+      commandQuietMs: 10_000,
+      onCommandEvent: () => undefined,
       ...options,
     }
-    this.info = { status: 'stopped', url: options.url, attempt: 0, retryAt: null, lastMessageAt: null, lastError: null }
+    this.info = { status: 'stopped', url: options.url, attempt: 0, retryAt: null, lastMessageAt: null, lastError: null, downSince: null }
     this.commands = new CommandSender({
       write: (text) => this.write(text),
       getToken: options.getToken,
-      timeoutMs: this.opts.commandTimeoutMs,
+      quietMs: this.opts.commandQuietMs,
       timers: this.opts.timers,
+      onEvent: (e) => this.opts.onCommandEvent(e),
     })
   }
 
@@ -128,7 +141,7 @@ export class BridgeClient {
     this.socket = socket
     socket.onopen = () => {
       if (this.socket !== socket) return
-      this.update({ status: 'open', retryAt: null, lastError: null })
+      this.update({ status: 'open', retryAt: null, lastError: null, downSince: null })
       this.scheduleHeartbeat()
     }
     socket.onmessage = (ev) => {
@@ -142,7 +155,7 @@ export class BridgeClient {
         this.opts.backoff.reset()
         this.update({ attempt: 0 })
       }
-      if ((msg.type === 'ack' || msg.type === 'error') && this.commands.handle(msg)) return
+      if ((msg.type === 'ack' || msg.type === 'error' || msg.type === 'progress') && this.commands.handle(msg)) return
       this.opts.onMessage(msg)
     }
     socket.onerror = () => {
@@ -162,11 +175,14 @@ export class BridgeClient {
     this.commands.failAll()
     if (this.info.status === 'stopped') return
     const delay = this.opts.backoff.next()
+    const now = this.opts.now()
     this.update({
       status: 'reconnecting',
       attempt: this.opts.backoff.attempt,
-      retryAt: this.opts.now() + delay,
+      retryAt: now + delay,
       lastError: reason,
+      // down since the first loss; failed retries do not move it
+      downSince: this.info.status === 'reconnecting' && this.info.downSince !== null ? this.info.downSince : now,
     })
     this.retryTimer = this.opts.timers.setTimeout(() => {
       this.retryTimer = null
@@ -180,23 +196,43 @@ export class BridgeClient {
     this.heartbeatTimer = this.opts.timers.setTimeout(() => {
       this.heartbeatTimer = null
       const socket = this.socket
-      void this.commands.send('get_state').then((outcome) => {
+      const sentAt = this.opts.now()
+      let answered = false
+      void this.commands.send('get_state').then(() => {
+        answered = true
         if (this.socket !== socket) return
-        if (!outcome.ok && outcome.code === 'timeout') {
-          socket?.close(4000, 'heartbeat timed out')
-          this.lost('the bridge stopped answering (heartbeat timed out)')
-          return
-        }
+        if (this.silenceTimer !== null) this.opts.timers.clearTimeout(this.silenceTimer)
+        this.silenceTimer = null
         this.scheduleHeartbeat()
       })
+      this.watchSilence(socket, sentAt, () => answered, this.opts.heartbeatTimeoutMs)
     }, this.opts.heartbeatMs)
+  }
+
+  /** Give up on the connection once the bridge has said nothing at all for the timeout since `since`. */
+  private watchSilence(socket: SocketLike | null, since: number, answered: () => boolean, wait: number): void {
+    this.silenceTimer = this.opts.timers.setTimeout(() => {
+      this.silenceTimer = null
+      if (this.socket !== socket || answered()) return
+      const heard = Math.max(since, this.info.lastMessageAt ?? since)
+      const silent = this.opts.now() - heard
+      if (silent >= this.opts.heartbeatTimeoutMs) {
+        socket?.close(4000, 'heartbeat timed out')
+        this.lost('the bridge stopped answering (heartbeat timed out)')
+        return
+      }
+      // it spoke meanwhile (a long command's progress): look again when the silence could reach the bound
+      this.watchSilence(socket, since, answered, this.opts.heartbeatTimeoutMs - silent)
+    }, wait)
   }
 
   private clearTimers(): void {
     if (this.retryTimer !== null) this.opts.timers.clearTimeout(this.retryTimer)
     if (this.heartbeatTimer !== null) this.opts.timers.clearTimeout(this.heartbeatTimer)
+    if (this.silenceTimer !== null) this.opts.timers.clearTimeout(this.silenceTimer)
     this.retryTimer = null
     this.heartbeatTimer = null
+    this.silenceTimer = null
   }
 
   private update(patch: Partial<ConnectionInfo>): void {

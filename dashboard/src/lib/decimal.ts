@@ -200,3 +200,32 @@ export function subtractDecimal(a: unknown, b: unknown): string | null {
   const scale = Math.max(x.scale, y.scale)
   return fromScaled(toScaled(x, scale) - toScaled(y, scale), scale)
 }
+
+/** Add exactly: "1.50" + "-0.2500" -> "1.2500"; null if either is unknown. */
+export function addDecimal(a: unknown, b: unknown): string | null {
+  const x = parseDecimal(a)
+  const y = parseDecimal(b)
+  if (!x || !y) return null
+  const scale = Math.max(x.scale, y.scale)
+  return fromScaled(toScaled(x, scale) + toScaled(y, scale), scale)
+}
+
+/** Multiply exactly: "0.4200" × "12.00" -> "5.040000"; null if either is unknown. */
+export function multiplyDecimal(a: unknown, b: unknown): string | null {
+  const x = parseDecimal(a)
+  const y = parseDecimal(b)
+  if (!x || !y) return null
+  return fromScaled(toScaled(x, x.scale) * toScaled(y, y.scale), x.scale + y.scale)
+}
+
+/** The exact sum of decimal strings; unknown values are skipped and counted. */
+export function sumDecimals(values: unknown[]): { sum: string; unknown: number } {
+  let sum = '0'
+  let unknown = 0
+  for (const v of values) {
+    const next = addDecimal(sum, v)
+    if (next === null) unknown += 1
+    else sum = next
+  }
+  return { sum, unknown }
+}

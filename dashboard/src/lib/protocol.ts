@@ -63,7 +63,10 @@ export interface OrderRecord extends RecordBase {
   slippage_pct: DecimalString
   strategy: string
   opportunity_id: string
+  /** Wall clock: when the order's intent was journaled (or the bridge recorded it). */
   ts?: string
+  /** Wall clock: when it was journaled (the same as ts for an order). */
+  wall_ts?: string | null
 }
 
 export interface FillRecord extends RecordBase {
@@ -77,7 +80,10 @@ export interface FillRecord extends RecordBase {
   count: DecimalString
   fee: DecimalString
   is_taker: boolean
+  /** The source's clock: when the fill happened in the market (the sim's clock on the sim). */
   ts: string
+  /** Wall clock: when it was journaled; null when the journal did not say. */
+  wall_ts?: string | null
   strategy?: string
 }
 
@@ -161,7 +167,10 @@ export interface OpenOrder {
   count: DecimalString
   remaining: DecimalString
   status: string
+  /** When the broker says it was created: the source's clock (the sim's on paper). */
   created: string
+  /** When kalashi journaled it, just before sending: the wall clock (null when unknown). */
+  placed_wall?: string | null
 }
 
 export interface Exposure {
@@ -212,6 +221,12 @@ export interface BridgeState {
   /** The latest iteration record (null before the first iteration). */
   last_iteration?: IterationRecord | null
   updated: string
+  /** The bridge's recent control commands, newest first (results included, whoever sent them). */
+  commands?: CommandLogEntry[]
+  /** The profile names set_profile accepts. */
+  profiles?: string[]
+  /** The two clocks: the source's kind and time now, and the bridge's wall clock now. */
+  clock?: { source: 'sim' | 'replay' | 'exchange'; source_now: string | null; wall_now: string }
 }
 
 export interface HelloMessage {
@@ -232,6 +247,8 @@ export interface RecordMessage {
 export interface AckMessage {
   type: 'ack'
   id: number
+  /** The bridge's number for an accepted control command (also in progress and state.commands). */
+  ref?: string
   ok: true
   result: Record<string, unknown>
 }
@@ -239,10 +256,45 @@ export type ErrorCode = 'bad_message' | 'unknown_command' | 'unauthorized' | 'in
 export interface ErrorMessage {
   type: 'error'
   id: number | null
+  ref?: string
   code: ErrorCode
   message: string
 }
-export type ServerMessage = HelloMessage | StateMessage | RecordMessage | AckMessage | ErrorMessage
+export type CommandStatus = 'queued' | 'running' | 'done' | 'failed'
+/** Where a long command stands, sent to its sender until its ack or error. */
+export interface ProgressMessage {
+  type: 'progress'
+  id: number
+  ref: string
+  cmd: CommandName
+  status: 'queued' | 'running'
+  elapsed_ms: number
+  message: string
+  done: number | null
+  total: number | null
+  detail?: Record<string, unknown>
+}
+export interface CommandProgress {
+  message: string
+  done: number | null
+  total: number | null
+  detail?: Record<string, unknown>
+}
+/** One entry of the bridge's command log (state.commands), newest first. */
+export interface CommandLogEntry {
+  ref: string
+  cmd: CommandName
+  args: Record<string, unknown>
+  status: CommandStatus
+  /** Wall clock (the bridge's), ISO 8601 UTC. */
+  started: string
+  finished: string | null
+  elapsed_ms: number
+  progress: CommandProgress | null
+  result: Record<string, unknown> | null
+  error: string | null
+}
+export type ServerMessage = HelloMessage | StateMessage | RecordMessage | AckMessage | ErrorMessage | ProgressMessage
 
 export type CommandName = 'start' | 'pause' | 'stop' | 'halt' | 'flatten' | 'set_profile' | 'get_state'
 export const CONTROL_COMMANDS: readonly CommandName[] = ['start', 'pause', 'stop', 'halt', 'flatten', 'set_profile']
@@ -270,6 +322,7 @@ export function parseServerMessage(text: string): ServerMessage | null {
     case 'record':
     case 'ack':
     case 'error':
+    case 'progress':
       return obj as ServerMessage
     default:
       return null

@@ -153,7 +153,10 @@ function applyOrder(state: BridgeState, rec: OrderRecord): BridgeState {
             count: rec.count,
             remaining: remainingOf(rec),
             status: rec.status,
-            created: previous?.created ?? (typeof rec.ts === 'string' ? rec.ts : ''),
+            // the broker's creation time (the source's clock) comes with the next state; the
+            // record says when it was journaled (the wall clock)
+            created: previous?.created ?? '',
+            placed_wall: previous?.placed_wall ?? (typeof rec.wall_ts === 'string' ? rec.wall_ts : typeof rec.ts === 'string' ? rec.ts : null),
           },
         ]
       : others

@@ -1,9 +1,11 @@
 // The React side of the bridge connection: model, connection status, commands and toasts.
 
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react'
+import { describeResult, reduceActivity, settledByLog } from './activity'
+import type { Activity, ActivityAction } from './activity'
 import { BridgeClient } from './connection'
 import type { BridgeClientOptions, ConnectionInfo } from './connection'
-import type { CommandOutcome } from './commands'
+import type { CommandEvent, CommandOutcome } from './commands'
 import type { PageConfig } from './config'
 import type { CommandName, ServerMessage } from './protocol'
 import { emptyModel, reduceModel } from './reducer'
@@ -27,16 +29,31 @@ const COMMAND_WORDS: Record<CommandName, string> = {
 export function toastFor(outcome: CommandOutcome, id: number): Toast {
   const what = COMMAND_WORDS[outcome.cmd]
   if (outcome.ok) {
-    const detail = Object.entries(outcome.result)
-      .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-      .join(', ')
-    return { id, tone: 'positive', title: `${what}: done`, message: detail || 'The bridge accepted the command.' }
+    return { id, tone: 'positive', title: `${what}: done`, message: describeResult(outcome.cmd, outcome.result) || 'The bridge accepted the command.' }
+  }
+  if (outcome.code === 'disconnected') {
+    return {
+      id,
+      tone: 'info',
+      title: `${what}: no answer yet`,
+      message: `${outcome.message}. If it ran, its result shows under Commands once the page is back in touch with the bridge.`,
+    }
   }
   return { id, tone: 'negative', title: `${what}: ${outcome.code.replace(/_/g, ' ')}`, message: outcome.message }
 }
 
+/** The toast for a command whose answer was lost with the connection and came with a later state. */
+export function toastForSettled(a: Activity, id: number): Toast {
+  const what = COMMAND_WORDS[a.cmd]
+  return a.status === 'done'
+    ? { id, tone: 'positive', title: `${what} (sent before the connection dropped): done`, message: describeResult(a.cmd, a.result) }
+    : { id, tone: 'negative', title: `${what} (sent before the connection dropped): failed`, message: a.error ?? '' }
+}
+
 export interface Bridge {
   model: DashboardModel
+  /** Control commands: this page's and the bridge's log, newest first. */
+  activity: Activity[]
   connection: ConnectionInfo | null
   token: string | null
   setToken: (token: string) => void
@@ -48,6 +65,8 @@ export interface Bridge {
 
 export function useBridge(config: PageConfig | null, clientOptions: Partial<BridgeClientOptions> = {}): Bridge {
   const [model, dispatch] = useReducer(reduceModel, emptyModel)
+  const [activity, setActivity] = useState<Activity[]>([])
+  const activityRef = useRef<Activity[]>([])
   const [connection, setConnection] = useState<ConnectionInfo | null>(null)
   const [token, setTokenState] = useState<string | null>(() => readToken())
   const [toasts, setToasts] = useState<Toast[]>([])
@@ -68,6 +87,16 @@ export function useBridge(config: PageConfig | null, clientOptions: Partial<Brid
 
   useEffect(() => {
     if (!config) return
+    const now = optionsRef.current.now ?? (() => Date.now())
+    // folded here, outside React's updater functions, so the toast for a late result is pushed once
+    const fold = (action: ActivityAction) => {
+      const before = activityRef.current
+      const after = reduceActivity(before, action)
+      activityRef.current = after
+      setActivity(after)
+      if (action.type === 'log') for (const a of settledByLog(before, after)) pushToast((id) => toastForSettled(a, id))
+    }
+    const onCommandEvent = (event: CommandEvent) => fold({ type: 'event', event, at: now() })
     const onMessage = (msg: ServerMessage) => {
       switch (msg.type) {
         case 'hello':
@@ -75,6 +104,7 @@ export function useBridge(config: PageConfig | null, clientOptions: Partial<Brid
           break
         case 'state':
           dispatch({ type: 'state', state: msg.state })
+          if (Array.isArray(msg.state.commands)) fold({ type: 'log', entries: msg.state.commands })
           break
         case 'record':
           dispatch({ type: 'record', record: msg.record })
@@ -84,6 +114,7 @@ export function useBridge(config: PageConfig | null, clientOptions: Partial<Brid
           pushToast((id) => ({ id, tone: 'negative', title: `Bridge error: ${msg.code.replace(/_/g, ' ')}`, message: msg.message }))
           break
         case 'ack':
+        case 'progress':
           break
       }
     }
@@ -92,6 +123,7 @@ export function useBridge(config: PageConfig | null, clientOptions: Partial<Brid
       onMessage,
       onStatus: setConnection,
       getToken: () => tokenRef.current,
+      onCommandEvent,
       ...optionsRef.current,
     })
     clientRef.current = client
@@ -121,5 +153,5 @@ export function useBridge(config: PageConfig | null, clientOptions: Partial<Brid
 
   const retryNow = useCallback(() => clientRef.current?.retryNow(), [])
 
-  return { model, connection, token, setToken, send, retryNow, toasts, dismissToast }
+  return { model, activity, connection, token, setToken, send, retryNow, toasts, dismissToast }
 }

@@ -5,7 +5,9 @@ import { Badge } from '../components/Badge'
 import { GlassCard } from '../components/GlassCard'
 import { Num } from '../components/Stat'
 import type { FillRecord, OrderRecord } from '../lib/protocol'
-import { formatDateTime } from '../lib/time'
+import { Loading } from '../components/Loading'
+import { TimeStamp } from '../components/TimeStamp'
+import type { ClockKind } from '../lib/time'
 
 type Entry = OrderRecord | FillRecord
 
@@ -34,7 +36,18 @@ export function filterJournal(entries: Entry[], f: JournalFilter): Entry[] {
   )
 }
 
-export function JournalView({ journal }: { journal: Entry[] }) {
+/** When an entry was journaled, on the wall clock: an order's ts is that time already; a fill's ts is the market's. */
+export function wallTimeOf(e: Entry): string | null {
+  if (typeof e.wall_ts === 'string' && e.wall_ts) return e.wall_ts
+  return e.kind === 'order' && typeof e.ts === 'string' ? e.ts : null
+}
+
+/**
+ * The journal, newest first, in the order it was journaled — the wall clock's order (the bridge
+ * sends it so and live records arrive so). Each row shows when it was journaled (wall clock) and,
+ * for a fill, when it happened in the market (the source's clock: the sim's on the sim).
+ */
+export function JournalView({ journal, market = 'exchange', loading = false }: { journal: Entry[]; market?: ClockKind; loading?: boolean }) {
   const [filter, setFilter] = useState<JournalFilter>({ ticker: '', strategy: '', kind: '' })
   const byOrder = useMemo(() => {
     const m = new Map<string, string>()
@@ -70,14 +83,17 @@ export function JournalView({ journal }: { journal: Entry[] }) {
           </select>
         </label>
       </form>
-      {rows.length === 0 ? (
+      {loading ? (
+        <Loading testId="journal-loading" />
+      ) : rows.length === 0 ? (
         <p className="empty">{journal.length ? 'Nothing matches the filter.' : 'No orders or fills yet.'}</p>
       ) : (
         <div className="table-wrap">
           <table className="table" data-testid="journal-table">
             <thead>
               <tr>
-                <th scope="col">Time</th>
+                <th scope="col">Journaled</th>
+                <th scope="col">Market time</th>
                 <th scope="col">Kind</th>
                 <th scope="col">Market</th>
                 <th scope="col">Side</th>
@@ -95,7 +111,10 @@ export function JournalView({ journal }: { journal: Entry[] }) {
             <tbody>
               {rows.map((e, i) => (
                 <tr key={`${e.kind}:${e.client_order_id}:${i}`} data-kind={e.kind}>
-                  <td>{formatDateTime(e.ts)}</td>
+                  <td>
+                    <TimeStamp ts={wallTimeOf(e)} clock="wall" />
+                  </td>
+                  <td>{e.kind === 'fill' ? <TimeStamp ts={e.ts} clock={market} /> : '—'}</td>
                   <td>
                     <Badge tone={e.kind === 'fill' ? 'positive' : 'info'}>{e.kind}</Badge>
                   </td>
@@ -122,7 +141,7 @@ export function JournalView({ journal }: { journal: Entry[] }) {
                   </td>
                   <td>{strategyOf(e, byOrder) || '—'}</td>
                   <td className="num-col">{e.kind === 'order' ? <Num kind="number" value={e.latency_ms} places={1} unit=" ms" /> : '—'}</td>
-                  <td className="num-col">{e.kind === 'order' ? <Num kind="percent" value={e.slippage_pct} places={3} /> : '—'}</td>
+                  <td className="num-col">{e.kind === 'order' ? <Num kind="share" field="slippage_pct" value={e.slippage_pct} places={3} /> : '—'}</td>
                   <td className="mono">{e.client_order_id}</td>
                 </tr>
               ))}

@@ -63,8 +63,8 @@ function Specimens() {
           <Stat label="signed -0.5" kind="money" value="-0.5" signed />
           <Stat label="price 0.4550" kind="price" value="0.4550" />
           <Stat label="count 10.00" kind="count" value="10.00" />
-          <Stat label="percent 12.5" kind="percent" value="12.5" />
-          <Stat label="rate 0.5500" kind="rate" value="0.5500" />
+          <Stat label="max_drawdown_pct 12.5" kind="share" field="max_drawdown_pct" value="12.5" />
+          <Stat label="win_rate 0.5500" kind="share" field="win_rate" value="0.5500" />
           <Stat label="unknown" kind="money" value={null} />
         </div>
         <p>
@@ -86,7 +86,7 @@ function Specimens() {
       </GlassCard>
       <GlassCard title="Connection banner">
         <ConnectionBanner
-          info={{ status: 'reconnecting', url: 'ws://127.0.0.1:8766/', attempt: 3, retryAt: null, lastMessageAt: null, lastError: 'connection closed (code 1006)' }}
+          info={{ status: 'reconnecting', url: 'ws://127.0.0.1:8766/', attempt: 3, retryAt: null, lastMessageAt: null, lastError: 'connection closed (code 1006)', downSince: Date.parse('2026-11-25T14:03:27Z') }}
           hasData
           onRetry={noop}
         />
