@@ -266,7 +266,11 @@ def data_dir() -> Path:
         return Path(home).expanduser()
     from platformdirs import user_data_dir
 
-    return Path(user_data_dir("kalashi", appauthor=False))
+    from .files import tighten
+
+    path = Path(user_data_dir("kalashi", appauthor=False))
+    tighten(path)  # kalashi's own folder (an older version may have left it readable by others)
+    return path
 
 
 def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
@@ -337,7 +341,9 @@ class Journal:
         return jr
 
     def _open_writer(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from .files import create_private
+
+        create_private(self.path)  # 0600 in a 0700 folder; SQLite gives -wal/-shm the same mode
         db = _connect(str(self.path))
         try:
             migrations.inspect(db, MIGRATIONS, self.path)  # refuse a newer journal before changing anything

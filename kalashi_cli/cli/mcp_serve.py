@@ -10,6 +10,7 @@ import typer
 from ..errors import UsageError
 from .common import (
     DemoOpt,
+    ForeignOpt,
     JournalOpt,
     LiveOpt,
     MarketsOpt,
@@ -17,10 +18,9 @@ from .common import (
     ProfileOpt,
     QuietOpt,
     SeedOpt,
-    SourceOpt,
-    open_journal,
+    TradeSourceOpt,
     pick_mode,
-    source_spec,
+    trading_source,
 )
 
 EPILOG = """Examples:
@@ -58,7 +58,8 @@ def mcp_serve(
     allow_trading: bool | None = typer.Option(None, "--allow-trading/--read-only",
                                               help="Let the agent place orders. Default: allowed on paper, refused "
                                                    "on --demo/--live unless --allow-trading is given."),
-    source: SourceOpt = "sim",
+    source: TradeSourceOpt = None,
+    allow_foreign_source: ForeignOpt = False,
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
     profile: ProfileOpt = "default",
@@ -74,9 +75,10 @@ def mcp_serve(
     `kalashi order`; the agent can tighten limits and halt, never loosen or resume. Logs go to
     stderr; on stdio, stdout is the protocol.
     """
+    from ..journal import default_journal_path
     from ..mcp.server import build_server, listen, serve_http, serve_stdio
     from ..service import TradingService
-    from .run_loop import _resume_spec
+    from .run_loop import resume_spec_for
 
     mode = pick_mode(paper, demo, live)
     bind = host or "127.0.0.1"
@@ -90,14 +92,13 @@ def mcp_serve(
         raise UsageError(f"refusing to serve a {mode.value} account on {bind}: the HTTP transport has no "
                          "authentication", hint="bind to 127.0.0.1 and reach it through an SSH tunnel")
     trading = (mode.value == "paper") if allow_trading is None else allow_trading
-    jr = open_journal(mode, journal)
-    try:
-        spec = _resume_spec(source_spec(source, seed, markets), jr)
-        path = jr.path
-    finally:
-        jr.close()
-    # opening the service opens the broker: demo/live consent is checked here, before any tool exists
-    service = TradingService(profile, mode=mode.value, source=spec, journal_path=path, allow_trading=trading)
+    path = journal or default_journal_path(mode.value)
+    spec = resume_spec_for(trading_source(mode, source, allow_foreign=allow_foreign_source, seed=seed,
+                                          markets=markets), path)
+    # opening the service checks demo/live consent (before any file exists), takes the trader locks
+    # when the agent may trade, and opens the broker — all before any tool exists
+    service = TradingService(profile, mode=mode.value, source=spec, journal_path=path, allow_trading=trading,
+                             allow_foreign_source=allow_foreign_source)
     try:
         server = build_server(service, log_level="INFO" if verbose else "WARNING")
         what = (f"kalashi mcp-serve: {mode.value} account, source {service.source.describe()}, profile "
