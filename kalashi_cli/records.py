@@ -198,6 +198,8 @@ def market_record(m: Market) -> Record:
         r["forecast_p"] = fmt_price(m.forecast_p)
     if m.event_market_count is not None:
         r["event_market_count"] = m.event_market_count
+    if not m.fractional_trading:
+        r["fractional_trading"] = False
     return r
 
 
@@ -455,6 +457,7 @@ def market_from_record(d: Record) -> Market:
         forecast_p=r.opt_probability("forecast_p"),
         exchange_index=int(d.get("exchange_index", 0) or 0),
         event_market_count=int(d["event_market_count"]) if d.get("event_market_count") is not None else None,
+        fractional_trading=d.get("fractional_trading") is not False,
         **kwargs,
     )
 

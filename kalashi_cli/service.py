@@ -32,6 +32,7 @@ from .engine import IterationResult, TradingLoop, encode, iso
 from .errors import ConsentError, NotFound, RiskDenied, UsageError
 from .journal import Journal, default_journal_path
 from .money import (
+    COUNT_SCALE,
     ONE_DOLLAR,
     fmt_count,
     fmt_money,
@@ -639,6 +640,9 @@ class TradingService:
             raise UsageError("outcome must be yes|no and action buy|sell")
         if time_in_force not in ("good_till_canceled", "immediate_or_cancel", "fill_or_kill"):
             raise UsageError("time_in_force must be good_till_canceled, immediate_or_cancel or fill_or_kill")
+        if reduce_only and time_in_force != "immediate_or_cancel":
+            raise UsageError("a reduce_only order must be immediate_or_cancel (Kalshi's rule)",
+                             hint="pass time_in_force immediate_or_cancel, or drop reduce_only")
         try:
             p = parse_price(price)
             n = parse_count(count)
@@ -650,6 +654,9 @@ class TradingService:
             m = self.source.books([ticker]).get(ticker)
             if m is None:
                 raise NotFound(f"no market {ticker}")
+            if n % COUNT_SCALE and not m.fractional_trading:
+                raise UsageError(f"{ticker} does not trade fractional contracts: count {fmt_count(n)} must be a "
+                                 "whole number", hint="round the count yourself; kalashi never rounds an order")
             side, yes_price = to_book_side(outcome, action, p)  # type: ignore[arg-type]
             if not on_grid(yes_price, m.price_ranges):
                 raise UsageError(f"price {price} is not on {ticker}'s tick grid",

@@ -195,6 +195,9 @@ def flatten(
 
 def resume(
     confirm: bool = typer.Option(False, "--confirm", help="Required: yes, I want trading to resume."),
+    clear_limits: bool = typer.Option(False, "--clear-limits",
+                                      help="Also drop the risk limits an agent tightened over MCP (kept in the "
+                                           "journal until then); the profile's own limits apply again."),
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
@@ -206,8 +209,9 @@ def resume(
 
     Clears a halt stored in the journal (by `kalashi halt`, a limit, heal, the dashboard or an
     MCP agent) and resets the count of failed reconciliations, and writes one `resume` record.
-    A HALT file in the data dir must be removed by hand first. REDUCING is not a halt: it
-    clears by itself when drawdown and loss streaks recover.
+    With --clear-limits it also drops the limits an agent tightened. A HALT file in the data
+    dir must be removed by hand first. REDUCING is not a halt: it clears by itself when
+    drawdown and loss streaks recover.
     """
     from ..safety import resume as do_resume
     from ..stages.risk import TradingState, stored_state
@@ -216,12 +220,20 @@ def resume(
     try:
         before, why = stored_state(jr)
         state = do_resume(jr, confirm=confirm)
+        cleared = jr.tightened_limits() if clear_limits else {}
+        if clear_limits:
+            jr.clear_tightened_limits()
+            jr.add_event("clear-limits", {k: str(v) for k, v in cleared.items()})
     finally:
         jr.close()
     was_halted = before is TradingState.HALTED
-    _emit({"kind": "resume", "v": 1, "state": "ACTIVE", "was_halted": was_halted,
-           "halt_reason": why if was_halted else ""}, fmt)
-    info(f"trading state: {state}", quiet)
+    rec = {"kind": "resume", "v": 1, "state": "ACTIVE", "was_halted": was_halted,
+           "halt_reason": why if was_halted else ""}
+    if clear_limits:
+        rec["cleared_limits"] = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in cleared.items()}
+    _emit(rec, fmt)
+    info(f"trading state: {state}" + (f"; cleared {len(cleared)} tightened limit(s)" if clear_limits else ""),
+         quiet)
 
 
 def reconcile(
@@ -282,6 +294,7 @@ RESUME_EPILOG = """Examples:
 
 \b
   kalashi resume --confirm
+  kalashi resume --confirm --clear-limits           # also drop limits an agent tightened
   rm "$KALASHI_HOME/HALT" && kalashi resume --live --confirm
 """
 
