@@ -61,7 +61,8 @@ def heal(
     source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", envvar="KALASHI_SOURCE",
                                       autocompletion=complete_source,
                                       help="The loop's market data (default: what the journal last traded on, "
-                                           "else sim). kalshi/kalshi-demo sources get the exchange checks."),
+                                           "else the venue traded: sim on paper, kalshi-demo on --demo, kalshi on "
+                                           "--live). kalshi/kalshi-demo sources get the exchange checks."),
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
     interval: float | None = typer.Option(None, "--interval", metavar="SECONDS", min=0,
