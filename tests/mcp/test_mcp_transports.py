@@ -165,9 +165,11 @@ async def test_http_token_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_a_weak_token_is_refused(tmp_path: Path) -> None:
-    code, err = run(["mcp-serve", "--transport", "http", "--journal", str(tmp_path / "j.sqlite")],
-                    env={"KALASHI_MCP_TOKEN": "short"})
-    assert code == 2 and "KALASHI_MCP_TOKEN must be at least 16 characters" in err
+    # a subprocess with a bound: a server that did start would serve until killed
+    res = subprocess.run([*kalashi_command(), "mcp-serve", "--transport", "http", "--port", "0", "--journal",
+                          str(tmp_path / "j.sqlite")], capture_output=True, text=True, timeout=WAIT,
+                         stdin=subprocess.DEVNULL, env={**child_env(tmp_path / "home"), "KALASHI_MCP_TOKEN": "short"})
+    assert res.returncode == 2 and "KALASHI_MCP_TOKEN must be at least 16 characters" in res.stderr
 
 
 def test_host_header_of_another_site_is_rejected(tmp_path: Path) -> None:

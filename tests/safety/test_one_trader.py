@@ -94,10 +94,9 @@ def test_one_trader_per_demo_journal_and_account(demo: dict[str, str], fault_sim
                                                  holders: list[Holder]) -> None:
     journal = tmp_path / "journal-demo.sqlite"
     other = tmp_path / "another-journal.sqlite"
-    h = Holder(["--demo", "--journal", str(journal), "--quiet"], demo)
+    h = Holder(["--demo", "--source", "kalshi-demo", "--journal", str(journal), "--quiet"], demo)
     holders.append(h)
-    # the source defaults to the venue traded (item 2): the simulator the demo orders go to
-    assert f'"source":"kalshi:{fault_sim.url},ws=1"' in h.first
+    assert f'"source":"kalshi:{fault_sim.url},ws=1"' in h.first  # kalshi-demo is the simulator here
 
     same = run(["run-loop", "--demo", "-n", "1", "--journal", str(journal)], demo)
     assert same.returncode == 9, same.stderr
@@ -115,7 +114,8 @@ def test_one_trader_per_demo_journal_and_account(demo: dict[str, str], fault_sim
                  ["mcp-serve", "--demo", "--allow-trading", "--journal", str(other)],
                  ["serve-bridge", "--demo", "--journal", str(other), "--no-open", "--ws-port", "0",
                   "--http-port", "0"]):
-        assert f"(pid {h.pid})" in cli(*args, code=9), args
+        res = run(args, demo)  # subprocesses with a bound: a server that did start would run until killed
+        assert res.returncode == 9 and f"(pid {h.pid})" in res.stderr, (args, res.stderr)
 
     # reading and braking take no lock: metrics, heal --once, a read-only MCP service, halt
     cli("metrics", "--demo", "--journal", str(journal), "--format", "jsonl", code=0)
@@ -140,8 +140,8 @@ def test_one_trader_per_paper_journal_and_heal_refuses_beside_a_loop(tmp_path: P
     assert second.returncode == 9, second.stderr
     assert f"the journal {journal} is in use by another kalashi process (pid {h.pid})" in second.stderr
     # heal would supervise a second loop on the journal: it refuses, naming the running one
-    assert f"(pid {h.pid})" in cli("heal", "--paper", "--journal", str(journal), "--source", SIM,
-                                   "--status-port", "0", code=9)
+    healing = run(["heal", "--paper", "--journal", str(journal), "--source", SIM, "--status-port", "0"], env)
+    assert healing.returncode == 9 and f"(pid {h.pid})" in healing.stderr, healing.stderr
     # the brake still works while it runs (deferred to the running loop)
     cli("halt", "--paper", "--journal", str(journal), "--quiet", code=0)
     h.kill()
@@ -172,9 +172,11 @@ def test_two_heal_supervisors_on_one_journal(tmp_path: Path) -> None:
             assert line, "the first heal exited"
             if "status" in line and "http://" in line:
                 break
-        stderr = cli("heal", "--paper", "--no-loop", "--journal", str(journal), "--status-port", "0", code=9)
+        # a subprocess with a bound: a second supervisor that did start would run until killed
+        second = run(["heal", "--paper", "--no-loop", "--journal", str(journal), "--status-port", "0"], dict(os.environ))
+        assert second.returncode == 9, second.stderr
         assert f"the journal {journal.resolve()}'s supervisor is in use by another kalashi process (pid {proc.pid})" \
-            in stderr
+            in second.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=WAIT)
