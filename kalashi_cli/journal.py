@@ -457,6 +457,21 @@ class Journal:
             db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
 
+    # -- risk limits tightened at run time (by an agent, over MCP): kept across restarts -------
+    def tightened_limits(self) -> dict[str, Any]:
+        """Return the risk limits tightened at run time, ``{limit: value}`` (values as JSON: str/int/bool)."""
+        v = self.get_meta("tightened_limits")
+        return dict(json.loads(v)) if v else {}
+
+    def set_tightened_limits(self, limits: dict[str, Any]) -> None:
+        """Store the risk limits tightened at run time (replacing what was stored)."""
+        self.set_meta("tightened_limits", json.dumps(limits, sort_keys=True))
+
+    def clear_tightened_limits(self) -> None:
+        """Forget the limits tightened at run time (``kalashi resume --confirm --clear-limits``)."""
+        with self.tx() as db:
+            db.execute("DELETE FROM meta WHERE key='tightened_limits'")
+
     def integrity_ok(self, *, quick: bool = False, max_age_s: float = 0.0) -> tuple[bool, str]:
         """Run SQLite's integrity check; return (ok, detail).
 
