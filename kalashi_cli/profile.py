@@ -170,7 +170,7 @@ DEFAULT_CRYPTO_ASSETS: dict[str, str] = {
 class LadderFairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The ladder model: one monotone distribution fitted to every strike/bracket of an event."""
 
-    min_depth: Annotated[Decimal, _B(0, None, "Contracts a quote needs (walking the book) before it bounds the fit; "
+    min_depth: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Contracts a quote needs (walking the book) before it bounds the fit; "
                                     "thinner quotes are tested against the fit instead.")] = Decimal(25)
 
 
@@ -180,10 +180,10 @@ class CryptoFairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_on
     spot: Annotated[str, msgspec.Meta(description="Where spot comes from: coinbase, kraken (public WebSocket "
                                                   "tickers, no key), coinbase:URL / kraken:URL, or file:PATH "
                                                   "(CSV/JSONL of time, price).")] = "coinbase"
-    max_spot_age_seconds: Annotated[Decimal, _B(0, None, "Spot older than this gives no fair value.", gt=True)] = Decimal(10)
+    max_spot_age_seconds: Annotated[Decimal, _B(0, 86_400, "Spot older than this gives no fair value.", gt=True)] = Decimal(10)
     vol_lookback_seconds: Annotated[int, _I(60, 7 * 86_400, "Window of recent spot the realised volatility is "
                                                          "measured over.")] = 3600
-    min_returns: Annotated[int, _I(2, None, "Fewest spot returns in the window for a volatility estimate.")] = 30
+    min_returns: Annotated[int, _I(2, 1_000_000, "Fewest spot returns in the window for a volatility estimate.")] = 30
     averaging_seconds: Annotated[int, _I(0, 3600, "Kalshi settles on the average of the CF Benchmarks index over "
                                                "this many seconds before the close.")] = 60
     tail_dof: Annotated[Decimal, _B(2, 100, "Degrees of freedom of the crypto-t model's Student-t (lower = fatter "
@@ -208,7 +208,7 @@ class FairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tru
                     "pass in). None beat the market mid on the real data scored in docs/fair-value.md.")] = ()
     uncertainty_multiple: Annotated[Decimal, _B(0, 10, "The value strategy needs min_edge plus this many standard "
                                                        "errors of the fair value.")] = Decimal(1)
-    max_age_seconds: Annotated[Decimal, _B(0, None, "A fair value computed this much before the books it is "
+    max_age_seconds: Annotated[Decimal, _B(0, 86_400, "A fair value computed this much before the books it is "
                                                     "compared with is ignored (0 = never).")] = Decimal(60)
     ladder: LadderFairSettings = LadderFairSettings()
     crypto: CryptoFairSettings = CryptoFairSettings()
