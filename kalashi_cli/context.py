@@ -16,6 +16,7 @@ from .profile import Profile, money
 
 if TYPE_CHECKING:
     from .exchange.ratelimit import RateLimiter
+    from .locks import TraderLocks
 
 SOURCES_HELP = ("sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi[,ws=1], kalshi-demo[,ws=1], "
                 "kalshi:URL (any Kalshi-compatible server, e.g. kalashi sim-exchange)")
@@ -139,6 +140,109 @@ def require_consent(mode: str, profile: Profile, credentials_env: dict[str, str]
         raise ConsentError("--demo needs a demo API key: KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH are not set",
                            hint="create a key at demo.kalshi.co and export both variables")
     return env
+
+
+# -- the venue: where orders go, and so where the books must come from -------------------------
+
+#: the flag that lets a demo/live command take its market data from somewhere else (every trading command)
+FOREIGN_FLAG = "--allow-foreign-source"
+
+
+def venue_source(mode: str, env: dict[str, str] | None = None) -> str:
+    """Return the market-data source of the venue a mode trades on (the default ``--source``).
+
+    paper → ``sim`` (the built-in market, as ever); demo → ``kalshi-demo``, or ``kalshi:URL`` of
+    the Kalshi-compatible server ``KALASHI_EXCHANGE_URL`` points demo at; live → ``kalshi``.
+
+    Raises:
+        UsageError: ``KALASHI_EXCHANGE_URL`` is not an http(s) URL.
+    """
+    import os
+
+    from .exchange.env import env_override
+
+    if mode == "live":
+        return "kalshi"
+    if mode == "demo":
+        override = env_override(env if env is not None else dict(os.environ))
+        return f"kalshi:{override.rest_url}" if override is not None else "kalshi-demo"
+    return "sim"
+
+
+def source_venue(spec: str, env: dict[str, str] | None = None) -> str:
+    """Return where a source's books come from: ``sim``, ``replay`` or an exchange's REST URL.
+
+    Raises:
+        UsageError: a ``kalshi:URL`` that is not an http(s) URL.
+    """
+    import os
+
+    from .exchange.env import DEMO, PROD, custom_env, env_override
+
+    s = spec.strip()
+    if s == "sim" or s.startswith("sim:"):
+        return "sim"
+    if s.startswith("replay:"):
+        return "replay"
+    if s.startswith("kalshi:"):
+        return custom_env(s[len("kalshi:"):].split(",")[0]).rest_url
+    head = s.split(",")[0]
+    if head == "kalshi":
+        return PROD.rest_url
+    if head == "kalshi-demo":
+        override = env_override(env if env is not None else dict(os.environ))
+        return (override or DEMO).rest_url
+    return s
+
+
+def check_venue(mode: str, spec: str, *, allow_foreign: bool = False, env: dict[str, str] | None = None,
+                named: str | None = None) -> None:
+    """Refuse demo/live trading on market data from anywhere but the venue the orders go to.
+
+    Orders sized and priced on the simulator's (or a recording's, or another server's) books
+    but sent to a real account trade blind: the tickers may not even exist there.
+
+    Raises:
+        UsageError: the source is not the venue and ``allow_foreign`` was not given.
+    """
+    if mode == "paper" or allow_foreign:
+        return
+    venue = venue_source(mode, env)
+    got, want = source_venue(spec, env), source_venue(venue, env)
+    if got == want:
+        return
+    what = {"sim": "the built-in simulated market", "replay": "a recording"}.get(got, got)
+    raise UsageError(f"{named or '--source ' + spec} is {what}, but {mode} orders go to {want}: the market data "
+                     "must come from the venue being traded",
+                     hint=f"drop --source (for {mode} it defaults to {venue}), or pass {FOREIGN_FLAG} to trade on "
+                          "books that are not the exchange's")
+
+
+def trader_locks(mode: str, journal_path: Path, env: dict[str, str] | None = None) -> TraderLocks:
+    """Become the one trading process of this journal and, on demo/live, of the exchange account.
+
+    The account is the exchange's base URL and the API key id, locked in the data dir, so two
+    journals on one real account collide as well. Take this after the consent check and
+    before the journal is opened.
+
+    Raises:
+        JournalError: another process trades this journal or this account (exit 9, names its pid).
+    """
+    import os
+
+    from .exchange.env import DEMO, PROD, env_override
+    from .journal import data_dir
+    from .locks import account_lock_path, hold_trader
+
+    account = None
+    environ = env if env is not None else dict(os.environ)
+    key_id = (environ.get("KALSHI_API_KEY_ID") or "").strip()
+    if mode in ("demo", "live") and key_id:
+        override = env_override(environ) if mode == "demo" else None
+        base = override.rest_url if override is not None else (DEMO if mode == "demo" else PROD).rest_url
+        shown = key_id if len(key_id) <= 12 else key_id[:8] + "…"
+        account = (account_lock_path(data_dir(), base, key_id), f"the {mode} account of API key {shown} at {base}")
+    return hold_trader(journal_path.resolve(), account=account)
 
 
 def journal_for(mode: str, path: Path | None) -> Journal:

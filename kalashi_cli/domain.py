@@ -50,6 +50,7 @@ class Market:
     event_market_count: int | None = None  # markets in the event, when the source knows it
     close_ts_ms: int | None = None  # close_time as Unix ms, when the source has it handy
     activity_known: bool = True  # False: the source has no volume/open interest (a bare replay)
+    fractional_trading: bool = True  # Kalshi trades 0.01 contracts everywhere; False only when a market says so
 
     # -- top of book ------------------------------------------------------------------
     @property

@@ -266,7 +266,11 @@ def data_dir() -> Path:
         return Path(home).expanduser()
     from platformdirs import user_data_dir
 
-    return Path(user_data_dir("kalashi", appauthor=False))
+    from .files import tighten
+
+    path = Path(user_data_dir("kalashi", appauthor=False))
+    tighten(path)  # kalashi's own folder (an older version may have left it readable by others)
+    return path
 
 
 def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
@@ -337,7 +341,9 @@ class Journal:
         return jr
 
     def _open_writer(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from .files import create_private
+
+        create_private(self.path)  # 0600 in a 0700 folder; SQLite gives -wal/-shm the same mode
         db = _connect(str(self.path))
         try:
             migrations.inspect(db, MIGRATIONS, self.path)  # refuse a newer journal before changing anything
@@ -450,6 +456,21 @@ class Journal:
         with self.tx() as db:
             db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+    # -- risk limits tightened at run time (by an agent, over MCP): kept across restarts -------
+    def tightened_limits(self) -> dict[str, Any]:
+        """Return the risk limits tightened at run time, ``{limit: value}`` (values as JSON: str/int/bool)."""
+        v = self.get_meta("tightened_limits")
+        return dict(json.loads(v)) if v else {}
+
+    def set_tightened_limits(self, limits: dict[str, Any]) -> None:
+        """Store the risk limits tightened at run time (replacing what was stored)."""
+        self.set_meta("tightened_limits", json.dumps(limits, sort_keys=True))
+
+    def clear_tightened_limits(self) -> None:
+        """Forget the limits tightened at run time (``kalashi resume --confirm --clear-limits``)."""
+        with self.tx() as db:
+            db.execute("DELETE FROM meta WHERE key='tightened_limits'")
 
     def integrity_ok(self, *, quick: bool = False, max_age_s: float = 0.0) -> tuple[bool, str]:
         """Run SQLite's integrity check; return (ok, detail).

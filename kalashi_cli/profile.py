@@ -53,9 +53,15 @@ def _I(lo: int | None = None, hi: int | None = None, doc: str = "") -> msgspec.M
     return msgspec.Meta(ge=lo, le=hi, description=doc or None)
 
 
+#: upper bounds that keep every value sane (and every fixed-unit integer far inside 64 bits):
+#: an account of a billion dollars, a trillion contracts, a per-contract amount of at most $1
+DOLLARS_MAX = 1_000_000_000
+CONTRACTS_MAX = 1_000_000_000_000
+
 Fraction = Annotated[Decimal, _B(0, 1)]
-Dollars = Annotated[Decimal, _B(0, None, "Dollars, e.g. \"100.00\".")]
-PositiveDecimal = Annotated[Decimal, _B(0, None, gt=True)]
+Dollars = Annotated[Decimal, _B(0, DOLLARS_MAX, "Dollars, e.g. \"100.00\".")]
+#: dollars per contract: a contract pays $1 at most
+PerContract = Annotated[Decimal, _B(0, 1, "Dollars per contract (a contract pays $1 at most).")]
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -103,11 +109,11 @@ class ScanSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     """Which markets are worth analysing (the prefilter)."""
 
     statuses: tuple[str, ...] = ("active",)
-    min_volume: Annotated[Decimal, _B(0, None, "Contracts traded; a market needs strictly more.")] = Decimal(100)
-    min_open_interest: Annotated[Decimal, _B(0, None, "Open interest; a market needs strictly more.")] = Decimal(50)
+    min_volume: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Contracts traded; a market needs strictly more.")] = Decimal(100)
+    min_open_interest: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Open interest; a market needs strictly more.")] = Decimal(50)
     exclude_combo: bool = True
-    min_hours_to_close: Annotated[Decimal, _B(0)] = Decimal("0.1")
-    max_days_to_close: PositiveDecimal = Decimal(365)
+    min_hours_to_close: Annotated[Decimal, _B(0, 87_600)] = Decimal("0.1")
+    max_days_to_close: Annotated[Decimal, _B(0, 36_500, gt=True)] = Decimal(365)
     batch_size: Annotated[int, _I(1, 1000, "Markets per batch (the batched orderbook endpoint takes up to 100).")] = 100
     depth_levels: Annotated[int, _I(0, 1000, "Book levels per side kept in market records (0 = all). Orders are "
                                     "small next to the book, and records with full depth cost more to pass "
@@ -121,23 +127,23 @@ class CacheSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tr
 
 class ArbitrageSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
-    min_edge: Annotated[Decimal, _B(0, None, "Minimum guaranteed profit per basket (one contract on every leg), after fees, "
+    min_edge: Annotated[Decimal, _B(0, 50, "Minimum guaranteed profit per basket (one contract on every leg), after fees, "
                    "in dollars.")] = Decimal("0.005")
     max_legs: Annotated[int, _I(2, 50)] = 12
 
 
 class SpreadSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
-    min_spread: Dollars = Decimal("0.04")
-    adverse_selection: Annotated[Decimal, _B(0, None, "Allowance per contract for being filled just before the price moves "
+    min_spread: PerContract = Decimal("0.04")
+    adverse_selection: Annotated[Decimal, _B(0, 1, "Allowance per contract for being filled just before the price moves "
                             "against us, in dollars.")] = Decimal("0.01")
-    min_edge: Dollars = Decimal("0.005")
+    min_edge: PerContract = Decimal("0.005")
     confidence: Fraction = Decimal("0.35")
 
 
 class ValueSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
-    min_edge: Annotated[Decimal, _B(0, None, "Minimum expected profit per contract (fair value − all-in cost), in dollars."
+    min_edge: Annotated[Decimal, _B(0, 1, "Minimum expected profit per contract (fair value − all-in cost), in dollars."
                    )] = Decimal("0.03")
     confidence: Annotated[Decimal, _B(0, 1, "How much the fair-value model is trusted (scales score and sizing).")] = Decimal("0.5")
     use_sim_forecast: bool = True
@@ -148,7 +154,7 @@ class AnalyzeSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=
     spread: SpreadSettings = SpreadSettings()
     value: ValueSettings = ValueSettings()
     cache: CacheSettings = CacheSettings()
-    liquidity_reference: Annotated[Decimal, _B(0, None, "Contracts available at a profitable price that count as fully liquid "
+    liquidity_reference: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Contracts available at a profitable price that count as fully liquid "
                               "(liquidity = 1).", gt=True)] = Decimal(50)
 
 
@@ -164,7 +170,7 @@ DEFAULT_CRYPTO_ASSETS: dict[str, str] = {
 class LadderFairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The ladder model: one monotone distribution fitted to every strike/bracket of an event."""
 
-    min_depth: Annotated[Decimal, _B(0, None, "Contracts a quote needs (walking the book) before it bounds the fit; "
+    min_depth: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Contracts a quote needs (walking the book) before it bounds the fit; "
                                     "thinner quotes are tested against the fit instead.")] = Decimal(25)
 
 
@@ -174,10 +180,10 @@ class CryptoFairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_on
     spot: Annotated[str, msgspec.Meta(description="Where spot comes from: coinbase, kraken (public WebSocket "
                                                   "tickers, no key), coinbase:URL / kraken:URL, or file:PATH "
                                                   "(CSV/JSONL of time, price).")] = "coinbase"
-    max_spot_age_seconds: Annotated[Decimal, _B(0, None, "Spot older than this gives no fair value.", gt=True)] = Decimal(10)
+    max_spot_age_seconds: Annotated[Decimal, _B(0, 86_400, "Spot older than this gives no fair value.", gt=True)] = Decimal(10)
     vol_lookback_seconds: Annotated[int, _I(60, 7 * 86_400, "Window of recent spot the realised volatility is "
                                                          "measured over.")] = 3600
-    min_returns: Annotated[int, _I(2, None, "Fewest spot returns in the window for a volatility estimate.")] = 30
+    min_returns: Annotated[int, _I(2, 1_000_000, "Fewest spot returns in the window for a volatility estimate.")] = 30
     averaging_seconds: Annotated[int, _I(0, 3600, "Kalshi settles on the average of the CF Benchmarks index over "
                                                "this many seconds before the close.")] = 60
     tail_dof: Annotated[Decimal, _B(2, 100, "Degrees of freedom of the crypto-t model's Student-t (lower = fatter "
@@ -202,7 +208,7 @@ class FairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tru
                     "pass in). None beat the market mid on the real data scored in docs/fair-value.md.")] = ()
     uncertainty_multiple: Annotated[Decimal, _B(0, 10, "The value strategy needs min_edge plus this many standard "
                                                        "errors of the fair value.")] = Decimal(1)
-    max_age_seconds: Annotated[Decimal, _B(0, None, "A fair value computed this much before the books it is "
+    max_age_seconds: Annotated[Decimal, _B(0, 86_400, "A fair value computed this much before the books it is "
                                                     "compared with is ignored (0 = never).")] = Decimal(60)
     ladder: LadderFairSettings = LadderFairSettings()
     crypto: CryptoFairSettings = CryptoFairSettings()
@@ -223,7 +229,7 @@ class CorrelateSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_onl
     """Correlation groups, concentration caps and the extra edge a crowded group must show."""
 
     keyword_groups: dict[str, tuple[str, ...]] = msgspec.field(default_factory=lambda: dict(DEFAULT_KEYWORDS))
-    exposure_edge_multiplier: Annotated[Decimal, _B(1, None, "A group that already has exposure needs this × the minimum edge."
+    exposure_edge_multiplier: Annotated[Decimal, _B(1, 100, "A group that already has exposure needs this × the minimum edge."
                                    )] = Decimal("1.5")
     max_position_pct: Fraction = Decimal("0.20")
     max_group_pct: Fraction = Decimal("0.20")
@@ -240,7 +246,7 @@ class SizingSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=T
     min_scale: Fraction = Decimal("0.25")
     win_streak_growth: Annotated[Decimal, _B(0, 1, "Opt-in growth per consecutive win (0 = off); capped by max_scale.")] = Decimal(0)
     max_scale: Annotated[Decimal, _B(1, 2)] = Decimal("1.0")
-    min_count: Annotated[Decimal, _B(0, None, "Smallest order worth placing, in contracts (also the size step).", gt=True)] = Decimal(1)
+    min_count: Annotated[Decimal, _B(0, 1_000_000, "Smallest order worth placing, in contracts (also the size step).", gt=True)] = Decimal(1)
 
     def _check(self) -> None:
         if self.min_scale > self.max_scale:
@@ -254,13 +260,13 @@ class RiskSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tru
 
     max_order_cost: Dollars = Decimal("10.00")
     max_daily_cost: Dollars = Decimal("50.00")
-    daily_loss_limit: Annotated[Decimal, _B(0, None, "Loss since the start of the UTC day that moves the state to HALTED, dollars."
+    daily_loss_limit: Annotated[Decimal, _B(0, DOLLARS_MAX, "Loss since the start of the UTC day that moves the state to HALTED, dollars."
                            )] = Decimal("10.00")
     reducing_drawdown_pct: Annotated[Decimal, _B(0, 1, "Drawdown from peak equity that moves the state to REDUCING.")] = Decimal("0.10")
     max_drawdown_pct: Annotated[Decimal, _B(0, 1, "Drawdown from peak equity that moves the state to HALTED.")] = Decimal("0.20")
-    max_consecutive_losses: Annotated[int, _I(1)] = 6
-    max_open_orders: Annotated[int, _I(1)] = 50
-    max_reconcile_failures: Annotated[int, _I(1)] = 3
+    max_consecutive_losses: Annotated[int, _I(1, 10_000)] = 6
+    max_open_orders: Annotated[int, _I(1, 100_000)] = 50
+    max_reconcile_failures: Annotated[int, _I(1, 1_000)] = 3
     cancel_orphans: bool = False
 
     def _check(self) -> None:
@@ -275,21 +281,21 @@ class ExecutionSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_onl
                            "unwinding).")] = Decimal("0.02")
     taker_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "immediate_or_cancel"
     arbitrage_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "fill_or_kill"
-    maker_expiry_seconds: Annotated[int, _I(0, None, "Post-only quotes expire after this long (0 = good till cancelled).")] = 600
+    maker_expiry_seconds: Annotated[int, _I(0, 31_536_000, "Post-only quotes expire after this long (0 = good till cancelled).")] = 600
 
 
 class LoopSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    interval_seconds: Annotated[Decimal, _B(0)] = Decimal(10)
-    reconcile_every: Annotated[int, _I(1)] = 10
+    interval_seconds: Annotated[Decimal, _B(0, 86_400)] = Decimal(10)
+    reconcile_every: Annotated[int, _I(1, 1_000_000)] = 10
 
 
 class RateLimitSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Token buckets used when /account/limits is not available (unauthenticated)."""
 
-    read_per_second: Annotated[int, _I(1)] = 200
-    read_capacity: Annotated[int, _I(1)] = 400
-    write_per_second: Annotated[int, _I(1)] = 100
-    write_capacity: Annotated[int, _I(1)] = 100
+    read_per_second: Annotated[int, _I(1, 100_000)] = 200
+    read_capacity: Annotated[int, _I(1, 100_000)] = 400
+    write_per_second: Annotated[int, _I(1, 100_000)] = 100
+    write_capacity: Annotated[int, _I(1, 100_000)] = 100
 
 
 class Profile(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -375,23 +381,92 @@ def _key_lines(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
+#: a profile is a page of settings: anything bigger or deeper is refused before it is parsed
+MAX_PROFILE_BYTES = 1_000_000
+MAX_PROFILE_DEPTH = 20
+
+
+class _Refused(Exception):
+    """A YAML construct a profile may not use (alias, duplicate key, deep nesting), at a line."""
+
+    def __init__(self, line: int, what: str) -> None:
+        super().__init__(what)
+        self.line, self.what = line, what
+
+
+def _strict_load(text: str) -> Any:
+    """``yaml.safe_load`` without aliases, duplicate keys or deep nesting (all refused with a line).
+
+    Aliases are refused outright: a 1 KB "billion laughs" document expands to billions of
+    nodes when walked, and a profile has nothing to share. Duplicate keys would otherwise let
+    the last value silently win.
+
+    Raises:
+        _Refused: an alias, a duplicate key or nesting deeper than ``MAX_PROFILE_DEPTH``.
+        yaml.YAMLError: the text is not YAML.
+    """
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                ev = self.peek_event()
+                raise _Refused(ev.start_mark.line + 1, f"YAML alias *{ev.anchor} is not allowed in a profile "
+                                                       "(aliases and anchors are refused: write the value out)")
+            self.depth += 1
+            if self.depth > MAX_PROFILE_DEPTH:
+                mark = self.peek_event().start_mark
+                raise _Refused(mark.line + 1, f"nested more than {MAX_PROFILE_DEPTH} levels deep")
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # an unhashable key: the base constructor names it
+                    break
+                if duplicate:
+                    raise _Refused(key_node.start_mark.line + 1, f"duplicate key '{key}'")
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_profile(text: str, source: str = "<profile>") -> Profile:
     """Parse and validate profile YAML.
 
     Raises:
-        ProfileError: the YAML is malformed or a key is unknown or invalid (names file, line, key path).
+        ProfileError: the YAML is malformed, empty, uses aliases or duplicate keys, or a key is
+            unknown or invalid (names file, line, key path).
     """
     import yaml
 
+    if len(text) > MAX_PROFILE_BYTES:
+        raise ProfileError(f"{source}: {len(text)} characters is too big for a profile (at most "
+                           f"{MAX_PROFILE_BYTES})", hint="check the path: a profile is a short YAML file")
     try:
-        data = yaml.safe_load(text)
+        data = _strict_load(text)
+    except _Refused as e:
+        raise ProfileError(f"{source}:{e.line}: {e.what}", hint="fix that line") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ProfileError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})",
+        raise ProfileError(f"{where}: not valid YAML ({getattr(e, 'problem', None) or e})",
                            hint="fix the YAML syntax at that line") from None
     if data is None:
-        data = {}
+        raise ProfileError(f"{source}: the profile is empty",
+                           hint="write at least one key (`kalashi profile show > my.yaml` writes a complete one), "
+                                "or use a built-in profile by name")
     if not isinstance(data, dict):
         raise ProfileError(f"{source}: a profile must be a mapping of keys, got {type(data).__name__}",
                            hint="check the path: a profile is a YAML mapping of keys like the built-in default "
@@ -431,9 +506,35 @@ def _locate(msg: str, text: str, source: str) -> str:
             path.append(field.group(1))
             what = field.group(2)
         what = f"{'.'.join(path) or '(top level)'}: {what.replace('`', '')}"
+        allowed = _allowed(path)
+        if allowed and "must be" not in what:
+            what += f" (allowed: {allowed})"
     lines = _key_lines(text)
     line = next((lines[tuple(path[:n])] for n in range(len(path), 0, -1) if tuple(path[:n]) in lines), None)
     return f"{source}:{line}: {what}" if line else f"{source}: {what}"
+
+
+def _allowed(path: list[str]) -> str | None:
+    """The bounds of the numeric profile field at ``path`` in words ("1 to 100000"), or None."""
+    cls: Any = Profile
+    for i, name in enumerate(path):
+        hints = get_type_hints(cls, include_extras=True) if isinstance(cls, type) else {}
+        hint = hints.get(name)
+        if hint is None:
+            return None
+        if i < len(path) - 1:
+            cls = hint
+            continue
+        for meta in getattr(hint, "__metadata__", ()):
+            if isinstance(meta, _B):
+                lo = "" if meta.lo is None else f"{'more than' if meta.gt else 'from'} {meta.lo}"
+                hi = "" if meta.hi is None else f"{'up to' if lo else 'at most'} {meta.hi}"
+                return " ".join(x for x in (lo, hi) if x) or None
+            if isinstance(meta, msgspec.Meta) and (meta.ge is not None or meta.le is not None):
+                return (f"an integer from {meta.ge} to {meta.le}" if meta.ge is not None and meta.le is not None
+                        else f"an integer of at least {meta.ge}" if meta.ge is not None
+                        else f"an integer of at most {meta.le}")
+    return None
 
 
 def load_profile(name_or_path: str | None = None) -> Profile:
@@ -464,11 +565,28 @@ def load_profile(name_or_path: str | None = None) -> Profile:
                                hint=f"check the path, or use a built-in profile: {', '.join(sorted(builtin))}")
         raise ProfileError(f"no profile named '{spec}'",
                            hint=f"use one of {', '.join(sorted(builtin))} or a path to a YAML file")
+    return parse_profile(read_profile_text(path), str(path))
+
+
+def read_profile_text(path: Path) -> str:
+    """Read a profile file as UTF-8 text, refusing huge and binary files before parsing.
+
+    Raises:
+        ProfileError: it cannot be read, is bigger than ``MAX_PROFILE_BYTES`` or is not UTF-8 text.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_PROFILE_BYTES + 1)
     except OSError as e:
         raise ProfileError(f"{path}: cannot read ({e.strerror})") from None
-    return parse_profile(text, str(path))
+    if len(raw) > MAX_PROFILE_BYTES:
+        raise ProfileError(f"{path}: bigger than {MAX_PROFILE_BYTES} bytes, too big for a profile",
+                           hint="check the path: a profile is a short YAML file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ProfileError(f"{path}: not a text file (byte 0x{raw[e.start]:02x} at offset {e.start} is not UTF-8)",
+                           hint="check the path: a profile is a YAML text file") from None
 
 
 def compiled_profile(text: str, source: str) -> bytes:

@@ -61,6 +61,7 @@ class MarketRecord(_Rec, tag="market", tag_field="kind"):
     price_ranges: list[TickBandRec] = []
     depth: Depth | None = None
     event_market_count: int | None = None
+    fractional_trading: bool = True
     ts: str | None = None
     src: str | None = None
 
@@ -271,6 +272,7 @@ class ResumeRecord(_Rec, tag="resume", tag_field="kind"):
     state: Literal["ACTIVE"]
     was_halted: bool
     halt_reason: str
+    cleared_limits: dict[str, str] | None = None  # with --clear-limits: the tightened limits dropped
 
 
 class RecordingRecord(_Rec, tag="recording", tag_field="kind"):

@@ -96,10 +96,13 @@ class _Reader:
         return _in_range(key, self.money(key), _NON_NEGATIVE, fmt_money)
 
     def finite(self, key: str, lo: Decimal | None = None, hi: Decimal | None = None) -> Decimal:
-        """A finite decimal, within [lo, hi] when given."""
+        """A finite decimal, within [lo, hi] when given (and never beyond ±10^12: scores, ratios)."""
         v = self.decimal(key)
         if not v.is_finite():
             raise ValueError(f"field '{key}' must be a finite number, got {self.d.get(key)!r}")
+        if abs(v) > _FINITE_MAX:
+            raise ValueError(f"field '{key}' is {self.d.get(key)!r}, out of range (at most {_FINITE_MAX:,} either "
+                             "way)")
         if (lo is not None and v < lo) or (hi is not None and v > hi):
             words = f"between {lo} and {hi}" if lo is not None and hi is not None else \
                 f"{lo} or more" if lo is not None else f"{hi} or less"
@@ -132,6 +135,11 @@ _LIMIT: _Range = (0, False, 10_000, False, "strictly between 0 and 1")
 _PROB: _Range = (0, True, 10_000, True, "between 0 and 1")
 _POSITIVE: _Range = (0, False, None, False, "greater than 0")
 _NON_NEGATIVE: _Range = (0, True, None, False, "0 or more")
+#: the largest magnitude a plain number (a score, a ratio) may have in a record
+_FINITE_MAX = Decimal(10) ** 12
+#: top-of-book fields of a market record, checked like depth levels whether or not depth is there
+_TOP_PRICES = ("yes_bid", "yes_ask", "no_bid", "no_ask")
+_TOP_SIZES = ("yes_bid_size", "yes_ask_size", "no_bid_size", "no_ask_size")
 
 
 def _in_range(key: str, v: int, rng: _Range, fmt: Any) -> int:
@@ -190,6 +198,8 @@ def market_record(m: Market) -> Record:
         r["forecast_p"] = fmt_price(m.forecast_p)
     if m.event_market_count is not None:
         r["event_market_count"] = m.event_market_count
+    if not m.fractional_trading:
+        r["fractional_trading"] = False
     return r
 
 
@@ -404,6 +414,11 @@ def market_from_record(d: Record) -> Market:
         ValueError: a field is missing or malformed (the message names it).
     """
     r = _Reader(d, "market")
+    for key in _TOP_PRICES:  # a quote may sit at either end (0 = no bid, 1 = no ask), never outside
+        r.opt_probability(key)
+    for key in _TOP_SIZES:
+        if d.get(key) is not None:
+            r.amount(key)
     depth = d.get("depth")
     if isinstance(depth, dict):
         yes_bids = _parse_levels(depth.get("yes", []), "depth.yes")
@@ -442,6 +457,7 @@ def market_from_record(d: Record) -> Market:
         forecast_p=r.opt_probability("forecast_p"),
         exchange_index=int(d.get("exchange_index", 0) or 0),
         event_market_count=int(d["event_market_count"]) if d.get("event_market_count") is not None else None,
+        fractional_trading=d.get("fractional_trading") is not False,
         **kwargs,
     )
 
@@ -487,7 +503,7 @@ def opportunity_from_record(d: Record) -> Opportunity:
         reason=r.text("reason"),
         series_ticker=str(d.get("series_ticker", "")),
         category=str(d.get("category", "")),
-        cost=r.money("cost") if "cost" in d else 0,
+        cost=r.money_at_least_0("cost") if "cost" in d else 0,
         p=r.opt_probability("p"),
         maker=bool(d.get("maker", False)),
         payout=_in_range("payout", r.price("payout"), _POSITIVE, fmt_price) if "payout" in d else 10_000,

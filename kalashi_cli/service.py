@@ -18,12 +18,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .context import journal_for, open_broker, open_source
+from .context import (
+    check_venue,
+    journal_for,
+    open_broker,
+    open_source,
+    require_consent,
+    trader_locks,
+    venue_source,
+)
 from .domain import Leg, Market, OrderIntent, from_book_side, to_book_side
 from .engine import IterationResult, TradingLoop, encode, iso
 from .errors import ConsentError, NotFound, RiskDenied, UsageError
-from .journal import Journal
+from .journal import Journal, default_journal_path
 from .money import (
+    COUNT_SCALE,
     ONE_DOLLAR,
     fmt_count,
     fmt_money,
@@ -67,16 +76,47 @@ class LoopStatus:
 class TradingService:
     """The engine as a service: loop control, operator controls, reads and risk-gated writes."""
 
-    def __init__(self, profile: str | Profile = "default", *, mode: str = "paper", source: str = "sim",
+    def __init__(self, profile: str | Profile = "default", *, mode: str = "paper", source: str | None = None,
                  journal_path: Path | None = None, interval: float | None = None, allow_trading: bool = True,
-                 limit: int | None = None) -> None:
+                 limit: int | None = None, allow_foreign_source: bool = False) -> None:
+        """Open the account: consent, the trader locks (when it may trade), journal, source, broker.
+
+        ``source`` defaults to the venue traded (:func:`~kalashi_cli.context.venue_source`); on
+        demo/live any other source is refused unless ``allow_foreign_source``.
+
+        Raises:
+            ConsentError: demo/live consent missing (before any file is created).
+            UsageError: a foreign source without ``allow_foreign_source``.
+            JournalError: another process trades this journal or account, or it cannot be opened.
+        """
         self.profile = load_profile(profile) if isinstance(profile, str) else profile
         self.profile_name = profile if isinstance(profile, str) else self.profile.name
         self.mode = mode
         self.allow_trading = allow_trading
-        self.journal = journal_for(mode, journal_path)
-        self.source = open_source(source, self.profile, streaming=True)
-        self.broker = open_broker(mode, self.source, self.journal, self.profile)
+        env = require_consent(mode, self.profile)  # before any file: a refused --live creates no journal
+        spec = source if source is not None else venue_source(mode)
+        check_venue(mode, spec, allow_foreign=allow_foreign_source)
+        path = journal_path or default_journal_path(mode)
+        # one trading process per journal and account; a read-only server (an agent that may not
+        # trade) takes none, so it can watch an account a loop trades
+        self._locks = trader_locks(mode, path, env) if allow_trading else None
+        try:
+            self.journal = journal_for(mode, path)
+            try:
+                self.source = open_source(spec, self.profile, streaming=True)
+                try:
+                    self.broker = open_broker(mode, self.source, self.journal, self.profile)
+                except BaseException:
+                    self.source.close()
+                    raise
+            except BaseException:
+                self.journal.close()
+                raise
+        except BaseException:
+            if self._locks is not None:
+                self._locks.release()
+            raise
+        self.profile = self._with_stored_limits(self.profile)
         self.interval = float(self.profile.loop.interval_seconds) if interval is None else interval
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
@@ -228,6 +268,8 @@ class TradingService:
             self.broker.close()
             self.source.close()
             self.journal.close()
+            if self._locks is not None:
+                self._locks.release()
 
     # -- operator controls ------------------------------------------------------------------------
     def halt(self, reason: str = "operator halt") -> dict[str, Any]:
@@ -315,7 +357,7 @@ class TradingService:
 
     def set_profile(self, name: str) -> str:
         """Switch to another profile by name or path (validated first)."""
-        p = load_profile(name)
+        p = self._with_stored_limits(load_profile(name))  # a switch never loosens what an agent tightened
         with self._lock:
             self.profile = p
             self.profile_name = name
@@ -326,13 +368,31 @@ class TradingService:
         return name
 
     def tighten(self, **limits: Any) -> dict[str, str]:
-        """Tighten risk limits for this session (never loosen)."""
+        """Tighten risk limits (never loosen); they are kept in the journal and hold after a restart.
+
+        Raises:
+            ProfileError: a change would loosen a limit, or names no risk limit.
+        """
         with self._lock:
             self.profile = self.profile.tightened(**limits)
             self.loop.profile = self.profile
             self._metrics_stale = True
+            stored = self.journal.tightened_limits()
+            stored.update({k: _limit_json(getattr(self.profile.risk, k)) for k in limits})
+            self.journal.set_tightened_limits(stored)
         self.journal.add_event("tighten", {k: str(v) for k, v in limits.items()})
         return {k: str(getattr(self.profile.risk, k)) for k in limits}
+
+    def _with_stored_limits(self, profile: Profile) -> Profile:
+        """Apply the limits tightened earlier on this journal (those the profile does not already beat)."""
+        from .errors import ProfileError
+
+        for key, value in self.journal.tightened_limits().items():
+            try:
+                profile = profile.tightened(**{key: value})
+            except ProfileError:  # the profile is at least as tight (or the limit is gone): it stands
+                continue
+        return profile
 
     # -- reads --------------------------------------------------------------------------------
     def portfolio(self) -> Portfolio:
@@ -580,6 +640,9 @@ class TradingService:
             raise UsageError("outcome must be yes|no and action buy|sell")
         if time_in_force not in ("good_till_canceled", "immediate_or_cancel", "fill_or_kill"):
             raise UsageError("time_in_force must be good_till_canceled, immediate_or_cancel or fill_or_kill")
+        if reduce_only and time_in_force != "immediate_or_cancel":
+            raise UsageError("a reduce_only order must be immediate_or_cancel (Kalshi's rule)",
+                             hint="pass time_in_force immediate_or_cancel, or drop reduce_only")
         try:
             p = parse_price(price)
             n = parse_count(count)
@@ -591,6 +654,9 @@ class TradingService:
             m = self.source.books([ticker]).get(ticker)
             if m is None:
                 raise NotFound(f"no market {ticker}")
+            if n % COUNT_SCALE and not m.fractional_trading:
+                raise UsageError(f"{ticker} does not trade fractional contracts: count {fmt_count(n)} must be a "
+                                 "whole number", hint="round the count yourself; kalashi never rounds an order")
             side, yes_price = to_book_side(outcome, action, p)  # type: ignore[arg-type]
             if not on_grid(yes_price, m.price_ranges):
                 raise UsageError(f"price {price} is not on {ticker}'s tick grid",
@@ -644,6 +710,11 @@ class TradingService:
     def books(self, tickers: list[str]) -> dict[str, Market]:
         with self._lock:
             return self.source.books(tickers)
+
+
+def _limit_json(v: Any) -> Any:
+    """A risk limit as JSON keeps it: booleans and integers as they are, decimals as strings."""
+    return v if isinstance(v, bool | int) else str(v)
 
 
 def percent(fraction: Decimal) -> str:

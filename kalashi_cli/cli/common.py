@@ -134,6 +134,15 @@ SourceOpt = Annotated[str, typer.Option("--source", "-s", envvar="KALASHI_SOURCE
                                         autocompletion=complete_source,
                                         help="Market data: sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], "
                                              "kalshi, kalshi-demo or kalshi:URL.")]
+TradeSourceOpt = Annotated[str | None, typer.Option(
+    "--source", "-s", envvar="KALASHI_SOURCE", metavar="SOURCE", autocompletion=complete_source,
+    help="Market data: sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi, kalshi-demo or kalshi:URL. "
+         "Default: the venue traded — sim on --paper, kalshi-demo on --demo (kalshi:URL when "
+         "KALASHI_EXCHANGE_URL points demo at a server), kalshi on --live.", show_default=False)]
+ForeignOpt = Annotated[bool, typer.Option(
+    "--allow-foreign-source", help="On --demo/--live, accept market data from a source other than the venue the "
+                                   "orders go to (refused otherwise: orders would be priced on books the "
+                                   "exchange does not have).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", metavar="N",
                                              help="Seed of the built-in sim market (sim source only).")]
 MarketsOpt = Annotated[int | None, typer.Option("--markets", metavar="N",
@@ -226,6 +235,47 @@ def read_journal(mode: Mode | str, path: Path | None) -> Journal:
     from ..journal import Journal, default_journal_path
 
     return Journal.for_reading(path or default_journal_path(str(mode)), mode=str(mode))
+
+
+def trading_source(mode: Mode | str, source: str | None, *, allow_foreign: bool = False,
+                   seed: int | None = None, markets: int | None = None) -> str:
+    """The source a trading command uses: --source, else the venue traded; foreign venues refused.
+
+    Raises:
+        UsageError: --seed/--markets on a source that is not sim, or a demo/live source that is not
+            the venue the orders go to (without --allow-foreign-source).
+    """
+    from ..context import check_venue, venue_source
+
+    # --seed/--markets name the built-in sim: on demo/live that is a foreign source like any other
+    default = "sim" if seed is not None or markets is not None else venue_source(str(mode))
+    spec = source_spec(source or default, seed, markets)
+    check_source_kind(spec)
+    check_venue(str(mode), spec, allow_foreign=allow_foreign)
+    return spec
+
+
+def start_trading(mode: Mode | str, path: Path | None, profile: Profile) -> tuple[Journal, Any]:
+    """Check consent, become the one trading process of the journal (and account), open the journal.
+
+    In this order, so a refused --live creates no journal and a second trader touches nothing.
+    Returns the journal and the held locks (release them after closing the journal).
+
+    Raises:
+        ConsentError: demo/live consent missing (exit 5).
+        JournalError: another process trades this journal or account (exit 9), or it cannot be opened.
+    """
+    from ..context import require_consent, trader_locks
+    from ..journal import default_journal_path
+
+    env = require_consent(str(mode), profile)
+    jpath = path or default_journal_path(str(mode))
+    locks = trader_locks(str(mode), jpath, env)
+    try:
+        return open_journal(mode, jpath), locks
+    except BaseException:
+        locks.release()
+        raise
 
 
 def check_source_kind(spec: str) -> str:

@@ -61,7 +61,8 @@ def heal(
     source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", envvar="KALASHI_SOURCE",
                                       autocompletion=complete_source,
                                       help="The loop's market data (default: what the journal last traded on, "
-                                           "else sim). kalshi/kalshi-demo sources get the exchange checks."),
+                                           "else the venue traded: sim on paper, kalshi-demo on --demo, kalshi on "
+                                           "--live). kalshi/kalshi-demo sources get the exchange checks."),
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
     interval: float | None = typer.Option(None, "--interval", metavar="SECONDS", min=0,
@@ -129,9 +130,13 @@ def heal(
         raise UsageError("--once and --watch do not go together", hint="--once checks once; --watch keeps checking")
     mode = pick_mode(paper, demo, live).value
     prof = load_profile(profile)
+    from ..context import check_venue, venue_source
+
     jpath = journal or default_journal_path(mode)
     refuse_newer(jpath)  # exit 9: this kalashi cannot judge (or run a loop on) a journal a newer one migrated
-    src = check_source_kind(source) if source else source_of(jpath, position=False)
+    src = check_source_kind(source) if source else source_of(jpath, venue_source(mode), position=False)
+    if not (once or watch) and loop:
+        check_venue(mode, src)  # the supervised run-loop would refuse it at every restart
     loop_interval = float(prof.loop.interval_seconds) if interval is None else interval
     children = parse_pairs(child, "--child")
     probes = dict(parse_pairs(probe, "--probe"))
@@ -189,46 +194,56 @@ def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, h
     from ..records import RecordWriter
 
     _log_to_stderr(quiet)
-    if not watch and cfg.watch_loop:
-        _refuse_a_second_loop(cfg)
-    specs = []
+    supervising = None
     if not watch:
-        if cfg.watch_loop:
-            specs.append(loop_child(mode=cfg.mode, source=cfg.source, journal=cfg.journal_path, profile=profile,
-                                    interval_s=interval, effective_interval_s=cfg.loop_interval_s,
-                                    hang_after_s=hang_after))
-        if bridge:
-            specs.append(bridge_child(mode=cfg.mode, journal=cfg.journal_path, profile=profile,
-                                      interval_s=cfg.loop_interval_s, ws_port=ports[0], http_port=ports[1]))
-        if mcp:
-            specs.append(mcp_child(mode=cfg.mode, journal=cfg.journal_path, profile=profile, port=ports[2]))
-        specs += [custom_child(name, command, probes.get(name)) for name, command in children]
-    notifier = Notifier(check_url(webhook)) if webhook else None
-    policy = RestartPolicy(max_restarts=budget[0], window_s=budget[1], backoff_base_s=budget[2],
-                           backoff_max_s=max(60.0, budget[2]))
-    supervisor = Supervisor(specs, policy=policy,
-                            log_dir=cfg.disk_path) if specs else None
-    table = use_table(fmt)
-    writer = RecordWriter(sys.stdout.buffer)
+        from ..locks import hold_supervisor
 
-    def sink(rec: dict[str, Any]) -> None:
-        if not table:
-            writer.write(rec)
-        elif not quiet:
-            _show(rec)
-
-    monitor = HealthMonitor(cfg, supervisor=supervisor, notifier=notifier, sink=sink, check_every_s=every)
-    from ..bridge.page import LOOPBACK_NAMES
-
-    if status[0] not in LOOPBACK_NAMES:
-        sys.stderr.write(f"kalashi: warning: serving status on {status[0]} shows it (processes, commands, journal "
-                         "path) to anyone who can reach that address\n")
-    server = StatusServer(monitor.snapshot, host=status[0], port=status[1])
+        supervising = hold_supervisor(cfg.journal_path.resolve())  # one supervisor per journal (exit 9)
     try:
-        server.start()
-    except OSError as e:
-        raise UsageError(f"cannot serve status on {status[0]}:{status[1]}: {e.strerror or e}",
-                         hint="another heal may be running; pass --status-port (0 = any free port)") from None
+        if not watch and cfg.watch_loop:
+            _refuse_a_second_loop(cfg)
+        specs = []
+        if not watch:
+            if cfg.watch_loop:
+                specs.append(loop_child(mode=cfg.mode, source=cfg.source, journal=cfg.journal_path, profile=profile,
+                                        interval_s=interval, effective_interval_s=cfg.loop_interval_s,
+                                        hang_after_s=hang_after))
+            if bridge:
+                specs.append(bridge_child(mode=cfg.mode, journal=cfg.journal_path, profile=profile,
+                                          interval_s=cfg.loop_interval_s, ws_port=ports[0], http_port=ports[1]))
+            if mcp:
+                specs.append(mcp_child(mode=cfg.mode, journal=cfg.journal_path, profile=profile, port=ports[2]))
+            specs += [custom_child(name, command, probes.get(name)) for name, command in children]
+        notifier = Notifier(check_url(webhook)) if webhook else None
+        policy = RestartPolicy(max_restarts=budget[0], window_s=budget[1], backoff_base_s=budget[2],
+                               backoff_max_s=max(60.0, budget[2]))
+        supervisor = Supervisor(specs, policy=policy,
+                                log_dir=cfg.disk_path) if specs else None
+        table = use_table(fmt)
+        writer = RecordWriter(sys.stdout.buffer)
+
+        def sink(rec: dict[str, Any]) -> None:
+            if not table:
+                writer.write(rec)
+            elif not quiet:
+                _show(rec)
+
+        monitor = HealthMonitor(cfg, supervisor=supervisor, notifier=notifier, sink=sink, check_every_s=every)
+        from ..bridge.page import LOOPBACK_NAMES
+
+        if status[0] not in LOOPBACK_NAMES:
+            sys.stderr.write(f"kalashi: warning: serving status on {status[0]} shows it (processes, commands, journal "
+                             "path) to anyone who can reach that address\n")
+        server = StatusServer(monitor.snapshot, host=status[0], port=status[1])
+        try:
+            server.start()
+        except OSError as e:
+            raise UsageError(f"cannot serve status on {status[0]}:{status[1]}: {e.strerror or e}",
+                             hint="another heal may be running; pass --status-port (0 = any free port)") from None
+    except BaseException:
+        if supervising is not None:
+            supervising.release()
+        raise
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -251,17 +266,24 @@ def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, h
         server.stop()
         if notifier is not None:
             notifier.close()
+        if supervising is not None:
+            supervising.release()
 
 
 def _refuse_a_second_loop(cfg: Any) -> None:
-    """Two run-loops on one journal would trade twice: refuse while another one seems alive.
+    """Two run-loops on one journal would trade twice: refuse while another one is alive.
 
     Raises:
-        UsageError: the journal's last iteration ended within 2 × interval + 5 s.
+        JournalError: another process trades this journal (it holds the trader lock; names its pid).
+        UsageError: the journal's last iteration ended within 2 × interval + 5 s (a loop of an
+            older kalashi, which takes no trader lock, may still be running).
     """
     import time
 
     from ..heal.checks import last_iteration_end_ms
+    from ..locks import hold_trader
+
+    hold_trader(cfg.journal_path.resolve()).release()  # a probe: the supervised loop takes it for real
 
     end = last_iteration_end_ms(cfg.journal_path)
     if end is None:

@@ -8,8 +8,10 @@ from enum import StrEnum
 import typer
 
 from ..errors import UsageError
+from ..mcp import TOKEN_VAR
 from .common import (
     DemoOpt,
+    ForeignOpt,
     JournalOpt,
     LiveOpt,
     MarketsOpt,
@@ -17,17 +19,17 @@ from .common import (
     ProfileOpt,
     QuietOpt,
     SeedOpt,
-    SourceOpt,
-    open_journal,
+    TradeSourceOpt,
     pick_mode,
-    source_spec,
+    trading_source,
 )
 
 EPILOG = """Examples:
 
 \b
   kalashi mcp-serve                                  # stdio, paper account on the sim (for an MCP client's config)
-  kalashi mcp-serve --transport http --port 8767     # http://127.0.0.1:8767/mcp
+  kalashi mcp-serve --transport http --port 8767     # http://127.0.0.1:8767/mcp; prints the bearer token
+  KALASHI_MCP_TOKEN=my-long-secret-token-1 kalashi mcp-serve --transport http
   kalashi mcp-serve --demo --allow-trading           # Kalshi demo; the agent may place orders
   kalashi mcp-serve --live                           # real account, read-only for the agent
 
@@ -48,8 +50,9 @@ def mcp_serve(
                                         help="stdio (the client starts this command) or http (streamable HTTP at "
                                              "/mcp)."),
     host: str | None = typer.Option(None, "--host", metavar="ADDRESS",
-                                    help="HTTP address to bind (default 127.0.0.1). The HTTP transport has no "
-                                         "authentication: anything but loopback lets the network use these tools."),
+                                    help="HTTP address to bind (default 127.0.0.1). Over HTTP, tools that change "
+                                         "something need the bearer token; read tools need none, so anything but "
+                                         "loopback lets the network read the account (refused for demo and live)."),
     port: int = typer.Option(8767, "--port", metavar="PORT", min=0, max=65535,
                              help="HTTP port (0 = any free port)."),
     paper: PaperOpt = False,
@@ -58,7 +61,8 @@ def mcp_serve(
     allow_trading: bool | None = typer.Option(None, "--allow-trading/--read-only",
                                               help="Let the agent place orders. Default: allowed on paper, refused "
                                                    "on --demo/--live unless --allow-trading is given."),
-    source: SourceOpt = "sim",
+    source: TradeSourceOpt = None,
+    allow_foreign_source: ForeignOpt = False,
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
     profile: ProfileOpt = "default",
@@ -71,12 +75,15 @@ def mcp_serve(
     Markets, the account, risk-gated orders and feeds for any Model Context Protocol client.
     The agent trades on paper unless the server is started with --demo or --live (with the
     same consent as the CLI) and --allow-trading. Every order passes the same risk gate as
-    `kalashi order`; the agent can tighten limits and halt, never loosen or resume. Logs go to
-    stderr; on stdio, stdout is the protocol.
+    `kalashi order`; the agent can tighten limits and halt, never loosen or resume (both are kept
+    in the journal). The market data is the venue's unless --allow-foreign-source. Over HTTP,
+    tools that change something need the bearer token printed at start (or KALASHI_MCP_TOKEN).
+    Logs go to stderr; on stdio, stdout is the protocol.
     """
+    from ..journal import default_journal_path
     from ..mcp.server import build_server, listen, serve_http, serve_stdio
     from ..service import TradingService
-    from .run_loop import _resume_spec
+    from .run_loop import resume_spec_for
 
     mode = pick_mode(paper, demo, live)
     bind = host or "127.0.0.1"
@@ -87,19 +94,19 @@ def mcp_serve(
 
     loopback = is_loopback_host(bind)
     if transport is Transport.http and not loopback and mode.value != "paper":
-        raise UsageError(f"refusing to serve a {mode.value} account on {bind}: the HTTP transport has no "
-                         "authentication", hint="bind to 127.0.0.1 and reach it through an SSH tunnel")
+        raise UsageError(f"refusing to serve a {mode.value} account on {bind}: the HTTP transport's read tools "
+                         "have no authentication", hint="bind to 127.0.0.1 and reach it through an SSH tunnel")
+    token, generated = _token() if transport is Transport.http else (None, False)
     trading = (mode.value == "paper") if allow_trading is None else allow_trading
-    jr = open_journal(mode, journal)
+    path = journal or default_journal_path(mode.value)
+    spec = resume_spec_for(trading_source(mode, source, allow_foreign=allow_foreign_source, seed=seed,
+                                          markets=markets), path)
+    # opening the service checks demo/live consent (before any file exists), takes the trader locks
+    # when the agent may trade, and opens the broker — all before any tool exists
+    service = TradingService(profile, mode=mode.value, source=spec, journal_path=path, allow_trading=trading,
+                             allow_foreign_source=allow_foreign_source)
     try:
-        spec = _resume_spec(source_spec(source, seed, markets), jr)
-        path = jr.path
-    finally:
-        jr.close()
-    # opening the service opens the broker: demo/live consent is checked here, before any tool exists
-    service = TradingService(profile, mode=mode.value, source=spec, journal_path=path, allow_trading=trading)
-    try:
-        server = build_server(service, log_level="INFO" if verbose else "WARNING")
+        server = build_server(service, log_level="INFO" if verbose else "WARNING", token=token)
         what = (f"kalashi mcp-serve: {mode.value} account, source {service.source.describe()}, profile "
                 f"{service.profile_name}; orders {'allowed (risk-gated)' if trading else 'refused (read-only)'}")
         if transport is Transport.stdio:
@@ -110,13 +117,37 @@ def mcp_serve(
         bound = sock.getsockname()
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         if not loopback:
-            sys.stderr.write(f"kalashi: warning: {bind} is not loopback and the MCP endpoint has no "
-                             "authentication: anyone who can reach it can use every tool\n")
-        # the test harness and humans read this line to learn the port (it is printed once the socket listens)
-        _say(f"{what}\n  MCP endpoint http://{shown}:{bound[1]}/mcp  (Ctrl-C stops)", quiet=False)
+            sys.stderr.write(f"kalashi: warning: {bind} is not loopback and the MCP endpoint's read tools have no "
+                             "authentication: anyone who can reach it can read the account (the token guards "
+                             "every tool that changes something, but travels unencrypted)\n")
+        said = (f"  bearer token  {token}  (random; tools that change something need `Authorization: Bearer "
+                f"<token>`; set {TOKEN_VAR} to choose one)" if generated
+                else f"  bearer token  from {TOKEN_VAR} (tools that change something need `Authorization: Bearer "
+                     "<token>`)")
+        # the test harness and humans read these lines to learn the port and the token (printed once the socket listens)
+        _say(f"{what}\n{said}\n  MCP endpoint http://{shown}:{bound[1]}/mcp  (Ctrl-C stops)", quiet=False)
         serve_http(server, sock, bind)
     finally:
         service.close()
+
+
+def _token() -> tuple[str, bool]:
+    """The HTTP bearer token: ``KALASHI_MCP_TOKEN``, else a random one; and whether it was generated.
+
+    Raises:
+        UsageError: the variable holds a short or oddly spelt token.
+    """
+    import os
+    import re
+    import secrets
+
+    given = os.environ.get(TOKEN_VAR)
+    if given is None or not given.strip():
+        return secrets.token_urlsafe(32), True
+    if not re.fullmatch(r"[A-Za-z0-9._~-]{16,}", given.strip()):
+        raise UsageError(f"{TOKEN_VAR} must be at least 16 characters of A-Z a-z 0-9 . _ ~ -",
+                         hint=f"unset {TOKEN_VAR} to get a random token printed at start")
+    return given.strip(), False
 
 
 def _say(msg: str, quiet: bool) -> None:

@@ -6,6 +6,7 @@ import typer
 
 from .common import (
     DemoOpt,
+    ForeignOpt,
     Format,
     FormatOpt,
     InputArg,
@@ -20,10 +21,10 @@ from .common import (
     info,
     load_profile,
     open_broker,
-    open_journal,
     open_source,
     pick_mode,
     read_records,
+    start_trading,
 )
 
 EPILOG = """Examples:
@@ -42,8 +43,11 @@ def order(
     demo: DemoOpt = False,
     live: LiveOpt = False,
     source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
-                                      help="Books to fill against (default: the `src` the candidates were "
-                                           "computed from, else sim)."),
+                                      help="Books to fill against. Paper: default the `src` the candidates were "
+                                           "computed from, else sim. --demo/--live: default the venue traded "
+                                           "(kalshi-demo, kalshi:URL of KALASHI_EXCHANGE_URL, kalshi); candidates "
+                                           "computed on other books are refused unless --allow-foreign-source."),
+    allow_foreign_source: ForeignOpt = False,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
     fmt: FormatOpt = Format.auto,
@@ -58,6 +62,7 @@ def order(
     `fill` or `denied` records (a denial names its rule). Re-running the same candidates
     never sends an order twice.
     """
+    from ..context import check_venue, venue_source
     from ..engine import encode
     from ..profile import money
     from ..records import candidate_from_record, decode_error
@@ -67,16 +72,22 @@ def order(
 
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
-    from ..context import require_consent
-
-    require_consent(mode, prof)  # refuse before reading any input
-    jr = open_journal(mode, journal)
+    if source:
+        check_venue(mode, source, allow_foreign=allow_foreign_source)
+    jr, locks = start_trading(mode, journal, prof)  # refuse before reading any input
     out = Out(fmt)
     state: dict[str, object] = {}
+    checked: set[str] = set()
 
     def executor(src_spec: str) -> OrderExecutor:
+        if mode != "paper" and src_spec and src_spec not in checked:
+            # candidates sized on the simulator's (or a recording's) books must not reach a real account
+            check_venue(mode, src_spec, allow_foreign=allow_foreign_source,
+                        named=f"the candidates' books (src {src_spec})")
+            checked.add(src_spec)
         if "ex" not in state:
-            src = open_source(source or src_spec or "sim")
+            default = (src_spec or "sim") if mode == "paper" else venue_source(mode)
+            src = open_source(source or default)
             broker = open_broker(mode, src, jr, prof)
             portfolio = load_portfolio(jr, money(prof.paper.starting_balance), now_ms=src.now_ms())
             jr.set_meta("last_source", src.describe())
@@ -109,6 +120,7 @@ def order(
             if key in state:
                 state[key].close()  # type: ignore[attr-defined]
         jr.close()
+        locks.release()
     out.finish()
     kinds.report(quiet)
     if out.table:

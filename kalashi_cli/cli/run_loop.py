@@ -10,6 +10,7 @@ import typer
 
 from .common import (
     DemoOpt,
+    ForeignOpt,
     Format,
     FormatOpt,
     JournalOpt,
@@ -19,13 +20,13 @@ from .common import (
     ProfileOpt,
     QuietOpt,
     SeedOpt,
-    SourceOpt,
+    TradeSourceOpt,
     load_profile,
     open_broker,
-    open_journal,
     open_source,
     pick_mode,
-    source_spec,
+    start_trading,
+    trading_source,
     use_table,
 )
 
@@ -44,7 +45,8 @@ def run_loop(
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: SourceOpt = "sim",
+    source: TradeSourceOpt = None,
+    allow_foreign_source: ForeignOpt = False,
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
     iterations: int | None = typer.Option(None, "--iterations", "-n", min=1, metavar="N",
@@ -77,9 +79,19 @@ def run_loop(
 
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
-    jr = open_journal(mode, journal)
-    src = open_source(_resume_spec(source_spec(source, seed, markets), jr), streaming=True)
-    broker = open_broker(mode, src, jr, prof)
+    spec = trading_source(mode, source, allow_foreign=allow_foreign_source, seed=seed, markets=markets)
+    jr, locks = start_trading(mode, journal, prof)  # consent, one trader per journal and account, then the journal
+    try:
+        src = open_source(_resume_spec(spec, jr), streaming=True)
+        try:
+            broker = open_broker(mode, src, jr, prof)
+        except BaseException:
+            src.close()
+            raise
+    except BaseException:
+        jr.close()
+        locks.release()
+        raise
     writer = RecordWriter(sys.stdout.buffer)
     lines = use_table(fmt)  # a person reads stdout: one line per record, no JSON
     show_status = not quiet and sys.stderr.isatty() and not lines
@@ -119,6 +131,7 @@ def run_loop(
         broker.close()
         src.close()
         jr.close()
+        locks.release()
 
 
 def readable(rec: dict) -> str:
@@ -149,6 +162,19 @@ def _resume_spec(spec: str, jr) -> str:  # noqa: ANN001
         step = int(dict(p.split("=", 1) for p in last[4:].split(","))["step"]) + 1
         return f"sim:{strip(want)},step={step}"
     return spec
+
+
+def resume_spec_for(spec: str, path) -> str:  # noqa: ANN001
+    """``_resume_spec`` for a journal that may not exist yet (read without creating it)."""
+    if not (spec == "sim" or spec.startswith("sim:")) or "step=" in spec or not path.is_file():
+        return spec
+    from ..journal import Journal
+
+    jr = Journal(path, readonly=True)
+    try:
+        return _resume_spec(spec, jr)
+    finally:
+        jr.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import JournalError
+from ..locks import IN_USE
 from .common import (
     DemoOpt,
     Format,
@@ -27,30 +28,55 @@ from .common import (
     open_source,
     pick_mode,
     print_record,
+    start_trading,
     use_table,
 )
 
 #: --source for the controls: books from here, else from the source the journal last traded on
 BooksSourceOpt = Annotated[str | None, typer.Option(
     "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
-    help="Where the books come from (default: the source the journal last traded on, else sim).")]
+    help="Where the books come from (default: the source the journal last traded on, else sim; flatten on "
+         "--demo/--live: the venue traded, and no other).")]
 
 
-def _source_for(jr, source: str | None) -> str:  # noqa: ANN001
-    """Books come from --source, else the source this journal last traded on, else sim."""
+def _source_for(jr, source: str | None, mode: str = "paper", *, priced: bool = False) -> str:  # noqa: ANN001
+    """Books come from --source, else the source this journal last traded on, else sim.
+
+    ``priced``: the books price orders (flatten). On demo/live they then come from the venue
+    the account trades on, and a --source elsewhere is refused; the brakes (halt) and
+    reconcile never price anything and accept any source.
+
+    Raises:
+        UsageError: ``priced`` on demo/live with a --source that is not the venue.
+    """
+    from ..context import check_venue, venue_source
+
+    if priced and mode != "paper":
+        if source:
+            check_venue(mode, source)
+            return source
+        return venue_source(mode)
     if source:
         return source
     rows = jr.iterations(limit=1)
     return str(rows[-1]["source"]) if rows and rows[-1].get("source") else "sim"
 
 
+def _open_journal(mode, journal, prof):  # noqa: ANN001, ANN202
+    """The journal, after the demo/live consent check (a refused --live creates no journal)."""
+    from ..context import require_consent
+
+    require_consent(str(mode), prof)
+    return open_journal(mode, journal)
+
+
 @contextmanager
-def _account(mode, jr, source: str | None, prof) -> Iterator[tuple]:  # noqa: ANN001
+def _account(mode, jr, source: str | None, prof, *, priced: bool = False) -> Iterator[tuple]:  # noqa: ANN001
     """Open the source and broker for ``jr``'s account; close broker, source and journal on exit."""
     src = None
     broker = None
     try:
-        src = open_source(_source_for(jr, source))
+        src = open_source(_source_for(jr, source, str(mode), priced=priced))
         broker = open_broker(mode, src, jr, prof)
         yield src, broker
     finally:
@@ -103,12 +129,12 @@ def halt(
 
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
-    jr = open_journal(mode, journal)
+    jr = _open_journal(mode, journal, prof)
     try:
         with _account(mode, jr, source, prof) as (_src, broker):
             res = do_halt(jr, broker, reason)
     except JournalError as e:
-        if "in use by another kalashi process" not in str(e):
+        if IN_USE not in str(e):
             raise
         # A running loop holds this paper account: persist the halt; the loop sees it at its
         # next iteration, blocks entries and cancels its resting quotes itself.
@@ -150,9 +176,16 @@ def flatten(
 
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
-    jr = open_journal(mode, journal)
-    with _account(mode, jr, source, prof) as (src, broker):
-        res = do_flatten(prof, jr, broker, src.books, src.now_ms)
+    if source:
+        from ..context import check_venue
+
+        check_venue(mode, source)  # before anything is opened
+    jr, locks = start_trading(mode, journal, prof)  # flatten trades: the one trader of this journal and account
+    try:
+        with _account(mode, jr, source, prof, priced=True) as (src, broker):
+            res = do_flatten(prof, jr, broker, src.books, src.now_ms)
+    finally:
+        locks.release()
     out = Out(fmt)
     out.write_all(res.records)
     out.finish()
@@ -162,6 +195,9 @@ def flatten(
 
 def resume(
     confirm: bool = typer.Option(False, "--confirm", help="Required: yes, I want trading to resume."),
+    clear_limits: bool = typer.Option(False, "--clear-limits",
+                                      help="Also drop the risk limits an agent tightened over MCP (kept in the "
+                                           "journal until then); the profile's own limits apply again."),
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
@@ -173,8 +209,9 @@ def resume(
 
     Clears a halt stored in the journal (by `kalashi halt`, a limit, heal, the dashboard or an
     MCP agent) and resets the count of failed reconciliations, and writes one `resume` record.
-    A HALT file in the data dir must be removed by hand first. REDUCING is not a halt: it
-    clears by itself when drawdown and loss streaks recover.
+    With --clear-limits it also drops the limits an agent tightened. A HALT file in the data
+    dir must be removed by hand first. REDUCING is not a halt: it clears by itself when
+    drawdown and loss streaks recover.
     """
     from ..safety import resume as do_resume
     from ..stages.risk import TradingState, stored_state
@@ -183,12 +220,20 @@ def resume(
     try:
         before, why = stored_state(jr)
         state = do_resume(jr, confirm=confirm)
+        cleared = jr.tightened_limits() if clear_limits else {}
+        if clear_limits:
+            jr.clear_tightened_limits()
+            jr.add_event("clear-limits", {k: str(v) for k, v in cleared.items()})
     finally:
         jr.close()
     was_halted = before is TradingState.HALTED
-    _emit({"kind": "resume", "v": 1, "state": "ACTIVE", "was_halted": was_halted,
-           "halt_reason": why if was_halted else ""}, fmt)
-    info(f"trading state: {state}", quiet)
+    rec = {"kind": "resume", "v": 1, "state": "ACTIVE", "was_halted": was_halted,
+           "halt_reason": why if was_halted else ""}
+    if clear_limits:
+        rec["cleared_limits"] = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in cleared.items()}
+    _emit(rec, fmt)
+    info(f"trading state: {state}" + (f"; cleared {len(cleared)} tightened limit(s)" if clear_limits else ""),
+         quiet)
 
 
 def reconcile(
@@ -214,7 +259,7 @@ def reconcile(
 
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
-    jr = open_journal(mode, journal)
+    jr = _open_journal(mode, journal, prof)
     with _account(mode, jr, source, prof) as (_src, broker):
         rep = do_reconcile(jr, broker, starting_balance=money(prof.paper.starting_balance),
                            cancel_orphans=prof.risk.cancel_orphans)
@@ -249,6 +294,7 @@ RESUME_EPILOG = """Examples:
 
 \b
   kalashi resume --confirm
+  kalashi resume --confirm --clear-limits           # also drop limits an agent tightened
   rm "$KALASHI_HOME/HALT" && kalashi resume --live --confirm
 """
 

@@ -12,6 +12,7 @@ import typer
 from ..errors import UsageError
 from .common import (
     DemoOpt,
+    ForeignOpt,
     JournalOpt,
     LiveOpt,
     MarketsOpt,
@@ -19,10 +20,9 @@ from .common import (
     ProfileOpt,
     QuietOpt,
     SeedOpt,
-    SourceOpt,
-    open_journal,
+    TradeSourceOpt,
     pick_mode,
-    source_spec,
+    trading_source,
 )
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ def serve_bridge(
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: SourceOpt = "sim",
+    source: TradeSourceOpt = None,
+    allow_foreign_source: ForeignOpt = False,
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
     profile: ProfileOpt = "default",
@@ -100,7 +101,8 @@ def serve_bridge(
                          "HTTP; the token then guards watching too, but travels unencrypted — prefer an SSH tunnel "
                          "or a TLS proxy\n")
     backend = _backend(mode, attach=attach, source=source, seed=seed, markets=markets, profile=profile,
-                       journal=journal, interval=interval, limit=limit, iterations=iterations, paused=paused)
+                       journal=journal, interval=interval, limit=limit, iterations=iterations, paused=paused,
+                       allow_foreign_source=allow_foreign_source)
     config = BridgeConfig(host=host, ws_port=ws_port, http_port=http_port, token=token, read_only=read_only)
     server = BridgeServer(backend, config)
     if not quiet and sys.stderr.isatty():
@@ -125,32 +127,32 @@ def serve_bridge(
     _run(server, ready, quiet=quiet)
 
 
-def _backend(mode: Any, *, attach: bool, source: str, seed: int | None, markets: int | None, profile: str,
+def _backend(mode: Any, *, attach: bool, source: str | None, seed: int | None, markets: int | None, profile: str,
              journal: Any, interval: float | None, limit: int | None, iterations: int | None,
-             paused: bool) -> Backend:
+             paused: bool, allow_foreign_source: bool = False) -> Backend:
     """The loop the bridge runs, or the journal it watches."""
     if attach:
         from ..bridge.attach import AttachBackend
         from ..journal import default_journal_path
 
         if paused or iterations is not None or limit is not None or seed is not None or markets is not None \
-                or source != "sim":
+                or source is not None:
             raise UsageError("--attach watches a loop that runs elsewhere: --source, --seed, --markets, --limit, "
                              "--iterations and --paused do not apply",
                              hint="give those to `kalashi run-loop` instead")
         return AttachBackend(journal or default_journal_path(str(mode)), mode=str(mode), profile=profile,
                              interval=interval)
     from ..bridge.backends import ServiceBackend
+    from ..journal import default_journal_path
     from ..service import TradingService
-    from .run_loop import _resume_spec
+    from .run_loop import resume_spec_for
 
-    jr = open_journal(mode, journal)
-    try:
-        spec = _resume_spec(source_spec(source, seed, markets), jr)  # a restart carries on where the sim was
-        path = jr.path
-    finally:
-        jr.close()
-    service = TradingService(profile, mode=str(mode), source=spec, journal_path=path, interval=interval, limit=limit)
+    path = journal or default_journal_path(str(mode))
+    spec = trading_source(mode, source, allow_foreign=allow_foreign_source, seed=seed, markets=markets)
+    spec = resume_spec_for(spec, path)  # a restart carries on where the sim was
+    # the service checks consent before it creates the journal, then becomes its one trader
+    service = TradingService(profile, mode=str(mode), source=spec, journal_path=path, interval=interval, limit=limit,
+                             allow_foreign_source=allow_foreign_source)
     return ServiceBackend(service, autostart=not paused, iterations=iterations)
 
 

@@ -156,7 +156,12 @@ async def record_async(
         raise UsageError("choose what to record", hint="give market tickers, event tickers or series tickers")
     clock = clock_ms or (lambda: time.time_ns() // 1_000_000)
     own = not hasattr(out, "write")
-    fh: IO[bytes] = open(out, "wb") if own else out  # type: ignore[arg-type, assignment]  # noqa: SIM115
+    if own:
+        from ..files import open_private
+
+        fh: IO[bytes] = open_private(Path(out))  # type: ignore[arg-type]
+    else:
+        fh = out  # type: ignore[assignment]
     started = clock()
     loop = asyncio.get_running_loop()
     t0 = loop.time()

@@ -433,6 +433,8 @@ def parse_market(
         is_combo=bool(d.get("mve_collection_ticker")) or ticker.startswith("KXMVE"),
         last_price=last if last else None,
         exchange_index=ex_index,
+        # gone from Kalshi's schema since July 2026 (always true before); honoured where a payload still says false
+        fractional_trading=d.get("fractional_trading_enabled") is not False,
         **(extra or {}),
     )
 

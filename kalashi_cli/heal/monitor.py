@@ -210,8 +210,10 @@ def halt_trading(cfg: HealConfig, reason: str, *, loop_running: bool) -> tuple[b
     def by_file(why: str) -> tuple[bool, str]:
         hf = cfg.halt_file if cfg.halt_file is not None else default_halt_file()
         try:
-            hf.parent.mkdir(parents=True, exist_ok=True)
-            hf.write_text(f"halted by kalashi heal at {iso_ms(_wall_ms())}: {reason}\n")
+            from ..files import open_private
+
+            with open_private(hf, "wb") as f:
+                f.write(f"halted by kalashi heal at {iso_ms(_wall_ms())}: {reason}\n".encode())
         except OSError as e:
             return False, f"could not halt: {why}, and the halt file {hf} could not be written ({e.strerror})"
         return True, f"{why}; created the halt file {hf} (every loop on this data dir stops new entries)"

@@ -323,7 +323,9 @@ class Supervisor:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(c.spec.env or {})}
         out: IO[bytes] | int = subprocess.DEVNULL
         if c.log_path is not None:
-            c.log_path.parent.mkdir(parents=True, exist_ok=True)
+            from ..files import private_dir
+
+            private_dir(c.log_path.parent)
             # owner-only: a child may print a secret (the bridge prints its control token)
             f = os.fdopen(os.open(c.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
             f.write(f"--- heal {iso_ms(self.wall_ms())} start: {' '.join(c.spec.argv)}\n".encode())

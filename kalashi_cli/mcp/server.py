@@ -19,7 +19,16 @@ Safety, in layers:
   allowed; resuming is deliberately not a tool — a halted account needs a human
   (``kalashi resume --confirm``), so an agent cannot undo the brake it or a limit pulled;
 * ``fetch_rss_feed`` runs under the SSRF guard of :mod:`kalashi_cli.mcp.rss` and returns plain
-  text marked as untrusted data.
+  text marked as untrusted data;
+* inputs: every tool's input schema sets ``additionalProperties: false`` and unknown arguments
+  are refused by name (a silently dropped ``reduce_only`` once placed an ordinary order);
+  numbers in exponent form ("1e2") are refused, never rounded;
+* answers: an order that did not reach resting, executed or partially filled is a tool error
+  with the exchange's reason; every market answer says where its data comes from (a
+  ``data_source`` field, and a first text line when it is simulated or recorded);
+* over HTTP, every tool that changes something (orders, cancels, limits, halt) needs the
+  server's bearer token (``Authorization: Bearer …``, compared in constant time); reads stay
+  open on loopback.
 
 Nothing here writes to stdout: on stdio, stdout is the protocol.
 """
@@ -27,20 +36,25 @@ Nothing here writes to stdout: on stdio, stdout is the protocol.
 from __future__ import annotations
 
 import functools
+import hmac
 import inspect
 import json
+import math
+import re
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, TypeVar
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ..errors import KalashiError, UsageError
 from ..money import parse_price
 from ..record_schema import schema_for
+from . import TOKEN_VAR
 from .rss import PUBLIC_ONLY, AddressPolicy, fetch_feed
 
 if TYPE_CHECKING:
@@ -51,6 +65,9 @@ if TYPE_CHECKING:
     from ..service import TradingService
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: order statuses that count as having reached the market (an IOC canceled after a partial fill counts too)
+REACHED = frozenset({"resting", "executed"})
 
 #: every tool this server lists (the tests check the list against this)
 TOOL_NAMES = (
@@ -110,8 +127,20 @@ class _RecordOut(_Out):
         return record_schema(cls.record_kind)
 
 
+class DataSourceOut(_Out):
+    kind: Literal["sim", "replay", "exchange"] = Field(description="sim and replay are not the exchange's data now")
+    source: str = Field(description="the source descriptor, e.g. sim:seed=0,markets=2000,step=3 or kalshi-demo,ws=1")
+    note: str
+
+
 class MarketOut(_RecordOut):
     record_kind = "market"
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema = record_schema("market")
+        schema["properties"]["data_source"] = DataSourceOut.model_json_schema()
+        return schema
 
 
 class MetricsOut(_RecordOut):
@@ -198,11 +227,13 @@ class EventOut(_Out):
     mutually_exclusive: bool | None
     exhaustive: bool | None
     markets: list[MarketRec]
+    data_source: DataSourceOut | None = None
 
 
 class MarketsOut(_Out):
     count: int
     markets: list[MarketRec]
+    data_source: DataSourceOut | None = None
 
 
 class OrderbookOut(_Out):
@@ -214,6 +245,7 @@ class OrderbookOut(_Out):
     yes_ask: _PriceStr | None
     no_bid: _PriceStr | None
     no_ask: _PriceStr | None
+    data_source: DataSourceOut | None = None
 
 
 class OrderResultOut(_Out):
@@ -245,6 +277,7 @@ class FeedOut(_Out):
 class OpportunitiesOut(_Out):
     count: int
     opportunities: list[OpportunityRec]
+    data_source: DataSourceOut | None = None
 
 
 class HealthOut(_Out):
@@ -275,11 +308,40 @@ Ticker = Annotated[str, Field(pattern=_TICKER_PATTERN, description="a Kalshi mar
 EventTicker = Annotated[str, Field(pattern=_TICKER_PATTERN, description="a Kalshi event ticker")]
 SeriesTicker = Annotated[str, Field(pattern=_TICKER_PATTERN, description="a Kalshi series ticker")]
 Limit = Annotated[int, Field(ge=1, le=1000, description="at most this many results")]
-Count = Annotated[Decimal, Field(gt=0, le=1_000_000, decimal_places=2, allow_inf_nan=False,
-                                 description="contracts (up to 2 decimals), as a number or a decimal string")]
-Price = Annotated[Decimal, Field(gt=0, lt=1, decimal_places=4, allow_inf_nan=False,
-                                 description="limit price in dollars for the chosen outcome (NO price for "
-                                             "outcome=no), on the market's tick grid, e.g. \"0.45\"")]
+_PLAIN = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+
+
+def _plain_decimal(v: Any) -> Any:
+    """Take a count or price only as plain decimal digits: "1e2" is refused, never read as 100.
+
+    Non-finite words (NaN, inf) pass on so the field's own check names them.
+    """
+    if isinstance(v, bool):
+        raise ValueError("must be a number, not true/false")
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        text = repr(v)
+        if math.isfinite(v) and not _PLAIN.match(text):
+            raise ValueError(f"{text} is not a plain decimal number: write the digits, without an exponent")
+        return text if math.isfinite(v) else v
+    if isinstance(v, str):
+        t = v.strip()
+        if not _PLAIN.match(t) and t.lower().lstrip("+-") not in ("nan", "snan", "inf", "infinity"):
+            raise ValueError(f"{v!r} is not a plain decimal number: write the digits, e.g. \"10\" or \"2.50\", "
+                             "without an exponent")
+        return t
+    return v
+
+
+Count = Annotated[Decimal, BeforeValidator(_plain_decimal),
+                  Field(gt=0, le=1_000_000, decimal_places=2, allow_inf_nan=False,
+                        description="contracts (up to 2 decimals; whole contracts on a market without fractional "
+                                    "trading), as a number or a plain decimal string — no exponent")]
+Price = Annotated[Decimal, BeforeValidator(_plain_decimal),
+                  Field(gt=0, lt=1, decimal_places=4, allow_inf_nan=False,
+                        description="limit price in dollars for the chosen outcome (NO price for outcome=no), on "
+                                    "the market's tick grid, e.g. \"0.45\" — no exponent")]
 Probability = Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)]
 ClientOrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$",
                                      description="your idempotency key; the same id is never sent twice")]
@@ -324,12 +386,109 @@ def _text(d: Decimal) -> str:
     return format(d, "f")
 
 
+def _strict_arguments(tool: Tool) -> Tool:
+    """Refuse unknown arguments by name, and publish ``additionalProperties: false``.
+
+    The SDK's argument model ignores extra keys, so a misspelt or unsupported argument would be
+    silently dropped — the order placed without it.
+    """
+    base = tool.fn_metadata.arg_model
+    known = sorted(f.alias or name for name, f in base.model_fields.items())
+    takes = ", ".join(known) or "no arguments"
+
+    def refuse_unknown(cls: type, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(known))
+            if unknown:
+                raise ValueError(f"unknown argument{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(repr(u) for u in unknown)}: {tool.name} takes {takes}")
+        return data
+
+    # the same name as the SDK's model (errors read "… for create_orderArguments"), refusing extras
+    strict: type[BaseModel] = type(base.__name__, (base,), {
+        "__module__": base.__module__,
+        "model_config": ConfigDict(**{**base.model_config, "extra": "forbid"}),
+        "_refuse_unknown": model_validator(mode="before")(classmethod(refuse_unknown)),  # type: ignore[arg-type]
+    })
+    tool.fn_metadata.arg_model = strict  # type: ignore[assignment]
+    tool.parameters = strict.model_json_schema(by_alias=True)
+    return tool
+
+
+def data_source(service: Any) -> dict[str, Any]:
+    """Say where the market data comes from: ``{kind: sim|replay|exchange, source, note}``.
+
+    Simulated and recorded data carry a note the agent cannot miss: those tickers and prices
+    are not the exchange's now.
+    """
+    source = service.source.describe()
+    kind = "sim" if source.startswith("sim") else "replay" if source.startswith("replay:") else "exchange"
+    account = ("the paper account" if service.mode == "paper"
+               else f"the {service.mode} account on the real exchange, which does not list them")
+    note = {"sim": f"SIMULATED market data ({source}): these tickers and prices are generated by kalashi's "
+                   f"built-in simulator, not Kalshi's; orders go to {account}.",
+            "replay": f"RECORDED market data ({source}): a replay of a recording, not the exchange now; orders go "
+                      f"to {account}.",
+            "exchange": f"live market data from the exchange ({source})."}[kind]
+    return {"kind": kind, "source": source, "note": note}
+
+
+def _market_answer(service: Any, payload: dict[str, Any]) -> CallToolResult:
+    """A market answer with its ``data_source``, and a first text line when the data is sim or replay."""
+    ds = data_source(service)
+    body = {**payload, "data_source": ds}
+    content: list[Any] = [TextContent(type="text", text=ds["note"])] if ds["kind"] != "exchange" else []
+    content.append(TextContent(type="text", text=json.dumps(body, indent=2)))
+    return CallToolResult(content=content, structured_content=body)
+
+
+def _authorize(token: str | None, ctx: Context | None) -> None:
+    """Over HTTP, a tool that changes something needs the bearer token (constant-time compare).
+
+    Raises:
+        ToolError: a token is set and the request does not carry it.
+    """
+    if token is None:
+        return
+    headers = ctx.headers if ctx is not None else None
+    given = (headers or {}).get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    if not (scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())):
+        raise ToolError("Unauthorized: over HTTP this tool needs the server's bearer token — send the header "
+                        "`Authorization: Bearer <token>` with the token printed on the server's stderr at start "
+                        f"(or set {TOKEN_VAR} for the server); read-only tools need none")
+
+
+def order_outcome_error(order: dict[str, Any]) -> str | None:
+    """Return the tool-error text for an order that did not reach resting, executed or a partial fill."""
+    status = str(order.get("status", ""))
+    filled = Decimal(str(order.get("filled_count") or "0"))
+    if status in REACHED or filled > 0:
+        return None
+    reason = str(order.get("reason") or "")
+    what = (f"{order.get('action')} {order.get('count')} {str(order.get('outcome', '')).upper()} {order.get('ticker')} "
+            f"at ${order.get('price')} ({order.get('time_in_force', '')}, client_order_id "
+            f"{order.get('client_order_id')})")
+    if status == "unknown":
+        return (f"OutcomeUnknown: {what}: the exchange's answer was lost — {reason or 'no answer'}; the market is "
+                "blocked until `kalashi reconcile` finds the order")
+    if status == "rejected":
+        return f"OrderRejected: {what} was rejected by the exchange: {reason or 'no reason given'}"
+    why = reason or ("a post-only order that would have taken liquidity is canceled by the exchange"
+                     if order.get("post_only") else
+                     "nothing could be traded at that price, so the order was canceled"
+                     if order.get("time_in_force") != "good_till_canceled" else "the exchange canceled it")
+    return f"OrderRejected: {what} did not execute (status {status}, filled 0): {why}"
+
+
 def instructions(service: Any) -> str:
     """Return what the server tells the model about itself when it connects."""
     trading = ("create_order places orders through the risk gate" if service.allow_trading
                else "create_order is refused (the server was started without --allow-trading)")
+    source = getattr(getattr(service, "source", None), "describe", None)
+    data = f" Market data: {data_source(service)['note']}" if source is not None else ""
     return (f"kalashi: Kalshi prediction markets. Account: {service.mode} "
-            f"({'simulated money' if service.mode == 'paper' else 'a real Kalshi account'}); {trading}. "
+            f"({'simulated money' if service.mode == 'paper' else 'a real Kalshi account'}); {trading}.{data} "
             "Prices are dollars per contract as decimal strings (a NO price q is a YES price 1 - q); counts are "
             "contracts with up to 2 decimals. Every order passes the risk gate (trading state, per-order and daily "
             "caps, cash); limits can be tightened (tighten_limits), never loosened; halt stops trading and only a "
@@ -338,15 +497,17 @@ def instructions(service: Any) -> str:
 
 
 def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC_ONLY,
-                 log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING") -> MCPServer:
+                 log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING",
+                 token: str | None = None) -> MCPServer:
     """Build the MCP server over one service (tools, resources, instructions).
 
-    ``feed_policy`` exists for tests that serve feeds on loopback; the tools never expose it.
+    ``token``: the HTTP transport's bearer token; every tool that changes something then needs
+    it (stdio has none: the client started the server). ``feed_policy`` exists for tests that
+    serve feeds on loopback; the tools never expose it.
     """
     from importlib.metadata import version
 
-    server: MCPServer = MCPServer("kalashi", title="kalashi — Kalshi trading toolkit", version=version("kalashi"),
-                                  instructions=instructions(service), log_level=log_level)
+    tools: list[Tool] = []
 
     def tool(*, read_only: bool = True, destructive: bool = False, open_world: bool = False,
              title: str | None = None) -> Callable[[F], F]:
@@ -355,8 +516,8 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
             open_world_hint=open_world)
 
         def deco(fn: F) -> F:
-            server.add_tool(_tool_errors(fn), name=fn.__name__, title=title, annotations=ann,
-                            structured_output=True)
+            tools.append(_strict_arguments(Tool.from_function(_tool_errors(fn), name=fn.__name__, title=title,
+                                                              annotations=ann, structured_output=True)))
             return fn
 
         return deco
@@ -392,12 +553,12 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
     @tool(title="Event and its markets")
     def get_event(event_ticker: EventTicker) -> EventOut:
         """Return one event (mutually exclusive / exhaustive flags) with its markets."""
-        return service.event(event_ticker)  # type: ignore[return-value]
+        return _market_answer(service, service.event(event_ticker))  # type: ignore[return-value]
 
     @tool(title="One market")
     def get_market(ticker: Ticker) -> MarketOut:
         """Return one market record: top of book, sizes, depth, tick grid (price_ranges) and fee type."""
-        return service.market(ticker)  # type: ignore[return-value]
+        return _market_answer(service, service.market(ticker))  # type: ignore[return-value]
 
     @tool(title="List markets")
     def get_markets(limit: Limit = 100, event_ticker: EventTicker | None = None,
@@ -407,20 +568,21 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
         """List markets (without depth), optionally by event, series or status."""
         ms = service.markets(limit=limit, event_ticker=event_ticker, series_ticker=series_ticker,
                              status=None if status == "any" else status)
-        return {"count": len(ms), "markets": ms}  # type: ignore[return-value]
+        return _market_answer(service, {"count": len(ms), "markets": ms})  # type: ignore[return-value]
 
     @tool(title="Order book")
     def get_orderbook(ticker: Ticker, depth: Annotated[int, Field(ge=1, le=100)] = 10) -> OrderbookOut:
         """Return a market's bids on both sides (best first) and the implied asks."""
         book = service.orderbook(ticker)
-        return {**book, "yes_bids": book["yes_bids"][:depth], "no_bids": book["no_bids"][:depth]}  # type: ignore[return-value]
+        return _market_answer(service, {**book, "yes_bids": book["yes_bids"][:depth],  # type: ignore[return-value]
+                                        "no_bids": book["no_bids"][:depth]})
 
     # -- engine -----------------------------------------------------------------------------
     @tool(title="Scan markets")
     def scan(limit: Annotated[int, Field(ge=1, le=1000)] = 50) -> MarketsOut:
         """Run the scan stage: markets that pass the profile's filters, as market records with depth."""
         ms = service.scan(limit=limit)
-        return {"count": len(ms), "markets": ms}  # type: ignore[return-value]
+        return _market_answer(service, {"count": len(ms), "markets": ms})  # type: ignore[return-value]
 
     @tool(title="Find opportunities")
     def analyze(limit: Annotated[int, Field(ge=1, le=5000, description="markets to scan and analyze")] = 500,
@@ -435,7 +597,7 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
             q = Decimal("0.0001")
             fair_prices = {t: parse_price(_text(p.quantize(q, rounding=ROUND_HALF_EVEN))) for t, p in fair.items()}
         opps = service.analyze(limit=limit, fair=fair_prices, top=top)
-        return {"count": len(opps), "opportunities": opps}  # type: ignore[return-value]
+        return _market_answer(service, {"count": len(opps), "opportunities": opps})  # type: ignore[return-value]
 
     @tool(title="Performance metrics")
     def get_metrics() -> MetricsOut:
@@ -452,44 +614,59 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
 
     # -- writes -----------------------------------------------------------------------------
     @tool(read_only=False, destructive=True, open_world=service.mode != "paper", title="Place an order")
-    def create_order(ticker: Ticker, outcome: Literal["yes", "no"], action: Literal["buy", "sell"], count: Count,
-                     price: Price,
+    def create_order(ctx: Context, ticker: Ticker, outcome: Literal["yes", "no"], action: Literal["buy", "sell"],
+                     count: Count, price: Price,
                      time_in_force: Literal["immediate_or_cancel", "fill_or_kill", "good_till_canceled"] =
                      "immediate_or_cancel",
-                     post_only: bool = False, client_order_id: ClientOrderId | None = None) -> OrderResultOut:
+                     post_only: bool = False,
+                     reduce_only: Annotated[bool, Field(description="only bring the position in this market towards "
+                                                                    "zero (sell what you hold); needs time_in_force "
+                                                                    "immediate_or_cancel")] = False,
+                     client_order_id: ClientOrderId | None = None) -> OrderResultOut:
         """Place one limit order through the risk gate; return its order record and any fills.
 
         Selling YES at p is buying NO at 1 - p and is capped as such. Refusals (risk gate, trading not
-        allowed, bad price grid) are errors that say why and which rule. Without client_order_id, the
-        same order again within a minute counts as a retry and is not sent twice; pass a new
-        client_order_id to place a deliberate second one.
+        allowed, bad price grid) are errors that say why and which rule, and so is an order the exchange
+        rejected or that ended without reaching the book or a fill (an immediate_or_cancel order that
+        found nothing to trade against). Without client_order_id, the same order again within a minute
+        counts as a retry and is not sent twice; pass a new client_order_id to place a deliberate second one.
         """
+        _authorize(token, ctx)
         if not service.allow_trading:
             raise ToolError(f"ConsentError: this MCP server does not place orders on the {service.mode} account: it "
                             f"was started without --allow-trading — a human must restart it with "
                             f"`kalashi mcp-serve --{service.mode} --allow-trading` (real money also needs "
                             "allow_live: true in the profile and credentials)")
         recs = service.create_order(ticker, outcome, action, _text(count), _text(price), time_in_force=time_in_force,
-                                    post_only=post_only, client_order_id_=client_order_id)
+                                    post_only=post_only, reduce_only=reduce_only, client_order_id_=client_order_id)
         orders = [r for r in recs if r.get("kind") == "order"]
         if not orders:
             d = next((r for r in recs if r.get("kind") == "denied"), None)
             why = f"{d['reason']} — rule '{d['rule']}'" if d else "no order record came back"
             raise ToolError(f"RiskDenied: the order was not sent: {why}")
+        failed = order_outcome_error(orders[-1])
+        if failed:
+            raise ToolError(failed)
         return {"order": orders[-1], "fills": [r for r in recs if r.get("kind") == "fill"]}  # type: ignore[return-value]
 
     @tool(read_only=False, title="Cancel an order")
-    def cancel_order(order_id: OrderId) -> CancelOut:
+    def cancel_order(ctx: Context, order_id: OrderId) -> CancelOut:
         """Cancel one resting order (always allowed: cancelling only reduces risk)."""
+        _authorize(token, ctx)
         return service.cancel_order(order_id)  # type: ignore[return-value]
 
     @tool(read_only=False, title="Tighten risk limits")
-    def tighten_limits(max_order_cost: Dollars | None = None, max_daily_cost: Dollars | None = None,
+    def tighten_limits(ctx: Context, max_order_cost: Dollars | None = None, max_daily_cost: Dollars | None = None,
                        daily_loss_limit: Dollars | None = None, reducing_drawdown_pct: Fraction | None = None,
                        max_drawdown_pct: Fraction | None = None, max_consecutive_losses: PositiveInt | None = None,
                        max_open_orders: PositiveInt | None = None, max_reconcile_failures: PositiveInt | None = None,
                        cancel_orphans: bool | None = None) -> LimitsOut:
-        """Tighten the risk gate's limits for this session; any change that would loosen a limit is refused."""
+        """Tighten the risk gate's limits; any change that would loosen a limit is refused.
+
+        Tightened limits are kept in the journal: they hold after a restart, until a human clears them
+        (`kalashi resume --confirm --clear-limits`).
+        """
+        _authorize(token, ctx)
         given = {k: v for k, v in (("max_order_cost", max_order_cost), ("max_daily_cost", max_daily_cost),
                                    ("daily_loss_limit", daily_loss_limit),
                                    ("reducing_drawdown_pct", reducing_drawdown_pct),
@@ -504,11 +681,12 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
         return {"changed": changed, "limits": _limits(service)}  # type: ignore[return-value]
 
     @tool(read_only=False, title="Halt trading")
-    def halt(reason: Reason = "halted by an AI assistant over MCP") -> HaltOut:
+    def halt(ctx: Context, reason: Reason = "halted by an AI assistant over MCP") -> HaltOut:
         """Halt trading now (always allowed): resting orders are cancelled, only reducing orders pass afterwards.
 
-        Only a human can resume (`kalashi resume --confirm`).
+        The halt is kept in the journal; only a human can resume (`kalashi resume --confirm`).
         """
+        _authorize(token, ctx)
         return service.halt(f"MCP: {reason}")  # type: ignore[return-value]
 
     # -- outside data -------------------------------------------------------------------------
@@ -521,6 +699,9 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
         """
         feed = await fetch_feed(url, max_items=max_items, policy=feed_policy)
         return feed.to_dict()  # type: ignore[return-value]
+
+    server: MCPServer = MCPServer("kalashi", title="kalashi — Kalshi trading toolkit", version=version("kalashi"),
+                                  instructions=instructions(service), log_level=log_level, tools=tools)
 
     # -- resources ----------------------------------------------------------------------------
     @server.resource("kalashi://profile", name="profile", title="Active risk profile", mime_type="application/json",

@@ -107,7 +107,9 @@ class PaperBroker:
     # -- persistence ------------------------------------------------------------------------
     def _open(self, starting_balance: Money) -> sqlite3.Connection:
         """Open (create, or migrate) the paper exchange's file; refuse one a newer kalashi wrote."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from ..files import create_private
+
+        create_private(self.path)  # 0600 in a 0700 folder, like the journal
         db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10)
         db.row_factory = sqlite3.Row
         try:

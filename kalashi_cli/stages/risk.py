@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..domain import ExchangeOrder, OrderIntent
 from ..journal import Journal, data_dir
-from ..money import MULT_SCALE, ONE_DOLLAR, Count, Money, Price, fee_for, usd
+from ..money import MULT_SCALE, ONE_DOLLAR, Count, Money, Price, fee_for, fmt_count, usd
 from ..profile import Profile, money
 from .portfolio import Portfolio
 
@@ -190,9 +190,17 @@ class RiskGate:
         r = self.profile.risk
         pos = self.portfolio.ledger.positions.get(intent.ticker)
         position = pos.position if pos else 0
-        reducing = intent.reduce_only or reduces(intent, position)
+        reducing = reduces(intent, position)
         if intent.count <= 0:
             return Denial("size", "order count must be positive")
+        if intent.reduce_only and not reducing:
+            # a reduce_only order skips the cost caps below, so it must really only reduce
+            held = (f"holds {fmt_count(abs(position))} {'YES' if position > 0 else 'NO'}" if position
+                    else "holds nothing")
+            return Denial("reduce-only", f"a reduce_only order may only bring a position towards zero: "
+                          f"{intent.ticker} {held}, and this order would "
+                          f"{'sell YES / buy NO' if intent.side == 'ask' else 'buy YES / sell NO'} "
+                          f"{fmt_count(intent.count)}")
         if not trading_active:
             return Denial("exchange", "the exchange reports trading is not active (pause or maintenance)")
         if intent.ticker in self._blocked:

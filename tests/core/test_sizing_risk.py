@@ -110,7 +110,9 @@ def test_gate_refusals(tmp_path: Path) -> None:
     assert halted.check(OrderIntent("c3", "U", "bid", 5000, 100)).rule == "halted"
     reducing = RiskGate(P, j, pf, TradingState.REDUCING, "drawdown")
     assert reducing.check(OrderIntent("c4", "U", "bid", 5000, 100)).rule == "reducing"
-    assert reducing.check(OrderIntent("c5", "U", "ask", 5000, 100, reduce_only=True)) is None
+    # reduce_only skips the cost caps, so it must really reduce: with nothing held it is refused
+    denied = reducing.check(OrderIntent("c5", "U", "ask", 5000, 100, reduce_only=True))
+    assert denied is not None and denied.rule == "reduce-only" and "U holds nothing" in denied.reason
 
 
 def test_halt_persists_in_the_journal(tmp_path: Path) -> None:

@@ -90,6 +90,7 @@ def test_record_then_replay_round_trip(tmp_path: Path, rsa_creds: Credentials) -
     endpoints = [x["endpoint"] for x in lines if x["src"] == "rest"]
     assert endpoints[:2] == ["GET /series/{series_ticker}", "GET /markets"] and "GET /markets/orderbooks" in endpoints
 
+    assert (out.stat().st_mode & 0o777) == 0o600  # a recording is private, like everything kalashi writes
     r = ReplaySource(out, slice_ms=10)
     assert isinstance(r, MarketSource)
     trades, settlements = play_all(r)

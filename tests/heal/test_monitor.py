@@ -312,6 +312,7 @@ def test_halt_trading_on_a_damaged_journal_uses_the_halt_file(cfg: HealConfig, t
     bad = dataclasses.replace(cfg, journal_path=broken, halt_file=hf)
     ok, detail = halt_trading(bad, "journal damaged", loop_running=True)
     assert ok and str(hf) in detail and "journal damaged" in hf.read_text()
+    assert (hf.stat().st_mode & 0o777) == 0o600  # private, like everything kalashi writes
 
 
 def test_reconcile_journal_against_the_paper_exchange(cfg: HealConfig) -> None:

@@ -193,9 +193,11 @@ async def test_http_errors_and_bombs_over_http(feed_server: FeedServer) -> None:
 async def test_real_tool_refuses_non_public_targets(service: TradingService, feed_server: FeedServer, url: str,
                                                     match: str) -> None:
     async with Client(build_server(service)) as c:
-        # extra arguments are not a way in: the policy is not a tool parameter
-        res = await c.call_tool("fetch_rss_feed", {"url": url.format(port=feed_server.port),
-                                                   "policy": "allow_loopback", "allow_loopback_for_tests": True})
+        # extra arguments are not a way in: the policy is not a tool parameter, and unknown arguments are refused
+        sneaky = await c.call_tool("fetch_rss_feed", {"url": url.format(port=feed_server.port),
+                                                      "policy": "allow_loopback", "allow_loopback_for_tests": True})
+        res = await c.call_tool("fetch_rss_feed", {"url": url.format(port=feed_server.port)})
+    assert "unknown arguments 'allow_loopback_for_tests', 'policy'" in error_text(sneaky)
     text = error_text(res)
     assert "UsageError" in text and match in text
     assert feed_server.hosts == []  # refused before any connection

@@ -117,11 +117,13 @@ async def test_selling_yes_cheap_is_capped_as_buying_no(service: TradingService)
     async with Client(build_server(service)) as c:
         text = error_text(await c.call_tool("create_order", {"ticker": ticker, "outcome": "yes", "action": "sell",
                                                              "count": 500, "price": "0.01"}))
-        # the same size bought as YES at $0.01 costs $5 + fees and passes the gate (it rests unfilled or dies IOC)
-        control = structured(await c.call_tool("create_order", {"ticker": ticker, "outcome": "yes", "action": "buy",
+        # the same size bought as YES at $0.01 costs $5 + fees and passes the gate; as IOC it dies unfilled,
+        # which is the exchange's answer (a tool error too), not the gate's
+        control = error_text(await c.call_tool("create_order", {"ticker": ticker, "outcome": "yes", "action": "buy",
                                                                 "count": 500, "price": "0.01"}))
     assert "RiskDenied" in text and "rule 'max-order-cost'" in text and "$495" in text
-    assert control["order"]["filled_count"] == "0.00"
+    assert control.startswith("Error executing tool create_order: OrderRejected: buy 500.00 YES")
+    assert "did not execute (status canceled, filled 0)" in control and "RiskDenied" not in control
     denied = [r for r in service.journal.records(kind="denied") if r["rule"] == "max-order-cost"]
     assert len(denied) == 1 and denied[0]["ticker"] == ticker  # every refusal is journaled with its reason
     assert not [o for o in service.broker.orders() if o.side == "ask"]  # nothing reached the broker

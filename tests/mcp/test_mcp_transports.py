@@ -7,6 +7,7 @@ prints its endpoint on stderr once the socket listens; the test reads that line 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -14,11 +15,12 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp_helpers import SIM, WAIT, structured
+from mcp_helpers import SIM, WAIT, error_text, structured
 from typer.testing import CliRunner
 
 from kalashi_cli.cli.app import app
@@ -65,12 +67,12 @@ async def test_stdio_session_with_a_real_subprocess(tmp_path: Path) -> None:
 class HttpServer:
     """`kalashi mcp-serve --transport http --port 0` in a subprocess; its stderr read by a thread."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [*kalashi_command(), "mcp-serve", "--transport", "http", "--port", "0", "--source", SIM,
              "--journal", str(tmp_path / "j.sqlite")],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=child_env(tmp_path / "home"))
+            env={**child_env(tmp_path / "home"), **(env or {})})
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         self.pump = threading.Thread(target=self._pump, daemon=True)
@@ -92,6 +94,12 @@ class HttpServer:
             if m:
                 return m.group(1)
 
+    def token(self) -> str:
+        """The bearer token the server printed (read after :meth:`endpoint`)."""
+        found = [m.group(1) for line in self.seen if (m := re.search(r"bearer token  (\S+)  \(random", line))]
+        assert len(found) == 1, self.seen
+        return found[0]
+
     def stop(self) -> tuple[int, str]:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -104,21 +112,64 @@ class HttpServer:
         return code, out
 
 
+@contextlib.asynccontextmanager
+async def authorized(url: str, token: str) -> AsyncIterator[Client]:
+    """An MCP client over streamable HTTP that sends ``Authorization: Bearer <token>``."""
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async with create_mcp_http_client(headers={"Authorization": f"Bearer {token}"}) as http, \
+            Client(streamable_http_client(url, http_client=http), read_timeout_seconds=WAIT) as c:
+        yield c
+
+
 async def test_streamable_http_session_with_the_official_client(tmp_path: Path) -> None:
     server = HttpServer(tmp_path)
     try:
         url = server.endpoint()
+        token = server.token()
+        order = {"outcome": "yes", "action": "buy", "count": 1, "price": "0.01", "time_in_force": "good_till_canceled"}
+        # reads are open on loopback; anything that changes something needs the bearer token
         async with Client(url, read_timeout_seconds=WAIT) as c:
             names = {t.name for t in (await c.list_tools()).tools}
             market = structured(await c.call_tool("get_markets", {"limit": 1}))["markets"][0]
-            placed = structured(await c.call_tool("create_order", {
-                "ticker": market["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": "0.01"}))
+            refused = {name: error_text(await c.call_tool(name, args)) for name, args in (
+                ("create_order", {"ticker": market["ticker"], **order}), ("cancel_order", {"order_id": "x-1"}),
+                ("tighten_limits", {"max_order_cost": 1}), ("halt", {}))}
+        async with authorized(url, "wrong-" + token) as c:
+            wrong = error_text(await c.call_tool("halt", {}))
+        async with authorized(url, token) as c:
+            placed = structured(await c.call_tool("create_order", {"ticker": market["ticker"], **order}))
             profile = (await c.read_resource("kalashi://profile")).contents[0].text
     finally:
         code, stdout = server.stop()
     assert names == set(TOOL_NAMES)
-    assert placed["order"]["mode"] == "paper" and '"allow_trading": true' in profile
+    assert all("Unauthorized" in text and "Authorization: Bearer" in text for text in refused.values()), refused
+    assert "Unauthorized" in wrong
+    assert placed["order"]["mode"] == "paper" and placed["order"]["status"] == "resting"
+    assert '"allow_trading": true' in profile and '"trading_state": "ACTIVE"' in profile  # no halt got through
     assert code == 0 and stdout == ""  # SIGTERM shuts down cleanly; nothing but the protocol on stdout
+
+
+async def test_http_token_from_the_environment(tmp_path: Path) -> None:
+    token = "a-token-chosen-by-the-operator"
+    server = HttpServer(tmp_path, env={"KALASHI_MCP_TOKEN": token})
+    try:
+        url = server.endpoint()
+        async with authorized(url, token) as c:
+            halted = structured(await c.call_tool("halt", {"reason": "token test"}))
+    finally:
+        server.stop()
+    assert halted["state"] == "HALTED"
+    assert token not in "".join(server.seen) and "bearer token  from KALASHI_MCP_TOKEN" in "".join(server.seen)
+
+
+def test_a_weak_token_is_refused(tmp_path: Path) -> None:
+    # a subprocess with a bound: a server that did start would serve until killed
+    res = subprocess.run([*kalashi_command(), "mcp-serve", "--transport", "http", "--port", "0", "--journal",
+                          str(tmp_path / "j.sqlite")], capture_output=True, text=True, timeout=WAIT,
+                         stdin=subprocess.DEVNULL, env={**child_env(tmp_path / "home"), "KALASHI_MCP_TOKEN": "short"})
+    assert res.returncode == 2 and "KALASHI_MCP_TOKEN must be at least 16 characters" in res.stderr
 
 
 def test_host_header_of_another_site_is_rejected(tmp_path: Path) -> None:

@@ -199,7 +199,9 @@ def generate_demo_key(directory: Path, *, key_type: str = "rsa", key_id: str | N
     if key_type not in ("rsa", "ed25519"):
         raise UsageError(f"key type must be rsa or ed25519, not {key_type!r}")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        from ...files import private_dir
+
+        private_dir(directory)
     except OSError as e:
         raise UsageError(f"cannot create {directory}: {e.strerror}") from None
     existing = sorted(directory.glob("*.pub.pem"))
@@ -223,7 +225,10 @@ def generate_demo_key(directory: Path, *, key_type: str = "rsa", key_id: str | N
         with os.fdopen(fd, "wb") as f:
             f.write(pem)
         os.chmod(priv_path, 0o600)  # the umask cannot widen it, but an existing file keeps its mode
-        pub_path.write_bytes(_public_bytes(private.public_key()))
+        from ...files import open_private
+
+        with open_private(pub_path) as f:
+            f.write(_public_bytes(private.public_key()))
     except OSError as e:
         raise UsageError(f"cannot write the demo key into {directory}: {e.strerror}") from None
     return DemoKey(kid, priv_path, pub_path)
