@@ -205,11 +205,11 @@ class LocalBook:
     def top(self) -> tuple[Price | None, Count, Price | None, Count]:
         """Return (best YES bid, its size, best YES ask, its size) in one call."""
         y, n = self.yes_prices, self.no_prices
+        bid: Price | None = None
+        bid_size: Count = 0
         if y:
-            bid: Price | None = y[-1]
-            bid_size = self.yes[bid]
-        else:
-            bid, bid_size = None, 0
+            best_yes = y[-1]
+            bid, bid_size = best_yes, self.yes[best_yes]
         if n:
             best_no = n[-1]
             return bid, bid_size, ONE_DOLLAR - best_no, self.no[best_no]
