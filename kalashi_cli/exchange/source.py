@@ -14,7 +14,8 @@ the listing bootstraps the market metadata by REST, then a :class:`KalshiFeed` k
 every listed market's book; ``books()`` and later listings read the local books (no
 per-market REST calls) and leave out stale books; trades and settlements come from the
 ``trade`` and ``market_lifecycle_v2`` channels. The listing is refreshed by REST every
-``relist_s`` seconds to pick up new markets.
+``relist_s`` seconds to pick up new markets. :meth:`KalshiSource.watch_books` reports each
+book the feed changes, as it changes (``run-loop --react``).
 
 The source is synchronous (the MarketSource protocol); the async clients run on a private
 event loop in a background thread (:class:`~kalashi_cli.exchange.loop.LoopThread`).
@@ -34,7 +35,7 @@ import httpx
 from kalashi_cli.domain import Market, Settlement, Trade
 from kalashi_cli.errors import AuthError, ConsentError, UsageError
 from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, Credentials, KalshiAuth, try_load_credentials
-from kalashi_cli.exchange.books import BookStore
+from kalashi_cli.exchange.books import BookChanges, BookStore
 from kalashi_cli.exchange.catalog import MarketCatalog
 from kalashi_cli.exchange.env import (
     DEMO,
@@ -392,6 +393,19 @@ class KalshiSource:
     def is_stale(self, ticker: str) -> bool:
         """WS mode: whether the local book must not be traded; REST mode: always False."""
         return self.ws and self._store.is_stale(ticker)
+
+    def watch_books(self) -> BookChanges | None:
+        """Report every book the WebSocket feed changes from now on; None in REST mode (nothing pushes).
+
+        The feed's thread pushes the ticker of each book a frame changed (a delta, a snapshot,
+        a gap or disconnect making it stale) into the returned :class:`BookChanges`; the
+        reactive driver (:mod:`kalashi_cli.react`) waits on it. Calling it again returns the same one.
+        """
+        if not self.ws:
+            return None
+        if self._store.changes is None:
+            self._store.changes = BookChanges()
+        return self._store.changes
 
 
 # --------------------------------------------------------------------------- open_source
