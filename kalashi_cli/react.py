@@ -397,12 +397,13 @@ class Reactor:
             n += 1
         return n
 
-    def idle(self, seconds: float) -> None:
+    def idle(self, seconds: float, *, paused: threading.Event | None = None,
+             lock: AbstractContextManager[Any] | None = None) -> None:
         """Spend the time between two iterations reacting (``TradingLoop.run(idle=...)``).
 
         What is still pending at the end is dropped: the next iteration's scan reads those books.
         """
-        self.react_until(self.clock() + seconds)
+        self.react_until(self.clock() + seconds, paused=paused, lock=lock)
         self.feed.discard()
 
     def run(self, *, iterations: int | None = None, interval: float | None = None,

@@ -24,6 +24,7 @@ event loop in a background thread (:class:`~kalashi_cli.exchange.loop.LoopThread
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -67,6 +68,9 @@ TICKERS_PER_MARKETS_CALL = 100  # GET /markets?tickers=A,B,… stays well under 
 _EVENT_STATUS_TO_MARKET = {"open": "active", "unopened": "initialized", "closed": "closed", "settled": "finalized"}
 
 _SETTLED_OVERLAP_S = 2
+# market_lifecycle_v2 event → the REST status it leaves the market in (REFERENCE §4, §10)
+_LIFECYCLE_STATUS = {"deactivated": "inactive", "activated": "active", "determined": "determined",
+                     "settled": "finalized"}
 
 
 def _on_a_loop() -> bool:
@@ -342,12 +346,31 @@ class KalshiSource:
             if kind == "trade":
                 self._ws_trades.append(parse_trade(msg))
             elif kind == "market_lifecycle_v2":
+                self._lifecycle_status(msg)
                 s = lifecycle_settlement(msg)
                 if s is not None and s.ticker not in self._settled_seen:
                     self._settled_seen.add(s.ticker)
                     self._ws_settlements.append(s)
         except (ValueError, KeyError, TypeError) as e:
             log.warning("unreadable %s message: %s", kind, e)
+
+    def _lifecycle_status(self, msg: dict[str, Any]) -> None:
+        """Follow a market's status between listings from ``market_lifecycle_v2``.
+
+        ``deactivated``/``activated`` (paused/resumed by the exchange), ``determined`` and
+        ``settled``. Without it such a market keeps its listed status ``active`` until the next
+        listing, and an order on it is refused (``market_inactive``) — at once in ``--react``
+        mode, where every book change is acted on. The book is reported as changed, so a
+        reactive driver sees the market leave (or rejoin) the tradeable ones.
+        """
+        status = _LIFECYCLE_STATUS.get(str(msg.get("event_type")))
+        ticker = msg.get("market_ticker")
+        base = self._meta.get(ticker) if isinstance(ticker, str) else None
+        if status is None or base is None or base.status == status:
+            return
+        self._meta[base.ticker] = dataclasses.replace(base, status=status)
+        if self._store.changes is not None:
+            self._store.changes.push(base.ticker)
 
     async def _ensure_feed(self, tickers: list[str]) -> None:
         from kalashi_cli.exchange.ws import KalshiFeed

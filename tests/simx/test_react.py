@@ -13,6 +13,10 @@ that delta, in the first reaction after it, through the journal and under the to
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 
@@ -33,7 +38,9 @@ from kalashi_cli.profile import load_profile
 from kalashi_cli.react import BookBatch, FeedChanges, Reactor, change_feed
 from kalashi_cli.sim.server import DemoKey
 
-from .conftest import Sim, credentials, start_sim
+from .conftest import Sim, credentials, sim_exchange_process, start_sim
+
+KALASHI = [sys.executable, "-m", "kalashi_cli"]
 
 P = load_profile("default")
 PROFILE = msgspec.structs.replace(P, analyze=msgspec.structs.replace(
@@ -262,3 +269,44 @@ def test_react_is_refused_for_sources_that_cannot_push(tmp_path: Path) -> None:
             change_feed(rest)
     finally:
         rest.close()
+
+
+def test_run_loop_react_refuses_sources_that_cannot_push(tmp_path: Path) -> None:
+    env = {**os.environ, "KALASHI_HOME": str(tmp_path / "home")}
+    recording = tmp_path / "r.jsonl"
+    recording.write_text('{"t_ms": 1, "src": "meta"}\n')
+    for source in ("sim", f"replay:{recording}"):
+        res = subprocess.run([*KALASHI, "run-loop", "--react", "--iterations", "1", "--source", source,
+                              "--journal", str(tmp_path / "j.sqlite")], capture_output=True, text=True, env=env,
+                             timeout=60)
+        assert res.returncode == 2 and res.stdout == "", res.stderr
+        assert "kalashi: error: --react needs a source that pushes book changes" in res.stderr
+
+
+def test_run_loop_react_against_a_sim_exchange_process(tmp_path: Path) -> None:
+    """`kalashi run-loop --demo --react` over real sockets: reactions between iterations, in the records."""
+    with sim_exchange_process(tmp_path, "--markets", "300", "--seed", "2", "--step-seconds", "0.2",
+                              "--tier", "prestige") as ready:
+        key = ready["demo_key"]
+        env = {**os.environ, "KALASHI_HOME": str(tmp_path / "home"), "KALASHI_EXCHANGE_URL": ready["url"],
+               "KALSHI_API_KEY_ID": key["key_id"], "KALSHI_PRIVATE_KEY_PATH": key["private_key_path"]}
+        env.pop("KALASHI_WS_URL", None)
+        env.pop("KALSHI_KEY_ENV", None)
+        journal = tmp_path / "journal-demo.sqlite"
+        run = subprocess.run([*KALASHI, "run-loop", "--demo", "--source", "kalshi-demo", "--react", "--iterations", "4",
+                              "--interval", "3", "--all-records", "--journal", str(journal), "--quiet"],
+                             capture_output=True, text=True, env=env, timeout=180)
+        assert run.returncode == 0, run.stderr[-3000:]
+        records = [json.loads(line) for line in run.stdout.splitlines()]
+        iterations = [r for r in records if r["kind"] == "iteration"]
+        assert len(iterations) == 4 and all(r["source"].endswith(",ws=1") for r in iterations)
+        # the market moves every 0.2 s: between iterations (3 s apart, each well under that after the
+        # first) the loop reacted to the feed
+        assert sum(r["reactions"] for r in iterations) > 0
+        orders = [r for r in records if r["kind"] == "order"]
+        rejected = [r for r in orders if r["status"] == "rejected"]
+        assert not rejected, json.dumps(rejected)
+        coids = [r["client_order_id"] for r in orders]
+        assert len(coids) == len(set(coids))  # never the same order twice
+        state = httpx.get(ready["control_url"] + "/state", trust_env=False).json()
+        assert state["rate_limited"] == 0
