@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
@@ -234,10 +234,11 @@ class _SubmitClock:
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
         self.mode = broker.mode
-        self.last_ns = 0
+        self.first_ns = 0  # the first order of the current reaction (reset before each)
 
     def submit(self, intent: OrderIntent) -> OrderAck:
-        self.last_ns = time.perf_counter_ns()
+        if not self.first_ns:
+            self.first_ns = time.perf_counter_ns()
         return self._broker.submit(intent)
 
     def __getattr__(self, name: str) -> Any:
@@ -251,7 +252,7 @@ class ReactStats:
     reactions: int = 0  # batches acted on
     changed: int = 0  # changed books seen (watched markets)
     orders: int = 0
-    #: nanoseconds from the first change of a batch arriving to its first order handed to the broker
+    #: nanoseconds from the first change of a batch being pushed to its first order handed to the broker
     tick_to_order_ns: list[int] = field(default_factory=list)
 
 
@@ -355,7 +356,20 @@ class Reactor:
             markets.append(m)
         reaction = Reaction(changed=tuple(changed), stale=tuple(t for t in changed if t not in books),
                             markets=tuple(markets), as_of_ms=now, first_ns=batch.first_ns)
-        self._broker.last_ns = 0
+        source_books = loop.source.books
+        served: set[str] = set()
+
+        def fresh_books(wanted: Sequence[str]) -> dict[str, Market]:
+            # The executor re-reads its legs' books before sizing: the full-depth ones this
+            # reaction read a fraction of a millisecond ago are that fresh. A second read of a
+            # market (an unwind after our own fills) always goes to the source.
+            if all(t in books and t not in served for t in wanted):
+                served.update(wanted)
+                return {t: books[t] for t in wanted}
+            return source_books(wanted)
+
+        ctx.executor.books = fresh_books
+        self._broker.first_ns = 0
         orders = 0
         for s in self.strategies:
             orders += s.react(ctx, reaction)
@@ -365,10 +379,10 @@ class Reactor:
         st.reactions += 1
         st.changed += len(changed)
         st.orders += orders
-        if orders and batch.first_ns and self._broker.last_ns:
+        if orders and batch.first_ns and self._broker.first_ns:
             if len(st.tick_to_order_ns) >= LATENCY_SAMPLES:
                 del st.tick_to_order_ns[: LATENCY_SAMPLES // 10]
-            st.tick_to_order_ns.append(self._broker.last_ns - batch.first_ns)
+            st.tick_to_order_ns.append(self._broker.first_ns - batch.first_ns)
         return orders
 
     def react_until(self, deadline: float, *, stop: threading.Event | None = None,

@@ -304,7 +304,9 @@ def test_run_loop_react_against_a_sim_exchange_process(tmp_path: Path) -> None:
         # first) the loop reacted to the feed
         assert sum(r["reactions"] for r in iterations) > 0
         orders = [r for r in records if r["kind"] == "order"]
-        rejected = [r for r in orders if r["status"] == "rejected"]
+        # a market the universe pauses between the iteration's read and its order is refused
+        # (market_inactive) — a race of the iterations' quotes, not of reactions
+        rejected = [r for r in orders if r["status"] == "rejected" and "[market_inactive]" not in r["reason"]]
         assert not rejected, json.dumps(rejected)
         coids = [r["client_order_id"] for r in orders]
         assert len(coids) == len(set(coids))  # never the same order twice
