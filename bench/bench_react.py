@@ -66,7 +66,6 @@ from kalashi_cli.react import BookBatch, FeedChanges, Reactor, change_feed, perc
 from kalashi_cli.sim.paper import PaperBroker  # noqa: E402
 from kalashi_cli.sim.server import generate_demo_key  # noqa: E402
 
-COMMAND = ".venv/bin/python bench/bench_react.py --runs 3 --reactions 10000 --markets 10000 --write-docs"
 TICK = 100
 DEPTH = 2_000_000  # 20 000 contracts a level: each basket takes one from every leg
 BALANCE = 10_000_000 * 1_000_000  # $10 M: ten thousand baskets must never meet a cash or cap limit
@@ -302,9 +301,12 @@ def report(r: dict[str, Any]) -> str:
                     f"**{x['p99_ms']:.2f} ms** ({met}) | {x['max_ms']:.1f} ms | "
                     f"{x['reactor_p50_ms']:.2f} / {x['reactor_p99_ms']:.2f} ms |")
     missed = sum(v["missed"] for k in ("sim-exchange", "paper") for v in r[k]["results"])
+    command = (f".venv/bin/python bench/bench_react.py --runs {r['runs']} --reactions {r['reactions']} "
+               f"--markets {r['markets']}" + (f" --journal-dir {r['journal_dir']}" if r["journal_dir"] else "")
+               + " --write-docs")
     return f"""## Event-driven mode (`run-loop --react`)
 
-Command: `{COMMAND}` (Python {platform.python_version()}, {cpu}, {os.cpu_count()} CPUs visible, shared with other
+Command: `{command}` (Python {platform.python_version()}, {cpu}, {os.cpu_count()} CPUs visible, shared with other
 jobs). Measured {time.strftime("%Y-%m-%d")}. Figures are the medians over {r["runs"]} runs of each run's percentile;
 each run is a fresh simulator and client.
 

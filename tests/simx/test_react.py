@@ -312,3 +312,54 @@ def test_run_loop_react_against_a_sim_exchange_process(tmp_path: Path) -> None:
         assert len(coids) == len(set(coids))  # never the same order twice
         state = httpx.get(ready["control_url"] + "/state", trust_env=False).json()
         assert state["rate_limited"] == 0
+
+
+def test_serve_bridge_service_reacts_between_iterations(sim: Sim, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve-bridge --react`: the service's loop thread reacts to a delta, under its lock, and publishes it."""
+    from kalashi_cli.service import TradingService
+
+    monkeypatch.setenv("KALASHI_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KALASHI_EXCHANGE_URL", sim.url)
+    monkeypatch.setenv("KALSHI_API_KEY_ID", sim.key.key_id)
+    monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(sim.key.private_key_path))
+    setups = _arbitrage_free_events(sim, 4)
+    svc = TradingService(PROFILE, mode="demo", source="kalshi-demo", journal_path=tmp_path / "j.sqlite",
+                         interval=3600, react=True)
+    seen: list[dict[str, Any]] = []
+    arrived = threading.Condition()
+
+    def listen(rec: dict[str, Any]) -> None:
+        with arrived:
+            seen.append(rec)
+            arrived.notify_all()
+
+    svc.subscribe(listen)
+    try:
+        assert svc.reactor is not None
+        svc.start()
+        with arrived:
+            assert arrived.wait_for(lambda: any(r["kind"] == "iteration" for r in seen), 60)
+        scanned = {m.ticker for m in svc.loop.last_markets}
+        s = next(x for x in setups if all(t in scanned for t in x.tickers))
+        _inject_arbitrage(sim, s)
+        with arrived:
+            assert arrived.wait_for(lambda: sum(r["kind"] == "order" and r["strategy"] == "arbitrage"
+                                                and r["ticker"] in s.tickers for r in seen) == len(s.tickers), 30)
+        assert svc.loop.n == 1  # still the first iteration: the orders came from a reaction
+        orders = [r for r in seen if r["kind"] == "order" and r["ticker"] in s.tickers]
+        assert all(r["status"] == "executed" and "ts" in r for r in orders)  # through the service's record path
+        state = svc.state()  # a reader gets the lock between reactions
+        assert state["loop"]["status"] == "running"
+    finally:
+        svc.close()
+
+
+def test_serve_bridge_react_refuses_the_sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kalashi_cli.service import TradingService
+
+    monkeypatch.setenv("KALASHI_HOME", str(tmp_path / "home"))
+    with pytest.raises(UsageError, match="--react needs a source that pushes"):
+        TradingService("default", source="sim:seed=1,markets=50", journal_path=tmp_path / "j.sqlite", react=True)
+    # refused cleanly: the paper account it opened is released, so another service may open it
+    TradingService("default", source="sim:seed=1,markets=50", journal_path=tmp_path / "j.sqlite").close()
