@@ -45,8 +45,9 @@ EPILOG = """Examples:
 `kalashi sim-exchange` via kalshi:URL or KALASHI_EXCHANGE_URL) with the WebSocket feed,
 which needs a key. Between iterations it re-analyzes only the events whose books changed and
 orders at once, through the same risk gate, journal and token buckets; iterations still run
-every --interval for reconciliation, resting fills, settlements and metrics. sim and replay:
-move their books only between iterations and are refused.
+every --interval for reconciliation, resting fills, settlements and metrics (reactions fill
+the time between them: --interval 0 leaves none). sim and replay: move their books only
+between iterations and are refused.
 """
 
 
