@@ -226,9 +226,13 @@ def test_an_arbitrage_is_placed_on_the_delta_that_creates_it(sim: Sim, react_loo
     for o in placed:
         assert run.journal.intent(o["client_order_id"]) is not None
         assert o["client_order_id"] in exchange
-    # our fills took the injected liquidity; the feed's deltas for that bring reactions, never a second basket
-    run.reactor.wait_for(lambda: len(run.reactor.log) > first + 1, timeout=5)
-    time.sleep(0.3)  # let any late delta of the fills be reacted to
+    # our fills took the injected liquidity: once the feed's books show it gone and the reactor has
+    # caught up with those deltas, no second basket was sent
+    deadline = time.monotonic() + 20
+    while run.source.books([s.trigger])[s.trigger].yes_bid != s.bids[0]:
+        assert time.monotonic() < deadline, "the feed never showed the injected bid taken"
+        time.sleep(0.01)
+    run.reactor.wait_idle()
     assert len(_orders(run)) == orders_before + len(s.tickers), "the basket was sent again"
     coids = [o["client_order_id"] for o in _orders(run)]
     assert len(coids) == len(set(coids))
