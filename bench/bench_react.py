@@ -173,8 +173,8 @@ def prepare_events(sim: Sim, limit: int = 200) -> list[tuple[str, list[str], lis
             if not m.mutually_exclusive or not 2 <= len(recs) <= 3:
                 continue
             if any(x.engine.market_status(r.ticker) != "active" or r.market.strike_type or r.market.is_combo
-                   for r in recs):
-                continue
+                   or r.close_ms < x.now_ms() + 1_800_000 for r in recs):
+                continue  # (a market closing within the run would leave the scan's window: no order)
             n = len(recs)
             share = (10_000 // n) // TICK * TICK
             bids = [share] * n
@@ -231,8 +231,10 @@ def one_run(sim: Sim, broker_kind: str, reactions: int, work: Path, journal_dir:
         subscribed = len(source.feed.tickers)
         latencies: list[int] = []
         missed = 0
-        for i in range(reactions):
+        i = 0
+        while len(latencies) < reactions and i < reactions + reactions // 10:  # misses are retried, boundedly
             ev, tickers, bids = events[i % len(events)]
+            i += 1
             trigger = tickers[0]
             probe.arm()
 
@@ -261,21 +263,23 @@ def one_run(sim: Sim, broker_kind: str, reactions: int, work: Path, journal_dir:
 
 
 def bench(runs: int, reactions: int, markets: int, journal_dir: Path | None = None,
-          segment: int = 500, brokers: tuple[str, ...] = ("sim-exchange", "paper")) -> dict[str, Any]:
+          segment: int = 500, brokers: tuple[str, ...] = ("sim-exchange", "paper"),
+          paper_segment: int = 1000) -> dict[str, Any]:
     """``runs`` runs per broker of ``reactions`` reactions each, in segments of a fresh simulator and client.
 
-    Segments (sim-exchange only): the simulator's order and fill listings cost more with every
-    order the account holds, so with thousands of our orders on one account each basket's
-    follow-up reads (and so the time between two measured reactions, not the reactions
-    themselves) keep growing; a fresh simulator every ``segment`` reactions keeps a run's
-    duration linear. The paper broker runs each run in one piece. Percentiles pool a run's segments.
+    Segments: the simulator's order and fill listings, and the paper exchange's bookkeeping,
+    cost more with every order the account holds, so with thousands of our orders on one
+    account each basket's follow-up work (and so the time between two measured reactions, not
+    the reactions themselves) keeps growing; a fresh simulator, client and account every
+    ``segment`` (sim-exchange) or ``paper_segment`` (paper) reactions keeps a run's duration
+    linear. Percentiles pool a run's segments.
     """
     out: dict[str, Any] = {"runs": runs, "reactions": reactions, "markets": markets, "segment": segment,
                            "journal_dir": str(journal_dir) if journal_dir else "",
-                           "journal_write": journal_write(journal_dir)}
+                           "paper_segment": paper_segment, "journal_write": journal_write(journal_dir)}
     for kind in brokers:
         results = []
-        size = segment if kind == "sim-exchange" else reactions
+        size = segment if kind == "sim-exchange" else paper_segment
         for r in range(runs):
             lat: list[int] = []
             own: list[int] = []
@@ -353,11 +357,11 @@ def report(r: dict[str, Any], tmpfs: dict[str, Any] | None = None) -> str:
                    f"disk.json`, `{base} --runs {tmpfs['runs']} --reactions {tmpfs['reactions']} --markets "
                    f"{tmpfs['markets']} --journal-dir {tmpfs['journal_dir']} --json > tmpfs.json`, then "
                    f"`{base} --from-json disk.json tmpfs.json --write-docs`")
-    seg = (f"A sim-exchange run is {r['reactions'] // r['segment']} segments of {r['segment']:,} reactions, each on a "
-           "fresh simulator and client (the simulator's order and fill listings slow down with every order an "
-           "account holds, which stretched the time between reactions, not the reactions, past an hour for "
-           "10 000 on one account); its percentiles pool the segments. A paper run is one piece."
-           if r["reactions"] > r["segment"] else "Each run is a fresh simulator and client.")
+    seg = (f"A run is segments of {r['segment']:,} (sim-exchange) or {r.get('paper_segment', r['reactions']):,} "
+           "(paper) reactions, each on a fresh simulator, client and account: the simulator's order and fill "
+           "listings and the paper exchange's bookkeeping slow down with every order an account holds, which "
+           "stretched the time *between* reactions (not the reactions) past an hour for 10 000 on one account; "
+           "a run's percentiles pool its segments.")
     jw = r.get("journal_write", {})
     jw_tmp = (tmpfs or {}).get("journal_write", {})
     disk_sim, disk_paper = r["sim-exchange"]["p99_ms"], r["paper"]["p99_ms"]
@@ -421,6 +425,7 @@ def main() -> None:
     ap.add_argument("--reactions", type=int, default=10_000)
     ap.add_argument("--markets", type=int, default=10_000)
     ap.add_argument("--segment", type=int, default=500, help="sim-exchange reactions per fresh simulator (see bench())")
+    ap.add_argument("--paper-segment", type=int, default=1000, help="paper reactions per fresh account")
     ap.add_argument("--broker", choices=("sim-exchange", "paper"), action="append",
                     help="measure only this broker (repeatable; default both)")
     ap.add_argument("--journal-dir", type=Path, metavar="DIR",
@@ -433,13 +438,18 @@ def main() -> None:
     args = ap.parse_args()
     if args.from_json:
         loaded = [json.loads(f.read_text()) for f in args.from_json]
+        for extra in loaded[2:]:  # a later run of one broker completes the first file's figures
+            for kind in ("sim-exchange", "paper"):
+                if kind in extra:
+                    loaded[0][kind] = extra[kind]
+        loaded = loaded[:2]
         section = report(loaded[0], loaded[1] if len(loaded) > 1 else None)
         print(section)
         if args.write_docs:
             write_docs(section)
         return
     r = bench(args.runs, args.reactions, args.markets, args.journal_dir, args.segment,
-              tuple(args.broker or ("sim-exchange", "paper")))
+              tuple(args.broker or ("sim-exchange", "paper")), args.paper_segment)
     if args.json:
         print(json.dumps(r, indent=1))
         return
