@@ -137,7 +137,8 @@ def bench_ws(runs: int, nautilus_python: str | None = None) -> dict[str, Any]:
     from kalashi_cli.domain import Market
 
     store = BookStore()
-    for f in conns[0]:
+    biggest = max(conns, key=len)
+    for f in biggest[: len(biggest) // 2]:  # mid-run: a market's book is emptied as it closes
         store.handle_raw(f)
     ticker = next(iter(store.books))
     base = Market(ticker, "", "", "", "", "active", "", (), ())
@@ -242,8 +243,8 @@ def report(ws: dict[str, Any], sig: dict[str, Any], scan: dict[str, Any], runs: 
                     f"{max(nt['runs']):,.0f}) |\n") if nt else ""
     return f"""## Exchange client
 
-Command: `{COMMAND}` (median of {runs} runs; rates are per CPU-second of one core, `time.thread_time`; Python {platform.python_version()}, {cpu},
-{os.cpu_count()} CPUs visible). Measured {time.strftime("%Y-%m-%d")}.{" NautilusTrader row: add `--nautilus /path/to/venv/bin/python`." if nt else ""}
+Command: `{COMMAND.replace("--write-docs", "--nautilus /tmp/ntv/bin/python --write-docs") if nt else COMMAND}` (median of {runs} runs; rates are per CPU-second of one core, `time.thread_time`; Python {platform.python_version()}, {cpu},
+{os.cpu_count()} CPUs visible). Measured {time.strftime("%Y-%m-%d")}.{" The NautilusTrader row needs `nautilus_trader` in another venv (`python3 -m venv /tmp/ntv && /tmp/ntv/bin/pip install nautilus_trader orjson`); without `--nautilus` it is left out." if nt else ""}
 
 | what | figure |
 |---|---|
