@@ -289,7 +289,7 @@ def test_run_loop_react_refuses_sources_that_cannot_push(tmp_path: Path) -> None
 
 def test_run_loop_react_against_a_sim_exchange_process(tmp_path: Path) -> None:
     """`kalashi run-loop --demo --react` over real sockets: reactions between iterations, in the records."""
-    with sim_exchange_process(tmp_path, "--markets", "300", "--seed", "2", "--step-seconds", "0.2",
+    with sim_exchange_process(tmp_path, "--markets", "300", "--seed", "2", "--speed", "50",
                               "--tier", "prestige") as ready:
         key = ready["demo_key"]
         env = {**os.environ, "KALASHI_HOME": str(tmp_path / "home"), "KALASHI_EXCHANGE_URL": ready["url"],
@@ -304,7 +304,7 @@ def test_run_loop_react_against_a_sim_exchange_process(tmp_path: Path) -> None:
         records = [json.loads(line) for line in run.stdout.splitlines()]
         iterations = [r for r in records if r["kind"] == "iteration"]
         assert len(iterations) == 4 and all(r["source"].endswith(",ws=1") for r in iterations)
-        # the market moves every 0.2 s: between iterations (3 s apart, each well under that after the
+        # the market steps every 0.2 s (speed 50): between iterations (3 s apart, each well under that after the
         # first) the loop reacted to the feed
         assert sum(r["reactions"] for r in iterations) > 0
         orders = [r for r in records if r["kind"] == "order"]
