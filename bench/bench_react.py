@@ -393,10 +393,10 @@ reactor's own figure starts after the frame is decoded and applied and ends when
 called, so it leaves out the decode and, for sim-exchange, the signature.
 
 Where the time goes. Every order is journaled durably before it is sent (`synchronous=FULL`: the
-intent's `INSERT` is fsynced), and on this machine's disk that one write takes
-{jw.get("p50_ms", 0):.2f} ms at p50 and {jw.get("p99_ms", 0):.2f} ms at p99 by itself (on tmpfs
-{jw_tmp.get("p50_ms", 0):.3f} / {jw_tmp.get("p99_ms", 0):.3f} ms) — the bulk of the disk rows' p50 and most
-of their tail. The rest of a reaction (measured stage by stage on 1 000 markets, journal on tmpfs)
+intent's `INSERT` is fsynced). Measured alone beside the run, that write took
+{jw.get("p50_ms", 0):.2f} ms at p50 and {jw.get("p99_ms", 0):.2f} ms at p99 on this machine's disk
+({jw_tmp.get("p50_ms", 0):.3f} / {jw_tmp.get("p99_ms", 0):.3f} ms on tmpfs); it grows with the disk's
+other traffic, and with it the disk rows' tail. The rest of a reaction (measured stage by stage on 1 000 markets, journal on tmpfs)
 is about 0.7 ms at p50: waking the loop's thread from the feed's (~0.03 ms), reading the halt state
 and the event's books from the feed's thread (two cross-thread hops, ~0.2 ms), analyze, correlate
 and the gate on two or three markets (~0.2 ms), the executor (~0.2 ms), and for sim-exchange the
