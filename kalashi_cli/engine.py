@@ -86,6 +86,8 @@ class TradingLoop:
         self.state = TradingState.ACTIVE
         self.state_reason = ""
         self.last_portfolio: Portfolio | None = None
+        #: the markets the last iteration scanned (what a reactive driver watches between iterations)
+        self.last_markets: list[Market] = []
         self.last_reconcile: ReconcileReport | None = None
         self._first = True
         self._api_base = source.api_calls
@@ -145,6 +147,7 @@ class TradingLoop:
                 self.reconcile()
         stats = ScanStats()
         markets = list(scan(self.source, self.profile, limit=self.limit, stats=stats))
+        self.last_markets = markets
         # the market moved: resting orders may have filled, markets may have settled
         md_fills = self.broker.on_market_data(markets, events)
         if md_fills:
@@ -242,8 +245,12 @@ class TradingLoop:
     # -- the loop ---------------------------------------------------------------------------
     def run(self, *, iterations: int | None = None, interval: float | None = None,
             on_iteration: Callable[[IterationResult], None] | None = None,
-            paused: threading.Event | None = None) -> int:
-        """Run until ``iterations`` are done or ``stop_event`` is set; return iterations run."""
+            paused: threading.Event | None = None, idle: Callable[[float], object] | None = None) -> int:
+        """Run until ``iterations`` are done or ``stop_event`` is set; return iterations run.
+
+        ``idle(seconds)`` spends the time between iterations (default: waiting on ``stop_event``);
+        the reactive driver (:mod:`kalashi_cli.react`) reacts to book changes there.
+        """
         wait = float(self.profile.loop.interval_seconds) if interval is None else interval
         done = 0
         while not self.stop_event.is_set() and (iterations is None or done < iterations):
@@ -261,6 +268,6 @@ class TradingLoop:
                 break  # a replay has an end: every recorded event has been traded on
             left = wait - (time.monotonic() - t0)
             if left > 0:
-                self.stop_event.wait(left)
+                (idle or self.stop_event.wait)(left)
         self.write_metrics()
         return done

@@ -42,6 +42,7 @@ from .money import (
     parse_price,
 )
 from .profile import Profile, builtin_profiles, load_profile
+from .react import Reactor, change_feed
 from .records import market_record, to_record
 from .stages.analyze import Analyzer
 from .stages.correlate import Grouper
@@ -78,15 +79,17 @@ class TradingService:
 
     def __init__(self, profile: str | Profile = "default", *, mode: str = "paper", source: str | None = None,
                  journal_path: Path | None = None, interval: float | None = None, allow_trading: bool = True,
-                 limit: int | None = None, allow_foreign_source: bool = False) -> None:
+                 limit: int | None = None, allow_foreign_source: bool = False, react: bool = False) -> None:
         """Open the account: consent, the trader locks (when it may trade), journal, source, broker.
 
         ``source`` defaults to the venue traded (:func:`~kalashi_cli.context.venue_source`); on
-        demo/live any other source is refused unless ``allow_foreign_source``.
+        demo/live any other source is refused unless ``allow_foreign_source``. ``react`` runs the
+        loop in event-driven mode (:mod:`kalashi_cli.react`).
 
         Raises:
             ConsentError: demo/live consent missing (before any file is created).
-            UsageError: a foreign source without ``allow_foreign_source``.
+            UsageError: a foreign source without ``allow_foreign_source``; ``react`` with a source
+                that cannot push book changes.
             JournalError: another process trades this journal or account, or it cannot be opened.
         """
         self.profile = load_profile(profile) if isinstance(profile, str) else profile
@@ -131,6 +134,17 @@ class TradingService:
         self._metrics_stale = True  # a command changed what they would say: recompute at the next state
         self.loop = TradingLoop(self.profile, self.source, self.broker, self.journal, sink=self._on_record,
                                 limit=limit)
+        self.reactor: Reactor | None = None
+        if react:  # event-driven mode: react to book changes between iterations (kalashi_cli.react)
+            try:
+                self.reactor = Reactor(self.loop, change_feed(self.source))
+            except BaseException:
+                self.broker.close()
+                self.source.close()
+                self.journal.close()
+                if self._locks is not None:
+                    self._locks.release()
+                raise
         self._thread: threading.Thread | None = None
         self._paused = threading.Event()
         self._pending_opps: dict[str, dict[str, Any]] = {}
@@ -214,6 +228,10 @@ class TradingService:
                                "detail": self.last_error})
             done += 1
             left = self.interval - (time.monotonic() - t0)
+            if self.reactor is not None and left > 0:
+                # reactions hold the lock one at a time, so readers get it between them
+                self.reactor.idle(left, paused=self._paused, lock=self._lock)
+                continue
             # always yield a moment, even at interval 0: a reader waiting for the lock (the
             # bridge's state, an MCP tool) gets it between two iterations instead of starving
             self.loop.stop_event.wait(max(left, 0.002))

@@ -38,6 +38,16 @@ EPILOG = """Examples:
   kalashi run-loop --paper --markets 100000 --seed 3 --all-records > day.jsonl
   nohup kalashi run-loop --paper --quiet >> loop.jsonl 2>> loop.log &
   kalashi run-loop --paper --source replay:btc.jsonl --interval 0
+  kalashi run-loop --demo --source kalshi-demo,ws=1 --react   # trade each book change as it arrives
+
+\b
+--react (event-driven mode) needs a source that pushes book changes: Kalshi (or
+`kalashi sim-exchange` via kalshi:URL or KALASHI_EXCHANGE_URL) with the WebSocket feed,
+which needs a key. Between iterations it re-analyzes only the events whose books changed and
+orders at once, through the same risk gate, journal and token buckets; iterations still run
+every --interval for reconciliation, resting fills, settlements and metrics (reactions fill
+the time between them: --interval 0 leaves none). sim and replay: move their books only
+between iterations and are refused.
 """
 
 
@@ -59,6 +69,9 @@ def run_loop(
                                      help="Analyze at most this many markets per iteration."),
     all_records: bool = typer.Option(False, "--all-records", help="Also write opportunity, candidate, order, fill "
                                                                   "and denied records, not only iterations."),
+    react: bool = typer.Option(False, "--react", help="Event-driven: between iterations, re-analyze the events "
+                                                      "whose books the WebSocket feed changed and order at once "
+                                                      "(needs a Kalshi source with the feed; see below)."),
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
     fmt: FormatOpt = Format.auto,
@@ -68,7 +81,8 @@ def run_loop(
 
     Each iteration runs scan → analyze → correlate → order → journal with the same functions
     as the single commands (paper trading on the built-in sim unless told otherwise), after
-    reconciling the journal with the exchange at start. Writes one `iteration` record per
+    reconciling the journal with the exchange at start. With --react it also acts on every
+    book change between iterations (event-driven mode). Writes one `iteration` record per
     loop on stdout (every record with --all-records) and a live status line on stderr when
     it is a terminal; on a terminal (or --format table) stdout gets one readable line per
     iteration instead of JSON. Ctrl-C (SIGINT) or SIGTERM stops after the current step;
@@ -84,6 +98,10 @@ def run_loop(
     try:
         src = open_source(_resume_spec(spec, jr), streaming=True)
         try:
+            if react:
+                from ..react import change_feed
+
+                feed = change_feed(src)  # refused before anything trades: sim and replay cannot push changes
             broker = open_broker(mode, src, jr, prof)
         except BaseException:
             src.close()
@@ -105,6 +123,11 @@ def run_loop(
                 writer.write(rec)
 
     loop = TradingLoop(prof, src, broker, jr, sink=sink, limit=limit)
+    reactor = None
+    if react:
+        from ..react import Reactor
+
+        reactor = Reactor(loop, feed)  # the same iterations, with reactions in between
 
     def stop(signum: int, frame: object) -> None:
         if loop.stop_event.is_set():  # second Ctrl-C: the user really wants out
@@ -122,7 +145,10 @@ def run_loop(
             sys.stderr.flush()
 
     try:
-        loop.run(iterations=iterations, interval=interval, on_iteration=status)
+        if reactor is not None:
+            reactor.run(iterations=iterations, interval=interval, on_iteration=status)
+        else:
+            loop.run(iterations=iterations, interval=interval, on_iteration=status)
     finally:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
@@ -137,8 +163,10 @@ def run_loop(
 def readable(rec: dict) -> str:
     """One line a person can read for an iteration (or, with --all-records, any other record)."""
     if rec["kind"] == "iteration":
+        reacted = f"  reactions {rec['reactions']} ({rec['reaction_orders']} orders)" if "reactions" in rec else ""
         return (f"iteration {rec['n']}  markets {rec['markets']}  opps {rec['opportunities']}  orders {rec['orders']}  "
-                f"fills {rec['fills']}  equity ${rec['equity']}  {rec['state']}  {Decimal(rec['duration_ms']):.0f} ms")
+                f"fills {rec['fills']}  equity ${rec['equity']}  {rec['state']}  {Decimal(rec['duration_ms']):.0f} ms"
+                + reacted)
     from .common import DEFAULT_COLUMNS
 
     cols = DEFAULT_COLUMNS.get(rec["kind"]) or [k for k in rec if k not in ("kind", "v")][:6]

@@ -36,6 +36,7 @@ EPILOG = """Examples:
   kalashi serve-bridge --paused --interval 5 --markets 2000
   KALASHI_BRIDGE_TOKEN=my-long-secret-token kalashi serve-bridge --no-open
   kalashi run-loop --paper &  kalashi serve-bridge --attach    # watch (and halt) that loop
+  kalashi serve-bridge --demo --source kalshi-demo,ws=1 --react  # the loop in event-driven mode
 """
 
 
@@ -58,6 +59,9 @@ def serve_bridge(
     iterations: int | None = typer.Option(None, "--iterations", "-n", metavar="N", min=1,
                                           help="Stop the loop after N iterations (the bridge stays up)."),
     paused: bool = typer.Option(False, "--paused", help="Do not start the loop; start it from the page."),
+    react: bool = typer.Option(False, "--react", help="Event-driven: between iterations, re-analyze the events "
+                                                      "whose books the WebSocket feed changed and order at once "
+                                                      "(as `run-loop --react`; needs a Kalshi source with the feed)."),
     attach: bool = typer.Option(False, "--attach", help="Run no loop: watch the journal a separately running "
                                                         "`kalashi run-loop` writes (same --journal and mode); only "
                                                         "halt is possible from the page."),
@@ -102,7 +106,7 @@ def serve_bridge(
                          "or a TLS proxy\n")
     backend = _backend(mode, attach=attach, source=source, seed=seed, markets=markets, profile=profile,
                        journal=journal, interval=interval, limit=limit, iterations=iterations, paused=paused,
-                       allow_foreign_source=allow_foreign_source)
+                       allow_foreign_source=allow_foreign_source, react=react)
     config = BridgeConfig(host=host, ws_port=ws_port, http_port=http_port, token=token, read_only=read_only)
     server = BridgeServer(backend, config)
     if not quiet and sys.stderr.isatty():
@@ -129,16 +133,16 @@ def serve_bridge(
 
 def _backend(mode: Any, *, attach: bool, source: str | None, seed: int | None, markets: int | None, profile: str,
              journal: Any, interval: float | None, limit: int | None, iterations: int | None,
-             paused: bool, allow_foreign_source: bool = False) -> Backend:
+             paused: bool, allow_foreign_source: bool = False, react: bool = False) -> Backend:
     """The loop the bridge runs, or the journal it watches."""
     if attach:
         from ..bridge.attach import AttachBackend
         from ..journal import default_journal_path
 
         if paused or iterations is not None or limit is not None or seed is not None or markets is not None \
-                or source is not None:
+                or source is not None or react:
             raise UsageError("--attach watches a loop that runs elsewhere: --source, --seed, --markets, --limit, "
-                             "--iterations and --paused do not apply",
+                             "--iterations, --paused and --react do not apply",
                              hint="give those to `kalashi run-loop` instead")
         return AttachBackend(journal or default_journal_path(str(mode)), mode=str(mode), profile=profile,
                              interval=interval)
@@ -152,7 +156,7 @@ def _backend(mode: Any, *, attach: bool, source: str | None, seed: int | None, m
     spec = resume_spec_for(spec, path)  # a restart carries on where the sim was
     # the service checks consent before it creates the journal, then becomes its one trader
     service = TradingService(profile, mode=str(mode), source=spec, journal_path=path, interval=interval, limit=limit,
-                             allow_foreign_source=allow_foreign_source)
+                             allow_foreign_source=allow_foreign_source, react=react)
     return ServiceBackend(service, autostart=not paused, iterations=iterations)
 
 

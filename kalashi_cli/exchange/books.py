@@ -1,8 +1,13 @@
 """Local order books kept from Kalshi snapshots and deltas — shared by the live feed and replay.
 
-Each book holds two dicts, price → size, for the YES bids (YES prices) and the NO bids
-(NO prices): a delta is one dict update (O(1)); a snapshot replaces both; conversion to a
-domain :class:`~kalashi_cli.domain.Market` sorts once, best first.
+Each book holds, per side (YES bids in YES prices, NO bids in NO prices), a dict price → size
+and the list of its live prices in ascending order, so the best bid is always the list's last
+element: reading the best bid or ask after a delta is O(1), never a sort or a ``max`` over the
+levels. A delta that only changes a level's size is one dict update; one that creates or
+removes a level also moves one entry in the sorted list (a bisect and a short ``memmove`` over a
+few dozen to a few hundred prices — measured faster than heaps or ``sortedcontainers`` at these
+sizes; ``bench/bench_exchange.py``). A snapshot replaces both sides; conversion to a domain
+:class:`~kalashi_cli.domain.Market` walks the sorted lists, best first, without sorting.
 
 :class:`BookStore` applies whole WebSocket frames (``{type, sid, seq, msg}``):
 
@@ -17,18 +22,25 @@ domain :class:`~kalashi_cli.domain.Market` sorts once, best first.
   (``use_yes_price: true``), construct the store with ``no_side_in_yes_prices=True``.
 * a snapshot whose best YES bid + best NO bid ≥ $1 is crossed — impossible on one matching
   engine, so it means the price convention is wrong; the book stays stale and is reported.
+* change notification: with ``changes`` set (a :class:`BookChanges`), every book a frame
+  changes — a delta applied, a snapshot, a book going stale — is reported by ticker, for a
+  reactive driver on another thread (:mod:`kalashi_cli.react`). ``touched`` is the book the
+  last frame changed (None when it changed none), for callers on the same thread.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+import threading
+import time
+from bisect import bisect_left, insort
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
-from kalashi_cli.domain import Level, Market
+from kalashi_cli.domain import Level, Market, with_books
 from kalashi_cli.money import ONE_DOLLAR, Count, Price, parse_count, parse_price
 
 log = logging.getLogger("kalashi.exchange.books")
@@ -60,15 +72,77 @@ def fast_count(text: str) -> Count:
     return parse_count(text)
 
 
-class LocalBook:
-    """One market's bids: ``yes`` (YES prices) and ``no`` (NO prices), price → size."""
+class BookChanges:
+    """Tickers whose books changed, handed from the thread applying frames to a reader on another.
 
-    __slots__ = ("market_id", "no", "sid", "stale", "ticker", "updated_ms", "yes")
+    The writer (the feed's event-loop thread) calls :meth:`push` for every change; the reader
+    (the reactive driver) waits with :meth:`wait` and takes everything pending at once with
+    :meth:`take`, so a burst of deltas to one book becomes one re-analysis. A ``deque`` and an
+    ``Event`` are both safe across threads without a lock: the writer appends then sets the
+    event if it is clear; the reader clears the event *before* draining, so a change pushed
+    while it drains either is drained now or leaves the event set for the next wait — none is
+    ever lost (at worst a wake-up finds nothing new).
+    """
+
+    __slots__ = ("_event", "_queue", "first_ns", "pushed")
+
+    def __init__(self) -> None:
+        self._queue: deque[str] = deque()
+        self._event = threading.Event()
+        #: ``time.perf_counter_ns()`` of the first change since the last :meth:`take`
+        self.first_ns = 0
+        self.pushed = 0
+
+    def push(self, ticker: str) -> None:
+        """Report that ``ticker``'s book changed (any thread)."""
+        self._queue.append(ticker)
+        if not self._event.is_set():
+            self.first_ns = time.perf_counter_ns()
+            self._event.set()
+
+    def push_many(self, tickers: Iterable[str]) -> None:
+        """Report several changed books at once."""
+        self._queue.extend(tickers)
+        if self._queue and not self._event.is_set():
+            self.first_ns = time.perf_counter_ns()
+            self._event.set()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block until a change is pending or ``timeout`` seconds pass; return whether one is."""
+        return self._event.wait(timeout)
+
+    def pending(self) -> bool:
+        return bool(self._queue)
+
+    def take(self) -> tuple[dict[str, None], int]:
+        """Return the changed tickers (each once, in the order first seen) and when the first arrived."""
+        self._event.clear()
+        since = self.first_ns
+        out: dict[str, None] = {}
+        q = self._queue
+        pop = q.popleft
+        while q:
+            out[pop()] = None
+        self.pushed += len(out)
+        return out, since
+
+
+class LocalBook:
+    """One market's bids: ``yes`` (YES prices) and ``no`` (NO prices), price → size, best kept in O(1).
+
+    ``yes_prices``/``no_prices`` list the live prices of each side in ascending order (best
+    bid last); they always hold exactly the keys of ``yes``/``no``. Change the levels only
+    through :meth:`replace` and :meth:`apply` (or :class:`BookStore`), which keep both in step.
+    """
+
+    __slots__ = ("market_id", "no", "no_prices", "sid", "stale", "ticker", "updated_ms", "yes", "yes_prices")
 
     def __init__(self, ticker: str) -> None:
         self.ticker = ticker
         self.yes: dict[Price, Count] = {}
         self.no: dict[Price, Count] = {}
+        self.yes_prices: list[Price] = []
+        self.no_prices: list[Price] = []
         self.stale = True  # nothing trustworthy until the first snapshot
         self.sid: int | None = None
         self.market_id = ""
@@ -78,48 +152,105 @@ class LocalBook:
         """Replace both sides (a snapshot); levels of size ≤ 0 are dropped."""
         self.yes = {p: s for p, s in yes_levels if s > 0}
         self.no = {p: s for p, s in no_levels if s > 0}
+        self.yes_prices = sorted(self.yes)
+        self.no_prices = sorted(self.no)
         self.stale = False
 
     def apply(self, side_yes: bool, price: Price, delta: Count) -> bool:
         """Apply one delta; return False (and leave the level out) if it went negative."""
-        levels = self.yes if side_yes else self.no
-        size = levels.get(price, 0) + delta
+        if side_yes:
+            levels, prices = self.yes, self.yes_prices
+        else:
+            levels, prices = self.no, self.no_prices
+        old = levels.get(price, 0)
+        size = old + delta
         if size > 0:
             levels[price] = size
+            if not old:
+                if not prices or price > prices[-1]:
+                    prices.append(price)
+                else:
+                    insort(prices, price)
             return True
-        levels.pop(price, None)
+        if old:
+            del levels[price]
+            if prices[-1] == price:
+                prices.pop()
+            else:
+                del prices[bisect_left(prices, price)]
         return size == 0
 
-    def yes_bids(self) -> tuple[Level, ...]:
-        return tuple(sorted(self.yes.items(), reverse=True))
-
-    def no_bids(self) -> tuple[Level, ...]:
-        return tuple(sorted(self.no.items(), reverse=True))
-
+    # -- best prices: O(1) -----------------------------------------------------------------
     @property
     def best_yes_bid(self) -> Price | None:
-        return max(self.yes) if self.yes else None
+        p = self.yes_prices
+        return p[-1] if p else None
 
     @property
     def best_no_bid(self) -> Price | None:
-        return max(self.no) if self.no else None
+        p = self.no_prices
+        return p[-1] if p else None
+
+    @property
+    def best_yes_ask(self) -> Price | None:
+        """1 − best NO bid (a NO bid at q is a YES ask at 1 − q)."""
+        p = self.no_prices
+        return ONE_DOLLAR - p[-1] if p else None
+
+    @property
+    def best_no_ask(self) -> Price | None:
+        p = self.yes_prices
+        return ONE_DOLLAR - p[-1] if p else None
+
+    def top(self) -> tuple[Price | None, Count, Price | None, Count]:
+        """Return (best YES bid, its size, best YES ask, its size) in one call."""
+        y, n = self.yes_prices, self.no_prices
+        bid: Price | None = None
+        bid_size: Count = 0
+        if y:
+            best_yes = y[-1]
+            bid, bid_size = best_yes, self.yes[best_yes]
+        if n:
+            best_no = n[-1]
+            return bid, bid_size, ONE_DOLLAR - best_no, self.no[best_no]
+        return bid, bid_size, None, 0
 
     def crossed(self) -> bool:
         """True when best YES bid + best NO bid ≥ $1 (YES bid ≥ YES ask): impossible on Kalshi."""
-        if not self.yes or not self.no:
-            return False
-        return max(self.yes) + max(self.no) >= ONE_DOLLAR
+        y, n = self.yes_prices, self.no_prices
+        return bool(y and n) and y[-1] + n[-1] >= ONE_DOLLAR
 
-    def to_market(self, base: Market) -> Market:
-        """Return ``base`` with this book's full depth, best first."""
-        return dataclasses.replace(base, yes_bids=self.yes_bids(), no_bids=self.no_bids())
+    # -- depth ------------------------------------------------------------------------------
+    def yes_bids(self, depth: int | None = None) -> tuple[Level, ...]:
+        """YES bids best first (``depth`` levels at most)."""
+        return _levels(self.yes, self.yes_prices, depth)
+
+    def no_bids(self, depth: int | None = None) -> tuple[Level, ...]:
+        """NO bids best first (``depth`` levels at most)."""
+        return _levels(self.no, self.no_prices, depth)
+
+    def to_market(self, base: Market, depth: int | None = None) -> Market:
+        """Return ``base`` with this book's depth, best first (``depth`` levels a side at most)."""
+        return with_books(base, self.yes_bids(depth), self.no_bids(depth))
 
     def levels(self) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
         return self.yes_bids(), self.no_bids()
 
+    def check(self) -> None:
+        """Raise AssertionError when the sorted price lists disagree with the levels (for tests)."""
+        for levels, prices in ((self.yes, self.yes_prices), (self.no, self.no_prices)):
+            if prices != sorted(levels) or any(levels[p] <= 0 for p in prices):
+                raise AssertionError(f"{self.ticker}: sorted prices {prices} do not match levels {levels}")
+
     def __repr__(self) -> str:
         return (f"LocalBook({self.ticker!r}, yes={len(self.yes)} levels, no={len(self.no)} levels, "
                 f"stale={self.stale})")
+
+
+def _levels(levels: dict[Price, Count], prices: list[Price], depth: int | None) -> tuple[Level, ...]:
+    if depth is None or depth >= len(prices):
+        return tuple([(p, levels[p]) for p in reversed(prices)])
+    return tuple([(p, levels[p]) for p in prices[:-depth - 1:-1]]) if depth > 0 else ()
 
 
 def _parse_levels(raw: Any, flip: bool) -> list[Level]:
@@ -135,12 +266,16 @@ def _parse_levels(raw: Any, flip: bool) -> list[Level]:
 class BookStore:
     """All local books of one connection (or one replay), with per-sid sequence checking."""
 
-    def __init__(self, *, no_side_in_yes_prices: bool = False) -> None:
+    def __init__(self, *, no_side_in_yes_prices: bool = False, changes: BookChanges | None = None) -> None:
         self.books: dict[str, LocalBook] = {}
         self.no_side_in_yes_prices = no_side_in_yes_prices
         self.last_seq: dict[int, int] = {}
         #: sid → tickers to re-snapshot (filled on gaps and bad deltas; the feed drains it).
         self.pending_resync: dict[int, set[str]] = {}
+        #: where changed tickers are reported (None: nobody listens, nothing is recorded)
+        self.changes = changes
+        #: the book the last frame changed, None when it changed none (same-thread readers)
+        self.touched: LocalBook | None = None
         self.gaps = 0
         self.snapshots = 0
         self.deltas = 0
@@ -161,30 +296,43 @@ class BookStore:
     def fresh_tickers(self) -> list[str]:
         return [t for t, b in self.books.items() if not b.stale]
 
-    def market(self, ticker: str, base: Market) -> Market | None:
+    def market(self, ticker: str, base: Market, depth: int | None = None) -> Market | None:
         """Return ``base`` with the local book, or None when the book is stale or unknown."""
         b = self.books.get(ticker)
         if b is None or b.stale:
             return None
-        return b.to_market(base)
+        return b.to_market(base, depth)
 
     # -- state changes -----------------------------------------------------------------
     def mark_stale(self, tickers: Iterable[str], *, sid: int | None = None) -> None:
         """Mark books stale and queue them for a resync on ``sid`` (or their own sid)."""
+        changed: list[str] = []
         for t in tickers:
             b = self.book(t)
+            if not b.stale:
+                changed.append(t)
             b.stale = True
             s = sid if sid is not None else b.sid
             if s is not None:
                 self.pending_resync.setdefault(s, set()).add(t)
+        if changed and self.changes is not None:
+            self.changes.push_many(changed)
 
     def reset_connection(self) -> None:
         """Forget sids and sequence numbers (a new connection) and mark every book stale."""
         self.last_seq.clear()
         self.pending_resync.clear()
+        self.stale_all()
+        for b in self.books.values():
+            b.sid = None
+
+    def stale_all(self) -> None:
+        """Mark every book stale (a disconnect: nothing is trustworthy until fresh snapshots)."""
+        changed = [t for t, b in self.books.items() if not b.stale]
         for b in self.books.values():
             b.stale = True
-            b.sid = None
+        if changed and self.changes is not None:
+            self.changes.push_many(changed)
 
     def take_resync(self) -> dict[int, set[str]]:
         """Return and clear the sid → tickers needing a fresh snapshot."""
@@ -197,6 +345,8 @@ class BookStore:
         b = self.book(ticker)
         b.replace(yes_bids, no_bids)
         b.updated_ms = ts_ms
+        if self.changes is not None:
+            self.changes.push(ticker)
 
     # -- frames ------------------------------------------------------------------------
     def _gap(self, sid: int, expected: int, got: int) -> None:
@@ -215,18 +365,25 @@ class BookStore:
         """Apply one decoded frame; return its ``type`` when it is not a book message (else None).
 
         Book messages are ``orderbook_snapshot`` and ``orderbook_delta``; every frame with a
-        ``seq`` is sequence-checked against its ``sid`` first.
+        ``seq`` is sequence-checked against its ``sid`` first. ``touched`` is set to the book
+        the frame changed (None when none).
         """
         seq = frame.get("seq")
-        sid = frame.get("sid")
-        if seq is not None and sid is not None:
-            last = self.last_seq.get(sid)
-            if last is not None and seq != last + 1:
-                self._gap(sid, last + 1, seq)
-            self.last_seq[sid] = seq
+        if seq is not None:
+            sid = frame.get("sid")
+            if sid is not None:
+                last_seq = self.last_seq
+                last = last_seq.get(sid)
+                if last is not None and seq != last + 1:
+                    self._gap(sid, last + 1, seq)
+                last_seq[sid] = seq
+        else:
+            sid = frame.get("sid")
+        self.touched = None
         kind = frame.get("type")
         if kind == "orderbook_delta":
-            # The hot path (hundreds of thousands per second): memoised parses, one dict update.
+            # The hot path (hundreds of thousands per second): memoised parses, one dict update,
+            # and one sorted-list move only when a level appears or disappears.
             msg = frame["msg"]
             book = self.books.get(msg["market_ticker"])
             if book is None or book.stale:
@@ -244,16 +401,29 @@ class BookStore:
                         _COUNT_CACHE[text] = change
                 if msg["side"] == "yes":
                     levels = book.yes
+                    prices = book.yes_prices
                 else:
                     levels = book.no
+                    prices = book.no_prices
                     if self.no_side_in_yes_prices:
                         price = ONE_DOLLAR - price
-                size = levels.get(price, 0) + change
+                old = levels.get(price, 0)
+                size = old + change
                 if size > 0:
                     levels[price] = size
+                    if not old:  # a new level: keep the sorted prices (appending is the common case)
+                        if not prices or price > prices[-1]:
+                            prices.append(price)
+                        else:
+                            insort(prices, price)
                     ok = True
                 else:
-                    levels.pop(price, None)
+                    if old:
+                        del levels[price]
+                        if prices[-1] == price:
+                            prices.pop()
+                        else:
+                            del prices[bisect_left(prices, price)]
                     ok = size == 0
             except (KeyError, ValueError, TypeError, IndexError):
                 ok = False
@@ -261,8 +431,12 @@ class BookStore:
             if not ok:
                 log.warning("inconsistent delta for %s; book marked stale", book.ticker)
                 self.mark_stale((book.ticker,), sid=sid if isinstance(sid, int) else None)
-            elif ts_ms:
+                return None
+            if ts_ms:
                 book.updated_ms = ts_ms
+            self.touched = book
+            if self.changes is not None:
+                self.changes.push(book.ticker)
             return None
         if kind == "orderbook_snapshot":
             msg = frame["msg"]
@@ -273,7 +447,7 @@ class BookStore:
                 no = _parse_levels(msg.get("no_dollars_fp"), flip)
             except (KeyError, ValueError, TypeError, IndexError):
                 log.warning("unreadable snapshot for %s; book stays stale", book.ticker)
-                book.stale = True
+                self.mark_stale((book.ticker,))
                 return None
             book.replace(yes, no)
             if isinstance(sid, int):
@@ -290,5 +464,8 @@ class BookStore:
                 book.stale = True
                 log.error("crossed snapshot for %s (best YES bid + best NO bid >= $1): wrong NO-side "
                           "price convention? book kept stale", book.ticker)
+            self.touched = book
+            if self.changes is not None:
+                self.changes.push(book.ticker)
             return None
         return kind if isinstance(kind, str) else None

@@ -14,7 +14,8 @@ the listing bootstraps the market metadata by REST, then a :class:`KalshiFeed` k
 every listed market's book; ``books()`` and later listings read the local books (no
 per-market REST calls) and leave out stale books; trades and settlements come from the
 ``trade`` and ``market_lifecycle_v2`` channels. The listing is refreshed by REST every
-``relist_s`` seconds to pick up new markets.
+``relist_s`` seconds to pick up new markets. :meth:`KalshiSource.watch_books` reports each
+book the feed changes, as it changes (``run-loop --react``).
 
 The source is synchronous (the MarketSource protocol); the async clients run on a private
 event loop in a background thread (:class:`~kalashi_cli.exchange.loop.LoopThread`).
@@ -23,6 +24,7 @@ event loop in a background thread (:class:`~kalashi_cli.exchange.loop.LoopThread
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -34,7 +36,7 @@ import httpx
 from kalashi_cli.domain import Market, Settlement, Trade
 from kalashi_cli.errors import AuthError, ConsentError, UsageError
 from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, Credentials, KalshiAuth, try_load_credentials
-from kalashi_cli.exchange.books import BookStore
+from kalashi_cli.exchange.books import BookChanges, BookStore
 from kalashi_cli.exchange.catalog import MarketCatalog
 from kalashi_cli.exchange.env import (
     DEMO,
@@ -66,6 +68,9 @@ TICKERS_PER_MARKETS_CALL = 100  # GET /markets?tickers=A,B,… stays well under 
 _EVENT_STATUS_TO_MARKET = {"open": "active", "unopened": "initialized", "closed": "closed", "settled": "finalized"}
 
 _SETTLED_OVERLAP_S = 2
+# market_lifecycle_v2 event → the REST status it leaves the market in (REFERENCE §4, §10)
+_LIFECYCLE_STATUS = {"deactivated": "inactive", "activated": "active", "determined": "determined",
+                     "settled": "finalized"}
 
 
 def _on_a_loop() -> bool:
@@ -341,12 +346,31 @@ class KalshiSource:
             if kind == "trade":
                 self._ws_trades.append(parse_trade(msg))
             elif kind == "market_lifecycle_v2":
+                self._lifecycle_status(msg)
                 s = lifecycle_settlement(msg)
                 if s is not None and s.ticker not in self._settled_seen:
                     self._settled_seen.add(s.ticker)
                     self._ws_settlements.append(s)
         except (ValueError, KeyError, TypeError) as e:
             log.warning("unreadable %s message: %s", kind, e)
+
+    def _lifecycle_status(self, msg: dict[str, Any]) -> None:
+        """Follow a market's status between listings from ``market_lifecycle_v2``.
+
+        ``deactivated``/``activated`` (paused/resumed by the exchange), ``determined`` and
+        ``settled``. Without it such a market keeps its listed status ``active`` until the next
+        listing, and an order on it is refused (``market_inactive``) — at once in ``--react``
+        mode, where every book change is acted on. The book is reported as changed, so a
+        reactive driver sees the market leave (or rejoin) the tradeable ones.
+        """
+        status = _LIFECYCLE_STATUS.get(str(msg.get("event_type")))
+        ticker = msg.get("market_ticker")
+        base = self._meta.get(ticker) if isinstance(ticker, str) else None
+        if status is None or base is None or base.status == status:
+            return
+        self._meta[base.ticker] = dataclasses.replace(base, status=status)
+        if self._store.changes is not None:
+            self._store.changes.push(base.ticker)
 
     async def _ensure_feed(self, tickers: list[str]) -> None:
         from kalashi_cli.exchange.ws import KalshiFeed
@@ -392,6 +416,19 @@ class KalshiSource:
     def is_stale(self, ticker: str) -> bool:
         """WS mode: whether the local book must not be traded; REST mode: always False."""
         return self.ws and self._store.is_stale(ticker)
+
+    def watch_books(self) -> BookChanges | None:
+        """Report every book the WebSocket feed changes from now on; None in REST mode (nothing pushes).
+
+        The feed's thread pushes the ticker of each book a frame changed (a delta, a snapshot,
+        a gap or disconnect making it stale) into the returned :class:`BookChanges`; the
+        reactive driver (:mod:`kalashi_cli.react`) waits on it. Calling it again returns the same one.
+        """
+        if not self.ws:
+            return None
+        if self._store.changes is None:
+            self._store.changes = BookChanges()
+        return self._store.changes
 
 
 # --------------------------------------------------------------------------- open_source

@@ -12,7 +12,9 @@
 * when authenticated: ``fill``, ``user_orders``, ``market_positions``.
 
 Every frame goes through :class:`~kalashi_cli.exchange.books.BookStore`, which checks
-``seq`` per ``sid``. A gap (or an impossible delta) marks that subscription's books stale
+``seq`` per ``sid`` and, when given a :class:`~kalashi_cli.exchange.books.BookChanges`,
+reports every book a frame changed (or a disconnect made stale) to a reader on another
+thread — the reactive driver of ``run-loop --react`` (:mod:`kalashi_cli.react`). A gap (or an impossible delta) marks that subscription's books stale
 — ``is_stale(ticker)`` is true and callers must not trade them — and the feed asks for
 fresh snapshots with ``update_subscription``/``get_snapshot``; if Kalshi refuses that, it
 reconnects, which resubscribes everything. After any disconnect the feed reconnects with
@@ -329,8 +331,7 @@ class KalshiFeed:
                 self._ws = None
                 self.connected.clear()
                 if not self._stopping:
-                    for b in self.store.books.values():
-                        b.stale = True  # nothing is trustworthy while disconnected
+                    self.store.stale_all()  # nothing is trustworthy while disconnected (reported as changes)
             if self._stopping:
                 break
             if self.max_reconnects is not None and attempt >= self.max_reconnects:

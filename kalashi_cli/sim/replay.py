@@ -7,12 +7,13 @@ live, so a replay exercises the real book-building path. REST snapshots in the r
 markets without a WebSocket stream; settlements come from ``market_lifecycle_v2`` frames and
 from market objects with a ``result``.
 
-Three recording shapes are accepted:
+Three recording shapes are accepted, plain or gzip-compressed:
 
 * ours (:mod:`kalashi_cli.exchange.recorder`, docs/recording-format.md): ``{"t_ms", "src", …}`` lines;
 * a third-party recorder's JSON Lines envelope (``event_type``, ``channel``, ``sequence_number``,
   ``local_recv_ns`` and the Kalshi ``msg`` verbatim in ``payload_json``), as in
-  ``crypto_ws_kxbtc15m/*.jsonl``: sids are recovered from its ``ws_subscribed`` lines;
+  ``crypto_ws_kxbtc15m/*.jsonl`` and ``crypto_ws_kxbtc15m/runs/*.events.jsonl.gz``: sids are
+  recovered from its ``ws_subscribed`` lines;
 * a JSON document ``{"frames": [{"received_ms", "frame"}, …]}`` of verbatim frames, as in
   ``sports_rest_ws_fixtures_2026-08/ws_orderbook_stream.json``.
 
@@ -143,6 +144,14 @@ def load_recording(path: str | Path) -> list[ReplayEvent]:
         raw = p.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read recording {p}: {e.strerror}", hint="check the replay:PATH") from None
+    if raw[:2] == b"\x1f\x8b":  # gzip (e.g. the shared KXBTC15M runs, *.events.jsonl.gz)
+        import gzip
+
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise InputError(f"cannot read recording {p}: not a whole gzip file ({e})",
+                             hint="check the replay:PATH") from None
     stripped = raw.lstrip()
     if stripped.startswith(b"{"):
         try:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kalashi_cli.domain import Market
-from kalashi_cli.exchange.books import BookStore, LocalBook, fast_count, fast_price
+from kalashi_cli.exchange.books import BookChanges, BookStore, LocalBook, fast_count, fast_price
 from kalashi_cli.money import parse_count, parse_price
 
 from .conftest import EXAMPLES, shared_path
@@ -169,3 +174,159 @@ def test_real_crypto_stream_every_ticker_matches_a_recent_book_state() -> None:
                 assert want in tops[-60:], f"ticker {want} never shown by the book"
                 checked += 1
         assert store.gaps == 0 and checked >= 1
+
+
+# -- incremental best bid/ask ------------------------------------------------------------------
+
+def brute_top(book: LocalBook) -> tuple[int | None, int | None]:
+    """The best bids the slow way: a max over the levels."""
+    return (max(book.yes) if book.yes else None), (max(book.no) if book.no else None)
+
+
+_level = st.tuples(st.integers(1, 99), st.integers(0, 400))
+_op = st.one_of(
+    st.tuples(st.just("delta"), st.booleans(), st.integers(1, 99), st.integers(-400, 400)),
+    st.tuples(st.just("snapshot"), st.lists(_level, max_size=12), st.lists(_level, max_size=12)),
+    st.tuples(st.just("gap")),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_op, max_size=120), st.booleans())
+def test_incremental_best_equals_brute_force_after_any_sequence(ops: list[tuple[Any, ...]], flip: bool) -> None:
+    """After every snapshot, delta (legal, emptying, or impossible) and gap, best prices equal a max over the levels."""
+    store = BookStore(no_side_in_yes_prices=flip)
+    seq = 0
+    for op in ops:
+        seq += 1
+        if op[0] == "delta":
+            _, side_yes, cents, hundredths = op
+            store.handle(delta(1, seq, "A", "yes" if side_yes else "no", f"0.{cents:02d}00", f"{hundredths / 100:.2f}"))
+        elif op[0] == "snapshot":
+            # a crossed snapshot is refused (the book stays stale) — the lists must still agree
+            store.handle(snap(1, seq, "A", [[f"0.{c:02d}00", f"{s / 100:.2f}"] for c, s in op[1]],
+                              [[f"0.{c:02d}00", f"{s / 100:.2f}"] for c, s in op[2]]))
+        else:
+            seq += 1  # one frame lost: the subscription's books go stale until the next snapshot
+            store.handle({"type": "ok", "id": 1, "sid": 1, "seq": seq, "msg": {}})
+        book = store.books.get("A")
+        if book is None:
+            continue
+        book.check()
+        best_yes, best_no = brute_top(book)
+        assert (book.best_yes_bid, book.best_no_bid) == (best_yes, best_no)
+        assert book.best_yes_ask == (None if best_no is None else 10_000 - best_no)
+        assert book.best_no_ask == (None if best_yes is None else 10_000 - best_yes)
+        bid, bid_size, ask, ask_size = book.top()
+        assert (bid, ask) == (book.best_yes_bid, book.best_yes_ask)
+        assert bid_size == (book.yes[bid] if bid is not None else 0)
+        assert ask_size == (book.no[best_no] if best_no is not None else 0)
+        assert book.crossed() == (best_yes is not None and best_no is not None and best_yes + best_no >= 10_000)
+        assert book.yes_bids() == tuple(sorted(book.yes.items(), reverse=True))
+        assert book.no_bids(3) == tuple(sorted(book.no.items(), reverse=True))[:3]
+        if not book.stale:
+            m = store.market("A", BASE, depth=2)
+            assert m is not None and m.yes_bids == book.yes_bids()[:2] and m.yes_ask == book.best_yes_ask
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 9999), st.integers(-50, 50)), max_size=300))
+def test_local_book_apply_keeps_sorted_prices(ops: list[tuple[bool, int, int]]) -> None:
+    """LocalBook.apply (the non-frame path) keeps the same invariant on a sub-penny grid."""
+    book = LocalBook("A")
+    book.replace([(5000, 100)], [(4000, 100)])
+    for side_yes, price, d in ops:
+        before = (book.yes if side_yes else book.no).get(price, 0)
+        assert book.apply(side_yes, price, d) == (before + d >= 0)  # False: it went negative
+        book.check()
+        assert (book.best_yes_bid, book.best_no_bid) == brute_top(book)
+
+
+def test_change_notifications_name_each_changed_book_once() -> None:
+    changes = BookChanges()
+    store = BookStore(changes=changes)
+    assert not changes.wait(0)
+    store.handle(snap(1, 1, "A", [["0.4000", "1.00"]], []))
+    store.handle(snap(1, 2, "B", [["0.1000", "1.00"]], []))
+    store.handle(delta(1, 3, "A", "yes", "0.4100", "1.00"))
+    store.handle(delta(1, 4, "A", "yes", "0.4100", "1.00"))
+    assert store.touched is store.books["A"] and store.touched.best_yes_bid == 4100
+    assert changes.wait(0)
+    tickers, since = changes.take()
+    assert list(tickers) == ["A", "B"] and since > 0
+    assert not changes.wait(0) and not changes.pending()
+    store.handle({"type": "ok", "id": 1, "sid": 1, "seq": 5, "msg": {}})
+    assert store.touched is None and not changes.pending()  # not a book message: nothing changed
+    store.handle(delta(1, 7, "C", "yes", "0.4100", "1.00"))  # seq 6 lost: A and B go stale
+    assert set(changes.take()[0]) == {"A", "B"}
+    store.handle(delta(1, 8, "A", "yes", "0.4100", "1.00"))  # ignored while stale: no change
+    assert not changes.pending()
+    store.handle(snap(1, 9, "A", [["0.4000", "1.00"]], []))
+    store.reset_connection()
+    assert list(changes.take()[0]) == ["A"]  # the snapshot, then going stale: one entry
+
+
+RUNS = "data/kalshi-real/crypto_ws_kxbtc15m/runs"
+
+
+def _run_frames(path: Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """The recorder's envelopes of one run as (event_type, Kalshi frame or None)."""
+    sid_of: dict[str, int] = {}
+    with gzip.open(path) as fh:
+        for line in fh:
+            env = json.loads(line)
+            kind, payload = env["event_type"], env["payload_json"]
+            if kind == "ws_subscribed":
+                sid_of[payload["msg"]["channel"]] = payload["msg"]["sid"]
+            if kind in ("orderbook_snapshot", "orderbook_delta"):
+                yield kind, {"type": kind, "sid": sid_of.get(env["channel"]), "seq": env["sequence_number"],
+                             "msg": payload}
+            else:
+                if kind == "ws_connected":
+                    sid_of.clear()
+                yield kind, None
+
+
+def test_real_runs_incremental_best_equals_brute_force_after_every_delta() -> None:
+    """Every delta of the four whole KXBTC15M runs: the O(1) best equals a max over the levels."""
+    paths = sorted(shared_path(RUNS).glob("*.events.jsonl.gz"))
+    assert len(paths) == 4
+    deltas = 0
+    for path in paths:
+        store = BookStore()
+        for kind, frame in _run_frames(path):
+            if frame is None:
+                if kind == "ws_connected":
+                    store.reset_connection()
+                continue
+            store.handle(frame)
+            book = store.touched
+            assert book is not None, f"{path.name}: a frame changed no book"
+            assert (book.best_yes_bid, book.best_no_bid) == brute_top(book)
+            deltas += kind == "orderbook_delta"
+        assert store.gaps == 0 and store.crossed_snapshots == 0
+        for book in store.books.values():
+            book.check()
+    assert deltas == 287_088
+
+
+@pytest.mark.slow
+def test_real_runs_rebuild_every_book_exactly() -> None:
+    """Replayed through the book code, each run's books equal Kalshi's later snapshots.
+
+    The only snapshot that differs is the one Kalshi sends as a market closes (its YES bids
+    are gone without deltas): that is the exchange clearing the book, not a missed delta.
+    """
+    from kalashi_cli.sim.replay import ReplaySource
+
+    for path in sorted(shared_path(RUNS).glob("*.events.jsonl.gz")):
+        with gzip.open(path) as fh:
+            closes = {env["market_ticker"]: env["payload_json"]["close_time"]
+                      for env in map(json.loads, fh) if env["event_type"] == "watch_market"}
+        replay = ReplaySource(path)
+        while not replay.exhausted:
+            replay.advance()
+        assert replay.store.gaps == 0 and replay.snapshot_checks >= 1
+        for ticker, t_ms in replay.snapshot_mismatches:
+            close_ms = int(datetime.fromisoformat(closes[ticker].replace("Z", "+00:00")).timestamp() * 1000)
+            assert t_ms >= close_ms, f"{path.name}: {ticker} rebuilt wrong at {t_ms}, before its close"
