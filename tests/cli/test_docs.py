@@ -15,10 +15,9 @@ from pathlib import Path
 import needs
 import pytest
 from typer import Exit
-from typer._click.exceptions import ClickException
 
 from kalashi_cli.cli import docgen
-from kalashi_cli.cli.app import ALL_EXIT_CODES, HEAL_ONCE_EXIT_CODES
+from kalashi_cli.cli.app import ALL_EXIT_CODES, HEAL_ONCE_EXIT_CODES, ClickException
 from kalashi_cli.errors import EXIT_CODES
 
 REPO = Path(__file__).resolve().parents[2]

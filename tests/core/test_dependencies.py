@@ -1,0 +1,143 @@
+"""What the code imports is what pyproject.toml declares, and nothing is imported from a private module.
+
+* Every third-party module that ``kalashi_cli/`` imports (at the top, in a function or under
+  ``TYPE_CHECKING``) belongs to a distribution in ``[project].dependencies`` (or, for optional
+  features such as matplotlib's plots, in a non-test extra): nothing arrives only as another
+  package's dependency (starlette, uvicorn, pydantic and anyio came through mcp).
+* Every declared runtime dependency is imported by the package (none is dead weight).
+* What ``tests/`` and ``bench/`` import is declared too (runtime or the ``test`` extra), and every
+  ``test`` extra entry is imported or is a tool CI runs.
+* No module path with a private part (``typer._click``): private modules change without notice.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import re
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+#: test-extra entries that are tools CI runs, not imports
+TOOLS = {"ruff", "mypy", "types-pyyaml", "types-cachetools"}
+#: runs inside the official SDK's own Python 3.13 venv (tests/simx/test_official_sdk.py), not ours
+OTHER_VENV = {ROOT / "tests" / "simx" / "sdk_session.py"}
+
+
+def norm(name: str) -> str:
+    """A distribution name as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_names(reqs: list[str]) -> set[str]:
+    return {norm(m.group(0)) for r in reqs if (m := re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r))}
+
+
+def imports(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, dotted module) of every absolute import in a file, wherever it stands."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module
+
+
+def local_modules(root: Path) -> set[str]:
+    """Names the test suite imports from itself (``import needs``, ``from .conftest``)."""
+    return {p.stem for p in root.rglob("*.py")} | {p.name for p in root.iterdir() if p.is_dir()}
+
+
+def third_party(paths: list[Path], local: set[str] = frozenset()) -> dict[str, list[str]]:  # type: ignore[assignment]
+    """Top-level third-party module → where it is imported."""
+    out: dict[str, list[str]] = {}
+    for path in paths:
+        if path in OTHER_VENV:
+            continue
+        for line, module in imports(path):
+            top = module.split(".")[0]
+            if top in sys.stdlib_module_names or top == "kalashi_cli" or top in local:
+                continue
+            out.setdefault(top, []).append(f"{path.relative_to(ROOT)}:{line}")
+    return out
+
+
+def undeclared(used: dict[str, list[str]], declared: set[str]) -> list[str]:
+    """The modules of ``used`` that no declared distribution provides."""
+    dists = importlib.metadata.packages_distributions()
+    out = []
+    for module, where in sorted(used.items()):
+        provided_by = {norm(d) for d in dists.get(module, [])}
+        if not provided_by:
+            out.append(f"{module} (imported at {where[0]}) is not installed: declare it and reinstall")
+        elif not provided_by & declared:
+            out.append(f"{module} (imported at {where[0]}) comes from {sorted(provided_by)}, not declared in "
+                       "pyproject.toml")
+    return out
+
+
+def provided_modules(dist: str) -> set[str]:
+    dists = importlib.metadata.packages_distributions()
+    return {m for m, ds in dists.items() if dist in {norm(d) for d in ds}}
+
+
+RUNTIME = requirement_names(PYPROJECT["project"]["dependencies"])
+EXTRAS = {name: requirement_names(reqs) for name, reqs in PYPROJECT["project"]["optional-dependencies"].items()}
+OPTIONAL = set().union(*(reqs for name, reqs in EXTRAS.items() if name != "test"))
+PACKAGE_FILES = sorted((ROOT / "kalashi_cli").rglob("*.py"))
+TEST_FILES = sorted((ROOT / "tests").rglob("*.py")) + sorted((ROOT / "bench").rglob("*.py"))
+
+
+def test_the_package_imports_only_declared_distributions() -> None:
+    assert undeclared(third_party(PACKAGE_FILES), RUNTIME | OPTIONAL) == []
+
+
+def test_every_runtime_dependency_is_imported_by_the_package() -> None:
+    used = set(third_party(PACKAGE_FILES))
+    unused = sorted(d for d in RUNTIME if not provided_modules(d) & used)
+    assert unused == [], f"declared in [project].dependencies but never imported: {unused}"
+
+
+def test_tests_and_benchmarks_import_only_declared_distributions() -> None:
+    local = local_modules(ROOT / "tests")
+    assert undeclared(third_party(TEST_FILES, local), RUNTIME | OPTIONAL | EXTRAS["test"]) == []
+
+
+def test_every_test_extra_entry_is_used() -> None:
+    used = set(third_party(TEST_FILES, local_modules(ROOT / "tests"))) | set(third_party(PACKAGE_FILES))
+    unused = sorted(d for d in EXTRAS["test"] - TOOLS if not provided_modules(d) & used)
+    assert unused == [], f"in the test extra but imported nowhere (and not a tool CI runs): {unused}"
+
+
+def private_imports(paths: list[Path], root: Path = ROOT) -> list[str]:
+    """Imports whose module path has a private part (``typer._click.exceptions``)."""
+    return [f"{p.relative_to(root)}:{line}: {module}" for p in paths for line, module in imports(p)
+            if any(part.startswith("_") and not part.startswith("__") for part in module.split("."))]
+
+
+def test_nothing_is_imported_from_a_private_module() -> None:
+    assert private_imports(PACKAGE_FILES + TEST_FILES) == []
+
+
+@pytest.mark.parametrize(("source", "found"), [
+    ("from typer._click.exceptions import UsageError\n", ["typer._click.exceptions"]),
+    ("def f():\n    import a._b\n", ["a._b"]),
+    ("from __future__ import annotations\nimport typer\nfrom .x import y\n", []),
+])
+def test_the_private_import_check_sees_them(tmp_path: Path, source: str, found: list[str]) -> None:
+    path = tmp_path / "probe.py"
+    path.write_text(source)
+    assert [s.rsplit(": ", 1)[1] for s in private_imports([path], tmp_path)] == found
+
+
+def test_the_declaration_check_sees_an_undeclared_module() -> None:
+    # anyio is installed (mcp needs it); were it undeclared, a kalashi import of it would be reported
+    assert undeclared({"anyio": ["x.py:1"]}, RUNTIME - {"anyio"}) == [
+        "anyio (imported at x.py:1) comes from ['anyio'], not declared in pyproject.toml"]
+    assert undeclared({"anyio": ["x.py:1"]}, {"anyio"}) == []
