@@ -141,3 +141,29 @@ def test_the_declaration_check_sees_an_undeclared_module() -> None:
     assert undeclared({"anyio": ["x.py:1"]}, RUNTIME - {"anyio"}) == [
         "anyio (imported at x.py:1) comes from ['anyio'], not declared in pyproject.toml"]
     assert undeclared({"anyio": ["x.py:1"]}, {"anyio"}) == []
+
+
+#: where the package may use the stdlib json module, and why (everywhere else: orjson)
+STDLIB_JSON = {
+    "kalashi_cli/record_schema.py": "writes the committed record schemas: json.dumps's sorted keys and ASCII "
+                                    "escapes are their byte format (drift-tested)",
+    "kalashi_cli/cli/profile_cmd.py": "prints the profile schema in the same committed format",
+}
+
+
+def test_one_json_codec() -> None:
+    """orjson encodes and decodes JSON; msgspec types and validates (never a second codec); stdlib json
+    only where the output format is fixed and speed does not matter (STDLIB_JSON)."""
+    stdlib, msgspec_codec = [], []
+    for path in PACKAGE_FILES:
+        rel = str(path.relative_to(ROOT))
+        for line, module in imports(path):
+            if module == "json" and rel not in STDLIB_JSON:
+                stdlib.append(f"{rel}:{line}")
+        source = path.read_text(encoding="utf-8")
+        if re.search(r"msgspec\.json\.(encode|decode|Encoder|Decoder)\b|from msgspec\.json import|"
+                     r"from msgspec import json", source):
+            msgspec_codec.append(rel)
+    assert stdlib == [], "stdlib json outside STDLIB_JSON: use orjson"
+    assert msgspec_codec == [], "msgspec as a JSON codec: use orjson"
+    assert all((ROOT / rel).exists() for rel in STDLIB_JSON)
