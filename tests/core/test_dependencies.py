@@ -167,3 +167,49 @@ def test_one_json_codec() -> None:
     assert stdlib == [], "stdlib json outside STDLIB_JSON: use orjson"
     assert msgspec_codec == [], "msgspec as a JSON codec: use orjson"
     assert all((ROOT / rel).exists() for rel in STDLIB_JSON)
+
+
+CONSTRAINTS = ROOT / ".ci" / "constraints.txt"
+
+
+def pins() -> dict[str, str]:
+    """Distribution → pinned version in .ci/constraints.txt."""
+    out = {}
+    for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep and version, f".ci/constraints.txt: {line!r} is not NAME==VERSION (regenerate with .ci/lock.sh)"
+            out[norm(name)] = version.split(";")[0].strip()
+    return out
+
+
+def test_the_lock_pins_every_declared_distribution_within_its_range() -> None:
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pinned = pins()
+    project = PYPROJECT["project"]
+    problems = []
+    for req in [*project["dependencies"], *(r for reqs in project["optional-dependencies"].values() for r in reqs)]:
+        r = Requirement(req)
+        if r.marker is not None and not r.marker.evaluate({"extra": ""}):
+            continue
+        version = pinned.get(norm(r.name))
+        if version is None:
+            problems.append(f"{r.name} is not pinned")
+        elif not r.specifier.contains(Version(version), prereleases=True):
+            problems.append(f"{r.name}=={version} is outside pyproject's {r.specifier}")
+    assert "kalashi" not in pinned, "the lock pins the project itself"
+    assert problems == [], f".ci/constraints.txt is stale ({'; '.join(problems)}): run .ci/lock.sh and commit it"
+
+
+def test_ci_runs_the_readme_test_command_verbatim_with_the_lock() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [line for line in readme.splitlines() if "pip install" in line and ".venv/bin/pytest" in line]
+    assert len(commands) == 1, commands
+    command = commands[0]
+    assert "-c .ci/constraints.txt" in command, "the README's test command installs what CI pins"
+    run = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    marker = next(i for i, line in enumerate(run) if line.startswith("# The README's test command, verbatim"))
+    assert run[marker + 1] == command
