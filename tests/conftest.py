@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import needs
@@ -41,12 +42,15 @@ def shared() -> object:
     return shared_path
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
     """One line at the end: how many tests were not run because something was missing, and what.
 
     Only skips raised through tests/needs.py count (their message starts with ``needs …:``); under
-    ``CI=true`` those tests failed instead, so the line never shows in CI.
+    ``CI=true`` those tests failed instead, so the line never shows in CI. (A wrapper, so that the
+    line comes after pytest's own summaries, just above its final count.)
     """
+    yield
     missing: Counter[str] = Counter()
     for report in terminalreporter.stats.get("skipped", []):
         longrepr = report.longrepr
