@@ -224,8 +224,16 @@ class Client:
         return id_
 
     def answer(self, id_: int, timeout: float = WAIT) -> dict[str, Any]:
-        """The ack or error for command ``id_``."""
-        return self.until(lambda m: m["type"] in ("ack", "error") and m.get("id") == id_, timeout)
+        """The ack or error for command ``id_``, read already or still to come.
+
+        Commands run one at a time in the order they came, but their answers are sent by tasks
+        of their own: a quick command queued behind a long one may be answered a moment before
+        it (on a loaded machine it was), so one read past while waiting for another still counts.
+        """
+        def is_answer(m: dict[str, Any]) -> bool:
+            return m["type"] in ("ack", "error") and m.get("id") == id_
+
+        return next((m for m in self.seen if is_answer(m)), None) or self.until(is_answer, timeout)
 
     def command(self, cmd: str, *, token: str | None = TOKEN, **args: Any) -> dict[str, Any]:
         return self.answer(self.send(cmd, token=token, **args))
