@@ -462,11 +462,11 @@ class Journal:
     def tightened_limits(self) -> dict[str, Any]:
         """Return the risk limits tightened at run time, ``{limit: value}`` (values as JSON: str/int/bool)."""
         v = self.get_meta("tightened_limits")
-        return dict(json.loads(v)) if v else {}
+        return dict(orjson.loads(v)) if v else {}
 
     def set_tightened_limits(self, limits: dict[str, Any]) -> None:
         """Store the risk limits tightened at run time (replacing what was stored)."""
-        self.set_meta("tightened_limits", json.dumps(limits, sort_keys=True))
+        self.set_meta("tightened_limits", orjson.dumps(limits, option=orjson.OPT_SORT_KEYS).decode())
 
     def clear_tightened_limits(self) -> None:
         """Forget the limits tightened at run time (``kalashi resume --confirm --clear-limits``)."""
