@@ -33,7 +33,6 @@ Intent status moves through an explicit table; an illegal transition raises.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -42,6 +41,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
+
+import orjson
 
 from . import migrations
 from .domain import ExchangeFill, ExchangeOrder, OrderIntent, Settlement
@@ -461,11 +462,11 @@ class Journal:
     def tightened_limits(self) -> dict[str, Any]:
         """Return the risk limits tightened at run time, ``{limit: value}`` (values as JSON: str/int/bool)."""
         v = self.get_meta("tightened_limits")
-        return dict(json.loads(v)) if v else {}
+        return dict(orjson.loads(v)) if v else {}
 
     def set_tightened_limits(self, limits: dict[str, Any]) -> None:
         """Store the risk limits tightened at run time (replacing what was stored)."""
-        self.set_meta("tightened_limits", json.dumps(limits, sort_keys=True))
+        self.set_meta("tightened_limits", orjson.dumps(limits, option=orjson.OPT_SORT_KEYS).decode())
 
     def clear_tightened_limits(self) -> None:
         """Forget the limits tightened at run time (``kalashi resume --confirm --clear-limits``)."""
@@ -701,7 +702,7 @@ class Journal:
         now = ts_ms if ts_ms is not None else _now_ms()
         with self.tx() as db:
             db.executemany("INSERT INTO records (ts_ms, kind, record) VALUES (?,?,?)",
-                           [(now, r["kind"], json.dumps(r)) for r in records])
+                           [(now, r["kind"], _dumps(r)) for r in records])
 
     def records(self, kind: str | None = None, limit: int | None = None, newest_first: bool = False
                 ) -> list[dict[str, Any]]:
@@ -732,16 +733,16 @@ class Journal:
     def add_metrics(self, record: dict[str, Any], ts_ms: int | None = None) -> None:
         with self.tx() as db:
             db.execute("INSERT INTO metrics (ts_ms, record) VALUES (?, ?)",
-                       (ts_ms if ts_ms is not None else _now_ms(), json.dumps(record)))
+                       (ts_ms if ts_ms is not None else _now_ms(), _dumps(record)))
 
     def latest_metrics(self) -> dict[str, Any] | None:
         rows = self._q("SELECT record FROM metrics ORDER BY id DESC LIMIT 1")
-        return json.loads(rows[0]["record"]) if rows else None
+        return orjson.loads(rows[0]["record"]) if rows else None
 
     def add_event(self, kind: str, detail: dict[str, Any], *, ticker: str = "", ts_ms: int | None = None) -> None:
         with self.tx() as db:
             db.execute("INSERT INTO events (ts_ms, kind, ticker, detail) VALUES (?,?,?,?)",
-                       (ts_ms if ts_ms is not None else _now_ms(), kind, ticker, json.dumps(detail, default=str)))
+                       (ts_ms if ts_ms is not None else _now_ms(), kind, ticker, _dumps(detail, default=str)))
 
     def events(self, kind: str | None = None, limit: int = 100, *, since_ms: int | None = None
                ) -> list[dict[str, Any]]:
@@ -755,7 +756,7 @@ class Journal:
             args.append(since_ms)
         rows = self._q(sql + " ORDER BY id DESC LIMIT ?", [*args, limit])
         return [{"id": r["id"], "ts_ms": r["ts_ms"], "kind": r["kind"], "ticker": r["ticker"],
-                 "detail": json.loads(r["detail"])} for r in rows]
+                 "detail": orjson.loads(r["detail"])} for r in rows]
 
     # -- tailing (serve-bridge --attach) ------------------------------------------------
     def tail_position(self) -> TailPosition:
@@ -775,7 +776,7 @@ class Journal:
         new = TailPosition(record_id=recs[-1].id if recs else pos.record_id,
                            metrics_id=int(metrics[-1]["id"]) if metrics else pos.metrics_id,
                            iteration=int(iters[-1]["n"]) if iters else pos.iteration)
-        return JournalTail(records=recs, iterations=iters, metrics=[json.loads(r["record"]) for r in metrics],
+        return JournalTail(records=recs, iterations=iters, metrics=[orjson.loads(r["record"]) for r in metrics],
                            position=new)
 
 
@@ -787,8 +788,13 @@ def _intent_row(r: sqlite3.Row) -> IntentRow:
                      detail=r["detail"])
 
 
+def _dumps(obj: Any, default: Any = None) -> str:
+    """A journal row's JSON text: orjson, as every record kalashi writes (non-string keys as strings)."""
+    return orjson.dumps(obj, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _record_row(r: sqlite3.Row) -> RecordRow:
-    return RecordRow(id=int(r["id"]), ts_ms=int(r["ts_ms"]), kind=str(r["kind"]), record=json.loads(r["record"]))
+    return RecordRow(id=int(r["id"]), ts_ms=int(r["ts_ms"]), kind=str(r["kind"]), record=orjson.loads(r["record"]))
 
 
 # -- file-level probes (heal) -----------------------------------------------------------------

@@ -55,8 +55,9 @@ from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KalashiError
+from ..httpserve import LOOPBACK_NAMES, host_name
 from .backends import Backend, CommandRefused
-from .page import COOKIE, LOOPBACK_NAMES, PageServer, host_name
+from .page import COOKIE, PageServer
 from .protocol import (
     REFUSED,
     Command,

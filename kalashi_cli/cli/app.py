@@ -8,13 +8,42 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, Protocol, cast
 
 import typer
-from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 
 from ..errors import EXIT_CODES, EXIT_INTERRUPTED, KalashiError
+
+
+class UsageProblem(Protocol):
+    """What kalashi reads from click's ``UsageError`` (a bad option or argument, an unknown command)."""
+
+    ctx: Any
+    exit_code: int
+
+    def format_message(self) -> str: ...
+
+    def show(self) -> None: ...
+
+
+def _click_base(name: str) -> type[Exception]:
+    """click's exception class ``name``, reached through typer's public ``BadParameter``.
+
+    typer vendors click as the private ``typer._click`` (since 0.26) and exports only
+    ``BadParameter`` of its exceptions; BadParameter subclasses UsageError, which subclasses
+    ClickException (click's documented hierarchy), so the classes are taken from its MRO.
+    """
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == name:
+            return cast(type[Exception], cls)
+    raise ImportError(f"typer.BadParameter no longer derives from click's {name}: see kalashi_cli/cli/app.py")
+
+
+#: every usage error click raises (BadParameter, NoSuchOption, MissingParameter, unknown command, …)
+UsageError = _click_base("UsageError")
+#: the base of every error click reports itself
+ClickException = _click_base("ClickException")
 
 #: `kalashi heal --once` adds two codes of its own (kalashi_cli.heal.monitor.HEAL_EXIT_CODES; a test
 #: keeps them equal without importing heal on every start)
@@ -64,17 +93,19 @@ class KalashiGroup(TyperGroup):
             # `kalashi scan | head`: the reader left; that is not an error of ours
             _silence_stdout()
             raise typer.Exit(0) from None
-        except ClickUsageError as e:  # a subcommand's bad option or argument, or an unknown command
-            usage_error(e)
-            raise typer.Exit(e.exit_code) from None
+        except UsageError as e:  # a subcommand's bad option or argument, or an unknown command
+            problem = cast(UsageProblem, e)
+            usage_error(problem)
+            raise typer.Exit(problem.exit_code) from None
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None,  # type: ignore[override]
                      **extra: Any) -> Any:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
-        except ClickUsageError as e:  # a bad option before the command: `kalashi --bogus`
-            usage_error(e)
-            raise typer.Exit(e.exit_code) from None
+        except UsageError as e:  # a bad option before the command: `kalashi --bogus`
+            problem = cast(UsageProblem, e)
+            usage_error(problem)
+            raise typer.Exit(problem.exit_code) from None
 
 
 app = typer.Typer(
@@ -152,7 +183,7 @@ def error(msg: str) -> None:
         pass
 
 
-def usage_error(e: ClickUsageError) -> None:
+def usage_error(e: UsageProblem) -> None:
     """Print a usage error as one kalashi error line that says where the help is."""
     if type(e).__name__ == "NoArgsIsHelpError":  # `kalashi profile` alone prints its help
         e.show()

@@ -229,7 +229,7 @@ def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, h
                 _show(rec)
 
         monitor = HealthMonitor(cfg, supervisor=supervisor, notifier=notifier, sink=sink, check_every_s=every)
-        from ..bridge.page import LOOPBACK_NAMES
+        from ..httpserve import LOOPBACK_NAMES
 
         if status[0] not in LOOPBACK_NAMES:
             sys.stderr.write(f"kalashi: warning: serving status on {status[0]} shows it (processes, commands, journal "

@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from .evaluate import Score
 
@@ -87,6 +88,6 @@ def write_report(path: Path, scores: Sequence[Score], *, title: str, notes: Sequ
     """Write the HTML report and its JSON twin (same numbers); return both paths."""
     path.write_text(render_html(scores, title=title, notes=notes), encoding="utf-8")
     twin = path.with_suffix(".json")
-    twin.write_text(json.dumps({"title": title, "notes": list(notes), "scores": [s.record() for s in scores]},
-                               indent=2) + "\n", encoding="utf-8")
+    twin.write_bytes(orjson.dumps({"title": title, "notes": list(notes), "scores": [s.record() for s in scores]},
+                                  option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
     return [path, twin]

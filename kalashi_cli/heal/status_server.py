@@ -1,6 +1,7 @@
 """Heal's status over HTTP: ``GET /api/v1/status`` (JSON) and ``GET /metrics`` (Prometheus text).
 
-A stdlib ``ThreadingHTTPServer`` in a background thread, bound to loopback by default. It
+Served by :mod:`kalashi_cli.httpserve` (the same small server as the dashboard page) from a
+background thread, bound to loopback by default. It
 only reads a snapshot the monitor publishes (no request can change anything), answers GET
 and HEAD, and refuses ``Host`` headers that are not loopback names when bound to loopback
 (a DNS-rebinding page cannot read the status).
@@ -20,16 +21,12 @@ Metrics (text exposition format 0.0.4)::
 
 from __future__ import annotations
 
-import http.server
-import json
 import logging
 import math
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-from ..bridge.page import LOOPBACK_NAMES, host_name
+from ..httpserve import LOOPBACK_NAMES, HttpServer, Request, Response, json_response, loopback_host, text
 from .checks import SEVERITY
 
 log = logging.getLogger("kalashi.heal")
@@ -94,18 +91,16 @@ class StatusServer:
         self.snapshot = snapshot
         self.host = host
         self.requested_port = port
-        self._httpd: http.server.ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = HttpServer(host, port, self.answer, name="kalashi-heal-status",
+                                server_version="kalashi-heal/0.1", access_log=log)
 
     @property
     def port(self) -> int:
-        assert self._httpd is not None, "the status server is not started"
-        return int(self._httpd.server_address[1])
+        return self._http.port
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{STATUS_PATH}"
+        return f"{self._http.base_url()}{STATUS_PATH}"
 
     def start(self) -> StatusServer:
         """Bind and serve in a daemon thread.
@@ -113,60 +108,28 @@ class StatusServer:
         Raises:
             OSError: the address is in use or cannot be bound.
         """
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            server_version = "kalashi-heal/0.1"
-            sys_version = ""
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-                log.debug("status server: " + format, *args)
-
-            def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
-                self._answer(head=True)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._answer(head=False)
-
-            def _answer(self, *, head: bool) -> None:
-                if server.host in LOOPBACK_NAMES and host_name(self.headers.get("Host") or "") not in LOOPBACK_NAMES:
-                    self._send(403, "text/plain; charset=utf-8", b"forbidden host\n", head)
-                    return
-                path = urlsplit(self.path).path
-                try:
-                    snap = server.snapshot()
-                except Exception as e:  # noqa: BLE001 - report, never crash the server thread
-                    self._send(500, "text/plain; charset=utf-8", f"status unavailable: {e}\n".encode(), head)
-                    return
-                if path in (STATUS_PATH, STATUS_PATH + "/"):
-                    body = json.dumps(snap, default=str, indent=None).encode()
-                    self._send(200, "application/json", body, head)
-                elif path == METRICS_PATH:
-                    self._send(200, METRICS_CONTENT_TYPE, metrics_text(snap).encode(), head)
-                else:
-                    self._send(404, "application/json",
-                               json.dumps({"error": f"no such path {path}",
-                                           "paths": [STATUS_PATH, METRICS_PATH]}).encode(), head)
-
-            def _send(self, code: int, ctype: str, body: bytes, head: bool) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                if not head:
-                    self.wfile.write(body)
-
-        self._httpd = http.server.ThreadingHTTPServer((self.host, self.requested_port), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.1,), name="kalashi-heal-status",
-                                        daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
+        self._http.close()
+
+    def answer(self, req: Request) -> Response:
+        """The answer to one GET/HEAD (never cached)."""
+        resp = self._route(req)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    def _route(self, req: Request) -> Response:
+        if self.host in LOOPBACK_NAMES and not loopback_host(req.host):
+            return text(403, "forbidden host\n")
+        path = req.path
+        try:
+            snap = self.snapshot()
+        except Exception as e:  # noqa: BLE001 - report, never crash the server thread
+            return text(500, f"status unavailable: {e}\n")
+        if path in (STATUS_PATH, STATUS_PATH + "/"):
+            return json_response(200, snap)
+        if path == METRICS_PATH:
+            return Response(200, metrics_text(snap).encode(), METRICS_CONTENT_TYPE)
+        return json_response(404, {"error": f"no such path {path}", "paths": [STATUS_PATH, METRICS_PATH]})

@@ -12,20 +12,21 @@ the supervisor. Only http(s) URLs are accepted.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
+import orjson
 
 from ..errors import UsageError
 
 log = logging.getLogger("kalashi.heal")
 
 TIMEOUT_S = 5.0
+USER_AGENT = "kalashi-heal/0.1"
 
 
 def check_url(url: str) -> str:
@@ -40,25 +41,30 @@ def check_url(url: str) -> str:
     return url
 
 
-def post_json(url: str, payload: dict[str, Any], *, timeout_s: float = TIMEOUT_S) -> tuple[bool, str]:
-    """POST ``payload`` as JSON once; return (delivered, plain-words detail). Never raises."""
-    body = json.dumps(payload, default=str).encode()
-    req = urllib.request.Request(url, data=body, method="POST",
-                                 headers={"Content-Type": "application/json", "User-Agent": "kalashi-heal/0.1"})
-    # a loopback receiver must never be routed through an HTTP(S)_PROXY
+def client_for(url: str, *, timeout_s: float = TIMEOUT_S) -> httpx.Client:
+    """An HTTP client for ``url``: a loopback receiver is never routed through an HTTP(S)_PROXY."""
     loopback = (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({})) if loopback else urllib.request.build_opener()
+    return httpx.Client(timeout=timeout_s, trust_env=not loopback, headers={"User-Agent": USER_AGENT})
+
+
+def post_json(url: str, payload: dict[str, Any], *, timeout_s: float = TIMEOUT_S,
+              client: httpx.Client | None = None) -> tuple[bool, str]:
+    """POST ``payload`` as JSON once; return (delivered, plain-words detail). Never raises.
+
+    ``client`` (else a fresh one for this call) carries the connection; redirects are not followed.
+    """
+    body = orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS)
+    http = client if client is not None else client_for(url, timeout_s=timeout_s)
     try:
-        with opener.open(req, timeout=timeout_s) as resp:
-            status = resp.status
-    except urllib.error.HTTPError as e:
-        return False, f"{url} answered HTTP {e.code}"
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        return False, f"{url} not reachable: {reason}"
-    if 200 <= status < 300:
-        return True, f"delivered ({status})"
-    return False, f"{url} answered HTTP {status}"
+        resp = http.post(url, content=body, headers={"Content-Type": "application/json"}, timeout=timeout_s)
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as e:
+        return False, f"{url} not reachable: {e or type(e).__name__}"
+    finally:
+        if client is None:
+            http.close()
+    if 200 <= resp.status_code < 300:
+        return True, f"delivered ({resp.status_code})"
+    return False, f"{url} answered HTTP {resp.status_code}"
 
 
 class Notifier:
@@ -73,6 +79,7 @@ class Notifier:
         self.last_error = ""
         self._idle = threading.Condition()
         self._pending = 0
+        self._client = client_for(self.url, timeout_s=timeout_s)  # one connection for every notification
         self._thread = threading.Thread(target=self._run, name="kalashi-heal-webhook", daemon=True)
         self._thread.start()
 
@@ -87,7 +94,7 @@ class Notifier:
             payload = self._queue.get()
             if payload is None:
                 return
-            ok, detail = post_json(self.url, payload, timeout_s=self.timeout_s)
+            ok, detail = post_json(self.url, payload, timeout_s=self.timeout_s, client=self._client)
             if ok:
                 self.sent += 1
             else:
@@ -108,3 +115,5 @@ class Notifier:
         self.flush(timeout_s)
         self._queue.put(None)
         self._thread.join(timeout_s)
+        if not self._thread.is_alive():
+            self._client.close()

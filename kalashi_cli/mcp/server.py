@@ -38,13 +38,13 @@ from __future__ import annotations
 import functools
 import hmac
 import inspect
-import json
 import math
 import re
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, TypeVar
 
+import orjson
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
@@ -438,7 +438,7 @@ def _market_answer(service: Any, payload: dict[str, Any]) -> CallToolResult:
     ds = data_source(service)
     body = {**payload, "data_source": ds}
     content: list[Any] = [TextContent(type="text", text=ds["note"])] if ds["kind"] != "exchange" else []
-    content.append(TextContent(type="text", text=json.dumps(body, indent=2)))
+    content.append(TextContent(type="text", text=orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()))
     return CallToolResult(content=content, structured_content=body)
 
 
@@ -708,12 +708,12 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
                      description="The active profile (risk limits as tightened in this session), mode and whether "
                                  "orders are allowed.")
     def profile_resource() -> str:
-        return json.dumps(profile_view(service), indent=2)
+        return orjson.dumps(profile_view(service), option=orjson.OPT_INDENT_2).decode()
 
     @server.resource("kalashi://metrics/latest", name="metrics", title="Latest metrics", mime_type="application/json",
                      description="The metrics record computed from the journal now.")
     def metrics_resource() -> str:
-        return json.dumps(service.metrics(), indent=2)
+        return orjson.dumps(service.metrics(), option=orjson.OPT_INDENT_2).decode()
 
     return server
 

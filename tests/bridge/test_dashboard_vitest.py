@@ -16,7 +16,8 @@ DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
 
 
 def test_vitest_suite_passes() -> None:
-    require_tool(shutil.which("npm") is not None, "npm is not installed (Node.js is needed for the dashboard)")
+    require_tool(shutil.which("npm") is not None, "npm is not installed (Node.js is needed for the dashboard)",
+                 what="npm")
     lock = DASHBOARD / "package-lock.json"
     stamp = DASHBOARD / "node_modules" / ".package-lock.json"
     if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:

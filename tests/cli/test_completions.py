@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import needs
 import pytest
 
 from kalashi_cli.cli import docgen
@@ -137,8 +138,8 @@ def test_completion_helpers_in_process(tmp_path: Path, monkeypatch: pytest.Monke
     assert [v for v, _ in complete_source("s")] == ["sim", "sim:seed="]
 
 
-zsh = pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed (apt-get install zsh)")
-fish = pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed (apt-get install fish)")
+zsh = needs.program("zsh", "the zsh completion script is run in it")
+fish = needs.program("fish", "the fish completion script is run in it")
 
 
 def zsh_complete(words: list[str], home: Path, cwd: Path, *, autoload: bool) -> str:

@@ -8,17 +8,16 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import needs
 import pytest
 from typer import Exit
-from typer._click.exceptions import ClickException
 
 from kalashi_cli.cli import docgen
-from kalashi_cli.cli.app import ALL_EXIT_CODES, HEAL_ONCE_EXIT_CODES
+from kalashi_cli.cli.app import ALL_EXIT_CODES, HEAL_ONCE_EXIT_CODES, ClickException
 from kalashi_cli.errors import EXIT_CODES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -184,7 +183,7 @@ RUN = [
 ]
 
 
-@pytest.mark.skipif(shutil.which("jq") is None, reason="some examples pipe into jq (apt-get install jq)")
+@needs.program("jq", "some examples pipe into jq")
 def test_examples_from_the_help_run(tmp_path: Path) -> None:
     root = docgen.root_command()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KALASHI_", "KALSHI_"))}

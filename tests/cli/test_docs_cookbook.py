@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import needs
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def after(name: str, work: Path, out: str) -> None:
         assert health[-1]["name"] == "overall"
 
 
-needs_jq = pytest.mark.skipif(shutil.which("jq") is None, reason="the cookbook's recipes use jq (apt-get install jq)")
+needs_jq = needs.program("jq", "the cookbook's recipes use jq")
 
 
 @needs_jq

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import needs
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -14,25 +15,20 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from kalashi_cli.exchange.auth import Credentials, load_private_key
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+SHARED = needs.SHARED
 EXAMPLES = SHARED / "kalshi-api" / "examples"
 REAL = SHARED / "data" / "kalshi-real"
 DATA = REPO / "tests" / "data"
 
 
 def shared_json(rel: str) -> Any:
-    """Load a JSON file under /work/shared, skipping the test when it is absent."""
-    path = SHARED / rel
-    if not path.exists():
-        pytest.skip(f"shared data not available: {rel}")
-    return json.loads(path.read_text())
+    """Load a JSON file under ../shared; skip the test when it is absent (fail under CI)."""
+    return json.loads(shared_path(rel).read_text())
 
 
 def shared_path(rel: str) -> Path:
-    path = SHARED / rel
-    if not path.exists():
-        pytest.skip(f"shared data not available: {rel}")
-    return path
+    """A path under ../shared; skip the test when it is absent (fail under CI)."""
+    return needs.shared_path(rel)
 
 
 def data_json(name: str) -> Any:

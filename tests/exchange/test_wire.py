@@ -15,14 +15,11 @@ from kalashi_cli.errors import OrderRejected
 from kalashi_cli.exchange import wire
 from kalashi_cli.money import CENT_GRID, DECI_CENT_GRID, MULT_SCALE, TickBand, fmt_count, fmt_price
 
-from .conftest import EXAMPLES, data_json, shared_json
+from .conftest import data_json, shared_json
 
 
 def example(name: str) -> Any:
-    path = EXAMPLES / name
-    if not path.exists():
-        pytest.skip(f"spec examples not available: {name}")
-    return json.loads(path.read_text())
+    return shared_json(f"kalshi-api/examples/{name}")
 
 
 # --------------------------------------------------------------------------- markets
@@ -214,18 +211,18 @@ def test_create_and_batch_responses_parse() -> None:
 
 
 def test_constructed_orders_fills_positions_settlements_balance() -> None:
-    o = wire.parse_exchange_order(example("constructed/rest_get_orders_response.json")["orders"][0])
+    o = wire.parse_exchange_order(data_json("constructed/rest_get_orders_response.json")["orders"][0])
     assert (o.side, o.price, o.status, o.fill_count, o.remaining_count, o.initial_count) == (
         "bid", 5600, "resting", 400, 600, 1000)
     assert o.maker_fees == 20_000 and o.created_ts_ms > 0
-    f = wire.parse_fill(example("constructed/rest_get_fills_response.json")["fills"][0])
+    f = wire.parse_fill(data_json("constructed/rest_get_fills_response.json")["fills"][0])
     assert (f.side, f.price, f.count, f.fee, f.is_taker) == ("bid", 5600, 400, 20_000, False)
     assert f.ts_ms == 1783872310000
-    pos = [wire.parse_position(p) for p in example("constructed/rest_get_positions_response.json")["market_positions"]]
+    pos = [wire.parse_position(p) for p in data_json("constructed/rest_get_positions_response.json")["market_positions"]]
     assert [p.position for p in pos] == [400, -250]
-    s = wire.parse_settlement(example("constructed/rest_get_settlements_response.json")["settlements"][0])
+    s = wire.parse_settlement(data_json("constructed/rest_get_settlements_response.json")["settlements"][0])
     assert s.result == "yes" and s.revenue == 10_000_000 and s.value == 10_000 and s.yes_count == 1000
-    b = wire.parse_balance(example("constructed/rest_get_balance_response.json"))
+    b = wire.parse_balance(data_json("constructed/rest_get_balance_response.json"))
     assert b.balance == 123_450_000 and b.portfolio_value == 56_000_000
     assert b.by_shard == ((0, 100_000_000), (2, 23_450_000))
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import needs
 import pytest
 from typer.testing import CliRunner
 
@@ -14,16 +15,8 @@ from kalashi_cli.cli.app import app
 from kalashi_cli.domain import Market
 from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
 REAL = ("data", "kalshi-real", "tape_2026-07_sample")
-
-
-def shared_path(*parts: str) -> Path:
-    """A path under ../shared (real Kalshi data, not in the repository); skip the test when absent."""
-    p = SHARED.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"{p} is not available (../shared is not part of the repository)")
-    return p
+shared_path = needs.shared_path  # real Kalshi data, not in the repository: skip when absent (fail under CI)
 
 #: the collector's crypto/econ samples carry top-of-book prices without sizes: give each side this many
 NOMINAL = 100 * COUNT_SCALE

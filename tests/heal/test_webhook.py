@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from decimal import Decimal
 
+import httpx
 import pytest
 
 from kalashi_cli.errors import UsageError
@@ -57,3 +60,37 @@ def test_an_undeliverable_notification_is_logged_and_dropped(caplog: pytest.LogC
 def test_only_http_urls(url: str) -> None:
     with pytest.raises(UsageError):
         check_url(url)
+
+
+def test_delivery_is_one_httpx_post_of_json() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        ok, detail = post_json("https://hooks.example/k", {"event": "gave_up", "loss": Decimal("1.50")}, client=client)
+    assert (ok, detail) == (True, "delivered (204)")
+    (req,) = seen
+    assert req.method == "POST" and str(req.url) == "https://hooks.example/k"
+    assert req.headers["content-type"] == "application/json"
+    assert json.loads(req.content) == {"event": "gave_up", "loss": "1.50"}  # what JSON cannot carry, as text
+
+
+def test_a_timeout_is_reported_not_raised() -> None:
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with httpx.Client(transport=httpx.MockTransport(hang)) as client:
+        ok, detail = post_json("https://hooks.example/k", {"event": "x"}, client=client)
+    assert not ok and detail == "https://hooks.example/k not reachable: timed out"
+
+
+def test_a_loopback_receiver_is_not_sent_through_a_proxy(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(var, f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    ok, detail = post_json(receiver.url, {"event": "x"})
+    assert ok, detail

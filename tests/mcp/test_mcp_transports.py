@@ -115,10 +115,11 @@ class HttpServer:
 @contextlib.asynccontextmanager
 async def authorized(url: str, token: str) -> AsyncIterator[Client]:
     """An MCP client over streamable HTTP that sends ``Authorization: Bearer <token>``."""
+    import httpx2  # the MCP SDK's HTTP client; built as its private create_mcp_http_client does
     from mcp.client.streamable_http import streamable_http_client
-    from mcp.shared._httpx_utils import create_mcp_http_client
 
-    async with create_mcp_http_client(headers={"Authorization": f"Bearer {token}"}) as http, \
+    timeout = httpx2.Timeout(30.0, read=300.0)  # a server may hold a response stream open
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=timeout) as http, \
             Client(streamable_http_client(url, http_client=http), read_timeout_seconds=WAIT) as c:
         yield c
 

@@ -9,8 +9,7 @@ snapshot itself.
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import needs
 import pytest
 
 from kalashi_cli.exchange.books import BookStore
@@ -18,7 +17,6 @@ from kalashi_cli.money import parse_count, parse_price
 from kalashi_cli.sim.engine import MatchingEngine
 from kalashi_cli.sim.replay import load_recording
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "kalshi-real"
 RECORDINGS = [
     "crypto_ws_kxbtc15m/ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl",
     "crypto_ws_kxbtc15m/ws_recording_rv600_offline_control_patch_smoke_20260515T030949Z.jsonl",
@@ -32,9 +30,7 @@ def _levels(raw: list | None) -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize("name", RECORDINGS)
 def test_engine_book_equals_the_recording_at_every_frame(name: str) -> None:
-    path = SHARED / name
-    if not path.exists():
-        pytest.skip(f"{path} is not available (../shared is not part of the repository)")
+    path = needs.shared_path("data", "kalshi-real", name)
     engine = MatchingEngine(sticky_consumption=True)
     store = BookStore(no_side_in_yes_prices=False)
     snapshots = deltas = 0

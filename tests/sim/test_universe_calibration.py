@@ -11,10 +11,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import needs
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = ROOT.parent / "shared" / "data" / "kalshi-real"
+SHARED_DATA = needs.SHARED / "data" / "kalshi-real"
 
 
 def _load_calibrate() -> ModuleType:
@@ -88,8 +89,7 @@ def test_volume_tick_structures_and_fees(sim: dict[str, Any]) -> None:
 
 def test_documented_real_measurements_still_hold() -> None:
     """The 'measured' column of docs/sim-calibration.md, recomputed from the captures."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"{SHARED_DATA} is not available (../shared is not part of the repository)")
+    needs.shared_path("data", "kalshi-real")
     real = calibrate.measure(SHARED_DATA)
     sports = real["books"]["by_category"]["sports"]
     assert sports["spread_ticks_hist"] == {"1": 38, "2": 9, "3": 4, "4-5": 2}

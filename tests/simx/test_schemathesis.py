@@ -16,14 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+import schemathesis  # in the test extra: a missing install fails, it does not skip
 
 from kalashi_cli.sim.server import DemoKey
 from kalashi_cli.sim.server.app import PREFIX
 
 from .conftest import Sim, start_sim
 from .spec import openapi
-
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the test extra: pip install -e '.[test]'")
 
 ONLY_IN_334 = {("delete", "/portfolio/events/orders")}  # cancel-all is newer than the 3.28 document
 
