@@ -148,7 +148,9 @@ class Analyzer:
         if not stop or not as_of_ms:
             return True
         c = close_ms(m)
-        return c is None or c - as_of_ms > stop
+        # a close time already past while the market still says active: the status wins (Kalshi moves
+        # close times; a recording's clock may lag) — only a close still ahead stops the strategy
+        return c is None or not 0 <= c - as_of_ms <= stop
 
     def _finish(self, group: list[Market], as_of_ms: int, src: str) -> Iterator[Opportunity]:
         found: list[Opportunity] = []

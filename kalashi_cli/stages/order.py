@@ -174,7 +174,7 @@ class OrderExecutor:
                 return
             closes = close_ms(m) if self.market_clock else None
             stop = self._stop_ms.get(o.strategy, 0)
-            if closes is not None and closes - now <= stop:
+            if closes is not None and 0 <= closes - now <= stop:
                 yield Denied(o.id, leg.ticker, "closing", f"{leg.ticker} closes at {m.close_time}, within the "
                              f"{stop // 1000} s before its close when {o.strategy} opens nothing "
                              f"(analyze.{o.strategy}.stop_before_close_seconds)", o.strategy)
@@ -340,7 +340,7 @@ class OrderExecutor:
             expiry = self.now_ms() // 1000 + ex.maker_expiry_seconds
         closes = close_ms(m) if self.market_clock else None
         stop = self._stop_ms["spread"]
-        if closes is not None and stop:
+        if closes is not None and stop and closes - stop > self.now_ms():
             # a quote never rests into the last minutes before the close: it expires before them
             last = (closes - stop) // 1000
             expiry = last if expiry is None else min(expiry, last)
