@@ -15,6 +15,7 @@ from kalashi_cli.profile import load_profile, money
 from kalashi_cli.stages.correlate import Correlator, Grouper
 from kalashi_cli.stages.portfolio import load_portfolio
 from kalashi_cli.stages.risk import (
+    BasketCharge,
     RiskGate,
     TradingState,
     order_collateral,
@@ -164,6 +165,24 @@ def test_resting_quotes_count_against_the_daily_cap(tmp_path: Path) -> None:
     quote = OrderIntent("c2", "T", "bid", 5000, 1800, time_in_force="good_till_canceled", post_only=True)
     d = gate.check(quote)  # $9: a quote counts too
     assert d is not None and d.rule == "max-daily-cost" and "resting quotes" in d.reason
+
+
+def test_a_basket_is_charged_its_worst_case_under_the_daily_cap_not_its_legs_cost(tmp_path: Path) -> None:
+    """Issue 14 §4: a hedged basket spends only what it can lose; a riskless one spends nothing of the daily cap."""
+    j = Journal(tmp_path / "j.sqlite")
+    for i in range(4):  # $45 of the $50 daily cap committed by resting quotes
+        j.upsert_order(_resting(f"q{i}", f"Q{i}", "bid", "0.50", 2000))
+    j.upsert_order(_resting("q4", "Q4", "bid", "0.25", 2000))
+    gate = RiskGate(P, j, load_portfolio(j, money(P.paper.starting_balance)), TradingState.ACTIVE)
+    assert gate.resting_cost == 45_000_000
+    leg = OrderIntent("c1", "T", "bid", 4750, 2000)  # $9.50 + fee: alone it breaks the cap
+    d = gate.check(leg)
+    assert d is not None and d.rule == "max-daily-cost"
+    cash = order_collateral(leg)
+    assert gate.check(leg, basket=BasketCharge(daily=0, cash=cash)) is None, "a riskless basket spends nothing"
+    assert gate.check(leg, basket=BasketCharge(daily=4_000_000, cash=cash)) is None  # worst case $4: fits
+    d = gate.check(leg, basket=BasketCharge(daily=6_000_000, cash=cash))  # worst case $6: does not
+    assert d is not None and d.rule == "max-daily-cost"
 
 
 def test_a_quote_that_would_close_a_position_holds_nothing() -> None:
