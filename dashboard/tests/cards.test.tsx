@@ -28,6 +28,7 @@ describe('EquityCard', () => {
     expect(text('equity-change')).toBe('+$15.00')
     expect(screen.getByTestId('equity-change').className).toContain('num--positive')
     expect(text('starting-balance')).toBe('$1,000.00')
+    expect(text('equity-marked')).toBe('$23.77') // open positions at their marks; the rest is settled
     expect(text('mode')).toBe('paper')
     expect(text('equity-low')).toBe('$998.50')
     expect(text('equity-high')).toBe('$1,015.00')
@@ -77,7 +78,11 @@ describe('PerformanceCard', () => {
     expect(text('win-streak')).toBe('3')
     expect(text('loss-streak')).toBe('0')
     const rows = within(screen.getByTestId('per-strategy')).getAllByRole('row')
-    expect(rows.map((r) => r.textContent)).toContain('arbitrage6100.00%+$6.12')
+    // realized, unrealized, fees and the 1-minute markout per contract (issue 14)
+    expect(rows.map((r) => r.textContent)).toContain('arbitrage6100.00%+$6.12$0.00$1.92+$0.019')
+    expect(rows.map((r) => r.textContent)).toContain('spread540.00%+$1.34$0.00$0.21-$0.012')
+    expect(text('sharpe')).toBe('0.12')
+    expect(text('sortino')).toBe('0.23')
   })
 
   it('colours a loss red from the string sign', () => {
