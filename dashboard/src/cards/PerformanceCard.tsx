@@ -39,9 +39,6 @@ export function PerformanceCard({ state }: { state: BridgeState | null }) {
               <th scope="col" className="num-col">Trades</th>
               <th scope="col" className="num-col">Win rate</th>
               <th scope="col" className="num-col">Realized</th>
-              <th scope="col" className="num-col">Unrealized</th>
-              <th scope="col" className="num-col">Fees</th>
-              <th scope="col" className="num-col" title="the mid a minute after each fill less its price, per contract, signed in the fill's favour (negative: adverse selection)">Markout 1m</th>
             </tr>
           </thead>
           <tbody>
@@ -51,6 +48,26 @@ export function PerformanceCard({ state }: { state: BridgeState | null }) {
                 <td className="num-col"><Num kind="int" value={s?.trades} /></td>
                 <td className="num-col"><Num kind="share" field="win_rate" value={Number(s?.trades) > 0 ? s?.win_rate : null} /></td>
                 <td className="num-col"><Num kind="money" value={s?.pnl ?? s?.realized_pnl} signed /></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {perStrategy.length ? (
+        /* a second narrow table rather than a wide one: the card must fit a phone */
+        <table className="table table--compact" data-testid="per-strategy-pnl">
+          <thead>
+            <tr>
+              <th scope="col">Strategy</th>
+              <th scope="col" className="num-col">Unrealized</th>
+              <th scope="col" className="num-col">Fees</th>
+              <th scope="col" className="num-col" title="1 minute: the mid a minute after each fill less its price, per contract, signed in the fill's favour (negative: adverse selection)">Markout</th>
+            </tr>
+          </thead>
+          <tbody>
+            {perStrategy.map(([name, s]) => (
+              <tr key={name}>
+                <th scope="row">{name}</th>
                 <td className="num-col"><Num kind="money" value={s?.unrealized_pnl} signed /></td>
                 <td className="num-col"><Num kind="money" value={s?.fees} /></td>
                 <td className="num-col"><Num kind="money" places={3} value={markout1m(s?.markouts)} signed /></td>
