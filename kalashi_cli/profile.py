@@ -131,7 +131,7 @@ class ArbitrageSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_onl
                    "in dollars.")] = Decimal("0.005")
     max_legs: Annotated[int, _I(2, 100, "Most markets in one basket: real mutually exclusive events have 16 "
                                 "outcomes and more.")] = 32
-    stop_before_close_seconds: Annotated[int, _I(0, None, "No new baskets in a market this many seconds before "
+    stop_before_close_seconds: Annotated[int, _I(0, 604_800, "No new baskets in a market this many seconds before "
                                                 "it closes.")] = 60
 
 
@@ -142,7 +142,7 @@ class SpreadSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=T
                             "against us, in dollars.")] = Decimal("0.01")
     min_edge: PerContract = Decimal("0.005")
     confidence: Fraction = Decimal("0.35")
-    stop_before_close_seconds: Annotated[int, _I(0, None, "No new quotes (and resting quotes expire) this many "
+    stop_before_close_seconds: Annotated[int, _I(0, 604_800, "No new quotes (and resting quotes expire) this many "
                                                 "seconds before the market closes.")] = 600
 
 
@@ -152,7 +152,7 @@ class ValueSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tr
                    )] = Decimal("0.03")
     confidence: Annotated[Decimal, _B(0, 1, "How much the fair-value model is trusted (scales score and sizing).")] = Decimal("0.5")
     use_sim_forecast: bool = True
-    stop_before_close_seconds: Annotated[int, _I(0, None, "No new positions this many seconds before the market "
+    stop_before_close_seconds: Annotated[int, _I(0, 604_800, "No new positions this many seconds before the market "
                                                 "closes.")] = 300
 
 
