@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any, Literal
 
-from .money import CENT_GRID, MULT_SCALE, Count, Money, Price, TickBand, flip
+from .money import CENT_GRID, COUNT_SCALE, MULT_SCALE, Count, Money, Price, TickBand, flip
 
 Outcome = Literal["yes", "no"]
 Action = Literal["buy", "sell"]
@@ -51,6 +51,8 @@ class Market:
     close_ts_ms: int | None = None  # close_time as Unix ms, when the source has it handy
     activity_known: bool = True  # False: the source has no volume/open interest (a bare replay)
     fractional_trading: bool = True  # Kalshi trades 0.01 contracts everywhere; False only when a market says so
+    result: str = ""  # Kalshi's result once known (determined, settled): yes / no / scalar
+    settlement_value: Price | None = None  # YES payout per contract once determined (scalar markets)
 
     # -- top of book ------------------------------------------------------------------
     @property
@@ -154,6 +156,22 @@ class Opportunity:
     payout: Price = 10_000  # guaranteed (arbitrage) or winning (single leg) payout per basket, $1 = 10_000
     as_of_ms: int = 0  # source time of the books this was computed from
     src: str = ""  # source descriptor (records carry it so `order --paper` can rebuild the books)
+    collateral: Money = 0  # most cash one basket holds while its legs are sent (0: its cost)
+
+    @property
+    def riskless(self) -> bool:
+        """An arbitrage: every outcome pays at least what the basket costs."""
+        return self.strategy == "arbitrage"
+
+    @property
+    def worst_case(self) -> Money:
+        """The most one basket can lose, fees included (negative: a guaranteed profit)."""
+        return self.cost - self.payout * COUNT_SCALE if self.riskless else self.cost
+
+    @property
+    def capital(self) -> Money:
+        """The cash one basket ties up: its collateral, else its all-in cost."""
+        return self.collateral or self.cost
 
 
 @dataclass(frozen=True, slots=True)

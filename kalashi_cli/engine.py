@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,11 +28,16 @@ from .stages.analyze import Analyzer
 from .stages.correlate import Correlator
 from .stages.metrics import RunStats, compute_metrics
 from .stages.order import Denied, OrderExecutor
+from .stages.own_orders import own_books
 from .stages.portfolio import Portfolio, load_portfolio
 from .stages.risk import RiskGate, TradingState, evaluate_state
 from .stages.scan import ScanStats, scan
+from .stages.valuation import mark_of, spread_cap
 
 Sink = Callable[[dict[str, Any]], None]
+
+#: how long after a fill the loop keeps the market's mid history (the longest markout horizon, and some)
+MARKOUT_TRACK_MS = 6 * 60_000
 
 
 def _never_stale(ticker: str) -> bool:
@@ -108,16 +113,39 @@ class TradingLoop:
         self.last_reconcile = rep
         return rep
 
-    def portfolio(self, markets: Sequence[Market] = ()) -> Portfolio:
-        """Fold the journal and mark open positions at current best bids."""
-        marks = {m.ticker: (m.yes_bid, m.no_bid) for m in markets}
+    def portfolio(self, markets: Sequence[Market] | Mapping[str, Market] = ()) -> Portfolio:
+        """Fold the journal and value open positions by the one rule (:mod:`kalashi_cli.stages.valuation`).
+
+        ``markets`` are the books seen now; held markets missing from them (closed ones, markets
+        outside the scan) are fetched from the source, and the journal's marks cover the rest.
+        """
+        books = self._held_books(markets)
         start = money(self.profile.paper.starting_balance)
-        led_positions = self.journal.held_tickers()
-        missing = [t for t in led_positions if t not in marks]
+        return load_portfolio(self.journal, start, books, now_ms=self.source.now_ms(),
+                              spread_cap=spread_cap(self.profile))
+
+    def _held_books(self, markets: Sequence[Market] | Mapping[str, Market]) -> dict[str, Market]:
+        """``markets`` by ticker, plus the source's current books of open positions not among them."""
+        books = dict(markets) if isinstance(markets, Mapping) else {m.ticker: m for m in markets}
+        missing = [t for t in self.journal.open_tickers() if t not in books]
         if missing:
-            for t, m in self.source.books(missing).items():
-                marks[t] = (m.yes_bid, m.no_bid)
-        return load_portfolio(self.journal, start, marks, now_ms=self.source.now_ms())
+            books.update(self.source.books(missing))
+        return books
+
+    def _record_marks(self, books: Mapping[str, Market], now_ms: int) -> None:
+        """Keep the mids of the markets the account holds, quotes or traded in the last minutes (durably).
+
+        The last one of a market is its mark once its book is gone; the history is what markouts
+        (the mid a minute, five minutes and at settlement after each fill) are measured against.
+        """
+        tracked = set(self.journal.open_tickers())
+        tracked.update(o.ticker for o in self.journal.orders(status="resting"))
+        tracked.update(f.ticker for f in self.journal.fills(since_ms=now_ms - MARKOUT_TRACK_MS))
+        missing = [t for t in tracked if t not in books]
+        if missing:
+            books = {**books, **self.source.books(missing)}
+        marks = [mk for t in sorted(tracked) if t in books and (mk := mark_of(books[t], now_ms)) is not None]
+        self.journal.add_marks(marks)
 
     def _emit(self, out: list[dict[str, Any]], rec: dict[str, Any]) -> None:
         out.append(rec)
@@ -146,39 +174,49 @@ class TradingLoop:
                 # market stays blocked only until the exchange has been asked
                 self.reconcile()
         stats = ScanStats()
-        markets = list(scan(self.source, self.profile, limit=self.limit, stats=stats))
-        self.last_markets = markets
+        scanned = list(scan(self.source, self.profile, limit=self.limit, stats=stats))
+        self.last_markets = scanned  # the scan (the reactor watches these markets)
         # the market moved: resting orders may have filled, markets may have settled
-        md_fills = self.broker.on_market_data(markets, events)
+        md_fills = self.broker.on_market_data(scanned, events)
         if md_fills:
             self.journal.add_fills(md_fills, source="market")
         self._sync_resting_orders()
         if events.settlements:
             self.journal.add_settlements([s for s in events.settlements
                                           if s.ticker in self.journal.held_tickers()])
-        portfolio = self.portfolio(markets)
+        as_of = self.source.now_ms()
+        src = self.source.describe()
+        # our own resting orders are not the market: out of the books before valuing or analysing them
+        resting = self.journal.orders(status="resting")
+        included = bool(getattr(self.broker, "books_include_own_orders", True))
+        quoted = self._held_books(own_books(scanned, resting, included=included, reach=False))
+        self._record_marks(quoted, as_of)
+        portfolio = self.portfolio(quoted)
         self.state, self.state_reason = evaluate_state(self.profile, self.journal, portfolio)
         if self.state is TradingState.HALTED:
             self._cancel_resting_when_halted()
-        as_of = self.source.now_ms()
-        src = self.source.describe()
+            resting = self.journal.orders(status="resting")
+        markets = own_books(scanned, resting, included=included)
         hits0, miss0 = self.analyzer.stats.hits, self.analyzer.stats.misses
         opportunities = list(self.analyzer.analyze(markets, as_of_ms=as_of, src=src))
         correlator = Correlator(self.profile, portfolio)
         candidates: list[Candidate] = []
         for o in opportunities:
             self._emit(out, to_record(o))
+        # ranked together (riskless first, then profit per dollar of capital), as `correlate` ranks a capture
         for c in correlator.correlate(opportunities):
             self._emit(out, to_record(c))
             if isinstance(c, Candidate):
                 candidates.append(c)
-        self.journal.remember_markets(correlator.market_rows({m.ticker: m.title for m in markets}))
+        by_ticker = {m.ticker: m for m in markets}
+        self.journal.remember_markets([(*row, by_ticker[row[0]].mutually_exclusive if row[0] in by_ticker else False)
+                                       for row in correlator.market_rows({m.ticker: m.title for m in markets})])
         gate = RiskGate(self.profile, self.journal, portfolio, self.state, self.state_reason)
         executor = OrderExecutor(self.profile, self.broker, self.journal, gate, self.source.books, stale=self.stale,
                                  now_ms=self.source.now_ms)
         n_orders = 0
         kept = []
-        # stream order, exactly as `correlate | order` sees them (caps were applied in this order)
+        # in correlate's order, exactly as `correlate | order` sees them (caps were applied in this order)
         for c in candidates:
             for obj in executor.execute(c):
                 rec = encode(obj)
@@ -187,7 +225,7 @@ class TradingLoop:
                 self._emit(out, rec)
         if kept:
             self.journal.add_records(kept)
-        after = self.portfolio(markets)
+        after = self.portfolio(quoted)
         self.last_portfolio = after
         duration = (time.perf_counter() - t0) * 1000
         api_calls = self.api_calls() - calls0
@@ -195,7 +233,7 @@ class TradingLoop:
                "markets": len(markets), "opportunities": len(opportunities), "candidates": len(candidates),
                "orders": n_orders, "state": self.state.value, "equity": after.equity, "cash": after.ledger.cash,
                "cache_hits": self.analyzer.stats.hits - hits0, "cache_misses": self.analyzer.stats.misses - miss0,
-               "api_calls": api_calls, "source": src}
+               "api_calls": api_calls, "source": src, "exposure": after.open_cost, "marked": after.equity_marked}
         self.journal.add_iteration(row)
         from .money import fmt_money
 
@@ -203,6 +241,8 @@ class TradingLoop:
                "duration_ms": f"{duration:.3f}", "markets": len(markets), "opportunities": len(opportunities),
                "candidates": len(candidates), "orders": n_orders, "state": self.state.value,
                "state_reason": self.state_reason, "equity": fmt_money(after.equity), "cash": fmt_money(after.ledger.cash),
+               "equity_marked": fmt_money(after.equity_marked), "equity_settled": fmt_money(after.equity_settled),
+               "exposure": fmt_money(after.open_cost),
                "fills": sum(1 for r in out if r["kind"] == "fill") + len(md_fills),
                "settlements": len(events.settlements), "api_calls": api_calls, "source": src,
                "as_of": iso(as_of)}

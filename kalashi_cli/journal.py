@@ -13,13 +13,17 @@ Tables::
     orders       the exchange's view of our orders (status, filled, remaining, fees)
     fills        every execution (fill_id is the key, so re-reading fills never double-counts)
     settlements  final results of markets we held
-    markets      ticker → event, series, title, category, correlation group (for exposure)
+    markets      ticker → event, series, title, category, correlation group (for exposure), and
+                 whether its event nets collateral (mutually exclusive, Kalshi's MECNET)
     iterations   one row per loop iteration (equity, counts, cache and API statistics); ts_ms is
                  the source's clock (sim time on the sim), started the wall clock
     records      order / fill / denied / health records as emitted (execution quality, the trade
                  journal view, heal's repairs on an attached dashboard)
     metrics      metrics snapshots
     events       corrections, halts, repairs and other things an operator should see
+    marks        mids of held and traded markets, appended when they change: the last trustworthy
+                 mark after a close, and the mid history markouts are computed from
+    trades       one row per trade (an opportunity: the legs of a basket), with what it guarantees
     _migrations  the migrations run on this journal (version, name, when, which kalashi)
 
 The journal owns its schema: :data:`MIGRATIONS` lists its migrations in order (the machinery
@@ -158,12 +162,50 @@ CREATE TABLE IF NOT EXISTS events (
 """)
 
 
+@MIGRATIONS
+def m002_marks_and_trades(db: sqlite3.Connection) -> None:
+    """Durable marks and mid history, trade metadata, netting flags, exposure per iteration (issue 14).
+
+    * ``marks``: the mid (and top of book) of markets the account holds or traded, appended when it
+      changes — the last row of a ticker is its last trustworthy mark (valuation after the close),
+      the rows are the mid history markouts are computed from;
+    * ``trades``: one row per trade (an opportunity: every leg of a basket, its unwind), with what a
+      basket guarantees, so a basket counts as one trade and its worst case, not its legs' costs;
+    * ``markets.mutually_exclusive``: where Kalshi nets collateral (MECNET);
+    * ``iterations.exposure`` and ``iterations.marked``: what open positions cost and how much of
+      equity rests on marks, per iteration (exposure-weighted return; marked vs settled equity).
+    """
+    migrations.run_script(db, """
+CREATE TABLE IF NOT EXISTS marks (
+    ticker TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    mid INTEGER NOT NULL,
+    yes_bid INTEGER,
+    yes_ask INTEGER,
+    PRIMARY KEY (ticker, ts_ms)
+);
+CREATE TABLE IF NOT EXISTS trades (
+    opportunity_id TEXT PRIMARY KEY,
+    strategy TEXT NOT NULL,
+    event_ticker TEXT NOT NULL DEFAULT '',
+    legs INTEGER NOT NULL,
+    payout INTEGER NOT NULL DEFAULT 0,
+    as_of_ms INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL
+);
+ALTER TABLE markets ADD COLUMN mutually_exclusive INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE iterations ADD COLUMN exposure INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE iterations ADD COLUMN marked INTEGER NOT NULL DEFAULT 0;
+""")
+
+
 #: the schema version this code writes (``PRAGMA user_version`` of an up-to-date journal)
 SCHEMA_VERSION = MIGRATIONS.latest
 
 #: the columns of ``iterations``, in the order :meth:`Journal.iterations` gives them
 ITERATION_COLUMNS = ("n", "started", "ts_ms", "duration_ms", "markets", "opportunities", "candidates", "orders",
-                     "state", "equity", "cash", "cache_hits", "cache_misses", "api_calls", "source")
+                     "state", "equity", "cash", "cache_hits", "cache_misses", "api_calls", "source", "exposure",
+                     "marked")
 
 #: intent status → statuses it may move to. ``pending``: journaled, not yet known to be sent;
 #: ``unknown``: sent, answer lost — the market is blocked until reconciliation decides.
@@ -241,6 +283,29 @@ class JournalTail:
     iterations: list[dict[str, Any]]
     metrics: list[dict[str, Any]]
     position: TailPosition
+
+
+@dataclass(frozen=True, slots=True)
+class MarkRow:
+    """One row of ``marks``: a market's mid (and top of book, YES terms) when the loop last saw it change."""
+
+    ticker: str
+    ts_ms: int
+    mid: int
+    yes_bid: int | None = None
+    yes_ask: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    """One row of ``trades``: a trade (an opportunity: every leg of a basket) as the executor began it."""
+
+    opportunity_id: str
+    strategy: str
+    event_ticker: str
+    legs: int
+    payout: int  # guaranteed payout per basket (price units; 0 when nothing is guaranteed)
+    as_of_ms: int
 
 
 class JournalUnreadable(JournalError):
@@ -649,18 +714,37 @@ class Journal:
                 for r in self._q("SELECT * FROM settlements ORDER BY settled_ms, ticker")]
 
     def held_tickers(self) -> set[str]:
+        """Every market the account ever had a fill in."""
         return {r["ticker"] for r in self._q("SELECT DISTINCT ticker FROM fills")}
 
+    def open_tickers(self) -> list[str]:
+        """Markets where the fills leave a position that no settlement closed (the ledger's open positions)."""
+        rows = self._q("SELECT ticker, SUM(CASE WHEN side='bid' THEN count ELSE -count END) AS pos FROM fills "
+                       "WHERE ticker NOT IN (SELECT ticker FROM settlements) GROUP BY ticker ORDER BY ticker")
+        return [r["ticker"] for r in rows if r["pos"]]
+
     # -- market metadata ----------------------------------------------------------------
-    def remember_markets(self, rows: Sequence[tuple[str, str, str, str, str, str]]) -> None:
-        """Remember (ticker, event, series, title, category, group) for exposure and display."""
+    def remember_markets(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Remember (ticker, event, series, title, category, group[, mutually_exclusive]) for exposure and display.
+
+        Empty fields never overwrite known ones; a market once known to be in a mutually
+        exclusive (MECNET) event stays so.
+        """
+        full = [(*r[:6], int(bool(r[6])) if len(r) > 6 else 0) for r in rows]
         with self.tx() as db:
             db.executemany(
-                "INSERT INTO markets (ticker, event_ticker, series_ticker, title, category, grp) VALUES (?,?,?,?,?,?) "
+                "INSERT INTO markets (ticker, event_ticker, series_ticker, title, category, grp, mutually_exclusive) "
+                "VALUES (?,?,?,?,?,?,?) "
                 "ON CONFLICT(ticker) DO UPDATE SET "
                 "grp=CASE WHEN excluded.grp != '' THEN excluded.grp ELSE markets.grp END, "
-                "title=CASE WHEN excluded.title != '' THEN excluded.title ELSE markets.title END",
-                rows,
+                "title=CASE WHEN excluded.title != '' THEN excluded.title ELSE markets.title END, "
+                "event_ticker=CASE WHEN markets.event_ticker = '' THEN excluded.event_ticker "
+                "ELSE markets.event_ticker END, "
+                "series_ticker=CASE WHEN markets.series_ticker = '' THEN excluded.series_ticker "
+                "ELSE markets.series_ticker END, "
+                "category=CASE WHEN markets.category = '' THEN excluded.category ELSE markets.category END, "
+                "mutually_exclusive=MAX(markets.mutually_exclusive, excluded.mutually_exclusive)",
+                full,
             )
 
     def market_meta(self) -> dict[str, MarketInfo]:
@@ -672,9 +756,82 @@ class Journal:
         return [r["ticker"] for r in self._q("SELECT ticker FROM markets WHERE ticker LIKE ? ORDER BY ticker LIMIT 200",
                                              (prefix + "%",))]
 
+    def netted_tickers(self) -> dict[str, str]:
+        """ticker → event of markets in events where Kalshi nets collateral (mutually exclusive: MECNET)."""
+        return {r["ticker"]: r["event_ticker"]
+                for r in self._q("SELECT ticker, event_ticker FROM markets WHERE mutually_exclusive = 1")}
+
+    # -- marks: the last trustworthy mark and the mid history ----------------------------
+    def add_marks(self, marks: Sequence[MarkRow]) -> int:
+        """Append marks whose mid or top of book differs from the ticker's last one; return how many were new."""
+        if not marks:
+            return 0
+        last = self.last_marks([m.ticker for m in marks])
+        new = [m for m in marks if (p := last.get(m.ticker)) is None
+               or (p.mid, p.yes_bid, p.yes_ask) != (m.mid, m.yes_bid, m.yes_ask)]
+        if not new:
+            return 0
+        with self.tx() as db:
+            db.executemany("INSERT OR REPLACE INTO marks (ticker, ts_ms, mid, yes_bid, yes_ask) VALUES (?,?,?,?,?)",
+                           [(m.ticker, m.ts_ms, m.mid, m.yes_bid, m.yes_ask) for m in new])
+        return len(new)
+
+    def last_marks(self, tickers: Sequence[str] | None = None) -> dict[str, MarkRow]:
+        """The newest mark of each ticker (of ``tickers``, or all)."""
+        sql = ("SELECT m.ticker AS ticker, m.ts_ms AS ts_ms, m.mid AS mid, m.yes_bid AS yes_bid, m.yes_ask AS yes_ask "
+               "FROM marks m WHERE m.ts_ms = (SELECT MAX(ts_ms) FROM marks x WHERE x.ticker = m.ticker)")
+        args: list[Any] = []
+        if tickers is not None:
+            wanted = sorted(set(tickers))
+            if not wanted:
+                return {}
+            sql += f" AND m.ticker IN ({', '.join('?' for _ in wanted)})"
+            args = list(wanted)
+        return {r["ticker"]: _mark_row(r) for r in self._q(sql, args)}
+
+    def mid_history(self, tickers: Sequence[str] | None = None) -> dict[str, list[MarkRow]]:
+        """Every mark of each ticker (of ``tickers``, or all), oldest first."""
+        sql, args = "SELECT ticker, ts_ms, mid, yes_bid, yes_ask FROM marks", list[Any]()
+        if tickers is not None:
+            wanted = sorted(set(tickers))
+            if not wanted:
+                return {}
+            sql += f" WHERE ticker IN ({', '.join('?' for _ in wanted)})"
+            args = list(wanted)
+        out: dict[str, list[MarkRow]] = {}
+        for r in self._q(sql + " ORDER BY ticker, ts_ms", args):
+            out.setdefault(r["ticker"], []).append(_mark_row(r))
+        return out
+
+    # -- trades: the legs of one opportunity are one trade -------------------------------
+    def record_trade(self, t: TradeRow, *, now_ms: int | None = None) -> None:
+        """Remember a trade the executor begins (once: the first time wins)."""
+        with self.tx() as db:
+            db.execute("INSERT OR IGNORE INTO trades (opportunity_id, strategy, event_ticker, legs, payout, as_of_ms, "
+                       "created_ms) VALUES (?,?,?,?,?,?,?)",
+                       (t.opportunity_id, t.strategy, t.event_ticker, t.legs, t.payout, t.as_of_ms,
+                        now_ms if now_ms is not None else _now_ms()))
+
+    def trades(self) -> dict[str, TradeRow]:
+        return {r["opportunity_id"]: TradeRow(r["opportunity_id"], r["strategy"], r["event_ticker"], r["legs"],
+                                              r["payout"], r["as_of_ms"])
+                for r in self._q("SELECT * FROM trades")}
+
+    def fill_trades(self) -> dict[str, tuple[str, str]]:
+        """Map fill_id → (trade id, strategy): the opportunity of the intent that caused it.
+
+        A fill no intent explains (adopted by reconciliation, an order placed outside kalashi) is
+        its own trade, named after its order.
+        """
+        rows = self._q("SELECT f.fill_id AS fill_id, f.order_id AS order_id, "
+                       "COALESCE(NULLIF(i.opportunity_id, ''), 'order:' || f.order_id) AS trade, "
+                       "COALESCE(NULLIF(f.strategy,''), i.strategy, '') AS strategy "
+                       "FROM fills f LEFT JOIN intents i ON i.client_order_id = f.client_order_id")
+        return {r["fill_id"]: (r["trade"], r["strategy"]) for r in rows}
+
     # -- iterations, metrics, events ----------------------------------------------------
     def add_iteration(self, row: dict[str, Any]) -> None:
-        values = {"cache_hits": 0, "cache_misses": 0, "api_calls": 0, "source": ""} | row
+        values = {"cache_hits": 0, "cache_misses": 0, "api_calls": 0, "source": "", "exposure": 0, "marked": 0} | row
         with self.tx() as db:
             db.execute(
                 f"INSERT OR REPLACE INTO iterations ({', '.join(ITERATION_COLUMNS)}) "
@@ -791,6 +948,11 @@ def _intent_row(r: sqlite3.Row) -> IntentRow:
 def _dumps(obj: Any, default: Any = None) -> str:
     """A journal row's JSON text: orjson, as every record kalashi writes (non-string keys as strings)."""
     return orjson.dumps(obj, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _mark_row(r: sqlite3.Row) -> MarkRow:
+    return MarkRow(ticker=r["ticker"], ts_ms=int(r["ts_ms"]), mid=int(r["mid"]), yes_bid=r["yes_bid"],
+                   yes_ask=r["yes_ask"])
 
 
 def _record_row(r: sqlite3.Row) -> RecordRow:

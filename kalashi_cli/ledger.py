@@ -15,7 +15,7 @@ Realized P&L uses average cost per side.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .domain import ExchangeFill, Settlement
@@ -171,3 +171,208 @@ def fold(starting_cash: Money, fills: Iterable[ExchangeFill],
         else:
             state.apply_settlement(ev)
     return state
+
+
+# --------------------------------------------------------------------------- collateral netting (MECNET)
+
+
+def netting_credit(positions: Mapping[str, Count], event_of: Mapping[str, str]) -> Money:
+    """Return the collateral Kalshi returns on mutually exclusive (MECNET) events: their guaranteed payout.
+
+    ``positions`` maps ticker → signed position (+YES / −NO); ``event_of`` maps the tickers of
+    mutually exclusive events to their event (others are not netted). In such an event at
+    most one market resolves YES, so NO contracts held on several of its markets pay at least
+    ``TN − max_j(N_j − Y_j)`` whatever happens (``TN`` every NO held, ``N_j``/``Y_j`` the NO/YES
+    held on market ``j``; the case where a market not held, or none, wins pays ``TN``). The
+    exchange does not hold cash against money an account is sure to get back: that much of
+    its positions' cost counts as available balance (the paper exchange, the sim-exchange and
+    the risk gate use this one function).
+    """
+    by_event: dict[str, list[int]] = {}
+    for ticker, pos in positions.items():
+        ev = event_of.get(ticker)
+        if ev is None or pos == 0:
+            continue
+        acc = by_event.setdefault(ev, [0, 0])  # [Σ NO held, max_j (N_j − Y_j)]
+        n_no = -pos if pos < 0 else 0
+        acc[0] += n_no
+        acc[1] = max(acc[1], n_no - (pos if pos > 0 else 0))
+    return sum(max(0, tn - worst) * ONE_DOLLAR for tn, worst in by_event.values())
+
+
+# --------------------------------------------------------------------------- trades, not legs
+
+
+@dataclass(slots=True)
+class TradeState:
+    """One trade while folding: the legs of one opportunity (a basket, a ladder pair, a quote), its P&L.
+
+    ``positions`` maps ticker → [signed count, cost of the open contracts]. A trade is closed
+    when every position it opened is flat again (sold, unwound, settled, or closed by another
+    trade's order in the same market).
+    """
+
+    trade_id: str
+    strategy: str
+    positions: dict[str, list[int]] = field(default_factory=dict)
+    realized: Money = 0  # excluding fees
+    fees: Money = 0
+    turnover: Money = 0  # money that changed hands on its fills (prices of the outcomes bought and sold)
+    opened_ms: int = 0
+    closed_ms: int = 0
+    held: bool = False  # it opened a position at some point (a trade that only closed others' is not one)
+
+    @property
+    def is_open(self) -> bool:
+        return any(q for q, _ in self.positions.values())
+
+    @property
+    def pnl(self) -> Money:
+        """Realized P&L after fees."""
+        return self.realized - self.fees
+
+    @property
+    def open_cost(self) -> Money:
+        return sum(c for _, c in self.positions.values())
+
+
+@dataclass(frozen=True, slots=True)
+class TradeResult:
+    """A closed trade: one P&L, one win or loss, one streak step."""
+
+    trade_id: str
+    strategy: str
+    pnl: Money  # after fees
+    fees: Money
+    opened_ms: int
+    closed_ms: int
+    legs: int  # markets it held
+
+
+@dataclass(slots=True)
+class TradeBook:
+    """Trades after folding a ledger (:func:`fold_trades`)."""
+
+    trades: dict[str, TradeState] = field(default_factory=dict)
+    #: ticker → ids of the trades holding it, oldest first (all on the same side: the net's)
+    holders: dict[str, list[str]] = field(default_factory=dict)
+    #: per sample time: strategy → cost of its open positions then (exposure)
+    exposure_samples: list[dict[str, Money]] = field(default_factory=list)
+    _legs: dict[str, set[str]] = field(default_factory=dict)
+
+    def closed(self) -> list[TradeResult]:
+        """Closed trades, oldest close first."""
+        out = [TradeResult(t.trade_id, t.strategy, t.pnl, t.fees, t.opened_ms, t.closed_ms,
+                           len(self._legs.get(t.trade_id, ())))
+               for t in self.trades.values() if t.held and not t.is_open]
+        return sorted(out, key=lambda r: (r.closed_ms, r.trade_id))
+
+    def open_trades(self) -> list[TradeState]:
+        return [t for t in self.trades.values() if t.is_open]
+
+    def exposure_by_strategy(self) -> dict[str, Money]:
+        out: dict[str, Money] = {}
+        for t in self.trades.values():
+            if t.is_open:
+                out[t.strategy] = out.get(t.strategy, 0) + t.open_cost
+        return out
+
+    # -- folds ------------------------------------------------------------------------
+    def _trade(self, trade_id: str, strategy: str, ts_ms: int) -> TradeState:
+        t = self.trades.get(trade_id)
+        if t is None:
+            t = self.trades[trade_id] = TradeState(trade_id, strategy, opened_ms=ts_ms)
+        return t
+
+    def apply_fill(self, f: ExchangeFill, trade_id: str, strategy: str) -> None:
+        """Apply one fill to its trade: it first closes what the market's holders on the other side hold
+        (its own trade first, then the oldest), then opens the rest for its trade."""
+        t = self._trade(trade_id, strategy, f.ts_ms)
+        delta = f.count if f.side == "bid" else -f.count
+        buy_price = f.price if f.side == "bid" else ONE_DOLLAR - f.price  # price of the outcome bought
+        # closing a YES (selling YES at p) exits at p; closing a NO (buying YES at p) exits at 1 − p
+        exit_price = ONE_DOLLAR - f.price if f.side == "bid" else f.price
+        holders = self.holders.setdefault(f.ticker, [])
+        left = f.count
+        shares: list[tuple[TradeState, int]] = []  # (trade, contracts of this fill it took), for the fee
+        if holders and (self.trades[holders[0]].positions[f.ticker][0] > 0) != (delta > 0):
+            order = ([trade_id] if trade_id in holders else []) + [h for h in holders if h != trade_id]
+            for hid in order:
+                if left <= 0:
+                    break
+                h = self.trades[hid]
+                q, cost = h.positions[f.ticker]
+                n = min(left, abs(q))
+                closed_cost = cost if n == abs(q) else cost * n // abs(q)
+                h.realized += n * exit_price - closed_cost
+                h.positions[f.ticker] = [q + (n if q < 0 else -n), cost - closed_cost]
+                left -= n
+                shares.append((h, n))
+                if h.positions[f.ticker][0] == 0:
+                    holders.remove(hid)
+                    if not h.is_open:
+                        h.closed_ms = f.ts_ms
+        if left > 0:
+            q, cost = t.positions.get(f.ticker, [0, 0])
+            t.positions[f.ticker] = [q + (left if delta > 0 else -left), cost + left * buy_price]
+            t.held = True
+            self._legs.setdefault(trade_id, set()).add(f.ticker)
+            if trade_id not in holders:
+                holders.append(trade_id)
+            shares.append((t, left))
+        # the fee is paid by the trades the fill served, in proportion (the rest to the fill's own trade)
+        given = 0
+        for h, n in shares:
+            if h is not t:
+                part = f.fee * n // f.count
+                h.fees += part
+                given += part
+        t.fees += f.fee - given
+        t.turnover += (f.count - max(0, left)) * exit_price + max(0, left) * buy_price
+
+    def apply_settlement(self, s: Settlement) -> None:
+        """Pay every holder of the market what its contracts are worth; close their positions there."""
+        value = s.value if s.value is not None else (ONE_DOLLAR if s.result == "yes" else 0)
+        for hid in self.holders.pop(s.ticker, []):
+            h = self.trades[hid]
+            q, cost = h.positions[s.ticker]
+            payout = q * value if q > 0 else -q * (ONE_DOLLAR - value)
+            h.realized += payout - cost
+            h.positions[s.ticker] = [0, 0]
+            if not h.is_open:
+                h.closed_ms = s.settled_ts_ms
+
+
+def fold_trades(fills: Iterable[ExchangeFill], settlements: Iterable[Settlement] = (),
+                fill_trades: Mapping[str, tuple[str, str]] | None = None,
+                sample_at: Sequence[int] = ()) -> TradeBook:
+    """Fold fills and settlements, in time order (as :func:`fold`), into trades.
+
+    ``fill_trades`` maps fill_id → (trade id, strategy): the opportunity a fill's order came
+    from, so every leg of a basket (and its unwind) is one trade. A fill without one is its own
+    trade. ``sample_at`` (ascending times) records each strategy's open cost at those times.
+    When every position is closed, the trades' P&L adds up exactly to the ledger's.
+    """
+    book = TradeBook()
+    ft = fill_trades or {}
+    events: list[tuple[int, int, ExchangeFill | Settlement]] = []
+    for i, f in enumerate(fills):
+        events.append((f.ts_ms, i, f))
+    for j, s in enumerate(settlements):
+        events.append((s.settled_ts_ms, 1_000_000_000 + j, s))
+    events.sort(key=lambda e: (e[0], e[1]))
+    samples = list(sample_at)
+    k = 0
+    for ts, _, ev in events:
+        while k < len(samples) and samples[k] < ts:
+            book.exposure_samples.append(book.exposure_by_strategy())
+            k += 1
+        if isinstance(ev, ExchangeFill):
+            trade_id, strategy = ft.get(ev.fill_id, (f"fill:{ev.fill_id}", ""))
+            book.apply_fill(ev, trade_id, strategy)
+        else:
+            book.apply_settlement(ev)
+    while k < len(samples):
+        book.exposure_samples.append(book.exposure_by_strategy())
+        k += 1
+    return book

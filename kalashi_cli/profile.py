@@ -129,7 +129,10 @@ class ArbitrageSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_onl
     enabled: bool = True
     min_edge: Annotated[Decimal, _B(0, 50, "Minimum guaranteed profit per basket (one contract on every leg), after fees, "
                    "in dollars.")] = Decimal("0.005")
-    max_legs: Annotated[int, _I(2, 50)] = 12
+    max_legs: Annotated[int, _I(2, 100, "Most markets in one basket: real mutually exclusive events have 16 "
+                                "outcomes and more.")] = 32
+    stop_before_close_seconds: Annotated[int, _I(0, 604_800, "No new baskets in a market this many seconds before "
+                                                "it closes.")] = 60
 
 
 class SpreadSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -139,6 +142,8 @@ class SpreadSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=T
                             "against us, in dollars.")] = Decimal("0.01")
     min_edge: PerContract = Decimal("0.005")
     confidence: Fraction = Decimal("0.35")
+    stop_before_close_seconds: Annotated[int, _I(0, 604_800, "No new quotes (and resting quotes expire) this many "
+                                                "seconds before the market closes.")] = 600
 
 
 class ValueSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -147,6 +152,8 @@ class ValueSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tr
                    )] = Decimal("0.03")
     confidence: Annotated[Decimal, _B(0, 1, "How much the fair-value model is trusted (scales score and sizing).")] = Decimal("0.5")
     use_sim_forecast: bool = True
+    stop_before_close_seconds: Annotated[int, _I(0, 604_800, "No new positions this many seconds before the market "
+                                                "closes.")] = 300
 
 
 class AnalyzeSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -284,6 +291,15 @@ class ExecutionSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_onl
     maker_expiry_seconds: Annotated[int, _I(0, 31_536_000, "Post-only quotes expire after this long (0 = good till cancelled).")] = 600
 
 
+class ValuationSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """How open positions are marked (docs/records.md "How positions are valued")."""
+
+    mid_spread_cap: Annotated[Decimal, _B(0, 1, "An open position is marked at its bid plus half the spread, but the "
+                                          "spread counts only up to this width: a wide book is marked at most "
+                                          "half of this above what the position sells for now, dollars.")
+                              ] = Decimal("0.04")
+
+
 class LoopSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     interval_seconds: Annotated[Decimal, _B(0, 86_400)] = Decimal(10)
     reconcile_every: Annotated[int, _I(1, 1_000_000)] = 10
@@ -312,6 +328,7 @@ class Profile(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     sizing: SizingSettings = SizingSettings()
     risk: RiskSettings = RiskSettings()
     execution: ExecutionSettings = ExecutionSettings()
+    valuation: ValuationSettings = ValuationSettings()
     loop: LoopSettings = LoopSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     fair: FairSettings = FairSettings()

@@ -57,6 +57,7 @@ from .ports import Broker
 from .records import to_record
 from .stages.correlate import Correlator
 from .stages.order import OrderExecutor
+from .stages.own_orders import own_books
 from .stages.portfolio import Portfolio
 from .stages.risk import RiskGate, TradingState, stored_state
 from .stages.scan import Prefilter
@@ -297,7 +298,9 @@ class Reactor:
         for m in loop.last_markets:
             self._event_of[m.ticker] = m.event_ticker
             self._members.setdefault(m.event_ticker, []).append(m.ticker)
-        portfolio = loop.portfolio(loop.last_markets)
+        included = bool(getattr(loop.broker, "books_include_own_orders", True))
+        portfolio = loop.portfolio(own_books(loop.last_markets, loop.journal.orders(status="resting"),
+                                             included=included, reach=False))
         ctx = self._context(portfolio, loop.state, loop.state_reason)
         ctx.acted |= self._iteration_candidates
         self._iteration_candidates = set()
@@ -354,6 +357,10 @@ class Reactor:
             if depth and (len(m.yes_bids) > depth or len(m.no_bids) > depth):
                 m = with_books(m, m.yes_bids[:depth], m.no_bids[:depth])
             markets.append(m)
+        # our own resting orders are not the market (as in an iteration): out of the books analyze sees
+        resting = loop.journal.orders(status="resting")
+        if resting:
+            markets = own_books(markets, resting, included=ctx.executor.own_in_books)
         reaction = Reaction(changed=tuple(changed), stale=tuple(t for t in changed if t not in books),
                             markets=tuple(markets), as_of_ms=now, first_ns=batch.first_ns)
         source_books = loop.source.books
@@ -368,7 +375,7 @@ class Reactor:
                 return {t: books[t] for t in wanted}
             return source_books(wanted)
 
-        ctx.executor.books = fresh_books
+        ctx.executor.source_books = fresh_books  # the executor takes our own resting orders out of them
         self._broker.first_ns = 0
         orders = 0
         for s in self.strategies:

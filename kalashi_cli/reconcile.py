@@ -33,7 +33,7 @@ from typing import Any
 from .domain import ExchangeFill, ExchangeOrder, MarketPosition
 from .errors import ExchangeError, KalashiError, NetworkError
 from .journal import Journal, _now_ms
-from .ledger import fold
+from .ledger import fold, netting_credit
 from .money import MONEY_SCALE, ONE_DOLLAR, Money, fmt_money
 from .ports import Broker
 
@@ -190,8 +190,10 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
                                         count=abs(diff), fee=0, is_taker=False, ts_ms=now))
     if adjustments:
         journal.add_fills(adjustments, source="reconcile-adjustment")
-    # 5. balance
-    cash = fold(start, journal.fills(), journal.settlements()).cash
+    # 5. balance (the exchange's available balance counts the collateral netting returns on
+    # mutually exclusive events, so the journal's side does too)
+    led = fold(start, journal.fills(), journal.settlements())
+    cash = led.cash + netting_credit({t: p.position for t, p in led.positions.items()}, journal.netted_tickers())
     balance = broker.balance().balance
     if any(o.status == "resting" for o in listed):
         return  # resting orders hold collateral out of the balance: only an account without them compares

@@ -90,6 +90,9 @@ class OpportunityRecord(_Rec, tag="opportunity", tag_field="kind"):
     reason: str
     cost: MoneyStr | None = None
     payout: PriceStr | None = None
+    collateral: Annotated[MoneyStr | None, msgspec.Meta(
+        description="most cash one basket ties up while its legs are sent (less than cost where the exchange "
+                    "nets collateral); capital is ranked by edge per dollar of it")] = None
     p: PriceStr | None = None
     maker: bool = False
     as_of_ms: int = 0
@@ -174,8 +177,46 @@ class Recommendation(msgspec.Struct):
     numbers: dict[str, Any]
 
 
+class MarkoutsRec(msgspec.Struct, kw_only=True):
+    """The mid after each fill less its price, signed in the fill's favour, averaged per contract (dollars)."""
+
+    fills: int
+    m1: Annotated[MoneyStr | None, msgspec.Meta(description="1 minute after the fill")] = msgspec.field(
+        default=None, name="1m")
+    m5: Annotated[MoneyStr | None, msgspec.Meta(description="5 minutes after the fill")] = msgspec.field(
+        default=None, name="5m")
+    settlement: Annotated[MoneyStr | None, msgspec.Meta(description="at settlement (the payout)")] = None
+
+
+class StrategyMetrics(msgspec.Struct, kw_only=True):
+    """One strategy: trades (a basket is one), P&L, fees, turnover, markouts."""
+
+    trades: Annotated[int, msgspec.Meta(description="closed trades")]
+    wins: int
+    win_rate: Annotated[DecStr, msgspec.Meta(description="over closed trades")]
+    pnl: MoneyStr
+    losses: int | None = None
+    open_trades: int | None = None
+    realized_pnl: MoneyStr | None = None
+    unrealized_pnl: MoneyStr | None = None
+    fees: MoneyStr | None = None
+    turnover: MoneyStr | None = None
+    exposure_weighted_return: DecStr | None = None
+    markouts: MarkoutsRec | None = None
+
+
+class Performance(msgspec.Struct, kw_only=True):
+    """Risk-adjusted figures of per-iteration equity changes (not annualised)."""
+
+    sharpe: DecStr | None
+    sortino: DecStr | None
+    exposure_weighted_return: Annotated[DecStr | None, msgspec.Meta(
+        description="P&L per dollar of average exposure (open positions' cost)")]
+    equity_changes: int
+
+
 class MetricsRecord(_Rec, tag="metrics", tag_field="kind"):
-    trades: int
+    trades: Annotated[int, msgspec.Meta(description="closed trades: every leg of a basket is one trade")]
     wins: int
     losses: int
     win_rate: DecStr
@@ -185,11 +226,20 @@ class MetricsRecord(_Rec, tag="metrics", tag_field="kind"):
     max_drawdown_pct: DecStr
     consecutive_wins: int
     consecutive_losses: int
-    per_strategy: dict[str, Any]
+    per_strategy: dict[str, StrategyMetrics]
     execution: Execution
     cache: CacheStats
     api: ApiStats
     recommendations: list[Recommendation]
+    equity_marked: Annotated[MoneyStr | None, msgspec.Meta(
+        description="the part of equity valued at marks (books, or the last mark of a closed market)")] = None
+    equity_settled: Annotated[MoneyStr | None, msgspec.Meta(
+        description="the part of equity that is cash or a known result")] = None
+    marks: Annotated[dict[str, int] | None, msgspec.Meta(
+        description="open positions per valuation rule: book, last, result, cost")] = None
+    turnover: MoneyStr | None = None
+    open_trades: int | None = None
+    performance: Performance | None = None
 
 
 class IterationRecord(_Rec, tag="iteration", tag_field="kind"):
@@ -201,6 +251,12 @@ class IterationRecord(_Rec, tag="iteration", tag_field="kind"):
     candidates: int
     orders: int
     state: Literal["ACTIVE", "REDUCING", "HALTED"]
+    equity: MoneyStr | None = None
+    equity_marked: Annotated[MoneyStr | None, msgspec.Meta(
+        description="the part of equity valued at marks (books, or the last mark of a closed market)")] = None
+    equity_settled: Annotated[MoneyStr | None, msgspec.Meta(
+        description="the part of equity that is cash or a known result")] = None
+    exposure: Annotated[MoneyStr | None, msgspec.Meta(description="what open positions cost")] = None
 
 
 class HealthRecord(_Rec, tag="health", tag_field="kind"):

@@ -200,6 +200,10 @@ def market_record(m: Market) -> Record:
         r["event_market_count"] = m.event_market_count
     if not m.fractional_trading:
         r["fractional_trading"] = False
+    if m.result:
+        r["result"] = m.result
+    if m.settlement_value is not None:
+        r["settlement_value"] = fmt_price(m.settlement_value)
     return r
 
 
@@ -236,6 +240,8 @@ def opportunity_fields(o: Opportunity) -> Record:
     }
     if o.p is not None:
         r["p"] = fmt_price(o.p)
+    if o.collateral:
+        r["collateral"] = fmt_money(o.collateral)
     return r
 
 
@@ -458,6 +464,8 @@ def market_from_record(d: Record) -> Market:
         exchange_index=int(d.get("exchange_index", 0) or 0),
         event_market_count=int(d["event_market_count"]) if d.get("event_market_count") is not None else None,
         fractional_trading=d.get("fractional_trading") is not False,
+        result=str(d.get("result") or "") if d.get("result") in ("yes", "no", "scalar") else "",
+        settlement_value=r.opt_probability("settlement_value"),
         **kwargs,
     )
 
@@ -507,6 +515,7 @@ def opportunity_from_record(d: Record) -> Opportunity:
         p=r.opt_probability("p"),
         maker=bool(d.get("maker", False)),
         payout=_in_range("payout", r.price("payout"), _POSITIVE, fmt_price) if "payout" in d else 10_000,
+        collateral=r.money_at_least_0("collateral") if "collateral" in d else 0,
         as_of_ms=int(d.get("as_of_ms", 0) or 0),
         src=str(d.get("src", "")),
     )

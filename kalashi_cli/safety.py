@@ -27,6 +27,7 @@ from .stages.book import sell_slices
 from .stages.order import OrderExecutor, client_order_id
 from .stages.portfolio import load_portfolio
 from .stages.risk import RiskGate, TradingState, clear_halt, halt_file, set_halted, stored_state
+from .stages.valuation import spread_cap
 
 
 @dataclass(slots=True)
@@ -127,7 +128,7 @@ def flatten(profile: Profile, journal: Journal, broker: Broker,
     if not positions:
         return res
     state, why = stored_state(journal)
-    pf = load_portfolio(journal, money(profile.paper.starting_balance))
+    pf = load_portfolio(journal, money(profile.paper.starting_balance), spread_cap=spread_cap(profile))
     gate = RiskGate(profile, journal, pf, state, why)
     ex = OrderExecutor(profile, broker, journal, gate, books)
     if now_ms is not None:

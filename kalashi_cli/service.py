@@ -422,7 +422,8 @@ class TradingService:
             b = self.broker.balance()
             p = self.loop.portfolio()
         return {"mode": self.mode, "balance": fmt_money(b.balance), "cash": fmt_money(p.ledger.cash),
-                "equity": fmt_money(p.equity), "starting_balance": fmt_money(p.starting_balance)}
+                "equity": fmt_money(p.equity), "equity_marked": fmt_money(p.equity_marked),
+                "equity_settled": fmt_money(p.equity_settled), "starting_balance": fmt_money(p.starting_balance)}
 
     def positions(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -432,11 +433,14 @@ class TradingService:
             books = self.source.books([x.ticker for x in held]) if held else {}
             grouper = Grouper(self.profile)
         out = []
+        # every position at the one valuation rule equity and the risk gate use (stages/valuation.py)
+        values = {v.ticker: v for v in p.valuation.positions}
         for x in held:
             m = books.get(x.ticker)
             outcome = "yes" if x.position > 0 else "no"
             n = abs(x.position)
-            mark = (m.yes_bid if outcome == "yes" else m.no_bid) if m else None
+            v = values.get(x.ticker)
+            mark = v.price if v is not None else None
             avg = x.cost // n if n else 0
             _event, _series, title, _category, group = meta.get(x.ticker, ("", "", "", "", ""))
             if m is not None and not (title and group):
@@ -447,9 +451,10 @@ class TradingService:
             out.append({"ticker": x.ticker, "title": title,
                         "outcome": outcome, "count": fmt_count(n), "avg_price": fmt_price(avg),
                         "mark": fmt_price(mark) if mark is not None else None,
-                        "unrealized_pnl": fmt_money(n * (mark or 0) - x.cost) if mark is not None else None,
+                        "unrealized_pnl": fmt_money(v.value - x.cost) if v is not None else None,
                         "cost": fmt_money(x.cost), "realized_pnl": fmt_money(x.realized - x.fees),
-                        "group": group})
+                        "group": group, "valued_by": v.basis.value if v is not None else None,
+                        "marked_at": iso(v.as_of_ms) if v is not None and v.as_of_ms else None})
         return out
 
     def orders(self, status: str | None = None, ticker: str | None = None) -> list[dict[str, Any]]:
@@ -598,6 +603,7 @@ class TradingService:
             "account": {"balance": fmt_money(led.cash), "equity": fmt_money(p.equity), "cash": fmt_money(led.cash),
                         "available": fmt_money(available), "realized_pnl": fmt_money(led.realized - led.fees),
                         "unrealized_pnl": fmt_money(p.equity - led.cash - open_cost),
+                        "equity_marked": fmt_money(p.equity_marked), "equity_settled": fmt_money(p.equity_settled),
                         "starting_balance": fmt_money(p.starting_balance)},
             "equity_curve": [{"ts": r["started"], "equity": fmt_money(r["equity"])} for r in iterations],
             "metrics": metrics,

@@ -28,6 +28,7 @@ describe('EquityCard', () => {
     expect(text('equity-change')).toBe('+$15.00')
     expect(screen.getByTestId('equity-change').className).toContain('num--positive')
     expect(text('starting-balance')).toBe('$1,000.00')
+    expect(text('equity-marked')).toBe('$23.77') // open positions at their marks; the rest is settled
     expect(text('mode')).toBe('paper')
     expect(text('equity-low')).toBe('$998.50')
     expect(text('equity-high')).toBe('$1,015.00')
@@ -78,6 +79,13 @@ describe('PerformanceCard', () => {
     expect(text('loss-streak')).toBe('0')
     const rows = within(screen.getByTestId('per-strategy')).getAllByRole('row')
     expect(rows.map((r) => r.textContent)).toContain('arbitrage6100.00%+$6.12')
+    // unrealized, fees and the 1-minute markout per contract (issue 14)
+    const pnl = within(screen.getByTestId('per-strategy-pnl')).getAllByRole('row').map((r) => r.textContent)
+    expect(pnl).toContain('arbitrage$0.00$1.92+$0.019')
+    expect(pnl).toContain('spread$0.00$0.21-$0.012')
+    expect(pnl).toContain('value+$0.76$0.87+$0.004')
+    expect(text('sharpe')).toBe('0.12')
+    expect(text('sortino')).toBe('0.23')
   })
 
   it('colours a loss red from the string sign', () => {

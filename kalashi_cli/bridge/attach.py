@@ -201,6 +201,7 @@ class AttachBackend:
     def state(self) -> dict[str, Any]:
         """The whole-page state, folded from the journal (see the module docstring for its limits)."""
         from ..stages.portfolio import load_portfolio
+        from ..stages.valuation import spread_cap
 
         with self._lock:
             j = self.journal
@@ -208,7 +209,8 @@ class AttachBackend:
             status, interval, age = self._loop_view(rows)
             stored, why = self._stored_state()
             start_raw = j.get_meta("starting_balance")
-            p = load_portfolio(j, int(start_raw)) if start_raw is not None else None  # never writes: it is set
+            p = (load_portfolio(j, int(start_raw), spread_cap=spread_cap(self.profile))  # never writes: it is set
+                 if start_raw is not None else None)
             meta = j.market_meta()
             resting = j.orders(status="resting")
             view = j.record_rows(("order", "fill"), limit=JOURNAL_VIEW, newest_first=True)
@@ -233,9 +235,11 @@ class AttachBackend:
             open_cost = sum(x.cost for x in led.open_positions())
             equity = last["equity"] if last is not None else p.equity
             cash = last["cash"] if last is not None else led.cash
+            marked = last["marked"] if last is not None else p.equity_marked
             account = {"balance": fmt_money(cash), "equity": fmt_money(equity), "cash": fmt_money(cash),
                        "realized_pnl": fmt_money(led.realized - led.fees),
                        "unrealized_pnl": fmt_money(equity - cash - open_cost),
+                       "equity_marked": fmt_money(marked), "equity_settled": fmt_money(equity - marked),
                        "starting_balance": fmt_money(p.starting_balance)}
             for x in led.open_positions():
                 n = abs(x.position)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,10 @@ import orjson
 import typer
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..domain import Market
+
 from .common import (
     Format,
     FormatOpt,
@@ -128,11 +133,12 @@ def analyze(
     prof = load_profile(profile)
     analyzer = Analyzer(prof, fair=read_fair_values(fair) if fair is not None and not in_band else None)
     out = Out(fmt)
-    ctx: dict[str, Any] = {"as_of": 0, "src": ""}
     kinds = KindCheck("analyze", ("market",))
     name = "<stdin>" if input is None else str(input)
 
-    def markets():
+    def markets() -> Iterator[tuple[Market, int, str]]:
+        # each market keeps the time and source of its own record: several captures in one input
+        # give opportunities of their own books, never the first record's
         for rec in kinds.watch(read_records(input, "market records")):
             kind = rec["kind"]
             if kind == "fair" and in_band:  # `kalashi fair` writes an event's values before its markets
@@ -146,12 +152,9 @@ def analyze(
                 m = market_from_record(rec)
             except (ValueError, TypeError) as e:
                 raise decode_error(name, rec, e) from None
-            if not ctx["src"]:
-                ctx["src"] = str(rec.get("src", ""))
-                ctx["as_of"] = _ms(rec.get("ts"))
-            yield m
+            yield m, _ms(rec.get("ts")), str(rec.get("src", "") or "")
 
-    for o in analyzer.analyze(markets(), context=lambda: (int(ctx["as_of"]), str(ctx["src"]))):
+    for o in analyzer.analyze_stamped(markets()):
         out.write(to_record(o))
     kinds.report(quiet)
     unused = kinds.counts.get("fair", 0) if not in_band else 0

@@ -49,14 +49,17 @@ def metrics(
     """Report P&L, drawdown, execution and recommendations.
 
     Reads the journal of the chosen mode (what `order` and `run-loop` wrote) plus any records
-    piped in (their `stats` records add cache and API figures) and reports win rate, realized
-    and unrealized P&L, equity, drawdown, streaks, execution quality (latency, slippage, fill
-    rate) and recommendations. A table on a terminal, one `metrics` record in a pipe. It only
+    piped in (their `stats` records add cache and API figures) and reports trades (a basket
+    is one trade), win rate, realized and unrealized P&L, equity (how much of it rests on
+    marks), drawdown, streaks, per strategy P&L, fees, turnover and markouts (the mid 1 min,
+    5 min and at settlement after each fill), Sharpe and Sortino of per-iteration equity
+    changes, execution quality (latency, slippage, fill rate) and recommendations. A table on a terminal, one `metrics` record in a pipe. It only
     reads the journal: it never creates one (a missing journal reads as empty) or migrates one.
     """
     from ..profile import money
     from ..stages.metrics import RunStats, compute_metrics
     from ..stages.portfolio import load_portfolio
+    from ..stages.valuation import spread_cap
 
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
@@ -72,8 +75,9 @@ def metrics(
         if input is not None or not sys.stdin.isatty():
             for rec in kinds.watch(read_records(input, "records")):
                 run.absorb(rec)
-        marks = _marks(jr)
-        m = compute_metrics(jr, load_portfolio(jr, money(prof.paper.starting_balance), marks), prof, run)
+        books, now = _books(jr)
+        pf = load_portfolio(jr, money(prof.paper.starting_balance), books, now_ms=now, spread_cap=spread_cap(prof))
+        m = compute_metrics(jr, pf, prof, run, now_ms=now)
     finally:
         jr.close()
     kinds.report(quiet)
@@ -83,21 +87,21 @@ def metrics(
         out.write(m)
 
 
-def _marks(jr) -> dict:  # noqa: ANN001
-    """Mark open positions at the books of the source the journal last traded on, when cheap."""
+def _books(jr) -> tuple[dict, int | None]:  # noqa: ANN001
+    """The books of open positions at the source the journal last traded on, when cheap (the sim), and its time.
+
+    Elsewhere positions are valued at the journal's last marks (the run-loop keeps them).
+    """
     rows = jr.iterations(limit=1)
     spec = str(rows[-1].get("source", "")) if rows else (jr.get_meta("last_source") or "")
-    return _marks_from(spec, jr) if spec else {}
-
-
-def _marks_from(src_spec: str, jr) -> dict:  # noqa: ANN001
-    if not src_spec.startswith("sim"):
-        return {}
+    now = int(rows[-1]["ts_ms"]) if rows else None
+    if not spec.startswith("sim"):
+        return {}, now
     from ..context import open_source
 
-    src = open_source(src_spec)
+    src = open_source(spec)
     try:
-        return {t: (m.yes_bid, m.no_bid) for t, m in src.books(sorted(jr.held_tickers())).items()}
+        return src.books(jr.open_tickers()), src.now_ms()
     finally:
         src.close()
 
@@ -114,7 +118,10 @@ def show(m: dict) -> None:
     rows = [
         ("equity", m["equity"]), ("cash", m["cash"]), ("realized P&L", m["realized_pnl"]),
         ("unrealized P&L", m["unrealized_pnl"]), ("fees paid", m["fees_paid"]),
-        ("round trips", f"{m['trades']} ({m['wins']} won, {m['losses']} lost)"), ("win rate", m["win_rate"]),
+        ("equity on marks", m["equity_marked"]), ("equity settled", m["equity_settled"]),
+        ("turnover", m["turnover"]),
+        ("closed trades", f"{m['trades']} ({m['wins']} won, {m['losses']} lost)"), ("win rate", m["win_rate"]),
+        ("open trades", str(m["open_trades"])),
         ("max drawdown", f"{m['max_drawdown_pct']}%"),
         ("streak", f"{m['consecutive_wins']} wins / {m['consecutive_losses']} losses"),
         ("open positions", str(m["open_positions"])),
@@ -122,12 +129,18 @@ def show(m: dict) -> None:
         ("avg slippage", f"{m['execution']['avg_slippage_pct']}%"), ("fill rate", m["execution"]["fill_rate"]),
         ("cache hit rate", m["cache"]["hit_rate"]), ("API calls / iteration", m["api"]["calls_per_iteration"]),
         ("iterations", str(m["iterations"])),
+        ("Sharpe / Sortino (per iteration)", f"{m['performance']['sharpe']} / {m['performance']['sortino']}"),
+        ("exposure-weighted return", str(m["performance"]["exposure_weighted_return"])),
     ]
     for k, v in rows:
         t.add_row(k, str(v))
     con.print(t)
     for name, s in sorted(m["per_strategy"].items()):
-        con.print(f"  {name}: {s['trades']} round trips, win rate {s['win_rate']}, P&L {s['pnl']}")
+        mk = s.get("markouts", {})
+        con.print(f"  {name}: {s['trades']} closed trades ({s['open_trades']} open), win rate {s['win_rate']}, "
+                  f"realized {s['realized_pnl']}, unrealized {s['unrealized_pnl']}, fees {s['fees']}, "
+                  f"turnover {s['turnover']}; markouts 1m {mk.get('1m')}, 5m {mk.get('5m')}, "
+                  f"settlement {mk.get('settlement')}")
     for r in m["recommendations"]:
         con.print(f"• {r['title']}: {r['detail']}")
 

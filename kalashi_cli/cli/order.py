@@ -69,6 +69,7 @@ def order(
     from ..stages.order import OrderExecutor
     from ..stages.portfolio import load_portfolio
     from ..stages.risk import RiskGate, evaluate_state
+    from ..stages.valuation import spread_cap
 
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
@@ -89,7 +90,8 @@ def order(
             default = (src_spec or "sim") if mode == "paper" else venue_source(mode)
             src = open_source(source or default)
             broker = open_broker(mode, src, jr, prof)
-            portfolio = load_portfolio(jr, money(prof.paper.starting_balance), now_ms=src.now_ms())
+            portfolio = load_portfolio(jr, money(prof.paper.starting_balance), now_ms=src.now_ms(),
+                                       spread_cap=spread_cap(prof))
             jr.set_meta("last_source", src.describe())
             st, why = evaluate_state(prof, jr, portfolio)
             gate = RiskGate(prof, jr, portfolio, st, why)

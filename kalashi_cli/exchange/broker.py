@@ -72,6 +72,9 @@ BrokerMode = Literal["demo", "live"]
 class KalshiBroker:
     """Orders, fills, positions and balance on Kalshi demo or production (sync facade)."""
 
+    #: the exchange's published books (the market-data source) include this account's resting orders
+    books_include_own_orders = True
+
     def __init__(
         self,
         mode: BrokerMode,

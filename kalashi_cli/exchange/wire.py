@@ -407,6 +407,7 @@ def parse_market(
         fee_type = event.fee_type_override or fee_type
         fee_mult = event.fee_multiplier_override if event.fee_multiplier_override is not None else fee_mult
     last = price_of(d, "last_price")
+    result = _str(d, "result")
     ex = d.get("exchange_index")
     ex_index = int(ex) if _is_int(ex) else (event.exchange_index if event and event.exchange_index is not None else 0)
     return Market(
@@ -435,6 +436,8 @@ def parse_market(
         exchange_index=ex_index,
         # gone from Kalshi's schema since July 2026 (always true before); honoured where a payload still says false
         fractional_trading=d.get("fractional_trading_enabled") is not False,
+        result=result if result in ("yes", "no", "scalar") else "",
+        settlement_value=price_of(d, "settlement_value") if result in ("yes", "no", "scalar") else None,
         **(extra or {}),
     )
 

@@ -152,6 +152,9 @@ class BalanceOut(_Out):
     balance: _Dollars = Field(description="what the broker would let you spend now (cash less resting orders)")
     cash: _Dollars
     equity: _Dollars = Field(description="cash plus open positions at their marks")
+    equity_marked: _Dollars = Field(description="the part of equity valued at marks (a book, or a closed "
+                                                "market's last mark)")
+    equity_settled: _Dollars = Field(description="the part of equity that is cash or a known result")
     starting_balance: _Dollars
 
 

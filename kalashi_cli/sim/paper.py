@@ -74,6 +74,8 @@ class PaperBroker:
     """A persistent paper account on the matching engine, filling against a MarketSource's books."""
 
     mode: Mode = "paper"
+    #: the source's books are the market without this account: its orders rest in the paper exchange
+    books_include_own_orders = False
 
     def __init__(self, source: MarketSource, path: str | Path, *, starting_balance: Money, latency_ms: int = 0,
                  now_ms: Callable[[], int] | None = None) -> None:

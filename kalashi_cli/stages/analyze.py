@@ -48,6 +48,7 @@ from ..money import (
 )
 from ..profile import Profile
 from .book import slices_cost, slices_count, slices_fees
+from .scan import close_ms
 
 if TYPE_CHECKING:
     from ..fair.base import FairEngine
@@ -68,9 +69,14 @@ class CacheStats:
         return Decimal(self.hits) / total if total else Decimal(0)
 
 
-def opportunity_id(strategy: str, legs: Sequence[Leg], as_of_ms: int) -> str:
-    """Return a deterministic id: the same trade on the same books always gets the same id."""
-    key = f"{strategy}|{as_of_ms}|" + "|".join(f"{x.ticker}:{x.outcome}:{x.action}" for x in legs)
+def opportunity_id(strategy: str, legs: Sequence[Leg], as_of_ms: int, src: str = "") -> str:
+    """Return a deterministic id: the same trade on the same books — and only that — gets the same id.
+
+    The books are named by their time and source (``as_of_ms``, ``src``); the legs' prices and
+    counts are part of the trade, so two captures that happen to share a time differ anyway.
+    """
+    key = f"{strategy}|{as_of_ms}|{src}|" + "|".join(f"{x.ticker}:{x.outcome}:{x.action}:{x.price}:{x.count}"
+                                                     for x in legs)
     return "op-" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
@@ -106,32 +112,53 @@ class Analyzer:
         self._spread_width = int(a.spread.min_spread * ONE_DOLLAR)
         self._adverse = parse_money(a.spread.adverse_selection)
         self._value_min = parse_money(a.value.min_edge)
+        self._stop_ms = {"arbitrage": a.arbitrage.stop_before_close_seconds * 1000,
+                         "spread": a.spread.stop_before_close_seconds * 1000,
+                         "value": a.value.stop_before_close_seconds * 1000}
 
     # -- public ----------------------------------------------------------------------------
-    def analyze(self, markets: Iterable[Market], *, as_of_ms: int = 0, src: str = "",
-                context: Callable[[], tuple[int, str]] | None = None) -> Iterator[Opportunity]:
-        """Yield opportunities as each event's markets have been seen (streams per event).
+    def analyze(self, markets: Iterable[Market], *, as_of_ms: int = 0, src: str = "") -> Iterator[Opportunity]:
+        """Yield opportunities as each event's markets have been seen (streams per event), all on books
+        of time ``as_of_ms`` from source ``src``."""
+        return self.analyze_stamped((m, as_of_ms, src) for m in markets)
 
-        ``context`` (when given) returns the books' (as_of_ms, src) at the time an event is
-        finished — a pipe learns them from the market records as it reads them.
+    def analyze_stamped(self, markets: Iterable[tuple[Market, int, str]]) -> Iterator[Opportunity]:
+        """Like :meth:`analyze` for markets that each carry their books' (time, source).
+
+        An event is finished when the next market belongs to another event or to other books
+        (another time or source: several captures in one input), and each opportunity takes the
+        time and source of the markets it was built from.
         """
         group: list[Market] = []
-        current = None
-        for m in markets:
-            if m.event_ticker != current and group:
-                yield from self._finish(group, *(context() if context else (as_of_ms, src)))
+        current: tuple[str, int, str] | None = None
+        for m, as_of_ms, src in markets:
+            key = (m.event_ticker, as_of_ms, src)
+            if key != current and group and current is not None:
+                yield from self._finish(group, current[1], current[2])
                 group = []
-            current = m.event_ticker
+            current = key
             group.append(m)
-        if group:
-            yield from self._finish(group, *(context() if context else (as_of_ms, src)))
+        if group and current is not None:
+            yield from self._finish(group, current[1], current[2])
 
     # -- per event ---------------------------------------------------------------------------
+    def _open_for(self, m: Market, strategy: str, as_of_ms: int) -> bool:
+        """Whether ``strategy`` may still open positions in ``m``: not within its stop before the close."""
+        stop = self._stop_ms[strategy]
+        if not stop or not as_of_ms:
+            return True
+        c = close_ms(m)
+        # a close time already past while the market still says active: the status wins (Kalshi moves
+        # close times; a recording's clock may lag) — only a close still ahead stops the strategy
+        return c is None or not 0 <= c - as_of_ms <= stop
+
     def _finish(self, group: list[Market], as_of_ms: int, src: str) -> Iterator[Opportunity]:
         found: list[Opportunity] = []
         if self.settings.arbitrage.enabled and len(group) >= 2:
-            found.extend(self._cached(group[0].event_ticker, tuple(_book_key(m) for m in group),
-                                      lambda: self._arbitrage(group)))
+            legs = [m for m in group if self._open_for(m, "arbitrage", as_of_ms)]
+            if len(legs) >= 2:
+                found.extend(self._cached(legs[0].event_ticker, tuple(_book_key(m) for m in legs),
+                                          lambda: self._arbitrage(legs, complete=len(legs) == len(group))))
         # Single-market checks are cheaper than a cache lookup (most markets fail on the top of
         # book), so only the event-level arbitrage search — the expensive part — is cached.
         modelled = self._model_values(group, as_of_ms)
@@ -141,10 +168,10 @@ class Analyzer:
                 fair = FairValue(m.ticker, Decimal(m.forecast_p).scaleb(-4), "sim-forecast")
             if fair is not None and self._stale(fair, as_of_ms):
                 fair = None
-            found.extend(self._single(m, fair))
+            found.extend(self._single(m, fair, as_of_ms))
         found.sort(key=lambda o: o.score, reverse=True)
         for o in found:
-            yield replace(o, id=opportunity_id(o.strategy, o.legs, as_of_ms), as_of_ms=as_of_ms, src=src)
+            yield replace(o, id=opportunity_id(o.strategy, o.legs, as_of_ms, src), as_of_ms=as_of_ms, src=src)
 
     @property
     def engine(self) -> FairEngine | None:
@@ -196,7 +223,7 @@ class Analyzer:
         return value
 
     # -- arbitrage ---------------------------------------------------------------------------
-    def _arbitrage(self, group: list[Market]) -> tuple[Opportunity, ...]:
+    def _arbitrage(self, group: list[Market], *, complete: bool = True) -> tuple[Opportunity, ...]:
         out: list[Opportunity] = []
         active = [m for m in group if m.status == "active"]
         max_legs = self.settings.arbitrage.max_legs
@@ -205,7 +232,7 @@ class Analyzer:
             o = self._basket(active, ["no"] * n, payout=(n - 1) * ONE_DOLLAR, kind="no-basket")
             if o:
                 out.append(o)
-            complete = active[0].event_market_count == n == len(group)
+            complete = complete and active[0].event_market_count == n == len(group)
             if active[0].exhaustive and complete:
                 o = self._basket(active, ["yes"] * n, payout=ONE_DOLLAR, kind="yes-basket")
                 if o:
@@ -299,20 +326,28 @@ class Analyzer:
             pays = "pays at least $1.0000 wherever the value lands (the ladder is inverted)"
         reason = (f"{what} costs {usd(basket_cost)} per basket including fees and {pays}: "
                   f"{usd(edge)} guaranteed per basket on {size // ONE} baskets available at that edge.")
-        return self._make("arbitrage", legs[0], leg_objs, edge=edge, cost=basket_cost, fees=fees,
-                          confidence=confidence, liquidity=liquidity, reason=reason, p=ONE_DOLLAR,
-                          payout=payout)
+        collateral = basket_cost
+        if kind == "no-basket" and legs[0].mutually_exclusive:
+            # Kalshi nets collateral on mutually exclusive events (MECNET): once two NO legs are held,
+            # all but one of them are sure to pay, so each further leg costs less than it returns and
+            # the basket ties up no more than its dearest leg (kalashi_cli.ledger.netting_credit)
+            collateral = min(basket_cost, max((slices_cost(t) + slices_fees(t, m)) * ONE // size
+                                              for t, m in zip(taken, legs, strict=True)))
+        o = self._make("arbitrage", legs[0], leg_objs, edge=edge, cost=basket_cost, fees=fees,
+                       confidence=confidence, liquidity=liquidity, reason=reason, p=ONE_DOLLAR,
+                       payout=payout)
+        return replace(o, collateral=collateral)
 
     # -- single-market strategies ------------------------------------------------------------
-    def _single(self, m: Market, fair: FairValue | None) -> tuple[Opportunity, ...]:
+    def _single(self, m: Market, fair: FairValue | None, as_of_ms: int = 0) -> tuple[Opportunity, ...]:
         if m.status != "active":
             return ()
         out: list[Opportunity] = []
-        if self.settings.value.enabled and fair is not None:
+        if self.settings.value.enabled and fair is not None and self._open_for(m, "value", as_of_ms):
             o = self._value(m, fair)
             if o:
                 out.append(o)
-        if self.settings.spread.enabled:
+        if self.settings.spread.enabled and self._open_for(m, "spread", as_of_ms):
             o = self._spread(m)
             if o:
                 out.append(o)

@@ -1,11 +1,20 @@
-"""correlate: group opportunities, demand more edge where exposure already is, cap concentration.
+"""correlate: rank the opportunities of one set of books, then size them against the caps in that order.
+
+Capital goes to the best trades first: the opportunities computed from the same books (the
+same ``as_of_ms`` and ``src``: one iteration of the loop, one capture in a pipe) are ranked
+together — riskless arbitrage first, then by expected profit per dollar of capital they tie
+up (:func:`rank_key`) — and each takes its size and its share of the caps in that order, so an
+arbitrage is never crowded out by a quote that merely came earlier in the stream. ``order``
+and the loop execute candidates in the order correlate emits them.
 
 Groups come from the market's metadata first (its category, matched against the profile's
 keyword rules), then from keywords in its tickers, and last fall back to its series. A group
 that already carries exposure needs ``exposure_edge_multiplier ×`` the strategy's minimum
-edge. Position, group and event exposure are each capped as a share of equity; the size
-comes from fractional Kelly (:mod:`.sizing`) and is cut to fit the caps. Every opportunity
-becomes either a ``candidate`` or a ``rejected`` record with its reason.
+edge. Position, group and event exposure are each capped as a share of equity: each market
+by what its leg costs, the event and the group by what the trade can lose (a hedged basket:
+its worst case, a riskless one nothing). The size comes from fractional Kelly (:mod:`.sizing`)
+and is cut to fit the caps. Every opportunity becomes either a ``candidate`` or a ``rejected``
+record with its reason.
 """
 
 from __future__ import annotations
@@ -13,9 +22,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from decimal import ROUND_FLOOR, Decimal
+from fractions import Fraction
 
 from ..domain import Candidate, Opportunity, Rejected
-from ..money import COUNT_SCALE, Money, parse_money, usd
+from ..money import COUNT_SCALE, Money, fee_for, parse_money, usd
 from ..profile import Profile
 from .portfolio import Portfolio
 from .sizing import dynamic_scale, size_opportunity
@@ -49,6 +59,12 @@ class Grouper:
         return None
 
 
+def rank_key(o: Opportunity) -> tuple[int, Fraction, str]:
+    """Where an opportunity stands among those of the same books: riskless first, then by expected
+    profit (``edge`` per basket) per dollar of capital one basket ties up, then by id (deterministic)."""
+    return (0 if o.riskless else 1, -Fraction(o.edge, max(1, o.capital)), o.id)
+
+
 class Correlator:
     """Turns opportunities into sized candidates or reasoned rejections."""
 
@@ -68,6 +84,7 @@ class Correlator:
             "value": parse_money(profile.analyze.value.min_edge),
         }
         self.seen: dict[str, tuple[str, str, str, str]] = {}  # ticker → (event, series, category, group)
+        self._max_order = parse_money(profile.risk.max_order_cost)
 
     def _cap(self, pct: Decimal) -> Money:
         return int((Decimal(max(0, self.portfolio.equity)) * pct).to_integral_value(ROUND_FLOOR))
@@ -78,8 +95,19 @@ class Correlator:
         return [(t, ev, se, titles.get(t, ""), cat, g) for t, (ev, se, cat, g) in self.seen.items()]
 
     def correlate(self, opportunities: Iterable[Opportunity]) -> Iterator[Candidate | Rejected]:
+        """Rank and size each batch of opportunities computed from the same books (module docstring)."""
+        batch: list[Opportunity] = []
         for o in opportunities:
-            yield self._one(o)
+            if batch and (o.as_of_ms, o.src) != (batch[0].as_of_ms, batch[0].src):
+                yield from self.correlate_batch(batch)
+                batch = []
+            batch.append(o)
+        if batch:
+            yield from self.correlate_batch(batch)
+
+    def correlate_batch(self, batch: Iterable[Opportunity]) -> list[Candidate | Rejected]:
+        """Rank one set of books' opportunities together and size them in that order."""
+        return [self._one(o) for o in sorted(batch, key=rank_key)]
 
     def _one(self, o: Opportunity) -> Candidate | Rejected:
         p, c = self.portfolio, self.profile.correlate
@@ -100,23 +128,43 @@ class Correlator:
                             f"contract(s) at equity {usd(p.equity)} (all-in cost {usd(o.cost)}, "
                             f"full Kelly {sized.full_kelly:.4f}, scale {self.scale:.2f})", {"group": group})
         size = sized.size
-        # caps: how much more money this position, group and event may take
-        room_pos = min(self._cap(c.max_position_pct) - p.exposure_by_ticker.get(leg.ticker, 0) for leg in o.legs)
-        room_group = self._cap(c.max_group_pct) - existing
-        room_event = self._cap(c.max_event_pct) - p.exposure_by_event.get(o.event_ticker, 0)
-        room = min(room_pos, room_group, room_event)
-        binding = ("position" if room == room_pos else "group" if room == room_group else "event")
         step = int(self.profile.sizing.min_count * COUNT_SCALE)
-        if o.cost * size // COUNT_SCALE > room:
-            size = max(0, room) * COUNT_SCALE // o.cost // step * step
-        if size < step:
-            caps = {"position": c.max_position_pct, "group": c.max_group_pct, "event": c.max_event_pct}
-            return Rejected(o.id, "correlate", f"{binding} concentration cap ({caps[binding] * 100:.0f}% of equity "
-                            f"{usd(p.equity)}) is full: room {usd(max(0, room))}, one basket costs "
-                            f"{usd(o.cost)}", {"group": group})
-        stake = o.cost * size // COUNT_SCALE
-        per_leg = stake // len(o.legs)
+        # caps: how much more money each market, the group and the event may take. A market takes
+        # what its leg costs; the group and the event what the trade can lose (a basket's worst case)
+        worst = max(0, o.worst_case)  # per basket
+        fits: dict[str, tuple[int, Money, Money]] = {}  # cap → (most size it allows, room, per basket)
         for leg in o.legs:
-            p.add_exposure(leg.ticker, o.event_ticker, group, per_leg)
+            room = self._cap(c.max_position_pct) - p.exposure_by_ticker.get(leg.ticker, 0)
+            most = max(0, room) // max(1, leg.price)
+            if "position" not in fits or most < fits["position"][0]:
+                fits["position"] = (most, room, leg.price * COUNT_SCALE)
+        for what, room in (("group", self._cap(c.max_group_pct) - existing),
+                           ("event", self._cap(c.max_event_pct) - p.exposure_by_event.get(o.event_ticker, 0))):
+            fits[what] = (max(0, room) * COUNT_SCALE // worst if worst else size, room, worst)
+        # no leg may cost more than the gate's per-order cap: size to it rather than be refused for it
+        per_order = self._max_order
+        for leg in o.legs:
+            unit = leg.price * COUNT_SCALE + fee_for(leg.price, COUNT_SCALE)
+            most = per_order * COUNT_SCALE // unit
+            if "order" not in fits or most < fits["order"][0]:
+                fits["order"] = (most, per_order, unit)
+        binding = min(fits, key=lambda k: fits[k][0])
+        size = min(size, fits[binding][0]) // step * step
+        if size < step:
+            _, room, per = fits[binding]
+            if binding == "order":
+                return Rejected(o.id, "correlate", f"one contract of a leg costs {usd(per)}, more than the per-order "
+                                f"cap {usd(room)} (risk.max_order_cost)", {"group": group})
+            caps = {"position": c.max_position_pct, "group": c.max_group_pct, "event": c.max_event_pct}
+            what = "one contract costs" if binding == "position" else "one basket can lose"
+            return Rejected(o.id, "correlate", f"{binding} concentration cap ({caps[binding] * 100:.0f}% of equity "
+                            f"{usd(p.equity)}) is full: room {usd(max(0, room))}, {what} {usd(per)}",
+                            {"group": group})
+        stake = o.capital * size // COUNT_SCALE
+        at_risk = worst * size // COUNT_SCALE
+        share = at_risk // len(o.legs)
+        for i, leg in enumerate(o.legs):
+            p.add_exposure(leg.ticker, o.event_ticker, group, share + (at_risk - share * len(o.legs) if i == 0 else 0),
+                           position=leg.price * size)
         return Candidate(opportunity=o, group=group, required_edge=required, size=size,
                          kelly_fraction=sized.kelly.quantize(Decimal("0.000001")), stake=stake)

@@ -14,9 +14,20 @@ from decimal import Decimal
 from typing import Any
 
 from ..journal import Journal
+from ..ledger import fold_trades
 from ..money import fmt_money
 from ..profile import Profile
 from ..records import VERSION
+from .performance import (
+    Markouts,
+    MidHistory,
+    StrategyStats,
+    exposure_weighted_return,
+    markouts,
+    sharpe,
+    sortino,
+    strategy_stats,
+)
 from .portfolio import Portfolio
 
 
@@ -60,28 +71,46 @@ def max_drawdown_pct(equities: Iterable[int]) -> Decimal:
 
 
 def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
-                    run: RunStats | None = None) -> dict[str, Any]:
-    """Build a ``metrics`` record."""
+                    run: RunStats | None = None, *, now_ms: int | None = None) -> dict[str, Any]:
+    """Build a ``metrics`` record.
+
+    Trades, not legs: a basket is one trade with one P&L (:func:`kalashi_cli.ledger.fold_trades`).
+    Positions are valued by the one rule (:mod:`.valuation`); ``equity_marked`` says how much of
+    equity rests on marks. ``now_ms`` (the source's clock; default the journal's last iteration)
+    decides which markout horizons have passed.
+    """
     run = run or RunStats()
     led = portfolio.ledger
-    closed = led.closed
+    iterations = journal.iterations()
+    fills = journal.fills()
+    settlements = journal.settlements()
+    fill_trades = journal.fill_trades()
+    samples = [r["ts_ms"] for r in iterations]
+    book = fold_trades(fills, settlements, fill_trades, sample_at=samples)
+    closed = book.closed()
     wins = sum(1 for t in closed if t.pnl > 0)
     losses = len(closed) - wins
-    open_cost = sum(p.cost for p in led.open_positions())
     realized = led.realized - led.fees
-    unrealized = portfolio.equity - led.cash - open_cost
-    iterations = journal.iterations()
+    unrealized = portfolio.equity - led.cash - portfolio.open_cost
     # the account starts at its starting balance: a loss in the first iteration is a drawdown too
     equities = [portfolio.starting_balance] + [r["equity"] for r in iterations] + [portfolio.equity]
+    now = now_ms if now_ms is not None else (samples[-1] if samples else 0)
+    stats = strategy_stats(book, portfolio.valuation)
+    marks = markouts(fills, MidHistory(journal.mid_history(sorted({f.ticker for f in fills}))), settlements,
+                     {fid: strategy for fid, (_t, strategy) in fill_trades.items()}, now_ms=now)
     per_strategy: dict[str, dict[str, Any]] = {}
-    for t in closed:
-        s = per_strategy.setdefault(t.strategy or "unknown", {"trades": 0, "wins": 0, "pnl": 0})
-        s["trades"] += 1
-        s["wins"] += int(t.pnl > 0)
-        s["pnl"] += t.pnl
-    for s in per_strategy.values():
-        s["win_rate"] = str(_ratio(s["wins"], s["trades"]))
-        s["pnl"] = fmt_money(s["pnl"])
+    for name in sorted(set(stats) | set(marks)):
+        st = stats.get(name, StrategyStats())
+        rec_s = st.record()
+        exposures = [x.get(name, 0) for x in book.exposure_samples]
+        ewr = exposure_weighted_return(st.realized + st.unrealized, exposures)
+        rec_s["exposure_weighted_return"] = str(ewr) if ewr is not None else None
+        rec_s["markouts"] = marks.get(name, Markouts()).record()
+        per_strategy[name] = rec_s
+    changes = [b - a for a, b in zip(equities, equities[1:], strict=False)]
+    sh, so = sharpe(changes), sortino(changes)
+    ewr_all = exposure_weighted_return(portfolio.equity - portfolio.starting_balance,
+                                       [r.get("exposure", 0) for r in iterations])
     orders = journal.records("order") or run.orders
     lat: list[Decimal] = [Decimal(o["latency_ms"]) for o in orders if o.get("status") not in ("rejected",)]
     slip: list[Decimal] = [Decimal(o["slippage_pct"]) for o in orders if o.get("avg_fill_price") is not None]
@@ -104,14 +133,23 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         "realized_pnl": fmt_money(realized),
         "unrealized_pnl": fmt_money(unrealized),
         "equity": fmt_money(portfolio.equity),
+        "equity_marked": fmt_money(portfolio.equity_marked),
+        "equity_settled": fmt_money(portfolio.equity_settled),
+        "marks": portfolio.valuation.by_basis(),
         "cash": fmt_money(led.cash),
         "starting_balance": fmt_money(portfolio.starting_balance),
         "fees_paid": fmt_money(led.fees),
+        "turnover": fmt_money(sum(t.turnover for t in book.trades.values())),
         "open_positions": len(led.open_positions()),
+        "open_trades": sum(1 for t in book.trades.values() if t.held and t.is_open),
         "max_drawdown_pct": str(max_drawdown_pct(equities)),
         "consecutive_wins": wins_streak,
         "consecutive_losses": loss_streak,
         "per_strategy": per_strategy,
+        "performance": {"sharpe": str(sh) if sh is not None else None,
+                        "sortino": str(so) if so is not None else None,
+                        "exposure_weighted_return": str(ewr_all) if ewr_all is not None else None,
+                        "equity_changes": len(changes)},
         "execution": {
             "orders": len(orders),
             "avg_latency_ms": str((sum(lat, Decimal(0)) / len(lat)).quantize(Decimal("0.001")) if lat else Decimal(0)),
@@ -200,7 +238,7 @@ def recommendations(m: dict[str, Any], profile: Profile, journal: Journal) -> li
     win_rate = Decimal(m["win_rate"])
     if m["trades"] >= 10 and win_rate < Decimal("0.45"):
         out.append({"title": "Raise the minimum edge",
-                    "detail": f"Only {win_rate:.0%} of {m['trades']} round trips won; demand more edge before "
+                    "detail": f"Only {win_rate:.0%} of {m['trades']} closed trades won; demand more edge before "
                               "trading (analyze.value.min_edge / analyze.spread.min_edge).",
                     "numbers": {"win_rate": m["win_rate"], "trades": m["trades"]}})
     slip = Decimal(m["execution"]["avg_slippage_pct"])

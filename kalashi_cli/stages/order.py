@@ -48,6 +48,7 @@ from ..domain import (
     Fill,
     Leg,
     Market,
+    Opportunity,
     Order,
     OrderAck,
     OrderIntent,
@@ -64,12 +65,15 @@ from ..errors import (
     OutcomeUnknown,
     RateLimited,
 )
-from ..journal import Journal
-from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap, usd
+from ..journal import Journal, TradeRow
+from ..ledger import netting_credit
+from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap, usd, usd_price
 from ..ports import Broker
 from ..profile import Profile
 from .book import buy_slices, sell_slices, slices_count
-from .risk import RiskGate, order_collateral
+from .own_orders import crosses_own, without_own_orders
+from .risk import BasketCharge, RiskGate, order_collateral, order_cost
+from .scan import close_ms
 
 _NAMESPACE = uuid.UUID("5f0c1d2e-6b7a-4c3d-9e8f-0a1b2c3d4e5f")
 
@@ -104,6 +108,8 @@ class _LegPlan:
     reference: Price  # best outcome ask at decision
     available: Count
     fills: list[ExchangeFill] = field(default_factory=list)  # what this leg really got (filled by _send)
+    charge: BasketCharge | None = None  # what it counts against the limits for its basket (multi-leg only)
+    slices: list[tuple[Price, Count]] = field(default_factory=list)  # the book levels it walks at its size
 
 
 class OrderExecutor:
@@ -113,16 +119,33 @@ class OrderExecutor:
                  books: Callable[[Sequence[str]], dict[str, Market]], *,
                  stale: Callable[[str], bool] = lambda t: False,
                  clock: Callable[[], float] = time.perf_counter,
-                 now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+                 now_ms: Callable[[], int] | None = None) -> None:
         self.profile = profile
         self.broker = broker
         self.journal = journal
         self.gate = gate
-        self.books = books
+        self.source_books = books
         self.stale = stale
         self.clock = clock
-        self.now_ms = now_ms  # the market's clock (sim time on the sim): quote expiries use it
+        #: the market's clock (sim time on the sim): quote expiries and the stop before a close use it;
+        #: without one (a caller that never said) the wall clock dates quotes and no close is checked
+        self.market_clock = now_ms is not None
+        self.now_ms: Callable[[], int] = now_ms or (lambda: time.time_ns() // 1_000_000)
         self._trading_active: bool | None = None
+        #: the source's books include this account's resting orders (an exchange's do; the paper broker's source not)
+        self.own_in_books = bool(getattr(broker, "books_include_own_orders", True))
+        a = profile.analyze
+        self._stop_ms = {"arbitrage": a.arbitrage.stop_before_close_seconds * 1000,
+                         "spread": a.spread.stop_before_close_seconds * 1000,
+                         "value": a.value.stop_before_close_seconds * 1000}
+
+    def books(self, tickers: Sequence[str]) -> dict[str, Market]:
+        """Fresh books for ``tickers`` as this account can trade them: its own resting orders taken out."""
+        books = self.source_books(tickers)
+        own = [o for o in self.journal.orders(status="resting") if o.ticker in books]
+        if not own:
+            return books
+        return {t: without_own_orders(m, own, included=self.own_in_books) for t, m in books.items()}
 
     def _active(self) -> bool:
         if self._trading_active is None:
@@ -143,10 +166,18 @@ class OrderExecutor:
         books = self.books([leg.ticker for leg in o.legs])
         plans: list[_LegPlan] = []
         size = cand.size
+        now = self.now_ms()
         for i, leg in enumerate(o.legs):
             m = books.get(leg.ticker)
             if m is None:
                 yield Denied(o.id, leg.ticker, "no-book", f"no current book for {leg.ticker}", o.strategy)
+                return
+            closes = close_ms(m) if self.market_clock else None
+            stop = self._stop_ms.get(o.strategy, 0)
+            if closes is not None and 0 <= closes - now <= stop:
+                yield Denied(o.id, leg.ticker, "closing", f"{leg.ticker} closes at {m.close_time}, within the "
+                             f"{stop // 1000} s before its close when {o.strategy} opens nothing "
+                             f"(analyze.{o.strategy}.stop_before_close_seconds)", o.strategy)
                 return
             if o.maker:
                 side = to_book_side(leg.outcome, "buy", leg.price)[0]
@@ -173,7 +204,7 @@ class OrderExecutor:
             slices = buy_slices(m, leg.outcome, size, max_price=grid_bound)
             avail = slices_count(slices)
             plans.append(_LegPlan(i, leg, m, OrderIntent("", leg.ticker, "bid", 0, 0), slices[-1][0] if slices else best,
-                                  best, avail))
+                                  best, avail, slices=slices))
         if not o.maker:
             size = min([size] + [p.available for p in plans])
             step = int(self.profile.sizing.min_count * COUNT_SCALE)
@@ -190,17 +221,41 @@ class OrderExecutor:
             tif = ex.arbitrage_time_in_force if len(plans) > 1 else ex.taker_time_in_force
             for p in plans:
                 p.intent = self._intent(o.id, p.index, p.leg, p.market, p.limit, size, tif)
-        # gate every leg before sending any, the basket as a whole (its legs' costs add up)
-        pending = 0
+        # never a leg against our own order: self-trade prevention would cancel it (and on a book
+        # that shows our quote, it would be our own liquidity)
+        own = self.journal.orders(status="resting")
         for p in plans:
+            mine = crosses_own(p.intent, own)
+            if mine is not None:
+                yield Denied(o.id, p.leg.ticker, "own-order", f"this leg ({p.intent.side} at YES {usd_price(p.intent.price)}) "
+                             f"would trade against our own resting order {mine.order_id} ({mine.side} at YES "
+                             f"{usd_price(mine.price)}); our own orders are not liquidity", o.strategy)
+                return
+        plans.sort(key=lambda p: (p.available, p.index))  # least liquid first
+        # gate every leg before sending any, the basket as a whole: its worst case against the daily
+        # cap, the most cash it holds while its legs go out against the balance
+        charge = self._basket_charge(o, plans, size) if len(plans) > 1 else None
+        reclaimed = False
+        k = 0
+        while k < len(plans):
+            p = plans[k]
             d = self.gate.check(p.intent, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier,
-                                stale=self.stale(p.leg.ticker), trading_active=self._active(), pending=pending)
+                                stale=self.stale(p.leg.ticker), trading_active=self._active(), basket=charge)
+            if d and not reclaimed and o.riskless and d.rule in ("balance", "max-daily-cost"):
+                # capital to the riskless trade first: our own quotes resting from earlier iterations
+                # hold the cash (and the daily room) it needs — cancel them, oldest first, and look again
+                reclaimed = True
+                if self._reclaim(o, plans, charge):
+                    k = 0
+                    continue
             if d:
                 yield Denied(o.id, p.leg.ticker, d.rule, d.reason, o.strategy)
                 return
-            if not (p.intent.reduce_only or self.gate.is_reducing(p.intent)):
-                pending += order_collateral(p.intent, p.market.fee_type, p.market.fee_multiplier)
-        plans.sort(key=lambda p: (p.available, p.index))  # least liquid first
+            k += 1
+        if charge is not None:
+            for k, p in enumerate(plans):  # the first leg sent carries the basket's charge
+                p.charge = charge if k == 0 else BasketCharge(0, 0)
+        self._remember_trade(o, plans)
         filled: list[tuple[_LegPlan, Count]] = []
         for p in plans:
             outcome = yield from self._send(p, o.strategy, o.id, cand)
@@ -216,11 +271,79 @@ class OrderExecutor:
             yield from self._unwind([(p, n) for p, n in filled if n > 0], o.id, o.strategy,
                                     reason="a later leg of the basket failed or filled short")
 
+    def _basket_charge(self, o: Opportunity, plans: Sequence[_LegPlan], size: Count) -> BasketCharge:
+        """What a multi-leg trade counts against the limits: its worst case, and its peak cash in send order.
+
+        Worst case: the legs' cost (price and the most fee) less what the basket is sure to pay
+        (an arbitrage's payout). Peak cash: the legs' collateral added up in the order they are
+        sent, less what collateral netting returns as legs of a mutually exclusive event pile up
+        (:func:`kalashi_cli.ledger.netting_credit`) — the most the basket holds at any point.
+        """
+        costs = [order_cost(p.intent, p.market.fee_type, p.market.fee_multiplier) for p in plans]
+        guaranteed = o.payout * size if o.riskless else 0
+        netted = {p.leg.ticker: p.market.event_ticker for p in plans if p.market.mutually_exclusive}
+        held: dict[str, Count] = {}
+        spent = peak = credit = 0
+        for p in plans:
+            spent += order_collateral(p.intent, p.market.fee_type, p.market.fee_multiplier)
+            before = credit
+            held[p.leg.ticker] = held.get(p.leg.ticker, 0) + (size if p.intent.side == "bid" else -size)
+            credit = netting_credit(held, netted) if netted else 0
+            # a fill-or-kill leg is accepted on its filled end state (the credit it creates counts); any
+            # other leg must fit before it fills, with the credit of the legs before it
+            peak = max(peak, spent - (credit if p.intent.time_in_force == "fill_or_kill" else before))
+        return BasketCharge(daily=max(0, sum(costs) - guaranteed), cash=peak, spend=spent, credit=credit)
+
+    def _reclaim(self, o: Opportunity, plans: Sequence[_LegPlan], charge: BasketCharge | None) -> bool:
+        """Cancel our resting quotes (oldest first) until a riskless trade fits the balance and the daily cap.
+
+        Quotes are the lowest-ranked use of capital (they earn only if someone trades with them);
+        the next iteration quotes again with whatever is left. Returns whether any was cancelled.
+        """
+        mine = {p.leg.ticker for p in plans}
+        quotes = [q for q in self.journal.orders(status="resting") if q.ticker not in mine]
+        cancelled = 0
+        for q in sorted(quotes, key=lambda q: (q.created_ts_ms, q.order_id)):
+            if self._fits(plans, charge):
+                break
+            try:
+                self.broker.cancel(q.order_id, q.ticker)
+                now = next((x for x in self.broker.orders(ticker=q.ticker) if x.order_id == q.order_id), None)
+            except KalashiError:
+                continue
+            if now is not None:
+                self.journal.upsert_order(now)
+            cancelled += 1
+            self.gate.refresh_resting()
+        if cancelled:
+            self.journal.add_event("reclaim", {"opportunity_id": o.id, "cancelled": cancelled,
+                                               "why": "a riskless trade needed the cash or daily room quotes held"})
+        return cancelled > 0
+
+    def _fits(self, plans: Sequence[_LegPlan], charge: BasketCharge | None) -> bool:
+        return all(self.gate.check(p.intent, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier,
+                                   basket=charge) is None for p in plans)
+
+    def _remember_trade(self, o: Opportunity, plans: Sequence[_LegPlan]) -> None:
+        """Journal the trade the legs belong to (one P&L, one win or loss), and which markets net collateral."""
+        self.journal.record_trade(TradeRow(o.id, o.strategy, o.event_ticker, len(o.legs),
+                                           o.payout if o.riskless else 0, o.as_of_ms))
+        netted = [(p.market.ticker, p.market.event_ticker, p.market.series_ticker, p.market.title,
+                   p.market.category, "", True) for p in plans if p.market.mutually_exclusive]
+        if netted:
+            self.journal.remember_markets(netted)
+
     def _maker_plan(self, i: int, leg: Leg, m: Market, size: Count, opp_id: str) -> _LegPlan:
         ex = self.profile.execution
         expiry = None
         if ex.maker_expiry_seconds:
             expiry = self.now_ms() // 1000 + ex.maker_expiry_seconds
+        closes = close_ms(m) if self.market_clock else None
+        stop = self._stop_ms["spread"]
+        if closes is not None and stop and closes - stop > self.now_ms():
+            # a quote never rests into the last minutes before the close: it expires before them
+            last = (closes - stop) // 1000
+            expiry = last if expiry is None else min(expiry, last)
         side, yes_price = to_book_side(leg.outcome, "buy", leg.price)
         key = f"{leg.ticker}:{side}:{yes_price}:{size}:gtc"
         intent = OrderIntent(client_order_id(opp_id, i, key), leg.ticker, side, yes_price, size,
@@ -239,13 +362,25 @@ class OrderExecutor:
                               required: Money) -> Denied | None:
         from ..money import fee_for
 
+        # every leg at its limit (the worst level it may reach), each level it walks a fill of its own
+        # with its fee rounded up: a basket of few contracts pays the rounding on every leg
         cost = sum(p.limit * size for p in plans)
-        fees = sum(fee_for(p.limit, size, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier)
-                   for p in plans)
+        fees = 0
+        for p in plans:
+            left = size
+            for _, n in p.slices:
+                k = min(n, left)
+                if k <= 0:
+                    break
+                fees += fee_for(p.limit, k, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier)
+                left -= k
+            if left > 0:
+                fees += fee_for(p.limit, left, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier)
         edge = (payout * size - cost - fees) * COUNT_SCALE // size
         if edge < required:
-            return Denied(opp_id, plans[0].leg.ticker, "edge-gone", f"at the current limit prices the basket earns "
-                          f"{usd(edge)} per basket, below the required {usd(required)}", "arbitrage")
+            return Denied(opp_id, plans[0].leg.ticker, "edge-gone", f"at the current limit prices, with every "
+                          f"order's fee rounded up, {size / COUNT_SCALE:g} basket(s) earn {usd(edge)} per basket, "
+                          f"below the required {usd(required)}", "arbitrage")
         return None
 
     # -- sending ------------------------------------------------------------------------
@@ -306,7 +441,7 @@ class OrderExecutor:
         """Send a journaled (pending) intent once and record the answer; return the filled count or None."""
         intent = p.intent
         coid = intent.client_order_id
-        self.gate.admit(intent, p.market.fee_type, p.market.fee_multiplier)
+        self.gate.admit(intent, p.market.fee_type, p.market.fee_multiplier, charge=p.charge)
         t0 = self.clock()
         try:
             ack = self.broker.submit(intent)
@@ -352,6 +487,9 @@ class OrderExecutor:
         if order is None:
             order = _order_from_ack(intent, ack)
         self.journal.record_ack(coid, ack.order_id, order, fills, strategy=strategy)
+        if p.charge is None and ack.fill_count == sum(f.count for f in fills):
+            # what it really spent (and still holds, resting) replaces what it was admitted at
+            self.gate.settle(intent, fills, ack.remaining_count, p.market.fee_type, p.market.fee_multiplier)
         p.fills = fills
         avg = self._avg(p, ack.fill_count, fills, ack.average_fill_price)
         status = ack.status if ack.remaining_count == 0 or intent.time_in_force == "good_till_canceled" else "canceled"

@@ -15,13 +15,13 @@ selling YES at $0.01 is buying NO at $0.99 and counts as $0.99 per contract.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
-from ..domain import ExchangeOrder, OrderIntent
+from ..domain import ExchangeFill, ExchangeOrder, OrderIntent
 from ..journal import Journal, data_dir
 from ..money import MULT_SCALE, ONE_DOLLAR, Count, Money, Price, fee_for, fmt_count, usd
 from ..profile import Profile, money
@@ -94,6 +94,24 @@ class Denial:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class BasketCharge:
+    """What a multi-leg trade counts against the limits as a whole, instead of each leg's cost.
+
+    ``daily``: its worst-case loss, fees included (a riskless arbitrage: 0) — what the daily cap
+    charges; ``cash``: the most cash it holds while its legs are sent in order (the sum of the
+    legs' collateral, less what netting returns once several legs of a mutually exclusive event
+    are held). Once sent, its legs have taken ``spend`` of cash and created ``credit`` of netting,
+    which only fill-or-kill orders may lean on.
+    """
+
+    daily: Money
+    cash: Money
+    #: the cash its legs take in all (the gate's balance after it), and the netting credit they create
+    spend: Money = 0
+    credit: Money = 0
+
+
 def order_cost(intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = 10_000) -> Money:
     """Money at risk if the order fills: the side actually bought, plus the worst taker fee."""
     price = intent.price if intent.side == "bid" else ONE_DOLLAR - intent.price
@@ -126,7 +144,8 @@ def reduces(intent: OrderIntent, position: int) -> bool:
     return position < 0 and intent.count <= -position
 
 
-def resting_collateral(orders: Iterable[ExchangeOrder], positions: Mapping[str, int]) -> Money:
+def resting_collateral(orders: Iterable[ExchangeOrder], positions: Mapping[str, int],
+                       netted: Collection[str] = ()) -> Money:
     """Return the cash resting orders could still take: what the exchange holds back for them.
 
     Per market and side (the exchange's rule, :mod:`kalashi_cli.sim.engine.accounts`): each
@@ -134,7 +153,8 @@ def resting_collateral(orders: Iterable[ExchangeOrder], positions: Mapping[str, 
     schedule: the journal does not keep each market's), less $1 for every
     contract it would close against the opposite position (a closing fill returns $1 a pair).
     Without this the gate would see cash that quotes already hold and pass orders the exchange
-    then refuses for balance.
+    then refuses for balance. In ``netted`` markets (mutually exclusive events) a closing order
+    gets no such discount: the netting credit already counted the pair's $1.
     """
     bids: dict[str, list[int]] = {}
     asks: dict[str, list[int]] = {}
@@ -148,10 +168,21 @@ def resting_collateral(orders: Iterable[ExchangeOrder], positions: Mapping[str, 
     total = 0
     for side, book in (("bid", bids), ("ask", asks)):
         for ticker, (cost, count) in book.items():
-            pos = positions.get(ticker, 0)
+            pos = 0 if ticker in netted else positions.get(ticker, 0)
             closes = min(count, max(0, -pos) if side == "bid" else max(0, pos))
             total += max(0, cost - ONE_DOLLAR * closes)
     return total
+
+
+def _as_resting(intent: OrderIntent) -> ExchangeOrder:
+    return ExchangeOrder("", intent.client_order_id, intent.ticker, intent.side, intent.price, "resting",
+                         intent.count, 0, intent.count)
+
+
+def resting_cost(orders: Iterable[ExchangeOrder]) -> Money:
+    """Return what resting orders would spend if they filled: the side bought times what remains."""
+    return sum((o.price if o.side == "bid" else ONE_DOLLAR - o.price) * o.remaining_count
+               for o in orders if o.remaining_count > 0)
 
 
 class RiskGate:
@@ -164,28 +195,56 @@ class RiskGate:
         self.portfolio = portfolio
         self.state = state
         self.state_reason = state_reason
-        self.sent_cost = 0  # cost of taker orders admitted in this run (counts against the daily cap)
+        self.sent_cost = 0  # what orders admitted in this run may spend (counts against the daily cap)
         self.reserved = 0  # cost of every order admitted in this run (counts against cash)
+        self.credit_gained = 0  # netting credit this run's baskets created (fill-or-kill orders may use it)
         self._blocked = journal.blocked_tickers()
         resting = journal.orders(status="resting")
         self._open_orders = len(resting)
+        self._resting_seen = len(resting)
         #: cash the exchange holds for quotes resting from earlier iterations
-        self.held = resting_collateral(resting, {t: p.position for t, p in portfolio.ledger.positions.items()})
+        self._netted = set(journal.netted_tickers())
+        self.held = resting_collateral(resting, {t: p.position for t, p in portfolio.ledger.positions.items()},
+                                       self._netted)
+        #: what quotes resting from earlier iterations would spend: they count against the daily cap
+        self.resting_cost = resting_cost(resting)
 
     @property
     def available(self) -> Money:
-        """Cash an order may still use: the fill ledger's cash less resting collateral and this run's orders."""
-        return self.portfolio.cash - self.held - self.reserved
+        """Cash an order may still use: the fill ledger's cash less resting collateral and this run's orders,
+        plus the collateral netting returns on mutually exclusive events (docs/paper-fills.md §6)."""
+        return self.portfolio.cash - self.held - self.reserved + self.portfolio.netting_credit + self.credit_gained
+
+    def available_for(self, intent: OrderIntent) -> Money:
+        """Cash ``intent`` may use (every order alike: the exchange counts the netting credit as balance)."""
+        return self.available
+
+    def refresh_resting(self) -> None:
+        """Re-read what quotes resting from earlier iterations hold and may spend (after cancelling some)."""
+        resting = self.journal.orders(status="resting")
+        self._open_orders = len(resting) + self._open_orders - self._resting_seen
+        self._resting_seen = len(resting)
+        self.held = resting_collateral(resting, {t: p.position for t, p in self.portfolio.ledger.positions.items()},
+                                       self._netted)
+        self.resting_cost = resting_cost(resting)
+
+    @property
+    def committed_today(self) -> Money:
+        """Spent today, held by resting quotes, and admitted in this run: what the daily cap counts."""
+        return self.portfolio.today_cost + self.resting_cost + self.sent_cost
 
     def check(self, intent: OrderIntent, *, fee_type: str = "quadratic", multiplier: int = 10_000,
               stale: bool = False, trading_active: bool = True, pending: Money = 0,
-              concentration: tuple[str, str] | None = None) -> Denial | None:
+              concentration: tuple[str, str] | None = None, basket: BasketCharge | None = None) -> Denial | None:
         """Return why ``intent`` may not be sent, or None.
 
         ``pending`` is the cost of the basket's legs already checked but not yet admitted: a
         basket must fit the caps and the cash as a whole before its first leg is sent.
+        ``basket`` (a multi-leg trade's :class:`BasketCharge`) replaces the legs' costs in the
+        daily cap and the cash check by the basket's worst case and peak cash.
         ``concentration`` = (event, group) also applies the position, group and event caps —
         for orders that did not come through ``correlate`` (an agent's or a person's order).
+        Resting quotes count against the daily cap like taker orders: their cost may be spent.
         """
         r = self.profile.risk
         pos = self.portfolio.ledger.positions.get(intent.ticker)
@@ -219,10 +278,11 @@ class RiskGate:
         if cost > money(r.max_order_cost):
             return Denial("max-order-cost", f"order cost {usd(cost)} exceeds the per-order cap "
                           f"{usd(money(r.max_order_cost))}")
-        daily = self.portfolio.today_cost + self.sent_cost + pending + cost
-        if intent.time_in_force != "good_till_canceled" and daily > money(r.max_daily_cost):
-            return Denial("max-daily-cost", f"today's order cost would reach {usd(daily)}, above the daily "
-                          f"cap {usd(money(r.max_daily_cost))}")
+        adds = basket.daily if basket is not None else pending + cost
+        daily = self.committed_today + adds
+        if adds > 0 and daily > money(r.max_daily_cost):  # an order that can lose nothing spends nothing
+            return Denial("max-daily-cost", f"today's spending, resting quotes and this order would reach "
+                          f"{usd(daily)}, above the daily cap {usd(money(r.max_daily_cost))}")
         if self._open_orders >= r.max_open_orders and intent.time_in_force == "good_till_canceled":
             return Denial("max-open-orders", f"{self._open_orders} orders already rest (cap {r.max_open_orders})")
         if concentration is not None:
@@ -230,10 +290,13 @@ class RiskGate:
             if d:
                 return d
         need = order_collateral(intent, fee_type, multiplier)
-        if need + pending > self.available:
-            what = f"order needs {usd(need)}" + (f" (with the basket's other legs {usd(need + pending)})"
-                                                 if pending else "")
-            return Denial("balance", f"{what} exceeds available cash {usd(max(0, self.available))}"
+        if basket is not None:
+            need, pending = basket.cash, 0
+        if need + pending > self.available_for(intent):
+            what = (f"the basket needs {usd(need)} at most while its legs are sent" if basket is not None else
+                    f"order needs {usd(need)}" + (f" (with the basket's other legs {usd(need + pending)})"
+                                                  if pending else ""))
+            return Denial("balance", f"{what} exceeds available cash {usd(max(0, self.available_for(intent)))}"
                           + (f" ({usd(self.held)} is held by resting quotes)" if self.held else ""))
         return None
 
@@ -256,15 +319,41 @@ class RiskGate:
         pos = self.portfolio.ledger.positions.get(intent.ticker)
         return reduces(intent, pos.position if pos else 0)
 
-    def admit(self, intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = 10_000) -> None:
-        """Count an order that passed and is being sent against this run's limits."""
+    def admit(self, intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = 10_000, *,
+              charge: BasketCharge | None = None) -> None:
+        """Count an order that passed and is being sent against this run's limits.
+
+        ``charge`` is what this leg counts for its basket (the basket's first leg carries the
+        whole :class:`BasketCharge`, the others nothing).
+        """
         pos = self.portfolio.ledger.positions.get(intent.ticker)
-        if not (intent.reduce_only or reduces(intent, pos.position if pos else 0)):
+        if charge is not None:
+            self.reserved += charge.spend
+            self.credit_gained += charge.credit
+            self.sent_cost += charge.daily
+        elif not (intent.reduce_only or reduces(intent, pos.position if pos else 0)):
             self.reserved += order_collateral(intent, fee_type, multiplier)
-            if intent.time_in_force != "good_till_canceled":
-                self.sent_cost += order_cost(intent, fee_type, multiplier)
+            self.sent_cost += order_cost(intent, fee_type, multiplier)
         if intent.time_in_force == "good_till_canceled":
             self._open_orders += 1
+
+    def settle(self, intent: OrderIntent, fills: Iterable[ExchangeFill], remaining: Count,
+               fee_type: str = "quadratic", multiplier: int = MULT_SCALE) -> None:
+        """Replace a single order's admitted charge by what it really did: its fills, and what still rests.
+
+        The next run reads the same from the journal (today's fills, resting quotes), so a run
+        that is repeated sees the limits exactly as the first one left them.
+        """
+        pos = self.portfolio.ledger.positions.get(intent.ticker)
+        if intent.reduce_only or reduces(intent, pos.position if pos else 0):
+            return
+        spent = sum((f.price if f.side == "bid" else ONE_DOLLAR - f.price) * f.count + f.fee for f in fills)
+        rest = replace(intent, count=remaining) if remaining > 0 and intent.time_in_force == "good_till_canceled" \
+            else None
+        self.sent_cost += spent + (resting_cost([_as_resting(rest)]) if rest else 0) \
+            - order_cost(intent, fee_type, multiplier)
+        self.reserved += spent + (order_collateral(rest, fee_type, multiplier) if rest else 0) \
+            - order_collateral(intent, fee_type, multiplier)
 
     def block(self, ticker: str) -> None:
         self._blocked.add(ticker)

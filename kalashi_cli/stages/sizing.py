@@ -54,11 +54,12 @@ def size_opportunity(o: Opportunity, equity: Money, s: SizingSettings, scale: De
     frac = min(s.max_stake_pct, s.kelly_fraction * scale * full)
     stake_cap = (Decimal(equity) * frac).to_integral_value(ROUND_FLOOR)
     step = int(s.min_count * COUNT_SCALE)  # order counts in multiples of the smallest order
-    baskets = int(stake_cap) * COUNT_SCALE // o.cost  # count units
+    # the stake is the cash a basket ties up: its cost, or less where the exchange nets collateral
+    baskets = int(stake_cap) * COUNT_SCALE // o.capital  # count units
     size = baskets // step * step
     available = min(leg.count for leg in o.legs)
     size = min(size, available // step * step)
     if size < step:
         return Sizing(0, 0, frac, full)
-    stake = o.cost * size // COUNT_SCALE
+    stake = o.capital * size // COUNT_SCALE
     return Sizing(size, stake, frac, full)

@@ -23,8 +23,9 @@ from typer.testing import CliRunner
 from kalashi_cli import migrations
 from kalashi_cli.cli.app import app
 from kalashi_cli.errors import JournalError
-from kalashi_cli.journal import MIGRATIONS, SCHEMA_VERSION, Journal
+from kalashi_cli.journal import MIGRATIONS, SCHEMA_VERSION, Journal, MarketInfo
 from kalashi_cli.migrations import StoreTooNew
+from kalashi_cli.money import fmt_money, parse_money
 from kalashi_cli.sim import paper
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "journal-c22539d"
@@ -45,10 +46,38 @@ def raw(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 
+def columns_c22539d() -> dict[str, list[str]]:
+    """The columns every table had in the c22539d release (later migrations only add)."""
+    # immutable: reading the fixture itself must not leave -wal and -shm files beside it
+    db = sqlite3.connect(f"file:{FIXTURE / 'journal-paper.sqlite'}?mode=ro&immutable=1", uri=True)
+    try:
+        return {t: [str(r[1]) for r in db.execute(f"PRAGMA table_info({t})")] for t in TABLES}
+    finally:
+        db.close()
+
+
 def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the c22539d tables, in the c22539d columns."""
+    cols = columns_c22539d()
     db = raw(path)
     try:
-        return {t: db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in TABLES}
+        return {t: db.execute(f"SELECT {', '.join(cols[t])} FROM {t} ORDER BY rowid").fetchall() for t in TABLES}
+    finally:
+        db.close()
+
+
+def up_to(n: int) -> migrations.Migrations:
+    """The journal's migrations as a release that knew only the first ``n`` had them."""
+    m = migrations.Migrations("journal", legacy_tables=MIGRATIONS.legacy_tables)
+    m.steps = list(MIGRATIONS.steps[:n])
+    return m
+
+
+def at_version(path: Path, n: int) -> None:
+    """Migrate a journal to version ``n`` only (what the release that ended at migration ``n`` did)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        migrations.migrate(db, up_to(n), path)
     finally:
         db.close()
 
@@ -118,8 +147,7 @@ def test_the_fixture_is_a_journal_from_before_migrations(old: Path) -> None:
 
 
 def test_migration_1_is_the_c22539d_schema_exactly(old: Path, tmp_path: Path) -> None:
-    fresh = Journal(tmp_path / "new.sqlite")
-    fresh.close()
+    at_version(tmp_path / "new.sqlite", 1)
     assert schema(tmp_path / "new.sqlite") == schema(old)
     db = sqlite3.connect(tmp_path / "new-exchange.sqlite", isolation_level=None)
     try:
@@ -133,33 +161,44 @@ def test_a_c22539d_journal_migrates_in_place_keeping_every_row(old: Path) -> Non
     before = dump(old)
     jr = Journal(old)
     try:
-        assert jr.migrated == ["m001_initial"]
-        assert jr.schema_version() == SCHEMA_VERSION == 1
-        assert jr.applied_migrations() == [(1, "m001_initial")]
+        assert jr.migrated == MIGRATIONS.names and MIGRATIONS.names[0] == "m001_initial"
+        assert jr.schema_version() == SCHEMA_VERSION == len(MIGRATIONS.names)
+        assert jr.applied_migrations() == list(enumerate(MIGRATIONS.names, 1))
     finally:
         jr.close()
     assert dump(old) == before, "migrating must not change a single row"
-    assert user_version(old) == 1
+    assert user_version(old) == SCHEMA_VERSION
     again = Journal(old)
     assert again.migrated == []  # recorded: it runs once
     again.close()
     assert dump(old) == before
 
 
-def test_every_journal_reader_answers_the_same_before_and_after_migrating(old: Path) -> None:
-    ro = Journal(old, readonly=True)  # a journal from before migrations reads as version 1, unmigrated
+def test_every_journal_reader_answers_the_same_before_and_after_migrating(old: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # as the release that ended at migration 1 read it: a journal from before migrations reads as version 1
+    import kalashi_cli.journal as journal_module
+
+    monkeypatch.setattr(MIGRATIONS, "steps", list(MIGRATIONS.steps[:1]))
+    monkeypatch.setattr(journal_module, "ITERATION_COLUMNS", journal_module.ITERATION_COLUMNS[:15])
+    ro = Journal(old, readonly=True)
     try:
         assert ro.schema_version() == 0 and not ro.blank
         before = readers(ro)
     finally:
         ro.close()
+    monkeypatch.undo()
     assert user_version(old) == 0, "a read-only open never migrates"
     assert len(before["fills"]) == 3 and len(before["resting"]) == 3 and before["meta"]["mode"] == "paper"
     Journal(old).close()
     for readonly in (True, False):
         jr = Journal(old, readonly=readonly)
         try:
-            assert readers(jr) == before
+            after = readers(jr)
+            # migration 2 adds columns to iterations (exposure, marked: 0 where nothing recorded them)
+            assert [{k: v for k, v in r.items() if k not in ("exposure", "marked")} for r in after.pop("iterations")] \
+                == before["iterations"]
+            assert after == {k: v for k, v in before.items() if k != "iterations"}
         finally:
             jr.close()
 
@@ -183,20 +222,28 @@ def as_the_release_said(got: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def test_metrics_says_what_the_c22539d_release_said_before_and_after_migrating(old: Path) -> None:
-    said = lines((FIXTURE / "metrics-c22539d.jsonl").read_text())
-    unmigrated = lines(kalashi("metrics", "--paper", "--journal", str(old), "--format", "jsonl").stdout)
-    assert as_the_release_said(unmigrated) == said
+def test_metrics_says_what_the_c22539d_release_said_once_migrated(old: Path) -> None:
+    (said,) = lines((FIXTURE / "metrics-c22539d.jsonl").read_text())
+    # metrics only reads: an older journal is refused with the command that migrates it, untouched
+    res = kalashi("metrics", "--paper", "--journal", str(old), "--format", "jsonl", code=9)
+    assert "run any trading command on it once to migrate it" in res.stderr
     assert user_version(old) == 0 and len(dump(old)["metrics"]) == 8, "metrics only reads the journal"
     Journal(old).close()
-    migrated = lines(kalashi("metrics", "--paper", "--journal", str(old), "--format", "jsonl").stdout)
-    assert as_the_release_said(migrated) == said
+    (now,) = as_the_release_said(lines(kalashi("metrics", "--paper", "--journal", str(old), "--format",
+                                               "jsonl").stdout))
+    assert len(dump(old)["metrics"]) == 8
+    # the same numbers, except what issue 14 changed on purpose: open positions are valued by the one
+    # rule (the mid, not what they cost), and per strategy says more
+    changed = {"equity", "unrealized_pnl", "per_strategy"}
+    assert {k: v for k, v in said.items() if k not in changed} == {k: now[k] for k in said if k not in changed}
+    assert {k: now["per_strategy"]["value"][k] for k in said["per_strategy"]["value"]} == said["per_strategy"]["value"]
+    assert now["equity"] == fmt_money(parse_money(now["cash"]) + parse_money(now["equity_marked"]))
 
 
 def test_reconcile_migrates_the_journal_and_the_paper_exchange_and_finds_them_agreeing(old: Path) -> None:
     (rep,) = lines(kalashi("reconcile", "--paper", "--journal", str(old), "--format", "jsonl").stdout)
     assert rep["ok"] and rep["position_drift"] == {} and rep["fills_added"] == 0 and rep["duplicates"] == []
-    assert user_version(old) == 1 and user_version(paper.paper_exchange_path(old)) == 1
+    assert user_version(old) == SCHEMA_VERSION and user_version(paper.paper_exchange_path(old)) == 1
     db = raw(paper.paper_exchange_path(old))
     try:
         assert db.execute("SELECT name FROM _migrations").fetchall() == [("m001_initial",)]
@@ -209,8 +256,12 @@ def test_reconcile_migrates_the_journal_and_the_paper_exchange_and_finds_them_ag
 def test_an_attached_bridge_shows_the_journal(old: Path, migrated: bool) -> None:
     from kalashi_cli.bridge.attach import AttachBackend
 
-    if migrated:
-        Journal(old).close()
+    if not migrated:  # an attached bridge only reads: an older journal is refused, untouched
+        with pytest.raises(JournalError, match="run any trading command on it once to migrate it"):
+            AttachBackend(old, mode="paper", profile="default", poll_s=0.02)
+        assert user_version(old) == 0
+        return
+    Journal(old).close()
     backend = AttachBackend(old, mode="paper", profile="default", poll_s=0.02)
     got: list[dict[str, Any]] = []
     backend.subscribe(got.append)
@@ -238,8 +289,15 @@ def test_an_attached_bridge_shows_the_journal(old: Path, migrated: bool) -> None
 def test_heal_checks_read_the_journal_and_never_migrate_it(old: Path, migrated: bool, tmp_path: Path) -> None:
     from kalashi_cli.heal import checks
 
-    if migrated:
-        Journal(old).close()
+    if not migrated:  # heal's checks only read: an older journal is reported with the command that migrates it
+        once = {r["name"]: r for r in lines(kalashi("heal", "--once", "--paper", "--journal", str(old), "--format",
+                                                    "jsonl", code=11).stdout)}
+        assert {once[n]["status"] for n in ("journal_writable", "journal_integrity")} == {"ok"}
+        for name in ("loop", "drift", "trading_state"):
+            assert once[name]["status"] == "failed" and "run any trading command on it once" in once[name]["detail"]
+        assert user_version(old) == 0, "heal's checks never migrate"
+        return
+    Journal(old).close()
     version = user_version(old)
     last = checks.recent_iterations(old, 3)
     assert [r["n"] for r in last] == [53, 54, 55] and last[-1]["source"].startswith(SIM)
@@ -279,21 +337,21 @@ async def test_mcp_positions_on_the_migrated_journal(old: Path) -> None:
     from kalashi_cli.service import TradingService
     from kalashi_cli.stages.portfolio import load_portfolio
 
-    ro = Journal(old, readonly=True)
-    try:
-        expected = {(p.ticker, p.position) for p in load_portfolio(ro, 100_000_000).ledger.open_positions()}
-    finally:
-        ro.close()
-    assert len(expected) == 2
     svc = TradingService("default", mode="paper", source=f"{SIM},step=55", journal_path=old)
     try:
-        assert user_version(old) == 1  # a trading service is a writer: it migrated the journal
+        assert user_version(old) == SCHEMA_VERSION  # a trading service is a writer: it migrated the journal
         async with Client(build_server(svc)) as c:
             res = await c.call_tool("get_positions", {})
             assert not res.is_error
             positions = res.structured_content["positions"]  # type: ignore[index]
     finally:
         svc.close()
+    ro = Journal(old, readonly=True)
+    try:
+        expected = {(p.ticker, p.position) for p in load_portfolio(ro, 100_000_000).ledger.open_positions()}
+    finally:
+        ro.close()
+    assert len(expected) == 2
     got = {(p["ticker"], (1 if p["outcome"] == "yes" else -1) * int(round(float(p["count"]) * 100)))
            for p in positions}
     assert got == expected
@@ -302,8 +360,13 @@ async def test_mcp_positions_on_the_migrated_journal(old: Path) -> None:
 def test_completion_reads_an_old_journal_without_migrating_it(old: Path) -> None:
     from kalashi_cli.cli.common import known_tickers
 
-    assert len(known_tickers("", [old])) == 5
+    assert known_tickers("", [old]) == []  # an older journal is not read without migrating it
     assert user_version(old) == 0
+    at_version(old, 1)  # the release that ended at migration 1
+    assert known_tickers("", [old]) == []
+    assert user_version(old) == 1
+    Journal(old).close()
+    assert len(known_tickers("", [old])) == 5
 
 
 # -- refusals ----------------------------------------------------------------------------------------
@@ -392,17 +455,18 @@ def next_migration(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
 @pytest.mark.parametrize("start", ["c22539d", "version 1"])
 def test_a_failed_migration_leaves_the_journal_as_it_was(old: Path, next_migration: list[Any], start: str) -> None:
     if start == "version 1":
-        Journal(old).close()
+        at_version(old, 1)
     version, before, shape = user_version(old), dump(old), schema(old)
 
-    def m002_breaks_halfway(db: sqlite3.Connection) -> None:
+    def breaks_halfway(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE fills ADD COLUMN venue TEXT NOT NULL DEFAULT ''")
         db.execute("CREATE TABLE exits (id INTEGER PRIMARY KEY)")
         db.execute("UPDATE meta SET value='gone' WHERE key='mode'")
         raise RuntimeError("disk on fire")
 
-    next_migration.append(m002_breaks_halfway)
-    with pytest.raises(JournalError, match="migration m002_breaks_halfway of the journal failed .*disk on fire.*"
+    breaks_halfway.__name__ = f"m{len(next_migration) + 1:03d}_breaks_halfway"
+    next_migration.append(breaks_halfway)
+    with pytest.raises(JournalError, match="migration m00._breaks_halfway of the journal failed .*disk on fire.*"
                                            "the journal is unchanged") as e:
         Journal(old)
     assert e.value.exit_code == 9
@@ -416,22 +480,24 @@ def test_a_failed_migration_leaves_the_journal_as_it_was(old: Path, next_migrati
 
 
 def test_the_next_migration_is_one_function(old: Path, next_migration: list[Any]) -> None:
-    Journal(old).close()  # a journal of version 1
+    Journal(old).close()  # a journal of the current version
+    n = SCHEMA_VERSION + 1
 
-    def m002_fill_venue(db: sqlite3.Connection) -> None:
+    def fill_venue(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE fills ADD COLUMN venue TEXT NOT NULL DEFAULT 'kalshi'")
 
-    next_migration.append(m002_fill_venue)
+    fill_venue.__name__ = f"m{n:03d}_fill_venue"
+    next_migration.append(fill_venue)
     # read-only opens never migrate: an older journal is refused, saying how to migrate it
-    with pytest.raises(JournalError, match="schema version 1; this kalashi .* reads version 2") as e:
+    with pytest.raises(JournalError, match=f"schema version {n - 1}; this kalashi .* reads version {n}") as e:
         Journal(old, readonly=True)
     assert f"kalashi reconcile --paper --journal {old}" in (e.value.hint or "")
     res = kalashi("metrics", "--paper", "--journal", str(old), code=9)
     assert "run any trading command on it once to migrate it" in res.stderr
     jr = Journal(old)
     try:
-        assert jr.migrated == ["m002_fill_venue"] and jr.schema_version() == 2
-        assert jr.applied_migrations() == [(1, "m001_initial"), (2, "m002_fill_venue")]
+        assert jr.migrated == [fill_venue.__name__] and jr.schema_version() == n
+        assert jr.applied_migrations() == list(enumerate(MIGRATIONS.names, 1))
         assert len(jr.fills()) == 3
     finally:
         jr.close()
@@ -463,8 +529,8 @@ def test_writers_racing_to_migrate_migrate_once(old: Path) -> None:
     for jr in opened:
         jr.close()
     assert not errors and len(opened) == 3
-    assert sorted(jr.migrated == ["m001_initial"] for jr in opened) == [False, False, True]
-    assert user_version(old) == 1
+    assert sorted(jr.migrated == MIGRATIONS.names for jr in opened) == [False, False, True]
+    assert user_version(old) == SCHEMA_VERSION
 
 
 # -- read-only opens never create ---------------------------------------------------------------------
@@ -486,5 +552,36 @@ def test_read_only_opens_never_create_a_journal(tmp_path: Path) -> None:
 
 
 def test_a_read_only_open_of_another_modes_journal_is_refused(old: Path) -> None:
+    Journal(old).close()
     res = kalashi("metrics", "--demo", "--journal", str(old), code=9)
     assert "is a paper journal, not demo" in res.stderr
+
+
+def test_migration_2_gives_a_version_1_journal_marks_trades_and_netting(old: Path) -> None:
+    """A journal of the release that ended at migration 1 gains the marks, trades and netting of issue 14."""
+    from kalashi_cli.journal import MarkRow, TradeRow
+
+    at_version(old, 1)
+    before = dump(old)
+    jr = Journal(old)
+    try:
+        assert jr.migrated == MIGRATIONS.names[1:] and MIGRATIONS.names[1] == "m002_marks_and_trades"
+        assert dump(old) == before, "no row lost or changed"
+        assert jr.last_marks() == {} and jr.trades() == {} and jr.netted_tickers() == {}
+        assert all(r["exposure"] == 0 and r["marked"] == 0 for r in jr.iterations())
+        ticker = jr.known_tickers()[0]
+        jr.remember_markets([(ticker, "EV", "", "", "", "", True)])
+        assert jr.netted_tickers() == {ticker: jr.market_meta()[ticker].event_ticker}
+        assert jr.market_meta()[ticker] == MarketInfo(*before_meta(before, ticker)), "known fields are kept"
+        jr.add_marks([MarkRow(ticker, 1, 5000, 4900, 5100)])
+        assert jr.add_marks([MarkRow(ticker, 2, 5000, 4900, 5100)]) == 0, "an unchanged mark is not repeated"
+        jr.record_trade(TradeRow("op-x", "arbitrage", "EV", 2, 10_000, 1))
+        assert jr.trades()["op-x"].payout == 10_000
+        assert set(jr.fill_trades()) == {f.fill_id for f in jr.fills()}
+    finally:
+        jr.close()
+
+
+def before_meta(rows: dict[str, list[tuple[Any, ...]]], ticker: str) -> tuple[str, ...]:
+    (row,) = [r for r in rows["markets"] if r[0] == ticker]
+    return tuple(row[1:6])

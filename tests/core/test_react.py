@@ -13,8 +13,10 @@ from typing import Any
 import msgspec
 import pytest
 
+from kalashi_cli.domain import OrderIntent
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import Journal
+from kalashi_cli.money import parse_price
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.react import BookBatch, Reactor, percentile, signature
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path
@@ -143,6 +145,26 @@ def test_idle_reacts_then_drops_what_the_next_iteration_reads_anyway(world: Any)
     loop.run_iteration()
     it = [r for r in records if r["kind"] == "iteration"]
     assert it[-1]["reactions"] == 1 and it[-1]["reaction_orders"] == 2  # counted on the next iteration record
+
+
+def test_a_reaction_builds_no_leg_against_our_own_resting_quote(world: Any) -> None:
+    """Issue 14 §3 on the reactive path: the bid that 'makes' the basket is our own quote, so no basket."""
+    src, j, loop, reactor, _feed, records = world
+    loop.run_iteration()
+    broker = loop.broker
+    broker.books_include_own_orders = True  # as on Kalshi: the source's book shows our quote
+    quote = OrderIntent("our-quote", "EV-A", "bid", parse_price("0.59"), 500, time_in_force="good_till_canceled",
+                        post_only=True)
+    j.record_intent(quote, strategy="spread", opportunity_id="op-q")
+    ack = broker.submit(quote)
+    j.record_ack("our-quote", ack.order_id, next(o for o in broker.orders(status="resting")
+                                                 if o.client_order_id == "our-quote"), [])
+    raise_a(src)  # the 5 YES bid at 0.59 on EV-A is ours
+    n = len(records)
+    assert reactor.react(BookBatch(("EV-A",))) == 0
+    new = records[n:]
+    assert not [r for r in new if r["kind"] in ("opportunity", "order", "denied")], new
+    assert reactor.stats.orders == 0
 
 
 def test_signature_and_percentile() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from kalashi_cli.profile import load_profile, money
 from kalashi_cli.stages.correlate import Correlator, Grouper
 from kalashi_cli.stages.portfolio import load_portfolio
 from kalashi_cli.stages.risk import (
+    BasketCharge,
     RiskGate,
     TradingState,
     order_collateral,
@@ -26,6 +28,9 @@ from kalashi_cli.stages.risk import (
 from kalashi_cli.stages.sizing import dynamic_scale, kelly_fraction, size_opportunity
 
 P = load_profile("default")
+#: the default profile with a daily cap out of the way, for tests about the balance
+ROOMY = msgspec.structs.replace(P, risk=msgspec.structs.replace(P.risk, max_daily_cost=Decimal(1000),
+                                                                 max_order_cost=Decimal(100)))
 
 
 def opp(edge: int = 50_000, cost: int = 400_000, p: int = 5000, count: int = 10_000, category: str = "Crypto",
@@ -137,7 +142,7 @@ def test_resting_quotes_hold_cash_the_gate_will_not_spend_twice(tmp_path: Path) 
     for i in range(9):  # nine $10 bids resting: $90 of a $100 paper balance is held
         j.upsert_order(_resting(f"q{i}", f"Q{i}", "bid", "0.50", 2000))
     pf = load_portfolio(j, money(P.paper.starting_balance))
-    gate = RiskGate(P, j, pf, TradingState.ACTIVE)
+    gate = RiskGate(ROOMY, j, pf, TradingState.ACTIVE)
     held = 9 * (5000 * 2000 + worst_fee(5000, 2000, is_bid=True))
     assert gate.held == held and gate.available == pf.cash - held
     fits = OrderIntent("c1", "T", "bid", 4000, 1000)  # $4 + fees < what is left
@@ -145,6 +150,39 @@ def test_resting_quotes_hold_cash_the_gate_will_not_spend_twice(tmp_path: Path) 
     too_big = OrderIntent("c2", "T", "bid", 4500, 2000)  # $9: under the caps, but only free cash counts
     d = gate.check(too_big)
     assert d is not None and d.rule == "balance" and "held by resting quotes" in d.reason
+
+
+def test_resting_quotes_count_against_the_daily_cap(tmp_path: Path) -> None:
+    """A quote may still spend its cost: resting quotes are not exempt from the daily cap (issue 14)."""
+    j = Journal(tmp_path / "j.sqlite")
+    for i in range(4):  # four $10 bids resting: $40 of the $50 daily cap may still be spent
+        j.upsert_order(_resting(f"q{i}", f"Q{i}", "bid", "0.50", 2000))
+    gate = RiskGate(P, j, load_portfolio(j, money(P.paper.starting_balance)), TradingState.ACTIVE)
+    assert gate.resting_cost == 40_000_000
+    taker = OrderIntent("c1", "T", "bid", 4000, 2000)
+    assert gate.check(taker) is None  # $8 + fee: $48.xx
+    gate.admit(taker)
+    quote = OrderIntent("c2", "T", "bid", 5000, 1800, time_in_force="good_till_canceled", post_only=True)
+    d = gate.check(quote)  # $9: a quote counts too
+    assert d is not None and d.rule == "max-daily-cost" and "resting quotes" in d.reason
+
+
+def test_a_basket_is_charged_its_worst_case_under_the_daily_cap_not_its_legs_cost(tmp_path: Path) -> None:
+    """Issue 14 §4: a hedged basket spends only what it can lose; a riskless one spends nothing of the daily cap."""
+    j = Journal(tmp_path / "j.sqlite")
+    for i in range(4):  # $45 of the $50 daily cap committed by resting quotes
+        j.upsert_order(_resting(f"q{i}", f"Q{i}", "bid", "0.50", 2000))
+    j.upsert_order(_resting("q4", "Q4", "bid", "0.25", 2000))
+    gate = RiskGate(P, j, load_portfolio(j, money(P.paper.starting_balance)), TradingState.ACTIVE)
+    assert gate.resting_cost == 45_000_000
+    leg = OrderIntent("c1", "T", "bid", 4750, 2000)  # $9.50 + fee: alone it breaks the cap
+    d = gate.check(leg)
+    assert d is not None and d.rule == "max-daily-cost"
+    cash = order_collateral(leg)
+    assert gate.check(leg, basket=BasketCharge(daily=0, cash=cash)) is None, "a riskless basket spends nothing"
+    assert gate.check(leg, basket=BasketCharge(daily=4_000_000, cash=cash)) is None  # worst case $4: fits
+    d = gate.check(leg, basket=BasketCharge(daily=6_000_000, cash=cash))  # worst case $6: does not
+    assert d is not None and d.rule == "max-daily-cost"
 
 
 def test_a_quote_that_would_close_a_position_holds_nothing() -> None:
@@ -159,7 +197,7 @@ def test_a_quote_that_would_close_a_position_holds_nothing() -> None:
 def test_a_basket_must_fit_as_a_whole_before_its_first_leg(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     pf = load_portfolio(j, money(P.paper.starting_balance))
-    gate = RiskGate(P, j, pf, TradingState.ACTIVE)
+    gate = RiskGate(ROOMY, j, pf, TradingState.ACTIVE)
     leg = OrderIntent("c1", "A", "bid", 4500, 2000, time_in_force="good_till_canceled")  # $9 + fees
     assert gate.check(leg) is None
     assert gate.check(leg, pending=92_000_000).rule == "balance", "the basket's other legs already need $92"

@@ -304,3 +304,23 @@ def test_agent_orders_meet_the_concentration_caps_and_are_grouped(service: Tradi
     with pytest.raises(RiskDenied) as e:
         service.create_order(ticker, "yes", "buy", "1", m["yes_ask"], client_order_id_="conc-2")
     assert "max-position" in (e.value.hint or "") and "concentration cap" in str(e.value)
+
+
+async def test_get_metrics_and_the_dashboard_state_show_the_same_pnl(service: TradingService) -> None:
+    """Issue 14: per-strategy P&L, fees and markouts, and how much of equity rests on marks, through MCP and the
+    dashboard's state alike (one metrics stage over one valuation)."""
+    for _ in range(8):
+        service.run_iteration()
+    async with Client(build_server(service)) as c:
+        got = structured(await c.call_tool("get_metrics", {}))
+    state = service.state()
+    shown = state["metrics"]
+    for key in ("trades", "realized_pnl", "unrealized_pnl", "equity", "equity_marked", "equity_settled",
+                "per_strategy", "performance"):
+        assert got[key] == shown[key], key
+    assert got["per_strategy"], "the loop traded"
+    for s in got["per_strategy"].values():
+        assert {"realized_pnl", "unrealized_pnl", "fees", "turnover", "markouts"} <= set(s)
+        assert {"1m", "5m", "settlement", "fills"} <= set(s["markouts"])
+    assert state["account"]["equity_marked"] == got["equity_marked"]
+    assert Decimal(got["equity"]) == Decimal(got["equity_marked"]) + Decimal(got["equity_settled"])

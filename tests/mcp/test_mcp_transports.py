@@ -61,7 +61,7 @@ async def test_stdio_session_with_a_real_subprocess(tmp_path: Path) -> None:
         balance = structured(await c.call_tool("get_balance", {}))
     assert names == set(TOOL_NAMES)
     assert balance == {"mode": "paper", "balance": "100.0000", "cash": "100.0000", "equity": "100.0000",
-                       "starting_balance": "100.0000"}
+                       "equity_marked": "0.0000", "equity_settled": "100.0000", "starting_balance": "100.0000"}
 
 
 class HttpServer:

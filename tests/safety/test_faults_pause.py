@@ -7,6 +7,7 @@ The loop asks the exchange whether trading is active before it sends anything (t
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import msgspec
@@ -24,7 +25,10 @@ from kalashi_cli.stages.risk import RiskGate, TradingState
 from .conftest import BALANCE, Counts, active_tickers, book_of, demo_broker, demo_journal, engine_truth
 
 P = load_profile("default")
-PROFILE = msgspec.structs.replace(P, execution=msgspec.structs.replace(P.execution, maker_expiry_seconds=0))
+# quotes never expire here, and resting quotes count against the daily cap: give it room so that
+# the first iteration's quotes do not hold the whole day's budget when trading resumes
+PROFILE = msgspec.structs.replace(P, execution=msgspec.structs.replace(P.execution, maker_expiry_seconds=0),
+                                  risk=msgspec.structs.replace(P.risk, max_daily_cost=Decimal(500)))
 
 
 def _kinds(records: list[dict[str, object]], kind: str) -> list[dict[str, object]]:

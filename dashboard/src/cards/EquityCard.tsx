@@ -21,6 +21,10 @@ export function EquityCard({ state }: { state: BridgeState | null }) {
         <Stat label="Cash balance" kind="money" value={account?.balance} testId="balance" />
         <Stat label="Since start" kind="money" value={change} signed testId="equity-change" hint="equity − starting balance" />
         <Stat label="Starting balance" kind="money" value={account?.starting_balance} testId="starting-balance" />
+        {account?.equity_marked != null ? (
+          <Stat label="Marked" kind="money" value={account.equity_marked} testId="equity-marked"
+            hint="the part of equity valued at marks (open books, closed markets' last marks); the rest is cash and known results" />
+        ) : null}
       </div>
       <EquityChart points={state?.equity_curve ?? []} loading={!state} />
     </GlassCard>

@@ -2,7 +2,12 @@ import { GlassCard } from '../components/GlassCard'
 import { Num, Stat } from '../components/Stat'
 import type { BridgeState } from '../lib/protocol'
 
-/** Win rate, P&L, drawdown and streaks from the metrics record. */
+/** The 1-minute markout of a strategy's `markouts` object, when it has one. */
+function markout1m(markouts: unknown): unknown {
+  return markouts && typeof markouts === 'object' ? (markouts as Record<string, unknown>)['1m'] : null
+}
+
+/** Win rate, P&L (realized, unrealized, fees, markouts), drawdown, streaks and Sharpe/Sortino from the metrics record. */
 export function PerformanceCard({ state }: { state: BridgeState | null }) {
   const m = state?.metrics ?? null
   const perStrategy = m?.per_strategy && typeof m.per_strategy === 'object' ? Object.entries(m.per_strategy) : []
@@ -23,6 +28,8 @@ export function PerformanceCard({ state }: { state: BridgeState | null }) {
         </div>
         <Stat label="Win streak" kind="int" value={m?.consecutive_wins} testId="win-streak" />
         <Stat label="Loss streak" kind="int" value={m?.consecutive_losses} testId="loss-streak" />
+        <Stat label="Sharpe" kind="number" places={2} value={m?.performance?.sharpe} testId="sharpe" hint="of per-iteration equity changes, not annualised" />
+        <Stat label="Sortino" kind="number" places={2} value={m?.performance?.sortino} testId="sortino" hint="of per-iteration equity changes, not annualised" />
       </div>
       {perStrategy.length ? (
         <table className="table table--compact" data-testid="per-strategy">
@@ -41,6 +48,29 @@ export function PerformanceCard({ state }: { state: BridgeState | null }) {
                 <td className="num-col"><Num kind="int" value={s?.trades} /></td>
                 <td className="num-col"><Num kind="share" field="win_rate" value={Number(s?.trades) > 0 ? s?.win_rate : null} /></td>
                 <td className="num-col"><Num kind="money" value={s?.pnl ?? s?.realized_pnl} signed /></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {perStrategy.length ? (
+        /* a second narrow table rather than a wide one: the card must fit a phone */
+        <table className="table table--compact" data-testid="per-strategy-pnl">
+          <thead>
+            <tr>
+              <th scope="col">Strategy</th>
+              <th scope="col" className="num-col">Unrealized</th>
+              <th scope="col" className="num-col">Fees</th>
+              <th scope="col" className="num-col" title="1 minute: the mid a minute after each fill less its price, per contract, signed in the fill's favour (negative: adverse selection)">Markout</th>
+            </tr>
+          </thead>
+          <tbody>
+            {perStrategy.map(([name, s]) => (
+              <tr key={name}>
+                <th scope="row">{name}</th>
+                <td className="num-col"><Num kind="money" value={s?.unrealized_pnl} signed /></td>
+                <td className="num-col"><Num kind="money" value={s?.fees} /></td>
+                <td className="num-col"><Num kind="money" places={3} value={markout1m(s?.markouts)} signed /></td>
               </tr>
             ))}
           </tbody>

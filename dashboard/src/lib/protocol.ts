@@ -107,6 +107,8 @@ export interface MetricsRecord extends RecordBase {
   consecutive_wins: number
   consecutive_losses: number
   per_strategy: Record<string, Record<string, unknown>>
+  /** Sharpe and Sortino of per-iteration equity changes, exposure-weighted return (issue 14). */
+  performance?: { sharpe: DecimalString | null; sortino: DecimalString | null; exposure_weighted_return: DecimalString | null }
   execution: { avg_latency_ms: Measure | null; avg_slippage_pct: DecimalString | null; fill_rate: DecimalString | null }
   cache: { hit_rate: DecimalString | null }
   api: { calls: number; calls_per_iteration: Measure | null }
@@ -192,6 +194,10 @@ export interface Account {
   equity: DecimalString | null
   realized_pnl: DecimalString | null
   unrealized_pnl: DecimalString | null
+  /** The part of equity valued at marks (a book, or a closed market's last mark); the rest is settled. */
+  equity_marked?: DecimalString | null
+  /** Cash and positions whose result is known. */
+  equity_settled?: DecimalString | null
   starting_balance: DecimalString | null
 }
 

@@ -17,6 +17,16 @@ market could still take out of it, whatever fills in whatever order:
 
 Every fill lowers the requirement by at least the cash it takes, so ``cash ≥ reserved`` holds
 after every step; that is what makes "no negative balances" an invariant rather than a hope.
+
+Collateral netting (Kalshi's MECNET, on mutually exclusive events): what an account's positions
+in such an event are sure to pay back whatever happens (:func:`kalashi_cli.ledger.netting_credit`:
+NO on several outcomes pays all but one) is not held against it: it counts as available balance,
+and a fill-or-kill order — all or nothing, so only its end state matters — is also accepted when
+the account's cash after it fills, plus the credit then, still covers what its other orders hold.
+Cash itself stays the fold of the fills (it may dip below zero by at most the credit), so
+``cash + credit ≥ reserved`` is the invariant. It holds fill by fill because an opening fill never
+lowers the credit, and in a netted market a closing order is collateralised like an opening one
+(the pair's $1 was already counted as credit, which closing it takes back).
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ class Position:
     """One account's position and collateral in one market (mutable)."""
 
     __slots__ = ("ticker", "pos", "cost", "realized", "fees", "traded", "volume", "updated_ms",
-                 "b_cost", "b_cnt", "b_fee", "b_neg", "a_cost", "a_cnt", "a_fee", "a_neg", "req")
+                 "b_cost", "b_cnt", "b_fee", "b_neg", "a_cost", "a_cnt", "a_fee", "a_neg", "req", "netted")
 
     def __init__(self, ticker: str) -> None:
         self.ticker = ticker
@@ -48,6 +58,9 @@ class Position:
         self.b_cost = self.b_cnt = self.b_fee = self.b_neg = 0
         self.a_cost = self.a_cnt = self.a_fee = self.a_neg = 0
         self.req: Money = 0
+        #: its event nets collateral: a closing order is not credited the $1 a pair returns, because
+        #: the netting credit already counted on it (and shrinks as the pair closes)
+        self.netted = False
 
     # -- collateral ---------------------------------------------------------------------
     def reserve(self, o: BookOrder, units: Count) -> None:
@@ -69,8 +82,11 @@ class Position:
         units = min(units, o.reserved_units)
         self.reserve(o, -units)
 
-    def requirement(self) -> Money:
-        pos = self.pos
+    def requirement(self, pos: Count | None = None) -> Money:
+        """The collateral of this market's resting orders (at position ``pos``, default the current one)."""
+        pos = self.pos if pos is None else pos
+        if self.netted:
+            pos = 0  # no closing discount: see ``netted``
         req = 0
         if self.b_cnt:
             n_no = -pos if pos < 0 else 0

@@ -106,7 +106,7 @@ class MarketBook:
 
     __slots__ = ("ticker", "event_ticker", "price_ranges", "fee_type", "fee_multiplier", "status",
                  "bids", "asks", "seq", "last_price", "volume", "template", "result", "value",
-                 "holders", "_unit_fee")
+                 "holders", "netted", "_unit_fee")
 
     def __init__(self, ticker: str, *, event_ticker: str, price_ranges: tuple[TickBand, ...], fee_type: str,
                  fee_multiplier: int, status: str, template: Market | None) -> None:
@@ -125,6 +125,8 @@ class MarketBook:
         self.result = ""
         self.value: Price | None = None
         self.holders: set[str] = set()  # accounts with a position record here
+        #: its event is mutually exclusive: Kalshi nets collateral across it (MECNET, accounts.netting_credit)
+        self.netted = bool(template is not None and template.mutually_exclusive)
         self._unit_fee: dict[Price, Money] = {}
 
     def fee(self, price: Price, count: Count, is_taker: bool) -> Money:

@@ -319,6 +319,7 @@ class MatchingEngine(Restore, PortfolioReads):
         else:
             m = self._markets[market.ticker]
             m.template = market
+            m.netted = m.netted or market.mutually_exclusive
             m.price_ranges = market.price_ranges
             m.fee_type = market.fee_type
             m.fee_multiplier = market.fee_multiplier
@@ -575,7 +576,7 @@ class MatchingEngine(Restore, PortfolioReads):
             self._set_units(m, o)
             pos.reserve(o, new_rem)
             acc.reserved += pos.refresh()
-            if acc.cash < acc.reserved:
+            if acc.cash < acc.reserved and acc.cash + self.netting_credit(acc) < acc.reserved:
                 pos.release(o, o.reserved_units)
                 o.price, o.unit_cost, o.unit_fee, o.unit_neg = old[0], old[1], old[2], old[3]
                 pos.reserve(o, old[4])

@@ -23,7 +23,8 @@ class PortfolioReads(EngineState):
     """What an account (or a simulator server publishing books) can read."""
 
     def balance(self, account_id: str) -> Balance:
-        """Return available cash (cash minus collateral of resting orders) and positions' value at best bids."""
+        """Return available cash (cash less the collateral of resting orders, plus collateral returned by
+        netting) and positions' value at best bids."""
         self._sync()
         acc = self._account(account_id)
         value = 0
@@ -37,7 +38,7 @@ class PortfolioReads(EngineState):
             else:
                 best_ask = m.asks.best()
                 value += -p.pos * (ONE_DOLLAR - best_ask if best_ask is not None else 0)
-        return Balance(balance=acc.cash - acc.reserved, portfolio_value=value)
+        return Balance(balance=acc.cash - acc.reserved + self.netting_credit(acc), portfolio_value=value)
 
     def cash(self, account_id: str) -> Money:
         """Return total cash, including what resting orders hold as collateral."""
@@ -227,8 +228,9 @@ class PortfolioReads(EngineState):
                 total += pos.req
             if total != acc.reserved:
                 bad(f"{acc.account_id}: reserved {acc.reserved} ≠ Σ requirements {total}")
-            if acc.cash < 0 or acc.cash < acc.reserved:
-                bad(f"{acc.account_id}: cash {acc.cash} below reserved {acc.reserved}")
+            credit = self.netting_credit(acc)
+            if acc.cash + credit < 0 or acc.cash + credit < acc.reserved:
+                bad(f"{acc.account_id}: cash {acc.cash} (+ netting credit {credit}) below reserved {acc.reserved}")
             sums: dict[tuple[str, bool], list[int]] = {}
             for o in acc.open.values():
                 if o.status != RESTING or not o.booked:

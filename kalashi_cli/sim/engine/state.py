@@ -13,6 +13,7 @@ from heapq import heappop, heappush
 
 from ...domain import ExchangeFill, OrderAck, Trade
 from ...errors import Conflict, ExchangeError, NotFound, OrderRejected
+from ...ledger import netting_credit
 from ...money import ONE_DOLLAR, Count, Money, Price
 from .accounts import Account, OrderGroup, Position
 from .book import Level, MarketBook, SideBook
@@ -153,6 +154,9 @@ class EngineState:
         if p is None:
             p = acc.positions[m.ticker] = Position(m.ticker)
             m.holders.add(acc.account_id)
+        if p.netted != m.netted:  # the market turned out to be in a netted event: re-cost its orders
+            p.netted = m.netted
+            acc.reserved += p.refresh()
         return p
 
     # -- time -------------------------------------------------------------------------------
@@ -243,10 +247,12 @@ class EngineState:
         if len(acc.open) >= self.max_open_orders and o.tif == "good_till_canceled":
             raise reject("too_many_open_orders", f"at most {self.max_open_orders} open orders")
         self._set_units(m, o)
+        before, req_before = acc.reserved, pos.req
         pos.reserve(o, o.remaining)
         acc.reserved += pos.refresh()
-        if acc.cash < acc.reserved:
-            need = acc.reserved - acc.cash
+        if acc.cash < acc.reserved and acc.cash + self.netting_credit(acc) < acc.reserved \
+                and not (o.tif == "fill_or_kill" and m.netted and self._netted_fits(acc, m, o, pos, before - req_before)):
+            need = acc.reserved - acc.cash - self.netting_credit(acc)
             pos.release(o, o.reserved_units)
             acc.reserved += pos.refresh()
             raise reject("available_balance_too_low",
@@ -263,6 +269,30 @@ class EngineState:
             return
         stopped = self._take(m, o, opp)
         self._settle_taker(m, o, stopped)
+
+    def netting_credit(self, acc: Account, changed: tuple[str, Count] | None = None) -> Money:
+        """Collateral returned on ``acc``'s positions in mutually exclusive events (``changed``: one position replaced)."""
+        positions = {t: p.pos for t, p in acc.positions.items()}
+        if changed is not None:
+            positions[changed[0]] = changed[1]
+        netted = {t: self._markets[t].event_ticker for t in positions
+                  if t in self._markets and self._markets[t].netted}
+        return netting_credit(positions, netted) if netted else 0
+
+    def _netted_fits(self, acc: Account, m: MarketBook, o: BookOrder, pos: Position, others: Money) -> bool:
+        """Whether a fill-or-kill in a netted event leaves cash + credit covering the rest once it has filled.
+
+        Filled at its limit with the most fee it can pay (``others``: what the account's other
+        markets hold; this market's other orders are re-costed at the new position).
+        """
+        n = o.remaining
+        close = min(n, max(0, -pos.pos)) if o.is_bid else min(n, max(0, pos.pos))
+        cash = acc.cash + ONE_DOLLAR * close - (o.unit_cost + o.unit_fee) * n
+        after = pos.pos + (n if o.is_bid else -n)
+        pos.release(o, o.reserved_units)  # this market's other orders, at the position after the fill
+        held = others + pos.requirement(after)
+        pos.reserve(o, o.remaining)
+        return cash + self.netting_credit(acc, (m.ticker, after)) >= held
 
     def _settle_taker(self, m: MarketBook, o: BookOrder, stopped: bool) -> None:
         """Decide what happens to a taker after its walk: executed, resting or cancelled."""
