@@ -230,7 +230,7 @@ def test_books_are_valid(walk: dict) -> None:
                 assert not m.yes_bids and not m.no_bids
             else:
                 assert m.yes_bids or m.no_bids
-                assert m.forecast_p is not None and 0 < m.forecast_p < ONE_DOLLAR
+            assert m.forecast_p is None  # no oracle unless asked for (forecast_skill)
             assert 0 <= m.open_interest <= m.volume
     assert {"active", "inactive", "initialized", "closed", "finalized"} <= set(statuses)
 
@@ -293,14 +293,29 @@ def test_hidden_probabilities_are_coherent(uni: SimUniverse) -> None:
                 assert sum(ps) < 1.0 + 1e-9
 
 
-def test_forecast_is_a_noisy_view_of_the_hidden_probability(uni: SimUniverse, walk: dict) -> None:
-    hidden = uni.hidden_probabilities_at(60)
-    errors = [m.forecast_p / ONE_DOLLAR - hidden[m.ticker] for m in walk[60][0]
-              if m.status == "active" and m.forecast_p is not None]
-    assert len(errors) > N // 2
-    mean_abs = sum(abs(e) for e in errors) / len(errors)
-    assert 0.0005 < mean_abs < 0.03  # noisy, but far from a coin flip
-    assert abs(sum(errors) / len(errors)) < 0.005  # no systematic bias
+def test_no_forecast_by_default_and_its_skill_is_what_the_user_set() -> None:
+    """The forecast is off unless asked for; skill s removes the share s of the book's error."""
+    assert all(m.forecast_p is None for m in SimUniverse(seed=5, markets=600).markets_at(40))
+    hidden = SimUniverse(seed=5, markets=600).hidden_probabilities_at(40)
+    errors: dict[float, list[float]] = {}
+    for skill in (0.0, 0.5, 1.0):
+        u = SimUniverse(seed=5, markets=600, forecast_skill=skill)
+        errs = errors[skill] = []
+        at_mid = 0
+        for m in u.markets_at(40):
+            if m.status != "active" or m.yes_bid is None or m.yes_ask is None:
+                continue
+            assert m.forecast_p is not None and 0 < m.forecast_p < ONE_DOLLAR
+            at_mid += abs(m.forecast_p - (m.yes_bid + m.yes_ask) / 2) <= 0.5
+            errs.append(abs(m.forecast_p / ONE_DOLLAR - hidden[m.ticker]))
+        if skill == 0.0:  # the book's own mid (the belief where a side is only a lone long-shot bid)
+            assert at_mid > 0.9 * len(errs)
+    mean = {k: sum(v) / len(v) for k, v in errors.items()}
+    assert mean[1.0] < 0.0001  # an oracle, rounded to the price unit
+    assert 0.4 * mean[0.0] < mean[0.5] < 0.6 * mean[0.0]
+    assert mean[0.0] > 0.005  # the book's mid is an honest but imperfect estimate
+    with pytest.raises(ValueError):
+        SimUniverse(seed=5, markets=600, forecast_skill=1.5)
 
 
 # --------------------------------------------------------------------------- dislocations
