@@ -77,7 +77,7 @@ def run(strategy: str = "join", *, markets: int = 3000, steps: int = 300, seed: 
             for m in live[:: max(1, len(live) // max(1, sample - len(chosen)))][: sample - len(chosen)]:
                 chosen.add(m.ticker)
         books = {m.ticker: m for m in listing if m.ticker in chosen}
-        for t, m in books.items():
+        for m in books.values():
             eng.apply_market(m, ts_ms=now)
         for tr in u.trades_between(s - 1, s):
             if tr.ticker in chosen and eng.has_market(tr.ticker):
