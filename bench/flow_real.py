@@ -63,6 +63,18 @@ def se(values: list[float]) -> float:
     return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
 
 
+def cluster_se(values: list[float], weights: list[float], clusters: list[Any]) -> float:
+    """Cluster-robust standard error of a weighted mean (trades of one market-minute move together)."""
+    wsum = sum(weights)
+    if not wsum or len(set(clusters)) < 2:
+        return float("nan")
+    m = sum(v * w for v, w in zip(values, weights, strict=True)) / wsum
+    acc: dict[Any, float] = defaultdict(float)
+    for v, w, c in zip(values, weights, clusters, strict=True):
+        acc[c] += w * (v - m)
+    return math.sqrt(sum(x * x for x in acc.values())) / wsum
+
+
 # --------------------------------------------------------------------------- one market's tape
 
 
@@ -274,8 +286,12 @@ def _grid_mids(tape: Tape, step_ms: int = 1000) -> list[tuple[int, float]]:
     return out
 
 
-def move_stats(tapes: list[Tape], horizons_s: Iterable[int] = HORIZONS_S) -> dict[str, Any]:
-    """Distribution of mid changes over each horizon (cents), sampled every second, both sides quoted."""
+def move_stats(tapes: list[Tape], horizons_s: Iterable[int] = HORIZONS_S,
+               raw: dict[str, list[float]] | None = None) -> dict[str, Any]:
+    """Distribution of mid changes over each horizon (cents), sampled every second, both sides quoted.
+
+    ``raw`` (when given) receives the changes per horizon, for plots.
+    """
     out: dict[str, Any] = {}
     for h in horizons_s:
         moves: list[float] = []
@@ -287,6 +303,8 @@ def move_stats(tapes: list[Tape], horizons_s: Iterable[int] = HORIZONS_S) -> dic
                     break
                 if not (math.isnan(m0) or math.isnan(m1)):
                     moves.append((m1 - m0) * 100)
+        if raw is not None:
+            raw[f"{h}s"] = moves
         absm = [abs(x) for x in moves]
         out[f"{h}s"] = {
             "n": len(moves),
@@ -309,6 +327,7 @@ def markout_stats(tapes: list[Tape], horizons_s: Iterable[int] = HORIZONS_S) -> 
         taker: list[float] = []
         maker: list[float] = []
         maker_w: list[tuple[float, float]] = []
+        keys: list[tuple[str, int]] = []
         by_size: dict[str, list[float]] = defaultdict(list)
         buys: list[float] = []
         sells: list[float] = []
@@ -327,8 +346,13 @@ def markout_stats(tapes: list[Tape], horizons_s: Iterable[int] = HORIZONS_S) -> 
                 mk = d * (price - m1) * 100
                 maker.append(mk)
                 maker_w.append((mk, n))
+                keys.append((tape.ticker, t // 60_000))
                 by_size["<10" if _size < 10 else ("10-100" if _size < 100 else ">=100")].append(mk)
         wsum = sum(w for _, w in maker_w)
+        wmean = sum(m * w for m, w in maker_w) / wsum if wsum else float("nan")
+        # standard error of a weighted mean (weights as frequency-free importance weights)
+        ws = [w for _, w in maker_w]
+        wse = cluster_se(maker, ws, keys)
         out[f"{h}s"] = {
             "n": len(taker),
             "taker_mid_move_cents": mean(taker),
@@ -336,8 +360,9 @@ def markout_stats(tapes: list[Tape], horizons_s: Iterable[int] = HORIZONS_S) -> 
             "after_buys_cents": mean(buys),
             "after_sells_cents": mean(sells),
             "maker_markout_cents": mean(maker),
-            "maker_markout_se": se(maker),
-            "maker_markout_contract_weighted_cents": sum(m * w for m, w in maker_w) / wsum if wsum else float("nan"),
+            "maker_markout_se": cluster_se(maker, [1.0] * len(maker), keys),
+            "maker_markout_contract_weighted_cents": wmean,
+            "maker_markout_contract_weighted_se": wse,
             "maker_markout_by_trade_size_cents": {k: [mean(v), se(v), len(v)] for k, v in sorted(by_size.items())},
         }
     return out

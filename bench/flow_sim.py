@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flow_real import Forecast, brier_by_time, mean, q, reliability, se  # noqa: E402
+from flow_real import Forecast, brier_by_time, cluster_se, mean, q, reliability, se  # noqa: E402
 
 from kalashi_cli.money import COUNT_SCALE, fee_for  # noqa: E402
 from kalashi_cli.sim.universe import SimUniverse  # noqa: E402
@@ -138,7 +138,7 @@ def trade_stats(tapes: list[SimTape], steps: int) -> dict[str, Any]:
     }
 
 
-def move_stats(tapes: list[SimTape]) -> dict[str, Any]:
+def move_stats(tapes: list[SimTape], raw: dict[str, list[float]] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for h in HORIZON_STEPS:
         moves = []
@@ -151,6 +151,8 @@ def move_stats(tapes: list[SimTape]) -> dict[str, Any]:
                 m1 = (t.bid[j] + t.ask[j]) / 2
                 if not (math.isnan(m0) or math.isnan(m1)):
                     moves.append((m1 - m0) * 100)
+        if raw is not None:
+            raw[f"{h * 10}s"] = moves
         absm = [abs(x) for x in moves]
         out[f"{h * 10}s"] = {
             "n": len(moves),
@@ -165,7 +167,7 @@ def markout_stats(tapes: list[SimTape]) -> dict[str, Any]:
     """Markouts after public prints (see flow_real.markout_stats): the taker's mid move and the maker's markout."""
     out: dict[str, Any] = {}
     for h in HORIZON_STEPS:
-        taker, maker, maker_w = [], [], []
+        taker, maker, maker_w, keys = [], [], [], []
         for t in tapes:
             for s, n, d, price in t.trades:
                 i, j = t.at(s), t.at(s + h)
@@ -179,14 +181,18 @@ def markout_stats(tapes: list[SimTape]) -> dict[str, Any]:
                 mk = d * (price - m1) * 100
                 maker.append(mk)
                 maker_w.append((mk, n))
+                keys.append((t.ticker, s // 6))
         wsum = sum(w for _, w in maker_w)
+        wmean = sum(m * w for m, w in maker_w) / wsum if wsum else float("nan")
+        wse = cluster_se(maker, [w for _, w in maker_w], keys)
         out[f"{h * 10}s"] = {
             "n": len(taker),
             "taker_mid_move_cents": mean(taker),
             "taker_mid_move_se": se(taker),
             "maker_markout_cents": mean(maker),
-            "maker_markout_se": se(maker),
-            "maker_markout_contract_weighted_cents": sum(m * w for m, w in maker_w) / wsum if wsum else float("nan"),
+            "maker_markout_se": cluster_se(maker, [1.0] * len(maker), keys),
+            "maker_markout_contract_weighted_cents": wmean,
+            "maker_markout_contract_weighted_se": wse,
         }
     return out
 

@@ -134,6 +134,15 @@ def evaluate(fills: list[PassiveFill], u: SimUniverse, final_step: int) -> dict[
         out[f"markout_{h * 10}s_cents"] = statistics.fmean(marks) if marks else math.nan
         out[f"markout_{h * 10}s_se"] = statistics.stdev(marks) / math.sqrt(len(marks)) if len(marks) > 1 else math.nan
         out[f"markout_{h * 10}s_n"] = len(marks)
+    expected: list[float] = []
+    for f in fills:  # the fill against the hidden probability at its step: its expected P&L to settlement
+        p = u.hidden_probability(f.ticker, f.step)
+        if p is None or not f.count:
+            continue
+        per = (p * ONE_DOLLAR - f.price) if f.side == "bid" else (f.price - p * ONE_DOLLAR)
+        expected.append(per / 100 - f.fee / f.count / 100)
+    out["expected_pnl_cents_per_contract"] = statistics.fmean(expected) if expected else math.nan
+    out["expected_pnl_se"] = statistics.stdev(expected) / math.sqrt(len(expected)) if len(expected) > 1 else math.nan
     pnl: list[float] = []
     for f in fills:
         st = u.settlement_for(f.ticker, final_step + 2000)

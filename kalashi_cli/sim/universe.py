@@ -49,7 +49,7 @@ from statistics import NormalDist
 import numpy as np
 
 from ..domain import Market, Settlement, Trade
-from ..money import ONE_DOLLAR
+from ..money import ONE_DOLLAR, snap
 from . import universe_core as core
 from .universe_books import (
     GOLDEN,
@@ -845,14 +845,15 @@ class SimUniverse:
         # belief net of its persistent error (slow error, longshot bias), in price units
         # and against the book's own placement error (a wide book's centre error, dislocations)
         news = ((c.p_hidden - c.p_market + c.p_bias) * ONE_DOLLAR - c.shift)[idx].tolist()
+        bias = (c.p_bias * ONE_DOLLAR)[idx].tolist()
         spread = (c.ask - c.bid)[idx].tolist()
         t_now = c.t[lay.m_slot[idx]].tolist()
         close_t = (lay.life[lay.m_slot[idx]] - 2).tolist()
         sizes_q = flow().size_quantiles
         t0 = self.time_ms(step - 1)
         trades: list[Trade] = []
-        for i, ky, kn, total, mk, si, gap, k_spread, t_m, ct in zip(
-                idx, yk, nk, dv, mkeys, m_slot, news, spread, t_now, close_t, strict=True):
+        for i, ky, kn, total, mk, si, gap, b, k_spread, t_m, ct in zip(
+                idx, yk, nk, dv, mkeys, m_slot, news, bias, spread, t_now, close_t, strict=True):
             yes = SIDES.get(ky)
             if yes is None:
                 yes = side_for_key(ky)
@@ -864,13 +865,19 @@ class SimUniverse:
             slot = self._slots[si]
             fp = flow_params(slot.spec.group)
             ticker = self._names_for(slot, c).tickers[i - slot.moff]
+            bands = slot.grid.bands
             bid_px = yes[0][0] if yes else None
             ask_px = ONE_DOLLAR - no[0][0] if no else None
             if bid_px is not None and ask_px is not None:
                 mid = (bid_px + ask_px) / 2
             else:
                 mid = bid_px if bid_px is not None else ask_px  # type: ignore[assignment]
+            gap -= fp.persistent * b  # … and, as far as they do, against its persistent error
             informed_dir = 1 if gap > 0.5 else (-1 if gap < -0.5 else 0)
+            # the price an informed trader takes: the touch when it is beyond what they know the
+            # contract is worth, else their own limit at that value (inside the spread: no one
+            # on the book was that wrong, but an order there would have been hit)
+            worth = mid + gap
             share = fp.informed_open + (fp.informed_close - fp.informed_open) * min(1.0, max(0.0, t_m / max(ct, 1)))
             if k_spread > fp.wide_ticks:  # noise traders avoid wide books: who crosses one is informed
                 share = 1.0 - (1.0 - share) * (fp.wide_ticks / k_spread) ** 2
@@ -878,29 +885,31 @@ class SimUniverse:
             h = hash2(mk ^ 0x7EADE, step)
             prints = min(MAX_PRINTS, total, max(1, round(total / fp.mean_trade)))
             sides: list[int] = []
+            prices: list[int] = []
             weights: list[float] = []
             for k in range(prints):
                 hk = mix64(h ^ ((k + 1) * GOLDEN & MASK64))
                 informed = informed_dir != 0 and (hk & 0xFFFF) < share * 65536
-                if informed:
-                    side = informed_dir
-                else:
-                    side = 1 if ((hk >> 16) & 0xFFFF) < lean * 65536 else -1
-                if side > 0 and not no:
-                    side = -1  # nothing to buy: the print sells into the bids
-                elif side < 0 and not yes:
-                    side = 1
+                side = informed_dir if informed else (1 if ((hk >> 16) & 0xFFFF) < lean * 65536 else -1)
+                if side > 0 and ask_px is None:
+                    side, informed = -1, False  # nothing to buy: the print sells into the bids
+                elif side < 0 and bid_px is None:
+                    side, informed = 1, False
+                price = ask_px if side > 0 else bid_px
+                if informed and bid_px is not None and ask_px is not None and not (
+                        bid_px >= worth if side < 0 else ask_px <= worth):
+                    limit = snap(int(worth), bands, up=False) if side > 0 else snap(int(worth) + 1, bands, up=True)
+                    if limit is not None and bid_px < limit < ask_px:  # none inside a one-tick book: the touch
+                        price = limit
                 sides.append(side)
+                prices.append(price)  # type: ignore[arg-type]
                 weights.append(sizes_q[(hk >> 32) & 15] * (fp.informed_size if informed else 1.0))
             scale = total / sum(weights)
             left = total
             for k in range(prints):
                 size = left if k == prints - 1 else min(left - (prints - 1 - k), max(1, int(weights[k] * scale)))
                 left -= size
-                if sides[k] > 0:
-                    price, taker = ask_px, "bid"  # taker bought YES at the ask
-                else:
-                    price, taker = bid_px, "ask"  # taker sold YES at the bid
+                price, taker = prices[k], ("bid" if sides[k] > 0 else "ask")  # bid: the taker bought YES
                 tid = f"{(h ^ (k * GOLDEN)) & MASK64:016x}{step & 0xFFFFFFFF:08x}{k:08x}"
                 trades.append(Trade(f"{tid[:8]}-{tid[8:12]}-{tid[12:16]}-{tid[16:20]}-{tid[20:]}", ticker, price,  # type: ignore[arg-type]
                                     size * 100, taker, t0 + (k + 1) * self.step_ms // (prints + 1)))  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ The model, per category group (docs/sim-calibration.md §order flow):
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -54,6 +55,7 @@ class FlowParams:
     longshot: float
     yes_tilt: float
     wide_ticks: float
+    persistent: float  # how much informed traders also trade against the market's persistent error (0 … 1)
     mean_trade: float  # contracts: a step's volume is split into about volume / mean_trade prints
 
 
@@ -67,14 +69,23 @@ class Flow:
 
 
 def _params(d: dict[str, Any]) -> FlowParams:
-    return FlowParams(**{k: (int(v) if k.endswith("_steps") else float(v)) for k, v in d.items()
-                         if not k.startswith("_")})
+    values: dict[str, Any] = {k: (int(v) if k.endswith("_steps") else float(v)) for k, v in d.items()
+                              if not k.startswith("_")}
+    return FlowParams(**values)
 
 
 @lru_cache(maxsize=1)
 def flow() -> Flow:
-    """The fitted flow parameters (read once from flow_params.json)."""
-    raw = json.loads(resources.files(__package__).joinpath("flow_params.json").read_text())
+    """The fitted flow parameters (read once from flow_params.json).
+
+    ``KALASHI_SIM_FLOW=PATH`` reads another parameter file instead — for calibration runs
+    (bench/calibrate_flow.py) only: a universe's books depend on it, so every process that
+    rebuilds the same universe must see the same file.
+    """
+    override = os.environ.get("KALASHI_SIM_FLOW")
+    text = (open(override, encoding="utf-8").read() if override  # noqa: SIM115
+            else resources.files(__package__).joinpath("flow_params.json").read_text())
+    raw = json.loads(text)
     default = raw["groups"]["default"]
     groups = {g: _params({**default, **over}) for g, over in raw["groups"].items()}
     sizes = tuple(float(x) for x in raw["size_quantiles"])

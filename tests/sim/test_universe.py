@@ -252,7 +252,8 @@ def test_volume_and_open_interest_grow_within_a_generation(uni: SimUniverse, wal
     assert sum(1 for m in walk[120][0] if m.volume > 0) > N // 2
 
 
-def test_trades_match_volume_growth_and_print_at_the_touch(uni: SimUniverse, walk: dict) -> None:
+def test_trades_match_volume_growth_and_print_at_the_touch_or_inside(uni: SimUniverse, walk: dict) -> None:
+    inside = at_touch = 0
     for s in (5, 6, 50):
         trades = uni.trades_between(s - 1, s)
         assert trades, "a liquid universe trades every step"
@@ -263,14 +264,21 @@ def test_trades_match_volume_growth_and_print_at_the_touch(uni: SimUniverse, wal
             m = now[t.ticker]
             assert m.status == "active"
             assert uni.time_ms(s - 1) < t.ts_ms <= uni.time_ms(s)
-            if t.taker_side == "bid":
-                assert t.price == m.yes_ask
+            assert on_grid(t.price, m.price_ranges)
+            # takers take the touch; an informed trader whose value lies inside the spread trades
+            # at that value instead (an order there would have been hit), never through the touch
+            touch = m.yes_ask if t.taker_side == "bid" else m.yes_bid
+            if t.price == touch:
+                at_touch += 1
             else:
-                assert t.price == m.yes_bid
+                inside += 1
+                assert m.yes_bid is not None and m.yes_ask is not None
+                assert m.yes_bid < t.price < m.yes_ask, t
             traded[t.ticker] += t.count
         assert len({t.trade_id for t in trades}) == len(trades)
         for ticker, count in traded.items():
             assert count == now[ticker].volume - before[ticker].volume
+    assert 0 < inside < 0.25 * at_touch
     assert uni.trades_between(3, 5) == uni.trades_between(3, 4) + uni.trades_between(4, 5)
 
 
