@@ -82,12 +82,19 @@ def walk(markets: int = 3000, steps: int = 300, seed: int = 0, start: int = 1,
     tapes: dict[str, SimTape] = {}
     nan = float("nan")
     for s in range(start, start + steps):
-        for m in u.markets_at(s):
+        if select is None:
+            listing = u.markets_at(s)
+        else:  # only the selected events' markets: far cheaper than the whole listing
+            listing = [m for e in u.events_at(s) if select(groups[e.series_ticker], e.series_ticker)
+                       for t in e.market_tickers if (m := u.market_at(t, s)) is not None]
+        live: list[str] = []
+        for m in listing:
             if m.status != "active":
                 continue
             g = groups[m.series_ticker]
             if select is not None and not select(g, m.series_ticker):
                 continue
+            live.append(m.ticker)
             tape = tapes.get(m.ticker)
             if tape is None:
                 tape = tapes[m.ticker] = SimTape(m.ticker, g, m.series_ticker, m.fee_type, m.fee_multiplier)
@@ -106,7 +113,7 @@ def walk(markets: int = 3000, steps: int = 300, seed: int = 0, start: int = 1,
                 tape.top.append(nan)
             p = u.hidden_probability(m.ticker, s)
             tape.truth.append(p if p is not None else nan)
-        for tr in u.trades_between(s - 1, s):
+        for tr in u.trades_between(s - 1, s, None if select is None else live):
             tape = tapes.get(tr.ticker)
             if tape is not None:
                 tape.trades.append((s, tr.count / 100, 1 if tr.taker_side == "bid" else -1, tr.price / 10_000))

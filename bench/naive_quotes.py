@@ -45,9 +45,9 @@ class PassiveFill:
     fee: int  # 1/1 000 000 $
 
 
-def _quote_price(m: Market, side: str, strategy: str) -> int | None:
+def _quote_price(m: Market, side: str, strategy: str, min_spread: int = 0) -> int | None:
     bid, ask = m.yes_bid, m.yes_ask
-    if bid is None or ask is None:
+    if bid is None or ask is None or ask - bid < min_spread:
         return None
     if strategy == "join":
         return bid if side == "bid" else ask
@@ -59,8 +59,13 @@ def _quote_price(m: Market, side: str, strategy: str) -> int | None:
 
 
 def run(strategy: str = "join", *, markets: int = 3000, steps: int = 300, seed: int = 0, sample: int = 300,
-        sides: tuple[str, ...] = ("bid",), size: int = 10, start: int = 1) -> tuple[list[PassiveFill], SimUniverse]:
-    """Quote ``size`` contracts on ``sample`` markets for ``steps`` steps; return the passive fills."""
+        sides: tuple[str, ...] = ("bid",), size: int = 10, start: int = 1,
+        min_spread: int = 0) -> tuple[list[PassiveFill], SimUniverse]:
+    """Quote ``size`` contracts on ``sample`` markets for ``steps`` steps; return the passive fills.
+
+    ``min_spread`` (price units): quote only where the book is at least that wide (spread
+    capture's ``min_spread``: $0.04 = 400).
+    """
     u = SimUniverse(seed=seed, markets=markets)
     eng = MatchingEngine(now_ms=u.time_ms(start), id_prefix="n")
     eng.open_account("me", 10**15)
@@ -97,7 +102,8 @@ def run(strategy: str = "join", *, markets: int = 3000, steps: int = 300, seed: 
             m = books.get(t)
             for side in sides:
                 key = (t, side)
-                want = _quote_price(m, side, strategy) if m is not None and m.status == "active" else None
+                want = (_quote_price(m, side, strategy, min_spread) if m is not None and m.status == "active"
+                        else None)
                 have = resting.get(key)
                 if have is not None:
                     order = next((o for o in eng.orders("me", ticker=t, status="resting") if o.order_id == have[0]), None)
@@ -165,10 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--sample", type=int, default=300, help="markets quoted at a time")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-spread", type=int, default=0, metavar="UNITS",
+                    help="quote only books at least this wide, in $0.0001 (spread capture: 400)")
     args = ap.parse_args(argv)
     sides = ("bid", "ask") if args.sides == "both" else ("bid",)
     fills, u = run(args.strategy, markets=args.markets, steps=args.steps, seed=args.seed, sample=args.sample,
-                   sides=sides)
+                   sides=sides, min_spread=args.min_spread)
     json.dump(evaluate(fills, u, args.steps), sys.stdout, indent=1)
     print()
     return 0

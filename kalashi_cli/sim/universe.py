@@ -41,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time as _time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from statistics import NormalDist
@@ -812,17 +812,32 @@ class SimUniverse:
                        for t, r in zip(names.tickers, results, strict=True))
         return out
 
-    def trades_between(self, a: int, b: int) -> list[Trade]:
-        """Return public trades printed in steps ``a < s <= b``, at the touch of the book at ``s``.
+    def trades_between(self, a: int, b: int, tickers: Collection[str] | None = None) -> list[Trade]:
+        """Return public trades printed in steps ``a < s <= b`` (of ``tickers`` only, when given).
 
-        Trade sizes add up to each market's volume growth over the same steps.
+        Prints take the touch of the book at ``s``, or — an informed trader whose value lies
+        inside the spread — that value; trade sizes add up to each market's volume growth
+        over the same steps.
         """
         out: list[Trade] = []
         for s in range(max(a, 0) + 1, b + 1):
-            out.extend(self._trades_at(s))
+            out.extend(self._trades_at(s, tickers))
         return out
 
-    def _trades_at(self, step: int) -> list[Trade]:
+    def _indices(self, tickers: Collection[str], step: int) -> set[int]:
+        """Market indices of the tickers that exist at ``step`` (current generations only)."""
+        c = self._core(step)
+        out: set[int] = set()
+        for t in tickers:
+            found = self._locate(t)
+            if found is None or int(c.gen[found[0].index]) != found[1]:
+                continue
+            j = self._names_for(found[0], c).index.get(t)
+            if j is not None:
+                out.add(found[0].moff + j)
+        return out
+
+    def _trades_at(self, step: int, tickers: Collection[str] | None = None) -> list[Trade]:
         """The public prints of the step: sizes from the volume growth, sides from the flow model.
 
         Each print is informed with the group's probability (rising toward the close, and
@@ -834,6 +849,9 @@ class SimUniverse:
         lay = self._lay
         code_m = c.code[lay.m_slot]
         idx = np.flatnonzero((code_m == core.ACTIVE) & (c.vol > c.vol_prev)).tolist()
+        if tickers is not None:
+            wanted = self._indices(tickers, step)
+            idx = [i for i in idx if i in wanted]
         if not idx:
             return []
         yk = c.yes_key[idx].tolist()
@@ -879,7 +897,9 @@ class SimUniverse:
             # on the book was that wrong, but an order there would have been hit)
             worth = mid + gap
             share = fp.informed_open + (fp.informed_close - fp.informed_open) * min(1.0, max(0.0, t_m / max(ct, 1)))
-            if k_spread > fp.wide_ticks:  # noise traders avoid wide books: who crosses one is informed
+            if k_spread > fp.noise_max_ticks:  # nobody crosses a very wide book blind: only the informed
+                share = 1.0
+            elif k_spread > fp.wide_ticks:  # noise traders avoid wide books: who crosses one is informed
                 share = 1.0 - (1.0 - share) * (fp.wide_ticks / k_spread) ** 2
             lean = 0.5 + fp.yes_tilt * (0.5 - mid / ONE_DOLLAR)  # noise: P(buy YES), toward the long shot
             h = hash2(mk ^ 0x7EADE, step)

@@ -55,6 +55,7 @@ class FlowParams:
     longshot: float
     yes_tilt: float
     wide_ticks: float
+    noise_max_ticks: float  # books wider than this see no noise takers at all
     persistent: float  # how much informed traders also trade against the market's persistent error (0 … 1)
     mean_trade: float  # contracts: a step's volume is split into about volume / mean_trade prints
 
