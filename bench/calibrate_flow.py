@@ -84,8 +84,10 @@ def measure(data: Path, *, btc_markets: int, all_markets: int, steps: int, seed:
     if naive:
         out["naive"] = {}
         for strategy in ("join", "improve"):
-            fills, u = naive_quotes.run(strategy, markets=2000, steps=200, seed=seed, sample=300)
-            out["naive"][strategy] = naive_quotes.evaluate(fills, u, 200)
+            out["naive"][strategy] = naive_quotes.evaluate(
+                naive_quotes.run(strategy, markets=2000, steps=200, seed=seed, sample=300))
+        out["naive"]["improve, books ≥ 4¢"] = naive_quotes.evaluate(
+            naive_quotes.run("improve", markets=3000, steps=200, seed=seed, sample=600, min_spread=400))
     return out
 
 

@@ -242,28 +242,45 @@ def forecasts(tapes: list[SimTape], every: int = 3) -> list[Forecast]:
 
 
 def returns_to_settlement(tapes: list[SimTape]) -> dict[str, Any]:
-    """Taker and maker P&L per contract of every public print in a market that settled (after fees)."""
+    """Taker and maker P&L per contract of every public print, after fees.
+
+    ``*_pnl_per_contract_cents`` and ``*_return``: against how the market settled (prints of
+    markets that settled during the walk). ``expected_*``: against the hidden probability at the
+    print (every print; the settlement is drawn with that probability at close, so these are the
+    same in expectation with far less noise).
+    """
     taker_pnl = maker_pnl = contracts = taker_cost = maker_cost = 0.0
+    exp_taker = exp_maker = exp_contracts = 0.0
     for t in tapes:
-        if t.result is None:
-            continue
-        for _s, n, d, price in t.trades:
+        for s, n, d, price in t.trades:
             cnt = round(n * COUNT_SCALE)
             p_units = round(price * 10_000)
             f_taker = fee_for(p_units, cnt, fee_type=t.fee_type, multiplier=t.fee_multiplier) / 1e6
             f_maker = fee_for(p_units, cnt, fee_type=t.fee_type, multiplier=t.fee_multiplier, is_taker=False) / 1e6
+            i = t.at(s)
+            if i >= 0 and not math.isnan(t.truth[i]):
+                gross = d * (t.truth[i] - price) * n
+                exp_taker += gross - f_taker
+                exp_maker += -gross - f_maker
+                exp_contracts += n
+            if t.result is None:
+                continue
             gross = d * (t.result - price) * n  # the taker's gain before fees
             taker_pnl += gross - f_taker
             maker_pnl += -gross - f_maker
             contracts += n
             taker_cost += (price if d > 0 else 1 - price) * n
             maker_cost += (1 - price if d > 0 else price) * n
+    nan = float("nan")
     return {
         "contracts": contracts,
-        "taker_pnl_per_contract_cents": 100 * taker_pnl / contracts if contracts else float("nan"),
-        "maker_pnl_per_contract_cents": 100 * maker_pnl / contracts if contracts else float("nan"),
-        "taker_return": taker_pnl / taker_cost if taker_cost else float("nan"),
-        "maker_return": maker_pnl / maker_cost if maker_cost else float("nan"),
+        "taker_pnl_per_contract_cents": 100 * taker_pnl / contracts if contracts else nan,
+        "maker_pnl_per_contract_cents": 100 * maker_pnl / contracts if contracts else nan,
+        "taker_return": taker_pnl / taker_cost if taker_cost else nan,
+        "maker_return": maker_pnl / maker_cost if maker_cost else nan,
+        "expected_contracts": exp_contracts,
+        "expected_taker_pnl_per_contract_cents": 100 * exp_taker / exp_contracts if exp_contracts else nan,
+        "expected_maker_pnl_per_contract_cents": 100 * exp_maker / exp_contracts if exp_contracts else nan,
     }
 
 

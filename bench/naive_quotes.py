@@ -43,6 +43,17 @@ class PassiveFill:
     price: int  # 1/10 000 $
     count: int  # 1/100 contract
     fee: int  # 1/1 000 000 $
+    hidden: float | None  # the hidden probability at the fill's step
+
+
+@dataclass
+class Run:
+    """A naive quoting run: its passive fills and the quoted markets' mids by (ticker, step)."""
+
+    fills: list[PassiveFill]
+    mids: dict[tuple[str, int], float]
+    universe: SimUniverse
+    last_step: int
 
 
 def _quote_price(m: Market, side: str, strategy: str, min_spread: int = 0) -> int | None:
@@ -60,11 +71,12 @@ def _quote_price(m: Market, side: str, strategy: str, min_spread: int = 0) -> in
 
 def run(strategy: str = "join", *, markets: int = 3000, steps: int = 300, seed: int = 0, sample: int = 300,
         sides: tuple[str, ...] = ("bid",), size: int = 10, start: int = 1,
-        min_spread: int = 0) -> tuple[list[PassiveFill], SimUniverse]:
+        min_spread: int = 0) -> Run:
     """Quote ``size`` contracts on ``sample`` markets for ``steps`` steps; return the passive fills.
 
     ``min_spread`` (price units): quote only where the book is at least that wide (spread
-    capture's ``min_spread``: $0.04 = 400).
+    capture's ``min_spread``: $0.04 = 400). The walk goes on 30 steps after quoting stops, so
+    every fill has its 5-minute mid.
     """
     u = SimUniverse(seed=seed, markets=markets)
     eng = MatchingEngine(now_ms=u.time_ms(start), id_prefix="n")
@@ -72,15 +84,26 @@ def run(strategy: str = "join", *, markets: int = 3000, steps: int = 300, seed: 
     chosen: set[str] = set()
     resting: dict[tuple[str, str], tuple[str, int]] = {}  # (ticker, side) → (order id, price)
     fills: list[PassiveFill] = []
+    mids: dict[tuple[str, int], float] = {}
+    watched: set[str] = set()
     seen_fills = 0
     n = 0
-    for s in range(start, start + steps):
+    end = start + steps
+    for s in range(start, end + max(HORIZONS)):
         now = u.time_ms(s)
         listing = u.markets_at(s)
+        for m in listing:
+            if m.ticker in watched and m.status == "active" and m.yes_bid is not None and m.yes_ask is not None:
+                mids[(m.ticker, s)] = (m.yes_bid + m.yes_ask) / 2
+        if s >= end:
+            continue
         if len(chosen) < sample:  # take new markets as old ones close (a steady sample)
             live = [m for m in listing if m.status == "active" and m.ticker not in chosen and m.volume > 0]
             for m in live[:: max(1, len(live) // max(1, sample - len(chosen)))][: sample - len(chosen)]:
                 chosen.add(m.ticker)
+                watched.add(m.ticker)
+                if m.yes_bid is not None and m.yes_ask is not None:
+                    mids[(m.ticker, s)] = (m.yes_bid + m.yes_ask) / 2
         books = {m.ticker: m for m in listing if m.ticker in chosen}
         for m in books.values():
             eng.apply_market(m, ts_ms=now)
@@ -95,7 +118,7 @@ def run(strategy: str = "join", *, markets: int = 3000, steps: int = 300, seed: 
         all_fills = eng.fills("me")
         for f in all_fills[seen_fills:]:
             if not f.is_taker:
-                fills.append(PassiveFill(f.ticker, s, f.side, f.price, f.count, f.fee))
+                fills.append(PassiveFill(f.ticker, s, f.side, f.price, f.count, f.fee, u.hidden_probability(f.ticker, s)))
         seen_fills = len(all_fills)
         # re-quote
         for t in list(chosen):
@@ -123,40 +146,37 @@ def run(strategy: str = "join", *, markets: int = 3000, steps: int = 300, seed: 
                     continue
                 if ack.status == "resting":
                     resting[key] = (ack.order_id, want)
-    return fills, u
+    return Run(fills, mids, u, end + max(HORIZONS) - 1)
 
 
-def evaluate(fills: list[PassiveFill], u: SimUniverse, final_step: int) -> dict[str, Any]:
-    """Markouts (cents per contract, in the fill's favour) by horizon and P&L to settlement after fees."""
+def evaluate(run: Run, settle_within: int | None = 5000) -> dict[str, Any]:
+    """Markouts (cents per contract, in the fill's favour) by horizon, expected P&L against the hidden
+    probability at the fill (after fees) and P&L to settlement after fees, for fills whose market
+    settled within ``settle_within`` steps of the run's end (None: skip settlement)."""
+    fills = run.fills
     out: dict[str, Any] = {"fills": len(fills), "contracts": sum(f.count for f in fills) / COUNT_SCALE}
     for h in HORIZONS:
         marks: list[float] = []
         for f in fills:
-            m = u.market_at(f.ticker, f.step + h)
-            if m is None or m.status != "active" or m.yes_bid is None or m.yes_ask is None:
-                continue
-            mid = (m.yes_bid + m.yes_ask) / 2
-            marks.append((mid - f.price if f.side == "bid" else f.price - mid) / 100)
+            mid = run.mids.get((f.ticker, f.step + h))
+            if mid is not None:
+                marks.append((mid - f.price if f.side == "bid" else f.price - mid) / 100)
         out[f"markout_{h * 10}s_cents"] = statistics.fmean(marks) if marks else math.nan
         out[f"markout_{h * 10}s_se"] = statistics.stdev(marks) / math.sqrt(len(marks)) if len(marks) > 1 else math.nan
         out[f"markout_{h * 10}s_n"] = len(marks)
-    expected: list[float] = []
-    for f in fills:  # the fill against the hidden probability at its step: its expected P&L to settlement
-        p = u.hidden_probability(f.ticker, f.step)
-        if p is None or not f.count:
-            continue
-        per = (p * ONE_DOLLAR - f.price) if f.side == "bid" else (f.price - p * ONE_DOLLAR)
-        expected.append(per / 100 - f.fee / f.count / 100)
+
+    def per_contract(value: float, f: PassiveFill) -> float:  # cents per contract in the fill's favour, fee paid
+        per = (value - f.price) if f.side == "bid" else (f.price - value)
+        return per / 100 - f.fee / f.count / 100
+
+    expected = [per_contract(f.hidden * ONE_DOLLAR, f) for f in fills if f.hidden is not None and f.count]
     out["expected_pnl_cents_per_contract"] = statistics.fmean(expected) if expected else math.nan
     out["expected_pnl_se"] = statistics.stdev(expected) / math.sqrt(len(expected)) if len(expected) > 1 else math.nan
     pnl: list[float] = []
-    for f in fills:
-        st = u.settlement_for(f.ticker, final_step + 2000)
-        if st is None:
-            continue
-        value = ONE_DOLLAR if st.result == "yes" else 0
-        per = (value - f.price) if f.side == "bid" else (f.price - value)
-        pnl.append(per / 100 - f.fee / f.count / 100 if f.count else 0.0)  # cents per contract, fee included
+    for f in fills if settle_within is not None else ():
+        st = run.universe.settlement_for(f.ticker, run.last_step + settle_within)
+        if st is not None and f.count:
+            pnl.append(per_contract(ONE_DOLLAR if st.result == "yes" else 0, f))
     out["settled_fills"] = len(pnl)
     out["pnl_to_settlement_cents_per_contract"] = statistics.fmean(pnl) if pnl else math.nan
     out["pnl_to_settlement_se"] = statistics.stdev(pnl) / math.sqrt(len(pnl)) if len(pnl) > 1 else math.nan
@@ -175,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="quote only books at least this wide, in $0.0001 (spread capture: 400)")
     args = ap.parse_args(argv)
     sides = ("bid", "ask") if args.sides == "both" else ("bid",)
-    fills, u = run(args.strategy, markets=args.markets, steps=args.steps, seed=args.seed, sample=args.sample,
-                   sides=sides, min_spread=args.min_spread)
-    json.dump(evaluate(fills, u, args.steps), sys.stdout, indent=1)
+    r = run(args.strategy, markets=args.markets, steps=args.steps, seed=args.seed, sample=args.sample,
+            sides=sides, min_spread=args.min_spread)
+    json.dump(evaluate(r), sys.stdout, indent=1)
     print()
     return 0
 
