@@ -37,9 +37,8 @@ PARAMS = ROOT / "kalashi_cli" / "sim" / "flow_params.json"
 BTC = ("KXBTC15M", "KXETH15M")
 
 
-def measure(data: Path, *, btc_markets: int, all_markets: int, steps: int, seed: int,
-            naive: bool = True) -> dict[str, Any]:
-    """Every statistic, real and sim, plus the raw distributions the plots need (under ``_raw``)."""
+def measure_real(data: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The real statistics, and the raw distributions the plots draw."""
     tapes, results = flow_real.read_runs(data)
     real_moves: dict[str, list[float]] = {}
     fc_real = (flow_real.forecasts_btc(tapes, results) + flow_real.forecasts_weather(data)
@@ -59,6 +58,21 @@ def measure(data: Path, *, btc_markets: int, all_markets: int, steps: int, seed:
                                                             (60, 360, 720, 1440, 2880)),
     }
     sizes_real = [tr[6] for t in tapes for tr in t.trades if tr[6] > 0]
+    return real, {"sizes_real": sizes_real, "moves_real": real_moves}
+
+
+def measure(data: Path | None, *, btc_markets: int, all_markets: int, steps: int, seed: int,
+            naive: bool = True, real: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every statistic, real and sim, plus the raw distributions the plots need (under ``_raw``).
+
+    ``real`` reuses real statistics measured before (e.g. the committed docs/img/flow/flow.json)
+    instead of reading ``data``; the plots then lack the real raw distributions.
+    """
+    if real is None:
+        assert data is not None
+        real, raw = measure_real(data)
+    else:
+        raw = {"sizes_real": [], "moves_real": {}}
 
     btc = flow_sim.walk(btc_markets, steps, seed=seed, select=lambda g, s: s in BTC)
     sim_btc_moves: dict[str, list[float]] = {}
@@ -78,8 +92,7 @@ def measure(data: Path, *, btc_markets: int, all_markets: int, steps: int, seed:
         "real": real,
         "sim_btc": sim_btc,
         "sim_all": sim_all,
-        "_raw": {"sizes_real": sizes_real, "sizes_sim": sizes_sim, "moves_real": real_moves,
-                 "moves_sim": sim_btc_moves},
+        "_raw": {**raw, "sizes_sim": sizes_sim, "moves_sim": sim_btc_moves},
     }
     if naive:
         out["naive"] = {}
@@ -177,33 +190,42 @@ def tables(m: dict[str, Any]) -> str:
         add(f"| {x['bucket']} | {x['n']} | {x['markets']} | {_f(x['mean_price'], 3)} | {_f(x['win_rate'], 3)} | "
             f"{_f(x['win_rate'] - x['mean_price'], 3)} |")
     add("")
-    add("Brier score of the mid against the outcome, by minutes to close:\n")
+    add("Brier score of the mid against the outcome, by minutes to close (lower is more accurate):\n")
     add("| | " + " | ".join(x["minutes_to_close"] for x in sb["brier_by_minutes"]) + " |")
     add("|---|" + "---|" * len(sb["brier_by_minutes"]))
     add("| real KXBTC15M | " + " | ".join(_f(x["brier"], 3) for x in r["brier_crypto_by_minutes"]) + " |")
     add("| sim KXBTC15M | " + " | ".join(_f(x["brier"], 3) for x in sb["brier_by_minutes"]) + " |")
     add("")
-    add("| sim, whole universe | " + " | ".join(f"{x['minutes_to_close']}: {_f(x['brier'], 3)}" for x in sa["brier_by_minutes"]) + " |")
-    add("|---|---|")
-    add("| real weather (KXHIGHMIA) | " + " | ".join(f"{x['minutes_to_close']}: {_f(x['brier'], 3)}"
-                                               for x in r["brier_weather_by_minutes"]) + " |")
+    add("| minutes to close | " + " | ".join(x["minutes_to_close"] for x in sa["brier_by_minutes"]) + " |")
+    add("|---|" + "---|" * len(sa["brier_by_minutes"]))
+    add("| sim, whole universe | " + " | ".join(_f(x["brier"], 3) for x in sa["brier_by_minutes"]) + " |")
     add("")
-    add("### Who earns what (sim, every public print of a market that settled during the walk, after fees)\n")
-    add("| | taker ¢/contract | maker ¢/contract | taker return | maker return |")
-    add("|---|---|---|---|---|")
+    add("| minutes to close | " + " | ".join(x["minutes_to_close"] for x in r["brier_weather_by_minutes"]) + " |")
+    add("|---|" + "---|" * len(r["brier_weather_by_minutes"]))
+    add("| real weather (KXHIGHMIA brackets) | " + " | ".join(_f(x["brier"], 3) for x in r["brier_weather_by_minutes"])
+        + " |")
+    add("")
+    add("### Who earns what (sim, every public print, after fees)\n")
+    add("Expected: against the hidden probability at the print (every print). Settled: against the")
+    add("result, prints of markets that settled during the walk (noisier: outcomes are 0 or 1).\n")
+    add("| | taker ¢/contract, expected | maker, expected | taker, settled | maker, settled | taker return, settled | maker return, settled |")
+    add("|---|---|---|---|---|---|---|")
     rows = [("whole universe", sa["returns"]), ("KXBTC15M", sb["returns"])]
     rows += [(g, v["returns"]) for g, v in sa.get("by_group", {}).items()]
     for name, v in rows:
-        add(f"| {name} | {_f(v['taker_pnl_per_contract_cents'])} | {_f(v['maker_pnl_per_contract_cents'])} | "
+        add(f"| {name} | {_f(v['expected_taker_pnl_per_contract_cents'])} | {_f(v['expected_maker_pnl_per_contract_cents'])} | "
+            f"{_f(v['taker_pnl_per_contract_cents'])} | {_f(v['maker_pnl_per_contract_cents'])} | "
             f"{_f(100 * v['taker_return'])} % | {_f(100 * v['maker_return'])} % |")
     add("")
     if "naive" in m:
         add("### Naive passive quotes through the matching engine (sim, 300 markets at a time, 200 steps)\n")
-        add("| strategy | fills | markout 10 s | 1 min | 5 min | P&L to settlement after fees |")
-        add("|---|---|---|---|---|---|")
+        add("¢ per contract in the quote's favour; expected P&L: against the hidden probability at the fill, fees paid.\n")
+        add("| strategy | fills | markout 10 s | 1 min | 5 min | expected P&L | P&L to settlement |")
+        add("|---|---|---|---|---|---|---|")
         for name, v in m["naive"].items():
             add(f"| {name} | {v['fills']} | {_pm(v['markout_10s_cents'], v['markout_10s_se'])} | "
                 f"{_pm(v['markout_60s_cents'], v['markout_60s_se'])} | {_pm(v['markout_300s_cents'], v['markout_300s_se'])} | "
+                f"{_pm(v['expected_pnl_cents_per_contract'], v['expected_pnl_se'])} | "
                 f"{_pm(v['pnl_to_settlement_cents_per_contract'], v['pnl_to_settlement_se'])} |")
         add("")
     return "\n".join(lines)
@@ -250,8 +272,9 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(5, 3))
     for key, name in (("sizes_real", "real"), ("sizes_sim", "sim")):
         v = sorted(raw[key])
-        ax.plot(v, [(i + 1) / len(v) for i in range(len(v))], color=style[name]["color"],
-                label=f"{name} KXBTC15M ({len(v)})")
+        if v:
+            ax.plot(v, [(i + 1) / len(v) for i in range(len(v))], color=style[name]["color"],
+                    label=f"{name} KXBTC15M ({len(v)})")
     ax.set(xscale="log", title="trade size (contracts), CDF", xlabel="contracts")
     ax.legend(fontsize=8)
     save(fig, "trade_sizes.png")
@@ -294,7 +317,11 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
     a1.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
     for rows, name in ((r["reliability"], "real (pooled captures)"), (sa["reliability_fine"], "sim (whole universe)")):
         key = "real" if name.startswith("real") else "sim"
-        a1.plot([x["mean_price"] for x in rows], [x["win_rate"] for x in rows], label=name, **style[key])
+        # error bars: a binomial standard error with one observation per market (prices of one
+        # market are strongly correlated)
+        err = [math.sqrt(max(x["win_rate"] * (1 - x["win_rate"]), 0.0025) / x["markets"]) for x in rows]
+        a1.errorbar([x["mean_price"] for x in rows], [x["win_rate"] for x in rows], yerr=err, label=name,
+                    capsize=2, **style[key])
     a1.set(title="win rate against price", xlabel="price (mid)", ylabel="won")
     a1.legend(fontsize=8)
     for rows, name in ((r["brier_crypto_by_minutes"], "real"), (sb["brier_by_minutes"], "sim")):
@@ -309,19 +336,56 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
 # --------------------------------------------------------------------------- measured parameters
 
 
+def targets(real: dict[str, Any]) -> dict[str, Any]:
+    """The real figures tests/sim/test_flow.py holds the sim to (the ``targets`` of flow_params.json)."""
+    mv, mk, tr = real["moves"], real["markouts"], real["trades"]
+    return {
+        "_about": (f"Real KXBTC15M order flow (four whole WebSocket runs, {real['windows']} windows, "
+                   f"{tr['market_minutes']:.0f} market-minutes; bench/calibrate_flow.py --write-params) and "
+                   "published figures: what tests/sim/test_flow.py holds the sim to. Runtime code does not read "
+                   "this section."),
+        "mid_move_abs_p50_cents": {h: round(mv[h]["abs_p50_p90_p99_cents"][0], 2) for h in ("10s", "60s", "300s")},
+        "mid_move_abs_p90_cents": {h: round(mv[h]["abs_p50_p90_p99_cents"][1], 2) for h in ("10s", "60s", "300s")},
+        "mid_unchanged_share_10s": round(mv["10s"]["unchanged_share"], 3),
+        "buy_share_of_contracts": round(tr["buy_share_of_contracts"], 3),
+        "contracts_per_minute": round(tr["contracts_per_minute"]),
+        "trade_size_p10_p25_p50_p75_p90": [round(x, 1) for x in tr["trade_size_p10_p25_p50_p75_p90"]],
+        "walked_share": round(tr["walked_share"], 4),
+        "maker_markout_contract_weighted_cents": {
+            h: [round(mk[h]["maker_markout_contract_weighted_cents"], 2), round(mk[h]["maker_markout_contract_weighted_se"], 2)]
+            for h in ("10s", "60s", "300s")},
+        "maker_markout_per_trade_cents": {
+            h: [round(mk[h]["maker_markout_cents"], 2), round(mk[h]["maker_markout_se"], 2)] for h in ("1s", "10s", "60s", "300s")},
+        "_maker_markout": ("[mean, standard error clustered by market-minute]: the maker's price against the mid at "
+                           "the horizon, in its favour"),
+        "published": {
+            "longshot_5c_win_rate": 0.0418,
+            "taker_excess_return": -0.0112,
+            "maker_excess_return": 0.0112,
+            "_source": ("Becker (2025), 'The Microstructure of Wealth Transfer in Prediction Markets' (72.1 M Kalshi "
+                        "trades); Bürgi, Deng & Whelan (2025), CESifo WP 12122: prices informative and more accurate "
+                        "toward the close, favourite-longshot bias, makers earn more than takers"),
+        },
+    }
+
+
 def write_params(data: Path, path: Path = PARAMS) -> dict[str, Any]:
-    """Refresh the measured entries of flow_params.json (trade-size shape and mean) from the real runs."""
+    """Refresh the measured entries of flow_params.json from the real runs: the trade-size shape and
+    mean, and the ``targets`` the tests hold the sim to. The model's other knobs stay as written."""
     tapes, _ = flow_real.read_runs(data)
     sizes = sorted(tr[6] for t in tapes for tr in t.trades if tr[6] > 0)
     mean = sum(sizes) / len(sizes)
     qs = [sizes[min(len(sizes) - 1, int((i + 0.5) / 16 * len(sizes)))] for i in range(16)]
     norm = sum(qs) / 16
+    real = {"windows": len(tapes), "trades": flow_real.trade_stats(tapes), "moves": flow_real.move_stats(tapes),
+            "markouts": flow_real.markout_stats(tapes)}
     doc = json.loads(path.read_text())
     doc["size_quantiles"] = [round(x / norm, 3) for x in qs]
-    doc["_size_quantiles"] = (f"16 quantiles of real KXBTC15M trade sizes (last_trade_size_fp of {len(sizes):,} trades "
+    doc["_size_quantiles"] = (f"16 quantiles of real KXBTC15M trade sizes (last_trade_size_fp of {len(sizes)} trades "
                               f"matched to their book delta, four whole runs), divided by their mean so they average 1: "
-                              f"p50 {sizes[len(sizes) // 2]:g} contracts, mean {mean:.0f}").replace(",", " ")
+                              f"p50 {sizes[len(sizes) // 2]:g} contracts, mean {mean:.0f}")
     doc["groups"]["default"]["mean_trade"] = round(mean, 1)
+    doc["targets"] = targets(real)
     path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     return doc
 
@@ -338,9 +402,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-naive", action="store_true", help="skip the naive quoting runs")
+    ap.add_argument("--real-from", type=Path, metavar="FLOW_JSON",
+                    help="reuse the real statistics of an earlier report (its flow.json) instead of --data")
     args = ap.parse_args(argv)
     data = args.data.resolve()
-    if not data.is_dir():
+    real = json.loads(args.real_from.read_text())["real"] if args.real_from else None
+    if real is None and not data.is_dir():
         print(f"calibrate_flow: no data directory at {data}", file=sys.stderr)
         return 2
     if args.write_params:
@@ -348,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         print(PARAMS)
         return 0
     m = measure(data, btc_markets=args.btc_markets, all_markets=args.markets, steps=args.steps, seed=args.seed,
-                naive=not args.no_naive)
+                naive=not args.no_naive, real=real)
     text = tables(m)
     public = {k: v for k, v in m.items() if not k.startswith("_")}
     if args.report:

@@ -483,7 +483,7 @@ def reliability(fc: list[Forecast], edges: tuple[float, ...] = (0, 0.1, 0.3, 0.5
         sel = [f for f in fc if lo <= f.p < hi]
         if not sel:
             continue
-        rows.append({"bucket": f"{lo:.1f}-{min(hi, 1):.1f}", "n": len(sel), "markets": len({f.market for f in sel}),
+        rows.append({"bucket": f"{lo:g}-{min(hi, 1):g}", "n": len(sel), "markets": len({f.market for f in sel}),
                      "mean_price": mean([f.p for f in sel]), "win_rate": mean([1.0 if f.won else 0.0 for f in sel])})
     return rows
 

@@ -12,24 +12,32 @@ How it is built (docs/sim-calibration.md has the numbers):
   mutually exclusive outcomes, ``above K`` ladder, range brackets, combo), a size, and a
   lifetime in steps. When an event closes it settles, and the next *generation* of the slot
   opens with new tickers (``…G<generation>`` ends the event ticker), so trading never stops.
-* **Hidden truth.** Every event has a latent path: a Brownian motion written as its first
-  terms of the Karhunen–Loève expansion, so its value at any step costs a few sines (random
-  access, no history). Ladders and brackets read P(final value in a range) off a normal law
-  around the path, which makes ladders monotone and brackets sum to one by construction;
-  mutually exclusive outcomes are a softmax of per-outcome paths (sum to one; a hidden
-  "other" outcome carries the rest when the list is not exhaustive). At close the result is
-  drawn with exactly the hidden probability at close (normal noise for ranges, the Gumbel-max
-  trick for outcomes), so one winner per exhaustive event and consistent results along a
-  ladder are automatic.
-* **Market view and books.** Prices are the same model evaluated with a smooth, event-wide
-  error (so books stay coherent across an event), placed on the market's tick grid with a
-  calibrated spread and filled with calibrated depth on both sides (bids only, Kalshi-style).
-  Deep tails get empty sides, as real long shots do.
+* **Hidden truth.** Every event has a latent path: an exact Brownian motion at every step,
+  built Lévy–Ciesielski style (a dozen Schauder tents, one hash each: random access, no
+  history). Ladders and brackets read P(final value in a range) off a normal law around the
+  path, which makes ladders monotone and brackets sum to one by construction; mutually
+  exclusive outcomes are a softmax of per-outcome paths (sum to one; a hidden "other" outcome
+  carries the rest when the list is not exhaustive). At close the result is drawn with exactly
+  the hidden probability at close (normal noise for ranges, the Gumbel-max trick for
+  outcomes), so one winner per exhaustive event and consistent results along a ladder are
+  automatic.
+* **Market view and books.** The market's belief absorbs news partly late (the path seen 1
+  and 5 minutes ago), carries a smooth event-wide error (so books stay coherent across an
+  event) and a favourite–longshot bias; the book is placed on the market's tick grid around
+  it with a calibrated spread and filled with calibrated depth on both sides (bids only,
+  Kalshi-style). Wide books sit off the belief by up to what their spread allows. Deep tails
+  get empty sides, as real long shots do.
+* **Order flow** (:mod:`.universe_flow`). Public prints split each step's volume growth among
+  informed takers — who trade toward the hidden probability, more of them near the close and
+  in wide books — and noise takers who lean toward long shots. So a passive fill is followed
+  by the price moving against it, as on the real runs (docs/sim-calibration.md).
 * **Dislocations.** With a small seeded probability per (event, 40-step window) an event is
   mispriced for 2–6 steps and heals: fee-positive NO baskets, exhaustive YES baskets, ladder
-  inversions, internally consistent value gaps, or wide spreads. Sizes at those levels are thin.
-* **Forecast.** ``Market.forecast_p`` is a DEMO model: the hidden probability seen through its
-  own small error (``FORECAST_*`` in :mod:`.universe_core`). It is not a source of real edge.
+  inversions, internally consistent value gaps, or wide spreads around a book that is about
+  to move. Sizes at those levels are thin.
+* **Forecast.** ``Market.forecast_p`` is published only when asked (``forecast_skill``): the
+  book's mid moved toward the hidden probability by that share of the gap. By default there
+  is none, so nothing a strategy reads knows more than the market.
 
 The numbers live in :mod:`.universe_core` (numpy, one vectorised pass per step); this module
 names things and builds the immutable domain objects. Floats are used for the latent model
@@ -342,7 +350,7 @@ class SimUniverse:
             "life", "phase", "key", "moff", "msize", "poff", "psize", "n", "shape", "exhaustive", "gid", "top",
             "group_table", "level", "jitter", "spacing", "soff", "half", "zero_share", "mix0", "mix01", "vmed",
             "pool", "levels", "open_sd", "lag_share", "lag_steps", "slow_share", "slow_steps", "err_scale",
-            "longshot", "activity")}
+            "longshot", "activity", "terminal")}
         p_slot: list[int] = []
         p_j: list[int] = []
         p_other: list[bool] = []
@@ -423,6 +431,7 @@ class SimUniverse:
             c["levels"].append(max(1, (slot.life - 3).bit_length()))  # 2**levels ≥ the close step
             c["open_sd"].append(spec.open_sd)
             c["activity"].append(spec.activity)
+            c["terminal"].append(spec.terminal_share)
             fp = flow_params(spec.group)
             c["lag_share"].append(fp.lag_share)
             c["lag_steps"].append(fp.lag_steps)
@@ -446,7 +455,7 @@ class SimUniverse:
             vmed=np.array(c["vmed"]), pool=np.array(c["pool"], i64), levels=np.array(c["levels"], i64),
             open_sd=np.array(c["open_sd"]), lag_share=np.array(c["lag_share"]), lag_steps=np.array(c["lag_steps"], i64),
             slow_share=np.array(c["slow_share"]), slow_steps=np.array(c["slow_steps"], i64),
-            err_scale=np.array(c["err_scale"]), activity=np.array(c["activity"]), longshot=np.array(c["longshot"]), fee_type=fee_type, fee_mult=fee_mult,
+            err_scale=np.array(c["err_scale"]), activity=np.array(c["activity"]), terminal=np.array(c["terminal"]), longshot=np.array(c["longshot"]), fee_type=fee_type, fee_mult=fee_mult,
             kinds=kinds, p_slot=np.array(p_slot, i64), p_j=np.array(p_j, i64), p_other=np.array(p_other, bool),
             m_slot=np.array(m_slot, i64), m_j=np.array(m_j, i64), m_path=np.array(m_path, i64),
             m_kind=np.array(m_kind, i64), m_bj=np.array(m_bj, i64))

@@ -36,7 +36,7 @@ from .universe_books import (
 )
 
 BM_LEVELS = 12  # Lévy–Ciesielski levels: exact Brownian values at every step of lives up to 4 096 steps
-TERMINAL_SHARE = 0.15  # share of an event's opening uncertainty still unresolved at close
+TERMINAL_SHARE = 0.15  # share of an event's opening uncertainty still unresolved at close (series may differ)
 MARKET_NOISE = (0.04, 0.12)  # amplitude range of each of the two sines of the market's slow error
 MARKET_NOISE_PERIOD = (30, 300)  # steps
 DISLOCATION_WINDOW = 40  # steps
@@ -177,6 +177,7 @@ class Layout:
     err_scale: np.ndarray  # scale of the market's slow error
     longshot: np.ndarray  # favourite–longshot strength
     activity: np.ndarray  # × the class's share of steps with trades
+    terminal: np.ndarray  # share of the opening uncertainty left at close
     fee_type: list[str]
     fee_mult: list[int]
     kinds: list[tuple[str, ...]]
@@ -271,8 +272,8 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None) -> Core:
     mid = np.where(ladder, first + (n - 1) * sp / 2, first - 0.5 + n * sp / 2)
     x0 = np.where(ladder | brackets, mid + 0.35 * sd_total * _n(d1, 28), lay.open_sd * _n(d1, 28))
     ct = np.maximum(close_t, 1).astype(np.float64)
-    sig2 = (1 - TERMINAL_SHARE) * sd_total * sd_total / ct
-    tau2 = TERMINAL_SHARE * sd_total * sd_total
+    sig2 = (1 - lay.terminal) * sd_total * sd_total / ct
+    tau2 = lay.terminal * sd_total * sd_total
     tc = np.clip(t, 0, close_t)
     rem = np.maximum(close_t - t, 0).astype(np.float64)
     sd = np.sqrt(sig2 * rem + tau2)
