@@ -37,7 +37,7 @@ from importlib import resources
 from typing import Any
 
 #: Most prints per market and step (the step's volume is split among them).
-MAX_PRINTS = 6
+MAX_PRINTS = 3
 
 
 @dataclass(frozen=True, slots=True)
