@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from kalashi_cli.domain import Market
 from kalashi_cli.money import MONEY_SCALE
 from kalashi_cli.profile import parse_profile
 from kalashi_cli.sim.universe import SimUniverse
