@@ -14,12 +14,14 @@ import json
 import math
 import statistics
 import sys
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from kalashi_cli.fair.base import FairValue
 from kalashi_cli.money import MONEY_SCALE
 from kalashi_cli.profile import parse_profile
 from kalashi_cli.sim.universe import SimUniverse
@@ -167,7 +169,8 @@ def _value_trades(u: SimUniverse, steps: range, fair_of: Any, min_edge: str = "0
     history: dict[str, list[int]] = {}
     for s in steps:
         markets = [m for m in u.markets_at(s) if m.status == "active"]
-        analyzer.fair = {m.ticker: p for m in markets if (p := fair_of(m, history.get(m.ticker, []))) is not None}
+        analyzer.fair = {m.ticker: FairValue(m.ticker, Decimal(p).scaleb(-4), "test") for m in markets
+                         if (p := fair_of(m, history.get(m.ticker, []))) is not None}
         hidden = u.hidden_probabilities_at(s)
         for o in analyzer.analyze(markets, as_of_ms=u.time_ms(s)):
             if o.strategy != "value":
