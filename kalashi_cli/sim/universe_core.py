@@ -61,7 +61,7 @@ INITIALIZED, ACTIVE, INACTIVE, CLOSED, FINALIZED = range(5)
 _FED_S0 = np.array([-3.0, -1.5, 0.6, -0.4, -2.5])
 
 # hash purposes (xored into keys so every draw is independent)
-_P_EVENT, _P_PATH, _P_MARKET, _P_KL, _P_NOISE, _P_STATIC2, _P_STATIC3 = (
+_P_EVENT, _P_PATH, _P_MARKET, _P_PATHSTATIC, _P_NOISE, _P_STATIC2, _P_STATIC3 = (
     0x51E7, 0x9A7A, 0x3A2C, 0x7C01, 0x4E15, 0x57A2, 0x57A3)
 _P_DISLOC, _P_PAUSE, _P_BM, _P_CENTRE = 0xD15C, 0x9A05E, 0xB0B1, 0xCE7E
 #: one salt per Brownian level, so (level, interval) pairs hash apart
@@ -282,7 +282,7 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None) -> Core:
     # ---------------------------------------------------------------- paths: truth, the market's belief, errors
     ps = lay.p_slot
     pkey = mix(ekey[ps] ^ ((lay.p_j.astype(np.uint64) + 1) * GOLDEN) ^ _P_PATH)
-    hb = mix(pkey ^ (_P_KL + 1))
+    hb = mix(pkey ^ (_P_PATHSTATIC + 1))
     pool = lay.pool[ps]
     pj = lay.p_j
     g = 0.9 * _n(d1, 40)[ps]

@@ -5,26 +5,32 @@ The parameters live in ``flow_params.json`` beside this module: numbers fitted o
 repository never holds), each with a note of where it came from. docs/sim-calibration.md
 shows the sim against the real figures, statistic by statistic.
 
-The model, per category group (docs/sim-calibration.md §order flow):
+The model, per category group:
 
 * **The market under-reacts to news.** The hidden truth is a Brownian path (exact at every
-  step); the market's belief absorbs a share ``1 − lag_share`` of each innovation at once and
-  the rest ``lag_steps`` later, and carries a slow smooth error on top (``error_scale`` × the
-  sines of :mod:`.universe_core`). The gap between truth and market is what informed traders
-  trade on; it closes as the market catches up, which is what makes a passive fill's markout
+  step); the market's belief absorbs ``1 − lag_share − slow_share`` of each innovation at once,
+  ``lag_share`` of it ``lag_steps`` later and the rest ``slow_share`` ``slow_steps`` later, and
+  carries a slow smooth error on top (``error_scale`` × the sines of :mod:`.universe_core`).
+  Wide books sit off that belief by up to what their spread allows (``CENTRE_ERROR`` in
+  :mod:`.universe_core`). The news not yet absorbed and the book's placement error are what
+  informed traders trade on; the market catching up is what makes a passive fill's markout
   negative.
 * **Favourite–longshot bias.** The market's probability is the belief with its log-odds
   divided by ``longshot`` (> 1: long shots priced above their chance, favourites below);
   mutually exclusive sets are rescaled to keep their sum, so no basket arbitrage appears.
 * **Informed and noise takers.** Every public print is informed with probability
   ``informed_open`` → ``informed_close`` (linear over the market's life: more informed flow
-  near the close); an informed print trades toward the hidden probability (buys when it is
-  above the book's mid). Noise prints lean toward the long shot (``yes_tilt``). Noise traders
-  shy away from wide books: the noise share is scaled by ``min(1, wide_ticks / spread)``, so
-  the flow that crosses a wide spread is mostly informed (why the spread is wide).
-* **Sizes.** A step's volume growth is split into prints whose relative sizes follow the real
-  trade-size distribution (``size_quantiles``); an informed print weighs ``informed_size``
-  times a noise print (big trades are the informed ones, as on the real runs).
+  near the close). An informed print trades toward what it knows (the news, the placement
+  error and ``persistent`` × the market's persistent error): at the touch when the touch is
+  beyond that value, else at that value inside the spread (an order there would have been
+  hit). Noise prints take the touch and lean toward the long shot (``yes_tilt``). Noise
+  traders shy away from wide books: their share is scaled by ``(wide_ticks / spread)²`` and
+  is zero beyond ``noise_max_ticks``, so the flow that crosses a wide spread is informed
+  (why it is wide).
+* **Sizes.** A step's volume growth is split into at most ``MAX_PRINTS`` prints (about
+  volume / ``mean_trade``) whose relative sizes follow the real trade-size distribution
+  (``size_quantiles``); an informed print weighs ``informed_size`` times a noise print (big
+  trades are the informed ones, as on the real runs).
 """
 
 from __future__ import annotations
