@@ -35,12 +35,13 @@ The model, per category group:
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+import orjson
 
 #: Most prints per market and step (the step's volume is split among them).
 MAX_PRINTS = 3
@@ -92,7 +93,7 @@ def flow() -> Flow:
     override = os.environ.get("KALASHI_SIM_FLOW")
     text = (open(override, encoding="utf-8").read() if override  # noqa: SIM115
             else resources.files(__package__).joinpath("flow_params.json").read_text())
-    raw = json.loads(text)
+    raw = orjson.loads(text)
     default = raw["groups"]["default"]
     groups = {g: _params({**default, **over}) for g, over in raw["groups"].items()}
     sizes = tuple(float(x) for x in raw["size_quantiles"])
