@@ -491,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import calibrate_flow
 
-        return int(calibrate_flow.main(["--data", str(args.data), "--report", str(args.report)]))
+        data = [] if args.data == DEFAULT_DATA else ["--data", str(args.data)]  # the report names its command
+        return int(calibrate_flow.main([*data, "--report", str(args.report)]))
     if not args.data.is_dir():
         print(f"calibrate_sim: no data directory at {args.data}", file=sys.stderr)
         return 2
