@@ -483,7 +483,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
     parser.add_argument("--sim", type=int, default=0, metavar="N",
                         help="also measure the sim universe with N markets (same statistics, for comparison)")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="write the order-flow report (real runs vs sim: tables and PNG plots) to DIR; "
+                             "the same as bench/calibrate_flow.py --report DIR")
     args = parser.parse_args(argv)
+    if args.report:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import calibrate_flow
+
+        data = [] if args.data == DEFAULT_DATA else ["--data", str(args.data)]  # the report names its command
+        return int(calibrate_flow.main([*data, "--report", str(args.report)]))
     if not args.data.is_dir():
         print(f"calibrate_sim: no data directory at {args.data}", file=sys.stderr)
         return 2

@@ -29,6 +29,9 @@ def open_source(spec: str, profile: Profile | None = None, *, streaming: bool = 
     a Kalshi source then uses the WebSocket feed unless told ``ws=0`` (see
     :func:`kalashi_cli.exchange.source.open_source`); one-shot commands poll REST.
 
+    A sim source publishes its forecast only when the descriptor says ``forecast=PCT`` or the
+    profile sets ``sim: forecast_skill`` (off by default).
+
     Kalshi sources take their token buckets from ``profile.rate_limits`` until the exchange's
     ``/account/limits`` answers (it does only for authenticated sessions), and share them with
     every other source and broker of the same API key on the same server
@@ -41,7 +44,7 @@ def open_source(spec: str, profile: Profile | None = None, *, streaming: bool = 
     if spec == "sim" or spec.startswith("sim:"):
         from .sim.source import parse_sim_spec
 
-        return parse_sim_spec(spec)
+        return parse_sim_spec(spec, profile.sim.forecast_pct if profile is not None else None)
     if spec.startswith(("replay:", "kalshi:")) or spec.split(",")[0] in ("kalshi", "kalshi-demo"):
         from .exchange.source import open_source as open_exchange_source
 

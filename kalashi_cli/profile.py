@@ -305,6 +305,26 @@ class LoopSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     reconcile_every: Annotated[int, _I(1, 1_000_000)] = 10
 
 
+class SimSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The built-in sim market (``--source sim``)."""
+
+    forecast_skill: Annotated[Decimal | None, msgspec.Meta(description=(
+        "Publish the sim's forecast (what the value strategy reads) with this skill: the share of the book's "
+        "error it removes, 0 … 1 in steps of 0.01 (1 = the hidden probability itself, an oracle). Off (null) "
+        "by default: then nothing a strategy reads knows more than the market, and records and metrics say "
+        "when a forecast was used."))] = None
+
+    def _check(self) -> None:
+        s = self.forecast_skill
+        if s is not None and (not s.is_finite() or not 0 <= s <= 1 or s * 100 != int(s * 100)):
+            raise ValueError("`forecast_skill` must be between 0 and 1 in steps of 0.01 (or null: off)")
+
+    @property
+    def forecast_pct(self) -> int | None:
+        """The forecast skill in whole percent (the sim descriptor's ``forecast=``), None when off."""
+        return None if self.forecast_skill is None else int(self.forecast_skill * 100)
+
+
 class RateLimitSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Token buckets used when /account/limits is not available (unauthenticated)."""
 
@@ -332,6 +352,7 @@ class Profile(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     loop: LoopSettings = LoopSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     fair: FairSettings = FairSettings()
+    sim: SimSettings = SimSettings()
 
     def tightened(self, **changes: Any) -> Profile:
         """Return a copy with risk limits changed, refusing any change that loosens a limit.

@@ -240,6 +240,7 @@ class MetricsRecord(_Rec, tag="metrics", tag_field="kind"):
     turnover: MoneyStr | None = None
     open_trades: int | None = None
     performance: Performance | None = None
+    sim_forecast_skill: DecStr | None = None  # set when the run's sim published a forecast (then value read it)
 
 
 class IterationRecord(_Rec, tag="iteration", tag_field="kind"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -29,6 +30,9 @@ from .common import (
     trading_source,
     use_table,
 )
+
+if TYPE_CHECKING:
+    from ..profile import Profile
 
 EPILOG = """Examples:
 
@@ -96,7 +100,7 @@ def run_loop(
     spec = trading_source(mode, source, allow_foreign=allow_foreign_source, seed=seed, markets=markets)
     jr, locks = start_trading(mode, journal, prof)  # consent, one trader per journal and account, then the journal
     try:
-        src = open_source(_resume_spec(spec, jr), streaming=True)
+        src = open_source(_resume_spec(spec, jr, prof), streaming=True)
         try:
             if react:
                 from ..react import change_feed
@@ -174,7 +178,7 @@ def readable(rec: dict) -> str:
     return f"  {rec['kind']:<11} " + "  ".join(shown)
 
 
-def _resume_spec(spec: str, jr) -> str:  # noqa: ANN001
+def _resume_spec(spec: str, jr, prof: Profile | None = None) -> str:  # noqa: ANN001
     """Continue a sim where this journal left off (same seed and size), so a restart moves on."""
     if not (spec == "sim" or spec.startswith("sim:")) or "step=" in spec:
         return spec
@@ -184,7 +188,7 @@ def _resume_spec(spec: str, jr) -> str:  # noqa: ANN001
     last = str(rows[-1].get("source", ""))
     from ..context import open_source as _open
 
-    want = _open(spec).describe()
+    want = _open(spec, prof).describe()
     strip = lambda s: ",".join(p for p in s[4:].split(",") if not p.startswith("step="))  # noqa: E731
     if last.startswith("sim:") and strip(last) == strip(want):
         step = int(dict(p.split("=", 1) for p in last[4:].split(","))["step"]) + 1

@@ -2,7 +2,11 @@
 
 A descriptor names the universe and the step, so any later stage of a shell pipe rebuilds the
 very same books: ``sim:seed=0,markets=2000,step=3`` (bare ``sim`` means the defaults).
-Importing this module is cheap; the universe is built on first use.
+``forecast=N`` (0–100) publishes the sim's forecast (``Market.forecast_p``) with a skill of
+N %: the share of the book's error it removes (100 is an oracle of the hidden probability).
+Without it there is no forecast: nothing a strategy reads knows more than the market
+(the profile's ``sim: forecast_skill`` adds the key). Importing this module is cheap; the
+universe is built on first use.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ if TYPE_CHECKING:
     from .universe import SimUniverse
 
 DEFAULTS = {"seed": 0, "markets": 2000, "step": 0}
+KEYS = (*DEFAULTS, "forecast")
 MAX_MARKETS = 1_000_000
-_HELP = "write it as sim:seed=N,markets=N,step=N (every key optional), e.g. sim:seed=1,markets=5000,step=2"
+_HELP = ("write it as sim:seed=N,markets=N,step=N[,forecast=PCT] (every key optional), "
+         "e.g. sim:seed=1,markets=5000,step=2")
 
 
 class SimSource:
@@ -27,19 +33,23 @@ class SimSource:
 
     name = "sim"
 
-    def __init__(self, seed: int = 0, markets: int = 2000, step: int = 0) -> None:
-        """Open the universe ``(seed, markets)`` at ``step``.
+    def __init__(self, seed: int = 0, markets: int = 2000, step: int = 0, forecast: int | None = None) -> None:
+        """Open the universe ``(seed, markets)`` at ``step``; ``forecast`` is the forecast's skill in % (None: off).
 
         Raises:
-            UsageError: ``markets`` is outside 1 … 1 000 000 or ``step`` is negative.
+            UsageError: ``markets`` is outside 1 … 1 000 000, ``step`` is negative or
+                ``forecast`` is outside 0 … 100.
         """
         if not 1 <= markets <= MAX_MARKETS:
             raise UsageError(f"sim markets must be between 1 and {MAX_MARKETS}, got {markets}", hint=_HELP)
         if step < 0:
             raise UsageError(f"sim step must be 0 or more, got {step}", hint=_HELP)
+        if forecast is not None and not 0 <= forecast <= 100:
+            raise UsageError(f"sim forecast skill must be between 0 and 100 (%), got {forecast}", hint=_HELP)
         self.seed = seed
         self.markets = markets
         self.step = step
+        self.forecast = forecast
         self.api_calls = 0
         self._universe: SimUniverse | None = None
         # markets of the current step seen by list_markets, so books() (scan asks for the
@@ -53,12 +63,14 @@ class SimSource:
         if self._universe is None:
             from .universe import SimUniverse
 
-            self._universe = SimUniverse(self.seed, self.markets)
+            skill = None if self.forecast is None else self.forecast / 100
+            self._universe = SimUniverse(self.seed, self.markets, forecast_skill=skill)
         return self._universe
 
     def describe(self) -> str:
         """Return the descriptor that recreates this source at its current step."""
-        return f"sim:seed={self.seed},markets={self.markets},step={self.step}"
+        extra = "" if self.forecast is None else f",forecast={self.forecast}"
+        return f"sim:seed={self.seed},markets={self.markets},step={self.step}{extra}"
 
     def now_ms(self) -> int:
         """Return the sim clock at the current step (Unix ms)."""
@@ -100,8 +112,10 @@ class SimSource:
         """Nothing to release: the universe lives in memory."""
 
 
-def parse_sim_spec(spec: str) -> SimSource:
-    """Build a SimSource from ``sim`` or ``sim:seed=N,markets=N,step=N``.
+def parse_sim_spec(spec: str, forecast_skill: int | None = None) -> SimSource:
+    """Build a SimSource from ``sim`` or ``sim:seed=N,markets=N,step=N[,forecast=PCT]``.
+
+    ``forecast_skill`` (%) applies when the descriptor does not name a forecast itself.
 
     Raises:
         UsageError: not a sim descriptor, an unknown or repeated key, or a value that is not
@@ -109,10 +123,10 @@ def parse_sim_spec(spec: str) -> SimSource:
     """
     text = spec.strip()
     if text == "sim":
-        return SimSource()
+        return SimSource(forecast=forecast_skill)
     if not text.startswith("sim:"):
         raise UsageError(f"'{spec}' is not a sim source descriptor", hint=_HELP)
-    values = dict(DEFAULTS)
+    values: dict[str, int | None] = {**DEFAULTS, "forecast": forecast_skill}
     seen: set[str] = set()
     body = text[4:].strip()
     for part in body.split(",") if body else []:
@@ -120,10 +134,10 @@ def parse_sim_spec(spec: str) -> SimSource:
         key, raw = key.strip(), raw.strip()
         if not eq or not key:
             raise UsageError(f"sim descriptor part '{part.strip()}' is not key=value",
-                             hint=f"valid keys: {', '.join(DEFAULTS)}; {_HELP}")
-        if key not in DEFAULTS:
+                             hint=f"valid keys: {', '.join(KEYS)}; {_HELP}")
+        if key not in KEYS:
             raise UsageError(f"unknown sim descriptor key '{key}'",
-                             hint=f"valid keys: {', '.join(DEFAULTS)}; {_HELP}")
+                             hint=f"valid keys: {', '.join(KEYS)}; {_HELP}")
         if key in seen:
             raise UsageError(f"sim descriptor key '{key}' is given twice", hint=_HELP)
         seen.add(key)
@@ -132,7 +146,8 @@ def parse_sim_spec(spec: str) -> SimSource:
         except ValueError:
             raise UsageError(f"sim descriptor key '{key}' needs a whole number, got '{raw}'",
                              hint=_HELP) from None
-        if value < 0 or (key == "markets" and value < 1):
+        if value < 0 or (key == "markets" and value < 1) or (key == "forecast" and value > 100):
             raise UsageError(f"sim descriptor key '{key}' is out of range: {value}", hint=_HELP)
         values[key] = value
-    return SimSource(values["seed"], values["markets"], values["step"])
+    seed, markets, step = (int(values[k] or 0) for k in DEFAULTS)
+    return SimSource(seed, markets, step, values["forecast"])

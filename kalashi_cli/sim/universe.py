@@ -12,24 +12,32 @@ How it is built (docs/sim-calibration.md has the numbers):
   mutually exclusive outcomes, ``above K`` ladder, range brackets, combo), a size, and a
   lifetime in steps. When an event closes it settles, and the next *generation* of the slot
   opens with new tickers (``…G<generation>`` ends the event ticker), so trading never stops.
-* **Hidden truth.** Every event has a latent path: a Brownian motion written as its first
-  terms of the Karhunen–Loève expansion, so its value at any step costs a few sines (random
-  access, no history). Ladders and brackets read P(final value in a range) off a normal law
-  around the path, which makes ladders monotone and brackets sum to one by construction;
-  mutually exclusive outcomes are a softmax of per-outcome paths (sum to one; a hidden
-  "other" outcome carries the rest when the list is not exhaustive). At close the result is
-  drawn with exactly the hidden probability at close (normal noise for ranges, the Gumbel-max
-  trick for outcomes), so one winner per exhaustive event and consistent results along a
-  ladder are automatic.
-* **Market view and books.** Prices are the same model evaluated with a smooth, event-wide
-  error (so books stay coherent across an event), placed on the market's tick grid with a
-  calibrated spread and filled with calibrated depth on both sides (bids only, Kalshi-style).
-  Deep tails get empty sides, as real long shots do.
+* **Hidden truth.** Every event has a latent path: an exact Brownian motion at every step,
+  built Lévy–Ciesielski style (a dozen Schauder tents, one hash each: random access, no
+  history). Ladders and brackets read P(final value in a range) off a normal law around the
+  path, which makes ladders monotone and brackets sum to one by construction; mutually
+  exclusive outcomes are a softmax of per-outcome paths (sum to one; a hidden "other" outcome
+  carries the rest when the list is not exhaustive). At close the result is drawn with exactly
+  the hidden probability at close (normal noise for ranges, the Gumbel-max trick for
+  outcomes), so one winner per exhaustive event and consistent results along a ladder are
+  automatic.
+* **Market view and books.** The market's belief absorbs news partly late (the path seen 1
+  and 5 minutes ago), carries a smooth event-wide error (so books stay coherent across an
+  event) and a favourite–longshot bias; the book is placed on the market's tick grid around
+  it with a calibrated spread and filled with calibrated depth on both sides (bids only,
+  Kalshi-style). Wide books sit off the belief by up to what their spread allows. Deep tails
+  get empty sides, as real long shots do.
+* **Order flow** (:mod:`.universe_flow`). Public prints split each step's volume growth among
+  informed takers — who trade toward the hidden probability, more of them near the close and
+  in wide books — and noise takers who lean toward long shots. So a passive fill is followed
+  by the price moving against it, as on the real runs (docs/sim-calibration.md).
 * **Dislocations.** With a small seeded probability per (event, 40-step window) an event is
   mispriced for 2–6 steps and heals: fee-positive NO baskets, exhaustive YES baskets, ladder
-  inversions, internally consistent value gaps, or wide spreads. Sizes at those levels are thin.
-* **Forecast.** ``Market.forecast_p`` is a DEMO model: the hidden probability seen through its
-  own small error (``FORECAST_*`` in :mod:`.universe_core`). It is not a source of real edge.
+  inversions, internally consistent value gaps, or wide spreads around a book that is about
+  to move. Sizes at those levels are thin.
+* **Forecast.** ``Market.forecast_p`` is published only when asked (``forecast_skill``): the
+  book's mid moved toward the hidden probability by that share of the gap. By default there
+  is none, so nothing a strategy reads knows more than the market.
 
 The numbers live in :mod:`.universe_core` (numpy, one vectorised pass per step); this module
 names things and builds the immutable domain objects. Floats are used for the latent model
@@ -41,7 +49,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time as _time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from statistics import NormalDist
@@ -49,7 +57,7 @@ from statistics import NormalDist
 import numpy as np
 
 from ..domain import Market, Settlement, Trade
-from ..money import ONE_DOLLAR
+from ..money import ONE_DOLLAR, snap
 from . import universe_core as core
 from .universe_books import (
     GOLDEN,
@@ -73,6 +81,8 @@ from .universe_catalog import (
     ZERO_VOLUME_SHARE,
     SeriesSpec,
 )
+from .universe_flow import MAX_PRINTS, flow
+from .universe_flow import params as flow_params
 
 EPOCH_MS = 1_767_268_800_000  # 2026-01-01T12:00:00Z
 
@@ -235,16 +245,23 @@ class SimUniverse:
     """A deterministic synthetic Kalshi: ``markets`` markets whose state at a step is a pure function."""
 
     def __init__(self, seed: int = 0, markets: int = 2000, *, step_seconds: int = 10,
-                 epoch_ms: int = EPOCH_MS) -> None:
+                 epoch_ms: int = EPOCH_MS, forecast_skill: float | None = None) -> None:
         """Lay out the universe.
 
+        ``forecast_skill`` (0 … 1) publishes ``Market.forecast_p``: the book's mid moved toward
+        the hidden probability by that share of the gap (1 is an oracle). None (the default)
+        publishes no forecast, so nothing a strategy reads knows more than the market.
+
         Raises:
-            ValueError: ``markets`` < 1 or ``step_seconds`` < 1.
+            ValueError: ``markets`` < 1, ``step_seconds`` < 1 or ``forecast_skill`` outside 0 … 1.
         """
         if markets < 1:
             raise ValueError(f"markets must be at least 1, got {markets}")
         if step_seconds < 1:
             raise ValueError(f"step_seconds must be at least 1, got {step_seconds}")
+        if forecast_skill is not None and not 0.0 <= forecast_skill <= 1.0:
+            raise ValueError(f"forecast_skill must be between 0 and 1, got {forecast_skill}")
+        self.forecast_skill = forecast_skill
         self.seed = seed
         self.markets = markets
         self.step_seconds = step_seconds
@@ -332,7 +349,8 @@ class SimUniverse:
         slot_cols: dict[str, list] = {k: [] for k in (
             "life", "phase", "key", "moff", "msize", "poff", "psize", "n", "shape", "exhaustive", "gid", "top",
             "group_table", "level", "jitter", "spacing", "soff", "half", "zero_share", "mix0", "mix01", "vmed",
-            "pool")}
+            "pool", "levels", "open_sd", "lag_share", "lag_steps", "slow_share", "slow_steps", "err_scale",
+            "longshot", "activity", "terminal")}
         p_slot: list[int] = []
         p_j: list[int] = []
         p_other: list[bool] = []
@@ -348,7 +366,7 @@ class SimUniverse:
             spec = slot.spec
             shape = _SHAPE_CODE[spec.shape]
             u = spec.underlying
-            mix = CLASS_MIX[spec.group]
+            mix = spec.class_mix or CLASS_MIX[spec.group]
             slot.poff = len(p_slot)
             if shape == core.ME:
                 paths = slot.n + (0 if slot.exhaustive else 1)
@@ -410,6 +428,17 @@ class SimUniverse:
             c["mix01"].append(mix[0] + mix[1])
             c["vmed"].append(VOLUME_MEDIAN[spec.group])
             c["pool"].append(core.POOL_PAIRS if spec.pairs else _POOL_CODE.get(spec.pool, core.POOL_CANDIDATES))
+            c["levels"].append(max(1, (slot.life - 3).bit_length()))  # 2**levels ≥ the close step
+            c["open_sd"].append(spec.open_sd)
+            c["activity"].append(spec.activity)
+            c["terminal"].append(spec.terminal_share)
+            fp = flow_params(spec.group)
+            c["lag_share"].append(fp.lag_share)
+            c["lag_steps"].append(fp.lag_steps)
+            c["slow_share"].append(fp.slow_share)
+            c["slow_steps"].append(fp.slow_steps)
+            c["err_scale"].append(fp.error_scale)
+            c["longshot"].append(fp.longshot)
             fee_type.append(spec.fee_type)
             fee_mult.append(spec.fee_multiplier)
             kinds.append(core.dislocation_kinds(shape, slot.size, slot.exhaustive))
@@ -423,7 +452,10 @@ class SimUniverse:
             group_table=np.array(c["group_table"], i64), level=np.array(c["level"]), jitter=np.array(c["jitter"]),
             spacing=np.array(c["spacing"], i64), soff=np.array(c["soff"], i64), half=np.array(c["half"], i64),
             zero_share=np.array(c["zero_share"]), mix0=np.array(c["mix0"]), mix01=np.array(c["mix01"]),
-            vmed=np.array(c["vmed"]), pool=np.array(c["pool"], i64), fee_type=fee_type, fee_mult=fee_mult,
+            vmed=np.array(c["vmed"]), pool=np.array(c["pool"], i64), levels=np.array(c["levels"], i64),
+            open_sd=np.array(c["open_sd"]), lag_share=np.array(c["lag_share"]), lag_steps=np.array(c["lag_steps"], i64),
+            slow_share=np.array(c["slow_share"]), slow_steps=np.array(c["slow_steps"], i64),
+            err_scale=np.array(c["err_scale"]), activity=np.array(c["activity"]), terminal=np.array(c["terminal"]), longshot=np.array(c["longshot"]), fee_type=fee_type, fee_mult=fee_mult,
             kinds=kinds, p_slot=np.array(p_slot, i64), p_j=np.array(p_j, i64), p_other=np.array(p_other, bool),
             m_slot=np.array(m_slot, i64), m_j=np.array(m_j, i64), m_path=np.array(m_path, i64),
             m_kind=np.array(m_kind, i64), m_bj=np.array(m_bj, i64))
@@ -442,7 +474,7 @@ class SimUniverse:
             raise ValueError(f"step must be >= 0, got {step}")
         c = self._cores.get(step)
         if c is None:
-            c = core.compute(self._lay, step)
+            c = core.compute(self._lay, step, self.forecast_skill)
             while len(self._cores) >= _CORES_KEPT:
                 old = next(iter(self._cores))
                 del self._cores[old]
@@ -789,50 +821,127 @@ class SimUniverse:
                        for t, r in zip(names.tickers, results, strict=True))
         return out
 
-    def trades_between(self, a: int, b: int) -> list[Trade]:
-        """Return public trades printed in steps ``a < s <= b``, at the touch of the book at ``s``.
+    def trades_between(self, a: int, b: int, tickers: Collection[str] | None = None) -> list[Trade]:
+        """Return public trades printed in steps ``a < s <= b`` (of ``tickers`` only, when given).
 
-        Trade sizes add up to each market's volume growth over the same steps.
+        Prints take the touch of the book at ``s``, or — an informed trader whose value lies
+        inside the spread — that value; trade sizes add up to each market's volume growth
+        over the same steps.
         """
         out: list[Trade] = []
         for s in range(max(a, 0) + 1, b + 1):
-            out.extend(self._trades_at(s))
+            out.extend(self._trades_at(s, tickers))
         return out
 
-    def _trades_at(self, step: int) -> list[Trade]:
+    def _indices(self, tickers: Collection[str], step: int) -> set[int]:
+        """Market indices of the tickers that exist at ``step`` (current generations only)."""
         c = self._core(step)
-        code_m = c.code[self._lay.m_slot]
+        out: set[int] = set()
+        for t in tickers:
+            found = self._locate(t)
+            if found is None or int(c.gen[found[0].index]) != found[1]:
+                continue
+            j = self._names_for(found[0], c).index.get(t)
+            if j is not None:
+                out.add(found[0].moff + j)
+        return out
+
+    def _trades_at(self, step: int, tickers: Collection[str] | None = None) -> list[Trade]:
+        """The public prints of the step: sizes from the volume growth, sides from the flow model.
+
+        Each print is informed with the group's probability (rising toward the close, and
+        higher when the book is wide: noise traders avoid wide spreads); an informed print
+        trades toward the hidden probability, a noise print leans toward the long shot
+        (:mod:`.universe_flow`). Prints go at the touch of this step's book.
+        """
+        c = self._core(step)
+        lay = self._lay
+        code_m = c.code[lay.m_slot]
         idx = np.flatnonzero((code_m == core.ACTIVE) & (c.vol > c.vol_prev)).tolist()
+        if tickers is not None:
+            wanted = self._indices(tickers, step)
+            idx = [i for i in idx if i in wanted]
         if not idx:
             return []
-        yk = dict(zip(idx, c.yes_key[idx].tolist(), strict=True))
-        nk = dict(zip(idx, c.no_key[idx].tolist(), strict=True))
-        dv = dict(zip(idx, (c.vol - c.vol_prev)[idx].tolist(), strict=True))
-        mkeys = dict(zip(idx, c.mkey[idx].tolist(), strict=True))
-        m_slot = dict(zip(idx, self._lay.m_slot[idx].tolist(), strict=True))
+        yk = c.yes_key[idx].tolist()
+        nk = c.no_key[idx].tolist()
+        dv = (c.vol - c.vol_prev)[idx].tolist()
+        mkeys = c.mkey[idx].tolist()
+        m_slot = lay.m_slot[idx].tolist()
+        # informed traders know the news the market has not absorbed yet: truth − the market's
+        # belief net of its persistent error (slow error, longshot bias), in price units
+        # and against the book's own placement error (a wide book's centre error, dislocations)
+        news = ((c.p_hidden - c.p_market + c.p_bias) * ONE_DOLLAR - c.shift)[idx].tolist()
+        bias = (c.p_bias * ONE_DOLLAR)[idx].tolist()
+        spread = (c.ask - c.bid)[idx].tolist()
+        t_now = c.t[lay.m_slot[idx]].tolist()
+        close_t = (lay.life[lay.m_slot[idx]] - 2).tolist()
+        sizes_q = flow().size_quantiles
         t0 = self.time_ms(step - 1)
         trades: list[Trade] = []
-        for i in idx:
-            yes = side_for_key(yk[i])
-            no = side_for_key(nk[i])
+        for i, ky, kn, total, mk, si, gap, b, k_spread, t_m, ct in zip(
+                idx, yk, nk, dv, mkeys, m_slot, news, bias, spread, t_now, close_t, strict=True):
+            yes = SIDES.get(ky)
+            if yes is None:
+                yes = side_for_key(ky)
+            no = SIDES.get(kn)
+            if no is None:
+                no = side_for_key(kn)
             if not yes and not no:
                 continue
-            slot = self._slots[m_slot[i]]
+            slot = self._slots[si]
+            fp = flow_params(slot.spec.group)
             ticker = self._names_for(slot, c).tickers[i - slot.moff]
-            h = hash2(mkeys[i] ^ 0x7EADE, step)
-            total = dv[i]
-            prints = min(1 + (h & 3) % 3, total)
+            bands = slot.grid.bands
+            bid_px = yes[0][0] if yes else None
+            ask_px = ONE_DOLLAR - no[0][0] if no else None
+            if bid_px is not None and ask_px is not None:
+                mid = (bid_px + ask_px) / 2
+            else:
+                mid = bid_px if bid_px is not None else ask_px  # type: ignore[assignment]
+            gap -= fp.persistent * b  # … and, as far as they do, against its persistent error
+            informed_dir = 1 if gap > 0.5 else (-1 if gap < -0.5 else 0)
+            # the price an informed trader takes: the touch when it is beyond what they know the
+            # contract is worth, else their own limit at that value (inside the spread: no one
+            # on the book was that wrong, but an order there would have been hit)
+            worth = mid + gap
+            share = fp.informed_open + (fp.informed_close - fp.informed_open) * min(1.0, max(0.0, t_m / max(ct, 1)))
+            if k_spread > fp.noise_max_ticks:  # nobody crosses a very wide book blind: only the informed
+                share = 1.0
+            elif k_spread > fp.wide_ticks:  # noise traders avoid wide books: who crosses one is informed
+                share = 1.0 - (1.0 - share) * (fp.wide_ticks / k_spread) ** 2
+            lean = 0.5 + fp.yes_tilt * (0.5 - mid / ONE_DOLLAR)  # noise: P(buy YES), toward the long shot
+            h = hash2(mk ^ 0x7EADE, step)
+            prints = min(MAX_PRINTS, total, max(1, round(total / fp.mean_trade)))
+            sides: list[int] = []
+            prices: list[int] = []
+            weights: list[float] = []
+            for k in range(prints):
+                hk = mix64(h ^ ((k + 1) * GOLDEN & MASK64))
+                informed = informed_dir != 0 and (hk & 0xFFFF) < share * 65536
+                side = informed_dir if informed else (1 if ((hk >> 16) & 0xFFFF) < lean * 65536 else -1)
+                if side > 0 and ask_px is None:
+                    side, informed = -1, False  # nothing to buy: the print sells into the bids
+                elif side < 0 and bid_px is None:
+                    side, informed = 1, False
+                price = ask_px if side > 0 else bid_px
+                if informed and bid_px is not None and ask_px is not None and not (
+                        bid_px >= worth if side < 0 else ask_px <= worth):
+                    limit = snap(int(worth), bands, up=False) if side > 0 else snap(int(worth) + 1, bands, up=True)
+                    if limit is not None and bid_px < limit < ask_px:  # none inside a one-tick book: the touch
+                        price = limit
+                sides.append(side)
+                prices.append(price)  # type: ignore[arg-type]
+                weights.append(sizes_q[(hk >> 32) & 15] * (fp.informed_size if informed else 1.0))
+            scale = total / sum(weights)
             left = total
             for k in range(prints):
-                size = left if k == prints - 1 else max(1, total // prints)
+                size = left if k == prints - 1 else min(left - (prints - 1 - k), max(1, int(weights[k] * scale)))
                 left -= size
-                if ((h >> (8 + k)) & 1 and no) or not yes:
-                    price, side = ONE_DOLLAR - no[0][0], "bid"  # taker bought YES at the ask
-                else:
-                    price, side = yes[0][0], "ask"  # taker sold YES at the bid
+                price, taker = prices[k], ("bid" if sides[k] > 0 else "ask")  # bid: the taker bought YES
                 tid = f"{(h ^ (k * GOLDEN)) & MASK64:016x}{step & 0xFFFFFFFF:08x}{k:08x}"
-                trades.append(Trade(f"{tid[:8]}-{tid[8:12]}-{tid[12:16]}-{tid[16:20]}-{tid[20:]}", ticker, price,
-                                    size * 100, side, t0 + (k + 1) * self.step_ms // (prints + 1)))  # type: ignore[arg-type]
+                trades.append(Trade(f"{tid[:8]}-{tid[8:12]}-{tid[12:16]}-{tid[16:20]}-{tid[20:]}", ticker, price,  # type: ignore[arg-type]
+                                    size * 100, taker, t0 + (k + 1) * self.step_ms // (prints + 1)))  # type: ignore[arg-type]
         return trades
 
     # ------------------------------------------------------------------ metadata

@@ -113,6 +113,10 @@ class SeriesSpec:
     market_title: str = ""
     binary_suffix: str = "YES"
     frequency: str = "daily"
+    open_sd: float = 0.95  # spread of a binary's opening latent (≈ 0: opens near 50 %, like up/down markets)
+    class_mix: tuple[float, float, float] | None = None  # liquidity-class mix, when not the group's
+    activity: float = 1.0  # × the class's share of steps with trades (up/down crypto trades every second)
+    terminal_share: float = 0.15  # share of the opening uncertainty left at close (up/down: the last tick decides)
 
 
 _CENT = "linear_cent"
@@ -192,10 +196,12 @@ SERIES: tuple[SeriesSpec, ...] = (
                underlying=Underlying(decimals=2, level=350_000, spacing=2_000, prefix="$", jitter=0.04),
                event_title="Ethereum price range on {date} at {hour}?", frequency="hourly"),
     SeriesSpec("KXBTC15M", "Bitcoin 15-minute up or down", "Crypto", "crypto", "binary", 2.0, grid=_TAPER,
-               datecode="minute", life=(90, 90), binary_suffix="00",
+               datecode="minute", life=(90, 90), binary_suffix="00", open_sd=0.1, class_mix=(0.95, 0.05, 0.0),
+               activity=6.0, terminal_share=0.03,
                event_title="BTC price up in next 15 mins? ({date} {time})", frequency="fifteen_min"),
     SeriesSpec("KXETH15M", "Ethereum 15-minute up or down", "Crypto", "crypto", "binary", 1.0, grid=_TAPER,
-               datecode="minute", life=(90, 90), binary_suffix="00",
+               datecode="minute", life=(90, 90), binary_suffix="00", open_sd=0.1, class_mix=(0.95, 0.05, 0.0),
+               activity=6.0, terminal_share=0.03,
                event_title="ETH price up in next 15 mins? ({date} {time})", frequency="fifteen_min"),
     # ------------------------------------------------------------------ stocks / indices
     SeriesSpec("INXD", "S&P 500 daily range", "Financials", "stocks", "brackets", 3.0,

@@ -1,8 +1,8 @@
 """The numeric core of the sim universe: every market's state at one step, vectorised (numpy).
 
-One call of :func:`compute` evaluates the whole universe at a step — latent paths, hidden,
-market and forecast probabilities, book placement on the tick grids, dislocations, volume,
-open interest, last price, forecast — as flat arrays. Everything is derived from hashes of
+One call of :func:`compute` evaluates the whole universe at a step — latent paths, hidden
+and market probabilities, book placement on the tick grids, dislocations, volume, open
+interest, last price and (when asked for) a forecast — as flat arrays. Everything is derived from hashes of
 ``(seed, slot, generation, index)`` and the step, so the result is a pure function and a
 single market is always read off the same arrays as the full listing (no second code path
 that could round differently).
@@ -35,12 +35,10 @@ from .universe_books import (
     mix64,
 )
 
-KL_TERMS = 6  # Karhunen–Loève terms of each latent path (≈ 97 % of Brownian variance)
-TERMINAL_SHARE = 0.15  # share of an event's opening uncertainty still unresolved at close
-MARKET_NOISE = (0.04, 0.12)  # amplitude range of each of the two sines of the market's error
+BM_LEVELS = 12  # Lévy–Ciesielski levels: exact Brownian values at every step of lives up to 4 096 steps
+TERMINAL_SHARE = 0.15  # share of an event's opening uncertainty still unresolved at close (series may differ)
+MARKET_NOISE = (0.04, 0.12)  # amplitude range of each of the two sines of the market's slow error
 MARKET_NOISE_PERIOD = (30, 300)  # steps
-FORECAST_BIAS_SD = 0.02  # per outcome path and generation
-FORECAST_STEP_SD = 0.04  # per step
 DISLOCATION_WINDOW = 40  # steps
 DISLOCATION_RATE = 0.10  # chance per event and window (real markets: far rarer; see docs)
 DISLOCATION_STEPS = (2, 6)
@@ -49,6 +47,7 @@ DISLOCATION_CLOSE_GAP = 40  # steps a dislocation ends before its event closes
 PAUSE_WINDOW = 60
 PAUSE_RATE = 0.01  # chance per event and window that it is paused (status inactive) a few steps
 LOTTERY_SHARE = 0.3  # a far-from-the-money market keeps a lone bid at the grid's lowest price
+CENTRE_ERROR = 1.0  # share of the room a wide book's centre may sit off the market's belief
 TRADE_ACTIVITY = (0.15, 0.05, 0.015)  # expected share of steps with trades, per liquidity class
 CLASS_VOLUME = (1.0, 0.34, 0.086)  # volume scale per liquidity class
 
@@ -62,9 +61,11 @@ INITIALIZED, ACTIVE, INACTIVE, CLOSED, FINALIZED = range(5)
 _FED_S0 = np.array([-3.0, -1.5, 0.6, -0.4, -2.5])
 
 # hash purposes (xored into keys so every draw is independent)
-_P_EVENT, _P_PATH, _P_MARKET, _P_KL, _P_NOISE, _P_STATIC2, _P_STATIC3 = (
+_P_EVENT, _P_PATH, _P_MARKET, _P_PATHSTATIC, _P_NOISE, _P_STATIC2, _P_STATIC3 = (
     0x51E7, 0x9A7A, 0x3A2C, 0x7C01, 0x4E15, 0x57A2, 0x57A3)
-_P_FORECAST, _P_DISLOC, _P_PAUSE = 0xF0CA57, 0xD15C, 0x9A05E
+_P_DISLOC, _P_PAUSE, _P_BM, _P_CENTRE = 0xD15C, 0x9A05E, 0xB0B1, 0xCE7E
+#: one salt per Brownian level, so (level, interval) pairs hash apart
+_BM_SALT = [np.uint64(mix64((n + 1) * 0x2545F4914F6CDD1D & MASK64)) for n in range(BM_LEVELS + 1)]
 
 _N4096 = np.array(NORMAL4096)
 _N256 = np.array(NORMAL256)
@@ -73,9 +74,6 @@ _FIDX = np.array([g.fidx for g in GRID_LIST])
 _PRICES = np.zeros((len(GRID_LIST), max(g.n for g in GRID_LIST)), dtype=np.int64)
 for _g in GRID_LIST:
     _PRICES[_g.gid, : _g.n] = _g.prices
-_ODD = np.arange(1, 2 * KL_TERMS, 2, dtype=np.float64)
-_KL_SCALE = 1.0 / (np.arange(KL_TERMS) + 0.5)
-_SIGNS = np.array([(-1.0) ** k for k in range(KL_TERMS)])
 
 
 def mix(x: np.ndarray) -> np.ndarray:
@@ -113,6 +111,35 @@ def norm_cdf(z: np.ndarray) -> np.ndarray:
     return np.where(z > 0, 1.0 - c, c)
 
 
+def brownian(key: np.ndarray, t: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Return ``W(t)`` of one standard Brownian motion per key, at integer steps, random access.
+
+    Lévy–Ciesielski: ``W`` on ``[0, T]`` (``T = 2**levels``, one per key) is its end value times
+    ``t / T`` plus, per dyadic level, one Schauder tent whose height is an independent normal
+    drawn from a hash of (key, level, interval). At an integer ``t`` the tents of levels at or
+    beyond ``levels`` are exactly zero, so ``BM_LEVELS`` levels give exact Brownian values at
+    every step (``Var W(t) = t``, independent increments) for ``0 ≤ t ≤ T``, in a dozen hashes
+    whatever the step.
+    """
+    big_t = np.ldexp(1.0, levels)
+    u = t / big_t
+    w = _n(mix(key ^ _BM_SALT[BM_LEVELS]), 0) * u
+    for lv in range(BM_LEVELS):
+        scaled = u * float(1 << lv)
+        k = np.minimum(np.floor(scaled), float((1 << lv) - 1))
+        frac = scaled - k
+        tent = np.minimum(frac, 1.0 - frac)
+        h = mix(key ^ (k.astype(np.uint64) * np.uint64(GOLDEN)) ^ _BM_SALT[lv])
+        w += _n(h, 0) * tent * (2.0 ** (-lv / 2))
+    return w * np.sqrt(big_t)
+
+
+def longshot(p: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    """Favourite–longshot distortion: log-odds divided by ``strength`` (≥ 1 pulls prices toward ½)."""
+    q = np.clip(p, 1e-9, 1.0 - 1e-9)
+    return 1.0 / (1.0 + np.exp(-np.log(q / (1.0 - q)) / strength))
+
+
 @dataclass(slots=True)
 class Layout:
     """Static description of the universe as flat arrays (built once from the slots)."""
@@ -141,6 +168,16 @@ class Layout:
     mix01: np.ndarray
     vmed: np.ndarray
     pool: np.ndarray
+    levels: np.ndarray  # Brownian levels: 2**levels ≥ the close step
+    open_sd: np.ndarray  # spread of a binary's opening latent
+    lag_share: np.ndarray  # flow (universe_flow): share of news the market absorbs a little late …
+    lag_steps: np.ndarray  # … and how late
+    slow_share: np.ndarray  # share it absorbs much later …
+    slow_steps: np.ndarray  # … and how late
+    err_scale: np.ndarray  # scale of the market's slow error
+    longshot: np.ndarray  # favourite–longshot strength
+    activity: np.ndarray  # × the class's share of steps with trades
+    terminal: np.ndarray  # share of the opening uncertainty left at close
     fee_type: list[str]
     fee_mult: list[int]
     kinds: list[tuple[str, ...]]
@@ -171,7 +208,10 @@ class Core:
     tau: np.ndarray  # standard deviation left at close per slot
     lo_edge: np.ndarray  # per market (interval kinds)
     hi_edge: np.ndarray
-    p_hidden: np.ndarray | None  # computed on demand by :func:`hidden`
+    p_hidden: np.ndarray  # the hidden true P(YES) per market
+    p_market: np.ndarray  # the market's belief per market (what the book is placed around)
+    p_bias: np.ndarray  # its persistent error (slow error + longshot bias): not traded on by the informed
+    shift: np.ndarray  # the book's mid minus where the belief alone puts it (centre error, dislocations), price units
     bid: np.ndarray
     ask: np.ndarray
     yes_key: np.ndarray
@@ -184,24 +224,24 @@ class Core:
     forecast: np.ndarray  # price or -1
     mkey: np.ndarray
     dislocations: list[tuple[int, str, int, int]]  # (slot, kind, start, end)
-    probabilities: Any  # the view function of this step: err per path (or None) → P(YES) per market
 
 
 def hidden(lay: Layout, c: Core) -> np.ndarray:
-    """Return the hidden true P(YES) of every market at the core's step (computed once, on demand)."""
-    if c.p_hidden is None:
-        with np.errstate(all="ignore"):
-            c.p_hidden = c.probabilities(None)
+    """Return the hidden true P(YES) of every market at the core's step."""
     return c.p_hidden
 
 
-def compute(lay: Layout, step: int) -> Core:
-    """Evaluate every slot, path and market of the universe at ``step``."""
+def compute(lay: Layout, step: int, forecast_skill: float | None = None) -> Core:
+    """Evaluate every slot, path and market of the universe at ``step``.
+
+    ``forecast_skill`` (0 … 1) publishes a forecast that removes that share of the book's error
+    (0: the book's own mid, 1: the hidden probability); None publishes none.
+    """
     with np.errstate(all="ignore"):
-        return _compute(lay, step)
+        return _compute(lay, step, forecast_skill)
 
 
-def _compute(lay: Layout, step: int) -> Core:
+def _compute(lay: Layout, step: int, forecast_skill: float | None) -> Core:
     # ---------------------------------------------------------------- slots: generation, status, statics
     tt = step + lay.phase
     gen = tt // lay.life
@@ -230,23 +270,19 @@ def _compute(lay: Layout, step: int) -> Core:
     u1 = _u(d1, 12, 16)
     sd_total = np.where(ladder, sp * n * (0.12 + 0.13 * u1), np.where(brackets, sp * n * (0.15 + 0.15 * u1), 1.0))
     mid = np.where(ladder, first + (n - 1) * sp / 2, first - 0.5 + n * sp / 2)
-    x0 = np.where(ladder | brackets, mid + 0.35 * sd_total * _n(d1, 28), 0.95 * _n(d1, 28))
+    x0 = np.where(ladder | brackets, mid + 0.35 * sd_total * _n(d1, 28), lay.open_sd * _n(d1, 28))
     ct = np.maximum(close_t, 1).astype(np.float64)
-    sig2 = (1 - TERMINAL_SHARE) * sd_total * sd_total / ct
-    tau2 = TERMINAL_SHARE * sd_total * sd_total
-    tc = np.clip(t, 0, close_t).astype(np.float64)
+    sig2 = (1 - lay.terminal) * sd_total * sd_total / ct
+    tau2 = lay.terminal * sd_total * sd_total
+    tc = np.clip(t, 0, close_t)
     rem = np.maximum(close_t - t, 0).astype(np.float64)
     sd = np.sqrt(sig2 * rem + tau2)
     tau = np.sqrt(tau2)
-    basis = np.sin(np.outer(0.5 * math.pi * tc / ct, _ODD))  # (slots, KL_TERMS)
 
-    # ---------------------------------------------------------------- paths: latent values and errors
+    # ---------------------------------------------------------------- paths: truth, the market's belief, errors
     ps = lay.p_slot
     pkey = mix(ekey[ps] ^ ((lay.p_j.astype(np.uint64) + 1) * GOLDEN) ^ _P_PATH)
-    ha = mix(pkey ^ _P_KL)
-    hb = mix(pkey ^ (_P_KL + 1))
-    z = np.stack([_n(ha, 0), _n(ha, 12), _n(ha, 24), _n(ha, 36), _n(ha, 48), _n(hb, 0)], axis=1)
-    coef = (np.sqrt(sig2 * 2 * ct) / math.pi)[ps][:, None] * _KL_SCALE[None, :] * z
+    hb = mix(pkey ^ (_P_PATHSTATIC + 1))
     pool = lay.pool[ps]
     pj = lay.p_j
     g = 0.9 * _n(d1, 40)[ps]
@@ -259,7 +295,15 @@ def _compute(lay: Layout, step: int) -> Core:
          np.where(pj < 2, 0.5 * nb, -2.5 + 0.5 * nb)],
         1.1 * nb - 0.12 * pj)
     base = np.where(interval[ps], x0[ps], s0)
-    x = base + (coef * basis[ps]).sum(axis=1)
+    sig = np.sqrt(sig2)[ps]
+    lv = lay.levels[ps]
+    x = base + sig * brownian(pkey, tc[ps].astype(np.float64), lv)
+    # the market absorbs news partly at once, a share lag_steps later and a share slow_steps
+    # later (universe_flow): x_news is what it knows, x − x_news the news informed traders have
+    x_news = x.copy()
+    for share, steps in ((lay.lag_share, lay.lag_steps), (lay.slow_share, lay.slow_steps)):
+        t_lag = np.maximum(tc - steps, 0)[ps].astype(np.float64)
+        x_news -= share[ps] * (x - (base + sig * brownian(pkey, t_lag, lv)))
     hn = mix(pkey ^ _P_NOISE)
     lo_a, hi_a = MARKET_NOISE
     per_lo, per_hi = MARKET_NOISE_PERIOD
@@ -268,8 +312,7 @@ def _compute(lay: Layout, step: int) -> Core:
         amp = lo_a + (hi_a - lo_a) * _u(hn, shift, 10)
         omega = 2 * math.pi / (per_lo + _bits(hn, shift + 10, 1023) % (per_hi - per_lo + 1))
         m_err += amp * np.sin(omega * step + 2 * math.pi * _u(hn, shift + 20, 10))
-    hf = mix(pkey ^ _P_FORECAST ^ np.uint64((step * GOLDEN) & MASK64))
-    f_err = FORECAST_BIAS_SD * _n(hb, 36) + FORECAST_STEP_SD * _n(hf, 0)
+    x_view = x_news + m_err * lay.err_scale[ps] * sd[ps]
 
     # ---------------------------------------------------------------- markets: probabilities in three views
     ms = lay.m_slot
@@ -286,14 +329,14 @@ def _compute(lay: Layout, step: int) -> Core:
     outcome = kind == K_OUTCOME
     me_slots = np.flatnonzero(~interval)
 
-    def probabilities(err: np.ndarray | None) -> np.ndarray:
-        xe = x if err is None else x + err * sd[ps]  # interval: shift the latent by err sd
+    def probabilities(xe: np.ndarray) -> np.ndarray:
+        """P(YES) per market for latent values ``xe`` per path."""
         mu = xe[lay.m_path]
         s = sd[ms]
         p_int = norm_cdf(np.clip((hi_edge - mu) / s, -40, 40)) - norm_cdf(np.clip((lo_edge - mu) / s, -40, 40))
         if me_slots.size == 0:
             return p_int
-        zz = x / sd[ps] + (0.0 if err is None else err)
+        zz = xe / sd[ps]
         # softmax per event over its paths (paths of one slot are contiguous)
         starts = lay.poff[me_slots]
         # reduceat runs from one ME slot's first path to the next ME slot's: the interval
@@ -307,8 +350,18 @@ def _compute(lay: Layout, step: int) -> Core:
         p_me = wgt[lay.m_path] / np.where(outcome, total[ms], 1.0)
         return np.where(outcome, p_me, p_int)
 
-    p_mkt = probabilities(m_err)
-    p_fc = probabilities(f_err)
+    p_hidden = probabilities(x)
+    p_news = probabilities(x_news)  # what the market knows: the truth with part of its latest news
+    p_view = probabilities(x_view)
+    # favourite–longshot bias; mutually exclusive sets keep their sum (no basket arbitrage from it)
+    p_mkt = longshot(p_view, lay.longshot[ms])
+    excl = (shape == ME) | (shape == BRACKETS)
+    before = np.add.reduceat(p_view, lay.moff)
+    after = np.add.reduceat(p_mkt, lay.moff)
+    p_mkt = np.where(excl[ms], p_mkt * (before / np.where(after > 0, after, 1.0))[ms], p_mkt)
+    # what informed traders trade on: the news the market has not absorbed yet (they ignore its
+    # persistent errors, the slow error and the favourite–longshot bias, as the market does)
+    p_bias = p_mkt - p_news
 
     # ---------------------------------------------------------------- markets: statics from hashes
     mkey = mix(ekey[ms] ^ ((lay.m_j.astype(np.uint64) + 1) * 0xD1B54A32D192ED03) ^ _P_MARKET)
@@ -325,7 +378,8 @@ def _compute(lay: Layout, step: int) -> Core:
     vt = np.where(zero, 0.0, np.floor(lay.vmed[ms] * np.array(CLASS_VOLUME)[cls] * np.exp(1.3 * _n(h3, 0))))
     vt = np.where((m_shape == COMBO) & (vt > 0), np.maximum(1.0, np.floor(vt / 200)), vt)
     ct_m = ct[ms]
-    vq = np.maximum(1.0, np.round(vt / (ct_m * np.array(TRADE_ACTIVITY)[cls])))
+    activity = np.minimum(0.95, np.array(TRADE_ACTIVITY)[cls] * lay.activity[ms])
+    vq = np.maximum(1.0, np.round(vt / (ct_m * activity)))
     amp_v = 0.3 + 0.6 * _u(h2, 58, 6)
     vw = 2 * math.pi / (20 + _bits(h3, 12, 255) % 181)
     vaw = amp_v / vw
@@ -352,7 +406,17 @@ def _compute(lay: Layout, step: int) -> Core:
     k = _SPREAD[cls, (h & 255).astype(np.intp)]
     u_p = np.clip(np.floor(p_mkt * 10_000.0), 0, 10_000).astype(np.intp)
     c = _FIDX[gid, u_p]
-    bid = np.floor(c - k * 0.5 + off).astype(np.int64)
+    bid0 = np.floor(c - k * 0.5 + off).astype(np.int64)
+    # wide books: makers are unsure where the value is. The centre of a book of k ≥ 4 ticks sits
+    # up to (k/2 − 1.5) × CENTRE_ERROR ticks off the market's belief — the book still contains
+    # the belief as before, so no arbitrage appears — and is re-centred every 4–9 steps;
+    # informed traders trade against the offset (universe_flow), so it is what a quote inside a
+    # wide book is picked off on
+    room = np.maximum(0.0, k * 0.5 - 1.5) * CENTRE_ERROR
+    period = 4 + _bits(h3, 52, 7) % 6
+    eo = (step + _bits(h3, 55, 15) % period) // period
+    v = 2.0 * _u(mix(mkey ^ _P_CENTRE ^ (eo.astype(np.uint64) * GOLDEN)), 0, 16) - 1.0
+    bid = bid0 + np.round(room * np.sign(v) * np.sqrt(np.abs(v))).astype(np.int64)
     ask = np.maximum(bid + k, 0)
     bid = np.minimum(bid, top)
 
@@ -396,6 +460,15 @@ def _compute(lay: Layout, step: int) -> Core:
                 thin[a0 + j] = (THIN_SIZES[(hm >> 20) & 63], THIN_SIZES[(hm >> 34) & 63])
             dislocations.append((si, kd, int(d_start[si]), int(d_end[si])))
 
+    # how far the book's mid sits from where the market's belief alone would put it (centre
+    # error and dislocations), in price units: informed traders trade against it
+    g_top = np.maximum(top, 1)
+
+    def mid_price(b: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return (_PRICES[gid, np.clip(b, 0, g_top)] + _PRICES[gid, np.clip(a, 0, g_top)]) / 2.0
+
+    shift_px = mid_price(bid, ask) - mid_price(np.minimum(bid0, top), np.maximum(bid0 + k, 0))
+
     # ---------------------------------------------------------------- book sides as cache keys
     quoted = (code_m == ACTIVE) | (code_m == INACTIVE)
     nbid = top - ask
@@ -420,10 +493,19 @@ def _compute(lay: Layout, step: int) -> Core:
     # closed and settled markets show the market's own price at the close as their last price
     closing_px = _PRICES[gid, np.clip(np.floor(_FIDX[gid, u_p] + 0.5).astype(np.int64), 0, top)]
     last = np.where((code_m == CLOSED) | (code_m == FINALIZED), closing_px, np.where(quoted, last, -1))
-    forecast = np.where(quoted, np.clip(np.floor(p_fc * 10_000.0 + 0.5), 1, ONE_DOLLAR - 1), -1).astype(np.int64)
+    if forecast_skill is None:
+        forecast = np.full(len(ms), -1, dtype=np.int64)
+    else:
+        # the book's mid (the market's own belief where a side is missing), moved toward the
+        # hidden probability by the share ``forecast_skill`` of the gap
+        two = (bid >= 0) & (nbid >= 0)
+        book_mid = np.where(two, (yes_px + ask_px) / 20_000.0, p_mkt)
+        p_fc = book_mid + forecast_skill * (p_hidden - book_mid)
+        forecast = np.where(quoted, np.clip(np.floor(p_fc * 10_000.0 + 0.5), 1, ONE_DOLLAR - 1),
+                            -1).astype(np.int64)
 
-    return Core(step, gen, t, code, ekey, first, x, sd, tau, lo_edge, hi_edge, None, bid, ask, yes_key, no_key,
-                thin, vol, vol_prev, oi, last, forecast, mkey, dislocations, probabilities)
+    return Core(step, gen, t, code, ekey, first, x, sd, tau, lo_edge, hi_edge, p_hidden, p_mkt, p_bias, shift_px, bid, ask, yes_key,
+                no_key, thin, vol, vol_prev, oi, last, forecast, mkey, dislocations)
 
 
 def dislocate(kind: str, h: int, bids: list[int], asks: list[int], top: int, prices: tuple[int, ...],
@@ -504,12 +586,11 @@ def dislocate(kind: str, h: int, bids: list[int], asks: list[int], top: int, pri
                 return undo()
         return undo()
     i = (h >> 48) % n
-    if kind == "value":
-        # The market is wrong about the event but stays internally consistent (no basket or
-        # ladder arbitrage appears): a whole ladder shifts together; in an outcome set one
-        # outcome gains what another loses. Only the forecast (or a model) sees it.
-        d = 3 + (h >> 52) % 6
-        d = d if (h >> 58) & 1 else -d
+
+    def shift(d: int) -> set[int]:
+        # the event's books move together and stay internally consistent (no basket or ladder
+        # arbitrage appears): a whole ladder shifts; in an outcome set one outcome gains what
+        # another loses
         if shape == LADDER:
             moves = [(x, d) for x in range(n)]
         elif n == 1:
@@ -523,8 +604,19 @@ def dislocate(kind: str, h: int, bids: list[int], asks: list[int], top: int, pri
                 asks[x] += dx
             return {x for x, _ in moves}
         return set()
-    # wide: makers pull back on every market of the event, leaving room to quote inside
+
+    up = (h >> 58) & 1
+    if kind == "value":
+        # The market is wrong about the event by 3–8 ticks. Only a model (the forecast) and the
+        # informed traders see it; informed flow trades against it until it heals.
+        d = 3 + (h >> 52) % 6
+        return shift(d if up else -d)
+    # wide: makers pull back on every market of the event because the price is about to move:
+    # the books are off by more than they widened (informed traders know which way) and move
+    # back when the event heals, so a quote inside the wide book is run over
     d = 2 + (h >> 52) % 5
+    j = d + 1 + (h >> 59) % 3
+    shift(j if up else -j)
     for x in range(n):
         bids[x] -= d
         asks[x] += d

@@ -162,8 +162,28 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         "iterations": len(iterations),
         "reconcile": reconcile_summary(journal),
     }
+    skill = sim_forecast_skill(iterations)
+    if skill is not None:
+        rec["sim_forecast_skill"] = skill
     rec["recommendations"] = recommendations(rec, profile, journal)
     return rec
+
+
+def sim_forecast_skill(iterations: list[dict[str, Any]]) -> str | None:
+    """The sim forecast's skill ("0.50") if any iteration ran on a sim that published one, else None.
+
+    The sim publishes no forecast unless asked (``sim: forecast_skill`` in the profile, or
+    ``forecast=PCT`` in the source descriptor), and says so in its descriptor.
+    """
+    skills = set()
+    for r in iterations:
+        src = str(r.get("source") or "")
+        if src.startswith("sim:"):
+            for part in src[4:].split(","):
+                key, _, value = part.partition("=")
+                if key == "forecast" and value.isdigit():
+                    skills.add(int(value))
+    return str(Decimal(max(skills)) / 100) if skills else None
 
 
 def reconcile_summary(journal: Journal) -> dict[str, Any]:
@@ -235,6 +255,13 @@ def drawdown_advice(dd: Decimal, profile: Profile) -> dict[str, Any] | None:
 def recommendations(m: dict[str, Any], profile: Profile, journal: Journal) -> list[dict[str, Any]]:
     """Plain rules over the metrics, each with the numbers that triggered it."""
     out: list[dict[str, Any]] = []
+    if m.get("sim_forecast_skill") is not None:
+        out.append({"title": "These results used the sim's forecast",
+                    "detail": f"The sim published a forecast with skill {m['sim_forecast_skill']} (the share of the "
+                              "book's error it removes; 1 is an oracle), and the value strategy reads it. Profits "
+                              "from it say nothing about a real edge: turn it off (sim: forecast_skill: null) or "
+                              "give your own fair values.",
+                    "numbers": {"sim_forecast_skill": m["sim_forecast_skill"]}})
     win_rate = Decimal(m["win_rate"])
     if m["trades"] >= 10 and win_rate < Decimal("0.45"):
         out.append({"title": "Raise the minimum edge",

@@ -257,9 +257,11 @@ class OrderExecutor:
                 p.charge = charge if k == 0 else BasketCharge(0, 0)
         self._remember_trade(o, plans)
         filled: list[tuple[_LegPlan, Count]] = []
+        known = True
         for p in plans:
             outcome = yield from self._send(p, o.strategy, o.id, cand)
             if outcome is None:  # unknown outcome or rejection: stop, unwind what filled
+                known = False
                 break
             if outcome < p.intent.count and not o.maker:
                 filled.append((p, outcome))
@@ -267,6 +269,10 @@ class OrderExecutor:
             filled.append((p, outcome))
         else:
             return
+        if charge is not None and known and not any(n for _, n in filled):
+            # no leg filled (the first, fill-or-kill, could not): the basket neither spends nor nets,
+            # so its charge no longer counts against the cash (its netting credit least of all)
+            self.gate.release(charge)
         if len(plans) > 1:
             yield from self._unwind([(p, n) for p, n in filled if n > 0], o.id, o.strategy,
                                     reason="a later leg of the basket failed or filled short")

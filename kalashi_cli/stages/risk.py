@@ -337,6 +337,14 @@ class RiskGate:
         if intent.time_in_force == "good_till_canceled":
             self._open_orders += 1
 
+    def release(self, charge: BasketCharge) -> None:
+        """Take back what a basket was admitted at when none of its legs filled: the exchange holds nothing
+        for it and its legs net nothing (keeping its netting credit would let later orders spend cash the
+        exchange does not count)."""
+        self.reserved -= charge.spend
+        self.credit_gained -= charge.credit
+        self.sent_cost -= charge.daily
+
     def settle(self, intent: OrderIntent, fills: Iterable[ExchangeFill], remaining: Count,
                fee_type: str = "quadratic", multiplier: int = MULT_SCALE) -> None:
         """Replace a single order's admitted charge by what it really did: its fills, and what still rests.

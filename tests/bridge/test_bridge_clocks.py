@@ -6,14 +6,29 @@ broker's clock was placed at 10:55 on the wall clock. The protocol now carries b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from kalashi_cli.engine import iso
 from kalashi_cli.service import TradingService
 
-from .conftest import SIM, Client, RunningBridge
+from .conftest import SIM as PLAIN_SIM
+from .conftest import Client, RunningBridge
+
+# an oracle sim forecast (skill 100 %) so value trades fill from the first iterations: these tests are
+# about clocks, and the honest sim (no oracle, docs/sim-calibration.md) fills a quote only later
+SIM = PLAIN_SIM + ",forecast=100"
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[TradingService]:
+    """The conftest's service, on the sim with a forecast."""
+    svc = TradingService("default", source=SIM, journal_path=tmp_path / "journal.sqlite", interval=0)
+    yield svc
+    svc.close()
 
 
 def _t(ts: str) -> datetime:

@@ -17,8 +17,8 @@ def by_kind(recs: list[dict], *kinds: str) -> list[dict]:
     return [r for r in recs if r["kind"] in kinds]
 
 
-def pipeline(kalashi: Kalashi, journal: Path) -> dict[str, list[dict]]:
-    scan = kalashi("scan", "--source", SIM).stdout
+def pipeline(kalashi: Kalashi, journal: Path, source: str = SIM) -> dict[str, list[dict]]:
+    scan = kalashi("scan", "--source", source).stdout
     analyze = kalashi("analyze", input=scan).stdout
     correlate = kalashi("correlate", "--journal", str(journal), input=analyze).stdout
     order = kalashi("order", "--paper", "--journal", str(journal), input=correlate).stdout
@@ -27,19 +27,40 @@ def pipeline(kalashi: Kalashi, journal: Path) -> dict[str, list[dict]]:
 
 
 def test_each_stage_emits_its_records(kalashi: Kalashi, tmp_path: Path) -> None:
-    out = pipeline(kalashi, tmp_path / "j.sqlite")
+    # a sim forecast (skill 60 %) so the value strategy has something to read
+    out = pipeline(kalashi, tmp_path / "j.sqlite", SIM + ",forecast=60")
     markets = by_kind(out["scan"], "market")
     assert markets and all(m["status"] == "active" for m in markets)
+    assert all("forecast_p" in m and m["src"].endswith(",forecast=60") for m in markets)
     assert out["scan"][-1] == {**out["scan"][-1], "kind": "stats", "stage": "scan"}
     opps = by_kind(out["analyze"], "opportunity")
     assert {o["strategy"] for o in opps} >= {"spread", "value"}
     assert all(o["reason"] for o in opps)
+    assert all("forecast" in o["reason"] for o in opps if o["strategy"] == "value")
     assert by_kind(out["analyze"], "stats")  # scan's stats passed through, analyze added its own
     assert by_kind(out["correlate"], "candidate") and by_kind(out["correlate"], "rejected")
     assert not by_kind(out["correlate"], "opportunity")  # consumed
     orders = by_kind(out["order"], "order")
     assert orders and all(o["mode"] == "paper" for o in orders)
     assert by_kind(out["order"], "rejected")  # passed through from correlate
+
+
+def test_without_a_forecast_the_sim_offers_no_value_trades(kalashi: Kalashi) -> None:
+    """No oracle by default: market records carry no forecast, so value finds nothing to trade."""
+    scan = kalashi("scan", "--source", SIM).stdout
+    assert not any("forecast_p" in m for m in by_kind(records(scan), "market"))
+    opps = by_kind(records(kalashi("analyze", input=scan).stdout), "opportunity")
+    assert opps and not [o for o in opps if o["strategy"] == "value"]
+
+
+def test_metrics_say_when_the_sim_forecast_was_used(kalashi: Kalashi, tmp_path: Path) -> None:
+    for source, skill in ((SIM, None), (SIM + ",forecast=40", "0.4")):
+        j = str(tmp_path / f"{skill}.sqlite")
+        kalashi("run-loop", "--paper", "--source", source, "--iterations", "2", "--interval", "0", "--journal", j)
+        metrics = by_kind(records(kalashi("metrics", "--journal", j).stdout), "metrics")[0]
+        assert metrics.get("sim_forecast_skill") == skill
+        titles = [r["title"] for r in metrics["recommendations"]]
+        assert ("These results used the sim's forecast" in titles) == (skill is not None)
 
 
 def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path) -> None:

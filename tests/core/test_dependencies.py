@@ -51,7 +51,7 @@ def imports(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def local_modules(root: Path) -> set[str]:
-    """Names the test suite imports from itself (``import needs``, ``from .conftest``)."""
+    """Names a folder's scripts import from itself (``import needs``, ``from .conftest``, ``import flow_real``)."""
     return {p.stem for p in root.rglob("*.py")} | {p.name for p in root.iterdir() if p.is_dir()}
 
 
@@ -106,7 +106,7 @@ def test_every_runtime_dependency_is_imported_by_the_package() -> None:
 
 
 def test_tests_and_benchmarks_import_only_declared_distributions() -> None:
-    local = local_modules(ROOT / "tests")
+    local = local_modules(ROOT / "tests") | local_modules(ROOT / "bench")  # bench scripts import each other
     assert undeclared(third_party(TEST_FILES, local), RUNTIME | OPTIONAL | EXTRAS["test"]) == []
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from kalashi_cli.errors import UsageError
+from kalashi_cli.errors import ProfileError, UsageError
 from kalashi_cli.ports import MarketSource, SourceEvents
 from kalashi_cli.sim.source import SimSource, parse_sim_spec
 
@@ -21,21 +21,43 @@ def test_bare_sim_means_the_defaults() -> None:
 
 
 @pytest.mark.parametrize("spec", ["sim:seed=1,markets=5000,step=2", " sim:markets=300 ", "sim:step=9,seed=4",
-                                  "sim:"])
+                                  "sim:", "sim:seed=2,forecast=35"])
 def test_descriptor_round_trip(spec: str) -> None:
     src = parse_sim_spec(spec)
     again = parse_sim_spec(src.describe())
-    assert (again.seed, again.markets, again.step) == (src.seed, src.markets, src.step)
+    assert (again.seed, again.markets, again.step, again.forecast) == (src.seed, src.markets, src.step, src.forecast)
     assert again.describe() == src.describe()
 
 
+def test_the_forecast_is_off_unless_the_descriptor_or_the_profile_turns_it_on() -> None:
+    from kalashi_cli.context import open_source
+    from kalashi_cli.profile import load_profile, parse_profile
+
+    plain = open_source("sim:seed=4,markets=300", load_profile("default"))
+    assert plain.describe() == "sim:seed=4,markets=300,step=0"
+    assert all(m.forecast_p is None for m in plain.list_markets())
+    skilled = parse_profile("name: t\nsim:\n  forecast_skill: 0.25\n")
+    on = open_source("sim:seed=4,markets=300", skilled)
+    assert on.describe() == "sim:seed=4,markets=300,step=0,forecast=25"  # records' src say so
+    assert any(m.forecast_p is not None for m in on.list_markets())
+    # the descriptor wins over the profile, and a later stage rebuilds the same forecast from it
+    assert open_source("sim:seed=4,markets=300,forecast=80", skilled).describe().endswith(",forecast=80")
+    again = parse_sim_spec(on.describe())
+    assert [m.forecast_p for m in again.list_markets()] == [m.forecast_p for m in on.list_markets()]
+    with pytest.raises(ProfileError, match="forecast_skill"):
+        parse_profile("sim:\n  forecast_skill: 1.5\n")
+    with pytest.raises(ProfileError, match="forecast_skill"):
+        parse_profile("sim:\n  forecast_skill: 0.125\n")
+
+
 @pytest.mark.parametrize(("spec", "words"), [
-    ("sim:seed=1,marketz=5", ["marketz", "seed, markets, step"]),
+    ("sim:seed=1,marketz=5", ["marketz", "seed, markets, step, forecast"]),
     ("sim:seed=x", ["seed", "whole number"]),
     ("sim:seed=1,seed=2", ["seed", "twice"]),
     ("sim:markets=0", ["markets", "out of range"]),
     ("sim:step=-1", ["step", "out of range"]),
     ("sim:seed", ["seed", "key=value"]),
+    ("sim:forecast=101", ["forecast", "out of range"]),
     ("simulator", ["not a sim source descriptor"]),
 ])
 def test_bad_descriptors_name_the_key_and_the_valid_ones(spec: str, words: list[str]) -> None:

@@ -230,7 +230,7 @@ def test_books_are_valid(walk: dict) -> None:
                 assert not m.yes_bids and not m.no_bids
             else:
                 assert m.yes_bids or m.no_bids
-                assert m.forecast_p is not None and 0 < m.forecast_p < ONE_DOLLAR
+            assert m.forecast_p is None  # no oracle unless asked for (forecast_skill)
             assert 0 <= m.open_interest <= m.volume
     assert {"active", "inactive", "initialized", "closed", "finalized"} <= set(statuses)
 
@@ -252,7 +252,8 @@ def test_volume_and_open_interest_grow_within_a_generation(uni: SimUniverse, wal
     assert sum(1 for m in walk[120][0] if m.volume > 0) > N // 2
 
 
-def test_trades_match_volume_growth_and_print_at_the_touch(uni: SimUniverse, walk: dict) -> None:
+def test_trades_match_volume_growth_and_print_at_the_touch_or_inside(uni: SimUniverse, walk: dict) -> None:
+    inside = at_touch = 0
     for s in (5, 6, 50):
         trades = uni.trades_between(s - 1, s)
         assert trades, "a liquid universe trades every step"
@@ -263,14 +264,21 @@ def test_trades_match_volume_growth_and_print_at_the_touch(uni: SimUniverse, wal
             m = now[t.ticker]
             assert m.status == "active"
             assert uni.time_ms(s - 1) < t.ts_ms <= uni.time_ms(s)
-            if t.taker_side == "bid":
-                assert t.price == m.yes_ask
+            assert on_grid(t.price, m.price_ranges)
+            # takers take the touch; an informed trader whose value lies inside the spread trades
+            # at that value instead (an order there would have been hit), never through the touch
+            touch = m.yes_ask if t.taker_side == "bid" else m.yes_bid
+            if t.price == touch:
+                at_touch += 1
             else:
-                assert t.price == m.yes_bid
+                inside += 1
+                assert m.yes_bid is not None and m.yes_ask is not None
+                assert m.yes_bid < t.price < m.yes_ask, t
             traded[t.ticker] += t.count
         assert len({t.trade_id for t in trades}) == len(trades)
         for ticker, count in traded.items():
             assert count == now[ticker].volume - before[ticker].volume
+    assert 0 < inside < 0.25 * at_touch
     assert uni.trades_between(3, 5) == uni.trades_between(3, 4) + uni.trades_between(4, 5)
 
 
@@ -293,14 +301,29 @@ def test_hidden_probabilities_are_coherent(uni: SimUniverse) -> None:
                 assert sum(ps) < 1.0 + 1e-9
 
 
-def test_forecast_is_a_noisy_view_of_the_hidden_probability(uni: SimUniverse, walk: dict) -> None:
-    hidden = uni.hidden_probabilities_at(60)
-    errors = [m.forecast_p / ONE_DOLLAR - hidden[m.ticker] for m in walk[60][0]
-              if m.status == "active" and m.forecast_p is not None]
-    assert len(errors) > N // 2
-    mean_abs = sum(abs(e) for e in errors) / len(errors)
-    assert 0.0005 < mean_abs < 0.03  # noisy, but far from a coin flip
-    assert abs(sum(errors) / len(errors)) < 0.005  # no systematic bias
+def test_no_forecast_by_default_and_its_skill_is_what_the_user_set() -> None:
+    """The forecast is off unless asked for; skill s removes the share s of the book's error."""
+    assert all(m.forecast_p is None for m in SimUniverse(seed=5, markets=600).markets_at(40))
+    hidden = SimUniverse(seed=5, markets=600).hidden_probabilities_at(40)
+    errors: dict[float, list[float]] = {}
+    for skill in (0.0, 0.5, 1.0):
+        u = SimUniverse(seed=5, markets=600, forecast_skill=skill)
+        errs = errors[skill] = []
+        at_mid = 0
+        for m in u.markets_at(40):
+            if m.status != "active" or m.yes_bid is None or m.yes_ask is None:
+                continue
+            assert m.forecast_p is not None and 0 < m.forecast_p < ONE_DOLLAR
+            at_mid += abs(m.forecast_p - (m.yes_bid + m.yes_ask) / 2) <= 0.5
+            errs.append(abs(m.forecast_p / ONE_DOLLAR - hidden[m.ticker]))
+        if skill == 0.0:  # the book's own mid (the belief where a side is only a lone long-shot bid)
+            assert at_mid > 0.9 * len(errs)
+    mean = {k: sum(v) / len(v) for k, v in errors.items()}
+    assert mean[1.0] < 0.0001  # an oracle, rounded to the price unit
+    assert 0.4 * mean[0.0] < mean[0.5] < 0.6 * mean[0.0]
+    assert mean[0.0] > 0.005  # the book's mid is an honest but imperfect estimate
+    with pytest.raises(ValueError):
+        SimUniverse(seed=5, markets=600, forecast_skill=1.5)
 
 
 # --------------------------------------------------------------------------- dislocations

@@ -61,9 +61,15 @@ def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict
     assert stepped.status_code == 200
     ahead_ms = stepped.json()["now_ms"] - time.time_ns() // 1_000_000
     assert ahead_ms > (expiry_s + 60) * 1000
+    # the sim has no oracle forecast (docs/sim-calibration.md), so value trades nothing and a
+    # default spread quote waits for an informed seller: quote every book two ticks wide or
+    # more, so that some fills come back within the run
+    profile = tmp_path / "quotes.yaml"
+    profile.write_text("name: quotes\nanalyze:\n  spread:\n    min_spread: 0.02\n    adverse_selection: 0\n"
+                       "    min_edge: 0\n")
     run = subprocess.run(
         [*KALASHI, "run-loop", "--demo", "--source", "kalshi-demo", "--iterations", "8", "--interval", "0.5",
-         "--all-records", "--journal", str(journal), "--quiet"],
+         "--all-records", "--journal", str(journal), "--quiet", "--profile", str(profile)],
         capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     records = [json.loads(line) for line in run.stdout.splitlines()]

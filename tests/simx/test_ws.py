@@ -102,14 +102,18 @@ def test_subscribe_snapshot_then_sequenced_deltas(sim: Sim) -> None:
             rest = sim.anon.get(f"markets/{t}/orderbook").json()["orderbook_fp"]
             assert books[t]["yes_dollars_fp"] == rest["yes_dollars"]
             assert books[t]["no_dollars_fp"] == rest["no_dollars"]
-        await step(sim, 3)
-        # apply deltas (seq +1 each) until the local books equal REST again
         def levels(rows: list[list[str]]) -> dict[str, int]:
             return {p: parse_count(c) for p, c in rows}
 
         local = {t: {s: levels(books[t].get(f"{s}_dollars_fp", [])) for s in ("yes", "no")} for t in ts}
-        rest = {t: sim.anon.get(f"markets/{t}/orderbook").json()["orderbook_fp"] for t in ts}
-        target = {t: {s: levels(rest[t][f"{s}_dollars"]) for s in ("yes", "no")} for t in ts}
+        # step until the books differ from the snapshot (a book can move and come back), then apply
+        # deltas (seq +1 each) until the local books equal REST again
+        for _ in range(30):
+            await step(sim, 1)
+            rest = {t: sim.anon.get(f"markets/{t}/orderbook").json()["orderbook_fp"] for t in ts}
+            target = {t: {s: levels(rest[t][f"{s}_dollars"]) for s in ("yes", "no")} for t in ts}
+            if target != local:
+                break
         seq = 2
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 5
