@@ -344,8 +344,7 @@ class TradingService:
         """Leave HALTED (the operator's explicit choice); return the trading state afterwards.
 
         Raises:
-            UsageError: the halt file exists.
-            RiskDenied: a risk limit still holds, so the gate halted again at once.
+            RiskDenied: the halt file exists, or a risk limit still holds, so the gate halted again at once.
         """
         from .safety import resume
 

@@ -67,6 +67,33 @@ def test_resume_needs_confirmation(kalashi: Kalashi, tmp_path: Path) -> None:
     assert "--confirm" in res.stderr
 
 
+def test_resume_while_the_halt_file_exists_is_exit_6_as_documented(kalashi: Kalashi, tmp_path: Path) -> None:
+    import os
+    import re
+
+    home = Path(os.environ["KALASHI_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "HALT").write_text("ops\n")
+    res = kalashi("resume", "--confirm", code=6)
+    assert f"the halt file {home / 'HALT'} exists" in res.stderr and "rm " in res.stderr and res.stdout == ""
+    table = (Path(__file__).resolve().parents[2] / "docs" / "exit-codes.md").read_text()
+    row6 = next(line for line in table.splitlines() if line.startswith("| 6 |"))
+    assert re.search(r"resume --confirm.* while the `HALT` file exists", row6), row6
+    (home / "HALT").unlink()
+    kalashi("resume", "--confirm", "--quiet")
+
+
+def test_a_mistyped_profile_name_or_key_gets_a_did_you_mean(kalashi: Kalashi, tmp_path: Path) -> None:
+    res = kalashi("scan", "--source", SIM, "--profile", "conservativ", code=4)
+    assert "no profile named 'conservativ' (did you mean 'conservative'?)" in res.stderr
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("risk:\n  max_ordr_cost: 4\nsizing:\n  kely_fraction: 0.1\n")
+    res = kalashi("profile", "validate", str(mine), code=4)
+    assert f"{mine}: 2 problems" in res.stderr
+    assert f"{mine}:2: unknown key 'risk.max_ordr_cost' (did you mean 'risk.max_order_cost'?)" in res.stderr
+    assert f"{mine}:4: unknown key 'sizing.kely_fraction' (did you mean 'sizing.kelly_fraction'?)" in res.stderr
+
+
 
 # --------------------------------------------------------------------------- the wrong kind for a stage
 
