@@ -153,6 +153,10 @@ JournalOpt = Annotated[Path | None, typer.Option("--journal", "-j", envvar="KALA
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT",
                                            help="auto (a table on a terminal, JSON Lines in a pipe), jsonl or "
                                                 "table.")]
+StrictOpt = Annotated[bool, typer.Option(
+    "--strict", envvar="KALASHI_STRICT",
+    help="Exit 3 (bad input) instead of 0 when the input held another stage's records and none this one "
+         "reads — a skipped stage, e.g. `kalashi scan | kalashi correlate` (default: a warning on stderr, exit 0).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, status line or summary on stderr "
                                                               "(errors still print).")]
 PaperOpt = Annotated[bool, typer.Option("--paper", help="Paper trading on the built-in matching engine (default).")]
@@ -368,8 +372,8 @@ class KindCheck:
             counts[k] = counts.get(k, 0) + 1
             yield rec
 
-    def problem(self) -> str | None:
-        """The warning to print, or None when the input was fine (or empty)."""
+    def mismatch(self) -> tuple[str, str] | None:
+        """(what was read, what to do) when the input was the wrong stage's, else None (fine or empty)."""
         if any(self.counts.get(k) for k in self.wants):
             return None
         wrong = sorted(_PIPELINE[k] for k in self.counts if k in _PIPELINE and k not in self.wants)
@@ -382,10 +386,23 @@ class KindCheck:
             fix = f"pipe `{missing}` in between"
         else:  # records from further down the pipeline
             fix = f"feed it the output of `{_MAKER[want_at]}` instead"
-        return f"kalashi {self.command}: warning: read {got} and no {self.expected} records — {fix}"
+        return f"read {got} and no {self.expected} records", fix
 
-    def report(self, quiet: bool = False) -> None:
-        """Print the warning on stderr (one plain line), unless --quiet."""
+    def problem(self) -> str | None:
+        """The warning to print, or None when the input was fine (or empty)."""
+        found = self.mismatch()
+        return f"kalashi {self.command}: warning: {found[0]} — {found[1]}" if found else None
+
+    def report(self, quiet: bool = False, strict: bool = False) -> None:
+        """Print the warning on stderr (one plain line), unless --quiet; with --strict it is an error.
+
+        Raises:
+            InputError: ``strict`` and the input was the wrong stage's (exit 3, after the records
+                that passed through were written).
+        """
+        found = self.mismatch()
+        if found and strict:
+            raise InputError(f"{self.command} {found[0]}", hint=f"{found[1]} (--strict makes this exit 3)")
         msg = self.problem()
         if msg and not quiet:
             sys.stderr.write(msg + "\n")

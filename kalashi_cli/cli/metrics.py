@@ -18,6 +18,7 @@ from .common import (
     PaperOpt,
     ProfileOpt,
     QuietOpt,
+    StrictOpt,
     info,
     load_profile,
     pick_mode,
@@ -45,6 +46,7 @@ def metrics(
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,  # metrics prints no summary; --quiet only silences warnings
+    strict: StrictOpt = False,
 ) -> None:
     """Report P&L, drawdown, execution and recommendations.
 
@@ -80,7 +82,7 @@ def metrics(
         m = compute_metrics(jr, pf, prof, run, now_ms=now)
     finally:
         jr.close()
-    kinds.report(quiet)
+    kinds.report(quiet, strict)
     if use_table(fmt):
         show(m)
     else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import SIM, Kalashi
 
 
@@ -108,6 +110,28 @@ def test_correlate_fed_markets_passes_them_through_and_says_analyze_is_missing(k
                           "records — pipe `kalashi analyze` in between\n")
     quiet = kalashi("correlate", "--quiet", "--journal", str(tmp_path / "j.sqlite"), input=scan)
     assert quiet.stderr == "" and quiet.stdout == scan
+
+
+def test_strict_makes_a_skipped_stage_exit_3(kalashi: Kalashi, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    scan = kalashi("scan", "--source", SIM, "--format", "jsonl", "--quiet").stdout
+    j = ["--journal", str(tmp_path / "j.sqlite")]
+    res = kalashi("correlate", *j, "--strict", input=scan, code=3)
+    assert res.stdout == scan, "the records still pass through before the error"
+    n = scan.count('"kind":"market"')
+    assert res.stderr == (f"kalashi: error: correlate read {n} market records, 1 stats record and no opportunity "
+                          "records — pipe `kalashi analyze` in between (--strict makes this exit 3)\n")
+    # --quiet silences warnings, never errors
+    assert kalashi("correlate", *j, "--strict", "--quiet", input=scan, code=3).stderr.startswith("kalashi: error:")
+    for stage in (["analyze"], ["fair"], ["order", "--paper", *j], ["metrics", *j, "--format", "jsonl"]):
+        kalashi(*stage, "--strict", input='{"kind":"candidate","v":1}\n' if stage[0] != "order"
+                else '{"kind":"market","v":1}\n', code=3)
+    # the right pipe, and an upstream stage that found nothing, are fine under --strict too
+    opps = kalashi("analyze", "--strict", input=scan).stdout
+    kalashi("correlate", *j, "--strict", input=opps)
+    kalashi("correlate", *j, "--strict", input='{"kind":"stats","v":1,"stage":"analyze"}\n')
+    monkeypatch.setenv("KALASHI_STRICT", "1")
+    kalashi("correlate", *j, input=scan, code=3)
 
 
 def test_order_after_analyze_says_correlate_is_missing_and_sends_nothing(kalashi: Kalashi, tmp_path: Path) -> None:
