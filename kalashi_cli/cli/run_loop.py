@@ -22,6 +22,7 @@ from .common import (
     QuietOpt,
     SeedOpt,
     TradeSourceOpt,
+    info,
     load_profile,
     open_broker,
     open_source,
@@ -64,8 +65,9 @@ def run_loop(
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
     iterations: int | None = typer.Option(None, "--iterations", "-n", min=1, metavar="N",
-                                          help="Stop after N iterations (default: run until Ctrl-C, or until a "
-                                               "replay: recording ends)."),
+                                          help="Stop after N iterations (default: run until Ctrl-C). A replay: "
+                                               "recording also stops the loop when it ends, saying so on stderr "
+                                               "(exit 0)."),
     interval: float | None = typer.Option(None, "--interval", min=0, metavar="SECONDS",
                                           help="Seconds between iterations (profile loop.interval_seconds; 0 = "
                                                "no waiting, sim time still advances)."),
@@ -150,9 +152,15 @@ def run_loop(
 
     try:
         if reactor is not None:
-            reactor.run(iterations=iterations, interval=interval, on_iteration=status)
+            done = reactor.run(iterations=iterations, interval=interval, on_iteration=status)
         else:
-            loop.run(iterations=iterations, interval=interval, on_iteration=status)
+            done = loop.run(iterations=iterations, interval=interval, on_iteration=status)
+        if show_status:
+            sys.stderr.write("\n")
+            show_status = False
+        ended = replay_end(spec, src, done, iterations, stopped=loop.stop_event.is_set())
+        if ended:
+            info(ended, quiet)
     finally:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
@@ -162,6 +170,23 @@ def run_loop(
         src.close()
         jr.close()
         locks.release()
+
+
+def replay_end(spec: str, src: object, done: int, iterations: int | None, *, stopped: bool) -> str | None:
+    """The line that says a loop stopped because its recording ended (None when it did not).
+
+    A ``replay:`` recording has an end: once every recorded event has been traded on, the loop
+    stops (exit 0 — it did all the recording holds) rather than trade a frozen book.
+    """
+    if stopped or not getattr(src, "exhausted", False) or (iterations is not None and done >= iterations):
+        return None
+    path = spec.removeprefix("replay:").split(",")[0]
+    its = f"iteration{'s' if done != 1 else ''}"
+    if iterations is None:
+        return (f"kalashi run-loop: stopped after {done} {its}: the recording {path} has ended (every recorded "
+                "event has been traded on)")
+    return (f"kalashi run-loop: stopped after {done} of {iterations} {its}: the recording {path} has ended "
+            f"(every recorded event has been traded on) — record a longer one for more iterations")
 
 
 def readable(rec: dict) -> str:
