@@ -164,3 +164,21 @@ def test_sim_exchange_and_record_write_their_records(tmp_path: Path) -> None:
 def test_each_schema_requires_its_kind(kind: str) -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"kind": "not-" + kind, "v": 1}, schema_for(kind))
+
+
+def test_rejected_and_denied_records_carry_a_stable_code(kalashi: Any, tmp_path: Path) -> None:
+    """`reason` embeds amounts; `code` is what to group on (docs/records.md, the cookbook's jq recipe)."""
+    import re
+
+    from kalashi_cli.record_schema import REJECTED_CODES
+
+    j = ["--journal", str(tmp_path / "j.sqlite")]
+    cands = kalashi("correlate", *j, input=kalashi("analyze", input=kalashi(
+        "scan", "--source", "sim:seed=2,markets=600").stdout).stdout).stdout
+    rejected = [r for r in records(cands) if r["kind"] == "rejected"]
+    assert rejected and {r["code"] for r in rejected} <= set(REJECTED_CODES)
+    assert len({r["code"] for r in rejected}) < len({r["reason"] for r in rejected}), "codes group what reasons split"
+    kalashi("order", "--paper", *j, input=cands)
+    again = [r for r in records(kalashi("order", "--paper", *j, input=cands).stdout) if r["kind"] == "denied"]
+    assert again and all(r["code"] == r["rule"] and not re.search(r"\d", r["code"]) for r in again)
+    assert {r["code"] for r in again} <= {"duplicate", "already-quoting"}, "a re-run sends nothing twice"
