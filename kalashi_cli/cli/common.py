@@ -578,6 +578,30 @@ def percent(v: Any, places: int = 1) -> str:
     return f"{pct:,}%"
 
 
+def usd(v: Any, *, signed: bool = False) -> str:
+    """Money for a person: ``"1234.5650"`` → ``"$1,234.57"`` (cents, half up; ``signed``: ``"+$1.20"``).
+
+    The one rounding of money on a terminal: run-loop's status and ``kalashi metrics`` both use it.
+    """
+    from decimal import ROUND_HALF_UP
+
+    if v is None or v == "":
+        return "—"
+    try:
+        d = Decimal(str(v)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except ArithmeticError:
+        return str(v)
+    sign = "-" if d < 0 else ("+" if signed and d > 0 else "")
+    return f"{sign}${abs(d):,}"
+
+
+def state_text(word: str) -> Any:
+    """A state or health word (ACTIVE, REDUCING, HALTED, ok, degraded, failed) in its colour."""
+    from rich.text import Text
+
+    return Text(word, style=STATE_STYLES.get(word, ""))
+
+
 def _styled(col: str, text: str) -> Any:
     """A state or health word in its colour (a plain string otherwise)."""
     style = STATE_STYLES.get(text) if col in ("state", "status") else None

@@ -101,3 +101,64 @@ def test_scan_and_analyze_on_a_real_terminal(tmp_path: Path, kalashi: Kalashi) -
     first_row = next(ln for ln in text.splitlines() if ln.startswith("│"))
     assert best["legs"][0]["ticker"] in first_row, (best, first_row)
     assert json.dumps(best["kind"]) not in text  # a table, not JSON
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+
+def shown_metrics(m: dict[str, Any], state: tuple[str, str] | None = ("ACTIVE", "")) -> dict[str, str]:
+    from kalashi_cli.cli.metrics import show
+
+    con = Console(record=True, width=120, color_system=None)
+    show(m, state, con=con)
+    rows = {}
+    for line in con.export_text().splitlines():
+        cells = [c.strip() for c in line.strip("│").split("│")]
+        if line.startswith("│") and len(cells) == 2:
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def test_metrics_of_an_empty_account_say_n_a_not_zero(kalashi: Kalashi, tmp_path: Path) -> None:
+    m = json.loads(kalashi("metrics", "--journal", str(tmp_path / "j.sqlite"), "--format", "jsonl").stdout)
+    rows = shown_metrics(m)
+    assert rows["win rate"] == "n/a (no closed trades yet)" and rows["fill rate"] == "n/a (no orders yet)"
+    assert rows["avg latency"] == "n/a (no orders yet)" and rows["cache hit rate"] == "n/a (no lookups)"
+    assert rows["avg slippage"] == "n/a (nothing filled yet)"
+    assert rows["Sharpe / Sortino (per iteration)"] == "n/a (fewer than two equity changes)"
+    assert rows["exposure-weighted return"] == "n/a (never exposed)"
+    assert rows["equity"] == "$100.00" and rows["realized P&L"] == "$0.00" and rows["trading state"] == "ACTIVE"
+
+
+def test_metrics_show_dollars_and_percentages_rounded_like_run_loop() -> None:
+    from kalashi_cli.cli.common import usd
+
+    m = {"equity": "1234.5650", "cash": "99.994999", "realized_pnl": "12.3450", "unrealized_pnl": "-0.0050",
+         "fees_paid": "0.0035", "trades": 8, "wins": 5, "losses": 3, "win_rate": "0.625", "max_drawdown_pct": "2.5",
+         "consecutive_wins": 2, "consecutive_losses": 0, "open_positions": 1, "iterations": 4,
+         "equity_marked": "34.5650", "equity_settled": "1200", "turnover": "250.125", "open_trades": 1,
+         "performance": {"sharpe": "0.4567", "sortino": None, "exposure_weighted_return": "0.0512"},
+         "execution": {"orders": 10, "avg_latency_ms": "51.234", "avg_slippage_pct": "0.1234", "fill_rate": "0.8125"},
+         "cache": {"hits": 3, "misses": 1, "hit_rate": "0.75"}, "api": {"calls": 40, "calls_per_iteration": "10"},
+         "per_strategy": {"value": {"trades": 8, "wins": 5, "pnl": "12.3450", "realized_pnl": "12.3450",
+                                   "win_rate": "0.625", "open_trades": 1, "unrealized_pnl": "-0.0050",
+                                   "fees": "0.0035", "turnover": "250.125",
+                                   "markouts": {"1m": "0.0194", "5m": "-0.0021", "settlement": None}}},
+         "recommendations": []}
+    rows = shown_metrics(m, ("HALTED", "operator halt"))
+    assert rows["equity"] == "$1,234.57" == usd("1234.5650") and rows["cash"] == "$99.99"
+    assert rows["realized P&L"] == "+$12.35" and rows["unrealized P&L"] == "-$0.01" and rows["fees paid"] == "$0.00"
+    assert rows["win rate"] == "62.5%" and rows["fill rate"] == "81.3%" and rows["cache hit rate"] == "75.0%"
+    assert rows["max drawdown"] == "2.50%" and rows["avg slippage"] == "0.12%" and rows["avg latency"] == "51 ms"
+    assert rows["closed trades"] == "8 (5 won, 3 lost)" and rows["trading state"] == "HALTED (operator halt)"
+    assert rows["equity on marks"] == "$34.57" and rows["equity settled"] == "$1,200.00" and rows["turnover"] == "$250.13"
+    assert rows["Sharpe / Sortino (per iteration)"] == "0.46 / n/a" and rows["exposure-weighted return"] == "5.1%"
+
+
+def test_metrics_on_a_terminal_colour_the_state_unless_no_color(tmp_path: Path, kalashi: Kalashi) -> None:
+    j = ["--journal", str(tmp_path / "j.sqlite")]
+    kalashi("halt", *j, "--reason", "tty test", "--quiet")
+    code, out, _ = run_with_tty(["metrics", *j], tmp_path, tty="stdout")
+    assert code == 0 and b"\x1b[1;31mHALTED" in out, out[:400]
+    code, out, _ = run_with_tty(["metrics", *j], tmp_path, tty="stdout", NO_COLOR="1")
+    assert code == 0 and b"HALTED (tty test)" in out and b"\x1b" not in out
