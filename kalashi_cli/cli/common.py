@@ -639,6 +639,37 @@ def _cell(v: Any, col: str = "") -> str:
     return str(v)
 
 
+def start_line(command: str, *, mode: str, source: str, profile: str, journal: Path | str,
+               last_iteration: int | None, extra: str = "") -> str:
+    """The one line a long-running command says first: what trades where, and on which account.
+
+    A journal a loop has run on before is named as such ("continues …"): a quick start that
+    picks up an old paper account is then no surprise.
+    """
+    account = "paper account" if mode == "paper" else "journal"
+    whose = (f"continues the {account} after iteration {last_iteration} (--journal PATH starts afresh)"
+             if last_iteration else f"a new {account}")
+    return (f"kalashi {command}: {mode} trading on {source}, profile {profile}, journal {journal} — {whose}"
+            + (f"; {extra}" if extra else ""))
+
+
+def peek_last_iteration(path: Path) -> int | None:
+    """The last iteration of the journal at ``path``, read without creating or migrating it (None if none)."""
+    if not path.is_file():
+        return None
+    try:
+        from ..journal import Journal
+
+        jr = Journal(path, readonly=True)
+        try:
+            rows = jr.iterations(limit=1)
+        finally:
+            jr.close()
+    except Exception:  # noqa: BLE001 - a start line never fails a command; the checks report a bad journal
+        return None
+    return int(rows[-1]["n"]) if rows else None
+
+
 def info(msg: str, quiet: bool = False) -> None:
     """Say something to the person on stderr (never wrapped: paths and commands stay copyable)."""
     if not quiet:
