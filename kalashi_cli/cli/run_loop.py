@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 EPILOG = """Examples:
 
 \b
-  kalashi run-loop --paper                          # every 10 s until Ctrl-C; a line per iteration
+  kalashi run-loop --paper                          # every 10 s until Ctrl-C; a live status on a terminal
   kalashi run-loop --paper --iterations 20 --interval 0
   kalashi run-loop --paper --markets 100000 --seed 3 --all-records > day.jsonl
   nohup kalashi run-loop --paper --quiet >> loop.jsonl 2>> loop.log &
