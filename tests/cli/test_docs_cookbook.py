@@ -130,6 +130,17 @@ def get_json(url: str) -> Any:
         return None
 
 
+def paper_intents(work: Path) -> int:
+    """How many orders the paper journal of the recipes' data dir has recorded (sent or tried)."""
+    from kalashi_cli.journal import Journal
+
+    jr = Journal(work / "kalashi-home" / "journal-paper.sqlite", mode="paper", readonly=True)
+    try:
+        return len(jr.intents())
+    finally:
+        jr.close()
+
+
 def fair_recipe() -> str:
     m = re.search(r"<!-- fair-recipe: weather_fair\.py -->\n```python\n(.*?)\n```", COOKBOOK.read_text(), re.S)
     assert m, "the weather recipe is missing from docs/cookbook.md"
@@ -180,6 +191,8 @@ def before(name: str, work: Path, ctx: dict[str, Any]) -> None:
                  "the nohup'd loop's first iteration")
     elif name == "weather-pipe":  # the reader saved the program of the block above
         (work / "weather_fair.py").write_text(fair_recipe() + "\n")
+    elif name == "rerun":  # what the journal holds before: the re-run must add no order to it
+        ctx["intents"] = paper_intents(work)
     elif name == "heal-start":
         ctx["status_port"] = free_port()
     elif name == "heal-status":  # "later": heal serves its status, and its loop has run
@@ -205,7 +218,8 @@ def after(name: str, work: Path, out: str, err: str, ctx: dict[str, Any]) -> Non
         assert out == "the pipe is broken (exit 3)\n" and "pipe `kalashi analyze` in between" in err, (out, err)
     elif name == "rerun":  # the same candidates again: nothing is sent twice
         counts = dict(line.split()[::-1] for line in out.splitlines() if line.strip())
-        assert counts and set(counts) <= {"duplicate", "already-quoting"}, out
+        assert counts and {"duplicate", "already-quoting"} & set(counts), out
+        assert paper_intents(work) == ctx.pop("intents"), "the re-run sent an order"
     elif name == "nohup-stop":
         pid = int((work / "loop.pid").read_text())
         wait_for(lambda: not _alive(pid), "the loop to stop after SIGTERM")
