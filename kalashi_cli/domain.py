@@ -192,6 +192,7 @@ class Rejected:
     stage: str
     reason: str
     detail: dict[str, str] = field(default_factory=dict)
+    code: str = ""  # stable, amount-free: what to group on (the reason embeds amounts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,8 +45,8 @@ def _never_stale(ticker: str) -> bool:
 
 
 def denied_record(d: Denied) -> dict[str, Any]:
-    return {"kind": "denied", "v": VERSION, "ref": d.ref, "ticker": d.ticker, "rule": d.rule, "reason": d.reason,
-            "strategy": d.strategy}
+    return {"kind": "denied", "v": VERSION, "ref": d.ref, "ticker": d.ticker, "rule": d.rule, "code": d.rule,
+            "reason": d.reason, "strategy": d.strategy}
 
 
 def encode(obj: object) -> dict[str, Any]:

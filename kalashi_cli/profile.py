@@ -363,7 +363,9 @@ class Profile(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
         risk = msgspec.structs.asdict(self.risk)
         for key, value in changes.items():
             if key not in risk:
-                raise ProfileError(f"unknown risk limit '{key}'", hint=f"valid: {', '.join(sorted(risk))}")
+                near = did_you_mean(key, risk)
+                raise ProfileError(f"unknown risk limit '{key}'" + (f" (did you mean '{near}'?)" if near else ""),
+                                   hint=f"valid: {', '.join(sorted(risk))}")
             old = risk[key]
             if isinstance(old, bool):
                 new: Any = bool(value)
@@ -509,12 +511,114 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
         raise ProfileError(f"{source}: a profile must be a mapping of keys, got {type(data).__name__}",
                            hint="check the path: a profile is a YAML mapping of keys like the built-in default "
                                 "(`kalashi profile show > my.yaml` writes one to start from)")
-    try:
-        return msgspec.convert(_exact(data), Profile, strict=False)
-    except msgspec.ValidationError as e:
-        raise ProfileError(_locate(str(e), text, source),
-                           hint="see `kalashi profile schema` for every key; run `kalashi profile validate FILE`"
-                           ) from None
+    data = _exact(data)
+    problems = [_where(path, what, text, source) for path, what in _problems(data, Profile, ())]
+    if not problems:
+        try:
+            return msgspec.convert(data, Profile, strict=False)
+        except msgspec.ValidationError as e:  # a cross-field check, once every field is valid on its own
+            problems = [_locate(str(e), text, source)]
+    if len(problems) == 1:
+        raise ProfileError(problems[0], hint=PROFILE_HINT)
+    raise ProfileError(f"{source}: {len(problems)} problems — fix each ({PROFILE_HINT}):\n"
+                       + "\n".join(f"  {x}" for x in problems))
+
+
+PROFILE_HINT = "see `kalashi profile schema` for every key; run `kalashi profile validate FILE`"
+
+
+def _strip(hint: Any) -> Any:
+    """The type under ``Annotated[...]``."""
+    return hint.__origin__ if getattr(hint, "__metadata__", None) is not None else hint
+
+
+def _is_struct(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, msgspec.Struct)
+
+
+def _key_paths(cls: type, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every key path of the profile's struct tree (sections and settings)."""
+    out = []
+    for name, hint in get_type_hints(cls, include_extras=True).items():
+        out.append((*path, name))
+        if _is_struct(_strip(hint)):
+            out += _key_paths(_strip(hint), (*path, name))
+    return out
+
+
+def did_you_mean(word: str, choices: Any) -> str | None:
+    """The choice closest to ``word`` (a typo's fix), or None when nothing is close."""
+    import difflib
+
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _problems(data: Any, cls: type, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+    """Every problem of ``data`` as a ``cls`` section: unknown keys, bad types, values out of bounds.
+
+    msgspec stops at the first error; this walks the struct tree itself so a profile's problems
+    are all reported at once. Cross-field checks (``_check``) run afterwards, on a valid profile.
+    """
+    if not isinstance(data, dict):
+        return [(path, f"expected a mapping of keys, got {type(data).__name__}")]
+    hints = get_type_hints(cls, include_extras=True)
+    out: list[tuple[tuple[str, ...], str]] = []
+    for key, value in data.items():
+        here = (*path, str(key))
+        hint = hints.get(str(key))
+        if hint is None:
+            out.append((here, _unknown(here, hints)))
+            continue
+        inner = _strip(hint)
+        if _is_struct(inner):
+            out += _problems(value, inner, here)
+            continue
+        try:
+            v = msgspec.convert(value, hint, strict=False)
+        except msgspec.ValidationError as e:
+            what = str(e).split(" - at `")[0].replace("`", "")
+            allowed = _allowed(list(here))
+            out.append((here, what + (f" (allowed: {allowed})" if allowed else "")))
+            continue
+        for meta in getattr(hint, "__metadata__", ()):
+            if isinstance(meta, _B):
+                bound = _bound_problem(v, meta)
+                if bound:
+                    out.append((here, bound))
+    return out
+
+
+def _bound_problem(v: Decimal, b: _B) -> str | None:
+    """What is wrong with ``v`` against the bounds ``b`` (the same words as ``_Strict``), or None."""
+    if not v.is_finite():
+        return "must be a finite number"
+    if b.lo is not None and (v <= b.lo if b.gt else v < b.lo):
+        return f"must be {'>' if b.gt else '>='} {b.lo}, got {v}"
+    if b.hi is not None and v > b.hi:
+        return f"must be <= {b.hi}, got {v}"
+    return None
+
+
+def _unknown(path: tuple[str, ...], hints: dict[str, Any]) -> str:
+    """"unknown key 'a.b'", with the key it most likely meant."""
+    what = f"unknown key '{'.'.join(path)}'"
+    near = did_you_mean(path[-1], hints)
+    if near:
+        return f"{what} (did you mean '{'.'.join((*path[:-1], near))}'?)"
+    elsewhere = [p for p in _key_paths(Profile) if p[-1] == path[-1]]
+    if elsewhere:  # the right key in the wrong section
+        return f"{what} (did you mean '{'.'.join(elsewhere[0])}'?)"
+    return what
+
+
+def _where(path: tuple[str, ...], what: str, text: str, source: str) -> str:
+    """"file:line: what" (unknown keys name themselves) or "file:line: a.b: what"."""
+    lines = _key_lines(text)
+    line = next((lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in lines), None)
+    if not what.startswith("unknown key"):
+        what = f"{'.'.join(path) or '(top level)'}: {what}"
+    return f"{source}:{line}: {what}" if line else f"{source}: {what}"
 
 
 def _exact(v: Any) -> Any:
@@ -601,7 +705,8 @@ def load_profile(name_or_path: str | None = None) -> Profile:
         if "/" in spec or spec.endswith((".yaml", ".yml")):
             raise ProfileError(f"profile file {spec} does not exist",
                                hint=f"check the path, or use a built-in profile: {', '.join(sorted(builtin))}")
-        raise ProfileError(f"no profile named '{spec}'",
+        near = did_you_mean(spec, builtin)
+        raise ProfileError(f"no profile named '{spec}'" + (f" (did you mean '{near}'?)" if near else ""),
                            hint=f"use one of {', '.join(sorted(builtin))} or a path to a YAML file")
     return parse_profile(read_profile_text(path), str(path))
 

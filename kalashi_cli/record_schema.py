@@ -109,9 +109,19 @@ class CandidateRecord(OpportunityRecord, tag="candidate", tag_field="kind", kw_o
     stake: MoneyStr
 
 
+#: the stable codes of `rejected` records (what `reason` explains, with its amounts)
+REJECTED_CODES = ("below-min-edge", "group-exposure-edge", "kelly-too-small", "position-cap", "group-cap",
+                  "event-cap", "order-cap")
+
+
 class RejectedRecord(_Rec, tag="rejected", tag_field="kind"):
+    """An opportunity correlate did not pass on, with a stable `code` and a plain reason."""
+
     ref: str
     stage: str
+    code: Annotated[str, msgspec.Meta(
+        description="Stable and free of amounts, to group on: " + ", ".join(REJECTED_CODES)
+                    + " (other stages may add codes; group on it rather than on the reason).")]
     reason: str
 
 
@@ -153,6 +163,9 @@ class DeniedRecord(_Rec, tag="denied", tag_field="kind"):
     ref: str
     ticker: str
     rule: str
+    code: Annotated[str, msgspec.Meta(
+        description="Stable and free of amounts, to group on: the same as `rule` (the risk rule or executor "
+                    "check that refused the order, e.g. duplicate, already-quoting, max-order-cost).")]
     reason: str
 
 

@@ -263,7 +263,8 @@ def candidate_record(c: Candidate) -> Record:
 
 
 def rejected_record(r: Rejected) -> Record:
-    out: Record = {"kind": "rejected", "v": VERSION, "ref": r.ref, "stage": r.stage, "reason": r.reason}
+    out: Record = {"kind": "rejected", "v": VERSION, "ref": r.ref, "stage": r.stage, "code": r.code or r.stage,
+                   "reason": r.reason}
     if r.detail:
         out["detail"] = dict(r.detail)
     return out

@@ -18,7 +18,7 @@ from typing import Any
 
 from .domain import Leg, Market, OrderIntent, Outcome
 from .engine import encode
-from .errors import ExchangeError, UsageError
+from .errors import ExchangeError, RiskDenied, UsageError
 from .journal import Journal
 from .money import COUNT_SCALE, snap
 from .ports import Broker
@@ -78,13 +78,17 @@ def resume(journal: Journal, *, confirm: bool) -> str:
     """Leave HALTED.
 
     Raises:
-        UsageError: without explicit confirmation, or while the halt file exists.
+        UsageError: without explicit confirmation (exit 2: the command line lacks ``--confirm``).
+        RiskDenied: the halt file exists (exit 6: the command is right, the halt must stay until a
+            person removes the file).
     """
     if not confirm:
         raise UsageError("resuming trading needs explicit confirmation", hint="run `kalashi resume --confirm`")
     hf = halt_file(journal)
     if hf.exists():
-        raise UsageError(f"the halt file {hf} exists", hint="remove it first (it was put there to stop trading)")
+        raise RiskDenied(f"the halt file {hf} exists, so trading stays halted",
+                         hint=f"remove it first (someone put it there to stop trading): rm \"{hf}\", then run "
+                              "`kalashi resume --confirm` again")
     state, _ = stored_state(journal)
     clear_halt(journal)
     return "ACTIVE" if state is TradingState.HALTED else "ACTIVE (was not halted)"

@@ -344,8 +344,7 @@ class TradingService:
         """Leave HALTED (the operator's explicit choice); return the trading state afterwards.
 
         Raises:
-            UsageError: the halt file exists.
-            RiskDenied: a risk limit still holds, so the gate halted again at once.
+            RiskDenied: the halt file exists, or a risk limit still holds, so the gate halted again at once.
         """
         from .safety import resume
 
@@ -700,8 +699,8 @@ class TradingService:
             d = gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier,
                            trading_active=self.broker.trading_active(), concentration=(m.event_ticker, group))
             if d:
-                rec = {"kind": "denied", "v": 1, "ref": coid, "ticker": ticker, "rule": d.rule, "reason": d.reason,
-                       "strategy": "manual"}
+                rec = {"kind": "denied", "v": 1, "ref": coid, "ticker": ticker, "rule": d.rule, "code": d.rule,
+                       "reason": d.reason, "strategy": "manual"}
                 self.journal.add_records([rec])
                 self._publish(rec)
                 raise RiskDenied(f"risk gate refused the order: {d.reason}", hint=f"rule '{d.rule}'")

@@ -160,13 +160,13 @@ for k, eq in enumerate(eqs):
     batch += fresh
     cand = dict(o2); cand.update({"kind": "candidate", "group": "economy", "required_edge": "0.1500", "size": "5.00", "kelly_fraction": "0.041200", "stake": "1.6580"})
     batch.append(cand)
-    batch.append({"kind": "rejected", "v": 1, "ref": o1["id"], "stage": "correlate", "reason": "edge $0.036 a set is below the required $0.050 for group sports"})
+    batch.append({"kind": "rejected", "v": 1, "ref": o1["id"], "stage": "correlate", "code": "group-exposure-edge", "reason": "edge $0.036 a set is below the required $0.050 for group sports"})
     if k % 2 == 0:
         coid = f"kal-{n:04d}-value-KXFED-26DEC-T4.25-a"; oid = f"paper-{420 + k:06d}"
         batch.append(order(i, coid, oid, "KXFED-26DEC-T4.25", "yes", "buy", "0.3300", "5.00", "executed", "5.00", "0.3300", "0.0900", f"{39 + k}.250", "0.0000", "value", o2["id"]))
         batch.append(fill(i, coid, oid, f"fill-{740 + k:06d}", "KXFED-26DEC-T4.25", "yes", "buy", "0.3300", "5.00", "0.0900", True))
     else:
-        batch.append({"kind": "denied", "v": 1, "ref": cand["id"], "ticker": "KXFED-26DEC-T4.25", "rule": "event_cap", "reason": "per-event exposure cap: KXFED-26DEC would reach 5.2% of equity, cap 5%"})
+        batch.append({"kind": "denied", "v": 1, "ref": cand["id"], "ticker": "KXFED-26DEC-T4.25", "rule": "event_cap", "code": "event_cap", "reason": "per-event exposure cap: KXFED-26DEC would reach 5.2% of equity, cap 5%"})
     batch.append({"kind": "health", "v": 1, "name": "market-data", "status": "degraded" if k == 1 else "ok", "detail": "sim source, 148 markets" + (" — 2 stale books" if k == 1 else ""), "latency_ms": str(12 + k * 7)})
     mk = json.loads(json.dumps(metrics)); mk["equity"] = eq
     mk["unrealized_pnl"] = m4(D(eq) - D("1000") - D(mk["realized_pnl"]))

@@ -22,6 +22,7 @@ from .common import (
     Out,
     ProfileOpt,
     QuietOpt,
+    StrictOpt,
     info,
     load_profile,
     read_records,
@@ -114,6 +115,7 @@ def analyze(
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Find opportunities in market records, net of fees.
 
@@ -156,7 +158,7 @@ def analyze(
 
     for o in analyzer.analyze_stamped(markets()):
         out.write(to_record(o))
-    kinds.report(quiet)
+    kinds.report(quiet, strict)
     unused = kinds.counts.get("fair", 0) if not in_band else 0
     if unused and not quiet:
         import sys

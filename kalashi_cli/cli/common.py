@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
@@ -153,6 +154,10 @@ JournalOpt = Annotated[Path | None, typer.Option("--journal", "-j", envvar="KALA
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT",
                                            help="auto (a table on a terminal, JSON Lines in a pipe), jsonl or "
                                                 "table.")]
+StrictOpt = Annotated[bool, typer.Option(
+    "--strict", envvar="KALASHI_STRICT",
+    help="Exit 3 (bad input) instead of 0 when the input held another stage's records and none this one "
+         "reads — a skipped stage, e.g. `kalashi scan | kalashi correlate` (default: a warning on stderr, exit 0).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, status line or summary on stderr "
                                                               "(errors still print).")]
 PaperOpt = Annotated[bool, typer.Option("--paper", help="Paper trading on the built-in matching engine (default).")]
@@ -368,8 +373,8 @@ class KindCheck:
             counts[k] = counts.get(k, 0) + 1
             yield rec
 
-    def problem(self) -> str | None:
-        """The warning to print, or None when the input was fine (or empty)."""
+    def mismatch(self) -> tuple[str, str] | None:
+        """(what was read, what to do) when the input was the wrong stage's, else None (fine or empty)."""
         if any(self.counts.get(k) for k in self.wants):
             return None
         wrong = sorted(_PIPELINE[k] for k in self.counts if k in _PIPELINE and k not in self.wants)
@@ -382,10 +387,23 @@ class KindCheck:
             fix = f"pipe `{missing}` in between"
         else:  # records from further down the pipeline
             fix = f"feed it the output of `{_MAKER[want_at]}` instead"
-        return f"kalashi {self.command}: warning: read {got} and no {self.expected} records — {fix}"
+        return f"read {got} and no {self.expected} records", fix
 
-    def report(self, quiet: bool = False) -> None:
-        """Print the warning on stderr (one plain line), unless --quiet."""
+    def problem(self) -> str | None:
+        """The warning to print, or None when the input was fine (or empty)."""
+        found = self.mismatch()
+        return f"kalashi {self.command}: warning: {found[0]} — {found[1]}" if found else None
+
+    def report(self, quiet: bool = False, strict: bool = False) -> None:
+        """Print the warning on stderr (one plain line), unless --quiet; with --strict it is an error.
+
+        Raises:
+            InputError: ``strict`` and the input was the wrong stage's (exit 3, after the records
+                that passed through were written).
+        """
+        found = self.mismatch()
+        if found and strict:
+            raise InputError(f"{self.command} {found[0]}", hint=f"{found[1]} (--strict makes this exit 3)")
         msg = self.problem()
         if msg and not quiet:
             sys.stderr.write(msg + "\n")
@@ -424,20 +442,32 @@ class Out:
             self.write(r)
 
     def finish(self, columns: dict[str, list[str]] | None = None) -> None:
+        """Print the table (the top rows of each kind on a terminal; every row into a pipe or file)."""
         if self.table and self.rows:
-            print_tables(self.rows, columns or {})
+            print_tables(self.rows, columns or {}, limit=TABLE_ROWS if stdout_is_tty() else None)
 
 
 DEFAULT_COLUMNS: dict[str, list[str]] = {
     "market": ["ticker", "status", "yes_bid", "yes_ask", "no_bid", "no_ask", "volume", "open_interest"],
-    "opportunity": ["strategy", "event_ticker", "edge", "edge_pct", "score", "reason"],
-    "candidate": ["strategy", "event_ticker", "group", "size", "stake", "edge", "kelly_fraction"],
-    "rejected": ["ref", "stage", "reason"],
+    "opportunity": ["score", "strategy", "market", "edge", "edge_pct", "reason"],
+    "candidate": ["score", "strategy", "market", "group", "size", "stake", "edge", "kelly_fraction"],
+    "rejected": ["ref", "code", "reason"],
     "order": ["ticker", "outcome", "action", "price", "count", "status", "filled_count", "avg_fill_price", "fees"],
     "fill": ["ticker", "outcome", "action", "price", "count", "fee", "is_taker"],
-    "denied": ["ticker", "rule", "reason"],
+    "denied": ["ticker", "code", "reason"],
     "iteration": ["n", "markets", "opportunities", "candidates", "orders", "state", "equity"],
 }
+
+#: how many rows of one kind a table shows on a terminal (the rest: "… N more, use --format jsonl")
+TABLE_ROWS = 20
+#: the order a table shows each kind in (best first); other kinds keep the input's order
+SORT_KEYS: dict[str, tuple[str, str]] = {"market": ("volume", "by volume"), "opportunity": ("score", "by score"),
+                                         "candidate": ("score", "by score")}
+#: fields that are ratios (0.25 = 25 %): shown as percentages in tables
+RATIOS = frozenset({"edge_pct", "kelly_fraction", "confidence", "liquidity", "win_rate", "fill_rate", "hit_rate"})
+#: the colour of each state and health word (NO_COLOR turns colour off)
+STATE_STYLES = {"ok": "green", "degraded": "yellow", "failed": "bold red", "ACTIVE": "green", "REDUCING": "yellow",
+                "HALTED": "bold red"}
 
 
 def console(stderr: bool = True) -> Any:
@@ -449,22 +479,137 @@ def console(stderr: bool = True) -> Any:
     return Console(stderr=stderr, highlight=False)
 
 
-def print_tables(rows: list[dict[str, Any]], columns: dict[str, list[str]]) -> None:
-    """Print records grouped by kind as rich tables on stdout."""
+def print_tables(rows: list[dict[str, Any]], columns: dict[str, list[str]], *, limit: int | None = None,
+                 con: Any = None) -> None:
+    """Print records grouped by kind as rich tables (on stdout unless ``con`` says otherwise).
+
+    Markets, opportunities and candidates are sorted best first (volume, score); with ``limit``
+    each table shows that many rows and says how many more there are. Fields starting with ``_``
+    (bookkeeping such as ``_line``) never show; ratios show as percentages.
+    """
     from rich.table import Table
 
-    con = console(stderr=False)
+    con = con if con is not None else console(stderr=False)
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_kind.setdefault(r.get("kind", "?"), []).append(r)
     for kind, recs in by_kind.items():
-        cols = columns.get(kind) or DEFAULT_COLUMNS.get(kind) or [k for k in recs[0] if k not in ("kind", "v")][:8]
-        t = Table(title=f"{kind} ({len(recs)})", title_justify="left")
-        for c in cols:
-            t.add_column(c, overflow="fold", max_width=70 if c == "reason" else None)
-        for r in recs:
-            t.add_row(*[_cell(r.get(c)) for c in cols])
+        cols = columns.get(kind) or DEFAULT_COLUMNS.get(kind) or [
+            k for k in recs[0] if k not in ("kind", "v") and not k.startswith("_")][:8]
+        how = ""
+        if kind in SORT_KEYS:
+            key, how = SORT_KEYS[kind]
+            recs = sorted(recs, key=lambda r: _number(r.get(key)), reverse=True)  # noqa: B023 - used at once
+        shown = recs if limit is None else recs[:limit]
+        title = f"{kind} ({len(recs):,})"
+        if len(shown) < len(recs):
+            title += f" — top {len(shown)}{' ' + how if how else ''}"
+        elif how:
+            title += f", {how}"
+        t = Table(title=title, title_justify="left")
+        cells = [[_cell(_field(r, c), c) for c in cols] for r in shown]
+        headers = ["edge %" if c == "edge_pct" else c for c in cols]
+        if limit is None:  # a file: every column folds to fit, nothing is cut
+            for c, h in zip(cols, headers, strict=True):
+                t.add_column(h, overflow="fold", max_width=70 if c == "reason" else None)
+        else:
+            cols, headers, cells = _terminal_columns(t, con.width, cols, headers, cells)
+        for row in cells:
+            t.add_row(*[_styled(c, v) for c, v in zip(cols, row, strict=True)])
         con.print(t)
+        if len(shown) < len(recs):
+            con.print(f"… {len(recs) - len(shown):,} more, use --format jsonl")
+
+
+def _terminal_columns(t: Any, width: int, cols: list[str], headers: list[str],
+                      cells: list[list[str]]) -> tuple[list[str], list[str], list[list[str]]]:
+    """Add columns for a terminal: numbers and tickers are never folded, the prose gives way.
+
+    A reason (or detail) gets one line of what is left, cut with "…" (the whole text is in
+    --format jsonl); on a terminal too narrow for it, it is left out.
+    """
+    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
+    prose = [i for i, c in enumerate(cols) if c in ("reason", "detail")]
+    room = width - (3 * len(cols) + 1) - sum(w for i, w in enumerate(widths) if i not in prose)
+    if prose and room < 12 * len(prose):
+        keep = [i for i in range(len(cols)) if i not in prose]
+        cols, headers, widths = [cols[i] for i in keep], [headers[i] for i in keep], [widths[i] for i in keep]
+        cells = [[row[i] for i in keep] for row in cells]
+        prose = []
+    for i, (c, h) in enumerate(zip(cols, headers, strict=True)):
+        if i in prose:
+            t.add_column(h, width=min(widths[i], room // len(prose)), overflow="ellipsis", no_wrap=True)
+        else:
+            right = c in RATIOS or c in ("score", "edge", "stake", "size")
+            t.add_column(h, no_wrap=True, justify="right" if right else "left", min_width=widths[i])
+    return cols, headers, cells
+
+
+def _field(rec: dict[str, Any], col: str) -> Any:
+    """A column's value; ``market`` is the leg's market ticker (``+N`` for a basket of more legs)."""
+    if col == "market" and "market" not in rec:
+        legs = rec.get("legs") or []
+        if not legs:
+            return None
+        first = legs[0].get("ticker") if isinstance(legs[0], dict) else None
+        return f"{first} +{len(legs) - 1}" if len(legs) > 1 else first
+    if col == "code" and "code" not in rec:
+        return rec.get("rule")
+    return rec.get(col)
+
+
+def _number(v: Any) -> Decimal:
+    try:
+        return Decimal(str(v)) if v is not None else Decimal("-Infinity")
+    except ArithmeticError:
+        return Decimal("-Infinity")
+
+
+def percent(v: Any, places: int = 1) -> str:
+    """A ratio as a percentage: ``"0.0825"`` → ``"8.3%"`` (``"—"`` when there is none)."""
+    if v is None or v == "":
+        return "—"
+    from decimal import ROUND_HALF_UP
+
+    try:
+        pct = (Decimal(str(v)) * 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    except ArithmeticError:
+        return str(v)
+    return f"{pct:,}%"
+
+
+def usd(v: Any, *, signed: bool = False) -> str:
+    """Money for a person: ``"1234.5650"`` → ``"$1,234.57"`` (cents, half up; ``signed``: ``"+$1.20"``).
+
+    The one rounding of money on a terminal: run-loop's status and ``kalashi metrics`` both use it.
+    """
+    from decimal import ROUND_HALF_UP
+
+    if v is None or v == "":
+        return "—"
+    try:
+        d = Decimal(str(v)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except ArithmeticError:
+        return str(v)
+    sign = "-" if d < 0 else ("+" if signed and d > 0 else "")
+    return f"{sign}${abs(d):,}"
+
+
+def state_text(word: str) -> Any:
+    """A state or health word (ACTIVE, REDUCING, HALTED, ok, degraded, failed) in its colour."""
+    from rich.text import Text
+
+    return Text(word, style=STATE_STYLES.get(word, ""))
+
+
+def _styled(col: str, text: str) -> Any:
+    """A state or health word in its colour (a plain string otherwise)."""
+    style = STATE_STYLES.get(text) if col in ("state", "status") else None
+    if style is None:
+        return text
+    from rich.text import Text
+
+    return Text(text, style=style)
 
 
 def print_record(rec: dict[str, Any], title: str | None = None) -> None:
@@ -475,12 +620,12 @@ def print_record(rec: dict[str, Any], title: str | None = None) -> None:
     t.add_column("field")
     t.add_column("value", overflow="fold")
     for k, v in rec.items():
-        if k not in ("kind", "v"):
-            t.add_row(k, _cell(v))
+        if k not in ("kind", "v") and not k.startswith("_"):
+            t.add_row(k, _styled(k, _cell(v, k)))
     console(stderr=False).print(t)
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any, col: str = "") -> str:
     if v is None:
         return "—"
     if isinstance(v, bool):
@@ -489,7 +634,40 @@ def _cell(v: Any) -> str:
         import orjson
 
         return orjson.dumps(v).decode()
+    if col in RATIOS:
+        return percent(v)
     return str(v)
+
+
+def start_line(command: str, *, mode: str, source: str, profile: str, journal: Path | str,
+               last_iteration: int | None, extra: str = "") -> str:
+    """The one line a long-running command says first: what trades where, and on which account.
+
+    A journal a loop has run on before is named as such ("continues …"): a quick start that
+    picks up an old paper account is then no surprise.
+    """
+    account = "paper account" if mode == "paper" else "journal"
+    whose = (f"continues the {account} after iteration {last_iteration} (--journal PATH starts afresh)"
+             if last_iteration else f"a new {account}")
+    return (f"kalashi {command}: {mode} trading on {source}, profile {profile}, journal {journal} — {whose}"
+            + (f"; {extra}" if extra else ""))
+
+
+def peek_last_iteration(path: Path) -> int | None:
+    """The last iteration of the journal at ``path``, read without creating or migrating it (None if none)."""
+    if not path.is_file():
+        return None
+    try:
+        from ..journal import Journal
+
+        jr = Journal(path, readonly=True)
+        try:
+            rows = jr.iterations(limit=1)
+        finally:
+            jr.close()
+    except Exception:  # noqa: BLE001 - a start line never fails a command; the checks report a bad journal
+        return None
+    return int(rows[-1]["n"]) if rows else None
 
 
 def info(msg: str, quiet: bool = False) -> None:

@@ -18,6 +18,7 @@ from .common import (
     PaperOpt,
     ProfileOpt,
     QuietOpt,
+    StrictOpt,
     info,
     load_profile,
     open_journal,
@@ -46,6 +47,7 @@ def correlate(
     live: LiveOpt = False,
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Rank, group, cap and size opportunities into candidates.
 
@@ -101,7 +103,7 @@ def correlate(
     finally:
         jr.close()
     out.finish()
-    kinds.report(quiet)
+    kinds.report(quiet, strict)
     if out.table:
         info(f"{kept} candidates, {rejected} rejected", quiet)
 

@@ -60,7 +60,10 @@ ZSH = f"""\
 # Each TAB asks the kalashi on your PATH ({COMPLETE_VAR}=complete_zsh).
 
 _kalashi() {{
-  eval $(env _TYPER_COMPLETE_ARGS="${{words[1,$CURRENT]}}" {COMPLETE_VAR}=complete_zsh kalashi 2>/dev/null)
+  # kalashi answers with an _arguments call in which a quote inside a description is written ''
+  # (Kalshi''s): rc_quotes reads that as one quote, and the quoted eval keeps the text whole
+  setopt localoptions rcquotes
+  eval "$(env _TYPER_COMPLETE_ARGS="${{words[1,$CURRENT]}}" {COMPLETE_VAR}=complete_zsh kalashi 2>/dev/null)"
 }}
 
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
@@ -76,7 +79,7 @@ FISH = f"""\
 # fish completion for kalashi — {GENERATED}.
 #
 # Install:
-#   cp completions/kalashi.fish ~/.config/fish/completions/
+#   mkdir -p ~/.config/fish/completions && cp completions/kalashi.fish ~/.config/fish/completions/
 #
 # Each TAB asks the kalashi on your PATH ({COMPLETE_VAR}=complete_fish); where kalashi offers
 # nothing (a file argument), fish completes file names.

@@ -16,6 +16,7 @@ from .common import (
     Out,
     ProfileOpt,
     QuietOpt,
+    StrictOpt,
     complete_source,
     info,
     load_profile,
@@ -73,6 +74,7 @@ def fair(
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Price markets with fair-value models: `fair` records.
 
@@ -102,7 +104,7 @@ def fair(
         return
     if recorded is not None:
         raise UsageError("--fair FILE is for --evaluate", hint="to trade on fair records: kalashi analyze --fair FILE")
-    _price(out, prof, names, input, source, spot, quiet)
+    _price(out, prof, names, input, source, spot, quiet, strict)
 
 
 def _model_names(models: str | None, configured: tuple[str, ...], *, evaluate: bool, spot: str | None) -> list[str]:
@@ -138,7 +140,7 @@ def _open_spot(prof: Profile, names: list[str], spot: str | None, quiet: bool) -
 
 
 def _price(out: Out, prof: Profile, names: list[str], input: Path | None, source: list[str] | None,
-           spot: str | None, quiet: bool) -> None:
+           spot: str | None, quiet: bool, strict: bool = False) -> None:
     from ..fair.base import build_engine
     from ..fair.stage import FairStats, price_records
     from ..records import VERSION, decode_error, market_from_record
@@ -167,7 +169,7 @@ def _price(out: Out, prof: Profile, names: list[str], input: Path | None, source
         engine.close()
         if spot_src is not None:
             spot_src.close()
-    kinds.report(quiet)
+    kinds.report(quiet, strict)
     if out.table:
         out.finish(COLUMNS)
         info(f"priced {stats.priced} of {stats.markets} markets in {stats.events} events "

@@ -253,9 +253,12 @@ def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, h
         info("\nkalashi heal: stopping (the supervised processes finish their current step)", quiet)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    what = ", ".join(s.name for s in specs) or "nothing (watching)"
-    info(f"kalashi heal: {cfg.mode} on {cfg.source}, journal {cfg.journal_path}\n  supervising {what}\n"
-         f"  status  {server.url}  (metrics on /metrics)\n  Ctrl-C stops", quiet)
+    from .common import peek_last_iteration, start_line
+
+    what = ", ".join(s.name for s in specs) or "nothing (watching a loop run elsewhere)"
+    info(start_line("heal", mode=cfg.mode, source=cfg.source, profile=profile, journal=cfg.journal_path,
+                    last_iteration=peek_last_iteration(cfg.journal_path)), quiet)
+    info(f"  supervising {what}; status on {server.url} (metrics on /metrics); Ctrl-C stops", quiet)
     try:
         monitor.run(stop, poll_s=min(0.5, every))
     finally:

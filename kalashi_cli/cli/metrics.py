@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
+from typing import Any
 
 import typer
+from rich.text import Text
 
 from .common import (
     DemoOpt,
@@ -18,6 +21,7 @@ from .common import (
     PaperOpt,
     ProfileOpt,
     QuietOpt,
+    StrictOpt,
     info,
     load_profile,
     pick_mode,
@@ -45,6 +49,7 @@ def metrics(
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,  # metrics prints no summary; --quiet only silences warnings
+    strict: StrictOpt = False,
 ) -> None:
     """Report P&L, drawdown, execution and recommendations.
 
@@ -78,11 +83,12 @@ def metrics(
         books, now = _books(jr)
         pf = load_portfolio(jr, money(prof.paper.starting_balance), books, now_ms=now, spread_cap=spread_cap(prof))
         m = compute_metrics(jr, pf, prof, run, now_ms=now)
+        state = _state(jr)
     finally:
         jr.close()
-    kinds.report(quiet)
+    kinds.report(quiet, strict)
     if use_table(fmt):
-        show(m)
+        show(m, state)
     else:
         out.write(m)
 
@@ -106,43 +112,89 @@ def _books(jr) -> tuple[dict, int | None]:  # noqa: ANN001
         src.close()
 
 
-def show(m: dict) -> None:
+def show(m: dict, state: tuple[str, str] | None = None, con: Any = None) -> None:
+    """The metrics as a person reads them: $ for money (cents, as run-loop shows it), percentages
+    for rates, "n/a" where there is nothing to measure yet, the trading state in its colour."""
     from rich.table import Table
 
-    from .common import console
+    from .common import console, percent, state_text, usd
 
-    con = console(stderr=False)
+    con = con if con is not None else console(stderr=False)
+    ex, cache, api = m["execution"], m["cache"], m["api"]
+    trades, orders = int(m["trades"]), int(ex["orders"])
+    filled = Decimal(ex["fill_rate"]) > 0
+
+    def na(why: str) -> str:
+        return f"n/a ({why})"
+
+    def ratio(v: str | None) -> str:
+        return "n/a" if v is None else f"{Decimal(v):.2f}"
+
+    def per_contract(v: str | None) -> str:  # markouts are fractions of a cent: three places, signed
+        if v is None:
+            return "n/a"
+        d = Decimal(v)
+        return f"{'-' if d < 0 else '+'}${abs(d):.3f}"
+
     t = Table(title="kalashi metrics", show_header=False, title_justify="left")
     t.add_column("metric")
     t.add_column("value", justify="right")
-    rows = [
-        ("equity", m["equity"]), ("cash", m["cash"]), ("realized P&L", m["realized_pnl"]),
-        ("unrealized P&L", m["unrealized_pnl"]), ("fees paid", m["fees_paid"]),
-        ("equity on marks", m["equity_marked"]), ("equity settled", m["equity_settled"]),
-        ("turnover", m["turnover"]),
-        ("closed trades", f"{m['trades']} ({m['wins']} won, {m['losses']} lost)"), ("win rate", m["win_rate"]),
+    rows: list[tuple[str, Any]] = []
+    if state is not None:
+        word, why = state
+        rows.append(("trading state", state_text(word) if not why else
+                     Text.assemble(state_text(word), f" ({why})")))
+    perf = m["performance"]
+    rows += [
+        ("equity", usd(m["equity"])), ("cash", usd(m["cash"])),
+        ("realized P&L", usd(m["realized_pnl"], signed=True)),
+        ("unrealized P&L", usd(m["unrealized_pnl"], signed=True)), ("fees paid", usd(m["fees_paid"])),
+        ("equity on marks", usd(m["equity_marked"])), ("equity settled", usd(m["equity_settled"])),
+        ("turnover", usd(m["turnover"])),
+        ("closed trades", f"{trades} ({m['wins']} won, {m['losses']} lost)" if trades else "0"),
+        ("win rate", percent(m["win_rate"]) if trades else na("no closed trades yet")),
         ("open trades", str(m["open_trades"])),
-        ("max drawdown", f"{m['max_drawdown_pct']}%"),
-        ("streak", f"{m['consecutive_wins']} wins / {m['consecutive_losses']} losses"),
+        ("max drawdown", f"{Decimal(m['max_drawdown_pct']):.2f}%"),
+        ("streak", f"{m['consecutive_wins']} wins / {m['consecutive_losses']} losses" if trades
+         else na("no closed trades yet")),
         ("open positions", str(m["open_positions"])),
-        ("orders", str(m["execution"]["orders"])), ("avg latency", f"{m['execution']['avg_latency_ms']} ms"),
-        ("avg slippage", f"{m['execution']['avg_slippage_pct']}%"), ("fill rate", m["execution"]["fill_rate"]),
-        ("cache hit rate", m["cache"]["hit_rate"]), ("API calls / iteration", m["api"]["calls_per_iteration"]),
-        ("iterations", str(m["iterations"])),
-        ("Sharpe / Sortino (per iteration)", f"{m['performance']['sharpe']} / {m['performance']['sortino']}"),
-        ("exposure-weighted return", str(m["performance"]["exposure_weighted_return"])),
+        ("orders", str(orders)),
+        ("avg latency", f"{Decimal(ex['avg_latency_ms']):,.0f} ms" if orders else na("no orders yet")),
+        ("avg slippage", f"{Decimal(ex['avg_slippage_pct']):.2f}%" if filled else na("nothing filled yet")),
+        ("fill rate", percent(ex["fill_rate"]) if orders else na("no orders yet")),
+        ("cache hit rate", percent(cache["hit_rate"]) if cache["hits"] + cache["misses"] else na("no lookups")),
+        ("API calls / iteration", f"{Decimal(api['calls_per_iteration']):,.1f}" if m.get("iterations")
+         else na("no iterations")),
+        ("iterations", str(m.get("iterations", 0))),
+        ("Sharpe / Sortino (per iteration)",
+         f"{ratio(perf['sharpe'])} / {ratio(perf['sortino'])}" if perf["sharpe"] is not None
+         or perf["sortino"] is not None else na("fewer than two equity changes")),
+        ("exposure-weighted return", percent(perf["exposure_weighted_return"])
+         if perf["exposure_weighted_return"] is not None else na("never exposed")),
     ]
     for k, v in rows:
-        t.add_row(k, str(v))
+        t.add_row(k, v)
     con.print(t)
-    for name, s in sorted(m["per_strategy"].items()):
-        mk = s.get("markouts", {})
-        con.print(f"  {name}: {s['trades']} closed trades ({s['open_trades']} open), win rate {s['win_rate']}, "
-                  f"realized {s['realized_pnl']}, unrealized {s['unrealized_pnl']}, fees {s['fees']}, "
-                  f"turnover {s['turnover']}; markouts 1m {mk.get('1m')}, 5m {mk.get('5m')}, "
-                  f"settlement {mk.get('settlement')}")
+    for name, st in sorted(m["per_strategy"].items()):
+        mk = st.get("markouts", {})
+        con.print(f"  {name}: {st['trades']} closed trades ({st['open_trades']} open), win rate "
+                  f"{percent(st['win_rate']) if st['trades'] else 'n/a'}, realized {usd(st['realized_pnl'], signed=True)}, "
+                  f"unrealized {usd(st['unrealized_pnl'], signed=True)}, fees {usd(st['fees'])}, "
+                  f"turnover {usd(st['turnover'])}; markouts per contract 1m {per_contract(mk.get('1m'))}, "
+                  f"5m {per_contract(mk.get('5m'))}, settlement {per_contract(mk.get('settlement'))}", soft_wrap=True)
     for r in m["recommendations"]:
-        con.print(f"• {r['title']}: {r['detail']}")
+        con.print(f"• {r['title']}: {r['detail']}", soft_wrap=True)
+
+
+def _state(jr: Any) -> tuple[str, str]:
+    """The trading state to show: HALTED (and why) as stored, else the last iteration's state."""
+    from ..stages.risk import TradingState, stored_state
+
+    st, why = stored_state(jr)
+    if st is TradingState.HALTED:
+        return st.value, why
+    rows = jr.iterations(limit=1)
+    return (str(rows[-1].get("state") or "ACTIVE"), "") if rows else ("ACTIVE", "")
 
 
 def register(app: typer.Typer) -> None:

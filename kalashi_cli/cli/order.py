@@ -17,6 +17,7 @@ from .common import (
     PaperOpt,
     ProfileOpt,
     QuietOpt,
+    StrictOpt,
     complete_source,
     info,
     load_profile,
@@ -52,6 +53,7 @@ def order(
     journal: JournalOpt = None,
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Send candidates through the risk gate to the broker.
 
@@ -124,7 +126,7 @@ def order(
         jr.close()
         locks.release()
     out.finish()
-    kinds.report(quiet)
+    kinds.report(quiet, strict)
     if out.table:
         info(f"{counts['order']} orders, {counts['fill']} fills, {counts['denied']} denied ({mode} mode)", quiet)
 

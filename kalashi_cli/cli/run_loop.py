@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -22,11 +22,15 @@ from .common import (
     QuietOpt,
     SeedOpt,
     TradeSourceOpt,
+    console,
+    info,
     load_profile,
     open_broker,
     open_source,
     pick_mode,
+    start_line,
     start_trading,
+    stdout_is_tty,
     trading_source,
     use_table,
 )
@@ -37,7 +41,7 @@ if TYPE_CHECKING:
 EPILOG = """Examples:
 
 \b
-  kalashi run-loop --paper                          # every 10 s until Ctrl-C; a line per iteration
+  kalashi run-loop --paper                          # every 10 s until Ctrl-C; a live status on a terminal
   kalashi run-loop --paper --iterations 20 --interval 0
   kalashi run-loop --paper --markets 100000 --seed 3 --all-records > day.jsonl
   nohup kalashi run-loop --paper --quiet >> loop.jsonl 2>> loop.log &
@@ -64,8 +68,9 @@ def run_loop(
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
     iterations: int | None = typer.Option(None, "--iterations", "-n", min=1, metavar="N",
-                                          help="Stop after N iterations (default: run until Ctrl-C, or until a "
-                                               "replay: recording ends)."),
+                                          help="Stop after N iterations (default: run until Ctrl-C). A replay: "
+                                               "recording also stops the loop when it ends, saying so on stderr "
+                                               "(exit 0)."),
     interval: float | None = typer.Option(None, "--interval", min=0, metavar="SECONDS",
                                           help="Seconds between iterations (profile loop.interval_seconds; 0 = "
                                                "no waiting, sim time still advances)."),
@@ -86,11 +91,12 @@ def run_loop(
     Each iteration runs scan → analyze → correlate → order → journal with the same functions
     as the single commands (paper trading on the built-in sim unless told otherwise), after
     reconciling the journal with the exchange at start. With --react it also acts on every
-    book change between iterations (event-driven mode). Writes one `iteration` record per
-    loop on stdout (every record with --all-records) and a live status line on stderr when
-    it is a terminal; on a terminal (or --format table) stdout gets one readable line per
-    iteration instead of JSON. Ctrl-C (SIGINT) or SIGTERM stops after the current step;
-    every journal write is a committed transaction, so the journal stays consistent.
+    book change between iterations (event-driven mode). Says on stderr what it runs (mode,
+    source, profile, journal, and whether it continues an account), then writes one
+    `iteration` record per loop on stdout (every record with --all-records). On a terminal a
+    live status (iteration, equity, P&L, orders, state) replaces the JSON; --format table
+    into a file writes one readable line per iteration. Ctrl-C (SIGINT) or SIGTERM stops
+    after the current step; every journal write is a committed transaction.
     """
     from ..engine import TradingLoop
     from ..records import RecordWriter
@@ -115,12 +121,23 @@ def run_loop(
         locks.release()
         raise
     writer = RecordWriter(sys.stdout.buffer)
-    lines = use_table(fmt)  # a person reads stdout: one line per record, no JSON
-    show_status = not quiet and sys.stderr.isatty() and not lines
+    lines = use_table(fmt)  # a person reads stdout: no JSON
+    # on a terminal a live status replaces scrolling lines: on stdout when stdout is one (the records
+    # are for a person there), else on stderr beside the JSON Lines of a pipe
+    live_on = "stdout" if lines and stdout_is_tty() else "stderr" if not lines and sys.stderr.isatty() else None
+    view = LiveStatus(console(stderr=live_on == "stderr"), iterations) if live_on and not quiet else None
+    info(start_line("run-loop", mode=str(mode), source=src.describe(), profile=profile, journal=jr.path,
+                    last_iteration=last_iteration(jr)), quiet)
+
+    on_screen = view is not None and live_on == "stdout"
 
     def sink(rec: dict) -> None:
+        if rec["kind"] == "iteration" and on_screen:
+            return  # the live status shows it
         if rec["kind"] == "iteration" or all_records:
-            if lines:
+            if on_screen:
+                view.print(readable(rec))  # type: ignore[union-attr]
+            elif lines:
                 sys.stdout.write(readable(rec) + "\n")
                 sys.stdout.flush()
             else:
@@ -144,24 +161,108 @@ def run_loop(
     old_term = signal.signal(signal.SIGTERM, stop)
 
     def status(res) -> None:  # noqa: ANN001
-        if show_status:
-            sys.stderr.write("\r" + readable(res.record) + " ")
-            sys.stderr.flush()
+        if view is not None:
+            view.update(res.record, loop.last_portfolio)
 
     try:
+        if view is not None:
+            view.start()
         if reactor is not None:
-            reactor.run(iterations=iterations, interval=interval, on_iteration=status)
+            done = reactor.run(iterations=iterations, interval=interval, on_iteration=status)
         else:
-            loop.run(iterations=iterations, interval=interval, on_iteration=status)
+            done = loop.run(iterations=iterations, interval=interval, on_iteration=status)
+        if view is not None:
+            view.stop()
+        ended = replay_end(spec, src, done, iterations, stopped=loop.stop_event.is_set())
+        if ended:
+            info(ended, quiet)
     finally:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
-        if show_status:
-            sys.stderr.write("\n")
+        if view is not None:
+            view.stop()
         broker.close()
         src.close()
         jr.close()
         locks.release()
+
+
+class LiveStatus:
+    """run-loop's status on a terminal (rich Live): iteration, equity, P&L, orders, fills, state.
+
+    It redraws in place after every iteration instead of scrolling a line per iteration; the
+    last frame stays on the screen when the loop stops. Money is shown as `kalashi metrics`
+    shows it (:func:`~kalashi_cli.cli.common.usd`).
+    """
+
+    def __init__(self, con: Any, iterations: int | None) -> None:
+        self.con = con
+        self.iterations = iterations
+        self.orders = self.fills = self.count = 0
+        self._live: Any = None
+
+    def start(self) -> None:
+        from rich.live import Live
+
+        if self._live is None:
+            self._live = Live(self.render(None, None), console=self.con, auto_refresh=False, transient=False)
+            self._live.start()
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def print(self, line: str) -> None:
+        """A line above the status (a record of --all-records)."""
+        self.con.print(line, soft_wrap=True, highlight=False, markup=False)
+
+    def update(self, rec: dict, portfolio: Any) -> None:
+        self.count += 1
+        self.orders += int(rec.get("orders") or 0)
+        self.fills += int(rec.get("fills") or 0)
+        frame = self.render(rec, portfolio)
+        if self._live is not None:
+            self._live.update(frame, refresh=True)
+
+    def render(self, rec: dict | None, portfolio: Any) -> Any:
+        from rich.table import Table
+
+        from ..money import fmt_money
+        from .common import state_text, usd
+
+        t = Table.grid(padding=(0, 3))
+        if rec is None:
+            t.add_row("starting the first iteration …")
+            return t
+        of = f" of {self.iterations}" if self.iterations is not None else ""
+        pnl = usd(fmt_money(portfolio.equity - portfolio.starting_balance), signed=True) if portfolio else "—"
+        cells = [f"iteration {rec['n']}{of}", f"equity {usd(rec.get('equity'))}", f"P&L {pnl}",
+                 f"orders {rec['orders']} ({self.orders} this run)", f"fills {rec.get('fills', 0)}"]
+        if "reactions" in rec:  # --react: what happened between iterations
+            cells.append(f"reactions {rec['reactions']}")
+        cells += [state_text(str(rec["state"])), f"{Decimal(rec['duration_ms']):.0f} ms"]
+        t.add_row(*cells)
+        if rec.get("state_reason"):
+            t.add_row(f"  {rec['state_reason']}")
+        return t
+
+
+def replay_end(spec: str, src: object, done: int, iterations: int | None, *, stopped: bool) -> str | None:
+    """The line that says a loop stopped because its recording ended (None when it did not).
+
+    A ``replay:`` recording has an end: once every recorded event has been traded on, the loop
+    stops (exit 0 — it did all the recording holds) rather than trade a frozen book.
+    """
+    if stopped or not getattr(src, "exhausted", False) or (iterations is not None and done >= iterations):
+        return None
+    path = spec.removeprefix("replay:").split(",")[0]
+    its = f"iteration{'s' if done != 1 else ''}"
+    if iterations is None:
+        return (f"kalashi run-loop: stopped after {done} {its}: the recording {path} has ended (every recorded "
+                "event has been traded on)")
+    return (f"kalashi run-loop: stopped after {done} of {iterations} {its}: the recording {path} has ended "
+            f"(every recorded event has been traded on) — record a longer one for more iterations")
 
 
 def readable(rec: dict) -> str:
@@ -176,6 +277,12 @@ def readable(rec: dict) -> str:
     cols = DEFAULT_COLUMNS.get(rec["kind"]) or [k for k in rec if k not in ("kind", "v")][:6]
     shown = [f"{c}={v if len(v := str(rec[c])) <= 80 else v[:79] + '…'}" for c in cols if rec.get(c) not in (None, "")]
     return f"  {rec['kind']:<11} " + "  ".join(shown)
+
+
+def last_iteration(jr: Any) -> int | None:
+    """The number of the journal's last iteration (None for a journal no loop has run on)."""
+    rows = jr.iterations(limit=1)
+    return int(rows[-1]["n"]) if rows else None
 
 
 def _resume_spec(spec: str, jr, prof: Profile | None = None) -> str:  # noqa: ANN001

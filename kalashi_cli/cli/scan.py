@@ -74,8 +74,9 @@ def scan(
                      "passed": stats.passed, "emitted": stats.emitted, "api_calls": src.api_calls}
         if out.table:
             out.finish()
-            info(f"scanned {stats.listed} markets, {stats.passed} passed the prefilter, {stats.emitted} shown "
-                 f"({src.api_calls} API calls)", quiet)
+            kept = f"{stats.emitted} kept (--limit)" if stats.emitted < stats.passed else ""
+            info(f"scanned {stats.listed:,} markets, {stats.passed:,} passed the prefilter"
+                 f"{', ' + kept if kept else ''} ({src.api_calls} API calls)", quiet)
         else:
             out.write(stats_rec)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -107,6 +108,7 @@ def serve_bridge(
     backend = _backend(mode, attach=attach, source=source, seed=seed, markets=markets, profile=profile,
                        journal=journal, interval=interval, limit=limit, iterations=iterations, paused=paused,
                        allow_foreign_source=allow_foreign_source, react=react)
+    first = _start_line(backend, mode=str(mode), profile=profile, paused=paused)
     config = BridgeConfig(host=host, ws_port=ws_port, http_port=http_port, token=token, read_only=read_only)
     server = BridgeServer(backend, config)
     if not quiet and sys.stderr.isatty():
@@ -114,7 +116,7 @@ def serve_bridge(
 
     def ready(s: BridgeServer) -> None:
         page = f"{s.page_url}?token={token}" if generated else f"{s.page_url}"
-        lines = [f"kalashi serve-bridge: {backend.describe()}",
+        lines = [first,
                  f"  dashboard  {page}",
                  f"  websocket  {s.ws_url}"]
         if generated:
@@ -158,6 +160,24 @@ def _backend(mode: Any, *, attach: bool, source: str | None, seed: int | None, m
     service = TradingService(profile, mode=str(mode), source=spec, journal_path=path, interval=interval, limit=limit,
                              allow_foreign_source=allow_foreign_source, react=react)
     return ServiceBackend(service, autostart=not paused, iterations=iterations)
+
+
+def _start_line(backend: Backend, *, mode: str, profile: str, paused: bool) -> str:
+    """serve-bridge's start line: what its loop trades where, and on which account (or what it watches)."""
+    from ..bridge.backends import ServiceBackend
+    from .common import peek_last_iteration, start_line
+
+    if isinstance(backend, ServiceBackend):
+        svc = backend.service
+        rows = svc.journal.iterations(limit=1)
+        return start_line("serve-bridge", mode=mode, source=svc.source.describe(), profile=svc.profile_name,
+                          journal=svc.journal.path, last_iteration=int(rows[-1]["n"]) if rows else None,
+                          extra="paused: start the loop from the page" if paused else "")
+    path = Path(getattr(backend, "path", ""))
+    last = peek_last_iteration(path)
+    return (f"kalashi serve-bridge: watching the {mode} journal {path} that a separate run-loop writes "
+            f"(attached: halt only), profile {profile} — "
+            + (f"its last iteration so far: {last}" if last else "no iteration in it yet"))
 
 
 def _run(server: BridgeServer, ready: Any, *, quiet: bool) -> None:

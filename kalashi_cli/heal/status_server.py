@@ -6,23 +6,24 @@ only reads a snapshot the monitor publishes (no request can change anything), an
 and HEAD, and refuses ``Host`` headers that are not loopback names when bound to loopback
 (a DNS-rebinding page cannot read the status).
 
-Metrics (text exposition format 0.0.4)::
+Metrics (text exposition format 0.0.4, rendered by ``prometheus_client``; names follow
+Prometheus' naming rules — base units, ``_total`` only on counters — so ``promtool check
+metrics`` passes)::
 
-    kalashi_health_overall                     gauge   0 ok, 1 degraded, 2 failed
-    kalashi_health_status{check}               gauge   same scale, one per check
-    kalashi_health_check_latency_ms{check}     gauge
-    kalashi_process_up{process}                gauge   1 running, 0 not
-    kalashi_process_restarts_total{process}    counter restarts since heal started
-    kalashi_repairs_total{action}              counter repairs since heal started
-    kalashi_loop_iteration_age_seconds         gauge   since the journal's last iteration ended
-    kalashi_loop_last_iteration                gauge   its number
-    kalashi_heal_up                            gauge   1
+    kalashi_heal_up                                    gauge   1
+    kalashi_health_overall                             gauge   0 ok, 1 degraded, 2 failed
+    kalashi_health_status{check}                       gauge   same scale, one per check
+    kalashi_health_check_duration_seconds{check}       gauge   how long the check took
+    kalashi_process_up{process}                        gauge   1 running, 0 not
+    kalashi_process_restarts_total{process}            counter restarts since heal started
+    kalashi_repairs_total{action}                      counter repairs since heal started
+    kalashi_loop_iteration_age_seconds                 gauge   since the journal's last iteration ended
+    kalashi_loop_last_iteration                        gauge   its number
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -36,52 +37,57 @@ METRICS_PATH = "/metrics"
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _num(v: float | int) -> str:
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return "NaN" if math.isnan(v) else ("+Inf" if v > 0 else "-Inf")
-    return repr(float(v)) if isinstance(v, float) else str(v)
-
-
 def metrics_text(status: Mapping[str, Any]) -> str:
-    """Render a status snapshot (as served on /api/v1/status) in Prometheus text format."""
-    out: list[str] = []
-
-    def family(name: str, kind: str, help_: str, samples: Iterable[tuple[dict[str, str], float | int]]) -> None:
-        rows = list(samples)
-        out.append(f"# HELP {name} {help_}")
-        out.append(f"# TYPE {name} {kind}")
-        for labels, value in rows:
-            lab = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-            out.append(f"{name}{{{lab}}} {_num(value)}" if lab else f"{name} {_num(value)}")
+    """Render a status snapshot (as served on /api/v1/status) in Prometheus text format 0.0.4."""
+    from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
+    from prometheus_client.exposition import generate_latest
 
     checks = status.get("checks") or []
-    family("kalashi_heal_up", "gauge", "1 while kalashi heal is serving.", [({}, 1)])
-    family("kalashi_health_overall", "gauge", "Overall health: 0 ok, 1 degraded, 2 failed.",
-           [({}, SEVERITY.get(str(status.get("status")), 2))])
-    family("kalashi_health_status", "gauge", "Health of each check: 0 ok, 1 degraded, 2 failed.",
-           [({"check": c["name"]}, SEVERITY.get(c["status"], 2)) for c in checks])
-    family("kalashi_health_check_latency_ms", "gauge", "How long each check took, in milliseconds.",
-           [({"check": c["name"]}, float(c.get("latency_ms") or 0)) for c in checks])
     procs = status.get("processes") or []
-    family("kalashi_process_up", "gauge", "1 when the supervised process is running.",
-           [({"process": p["name"]}, 1 if p["state"] == "running" else 0) for p in procs])
-    family("kalashi_process_restarts_total", "counter", "Restarts of each supervised process since heal started.",
-           [({"process": p["name"]}, int(p.get("restarts") or 0)) for p in procs])
-    family("kalashi_repairs_total", "counter", "Repairs heal made since it started, by action.",
-           [({"action": a}, n) for a, n in sorted((status.get("repair_counts") or {}).items())])
-    loop = next((c for c in checks if c["name"] == "loop"), None)
-    facts = (loop or {}).get("facts") or {}
-    if "iteration_age_s" in facts:
-        family("kalashi_loop_iteration_age_seconds", "gauge", "Seconds since the journal's last iteration ended.",
-               [({}, float(facts["iteration_age_s"]))])
-    if "last_iteration" in facts:
-        family("kalashi_loop_last_iteration", "gauge", "Number of the journal's last iteration.",
-               [({}, int(facts["last_iteration"]))])
-    return "\n".join(out) + "\n"
+
+    def gauge(name: str, help_: str, samples: Iterable[tuple[dict[str, str], float]],
+              label: str | None = None) -> Metric:
+        fam = GaugeMetricFamily(name, help_, labels=[label] if label else None)
+        for labels, value in samples:
+            fam.add_metric([labels[label]] if label else [], value)
+        return fam
+
+    def counter(name: str, help_: str, label: str, samples: Iterable[tuple[str, float]]) -> Metric:
+        fam = CounterMetricFamily(name.removesuffix("_total"), help_, labels=[label])
+        for value_of_label, value in samples:
+            fam.add_metric([value_of_label], value)
+        return fam
+
+    def families() -> Iterable[Metric]:
+        yield gauge("kalashi_heal_up", "1 while kalashi heal is serving.", [({}, 1)])
+        yield gauge("kalashi_health_overall", "Overall health: 0 ok, 1 degraded, 2 failed.",
+                    [({}, SEVERITY.get(str(status.get("status")), 2))])
+        yield gauge("kalashi_health_status", "Health of each check: 0 ok, 1 degraded, 2 failed.",
+                    [({"check": c["name"]}, SEVERITY.get(c["status"], 2)) for c in checks], "check")
+        yield gauge("kalashi_health_check_duration_seconds", "How long each check took, in seconds.",
+                    [({"check": c["name"]}, float(c.get("latency_ms") or 0) / 1000) for c in checks], "check")
+        yield gauge("kalashi_process_up", "1 when the supervised process is running.",
+                    [({"process": p["name"]}, 1 if p["state"] == "running" else 0) for p in procs], "process")
+        yield counter("kalashi_process_restarts_total", "Restarts of each supervised process since heal started.",
+                      "process", [(p["name"], int(p.get("restarts") or 0)) for p in procs])
+        yield counter("kalashi_repairs_total", "Repairs heal made since it started, by action.", "action",
+                      sorted((status.get("repair_counts") or {}).items()))
+        loop = next((c for c in checks if c["name"] == "loop"), None)
+        facts = (loop or {}).get("facts") or {}
+        if "iteration_age_s" in facts:
+            yield gauge("kalashi_loop_iteration_age_seconds", "Seconds since the journal's last iteration ended.",
+                        [({}, float(facts["iteration_age_s"]))])
+        if "last_iteration" in facts:
+            yield gauge("kalashi_loop_last_iteration", "Number of the journal's last iteration.",
+                        [({}, int(facts["last_iteration"]))])
+
+    class Snapshot:
+        def collect(self) -> Iterable[Metric]:
+            return families()
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Snapshot())  # type: ignore[arg-type]
+    return generate_latest(registry).decode()
 
 
 class StatusServer:

@@ -11,9 +11,10 @@
   the MCP server's ports); the child gets SIGTERM, then SIGKILL after ``term_timeout_s``;
 * **backoff**: ``base × 2^(failures−1)`` seconds, capped; a child that stays up
   ``stable_after_s`` starts again from the base delay;
-* **budget**: at most ``max_restarts`` restarts in any ``window_s`` seconds; the next failure
-  gives up — the child stays down, and ``on_give_up`` decides what that means (the monitor
-  halts trading when the loop cannot be kept alive: a halted state is the safe failure).
+* **budget**: at most ``max_restarts`` restarts in any ``window_s`` seconds. The failure that
+  finds the budget spent gives up at once, with no backoff and no announced restart — the child
+  stays down, and ``on_give_up`` decides what that means (the monitor halts trading when the
+  loop cannot be kept alive: a halted state is the safe failure).
 
 Children run in their own session (so a terminal's Ctrl-C reaches only the supervisor, which
 then stops them in order), with stderr — and stdout when asked — appended to
@@ -170,36 +171,39 @@ class Supervisor:
             s.name: Child(s, (log_dir / f"heal-{s.name}.log") if log_dir is not None else None) for s in specs}
 
     # -- the supervision step ---------------------------------------------------------------
-    def start(self) -> None:
-        """Start every child whose precondition holds (the others wait)."""
+    def start(self) -> list[Repair]:
+        """Start every child whose precondition holds (the others wait); return the repairs made."""
+        done: list[Repair] = []
         for c in self.children.values():
             if c.state is ChildState.WAITING:
-                self._start_if_ready(c)
+                done.extend(self._start_if_ready(c))
+        return done
 
     def poll(self) -> list[Repair]:
         """Look at every child once: start waiting ones, catch deaths and hangs, run due restarts."""
         done: list[Repair] = []
         for c in self.children.values():
             if c.state is ChildState.WAITING:
-                self._start_if_ready(c)
+                done.extend(self._start_if_ready(c))
             elif c.state is ChildState.RUNNING:
                 done.extend(self._watch(c))
             elif c.state is ChildState.BACKOFF and self.clock() >= c.next_start_at:
-                done.append(self._restart(c))
+                done.extend(self._restart(c))
         return done
 
-    def _start_if_ready(self, c: Child) -> None:
+    def _start_if_ready(self, c: Child) -> list[Repair]:
         if c.spec.ready is not None:
             ok, why = _ask(c.spec.ready)
             if not ok:
                 c.waiting_for = why
-                return
+                return []
         c.waiting_for = ""
         try:
             self._spawn(c)
         except OSError as e:  # e.g. the command does not exist: retried with backoff, then given up
             c.last_exit = None
-            self._failed(c, f"could not start: {e.strerror or e}")
+            return self._failed(c, f"could not start: {e.strerror or e}")
+        return []
 
     def _watch(self, c: Child) -> list[Repair]:
         assert c.proc is not None
@@ -207,8 +211,7 @@ class Supervisor:
         if rc is not None:
             self._close_log(c)
             c.last_exit = rc
-            self._failed(c, f"exited with {_exit_text(rc)}{self._last_words(c)}")
-            return []
+            return self._failed(c, f"exited with {_exit_text(rc)}{self._last_words(c)}")
         now = self.clock()
         up = now - c.started_at
         if up >= self.policy.stable_after_s:
@@ -221,8 +224,7 @@ class Supervisor:
         self._close_log(c)
         r = self._repair("kill-hung", c.name, killed, f"{hung}; " + (
             "stopped it (SIGTERM/SIGKILL)" if killed else "it did not die even after SIGKILL"))
-        self._failed(c, hung)
-        return [r]
+        return [r, *self._failed(c, hung)]
 
     def _hang_reason(self, c: Child, up: float) -> str | None:
         s = c.spec
@@ -251,43 +253,60 @@ class Supervisor:
                 return f"hung: not answering {s.probe_misses} times in a row ({detail})"
         return None
 
-    def _failed(self, c: Child, reason: str) -> None:
-        c.state = ChildState.BACKOFF
+    def _restarts_in_window(self, c: Child, at: float | None = None) -> int:
+        """Restarts of ``c`` in the ``window_s`` seconds before ``at`` (default now) — the budget used."""
+        now = self.clock()
+        while c.history and now - c.history[0] > self.policy.window_s:
+            c.history.popleft()
+        at = now if at is None else at
+        return sum(1 for t in c.history if at - t <= self.policy.window_s)
+
+    def _failed(self, c: Child, reason: str) -> list[Repair]:
+        """A failure: back off before a restart, or — when the budget is spent — give up now.
+
+        Giving up happens at the failure that exceeds the budget, never after a backoff: no
+        restart is announced that will not happen, and ``on_give_up`` (which halts trading
+        for the loop) runs at once.
+        """
         c.failures += 1
         c.misses = 0
         c.last_reason = reason
         delay = self.policy.backoff(c.failures)
-        c.next_start_at = self.clock() + delay
-        log.warning("%s %s; restarting in %.1f s", c.name, reason, delay)
-
-    def _restart(self, c: Child) -> Repair:
-        now = self.clock()
-        while c.history and now - c.history[0] > self.policy.window_s:
-            c.history.popleft()
-        if len(c.history) >= self.policy.max_restarts:
+        used = self._restarts_in_window(c, at=self.clock() + delay)  # the budget when the restart would be due
+        if used >= self.policy.max_restarts:
             c.state = ChildState.GAVE_UP
             r = self._repair("give-up", c.name, False,
-                             f"{c.name} failed again after {len(c.history)} restarts in "
-                             f"{self.policy.window_s:g} s ({c.last_reason}); not restarting it")
-            log.error("giving up on %s: %s", c.name, c.last_reason)
+                             f"{c.name} failed again after {used} restarts in {self.policy.window_s:g} s "
+                             f"({reason}); not restarting it")
+            log.error("%s %s; giving up: %d restart(s) in %g s already used the budget, not restarting it",
+                      c.name, reason, used, self.policy.window_s)
             self.on_give_up(c, r)
-            return r
+            return [r]
+        c.state = ChildState.BACKOFF
+        c.next_start_at = self.clock() + delay
+        log.warning("%s %s; restarting in %.1f s (restart %d of %d allowed in %g s)", c.name, reason, delay,
+                    used + 1, self.policy.max_restarts, self.policy.window_s)
+        return []
+
+    def _restart(self, c: Child) -> list[Repair]:
+        now = self.clock()
         if c.spec.ready is not None:
             ok, why = _ask(c.spec.ready)
             if not ok:
                 c.next_start_at = now + self.policy.backoff(c.failures)
                 c.waiting_for = why
-                return self._repair("restart", c.name, False, f"cannot restart yet: {why}")
+                return [self._repair("restart", c.name, False, f"cannot restart yet: {why}")]
+        self._restarts_in_window(c)
         c.history.append(now)
         c.restarts += 1
         try:
             self._spawn(c)
         except OSError as e:
-            self._failed(c, f"could not start: {e.strerror or e}")
-            return self._repair("restart", c.name, False, f"could not start {c.name}: {e.strerror or e}")
-        return self._repair("restart", c.name, True,
-                            f"restarted {c.name} (pid {c.pid}) after it {c.last_reason}; restart {len(c.history)} "
-                            f"of {self.policy.max_restarts} allowed in {self.policy.window_s:g} s")
+            r = self._repair("restart", c.name, False, f"could not start {c.name}: {e.strerror or e}")
+            return [r, *self._failed(c, f"could not start: {e.strerror or e}")]
+        return [self._repair("restart", c.name, True,
+                             f"restarted {c.name} (pid {c.pid}) after it {c.last_reason}; restart {len(c.history)} "
+                             f"of {self.policy.max_restarts} allowed in {self.policy.window_s:g} s")]
 
     def restart_now(self, name: str, why: str, *, action: str = "restart") -> Repair:
         """Restart a running child deliberately (e.g. so the loop reconciles on start-up).
@@ -304,8 +323,9 @@ class Supervisor:
         try:
             self._spawn(c)
         except OSError as e:
+            r = self._repair(action, name, False, f"could not start {name}: {e.strerror or e}")
             self._failed(c, f"could not start: {e.strerror or e}")
-            return self._repair(action, name, False, f"could not start {name}: {e.strerror or e}")
+            return r
         c.restarts += 1
         return self._repair(action, name, True, f"restarted {name} (pid {c.pid}) to {why}"
                             + ("" if stopped else " (the old process needed SIGKILL)"))

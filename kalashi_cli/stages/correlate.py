@@ -121,12 +121,14 @@ class Correlator:
             why = (f"group '{group}' already carries {usd(existing)} exposure, so it needs "
                    f"{self.mult} × the minimum edge" if existing > 0 else "below the strategy's minimum edge")
             return Rejected(o.id, "correlate", f"edge {usd(o.edge)} per basket < required "
-                            f"{usd(required)}: {why}", {"group": group})
+                            f"{usd(required)}: {why}", {"group": group},
+                            code="group-exposure-edge" if existing > 0 else "below-min-edge")
         sized = size_opportunity(o, p.equity, self.profile.sizing, self.scale)
         if sized.size <= 0:
             return Rejected(o.id, "correlate", f"Kelly sizing gives less than {self.profile.sizing.min_count} "
                             f"contract(s) at equity {usd(p.equity)} (all-in cost {usd(o.cost)}, "
-                            f"full Kelly {sized.full_kelly:.4f}, scale {self.scale:.2f})", {"group": group})
+                            f"full Kelly {sized.full_kelly:.4f}, scale {self.scale:.2f})", {"group": group},
+                            code="kelly-too-small")
         size = sized.size
         step = int(self.profile.sizing.min_count * COUNT_SCALE)
         # caps: how much more money each market, the group and the event may take. A market takes
@@ -154,12 +156,12 @@ class Correlator:
             _, room, per = fits[binding]
             if binding == "order":
                 return Rejected(o.id, "correlate", f"one contract of a leg costs {usd(per)}, more than the per-order "
-                                f"cap {usd(room)} (risk.max_order_cost)", {"group": group})
+                                f"cap {usd(room)} (risk.max_order_cost)", {"group": group}, code="order-cap")
             caps = {"position": c.max_position_pct, "group": c.max_group_pct, "event": c.max_event_pct}
             what = "one contract costs" if binding == "position" else "one basket can lose"
             return Rejected(o.id, "correlate", f"{binding} concentration cap ({caps[binding] * 100:.0f}% of equity "
                             f"{usd(p.equity)}) is full: room {usd(max(0, room))}, {what} {usd(per)}",
-                            {"group": group})
+                            {"group": group}, code=f"{binding}-cap")
         stake = o.capital * size // COUNT_SCALE
         at_risk = worst * size // COUNT_SCALE
         share = at_risk // len(o.legs)

@@ -49,6 +49,12 @@ def test_serve_bridge_runs_the_loop_and_stops_cleanly_on_ctrl_c(run_bridge_proce
     c.close()
     assert p.interrupt() == 0
     assert p.proc.stdout is not None and p.proc.stdout.read() == ""  # stdout carries no chatter
+    # one start line first: mode, source, profile, journal, and that the account is new
+    assert p.stderr[0] == (f"kalashi serve-bridge: paper trading on {SIM},step=0, profile default, journal {journal} "
+                           "— a new paper account\n"), p.stderr[:2]
+    again = run_bridge_process("--source", SIM, "--interval", "0", "--journal", str(journal), "--paused")
+    assert again.interrupt() == 0
+    assert "— continues the paper account after iteration" in again.stderr[0] and "paused" in again.stderr[0]
     jr = Journal(journal, mode="paper", readonly=True)
     try:
         assert jr.integrity_ok()[0]

@@ -7,9 +7,13 @@ Each script asks the ``kalashi`` on the PATH on every TAB, so these tests put th
 from __future__ import annotations
 
 import os
+import pty
+import re
+import select
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import needs
@@ -194,3 +198,92 @@ def test_fish_completion_round_trip(home: Path, tmp_path: Path) -> None:
     assert complete("kalashi ru") == ["run-loop"]
     assert complete("kalashi scan --profile c") == ["conservative"]
     assert complete("kalashi scan --pro") == ["--profile"]
+
+
+# -- descriptions keep their apostrophes; the README's steps work in a fresh home --------------
+
+
+@zsh
+def test_zsh_keeps_apostrophes_in_descriptions(home: Path, tmp_path: Path) -> None:
+    out = zsh_complete(["kalashi", "scan", "--source", "kal"], home, tmp_path, autoload=True)
+    assert "\"Kalshi's public market data\"" in out and "Kalshis" not in out, out
+
+
+@fish
+def test_fish_keeps_apostrophes_in_descriptions(home: Path, tmp_path: Path) -> None:
+    p = subprocess.run(["fish", "--no-config", "-c", f"source '{FISH_SCRIPT}'; complete -C 'kalashi scan --source kal'"],
+                       capture_output=True, text=True, env=shell_env(home), cwd=tmp_path, timeout=60)
+    assert "kalshi\tKalshi's public market data" in p.stdout.splitlines(), p.stdout
+
+
+def readme_completion_steps() -> str:
+    """The shell block of the README's "Shell completion" section, as a reader copies it."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Shell completion"):]
+    m = re.search(r"```sh\n(.*?)\n```", section, re.S)
+    assert m, "the README lost its completion steps"
+    return m.group(1)
+
+
+def fresh_home_env(home: Path) -> dict[str, str]:
+    env = shell_env(home)
+    for k in ("ZDOTDIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "BASH_ENV", "ENV"):
+        env.pop(k, None)
+    return {**env, "HOME": str(home), "TERM": "xterm", "PS1": "READY> "}
+
+
+def interactive_zsh_listing(env: dict[str, str], line: bytes, timeout: float = 60) -> bytes:
+    """Type ``line`` and TAB twice into an interactive zsh (which reads ~/.zshrc); return the screen text."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen(["zsh", "-i"], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=env["HOME"],
+                         start_new_session=True)
+    os.close(slave)
+    seen = b""
+
+    def read_until(want: bytes) -> bool:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while want not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    return False
+        return want in seen
+
+    try:
+        assert read_until(b"READY> "), f"no prompt: {seen!r}"
+        os.write(master, line + b"\t")
+        read_until(b"kalshi")  # the common prefix is inserted first
+        os.write(master, b"\t")
+        read_until(b"demo environment")
+        return seen
+    finally:
+        p.kill()
+        p.wait(30)
+        os.close(master)
+
+
+@zsh
+@fish
+def test_the_readme_completion_steps_work_in_a_fresh_home(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = fresh_home_env(home)
+    # the steps as written, from the checkout (they use $PWD/completions), in a home with no dotfiles
+    p = subprocess.run(["bash", "-c", "set -e\n" + readme_completion_steps()], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    # bash: a new interactive shell reads ~/.bashrc
+    p = subprocess.run(["bash", "-i", "-c", "complete -p kalashi"], cwd=home, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert "complete -o default -F _kalashi_completion kalashi" in p.stdout, p.stdout + p.stderr
+    # fish: autoloaded from ~/.config/fish/completions, descriptions whole
+    p = subprocess.run(["fish", "-c", "complete -C 'kalashi ru'; complete -C 'kalashi scan --source kal'"],
+                       cwd=home, env=env, capture_output=True, text=True, timeout=60)
+    assert p.stdout.splitlines()[0].startswith("run-loop\tRun the whole pipeline"), p.stdout
+    assert "kalshi\tKalshi's public market data" in p.stdout.splitlines(), p.stdout
+    # zsh: a real interactive shell, compinit from ~/.zshrc, TAB TAB lists the choices with their help
+    screen = interactive_zsh_listing(env, b"kalashi scan --source kal")
+    assert b"-- Kalshi's public market data" in screen and b"-- Kalshi's demo environment" in screen, screen

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import SIM, Kalashi
 
 
@@ -67,6 +69,33 @@ def test_resume_needs_confirmation(kalashi: Kalashi, tmp_path: Path) -> None:
     assert "--confirm" in res.stderr
 
 
+def test_resume_while_the_halt_file_exists_is_exit_6_as_documented(kalashi: Kalashi, tmp_path: Path) -> None:
+    import os
+    import re
+
+    home = Path(os.environ["KALASHI_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "HALT").write_text("ops\n")
+    res = kalashi("resume", "--confirm", code=6)
+    assert f"the halt file {home / 'HALT'} exists" in res.stderr and "rm " in res.stderr and res.stdout == ""
+    table = (Path(__file__).resolve().parents[2] / "docs" / "exit-codes.md").read_text()
+    row6 = next(line for line in table.splitlines() if line.startswith("| 6 |"))
+    assert re.search(r"resume --confirm.* while the `HALT` file exists", row6), row6
+    (home / "HALT").unlink()
+    kalashi("resume", "--confirm", "--quiet")
+
+
+def test_a_mistyped_profile_name_or_key_gets_a_did_you_mean(kalashi: Kalashi, tmp_path: Path) -> None:
+    res = kalashi("scan", "--source", SIM, "--profile", "conservativ", code=4)
+    assert "no profile named 'conservativ' (did you mean 'conservative'?)" in res.stderr
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("risk:\n  max_ordr_cost: 4\nsizing:\n  kely_fraction: 0.1\n")
+    res = kalashi("profile", "validate", str(mine), code=4)
+    assert f"{mine}: 2 problems" in res.stderr
+    assert f"{mine}:2: unknown key 'risk.max_ordr_cost' (did you mean 'risk.max_order_cost'?)" in res.stderr
+    assert f"{mine}:4: unknown key 'sizing.kely_fraction' (did you mean 'sizing.kelly_fraction'?)" in res.stderr
+
+
 
 # --------------------------------------------------------------------------- the wrong kind for a stage
 
@@ -81,6 +110,28 @@ def test_correlate_fed_markets_passes_them_through_and_says_analyze_is_missing(k
                           "records — pipe `kalashi analyze` in between\n")
     quiet = kalashi("correlate", "--quiet", "--journal", str(tmp_path / "j.sqlite"), input=scan)
     assert quiet.stderr == "" and quiet.stdout == scan
+
+
+def test_strict_makes_a_skipped_stage_exit_3(kalashi: Kalashi, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    scan = kalashi("scan", "--source", SIM, "--format", "jsonl", "--quiet").stdout
+    j = ["--journal", str(tmp_path / "j.sqlite")]
+    res = kalashi("correlate", *j, "--strict", input=scan, code=3)
+    assert res.stdout == scan, "the records still pass through before the error"
+    n = scan.count('"kind":"market"')
+    assert res.stderr == (f"kalashi: error: correlate read {n} market records, 1 stats record and no opportunity "
+                          "records — pipe `kalashi analyze` in between (--strict makes this exit 3)\n")
+    # --quiet silences warnings, never errors
+    assert kalashi("correlate", *j, "--strict", "--quiet", input=scan, code=3).stderr.startswith("kalashi: error:")
+    for stage in (["analyze"], ["fair"], ["order", "--paper", *j], ["metrics", *j, "--format", "jsonl"]):
+        kalashi(*stage, "--strict", input='{"kind":"candidate","v":1}\n' if stage[0] != "order"
+                else '{"kind":"market","v":1}\n', code=3)
+    # the right pipe, and an upstream stage that found nothing, are fine under --strict too
+    opps = kalashi("analyze", "--strict", input=scan).stdout
+    kalashi("correlate", *j, "--strict", input=opps)
+    kalashi("correlate", *j, "--strict", input='{"kind":"stats","v":1,"stage":"analyze"}\n')
+    monkeypatch.setenv("KALASHI_STRICT", "1")
+    kalashi("correlate", *j, input=scan, code=3)
 
 
 def test_order_after_analyze_says_correlate_is_missing_and_sends_nothing(kalashi: Kalashi, tmp_path: Path) -> None:

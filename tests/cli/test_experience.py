@@ -232,18 +232,39 @@ def test_operator_commands_print_a_table_on_a_terminal(tmp_path: Path) -> None:
     assert code == 0 and b'"kind"' not in out
 
 
-def test_run_loop_on_a_terminal_prints_a_line_per_iteration(tmp_path: Path) -> None:
+def test_run_loop_on_a_terminal_shows_a_live_status_not_json(tmp_path: Path) -> None:
     args = ["run-loop", "--source", SIM, "--iterations", "3", "--interval", "0",
             "--journal", str(tmp_path / "j.sqlite")]
     code, out, err = run_with_tty(args, tmp_path, tty="stdout", NO_COLOR="1")
-    lines = out.decode().splitlines()
-    assert code == 0 and len(lines) == 3, out
-    assert all(re.match(rf"iteration {n}  markets \d+  opps \d+ .* ACTIVE  \d+ ms$", line)
-               for n, line in enumerate(lines, 1)), lines
-    assert b"{" not in out and err == b""
+    text = out.decode()
+    assert code == 0 and b"{" not in out, text
+    # one status redrawn in place (rich Live), its last frame left on the screen
+    assert re.search(r"iteration 3 of 3 +equity \$[\d,.]+ +P&L [+-]?\$[\d,.]+ +orders \d+ \(\d+ this run\) +fills \d+ +"
+                     r"ACTIVE +\d+ ms", text), text
+    assert text.count("\n") <= 3, "no line per iteration"
+    assert err.decode().startswith("kalashi run-loop: paper trading on sim:seed=3,markets=400"), err
+    assert "a new paper account" in err.decode() and err.decode().count("\n") == 1, "one start line"
     piped = subprocess.run([*KALASHI, *args[:-1], str(tmp_path / "j2.sqlite")], capture_output=True,
                            env=env(tmp_path), timeout=120)
     assert [r["kind"] for r in records(piped.stdout.decode())] == ["iteration"] * 3, "JSON Lines in a pipe"
+    assert piped.stderr.decode().count("\n") == 1 and b"\x1b" not in piped.stderr, "no live status off a terminal"
+    again = subprocess.run([*KALASHI, *args[:-1], str(tmp_path / "j2.sqlite")], capture_output=True,
+                           env=env(tmp_path), timeout=120)
+    assert "continues the paper account after iteration 3" in again.stderr.decode()
+    table = subprocess.run([*KALASHI, *args[:-1], str(tmp_path / "j3.sqlite"), "--format", "table"],
+                           capture_output=True, env=env(tmp_path), timeout=120)
+    lines = table.stdout.decode().splitlines()
+    assert len(lines) == 3 and all(re.match(rf"iteration {n}  markets \d+ ", ln) for n, ln in enumerate(lines, 1))
+
+
+def test_run_loop_status_goes_to_stderr_when_only_stderr_is_a_terminal(tmp_path: Path) -> None:
+    args = ["run-loop", "--source", SIM, "--iterations", "2", "--interval", "0",
+            "--journal", str(tmp_path / "j.sqlite")]
+    code, out, err = run_with_tty(args, tmp_path, tty="stderr", NO_COLOR="1")
+    assert code == 0 and [r["kind"] for r in records(out.decode())] == ["iteration"] * 2
+    assert b"iteration 2 of 2" in err and b"ACTIVE" in err
+    code, out, err = run_with_tty([*args[:-1], str(tmp_path / "k.sqlite"), "--quiet"], tmp_path, tty="stderr")
+    assert code == 0 and err == b"", "--quiet: no start line, no status"
 
 
 def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:

@@ -164,3 +164,28 @@ def test_sim_exchange_and_record_write_their_records(tmp_path: Path) -> None:
 def test_each_schema_requires_its_kind(kind: str) -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"kind": "not-" + kind, "v": 1}, schema_for(kind))
+
+
+def test_rejected_and_denied_records_carry_a_stable_code(kalashi: Any, tmp_path: Path) -> None:
+    """`reason` embeds amounts; `code` is what to group on (docs/records.md, the cookbook's jq recipe)."""
+    import re
+
+    from kalashi_cli.record_schema import REJECTED_CODES
+
+    j = ["--journal", str(tmp_path / "j.sqlite")]
+    cands = kalashi("correlate", *j, input=kalashi("analyze", input=kalashi(
+        "scan", "--source", "sim:seed=2,markets=600").stdout).stdout).stdout
+    rejected = [r for r in records(cands) if r["kind"] == "rejected"]
+    assert rejected and {r["code"] for r in rejected} <= set(REJECTED_CODES)
+    assert len({r["code"] for r in rejected}) < len({r["reason"] for r in rejected}), "codes group what reasons split"
+    first = records(kalashi("order", "--paper", *j, input=cands).stdout)
+    rerun = records(kalashi("order", "--paper", *j, input=cands).stdout)
+    again = [r for r in rerun if r["kind"] == "denied"]
+    assert again and all(r["code"] == r["rule"] and not re.search(r"\d", r["code"]) for r in again)
+    # a re-run sends nothing twice: what the first run sent is a duplicate (or its quote is still resting),
+    # and what a cap refused the first time is refused again, with the same code
+    assert first and not [r for r in rerun if r["kind"] == "order"], "a re-run sends nothing twice"
+    sent = {r["opportunity_id"] for r in first if r["kind"] == "order"}
+    assert sent and all(r["code"] in ("duplicate", "already-quoting") for r in again if r["ref"] in sent)
+    refused = {r["ref"]: r["code"] for r in first if r["kind"] == "denied"}
+    assert all(refused.get(r["ref"]) == r["code"] for r in again if r["ref"] not in sent)

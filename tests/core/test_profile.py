@@ -27,6 +27,41 @@ def test_unknown_key_names_file_line_and_path() -> None:
     assert "kalashi profile schema" in str(e.value)
 
 
+def test_every_problem_of_a_profile_is_reported_in_one_pass() -> None:
+    text = ("name: mine\nmax_order_cost: 5\nrisk:\n  max_ordr_cost: 4\n  max_open_orders: many\n"
+            "  daily_loss_limit: -3\nsizing:\n  kelly_fraction: 1.5\nloop: 7\nscan:\n  statuses: active\n")
+    with pytest.raises(ProfileError) as e:
+        parse_profile(text, "mine.yaml")
+    msg = str(e.value)
+    first, *problems = msg.splitlines()
+    assert first.startswith("mine.yaml: 7 problems") and "kalashi profile schema" in first
+    assert problems == [
+        "  mine.yaml:2: unknown key 'max_order_cost' (did you mean 'risk.max_order_cost'?)",  # right key, wrong section
+        "  mine.yaml:4: unknown key 'risk.max_ordr_cost' (did you mean 'risk.max_order_cost'?)",
+        "  mine.yaml:5: risk.max_open_orders: Expected int, got str (allowed: an integer from 1 to 100000)",
+        "  mine.yaml:6: risk.daily_loss_limit: must be >= 0, got -3",
+        "  mine.yaml:8: sizing.kelly_fraction: must be <= 1, got 1.5",
+        "  mine.yaml:9: loop: expected a mapping of keys, got int",
+        "  mine.yaml:11: scan.statuses: Expected array, got str",
+    ]
+
+
+def test_a_typo_in_a_key_gets_a_did_you_mean() -> None:
+    with pytest.raises(ProfileError, match=r"unknown key 'loop.intervl_seconds' \(did you mean "
+                                           r"'loop.interval_seconds'\?\)"):
+        parse_profile("loop:\n  intervl_seconds: 5\n", "mine.yaml")
+    with pytest.raises(ProfileError) as e:  # nothing close: no guess
+        parse_profile("risk:\n  zzzz: 5\n", "mine.yaml")
+    assert "did you mean" not in str(e.value)
+
+
+def test_a_typo_in_a_profile_name_gets_a_did_you_mean() -> None:
+    with pytest.raises(ProfileError, match=r"no profile named 'conservativ' \(did you mean 'conservative'\?\)"):
+        load_profile("conservativ")
+    with pytest.raises(ProfileError, match=r"unknown risk limit 'max_order_cots' \(did you mean 'max_order_cost'"):
+        load_profile("default").tightened(max_order_cots="1.00")
+
+
 def test_bad_value_names_the_key() -> None:
     with pytest.raises(ProfileError) as e:
         parse_profile("sizing:\n  kelly_fraction: 1.5\n", "mine.yaml")

@@ -279,6 +279,33 @@ def test_a_loop_that_cannot_be_kept_alive_is_given_up_and_trading_halted(
     assert p.returncode == 0
 
 
+def test_heal_says_what_it_runs_and_never_announces_a_restart_it_will_not_do(
+        procs: list[subprocess.Popen[bytes]], tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite"
+    port = free_port()
+    env = {**os.environ, "KALASHI_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    p = subprocess.Popen([*KALASHI, "heal", "--paper", "--status-port", str(port), "--format", "jsonl",
+                          "--journal", str(journal), "--source", "sim:bogus=1", "--max-restarts", "1",
+                          "--backoff", "0.05", "--every", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=env)
+    procs.append(p)
+    wait_until(lambda: any(r["action"] == "halt" for r in (status(port) or {}).get("repairs", [])), "the halt")
+    snap = status(port)
+    assert snap is not None
+    actions = [r["action"] for r in reversed(snap["repairs"])]  # oldest first
+    assert actions[-2:] == ["give-up", "halt"], actions  # halted in the step that gave up
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    lines = err.decode().splitlines()
+    assert lines[0] == (f"kalashi heal: paper trading on sim:bogus=1, profile default, journal {journal} "
+                        "— a new paper account"), lines[:3]
+    assert lines[1].startswith("  supervising loop; status on http://127.0.0.1:")
+    restarting = [ln for ln in lines if "restarting in" in ln]
+    assert len(restarting) == 1 and "(restart 1 of 1 allowed" in restarting[0], lines  # the one restart it did
+    assert any("giving up" in ln for ln in lines) and lines.index(restarting[0]) < next(
+        i for i, ln in enumerate(lines) if "giving up" in ln)
+
+
 def test_heal_will_not_start_a_second_loop_on_a_live_journal(fresh_journal: Path) -> None:
     res = heal("--journal", str(fresh_journal), "--status-port", "0", "--interval", "10")
     assert res.exit_code == 2 and "seems to be writing" in res.stderr and "--watch" in res.stderr

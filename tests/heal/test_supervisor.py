@@ -85,7 +85,8 @@ def test_a_dead_child_is_restarted_after_its_backoff(rigs: Callable[..., Rig]) -
     assert rig.repairs == [r]
 
 
-def test_the_restart_budget_runs_out_and_heal_gives_up(rigs: Callable[..., Rig]) -> None:
+def test_the_restart_budget_runs_out_and_heal_gives_up(rigs: Callable[..., Rig],
+                                                       caplog: pytest.LogCaptureFixture) -> None:
     rig = rigs([ChildSpec("x", DIES, critical=True)], max_restarts=2, window_s=600)
     rig.sup.start()
     for _ in range(2):
@@ -95,31 +96,67 @@ def test_the_restart_budget_runs_out_and_heal_gives_up(rigs: Callable[..., Rig])
         [r] = rig.sup.poll()
         assert r.action == "restart"
     rig.wait_dead()
-    rig.sup.poll()
-    rig.clock.advance(10)
-    [r] = rig.sup.poll()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="kalashi.heal"):
+        # the failure that finds the budget spent gives up at once: no backoff, no clock advance
+        [r] = rig.sup.poll()
     assert r.action == "give-up" and not r.ok and "after 2 restarts" in r.detail and "exit code 3" in r.detail
-    assert rig.gave_up == [("x", r)]
+    assert rig.gave_up == [("x", r)]  # on_give_up (the monitor halts trading there) ran in the same poll
+    said = [rec.getMessage() for rec in caplog.records]
+    assert not any("restarting in" in m for m in said), said  # never announce a restart that will not happen
+    assert any("giving up" in m and "exit code 3" in m for m in said), said
     c = rig.child()
     assert c.state is ChildState.GAVE_UP
     [proc] = rig.sup.processes()
     assert proc["state"] == "gave_up" and proc["restarts"] == 2 and proc["restarts_in_window"] == 2
     assert proc["pid"] is None and proc["last_exit"] == 3 and proc["critical"] is True
+    assert proc["next_start_in_s"] is None
     rig.clock.advance(3600)
     assert rig.sup.poll() == [] and c.state is ChildState.GAVE_UP  # stays down, loudly
     [check] = rig.sup.checks()
     assert check.name == "process.x" and check.status == FAILED and "gave up" in check.detail
+    assert rig.repairs[-1] is r and [x.action for x in rig.repairs] == ["restart", "restart", "give-up"]
+
+
+def test_a_failure_within_the_budget_announces_its_restart(rigs: Callable[..., Rig],
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    rig = rigs([ChildSpec("x", DIES)], max_restarts=1, window_s=600, backoff_base_s=4)
+    rig.sup.start()
+    rig.wait_dead()
+    with caplog.at_level("INFO", logger="kalashi.heal"):
+        assert rig.sup.poll() == []
+    assert any("restarting in 4.0 s (restart 1 of 1" in rec.getMessage() for rec in caplog.records)
+    assert rig.child().state is ChildState.BACKOFF and rig.gave_up == []
+
+
+def test_with_no_restarts_allowed_the_first_failure_gives_up(rigs: Callable[..., Rig]) -> None:
+    rig = rigs([ChildSpec("x", DIES, critical=True)], max_restarts=0)
+    rig.sup.start()
+    rig.wait_dead()
+    [r] = rig.sup.poll()
+    assert r.action == "give-up" and "after 0 restarts" in r.detail
+    assert [name for name, _ in rig.gave_up] == ["x"] and rig.child().state is ChildState.GAVE_UP
 
 
 def test_the_budget_window_slides(rigs: Callable[..., Rig]) -> None:
     rig = rigs([ChildSpec("x", DIES)], max_restarts=1, window_s=30)
     rig.sup.start()
-    for _ in range(3):  # one restart per 40 s never exceeds 1 per 30 s
-        rig.wait_dead()
-        rig.sup.poll()
-        rig.clock.advance(40)
+    rig.wait_dead()
+    rig.clock.advance(40)
+    assert rig.sup.poll() == []
+    for _ in range(3):  # a restart, then a death 40 s later: one restart per 30 s is never exceeded
+        rig.clock.advance(10)  # past the backoff
         [r] = rig.sup.poll()
         assert r.action == "restart" and r.ok
+        rig.wait_dead()
+        rig.clock.advance(40)
+        assert rig.sup.poll() == [] and rig.child().state is ChildState.BACKOFF
+    rig.clock.advance(10)
+    [r] = rig.sup.poll()
+    assert r.action == "restart"
+    rig.wait_dead()  # dies at once: the next restart would be the second within 30 s
+    [r] = rig.sup.poll()
+    assert r.action == "give-up"
 
 
 def test_a_child_that_stays_up_starts_again_from_the_base_backoff(rigs: Callable[..., Rig], tmp_path: Path) -> None:
@@ -238,11 +275,9 @@ def test_a_command_that_cannot_start_is_retried_then_given_up(rigs: Callable[...
     c = rig.child()
     assert c.state is ChildState.BACKOFF and "could not start" in c.last_reason
     rig.clock.advance(1)
-    [r] = rig.sup.poll()
-    assert r.action == "restart" and not r.ok
-    rig.clock.advance(5)
-    [r] = rig.sup.poll()
-    assert r.action == "give-up"
+    restart, gave_up = rig.sup.poll()  # the one restart allowed fails too: that failure gives up
+    assert restart.action == "restart" and not restart.ok
+    assert gave_up.action == "give-up" and c.state is ChildState.GAVE_UP
 
 
 def test_restart_now_for_a_reconciliation_is_graceful_and_outside_the_budget(rigs: Callable[..., Rig]) -> None:

@@ -75,7 +75,9 @@ def test_halt_file_halts_and_blocks_resume(tmp_path: Path) -> None:
     halt_file(j).write_text("ops\n")
     assert stored_state(j)[0].value == "HALTED"
     res = CliRunner().invoke(app, ["resume", "--journal", str(journal), "--confirm"])
-    assert res.exit_code == 2 and "HALT" in res.stderr
+    # exit 6, as docs/exit-codes.md gives it: refused by the risk state, not a bad command line
+    assert res.exit_code == 6 and "HALT" in res.stderr and "rm " in res.stderr
+    assert stored_state(j)[0].value == "HALTED"
     halt_file(j).unlink()
     assert stored_state(j)[0].value == "ACTIVE"
 
