@@ -164,3 +164,9 @@ def error_text(result: Any) -> str:
     """The text of a failed tool call (fails the test if the call succeeded)."""
     assert result.is_error, f"expected an error, got {result.structured_content}"
     return str(result.content[0].text)
+
+
+def simx_env(server: Any, key: Any) -> dict[str, str]:
+    """The environment that points a demo account at a running sim-exchange with ``key``."""
+    return {"KALASHI_EXCHANGE_URL": server.url, "KALSHI_API_KEY_ID": key.key_id,
+            "KALSHI_PRIVATE_KEY_PATH": str(key.private_key_path)}
