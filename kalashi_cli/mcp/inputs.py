@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 _TICKER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 Ticker = Annotated[str, Field(pattern=_TICKER_PATTERN, description="a Kalshi market ticker, e.g. KXBTCD-26JAN01-T100000")]
@@ -50,21 +50,33 @@ def _plain_decimal(v: Any) -> Any:
     return v
 
 
+def _number_or_text(pattern: str, **bounds: int) -> WithJsonSchema:
+    """The published schema of an exact decimal: a JSON number within bounds, or plain digits as text.
+
+    (pydantic would publish its own constraint names, which JSON Schema validators ignore.)
+    """
+    return WithJsonSchema({"anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": pattern}]})
+
+
 Count = Annotated[Decimal, BeforeValidator(_plain_decimal),
-                  Field(gt=0, le=1_000_000, decimal_places=2, allow_inf_nan=False,
-                        description="contracts (up to 2 decimals; whole contracts on a market without fractional "
+                  Field(gt=0, le=1_000_000, decimal_places=2, allow_inf_nan=False),
+                  _number_or_text(r"^\+?[0-9]+(\.[0-9]{1,2})?$", exclusiveMinimum=0, maximum=1_000_000),
+                  Field(description="contracts (up to 2 decimals; whole contracts on a market without fractional "
                                     "trading), as a number or a plain decimal string — no exponent")]
 LeftCount = Annotated[Decimal, BeforeValidator(_plain_decimal),
-                      Field(ge=0, le=1_000_000, decimal_places=2, allow_inf_nan=False,
-                            description="contracts to leave resting (0 cancels the order), up to 2 decimals — no "
+                      Field(ge=0, le=1_000_000, decimal_places=2, allow_inf_nan=False),
+                      _number_or_text(r"^\+?[0-9]+(\.[0-9]{1,2})?$", minimum=0, maximum=1_000_000),
+                      Field(description="contracts to leave resting (0 cancels the order), up to 2 decimals — no "
                                         "exponent")]
 Price = Annotated[Decimal, BeforeValidator(_plain_decimal),
-                  Field(gt=0, lt=1, decimal_places=4, allow_inf_nan=False,
-                        description="limit price in dollars for the chosen outcome (NO price for outcome=no), on "
+                  Field(gt=0, lt=1, decimal_places=4, allow_inf_nan=False),
+                  _number_or_text(r"^\+?0?\.[0-9]{1,4}$", exclusiveMinimum=0, exclusiveMaximum=1),
+                  Field(description="limit price in dollars for the chosen outcome (NO price for outcome=no), on "
                                     "the market's tick grid, e.g. \"0.45\" — no exponent")]
 YesPrice = Annotated[Decimal, BeforeValidator(_plain_decimal),
-                     Field(gt=0, lt=1, decimal_places=4, allow_inf_nan=False,
-                           description="the new YES price in dollars (orders are listed on the YES book: "
+                     Field(gt=0, lt=1, decimal_places=4, allow_inf_nan=False),
+                     _number_or_text(r"^\+?0?\.[0-9]{1,4}$", exclusiveMinimum=0, exclusiveMaximum=1),
+                     Field(description="the new YES price in dollars (orders are listed on the YES book: "
                                        "yes_price), on the market's tick grid, e.g. \"0.44\" — no exponent")]
 Probability = Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False, description="a probability, e.g. 0.62")]
 ClientOrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$",

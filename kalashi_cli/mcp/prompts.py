@@ -20,6 +20,8 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 
 from ..errors import KalashiError
 from . import summaries as say
@@ -32,9 +34,22 @@ _RULES = ("Prices are dollars per contract as decimal strings; a NO price q is a
 
 
 def _ticker(value: str, what: str) -> str:
+    """Raises: ValueError, naming what is wrong with it."""
     if not _TICKER.match(value):
         raise ValueError(f"{what} {value!r} is not a Kalshi ticker (letters, digits, '.', '_', '-')")
     return value
+
+
+def _refuse(message: str) -> MCPError:
+    """A prompt's refusal as the client sees it (the SDK would hide any other exception's text)."""
+    return MCPError(INVALID_PARAMS, message)
+
+
+def _prompt_ticker(value: str, what: str) -> str:
+    try:
+        return _ticker(value, what)
+    except ValueError as e:
+        raise _refuse(f"UsageError: {e}") from None
 
 
 def _read(fn: Any, *args: Any) -> str:
@@ -103,11 +118,11 @@ def register(server: MCPServer, service: Any) -> None:
                    description="Check one event's markets for a basket that pays after fees (all YES or all NO of "
                                "a mutually exclusive event).")
     def find_arbitrage(event_ticker: str) -> str:
-        _ticker(event_ticker, "event ticker")
+        _prompt_ticker(event_ticker, "event ticker")
         try:
             ev = service.event(event_ticker)
         except KalashiError as e:
-            raise ValueError(describe(e)) from None
+            raise _refuse(describe(e)) from None
         ds = data_source(service)
         return (
             f"Look for arbitrage in Kalshi event {event_ticker} with the kalashi tools.\n\n"
@@ -123,11 +138,11 @@ def register(server: MCPServer, service: Any) -> None:
                    description="Summarise one market: the book, recent trades, how the price moved, and what the "
                                "spread and fees mean for a trade.")
     def market_brief(ticker: str) -> str:
-        _ticker(ticker, "market ticker")
+        _prompt_ticker(ticker, "market ticker")
         try:
             m = service.market(ticker)
         except KalashiError as e:
-            raise ValueError(describe(e)) from None
+            raise _refuse(describe(e)) from None
         return (
             f"Brief me on Kalshi market {ticker} with the kalashi tools.\n\n{say.market(m)}\n"
             f"{data_source(service)['note']}\n\n"

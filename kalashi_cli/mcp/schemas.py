@@ -119,8 +119,28 @@ def compact_output(node: Any) -> Any:
 
 
 def compact_input(node: Any) -> Any:
-    """Drop pydantic's ``title`` keys and ``default: null`` from an input schema (descriptions stay)."""
-    return _drop_null_defaults(_compact(node, drop=("title",), units=False))
+    """Drop pydantic's ``title`` keys and ``default: null`` from an input schema; describe every property.
+
+    pydantic writes the description of an optional argument (``X | None``) inside the ``X``
+    branch of its ``anyOf``; clients show the property's own description, so it moves up.
+    """
+    return _hoist_descriptions(_drop_null_defaults(_compact(node, drop=("title",), units=False)))
+
+
+def _hoist_descriptions(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_hoist_descriptions(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: v if k in ("required", "enum", "const", "examples") else _hoist_descriptions(v) for k, v in node.items()}
+    branches = out.get("anyOf")
+    if "description" not in out and isinstance(branches, list):
+        described = [b for b in branches if isinstance(b, dict) and "description" in b]
+        if len(described) == 1:
+            out["description"] = described[0]["description"]
+            out["anyOf"] = [{k: v for k, v in b.items() if k != "description"} if b is described[0] else b
+                            for b in branches]
+    return out
 
 
 def _drop_null_defaults(node: Any) -> Any:

@@ -195,7 +195,10 @@ def register(reg: Registry, service: Any) -> None:
 
     @tool(summary=say.amended, destructive=True, open_world=service.mode != "paper", title="Amend an order",
           **writes)
-    def amend_order(ctx: Context, order_id: OrderId, yes_price: YesPrice | None = None,
+    def amend_order(ctx: Context, order_id: OrderId,
+                    yes_price: Annotated[YesPrice | None, Field(description="the new YES price in dollars (orders "
+                                                                            "are listed on the YES book), on the "
+                                                                            "tick grid, e.g. \"0.44\"")] = None,
                     count: Annotated[Count | None, Field(description="the new TOTAL: contracts already filled plus "
                                                                      "those that should rest")] = None,
                     client_order_id: Annotated[ClientOrderId | None, Field(
@@ -215,7 +218,9 @@ def register(reg: Registry, service: Any) -> None:
     @tool(summary=say.decreased, title="Decrease an order", **writes)
     def decrease_order(ctx: Context, order_id: OrderId,
                        reduce_by: Annotated[Count | None, Field(description="take this many contracts off")] = None,
-                       reduce_to: LeftCount | None = None) -> DecreaseOut:
+                       reduce_to: Annotated[LeftCount | None, Field(description="leave this many contracts "
+                                                                                "resting (0 cancels the order)")] = None
+                       ) -> DecreaseOut:
         """Shrink a resting order, keeping its place in the queue (always allowed: it only lowers risk).
 
         Give exactly one of reduce_by and reduce_to.

@@ -186,6 +186,21 @@ async def test_replay_data_is_marked_and_whole_contracts_are_not_rounded(replay_
         replay_service.create_order("KXR-1-A", "yes", "buy", "0.5", "0.32")
 
 
+async def test_a_replay_serves_its_events_and_says_what_it_cannot(replay_service: TradingService) -> None:
+    async with Client(build_server(replay_service)) as c:
+        events = structured(await c.call_tool("get_events", {"status": "any"}))
+        series = structured(await c.call_tool("get_series", {}))
+        tape = error_text(await c.call_tool("get_trades", {"ticker": "KXR-1-A"}))
+        candles = error_text(await c.call_tool("get_candlesticks", {"ticker": "KXR-1-A"}))
+        status = structured(await c.call_tool("get_exchange_status", {}))
+    assert [(e["event_ticker"], e["markets"]) for e in events["events"]] == [("KXR-1", 2)]
+    assert events["data_source"]["kind"] == "replay"
+    assert [s["series_ticker"] for s in series["series"]] == ["KXR"]
+    for text in (tape, candles):
+        assert "UsageError" in text and "is not served for source replay:" in text
+    assert status["trading_active"] is True and status["mode"] == "paper"
+
+
 async def test_tightened_limits_and_halts_survive_a_respawn(tmp_path: Path) -> None:
     path = tmp_path / "agent.sqlite"
     first = TradingService("default", source=SIM, journal_path=path)

@@ -16,6 +16,7 @@ from typing import Any
 from mcp import Client
 from mcp_helpers import error_text, structured
 
+from kalashi_cli.journal import Journal
 from kalashi_cli.money import fmt_price, parse_price
 from kalashi_cli.service import TradingService
 
@@ -35,7 +36,7 @@ def two_sided(markets: list[dict[str, Any]]) -> dict[str, Any]:
     raise AssertionError("no two-sided market on the cent grid")
 
 
-async def run_scenario(c: Client, svc: TradingService) -> dict[str, Any]:
+async def run_scenario(c: Client) -> dict[str, Any]:
     """Drive every trader tool once (and its refusals); return what the assertions need."""
     called: set[str] = set()
 
@@ -100,7 +101,28 @@ async def run_scenario(c: Client, svc: TradingService) -> dict[str, Any]:
 
 
 def check_scenario(r: dict[str, Any], svc: TradingService) -> None:
-    """What must hold after :func:`run_scenario`, on any venue."""
+    """What must hold after :func:`run_scenario`, on any venue: the answers, the journal, the broker."""
+    check_answers(r)
+    check_journal(r, svc.journal)
+    assert r["limits"]["risk"]["max_order_cost"] == str(svc.profile.risk.max_order_cost)
+    assert not svc.broker.orders(status="resting")
+
+
+def check_journal(r: dict[str, Any], journal: Journal) -> None:
+    """The journal says what the scenario's writes did: amends journaled before sending, refusals, rows."""
+    oid = r["order_id"]
+    amend = journal.intent("scn-amend-1")
+    assert amend is not None and amend.status == "acked" and amend.strategy == "manual"
+    assert amend.opportunity_id == f"amend:{oid}" and amend.order_id == oid
+    row = next(o for o in journal.orders() if o.order_id == oid)
+    assert row.price == parse_price(r["below"]) and row.initial_count == 300 and row.status == "canceled"
+    denied = [d for d in journal.records(kind="denied") if d["ref"] == f"amend:{oid}"]
+    assert len(denied) == 1 and denied[0]["rule"] == "max-order-cost"
+    assert journal.intent("scn-batch-0") is not None and journal.intent("scn-batch-2") is not None
+
+
+def check_answers(r: dict[str, Any]) -> None:
+    """The tools' answers, on any venue."""
     m, oid = r["market"], r["order_id"]
     assert r["called"] >= TRADER_TOOLS
     assert r["got"]["client_order_id"] == "scn-rest-1" and r["got"]["status"] == "resting"
@@ -117,21 +139,12 @@ def check_scenario(r: dict[str, Any], svc: TradingService) -> None:
     assert "exactly one of reduce_by and reduce_to" in r["neither"]
     assert [x["order_id"] for x in r["all_queues"]["queue_positions"]] == [oid]
 
-    # the amend went the journaled way: an intent under the new id before it was sent, acked after
-    amend = svc.journal.intent("scn-amend-1")
-    assert amend is not None and amend.status == "acked" and amend.strategy == "manual"
-    assert amend.opportunity_id == f"amend:{oid}" and amend.order_id == oid
-    row = next(o for o in svc.journal.orders() if o.order_id == oid)
-    assert row.price == parse_price(r["below"]) and row.initial_count == 300 and row.status == "canceled"
-    denied = [d for d in svc.journal.records(kind="denied") if d["ref"] == f"amend:{oid}"]
-    assert len(denied) == 1 and denied[0]["rule"] == "max-order-cost"
 
     b = r["batch"]
     assert (b["placed"], b["failed"]) == (2, 1)
     assert [x["ok"] for x in b["results"]] == [True, False, True]
     assert "RiskDenied" in b["results"][1]["error"] and "$495" in b["results"][1]["error"]
     assert b["results"][0]["order"]["client_order_id"] == "scn-batch-0"
-    assert svc.journal.intent("scn-batch-0") is not None and svc.journal.intent("scn-batch-2") is not None
 
     assert r["resting"]["count"] == 2 and r["resting"]["cursor"] == "2"
     assert r["second_page"]["count"] == 1 and r["second_page"]["cursor"] == ""
@@ -141,7 +154,6 @@ def check_scenario(r: dict[str, Any], svc: TradingService) -> None:
     c = r["cancelled"]
     assert (c["cancelled"], c["failed"]) == (1, 1) and "NotFound" in c["results"][1]["error"]
     assert r["cancel_all"]["cancelled"] == 2 and r["cancel_all"]["remaining_resting"] == 0
-    assert not svc.broker.orders(status="resting")
 
     assert r["trades"]["count"] <= 3 and all(x["ticker"] == m["ticker"] for x in r["trades"]["trades"])
     cs = r["candles"]
@@ -155,4 +167,3 @@ def check_scenario(r: dict[str, Any], svc: TradingService) -> None:
     assert r["series"]["series"][0]["series_ticker"] == m["series_ticker"]
     assert r["status"]["exchange_active"] is True and r["status"]["trading_active"] is True
     assert r["schedule"]["standard_hours"] and "monday" in r["schedule"]["standard_hours"][0]["days"]
-    assert r["limits"]["risk"]["max_order_cost"] == str(svc.profile.risk.max_order_cost)
