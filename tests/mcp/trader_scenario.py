@@ -87,6 +87,8 @@ async def run_scenario(c: Client) -> dict[str, Any]:
     candles = await call("get_candlesticks", ticker=t, period=1, limit=5)
     word = max((w.strip("?,.") for w in m["title"].split()), key=len)  # the title's longest word
     found = await call("get_events", query=word.lower(), limit=5)
+    by_category = await call("get_events", query=word.lower(), category=m["category"].upper(), limit=5)
+    other_category = await call("get_events", query=word.lower(), category="No Such Category")
     first_events = await call("get_events", limit=2)
     series = await call("get_series", series_ticker=m["series_ticker"])
     status = await call("get_exchange_status")
@@ -96,7 +98,8 @@ async def run_scenario(c: Client) -> dict[str, Any]:
             "repriced": repriced, "grown": grown, "too_big": too_big, "same": same, "decreased": decreased,
             "neither": neither, "all_queues": all_queues, "batch": batch, "resting": resting,
             "second_page": second_page, "cancelled": cancelled, "cancel_all": cancel_all, "trades": trades,
-            "candles": candles, "word": word, "found": found, "first_events": first_events, "series": series,
+            "candles": candles, "word": word, "found": found, "by_category": by_category,
+            "other_category": other_category, "first_events": first_events, "series": series,
             "status": status, "schedule": schedule, "limits": limits, "below": below}
 
 
@@ -163,6 +166,8 @@ def check_answers(r: dict[str, Any]) -> None:
     assert any(e["event_ticker"] == m["event_ticker"] for e in r["found"]["events"]), r["word"]
     fe = r["first_events"]
     assert r["found"]["total"] < fe["total"]  # the words filter
+    assert m["event_ticker"] in {e["event_ticker"] for e in r["by_category"]["events"]}  # any case
+    assert r["other_category"]["total"] == 0 and r["other_category"]["events"] == []
     assert fe["count"] == 2 and fe["total"] >= 2 and fe["cursor"] == "2"
     assert r["series"]["series"][0]["series_ticker"] == m["series_ticker"]
     assert r["status"]["exchange_active"] is True and r["status"]["trading_active"] is True
