@@ -45,7 +45,6 @@ from __future__ import annotations
 import functools
 import hmac
 import inspect
-import json
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -351,10 +350,6 @@ def profile_view(service: Any) -> dict[str, Any]:
     return {"name": service.profile_name, "mode": service.mode, "allow_trading": service.allow_trading,
             "trading_state": state, "halt_reason": why or None,
             "profile": msgspec.to_builtins(service.profile)}
-
-
-def to_json(payload: Any) -> str:
-    return json.dumps(payload, indent=2)
 
 
 # -- transports -------------------------------------------------------------------------------

@@ -72,11 +72,15 @@ def _paged(key: str, rows: list[dict[str, Any]], limit: int, cursor: str | None)
     return {"count": len(chunk), key: chunk, "cursor": nxt}
 
 
-def _place(service: Any, spec: OrderSpec) -> dict[str, Any]:
-    """Place one order through the service; return ``{order, fills}``. Raises: KalashiError, ToolError."""
-    recs = service.create_order(spec.ticker, spec.outcome, spec.action, text(spec.count), text(spec.price),
-                                time_in_force=spec.time_in_force, post_only=spec.post_only,
-                                reduce_only=spec.reduce_only, client_order_id_=spec.client_order_id)
+def _order_args(spec: OrderSpec) -> dict[str, Any]:
+    """``TradingService.create_order``'s arguments for one order (decimals as written)."""
+    return {"ticker": spec.ticker, "outcome": spec.outcome, "action": spec.action, "count": text(spec.count),
+            "price": text(spec.price), "time_in_force": spec.time_in_force, "post_only": spec.post_only,
+            "reduce_only": spec.reduce_only, "client_order_id_": spec.client_order_id}
+
+
+def _placed(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{order, fills}`` from an order's records. Raises: ToolError (the executor refused to send it)."""
     orders = [r for r in recs if r.get("kind") == "order"]
     if not orders:
         d = next((r for r in recs if r.get("kind") == "denied"), None)
@@ -159,7 +163,7 @@ def register(reg: Registry, service: Any) -> None:
         spec = OrderSpec(ticker=ticker, outcome=outcome, action=action, count=count, price=price,
                          time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only,
                          client_order_id=client_order_id)
-        placed = _place(service, spec)
+        placed = _placed(service.create_order(**_order_args(spec)))
         failed = order_outcome_error(placed["order"])
         if failed:
             raise ToolError(failed)
@@ -178,15 +182,14 @@ def register(reg: Registry, service: Any) -> None:
         if not service.allow_trading:
             raise consent_error(service)
         results: list[dict[str, Any]] = []
-        for i, spec in enumerate(orders):
+        for i, answer in enumerate(service.batch_create_orders([_order_args(spec) for spec in orders])):
             item: dict[str, Any] = {"index": i, "ok": False, "order": None, "fills": [], "error": None}
             try:
-                placed = _place(service, spec)
-                item.update(placed)
-                item["error"] = order_outcome_error(placed["order"])
+                if isinstance(answer, KalashiError):
+                    raise ToolError(describe(answer))
+                item.update(_placed(answer))
+                item["error"] = order_outcome_error(item["order"])
                 item["ok"] = item["error"] is None
-            except KalashiError as e:
-                item["error"] = describe(e)
             except ToolError as e:
                 item["error"] = str(e)
             results.append(item)
