@@ -14,10 +14,10 @@ candles).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+import orjson
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.shared.exceptions import MCPError
@@ -55,7 +55,7 @@ def _prompt_ticker(value: str, what: str) -> str:
 def _read(fn: Any, *args: Any) -> str:
     """A resource's JSON text; kalashi's errors become resource errors the client can show."""
     try:
-        return json.dumps(fn(*args), indent=2)
+        return orjson.dumps(fn(*args), option=orjson.OPT_INDENT_2).decode()
     except KalashiError as e:
         raise ResourceError(describe(e)) from None
 
@@ -67,12 +67,12 @@ def register(server: MCPServer, service: Any) -> None:
                      description="The active profile (risk limits as tightened in this session), mode and whether "
                                  "orders are allowed.")
     def profile_resource() -> str:
-        return json.dumps(profile_view(service), indent=2)
+        return orjson.dumps(profile_view(service), option=orjson.OPT_INDENT_2).decode()
 
     @server.resource("kalashi://metrics/latest", name="metrics", title="Latest metrics", mime_type="application/json",
                      description="The metrics record computed from the journal now.")
     def metrics_resource() -> str:
-        return json.dumps(service.metrics(), indent=2)
+        return orjson.dumps(service.metrics(), option=orjson.OPT_INDENT_2).decode()
 
     @server.resource("kalashi://market/{ticker}", name="market", title="One market", mime_type="application/json",
                      description="One market record (top of book, depth, tick grid, fees) with data_source.")

@@ -20,9 +20,10 @@ state), which is most of ``tools/list``'s size.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ..record_schema import schema_for
 
@@ -161,7 +162,7 @@ def without_descriptions(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_NAMED = {json.dumps({"pattern": pattern, "type": "string"}, sort_keys=True, separators=(",", ":")): name
+_NAMED = {orjson.dumps({"pattern": pattern, "type": "string"}, option=orjson.OPT_SORT_KEYS).decode(): name
           for name, pattern in (("price", r"^-?[0-9]+\.[0-9]{4}$"), ("count", r"^-?[0-9]+\.[0-9]{2}$"),
                                 ("money", r"^-?[0-9]+\.([0-9]{4}|[0-9]{6})$"),
                                 ("decimal", r"^-?[0-9]+(\.[0-9]+)?$"))}
@@ -169,7 +170,7 @@ _NULL = {"type": "null"}
 
 
 def _key(node: Any) -> str:
-    return json.dumps(node, sort_keys=True, separators=(",", ":"))
+    return orjson.dumps(node, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _is_leaf(node: Any) -> bool:
@@ -231,7 +232,7 @@ def _share(schema: dict[str, Any], defs: dict[str, Any], taken: set[str], pick: 
     for k, n in counts.items():
         if n < min_uses or len(k) < min_size:
             continue
-        node = json.loads(k)
+        node = orjson.loads(k)
         inner = node["anyOf"][0] if suffix else node
         base = (_NAMED.get(_key(inner)) or str(inner.get("$ref", "")).removeprefix("#/$defs/")
                 or (str(inner["type"]) if set(inner) == {"type"} else "") or f"d{len(defs) + 1}")
