@@ -189,19 +189,3 @@ def child_env(home: Path) -> dict[str, str]:
     """A subprocess's environment: its own data dir, and no Kalshi or kalashi settings of the caller's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KALSHI_", "KALASHI_"))}
     return {**env, "KALASHI_HOME": str(home)}
-
-
-def in_ci() -> bool:
-    """Whether the suite runs in CI (``CI`` set, as CI services and .ci/run do)."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def require_tool(present: bool, why: str) -> None:
-    """Skip a test whose tool is missing, except in CI: there it fails (as tests/bridge does)."""
-    import pytest
-
-    if present:
-        return
-    if in_ci():
-        pytest.fail(f"{why} (CI is set, so this fails instead of skipping)")
-    pytest.skip(why)

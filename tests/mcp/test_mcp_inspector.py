@@ -10,19 +10,20 @@ every finding, warnings included. Needs Node and npm: skipped without them, fail
 
 from __future__ import annotations
 
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
-from mcp_helpers import SIM, child_env, kalashi_command, require_tool
+import needs
+from mcp_helpers import SIM, child_env, kalashi_command
 
 HERE = Path(__file__).resolve().parent / "inspector"
 LAUNCHER = HERE / "node_modules" / "@modelcontextprotocol" / "inspector" / "clients" / "launcher" / "build" / "index.js"
 
 
 def _installed() -> Path:
-    require_tool(shutil.which("npm") is not None and shutil.which("node") is not None,
-                 "npm and node are not installed (the MCP Inspector is an npm package)")
+    needs.tool("node", "the MCP Inspector is an npm package")
+    needs.tool("npm", "the MCP Inspector is an npm package")
     stamp = HERE / "node_modules" / ".package-lock.json"
     lock = HERE / "package-lock.json"
     if not LAUNCHER.exists() or not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
@@ -42,3 +43,16 @@ def test_inspector_strict_finds_nothing_in_tools_list(tmp_path: Path) -> None:
     # with --strict every finding is printed, warnings too: there are none
     assert "Error: tool" not in res.stderr and "Warning: tool" not in res.stderr, res.stderr[-4000:]
     assert "portability" not in res.stderr, res.stderr[-4000:]
+
+
+def test_inspector_strict_fails_on_an_unportable_schema(tmp_path: Path) -> None:
+    """The check above can fail: the same tools with one bare ``items: false`` make the Inspector exit 6."""
+    launcher = _installed()
+    broken = Path(__file__).resolve().parent / "inspector_broken_server.py"
+    res = subprocess.run(["node", str(launcher), "--cli", sys.executable, str(broken), str(tmp_path / "j.sqlite"),
+                          "--method", "tools/list", "--strict"],
+                         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+                         env=child_env(tmp_path / "home"), cwd=tmp_path)
+    assert res.returncode == 6, (res.returncode, res.stderr[-4000:])
+    assert 'Error: tool "get_markets"' in res.stderr and "outputSchema.properties.broken.items" in res.stderr
+    assert "1 error, 0 warnings" in res.stderr, res.stderr[-4000:]
