@@ -45,8 +45,10 @@ from __future__ import annotations
 import functools
 import hmac
 import inspect
+import re
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -76,6 +78,8 @@ __all__ = ["PROMPT_NAMES", "RESOURCE_TEMPLATES", "RESOURCE_URIS", "TOOL_NAMES", 
 F = TypeVar("F", bound=Callable[..., Any])
 #: hears one line per tool call (``--verbose``)
 CallLog = Callable[[str], None]
+#: set for the length of one tools/call: the registry's wrapper marks it once the tool itself ran
+_REACHED: ContextVar[list[bool] | None] = ContextVar("kalashi_mcp_reached", default=None)
 
 #: order statuses that count as having reached the market (an IOC canceled after a partial fill counts too)
 REACHED = frozenset({"resting", "executed"})
@@ -253,6 +257,36 @@ class Registry:
 
         return deco
 
+    def log_refused_calls(self, server: MCPServer) -> None:
+        """Log the calls the SDK refuses before any tool runs too: an unknown tool, invalid arguments.
+
+        The line names the tool (``?`` for a name that is not a plain word), the outcome
+        (``error UnknownTool`` / ``error InvalidArguments``) and the known argument names given;
+        names the tool does not take are only counted (they are the caller's text).
+        """
+        inner = server.call_tool
+        known = {t.name: set(t.parameters.get("properties", {})) for t in self.tools}
+
+        async def call_tool(name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            reached: list[bool] = []
+            mark = _REACHED.set(reached)
+            t0 = time.perf_counter()
+            try:
+                return await inner(name, arguments, context)
+            finally:
+                _REACHED.reset(mark)
+                if not reached and self.call_log is not None:
+                    params = known.get(name)
+                    given = sorted(k for k in arguments if params is not None and k in params)
+                    unknown = len(arguments) - len(given)
+                    shown = [*given, *([f"{unknown} unknown"] if unknown else [])]
+                    self.call_log(f"kalashi mcp: {name if re.fullmatch(r'[A-Za-z0-9_]{1,64}', name) else '?'} "
+                                  f"error {'InvalidArguments' if params is not None else 'UnknownTool'} "
+                                  f"{(time.perf_counter() - t0) * 1000:.1f} ms "
+                                  f"({', '.join(shown) if shown else 'no arguments'})")
+
+        setattr(server, "call_tool", call_tool)  # noqa: B010 (the SDK's handler looks it up per call)
+
     def answer(self, payload: dict[str, Any], summary: Summary, market: bool) -> CallToolResult:
         """The structured content, and its summary as the text (after the data-source line for sim/replay)."""
         content: list[Any] = []
@@ -272,11 +306,15 @@ class Registry:
         def failed(e: BaseException) -> tuple[str, BaseException]:
             if isinstance(e, KalashiError):
                 return f"error {type(e).__name__}", ToolError(describe(e))
-            if isinstance(e, ToolError):
-                return f"error {str(e).split(':', 1)[0][:40]}", e
+            if isinstance(e, ToolError):  # our own texts start with the error class ("RiskDenied: …")
+                m = re.match(r"[A-Za-z]\w{0,39}(?=:)", str(e))
+                return f"error {m.group(0) if m else 'ToolError'}", e
             return f"crashed {type(e).__name__}", e
 
         def log(t0: float, outcome: str, kwargs: dict[str, Any]) -> None:
+            reached = _REACHED.get()
+            if reached is not None:
+                reached.append(True)
             if self.call_log is not None:
                 # the names of the arguments given (not their defaults), never their values
                 args = sorted(k for k, v in kwargs.items() if k != ctx_name and v is not None
@@ -339,6 +377,8 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
                                   instructions=instructions(service), log_level=log_level,
                                   tools=[by_name[n] for n in TOOL_NAMES])
     prompts.register(server, service)
+    if call_log is not None:
+        reg.log_refused_calls(server)
     return server
 
 

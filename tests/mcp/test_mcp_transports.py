@@ -175,22 +175,28 @@ async def test_verbose_logs_every_tool_call_on_one_line_without_secrets(tmp_path
                 "ticker": market["ticker"], "outcome": "yes", "action": "sell", "count": 500, "price": "0.01",
                 "client_order_id": "value-that-must-not-be-logged"}))
             structured(await c.call_tool("halt", {"reason": "another value never logged"}))
+            # calls the SDK refuses before the tool runs are logged too (an unknown name only counted)
+            error_text(await c.call_tool("get_markets", {"limit": 0, "secret_looking_key": "x"}))
+            error_text(await c.call_tool("no_such_tool", {}))
         async with Client(url, read_timeout_seconds=WAIT) as c:  # no token
             unauthorized = error_text(await c.call_tool("cancel_all_orders", {}))
     finally:
         code, _ = server.stop()
     assert code == 0 and "RiskDenied" in refused and "Unauthorized" in unauthorized
     calls = [line.rstrip("\n") for line in server.seen if line.startswith("kalashi mcp: ")]
-    shape = re.compile(r"^kalashi mcp: (\w+) (ok|error \w+) \d+\.\d ms \(([a-z_, ]+)\)$")
+    shape = re.compile(r"^kalashi mcp: (\w+) (ok|error \w+) \d+\.\d ms \(([a-z0-9_, ]+)\)$")
     parsed = [shape.match(line) for line in calls]
     assert all(parsed), calls
     assert [(m.group(1), m.group(2)) for m in parsed if m] == [
         ("get_balance", "ok"), ("get_markets", "ok"), ("create_order", "error RiskDenied"), ("halt", "ok"),
+        ("get_markets", "error InvalidArguments"), ("no_such_tool", "error UnknownTool"),
         ("cancel_all_orders", "error Unauthorized")]
+    assert calls[4].endswith("(limit, 1 unknown)") and calls[5].endswith("(no arguments)")
     assert "client_order_id" in calls[2] and "ticker" in calls[2]  # the names of the arguments given …
     everything = "".join(server.seen)
     assert token not in everything  # … never the token
     assert "value-that-must-not-be-logged" not in everything and "never logged" not in everything  # … nor values
+    assert "secret_looking_key" not in everything
 
 
 def test_a_weak_token_is_refused(tmp_path: Path) -> None:
