@@ -140,3 +140,20 @@ def test_an_amend_that_never_arrived_is_never_resent_as_an_order(service: Tradin
     outputs, filled = ex.resend("lost-amend-1", service.books([m["ticker"]])[m["ticker"]])
     assert filled == 0 and [getattr(o, "rule", "") for o in outputs] == ["amend-not-resent"]
     assert service.broker.orders() == []
+
+
+async def test_a_batch_meets_the_limits_as_its_earlier_orders_left_them(service: TradingService) -> None:
+    """Each order of a batch passes the gate on its own: the third resting order hits a cap of two."""
+    m = two_sided(service.markets(limit=300))
+    below = fmt_price(parse_price(m["yes_bid"]) - 200)
+    order = {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": below,
+             "time_in_force": "good_till_canceled"}
+    async with Client(build_server(service)) as c:
+        structured(await c.call_tool("tighten_limits", {"max_open_orders": 2}))
+        batch = structured(await c.call_tool("batch_create_orders", {"orders": [
+            {**order, "client_order_id": f"cap-{i}"} for i in range(3)]}))
+    assert (batch["placed"], batch["failed"]) == (2, 1)
+    assert [x["ok"] for x in batch["results"]] == [True, True, False]
+    assert "RiskDenied" in batch["results"][2]["error"] and "max-open-orders" in batch["results"][2]["error"]
+    assert len(service.broker.orders(status="resting")) == 2
+    assert [d["rule"] for d in service.journal.records(kind="denied")] == ["max-open-orders"]
