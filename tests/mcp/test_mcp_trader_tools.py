@@ -157,3 +157,20 @@ async def test_a_batch_meets_the_limits_as_its_earlier_orders_left_them(service:
     assert "RiskDenied" in batch["results"][2]["error"] and "max-open-orders" in batch["results"][2]["error"]
     assert len(service.broker.orders(status="resting")) == 2
     assert [d["rule"] for d in service.journal.records(kind="denied")] == ["max-open-orders"]
+
+
+async def test_an_amend_is_weighed_as_the_order_it_makes_not_on_top_of_itself(service: TradingService) -> None:
+    """The amended order replaces the resting one in the daily cap (resting quotes count against it) and the cash:
+    a cap that holds one such order lets it be repriced; the same order again next to it is refused."""
+    m = two_sided(service.markets(limit=300))
+    below = parse_price(m["yes_bid"]) - 200
+    count = 5 * 10_000 // below  # about $5 of YES
+    order = {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": count, "price": fmt_price(below),
+             "time_in_force": "good_till_canceled"}
+    async with Client(build_server(service)) as c:
+        structured(await c.call_tool("tighten_limits", {"max_order_cost": "8", "max_daily_cost": "8"}))
+        oid = structured(await c.call_tool("create_order", {**order, "client_order_id": "w-1"}))["order"]["order_id"]
+        again = await c.call_tool("create_order", {**order, "client_order_id": "w-2"})
+        amended = structured(await c.call_tool("amend_order", {"order_id": oid, "yes_price": fmt_price(below - 100)}))
+    assert again.is_error and "max-daily-cost" in again.content[0].text
+    assert amended["order"]["yes_price"] == fmt_price(below - 100) and amended["order"]["status"] == "resting"
