@@ -376,6 +376,17 @@ class Trade:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountLimits:
+    """An API key's rate limits (GET /account/limits): token-bucket refill rates (tokens/s) and capacities."""
+
+    usage_tier: str
+    read_rate: int
+    read_capacity: int
+    write_rate: int
+    write_capacity: int
+
+
+@dataclass(frozen=True, slots=True)
 class Balance:
     """Cash available to trade, per shard when known."""
 

@@ -646,7 +646,11 @@ class Journal:
             "INSERT INTO orders (order_id, client_order_id, ticker, side, price, status, initial_count, fill_count, "
             "remaining_count, fees, time_in_force, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(order_id) DO UPDATE SET status=excluded.status, fill_count=excluded.fill_count, "
-            "remaining_count=excluded.remaining_count, fees=excluded.fees, updated_ms=excluded.updated_ms",
+            "remaining_count=excluded.remaining_count, fees=excluded.fees, updated_ms=excluded.updated_ms, "
+            # an amend changes the price, the total and (renamed) the client_order_id; a listing
+            # without a client_order_id never erases the one we know
+            "price=excluded.price, initial_count=excluded.initial_count, "
+            "client_order_id=COALESCE(NULLIF(excluded.client_order_id, ''), orders.client_order_id)",
             (o.order_id, o.client_order_id, o.ticker, o.side, o.price, o.status, o.initial_count,
              o.fill_count, o.remaining_count, o.taker_fees + o.maker_fees, o.time_in_force,
              o.created_ts_ms or now, now),

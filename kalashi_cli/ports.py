@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from .domain import (
+    AccountLimits,
     Balance,
     ExchangeFill,
     ExchangeOrder,
@@ -27,7 +28,8 @@ from .domain import (
     Settlement,
     Trade,
 )
-from .money import Count
+from .errors import KalashiError
+from .money import Count, Price
 
 Mode = Literal["paper", "demo", "live"]
 
@@ -120,6 +122,55 @@ class Broker(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePosition:
+    """How many contracts rest ahead of one of our orders at its price (0: it fills next)."""
+
+    order_id: str
+    ticker: str
+    ahead: Count
+
+
+@runtime_checkable
+class OrderDesk(Protocol):
+    """What a broker offers beyond :class:`Broker` for managing resting orders by hand.
+
+    The paper broker and the Kalshi brokers have it; the loop never needs it (the MCP server's
+    order tools do). Writes here change orders that already exist: an amend goes through the
+    risk gate and the journal like a new order (:meth:`~kalashi_cli.stages.order.OrderExecutor.amend`);
+    a decrease or a cancel only ever lowers the risk.
+    """
+
+    def order(self, order_id: str) -> ExchangeOrder:
+        """Return one order (any status). Raises: NotFound."""
+        ...
+
+    def amend(self, order: ExchangeOrder, *, price: Price, count: Count, client_order_id: str) -> OrderAck:
+        """Change a resting order's YES price and/or total count (filled + remaining), renaming it.
+
+        ``client_order_id`` is the order's new id (journaled first), so reconciliation can tell
+        whether an amend whose answer was lost happened.
+        """
+        ...
+
+    def decrease(self, order: ExchangeOrder, *, reduce_by: Count | None = None,
+                 reduce_to: Count | None = None) -> Count:
+        """Shrink a resting order, keeping its place in the queue; return what remains."""
+        ...
+
+    def queue_positions(self, *, tickers: Sequence[str] | None = None) -> list[QueuePosition]:
+        """Return the queue position of every resting order (of these markets)."""
+        ...
+
+    def batch_cancel(self, orders: Sequence[ExchangeOrder]) -> list[Count | KalashiError]:
+        """Cancel several orders in one request where the venue allows; each gets its count or error."""
+        ...
+
+    def account_limits(self) -> AccountLimits | None:
+        """Return the venue's API rate limits for this key (None on paper: there are none)."""
+        ...
 
 
 @dataclass(slots=True)

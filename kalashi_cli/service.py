@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .context import (
     check_venue,
@@ -27,9 +27,9 @@ from .context import (
     trader_locks,
     venue_source,
 )
-from .domain import Leg, Market, OrderIntent, from_book_side, to_book_side
+from .domain import ExchangeOrder, Leg, Market, OrderIntent, from_book_side, to_book_side
 from .engine import IterationResult, TradingLoop, encode, iso
-from .errors import ConsentError, NotFound, RiskDenied, UsageError
+from .errors import ConsentError, KalashiError, NotFound, RiskDenied, UsageError
 from .journal import Journal, default_journal_path
 from .money import (
     COUNT_SCALE,
@@ -41,6 +41,7 @@ from .money import (
     parse_count,
     parse_price,
 )
+from .ports import OrderDesk
 from .profile import Profile, builtin_profiles, load_profile
 from .react import Reactor, change_feed
 from .records import market_record, to_record
@@ -51,6 +52,9 @@ from .stages.order import OrderExecutor, client_order_id
 from .stages.portfolio import Portfolio
 from .stages.risk import RiskGate, TradingState, evaluate_state, stored_state
 from .stages.scan import scan
+
+if TYPE_CHECKING:
+    from .venue import Venue
 
 Listener = Callable[[dict[str, Any]], None]
 #: hears the steps of a long operator command (flatten) as they happen
@@ -151,6 +155,7 @@ class TradingService:
         self.started_ms = int(time.time() * 1000)
         self.last_iteration_ms: int | None = None
         self.last_error: str = ""
+        self._venue: Venue | None = None
 
     # -- records fan-out --------------------------------------------------------------------
     def subscribe(self, fn: Listener) -> Callable[[], None]:
@@ -459,11 +464,7 @@ class TradingService:
     def orders(self, status: str | None = None, ticker: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             orders = self.broker.orders(status=status, ticker=ticker)
-        return [{"order_id": o.order_id, "client_order_id": o.client_order_id, "ticker": o.ticker,
-                 "side": o.side, "yes_price": fmt_price(o.price), "status": o.status,
-                 "count": fmt_count(o.initial_count), "filled": fmt_count(o.fill_count),
-                 "remaining": fmt_count(o.remaining_count), "created": iso(o.created_ts_ms) if o.created_ts_ms else None}
-                for o in orders]
+        return [order_view(o) for o in orders]
 
     def fills(self, limit: int = 100, ticker: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -489,8 +490,10 @@ class TradingService:
         return market_record(m)
 
     def markets(self, limit: int = 100, *, event_ticker: str | None = None, series_ticker: str | None = None,
-                status: str | None = "active") -> list[dict[str, Any]]:
+                status: str | None = "active", offset: int = 0) -> list[dict[str, Any]]:
+        """Market records without depth, in the source's order; ``offset`` skips that many matches first."""
         out = []
+        skipped = 0
         with self._lock:
             for m in self.source.list_markets():
                 if status and m.status != status:
@@ -498,6 +501,9 @@ class TradingService:
                 if event_ticker and m.event_ticker != event_ticker:
                     continue
                 if series_ticker and m.series_ticker != series_ticker:
+                    continue
+                if skipped < offset:
+                    skipped += 1
                     continue
                 rec = market_record(m)
                 rec.pop("depth", None)
@@ -656,9 +662,7 @@ class TradingService:
             ConsentError: trading is not allowed on this server.
             RiskDenied: the gate refused (the record explains why).
         """
-        if not self.allow_trading:
-            raise ConsentError(f"this server does not accept orders in {self.mode} mode",
-                               hint="start it with --allow-trading (and live consent for real money)")
+        self._require_trading()
         if outcome not in ("yes", "no") or action not in ("buy", "sell"):
             raise UsageError("outcome must be yes|no and action buy|sell")
         if time_in_force not in ("good_till_canceled", "immediate_or_cancel", "fill_or_kill"):
@@ -689,9 +693,7 @@ class TradingService:
                                                        f"{ticker}:{side}:{yes_price}:{n}:{time_in_force}", "manual")
             intent = OrderIntent(coid, ticker, side, yes_price, n, time_in_force=time_in_force,  # type: ignore[arg-type]
                                  post_only=post_only, reduce_only=reduce_only)
-            pf = self.loop.portfolio()
-            st, why = evaluate_state(self.profile, self.journal, pf)
-            gate = RiskGate(self.profile, self.journal, pf, st, why)
+            ex, gate = self._executor()
             # an agent's order did not pass correlate: the gate applies its concentration caps, and
             # the market's group is remembered so later exposure is counted where it belongs
             group = Grouper(self.profile).group(m.category, m.series_ticker, m.ticker)
@@ -704,8 +706,6 @@ class TradingService:
                 self.journal.add_records([rec])
                 self._publish(rec)
                 raise RiskDenied(f"risk gate refused the order: {d.reason}", hint=f"rule '{d.rule}'")
-            ex = OrderExecutor(self.profile, self.broker, self.journal, gate, self.source.books,
-                               now_ms=self.source.now_ms)
             asks = m.asks(outcome) if action == "buy" else m.bids(outcome)  # type: ignore[arg-type]
             leg = Leg(ticker, outcome, action, p, n)  # type: ignore[arg-type]
             outputs, _ = ex.send(intent, leg, m, reference=asks[0][0] if asks else p, strategy="manual", ref=coid,
@@ -716,6 +716,45 @@ class TradingService:
         for r in recs:
             self._on_record(r)
         return recs
+
+    def _require_trading(self) -> None:
+        if not self.allow_trading:
+            raise ConsentError(f"this server does not accept orders in {self.mode} mode",
+                               hint="start it with --allow-trading (and live consent for real money)")
+
+    def _price_on_grid(self, price: str, m: Market) -> int:
+        """A YES price as written, strictly between 0 and 1 and on the market's tick grid. Raises: UsageError."""
+        try:
+            p = parse_price(price)
+        except ValueError as e:
+            raise UsageError(f"bad price: {e}", hint="dollars like 0.45") from None
+        if not 0 < p < ONE_DOLLAR:
+            raise UsageError("price must be strictly between 0 and 1")
+        if not on_grid(p, m.price_ranges):
+            raise UsageError(f"price {price} is not on {m.ticker}'s tick grid",
+                             hint=f"valid steps: {[b.to_wire() for b in m.price_ranges]}")
+        return p
+
+    def _count_for(self, count: str, m: Market) -> int:
+        """A positive count as written, whole on a market without fractional trading. Raises: UsageError."""
+        try:
+            n = parse_count(count)
+        except ValueError as e:
+            raise UsageError(f"bad count: {e}", hint="contracts like 10 or 2.50") from None
+        if n <= 0:
+            raise UsageError("count must be positive")
+        if n % COUNT_SCALE and not m.fractional_trading:
+            raise UsageError(f"{m.ticker} does not trade fractional contracts: count {fmt_count(n)} must be a "
+                             "whole number", hint="round the count yourself; kalashi never rounds an order")
+        return n
+
+    def _executor(self) -> tuple[OrderExecutor, RiskGate]:
+        """The order executor over a gate that knows the account now (call under the lock)."""
+        pf = self.loop.portfolio()
+        st, why = evaluate_state(self.profile, self.journal, pf)
+        gate = RiskGate(self.profile, self.journal, pf, st, why)
+        return OrderExecutor(self.profile, self.broker, self.journal, gate, self.source.books,
+                             now_ms=self.source.now_ms), gate
 
     def cancel_order(self, order_id: str) -> dict[str, Any]:
         """Cancel one resting order (always allowed: it only reduces risk)."""
@@ -730,9 +769,313 @@ class TradingService:
                     self.journal.upsert_order(o)
         return {"order_id": order_id, "reduced_by": fmt_count(reduced)}
 
+    # -- managing resting orders ------------------------------------------------------------
+    def _desk(self) -> OrderDesk:
+        if not isinstance(self.broker, OrderDesk):
+            raise UsageError(f"the {self.mode} broker cannot manage single orders (amend, decrease, queue position)")
+        return self.broker
+
+    def _order(self, order_id: str) -> ExchangeOrder:
+        """One order at the broker (any status). Raises: NotFound."""
+        if isinstance(self.broker, OrderDesk):
+            try:
+                return self.broker.order(order_id)
+            except NotFound:
+                raise NotFound(f"no order {order_id}", hint="list orders with get_orders") from None
+        match = [o for o in self.broker.orders() if o.order_id == order_id]
+        if not match:
+            raise NotFound(f"no order {order_id}", hint="list orders with get_orders")
+        return match[0]
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        """One order as ``get_orders`` lists it. Raises: NotFound."""
+        with self._lock:
+            return order_view(self._order(order_id))
+
+    def amend_order(self, order_id: str, *, yes_price: str | None = None, count: str | None = None,
+                    client_order_id_: str | None = None) -> dict[str, Any]:
+        """Change a resting order's YES price and/or its total count (filled + remaining), through the gate.
+
+        The amended order passes the risk gate as a whole and is journaled before it is sent,
+        under a new client_order_id (``client_order_id_``, or one derived from the change), like
+        a new order (:meth:`~kalashi_cli.stages.order.OrderExecutor.amend`).
+
+        Raises:
+            ConsentError: trading is not allowed on this server.
+            UsageError: nothing to change, a bad price/count, or the order is not resting.
+            NotFound: no such order or market. RiskDenied: the gate refused.
+            OrderRejected / OutcomeUnknown: the exchange refused it, or its answer was lost.
+        """
+        from .errors import OrderRejected, OutcomeUnknown
+
+        self._require_trading()
+        if yes_price is None and count is None:
+            raise UsageError("give a new yes_price, a new count, or both", hint="count is the new total, "
+                             "filled contracts included")
+        with self._lock:
+            o = self._order(order_id)
+            if o.status != "resting":
+                raise UsageError(f"order {order_id} is {o.status}: only a resting order can be amended")
+            m = self.source.books([o.ticker]).get(o.ticker)
+            if m is None:
+                raise NotFound(f"no market {o.ticker}")
+            p = self._price_on_grid(yes_price, m) if yes_price is not None else o.price
+            n = self._count_for(count, m) if count is not None else o.fill_count + o.remaining_count
+            if p == o.price and n == o.fill_count + o.remaining_count:
+                raise UsageError(f"order {order_id} already rests at {fmt_price(p)} for {fmt_count(n)}: nothing to "
+                                 "change")
+            coid = client_order_id_ or client_order_id(f"amend-{int(time.time() // 60)}", 0,
+                                                       f"{order_id}:{p}:{n}", "amend")
+            ex, gate = self._executor()
+            group = Grouper(self.profile).group(m.category, m.series_ticker, m.ticker)
+            res = ex.amend(o, m, price=p, count=n, client_order_id=coid, concentration=(m.event_ticker, group))
+            if res.denied is not None:
+                d = res.denied
+                rec = {"kind": "denied", "v": 1, "ref": d.ref, "ticker": d.ticker, "rule": d.rule,
+                       "reason": d.reason, "strategy": "manual"}
+                self.journal.add_records([rec])
+                self._publish(rec)
+                raise RiskDenied(f"risk gate refused the amend: {d.reason}", hint=f"rule '{d.rule}'")
+            fills = [encode(f) for f in res.fills]
+            self.journal.add_records(fills)
+            self._metrics_stale = True
+            if res.order is None:
+                what = f"amend of order {order_id} (client_order_id {coid})"
+                if res.unknown:
+                    raise OutcomeUnknown(f"{what}: the exchange's answer was lost — {res.reason}",
+                                         hint="`kalashi reconcile` finds out whether it happened")
+                raise OrderRejected(f"{what} was refused: {res.reason}",
+                                    hint="the order rests unchanged; check get_order")
+        for r in fills:
+            self._on_record(r)
+        return {"order": order_view(res.order), "previous": order_view(o), "fills": fills}
+
+    def decrease_order(self, order_id: str, *, reduce_by: str | None = None,
+                       reduce_to: str | None = None) -> dict[str, Any]:
+        """Shrink a resting order, keeping its place in the queue (always allowed: it only lowers risk).
+
+        Raises:
+            UsageError: not exactly one of reduce_by / reduce_to, or a bad count. NotFound.
+        """
+        if (reduce_by is None) == (reduce_to is None):
+            raise UsageError("give exactly one of reduce_by and reduce_to")
+        with self._lock:
+            o = self._order(order_id)
+            if o.status != "resting":
+                raise UsageError(f"order {order_id} is {o.status}: only a resting order can be decreased")
+            try:
+                by = parse_count(reduce_by) if reduce_by is not None else None
+                to = parse_count(reduce_to) if reduce_to is not None else None
+            except ValueError as e:
+                raise UsageError(f"bad count: {e}") from None
+            left = self._desk().decrease(o, reduce_by=by, reduce_to=to)
+            self._metrics_stale = True
+            now = self._order(order_id)
+            self.journal.upsert_order(now)
+            self.journal.add_event("decrease", {"order_id": order_id, "from": o.remaining_count, "to": left},
+                                   ticker=o.ticker)
+        return {"order": order_view(now), "remaining": fmt_count(left),
+                "reduced_by": fmt_count(o.remaining_count - left)}
+
+    def batch_create_orders(self, orders: list[dict[str, Any]]) -> list[list[dict[str, Any]] | KalashiError]:
+        """Place several orders, each through :meth:`create_order` (the one gate, journaled before sending).
+
+        Each order gets its records or its error; one refused order does not stop the others.
+        An order that a later one depends on is placed first (they go in the order given).
+
+        Raises:
+            ConsentError: trading is not allowed on this server (before any order).
+        """
+        self._require_trading()
+        out: list[list[dict[str, Any]] | KalashiError] = []
+        for spec in orders:
+            try:
+                out.append(self.create_order(**spec))
+            except KalashiError as e:
+                out.append(e)
+        return out
+
+    def batch_cancel_orders(self, order_ids: list[str]) -> list[dict[str, Any]]:
+        """Cancel several orders in one request where the venue allows (always allowed).
+
+        Each gets ``{order_id, reduced_by}`` or ``{order_id, error}``.
+        """
+        with self._lock:
+            known = {o.order_id: o for o in self.broker.orders()}
+            found = [known[i] for i in order_ids if i in known]
+            if isinstance(self.broker, OrderDesk):
+                answers = self.broker.batch_cancel(found) if found else []
+            else:
+                answers = []
+                for o in found:
+                    try:
+                        answers.append(self.broker.cancel(o.order_id, o.ticker))
+                    except KalashiError as e:
+                        answers.append(e)
+            done = dict(zip([o.order_id for o in found], answers, strict=True))
+            self._metrics_stale = True
+            now = {o.order_id: o for o in self.broker.orders()}
+            for o in found:
+                if o.order_id in now:
+                    self.journal.upsert_order(now[o.order_id])
+        out: list[dict[str, Any]] = []
+        for i in order_ids:
+            a = done.get(i)
+            if a is None:
+                out.append({"order_id": i, "error": f"NotFound: no order {i}"})
+            elif isinstance(a, KalashiError):
+                out.append({"order_id": i, "error": f"{type(a).__name__}: {a}"})
+            else:
+                out.append({"order_id": i, "reduced_by": fmt_count(a)})
+        return out
+
+    def cancel_all_orders(self, ticker: str | None = None) -> dict[str, Any]:
+        """Cancel every resting order (of one market), in batches; always allowed."""
+        with self._lock:
+            resting = [o.order_id for o in self.broker.orders(status="resting", ticker=ticker)]
+            results: list[dict[str, Any]] = []
+            for i in range(0, len(resting), CANCEL_BATCH):
+                results += self.batch_cancel_orders(resting[i:i + CANCEL_BATCH])
+            left = len(self.broker.orders(status="resting", ticker=ticker))
+            if resting:
+                self.journal.add_event("cancel-all", {"ticker": ticker or "", "resting": len(resting),
+                                                      "left": left})
+        return {"cancelled": sum(1 for r in results if "reduced_by" in r), "order_ids": resting,
+                "errors": [r for r in results if "error" in r], "remaining_resting": left}
+
+    def queue_positions(self, *, order_id: str | None = None, ticker: str | None = None) -> list[dict[str, Any]]:
+        """Contracts ahead of each resting order at its price (of one order, or one market).
+
+        Raises:
+            UsageError: the order is not resting. NotFound: no such order.
+        """
+        with self._lock:
+            tickers = [ticker] if ticker else None
+            if order_id is not None:
+                o = self._order(order_id)
+                if o.status != "resting":
+                    raise UsageError(f"order {order_id} is {o.status}: only a resting order has a queue position")
+                tickers = [o.ticker]
+            rows = self._desk().queue_positions(tickers=tickers)
+            coids = {o.order_id: o.client_order_id for o in self.broker.orders(status="resting")}
+        return [{"order_id": q.order_id, "client_order_id": coids.get(q.order_id, ""), "ticker": q.ticker,
+                 "ahead": fmt_count(q.ahead)} for q in rows if order_id is None or q.order_id == order_id]
+
+    def account_limits(self) -> dict[str, Any]:
+        """The venue's API rate limits for this key (none on paper) and the risk gate's limits."""
+        with self._lock:
+            api = self.broker.account_limits() if isinstance(self.broker, OrderDesk) else None
+        return {"mode": self.mode,
+                "api": None if api is None else {
+                    "usage_tier": api.usage_tier,
+                    "read": {"refill_rate": api.read_rate, "bucket_capacity": api.read_capacity},
+                    "write": {"refill_rate": api.write_rate, "bucket_capacity": api.write_capacity}},
+                "risk": self.risk_limits()}
+
+    def risk_limits(self) -> dict[str, str]:
+        """The risk gate's limits as they hold now (tightened ones included), as strings."""
+        import msgspec
+
+        risk = msgspec.to_builtins(self.profile.risk, builtin_types=(Decimal,))
+        return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in risk.items()}
+
+    # -- the venue: events, series, the tape, candles, status ------------------------------------
+    @property
+    def venue(self) -> Venue:
+        """What the market-data source knows beyond books (:mod:`kalashi_cli.venue`)."""
+        if self._venue is None:
+            from .venue import venue_for
+
+            self._venue = venue_for(self.source, self.broker.trading_active)
+        return self._venue
+
+    def events(self, *, status: str | None = "open", series_ticker: str | None = None, category: str | None = None,
+               query: str | None = None, limit: int = 20, cursor: str | None = None) -> tuple[list[dict[str, Any]],
+                                                                                              str, int]:
+        """A page of events (by status word, series, category, words in their titles); the next cursor; the total."""
+        from .venue import page
+
+        with self._lock:
+            rows = self.venue.events(status=status, series_ticker=series_ticker)
+        rows = [r for r in rows if (not category or r["category"].lower() == category.lower())
+                and matches(query, r.get("title"), r.get("sub_title"), r["event_ticker"], *r.get("market_titles", ()))]
+        chunk, nxt = page(rows, limit, cursor)
+        return chunk, nxt, len(rows)
+
+    def series(self, *, series_ticker: str | None = None, category: str | None = None, query: str | None = None,
+               limit: int = 20, cursor: str | None = None) -> tuple[list[dict[str, Any]], str, int]:
+        """A page of series (one, when ``series_ticker`` is given); the next cursor; the total.
+
+        Raises:
+            NotFound: no such series.
+        """
+        from .venue import page
+
+        with self._lock:
+            rows = self.venue.series(series_ticker)
+        rows = [r for r in rows if (not category or r["category"].lower() == category.lower())
+                and matches(query, r.get("title"), r["series_ticker"])]
+        chunk, nxt = page(rows, limit, cursor)
+        return chunk, nxt, len(rows)
+
+    def trades(self, ticker: str | None = None, *, limit: int = 20, cursor: str | None = None,
+               min_ts: int | None = None, max_ts: int | None = None) -> tuple[list[dict[str, Any]], str]:
+        """A page of the public tape (newest first) and the next cursor."""
+        with self._lock:
+            return self.venue.trades(ticker, limit=limit, cursor=cursor, min_ts=min_ts, max_ts=max_ts)
+
+    def candlesticks(self, ticker: str, *, period: int = 60, start_ts: int | None = None, end_ts: int | None = None,
+                     limit: int = 24) -> list[dict[str, Any]]:
+        """The last ``limit`` candles of ``period`` minutes ending by ``end_ts`` (default: the one open now), oldest first.
+
+        Raises:
+            UsageError: a period Kalshi does not serve, or start after end. NotFound.
+        """
+        from .venue import PERIODS
+
+        if period not in PERIODS:
+            raise UsageError(f"period must be one of {', '.join(map(str, PERIODS))} minutes, not {period}")
+        width = period * 60
+        with self._lock:
+            # by default up to the end of the period in progress: the latest candle is the one open now
+            end = end_ts if end_ts is not None else (self.venue.now_s() // width + 1) * width
+            start = start_ts if start_ts is not None else end - width * limit
+            if start > end:
+                raise UsageError("the start is after the end")
+            rows = self.venue.candlesticks(ticker, period=period, start_ts=start, end_ts=end)
+        return rows[-limit:]
+
+    def exchange_status(self) -> dict[str, Any]:
+        with self._lock:
+            return {**self.venue.exchange_status(), "mode": self.mode}
+
+    def schedule(self) -> dict[str, Any]:
+        with self._lock:
+            return self.venue.schedule()
+
     def books(self, tickers: list[str]) -> dict[str, Market]:
         with self._lock:
             return self.source.books(tickers)
+
+
+#: orders cancelled per request by cancel_all_orders (Kalshi's batch limit)
+CANCEL_BATCH = 20
+
+
+def order_view(o: ExchangeOrder) -> dict[str, Any]:
+    """An order at the broker as the agent and the dashboard see it: on the YES book."""
+    return {"order_id": o.order_id, "client_order_id": o.client_order_id, "ticker": o.ticker, "side": o.side,
+            "yes_price": fmt_price(o.price), "status": o.status, "count": fmt_count(o.initial_count),
+            "filled": fmt_count(o.fill_count), "remaining": fmt_count(o.remaining_count),
+            "created": iso(o.created_ts_ms) if o.created_ts_ms else None}
+
+
+def matches(query: str | None, *texts: str | None) -> bool:
+    """Whether every word of ``query`` appears in one of ``texts`` (case-insensitive; no query: yes)."""
+    if not query:
+        return True
+    hay = " ".join(t for t in texts if t).lower()
+    return all(w in hay for w in query.lower().split())
 
 
 def _limit_json(v: Any) -> Any:

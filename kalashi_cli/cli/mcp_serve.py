@@ -67,7 +67,9 @@ def mcp_serve(
     markets: MarketsOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every tool call and failure on stderr."),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="Log every tool call on stderr, one line each: name, outcome, duration and the "
+                                      "names of the arguments given (never their values or the token)."),
     quiet: QuietOpt = False,
 ) -> None:
     """Serve kalashi's tools to an AI assistant over MCP.
@@ -106,7 +108,7 @@ def mcp_serve(
     service = TradingService(profile, mode=mode.value, source=spec, journal_path=path, allow_trading=trading,
                              allow_foreign_source=allow_foreign_source)
     try:
-        server = build_server(service, log_level="INFO" if verbose else "WARNING", token=token)
+        server = build_server(service, token=token, call_log=_call_line if verbose else None)
         what = (f"kalashi mcp-serve: {mode.value} account, source {service.source.describe()}, profile "
                 f"{service.profile_name}; orders {'allowed (risk-gated)' if trading else 'refused (read-only)'}")
         if transport is Transport.stdio:
@@ -148,6 +150,15 @@ def _token() -> tuple[str, bool]:
         raise UsageError(f"{TOKEN_VAR} must be at least 16 characters of A-Z a-z 0-9 . _ ~ -",
                          hint=f"unset {TOKEN_VAR} to get a random token printed at start")
     return given.strip(), False
+
+
+def _call_line(line: str) -> None:
+    """One tool call's line on stderr (``--verbose``), written whole and flushed at once."""
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # stderr is gone: the call itself must not fail for it
+        pass
 
 
 def _say(msg: str, quiet: bool) -> None:

@@ -22,11 +22,13 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import httpx
 
 from kalashi_cli.domain import (
+    AccountLimits,
     Balance,
     ExchangeFill,
     ExchangeOrder,
@@ -34,9 +36,10 @@ from kalashi_cli.domain import (
     MarketPosition,
     OrderAck,
     OrderIntent,
+    OrderStatus,
     Settlement,
 )
-from kalashi_cli.errors import ConsentError, UsageError
+from kalashi_cli.errors import ConsentError, ExchangeError, KalashiError, NotFound, UsageError
 from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_credentials
 from kalashi_cli.exchange.env import (
     DEMO,
@@ -52,7 +55,10 @@ from kalashi_cli.exchange.loop import LoopThread
 from kalashi_cli.exchange.ratelimit import RateLimiter
 from kalashi_cli.exchange.rest import KalshiClient
 from kalashi_cli.exchange.wire import (
+    count_of,
+    error_of,
     order_request,
+    parse_account_limits,
     parse_balance,
     parse_exchange_order,
     parse_exchange_status,
@@ -61,8 +67,8 @@ from kalashi_cli.exchange.wire import (
     parse_position,
     parse_settlement,
 )
-from kalashi_cli.money import Count, parse_count
-from kalashi_cli.ports import Broker, CallCounter, Mode, SourceEvents
+from kalashi_cli.money import Count, Price, fmt_count, fmt_price, parse_count
+from kalashi_cli.ports import Broker, CallCounter, Mode, OrderDesk, QueuePosition, SourceEvents
 
 log = logging.getLogger("kalashi.exchange.broker")
 
@@ -180,6 +186,72 @@ class KalshiBroker:
                 return int(answer[key])
         return len(resting)
 
+    # ------------------------------------------------------------------ managing resting orders (OrderDesk)
+
+    def amend(self, order: ExchangeOrder, *, price: Price, count: Count, client_order_id: str) -> OrderAck:
+        """POST …/amend: new YES price and TOTAL count (filled + remaining), under a new client_order_id.
+
+        Raises:
+            OrderRejected (400), NotFound, Conflict (the new id was used), OutcomeUnknown (reconcile).
+        """
+        body = {"ticker": order.ticker, "side": order.side, "price": fmt_price(price), "count": fmt_count(count),
+                "updated_client_order_id": client_order_id}
+        if order.client_order_id:
+            body["client_order_id"] = order.client_order_id
+        answer = self._loop.run(self.client.amend_order(order.order_id, body, subaccount=self.subaccount))
+        ack = parse_order_ack(answer)
+        # an amended order is a resting GTC order: what remains rests
+        status: OrderStatus = "resting" if ack.remaining_count > 0 else "executed" if ack.fill_count else "canceled"
+        return replace(ack, client_order_id=ack.client_order_id or client_order_id, status=status)
+
+    def decrease(self, order: ExchangeOrder, *, reduce_by: Count | None = None,
+                 reduce_to: Count | None = None) -> Count:
+        """POST …/decrease with exactly one of reduce_by / reduce_to; return the remaining count."""
+        answer = self._loop.run(self.client.decrease_order(
+            order.order_id, reduce_by=fmt_count(reduce_by) if reduce_by is not None else None,
+            reduce_to=fmt_count(reduce_to) if reduce_to is not None else None, market_ticker=order.ticker,
+            subaccount=self.subaccount))
+        left = count_of(answer, "remaining_count") if isinstance(answer, Mapping) else None
+        return left if left is not None else self.order(order.order_id).remaining_count
+
+    def order(self, order_id: str) -> ExchangeOrder:
+        """GET /portfolio/orders/{order_id}. Raises: NotFound."""
+        return parse_exchange_order(self._loop.run(self.client.get_order(order_id)))
+
+    def queue_positions(self, *, tickers: Sequence[str] | None = None) -> list[QueuePosition]:
+        """GET /portfolio/orders/queue_positions for these markets (default: those with resting orders)."""
+        wanted = list(tickers) if tickers else sorted({o.ticker for o in self.orders(status="resting")})
+        if not wanted:
+            return []
+        rows = self._loop.run(self.client.get_queue_positions(market_tickers=wanted, subaccount=self.subaccount))
+        return [QueuePosition(_str_of(r, "order_id"), _str_of(r, "market_ticker") or _str_of(r, "ticker"),
+                              count_of(r, "queue_position") or 0) for r in rows]
+
+    def batch_cancel(self, orders: Sequence[ExchangeOrder]) -> list[Count | KalashiError]:
+        """DELETE /portfolio/events/orders/batched (one request, 2 tokens per order); per-order answers."""
+        if not orders:
+            return []
+        answer = self._loop.run(self.client.batch_cancel_orders(
+            [{"order_id": o.order_id, "market_ticker": o.ticker} for o in orders]))
+        items = answer.get("orders") if isinstance(answer, Mapping) else None
+        by_id = {i.get("order_id"): i for i in items or () if isinstance(i, Mapping)}
+        out: list[Count | KalashiError] = []
+        for o in orders:
+            item = by_id.get(o.order_id)
+            if item is None:
+                out.append(ExchangeError(f"the batch cancel answer does not mention order {o.order_id}"))
+            elif isinstance(item.get("error"), Mapping):
+                code, text = error_of({"error": item["error"]})
+                cls = NotFound if code in ("not_found", "order_not_found") else ExchangeError
+                out.append(cls(f"cancel {o.order_id}: {text or code}", code=code))
+            else:
+                out.append(count_of(item, "reduced_by") or 0)
+        return out
+
+    def account_limits(self) -> AccountLimits | None:
+        """GET /account/limits: this key's usage tier and token buckets."""
+        return parse_account_limits(self._loop.run(self.client.get_account_limits()))
+
     # ------------------------------------------------------------------ reads
 
     async def _collect(self, it: Any) -> list[dict[str, Any]]:
@@ -279,5 +351,14 @@ def open_broker(
     return KalshiBroker(mode, target, creds, consented=consented, transport=transport, **kw)
 
 
+def _str_of(d: Mapping[str, Any], key: str) -> str:
+    v = d.get(key)
+    return v if isinstance(v, str) else ""
+
+
 def _conforms(broker: KalshiBroker) -> Broker:  # mypy checks the protocol here
+    return broker
+
+
+def _desk(broker: KalshiBroker) -> OrderDesk:  # … and the order desk's
     return broker

@@ -555,6 +555,23 @@ class KalshiClient:
         body = await self.get(f"/portfolio/orders/{order_id}", endpoint="GET /portfolio/orders/{order_id}")
         return body.get("order", body) if isinstance(body, dict) else {}
 
+    async def get_queue_positions(self, *, market_tickers: Sequence[str] | None = None,
+                                  event_ticker: str | None = None,
+                                  subaccount: int | None = None) -> list[dict[str, Any]]:
+        """GET /portfolio/orders/queue_positions → ``[{order_id, market_ticker, queue_position_fp}]``.
+
+        Kalshi wants at least one of ``market_tickers`` (comma-separated) or ``event_ticker``.
+        """
+        body = await self.get("/portfolio/orders/queue_positions",
+                              {"market_tickers": ",".join(market_tickers) if market_tickers else None,
+                               "event_ticker": event_ticker, "subaccount": subaccount})
+        return [q for q in (body.get("queue_positions") or ()) if isinstance(q, dict)]
+
+    async def get_queue_position(self, order_id: str) -> dict[str, Any]:
+        """GET /portfolio/orders/{order_id}/queue_position → ``{queue_position_fp}`` (contracts ahead)."""
+        return await self.get(f"/portfolio/orders/{order_id}/queue_position",  # type: ignore[no-any-return]
+                              endpoint="GET /portfolio/orders/{order_id}/queue_position")
+
     async def iter_fills(
         self, *, ticker: str | None = None, order_id: str | None = None, min_ts: int | None = None,
         max_ts: int | None = None, subaccount: int | None = None, limit: int = 1000,

@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, TypeGuard
 
 from kalashi_cli.domain import (
+    AccountLimits,
     Balance,
     BookSide,
     ExchangeFill,
@@ -698,17 +699,6 @@ def parse_exchange_status(d: Json) -> ExchangeStatus:
         trading_active=bool(d.get("trading_active", False)),
         by_shard=shards,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class AccountLimits:
-    """GET /account/limits: token-bucket refill rates (tokens/s) and capacities."""
-
-    usage_tier: str
-    read_rate: int
-    read_capacity: int
-    write_rate: int
-    write_capacity: int
 
 
 def parse_account_limits(d: Json) -> AccountLimits:

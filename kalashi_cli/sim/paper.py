@@ -32,10 +32,10 @@ from ..domain import (
     OrderIntent,
     Settlement,
 )
-from ..errors import JournalError, NotFound
+from ..errors import JournalError, KalashiError, NotFound
 from ..locks import AccountLock
-from ..money import Count, Money
-from ..ports import MarketSource, Mode, SourceEvents
+from ..money import Count, Money, Price
+from ..ports import MarketSource, Mode, OrderDesk, QueuePosition, SourceEvents
 from .engine import EventLog, FillEvent, MatchingEngine, OrderUpdated, Settled
 
 ACCOUNT = "paper"
@@ -168,6 +168,8 @@ class PaperBroker:
             "remaining_count, taker_fees, maker_fees, taker_fill_cost, maker_fill_cost, created_ms, time_in_force, "
             "post_only, reduce_only, stp, expiration_ts, cancel_on_pause) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(order_id) DO UPDATE SET "
+            # price, total and client_order_id change only by an amend
+            "client_order_id=excluded.client_order_id, price=excluded.price, initial_count=excluded.initial_count, "
             "status=excluded.status, fill_count=excluded.fill_count, remaining_count=excluded.remaining_count, "
             "taker_fees=excluded.taker_fees, maker_fees=excluded.maker_fees, "
             "taker_fill_cost=excluded.taker_fill_cost, maker_fill_cost=excluded.maker_fill_cost",
@@ -286,6 +288,48 @@ class PaperBroker:
             finally:
                 self._persist()
 
+    # -- managing resting orders (OrderDesk) ----------------------------------------------------
+    def order(self, order_id: str) -> ExchangeOrder:
+        with self._lock:
+            return self.engine.order(ACCOUNT, order_id)
+
+    def amend(self, order: ExchangeOrder, *, price: Price, count: Count, client_order_id: str) -> OrderAck:
+        with self._lock:
+            self._ensure_fresh([order.ticker])
+            old = self._intents.get(order.client_order_id)
+            if old is not None:
+                self._intents[client_order_id] = replace(old, client_order_id=client_order_id, price=price, count=count)
+            try:
+                return self.engine.amend(ACCOUNT, order.order_id, ticker=order.ticker, side=order.side, price=price,
+                                         count=count, client_order_id=order.client_order_id or None,
+                                         updated_client_order_id=client_order_id)
+            finally:
+                self._persist()
+
+    def decrease(self, order: ExchangeOrder, *, reduce_by: Count | None = None,
+                 reduce_to: Count | None = None) -> Count:
+        with self._lock:
+            try:
+                return self.engine.decrease(ACCOUNT, order.order_id, reduce_by=reduce_by, reduce_to=reduce_to)
+            finally:
+                self._persist()
+
+    def queue_positions(self, *, tickers: Sequence[str] | None = None) -> list[QueuePosition]:
+        with self._lock:
+            return [QueuePosition(q.order_id, q.ticker, q.ahead)
+                    for q in self.engine.queue_positions(ACCOUNT, tickers=list(tickers) if tickers else None)]
+
+    def batch_cancel(self, orders: Sequence[ExchangeOrder]) -> list[Count | KalashiError]:
+        with self._lock:
+            try:
+                out: list[Count | KalashiError] = [*self.engine.batch_cancel(ACCOUNT, [o.order_id for o in orders])]
+                return out
+            finally:
+                self._persist()
+
+    def account_limits(self) -> None:
+        return None  # the paper exchange has no API, hence no rate limits
+
     # -- reads ----------------------------------------------------------------------------------
     def orders(self, *, ticker: str | None = None, status: str | None = None) -> list[ExchangeOrder]:
         with self._lock:
@@ -321,3 +365,7 @@ def paper_exchange_path(journal_path: str | Path) -> Path:
     """Where the paper exchange keeps its state, beside the journal."""
     p = Path(journal_path)
     return p.with_name(p.name + ".paper-exchange.sqlite")
+
+
+def _desk(broker: PaperBroker) -> OrderDesk:  # mypy checks the order-desk protocol here
+    return broker

@@ -68,7 +68,7 @@ from ..errors import (
 from ..journal import Journal, TradeRow
 from ..ledger import netting_credit
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap, usd, usd_price
-from ..ports import Broker
+from ..ports import Broker, OrderDesk
 from ..profile import Profile
 from .book import buy_slices, sell_slices, slices_count
 from .own_orders import crosses_own, without_own_orders
@@ -87,6 +87,21 @@ class Denied:
     rule: str
     reason: str
     strategy: str = ""
+
+
+#: the opportunity id under which amends are journaled: ``amend:<order_id>``
+AMEND_PREFIX = "amend:"
+
+
+@dataclass(frozen=True, slots=True)
+class Amended:
+    """What an amend did: the order as amended (None unless the exchange took it), fills, a refusal or why not."""
+
+    order: ExchangeOrder | None
+    fills: list[Fill]
+    denied: Denied | None
+    reason: str
+    unknown: bool = False
 
 
 def client_order_id(opportunity_id: str, leg_index: int, intent_key: str, purpose: str = "entry") -> str:
@@ -413,6 +428,10 @@ class OrderExecutor:
             raise JournalError(f"intent {client_order_id} is {row.status if row else 'unknown'}, not never_sent",
                                hint="only an intent reconciliation proved never arrived may be resent")
         intent = row.to_intent()
+        if row.opportunity_id.startswith(AMEND_PREFIX):
+            return [Denied(ref or row.opportunity_id, intent.ticker, "amend-not-resent",
+                           "an amend that never arrived is not sent again as a new order: the original order "
+                           "stands as it was; amend it afresh", strategy or row.strategy)], 0
         action, price = from_book_side(intent.side, intent.price, "yes")
         leg = Leg(intent.ticker, "yes", action, price, intent.count)  # type: ignore[arg-type]
         ref = ref or row.opportunity_id
@@ -616,6 +635,100 @@ class OrderExecutor:
                              f"{why_open}; the position stays open and is recorded for `kalashi flatten`", strategy)
         self.journal.add_event("unwind", {"opportunity_id": opp_id, "reason": reason, "legs": legs,
                                           "realized_loss": fmt_money(total_loss)})
+
+    # -- amending a resting order ------------------------------------------------------
+    def amend(self, order: ExchangeOrder, market: Market, *, price: Price, count: Count, client_order_id: str,
+              strategy: str = "manual", concentration: tuple[str, str] | None = None) -> Amended:
+        """Amend a resting order the way an order is sent: gated, journaled before it is sent, sent once.
+
+        The amended order — YES ``price``, TOTAL ``count`` (filled + remaining) — passes the risk
+        gate as a whole, replacing the old one (whose collateral and slot are freed first). It is
+        journaled as an intent under the NEW ``client_order_id`` (the exchange renames the order),
+        so an amend whose answer is lost is settled like a create: looked up by that id at once,
+        else the market is blocked until reconciliation finds the order under one name or the
+        other. An amend intent judged never sent is never resent (:meth:`resend` refuses it).
+        """
+        ref = f"{AMEND_PREFIX}{order.order_id}"
+        remaining = count - order.fill_count
+        tif = order.time_in_force or "good_till_canceled"
+        intent = OrderIntent(client_order_id, order.ticker, order.side, price, remaining,
+                             time_in_force=tif)  # type: ignore[arg-type]
+        if remaining <= 0:
+            return Amended(None, [], Denied(ref, order.ticker, "size", "the new count must exceed what already "
+                                            f"filled ({order.fill_count / COUNT_SCALE:g})", strategy), "")
+        self.gate.replacing(order.order_id)
+        d = self.gate.check(intent, fee_type=market.fee_type, multiplier=market.fee_multiplier,
+                            stale=self.stale(order.ticker), trading_active=self._active(),
+                            concentration=concentration)
+        if d:
+            return Amended(None, [], Denied(ref, order.ticker, d.rule, d.reason, strategy), "")
+        if self.journal.record_intent(intent, strategy=strategy, opportunity_id=ref) is not None:
+            return Amended(None, [], Denied(ref, order.ticker, "duplicate", f"client_order_id {client_order_id} "
+                                            "was used before; not sending the amend", strategy), "")
+        self.gate.admit(intent, market.fee_type, market.fee_multiplier)
+        desk = self.broker
+        try:
+            if not isinstance(desk, OrderDesk):
+                raise OrderRejected(f"the {self.broker.mode} broker cannot amend orders")
+            ack = desk.amend(order, price=price, count=count, client_order_id=client_order_id)
+        except Conflict as e:
+            # the new id is taken: by this very order (an earlier amend arrived after all), or by another
+            try:
+                mine = any(o.order_id == order.order_id and o.client_order_id == client_order_id
+                           for o in self.broker.orders(ticker=order.ticker))
+            except KalashiError:
+                mine = False
+            if mine:
+                return self._amend_recorded(order, intent, order.order_id, strategy, f"409 conflict ({e}); the "
+                                            "order already carries the new client_order_id: the amend arrived")
+            self.journal.set_intent_status(client_order_id, "rejected", detail=f"amend refused: {e}")
+            return Amended(None, [], None, f"client_order_id {client_order_id} is already used on the exchange: {e}")
+        except OutcomeUnknown as e:
+            return self._amend_unknown(order, intent, strategy, str(e))
+        except NetworkError as e:
+            self.journal.set_intent_status(client_order_id, "never_sent", detail=f"amend not sent: {e}")
+            return Amended(None, [], None, f"not sent, nothing reached the exchange: {e}")
+        except (OrderRejected, ExchangeError) as e:  # 429 included: refused before processing
+            self.journal.set_intent_status(client_order_id, "rejected", detail=f"amend refused: {e}")
+            return Amended(None, [], None, str(e))
+        return self._amend_recorded(order, intent, ack.order_id or order.order_id, strategy, "")
+
+    def _amend_recorded(self, order: ExchangeOrder, intent: OrderIntent, order_id: str, strategy: str,
+                        reason: str) -> Amended:
+        """Record the amended order as the exchange lists it, with the fills a new price took."""
+        try:
+            now = next((o for o in self.broker.orders(ticker=order.ticker) if o.order_id == order_id), None)
+            known = {f.fill_id for f in self.journal.fills(ticker=order.ticker)}
+            fills = [f for f in self.broker.fills(ticker=order.ticker)
+                     if f.order_id == order_id and f.fill_id not in known]
+        except KalashiError as e:
+            self.journal.add_event("ack-details-missing", {"client_order_id": intent.client_order_id,
+                                                           "order_id": order_id, "error": str(e)},
+                                   ticker=order.ticker)
+            now, fills = None, []
+        self.journal.record_ack(intent.client_order_id, order_id, now, fills, strategy=strategy)
+        self.journal.add_event("amend", {"order_id": order_id, "from_client_order_id": order.client_order_id,
+                                         "client_order_id": intent.client_order_id,
+                                         "price": f"{order.price}->{intent.price}",
+                                         "count": f"{order.initial_count}->{intent.count + order.fill_count}",
+                                         "filled_now": sum(f.count for f in fills)}, ticker=order.ticker)
+        return Amended(now, [self._fill_record(f, "yes") for f in fills], None, reason)
+
+    def _amend_unknown(self, order: ExchangeOrder, intent: OrderIntent, strategy: str, why: str) -> Amended:
+        coid = intent.client_order_id
+        self.journal.set_intent_status(coid, "unknown", detail=f"amend: {why}")
+        self.journal.add_event("outcome-unknown", {"client_order_id": coid, "error": why, "amend_of": order.order_id},
+                               ticker=order.ticker)
+        try:
+            found = next((o for o in self.broker.orders(ticker=order.ticker)
+                          if o.client_order_id == coid and o.order_id == order.order_id), None)
+        except KalashiError as e:
+            why, found = f"{why}; looking it up failed too ({e})", None
+        if found is None:
+            self.gate.block(order.ticker)
+            return Amended(None, [], None, f"{why} — market blocked until reconciled", unknown=True)
+        return self._amend_recorded(order, intent, found.order_id, strategy,
+                                    f"answer lost ({why}); found amended on the exchange by client_order_id")
 
     # -- records ------------------------------------------------------------------------
     def _order_record(self, p: _LegPlan, strategy: str, opp_id: str, *, status: str, order_id: str,

@@ -363,5 +363,21 @@ class RiskGate:
         self.reserved += spent + (order_collateral(rest, fee_type, multiplier) if rest else 0) \
             - order_collateral(intent, fee_type, multiplier)
 
+    def replacing(self, order_id: str) -> None:
+        """Check the next order as the replacement of resting order ``order_id`` (an amend).
+
+        The order's collateral, its cost against the daily cap and its open-order slot are freed
+        first, so the amended order is weighed as a whole — price and size — against the caps and
+        the cash, not on top of itself.
+        """
+        resting = self.journal.orders(status="resting")
+        rest = [o for o in resting if o.order_id != order_id]
+        if len(rest) == len(resting):
+            return
+        self._open_orders -= 1
+        self.held = resting_collateral(rest, {t: p.position for t, p in self.portfolio.ledger.positions.items()},
+                                       self._netted)
+        self.resting_cost = resting_cost(rest)
+
     def block(self, ticker: str) -> None:
         self._blocked.add(ticker)

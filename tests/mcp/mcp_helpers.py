@@ -11,10 +11,13 @@ hook only Python callers have, never a tool argument. Nothing here sleeps to wai
 from __future__ import annotations
 
 import ipaddress
+import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +26,7 @@ from kalashi_cli.mcp.rss import AddressPolicy
 SIM = "sim:seed=1,markets=300"
 LOOPBACK_FOR_TESTS = AddressPolicy(exempt=(ipaddress.ip_network("127.0.0.1/32"),))
 WAIT = 30.0  # seconds: the bound on any single wait
+SUMMARY_MAX = 4000  # characters: the most a tool answer's text summary may take
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
@@ -157,6 +161,9 @@ def structured(result: Any) -> dict[str, Any]:
     if result.is_error:
         raise AssertionError(f"tool call failed: {result.content[0].text if result.content else result}")
     assert isinstance(result.structured_content, dict)
+    # the text part is a short summary for the model, never the structured content again
+    summary = result.content[-1].text
+    assert summary and not summary.lstrip().startswith(("{", "[")) and len(summary) <= SUMMARY_MAX, summary[:300]
     return result.structured_content
 
 
@@ -164,3 +171,21 @@ def error_text(result: Any) -> str:
     """The text of a failed tool call (fails the test if the call succeeded)."""
     assert result.is_error, f"expected an error, got {result.structured_content}"
     return str(result.content[0].text)
+
+
+def simx_env(server: Any, key: Any) -> dict[str, str]:
+    """The environment that points a demo account at a running sim-exchange with ``key``."""
+    return {"KALASHI_EXCHANGE_URL": server.url, "KALSHI_API_KEY_ID": key.key_id,
+            "KALSHI_PRIVATE_KEY_PATH": str(key.private_key_path)}
+
+
+def kalashi_command() -> list[str]:
+    """The installed ``kalashi`` script (``python -m kalashi_cli`` where it is missing)."""
+    script = Path(sys.executable).with_name("kalashi")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "kalashi_cli"]
+
+
+def child_env(home: Path) -> dict[str, str]:
+    """A subprocess's environment: its own data dir, and no Kalshi or kalashi settings of the caller's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KALSHI_", "KALASHI_"))}
+    return {**env, "KALASHI_HOME": str(home)}

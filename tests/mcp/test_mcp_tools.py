@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp_helpers import LOOPBACK_FOR_TESTS, SIM, FeedServer, error_text, structured
+from trader_scenario import check_scenario, run_scenario
 
-from kalashi_cli.mcp.server import TOOL_NAMES, build_server, record_schema
+from kalashi_cli.mcp.server import RESOURCE_URIS, TOOL_NAMES, WRITE_TOOLS, build_server, record_schema
 from kalashi_cli.money import fmt_price, parse_price
 from kalashi_cli.service import TradingService
 
@@ -41,10 +42,12 @@ async def test_lists_every_tool_with_schemas(service: TradingService) -> None:
         assert t.output_schema is not None and t.output_schema["type"] == "object", t.name
     # agents may brake, never release: no tool resumes, clears a halt or swaps the profile
     assert not {n for n in tools if any(w in n for w in ("resume", "clear", "start", "profile", "loosen"))}
+    # every tool that changes something says so; the registry checks the token for exactly these
+    assert {n for n, t in tools.items() if not t.annotations.read_only_hint} == set(WRITE_TOOLS)
     assert tools["get_balance"].annotations.read_only_hint is True
     assert tools["create_order"].annotations.destructive_hint is True
     assert tools["get_market"].output_schema["required"] == record_schema("market")["required"]
-    assert resources == {"kalashi://profile", "kalashi://metrics/latest"}
+    assert resources == set(RESOURCE_URIS)
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -102,6 +105,11 @@ async def test_every_tool_against_paper_broker(service: TradingService, feed_ser
 
         feed = await call("fetch_rss_feed", url=feed_server.url("/feed.xml"), max_items=2)
         assert feed["format"] == "rss" and len(feed["items"]) == 2 and "untrusted" in feed["note"]
+
+        # the order-management and venue tools, as tests/mcp/test_mcp_trader_tools.py runs them
+        scenario = await run_scenario(c)
+        check_scenario(scenario, service)
+        called |= scenario["called"]
 
         limits = await call("tighten_limits", max_order_cost="4", max_daily_cost=40)
         assert limits["limits"]["max_order_cost"] == "4" and limits["changed"] == {"max_order_cost": "4",

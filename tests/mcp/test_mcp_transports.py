@@ -8,35 +8,23 @@ prints its endpoint on stderr once the socket listens; the test reads that line 
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import re
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp_helpers import SIM, WAIT, error_text, structured
+from mcp_helpers import SIM, WAIT, child_env, error_text, kalashi_command, structured
 from typer.testing import CliRunner
 
 from kalashi_cli.cli.app import app
-from kalashi_cli.mcp.server import TOOL_NAMES, transport_security
+from kalashi_cli.mcp.server import TOOL_NAMES, WRITE_TOOLS, transport_security
 
 pytestmark = pytest.mark.anyio
-
-
-def kalashi_command() -> list[str]:
-    script = Path(sys.executable).with_name("kalashi")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "kalashi_cli"]
-
-
-def child_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KALSHI_", "KALASHI_"))}
-    return {**env, "KALASHI_HOME": str(home)}
 
 
 def test_sdk_import_is_not_shadowed_by_our_package() -> None:
@@ -67,10 +55,10 @@ async def test_stdio_session_with_a_real_subprocess(tmp_path: Path) -> None:
 class HttpServer:
     """`kalashi mcp-serve --transport http --port 0` in a subprocess; its stderr read by a thread."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         self.proc = subprocess.Popen(
             [*kalashi_command(), "mcp-serve", "--transport", "http", "--port", "0", "--source", SIM,
-             "--journal", str(tmp_path / "j.sqlite")],
+             "--journal", str(tmp_path / "j.sqlite"), *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**child_env(tmp_path / "home"), **(env or {})})
         self.lines: queue.Queue[str | None] = queue.Queue()
@@ -101,10 +89,15 @@ class HttpServer:
         return found[0]
 
     def stop(self) -> tuple[int, str]:
+        """Stop the server (SIGTERM); return its exit code and stdout. ``seen`` then holds all of stderr."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(WAIT)
         self.pump.join(WAIT)
+        while not self.lines.empty():
+            line = self.lines.get_nowait()
+            if line is not None:
+                self.seen.append(line)
         assert self.proc.stdout is not None and self.proc.stderr is not None
         out = self.proc.stdout.read()
         self.proc.stdout.close()
@@ -136,7 +129,11 @@ async def test_streamable_http_session_with_the_official_client(tmp_path: Path) 
             market = structured(await c.call_tool("get_markets", {"limit": 1}))["markets"][0]
             refused = {name: error_text(await c.call_tool(name, args)) for name, args in (
                 ("create_order", {"ticker": market["ticker"], **order}), ("cancel_order", {"order_id": "x-1"}),
-                ("tighten_limits", {"max_order_cost": 1}), ("halt", {}))}
+                ("tighten_limits", {"max_order_cost": 1}), ("halt", {}),
+                ("batch_create_orders", {"orders": [{"ticker": market["ticker"], **order}]}),
+                ("amend_order", {"order_id": "x-1", "count": 2}), ("decrease_order", {"order_id": "x-1",
+                                                                                      "reduce_by": 1}),
+                ("batch_cancel_orders", {"order_ids": ["x-1"]}), ("cancel_all_orders", {}))}
         async with authorized(url, "wrong-" + token) as c:
             wrong = error_text(await c.call_tool("halt", {}))
         async with authorized(url, token) as c:
@@ -145,6 +142,7 @@ async def test_streamable_http_session_with_the_official_client(tmp_path: Path) 
     finally:
         code, stdout = server.stop()
     assert names == set(TOOL_NAMES)
+    assert set(refused) == set(WRITE_TOOLS)  # every tool that changes something …
     assert all("Unauthorized" in text and "Authorization: Bearer" in text for text in refused.values()), refused
     assert "Unauthorized" in wrong
     assert placed["order"]["mode"] == "paper" and placed["order"]["status"] == "resting"
@@ -163,6 +161,42 @@ async def test_http_token_from_the_environment(tmp_path: Path) -> None:
         server.stop()
     assert halted["state"] == "HALTED"
     assert token not in "".join(server.seen) and "bearer token  from KALASHI_MCP_TOKEN" in "".join(server.seen)
+
+
+async def test_verbose_logs_every_tool_call_on_one_line_without_secrets(tmp_path: Path) -> None:
+    token = "a-token-that-must-never-be-logged"
+    server = HttpServer(tmp_path, env={"KALASHI_MCP_TOKEN": token}, args=("--verbose",))
+    try:
+        url = server.endpoint()
+        async with authorized(url, token) as c:
+            structured(await c.call_tool("get_balance", {}))
+            market = structured(await c.call_tool("get_markets", {"limit": 1}))["markets"][0]
+            refused = error_text(await c.call_tool("create_order", {
+                "ticker": market["ticker"], "outcome": "yes", "action": "sell", "count": 500, "price": "0.01",
+                "client_order_id": "value-that-must-not-be-logged"}))
+            structured(await c.call_tool("halt", {"reason": "another value never logged"}))
+            # calls the SDK refuses before the tool runs are logged too (an unknown name only counted)
+            error_text(await c.call_tool("get_markets", {"limit": 0, "secret_looking_key": "x"}))
+            error_text(await c.call_tool("no_such_tool", {}))
+        async with Client(url, read_timeout_seconds=WAIT) as c:  # no token
+            unauthorized = error_text(await c.call_tool("cancel_all_orders", {}))
+    finally:
+        code, _ = server.stop()
+    assert code == 0 and "RiskDenied" in refused and "Unauthorized" in unauthorized
+    calls = [line.rstrip("\n") for line in server.seen if line.startswith("kalashi mcp: ")]
+    shape = re.compile(r"^kalashi mcp: (\w+) (ok|error \w+) \d+\.\d ms \(([a-z0-9_, ]+)\)$")
+    parsed = [shape.match(line) for line in calls]
+    assert all(parsed), calls
+    assert [(m.group(1), m.group(2)) for m in parsed if m] == [
+        ("get_balance", "ok"), ("get_markets", "ok"), ("create_order", "error RiskDenied"), ("halt", "ok"),
+        ("get_markets", "error InvalidArguments"), ("no_such_tool", "error UnknownTool"),
+        ("cancel_all_orders", "error Unauthorized")]
+    assert calls[4].endswith("(limit, 1 unknown)") and calls[5].endswith("(no arguments)")
+    assert "client_order_id" in calls[2] and "ticker" in calls[2]  # the names of the arguments given …
+    everything = "".join(server.seen)
+    assert token not in everything  # … never the token
+    assert "value-that-must-not-be-logged" not in everything and "never logged" not in everything  # … nor values
+    assert "secret_looking_key" not in everything
 
 
 def test_a_weak_token_is_refused(tmp_path: Path) -> None:
