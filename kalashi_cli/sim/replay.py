@@ -754,15 +754,8 @@ class MergedReplaySource:
             c.close()
 
 
-def open_replay(spec: str, **kw: Any) -> ReplaySource | MergedReplaySource:
-    """Open ``replay:PATH[,PATH…][,speed=N][,step=K][,slice_ms=M]``: one recording, or several merged by time.
-
-    A comma-separated part that names an existing file starts a new recording; other parts
-    belong to the path before them (a path may hold a comma).
-
-    Raises:
-        UsageError: malformed options. InputError: an unreadable recording.
-    """
+def split_replay_spec(spec: str) -> tuple[list[str], list[str]]:
+    """``replay:A,B,speed=1`` → (["A", "B"], ["speed=1"]): a part naming an existing file starts a new path."""
     body = spec[len("replay:"):] if spec.startswith("replay:") else spec
     paths: list[str] = []
     opts: list[str] = []
@@ -774,7 +767,19 @@ def open_replay(spec: str, **kw: Any) -> ReplaySource | MergedReplaySource:
             paths[-1] += "," + part
         else:
             paths.append(part)
-    paths = [p.strip() for p in paths if p.strip()]
+    return [p.strip() for p in paths if p.strip()], opts
+
+
+def open_replay(spec: str, **kw: Any) -> ReplaySource | MergedReplaySource:
+    """Open ``replay:PATH[,PATH…][,speed=N][,step=K][,slice_ms=M]``: one recording, or several merged by time.
+
+    A comma-separated part that names an existing file starts a new recording; other parts
+    belong to the path before them (a path may hold a comma).
+
+    Raises:
+        UsageError: malformed options. InputError: an unreadable recording.
+    """
+    paths, opts = split_replay_spec(spec)
     if len(paths) <= 1:
         return ReplaySource.from_spec(spec, **kw)
     parsed = ReplaySource.parse_options(",".join(opts))
