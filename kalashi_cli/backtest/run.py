@@ -21,7 +21,23 @@ from ..errors import InputError, UsageError
 from ..journal import Journal
 from ..ports import MarketSource
 from ..profile import Profile, money
+from ..sim.paper import PaperBroker
 from .source import BacktestSource, LatencyView
+
+
+class LateBroker(PaperBroker):
+    """The paper exchange meeting each order with the book as it was when the order arrived.
+
+    Before every order the engine gets the market's book ``latency_ms`` after the decision (its
+    source is a :class:`~.source.LatencyView`); the engine then moves its clock to the arrival
+    and matches. Between orders it follows the iterations' books exactly as ``run-loop``'s does.
+    """
+
+    def submit(self, intent: Any) -> Any:
+        with self._lock:
+            for m in self.source.books([intent.ticker]).values():
+                self._feed(m)
+            return super().submit(intent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +111,6 @@ def run_backtest(cfg: BacktestConfig, workdir: str | Path | None = None) -> Back
         InputError: no recording is readable. UsageError: a sim source without an iteration cap.
     """
     from ..engine import TradingLoop
-    from ..sim.paper import PaperBroker
 
     inner, bad_files = _open_source(cfg)
     if getattr(inner, "exhausted", None) is None and cfg.iterations is None and cfg.duration_s is None:
@@ -109,10 +124,15 @@ def run_backtest(cfg: BacktestConfig, workdir: str | Path | None = None) -> Back
         old.unlink()
     journal = Journal(work / "journal.sqlite", mode="paper", durable=False)
     latency = cfg.latency
-    view = LatencyView(source, latency) if latency > 0 and source.replays() else source
-    broker = PaperBroker(view, work / "journal.sqlite.paper-exchange.sqlite",  # type: ignore[arg-type]
-                         starting_balance=money(cfg.profile.paper.starting_balance), latency_ms=latency,
-                         now_ms=source.now_ms, durable=False)
+    if latency > 0 and source.replays():
+        broker: PaperBroker = LateBroker(LatencyView(source, latency),  # type: ignore[arg-type]
+                                         work / "journal.sqlite.paper-exchange.sqlite",
+                                         starting_balance=money(cfg.profile.paper.starting_balance),
+                                         latency_ms=latency, now_ms=source.now_ms, durable=False)
+    else:
+        broker = PaperBroker(source, work / "journal.sqlite.paper-exchange.sqlite",
+                             starting_balance=money(cfg.profile.paper.starting_balance), latency_ms=latency,
+                             now_ms=source.now_ms, durable=False)
     records: list[dict[str, Any]] = []
     keep = ("order", "fill", "denied")
     loop = TradingLoop(cfg.profile, source, broker, journal,

@@ -92,10 +92,16 @@ class BacktestSource:
         return self._final_done
 
     def advance(self) -> SourceEvents:
-        if self._ended:
+        """The next slice; once the data has ended (or the duration passed), one closing step that
+        closes every market and settles what ``results`` knows — the last slice itself trades as
+        ``run-loop`` would."""
+        now = self.now_ms()
+        if self._final_done:
+            return SourceEvents(now_ms=now)
+        if self._ended or getattr(self.inner, "exhausted", False) or (self._until is not None and now >= self._until):
+            self._ended = True
             self._final_done = True
-            return SourceEvents(settlements=tuple(self._settle_due(self.now_ms(), final=True)),
-                                now_ms=self.now_ms())
+            return SourceEvents(settlements=tuple(self._settle_due(now, final=True)), now_ms=now)
         ev = self.inner.advance()
         now = ev.now_ms or self.now_ms()
         settlements = []
@@ -103,8 +109,6 @@ class BacktestSource:
             if s.ticker not in self.settled:
                 self.settled[s.ticker] = (s.result, BY_RECORDING, s.settled_ts_ms or now)
                 settlements.append(s)
-        if getattr(self.inner, "exhausted", False) or (self._until is not None and now >= self._until):
-            self._ended = True
         settlements += self._settle_due(now, final=False)
         return dataclasses.replace(ev, settlements=tuple(settlements))
 
@@ -128,7 +132,7 @@ class BacktestSource:
     def settlement_sources(self) -> dict[str, dict[str, Any]]:
         """Every market seen: its result and which rule settled it (``valuation``: still open at the end)."""
         out: dict[str, dict[str, Any]] = {}
-        for t in sorted(self.seen):
+        for t in sorted(set(self.seen) | set(self.settled)):
             if t in self.settled:
                 r, how, ts = self.settled[t]
                 out[t] = {"result": r, "source": how, "ts_ms": ts}
