@@ -197,7 +197,7 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
             notes.append(f"{st['path']}: {st['sequence_gaps']} sequence gap(s); the books were stale until the next "
                          "snapshot (no orders on them)")
     return {
-        "kind": "backtest-report", "report_version": REPORT_VERSION, "v": VERSION, "kalashi": __version__,
+        "format": "kalashi-backtest-report", "report_version": REPORT_VERSION, "v": VERSION, "kalashi": __version__,
         "summary": summary,
         "data": {"sources": list(cfg.sources), "files": run.files, "from": iso(first), "to": iso(last),
                  "played_to": iso(now), "complete": complete, "slice_ms": cfg.slice_ms,

@@ -82,7 +82,7 @@ def _open_source(cfg: BacktestConfig) -> tuple[MarketSource, list[dict[str, Any]
     if len(specs) == 1 and (specs[0] == "sim" or specs[0].startswith("sim:")):
         from ..sim.source import parse_sim_spec
 
-        return parse_sim_spec(specs[0]), [{"path": specs[0], "kind": "sim"}]
+        return parse_sim_spec(specs[0]), [{"path": specs[0], "source": "sim"}]
     from ..sim.replay import MergedReplaySource, ReplaySource
 
     paths = [s[len("replay:"):] if s.startswith("replay:") else s for s in specs]

@@ -215,7 +215,7 @@ def run_sweep(base: BacktestConfig, spec: SweepSpec, executor: Executor, *, html
         summary = {k: v for k, v in report["summary"].items() if k not in TIMING_FIELDS}
         rows.append({"point": i, "overrides": pts[i], "summary": summary,
                      "complete": report["data"]["complete"], "settled_by": report["settlement"]["by_rule"]})
-    return {"kind": "backtest-sweep", "version": 1, "metric": spec.metric, "mode": spec.mode,
+    return {"format": "kalashi-backtest-sweep", "version": 1, "metric": spec.metric, "mode": spec.mode,
             "profile": base.profile_name, "sources": list(base.sources), "latency_ms": base.latency_ms,
             "points": rank(rows, spec.metric)}
 

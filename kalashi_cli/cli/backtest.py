@@ -65,9 +65,9 @@ def backtest(
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
-    """Backtest a profile on recorded market data: same pipeline as run-loop, a report worth reading.
+    """Backtest a profile on recorded (or sim) market data.
 
-    Writes one `backtest` record (the summary) on stdout — per sweep point with --sweep, best
+    The same pipeline as run-loop, on the paper matching engine, with a report. Writes one `backtest` record (the summary) on stdout — per sweep point with --sweep, best
     first — or a summary table on a terminal; --out writes report.json (versioned) and a
     self-contained report.html (equity and drawdown, P&L per strategy and category, fees,
     trades, maker fill rate and queue time, markouts, Sharpe, Sortino, drawdown, exposure).
