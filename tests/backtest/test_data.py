@@ -86,3 +86,18 @@ def test_recordings_merge_by_time_and_a_file_s_markets_appear_with_its_first_eve
     assert tickers == {TICKER, "KXBTC15M-26MAY150330-30"}
     assert seen_before_b == {TICKER}  # May 15's market never showed up on May 11
     assert [c.position[0] for c in merged.children] == [len(c.events) for c in merged.children]
+
+
+def test_a_seeded_sim_backtest_needs_an_end_and_then_runs(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from kalashi_cli.cli.app import app
+
+    res = CliRunner().invoke(app, ["backtest", "--source", "sim:seed=3,markets=50"])
+    assert res.exit_code == 2 and "--iterations" in res.stderr
+    res = CliRunner().invoke(app, ["backtest", "--source", "sim:seed=3,markets=50", "--iterations", "5"])
+    assert res.exit_code == 0, res.stderr
+    (rec,) = [json.loads(ln) for ln in res.stdout.splitlines() if ln.strip()]
+    assert rec["kind"] == "backtest" and rec["iterations"] == 5 and rec["sources"] == ["sim:seed=3,markets=50"]
