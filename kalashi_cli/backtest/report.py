@@ -71,11 +71,11 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
     start = portfolio.starting_balance
 
     # equity and drawdown, per iteration (time of the books)
-    curve: list[tuple[int, int, int]] = []
+    curve: list[tuple[int, int, int, int]] = []
     peak = start
-    for r in iterations:
+    for i, r in enumerate(iterations, 1):
         peak = max(peak, r["equity"])
-        curve.append((r["ts_ms"], r["equity"], peak - r["equity"]))
+        curve.append((i, r["ts_ms"], r["equity"], peak - r["equity"]))
     step = max(1, len(curve) // MAX_CURVE_POINTS)
     shown = curve[::step] + ([curve[-1]] if curve and (len(curve) - 1) % step else [])
     exposures = [r.get("exposure") or 0 for r in iterations]
@@ -171,7 +171,7 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
         "sharpe": metrics["performance"]["sharpe"],
         "sortino": metrics["performance"]["sortino"],
         "max_drawdown_pct": metrics["max_drawdown_pct"],
-        "max_drawdown": fmt_money(max((d for _, _, d in curve), default=0)),
+        "max_drawdown": fmt_money(max((d for _, _, _, d in curve), default=0)),
         "exposure_avg": fmt_money(sum(exposures) // len(exposures)) if exposures else fmt_money(0),
         "exposure_max": fmt_money(max(exposures, default=0)),
         "orders": len(orders),
@@ -203,14 +203,15 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
                  "played_to": iso(now), "complete": complete, "slice_ms": cfg.slice_ms,
                  "duration_s": cfg.duration_s},
         "latency_ms": cfg.latency,
-        "profile": {"name": cfg.profile_name, "overrides": cfg.overrides},
+        "profile": {"name": cfg.profile_name, "label": cfg.profile.name, "overrides": cfg.overrides},
         "settlement": {"by_rule": by_rule, "markets": settlement, "results_file": cfg.results_path},
         "per_strategy": per_strategy,
         "per_category": {k: {"trades": v["trades"], "pnl": fmt_money(v["pnl"]), "fees": fmt_money(v["fees"])}
                          for k, v in sorted(per_category.items())},
         "markouts": mk,
         "trades": trades,
-        "equity_curve": [{"t": iso(ts), "equity": fmt_money(e), "drawdown": fmt_money(d)} for ts, e, d in shown],
+        "equity_curve": [{"n": n, "t": iso(ts), "equity": fmt_money(e), "drawdown": fmt_money(d)}
+                         for n, ts, e, d in shown],
         "metrics": metrics,
         "notes": notes,
     }
@@ -263,7 +264,8 @@ def plots(report: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     curve = report["equity_curve"]
     if curve:
-        ts = [datetime.fromisoformat(p["t"].replace("Z", "+00:00")) for p in curve]
+        # against iterations (one per slice of recorded time): recordings days apart sit side by side
+        ts = [p["n"] for p in curve]
         eq = [float(p["equity"]) for p in curve]
         dd = [-float(p["drawdown"]) for p in curve]
         fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 5), dpi=100, sharex=True,
@@ -274,7 +276,7 @@ def plots(report: dict[str, Any]) -> dict[str, str]:
         a1.set_title("Equity and drawdown")
         a2.fill_between(ts, dd, 0, color="#c0392b", alpha=0.4, step="post")
         a2.set_ylabel("drawdown ($)")
-        fig.autofmt_xdate()
+        a2.set_xlabel(f"iteration (one per {report['data']['slice_ms']} ms of recorded time)")
         out["equity"] = _png(fig, plt)
     strat = report["per_strategy"]
     if strat:
@@ -352,7 +354,7 @@ def render_html(report: dict[str, Any]) -> str:
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in report["notes"])
     prof = report["profile"]
     overrides = html.escape(orjson.dumps(prof["overrides"]).decode()) if prof["overrides"] else "none"
-    title = f"kalashi backtest — {html.escape(prof['name'])}"
+    title = f"kalashi backtest — {html.escape(prof.get('label') or prof['name'])}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222}}

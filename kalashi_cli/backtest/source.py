@@ -124,9 +124,12 @@ class BacktestSource:
             result = self.results[t]
             if result not in ("yes", "no"):
                 continue
-            self.settled[t] = (result, BY_RESULTS, now)
+            # stamped at the close when the clock has passed it (a gap between recordings can jump
+            # past a close by days: the result was known then, not when the next file starts)
+            at = c if c is not None and c <= now else now
+            self.settled[t] = (result, BY_RESULTS, at)
             out.append(Settlement(ticker=t, event_ticker=m.event_ticker, result=result,  # type: ignore[arg-type]
-                                  settled_ts_ms=now, value=ONE_DOLLAR if result == "yes" else 0))
+                                  settled_ts_ms=at, value=ONE_DOLLAR if result == "yes" else 0))
         return out
 
     def settlement_sources(self) -> dict[str, dict[str, Any]]:

@@ -55,8 +55,9 @@ def backtest(
                                           help="Stop after N iterations (a sim: source needs it)."),
     sweep: Path | None = typer.Option(None, "--sweep", metavar="YAML",
                                       help="Run a grid (or random sample) of profile overrides; see docs/backtest.md."),
-    workers: int = typer.Option(max(1, min(4, os.cpu_count() or 1)), "--workers", "-w", min=1, max=256, metavar="N",
-                                help="Sweep points run at once in local processes."),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1, max=256, metavar="N",
+                                       help="Sweep points run at once in local processes (default: the CPUs, "
+                                            "at most 4)."),
     executor: str | None = typer.Option(None, "--executor", metavar="local|dask://HOST:PORT",
                                         help="Where sweep points run: local processes (default) or an existing "
                                              "Dask cluster (pip install 'kalashi[dask]'; the recordings' paths must "
@@ -141,14 +142,14 @@ def _table(report: dict[str, Any], out: Path | None) -> None:
     console(stderr=False).print(t)
 
 
-def _sweep(cfg: Any, path: Path, out: Path | None, workers: int, executor: str | None, o: Out, quiet: bool) -> None:
+def _sweep(cfg: Any, path: Path, out: Path | None, workers: int | None, executor: str | None, o: Out, quiet: bool) -> None:
     import orjson
 
     from ..backtest.report import summary_record
     from ..backtest.sweep import open_executor, read_sweep, render_sweep_html, run_sweep
 
     spec = read_sweep(path)
-    ex, shutdown = open_executor(executor, workers)
+    ex, shutdown = open_executor(executor, workers or max(1, min(4, os.cpu_count() or 1)))
 
     def on_point(i: int, report: dict[str, Any], page: str | None) -> None:
         if out is not None:

@@ -24,8 +24,9 @@ class Scripted:
     name = "replay"
     api_calls = 0
 
-    def __init__(self, steps: int = 20) -> None:
+    def __init__(self, steps: int = 20, step_ms: int = 1000) -> None:
         self.t = T0
+        self.step_ms = step_ms
         self.left = steps
         self.m = {t: dataclasses.replace(bare_market(t, close_time=CLOSE), yes_bids=((4000, 100),),
                                          no_bids=((5000, 100),)) for t in ("KXA-1", "KXB-1")}
@@ -47,7 +48,7 @@ class Scripted:
         return {t: self.m[t] for t in tickers if t in self.m}
 
     def advance(self) -> SourceEvents:
-        self.t += 1000
+        self.t += self.step_ms
         self.left -= 1
         s = (Settlement("KXA-1", "KXA", "yes", self.t),) if self.t == T0 + 8_000 else ()
         return SourceEvents(settlements=s, now_ms=self.t)
@@ -77,6 +78,13 @@ def test_markets_close_at_their_close_time_and_settle_by_the_best_rule_known() -
     assert [(s.ticker, s.result) for s in got] == [("KXA-1", "yes")]
     sources = src2.settlement_sources()
     assert sources["KXA-1"]["source"] == "recording" and sources["KXB-1"]["source"] == "valuation"
+
+
+def test_a_close_the_clock_jumps_over_settles_at_the_close() -> None:
+    src = BacktestSource(Scripted(steps=2, step_ms=86_400_000), results={"KXA-1": "no", "KXB-1": "yes"})
+    list(src.list_markets())
+    got = src.advance().settlements  # a day later (the next recording): both closed in between
+    assert [(s.ticker, s.settled_ts_ms) for s in got] == [("KXA-1", T0 + 10_000), ("KXB-1", T0 + 10_000)]
 
 
 def test_a_recording_that_ends_before_the_close_settles_from_the_results_at_the_end() -> None:
