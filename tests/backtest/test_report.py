@@ -119,3 +119,27 @@ def test_the_page_opens_in_chromium_without_errors_and_shows_its_plots(report_di
             browser.close()
     assert errors == []
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["particle", "rv600_forward", "rv600_next_evidence_shadow_20260514",
+                                   "rv600_next_evidence_shadow_20260515", "all four"])
+def test_each_shared_run_and_all_four_write_both_reports(which: str, tmp_path: Path) -> None:
+    from .conftest import RUNS, run_path
+
+    runs = sorted(p.name for p in run_path("").glob("*.events.jsonl.gz"))
+    assert len(runs) == 4
+    chosen = runs if which == "all four" else [r for r in runs if r.startswith(which)]
+    assert chosen
+    results = run_path("results.csv")
+    res = CliRunner().invoke(app, ["backtest", "--source", "replay:" + ",".join(str(run_path(r)) for r in chosen),
+                                   "--results", str(results), "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.stderr
+    rep = json.loads((tmp_path / "report.json").read_text())
+    page = (tmp_path / "report.html").read_text()
+    assert rep["data"]["complete"] and len(rep["data"]["files"]) == len(chosen)
+    assert sum(f["events_played"] for f in rep["data"]["files"]) == rep["summary"]["events"]
+    summary = _cells(page, "summary")
+    assert {k: v["value"] for k, v in summary.items()} == {k: _shown(v) for k, v in rep["summary"].items()}
+    assert page.count('class="plot"') >= 1  # the equity curve at least (no fills: no strategy/markout plots)
+    assert RUNS in rep["data"]["files"][0]["path"]
