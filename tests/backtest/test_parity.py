@@ -28,6 +28,8 @@ def test_run_loop_and_backtest_send_the_same_orders(particle_slice: Path, tmp_pa
     assert res.exit_code == 0, res.stderr
     loop_recs = [json.loads(ln) for ln in res.stdout.splitlines() if ln.strip()]
     loop_orders = _orders(loop_recs)
+    n = sum(1 for r in loop_recs if r["kind"] == "iteration")
+    assert f"stopped after {n} iterations: the recording" in res.stderr  # not a silent stop
 
     run = run_backtest(BacktestConfig(sources=(str(particle_slice),), profile=prof, latency_ms=0), tmp_path / "bt")
     try:
