@@ -16,7 +16,7 @@ from kalashi_cli.cli.app import app
 from kalashi_cli.errors import ProfileError
 from kalashi_cli.profile import load_profile
 
-from .conftest import PARTICLE, active_profile, run_path, write_slice
+from .conftest import PARTICLE, active_profile, run_path, write_profile, write_slice
 
 SWEEP = """metric: pnl
 grid:
@@ -66,9 +66,18 @@ def test_a_sweep_runs_the_same_locally_and_on_a_dask_cluster(short_slice: Path, 
     base = BacktestConfig(sources=(str(short_slice),), profile=active_profile())
     with ThreadPoolExecutor(max_workers=1) as ex:
         local = run_sweep(base, spec, ex, html=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        on_dask = run_sweep(base, spec, client.get_executor(pure=False), html=False)
+    pfile = write_profile(tmp_path / "p.yaml", active_profile())
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      scheduler_port=0) as cluster:
+        address = cluster.scheduler_address.removeprefix("tcp://")
+        res = CliRunner().invoke(app, ["backtest", "--source", f"replay:{short_slice}", "--sweep", str(f),
+                                       "--profile", str(pfile), "--executor", f"dask://{address}",
+                                       "--out", str(tmp_path / "dask")])
+        assert res.exit_code == 0, res.stderr
+        with Client(cluster) as client:  # the workers did the work
+            assert sum(len(v) for v in client.run(lambda: __import__("sys").modules.keys() & {"kalashi_cli.backtest"})
+                       .values()) == 2
+    on_dask = json.loads((tmp_path / "dask" / "sweep.json").read_text())
     assert len(local["points"]) == 8
     assert _rows(on_dask) == _rows(local)
     pnl = [r["summary"]["pnl"] for r in local["points"]]
