@@ -101,3 +101,34 @@ def test_a_seeded_sim_backtest_needs_an_end_and_then_runs(tmp_path: Path) -> Non
     assert res.exit_code == 0, res.stderr
     (rec,) = [json.loads(ln) for ln in res.stdout.splitlines() if ln.strip()]
     assert rec["kind"] == "backtest" and rec["iterations"] == 5 and rec["sources"] == ["sim:seed=3,markets=50"]
+
+
+def _env(t_s: float, event_type: str, payload: dict, channel: str = "orderbook_delta", seq: int | None = None) -> dict:
+    return {"event_type": event_type, "channel": channel, "local_recv_ns": int((1_778_000_000 + t_s) * 1e9),
+            "payload_json": payload, "sequence_number": seq}
+
+
+def test_a_recording_without_trades_gives_them_through_the_ticker_channel(tmp_path: Path) -> None:
+    import orjson
+
+    t = "KXT-26MAY01-X"
+    tick = {"market_ticker": t, "open_interest_fp": "500.00"}
+    lines = [
+        _env(0, "ws_connected", {}, "control"),
+        _env(0, "ws_subscribed", {"msg": {"channel": "orderbook_delta", "sid": 2}, "type": "subscribed"}),
+        _env(0, "orderbook_snapshot", {"market_ticker": t, "yes_dollars_fp": [["0.4000", "100.00"]],
+                                       "no_dollars_fp": [["0.5000", "100.00"]]}, seq=1),  # 0.40 / 0.50: mid 0.45
+        _env(0.1, "ticker", {**tick, "volume_fp": "1000.00", "price_dollars": "0.4500"}, "ticker"),  # first: no trade
+        _env(1.1, "ticker", {**tick, "volume_fp": "1010.00", "price_dollars": "0.5000"}, "ticker"),  # 5 bought at 0.50
+        _env(2.1, "ticker", {**tick, "volume_fp": "1016.00", "price_dollars": "0.4000"}, "ticker"),  # 3 sold at 0.40
+        _env(3.1, "ticker", {**tick, "volume_fp": "1020.00", "price_dollars": "0.4500"}, "ticker"),  # at the mid: none
+        _env(4.1, "ticker", {**tick, "volume_fp": "1020.00", "price_dollars": "0.5000"}, "ticker"),  # no growth: none
+    ]
+    path = tmp_path / "rec.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    src = ReplaySource(path)
+    trades = []
+    while not src.exhausted:
+        trades += src.advance().trades
+    assert [(tr.price, tr.count, tr.taker_side) for tr in trades] == [(5000, 500, "bid"), (4000, 300, "ask")]
+    assert src.infer_trades and src.inferred_trades == 2
