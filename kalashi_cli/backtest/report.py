@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from .. import __version__
@@ -203,7 +204,8 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
                  "played_to": iso(now), "complete": complete, "slice_ms": cfg.slice_ms,
                  "duration_s": cfg.duration_s},
         "latency_ms": cfg.latency,
-        "profile": {"name": cfg.profile_name, "label": cfg.profile.name, "overrides": cfg.overrides},
+        "profile": {"name": cfg.profile_name, "label": cfg.profile.name, "overrides": cfg.overrides,
+                    "settings": msgspec.to_builtins(cfg.profile)},
         "settlement": {"by_rule": by_rule, "markets": settlement, "results_file": cfg.results_path},
         "per_strategy": per_strategy,
         "per_category": {k: {"trades": v["trades"], "pnl": fmt_money(v["pnl"]), "fees": fmt_money(v["fees"])}
@@ -355,6 +357,7 @@ def render_html(report: dict[str, Any]) -> str:
     prof = report["profile"]
     overrides = html.escape(orjson.dumps(prof["overrides"]).decode()) if prof["overrides"] else "none"
     title = f"kalashi backtest — {html.escape(prof.get('label') or prof['name'])}"
+    settings = _yaml(prof.get("settings") or {})
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222}}
@@ -382,8 +385,17 @@ kalashi {html.escape(report['kalashi'])}, report v{report['report_version']}.</p
 ({_c(report['settlement']['results_file'])}), or not at all (positions marked by the valuation rule).</p>
 {_table(settle_rows, ["ticker", "result", "source"], "settlement", "ticker")}
 <h2>Data</h2>{_table(files, file_cols, "files", "path")}
+<h2>Profile</h2>
+<details><summary>every setting of the profile used (report.json: profile.settings)</summary>
+<pre>{html.escape(settings)}</pre></details>
 </body></html>
 """
+
+
+def _yaml(data: dict[str, Any]) -> str:
+    import yaml
+
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 def write_report(report: dict[str, Any], out: Path) -> list[Path]:

@@ -59,6 +59,8 @@ def test_the_page_prints_the_json_numbers(report_dir: Path) -> None:
     rep = json.loads((report_dir / "bt" / "report.json").read_text())
     page = (report_dir / "bt" / "report.html").read_text()
     assert rep["report_version"] == 1 and rep["latency_ms"] == 50
+    assert rep["profile"]["settings"]["analyze"]["spread"]["min_spread"] == "0.01"  # the profile used, in full
+    assert "min_spread: &#x27;0.01&#x27;" in page or "min_spread: '0.01'" in page
     assert rep["summary"]["fills"] >= 1 and rep["trades"]
     summary = _cells(page, "summary")
     assert {k: v["value"] for k, v in summary.items()} == {k: _shown(v) for k, v in rep["summary"].items()}
