@@ -90,11 +90,7 @@ def _open_source(cfg: BacktestConfig) -> tuple[MarketSource, list[dict[str, Any]
         raise UsageError("a sim: source runs alone", hint="give either recordings or one sim:SEED descriptor")
     files: list[dict[str, Any]] = []
     if len(paths) == 1:
-        try:
-            src: MarketSource = ReplaySource(paths[0], slice_ms=cfg.slice_ms)
-        except InputError as e:
-            raise InputError(str(e), hint=e.hint) from None
-        return src, files
+        return ReplaySource(paths[0], slice_ms=cfg.slice_ms), files  # unreadable: InputError (exit 3)
     merged = MergedReplaySource(paths, slice_ms=cfg.slice_ms, skip_unreadable=True)
     if not merged.children:
         raise InputError("no recording could be read: " + "; ".join(merged.errors.values()),

@@ -132,3 +132,13 @@ def test_a_recording_without_trades_gives_them_through_the_ticker_channel(tmp_pa
         trades += src.advance().trades
     assert [(tr.price, tr.count, tr.taker_side) for tr in trades] == [(5000, 500, "bid"), (4000, 300, "ask")]
     assert src.infer_trades and src.inferred_trades == 2
+
+
+def test_a_single_unreadable_recording_is_bad_input(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kalashi_cli.cli.app import app
+
+    res = CliRunner().invoke(app, ["backtest", "--source", f"replay:{tmp_path / 'nope.jsonl'}"])
+    assert res.exit_code == 3
+    assert res.stderr.count("check the replay:PATH") == 1 and "nope.jsonl" in res.stderr
