@@ -76,6 +76,27 @@ class BacktestRun:
     portfolio: Any = None
 
 
+#: the recordings the last backtest in this process read, by (path, size, mtime): the points of a
+#: sweep that run in one worker process parse each file once (playing never changes the events);
+#: only the last backtest's files are kept
+_LOADED: dict[tuple[str, int, int], list[Any]] = {}
+
+
+def _events(path: Path) -> list[Any]:
+    from ..sim.replay import load_recording
+
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return load_recording(path)  # names the file and why it cannot be read
+    events = _LOADED.get(key)
+    if events is None:
+        events = load_recording(path)
+        _LOADED[key] = events
+    return events
+
+
 def _open_source(cfg: BacktestConfig) -> tuple[MarketSource, list[dict[str, Any]]]:
     """The inner source and a per-file status (unreadable files are reported, not fatal, while one remains)."""
     specs = cfg.sources
@@ -86,12 +107,15 @@ def _open_source(cfg: BacktestConfig) -> tuple[MarketSource, list[dict[str, Any]
     from ..sim.replay import MergedReplaySource, ReplaySource
 
     paths = [s[len("replay:"):] if s.startswith("replay:") else s for s in specs]
+    wanted = {str(Path(p).resolve()) for p in paths}
+    for key in [k for k in _LOADED if k[0] not in wanted]:
+        del _LOADED[key]
     if any(p.startswith("sim") and not Path(p).exists() for p in paths):
         raise UsageError("a sim: source runs alone", hint="give either recordings or one sim:SEED descriptor")
     files: list[dict[str, Any]] = []
-    if len(paths) == 1:
-        return ReplaySource(paths[0], slice_ms=cfg.slice_ms), files  # unreadable: InputError (exit 3)
-    merged = MergedReplaySource(paths, slice_ms=cfg.slice_ms, skip_unreadable=True)
+    if len(paths) == 1:  # unreadable: InputError (exit 3)
+        return ReplaySource(paths[0], slice_ms=cfg.slice_ms, events=_events(Path(paths[0]))), files
+    merged = MergedReplaySource(paths, slice_ms=cfg.slice_ms, skip_unreadable=True, loader=_events)
     if not merged.children:
         raise InputError("no recording could be read: " + "; ".join(merged.errors.values()),
                          hint="check the replay: paths")

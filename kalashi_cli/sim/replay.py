@@ -639,7 +639,8 @@ class MergedReplaySource:
     are skipped). A file's markets appear when its first event is played, never earlier.
 
     ``skip_unreadable`` keeps going without a file that cannot be read (``errors`` says which and
-    why); otherwise the first unreadable file raises, as a single recording does.
+    why); otherwise the first unreadable file raises, as a single recording does. ``loader`` reads
+    a file's events (a caller may share them: playing never changes them).
     """
 
     name = "replay"
@@ -647,7 +648,8 @@ class MergedReplaySource:
     def __init__(self, paths: Sequence[str | Path], *, speed: float = 0.0, slice_ms: int = DEFAULT_SLICE_MS,
                  step: int = 0, skip_unreadable: bool = False,
                  sleep: Callable[[float], None] = time.sleep,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 loader: Callable[[Path], list[ReplayEvent]] = load_recording) -> None:
         if speed < 0 or slice_ms <= 0 or step < 0:
             raise UsageError("replay needs speed ≥ 0, slice_ms > 0 and step ≥ 0")
         self.paths = [Path(p) for p in paths]
@@ -659,7 +661,7 @@ class MergedReplaySource:
         self.errors: dict[str, str] = {}
         for p in self.paths:
             try:
-                events = load_recording(p)
+                events = loader(p)
             except InputError as e:
                 if not skip_unreadable:
                     raise

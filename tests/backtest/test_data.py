@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from kalashi_cli.backtest import BacktestConfig, backtest
 from kalashi_cli.backtest.source import BacktestSource, LatencyView
 from kalashi_cli.profile import load_profile
@@ -142,3 +144,27 @@ def test_a_single_unreadable_recording_is_bad_input(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["backtest", "--source", f"replay:{tmp_path / 'nope.jsonl'}"])
     assert res.exit_code == 3
     assert res.stderr.count("check the replay:PATH") == 1 and "nope.jsonl" in res.stderr
+
+
+def test_backtests_in_one_process_parse_a_recording_once_and_agree(particle_slice: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import kalashi_cli.sim.replay as replay
+
+    calls: list[Path] = []
+    real = replay.load_recording
+
+    def counting(path: Path) -> list:
+        calls.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(replay, "load_recording", counting)
+    import kalashi_cli.backtest.run as run_mod
+
+    monkeypatch.setattr(run_mod, "_LOADED", {})
+    cfg = BacktestConfig(sources=(str(particle_slice),), profile=active_profile(), duration_s=120)
+    first, second = backtest(cfg), backtest(cfg)  # a sweep's points on one worker
+    assert calls == [particle_slice]
+    drop = ("wall_s", "events_per_s")
+    assert {k: v for k, v in first["summary"].items() if k not in drop} == \
+        {k: v for k, v in second["summary"].items() if k not in drop}
+    assert first["trades"] == second["trades"]
