@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from .run import BacktestConfig, BacktestRun, run_backtest
 __all__ = ["BacktestConfig", "BacktestRun", "backtest", "run_backtest"]
 
 
-def backtest(cfg: BacktestConfig, out: str | Path | None = None, *, html: bool = True) -> dict[str, Any]:
+def backtest(cfg: BacktestConfig, out: str | Path | None = None, *, html: bool = True,
+             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run one backtest and return its report; with ``out``, write report.json (and report.html) there.
 
     The run's journal and paper exchange go to ``out/state/`` (open them with ``kalashi metrics
@@ -31,7 +33,7 @@ def backtest(cfg: BacktestConfig, out: str | Path | None = None, *, html: bool =
 
     work = Path(out) / "state" if out is not None else Path(tempfile.mkdtemp(prefix="kalashi-backtest-"))
     try:
-        run = run_backtest(cfg, work)
+        run = run_backtest(cfg, work, progress=progress)
         try:
             report = build_report(run, run.portfolio)
         finally:

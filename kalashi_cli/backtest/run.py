@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,11 @@ def _loop_class() -> type:
     return BacktestLoop
 
 
-def run_backtest(cfg: BacktestConfig, workdir: str | Path | None = None) -> BacktestRun:
+def run_backtest(cfg: BacktestConfig, workdir: str | Path | None = None, *,
+                 progress: Callable[[int, int], None] | None = None) -> BacktestRun:
     """Play the data through the trading loop until it ends; return the run (its journal stays open).
+
+    ``progress(iteration, recorded_ms)`` is called after every iteration (a status line).
 
     Raises:
         InputError: no recording is readable. UsageError: a sim source without an iteration cap.
@@ -170,7 +174,8 @@ def run_backtest(cfg: BacktestConfig, workdir: str | Path | None = None) -> Back
     loop = _loop_class()(cfg.profile, source, broker, journal,
                        sink=lambda r: records.append(r) if r["kind"] in keep else None)
     t0 = time.perf_counter()
-    n = loop.run(iterations=cfg.iterations, interval=0)
+    n = loop.run(iterations=cfg.iterations, interval=0,
+                 on_iteration=(lambda r: progress(r.n, source.now_ms())) if progress is not None else None)
     wall = time.perf_counter() - t0
     files = bad_files + [_file_status(r) for r in source.replays()]
     events = sum(f.get("events_played", 0) for f in files)

@@ -107,7 +107,18 @@ def backtest(
     from ..backtest.report import summary_record
 
     info(f"backtest: {len(specs)} source(s), latency {cfg.latency} ms …", quiet)
-    report = run(cfg, out)
+    live = not quiet and sys.stderr.isatty()
+
+    def progress(n: int, ms: int) -> None:
+        if n % 50 == 0:
+            from ..backtest.report import iso
+
+            sys.stderr.write(f"\rbacktest: iteration {n}, recorded time {iso(ms)} ")
+            sys.stderr.flush()
+
+    report = run(cfg, out, progress=progress if live else None)
+    if live:
+        sys.stderr.write("\n")
     rec = summary_record(report, out=str(out / "report.html") if out is not None else None)
     for n in report["notes"]:
         info(f"backtest: {n}", quiet)
