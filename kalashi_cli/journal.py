@@ -371,10 +371,13 @@ class Journal:
     without touching it.
     """
 
-    def __init__(self, path: str | Path, *, mode: str = "paper", readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, mode: str = "paper", readonly: bool = False, durable: bool = True) -> None:
         self.path = Path(path)
         self.mode = mode
         self.readonly = readonly
+        #: ``synchronous=FULL`` (every commit survives a power cut); False only for throwaway journals
+        #: (a backtest's, which is rebuilt by running it again): commits are not flushed to disk
+        self.durable = durable
         #: a read-only open found no journal yet (no file, or no tables): it reads as empty
         self.blank = False
         #: the names of the migrations this open ran (empty when it was up to date)
@@ -414,7 +417,7 @@ class Journal:
         try:
             migrations.inspect(db, MIGRATIONS, self.path)  # refuse a newer journal before changing anything
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA synchronous=FULL" if self.durable else "PRAGMA synchronous=OFF")
             self.migrated = migrations.migrate(db, MIGRATIONS, self.path)
         except BaseException:
             db.close()
@@ -846,6 +849,14 @@ class Journal:
     def last_iteration(self) -> int:
         rows = self._q("SELECT MAX(n) AS n FROM iterations")
         return int(rows[0]["n"]) if rows and rows[0]["n"] is not None else 0
+
+    def equity_history(self, day_start_ms: int) -> tuple[int | None, int | None, int | None]:
+        """(peak equity, equity of the first iteration at or after ``day_start_ms``, last equity) over every
+        iteration — what the portfolio needs, without reading every row (None: no such iteration)."""
+        peak = self._q("SELECT MAX(equity) AS e FROM iterations")[0]["e"]
+        day = self._q("SELECT equity FROM iterations WHERE ts_ms >= ? ORDER BY n LIMIT 1", [day_start_ms])
+        last = self._q("SELECT equity FROM iterations ORDER BY n DESC LIMIT 1")
+        return peak, (day[0]["equity"] if day else None), (last[0]["equity"] if last else None)
 
     def iterations(self, limit: int | None = None, *, after: int | None = None) -> list[dict[str, Any]]:
         """Iteration rows as dicts (:data:`ITERATION_COLUMNS`), oldest first: the last ``limit``, or those after n=``after``."""

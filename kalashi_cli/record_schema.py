@@ -419,13 +419,46 @@ class FairScoreRecord(_Rec, tag="fair-score", tag_field="kind"):
     )] = "0.0000"
 
 
+class BacktestRecord(_Rec, tag="backtest", tag_field="kind"):
+    """One backtest's summary (`kalashi backtest`; with --sweep one per point, best first)."""
+
+    starting_balance: MoneyStr
+    equity: MoneyStr
+    pnl: MoneyStr
+    return_pct: DecStr | None
+    fees: MoneyStr
+    trades: Annotated[int, msgspec.Meta(description="trades opened (a basket is one trade)")]
+    closed_trades: int
+    win_rate: DecStr
+    sharpe: Annotated[DecStr | None, msgspec.Meta(description="of per-iteration equity changes")]
+    sortino: DecStr | None
+    max_drawdown_pct: DecStr
+    exposure_avg: MoneyStr
+    orders: int
+    fills: int
+    maker_fill_rate: Annotated[DecStr | None, msgspec.Meta(
+        description="contracts filled / contracts quoted, over resting (good-till-canceled) orders")]
+    iterations: int
+    events: Annotated[int, msgspec.Meta(description="recorded events played")]
+    latency_ms: Annotated[int | str, msgspec.Meta(description="decision → arrival at the book")]
+    sources: list[str]
+    complete: Annotated[bool, msgspec.Meta(description="every event of every file was played")]
+    played_to: Annotated[str | None, msgspec.Meta(description="ISO time of the last event played")]
+    settled_by: Annotated[dict[str, int], msgspec.Meta(
+        description="markets settled from the recording, from --results, or left to the valuation rule")]
+    profile: str
+    report: Annotated[str | None, msgspec.Meta(description="report.html, with --out")] = None
+    point: Annotated[dict[str, Any] | None, msgspec.Meta(
+        description="with --sweep: {n, rank, overrides}")] = None
+
+
 RECORD_TYPES: dict[str, type[msgspec.Struct]] = {
     "market": MarketRecord, "opportunity": OpportunityRecord, "candidate": CandidateRecord,
     "rejected": RejectedRecord, "order": OrderRecord, "fill": FillRecord, "denied": DeniedRecord,
     "metrics": MetricsRecord, "iteration": IterationRecord, "health": HealthRecord, "stats": StatsRecord,
     "repair": RepairRecord, "halt": HaltRecord, "reconcile": ReconcileRecord, "resume": ResumeRecord,
     "recording": RecordingRecord, "sim-exchange": SimExchangeRecord, "fair": FairRecord,
-    "fair-score": FairScoreRecord,
+    "fair-score": FairScoreRecord, "backtest": BacktestRecord,
 }
 
 SCHEMA_DIR = Path(__file__).parent / "schemas" / "records"

@@ -128,6 +128,7 @@ app = typer.Typer(
 def _register() -> None:
     from . import (
         analyze,
+        backtest,
         correlate,
         fair,
         metrics,
@@ -140,7 +141,7 @@ def _register() -> None:
         serve_bridge,
     )
 
-    for mod in (scan, fair, analyze, correlate, order, metrics, run_loop, safety_cmds, record):
+    for mod in (scan, fair, analyze, correlate, order, metrics, run_loop, backtest, safety_cmds, record):
         mod.register(app)
     serve_bridge.register(app)
     from . import heal

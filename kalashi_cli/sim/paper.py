@@ -78,9 +78,10 @@ class PaperBroker:
     books_include_own_orders = False
 
     def __init__(self, source: MarketSource, path: str | Path, *, starting_balance: Money, latency_ms: int = 0,
-                 now_ms: Callable[[], int] | None = None) -> None:
+                 now_ms: Callable[[], int] | None = None, durable: bool = True) -> None:
         self.source = source
         self.path = Path(path)
+        self.durable = durable  # False: commits not flushed to disk (a backtest's throwaway exchange)
         self._now = now_ms or source.now_ms
         self._lock = threading.RLock()
         self._account_lock = AccountLock(self.path, f"the paper account {self.path}")
@@ -117,7 +118,7 @@ class PaperBroker:
         try:
             migrations.inspect(db, MIGRATIONS, self.path)  # a newer one is refused before anything changes
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA synchronous=FULL" if self.durable else "PRAGMA synchronous=OFF")
             migrations.migrate(db, MIGRATIONS, self.path)
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('starting_balance', ?)", (str(starting_balance),))
         except BaseException:

@@ -45,7 +45,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -234,6 +234,8 @@ class ReplaySource:
         step: int = 0,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        prime: bool = True,
+        events: list[ReplayEvent] | None = None,
     ) -> None:
         if speed < 0 or slice_ms <= 0 or step < 0:
             raise UsageError("replay needs speed ≥ 0, slice_ms > 0 and step ≥ 0")
@@ -241,7 +243,12 @@ class ReplaySource:
         self.speed = speed
         self.slice_ms = slice_ms
         self.api_calls = 0
-        self.events = load_recording(self.path)
+        self.events = load_recording(self.path) if events is None else events
+        #: a recording without a ``trade`` channel (the third-party runs) gives its trades through the
+        #: ``ticker`` channel: see :meth:`_ticker_trade`
+        self.infer_trades = not any(e.kind == "ws" and e.data.get("type") == "trade" for e in self.events)
+        self._last_volume: dict[str, int] = {}
+        self.inferred_trades = 0
         self.store = BookStore()
         self.catalog = MarketCatalog(series_ttl_s=math.inf, events_ttl_s=math.inf)
         self._meta: dict[str, Market] = {}
@@ -261,7 +268,8 @@ class ReplaySource:
         self._first_ticker = self._first_ticker_messages()
         self._ends = self._slice_ends()
         self._last_wall = monotonic()
-        self._apply_until(self._ends[0] if self._ends else 0)
+        if prime:
+            self._apply_until(self._ends[0] if self._ends else 0)
         self._trades.clear()  # what happened before the first view is history, not news
         self._settlements.clear()
         for _ in range(step):
@@ -287,13 +295,18 @@ class ReplaySource:
         path = ",".join(path_parts).strip()
         if not path:
             raise UsageError("replay needs a path: replay:PATH[,speed=N]")
+        return cls(path, **cls.parse_options(",".join(f"{k}={v}" for k, v in opts.items()), spec=spec), **kw)
+
+    @staticmethod
+    def parse_options(text: str, *, spec: str = "") -> dict[str, Any]:
+        """``speed=N,step=K,slice_ms=M`` → keyword arguments (defaults for those left out)."""
+        opts = dict(p.strip().partition("=")[::2] for p in text.split(",") if p.strip())
         try:
-            speed = float(opts.get("speed", "0"))
-            step = int(opts.get("step", "0"))
-            slice_ms = int(opts.get("slice_ms", str(DEFAULT_SLICE_MS)))
+            return {"speed": float(opts.get("speed", "0")), "step": int(opts.get("step", "0")),
+                    "slice_ms": int(opts.get("slice_ms", str(DEFAULT_SLICE_MS)))}
         except ValueError:
-            raise UsageError(f"bad replay options in {spec!r}", hint="speed=N (number), step=K, slice_ms=M") from None
-        return cls(path, speed=speed, step=step, slice_ms=slice_ms, **kw)
+            raise UsageError(f"bad replay options in {spec or text!r}",
+                             hint="speed=N (number), step=K, slice_ms=M") from None
 
     def _first_ticker_messages(self) -> dict[str, Mapping[str, Any]]:
         """The first ``ticker`` message of every market in the recording (its activity figures)."""
@@ -402,6 +415,8 @@ class ReplaySource:
             if other == "trade":
                 self._trades.append(parse_trade(msg))
             elif other == "ticker":
+                if self.infer_trades:
+                    self._ticker_trade(msg, t_ms)
                 self._ticker(msg)
             elif other == "market_lifecycle_v2":
                 s = lifecycle_settlement(msg)
@@ -409,6 +424,46 @@ class ReplaySource:
                     self._settle(s)
         except (ValueError, KeyError, TypeError) as e:
             log.warning("unreadable %s frame at %d: %s", other, t_ms, e)
+
+    def _ticker_trade(self, msg: Mapping[str, Any], t_ms: int) -> None:
+        """Turn a ``ticker`` message whose volume grew into one public trade (recordings without trades).
+
+        Kalshi's ``ticker`` channel is throttled (about one message a second per market), so a
+        volume increase stands for every trade since the last message. The trade is printed at
+        the message's last price for **half** the growth (``volume_fp`` counts both sides: the
+        growth is exactly twice ``last_trade_size_fp`` when one trade happened — measured on the
+        shared KXBTC15M runs); its taker is read from the last price against the mid of the book
+        just before (above: a YES buyer took the ask; below: a seller hit the bid). A price at
+        the mid, a book we do not have, or the first message of a market gives no trade: without
+        a direction it is no evidence that a resting order was reached (the pessimistic side).
+        """
+        t = msg.get("market_ticker")
+        v, lp = msg.get("volume_fp"), msg.get("price_dollars")
+        if not isinstance(t, str) or not isinstance(v, str | int) or not isinstance(lp, str):
+            return
+        try:
+            vol = parse_count(str(v))
+            price = parse_price(lp)
+        except ValueError:
+            return
+        prev = self._last_volume.get(t)
+        self._last_volume[t] = vol
+        if prev is None or vol <= prev:
+            return
+        count = (vol - prev) // 2
+        book = self.store.books.get(t)
+        if count <= 0 or book is None or book.stale:
+            return
+        bid, ask = book.best_yes_bid, book.best_yes_ask
+        if bid is None or ask is None:
+            return
+        mid2 = bid + ask
+        if 2 * price == mid2:
+            return
+        side: Literal["bid", "ask"] = "bid" if 2 * price > mid2 else "ask"
+        self.inferred_trades += 1
+        self._trades.append(Trade(trade_id=f"ticker:{t}:{t_ms}", ticker=t, price=price, count=count,
+                                  taker_side=side, ts_ms=t_ms))
 
     def _settle(self, s: Settlement) -> None:
         if s.ticker and s.ticker not in self._settled:
@@ -552,6 +607,22 @@ class ReplaySource:
         settlements, self._settlements = tuple(self._settlements), []
         return SourceEvents(trades=trades, settlements=settlements, step=self._step, now_ms=self._now_ms)
 
+    def advance_until(self, t_ms: int) -> SourceEvents:
+        """Play every event recorded before ``t_ms`` (no pacing) and report its trades and settlements."""
+        events = self.events
+        end = self._pos
+        while end < len(events) and events[end].t_ms < t_ms:
+            end += 1
+        self._apply_until(end)
+        trades, self._trades = tuple(self._trades), []
+        settlements, self._settlements = tuple(self._settlements), []
+        return SourceEvents(trades=trades, settlements=settlements, step=self._step, now_ms=self._now_ms)
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(events played, events recorded)."""
+        return self._pos, len(self.events)
+
     def close(self) -> None:
         self.events = []
 
@@ -559,5 +630,163 @@ class ReplaySource:
         return f"ReplaySource({self.describe()!r}, events={len(self.events)})"
 
 
-def _conforms(source: ReplaySource) -> MarketSource:  # mypy checks the protocol here
-    return source
+class MergedReplaySource:
+    """Several recordings played as one, merged by recorded time.
+
+    Each file keeps its own :class:`ReplaySource` — its own connection, sids, sequence numbers
+    and books, as each was recorded — and they advance together, one time slice of the merged
+    clock per ``advance()`` (``slice_ms`` of recorded time; slices without an event in any file
+    are skipped). A file's markets appear when its first event is played, never earlier.
+
+    ``skip_unreadable`` keeps going without a file that cannot be read (``errors`` says which and
+    why); otherwise the first unreadable file raises, as a single recording does. ``loader`` reads
+    a file's events (a caller may share them: playing never changes them).
+    """
+
+    name = "replay"
+
+    def __init__(self, paths: Sequence[str | Path], *, speed: float = 0.0, slice_ms: int = DEFAULT_SLICE_MS,
+                 step: int = 0, skip_unreadable: bool = False,
+                 sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 loader: Callable[[Path], list[ReplayEvent]] = load_recording) -> None:
+        if speed < 0 or slice_ms <= 0 or step < 0:
+            raise UsageError("replay needs speed ≥ 0, slice_ms > 0 and step ≥ 0")
+        self.paths = [Path(p) for p in paths]
+        self.speed = speed
+        self.slice_ms = slice_ms
+        self.api_calls = 0
+        self.children: list[ReplaySource] = []
+        #: path → why it could not be read (with ``skip_unreadable``)
+        self.errors: dict[str, str] = {}
+        for p in self.paths:
+            try:
+                events = loader(p)
+            except InputError as e:
+                if not skip_unreadable:
+                    raise
+                self.errors[str(p)] = str(e)
+                continue
+            self.children.append(ReplaySource(p, slice_ms=slice_ms, prime=False, events=events))
+        self._sleep = sleep
+        self._monotonic = monotonic
+        import heapq
+
+        times = heapq.merge(*[[e.t_ms for e in c.events] for c in self.children])
+        self._thresholds: list[int] = []
+        t0: int | None = None
+        for t in times:
+            if t0 is None:
+                t0 = t
+                self._thresholds.append(t0 + slice_ms)
+            elif t >= self._thresholds[-1]:
+                self._thresholds.append(t0 + (t - t0) // slice_ms * slice_ms + slice_ms)
+        self._t0 = t0 or 0
+        self._step = 0
+        self._now_ms = self._t0
+        self._last_wall: float | None = monotonic()
+        self._play(self._thresholds[0] if self._thresholds else 0)
+        for _ in range(step):
+            self._step += 1
+            self._play(self._threshold(self._step))
+
+    def _threshold(self, step: int) -> int:
+        return self._thresholds[step] if step < len(self._thresholds) else 2**62
+
+    def _play(self, until: int) -> SourceEvents:
+        trades: list[Trade] = []
+        settlements: list[Settlement] = []
+        for c in self.children:
+            ev = c.advance_until(until)
+            trades += ev.trades
+            settlements += ev.settlements
+            if c.position[0]:
+                self._now_ms = max(self._now_ms, c.now_ms())
+        trades.sort(key=lambda t: t.ts_ms)
+        return SourceEvents(trades=tuple(trades), settlements=tuple(settlements), step=self._step, now_ms=self._now_ms)
+
+    @property
+    def exhausted(self) -> bool:
+        return all(c.exhausted for c in self.children)
+
+    @property
+    def steps(self) -> int:
+        return max(0, len(self._thresholds) - 1)
+
+    @property
+    def snapshot_checks(self) -> int:
+        return sum(c.snapshot_checks for c in self.children)
+
+    @property
+    def snapshot_mismatches(self) -> list[tuple[str, int]]:
+        return [m for c in self.children for m in c.snapshot_mismatches]
+
+    def describe(self) -> str:
+        extra = f",slice_ms={self.slice_ms}" if self.slice_ms != DEFAULT_SLICE_MS else ""
+        return f"replay:{','.join(str(p) for p in self.paths)},speed={self.speed:g},step={self._step}{extra}"
+
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    def list_markets(self) -> Iterator[Market]:
+        for c in self.children:
+            yield from c.list_markets()
+
+    def books(self, tickers: Sequence[str]) -> dict[str, Market]:
+        out: dict[str, Market] = {}
+        for c in self.children:
+            out.update(c.books([t for t in tickers if t not in out]))
+        return out
+
+    def advance(self) -> SourceEvents:
+        """Play the next slice of the merged clock (pacing it at ``speed``)."""
+        nxt = self._step + 1
+        if self.speed > 0 and self._last_wall is not None and nxt < len(self._thresholds):
+            target = (self._thresholds[nxt] - self._thresholds[nxt - 1]) / 1000.0 / self.speed
+            spent = self._monotonic() - self._last_wall
+            if target > spent:
+                self._sleep(target - spent)
+        self._step = nxt
+        ev = self._play(self._threshold(nxt))
+        self._last_wall = self._monotonic()
+        return ev
+
+    def close(self) -> None:
+        for c in self.children:
+            c.close()
+
+
+def split_replay_spec(spec: str) -> tuple[list[str], list[str]]:
+    """``replay:A,B,speed=1`` → (["A", "B"], ["speed=1"]): a part naming an existing file starts a new path."""
+    body = spec[len("replay:"):] if spec.startswith("replay:") else spec
+    paths: list[str] = []
+    opts: list[str] = []
+    for part in body.split(","):
+        key, sep, _ = part.partition("=")
+        if sep and key.strip() in ("speed", "step", "slice_ms"):
+            opts.append(part)
+        elif paths and not Path(part.strip()).is_file():
+            paths[-1] += "," + part
+        else:
+            paths.append(part)
+    return [p.strip() for p in paths if p.strip()], opts
+
+
+def open_replay(spec: str, **kw: Any) -> ReplaySource | MergedReplaySource:
+    """Open ``replay:PATH[,PATH…][,speed=N][,step=K][,slice_ms=M]``: one recording, or several merged by time.
+
+    A comma-separated part that names an existing file starts a new recording; other parts
+    belong to the path before them (a path may hold a comma).
+
+    Raises:
+        UsageError: malformed options. InputError: an unreadable recording.
+    """
+    paths, opts = split_replay_spec(spec)
+    if len(paths) <= 1:
+        return ReplaySource.from_spec(spec, **kw)
+    parsed = ReplaySource.parse_options(",".join(opts))
+    return MergedReplaySource(paths, **parsed, **kw)
+
+
+def _conforms(source: ReplaySource, merged: MergedReplaySource) -> tuple[MarketSource, MarketSource]:
+    return source, merged  # mypy checks the protocol here

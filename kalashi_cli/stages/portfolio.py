@@ -129,16 +129,11 @@ def load_portfolio(journal: Journal, starting_balance: Money, markets: Mapping[s
             p.exposure_by_event[event] -= back
             grp = event_group.get(event, "ungrouped")
             p.exposure_by_group[grp] = p.exposure_by_group.get(grp, 0) - back
-    history = journal.iterations()
     day_start_ms = now - now % 86_400_000
-    peak = start
-    day_start = None
-    for row in history:
-        peak = max(peak, row["equity"])
-        if day_start is None and row["ts_ms"] >= day_start_ms:
-            day_start = row["equity"]
-    p.peak_equity = max(peak, p.equity)
-    p.day_start_equity = day_start if day_start is not None else (history[-1]["equity"] if history else start)
+    # aggregated in SQL: reading every iteration row here made each iteration cost O(iterations so far)
+    top, day_start, last_equity = journal.equity_history(day_start_ms)
+    p.peak_equity = max(start, top if top is not None else start, p.equity)
+    p.day_start_equity = day_start if day_start is not None else (last_equity if last_equity is not None else start)
     p.consecutive_wins, p.consecutive_losses = streaks(trades.closed())
     p.today_cost = committed_today(journal, day_start_ms, trades, journal.trades())
     return p
