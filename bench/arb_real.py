@@ -15,7 +15,7 @@ state is checked. The KXBTC15M runs are one market at a time (no cross-market tr
 in them); what they do say is how long a touch lasts: `bench/flow_real.py` counts 321 touch
 price changes a minute (docs/sim-calibration.md, "Trades"). ``--json`` prints the figures.
 
-    .venv/bin/python bench/arb_real.py [--data ../shared/data/kalshi-real] [--json]
+    .venv/bin/python bench/arb_real.py [--data ../shared/data/kalshi-real] [--json] [--sim 5000]
 """
 
 from __future__ import annotations
@@ -187,6 +187,24 @@ def mlb_stream(root: Path) -> dict[str, Any]:
             "sum_yes_asks_min_max": [min(gross_sums) / 10_000, max(gross_sums) / 10_000] if gross_sums else None}
 
 
+def measure_sim(markets: int, steps: int, share: float | None = None, seed: int = 0) -> dict[str, Any]:
+    """The sim's dislocations per step over ``steps`` steps (ground truth: ``dislocations_at``)."""
+    from kalashi_cli.sim.universe import SimUniverse
+    from kalashi_cli.sim.universe_core import ARBITRAGE_KINDS, ARBITRAGE_SHARE
+
+    u = SimUniverse(seed, markets, arbitrage_share=ARBITRAGE_SHARE if share is None else share)
+    kinds: dict[str, int] = defaultdict(int)
+    event_steps = 0
+    for s in range(1, steps + 1):
+        event_steps += sum(1 for e in u.events_at(s) if e.status in ("active", "inactive"))
+        for d in u.dislocations_at(s):
+            kinds[d.kind] += 1
+    arb = sum(v for k, v in kinds.items() if k in ARBITRAGE_KINDS)
+    return {"markets": markets, "steps": steps, "arbitrage_share": u.arbitrage_share, "live_event_steps": event_steps,
+            "per_step": {k: round(v / steps, 3) for k, v in sorted(kinds.items())},
+            "arbitrage_event_steps": arb, "arbitrage_per_event_step": arb / event_steps}
+
+
 def measure(root: Path) -> dict[str, Any]:
     return {"snapshots": {k: v.as_dict() for k, v in snapshots(root).items()}, "mlb_stream": mlb_stream(root)}
 
@@ -195,8 +213,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--sim", type=int, metavar="MARKETS", help="also count the sim's dislocations (300 steps)")
     a = ap.parse_args()
     out = measure(a.data)
+    if a.sim:
+        out["sim"] = [measure_sim(a.sim, 300), measure_sim(a.sim, 300, 1.0)]
     if a.json:
         print(json.dumps(out, indent=1))
         return
@@ -214,6 +235,10 @@ def main() -> None:
               f"book state | {v['checks']} | {v['positive_before_fees']} | {v['positive_after_fees']} | "
               f"${v['best_edge_after_fees']:+.4f} |")
     print(f"\nsnapshot checks: {total}; MLB stream Σ YES asks {s['sum_yes_asks_min_max']}")
+    for sim in out.get("sim", []):
+        print(f"sim, {sim['markets']} markets, {sim['steps']} steps, arbitrage_share {sim['arbitrage_share']}: "
+              f"{sim['arbitrage_event_steps']} arbitrage event-steps of {sim['live_event_steps']} live "
+              f"({sim['arbitrage_per_event_step']:.2e}); per step {sim['per_step']}")
 
 
 if __name__ == "__main__":

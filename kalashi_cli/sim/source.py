@@ -71,7 +71,6 @@ class SimSource:
         """The universe behind this source (built on first use)."""
         if self._universe is None:
             from .universe import SimUniverse
-
             from .universe_core import ARBITRAGE_SHARE
 
             skill = None if self.forecast is None else self.forecast / 100

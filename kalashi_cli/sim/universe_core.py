@@ -22,6 +22,7 @@ import numpy as np
 
 from ..money import COUNT_SCALE, ONE_DOLLAR, fee_for
 from .universe_books import (
+    ARBITRAGE_LEFT_SIZES,
     EMPTY_SIDE,
     GOLDEN,
     GRID_LIST,
@@ -31,7 +32,6 @@ from .universe_books import (
     NORMAL256,
     NORMAL4096,
     SPREAD_TABLES,
-    ARBITRAGE_LEFT_SIZES,
     THIN_SIZES,
     mix64,
 )
