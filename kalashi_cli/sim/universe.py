@@ -32,9 +32,11 @@ How it is built (docs/sim-calibration.md has the numbers):
   in wide books — and noise takers who lean toward long shots. So a passive fill is followed
   by the price moving against it, as on the real runs (docs/sim-calibration.md).
 * **Dislocations.** With a small seeded probability per (event, 40-step window) an event is
-  mispriced for 2–6 steps and heals: fee-positive NO baskets, exhaustive YES baskets, ladder
-  inversions, internally consistent value gaps, or wide spreads around a book that is about
-  to move. Sizes at those levels are thin.
+  mispriced for 2–6 steps and heals: internally consistent value gaps, or wide spreads around
+  a book that is about to move. Riskless ones — fee-positive NO baskets, exhaustive YES
+  baskets, ladder inversions — are far rarer (``arbitrage_share`` of the draws, 5 % by
+  default), last one step and show the 1–10 contracts competing arbitrageurs left, as the
+  real captures (none at all) allow. Sizes at those levels are thin.
 * **Forecast.** ``Market.forecast_p`` is published only when asked (``forecast_skill``): the
   book's mid moved toward the hidden probability by that share of the gap. By default there
   is none, so nothing a strategy reads knows more than the market.
