@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
+
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import Journal
 from kalashi_cli.money import parse_price
@@ -94,8 +96,6 @@ def test_the_gate_passes_nothing_the_paper_exchange_refuses_for_balance(tmp_path
 
     # cash runs short sooner on $25 than on the default $100 now that the sim's arbitrage is rare and
     # thin; every drawn arbitrage stands (the sim's test knob), so baskets are among what the gate sees
-    import msgspec
-
     p = msgspec.structs.replace(P, paper=msgspec.structs.replace(P.paper, starting_balance=Decimal("25")))
     src = open_source("sim:seed=0,markets=2000,arbitrage=100")
     j = Journal(tmp_path / "journal-paper.sqlite")
