@@ -30,7 +30,8 @@ def open_source(spec: str, profile: Profile | None = None, *, streaming: bool = 
     :func:`kalashi_cli.exchange.source.open_source`); one-shot commands poll REST.
 
     A sim source publishes its forecast only when the descriptor says ``forecast=PCT`` or the
-    profile sets ``sim: forecast_skill`` (off by default).
+    profile sets ``sim: forecast_skill`` (off by default); ``arbitrage=PCT`` / ``sim:
+    arbitrage_share`` raise the share of the sim's arbitrage dislocations that stand.
 
     Kalshi sources take their token buckets from ``profile.rate_limits`` until the exchange's
     ``/account/limits`` answers (it does only for authenticated sessions), and share them with
@@ -44,7 +45,9 @@ def open_source(spec: str, profile: Profile | None = None, *, streaming: bool = 
     if spec == "sim" or spec.startswith("sim:"):
         from .sim.source import parse_sim_spec
 
-        return parse_sim_spec(spec, profile.sim.forecast_pct if profile is not None else None)
+        if profile is None:
+            return parse_sim_spec(spec)
+        return parse_sim_spec(spec, profile.sim.forecast_pct, profile.sim.arbitrage_pct)
     if spec.startswith(("replay:", "kalshi:")) or spec.split(",")[0] in ("kalshi", "kalshi-demo"):
         from .exchange.source import open_source as open_exchange_source
 

@@ -313,16 +313,29 @@ class SimSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True
         "error it removes, 0 … 1 in steps of 0.01 (1 = the hidden probability itself, an oracle). Off (null) "
         "by default: then nothing a strategy reads knows more than the market, and records and metrics say "
         "when a forecast was used."))] = None
+    arbitrage_share: Annotated[Decimal | None, msgspec.Meta(description=(
+        "The share of the sim's drawn arbitrage dislocations that stand, 0 … 1 in steps of 0.01. Null (the "
+        "default) keeps the calibrated 0.05: riskless after-fee arbitrage is rare, lasts one step and is thin, "
+        "as on Kalshi (docs/sim-calibration.md). Raise it only to watch the arbitrage path work: a run's "
+        "arbitrage profit then says nothing about a real edge."))] = None
 
     def _check(self) -> None:
         s = self.forecast_skill
         if s is not None and (not s.is_finite() or not 0 <= s <= 1 or s * 100 != int(s * 100)):
             raise ValueError("`forecast_skill` must be between 0 and 1 in steps of 0.01 (or null: off)")
+        a = self.arbitrage_share
+        if a is not None and (not a.is_finite() or not 0 <= a <= 1 or a * 100 != int(a * 100)):
+            raise ValueError("`arbitrage_share` must be between 0 and 1 in steps of 0.01 (or null: calibrated)")
 
     @property
     def forecast_pct(self) -> int | None:
         """The forecast skill in whole percent (the sim descriptor's ``forecast=``), None when off."""
         return None if self.forecast_skill is None else int(self.forecast_skill * 100)
+
+    @property
+    def arbitrage_pct(self) -> int | None:
+        """The arbitrage share in whole percent (the sim descriptor's ``arbitrage=``), None: calibrated."""
+        return None if self.arbitrage_share is None else int(self.arbitrage_share * 100)
 
 
 class RateLimitSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):

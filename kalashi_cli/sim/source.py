@@ -5,8 +5,11 @@ very same books: ``sim:seed=0,markets=2000,step=3`` (bare ``sim`` means the defa
 ``forecast=N`` (0–100) publishes the sim's forecast (``Market.forecast_p``) with a skill of
 N %: the share of the book's error it removes (100 is an oracle of the hidden probability).
 Without it there is no forecast: nothing a strategy reads knows more than the market
-(the profile's ``sim: forecast_skill`` adds the key). Importing this module is cheap; the
-universe is built on first use.
+(the profile's ``sim: forecast_skill`` adds the key). ``arbitrage=N`` (0–100) lets N % of the
+drawn arbitrage dislocations stand instead of the calibrated 5 % (real arbitrage is rare and
+fleeting; raise it only to watch the arbitrage path work; the profile's ``sim:
+arbitrage_share`` adds the key). Importing this module is cheap; the universe is built on
+first use.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ if TYPE_CHECKING:
     from .universe import SimUniverse
 
 DEFAULTS = {"seed": 0, "markets": 2000, "step": 0}
-KEYS = (*DEFAULTS, "forecast")
+KEYS = (*DEFAULTS, "forecast", "arbitrage")
 MAX_MARKETS = 1_000_000
-_HELP = ("write it as sim:seed=N,markets=N,step=N[,forecast=PCT] (every key optional), "
+_HELP = ("write it as sim:seed=N,markets=N,step=N[,forecast=PCT][,arbitrage=PCT] (every key optional), "
          "e.g. sim:seed=1,markets=5000,step=2")
 
 
@@ -33,12 +36,15 @@ class SimSource:
 
     name = "sim"
 
-    def __init__(self, seed: int = 0, markets: int = 2000, step: int = 0, forecast: int | None = None) -> None:
+    def __init__(self, seed: int = 0, markets: int = 2000, step: int = 0, forecast: int | None = None,
+                 arbitrage: int | None = None) -> None:
         """Open the universe ``(seed, markets)`` at ``step``; ``forecast`` is the forecast's skill in % (None: off).
+
+        ``arbitrage`` is the share (%) of drawn arbitrage dislocations that stand (None: the calibrated default).
 
         Raises:
             UsageError: ``markets`` is outside 1 … 1 000 000, ``step`` is negative or
-                ``forecast`` is outside 0 … 100.
+                ``forecast`` or ``arbitrage`` is outside 0 … 100.
         """
         if not 1 <= markets <= MAX_MARKETS:
             raise UsageError(f"sim markets must be between 1 and {MAX_MARKETS}, got {markets}", hint=_HELP)
@@ -49,7 +55,10 @@ class SimSource:
         self.seed = seed
         self.markets = markets
         self.step = step
+        if arbitrage is not None and not 0 <= arbitrage <= 100:
+            raise UsageError(f"sim arbitrage share must be between 0 and 100 (%), got {arbitrage}", hint=_HELP)
         self.forecast = forecast
+        self.arbitrage = arbitrage
         self.api_calls = 0
         self._universe: SimUniverse | None = None
         # markets of the current step seen by list_markets, so books() (scan asks for the
@@ -62,14 +71,17 @@ class SimSource:
         """The universe behind this source (built on first use)."""
         if self._universe is None:
             from .universe import SimUniverse
+            from .universe_core import ARBITRAGE_SHARE
 
             skill = None if self.forecast is None else self.forecast / 100
-            self._universe = SimUniverse(self.seed, self.markets, forecast_skill=skill)
+            share = ARBITRAGE_SHARE if self.arbitrage is None else self.arbitrage / 100
+            self._universe = SimUniverse(self.seed, self.markets, forecast_skill=skill, arbitrage_share=share)
         return self._universe
 
     def describe(self) -> str:
         """Return the descriptor that recreates this source at its current step."""
         extra = "" if self.forecast is None else f",forecast={self.forecast}"
+        extra += "" if self.arbitrage is None else f",arbitrage={self.arbitrage}"
         return f"sim:seed={self.seed},markets={self.markets},step={self.step}{extra}"
 
     def now_ms(self) -> int:
@@ -112,10 +124,10 @@ class SimSource:
         """Nothing to release: the universe lives in memory."""
 
 
-def parse_sim_spec(spec: str, forecast_skill: int | None = None) -> SimSource:
-    """Build a SimSource from ``sim`` or ``sim:seed=N,markets=N,step=N[,forecast=PCT]``.
+def parse_sim_spec(spec: str, forecast_skill: int | None = None, arbitrage: int | None = None) -> SimSource:
+    """Build a SimSource from ``sim`` or ``sim:seed=N,markets=N,step=N[,forecast=PCT][,arbitrage=PCT]``.
 
-    ``forecast_skill`` (%) applies when the descriptor does not name a forecast itself.
+    ``forecast_skill`` and ``arbitrage`` (%) apply when the descriptor does not name them itself.
 
     Raises:
         UsageError: not a sim descriptor, an unknown or repeated key, or a value that is not
@@ -123,10 +135,10 @@ def parse_sim_spec(spec: str, forecast_skill: int | None = None) -> SimSource:
     """
     text = spec.strip()
     if text == "sim":
-        return SimSource(forecast=forecast_skill)
+        return SimSource(forecast=forecast_skill, arbitrage=arbitrage)
     if not text.startswith("sim:"):
         raise UsageError(f"'{spec}' is not a sim source descriptor", hint=_HELP)
-    values: dict[str, int | None] = {**DEFAULTS, "forecast": forecast_skill}
+    values: dict[str, int | None] = {**DEFAULTS, "forecast": forecast_skill, "arbitrage": arbitrage}
     seen: set[str] = set()
     body = text[4:].strip()
     for part in body.split(",") if body else []:
@@ -146,8 +158,8 @@ def parse_sim_spec(spec: str, forecast_skill: int | None = None) -> SimSource:
         except ValueError:
             raise UsageError(f"sim descriptor key '{key}' needs a whole number, got '{raw}'",
                              hint=_HELP) from None
-        if value < 0 or (key == "markets" and value < 1) or (key == "forecast" and value > 100):
+        if value < 0 or (key == "markets" and value < 1) or (key in ("forecast", "arbitrage") and value > 100):
             raise UsageError(f"sim descriptor key '{key}' is out of range: {value}", hint=_HELP)
         values[key] = value
     seed, markets, step = (int(values[k] or 0) for k in DEFAULTS)
-    return SimSource(seed, markets, step, values["forecast"])
+    return SimSource(seed, markets, step, values["forecast"], values["arbitrage"])

@@ -32,9 +32,11 @@ How it is built (docs/sim-calibration.md has the numbers):
   in wide books — and noise takers who lean toward long shots. So a passive fill is followed
   by the price moving against it, as on the real runs (docs/sim-calibration.md).
 * **Dislocations.** With a small seeded probability per (event, 40-step window) an event is
-  mispriced for 2–6 steps and heals: fee-positive NO baskets, exhaustive YES baskets, ladder
-  inversions, internally consistent value gaps, or wide spreads around a book that is about
-  to move. Sizes at those levels are thin.
+  mispriced for 2–6 steps and heals: internally consistent value gaps, or wide spreads around
+  a book that is about to move. Riskless ones — fee-positive NO baskets, exhaustive YES
+  baskets, ladder inversions — are far rarer (``arbitrage_share`` of the draws, 5 % by
+  default), last one step and show the 1–10 contracts competing arbitrageurs left, as the
+  real captures (none at all) allow. Sizes at those levels are thin.
 * **Forecast.** ``Market.forecast_p`` is published only when asked (``forecast_skill``): the
   book's mid moved toward the hidden probability by that share of the gap. By default there
   is none, so nothing a strategy reads knows more than the market.
@@ -245,15 +247,19 @@ class SimUniverse:
     """A deterministic synthetic Kalshi: ``markets`` markets whose state at a step is a pure function."""
 
     def __init__(self, seed: int = 0, markets: int = 2000, *, step_seconds: int = 10,
-                 epoch_ms: int = EPOCH_MS, forecast_skill: float | None = None) -> None:
+                 epoch_ms: int = EPOCH_MS, forecast_skill: float | None = None,
+                 arbitrage_share: float = core.ARBITRAGE_SHARE) -> None:
         """Lay out the universe.
 
         ``forecast_skill`` (0 … 1) publishes ``Market.forecast_p``: the book's mid moved toward
         the hidden probability by that share of the gap (1 is an oracle). None (the default)
         publishes no forecast, so nothing a strategy reads knows more than the market.
+        ``arbitrage_share`` (0 … 1): the chance a drawn arbitrage dislocation stands (the default
+        is calibrated; raise it only to exercise the arbitrage path).
 
         Raises:
-            ValueError: ``markets`` < 1, ``step_seconds`` < 1 or ``forecast_skill`` outside 0 … 1.
+            ValueError: ``markets`` < 1, ``step_seconds`` < 1, ``forecast_skill`` or
+                ``arbitrage_share`` outside 0 … 1.
         """
         if markets < 1:
             raise ValueError(f"markets must be at least 1, got {markets}")
@@ -261,7 +267,10 @@ class SimUniverse:
             raise ValueError(f"step_seconds must be at least 1, got {step_seconds}")
         if forecast_skill is not None and not 0.0 <= forecast_skill <= 1.0:
             raise ValueError(f"forecast_skill must be between 0 and 1, got {forecast_skill}")
+        if not 0.0 <= arbitrage_share <= 1.0:
+            raise ValueError(f"arbitrage_share must be between 0 and 1, got {arbitrage_share}")
         self.forecast_skill = forecast_skill
+        self.arbitrage_share = arbitrage_share
         self.seed = seed
         self.markets = markets
         self.step_seconds = step_seconds
@@ -474,7 +483,7 @@ class SimUniverse:
             raise ValueError(f"step must be >= 0, got {step}")
         c = self._cores.get(step)
         if c is None:
-            c = core.compute(self._lay, step, self.forecast_skill)
+            c = core.compute(self._lay, step, self.forecast_skill, self.arbitrage_share)
             while len(self._cores) >= _CORES_KEPT:
                 old = next(iter(self._cores))
                 del self._cores[old]

@@ -207,6 +207,9 @@ for _g in GROUPS:
         DEEP_SIZES[(_g, _c)] = _size_table(LEVEL_SIZE_MEDIAN[_g] * _f, 2.0)
 #: Sizes at a dislocated (mispriced) best level: real arbitrage is thin (5–80 contracts).
 THIN_SIZES: tuple[int, ...] = tuple(100 * (5 + (i * 23) % 76) for i in range(64))
+#: Sizes at the legs of an arbitrage (riskless after fees), in Count units: what competing
+#: arbitrageurs left of the thin size by the time the snapshot is taken (1–10 contracts).
+ARBITRAGE_LEFT_SIZES: tuple[int, ...] = tuple(100 * (1 + (i * 7) % 10) for i in range(64))
 #: Table ids for the side cache: one per (group, class).
 TABLE_IDS: dict[tuple[str, int], int] = {k: i for i, k in enumerate(DEEP_SIZES)}
 TOP_SIZE_LIST: tuple[tuple[int, ...], ...] = tuple(TOP_SIZES.values())

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..money import COUNT_SCALE, ONE_DOLLAR, fee_for
 from .universe_books import (
+    ARBITRAGE_LEFT_SIZES,
     EMPTY_SIDE,
     GOLDEN,
     GRID_LIST,
@@ -40,8 +41,16 @@ TERMINAL_SHARE = 0.15  # share of an event's opening uncertainty still unresolve
 MARKET_NOISE = (0.04, 0.12)  # amplitude range of each of the two sines of the market's slow error
 MARKET_NOISE_PERIOD = (30, 300)  # steps
 DISLOCATION_WINDOW = 40  # steps
-DISLOCATION_RATE = 0.10  # chance per event and window (real markets: far rarer; see docs)
+DISLOCATION_RATE = 0.10  # chance per event and window of a dislocation (value, wide; arbitrage kinds see below)
 DISLOCATION_STEPS = (2, 6)
+#: Arbitrage kinds (riskless after fees) are far rarer and fleeting, as on Kalshi, where no
+#: snapshot of the captures shows one (docs/sim-calibration.md, "Cross-market arbitrage"): a
+#: drawn arbitrage kind stands only with this chance (else the window has no dislocation), for
+#: ARBITRAGE_STEPS step(s) — competing arbitrageurs take it within a second, a step is 10 s —
+#: and what the snapshot shows is the thin size they left (ARBITRAGE_LEFT_SIZES).
+ARBITRAGE_SHARE = 0.05
+ARBITRAGE_STEPS = 1
+ARBITRAGE_KINDS = frozenset({"no_basket", "yes_basket", "ladder"})
 DISLOCATION_MIN_VOLUME = 300  # contracts every market of a dislocated event has traded
 DISLOCATION_CLOSE_GAP = 40  # steps a dislocation ends before its event closes
 PAUSE_WINDOW = 60
@@ -63,7 +72,7 @@ _FED_S0 = np.array([-3.0, -1.5, 0.6, -0.4, -2.5])
 # hash purposes (xored into keys so every draw is independent)
 _P_EVENT, _P_PATH, _P_MARKET, _P_PATHSTATIC, _P_NOISE, _P_STATIC2, _P_STATIC3 = (
     0x51E7, 0x9A7A, 0x3A2C, 0x7C01, 0x4E15, 0x57A2, 0x57A3)
-_P_DISLOC, _P_PAUSE, _P_BM, _P_CENTRE = 0xD15C, 0x9A05E, 0xB0B1, 0xCE7E
+_P_DISLOC, _P_PAUSE, _P_BM, _P_CENTRE, _P_ARB = 0xD15C, 0x9A05E, 0xB0B1, 0xCE7E, 0xA4B1
 #: one salt per Brownian level, so (level, interval) pairs hash apart
 _BM_SALT = [np.uint64(mix64((n + 1) * 0x2545F4914F6CDD1D & MASK64)) for n in range(BM_LEVELS + 1)]
 
@@ -231,17 +240,20 @@ def hidden(lay: Layout, c: Core) -> np.ndarray:
     return c.p_hidden
 
 
-def compute(lay: Layout, step: int, forecast_skill: float | None = None) -> Core:
+def compute(lay: Layout, step: int, forecast_skill: float | None = None,
+            arbitrage_share: float = ARBITRAGE_SHARE) -> Core:
     """Evaluate every slot, path and market of the universe at ``step``.
 
     ``forecast_skill`` (0 … 1) publishes a forecast that removes that share of the book's error
     (0: the book's own mid, 1: the hidden probability); None publishes none.
+    ``arbitrage_share`` is the chance that a drawn arbitrage kind of dislocation stands (tests
+    and demos may raise it to see the arbitrage path work; see :data:`ARBITRAGE_SHARE`).
     """
     with np.errstate(all="ignore"):
-        return _compute(lay, step, forecast_skill)
+        return _compute(lay, step, forecast_skill, arbitrage_share)
 
 
-def _compute(lay: Layout, step: int, forecast_skill: float | None) -> Core:
+def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_share: float) -> Core:
     # ---------------------------------------------------------------- slots: generation, status, statics
     tt = step + lay.phase
     gen = tt // lay.life
@@ -440,6 +452,10 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None) -> Core:
             hv = int(hd[si])
             kinds = lay.kinds[si]
             kd = kinds[(hv >> 32) % len(kinds)]
+            arb = kd in ARBITRAGE_KINDS
+            if arb and (step >= d_start[si] + ARBITRAGE_STEPS
+                        or (mix64(hv ^ _P_ARB) & 0xFFFF) >= arbitrage_share * 65536):
+                continue
             a0, a1 = int(lay.moff[si]), int(lay.moff[si] + lay.msize[si])
             traded = (vol[a0:a1] >= DISLOCATION_MIN_VOLUME).tolist()
             pair = 0
@@ -455,10 +471,11 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None) -> Core:
                               lay.fee_type[si], lay.fee_mult[si], int(shape[si]), pair)
             bid[a0:a1] = bl
             ask[a0:a1] = al
+            sizes = ARBITRAGE_LEFT_SIZES if arb else THIN_SIZES
             for j in moved:
                 hm = int(h[a0 + j])
-                thin[a0 + j] = (THIN_SIZES[(hm >> 20) & 63], THIN_SIZES[(hm >> 34) & 63])
-            dislocations.append((si, kd, int(d_start[si]), int(d_end[si])))
+                thin[a0 + j] = (sizes[(hm >> 20) & 63], sizes[(hm >> 34) & 63])
+            dislocations.append((si, kd, int(d_start[si]), int(d_start[si]) + ARBITRAGE_STEPS if arb else int(d_end[si])))
 
     # how far the book's mid sits from where the market's belief alone would put it (centre
     # error and dislocations), in price units: informed traders trade against it

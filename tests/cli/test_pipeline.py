@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .conftest import SIM, Kalashi, records
@@ -78,8 +79,11 @@ def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path
 
 def test_rerunning_the_same_candidates_sends_nothing_twice(kalashi: Kalashi, tmp_path: Path) -> None:
     j = str(tmp_path / "j.sqlite")
-    scan = kalashi("scan", "--source", SIM).stdout
+    # taker orders (arbitrage legs) are what a rerun would duplicate: every drawn arbitrage stands
+    scan = kalashi("scan", "--source", "sim:seed=3,markets=2000,step=40,arbitrage=100").stdout
     cands = kalashi("correlate", "--journal", j, input=kalashi("analyze", input=scan).stdout).stdout
+    assert any(json.loads(x).get("kind") == "candidate" and json.loads(x).get("strategy") == "arbitrage"
+               for x in cands.splitlines() if x.strip())
     first = records(kalashi("order", "--journal", j, input=cands).stdout)
     second = records(kalashi("order", "--journal", j, input=cands).stdout)
     assert by_kind(first, "order")

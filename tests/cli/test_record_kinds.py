@@ -94,7 +94,8 @@ def check(lines: str, seen: dict[str, int]) -> list[dict[str, Any]]:
 def test_what_the_commands_write_matches_the_schemas(kalashi: Kalashi, tmp_path: Path) -> None:
     j = ["--journal", str(tmp_path / "j.sqlite")]
     seen: dict[str, int] = {}
-    scan = kalashi("scan", "--source", SIM, "--limit", "300").stdout
+    # a sim where arbitrage stands, so the order stage's taker legs fill (a `fill` record)
+    scan = kalashi("scan", "--source", "sim:seed=3,markets=2000,step=40,arbitrage=100").stdout
     check(scan, seen)
     opps = kalashi("analyze", input=scan).stdout
     check(opps, seen)

@@ -1,13 +1,12 @@
-"""Issue 15's "done when", on main as it stands (issue 14's valuation and per-strategy markouts included):
-a 300-iteration paper run of the default profile on the sim reports P&L per strategy with markouts;
-spread capture's passive fills are adversely selected (negative 1-minute markout, negative expected
-P&L), as makers' fills are on the real KXBTC15M runs; and no strategy but the sim's planted,
-riskless arbitrage makes money.
+"""Issues 14 and 15's "done when", on main as it stands: a 300-iteration paper run of the default profile
+on the sim makes no implausible money, reports P&L per strategy with markouts, and spread capture's
+passive fills are adversely selected (negative 1-minute markout, negative expected P&L), as makers'
+fills are on the real KXBTC15M runs.
 
-The runs are the ones docs/sim-calibration.md ("A paper run on the sim") shows, as a user types
-them; bench/paper_markouts.py marks fills to the sim's hidden probability. With issue 14 the
-riskless trades get the capital first and spread capture hardly trades in the default profile, so
-its fills are measured with arbitrage switched off.
+The run is the one docs/sim-calibration.md ("A paper run on the sim") shows, as a user types it;
+bench/paper_markouts.py marks fills to the sim's hidden probability. The sim's arbitrage is as rare,
+brief and thin as the real captures allow (bench/arb_real.py finds none after fees), so the riskless
+trades issue 14 funds first no longer carry the run, and spread capture trades in the default profile.
 """
 
 from __future__ import annotations
@@ -52,30 +51,45 @@ def _dollars(s: str | None) -> float:
     return float(s or 0)
 
 
+#: The bound on the default run's equity: at most 2 % above the start. A visible arbitrage in the sim
+#: leaves 1-10 contracts at an edge of $0.005-$0.03 (at most $0.30), a few appear in a run, and the
+#: real captures show none after fees; everything else the default profile trades loses in
+#: expectation (spread capture, below). Before this calibration the run ended at $117.02.
+MAX_GAIN = 0.02
+#: Riskless arbitrage (realized + marked): at most $3 in a run (it made +$17.20 before; its baskets are
+#: marked at each leg's mid, which can show more than the edge locked in).
+MAX_ARBITRAGE_PNL = 3.0
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    home = tmp_path_factory.mktemp("paper")
+    return home, _run(home)
+
+
 @pytest.mark.slow
-def test_the_default_profile_reports_markouts_and_only_arbitrage_makes_money(tmp_path: Path) -> None:
-    metrics = _run(tmp_path)
+def test_the_default_profile_makes_no_implausible_money(default_run: tuple[Path, dict[str, Any]]) -> None:
+    _, metrics = default_run
+    equity, start = _dollars(metrics["equity"]), _dollars(metrics["starting_balance"])
+    assert start == 100
+    assert equity <= start * (1 + MAX_GAIN), metrics["equity"]
     per = metrics["per_strategy"]
-    assert "arbitrage" in per and "markouts" in per["arbitrage"], per
     for name, s in per.items():
         assert s["markouts"]["1m"] is not None, name  # P&L per strategy, with markouts
-        if name != "arbitrage":  # the sim's planted arbitrage is riskless by construction; nothing else earns
-            assert _dollars(s["realized_pnl"]) + _dollars(s["unrealized_pnl"]) <= 0, (name, s)
+        pnl = _dollars(s["realized_pnl"]) + _dollars(s["unrealized_pnl"])
+        if name == "arbitrage":
+            assert pnl <= MAX_ARBITRAGE_PNL, s
+        else:  # nothing but riskless arbitrage earns on the sim
+            assert pnl <= 0, (name, s)
 
 
 @pytest.mark.slow
-def test_spread_captures_passive_fills_are_adversely_selected(tmp_path: Path) -> None:
-    default = (ROOT / "profiles" / "default.yaml").read_text()
-    head, arb = default.split("  arbitrage:\n", 1)
-    (tmp_path / "spread.yaml").write_text(head + "  arbitrage:\n" + arb.replace("enabled: true", "enabled: false", 1))
-    profile = ("--profile", str(tmp_path / "spread.yaml"))
-    metrics = _run(tmp_path, *profile)
-    assert "arbitrage" not in metrics["per_strategy"]
+def test_spread_captures_passive_fills_are_adversely_selected(default_run: tuple[Path, dict[str, Any]]) -> None:
+    home, metrics = default_run
     spread = metrics["per_strategy"]["spread"]
     assert float(spread["markouts"]["1m_contracts"]) >= 50, spread
     assert float(spread["markouts"]["1m"]) < 0, spread  # the mid moves against a resting quote once filled
-    assert _dollars(metrics["equity"]) < _dollars(metrics["starting_balance"]), metrics["equity"]
 
-    passive = _paper_markouts().measure(tmp_path / "journal-paper.sqlite")["spread passive"]
+    passive = _paper_markouts().measure(home / "journal-paper.sqlite")["spread passive"]
     assert passive["fills"] >= 5, passive
     assert passive["expected_pnl"][0] < 0, passive  # against the hidden probability, fees paid

@@ -50,6 +50,24 @@ def test_the_forecast_is_off_unless_the_descriptor_or_the_profile_turns_it_on() 
         parse_profile("sim:\n  forecast_skill: 0.125\n")
 
 
+def test_the_arbitrage_knob_comes_from_the_descriptor_or_the_profile() -> None:
+    """``sim: arbitrage_share`` / ``arbitrage=PCT`` let more of the drawn arbitrage stand (tests, demos)."""
+    from kalashi_cli.context import open_source
+    from kalashi_cli.profile import load_profile, parse_profile
+    from kalashi_cli.sim.universe_core import ARBITRAGE_SHARE
+
+    plain = open_source("sim:seed=4,markets=300", load_profile("default"))
+    assert plain.describe() == "sim:seed=4,markets=300,step=0"
+    assert plain.universe.arbitrage_share == ARBITRAGE_SHARE
+    armed = open_source("sim:seed=4,markets=300", parse_profile("name: t\nsim:\n  arbitrage_share: 1\n"))
+    assert armed.describe() == "sim:seed=4,markets=300,step=0,arbitrage=100"  # records' src say so
+    again = parse_sim_spec(armed.describe())
+    assert again.universe.arbitrage_share == 1.0
+    assert parse_sim_spec("sim:arbitrage=0").universe.arbitrage_share == 0.0
+    with pytest.raises(ProfileError, match="arbitrage_share"):
+        parse_profile("sim:\n  arbitrage_share: 1.5\n")
+
+
 @pytest.mark.parametrize(("spec", "words"), [
     ("sim:seed=1,marketz=5", ["marketz", "seed, markets, step, forecast"]),
     ("sim:seed=x", ["seed", "whole number"]),
@@ -58,6 +76,7 @@ def test_the_forecast_is_off_unless_the_descriptor_or_the_profile_turns_it_on() 
     ("sim:step=-1", ["step", "out of range"]),
     ("sim:seed", ["seed", "key=value"]),
     ("sim:forecast=101", ["forecast", "out of range"]),
+    ("sim:arbitrage=101", ["arbitrage", "out of range"]),
     ("simulator", ["not a sim source descriptor"]),
 ])
 def test_bad_descriptors_name_the_key_and_the_valid_ones(spec: str, words: list[str]) -> None:
