@@ -67,7 +67,8 @@ def test_a_sweep_runs_the_same_locally_and_on_a_dask_cluster(short_slice: Path, 
     with ThreadPoolExecutor(max_workers=1) as ex:
         local = run_sweep(base, spec, ex, html=False)
     pfile = write_profile(tmp_path / "p.yaml", active_profile())
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    # the scheduler serves HTTP (health, dashboard) even with no dashboard: port 0, never the fixed 8787
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                       scheduler_port=0) as cluster:
         address = cluster.scheduler_address.removeprefix("tcp://")
         res = CliRunner().invoke(app, ["backtest", "--source", f"replay:{short_slice}", "--sweep", str(f),
