@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from ..domain import ExchangeFill, ExchangeOrder, OrderIntent
 from ..journal import Journal, data_dir
@@ -381,3 +382,53 @@ class RiskGate:
 
     def block(self, ticker: str) -> None:
         self._blocked.add(ticker)
+
+    # -- quotes already resting: cancels, amends, decreases pass here too ------------------------
+    def check_cancel(self, order: ExchangeOrder) -> Denial | None:
+        """Return why a resting order may not be cancelled or shrunk now, or None.
+
+        Taking risk off is always allowed — in REDUCING and HALTED too, and during an exchange
+        trading pause (Kalshi accepts cancels then) — except on a market with a write whose
+        outcome is unknown: what rests there is not known until reconciliation.
+        """
+        if order.ticker in self._blocked:
+            return Denial("unknown-outcome", f"an earlier order on {order.ticker} has an unknown outcome; "
+                          "no writes on this market until reconciliation (`kalashi reconcile`)")
+        return None
+
+    def check_replace(self, old: ExchangeOrder, intent: OrderIntent, **kw: Any) -> Denial | None:
+        """Return why ``old`` may not be replaced by ``intent`` (an amend), or None: :meth:`check` as if
+        ``old`` no longer rested (its collateral, its daily cost and its open-order slot are freed)."""
+        saved = (self.held, self.resting_cost, self._open_orders)
+        self._free(old)
+        try:
+            return self.check(intent, **kw)
+        finally:
+            self.held, self.resting_cost, self._open_orders = saved
+
+    def _held_by(self, o: ExchangeOrder) -> tuple[Money, Money]:
+        """(collateral, cost) a resting order counts for: nothing when it only reduces the position."""
+        if o.remaining_count <= 0:
+            return 0, 0
+        pos = self.portfolio.ledger.positions.get(o.ticker)
+        rest = OrderIntent(o.client_order_id, o.ticker, o.side, o.price, o.remaining_count)  # type: ignore[arg-type]
+        if reduces(rest, pos.position if pos else 0):
+            return 0, 0
+        return order_collateral(rest), resting_cost([o])
+
+    def _free(self, o: ExchangeOrder) -> None:
+        coll, cost = self._held_by(o)
+        self.held -= coll
+        self.resting_cost -= cost
+        self._open_orders -= 1
+
+    def release(self, order: ExchangeOrder) -> None:
+        """Count a resting order cancelled (or replaced): what it held is free for the rest of this run."""
+        self._free(order)
+
+    def hold(self, order: ExchangeOrder) -> None:
+        """Count an order now resting that this run did not admit (the result of an amend or decrease)."""
+        coll, cost = self._held_by(order)
+        self.held += coll
+        self.resting_cost += cost
+        self._open_orders += 1
