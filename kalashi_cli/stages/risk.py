@@ -274,6 +274,15 @@ class RiskGate:
         if self.state is TradingState.REDUCING and not reducing:
             return Denial("reducing", f"trading is REDUCING ({self.state_reason}); no new entries")
         if reducing:
+            if intent.ticker in self._netted:
+                # on a mutually exclusive event the exchange holds collateral for a closing order like for
+                # an opening one (the pair's $1 is already in the netting credit): the caps do not apply,
+                # the balance does
+                need = order_collateral(intent, fee_type, multiplier)
+                if need > self.available_for(intent):
+                    return Denial("balance", f"order needs {usd(need)} (a closing order on a mutually exclusive "
+                                  f"event is collateralised like an opening one), above available cash "
+                                  f"{usd(max(0, self.available_for(intent)))}")
             return None
         cost = order_cost(intent, fee_type, multiplier)
         if cost > money(r.max_order_cost):
@@ -335,6 +344,8 @@ class RiskGate:
         elif not (intent.reduce_only or reduces(intent, pos.position if pos else 0)):
             self.reserved += order_collateral(intent, fee_type, multiplier)
             self.sent_cost += order_cost(intent, fee_type, multiplier)
+        elif intent.ticker in self._netted:  # a closing order there holds collateral too (see check)
+            self.reserved += order_collateral(intent, fee_type, multiplier)
         if intent.time_in_force == "good_till_canceled":
             self._open_orders += 1
 
@@ -412,7 +423,7 @@ class RiskGate:
             return 0, 0
         pos = self.portfolio.ledger.positions.get(o.ticker)
         rest = OrderIntent(o.client_order_id, o.ticker, o.side, o.price, o.remaining_count)  # type: ignore[arg-type]
-        if reduces(rest, pos.position if pos else 0):
+        if o.ticker not in self._netted and reduces(rest, pos.position if pos else 0):
             return 0, 0
         return order_collateral(rest), resting_cost([o])
 

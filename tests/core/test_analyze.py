@@ -88,7 +88,7 @@ def test_spread_quotes_both_sides_one_tick_inside_and_post_only() -> None:
     assert [(o.legs[0].outcome, o.legs[0].price) for o in ops] == [("yes", parse_price("0.41")),
                                                                     ("no", parse_price("0.51"))]
     for o in ops:
-        assert o.maker and o.legs[0].count == 10 * COUNT_SCALE  # spread.quote_size
+        assert o.maker and o.legs[0].count == 5 * COUNT_SCALE  # spread.quote_size
         assert o.edge < (parse_price("0.45") - parse_price("0.41")) * COUNT_SCALE  # fee and allowance deducted
 
 
