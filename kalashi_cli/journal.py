@@ -649,16 +649,30 @@ class Journal:
         return [_intent_row(r) for r in self._q(sql + " ORDER BY created_ms, client_order_id", args)]
 
     def intent_counts(self, purposes: Sequence[str]) -> dict[tuple[str, str, str], int]:
-        """Count intents of these purposes: (purpose, strategy, rule) → how many (rule: an exit reason's
-        first word, e.g. ``take-profit``; empty for other purposes)."""
+        """Count intents of these purposes: (purpose, strategy, rule) → how many (rule: an exit's rule, e.g.
+        ``take-profit``, the start of its reason; empty for other purposes)."""
         if not purposes:
             return {}
         marks = ",".join("?" * len(purposes))
         out: dict[tuple[str, str, str], int] = {}
         for r in self._q(f"SELECT purpose, strategy, reason FROM intents WHERE purpose IN ({marks})", list(purposes)):
-            key = (r["purpose"], r["strategy"], (r["reason"] or "").split(":", 1)[0].strip())
+            rule = (r["reason"] or "").split(":", 1)[0].strip() if r["purpose"] == "exit" else ""
+            key = (r["purpose"], r["strategy"], rule)
             out[key] = out.get(key, 0) + 1
         return out
+
+    def superseded_intents(self) -> set[str]:
+        """client_order_ids an amend replaced: an amended order carries the id of its latest acked intent
+        (V2 amend's ``updated_client_order_id``), so the exchange no longer lists the earlier ones."""
+        rows = self._q("SELECT client_order_id, order_id FROM intents WHERE status='acked' AND order_id IS NOT NULL "
+                       "AND order_id IN (SELECT order_id FROM intents WHERE purpose='amend' AND status='acked') "
+                       "ORDER BY created_ms, rowid")
+        latest: dict[str, str] = {}
+        every: set[str] = set()
+        for r in rows:
+            every.add(r["client_order_id"])
+            latest[r["order_id"]] = r["client_order_id"]
+        return every - set(latest.values())
 
     def blocked_tickers(self) -> set[str]:
         """Markets with an order whose outcome is unknown: no writes until reconciled."""
