@@ -293,6 +293,7 @@ class TradingLoop:
                             executor=executor, state=self.state, now_ms=as_of, stale=self.stale,
                             emit=lambda rec: self._emit(out, rec), src=src)
         q.manage(ctx, tickers)
+        q.save()
         kept.extend(ctx.records)
         return q.stats.minus(before)
 

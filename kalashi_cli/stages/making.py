@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
+import orjson
+
 from ..domain import ExchangeOrder, Leg, Market, Order, OrderIntent
 from ..errors import Conflict, KalashiError, NotFound, OrderRejected, OutcomeUnknown
 from ..journal import Journal, TradeRow
@@ -52,6 +54,7 @@ from ..money import (
     Price,
     fee_for,
     fmt_count,
+    parse_count,
     snap,
     tick_above,
     tick_below,
@@ -353,6 +356,13 @@ class QuoteManager:
         self.vol = Volatility(s.volatility_window)
         self.bucket = _Bucket(s.max_updates_per_second)
         self.stats = QuoteStats()
+        saved = journal.get_meta("quote_stats")  # the counts go on across restarts (metrics reads them)
+        if saved:
+            try:
+                counts = orjson.loads(saved)
+                self.stats = QuoteStats(**{k: int(counts.get(k, 0)) for k in QuoteStats.__slots__})
+            except (orjson.JSONDecodeError, TypeError, ValueError):
+                pass
         self.grouper = Grouper(profile)
         self._placed: dict[str, _Placed] = {}  # order_id → fair and touch when it was placed
         self._mine: dict[str, bool] = {}  # client_order_id → whether it is a market-maker quote
@@ -689,6 +699,13 @@ class QuoteManager:
         ctx.emit(rec)
 
     # -- reporting --------------------------------------------------------------------------------
+    def save(self) -> None:
+        """Keep the cumulative counts in the journal (metrics reports them)."""
+        self.journal.set_meta("quote_stats", orjson.dumps(self.stats.record()).decode())
+        saved = self.journal.get_meta("quote_max_inventory")
+        most = max(self.max_inventory_seen, parse_count(saved) if saved else 0)
+        self.journal.set_meta("quote_max_inventory", fmt_count(most))
+
     def plan_of(self, ticker: str) -> QuotePlan | None:
         """The last plan made for ``ticker`` (for tests and the dashboard)."""
         return self._last_plans.get(ticker)

@@ -346,3 +346,47 @@ def test_the_loop_reports_quote_updates_and_inventory_per_iteration(tmp_path: Pa
     finally:
         broker.close()
         j.close()
+
+
+# -- between iterations (run-loop --react) -------------------------------------------------------------------
+
+
+class _Feed:
+    def next_batch(self, timeout: float) -> None:
+        return None
+
+    def discard(self) -> None:
+        pass
+
+
+def _mm_only() -> Profile:
+    return msgspec.structs.replace(P, analyze=msgspec.structs.replace(
+        P.analyze, arbitrage=msgspec.structs.replace(P.analyze.arbitrage, enabled=False),
+        value=msgspec.structs.replace(P.analyze.value, enabled=False)))
+
+
+def test_a_reaction_re_prices_the_quotes_of_a_changed_book_and_pulls_a_stale_one(tmp_path: Path) -> None:
+    from kalashi_cli.react import BookBatch, Reactor
+
+    src = FakeSource([wide(), wide("MM-2", event="MM2")])
+    j = Journal(tmp_path / "journal-paper.sqlite")
+    broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(P.paper.starting_balance))
+    try:
+        loop = TradingLoop(_mm_only(), src, broker, j)
+        reactor = Reactor(loop, _Feed())
+        loop.run_iteration()
+        assert {(o.ticker, o.price) for o in broker.orders(status="resting")} == {
+            ("MM-1", p("0.48")), ("MM-1", p("0.52")), ("MM-2", p("0.48")), ("MM-2", p("0.52"))}
+        src.markets["MM-1"] = wide(bid="0.50", ask="0.56")
+        src._now += 5_000  # the market clock moves on (min_requote_seconds)
+        broker.on_market_data([src.markets["MM-1"]], SourceEvents(now_ms=src.now_ms()))
+        assert reactor.react(BookBatch(("MM-1",))) == 2, "both quotes of MM-1 amended"
+        assert {(o.ticker, o.price) for o in broker.orders(status="resting")} == {
+            ("MM-1", p("0.51")), ("MM-1", p("0.55")), ("MM-2", p("0.48")), ("MM-2", p("0.52"))}
+        del src.markets["MM-2"]  # no trustworthy book any more (a gap, a disconnect): pulled at once
+        assert reactor.react(BookBatch(("MM-2",))) == 2
+        assert {o.ticker for o in broker.orders(status="resting")} == {"MM-1"}
+        assert loop.quoter.stats.amended == 2 and loop.quoter.stats.pulled == 2
+    finally:
+        broker.close()
+        j.close()
