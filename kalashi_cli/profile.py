@@ -343,7 +343,7 @@ class ExecutionSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_onl
                            "unwinding).")] = Decimal("0.02")
     taker_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "immediate_or_cancel"
     arbitrage_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "fill_or_kill"
-    maker_expiry_seconds: Annotated[int, _I(0, 31_536_000, "Post-only quotes expire after this long (0 = good till cancelled).")] = 600
+    maker_expiry_seconds: Annotated[int, _I(0, 604_800, "Post-only quotes expire after this long (0 = good till cancelled).")] = 600
 
 
 class ExitRule(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -359,8 +359,8 @@ class ExitRule(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     stop_on_edge_reversal: Annotated[bool, msgspec.Meta(description=(
         "Sell when the fair value of the held side has fallen below the entry price: the edge that justified "
         "the entry has reversed."))] = False
-    time_stop_seconds: Annotated[int, _I(0, None, "Sell a position held this long (market clock; 0 = off).")] = 0
-    exit_before_close_seconds: Annotated[int, _I(0, None, "Sell this many seconds before the market closes "
+    time_stop_seconds: Annotated[int, _I(0, 604_800, "Sell a position held this long (market clock; 0 = off).")] = 0
+    exit_before_close_seconds: Annotated[int, _I(0, 604_800, "Sell this many seconds before the market closes "
                                                  "(0 = hold into the close).")] = 0
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import SIM, Kalashi, records
 
 VOLATILE = {"latency_ms", "started", "duration_ms", "ts"}
@@ -64,7 +66,13 @@ def test_metrics_say_when_the_sim_forecast_was_used(kalashi: Kalashi, tmp_path: 
         assert ("These results used the sim's forecast" in titles) == (skill is not None)
 
 
-def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path) -> None:
+def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # the market maker is the loop's (it manages its quotes with inventory, over iterations): a pipe's
+    # `order` places spread candidates one post-only quote per side instead, so both run without it
+    profile = tmp_path / "no-maker.yaml"
+    profile.write_text("name: no-maker\nanalyze:\n  spread:\n    enabled: false\n")
+    monkeypatch.setenv("KALASHI_PROFILE", str(profile))
     piped = pipeline(kalashi, tmp_path / "pipe.sqlite")
     loop = records(kalashi("run-loop", "--paper", "--source", SIM, "--iterations", "1", "--interval", "0",
                            "--all-records", "--journal", str(tmp_path / "loop.sqlite")).stdout)
