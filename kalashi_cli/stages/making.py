@@ -65,6 +65,8 @@ from ..profile import Profile
 from ..records import VERSION, to_record
 from .correlate import Grouper
 from .order import Denied, client_order_id
+from .own_orders import crosses_own
+from .risk import Denial
 from .scan import close_ms
 
 if TYPE_CHECKING:
@@ -537,8 +539,9 @@ class QuoteManager:
         intent = OrderIntent(client_order_id(opp, 0, f"{m.ticker}:{want.side}:{want.price}:{want.count}:gtc", "quote"),
                              m.ticker, want.side, want.price, want.count, time_in_force="good_till_canceled",
                              post_only=True, expiration_ts=self._expiry(m, ctx.now_ms))
-        d = ctx.gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, stale=ctx.stale(m.ticker),
-                           trading_active=ctx.executor.trading_active(), concentration=self._concentration(m))
+        d = self._self_trade(intent) or ctx.gate.check(
+            intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, stale=ctx.stale(m.ticker),
+            trading_active=ctx.executor.trading_active(), concentration=self._concentration(m))
         if d is not None:
             self._deny(ctx, Denied(opp, m.ticker, d.rule, d.reason, STRATEGY), want.side)
             return
@@ -561,6 +564,17 @@ class QuoteManager:
                 self._placed[obj.order_id] = _Placed(plan.fair, touch, ctx.now_ms)
         if any(isinstance(o, Order) and o.order_id for o in out):
             self.stats.created += 1
+
+    def _self_trade(self, intent: OrderIntent, replacing: ExchangeOrder | None = None) -> Denial | None:
+        """A quote never meets one of the account's own resting orders (Kalshi's self-trade prevention would
+        cancel one of them; post-only would cancel the quote): refused with rule ``own-order``."""
+        own = [o for o in self.journal.orders(status="resting", ticker=intent.ticker)
+               if replacing is None or o.order_id != replacing.order_id]
+        mine = crosses_own(intent, own)
+        if mine is None:
+            return None
+        return Denial("own-order", f"a {intent.side} at YES {usd_price(intent.price)} would meet our own resting "
+                      f"{mine.side} {mine.order_id} at YES {usd_price(mine.price)}")
 
     def _refresh(self, o: ExchangeOrder) -> ExchangeOrder | None:
         """The exchange's view of one order, journaled (None when listing it failed)."""
@@ -625,9 +639,9 @@ class QuoteManager:
         key = f"{m.ticker}:{want.side}:{want.price}:{want.count}:{have.order_id}:{ctx.now_ms}"
         intent = OrderIntent(client_order_id(opp, 0, key, "amend"), m.ticker, want.side, want.price, want.count,
                              time_in_force="good_till_canceled", post_only=True)
-        d = ctx.gate.check_replace(have, intent, fee_type=m.fee_type, multiplier=m.fee_multiplier,
-                                   stale=ctx.stale(m.ticker), trading_active=ctx.executor.trading_active(),
-                                   concentration=self._concentration(m))
+        d = self._self_trade(intent, have) or ctx.gate.check_replace(
+            have, intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, stale=ctx.stale(m.ticker),
+            trading_active=ctx.executor.trading_active(), concentration=self._concentration(m))
         if d is not None:
             self._deny(ctx, Denied(opp, m.ticker, d.rule, d.reason, STRATEGY), want.side)
             # a quote the gate would no longer admit at its new price does not stay at its old one either

@@ -390,3 +390,15 @@ def test_a_reaction_re_prices_the_quotes_of_a_changed_book_and_pulls_a_stale_one
     finally:
         broker.close()
         j.close()
+
+
+def test_a_quote_never_meets_our_own_resting_order(rig: Rig) -> None:
+    """Self-trade: our own resting ask (another strategy's) at 0.47 stands where the bid would go."""
+    mine = OrderIntent("other", "MM-1", "ask", p("0.47"), 2 * C, time_in_force="good_till_canceled", post_only=True)
+    rig.j.record_intent(mine, strategy="manual", opportunity_id="op-m")
+    rig.src.markets["MM-1"] = wide(bid="0.46", ask="0.53")
+    rig.j.record_ack("other", rig.broker.submit(mine).order_id, rig.broker.orders(status="resting")[0], [])
+    ctx = rig.round()
+    denied = [r for r in ctx.records if r["kind"] == "denied"]
+    assert [(d["rule"], d["strategy"]) for d in denied] == [("own-order", "spread")]
+    assert ("bid", p("0.47"), 5 * C) not in rig.resting() and rig.q.stats.created == 1  # the ask only
