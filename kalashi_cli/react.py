@@ -242,7 +242,7 @@ class QuoteReaction:
         q = loop.quoter
         if not q.enabled:
             return 0
-        quoted = q.quotes()
+        quoted = q.quoted_tickers()  # as of the last round: no journal read for books we do not quote
         tickers = [t for t in reaction.changed if t in quoted]
         if not tickers:
             return 0

@@ -369,6 +369,7 @@ class QuoteManager:
         self._placed: dict[str, _Placed] = {}  # order_id → fair and touch when it was placed
         self._mine: dict[str, bool] = {}  # client_order_id → whether it is a market-maker quote
         self._last_plans: dict[str, QuotePlan] = {}
+        self._quoted: frozenset[str] = frozenset()
         self._denied: dict[tuple[str, str], str] = {}  # (ticker, side) → the rule that last refused a quote there
         self.max_inventory_seen: Count = 0
 
@@ -387,7 +388,12 @@ class QuoteManager:
         for o in self.journal.orders(status="resting"):
             if o.remaining_count > 0 and self._is_quote(o):
                 out.setdefault(o.ticker, []).append(o)
+        self._quoted = frozenset(out)
         return out
+
+    def quoted_tickers(self) -> frozenset[str]:
+        """The markets quoted when the journal was last read (cheap: a reaction's first filter)."""
+        return self._quoted
 
     def inventory_tickers(self, portfolio: Portfolio) -> set[str]:
         """Markets where the market maker's own trades hold a position (its reducing side is quoted)."""
@@ -461,6 +467,7 @@ class QuoteManager:
                 want = plan.side(side) if plan is not None else None
                 have = mine[0] if mine else None
                 self._apply(ctx, m, plan, side, have, want)
+        self.quotes()  # refresh what is quoted now
         return self.stats.updates - before
 
     def _event_inventory(self, positions: Mapping[str, Count], books: Mapping[str, Market]) -> dict[str, Count]:
