@@ -343,7 +343,7 @@ class ExecutionSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_onl
                            "unwinding).")] = Decimal("0.02")
     taker_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "immediate_or_cancel"
     arbitrage_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "fill_or_kill"
-    maker_expiry_seconds: Annotated[int, _I(0, 604_800, "Post-only quotes expire after this long (0 = good till cancelled).")] = 600
+    maker_expiry_seconds: Annotated[int, _I(0, 31_536_000, "Post-only quotes expire after this long (0 = good till cancelled).")] = 600
 
 
 class ExitRule(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -149,6 +149,8 @@ class Reaction:
     markets: tuple[Market, ...]  # every market of the affected events, fresh books, grouped by event
     as_of_ms: int  # the source clock when the books were read
     first_ns: int  # when the first change arrived (time.perf_counter_ns)
+    #: the same markets as the source published them (with our own resting orders where its books show them)
+    published: tuple[Market, ...] = ()
 
 
 @dataclass(slots=True)
@@ -249,7 +251,10 @@ class QuoteReaction:
         wanted = set(tickers)
         resting = [o for o in loop.journal.orders(status="resting") if o.ticker in wanted]
         included = bool(getattr(loop.broker, "books_include_own_orders", True))
-        books = {m.ticker: m for m in own_books([m for m in reaction.markets if m.ticker in wanted], resting,
+        # the market maker plans on the book as others quote it: our own orders' size out, nothing more
+        # (``markets`` also drops the levels our own quotes stand in front of, which a taker cannot reach)
+        source = reaction.published or reaction.markets
+        books = {m.ticker: m for m in own_books([m for m in source if m.ticker in wanted], resting,
                                                  included=included, reach=False)}
         mctx = ManageContext(books=books, fair=fair_prices(loop.analyzer.last_fair), portfolio=ctx.portfolio,
                              gate=ctx.gate, executor=ctx.executor, state=ctx.state, now_ms=reaction.as_of_ms,
@@ -393,11 +398,12 @@ class Reactor:
                 m = with_books(m, m.yes_bids[:depth], m.no_bids[:depth])
             markets.append(m)
         # our own resting orders are not the market (as in an iteration): out of the books analyze sees
+        published = tuple(markets)
         resting = loop.journal.orders(status="resting")
         if resting:
             markets = own_books(markets, resting, included=ctx.executor.own_in_books)
         reaction = Reaction(changed=tuple(changed), stale=tuple(t for t in changed if t not in books),
-                            markets=tuple(markets), as_of_ms=now, first_ns=batch.first_ns)
+                            markets=tuple(markets), as_of_ms=now, first_ns=batch.first_ns, published=published)
         source_books = loop.source.books
         served: set[str] = set()
 

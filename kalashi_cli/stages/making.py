@@ -75,6 +75,8 @@ if TYPE_CHECKING:
     from .risk import RiskGate, TradingState
 
 Side = Literal["bid", "ask"]
+#: a market is not started within this long of its stop before the close (a quote there would barely live)
+MIN_QUOTE_LIFE_MS = 300_000
 STRATEGY = "spread"
 ONE = COUNT_SCALE
 
@@ -524,6 +526,9 @@ class QuoteManager:
                 self._create(ctx, m, plan, want, touch)
 
     def _expiry(self, m: Market, now_ms: int) -> int | None:
+        """When a new quote expires: ``maker_expiry_seconds`` from now (the market clock read as it is sent:
+        a round that took a while must not date its quotes by when it began), never into the last
+        ``stop_before_close_seconds`` before the close."""
         ex = self.profile.execution
         expiry = now_ms // 1000 + ex.maker_expiry_seconds if ex.maker_expiry_seconds else None
         closes = close_ms(m)
@@ -542,10 +547,16 @@ class QuoteManager:
         return m.event_ticker, self.grouper.group(m.category, m.series_ticker, m.title)
 
     def _create(self, ctx: ManageContext, m: Market, plan: QuotePlan, want: QuoteSide, touch: Price | None) -> None:
+        now = ctx.executor.now_ms()
+        closes = close_ms(m)
+        if closes is not None and closes - self.params.stop_before_close_ms - now < MIN_QUOTE_LIFE_MS:
+            # a new quote would expire within minutes (before the stop before the close): not worth
+            # starting, and on an exchange whose clock runs ahead of ours its expiry could be past already
+            return
         opp = self._opportunity_id(ctx, m.ticker, want.side, want.price, want.count, "quote")
         intent = OrderIntent(client_order_id(opp, 0, f"{m.ticker}:{want.side}:{want.price}:{want.count}:gtc", "quote"),
                              m.ticker, want.side, want.price, want.count, time_in_force="good_till_canceled",
-                             post_only=True, expiration_ts=self._expiry(m, ctx.now_ms))
+                             post_only=True, expiration_ts=self._expiry(m, now))
         d = self._self_trade(intent) or ctx.gate.check(
             intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, stale=ctx.stale(m.ticker),
             trading_active=ctx.executor.trading_active(), concentration=self._concentration(m))
