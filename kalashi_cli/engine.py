@@ -30,7 +30,7 @@ from .stages.exits import execute_exits, exit_signals
 from .stages.making import STRATEGY as MAKER
 from .stages.making import ManageContext, QuoteManager, QuoteStats, fair_prices, wanted_markets
 from .stages.metrics import RunStats, compute_metrics
-from .stages.order import Denied, OrderExecutor
+from .stages.order import Denied, OrderExecutor, denied_record
 from .stages.own_orders import own_books
 from .stages.portfolio import Portfolio, load_portfolio
 from .stages.risk import RiskGate, TradingState, evaluate_state
@@ -45,11 +45,6 @@ MARKOUT_TRACK_MS = 6 * 60_000
 
 def _never_stale(ticker: str) -> bool:
     return False
-
-
-def denied_record(d: Denied) -> dict[str, Any]:
-    return {"kind": "denied", "v": VERSION, "ref": d.ref, "ticker": d.ticker, "rule": d.rule, "code": d.rule,
-            "reason": d.reason, "strategy": d.strategy}
 
 
 def encode(obj: object) -> dict[str, Any]:

@@ -62,9 +62,9 @@ from ..money import (
     usd_price,
 )
 from ..profile import Profile
-from ..records import VERSION, to_record
+from ..records import to_record
 from .correlate import Grouper
-from .order import Denied, client_order_id
+from .order import Denied, client_order_id, denied_record
 from .own_orders import crosses_own
 from .risk import Denial
 from .scan import close_ms
@@ -619,7 +619,7 @@ class QuoteManager:
                                    ticker=o.ticker)
             return False
         now = self._refresh(o)
-        ctx.gate.release(o)
+        ctx.gate.release_quote(o)
         self._placed.pop(o.order_id, None)
         if pull:
             self.stats.pulled += 1
@@ -644,9 +644,9 @@ class QuoteManager:
             self._refresh(o)
             return
         now = self._refresh(o)
-        ctx.gate.release(o)
+        ctx.gate.release_quote(o)
         if now is not None and now.status == "resting":
-            ctx.gate.hold(now)
+            ctx.gate.hold_quote(now)
         self.stats.decreased += 1
 
     def _amend(self, ctx: ManageContext, m: Market, plan: QuotePlan, have: ExchangeOrder, want: QuoteSide,
@@ -696,10 +696,10 @@ class QuoteManager:
             except KalashiError:
                 fills = []
         self.journal.record_ack(intent.client_order_id, have.order_id, now, fills, strategy=STRATEGY)
-        ctx.gate.release(have)
+        ctx.gate.release_quote(have)
         status = now.status if now is not None else ack.status
         if now is not None and now.status == "resting":
-            ctx.gate.hold(now)
+            ctx.gate.hold_quote(now)
             self._placed[have.order_id] = _Placed(plan.fair, touch, ctx.now_ms)
         else:
             self._placed.pop(have.order_id, None)
@@ -722,11 +722,7 @@ class QuoteManager:
             self._out(ctx, d)
 
     def _out(self, ctx: ManageContext, obj: object) -> None:
-        if isinstance(obj, Denied):
-            rec = {"kind": "denied", "v": VERSION, "ref": obj.ref, "ticker": obj.ticker, "rule": obj.rule,
-                   "reason": obj.reason, "strategy": obj.strategy}
-        else:
-            rec = to_record(obj)
+        rec = denied_record(obj) if isinstance(obj, Denied) else to_record(obj)
         ctx.records.append(rec)
         ctx.emit(rec)
 

@@ -40,6 +40,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from ..domain import (
     Candidate,
@@ -70,6 +71,7 @@ from ..ledger import netting_credit
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap, usd, usd_price
 from ..ports import Broker, OrderDesk
 from ..profile import Profile
+from ..records import VERSION
 from .book import buy_slices, sell_slices, slices_count
 from .own_orders import crosses_own, without_own_orders
 from .risk import BasketCharge, RiskGate, order_collateral, order_cost
@@ -102,6 +104,12 @@ class Amended:
     denied: Denied | None
     reason: str
     unknown: bool = False
+
+
+def denied_record(d: Denied) -> dict[str, Any]:
+    """The ``denied`` record of a refusal (``code`` = ``rule``: stable, free of amounts, to group on)."""
+    return {"kind": "denied", "v": VERSION, "ref": d.ref, "ticker": d.ticker, "rule": d.rule, "code": d.rule,
+            "reason": d.reason, "strategy": d.strategy}
 
 
 def client_order_id(opportunity_id: str, leg_index: int, intent_key: str, purpose: str = "entry") -> str:

@@ -433,11 +433,11 @@ class RiskGate:
         self.resting_cost -= cost
         self._open_orders -= 1
 
-    def release(self, order: ExchangeOrder) -> None:
+    def release_quote(self, order: ExchangeOrder) -> None:
         """Count a resting order cancelled (or replaced): what it held is free for the rest of this run."""
         self._free(order)
 
-    def hold(self, order: ExchangeOrder) -> None:
+    def hold_quote(self, order: ExchangeOrder) -> None:
         """Count an order now resting that this run did not admit (the result of an amend or decrease)."""
         coll, cost = self._held_by(order)
         self.held += coll
