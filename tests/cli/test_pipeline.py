@@ -85,7 +85,14 @@ def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path
     assert by_kind(loop, "iteration")[0]["orders"] == len(by_kind(piped["order"], "order"))
 
 
-def test_rerunning_the_same_candidates_sends_nothing_twice(kalashi: Kalashi, tmp_path: Path) -> None:
+def test_rerunning_the_same_candidates_sends_nothing_twice(kalashi: Kalashi, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # without the market maker: its first-run quotes (a YES bid and a NO bid, one tick inside) would stand in
+    # front of what the taker legs buy, so those would be refused for liquidity before the journal's
+    # duplicate check this test is about
+    profile = tmp_path / "no-maker.yaml"
+    profile.write_text("name: no-maker\nanalyze:\n  spread:\n    enabled: false\n")
+    monkeypatch.setenv("KALASHI_PROFILE", str(profile))
     j = str(tmp_path / "j.sqlite")
     # taker orders (arbitrage legs) are what a rerun would duplicate: every drawn arbitrage stands
     scan = kalashi("scan", "--source", "sim:seed=3,markets=2000,step=40,arbitrage=100").stdout
