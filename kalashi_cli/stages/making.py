@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from ..domain import ExchangeOrder, Leg, Market, Order, OrderIntent
-from ..errors import Conflict, KalashiError, NotFound, OrderRejected, OutcomeUnknown
+from ..errors import KalashiError, NotFound
 from ..journal import Journal, TradeRow
 from ..money import (
     COUNT_SCALE,
@@ -61,10 +61,11 @@ from ..money import (
     usd,
     usd_price,
 )
+from ..ports import OrderDesk
 from ..profile import Profile
 from ..records import to_record
 from .correlate import Grouper
-from .order import Denied, client_order_id, denied_record
+from .order import AMEND_PREFIX, Denied, client_order_id, denied_record
 from .own_orders import crosses_own
 from .risk import Denial
 from .scan import close_ms
@@ -519,7 +520,7 @@ class QuoteManager:
         if not self.bucket.take(ctx.now_ms):
             self.stats.held_back += 1
             return
-        if self.use_amend and callable(getattr(self.broker, "amend", None)):
+        if self.use_amend and isinstance(self.broker, OrderDesk):
             self._amend(ctx, m, plan, have, want, touch)
         else:
             if self._cancel(ctx, have, "re-priced: fair value or the touch moved"):
@@ -634,11 +635,11 @@ class QuoteManager:
         if d is not None:
             self.stats.denied += 1
             return
-        shrink = getattr(self.broker, "decrease", None)
-        if not (self.use_amend and callable(shrink)):
+        desk = self.broker
+        if not (self.use_amend and isinstance(desk, OrderDesk)):
             return  # no decrease without amend support: the next re-price or the limit's cancel handles it
         try:
-            shrink(o.order_id, o.ticker, reduce_to=to)
+            desk.decrease(o, reduce_to=to)
         except KalashiError as e:
             self.journal.add_event("quote-decrease-failed", {"order_id": o.order_id, "error": str(e)}, ticker=o.ticker)
             self._refresh(o)
@@ -651,66 +652,47 @@ class QuoteManager:
 
     def _amend(self, ctx: ManageContext, m: Market, plan: QuotePlan, have: ExchangeOrder, want: QuoteSide,
                touch: Price | None) -> None:
-        row = self.journal.intent(have.client_order_id)
-        opp = row.opportunity_id if row is not None and row.opportunity_id else \
-            self._opportunity_id(ctx, m.ticker, want.side, have.price, have.initial_count, "quote")
+        """Re-price ``have`` in place by the executor's amend (gated as a whole, journaled first, renamed)."""
         key = f"{m.ticker}:{want.side}:{want.price}:{want.count}:{have.order_id}:{ctx.now_ms}"
-        intent = OrderIntent(client_order_id(opp, 0, key, "amend"), m.ticker, want.side, want.price, want.count,
-                             time_in_force="good_till_canceled", post_only=True)
-        d = self._self_trade(intent, have) or ctx.gate.check_replace(
-            have, intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, stale=ctx.stale(m.ticker),
-            trading_active=ctx.executor.trading_active(), concentration=self._concentration(m))
-        if d is not None:
-            self._deny(ctx, Denied(opp, m.ticker, d.rule, d.reason, STRATEGY), want.side)
-            # a quote the gate would no longer admit at its new price does not stay at its old one either
-            self._cancel(ctx, have, f"its re-price was refused ({d.rule})")
+        coid = client_order_id(have.client_order_id or have.order_id, 0, key, "amend")
+        mine = self._self_trade(OrderIntent(coid, m.ticker, want.side, want.price, want.count), have)
+        if mine is not None:
+            self._deny(ctx, Denied(f"{AMEND_PREFIX}{have.order_id}", m.ticker, mine.rule, mine.reason, STRATEGY),
+                       want.side)
+            self._cancel(ctx, have, "its re-price would meet our own order")
             return
-        reason = (f"amend {have.order_id}: {usd_price(have.price)} → {usd_price(want.price)} (fair "
-                  f"{usd_price(plan.fair)}, {plan.fair_source})")
-        if self.journal.record_intent(intent, strategy=STRATEGY, opportunity_id=opp, purpose="amend",
-                                      reason=reason) is not None:
-            return  # this exact amend was sent before
-        self._mine[intent.client_order_id] = True
+        self._mine[coid] = True
         t0 = time.perf_counter()
-        try:
-            ack = self.broker.amend(have.order_id, m.ticker, side=want.side, price=want.price,
-                                    count=have.fill_count + want.count, client_order_id=have.client_order_id,
-                                    updated_client_order_id=intent.client_order_id)
-        except (OutcomeUnknown, Conflict) as e:
-            self.journal.set_intent_status(intent.client_order_id, "unknown", detail=str(e))
-            self.journal.add_event("outcome-unknown", {"client_order_id": intent.client_order_id, "error": str(e),
-                                                       "amend_of": have.order_id}, ticker=m.ticker)
-            ctx.gate.block(m.ticker)
+        done = ctx.executor.amend(have, m, price=want.price, count=have.fill_count + want.count, client_order_id=coid,
+                                  strategy=STRATEGY, concentration=self._concentration(m))
+        if done.denied is not None:
+            self._deny(ctx, done.denied, want.side)
+            if done.denied.rule != "duplicate":
+                # a quote the gate would no longer admit at its new price does not stay at its old one either
+                self._cancel(ctx, have, f"its re-price was refused ({done.denied.rule})")
             return
-        except (NotFound, OrderRejected, KalashiError) as e:
-            self.journal.set_intent_status(intent.client_order_id, "rejected", detail=str(e))
-            self._refresh(have)  # gone (filled, expired) or refused: record what it is now
+        for f in done.fills:
+            self._out(ctx, f)
+        if done.order is None:  # refused by the exchange (gone, filled meanwhile), or its answer lost
             self.stats.denied += 1
+            if not done.unknown:
+                self._refresh(have)
             return
-        latency = time.perf_counter() - t0
-        now = self._refresh(have)
-        fills = []
-        if ack.fill_count > have.fill_count:
-            try:
-                fills = [f for f in self.broker.fills(ticker=m.ticker) if f.order_id == have.order_id]
-            except KalashiError:
-                fills = []
-        self.journal.record_ack(intent.client_order_id, have.order_id, now, fills, strategy=STRATEGY)
-        ctx.gate.release_quote(have)
-        status = now.status if now is not None else ack.status
-        if now is not None and now.status == "resting":
-            ctx.gate.hold_quote(now)
-            self._placed[have.order_id] = _Placed(plan.fair, touch, ctx.now_ms)
+        now = done.order
+        if now.status == "resting":
+            self._placed[now.order_id] = _Placed(plan.fair, touch, ctx.now_ms)
         else:
             self._placed.pop(have.order_id, None)
         self.stats.amended += 1
         outcome, price = ("yes", want.price) if want.side == "bid" else ("no", ONE_DOLLAR - want.price)
-        lat = Decimal(str(round(latency * 1000, 3)))
-        self._out(ctx, Order(client_order_id=intent.client_order_id, order_id=have.order_id,
-                             mode=self.broker.mode, ticker=m.ticker, outcome=outcome, action="buy",  # type: ignore[arg-type]
-                             price=price, count=want.count, status=status, filled_count=ack.fill_count,
-                             avg_fill_price=None, fees=0, latency_ms=lat, slippage_pct=Decimal(0),
-                             strategy=STRATEGY, opportunity_id=opp, time_in_force="good_till_canceled",
+        reason = (f"amend {have.order_id}: {usd_price(have.price)} → {usd_price(want.price)} (fair "
+                  f"{usd_price(plan.fair)}, {plan.fair_source})")
+        lat = Decimal(str(round((time.perf_counter() - t0) * 1000, 3)))
+        self._out(ctx, Order(client_order_id=coid, order_id=now.order_id, mode=self.broker.mode, ticker=m.ticker,
+                             outcome=outcome, action="buy", price=price, count=want.count,  # type: ignore[arg-type]
+                             status=now.status, filled_count=now.fill_count, avg_fill_price=None, fees=0,
+                             latency_ms=lat, slippage_pct=Decimal(0), strategy=STRATEGY,
+                             opportunity_id=f"{AMEND_PREFIX}{have.order_id}", time_in_force="good_till_canceled",
                              post_only=True, reduce_only=False, reason=reason))
 
     def _deny(self, ctx: ManageContext, d: Denied, side: Side) -> None:

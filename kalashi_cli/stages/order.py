@@ -677,7 +677,7 @@ class OrderExecutor:
                             concentration=concentration)
         if d:
             return Amended(None, [], Denied(ref, order.ticker, d.rule, d.reason, strategy), "")
-        if self.journal.record_intent(intent, strategy=strategy, opportunity_id=ref) is not None:
+        if self.journal.record_intent(intent, strategy=strategy, opportunity_id=ref, purpose="amend") is not None:
             return Amended(None, [], Denied(ref, order.ticker, "duplicate", f"client_order_id {client_order_id} "
                                             "was used before; not sending the amend", strategy), "")
         self.gate.admit(intent, market.fee_type, market.fee_multiplier)

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from ..domain import ExchangeFill, ExchangeOrder, OrderIntent
 from ..journal import Journal, data_dir
@@ -406,16 +405,6 @@ class RiskGate:
             return Denial("unknown-outcome", f"an earlier order on {order.ticker} has an unknown outcome; "
                           "no writes on this market until reconciliation (`kalashi reconcile`)")
         return None
-
-    def check_replace(self, old: ExchangeOrder, intent: OrderIntent, **kw: Any) -> Denial | None:
-        """Return why ``old`` may not be replaced by ``intent`` (an amend), or None: :meth:`check` as if
-        ``old`` no longer rested (its collateral, its daily cost and its open-order slot are freed)."""
-        saved = (self.held, self.resting_cost, self._open_orders)
-        self._free(old)
-        try:
-            return self.check(intent, **kw)
-        finally:
-            self.held, self.resting_cost, self._open_orders = saved
 
     def _held_by(self, o: ExchangeOrder) -> tuple[Money, Money]:
         """(collateral, cost) a resting order counts for: nothing when it only reduces the position."""

@@ -24,13 +24,13 @@ def test_amend_re_prices_under_a_new_client_order_id_and_decrease_keeps_the_orde
         ack = b.submit(OrderIntent("mm-q1", m.ticker, "bid", low, 5 * C, time_in_force="good_till_canceled",
                                    post_only=True))
         assert ack.remaining_count == 5 * C
-        amended = b.amend(ack.order_id, m.ticker, side="bid", price=lower, count=5 * C, client_order_id="mm-q1",
-                          updated_client_order_id="mm-q1-a")
+        (placed,) = [x for x in b.orders(ticker=m.ticker) if x.order_id == ack.order_id]
+        amended = b.amend(placed, price=lower, count=5 * C, client_order_id="mm-q1-a")
         assert amended.order_id == ack.order_id
-        (o,) = [x for x in b.orders(ticker=m.ticker) if x.order_id == ack.order_id]
+        o = b.order(ack.order_id)
         assert (o.price, o.client_order_id, o.remaining_count, o.status) == (lower, "mm-q1-a", 5 * C, "resting")
-        assert b.decrease(ack.order_id, m.ticker, reduce_to=2 * C) == 2 * C
-        (o,) = [x for x in b.orders(ticker=m.ticker) if x.order_id == ack.order_id]
+        assert b.decrease(o, reduce_to=2 * C) == 2 * C
+        o = b.order(ack.order_id)
         assert (o.remaining_count, o.price, o.status) == (2 * C, lower, "resting")
         assert b.cancel(ack.order_id, m.ticker) == 2 * C
     finally:
