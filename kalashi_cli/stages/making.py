@@ -76,7 +76,8 @@ if TYPE_CHECKING:
     from .risk import RiskGate, TradingState
 
 Side = Literal["bid", "ask"]
-#: a market is not started within this long of its stop before the close (a quote there would barely live)
+#: a market is not started within this long of its stop before the close (a quote there would barely live),
+#: nor within half of ``execution.maker_expiry_seconds`` when that is shorter
 MIN_QUOTE_LIFE_MS = 300_000
 STRATEGY = "spread"
 ONE = COUNT_SCALE
@@ -375,6 +376,8 @@ class QuoteManager:
         self._quoted: frozenset[str] = frozenset()
         self._denied: dict[tuple[str, str], str] = {}  # (ticker, side) → the rule that last refused a quote there
         self.max_inventory_seen: Count = 0
+        expiry_ms = profile.execution.maker_expiry_seconds * 1000
+        self._min_life_ms = min(MIN_QUOTE_LIFE_MS, expiry_ms // 2) if expiry_ms else MIN_QUOTE_LIFE_MS
 
     # -- which orders are ours ------------------------------------------------------------------
     def _is_quote(self, o: ExchangeOrder) -> bool:
@@ -550,7 +553,7 @@ class QuoteManager:
     def _create(self, ctx: ManageContext, m: Market, plan: QuotePlan, want: QuoteSide, touch: Price | None) -> None:
         now = ctx.executor.now_ms()
         closes = close_ms(m)
-        if closes is not None and closes - self.params.stop_before_close_ms - now < MIN_QUOTE_LIFE_MS:
+        if closes is not None and closes - self.params.stop_before_close_ms - now < self._min_life_ms:
             # a new quote would expire within minutes (before the stop before the close): not worth
             # starting, and on an exchange whose clock runs ahead of ours its expiry could be past already
             return
