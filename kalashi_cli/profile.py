@@ -135,12 +135,6 @@ class ArbitrageSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_onl
                                                 "it closes.")] = 60
 
 
-#: documented default adverse-selection allowances per market class (series prefix or category, lower case):
-#: guesses until markouts measured by the calibration and backtest work replace them (docs/strategies.md)
-DEFAULT_ADVERSE_BY_CLASS: dict[str, Decimal] = {"kxbtc": Decimal("0.02"), "kxeth": Decimal("0.02"),
-                                                "crypto": Decimal("0.02")}
-
-
 class SpreadSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The market maker (``spread``): two-sided post-only quotes around fair value (docs/strategies.md)."""
 
@@ -153,8 +147,8 @@ class SpreadSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=T
                                  ] = Decimal("0.01")
     adverse_selection_by_class: Annotated[dict[str, Decimal], msgspec.Meta(description=(
         "Adverse-selection allowance per market class, dollars: the key matches the start of the series ticker "
-        "or the category, case-insensitive; the longest match wins."))] = msgspec.field(
-        default_factory=lambda: dict(DEFAULT_ADVERSE_BY_CLASS))
+        "or the category, case-insensitive; the longest match wins. Empty here (adverse_selection for all); "
+        "the default profile sets the documented guesses (crypto 0.02)."))] = msgspec.field(default_factory=dict)
     min_edge: Annotated[Decimal, _B(0, 1, "A quote that adds inventory must sit at least this far from fair value "
                                     "after the maker fee and the adverse-selection allowance, dollars.")
                         ] = Decimal("0.005")
