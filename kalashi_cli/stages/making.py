@@ -608,7 +608,9 @@ class QuoteManager:
             self.journal.upsert_order(now)
         return now
 
-    def _cancel(self, ctx: ManageContext, o: ExchangeOrder, why: str, *, pull: bool = False) -> bool:
+    def _cancel(self, ctx: ManageContext, o: ExchangeOrder, why: str, *, pull: bool = False,
+                freed: bool = False) -> bool:
+        """Cancel one quote through the gate; ``freed``: the gate already counts it gone (a refused amend)."""
         d = ctx.gate.check_cancel(o)
         if d is not None:
             self.stats.denied += 1
@@ -623,7 +625,8 @@ class QuoteManager:
                                    ticker=o.ticker)
             return False
         now = self._refresh(o)
-        ctx.gate.release_quote(o)
+        if not freed:
+            ctx.gate.release_quote(o)
         self._placed.pop(o.order_id, None)
         if pull:
             self.stats.pulled += 1
@@ -672,7 +675,8 @@ class QuoteManager:
             self._deny(ctx, done.denied, want.side)
             if done.denied.rule != "duplicate":
                 # a quote the gate would no longer admit at its new price does not stay at its old one either
-                self._cancel(ctx, have, f"its re-price was refused ({done.denied.rule})")
+                # (the gate already freed what it held when it weighed the amend)
+                self._cancel(ctx, have, f"its re-price was refused ({done.denied.rule})", freed=True)
             return
         for f in done.fills:
             self._out(ctx, f)
