@@ -73,8 +73,9 @@ def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path
     profile = tmp_path / "no-maker.yaml"
     profile.write_text("name: no-maker\nanalyze:\n  spread:\n    enabled: false\n")
     monkeypatch.setenv("KALASHI_PROFILE", str(profile))
-    piped = pipeline(kalashi, tmp_path / "pipe.sqlite")
-    loop = records(kalashi("run-loop", "--paper", "--source", SIM, "--iterations", "1", "--interval", "0",
+    source = SIM + ",arbitrage=100"  # every drawn arbitrage stands (the sim's test knob): something to trade
+    piped = pipeline(kalashi, tmp_path / "pipe.sqlite", source)
+    loop = records(kalashi("run-loop", "--paper", "--source", source, "--iterations", "1", "--interval", "0",
                            "--all-records", "--journal", str(tmp_path / "loop.sqlite")).stdout)
     for kinds, stage in ((("opportunity",), "analyze"), (("candidate", "rejected"), "correlate"),
                          (("order", "fill", "denied"), "order")):
