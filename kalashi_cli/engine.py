@@ -26,8 +26,11 @@ from .reconcile import ReconcileReport, reconcile
 from .records import VERSION, to_record
 from .stages.analyze import Analyzer
 from .stages.correlate import Correlator
+from .stages.exits import execute_exits, exit_signals
+from .stages.making import STRATEGY as MAKER
+from .stages.making import ManageContext, QuoteManager, QuoteStats, fair_prices, wanted_markets
 from .stages.metrics import RunStats, compute_metrics
-from .stages.order import Denied, OrderExecutor
+from .stages.order import Denied, OrderExecutor, denied_record
 from .stages.own_orders import own_books
 from .stages.portfolio import Portfolio, load_portfolio
 from .stages.risk import RiskGate, TradingState, evaluate_state
@@ -42,11 +45,6 @@ MARKOUT_TRACK_MS = 6 * 60_000
 
 def _never_stale(ticker: str) -> bool:
     return False
-
-
-def denied_record(d: Denied) -> dict[str, Any]:
-    return {"kind": "denied", "v": VERSION, "ref": d.ref, "ticker": d.ticker, "rule": d.rule, "code": d.rule,
-            "reason": d.reason, "strategy": d.strategy}
 
 
 def encode(obj: object) -> dict[str, Any]:
@@ -85,6 +83,8 @@ class TradingLoop:
         self.stale: Callable[[str], bool] = stale or getattr(source, "is_stale", None) or _never_stale
         self.limit = limit
         self.analyzer = Analyzer(profile, fair=fair)
+        #: the market maker's quote manager (strategy ``spread``), used by iterations and reactions alike
+        self.quoter = QuoteManager(profile, journal, broker)
         self.wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
         self.n = journal.last_iteration()
         self.stop_event = threading.Event()
@@ -216,13 +216,26 @@ class TradingLoop:
                                  now_ms=self.source.now_ms)
         n_orders = 0
         kept = []
-        # in correlate's order, exactly as `correlate | order` sees them (caps were applied in this order)
+        # exits first (profile `exits`): what they sell frees cash for the entries below
+        fair = self.analyzer.last_fair
+        signals = exit_signals(self.profile, portfolio, quoted, {t: v.price for t, v in fair.items()}, as_of)
+        for obj in execute_exits(signals, executor, portfolio, as_of):
+            rec = encode(obj)
+            n_orders += rec["kind"] == "order"
+            kept.append(rec)
+            self._emit(out, rec)
+        # in correlate's order, exactly as `correlate | order` sees them (caps were applied in this order);
+        # the market maker's quotes are placed and kept up to date by the quote manager below
         for c in candidates:
+            if self.quoter.enabled and c.opportunity.strategy == MAKER:
+                continue
             for obj in executor.execute(c):
                 rec = encode(obj)
                 n_orders += rec["kind"] == "order"
                 kept.append(rec)
                 self._emit(out, rec)
+        quote_stats = self._manage_quotes(candidates, quoted, portfolio, gate, executor, as_of, src, out, kept)
+        n_orders += quote_stats.created
         if kept:
             self.journal.add_records(kept)
         after = self.portfolio(quoted)
@@ -235,7 +248,7 @@ class TradingLoop:
                "cache_hits": self.analyzer.stats.hits - hits0, "cache_misses": self.analyzer.stats.misses - miss0,
                "api_calls": api_calls, "source": src, "exposure": after.open_cost, "marked": after.equity_marked}
         self.journal.add_iteration(row)
-        from .money import fmt_money
+        from .money import fmt_count, fmt_money
 
         rec = {"kind": "iteration", "v": VERSION, "n": self.n, "started": row["started"],
                "duration_ms": f"{duration:.3f}", "markets": len(markets), "opportunities": len(opportunities),
@@ -245,11 +258,39 @@ class TradingLoop:
                "exposure": fmt_money(after.open_cost),
                "fills": sum(1 for r in out if r["kind"] == "fill") + len(md_fills),
                "settlements": len(events.settlements), "api_calls": api_calls, "source": src,
-               "as_of": iso(as_of)}
+               "as_of": iso(as_of), "exits": len(signals), "quotes": quote_stats.record(),
+               "quotes_resting": sum(len(q) for q in self.quoter.quotes().values()),
+               "inventory": fmt_count(sum(abs(after.ledger.positions[t].position)
+                                          for t in self.quoter.inventory_tickers(after)
+                                          if t in after.ledger.positions))}
         self._emit(out, rec)
         if self.n % 10 == 0:
             self.write_metrics()
         return IterationResult(self.n, rec, out, self.state)
+
+    def _manage_quotes(self, candidates: Sequence[Candidate], quoted: dict[str, Market], portfolio: Portfolio,
+                       gate: RiskGate, executor: OrderExecutor, as_of: int, src: str, out: list[dict[str, Any]],
+                       kept: list[dict[str, Any]]) -> QuoteStats:
+        """Bring the market maker's quotes in line (:mod:`.stages.making`); return what it did this iteration."""
+        q = self.quoter
+        before = q.stats.copy()
+        if not q.enabled:
+            return QuoteStats()
+        tickers = q.to_manage(wanted_markets(candidates), portfolio)
+        missing = [t for t in tickers if t not in quoted]
+        if missing:  # quoted markets outside the scan: their books as others quote them
+            resting = self.journal.orders(status="resting")
+            included = bool(getattr(self.broker, "books_include_own_orders", True))
+            quoted.update({m.ticker: m for m in own_books(self.source.books(missing).values(), resting,
+                                                          included=included, reach=False)})
+        q.observe(quoted[t] for t in tickers if t in quoted)
+        ctx = ManageContext(books=quoted, fair=fair_prices(self.analyzer.last_fair), portfolio=portfolio, gate=gate,
+                            executor=executor, state=self.state, now_ms=as_of, stale=self.stale,
+                            emit=lambda rec: self._emit(out, rec), src=src)
+        q.manage(ctx, tickers)
+        q.save()
+        kept.extend(ctx.records)
+        return q.stats.minus(before)
 
     def _cancel_resting_when_halted(self) -> None:
         """HALTED by anyone (kalashi halt, the HALT file, heal, the dashboard): no quote may keep resting.

@@ -199,6 +199,17 @@ ALTER TABLE iterations ADD COLUMN marked INTEGER NOT NULL DEFAULT 0;
 """)
 
 
+@MIGRATIONS
+def m003_intent_purpose(db: sqlite3.Connection) -> None:
+    """Why an intent was sent (issue 17): ``purpose`` (``entry``, ``quote``, ``amend``, ``exit``, ``unwind``…;
+    empty on older rows) and ``reason`` (an exit's rule and its numbers), so exits are journaled with
+    their reason and metrics can count them per strategy and rule."""
+    migrations.run_script(db, """
+ALTER TABLE intents ADD COLUMN purpose TEXT NOT NULL DEFAULT '';
+ALTER TABLE intents ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+""")
+
+
 #: the schema version this code writes (``PRAGMA user_version`` of an up-to-date journal)
 SCHEMA_VERSION = MIGRATIONS.latest
 
@@ -575,8 +586,12 @@ class Journal:
 
     # -- intents ------------------------------------------------------------------------
     def record_intent(self, intent: OrderIntent, *, strategy: str = "", opportunity_id: str = "",
-                      now_ms: int | None = None) -> IntentRow | None:
-        """Write an intent before it is sent. Return the existing row if this id was seen before."""
+                      now_ms: int | None = None, purpose: str = "", reason: str = "") -> IntentRow | None:
+        """Write an intent before it is sent. Return the existing row if this id was seen before.
+
+        ``purpose`` says why it is sent (``entry``, ``quote``, ``amend``, ``exit`` …) and ``reason``
+        the rule behind an exit.
+        """
         now = now_ms if now_ms is not None else _now_ms()
         with self.tx() as db:
             row = db.execute("SELECT * FROM intents WHERE client_order_id=?", (intent.client_order_id,)).fetchone()
@@ -584,11 +599,11 @@ class Journal:
                 return _intent_row(row)
             db.execute(
                 "INSERT INTO intents (client_order_id, created_ms, ticker, side, price, count, time_in_force, "
-                "post_only, reduce_only, strategy, opportunity_id, status, order_id, detail, updated_ms) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "post_only, reduce_only, strategy, opportunity_id, status, order_id, detail, updated_ms, purpose, "
+                "reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (intent.client_order_id, now, intent.ticker, intent.side, intent.price, intent.count,
                  intent.time_in_force, int(intent.post_only), int(intent.reduce_only), strategy,
-                 opportunity_id, "pending", None, "", now),
+                 opportunity_id, "pending", None, "", now, purpose, reason),
             )
         return None
 
@@ -632,6 +647,32 @@ class Journal:
     def intents(self, *, status: str | None = None, ticker: str | None = None) -> list[IntentRow]:
         sql, args = _where("intents", status=status, ticker=ticker)
         return [_intent_row(r) for r in self._q(sql + " ORDER BY created_ms, client_order_id", args)]
+
+    def intent_counts(self, purposes: Sequence[str]) -> dict[tuple[str, str, str], int]:
+        """Count intents of these purposes: (purpose, strategy, rule) → how many (rule: an exit's rule, e.g.
+        ``take-profit``, the start of its reason; empty for other purposes)."""
+        if not purposes:
+            return {}
+        marks = ",".join("?" * len(purposes))
+        out: dict[tuple[str, str, str], int] = {}
+        for r in self._q(f"SELECT purpose, strategy, reason FROM intents WHERE purpose IN ({marks})", list(purposes)):
+            rule = (r["reason"] or "").split(":", 1)[0].strip() if r["purpose"] == "exit" else ""
+            key = (r["purpose"], r["strategy"], rule)
+            out[key] = out.get(key, 0) + 1
+        return out
+
+    def superseded_intents(self) -> set[str]:
+        """client_order_ids an amend replaced: an amended order carries the id of its latest acked intent
+        (V2 amend's ``updated_client_order_id``), so the exchange no longer lists the earlier ones."""
+        rows = self._q("SELECT client_order_id, order_id FROM intents WHERE status='acked' AND order_id IS NOT NULL "
+                       "AND order_id IN (SELECT order_id FROM intents WHERE purpose='amend' AND status='acked') "
+                       "ORDER BY created_ms, rowid")
+        latest: dict[str, str] = {}
+        every: set[str] = set()
+        for r in rows:
+            every.add(r["client_order_id"])
+            latest[r["order_id"]] = r["client_order_id"]
+        return every - set(latest.values())
 
     def blocked_tickers(self) -> set[str]:
         """Markets with an order whose outcome is unknown: no writes until reconciled."""

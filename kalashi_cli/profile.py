@@ -136,14 +136,63 @@ class ArbitrageSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_onl
 
 
 class SpreadSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The market maker (``spread``): two-sided post-only quotes around fair value (docs/strategies.md)."""
+
     enabled: bool = True
-    min_spread: PerContract = Decimal("0.04")
+    min_spread: Annotated[Decimal, _B(0, 1, "Start quoting a market only when its spread is at least this wide, "
+                                      "dollars (markets already quoted or held are managed whatever their spread).")
+                          ] = Decimal("0.04")
     adverse_selection: Annotated[Decimal, _B(0, 1, "Allowance per contract for being filled just before the price moves "
-                            "against us, in dollars.")] = Decimal("0.01")
-    min_edge: PerContract = Decimal("0.005")
+                            "against us, in dollars (markets of no class in adverse_selection_by_class).")
+                                 ] = Decimal("0.01")
+    adverse_selection_by_class: Annotated[dict[str, Decimal], msgspec.Meta(description=(
+        "Adverse-selection allowance per market class, dollars: the key matches the start of the series ticker "
+        "or the category, case-insensitive; the longest match wins. Empty here (adverse_selection for all); "
+        "the default profile sets the documented guesses (crypto 0.02)."))] = msgspec.field(default_factory=dict)
+    min_edge: Annotated[Decimal, _B(0, 1, "A quote that adds inventory must sit at least this far from fair value "
+                                    "after the maker fee and the adverse-selection allowance, dollars.")
+                        ] = Decimal("0.005")
     confidence: Fraction = Decimal("0.35")
-    stop_before_close_seconds: Annotated[int, _I(0, 604_800, "No new quotes (and resting quotes expire) this many "
+    stop_before_close_seconds: Annotated[int, _I(0, 604_800, "Quotes are pulled (and none placed) this many "
                                                 "seconds before the market closes.")] = 600
+    volatility_multiple: Annotated[Decimal, _B(0, 100, "The half-spread grows by this many times the market's "
+                                               "recent mid volatility (mean absolute change per observation).")
+                                   ] = Decimal(1)
+    volatility_window: Annotated[int, _I(1, 10_000, "Observations the volatility estimate averages over "
+                                         "(exponentially weighted).")] = 20
+    quote_size: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Contracts per quote (each side).", gt=True)] = Decimal(5)
+    max_inventory: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Most contracts held in one market (YES or NO): at the "
+                                         "limit only the side that reduces inventory is quoted.")] = Decimal(25)
+    max_event_inventory: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Most contracts held over all markets of one "
+                                               "event: at the limit only reducing quotes in that event.")
+                                   ] = Decimal(50)
+    skew_at_limit: Annotated[Decimal, _B(0, 1, "Both quotes move against the position by this much at the "
+                                         "inventory limit (in proportion below it), dollars.")] = Decimal("0.02")
+    requote_threshold: Annotated[Decimal, _B(0, 1, "Re-price a quote when fair value or the touch has moved more "
+                                             "than this since it was placed, dollars.")] = Decimal("0.01")
+    min_requote_seconds: Annotated[Decimal, _B(0, 86_400, "A quote is re-priced at most this often (market "
+                                               "clock); pulls are never held back.")] = Decimal(2)
+    max_updates_per_second: Annotated[Decimal, _B(0, 10_000, "Quote writes (create, amend, decrease, cancel) per "
+                                                  "second over all markets, a token bucket in front of the "
+                                                  "exchange's own (bursts of up to 5 seconds' worth); 0 = no limit of our own.")] = Decimal(10)
+    use_amend: Annotated[bool, msgspec.Meta(description=(
+        "Re-price with Kalshi's V2 amend and shrink with decrease (keeps queue priority); false: cancel and "
+        "create."))] = True
+
+    def _check(self) -> None:
+        for key, v in self.adverse_selection_by_class.items():
+            if not (v.is_finite() and 0 <= v <= 1):
+                raise ValueError(f"`adverse_selection_by_class.{key}` must be from 0 up to 1 dollars, got {v}")
+
+    def adverse_for(self, series: str, category: str) -> Decimal:
+        """The adverse-selection allowance of a market: the longest class matching its series or category."""
+        s, c = series.lower(), category.lower()
+        best: tuple[int, Decimal] | None = None
+        for key, v in self.adverse_selection_by_class.items():
+            k = key.lower()
+            if (s.startswith(k) or c == k) and (best is None or len(k) > best[0]):
+                best = (len(k), v)
+        return best[1] if best else self.adverse_selection
 
 
 class ValueSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -291,6 +340,38 @@ class ExecutionSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_onl
     maker_expiry_seconds: Annotated[int, _I(0, 31_536_000, "Post-only quotes expire after this long (0 = good till cancelled).")] = 600
 
 
+class ExitRule(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """When a strategy's open positions are sold before settlement (every rule off = hold to settlement)."""
+
+    take_profit: Annotated[Decimal, _B(0, 1, "Sell when the bid for the held side is at least this much above the "
+                                       "entry price per contract, dollars (0 = off).")] = Decimal(0)
+    take_profit_at_fair: Annotated[bool, msgspec.Meta(description=(
+        "Sell when the bid has reached the fair value (needs a fair value: a fair record, a model or the sim's "
+        "forecast)."))] = False
+    stop_ticks: Annotated[int, _I(0, 10_000, "Sell when the mark (the held side's mid) is this many ticks below "
+                                  "the entry price (0 = off).")] = 0
+    stop_on_edge_reversal: Annotated[bool, msgspec.Meta(description=(
+        "Sell when the fair value of the held side has fallen below the entry price: the edge that justified "
+        "the entry has reversed."))] = False
+    time_stop_seconds: Annotated[int, _I(0, 604_800, "Sell a position held this long (market clock; 0 = off).")] = 0
+    exit_before_close_seconds: Annotated[int, _I(0, 604_800, "Sell this many seconds before the market closes "
+                                                 "(0 = hold into the close).")] = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.take_profit or self.take_profit_at_fair or self.stop_ticks or self.stop_on_edge_reversal
+                    or self.time_stop_seconds or self.exit_before_close_seconds)
+
+
+class ExitSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Exit rules per strategy (docs/strategies.md "Exits"). Exits go through the risk gate as reduce-only
+    immediate-or-cancel sells inside ``execution.max_slippage_pct``, journaled with their reason."""
+
+    arbitrage: ExitRule = ExitRule()
+    spread: ExitRule = ExitRule(exit_before_close_seconds=120)
+    value: ExitRule = ExitRule(take_profit_at_fair=True, stop_on_edge_reversal=True)
+
+
 class ValuationSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How open positions are marked (docs/records.md "How positions are valued")."""
 
@@ -361,6 +442,7 @@ class Profile(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     sizing: SizingSettings = SizingSettings()
     risk: RiskSettings = RiskSettings()
     execution: ExecutionSettings = ExecutionSettings()
+    exits: ExitSettings = ExitSettings()
     valuation: ValuationSettings = ValuationSettings()
     loop: LoopSettings = LoopSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()

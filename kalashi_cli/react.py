@@ -27,10 +27,10 @@ keeps moving elsewhere in the event does not re-send the same basket on every de
 paper, where our fills do not show in the feed's books, it would otherwise try again and
 again.
 
-By default reactions act on the taker strategies (arbitrage and value); maker quotes
-(spread) stay with the iterations until a quoting strategy manages them here. A strategy
-plugs in by implementing :class:`ReactiveStrategy` (``react(ctx, reaction)``) and being
-passed to the :class:`Reactor`.
+By default reactions act on the taker strategies (arbitrage and value) and the market maker
+(:class:`QuoteReaction`: it re-prices or pulls its quotes in the changed markets; new markets
+start quoting at iterations). A strategy plugs in by implementing :class:`ReactiveStrategy`
+(``react(ctx, reaction)``) and being passed to the :class:`Reactor`.
 
 Sources: only a source whose books change between iterations can push changes — Kalshi
 (or ``sim-exchange``) over the WebSocket. The ``sim`` source and a ``replay:`` recording move
@@ -56,6 +56,7 @@ from .money import parse_price
 from .ports import Broker
 from .records import to_record
 from .stages.correlate import Correlator
+from .stages.making import ManageContext, fair_prices
 from .stages.order import OrderExecutor
 from .stages.own_orders import own_books
 from .stages.portfolio import Portfolio
@@ -148,6 +149,8 @@ class Reaction:
     markets: tuple[Market, ...]  # every market of the affected events, fresh books, grouped by event
     as_of_ms: int  # the source clock when the books were read
     first_ns: int  # when the first change arrived (time.perf_counter_ns)
+    #: the same markets as the source published them (with our own resting orders where its books show them)
+    published: tuple[Market, ...] = ()
 
 
 @dataclass(slots=True)
@@ -226,6 +229,42 @@ class TakerReaction:
         return orders
 
 
+class QuoteReaction:
+    """The market maker between iterations: re-price or pull its quotes in the markets whose books changed.
+
+    Only markets it already quotes are managed here (new markets start quoting at iterations, after
+    analyze and correlate chose them); the same :class:`~kalashi_cli.stages.making.QuoteManager` as
+    the iterations', so its rate limits (``min_requote_seconds``, the token bucket) span both, and the
+    same risk gate and executor as the other reactions. A changed book without a trustworthy book now
+    (a sequence gap, a disconnect, a close) pulls the quotes at once.
+    """
+
+    def react(self, ctx: ReactionContext, reaction: Reaction) -> int:
+        loop = ctx.loop
+        q = loop.quoter
+        if not q.enabled:
+            return 0
+        quoted = q.quoted_tickers()  # as of the last round: no journal read for books we do not quote
+        tickers = [t for t in reaction.changed if t in quoted]
+        if not tickers:
+            return 0
+        wanted = set(tickers)
+        resting = [o for o in loop.journal.orders(status="resting") if o.ticker in wanted]
+        included = bool(getattr(loop.broker, "books_include_own_orders", True))
+        # the market maker plans on the book as others quote it: our own orders' size out, nothing more
+        # (``markets`` also drops the levels our own quotes stand in front of, which a taker cannot reach)
+        source = reaction.published or reaction.markets
+        books = {m.ticker: m for m in own_books([m for m in source if m.ticker in wanted], resting,
+                                                 included=included, reach=False)}
+        mctx = ManageContext(books=books, fair=fair_prices(loop.analyzer.last_fair), portfolio=ctx.portfolio,
+                             gate=ctx.gate, executor=ctx.executor, state=ctx.state, now_ms=reaction.as_of_ms,
+                             stale=loop.stale, emit=ctx.emit, src=ctx.src)
+        writes = q.manage(mctx, tickers)
+        if mctx.records:
+            loop.journal.add_records(mctx.records)
+        return writes
+
+
 # --------------------------------------------------------------------------- the driver
 
 
@@ -264,7 +303,8 @@ class Reactor:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.loop = loop
         self.feed = feed
-        self.strategies: list[ReactiveStrategy] = list(strategies) if strategies is not None else [TakerReaction()]
+        self.strategies: list[ReactiveStrategy] = (list(strategies) if strategies is not None
+                                                   else [TakerReaction(), QuoteReaction()])
         self.clock = clock
         self.stats = ReactStats()
         self.ctx: ReactionContext | None = None
@@ -358,11 +398,12 @@ class Reactor:
                 m = with_books(m, m.yes_bids[:depth], m.no_bids[:depth])
             markets.append(m)
         # our own resting orders are not the market (as in an iteration): out of the books analyze sees
+        published = tuple(markets)
         resting = loop.journal.orders(status="resting")
         if resting:
             markets = own_books(markets, resting, included=ctx.executor.own_in_books)
         reaction = Reaction(changed=tuple(changed), stale=tuple(t for t in changed if t not in books),
-                            markets=tuple(markets), as_of_ms=now, first_ns=batch.first_ns)
+                            markets=tuple(markets), as_of_ms=now, first_ns=batch.first_ns, published=published)
         source_books = loop.source.books
         served: set[str] = set()
 

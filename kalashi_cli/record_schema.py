@@ -216,6 +216,14 @@ class StrategyMetrics(msgspec.Struct, kw_only=True):
     turnover: MoneyStr | None = None
     exposure_weighted_return: DecStr | None = None
     markouts: MarkoutsRec | None = None
+    exits: Annotated[dict[str, int] | None, msgspec.Meta(
+        description="exits sent per rule (take-profit, stop, time-stop, …): their P&L is in this strategy's")] = None
+    quotes: Annotated[dict[str, int] | None, msgspec.Meta(
+        description="the market maker's quote writes: created, amended, decreased, cancelled, pulled, denied, "
+                    "held_back, updates")] = None
+    inventory: Annotated[dict[str, CountStr] | None, msgspec.Meta(
+        description="the market maker's inventory in contracts: now (open trades) and the most held in one market")
+    ] = None
 
 
 class Performance(msgspec.Struct, kw_only=True):
@@ -271,6 +279,13 @@ class IterationRecord(_Rec, tag="iteration", tag_field="kind"):
     equity_settled: Annotated[MoneyStr | None, msgspec.Meta(
         description="the part of equity that is cash or a known result")] = None
     exposure: Annotated[MoneyStr | None, msgspec.Meta(description="what open positions cost")] = None
+    exits: Annotated[int | None, msgspec.Meta(description="positions an exit rule fired on this iteration")] = None
+    quotes: Annotated[dict[str, int] | None, msgspec.Meta(
+        description="the market maker's quote writes this iteration (created, amended, decreased, cancelled, "
+                    "pulled, denied, held_back, updates)")] = None
+    quotes_resting: Annotated[int | None, msgspec.Meta(description="the market maker's quotes resting after it")] = None
+    inventory: Annotated[CountStr | None, msgspec.Meta(
+        description="contracts the market maker's open trades hold")] = None
 
 
 class HealthRecord(_Rec, tag="health", tag_field="kind"):

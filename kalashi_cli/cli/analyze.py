@@ -120,8 +120,8 @@ def analyze(
     """Find opportunities in market records, net of fees.
 
     Reads `market` records (from `kalashi scan`) and writes `opportunity` records for three
-    strategies: arbitrage (mutually exclusive events, strike ladders), spread capture (a
-    maker quote inside a wide spread) and value (fair probabilities — `--fair`, or the
+    strategies: arbitrage (mutually exclusive events, strike ladders), the market maker (a YES
+    bid and a NO bid around fair value in a wide spread; run-loop manages them) and value (fair probabilities — `--fair`, or the
     profile's `fair.models` — against the executable price, only where a fair value exists and
     the edge clears the minimum plus the value's stated uncertainty). Every edge is net of the fees that would be paid; each opportunity
     carries its legs, edge, confidence, liquidity, score (edge × confidence × liquidity) and

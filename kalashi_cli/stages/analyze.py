@@ -9,8 +9,11 @@ Three strategies (ARCHITECTURE §4):
   - strike ladders: YES "above K1" + NO "above K2" (K1 < K2) pays at least 1 whatever happens
     (likewise NO "below K1" + YES "below K2");
   size is walked level by level on every leg and stops where the next slice stops paying.
-* **spread** — a post-only maker bid one tick inside a wide spread, when the distance to the
-  mid beats the maker fee plus an adverse-selection allowance.
+* **spread** — the market maker (:mod:`.making`): a post-only YES bid and NO bid around fair value
+  (the mid, or a fair value when one exists) in markets whose spread is wide enough, each side
+  only where it earns ``min_edge`` after the maker fee and the adverse-selection allowance of the
+  market's class. Here for a flat position; the loop's quote manager adds inventory skew and
+  limits and keeps the quotes up to date.
 * **value** — a fair probability against the executable ask after taker fees, only where a
   fair value exists: ``fair`` records (``analyze --fair``; ``kalashi fair`` or your own model),
   the profile's built-in models (``fair.models``: ladder, crypto, crypto-t — run per event
@@ -42,12 +45,12 @@ from ..money import (
     Price,
     fee_for,
     parse_money,
-    tick_above,
     usd,
     usd_price,
 )
 from ..profile import Profile
 from .book import slices_cost, slices_count, slices_fees
+from .making import MakerParams, plan_quotes
 from .scan import close_ms
 
 if TYPE_CHECKING:
@@ -110,7 +113,9 @@ class Analyzer:
         self._arb_min = parse_money(a.arbitrage.min_edge)
         self._spread_min = parse_money(a.spread.min_edge)
         self._spread_width = int(a.spread.min_spread * ONE_DOLLAR)
-        self._adverse = parse_money(a.spread.adverse_selection)
+        self._maker = MakerParams.from_profile(profile)
+        #: the fair value each market was last analysed with (the market maker and the exits use them)
+        self.last_fair: dict[str, FairValue] = {}
         self._value_min = parse_money(a.value.min_edge)
         self._stop_ms = {"arbitrage": a.arbitrage.stop_before_close_seconds * 1000,
                          "spread": a.spread.stop_before_close_seconds * 1000,
@@ -168,6 +173,10 @@ class Analyzer:
                 fair = FairValue(m.ticker, Decimal(m.forecast_p).scaleb(-4), "sim-forecast")
             if fair is not None and self._stale(fair, as_of_ms):
                 fair = None
+            if fair is not None:
+                self.last_fair[m.ticker] = fair
+            else:
+                self.last_fair.pop(m.ticker, None)
             found.extend(self._single(m, fair, as_of_ms))
         found.sort(key=lambda o: o.score, reverse=True)
         for o in found:
@@ -348,9 +357,7 @@ class Analyzer:
             if o:
                 out.append(o)
         if self.settings.spread.enabled and self._open_for(m, "spread", as_of_ms):
-            o = self._spread(m)
-            if o:
-                out.append(o)
+            out.extend(self._spread(m, fair))
         return tuple(out)
 
     def _value(self, m: Market, fv: FairValue) -> Opportunity | None:
@@ -394,30 +401,36 @@ class Analyzer:
                 best = o
         return best
 
-    def _spread(self, m: Market) -> Opportunity | None:
+    def _spread(self, m: Market, fair: FairValue | None) -> list[Opportunity]:
+        """The market maker's two quotes for a flat position (:func:`.making.plan_quotes`), where the spread is
+        wide enough to start quoting; the loop's :class:`.making.QuoteManager` manages them with inventory."""
         bid, ask = m.yes_bid, m.yes_ask
         if bid is None or ask is None or ask - bid < self._spread_width:
-            return None
-        price = tick_above(bid, m.price_ranges)
-        if price is None or price >= ask:
-            return None
-        mid2 = bid + ask  # twice the mid, to stay exact
-        size = min(m.yes_bid_size, m.yes_ask_size)
-        if size <= 0:
-            return None
-        fee1 = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
-        edge = (mid2 - 2 * price) * ONE // 2 - fee1 - self._adverse
-        if edge < self._spread_min:
-            return None
-        fees = fee_for(price, size, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
-        reason = (f"Spread {usd_price(bid)}–{usd_price(ask)} is {usd_price(ask - bid)} wide: a post-only bid for "
-                  f"YES at {usd_price(price)} sits {usd((mid2 - 2 * price) * ONE // 2)} under the mid; after a "
-                  f"{usd(fee1)} maker fee and a {usd(self._adverse)} adverse-selection allowance it "
-                  f"expects {usd(edge)} per contract.")
-        return self._make("spread", m, (Leg(m.ticker, "yes", "buy", price, size),), edge=edge,
-                          cost=price * ONE + fee1, fees=fees, confidence=self.settings.spread.confidence,
-                          liquidity=min(Decimal(1), Decimal(size) / self._liq_ref), reason=reason,
-                          p=mid2 // 2, maker=True)
+            return []
+        plan = plan_quotes(m, self._maker, fair=fair.price if fair is not None else None,
+                           fair_source=fair.model if fair is not None else "")
+        if plan is None:
+            return []
+        out: list[Opportunity] = []
+        for q in (plan.bid, plan.ask):
+            if q is None:
+                continue
+            outcome, price = ("yes", q.price) if q.side == "bid" else ("no", ONE_DOLLAR - q.price)
+            fee1 = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
+            fees = fee_for(price, q.count, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
+            fair_o = plan.fair if outcome == "yes" else ONE_DOLLAR - plan.fair
+            reason = (f"Spread {usd_price(bid)}–{usd_price(ask)} is {usd_price(ask - bid)} wide: the market maker "
+                      f"quotes {outcome.upper()} at {usd_price(price)} (and the other side), "
+                      f"{usd_price(fair_o - price)} under its fair value {usd_price(fair_o)} "
+                      f"({'the mid' if plan.fair_source == 'mid' else plan.fair_source}); after a {usd(fee1)} maker "
+                      f"fee and a {usd_price(plan.adverse)} adverse-selection allowance it expects {usd(q.edge)} "
+                      "per contract.")
+            out.append(self._make("spread", m, (Leg(m.ticker, outcome, "buy", price, q.count),),  # type: ignore[arg-type]
+                                  edge=q.edge, cost=price * ONE + fee1, fees=fees,
+                                  confidence=self.settings.spread.confidence,
+                                  liquidity=min(Decimal(1), Decimal(q.count) / self._liq_ref), reason=reason,
+                                  p=fair_o, maker=True))
+        return out
 
     # -- assembly ------------------------------------------------------------------------------
     def _make(self, strategy: str, m: Market, legs: tuple[Leg, ...], *, edge: Money, cost: Money, fees: Money,

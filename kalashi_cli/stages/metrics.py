@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from ..journal import Journal
 from ..ledger import fold_trades
-from ..money import fmt_money
+from ..money import fmt_count, fmt_money
 from ..profile import Profile
 from ..records import VERSION
 from .performance import (
@@ -107,6 +109,15 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         rec_s["exposure_weighted_return"] = str(ewr) if ewr is not None else None
         rec_s["markouts"] = marks.get(name, Markouts()).record()
         per_strategy[name] = rec_s
+    for (_purpose, strategy, rule), n in journal.intent_counts(["exit"]).items():
+        exits = per_strategy.setdefault(strategy or "unknown", StrategyStats().record()).setdefault("exits", {})
+        exits[rule] = exits.get(rule, 0) + n
+    quote_stats = journal.get_meta("quote_stats")
+    if quote_stats:
+        mm = per_strategy.setdefault("spread", StrategyStats().record())
+        mm["quotes"] = orjson.loads(quote_stats)
+        held = sum(abs(q) for t in book.open_trades() if t.strategy == "spread" for q, _c in t.positions.values())
+        mm["inventory"] = {"now": fmt_count(held), "max_in_one_market": journal.get_meta("quote_max_inventory", "0.00")}
     changes = [b - a for a, b in zip(equities, equities[1:], strict=False)]
     sh, so = sharpe(changes), sortino(changes)
     ewr_all = exposure_weighted_return(portfolio.equity - portfolio.starting_balance,

@@ -40,6 +40,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from ..domain import (
     Candidate,
@@ -70,6 +71,7 @@ from ..ledger import netting_credit
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap, usd, usd_price
 from ..ports import Broker, OrderDesk
 from ..profile import Profile
+from ..records import VERSION
 from .book import buy_slices, sell_slices, slices_count
 from .own_orders import crosses_own, without_own_orders
 from .risk import BasketCharge, RiskGate, order_collateral, order_cost
@@ -104,6 +106,12 @@ class Amended:
     unknown: bool = False
 
 
+def denied_record(d: Denied) -> dict[str, Any]:
+    """The ``denied`` record of a refusal (``code`` = ``rule``: stable, free of amounts, to group on)."""
+    return {"kind": "denied", "v": VERSION, "ref": d.ref, "ticker": d.ticker, "rule": d.rule, "code": d.rule,
+            "reason": d.reason, "strategy": d.strategy}
+
+
 def client_order_id(opportunity_id: str, leg_index: int, intent_key: str, purpose: str = "entry") -> str:
     """Return the deterministic client_order_id of one leg (a UUID derived from the intent).
 
@@ -125,6 +133,7 @@ class _LegPlan:
     fills: list[ExchangeFill] = field(default_factory=list)  # what this leg really got (filled by _send)
     charge: BasketCharge | None = None  # what it counts against the limits for its basket (multi-leg only)
     slices: list[tuple[Price, Count]] = field(default_factory=list)  # the book levels it walks at its size
+    reason: str = ""  # why it is sent, when that is more than its strategy (an exit's rule), journaled and recorded
 
 
 class OrderExecutor:
@@ -161,6 +170,10 @@ class OrderExecutor:
         if not own:
             return books
         return {t: without_own_orders(m, own, included=self.own_in_books) for t, m in books.items()}
+
+    def trading_active(self) -> bool:
+        """Whether the exchange accepts orders now (asked once per executor: one iteration or reaction context)."""
+        return self._active()
 
     def _active(self) -> bool:
         if self._trading_active is None:
@@ -406,9 +419,10 @@ class OrderExecutor:
 
     # -- sending ------------------------------------------------------------------------
     def send(self, intent: OrderIntent, leg: Leg, market: Market, *, reference: Price, strategy: str, ref: str,
-             purpose: str = "entry") -> tuple[list[Order | Fill | Denied], Count]:
+             purpose: str = "entry", reason: str = "") -> tuple[list[Order | Fill | Denied], Count]:
         """Send one ready-made intent (flatten, manual orders) the same journaled way; return outputs and fills."""
         plan = _LegPlan(0, leg, market, intent, leg.price, reference, intent.count)
+        plan.reason = reason
         return _drain(self._send(plan, strategy, ref, None, purpose=purpose))
 
     def resend(self, client_order_id: str, market: Market, *, strategy: str = "", ref: str = ""
@@ -454,7 +468,8 @@ class OrderExecutor:
               purpose: str = "entry") -> Generator[Order | Fill | Denied, None, Count | None]:
         """Journal, gate-admit and send one intent; return the filled count (None if unknown/rejected)."""
         intent = p.intent
-        existing = self.journal.record_intent(intent, strategy=strategy, opportunity_id=opp_id)
+        existing = self.journal.record_intent(intent, strategy=strategy, opportunity_id=opp_id, purpose=purpose,
+                                              reason=p.reason)
         if existing is not None:
             yield Denied(opp_id, intent.ticker, "duplicate", f"this exact order was already submitted "
                          f"(client_order_id {intent.client_order_id}, status {existing.status}); not sending it again",
@@ -662,7 +677,7 @@ class OrderExecutor:
                             concentration=concentration)
         if d:
             return Amended(None, [], Denied(ref, order.ticker, d.rule, d.reason, strategy), "")
-        if self.journal.record_intent(intent, strategy=strategy, opportunity_id=ref) is not None:
+        if self.journal.record_intent(intent, strategy=strategy, opportunity_id=ref, purpose="amend") is not None:
             return Amended(None, [], Denied(ref, order.ticker, "duplicate", f"client_order_id {client_order_id} "
                                             "was used before; not sending the amend", strategy), "")
         self.gate.admit(intent, market.fee_type, market.fee_multiplier)
@@ -746,7 +761,7 @@ class OrderExecutor:
                      count=p.intent.count, status=status, filled_count=filled, avg_fill_price=avg, fees=fees,
                      latency_ms=latency_ms, slippage_pct=slippage, strategy=strategy, opportunity_id=opp_id,
                      time_in_force=p.intent.time_in_force, post_only=p.intent.post_only,
-                     reduce_only=p.intent.reduce_only, reason=reason)
+                     reduce_only=p.intent.reduce_only, reason=reason or p.reason)
 
     @staticmethod
     def _fill_record(f: ExchangeFill, outcome: str) -> Fill:

@@ -273,6 +273,15 @@ class RiskGate:
         if self.state is TradingState.REDUCING and not reducing:
             return Denial("reducing", f"trading is REDUCING ({self.state_reason}); no new entries")
         if reducing:
+            if intent.ticker in self._netted:
+                # on a mutually exclusive event the exchange holds collateral for a closing order like for
+                # an opening one (the pair's $1 is already in the netting credit): the caps do not apply,
+                # the balance does
+                need = order_collateral(intent, fee_type, multiplier)
+                if need > self.available_for(intent):
+                    return Denial("balance", f"order needs {usd(need)} (a closing order on a mutually exclusive "
+                                  f"event is collateralised like an opening one), above available cash "
+                                  f"{usd(max(0, self.available_for(intent)))}")
             return None
         cost = order_cost(intent, fee_type, multiplier)
         if cost > money(r.max_order_cost):
@@ -334,6 +343,8 @@ class RiskGate:
         elif not (intent.reduce_only or reduces(intent, pos.position if pos else 0)):
             self.reserved += order_collateral(intent, fee_type, multiplier)
             self.sent_cost += order_cost(intent, fee_type, multiplier)
+        elif intent.ticker in self._netted:  # a closing order there holds collateral too (see check)
+            self.reserved += order_collateral(intent, fee_type, multiplier)
         if intent.time_in_force == "good_till_canceled":
             self._open_orders += 1
 
@@ -381,3 +392,43 @@ class RiskGate:
 
     def block(self, ticker: str) -> None:
         self._blocked.add(ticker)
+
+    # -- quotes already resting: cancels, amends, decreases pass here too ------------------------
+    def check_cancel(self, order: ExchangeOrder) -> Denial | None:
+        """Return why a resting order may not be cancelled or shrunk now, or None.
+
+        Taking risk off is always allowed — in REDUCING and HALTED too, and during an exchange
+        trading pause (Kalshi accepts cancels then) — except on a market with a write whose
+        outcome is unknown: what rests there is not known until reconciliation.
+        """
+        if order.ticker in self._blocked:
+            return Denial("unknown-outcome", f"an earlier order on {order.ticker} has an unknown outcome; "
+                          "no writes on this market until reconciliation (`kalashi reconcile`)")
+        return None
+
+    def _held_by(self, o: ExchangeOrder) -> tuple[Money, Money]:
+        """(collateral, cost) a resting order counts for: nothing when it only reduces the position."""
+        if o.remaining_count <= 0:
+            return 0, 0
+        pos = self.portfolio.ledger.positions.get(o.ticker)
+        rest = OrderIntent(o.client_order_id, o.ticker, o.side, o.price, o.remaining_count)  # type: ignore[arg-type]
+        if o.ticker not in self._netted and reduces(rest, pos.position if pos else 0):
+            return 0, 0
+        return order_collateral(rest), resting_cost([o])
+
+    def _free(self, o: ExchangeOrder) -> None:
+        coll, cost = self._held_by(o)
+        self.held -= coll
+        self.resting_cost -= cost
+        self._open_orders -= 1
+
+    def release_quote(self, order: ExchangeOrder) -> None:
+        """Count a resting order cancelled (or replaced): what it held is free for the rest of this run."""
+        self._free(order)
+
+    def hold_quote(self, order: ExchangeOrder) -> None:
+        """Count an order now resting that this run did not admit (the result of an amend or decrease)."""
+        coll, cost = self._held_by(order)
+        self.held += coll
+        self.resting_cost += cost
+        self._open_orders += 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import SIM, Kalashi, records
 
 VOLATILE = {"latency_ms", "started", "duration_ms", "ts"}
@@ -64,9 +66,16 @@ def test_metrics_say_when_the_sim_forecast_was_used(kalashi: Kalashi, tmp_path: 
         assert ("These results used the sim's forecast" in titles) == (skill is not None)
 
 
-def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path) -> None:
-    piped = pipeline(kalashi, tmp_path / "pipe.sqlite")
-    loop = records(kalashi("run-loop", "--paper", "--source", SIM, "--iterations", "1", "--interval", "0",
+def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # the market maker is the loop's (it manages its quotes with inventory, over iterations): a pipe's
+    # `order` places spread candidates one post-only quote per side instead, so both run without it
+    profile = tmp_path / "no-maker.yaml"
+    profile.write_text("name: no-maker\nanalyze:\n  spread:\n    enabled: false\n")
+    monkeypatch.setenv("KALASHI_PROFILE", str(profile))
+    source = SIM + ",arbitrage=100"  # every drawn arbitrage stands (the sim's test knob): something to trade
+    piped = pipeline(kalashi, tmp_path / "pipe.sqlite", source)
+    loop = records(kalashi("run-loop", "--paper", "--source", source, "--iterations", "1", "--interval", "0",
                            "--all-records", "--journal", str(tmp_path / "loop.sqlite")).stdout)
     for kinds, stage in ((("opportunity",), "analyze"), (("candidate", "rejected"), "correlate"),
                          (("order", "fill", "denied"), "order")):
@@ -77,7 +86,14 @@ def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path
     assert by_kind(loop, "iteration")[0]["orders"] == len(by_kind(piped["order"], "order"))
 
 
-def test_rerunning_the_same_candidates_sends_nothing_twice(kalashi: Kalashi, tmp_path: Path) -> None:
+def test_rerunning_the_same_candidates_sends_nothing_twice(kalashi: Kalashi, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # without the market maker: its first-run quotes (a YES bid and a NO bid, one tick inside) would stand in
+    # front of what the taker legs buy, so those would be refused for liquidity before the journal's
+    # duplicate check this test is about
+    profile = tmp_path / "no-maker.yaml"
+    profile.write_text("name: no-maker\nanalyze:\n  spread:\n    enabled: false\n")
+    monkeypatch.setenv("KALASHI_PROFILE", str(profile))
     j = str(tmp_path / "j.sqlite")
     # taker orders (arbitrage legs) are what a rerun would duplicate: every drawn arbitrage stands
     scan = kalashi("scan", "--source", "sim:seed=3,markets=2000,step=40,arbitrage=100").stdout

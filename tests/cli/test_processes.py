@@ -48,8 +48,11 @@ def test_analyze_writes_an_opportunity_while_its_input_is_still_open(tmp_path: P
     each record it would sit in the block buffer of the pipe until stdin closed."""
     scan = subprocess.run([*KALASHI, "scan", "--source", "sim:seed=3,markets=400", "--quiet"], capture_output=True,
                           env=env(tmp_path), timeout=120, check=True).stdout.splitlines(keepends=True)
-    full = subprocess.run([*KALASHI, "analyze", "--quiet"], input=b"".join(scan), capture_output=True,
-                          env=env(tmp_path), timeout=120, check=True).stdout.splitlines()
+    # without the market maker's two quotes per market the first event's records stay small
+    profile = tmp_path / "no-maker.yaml"
+    profile.write_text("name: no-maker\nanalyze:\n  spread:\n    enabled: false\n")
+    full = subprocess.run([*KALASHI, "analyze", "--quiet", "-p", str(profile)], input=b"".join(scan),
+                          capture_output=True, env=env(tmp_path), timeout=120, check=True).stdout.splitlines()
     first = json.loads(full[0])
     assert first["kind"] == "opportunity"
     event = first["event_ticker"]
@@ -59,7 +62,8 @@ def test_analyze_writes_an_opportunity_while_its_input_is_still_open(tmp_path: P
     last = max(i for i, m in enumerate(markets) if m.get("event_ticker") == event)
     assert markets[last + 1]["kind"] == "market" and markets[last + 1]["event_ticker"] != event
 
-    proc = subprocess.Popen([*KALASHI, "analyze", "--quiet"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*KALASHI, "analyze", "--quiet", "-p", str(profile)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE,
                             env=env(tmp_path))
     assert proc.stdin is not None and proc.stdout is not None
     out: queue.Queue[bytes] = queue.Queue()

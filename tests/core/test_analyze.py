@@ -81,13 +81,15 @@ def test_no_value_when_fees_eat_the_edge() -> None:
     assert not [o for o in run([m], fair={"V-2": parse_price("0.50")}) if o.strategy == "value"]
 
 
-def test_spread_quote_is_one_tick_inside_and_post_only() -> None:
+def test_spread_quotes_both_sides_one_tick_inside_and_post_only() -> None:
+    """The market maker quotes a YES bid and a NO bid (a YES ask), each one tick inside the touch."""
     m = market("S-1", yes=lv(("0.40", "30")), no=lv(("0.50", "30")), fee_type="quadratic_with_maker_fees")
-    ops = [o for o in run([m]) if o.strategy == "spread"]
-    assert len(ops) == 1
-    o = ops[0]
-    assert o.maker and o.legs[0].price == parse_price("0.41")
-    assert o.edge < (parse_price("0.45") - parse_price("0.41")) * COUNT_SCALE  # fee and allowance deducted
+    ops = sorted((o for o in run([m]) if o.strategy == "spread"), key=lambda o: o.legs[0].outcome, reverse=True)
+    assert [(o.legs[0].outcome, o.legs[0].price) for o in ops] == [("yes", parse_price("0.41")),
+                                                                    ("no", parse_price("0.51"))]
+    for o in ops:
+        assert o.maker and o.legs[0].count == 5 * COUNT_SCALE  # spread.quote_size
+        assert o.edge < (parse_price("0.45") - parse_price("0.41")) * COUNT_SCALE  # fee and allowance deducted
 
 
 def test_a_changed_book_is_never_served_from_the_cache() -> None:

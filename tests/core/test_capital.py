@@ -34,7 +34,9 @@ from .factories import FakeSource, lv, market, strike
 P = load_profile("default")
 #: caps out of the way, so that cash is what binds
 ROOMY = msgspec.structs.replace(P, risk=msgspec.structs.replace(P.risk, max_daily_cost=Decimal(1000),
-                                                                 max_order_cost=Decimal(100)))
+                                                                 max_order_cost=Decimal(100)),
+                                analyze=msgspec.structs.replace(P.analyze, spread=msgspec.structs.replace(
+                                    P.analyze.spread, quote_size=Decimal(10))))
 
 
 def resting(ticker: str, side: str, price: str, count: int, coid: str = "mine") -> ExchangeOrder:
@@ -130,9 +132,9 @@ def test_with_too_little_cash_the_arbitrage_is_funded_before_the_spread(tmp_path
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(ROOMY.paper.starting_balance))
     broker.on_market_data(markets, SourceEvents(now_ms=src.now_ms()))
     hold = OrderIntent("hold", "ZZ-1", "bid", parse_price("0.50"), 17_000, time_in_force="good_till_canceled",
-                       post_only=True)  # $88.40 of the $100 held by a resting quote: $11.60 is free, which
+                       post_only=True)  # $88.40 of the $100 held by a resting order: $11.60 is free, which
     # funds the ladder (10 baskets, $9.75) or the quote ($3.20) first, not both
-    j.record_intent(hold, strategy="spread", opportunity_id="op-hold")
+    j.record_intent(hold, strategy="manual", opportunity_id="op-hold")  # not a quote the market maker manages
     j.record_ack("hold", broker.submit(hold).order_id, broker.orders(status="resting")[0], [])
     res = TradingLoop(ROOMY, src, broker, j).run_iteration()
     kinds = [(r["kind"], r.get("strategy")) for r in res.records if r["kind"] in ("candidate", "order", "denied")]
@@ -261,6 +263,7 @@ def test_each_opportunity_keeps_the_time_and_source_of_its_own_capture(tmp_path:
     res = CliRunner().invoke(app, ["analyze", "--format", "jsonl"], input="\n".join(lines) + "\n")
     assert res.exit_code == 0, res.stderr
     opps = [json.loads(x) for x in res.stdout.splitlines() if '"opportunity"' in x]
+    opps = [o for o in opps if o["legs"][0]["outcome"] == "yes"]  # the market maker's YES bids (a NO bid too)
     assert [(o["as_of_ms"], o["src"]) for o in opps] == [(1_767_225_600_000, "cap-1"), (1_767_225_610_000, "cap-2"),
                                                          (1_767_225_610_000, "cap-2"), (1_767_225_610_000, "cap-3")]
     ids = [o["id"] for o in opps]
@@ -287,7 +290,8 @@ def test_no_strategy_opens_within_its_stop_before_the_close_and_quotes_expire_be
     src = FakeSource([closing_in(900)], now_ms=now)
     j = Journal(tmp_path / "journal-paper.sqlite")
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(P.paper.starting_balance))
-    (quote,) = [o for o in Analyzer(P).analyze([closing_in(900)], as_of_ms=now, src="t") if o.strategy == "spread"]
+    (quote,) = [o for o in Analyzer(P).analyze([closing_in(900)], as_of_ms=now, src="t")
+                if o.strategy == "spread" and o.legs[0].outcome == "yes"]
     gate = RiskGate(P, j, load_portfolio(j, money(P.paper.starting_balance)), TradingState.ACTIVE)
     ex = OrderExecutor(P, broker, j, gate, src.books, now_ms=src.now_ms)
     out = list(ex.execute(Candidate(quote, "g", 0, 100, Decimal(0), 0)))

@@ -99,14 +99,23 @@ def test_the_gate_passes_nothing_the_paper_exchange_refuses_for_balance(tmp_path
     p = msgspec.structs.replace(P, paper=msgspec.structs.replace(P.paper, starting_balance=Decimal("25")))
     src = open_source("sim:seed=0,markets=2000,arbitrage=100")
     j = Journal(tmp_path / "journal-paper.sqlite")
-    broker = open_broker("paper", src, j, p)
+    # quotes of 10 contracts (the default is 5), so that resting quotes run cash short within 20 iterations,
+    # with neither the daily cap nor the group and event caps in the way: cash is what binds
+    big = msgspec.structs.replace(
+        p, analyze=msgspec.structs.replace(P.analyze, spread=msgspec.structs.replace(P.analyze.spread,
+                                                                                     quote_size=Decimal(10))),
+        risk=msgspec.structs.replace(P.risk, max_daily_cost=Decimal(1000)),
+        correlate=msgspec.structs.replace(P.correlate, max_group_pct=Decimal(1), max_event_pct=Decimal(1),
+                                          max_position_pct=Decimal("0.5")))
+    broker = open_broker("paper", src, j, big)
     denied: list[dict] = []
     try:
-        TradingLoop(p, src, broker, j, sink=lambda r: denied.append(r) if r.get("kind") == "denied" else None
+        TradingLoop(big, src, broker, j, sink=lambda r: denied.append(r) if r.get("kind") == "denied" else None
                     ).run(iterations=20, interval=0)
         rejected = [i for i in j.intents(status="rejected") if "balance" in (i.detail or "")]
         assert rejected == [], f"{len(rejected)} orders passed the gate and were refused for balance"
-        assert len(j.orders(status="resting")) > 10, "quotes rest and hold cash, so the case is exercised"
+        quotes = [i for i in j.intents() if i.strategy == "spread" and i.status == "acked"]
+        assert len(quotes) > 10, "quotes rest and hold cash, so the case is exercised"
         assert any(d["rule"] == "balance" for d in denied), "the gate itself refused for balance"
     finally:
         broker.close()

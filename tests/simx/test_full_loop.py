@@ -94,7 +94,8 @@ def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict
         # stop the market clock: from now on nothing fills unless someone trades
         assert httpx.post(control + "/clock", json={"speed": 0}, trust_env=False).status_code == 200
         on_sim = {o["order_id"]: o for o in _all(api, "portfolio/orders", "orders")}
-        for r in sent:  # every order the loop recorded is on the simulator, as recorded
+        latest = {r["order_id"]: r for r in sent}  # an amended quote carries its latest record's client_order_id
+        for r in latest.values():  # every order the loop recorded is on the simulator, as recorded
             o = on_sim[r["order_id"]]
             assert o["client_order_id"] == r["client_order_id"] and o["ticker"] == r["ticker"]
             if r["post_only"]:  # the quote's expiry is in the simulator's future, as it was sent

@@ -42,13 +42,13 @@ def test_source_and_broker_of_one_key_stay_within_the_basic_tier(basic_tier_sim:
     env.pop("KALASHI_WS_URL", None)
     env.pop("KALSHI_KEY_ENV", None)
     run = subprocess.run(
-        [*KALASHI, "run-loop", "--demo", "--source", "kalshi-demo", "--iterations", "10", "--interval", "0",
+        [*KALASHI, "run-loop", "--demo", "--source", "kalshi-demo", "--iterations", "14", "--interval", "0",
          "--all-records", "--journal", str(tmp_path / "journal-demo.sqlite"), "--quiet"],
         capture_output=True, text=True, env=env, timeout=180)
     assert run.returncode == 0, run.stderr[-3000:]
     records = [json.loads(line) for line in run.stdout.splitlines()]
     iterations = [r for r in records if r["kind"] == "iteration"]
-    assert len(iterations) == 10 and all(r["markets"] > 0 for r in iterations)
+    assert len(iterations) == 14 and all(r["markets"] > 0 for r in iterations)
     orders = [r for r in records if r["kind"] == "order"]
     assert orders, "the loop sent no order: the write bucket was never exercised"
     assert not [o for o in orders if "429" in str(o.get("reason", ""))]
