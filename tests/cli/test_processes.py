@@ -46,9 +46,10 @@ def test_analyze_writes_an_opportunity_while_its_input_is_still_open(tmp_path: P
     """Feed analyze one event with an opportunity (plus the next event's first market, so the event
     is complete) and keep its stdin open: the opportunity must arrive now. Without the flush after
     each record it would sit in the block buffer of the pipe until stdin closed."""
-    scan = subprocess.run([*KALASHI, "scan", "--source", "sim:seed=3,markets=400", "--quiet"], capture_output=True,
-                          env=env(tmp_path), timeout=120, check=True).stdout.splitlines(keepends=True)
-    # without the market maker's two quotes per market the first event's records stay small
+    scan = subprocess.run([*KALASHI, "scan", "--source", "sim:seed=3,markets=400,arbitrage=100", "--quiet"],
+                          capture_output=True, env=env(tmp_path), timeout=120, check=True).stdout.splitlines(keepends=True)
+    # without the market maker's two quotes per market the first event's records stay small; every drawn
+    # arbitrage stands (the sim's default makes them as rare as real markets do), so there is one to find
     profile = tmp_path / "no-maker.yaml"
     profile.write_text("name: no-maker\nanalyze:\n  spread:\n    enabled: false\n")
     full = subprocess.run([*KALASHI, "analyze", "--quiet", "-p", str(profile)], input=b"".join(scan),
