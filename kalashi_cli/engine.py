@@ -20,6 +20,7 @@ from typing import Any
 
 from .domain import Candidate, Market
 from .journal import Journal
+from .money import Price
 from .ports import Broker, MarketSource, SourceEvents
 from .profile import Profile, money
 from .reconcile import ReconcileReport, reconcile
@@ -70,7 +71,7 @@ class TradingLoop:
     """Runs iterations of the pipeline against one source, one broker and one journal."""
 
     def __init__(self, profile: Profile, source: MarketSource, broker: Broker, journal: Journal, *,
-                 fair: dict[str, int] | None = None, sink: Sink | None = None,
+                 fair: dict[str, Price] | None = None, sink: Sink | None = None,
                  stale: Callable[[str], bool] | None = None, limit: int | None = None,
                  wall_ms: Callable[[], int] | None = None) -> None:
         self.profile = profile

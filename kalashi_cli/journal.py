@@ -582,7 +582,7 @@ class Journal:
             if self.mode == "paper" and not self.readonly:
                 self.set_meta("starting_balance", str(default))
             return default
-        return int(v)
+        return Money(int(v))
 
     # -- intents ------------------------------------------------------------------------
     def record_intent(self, intent: OrderIntent, *, strategy: str = "", opportunity_id: str = "",

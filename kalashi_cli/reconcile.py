@@ -34,11 +34,11 @@ from .domain import ExchangeFill, ExchangeOrder, MarketPosition
 from .errors import ExchangeError, KalashiError, NetworkError
 from .journal import Journal, _now_ms
 from .ledger import fold, netting_credit
-from .money import MONEY_SCALE, ONE_DOLLAR, Money, fmt_money
+from .money import MONEY_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money
 from .ports import Broker
 
 #: Kalshi reports balances in cents: a smaller difference is rounding, not drift.
-BALANCE_TOLERANCE: Money = MONEY_SCALE // 100
+BALANCE_TOLERANCE: Money = Money(MONEY_SCALE // 100)
 #: how often the positions/fills snapshot is re-read when the market moves underneath it
 SNAPSHOT_ATTEMPTS = 3
 
@@ -86,7 +86,7 @@ def reconcile(journal: Journal, broker: Broker, *, starting_balance: int, cancel
     """
     rep = ReconcileReport()
     try:
-        _reconcile(journal, broker, rep, journal.starting_balance(starting_balance), cancel_orphans)
+        _reconcile(journal, broker, rep, journal.starting_balance(Money(starting_balance)), cancel_orphans)
     except (ExchangeError, NetworkError) as e:
         rep.error = str(e)
     except KalashiError as e:
@@ -169,7 +169,7 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
         rep.unstable = True  # positions kept moving: adopting now could double-count a fill
         return
     # 4. positions
-    mine_led = fold(start, journal.fills(), journal.settlements())
+    mine_led = fold(Money(start), journal.fills(), journal.settlements())
     tickers = set(theirs) | {p.ticker for p in mine_led.open_positions()}
     adjustments = []
     now = _now_ms()
@@ -186,13 +186,13 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
         avg = (ex.exposure * 100 // abs(b) // 100) if ex and b else 0
         yes_price = avg if b > 0 else ONE_DOLLAR - avg if b < 0 else 0
         adjustments.append(ExchangeFill(fill_id=f"adj-{t}-{now}", order_id="reconcile-adjustment", ticker=t,
-                                        side="bid" if diff > 0 else "ask", price=max(0, min(ONE_DOLLAR, yes_price)),
-                                        count=abs(diff), fee=0, is_taker=False, ts_ms=now))
+                                        side="bid" if diff > 0 else "ask", price=Price(max(0, min(ONE_DOLLAR, yes_price))),
+                                        count=Count(abs(diff)), fee=Money(0), is_taker=False, ts_ms=now))
     if adjustments:
         journal.add_fills(adjustments, source="reconcile-adjustment")
     # 5. balance (the exchange's available balance counts the collateral netting returns on
     # mutually exclusive events, so the journal's side does too)
-    led = fold(start, journal.fills(), journal.settlements())
+    led = fold(Money(start), journal.fills(), journal.settlements())
     cash = led.cash + netting_credit({t: p.position for t, p in led.positions.items()}, journal.netted_tickers())
     balance = broker.balance().balance
     if any(o.status == "resting" for o in listed):
@@ -202,8 +202,8 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
         # the journal's cash is the exchange's, without calling it profit or loss.
         rep.balance_drift = (cash, balance)
         journal.set_meta("starting_balance", str(start + balance - cash))
-        journal.add_event("balance-adjusted", {"journal_cash": fmt_money(cash), "exchange_balance": fmt_money(balance),
-                                               "starting_balance": fmt_money(start + balance - cash)})
+        journal.add_event("balance-adjusted", {"journal_cash": fmt_money(Money(cash)), "exchange_balance": fmt_money(balance),
+                                               "starting_balance": fmt_money(Money(start + balance - cash))})
 
 
 def _positions(broker: Broker) -> dict[str, MarketPosition]:

@@ -20,7 +20,7 @@ from .domain import Leg, Market, OrderIntent, Outcome
 from .engine import encode
 from .errors import ExchangeError, RiskDenied, UsageError
 from .journal import Journal
-from .money import COUNT_SCALE, snap
+from .money import COUNT_SCALE, Count, Price, snap
 from .ports import Broker
 from .profile import Profile, money
 from .stages.book import sell_slices
@@ -167,8 +167,8 @@ def _close_one(ticker: str, position: int, m: Market | None, res: FlattenResult,
     if not bids:
         res.left_open[ticker] = f"nobody bids for {outcome.upper()} {ticker}"
         return
-    floor = snap(max(1, int(bids[0][0] * (1 - slip))), m.price_ranges, up=True) or 1
-    slices = sell_slices(m, outcome, n, min_price=floor)
+    floor = snap(Price(max(1, int(bids[0][0] * (1 - slip)))), m.price_ranges, up=True) or 1
+    slices = sell_slices(m, outcome, Count(n), min_price=Price(floor))
     if not slices:
         res.left_open[ticker] = f"no bid within the {slip:.1%} slippage bound"
         return
@@ -178,7 +178,7 @@ def _close_one(ticker: str, position: int, m: Market | None, res: FlattenResult,
 
     side, yes_price = to_book_side(outcome, "sell", limit)  # type: ignore[arg-type]
     intent = OrderIntent(client_order_id(f"flatten-{stamp}", 0, f"{ticker}:{side}:{yes_price}:{n}", "flatten"),
-                         ticker, side, yes_price, n, time_in_force="immediate_or_cancel", reduce_only=True)
+                         ticker, side, yes_price, Count(n), time_in_force="immediate_or_cancel", reduce_only=True)
     d = gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, trading_active=True)
     if d:
         res.left_open[ticker] = d.reason

@@ -34,6 +34,9 @@ from .journal import Journal, default_journal_path
 from .money import (
     COUNT_SCALE,
     ONE_DOLLAR,
+    Count,
+    Money,
+    Price,
     fmt_count,
     fmt_money,
     fmt_price,
@@ -453,10 +456,10 @@ class TradingService:
                 title = title or m.title
                 group = group or grouper.group(m.category, m.series_ticker, m.ticker)
             out.append({"ticker": x.ticker, "title": title,
-                        "outcome": outcome, "count": fmt_count(n), "avg_price": fmt_price(avg),
+                        "outcome": outcome, "count": fmt_count(Count(n)), "avg_price": fmt_price(Price(avg)),
                         "mark": fmt_price(mark) if mark is not None else None,
-                        "unrealized_pnl": fmt_money(v.value - x.cost) if v is not None else None,
-                        "cost": fmt_money(x.cost), "realized_pnl": fmt_money(x.realized - x.fees),
+                        "unrealized_pnl": fmt_money(Money(v.value - x.cost)) if v is not None else None,
+                        "cost": fmt_money(x.cost), "realized_pnl": fmt_money(Money(x.realized - x.fees)),
                         "group": group, "valued_by": v.basis.value if v is not None else None,
                         "marked_at": iso(v.as_of_ms) if v is not None and v.as_of_ms else None})
         return out
@@ -531,7 +534,7 @@ class TradingService:
         with self._lock:
             return [market_record(m) for m in scan(self.source, self.profile, limit=limit)]
 
-    def analyze(self, limit: int = 500, fair: dict[str, int] | None = None, top: int = 20) -> list[dict[str, Any]]:
+    def analyze(self, limit: int = 500, fair: dict[str, Price] | None = None, top: int = 20) -> list[dict[str, Any]]:
         with self._lock:
             markets = list(scan(self.source, self.profile, limit=limit))
             opps = list(Analyzer(self.profile, fair=fair).analyze(markets, as_of_ms=self.source.now_ms(),
@@ -606,8 +609,8 @@ class TradingService:
             # balance is the ledger's cash, as in every iteration record; ``available`` is what the
             # broker would still let us spend (cash less what resting orders hold)
             "account": {"balance": fmt_money(led.cash), "equity": fmt_money(p.equity), "cash": fmt_money(led.cash),
-                        "available": fmt_money(available), "realized_pnl": fmt_money(led.realized - led.fees),
-                        "unrealized_pnl": fmt_money(p.equity - led.cash - open_cost),
+                        "available": fmt_money(available), "realized_pnl": fmt_money(Money(led.realized - led.fees)),
+                        "unrealized_pnl": fmt_money(Money(p.equity - led.cash - open_cost)),
                         "equity_marked": fmt_money(p.equity_marked), "equity_settled": fmt_money(p.equity_settled),
                         "starting_balance": fmt_money(p.starting_balance)},
             "equity_curve": [{"ts": r["started"], "equity": fmt_money(r["equity"])} for r in iterations],
@@ -822,13 +825,13 @@ class TradingService:
             p = self._price_on_grid(yes_price, m) if yes_price is not None else o.price
             n = self._count_for(count, m) if count is not None else o.fill_count + o.remaining_count
             if p == o.price and n == o.fill_count + o.remaining_count:
-                raise UsageError(f"order {order_id} already rests at {fmt_price(p)} for {fmt_count(n)}: nothing to "
+                raise UsageError(f"order {order_id} already rests at {fmt_price(Price(p))} for {fmt_count(Count(n))}: nothing to "
                                  "change")
             coid = client_order_id_ or client_order_id(f"amend-{int(time.time() // 60)}", 0,
                                                        f"{order_id}:{p}:{n}", "amend")
             ex, gate = self._executor()
             group = Grouper(self.profile).group(m.category, m.series_ticker, m.ticker)
-            res = ex.amend(o, m, price=p, count=n, client_order_id=coid, concentration=(m.event_ticker, group))
+            res = ex.amend(o, m, price=Price(p), count=Count(n), client_order_id=coid, concentration=(m.event_ticker, group))
             if res.denied is not None:
                 d = res.denied
                 rec = {"kind": "denied", "v": 1, "ref": d.ref, "ticker": d.ticker, "rule": d.rule,
@@ -875,7 +878,7 @@ class TradingService:
             self.journal.add_event("decrease", {"order_id": order_id, "from": o.remaining_count, "to": left},
                                    ticker=o.ticker)
         return {"order": order_view(now), "remaining": fmt_count(left),
-                "reduced_by": fmt_count(o.remaining_count - left)}
+                "reduced_by": fmt_count(Count(o.remaining_count - left))}
 
     def batch_create_orders(self, orders: list[dict[str, Any]]) -> list[list[dict[str, Any]] | KalashiError]:
         """Place several orders, each through :meth:`create_order` (the one gate, journaled before sending).

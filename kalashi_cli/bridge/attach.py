@@ -31,7 +31,7 @@ from ..engine import iso
 from ..errors import UsageError
 from ..heal.checks import trading_state_status
 from ..journal import Journal, RecordRow
-from ..money import fmt_count, fmt_money, fmt_price
+from ..money import Count, Money, Price, fmt_count, fmt_money, fmt_price
 from ..profile import Profile, load_profile
 from ..service import EQUITY_POINTS, JOURNAL_VIEW, decimal_text, iteration_record_from_row, percent
 from .backends import CommandRefused, Listener, Progress, clock_of
@@ -209,7 +209,7 @@ class AttachBackend:
             status, interval, age = self._loop_view(rows)
             stored, why = self._stored_state()
             start_raw = j.get_meta("starting_balance")
-            p = (load_portfolio(j, int(start_raw), spread_cap=spread_cap(self.profile))  # never writes: it is set
+            p = (load_portfolio(j, Money(int(start_raw)), spread_cap=spread_cap(self.profile))  # never writes: it is set
                  if start_raw is not None else None)
             meta = j.market_meta()
             resting = j.orders(status="resting")
@@ -237,15 +237,15 @@ class AttachBackend:
             cash = last["cash"] if last is not None else led.cash
             marked = last["marked"] if last is not None else p.equity_marked
             account = {"balance": fmt_money(cash), "equity": fmt_money(equity), "cash": fmt_money(cash),
-                       "realized_pnl": fmt_money(led.realized - led.fees),
-                       "unrealized_pnl": fmt_money(equity - cash - open_cost),
-                       "equity_marked": fmt_money(marked), "equity_settled": fmt_money(equity - marked),
+                       "realized_pnl": fmt_money(Money(led.realized - led.fees)),
+                       "unrealized_pnl": fmt_money(Money(equity - cash - open_cost)),
+                       "equity_marked": fmt_money(marked), "equity_settled": fmt_money(Money(equity - marked)),
                        "starting_balance": fmt_money(p.starting_balance)}
             for x in led.open_positions():
                 n = abs(x.position)
                 info = meta.get(x.ticker, ("", "", "", "", ""))
                 positions.append({"ticker": x.ticker, "title": info[2], "outcome": "yes" if x.position > 0 else "no",
-                                  "count": fmt_count(n), "avg_price": fmt_price(x.cost // n if n else 0),
+                                  "count": fmt_count(Count(n)), "avg_price": fmt_price(Price(x.cost // n if n else Price(0))),
                                   "mark": None, "unrealized_pnl": None, "cost": fmt_money(x.cost),
                                   "group": info[4]})
             cap = percent(self.profile.correlate.max_group_pct)

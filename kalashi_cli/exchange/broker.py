@@ -172,7 +172,7 @@ class KalshiBroker:
         answer = self._loop.run(self.client.cancel_order(order_id, market_ticker=ticker or None,
                                                          subaccount=self.subaccount))
         raw = answer.get("reduced_by") or answer.get("reduced_by_fp")
-        return parse_count(raw) if isinstance(raw, str) and raw else 0
+        return parse_count(raw) if isinstance(raw, str) and raw else Count(0)
 
     def cancel_all(self) -> int:
         """Cancel every resting order (DELETE /portfolio/events/orders); return how many were resting."""
@@ -225,7 +225,7 @@ class KalshiBroker:
             return []
         rows = self._loop.run(self.client.get_queue_positions(market_tickers=wanted, subaccount=self.subaccount))
         return [QueuePosition(_str_of(r, "order_id"), _str_of(r, "market_ticker") or _str_of(r, "ticker"),
-                              count_of(r, "queue_position") or 0) for r in rows]
+                              count_of(r, "queue_position") or Count(0)) for r in rows]
 
     def batch_cancel(self, orders: Sequence[ExchangeOrder]) -> list[Count | KalashiError]:
         """DELETE /portfolio/events/orders/batched (one request, 2 tokens per order); per-order answers."""
@@ -245,7 +245,7 @@ class KalshiBroker:
                 cls = NotFound if code in ("not_found", "order_not_found") else ExchangeError
                 out.append(cls(f"cancel {o.order_id}: {text or code}", code=code))
             else:
-                out.append(count_of(item, "reduced_by") or 0)
+                out.append(count_of(item, "reduced_by") or Count(0))
         return out
 
     def account_limits(self) -> AccountLimits | None:

@@ -151,14 +151,14 @@ class PaperBroker:
                                created_ts_ms=r["created_ms"], time_in_force=r["time_in_force"])
             if eo.status == "resting" and eo.ticker not in live:
                 # its market is gone from the source (closed, settled): it cannot rest any more
-                eo = replace(eo, status="canceled", remaining_count=0)
+                eo = replace(eo, status="canceled", remaining_count=Count(0))
                 self._write_order(eo, None)
             intent = OrderIntent(eo.client_order_id, eo.ticker, eo.side, eo.price, eo.initial_count,  # type: ignore[arg-type]
                                  time_in_force=r["time_in_force"], post_only=bool(r["post_only"]),
                                  reduce_only=bool(r["reduce_only"]), self_trade_prevention_type=r["stp"],
                                  expiration_ts=r["expiration_ts"], cancel_order_on_pause=bool(r["cancel_on_pause"]))
             orders.append((intent, eo))
-        self.engine.restore_account(ACCOUNT, deposits=self.starting_balance, fills=fills, settlements=settlements,
+        self.engine.restore_account(ACCOUNT, deposits=Money(self.starting_balance), fills=fills, settlements=settlements,
                                     orders=orders)
         self._intents.update({i.client_order_id: i for i, _ in orders if i is not None})
 

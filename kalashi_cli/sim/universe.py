@@ -59,7 +59,7 @@ from statistics import NormalDist
 import numpy as np
 
 from ..domain import Market, Settlement, Trade
-from ..money import ONE_DOLLAR, snap
+from ..money import ONE_DOLLAR, Count, Price, snap
 from . import universe_core as core
 from .universe_books import (
     GOLDEN,
@@ -641,8 +641,8 @@ class SimUniverse:
                 if i in c.thin:  # a dislocated best level: same prices, thin size
                     m = out[i - a0]
                     ty, tn = c.thin[i]
-                    yes = ((m.yes_bids[0][0], ty), *m.yes_bids[1:]) if m.yes_bids else ()
-                    no = ((m.no_bids[0][0], tn), *m.no_bids[1:]) if m.no_bids else ()
+                    yes = ((m.yes_bids[0][0], Count(ty)), *m.yes_bids[1:]) if m.yes_bids else ()
+                    no = ((m.no_bids[0][0], Count(tn)), *m.no_bids[1:]) if m.no_bids else ()
                     out[i - a0] = dataclasses.replace(m, yes_bids=yes, no_bids=no)
         return out
 
@@ -826,7 +826,7 @@ class SimUniverse:
                 lo = c.lo_edge[slot.moff: slot.moff + slot.size].tolist()
                 hi = c.hi_edge[slot.moff: slot.moff + slot.size].tolist()
                 results = [lo[j] < final <= hi[j] for j in range(slot.size)]
-            out.extend(Settlement(t, names.ticker, "yes" if r else "no", ts, value=ONE_DOLLAR if r else 0)
+            out.extend(Settlement(t, names.ticker, "yes" if r else "no", ts, value=ONE_DOLLAR if r else Price(0))
                        for t, r in zip(names.tickers, results, strict=True))
         return out
 
@@ -936,7 +936,7 @@ class SimUniverse:
                 price = ask_px if side > 0 else bid_px
                 if informed and bid_px is not None and ask_px is not None and not (
                         bid_px >= worth if side < 0 else ask_px <= worth):
-                    limit = snap(int(worth), bands, up=False) if side > 0 else snap(int(worth) + 1, bands, up=True)
+                    limit = snap(Price(int(worth)), bands, up=False) if side > 0 else snap(Price(int(worth) + 1), bands, up=True)
                     if limit is not None and bid_px < limit < ask_px:  # none inside a one-tick book: the touch
                         price = limit
                 sides.append(side)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..money import COUNT_SCALE, ONE_DOLLAR, fee_for
+from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Price, fee_for
 from .universe_books import (
     ARBITRAGE_LEFT_SIZES,
     EMPTY_SIDE,
@@ -539,7 +539,7 @@ def dislocate(kind: str, h: int, bids: list[int], asks: list[int], top: int, pri
     margin = 5_000 + (h >> 40) % 25_000  # net edge per basket after fees: $0.005 … $0.03 (Money)
 
     def fee(p: int) -> int:  # taker fee for one contract, rounded up: the worst case
-        return fee_for(p, COUNT_SCALE, fee_type=fee_type, multiplier=fee_multiplier)
+        return fee_for(Price(p), Count(COUNT_SCALE), fee_type=fee_type, multiplier=fee_multiplier)
 
     saved = (bids[:], asks[:])
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..domain import ExchangeOrder, Level, Market, OrderIntent, with_books
-from ..money import ONE_DOLLAR
+from ..money import ONE_DOLLAR, Count
 
 
 def _take(levels: Sequence[Level], size_at: Mapping[int, int], floor: int | None) -> tuple[Level, ...]:
@@ -31,7 +31,7 @@ def _take(levels: Sequence[Level], size_at: Mapping[int, int], floor: int | None
     for price, size in levels:
         if floor is not None and price <= floor:
             break  # best first: every later level is worse
-        left = size - size_at.get(price, 0)
+        left = Count(size - size_at.get(price, 0))
         if left > 0:
             out.append((price, left))
     return tuple(out)

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from ...domain import ExchangeFill, ExchangeOrder, Market, MarketPosition, OrderAck, OrderIntent, Trade
 from ...errors import UsageError
-from ...money import MONEY_SCALE, ONE_DOLLAR, Count, Money, fmt_money
+from ...money import MONEY_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money
 from ..engine import (
     BookDelta,
     EngineEvent,
@@ -59,7 +59,7 @@ class ExchangeConfig:
     start_step: int = 0
     speed: float = 1.0  # market seconds per wall second; 0 = the market moves only on POST /_sim/step
     sim_seconds_per_step: int = 10  # the universe's clock per step (as --source sim)
-    balance: Money = 1000 * MONEY_SCALE
+    balance: Money = Money(1000 * MONEY_SCALE)
     tier: Tier = TIERS["basic"]
     rate_limits: bool = True
     retain_settled_s: int = 3600  # market seconds a settled market stays on the live endpoints
@@ -226,7 +226,7 @@ class ExchangeCore:
         if rec is not None:
             rec.last_trade_count = t.count
             if not ev.external:
-                rec.own_volume += t.count
+                rec.own_volume = Count(rec.own_volume + t.count)
         if self.hub.active:
             self.hub.trade(self.public_trade(t))
 
@@ -253,7 +253,7 @@ class ExchangeCore:
                 m = rec.market
             bid = m.yes_bids[0][0] if m.yes_bids else 0
             ask = ONE_DOLLAR - m.no_bids[0][0] if m.no_bids else ONE_DOLLAR
-            self.candles.quote(t, now, bid, ask, rec.market.open_interest)
+            self.candles.quote(t, now, Price(bid), Price(ask), rec.market.open_interest)
 
     def after_request(self) -> None:
         """What every answered request and every control call ends with."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...domain import ExchangeFill, ExchangeOrder, MarketPosition, Settlement
 from ...errors import ExchangeError
-from ...money import ONE_DOLLAR, fmt_count, fmt_money
+from ...money import ONE_DOLLAR, Money, fmt_count, fmt_money
 from . import serialize as ser
 from .core import ExchangeCore
 from .params import ROUTING, ApiError, Json, Params, Reply, bad, page, ts_filter, within
@@ -37,7 +37,7 @@ class Portfolio:
             total += per * o.remaining_count
         money = total  # price units (1/10 000 $) × count units (1/100) = money units (1/1 000 000 $)
         return 200, {"total_resting_order_value": ser.cents(money),
-                     "resting_order_value_breakdown": [{"exchange_index": 0, "balance": fmt_money(money)}]}
+                     "resting_order_value_breakdown": [{"exchange_index": 0, "balance": fmt_money(Money(money))}]}
 
     # ------------------------------------------------------------------ positions
     def positions(self, account: str, p: Params, *, historical: bool = False) -> Reply:
