@@ -51,7 +51,7 @@ import orjson
 from . import migrations
 from .domain import ExchangeFill, ExchangeOrder, OrderIntent, Settlement
 from .errors import JournalError
-from .money import Money
+from .money import Count, Money, Price
 
 #: the journal's migrations, in order (see :mod:`kalashi_cli.migrations`): append, never edit
 MIGRATIONS = migrations.Migrations("journal", legacy_tables=(
@@ -238,8 +238,8 @@ class IntentRow:
     client_order_id: str
     ticker: str
     side: str
-    price: int
-    count: int
+    price: Price
+    count: Count
     time_in_force: str
     post_only: bool
     reduce_only: bool
@@ -302,9 +302,9 @@ class MarkRow:
 
     ticker: str
     ts_ms: int
-    mid: int
-    yes_bid: int | None = None
-    yes_ask: int | None = None
+    mid: Price
+    yes_bid: Price | None = None
+    yes_ask: Price | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +315,7 @@ class TradeRow:
     strategy: str
     event_ticker: str
     legs: int
-    payout: int  # guaranteed payout per basket (price units; 0 when nothing is guaranteed)
+    payout: Price  # guaranteed payout per basket (price units; 0 when nothing is guaranteed)
     as_of_ms: int
 
 
@@ -1007,7 +1007,7 @@ def _dumps(obj: Any, default: Any = None) -> str:
 
 
 def _mark_row(r: sqlite3.Row) -> MarkRow:
-    return MarkRow(ticker=r["ticker"], ts_ms=int(r["ts_ms"]), mid=int(r["mid"]), yes_bid=r["yes_bid"],
+    return MarkRow(ticker=r["ticker"], ts_ms=int(r["ts_ms"]), mid=Price(int(r["mid"])), yes_bid=r["yes_bid"],
                    yes_ask=r["yes_ask"])
 
 

@@ -159,7 +159,7 @@ def _close_one(ticker: str, position: int, m: Market | None, res: FlattenResult,
                ex: OrderExecutor, slip: Decimal, stamp: str) -> None:
     """Send the reduce-only IOC that closes one position; record it in ``res`` as closed or left open."""
     outcome: Outcome = "yes" if position > 0 else "no"
-    n = abs(position)
+    n = Count(abs(position))
     if m is None:
         res.left_open[ticker] = "no current book for this market"
         return
@@ -167,8 +167,8 @@ def _close_one(ticker: str, position: int, m: Market | None, res: FlattenResult,
     if not bids:
         res.left_open[ticker] = f"nobody bids for {outcome.upper()} {ticker}"
         return
-    floor = snap(Price(max(1, int(bids[0][0] * (1 - slip)))), m.price_ranges, up=True) or 1
-    slices = sell_slices(m, outcome, Count(n), min_price=Price(floor))
+    floor = snap(Price(max(1, int(bids[0][0] * (1 - slip)))), m.price_ranges, up=True) or Price(1)
+    slices = sell_slices(m, outcome, n, min_price=floor)
     if not slices:
         res.left_open[ticker] = f"no bid within the {slip:.1%} slippage bound"
         return

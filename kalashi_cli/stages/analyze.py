@@ -240,7 +240,7 @@ class Analyzer:
         max_legs = self.settings.arbitrage.max_legs
         if len(active) >= 2 and active[0].mutually_exclusive and len(active) <= max_legs:
             n = len(active)
-            o = self._basket(active, ["no"] * n, payout=(Price(Price(n - 1) * ONE_DOLLAR)), kind="no-basket")
+            o = self._basket(active, ["no"] * n, payout=Price((n - 1) * ONE_DOLLAR), kind="no-basket")
             if o:
                 out.append(o)
             complete = complete and active[0].event_market_count == n == len(group)

@@ -361,7 +361,7 @@ class OrderExecutor:
     def _remember_trade(self, o: Opportunity, plans: Sequence[_LegPlan]) -> None:
         """Journal the trade the legs belong to (one P&L, one win or loss), and which markets net collateral."""
         self.journal.record_trade(TradeRow(o.id, o.strategy, o.event_ticker, len(o.legs),
-                                           o.payout if o.riskless else 0, o.as_of_ms))
+                                           o.payout if o.riskless else Price(0), o.as_of_ms))
         netted = [(p.market.ticker, p.market.event_ticker, p.market.series_ticker, p.market.title,
                    p.market.category, "", True) for p in plans if p.market.mutually_exclusive]
         if netted:

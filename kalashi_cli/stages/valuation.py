@@ -121,7 +121,7 @@ def mark_of(m: Market, ts_ms: int) -> MarkRow | None:
     """The mark a market gives now: its YES mid (and top of book) when it trades with a two-sided book."""
     if m.status != "active" or m.result or m.yes_bid is None or m.yes_ask is None or m.yes_bid > m.yes_ask:
         return None
-    return MarkRow(m.ticker, ts_ms, (m.yes_bid + m.yes_ask) // 2, m.yes_bid, m.yes_ask)
+    return MarkRow(m.ticker, ts_ms, Price((m.yes_bid + m.yes_ask) // 2), m.yes_bid, m.yes_ask)
 
 
 #: ``valuation.mid_spread_cap`` of the default profile, in price units ($0.04)
@@ -139,7 +139,7 @@ def mark_value(n: Count, yes: bool, yes_bid: Price, yes_ask: Price, cap: Price) 
 def _last_value(n: Count, yes: bool, last: MarkRow, cap: Price) -> Money:
     """The value at the last mark: the same rule on the top of book it kept (its mid when that is all)."""
     if last.yes_bid is not None and last.yes_ask is not None:
-        return mark_value(n, yes, Price(last.yes_bid), Price(last.yes_ask), cap)
+        return mark_value(n, yes, last.yes_bid, last.yes_ask, cap)
     return Money(n * (last.mid if yes else ONE_DOLLAR - last.mid))
 
 
