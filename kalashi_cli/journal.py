@@ -559,7 +559,7 @@ class Journal:
         younger than that (the dashboard asks on every state, heal runs the full check).
         """
         now = time.monotonic()
-        cached = getattr(self, "_integrity", None)
+        cached: tuple[float, tuple[bool, str]] | None = getattr(self, "_integrity", None)
         if max_age_s and cached is not None and now - cached[0] < max_age_s:
             return cached[1]
         rows = self._q("PRAGMA quick_check" if quick else "PRAGMA integrity_check")

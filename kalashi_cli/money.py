@@ -43,8 +43,9 @@ MULT_SCALE = 10_000  # fee multipliers in 1/10 000
 
 def _parse_fixed(text: str | int | Decimal, scale_digits: int, what: str) -> int:
     """Parse a decimal string into an int of 10**-scale_digits units, exactly."""
+    unit: int = 10**scale_digits
     if isinstance(text, int) and not isinstance(text, bool):
-        return text * 10**scale_digits
+        return text * unit
     if isinstance(text, Decimal):
         scaled = text.scaleb(scale_digits)
         if scaled != scaled.to_integral_value():
@@ -64,13 +65,14 @@ def _parse_fixed(text: str | int | Decimal, scale_digits: int, what: str) -> int
         if extra.strip("0"):
             raise ValueError(f"{what} {text!r} has more than {scale_digits} decimals")
         frac = frac[:scale_digits]
-    value = int(whole or "0") * 10**scale_digits + int((frac or "0").ljust(scale_digits, "0"))
+    value = int(whole or "0") * unit + int((frac or "0").ljust(scale_digits, "0"))
     return -value if neg else value
 
 
 def _fmt_fixed(value: int, scale_digits: int) -> str:
     sign = "-" if value < 0 else ""
-    q, r = divmod(abs(value), 10**scale_digits)
+    unit: int = 10**scale_digits
+    q, r = divmod(abs(value), unit)
     return f"{sign}{q}.{r:0{scale_digits}d}"
 
 

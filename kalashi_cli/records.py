@@ -12,7 +12,7 @@ committed JSON Schemas are generated.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, TypeVar
 
@@ -55,6 +55,9 @@ def _dec(x: Decimal, places: int = 4) -> str:
 
 def _opt_price(p: Price | None) -> str | None:
     return None if p is None else fmt_price(p)
+
+
+_T = TypeVar("_T")
 
 
 class _Reader:
@@ -124,7 +127,7 @@ class _Reader:
         except InvalidOperation:
             raise ValueError(f"field '{key}' must be a number, got {v!r}") from None
 
-    def _conv(self, key: str, fn: Any) -> Any:
+    def _conv(self, key: str, fn: Callable[[Any], _T]) -> _T:
         v = self._get(key)
         try:
             return fn(v)

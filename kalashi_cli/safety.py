@@ -173,10 +173,10 @@ def _close_one(ticker: str, position: int, m: Market | None, res: FlattenResult,
         res.left_open[ticker] = f"no bid within the {slip:.1%} slippage bound"
         return
     limit = slices[-1][0]
-    leg = Leg(ticker, outcome, "sell", limit, n)  # type: ignore[arg-type]
+    leg = Leg(ticker, outcome, "sell", limit, n)
     from .domain import to_book_side
 
-    side, yes_price = to_book_side(outcome, "sell", limit)  # type: ignore[arg-type]
+    side, yes_price = to_book_side(outcome, "sell", limit)
     intent = OrderIntent(client_order_id(f"flatten-{stamp}", 0, f"{ticker}:{side}:{yes_price}:{n}", "flatten"),
                          ticker, side, yes_price, Count(n), time_in_force="immediate_or_cancel", reduce_only=True)
     d = gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, trading_active=True)

@@ -100,7 +100,7 @@ def timed(name: str, fn: Callable[[], CheckResult]) -> Check:
         res = fn()
         status, detail = res[0], res[1]
         if len(res) == 3:
-            facts = res[2]  # type: ignore[misc]
+            facts = res[2]
     except Exception as e:  # noqa: BLE001 - a check that blows up is a failed check
         status, detail = FAILED, f"{type(e).__name__}: {e}"
     return Check(name, status, detail, _ms_since(t0), facts)

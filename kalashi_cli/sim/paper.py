@@ -153,7 +153,7 @@ class PaperBroker:
                 # its market is gone from the source (closed, settled): it cannot rest any more
                 eo = replace(eo, status="canceled", remaining_count=Count(0))
                 self._write_order(eo, None)
-            intent = OrderIntent(eo.client_order_id, eo.ticker, eo.side, eo.price, eo.initial_count,  # type: ignore[arg-type]
+            intent = OrderIntent(eo.client_order_id, eo.ticker, eo.side, eo.price, eo.initial_count,
                                  time_in_force=r["time_in_force"], post_only=bool(r["post_only"]),
                                  reduce_only=bool(r["reduce_only"]), self_trade_prevention_type=r["stp"],
                                  expiration_ts=r["expiration_ts"], cancel_order_on_pause=bool(r["cancel_on_pause"]))

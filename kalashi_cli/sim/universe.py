@@ -55,6 +55,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -216,7 +217,7 @@ class _Names:
 
     def seal(self) -> None:
         """Freeze the columns as tuples: the cyclic GC untracks tuples of strings, never lists."""
-        cols: tuple[tuple, ...] = tuple(zip(*self._rows, strict=True))
+        cols: tuple[tuple[Any, ...], ...] = tuple(zip(*self._rows, strict=True))
         self.tickers, self.titles, self.subtitles, self.strike_types, self.floors, self.caps = cols
         del self._rows
         self.index = {t: j for j, t in enumerate(self.tickers)}
@@ -355,7 +356,7 @@ class SimUniverse:
 
     def _arrays(self) -> core.Layout:
         """Describe the slots as the flat arrays the numeric core works on."""
-        slot_cols: dict[str, list] = {k: [] for k in (
+        slot_cols: dict[str, list[Any]] = {k: [] for k in (
             "life", "phase", "key", "moff", "msize", "poff", "psize", "n", "shape", "exhaustive", "gid", "top",
             "group_table", "level", "jitter", "spacing", "soff", "half", "zero_share", "mix0", "mix01", "vmed",
             "pool", "levels", "open_sd", "lag_share", "lag_steps", "slow_share", "slow_steps", "err_scale",

@@ -396,7 +396,7 @@ class Analyzer:
                       f"bought at {usd_price(taken[0][0])}–{usd_price(taken[-1][0])}, {usd(Money(all_in))} per contract "
                       f"all-in: expected {usd(Money(edge))} per contract on {size // ONE} contracts"
                       + (f", clearing the {usd(Money(need))} this value's uncertainty requires." if fv.se else "."))
-            o = self._make("value", m, (Leg(m.ticker, outcome, "buy", taken[-1][0], size),),  # type: ignore[arg-type]
+            o = self._make("value", m, (Leg(m.ticker, outcome, "buy", taken[-1][0], size),),
                            edge=Money(edge), cost=Money(all_in), fees=fees, confidence=conf,
                            liquidity=min(Decimal(1), Decimal(size) / self._liq_ref), reason=reason, p=Price(p))
             if best is None or o.score > best.score:

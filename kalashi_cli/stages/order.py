@@ -447,7 +447,7 @@ class OrderExecutor:
                            "an amend that never arrived is not sent again as a new order: the original order "
                            "stands as it was; amend it afresh", strategy or row.strategy)], Count(0)
         action, price = from_book_side(intent.side, intent.price, "yes")
-        leg = Leg(intent.ticker, "yes", action, price, intent.count)  # type: ignore[arg-type]
+        leg = Leg(intent.ticker, "yes", action, price, intent.count)
         ref = ref or row.opportunity_id
         strategy = strategy or row.strategy
         if intent.post_only:
@@ -796,6 +796,6 @@ def _outcome_money(p: _LegPlan, fills: Sequence[ExchangeFill], *, buying: bool) 
     """Money paid for (buying) or received from (selling) ``fills`` of this leg's outcome, fees included."""
     total = 0
     for f in fills:
-        price = from_book_side(f.side, f.price, p.leg.outcome)[1]  # type: ignore[arg-type]
+        price = from_book_side(f.side, f.price, p.leg.outcome)[1]
         total += price * f.count + (f.fee if buying else -f.fee)
     return Money(total)

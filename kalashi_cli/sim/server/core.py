@@ -121,7 +121,7 @@ class ExchangeCore:
                                    retain_settled_ms=config.retain_settled_s * 1000, on_forget=self.candles.forget)
         self.driver.trades_paused = not self.trading_active  # nothing matches during a trading pause
         self.limits = RateLimits(config.tier, enabled=config.rate_limits, clock=monotonic or time.monotonic)
-        self.hub: Listener = _Silent()  # type: ignore[assignment]
+        self.hub: Listener = _Silent()
         self.clock_listener: Callable[[], None] | None = None  # the runner's stepper wakes on changes
         self.meta: dict[str, OrderMeta] = {}
         self.pos_meta: dict[tuple[str, str], tuple[Count, Money, int]] = {}  # volume, total traded, updated
