@@ -123,7 +123,11 @@ def test_state_metrics_are_fresh_from_the_first_iteration(idle_bridge: RunningBr
     _same_figures(first)
     for n in (1, 2, 3):
         service.run_iteration()
-        state = c.until(lambda m, n=n: m["type"] == "state" and m["state"]["loop"]["iteration"] == n)["state"]
+
+        def at(m: dict[str, Any], n: int = n) -> bool:
+            return bool(m["type"] == "state" and m["state"]["loop"]["iteration"] == n)
+
+        state = c.until(at)["state"]
         got = state["metrics"]
         assert {k: got[k] for k in _journal_figures(service)} == _journal_figures(service)
         assert got["iterations"] == n and got["execution"]["orders"] == len(service.journal.records("order"))
@@ -414,6 +418,7 @@ def test_an_oversized_frame_closes_only_that_connection(idle_bridge: RunningBrid
 
 def test_origin_check(idle_bridge: RunningBridge, connect: Callable[..., Client]) -> None:
     port = idle_bridge.server.http_port
+    assert port is not None
     for ok in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
         assert connect(idle_bridge.ws_url, origin=ok).welcome()["mode"] == "paper"
     for bad in ("http://evil.example", f"http://127.0.0.1:{port + 1}", f"https://127.0.0.1:{port}", "null"):

@@ -66,7 +66,8 @@ def test_attach_streams_the_journal_and_shows_its_numbers(writer: TradingService
     assert state["account"]["equity"] == fmt_money(row["equity"])
     assert state["account"]["balance"] == fmt_money(row["cash"])
     # fresh from the journal at iteration 11 (the loop journals its own metrics only every 10th)
-    assert writer.journal.latest_metrics()["iterations"] == 10
+    metrics = writer.journal.latest_metrics()
+    assert metrics is not None and metrics["iterations"] == 10
     assert state["metrics"]["iterations"] == 11 and state["metrics"]["equity"] == fmt_money(row["equity"])
     assert state["last_iteration"]["n"] == 11
     assert {o["client_order_id"] for o in state["open_orders"]} == \

@@ -34,6 +34,7 @@ from kalashi_cli.heal.checks import (
     worst,
 )
 from kalashi_cli.journal import Journal
+from kalashi_cli.money import Count, Price
 
 from .conftest import NOW_MS, Receiver, SilentServer, add_iteration, free_port
 
@@ -125,7 +126,7 @@ def test_integrity_fails_when_the_header_is_destroyed(paper_journal: Path, tmp_p
 
 
 def _intent(coid: str, ticker: str) -> OrderIntent:
-    return OrderIntent(coid, ticker, "bid", 4500, 100)
+    return OrderIntent(coid, ticker, "bid", Price(4500), Count(100))
 
 
 def test_no_drift_on_a_clean_journal(paper_journal: Path) -> None:

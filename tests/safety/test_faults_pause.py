@@ -17,6 +17,7 @@ from kalashi_cli.domain import Leg, OrderIntent
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.exchange.env import custom_env
 from kalashi_cli.exchange.source import KalshiSource
+from kalashi_cli.money import Count, Money, Price
 from kalashi_cli.profile import load_profile
 from kalashi_cli.stages.order import Denied, OrderExecutor, client_order_id
 from kalashi_cli.stages.portfolio import load_portfolio
@@ -60,15 +61,15 @@ def test_a_trading_pause_refuses_orders_cleanly_and_trading_resumes_after(fault_
 
         # an order that raced the pause (passed the gate just before it): the exchange refuses it
         m = active_tickers(fault_sim, limit=1)[0]
-        intent = OrderIntent(client_order_id("race", 0, m.ticker), m.ticker, "bid", m.yes_ask or 5000, 100,
+        intent = OrderIntent(client_order_id("race", 0, m.ticker), m.ticker, "bid", m.yes_ask or Price(5000), Count(100),
                              "immediate_or_cancel")
-        gate = RiskGate(PROFILE, journal, load_portfolio(journal, BALANCE), TradingState.ACTIVE)
+        gate = RiskGate(PROFILE, journal, load_portfolio(journal, Money(BALANCE)), TradingState.ACTIVE)
         ex = OrderExecutor(PROFILE, broker, journal, gate, lambda ts: {t: book_of(fault_sim, t) for t in ts})
-        out, filled = ex.send(intent, Leg(m.ticker, "yes", "buy", intent.price, 100), m, reference=intent.price,
+        out, filled = ex.send(intent, Leg(m.ticker, "yes", "buy", intent.price, Count(100)), m, reference=intent.price,
                               strategy="test", ref="race")
         order = out[0]
         assert not isinstance(order, Denied) and order.status == "rejected" and "market_inactive" in order.reason
-        assert journal.intent(intent.client_order_id).status == "rejected"  # type: ignore[union-attr]
+        assert journal.intent(intent.client_order_id).status == "rejected"
         assert m.ticker not in journal.blocked_tickers() and filled == 0
         counts.add("refused_by_the_exchange")
 
