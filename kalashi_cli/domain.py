@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 from .money import CENT_GRID, COUNT_SCALE, MULT_SCALE, Count, Money, Price, TickBand, flip
@@ -244,7 +245,15 @@ class Fill:
 BookSide = Literal["bid", "ask"]
 TimeInForce = Literal["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]
 SelfTradePrevention = Literal["taker_at_cross", "maker"]
-OrderStatus = Literal["resting", "canceled", "executed"]
+
+
+class OrderStatus(StrEnum):
+    """An order's status on the exchange (Kalshi's strings; records and the journal carry the value)."""
+
+    RESTING = "resting"
+    CANCELED = "canceled"
+    EXECUTED = "executed"
+
 
 
 def to_book_side(outcome: Outcome, action: Action, price: Price) -> tuple[BookSide, Price]:
@@ -297,7 +306,7 @@ class OrderAck:
     average_fill_price: Price | None  # YES price
     average_fee_paid: Money | None  # per contract
     ts_ms: int
-    status: OrderStatus = "executed"
+    status: OrderStatus = OrderStatus.EXECUTED
 
 
 @dataclass(frozen=True, slots=True)

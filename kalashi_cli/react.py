@@ -48,7 +48,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from .domain import Candidate, Market, Opportunity, OrderAck, OrderIntent, with_books
+from .domain import Candidate, Market, Opportunity, OrderAck, OrderIntent, OrderStatus, with_books
 from .engine import IterationResult, TradingLoop, encode
 from .errors import UsageError
 from .exchange.books import BookChanges
@@ -339,7 +339,7 @@ class Reactor:
             self._event_of[m.ticker] = m.event_ticker
             self._members.setdefault(m.event_ticker, []).append(m.ticker)
         included = bool(getattr(loop.broker, "books_include_own_orders", True))
-        portfolio = loop.portfolio(own_books(loop.last_markets, loop.journal.orders(status="resting"),
+        portfolio = loop.portfolio(own_books(loop.last_markets, loop.journal.orders(status=OrderStatus.RESTING),
                                              included=included, reach=False))
         ctx = self._context(portfolio, loop.state, loop.state_reason)
         ctx.acted |= self._iteration_candidates

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .domain import Leg, Market, OrderIntent, Outcome
+from .domain import Leg, Market, OrderIntent, OrderStatus, Outcome
 from .engine import encode
 from .errors import ExchangeError, RiskDenied, UsageError
 from .journal import Journal
@@ -52,17 +52,17 @@ def halt(journal: Journal, broker: Broker, reason: str = "operator halt") -> Hal
     except ExchangeError as e:  # the halt stands; report what could not be done
         error = f"cancel-all failed: {e}"
     try:
-        resting = broker.orders(status="resting")
+        resting = broker.orders(status=OrderStatus.RESTING)
         for o in resting:  # belt and braces: whatever cancel-all missed, one by one
             try:
                 cancelled += 1 if broker.cancel(o.order_id, o.ticker) else 0
             except ExchangeError as e:
                 error = f"cancel {o.order_id} failed: {e}"
-        remaining = len(broker.orders(status="resting"))
+        remaining = len(broker.orders(status=OrderStatus.RESTING))
     except ExchangeError as e:
         remaining = -1
         error = error or f"could not list resting orders: {e}"
-    for o in journal.orders(status="resting"):
+    for o in journal.orders(status=OrderStatus.RESTING):
         journal.upsert_order(_as_cancelled(o))
     journal.add_event("halt-cancel", {"cancelled": cancelled, "remaining": remaining, "error": error})
     return HaltResult(cancelled, reason, remaining, error)
@@ -71,7 +71,7 @@ def halt(journal: Journal, broker: Broker, reason: str = "operator halt") -> Hal
 def _as_cancelled(o: Any) -> Any:
     from dataclasses import replace
 
-    return replace(o, status="canceled", remaining_count=0)
+    return replace(o, status=OrderStatus.CANCELED, remaining_count=Count(0))
 
 
 def resume(journal: Journal, *, confirm: bool) -> str:

@@ -27,7 +27,7 @@ from .context import (
     trader_locks,
     venue_source,
 )
-from .domain import ExchangeOrder, Leg, Market, OrderIntent, from_book_side, to_book_side
+from .domain import ExchangeOrder, Leg, Market, OrderIntent, OrderStatus, from_book_side, to_book_side
 from .engine import IterationResult, TradingLoop, encode, iso
 from .errors import ConsentError, KalashiError, NotFound, RiskDenied, UsageError
 from .journal import Journal, default_journal_path
@@ -332,7 +332,7 @@ class TradingService:
 
     def _cancel_resting(self, progress: Progress | None = None) -> int:
         """Cancel every resting order at the broker and journal the broker's answer; return how many."""
-        resting = self.broker.orders(status="resting")
+        resting = self.broker.orders(status=OrderStatus.RESTING)
         if progress is not None:
             progress({"step": "cancel", "done": 0, "total": len(resting),
                       "message": f"cancelling {len(resting)} resting order(s)"})
@@ -341,7 +341,7 @@ class TradingService:
             progress({"step": "cancel", "done": len(resting), "total": len(resting),
                       "message": f"{cancelled} of {len(resting)} resting order(s) cancelled"})
         now = {o.order_id: o for o in self.broker.orders()}
-        for o in self.journal.orders(status="resting"):
+        for o in self.journal.orders(status=OrderStatus.RESTING):
             if o.order_id in now:
                 self.journal.upsert_order(now[o.order_id])
         if resting:
@@ -629,7 +629,7 @@ class TradingService:
     def open_orders(self) -> list[dict[str, Any]]:
         """Resting orders as the trader placed them (outcome, action, outcome price), oldest first."""
         with self._lock:
-            resting = self.broker.orders(status="resting")
+            resting = self.broker.orders(status=OrderStatus.RESTING)
             placed = {r["client_order_id"]: r for r in self._recent if r.get("kind") == "order"}
             intents = {o.client_order_id: self.journal.intent(o.client_order_id) for o in resting
                        if o.client_order_id not in placed}
@@ -817,7 +817,7 @@ class TradingService:
                              "filled contracts included")
         with self._lock:
             o = self._order(order_id)
-            if o.status != "resting":
+            if o.status != OrderStatus.RESTING:
                 raise UsageError(f"order {order_id} is {o.status}: only a resting order can be amended")
             m = self.source.books([o.ticker]).get(o.ticker)
             if m is None:
@@ -864,7 +864,7 @@ class TradingService:
             raise UsageError("give exactly one of reduce_by and reduce_to")
         with self._lock:
             o = self._order(order_id)
-            if o.status != "resting":
+            if o.status != OrderStatus.RESTING:
                 raise UsageError(f"order {order_id} is {o.status}: only a resting order can be decreased")
             try:
                 by = parse_count(reduce_by) if reduce_by is not None else None
@@ -935,11 +935,11 @@ class TradingService:
     def cancel_all_orders(self, ticker: str | None = None) -> dict[str, Any]:
         """Cancel every resting order (of one market), in batches; always allowed."""
         with self._lock:
-            resting = [o.order_id for o in self.broker.orders(status="resting", ticker=ticker)]
+            resting = [o.order_id for o in self.broker.orders(status=OrderStatus.RESTING, ticker=ticker)]
             results: list[dict[str, Any]] = []
             for i in range(0, len(resting), CANCEL_BATCH):
                 results += self.batch_cancel_orders(resting[i:i + CANCEL_BATCH])
-            left = len(self.broker.orders(status="resting", ticker=ticker))
+            left = len(self.broker.orders(status=OrderStatus.RESTING, ticker=ticker))
             if resting:
                 self.journal.add_event("cancel-all", {"ticker": ticker or "", "resting": len(resting),
                                                       "left": left})
@@ -956,11 +956,11 @@ class TradingService:
             tickers = [ticker] if ticker else None
             if order_id is not None:
                 o = self._order(order_id)
-                if o.status != "resting":
+                if o.status != OrderStatus.RESTING:
                     raise UsageError(f"order {order_id} is {o.status}: only a resting order has a queue position")
                 tickers = [o.ticker]
             rows = self._desk().queue_positions(tickers=tickers)
-            coids = {o.order_id: o.client_order_id for o in self.broker.orders(status="resting")}
+            coids = {o.order_id: o.client_order_id for o in self.broker.orders(status=OrderStatus.RESTING)}
         return [{"order_id": q.order_id, "client_order_id": coids.get(q.order_id, ""), "ticker": q.ticker,
                  "ahead": fmt_count(q.ahead)} for q in rows if order_id is None or q.order_id == order_id]
 

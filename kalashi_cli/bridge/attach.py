@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..domain import OrderStatus
 from ..engine import iso
 from ..errors import UsageError
 from ..heal.checks import trading_state_status
@@ -212,7 +213,7 @@ class AttachBackend:
             p = (load_portfolio(j, Money(int(start_raw)), spread_cap=spread_cap(self.profile))  # never writes: it is set
                  if start_raw is not None else None)
             meta = j.market_meta()
-            resting = j.orders(status="resting")
+            resting = j.orders(status=OrderStatus.RESTING)
             view = j.record_rows(("order", "fill"), limit=JOURNAL_VIEW, newest_first=True)
             metrics = self._fresh_metrics(p, rows[-1] if rows else None) if p is not None else j.latest_metrics()
             ok, detail = j.integrity_ok()
@@ -343,7 +344,7 @@ class AttachBackend:
         if self.mode == "paper":
             try:
                 set_halted(jr, reason)
-                resting = len(jr.orders(status="resting"))
+                resting = len(jr.orders(status=OrderStatus.RESTING))
             finally:
                 jr.close()
             with self._lock:

@@ -554,10 +554,10 @@ def order_request(intent: OrderIntent, *, subaccount: int | None = None,
 def ack_status(intent: OrderIntent | None, fill: Count, remaining: Count) -> OrderStatus:
     """Derive an order status from a V2 create answer (it carries counts, not a status)."""
     if remaining > 0 and (intent is None or intent.time_in_force == "good_till_canceled"):
-        return "resting"
+        return OrderStatus.RESTING
     if fill > 0 and remaining == 0:
-        return "executed"
-    return "canceled"
+        return OrderStatus.EXECUTED
+    return OrderStatus.CANCELED
 
 
 def parse_order_ack(d: Json, intent: OrderIntent | None = None) -> OrderAck:
@@ -579,16 +579,19 @@ def parse_order_ack(d: Json, intent: OrderIntent | None = None) -> OrderAck:
 
 def parse_exchange_order(d: Json) -> ExchangeOrder:
     """Parse an Order (GET /portfolio/orders) or a WS ``user_order`` message."""
-    status = _str(d, "status")
-    if status not in ("resting", "canceled", "executed"):
-        status = "canceled" if status in ("cancelled",) else "resting" if status == "pending" else "executed"
+    raw = _str(d, "status")
+    try:
+        status = OrderStatus(raw)
+    except ValueError:
+        status = (OrderStatus.CANCELED if raw == "cancelled" else OrderStatus.RESTING if raw == "pending"
+                  else OrderStatus.EXECUTED)
     return ExchangeOrder(
         order_id=_str(d, "order_id"),
         client_order_id=_str(d, "client_order_id"),
         ticker=_str(d, "ticker") or _str(d, "market_ticker"),
         side=_book_side(d),
         price=_yes_price(d),
-        status=status,  # type: ignore[arg-type]
+        status=status,
         initial_count=count_of(d, "initial_count") or Count(0),
         fill_count=count_of(d, "fill_count") or Count(0),
         remaining_count=count_of(d, "remaining_count") or Count(0),

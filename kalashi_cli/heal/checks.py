@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ..errors import JournalError
-from ..journal import integrity_check, probe_write
+from ..journal import IntentStatus, integrity_check, probe_write
 
 if TYPE_CHECKING:
     from ..journal import Journal
@@ -233,8 +233,8 @@ def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int
         try:
             with _reading(path) as jr:
                 failures = int(jr.get_meta("reconcile_failures", "0") or 0)
-                unknown = jr.intents(status="unknown")
-                pending = [i for i in jr.intents(status="pending")
+                unknown = jr.intents(status=IntentStatus.UNKNOWN)
+                pending = [i for i in jr.intents(status=IntentStatus.PENDING)
                            if i.created_ms < now - int(pending_grace_s * 1000)]
                 events = jr.events("reconcile", limit=1)
         except JournalError as e:

@@ -53,6 +53,7 @@ from ..domain import (
     Order,
     OrderAck,
     OrderIntent,
+    OrderStatus,
     from_book_side,
     to_book_side,
 )
@@ -66,7 +67,7 @@ from ..errors import (
     OutcomeUnknown,
     RateLimited,
 )
-from ..journal import Journal, TradeRow
+from ..journal import IntentStatus, Journal, TradeRow
 from ..ledger import netting_credit
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap, usd, usd_price
 from ..ports import Broker, OrderDesk
@@ -166,7 +167,7 @@ class OrderExecutor:
     def books(self, tickers: Sequence[str]) -> dict[str, Market]:
         """Fresh books for ``tickers`` as this account can trade them: its own resting orders taken out."""
         books = self.source_books(tickers)
-        own = [o for o in self.journal.orders(status="resting") if o.ticker in books]
+        own = [o for o in self.journal.orders(status=OrderStatus.RESTING) if o.ticker in books]
         if not own:
             return books
         return {t: without_own_orders(m, own, included=self.own_in_books) for t, m in books.items()}
@@ -210,7 +211,7 @@ class OrderExecutor:
             if o.maker:
                 side = to_book_side(leg.outcome, "buy", leg.price)[0]
                 try:
-                    resting = self.broker.orders(ticker=leg.ticker, status="resting")
+                    resting = self.broker.orders(ticker=leg.ticker, status=OrderStatus.RESTING)
                 except KalashiError as e:
                     yield Denied(o.id, leg.ticker, "exchange", f"cannot list resting orders on {leg.ticker}: {e}",
                                  o.strategy)
@@ -251,7 +252,7 @@ class OrderExecutor:
                 p.intent = self._intent(o.id, p.index, p.leg, p.market, p.limit, size, tif)
         # never a leg against our own order: self-trade prevention would cancel it (and on a book
         # that shows our quote, it would be our own liquidity)
-        own = self.journal.orders(status="resting")
+        own = self.journal.orders(status=OrderStatus.RESTING)
         for p in plans:
             mine = crosses_own(p.intent, own)
             if mine is not None:
@@ -335,7 +336,7 @@ class OrderExecutor:
         the next iteration quotes again with whatever is left. Returns whether any was cancelled.
         """
         mine = {p.leg.ticker for p in plans}
-        quotes = [q for q in self.journal.orders(status="resting") if q.ticker not in mine]
+        quotes = [q for q in self.journal.orders(status=OrderStatus.RESTING) if q.ticker not in mine]
         cancelled = 0
         for q in sorted(quotes, key=lambda q: (q.created_ts_ms, q.order_id)):
             if self._fits(plans, charge):
@@ -438,7 +439,7 @@ class OrderExecutor:
             JournalError: no such intent, or it is not ``never_sent``.
         """
         row = self.journal.intent(client_order_id)
-        if row is None or row.status != "never_sent":
+        if row is None or row.status != IntentStatus.NEVER_SENT:
             raise JournalError(f"intent {client_order_id} is {row.status if row else 'unknown'}, not never_sent",
                                hint="only an intent reconciliation proved never arrived may be resent")
         intent = row.to_intent()
@@ -457,7 +458,7 @@ class OrderExecutor:
                             stale=self.stale(intent.ticker), trading_active=self._active())
         if d:
             return [Denied(ref, intent.ticker, d.rule, d.reason, strategy)], Count(0)
-        self.journal.set_intent_status(client_order_id, "pending",
+        self.journal.set_intent_status(client_order_id, IntentStatus.PENDING,
                                        detail="resent under the same id: reconciliation proved it never arrived")
         self.journal.add_event("resend", {"client_order_id": client_order_id}, ticker=intent.ticker)
         best = market.asks("yes") if action == "buy" else market.bids("yes")
@@ -494,20 +495,20 @@ class OrderExecutor:
         except NetworkError as e:
             # the connection was never made (rest.py raises NetworkError for writes only then):
             # provably nothing reached the exchange; the next iteration decides afresh
-            self.journal.set_intent_status(coid, "never_sent", detail=f"not sent: {e}")
+            self.journal.set_intent_status(coid, IntentStatus.NEVER_SENT, detail=f"not sent: {e}")
             yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=Count(0), avg=None,
                                      fees=Money(0), latency=self.clock() - t0, reason=f"not sent, nothing reached the "
                                      f"exchange: {e}")
             return None
         except RateLimited as e:
             # 429 is refused before processing (REFERENCE §7.1): definite, nothing placed, market not blocked
-            self.journal.set_intent_status(coid, "rejected", detail=f"rate limited (429), not placed: {e}")
+            self.journal.set_intent_status(coid, IntentStatus.REJECTED, detail=f"rate limited (429), not placed: {e}")
             yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=Count(0), avg=None,
                                      fees=Money(0), latency=self.clock() - t0,
                                      reason=f"rate limited (429) — not placed; a later iteration may try again: {e}")
             return None
         except (OrderRejected, ExchangeError) as e:  # definite refusals: 400, auth, permission, not found
-            self.journal.set_intent_status(coid, "rejected", detail=str(e))
+            self.journal.set_intent_status(coid, IntentStatus.REJECTED, detail=str(e))
             yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=Count(0), avg=None,
                                      fees=Money(0), latency=self.clock() - t0, reason=str(e))
             return None
@@ -558,7 +559,7 @@ class OrderExecutor:
         """
         intent = p.intent
         coid = intent.client_order_id
-        self.journal.set_intent_status(coid, "unknown", detail=why)
+        self.journal.set_intent_status(coid, IntentStatus.UNKNOWN, detail=why)
         self.journal.add_event("outcome-unknown", {"client_order_id": coid, "error": why}, ticker=intent.ticker)
         found: ExchangeOrder | None = None
         fills: list[ExchangeFill] = []
@@ -696,15 +697,15 @@ class OrderExecutor:
             if mine:
                 return self._amend_recorded(order, intent, order.order_id, strategy, f"409 conflict ({e}); the "
                                             "order already carries the new client_order_id: the amend arrived")
-            self.journal.set_intent_status(client_order_id, "rejected", detail=f"amend refused: {e}")
+            self.journal.set_intent_status(client_order_id, IntentStatus.REJECTED, detail=f"amend refused: {e}")
             return Amended(None, [], None, f"client_order_id {client_order_id} is already used on the exchange: {e}")
         except OutcomeUnknown as e:
             return self._amend_unknown(order, intent, strategy, str(e))
         except NetworkError as e:
-            self.journal.set_intent_status(client_order_id, "never_sent", detail=f"amend not sent: {e}")
+            self.journal.set_intent_status(client_order_id, IntentStatus.NEVER_SENT, detail=f"amend not sent: {e}")
             return Amended(None, [], None, f"not sent, nothing reached the exchange: {e}")
         except (OrderRejected, ExchangeError) as e:  # 429 included: refused before processing
-            self.journal.set_intent_status(client_order_id, "rejected", detail=f"amend refused: {e}")
+            self.journal.set_intent_status(client_order_id, IntentStatus.REJECTED, detail=f"amend refused: {e}")
             return Amended(None, [], None, str(e))
         return self._amend_recorded(order, intent, ack.order_id or order.order_id, strategy, "")
 
@@ -731,7 +732,7 @@ class OrderExecutor:
 
     def _amend_unknown(self, order: ExchangeOrder, intent: OrderIntent, strategy: str, why: str) -> Amended:
         coid = intent.client_order_id
-        self.journal.set_intent_status(coid, "unknown", detail=f"amend: {why}")
+        self.journal.set_intent_status(coid, IntentStatus.UNKNOWN, detail=f"amend: {why}")
         self.journal.add_event("outcome-unknown", {"client_order_id": coid, "error": why, "amend_of": order.order_id},
                                ticker=order.ticker)
         try:

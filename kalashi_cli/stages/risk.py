@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
-from ..domain import ExchangeFill, ExchangeOrder, OrderIntent
+from ..domain import ExchangeFill, ExchangeOrder, OrderIntent, OrderStatus
 from ..journal import Journal, data_dir
 from ..money import MULT_SCALE, ONE_DOLLAR, Count, Money, Price, fee_for, fmt_count, usd
 from ..profile import Profile, money
@@ -175,7 +175,7 @@ def resting_collateral(orders: Iterable[ExchangeOrder], positions: Mapping[str, 
 
 
 def _as_resting(intent: OrderIntent) -> ExchangeOrder:
-    return ExchangeOrder("", intent.client_order_id, intent.ticker, intent.side, intent.price, "resting",
+    return ExchangeOrder("", intent.client_order_id, intent.ticker, intent.side, intent.price, OrderStatus.RESTING,
                          intent.count, Count(0), intent.count)
 
 
@@ -199,7 +199,7 @@ class RiskGate:
         self.reserved = 0  # cost of every order admitted in this run (counts against cash)
         self.credit_gained = 0  # netting credit this run's baskets created (fill-or-kill orders may use it)
         self._blocked = journal.blocked_tickers()
-        resting = journal.orders(status="resting")
+        resting = journal.orders(status=OrderStatus.RESTING)
         self._open_orders = len(resting)
         self._resting_seen = len(resting)
         #: cash the exchange holds for quotes resting from earlier iterations
@@ -221,7 +221,7 @@ class RiskGate:
 
     def refresh_resting(self) -> None:
         """Re-read what quotes resting from earlier iterations hold and may spend (after cancelling some)."""
-        resting = self.journal.orders(status="resting")
+        resting = self.journal.orders(status=OrderStatus.RESTING)
         self._open_orders = len(resting) + self._open_orders - self._resting_seen
         self._resting_seen = len(resting)
         self.held = resting_collateral(resting, {t: p.position for t, p in self.portfolio.ledger.positions.items()},
@@ -381,7 +381,7 @@ class RiskGate:
         first, so the amended order is weighed as a whole — price and size — against the caps and
         the cash, not on top of itself.
         """
-        resting = self.journal.orders(status="resting")
+        resting = self.journal.orders(status=OrderStatus.RESTING)
         rest = [o for o in resting if o.order_id != order_id]
         if len(rest) == len(resting):
             return

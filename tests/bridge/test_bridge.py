@@ -14,6 +14,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from kalashi_cli.bridge.backends import ServiceBackend
+from kalashi_cli.domain import OrderStatus
 from kalashi_cli.money import fmt_money
 from kalashi_cli.service import TradingService
 
@@ -228,7 +229,7 @@ def test_halt_then_start_clearing_the_halt(idle_bridge: RunningBridge, service: 
                                            connect: Callable[..., Client]) -> None:
     for _ in range(3):
         service.run_iteration()
-    resting = len(service.broker.orders(status="resting"))
+    resting = len(service.broker.orders(status=OrderStatus.RESTING))
     assert resting > 0, "the sim should leave some maker quotes resting"
     c = connect(idle_bridge.ws_url)
     c.welcome()
@@ -266,7 +267,7 @@ def test_flatten_cancels_resting_orders_and_closes_positions(idle_bridge: Runnin
     for _ in range(5):
         service.run_iteration()
     held = [p for p in service.broker.positions() if p.position != 0]
-    resting = len(service.broker.orders(status="resting"))
+    resting = len(service.broker.orders(status=OrderStatus.RESTING))
     assert held and resting
     c = connect(idle_bridge.ws_url)
     c.welcome()

@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from kalashi_cli.domain import Candidate, ExchangeOrder, Leg, Opportunity, OrderIntent
+from kalashi_cli.domain import Candidate, ExchangeOrder, Leg, Opportunity, OrderIntent, OrderStatus
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.errors import OrderRejected
 from kalashi_cli.journal import Journal
@@ -87,7 +87,7 @@ def test_the_loop_never_trades_against_its_own_quote_and_order_refuses_a_leg_tha
     quote = OrderIntent("our-quote", "OQ-A", "bid", parse_price("0.02"), Count(1000), time_in_force="good_till_canceled",
                         post_only=True)
     j.record_intent(quote, strategy="spread", opportunity_id="op-q")
-    j.record_ack("our-quote", broker.submit(quote).order_id, broker.orders(status="resting")[0], [])
+    j.record_ack("our-quote", broker.submit(quote).order_id, broker.orders(status=OrderStatus.RESTING)[0], [])
     res = TradingLoop(P, src, broker, j).run_iteration()
     legs = [leg for r in res.records if r["kind"] == "opportunity" for leg in r["legs"]]
     assert not any(leg["ticker"] == "OQ-A" and leg["outcome"] == "no" for leg in legs)
@@ -299,10 +299,10 @@ def test_no_strategy_opens_within_its_stop_before_the_close_and_quotes_expire_be
     assert [type(x).__name__ for x in out] == ["Order"]
     (intent,) = j.intents()
     assert j.intent(intent.client_order_id) is not None
-    assert len(broker.orders(status="resting")) == 1
+    assert len(broker.orders(status=OrderStatus.RESTING)) == 1
     src._now = now + 301_000  # past close − 600 s
     broker.on_market_data([closing_in(900)], SourceEvents(now_ms=src._now))
-    assert not broker.orders(status="resting"), "the quote expired before the last 600 s"
+    assert not broker.orders(status=OrderStatus.RESTING), "the quote expired before the last 600 s"
     late = list(OrderExecutor(P, broker, j, gate, src.books, now_ms=src.now_ms).execute(
         Candidate(replace(quote, id="op-late"), "g", Money(0), Count(100), Decimal(0), Money(0))))
     assert [d.rule for d in late] == ["closing"]
@@ -321,12 +321,12 @@ def test_a_riskless_trade_takes_back_the_cash_our_older_quotes_hold(tmp_path: Pa
     hold = OrderIntent("hold", "ZZ-1", "bid", parse_price("0.50"), Count(19_000), time_in_force="good_till_canceled",
                        post_only=True)  # $98.80 held: nothing is free
     j.record_intent(hold, strategy="spread", opportunity_id="op-hold")
-    j.record_ack("hold", broker.submit(hold).order_id, broker.orders(status="resting")[0], [])
+    j.record_ack("hold", broker.submit(hold).order_id, broker.orders(status=OrderStatus.RESTING)[0], [])
     res = TradingLoop(ROOMY, src, broker, j).run_iteration()
     orders = [r for r in res.records if r["kind"] == "order"]
     assert {o["ticker"] for o in orders if o["strategy"] == "arbitrage"} == {"AR-1", "AR-2"}
     assert all(o["status"] == "executed" for o in orders if o["strategy"] == "arbitrage")
-    assert not [o for o in broker.orders(status="resting") if o.client_order_id == "hold"], "the old quote went"
+    assert not [o for o in broker.orders(status=OrderStatus.RESTING) if o.client_order_id == "hold"], "the old quote went"
     (ev,) = j.events("reclaim")
     assert ev["detail"]["cancelled"] == 1
     broker.close()

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from kalashi_cli import migrations
 from kalashi_cli.cli.app import app
+from kalashi_cli.domain import OrderStatus
 from kalashi_cli.errors import JournalError
 from kalashi_cli.journal import MIGRATIONS, SCHEMA_VERSION, Journal, MarketInfo
 from kalashi_cli.migrations import StoreTooNew
@@ -118,7 +119,7 @@ def lines(text: str) -> list[dict[str, Any]]:
 def readers(jr: Journal) -> dict[str, Any]:
     """What every Journal reader returns (the readers the loop, metrics, the bridge, heal and MCP use)."""
     return {"fills": jr.fills(), "settlements": jr.settlements(), "orders": jr.orders(),
-            "resting": jr.orders(status="resting"), "intents": jr.intents(), "market_meta": jr.market_meta(),
+            "resting": jr.orders(status=OrderStatus.RESTING), "intents": jr.intents(), "market_meta": jr.market_meta(),
             "iterations": jr.iterations(), "records": jr.records(), "events": jr.events(),
             "latest_metrics": jr.latest_metrics(), "fill_strategies": jr.fill_strategies(),
             "held": jr.held_tickers(), "blocked": jr.blocked_tickers(), "last_iteration": jr.last_iteration(),

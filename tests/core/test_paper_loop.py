@@ -7,9 +7,9 @@ from pathlib import Path
 
 import msgspec
 
-from kalashi_cli.domain import Candidate
+from kalashi_cli.domain import Candidate, OrderStatus
 from kalashi_cli.engine import TradingLoop
-from kalashi_cli.journal import Journal
+from kalashi_cli.journal import IntentStatus, Journal
 from kalashi_cli.money import Count, parse_price
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path
@@ -87,7 +87,7 @@ def test_resting_maker_order_fills_only_when_the_market_trades_through(tmp_path:
     fills = broker.on_market_data(list(src.list_markets()),
                                   SourceEvents(trades=(Trade("t2", "W-1", parse_price("0.39"), Count(600), "ask", 2),)))
     assert sum(f.count for f in fills) == 600 and not fills[0].is_taker
-    (o,) = broker.orders(status="resting")
+    (o,) = broker.orders(status=OrderStatus.RESTING)
     assert o.remaining_count == 400
 
 
@@ -113,7 +113,7 @@ def test_the_gate_passes_nothing_the_paper_exchange_refuses_for_balance(tmp_path
     try:
         TradingLoop(big, src, broker, j, sink=lambda r: denied.append(r) if r.get("kind") == "denied" else None
                     ).run(iterations=20, interval=0)
-        rejected = [i for i in j.intents(status="rejected") if "balance" in (i.detail or "")]
+        rejected = [i for i in j.intents(status=IntentStatus.REJECTED) if "balance" in (i.detail or "")]
         assert rejected == [], f"{len(rejected)} orders passed the gate and were refused for balance"
         quotes = [i for i in j.intents() if i.strategy == "spread" and i.status == "acked"]
         assert len(quotes) > 10, "quotes rest and hold cash, so the case is exercised"

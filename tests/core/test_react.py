@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from kalashi_cli.domain import OrderIntent
+from kalashi_cli.domain import OrderIntent, OrderStatus
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import Journal
 from kalashi_cli.money import Count, Price, parse_price
@@ -157,7 +157,7 @@ def test_a_reaction_builds_no_leg_against_our_own_resting_quote(world: Any) -> N
                         post_only=True)
     j.record_intent(quote, strategy="spread", opportunity_id="op-q")
     ack = broker.submit(quote)
-    j.record_ack("our-quote", ack.order_id, next(o for o in broker.orders(status="resting")
+    j.record_ack("our-quote", ack.order_id, next(o for o in broker.orders(status=OrderStatus.RESTING)
                                                  if o.client_order_id == "our-quote"), [])
     raise_a(src)  # the 5 YES bid at 0.59 on EV-A is ours
     n = len(records)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from kalashi_cli.domain import OrderIntent
+from kalashi_cli.domain import OrderIntent, OrderStatus
 from kalashi_cli.errors import Conflict, ConsentError, OrderRejected, OutcomeUnknown, RateLimited
 from kalashi_cli.exchange.auth import Credentials
 from kalashi_cli.exchange.broker import KalshiBroker, open_broker
@@ -56,7 +56,7 @@ def test_submit_ioc_fills_and_gtc_rests(broker: KalshiBroker, fake: FakeKalshi) 
     assert buy_no.status == "executed" and buy_no.average_fill_price == 4500
     orders = {o.client_order_id: o for o in broker.orders()}
     assert orders["c-gtc"].status == "resting" and orders["c-gtc"].side == "bid" and orders["c-gtc"].price == 4000
-    assert [o.client_order_id for o in broker.orders(status="resting")] == ["c-gtc"]
+    assert [o.client_order_id for o in broker.orders(status=OrderStatus.RESTING)] == ["c-gtc"]
     positions = {p.ticker: p.position for p in broker.positions()}
     assert positions == {T: 1000 - 100}
     fills = broker.fills()
@@ -98,7 +98,7 @@ def test_cancel_and_cancel_all(broker: KalshiBroker, fake: FakeKalshi) -> None:
     assert q == f"market_ticker={T}"
     assert broker.cancel_all() == 2
     assert fake.count("DELETE", "/portfolio/events/orders") == 1
-    assert broker.orders(status="resting") == []
+    assert broker.orders(status=OrderStatus.RESTING) == []
 
 
 def test_on_market_data_returns_each_new_fill_once(broker: KalshiBroker, fake: FakeKalshi) -> None:

@@ -19,7 +19,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_helpers import SIM, WAIT, child_env, kalashi_command, simx_env, structured
 from trader_scenario import check_answers, check_journal, check_scenario, run_scenario, two_sided
 
-from kalashi_cli.journal import Journal
+from kalashi_cli.domain import OrderStatus
+from kalashi_cli.journal import IntentStatus, Journal
 from kalashi_cli.mcp.server import PROMPT_NAMES, RESOURCE_TEMPLATES, TOOL_NAMES, build_server
 from kalashi_cli.money import Count, Price, fmt_price, parse_price
 from kalashi_cli.profile import load_profile
@@ -120,7 +121,7 @@ async def test_an_amended_paper_order_survives_a_restart(tmp_path: Path) -> None
         first.close()
     second = TradingService("default", source=SIM, journal_path=path)
     try:
-        [o] = second.broker.orders(status="resting")
+        [o] = second.broker.orders(status=OrderStatus.RESTING)
         assert (o.order_id, o.client_order_id, o.price, o.initial_count) == (oid, "renamed-1", parse_price(below), 200)
     finally:
         second.close()
@@ -135,7 +136,7 @@ def test_an_amend_that_never_arrived_is_never_resent_as_an_order(service: Tradin
     intent = OrderIntent("lost-amend-1", m["ticker"], "bid", parse_price(m["yes_bid"]), Count(100),
                          time_in_force="good_till_canceled")
     service.journal.record_intent(intent, strategy="manual", opportunity_id=f"{AMEND_PREFIX}some-order")
-    service.journal.set_intent_status("lost-amend-1", "never_sent", detail="test")
+    service.journal.set_intent_status("lost-amend-1", IntentStatus.NEVER_SENT, detail="test")
     ex, _ = service._executor()
     outputs, filled = ex.resend("lost-amend-1", service.books([m["ticker"]])[m["ticker"]])
     assert filled == 0 and [getattr(o, "rule", "") for o in outputs] == ["amend-not-resent"]
@@ -155,7 +156,7 @@ async def test_a_batch_meets_the_limits_as_its_earlier_orders_left_them(service:
     assert (batch["placed"], batch["failed"]) == (2, 1)
     assert [x["ok"] for x in batch["results"]] == [True, True, False]
     assert "RiskDenied" in batch["results"][2]["error"] and "max-open-orders" in batch["results"][2]["error"]
-    assert len(service.broker.orders(status="resting")) == 2
+    assert len(service.broker.orders(status=OrderStatus.RESTING)) == 2
     assert [d["rule"] for d in service.journal.records(kind="denied")] == ["max-open-orders"]
 
 

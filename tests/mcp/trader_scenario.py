@@ -16,6 +16,7 @@ from typing import Any
 from mcp import Client
 from mcp_helpers import error_text, structured
 
+from kalashi_cli.domain import OrderStatus
 from kalashi_cli.journal import Journal
 from kalashi_cli.money import Price, fmt_price, parse_price
 from kalashi_cli.service import TradingService
@@ -108,7 +109,7 @@ def check_scenario(r: dict[str, Any], svc: TradingService) -> None:
     check_answers(r)
     check_journal(r, svc.journal)
     assert r["limits"]["risk"]["max_order_cost"] == str(svc.profile.risk.max_order_cost)
-    assert not svc.broker.orders(status="resting")
+    assert not svc.broker.orders(status=OrderStatus.RESTING)
 
 
 def check_journal(r: dict[str, Any], journal: Journal) -> None:

@@ -27,7 +27,7 @@ import msgspec
 import pytest
 from simx.conftest import Sim
 
-from kalashi_cli.domain import Leg, Market, Order, OrderIntent
+from kalashi_cli.domain import Leg, Market, Order, OrderIntent, OrderStatus
 from kalashi_cli.errors import JournalError, KalashiError, OutcomeUnknown
 from kalashi_cli.exchange.wire import order_request
 from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, snap
@@ -220,7 +220,7 @@ class SubmissionStorm:
         self._portfolio = None
 
     def _cancel_one(self) -> None:
-        resting = self.journal.orders(status="resting")
+        resting = self.journal.orders(status=OrderStatus.RESTING)
         if not resting:
             return
         o = self.rng.choice(resting)

@@ -17,6 +17,7 @@ from kalashi_cli.domain import Leg, OrderIntent
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.exchange.env import custom_env
 from kalashi_cli.exchange.source import KalshiSource
+from kalashi_cli.journal import IntentStatus
 from kalashi_cli.money import Count, Money, Price
 from kalashi_cli.profile import load_profile
 from kalashi_cli.stages.order import Denied, OrderExecutor, client_order_id
@@ -57,7 +58,7 @@ def test_a_trading_pause_refuses_orders_cleanly_and_trading_resumes_after(fault_
             assert all(d["rule"] == "exchange" for d in denied), denied
             counts.add("refused_by_the_gate", sum(1 for d in denied if d["rule"] == "exchange"))
         assert len(engine_truth(fault_sim)[0]) == placed
-        assert not journal.blocked_tickers() and not journal.intents(status="unknown")
+        assert not journal.blocked_tickers() and not journal.intents(status=IntentStatus.UNKNOWN)
 
         # an order that raced the pause (passed the gate just before it): the exchange refuses it
         m = active_tickers(fault_sim, limit=1)[0]
@@ -82,7 +83,7 @@ def test_a_trading_pause_refuses_orders_cleanly_and_trading_resumes_after(fault_
             if resumed:
                 break
         assert resumed, "trading did not resume after the pause"
-        counts.update({"orders_after_resume": resumed, "unknown_outcomes": len(journal.intents(status="unknown"))})
+        counts.update({"orders_after_resume": resumed, "unknown_outcomes": len(journal.intents(status=IntentStatus.UNKNOWN))})
     finally:
         source.close()
         broker.close()

@@ -17,14 +17,14 @@ from typing import Any
 import msgspec
 from simx.conftest import Sim
 
-from kalashi_cli.domain import ExchangeOrder, OrderAck, OrderIntent
+from kalashi_cli.domain import ExchangeOrder, OrderAck, OrderIntent, OrderStatus
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.errors import OutcomeUnknown
 from kalashi_cli.exchange.env import custom_env
 from kalashi_cli.exchange.source import KalshiSource
 from kalashi_cli.exchange.wire import order_request
 from kalashi_cli.heal.checks import journal_drift
-from kalashi_cli.journal import Journal
+from kalashi_cli.journal import IntentStatus, Journal
 from kalashi_cli.money import MONEY_SCALE, Count, Money, Price
 from kalashi_cli.profile import Profile, load_profile
 from kalashi_cli.reconcile import reconcile
@@ -108,7 +108,7 @@ def test_periodic_reconciliation_catches_fills_the_loop_missed(fault_sim: Sim, t
     loop, journal, _ = _loop(fault_sim, tmp_path, FillBlind, reconcile_every=3)
     try:
         loop.run_iteration()  # n=1: reconciles at start-up, places quotes
-        resting = journal.orders(status="resting")
+        resting = journal.orders(status=OrderStatus.RESTING)
         assert resting, "the loop placed no quote"
         for o in resting:
             trade_through(fault_sim, o)
@@ -230,7 +230,7 @@ def test_a_late_arrival_is_adopted_and_a_resend_of_it_is_recognised(fault_sim: S
                                      Count(100), "immediate_or_cancel") for i, x in enumerate(m))
         for it in (first, second):  # journaled, sent, answer lost, and not found when we looked
             journal.record_intent(it, strategy="test")
-            journal.set_intent_status(it.client_order_id, "unknown")
+            journal.set_intent_status(it.client_order_id, IntentStatus.UNKNOWN)
         reconcile(journal, broker, starting_balance=BALANCE)
         assert all(journal.intent(i.client_order_id).status == "never_sent" for i in (first, second))
         for it in (first, second):  # … then both arrive after all
@@ -243,7 +243,7 @@ def test_a_late_arrival_is_adopted_and_a_resend_of_it_is_recognised(fault_sim: S
         third = OrderIntent(client_order_id("late-2", 0, m[0].ticker), m[0].ticker, "bid", m[0].yes_ask or Price(5000), Count(100),
                             "immediate_or_cancel")
         journal.record_intent(third, strategy="test")
-        journal.set_intent_status(third.client_order_id, "unknown")
+        journal.set_intent_status(third.client_order_id, IntentStatus.UNKNOWN)
         reconcile(journal, broker, starting_balance=BALANCE)
         assert fault_sim.http.post("portfolio/events/orders", json=order_request(third)).status_code == 201
         out, filled = _executor(fault_sim, broker, journal).resend(third.client_order_id, book_of(fault_sim, m[0].ticker))
@@ -257,7 +257,7 @@ def test_a_late_arrival_is_adopted_and_a_resend_of_it_is_recognised(fault_sim: S
         fourth = replace(third, client_order_id=client_order_id("late-3", 0, m[1].ticker), ticker=m[1].ticker,
                          price=m[1].yes_ask or Price(5000))
         journal.record_intent(fourth, strategy="test")
-        journal.set_intent_status(fourth.client_order_id, "unknown")
+        journal.set_intent_status(fourth.client_order_id, IntentStatus.UNKNOWN)
         reconcile(journal, broker, starting_balance=BALANCE)
         assert fault_sim.http.post("portfolio/events/orders", json=order_request(fourth)).status_code == 201
         book = book_of(fault_sim, m[1].ticker)

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from kalashi_cli.domain import ExchangeOrder, OrderIntent, Trade
+from kalashi_cli.domain import ExchangeOrder, OrderIntent, OrderStatus, Trade
 from kalashi_cli.errors import Conflict, NotFound, OrderRejected
 from kalashi_cli.ledger import fold
 from kalashi_cli.money import (
@@ -143,7 +143,7 @@ def test_gtc_remainder_rests_at_its_limit(eng: MatchingEngine) -> None:
     ack = eng.submit("a", order(price="0.46", count="8"))
     assert (ack.fill_count, ack.remaining_count, ack.status) == (C("5"), C("3"), "resting")
     assert eng.book("T").yes_bids[0] == (P("0.46"), C("3"))
-    assert eng.orders("a", status="resting")[0].remaining_count == C("3")
+    assert eng.orders("a", status=OrderStatus.RESTING)[0].remaining_count == C("3")
 
 
 def test_sell_yes_hits_bids_at_their_price(eng: MatchingEngine) -> None:
@@ -339,7 +339,7 @@ def test_cancel_batch_and_cancel_all(eng: MatchingEngine) -> None:
     eng.submit("a", order(price="0.20"))
     eng.submit("a", order(price="0.21"))
     assert len(eng.cancel_all("a")) == 2
-    assert eng.orders("a", status="resting") == [] and eng.reserved("a") == 0
+    assert eng.orders("a", status=OrderStatus.RESTING) == [] and eng.reserved("a") == 0
 
 
 # --------------------------------------------------------------------------- order groups
@@ -564,7 +564,7 @@ def test_reads_mirror_the_portfolio_endpoints(eng: MatchingEngine) -> None:
     eng.submit("a", ioc(price="0.45", count="2"))
     r = eng.submit("a", order(price="0.38", count="1"))
     assert [o.status for o in eng.orders("a", ticker="T")] == ["executed", "resting"]
-    assert len(eng.orders("a", status="resting", event_ticker="EV")) == 1
+    assert len(eng.orders("a", status=OrderStatus.RESTING, event_ticker="EV")) == 1
     assert eng.orders("a", event_ticker="OTHER") == []
     assert eng.fills("a", order_id=r.order_id) == []
     assert eng.positions("a", event_ticker="EV")[0].position == C("2")
@@ -616,7 +616,7 @@ def test_restore_folds_settlements() -> None:
 def test_restored_history_orders_are_listed() -> None:
     e = MatchingEngine()
     e.add_market("T")
-    done = ExchangeOrder("old-1", "cid-1", "T", "bid", P("0.40"), "executed", C("1"), C("1"), Count(0))
+    done = ExchangeOrder("old-1", "cid-1", "T", "bid", P("0.40"), OrderStatus.EXECUTED, C("1"), C("1"), Count(0))
     e.restore_account("a", deposits=M("5"), orders=[(None, done)])
     assert e.order("a", "old-1").status == "executed"
     with pytest.raises(Conflict):

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from kalashi_cli.domain import OrderIntent, Trade
+from kalashi_cli.domain import OrderIntent, OrderStatus, Trade
 from kalashi_cli.errors import ExchangeError
 from kalashi_cli.ledger import fold
 from kalashi_cli.money import ONE_DOLLAR, TAPERED_GRID, Count, Money, Price, fee_for, on_grid
@@ -147,7 +147,7 @@ class EngineMachine(RuleBasedStateMachine):
         assert ack.fill_count == sum(f.count for f in fills)
 
     def _resting(self) -> list[tuple[str, str]]:
-        return [(a, o.order_id) for a in sorted(ACCOUNTS) for o in self.e.orders(a, status="resting")]
+        return [(a, o.order_id) for a in sorted(ACCOUNTS) for o in self.e.orders(a, status=OrderStatus.RESTING)]
 
     @precondition(lambda self: bool(self._resting()))
     @rule(data=st.data())

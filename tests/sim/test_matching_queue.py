@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from kalashi_cli.domain import Level, OrderIntent, Trade
+from kalashi_cli.domain import Level, OrderIntent, OrderStatus, Trade
 from kalashi_cli.money import ONE_DOLLAR, Count, Price, parse_count, parse_money, parse_price
 from kalashi_cli.sim.matching import BookDelta, EventLog, MatchingEngine, TradePrinted
 
@@ -195,7 +195,7 @@ def test_book_events_rebuild_the_combined_book() -> None:
                                 rng.choice(("bid", "ask")), 0))
         else:
             for acct in ("a", "b"):
-                live = e.orders(acct, status="resting")
+                live = e.orders(acct, status=OrderStatus.RESTING)
                 if live:
                     e.cancel(acct, rng.choice(live).order_id)
     for ev in log.drain():

@@ -15,7 +15,7 @@ so the read API never shows it. Any other move raises :class:`IllegalTransition`
 
 from __future__ import annotations
 
-from ...domain import ExchangeOrder, OrderAck
+from ...domain import ExchangeOrder, OrderAck, OrderStatus
 from ...errors import KalashiError
 from ...money import COUNT_SCALE, Count, Money, Price
 
@@ -126,7 +126,7 @@ class BookOrder:
         return ExchangeOrder(
             order_id=self.order_id, client_order_id=self.client_order_id, ticker=self.ticker,
             side="bid" if self.is_bid else "ask", price=self.price,
-            status=RESTING if self.status == PENDING else self.status,  # type: ignore[arg-type]
+            status=OrderStatus.RESTING if self.status == PENDING else OrderStatus(self.status),
             initial_count=self.initial, fill_count=self.filled, remaining_count=self.remaining,
             taker_fees=self.taker_fees, maker_fees=self.maker_fees, taker_fill_cost=self.taker_cost,
             maker_fill_cost=self.maker_cost, created_ts_ms=self.created_ms, time_in_force=self.tif,
@@ -143,7 +143,7 @@ class BookOrder:
         return OrderAck(
             order_id=self.order_id, client_order_id=self.client_order_id, fill_count=self.filled,
             remaining_count=self.remaining, average_fill_price=avg_price, average_fee_paid=avg_fee,
-            ts_ms=ts_ms, status=RESTING if self.status == PENDING else self.status,  # type: ignore[arg-type]
+            ts_ms=ts_ms, status=OrderStatus.RESTING if self.status == PENDING else OrderStatus(self.status),
         )
 
 

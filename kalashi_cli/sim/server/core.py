@@ -17,7 +17,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ...domain import ExchangeFill, ExchangeOrder, Market, MarketPosition, OrderAck, OrderIntent, Trade
+from ...domain import (
+    ExchangeFill,
+    ExchangeOrder,
+    Market,
+    MarketPosition,
+    OrderAck,
+    OrderIntent,
+    OrderStatus,
+    Trade,
+)
 from ...errors import UsageError
 from ...money import MONEY_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money
 from ..engine import (
@@ -300,7 +309,7 @@ class ExchangeCore:
         self.driver.trades_paused = not active
         if not active:
             for acct in self.engine.accounts():
-                for o in self.engine.orders(acct, status="resting"):
+                for o in self.engine.orders(acct, status=OrderStatus.RESTING):
                     meta = self.meta.get(o.order_id)
                     if meta is not None and meta.intent.cancel_order_on_pause:
                         self.engine.cancel(acct, o.order_id)

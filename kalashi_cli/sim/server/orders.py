@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ...domain import OrderIntent
+from ...domain import OrderIntent, OrderStatus
 from ...errors import ExchangeError
 from ...money import Count, Price, fmt_count, parse_count, parse_price
 from . import serialize as ser
@@ -266,7 +266,7 @@ class Orders:
         """DELETE /portfolio/events/orders: 204 with no body, as the 3.34 spec documents."""
         p.allow("subaccount").subaccount()
         x = self.x
-        for o in x.engine.orders(account, status="resting"):
+        for o in x.engine.orders(account, status=OrderStatus.RESTING):
             try:
                 with x.caused_by(account, o.client_order_id):
                     x.engine.cancel(account, o.order_id)
