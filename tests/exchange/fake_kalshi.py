@@ -472,6 +472,6 @@ def universe(n_markets: int, per_event: int = 5, *, series: tuple[str, ...] = ("
             make_market(t, ev, yes_bid=fmt_price(Price(bid * 100)), yes_ask=fmt_price(Price(min(bid + 2, 99) * 100))),
             yes=[[fmt_price(Price((bid - 1) * 100)), "10.00"], [fmt_price(Price(bid * 100)), "100.00"]] if bid > 1
             else [[fmt_price(Price(bid * 100)), "100.00"]],
-            no=[[fmt_price(Price(Price(100 - min(bid + 2, 99)) * 100)), "50.00"]],
+            no=[[fmt_price(Price((100 - min(bid + 2, 99)) * 100)), "50.00"]],
         )
     return fake
