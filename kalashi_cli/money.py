@@ -186,6 +186,11 @@ def flip(p: Price) -> Price:
     return Price(ONE_DOLLAR - p)
 
 
+#: :func:`flip` as a table, for the hot paths that stay free of calls: ``FLIPPED[p] == flip(p)``
+#: for every price in [0, $1].
+FLIPPED: tuple[Price, ...] = tuple(Price(PRICE_SCALE - p) for p in range(PRICE_SCALE + 1))
+
+
 def notional(p: Price, c: Count) -> Money:
     """Return price × count in micro-dollars (exact)."""
     return Money(p * c)

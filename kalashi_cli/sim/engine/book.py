@@ -36,8 +36,8 @@ class Level:
 
     def __init__(self, price: Price) -> None:
         self.price = price
-        self.real: Count = Count(0)
-        self.consumed: Count = Count(0)
+        self.real = 0  # Count units; plain int: the delta path stays free of calls
+        self.consumed = 0  # Count units
         self.orders: deque[BookOrder] = deque()
         self.listed = False
 
@@ -98,7 +98,7 @@ class SideBook:
     def external(self) -> tuple[DepthLevel, ...]:
         """Market-data levels (``real``) best first, in YES prices."""
         ps = sorted((p for p, lvl in self.levels.items() if lvl.real > 0), reverse=self.is_bid)
-        return tuple((p, self.levels[p].real) for p in ps)
+        return tuple((p, Count(self.levels[p].real)) for p in ps)
 
 
 class MarketBook:

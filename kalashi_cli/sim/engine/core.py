@@ -38,7 +38,7 @@ from ...domain import (
     Trade,
 )
 from ...errors import Conflict, ExchangeError, NotFound
-from ...money import CENT_GRID, MULT_SCALE, ONE_DOLLAR, Count, Money, Price, TickBand, flip, on_grid
+from ...money import CENT_GRID, FLIPPED, MULT_SCALE, ONE_DOLLAR, Count, Money, Price, TickBand, flip, on_grid
 from .accounts import Account, OrderGroup
 from .book import Level as BookLevel
 from .book import MarketBook
@@ -257,7 +257,7 @@ class MatchingEngine(Restore, PortfolioReads):
             book = m.bids
         else:
             book = m.asks
-            price = Price(ONE_DOLLAR - price)
+            price = FLIPPED[price]
         lvl = book.levels.get(price)
         if lvl is None:
             if delta < 0:
@@ -267,10 +267,10 @@ class MatchingEngine(Restore, PortfolioReads):
         if new < 0:
             new = 0
         if lvl.orders or lvl.consumed:
-            self._set_real(m, book, lvl, Count(new))
+            self._set_real(m, book, lvl, new)
         else:
             d = new - lvl.real
-            lvl.real = Count(new)
+            lvl.real = new
             if d:
                 m.seq += 1
                 if self._sinks:

@@ -23,6 +23,10 @@ PENDING = "pending"
 RESTING = "resting"
 EXECUTED = "executed"
 CANCELED = "canceled"
+#: the status an order shows on the exchange (an in-flight order already shows as resting); a
+#: lookup rather than OrderStatus(...) on the submit path
+_SHOWN: dict[str, OrderStatus] = {PENDING: OrderStatus.RESTING, RESTING: OrderStatus.RESTING,
+                                  EXECUTED: OrderStatus.EXECUTED, CANCELED: OrderStatus.CANCELED}
 
 _TRANSITIONS: dict[str, frozenset[str]] = {
     PENDING: frozenset({RESTING, EXECUTED, CANCELED}),
@@ -126,7 +130,7 @@ class BookOrder:
         return ExchangeOrder(
             order_id=self.order_id, client_order_id=self.client_order_id, ticker=self.ticker,
             side="bid" if self.is_bid else "ask", price=self.price,
-            status=OrderStatus.RESTING if self.status == PENDING else OrderStatus(self.status),
+            status=_SHOWN[self.status],
             initial_count=self.initial, fill_count=self.filled, remaining_count=self.remaining,
             taker_fees=self.taker_fees, maker_fees=self.maker_fees, taker_fill_cost=self.taker_cost,
             maker_fill_cost=self.maker_cost, created_ts_ms=self.created_ms, time_in_force=self.tif,
@@ -143,7 +147,7 @@ class BookOrder:
         return OrderAck(
             order_id=self.order_id, client_order_id=self.client_order_id, fill_count=self.filled,
             remaining_count=self.remaining, average_fill_price=avg_price, average_fee_paid=avg_fee,
-            ts_ms=ts_ms, status=OrderStatus.RESTING if self.status == PENDING else OrderStatus(self.status),
+            ts_ms=ts_ms, status=_SHOWN[self.status],
         )
 
 

@@ -524,7 +524,7 @@ class EngineState:
         return rem
 
     # -- market data ------------------------------------------------------------------------
-    def _set_real(self, m: MarketBook, book: SideBook, lvl: Level, new_real: Count) -> None:
+    def _set_real(self, m: MarketBook, book: SideBook, lvl: Level, new_real: int) -> None:
         """Market data changed a level's external size to ``new_real``."""
         old_eff = lvl.real - lvl.consumed
         lvl.real = new_real
