@@ -265,7 +265,7 @@ def test_a_child_waits_for_its_precondition(rigs: Callable[..., Rig], tmp_path: 
     assert check.status == DEGRADED and "waiting for" in check.detail
     journal.write_text("")
     rig.sup.poll()
-    assert rig.child().state is ChildState.RUNNING and c.restarts == 0
+    assert rig.child("bridge").state is ChildState.RUNNING and c.restarts == 0
     assert rig.sup.checks()[0].status == OK
 
 
