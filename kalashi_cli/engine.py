@@ -20,7 +20,7 @@ from typing import Any
 
 from .domain import Candidate, Market, OrderStatus
 from .journal import Journal
-from .money import Price
+from .money import Count, Price
 from .ports import Broker, MarketSource, SourceEvents
 from .profile import Profile, money
 from .reconcile import ReconcileReport, reconcile
@@ -261,9 +261,9 @@ class TradingLoop:
                "settlements": len(events.settlements), "api_calls": api_calls, "source": src,
                "as_of": iso(as_of), "exits": len(signals), "quotes": quote_stats.record(),
                "quotes_resting": sum(len(q) for q in self.quoter.quotes().values()),
-               "inventory": fmt_count(sum(abs(after.ledger.positions[t].position)
+               "inventory": fmt_count(Count(sum(abs(after.ledger.positions[t].position)
                                           for t in self.quoter.inventory_tickers(after)
-                                          if t in after.ledger.positions))}
+                                          if t in after.ledger.positions)))}
         self._emit(out, rec)
         if self.n % 10 == 0:
             self.write_metrics()
@@ -280,7 +280,7 @@ class TradingLoop:
         tickers = q.to_manage(wanted_markets(candidates), portfolio)
         missing = [t for t in tickers if t not in quoted]
         if missing:  # quoted markets outside the scan: their books as others quote them
-            resting = self.journal.orders(status="resting")
+            resting = self.journal.orders(status=OrderStatus.RESTING)
             included = bool(getattr(self.broker, "books_include_own_orders", True))
             quoted.update({m.ticker: m for m in own_books(self.source.books(missing).values(), resting,
                                                           included=included, reach=False)})

@@ -615,7 +615,7 @@ class Journal:
                 "reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (intent.client_order_id, now, intent.ticker, intent.side, intent.price, intent.count,
                  intent.time_in_force, int(intent.post_only), int(intent.reduce_only), strategy,
-                 opportunity_id, "pending", None, "", now, purpose, reason),
+                 opportunity_id, IntentStatus.PENDING, None, "", now, purpose, reason),
             )
         return None
 

@@ -249,7 +249,7 @@ class QuoteReaction:
         if not tickers:
             return 0
         wanted = set(tickers)
-        resting = [o for o in loop.journal.orders(status="resting") if o.ticker in wanted]
+        resting = [o for o in loop.journal.orders(status=OrderStatus.RESTING) if o.ticker in wanted]
         included = bool(getattr(loop.broker, "books_include_own_orders", True))
         # the market maker plans on the book as others quote it: our own orders' size out, nothing more
         # (``markets`` also drops the levels our own quotes stand in front of, which a taker cannot reach)
@@ -399,7 +399,7 @@ class Reactor:
             markets.append(m)
         # our own resting orders are not the market (as in an iteration): out of the books analyze sees
         published = tuple(markets)
-        resting = loop.journal.orders(status="resting")
+        resting = loop.journal.orders(status=OrderStatus.RESTING)
         if resting:
             markets = own_books(markets, resting, included=ctx.executor.own_in_books)
         reaction = Reaction(changed=tuple(changed), stale=tuple(t for t in changed if t not in books),

@@ -418,20 +418,20 @@ class Analyzer:
             if q is None:
                 continue
             outcome, price = ("yes", q.price) if q.side == "bid" else ("no", ONE_DOLLAR - q.price)
-            fee1 = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
-            fees = fee_for(price, q.count, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
+            fee1 = fee_for(Price(price), Count(ONE), fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
+            fees = fee_for(Price(price), q.count, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
             fair_o = plan.fair if outcome == "yes" else ONE_DOLLAR - plan.fair
-            reason = (f"Spread {usd_price(bid)}–{usd_price(ask)} is {usd_price(ask - bid)} wide: the market maker "
-                      f"quotes {outcome.upper()} at {usd_price(price)} (and the other side), "
-                      f"{usd_price(fair_o - price)} under its fair value {usd_price(fair_o)} "
+            reason = (f"Spread {usd_price(bid)}–{usd_price(ask)} is {usd_price(Price(ask - bid))} wide: the market maker "
+                      f"quotes {outcome.upper()} at {usd_price(Price(price))} (and the other side), "
+                      f"{usd_price(Price(fair_o - price))} under its fair value {usd_price(Price(fair_o))} "
                       f"({'the mid' if plan.fair_source == 'mid' else plan.fair_source}); after a {usd(fee1)} maker "
                       f"fee and a {usd_price(plan.adverse)} adverse-selection allowance it expects {usd(q.edge)} "
                       "per contract.")
             out.append(self._make("spread", m, (Leg(m.ticker, outcome, "buy", price, q.count),),  # type: ignore[arg-type]
-                                  edge=q.edge, cost=price * ONE + fee1, fees=fees,
+                                  edge=q.edge, cost=Money(price * ONE + fee1), fees=fees,
                                   confidence=self.settings.spread.confidence,
                                   liquidity=min(Decimal(1), Decimal(q.count) / self._liq_ref), reason=reason,
-                                  p=fair_o, maker=True))
+                                  p=Price(fair_o), maker=True))
         return out
 
     # -- assembly ------------------------------------------------------------------------------

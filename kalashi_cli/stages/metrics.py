@@ -17,7 +17,7 @@ import orjson
 
 from ..journal import Journal
 from ..ledger import fold_trades
-from ..money import fmt_count, fmt_money
+from ..money import Count, Money, fmt_count, fmt_money
 from ..profile import Profile
 from ..records import VERSION
 from .performance import (
@@ -117,7 +117,7 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         mm = per_strategy.setdefault("spread", StrategyStats().record())
         mm["quotes"] = orjson.loads(quote_stats)
         held = sum(abs(q) for t in book.open_trades() if t.strategy == "spread" for q, _c in t.positions.values())
-        mm["inventory"] = {"now": fmt_count(held), "max_in_one_market": journal.get_meta("quote_max_inventory", "0.00")}
+        mm["inventory"] = {"now": fmt_count(Count(held)), "max_in_one_market": journal.get_meta("quote_max_inventory", "0.00")}
     changes = [b - a for a, b in zip(equities, equities[1:], strict=False)]
     sh, so = sharpe(changes), sortino(changes)
     ewr_all = exposure_weighted_return(Money(portfolio.equity - portfolio.starting_balance),

@@ -281,7 +281,7 @@ class RiskGate:
                 if need > self.available_for(intent):
                     return Denial("balance", f"order needs {usd(need)} (a closing order on a mutually exclusive "
                                   f"event is collateralised like an opening one), above available cash "
-                                  f"{usd(max(0, self.available_for(intent)))}")
+                                  f"{usd(Money(max(0, self.available_for(intent))))}")
             return None
         cost = order_cost(intent, fee_type, multiplier)
         if cost > money(r.max_order_cost):
@@ -409,17 +409,17 @@ class RiskGate:
     def _held_by(self, o: ExchangeOrder) -> tuple[Money, Money]:
         """(collateral, cost) a resting order counts for: nothing when it only reduces the position."""
         if o.remaining_count <= 0:
-            return 0, 0
+            return Money(0), Money(0)
         pos = self.portfolio.ledger.positions.get(o.ticker)
-        rest = OrderIntent(o.client_order_id, o.ticker, o.side, o.price, o.remaining_count)  # type: ignore[arg-type]
-        if o.ticker not in self._netted and reduces(rest, pos.position if pos else 0):
-            return 0, 0
+        rest = OrderIntent(o.client_order_id, o.ticker, o.side, o.price, o.remaining_count)
+        if o.ticker not in self._netted and reduces(rest, pos.position if pos else Count(0)):
+            return Money(0), Money(0)
         return order_collateral(rest), resting_cost([o])
 
     def _free(self, o: ExchangeOrder) -> None:
         coll, cost = self._held_by(o)
-        self.held -= coll
-        self.resting_cost -= cost
+        self.held = Money(self.held - coll)
+        self.resting_cost = Money(self.resting_cost - cost)
         self._open_orders -= 1
 
     def release_quote(self, order: ExchangeOrder) -> None:
@@ -429,6 +429,6 @@ class RiskGate:
     def hold_quote(self, order: ExchangeOrder) -> None:
         """Count an order now resting that this run did not admit (the result of an amend or decrease)."""
         coll, cost = self._held_by(order)
-        self.held += coll
-        self.resting_cost += cost
+        self.held = Money(self.held + coll)
+        self.resting_cost = Money(self.resting_cost + cost)
         self._open_orders += 1

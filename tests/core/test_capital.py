@@ -131,11 +131,11 @@ def test_with_too_little_cash_the_arbitrage_is_funded_before_the_spread(tmp_path
     j = Journal(tmp_path / "journal-paper.sqlite")
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(ROOMY.paper.starting_balance))
     broker.on_market_data(markets, SourceEvents(now_ms=src.now_ms()))
-    hold = OrderIntent("hold", "ZZ-1", "bid", parse_price("0.50"), 17_000, time_in_force="good_till_canceled",
+    hold = OrderIntent("hold", "ZZ-1", "bid", parse_price("0.50"), Count(17_000), time_in_force="good_till_canceled",
                        post_only=True)  # $88.40 of the $100 held by a resting order: $11.60 is free, which
     # funds the ladder (10 baskets, $9.75) or the quote ($3.20) first, not both
     j.record_intent(hold, strategy="manual", opportunity_id="op-hold")  # not a quote the market maker manages
-    j.record_ack("hold", broker.submit(hold).order_id, broker.orders(status="resting")[0], [])
+    j.record_ack("hold", broker.submit(hold).order_id, broker.orders(status=OrderStatus.RESTING)[0], [])
     res = TradingLoop(ROOMY, src, broker, j).run_iteration()
     kinds = [(r["kind"], r.get("strategy")) for r in res.records if r["kind"] in ("candidate", "order", "denied")]
     cands = [r for r in res.records if r["kind"] == "candidate"]

@@ -64,7 +64,7 @@ def _assert_journal_equals_exchange(journal_path: Path, counts: Counts) -> None:
         assert len(coids) == len(set(coids)), "an intent reached the exchange twice"
         journal_coids = {i.client_order_id for i in j.intents()}
         assert set(coids) <= journal_coids, "the exchange has an order the journal never intended"
-        acked = {i.client_order_id for i in j.intents(status="acked")} - j.superseded_intents()  # amended: new id
+        acked = {i.client_order_id for i in j.intents(status=IntentStatus.ACKED)} - j.superseded_intents()  # amended: new id
         assert acked == set(coids), "journal and exchange disagree on which intents arrived"
         assert len(j.fills()) > 0, "the loop should have traded at least once"
         counts.update({"exchange_fills": len(ex_fills), "orders_on_exchange": len(ex_orders),
