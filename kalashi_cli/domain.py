@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 from .money import CENT_GRID, COUNT_SCALE, MULT_SCALE, Count, Money, Price, TickBand, flip
@@ -33,8 +34,8 @@ class Market:
     close_time: str
     yes_bids: tuple[Level, ...]  # YES bids, best (highest) first
     no_bids: tuple[Level, ...]  # NO bids in NO prices, best (highest) first
-    volume: Count = 0
-    open_interest: Count = 0
+    volume: Count = Count(0)
+    open_interest: Count = Count(0)
     fee_type: str = "quadratic"
     fee_multiplier: int = MULT_SCALE
     price_ranges: tuple[TickBand, ...] = CENT_GRID
@@ -61,7 +62,7 @@ class Market:
 
     @property
     def yes_bid_size(self) -> Count:
-        return self.yes_bids[0][1] if self.yes_bids else 0
+        return self.yes_bids[0][1] if self.yes_bids else Count(0)
 
     @property
     def no_bid(self) -> Price | None:
@@ -69,7 +70,7 @@ class Market:
 
     @property
     def no_bid_size(self) -> Count:
-        return self.no_bids[0][1] if self.no_bids else 0
+        return self.no_bids[0][1] if self.no_bids else Count(0)
 
     @property
     def yes_ask(self) -> Price | None:
@@ -78,7 +79,7 @@ class Market:
 
     @property
     def yes_ask_size(self) -> Count:
-        return self.no_bids[0][1] if self.no_bids else 0
+        return self.no_bids[0][1] if self.no_bids else Count(0)
 
     @property
     def no_ask(self) -> Price | None:
@@ -87,7 +88,7 @@ class Market:
 
     @property
     def no_ask_size(self) -> Count:
-        return self.yes_bids[0][1] if self.yes_bids else 0
+        return self.yes_bids[0][1] if self.yes_bids else Count(0)
 
     def asks(self, outcome: Outcome) -> tuple[Level, ...]:
         """Levels at which ``outcome`` can be bought, best (cheapest) first, in that outcome's prices."""
@@ -150,13 +151,13 @@ class Opportunity:
     reason: str
     series_ticker: str = ""
     category: str = ""
-    cost: Money = 0  # all-in cost per basket (prices + fees per basket)
+    cost: Money = Money(0)  # all-in cost per basket (prices + fees per basket)
     p: Price | None = None  # win probability used for sizing (1.0 for arbitrage)
     maker: bool = False  # post-only maker quote
-    payout: Price = 10_000  # guaranteed (arbitrage) or winning (single leg) payout per basket, $1 = 10_000
+    payout: Price = Price(10_000)  # guaranteed (arbitrage) or winning (single leg) payout per basket, $1 = 10_000
     as_of_ms: int = 0  # source time of the books this was computed from
     src: str = ""  # source descriptor (records carry it so `order --paper` can rebuild the books)
-    collateral: Money = 0  # most cash one basket holds while its legs are sent (0: its cost)
+    collateral: Money = Money(0)  # most cash one basket holds while its legs are sent (0: its cost)
 
     @property
     def riskless(self) -> bool:
@@ -166,7 +167,7 @@ class Opportunity:
     @property
     def worst_case(self) -> Money:
         """The most one basket can lose, fees included (negative: a guaranteed profit)."""
-        return self.cost - self.payout * COUNT_SCALE if self.riskless else self.cost
+        return Money(self.cost - self.payout * COUNT_SCALE if self.riskless else self.cost)
 
     @property
     def capital(self) -> Money:
@@ -244,7 +245,15 @@ class Fill:
 BookSide = Literal["bid", "ask"]
 TimeInForce = Literal["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]
 SelfTradePrevention = Literal["taker_at_cross", "maker"]
-OrderStatus = Literal["resting", "canceled", "executed"]
+
+
+class OrderStatus(StrEnum):
+    """An order's status on the exchange (Kalshi's strings; records and the journal carry the value)."""
+
+    RESTING = "resting"
+    CANCELED = "canceled"
+    EXECUTED = "executed"
+
 
 
 def to_book_side(outcome: Outcome, action: Action, price: Price) -> tuple[BookSide, Price]:
@@ -297,7 +306,7 @@ class OrderAck:
     average_fill_price: Price | None  # YES price
     average_fee_paid: Money | None  # per contract
     ts_ms: int
-    status: OrderStatus = "executed"
+    status: OrderStatus = OrderStatus.EXECUTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,10 +322,10 @@ class ExchangeOrder:
     initial_count: Count
     fill_count: Count
     remaining_count: Count
-    taker_fees: Money = 0
-    maker_fees: Money = 0
-    taker_fill_cost: Money = 0
-    maker_fill_cost: Money = 0
+    taker_fees: Money = Money(0)
+    maker_fees: Money = Money(0)
+    taker_fill_cost: Money = Money(0)
+    maker_fill_cost: Money = Money(0)
     created_ts_ms: int = 0
     time_in_force: str = ""
     order_group_id: str | None = None
@@ -344,9 +353,9 @@ class MarketPosition:
 
     ticker: str
     position: Count
-    exposure: Money = 0
-    realized_pnl: Money = 0
-    fees_paid: Money = 0
+    exposure: Money = Money(0)
+    realized_pnl: Money = Money(0)
+    fees_paid: Money = Money(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,9 +366,9 @@ class Settlement:
     event_ticker: str
     result: Literal["yes", "no", "scalar", ""]
     settled_ts_ms: int
-    yes_count: Count = 0
-    no_count: Count = 0
-    revenue: Money = 0
+    yes_count: Count = Count(0)
+    no_count: Count = Count(0)
+    revenue: Money = Money(0)
     value: Price | None = None  # YES payout per contract (1.0000 / 0.0000 / scalar)
 
 
@@ -391,5 +400,5 @@ class Balance:
     """Cash available to trade, per shard when known."""
 
     balance: Money
-    portfolio_value: Money = 0
+    portfolio_value: Money = Money(0)
     by_shard: tuple[tuple[int, Money], ...] = ()

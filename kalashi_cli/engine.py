@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .domain import Candidate, Market
+from .domain import Candidate, Market, OrderStatus
 from .journal import Journal
+from .money import Count, Price
 from .ports import Broker, MarketSource, SourceEvents
 from .profile import Profile, money
 from .reconcile import ReconcileReport, reconcile
@@ -70,7 +71,7 @@ class TradingLoop:
     """Runs iterations of the pipeline against one source, one broker and one journal."""
 
     def __init__(self, profile: Profile, source: MarketSource, broker: Broker, journal: Journal, *,
-                 fair: dict[str, int] | None = None, sink: Sink | None = None,
+                 fair: dict[str, Price] | None = None, sink: Sink | None = None,
                  stale: Callable[[str], bool] | None = None, limit: int | None = None,
                  wall_ms: Callable[[], int] | None = None) -> None:
         self.profile = profile
@@ -139,7 +140,7 @@ class TradingLoop:
         (the mid a minute, five minutes and at settlement after each fill) are measured against.
         """
         tracked = set(self.journal.open_tickers())
-        tracked.update(o.ticker for o in self.journal.orders(status="resting"))
+        tracked.update(o.ticker for o in self.journal.orders(status=OrderStatus.RESTING))
         tracked.update(f.ticker for f in self.journal.fills(since_ms=now_ms - MARKOUT_TRACK_MS))
         missing = [t for t in tracked if t not in books]
         if missing:
@@ -187,7 +188,7 @@ class TradingLoop:
         as_of = self.source.now_ms()
         src = self.source.describe()
         # our own resting orders are not the market: out of the books before valuing or analysing them
-        resting = self.journal.orders(status="resting")
+        resting = self.journal.orders(status=OrderStatus.RESTING)
         included = bool(getattr(self.broker, "books_include_own_orders", True))
         quoted = self._held_books(own_books(scanned, resting, included=included, reach=False))
         self._record_marks(quoted, as_of)
@@ -195,7 +196,7 @@ class TradingLoop:
         self.state, self.state_reason = evaluate_state(self.profile, self.journal, portfolio)
         if self.state is TradingState.HALTED:
             self._cancel_resting_when_halted()
-            resting = self.journal.orders(status="resting")
+            resting = self.journal.orders(status=OrderStatus.RESTING)
         markets = own_books(scanned, resting, included=included)
         hits0, miss0 = self.analyzer.stats.hits, self.analyzer.stats.misses
         opportunities = list(self.analyzer.analyze(markets, as_of_ms=as_of, src=src))
@@ -260,9 +261,9 @@ class TradingLoop:
                "settlements": len(events.settlements), "api_calls": api_calls, "source": src,
                "as_of": iso(as_of), "exits": len(signals), "quotes": quote_stats.record(),
                "quotes_resting": sum(len(q) for q in self.quoter.quotes().values()),
-               "inventory": fmt_count(sum(abs(after.ledger.positions[t].position)
+               "inventory": fmt_count(Count(sum(abs(after.ledger.positions[t].position)
                                           for t in self.quoter.inventory_tickers(after)
-                                          if t in after.ledger.positions))}
+                                          if t in after.ledger.positions)))}
         self._emit(out, rec)
         if self.n % 10 == 0:
             self.write_metrics()
@@ -279,7 +280,7 @@ class TradingLoop:
         tickers = q.to_manage(wanted_markets(candidates), portfolio)
         missing = [t for t in tickers if t not in quoted]
         if missing:  # quoted markets outside the scan: their books as others quote them
-            resting = self.journal.orders(status="resting")
+            resting = self.journal.orders(status=OrderStatus.RESTING)
             included = bool(getattr(self.broker, "books_include_own_orders", True))
             quoted.update({m.ticker: m for m in own_books(self.source.books(missing).values(), resting,
                                                           included=included, reach=False)})
@@ -299,7 +300,7 @@ class TradingLoop:
         this process, so the loop does it at its next iteration (and on Kalshi it is a cheap
         belt-and-braces check).
         """
-        if not self.broker.orders(status="resting"):
+        if not self.broker.orders(status=OrderStatus.RESTING):
             return
         from .safety import halt
 
@@ -308,10 +309,10 @@ class TradingLoop:
 
     def _sync_resting_orders(self) -> None:
         """Record what became of orders the journal still thinks are resting (filled, expired, cancelled)."""
-        mine = self.journal.orders(status="resting")
+        mine = self.journal.orders(status=OrderStatus.RESTING)
         if not mine:
             return
-        still = {o.order_id for o in self.broker.orders(status="resting")}
+        still = {o.order_id for o in self.broker.orders(status=OrderStatus.RESTING)}
         gone = {o.ticker for o in mine if o.order_id not in still}
         for ticker in sorted(gone):
             for o in self.broker.orders(ticker=ticker):

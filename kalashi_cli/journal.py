@@ -43,15 +43,16 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
 
 from . import migrations
-from .domain import ExchangeFill, ExchangeOrder, OrderIntent, Settlement
+from .domain import ExchangeFill, ExchangeOrder, OrderIntent, OrderStatus, Settlement
 from .errors import JournalError
-from .money import Money
+from .money import Count, Money, Price
 
 #: the journal's migrations, in order (see :mod:`kalashi_cli.migrations`): append, never edit
 MIGRATIONS = migrations.Migrations("journal", legacy_tables=(
@@ -218,17 +219,28 @@ ITERATION_COLUMNS = ("n", "started", "ts_ms", "duration_ms", "markets", "opportu
                      "state", "equity", "cash", "cache_hits", "cache_misses", "api_calls", "source", "exposure",
                      "marked")
 
+class IntentStatus(StrEnum):
+    """Where an order intent stands (the journal's ``intents.status`` stores the value)."""
+
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+    NEVER_SENT = "never_sent"
+    ACKED = "acked"
+    REJECTED = "rejected"
+
+
+_I = IntentStatus
 #: intent status → statuses it may move to. ``pending``: journaled, not yet known to be sent;
 #: ``unknown``: sent, answer lost — the market is blocked until reconciliation decides.
-INTENT_TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"acked", "rejected", "unknown", "never_sent"}),
-    "unknown": frozenset({"acked", "never_sent", "unknown"}),
+INTENT_TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
+    _I.PENDING: frozenset({_I.ACKED, _I.REJECTED, _I.UNKNOWN, _I.NEVER_SENT}),
+    _I.UNKNOWN: frozenset({_I.ACKED, _I.NEVER_SENT, _I.UNKNOWN}),
     # resent with the same client_order_id; or it arrived late after all (reconciliation adopts it)
-    "never_sent": frozenset({"pending", "acked"}),
-    "acked": frozenset(),
+    _I.NEVER_SENT: frozenset({_I.PENDING, _I.ACKED}),
+    _I.ACKED: frozenset(),
     # the exchange is the truth: a refused resend of an id whose earlier send did arrive
     # (its answer lost) is adopted when reconciliation finds the order
-    "rejected": frozenset({"acked"}),
+    _I.REJECTED: frozenset({_I.ACKED}),
 }
 
 
@@ -238,14 +250,14 @@ class IntentRow:
     client_order_id: str
     ticker: str
     side: str
-    price: int
-    count: int
+    price: Price
+    count: Count
     time_in_force: str
     post_only: bool
     reduce_only: bool
     strategy: str
     opportunity_id: str
-    status: str
+    status: IntentStatus
     order_id: str | None
     created_ms: int
     detail: str
@@ -302,9 +314,9 @@ class MarkRow:
 
     ticker: str
     ts_ms: int
-    mid: int
-    yes_bid: int | None = None
-    yes_ask: int | None = None
+    mid: Price
+    yes_bid: Price | None = None
+    yes_ask: Price | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +327,7 @@ class TradeRow:
     strategy: str
     event_ticker: str
     legs: int
-    payout: int  # guaranteed payout per basket (price units; 0 when nothing is guaranteed)
+    payout: Price  # guaranteed payout per basket (price units; 0 when nothing is guaranteed)
     as_of_ms: int
 
 
@@ -559,7 +571,7 @@ class Journal:
         younger than that (the dashboard asks on every state, heal runs the full check).
         """
         now = time.monotonic()
-        cached = getattr(self, "_integrity", None)
+        cached: tuple[float, tuple[bool, str]] | None = getattr(self, "_integrity", None)
         if max_age_s and cached is not None and now - cached[0] < max_age_s:
             return cached[1]
         rows = self._q("PRAGMA quick_check" if quick else "PRAGMA integrity_check")
@@ -582,7 +594,7 @@ class Journal:
             if self.mode == "paper" and not self.readonly:
                 self.set_meta("starting_balance", str(default))
             return default
-        return int(v)
+        return Money(int(v))
 
     # -- intents ------------------------------------------------------------------------
     def record_intent(self, intent: OrderIntent, *, strategy: str = "", opportunity_id: str = "",
@@ -603,11 +615,11 @@ class Journal:
                 "reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (intent.client_order_id, now, intent.ticker, intent.side, intent.price, intent.count,
                  intent.time_in_force, int(intent.post_only), int(intent.reduce_only), strategy,
-                 opportunity_id, "pending", None, "", now, purpose, reason),
+                 opportunity_id, IntentStatus.PENDING, None, "", now, purpose, reason),
             )
         return None
 
-    def set_intent_status(self, client_order_id: str, status: str, *, order_id: str | None = None,
+    def set_intent_status(self, client_order_id: str, status: IntentStatus, *, order_id: str | None = None,
                           detail: str = "") -> None:
         """Move an intent to a new status (checked against the transition table).
 
@@ -618,7 +630,7 @@ class Journal:
             row = db.execute("SELECT status FROM intents WHERE client_order_id=?", (client_order_id,)).fetchone()
             if row is None:
                 raise JournalError(f"no intent with client_order_id {client_order_id}")
-            old = row["status"]
+            old = IntentStatus(row["status"])
             if status not in INTENT_TRANSITIONS.get(old, frozenset()):
                 raise JournalError(f"illegal intent transition {old} → {status} for {client_order_id}")
             db.execute("UPDATE intents SET status=?, order_id=COALESCE(?, order_id), detail=?, updated_ms=? "
@@ -632,7 +644,7 @@ class Journal:
             row = db.execute("SELECT status FROM intents WHERE client_order_id=?", (client_order_id,)).fetchone()
             if row is None:
                 raise JournalError(f"no intent with client_order_id {client_order_id}")
-            if "acked" not in INTENT_TRANSITIONS.get(row["status"], frozenset()):
+            if IntentStatus.ACKED not in INTENT_TRANSITIONS.get(IntentStatus(row["status"]), frozenset()):
                 raise JournalError(f"illegal intent transition {row['status']} → acked for {client_order_id}")
             db.execute("UPDATE intents SET status='acked', order_id=?, updated_ms=? WHERE client_order_id=?",
                        (order_id, now, client_order_id))
@@ -644,7 +656,7 @@ class Journal:
         rows = self._q("SELECT * FROM intents WHERE client_order_id=?", (client_order_id,))
         return _intent_row(rows[0]) if rows else None
 
-    def intents(self, *, status: str | None = None, ticker: str | None = None) -> list[IntentRow]:
+    def intents(self, *, status: IntentStatus | None = None, ticker: str | None = None) -> list[IntentRow]:
         sql, args = _where("intents", status=status, ticker=ticker)
         return [_intent_row(r) for r in self._q(sql + " ORDER BY created_ms, client_order_id", args)]
 
@@ -700,10 +712,10 @@ class Journal:
              o.created_ts_ms or now, now),
         )
 
-    def orders(self, *, status: str | None = None, ticker: str | None = None) -> list[ExchangeOrder]:
+    def orders(self, *, status: OrderStatus | None = None, ticker: str | None = None) -> list[ExchangeOrder]:
         sql, args = _where("orders", status=status, ticker=ticker)
         return [ExchangeOrder(order_id=r["order_id"], client_order_id=r["client_order_id"], ticker=r["ticker"],
-                              side=r["side"], price=r["price"], status=r["status"], initial_count=r["initial_count"],
+                              side=r["side"], price=r["price"], status=OrderStatus(r["status"]), initial_count=r["initial_count"],
                               fill_count=r["fill_count"], remaining_count=r["remaining_count"],
                               taker_fees=r["fees"], created_ts_ms=r["created_ms"], time_in_force=r["time_in_force"])
                 for r in self._q(sql + " ORDER BY created_ms, order_id", args)]
@@ -997,7 +1009,7 @@ def _intent_row(r: sqlite3.Row) -> IntentRow:
     return IntentRow(client_order_id=r["client_order_id"], created_ms=r["created_ms"], ticker=r["ticker"],
                      side=r["side"], price=r["price"], count=r["count"], time_in_force=r["time_in_force"],
                      post_only=bool(r["post_only"]), reduce_only=bool(r["reduce_only"]), strategy=r["strategy"],
-                     opportunity_id=r["opportunity_id"], status=r["status"], order_id=r["order_id"],
+                     opportunity_id=r["opportunity_id"], status=IntentStatus(r["status"]), order_id=r["order_id"],
                      detail=r["detail"])
 
 
@@ -1007,7 +1019,7 @@ def _dumps(obj: Any, default: Any = None) -> str:
 
 
 def _mark_row(r: sqlite3.Row) -> MarkRow:
-    return MarkRow(ticker=r["ticker"], ts_ms=int(r["ts_ms"]), mid=int(r["mid"]), yes_bid=r["yes_bid"],
+    return MarkRow(ticker=r["ticker"], ts_ms=int(r["ts_ms"]), mid=Price(int(r["mid"])), yes_bid=r["yes_bid"],
                    yes_ask=r["yes_ask"])
 
 

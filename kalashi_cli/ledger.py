@@ -27,13 +27,13 @@ class PositionState:
     """Mutable accumulator for one market while folding fills (not a domain object)."""
 
     ticker: str
-    position: Count = 0  # +YES / −NO
-    cost: Money = 0  # what the open contracts cost, excluding fees
-    realized: Money = 0  # realized P&L excluding fees
-    fees: Money = 0
-    traded: Count = 0
+    position: Count = Count(0)  # +YES / −NO
+    cost: Money = Money(0)  # what the open contracts cost, excluding fees
+    realized: Money = Money(0)  # realized P&L excluding fees
+    fees: Money = Money(0)
+    traded: Count = Count(0)
     # the current round trip (from flat to flat), for win/loss statistics
-    trip_pnl: Money = 0  # realized P&L minus fees since the position was opened
+    trip_pnl: Money = Money(0)  # realized P&L minus fees since the position was opened
     opened_ms: int = 0
     strategy: str = ""
 
@@ -41,7 +41,7 @@ class PositionState:
         """Average entry price of the open contracts, in their own outcome's price."""
         if self.position == 0:
             return None
-        return ceil_div(self.cost, abs(self.position))
+        return Price(ceil_div(self.cost, abs(self.position)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +62,8 @@ class LedgerState:
 
     cash: Money
     positions: dict[str, PositionState] = field(default_factory=dict)
-    fees: Money = 0
-    realized: Money = 0  # excluding fees
+    fees: Money = Money(0)
+    realized: Money = Money(0)  # excluding fees
     closed: list[ClosedTrade] = field(default_factory=list)
 
     def position(self, ticker: str) -> PositionState:
@@ -77,28 +77,28 @@ class LedgerState:
         """Apply one fill (YES-leg terms) to cash and the market's position."""
         pos = self.position(f.ticker)
         if pos.position == 0:
-            pos.trip_pnl, pos.opened_ms, pos.strategy = 0, f.ts_ms, strategy
+            pos.trip_pnl, pos.opened_ms, pos.strategy = Money(0), f.ts_ms, strategy
         before = pos.realized
         c, p = f.count, f.price
-        pos.traded += c
+        pos.traded = Count(pos.traded + c)
         if f.side == "bid":  # buy YES: close NO first
             close = min(c, max(0, -pos.position))
             opened = c - close
-            self._close(pos, close, exit_price=ONE_DOLLAR - p)
-            self.cash += close * (ONE_DOLLAR - p) - opened * p
-            pos.cost += opened * p
-            pos.position += c
+            self._close(pos, Count(close), exit_price=Price(ONE_DOLLAR - p))
+            self.cash = Money(self.cash + close * (ONE_DOLLAR - p) - opened * p)
+            pos.cost = Money(pos.cost + opened * p)
+            pos.position = Count(pos.position + c)
         else:  # sell YES: close YES first, then buy NO at 1 − p
             close = min(c, max(0, pos.position))
             opened = c - close
-            self._close(pos, close, exit_price=p)
-            self.cash += close * p - opened * (ONE_DOLLAR - p)
-            pos.cost += opened * (ONE_DOLLAR - p)
-            pos.position -= c
-        self.cash -= f.fee
-        pos.fees += f.fee
-        self.fees += f.fee
-        pos.trip_pnl += pos.realized - before - f.fee
+            self._close(pos, Count(close), exit_price=p)
+            self.cash = Money(self.cash + close * p - opened * (ONE_DOLLAR - p))
+            pos.cost = Money(pos.cost + opened * (ONE_DOLLAR - p))
+            pos.position = Count(pos.position - c)
+        self.cash = Money(self.cash - f.fee)
+        pos.fees = Money(pos.fees + f.fee)
+        self.fees = Money(self.fees + f.fee)
+        pos.trip_pnl = Money(pos.trip_pnl + pos.realized - before - f.fee)
         if pos.position == 0:
             self.closed.append(ClosedTrade(f.ticker, pos.trip_pnl, pos.opened_ms, f.ts_ms, pos.strategy, "sold"))
 
@@ -109,9 +109,9 @@ class LedgerState:
         # cost of the closed part, pro rata (exact when n == held)
         closed_cost = pos.cost if n == held else pos.cost * n // held
         pnl = n * exit_price - closed_cost
-        pos.cost -= closed_cost
-        pos.realized += pnl
-        self.realized += pnl
+        pos.cost = Money(pos.cost - closed_cost)
+        pos.realized = Money(pos.realized + pnl)
+        self.realized = Money(self.realized + pnl)
 
     def apply_settlement(self, s: Settlement) -> None:
         """Pay $1 (or the scalar value) per winning contract and close the position."""
@@ -124,12 +124,12 @@ class LedgerState:
         else:
             payout = -pos.position * (ONE_DOLLAR - value)
         pnl = payout - pos.cost
-        pos.realized += pnl
-        self.realized += pnl
-        self.cash += payout
-        pos.cost = 0
-        pos.position = 0
-        pos.trip_pnl += pnl
+        pos.realized = Money(pos.realized + pnl)
+        self.realized = Money(self.realized + pnl)
+        self.cash = Money(self.cash + payout)
+        pos.cost = Money(0)
+        pos.position = Count(0)
+        pos.trip_pnl = Money(pos.trip_pnl + pnl)
         self.closed.append(ClosedTrade(s.ticker, pos.trip_pnl, pos.opened_ms, s.settled_ts_ms, pos.strategy,
                                        "settled"))
 
@@ -149,7 +149,7 @@ class LedgerState:
                 total += p.position * (yes_bid or 0)
             else:
                 total += -p.position * (no_bid or 0)
-        return total
+        return Money(total)
 
 
 def fold(starting_cash: Money, fills: Iterable[ExchangeFill],
@@ -197,7 +197,7 @@ def netting_credit(positions: Mapping[str, Count], event_of: Mapping[str, str]) 
         n_no = -pos if pos < 0 else 0
         acc[0] += n_no
         acc[1] = max(acc[1], n_no - (pos if pos > 0 else 0))
-    return sum(max(0, tn - worst) * ONE_DOLLAR for tn, worst in by_event.values())
+    return Money(sum(max(0, tn - worst) * ONE_DOLLAR for tn, worst in by_event.values()))
 
 
 # --------------------------------------------------------------------------- trades, not legs
@@ -215,9 +215,9 @@ class TradeState:
     trade_id: str
     strategy: str
     positions: dict[str, list[int]] = field(default_factory=dict)
-    realized: Money = 0  # excluding fees
-    fees: Money = 0
-    turnover: Money = 0  # money that changed hands on its fills (prices of the outcomes bought and sold)
+    realized: Money = Money(0)  # excluding fees
+    fees: Money = Money(0)
+    turnover: Money = Money(0)  # money that changed hands on its fills (prices of the outcomes bought and sold)
     opened_ms: int = 0
     closed_ms: int = 0
     held: bool = False  # it opened a position at some point (a trade that only closed others' is not one)
@@ -229,11 +229,11 @@ class TradeState:
     @property
     def pnl(self) -> Money:
         """Realized P&L after fees."""
-        return self.realized - self.fees
+        return Money(self.realized - self.fees)
 
     @property
     def open_cost(self) -> Money:
-        return sum(c for _, c in self.positions.values())
+        return Money(sum(c for _, c in self.positions.values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +274,7 @@ class TradeBook:
         out: dict[str, Money] = {}
         for t in self.trades.values():
             if t.is_open:
-                out[t.strategy] = out.get(t.strategy, 0) + t.open_cost
+                out[t.strategy] = Money(out.get(t.strategy, 0) + t.open_cost)
         return out
 
     # -- folds ------------------------------------------------------------------------
@@ -304,9 +304,9 @@ class TradeBook:
                 q, cost = h.positions[f.ticker]
                 n = min(left, abs(q))
                 closed_cost = cost if n == abs(q) else cost * n // abs(q)
-                h.realized += n * exit_price - closed_cost
+                h.realized = Money(h.realized + n * exit_price - closed_cost)
                 h.positions[f.ticker] = [q + (n if q < 0 else -n), cost - closed_cost]
-                left -= n
+                left = Count(left - n)
                 shares.append((h, n))
                 if h.positions[f.ticker][0] == 0:
                     holders.remove(hid)
@@ -325,10 +325,10 @@ class TradeBook:
         for h, n in shares:
             if h is not t:
                 part = f.fee * n // f.count
-                h.fees += part
+                h.fees = Money(h.fees + part)
                 given += part
-        t.fees += f.fee - given
-        t.turnover += (f.count - max(0, left)) * exit_price + max(0, left) * buy_price
+        t.fees = Money(t.fees + f.fee - given)
+        t.turnover = Money(t.turnover + (f.count - max(0, left)) * exit_price + max(0, left) * buy_price)
 
     def apply_settlement(self, s: Settlement) -> None:
         """Pay every holder of the market what its contracts are worth; close their positions there."""
@@ -337,7 +337,7 @@ class TradeBook:
             h = self.trades[hid]
             q, cost = h.positions[s.ticker]
             payout = q * value if q > 0 else -q * (ONE_DOLLAR - value)
-            h.realized += payout - cost
+            h.realized = Money(h.realized + payout - cost)
             h.positions[s.ticker] = [0, 0]
             if not h.is_open:
                 h.closed_ms = s.settled_ts_ms

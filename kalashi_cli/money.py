@@ -23,23 +23,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NewType
 
-Price = int
-Count = int
-Money = int
+#: Distinct types (zero runtime cost: each is ``int`` at runtime) so mypy refuses a price where
+#: a count or an amount belongs. Arithmetic on them yields plain ``int``; the helpers below
+#: (:func:`notional`, :func:`flip`, :func:`fee_for`, ...) return the right unit, and code that
+#: computes a unit by hand wraps the result (``Price(p + step)``) at that one place.
+Price = NewType("Price", int)
+Count = NewType("Count", int)
+Money = NewType("Money", int)
 
 PRICE_SCALE = 10_000
 COUNT_SCALE = 100
 MONEY_SCALE = 1_000_000
 #: Money units per price unit × count unit product (1e-4 × 1e-2 = 1e-6 → 1).
-ONE_DOLLAR: Price = PRICE_SCALE
+ONE_DOLLAR = Price(PRICE_SCALE)
 MULT_SCALE = 10_000  # fee multipliers in 1/10 000
 
 
 def _parse_fixed(text: str | int | Decimal, scale_digits: int, what: str) -> int:
     """Parse a decimal string into an int of 10**-scale_digits units, exactly."""
+    unit: int = 10**scale_digits
     if isinstance(text, int) and not isinstance(text, bool):
-        return text * 10**scale_digits
+        return text * unit
     if isinstance(text, Decimal):
         scaled = text.scaleb(scale_digits)
         if scaled != scaled.to_integral_value():
@@ -59,13 +65,14 @@ def _parse_fixed(text: str | int | Decimal, scale_digits: int, what: str) -> int
         if extra.strip("0"):
             raise ValueError(f"{what} {text!r} has more than {scale_digits} decimals")
         frac = frac[:scale_digits]
-    value = int(whole or "0") * 10**scale_digits + int((frac or "0").ljust(scale_digits, "0"))
+    value = int(whole or "0") * unit + int((frac or "0").ljust(scale_digits, "0"))
     return -value if neg else value
 
 
 def _fmt_fixed(value: int, scale_digits: int) -> str:
     sign = "-" if value < 0 else ""
-    q, r = divmod(abs(value), 10**scale_digits)
+    unit: int = 10**scale_digits
+    q, r = divmod(abs(value), unit)
     return f"{sign}{q}.{r:0{scale_digits}d}"
 
 
@@ -75,8 +82,8 @@ _CANON_PRICE = re.compile(r"([0-9]+)\.([0-9]{4})").fullmatch
 _CANON_COUNT = re.compile(r"([0-9]+)\.([0-9]{2})").fullmatch
 
 
-_PRICE_MEMO: dict[str, int] = {}
-_COUNT_MEMO: dict[str, int] = {}
+_PRICE_MEMO: dict[str, Price] = {}
+_COUNT_MEMO: dict[str, Count] = {}
 _MEMO_CAP = 200_000
 
 
@@ -92,11 +99,11 @@ def parse_price(text: str | int | Decimal) -> Price:
             return v
         m = _CANON_PRICE(text)
         if m is not None:
-            v = int(m[1]) * 10_000 + int(m[2])
+            v = Price(int(m[1]) * 10_000 + int(m[2]))
             if len(_PRICE_MEMO) < _MEMO_CAP:
                 _PRICE_MEMO[text] = v
             return v
-    return _parse_fixed(text, 4, "price")
+    return Price(_parse_fixed(text, 4, "price"))
 
 
 def parse_count(text: str | int | Decimal) -> Count:
@@ -111,11 +118,11 @@ def parse_count(text: str | int | Decimal) -> Count:
             return v
         m = _CANON_COUNT(text)
         if m is not None:
-            v = int(m[1]) * 100 + int(m[2])
+            v = Count(int(m[1]) * 100 + int(m[2]))
             if len(_COUNT_MEMO) < _MEMO_CAP:
                 _COUNT_MEMO[text] = v
             return v
-    return _parse_fixed(text, 2, "count")
+    return Count(_parse_fixed(text, 2, "count"))
 
 
 def parse_money(text: str | int | Decimal) -> Money:
@@ -124,12 +131,12 @@ def parse_money(text: str | int | Decimal) -> Money:
     Raises:
         ValueError: the text is not a number or is finer than $0.000001.
     """
-    return _parse_fixed(text, 6, "amount")
+    return Money(_parse_fixed(text, 6, "amount"))
 
 
 # Every valid price is in [0, $1]: format them once. Counts repeat a lot; remember them.
 _PRICE_TEXT = tuple(f"0.{p:04d}" for p in range(10_000)) + ("1.0000",)
-_COUNT_TEXT: dict[int, str] = {}
+_COUNT_TEXT: dict[Count, str] = {}
 
 
 def fmt_price(p: Price) -> str:
@@ -158,7 +165,7 @@ def fmt_money(m: Money) -> str:
 
 def usd(m: Money) -> str:
     """Money for people: ``$1.8504`` (``-$0.0168`` when negative)."""
-    return f"-${fmt_money(-m)}" if m < 0 else f"${fmt_money(m)}"
+    return f"-${fmt_money(Money(-m))}" if m < 0 else f"${fmt_money(m)}"
 
 
 def usd_price(p: Price) -> str:
@@ -176,12 +183,17 @@ def money_to_decimal(m: Money) -> Decimal:
 
 def flip(p: Price) -> Price:
     """Return the price of the other outcome: a NO price ``q`` is YES at ``1 − q``."""
-    return ONE_DOLLAR - p
+    return Price(ONE_DOLLAR - p)
+
+
+#: :func:`flip` as a table, for the hot paths that stay free of calls: ``FLIPPED[p] == flip(p)``
+#: for every price in [0, $1].
+FLIPPED: tuple[Price, ...] = tuple(Price(PRICE_SCALE - p) for p in range(PRICE_SCALE + 1))
 
 
 def notional(p: Price, c: Count) -> Money:
     """Return price × count in micro-dollars (exact)."""
-    return p * c
+    return Money(p * c)
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -207,13 +219,13 @@ class TickBand:
         return cls(parse_price(d["start"]), parse_price(d["end"]), parse_price(d["step"]))
 
 
-CENT_GRID: tuple[TickBand, ...] = (TickBand(0, ONE_DOLLAR, 100),)
-DECI_CENT_GRID: tuple[TickBand, ...] = (TickBand(0, ONE_DOLLAR, 10),)
+CENT_GRID: tuple[TickBand, ...] = (TickBand(Price(0), ONE_DOLLAR, Price(100)),)
+DECI_CENT_GRID: tuple[TickBand, ...] = (TickBand(Price(0), ONE_DOLLAR, Price(10)),)
 #: $0.001 in the tails, $0.01 in the middle (Kalshi's ``tapered_deci_cent``).
 TAPERED_GRID: tuple[TickBand, ...] = (
-    TickBand(0, 1000, 10),
-    TickBand(1000, 9000, 100),
-    TickBand(9000, ONE_DOLLAR, 10),
+    TickBand(Price(0), Price(1000), Price(10)),
+    TickBand(Price(1000), Price(9000), Price(100)),
+    TickBand(Price(9000), ONE_DOLLAR, Price(10)),
 )
 
 
@@ -239,14 +251,14 @@ def snap(p: Price, grid: tuple[TickBand, ...], *, up: bool) -> Price | None:
         if up:
             if p > band.end:
                 continue
-            q = band.start if p < band.start else band.start + ceil_div(p - band.start, band.step) * band.step
+            q = band.start if p < band.start else Price(band.start + ceil_div(p - band.start, band.step) * band.step)
             if q <= band.end and 0 < q < ONE_DOLLAR and (best is None or q < best):
                 best = q
         else:
             if p < band.start:
                 continue
-            q = band.end if p > band.end else band.start + (p - band.start) // band.step * band.step
-            q = band.start + (q - band.start) // band.step * band.step
+            q = band.end if p > band.end else Price(band.start + (p - band.start) // band.step * band.step)
+            q = Price(band.start + (q - band.start) // band.step * band.step)
             if q >= band.start and 0 < q < ONE_DOLLAR and (best is None or q > best):
                 best = q
     return best
@@ -254,12 +266,12 @@ def snap(p: Price, grid: tuple[TickBand, ...], *, up: bool) -> Price | None:
 
 def tick_below(p: Price, grid: tuple[TickBand, ...]) -> Price | None:
     """Return the largest valid price strictly below ``p``."""
-    return snap(p - 1, grid, up=False)
+    return snap(Price(p - 1), grid, up=False)
 
 
 def tick_above(p: Price, grid: tuple[TickBand, ...]) -> Price | None:
     """Return the smallest valid price strictly above ``p``."""
-    return snap(p + 1, grid, up=True)
+    return snap(Price(p + 1), grid, up=True)
 
 
 # --------------------------------------------------------------------------- fees
@@ -294,16 +306,16 @@ def fee_for(
     bound, so edges on such series are never overstated.
     """
     if count <= 0:
-        return 0
+        return Money(0)
     if fee_type not in _MAKER_COEF:
         fee_type = "quadratic"
     coef = _TAKER_COEF if is_taker else _MAKER_COEF[fee_type]
     if coef == 0:
-        return 0
+        return Money(0)
     if fee_type == "flat":
-        price = ONE_DOLLAR // 2
+        price = Price(ONE_DOLLAR // 2)
     raw = coef * multiplier * count * price * (ONE_DOLLAR - price)
-    return ceil_div(raw, _FEE_DEN) * _MONEY_PER_FEE_UNIT
+    return Money(ceil_div(raw, _FEE_DEN) * _MONEY_PER_FEE_UNIT)
 
 
 def parse_multiplier(text: str | int | Decimal | float | None) -> int:

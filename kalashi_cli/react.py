@@ -48,7 +48,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from .domain import Candidate, Market, Opportunity, OrderAck, OrderIntent, with_books
+from .domain import Candidate, Market, Opportunity, OrderAck, OrderIntent, OrderStatus, with_books
 from .engine import IterationResult, TradingLoop, encode
 from .errors import UsageError
 from .exchange.books import BookChanges
@@ -249,7 +249,7 @@ class QuoteReaction:
         if not tickers:
             return 0
         wanted = set(tickers)
-        resting = [o for o in loop.journal.orders(status="resting") if o.ticker in wanted]
+        resting = [o for o in loop.journal.orders(status=OrderStatus.RESTING) if o.ticker in wanted]
         included = bool(getattr(loop.broker, "books_include_own_orders", True))
         # the market maker plans on the book as others quote it: our own orders' size out, nothing more
         # (``markets`` also drops the levels our own quotes stand in front of, which a taker cannot reach)
@@ -339,7 +339,7 @@ class Reactor:
             self._event_of[m.ticker] = m.event_ticker
             self._members.setdefault(m.event_ticker, []).append(m.ticker)
         included = bool(getattr(loop.broker, "books_include_own_orders", True))
-        portfolio = loop.portfolio(own_books(loop.last_markets, loop.journal.orders(status="resting"),
+        portfolio = loop.portfolio(own_books(loop.last_markets, loop.journal.orders(status=OrderStatus.RESTING),
                                              included=included, reach=False))
         ctx = self._context(portfolio, loop.state, loop.state_reason)
         ctx.acted |= self._iteration_candidates
@@ -399,7 +399,7 @@ class Reactor:
             markets.append(m)
         # our own resting orders are not the market (as in an iteration): out of the books analyze sees
         published = tuple(markets)
-        resting = loop.journal.orders(status="resting")
+        resting = loop.journal.orders(status=OrderStatus.RESTING)
         if resting:
             markets = own_books(markets, resting, included=ctx.executor.own_in_books)
         reaction = Reaction(changed=tuple(changed), stale=tuple(t for t in changed if t not in books),

@@ -30,15 +30,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .domain import ExchangeFill, ExchangeOrder, MarketPosition
+from .domain import ExchangeFill, ExchangeOrder, MarketPosition, OrderStatus
 from .errors import ExchangeError, KalashiError, NetworkError
-from .journal import Journal, _now_ms
+from .journal import IntentStatus, Journal, _now_ms
 from .ledger import fold, netting_credit
-from .money import MONEY_SCALE, ONE_DOLLAR, Money, fmt_money
+from .money import MONEY_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money
 from .ports import Broker
 
 #: Kalshi reports balances in cents: a smaller difference is rounding, not drift.
-BALANCE_TOLERANCE: Money = MONEY_SCALE // 100
+BALANCE_TOLERANCE: Money = Money(MONEY_SCALE // 100)
 #: how often the positions/fills snapshot is re-read when the market moves underneath it
 SNAPSHOT_ATTEMPTS = 3
 
@@ -86,7 +86,7 @@ def reconcile(journal: Journal, broker: Broker, *, starting_balance: int, cancel
     """
     rep = ReconcileReport()
     try:
-        _reconcile(journal, broker, rep, journal.starting_balance(starting_balance), cancel_orphans)
+        _reconcile(journal, broker, rep, journal.starting_balance(Money(starting_balance)), cancel_orphans)
     except (ExchangeError, NetworkError) as e:
         rep.error = str(e)
     except KalashiError as e:
@@ -112,23 +112,23 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
         if o.client_order_id:
             by_coid.setdefault(o.client_order_id, o)
     # 1. intents without a definite answer, and late arrivals of intents thought never sent
-    for it in journal.intents(status="unknown") + journal.intents(status="pending"):
+    for it in journal.intents(status=IntentStatus.UNKNOWN) + journal.intents(status=IntentStatus.PENDING):
         found = by_coid.get(it.client_order_id)
         if found is not None:
-            journal.set_intent_status(it.client_order_id, "acked", order_id=found.order_id,
+            journal.set_intent_status(it.client_order_id, IntentStatus.ACKED, order_id=found.order_id,
                                       detail="found on the exchange by reconciliation")
             journal.upsert_order(found)
             rep.resolved.append({"client_order_id": it.client_order_id, "found": True, "order_id": found.order_id})
         else:
             # Not on the exchange: it never arrived (the exchange lists every order it accepted,
             # including executed and cancelled ones), so it may be resent with the same id.
-            journal.set_intent_status(it.client_order_id, "never_sent",
+            journal.set_intent_status(it.client_order_id, IntentStatus.NEVER_SENT,
                                       detail="not found on the exchange by client_order_id")
             rep.resolved.append({"client_order_id": it.client_order_id, "found": False})
-    for it in journal.intents(status="never_sent") + journal.intents(status="rejected"):
+    for it in journal.intents(status=IntentStatus.NEVER_SENT) + journal.intents(status=IntentStatus.REJECTED):
         found = by_coid.get(it.client_order_id)
         if found is not None:  # an earlier send arrived after all (still in flight, or its answer lost): adopt it
-            journal.set_intent_status(it.client_order_id, "acked", order_id=found.order_id,
+            journal.set_intent_status(it.client_order_id, IntentStatus.ACKED, order_id=found.order_id,
                                       detail=f"arrived late: found on the exchange after it was judged {it.status}")
             journal.upsert_order(found)
             rep.resolved.append({"client_order_id": it.client_order_id, "found": True, "order_id": found.order_id,
@@ -139,7 +139,7 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
     for o in listed:
         mine = known.get(o.order_id)
         if mine is None and o.client_order_id not in journal_ids:
-            if o.status == "resting":
+            if o.status == OrderStatus.RESTING:
                 rep.orphans.append(o.order_id)
                 if cancel_orphans:
                     try:
@@ -169,7 +169,7 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
         rep.unstable = True  # positions kept moving: adopting now could double-count a fill
         return
     # 4. positions
-    mine_led = fold(start, journal.fills(), journal.settlements())
+    mine_led = fold(Money(start), journal.fills(), journal.settlements())
     tickers = set(theirs) | {p.ticker for p in mine_led.open_positions()}
     adjustments = []
     now = _now_ms()
@@ -186,24 +186,24 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
         avg = (ex.exposure * 100 // abs(b) // 100) if ex and b else 0
         yes_price = avg if b > 0 else ONE_DOLLAR - avg if b < 0 else 0
         adjustments.append(ExchangeFill(fill_id=f"adj-{t}-{now}", order_id="reconcile-adjustment", ticker=t,
-                                        side="bid" if diff > 0 else "ask", price=max(0, min(ONE_DOLLAR, yes_price)),
-                                        count=abs(diff), fee=0, is_taker=False, ts_ms=now))
+                                        side="bid" if diff > 0 else "ask", price=Price(max(0, min(ONE_DOLLAR, yes_price))),
+                                        count=Count(abs(diff)), fee=Money(0), is_taker=False, ts_ms=now))
     if adjustments:
         journal.add_fills(adjustments, source="reconcile-adjustment")
     # 5. balance (the exchange's available balance counts the collateral netting returns on
     # mutually exclusive events, so the journal's side does too)
-    led = fold(start, journal.fills(), journal.settlements())
+    led = fold(Money(start), journal.fills(), journal.settlements())
     cash = led.cash + netting_credit({t: p.position for t, p in led.positions.items()}, journal.netted_tickers())
     balance = broker.balance().balance
-    if any(o.status == "resting" for o in listed):
+    if any(o.status == OrderStatus.RESTING for o in listed):
         return  # resting orders hold collateral out of the balance: only an account without them compares
     if abs(balance - cash) >= BALANCE_TOLERANCE:
         # Money moved that no fill explains (a deposit, a withdrawal): shift the fold's start so
         # the journal's cash is the exchange's, without calling it profit or loss.
         rep.balance_drift = (cash, balance)
         journal.set_meta("starting_balance", str(start + balance - cash))
-        journal.add_event("balance-adjusted", {"journal_cash": fmt_money(cash), "exchange_balance": fmt_money(balance),
-                                               "starting_balance": fmt_money(start + balance - cash)})
+        journal.add_event("balance-adjusted", {"journal_cash": fmt_money(Money(cash)), "exchange_balance": fmt_money(balance),
+                                               "starting_balance": fmt_money(Money(start + balance - cash))})
 
 
 def _positions(broker: Broker) -> dict[str, MarketPosition]:

@@ -12,9 +12,9 @@ committed JSON Schemas are generated.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import orjson
 
@@ -23,7 +23,12 @@ from .errors import InputError
 from .fair.base import FairValue
 from .money import (
     FEE_TYPES,
+    ONE_DOLLAR,
+    Count,
+    Money,
+    Price,
     TickBand,
+    flip,
     fmt_count,
     fmt_money,
     fmt_multiplier,
@@ -48,8 +53,11 @@ def _dec(x: Decimal, places: int = 4) -> str:
     return f"{x.quantize(Decimal(1).scaleb(-places)):f}"
 
 
-def _opt_price(p: int | None) -> str | None:
+def _opt_price(p: Price | None) -> str | None:
     return None if p is None else fmt_price(p)
+
+
+_T = TypeVar("_T")
 
 
 class _Reader:
@@ -73,26 +81,26 @@ class _Reader:
             raise ValueError(f"field '{key}' must be a string, got {type(v).__name__}")
         return v
 
-    def price(self, key: str) -> int:
+    def price(self, key: str) -> Price:
         return self._conv(key, parse_price)
 
-    def opt_price(self, key: str) -> int | None:
+    def opt_price(self, key: str) -> Price | None:
         v = self.d.get(key)
         return None if v is None else self._conv(key, parse_price)
 
-    def opt_probability(self, key: str) -> int | None:
+    def opt_probability(self, key: str) -> Price | None:
         """An optional price or probability in [0, 1] (a last trade, a forecast, a win chance)."""
         v = self.opt_price(key)
         return None if v is None else _in_range(key, v, _PROB, fmt_price)
 
-    def count(self, key: str) -> int:
+    def count(self, key: str) -> Count:
         return self._conv(key, parse_count)
 
-    def amount(self, key: str, positive: bool = False) -> int:
+    def amount(self, key: str, positive: bool = False) -> Count:
         """A contract count that cannot be negative (nor zero when ``positive``)."""
         return _in_range(key, self.count(key), _POSITIVE if positive else _NON_NEGATIVE, fmt_count)
 
-    def money_at_least_0(self, key: str) -> int:
+    def money_at_least_0(self, key: str) -> Money:
         return _in_range(key, self.money(key), _NON_NEGATIVE, fmt_money)
 
     def finite(self, key: str, lo: Decimal | None = None, hi: Decimal | None = None) -> Decimal:
@@ -109,7 +117,7 @@ class _Reader:
             raise ValueError(f"field '{key}' is {v}; it must be {words}")
         return v
 
-    def money(self, key: str) -> int:
+    def money(self, key: str) -> Money:
         return self._conv(key, parse_money)
 
     def decimal(self, key: str, default: str | None = None) -> Decimal:
@@ -119,7 +127,7 @@ class _Reader:
         except InvalidOperation:
             raise ValueError(f"field '{key}' must be a number, got {v!r}") from None
 
-    def _conv(self, key: str, fn: Any) -> Any:
+    def _conv(self, key: str, fn: Callable[[Any], _T]) -> _T:
         v = self._get(key)
         try:
             return fn(v)
@@ -131,6 +139,7 @@ class _Reader:
 # and book level strictly between $0 and $1 (REFERENCE §3.1, §6); a top-of-book quote, a last
 # price or a probability may sit at either end; counts and fees are never negative.
 _Range = tuple[int | None, bool, int | None, bool, str]
+_N = TypeVar("_N", bound=int)
 _LIMIT: _Range = (0, False, 10_000, False, "strictly between 0 and 1")
 _PROB: _Range = (0, True, 10_000, True, "between 0 and 1")
 _POSITIVE: _Range = (0, False, None, False, "greater than 0")
@@ -142,7 +151,7 @@ _TOP_PRICES = ("yes_bid", "yes_ask", "no_bid", "no_ask")
 _TOP_SIZES = ("yes_bid_size", "yes_ask_size", "no_bid_size", "no_ask_size")
 
 
-def _in_range(key: str, v: int, rng: _Range, fmt: Any) -> int:
+def _in_range(key: str, v: _N, rng: _Range, fmt: Any) -> _N:
     lo, lo_in, hi, hi_in, words = rng
     if (lo is not None and (v < lo or (v == lo and not lo_in))) or (
             hi is not None and (v > hi or (v == hi and not hi_in))):
@@ -153,7 +162,7 @@ def _in_range(key: str, v: int, rng: _Range, fmt: Any) -> int:
 # --------------------------------------------------------------------------- encode
 
 
-def _levels(levels: Iterable[tuple[int, int]]) -> list[list[str]]:
+def _levels(levels: Iterable[tuple[Price, Count]]) -> list[list[str]]:
     return [[fmt_price(p), fmt_count(s)] for p, s in levels]
 
 
@@ -339,7 +348,7 @@ def to_record(obj: object) -> Record:
 # --------------------------------------------------------------------------- decode
 
 
-def _parse_levels(raw: Any, key: str) -> tuple[tuple[int, int], ...]:
+def _parse_levels(raw: Any, key: str) -> tuple[tuple[Price, Count], ...]:
     if not isinstance(raw, list):
         raise ValueError(f"field '{key}' must be a list of [price, size] pairs")
     try:
@@ -380,8 +389,8 @@ def _parse_grid(raw: Any) -> tuple[TickBand, ...] | None:
             _in_range(f"{key}.end", r.price("end"), _PROB, fmt_price)
         step = _in_range(f"{key}.step", r.price("step"), _POSITIVE, fmt_price)
         if start > end:
-            raise ValueError(f"field '{key}' starts at {fmt_price(start)}, after its end {fmt_price(end)}")
-        bands.append(TickBand(start, end, step))
+            raise ValueError(f"field '{key}' starts at {fmt_price(Price(start))}, after its end {fmt_price(Price(end))}")
+        bands.append(TickBand(Price(start), Price(end), Price(step)))
     return tuple(bands)
 
 
@@ -432,10 +441,10 @@ def market_from_record(d: Record) -> Market:
         no_bids = _parse_levels(depth.get("no", []), "depth.no")
     else:  # top of book only: a bid of 0 or an ask of 1 (Kalshi's way), or a size of 0, is an empty side
         yb, ya = r.opt_probability("yes_bid"), r.opt_probability("yes_ask")
-        yb_size = r.amount("yes_bid_size") if yb else 0
-        ya_size = r.amount("yes_ask_size") if ya is not None and ya < 10_000 else 0
+        yb_size = r.amount("yes_bid_size") if yb else Count(0)
+        ya_size = r.amount("yes_ask_size") if ya is not None and ya < ONE_DOLLAR else Count(0)
         yes_bids = ((yb, yb_size),) if yb and yb_size else ()
-        no_bids = ((10_000 - ya, ya_size),) if ya is not None and ya_size else ()
+        no_bids = ((flip(ya), ya_size),) if ya is not None and ya_size else ()
     grid = _parse_grid(d.get("price_ranges"))
     kwargs: dict[str, Any] = {}
     if grid:
@@ -512,11 +521,11 @@ def opportunity_from_record(d: Record) -> Opportunity:
         reason=r.text("reason"),
         series_ticker=str(d.get("series_ticker", "")),
         category=str(d.get("category", "")),
-        cost=r.money_at_least_0("cost") if "cost" in d else 0,
+        cost=r.money_at_least_0("cost") if "cost" in d else Money(0),
         p=r.opt_probability("p"),
         maker=bool(d.get("maker", False)),
-        payout=_in_range("payout", r.price("payout"), _POSITIVE, fmt_price) if "payout" in d else 10_000,
-        collateral=r.money_at_least_0("collateral") if "collateral" in d else 0,
+        payout=Price(_in_range("payout", r.price("payout"), _POSITIVE, fmt_price) if "payout" in d else Price(10_000)),
+        collateral=r.money_at_least_0("collateral") if "collateral" in d else Money(0),
         as_of_ms=int(d.get("as_of_ms", 0) or 0),
         src=str(d.get("src", "")),
     )

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .domain import Leg, Market, OrderIntent, Outcome
+from .domain import Leg, Market, OrderIntent, OrderStatus, Outcome
 from .engine import encode
 from .errors import ExchangeError, RiskDenied, UsageError
 from .journal import Journal
-from .money import COUNT_SCALE, snap
+from .money import COUNT_SCALE, Count, Price, snap
 from .ports import Broker
 from .profile import Profile, money
 from .stages.book import sell_slices
@@ -52,17 +52,17 @@ def halt(journal: Journal, broker: Broker, reason: str = "operator halt") -> Hal
     except ExchangeError as e:  # the halt stands; report what could not be done
         error = f"cancel-all failed: {e}"
     try:
-        resting = broker.orders(status="resting")
+        resting = broker.orders(status=OrderStatus.RESTING)
         for o in resting:  # belt and braces: whatever cancel-all missed, one by one
             try:
                 cancelled += 1 if broker.cancel(o.order_id, o.ticker) else 0
             except ExchangeError as e:
                 error = f"cancel {o.order_id} failed: {e}"
-        remaining = len(broker.orders(status="resting"))
+        remaining = len(broker.orders(status=OrderStatus.RESTING))
     except ExchangeError as e:
         remaining = -1
         error = error or f"could not list resting orders: {e}"
-    for o in journal.orders(status="resting"):
+    for o in journal.orders(status=OrderStatus.RESTING):
         journal.upsert_order(_as_cancelled(o))
     journal.add_event("halt-cancel", {"cancelled": cancelled, "remaining": remaining, "error": error})
     return HaltResult(cancelled, reason, remaining, error)
@@ -71,7 +71,7 @@ def halt(journal: Journal, broker: Broker, reason: str = "operator halt") -> Hal
 def _as_cancelled(o: Any) -> Any:
     from dataclasses import replace
 
-    return replace(o, status="canceled", remaining_count=0)
+    return replace(o, status=OrderStatus.CANCELED, remaining_count=Count(0))
 
 
 def resume(journal: Journal, *, confirm: bool) -> str:
@@ -159,7 +159,7 @@ def _close_one(ticker: str, position: int, m: Market | None, res: FlattenResult,
                ex: OrderExecutor, slip: Decimal, stamp: str) -> None:
     """Send the reduce-only IOC that closes one position; record it in ``res`` as closed or left open."""
     outcome: Outcome = "yes" if position > 0 else "no"
-    n = abs(position)
+    n = Count(abs(position))
     if m is None:
         res.left_open[ticker] = "no current book for this market"
         return
@@ -167,18 +167,18 @@ def _close_one(ticker: str, position: int, m: Market | None, res: FlattenResult,
     if not bids:
         res.left_open[ticker] = f"nobody bids for {outcome.upper()} {ticker}"
         return
-    floor = snap(max(1, int(bids[0][0] * (1 - slip))), m.price_ranges, up=True) or 1
+    floor = snap(Price(max(1, int(bids[0][0] * (1 - slip)))), m.price_ranges, up=True) or Price(1)
     slices = sell_slices(m, outcome, n, min_price=floor)
     if not slices:
         res.left_open[ticker] = f"no bid within the {slip:.1%} slippage bound"
         return
     limit = slices[-1][0]
-    leg = Leg(ticker, outcome, "sell", limit, n)  # type: ignore[arg-type]
+    leg = Leg(ticker, outcome, "sell", limit, n)
     from .domain import to_book_side
 
-    side, yes_price = to_book_side(outcome, "sell", limit)  # type: ignore[arg-type]
+    side, yes_price = to_book_side(outcome, "sell", limit)
     intent = OrderIntent(client_order_id(f"flatten-{stamp}", 0, f"{ticker}:{side}:{yes_price}:{n}", "flatten"),
-                         ticker, side, yes_price, n, time_in_force="immediate_or_cancel", reduce_only=True)
+                         ticker, side, yes_price, Count(n), time_in_force="immediate_or_cancel", reduce_only=True)
     d = gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, trading_active=True)
     if d:
         res.left_open[ticker] = d.reason

@@ -27,13 +27,16 @@ from .context import (
     trader_locks,
     venue_source,
 )
-from .domain import ExchangeOrder, Leg, Market, OrderIntent, from_book_side, to_book_side
+from .domain import ExchangeOrder, Leg, Market, OrderIntent, OrderStatus, from_book_side, to_book_side
 from .engine import IterationResult, TradingLoop, encode, iso
 from .errors import ConsentError, KalashiError, NotFound, RiskDenied, UsageError
 from .journal import Journal, default_journal_path
 from .money import (
     COUNT_SCALE,
     ONE_DOLLAR,
+    Count,
+    Money,
+    Price,
     fmt_count,
     fmt_money,
     fmt_price,
@@ -329,7 +332,7 @@ class TradingService:
 
     def _cancel_resting(self, progress: Progress | None = None) -> int:
         """Cancel every resting order at the broker and journal the broker's answer; return how many."""
-        resting = self.broker.orders(status="resting")
+        resting = self.broker.orders(status=OrderStatus.RESTING)
         if progress is not None:
             progress({"step": "cancel", "done": 0, "total": len(resting),
                       "message": f"cancelling {len(resting)} resting order(s)"})
@@ -338,7 +341,7 @@ class TradingService:
             progress({"step": "cancel", "done": len(resting), "total": len(resting),
                       "message": f"{cancelled} of {len(resting)} resting order(s) cancelled"})
         now = {o.order_id: o for o in self.broker.orders()}
-        for o in self.journal.orders(status="resting"):
+        for o in self.journal.orders(status=OrderStatus.RESTING):
             if o.order_id in now:
                 self.journal.upsert_order(now[o.order_id])
         if resting:
@@ -453,10 +456,10 @@ class TradingService:
                 title = title or m.title
                 group = group or grouper.group(m.category, m.series_ticker, m.ticker)
             out.append({"ticker": x.ticker, "title": title,
-                        "outcome": outcome, "count": fmt_count(n), "avg_price": fmt_price(avg),
+                        "outcome": outcome, "count": fmt_count(Count(n)), "avg_price": fmt_price(Price(avg)),
                         "mark": fmt_price(mark) if mark is not None else None,
-                        "unrealized_pnl": fmt_money(v.value - x.cost) if v is not None else None,
-                        "cost": fmt_money(x.cost), "realized_pnl": fmt_money(x.realized - x.fees),
+                        "unrealized_pnl": fmt_money(Money(v.value - x.cost)) if v is not None else None,
+                        "cost": fmt_money(x.cost), "realized_pnl": fmt_money(Money(x.realized - x.fees)),
                         "group": group, "valued_by": v.basis.value if v is not None else None,
                         "marked_at": iso(v.as_of_ms) if v is not None and v.as_of_ms else None})
         return out
@@ -531,7 +534,7 @@ class TradingService:
         with self._lock:
             return [market_record(m) for m in scan(self.source, self.profile, limit=limit)]
 
-    def analyze(self, limit: int = 500, fair: dict[str, int] | None = None, top: int = 20) -> list[dict[str, Any]]:
+    def analyze(self, limit: int = 500, fair: dict[str, Price] | None = None, top: int = 20) -> list[dict[str, Any]]:
         with self._lock:
             markets = list(scan(self.source, self.profile, limit=limit))
             opps = list(Analyzer(self.profile, fair=fair).analyze(markets, as_of_ms=self.source.now_ms(),
@@ -606,8 +609,8 @@ class TradingService:
             # balance is the ledger's cash, as in every iteration record; ``available`` is what the
             # broker would still let us spend (cash less what resting orders hold)
             "account": {"balance": fmt_money(led.cash), "equity": fmt_money(p.equity), "cash": fmt_money(led.cash),
-                        "available": fmt_money(available), "realized_pnl": fmt_money(led.realized - led.fees),
-                        "unrealized_pnl": fmt_money(p.equity - led.cash - open_cost),
+                        "available": fmt_money(available), "realized_pnl": fmt_money(Money(led.realized - led.fees)),
+                        "unrealized_pnl": fmt_money(Money(p.equity - led.cash - open_cost)),
                         "equity_marked": fmt_money(p.equity_marked), "equity_settled": fmt_money(p.equity_settled),
                         "starting_balance": fmt_money(p.starting_balance)},
             "equity_curve": [{"ts": r["started"], "equity": fmt_money(r["equity"])} for r in iterations],
@@ -626,7 +629,7 @@ class TradingService:
     def open_orders(self) -> list[dict[str, Any]]:
         """Resting orders as the trader placed them (outcome, action, outcome price), oldest first."""
         with self._lock:
-            resting = self.broker.orders(status="resting")
+            resting = self.broker.orders(status=OrderStatus.RESTING)
             placed = {r["client_order_id"]: r for r in self._recent if r.get("kind") == "order"}
             intents = {o.client_order_id: self.journal.intent(o.client_order_id) for o in resting
                        if o.client_order_id not in placed}
@@ -814,7 +817,7 @@ class TradingService:
                              "filled contracts included")
         with self._lock:
             o = self._order(order_id)
-            if o.status != "resting":
+            if o.status != OrderStatus.RESTING:
                 raise UsageError(f"order {order_id} is {o.status}: only a resting order can be amended")
             m = self.source.books([o.ticker]).get(o.ticker)
             if m is None:
@@ -822,13 +825,13 @@ class TradingService:
             p = self._price_on_grid(yes_price, m) if yes_price is not None else o.price
             n = self._count_for(count, m) if count is not None else o.fill_count + o.remaining_count
             if p == o.price and n == o.fill_count + o.remaining_count:
-                raise UsageError(f"order {order_id} already rests at {fmt_price(p)} for {fmt_count(n)}: nothing to "
+                raise UsageError(f"order {order_id} already rests at {fmt_price(Price(p))} for {fmt_count(Count(n))}: nothing to "
                                  "change")
             coid = client_order_id_ or client_order_id(f"amend-{int(time.time() // 60)}", 0,
                                                        f"{order_id}:{p}:{n}", "amend")
             ex, gate = self._executor()
             group = Grouper(self.profile).group(m.category, m.series_ticker, m.ticker)
-            res = ex.amend(o, m, price=p, count=n, client_order_id=coid, concentration=(m.event_ticker, group))
+            res = ex.amend(o, m, price=Price(p), count=Count(n), client_order_id=coid, concentration=(m.event_ticker, group))
             if res.denied is not None:
                 d = res.denied
                 rec = {"kind": "denied", "v": 1, "ref": d.ref, "ticker": d.ticker, "rule": d.rule,
@@ -861,7 +864,7 @@ class TradingService:
             raise UsageError("give exactly one of reduce_by and reduce_to")
         with self._lock:
             o = self._order(order_id)
-            if o.status != "resting":
+            if o.status != OrderStatus.RESTING:
                 raise UsageError(f"order {order_id} is {o.status}: only a resting order can be decreased")
             try:
                 by = parse_count(reduce_by) if reduce_by is not None else None
@@ -875,7 +878,7 @@ class TradingService:
             self.journal.add_event("decrease", {"order_id": order_id, "from": o.remaining_count, "to": left},
                                    ticker=o.ticker)
         return {"order": order_view(now), "remaining": fmt_count(left),
-                "reduced_by": fmt_count(o.remaining_count - left)}
+                "reduced_by": fmt_count(Count(o.remaining_count - left))}
 
     def batch_create_orders(self, orders: list[dict[str, Any]]) -> list[list[dict[str, Any]] | KalashiError]:
         """Place several orders, each through :meth:`create_order` (the one gate, journaled before sending).
@@ -932,11 +935,11 @@ class TradingService:
     def cancel_all_orders(self, ticker: str | None = None) -> dict[str, Any]:
         """Cancel every resting order (of one market), in batches; always allowed."""
         with self._lock:
-            resting = [o.order_id for o in self.broker.orders(status="resting", ticker=ticker)]
+            resting = [o.order_id for o in self.broker.orders(status=OrderStatus.RESTING, ticker=ticker)]
             results: list[dict[str, Any]] = []
             for i in range(0, len(resting), CANCEL_BATCH):
                 results += self.batch_cancel_orders(resting[i:i + CANCEL_BATCH])
-            left = len(self.broker.orders(status="resting", ticker=ticker))
+            left = len(self.broker.orders(status=OrderStatus.RESTING, ticker=ticker))
             if resting:
                 self.journal.add_event("cancel-all", {"ticker": ticker or "", "resting": len(resting),
                                                       "left": left})
@@ -953,11 +956,11 @@ class TradingService:
             tickers = [ticker] if ticker else None
             if order_id is not None:
                 o = self._order(order_id)
-                if o.status != "resting":
+                if o.status != OrderStatus.RESTING:
                     raise UsageError(f"order {order_id} is {o.status}: only a resting order has a queue position")
                 tickers = [o.ticker]
             rows = self._desk().queue_positions(tickers=tickers)
-            coids = {o.order_id: o.client_order_id for o in self.broker.orders(status="resting")}
+            coids = {o.order_id: o.client_order_id for o in self.broker.orders(status=OrderStatus.RESTING)}
         return [{"order_id": q.order_id, "client_order_id": coids.get(q.order_id, ""), "ticker": q.ticker,
                  "ahead": fmt_count(q.ahead)} for q in rows if order_id is None or q.order_id == order_id]
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .domain import Trade
 from .errors import NotFound, UsageError
-from .money import ONE_DOLLAR, fmt_count, fmt_multiplier, fmt_price
+from .money import ONE_DOLLAR, Count, Price, fmt_count, fmt_multiplier, fmt_price
 
 if TYPE_CHECKING:
     from .ports import MarketSource
@@ -59,7 +59,7 @@ def iso(ms: int) -> str:
 def trade_json(t: Trade) -> Json:
     """One public trade: YES and NO price, size, which outcome the taker bought, when."""
     return {"trade_id": t.trade_id, "ticker": t.ticker, "yes_price": fmt_price(t.price),
-            "no_price": fmt_price(ONE_DOLLAR - t.price), "count": fmt_count(t.count),
+            "no_price": fmt_price(Price(ONE_DOLLAR - t.price)), "count": fmt_count(t.count),
             "taker_outcome": "yes" if t.taker_side == "bid" else "no", "ts": iso(t.ts_ms)}
 
 
@@ -69,7 +69,7 @@ def _ohlc(values: Sequence[int | None] | None) -> Json:
 
 
 def _p(v: int | None) -> str | None:
-    return fmt_price(v) if v is not None else None
+    return fmt_price(Price(v)) if v is not None else None
 
 
 def candle_json(c: Candle) -> Json:
@@ -282,7 +282,7 @@ class SimVenue(ListingVenue):
             ts = u.time_ms(s)
             for t in u.trades_between(s - 1, s, tickers=[ticker]) if s > a else ():
                 store.trade(ticker, t.ts_ms, t.price, t.count)
-            store.quote(ticker, ts, m.yes_bid or 0, m.yes_ask or ONE_DOLLAR, m.open_interest)
+            store.quote(ticker, ts, m.yes_bid or Price(0), m.yes_ask or ONE_DOLLAR, m.open_interest)
         now_s = u.time_ms(step) // 1000
         return [candle_json(c) for c in store.candles(ticker, start_ts, end_ts, period, until_ts=now_s)]
 
@@ -389,8 +389,8 @@ class ExchangeVenue:
         end = c.get("end_period_ts")
         return {"end": iso(int(end) * 1000) if isinstance(end, int) else None, "yes_bid": side("yes_bid"),
                 "yes_ask": side("yes_ask"), "price": side("price", ("mean", "previous")),
-                "volume": fmt_count(count_of(c, "volume") or 0),
-                "open_interest": fmt_count(count_of(c, "open_interest") or 0)}
+                "volume": fmt_count(count_of(c, "volume") or Count(0)),
+                "open_interest": fmt_count(count_of(c, "open_interest") or Count(0))}
 
     def now_s(self) -> int:
         return int(self.source.now_ms()) // 1000

@@ -25,7 +25,7 @@ import orjson
 
 from .. import __version__
 from ..ledger import fold_trades
-from ..money import COUNT_SCALE, ONE_DOLLAR, fmt_money, fmt_price
+from ..money import COUNT_SCALE, ONE_DOLLAR, Money, fmt_money, fmt_price
 from ..records import VERSION
 from ..stages.metrics import compute_metrics
 from ..stages.performance import MidHistory, markouts
@@ -134,7 +134,7 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
                        "contracts": f"{n / COUNT_SCALE:.2f}",
                        "exit": iso(t.closed_ms) if not t.is_open else None, "exit_how": exit_how,
                        "holding_s": _dec(Decimal((now if t.is_open else t.closed_ms) - t.opened_ms) / 1000, "0.001"),
-                       "pnl": fmt_money(pnl), "fees": fmt_money(t.fees)})
+                       "pnl": fmt_money(Money(pnl)), "fees": fmt_money(t.fees)})
 
     # maker orders: how much of what rested filled, and how long the queue took
     orders = run.broker.orders()
@@ -161,7 +161,7 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
     summary = {
         "starting_balance": fmt_money(start),
         "equity": fmt_money(equity),
-        "pnl": fmt_money(equity - start),
+        "pnl": fmt_money(Money(equity - start)),
         "return_pct": _dec(Decimal(equity - start) * 100 / start, "0.01") if start else None,
         "equity_marked": fmt_money(portfolio.equity_marked),
         "fees": fmt_money(portfolio.ledger.fees),
@@ -172,9 +172,9 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
         "sharpe": metrics["performance"]["sharpe"],
         "sortino": metrics["performance"]["sortino"],
         "max_drawdown_pct": metrics["max_drawdown_pct"],
-        "max_drawdown": fmt_money(max((d for _, _, _, d in curve), default=0)),
-        "exposure_avg": fmt_money(sum(exposures) // len(exposures)) if exposures else fmt_money(0),
-        "exposure_max": fmt_money(max(exposures, default=0)),
+        "max_drawdown": fmt_money(Money(max((d for _, _, _, d in curve), default=0))),
+        "exposure_avg": fmt_money(Money(sum(exposures) // len(exposures))) if exposures else fmt_money(Money(0)),
+        "exposure_max": fmt_money(Money(max(exposures, default=0))),
         "orders": len(orders),
         "fills": len(fills),
         "maker_orders": len(resting),
@@ -208,11 +208,11 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
                     "settings": msgspec.to_builtins(cfg.profile)},
         "settlement": {"by_rule": by_rule, "markets": settlement, "results_file": cfg.results_path},
         "per_strategy": per_strategy,
-        "per_category": {k: {"trades": v["trades"], "pnl": fmt_money(v["pnl"]), "fees": fmt_money(v["fees"])}
+        "per_category": {k: {"trades": v["trades"], "pnl": fmt_money(Money(v["pnl"])), "fees": fmt_money(Money(v["fees"]))}
                          for k, v in sorted(per_category.items())},
         "markouts": mk,
         "trades": trades,
-        "equity_curve": [{"n": n, "t": iso(ts), "equity": fmt_money(e), "drawdown": fmt_money(d)}
+        "equity_curve": [{"n": n, "t": iso(ts), "equity": fmt_money(Money(e)), "drawdown": fmt_money(Money(d))}
                          for n, ts, e, d in shown],
         "metrics": metrics,
         "notes": notes,

@@ -161,7 +161,7 @@ def run_backtest(cfg: BacktestConfig, workdir: str | Path | None = None, *,
     journal = Journal(work / "journal.sqlite", mode="paper", durable=False)
     latency = cfg.latency
     if latency > 0 and source.replays():
-        broker: PaperBroker = LateBroker(LatencyView(source, latency),  # type: ignore[arg-type]
+        broker: PaperBroker = LateBroker(LatencyView(source, latency),
                                          work / "journal.sqlite.paper-exchange.sqlite",
                                          starting_balance=money(cfg.profile.paper.starting_balance),
                                          latency_ms=latency, now_ms=source.now_ms, durable=False)

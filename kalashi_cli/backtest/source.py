@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import Market, Settlement
-from ..money import ONE_DOLLAR
+from ..money import ONE_DOLLAR, Price
 from ..ports import MarketSource, SourceEvents
 from ..sim.replay import MergedReplaySource, ReplaySource
 from ..stages.scan import close_ms
@@ -129,7 +129,7 @@ class BacktestSource:
             at = c if c is not None and c <= now else now
             self.settled[t] = (result, BY_RESULTS, at)
             out.append(Settlement(ticker=t, event_ticker=m.event_ticker, result=result,  # type: ignore[arg-type]
-                                  settled_ts_ms=at, value=ONE_DOLLAR if result == "yes" else 0))
+                                  settled_ts_ms=at, value=ONE_DOLLAR if result == "yes" else Price(0)))
         return out
 
     def settlement_sources(self) -> dict[str, dict[str, Any]]:

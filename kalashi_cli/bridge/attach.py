@@ -27,11 +27,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..domain import OrderStatus
 from ..engine import iso
 from ..errors import UsageError
 from ..heal.checks import trading_state_status
 from ..journal import Journal, RecordRow
-from ..money import fmt_count, fmt_money, fmt_price
+from ..money import Count, Money, Price, fmt_count, fmt_money, fmt_price
 from ..profile import Profile, load_profile
 from ..service import EQUITY_POINTS, JOURNAL_VIEW, decimal_text, iteration_record_from_row, percent
 from .backends import CommandRefused, Listener, Progress, clock_of
@@ -209,10 +210,10 @@ class AttachBackend:
             status, interval, age = self._loop_view(rows)
             stored, why = self._stored_state()
             start_raw = j.get_meta("starting_balance")
-            p = (load_portfolio(j, int(start_raw), spread_cap=spread_cap(self.profile))  # never writes: it is set
+            p = (load_portfolio(j, Money(int(start_raw)), spread_cap=spread_cap(self.profile))  # never writes: it is set
                  if start_raw is not None else None)
             meta = j.market_meta()
-            resting = j.orders(status="resting")
+            resting = j.orders(status=OrderStatus.RESTING)
             view = j.record_rows(("order", "fill"), limit=JOURNAL_VIEW, newest_first=True)
             metrics = self._fresh_metrics(p, rows[-1] if rows else None) if p is not None else j.latest_metrics()
             ok, detail = j.integrity_ok()
@@ -237,15 +238,15 @@ class AttachBackend:
             cash = last["cash"] if last is not None else led.cash
             marked = last["marked"] if last is not None else p.equity_marked
             account = {"balance": fmt_money(cash), "equity": fmt_money(equity), "cash": fmt_money(cash),
-                       "realized_pnl": fmt_money(led.realized - led.fees),
-                       "unrealized_pnl": fmt_money(equity - cash - open_cost),
-                       "equity_marked": fmt_money(marked), "equity_settled": fmt_money(equity - marked),
+                       "realized_pnl": fmt_money(Money(led.realized - led.fees)),
+                       "unrealized_pnl": fmt_money(Money(equity - cash - open_cost)),
+                       "equity_marked": fmt_money(marked), "equity_settled": fmt_money(Money(equity - marked)),
                        "starting_balance": fmt_money(p.starting_balance)}
             for x in led.open_positions():
                 n = abs(x.position)
                 info = meta.get(x.ticker, ("", "", "", "", ""))
                 positions.append({"ticker": x.ticker, "title": info[2], "outcome": "yes" if x.position > 0 else "no",
-                                  "count": fmt_count(n), "avg_price": fmt_price(x.cost // n if n else 0),
+                                  "count": fmt_count(Count(n)), "avg_price": fmt_price(Price(x.cost // n if n else Price(0))),
                                   "mark": None, "unrealized_pnl": None, "cost": fmt_money(x.cost),
                                   "group": info[4]})
             cap = percent(self.profile.correlate.max_group_pct)
@@ -343,7 +344,7 @@ class AttachBackend:
         if self.mode == "paper":
             try:
                 set_halted(jr, reason)
-                resting = len(jr.orders(status="resting"))
+                resting = len(jr.orders(status=OrderStatus.RESTING))
             finally:
                 jr.close()
             with self._lock:

@@ -98,7 +98,7 @@ class KalashiGroup(TyperGroup):
             usage_error(problem)
             raise typer.Exit(problem.exit_code) from None
 
-    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,  # type: ignore[override]
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,
                      **extra: Any) -> Any:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)

@@ -127,7 +127,8 @@ def help_text(path: tuple[str, ...], root: Any | None = None) -> str:
     """Return ``kalashi PATH --help`` as plain text at a fixed width (deterministic)."""
     root = root or root_command()
     cmd, ctx = _context(path, root)
-    return cmd.get_help(ctx).rstrip() + "\n"
+    text: str = cmd.get_help(ctx)
+    return text.rstrip() + "\n"
 
 
 def options_index(root: Any | None = None) -> list[tuple[str, dict[str, str]]]:

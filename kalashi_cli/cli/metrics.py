@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from ..domain import Market
+    from ..journal import Journal
 
 from .common import (
     DemoOpt,
@@ -93,7 +97,7 @@ def metrics(
         out.write(m)
 
 
-def _books(jr) -> tuple[dict, int | None]:  # noqa: ANN001
+def _books(jr: Journal) -> tuple[dict[str, Market], int | None]:
     """The books of open positions at the source the journal last traded on, when cheap (the sim), and its time.
 
     Elsewhere positions are valued at the journal's last marks (the run-loop keeps them).
@@ -112,7 +116,7 @@ def _books(jr) -> tuple[dict, int | None]:  # noqa: ANN001
         src.close()
 
 
-def show(m: dict, state: tuple[str, str] | None = None, con: Any = None) -> None:
+def show(m: dict[str, Any], state: tuple[str, str] | None = None, con: Any = None) -> None:
     """The metrics as a person reads them: $ for money (cents, as run-loop shows it), percentages
     for rates, "n/a" where there is nothing to measure yet, the trading state in its colour."""
     from rich.table import Table

@@ -36,6 +36,10 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..engine import IterationResult
+    from ..journal import Journal
     from ..profile import Profile
 
 EPILOG = """Examples:
@@ -131,7 +135,7 @@ def run_loop(
 
     on_screen = view is not None and live_on == "stdout"
 
-    def sink(rec: dict) -> None:
+    def sink(rec: dict[str, Any]) -> None:
         if rec["kind"] == "iteration" and on_screen:
             return  # the live status shows it
         if rec["kind"] == "iteration" or all_records:
@@ -160,7 +164,7 @@ def run_loop(
     old_int = signal.signal(signal.SIGINT, stop)
     old_term = signal.signal(signal.SIGTERM, stop)
 
-    def status(res) -> None:  # noqa: ANN001
+    def status(res: IterationResult) -> None:
         if view is not None:
             view.update(res.record, loop.last_portfolio)
 
@@ -217,7 +221,7 @@ class LiveStatus:
         """A line above the status (a record of --all-records)."""
         self.con.print(line, soft_wrap=True, highlight=False, markup=False)
 
-    def update(self, rec: dict, portfolio: Any) -> None:
+    def update(self, rec: dict[str, Any], portfolio: Any) -> None:
         self.count += 1
         self.orders += int(rec.get("orders") or 0)
         self.fills += int(rec.get("fills") or 0)
@@ -225,7 +229,7 @@ class LiveStatus:
         if self._live is not None:
             self._live.update(frame, refresh=True)
 
-    def render(self, rec: dict | None, portfolio: Any) -> Any:
+    def render(self, rec: dict[str, Any] | None, portfolio: Any) -> Any:
         from rich.table import Table
 
         from ..money import fmt_money
@@ -265,7 +269,7 @@ def replay_end(spec: str, src: object, done: int, iterations: int | None, *, sto
             f"(every recorded event has been traded on) — record a longer one for more iterations")
 
 
-def readable(rec: dict) -> str:
+def readable(rec: dict[str, Any]) -> str:
     """One line a person can read for an iteration (or, with --all-records, any other record)."""
     if rec["kind"] == "iteration":
         reacted = f"  reactions {rec['reactions']} ({rec['reaction_orders']} orders)" if "reactions" in rec else ""
@@ -285,7 +289,7 @@ def last_iteration(jr: Any) -> int | None:
     return int(rows[-1]["n"]) if rows else None
 
 
-def _resume_spec(spec: str, jr, prof: Profile | None = None) -> str:  # noqa: ANN001
+def _resume_spec(spec: str, jr: Journal, prof: Profile | None = None) -> str:
     """Continue a sim where this journal left off (same seed and size), so a restart moves on."""
     if not (spec == "sim" or spec.startswith("sim:")) or "step=" in spec:
         return spec
@@ -296,14 +300,17 @@ def _resume_spec(spec: str, jr, prof: Profile | None = None) -> str:  # noqa: AN
     from ..context import open_source as _open
 
     want = _open(spec, prof).describe()
-    strip = lambda s: ",".join(p for p in s[4:].split(",") if not p.startswith("step="))  # noqa: E731
+
+    def strip(s: str) -> str:
+        return ",".join(p for p in s[4:].split(",") if not p.startswith("step="))
+
     if last.startswith("sim:") and strip(last) == strip(want):
         step = int(dict(p.split("=", 1) for p in last[4:].split(","))["step"]) + 1
         return f"sim:{strip(want)},step={step}"
     return spec
 
 
-def resume_spec_for(spec: str, path) -> str:  # noqa: ANN001
+def resume_spec_for(spec: str, path: Path) -> str:
     """``_resume_spec`` for a journal that may not exist yet (read without creating it)."""
     if not (spec == "sim" or spec.startswith("sim:")) or "step=" in spec or not path.is_file():
         return spec

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -32,6 +33,12 @@ from .common import (
     use_table,
 )
 
+if TYPE_CHECKING:
+    from ..journal import Journal
+    from ..ports import Broker, MarketSource
+    from ..profile import Profile
+    from .common import Mode
+
 #: --source for the controls: books from here, else from the source the journal last traded on
 BooksSourceOpt = Annotated[str | None, typer.Option(
     "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
@@ -39,7 +46,7 @@ BooksSourceOpt = Annotated[str | None, typer.Option(
          "--demo/--live: the venue traded, and no other).")]
 
 
-def _source_for(jr, source: str | None, mode: str = "paper", *, priced: bool = False) -> str:  # noqa: ANN001
+def _source_for(jr: Journal, source: str | None, mode: str = "paper", *, priced: bool = False) -> str:
     """Books come from --source, else the source this journal last traded on, else sim.
 
     ``priced``: the books price orders (flatten). On demo/live they then come from the venue
@@ -62,7 +69,7 @@ def _source_for(jr, source: str | None, mode: str = "paper", *, priced: bool = F
     return str(rows[-1]["source"]) if rows and rows[-1].get("source") else "sim"
 
 
-def _open_journal(mode, journal, prof):  # noqa: ANN001, ANN202
+def _open_journal(mode: Mode, journal: Path | None, prof: Profile) -> Journal:
     """The journal, after the demo/live consent check (a refused --live creates no journal)."""
     from ..context import require_consent
 
@@ -71,7 +78,8 @@ def _open_journal(mode, journal, prof):  # noqa: ANN001, ANN202
 
 
 @contextmanager
-def _account(mode, jr, source: str | None, prof, *, priced: bool = False) -> Iterator[tuple]:  # noqa: ANN001
+def _account(mode: Mode, jr: Journal, source: str | None, prof: Profile, *,
+             priced: bool = False) -> Iterator[tuple[MarketSource, Broker]]:
     """Open the source and broker for ``jr``'s account; close broker, source and journal on exit."""
     src = None
     broker = None

@@ -146,7 +146,7 @@ def sim_exchange(
     faults = Faults(FaultConfig(
         seed=fault_seed, latency_ms=latency_ms, jitter_ms=jitter_ms, error_rate=error_rate, drop_rate=drop_rate,
         rate_limit_storm=rate_limit_storm, lose_order_responses=lose_order_responses,
-        lose_mode=lose_mode.value,  # type: ignore[arg-type]  # a LoseMode value
+        lose_mode=lose_mode.value,  # a LoseMode value
         ws_disconnect_every=ws_disconnect_every, ws_gap_rate=ws_gap_rate, pause_trading=pause_trading))
     config = ExchangeConfig(seed=seed, markets=markets, start_step=start_step, speed=speed,
                             balance=_balance(parse_balance, balance), tier=tier_named(tier), rate_limits=rate_limits)

@@ -41,7 +41,7 @@ from typing import Any
 import orjson
 
 from kalashi_cli.domain import Level, Market, with_books
-from kalashi_cli.money import ONE_DOLLAR, Count, Price, parse_count, parse_price
+from kalashi_cli.money import ONE_DOLLAR, Count, Price, flip, parse_count, parse_price
 
 log = logging.getLogger("kalashi.exchange.books")
 _loads = orjson.loads
@@ -68,7 +68,7 @@ def fast_count(text: str) -> Count:
     """Parse a count string; the common two-decimal form without the general parser."""
     i = text.find(".")
     if i >= 0 and len(text) - i == 3 and text[i + 1:].isdigit():
-        return int(text[:i] + text[i + 1:])
+        return Count(int(text[:i] + text[i + 1:]))
     return parse_count(text)
 
 
@@ -165,7 +165,7 @@ class LocalBook:
         old = levels.get(price, 0)
         size = old + delta
         if size > 0:
-            levels[price] = size
+            levels[price] = Count(size)
             if not old:
                 if not prices or price > prices[-1]:
                     prices.append(price)
@@ -195,25 +195,25 @@ class LocalBook:
     def best_yes_ask(self) -> Price | None:
         """1 − best NO bid (a NO bid at q is a YES ask at 1 − q)."""
         p = self.no_prices
-        return ONE_DOLLAR - p[-1] if p else None
+        return flip(p[-1]) if p else None
 
     @property
     def best_no_ask(self) -> Price | None:
         p = self.yes_prices
-        return ONE_DOLLAR - p[-1] if p else None
+        return flip(p[-1]) if p else None
 
     def top(self) -> tuple[Price | None, Count, Price | None, Count]:
         """Return (best YES bid, its size, best YES ask, its size) in one call."""
         y, n = self.yes_prices, self.no_prices
         bid: Price | None = None
-        bid_size: Count = 0
+        bid_size: Count = Count(0)
         if y:
             best_yes = y[-1]
             bid, bid_size = best_yes, self.yes[best_yes]
         if n:
             best_no = n[-1]
-            return bid, bid_size, ONE_DOLLAR - best_no, self.no[best_no]
-        return bid, bid_size, None, 0
+            return bid, bid_size, flip(best_no), self.no[best_no]
+        return bid, bid_size, None, Count(0)
 
     def crossed(self) -> bool:
         """True when best YES bid + best NO bid ≥ $1 (YES bid ≥ YES ask): impossible on Kalshi."""
@@ -253,13 +253,13 @@ def _levels(levels: dict[Price, Count], prices: list[Price], depth: int | None) 
     return tuple([(p, levels[p]) for p in prices[:-depth - 1:-1]]) if depth > 0 else ()
 
 
-def _parse_levels(raw: Any, flip: bool) -> list[Level]:
+def _parse_levels(raw: Any, no_side: bool) -> list[Level]:
     out: list[Level] = []
     if not isinstance(raw, list):
         return out
     for entry in raw:
         p = fast_price(entry[0])
-        out.append((ONE_DOLLAR - p if flip else p, fast_count(entry[1])))
+        out.append((flip(p) if no_side else p, fast_count(entry[1])))
     return out
 
 
@@ -406,11 +406,11 @@ class BookStore:
                     levels = book.no
                     prices = book.no_prices
                     if self.no_side_in_yes_prices:
-                        price = ONE_DOLLAR - price
+                        price = Price(ONE_DOLLAR - price)
                 old = levels.get(price, 0)
                 size = old + change
                 if size > 0:
-                    levels[price] = size
+                    levels[price] = Count(size)
                     if not old:  # a new level: keep the sorted prices (appending is the common case)
                         if not prices or price > prices[-1]:
                             prices.append(price)
@@ -441,10 +441,10 @@ class BookStore:
         if kind == "orderbook_snapshot":
             msg = frame["msg"]
             book = self.book(msg["market_ticker"])
-            flip = self.no_side_in_yes_prices
+            no_side = self.no_side_in_yes_prices
             try:
                 yes = _parse_levels(msg.get("yes_dollars_fp"), False)
-                no = _parse_levels(msg.get("no_dollars_fp"), flip)
+                no = _parse_levels(msg.get("no_dollars_fp"), no_side)
             except (KeyError, ValueError, TypeError, IndexError):
                 log.warning("unreadable snapshot for %s; book stays stale", book.ticker)
                 self.mark_stale((book.ticker,))

@@ -172,11 +172,11 @@ class KalshiBroker:
         answer = self._loop.run(self.client.cancel_order(order_id, market_ticker=ticker or None,
                                                          subaccount=self.subaccount))
         raw = answer.get("reduced_by") or answer.get("reduced_by_fp")
-        return parse_count(raw) if isinstance(raw, str) and raw else 0
+        return parse_count(raw) if isinstance(raw, str) and raw else Count(0)
 
     def cancel_all(self) -> int:
         """Cancel every resting order (DELETE /portfolio/events/orders); return how many were resting."""
-        resting = self.orders(status="resting")
+        resting = self.orders(status=OrderStatus.RESTING)
         answer = self._loop.run(self.client.cancel_all_orders(subaccount=self.subaccount))
         listed = answer.get("orders") if isinstance(answer, Mapping) else None
         if isinstance(listed, list):
@@ -201,7 +201,8 @@ class KalshiBroker:
         answer = self._loop.run(self.client.amend_order(order.order_id, body, subaccount=self.subaccount))
         ack = parse_order_ack(answer)
         # an amended order is a resting GTC order: what remains rests
-        status: OrderStatus = "resting" if ack.remaining_count > 0 else "executed" if ack.fill_count else "canceled"
+        status = (OrderStatus.RESTING if ack.remaining_count > 0 else OrderStatus.EXECUTED if ack.fill_count
+                  else OrderStatus.CANCELED)
         return replace(ack, client_order_id=ack.client_order_id or client_order_id, status=status)
 
     def decrease(self, order: ExchangeOrder, *, reduce_by: Count | None = None,
@@ -220,12 +221,12 @@ class KalshiBroker:
 
     def queue_positions(self, *, tickers: Sequence[str] | None = None) -> list[QueuePosition]:
         """GET /portfolio/orders/queue_positions for these markets (default: those with resting orders)."""
-        wanted = list(tickers) if tickers else sorted({o.ticker for o in self.orders(status="resting")})
+        wanted = list(tickers) if tickers else sorted({o.ticker for o in self.orders(status=OrderStatus.RESTING)})
         if not wanted:
             return []
         rows = self._loop.run(self.client.get_queue_positions(market_tickers=wanted, subaccount=self.subaccount))
         return [QueuePosition(_str_of(r, "order_id"), _str_of(r, "market_ticker") or _str_of(r, "ticker"),
-                              count_of(r, "queue_position") or 0) for r in rows]
+                              count_of(r, "queue_position") or Count(0)) for r in rows]
 
     def batch_cancel(self, orders: Sequence[ExchangeOrder]) -> list[Count | KalashiError]:
         """DELETE /portfolio/events/orders/batched (one request, 2 tokens per order); per-order answers."""
@@ -245,7 +246,7 @@ class KalshiBroker:
                 cls = NotFound if code in ("not_found", "order_not_found") else ExchangeError
                 out.append(cls(f"cancel {o.order_id}: {text or code}", code=code))
             else:
-                out.append(count_of(item, "reduced_by") or 0)
+                out.append(count_of(item, "reduced_by") or Count(0))
         return out
 
     def account_limits(self) -> AccountLimits | None:

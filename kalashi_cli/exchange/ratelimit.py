@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from kalashi_cli.domain import AccountLimits
 from kalashi_cli.errors import UsageError
-from kalashi_cli.exchange.wire import AccountLimits
 
 Bucket = Literal["read", "write"]
 Clock = Callable[[], float]
@@ -279,5 +279,6 @@ class RetryPolicy:
     max_delay: float = 5.0
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        d = min(self.max_delay, self.base_delay * (2**attempt))
+        growth: float = 2.0**attempt
+        d = min(self.max_delay, self.base_delay * growth)
         return d / 2 + rng.uniform(0, d / 2)

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import orjson
 
+from kalashi_cli.domain import AccountLimits
 from kalashi_cli.errors import (
     AuthError,
     Conflict,
@@ -47,7 +48,7 @@ from kalashi_cli.errors import (
 )
 from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, KalshiAuth
 from kalashi_cli.exchange.ratelimit import SHARED_HEADROOM_S, RateLimiter, RetryPolicy, Sleep
-from kalashi_cli.exchange.wire import AccountLimits, error_of, parse_account_limits
+from kalashi_cli.exchange.wire import error_of, parse_account_limits
 from kalashi_cli.ports import CallCounter
 
 log = logging.getLogger("kalashi.exchange")

@@ -48,6 +48,7 @@ from kalashi_cli.money import (
     Money,
     Price,
     TickBand,
+    flip,
     fmt_count,
     fmt_price,
     parse_count,
@@ -58,8 +59,8 @@ from kalashi_cli.money import (
 
 Json = Mapping[str, Any]
 
-_CENT: Price = ONE_DOLLAR // 100  # one cent in price units
-_MONEY_PER_CENT: Money = 10_000  # one cent in micro-dollars
+_CENT: Price = Price(ONE_DOLLAR // 100)  # one cent in price units
+_MONEY_PER_CENT: Money = Money(10_000)  # one cent in micro-dollars
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -83,7 +84,7 @@ def price_of(d: Json, base: str) -> Price | None:
     if isinstance(v, str) and v:
         return parse_price(v)
     if _is_int(v):
-        return v * _CENT
+        return Price(v * _CENT)
     return None
 
 
@@ -93,10 +94,10 @@ def lenient_price_of(d: Json, base: str) -> Price | None:
     if not _present(v):
         v = d.get(base)
     if _is_int(v):
-        return v * _CENT
+        return Price(v * _CENT)
     if isinstance(v, str) and v:
         try:
-            return int((Decimal(v) * ONE_DOLLAR).to_integral_value(ROUND_HALF_EVEN))
+            return Price(int((Decimal(v) * ONE_DOLLAR).to_integral_value(ROUND_HALF_EVEN)))
         except InvalidOperation:
             raise ValueError(f"{base} {v!r} is not a decimal number") from None
     return None
@@ -111,7 +112,7 @@ def count_of(d: Json, base: str) -> Count | None:
     if isinstance(v, str) and v:
         return parse_count(v)
     if _is_int(v):
-        return v * 100
+        return Count(v * 100)
     return None
 
 
@@ -127,7 +128,7 @@ def money_of(d: Json, base: str) -> Money | None:
 
 
 def _cents_money(v: Any) -> Money:
-    return v * _MONEY_PER_CENT if _is_int(v) else 0
+    return Money(v * _MONEY_PER_CENT if _is_int(v) else Money(0))
 
 
 def ts_ms_of(value: Any) -> int:
@@ -325,8 +326,8 @@ def _level(raw: Any) -> Level | None:
     if not isinstance(raw, Sequence) or isinstance(raw, str) or len(raw) < 2:
         return None
     p, c = raw[0], raw[1]
-    price = parse_price(p) if isinstance(p, str) else (p * _CENT if _is_int(p) else None)
-    count = parse_count(c) if isinstance(c, str) else (c * 100 if _is_int(c) else None)
+    price = parse_price(p) if isinstance(p, str) else (Price(p * _CENT) if _is_int(p) else None)
+    count = parse_count(c) if isinstance(c, str) else (Count(c * 100) if _is_int(c) else None)
     if price is None or count is None or count <= 0:
         return None
     return price, count
@@ -399,9 +400,9 @@ def parse_market(
     yes_bids: tuple[Level, ...] = ()
     no_bids: tuple[Level, ...] = ()
     if yes_bid is not None and 0 < yes_bid < ONE_DOLLAR:
-        yes_bids = ((yes_bid, count_of(d, "yes_bid_size") or 0),)
+        yes_bids = ((yes_bid, count_of(d, "yes_bid_size") or Count(0)),)
     if yes_ask is not None and 0 < yes_ask < ONE_DOLLAR:
-        no_bids = ((ONE_DOLLAR - yes_ask, count_of(d, "yes_ask_size") or 0),)
+        no_bids = ((flip(yes_ask), count_of(d, "yes_ask_size") or Count(0)),)
     fee_type = series.fee_type if series else "quadratic"
     fee_mult = series.fee_multiplier if series else MULT_SCALE
     if event is not None:
@@ -423,8 +424,8 @@ def parse_market(
         close_time=_str(d, "close_time"),
         yes_bids=yes_bids,
         no_bids=no_bids,
-        volume=count_of(d, "volume") or 0,
-        open_interest=count_of(d, "open_interest") or 0,
+        volume=count_of(d, "volume") or Count(0),
+        open_interest=count_of(d, "open_interest") or Count(0),
         fee_type=fee_type,
         fee_multiplier=fee_mult,
         price_ranges=parse_price_ranges(d.get("price_ranges")),
@@ -474,7 +475,7 @@ def market_settlement(d: Json) -> Settlement | None:
         return None
     value = price_of(d, "settlement_value")
     if value is None:
-        value = ONE_DOLLAR if result == "yes" else 0 if result == "no" else None
+        value = ONE_DOLLAR if result == "yes" else Price(0) if result == "no" else None
     settled = ts_ms_of(d.get("settlement_ts")) or ts_ms_of(d.get("expiration_time")) or ts_ms_of(d.get("close_time"))
     return Settlement(
         ticker=_str(d, "ticker"),
@@ -506,8 +507,8 @@ def _yes_price(d: Json) -> Price:
         return p
     q = price_of(d, "no_price")
     if q is not None:
-        return ONE_DOLLAR - q
-    return price_of(d, "price") or 0
+        return Price(ONE_DOLLAR - q)
+    return price_of(d, "price") or Price(0)
 
 
 def order_request(intent: OrderIntent, *, subaccount: int | None = None,
@@ -553,10 +554,10 @@ def order_request(intent: OrderIntent, *, subaccount: int | None = None,
 def ack_status(intent: OrderIntent | None, fill: Count, remaining: Count) -> OrderStatus:
     """Derive an order status from a V2 create answer (it carries counts, not a status)."""
     if remaining > 0 and (intent is None or intent.time_in_force == "good_till_canceled"):
-        return "resting"
+        return OrderStatus.RESTING
     if fill > 0 and remaining == 0:
-        return "executed"
-    return "canceled"
+        return OrderStatus.EXECUTED
+    return OrderStatus.CANCELED
 
 
 def parse_order_ack(d: Json, intent: OrderIntent | None = None) -> OrderAck:
@@ -567,34 +568,37 @@ def parse_order_ack(d: Json, intent: OrderIntent | None = None) -> OrderAck:
     return OrderAck(
         order_id=_str(d, "order_id"),
         client_order_id=_str(d, "client_order_id") or (intent.client_order_id if intent else ""),
-        fill_count=fill,
-        remaining_count=remaining,
+        fill_count=Count(fill),
+        remaining_count=Count(remaining),
         average_fill_price=lenient_price_of(d, "average_fill_price"),
         average_fee_paid=parse_money(fee) if isinstance(fee, str) and fee else None,
         ts_ms=_int(d, "ts_ms"),
-        status=ack_status(intent, fill, remaining),
+        status=ack_status(intent, Count(fill), Count(remaining)),
     )
 
 
 def parse_exchange_order(d: Json) -> ExchangeOrder:
     """Parse an Order (GET /portfolio/orders) or a WS ``user_order`` message."""
-    status = _str(d, "status")
-    if status not in ("resting", "canceled", "executed"):
-        status = "canceled" if status in ("cancelled",) else "resting" if status == "pending" else "executed"
+    raw = _str(d, "status")
+    try:
+        status = OrderStatus(raw)
+    except ValueError:
+        status = (OrderStatus.CANCELED if raw == "cancelled" else OrderStatus.RESTING if raw == "pending"
+                  else OrderStatus.EXECUTED)
     return ExchangeOrder(
         order_id=_str(d, "order_id"),
         client_order_id=_str(d, "client_order_id"),
         ticker=_str(d, "ticker") or _str(d, "market_ticker"),
         side=_book_side(d),
         price=_yes_price(d),
-        status=status,  # type: ignore[arg-type]
-        initial_count=count_of(d, "initial_count") or 0,
-        fill_count=count_of(d, "fill_count") or 0,
-        remaining_count=count_of(d, "remaining_count") or 0,
-        taker_fees=money_of(d, "taker_fees") or 0,
-        maker_fees=money_of(d, "maker_fees") or 0,
-        taker_fill_cost=money_of(d, "taker_fill_cost") or 0,
-        maker_fill_cost=money_of(d, "maker_fill_cost") or 0,
+        status=status,
+        initial_count=count_of(d, "initial_count") or Count(0),
+        fill_count=count_of(d, "fill_count") or Count(0),
+        remaining_count=count_of(d, "remaining_count") or Count(0),
+        taker_fees=money_of(d, "taker_fees") or Money(0),
+        maker_fees=money_of(d, "maker_fees") or Money(0),
+        taker_fill_cost=money_of(d, "taker_fill_cost") or Money(0),
+        maker_fill_cost=money_of(d, "maker_fill_cost") or Money(0),
         created_ts_ms=_ms(d, ms_key="created_ts_ms", s_key="", iso_keys=("created_time",)),
         time_in_force=_str(d, "time_in_force"),
         order_group_id=_str(d, "order_group_id") or None,
@@ -609,8 +613,8 @@ def parse_fill(d: Json) -> ExchangeFill:
         ticker=_str(d, "ticker") or _str(d, "market_ticker"),
         side=_book_side(d),
         price=_yes_price(d),
-        count=count_of(d, "count") or 0,
-        fee=money_of(d, "fee_cost") or 0,
+        count=count_of(d, "count") or Count(0),
+        fee=money_of(d, "fee_cost") or Money(0),
         is_taker=bool(d.get("is_taker", False)),
         ts_ms=_ms(d),
         client_order_id=_str(d, "client_order_id"),
@@ -621,10 +625,10 @@ def parse_position(d: Json) -> MarketPosition:
     """Parse a MarketPosition (``position_fp`` > 0 YES, < 0 NO)."""
     return MarketPosition(
         ticker=_str(d, "ticker") or _str(d, "market_ticker"),
-        position=count_of(d, "position") or 0,
-        exposure=money_of(d, "market_exposure") or money_of(d, "position_cost") or 0,
-        realized_pnl=money_of(d, "realized_pnl") or 0,
-        fees_paid=money_of(d, "fees_paid") or 0,
+        position=count_of(d, "position") or Count(0),
+        exposure=money_of(d, "market_exposure") or money_of(d, "position_cost") or Money(0),
+        realized_pnl=money_of(d, "realized_pnl") or Money(0),
+        fees_paid=money_of(d, "fees_paid") or Money(0),
     )
 
 
@@ -637,10 +641,10 @@ def parse_settlement(d: Json) -> Settlement:
         event_ticker=_str(d, "event_ticker"),
         result=result if result in ("yes", "no", "scalar") else "",  # type: ignore[arg-type]
         settled_ts_ms=ts_ms_of(d.get("settled_time")),
-        yes_count=count_of(d, "yes_count") or 0,
-        no_count=count_of(d, "no_count") or 0,
+        yes_count=count_of(d, "yes_count") or Count(0),
+        no_count=count_of(d, "no_count") or Count(0),
         revenue=_cents_money(d.get("revenue")),
-        value=value * _CENT if _is_int(value) else None,
+        value=Price(value * _CENT) if _is_int(value) else None,
     )
 
 
@@ -657,7 +661,7 @@ def parse_trade(d: Json) -> Trade:
         trade_id=_str(d, "trade_id"),
         ticker=_str(d, "ticker") or _str(d, "market_ticker"),
         price=_yes_price(d),
-        count=count_of(d, "count") or 0,
+        count=count_of(d, "count") or Count(0),
         taker_side=side,
         ts_ms=_ms(d),
     )
@@ -675,7 +679,7 @@ def parse_balance(d: Json) -> Balance:
             if isinstance(amount, str) and amount:
                 shards.append((int(entry["exchange_index"]), parse_money(amount)))
             elif _is_int(amount):
-                shards.append((int(entry["exchange_index"]), amount * _MONEY_PER_CENT))
+                shards.append((int(entry["exchange_index"]), Money(amount * _MONEY_PER_CENT)))
     return Balance(balance=bal, portfolio_value=_cents_money(d.get("portfolio_value")), by_shard=tuple(shards))
 
 
@@ -727,8 +731,8 @@ def lifecycle_settlement(msg: Json) -> Settlement | None:
     value = price_of(msg, "settlement_value")
     if value is None:
         raw = msg.get("settlement_value")
-        value = ONE_DOLLAR if result == "yes" else 0 if result == "no" else (
-            raw * _CENT if _is_int(raw) else None)
+        value = ONE_DOLLAR if result == "yes" else Price(0) if result == "no" else (
+            Price(raw * _CENT) if _is_int(raw) else None)
     ts = msg.get("settled_ts") if msg.get("event_type") == "settled" else msg.get("determination_ts")
     return Settlement(
         ticker=_str(msg, "market_ticker"),

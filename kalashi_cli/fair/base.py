@@ -8,6 +8,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..domain import Market
+from ..money import Money, Price
 
 if TYPE_CHECKING:
     from ..profile import FairSettings
@@ -47,14 +48,14 @@ class FairValue:
     inputs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
-    def price(self) -> int:
+    def price(self) -> Price:
         """``p`` in price units (1/10 000 dollar), rounded half-even: what the value strategy compares."""
-        return int((self.p * 10_000).to_integral_value(ROUND_HALF_EVEN))
+        return Price(int((self.p * 10_000).to_integral_value(ROUND_HALF_EVEN)))
 
     @property
-    def se_money(self) -> int:
+    def se_money(self) -> Money:
         """``se`` as money per contract (micro-dollars), rounded up: the extra edge it costs."""
-        return int((self.se * 1_000_000).to_integral_value(ROUND_CEILING))
+        return Money(int((self.se * 1_000_000).to_integral_value(ROUND_CEILING)))
 
 
 class FairModel(Protocol):

@@ -34,10 +34,10 @@ import orjson
 
 from ..domain import Market
 from ..errors import InputError, UsageError
-from ..money import COUNT_SCALE, ONE_DOLLAR
+from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Price, flip
 from .spot import parse_time_ms
 
-CANDLE_SIZE = 100 * COUNT_SCALE
+CANDLE_SIZE = Count(100 * COUNT_SCALE)
 Snapshot = tuple[int, list[Market]]
 
 
@@ -179,7 +179,7 @@ def _candle_ticker(path: Path) -> str:
 
 def candle_snapshots(paths: list[str]) -> Iterator[Snapshot]:
     """Kalshi candlestick CSVs as snapshots: each candle's closing bid and ask, at its timestamp."""
-    series: dict[str, dict[int, tuple[int | None, int | None]]] = {}
+    series: dict[str, dict[int, tuple[Price | None, Price | None]]] = {}
     for raw in paths:
         p = Path(raw)
         try:
@@ -189,12 +189,12 @@ def candle_snapshots(paths: list[str]) -> Iterator[Snapshot]:
         if not rows or "bid_close" not in rows[0] or "ask_close" not in rows[0]:
             raise InputError(f"{p}: not a candlestick CSV (needs timestamp, bid_close, ask_close)")
         cents = any(float(r["ask_close"] or 0) > 1.0 or float(r["bid_close"] or 0) > 1.0 for r in rows)
-        out: dict[int, tuple[int | None, int | None]] = {}
+        out: dict[int, tuple[Price | None, Price | None]] = {}
         for n, r in enumerate(rows, 2):
             try:
                 t = parse_time_ms(r.get("timestamp") or r.get("end_period_ts") or "")
-                bid = round(float(r["bid_close"]) * ONE_DOLLAR / (100 if cents else 1)) if r["bid_close"] else None
-                ask = round(float(r["ask_close"]) * ONE_DOLLAR / (100 if cents else 1)) if r["ask_close"] else None
+                bid = Price(round(float(r["bid_close"]) * ONE_DOLLAR / (100 if cents else 1))) if r["bid_close"] else None
+                ask = Price(round(float(r["ask_close"]) * ONE_DOLLAR / (100 if cents else 1))) if r["ask_close"] else None
             except (TypeError, ValueError):
                 raise InputError(f"{p}:{n}: bad timestamp, bid_close or ask_close") from None
             out[t] = (bid if bid and bid > 0 else None, ask if ask is not None and ask < ONE_DOLLAR else None)
@@ -219,6 +219,6 @@ def candle_snapshots(paths: list[str]) -> Iterator[Snapshot]:
                     continue
                 bid, ask = quote
                 markets.append(replace(base[ticker], yes_bids=((bid, CANDLE_SIZE),) if bid else (),
-                                       no_bids=((ONE_DOLLAR - ask, CANDLE_SIZE),) if ask is not None else ()))
+                                       no_bids=((flip(ask), CANDLE_SIZE),) if ask is not None else ()))
         if markets:
             yield t_ms, markets

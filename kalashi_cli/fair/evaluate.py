@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 
 from ..domain import Market
-from ..money import COUNT_SCALE, ONE_DOLLAR, fee_for, fmt_money, notional
+from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fee_for, fmt_money, notional
 from ..profile import Profile
 from .base import FairModel, FairValue, as_probability
 from .datasets import Snapshot
@@ -83,7 +83,7 @@ class Score:
                 "markets": self.markets, "events": self.events, "brier": dec(self.brier),
                 "log_loss": dec(self.log_loss), "brier_vs_mid": dec(self.brier_vs_mid),
                 "brier_vs_mid_ci": None if self.brier_vs_mid_ci is None else [dec(x) for x in self.brier_vs_mid_ci],
-                "reliability": list(self.reliability), "trades": self.trades, "pnl": fmt_money(self.pnl)}
+                "reliability": list(self.reliability), "trades": self.trades, "pnl": fmt_money(Money(self.pnl))}
 
 
 class RecordedModel:
@@ -207,8 +207,8 @@ def collect_rows(snapshots: Iterable[Snapshot], results: dict[str, bool], models
                     if price is None:
                         continue
                     won = results[m.ticker] == (leg.outcome == "yes")
-                    fee = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier)
-                    trades[name][m.ticker] = notional(ONE_DOLLAR if won else 0, ONE) - notional(price, ONE) - fee
+                    fee = fee_for(price, Count(ONE), fee_type=m.fee_type, multiplier=m.fee_multiplier)
+                    trades[name][m.ticker] = notional(ONE_DOLLAR if won else Price(0), Count(ONE)) - notional(price, Count(ONE)) - fee
             for m in live:
                 if m.ticker not in results or m.ticker not in values[MID]:
                     continue

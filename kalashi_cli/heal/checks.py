@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ..errors import JournalError
-from ..journal import integrity_check, probe_write
+from ..journal import IntentStatus, integrity_check, probe_write
 
 if TYPE_CHECKING:
     from ..journal import Journal
@@ -100,7 +100,7 @@ def timed(name: str, fn: Callable[[], CheckResult]) -> Check:
         res = fn()
         status, detail = res[0], res[1]
         if len(res) == 3:
-            facts = res[2]  # type: ignore[misc]
+            facts = res[2]
     except Exception as e:  # noqa: BLE001 - a check that blows up is a failed check
         status, detail = FAILED, f"{type(e).__name__}: {e}"
     return Check(name, status, detail, _ms_since(t0), facts)
@@ -233,8 +233,8 @@ def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int
         try:
             with _reading(path) as jr:
                 failures = int(jr.get_meta("reconcile_failures", "0") or 0)
-                unknown = jr.intents(status="unknown")
-                pending = [i for i in jr.intents(status="pending")
+                unknown = jr.intents(status=IntentStatus.UNKNOWN)
+                pending = [i for i in jr.intents(status=IntentStatus.PENDING)
                            if i.created_ms < now - int(pending_grace_s * 1000)]
                 events = jr.events("reconcile", limit=1)
         except JournalError as e:

@@ -36,9 +36,9 @@ from .checks import DEGRADED, FAILED, OK, Check, not_applicable, parse_iso_ms
 if TYPE_CHECKING:
     import httpx
 
+    from ..domain import AccountLimits
     from ..exchange.auth import Credentials
     from ..exchange.env import KalshiEnv
-    from ..exchange.wire import AccountLimits
 
 SKEW_DEGRADED_S = 2.0
 SKEW_FAILED_S = 10.0

@@ -86,7 +86,7 @@ def metrics_text(status: Mapping[str, Any]) -> str:
             return families()
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Snapshot())  # type: ignore[arg-type]
+    registry.register(Snapshot())
     return generate_latest(registry).decode()
 
 

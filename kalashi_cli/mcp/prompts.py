@@ -23,6 +23,7 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
+from ..domain import OrderStatus
 from ..errors import KalashiError
 from . import summaries as say
 from .server import data_source, describe, profile_view
@@ -98,7 +99,7 @@ def register(server: MCPServer, service: Any) -> None:
     def review_positions() -> str:
         balance = service.balance()
         positions = {"positions": service.positions()}
-        resting = service.orders(status="resting")
+        resting = service.orders(status=OrderStatus.RESTING)
         orders = {"count": len(resting), "orders": resting}
         limits = service.risk_limits()
         state, why = service.trading_state()

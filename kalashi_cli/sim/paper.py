@@ -30,6 +30,7 @@ from ..domain import (
     MarketPosition,
     OrderAck,
     OrderIntent,
+    OrderStatus,
     Settlement,
 )
 from ..errors import JournalError, KalashiError, NotFound
@@ -144,21 +145,21 @@ class PaperBroker:
             self._feed(m)
         for r in rows:
             eo = ExchangeOrder(order_id=r["order_id"], client_order_id=r["client_order_id"], ticker=r["ticker"],
-                               side=r["side"], price=r["price"], status=r["status"], initial_count=r["initial_count"],
+                               side=r["side"], price=r["price"], status=OrderStatus(r["status"]), initial_count=r["initial_count"],
                                fill_count=r["fill_count"], remaining_count=r["remaining_count"],
                                taker_fees=r["taker_fees"], maker_fees=r["maker_fees"],
                                taker_fill_cost=r["taker_fill_cost"], maker_fill_cost=r["maker_fill_cost"],
                                created_ts_ms=r["created_ms"], time_in_force=r["time_in_force"])
-            if eo.status == "resting" and eo.ticker not in live:
+            if eo.status == OrderStatus.RESTING and eo.ticker not in live:
                 # its market is gone from the source (closed, settled): it cannot rest any more
-                eo = replace(eo, status="canceled", remaining_count=0)
+                eo = replace(eo, status=OrderStatus.CANCELED, remaining_count=Count(0))
                 self._write_order(eo, None)
-            intent = OrderIntent(eo.client_order_id, eo.ticker, eo.side, eo.price, eo.initial_count,  # type: ignore[arg-type]
+            intent = OrderIntent(eo.client_order_id, eo.ticker, eo.side, eo.price, eo.initial_count,
                                  time_in_force=r["time_in_force"], post_only=bool(r["post_only"]),
                                  reduce_only=bool(r["reduce_only"]), self_trade_prevention_type=r["stp"],
                                  expiration_ts=r["expiration_ts"], cancel_order_on_pause=bool(r["cancel_on_pause"]))
             orders.append((intent, eo))
-        self.engine.restore_account(ACCOUNT, deposits=self.starting_balance, fills=fills, settlements=settlements,
+        self.engine.restore_account(ACCOUNT, deposits=Money(self.starting_balance), fills=fills, settlements=settlements,
                                     orders=orders)
         self._intents.update({i.client_order_id: i for i, _ in orders if i is not None})
 
@@ -232,7 +233,7 @@ class PaperBroker:
     def _interest(self) -> set[str]:
         """Markets the account has orders or positions in."""
         held = {p.ticker for p in self.engine.positions(ACCOUNT) if p.position}
-        return held | {o.ticker for o in self.engine.orders(ACCOUNT, status="resting")}
+        return held | {o.ticker for o in self.engine.orders(ACCOUNT, status=OrderStatus.RESTING)}
 
     def on_market_data(self, markets: Sequence[Market], events: SourceEvents) -> list[ExchangeFill]:
         """Feed the engine the books, trades and settlements of the markets the account touches."""

@@ -62,6 +62,8 @@ from kalashi_cli.exchange.wire import (
 from kalashi_cli.money import CENT_GRID, DECI_CENT_GRID, ONE_DOLLAR, TickBand, parse_count, parse_price
 from kalashi_cli.ports import MarketSource, SourceEvents
 
+from ..money import Count, Price
+
 log = logging.getLogger("kalashi.sim.replay")
 
 DEFAULT_SLICE_MS = 1000
@@ -207,7 +209,7 @@ def _inferred_grid(book: LocalBook) -> tuple[TickBand, ...]:
         return CENT_GRID
     if g % 10 == 0:
         return DECI_CENT_GRID
-    return (TickBand(0, ONE_DOLLAR, 1),)
+    return (TickBand(Price(0), ONE_DOLLAR, Price(1)),)
 
 
 def _snapshot_levels(msg: Mapping[str, Any], flip_no: bool) -> tuple[dict[int, int], dict[int, int]]:
@@ -462,7 +464,7 @@ class ReplaySource:
             return
         side: Literal["bid", "ask"] = "bid" if 2 * price > mid2 else "ask"
         self.inferred_trades += 1
-        self._trades.append(Trade(trade_id=f"ticker:{t}:{t_ms}", ticker=t, price=price, count=count,
+        self._trades.append(Trade(trade_id=f"ticker:{t}:{t_ms}", ticker=t, price=price, count=Count(count),
                                   taker_side=side, ts_ms=t_ms))
 
     def _settle(self, s: Settlement) -> None:

@@ -55,11 +55,12 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
 from ..domain import Market, Settlement, Trade
-from ..money import ONE_DOLLAR, snap
+from ..money import ONE_DOLLAR, Count, Price, snap
 from . import universe_core as core
 from .universe_books import (
     GOLDEN,
@@ -216,7 +217,7 @@ class _Names:
 
     def seal(self) -> None:
         """Freeze the columns as tuples: the cyclic GC untracks tuples of strings, never lists."""
-        cols: tuple[tuple, ...] = tuple(zip(*self._rows, strict=True))
+        cols: tuple[tuple[Any, ...], ...] = tuple(zip(*self._rows, strict=True))
         self.tickers, self.titles, self.subtitles, self.strike_types, self.floors, self.caps = cols
         del self._rows
         self.index = {t: j for j, t in enumerate(self.tickers)}
@@ -355,7 +356,7 @@ class SimUniverse:
 
     def _arrays(self) -> core.Layout:
         """Describe the slots as the flat arrays the numeric core works on."""
-        slot_cols: dict[str, list] = {k: [] for k in (
+        slot_cols: dict[str, list[Any]] = {k: [] for k in (
             "life", "phase", "key", "moff", "msize", "poff", "psize", "n", "shape", "exhaustive", "gid", "top",
             "group_table", "level", "jitter", "spacing", "soff", "half", "zero_share", "mix0", "mix01", "vmed",
             "pool", "levels", "open_sd", "lag_share", "lag_steps", "slow_share", "slow_steps", "err_scale",
@@ -641,8 +642,8 @@ class SimUniverse:
                 if i in c.thin:  # a dislocated best level: same prices, thin size
                     m = out[i - a0]
                     ty, tn = c.thin[i]
-                    yes = ((m.yes_bids[0][0], ty), *m.yes_bids[1:]) if m.yes_bids else ()
-                    no = ((m.no_bids[0][0], tn), *m.no_bids[1:]) if m.no_bids else ()
+                    yes = ((m.yes_bids[0][0], Count(ty)), *m.yes_bids[1:]) if m.yes_bids else ()
+                    no = ((m.no_bids[0][0], Count(tn)), *m.no_bids[1:]) if m.no_bids else ()
                     out[i - a0] = dataclasses.replace(m, yes_bids=yes, no_bids=no)
         return out
 
@@ -826,7 +827,7 @@ class SimUniverse:
                 lo = c.lo_edge[slot.moff: slot.moff + slot.size].tolist()
                 hi = c.hi_edge[slot.moff: slot.moff + slot.size].tolist()
                 results = [lo[j] < final <= hi[j] for j in range(slot.size)]
-            out.extend(Settlement(t, names.ticker, "yes" if r else "no", ts, value=ONE_DOLLAR if r else 0)
+            out.extend(Settlement(t, names.ticker, "yes" if r else "no", ts, value=ONE_DOLLAR if r else Price(0))
                        for t, r in zip(names.tickers, results, strict=True))
         return out
 
@@ -936,7 +937,7 @@ class SimUniverse:
                 price = ask_px if side > 0 else bid_px
                 if informed and bid_px is not None and ask_px is not None and not (
                         bid_px >= worth if side < 0 else ask_px <= worth):
-                    limit = snap(int(worth), bands, up=False) if side > 0 else snap(int(worth) + 1, bands, up=True)
+                    limit = snap(Price(int(worth)), bands, up=False) if side > 0 else snap(Price(int(worth) + 1), bands, up=True)
                     if limit is not None and bid_px < limit < ask_px:  # none inside a one-tick book: the touch
                         price = limit
                 sides.append(side)

@@ -19,7 +19,7 @@ from statistics import NormalDist
 from typing import Any
 
 from ..domain import Level, Market
-from ..money import CENT_GRID, DECI_CENT_GRID, ONE_DOLLAR, TAPERED_GRID, TickBand
+from ..money import CENT_GRID, DECI_CENT_GRID, ONE_DOLLAR, TAPERED_GRID, Count, Price, TickBand
 from .universe_catalog import CLASS_SIZE_FACTOR, GROUP_SHARES, LEVEL_SIZE_MEDIAN, TOP_SIZE_MEDIAN
 
 MASK64 = (1 << 64) - 1
@@ -112,14 +112,14 @@ GRID_BANDS: dict[str, tuple[TickBand, ...]] = {
 }
 
 
-def _grid_prices(bands: tuple[TickBand, ...]) -> tuple[int, ...]:
-    prices: set[int] = set()
+def _grid_prices(bands: tuple[TickBand, ...]) -> tuple[Price, ...]:
+    prices: set[Price] = set()
     for b in bands:
         p = b.start
         while p <= b.end:
             if 0 < p < ONE_DOLLAR:
                 prices.add(p)
-            p += b.step
+            p = Price(p + b.step)
     return tuple(sorted(prices))
 
 
@@ -185,7 +185,7 @@ def _spread_table(mix: tuple[tuple[int, int, float], ...]) -> tuple[int, ...]:
 SPREAD_TABLES: tuple[tuple[int, ...], ...] = tuple(_spread_table(m) for m in _SPREAD_MIX)
 
 
-def _size_table(median: float, sigma: float) -> tuple[int, ...]:
+def _size_table(median: float, sigma: float) -> tuple[Count, ...]:
     """64 lognormal size quantiles in Count units (1/100 contract), a few fractional."""
     out: list[int] = []
     for i in range(64):
@@ -195,25 +195,25 @@ def _size_table(median: float, sigma: float) -> tuple[int, ...]:
         if i % 7 == 3:  # fractional contracts exist on Kalshi (e.g. 1329.20 in real books)
             c += (i * 37) % 100
         out.append(max(100, c))
-    return tuple(out[(i * 29) % 64] for i in range(64))
+    return tuple(Count(out[(i * 29) % 64]) for i in range(64))
 
 
 #: (group, class) → size tables for the best level and for deeper levels.
-TOP_SIZES: dict[tuple[str, int], tuple[int, ...]] = {}
-DEEP_SIZES: dict[tuple[str, int], tuple[int, ...]] = {}
+TOP_SIZES: dict[tuple[str, int], tuple[Count, ...]] = {}
+DEEP_SIZES: dict[tuple[str, int], tuple[Count, ...]] = {}
 for _g in GROUPS:
     for _c, _f in enumerate(CLASS_SIZE_FACTOR):
         TOP_SIZES[(_g, _c)] = _size_table(TOP_SIZE_MEDIAN[_g] * _f, 1.8)
         DEEP_SIZES[(_g, _c)] = _size_table(LEVEL_SIZE_MEDIAN[_g] * _f, 2.0)
 #: Sizes at a dislocated (mispriced) best level: real arbitrage is thin (5–80 contracts).
-THIN_SIZES: tuple[int, ...] = tuple(100 * (5 + (i * 23) % 76) for i in range(64))
+THIN_SIZES: tuple[Count, ...] = tuple(Count(100 * (5 + (i * 23) % 76)) for i in range(64))
 #: Sizes at the legs of an arbitrage (riskless after fees), in Count units: what competing
 #: arbitrageurs left of the thin size by the time the snapshot is taken (1–10 contracts).
-ARBITRAGE_LEFT_SIZES: tuple[int, ...] = tuple(100 * (1 + (i * 7) % 10) for i in range(64))
+ARBITRAGE_LEFT_SIZES: tuple[Count, ...] = tuple(Count(100 * (1 + (i * 7) % 10)) for i in range(64))
 #: Table ids for the side cache: one per (group, class).
 TABLE_IDS: dict[tuple[str, int], int] = {k: i for i, k in enumerate(DEEP_SIZES)}
-TOP_SIZE_LIST: tuple[tuple[int, ...], ...] = tuple(TOP_SIZES.values())
-DEEP_SIZE_LIST: tuple[tuple[int, ...], ...] = tuple(DEEP_SIZES.values())
+TOP_SIZE_LIST: tuple[tuple[Count, ...], ...] = tuple(TOP_SIZES.values())
+DEEP_SIZE_LIST: tuple[tuple[Count, ...], ...] = tuple(DEEP_SIZES.values())
 
 # Levels per side beyond the best, per class (liquid, normal, thin): real liquid books show a
 # median of 21 (sports) to 34 (weather) levels; 10th percentile 10.

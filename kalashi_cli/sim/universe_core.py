@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..money import COUNT_SCALE, ONE_DOLLAR, fee_for
+from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Price, fee_for
 from .universe_books import (
     ARBITRAGE_LEFT_SIZES,
     EMPTY_SIDE,
@@ -90,7 +90,8 @@ def mix(x: np.ndarray) -> np.ndarray:
     x = x + GOLDEN
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
     x = (x ^ (x >> 27)) * 0x94D049BB133111EB
-    return x ^ (x >> 31)
+    out: np.ndarray = x ^ (x >> 31)
+    return out
 
 
 def _u(h: np.ndarray, shift: int, bits: int) -> np.ndarray:
@@ -117,7 +118,8 @@ def norm_cdf(z: np.ndarray) -> np.ndarray:
               + 296.564248779674) * x + 637.333633378831) * x + 793.826512519948) * x + 440.413735824752)
     tail = e / (x + 1.0 / (x + 2.0 / (x + 3.0 / (x + 4.0 / (x + 0.65))))) / 2.506628274631
     c = np.where(x < 7.07106781186547, e * num / den, tail)
-    return np.where(z > 0, 1.0 - c, c)
+    out: np.ndarray = np.where(z > 0, 1.0 - c, c)
+    return out
 
 
 def brownian(key: np.ndarray, t: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -140,13 +142,15 @@ def brownian(key: np.ndarray, t: np.ndarray, levels: np.ndarray) -> np.ndarray:
         tent = np.minimum(frac, 1.0 - frac)
         h = mix(key ^ (k.astype(np.uint64) * np.uint64(GOLDEN)) ^ _BM_SALT[lv])
         w += _n(h, 0) * tent * (2.0 ** (-lv / 2))
-    return w * np.sqrt(big_t)
+    out: np.ndarray = w * np.sqrt(big_t)
+    return out
 
 
 def longshot(p: np.ndarray, strength: np.ndarray) -> np.ndarray:
     """Favourite–longshot distortion: log-odds divided by ``strength`` (≥ 1 pulls prices toward ½)."""
     q = np.clip(p, 1e-9, 1.0 - 1e-9)
-    return 1.0 / (1.0 + np.exp(-np.log(q / (1.0 - q)) / strength))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-np.log(q / (1.0 - q)) / strength))
+    return out
 
 
 @dataclass(slots=True)
@@ -345,7 +349,7 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
         """P(YES) per market for latent values ``xe`` per path."""
         mu = xe[lay.m_path]
         s = sd[ms]
-        p_int = norm_cdf(np.clip((hi_edge - mu) / s, -40, 40)) - norm_cdf(np.clip((lo_edge - mu) / s, -40, 40))
+        p_int: np.ndarray = norm_cdf(np.clip((hi_edge - mu) / s, -40, 40)) - norm_cdf(np.clip((lo_edge - mu) / s, -40, 40))
         if me_slots.size == 0:
             return p_int
         zz = xe / sd[ps]
@@ -360,7 +364,8 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
         total = np.zeros(len(lay.poff))
         total[me_slots] = np.add.reduceat(wgt, starts)
         p_me = wgt[lay.m_path] / np.where(outcome, total[ms], 1.0)
-        return np.where(outcome, p_me, p_int)
+        out: np.ndarray = np.where(outcome, p_me, p_int)
+        return out
 
     p_hidden = probabilities(x)
     p_news = probabilities(x_news)  # what the market knows: the truth with part of its latest news
@@ -482,7 +487,8 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
     g_top = np.maximum(top, 1)
 
     def mid_price(b: np.ndarray, a: np.ndarray) -> np.ndarray:
-        return (_PRICES[gid, np.clip(b, 0, g_top)] + _PRICES[gid, np.clip(a, 0, g_top)]) / 2.0
+        out: np.ndarray = (_PRICES[gid, np.clip(b, 0, g_top)] + _PRICES[gid, np.clip(a, 0, g_top)]) / 2.0
+        return out
 
     shift_px = mid_price(bid, ask) - mid_price(np.minimum(bid0, top), np.maximum(bid0 + k, 0))
 
@@ -539,7 +545,7 @@ def dislocate(kind: str, h: int, bids: list[int], asks: list[int], top: int, pri
     margin = 5_000 + (h >> 40) % 25_000  # net edge per basket after fees: $0.005 … $0.03 (Money)
 
     def fee(p: int) -> int:  # taker fee for one contract, rounded up: the worst case
-        return fee_for(p, COUNT_SCALE, fee_type=fee_type, multiplier=fee_multiplier)
+        return fee_for(Price(p), Count(COUNT_SCALE), fee_type=fee_type, multiplier=fee_multiplier)
 
     saved = (bids[:], asks[:])
 

@@ -41,9 +41,11 @@ from ..fair.base import FairValue
 from ..money import (
     COUNT_SCALE,
     ONE_DOLLAR,
+    Count,
     Money,
     Price,
     fee_for,
+    flip,
     parse_money,
     usd,
     usd_price,
@@ -238,7 +240,7 @@ class Analyzer:
         max_legs = self.settings.arbitrage.max_legs
         if len(active) >= 2 and active[0].mutually_exclusive and len(active) <= max_legs:
             n = len(active)
-            o = self._basket(active, ["no"] * n, payout=(n - 1) * ONE_DOLLAR, kind="no-basket")
+            o = self._basket(active, ["no"] * n, payout=Price((n - 1) * ONE_DOLLAR), kind="no-basket")
             if o:
                 out.append(o)
             complete = complete and active[0].event_market_count == n == len(group)
@@ -279,7 +281,7 @@ class Analyzer:
             return None
         idx = [0] * len(legs)
         rem = [a[0][1] for a in asks]
-        taken: list[list[tuple[Price, int]]] = [[] for _ in legs]
+        taken: list[list[tuple[Price, Count]]] = [[] for _ in legs]
         size = 0
         while True:
             q = min(rem)
@@ -296,10 +298,10 @@ class Analyzer:
             for i in range(len(legs)):
                 t = taken[i]
                 if t and t[-1][0] == prices[i]:
-                    t[-1] = (prices[i], t[-1][1] + q)
+                    t[-1] = (prices[i], Count(t[-1][1] + q))
                 else:
                     t.append((prices[i], q))
-                rem[i] -= q
+                rem[i] = Count(rem[i] - q)
                 if rem[i] == 0:
                     idx[i] += 1
                     if idx[i] >= len(asks[i]):
@@ -310,21 +312,21 @@ class Analyzer:
                 break
         if size == 0:
             return None
-        cost = sum(slices_cost(t) for t in taken)
-        fees = sum(slices_fees(t, m) for t, m in zip(taken, legs, strict=True))
+        cost = Money(sum(slices_cost(t) for t in taken))
+        fees = Money(sum(slices_fees(t, m) for t, m in zip(taken, legs, strict=True)))
         net = payout * size - cost - fees
         edge = net * ONE // size
         if edge < self._arb_min:
             return None
         basket_cost = (cost + fees) * ONE // size
-        leg_objs = tuple(Leg(m.ticker, o, "buy", t[-1][0], size) for m, o, t in zip(legs, outcomes, taken, strict=True))
+        leg_objs = tuple(Leg(m.ticker, o, "buy", t[-1][0], Count(size)) for m, o, t in zip(legs, outcomes, taken, strict=True))
         confidence = max(Decimal("0.5"), Decimal(1) - Decimal("0.02") * (len(legs) - 2))
         liquidity = min(Decimal(1), Decimal(size) / self._liq_ref)
         n = len(legs)
         ev = legs[0].event_ticker
         if kind == "no-basket":
             what = f"Buying NO on all {n} mutually exclusive outcomes of {ev}"
-            pays = f"pays at least {usd(payout * ONE)} whichever outcome happens"
+            pays = f"pays at least {usd(Money(payout * ONE))} whichever outcome happens"
         elif kind == "yes-basket":
             what = f"Buying YES on all {n} outcomes of {ev} (exclusive and exhaustive)"
             pays = "pays exactly $1.0000"
@@ -333,8 +335,8 @@ class Analyzer:
             what = (f"Buying {outcomes[0].upper()} {lo.ticker} (strike {_strike(lo)}) and "
                     f"{outcomes[1].upper()} {hi.ticker} (strike {_strike(hi)})")
             pays = "pays at least $1.0000 wherever the value lands (the ladder is inverted)"
-        reason = (f"{what} costs {usd(basket_cost)} per basket including fees and {pays}: "
-                  f"{usd(edge)} guaranteed per basket on {size // ONE} baskets available at that edge.")
+        reason = (f"{what} costs {usd(Money(basket_cost))} per basket including fees and {pays}: "
+                  f"{usd(Money(edge))} guaranteed per basket on {size // ONE} baskets available at that edge.")
         collateral = basket_cost
         if kind == "no-basket" and legs[0].mutually_exclusive:
             # Kalshi nets collateral on mutually exclusive events (MECNET): once two NO legs are held,
@@ -342,10 +344,10 @@ class Analyzer:
             # the basket ties up no more than its dearest leg (kalashi_cli.ledger.netting_credit)
             collateral = min(basket_cost, max((slices_cost(t) + slices_fees(t, m)) * ONE // size
                                               for t, m in zip(taken, legs, strict=True)))
-        o = self._make("arbitrage", legs[0], leg_objs, edge=edge, cost=basket_cost, fees=fees,
+        o = self._make("arbitrage", legs[0], leg_objs, edge=Money(edge), cost=Money(basket_cost), fees=Money(fees),
                        confidence=confidence, liquidity=liquidity, reason=reason, p=ONE_DOLLAR,
                        payout=payout)
-        return replace(o, collateral=collateral)
+        return replace(o, collateral=Money(collateral))
 
     # -- single-market strategies ------------------------------------------------------------
     def _single(self, m: Market, fair: FairValue | None, as_of_ms: int = 0) -> tuple[Opportunity, ...]:
@@ -368,15 +370,15 @@ class Analyzer:
         for outcome in ("yes", "no"):
             p = fair if outcome == "yes" else ONE_DOLLAR - fair
             top = m.yes_ask if outcome == "yes" else m.no_ask
-            if top is None or (p - top) * ONE - fee_for(top, ONE, fee_type=m.fee_type,
+            if top is None or (p - top) * ONE - fee_for(top, Count(ONE), fee_type=m.fee_type,
                                                          multiplier=m.fee_multiplier) < need:
                 continue  # not even the best ask pays: no need to walk the book
-            taken: list[tuple[Price, int]] = []
+            taken: list[tuple[Price, Count]] = []
             # the asks of an outcome are the other side's bids flipped; walk them lazily (most
             # books stop paying after a level or two, so building every ask would be waste)
             for bid, size in (m.no_bids if outcome == "yes" else m.yes_bids):
-                price = ONE_DOLLAR - bid
-                fee1 = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier)
+                price = flip(bid)
+                fee1 = fee_for(price, Count(ONE), fee_type=m.fee_type, multiplier=m.fee_multiplier)
                 if (p - price) * ONE - fee1 < need:
                     break
                 taken.append((price, size))
@@ -390,13 +392,13 @@ class Analyzer:
                 continue
             all_in = (cost + fees) * ONE // size
             conf = self.settings.value.confidence
-            reason = (f"Fair value of {outcome.upper()} is {usd_price(p)} ({_source_words(fv)}) but it can be "
-                      f"bought at {usd_price(taken[0][0])}–{usd_price(taken[-1][0])}, {usd(all_in)} per contract "
-                      f"all-in: expected {usd(edge)} per contract on {size // ONE} contracts"
-                      + (f", clearing the {usd(need)} this value's uncertainty requires." if fv.se else "."))
-            o = self._make("value", m, (Leg(m.ticker, outcome, "buy", taken[-1][0], size),),  # type: ignore[arg-type]
-                           edge=edge, cost=all_in, fees=fees, confidence=conf,
-                           liquidity=min(Decimal(1), Decimal(size) / self._liq_ref), reason=reason, p=p)
+            reason = (f"Fair value of {outcome.upper()} is {usd_price(Price(p))} ({_source_words(fv)}) but it can be "
+                      f"bought at {usd_price(taken[0][0])}–{usd_price(taken[-1][0])}, {usd(Money(all_in))} per contract "
+                      f"all-in: expected {usd(Money(edge))} per contract on {size // ONE} contracts"
+                      + (f", clearing the {usd(Money(need))} this value's uncertainty requires." if fv.se else "."))
+            o = self._make("value", m, (Leg(m.ticker, outcome, "buy", taken[-1][0], size),),
+                           edge=Money(edge), cost=Money(all_in), fees=fees, confidence=conf,
+                           liquidity=min(Decimal(1), Decimal(size) / self._liq_ref), reason=reason, p=Price(p))
             if best is None or o.score > best.score:
                 best = o
         return best
@@ -416,20 +418,20 @@ class Analyzer:
             if q is None:
                 continue
             outcome, price = ("yes", q.price) if q.side == "bid" else ("no", ONE_DOLLAR - q.price)
-            fee1 = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
-            fees = fee_for(price, q.count, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
+            fee1 = fee_for(Price(price), Count(ONE), fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
+            fees = fee_for(Price(price), q.count, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
             fair_o = plan.fair if outcome == "yes" else ONE_DOLLAR - plan.fair
-            reason = (f"Spread {usd_price(bid)}–{usd_price(ask)} is {usd_price(ask - bid)} wide: the market maker "
-                      f"quotes {outcome.upper()} at {usd_price(price)} (and the other side), "
-                      f"{usd_price(fair_o - price)} under its fair value {usd_price(fair_o)} "
+            reason = (f"Spread {usd_price(bid)}–{usd_price(ask)} is {usd_price(Price(ask - bid))} wide: the market maker "
+                      f"quotes {outcome.upper()} at {usd_price(Price(price))} (and the other side), "
+                      f"{usd_price(Price(fair_o - price))} under its fair value {usd_price(Price(fair_o))} "
                       f"({'the mid' if plan.fair_source == 'mid' else plan.fair_source}); after a {usd(fee1)} maker "
                       f"fee and a {usd_price(plan.adverse)} adverse-selection allowance it expects {usd(q.edge)} "
                       "per contract.")
             out.append(self._make("spread", m, (Leg(m.ticker, outcome, "buy", price, q.count),),  # type: ignore[arg-type]
-                                  edge=q.edge, cost=price * ONE + fee1, fees=fees,
+                                  edge=q.edge, cost=Money(price * ONE + fee1), fees=fees,
                                   confidence=self.settings.spread.confidence,
                                   liquidity=min(Decimal(1), Decimal(q.count) / self._liq_ref), reason=reason,
-                                  p=fair_o, maker=True))
+                                  p=Price(fair_o), maker=True))
         return out
 
     # -- assembly ------------------------------------------------------------------------------

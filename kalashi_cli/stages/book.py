@@ -29,25 +29,25 @@ def walk(levels: Sequence[Level], count: Count | None = None, *, max_price: Pric
         take = size if left is None else min(size, left)
         out.append((price, take))
         if left is not None:
-            left -= take
+            left = Count(left - take)
             if left <= 0:
                 break
     return out
 
 
 def slices_count(slices: Sequence[Level]) -> Count:
-    return sum(s for _, s in slices)
+    return Count(sum(s for _, s in slices))
 
 
 def slices_cost(slices: Sequence[Level]) -> Money:
     """Price × count over the slices (excluding fees)."""
-    return sum(p * s for p, s in slices)
+    return Money(sum(p * s for p, s in slices))
 
 
 def slices_fees(slices: Sequence[Level], m: Market, *, is_taker: bool = True) -> Money:
     """Fees for the slices, one fill per level, under the market's fee type."""
-    return sum(fee_for(p, s, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=is_taker)
-               for p, s in slices)
+    return Money(sum(fee_for(p, s, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=is_taker)
+               for p, s in slices))
 
 
 def worst_price(slices: Sequence[Level]) -> Price | None:

@@ -25,7 +25,7 @@ from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 
 from ..domain import Candidate, Opportunity, Rejected
-from ..money import COUNT_SCALE, Money, fee_for, parse_money, usd
+from ..money import COUNT_SCALE, Count, Money, fee_for, notional, parse_money, usd
 from ..profile import Profile
 from .portfolio import Portfolio
 from .sizing import dynamic_scale, size_opportunity
@@ -87,7 +87,7 @@ class Correlator:
         self._max_order = parse_money(profile.risk.max_order_cost)
 
     def _cap(self, pct: Decimal) -> Money:
-        return int((Decimal(max(0, self.portfolio.equity)) * pct).to_integral_value(ROUND_FLOOR))
+        return Money(int((Decimal(max(0, self.portfolio.equity)) * pct).to_integral_value(ROUND_FLOOR)))
 
     def market_rows(self, titles: dict[str, str] | None = None) -> list[tuple[str, str, str, str, str, str]]:
         """Rows for Journal.remember_markets: what this run learned about each market's group."""
@@ -118,10 +118,10 @@ class Correlator:
         existing = p.exposure_by_group.get(group, 0)
         required = int(min_edge * self.mult) if existing > 0 else min_edge
         if o.edge < required:
-            why = (f"group '{group}' already carries {usd(existing)} exposure, so it needs "
+            why = (f"group '{group}' already carries {usd(Money(existing))} exposure, so it needs "
                    f"{self.mult} × the minimum edge" if existing > 0 else "below the strategy's minimum edge")
             return Rejected(o.id, "correlate", f"edge {usd(o.edge)} per basket < required "
-                            f"{usd(required)}: {why}", {"group": group},
+                            f"{usd(Money(required))}: {why}", {"group": group},
                             code="group-exposure-edge" if existing > 0 else "below-min-edge")
         sized = size_opportunity(o, p.equity, self.profile.sizing, self.scale)
         if sized.size <= 0:
@@ -133,25 +133,25 @@ class Correlator:
         step = int(self.profile.sizing.min_count * COUNT_SCALE)
         # caps: how much more money each market, the group and the event may take. A market takes
         # what its leg costs; the group and the event what the trade can lose (a basket's worst case)
-        worst = max(0, o.worst_case)  # per basket
+        worst = Money(max(0, o.worst_case))  # per basket
         fits: dict[str, tuple[int, Money, Money]] = {}  # cap → (most size it allows, room, per basket)
         for leg in o.legs:
-            room = self._cap(c.max_position_pct) - p.exposure_by_ticker.get(leg.ticker, 0)
+            room = Money(self._cap(c.max_position_pct) - p.exposure_by_ticker.get(leg.ticker, 0))
             most = max(0, room) // max(1, leg.price)
             if "position" not in fits or most < fits["position"][0]:
-                fits["position"] = (most, room, leg.price * COUNT_SCALE)
-        for what, room in (("group", self._cap(c.max_group_pct) - existing),
-                           ("event", self._cap(c.max_event_pct) - p.exposure_by_event.get(o.event_ticker, 0))):
+                fits["position"] = (most, room, notional(leg.price, Count(COUNT_SCALE)))
+        for what, room in (("group", Money(self._cap(c.max_group_pct) - existing)),
+                           ("event", Money(self._cap(c.max_event_pct) - p.exposure_by_event.get(o.event_ticker, 0)))):
             fits[what] = (max(0, room) * COUNT_SCALE // worst if worst else size, room, worst)
         # no leg may cost more than the gate's per-order cap: size to it rather than be refused for it
         per_order = self._max_order
         for leg in o.legs:
-            unit = leg.price * COUNT_SCALE + fee_for(leg.price, COUNT_SCALE)
+            unit = Money(notional(leg.price, Count(COUNT_SCALE)) + fee_for(leg.price, Count(COUNT_SCALE)))
             most = per_order * COUNT_SCALE // unit
             if "order" not in fits or most < fits["order"][0]:
                 fits["order"] = (most, per_order, unit)
         binding = min(fits, key=lambda k: fits[k][0])
-        size = min(size, fits[binding][0]) // step * step
+        size = Count(min(size, fits[binding][0]) // step * step)
         if size < step:
             _, room, per = fits[binding]
             if binding == "order":
@@ -160,13 +160,13 @@ class Correlator:
             caps = {"position": c.max_position_pct, "group": c.max_group_pct, "event": c.max_event_pct}
             what = "one contract costs" if binding == "position" else "one basket can lose"
             return Rejected(o.id, "correlate", f"{binding} concentration cap ({caps[binding] * 100:.0f}% of equity "
-                            f"{usd(p.equity)}) is full: room {usd(max(0, room))}, {what} {usd(per)}",
+                            f"{usd(p.equity)}) is full: room {usd(Money(max(0, room)))}, {what} {usd(per)}",
                             {"group": group}, code=f"{binding}-cap")
         stake = o.capital * size // COUNT_SCALE
         at_risk = worst * size // COUNT_SCALE
         share = at_risk // len(o.legs)
         for i, leg in enumerate(o.legs):
-            p.add_exposure(leg.ticker, o.event_ticker, group, share + (at_risk - share * len(o.legs) if i == 0 else 0),
-                           position=leg.price * size)
-        return Candidate(opportunity=o, group=group, required_edge=required, size=size,
-                         kelly_fraction=sized.kelly.quantize(Decimal("0.000001")), stake=stake)
+            p.add_exposure(leg.ticker, o.event_ticker, group, Money(share + (at_risk - share * len(o.legs) if i == 0 else Money(0))),
+                           position=Money(leg.price * size))
+        return Candidate(opportunity=o, group=group, required_edge=Money(required), size=size,
+                         kelly_fraction=sized.kelly.quantize(Decimal("0.000001")), stake=Money(stake))

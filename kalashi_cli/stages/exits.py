@@ -66,7 +66,7 @@ def rule_for(profile: Profile, strategy: str) -> ExitRule | None:
 
 def _tick(p: Price, m: Market) -> Price:
     above = tick_above(p, m.price_ranges)
-    return (above - p) if above is not None else 100
+    return Price((above - p) if above is not None else Price(100))
 
 
 def check_position(rule: ExitRule, m: Market | None, *, outcome: str, entry: Price, opened_ms: int,
@@ -88,17 +88,17 @@ def check_position(rule: ExitRule, m: Market | None, *, outcome: str, entry: Pri
         mark = (bid + ask) // 2 if ask is not None else bid
         tick = _tick(entry, m)
         if entry - mark >= rule.stop_ticks * tick:
-            return "stop", (f"mark {usd_price(mark)} is {(entry - mark) // tick} ticks below the entry "
+            return "stop", (f"mark {usd_price(Price(mark))} is {(entry - mark) // tick} ticks below the entry "
                             f"{usd_price(entry)} (stop_ticks {rule.stop_ticks})")
     fair = None if fair_yes is None else (fair_yes if outcome == "yes" else ONE_DOLLAR - fair_yes)
     if rule.stop_on_edge_reversal and fair is not None and fair < entry:
-        return "edge-reversed", (f"fair value {usd_price(fair)} of {outcome.upper()} is now below the entry "
+        return "edge-reversed", (f"fair value {usd_price(Price(fair))} of {outcome.upper()} is now below the entry "
                                  f"{usd_price(entry)}")
     if rule.take_profit and bid is not None and bid - entry >= int(rule.take_profit * 10_000):
-        return "take-profit", (f"bid {usd_price(bid)} is {usd_price(bid - entry)} above the entry "
-                               f"{usd_price(entry)} (take_profit {usd_price(int(rule.take_profit * 10_000))})")
+        return "take-profit", (f"bid {usd_price(bid)} is {usd_price(Price(bid - entry))} above the entry "
+                               f"{usd_price(entry)} (take_profit {usd_price(Price(int(rule.take_profit * 10_000)))})")
     if rule.take_profit_at_fair and fair is not None and bid is not None and bid >= fair:
-        return "take-profit-fair", (f"bid {usd_price(bid)} has reached the fair value {usd_price(fair)} "
+        return "take-profit-fair", (f"bid {usd_price(bid)} has reached the fair value {usd_price(Price(fair))} "
                                     f"(entry {usd_price(entry)})")
     return None
 
@@ -117,10 +117,10 @@ def exit_signals(profile: Profile, portfolio: Portfolio, books: Mapping[str, Mar
             n = abs(q)
             entry = cost // n  # cost is money for n count units: price × count
             outcome = "yes" if q > 0 else "no"
-            hit = check_position(rule, books.get(ticker), outcome=outcome, entry=entry, opened_ms=t.opened_ms,
+            hit = check_position(rule, books.get(ticker), outcome=outcome, entry=Price(entry), opened_ms=t.opened_ms,
                                  now_ms=now_ms, fair_yes=fair.get(ticker))
             if hit is not None:
-                out.append(ExitSignal(t.trade_id, t.strategy, ticker, outcome, n, entry, *hit))
+                out.append(ExitSignal(t.trade_id, t.strategy, ticker, outcome, Count(n), Price(entry), *hit))
     return out
 
 
@@ -131,7 +131,7 @@ def execute_exits(signals: list[ExitSignal], executor: OrderExecutor, portfolio:
         return
     ex = executor.profile.execution
     books = executor.books(sorted({s.ticker for s in signals}))
-    left: dict[str, Count] = {t: abs(p.position) for t, p in portfolio.ledger.positions.items()}
+    left: dict[str, Count] = {t: Count(abs(p.position)) for t, p in portfolio.ledger.positions.items()}
     for s in signals:
         m = books.get(s.ticker)
         count = min(s.count, left.get(s.ticker, 0))
@@ -144,11 +144,11 @@ def execute_exits(signals: list[ExitSignal], executor: OrderExecutor, portfolio:
                          f"{s.outcome.upper()} {s.ticker}", s.strategy)
             continue
         best = bids[0][0]
-        floor = snap(max(1, int(best * (1 - ex.max_slippage_pct))), m.price_ranges, up=True) or 1
+        floor = snap(Price(max(1, int(best * (1 - ex.max_slippage_pct)))), m.price_ranges, up=True) or 1
         slices = sell_slices(m, s.outcome, count, min_price=floor)  # type: ignore[arg-type]
         n = slices_count(slices)
         step = max(1, int(executor.profile.sizing.min_count * COUNT_SCALE))
-        n = n // step * step
+        n = Count(n // step * step)
         if n <= 0:
             yield Denied(s.trade_id, s.ticker, "no-liquidity", f"exit ({why}) wanted, but no bid within the "
                          f"{ex.max_slippage_pct:.1%} slippage bound", s.strategy)
@@ -168,5 +168,5 @@ def execute_exits(signals: list[ExitSignal], executor: OrderExecutor, portfolio:
                                    ticker=s.ticker)
         out, sold = executor.send(intent, leg, m, reference=best, strategy=s.strategy, ref=s.trade_id,
                                   purpose="exit", reason=why)
-        left[s.ticker] = left.get(s.ticker, 0) - sold
+        left[s.ticker] = Count(left.get(s.ticker, 0) - sold)
         yield from out

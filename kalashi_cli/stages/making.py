@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from ..domain import ExchangeOrder, Leg, Market, Order, OrderIntent
+from ..domain import ExchangeOrder, Leg, Market, Order, OrderIntent, OrderStatus
 from ..errors import KalashiError, NotFound
 from ..journal import Journal, TradeRow
 from ..money import (
@@ -85,7 +85,7 @@ ONE = COUNT_SCALE
 
 def _price(d: Decimal) -> Price:
     """Dollars per contract as price units (1/10 000 $), rounded down."""
-    return int(d * PRICE_SCALE)
+    return Price(int(d * PRICE_SCALE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +110,12 @@ class MakerParams:
         s = profile.analyze.spread
         step = max(1, int(profile.sizing.min_count * COUNT_SCALE))
         return cls(min_spread=_price(s.min_spread), min_edge=_price(s.min_edge),
-                   volatility_multiple=s.volatility_multiple, quote_size=int(s.quote_size * COUNT_SCALE),
-                   max_inventory=int(s.max_inventory * COUNT_SCALE),
-                   max_event_inventory=int(s.max_event_inventory * COUNT_SCALE),
+                   volatility_multiple=s.volatility_multiple, quote_size=Count(int(s.quote_size * COUNT_SCALE)),
+                   max_inventory=Count(int(s.max_inventory * COUNT_SCALE)),
+                   max_event_inventory=Count(int(s.max_event_inventory * COUNT_SCALE)),
                    skew_at_limit=_price(s.skew_at_limit), requote_threshold=_price(s.requote_threshold),
                    min_requote_ms=int(s.min_requote_seconds * 1000),
-                   stop_before_close_ms=s.stop_before_close_seconds * 1000, step=step,
+                   stop_before_close_ms=s.stop_before_close_seconds * 1000, step=Count(step),
                    adverse=lambda m: _price(s.adverse_for(m.series_ticker, m.category)))
 
 
@@ -176,12 +176,12 @@ class QuotePlan:
 
 def _fee_price(p: Price, m: Market) -> Price:
     """The maker fee of one contract at ``p``, rounded up to price units."""
-    fee = fee_for(p, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
-    return -(-fee // ONE)
+    fee = fee_for(p, Count(ONE), fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
+    return Price(-(-fee // ONE))
 
 
 def plan_quotes(m: Market, params: MakerParams, *, fair: Price | None = None, fair_source: str = "",
-                position: Count = 0, event_inventory: Count = 0, sigma: Decimal = Decimal(0)) -> QuotePlan | None:
+                position: Count = Count(0), event_inventory: Count = Count(0), sigma: Decimal = Decimal(0)) -> QuotePlan | None:
     """Plan the quotes for ``m`` (its book as others quote it): None when it has no fair value to quote around.
 
     ``position`` is the account's position in ``m`` (count units, + YES / − NO) and
@@ -191,7 +191,7 @@ def plan_quotes(m: Market, params: MakerParams, *, fair: Price | None = None, fa
     if fair is None:
         if bb is None or ba is None:
             return None
-        fair, fair_source = (bb + ba) // 2, "mid"
+        fair, fair_source = Price((bb + ba) // 2), "mid"
     grid = m.price_ranges
     adverse = params.adverse(m)
     vol = int(params.volatility_multiple * sigma)
@@ -203,8 +203,8 @@ def plan_quotes(m: Market, params: MakerParams, *, fair: Price | None = None, fa
     r = fair - skew
     why: dict[str, str] = {}
 
-    bid = snap(r - half, grid, up=False) if r - half > 0 else None
-    ask = snap(r + half, grid, up=True) if r + half < ONE_DOLLAR else None
+    bid = snap(Price(r - half), grid, up=False) if r - half > 0 else None
+    ask = snap(Price(r + half), grid, up=True) if r + half < ONE_DOLLAR else None
     if bid is not None and bb is not None:
         join = tick_above(bb, grid)
         if join is not None and bid > join:
@@ -233,15 +233,15 @@ def plan_quotes(m: Market, params: MakerParams, *, fair: Price | None = None, fa
             sides[side] = None
             continue
         dist = (fair - price) if side == "bid" else (price - fair)
-        fee = fee_for(price, ONE, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
+        fee = fee_for(price, Count(ONE), fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
         edge = dist * ONE - fee - adverse * ONE
         if not reducing and edge < params.min_edge * ONE:
-            why[side] = (f"{usd(edge)} per contract after the maker fee and the {usd_price(adverse)} "
+            why[side] = (f"{usd(Money(edge))} per contract after the maker fee and the {usd_price(adverse)} "
                          f"adverse-selection allowance is below the minimum {usd_price(params.min_edge)}")
             sides[side] = None
             continue
-        sides[side] = QuoteSide(side, price, count, edge, reducing)
-    return QuotePlan(m.ticker, fair, fair_source, half, skew, adverse, sides["bid"], sides["ask"], why)
+        sides[side] = QuoteSide(side, price, count, Money(edge), reducing)
+    return QuotePlan(m.ticker, fair, fair_source, Price(half), Price(skew), adverse, sides["bid"], sides["ask"], why)
 
 
 def _sizes(q: Count, event_inv: Count, p: MakerParams) -> dict[Side, tuple[Count, str]]:
@@ -253,7 +253,7 @@ def _sizes(q: Count, event_inv: Count, p: MakerParams) -> dict[Side, tuple[Count
         room = p.max_inventory - signed  # market limit: |position| stays within max_inventory
         why = ""
         if room <= 0:
-            why = f"at the inventory limit ({fmt_count(abs(q))} of {fmt_count(p.max_inventory)} contracts)"
+            why = f"at the inventory limit ({fmt_count(Count(abs(q)))} of {fmt_count(p.max_inventory)} contracts)"
         reducible = max(0, -signed)  # what this side can take off before it adds
         if room > 0 and event_room <= 0:
             room = min(room, reducible)
@@ -262,10 +262,10 @@ def _sizes(q: Count, event_inv: Count, p: MakerParams) -> dict[Side, tuple[Count
                        f"{fmt_count(p.max_event_inventory)} contracts)")
         elif room > 0:
             room = min(room, reducible + event_room)
-        count = min(p.quote_size, max(0, room)) // p.step * p.step
+        count = Count(min(p.quote_size, max(0, room)) // p.step * p.step)
         if count <= 0 and not why:
             why = "less than one lot of room under the inventory limits"
-        out[side] = (count, why)  # type: ignore[index]
+        out[side] = (count, why)
     return out
 
 
@@ -375,7 +375,7 @@ class QuoteManager:
         self._last_plans: dict[str, QuotePlan] = {}
         self._quoted: frozenset[str] = frozenset()
         self._denied: dict[tuple[str, str], str] = {}  # (ticker, side) → the rule that last refused a quote there
-        self.max_inventory_seen: Count = 0
+        self.max_inventory_seen: Count = Count(0)
         expiry_ms = profile.execution.maker_expiry_seconds * 1000
         self._min_life_ms = min(MIN_QUOTE_LIFE_MS, expiry_ms // 2) if expiry_ms else MIN_QUOTE_LIFE_MS
 
@@ -391,7 +391,7 @@ class QuoteManager:
     def quotes(self) -> dict[str, list[ExchangeOrder]]:
         """The market maker's resting quotes by ticker (the journal's view)."""
         out: dict[str, list[ExchangeOrder]] = {}
-        for o in self.journal.orders(status="resting"):
+        for o in self.journal.orders(status=OrderStatus.RESTING):
             if o.remaining_count > 0 and self._is_quote(o):
                 out.setdefault(o.ticker, []).append(o)
         self._quoted = frozenset(out)
@@ -452,10 +452,10 @@ class QuoteManager:
                 continue
             assert m is not None
             q = positions.get(ticker, 0)
-            self.max_inventory_seen = max(self.max_inventory_seen, abs(q))
+            self.max_inventory_seen = Count(max(self.max_inventory_seen, abs(q)))
             fv = ctx.fair.get(ticker)
             plan = plan_quotes(m, self.params, fair=fv[0] if fv else None, fair_source=fv[1] if fv else "",
-                               position=q, event_inventory=event_inv.get(m.event_ticker, 0),
+                               position=Count(q), event_inventory=event_inv.get(m.event_ticker, Count(0)),
                                sigma=self.vol.sigma(ticker))
             if plan is not None:
                 self._last_plans[ticker] = plan
@@ -487,7 +487,7 @@ class QuoteManager:
                 meta = meta if meta is not None else self.journal.market_meta()
                 info = meta.get(t)
                 event = info.event_ticker if info is not None else t
-            out[event] = out.get(event, 0) + abs(q)
+            out[event] = Count(out.get(event, 0) + abs(q))
         return out
 
     # -- the writes -------------------------------------------------------------------------------
@@ -573,12 +573,12 @@ class QuoteManager:
         self._denied.pop((m.ticker, want.side), None)
         outcome, price = ("yes", want.price) if want.side == "bid" else ("no", ONE_DOLLAR - want.price)
         leg = Leg(m.ticker, outcome, "buy", price, want.count)  # type: ignore[arg-type]
-        self.journal.record_trade(TradeRow(opp, STRATEGY, m.event_ticker, 1, 0, ctx.now_ms))
+        self.journal.record_trade(TradeRow(opp, STRATEGY, m.event_ticker, 1, Price(0), ctx.now_ms))
         self._mine[intent.client_order_id] = True
-        reason = (f"{'YES bid' if want.side == 'bid' else 'NO bid'} at {usd_price(price)} around fair "
+        reason = (f"{'YES bid' if want.side == 'bid' else 'NO bid'} at {usd_price(Price(price))} around fair "
                   f"{usd_price(plan.fair)} ({plan.fair_source}), half-spread {usd_price(plan.half)}, skew "
                   f"{usd_price(plan.skew)}: {usd(want.edge)} per contract after fee and allowance")
-        out, _ = ctx.executor.send(intent, leg, m, reference=price, strategy=STRATEGY, ref=opp, purpose="quote",
+        out, _ = ctx.executor.send(intent, leg, m, reference=Price(price), strategy=STRATEGY, ref=opp, purpose="quote",
                                    reason=reason)
         for obj in out:
             self._out(ctx, obj)
@@ -590,7 +590,7 @@ class QuoteManager:
     def _self_trade(self, intent: OrderIntent, replacing: ExchangeOrder | None = None) -> Denial | None:
         """A quote never meets one of the account's own resting orders (Kalshi's self-trade prevention would
         cancel one of them; post-only would cancel the quote): refused with rule ``own-order``."""
-        own = [o for o in self.journal.orders(status="resting", ticker=intent.ticker)
+        own = [o for o in self.journal.orders(status=OrderStatus.RESTING, ticker=intent.ticker)
                if replacing is None or o.order_id != replacing.order_id]
         mine = crosses_own(intent, own)
         if mine is None:
@@ -669,7 +669,7 @@ class QuoteManager:
             return
         self._mine[coid] = True
         t0 = time.perf_counter()
-        done = ctx.executor.amend(have, m, price=want.price, count=have.fill_count + want.count, client_order_id=coid,
+        done = ctx.executor.amend(have, m, price=want.price, count=Count(have.fill_count + want.count), client_order_id=coid,
                                   strategy=STRATEGY, concentration=self._concentration(m))
         if done.denied is not None:
             self._deny(ctx, done.denied, want.side)
@@ -697,7 +697,7 @@ class QuoteManager:
         lat = Decimal(str(round((time.perf_counter() - t0) * 1000, 3)))
         self._out(ctx, Order(client_order_id=coid, order_id=now.order_id, mode=self.broker.mode, ticker=m.ticker,
                              outcome=outcome, action="buy", price=price, count=want.count,  # type: ignore[arg-type]
-                             status=now.status, filled_count=now.fill_count, avg_fill_price=None, fees=0,
+                             status=now.status, filled_count=now.fill_count, avg_fill_price=None, fees=Money(0),
                              latency_ms=lat, slippage_pct=Decimal(0), strategy=STRATEGY,
                              opportunity_id=f"{AMEND_PREFIX}{have.order_id}", time_in_force="good_till_canceled",
                              post_only=True, reduce_only=False, reason=reason))
@@ -721,7 +721,7 @@ class QuoteManager:
         self.journal.set_meta("quote_stats", orjson.dumps(self.stats.record()).decode())
         saved = self.journal.get_meta("quote_max_inventory")
         most = max(self.max_inventory_seen, parse_count(saved) if saved else 0)
-        self.journal.set_meta("quote_max_inventory", fmt_count(most))
+        self.journal.set_meta("quote_max_inventory", fmt_count(Count(most)))
 
     def plan_of(self, ticker: str) -> QuotePlan | None:
         """The last plan made for ``ticker`` (for tests and the dashboard)."""

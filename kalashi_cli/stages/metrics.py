@@ -17,7 +17,7 @@ import orjson
 
 from ..journal import Journal
 from ..ledger import fold_trades
-from ..money import fmt_count, fmt_money
+from ..money import Count, Money, fmt_count, fmt_money
 from ..profile import Profile
 from ..records import VERSION
 from .performance import (
@@ -104,8 +104,8 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
     for name in sorted(set(stats) | set(marks)):
         st = stats.get(name, StrategyStats())
         rec_s = st.record()
-        exposures = [x.get(name, 0) for x in book.exposure_samples]
-        ewr = exposure_weighted_return(st.realized + st.unrealized, exposures)
+        exposures = [x.get(name, Money(0)) for x in book.exposure_samples]
+        ewr = exposure_weighted_return(Money(st.realized + st.unrealized), exposures)
         rec_s["exposure_weighted_return"] = str(ewr) if ewr is not None else None
         rec_s["markouts"] = marks.get(name, Markouts()).record()
         per_strategy[name] = rec_s
@@ -117,10 +117,10 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         mm = per_strategy.setdefault("spread", StrategyStats().record())
         mm["quotes"] = orjson.loads(quote_stats)
         held = sum(abs(q) for t in book.open_trades() if t.strategy == "spread" for q, _c in t.positions.values())
-        mm["inventory"] = {"now": fmt_count(held), "max_in_one_market": journal.get_meta("quote_max_inventory", "0.00")}
+        mm["inventory"] = {"now": fmt_count(Count(held)), "max_in_one_market": journal.get_meta("quote_max_inventory", "0.00")}
     changes = [b - a for a, b in zip(equities, equities[1:], strict=False)]
     sh, so = sharpe(changes), sortino(changes)
-    ewr_all = exposure_weighted_return(portfolio.equity - portfolio.starting_balance,
+    ewr_all = exposure_weighted_return(Money(portfolio.equity - portfolio.starting_balance),
                                        [r.get("exposure", 0) for r in iterations])
     orders = journal.records("order") or run.orders
     lat: list[Decimal] = [Decimal(o["latency_ms"]) for o in orders if o.get("status") not in ("rejected",)]
@@ -141,8 +141,8 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         "wins": wins,
         "losses": losses,
         "win_rate": str(_ratio(wins, len(closed))),
-        "realized_pnl": fmt_money(realized),
-        "unrealized_pnl": fmt_money(unrealized),
+        "realized_pnl": fmt_money(Money(realized)),
+        "unrealized_pnl": fmt_money(Money(unrealized)),
         "equity": fmt_money(portfolio.equity),
         "equity_marked": fmt_money(portfolio.equity_marked),
         "equity_settled": fmt_money(portfolio.equity_settled),
@@ -150,7 +150,7 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         "cash": fmt_money(led.cash),
         "starting_balance": fmt_money(portfolio.starting_balance),
         "fees_paid": fmt_money(led.fees),
-        "turnover": fmt_money(sum(t.turnover for t in book.trades.values())),
+        "turnover": fmt_money(Money(sum(t.turnover for t in book.trades.values()))),
         "open_positions": len(led.open_positions()),
         "open_trades": sum(1 for t in book.trades.values() if t.held and t.is_open),
         "max_drawdown_pct": str(max_drawdown_pct(equities)),

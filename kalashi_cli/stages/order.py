@@ -53,6 +53,7 @@ from ..domain import (
     Order,
     OrderAck,
     OrderIntent,
+    OrderStatus,
     from_book_side,
     to_book_side,
 )
@@ -66,7 +67,7 @@ from ..errors import (
     OutcomeUnknown,
     RateLimited,
 )
-from ..journal import Journal, TradeRow
+from ..journal import IntentStatus, Journal, TradeRow
 from ..ledger import netting_credit
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap, usd, usd_price
 from ..ports import Broker, OrderDesk
@@ -166,7 +167,7 @@ class OrderExecutor:
     def books(self, tickers: Sequence[str]) -> dict[str, Market]:
         """Fresh books for ``tickers`` as this account can trade them: its own resting orders taken out."""
         books = self.source_books(tickers)
-        own = [o for o in self.journal.orders(status="resting") if o.ticker in books]
+        own = [o for o in self.journal.orders(status=OrderStatus.RESTING) if o.ticker in books]
         if not own:
             return books
         return {t: without_own_orders(m, own, included=self.own_in_books) for t, m in books.items()}
@@ -210,7 +211,7 @@ class OrderExecutor:
             if o.maker:
                 side = to_book_side(leg.outcome, "buy", leg.price)[0]
                 try:
-                    resting = self.broker.orders(ticker=leg.ticker, status="resting")
+                    resting = self.broker.orders(ticker=leg.ticker, status=OrderStatus.RESTING)
                 except KalashiError as e:
                     yield Denied(o.id, leg.ticker, "exchange", f"cannot list resting orders on {leg.ticker}: {e}",
                                  o.strategy)
@@ -228,15 +229,15 @@ class OrderExecutor:
                 return
             best = asks[0][0]
             bound = min(ONE_DOLLAR - 1, int(best * (1 + ex.max_slippage_pct)))
-            grid_bound = snap(bound, m.price_ranges, up=False) or best
+            grid_bound = snap(Price(bound), m.price_ranges, up=False) or best
             slices = buy_slices(m, leg.outcome, size, max_price=grid_bound)
             avail = slices_count(slices)
-            plans.append(_LegPlan(i, leg, m, OrderIntent("", leg.ticker, "bid", 0, 0), slices[-1][0] if slices else best,
+            plans.append(_LegPlan(i, leg, m, OrderIntent("", leg.ticker, "bid", Price(0), Count(0)), slices[-1][0] if slices else best,
                                   best, avail, slices=slices))
         if not o.maker:
             size = min([size] + [p.available for p in plans])
             step = int(self.profile.sizing.min_count * COUNT_SCALE)
-            size = size // step * step
+            size = Count(size // step * step)
             if size <= 0:
                 yield Denied(o.id, o.legs[0].ticker, "no-liquidity", "the books no longer offer the size within the "
                              f"{ex.max_slippage_pct:.1%} slippage bound", o.strategy)
@@ -251,7 +252,7 @@ class OrderExecutor:
                 p.intent = self._intent(o.id, p.index, p.leg, p.market, p.limit, size, tif)
         # never a leg against our own order: self-trade prevention would cancel it (and on a book
         # that shows our quote, it would be our own liquidity)
-        own = self.journal.orders(status="resting")
+        own = self.journal.orders(status=OrderStatus.RESTING)
         for p in plans:
             mine = crosses_own(p.intent, own)
             if mine is not None:
@@ -282,7 +283,7 @@ class OrderExecutor:
             k += 1
         if charge is not None:
             for k, p in enumerate(plans):  # the first leg sent carries the basket's charge
-                p.charge = charge if k == 0 else BasketCharge(0, 0)
+                p.charge = charge if k == 0 else BasketCharge(Money(0), Money(0))
         self._remember_trade(o, plans)
         filled: list[tuple[_LegPlan, Count]] = []
         known = True
@@ -321,12 +322,12 @@ class OrderExecutor:
         for p in plans:
             spent += order_collateral(p.intent, p.market.fee_type, p.market.fee_multiplier)
             before = credit
-            held[p.leg.ticker] = held.get(p.leg.ticker, 0) + (size if p.intent.side == "bid" else -size)
+            held[p.leg.ticker] = Count(held.get(p.leg.ticker, 0) + (size if p.intent.side == "bid" else -size))
             credit = netting_credit(held, netted) if netted else 0
             # a fill-or-kill leg is accepted on its filled end state (the credit it creates counts); any
             # other leg must fit before it fills, with the credit of the legs before it
             peak = max(peak, spent - (credit if p.intent.time_in_force == "fill_or_kill" else before))
-        return BasketCharge(daily=max(0, sum(costs) - guaranteed), cash=peak, spend=spent, credit=credit)
+        return BasketCharge(daily=Money(max(0, sum(costs) - guaranteed)), cash=Money(peak), spend=Money(spent), credit=Money(credit))
 
     def _reclaim(self, o: Opportunity, plans: Sequence[_LegPlan], charge: BasketCharge | None) -> bool:
         """Cancel our resting quotes (oldest first) until a riskless trade fits the balance and the daily cap.
@@ -335,7 +336,7 @@ class OrderExecutor:
         the next iteration quotes again with whatever is left. Returns whether any was cancelled.
         """
         mine = {p.leg.ticker for p in plans}
-        quotes = [q for q in self.journal.orders(status="resting") if q.ticker not in mine]
+        quotes = [q for q in self.journal.orders(status=OrderStatus.RESTING) if q.ticker not in mine]
         cancelled = 0
         for q in sorted(quotes, key=lambda q: (q.created_ts_ms, q.order_id)):
             if self._fits(plans, charge):
@@ -361,7 +362,7 @@ class OrderExecutor:
     def _remember_trade(self, o: Opportunity, plans: Sequence[_LegPlan]) -> None:
         """Journal the trade the legs belong to (one P&L, one win or loss), and which markets net collateral."""
         self.journal.record_trade(TradeRow(o.id, o.strategy, o.event_ticker, len(o.legs),
-                                           o.payout if o.riskless else 0, o.as_of_ms))
+                                           o.payout if o.riskless else Price(0), o.as_of_ms))
         netted = [(p.market.ticker, p.market.event_ticker, p.market.series_ticker, p.market.title,
                    p.market.category, "", True) for p in plans if p.market.mutually_exclusive]
         if netted:
@@ -407,13 +408,13 @@ class OrderExecutor:
                 if k <= 0:
                     break
                 fees += fee_for(p.limit, k, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier)
-                left -= k
+                left = Count(left - k)
             if left > 0:
                 fees += fee_for(p.limit, left, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier)
         edge = (payout * size - cost - fees) * COUNT_SCALE // size
         if edge < required:
             return Denied(opp_id, plans[0].leg.ticker, "edge-gone", f"at the current limit prices, with every "
-                          f"order's fee rounded up, {size / COUNT_SCALE:g} basket(s) earn {usd(edge)} per basket, "
+                          f"order's fee rounded up, {size / COUNT_SCALE:g} basket(s) earn {usd(Money(edge))} per basket, "
                           f"below the required {usd(required)}", "arbitrage")
         return None
 
@@ -438,26 +439,26 @@ class OrderExecutor:
             JournalError: no such intent, or it is not ``never_sent``.
         """
         row = self.journal.intent(client_order_id)
-        if row is None or row.status != "never_sent":
+        if row is None or row.status != IntentStatus.NEVER_SENT:
             raise JournalError(f"intent {client_order_id} is {row.status if row else 'unknown'}, not never_sent",
                                hint="only an intent reconciliation proved never arrived may be resent")
         intent = row.to_intent()
         if row.opportunity_id.startswith(AMEND_PREFIX):
             return [Denied(ref or row.opportunity_id, intent.ticker, "amend-not-resent",
                            "an amend that never arrived is not sent again as a new order: the original order "
-                           "stands as it was; amend it afresh", strategy or row.strategy)], 0
+                           "stands as it was; amend it afresh", strategy or row.strategy)], Count(0)
         action, price = from_book_side(intent.side, intent.price, "yes")
-        leg = Leg(intent.ticker, "yes", action, price, intent.count)  # type: ignore[arg-type]
+        leg = Leg(intent.ticker, "yes", action, price, intent.count)
         ref = ref or row.opportunity_id
         strategy = strategy or row.strategy
         if intent.post_only:
             return [Denied(ref, intent.ticker, "stale-quote", "a post-only quote is not resent: its books are gone; "
-                           "the next iteration quotes afresh", strategy)], 0
+                           "the next iteration quotes afresh", strategy)], Count(0)
         d = self.gate.check(intent, fee_type=market.fee_type, multiplier=market.fee_multiplier,
                             stale=self.stale(intent.ticker), trading_active=self._active())
         if d:
-            return [Denied(ref, intent.ticker, d.rule, d.reason, strategy)], 0
-        self.journal.set_intent_status(client_order_id, "pending",
+            return [Denied(ref, intent.ticker, d.rule, d.reason, strategy)], Count(0)
+        self.journal.set_intent_status(client_order_id, IntentStatus.PENDING,
                                        detail="resent under the same id: reconciliation proved it never arrived")
         self.journal.add_event("resend", {"client_order_id": client_order_id}, ticker=intent.ticker)
         best = market.asks("yes") if action == "buy" else market.bids("yes")
@@ -494,22 +495,22 @@ class OrderExecutor:
         except NetworkError as e:
             # the connection was never made (rest.py raises NetworkError for writes only then):
             # provably nothing reached the exchange; the next iteration decides afresh
-            self.journal.set_intent_status(coid, "never_sent", detail=f"not sent: {e}")
-            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=0, avg=None,
-                                     fees=0, latency=self.clock() - t0, reason=f"not sent, nothing reached the "
+            self.journal.set_intent_status(coid, IntentStatus.NEVER_SENT, detail=f"not sent: {e}")
+            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=Count(0), avg=None,
+                                     fees=Money(0), latency=self.clock() - t0, reason=f"not sent, nothing reached the "
                                      f"exchange: {e}")
             return None
         except RateLimited as e:
             # 429 is refused before processing (REFERENCE §7.1): definite, nothing placed, market not blocked
-            self.journal.set_intent_status(coid, "rejected", detail=f"rate limited (429), not placed: {e}")
-            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=0, avg=None,
-                                     fees=0, latency=self.clock() - t0,
+            self.journal.set_intent_status(coid, IntentStatus.REJECTED, detail=f"rate limited (429), not placed: {e}")
+            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=Count(0), avg=None,
+                                     fees=Money(0), latency=self.clock() - t0,
                                      reason=f"rate limited (429) — not placed; a later iteration may try again: {e}")
             return None
         except (OrderRejected, ExchangeError) as e:  # definite refusals: 400, auth, permission, not found
-            self.journal.set_intent_status(coid, "rejected", detail=str(e))
-            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=0, avg=None,
-                                     fees=0, latency=self.clock() - t0, reason=str(e))
+            self.journal.set_intent_status(coid, IntentStatus.REJECTED, detail=str(e))
+            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=Count(0), avg=None,
+                                     fees=Money(0), latency=self.clock() - t0, reason=str(e))
             return None
         latency = self.clock() - t0
         fills: list[ExchangeFill] = []
@@ -536,7 +537,7 @@ class OrderExecutor:
         if ack.remaining_count == 0 and ack.fill_count:
             status = "executed"
         yield self._order_record(p, strategy, opp_id, status=status, order_id=ack.order_id, filled=ack.fill_count,
-                                 avg=avg, fees=sum(f.fee for f in fills), latency=latency)
+                                 avg=avg, fees=Money(sum(f.fee for f in fills)), latency=latency)
         for f in fills:
             yield self._fill_record(f, p.leg.outcome)
         return ack.fill_count
@@ -545,7 +546,7 @@ class OrderExecutor:
         if not filled:
             return None
         if fills:
-            yes_avg = sum(f.price * f.count for f in fills) // max(1, sum(f.count for f in fills))
+            yes_avg = Price(sum(f.price * f.count for f in fills) // max(1, sum(f.count for f in fills)))
         return from_book_side(p.intent.side, yes_avg or p.intent.price, p.leg.outcome)[1]
 
     def _outcome_unknown(self, p: _LegPlan, strategy: str, opp_id: str, t0: float, why: str
@@ -558,7 +559,7 @@ class OrderExecutor:
         """
         intent = p.intent
         coid = intent.client_order_id
-        self.journal.set_intent_status(coid, "unknown", detail=why)
+        self.journal.set_intent_status(coid, IntentStatus.UNKNOWN, detail=why)
         self.journal.add_event("outcome-unknown", {"client_order_id": coid, "error": why}, ticker=intent.ticker)
         found: ExchangeOrder | None = None
         fills: list[ExchangeFill] = []
@@ -572,8 +573,8 @@ class OrderExecutor:
         latency = self.clock() - t0
         if found is None:
             self.gate.block(intent.ticker)
-            yield self._order_record(p, strategy, opp_id, status="unknown", order_id="", filled=0, avg=None,
-                                     fees=0, latency=latency, reason=f"{why} — market blocked until reconciled")
+            yield self._order_record(p, strategy, opp_id, status="unknown", order_id="", filled=Count(0), avg=None,
+                                     fees=Money(0), latency=latency, reason=f"{why} — market blocked until reconciled")
             return None
         self.journal.record_ack(coid, found.order_id, found, fills, strategy=strategy)
         self.journal.add_event("outcome-resolved", {"client_order_id": coid, "order_id": found.order_id,
@@ -582,7 +583,7 @@ class OrderExecutor:
         p.fills = fills
         avg = self._avg(p, found.fill_count, fills, None)
         yield self._order_record(p, strategy, opp_id, status=found.status, order_id=found.order_id,
-                                 filled=found.fill_count, avg=avg, fees=sum(f.fee for f in fills), latency=latency,
+                                 filled=found.fill_count, avg=avg, fees=Money(sum(f.fee for f in fills)), latency=latency,
                                  reason=f"answer lost ({why}); found on the exchange by client_order_id")
         for f in fills:
             yield self._fill_record(f, p.leg.outcome)
@@ -617,8 +618,8 @@ class OrderExecutor:
             else:
                 best = bids[0][0]
                 floor = max(1, int(best * (1 - ex.max_slippage_pct)))
-                floor = snap(floor, m.price_ranges, up=True) or 1
-                slices = sell_slices(m, p.leg.outcome, n, min_price=floor)
+                floor = snap(Price(floor), m.price_ranges, up=True) or 1
+                slices = sell_slices(m, p.leg.outcome, n, min_price=Price(floor))
                 if not slices:
                     why_open = f"no bid within the {ex.max_slippage_pct:.1%} slippage bound"
                 else:
@@ -639,8 +640,8 @@ class OrderExecutor:
             loss = entry_cost * sold // max(1, got) - proceeds if sold else 0
             total_loss += loss
             legs.append({"ticker": p.leg.ticker, "outcome": p.leg.outcome, "bought": n, "sold": sold,
-                         "left_open": n - sold, "entry_cost": fmt_money(entry_cost), "proceeds": fmt_money(proceeds),
-                         "realized_loss": fmt_money(loss)})
+                         "left_open": n - sold, "entry_cost": fmt_money(Money(entry_cost)), "proceeds": fmt_money(Money(proceeds)),
+                         "realized_loss": fmt_money(Money(loss))})
             if sold < n:
                 self.journal.add_event("unwind-short", {"opportunity_id": opp_id, "ticker": p.leg.ticker,
                                                         "left_open": n - sold, "reason": reason,
@@ -649,7 +650,7 @@ class OrderExecutor:
                              f"could not unwind {(n - sold) / COUNT_SCALE:g} contract(s) of {p.leg.ticker}: "
                              f"{why_open}; the position stays open and is recorded for `kalashi flatten`", strategy)
         self.journal.add_event("unwind", {"opportunity_id": opp_id, "reason": reason, "legs": legs,
-                                          "realized_loss": fmt_money(total_loss)})
+                                          "realized_loss": fmt_money(Money(total_loss))})
 
     # -- amending a resting order ------------------------------------------------------
     def amend(self, order: ExchangeOrder, market: Market, *, price: Price, count: Count, client_order_id: str,
@@ -666,7 +667,7 @@ class OrderExecutor:
         ref = f"{AMEND_PREFIX}{order.order_id}"
         remaining = count - order.fill_count
         tif = order.time_in_force or "good_till_canceled"
-        intent = OrderIntent(client_order_id, order.ticker, order.side, price, remaining,
+        intent = OrderIntent(client_order_id, order.ticker, order.side, price, Count(remaining),
                              time_in_force=tif)  # type: ignore[arg-type]
         if remaining <= 0:
             return Amended(None, [], Denied(ref, order.ticker, "size", "the new count must exceed what already "
@@ -696,15 +697,15 @@ class OrderExecutor:
             if mine:
                 return self._amend_recorded(order, intent, order.order_id, strategy, f"409 conflict ({e}); the "
                                             "order already carries the new client_order_id: the amend arrived")
-            self.journal.set_intent_status(client_order_id, "rejected", detail=f"amend refused: {e}")
+            self.journal.set_intent_status(client_order_id, IntentStatus.REJECTED, detail=f"amend refused: {e}")
             return Amended(None, [], None, f"client_order_id {client_order_id} is already used on the exchange: {e}")
         except OutcomeUnknown as e:
             return self._amend_unknown(order, intent, strategy, str(e))
         except NetworkError as e:
-            self.journal.set_intent_status(client_order_id, "never_sent", detail=f"amend not sent: {e}")
+            self.journal.set_intent_status(client_order_id, IntentStatus.NEVER_SENT, detail=f"amend not sent: {e}")
             return Amended(None, [], None, f"not sent, nothing reached the exchange: {e}")
         except (OrderRejected, ExchangeError) as e:  # 429 included: refused before processing
-            self.journal.set_intent_status(client_order_id, "rejected", detail=f"amend refused: {e}")
+            self.journal.set_intent_status(client_order_id, IntentStatus.REJECTED, detail=f"amend refused: {e}")
             return Amended(None, [], None, str(e))
         return self._amend_recorded(order, intent, ack.order_id or order.order_id, strategy, "")
 
@@ -731,7 +732,7 @@ class OrderExecutor:
 
     def _amend_unknown(self, order: ExchangeOrder, intent: OrderIntent, strategy: str, why: str) -> Amended:
         coid = intent.client_order_id
-        self.journal.set_intent_status(coid, "unknown", detail=f"amend: {why}")
+        self.journal.set_intent_status(coid, IntentStatus.UNKNOWN, detail=f"amend: {why}")
         self.journal.add_event("outcome-unknown", {"client_order_id": coid, "error": why, "amend_of": order.order_id},
                                ticker=order.ticker)
         try:
@@ -781,7 +782,7 @@ def _drain(gen: Generator[Order | Fill | Denied, None, Count | None]) -> tuple[l
         try:
             out.append(next(gen))
         except StopIteration as stop:
-            return out, stop.value or 0
+            return out, stop.value or Count(0)
 
 
 def _order_from_ack(intent: OrderIntent, ack: OrderAck) -> ExchangeOrder:
@@ -796,6 +797,6 @@ def _outcome_money(p: _LegPlan, fills: Sequence[ExchangeFill], *, buying: bool) 
     """Money paid for (buying) or received from (selling) ``fills`` of this leg's outcome, fees included."""
     total = 0
     for f in fills:
-        price = from_book_side(f.side, f.price, p.leg.outcome)[1]  # type: ignore[arg-type]
+        price = from_book_side(f.side, f.price, p.leg.outcome)[1]
         total += price * f.count + (f.fee if buying else -f.fee)
-    return total
+    return Money(total)

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..domain import ExchangeOrder, Level, Market, OrderIntent, with_books
-from ..money import ONE_DOLLAR
+from ..domain import ExchangeOrder, Level, Market, OrderIntent, OrderStatus, with_books
+from ..money import ONE_DOLLAR, Count
 
 
 def _take(levels: Sequence[Level], size_at: Mapping[int, int], floor: int | None) -> tuple[Level, ...]:
@@ -31,7 +31,7 @@ def _take(levels: Sequence[Level], size_at: Mapping[int, int], floor: int | None
     for price, size in levels:
         if floor is not None and price <= floor:
             break  # best first: every later level is worse
-        left = size - size_at.get(price, 0)
+        left = Count(size - size_at.get(price, 0))
         if left > 0:
             out.append((price, left))
     return tuple(out)
@@ -47,7 +47,7 @@ def without_own_orders(m: Market, resting: Iterable[ExchangeOrder], *, included:
     yes_floor: int | None = None  # our best YES bid: YES bids at or below it are out of reach
     no_floor: int | None = None  # our best NO bid (a resting ask at p is a NO bid at 1 − p)
     for o in resting:
-        if o.ticker != m.ticker or o.remaining_count <= 0 or o.status != "resting":
+        if o.ticker != m.ticker or o.remaining_count <= 0 or o.status != OrderStatus.RESTING:
             continue
         if o.side == "bid":
             yes_size[o.price] = yes_size.get(o.price, 0) + o.remaining_count
@@ -80,7 +80,7 @@ def own_books(markets: Iterable[Market], resting: Sequence[ExchangeOrder], *, in
 def crosses_own(intent: OrderIntent, resting: Iterable[ExchangeOrder]) -> ExchangeOrder | None:
     """Return an own resting order ``intent`` would meet (a bid at or above our ask, an ask at or below our bid)."""
     for o in resting:
-        if o.ticker != intent.ticker or o.remaining_count <= 0 or o.status != "resting" \
+        if o.ticker != intent.ticker or o.remaining_count <= 0 or o.status != OrderStatus.RESTING \
                 or o.client_order_id == intent.client_order_id or o.side == intent.side:
             continue
         if (intent.side == "bid" and o.price <= intent.price) or (intent.side == "ask" and o.price >= intent.price):

@@ -74,7 +74,7 @@ class Markouts:
         if not n:
             return None
         total = self.sums[horizon] * COUNT_SCALE  # per_contract2 [price/2] × count → money × 2 × count
-        return int(Decimal(total) / Decimal(2 * n))
+        return Money(int(Decimal(total) / Decimal(2 * n)))
 
     def record(self) -> dict[str, Any]:
         out: dict[str, Any] = {"fills": self.fills}
@@ -164,10 +164,10 @@ class StrategyStats:
     trades: int = 0  # closed
     wins: int = 0
     open_trades: int = 0
-    realized: Money = 0  # after fees, closed and open trades alike
-    unrealized: Money = 0
-    fees: Money = 0
-    turnover: Money = 0
+    realized: Money = Money(0)  # after fees, closed and open trades alike
+    unrealized: Money = Money(0)
+    fees: Money = Money(0)
+    turnover: Money = Money(0)
 
     @property
     def losses(self) -> int:
@@ -190,15 +190,15 @@ def strategy_stats(book: TradeBook, valuation: Valuation) -> dict[str, StrategyS
         if not t.held:
             continue
         s = out.setdefault(t.strategy or "unknown", StrategyStats())
-        s.realized += t.pnl
-        s.fees += t.fees
-        s.turnover += t.turnover
+        s.realized = Money(s.realized + t.pnl)
+        s.fees = Money(s.fees + t.fees)
+        s.turnover = Money(s.turnover + t.turnover)
         if t.is_open:
             s.open_trades += 1
             for ticker, (q, cost) in t.positions.items():
                 if q:
                     v, n = value.get(ticker, (cost, abs(q)))
-                    s.unrealized += v * abs(q) // max(1, n) - cost
+                    s.unrealized = Money(s.unrealized + v * abs(q) // max(1, n) - cost)
         else:
             s.trades += 1
             s.wins += int(t.pnl > 0)

@@ -37,15 +37,15 @@ class Portfolio:
     exposure_by_ticker: dict[str, Money] = field(default_factory=dict)
     exposure_by_event: dict[str, Money] = field(default_factory=dict)
     exposure_by_group: dict[str, Money] = field(default_factory=dict)
-    today_cost: Money = 0
+    today_cost: Money = Money(0)
     consecutive_wins: int = 0
     consecutive_losses: int = 0
     #: collateral returned on mutually exclusive events (counts as available cash)
-    netting_credit: Money = 0
+    netting_credit: Money = Money(0)
 
     @property
     def drawdown(self) -> Money:
-        return max(0, self.peak_equity - self.equity)
+        return Money(max(0, self.peak_equity - self.equity))
 
     @property
     def equity_marked(self) -> Money:
@@ -56,11 +56,11 @@ class Portfolio:
     def equity_settled(self) -> Money:
         """The part of equity that is money: cash, positions whose result is known, and what hedged
     exclusive events are sure to pay."""
-        return self.equity - self.valuation.marked
+        return Money(self.equity - self.valuation.marked)
 
     @property
     def open_cost(self) -> Money:
-        return sum(p.cost for p in self.ledger.open_positions())
+        return Money(sum(p.cost for p in self.ledger.open_positions()))
 
     def drawdown_fraction(self) -> tuple[int, int]:
         """Drawdown as an exact fraction (numerator, denominator) of peak equity."""
@@ -72,10 +72,10 @@ class Portfolio:
         ``position`` (default ``amount``) is what counts against the market's own cap: a hedged
         basket puts its legs' cost on each market but only its worst case on the event and group.
         """
-        self.exposure_by_ticker[ticker] = self.exposure_by_ticker.get(ticker, 0) + (
-            amount if position is None else position)
-        self.exposure_by_event[event] = self.exposure_by_event.get(event, 0) + amount
-        self.exposure_by_group[group] = self.exposure_by_group.get(group, 0) + amount
+        self.exposure_by_ticker[ticker] = Money(self.exposure_by_ticker.get(ticker, 0) + (
+            amount if position is None else position))
+        self.exposure_by_event[event] = Money(self.exposure_by_event.get(event, 0) + amount)
+        self.exposure_by_group[group] = Money(self.exposure_by_group.get(group, 0) + amount)
 
 
 def streaks(closed: list[TradeResult]) -> tuple[int, int]:
@@ -113,7 +113,7 @@ def load_portfolio(journal: Journal, starting_balance: Money, markets: Mapping[s
     netted = journal.netted_tickers()
     valuation = value_positions(open_positions, markets or {}, last, now, spread_cap, netted)
     meta = journal.market_meta()
-    p = Portfolio(cash=ledger.cash, equity=ledger.cash + valuation.total, starting_balance=start, peak_equity=start,
+    p = Portfolio(cash=ledger.cash, equity=Money(ledger.cash + valuation.total), starting_balance=start, peak_equity=start,
                   day_start_equity=start, ledger=ledger, valuation=valuation, trades=trades)
     event_group: dict[str, str] = {}
     for pos in open_positions:
@@ -124,16 +124,16 @@ def load_portfolio(journal: Journal, starting_balance: Money, markets: Mapping[s
     p.netting_credit = netting_credit(positions, netted)
     for event in {netted[t] for t in positions if t in netted}:
         back = netting_credit({t: q for t, q in positions.items() if netted.get(t) == event}, netted)
-        back = min(back, p.exposure_by_event.get(event, 0))
+        back = Money(min(back, p.exposure_by_event.get(event, 0)))
         if back:
-            p.exposure_by_event[event] -= back
+            p.exposure_by_event[event] = Money(p.exposure_by_event[event] - back)
             grp = event_group.get(event, "ungrouped")
-            p.exposure_by_group[grp] = p.exposure_by_group.get(grp, 0) - back
+            p.exposure_by_group[grp] = Money(p.exposure_by_group.get(grp, 0) - back)
     day_start_ms = now - now % 86_400_000
     # aggregated in SQL: reading every iteration row here made each iteration cost O(iterations so far)
     top, day_start, last_equity = journal.equity_history(day_start_ms)
-    p.peak_equity = max(start, top if top is not None else start, p.equity)
-    p.day_start_equity = day_start if day_start is not None else (last_equity if last_equity is not None else start)
+    p.peak_equity = Money(max(start, top if top is not None else start, p.equity))
+    p.day_start_equity = Money(day_start if day_start is not None else (last_equity if last_equity is not None else start))
     p.consecutive_wins, p.consecutive_losses = streaks(trades.closed())
     p.today_cost = committed_today(journal, day_start_ms, trades, journal.trades())
     return p
@@ -152,7 +152,7 @@ def committed_today(journal: Journal, day_start_ms: int, trades: TradeBook | Non
     for f in journal.fills(since_ms=day_start_ms):
         price = f.price if f.side == "bid" else ONE_DOLLAR - f.price
         tid = fill_trade.get(f.fill_id, (f"fill:{f.fill_id}", ""))[0]
-        by_trade[tid] = by_trade.get(tid, 0) + price * f.count + f.fee
+        by_trade[tid] = Money(by_trade.get(tid, 0) + price * f.count + f.fee)
     total = 0
     for tid, spent in by_trade.items():
         row = (trade_rows or {}).get(tid)
@@ -160,6 +160,6 @@ def committed_today(journal: Journal, day_start_ms: int, trades: TradeBook | Non
         if row is not None and row.payout > 0 and t is not None:
             held = [abs(q) for q, _ in t.positions.values() if q]
             baskets = min(held) if len(held) >= row.legs else 0
-            spent = max(0, spent - baskets * row.payout)
+            spent = Money(max(0, spent - baskets * row.payout))
         total += spent
-    return total
+    return Money(total)

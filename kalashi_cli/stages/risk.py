@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
-from ..domain import ExchangeFill, ExchangeOrder, OrderIntent
+from ..domain import ExchangeFill, ExchangeOrder, OrderIntent, OrderStatus
 from ..journal import Journal, data_dir
 from ..money import MULT_SCALE, ONE_DOLLAR, Count, Money, Price, fee_for, fmt_count, usd
 from ..profile import Profile, money
@@ -72,7 +72,7 @@ def evaluate_state(profile: Profile, journal: Journal, p: Portfolio) -> tuple[Tr
     failures = int(journal.get_meta("reconcile_failures", "0") or 0)
     halt_reason = None
     if day_loss >= money(r.daily_loss_limit):
-        halt_reason = f"daily loss {usd(day_loss)} reached the limit {usd(money(r.daily_loss_limit))}"
+        halt_reason = f"daily loss {usd(Money(day_loss))} reached the limit {usd(money(r.daily_loss_limit))}"
     elif dd >= r.max_drawdown_pct:
         halt_reason = f"drawdown {dd:.1%} reached the limit {r.max_drawdown_pct:.0%}"
     elif failures >= r.max_reconcile_failures:
@@ -108,14 +108,14 @@ class BasketCharge:
     daily: Money
     cash: Money
     #: the cash its legs take in all (the gate's balance after it), and the netting credit they create
-    spend: Money = 0
-    credit: Money = 0
+    spend: Money = Money(0)
+    credit: Money = Money(0)
 
 
 def order_cost(intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = 10_000) -> Money:
     """Money at risk if the order fills: the side actually bought, plus the worst taker fee."""
     price = intent.price if intent.side == "bid" else ONE_DOLLAR - intent.price
-    return price * intent.count + fee_for(price, intent.count, fee_type=fee_type, multiplier=multiplier)
+    return Money(price * intent.count + fee_for(Price(price), intent.count, fee_type=fee_type, multiplier=multiplier))
 
 
 def worst_fee(price: Price, count: Count, *, is_bid: bool, fee_type: str = "quadratic",
@@ -127,14 +127,14 @@ def worst_fee(price: Price, count: Count, *, is_bid: bool, fee_type: str = "quad
     exchange holds as collateral (:meth:`kalashi_cli.sim.engine.book.MarketBook.max_unit_fee`).
     """
     q = min(price, ONE_DOLLAR // 2) if is_bid else max(price, ONE_DOLLAR // 2)
-    return fee_for(q, 1, fee_type=fee_type, multiplier=multiplier) * count
+    return Money(fee_for(Price(q), Count(1), fee_type=fee_type, multiplier=multiplier) * count)
 
 
 def order_collateral(intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = MULT_SCALE) -> Money:
     """Return the cash the exchange holds back for ``intent``: the side bought plus :func:`worst_fee`."""
     price = intent.price if intent.side == "bid" else ONE_DOLLAR - intent.price
-    return price * intent.count + worst_fee(intent.price, intent.count, is_bid=intent.side == "bid",
-                                            fee_type=fee_type, multiplier=multiplier)
+    return Money(price * intent.count + worst_fee(intent.price, intent.count, is_bid=intent.side == "bid",
+                                            fee_type=fee_type, multiplier=multiplier))
 
 
 def reduces(intent: OrderIntent, position: int) -> bool:
@@ -171,18 +171,18 @@ def resting_collateral(orders: Iterable[ExchangeOrder], positions: Mapping[str, 
             pos = 0 if ticker in netted else positions.get(ticker, 0)
             closes = min(count, max(0, -pos) if side == "bid" else max(0, pos))
             total += max(0, cost - ONE_DOLLAR * closes)
-    return total
+    return Money(total)
 
 
 def _as_resting(intent: OrderIntent) -> ExchangeOrder:
-    return ExchangeOrder("", intent.client_order_id, intent.ticker, intent.side, intent.price, "resting",
-                         intent.count, 0, intent.count)
+    return ExchangeOrder("", intent.client_order_id, intent.ticker, intent.side, intent.price, OrderStatus.RESTING,
+                         intent.count, Count(0), intent.count)
 
 
 def resting_cost(orders: Iterable[ExchangeOrder]) -> Money:
     """Return what resting orders would spend if they filled: the side bought times what remains."""
-    return sum((o.price if o.side == "bid" else ONE_DOLLAR - o.price) * o.remaining_count
-               for o in orders if o.remaining_count > 0)
+    return Money(sum((o.price if o.side == "bid" else ONE_DOLLAR - o.price) * o.remaining_count
+               for o in orders if o.remaining_count > 0))
 
 
 class RiskGate:
@@ -199,7 +199,7 @@ class RiskGate:
         self.reserved = 0  # cost of every order admitted in this run (counts against cash)
         self.credit_gained = 0  # netting credit this run's baskets created (fill-or-kill orders may use it)
         self._blocked = journal.blocked_tickers()
-        resting = journal.orders(status="resting")
+        resting = journal.orders(status=OrderStatus.RESTING)
         self._open_orders = len(resting)
         self._resting_seen = len(resting)
         #: cash the exchange holds for quotes resting from earlier iterations
@@ -213,7 +213,7 @@ class RiskGate:
     def available(self) -> Money:
         """Cash an order may still use: the fill ledger's cash less resting collateral and this run's orders,
         plus the collateral netting returns on mutually exclusive events (docs/paper-fills.md §6)."""
-        return self.portfolio.cash - self.held - self.reserved + self.portfolio.netting_credit + self.credit_gained
+        return Money(self.portfolio.cash - self.held - self.reserved + self.portfolio.netting_credit + self.credit_gained)
 
     def available_for(self, intent: OrderIntent) -> Money:
         """Cash ``intent`` may use (every order alike: the exchange counts the netting credit as balance)."""
@@ -221,7 +221,7 @@ class RiskGate:
 
     def refresh_resting(self) -> None:
         """Re-read what quotes resting from earlier iterations hold and may spend (after cancelling some)."""
-        resting = self.journal.orders(status="resting")
+        resting = self.journal.orders(status=OrderStatus.RESTING)
         self._open_orders = len(resting) + self._open_orders - self._resting_seen
         self._resting_seen = len(resting)
         self.held = resting_collateral(resting, {t: p.position for t, p in self.portfolio.ledger.positions.items()},
@@ -231,10 +231,10 @@ class RiskGate:
     @property
     def committed_today(self) -> Money:
         """Spent today, held by resting quotes, and admitted in this run: what the daily cap counts."""
-        return self.portfolio.today_cost + self.resting_cost + self.sent_cost
+        return Money(self.portfolio.today_cost + self.resting_cost + self.sent_cost)
 
     def check(self, intent: OrderIntent, *, fee_type: str = "quadratic", multiplier: int = 10_000,
-              stale: bool = False, trading_active: bool = True, pending: Money = 0,
+              stale: bool = False, trading_active: bool = True, pending: Money = Money(0),
               concentration: tuple[str, str] | None = None, basket: BasketCharge | None = None) -> Denial | None:
         """Return why ``intent`` may not be sent, or None.
 
@@ -254,7 +254,7 @@ class RiskGate:
             return Denial("size", "order count must be positive")
         if intent.reduce_only and not reducing:
             # a reduce_only order skips the cost caps below, so it must really only reduce
-            held = (f"holds {fmt_count(abs(position))} {'YES' if position > 0 else 'NO'}" if position
+            held = (f"holds {fmt_count(Count(abs(position)))} {'YES' if position > 0 else 'NO'}" if position
                     else "holds nothing")
             return Denial("reduce-only", f"a reduce_only order may only bring a position towards zero: "
                           f"{intent.ticker} {held}, and this order would "
@@ -281,7 +281,7 @@ class RiskGate:
                 if need > self.available_for(intent):
                     return Denial("balance", f"order needs {usd(need)} (a closing order on a mutually exclusive "
                                   f"event is collateralised like an opening one), above available cash "
-                                  f"{usd(max(0, self.available_for(intent)))}")
+                                  f"{usd(Money(max(0, self.available_for(intent))))}")
             return None
         cost = order_cost(intent, fee_type, multiplier)
         if cost > money(r.max_order_cost):
@@ -291,21 +291,21 @@ class RiskGate:
         daily = self.committed_today + adds
         if adds > 0 and daily > money(r.max_daily_cost):  # an order that can lose nothing spends nothing
             return Denial("max-daily-cost", f"today's spending, resting quotes and this order would reach "
-                          f"{usd(daily)}, above the daily cap {usd(money(r.max_daily_cost))}")
+                          f"{usd(Money(daily))}, above the daily cap {usd(money(r.max_daily_cost))}")
         if self._open_orders >= r.max_open_orders and intent.time_in_force == "good_till_canceled":
             return Denial("max-open-orders", f"{self._open_orders} orders already rest (cap {r.max_open_orders})")
         if concentration is not None:
-            d = self._concentration(intent.ticker, *concentration, cost + pending)
+            d = self._concentration(intent.ticker, *concentration, Money(cost + pending))
             if d:
                 return d
         need = order_collateral(intent, fee_type, multiplier)
         if basket is not None:
-            need, pending = basket.cash, 0
+            need, pending = basket.cash, Money(0)
         if need + pending > self.available_for(intent):
             what = (f"the basket needs {usd(need)} at most while its legs are sent" if basket is not None else
-                    f"order needs {usd(need)}" + (f" (with the basket's other legs {usd(need + pending)})"
+                    f"order needs {usd(need)}" + (f" (with the basket's other legs {usd(Money(need + pending))})"
                                                   if pending else ""))
-            return Denial("balance", f"{what} exceeds available cash {usd(max(0, self.available_for(intent)))}"
+            return Denial("balance", f"{what} exceeds available cash {usd(Money(max(0, self.available_for(intent))))}"
                           + (f" ({usd(self.held)} is held by resting quotes)" if self.held else ""))
         return None
 
@@ -319,8 +319,8 @@ class RiskGate:
             cap = int(equity * pct)
             if held + cost > cap:
                 name = {"position": ticker, "group": group, "event": event}[what]
-                return Denial(f"max-{what}", f"{what} {name} would carry {usd(held + cost)}, above its "
-                              f"concentration cap {usd(cap)} ({pct * 100:.0f}% of equity {usd(p.equity)})")
+                return Denial(f"max-{what}", f"{what} {name} would carry {usd(Money(held + cost))}, above its "
+                              f"concentration cap {usd(Money(cap))} ({pct * 100:.0f}% of equity {usd(p.equity)})")
         return None
 
     def is_reducing(self, intent: OrderIntent) -> bool:
@@ -381,7 +381,7 @@ class RiskGate:
         first, so the amended order is weighed as a whole — price and size — against the caps and
         the cash, not on top of itself.
         """
-        resting = self.journal.orders(status="resting")
+        resting = self.journal.orders(status=OrderStatus.RESTING)
         rest = [o for o in resting if o.order_id != order_id]
         if len(rest) == len(resting):
             return
@@ -409,17 +409,17 @@ class RiskGate:
     def _held_by(self, o: ExchangeOrder) -> tuple[Money, Money]:
         """(collateral, cost) a resting order counts for: nothing when it only reduces the position."""
         if o.remaining_count <= 0:
-            return 0, 0
+            return Money(0), Money(0)
         pos = self.portfolio.ledger.positions.get(o.ticker)
-        rest = OrderIntent(o.client_order_id, o.ticker, o.side, o.price, o.remaining_count)  # type: ignore[arg-type]
-        if o.ticker not in self._netted and reduces(rest, pos.position if pos else 0):
-            return 0, 0
+        rest = OrderIntent(o.client_order_id, o.ticker, o.side, o.price, o.remaining_count)
+        if o.ticker not in self._netted and reduces(rest, pos.position if pos else Count(0)):
+            return Money(0), Money(0)
         return order_collateral(rest), resting_cost([o])
 
     def _free(self, o: ExchangeOrder) -> None:
         coll, cost = self._held_by(o)
-        self.held -= coll
-        self.resting_cost -= cost
+        self.held = Money(self.held - coll)
+        self.resting_cost = Money(self.resting_cost - cost)
         self._open_orders -= 1
 
     def release_quote(self, order: ExchangeOrder) -> None:
@@ -429,6 +429,6 @@ class RiskGate:
     def hold_quote(self, order: ExchangeOrder) -> None:
         """Count an order now resting that this run did not admit (the result of an amend or decrease)."""
         coll, cost = self._held_by(order)
-        self.held += coll
-        self.resting_cost += cost
+        self.held = Money(self.held + coll)
+        self.resting_cost = Money(self.resting_cost + cost)
         self._open_orders += 1

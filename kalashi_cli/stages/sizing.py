@@ -46,7 +46,7 @@ class Sizing:
 def size_opportunity(o: Opportunity, equity: Money, s: SizingSettings, scale: Decimal) -> Sizing:
     """Size one opportunity in contracts (per leg), limited by the depth it reported."""
     if equity <= 0 or o.cost <= 0:
-        return Sizing(0, 0, Decimal(0), Decimal(0))
+        return Sizing(Count(0), Money(0), Decimal(0), Decimal(0))
     payout_money = o.payout * COUNT_SCALE  # Money per basket
     c = Decimal(o.cost) / payout_money
     p = Decimal(o.p if o.p is not None else 0) / ONE_DOLLAR
@@ -60,6 +60,6 @@ def size_opportunity(o: Opportunity, equity: Money, s: SizingSettings, scale: De
     available = min(leg.count for leg in o.legs)
     size = min(size, available // step * step)
     if size < step:
-        return Sizing(0, 0, frac, full)
+        return Sizing(Count(0), Money(0), frac, full)
     stake = o.capital * size // COUNT_SCALE
-    return Sizing(size, stake, frac, full)
+    return Sizing(Count(size), Money(stake), frac, full)

@@ -42,7 +42,7 @@ from enum import StrEnum
 from ..domain import Market
 from ..journal import MarkRow
 from ..ledger import PositionState, netting_credit
-from ..money import ONE_DOLLAR, Count, Money, Price, parse_price
+from ..money import ONE_DOLLAR, Count, Money, Price, flip, notional, parse_price
 from ..profile import Profile
 
 
@@ -65,13 +65,13 @@ class PositionValue:
     basis: Basis
     as_of_ms: int  # when the mark it rests on was taken (0: unknown)
     #: the part of ``value`` that is certain: its share of what its mutually exclusive event is sure to pay
-    sure: Money = 0
+    sure: Money = Money(0)
 
     @property
     def price(self) -> Price:
         """Value per contract of the held outcome (rounded down)."""
         n = abs(self.position)
-        return self.value // n if n else 0
+        return Price(self.value // n if n else Price(0))
 
     @property
     def settled(self) -> bool:
@@ -86,17 +86,17 @@ class Valuation:
 
     @property
     def total(self) -> Money:
-        return sum(p.value for p in self.positions)
+        return Money(sum(p.value for p in self.positions))
 
     @property
     def determined(self) -> Money:
         """What open positions are sure to pay: known results, and what hedged exclusive events guarantee."""
-        return sum(p.value if p.settled else p.sure for p in self.positions)
+        return Money(sum(p.value if p.settled else p.sure for p in self.positions))
 
     @property
     def marked(self) -> Money:
         """The rest of their value: what rests on marks."""
-        return self.total - self.determined
+        return Money(self.total - self.determined)
 
     def by_basis(self) -> dict[str, int]:
         """How many positions each rule valued."""
@@ -111,7 +111,7 @@ def result_price(m: Market) -> Price | None:
     if m.result == "yes":
         return m.settlement_value if m.settlement_value is not None else ONE_DOLLAR
     if m.result == "no":
-        return m.settlement_value if m.settlement_value is not None else 0
+        return m.settlement_value if m.settlement_value is not None else Price(0)
     if m.result == "scalar":
         return m.settlement_value
     return None
@@ -121,11 +121,11 @@ def mark_of(m: Market, ts_ms: int) -> MarkRow | None:
     """The mark a market gives now: its YES mid (and top of book) when it trades with a two-sided book."""
     if m.status != "active" or m.result or m.yes_bid is None or m.yes_ask is None or m.yes_bid > m.yes_ask:
         return None
-    return MarkRow(m.ticker, ts_ms, (m.yes_bid + m.yes_ask) // 2, m.yes_bid, m.yes_ask)
+    return MarkRow(m.ticker, ts_ms, Price((m.yes_bid + m.yes_ask) // 2), m.yes_bid, m.yes_ask)
 
 
 #: ``valuation.mid_spread_cap`` of the default profile, in price units ($0.04)
-DEFAULT_SPREAD_CAP: Price = 400
+DEFAULT_SPREAD_CAP: Price = Price(400)
 
 
 def mark_value(n: Count, yes: bool, yes_bid: Price, yes_ask: Price, cap: Price) -> Money:
@@ -133,33 +133,33 @@ def mark_value(n: Count, yes: bool, yes_bid: Price, yes_ask: Price, cap: Price) 
     spread counted up to ``cap`` (rounded down)."""
     bid = yes_bid if yes else ONE_DOLLAR - yes_ask
     spread = max(0, yes_ask - yes_bid)
-    return n * bid + n * min(spread, cap) // 2
+    return Money(n * bid + n * min(spread, cap) // 2)
 
 
 def _last_value(n: Count, yes: bool, last: MarkRow, cap: Price) -> Money:
     """The value at the last mark: the same rule on the top of book it kept (its mid when that is all)."""
     if last.yes_bid is not None and last.yes_ask is not None:
         return mark_value(n, yes, last.yes_bid, last.yes_ask, cap)
-    return n * (last.mid if yes else ONE_DOLLAR - last.mid)
+    return Money(n * (last.mid if yes else ONE_DOLLAR - last.mid))
 
 
 def value_position(pos: PositionState, market: Market | None, last: MarkRow | None, now_ms: int,
                    cap: Price = DEFAULT_SPREAD_CAP) -> PositionValue:
     """Value one open position by the rule in the module docstring (``cap``: ``valuation.mid_spread_cap``)."""
-    n = abs(pos.position)
+    n = Count(abs(pos.position))
     yes = pos.position > 0
 
     def fallback() -> tuple[Money, Basis, int]:
         if last is not None:
             return _last_value(n, yes, last, cap), Basis.LAST, last.ts_ms
         if market is not None and market.last_price is not None:
-            return n * (market.last_price if yes else ONE_DOLLAR - market.last_price), Basis.LAST, 0
+            return notional(market.last_price if yes else flip(market.last_price), n), Basis.LAST, 0
         return pos.cost, Basis.COST, 0
 
     if market is not None:
         result = result_price(market)
         if result is not None:
-            return PositionValue(pos.ticker, pos.position, n * (result if yes else ONE_DOLLAR - result),
+            return PositionValue(pos.ticker, pos.position, Money(n * (result if yes else ONE_DOLLAR - result)),
                                  Basis.RESULT, now_ms)
     if market is None or market.status != "active":
         value, basis, ts = fallback()
@@ -170,13 +170,13 @@ def value_position(pos: PositionState, market: Market | None, last: MarkRow | No
         value = mark_value(n, yes, market.yes_bid, market.yes_ask, cap)  # type: ignore[arg-type]
         return PositionValue(pos.ticker, pos.position, value, Basis.BOOK, now_ms)
     if bid is not None:
-        value = n * bid
+        value = Money(n * bid)
         if last is not None:
-            value = max(value, min(_last_value(n, yes, last, cap), value + n * cap // 2))
+            value = Money(max(value, min(_last_value(Count(n), yes, last, cap), value + n * cap // 2)))
         return PositionValue(pos.ticker, pos.position, value, Basis.BOOK, now_ms)
     value, basis, ts = fallback()
     if ask is not None:
-        value = min(value, n * ask)
+        value = Money(min(value, n * ask))
     return PositionValue(pos.ticker, pos.position, value, basis, ts)
 
 
@@ -208,7 +208,7 @@ def value_positions(positions: Iterable[PositionState], markets: Mapping[str, Ma
             for k, i in enumerate(idx):  # shares by count; the rounding goes to the first
                 share = sure * counts[k] // total + (sure - sum(sure * c // total for c in counts) if k == 0 else 0)
                 lift = short * counts[k] // total + (short - sum(short * c // total for c in counts) if k == 0 else 0)
-                values[i] = replace(values[i], value=values[i].value + lift, sure=share)
+                values[i] = replace(values[i], value=Money(values[i].value + lift), sure=Money(share))
     return Valuation(tuple(values))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,7 +130,7 @@ def test_a_recording_without_trades_gives_them_through_the_ticker_channel(tmp_pa
     path = tmp_path / "rec.jsonl"
     path.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
     src = ReplaySource(path)
-    trades = []
+    trades: list[Any] = []
     while not src.exhausted:
         trades += src.advance().trades
     assert [(tr.price, tr.count, tr.taker_side) for tr in trades] == [(5000, 500, "bid"), (4000, 300, "ask")]

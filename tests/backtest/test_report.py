@@ -46,7 +46,7 @@ def _cells(page: str, table: str) -> dict[str, dict[str, str]]:
     for key, row in re.findall(r'<tr data-key="([^"]*)">(.*?)</tr>', m.group(1), re.S):
         cols = dict(re.findall(r'<td data-col="([^"]*)">(.*?)</td>', row, re.S))
         if not cols:
-            cols = {"value": re.search(r"<td>(.*?)</td>", row, re.S).group(1)}  # type: ignore[union-attr]
+            cols = {"value": re.search(r"<td>(.*?)</td>", row, re.S).group(1)}
         out[html.unescape(key)] = {k: html.unescape(v) for k, v in cols.items()}
     return out
 

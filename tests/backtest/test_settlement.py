@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from kalashi_cli.backtest import BacktestConfig, backtest
 from kalashi_cli.backtest.source import BacktestSource, read_results
 from kalashi_cli.domain import Market, Settlement
+from kalashi_cli.money import Count, Price
 from kalashi_cli.ports import SourceEvents
 from kalashi_cli.sim.replay import bare_market
 
@@ -28,8 +30,8 @@ class Scripted:
         self.t = T0
         self.step_ms = step_ms
         self.left = steps
-        self.m = {t: dataclasses.replace(bare_market(t, close_time=CLOSE), yes_bids=((4000, 100),),
-                                         no_bids=((5000, 100),)) for t in ("KXA-1", "KXB-1")}
+        self.m = {t: dataclasses.replace(bare_market(t, close_time=CLOSE), yes_bids=((Price(4000), Count(100)),),
+                                         no_bids=((Price(5000), Count(100)),)) for t in ("KXA-1", "KXB-1")}
 
     @property
     def exhausted(self) -> bool:
@@ -71,7 +73,7 @@ def test_markets_close_at_their_close_time_and_settle_by_the_best_rule_known() -
     assert [(s.ticker, s.result, s.settled_ts_ms) for s in settled] == [("KXA-1", "yes", T0 + 8_000),
                                                                          ("KXB-1", "no", T0 + 10_000)]
     src2 = BacktestSource(Scripted(), results={})
-    got = []
+    got: list[Any] = []
     while not src2.exhausted:
         list(src2.list_markets())  # what the loop's scan does every iteration
         got += src2.advance().settlements
@@ -90,7 +92,7 @@ def test_a_close_the_clock_jumps_over_settles_at_the_close() -> None:
 def test_a_recording_that_ends_before_the_close_settles_from_the_results_at_the_end() -> None:
     src = BacktestSource(Scripted(steps=3), results={"KXA-1": "yes"})
     list(src.list_markets())
-    got = []
+    got: list[Any] = []
     while not src.exhausted:
         got += src.advance().settlements
     assert [(s.ticker, s.result) for s in got] == [("KXA-1", "yes")]

@@ -14,6 +14,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from kalashi_cli.bridge.backends import ServiceBackend
+from kalashi_cli.domain import OrderStatus
 from kalashi_cli.money import fmt_money
 from kalashi_cli.service import TradingService
 
@@ -123,7 +124,11 @@ def test_state_metrics_are_fresh_from_the_first_iteration(idle_bridge: RunningBr
     _same_figures(first)
     for n in (1, 2, 3):
         service.run_iteration()
-        state = c.until(lambda m, n=n: m["type"] == "state" and m["state"]["loop"]["iteration"] == n)["state"]
+
+        def at(m: dict[str, Any], n: int = n) -> bool:
+            return bool(m["type"] == "state" and m["state"]["loop"]["iteration"] == n)
+
+        state = c.until(at)["state"]
         got = state["metrics"]
         assert {k: got[k] for k in _journal_figures(service)} == _journal_figures(service)
         assert got["iterations"] == n and got["execution"]["orders"] == len(service.journal.records("order"))
@@ -224,7 +229,7 @@ def test_halt_then_start_clearing_the_halt(idle_bridge: RunningBridge, service: 
                                            connect: Callable[..., Client]) -> None:
     for _ in range(3):
         service.run_iteration()
-    resting = len(service.broker.orders(status="resting"))
+    resting = len(service.broker.orders(status=OrderStatus.RESTING))
     assert resting > 0, "the sim should leave some maker quotes resting"
     c = connect(idle_bridge.ws_url)
     c.welcome()
@@ -262,7 +267,7 @@ def test_flatten_cancels_resting_orders_and_closes_positions(idle_bridge: Runnin
     for _ in range(5):
         service.run_iteration()
     held = [p for p in service.broker.positions() if p.position != 0]
-    resting = len(service.broker.orders(status="resting"))
+    resting = len(service.broker.orders(status=OrderStatus.RESTING))
     assert held and resting
     c = connect(idle_bridge.ws_url)
     c.welcome()
@@ -414,6 +419,7 @@ def test_an_oversized_frame_closes_only_that_connection(idle_bridge: RunningBrid
 
 def test_origin_check(idle_bridge: RunningBridge, connect: Callable[..., Client]) -> None:
     port = idle_bridge.server.http_port
+    assert port is not None
     for ok in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
         assert connect(idle_bridge.ws_url, origin=ok).welcome()["mode"] == "paper"
     for bad in ("http://evil.example", f"http://127.0.0.1:{port + 1}", f"https://127.0.0.1:{port}", "null"):

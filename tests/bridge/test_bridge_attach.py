@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kalashi_cli.bridge.attach import AttachBackend
+from kalashi_cli.domain import OrderStatus
 from kalashi_cli.errors import UsageError
 from kalashi_cli.money import fmt_money
 from kalashi_cli.service import TradingService
@@ -66,11 +67,12 @@ def test_attach_streams_the_journal_and_shows_its_numbers(writer: TradingService
     assert state["account"]["equity"] == fmt_money(row["equity"])
     assert state["account"]["balance"] == fmt_money(row["cash"])
     # fresh from the journal at iteration 11 (the loop journals its own metrics only every 10th)
-    assert writer.journal.latest_metrics()["iterations"] == 10
+    metrics = writer.journal.latest_metrics()
+    assert metrics is not None and metrics["iterations"] == 10
     assert state["metrics"]["iterations"] == 11 and state["metrics"]["equity"] == fmt_money(row["equity"])
     assert state["last_iteration"]["n"] == 11
     assert {o["client_order_id"] for o in state["open_orders"]} == \
-        {o.client_order_id for o in writer.journal.orders(status="resting")}
+        {o.client_order_id for o in writer.journal.orders(status=OrderStatus.RESTING)}
     assert {p["ticker"] for p in state["positions"]} == {x.ticker for x in writer.loop.portfolio().ledger.open_positions()}
 
 
@@ -79,7 +81,7 @@ def test_attach_halts_the_other_loop_and_refuses_the_rest(writer: TradingService
                                                           connect: Callable[..., Client]) -> None:
     for _ in range(3):
         writer.run_iteration()
-    resting = len(writer.broker.orders(status="resting"))
+    resting = len(writer.broker.orders(status=OrderStatus.RESTING))
     bridge = start_bridge(attach(writer))
     c = connect(bridge.ws_url)
     c.welcome()

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kalashi_cli.cli.app import app
-from kalashi_cli.journal import Journal
+from kalashi_cli.journal import IntentStatus, Journal
 
 from .conftest import SIM, TOKEN, WAIT, BridgeProcess, Client
 
@@ -59,7 +59,7 @@ def test_serve_bridge_runs_the_loop_and_stops_cleanly_on_ctrl_c(run_bridge_proce
     try:
         assert jr.integrity_ok()[0]
         assert jr.last_iteration() >= 3
-        assert not jr.intents(status="pending") and not jr.intents(status="unknown")
+        assert not jr.intents(status=IntentStatus.PENDING) and not jr.intents(status=IntentStatus.UNKNOWN)
     finally:
         jr.close()
 

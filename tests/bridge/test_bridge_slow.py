@@ -105,7 +105,7 @@ def test_a_late_joiner_catches_up_exactly(service: TradingService, start_bridge:
         state = late.welcome()
         n0 = state["loop"]["iteration"]
         deadline = time.monotonic() + WAIT
-        its = []
+        its: list[int] = []
         while len(its) < 3 and time.monotonic() < deadline:
             m = late.recv()
             if m["type"] == "record" and m["record"]["kind"] == "iteration":

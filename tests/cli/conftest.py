@@ -19,7 +19,7 @@ class Kalashi:
         self.runner = CliRunner()
         self.tmp = tmp_path
 
-    def __call__(self, *args: str, input: str | bytes | None = None, code: int = 0) -> Any:
+    def __call__(self, *args: str, input: str | bytes | None = None, code: int | None = 0) -> Any:
         res = self.runner.invoke(app, list(args), input=input)
         if code is not None and res.exit_code != code:
             raise AssertionError(f"kalashi {' '.join(args)} exited {res.exit_code}, wanted {code}\n"

@@ -200,7 +200,7 @@ def before(name: str, work: Path, ctx: dict[str, Any]) -> None:
 
         def ready() -> bool:
             snap = get_json(url) or {}
-            loop = next((c for c in snap.get("checks", []) if c["name"] == "loop"), {})
+            loop: dict[str, Any] = next((c for c in snap.get("checks", []) if c["name"] == "loop"), {})
             return "last_iteration" in (loop.get("facts") or {})
 
         wait_for(ready, "heal's status with the loop's first iteration", timeout=120)

@@ -53,8 +53,9 @@ def run_with_tty(args: list[str], tmp_path: Path, *, tty: str, timeout: float = 
                  **extra: str) -> tuple[int, bytes, bytes]:
     """Run kalashi with stdout or stderr (``tty``) on a pseudo-terminal; return (code, stdout, stderr)."""
     master, slave = pty.openpty()
-    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, tty: slave}
-    p = subprocess.Popen([*KALASHI, *args], stdin=subprocess.DEVNULL, env=env(tmp_path, **extra), **streams)
+    p = subprocess.Popen([*KALASHI, *args], stdin=subprocess.DEVNULL, env=env(tmp_path, **extra),
+                         stdout=slave if tty == "stdout" else subprocess.PIPE,
+                         stderr=slave if tty == "stderr" else subprocess.PIPE)
     os.close(slave)
     piped: dict[str, bytes] = {}
     other = "stderr" if tty == "stdout" else "stdout"

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from kalashi_cli.journal import Journal
+from kalashi_cli.journal import IntentStatus, Journal
 
 KALASHI = [sys.executable, "-m", "kalashi_cli"]
 
@@ -125,7 +125,7 @@ def test_ctrl_c_stops_run_loop_cleanly(tmp_path: Path) -> None:
     assert n >= 3
     assert j.latest_metrics() is not None, "the loop writes final metrics when it stops"
     # every acked intent has its order; nothing is left pending
-    assert not j.intents(status="pending")
+    assert not j.intents(status=IntentStatus.PENDING)
 
 
 def test_python_dash_m_and_version(tmp_path: Path) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kalashi_cli.domain import Market
-from kalashi_cli.money import CENT_GRID, MULT_SCALE, TickBand, parse_count, parse_price
+from kalashi_cli.money import CENT_GRID, MULT_SCALE, Count, Price, TickBand, parse_count, parse_price
 
 
-def lv(*pairs: tuple[str, str]) -> tuple[tuple[int, int], ...]:
+def lv(*pairs: tuple[str, str]) -> tuple[tuple[Price, Count], ...]:
     return tuple((parse_price(p), parse_count(s)) for p, s in pairs)
 
 

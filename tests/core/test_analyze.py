@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kalashi_cli.domain import Market, Opportunity
-from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, parse_price
+from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Count, Price, parse_price
 from kalashi_cli.profile import load_profile
 from kalashi_cli.stages.analyze import Analyzer
 from kalashi_cli.stages.book import buy_slices, slices_cost, slices_fees
@@ -19,7 +19,7 @@ from .factories import lv, market, strike
 PROFILE = load_profile("default")
 
 
-def run(markets: list[Market], fair: dict[str, int] | None = None) -> list[Opportunity]:
+def run(markets: list[Market], fair: dict[str, Price] | None = None) -> list[Opportunity]:
     return list(Analyzer(PROFILE, fair=fair).analyze(markets, as_of_ms=1, src="test"))
 
 
@@ -147,7 +147,7 @@ def test_with_books_is_replace_for_the_ladders() -> None:
     from kalashi_cli.domain import with_books
 
     m = replace(strike("KXLAD-26JAN01-T50", "50", yes=lv(("0.40", "5"), ("0.39", "7")), no=lv(("0.55", "3"))),
-                forecast_p=parse_price("0.47"), volume=1234, close_ts_ms=99)
+                forecast_p=parse_price("0.47"), volume=Count(1234), close_ts_ms=99)
     yes, no = m.yes_bids[:1], ()
     fast, slow = with_books(m, yes, no), replace(m, yes_bids=yes, no_bids=no)
     assert fast == slow and type(fast) is Market

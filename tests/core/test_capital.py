@@ -12,12 +12,12 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from kalashi_cli.domain import Candidate, ExchangeOrder, Leg, Opportunity, OrderIntent
+from kalashi_cli.domain import Candidate, ExchangeOrder, Leg, Opportunity, OrderIntent, OrderStatus
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.errors import OrderRejected
 from kalashi_cli.journal import Journal
 from kalashi_cli.ledger import netting_credit
-from kalashi_cli.money import ONE_DOLLAR, TickBand, parse_price
+from kalashi_cli.money import ONE_DOLLAR, Count, Money, Price, TickBand, parse_price
 from kalashi_cli.ports import SourceEvents
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.sim.engine import MatchingEngine
@@ -55,9 +55,9 @@ def test_own_orders_come_out_of_the_book_and_what_lies_behind_them_is_out_of_rea
                                                                                   ("0.02", "30"))
     assert without_own_orders(m, ours, included=False).yes_bids == lv(("0.05", "10"))
     assert without_own_orders(m, [], included=True) is m
-    assert crosses_own(OrderIntent("x", "A", "ask", parse_price("0.03"), 100), ours) is not None  # sells into our bid
-    assert crosses_own(OrderIntent("x", "A", "ask", parse_price("0.04"), 100), ours) is None
-    assert crosses_own(OrderIntent("x", "A", "bid", parse_price("0.50"), 100), ours) is None  # same side
+    assert crosses_own(OrderIntent("x", "A", "ask", parse_price("0.03"), Count(100)), ours) is not None  # sells into our bid
+    assert crosses_own(OrderIntent("x", "A", "ask", parse_price("0.04"), Count(100)), ours) is None
+    assert crosses_own(OrderIntent("x", "A", "bid", parse_price("0.50"), Count(100)), ours) is None  # same side
 
 
 def own_quote_world() -> tuple[list, list]:
@@ -84,22 +84,22 @@ def test_the_loop_never_trades_against_its_own_quote_and_order_refuses_a_leg_tha
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(P.paper.starting_balance))
     broker.books_include_own_orders = True  # as on Kalshi: the source shows our quote
     broker.on_market_data(markets, SourceEvents(now_ms=src.now_ms()))
-    quote = OrderIntent("our-quote", "OQ-A", "bid", parse_price("0.02"), 1000, time_in_force="good_till_canceled",
+    quote = OrderIntent("our-quote", "OQ-A", "bid", parse_price("0.02"), Count(1000), time_in_force="good_till_canceled",
                         post_only=True)
     j.record_intent(quote, strategy="spread", opportunity_id="op-q")
-    j.record_ack("our-quote", broker.submit(quote).order_id, broker.orders(status="resting")[0], [])
+    j.record_ack("our-quote", broker.submit(quote).order_id, broker.orders(status=OrderStatus.RESTING)[0], [])
     res = TradingLoop(P, src, broker, j).run_iteration()
     legs = [leg for r in res.records if r["kind"] == "opportunity" for leg in r["legs"]]
     assert not any(leg["ticker"] == "OQ-A" and leg["outcome"] == "no" for leg in legs)
     assert not any(r["kind"] == "order" and r["ticker"] == "OQ-A" for r in res.records)
     # a candidate built elsewhere (a pipe, an agent) that would sell into our own bid is refused
-    o = Opportunity(id="op-self", strategy="value", event_ticker="OQ", legs=(Leg("OQ-A", "yes", "buy", 200, 500),),
-                    edge=1, edge_pct=Decimal(0), fees=0, confidence=Decimal(1), liquidity=Decimal(1),
-                    score=Decimal(0), reason="t", cost=2_000, maker=True)
+    o = Opportunity(id="op-self", strategy="value", event_ticker="OQ", legs=(Leg("OQ-A", "yes", "buy", Price(200), Count(500)),),
+                    edge=Money(1), edge_pct=Decimal(0), fees=Money(0), confidence=Decimal(1), liquidity=Decimal(1),
+                    score=Decimal(0), reason="t", cost=Money(2_000), maker=True)
     j.upsert_order(resting("OQ-B", "ask", "0.019", 100, coid="our-ask"))  # we offer YES on B at 1.9c
-    o = replace(o, legs=(Leg("OQ-B", "yes", "buy", 200, 500),))  # a quote to buy YES on B at 2c crosses it
+    o = replace(o, legs=(Leg("OQ-B", "yes", "buy", Price(200), Count(500)),))  # a quote to buy YES on B at 2c crosses it
     gate = RiskGate(P, j, load_portfolio(j, money(P.paper.starting_balance)), TradingState.ACTIVE)
-    out = list(OrderExecutor(P, broker, j, gate, src.books).execute(Candidate(o, "g", 0, 500, Decimal(0), 0)))
+    out = list(OrderExecutor(P, broker, j, gate, src.books).execute(Candidate(o, "g", Money(0), Count(500), Decimal(0), Money(0))))
     assert [(d.rule, d.ticker) for d in out] == [("own-order", "OQ-B")], out
     broker.close()
     j.close()
@@ -131,11 +131,11 @@ def test_with_too_little_cash_the_arbitrage_is_funded_before_the_spread(tmp_path
     j = Journal(tmp_path / "journal-paper.sqlite")
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(ROOMY.paper.starting_balance))
     broker.on_market_data(markets, SourceEvents(now_ms=src.now_ms()))
-    hold = OrderIntent("hold", "ZZ-1", "bid", parse_price("0.50"), 17_000, time_in_force="good_till_canceled",
+    hold = OrderIntent("hold", "ZZ-1", "bid", parse_price("0.50"), Count(17_000), time_in_force="good_till_canceled",
                        post_only=True)  # $88.40 of the $100 held by a resting order: $11.60 is free, which
     # funds the ladder (10 baskets, $9.75) or the quote ($3.20) first, not both
     j.record_intent(hold, strategy="manual", opportunity_id="op-hold")  # not a quote the market maker manages
-    j.record_ack("hold", broker.submit(hold).order_id, broker.orders(status="resting")[0], [])
+    j.record_ack("hold", broker.submit(hold).order_id, broker.orders(status=OrderStatus.RESTING)[0], [])
     res = TradingLoop(ROOMY, src, broker, j).run_iteration()
     kinds = [(r["kind"], r.get("strategy")) for r in res.records if r["kind"] in ("candidate", "order", "denied")]
     cands = [r for r in res.records if r["kind"] == "candidate"]
@@ -153,8 +153,8 @@ def test_with_too_little_cash_the_arbitrage_is_funded_before_the_spread(tmp_path
 def test_rank_key_puts_riskless_first_then_profit_per_dollar_of_capital() -> None:
     def o(strategy: str, edge: int, cost: int, collateral: int = 0, oid: str = "x") -> Opportunity:
         return Opportunity(id=oid, strategy=strategy, event_ticker="E", legs=(), edge=edge,  # type: ignore[arg-type]
-                           edge_pct=Decimal(0), fees=0, confidence=Decimal(1), liquidity=Decimal(1),
-                           score=Decimal(1), reason="", cost=cost, collateral=collateral)
+                           edge_pct=Decimal(0), fees=Money(0), confidence=Decimal(1), liquidity=Decimal(1),
+                           score=Decimal(1), reason="", cost=Money(cost), collateral=Money(collateral))
 
     ranked = sorted([o("spread", 90_000, 300_000, oid="s"), o("arbitrage", 5_000, 990_000, oid="a"),
                      o("arbitrage", 5_000, 990_000, collateral=500_000, oid="n"), o("value", 60_000, 600_000, oid="v")],
@@ -181,24 +181,25 @@ def test_a_hedged_basket_counts_its_worst_case_not_its_legs_toward_event_and_gro
 def test_netting_credit_is_what_an_exclusive_event_is_sure_to_pay() -> None:
     ev = {"A": "E", "B": "E", "C": "E"}
     one = 100 * ONE_DOLLAR  # $1: one contract (100 count units) paying $1
-    assert netting_credit({"A": -100, "B": -100, "C": -100}, ev) == 2 * one  # NO on all 3: 2 of them pay
-    assert netting_credit({"A": -100}, ev) == 0
-    assert netting_credit({"A": -100, "B": -100, "C": 100}, ev) == one  # A or B winning pays only the other NO
-    assert netting_credit({"A": -100, "B": -100}, {}) == 0  # not an exclusive event: nothing nets
+    no, yes = Count(-100), Count(100)
+    assert netting_credit({"A": no, "B": no, "C": no}, ev) == 2 * one  # NO on all 3: 2 of them pay
+    assert netting_credit({"A": no}, ev) == 0
+    assert netting_credit({"A": no, "B": no, "C": yes}, ev) == one  # A or B winning pays only the other NO
+    assert netting_credit({"A": no, "B": no}, {}) == 0  # not an exclusive event: nothing nets
 
 
 @pytest.mark.parametrize("exclusive", [True, False])
 def test_the_matching_engine_charges_a_no_basket_what_kalshi_would(exclusive: bool) -> None:
     """$1 of cash buys one NO on each of three exclusive outcomes at 70c ($2.10): two of them are sure to pay."""
     eng = MatchingEngine(now_ms=1)
-    eng.open_account("u", ONE_DOLLAR * 100)
+    eng.open_account("u", Money(ONE_DOLLAR * 100))
     for t in ("E-A", "E-B", "E-C"):
         eng.apply_market(market(t, event="E", yes=lv(("0.30", "10")), no=lv(("0.60", "10")),
                                 mutually_exclusive=exclusive))
-    results = []
+    results: list[Count | str | None] = []
     for i, t in enumerate(("E-A", "E-B", "E-C")):
         try:
-            ack = eng.submit("u", OrderIntent(f"n{i}", t, "ask", parse_price("0.30"), 100, time_in_force="fill_or_kill"))
+            ack = eng.submit("u", OrderIntent(f"n{i}", t, "ask", parse_price("0.30"), Count(100), time_in_force="fill_or_kill"))
             results.append(ack.fill_count)
         except OrderRejected as e:
             results.append(e.code)
@@ -224,7 +225,7 @@ def test_a_basket_of_one_contract_is_refused_when_per_order_fee_rounding_eats_it
     # 12 exclusive outcomes, NO offered at 91.05c: a hundred contracts earn $0.00554 a basket after fees
     # (over the $0.005 minimum); one contract per order pays each leg's fee rounded up to $0.0001 — $0.0044
     legs = [market(f"TW-{i}", event="TW", yes=lv(("0.0895", "100")), no=lv(("0.90", "100")), mutually_exclusive=True,
-                   grid=(TickBand(0, ONE_DOLLAR, 5),)) for i in range(12)]
+                   grid=(TickBand(Price(0), ONE_DOLLAR, Price(5)),)) for i in range(12)]
     found = [o for o in Analyzer(P).analyze(legs, as_of_ms=1, src="t") if o.strategy == "arbitrage"]
     src = FakeSource(legs)
     j = Journal(tmp_path / "journal-paper.sqlite")
@@ -234,7 +235,7 @@ def test_a_basket_of_one_contract_is_refused_when_per_order_fee_rounding_eats_it
     o = found[0] if found else None
     assert o is not None and len(o.legs) == 12
     required = o.edge  # what it earns per basket at the size analyze walked
-    small = list(ex.execute(Candidate(o, "g", required, 100, Decimal(0), 0)))
+    small = list(ex.execute(Candidate(o, "g", required, Count(100), Decimal(0), Money(0))))
     assert [d.rule for d in small] == ["edge-gone"] and "rounded up" in small[0].reason
     assert not broker.orders()
     broker.close()
@@ -294,16 +295,16 @@ def test_no_strategy_opens_within_its_stop_before_the_close_and_quotes_expire_be
                 if o.strategy == "spread" and o.legs[0].outcome == "yes"]
     gate = RiskGate(P, j, load_portfolio(j, money(P.paper.starting_balance)), TradingState.ACTIVE)
     ex = OrderExecutor(P, broker, j, gate, src.books, now_ms=src.now_ms)
-    out = list(ex.execute(Candidate(quote, "g", 0, 100, Decimal(0), 0)))
+    out = list(ex.execute(Candidate(quote, "g", Money(0), Count(100), Decimal(0), Money(0))))
     assert [type(x).__name__ for x in out] == ["Order"]
     (intent,) = j.intents()
     assert j.intent(intent.client_order_id) is not None
-    assert len(broker.orders(status="resting")) == 1
+    assert len(broker.orders(status=OrderStatus.RESTING)) == 1
     src._now = now + 301_000  # past close − 600 s
     broker.on_market_data([closing_in(900)], SourceEvents(now_ms=src._now))
-    assert not broker.orders(status="resting"), "the quote expired before the last 600 s"
+    assert not broker.orders(status=OrderStatus.RESTING), "the quote expired before the last 600 s"
     late = list(OrderExecutor(P, broker, j, gate, src.books, now_ms=src.now_ms).execute(
-        Candidate(replace(quote, id="op-late"), "g", 0, 100, Decimal(0), 0)))
+        Candidate(replace(quote, id="op-late"), "g", Money(0), Count(100), Decimal(0), Money(0))))
     assert [d.rule for d in late] == ["closing"]
     broker.close()
     j.close()
@@ -317,15 +318,15 @@ def test_a_riskless_trade_takes_back_the_cash_our_older_quotes_hold(tmp_path: Pa
     j = Journal(tmp_path / "journal-paper.sqlite")
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(ROOMY.paper.starting_balance))
     broker.on_market_data(markets, SourceEvents(now_ms=src.now_ms()))
-    hold = OrderIntent("hold", "ZZ-1", "bid", parse_price("0.50"), 19_000, time_in_force="good_till_canceled",
+    hold = OrderIntent("hold", "ZZ-1", "bid", parse_price("0.50"), Count(19_000), time_in_force="good_till_canceled",
                        post_only=True)  # $98.80 held: nothing is free
     j.record_intent(hold, strategy="spread", opportunity_id="op-hold")
-    j.record_ack("hold", broker.submit(hold).order_id, broker.orders(status="resting")[0], [])
+    j.record_ack("hold", broker.submit(hold).order_id, broker.orders(status=OrderStatus.RESTING)[0], [])
     res = TradingLoop(ROOMY, src, broker, j).run_iteration()
     orders = [r for r in res.records if r["kind"] == "order"]
     assert {o["ticker"] for o in orders if o["strategy"] == "arbitrage"} == {"AR-1", "AR-2"}
     assert all(o["status"] == "executed" for o in orders if o["strategy"] == "arbitrage")
-    assert not [o for o in broker.orders(status="resting") if o.client_order_id == "hold"], "the old quote went"
+    assert not [o for o in broker.orders(status=OrderStatus.RESTING) if o.client_order_id == "hold"], "the old quote went"
     (ev,) = j.events("reclaim")
     assert ev["detail"]["cancelled"] == 1
     broker.close()

@@ -13,7 +13,7 @@ import pytest
 from kalashi_cli.domain import Market, OrderIntent
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import Journal, TradeRow
-from kalashi_cli.money import COUNT_SCALE, parse_price
+from kalashi_cli.money import COUNT_SCALE, Count, Price, parse_price
 from kalashi_cli.ports import SourceEvents
 from kalashi_cli.profile import ExitRule, Profile, load_profile, money
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path
@@ -104,8 +104,8 @@ class Held:
         self.broker = PaperBroker(self.src, paper_exchange_path(self.j.path),
                                   starting_balance=money(profile.paper.starting_balance))
         self.profile = profile
-        buy = OrderIntent("buy-v", "EX-1", "bid", p("0.50"), 10 * C, time_in_force="immediate_or_cancel")
-        self.j.record_trade(TradeRow("op-v", "value", "EX", 1, 0, NOW))
+        buy = OrderIntent("buy-v", "EX-1", "bid", p("0.50"), Count(10 * C), time_in_force="immediate_or_cancel")
+        self.j.record_trade(TradeRow("op-v", "value", "EX", 1, Price(0), NOW))
         self.j.record_intent(buy, strategy="value", opportunity_id="op-v", purpose="entry")
         ack = self.broker.submit(buy)
         self.j.record_ack("buy-v", ack.order_id, self.broker.orders()[0], self.broker.fills(), strategy="value")
@@ -171,7 +171,7 @@ def test_an_exit_passes_the_gate_when_halted_but_never_on_a_stale_book(held: Hel
     ex = OrderExecutor(profile, held.broker, held.j, gate, held.src.books, now_ms=held.src.now_ms)
     out = list(execute_exits(signals, ex, pf, held.src.now_ms()))
     orders = [o for o in out if type(o).__name__ == "Order"]
-    assert len(orders) == 1 and orders[0].reason.startswith("stop: mark")  # type: ignore[attr-defined]
+    assert len(orders) == 1 and orders[0].reason.startswith("stop: mark")
     assert not held.broker.positions(), "reducing: it passes in HALTED"
 
 

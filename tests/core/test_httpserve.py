@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "kalashi_cli"
 def modules_imported(path: Path) -> set[str]:
     """Absolute names of what a module imports (relative imports resolved against its package)."""
     package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
-    out = set()
+    out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)

@@ -22,10 +22,11 @@ from typer.testing import CliRunner
 
 from kalashi_cli import migrations
 from kalashi_cli.cli.app import app
+from kalashi_cli.domain import OrderStatus
 from kalashi_cli.errors import JournalError
 from kalashi_cli.journal import MIGRATIONS, SCHEMA_VERSION, Journal, MarketInfo
 from kalashi_cli.migrations import StoreTooNew
-from kalashi_cli.money import fmt_money, parse_money
+from kalashi_cli.money import Money, Price, fmt_money, parse_money
 from kalashi_cli.sim import paper
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "journal-c22539d"
@@ -118,7 +119,7 @@ def lines(text: str) -> list[dict[str, Any]]:
 def readers(jr: Journal) -> dict[str, Any]:
     """What every Journal reader returns (the readers the loop, metrics, the bridge, heal and MCP use)."""
     return {"fills": jr.fills(), "settlements": jr.settlements(), "orders": jr.orders(),
-            "resting": jr.orders(status="resting"), "intents": jr.intents(), "market_meta": jr.market_meta(),
+            "resting": jr.orders(status=OrderStatus.RESTING), "intents": jr.intents(), "market_meta": jr.market_meta(),
             "iterations": jr.iterations(), "records": jr.records(), "events": jr.events(),
             "latest_metrics": jr.latest_metrics(), "fill_strategies": jr.fill_strategies(),
             "held": jr.held_tickers(), "blocked": jr.blocked_tickers(), "last_iteration": jr.last_iteration(),
@@ -251,7 +252,7 @@ def test_metrics_says_what_the_c22539d_release_said_once_migrated(old: Path) -> 
     changed = {"equity", "unrealized_pnl", "per_strategy", *MARKED_TO_THE_BOOKS}
     assert journal_part(said, changed) == journal_part({k: now[k] for k in said}, changed)
     assert {k: now["per_strategy"]["value"][k] for k in said["per_strategy"]["value"]} == said["per_strategy"]["value"]
-    assert now["equity"] == fmt_money(parse_money(now["cash"]) + parse_money(now["equity_marked"]))
+    assert now["equity"] == fmt_money(Money(parse_money(now["cash"]) + parse_money(now["equity_marked"])))
 
 
 def test_reconcile_migrates_the_journal_and_the_paper_exchange_and_finds_them_agreeing(old: Path) -> None:
@@ -357,12 +358,12 @@ async def test_mcp_positions_on_the_migrated_journal(old: Path) -> None:
         async with Client(build_server(svc)) as c:
             res = await c.call_tool("get_positions", {})
             assert not res.is_error
-            positions = res.structured_content["positions"]  # type: ignore[index]
+            positions = res.structured_content["positions"]
     finally:
         svc.close()
     ro = Journal(old, readonly=True)
     try:
-        expected = {(p.ticker, p.position) for p in load_portfolio(ro, 100_000_000).ledger.open_positions()}
+        expected = {(p.ticker, p.position) for p in load_portfolio(ro, Money(100_000_000)).ledger.open_positions()}
     finally:
         ro.close()
     assert len(expected) == 2
@@ -587,9 +588,9 @@ def test_migration_2_gives_a_version_1_journal_marks_trades_and_netting(old: Pat
         jr.remember_markets([(ticker, "EV", "", "", "", "", True)])
         assert jr.netted_tickers() == {ticker: jr.market_meta()[ticker].event_ticker}
         assert jr.market_meta()[ticker] == MarketInfo(*before_meta(before, ticker)), "known fields are kept"
-        jr.add_marks([MarkRow(ticker, 1, 5000, 4900, 5100)])
-        assert jr.add_marks([MarkRow(ticker, 2, 5000, 4900, 5100)]) == 0, "an unchanged mark is not repeated"
-        jr.record_trade(TradeRow("op-x", "arbitrage", "EV", 2, 10_000, 1))
+        jr.add_marks([MarkRow(ticker, 1, Price(5000), Price(4900), Price(5100))])
+        assert jr.add_marks([MarkRow(ticker, 2, Price(5000), Price(4900), Price(5100))]) == 0, "an unchanged mark is not repeated"
+        jr.record_trade(TradeRow("op-x", "arbitrage", "EV", 2, Price(10_000), 1))
         assert jr.trades()["op-x"].payout == 10_000
         assert set(jr.fill_trades()) == {f.fill_id for f in jr.fills()}
     finally:

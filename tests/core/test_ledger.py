@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from kalashi_cli.domain import ExchangeFill, Settlement
 from kalashi_cli.ledger import fold
-from kalashi_cli.money import ONE_DOLLAR
+from kalashi_cli.money import ONE_DOLLAR, Money
 
 START = 100_000_000  # $100
 
@@ -19,7 +19,7 @@ def fill(side: str, price: int, count: int, fee: int = 0, ts: int = 0, ticker: s
 
 
 def test_buy_yes_then_settle_yes_pays_one_dollar_per_contract() -> None:
-    s = fold(START, [fill("bid", 4000, 1000, fee=1_680_000)], [Settlement("T", "E", "yes", 10)])
+    s = fold(Money(START), [fill("bid", 4000, 1000, fee=1_680_000)], [Settlement("T", "E", "yes", 10)])
     # paid 10 × $0.40 + $1.68 fee, received $10
     assert s.cash == START - 4_000_000 - 1_680_000 + 10_000_000
     assert s.positions["T"].position == 0
@@ -28,16 +28,16 @@ def test_buy_yes_then_settle_yes_pays_one_dollar_per_contract() -> None:
 
 def test_buying_no_costs_one_minus_yes_price() -> None:
     # ask at YES 0.40 from flat = buy NO at 0.60
-    s = fold(START, [fill("ask", 4000, 1000)])
+    s = fold(Money(START), [fill("ask", 4000, 1000)])
     assert s.cash == START - 6_000_000
     assert s.positions["T"].position == -1000
-    s2 = fold(START, [fill("ask", 4000, 1000)], [Settlement("T", "E", "no", 10)])
+    s2 = fold(Money(START), [fill("ask", 4000, 1000)], [Settlement("T", "E", "no", 10)])
     assert s2.cash == START - 6_000_000 + 10_000_000
 
 
 def test_netting_yes_against_no_returns_a_dollar_per_pair() -> None:
     # buy 10 NO at 0.60 (ask 0.40), then buy 10 YES at 0.45: pairs net to $1 each
-    s = fold(START, [fill("ask", 4000, 1000, ts=1), fill("bid", 4500, 1000, ts=2)])
+    s = fold(Money(START), [fill("ask", 4000, 1000, ts=1), fill("bid", 4500, 1000, ts=2)])
     assert s.positions["T"].position == 0
     assert s.cash == START - 6_000_000 - 4_500_000 + 10_000_000
     assert s.closed[0].pnl == -500_000
@@ -70,6 +70,6 @@ def test_drawdown_counts_from_the_starting_balance(tmp_path: Path) -> None:
     from kalashi_cli.stages.portfolio import load_portfolio
 
     j = Journal(tmp_path / "j.sqlite")
-    pf = load_portfolio(j, 100_000_000)
-    pf.equity = 98_800_000
+    pf = load_portfolio(j, Money(100_000_000))
+    pf.equity = Money(98_800_000)
     assert compute_metrics(j, pf, load_profile("default"))["max_drawdown_pct"] == "1.20"

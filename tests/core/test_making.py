@@ -11,10 +11,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from kalashi_cli.domain import ExchangeFill, Market, OrderIntent
+from kalashi_cli.domain import ExchangeFill, Market, OrderIntent, OrderStatus
 from kalashi_cli.engine import TradingLoop
-from kalashi_cli.journal import Journal
-from kalashi_cli.money import COUNT_SCALE, parse_price
+from kalashi_cli.journal import IntentStatus, Journal
+from kalashi_cli.money import COUNT_SCALE, Count, Money, Price, parse_price
 from kalashi_cli.ports import SourceEvents
 from kalashi_cli.profile import Profile, load_profile, money
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path
@@ -77,8 +77,8 @@ def test_quotes_never_improve_on_the_touch_by_more_than_a_tick_nor_cross_it() ->
 def test_holding_yes_lowers_both_quotes_and_holding_no_raises_them() -> None:
     book = wide(bid="0.49", ask="0.51")  # tight enough that the touch does not bound the quotes
     flat = plan_quotes(book, params(), fair=p("0.50"))
-    long = plan_quotes(book, params(), fair=p("0.50"), position=20 * C, event_inventory=20 * C)
-    short = plan_quotes(book, params(), fair=p("0.50"), position=-20 * C, event_inventory=20 * C)
+    long = plan_quotes(book, params(), fair=p("0.50"), position=Count(20 * C), event_inventory=Count(20 * C))
+    short = plan_quotes(book, params(), fair=p("0.50"), position=Count(-20 * C), event_inventory=Count(20 * C))
     assert flat and long and short and flat.bid and flat.ask and long.bid and long.ask and short.bid and short.ask
     assert long.skew == p("0.016") and short.skew == -p("0.016")  # 0.02 × 20 / 25
     assert (flat.bid.price, flat.ask.price) == (p("0.48"), p("0.52"))
@@ -88,21 +88,21 @@ def test_holding_yes_lowers_both_quotes_and_holding_no_raises_them() -> None:
 
 
 def test_at_the_market_limit_only_the_reducing_side_is_quoted() -> None:
-    plan = plan_quotes(wide(), params(), position=25 * C, event_inventory=25 * C)
+    plan = plan_quotes(wide(), params(), position=Count(25 * C), event_inventory=Count(25 * C))
     assert plan is not None and plan.bid is None and "inventory limit" in plan.why["bid"]
     assert plan.ask is not None and plan.ask.reduces and plan.ask.count == 5 * C
-    plan = plan_quotes(wide(), params(), position=-25 * C, event_inventory=25 * C)
+    plan = plan_quotes(wide(), params(), position=Count(-25 * C), event_inventory=Count(25 * C))
     assert plan is not None and plan.ask is None and plan.bid is not None and plan.bid.reduces
     # near the limit the adding side shrinks to the room left
-    plan = plan_quotes(wide(), params(), position=23 * C, event_inventory=23 * C)
+    plan = plan_quotes(wide(), params(), position=Count(23 * C), event_inventory=Count(23 * C))
     assert plan is not None and plan.bid is not None and plan.bid.count == 2 * C
 
 
 def test_at_the_event_limit_only_reducing_quotes_in_that_event() -> None:
-    flat_here = plan_quotes(wide(), params(), position=0, event_inventory=50 * C)
+    flat_here = plan_quotes(wide(), params(), position=Count(0), event_inventory=Count(50 * C))
     assert flat_here is not None and flat_here.bid is None and flat_here.ask is None
     assert "event's inventory limit" in flat_here.why["bid"]
-    held_here = plan_quotes(wide(), params(), position=3 * C, event_inventory=50 * C)
+    held_here = plan_quotes(wide(), params(), position=Count(3 * C), event_inventory=Count(50 * C))
     assert held_here is not None and held_here.bid is None
     assert held_here.ask is not None and held_here.ask.count == 3 * C, "only what it holds, no more"
 
@@ -139,7 +139,7 @@ class Rig:
         self.q = QuoteManager(profile, self.j, self.broker)
 
     def round(self, *, state: TradingState = TradingState.ACTIVE, stale: Callable[[str], bool] = lambda t: False,
-              fair: dict[str, int] | None = None) -> ManageContext:
+              fair: dict[str, Price] | None = None) -> ManageContext:
         pf = load_portfolio(self.j, money(self.profile.paper.starting_balance), now_ms=self.src.now_ms())
         gate = RiskGate(self.profile, self.j, pf, state)
         ex = OrderExecutor(self.profile, self.broker, self.j, gate, self.src.books, now_ms=self.src.now_ms)
@@ -154,7 +154,7 @@ class Rig:
         self.broker.on_market_data([m], SourceEvents(now_ms=self.src.now_ms()))
 
     def resting(self) -> set[tuple[str, int, int]]:
-        return {(o.side, o.price, o.remaining_count) for o in self.broker.orders(status="resting")}
+        return {(o.side, o.price, o.remaining_count) for o in self.broker.orders(status=OrderStatus.RESTING)}
 
     def close(self) -> None:
         self.broker.close()
@@ -182,16 +182,16 @@ def test_both_quotes_rest_journaled_before_sending_under_deterministic_ids(rig: 
 
 def test_a_move_beyond_the_threshold_amends_both_quotes_in_place(rig: Rig) -> None:
     rig.round()
-    ids = {o.order_id for o in rig.broker.orders(status="resting")}
+    ids = {o.order_id for o in rig.broker.orders(status=OrderStatus.RESTING)}
     rig.move(wide(bid="0.50", ask="0.56"), seconds=5)  # the mid moves 3 ¢
     ctx = rig.round()
     assert rig.resting() == {("bid", p("0.51"), 5 * C), ("ask", p("0.55"), 5 * C)}
-    assert {o.order_id for o in rig.broker.orders(status="resting")} == ids, "amended, not replaced"
+    assert {o.order_id for o in rig.broker.orders(status=OrderStatus.RESTING)} == ids, "amended, not replaced"
     assert rig.q.stats.amended == 2 and rig.q.stats.cancelled == 0
     amends = [i for i in rig.j.intents() if i.price in (p("0.51"), p("0.55"))]
     assert len(amends) == 2 and all(i.status == "acked" for i in amends)
     assert rig.j.intent_counts(["amend"]) == {("amend", "spread", ""): 2}, "journaled as amends, before sending"
-    journal_view = {(o.side, o.price, o.client_order_id) for o in rig.j.orders(status="resting")}
+    journal_view = {(o.side, o.price, o.client_order_id) for o in rig.j.orders(status=OrderStatus.RESTING)}
     assert journal_view == {(i.side, i.price, i.client_order_id) for i in amends}, "the journal follows the amend"
     assert [r["kind"] for r in ctx.records] == ["order", "order"]
 
@@ -216,11 +216,11 @@ def test_without_amend_a_re_price_is_cancel_and_create(tmp_path: Path) -> None:
     r = Rig(tmp_path, [wide()], with_spread(use_amend=False))
     try:
         r.round()
-        first = {o.order_id for o in r.broker.orders(status="resting")}
+        first = {o.order_id for o in r.broker.orders(status=OrderStatus.RESTING)}
         r.move(wide(bid="0.50", ask="0.56"), seconds=5)
         r.round()
         assert r.resting() == {("bid", p("0.51"), 5 * C), ("ask", p("0.55"), 5 * C)}
-        assert not first & {o.order_id for o in r.broker.orders(status="resting")}
+        assert not first & {o.order_id for o in r.broker.orders(status=OrderStatus.RESTING)}
         assert (r.q.stats.cancelled, r.q.stats.created, r.q.stats.amended) == (2, 4, 0)
     finally:
         r.close()
@@ -254,15 +254,15 @@ def test_inventory_shrinks_a_quote_with_decrease_keeping_its_place(tmp_path: Pat
     r = Rig(tmp_path, [wide()], with_spread(skew_at_limit=Decimal(0)))
     try:
         r.round()
-        (bid,) = [o for o in r.broker.orders(status="resting") if o.side == "bid"]
+        (bid,) = [o for o in r.broker.orders(status=OrderStatus.RESTING) if o.side == "bid"]
         # 22 YES bought elsewhere: 3 of room left under max_inventory 25
-        buy = OrderIntent("elsewhere", "MM-1", "bid", p("0.60"), 22 * C, time_in_force="immediate_or_cancel")
+        buy = OrderIntent("elsewhere", "MM-1", "bid", p("0.60"), Count(22 * C), time_in_force="immediate_or_cancel")
         r.j.record_intent(buy, strategy="spread", opportunity_id="op-x")
-        r.j.set_intent_status("elsewhere", "acked", order_id="o-x")
-        r.j.add_fills([ExchangeFill("f1", "o-x", "MM-1", "bid", p("0.60"), 22 * C, 0, True, r.src.now_ms(),
+        r.j.set_intent_status("elsewhere", IntentStatus.ACKED, order_id="o-x")
+        r.j.add_fills([ExchangeFill("f1", "o-x", "MM-1", "bid", p("0.60"), Count(22 * C), Money(0), True, r.src.now_ms(),
                                     client_order_id="elsewhere")])
         r.round()
-        (after,) = [o for o in r.broker.orders(status="resting") if o.side == "bid"]
+        (after,) = [o for o in r.broker.orders(status=OrderStatus.RESTING) if o.side == "bid"]
         assert after.order_id == bid.order_id and after.remaining_count == 3 * C and after.price == bid.price
         assert r.q.stats.decreased == 1
     finally:
@@ -288,7 +288,7 @@ def test_quotes_are_pulled_on_a_stale_book_a_risk_state_a_close_and_a_closed_mar
     assert rig.q.stats.pulled == 2
     (ev, _) = rig.j.events("quote-pulled")
     assert ev["ticker"] == "MM-1" and ev["detail"]["why"]
-    assert not [o for o in rig.j.orders(status="resting")], "the journal knows they are gone"
+    assert not [o for o in rig.j.orders(status=OrderStatus.RESTING)], "the journal knows they are gone"
 
 
 def test_pulls_are_never_held_back_by_the_rate_limits(tmp_path: Path) -> None:
@@ -308,10 +308,10 @@ def test_a_halt_cancels_every_quote_at_the_next_iteration(tmp_path: Path) -> Non
     try:
         loop = TradingLoop(P, src, broker, j)
         first = loop.run_iteration()
-        assert first.record["quotes"]["created"] == 2 and len(broker.orders(status="resting")) == 2
+        assert first.record["quotes"]["created"] == 2 and len(broker.orders(status=OrderStatus.RESTING)) == 2
         set_halted(j, "operator")
         halted = loop.run_iteration()
-        assert halted.state is TradingState.HALTED and not broker.orders(status="resting")
+        assert halted.state is TradingState.HALTED and not broker.orders(status=OrderStatus.RESTING)
         assert halted.record["quotes_resting"] == 0
     finally:
         broker.close()
@@ -325,7 +325,7 @@ def test_own_quotes_are_not_market_liquidity_on_a_book_that_shows_them(tmp_path:
     r = Rig(tmp_path, [wide()])
     try:
         r.round()
-        ours = r.j.orders(status="resting")
+        ours = r.j.orders(status=OrderStatus.RESTING)
         shown = replace(wide(), yes_bids=lv(("0.48", "5"), ("0.47", "100")), no_bids=lv(("0.48", "5"), ("0.47", "100")))
         (seen,) = own_books([shown], ours, included=True, reach=False)
         assert (seen.yes_bid, seen.yes_ask) == (p("0.47"), p("0.53"))
@@ -375,17 +375,17 @@ def test_a_reaction_re_prices_the_quotes_of_a_changed_book_and_pulls_a_stale_one
         loop = TradingLoop(_mm_only(), src, broker, j)
         reactor = Reactor(loop, _Feed())
         loop.run_iteration()
-        assert {(o.ticker, o.price) for o in broker.orders(status="resting")} == {
+        assert {(o.ticker, o.price) for o in broker.orders(status=OrderStatus.RESTING)} == {
             ("MM-1", p("0.48")), ("MM-1", p("0.52")), ("MM-2", p("0.48")), ("MM-2", p("0.52"))}
         src.markets["MM-1"] = wide(bid="0.50", ask="0.56")
         src._now += 5_000  # the market clock moves on (min_requote_seconds)
         broker.on_market_data([src.markets["MM-1"]], SourceEvents(now_ms=src.now_ms()))
         assert reactor.react(BookBatch(("MM-1",))) == 2, "both quotes of MM-1 amended"
-        assert {(o.ticker, o.price) for o in broker.orders(status="resting")} == {
+        assert {(o.ticker, o.price) for o in broker.orders(status=OrderStatus.RESTING)} == {
             ("MM-1", p("0.51")), ("MM-1", p("0.55")), ("MM-2", p("0.48")), ("MM-2", p("0.52"))}
         del src.markets["MM-2"]  # no trustworthy book any more (a gap, a disconnect): pulled at once
         assert reactor.react(BookBatch(("MM-2",))) == 2
-        assert {o.ticker for o in broker.orders(status="resting")} == {"MM-1"}
+        assert {o.ticker for o in broker.orders(status=OrderStatus.RESTING)} == {"MM-1"}
         assert loop.quoter.stats.amended == 2 and loop.quoter.stats.pulled == 2
     finally:
         broker.close()
@@ -394,10 +394,10 @@ def test_a_reaction_re_prices_the_quotes_of_a_changed_book_and_pulls_a_stale_one
 
 def test_a_quote_never_meets_our_own_resting_order(rig: Rig) -> None:
     """Self-trade: our own resting ask (another strategy's) at 0.47 stands where the bid would go."""
-    mine = OrderIntent("other", "MM-1", "ask", p("0.47"), 2 * C, time_in_force="good_till_canceled", post_only=True)
+    mine = OrderIntent("other", "MM-1", "ask", p("0.47"), Count(2 * C), time_in_force="good_till_canceled", post_only=True)
     rig.j.record_intent(mine, strategy="manual", opportunity_id="op-m")
     rig.src.markets["MM-1"] = wide(bid="0.46", ask="0.53")
-    rig.j.record_ack("other", rig.broker.submit(mine).order_id, rig.broker.orders(status="resting")[0], [])
+    rig.j.record_ack("other", rig.broker.submit(mine).order_id, rig.broker.orders(status=OrderStatus.RESTING)[0], [])
     ctx = rig.round()
     denied = [r for r in ctx.records if r["kind"] == "denied"]
     assert [(d["rule"], d["strategy"]) for d in denied] == [("own-order", "spread")]

@@ -12,6 +12,9 @@ from kalashi_cli.money import (
     CENT_GRID,
     DECI_CENT_GRID,
     TAPERED_GRID,
+    Count,
+    Money,
+    Price,
     fee_for,
     flip,
     fmt_count,
@@ -32,13 +35,13 @@ def test_parse_and_format_are_exact() -> None:
     assert parse_price("0.4500") == 4500
     assert parse_price("0.45") == 4500
     assert parse_price("0.455000") == 4550  # Kalshi emits up to 6 decimals; trailing zeros are fine
-    assert fmt_price(4550) == "0.4550"
+    assert fmt_price(Price(4550)) == "0.4550"
     assert parse_count("10.00") == 1000
     assert parse_count("2.5") == 250
-    assert fmt_count(1) == "0.01"
+    assert fmt_count(Count(1)) == "0.01"
     assert parse_money("100.00") == 100_000_000
-    assert fmt_money(1_750_000) == "1.7500"
-    assert fmt_money(1) == "0.000001"
+    assert fmt_money(Money(1_750_000)) == "1.7500"
+    assert fmt_money(Money(1)) == "0.000001"
 
 
 @pytest.mark.parametrize("bad", ["0.45001", "abc", "", "1.2.3", "0x10"])
@@ -54,8 +57,8 @@ def test_parse_count_refuses_sub_hundredths() -> None:
 
 @given(st.integers(min_value=1, max_value=9999))
 def test_yes_no_reciprocity(p: int) -> None:
-    assert flip(flip(p)) == p
-    assert p + flip(p) == 10_000
+    assert flip(flip(Price(p))) == p
+    assert p + flip(Price(p)) == 10_000
 
 
 def _reference_fee(coef: str, mult: str, count: str, price: str) -> Decimal:
@@ -94,9 +97,9 @@ def test_fee_multiplier_scales_the_fee() -> None:
        mult=st.sampled_from(["1", "0.5", "2", "0.25"]),
        fee_type=st.sampled_from(["quadratic", "quadratic_with_maker_fees"]), taker=st.booleans())
 def test_fee_property_equals_decimal_reference(count: int, price: int, mult: str, fee_type: str, taker: bool) -> None:
-    fee = fee_for(price, count, fee_type=fee_type, multiplier=parse_multiplier(mult), is_taker=taker)
+    fee = fee_for(Price(price), Count(count), fee_type=fee_type, multiplier=parse_multiplier(mult), is_taker=taker)
     coef = "0.07" if taker else ("0.0175" if fee_type == "quadratic_with_maker_fees" else "0")
-    ref = _reference_fee(coef, mult, fmt_count(count), fmt_price(price))
+    ref = _reference_fee(coef, mult, fmt_count(Count(count)), fmt_price(Price(price)))
     assert Decimal(fmt_money(fee)) == ref
     assert fee % 100 == 0  # whole $0.0001 units
 
@@ -109,18 +112,18 @@ def test_tick_grids() -> None:
     assert on_grid(parse_price("0.052"), TAPERED_GRID)
     assert not on_grid(parse_price("0.452"), TAPERED_GRID)
     assert on_grid(parse_price("0.953"), TAPERED_GRID)
-    assert not on_grid(0, CENT_GRID) and not on_grid(10_000, CENT_GRID)
+    assert not on_grid(Price(0), CENT_GRID) and not on_grid(Price(10_000), CENT_GRID)
 
 
 @given(st.integers(min_value=1, max_value=9999), st.sampled_from([CENT_GRID, DECI_CENT_GRID, TAPERED_GRID]))
 def test_snap_lands_on_the_grid_on_the_right_side(p: int, grid: tuple) -> None:
-    down, up = snap(p, grid, up=False), snap(p, grid, up=True)
+    down, up = snap(Price(p), grid, up=False), snap(Price(p), grid, up=True)
     if down is not None:
         assert on_grid(down, grid) and down <= p
     if up is not None:
         assert on_grid(up, grid) and up >= p
-    a = tick_above(p, grid)
-    b = tick_below(p, grid)
+    a = tick_above(Price(p), grid)
+    b = tick_below(Price(p), grid)
     if a is not None:
         assert a > p and on_grid(a, grid)
     if b is not None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import msgspec
 
+from kalashi_cli.domain import Candidate, OrderStatus
 from kalashi_cli.engine import TradingLoop
-from kalashi_cli.journal import Journal
-from kalashi_cli.money import parse_price
+from kalashi_cli.journal import IntentStatus, Journal
+from kalashi_cli.money import Count, parse_price
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path
 from kalashi_cli.stages.analyze import Analyzer
@@ -55,7 +56,7 @@ def test_replaying_the_same_candidates_never_sends_twice(tmp_path: Path) -> None
     markets = list(src.list_markets())
     opps = list(Analyzer(P).analyze(markets, as_of_ms=src.now_ms(), src=src.describe()))
     cands = [c for c in Correlator(P, load_portfolio(j, money(P.paper.starting_balance))).correlate(opps)
-             if c.__class__.__name__ == "Candidate"]
+             if isinstance(c, Candidate)]
     assert cands
 
     def run_once() -> list:
@@ -75,18 +76,18 @@ def test_resting_maker_order_fills_only_when_the_market_trades_through(tmp_path:
     from kalashi_cli.ports import SourceEvents
 
     src, j, broker = world(tmp_path)
-    it = OrderIntent("mk-1", "W-1", "bid", parse_price("0.39"), 1000, time_in_force="good_till_canceled",
+    it = OrderIntent("mk-1", "W-1", "bid", parse_price("0.39"), Count(1000), time_in_force="good_till_canceled",
                      post_only=True)
     ack = broker.submit(it)
     assert ack.status == "resting" and ack.fill_count == 0
     # a trade at 0.39 smaller than nothing ahead of us (queue empty at 0.39) fills us
     broker.on_market_data(list(src.list_markets()),
-                          SourceEvents(trades=(Trade("t1", "W-1", parse_price("0.40"), 500, "ask", 1),)))
+                          SourceEvents(trades=(Trade("t1", "W-1", parse_price("0.40"), Count(500), "ask", 1),)))
     assert broker.fills() == []  # traded above our bid: not through us
     fills = broker.on_market_data(list(src.list_markets()),
-                                  SourceEvents(trades=(Trade("t2", "W-1", parse_price("0.39"), 600, "ask", 2),)))
+                                  SourceEvents(trades=(Trade("t2", "W-1", parse_price("0.39"), Count(600), "ask", 2),)))
     assert sum(f.count for f in fills) == 600 and not fills[0].is_taker
-    (o,) = broker.orders(status="resting")
+    (o,) = broker.orders(status=OrderStatus.RESTING)
     assert o.remaining_count == 400
 
 
@@ -112,7 +113,7 @@ def test_the_gate_passes_nothing_the_paper_exchange_refuses_for_balance(tmp_path
     try:
         TradingLoop(big, src, broker, j, sink=lambda r: denied.append(r) if r.get("kind") == "denied" else None
                     ).run(iterations=20, interval=0)
-        rejected = [i for i in j.intents(status="rejected") if "balance" in (i.detail or "")]
+        rejected = [i for i in j.intents(status=IntentStatus.REJECTED) if "balance" in (i.detail or "")]
         assert rejected == [], f"{len(rejected)} orders passed the gate and were refused for balance"
         quotes = [i for i in j.intents() if i.strategy == "spread" and i.status == "acked"]
         assert len(quotes) > 10, "quotes rest and hold cash, so the case is exercised"

@@ -13,10 +13,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from kalashi_cli.domain import OrderIntent
+from kalashi_cli.domain import OrderIntent, OrderStatus
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import Journal
-from kalashi_cli.money import parse_price
+from kalashi_cli.money import Count, Price, parse_price
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.react import BookBatch, Reactor, percentile, signature
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path
@@ -153,11 +153,11 @@ def test_a_reaction_builds_no_leg_against_our_own_resting_quote(world: Any) -> N
     loop.run_iteration()
     broker = loop.broker
     broker.books_include_own_orders = True  # as on Kalshi: the source's book shows our quote
-    quote = OrderIntent("our-quote", "EV-A", "bid", parse_price("0.59"), 500, time_in_force="good_till_canceled",
+    quote = OrderIntent("our-quote", "EV-A", "bid", parse_price("0.59"), Count(500), time_in_force="good_till_canceled",
                         post_only=True)
     j.record_intent(quote, strategy="spread", opportunity_id="op-q")
     ack = broker.submit(quote)
-    j.record_ack("our-quote", ack.order_id, next(o for o in broker.orders(status="resting")
+    j.record_ack("our-quote", ack.order_id, next(o for o in broker.orders(status=OrderStatus.RESTING)
                                                  if o.client_order_id == "our-quote"), [])
     raise_a(src)  # the 5 YES bid at 0.59 on EV-A is ours
     n = len(records)
@@ -170,7 +170,7 @@ def test_a_reaction_builds_no_leg_against_our_own_resting_quote(world: Any) -> N
 def test_signature_and_percentile() -> None:
     from kalashi_cli.domain import Leg, Opportunity
 
-    o = Opportunity(id="x", strategy="arbitrage", event_ticker="E", legs=(Leg("A", "no", "buy", 4100, 500),),
+    o = Opportunity(id="x", strategy="arbitrage", event_ticker="E", legs=(Leg("A", "no", "buy", Price(4100), Count(500)),),
                     edge=1, edge_pct=0, fees=0, confidence=1, liquidity=1, score=1, reason="")  # type: ignore[arg-type]
     assert signature(o) == ("arbitrage", (("A", "no", "buy", 4100),))
     assert percentile([], 0.99) == 0

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from kalashi_cli.domain import Candidate, Fill, Leg, Opportunity, Order
 from kalashi_cli.errors import InputError
+from kalashi_cli.money import Count, Money, Price
 from kalashi_cli.record_schema import RECORD_TYPES, SCHEMA_DIR, schema_for
 from kalashi_cli.records import (
     candidate_from_record,
@@ -54,14 +55,14 @@ def test_opportunity_and_candidate_round_trip(legs: list, edge: int, fees: int) 
     from decimal import Decimal
 
     o = Opportunity(id="op-1", strategy="arbitrage", event_ticker="E",
-                    legs=tuple(Leg(f"T{i}", out, "buy", p, c) for i, (out, p, c) in enumerate(legs)),  # type: ignore[arg-type]
-                    edge=edge * 100, edge_pct=Decimal("0.0123"), fees=fees * 100, confidence=Decimal("0.9000"),
-                    liquidity=Decimal("0.5000"), score=Decimal("0.001234"), reason="r", cost=123400, p=10_000,
-                    payout=20_000, as_of_ms=5, src="sim:seed=0")
+                    legs=tuple(Leg(f"T{i}", out, "buy", p, c) for i, (out, p, c) in enumerate(legs)),
+                    edge=Money(edge * 100), edge_pct=Decimal("0.0123"), fees=Money(fees * 100), confidence=Decimal("0.9000"),
+                    liquidity=Decimal("0.5000"), score=Decimal("0.001234"), reason="r", cost=Money(123400), p=Price(10_000),
+                    payout=Price(20_000), as_of_ms=5, src="sim:seed=0")
     rec = to_record(o)
     validate(rec)
     assert opportunity_from_record(json.loads(json.dumps(rec))) == o
-    c = Candidate(o, "crypto", 5000, 300, Decimal("0.012500"), 37020)
+    c = Candidate(o, "crypto", Money(5000), Count(300), Decimal("0.012500"), Money(37020))
     crec = to_record(c)
     validate(crec)
     assert candidate_from_record(json.loads(json.dumps(crec))) == c
@@ -70,9 +71,9 @@ def test_opportunity_and_candidate_round_trip(legs: list, edge: int, fees: int) 
 def test_order_and_fill_records_validate() -> None:
     from decimal import Decimal
 
-    validate(to_record(Order("c", "o", "paper", "T", "no", "buy", 6000, 500, "executed", 500, 6000, 2100,
+    validate(to_record(Order("c", "o", "paper", "T", "no", "buy", Price(6000), Count(500), "executed", Count(500), Price(6000), Money(2100),
                              Decimal("50.5"), Decimal("0"), "value", "op-1")))
-    validate(to_record(Fill("o", "c", "T", "no", "buy", 6000, 500, 2100, True, "2026-01-01T00:00:00Z", "f1")))
+    validate(to_record(Fill("o", "c", "T", "no", "buy", Price(6000), Count(500), Money(2100), True, "2026-01-01T00:00:00Z", "f1")))
 
 
 def test_bad_json_names_the_line() -> None:
@@ -150,7 +151,7 @@ def test_a_book_level_is_accepted_exactly_when_price_is_inside_0_1_and_size_posi
     from kalashi_cli.money import fmt_count, fmt_price
 
     rec = _market_rec()
-    rec["depth"]["yes"] = [[fmt_price(price), fmt_count(size)]]
+    rec["depth"]["yes"] = [[fmt_price(Price(price)), fmt_count(Count(size))]]
     if 0 < price < 10_000 and size > 0:
         assert market_from_record(rec).yes_bids == ((price, size),)
     else:
@@ -174,10 +175,10 @@ def test_top_of_book_only_reads_a_bid_of_0_or_an_ask_of_1_as_an_empty_side() -> 
 def _opportunity_rec() -> dict:
     from decimal import Decimal
 
-    o = Opportunity(id="op-9", strategy="value", event_ticker="E", legs=(Leg("T", "yes", "buy", 4500, 1000),),
-                    edge=12_000, edge_pct=Decimal("0.02"), fees=3_000, confidence=Decimal("0.8"),
-                    liquidity=Decimal("0.4"), score=Decimal("0.001"), reason="r", cost=460_000, p=5000)
-    c = Candidate(o, "crypto", 5000, 300, Decimal("0.0125"), 37020)
+    o = Opportunity(id="op-9", strategy="value", event_ticker="E", legs=(Leg("T", "yes", "buy", Price(4500), Count(1000)),),
+                    edge=Money(12_000), edge_pct=Decimal("0.02"), fees=Money(3_000), confidence=Decimal("0.8"),
+                    liquidity=Decimal("0.4"), score=Decimal("0.001"), reason="r", cost=Money(460_000), p=Price(5000))
+    c = Candidate(o, "crypto", Money(5000), Count(300), Decimal("0.0125"), Money(37020))
     return json.loads(json.dumps(to_record(c)))
 
 
@@ -224,7 +225,7 @@ def test_a_leg_price_is_accepted_exactly_when_strictly_inside_0_1(price: int) ->
     from kalashi_cli.money import fmt_price
 
     rec = _opportunity_rec()
-    rec["legs"][0]["price"] = fmt_price(price)
+    rec["legs"][0]["price"] = fmt_price(Price(price))
     if 0 < price < 10_000:
         assert opportunity_from_record(rec).legs[0].price == price
     else:

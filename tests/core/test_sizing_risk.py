@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from kalashi_cli.domain import ExchangeOrder, Leg, Opportunity, OrderIntent
 from kalashi_cli.journal import Journal
+from kalashi_cli.money import Count, Money, Price
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.stages.correlate import Correlator, Grouper
 from kalashi_cli.stages.portfolio import load_portfolio
@@ -36,9 +37,9 @@ ROOMY = msgspec.structs.replace(P, risk=msgspec.structs.replace(P.risk, max_dail
 def opp(edge: int = 50_000, cost: int = 400_000, p: int = 5000, count: int = 10_000, category: str = "Crypto",
         event: str = "E1", strategy: str = "value") -> Opportunity:
     return Opportunity(id=f"op-{event}-{edge}", strategy=strategy, event_ticker=event,  # type: ignore[arg-type]
-                       legs=(Leg(f"{event}-T", "yes", "buy", 4000, count),), edge=edge, edge_pct=Decimal("0.1"),
-                       fees=0, confidence=Decimal("0.5"), liquidity=Decimal("1"), score=Decimal("0.025"),
-                       reason="test", series_ticker="KXBTC", category=category, cost=cost, p=p)
+                       legs=(Leg(f"{event}-T", "yes", "buy", Price(4000), Count(count)),), edge=Money(edge), edge_pct=Decimal("0.1"),
+                       fees=Money(0), confidence=Decimal("0.5"), liquidity=Decimal("1"), score=Decimal("0.025"),
+                       reason="test", series_ticker="KXBTC", category=category, cost=Money(cost), p=Price(p))
 
 
 def test_kelly_for_binary_contract_on_all_in_cost() -> None:
@@ -69,14 +70,14 @@ def test_losing_streaks_and_drawdown_shrink_growth_is_capped() -> None:
 
 def test_size_is_fractional_kelly_of_equity() -> None:
     # p 0.5, cost 0.40 → f* = 1/6; ¼ Kelly → 1/24 of $100 = $4.16 → 10 contracts at $0.40
-    s = size_opportunity(opp(), 100_000_000, P.sizing, Decimal(1))
+    s = size_opportunity(opp(), Money(100_000_000), P.sizing, Decimal(1))
     assert s.size == 1000 and s.stake == 4_000_000
 
 
 def test_exposed_group_needs_more_edge_and_caps_bind(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     pf = load_portfolio(j, money(P.paper.starting_balance))
-    pf.add_exposure("X", "EX", "crypto", 1_000_000)
+    pf.add_exposure("X", "EX", "crypto", Money(1_000_000))
     c = Correlator(P, pf)
     thin = opp(edge=35_000)  # above value min (0.03) but below 1.5 × 0.03
     (r,) = list(c.correlate([thin]))
@@ -95,7 +96,7 @@ def test_grouper_uses_metadata_then_keywords_then_series() -> None:
 
 
 def test_selling_yes_cheap_counts_as_buying_no_dear() -> None:
-    sell_yes = OrderIntent("c", "T", "ask", 100, 1000)  # ask YES at 0.01 = buy NO at 0.99
+    sell_yes = OrderIntent("c", "T", "ask", Price(100), Count(1000))  # ask YES at 0.01 = buy NO at 0.99
     assert order_cost(sell_yes) >= 9_900_000
 
 
@@ -103,20 +104,20 @@ def test_gate_refusals(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     pf = load_portfolio(j, money(P.paper.starting_balance))
     gate = RiskGate(P, j, pf, TradingState.ACTIVE)
-    big = OrderIntent("c1", "T", "bid", 5000, 10_000)  # $50 > $10 per-order cap
+    big = OrderIntent("c1", "T", "bid", Price(5000), Count(10_000))  # $50 > $10 per-order cap
     assert gate.check(big).rule == "max-order-cost"
-    ok = OrderIntent("c2", "T", "bid", 5000, 1000)
+    ok = OrderIntent("c2", "T", "bid", Price(5000), Count(1000))
     assert gate.check(ok) is None
     assert gate.check(ok, stale=True).rule == "stale-book"
     assert gate.check(ok, trading_active=False).rule == "exchange"
     gate.block("T")
     assert gate.check(ok).rule == "unknown-outcome"
     halted = RiskGate(P, j, pf, TradingState.HALTED, "operator")
-    assert halted.check(OrderIntent("c3", "U", "bid", 5000, 100)).rule == "halted"
+    assert halted.check(OrderIntent("c3", "U", "bid", Price(5000), Count(100))).rule == "halted"
     reducing = RiskGate(P, j, pf, TradingState.REDUCING, "drawdown")
-    assert reducing.check(OrderIntent("c4", "U", "bid", 5000, 100)).rule == "reducing"
+    assert reducing.check(OrderIntent("c4", "U", "bid", Price(5000), Count(100))).rule == "reducing"
     # reduce_only skips the cost caps, so it must really reduce: with nothing held it is refused
-    denied = reducing.check(OrderIntent("c5", "U", "ask", 5000, 100, reduce_only=True))
+    denied = reducing.check(OrderIntent("c5", "U", "ask", Price(5000), Count(100), reduce_only=True))
     assert denied is not None and denied.rule == "reduce-only" and "U holds nothing" in denied.reason
 
 
@@ -133,7 +134,7 @@ def _resting(coid: str, ticker: str, side: str, price: str, count: int) -> Excha
     from kalashi_cli.money import parse_price
 
     return ExchangeOrder(f"o-{coid}", coid, ticker, side, parse_price(price), "resting",  # type: ignore[arg-type]
-                         count, 0, count)
+                         Count(count), Count(0), Count(count))
 
 
 def test_resting_quotes_hold_cash_the_gate_will_not_spend_twice(tmp_path: Path) -> None:
@@ -143,11 +144,11 @@ def test_resting_quotes_hold_cash_the_gate_will_not_spend_twice(tmp_path: Path) 
         j.upsert_order(_resting(f"q{i}", f"Q{i}", "bid", "0.50", 2000))
     pf = load_portfolio(j, money(P.paper.starting_balance))
     gate = RiskGate(ROOMY, j, pf, TradingState.ACTIVE)
-    held = 9 * (5000 * 2000 + worst_fee(5000, 2000, is_bid=True))
+    held = 9 * (5000 * 2000 + worst_fee(Price(5000), Count(2000), is_bid=True))
     assert gate.held == held and gate.available == pf.cash - held
-    fits = OrderIntent("c1", "T", "bid", 4000, 1000)  # $4 + fees < what is left
+    fits = OrderIntent("c1", "T", "bid", Price(4000), Count(1000))  # $4 + fees < what is left
     assert gate.check(fits) is None
-    too_big = OrderIntent("c2", "T", "bid", 4500, 2000)  # $9: under the caps, but only free cash counts
+    too_big = OrderIntent("c2", "T", "bid", Price(4500), Count(2000))  # $9: under the caps, but only free cash counts
     d = gate.check(too_big)
     assert d is not None and d.rule == "balance" and "held by resting quotes" in d.reason
 
@@ -159,10 +160,10 @@ def test_resting_quotes_count_against_the_daily_cap(tmp_path: Path) -> None:
         j.upsert_order(_resting(f"q{i}", f"Q{i}", "bid", "0.50", 2000))
     gate = RiskGate(P, j, load_portfolio(j, money(P.paper.starting_balance)), TradingState.ACTIVE)
     assert gate.resting_cost == 40_000_000
-    taker = OrderIntent("c1", "T", "bid", 4000, 2000)
+    taker = OrderIntent("c1", "T", "bid", Price(4000), Count(2000))
     assert gate.check(taker) is None  # $8 + fee: $48.xx
     gate.admit(taker)
-    quote = OrderIntent("c2", "T", "bid", 5000, 1800, time_in_force="good_till_canceled", post_only=True)
+    quote = OrderIntent("c2", "T", "bid", Price(5000), Count(1800), time_in_force="good_till_canceled", post_only=True)
     d = gate.check(quote)  # $9: a quote counts too
     assert d is not None and d.rule == "max-daily-cost" and "resting quotes" in d.reason
 
@@ -175,13 +176,13 @@ def test_a_basket_is_charged_its_worst_case_under_the_daily_cap_not_its_legs_cos
     j.upsert_order(_resting("q4", "Q4", "bid", "0.25", 2000))
     gate = RiskGate(P, j, load_portfolio(j, money(P.paper.starting_balance)), TradingState.ACTIVE)
     assert gate.resting_cost == 45_000_000
-    leg = OrderIntent("c1", "T", "bid", 4750, 2000)  # $9.50 + fee: alone it breaks the cap
+    leg = OrderIntent("c1", "T", "bid", Price(4750), Count(2000))  # $9.50 + fee: alone it breaks the cap
     d = gate.check(leg)
     assert d is not None and d.rule == "max-daily-cost"
     cash = order_collateral(leg)
-    assert gate.check(leg, basket=BasketCharge(daily=0, cash=cash)) is None, "a riskless basket spends nothing"
-    assert gate.check(leg, basket=BasketCharge(daily=4_000_000, cash=cash)) is None  # worst case $4: fits
-    d = gate.check(leg, basket=BasketCharge(daily=6_000_000, cash=cash))  # worst case $6: does not
+    assert gate.check(leg, basket=BasketCharge(daily=Money(0), cash=cash)) is None, "a riskless basket spends nothing"
+    assert gate.check(leg, basket=BasketCharge(daily=Money(4_000_000), cash=cash)) is None  # worst case $4: fits
+    d = gate.check(leg, basket=BasketCharge(daily=Money(6_000_000), cash=cash))  # worst case $6: does not
     assert d is not None and d.rule == "max-daily-cost"
 
 
@@ -189,8 +190,8 @@ def test_a_quote_that_would_close_a_position_holds_nothing() -> None:
     # short 20 NO-equivalent… long 20 YES: an ask for 20 YES only closes pairs, each returning $1
     orders = [_resting("a", "T", "ask", "0.60", 2000)]
     assert resting_collateral(orders, {"T": 2000}) == 0
-    assert resting_collateral(orders, {}) == 4000 * 2000 + worst_fee(6000, 2000, is_bid=False)
-    assert resting_collateral(orders, {"T": 1000}) == max(0, 4000 * 2000 + worst_fee(6000, 2000, is_bid=False)
+    assert resting_collateral(orders, {}) == 4000 * 2000 + worst_fee(Price(6000), Count(2000), is_bid=False)
+    assert resting_collateral(orders, {"T": 1000}) == max(0, 4000 * 2000 + worst_fee(Price(6000), Count(2000), is_bid=False)
                                                           - 1_000_000 * 1000)
 
 
@@ -198,29 +199,29 @@ def test_a_basket_must_fit_as_a_whole_before_its_first_leg(tmp_path: Path) -> No
     j = Journal(tmp_path / "j.sqlite")
     pf = load_portfolio(j, money(P.paper.starting_balance))
     gate = RiskGate(ROOMY, j, pf, TradingState.ACTIVE)
-    leg = OrderIntent("c1", "A", "bid", 4500, 2000, time_in_force="good_till_canceled")  # $9 + fees
+    leg = OrderIntent("c1", "A", "bid", Price(4500), Count(2000), time_in_force="good_till_canceled")  # $9 + fees
     assert gate.check(leg) is None
-    assert gate.check(leg, pending=92_000_000).rule == "balance", "the basket's other legs already need $92"
+    assert gate.check(leg, pending=Money(92_000_000)).rule == "balance", "the basket's other legs already need $92"
 
 
 @given(st.integers(1, 9999), st.integers(1, 100_000), st.booleans())
 def test_worst_fee_is_never_below_the_fee_of_one_fill(price: int, count: int, is_bid: bool) -> None:
     from kalashi_cli.money import fee_for
 
-    assert worst_fee(price, count, is_bid=is_bid) >= fee_for(price, count)
-    intent = OrderIntent("c", "T", "bid" if is_bid else "ask", price, count)
+    assert worst_fee(Price(price), Count(count), is_bid=is_bid) >= fee_for(Price(price), Count(count))
+    intent = OrderIntent("c", "T", "bid" if is_bid else "ask", Price(price), Count(count))
     assert order_collateral(intent) >= order_cost(intent)
 
 
 def test_the_gate_applies_concentration_caps_when_asked(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     pf = load_portfolio(j, money(P.paper.starting_balance))  # $100 equity: caps $20 position/group, $25 event
-    pf.add_exposure("T", "EV", "crypto", 15_000_000)
+    pf.add_exposure("T", "EV", "crypto", Money(15_000_000))
     gate = RiskGate(P, j, pf, TradingState.ACTIVE)
-    order = OrderIntent("c1", "T", "bid", 5000, 1200)  # $6 + fees: $21+ on T
+    order = OrderIntent("c1", "T", "bid", Price(5000), Count(1200))  # $6 + fees: $21+ on T
     assert gate.check(order) is None, "without concentration (the pipeline's correlate already capped it)"
     d = gate.check(order, concentration=("EV", "crypto"))
     assert d is not None and d.rule == "max-position" and "$20.0000" in d.reason
-    other = OrderIntent("c2", "U", "bid", 5000, 1200)  # another market of the same group
+    other = OrderIntent("c2", "U", "bid", Price(5000), Count(1200))  # another market of the same group
     assert gate.check(other, concentration=("EV2", "crypto")).rule == "max-group"
     assert gate.check(other, concentration=("EV2", "weather")) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from kalashi_cli.domain import ExchangeFill, Settlement
 from kalashi_cli.journal import Journal, MarkRow, TradeRow
 from kalashi_cli.ledger import fold, fold_trades
-from kalashi_cli.money import ONE_DOLLAR
+from kalashi_cli.money import ONE_DOLLAR, Count, Money, Price
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.stages.metrics import compute_metrics
 from kalashi_cli.stages.performance import MidHistory, exposure_weighted_return, markouts, sharpe, sortino
@@ -41,7 +42,7 @@ def test_a_profitable_8_leg_basket_is_one_winning_trade_not_1_win_and_7_losses()
     assert t.pnl == 1000 * ONE_DOLLAR - 8 * 1200 * 1000 - 8 * 100 == 399_200  # $10 − $9.60 − fees
     assert streaks(book.closed()) == (1, 0)
     # per leg it would have been 1 win and 7 losses, enough for REDUCING
-    per_leg = fold(100_000_000, legs, settle).closed
+    per_leg = fold(Money(100_000_000), legs, settle).closed
     assert sum(1 for c in per_leg if c.pnl > 0) == 1 and len(per_leg) == 8
 
 
@@ -50,7 +51,7 @@ def test_a_basket_is_one_streak_step_and_the_loop_stays_active(tmp_path: Path) -
     for i in range(8):  # eight legs, one intent each, all of one opportunity
         from kalashi_cli.domain import OrderIntent
 
-        j.record_intent(OrderIntent(f"c-b{i}", f"EV-{i}", "bid", 1200, 1000), strategy="arbitrage",
+        j.record_intent(OrderIntent(f"c-b{i}", f"EV-{i}", "bid", Price(1200), Count(1000)), strategy="arbitrage",
                         opportunity_id="op-basket")
     j.record_trade(TradeRow("op-basket", "arbitrage", "EV", 8, ONE_DOLLAR, 0))
     j.add_fills(yes_basket())
@@ -87,12 +88,12 @@ def test_a_position_closed_by_another_trade_closes_the_first_trade() -> None:
 @given(st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.sampled_from(["bid", "ask"]), st.integers(1, 9999),
                           st.integers(1, 3000), st.integers(0, 50), st.integers(0, 4)), min_size=1, max_size=25),
        st.sampled_from(["yes", "no"]))
-def test_trades_add_up_to_the_ledger_once_everything_is_settled(raw: list, result: str) -> None:
+def test_trades_add_up_to_the_ledger_once_everything_is_settled(raw: list, result: Literal["yes", "no"]) -> None:
     """Property: whatever fills of whatever trades, once every market settles the trades' P&L is the ledger's."""
     fills = [fill(f"f{i}", t, side, price, count, i, fee=fee) for i, (t, side, price, count, fee, _) in enumerate(raw)]
     trades = {f"f{i}": (f"op-{k}", "value") for i, (*_, k) in enumerate(raw)}
-    settle = [Settlement(t, "E", result, 10_000) for t in ("A", "B", "C")]
-    led = fold(0, fills, settle)
+    settle = [Settlement(t, "E", result, Price(10_000)) for t in ("A", "B", "C")]
+    led = fold(Money(0), fills, settle)
     book = fold_trades(fills, settle, trades)
     assert not book.open_trades()
     assert sum(t.pnl for t in book.trades.values()) == led.realized - led.fees
@@ -103,8 +104,8 @@ def test_trades_add_up_to_the_ledger_once_everything_is_settled(raw: list, resul
 
 
 def test_markouts_are_signed_in_the_fills_favour_per_strategy() -> None:
-    mids = MidHistory({"A": [MarkRow("A", 0, 5000, 4900, 5100), MarkRow("A", 60_000, 5200, 5100, 5300),
-                             MarkRow("A", 300_000, 4800, 4700, 4900)]})
+    mids = MidHistory({"A": [MarkRow("A", 0, Price(5000), Price(4900), Price(5100)), MarkRow("A", 60_000, Price(5200), Price(5100), Price(5300)),
+                             MarkRow("A", 300_000, Price(4800), Price(4700), Price(4900))]})
     buy = fill("b", "A", "bid", 5000, 200, 0)  # bought YES at 0.50: the mid 0.52 a minute later is +0.02
     sell = fill("s", "A", "ask", 5000, 100, 0)  # sold YES at 0.50: the mid 0.52 is −0.02 for it
     out = markouts([buy, sell], mids, [Settlement("A", "E", "yes", 400_000)], {"b": "value", "s": "spread"},
@@ -121,5 +122,5 @@ def test_sharpe_sortino_and_exposure_weighted_return() -> None:
     assert sharpe([1, 3]) == Decimal("1.4142")  # mean 2, sample sd √2
     assert sortino([2, -2, 6]) == Decimal("1.7321")  # mean 2 over a downside deviation of √(4/3)
     assert sortino([1, 2]) is None  # no losses
-    assert exposure_weighted_return(5_000_000, [10_000_000, 30_000_000]) == Decimal("0.25")
-    assert exposure_weighted_return(1, [0, 0]) is None
+    assert exposure_weighted_return(Money(5_000_000), [Money(10_000_000), Money(30_000_000)]) == Decimal("0.25")
+    assert exposure_weighted_return(Money(1), [Money(0), Money(0)]) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,7 @@ from kalashi_cli.domain import OrderIntent, Settlement
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import Journal, MarkRow
 from kalashi_cli.ledger import PositionState, fold
-from kalashi_cli.money import ONE_DOLLAR, parse_price
+from kalashi_cli.money import ONE_DOLLAR, Count, Money, Price, parse_price
 from kalashi_cli.ports import SourceEvents
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path
@@ -41,7 +42,7 @@ class ScriptedSource(FakeSource):
 
 
 def pos(ticker: str, position: int, cost: int) -> PositionState:
-    return PositionState(ticker, position=position, cost=cost)
+    return PositionState(ticker, position=Count(position), cost=Money(cost))
 
 
 # -- the rule, case by case ---------------------------------------------------------------------------
@@ -60,7 +61,7 @@ def test_open_book_is_marked_at_bid_plus_half_the_spread_capped_never_below_the_
 
 
 def test_a_closed_or_empty_book_keeps_the_last_mark_and_a_known_result_replaces_it() -> None:
-    last = MarkRow("A", 5, 9550, 9500, 9600)
+    last = MarkRow("A", 5, Price(9550), Price(9500), Price(9600))
     p = pos("A", 2400, 23_040_000)
     closed = market("A", status="closed")
     v = value_position(p, closed, last, 99)
@@ -78,7 +79,7 @@ def test_a_closed_or_empty_book_keeps_the_last_mark_and_a_known_result_replaces_
 
 
 def test_a_one_sided_book_is_worth_its_bid_or_at_most_its_ask() -> None:
-    last = MarkRow("A", 5, 5000, 4900, 5100)
+    last = MarkRow("A", 5, Price(5000), Price(4900), Price(5100))
     bids_only = market("A", yes=lv(("0.40", "5")))  # held YES sells for 0.40; nobody sells YES
     assert value_position(pos("A", 100, 1), bids_only, None, 1).value == 400_000
     assert value_position(pos("A", 100, 1), bids_only, last, 1).value == 420_000, "last mark, at most $0.02 above"
@@ -96,7 +97,7 @@ def test_24_yes_at_a_95_cent_bid_through_close_and_settlement_never_halts(tmp_pa
     j = Journal(tmp_path / "journal-paper.sqlite")
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=START)
     broker.on_market_data([open_m], SourceEvents(now_ms=src.now_ms()))
-    ack = broker.submit(OrderIntent("buy-24", "KXC-1", "bid", parse_price("0.96"), 2400))
+    ack = broker.submit(OrderIntent("buy-24", "KXC-1", "bid", parse_price("0.96"), Count(2400)))
     assert ack.fill_count == 2400
     j.add_fills(broker.fills())
     loop = TradingLoop(P, src, broker, j)
@@ -143,17 +144,17 @@ def money_of(text: str) -> int:
        result=st.sampled_from(["yes", "no"]))
 def test_close_determined_settled_moves_equity_only_by_its_true_change(tmp_path: Path, count: int, entry: int,
                                                                        yes: bool, books: list[tuple[int, int]],
-                                                                       result: str) -> None:
+                                                                       result: Literal["yes", "no"]) -> None:
     """Property: open books → close (empty) → determined → settled. The close and the settlement move
     equity by nothing; determination moves it by exactly the result less the last mark."""
     import uuid
 
-    from kalashi_cli.domain import ExchangeFill
+    from kalashi_cli.domain import BookSide, ExchangeFill
 
     j = Journal(tmp_path / f"j-{uuid.uuid4().hex}.sqlite")  # a fresh journal per example
     try:
-        side = "bid" if yes else "ask"
-        j.add_fills([ExchangeFill("f1", "o1", "M", side, entry, count, 17, True, 1_000)])
+        side: BookSide = "bid" if yes else "ask"
+        j.add_fills([ExchangeFill("f1", "o1", "M", side, Price(entry), Count(count), Money(17), True, 1_000)])
         t = 2_000
         equity = []
         m = market("M")
@@ -171,7 +172,7 @@ def test_close_determined_settled_moves_equity_only_by_its_true_change(tmp_path:
         restarted = load_portfolio(j, START, {}, now_ms=t).equity  # nothing but the journal
         determined = replace(closed, status="determined", result=result)
         at_result = load_portfolio(j, START, {"M": determined}, now_ms=t).equity
-        j.add_settlements([Settlement("M", "E", result, t + 1, value=ONE_DOLLAR if result == "yes" else 0)])
+        j.add_settlements([Settlement("M", "E", result, t + 1, value=ONE_DOLLAR if result == "yes" else Price(0))])
         settled = load_portfolio(j, START, {"M": determined}, now_ms=t + 2).equity
         assert at_close == before_close == restarted, "a close (or a restart while closed) is not a loss event"
         led = fold(START, j.fills(), [])
@@ -191,7 +192,7 @@ def test_a_hedged_no_basket_is_worth_at_least_what_it_is_sure_to_pay(tmp_path: P
     j = Journal(tmp_path / "j.sqlite")
     tickers = [f"ME-{i}" for i in range(4)]
     j.remember_markets([(t, "ME", "S", "", "", "g", True) for t in tickers])
-    j.add_fills([ExchangeFill(f"f{i}", f"o{i}", t, "ask", parse_price("0.25"), 1000, 0, True, 1)
+    j.add_fills([ExchangeFill(f"f{i}", f"o{i}", t, "ask", parse_price("0.25"), Count(1000), Money(0), True, 1)
                  for i, t in enumerate(tickers)])  # NO at 75c each: $30 for 10 baskets paying $30
     thin = {t: market(t, event="ME", yes=lv(("0.50", "1")), no=lv(("0.05", "1")), mutually_exclusive=True)
             for t in tickers}  # each NO alone sells for 5c

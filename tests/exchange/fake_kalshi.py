@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from kalashi_cli.money import ONE_DOLLAR, fmt_count, fmt_price, parse_count, parse_price
+from kalashi_cli.money import ONE_DOLLAR, Count, Price, fmt_count, fmt_price, parse_count, parse_price
 
 PREFIX = "/trade-api/v2"
 AUTH_401 = {"error": {"code": "authentication_error", "message": "authentication_error",
@@ -43,8 +43,8 @@ def make_market(ticker: str, event_ticker: str, *, yes_bid: str = "0.4500", yes_
         "status": status, "close_time": "2026-12-31T23:00:00Z", "open_time": "2026-01-01T00:00:00Z",
         "yes_bid_dollars": yes_bid, "yes_bid_size_fp": bid_size,
         "yes_ask_dollars": yes_ask, "yes_ask_size_fp": ask_size,
-        "no_bid_dollars": fmt_price(ONE_DOLLAR - parse_price(yes_ask)),
-        "no_ask_dollars": fmt_price(ONE_DOLLAR - parse_price(yes_bid)),
+        "no_bid_dollars": fmt_price(Price(ONE_DOLLAR - parse_price(yes_ask))),
+        "no_ask_dollars": fmt_price(Price(ONE_DOLLAR - parse_price(yes_bid))),
         "last_price_dollars": yes_bid, "volume_fp": "1234.00", "volume_24h_fp": "10.00",
         "open_interest_fp": "500.00", "result": result, "price_level_structure": "linear_cent",
         "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": step}],
@@ -187,11 +187,11 @@ class FakeKalshi:
             ("GET", "/events", lambda: self._events(q)),
             ("GET", "/series", lambda: self._json(200, {"series": self.series})),
             ("GET", "/portfolio/balance", lambda: self._json(200, {
-                "balance": self.balance_cents, "balance_dollars": fmt_price(self.balance_cents * 100),
+                "balance": self.balance_cents, "balance_dollars": fmt_price(Price(self.balance_cents * 100)),
                 "portfolio_value": 0, "updated_ts": self.now_ms // 1000,
-                "balance_breakdown": [{"exchange_index": 0, "balance": fmt_price(self.balance_cents * 100)}]})),
+                "balance_breakdown": [{"exchange_index": 0, "balance": fmt_price(Price(self.balance_cents * 100))}]})),
             ("GET", "/portfolio/positions", lambda: self._page(q, [
-                {"ticker": t, "position_fp": fmt_count(p), "market_exposure_dollars": "0.0000",
+                {"ticker": t, "position_fp": fmt_count(Count(p)), "market_exposure_dollars": "0.0000",
                  "realized_pnl_dollars": "0.0000", "fees_paid_dollars": "0.0000", "exchange_index": 0,
                  "total_traded_dollars": "0.0000", "last_updated_ts": "2026-01-01T00:00:00Z"}
                 for t, p in self.positions.items() if p], "market_positions", 1000)),
@@ -214,8 +214,8 @@ class FakeKalshi:
                 return fn()
         parts = rel.strip("/").split("/")
         if method == "GET" and parts[0] == "markets" and len(parts) == 2:
-            m = self.markets.get(parts[1])
-            return self._json(200, {"market": m}) if m else self._err(404, "not_found", "market not found")
+            mk = self.markets.get(parts[1])
+            return self._json(200, {"market": mk}) if mk else self._err(404, "not_found", "market not found")
         if method == "GET" and parts[0] == "markets" and len(parts) == 3 and parts[2] == "orderbook":
             if parts[1] not in self.markets:
                 return self._err(404, "not_found", "market not found")
@@ -348,8 +348,8 @@ class FakeKalshi:
                 self.fills.append({
                     "fill_id": f"fill-{oid}", "trade_id": f"fill-{oid}", "order_id": oid, "ticker": o["ticker"],
                     "outcome_side": "yes" if o["side"] == "bid" else "no", "book_side": o["side"],
-                    "count_fp": fmt_count(fill), "yes_price_dollars": fmt_price(fill_price),
-                    "no_price_dollars": fmt_price(ONE_DOLLAR - fill_price), "is_taker": True,
+                    "count_fp": fmt_count(fill), "yes_price_dollars": fmt_price(Price(fill_price)),
+                    "no_price_dollars": fmt_price(Price(ONE_DOLLAR - fill_price)), "is_taker": True,
                     "fee_cost": "0.0200", "created_time": "2026-09-01T12:00:00Z", "ts": self.now_ms // 1000,
                     "exchange_index": 0})
                 self.positions[o["ticker"]] = self.positions.get(o["ticker"], 0) + (
@@ -360,14 +360,14 @@ class FakeKalshi:
             "order_id": oid, "client_order_id": coid or "", "ticker": o["ticker"], "book_side": o["side"],
             "outcome_side": "yes" if o["side"] == "bid" else "no", "status": "resting" if resting else (
                 "executed" if fill else "canceled"), "yes_price_dollars": o["price"],
-            "no_price_dollars": fmt_price(ONE_DOLLAR - price), "fill_count_fp": fmt_count(fill),
-            "remaining_count_fp": fmt_count(remaining if resting else 0), "initial_count_fp": fmt_count(count),
+            "no_price_dollars": fmt_price(Price(ONE_DOLLAR - price)), "fill_count_fp": fmt_count(Count(fill)),
+            "remaining_count_fp": fmt_count(Count(remaining if resting else Count(0))), "initial_count_fp": fmt_count(count),
             "taker_fees_dollars": "0.0200" if fill else "0.0000", "maker_fees_dollars": "0.0000",
             "taker_fill_cost_dollars": "0.0000", "maker_fill_cost_dollars": "0.0000",
             "created_time": "2026-09-01T12:00:00Z", "type": "limit",
         }
-        ack: dict[str, Any] = {"order_id": oid, "fill_count": fmt_count(fill),
-                               "remaining_count": fmt_count(remaining if resting else 0), "ts_ms": self.now_ms}
+        ack: dict[str, Any] = {"order_id": oid, "fill_count": fmt_count(Count(fill)),
+                               "remaining_count": fmt_count(Count(remaining if resting else Count(0))), "ts_ms": self.now_ms}
         if coid:
             ack["client_order_id"] = coid
         if fill:
@@ -430,7 +430,7 @@ class FakeKalshi:
                 return self._err(400, "invalid_parameters", f"missing {k}")
         o["yes_price_dollars"] = body["price"]
         filled = parse_count(o["fill_count_fp"])
-        o["remaining_count_fp"] = fmt_count(parse_count(body["count"]) - filled)
+        o["remaining_count_fp"] = fmt_count(Count(parse_count(body["count"]) - filled))
         return self._json(200, {"order_id": oid, "remaining_count": o["remaining_count_fp"],
                                 "fill_count": o["fill_count_fp"], "ts_ms": self.now_ms})
 
@@ -441,8 +441,8 @@ class FakeKalshi:
         if ("reduce_by" in body) == ("reduce_to" in body):
             return self._err(400, "invalid_parameters", "exactly one of reduce_by / reduce_to")
         rem = parse_count(o["remaining_count_fp"])
-        rem = rem - parse_count(body["reduce_by"]) if "reduce_by" in body else parse_count(body["reduce_to"])
-        o["remaining_count_fp"] = fmt_count(max(rem, 0))
+        rem = Count(rem - parse_count(body["reduce_by"]) if "reduce_by" in body else parse_count(body["reduce_to"]))
+        o["remaining_count_fp"] = fmt_count(Count(max(rem, 0)))
         return self._json(200, {"order_id": oid, "remaining_count": o["remaining_count_fp"], "ts_ms": self.now_ms})
 
     def _group_create(self, body: Any) -> httpx.Response:
@@ -469,9 +469,9 @@ def universe(n_markets: int, per_event: int = 5, *, series: tuple[str, ...] = ("
                                 "mutually_exclusive": True, "collateral_return_type": "MECNET"})
         bid = 1 + (i * 7) % 97
         fake.add_market(
-            make_market(t, ev, yes_bid=fmt_price(bid * 100), yes_ask=fmt_price(min(bid + 2, 99) * 100)),
-            yes=[[fmt_price((bid - 1) * 100), "10.00"], [fmt_price(bid * 100), "100.00"]] if bid > 1
-            else [[fmt_price(bid * 100), "100.00"]],
-            no=[[fmt_price((100 - min(bid + 2, 99)) * 100), "50.00"]],
+            make_market(t, ev, yes_bid=fmt_price(Price(bid * 100)), yes_ask=fmt_price(Price(min(bid + 2, 99) * 100))),
+            yes=[[fmt_price(Price((bid - 1) * 100)), "10.00"], [fmt_price(Price(bid * 100)), "100.00"]] if bid > 1
+            else [[fmt_price(Price(bid * 100)), "100.00"]],
+            no=[[fmt_price(Price((100 - min(bid + 2, 99)) * 100)), "50.00"]],
         )
     return fake

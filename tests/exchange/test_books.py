@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from kalashi_cli.domain import Market
 from kalashi_cli.exchange.books import BookChanges, BookStore, LocalBook, fast_count, fast_price
-from kalashi_cli.money import parse_count, parse_price
+from kalashi_cli.money import Count, Price, parse_count, parse_price
 
 from .conftest import EXAMPLES, shared_path
 
@@ -178,7 +178,7 @@ def test_real_crypto_stream_every_ticker_matches_a_recent_book_state() -> None:
 
 # -- incremental best bid/ask ------------------------------------------------------------------
 
-def brute_top(book: LocalBook) -> tuple[int | None, int | None]:
+def brute_top(book: LocalBook) -> tuple[Price | None, Price | None]:
     """The best bids the slow way: a max over the levels."""
     return (max(book.yes) if book.yes else None), (max(book.no) if book.no else None)
 
@@ -234,10 +234,11 @@ def test_incremental_best_equals_brute_force_after_any_sequence(ops: list[tuple[
 def test_local_book_apply_keeps_sorted_prices(ops: list[tuple[bool, int, int]]) -> None:
     """LocalBook.apply (the non-frame path) keeps the same invariant on a sub-penny grid."""
     book = LocalBook("A")
-    book.replace([(5000, 100)], [(4000, 100)])
-    for side_yes, price, d in ops:
+    book.replace([(Price(5000), Count(100))], [(Price(4000), Count(100))])
+    for side_yes, p, d in ops:
+        price = Price(p)
         before = (book.yes if side_yes else book.no).get(price, 0)
-        assert book.apply(side_yes, price, d) == (before + d >= 0)  # False: it went negative
+        assert book.apply(side_yes, price, Count(d)) == (before + d >= 0)  # False: it went negative
         book.check()
         assert (book.best_yes_bid, book.best_no_bid) == brute_top(book)
 

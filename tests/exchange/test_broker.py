@@ -9,11 +9,12 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from kalashi_cli.domain import OrderIntent
+from kalashi_cli.domain import OrderIntent, OrderStatus
 from kalashi_cli.errors import Conflict, ConsentError, OrderRejected, OutcomeUnknown, RateLimited
 from kalashi_cli.exchange.auth import Credentials
 from kalashi_cli.exchange.broker import KalshiBroker, open_broker
 from kalashi_cli.exchange.env import DEMO, PROD, check_live_consent, custom_env
+from kalashi_cli.money import Count, Price
 from kalashi_cli.ports import Broker, SourceEvents
 
 from .fake_kalshi import FakeKalshi, Fault, make_market
@@ -44,18 +45,18 @@ def test_protocol_and_limits_read_at_start(broker: KalshiBroker, fake: FakeKalsh
 
 
 def test_submit_ioc_fills_and_gtc_rests(broker: KalshiBroker, fake: FakeKalshi) -> None:
-    ack = broker.submit(OrderIntent("c-ioc", T, "bid", 4700, 1000))  # buys YES at the 0.47 ask
+    ack = broker.submit(OrderIntent("c-ioc", T, "bid", Price(4700), Count(1000)))  # buys YES at the 0.47 ask
     assert (ack.status, ack.fill_count, ack.remaining_count, ack.average_fill_price) == ("executed", 1000, 0, 4700)
     assert ack.client_order_id == "c-ioc" and ack.average_fee_paid == 2000
     body_sent = fake.orders[ack.order_id]
     assert body_sent["book_side"] == "bid" and body_sent["yes_price_dollars"] == "0.4700"
-    rest = broker.submit(OrderIntent("c-gtc", T, "bid", 4000, 250, "good_till_canceled"))
+    rest = broker.submit(OrderIntent("c-gtc", T, "bid", Price(4000), Count(250), "good_till_canceled"))
     assert rest.status == "resting" and rest.remaining_count == 250
-    buy_no = broker.submit(OrderIntent("c-no", T, "ask", 4500, 100))  # sell YES 0.45 = buy NO 0.55
+    buy_no = broker.submit(OrderIntent("c-no", T, "ask", Price(4500), Count(100)))  # sell YES 0.45 = buy NO 0.55
     assert buy_no.status == "executed" and buy_no.average_fill_price == 4500
     orders = {o.client_order_id: o for o in broker.orders()}
     assert orders["c-gtc"].status == "resting" and orders["c-gtc"].side == "bid" and orders["c-gtc"].price == 4000
-    assert [o.client_order_id for o in broker.orders(status="resting")] == ["c-gtc"]
+    assert [o.client_order_id for o in broker.orders(status=OrderStatus.RESTING)] == ["c-gtc"]
     positions = {p.ticker: p.position for p in broker.positions()}
     assert positions == {T: 1000 - 100}
     fills = broker.fills()
@@ -65,48 +66,48 @@ def test_submit_ioc_fills_and_gtc_rests(broker: KalshiBroker, fake: FakeKalshi) 
 
 def test_submit_outcomes_are_definite_or_unknown(broker: KalshiBroker, fake: FakeKalshi) -> None:
     with pytest.raises(OrderRejected) as rej:
-        broker.submit(OrderIntent("c1", T, "bid", 4005, 100))  # off the cent grid
+        broker.submit(OrderIntent("c1", T, "bid", Price(4005), Count(100)))  # off the cent grid
     assert rej.value.code == "invalid_price"
     calls = fake.count("POST", "/portfolio/events/orders")
     with pytest.raises(OrderRejected):
-        broker.submit(OrderIntent("c2", T, "bid", 4000, 100, "immediate_or_cancel", expiration_ts=1))
+        broker.submit(OrderIntent("c2", T, "bid", Price(4000), Count(100), "immediate_or_cancel", expiration_ts=1))
     assert fake.count("POST", "/portfolio/events/orders") == calls  # refused locally, never sent
-    broker.submit(OrderIntent("c3", T, "bid", 4000, 100, "good_till_canceled"))
+    broker.submit(OrderIntent("c3", T, "bid", Price(4000), Count(100), "good_till_canceled"))
     with pytest.raises(Conflict):
-        broker.submit(OrderIntent("c3", T, "bid", 4000, 100, "good_till_canceled"))
+        broker.submit(OrderIntent("c3", T, "bid", Price(4000), Count(100), "good_till_canceled"))
     fake.faults.append(Fault("POST", "/portfolio/events/orders", exc=httpx.ReadTimeout, after_processing=True))
     with pytest.raises(OutcomeUnknown):
-        broker.submit(OrderIntent("c4", T, "bid", 4000, 100, "good_till_canceled"))
+        broker.submit(OrderIntent("c4", T, "bid", Price(4000), Count(100), "good_till_canceled"))
     assert any(o["client_order_id"] == "c4" for o in fake.orders.values())  # reconcile finds it
     fake.faults.append(Fault("POST", "/portfolio/events/orders", 502))
     with pytest.raises(OutcomeUnknown):
-        broker.submit(OrderIntent("c5", T, "bid", 4000, 100, "good_till_canceled"))
+        broker.submit(OrderIntent("c5", T, "bid", Price(4000), Count(100), "good_till_canceled"))
     fake.faults.append(Fault("POST", "/portfolio/events/orders", 429, {"error": "too many requests"}))
     with pytest.raises(RateLimited):
-        broker.submit(OrderIntent("c6", T, "bid", 4000, 100, "good_till_canceled"))
+        broker.submit(OrderIntent("c6", T, "bid", Price(4000), Count(100), "good_till_canceled"))
     # c3 twice, c4, c5, c6: each sent exactly once, nothing retried
     assert fake.count("POST", "/portfolio/events/orders") == calls + 5
 
 
 def test_cancel_and_cancel_all(broker: KalshiBroker, fake: FakeKalshi) -> None:
-    a = broker.submit(OrderIntent("a", T, "bid", 4000, 300, "good_till_canceled"))
-    broker.submit(OrderIntent("b", T, "bid", 3900, 100, "good_till_canceled"))
-    broker.submit(OrderIntent("c", T, "ask", 6000, 100, "good_till_canceled"))
+    a = broker.submit(OrderIntent("a", T, "bid", Price(4000), Count(300), "good_till_canceled"))
+    broker.submit(OrderIntent("b", T, "bid", Price(3900), Count(100), "good_till_canceled"))
+    broker.submit(OrderIntent("c", T, "ask", Price(6000), Count(100), "good_till_canceled"))
     assert broker.cancel(a.order_id, T) == 300
     q = next(q for m, p, q in fake.calls if m == "DELETE" and p.endswith(a.order_id))
     assert q == f"market_ticker={T}"
     assert broker.cancel_all() == 2
     assert fake.count("DELETE", "/portfolio/events/orders") == 1
-    assert broker.orders(status="resting") == []
+    assert broker.orders(status=OrderStatus.RESTING) == []
 
 
 def test_on_market_data_returns_each_new_fill_once(broker: KalshiBroker, fake: FakeKalshi) -> None:
     assert broker.on_market_data([], SourceEvents()) == []
-    broker.submit(OrderIntent("f1", T, "bid", 4700, 100))
+    broker.submit(OrderIntent("f1", T, "bid", Price(4700), Count(100)))
     first = broker.on_market_data([], SourceEvents())
     assert [f.order_id for f in first] == [next(iter(fake.orders))]
     assert broker.on_market_data([], SourceEvents()) == []
-    broker.submit(OrderIntent("f2", T, "ask", 4500, 100))
+    broker.submit(OrderIntent("f2", T, "ask", Price(4500), Count(100)))
     assert len(broker.on_market_data([], SourceEvents())) == 1
 
 

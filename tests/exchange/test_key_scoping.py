@@ -221,11 +221,13 @@ def test_loops_take_the_websocket_feed_by_default_where_a_key_may_sign(rsa_pkcs1
     rec = Recorder()
     src = open_source(spec, env=_env(rsa_pkcs1_file, declared), transport=rec.transport(), ws_default=True)
     try:
+        assert isinstance(src, KalshiSource)
         assert src.ws is want_ws and src.describe().endswith(",ws=1") is want_ws
     finally:
         src.close()
     one_shot = open_source(spec, env=_env(rsa_pkcs1_file, declared), transport=rec.transport())
     try:
+        assert isinstance(one_shot, KalshiSource)
         assert one_shot.ws is False, "one-shot commands poll REST"
     finally:
         one_shot.close()

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kalashi_cli.domain import AccountLimits
 from kalashi_cli.exchange.ratelimit import (
     BatchTooLarge,
     RateLimiter,
@@ -16,7 +17,6 @@ from kalashi_cli.exchange.ratelimit import (
     TokenBucket,
     endpoint_cost,
 )
-from kalashi_cli.exchange.wire import AccountLimits
 
 from .conftest import FakeClock
 

@@ -30,7 +30,8 @@ SPORTS = "data/kalshi-real/sports_rest_ws_fixtures_2026-08/ws_orderbook_stream.j
 
 
 def play_all(r: ReplaySource) -> tuple[list[Any], list[Any]]:
-    trades, settlements = [], []
+    trades: list[Any] = []
+    settlements: list[Any] = []
     while not r.exhausted:
         ev = r.advance()
         trades += ev.trades
@@ -58,8 +59,8 @@ def test_record_then_replay_round_trip(tmp_path: Path, rsa_creds: Credentials) -
     async def main() -> dict[str, dict[int, int]]:
         async with running_ws_server(public_keys=keys) as server:
             for t, book in fake.books.items():
-                server.set_book(t, [tuple(x) for x in book["yes_dollars"]],  # type: ignore[misc]
-                                [tuple(x) for x in book["no_dollars"]])
+                server.set_book(t, [(x[0], x[1]) for x in book["yes_dollars"]],
+                                [(x[0], x[1]) for x in book["no_dollars"]])
 
             async def pusher() -> None:
                 await server.signal.wait_for(lambda: sum(c["cmd"] == "subscribe" for c in server.commands) == 3)
@@ -296,8 +297,8 @@ def test_recording_through_a_reconnect_marks_the_reset(tmp_path: Path, rsa_creds
     async def main() -> dict[int, int]:
         async with running_ws_server(public_keys=keys) as server:
             for t, book in fake.books.items():
-                server.set_book(t, [tuple(x) for x in book["yes_dollars"]],  # type: ignore[misc]
-                                [tuple(x) for x in book["no_dollars"]])
+                server.set_book(t, [(x[0], x[1]) for x in book["yes_dollars"]],
+                                [(x[0], x[1]) for x in book["no_dollars"]])
 
             def subscribed(n: int) -> bool:
                 return sum(c["cmd"] == "subscribe" for c in server.commands) == 3 * n and len(server.conns) == 1

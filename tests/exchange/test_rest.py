@@ -28,6 +28,7 @@ from kalashi_cli.exchange import wire
 from kalashi_cli.exchange.auth import Credentials, KalshiAuth
 from kalashi_cli.exchange.ratelimit import BatchTooLarge, RateLimiter, RetryPolicy
 from kalashi_cli.exchange.rest import KalshiClient
+from kalashi_cli.money import Count, Price
 
 from .conftest import FakeClock
 from .fake_kalshi import FakeKalshi, Fault, make_market, universe
@@ -162,7 +163,7 @@ def test_reads_retry_connect_errors_and_5xx() -> None:
     assert "nothing was sent" in str(e.value)
 
 
-INTENT = OrderIntent("coid-1", "KXT-26-A", "bid", 4000, 500, "good_till_canceled")
+INTENT = OrderIntent("coid-1", "KXT-26-A", "bid", Price(4000), Count(500), "good_till_canceled")
 
 
 @pytest.mark.parametrize("fault", [
@@ -210,7 +211,7 @@ def test_order_errors_map_to_definite_exceptions(rsa_creds: Credentials) -> None
         with pytest.raises(Conflict) as dup:
             await c.create_order(wire.order_request(INTENT))
         assert dup.value.status == 409 and "reconcile" in str(dup.value)
-        off_grid = wire.order_request(OrderIntent("coid-2", "KXT-26-A", "bid", 4005, 100))
+        off_grid = wire.order_request(OrderIntent("coid-2", "KXT-26-A", "bid", Price(4005), Count(100)))
         with pytest.raises(OrderRejected) as rej:
             await c.create_order(off_grid)
         assert rej.value.code == "invalid_price" and rej.value.status == 400
@@ -226,7 +227,7 @@ def test_order_errors_map_to_definite_exceptions(rsa_creds: Credentials) -> None
 
 def test_batch_too_large_is_refused_before_sending(rsa_creds: Credentials) -> None:
     fake = small_fake(rsa_creds)
-    orders = [wire.order_request(OrderIntent(f"c{i}", "KXT-26-A", "bid", 4000, 100)) for i in range(11)]
+    orders = [wire.order_request(OrderIntent(f"c{i}", "KXT-26-A", "bid", Price(4000), Count(100))) for i in range(11)]
     with pytest.raises(BatchTooLarge):
         run(make_client(fake, rsa_creds), lambda c: c.batch_create_orders(orders))
     assert not fake.calls
@@ -248,12 +249,12 @@ def test_order_write_endpoints_round_trip(rsa_creds: Credentials) -> None:
             await c.decrease_order(oid)
         cancel = await c.cancel_order(oid, market_ticker="KXT-26-A")
         assert cancel["reduced_by"] == "5.00"
-        b = await c.batch_create_orders([wire.order_request(OrderIntent(f"b{i}", "KXT-26-A", "bid", 3000, 100,
+        b = await c.batch_create_orders([wire.order_request(OrderIntent(f"b{i}", "KXT-26-A", "bid", Price(3000), Count(100),
                                                                         "good_till_canceled")) for i in range(3)])
         ids = [o["order_id"] for o in b["orders"]]
         bc = await c.batch_cancel_orders([{"order_id": i, "market_ticker": "KXT-26-A"} for i in ids])
         assert [o["reduced_by"] for o in bc["orders"]] == ["1.00"] * 3
-        await c.create_order(wire.order_request(OrderIntent("r1", "KXT-26-A", "bid", 3000, 100,
+        await c.create_order(wire.order_request(OrderIntent("r1", "KXT-26-A", "bid", Price(3000), Count(100),
                                                             "good_till_canceled")))
         await c.cancel_all_orders()
         assert all(o["status"] != "resting" for o in fake.orders.values())

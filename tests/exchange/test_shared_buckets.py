@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from kalashi_cli.context import account_limiter, open_source
+from kalashi_cli.domain import AccountLimits
 from kalashi_cli.exchange.env import PROD
 from kalashi_cli.exchange.ratelimit import TokenBucket, shared_limiter
-from kalashi_cli.exchange.wire import AccountLimits
 from kalashi_cli.profile import parse_profile
 
 from .conftest import FakeClock
@@ -56,9 +56,9 @@ def test_context_gives_source_and_broker_the_same_buckets(monkeypatch: pytest.Mo
     monkeypatch.setenv("KALSHI_KEY_ENV", "prod")
     limiter = account_limiter(prof, "key-ctx", PROD.rest_url)
     limiter.from_exchange = True  # as if /account/limits had answered: no network in this test
-    from kalashi_cli.exchange import source as source_module
+    from kalashi_cli.exchange.rest import KalshiClient
 
-    monkeypatch.setattr(source_module.KalshiClient, "configure_rate_limits", _no_limits)
+    monkeypatch.setattr(KalshiClient, "configure_rate_limits", _no_limits)
     src = open_source("kalshi", prof)
     try:
         assert src.client.limiter is limiter  # type: ignore[attr-defined]
@@ -110,5 +110,5 @@ def test_two_event_loops_share_one_bucket_without_overspending() -> None:
     assert errors == [] and len(spent) == 30
     # 300 tokens from a bucket of 50 refilling at 1000/s: at least 0.25 s, whoever asked
     assert max(spent) - t0 >= 0.25 - 0.005
-    for i, t in enumerate(sorted(spent)):
-        assert 10 * (i + 1) <= 50 + 1000 * (t - t0) + 1e-6
+    for i, at in enumerate(sorted(spent)):
+        assert 10 * (i + 1) <= 50 + 1000 * (at - t0) + 1e-6

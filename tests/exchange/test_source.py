@@ -149,8 +149,8 @@ class WsWorld:
         self.loop = LoopThread(name="test-ws-server")
         self.server = FakeKalshiWS(public_keys=keys)
         for t, book in self.fake.books.items():
-            self.server.set_book(t, [tuple(x) for x in book["yes_dollars"]],  # type: ignore[misc]
-                                 [tuple(x) for x in book["no_dollars"]])
+            self.server.set_book(t, [(x[0], x[1]) for x in book["yes_dollars"]],
+                                 [(x[0], x[1]) for x in book["no_dollars"]])
         self.loop.run(self.server.start())
         self.changed = threading.Event()
 

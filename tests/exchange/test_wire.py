@@ -13,7 +13,18 @@ from hypothesis import strategies as st
 from kalashi_cli.domain import OrderIntent
 from kalashi_cli.errors import OrderRejected
 from kalashi_cli.exchange import wire
-from kalashi_cli.money import CENT_GRID, DECI_CENT_GRID, MULT_SCALE, TickBand, fmt_count, fmt_price
+from kalashi_cli.money import (
+    CENT_GRID,
+    DECI_CENT_GRID,
+    MULT_SCALE,
+    Count,
+    Price,
+    TickBand,
+    fmt_count,
+    fmt_price,
+    parse_count,
+    parse_price,
+)
 
 from .conftest import data_json, shared_json
 
@@ -32,11 +43,11 @@ def test_real_active_market_july_2026() -> None:
     assert m.event_ticker == "KXATPMATCH-26JUL13SANDAN"
     assert m.status == "active"
     # yes_bid/ask from *_dollars, NO bid = 1 − YES ask with the ask's size
-    assert m.yes_bid == wire.parse_price(d["yes_bid_dollars"])
-    assert m.yes_ask == wire.parse_price(d["yes_ask_dollars"])
-    assert m.yes_bid_size == wire.parse_count(d["yes_bid_size_fp"])
-    assert m.yes_ask_size == wire.parse_count(d["yes_ask_size_fp"])
-    assert m.no_bid == 10_000 - wire.parse_price(d["yes_ask_dollars"])
+    assert m.yes_bid == parse_price(d["yes_bid_dollars"])
+    assert m.yes_ask == parse_price(d["yes_ask_dollars"])
+    assert m.yes_bid_size == parse_count(d["yes_bid_size_fp"])
+    assert m.yes_ask_size == parse_count(d["yes_ask_size_fp"])
+    assert m.no_bid == 10_000 - parse_price(d["yes_ask_dollars"])
     assert m.open_interest == 85064
     assert m.price_ranges == CENT_GRID
     assert m.fee_type == "quadratic" and m.fee_multiplier == MULT_SCALE  # no series attached
@@ -63,8 +74,8 @@ def test_golden_markets_list_legacy_and_new_fields() -> None:
         if d["price_level_structure"] == "deci_cent":
             assert m.price_ranges == DECI_CENT_GRID
         # *_dollars wins over the legacy integer-cent twins present in January 2026
-        if wire.parse_price(d["yes_bid_dollars"]) > 0:
-            assert m.yes_bid == wire.parse_price(d["yes_bid_dollars"])
+        if parse_price(d["yes_bid_dollars"]) > 0:
+            assert m.yes_bid == parse_price(d["yes_bid_dollars"])
         else:
             assert m.yes_bids == ()
 
@@ -79,8 +90,8 @@ def test_transitional_politics_events_with_nested_markets() -> None:
             m = wire.parse_market(d, event=info)
             assert m.mutually_exclusive == bool(e["mutually_exclusive"])
             assert m.series_ticker == info.series_ticker
-            if "yes_bid_dollars" in d and wire.parse_price(d["yes_bid_dollars"]) > 0:
-                assert m.yes_bid == wire.parse_price(d["yes_bid_dollars"])
+            if "yes_bid_dollars" in d and parse_price(d["yes_bid_dollars"]) > 0:
+                assert m.yes_bid == parse_price(d["yes_bid_dollars"])
             n += 1
     assert n == 69
 
@@ -120,7 +131,7 @@ def test_golden_series_single_and_price_ranges_bands() -> None:
     bands = wire.parse_price_ranges([{"start": "0.0000", "end": "0.1000", "step": "0.0010"},
                                      {"start": "0.1000", "end": "0.9000", "step": "0.0100"},
                                      {"start": "0.9000", "end": "1.0000", "step": "0.0010"}])
-    assert bands == (TickBand(0, 1000, 10), TickBand(1000, 9000, 100), TickBand(9000, 10000, 10))
+    assert bands == (TickBand(Price(0), Price(1000), Price(10)), TickBand(Price(1000), Price(9000), Price(100)), TickBand(Price(9000), Price(10000), Price(10)))
 
 
 def test_series_for_event_uses_only_known_series() -> None:
@@ -146,7 +157,7 @@ def test_real_sports_orderbook_and_market_agree() -> None:
     m = wire.with_book(wire.parse_market(single["single"]["market"]), yes, no)
     assert m.yes_bid == 8900 and m.yes_bid_size == 34349  # best is the LAST REST entry
     assert m.no_bid == 600 and m.yes_ask == 9400  # YES ask = 1 − best NO bid
-    assert m.yes_ask == wire.parse_price(single["single"]["market"]["yes_ask_dollars"])
+    assert m.yes_ask == parse_price(single["single"]["market"]["yes_ask_dollars"])
 
 
 def test_golden_old_envelope_with_nulls_is_empty() -> None:
@@ -170,7 +181,7 @@ def test_batched_orderbooks() -> None:
 def test_order_request_matches_spec_example_shape() -> None:
     spec = example("rest_create_order_v2_request.json")
     intent = OrderIntent(client_order_id=spec["client_order_id"], ticker=spec["ticker"], side="bid",
-                         price=5600, count=1000, time_in_force="good_till_canceled")
+                         price=Price(5600), count=Count(1000), time_in_force="good_till_canceled")
     body = wire.order_request(intent, subaccount=0, exchange_index=0)
     for k in ("ticker", "client_order_id", "side", "count", "price", "time_in_force",
               "self_trade_prevention_type", "post_only", "reduce_only", "subaccount", "exchange_index"):
@@ -179,23 +190,23 @@ def test_order_request_matches_spec_example_shape() -> None:
 
 
 def test_order_request_optional_fields_and_validation() -> None:
-    intent = OrderIntent("c1", "T", "ask", 4321, 250, "good_till_canceled", "maker", post_only=True,
+    intent = OrderIntent("c1", "T", "ask", Price(4321), Count(250), "good_till_canceled", "maker", post_only=True,
                          expiration_ts=1_800_000_000, order_group_id="og1", cancel_order_on_pause=True)
     body = wire.order_request(intent)
     assert body["price"] == "0.4321" and body["count"] == "2.50" and body["side"] == "ask"
     assert body["expiration_time"] == 1_800_000_000 and body["order_group_id"] == "og1"
     assert body["cancel_order_on_pause"] is True and body["self_trade_prevention_type"] == "maker"
-    for bad in (OrderIntent("c", "T", "bid", 0, 100), OrderIntent("c", "T", "bid", 10_000, 100),
-                OrderIntent("c", "T", "bid", 5000, 0),
-                OrderIntent("c", "T", "bid", 5000, 100, "immediate_or_cancel", expiration_ts=1),
-                OrderIntent("c", "T", "bid", 5000, 100, "good_till_canceled", reduce_only=True)):
+    for bad in (OrderIntent("c", "T", "bid", Price(0), Count(100)), OrderIntent("c", "T", "bid", Price(10_000), Count(100)),
+                OrderIntent("c", "T", "bid", Price(5000), Count(0)),
+                OrderIntent("c", "T", "bid", Price(5000), Count(100), "immediate_or_cancel", expiration_ts=1),
+                OrderIntent("c", "T", "bid", Price(5000), Count(100), "good_till_canceled", reduce_only=True)):
         with pytest.raises(OrderRejected):
             wire.order_request(bad)
 
 
 def test_create_and_batch_responses_parse() -> None:
     ack = wire.parse_order_ack(example("rest_create_order_v2_response.json"),
-                               OrderIntent("8c35ecb3-328f-4f52-8c7c-0f4b9862f8d1", "T", "bid", 5600, 1000,
+                               OrderIntent("8c35ecb3-328f-4f52-8c7c-0f4b9862f8d1", "T", "bid", Price(5600), Count(1000),
                                            "good_till_canceled"))
     assert ack.order_id == "3b23c1c7-f4ef-4f0d-8b9a-9e53c61f1a0d"
     assert (ack.fill_count, ack.remaining_count, ack.status, ack.ts_ms) == (0, 1000, "resting", 1715793600123)
@@ -203,7 +214,7 @@ def test_create_and_batch_responses_parse() -> None:
     assert filled.fill_count == 500 and filled.average_fill_price == 5800 and filled.average_fee_paid == 1200
     assert filled.status == "executed"
     ioc = wire.parse_order_ack({"order_id": "x", "fill_count": "0.00", "remaining_count": "0.00", "ts_ms": 1},
-                               OrderIntent("c", "T", "bid", 5000, 100))
+                               OrderIntent("c", "T", "bid", Price(5000), Count(100)))
     assert ioc.status == "canceled"
     odd = wire.parse_order_ack({"order_id": "x", "fill_count": "3.00", "remaining_count": "0.00",
                                 "average_fill_price": "0.563333", "ts_ms": 1})
@@ -274,10 +285,10 @@ def test_timestamps() -> None:
 
 @given(st.integers(min_value=1, max_value=9999), st.integers(min_value=1, max_value=10**9))
 def test_order_request_round_trips_price_and_count(price: int, count: int) -> None:
-    body = wire.order_request(OrderIntent("c", "T", "bid", price, count))
-    assert wire.parse_price(body["price"]) == price and wire.parse_count(body["count"]) == count
-    assert body["price"] == fmt_price(price) and len(body["price"].split(".")[1]) == 4
-    assert body["count"] == fmt_count(count)
+    body = wire.order_request(OrderIntent("c", "T", "bid", Price(price), Count(count)))
+    assert parse_price(body["price"]) == price and parse_count(body["count"]) == count
+    assert body["price"] == fmt_price(Price(price)) and len(body["price"].split(".")[1]) == 4
+    assert body["count"] == fmt_count(Count(count))
     assert Decimal(body["price"]) * 10_000 == price
 
 
@@ -324,4 +335,4 @@ def test_a_fee_type_kalshi_adds_later_is_charged_at_the_upper_bound(caplog: pyte
     assert parse_series({"ticker": "KXOLD", "fee_type": "quadratic_with_maker_fees"}).fee_type == \
         "quadratic_with_maker_fees"
     for p in (100, 2500, 5000, 9900):  # never below what the known schedule would charge
-        assert fee_for(p, 1000, fee_type=s.fee_type) >= fee_for(p, 1000, fee_type="quadratic")
+        assert fee_for(Price(p), Count(1000), fee_type=s.fee_type) >= fee_for(Price(p), Count(1000), fee_type="quadratic")

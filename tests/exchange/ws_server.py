@@ -25,7 +25,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from kalashi_cli.money import ONE_DOLLAR, fmt_count, fmt_price, parse_count, parse_price
+from kalashi_cli.money import ONE_DOLLAR, Count, Price, fmt_count, fmt_price, parse_count, parse_price
 
 WS_PATH = "/trade-api/ws/v2"
 
@@ -145,7 +145,7 @@ class FakeKalshiWS:
         out = []
         for p in sorted(levels):
             shown = ONE_DOLLAR - p if (side == "no" and yes_pricing) else p
-            out.append([fmt_price(shown), fmt_count(levels[p])])
+            out.append([fmt_price(Price(shown)), fmt_count(Count(levels[p]))])
         return out
 
     async def _snapshot(self, conn: Conn, sub: Sub, ticker: str) -> None:
@@ -231,7 +231,7 @@ class FakeKalshiWS:
                     await self._send(conn, {"type": "orderbook_delta", "sid": sub.sid,
                                             "seq": self._next_seq(conn, sub.sid, skip_seq),
                                             "msg": {"market_ticker": ticker, "market_id": "id-" + ticker,
-                                                    "price_dollars": fmt_price(shown), "delta_fp": delta,
+                                                    "price_dollars": fmt_price(Price(shown)), "delta_fp": delta,
                                                     "side": side, "ts_ms": 1}})
 
     async def push(self, channel: str, frame_type: str, msg: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from kalashi_cli.cli.app import app
 from kalashi_cli.domain import Market
-from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR
+from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Count, Price, flip
 
 REAL = ("data", "kalshi-real", "tape_2026-07_sample")
 shared_path = needs.shared_path  # real Kalshi data, not in the repository: skip when absent (fail under CI)
@@ -22,20 +22,20 @@ shared_path = needs.shared_path  # real Kalshi data, not in the repository: skip
 NOMINAL = 100 * COUNT_SCALE
 
 
-def px(x: float) -> int:
-    return round(x * ONE_DOLLAR)
+def px(x: float) -> Price:
+    return Price(round(x * ONE_DOLLAR))
 
 
 def mk(ticker: str, *, event: str = "KXEV-26JAN01", bid: float | None = None, ask: float | None = None,
        size: float = 100, yes: tuple[tuple[int, int], ...] | None = None, no: tuple[tuple[int, int], ...] | None = None,
        close: str = "2026-06-01T00:00:00Z", **kw: Any) -> Market:
     """A market from a top of book (YES bid and ask, ``size`` contracts each) or explicit depth."""
-    n = round(size * COUNT_SCALE)
-    yes_bids = yes if yes is not None else (((px(bid), n),) if bid else ())
-    no_bids = no if no is not None else (((ONE_DOLLAR - px(ask), n),) if ask is not None and ask < 1 else ())
+    n = Count(round(size * COUNT_SCALE))
+    yes_bids = tuple((Price(p), Count(c)) for p, c in yes) if yes is not None else (((px(bid), n),) if bid else ())
+    no_bids = tuple((Price(p), Count(c)) for p, c in no) if no is not None else (((flip(px(ask)), n),) if ask is not None and ask < 1 else ())
     return Market(ticker=ticker, event_ticker=event, series_ticker=event.split("-")[0], title=ticker,
                   category="Test", status="active", close_time=close, yes_bids=yes_bids, no_bids=no_bids,
-                  volume=100_000, open_interest=50_000, **kw)
+                  volume=Count(100_000), open_interest=Count(50_000), **kw)
 
 
 def _strike(v: Any) -> Decimal | None:
@@ -43,7 +43,7 @@ def _strike(v: Any) -> Decimal | None:
 
 
 def _collector_market(o: dict[str, Any], event: str) -> Market:
-    bid, ask = float(o.get("yes_bid") or 0), float(o.get("yes_ask") if o.get("yes_ask") is not None else 1)
+    bid, ask = float(o.get("yes_bid") or 0), float(o["yes_ask"] if o.get("yes_ask") is not None else 1)
     return mk(o["ticker"], event=event, bid=bid or None, ask=ask if ask < 1 else None,
               strike_type=o.get("strike_type"), floor_strike=_strike(o.get("floor_strike")),
               cap_strike=_strike(o.get("cap_strike")), mutually_exclusive=o.get("strike_type") == "between")

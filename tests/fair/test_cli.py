@@ -14,11 +14,11 @@ import jsonschema
 import pytest
 
 from kalashi_cli.domain import Market
-from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR
+from kalashi_cli.money import COUNT_SCALE, Count, flip
 from kalashi_cli.record_schema import schema_for
 from kalashi_cli.records import market_record
 
-from .conftest import Kalashi, mk, records
+from .conftest import Kalashi, mk, px, records
 from .test_crypto import gbm_path, write_spot
 
 BIN = Path(sys.executable).parent
@@ -120,10 +120,10 @@ def iso(ms: int) -> str:
 
 def book(ticker: str, bid: float, ask: float, *, thin_ask: float | None = None) -> Market:
     """Deep (100-lot) bid and ask; optionally a two-lot ask in front of the deep one."""
-    no = ((ONE_DOLLAR - round(ask * ONE_DOLLAR), 100 * COUNT_SCALE),)
+    no: tuple[tuple[int, int], ...] = ((flip(px(ask)), Count(100 * COUNT_SCALE)),)
     if thin_ask is not None:
-        no = ((ONE_DOLLAR - round(thin_ask * ONE_DOLLAR), 2 * COUNT_SCALE), *no)
-    return mk(ticker, event=ticker.rsplit("-", 1)[0], yes=((round(bid * ONE_DOLLAR), 100 * COUNT_SCALE),), no=no,
+        no = ((flip(px(thin_ask)), Count(2 * COUNT_SCALE)), *no)
+    return mk(ticker, event=ticker.rsplit("-", 1)[0], yes=((px(bid), Count(100 * COUNT_SCALE)),), no=no,
               close=iso(T2 + 600_000))
 
 

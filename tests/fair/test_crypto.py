@@ -6,11 +6,13 @@ import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
 import pytest
 
+from kalashi_cli.domain import Market
 from kalashi_cli.fair.crypto import (
     CryptoModel,
     normal_cdf,
@@ -51,7 +53,7 @@ def settings(**kw: object) -> CryptoFairSettings:
     return msgspec.structs.replace(CryptoFairSettings(), **kw)
 
 
-def btc_market(ticker: str, *, close_ms: int, **kw: object) -> object:
+def btc_market(ticker: str, *, close_ms: int, **kw: Any) -> Market:
     return mk(ticker, event="KXBTC-26JUN0112", close=iso(close_ms), bid=0.4, ask=0.6, **kw)
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import msgspec
 
+from kalashi_cli.domain import Market
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.fair.base import FairEngine, FairValue
 from kalashi_cli.journal import Journal
-from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR
+from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Price
 from kalashi_cli.profile import load_profile, money, parse_profile
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path
 from kalashi_cli.stages.analyze import Analyzer
@@ -22,7 +23,7 @@ NO_FORECAST = msgspec.structs.replace(
     P, analyze=msgspec.structs.replace(P.analyze, value=msgspec.structs.replace(P.analyze.value, use_sim_forecast=False)))
 
 
-def thin_cheap_ask(ticker: str = "V-1", event: str = "V") -> object:
+def thin_cheap_ask(ticker: str = "V-1", event: str = "V") -> Market:
     """Deep YES bid 0.50 and deep ask 0.56, but one two-lot ask at 0.40: the ladder model says 0.53."""
     return mk(ticker, event=event, yes=((5000, 100 * COUNT_SCALE),),
               no=((ONE_DOLLAR - 4000, 2 * COUNT_SCALE), (ONE_DOLLAR - 5600, 100 * COUNT_SCALE)))
@@ -59,7 +60,7 @@ def test_a_value_older_than_the_books_is_ignored() -> None:
 
 def test_bare_prices_still_work() -> None:
     m = mk("V-1", event="V", bid=0.50, ask=0.52, size=50)
-    (o,) = values(Analyzer(NO_FORECAST, fair={"V-1": 6000}), [m])
+    (o,) = values(Analyzer(NO_FORECAST, fair={"V-1": Price(6000)}), [m])
     assert "your fair-value file" in o.reason
 
 

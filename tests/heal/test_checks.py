@@ -33,7 +33,8 @@ from kalashi_cli.heal.checks import (
     trading_state,
     worst,
 )
-from kalashi_cli.journal import Journal
+from kalashi_cli.journal import IntentStatus, Journal
+from kalashi_cli.money import Count, Price
 
 from .conftest import NOW_MS, Receiver, SilentServer, add_iteration, free_port
 
@@ -125,7 +126,7 @@ def test_integrity_fails_when_the_header_is_destroyed(paper_journal: Path, tmp_p
 
 
 def _intent(coid: str, ticker: str) -> OrderIntent:
-    return OrderIntent(coid, ticker, "bid", 4500, 100)
+    return OrderIntent(coid, ticker, "bid", Price(4500), Count(100))
 
 
 def test_no_drift_on_a_clean_journal(paper_journal: Path) -> None:
@@ -136,7 +137,7 @@ def test_no_drift_on_a_clean_journal(paper_journal: Path) -> None:
 def test_unknown_outcome_blocks_markets_and_asks_for_reconciliation(paper_journal: Path) -> None:
     jr = Journal(paper_journal)
     jr.record_intent(_intent("c-1", "KX-A"), now_ms=NOW_MS - 5_000)
-    jr.set_intent_status("c-1", "unknown", detail="timeout")
+    jr.set_intent_status("c-1", IntentStatus.UNKNOWN, detail="timeout")
     jr.record_intent(_intent("c-2", "KX-B"), now_ms=NOW_MS - 1_000)  # in flight: not yet suspicious
     jr.close()
     c = journal_drift(paper_journal, now_ms=lambda: NOW_MS)

@@ -174,7 +174,7 @@ def status(port: int) -> dict[str, Any] | None:
     try:
         with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
                 f"http://127.0.0.1:{port}/api/v1/status", timeout=2) as r:
-            return json.loads(r.read())  # type: ignore[no-any-return]
+            return json.loads(r.read())
     except OSError:
         return None
 

@@ -78,7 +78,7 @@ def test_a_dead_child_is_restarted_after_its_backoff(rigs: Callable[..., Rig]) -
     rig.clock.advance(0.6)
     [r] = rig.sup.poll()
     assert r.action == "restart" and r.ok and r.target == "x" and "restart 1 of 5" in r.detail
-    assert c.state is ChildState.RUNNING and c.restarts == 1
+    assert rig.child().state is ChildState.RUNNING and c.restarts == 1
     rig.wait_dead()
     rig.sup.poll()
     assert c.next_start_at - rig.clock() == pytest.approx(2.0)  # second failure in a row: twice the wait
@@ -178,7 +178,7 @@ def test_a_child_that_stays_up_starts_again_from_the_base_backoff(rigs: Callable
     c.proc.kill()
     rig.wait_dead()
     rig.sup.poll()
-    assert c.state is ChildState.BACKOFF and "signal SIGKILL" in c.last_reason
+    assert rig.child().state is ChildState.BACKOFF and "signal SIGKILL" in c.last_reason
     assert c.next_start_at - rig.clock() == pytest.approx(1.0)
 
 
@@ -265,7 +265,7 @@ def test_a_child_waits_for_its_precondition(rigs: Callable[..., Rig], tmp_path: 
     assert check.status == DEGRADED and "waiting for" in check.detail
     journal.write_text("")
     rig.sup.poll()
-    assert c.state is ChildState.RUNNING and c.restarts == 0
+    assert rig.child("bridge").state is ChildState.RUNNING and c.restarts == 0
     assert rig.sup.checks()[0].status == OK
 
 
@@ -277,7 +277,7 @@ def test_a_command_that_cannot_start_is_retried_then_given_up(rigs: Callable[...
     rig.clock.advance(1)
     restart, gave_up = rig.sup.poll()  # the one restart allowed fails too: that failure gives up
     assert restart.action == "restart" and not restart.ok
-    assert gave_up.action == "give-up" and c.state is ChildState.GAVE_UP
+    assert gave_up.action == "give-up" and rig.child().state is ChildState.GAVE_UP
 
 
 def test_restart_now_for_a_reconciliation_is_graceful_and_outside_the_budget(rigs: Callable[..., Rig]) -> None:
@@ -349,7 +349,8 @@ def test_a_banner_is_not_quoted_as_the_reason_for_a_death(rigs: Callable[..., Ri
     rig.sup.poll()
     c = rig.child()
     assert c.last_reason == "exited with signal SIGKILL"
-    assert "MCP endpoint" in (rig.sup.log_dir / "heal-x.log").read_text()  # still in the log  # type: ignore[operator]
+    assert rig.sup.log_dir is not None
+    assert "MCP endpoint" in (rig.sup.log_dir / "heal-x.log").read_text()  # still in the log
 
 
 def test_only_error_lines_count_as_last_words() -> None:

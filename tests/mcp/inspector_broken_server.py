@@ -19,7 +19,7 @@ def main(journal: str) -> None:
                              allow_trading=False)
     try:
         server = build_server(service)
-        schema = server._tool_manager.get_tool("get_markets").fn_metadata.output_schema  # type: ignore[union-attr]
+        schema = server._tool_manager.get_tool("get_markets").fn_metadata.output_schema
         assert schema is not None
         schema["properties"]["broken"] = {"type": "array", "prefixItems": [{"type": "string"}], "items": False}
         serve_stdio(server)

@@ -16,7 +16,7 @@ from mcp_helpers import LOOPBACK_FOR_TESTS, SIM, FeedServer, error_text, structu
 from trader_scenario import check_scenario, run_scenario
 
 from kalashi_cli.mcp.server import RESOURCE_URIS, TOOL_NAMES, WRITE_TOOLS, build_server, record_schema
-from kalashi_cli.money import fmt_price, parse_price
+from kalashi_cli.money import Price, fmt_price, parse_price
 from kalashi_cli.service import TradingService
 
 pytestmark = pytest.mark.anyio
@@ -46,7 +46,8 @@ async def test_lists_every_tool_with_schemas(service: TradingService) -> None:
     assert {n for n, t in tools.items() if not t.annotations.read_only_hint} == set(WRITE_TOOLS)
     assert tools["get_balance"].annotations.read_only_hint is True
     assert tools["create_order"].annotations.destructive_hint is True
-    assert tools["get_market"].output_schema["required"] == record_schema("market")["required"]
+    schema = tools["get_market"].output_schema
+    assert schema is not None and schema["required"] == record_schema("market")["required"]
     assert resources == set(RESOURCE_URIS)
 
 
@@ -82,7 +83,7 @@ async def test_every_tool_against_paper_broker(service: TradingService, feed_ser
         placed = await call("create_order", ticker=ticker, outcome="yes", action="buy", count=2, price=rec["yes_ask"])
         assert placed["order"]["kind"] == "order" and placed["order"]["mode"] == "paper"
         assert placed["order"]["filled_count"] == "2.00" and placed["fills"][0]["kind"] == "fill"
-        low = fmt_price(parse_price(rec["yes_bid"]) - 500)
+        low = fmt_price(Price(parse_price(rec["yes_bid"]) - 500))
         resting = await call("create_order", ticker=ticker, outcome="yes", action="buy", count="1.5", price=low,
                              time_in_force="good_till_canceled", client_order_id="mcp-test-rest-1")
         assert resting["order"]["status"] == "resting" and resting["order"]["client_order_id"] == "mcp-test-rest-1"

@@ -19,9 +19,10 @@ from mcp.shared.exceptions import MCPError
 from mcp_helpers import SIM, WAIT, child_env, kalashi_command, simx_env, structured
 from trader_scenario import check_answers, check_journal, check_scenario, run_scenario, two_sided
 
-from kalashi_cli.journal import Journal
+from kalashi_cli.domain import OrderStatus
+from kalashi_cli.journal import IntentStatus, Journal
 from kalashi_cli.mcp.server import PROMPT_NAMES, RESOURCE_TEMPLATES, TOOL_NAMES, build_server
-from kalashi_cli.money import fmt_price, parse_price
+from kalashi_cli.money import Count, Price, fmt_price, parse_price
 from kalashi_cli.profile import load_profile
 from kalashi_cli.service import TradingService
 from kalashi_cli.sim.server import DemoKey, SimExchangeServer
@@ -109,7 +110,7 @@ async def test_an_amended_paper_order_survives_a_restart(tmp_path: Path) -> None
     first = TradingService("default", source=SIM, journal_path=path)
     try:
         m = two_sided(first.markets(limit=300))
-        below = fmt_price(parse_price(m["yes_bid"]) - 300)
+        below = fmt_price(Price(parse_price(m["yes_bid"]) - 300))
         async with Client(build_server(first)) as c:
             oid = structured(await c.call_tool("create_order", {
                 "ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": m["yes_bid"],
@@ -120,7 +121,7 @@ async def test_an_amended_paper_order_survives_a_restart(tmp_path: Path) -> None
         first.close()
     second = TradingService("default", source=SIM, journal_path=path)
     try:
-        [o] = second.broker.orders(status="resting")
+        [o] = second.broker.orders(status=OrderStatus.RESTING)
         assert (o.order_id, o.client_order_id, o.price, o.initial_count) == (oid, "renamed-1", parse_price(below), 200)
     finally:
         second.close()
@@ -132,10 +133,10 @@ def test_an_amend_that_never_arrived_is_never_resent_as_an_order(service: Tradin
     from kalashi_cli.stages.order import AMEND_PREFIX
 
     m = two_sided(service.markets(limit=300))
-    intent = OrderIntent("lost-amend-1", m["ticker"], "bid", parse_price(m["yes_bid"]), 100,
+    intent = OrderIntent("lost-amend-1", m["ticker"], "bid", parse_price(m["yes_bid"]), Count(100),
                          time_in_force="good_till_canceled")
     service.journal.record_intent(intent, strategy="manual", opportunity_id=f"{AMEND_PREFIX}some-order")
-    service.journal.set_intent_status("lost-amend-1", "never_sent", detail="test")
+    service.journal.set_intent_status("lost-amend-1", IntentStatus.NEVER_SENT, detail="test")
     ex, _ = service._executor()
     outputs, filled = ex.resend("lost-amend-1", service.books([m["ticker"]])[m["ticker"]])
     assert filled == 0 and [getattr(o, "rule", "") for o in outputs] == ["amend-not-resent"]
@@ -145,7 +146,7 @@ def test_an_amend_that_never_arrived_is_never_resent_as_an_order(service: Tradin
 async def test_a_batch_meets_the_limits_as_its_earlier_orders_left_them(service: TradingService) -> None:
     """Each order of a batch passes the gate on its own: the third resting order hits a cap of two."""
     m = two_sided(service.markets(limit=300))
-    below = fmt_price(parse_price(m["yes_bid"]) - 200)
+    below = fmt_price(Price(parse_price(m["yes_bid"]) - 200))
     order = {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": below,
              "time_in_force": "good_till_canceled"}
     async with Client(build_server(service)) as c:
@@ -155,7 +156,7 @@ async def test_a_batch_meets_the_limits_as_its_earlier_orders_left_them(service:
     assert (batch["placed"], batch["failed"]) == (2, 1)
     assert [x["ok"] for x in batch["results"]] == [True, True, False]
     assert "RiskDenied" in batch["results"][2]["error"] and "max-open-orders" in batch["results"][2]["error"]
-    assert len(service.broker.orders(status="resting")) == 2
+    assert len(service.broker.orders(status=OrderStatus.RESTING)) == 2
     assert [d["rule"] for d in service.journal.records(kind="denied")] == ["max-open-orders"]
 
 
@@ -165,12 +166,12 @@ async def test_an_amend_is_weighed_as_the_order_it_makes_not_on_top_of_itself(se
     m = two_sided(service.markets(limit=300))
     below = parse_price(m["yes_bid"]) - 200
     count = 5 * 10_000 // below  # about $5 of YES
-    order = {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": count, "price": fmt_price(below),
+    order = {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": count, "price": fmt_price(Price(below)),
              "time_in_force": "good_till_canceled"}
     async with Client(build_server(service)) as c:
         structured(await c.call_tool("tighten_limits", {"max_order_cost": "8", "max_daily_cost": "8"}))
         oid = structured(await c.call_tool("create_order", {**order, "client_order_id": "w-1"}))["order"]["order_id"]
         again = await c.call_tool("create_order", {**order, "client_order_id": "w-2"})
-        amended = structured(await c.call_tool("amend_order", {"order_id": oid, "yes_price": fmt_price(below - 100)}))
+        amended = structured(await c.call_tool("amend_order", {"order_id": oid, "yes_price": fmt_price(Price(below - 100))}))
     assert again.is_error and "max-daily-cost" in again.content[0].text
-    assert amended["order"]["yes_price"] == fmt_price(below - 100) and amended["order"]["status"] == "resting"
+    assert amended["order"]["yes_price"] == fmt_price(Price(below - 100)) and amended["order"]["status"] == "resting"

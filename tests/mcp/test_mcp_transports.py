@@ -33,7 +33,7 @@ def test_sdk_import_is_not_shadowed_by_our_package() -> None:
     import kalashi_cli.mcp.server as ours
 
     assert "site-packages" in (mcp.server.__file__ or "")
-    assert ours.MCPServer.__module__.startswith("mcp.server.mcpserver")
+    assert vars(ours)["MCPServer"].__module__.startswith("mcp.server.mcpserver")
 
 
 async def test_stdio_session_with_a_real_subprocess(tmp_path: Path) -> None:

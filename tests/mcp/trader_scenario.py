@@ -16,8 +16,9 @@ from typing import Any
 from mcp import Client
 from mcp_helpers import error_text, structured
 
+from kalashi_cli.domain import OrderStatus
 from kalashi_cli.journal import Journal
-from kalashi_cli.money import fmt_price, parse_price
+from kalashi_cli.money import Price, fmt_price, parse_price
 from kalashi_cli.service import TradingService
 
 #: the tools the scenario calls (each test checks it called them all)
@@ -50,7 +51,7 @@ async def run_scenario(c: Client) -> dict[str, Any]:
 
     m = two_sided((await call("get_markets", limit=100))["markets"])
     t, bid = m["ticker"], m["yes_bid"]
-    below = fmt_price(parse_price(bid) - 200)  # two ticks under the best bid
+    below = fmt_price(Price(parse_price(bid) - 200))  # two ticks under the best bid
 
     # a bid at the best bid rests behind what is already there
     placed = await call("create_order", ticker=t, outcome="yes", action="buy", count=2, price=bid,
@@ -74,7 +75,7 @@ async def run_scenario(c: Client) -> dict[str, Any]:
         {"ticker": t, "outcome": "yes", "action": "buy", "count": 1, "price": below,
          "time_in_force": "good_till_canceled", "client_order_id": "scn-batch-0"},
         {"ticker": t, "outcome": "yes", "action": "sell", "count": 500, "price": "0.01"},
-        {"ticker": t, "outcome": "no", "action": "buy", "count": 1, "price": fmt_price(parse_price(m["no_bid"]) - 200),
+        {"ticker": t, "outcome": "no", "action": "buy", "count": 1, "price": fmt_price(Price(parse_price(m["no_bid"]) - 200)),
          "time_in_force": "good_till_canceled", "client_order_id": "scn-batch-2"}])
     resting = await call("get_orders", status="resting", ticker=t, limit=2)
     second_page = await call("get_orders", status="resting", ticker=t, limit=2, cursor=resting["cursor"])
@@ -108,7 +109,7 @@ def check_scenario(r: dict[str, Any], svc: TradingService) -> None:
     check_answers(r)
     check_journal(r, svc.journal)
     assert r["limits"]["risk"]["max_order_cost"] == str(svc.profile.risk.max_order_cost)
-    assert not svc.broker.orders(status="resting")
+    assert not svc.broker.orders(status=OrderStatus.RESTING)
 
 
 def check_journal(r: dict[str, Any], journal: Journal) -> None:

@@ -24,12 +24,13 @@ import httpx
 import pytest
 from simx.conftest import Sim, credentials, start_sim
 
-from kalashi_cli.domain import ExchangeFill, ExchangeOrder, Market, MarketPosition, Trade
+from kalashi_cli.domain import BookSide, ExchangeFill, ExchangeOrder, Market, MarketPosition, Trade
 from kalashi_cli.exchange.broker import KalshiBroker
 from kalashi_cli.exchange.env import custom_env
 from kalashi_cli.exchange.ratelimit import RetryPolicy
 from kalashi_cli.journal import Journal
 from kalashi_cli.ledger import fold
+from kalashi_cli.money import Count, Money
 from kalashi_cli.reconcile import reconcile
 from kalashi_cli.sim.server import DemoKey, FaultConfig, generate_demo_key
 
@@ -148,7 +149,7 @@ def prove_journal_equals_exchange(sim: Sim, journal: Journal, broker: KalshiBrok
         assert j is not None, f"order {o.order_id} missing from the journal"
         assert (j.status, j.fill_count, j.remaining_count) == (o.status, o.fill_count, o.remaining_count), o.order_id
 
-    led = fold(journal.starting_balance(BALANCE), journal.fills(), journal.settlements())
+    led = fold(journal.starting_balance(Money(BALANCE)), journal.fills(), journal.settlements())
     assert {p.ticker: p.position for p in led.open_positions()} == {p.ticker: p.position for p in positions}
     assert led.cash == cash, f"journal cash {led.cash} != exchange cash {cash}"
     assert rep.balance_drift is None and not rep.position_drift
@@ -214,7 +215,7 @@ def trade_through(sim: Sim, order: ExchangeOrder) -> None:
 
     def trade() -> None:
         x = sim.exchange
-        taker = "ask" if order.side == "bid" else "bid"  # a seller hits our bid, a buyer lifts our ask
-        x.engine.apply_trade(Trade(f"t-{order.order_id}", order.ticker, order.price, 10**9, taker, x.now_ms()))
+        taker: BookSide = "ask" if order.side == "bid" else "bid"  # a seller hits our bid, a buyer lifts our ask
+        x.engine.apply_trade(Trade(f"t-{order.order_id}", order.ticker, order.price, Count(10**9), taker, x.now_ms()))
 
     sim.call(trade)

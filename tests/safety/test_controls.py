@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from kalashi_cli.cli.app import app
 from kalashi_cli.context import open_broker, open_source
+from kalashi_cli.domain import OrderStatus
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import Journal
 from kalashi_cli.profile import load_profile
@@ -36,11 +37,11 @@ def test_a_halt_from_another_process_cancels_quotes_at_the_next_iteration(tmp_pa
     loop, j = _loop(tmp_path / "j.sqlite")
     for _ in range(3):
         loop.run_iteration()
-    assert loop.broker.orders(status="resting"), "the sim loop should have quotes resting by now"
+    assert loop.broker.orders(status=OrderStatus.RESTING), "the sim loop should have quotes resting by now"
     set_halted(j, "news event")  # what `kalashi halt` in another process does to the journal
     res = loop.run_iteration()
     assert res.state.value == "HALTED"
-    assert loop.broker.orders(status="resting") == []
+    assert loop.broker.orders(status=OrderStatus.RESTING) == []
     assert res.record["orders"] == 0 and not [r for r in res.records if r["kind"] == "order"]
     assert any(e["kind"] == "halt-enforced" for e in j.events())
 
@@ -95,6 +96,6 @@ def test_one_process_per_paper_account_and_halt_still_works(tmp_path: Path) -> N
     out = json.loads(_run("halt", "--journal", str(journal), "--reason", "from cron", "--quiet"))
     assert out["deferred"] is True and out["state"] == "HALTED"
     res = loop.run_iteration()  # the running loop picks the halt up
-    assert res.state.value == "HALTED" and loop.broker.orders(status="resting") == []
+    assert res.state.value == "HALTED" and loop.broker.orders(status=OrderStatus.RESTING) == []
     loop.broker.close()
     open_broker("paper", open_source(SIM), Journal(journal), P).close()  # free again once the loop let go

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from kalashi_cli.context import open_broker, open_source
-from kalashi_cli.journal import Journal
+from kalashi_cli.journal import IntentStatus, Journal
 from kalashi_cli.profile import load_profile
 from kalashi_cli.reconcile import reconcile
 
@@ -58,13 +58,13 @@ def _assert_journal_equals_exchange(journal_path: Path, counts: Counts) -> None:
         j_fills = {f.fill_id for f in j.fills() if not f.fill_id.startswith("adj-")}
         assert ex_fills == j_fills, "a fill was lost (or invented)"
         assert not rep.position_drift, rep.position_drift
-        assert not j.intents(status="pending") and not j.intents(status="unknown")
+        assert not j.intents(status=IntentStatus.PENDING) and not j.intents(status=IntentStatus.UNKNOWN)
         ex_orders = broker.orders()
         coids = [o.client_order_id for o in ex_orders]
         assert len(coids) == len(set(coids)), "an intent reached the exchange twice"
         journal_coids = {i.client_order_id for i in j.intents()}
         assert set(coids) <= journal_coids, "the exchange has an order the journal never intended"
-        acked = {i.client_order_id for i in j.intents(status="acked")} - j.superseded_intents()  # amended: new id
+        acked = {i.client_order_id for i in j.intents(status=IntentStatus.ACKED)} - j.superseded_intents()  # amended: new id
         assert acked == set(coids), "journal and exchange disagree on which intents arrived"
         assert len(j.fills()) > 0, "the loop should have traded at least once"
         counts.update({"exchange_fills": len(ex_fills), "orders_on_exchange": len(ex_orders),

@@ -17,7 +17,7 @@ every intent acked/rejected/never_sent, orders, positions and cash equal.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -27,10 +27,10 @@ import msgspec
 import pytest
 from simx.conftest import Sim
 
-from kalashi_cli.domain import Leg, Market, Order, OrderIntent
+from kalashi_cli.domain import Leg, Market, Order, OrderIntent, OrderStatus
 from kalashi_cli.errors import JournalError, KalashiError, OutcomeUnknown
 from kalashi_cli.exchange.wire import order_request
-from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, snap
+from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, snap
 from kalashi_cli.ports import SourceEvents
 from kalashi_cli.profile import Profile, load_profile
 from kalashi_cli.reconcile import reconcile
@@ -100,7 +100,7 @@ class SubmissionStorm:
     # -- pieces -------------------------------------------------------------------------
     def _gate(self) -> RiskGate:
         if self._portfolio is None:
-            self._portfolio = load_portfolio(self.journal, BALANCE)
+            self._portfolio = load_portfolio(self.journal, Money(BALANCE))
         return RiskGate(self.profile, self.journal, self._portfolio, TradingState.ACTIVE)
 
     def _faults(self, i: int) -> None:
@@ -131,13 +131,14 @@ class SubmissionStorm:
             tif, price = "good_till_canceled", (bid - tick - 100 if side == "bid" else ask + tick + 100)
         else:
             tif, price = "good_till_canceled", (ask if side == "bid" else bid)
-        price = snap(min(ONE_DOLLAR - 100, max(100, price)), m.price_ranges, up=side == "ask")
-        if price is None:
+        limit = snap(Price(min(ONE_DOLLAR - 100, max(100, price))), m.price_ranges, up=side == "ask")
+        if limit is None:
             return None
+        price = limit
         count = rng.randint(1, 5) * COUNT_SCALE
         coid = client_order_id(f"storm-{self.plan.seed}", i, f"{m.ticker}:{side}:{price}:{count}:{tif}")
         intent = OrderIntent(coid, m.ticker, side, price, count, tif)  # type: ignore[arg-type]
-        leg = Leg(m.ticker, "yes", "buy" if side == "bid" else "sell", price, count)
+        leg = Leg(m.ticker, "yes", "buy" if side == "bid" else "sell", Price(price), Count(count))
         return intent, leg
 
     def _deliver_behind_our_back(self, intent: OrderIntent) -> None:
@@ -178,7 +179,7 @@ class SubmissionStorm:
         self.counts.add("resends")
         self._account(out, resend=True)
 
-    def _account(self, out: list[Order | object], *, resend: bool = False) -> None:
+    def _account(self, out: Sequence[Order | object], *, resend: bool = False) -> None:
         """Count what one send produced, and check the blocking rule for unknown outcomes."""
         orders = [o for o in out if isinstance(o, Order)]
         for d in out:
@@ -219,7 +220,7 @@ class SubmissionStorm:
         self._portfolio = None
 
     def _cancel_one(self) -> None:
-        resting = self.journal.orders(status="resting")
+        resting = self.journal.orders(status=OrderStatus.RESTING)
         if not resting:
             return
         o = self.rng.choice(resting)
@@ -340,13 +341,13 @@ def test_1000_submissions_under_faults_leave_journal_equal_to_exchange(storm_fac
 def _one(sim: Sim, tmp_path: Path) -> tuple[OrderExecutor, Market, OrderIntent, Leg]:
     broker = demo_broker(sim)
     journal = demo_journal(tmp_path / "journal-demo.sqlite", broker)
-    gate = RiskGate(roomy_profile(), journal, load_portfolio(journal, BALANCE), TradingState.ACTIVE)
+    gate = RiskGate(roomy_profile(), journal, load_portfolio(journal, Money(BALANCE)), TradingState.ACTIVE)
     ex = OrderExecutor(roomy_profile(), broker, journal, gate, lambda ts: {t: book_of(sim, t) for t in ts})
     m = active_tickers(sim, limit=1)[0]
     price = m.yes_ask or 5000
-    intent = OrderIntent(client_order_id("one", 0, f"{m.ticker}:{price}"), m.ticker, "bid", price, 200,
+    intent = OrderIntent(client_order_id("one", 0, f"{m.ticker}:{price}"), m.ticker, "bid", Price(price), Count(200),
                          "immediate_or_cancel")
-    return ex, m, intent, Leg(m.ticker, "yes", "buy", price, 200)
+    return ex, m, intent, Leg(m.ticker, "yes", "buy", Price(price), Count(200))
 
 
 def _send(ex: OrderExecutor, m: Market, intent: OrderIntent, leg: Leg) -> Order:
@@ -355,7 +356,7 @@ def _send(ex: OrderExecutor, m: Market, intent: OrderIntent, leg: Leg) -> Order:
 
 
 def _close(ex: OrderExecutor) -> None:
-    ex.broker.close()  # type: ignore[attr-defined]
+    ex.broker.close()
     ex.journal.close()
 
 
@@ -366,7 +367,7 @@ def test_a_429_is_a_definite_refusal_and_blocks_nothing(fault_sim: Sim, tmp_path
         order = _send(ex, m, intent, leg)
         fault_sim.faults(rate_limit_storm=0.0)
         assert order.status == "rejected" and "rate limited (429)" in order.reason and "not placed" in order.reason
-        assert ex.journal.intent(intent.client_order_id).status == "rejected"  # type: ignore[union-attr]
+        assert ex.journal.intent(intent.client_order_id).status == "rejected"
         assert m.ticker not in ex.journal.blocked_tickers()
         assert engine_truth(fault_sim)[0] == []
     finally:
@@ -380,7 +381,7 @@ def test_a_409_means_it_arrived_before_and_is_recorded_as_such(fault_sim: Sim, t
         assert r.status_code == 201
         order = _send(ex, m, intent, leg)
         assert order.status == "executed" and order.order_id == r.json()["order_id"] and "409" in order.reason
-        assert ex.journal.intent(intent.client_order_id).status == "acked"  # type: ignore[union-attr]
+        assert ex.journal.intent(intent.client_order_id).status == "acked"
         assert {f.fill_id for f in ex.journal.fills()} == {f.fill_id for f in engine_truth(fault_sim)[1]}
         assert m.ticker not in ex.journal.blocked_tickers()
     finally:
@@ -394,7 +395,7 @@ def test_a_lost_answer_is_found_by_client_order_id_at_once(fault_sim: Sim, tmp_p
         order = _send(ex, m, intent, leg)
         fault_sim.faults(lose_order_responses=0.0)
         assert order.status == "executed" and order.filled_count == 200 and "found on the exchange" in order.reason
-        assert ex.journal.intent(intent.client_order_id).status == "acked"  # type: ignore[union-attr]
+        assert ex.journal.intent(intent.client_order_id).status == "acked"
         assert [e["kind"] for e in ex.journal.events(limit=2)] == ["outcome-resolved", "outcome-unknown"]
     finally:
         _close(ex)
@@ -408,14 +409,14 @@ def test_a_5xx_before_processing_blocks_the_market_until_reconciled(fault_sim: S
         fault_sim.faults(error_rate=0.0)
         assert order.status == "unknown" and "market blocked until reconciled" in order.reason
         assert m.ticker in ex.journal.blocked_tickers()
-        again = RiskGate(roomy_profile(), ex.journal, load_portfolio(ex.journal, BALANCE), TradingState.ACTIVE)
+        again = RiskGate(roomy_profile(), ex.journal, load_portfolio(ex.journal, Money(BALANCE)), TradingState.ACTIVE)
         d = again.check(replace(intent, client_order_id="other"))
         assert d is not None and d.rule == "unknown-outcome"  # no further writes on that market
         rep = reconcile(ex.journal, ex.broker, starting_balance=BALANCE)
         assert rep.resolved == [{"client_order_id": intent.client_order_id, "found": False}]
         assert m.ticker not in ex.journal.blocked_tickers()
         # resent only explicitly, under the same id, and exactly once on the exchange
-        ex.gate = RiskGate(roomy_profile(), ex.journal, load_portfolio(ex.journal, BALANCE), TradingState.ACTIVE)
+        ex.gate = RiskGate(roomy_profile(), ex.journal, load_portfolio(ex.journal, Money(BALANCE)), TradingState.ACTIVE)
         out, filled = ex.resend(intent.client_order_id, book_of(fault_sim, m.ticker))
         assert filled == 200 and [o.client_order_id for o in engine_truth(fault_sim)[0]] == [intent.client_order_id]
         with pytest.raises(JournalError):
@@ -443,7 +444,7 @@ def test_a_refused_connection_is_never_sent_and_does_not_crash(fault_sim: Sim, t
         order = _send(ex, m, intent, leg)
         ex.broker = live
         assert order.status == "rejected" and "nothing reached the exchange" in order.reason
-        assert ex.journal.intent(intent.client_order_id).status == "never_sent"  # type: ignore[union-attr]
+        assert ex.journal.intent(intent.client_order_id).status == "never_sent"
         assert m.ticker not in ex.journal.blocked_tickers()
     finally:
         dead.close()

@@ -17,6 +17,7 @@ from simx.conftest import Sim
 from typer.testing import CliRunner
 
 from kalashi_cli.cli.app import app
+from kalashi_cli.domain import OrderStatus
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.exchange.env import custom_env
 from kalashi_cli.exchange.source import KalshiSource
@@ -67,7 +68,7 @@ def test_halt_flatten_resume_through_the_cli_on_the_simulator(demo_env: Sim, tmp
     loop, journal = _loop(sim, path)
     try:
         loop.run_iteration()
-        quotes = journal.orders(status="resting")
+        quotes = journal.orders(status=OrderStatus.RESTING)
         assert len(quotes) >= 2, "the loop should have quotes resting"
         bids = [o for o in quotes if o.side == "bid"]  # one side only: both sides of a market would net out
         for o in bids[: max(1, len(bids) // 2)]:  # half of them fill: positions to flatten

@@ -17,6 +17,8 @@ from kalashi_cli.domain import Leg, OrderIntent
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.exchange.env import custom_env
 from kalashi_cli.exchange.source import KalshiSource
+from kalashi_cli.journal import IntentStatus
+from kalashi_cli.money import Count, Money, Price
 from kalashi_cli.profile import load_profile
 from kalashi_cli.stages.order import Denied, OrderExecutor, client_order_id
 from kalashi_cli.stages.portfolio import load_portfolio
@@ -56,19 +58,19 @@ def test_a_trading_pause_refuses_orders_cleanly_and_trading_resumes_after(fault_
             assert all(d["rule"] == "exchange" for d in denied), denied
             counts.add("refused_by_the_gate", sum(1 for d in denied if d["rule"] == "exchange"))
         assert len(engine_truth(fault_sim)[0]) == placed
-        assert not journal.blocked_tickers() and not journal.intents(status="unknown")
+        assert not journal.blocked_tickers() and not journal.intents(status=IntentStatus.UNKNOWN)
 
         # an order that raced the pause (passed the gate just before it): the exchange refuses it
         m = active_tickers(fault_sim, limit=1)[0]
-        intent = OrderIntent(client_order_id("race", 0, m.ticker), m.ticker, "bid", m.yes_ask or 5000, 100,
+        intent = OrderIntent(client_order_id("race", 0, m.ticker), m.ticker, "bid", m.yes_ask or Price(5000), Count(100),
                              "immediate_or_cancel")
-        gate = RiskGate(PROFILE, journal, load_portfolio(journal, BALANCE), TradingState.ACTIVE)
+        gate = RiskGate(PROFILE, journal, load_portfolio(journal, Money(BALANCE)), TradingState.ACTIVE)
         ex = OrderExecutor(PROFILE, broker, journal, gate, lambda ts: {t: book_of(fault_sim, t) for t in ts})
-        out, filled = ex.send(intent, Leg(m.ticker, "yes", "buy", intent.price, 100), m, reference=intent.price,
+        out, filled = ex.send(intent, Leg(m.ticker, "yes", "buy", intent.price, Count(100)), m, reference=intent.price,
                               strategy="test", ref="race")
         order = out[0]
         assert not isinstance(order, Denied) and order.status == "rejected" and "market_inactive" in order.reason
-        assert journal.intent(intent.client_order_id).status == "rejected"  # type: ignore[union-attr]
+        assert journal.intent(intent.client_order_id).status == "rejected"
         assert m.ticker not in journal.blocked_tickers() and filled == 0
         counts.add("refused_by_the_exchange")
 
@@ -81,7 +83,7 @@ def test_a_trading_pause_refuses_orders_cleanly_and_trading_resumes_after(fault_
             if resumed:
                 break
         assert resumed, "trading did not resume after the pause"
-        counts.update({"orders_after_resume": resumed, "unknown_outcomes": len(journal.intents(status="unknown"))})
+        counts.update({"orders_after_resume": resumed, "unknown_outcomes": len(journal.intents(status=IntentStatus.UNKNOWN))})
     finally:
         source.close()
         broker.close()

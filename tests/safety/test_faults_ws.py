@@ -120,7 +120,7 @@ def test_the_loop_takes_the_sources_stale_hook_by_default(tmp_path: Path) -> Non
     j = Journal(tmp_path / "j.sqlite")
     broker = open_broker("paper", src.inner, j, load_profile("default"))
     try:
-        loop = TradingLoop(load_profile("default"), src, broker, j)  # type: ignore[arg-type]
+        loop = TradingLoop(load_profile("default"), src, broker, j)
         assert loop.stale("XYZ") is True and loop.stale("ABC") is False
         plain = TradingLoop(load_profile("default"), src.inner, broker, j)
         assert plain.stale("XYZ") is False  # a source without the notion: never stale
@@ -142,7 +142,7 @@ def test_no_order_is_placed_on_a_stale_book_under_ws_sequence_gaps(gappy_sim: Si
         guard = StaleGuard(loop.stale)
         loop.stale = guard
         guarded = GuardedBroker(broker, guard)
-        loop.broker = guarded  # type: ignore[assignment]
+        loop.broker = guarded
         denials: dict[str, int] = {}
         for _ in range(80):
             gappy_sim.step(1)  # the market moves: deltas flow, some of them after a skipped seq

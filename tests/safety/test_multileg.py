@@ -21,7 +21,7 @@ from simx.conftest import Sim
 
 from kalashi_cli.domain import Candidate, ExchangeFill, Leg, Market, Opportunity, OrderAck, OrderIntent
 from kalashi_cli.journal import Journal
-from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, flip, fmt_money
+from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, flip, fmt_money
 from kalashi_cli.profile import load_profile
 from kalashi_cli.stages.order import Denied, OrderExecutor
 from kalashi_cli.stages.portfolio import load_portfolio
@@ -34,17 +34,17 @@ SIZE = 3 * COUNT_SCALE
 
 
 def _basket(a: Market, b: Market) -> Candidate:
-    legs = (Leg(a.ticker, "yes", "buy", a.yes_ask or 0, SIZE), Leg(b.ticker, "yes", "buy", b.yes_ask or 0, SIZE))
+    legs = (Leg(a.ticker, "yes", "buy", a.yes_ask or Price(0), Count(SIZE)), Leg(b.ticker, "yes", "buy", b.yes_ask or Price(0), Count(SIZE)))
     opp = Opportunity(id=f"basket-{a.ticker}-{b.ticker}", strategy="arbitrage", event_ticker=a.event_ticker, legs=legs,
-                      edge=0, edge_pct=Decimal(0), fees=0, confidence=Decimal(1), liquidity=Decimal(1),
+                      edge=Money(0), edge_pct=Decimal(0), fees=Money(0), confidence=Decimal(1), liquidity=Decimal(1),
                       score=Decimal(1), reason="test basket")
     # the edge check is not under test here: any basket "still pays"
-    return Candidate(opp, group="test", required_edge=-ONE_DOLLAR * 100, size=SIZE, kelly_fraction=Decimal(0), stake=0)
+    return Candidate(opp, group="test", required_edge=Money(-ONE_DOLLAR * 100), size=Count(SIZE), kelly_fraction=Decimal(0), stake=Money(0))
 
 
 def _pulled(m: Market, *, asks_at: int) -> Market:
     """The book as it looked a moment ago: plenty offered at ``asks_at`` (it is gone on the exchange)."""
-    return replace(m, no_bids=((flip(asks_at), 10**6),))
+    return replace(m, no_bids=((flip(Price(asks_at)), Count(10**6)),))
 
 
 class Books:
@@ -65,7 +65,7 @@ class Books:
 def _executor(sim: Sim, tmp_path: Path, books: Books, broker: Any = None) -> tuple[OrderExecutor, Journal]:
     broker = broker or demo_broker(sim)
     journal = demo_journal(tmp_path / "journal-demo.sqlite", getattr(broker, "inner", broker))
-    gate = RiskGate(P, journal, load_portfolio(journal, BALANCE), TradingState.ACTIVE)
+    gate = RiskGate(P, journal, load_portfolio(journal, Money(BALANCE)), TradingState.ACTIVE)
     return OrderExecutor(P, broker, journal, gate, books), journal
 
 
@@ -104,13 +104,13 @@ def test_a_failed_later_leg_is_unwound_inside_the_bound_and_the_real_loss_record
         real_loss = _money(bought, buying=True) - _money(sold, buying=False)
         event = journal.events("unwind", limit=1)[0]["detail"]
         assert event["reason"] == "a later leg of the basket failed or filled short"
-        assert event["realized_loss"] == fmt_money(real_loss)  # from the fills, fees included
+        assert event["realized_loss"] == fmt_money(Money(real_loss))  # from the fills, fees included
         assert event["legs"][0]["sold"] == SIZE and event["legs"][0]["left_open"] == 0
         assert not [d for d in out if isinstance(d, Denied)]
         counts.update({"baskets": 1, "legs_unwound": 1, "legs_left_open_silently": 0})
         counts.c["realized_loss_micro_usd"] = real_loss
     finally:
-        ex.broker.close()  # type: ignore[attr-defined]
+        ex.broker.close()
         journal.close()
     counts.write(command="pytest tests/safety/test_multileg.py")
 
@@ -133,7 +133,7 @@ def test_without_a_bid_inside_the_bound_the_leg_stays_open_and_says_so(fault_sim
         held = {p.ticker: p.position for p in engine_truth(fault_sim)[2]}
         assert held == {a.ticker: SIZE}  # open, and recorded as such
     finally:
-        ex.broker.close()  # type: ignore[attr-defined]
+        ex.broker.close()
         journal.close()
 
 

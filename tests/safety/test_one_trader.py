@@ -119,8 +119,8 @@ def test_one_trader_per_demo_journal_and_account(demo: dict[str, str], fault_sim
 
     # reading and braking take no lock: metrics, heal --once, a read-only MCP service, halt
     cli("metrics", "--demo", "--journal", str(journal), "--format", "jsonl", code=0)
-    res = CliRunner().invoke(app, ["heal", "--once", "--demo", "--journal", str(journal), "--format", "jsonl"])
-    assert res.exit_code in (0, 10, 11) and "in use" not in res.stderr, res.stderr
+    heal = CliRunner().invoke(app, ["heal", "--once", "--demo", "--journal", str(journal), "--format", "jsonl"])
+    assert heal.exit_code in (0, 10, 11) and "in use" not in heal.stderr, heal.stderr
     watcher = TradingService("default", mode="demo", journal_path=journal, allow_trading=False)
     assert watcher.balance()["mode"] == "demo"
     watcher.close()

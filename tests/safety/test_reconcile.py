@@ -17,15 +17,15 @@ from typing import Any
 import msgspec
 from simx.conftest import Sim
 
-from kalashi_cli.domain import ExchangeOrder, OrderAck, OrderIntent
+from kalashi_cli.domain import ExchangeOrder, OrderAck, OrderIntent, OrderStatus
 from kalashi_cli.engine import TradingLoop
 from kalashi_cli.errors import OutcomeUnknown
 from kalashi_cli.exchange.env import custom_env
 from kalashi_cli.exchange.source import KalshiSource
 from kalashi_cli.exchange.wire import order_request
 from kalashi_cli.heal.checks import journal_drift
-from kalashi_cli.journal import Journal
-from kalashi_cli.money import MONEY_SCALE
+from kalashi_cli.journal import IntentStatus, Journal
+from kalashi_cli.money import MONEY_SCALE, Count, Money, Price
 from kalashi_cli.profile import Profile, load_profile
 from kalashi_cli.reconcile import reconcile
 from kalashi_cli.stages.metrics import compute_metrics
@@ -108,7 +108,7 @@ def test_periodic_reconciliation_catches_fills_the_loop_missed(fault_sim: Sim, t
     loop, journal, _ = _loop(fault_sim, tmp_path, FillBlind, reconcile_every=3)
     try:
         loop.run_iteration()  # n=1: reconciles at start-up, places quotes
-        resting = journal.orders(status="resting")
+        resting = journal.orders(status=OrderStatus.RESTING)
         assert resting, "the loop placed no quote"
         for o in resting:
             trade_through(fault_sim, o)
@@ -162,7 +162,7 @@ def test_an_unknown_outcome_blocks_the_market_until_the_next_iteration_reconcile
 
 
 def _place_behind_our_back(sim: Sim, ticker: str, price: int, coid: str | None) -> None:
-    body = order_request(OrderIntent(coid or "", ticker, "bid", price, 100, "good_till_canceled",
+    body = order_request(OrderIntent(coid or "", ticker, "bid", Price(price), Count(100), "good_till_canceled",
                                      "maker", post_only=True))
     if coid is None:
         body.pop("client_order_id", None)
@@ -189,7 +189,7 @@ def test_orphan_resting_orders_are_reported_and_cancelled_per_profile(fault_sim:
         assert rep.orphans_cancelled == 3
         assert all(o.status == "canceled" for o in engine_truth(fault_sim)[0])
         assert not reconcile(journal, broker, starting_balance=BALANCE).orphans
-        metrics = compute_metrics(journal, load_portfolio(journal, BALANCE), P)
+        metrics = compute_metrics(journal, load_portfolio(journal, Money(BALANCE)), P)
         assert metrics["reconcile"]["orphans"] == 3 and metrics["reconcile"]["orphans_cancelled"] == 3
         assert any(r["title"] == "The journal drifted from the exchange" for r in metrics["recommendations"])
         counts.update({"orphans_reported": len(rep.orphans) + 3, "orphans_cancelled": 3})
@@ -204,19 +204,19 @@ def test_a_deposit_is_adopted_as_balance_drift_not_profit(fault_sim: Sim, tmp_pa
     journal = demo_journal(tmp_path / "journal-demo.sqlite", broker)
     try:
         assert reconcile(journal, broker, starting_balance=BALANCE).balance_drift is None
-        fault_sim.call(lambda: fault_sim.exchange.engine.deposit(fault_sim.key.key_id, 250 * MONEY_SCALE))
+        fault_sim.call(lambda: fault_sim.exchange.engine.deposit(fault_sim.key.key_id, Money(250 * MONEY_SCALE)))
         rep = reconcile(journal, broker, starting_balance=BALANCE)
         assert rep.balance_drift == (BALANCE, BALANCE + 250 * MONEY_SCALE)
-        assert journal.starting_balance(0) == BALANCE + 250 * MONEY_SCALE  # a deposit, not a gain
+        assert journal.starting_balance(Money(0)) == BALANCE + 250 * MONEY_SCALE  # a deposit, not a gain
         assert reconcile(journal, broker, starting_balance=BALANCE).balance_drift is None
-        assert compute_metrics(journal, load_portfolio(journal, BALANCE), P)["reconcile"]["balance_drift"] == 1
+        assert compute_metrics(journal, load_portfolio(journal, Money(BALANCE)), P)["reconcile"]["balance_drift"] == 1
     finally:
         broker.close()
         journal.close()
 
 
 def _executor(sim: Sim, broker: Any, journal: Journal) -> OrderExecutor:
-    gate = RiskGate(P, journal, load_portfolio(journal, BALANCE), TradingState.ACTIVE)
+    gate = RiskGate(P, journal, load_portfolio(journal, Money(BALANCE)), TradingState.ACTIVE)
     return OrderExecutor(P, broker, journal, gate, lambda ts: {t: book_of(sim, t) for t in ts})
 
 
@@ -226,48 +226,48 @@ def test_a_late_arrival_is_adopted_and_a_resend_of_it_is_recognised(fault_sim: S
     journal = demo_journal(tmp_path / "journal-demo.sqlite", broker)
     try:
         m = active_tickers(fault_sim, limit=2)
-        first, second = (OrderIntent(client_order_id(f"late-{i}", 0, x.ticker), x.ticker, "bid", x.yes_ask or 5000,
-                                     100, "immediate_or_cancel") for i, x in enumerate(m))
+        first, second = (OrderIntent(client_order_id(f"late-{i}", 0, x.ticker), x.ticker, "bid", x.yes_ask or Price(5000),
+                                     Count(100), "immediate_or_cancel") for i, x in enumerate(m))
         for it in (first, second):  # journaled, sent, answer lost, and not found when we looked
             journal.record_intent(it, strategy="test")
-            journal.set_intent_status(it.client_order_id, "unknown")
+            journal.set_intent_status(it.client_order_id, IntentStatus.UNKNOWN)
         reconcile(journal, broker, starting_balance=BALANCE)
-        assert all(journal.intent(i.client_order_id).status == "never_sent" for i in (first, second))  # type: ignore[union-attr]
+        assert all(journal.intent(i.client_order_id).status == "never_sent" for i in (first, second))
         for it in (first, second):  # … then both arrive after all
             assert fault_sim.http.post("portfolio/events/orders", json=order_request(it)).status_code == 201
         rep = reconcile(journal, broker, starting_balance=BALANCE)
         assert {r["client_order_id"] for r in rep.resolved if r.get("late")} == {first.client_order_id,
                                                                                  second.client_order_id}
-        assert journal.intent(first.client_order_id).status == "acked"  # type: ignore[union-attr]
+        assert journal.intent(first.client_order_id).status == "acked"
         # the other way round: resent under the same id before reconciliation saw it arrive
-        third = OrderIntent(client_order_id("late-2", 0, m[0].ticker), m[0].ticker, "bid", m[0].yes_ask or 5000, 100,
+        third = OrderIntent(client_order_id("late-2", 0, m[0].ticker), m[0].ticker, "bid", m[0].yes_ask or Price(5000), Count(100),
                             "immediate_or_cancel")
         journal.record_intent(third, strategy="test")
-        journal.set_intent_status(third.client_order_id, "unknown")
+        journal.set_intent_status(third.client_order_id, IntentStatus.UNKNOWN)
         reconcile(journal, broker, starting_balance=BALANCE)
         assert fault_sim.http.post("portfolio/events/orders", json=order_request(third)).status_code == 201
         out, filled = _executor(fault_sim, broker, journal).resend(third.client_order_id, book_of(fault_sim, m[0].ticker))
         order = [o for o in out if type(o).__name__ == "Order"][0]
         assert "409" in order.reason and order.order_id  # recognised as arrived, never as a failure
-        assert journal.intent(third.client_order_id).status == "acked"  # type: ignore[union-attr]
+        assert journal.intent(third.client_order_id).status == "acked"
         coids = [o.client_order_id for o in engine_truth(fault_sim)[0]]
         assert coids.count(third.client_order_id) == 1
         assert not reconcile(journal, broker, starting_balance=BALANCE).duplicates
         # and when that resend is refused (429) although the first send had arrived: adopted too
         fourth = replace(third, client_order_id=client_order_id("late-3", 0, m[1].ticker), ticker=m[1].ticker,
-                         price=m[1].yes_ask or 5000)
+                         price=m[1].yes_ask or Price(5000))
         journal.record_intent(fourth, strategy="test")
-        journal.set_intent_status(fourth.client_order_id, "unknown")
+        journal.set_intent_status(fourth.client_order_id, IntentStatus.UNKNOWN)
         reconcile(journal, broker, starting_balance=BALANCE)
         assert fault_sim.http.post("portfolio/events/orders", json=order_request(fourth)).status_code == 201
         book = book_of(fault_sim, m[1].ticker)
         fault_sim.faults(rate_limit_storm=1.0)  # (the status read is answered before the storm: TradingActive)
         out, _ = _executor(fault_sim, TradingActive(broker), journal).resend(fourth.client_order_id, book)
         fault_sim.faults(rate_limit_storm=0.0)
-        assert journal.intent(fourth.client_order_id).status == "rejected"  # type: ignore[union-attr]
+        assert journal.intent(fourth.client_order_id).status == "rejected"
         rep = reconcile(journal, broker, starting_balance=BALANCE)
         assert [r["client_order_id"] for r in rep.resolved if r.get("late")] == [fourth.client_order_id]
-        assert journal.intent(fourth.client_order_id).status == "acked"  # type: ignore[union-attr]
+        assert journal.intent(fourth.client_order_id).status == "acked"
     finally:
         broker.close()
         journal.close()
@@ -291,13 +291,13 @@ def test_a_duplicate_order_on_the_exchange_is_reported(fault_sim: Sim, tmp_path:
     journal = demo_journal(tmp_path / "journal-demo.sqlite", broker)
     try:
         m = active_tickers(fault_sim, limit=1)[0]
-        it = OrderIntent(client_order_id("dup", 0, m.ticker), m.ticker, "bid", 100, 100, "good_till_canceled",
+        it = OrderIntent(client_order_id("dup", 0, m.ticker), m.ticker, "bid", Price(100), Count(100), "good_till_canceled",
                          "maker", post_only=True)
-        out, _ = _executor(fault_sim, broker, journal).send(it, _leg(it), m, reference=100, strategy="test", ref="dup")
-        rep = reconcile(journal, ListsTwice(broker), starting_balance=BALANCE)  # type: ignore[arg-type]
+        out, _ = _executor(fault_sim, broker, journal).send(it, _leg(it), m, reference=Price(100), strategy="test", ref="dup")
+        rep = reconcile(journal, ListsTwice(broker), starting_balance=BALANCE)
         assert rep.duplicates == [it.client_order_id]
         assert journal.events("reconcile", limit=1)[0]["detail"]["duplicates"] == [it.client_order_id]
-        assert compute_metrics(journal, load_portfolio(journal, BALANCE), P)["reconcile"]["duplicates"] == 1
+        assert compute_metrics(journal, load_portfolio(journal, Money(BALANCE)), P)["reconcile"]["duplicates"] == 1
     finally:
         broker.close()
         journal.close()

@@ -13,7 +13,7 @@ import needs
 import pytest
 
 from kalashi_cli.exchange.books import BookStore
-from kalashi_cli.money import parse_count, parse_price
+from kalashi_cli.money import Count, Price, parse_count, parse_price
 from kalashi_cli.sim.engine import MatchingEngine
 from kalashi_cli.sim.replay import load_recording
 
@@ -24,7 +24,7 @@ RECORDINGS = [
 ]
 
 
-def _levels(raw: list | None) -> list[tuple[int, int]]:
+def _levels(raw: list | None) -> list[tuple[Price, Count]]:
     return [(parse_price(p), parse_count(s)) for p, s in raw or []]
 
 
@@ -39,7 +39,7 @@ def test_engine_book_equals_the_recording_at_every_frame(name: str) -> None:
             continue
         frame = ev.data
         kind, msg = frame.get("type"), frame.get("msg") or {}
-        ticker = msg.get("market_ticker")
+        ticker = str(msg.get("market_ticker"))
         if kind == "orderbook_snapshot":
             yes, no = _levels(msg.get("yes_dollars_fp")), _levels(msg.get("no_dollars_fp"))
             if engine.has_market(ticker):  # the engine's rebuilt book must equal the exchange's snapshot

@@ -6,12 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from kalashi_cli.domain import ExchangeOrder, OrderIntent, Trade
+from kalashi_cli.domain import ExchangeOrder, OrderIntent, OrderStatus, Trade
 from kalashi_cli.errors import Conflict, NotFound, OrderRejected
 from kalashi_cli.ledger import fold
 from kalashi_cli.money import (
     ONE_DOLLAR,
     TAPERED_GRID,
+    Count,
+    Money,
+    Price,
     fee_for,
     parse_count,
     parse_money,
@@ -28,15 +31,15 @@ from kalashi_cli.sim.matching import (
 )
 
 
-def P(s: str) -> int:
+def P(s: str) -> Price:
     return parse_price(s)
 
 
-def C(s: str) -> int:
+def C(s: str) -> Count:
     return parse_count(s)
 
 
-def M(s: str) -> int:
+def M(s: str) -> Money:
     return parse_money(s)
 
 
@@ -140,7 +143,7 @@ def test_gtc_remainder_rests_at_its_limit(eng: MatchingEngine) -> None:
     ack = eng.submit("a", order(price="0.46", count="8"))
     assert (ack.fill_count, ack.remaining_count, ack.status) == (C("5"), C("3"), "resting")
     assert eng.book("T").yes_bids[0] == (P("0.46"), C("3"))
-    assert eng.orders("a", status="resting")[0].remaining_count == C("3")
+    assert eng.orders("a", status=OrderStatus.RESTING)[0].remaining_count == C("3")
 
 
 def test_sell_yes_hits_bids_at_their_price(eng: MatchingEngine) -> None:
@@ -155,7 +158,7 @@ def test_fractional_counts(eng: MatchingEngine) -> None:
     ack = eng.submit("a", ioc(price="0.45", count="0.37"))
     assert ack.fill_count == 37
     f = eng.fills("a")[0]
-    assert f.count == 37 and f.fee == fee_for(P("0.45"), 37)
+    assert f.count == 37 and f.fee == fee_for(P("0.45"), Count(37))
 
 
 def test_consumed_liquidity_stays_consumed_until_the_level_changes(eng: MatchingEngine) -> None:
@@ -318,7 +321,7 @@ def test_decrease_needs_exactly_one_argument(eng: MatchingEngine) -> None:
     assert eng.decrease("a", oid, reduce_by=C("3")) == C("7")
     assert eng.queue_position("a", oid) == C("10")  # kept its place
     assert eng.decrease("a", oid, reduce_to=C("2")) == C("2")
-    assert eng.decrease("a", oid, reduce_to=0) == 0
+    assert eng.decrease("a", oid, reduce_to=Count(0)) == 0
     assert eng.order("a", oid).status == "canceled"
 
 
@@ -336,7 +339,7 @@ def test_cancel_batch_and_cancel_all(eng: MatchingEngine) -> None:
     eng.submit("a", order(price="0.20"))
     eng.submit("a", order(price="0.21"))
     assert len(eng.cancel_all("a")) == 2
-    assert eng.orders("a", status="resting") == [] and eng.reserved("a") == 0
+    assert eng.orders("a", status=OrderStatus.RESTING) == [] and eng.reserved("a") == 0
 
 
 # --------------------------------------------------------------------------- order groups
@@ -451,7 +454,7 @@ def test_account_state_is_the_ledger_fold(eng: MatchingEngine) -> None:
 
 
 @pytest.mark.parametrize("result,value", [("yes", None), ("no", None), ("scalar", P("0.3000"))])
-def test_settlement_pays_closes_and_records(eng: MatchingEngine, result: str, value: int | None) -> None:
+def test_settlement_pays_closes_and_records(eng: MatchingEngine, result: str, value: Price | None) -> None:
     log = EventLog()
     eng.subscribe(log)
     eng.submit("a", ioc(price="0.50", count="10"))  # +10 YES
@@ -494,7 +497,7 @@ def test_market_lifecycle_cancels_like_kalshi(eng: MatchingEngine) -> None:
 
 
 def test_illegal_transitions_raise() -> None:
-    o = BookOrder("o", "c", "a", "T", True, 5000, 100, tif="good_till_canceled", stp="taker_at_cross",
+    o = BookOrder("o", "c", "a", "T", True, Price(5000), Count(100), tif="good_till_canceled", stp="taker_at_cross",
                   post_only=False, reduce_only=False, expiration_ms=None, group_id=None, cancel_on_pause=False,
                   now_ms=0)
     o.move("resting", 1)
@@ -517,7 +520,7 @@ def test_latency_matches_the_book_as_of_arrival() -> None:
     oid = e.place("a", ioc(price="0.50", count="5"))
     assert e.result("a", oid) is None
     assert [o.order_id for o in e.orders("a")] == []  # in flight, not listed
-    e.apply_delta("T", "no", P("0.55"), -C("5"), ts_ms=30)  # the ask is gone before we arrive
+    e.apply_delta("T", "no", P("0.55"), Count(-C("5")), ts_ms=30)  # the ask is gone before we arrive
     e.apply_delta("T", "no", P("0.52"), C("5"), ts_ms=40)  # and a worse one appears
     e.advance_to(60)
     ack = e.result("a", oid)
@@ -551,7 +554,7 @@ def test_submit_with_latency_advances_to_arrival_and_cancel_in_flight() -> None:
     oid = e.place("a", order(price="0.41"))
     assert e.cancel("a", oid) == C("10")
     e.advance_to(100)
-    assert e.order("a", oid).status == "canceled" and e.result("a", oid).status == "canceled"  # type: ignore[union-attr]
+    assert e.order("a", oid).status == "canceled" and e.result("a", oid).status == "canceled"
 
 
 # --------------------------------------------------------------------------- reads & restore
@@ -561,7 +564,7 @@ def test_reads_mirror_the_portfolio_endpoints(eng: MatchingEngine) -> None:
     eng.submit("a", ioc(price="0.45", count="2"))
     r = eng.submit("a", order(price="0.38", count="1"))
     assert [o.status for o in eng.orders("a", ticker="T")] == ["executed", "resting"]
-    assert len(eng.orders("a", status="resting", event_ticker="EV")) == 1
+    assert len(eng.orders("a", status=OrderStatus.RESTING, event_ticker="EV")) == 1
     assert eng.orders("a", event_ticker="OTHER") == []
     assert eng.fills("a", order_id=r.order_id) == []
     assert eng.positions("a", event_ticker="EV")[0].position == C("2")
@@ -613,7 +616,7 @@ def test_restore_folds_settlements() -> None:
 def test_restored_history_orders_are_listed() -> None:
     e = MatchingEngine()
     e.add_market("T")
-    done = ExchangeOrder("old-1", "cid-1", "T", "bid", P("0.40"), "executed", C("1"), C("1"), 0)
+    done = ExchangeOrder("old-1", "cid-1", "T", "bid", P("0.40"), OrderStatus.EXECUTED, C("1"), C("1"), Count(0))
     e.restore_account("a", deposits=M("5"), orders=[(None, done)])
     assert e.order("a", "old-1").status == "executed"
     with pytest.raises(Conflict):
@@ -667,10 +670,10 @@ def test_sticky_consumption_keeps_what_we_took_across_market_data() -> None:
     e.submit("a", ioc(price="0.45", count="60"))
     e.apply_delta("T", "no", P("0.55"), C("5"))  # 5 new contracts arrive: only they are new to us
     assert e.book("T").no_bids == ((P("0.55"), C("45")),)
-    e.apply_delta("T", "no", P("0.55"), -C("45"))  # the untaken part leaves first
+    e.apply_delta("T", "no", P("0.55"), Count(-C("45")))  # the untaken part leaves first
     assert e.book("T").no_bids == ()
     assert e.external_book("T")[1] == ((P("0.55"), C("60")),)
-    e.apply_delta("T", "no", P("0.55"), -C("40"))  # below what we took: nothing left to take
+    e.apply_delta("T", "no", P("0.55"), Count(-C("40")))  # below what we took: nothing left to take
     e.apply_delta("T", "no", P("0.55"), C("7"))
     assert e.book("T").no_bids == ((P("0.55"), C("7")),)
 
@@ -700,6 +703,6 @@ def test_deposit_and_withdrawal_respect_collateral(eng: MatchingEngine) -> None:
     assert eng.cash("a") == M("1005")
     eng.submit("a", order(price="0.50", count="1000"))
     with pytest.raises(OrderRejected):
-        eng.deposit("a", -eng.cash("a"))
+        eng.deposit("a", Money(-eng.cash("a")))
     with pytest.raises(ValueError):
         eng.settle("T", "scalar")

@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from kalashi_cli.domain import OrderIntent, Trade
+from kalashi_cli.domain import OrderIntent, OrderStatus, Trade
 from kalashi_cli.errors import ExchangeError
 from kalashi_cli.ledger import fold
-from kalashi_cli.money import ONE_DOLLAR, TAPERED_GRID, fee_for, on_grid
+from kalashi_cli.money import ONE_DOLLAR, TAPERED_GRID, Count, Money, Price, fee_for, on_grid
 from kalashi_cli.sim.matching import MatchingEngine
 
 FEE_TYPE = "quadratic_with_maker_fees"
@@ -30,7 +30,7 @@ MULT = 10_000
 ACCOUNTS = {"rich": 10_000_000_000, "mid": 300_000_000, "poor": 3_000_000}  # $10k, $300, $3
 # tapered grid: sub-cent ticks in the tails, cents in the middle; extremes exercise collateral edges
 PRICES = [p for p in (1, 10, 50, 90, 95, 100, 2000, 3000, 4000, 4500, 5000, 5500, 6000, 7000, 9000, 9050,
-                      9900, 9990, 9999) if on_grid(p, TAPERED_GRID)]
+                      9900, 9990, 9999) if on_grid(Price(p), TAPERED_GRID)]
 
 prices = st.sampled_from(PRICES)
 counts = st.one_of(st.integers(1, 300), st.sampled_from([100, 500, 1000, 2500]))
@@ -44,7 +44,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.e = MatchingEngine(now_ms=0, trade_match_window_ms=50)
         self.e.add_market("T", price_ranges=TAPERED_GRID, fee_type=FEE_TYPE, fee_multiplier=MULT)
         for a, cash in ACCOUNTS.items():
-            self.e.open_account(a, cash)
+            self.e.open_account(a, Money(cash))
         self.n = 0
         self.clock = 0
         self.settled = False
@@ -56,7 +56,7 @@ class EngineMachine(RuleBasedStateMachine):
             self.e = MatchingEngine(now_ms=0, trade_match_window_ms=50, sticky_consumption=True)
             self.e.add_market("T", price_ranges=TAPERED_GRID, fee_type=FEE_TYPE, fee_multiplier=MULT)
             for a, cash in ACCOUNTS.items():
-                self.e.open_account(a, cash)
+                self.e.open_account(a, Money(cash))
         self.snapshot(yes, no)
 
     # ---------------------------------------------------------------- market data
@@ -65,7 +65,7 @@ class EngineMachine(RuleBasedStateMachine):
         return self.clock
 
     @rule(yes=levels, no=levels, dt=st.integers(0, 100))
-    def snapshot(self, yes: list[tuple[int, int]], no: list[tuple[int, int]], dt: int = 0) -> None:
+    def snapshot(self, yes: list[tuple[Price, Count]], no: list[tuple[Price, Count]], dt: int = 0) -> None:
         # keep market data itself uncrossed, as the real exchange's is
         best_yes = max((p for p, _ in yes), default=0)
         no = [(q, s) for q, s in no if best_yes + q < ONE_DOLLAR]
@@ -84,7 +84,7 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(price=prices, count=counts, taker=st.sampled_from(["bid", "ask"]), dt=st.integers(0, 100))
     def public_trade(self, price: int, count: int, taker: str, dt: int) -> None:
         side = "ask" if taker == "bid" else "bid"
-        before = {p: self.e.resting_queue("T", side, p) for p in PRICES}
+        before = {p: self.e.resting_queue("T", side, Price(p)) for p in PRICES}
         remaining = {q.order_id: self._remaining(q.order_id) for qs in before.values() for q in qs}
         self.e.apply_trade(Trade(f"x{self.n}", "T", price, count, taker, self._tick(dt)))  # type: ignore[arg-type]
         self.n += 1
@@ -147,7 +147,7 @@ class EngineMachine(RuleBasedStateMachine):
         assert ack.fill_count == sum(f.count for f in fills)
 
     def _resting(self) -> list[tuple[str, str]]:
-        return [(a, o.order_id) for a in sorted(ACCOUNTS) for o in self.e.orders(a, status="resting")]
+        return [(a, o.order_id) for a in sorted(ACCOUNTS) for o in self.e.orders(a, status=OrderStatus.RESTING)]
 
     @precondition(lambda self: bool(self._resting()))
     @rule(data=st.data())
@@ -162,8 +162,8 @@ class EngineMachine(RuleBasedStateMachine):
         o = self.e.order(account, oid)
         self.amended.add(oid)
         try:
-            self.e.amend(account, oid, ticker="T", side=o.side, price=price,
-                         count=max(o.fill_count + 1, o.fill_count + o.remaining_count + extra))
+            self.e.amend(account, oid, ticker="T", side=o.side, price=Price(price),
+                         count=Count(max(o.fill_count + 1, o.fill_count + o.remaining_count + extra)))
         except ExchangeError as err:
             assert err.code == "available_balance_too_low", err.code
 
@@ -172,7 +172,7 @@ class EngineMachine(RuleBasedStateMachine):
     def decrease(self, data: st.DataObject, by: int) -> None:
         account, oid = data.draw(st.sampled_from(self._resting()))
         before = self.e.order(account, oid).remaining_count
-        assert self.e.decrease(account, oid, reduce_by=by) == max(0, before - by)
+        assert self.e.decrease(account, oid, reduce_by=Count(by)) == max(0, before - by)
 
     @rule(dt=st.integers(0, 20_000))
     def advance(self, dt: int) -> None:
@@ -197,7 +197,7 @@ class EngineMachine(RuleBasedStateMachine):
     @invariant()
     def accounts_are_their_ledger_fold(self) -> None:
         for a, deposit in ACCOUNTS.items():
-            state = fold(deposit, self.e.fills(a), self.e.settlements(a))
+            state = fold(Money(deposit), self.e.fills(a), self.e.settlements(a))
             assert state.cash == self.e.cash(a) >= 0
             assert self.e.balance(a).balance >= 0
             got = {p.ticker: (p.position, p.exposure, p.realized_pnl, p.fees_paid) for p in self.e.positions(a)}

@@ -6,16 +6,16 @@ import random
 
 import pytest
 
-from kalashi_cli.domain import Level, OrderIntent, Trade
-from kalashi_cli.money import ONE_DOLLAR, parse_count, parse_money, parse_price
+from kalashi_cli.domain import Level, OrderIntent, OrderStatus, Trade
+from kalashi_cli.money import ONE_DOLLAR, Count, Price, parse_count, parse_money, parse_price
 from kalashi_cli.sim.matching import BookDelta, EventLog, MatchingEngine, TradePrinted
 
 
-def P(s: str) -> int:
+def P(s: str) -> Price:
     return parse_price(s)
 
 
-def C(s: str) -> int:
+def C(s: str) -> Count:
     return parse_count(s)
 
 
@@ -29,7 +29,7 @@ def bid(price: str, count: str, *, side: str = "bid", tif: str = "good_till_canc
 
 def sell_trade(price: str, count: str, ts: int) -> Trade:
     """A public trade whose taker sold YES (it hits YES bids)."""
-    return Trade(f"x{ts}", "T", P(price), C(count), "ask", ts)
+    return Trade(f"x{ts}", "T", Price(P(price)), Count(C(count)), "ask", ts)
 
 
 @pytest.fixture
@@ -90,9 +90,9 @@ def test_trades_do_not_change_the_external_book(eng: MatchingEngine) -> None:
 def test_cancellations_come_from_behind_unless_the_level_shrinks_below_us(eng: MatchingEngine) -> None:
     ack = eng.submit("a", bid("0.40", "10"))
     eng.apply_delta("T", "yes", P("0.40"), C("50"))  # 150 external: 100 ahead, 50 behind
-    eng.apply_delta("T", "yes", P("0.40"), -C("40"))  # cancellations: assumed behind us
+    eng.apply_delta("T", "yes", P("0.40"), Count(-C("40")))  # cancellations: assumed behind us
     assert eng.queue_position("a", ack.order_id) == C("100")
-    eng.apply_delta("T", "yes", P("0.40"), -C("70"))  # now only 40 external left in total
+    eng.apply_delta("T", "yes", P("0.40"), Count(-C("70")))  # now only 40 external left in total
     assert eng.queue_position("a", ack.order_id) == C("40")
 
 
@@ -102,7 +102,7 @@ def test_delta_before_or_after_its_trade_gives_the_same_queue(eng: MatchingEngin
     a1 = e1.submit("a", bid("0.40", "10"))
     e1.apply_delta("T", "yes", P("0.40"), C("10"), ts_ms=5)  # 110: 100 ahead, 10 behind
     e1.apply_trade(sell_trade("0.40", "30", 10))
-    e1.apply_delta("T", "yes", P("0.40"), -C("30"), ts_ms=10)
+    e1.apply_delta("T", "yes", P("0.40"), Count(-C("30")), ts_ms=10)
     # delta first, then the trade (WebSocket ordering is not guaranteed)
     e2 = MatchingEngine(now_ms=0)
     e2.add_market("T")
@@ -110,14 +110,14 @@ def test_delta_before_or_after_its_trade_gives_the_same_queue(eng: MatchingEngin
     e2.apply_snapshot("T", [(P("0.40"), C("100"))], [])
     a2 = e2.submit("a", bid("0.40", "10"))
     e2.apply_delta("T", "yes", P("0.40"), C("10"), ts_ms=5)
-    e2.apply_delta("T", "yes", P("0.40"), -C("30"), ts_ms=10)  # 80 < 100 ahead: clamped, credit 20
+    e2.apply_delta("T", "yes", P("0.40"), Count(-C("30")), ts_ms=10)  # 80 < 100 ahead: clamped, credit 20
     e2.apply_trade(sell_trade("0.40", "30", 11))
     assert e1.queue_position("a", a1.order_id) == e2.queue_position("a", a2.order_id) == C("70")
 
 
 def test_an_unexplained_shrink_stops_waiting_for_its_trade(eng: MatchingEngine) -> None:
     ack = eng.submit("a", bid("0.40", "10"))
-    eng.apply_delta("T", "yes", P("0.40"), -C("20"), ts_ms=100)  # ahead 100 → 80 (credit 20)
+    eng.apply_delta("T", "yes", P("0.40"), Count(-C("20")), ts_ms=100)  # ahead 100 → 80 (credit 20)
     eng.apply_trade(sell_trade("0.40", "30", 5_000))  # long after: a separate trade
     assert eng.queue_position("a", ack.order_id) == C("50")
 
@@ -129,8 +129,8 @@ def test_external_book_follows_the_stream_through_account_activity() -> None:
     e.add_market("T")
     for a in ("a", "b"):
         e.open_account(a, parse_money("100000"))
-    yes: dict[int, int] = {}
-    no: dict[int, int] = {}
+    yes: dict[Price, Count] = {}
+    no: dict[Price, Count] = {}
     ts = 0
 
     def stream_book() -> tuple[tuple[Level, ...], tuple[Level, ...]]:
@@ -140,8 +140,8 @@ def test_external_book_follows_the_stream_through_account_activity() -> None:
     for step in range(3_000):
         ts += rng.randint(0, 40)
         if step % 250 == 0:  # a fresh snapshot (what a reconnect or a REST poll gives)
-            yes = {rng.randrange(20, 50) * 100: rng.randint(1, 5_000) for _ in range(rng.randint(0, 8))}
-            no = {rng.randrange(20, 50) * 100: rng.randint(1, 5_000) for _ in range(rng.randint(0, 8))}
+            yes = {Price(rng.randrange(20, 50) * 100): Count(rng.randint(1, 5_000)) for _ in range(rng.randint(0, 8))}
+            no = {Price(rng.randrange(20, 50) * 100): Count(rng.randint(1, 5_000)) for _ in range(rng.randint(0, 8))}
             e.apply_snapshot("T", yes.items(), no.items(), ts_ms=ts)
             assert e.external_book("T") == stream_book()
             continue
@@ -149,21 +149,21 @@ def test_external_book_follows_the_stream_through_account_activity() -> None:
         if r < 0.7:
             side = rng.choice(("yes", "no"))
             book = yes if side == "yes" else no
-            price = rng.randrange(20, 50) * 100
-            change = rng.randint(-3_000, 3_000)
+            price = Price(rng.randrange(20, 50) * 100)
+            change = Count(rng.randint(-3_000, 3_000))
             if book.get(price, 0) + change < 0:
-                change = -book.get(price, 0)
-            book[price] = book.get(price, 0) + change
+                change = Count(-book.get(price, 0))
+            book[price] = Count(book.get(price, 0) + change)
             e.apply_delta("T", side, price, change, ts_ms=ts)  # type: ignore[arg-type]
         elif r < 0.85:  # account takers consume liquidity, makers rest
             acct = rng.choice(("a", "b"))
             side = rng.choice(("bid", "ask"))
-            price = rng.randrange(30, 71) * 100
+            price = Price(rng.randrange(30, 71) * 100)
             tif = rng.choice(("good_till_canceled", "immediate_or_cancel"))
             e.submit(acct, OrderIntent(f"s{step}", "T", side, price, rng.randint(1, 2_000),  # type: ignore[arg-type]
                                        time_in_force=tif))  # type: ignore[arg-type]
         else:
-            e.apply_trade(Trade(f"t{step}", "T", rng.randrange(20, 80) * 100, rng.randint(1, 3_000),
+            e.apply_trade(Trade(f"t{step}", "T", Price(rng.randrange(20, 80) * 100), Count(rng.randint(1, 3_000)),
                                 rng.choice(("bid", "ask")), ts))
         assert e.external_book("T") == stream_book()
 
@@ -175,7 +175,7 @@ def test_book_events_rebuild_the_combined_book() -> None:
     e.add_market("T")
     for a in ("a", "b"):
         e.open_account(a, parse_money("100000"))
-    e.apply_snapshot("T", [(4000, 500)], [(5500, 700)])
+    e.apply_snapshot("T", [(Price(4000), Count(500))], [(Price(5500), Count(700))])
     snap = e.book("T")
     seq = e.book_seq("T")
     levels = {("yes", p): s for p, s in snap.yes_bids} | {("no", p): s for p, s in snap.no_bids}
@@ -191,11 +191,11 @@ def test_book_events_rebuild_the_combined_book() -> None:
                 f"s{step}", "T", rng.choice(("bid", "ask")), rng.randrange(35, 66) * 100,  # type: ignore[arg-type]
                 rng.randint(1, 800), time_in_force=rng.choice(("good_till_canceled", "immediate_or_cancel"))))  # type: ignore[arg-type]
         elif r < 0.9:
-            e.apply_trade(Trade(f"t{step}", "T", rng.randrange(35, 66) * 100, rng.randint(1, 600),
+            e.apply_trade(Trade(f"t{step}", "T", Price(rng.randrange(35, 66) * 100), Count(rng.randint(1, 600)),
                                 rng.choice(("bid", "ask")), 0))
         else:
             for acct in ("a", "b"):
-                live = e.orders(acct, status="resting")
+                live = e.orders(acct, status=OrderStatus.RESTING)
                 if live:
                     e.cancel(acct, rng.choice(live).order_id)
     for ev in log.drain():
@@ -203,7 +203,7 @@ def test_book_events_rebuild_the_combined_book() -> None:
             assert ev.seq == seq + 1
             seq = ev.seq
             key = (ev.side, ev.price)
-            levels[key] = levels.get(key, 0) + ev.delta
+            levels[key] = Count(levels.get(key, 0) + ev.delta)
             assert levels[key] >= 0
     book = e.book("T")
     assert {k: v for k, v in levels.items() if v} == (
@@ -223,7 +223,7 @@ def test_trades_caused_by_accounts_are_published(eng: MatchingEngine) -> None:
 
 def test_a_later_order_never_fills_before_an_earlier_one_at_its_price(eng: MatchingEngine) -> None:
     first = eng.submit("a", bid("0.40", "10"))  # 100 ahead
-    eng.apply_delta("T", "yes", P("0.40"), -C("40"), ts_ms=10)  # ahead 60; 40 may be a trade to come
+    eng.apply_delta("T", "yes", P("0.40"), Count(-C("40")), ts_ms=10)  # ahead 60; 40 may be a trade to come
     second = eng.submit("b", bid("0.40", "10"))  # joins behind the 60 left
     eng.apply_trade(sell_trade("0.40", "85", 11))  # the 40 was a trade: it reaches 85 − 100 < 0 into us
     assert eng.fills("a") == [] and eng.fills("b") == []

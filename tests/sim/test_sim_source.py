@@ -57,6 +57,7 @@ def test_the_arbitrage_knob_comes_from_the_descriptor_or_the_profile() -> None:
     from kalashi_cli.sim.universe_core import ARBITRAGE_SHARE
 
     plain = open_source("sim:seed=4,markets=300", load_profile("default"))
+    assert isinstance(plain, SimSource)
     assert plain.describe() == "sim:seed=4,markets=300,step=0"
     assert plain.universe.arbitrage_share == ARBITRAGE_SHARE
     armed = open_source("sim:seed=4,markets=300", parse_profile("name: t\nsim:\n  arbitrage_share: 1\n"))

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kalashi_cli.domain import Market
-from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, fee_for, on_grid
+from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Count, Price, fee_for, on_grid
 from kalashi_cli.sim.universe import EPOCH_MS, EventInfo, SimUniverse
 from kalashi_cli.sim.universe_books import MARKET_FIELDS, mix64, new_market
 from kalashi_cli.sim.universe_core import mix
@@ -45,7 +45,7 @@ def digest(markets: Iterable[Market]) -> str:
 
 
 def fee1(m: Market, price: int) -> int:
-    return fee_for(price, COUNT_SCALE, fee_type=m.fee_type, multiplier=m.fee_multiplier)
+    return fee_for(Price(price), Count(COUNT_SCALE), fee_type=m.fee_type, multiplier=m.fee_multiplier)
 
 
 def arbitrage(markets: list[Market], event: EventInfo) -> str | None:
@@ -190,7 +190,8 @@ def test_flags_on_markets_match_their_events(walk: dict) -> None:
             assert m.event_market_count == len(ms)
             assert m.close_time == e.close_time and m.close_ts_ms == e.close_ts_ms
         if e.shape == "ladder":
-            floors = [m.floor_strike for m in ms]
+            floors = [m.floor_strike for m in ms if m.floor_strike is not None]
+            assert len(floors) == len(ms)
             assert all(m.strike_type == "greater" for m in ms)
             assert floors == sorted(floors) and len(set(floors)) == len(floors)
         if e.shape == "brackets":
@@ -403,7 +404,7 @@ def test_arbitrage_is_rare_and_thin_by_default_and_the_knob_changes_nothing_else
 def test_settlements_are_consistent_with_event_shapes(uni: SimUniverse) -> None:
     settled = uni.settlements_between(0, 400)
     assert settled
-    events = {}
+    events: dict[str, EventInfo] = {}
     for s in range(0, 401, 5):
         for e in uni.events_at(s):
             events.setdefault(e.event_ticker, e)
@@ -414,9 +415,10 @@ def test_settlements_are_consistent_with_event_shapes(uni: SimUniverse) -> None:
         assert (x.settled_ts_ms - EPOCH_MS) % (uni.step_seconds * 1000) == 0
     checked = 0
     for ticker, results in grouped.items():
-        e = events.get(ticker)
-        if e is None:
+        info = events.get(ticker)
+        if info is None:
             continue
+        e = info
         checked += 1
         yes = [r.result == "yes" for r in results]
         order = {t: i for i, t in enumerate(e.market_tickers)}

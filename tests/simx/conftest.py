@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from kalashi_cli.domain import Market
 from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_private_key
+from kalashi_cli.money import Money
 from kalashi_cli.sim.server import (
     TIERS,
     DemoKey,
@@ -132,7 +133,7 @@ class Sim:
 
 
 def start_sim(keys: list[DemoKey], *, markets: int = MARKETS, faults: FaultConfig | None = None,
-              rate_limits: bool = False, tier: str = "prestige", balance: int | None = None,
+              rate_limits: bool = False, tier: str = "prestige", balance: Money | None = None,
               ws_ping_interval: float = 10.0, seed: int = 0, start_step: int = 0, **config: Any) -> Sim:
     ring = KeyRing()
     for k in keys:

@@ -27,7 +27,7 @@ def _client(flavour: str, url: str, key_id: str, pem: str) -> Any:
     if flavour == "sync":
         import kalshi_python_sync as sdk
     else:
-        import kalshi_python_async as sdk  # type: ignore[no-redef]
+        import kalshi_python_async as sdk
     cfg = sdk.Configuration(host=url)
     cfg.api_key_id = key_id
     cfg.private_key_pem = pem

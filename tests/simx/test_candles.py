@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kalashi_cli.money import fmt_price
+from kalashi_cli.money import Price, fmt_price
 
 from .conftest import Sim
 
@@ -70,7 +70,7 @@ def test_minute_candles_agree_with_the_tape(sim: Sim) -> None:
         p = c["price"]
         assert (Decimal(p["open_dollars"]), Decimal(p["close_dollars"])) == (prices[0], prices[-1]), end
         assert (Decimal(p["high_dollars"]), Decimal(p["low_dollars"])) == (max(prices), min(prices)), end
-        mean = sum(x * n for x, n in zip(prices, counts, strict=True)) / sum(counts)
+        mean = sum(x * n for x, n in zip(prices, counts, strict=True)) / sum(counts, Decimal(0))
         assert abs(Decimal(p["mean_dollars"]) - mean) <= Decimal("0.0001"), end
     for end, c in by_end.items():
         if end not in per_minute:
@@ -124,7 +124,7 @@ def test_a_market_in_another_series_is_not_found(shared_sim: Sim) -> None:
     r = shared_sim.anon.get(f"series/NOPE/markets/{m.ticker}/candlesticks",
                             params={"start_ts": 0, "end_ts": 10, "period_interval": 1440})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    assert fmt_price(0) == "0.0000"
+    assert fmt_price(Price(0)) == "0.0000"
 
 
 def test_the_quotes_candles_record_are_the_engine_books_top(sim: Sim) -> None:
@@ -133,7 +133,7 @@ def test_the_quotes_candles_record_are_the_engine_books_top(sim: Sim) -> None:
 
     m = sim.active_market()
     r = sim.http.post("portfolio/events/orders", json={
-        "ticker": m.ticker, "side": "bid", "price": fmt_price(m.yes_ask or 9900), "count": "3",
+        "ticker": m.ticker, "side": "bid", "price": fmt_price(m.yes_ask or Price(9900)), "count": "3",
         "time_in_force": "immediate_or_cancel", "self_trade_prevention_type": "taker_at_cross"})
     assert r.status_code == 201
     for _ in range(3):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -55,7 +56,7 @@ def test_fault_decisions_repeat_for_the_same_seed() -> None:
     cfg = FaultConfig(seed=42, error_rate=0.2, drop_rate=0.1, rate_limit_storm=0.2, jitter_ms=30,
                       lose_order_responses=0.5, ws_gap_rate=0.3)
 
-    def draw(c: FaultConfig) -> list[object]:
+    def draw(c: FaultConfig) -> list[Any]:
         f = Faults(c)
         return ([f.for_request() for _ in range(300)] + [f.lose_order_response() for _ in range(50)]
                 + [f.ws_gap() for _ in range(50)])
@@ -63,7 +64,7 @@ def test_fault_decisions_repeat_for_the_same_seed() -> None:
     a, b = draw(cfg), draw(cfg)
     assert a == b
     assert draw(FaultConfig(**{**cfg.to_json(), "seed": 43})) != a
-    actions = [d.action for d in a[:300]]  # type: ignore[union-attr]
+    actions = [d.action for d in a[:300]]
     assert {"ok", "drop", "error", "throttle"} <= set(actions)
     # turning on another fault does not shift the HTTP stream
     other = draw(FaultConfig(**{**cfg.to_json(), "ws_gap_rate": 0.9}))

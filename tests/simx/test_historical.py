@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kalashi_cli.money import fmt_price
+from kalashi_cli.money import Price, fmt_price
 from kalashi_cli.sim.server import DemoKey
 
 from .conftest import Sim, start_sim
@@ -38,7 +38,7 @@ def test_settled_markets_fills_orders_and_trades_move_to_historical(old_sim: Sim
     assert take["fill_count"] == "2.00"
     m = sim.active_market()
     gone = sim.http.post("portfolio/events/orders", json={
-        "ticker": m.ticker, "side": "bid", "price": fmt_price(m.yes_bid or 100), "count": "1",
+        "ticker": m.ticker, "side": "bid", "price": fmt_price(m.yes_bid or Price(100)), "count": "1",
         "client_order_id": "old-cancel", "time_in_force": "good_till_canceled",
         "self_trade_prevention_type": "maker"}).json()["order_id"]
     assert sim.http.delete(f"portfolio/events/orders/{gone}").status_code == 200

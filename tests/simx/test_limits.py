@@ -9,7 +9,7 @@ import pytest
 
 from kalashi_cli.errors import UsageError
 from kalashi_cli.exchange.rest import KalshiClient
-from kalashi_cli.money import fmt_price
+from kalashi_cli.money import Price, fmt_price
 from kalashi_cli.sim.server import (
     TIERS,
     DemoKey,
@@ -96,7 +96,7 @@ def _order(ticker: str, price: str) -> dict[str, str]:
 def test_over_budget_requests_get_429_and_change_nothing(frozen_sim: Sim) -> None:
     sim = frozen_sim
     m = sim.active_market()
-    price = fmt_price(m.yes_bid or 100)
+    price = fmt_price(m.yes_bid or Price(100))
     codes = [sim.http.post("portfolio/events/orders", json=_order(m.ticker, price)).status_code for _ in range(11)]
     assert codes == [201] * 10 + [429]
     r = sim.http.post("portfolio/events/orders", json=_order(m.ticker, price))
@@ -117,7 +117,7 @@ def test_account_limits_report_the_tier_and_our_client_stays_under_them(limited_
     assert limits["usage_tier"] == "basic"
     assert limits["write"] == {"refill_rate": 100, "bucket_capacity": 100}
     m = sim.active_market()
-    body = _order(m.ticker, fmt_price(m.yes_bid or 100))
+    body = _order(m.ticker, fmt_price(m.yes_bid or Price(100)))
 
     async def burst() -> list[int]:
         from kalashi_cli.exchange.auth import KalshiAuth

@@ -34,6 +34,7 @@ from kalashi_cli.exchange.broker import KalshiBroker
 from kalashi_cli.exchange.env import custom_env
 from kalashi_cli.exchange.source import KalshiSource
 from kalashi_cli.journal import Journal
+from kalashi_cli.money import Count, Price
 from kalashi_cli.profile import load_profile
 from kalashi_cli.react import BookBatch, FeedChanges, Reactor, change_feed
 from kalashi_cli.sim.server import DemoKey
@@ -82,7 +83,7 @@ def _arbitrage_free_events(sim: Sim, count: int, max_legs: int = 4) -> list[Setu
             bids = [share] * n
             bids[0] = 10_000 - share * (n - 1)
             for r, bid in zip(recs, bids, strict=True):
-                x.engine.apply_snapshot(r.ticker, [(bid, 20_000)], [(10_000 - bid - 15 * TICK, 20_000)])
+                x.engine.apply_snapshot(r.ticker, [(Price(bid), Count(20_000))], [(Price(10_000 - bid - 15 * TICK), Count(20_000))])
             out.append(Setup(ev, [r.ticker for r in recs], bids, recs[0].ticker))
             if len(out) == count:
                 break
@@ -98,7 +99,7 @@ def _inject_arbitrage(sim: Sim, s: Setup) -> None:
     """One delta: a YES bid for 5 contracts 9¢ above the trigger market's best (still under its ask)."""
 
     def delta() -> None:
-        sim.exchange.engine.apply_delta(s.trigger, "yes", s.bids[0] + 9 * TICK, SIZE)
+        sim.exchange.engine.apply_delta(s.trigger, "yes", Price(s.bids[0] + 9 * TICK), Count(SIZE))
         sim.exchange.hub.flush()
 
     sim.call(delta)

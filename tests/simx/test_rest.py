@@ -12,7 +12,7 @@ from kalashi_cli.domain import OrderIntent
 from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR
 from kalashi_cli.exchange.broker import open_broker
 from kalashi_cli.exchange.source import open_source
-from kalashi_cli.money import ONE_DOLLAR, fmt_price, parse_count, parse_money, parse_price
+from kalashi_cli.money import ONE_DOLLAR, Count, Price, fmt_price, parse_count, parse_money, parse_price
 
 from .conftest import Sim
 
@@ -114,14 +114,14 @@ def test_paths_kalshi_does_not_serve(shared_sim: Sim) -> None:
 ])
 def test_order_bodies_are_read_strictly(shared_sim: Sim, body: dict[str, Any], code: str) -> None:
     m = shared_sim.active_market()
-    order = {**_order(m.ticker, fmt_price(m.yes_bid or 100)), **body}
+    order = {**_order(m.ticker, fmt_price(m.yes_bid or Price(100))), **body}
     r = shared_sim.http.post("portfolio/events/orders", json={k: v for k, v in order.items() if v is not None})
     assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
 
 
 def test_order_lifecycle_through_the_api(sim: Sim) -> None:
     m = sim.active_market()
-    bid = fmt_price(m.yes_bid or 100)
+    bid = fmt_price(m.yes_bid or Price(100))
     ack = sim.http.post("portfolio/events/orders", json=_order(m.ticker, bid, count="10", client_order_id="life-1"))
     assert ack.status_code == 201 and ack.json()["remaining_count"] == "10.00"
     oid = ack.json()["order_id"]
@@ -148,7 +148,7 @@ def test_order_lifecycle_through_the_api(sim: Sim) -> None:
     order = sim.http.get(f"portfolio/orders/{oid}").json()["order"]
     assert (order["status"], order["initial_count_fp"], order["remaining_count_fp"]) == ("canceled", "6.00", "0.00")
     # post-only never takes
-    ask = fmt_price(m.yes_ask or ONE_DOLLAR - 100)
+    ask = fmt_price(Price(m.yes_ask or ONE_DOLLAR - 100))
     po = sim.http.post("portfolio/events/orders", json=_order(m.ticker, ask, post_only=True)).json()
     assert (po["fill_count"], po["remaining_count"]) == ("0.00", "0.00")
     assert sim.http.get("portfolio/orders", params={"status": "resting"}).json()["orders"] == []
@@ -158,12 +158,12 @@ def test_order_groups_cancel_their_orders(sim: Sim) -> None:
     m = sim.active_market()
     gid = sim.http.post("portfolio/order_groups/create", json={"contracts_limit": 5}).json()["order_group_id"]
     oid = sim.http.post("portfolio/events/orders",
-                        json=_order(m.ticker, fmt_price(m.yes_bid or 100), order_group_id=gid)).json()["order_id"]
+                        json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), order_group_id=gid)).json()["order_id"]
     group = sim.http.get(f"portfolio/order_groups/{gid}").json()
     assert group["orders"] == [oid] and group["contracts_limit_fp"] == "5.00"
     assert sim.http.put(f"portfolio/order_groups/{gid}/trigger").json() == {}
     assert sim.http.get(f"portfolio/orders/{oid}").json()["order"]["status"] == "canceled"
-    refused = sim.http.post("portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or 100),
+    refused = sim.http.post("portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)),
                                                                    order_group_id=gid))
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "order_group_triggered"
     assert sim.http.delete(f"portfolio/order_groups/{gid}").status_code == 200
@@ -176,14 +176,14 @@ def test_our_broker_against_the_simulator(sim: Sim) -> None:
     with open_broker("demo", env=_env(sim)) as broker:
         assert broker.env.rest_url == sim.url
         assert broker.trading_active()
-        ack = broker.submit(OrderIntent("brk-1", m.ticker, "bid", m.yes_ask or 9_900, 200))
+        ack = broker.submit(OrderIntent("brk-1", m.ticker, "bid", m.yes_ask or Price(9_900), Count(200)))
         assert ack.fill_count == 200 and ack.status == "executed"
         fills = broker.fills()
         assert sum(f.count for f in fills) == 200 and {f.order_id for f in fills} == {ack.order_id}
         assert [p.position for p in broker.positions()] == [200]
         cost = sum(f.price * f.count + f.fee for f in fills)
         assert broker.balance().balance == parse_money("1000") - cost
-        rest = broker.submit(OrderIntent("brk-2", m.ticker, "bid", m.yes_bid or 100, 100, "good_till_canceled",
+        rest = broker.submit(OrderIntent("brk-2", m.ticker, "bid", m.yes_bid or Price(100), Count(100), "good_till_canceled",
                                          "maker"))
         assert rest.status == "resting"
         assert broker.cancel_all() == 1

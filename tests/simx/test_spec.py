@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from kalashi_cli.money import fmt_count, fmt_price
+from kalashi_cli.money import Count, Price, fmt_count, fmt_price
 
 from .conftest import Sim, start_sim
 from .spec import success_codes, validate_328, validate_334
@@ -45,7 +45,7 @@ def settling_market(sim: Sim, within: int = 400) -> tuple[str, int, str]:
             if book.no_bids and book.yes_bids:
                 step = next(k for k in range(now + 1, now + within + 1)
                             if any(z.ticker == s.ticker for z in u.settlements_between(k - 1, k)))
-                return s.ticker, step, fmt_price(book.yes_ask or 0)
+                return s.ticker, step, fmt_price(book.yes_ask or Price(0))
         raise AssertionError("no market settles soon in the test universe")
 
     return sim.call(find)
@@ -66,7 +66,7 @@ def answers(demo_key: Any, second_key: Any) -> Iterator[dict[str, Answer]]:
     try:
         held, settle_step, held_ask = settling_market(sim)
         m = sim.active_market()
-        best_bid = fmt_price(m.yes_bid or 0)
+        best_bid = fmt_price(m.yes_bid or Price(0))
         # public market data
         rec("status", "GET", "/exchange/status", "/exchange/status", "ExchangeStatus", client=sim.anon)
         rec("schedule", "GET", "/exchange/schedule", "/exchange/schedule", "GetExchangeScheduleResponse")
@@ -261,7 +261,7 @@ def test_the_scenario_really_traded_and_settled(answers: dict[str, Answer]) -> N
     assert answers["settled_market"].body["market"]["status"] == "finalized"
     assert answers["settled_market"].body["market"]["result"] in ("yes", "no")
     assert answers["queue"].body["queue_positions"][0]["queue_position_fp"].endswith(".00")
-    assert answers["decrease"].body["remaining_count"] == fmt_count(300)
+    assert answers["decrease"].body["remaining_count"] == fmt_count(Count(300))
     assert answers["batch_cancel"].body["orders"][1]["error"]["code"] == "not_found"
     assert answers["cancel_all"].status == 204 and answers["cancel_all"].body == {}
     assert answers["after_cancel_all"].body["orders"] == []

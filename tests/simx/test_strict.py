@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from kalashi_cli.money import fmt_price
+from kalashi_cli.money import Price, fmt_price
 
 from .conftest import Sim
 from .test_ws import recv_until, send, ws
@@ -90,7 +90,7 @@ def test_paths_outside_the_api_options_and_wrong_methods_answer_json(shared_sim:
 def test_bodies_over_one_megabyte_are_refused_before_parsing(shared_sim: Sim) -> None:
     m = shared_sim.active_market()
     pad = "x" * 1_100_000  # a syntactically fine order with a huge field: never parsed
-    r = shared_sim.http.post("portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or 100),
+    r = shared_sim.http.post("portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)),
                                                                     client_order_id=pad))
     assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
     chunked = shared_sim.http.post("portfolio/events/orders", content=(b"{" + b" " * 65536 for _ in range(20)))
@@ -103,12 +103,12 @@ def test_order_fill_trade_and_group_ids_are_uuids(sim: Sim) -> None:
     m = sim.active_market()
     group = sim.http.post("portfolio/order_groups/create", json={"contracts_limit_fp": "50"}).json()
     uuid.UUID(group["order_group_id"])
-    rest = sim.http.post("portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or 100),
+    rest = sim.http.post("portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)),
                                                                 order_group_id=group["order_group_id"]))
     assert rest.status_code == 201, rest.text
     oid = rest.json()["order_id"]
     uuid.UUID(oid)
-    take = sim.http.post("portfolio/events/orders", json={**_order(m.ticker, fmt_price(m.yes_ask or 9900)),
+    take = sim.http.post("portfolio/events/orders", json={**_order(m.ticker, fmt_price(m.yes_ask or Price(9900))),
                                                           "time_in_force": "immediate_or_cancel",
                                                           "self_trade_prevention_type": "taker_at_cross"})
     assert take.json()["fill_count"] != "0.00", take.text
@@ -130,7 +130,7 @@ def test_cancel_all_is_204_without_a_body(sim: Sim) -> None:
     m = sim.active_market()
     for i in range(3):
         assert sim.http.post("portfolio/events/orders",
-                             json=_order(m.ticker, fmt_price(m.yes_bid or 100), client_order_id=f"ca-{i}")
+                             json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), client_order_id=f"ca-{i}")
                              ).status_code == 201
     r = sim.http.delete("portfolio/events/orders")
     assert r.status_code == 204 and r.content == b""
@@ -139,7 +139,7 @@ def test_cancel_all_is_204_without_a_body(sim: Sim) -> None:
 
 def test_orderbook_delta_names_the_subscribers_own_order(sim: Sim) -> None:
     m = sim.active_market()
-    price = fmt_price(m.yes_bid or 100)
+    price = fmt_price(m.yes_bid or Price(100))
 
     async def go() -> list[dict[str, Any]]:
         conn = await ws(sim)
@@ -176,7 +176,7 @@ def test_someone_elses_order_carries_no_client_order_id(sim: Sim, second_key: An
             async with httpx.AsyncClient(base_url=sim.url + "/", auth=KalshiAuth(credentials(second_key)),
                                          trust_env=False) as other:
                 r = await other.post("portfolio/events/orders",
-                                     json=_order(m.ticker, fmt_price(m.yes_bid or 100), client_order_id="theirs"))
+                                     json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), client_order_id="theirs"))
                 assert r.status_code == 201
             return await recv_until(conn, lambda fs: any(f["type"] == "orderbook_delta" for f in fs))
         finally:

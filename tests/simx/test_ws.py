@@ -17,7 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from kalashi_cli.exchange.auth import KalshiAuth
 from kalashi_cli.exchange.wire import parse_orderbook
 from kalashi_cli.exchange.ws import KalshiFeed
-from kalashi_cli.money import ONE_DOLLAR, fmt_price, parse_count, parse_price
+from kalashi_cli.money import ONE_DOLLAR, Price, fmt_price, parse_count, parse_price
 from kalashi_cli.sim.server import DemoKey, FaultConfig
 
 from .conftest import MARKETS, Sim, credentials, run, start_sim
@@ -188,7 +188,7 @@ def test_yes_price_convention_for_the_no_side(sim: Sim) -> None:
                                           "use_yes_price": True})
         _, snap = await recv(conn, 2)
         rest = sim.anon.get(f"markets/{t}/orderbook").json()["orderbook_fp"]["no_dollars"]
-        flipped = sorted([fmt_price(ONE_DOLLAR - parse_price(p)), c] for p, c in rest)
+        flipped = sorted([fmt_price(Price(ONE_DOLLAR - parse_price(p))), c] for p, c in rest)
         assert snap["msg"]["no_dollars_fp"] == flipped
         await conn.close()
 
@@ -205,7 +205,7 @@ def test_private_channels_carry_only_our_own_trading(sim: Sim, second_key: DemoK
             await recv(c, 4)
         async with httpx.AsyncClient(base_url=sim.url + "/", auth=KalshiAuth(sim.creds), trust_env=False) as h:
             r = await h.post("portfolio/events/orders", json={
-                "ticker": m.ticker, "side": "ask", "price": fmt_price(m.yes_bid or 100), "count": "2",
+                "ticker": m.ticker, "side": "ask", "price": fmt_price(m.yes_bid or Price(100)), "count": "2",
                 "client_order_id": "ws-priv", "time_in_force": "immediate_or_cancel",
                 "self_trade_prevention_type": "taker_at_cross"})
             assert r.status_code == 201, r.text
@@ -272,7 +272,7 @@ def test_server_pings_carry_heartbeat(demo_key: DemoKey) -> None:
                     if isinstance(ev, Response):
                         assert ev.status_code == 101
                     elif isinstance(ev, Frame) and ev.opcode == Opcode.PING:
-                        pings.append(ev.data)
+                        pings.append(bytes(ev.data))
                 sock.sendall(b"".join(proto.data_to_send()))  # our pongs
         assert pings == [b"heartbeat", b"heartbeat"]
     finally:

@@ -48,16 +48,16 @@ class Position:
 
     def __init__(self, ticker: str) -> None:
         self.ticker = ticker
-        self.pos: Count = 0  # +YES / −NO
-        self.cost: Money = 0  # what the open contracts cost (ledger.PositionState.cost)
-        self.realized: Money = 0  # excluding fees
-        self.fees: Money = 0
-        self.traded: Money = 0  # Σ cost of every fill (total_traded)
-        self.volume: Count = 0
+        self.pos: Count = Count(0)  # +YES / −NO
+        self.cost: Money = Money(0)  # what the open contracts cost (ledger.PositionState.cost)
+        self.realized: Money = Money(0)  # excluding fees
+        self.fees: Money = Money(0)
+        self.traded: Money = Money(0)  # Σ cost of every fill (total_traded)
+        self.volume: Count = Count(0)
         self.updated_ms = 0
         self.b_cost = self.b_cnt = self.b_fee = self.b_neg = 0
         self.a_cost = self.a_cnt = self.a_fee = self.a_neg = 0
-        self.req: Money = 0
+        self.req: Money = Money(0)
         #: its event nets collateral: a closing order is not credited the $1 a pair returns, because
         #: the netting credit already counted on it (and shrinks as the pair closes)
         self.netted = False
@@ -65,7 +65,7 @@ class Position:
     # -- collateral ---------------------------------------------------------------------
     def reserve(self, o: BookOrder, units: Count) -> None:
         """Count ``units`` more of ``o`` as resting (call :meth:`refresh` after)."""
-        o.reserved_units += units
+        o.reserved_units = Count(o.reserved_units + units)
         if o.is_bid:
             self.b_cost += o.unit_cost * units
             self.b_cnt += units
@@ -80,13 +80,13 @@ class Position:
     def release(self, o: BookOrder, units: Count) -> None:
         """Stop counting ``units`` of ``o`` (filled, cancelled or decreased)."""
         units = min(units, o.reserved_units)
-        self.reserve(o, -units)
+        self.reserve(o, Count(-units))
 
     def requirement(self, pos: Count | None = None) -> Money:
         """The collateral of this market's resting orders (at position ``pos``, default the current one)."""
         pos = self.pos if pos is None else pos
         if self.netted:
-            pos = 0  # no closing discount: see ``netted``
+            pos = Count(0)  # no closing discount: see ``netted``
         req = 0
         if self.b_cnt:
             n_no = -pos if pos < 0 else 0
@@ -96,14 +96,14 @@ class Position:
             n_yes = pos if pos > 0 else 0
             x = self.a_cost + self.a_fee - ONE_DOLLAR * min(self.a_cnt, n_yes)
             req += max(0, x, self.a_neg if n_yes else 0)
-        return req
+        return Money(req)
 
     def refresh(self) -> Money:
         """Recompute the requirement; return how much it changed."""
         new = self.requirement()
         d = new - self.req
         self.req = new
-        return d
+        return Money(d)
 
     # -- fills --------------------------------------------------------------------------
     def apply_fill(self, is_bid: bool, price: Price, count: Count, fee: Money) -> Money:
@@ -113,34 +113,34 @@ class Position:
             pay = price * count
             close = min(count, -pos) if pos < 0 else 0
             if close:
-                self._close(close, ONE_DOLLAR - price)
-            self.cost += price * (count - close)
-            self.pos = pos + count
+                self._close(Count(close), Price(ONE_DOLLAR - price))
+            self.cost = Money(self.cost + price * (count - close))
+            self.pos = Count(pos + count)
         else:  # sell YES: close YES held first, the rest buys NO at 1 − p
             pay = (ONE_DOLLAR - price) * count
             close = min(count, pos) if pos > 0 else 0
             if close:
-                self._close(close, price)
-            self.cost += (ONE_DOLLAR - price) * (count - close)
-            self.pos = pos - count
-        self.fees += fee
-        self.traded += pay
-        self.volume += count
-        return ONE_DOLLAR * close - pay - fee
+                self._close(Count(close), price)
+            self.cost = Money(self.cost + (ONE_DOLLAR - price) * (count - close))
+            self.pos = Count(pos - count)
+        self.fees = Money(self.fees + fee)
+        self.traded = Money(self.traded + pay)
+        self.volume = Count(self.volume + count)
+        return Money(ONE_DOLLAR * close - pay - fee)
 
     def _close(self, n: Count, exit_price: Price) -> None:
         held = abs(self.pos)
         closed_cost = self.cost if n == held else self.cost * n // held  # same rounding as ledger.fold
-        self.cost -= closed_cost
-        self.realized += n * exit_price - closed_cost
+        self.cost = Money(self.cost - closed_cost)
+        self.realized = Money(self.realized + n * exit_price - closed_cost)
 
     def settle(self, value: Price) -> Money:
         """Pay ``value`` per YES contract (``1 − value`` per NO) and close; return the revenue."""
         revenue = self.pos * value if self.pos > 0 else -self.pos * (ONE_DOLLAR - value)
-        self.realized += revenue - self.cost
-        self.cost = 0
-        self.pos = 0
-        return revenue
+        self.realized = Money(self.realized + revenue - self.cost)
+        self.cost = Money(0)
+        self.pos = Count(0)
+        return Money(revenue)
 
     def view(self) -> MarketPosition:
         return MarketPosition(self.ticker, self.pos, exposure=self.cost, realized_pnl=self.realized,
@@ -157,7 +157,7 @@ class OrderGroup:
         self.account_id = account_id
         self.limit = limit
         self.window: deque[tuple[int, Count]] = deque()
-        self.matched: Count = 0  # Σ counts in ``window``
+        self.matched: Count = Count(0)  # Σ counts in ``window``
         self.triggered = False
         self.order_ids: list[str] = []
         self.deleted = False
@@ -166,7 +166,7 @@ class OrderGroup:
         """Forget fills older than the rolling window."""
         w = self.window
         while w and w[0][0] <= now_ms - GROUP_WINDOW_MS:
-            self.matched -= w.popleft()[1]
+            self.matched = Count(self.matched - (w.popleft()[1]))
 
 
 class Account:
@@ -178,7 +178,7 @@ class Account:
     def __init__(self, account_id: str, cash: Money, *, external: bool = False) -> None:
         self.account_id = account_id
         self.cash = cash
-        self.reserved: Money = 0
+        self.reserved: Money = Money(0)
         self.deposits = cash
         self.positions: dict[str, Position] = {}
         self.orders: dict[str, BookOrder] = {}  # every order, in creation order
@@ -197,4 +197,4 @@ class Account:
 
     @property
     def available(self) -> Money:
-        return self.cash - self.reserved
+        return Money(self.cash - self.reserved)

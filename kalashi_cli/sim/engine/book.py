@@ -23,10 +23,10 @@ from dataclasses import replace
 
 from ...domain import Level as DepthLevel
 from ...domain import Market
-from ...money import ONE_DOLLAR, Count, Money, Price, TickBand, fee_for
+from ...money import ONE_DOLLAR, Count, Money, Price, TickBand, fee_for, flip
 from .orders import BookOrder
 
-_HALF = ONE_DOLLAR // 2
+_HALF = Price(ONE_DOLLAR // 2)
 
 
 class Level:
@@ -36,8 +36,8 @@ class Level:
 
     def __init__(self, price: Price) -> None:
         self.price = price
-        self.real: Count = 0
-        self.consumed: Count = 0
+        self.real = 0  # Count units; plain int: the delta path stays free of calls
+        self.consumed = 0  # Count units
         self.orders: deque[BookOrder] = deque()
         self.listed = False
 
@@ -46,7 +46,7 @@ class Level:
         total = self.real - self.consumed
         for o in self.orders:
             total += o.remaining
-        return total
+        return Count(total)
 
 
 class SideBook:
@@ -98,7 +98,7 @@ class SideBook:
     def external(self) -> tuple[DepthLevel, ...]:
         """Market-data levels (``real``) best first, in YES prices."""
         ps = sorted((p for p, lvl in self.levels.items() if lvl.real > 0), reverse=self.is_bid)
-        return tuple((p, self.levels[p].real) for p in ps)
+        return tuple((p, Count(self.levels[p].real)) for p in ps)
 
 
 class MarketBook:
@@ -120,7 +120,7 @@ class MarketBook:
         self.asks = SideBook(False)
         self.seq = 0
         self.last_price: Price | None = None
-        self.volume: Count = 0
+        self.volume: Count = Count(0)
         self.template = template
         self.result = ""
         self.value: Price | None = None
@@ -142,13 +142,13 @@ class MarketBook:
         q = min(price, _HALF) if is_bid else max(price, _HALF)
         f = self._unit_fee.get(q)
         if f is None:
-            f = self._unit_fee[q] = fee_for(q, 1, fee_type=self.fee_type, multiplier=self.fee_multiplier)
+            f = self._unit_fee[q] = fee_for(q, Count(1), fee_type=self.fee_type, multiplier=self.fee_multiplier)
         return f
 
     def depth_market(self) -> Market:
         """Return the combined book (external + account orders) as a domain Market."""
         yes_bids = self.bids.depth()
-        no_bids = tuple((ONE_DOLLAR - p, s) for p, s in self.asks.depth())
+        no_bids = tuple((flip(p), s) for p, s in self.asks.depth())
         if self.template is not None:
             return replace(self.template, yes_bids=yes_bids, no_bids=no_bids, status=self.status,
                            last_price=self.last_price if self.last_price is not None else self.template.last_price,

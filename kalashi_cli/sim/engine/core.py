@@ -38,7 +38,7 @@ from ...domain import (
     Trade,
 )
 from ...errors import Conflict, ExchangeError, NotFound
-from ...money import CENT_GRID, MULT_SCALE, ONE_DOLLAR, Count, Money, Price, TickBand, on_grid
+from ...money import CENT_GRID, FLIPPED, MULT_SCALE, ONE_DOLLAR, Count, Money, Price, TickBand, flip, on_grid
 from .accounts import Account, OrderGroup
 from .book import Level as BookLevel
 from .book import MarketBook
@@ -137,8 +137,8 @@ class MatchingEngine(Restore, PortfolioReads):
         acc = self._account(account_id)
         if acc.cash + amount < acc.reserved:
             raise reject("available_balance_too_low", "withdrawal larger than the available balance")
-        acc.cash += amount
-        acc.deposits += amount
+        acc.cash = Money(acc.cash + amount)
+        acc.deposits = Money(acc.deposits + amount)
 
     # ===================================================================== markets
     def add_market(self, ticker: str, *, price_ranges: tuple[TickBand, ...] = CENT_GRID,
@@ -215,15 +215,15 @@ class MatchingEngine(Restore, PortfolioReads):
         new_bids: dict[Price, Count] = {}
         for p, s in yes_bids:
             if 0 < p < ONE_DOLLAR and s > 0:
-                new_bids[p] = new_bids.get(p, 0) + s
+                new_bids[p] = Count(new_bids.get(p, 0) + s)
         new_asks: dict[Price, Count] = {}
         for q, s in no_bids:
             if 0 < q < ONE_DOLLAR and s > 0:
-                new_asks[ONE_DOLLAR - q] = new_asks.get(ONE_DOLLAR - q, 0) + s
+                new_asks[flip(q)] = Count(new_asks.get(flip(q), 0) + s)
         for book, new in ((m.bids, new_bids), (m.asks, new_asks)):
             for p, lvl in list(book.levels.items()):
                 if lvl.real and p not in new:
-                    self._set_real(m, book, lvl, 0)
+                    self._set_real(m, book, lvl, Count(0))
             for p, s in new.items():
                 lvl = book.level(p)
                 if lvl.real != s:
@@ -257,7 +257,7 @@ class MatchingEngine(Restore, PortfolioReads):
             book = m.bids
         else:
             book = m.asks
-            price = ONE_DOLLAR - price
+            price = FLIPPED[price]
         lvl = book.levels.get(price)
         if lvl is None:
             if delta < 0:
@@ -274,7 +274,7 @@ class MatchingEngine(Restore, PortfolioReads):
             if d:
                 m.seq += 1
                 if self._sinks:
-                    self._emit(BookDelta(ticker, m.seq, side, ONE_DOLLAR - price if side == "no" else price, d,
+                    self._emit(BookDelta(ticker, m.seq, side, Price(ONE_DOLLAR - price if side == "no" else price), Count(d),
                                          self.now_ms))
             if new:
                 if not lvl.listed:
@@ -302,7 +302,7 @@ class MatchingEngine(Restore, PortfolioReads):
             self._sync()
         m = self._market(trade.ticker)
         m.last_price = trade.price
-        m.volume += trade.count
+        m.volume = Count(m.volume + trade.count)
         if self._sinks:
             self._emit(TradePrinted(trade, external=True))
         book = m.asks if trade.taker_side == "bid" else m.bids
@@ -518,10 +518,10 @@ class MatchingEngine(Restore, PortfolioReads):
             self._cancel(m, o, DECREASED)
             new = 0
         elif new < o.remaining:
-            self._shrink(m, o, o.remaining - new)
+            self._shrink(m, o, Count(o.remaining - new))
             self._order_event(o)
         self._finish()
-        return new
+        return Count(new)
 
     def amend(self, account_id: str, order_id: str, *, ticker: str, side: str, price: Price, count: Count,
               client_order_id: str | None = None, updated_client_order_id: str | None = None,
@@ -574,21 +574,21 @@ class MatchingEngine(Restore, PortfolioReads):
             pos.release(o, o.reserved_units)
             o.price = price
             self._set_units(m, o)
-            pos.reserve(o, new_rem)
-            acc.reserved += pos.refresh()
+            pos.reserve(o, Count(new_rem))
+            acc.reserved = Money(acc.reserved + pos.refresh())
             if acc.cash < acc.reserved and acc.cash + self.netting_credit(acc) < acc.reserved:
                 pos.release(o, o.reserved_units)
                 o.price, o.unit_cost, o.unit_fee, o.unit_neg = old[0], old[1], old[2], old[3]
                 pos.reserve(o, old[4])
-                acc.reserved += pos.refresh()
+                acc.reserved = Money(acc.reserved + pos.refresh())
                 raise reject("available_balance_too_low", "available balance too low for the amended order")
             o.price = old[0]
             self._unbook(m, o)
             o.price = price
-            o.remaining = new_rem
+            o.remaining = Count(new_rem)
         else:
             if new_rem < o.remaining:
-                self._shrink(m, o, o.remaining - new_rem)
+                self._shrink(m, o, Count(o.remaining - new_rem))
         o.initial = count
         if updated_client_order_id and updated_client_order_id != o.client_order_id:
             acc.coids[updated_client_order_id] = o.order_id
@@ -651,7 +651,7 @@ class MatchingEngine(Restore, PortfolioReads):
         """Zero the group's matched counter and allow new orders in it again."""
         g = self._group(account_id, group_id)
         g.window.clear()
-        g.matched = 0
+        g.matched = Count(0)
         g.triggered = False
 
     def trigger_order_group(self, account_id: str, group_id: str) -> None:
@@ -695,7 +695,7 @@ class MatchingEngine(Restore, PortfolioReads):
         if result == "yes":
             v = ONE_DOLLAR if value is None else value
         elif result == "no":
-            v = 0 if value is None else value
+            v = Price(0 if value is None else value)
         elif result == "scalar":
             if value is None:
                 raise ValueError("a scalar settlement needs its value")
@@ -712,14 +712,14 @@ class MatchingEngine(Restore, PortfolioReads):
             pos = acc.positions.pop(ticker, None)
             if pos is None:
                 continue
-            acc.reserved -= pos.req
+            acc.reserved = Money(acc.reserved - pos.req)
             if pos.pos == 0:
                 continue
             yes, no, cost = max(0, pos.pos), max(0, -pos.pos), pos.cost
             revenue = pos.settle(v)
-            acc.cash += revenue
+            acc.cash = Money(acc.cash + revenue)
             s = Settlement(ticker, m.event_ticker, result, self.now_ms,  # type: ignore[arg-type]
-                           yes_count=yes, no_count=no, revenue=revenue, value=v)
+                           yes_count=Count(yes), no_count=Count(no), revenue=revenue, value=v)
             acc.settlements.append(s)
             out.append(s)
             if self._sinks:
@@ -728,7 +728,7 @@ class MatchingEngine(Restore, PortfolioReads):
         m.holders.clear()
         ext = self._external.positions.pop(ticker, None)
         if ext is not None:
-            self._external.cash += ext.settle(v)
+            self._external.cash = Money(self._external.cash + ext.settle(v))
         if self._sinks:
             self._emit(MarketStatus(ticker, "finalized", self.now_ms, result, v))
         self._finish()

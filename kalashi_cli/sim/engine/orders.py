@@ -15,7 +15,7 @@ so the read API never shows it. Any other move raises :class:`IllegalTransition`
 
 from __future__ import annotations
 
-from ...domain import ExchangeOrder, OrderAck
+from ...domain import ExchangeOrder, OrderAck, OrderStatus
 from ...errors import KalashiError
 from ...money import COUNT_SCALE, Count, Money, Price
 
@@ -23,6 +23,10 @@ PENDING = "pending"
 RESTING = "resting"
 EXECUTED = "executed"
 CANCELED = "canceled"
+#: the status an order shows on the exchange (an in-flight order already shows as resting); a
+#: lookup rather than OrderStatus(...) on the submit path
+_SHOWN: dict[str, OrderStatus] = {PENDING: OrderStatus.RESTING, RESTING: OrderStatus.RESTING,
+                                  EXECUTED: OrderStatus.EXECUTED, CANCELED: OrderStatus.CANCELED}
 
 _TRANSITIONS: dict[str, frozenset[str]] = {
     PENDING: frozenset({RESTING, EXECUTED, CANCELED}),
@@ -73,7 +77,7 @@ class BookOrder:
         self.is_bid = is_bid
         self.price = price
         self.initial = count
-        self.filled: Count = 0
+        self.filled: Count = Count(0)
         self.remaining = count
         self.status = PENDING
         self.reason = ""
@@ -87,21 +91,21 @@ class BookOrder:
         self.created_ms = now_ms
         self.updated_ms = now_ms
         self.arrival_ms = now_ms
-        self.taker_fees: Money = 0
-        self.maker_fees: Money = 0
-        self.taker_cost: Money = 0
-        self.maker_cost: Money = 0
-        self.fill_value: Money = 0  # Σ YES price × count, for the average fill price
+        self.taker_fees: Money = Money(0)
+        self.maker_fees: Money = Money(0)
+        self.taker_cost: Money = Money(0)
+        self.maker_cost: Money = Money(0)
+        self.fill_value: Money = Money(0)  # Σ YES price × count, for the average fill price
         # queue model (see docs/paper-fills.md): external contracts ahead of us at our price,
         # and how much of that was taken off by a level shrink a later trade may still explain
-        self.ahead: Count = 0
-        self.credit: Count = 0
+        self.ahead: Count = Count(0)
+        self.credit: Count = Count(0)
         self.credit_ms = 0
         # collateral per 0.01 contract (see accounts.Position.requirement)
-        self.unit_cost: Money = 0
-        self.unit_fee: Money = 0
-        self.unit_neg: Money = 0
-        self.reserved_units: Count = 0  # contracts currently counted in the account's collateral
+        self.unit_cost: Money = Money(0)
+        self.unit_fee: Money = Money(0)
+        self.unit_neg: Money = Money(0)
+        self.reserved_units: Count = Count(0)  # contracts currently counted in the account's collateral
         self.booked = False  # sits in a book level's FIFO
 
     def move(self, status: str, now_ms: int, reason: str = "") -> None:
@@ -126,7 +130,7 @@ class BookOrder:
         return ExchangeOrder(
             order_id=self.order_id, client_order_id=self.client_order_id, ticker=self.ticker,
             side="bid" if self.is_bid else "ask", price=self.price,
-            status=RESTING if self.status == PENDING else self.status,  # type: ignore[arg-type]
+            status=_SHOWN[self.status],
             initial_count=self.initial, fill_count=self.filled, remaining_count=self.remaining,
             taker_fees=self.taker_fees, maker_fees=self.maker_fees, taker_fill_cost=self.taker_cost,
             maker_fill_cost=self.maker_cost, created_ts_ms=self.created_ms, time_in_force=self.tif,
@@ -138,12 +142,12 @@ class BookOrder:
         avg_price: Price | None = None
         avg_fee: Money | None = None
         if self.filled:
-            avg_price = _round_div(self.fill_value, self.filled)
-            avg_fee = _round_div((self.taker_fees + self.maker_fees) * COUNT_SCALE, self.filled)
+            avg_price = Price(_round_div(self.fill_value, self.filled))
+            avg_fee = Money(_round_div((self.taker_fees + self.maker_fees) * COUNT_SCALE, self.filled))
         return OrderAck(
             order_id=self.order_id, client_order_id=self.client_order_id, fill_count=self.filled,
             remaining_count=self.remaining, average_fill_price=avg_price, average_fee_paid=avg_fee,
-            ts_ms=ts_ms, status=RESTING if self.status == PENDING else self.status,  # type: ignore[arg-type]
+            ts_ms=ts_ms, status=_SHOWN[self.status],
         )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ...domain import Balance, ExchangeFill, ExchangeOrder, Level, Market, MarketPosition, Settlement
 from ...errors import NotFound
-from ...money import ONE_DOLLAR, Count, Money, Price
+from ...money import ONE_DOLLAR, Count, Money, Price, flip
 from .orders import PENDING, RESTING
 from .state import EngineState
 
@@ -38,7 +38,7 @@ class PortfolioReads(EngineState):
             else:
                 best_ask = m.asks.best()
                 value += -p.pos * (ONE_DOLLAR - best_ask if best_ask is not None else 0)
-        return Balance(balance=acc.cash - acc.reserved + self.netting_credit(acc), portfolio_value=value)
+        return Balance(balance=Money(acc.cash - acc.reserved + self.netting_credit(acc)), portfolio_value=Money(value))
 
     def cash(self, account_id: str) -> Money:
         """Return total cash, including what resting orders hold as collateral."""
@@ -134,7 +134,7 @@ class PortfolioReads(EngineState):
         for mk in lvl.orders:
             if mk is o:
                 break
-            ahead += mk.remaining
+            ahead = Count(ahead + mk.remaining)
         return ahead
 
     def queue_positions(self, account_id: str, *, tickers: Sequence[str] | None = None) -> list[QueuePosition]:
@@ -154,7 +154,7 @@ class PortfolioReads(EngineState):
     def external_book(self, ticker: str) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
         """Return market data's own book ``(yes_bids, no_bids)``, best first, as last applied."""
         m = self._market(ticker)
-        return m.bids.external(), tuple((ONE_DOLLAR - p, s) for p, s in m.asks.external())
+        return m.bids.external(), tuple((flip(p), s) for p, s in m.asks.external())
 
     def accounts(self) -> list[str]:
         return list(self._accounts)
@@ -162,7 +162,7 @@ class PortfolioReads(EngineState):
     def external_position(self, ticker: str) -> Count:
         """Return the other participants' net position from trades with our accounts (+YES)."""
         p = self._external.positions.get(ticker)
-        return p.pos if p else 0
+        return p.pos if p else Count(0)
 
     def external_cash(self) -> Money:
         """Return the other participants' net cash from trades with our accounts."""
@@ -177,7 +177,7 @@ class PortfolioReads(EngineState):
             return out
         accounts_ahead = 0
         for o in lvl.orders:
-            out.append(QueuePosition(o.order_id, ticker, o.ahead + accounts_ahead))
+            out.append(QueuePosition(o.order_id, ticker, Count(o.ahead + accounts_ahead)))
             accounts_ahead += o.remaining
         return out
 

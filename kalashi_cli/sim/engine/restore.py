@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from ...domain import ExchangeFill, ExchangeOrder, OrderIntent, Settlement
-from ...money import ONE_DOLLAR, Money
+from ...money import ONE_DOLLAR, Count, Money, Price
 from .accounts import Account
 from .orders import CANCELED, EXECUTED, MARKET_CLOSED, RESTING, BookOrder
 from .state import EngineState
@@ -53,12 +53,12 @@ class Restore(EngineState):
             m = self._markets.get(f.ticker)
             if m is not None:
                 m.holders.add(acc.account_id)
-        acc.cash += pos.apply_fill(f.side == "bid", f.price, f.count, f.fee)
+        acc.cash = Money(acc.cash + pos.apply_fill(f.side == "bid", f.price, f.count, f.fee))
         pos.updated_ms = f.ts_ms
         acc.fills.append(f)
-        self.fees_collected += f.fee
+        self.fees_collected = Money(self.fees_collected + f.fee)
         ext = self._external.position(f.ticker)
-        self._external.cash += ext.apply_fill(f.side != "bid", f.price, f.count, 0)
+        self._external.cash = Money(self._external.cash + ext.apply_fill(f.side != "bid", f.price, f.count, Money(0)))
 
     def _restore_settlement(self, acc: Account, s: Settlement) -> None:
         acc.settlements.append(s)
@@ -67,14 +67,14 @@ class Restore(EngineState):
             return
         v = s.value if s.value is not None else (ONE_DOLLAR if s.result == "yes" else 0)
         held = pos.pos
-        acc.cash += pos.settle(v)
+        acc.cash = Money(acc.cash + pos.settle(Price(v)))
         ext = self._external.positions.get(s.ticker)
         if ext is not None:  # the counterparties' mirror of this account's contracts settles too
             pay = -held * v if held < 0 else held * (ONE_DOLLAR - v)
-            self._external.cash += pay
-            ext.pos += held
+            self._external.cash = Money(self._external.cash + pay)
+            ext.pos = Count(ext.pos + held)
             if ext.pos == 0:
-                ext.cost = 0
+                ext.cost = Money(0)
 
     def _restore_order(self, acc: Account, intent: OrderIntent | None, eo: ExchangeOrder) -> None:
         o = BookOrder(eo.order_id, eo.client_order_id, acc.account_id, eo.ticker, eo.side == "bid", eo.price,
@@ -89,7 +89,7 @@ class Restore(EngineState):
         o.remaining = eo.remaining_count
         o.taker_fees, o.maker_fees = eo.taker_fees, eo.maker_fees
         o.taker_cost, o.maker_cost = eo.taker_fill_cost, eo.maker_fill_cost
-        o.fill_value = sum(f.price * f.count for f in acc.fills if f.order_id == eo.order_id)
+        o.fill_value = Money(sum(f.price * f.count for f in acc.fills if f.order_id == eo.order_id))
         self._orders[o.order_id] = o
         acc.orders[o.order_id] = o
         if o.client_order_id:
@@ -104,7 +104,7 @@ class Restore(EngineState):
         self._set_units(m, o)
         pos = self._holder_position(acc, m)
         pos.reserve(o, o.remaining)
-        acc.reserved += pos.refresh()
+        acc.reserved = Money(acc.reserved + pos.refresh())
         self._book(m, o)
 
     def _bump_ids(self) -> None:

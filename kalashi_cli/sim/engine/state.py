@@ -68,7 +68,7 @@ class EngineState:
         self._clock = clock
         self._markets: dict[str, MarketBook] = {}
         self._accounts: dict[str, Account] = {}
-        self._external = Account(EXTERNAL, 0, external=True)
+        self._external = Account(EXTERNAL, Money(0), external=True)
         self._orders: dict[str, BookOrder] = {}
         # order_id → (account_id, create response or the error it met on arrival)
         self._results: dict[str, tuple[str, OrderAck | ExchangeError]] = {}
@@ -79,7 +79,7 @@ class EngineState:
         self._dirty_groups: list[OrderGroup] = []
         self._ids = {"ord": 0, "trd": 0, "grp": 0}
         self._tie = 0
-        self.fees_collected: Money = 0
+        self.fees_collected: Money = Money(0)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _sync(self) -> None:
@@ -110,7 +110,7 @@ class EngineState:
             if book.is_bid:
                 self._emit(BookDelta(m.ticker, m.seq, "yes", price, delta, self.now_ms))
             else:
-                self._emit(BookDelta(m.ticker, m.seq, "no", ONE_DOLLAR - price, delta, self.now_ms))
+                self._emit(BookDelta(m.ticker, m.seq, "no", Price(ONE_DOLLAR - price), delta, self.now_ms))
 
     def _order_event(self, o: BookOrder) -> None:
         if self._sinks:
@@ -156,7 +156,7 @@ class EngineState:
             m.holders.add(acc.account_id)
         if p.netted != m.netted:  # the market turned out to be in a netted event: re-cost its orders
             p.netted = m.netted
-            acc.reserved += p.refresh()
+            acc.reserved = Money(acc.reserved + p.refresh())
         return p
 
     # -- time -------------------------------------------------------------------------------
@@ -218,9 +218,9 @@ class EngineState:
             self._results[o.order_id] = (o.account_id, o.ack(self.now_ms))
 
     def _set_units(self, m: MarketBook, o: BookOrder) -> None:
-        o.unit_cost = o.price if o.is_bid else ONE_DOLLAR - o.price
+        o.unit_cost = Money(o.price if o.is_bid else ONE_DOLLAR - o.price)
         o.unit_fee = m.max_unit_fee(o.price, o.is_bid)
-        o.unit_neg = max(0, o.unit_cost + o.unit_fee - ONE_DOLLAR)
+        o.unit_neg = Money(max(0, o.unit_cost + o.unit_fee - ONE_DOLLAR))
 
     def _execute(self, o: BookOrder) -> None:
         """Check, collateralise, match and rest (or cancel the rest of) a new order."""
@@ -243,18 +243,18 @@ class EngineState:
             if room <= 0:
                 raise reject("invalid_order", "reduce_only order has no position to reduce")
             if o.remaining > room:
-                o.remaining = room
+                o.remaining = Count(room)
         if len(acc.open) >= self.max_open_orders and o.tif == "good_till_canceled":
             raise reject("too_many_open_orders", f"at most {self.max_open_orders} open orders")
         self._set_units(m, o)
         before, req_before = acc.reserved, pos.req
         pos.reserve(o, o.remaining)
-        acc.reserved += pos.refresh()
+        acc.reserved = Money(acc.reserved + pos.refresh())
         if acc.cash < acc.reserved and acc.cash + self.netting_credit(acc) < acc.reserved \
-                and not (o.tif == "fill_or_kill" and m.netted and self._netted_fits(acc, m, o, pos, before - req_before)):
+                and not (o.tif == "fill_or_kill" and m.netted and self._netted_fits(acc, m, o, pos, Money(before - req_before))):
             need = acc.reserved - acc.cash - self.netting_credit(acc)
             pos.release(o, o.reserved_units)
-            acc.reserved += pos.refresh()
+            acc.reserved = Money(acc.reserved + pos.refresh())
             raise reject("available_balance_too_low",
                          f"available balance too low: this order needs {need} micro-dollars more",
                          hint="lower the size or add balance")
@@ -277,7 +277,7 @@ class EngineState:
             positions[changed[0]] = changed[1]
         netted = {t: self._markets[t].event_ticker for t in positions
                   if t in self._markets and self._markets[t].netted}
-        return netting_credit(positions, netted) if netted else 0
+        return netting_credit(positions, netted) if netted else Money(0)
 
     def _netted_fits(self, acc: Account, m: MarketBook, o: BookOrder, pos: Position, others: Money) -> bool:
         """Whether a fill-or-kill in a netted event leaves cash + credit covering the rest once it has filled.
@@ -288,7 +288,7 @@ class EngineState:
         n = o.remaining
         close = min(n, max(0, -pos.pos)) if o.is_bid else min(n, max(0, pos.pos))
         cash = acc.cash + ONE_DOLLAR * close - (o.unit_cost + o.unit_fee) * n
-        after = pos.pos + (n if o.is_bid else -n)
+        after = Count(pos.pos + (n if o.is_bid else -n))
         pos.release(o, o.reserved_units)  # this market's other orders, at the position after the fill
         held = others + pos.requirement(after)
         pos.reserve(o, o.remaining)
@@ -322,7 +322,7 @@ class EngineState:
                     total += mk.remaining
             if total >= need:
                 break
-        return total
+        return Count(total)
 
     # -- the taker walk ---------------------------------------------------------------------
     def _take(self, m: MarketBook, o: BookOrder, opp: SideBook) -> bool:
@@ -353,7 +353,7 @@ class EngineState:
                 gap = mk.ahead - used
                 if gap > 0:
                     k = gap if gap < o.remaining else o.remaining
-                    self._match_external(m, o, p, k)
+                    self._match_external(m, o, p, Count(k))
                     used += k
                     if o.remaining == 0:
                         reached_end = False
@@ -376,22 +376,22 @@ class EngineState:
             tail = lvl.real - lvl.consumed - used
             if tail > 0:
                 k = tail if tail < o.remaining else o.remaining
-                self._match_external(m, o, p, k)
+                self._match_external(m, o, p, Count(k))
                 used += k
         if used:
             # taken external liquidity stays taken until market data changes this level
-            lvl.consumed += used
+            lvl.consumed = Count(lvl.consumed + used)
             change -= used
             for mk in lvl.orders:
-                mk.ahead = mk.ahead - used if mk.ahead > used else 0
+                mk.ahead = Count(mk.ahead - used if mk.ahead > used else Count(0))
         if change:
-            self._book_delta(m, book, p, change)
+            self._book_delta(m, book, p, Count(change))
         book.relist(lvl)
         return stopped
 
     def _print(self, m: MarketBook, trade_id: str, price: Price, count: Count, taker_is_bid: bool) -> None:
         m.last_price = price
-        m.volume += count
+        m.volume = Count(m.volume + count)
         if self._sinks:
             self._emit(TradePrinted(Trade(trade_id, m.ticker, price, count, "bid" if taker_is_bid else "ask",
                                           self.now_ms), external=False))
@@ -429,22 +429,22 @@ class EngineState:
         pos = self._holder_position(acc, m)
         fee = m.fee(price, k, is_taker)
         pos.release(o, k)
-        acc.cash += pos.apply_fill(o.is_bid, price, k, fee)
-        acc.reserved += pos.refresh()
+        acc.cash = Money(acc.cash + pos.apply_fill(o.is_bid, price, k, fee))
+        acc.reserved = Money(acc.reserved + pos.refresh())
         now = self.now_ms
         pos.updated_ms = now
-        o.remaining -= k
-        o.filled += k
-        o.fill_value += price * k
+        o.remaining = Count(o.remaining - k)
+        o.filled = Count(o.filled + k)
+        o.fill_value = Money(o.fill_value + price * k)
         cost = price * k if o.is_bid else (ONE_DOLLAR - price) * k
         if is_taker:
-            o.taker_fees += fee
-            o.taker_cost += cost
+            o.taker_fees = Money(o.taker_fees + fee)
+            o.taker_cost = Money(o.taker_cost + cost)
         else:
-            o.maker_fees += fee
-            o.maker_cost += cost
+            o.maker_fees = Money(o.maker_fees + fee)
+            o.maker_cost = Money(o.maker_cost + cost)
         o.updated_ms = now
-        self.fees_collected += fee
+        self.fees_collected = Money(self.fees_collected + fee)
         fill = ExchangeFill(trade_id, o.order_id, m.ticker, "bid" if o.is_bid else "ask", price, k, fee, is_taker,
                             now, o.client_order_id)
         acc.fills.append(fill)
@@ -452,7 +452,7 @@ class EngineState:
             g = acc.groups.get(o.group_id)
             if g is not None and not g.deleted:
                 g.window.append((now, k))
-                g.matched += k
+                g.matched = Count(g.matched + k)
                 self._dirty_groups.append(g)
         if self._sinks:
             self._emit(FillEvent(acc.account_id, fill, pos.pos))
@@ -464,15 +464,15 @@ class EngineState:
         pos = ext.positions.get(m.ticker)
         if pos is None:
             pos = ext.positions[m.ticker] = Position(m.ticker)
-        ext.cash += pos.apply_fill(is_bid, price, k, 0)
+        ext.cash = Money(ext.cash + pos.apply_fill(is_bid, price, k, Money(0)))
 
     # -- resting orders ---------------------------------------------------------------------
     def _book(self, m: MarketBook, o: BookOrder) -> None:
         """Put ``o`` at the back of its price level: behind all external size there now."""
         book = m.bids if o.is_bid else m.asks
         lvl = book.level(o.price)
-        o.ahead = lvl.real - lvl.consumed
-        o.credit = 0
+        o.ahead = Count(lvl.real - lvl.consumed)
+        o.credit = Count(0)
         lvl.orders.append(o)
         o.booked = True
         book.n_orders += 1
@@ -493,19 +493,19 @@ class EngineState:
         o.booked = False
         book.n_orders -= 1
         if not quiet_book:
-            self._book_delta(m, book, o.price, -o.remaining)
+            self._book_delta(m, book, o.price, Count(-o.remaining))
             book.relist(lvl)
 
     def _shrink(self, m: MarketBook, o: BookOrder, k: Count) -> None:
         """Lower a resting order's size in place (keeps its queue priority)."""
         acc = self._accounts[o.account_id]
         pos = self._holder_position(acc, m)
-        o.remaining -= k
+        o.remaining = Count(o.remaining - k)
         pos.release(o, k)
-        acc.reserved += pos.refresh()
+        acc.reserved = Money(acc.reserved + pos.refresh())
         o.updated_ms = self.now_ms
         if o.booked:
-            self._book_delta(m, m.bids if o.is_bid else m.asks, o.price, -k)
+            self._book_delta(m, m.bids if o.is_bid else m.asks, o.price, Count(-k))
 
     def _cancel(self, m: MarketBook, o: BookOrder, reason: str, *, quiet_book: bool = False) -> Count:
         """Cancel what is left of ``o``; return the count removed."""
@@ -517,14 +517,14 @@ class EngineState:
         pos = acc.positions.get(m.ticker)
         if pos is not None and o.reserved_units:
             pos.release(o, o.reserved_units)
-            acc.reserved += pos.refresh()
-        o.remaining = 0
+            acc.reserved = Money(acc.reserved + pos.refresh())
+        o.remaining = Count(0)
         o.move(CANCELED, self.now_ms, reason)
         self._order_event(o)
         return rem
 
     # -- market data ------------------------------------------------------------------------
-    def _set_real(self, m: MarketBook, book: SideBook, lvl: Level, new_real: Count) -> None:
+    def _set_real(self, m: MarketBook, book: SideBook, lvl: Level, new_real: int) -> None:
         """Market data changed a level's external size to ``new_real``."""
         old_eff = lvl.real - lvl.consumed
         lvl.real = new_real
@@ -533,7 +533,7 @@ class EngineState:
             if lvl.consumed > new_real:
                 lvl.consumed = new_real
         else:
-            lvl.consumed = 0  # market data moved this level: our earlier takes are forgotten
+            lvl.consumed = Count(0)  # market data moved this level: our earlier takes are forgotten
         new_eff = new_real - lvl.consumed
         if lvl.orders and new_eff < old_eff:
             # a shrink is a cancellation behind us, unless the level is now smaller than our
@@ -542,12 +542,12 @@ class EngineState:
             for o in lvl.orders:
                 if o.ahead > new_eff:
                     credit = o.credit if now - o.credit_ms <= window else 0
-                    o.credit = credit + o.ahead - new_eff
+                    o.credit = Count(credit + o.ahead - new_eff)
                     o.credit_ms = now
-                    o.ahead = new_eff
+                    o.ahead = Count(new_eff)
         d = new_eff - old_eff
         if d:
-            self._book_delta(m, book, lvl.price, d)
+            self._book_delta(m, book, lvl.price, Count(d))
         book.relist(lvl)
 
     def _trade_fills(self, m: MarketBook, book: SideBook, trade: Trade) -> None:
@@ -568,11 +568,11 @@ class EngineState:
             if p != p_t:
                 # the trade printed through our price: the real queue here was empty, we go first
                 for o in list(lvl.orders):
-                    o.ahead = 0
-                    o.credit = 0
+                    o.ahead = Count(0)
+                    o.credit = Count(0)
                     if budget > 0:
                         k = budget if budget < o.remaining else o.remaining
-                        budget -= k
+                        budget = Count(budget - k)
                         change -= k
                         self._maker_vs_external(m, book, lvl, o, p, k, trade.taker_side == "bid")
             else:
@@ -589,19 +589,19 @@ class EngineState:
                     if budget > 0:
                         room = budget - reach - acc_ahead
                         if room > 0:
-                            k = room if room < rem else rem
+                            k = Count(room if room < rem else rem)
                             change -= k
                             self._maker_vs_external(m, book, lvl, o, p, k, trade.taker_side == "bid")
                     acc_ahead += rem
                     cut = n - credit  # the real trade took n from the front of the real queue
                     if cut > 0:
-                        o.ahead = o.ahead - cut if o.ahead > cut else 0
+                        o.ahead = Count(o.ahead - cut if o.ahead > cut else Count(0))
                     if o.ahead < floor:  # an order never gets ahead of one that arrived before it
-                        o.ahead = floor
+                        o.ahead = Count(floor)
                     floor = o.ahead
-                    o.credit = credit - n if credit > n else 0
+                    o.credit = Count(credit - n if credit > n else Count(0))
             if change:
-                self._book_delta(m, book, p, change)
+                self._book_delta(m, book, p, Count(change))
             book.relist(lvl)
 
     def _maker_vs_external(self, m: MarketBook, book: SideBook, lvl: Level, o: BookOrder, price: Price, k: Count,

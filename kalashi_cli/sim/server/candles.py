@@ -38,7 +38,7 @@ class Minute:
         self.bid = bid  # [open, high, low, close] in price units
         self.ask = ask
         self.trade: list[int] | None = None
-        self.volume: Count = 0
+        self.volume: Count = Count(0)
         self.notional = 0  # Σ price × count (for the volume-weighted mean)
         self.oi = oi
 
@@ -61,7 +61,7 @@ class _Series:
         self.keys: list[int] = []
         self.minutes: dict[int, Minute] = {}
         self.quote: tuple[int, int] | None = None  # the (yes bid, yes ask) in force
-        self.oi: Count = 0
+        self.oi: Count = Count(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,7 @@ class CandleStore:
             s = self._series[ticker] = _Series()
         m = self._minute(s, ts_ms)
         m.trade = _touch(m.trade, price)
-        m.volume += count
+        m.volume = Count(m.volume + count)
         m.notional += price * count
 
     def last_quote(self, ticker: str) -> tuple[int, int] | None:
@@ -151,7 +151,7 @@ class CandleStore:
         i = bisect_left(s.keys, (first_end - p) // MINUTE_S)
         carry_bid = carry_ask = None
         previous: int | None = None
-        oi: Count = 0
+        oi: Count = Count(0)
         for k in s.keys[:i]:
             m = s.minutes[k]
             carry_bid = m.bid[3] if m.bid else carry_bid
@@ -159,7 +159,7 @@ class CandleStore:
             previous = m.trade[3] if m.trade else previous
             oi = m.oi
         if latest_before_start and i > 0 and first_end <= last_end:
-            out.append(_candle(first_end, None, None, carry_bid, carry_ask, None, 0, 0, previous, oi))
+            out.append(_candle(first_end, None, None, carry_bid, carry_ask, None, Count(0), 0, previous, oi))
         end = first_end
         while end <= last_end and len(out) < MAX_CANDLES:
             bid = ask = trade = None
@@ -173,7 +173,7 @@ class CandleStore:
                 notional += m.notional
                 oi = m.oi
                 i += 1
-            out.append(_candle(end, bid, ask, carry_bid, carry_ask, trade, volume, notional, previous, oi))
+            out.append(_candle(end, bid, ask, carry_bid, carry_ask, trade, Count(volume), notional, previous, oi))
             carry_bid = bid[3] if bid else carry_bid
             carry_ask = ask[3] if ask else carry_ask
             previous = trade[3] if trade else previous
@@ -199,7 +199,7 @@ def _candle(end: int, bid: list[int] | None, ask: list[int] | None, carry_bid: i
 
 
 def _opt(p: int | None) -> str | None:
-    return fmt_price(p) if p is not None else None
+    return fmt_price(Price(p)) if p is not None else None
 
 
 def candle_json(c: Candle) -> Json:
@@ -208,14 +208,14 @@ def candle_json(c: Candle) -> Json:
                    "mean_dollars": _opt(c.mean), "previous_dollars": _opt(c.previous)}
     if c.price is not None:
         o, h, lo, cl = c.price
-        price.update(open_dollars=fmt_price(o), high_dollars=fmt_price(h), low_dollars=fmt_price(lo),
-                     close_dollars=fmt_price(cl))
+        price.update(open_dollars=fmt_price(Price(o)), high_dollars=fmt_price(Price(h)), low_dollars=fmt_price(Price(lo)),
+                     close_dollars=fmt_price(Price(cl)))
     return {
         "end_period_ts": c.end_ts,
-        "yes_bid": {"open_dollars": fmt_price(c.bid[0]), "high_dollars": fmt_price(c.bid[1]),
-                    "low_dollars": fmt_price(c.bid[2]), "close_dollars": fmt_price(c.bid[3])},
-        "yes_ask": {"open_dollars": fmt_price(c.ask[0]), "high_dollars": fmt_price(c.ask[1]),
-                    "low_dollars": fmt_price(c.ask[2]), "close_dollars": fmt_price(c.ask[3])},
+        "yes_bid": {"open_dollars": fmt_price(Price(c.bid[0])), "high_dollars": fmt_price(Price(c.bid[1])),
+                    "low_dollars": fmt_price(Price(c.bid[2])), "close_dollars": fmt_price(Price(c.bid[3]))},
+        "yes_ask": {"open_dollars": fmt_price(Price(c.ask[0])), "high_dollars": fmt_price(Price(c.ask[1])),
+                    "low_dollars": fmt_price(Price(c.ask[2])), "close_dollars": fmt_price(Price(c.ask[3]))},
         "price": price,
         "volume_fp": fmt_count(c.volume),
         "open_interest_fp": fmt_count(c.oi),
@@ -227,10 +227,10 @@ def historical_candle_json(c: Candle) -> Json:
     o, h, lo, cl = c.price if c.price is not None else (None, None, None, None)
     return {
         "end_period_ts": c.end_ts,
-        "yes_bid": {"open": fmt_price(c.bid[0]), "high": fmt_price(c.bid[1]), "low": fmt_price(c.bid[2]),
-                    "close": fmt_price(c.bid[3])},
-        "yes_ask": {"open": fmt_price(c.ask[0]), "high": fmt_price(c.ask[1]), "low": fmt_price(c.ask[2]),
-                    "close": fmt_price(c.ask[3])},
+        "yes_bid": {"open": fmt_price(Price(c.bid[0])), "high": fmt_price(Price(c.bid[1])), "low": fmt_price(Price(c.bid[2])),
+                    "close": fmt_price(Price(c.bid[3]))},
+        "yes_ask": {"open": fmt_price(Price(c.ask[0])), "high": fmt_price(Price(c.ask[1])), "low": fmt_price(Price(c.ask[2])),
+                    "close": fmt_price(Price(c.ask[3]))},
         "price": {"open": _opt(o), "high": _opt(h), "low": _opt(lo), "close": _opt(cl), "mean": _opt(c.mean),
                   "previous": _opt(c.previous)},
         "volume": fmt_count(c.volume),

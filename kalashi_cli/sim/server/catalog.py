@@ -49,8 +49,8 @@ class MarketRecord:
     prev_yes_bid: Price | None = None
     prev_yes_ask: Price | None = None
     prev_last: Price | None = None
-    own_volume: Count = 0  # contracts our accounts traded (added to the universe's volume)
-    last_trade_count: Count = 0
+    own_volume: Count = Count(0)  # contracts our accounts traded (added to the universe's volume)
+    last_trade_count: Count = Count(0)
 
 
 @dataclass(slots=True)

@@ -17,9 +17,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ...domain import ExchangeFill, ExchangeOrder, Market, MarketPosition, OrderAck, OrderIntent, Trade
+from ...domain import (
+    ExchangeFill,
+    ExchangeOrder,
+    Market,
+    MarketPosition,
+    OrderAck,
+    OrderIntent,
+    OrderStatus,
+    Trade,
+)
 from ...errors import UsageError
-from ...money import MONEY_SCALE, ONE_DOLLAR, Count, Money, fmt_money
+from ...money import MONEY_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money
 from ..engine import (
     BookDelta,
     EngineEvent,
@@ -59,7 +68,7 @@ class ExchangeConfig:
     start_step: int = 0
     speed: float = 1.0  # market seconds per wall second; 0 = the market moves only on POST /_sim/step
     sim_seconds_per_step: int = 10  # the universe's clock per step (as --source sim)
-    balance: Money = 1000 * MONEY_SCALE
+    balance: Money = Money(1000 * MONEY_SCALE)
     tier: Tier = TIERS["basic"]
     rate_limits: bool = True
     retain_settled_s: int = 3600  # market seconds a settled market stays on the live endpoints
@@ -121,7 +130,7 @@ class ExchangeCore:
                                    retain_settled_ms=config.retain_settled_s * 1000, on_forget=self.candles.forget)
         self.driver.trades_paused = not self.trading_active  # nothing matches during a trading pause
         self.limits = RateLimits(config.tier, enabled=config.rate_limits, clock=monotonic or time.monotonic)
-        self.hub: Listener = _Silent()  # type: ignore[assignment]
+        self.hub: Listener = _Silent()
         self.clock_listener: Callable[[], None] | None = None  # the runner's stepper wakes on changes
         self.meta: dict[str, OrderMeta] = {}
         self.pos_meta: dict[tuple[str, str], tuple[Count, Money, int]] = {}  # volume, total traded, updated
@@ -226,7 +235,7 @@ class ExchangeCore:
         if rec is not None:
             rec.last_trade_count = t.count
             if not ev.external:
-                rec.own_volume += t.count
+                rec.own_volume = Count(rec.own_volume + t.count)
         if self.hub.active:
             self.hub.trade(self.public_trade(t))
 
@@ -253,7 +262,7 @@ class ExchangeCore:
                 m = rec.market
             bid = m.yes_bids[0][0] if m.yes_bids else 0
             ask = ONE_DOLLAR - m.no_bids[0][0] if m.no_bids else ONE_DOLLAR
-            self.candles.quote(t, now, bid, ask, rec.market.open_interest)
+            self.candles.quote(t, now, Price(bid), Price(ask), rec.market.open_interest)
 
     def after_request(self) -> None:
         """What every answered request and every control call ends with."""
@@ -300,7 +309,7 @@ class ExchangeCore:
         self.driver.trades_paused = not active
         if not active:
             for acct in self.engine.accounts():
-                for o in self.engine.orders(acct, status="resting"):
+                for o in self.engine.orders(acct, status=OrderStatus.RESTING):
                     meta = self.meta.get(o.order_id)
                     if meta is not None and meta.intent.cancel_order_on_pause:
                         self.engine.cancel(acct, o.order_id)

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ...domain import OrderIntent
+from ...domain import OrderIntent, OrderStatus
 from ...errors import ExchangeError
-from ...money import Count, fmt_count, parse_count, parse_price
+from ...money import Count, Price, fmt_count, parse_count, parse_price
 from . import serialize as ser
 from .core import ExchangeCore, OrderMeta
 from .params import ApiError, Json, Params, Reply, bad
@@ -89,7 +89,7 @@ def parse_intent(body: Any) -> OrderIntent:
     routing(body)
     return OrderIntent(
         client_order_id=field(body, "client_order_id", str) or "",
-        ticker=ticker, side=side, price=price, count=count,
+        ticker=ticker, side=side, price=Price(price), count=count,
         time_in_force=tif, self_trade_prevention_type=stp,
         post_only=bool(field(body, "post_only", bool)), reduce_only=bool(field(body, "reduce_only", bool)),
         expiration_ts=field(body, "expiration_time", int),
@@ -177,14 +177,14 @@ class Orders:
         new_coid = field(body, "updated_client_order_id", str)
         try:
             with x.caused_by(account, new_coid or coid or ""):
-                ack = x.engine.amend(account, engine_id, ticker=ticker, side=side, price=price, count=count,
+                ack = x.engine.amend(account, engine_id, ticker=ticker, side=side, price=Price(price), count=count,
                                      client_order_id=coid, updated_client_order_id=new_coid, expiration_ts=exp)
         except ExchangeError as e:
             raise ApiError.of(e) from None
         meta = x.meta.get(engine_id)
         if meta is not None:
             expiry = meta.intent.expiration_ts if exp is None else (exp or None)
-            meta.intent = replace(meta.intent, price=price, count=count, client_order_id=ack.client_order_id,
+            meta.intent = replace(meta.intent, price=Price(price), count=count, client_order_id=ack.client_order_id,
                                   expiration_ts=expiry)
         return 200, ser.ack_json(x.public_ack(ack))
 
@@ -251,7 +251,7 @@ class Orders:
         for item in self.batch_items(body):
             oid = item.get("order_id") if isinstance(item, Mapping) else None
             if not isinstance(oid, str) or not oid:
-                out.append({"order_id": "", "reduced_by": fmt_count(0),
+                out.append({"order_id": "", "reduced_by": fmt_count(Count(0)),
                             "error": _item_error(bad("order_id is required"))})
                 continue
             try:
@@ -259,14 +259,14 @@ class Orders:
                 ticker = item.get("market_ticker")
                 out.append(self._cancel(account, oid, ticker if isinstance(ticker, str) else None))
             except ApiError as e:
-                out.append({"order_id": oid, "reduced_by": fmt_count(0), "error": _item_error(e)})
+                out.append({"order_id": oid, "reduced_by": fmt_count(Count(0)), "error": _item_error(e)})
         return 200, {"orders": out}
 
     def cancel_all(self, account: str, p: Params) -> Reply:
         """DELETE /portfolio/events/orders: 204 with no body, as the 3.34 spec documents."""
         p.allow("subaccount").subaccount()
         x = self.x
-        for o in x.engine.orders(account, status="resting"):
+        for o in x.engine.orders(account, status=OrderStatus.RESTING):
             try:
                 with x.caused_by(account, o.client_order_id):
                     x.engine.cancel(account, o.order_id)

@@ -8,9 +8,9 @@ settled before the market cutoff (REFERENCE §11, §12 trap 12).
 
 from __future__ import annotations
 
-from ...domain import ExchangeFill, ExchangeOrder, MarketPosition, Settlement
+from ...domain import ExchangeFill, ExchangeOrder, MarketPosition, OrderStatus, Settlement
 from ...errors import ExchangeError
-from ...money import ONE_DOLLAR, fmt_count, fmt_money
+from ...money import ONE_DOLLAR, Money, fmt_count, fmt_money
 from . import serialize as ser
 from .core import ExchangeCore
 from .params import ROUTING, ApiError, Json, Params, Reply, bad, page, ts_filter, within
@@ -32,12 +32,12 @@ class Portfolio:
     def resting_order_value(self, account: str, p: Params) -> Reply:
         p.allow()
         total = 0
-        for o in self.x.engine.orders(account, status="resting"):
+        for o in self.x.engine.orders(account, status=OrderStatus.RESTING):
             per = o.price if o.side == "bid" else ONE_DOLLAR - o.price  # collateral per contract
             total += per * o.remaining_count
         money = total  # price units (1/10 000 $) × count units (1/100) = money units (1/1 000 000 $)
         return 200, {"total_resting_order_value": ser.cents(money),
-                     "resting_order_value_breakdown": [{"exchange_index": 0, "balance": fmt_money(money)}]}
+                     "resting_order_value_breakdown": [{"exchange_index": 0, "balance": fmt_money(Money(money))}]}
 
     # ------------------------------------------------------------------ positions
     def positions(self, account: str, p: Params, *, historical: bool = False) -> Reply:
@@ -83,7 +83,7 @@ class Portfolio:
 
     # ------------------------------------------------------------------ orders
     def _is_old_order(self, o: ExchangeOrder, cutoff: int) -> bool:
-        if o.status == "resting":
+        if o.status == OrderStatus.RESTING:
             return False  # resting orders are always live
         _, updated = self.x.order_meta(o)
         return max(updated, o.created_ts_ms) < cutoff

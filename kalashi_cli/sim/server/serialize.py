@@ -28,7 +28,18 @@ from ...domain import (
     Settlement,
     Trade,
 )
-from ...money import COUNT_SCALE, MONEY_SCALE, MULT_SCALE, ONE_DOLLAR, fmt_count, fmt_money, fmt_price
+from ...money import (
+    COUNT_SCALE,
+    MONEY_SCALE,
+    MULT_SCALE,
+    ONE_DOLLAR,
+    Count,
+    Money,
+    Price,
+    fmt_count,
+    fmt_money,
+    fmt_price,
+)
 from .catalog import EventRecord, MarketRecord, SeriesRecord
 
 Json = dict[str, Any]
@@ -36,9 +47,9 @@ Json = dict[str, Any]
 TOO_MANY_REQUESTS: Json = {"error": "too many requests"}
 _MONEY_PER_CENT = MONEY_SCALE // 100
 _PRICE_PER_CENT = ONE_DOLLAR // 100
-_ZERO_PRICE = fmt_price(0)
+_ZERO_PRICE = fmt_price(Price(0))
 _ONE_PRICE = fmt_price(ONE_DOLLAR)
-_ZERO_COUNT = fmt_count(0)
+_ZERO_COUNT = fmt_count(Count(0))
 
 
 def iso(ms: int) -> str:
@@ -102,16 +113,16 @@ def market_json(rec: MarketRecord, book: Market, status: str) -> Json:
         "status": status,
         "yes_bid_dollars": fmt_price(yes_bid[0]) if yes_bid else _ZERO_PRICE,
         "yes_bid_size_fp": fmt_count(yes_bid[1]) if yes_bid else _ZERO_COUNT,
-        "yes_ask_dollars": fmt_price(yes_ask),
+        "yes_ask_dollars": fmt_price(Price(yes_ask)),
         "yes_ask_size_fp": fmt_count(no_bid[1]) if no_bid else _ZERO_COUNT,
-        "no_bid_dollars": fmt_price(ONE_DOLLAR - yes_ask),
-        "no_ask_dollars": fmt_price(ONE_DOLLAR - yes_bid[0]) if yes_bid else _ONE_PRICE,
+        "no_bid_dollars": fmt_price(Price(ONE_DOLLAR - yes_ask)),
+        "no_ask_dollars": fmt_price(Price(ONE_DOLLAR - yes_bid[0])) if yes_bid else _ONE_PRICE,
         "last_price_dollars": fmt_price(last) if last else _ZERO_PRICE,
-        "previous_yes_bid_dollars": fmt_price(rec.prev_yes_bid or 0),
-        "previous_yes_ask_dollars": fmt_price(rec.prev_yes_ask or 0),
-        "previous_price_dollars": fmt_price(rec.prev_last or 0),
-        "volume_fp": fmt_count(m.volume + rec.own_volume),
-        "volume_24h_fp": fmt_count(m.volume + rec.own_volume),
+        "previous_yes_bid_dollars": fmt_price(rec.prev_yes_bid or Price(0)),
+        "previous_yes_ask_dollars": fmt_price(rec.prev_yes_ask or Price(0)),
+        "previous_price_dollars": fmt_price(rec.prev_last or Price(0)),
+        "volume_fp": fmt_count(Count(m.volume + rec.own_volume)),
+        "volume_24h_fp": fmt_count(Count(m.volume + rec.own_volume)),
         "open_interest_fp": fmt_count(m.open_interest),
         "notional_value_dollars": _ONE_PRICE,
         "result": rec.result,
@@ -199,7 +210,7 @@ def series_json(s: SeriesRecord, *, volume: int | None = None) -> Json:
         "exchange_index": 0,
     }
     if volume is not None:
-        out["volume_fp"] = fmt_count(volume)
+        out["volume_fp"] = fmt_count(Count(volume))
     return out
 
 
@@ -241,7 +252,7 @@ def trade_json(t: Trade) -> Json:
         "ticker": t.ticker,
         "count_fp": fmt_count(t.count),
         "yes_price_dollars": fmt_price(t.price),
-        "no_price_dollars": fmt_price(ONE_DOLLAR - t.price),
+        "no_price_dollars": fmt_price(Price(ONE_DOLLAR - t.price)),
         "taker_outcome_side": outcome,
         "taker_book_side": t.taker_side,
         "taker_side": outcome,
@@ -279,7 +290,7 @@ def order_json(o: ExchangeOrder, *, user_id: str, intent: OrderIntent | None, up
         "type": "limit",
         "status": o.status,
         "yes_price_dollars": fmt_price(o.price),
-        "no_price_dollars": fmt_price(ONE_DOLLAR - o.price),
+        "no_price_dollars": fmt_price(Price(ONE_DOLLAR - o.price)),
         "fill_count_fp": fmt_count(o.fill_count),
         "remaining_count_fp": fmt_count(o.remaining_count),
         "initial_count_fp": fmt_count(o.initial_count),
@@ -317,7 +328,7 @@ def fill_json(f: ExchangeFill) -> Json:
         "action": "buy",
         "count_fp": fmt_count(f.count),
         "yes_price_dollars": fmt_price(f.price),
-        "no_price_dollars": fmt_price(ONE_DOLLAR - f.price),
+        "no_price_dollars": fmt_price(Price(ONE_DOLLAR - f.price)),
         "is_taker": f.is_taker,
         "fee_cost": fmt_money(f.fee),
         "created_time": iso(f.ts_ms),
@@ -334,7 +345,7 @@ def position_json(p: MarketPosition, *, total_traded: int, updated_ms: int) -> J
         "exchange_index": 0,
         "position_fp": fmt_count(p.position),
         "market_exposure_dollars": fmt_money(p.exposure),
-        "total_traded_dollars": fmt_money(total_traded),
+        "total_traded_dollars": fmt_money(Money(total_traded)),
         "realized_pnl_dollars": fmt_money(p.realized_pnl),
         "fees_paid_dollars": fmt_money(p.fees_paid),
         "last_updated_ts": iso(updated_ms),
@@ -346,11 +357,11 @@ def event_position_json(event_ticker: str, positions: Sequence[MarketPosition]) 
     exposure = sum(p.exposure for p in positions)
     return {
         "event_ticker": event_ticker,
-        "total_cost_dollars": fmt_money(exposure),
-        "total_cost_shares_fp": fmt_count(sum(abs(p.position) for p in positions)),
-        "event_exposure_dollars": fmt_money(exposure),
-        "realized_pnl_dollars": fmt_money(sum(p.realized_pnl for p in positions)),
-        "fees_paid_dollars": fmt_money(sum(p.fees_paid for p in positions)),
+        "total_cost_dollars": fmt_money(Money(exposure)),
+        "total_cost_shares_fp": fmt_count(Count(sum(abs(p.position) for p in positions))),
+        "event_exposure_dollars": fmt_money(Money(exposure)),
+        "realized_pnl_dollars": fmt_money(Money(sum(p.realized_pnl for p in positions))),
+        "fees_paid_dollars": fmt_money(Money(sum(p.fees_paid for p in positions))),
     }
 
 
@@ -362,11 +373,11 @@ def settlement_json(s: Settlement, *, cost: int) -> Json:
         "exchange_index": 0,
         "market_result": s.result,
         "yes_count_fp": fmt_count(s.yes_count),
-        "yes_total_cost_dollars": fmt_money(cost if s.yes_count else 0),
+        "yes_total_cost_dollars": fmt_money(Money(cost if s.yes_count else Money(0))),
         "no_count_fp": fmt_count(s.no_count),
-        "no_total_cost_dollars": fmt_money(cost if s.no_count else 0),
+        "no_total_cost_dollars": fmt_money(Money(cost if s.no_count else Money(0))),
         "revenue": cents(s.revenue),
-        "fee_cost": fmt_money(0),
+        "fee_cost": fmt_money(Money(0)),
         "settled_time": iso(s.settled_ts_ms),
     }
     if s.value is not None:
@@ -405,13 +416,13 @@ def ws_ticker(rec: MarketRecord, book: Market, *, ts_ms: int) -> Json:
     return {
         "market_ticker": rec.ticker,
         "market_id": rec.market_id,
-        "price_dollars": fmt_price(last or 0),
+        "price_dollars": fmt_price(last or Price(0)),
         "yes_bid_dollars": fmt_price(yes_bid[0]) if yes_bid else _ZERO_PRICE,
-        "yes_ask_dollars": fmt_price(ONE_DOLLAR - no_bid[0]) if no_bid else _ONE_PRICE,
+        "yes_ask_dollars": fmt_price(Price(ONE_DOLLAR - no_bid[0])) if no_bid else _ONE_PRICE,
         "yes_bid_size_fp": fmt_count(yes_bid[1]) if yes_bid else _ZERO_COUNT,
         "yes_ask_size_fp": fmt_count(no_bid[1]) if no_bid else _ZERO_COUNT,
         "last_trade_size_fp": fmt_count(rec.last_trade_count),
-        "volume_fp": fmt_count(volume),
+        "volume_fp": fmt_count(Count(volume)),
         "open_interest_fp": fmt_count(m.open_interest),
         # whole dollars, approximated at the last price (the sim keeps no per-trade notional)
         "dollar_volume": volume * (last or 0) // (COUNT_SCALE * ONE_DOLLAR),
@@ -429,7 +440,7 @@ def ws_trade(t: Trade) -> Json:
         "trade_id": t.trade_id,
         "market_ticker": t.ticker,
         "yes_price_dollars": fmt_price(t.price),
-        "no_price_dollars": fmt_price(ONE_DOLLAR - t.price),
+        "no_price_dollars": fmt_price(Price(ONE_DOLLAR - t.price)),
         "count_fp": fmt_count(t.count),
         "taker_side": outcome,
         "taker_outcome_side": outcome,
@@ -458,7 +469,7 @@ def ws_fill(f: ExchangeFill, *, post_position: int) -> Json:
         "book_side": f.side,
         "ts": f.ts_ms // 1000,
         "ts_ms": f.ts_ms,
-        "post_position_fp": fmt_count(post_position),
+        "post_position_fp": fmt_count(Count(post_position)),
         "purchased_side": outcome,
     }
     if f.client_order_id:
@@ -512,5 +523,5 @@ def ws_market_position(p: MarketPosition, *, user_id: str, volume: int) -> Json:
         "realized_pnl_dollars": fmt_money(p.realized_pnl),
         "fees_paid_dollars": fmt_money(p.fees_paid),
         "position_fee_cost_dollars": fmt_money(p.fees_paid),
-        "volume_fp": fmt_count(volume),
+        "volume_fp": fmt_count(Count(volume)),
     }

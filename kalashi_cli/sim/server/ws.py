@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from ...domain import ExchangeFill, ExchangeOrder, Market, MarketPosition, OrderIntent, Trade
-from ...money import ONE_DOLLAR, fmt_count, fmt_price
+from ...money import ONE_DOLLAR, Price, fmt_count, fmt_price
 from ..engine import BookDelta, MarketStatus
 from . import serialize as ser
 from .catalog import MarketRecord, user_uuid
@@ -172,7 +172,7 @@ class Hub:
             if not sub.wants(ev.ticker):
                 continue
             price = ONE_DOLLAR - ev.price if (ev.side == "no" and sub.use_yes_price) else ev.price
-            msg: Json = {"market_ticker": ev.ticker, "market_id": market_id, "price_dollars": fmt_price(price),
+            msg: Json = {"market_ticker": ev.ticker, "market_id": market_id, "price_dollars": fmt_price(Price(price)),
                          "delta_fp": fmt_count(ev.delta), "side": ev.side, "ts_ms": ev.ts_ms}
             if cause is not None and cause[1] and conn.account == cause[0]:
                 msg["client_order_id"] = cause[1]
@@ -292,7 +292,7 @@ class Hub:
                 msg["yes_dollars_fp"] = ser.ws_levels(book.yes_bids)
             if book.no_bids:
                 if sub.use_yes_price:  # NO bids re-priced on the YES leg, ascending
-                    msg["no_dollars_fp"] = [[fmt_price(ONE_DOLLAR - q), fmt_count(n)]
+                    msg["no_dollars_fp"] = [[fmt_price(Price(ONE_DOLLAR - q)), fmt_count(n)]
                                             for q, n in sorted(book.no_bids, reverse=True)]
                 else:
                     msg["no_dollars_fp"] = ser.ws_levels(book.no_bids)
