@@ -53,7 +53,7 @@ def load_runs() -> list[list[bytes]]:
 
     The recorder's envelopes carry each message verbatim in ``payload_json``; they are re-framed
     as ``{type, sid, seq, msg}`` with the sid of their channel's ``ws_subscribed`` line, exactly
-    as :mod:`kalashi_cli.sim.replay` reads them. A ``ws_connected`` line starts a new connection.
+    as :mod:`kalashi_cli.exchange.replay` reads them. A ``ws_connected`` line starts a new connection.
     """
     conns: list[list[bytes]] = []
     for path in sorted(RUNS.glob("*.events.jsonl.gz")):

@@ -3,7 +3,7 @@
 Reads ``../shared/data/kalshi-real`` (never copied into the repository) and returns plain
 statistics: trade arrivals and sizes, book walking, cancel/replace at the touch, mid moves by
 horizon, markouts after trades, spread and depth against time to close, and price against
-outcome. Books are rebuilt with the product's own code (:func:`kalashi_cli.sim.replay.load_recording`
+outcome. Books are rebuilt with the product's own code (:func:`kalashi_cli.exchange.replay.load_recording`
 and :class:`kalashi_cli.exchange.books.BookStore`), so a parsing bug would show in both.
 
 How trades are read from a WebSocket run (Kalshi's ``ticker`` channel is throttled to about one
@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kalashi_cli.exchange.books import BookStore  # noqa: E402
-from kalashi_cli.sim.replay import load_recording  # noqa: E402
+from kalashi_cli.exchange.replay import load_recording  # noqa: E402
 
 HORIZONS_S = (1, 10, 60, 300)  # markouts and mid moves
 CLOSE_BUCKETS_MIN = ((10, 15), (5, 10), (2, 5), (1, 2), (0, 1))  # minutes before close

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from .domain import Candidate, Market, OrderStatus
@@ -24,14 +23,14 @@ from .money import Count, Price
 from .ports import Broker, MarketSource, SourceEvents
 from .profile import Profile, money
 from .reconcile import ReconcileReport, reconcile
-from .records import VERSION, to_record
+from .records import VERSION, encode, iso, to_record
 from .stages.analyze import Analyzer
 from .stages.correlate import Correlator
 from .stages.exits import execute_exits, exit_signals
 from .stages.making import STRATEGY as MAKER
 from .stages.making import ManageContext, QuoteManager, QuoteStats, fair_prices, wanted_markets
 from .stages.metrics import RunStats, compute_metrics
-from .stages.order import Denied, OrderExecutor, denied_record
+from .stages.order import OrderExecutor
 from .stages.own_orders import own_books
 from .stages.portfolio import Portfolio, load_portfolio
 from .stages.risk import RiskGate, TradingState, evaluate_state
@@ -46,17 +45,6 @@ MARKOUT_TRACK_MS = 6 * 60_000
 
 def _never_stale(ticker: str) -> bool:
     return False
-
-
-def encode(obj: object) -> dict[str, Any]:
-    """Encode a stage output (domain object or Denied) as its record."""
-    if isinstance(obj, Denied):
-        return denied_record(obj)
-    return to_record(obj)
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -155,7 +143,7 @@ class TradingLoop:
     # -- one iteration ----------------------------------------------------------------------
     def run_iteration(self) -> IterationResult:
         """Run one pass of the pipeline; return its iteration record and everything it emitted."""
-        from .heal.feed import repair_source_feed
+        from .health.feed import repair_source_feed
 
         # a WebSocket book left stale, or a silent connection: resync it, journaled as a repair (never raises)
         repair_source_feed(self.source, self.journal)

@@ -49,12 +49,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from .domain import Candidate, Market, Opportunity, OrderAck, OrderIntent, OrderStatus, with_books
-from .engine import IterationResult, TradingLoop, encode
+from .engine import IterationResult, TradingLoop
 from .errors import UsageError
 from .exchange.books import BookChanges
 from .money import parse_price
 from .ports import Broker
-from .records import to_record
+from .records import encode, to_record
 from .stages.correlate import Correlator
 from .stages.making import ManageContext, fair_prices
 from .stages.order import OrderExecutor

@@ -84,7 +84,7 @@ _LOADED: dict[tuple[str, int, int], list[Any]] = {}
 
 
 def _events(path: Path) -> list[Any]:
-    from ..sim.replay import load_recording
+    from ..exchange.replay import load_recording
 
     try:
         st = path.stat()
@@ -105,7 +105,7 @@ def _open_source(cfg: BacktestConfig) -> tuple[MarketSource, list[dict[str, Any]
         from ..sim.source import parse_sim_spec
 
         return parse_sim_spec(specs[0]), [{"path": specs[0], "source": "sim"}]
-    from ..sim.replay import MergedReplaySource, ReplaySource
+    from ..exchange.replay import MergedReplaySource, ReplaySource
 
     paths = [s[len("replay:"):] if s.startswith("replay:") else s for s in specs]
     wanted = {str(Path(p).resolve()) for p in paths}

@@ -180,8 +180,7 @@ def _price(out: Out, prof: Profile, names: list[str], input: Path | None, source
 
 
 def _scanned(prof: Profile, spec: str) -> Iterator[dict[str, Any]]:
-    from ..engine import iso
-    from ..records import market_record
+    from ..records import iso, market_record
     from ..stages.scan import scan
     from .common import check_source_kind, open_source
 
@@ -201,6 +200,7 @@ def _evaluate(out: Out, prof: Profile, names: list[str], sources: list[str], res
     from ..fair.base import FairModel, build_models
     from ..fair.datasets import load_results, open_snapshots
     from ..fair.evaluate import evaluate, load_recorded_models
+    from ..stages.analyze import Analyzer
 
     settled = load_results(results)
     theirs: list[FairModel] = list(load_recorded_models(recorded)) if recorded is not None else []
@@ -209,7 +209,8 @@ def _evaluate(out: Out, prof: Profile, names: list[str], sources: list[str], res
     names = [m.name for m in models]
     label = " + ".join(Path(s.removeprefix("replay:").split(",")[0]).name for s in sources)
     try:
-        scores, rows = evaluate(open_snapshots(list(sources), int(every * 1000)), settled, models, prof, dataset=label)
+        scores, rows = evaluate(open_snapshots(list(sources), int(every * 1000)), settled, models, prof, dataset=label,
+                                analyzer=Analyzer)
     finally:
         for m in models:
             m.close()

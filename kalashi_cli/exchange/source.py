@@ -465,7 +465,7 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
     * ``kalshi:http://127.0.0.1:8800/trade-api/v2[,ws=1]`` — any Kalshi-compatible server
       (``kalshi-demo`` goes there too while ``KALASHI_EXCHANGE_URL`` is set);
     * ``replay:PATH[,PATH…][,speed=N][,step=K][,slice_ms=M]`` — a recording, or several merged by time
-      (:func:`~kalashi_cli.sim.replay.open_replay`).
+      (:func:`~kalashi_cli.exchange.replay.open_replay`).
 
     Credentials come from ``KALSHI_API_KEY_ID``/``KALSHI_PRIVATE_KEY_PATH`` when set (needed
     for ``ws=1``) and sign requests only where :func:`~kalashi_cli.exchange.env.signing_allowed`
@@ -487,7 +487,7 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
     spec = spec.strip()
     environ = env if env is not None else dict(os.environ)
     if spec.startswith("replay:"):
-        from kalashi_cli.sim.replay import open_replay
+        from .replay import open_replay
 
         return open_replay(spec)
     if spec.startswith("kalshi:"):

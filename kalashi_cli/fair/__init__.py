@@ -18,6 +18,7 @@ This module stays light (no numpy): the models import it only when they are buil
 
 from __future__ import annotations
 
-from .base import FairEngine, FairModel, FairValue, build_engine
+from ..domain import FairValue
+from .base import FairEngine, FairModel, build_engine
 
 __all__ = ["FairEngine", "FairModel", "FairValue", "build_engine"]

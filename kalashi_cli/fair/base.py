@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING, Protocol
 
-from ..domain import Market
-from ..money import Money, Price
+from ..domain import FairValue, Market
 
 if TYPE_CHECKING:
     from ..profile import FairSettings
@@ -28,34 +26,6 @@ def as_probability(x: float | Decimal) -> Decimal:
     if not d.is_finite():
         raise ValueError(f"probability must be finite, got {x!r}")
     return min(Decimal(1), max(Decimal(0), d)).quantize(P_PLACES, ROUND_HALF_EVEN)
-
-
-@dataclass(frozen=True, slots=True)
-class FairValue:
-    """One model's probability that a market settles YES, with how sure it is.
-
-    ``p`` and ``se`` are exact decimals (probability units: 0.01 = one cent per contract);
-    ``inputs_ms`` is when the newest input it was computed from was observed (0: unknown).
-    """
-
-    ticker: str
-    p: Decimal
-    model: str
-    inputs_ms: int = 0
-    se: Decimal = Decimal(0)
-    event_ticker: str = ""
-    note: str = ""
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def price(self) -> Price:
-        """``p`` in price units (1/10 000 dollar), rounded half-even: what the value strategy compares."""
-        return Price(int((self.p * 10_000).to_integral_value(ROUND_HALF_EVEN)))
-
-    @property
-    def se_money(self) -> Money:
-        """``se`` as money per contract (micro-dollars), rounded up: the extra edge it costs."""
-        return Money(int((self.se * 1_000_000).to_integral_value(ROUND_CEILING)))
 
 
 class FairModel(Protocol):

@@ -31,7 +31,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from .checks import DEGRADED, FAILED, OK, Check, not_applicable, parse_iso_ms
+from ..health import DEGRADED, FAILED, OK, Check, not_applicable, parse_iso_ms
 
 if TYPE_CHECKING:
     import httpx
@@ -421,34 +421,6 @@ def rate_limits_check(probe: Probe | None, rows: Sequence[Mapping[str, Any]]) ->
         return Check("rate_limits", DEGRADED, f"{text}, but an iteration needed {worst:.1f}× the refill rate in "
                      "bursts beyond a full bucket (it waited on the limiter)", latency, facts)
     return Check("rate_limits", OK, text, latency, facts)
-
-
-BUCKET_LOW = 0.10
-
-
-def bucket_headroom_check(limiters: Mapping[str, Any]) -> Check:
-    """In-process headroom: how full each client's read and write token buckets are right now.
-
-    ``limiters`` maps a label (``source``, ``broker``) to a
-    :class:`~kalashi_cli.exchange.ratelimit.RateLimiter`. A bucket under 10 % is degraded: the
-    next calls wait on it. Never failed — an empty bucket only slows calls down.
-    """
-    t0 = time.perf_counter()
-    parts, low = [], []
-    facts: dict[str, Any] = {}
-    for label, lim in limiters.items():
-        for name in ("read", "write"):
-            b = lim.bucket(name)
-            fill = b.tokens / b.capacity if b.capacity else 0.0
-            facts[f"{label}_{name}_fill"] = round(fill, 4)
-            parts.append(f"{label} {name} {fill:.0%} of {b.capacity:g}")
-            if fill < BUCKET_LOW:
-                low.append(f"{label} {name}")
-    detail = "token buckets: " + ", ".join(parts)
-    if low:
-        return Check("rate_limits", DEGRADED, f"{detail} — {', '.join(low)} nearly empty: calls wait",
-                     _ms(t0), facts)
-    return Check("rate_limits", OK, detail, _ms(t0), facts)
 
 
 def exchange_checks(env: KalshiEnv, *, mode: str, environ: Mapping[str, str],

@@ -36,26 +36,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..health import DEGRADED, FAILED, OK, Check, Repair, iso_ms, not_applicable, overall
 from .checks import (
-    DEGRADED,
-    FAILED,
     LOOP_ADVICE,
-    OK,
-    Check,
     disk_space,
     http_alive,
-    iso_ms,
     journal_drift,
     journal_integrity,
     journal_writable,
     loop_heartbeat,
-    not_applicable,
-    overall,
     recent_iterations,
     redis_ping,
     trading_state,
 )
-from .supervisor import Child, Repair, Supervisor
+from .supervisor import Child, Supervisor
 
 if TYPE_CHECKING:
     import httpx

@@ -36,8 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachetools import TTLCache
 
-from ..domain import Leg, Market, Opportunity, Outcome
-from ..fair.base import FairValue
+from ..domain import FairValue, Leg, Market, Opportunity, Outcome
 from ..money import (
     COUNT_SCALE,
     ONE_DOLLAR,

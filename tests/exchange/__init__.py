@@ -1,1 +1,1 @@
-"""Tests of the real-Kalshi connectivity layer (kalashi_cli/exchange, sim/replay)."""
+"""Tests of the real-Kalshi connectivity layer (kalashi_cli/exchange, its replay)."""

@@ -318,7 +318,7 @@ def test_real_runs_rebuild_every_book_exactly() -> None:
     The only snapshot that differs is the one Kalshi sends as a market closes (its YES bids
     are gone without deltas): that is the exchange clearing the book, not a missed delta.
     """
-    from kalashi_cli.sim.replay import ReplaySource
+    from kalashi_cli.exchange.replay import ReplaySource
 
     for path in sorted(shared_path(RUNS).glob("*.events.jsonl.gz")):
         with gzip.open(path) as fh:

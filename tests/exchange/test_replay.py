@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from kalashi_cli.errors import InputError, UsageError
 from kalashi_cli.exchange.auth import Credentials, KalshiAuth
 from kalashi_cli.exchange.recorder import RecordProgress, record_async
+from kalashi_cli.exchange.replay import ReplaySource, load_recording
 from kalashi_cli.exchange.rest import KalshiClient
 from kalashi_cli.money import DECI_CENT_GRID, parse_count, parse_price
 from kalashi_cli.ports import MarketSource
-from kalashi_cli.sim.replay import ReplaySource, load_recording
 
 from .conftest import shared_path
 from .fake_kalshi import universe

@@ -16,10 +16,10 @@ from kalashi_cli.errors import AuthError, ConsentError, UsageError
 from kalashi_cli.exchange.auth import Credentials
 from kalashi_cli.exchange.env import custom_env
 from kalashi_cli.exchange.loop import LoopThread
+from kalashi_cli.exchange.replay import ReplaySource
 from kalashi_cli.exchange.source import KalshiSource, open_source
 from kalashi_cli.money import parse_count, parse_price
 from kalashi_cli.ports import MarketSource
-from kalashi_cli.sim.replay import ReplaySource
 
 from .fake_kalshi import FakeKalshi, universe
 from .ws_server import FakeKalshiWS

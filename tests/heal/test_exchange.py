@@ -19,7 +19,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kalashi_cli.exchange.env import DEMO, PROD, custom_env
-from kalashi_cli.heal.checks import DEGRADED, FAILED, OK, iso_ms
 from kalashi_cli.heal.exchange import (
     _UsEastern,
     exchange_checks,
@@ -32,6 +31,7 @@ from kalashi_cli.heal.exchange import (
     ws_mode_check,
 )
 from kalashi_cli.heal.monitor import exchange_env_for
+from kalashi_cli.health import DEGRADED, FAILED, OK, iso_ms
 
 from .conftest import NOW_MS
 
@@ -340,7 +340,7 @@ def test_ws_feed_says_why_it_does_not_apply() -> None:
 
 def test_bucket_headroom_from_the_clients_own_buckets() -> None:
     from kalashi_cli.exchange.ratelimit import RateLimiter
-    from kalashi_cli.heal.exchange import bucket_headroom_check
+    from kalashi_cli.health import bucket_headroom_check
 
     now = [0.0]
     source = RateLimiter(clock=lambda: now[0])

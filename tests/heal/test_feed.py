@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from exchange.ws_server import FakeKalshiWS, running_ws_server
 
 from kalashi_cli.exchange.ws import KalshiFeed
-from kalashi_cli.heal.checks import DEGRADED, FAILED, OK
-from kalashi_cli.heal.feed import feed_check, last_message_ms, resync_stale_books
+from kalashi_cli.health import DEGRADED, FAILED, OK
+from kalashi_cli.health.feed import feed_check, last_message_ms, resync_stale_books
 
 A, B = "KXA-26SEP01-T1", "KXB-26SEP01-T2"
 

@@ -27,7 +27,7 @@ import msgspec
 import pytest
 from simx.conftest import Sim
 
-from kalashi_cli.domain import Leg, Market, Order, OrderIntent, OrderStatus
+from kalashi_cli.domain import Denied, Leg, Market, Order, OrderIntent, OrderStatus
 from kalashi_cli.errors import JournalError, KalashiError, OutcomeUnknown
 from kalashi_cli.exchange.wire import order_request
 from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, snap
@@ -35,7 +35,7 @@ from kalashi_cli.ports import SourceEvents
 from kalashi_cli.profile import Profile, load_profile
 from kalashi_cli.reconcile import reconcile
 from kalashi_cli.sim.server import DemoKey
-from kalashi_cli.stages.order import Denied, OrderExecutor, client_order_id
+from kalashi_cli.stages.order import OrderExecutor, client_order_id
 from kalashi_cli.stages.portfolio import Portfolio, load_portfolio
 from kalashi_cli.stages.risk import RiskGate, TradingState
 

@@ -13,9 +13,9 @@ import needs
 import pytest
 
 from kalashi_cli.exchange.books import BookStore
+from kalashi_cli.exchange.replay import load_recording
 from kalashi_cli.money import Count, Price, parse_count, parse_price
 from kalashi_cli.sim.engine import MatchingEngine
-from kalashi_cli.sim.replay import load_recording
 
 RECORDINGS = [
     "crypto_ws_kxbtc15m/ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl",

@@ -29,8 +29,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from .checks import DEGRADED, FAILED, OK, Check, CheckResult, feed_of, timed
-from .supervisor import Repair
+from . import DEGRADED, FAILED, OK, Check, CheckResult, Repair, feed_of, timed
 
 log = logging.getLogger("kalashi.heal")
 

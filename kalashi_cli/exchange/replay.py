@@ -49,22 +49,20 @@ from typing import Any, Literal
 
 import orjson
 
-from kalashi_cli.domain import Market, Settlement, Trade
-from kalashi_cli.errors import InputError, UsageError
-from kalashi_cli.exchange.books import BookStore, LocalBook, fast_count, fast_price
-from kalashi_cli.exchange.catalog import MarketCatalog, market_extras
-from kalashi_cli.exchange.wire import (
+from ..domain import Market, Settlement, Trade
+from ..errors import InputError, UsageError
+from ..money import CENT_GRID, DECI_CENT_GRID, ONE_DOLLAR, Count, Price, TickBand, parse_count, parse_price
+from ..ports import MarketSource, SourceEvents
+from .books import BookStore, LocalBook, fast_count, fast_price
+from .catalog import MarketCatalog, market_extras
+from .wire import (
     lifecycle_settlement,
     market_settlement,
     parse_orderbook,
     parse_trade,
 )
-from kalashi_cli.money import CENT_GRID, DECI_CENT_GRID, ONE_DOLLAR, TickBand, parse_count, parse_price
-from kalashi_cli.ports import MarketSource, SourceEvents
 
-from ..money import Count, Price
-
-log = logging.getLogger("kalashi.sim.replay")
+log = logging.getLogger("kalashi.exchange.replay")
 
 DEFAULT_SLICE_MS = 1000
 
