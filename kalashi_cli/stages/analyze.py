@@ -187,7 +187,7 @@ class Analyzer:
     def engine(self) -> FairEngine | None:
         """The built-in models this analyzer runs (the profile's ``fair.models``), built on first use."""
         if self._engine is None and self._engine_wanted:
-            from ..fair.base import build_engine
+            from ..fair.models import build_engine
 
             self._engine_wanted = False
             self._engine = build_engine(self.profile.fair)
