@@ -121,6 +121,107 @@ class _Recorder:
         for i in range(0, len(tickers), ORDERBOOKS_BATCH_MAX):
             await self.get("/markets/orderbooks", {"tickers": list(tickers[i:i + ORDERBOOKS_BATCH_MAX])})
 
+    async def select(self, tickers: Sequence[str], events: Sequence[str], series: Sequence[str],
+                     max_markets: int) -> list[str]:
+        """Record the REST snapshot of what is selected (series, events, markets, books); return the tickers.
+
+        Raises:
+            UsageError: more than ``max_markets`` markets.
+        """
+        raw_markets: dict[str, dict[str, Any]] = {}
+        for s in series:
+            await self.get(f"/series/{s}", endpoint="GET /series/{series_ticker}")
+            for m in await self.markets({"series_ticker": s, "status": "open"}):
+                raw_markets.setdefault(m["ticker"], m)
+        for e in events:
+            for m in await self.markets({"event_ticker": e}):
+                raw_markets.setdefault(m["ticker"], m)
+        if tickers:
+            for m in await self.markets_by_ticker(list(dict.fromkeys(tickers))):
+                raw_markets.setdefault(m["ticker"], m)
+        selected = list(raw_markets)
+        if len(selected) > max_markets:
+            raise UsageError(f"{len(selected)} markets selected; the limit is {max_markets}",
+                             hint="narrow the selection or raise max_markets")
+        event_tickers = sorted({m.get("event_ticker", "") for m in raw_markets.values()} - {""})
+        known_series = set(series)
+        for i in range(0, len(event_tickers), EVENTS_PAGE_MAX):
+            chunk = event_tickers[i:i + EVENTS_PAGE_MAX]
+            body = await self.get("/events", {"tickers": ",".join(chunk), "limit": EVENTS_PAGE_MAX})
+            for ev in body.get("events") or ():
+                st = ev.get("series_ticker") if isinstance(ev, dict) else None
+                if isinstance(st, str) and st and st not in known_series:
+                    known_series.add(st)
+                    await self.get(f"/series/{st}", endpoint="GET /series/{series_ticker}")
+        await self.orderbooks(selected)
+        return selected
+
+
+async def _live(rec: _Recorder, w: _Writer, selected: list[str], *, clock: Callable[[], int], duration_s: float,
+                ws_url: str | None, auth: KalshiAuth | None, snapshot_every_s: float | None, max_frames: int | None,
+                stop: asyncio.Event | None, feed_options: dict[str, Any] | None,
+                progress: Callable[[str], None]) -> None:
+    """The live phase: WebSocket frames (with ``ws_url`` + ``auth``) and/or periodic REST snapshots,
+    for ``duration_s`` or until ``max_frames`` frames, ``stop``, or the feed's failure (raised)."""
+    loop = asyncio.get_running_loop()
+    done = stop or asyncio.Event()
+    snapshots = 0
+
+    async def periodic() -> None:
+        nonlocal snapshots
+        if not snapshot_every_s:
+            return
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), snapshot_every_s)
+                return
+            snapshots += 1
+            w.write({"t_ms": clock(), "src": "mark", "snapshot": snapshots})
+            await rec.markets_by_ticker(selected)
+            await rec.orderbooks(selected)
+            progress("snapshot")
+
+    feed = None
+    feed_task = None
+    if ws_url and auth is not None and selected:
+        from .ws import KalshiFeed
+
+        last_report = [loop.time()]
+
+        def on_raw(t_ms: int, raw: str | bytes) -> None:
+            w.ws(t_ms, raw)
+            if max_frames is not None and w.ws_frames >= max_frames:
+                done.set()
+            if loop.time() - last_report[0] >= 1.0:
+                last_report[0] = loop.time()
+                progress("ws")
+
+        def on_connect(n: int) -> None:
+            if n > 1:  # a reconnect: sids and sequence numbers start over (replay resets books)
+                w.write({"t_ms": clock(), "src": "reset"})
+
+        feed = KalshiFeed(ws_url, auth=auth, tickers=selected, on_raw=on_raw, on_connect=on_connect,
+                          private=False, clock_ms=clock, **(feed_options or {}))
+        feed_task = asyncio.create_task(feed.run())
+    periodic_task = asyncio.create_task(periodic())
+    if feed_task is not None or snapshot_every_s:
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(done.wait())]
+        if feed_task is not None:
+            waiters.append(feed_task)  # a feed that dies (auth) ends the recording with its error
+        await asyncio.wait(waiters, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
+        done.set()
+        for fut in waiters:
+            if fut is not feed_task and not fut.done():
+                fut.cancel()
+    done.set()
+    await periodic_task
+    if feed is not None and feed_task is not None:
+        await feed.stop()
+        try:
+            await asyncio.wait_for(feed_task, 5)
+        except TimeoutError:
+            feed_task.cancel()
+
 
 async def record_async(
     client: KalshiClient,
@@ -178,91 +279,12 @@ async def record_async(
         w.write({"t_ms": started, "src": "meta", "format": FORMAT, "version": VERSION, "env": env_name,
                  "rest_url": client.base_url, "ws_url": ws_url, "tickers": list(tickers), "events": list(events),
                  "series": list(series)})
-        raw_markets: dict[str, dict[str, Any]] = {}
-        for s in series:
-            await rec.get(f"/series/{s}", endpoint="GET /series/{series_ticker}")
-            for m in await rec.markets({"series_ticker": s, "status": "open"}):
-                raw_markets.setdefault(m["ticker"], m)
-        for e in events:
-            for m in await rec.markets({"event_ticker": e}):
-                raw_markets.setdefault(m["ticker"], m)
-        if tickers:
-            for m in await rec.markets_by_ticker(list(dict.fromkeys(tickers))):
-                raw_markets.setdefault(m["ticker"], m)
-        selected.extend(raw_markets)
-        if len(selected) > max_markets:
-            raise UsageError(f"{len(selected)} markets selected; the limit is {max_markets}",
-                             hint="narrow the selection or raise max_markets")
-        event_tickers = sorted({m.get("event_ticker", "") for m in raw_markets.values()} - {""})
-        known_series = set(series)
-        for i in range(0, len(event_tickers), EVENTS_PAGE_MAX):
-            chunk = event_tickers[i:i + EVENTS_PAGE_MAX]
-            body = await rec.get("/events", {"tickers": ",".join(chunk), "limit": EVENTS_PAGE_MAX})
-            for ev in body.get("events") or ():
-                st = ev.get("series_ticker") if isinstance(ev, dict) else None
-                if isinstance(st, str) and st and st not in known_series:
-                    known_series.add(st)
-                    await rec.get(f"/series/{st}", endpoint="GET /series/{series_ticker}")
-        await rec.orderbooks(selected)
+        selected.extend(await rec.select(tickers, events, series, max_markets))
         progress("rest")
 
-        done = stop or asyncio.Event()
-        snapshots = 0
-
-        async def periodic() -> None:
-            nonlocal snapshots
-            if not snapshot_every_s:
-                return
-            while not done.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(done.wait(), snapshot_every_s)
-                    return
-                snapshots += 1
-                w.write({"t_ms": clock(), "src": "mark", "snapshot": snapshots})
-                await rec.markets_by_ticker(selected)
-                await rec.orderbooks(selected)
-                progress("snapshot")
-
-        feed = None
-        feed_task = None
-        if ws_url and auth is not None and selected:
-            from kalashi_cli.exchange.ws import KalshiFeed
-
-            last_report = [loop.time()]
-
-            def on_raw(t_ms: int, raw: str | bytes) -> None:
-                w.ws(t_ms, raw)
-                if max_frames is not None and w.ws_frames >= max_frames:
-                    done.set()
-                if loop.time() - last_report[0] >= 1.0:
-                    last_report[0] = loop.time()
-                    progress("ws")
-
-            def on_connect(n: int) -> None:
-                if n > 1:  # a reconnect: sids and sequence numbers start over (replay resets books)
-                    w.write({"t_ms": clock(), "src": "reset"})
-
-            feed = KalshiFeed(ws_url, auth=auth, tickers=selected, on_raw=on_raw, on_connect=on_connect,
-                              private=False, clock_ms=clock, **(feed_options or {}))
-            feed_task = asyncio.create_task(feed.run())
-        periodic_task = asyncio.create_task(periodic())
-        if feed_task is not None or snapshot_every_s:
-            waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(done.wait())]
-            if feed_task is not None:
-                waiters.append(feed_task)  # a feed that dies (auth) ends the recording with its error
-            await asyncio.wait(waiters, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
-            done.set()
-            for fut in waiters:
-                if fut is not feed_task and not fut.done():
-                    fut.cancel()
-        done.set()
-        await periodic_task
-        if feed is not None and feed_task is not None:
-            await feed.stop()
-            try:
-                await asyncio.wait_for(feed_task, 5)
-            except TimeoutError:
-                feed_task.cancel()
+        await _live(rec, w, selected, clock=clock, duration_s=duration_s, ws_url=ws_url, auth=auth,
+                    snapshot_every_s=snapshot_every_s, max_frames=max_frames, stop=stop, feed_options=feed_options,
+                    progress=progress)
         progress("final")
         await rec.markets_by_ticker(selected)
         ended = clock()
