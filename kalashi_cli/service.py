@@ -28,9 +28,9 @@ from .context import (
     venue_source,
 )
 from .domain import ExchangeOrder, Leg, Market, OrderIntent, OrderStatus, from_book_side, to_book_side
-from .engine import IterationResult, TradingLoop
 from .errors import ConsentError, KalashiError, NotFound, RiskDenied, UsageError
 from .journal import Journal, default_journal_path
+from .loop import IterationResult, TradingLoop
 from .money import (
     COUNT_SCALE,
     ONE_DOLLAR,

@@ -2,7 +2,7 @@
 
 Snapshots (``--source``, repeatable; snapshots of several sources are scored together):
 
-* ``replay:PATH`` — a recording (any shape :mod:`kalashi_cli.exchange.replay` reads; ``.gz`` is
+* ``replay:PATH`` — a recording (any shape :mod:`kalashi_cli.kalshi.replay` reads; ``.gz`` is
   unpacked to a temporary file first), played through the live book code and sampled every
   ``every_ms`` of recorded time;
 * ``FILE.jsonl`` — ``market`` records (``kalashi scan`` output, saved over time), one snapshot
@@ -111,7 +111,7 @@ def _sampled(snaps: Iterator[Snapshot], every_ms: int) -> Iterator[Snapshot]:
 
 def replay_snapshots(spec: str, every_ms: int) -> Iterator[Snapshot]:
     """Play a recording and take every market's book each ``every_ms`` of recorded time."""
-    from ..exchange.replay import ReplaySource
+    from ..kalshi.replay import ReplaySource
 
     body = spec[len("replay:"):]
     path, sep, opts = body.partition(",")

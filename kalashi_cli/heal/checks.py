@@ -2,7 +2,7 @@
 
 ``service_checks`` are the cheap in-process checks the bridge shows on the dashboard;
 ``kalashi heal`` runs the checks below (journal, drift, trading state, loop heartbeat, disk,
-Redis, processes) plus the exchange checks of :mod:`kalashi_cli.heal.exchange`.
+Redis, processes) plus the exchange checks of :mod:`kalashi_cli.heal.probes`.
 
 Every check takes its dependencies as arguments (paths, clocks, probes), so each can be
 tested against a fake. A check never raises: an exception inside it is a FAILED result

@@ -205,7 +205,7 @@ def bucket_headroom_check(limiters: Mapping[str, Any]) -> Check:
     """In-process headroom: how full each client's read and write token buckets are right now.
 
     ``limiters`` maps a label (``source``, ``broker``) to a
-    :class:`~kalashi_cli.exchange.ratelimit.RateLimiter`. A bucket under 10 % is degraded: the
+    :class:`~kalashi_cli.kalshi.ratelimit.RateLimiter`. A bucket under 10 % is degraded: the
     next calls wait on it. Never failed — an empty bucket only slows calls down.
     """
     t0 = time.perf_counter()
@@ -230,7 +230,7 @@ def feed_of(source: Any) -> Any:
     """The WebSocket feed of a Kalshi source in WS mode (None for every other source)."""
     import sys
 
-    mod = sys.modules.get("kalashi_cli.exchange.source")  # not imported: cannot be a KalshiSource
+    mod = sys.modules.get("kalashi_cli.kalshi.source")  # not imported: cannot be a KalshiSource
     if mod is None or not isinstance(source, mod.KalshiSource):
         return None
     return source.feed

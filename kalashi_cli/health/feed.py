@@ -1,9 +1,9 @@
 """The WebSocket feed's health (last message age, stale books) and its repair (resync).
 
-These work on a :class:`~kalashi_cli.exchange.ws.KalshiFeed` in the same process as the
+These work on a :class:`~kalashi_cli.kalshi.ws.KalshiFeed` in the same process as the
 loop (the bridge's service, or a loop with a ``kalshi,ws=1`` source). A separate
 ``kalashi heal`` process cannot see another process's feed; it judges WS mode from the
-journal instead (:func:`kalashi_cli.heal.exchange.ws_mode_check`).
+journal instead (:func:`kalashi_cli.heal.probes.ws_mode_check`).
 
 Thresholds::
 

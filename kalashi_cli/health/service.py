@@ -76,5 +76,5 @@ def service_checks(svc: Any) -> list[Check]:
 def _is_kalshi_client(obj: Any) -> bool:
     import sys
 
-    mod = sys.modules.get("kalashi_cli.exchange.rest")  # not imported: nothing here talks to Kalshi
+    mod = sys.modules.get("kalashi_cli.kalshi.rest")  # not imported: nothing here talks to Kalshi
     return mod is not None and isinstance(obj, mod.KalshiClient)

@@ -96,7 +96,7 @@ def test_every_top_level_module_has_a_layer() -> None:
 
 def test_there_is_no_import_cycle() -> None:
     modules, tops = _graphs()
-    assert "kalashi_cli.records" in modules["kalashi_cli.engine"]  # the graph sees real edges
+    assert "kalashi_cli.records" in modules["kalashi_cli.loop"]  # the graph sees real edges
     assert _cycle(tops) is None, f"import cycle between packages: {' -> '.join(_cycle(tops) or [])}"
     assert _cycle(modules) is None, f"import cycle between modules: {' -> '.join(_cycle(modules) or [])}"
 
@@ -104,3 +104,17 @@ def test_there_is_no_import_cycle() -> None:
 def test_the_cycle_check_finds_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_one_import_style_inside_the_package() -> None:
+    """Inside kalashi_cli every import of the package itself is relative (``from ..money import``)."""
+    import ast
+
+    found = []
+    for p in sorted((ROOT / "kalashi_cli").rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "kalashi_cli":
+                found.append(f"{p.relative_to(ROOT)}:{node.lineno}: from {node.module} import …")
+            elif isinstance(node, ast.Import) and any(a.name.split(".")[0] == "kalashi_cli" for a in node.names):
+                found.append(f"{p.relative_to(ROOT)}:{node.lineno}: import kalashi_cli…")
+    assert found == [], "\n".join(found)

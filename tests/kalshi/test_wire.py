@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from kalashi_cli.domain import OrderIntent
 from kalashi_cli.errors import OrderRejected
-from kalashi_cli.exchange import wire
+from kalashi_cli.kalshi import wire
 from kalashi_cli.money import (
     CENT_GRID,
     DECI_CENT_GRID,
@@ -325,7 +325,7 @@ def test_real_settled_sports_markets() -> None:
 
 
 def test_a_fee_type_kalshi_adds_later_is_charged_at_the_upper_bound(caplog: pytest.LogCaptureFixture) -> None:
-    from kalashi_cli.exchange.wire import parse_event, parse_series
+    from kalashi_cli.kalshi.wire import parse_event, parse_series
     from kalashi_cli.money import fee_for
 
     s = parse_series({"ticker": "KXNEW", "fee_type": "tiered_2027", "fee_multiplier": 1})

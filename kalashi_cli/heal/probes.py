@@ -1,6 +1,6 @@
 """Exchange-level checks: reachable and trading, maintenance, credentials, clock skew, rate limits.
 
-They go through the real :class:`~kalashi_cli.exchange.rest.KalshiClient` (signing, error
+They go through the real :class:`~kalashi_cli.kalshi.rest.KalshiClient` (signing, error
 translation), without retries and with a short timeout. The client's transport is wrapped
 to read each response's HTTP ``Date`` header, which is how clock skew is measured (Kalshi
 signatures carry a millisecond timestamp; REFERENCE §2). Tests pass an
@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     import httpx
 
     from ..domain import AccountLimits
-    from ..exchange.auth import Credentials
-    from ..exchange.env import KalshiEnv
+    from ..kalshi.auth import Credentials
+    from ..kalshi.env import KalshiEnv
 
 SKEW_DEGRADED_S = 2.0
 SKEW_FAILED_S = 10.0
@@ -236,9 +236,9 @@ async def probe_exchange(env: KalshiEnv, *, credentials: Credentials | None = No
     """Call status, schedule and (with credentials) balance and account limits once each."""
     import httpx
 
-    from ..exchange.auth import KalshiAuth
-    from ..exchange.ratelimit import RetryPolicy
-    from ..exchange.rest import KalshiClient
+    from ..kalshi.auth import KalshiAuth
+    from ..kalshi.ratelimit import RetryPolicy
+    from ..kalshi.rest import KalshiClient
 
     probe = Probe(host=httpx.URL(env.rest_url).host)
     inner = transport if transport is not None else httpx.AsyncHTTPTransport()
@@ -280,7 +280,7 @@ def exchange_status_check(probe: Probe, in_maintenance: bool) -> Check:
         return Check("exchange", down, f"cannot get the status of {probe.host}: {_err(a.error)}{why}", a.latency_ms,
                      {"reachable": False})
     body = a.body if isinstance(a.body, Mapping) else {}
-    from ..exchange.wire import parse_exchange_status
+    from ..kalshi.wire import parse_exchange_status
 
     st = parse_exchange_status(body)
     facts = {"reachable": True, "exchange_active": st.exchange_active, "trading_active": st.trading_active}
@@ -335,7 +335,7 @@ def clock_skew_check(probe: Probe) -> Check:
     market clock (which may run ahead on purpose) and it checks signatures against this very
     clock, so there is no skew to measure.
     """
-    from ..exchange.env import is_loopback_host
+    from ..kalshi.env import is_loopback_host
 
     if is_loopback_host(probe.host):
         return Check("clock_skew", OK, f"{probe.host} is on this machine (a simulator): its Date is its market "
@@ -388,8 +388,8 @@ def read_rate_usage(rows: Sequence[Mapping[str, Any]], read_rate: float, read_ca
 
 def rate_limits_check(probe: Probe | None, rows: Sequence[Mapping[str, Any]]) -> Check:
     """Rate-limit headroom: the loop's measured read-token use against the account's read rate."""
-    from ..exchange.ratelimit import BASIC_READ
-    from ..exchange.wire import parse_account_limits
+    from ..kalshi.ratelimit import BASIC_READ
+    from ..kalshi.wire import parse_account_limits
 
     limits: AccountLimits | None = None
     latency = Decimal(0)
@@ -429,8 +429,8 @@ def exchange_checks(env: KalshiEnv, *, mode: str, environ: Mapping[str, str],
                     timeout_s: float = PROBE_TIMEOUT_S) -> list[Check]:
     """Probe the exchange once and return the exchange, maintenance, credentials, clock and rate checks."""
     from ..errors import KalashiError
-    from ..exchange.auth import credentials_present, try_load_credentials
-    from ..exchange.env import check_key_environment, signing_allowed, signing_refusal_hint
+    from ..kalshi.auth import credentials_present, try_load_credentials
+    from ..kalshi.env import check_key_environment, signing_allowed, signing_refusal_hint
 
     configured = credentials_present(environ)
     creds: Credentials | None = None

@@ -13,12 +13,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from kalashi_cli.exchange import wire
-from kalashi_cli.exchange.auth import KalshiAuth, load_credentials
-from kalashi_cli.exchange.env import DEMO, check_key_environment
-from kalashi_cli.exchange.rest import KalshiClient
-from kalashi_cli.exchange.source import KalshiSource
-from kalashi_cli.exchange.ws import KalshiFeed
+from kalashi_cli.kalshi import wire
+from kalashi_cli.kalshi.auth import KalshiAuth, load_credentials
+from kalashi_cli.kalshi.env import DEMO, check_key_environment
+from kalashi_cli.kalshi.rest import KalshiClient
+from kalashi_cli.kalshi.source import KalshiSource
+from kalashi_cli.kalshi.ws import KalshiFeed
 
 pytestmark = [
     pytest.mark.network,

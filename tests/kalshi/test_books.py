@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kalashi_cli.domain import Market
-from kalashi_cli.exchange.books import BookChanges, BookStore, LocalBook, fast_count, fast_price
+from kalashi_cli.kalshi.books import BookChanges, BookStore, LocalBook, fast_count, fast_price
 from kalashi_cli.money import Count, Price, parse_count, parse_price
 
 from .conftest import EXAMPLES, shared_path
@@ -318,7 +318,7 @@ def test_real_runs_rebuild_every_book_exactly() -> None:
     The only snapshot that differs is the one Kalshi sends as a market closes (its YES bids
     are gone without deltas): that is the exchange clearing the book, not a missed delta.
     """
-    from kalashi_cli.exchange.replay import ReplaySource
+    from kalashi_cli.kalshi.replay import ReplaySource
 
     for path in sorted(shared_path(RUNS).glob("*.events.jsonl.gz")):
         with gzip.open(path) as fh:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from kalashi_cli.errors import ConsentError, UsageError
-from kalashi_cli.exchange.auth import KEY_ENV_VAR, KEY_ID_VAR, KEY_PATH_VAR, Credentials, server_origin
+from ..errors import ConsentError, UsageError
+from .auth import KEY_ENV_VAR, KEY_ID_VAR, KEY_PATH_VAR, Credentials, server_origin
 
 EnvName = Literal["prod", "demo", "custom"]
 

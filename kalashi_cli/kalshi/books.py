@@ -40,8 +40,8 @@ from typing import Any
 
 import orjson
 
-from kalashi_cli.domain import Level, Market, with_books
-from kalashi_cli.money import ONE_DOLLAR, Count, Price, flip, parse_count, parse_price
+from ..domain import Level, Market, with_books
+from ..money import ONE_DOLLAR, Count, Price, flip, parse_count, parse_price
 
 log = logging.getLogger("kalashi.exchange.books")
 _loads = orjson.loads

@@ -13,7 +13,7 @@ Errors are translated at this boundary into :mod:`kalashi_cli.errors` (``raise �
     connection failed before sending → NetworkError
     a write sent whose answer was lost (timeout, reset, 5xx) → OutcomeUnknown
 
-Methods return Kalshi's JSON (dicts); :mod:`kalashi_cli.exchange.wire` turns it into domain
+Methods return Kalshi's JSON (dicts); :mod:`kalashi_cli.kalshi.wire` turns it into domain
 objects. Every response's ``Date`` header feeds :class:`ExchangeClock` (``client.clock``), the
 exchange's time as opposed to the local clock. ``base_url`` is any Kalshi-compatible root ending in ``/trade-api/v2`` (prod, demo,
 or a local simulator); ``transport=`` swaps in ``httpx.MockTransport`` for tests.
@@ -32,8 +32,8 @@ from typing import Any
 import httpx
 import orjson
 
-from kalashi_cli.domain import AccountLimits
-from kalashi_cli.errors import (
+from ..domain import AccountLimits
+from ..errors import (
     AuthError,
     Conflict,
     ExchangeError,
@@ -46,10 +46,10 @@ from kalashi_cli.errors import (
     RateLimited,
     UsageError,
 )
-from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, KalshiAuth
-from kalashi_cli.exchange.ratelimit import SHARED_HEADROOM_S, RateLimiter, RetryPolicy, Sleep
-from kalashi_cli.exchange.wire import error_of, parse_account_limits
-from kalashi_cli.ports import CallCounter
+from ..ports import CallCounter
+from .auth import KEY_ID_VAR, KEY_PATH_VAR, KalshiAuth
+from .ratelimit import SHARED_HEADROOM_S, RateLimiter, RetryPolicy, Sleep
+from .wire import error_of, parse_account_limits
 
 log = logging.getLogger("kalashi.exchange")
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kalashi_cli.domain import AccountLimits
-from kalashi_cli.exchange.ratelimit import (
+from kalashi_cli.kalshi.ratelimit import (
     BatchTooLarge,
     RateLimiter,
     RetryPolicy,

@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from kalashi_cli.errors import AuthError, NetworkError
-from kalashi_cli.exchange.auth import Credentials, KalshiAuth
-from kalashi_cli.exchange.ws import KalshiFeed
+from kalashi_cli.kalshi.auth import Credentials, KalshiAuth
+from kalashi_cli.kalshi.ws import KalshiFeed
 
 from .ws_server import FakeKalshiWS, Signal, running_ws_server
 

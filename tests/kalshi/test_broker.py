@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from kalashi_cli.domain import OrderIntent, OrderStatus
 from kalashi_cli.errors import Conflict, ConsentError, OrderRejected, OutcomeUnknown, RateLimited
-from kalashi_cli.exchange.auth import Credentials
-from kalashi_cli.exchange.broker import KalshiBroker, open_broker
-from kalashi_cli.exchange.env import DEMO, PROD, check_live_consent, custom_env
+from kalashi_cli.kalshi.auth import Credentials
+from kalashi_cli.kalshi.broker import KalshiBroker, open_broker
+from kalashi_cli.kalshi.env import DEMO, PROD, check_live_consent, custom_env
 from kalashi_cli.money import Count, Price
 from kalashi_cli.ports import Broker, SourceEvents
 

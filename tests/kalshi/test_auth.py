@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from kalashi_cli.errors import AuthError
-from kalashi_cli.exchange.auth import (
+from kalashi_cli.kalshi.auth import (
     Credentials,
     KalshiAuth,
     load_credentials,

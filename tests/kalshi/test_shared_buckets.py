@@ -11,8 +11,8 @@ import pytest
 
 from kalashi_cli.context import account_limiter, open_source
 from kalashi_cli.domain import AccountLimits
-from kalashi_cli.exchange.env import PROD
-from kalashi_cli.exchange.ratelimit import TokenBucket, shared_limiter
+from kalashi_cli.kalshi.env import PROD
+from kalashi_cli.kalshi.ratelimit import TokenBucket, shared_limiter
 from kalashi_cli.profile import parse_profile
 
 from .conftest import FakeClock
@@ -56,7 +56,7 @@ def test_context_gives_source_and_broker_the_same_buckets(monkeypatch: pytest.Mo
     monkeypatch.setenv("KALSHI_KEY_ENV", "prod")
     limiter = account_limiter(prof, "key-ctx", PROD.rest_url)
     limiter.from_exchange = True  # as if /account/limits had answered: no network in this test
-    from kalashi_cli.exchange.rest import KalshiClient
+    from kalashi_cli.kalshi.rest import KalshiClient
 
     monkeypatch.setattr(KalshiClient, "configure_rate_limits", _no_limits)
     src = open_source("kalshi", prof)

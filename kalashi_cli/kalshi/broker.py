@@ -12,7 +12,7 @@
   never retried here; the engine blocks the market and reconciles by ``client_order_id``.
 
 Live mode refuses to start unless the caller has run
-:func:`~kalashi_cli.exchange.env.check_live_consent` and says so (``consented=True``), and
+:func:`~kalashi_cli.kalshi.env.check_live_consent` and says so (``consented=True``), and
 only ever talks to production hosts; demo mode only to demo hosts or a loopback simulator.
 """
 
@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import httpx
 
-from kalashi_cli.domain import (
+from ..domain import (
     AccountLimits,
     Balance,
     ExchangeFill,
@@ -39,9 +39,12 @@ from kalashi_cli.domain import (
     OrderStatus,
     Settlement,
 )
-from kalashi_cli.errors import ConsentError, ExchangeError, KalashiError, NotFound, UsageError
-from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_credentials
-from kalashi_cli.exchange.env import (
+from ..errors import ConsentError, ExchangeError, KalashiError, NotFound, UsageError
+from ..money import Count, Price, fmt_count, fmt_price, parse_count
+from ..ports import Broker, CallCounter, Mode, OrderDesk, QueuePosition, SourceEvents
+from .aio import LoopThread
+from .auth import Credentials, KalshiAuth, load_credentials
+from .env import (
     DEMO,
     EXCHANGE_URL_VAR,
     PROD,
@@ -51,10 +54,9 @@ from kalashi_cli.exchange.env import (
     custom_env,
     env_override,
 )
-from kalashi_cli.exchange.loop import LoopThread
-from kalashi_cli.exchange.ratelimit import RateLimiter
-from kalashi_cli.exchange.rest import KalshiClient
-from kalashi_cli.exchange.wire import (
+from .ratelimit import RateLimiter
+from .rest import KalshiClient
+from .wire import (
     count_of,
     error_of,
     order_request,
@@ -67,8 +69,6 @@ from kalashi_cli.exchange.wire import (
     parse_position,
     parse_settlement,
 )
-from kalashi_cli.money import Count, Price, fmt_count, fmt_price, parse_count
-from kalashi_cli.ports import Broker, CallCounter, Mode, OrderDesk, QueuePosition, SourceEvents
 
 log = logging.getLogger("kalashi.exchange.broker")
 
@@ -132,7 +132,7 @@ class KalshiBroker:
 
         Credentials come from ``environ`` (default ``os.environ``). ``base_url`` points a
         demo broker at a Kalshi-compatible loopback server. Live mode needs ``consented=True``
-        (after :func:`~kalashi_cli.exchange.env.check_live_consent`).
+        (after :func:`~kalashi_cli.kalshi.env.check_live_consent`).
 
         Raises:
             AuthError: credentials missing or unusable. ConsentError: see :class:`KalshiBroker`.

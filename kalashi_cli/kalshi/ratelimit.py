@@ -7,7 +7,7 @@ locally so we wait instead of collecting 429s, and we refuse a batch that can ne
 before sending it.
 
 The retry policy for the REST client lives here too: reads back off with jitter on 429
-and on temporary errors; writes are never retried (see :mod:`kalashi_cli.exchange.rest`).
+and on temporary errors; writes are never retried (see :mod:`kalashi_cli.kalshi.rest`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from kalashi_cli.domain import AccountLimits
-from kalashi_cli.errors import UsageError
+from ..domain import AccountLimits
+from ..errors import UsageError
 
 Bucket = Literal["read", "write"]
 Clock = Callable[[], float]

@@ -13,11 +13,11 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from kalashi_cli.errors import AuthError, ConsentError, UsageError
-from kalashi_cli.exchange.auth import Credentials
-from kalashi_cli.exchange.env import custom_env
-from kalashi_cli.exchange.loop import LoopThread
-from kalashi_cli.exchange.replay import ReplaySource
-from kalashi_cli.exchange.source import KalshiSource, open_source
+from kalashi_cli.kalshi.aio import LoopThread
+from kalashi_cli.kalshi.auth import Credentials
+from kalashi_cli.kalshi.env import custom_env
+from kalashi_cli.kalshi.replay import ReplaySource
+from kalashi_cli.kalshi.source import KalshiSource, open_source
 from kalashi_cli.money import parse_count, parse_price
 from kalashi_cli.ports import MarketSource
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from kalashi_cli.errors import NotFound
-from kalashi_cli.exchange.auth import Credentials, KalshiAuth
-from kalashi_cli.exchange.env import custom_env
-from kalashi_cli.exchange.rest import ExchangeClock, KalshiClient
-from kalashi_cli.exchange.source import KalshiSource
+from kalashi_cli.kalshi.auth import Credentials, KalshiAuth
+from kalashi_cli.kalshi.env import custom_env
+from kalashi_cli.kalshi.rest import ExchangeClock, KalshiClient
+from kalashi_cli.kalshi.source import KalshiSource
 
 REST = "https://fake.kalshi.test/trade-api/v2"
 T0_MS = 1_790_000_000_000  # a whole second: the arithmetic below stays exact

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, TypeGuard
 
-from kalashi_cli.domain import (
+from ..domain import (
     AccountLimits,
     Balance,
     BookSide,
@@ -38,9 +38,8 @@ from kalashi_cli.domain import (
     Settlement,
     Trade,
 )
-from kalashi_cli.errors import OrderRejected
-from kalashi_cli.exchange.books import fast_count, fast_price
-from kalashi_cli.money import (
+from ..errors import OrderRejected
+from ..money import (
     CENT_GRID,
     MULT_SCALE,
     ONE_DOLLAR,
@@ -56,6 +55,7 @@ from kalashi_cli.money import (
     parse_multiplier,
     parse_price,
 )
+from .books import fast_count, fast_price
 
 Json = Mapping[str, Any]
 

@@ -14,10 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from kalashi_cli.errors import InputError, UsageError
-from kalashi_cli.exchange.auth import Credentials, KalshiAuth
-from kalashi_cli.exchange.recorder import RecordProgress, record_async
-from kalashi_cli.exchange.replay import ReplaySource, load_recording
-from kalashi_cli.exchange.rest import KalshiClient
+from kalashi_cli.kalshi.auth import Credentials, KalshiAuth
+from kalashi_cli.kalshi.recorder import RecordProgress, record_async
+from kalashi_cli.kalshi.replay import ReplaySource, load_recording
+from kalashi_cli.kalshi.rest import KalshiClient
 from kalashi_cli.money import DECI_CENT_GRID, parse_count, parse_price
 from kalashi_cli.ports import MarketSource
 
@@ -327,7 +327,7 @@ def test_recording_through_a_reconnect_marks_the_reset(tmp_path: Path, rsa_creds
 
 
 def test_sync_record_without_credentials_takes_rest_snapshots_only(tmp_path: Path) -> None:
-    from kalashi_cli.exchange.recorder import record
+    from kalashi_cli.kalshi.recorder import record
 
     fake = universe(6, per_event=3)
     wanted = list(fake.markets)[:4]

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from kalashi_cli.exchange.auth import Credentials, load_private_key
+from kalashi_cli.kalshi.auth import Credentials, load_private_key
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = needs.SHARED

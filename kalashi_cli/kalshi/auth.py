@@ -31,13 +31,13 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from kalashi_cli.errors import AuthError
+from ..errors import AuthError
 
 KEY_ID_VAR = "KALSHI_API_KEY_ID"
 KEY_PATH_VAR = "KALSHI_PRIVATE_KEY_PATH"
 #: Declaration of where the key belongs: ``demo``, ``prod``, or the ``http(s)://host[:port]`` of
 #: a Kalshi-compatible server. Production and remote servers only see a key declared for them
-#: (:func:`kalashi_cli.exchange.env.signing_allowed`).
+#: (:func:`kalashi_cli.kalshi.env.signing_allowed`).
 KEY_ENV_VAR = "KALSHI_KEY_ENV"
 WS_PATH = "/trade-api/ws/v2"
 
@@ -139,8 +139,8 @@ def load_credentials(env: Mapping[str, str] = os.environ) -> Credentials:
     """Load credentials from ``KALSHI_API_KEY_ID`` and ``KALSHI_PRIVATE_KEY_PATH``.
 
     ``KALSHI_KEY_ENV`` (``demo``, ``prod`` or a server's ``http(s)://host[:port]``), when set,
-    declares where the key belongs; :func:`kalashi_cli.exchange.env.check_key_environment`
-    refuses a mismatch and :func:`~kalashi_cli.exchange.env.signing_allowed` decides whether
+    declares where the key belongs; :func:`kalashi_cli.kalshi.env.check_key_environment`
+    refuses a mismatch and :func:`~kalashi_cli.kalshi.env.signing_allowed` decides whether
     a request is signed at all.
 
     Raises:

@@ -1,6 +1,6 @@
 """Keys only go where they belong: no KALSHI-ACCESS-* header reaches a host the key is not declared for.
 
-The rule (kalashi_cli.exchange.env.signing_allowed): production sees only a key declared
+The rule (kalashi_cli.kalshi.env.signing_allowed): production sees only a key declared
 ``KALSHI_KEY_ENV=prod``; demo an undeclared or demo key; any other server an undeclared or
 demo key on loopback only, and a remote one only a key declared for exactly its
 ``scheme://host:port``. Requests are captured with ``httpx.MockTransport``: nothing leaves
@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from kalashi_cli.errors import AuthError, ConsentError
-from kalashi_cli.exchange.auth import Credentials, declared_key_environment, load_credentials, server_origin
-from kalashi_cli.exchange.broker import KalshiBroker
-from kalashi_cli.exchange.env import DEMO, PROD, check_key_environment, custom_env, signing_allowed
-from kalashi_cli.exchange.source import KalshiSource, open_source
+from kalashi_cli.kalshi.auth import Credentials, declared_key_environment, load_credentials, server_origin
+from kalashi_cli.kalshi.broker import KalshiBroker
+from kalashi_cli.kalshi.env import DEMO, PROD, check_key_environment, custom_env, signing_allowed
+from kalashi_cli.kalshi.source import KalshiSource, open_source
 
 AUTH_HEADERS = ("kalshi-access-key", "kalshi-access-signature", "kalshi-access-timestamp")
 LIMITS = {"usage_tier": "basic", "read": {"refill_rate": 200, "bucket_capacity": 400},
@@ -191,7 +191,7 @@ def test_explicit_credentials_to_kalshisource_are_still_checked(rsa_key: Any) ->
 
 def test_record_from_production_with_an_undeclared_key_is_refused_before_any_request(rsa_pkcs1_file: Path,
                                                                                         tmp_path: Path) -> None:
-    from kalashi_cli.exchange.recorder import record
+    from kalashi_cli.kalshi.recorder import record
 
     rec = Recorder()
     with pytest.raises(ConsentError) as e:
@@ -201,7 +201,7 @@ def test_record_from_production_with_an_undeclared_key_is_refused_before_any_req
 
 
 def test_heal_probing_production_for_paper_does_not_send_an_undeclared_key(rsa_pkcs1_file: Path) -> None:
-    from kalashi_cli.heal.exchange import exchange_checks
+    from kalashi_cli.heal.probes import exchange_checks
 
     rec = Recorder()
     checks = {c.name: c for c in exchange_checks(PROD, mode="paper", environ=_env(rsa_pkcs1_file),

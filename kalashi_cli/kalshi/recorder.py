@@ -30,9 +30,9 @@ from typing import IO, Any
 import httpx
 import orjson
 
-from kalashi_cli.errors import ConsentError, UsageError
-from kalashi_cli.exchange.auth import KalshiAuth, try_load_credentials
-from kalashi_cli.exchange.env import (
+from ..errors import ConsentError, UsageError
+from .auth import KalshiAuth, try_load_credentials
+from .env import (
     KalshiEnv,
     check_key_environment,
     custom_env,
@@ -40,7 +40,7 @@ from kalashi_cli.exchange.env import (
     signing_allowed,
     signing_refusal_hint,
 )
-from kalashi_cli.exchange.rest import EVENTS_PAGE_MAX, MARKETS_PAGE_MAX, ORDERBOOKS_BATCH_MAX, KalshiClient
+from .rest import EVENTS_PAGE_MAX, MARKETS_PAGE_MAX, ORDERBOOKS_BATCH_MAX, KalshiClient
 
 FORMAT = "kalashi-recording"
 VERSION = 1

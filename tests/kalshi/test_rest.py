@@ -24,10 +24,10 @@ from kalashi_cli.errors import (
     RateLimited,
     UsageError,
 )
-from kalashi_cli.exchange import wire
-from kalashi_cli.exchange.auth import Credentials, KalshiAuth
-from kalashi_cli.exchange.ratelimit import BatchTooLarge, RateLimiter, RetryPolicy
-from kalashi_cli.exchange.rest import KalshiClient
+from kalashi_cli.kalshi import wire
+from kalashi_cli.kalshi.auth import Credentials, KalshiAuth
+from kalashi_cli.kalshi.ratelimit import BatchTooLarge, RateLimiter, RetryPolicy
+from kalashi_cli.kalshi.rest import KalshiClient
 from kalashi_cli.money import Count, Price
 
 from .conftest import FakeClock

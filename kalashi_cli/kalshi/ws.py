@@ -11,8 +11,8 @@
 * ``ticker`` and ``trade`` for the same markets, ``market_lifecycle_v2`` (all markets);
 * when authenticated: ``fill``, ``user_orders``, ``market_positions``.
 
-Every frame goes through :class:`~kalashi_cli.exchange.books.BookStore`, which checks
-``seq`` per ``sid`` and, when given a :class:`~kalashi_cli.exchange.books.BookChanges`,
+Every frame goes through :class:`~kalashi_cli.kalshi.books.BookStore`, which checks
+``seq`` per ``sid`` and, when given a :class:`~kalashi_cli.kalshi.books.BookChanges`,
 reports every book a frame changed (or a disconnect made stale) to a reader on another
 thread — the reactive driver of ``run-loop --react`` (:mod:`kalashi_cli.react`). A gap (or an impossible delta) marks that subscription's books stale
 — ``is_stale(ticker)`` is true and callers must not trade them — and the feed asks for
@@ -36,9 +36,9 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from kalashi_cli.errors import AuthError, NetworkError
-from kalashi_cli.exchange.auth import KEY_ID_VAR, KalshiAuth
-from kalashi_cli.exchange.books import BookStore
+from ..errors import AuthError, NetworkError
+from .auth import KEY_ID_VAR, KalshiAuth
+from .books import BookStore
 
 log = logging.getLogger("kalashi.exchange.ws")
 

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kalashi_cli.domain import Market
-from kalashi_cli.exchange.wire import (
+from ..domain import Market
+from .wire import (
     EventInfo,
     SeriesInfo,
     parse_event,

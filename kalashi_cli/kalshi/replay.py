@@ -1,6 +1,6 @@
 """``replay:PATH[,speed=N][,step=K][,slice_ms=M]`` — play a recording as a MarketSource.
 
-Books are rebuilt by **the same code as the live feed** (:class:`~kalashi_cli.exchange.books.BookStore`):
+Books are rebuilt by **the same code as the live feed** (:class:`~kalashi_cli.kalshi.books.BookStore`):
 every WebSocket frame goes through sequence checking, snapshots and deltas exactly as it did
 live, so a replay exercises the real book-building path. REST snapshots in the recording
 (markets, batched orderbooks, series, events) give metadata, fee structure and books for
@@ -9,7 +9,7 @@ from market objects with a ``result``.
 
 Three recording shapes are accepted, plain or gzip-compressed:
 
-* ours (:mod:`kalashi_cli.exchange.recorder`, docs/recording-format.md): ``{"t_ms", "src", …}`` lines;
+* ours (:mod:`kalashi_cli.kalshi.recorder`, docs/recording-format.md): ``{"t_ms", "src", …}`` lines;
 * a third-party recorder's JSON Lines envelope (``event_type``, ``channel``, ``sequence_number``,
   ``local_recv_ns`` and the Kalshi ``msg`` verbatim in ``payload_json``), as in
   ``crypto_ws_kxbtc15m/*.jsonl`` and ``crypto_ws_kxbtc15m/runs/*.events.jsonl.gz``: sids are

@@ -18,7 +18,7 @@ per-market REST calls) and leave out stale books; trades and settlements come fr
 book the feed changes, as it changes (``run-loop --react``).
 
 The source is synchronous (the MarketSource protocol); the async clients run on a private
-event loop in a background thread (:class:`~kalashi_cli.exchange.loop.LoopThread`).
+event loop in a background thread (:class:`~kalashi_cli.kalshi.aio.LoopThread`).
 """
 
 from __future__ import annotations
@@ -33,12 +33,14 @@ from typing import Any
 
 import httpx
 
-from kalashi_cli.domain import Market, Settlement, Trade
-from kalashi_cli.errors import AuthError, ConsentError, UsageError
-from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, Credentials, KalshiAuth, try_load_credentials
-from kalashi_cli.exchange.books import BookChanges, BookStore
-from kalashi_cli.exchange.catalog import MarketCatalog
-from kalashi_cli.exchange.env import (
+from ..domain import Market, Settlement, Trade
+from ..errors import AuthError, ConsentError, UsageError
+from ..ports import CallCounter, MarketSource, SourceEvents
+from .aio import LoopThread
+from .auth import KEY_ID_VAR, KEY_PATH_VAR, Credentials, KalshiAuth, try_load_credentials
+from .books import BookChanges, BookStore
+from .catalog import MarketCatalog
+from .env import (
     DEMO,
     PROD,
     KalshiEnv,
@@ -48,17 +50,15 @@ from kalashi_cli.exchange.env import (
     signing_allowed,
     signing_refusal_hint,
 )
-from kalashi_cli.exchange.loop import LoopThread
-from kalashi_cli.exchange.ratelimit import RateLimiter
-from kalashi_cli.exchange.rest import ExchangeClock, KalshiClient
-from kalashi_cli.exchange.wire import (
+from .ratelimit import RateLimiter
+from .rest import ExchangeClock, KalshiClient
+from .wire import (
     lifecycle_settlement,
     market_settlement,
     parse_orderbook,
     parse_trade,
     with_book,
 )
-from kalashi_cli.ports import CallCounter, MarketSource, SourceEvents
 
 log = logging.getLogger("kalashi.exchange.source")
 
@@ -373,7 +373,7 @@ class KalshiSource:
             self._store.changes.push(base.ticker)
 
     async def _ensure_feed(self, tickers: list[str]) -> None:
-        from kalashi_cli.exchange.ws import KalshiFeed
+        from .ws import KalshiFeed
 
         if self._feed is None:
             self._feed = KalshiFeed(self.env.ws_url, auth=self._auth, tickers=tickers, store=self._store,
@@ -465,10 +465,10 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
     * ``kalshi:http://127.0.0.1:8800/trade-api/v2[,ws=1]`` — any Kalshi-compatible server
       (``kalshi-demo`` goes there too while ``KALASHI_EXCHANGE_URL`` is set);
     * ``replay:PATH[,PATH…][,speed=N][,step=K][,slice_ms=M]`` — a recording, or several merged by time
-      (:func:`~kalashi_cli.exchange.replay.open_replay`).
+      (:func:`~kalashi_cli.kalshi.replay.open_replay`).
 
     Credentials come from ``KALSHI_API_KEY_ID``/``KALSHI_PRIVATE_KEY_PATH`` when set (needed
-    for ``ws=1``) and sign requests only where :func:`~kalashi_cli.exchange.env.signing_allowed`
+    for ``ws=1``) and sign requests only where :func:`~kalashi_cli.kalshi.env.signing_allowed`
     lets them go: production only with ``KALSHI_KEY_ENV=prod``, other servers only on loopback
     or when declared for them; elsewhere REST reads go unsigned and ``ws=1`` is refused.
     ``limiter`` holds the token buckets to use until ``/account/limits`` answers (the profile's
