@@ -4,7 +4,7 @@
 
 1. **Book events with the strategies on every changed market**: the four runs (290 296 recorded
    events, 287 088 of them orderbook deltas) merged by time and played through the live book code
-   (:class:`~kalashi_cli.sim.replay.MergedReplaySource`); after every slice of recorded time, every
+   (:class:`~kalashi_cli.kalshi.replay.MergedReplaySource`); after every slice of recorded time, every
    market whose book changed in it goes through scan's prefilter and depth and the profile's
    strategies (:class:`~kalashi_cli.stages.analyze.Analyzer`), as the reactive path does. Slices of
    1 s, 100 ms and 10 ms (10 ms: 4.5 events per evaluation, a market re-evaluated about every 4th event). Loading (gzip +
@@ -51,9 +51,9 @@ def _rss_mb() -> float:
 
 def one_strategies(slice_ms: int) -> dict[str, Any]:
     from kalashi_cli.domain import with_books
-    from kalashi_cli.exchange.books import BookChanges
+    from kalashi_cli.kalshi.books import BookChanges
+    from kalashi_cli.kalshi.replay import MergedReplaySource
     from kalashi_cli.profile import load_profile
-    from kalashi_cli.sim.replay import MergedReplaySource
     from kalashi_cli.stages.analyze import Analyzer
     from kalashi_cli.stages.scan import Prefilter
 

@@ -9,7 +9,7 @@
    also runs bench/nautilus_book.py under an interpreter that has ``nautilus_trader``: its
    order book driven from Python on the same frames, side by side.
 2. Request signing rate: RSA-2048 PSS and Ed25519 (KalshiAuth.headers: timestamp, sign, base64).
-3. REST calls for a 10 000-market scan against the in-memory fake (tests/exchange/fake_kalshi.py):
+3. REST calls for a 10 000-market scan against the in-memory fake (tests/kalshi/fake_kalshi.py):
    a cold scan, a warm scan (series/events cached), and batched orderbooks for prefiltered markets.
 
 ``--write-docs`` replaces the "## Exchange client" section of docs/benchmarks.md (only that section).
@@ -34,7 +34,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from kalashi_cli.exchange.books import BookStore  # noqa: E402
+from kalashi_cli.kalshi.books import BookStore  # noqa: E402
 
 RUNS = ROOT.parent / "shared" / "data" / "kalshi-real" / "crypto_ws_kxbtc15m" / "runs"
 COMMAND = ".venv/bin/python bench/bench_exchange.py --runs 5 --write-docs"
@@ -53,7 +53,7 @@ def load_runs() -> list[list[bytes]]:
 
     The recorder's envelopes carry each message verbatim in ``payload_json``; they are re-framed
     as ``{type, sid, seq, msg}`` with the sid of their channel's ``ws_subscribed`` line, exactly
-    as :mod:`kalashi_cli.sim.replay` reads them. A ``ws_connected`` line starts a new connection.
+    as :mod:`kalashi_cli.kalshi.replay` reads them. A ``ws_connected`` line starts a new connection.
     """
     conns: list[list[bytes]] = []
     for path in sorted(RUNS.glob("*.events.jsonl.gz")):
@@ -164,7 +164,7 @@ def bench_ws(runs: int, nautilus_python: str | None = None) -> dict[str, Any]:
 def bench_signing(runs: int) -> dict[str, Any]:
     from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-    from kalashi_cli.exchange.auth import Credentials, KalshiAuth
+    from kalashi_cli.kalshi.auth import Credentials, KalshiAuth
 
     out: dict[str, Any] = {}
     for name, key in (("rsa2048_pss", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
@@ -186,10 +186,10 @@ def bench_signing(runs: int) -> dict[str, Any]:
 
 
 def bench_scan(runs: int) -> dict[str, Any]:
-    from exchange.fake_kalshi import universe  # tests/exchange/fake_kalshi.py (tests/ is on sys.path)
+    from kalshi.fake_kalshi import universe  # tests/kalshi/fake_kalshi.py (tests/ is on sys.path)
 
-    from kalashi_cli.exchange.env import custom_env
-    from kalashi_cli.exchange.source import KalshiSource
+    from kalashi_cli.kalshi.env import custom_env
+    from kalashi_cli.kalshi.source import KalshiSource
 
     results: list[dict[str, Any]] = []
     times: list[float] = []

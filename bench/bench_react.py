@@ -56,11 +56,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 from simx.conftest import Sim, credentials, start_sim  # noqa: E402
 
 from kalashi_cli.domain import OrderAck, OrderIntent  # noqa: E402
-from kalashi_cli.engine import IterationResult, TradingLoop  # noqa: E402
-from kalashi_cli.exchange.broker import KalshiBroker  # noqa: E402
-from kalashi_cli.exchange.env import custom_env  # noqa: E402
-from kalashi_cli.exchange.source import KalshiSource  # noqa: E402
 from kalashi_cli.journal import Journal  # noqa: E402
+from kalashi_cli.kalshi.broker import KalshiBroker  # noqa: E402
+from kalashi_cli.kalshi.env import custom_env  # noqa: E402
+from kalashi_cli.kalshi.source import KalshiSource  # noqa: E402
+from kalashi_cli.loop import IterationResult, TradingLoop  # noqa: E402
 from kalashi_cli.profile import Profile, load_profile  # noqa: E402
 from kalashi_cli.react import BookBatch, FeedChanges, Reactor, change_feed, percentile  # noqa: E402
 from kalashi_cli.sim.paper import PaperBroker  # noqa: E402

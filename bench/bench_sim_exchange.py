@@ -48,7 +48,7 @@ from typing import Any
 
 import orjson
 
-from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_private_key
+from kalashi_cli.kalshi.auth import Credentials, KalshiAuth, load_private_key
 
 PREFIX = "/trade-api/v2"
 

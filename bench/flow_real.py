@@ -3,8 +3,8 @@
 Reads ``../shared/data/kalshi-real`` (never copied into the repository) and returns plain
 statistics: trade arrivals and sizes, book walking, cancel/replace at the touch, mid moves by
 horizon, markouts after trades, spread and depth against time to close, and price against
-outcome. Books are rebuilt with the product's own code (:func:`kalashi_cli.sim.replay.load_recording`
-and :class:`kalashi_cli.exchange.books.BookStore`), so a parsing bug would show in both.
+outcome. Books are rebuilt with the product's own code (:func:`kalashi_cli.kalshi.replay.load_recording`
+and :class:`kalashi_cli.kalshi.books.BookStore`), so a parsing bug would show in both.
 
 How trades are read from a WebSocket run (Kalshi's ``ticker`` channel is throttled to about one
 message a second per market):
@@ -39,8 +39,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kalashi_cli.exchange.books import BookStore  # noqa: E402
-from kalashi_cli.sim.replay import load_recording  # noqa: E402
+from kalashi_cli.kalshi.books import BookStore  # noqa: E402
+from kalashi_cli.kalshi.replay import load_recording  # noqa: E402
 
 HORIZONS_S = (1, 10, 60, 300)  # markouts and mid moves
 CLOSE_BUCKETS_MIN = ((10, 15), (5, 10), (2, 5), (1, 2), (0, 1))  # minutes before close
@@ -138,7 +138,7 @@ def read_run(path: Path) -> dict[str, Tape]:
     sell takes it off the YES bid at ``p``): a matched trade has an unambiguous direction,
     the exchange time of its delta and the touch that stood just before it.
     """
-    from kalashi_cli.exchange.wire import ts_ms_of
+    from kalashi_cli.kalshi.wire import ts_ms_of
 
     store = BookStore()
     tapes: dict[str, Tape] = {}
@@ -436,7 +436,7 @@ def forecasts_weather(root: Path) -> list[Forecast]:
         with path.open() as f:
             rows = list(csv.reader(f))
         header, body = rows[0], rows[1:]
-        from kalashi_cli.exchange.wire import ts_ms_of
+        from kalashi_cli.kalshi.wire import ts_ms_of
 
         times = [ts_ms_of(r[0]) for r in body]
         close = times[-1]

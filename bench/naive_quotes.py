@@ -2,7 +2,7 @@
 
 A strategy quotes each step on a sample of sim markets — ``join`` rests at the best bid (and
 best ask with ``--sides both``), ``improve`` rests one tick inside the spread when there is room
-— through :class:`~kalashi_cli.sim.engine.MatchingEngine` fed exactly as the paper broker feeds
+— through :class:`~kalashi_cli.sim.matching.MatchingEngine` fed exactly as the paper broker feeds
 it (the step's book, then the public prints, then settlements). Every passive fill is marked
 to the mid 1, 6 and 30 steps later (10 s, 1 min, 5 min) and, where the market settled during
 the run, to its payout after fees.
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kalashi_cli.domain import Market, OrderIntent  # noqa: E402
 from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, tick_above, tick_below  # noqa: E402
-from kalashi_cli.sim.engine import MatchingEngine  # noqa: E402
+from kalashi_cli.sim.matching import MatchingEngine  # noqa: E402
 from kalashi_cli.sim.universe import SimUniverse  # noqa: E402
 
 HORIZONS = (1, 6, 30)

@@ -15,7 +15,7 @@ from .ports import Broker, MarketSource
 from .profile import Profile, money
 
 if TYPE_CHECKING:
-    from .exchange.ratelimit import RateLimiter
+    from .kalshi.ratelimit import RateLimiter
     from .locks import TraderLocks
 
 SOURCES_HELP = ("sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi[,ws=1], kalshi-demo[,ws=1], "
@@ -27,7 +27,7 @@ def open_source(spec: str, profile: Profile | None = None, *, streaming: bool = 
 
     ``streaming`` is for loops that run for a while (``run-loop``, the bridge, the MCP server):
     a Kalshi source then uses the WebSocket feed unless told ``ws=0`` (see
-    :func:`kalashi_cli.exchange.source.open_source`); one-shot commands poll REST.
+    :func:`kalashi_cli.kalshi.source.open_source`); one-shot commands poll REST.
 
     A sim source publishes its forecast only when the descriptor says ``forecast=PCT`` or the
     profile sets ``sim: forecast_skill`` (off by default); ``arbitrage=PCT`` / ``sim:
@@ -49,7 +49,7 @@ def open_source(spec: str, profile: Profile | None = None, *, streaming: bool = 
             return parse_sim_spec(spec)
         return parse_sim_spec(spec, profile.sim.forecast_pct, profile.sim.arbitrage_pct)
     if spec.startswith(("replay:", "kalshi:")) or spec.split(",")[0] in ("kalshi", "kalshi-demo"):
-        from .exchange.source import open_source as open_exchange_source
+        from .kalshi.source import open_source as open_exchange_source
 
         return open_exchange_source(spec, limiter_for=lambda key_id, url: account_limiter(profile, key_id, url),
                                     ws_default=streaming)
@@ -70,13 +70,13 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
                            starting_balance=money(profile.paper.starting_balance),
                            latency_ms=profile.paper.latency_ms)
     env = require_consent(mode, profile, credentials_env)
-    from .exchange.broker import KalshiBroker
-    from .exchange.env import check_live_consent
+    from .kalshi.broker import KalshiBroker
+    from .kalshi.env import check_live_consent
 
     # KALASHI_EXCHANGE_URL points demo trading at a Kalshi-compatible server (kalashi sim-exchange);
     # the broker refuses to send a demo key anywhere but demo hosts and loopback.
     base_url = env.get("KALASHI_EXCHANGE_URL") if mode == "demo" else None
-    from .exchange.env import DEMO, PROD
+    from .kalshi.env import DEMO, PROD
 
     # the same token buckets as the source of this key: Kalshi bills both to one budget
     limiter = account_limiter(profile, (env.get("KALSHI_API_KEY_ID") or "").strip() or None,
@@ -97,7 +97,7 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
 
 def rate_limiter(profile: Profile) -> RateLimiter:
     """Token buckets from the profile (replaced by /account/limits once authenticated)."""
-    from .exchange.ratelimit import SHARED_HEADROOM_S, RateLimiter
+    from .kalshi.ratelimit import SHARED_HEADROOM_S, RateLimiter
 
     r = profile.rate_limits
     return RateLimiter((r.read_per_second, r.read_capacity), (r.write_per_second, r.write_capacity),
@@ -111,7 +111,7 @@ def account_limiter(profile: Profile | None, key_id: str | None, rest_url: str) 
     before, without one) until ``/account/limits`` answers; ``key_id`` None means unsigned
     requests.
     """
-    from .exchange.ratelimit import shared_limiter
+    from .kalshi.ratelimit import shared_limiter
 
     if profile is None:
         return shared_limiter(key_id, rest_url)
@@ -138,7 +138,7 @@ def require_consent(mode: str, profile: Profile, credentials_env: dict[str, str]
         return env
     has_creds = bool(env.get("KALSHI_API_KEY_ID") and env.get("KALSHI_PRIVATE_KEY_PATH"))
     if mode == "live":
-        from .exchange.env import check_live_consent
+        from .kalshi.env import check_live_consent
 
         check_live_consent(live_flag=True, profile_allow_live=profile.allow_live, credentials_present=has_creds,
                            trading_active=None)
@@ -165,7 +165,7 @@ def venue_source(mode: str, env: dict[str, str] | None = None) -> str:
     """
     import os
 
-    from .exchange.env import env_override
+    from .kalshi.env import env_override
 
     if mode == "live":
         return "kalshi"
@@ -183,7 +183,7 @@ def source_venue(spec: str, env: dict[str, str] | None = None) -> str:
     """
     import os
 
-    from .exchange.env import DEMO, PROD, custom_env, env_override
+    from .kalshi.env import DEMO, PROD, custom_env, env_override
 
     s = spec.strip()
     if s == "sim" or s.startswith("sim:"):
@@ -236,8 +236,8 @@ def trader_locks(mode: str, journal_path: Path, env: dict[str, str] | None = Non
     """
     import os
 
-    from .exchange.env import DEMO, PROD, env_override
     from .journal import data_dir
+    from .kalshi.env import DEMO, PROD, env_override
     from .locks import account_lock_path, hold_trader
 
     account = None

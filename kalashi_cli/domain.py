@@ -8,9 +8,9 @@ ones. Books are Kalshi-shaped: bids only, on both the YES and the NO side; a YES
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -402,3 +402,42 @@ class Balance:
     balance: Money
     portfolio_value: Money = Money(0)
     by_shard: tuple[tuple[int, Money], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FairValue:
+    """One model's probability that a market settles YES, with how sure it is.
+
+    ``p`` and ``se`` are exact decimals (probability units: 0.01 = one cent per contract);
+    ``inputs_ms`` is when the newest input it was computed from was observed (0: unknown).
+    """
+
+    ticker: str
+    p: Decimal
+    model: str
+    inputs_ms: int = 0
+    se: Decimal = Decimal(0)
+    event_ticker: str = ""
+    note: str = ""
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def price(self) -> Price:
+        """``p`` in price units (1/10 000 dollar), rounded half-even: what the value strategy compares."""
+        return Price(int((self.p * 10_000).to_integral_value(ROUND_HALF_EVEN)))
+
+    @property
+    def se_money(self) -> Money:
+        """``se`` as money per contract (micro-dollars), rounded up: the extra edge it costs."""
+        return Money(int((self.se * 1_000_000).to_integral_value(ROUND_CEILING)))
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    """An order the risk gate or the executor refused, with the rule and a plain reason."""
+
+    ref: str
+    ticker: str
+    rule: str
+    reason: str
+    strategy: str = ""

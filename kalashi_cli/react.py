@@ -3,7 +3,7 @@
 Iterations still run every ``interval`` seconds and do everything they always did —
 reconciliation, the full scan and analysis, resting fills, expiry, settlements, metrics.
 In the time between them the :class:`Reactor` waits for the source to push book changes
-(:meth:`~kalashi_cli.exchange.source.KalshiSource.watch_books`: the WebSocket feed's thread
+(:meth:`~kalashi_cli.kalshi.source.KalshiSource.watch_books`: the WebSocket feed's thread
 reports the ticker of every book a frame changed) and, for each batch of changes::
 
     changed tickers ─► their events (every market of each: arbitrage needs the whole event)
@@ -49,12 +49,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from .domain import Candidate, Market, Opportunity, OrderAck, OrderIntent, OrderStatus, with_books
-from .engine import IterationResult, TradingLoop, encode
 from .errors import UsageError
-from .exchange.books import BookChanges
+from .kalshi.books import BookChanges
+from .loop import IterationResult, TradingLoop
 from .money import parse_price
 from .ports import Broker
-from .records import to_record
+from .records import encode, to_record
 from .stages.correlate import Correlator
 from .stages.making import ManageContext, fair_prices
 from .stages.order import OrderExecutor
@@ -100,7 +100,7 @@ class ChangeFeed(Protocol):
 
 
 class FeedChanges:
-    """Changes pushed by a WebSocket feed's thread through :class:`~kalashi_cli.exchange.books.BookChanges`."""
+    """Changes pushed by a WebSocket feed's thread through :class:`~kalashi_cli.kalshi.books.BookChanges`."""
 
     def __init__(self, changes: BookChanges) -> None:
         self.changes = changes
@@ -297,7 +297,7 @@ class ReactStats:
 
 
 class Reactor:
-    """Reacts to pushed book changes between a :class:`~kalashi_cli.engine.TradingLoop`'s iterations."""
+    """Reacts to pushed book changes between a :class:`~kalashi_cli.loop.TradingLoop`'s iterations."""
 
     def __init__(self, loop: TradingLoop, feed: ChangeFeed, *, strategies: Iterable[ReactiveStrategy] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, TypeVar
 
 import orjson
 
-from .domain import Candidate, Fill, Leg, Market, Opportunity, Order, Rejected
+from .domain import Candidate, Denied, FairValue, Fill, Leg, Market, Opportunity, Order, Rejected
 from .errors import InputError
-from .fair.base import FairValue
 from .money import (
     FEE_TYPES,
     ONE_DOLLAR,
@@ -345,6 +345,49 @@ def to_record(obj: object) -> Record:
     raise TypeError(f"cannot encode {type(obj).__name__} as a record")
 
 
+def denied_record(d: Denied) -> dict[str, Any]:
+    """The ``denied`` record of a refusal (``code`` = ``rule``: stable, free of amounts, to group on)."""
+    return {"kind": "denied", "v": VERSION, "ref": d.ref, "ticker": d.ticker, "rule": d.rule, "code": d.rule,
+            "reason": d.reason, "strategy": d.strategy}
+
+
+def encode(obj: object) -> dict[str, Any]:
+    """Encode a stage output (domain object or Denied) as its record."""
+    if isinstance(obj, Denied):
+        return denied_record(obj)
+    return to_record(obj)
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time_ms(value: Any) -> int:
+    """A timestamp as Unix ms: ISO-8601 text, or Unix seconds / milliseconds / nanoseconds as a number.
+
+    Raises:
+        ValueError: not a time.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {value!r}")
+    if isinstance(value, int | float):
+        x = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            x = float(text)
+        except ValueError:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=UTC)
+            return int(dt.timestamp() * 1000)
+    if x > 1e17:
+        return int(x // 1_000_000)  # nanoseconds
+    if x > 1e11:
+        return int(x)  # milliseconds
+    return int(x * 1000)  # seconds
+
+
 # --------------------------------------------------------------------------- decode
 
 
@@ -598,8 +641,6 @@ def fair_from_record(d: Record) -> FairValue:
     Raises:
         ValueError: a field is missing or malformed (the message names it).
     """
-    from .fair.spot import parse_time_ms
-
     r = _Reader(d, "fair")
     ticker = r.text("ticker")
     if not ticker:

@@ -17,12 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 from .domain import Leg, Market, OrderIntent, OrderStatus, Outcome
-from .engine import encode
 from .errors import ExchangeError, RiskDenied, UsageError
 from .journal import Journal
 from .money import COUNT_SCALE, Count, Price, snap
 from .ports import Broker
 from .profile import Profile, money
+from .records import encode
 from .stages.book import sell_slices
 from .stages.order import OrderExecutor, client_order_id
 from .stages.portfolio import load_portfolio

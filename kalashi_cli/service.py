@@ -28,9 +28,9 @@ from .context import (
     venue_source,
 )
 from .domain import ExchangeOrder, Leg, Market, OrderIntent, OrderStatus, from_book_side, to_book_side
-from .engine import IterationResult, TradingLoop, encode, iso
 from .errors import ConsentError, KalashiError, NotFound, RiskDenied, UsageError
 from .journal import Journal, default_journal_path
+from .loop import IterationResult, TradingLoop
 from .money import (
     COUNT_SCALE,
     ONE_DOLLAR,
@@ -47,7 +47,7 @@ from .money import (
 from .ports import OrderDesk
 from .profile import Profile, builtin_profiles, load_profile
 from .react import Reactor, change_feed
-from .records import market_record, to_record
+from .records import encode, iso, market_record, to_record
 from .stages.analyze import Analyzer
 from .stages.correlate import Grouper
 from .stages.metrics import RunStats, compute_metrics
@@ -300,7 +300,7 @@ class TradingService:
     # -- operator controls ------------------------------------------------------------------------
     def halt(self, reason: str = "operator halt") -> dict[str, Any]:
         """Always allowed: HALTED, resting orders cancelled."""
-        from .heal.checks import trading_state_status
+        from .health import trading_state_status
         from .safety import halt
 
         with self._lock:
@@ -574,7 +574,7 @@ class TradingService:
 
     def health(self) -> list[dict[str, Any]]:
         """Quick in-process checks (``kalashi heal`` runs the full set)."""
-        from .heal.checks import service_checks
+        from .health.service import service_checks
 
         return [c.to_record() for c in service_checks(self)]
 

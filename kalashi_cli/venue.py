@@ -114,7 +114,7 @@ class Venue(Protocol):
 
 def venue_for(source: MarketSource, trading_active: Callable[[], bool]) -> Venue:
     """Return the venue behind ``source`` (``trading_active`` says whether the broker takes orders)."""
-    from .exchange.source import KalshiSource
+    from .kalshi.source import KalshiSource
     from .sim.source import SimSource
 
     if isinstance(source, SimSource):
@@ -348,7 +348,7 @@ class ExchangeVenue:
 
     @staticmethod
     def _series_json(s: Mapping[str, Any]) -> Json:
-        from .exchange.wire import parse_series
+        from .kalshi.wire import parse_series
 
         info = parse_series(dict(s))
         tags = s.get("tags")
@@ -359,7 +359,7 @@ class ExchangeVenue:
 
     def trades(self, ticker: str | None, *, limit: int, cursor: str | None, min_ts: int | None,
                max_ts: int | None) -> tuple[list[Json], str]:
-        from .exchange.wire import parse_trade
+        from .kalshi.wire import parse_trade
 
         body = self._run(self.client.get("/markets/trades", {"limit": limit, "cursor": cursor or None,
                                                              "ticker": ticker, "min_ts": min_ts, "max_ts": max_ts}))
@@ -379,7 +379,7 @@ class ExchangeVenue:
 
     @staticmethod
     def _candle(c: Mapping[str, Any]) -> Json:
-        from .exchange.wire import count_of, lenient_price_of
+        from .kalshi.wire import count_of, lenient_price_of
 
         def side(key: str, extra: tuple[str, ...] = ()) -> Json:
             d = c.get(key)

@@ -2,7 +2,7 @@
 
 * :mod:`.source` — closes, settlements (recording, ``--results``, else the valuation rule) and the
   latency view the paper broker trades on;
-* :mod:`.run` — one run: the :class:`~kalashi_cli.engine.TradingLoop` itself over the data;
+* :mod:`.run` — one run: the :class:`~kalashi_cli.loop.TradingLoop` itself over the data;
 * :mod:`.report` — ``report.json`` and the self-contained ``report.html``;
 * :mod:`.sweep` — a grid or random sample of profile overrides, run in parallel (processes or Dask).
 

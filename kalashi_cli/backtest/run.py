@@ -1,4 +1,4 @@
-"""Run one backtest: the run-loop's :class:`~kalashi_cli.engine.TradingLoop` over recorded (or sim) data.
+"""Run one backtest: the run-loop's :class:`~kalashi_cli.loop.TradingLoop` over recorded (or sim) data.
 
 Parity with ``run-loop --source replay:`` is by construction: the same loop object runs the same
 stage functions (scan's prefilter, analyze with the profile's fair models, correlate, the risk
@@ -84,7 +84,7 @@ _LOADED: dict[tuple[str, int, int], list[Any]] = {}
 
 
 def _events(path: Path) -> list[Any]:
-    from ..sim.replay import load_recording
+    from ..kalshi.replay import load_recording
 
     try:
         st = path.stat()
@@ -105,7 +105,7 @@ def _open_source(cfg: BacktestConfig) -> tuple[MarketSource, list[dict[str, Any]
         from ..sim.source import parse_sim_spec
 
         return parse_sim_spec(specs[0]), [{"path": specs[0], "source": "sim"}]
-    from ..sim.replay import MergedReplaySource, ReplaySource
+    from ..kalshi.replay import MergedReplaySource, ReplaySource
 
     paths = [s[len("replay:"):] if s.startswith("replay:") else s for s in specs]
     wanted = {str(Path(p).resolve()) for p in paths}
@@ -126,7 +126,7 @@ def _open_source(cfg: BacktestConfig) -> tuple[MarketSource, list[dict[str, Any]
 
 
 def _loop_class() -> type:
-    from ..engine import TradingLoop
+    from ..loop import TradingLoop
 
     class BacktestLoop(TradingLoop):
         """The run-loop's loop, minus the metrics snapshot it journals every 10th iteration for the

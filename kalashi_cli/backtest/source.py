@@ -1,6 +1,6 @@
 """The market data a backtest trades on: a recording (or the sim) with closes, settlements and latency.
 
-:class:`BacktestSource` wraps the source ``run-loop`` would open (:func:`kalashi_cli.sim.replay.open_replay`,
+:class:`BacktestSource` wraps the source ``run-loop`` would open (:func:`kalashi_cli.kalshi.replay.open_replay`,
 the sim) and adds what a replay alone does not do:
 
 * **closes** — a market whose close time has passed (recorded time) is listed as ``closed``:
@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import Market, Settlement
+from ..kalshi.replay import MergedReplaySource, ReplaySource
 from ..money import ONE_DOLLAR, Price
 from ..ports import MarketSource, SourceEvents
-from ..sim.replay import MergedReplaySource, ReplaySource
 from ..stages.scan import close_ms
 
 #: how each market's result was known (the report's ``settlement.source``)

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from ..domain import OrderStatus
-from ..engine import iso
 from ..errors import UsageError
-from ..heal.checks import trading_state_status
+from ..health import trading_state_status
 from ..journal import Journal, RecordRow
 from ..money import Count, Money, Price, fmt_count, fmt_money, fmt_price
 from ..profile import Profile, load_profile
+from ..records import iso
 from ..service import EQUITY_POINTS, JOURNAL_VIEW, decimal_text, iteration_record_from_row, percent
 from .backends import CommandRefused, Listener, Progress, clock_of
 

@@ -39,7 +39,7 @@ def clock_of(source: str, source_now_ms: int | None) -> dict[str, Any]:
     """
     import time
 
-    from ..engine import iso
+    from ..records import iso
 
     kind = "sim" if source.startswith("sim") else "replay" if source.startswith("replay") else "exchange"
     return {"source": kind, "source_now": iso(source_now_ms) if source_now_ms is not None else None,

@@ -287,7 +287,7 @@ class CommandEntry:
         return int((time.monotonic() - self.accepted_at) * 1000)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..engine import iso
+        from ..records import iso
 
         return {"ref": self.ref, "cmd": self.cmd, "args": self.args, "status": self.status,
                 "started": iso(self.accepted_ms),

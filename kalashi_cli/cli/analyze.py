@@ -29,7 +29,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..fair.base import FairValue
+    from ..domain import FairValue
 
 EPILOG = """Examples:
 

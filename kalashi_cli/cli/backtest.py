@@ -76,7 +76,7 @@ def backtest(
     from ..backtest import BacktestConfig
     from ..backtest.source import read_results
     from ..errors import UsageError
-    from ..sim.replay import split_replay_spec
+    from ..kalshi.replay import split_replay_spec
 
     prof = load_profile(profile)
     specs: list[str] = []

@@ -141,7 +141,7 @@ def _open_spot(prof: Profile, names: list[str], spot: str | None, quiet: bool) -
 
 def _price(out: Out, prof: Profile, names: list[str], input: Path | None, source: list[str] | None,
            spot: str | None, quiet: bool, strict: bool = False) -> None:
-    from ..fair.base import build_engine
+    from ..fair.models import build_engine
     from ..fair.stage import FairStats, price_records
     from ..records import VERSION, decode_error, market_from_record
 
@@ -180,8 +180,7 @@ def _price(out: Out, prof: Profile, names: list[str], input: Path | None, source
 
 
 def _scanned(prof: Profile, spec: str) -> Iterator[dict[str, Any]]:
-    from ..engine import iso
-    from ..records import market_record
+    from ..records import iso, market_record
     from ..stages.scan import scan
     from .common import check_source_kind, open_source
 
@@ -198,9 +197,11 @@ def _scanned(prof: Profile, spec: str) -> Iterator[dict[str, Any]]:
 
 def _evaluate(out: Out, prof: Profile, names: list[str], sources: list[str], results: Path, spot: str | None,
               every: float, report: Path | None, quiet: bool, recorded: Path | None) -> None:
-    from ..fair.base import FairModel, build_models
+    from ..fair.base import FairModel
     from ..fair.datasets import load_results, open_snapshots
     from ..fair.evaluate import evaluate, load_recorded_models
+    from ..fair.models import build_models
+    from ..stages.analyze import Analyzer
 
     settled = load_results(results)
     theirs: list[FairModel] = list(load_recorded_models(recorded)) if recorded is not None else []
@@ -209,7 +210,8 @@ def _evaluate(out: Out, prof: Profile, names: list[str], sources: list[str], res
     names = [m.name for m in models]
     label = " + ".join(Path(s.removeprefix("replay:").split(",")[0]).name for s in sources)
     try:
-        scores, rows = evaluate(open_snapshots(list(sources), int(every * 1000)), settled, models, prof, dataset=label)
+        scores, rows = evaluate(open_snapshots(list(sources), int(every * 1000)), settled, models, prof, dataset=label,
+                                analyzer=Analyzer)
     finally:
         for m in models:
             m.close()

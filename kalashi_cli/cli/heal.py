@@ -177,7 +177,7 @@ def heal(
 
 
 def _overall(checks: list[Any]) -> str:
-    from ..heal.checks import overall
+    from ..health import overall
 
     return overall(checks)
 

@@ -92,7 +92,7 @@ def mcp_serve(
     if transport is Transport.stdio and (host is not None or port != 8767):
         raise UsageError("--host and --port only apply to --transport http",
                          hint="add --transport http, or drop them (an MCP client starts the stdio server itself)")
-    from ..exchange.env import is_loopback_host
+    from ..kalshi.env import is_loopback_host
 
     loopback = is_loopback_host(bind)
     if transport is Transport.http and not loopback and mode.value != "paper":

@@ -65,9 +65,8 @@ def order(
     never sends an order twice.
     """
     from ..context import check_venue, venue_source
-    from ..engine import encode
     from ..profile import money
-    from ..records import candidate_from_record, decode_error
+    from ..records import candidate_from_record, decode_error, encode
     from ..stages.order import OrderExecutor
     from ..stages.portfolio import load_portfolio
     from ..stages.risk import RiskGate, evaluate_state

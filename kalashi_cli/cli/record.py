@@ -61,8 +61,8 @@ def record(
     faster than recorded).
     """
     from ..errors import UsageError
-    from ..exchange.recorder import RecordProgress
-    from ..exchange.recorder import record as do_record
+    from ..kalshi.recorder import RecordProgress
+    from ..kalshi.recorder import record as do_record
 
     chosen = (_split([*tickers, *tickers_old]), _split(events), _split(series))
     if not any(chosen):

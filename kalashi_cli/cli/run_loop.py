@@ -38,8 +38,8 @@ from .common import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..engine import IterationResult
     from ..journal import Journal
+    from ..loop import IterationResult
     from ..profile import Profile
 
 EPILOG = """Examples:
@@ -102,7 +102,7 @@ def run_loop(
     into a file writes one readable line per iteration. Ctrl-C (SIGINT) or SIGTERM stops
     after the current step; every journal write is a committed transaction.
     """
-    from ..engine import TradingLoop
+    from ..loop import TradingLoop
     from ..records import RecordWriter
 
     prof = load_profile(profile)

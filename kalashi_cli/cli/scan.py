@@ -51,8 +51,7 @@ def scan(
     tick grid), then one `stats` record. On a terminal: a progress bar on stderr, and a table
     instead of JSON Lines on stdout.
     """
-    from ..engine import iso
-    from ..records import VERSION, market_record
+    from ..records import VERSION, iso, market_record
     from ..stages.scan import ScanStats
     from ..stages.scan import scan as run_scan
 

@@ -2,12 +2,13 @@
 
 ::
 
-    FairValue            one model's probability for one market: p, standard error, inputs' time
+    FairValue            (kalashi_cli.domain) one model's probability for one market: p, standard error, inputs' time
     FairModel            the interface: price(event_markets, now_ms) -> [FairValue]
     ├── LadderModel      (ladder.py) one monotone, arbitrage-free distribution per event from its books
     └── CryptoModel      (crypto.py) P(settlement index ends above/inside the strikes) from spot + vol
     SpotSource           (spot.py) recorded spot (file) or a public exchange WebSocket ticker
     FairEngine           the models a profile names, first wins: what analyze and run-loop call
+                         (models.py builds it from the names: build_models, build_engine)
     evaluate             (evaluate.py) Brier, log loss, reliability and value P&L against results
 
 The interface is in-process: ``FairEngine.fair_for(markets_of_one_event, now_ms)`` is what
@@ -18,6 +19,8 @@ This module stays light (no numpy): the models import it only when they are buil
 
 from __future__ import annotations
 
-from .base import FairEngine, FairModel, FairValue, build_engine
+from ..domain import FairValue
+from .base import FairEngine, FairModel
+from .models import build_engine
 
 __all__ = ["FairEngine", "FairModel", "FairValue", "build_engine"]

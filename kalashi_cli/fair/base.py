@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING, Protocol
 
-from ..domain import Market
-from ..money import Money, Price
+from ..domain import FairValue, Market
 
 if TYPE_CHECKING:
-    from ..profile import FairSettings
-    from .spot import SpotSource
+    pass
 
 #: six decimals: finer than any Kalshi tick ($0.0001) and than any model's real precision
 P_PLACES = Decimal("0.000001")
@@ -28,34 +25,6 @@ def as_probability(x: float | Decimal) -> Decimal:
     if not d.is_finite():
         raise ValueError(f"probability must be finite, got {x!r}")
     return min(Decimal(1), max(Decimal(0), d)).quantize(P_PLACES, ROUND_HALF_EVEN)
-
-
-@dataclass(frozen=True, slots=True)
-class FairValue:
-    """One model's probability that a market settles YES, with how sure it is.
-
-    ``p`` and ``se`` are exact decimals (probability units: 0.01 = one cent per contract);
-    ``inputs_ms`` is when the newest input it was computed from was observed (0: unknown).
-    """
-
-    ticker: str
-    p: Decimal
-    model: str
-    inputs_ms: int = 0
-    se: Decimal = Decimal(0)
-    event_ticker: str = ""
-    note: str = ""
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def price(self) -> Price:
-        """``p`` in price units (1/10 000 dollar), rounded half-even: what the value strategy compares."""
-        return Price(int((self.p * 10_000).to_integral_value(ROUND_HALF_EVEN)))
-
-    @property
-    def se_money(self) -> Money:
-        """``se`` as money per contract (micro-dollars), rounded up: the extra edge it costs."""
-        return Money(int((self.se * 1_000_000).to_integral_value(ROUND_CEILING)))
 
 
 class FairModel(Protocol):
@@ -95,40 +64,3 @@ class FairEngine:
         """Release what the models hold (a spot source is closed by whoever opened it)."""
         for m in self.models:
             m.close()
-
-
-def build_models(names: Sequence[str], settings: FairSettings, *, spot: SpotSource | None = None) -> list[FairModel]:
-    """Build the named models (ladder, crypto, crypto-t) from the profile's ``fair`` settings.
-
-    ``spot`` overrides ``fair.crypto.spot`` (tests and ``kalashi fair --spot`` pass one in; the
-    caller closes it). Without it the crypto models share the process's feed for
-    ``fair.crypto.spot`` (:func:`~kalashi_cli.fair.spot.shared_spot`).
-
-    Raises:
-        UsageError: an unknown model name or spot descriptor.
-    """
-    from ..errors import UsageError
-
-    models: list[FairModel] = []
-    shared_spot = spot
-    for name in names:
-        if name == "ladder":
-            from .ladder import LadderModel
-
-            models.append(LadderModel(settings.ladder))
-        elif name in ("crypto", "crypto-t"):
-            from .crypto import CryptoModel
-            from .spot import shared_spot as process_spot
-
-            if shared_spot is None:
-                shared_spot = process_spot(settings.crypto.spot, products=sorted(set(settings.crypto.assets.values())))
-            models.append(CryptoModel(settings.crypto, shared_spot, fat_tails=name == "crypto-t"))
-        else:
-            raise UsageError(f"unknown fair-value model '{name}'", hint="use ladder, crypto or crypto-t")
-    return models
-
-
-def build_engine(settings: FairSettings, names: Sequence[str] | None = None, *,
-                 spot: SpotSource | None = None) -> FairEngine:
-    """The engine for ``names`` (default: the profile's ``fair.models``)."""
-    return FairEngine(build_models(settings.models if names is None else names, settings, spot=spot))

@@ -37,8 +37,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..domain import Market
-from .base import FairValue, as_probability
+from ..domain import FairValue, Market
+from .base import as_probability
 from .spot import SpotSource, SpotView
 
 if TYPE_CHECKING:

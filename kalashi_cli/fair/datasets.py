@@ -2,7 +2,7 @@
 
 Snapshots (``--source``, repeatable; snapshots of several sources are scored together):
 
-* ``replay:PATH`` — a recording (any shape :mod:`kalashi_cli.sim.replay` reads; ``.gz`` is
+* ``replay:PATH`` — a recording (any shape :mod:`kalashi_cli.kalshi.replay` reads; ``.gz`` is
   unpacked to a temporary file first), played through the live book code and sampled every
   ``every_ms`` of recorded time;
 * ``FILE.jsonl`` — ``market`` records (``kalashi scan`` output, saved over time), one snapshot
@@ -35,7 +35,7 @@ import orjson
 from ..domain import Market
 from ..errors import InputError, UsageError
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Price, flip
-from .spot import parse_time_ms
+from ..records import parse_time_ms
 
 CANDLE_SIZE = Count(100 * COUNT_SCALE)
 Snapshot = tuple[int, list[Market]]
@@ -111,7 +111,7 @@ def _sampled(snaps: Iterator[Snapshot], every_ms: int) -> Iterator[Snapshot]:
 
 def replay_snapshots(spec: str, every_ms: int) -> Iterator[Snapshot]:
     """Play a recording and take every market's book each ``every_ms`` of recorded time."""
-    from ..sim.replay import ReplaySource
+    from ..kalshi.replay import ReplaySource
 
     body = spec[len("replay:"):]
     path, sep, opts = body.partition(",")

@@ -25,18 +25,18 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
-from ..domain import Market
+from ..domain import FairValue, Market, Opportunity
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fee_for, fmt_money, notional
 from ..profile import Profile
-from .base import FairModel, FairValue, as_probability
+from .base import FairModel, as_probability
 from .datasets import Snapshot
 
 ONE = COUNT_SCALE
@@ -165,14 +165,26 @@ def value_only(profile: Profile) -> Profile:
     return msgspec.structs.replace(profile, analyze=analyze, fair=msgspec.structs.replace(profile.fair, models=()))
 
 
-def collect_rows(snapshots: Iterable[Snapshot], results: dict[str, bool], models: Sequence[FairModel],
-                 profile: Profile) -> list[Row]:
-    """Price every settled market of every snapshot with every model, and the value trades they make."""
-    from ..stages.analyze import Analyzer
+class ValueAnalyzer(Protocol):
+    """What the evaluation needs of analyze (:class:`kalashi_cli.stages.analyze.Analyzer`): given fair values, trades."""
 
+    fair: dict[str, FairValue]
+
+    def analyze(self, markets: Iterable[Market], *, as_of_ms: int = 0, src: str = "") -> Iterator[Opportunity]: ...
+
+    def close(self) -> None: ...
+
+
+def collect_rows(snapshots: Iterable[Snapshot], results: dict[str, bool], models: Sequence[FairModel],
+                 profile: Profile, analyzer: Callable[[Profile], ValueAnalyzer]) -> list[Row]:
+    """Price every settled market of every snapshot with every model, and the value trades they make.
+
+    ``analyzer`` makes the analyze stage for a profile (the caller passes ``Analyzer``: fair
+    models sit below the stages that use them, so this module does not import analyze).
+    """
     prof = value_only(profile)
     names = [MID, *(m.name for m in models)]
-    analyzers = {name: Analyzer(prof) for name in names}
+    analyzers = {name: analyzer(prof) for name in names}
     rows: list[Row] = []
     for t, markets in snapshots:
         groups: dict[str, list[Market]] = {}
@@ -291,9 +303,10 @@ def score(rows: Sequence[Row], names: Sequence[str], dataset: str) -> list[Score
 
 
 def evaluate(snapshots: Iterable[Snapshot], results: dict[str, bool], models: Sequence[FairModel],
-             profile: Profile, *, dataset: str) -> tuple[list[Score], list[Row]]:
+             profile: Profile, *, dataset: str,
+             analyzer: Callable[[Profile], ValueAnalyzer]) -> tuple[list[Score], list[Row]]:
     """Collect the rows and score them: (scores, rows)."""
-    rows = collect_rows(snapshots, results, models, profile)
+    rows = collect_rows(snapshots, results, models, profile, analyzer)
     return score(rows, [m.name for m in models], dataset), rows
 
 

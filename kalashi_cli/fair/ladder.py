@@ -42,9 +42,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from ..domain import Market
+from ..domain import FairValue, Market
 from ..money import ONE_DOLLAR
-from .base import FairValue, as_probability
+from .base import as_probability
 
 if TYPE_CHECKING:
     from ..profile import LadderFairSettings

@@ -30,13 +30,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
 from ..errors import InputError, UsageError
+from ..records import parse_time_ms
 
 log = logging.getLogger("kalashi.fair.spot")
 
@@ -124,34 +124,6 @@ class SpotHistory:
 
 
 # --------------------------------------------------------------------------- recorded files
-
-
-def parse_time_ms(value: Any) -> int:
-    """A timestamp as Unix ms: ISO-8601 text, or Unix seconds / milliseconds / nanoseconds as a number.
-
-    Raises:
-        ValueError: not a time.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"not a time: {value!r}")
-    if isinstance(value, int | float):
-        x = float(value)
-    else:
-        text = str(value).strip()
-        try:
-            x = float(text)
-        except ValueError:
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
-            if dt.tzinfo is None:
-                from datetime import UTC
-
-                dt = dt.replace(tzinfo=UTC)
-            return int(dt.timestamp() * 1000)
-    if x > 1e17:
-        return int(x // 1_000_000)  # nanoseconds
-    if x > 1e11:
-        return int(x)  # milliseconds
-    return int(x * 1000)  # seconds
 
 
 _TIME_KEYS = ("time", "ts", "timestamp", "t_ms", "ts_ms", "datetime", "date")

@@ -39,8 +39,7 @@ def price_records(records: Iterable[Record], engine: FairEngine, *, decode: Call
     ``decode`` turns a market record into a Market (raising names the line); the books' time is
     the record's ``ts`` (the wall clock when it has none).
     """
-    from ..records import fair_record
-    from .spot import parse_time_ms
+    from ..records import fair_record, parse_time_ms
 
     st = stats if stats is not None else FairStats()
     held: list[tuple[Record, Market]] = []

@@ -2,7 +2,7 @@
 
 ``service_checks`` are the cheap in-process checks the bridge shows on the dashboard;
 ``kalashi heal`` runs the checks below (journal, drift, trading state, loop heartbeat, disk,
-Redis, processes) plus the exchange checks of :mod:`kalashi_cli.heal.exchange`.
+Redis, processes) plus the exchange checks of :mod:`kalashi_cli.heal.probes`.
 
 Every check takes its dependencies as arguments (paths, clocks, probes), so each can be
 tested against a fake. A check never raises: an exception inside it is a FAILED result
@@ -26,26 +26,29 @@ from __future__ import annotations
 import shutil
 import socket
 import sqlite3
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ..errors import JournalError
+from ..health import (
+    DEGRADED,
+    FAILED,
+    OK,
+    Check,
+    CheckResult,
+    _age_text,
+    _reading,
+    _wall_ms,
+    iso_ms,
+    parse_iso_ms,
+    timed,
+)
 from ..journal import IntentStatus, integrity_check, probe_write
 
 if TYPE_CHECKING:
-    from ..journal import Journal
-    from ..service import TradingService
-
-OK, DEGRADED, FAILED = "ok", "degraded", "failed"
-#: severity order; the overall status is the worst of the checks
-SEVERITY: dict[str, int] = {OK: 0, DEGRADED: 1, FAILED: 2}
+    pass
 
 GB = 1_000_000_000
 MB = 1_000_000
@@ -57,102 +60,7 @@ DRIFT_WINDOW_S = 3600.0
 PENDING_GRACE_S = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One check's result. ``facts`` carries the numbers behind it (for status JSON and metrics)."""
-
-    name: str
-    status: str
-    detail: str
-    latency_ms: Decimal = Decimal(0)
-    facts: Mapping[str, Any] = field(default_factory=dict, compare=False)
-
-    def to_record(self) -> dict[str, Any]:
-        return {"kind": "health", "v": 1, "name": self.name, "status": self.status, "detail": self.detail,
-                "latency_ms": str(self.latency_ms)}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The check for status JSON: the record's fields without kind/v, plus its facts."""
-        out = {k: v for k, v in self.to_record().items() if k not in ("kind", "v")}
-        if self.facts:
-            out["facts"] = dict(self.facts)
-        return out
-
-
-def worst(statuses: Iterable[str]) -> str:
-    """Return the most severe status (ok when there is none)."""
-    return max(statuses, key=lambda s: SEVERITY.get(s, 2), default=OK)
-
-
-def overall(checks: Iterable[Check]) -> str:
-    """Return the overall status of a set of checks: the worst of them."""
-    return worst(c.status for c in checks)
-
-
-CheckResult = tuple[str, str] | tuple[str, str, Mapping[str, Any]]
-
-
-def timed(name: str, fn: Callable[[], CheckResult]) -> Check:
-    """Run one check, catching its failure as a FAILED result with the error in plain words."""
-    t0 = time.perf_counter()
-    facts: Mapping[str, Any] = {}
-    try:
-        res = fn()
-        status, detail = res[0], res[1]
-        if len(res) == 3:
-            facts = res[2]
-    except Exception as e:  # noqa: BLE001 - a check that blows up is a failed check
-        status, detail = FAILED, f"{type(e).__name__}: {e}"
-    return Check(name, status, detail, _ms_since(t0), facts)
-
-
-def _ms_since(t0: float) -> Decimal:
-    return Decimal(str(round((time.perf_counter() - t0) * 1000, 3)))
-
-
-def not_applicable(name: str, why: str) -> Check:
-    """A check that does not apply here (reported as ok, saying why)."""
-    return Check(name, OK, f"not applicable ({why})", facts={"applicable": False})
-
-
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def iso_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def parse_iso_ms(text: str) -> int:
-    """Parse an ISO time (``…Z`` or with an offset) to Unix milliseconds."""
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def _age_text(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 # -- the journal ----------------------------------------------------------------------------
-
-
-@contextmanager
-def _reading(path: Path) -> Iterator[Journal]:
-    """The journal opened read-only (never created or migrated; one with no tables yet reads as empty).
-
-    Raises:
-        JournalError: it cannot be read, or kalashi will not read it as it is (newer, older, not a journal).
-    """
-    from ..journal import Journal
-
-    jr = Journal(path, readonly=True)
-    try:
-        yield jr
-    finally:
-        jr.close()
 
 
 #: what to do about a journal SQLite cannot read (journal_integrity says the same)
@@ -531,116 +439,3 @@ def probe_http(url: str, *, timeout_s: float = 2.0) -> tuple[bool, str]:
 # -- in-process checks (the bridge and the dashboard) ---------------------------------------
 
 
-def recent_repairs(path: Path, *, now_ms: Callable[[], int] = _wall_ms, window_s: float = 3600.0) -> Check:
-    """Summarise ``kalashi heal``'s repairs recorded in the journal over the last hour.
-
-    ok when none failed (saying what was repaired), degraded when a repair failed, failed
-    when heal gave up on a process.
-    """
-
-    def run() -> CheckResult:
-        if not path.exists():
-            return OK, "no repairs (no journal yet)", {"repairs": 0}
-        since = now_ms() - int(window_s * 1000)
-        with _reading(path) as jr:
-            rows = jr.events("repair", limit=1_000_000, since_ms=since)
-        repairs = [e["detail"] | {"ts_ms": int(e["ts_ms"])} for e in reversed(rows)]
-        facts = {"repairs": len(repairs)}
-        if not repairs:
-            return OK, f"no repairs in the last {_age_text(window_s)}", facts
-        latest = repairs[-1]
-        said = f"{latest.get('action', '?')} {latest.get('target', '')}: {latest.get('detail', '')}".strip()
-        gave_up = [r for r in repairs if r.get("action") == "give-up"]
-        if gave_up:
-            g = gave_up[-1]
-            return FAILED, f"heal gave up on {g.get('target')}: {g.get('detail')}", facts
-        if any(not r.get("ok", True) for r in repairs):
-            bad = [r for r in repairs if not r.get("ok", True)][-1]
-            return DEGRADED, f"a repair failed: {bad.get('action')} {bad.get('target')}: {bad.get('detail')}", facts
-        return OK, f"{len(repairs)} repair(s) in the last {_age_text(window_s)}; latest {said}", facts
-
-    return timed("repairs", run)
-
-
-def trading_state_status(state: str) -> str:
-    """The health status of a trading state, as :func:`trading_state` (``kalashi heal``) reports it.
-
-    ACTIVE ok, REDUCING degraded, HALTED failed: the dashboard's checks and records say the same
-    word as ``heal --once`` (both once said different things for HALTED).
-    """
-    return OK if state == "ACTIVE" else FAILED if state == "HALTED" else DEGRADED
-
-
-def service_checks(svc: TradingService) -> list[Check]:
-    def loop() -> tuple[str, str]:
-        st = svc.loop_status()
-        if svc.last_error:
-            return FAILED, f"last iteration failed: {svc.last_error}"
-        if st.status == "running" and svc.last_iteration_ms is not None:
-            age = (time.time() * 1000 - svc.last_iteration_ms) / 1000
-            if age > max(60.0, 3 * st.interval_s + 30):
-                return DEGRADED, f"no iteration for {age:.0f} s (interval {st.interval_s:g} s): the loop may hang"
-        return OK, f"{st.status}, {st.iteration} iterations"
-
-    def journal() -> tuple[str, str]:
-        ok, detail = svc.journal.integrity_ok(quick=True, max_age_s=60)
-        return (OK, f"{svc.journal.path} quick check ok") if ok else (FAILED, f"integrity check: {detail}")
-
-    def state() -> tuple[str, str]:
-        st, why = svc.trading_state()
-        return (OK, st) if st == "ACTIVE" else (trading_state_status(st), f"{st}: {why}")
-
-    def exchange() -> tuple[str, str]:
-        active = svc.broker.trading_active()
-        return (OK, "trading active") if active else (DEGRADED, "the exchange reports trading is paused")
-
-    def drift() -> tuple[str, str]:
-        rep = svc.loop.last_reconcile
-        if rep is None:
-            return OK, "not reconciled yet in this session"
-        if not rep.ok:
-            return FAILED, f"last reconciliation failed: {rep.error}"
-        if rep.position_drift:
-            return DEGRADED, f"positions drifted and were adopted from the exchange: {sorted(rep.position_drift)}"
-        return OK, f"journal = exchange ({rep.corrections} corrections at last sync)"
-
-    checks = [timed("loop", loop), timed("journal", journal), timed("trading_state", state),
-              timed("exchange", exchange), timed("reconciliation", drift)]
-    feed = feed_of(svc.source)
-    feed_health = None
-    if feed is not None:
-        from .feed import feed_check, repair_source_feed
-
-        feed_health = feed_check(feed)
-        # an unwell feed is resynced here too (the loop's iterations do it as well), before the
-        # repairs check below reads the journal, so it shows this repair
-        repair_source_feed(svc.source, svc.journal, check=feed_health)
-    # repairs made by a `kalashi heal` watching this journal (and the feed's), so the dashboard shows them
-    checks.append(recent_repairs(svc.journal.path))
-    if feed_health is not None:
-        checks.append(feed_health)
-    clients: dict[str, Any] = {"source": getattr(svc.source, "client", None),
-                               "broker": getattr(svc.broker, "client", None)}
-    limiters = {label: c.limiter for label, c in clients.items() if _is_kalshi_client(c)}
-    if limiters:
-        from .exchange import bucket_headroom_check
-
-        checks.append(bucket_headroom_check(limiters))
-    return checks
-
-
-def _is_kalshi_client(obj: Any) -> bool:
-    import sys
-
-    mod = sys.modules.get("kalashi_cli.exchange.rest")  # not imported: nothing here talks to Kalshi
-    return mod is not None and isinstance(obj, mod.KalshiClient)
-
-
-def feed_of(source: Any) -> Any:
-    """The WebSocket feed of a Kalshi source in WS mode (None for every other source)."""
-    import sys
-
-    mod = sys.modules.get("kalashi_cli.exchange.source")  # not imported: cannot be a KalshiSource
-    if mod is None or not isinstance(source, mod.KalshiSource):
-        return None
-    return source.feed

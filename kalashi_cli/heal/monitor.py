@@ -36,31 +36,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..health import DEGRADED, FAILED, OK, Check, Repair, iso_ms, not_applicable, overall
 from .checks import (
-    DEGRADED,
-    FAILED,
     LOOP_ADVICE,
-    OK,
-    Check,
     disk_space,
     http_alive,
-    iso_ms,
     journal_drift,
     journal_integrity,
     journal_writable,
     loop_heartbeat,
-    not_applicable,
-    overall,
     recent_iterations,
     redis_ping,
     trading_state,
 )
-from .supervisor import Child, Repair, Supervisor
+from .supervisor import Child, Supervisor
 
 if TYPE_CHECKING:
     import httpx
 
-    from ..exchange.env import KalshiEnv
+    from ..kalshi.env import KalshiEnv
     from ..profile import Profile
     from .webhook import Notifier
 
@@ -121,7 +115,7 @@ def exchange_env_for(mode: str, source: str, environ: Mapping[str, str] | None =
     ``KALASHI_EXCHANGE_URL`` points demo (mode or ``kalshi-demo`` source) at a Kalshi-compatible
     server such as ``kalashi sim-exchange``, exactly as the demo broker and source do.
     """
-    from ..exchange.env import DEMO, PROD, custom_env, env_override
+    from ..kalshi.env import DEMO, PROD, custom_env, env_override
 
     def demo() -> KalshiEnv:
         return env_override(environ or {}) or DEMO
@@ -166,11 +160,11 @@ def collect_checks(cfg: HealConfig, *, transport: httpx.AsyncBaseTransport | Non
             why = SIM if cfg.source.startswith("sim") else "paper on a recording"
             checks.extend(not_applicable(n, why) for n in EXCHANGE_CHECKS)
         else:
-            from .exchange import exchange_checks
+            from .probes import exchange_checks
 
             checks.extend(exchange_checks(env, mode=cfg.mode, environ=cfg.environ, transport=transport,
                                           wall=wall, iterations=rows))
-    from .exchange import ws_mode_check
+    from .probes import ws_mode_check
 
     checks.append(ws_mode_check(cfg.source, rows, mode=cfg.mode))
     if cfg.watch_loop:

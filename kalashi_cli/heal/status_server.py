@@ -27,8 +27,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ..health import SEVERITY
 from ..httpserve import LOOPBACK_NAMES, HttpServer, Request, Response, json_response, loopback_host, text
-from .checks import SEVERITY
 
 log = logging.getLogger("kalashi.heal")
 

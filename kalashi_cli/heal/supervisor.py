@@ -37,7 +37,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
-from .checks import DEGRADED, FAILED, OK, Check, iso_ms
+from ..health import DEGRADED, FAILED, OK, Check, Repair, iso_ms
 
 log = logging.getLogger("kalashi.heal")
 
@@ -85,43 +85,6 @@ class RestartPolicy:
     def backoff(self, failures: int) -> float:
         """Seconds to wait before the restart after the ``failures``-th failure in a row."""
         return float(min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, failures - 1)))
-
-
-@dataclass(frozen=True, slots=True)
-class Repair:
-    """One thing heal did (or tried) to keep the system healthy."""
-
-    ts_ms: int
-    action: str  # restart | kill-hung | give-up | reconcile | halt | resync
-    target: str
-    ok: bool
-    detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ts": iso_ms(self.ts_ms), "action": self.action, "target": self.target, "ok": self.ok,
-                "detail": self.detail}
-
-    def to_record(self) -> dict[str, Any]:
-        return {"kind": "repair", "v": 1, **self.to_dict()}
-
-    def to_health(self) -> dict[str, Any]:
-        """The ``health`` record (name ``repairs``) that shows this repair on the dashboard.
-
-        ok when it worked, degraded when it did not, failed for a give-up.
-        """
-        status = FAILED if self.action == "give-up" else OK if self.ok else DEGRADED
-        return {"kind": "health", "v": 1, "name": "repairs", "status": status,
-                "detail": f"{self.action} {self.target}: {self.detail}", "latency_ms": None}
-
-    def journal(self, jr: Any) -> None:
-        """Write this repair into a journal: event ``repair`` and its health record in ``records``.
-
-        Raises:
-            JournalError: the journal cannot be written.
-        """
-        jr.add_event("repair", {"action": self.action, "target": self.target, "ok": self.ok, "detail": self.detail},
-                     ts_ms=self.ts_ms)
-        jr.add_records([self.to_health()], ts_ms=self.ts_ms)
 
 
 @dataclass(slots=True)

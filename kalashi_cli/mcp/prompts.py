@@ -26,7 +26,7 @@ from mcp.types import INVALID_PARAMS
 from ..domain import OrderStatus
 from ..errors import KalashiError
 from . import summaries as say
-from .server import data_source, describe, profile_view
+from .registry import data_source, describe, profile_view
 
 _TICKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _RULES = ("Prices are dollars per contract as decimal strings; a NO price q is a YES price 1 - q; fees are charged on "

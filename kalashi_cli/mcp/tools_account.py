@@ -58,10 +58,10 @@ from .outputs import (
     QueueOut,
     SettlementsOut,
 )
-from .server import consent_error, describe, order_outcome_error
+from .registry import consent_error, describe, order_outcome_error
 
 if TYPE_CHECKING:
-    from .server import Registry
+    from .registry import Registry
 
 #: orders per batch (Kalshi's V2 batch limit)
 BATCH_MAX = 20

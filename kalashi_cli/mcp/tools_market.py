@@ -49,7 +49,7 @@ from .outputs import (
 from .rss import AddressPolicy, fetch_feed
 
 if TYPE_CHECKING:
-    from .server import Registry
+    from .registry import Registry
 
 MarketStatus = Annotated[Literal["initialized", "active", "inactive", "closed", "determined", "settled", "finalized",
                                  "any"],

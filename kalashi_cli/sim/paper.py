@@ -5,7 +5,7 @@ live in a separate SQLite file (``<journal>.paper-exchange.sqlite``), so reconci
 crash recovery and duplicate detection are exercised on paper exactly as against Kalshi.
 Balance and positions are folds over its fill ledger (the engine restores them on start).
 
-Fills come from :class:`~kalashi_cli.sim.engine.MatchingEngine` (docs/paper-fills.md): taker
+Fills come from :class:`~kalashi_cli.sim.matching.MatchingEngine` (docs/paper-fills.md): taker
 orders walk the book and the liquidity they take stays taken until the market redraws that
 level; resting orders queue behind the size already at their price and fill only when public
 trades reach them; an order arrives ``paper.latency_ms`` after the decision; fees by series.
@@ -37,7 +37,7 @@ from ..errors import JournalError, KalashiError, NotFound
 from ..locks import AccountLock
 from ..money import Count, Money, Price
 from ..ports import MarketSource, Mode, OrderDesk, QueuePosition, SourceEvents
-from .engine import EventLog, FillEvent, MatchingEngine, OrderUpdated, Settled
+from .matching import EventLog, FillEvent, MatchingEngine, OrderUpdated, Settled
 
 ACCOUNT = "paper"
 

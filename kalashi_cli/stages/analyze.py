@@ -36,8 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachetools import TTLCache
 
-from ..domain import Leg, Market, Opportunity, Outcome
-from ..fair.base import FairValue
+from ..domain import FairValue, Leg, Market, Opportunity, Outcome
 from ..money import (
     COUNT_SCALE,
     ONE_DOLLAR,
@@ -188,7 +187,7 @@ class Analyzer:
     def engine(self) -> FairEngine | None:
         """The built-in models this analyzer runs (the profile's ``fair.models``), built on first use."""
         if self._engine is None and self._engine_wanted:
-            from ..fair.base import build_engine
+            from ..fair.models import build_engine
 
             self._engine_wanted = False
             self._engine = build_engine(self.profile.fair)

@@ -31,11 +31,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..domain import Fill, Leg, Market, Order
+from ..domain import Denied, Fill, Leg, Market, Order
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Price, fmt_count, snap, tick_above, usd_price
 from ..profile import ExitRule, Profile
 from .book import sell_slices, slices_count
-from .order import Denied
 from .scan import close_ms
 
 if TYPE_CHECKING:

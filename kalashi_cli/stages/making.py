@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from ..domain import ExchangeOrder, Leg, Market, Order, OrderIntent, OrderStatus
+from ..domain import Denied, ExchangeOrder, Leg, Market, Order, OrderIntent, OrderStatus
 from ..errors import KalashiError, NotFound
 from ..journal import Journal, TradeRow
 from ..money import (
@@ -63,9 +63,9 @@ from ..money import (
 )
 from ..ports import OrderDesk
 from ..profile import Profile
-from ..records import to_record
+from ..records import encode
 from .correlate import Grouper
-from .order import AMEND_PREFIX, Denied, client_order_id, denied_record
+from .order import AMEND_PREFIX, client_order_id
 from .own_orders import crosses_own
 from .risk import Denial
 from .scan import close_ms
@@ -711,7 +711,7 @@ class QuoteManager:
             self._out(ctx, d)
 
     def _out(self, ctx: ManageContext, obj: object) -> None:
-        rec = denied_record(obj) if isinstance(obj, Denied) else to_record(obj)
+        rec = encode(obj)
         ctx.records.append(rec)
         ctx.emit(rec)
 

@@ -40,10 +40,10 @@ import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from ..domain import (
     Candidate,
+    Denied,
     ExchangeFill,
     ExchangeOrder,
     Fill,
@@ -72,24 +72,12 @@ from ..ledger import netting_credit
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap, usd, usd_price
 from ..ports import Broker, OrderDesk
 from ..profile import Profile
-from ..records import VERSION
 from .book import buy_slices, sell_slices, slices_count
 from .own_orders import crosses_own, without_own_orders
 from .risk import BasketCharge, RiskGate, order_collateral, order_cost
 from .scan import close_ms
 
 _NAMESPACE = uuid.UUID("5f0c1d2e-6b7a-4c3d-9e8f-0a1b2c3d4e5f")
-
-
-@dataclass(frozen=True, slots=True)
-class Denied:
-    """An order the risk gate or the executor refused, with the rule and a plain reason."""
-
-    ref: str
-    ticker: str
-    rule: str
-    reason: str
-    strategy: str = ""
 
 
 #: the opportunity id under which amends are journaled: ``amend:<order_id>``
@@ -105,12 +93,6 @@ class Amended:
     denied: Denied | None
     reason: str
     unknown: bool = False
-
-
-def denied_record(d: Denied) -> dict[str, Any]:
-    """The ``denied`` record of a refusal (``code`` = ``rule``: stable, free of amounts, to group on)."""
-    return {"kind": "denied", "v": VERSION, "ref": d.ref, "ticker": d.ticker, "rule": d.rule, "code": d.rule,
-            "reason": d.reason, "strategy": d.strategy}
 
 
 def client_order_id(opportunity_id: str, leg_index: int, intent_key: str, purpose: str = "entry") -> str:

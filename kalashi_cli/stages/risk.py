@@ -124,7 +124,7 @@ def worst_fee(price: Price, count: Count, *, is_bid: bool, fee_type: str = "quad
 
     Fees round up per fill, so many small fills cost most; a bid fills at its limit or lower
     (an ask at its limit or higher) and ``P × (1 − P)`` peaks at $0.50. This is what the
-    exchange holds as collateral (:meth:`kalashi_cli.sim.engine.book.MarketBook.max_unit_fee`).
+    exchange holds as collateral (:meth:`kalashi_cli.sim.matching.book.MarketBook.max_unit_fee`).
     """
     q = min(price, ONE_DOLLAR // 2) if is_bid else max(price, ONE_DOLLAR // 2)
     return Money(fee_for(Price(q), Count(1), fee_type=fee_type, multiplier=multiplier) * count)
@@ -148,7 +148,7 @@ def resting_collateral(orders: Iterable[ExchangeOrder], positions: Mapping[str, 
                        netted: Collection[str] = ()) -> Money:
     """Return the cash resting orders could still take: what the exchange holds back for them.
 
-    Per market and side (the exchange's rule, :mod:`kalashi_cli.sim.engine.accounts`): each
+    Per market and side (the exchange's rule, :mod:`kalashi_cli.sim.matching.accounts`): each
     resting buy costs its price times what remains plus :func:`worst_fee` (at the standard fee
     schedule: the journal does not keep each market's), less $1 for every
     contract it would close against the opposite position (a closing fill returns $1 a pair).

@@ -10,8 +10,8 @@ import pytest
 
 from kalashi_cli.backtest import BacktestConfig, backtest
 from kalashi_cli.backtest.source import BacktestSource, LatencyView
+from kalashi_cli.kalshi.replay import MergedReplaySource, ReplaySource
 from kalashi_cli.profile import load_profile
-from kalashi_cli.sim.replay import MergedReplaySource, ReplaySource
 
 from .conftest import LATER, PARTICLE, active_profile, run_path, write_slice
 
@@ -149,7 +149,7 @@ def test_a_single_unreadable_recording_is_bad_input(tmp_path: Path) -> None:
 
 def test_backtests_in_one_process_parse_a_recording_once_and_agree(particle_slice: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import kalashi_cli.sim.replay as replay
+    import kalashi_cli.kalshi.replay as replay
 
     calls: list[Path] = []
     real = replay.load_recording

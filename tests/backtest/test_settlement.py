@@ -10,9 +10,9 @@ from typing import Any
 from kalashi_cli.backtest import BacktestConfig, backtest
 from kalashi_cli.backtest.source import BacktestSource, read_results
 from kalashi_cli.domain import Market, Settlement
+from kalashi_cli.kalshi.replay import bare_market
 from kalashi_cli.money import Count, Price
 from kalashi_cli.ports import SourceEvents
-from kalashi_cli.sim.replay import bare_market
 
 from .conftest import active_profile
 

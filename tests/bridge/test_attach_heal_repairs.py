@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from kalashi_cli.bridge.attach import AttachBackend
-from kalashi_cli.engine import iso
-from kalashi_cli.heal.supervisor import Repair
+from kalashi_cli.health import Repair
 from kalashi_cli.journal import Journal
+from kalashi_cli.records import iso
 from kalashi_cli.service import TradingService
 
 from .conftest import SIM

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kalashi_cli.engine import iso
+from kalashi_cli.records import iso
 from kalashi_cli.service import TradingService
 
 from .conftest import SIM as PLAIN_SIM

@@ -13,7 +13,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from kalashi_cli.heal.checks import trading_state, trading_state_status
+from kalashi_cli.heal.checks import trading_state
+from kalashi_cli.health import trading_state_status
 from kalashi_cli.service import TradingService
 
 from .conftest import WAIT, Client, RunningBridge

@@ -127,7 +127,7 @@ def test_a_reconcile_record_with_drift_uses_contract_units() -> None:
 
 
 def test_a_repair_record_matches_its_schema() -> None:
-    from kalashi_cli.heal.supervisor import Repair
+    from kalashi_cli.health import Repair
 
     rec = Repair(ts_ms=1_764_000_000_000, action="restart", target="loop", ok=True,
                  detail="exited with code 1; restart 1 of 5").to_record()

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from kalashi_cli.cli.app import app
 from kalashi_cli.context import check_venue, source_venue, venue_source
 from kalashi_cli.errors import UsageError
-from kalashi_cli.exchange.env import DEMO, PROD
+from kalashi_cli.kalshi.env import DEMO, PROD
 
 SIMX = "http://127.0.0.1:8800/trade-api/v2"
 

@@ -13,14 +13,14 @@ import msgspec
 import pytest
 
 from kalashi_cli.domain import Candidate, ExchangeOrder, Leg, Opportunity, OrderIntent, OrderStatus
-from kalashi_cli.engine import TradingLoop
 from kalashi_cli.errors import OrderRejected
 from kalashi_cli.journal import Journal
 from kalashi_cli.ledger import netting_credit
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.money import ONE_DOLLAR, Count, Money, Price, TickBand, parse_price
 from kalashi_cli.ports import SourceEvents
 from kalashi_cli.profile import load_profile, money
-from kalashi_cli.sim.engine import MatchingEngine
+from kalashi_cli.sim.matching import MatchingEngine
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path
 from kalashi_cli.stages.analyze import Analyzer
 from kalashi_cli.stages.correlate import Correlator, rank_key

@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 #: test-extra entries that are tools CI runs, not imports
-TOOLS = {"ruff", "mypy", "types-pyyaml", "types-cachetools"}
+TOOLS = {"ruff", "mypy", "types-pyyaml", "types-cachetools", "import-linter"}
 #: scripts that run in a venv of their own, not ours: the official SDK's Python 3.13 venv
 #: (tests/simx/test_official_sdk.py) and NautilusTrader's (bench/bench_exchange.py --nautilus)
 OTHER_VENV = {ROOT / "tests" / "simx" / "sdk_session.py", ROOT / "bench" / "nautilus_book.py"}

@@ -11,8 +11,8 @@ import msgspec
 import pytest
 
 from kalashi_cli.domain import Market, OrderIntent
-from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import Journal, TradeRow
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.money import COUNT_SCALE, Count, Price, parse_price
 from kalashi_cli.ports import SourceEvents
 from kalashi_cli.profile import ExitRule, Profile, load_profile, money

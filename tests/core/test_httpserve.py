@@ -48,7 +48,7 @@ def test_heal_does_not_import_the_bridge() -> None:
 def test_the_layering_check_resolves_relative_imports(tmp_path: Path) -> None:
     probe = PACKAGE / "heal" / "status_server.py"
     assert "kalashi_cli.httpserve" in modules_imported(probe)
-    assert "kalashi_cli.heal.checks" in modules_imported(probe)
+    assert "kalashi_cli.health" in modules_imported(probe)
 
 
 @pytest.fixture

@@ -302,6 +302,7 @@ def test_an_attached_bridge_shows_the_journal(old: Path, migrated: bool) -> None
 
 @pytest.mark.parametrize("migrated", [False, True])
 def test_heal_checks_read_the_journal_and_never_migrate_it(old: Path, migrated: bool, tmp_path: Path) -> None:
+    from kalashi_cli import health
     from kalashi_cli.heal import checks
 
     if not migrated:  # heal's checks only read: an older journal is reported with the command that migrates it
@@ -317,12 +318,12 @@ def test_heal_checks_read_the_journal_and_never_migrate_it(old: Path, migrated: 
     last = checks.recent_iterations(old, 3)
     assert [r["n"] for r in last] == [53, 54, 55] and last[-1]["source"].startswith(SIM)
     assert checks.last_iteration_number(old) == 55
-    assert checks.journal_integrity(old).status == checks.OK
-    assert checks.journal_writable(old).status == checks.OK
+    assert checks.journal_integrity(old).status == health.OK
+    assert checks.journal_writable(old).status == health.OK
     drift = checks.journal_drift(old)
-    assert drift.status == checks.OK and drift.facts["needs_reconcile"] is False, drift.detail
+    assert drift.status == health.OK and drift.facts["needs_reconcile"] is False, drift.detail
     ts = checks.trading_state(old, halt_file=tmp_path / "HALT")
-    assert ts.status == checks.OK and ts.facts["state"] == "ACTIVE"
+    assert ts.status == health.OK and ts.facts["state"] == "ACTIVE"
     beat = checks.loop_heartbeat(old, interval_s=10)
     assert beat.facts["last_iteration"] == 55
     once = {r["name"]: r for r in lines(kalashi("heal", "--once", "--paper", "--journal", str(old), "--format",
@@ -335,8 +336,8 @@ def test_heal_checks_read_the_journal_and_never_migrate_it(old: Path, migrated: 
         jr.add_event("repair", {"action": "restart", "target": "loop", "ok": True, "detail": "test"})
     finally:
         jr.close()
-    rep = checks.recent_repairs(old)
-    assert rep.status == checks.OK and rep.facts["repairs"] == 1 and "restart loop" in rep.detail
+    rep = health.recent_repairs(old)
+    assert rep.status == health.OK and rep.facts["repairs"] == 1 and "restart loop" in rep.detail
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import msgspec
 import pytest
 
 from kalashi_cli.domain import ExchangeFill, Market, OrderIntent, OrderStatus
-from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import IntentStatus, Journal
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.money import COUNT_SCALE, Count, Money, Price, parse_price
 from kalashi_cli.ports import SourceEvents
 from kalashi_cli.profile import Profile, load_profile, money

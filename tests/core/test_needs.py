@@ -46,9 +46,9 @@ def test_what_is_there_is_returned(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 
 def run_wire_tests(**env: str) -> subprocess.CompletedProcess[str]:
-    """tests/exchange/test_wire.py (quick; several of its tests read ../shared) in a child pytest."""
+    """tests/kalshi/test_wire.py (quick; several of its tests read ../shared) in a child pytest."""
     base = {k: v for k, v in os.environ.items() if k not in ("CI", "KALASHI_SHARED_DIR", "PYTEST_ADDOPTS")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/exchange/test_wire.py"],
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/kalshi/test_wire.py"],
                           cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=300)
 
 

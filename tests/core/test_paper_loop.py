@@ -8,8 +8,8 @@ from pathlib import Path
 import msgspec
 
 from kalashi_cli.domain import Candidate, OrderStatus
-from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import IntentStatus, Journal
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.money import Count, parse_price
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path

@@ -14,8 +14,8 @@ import msgspec
 import pytest
 
 from kalashi_cli.domain import OrderIntent, OrderStatus
-from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import Journal
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.money import Count, Price, parse_price
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.react import BookBatch, Reactor, percentile, signature

@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from kalashi_cli.domain import ExchangeOrder, OrderIntent, OrderStatus
-from kalashi_cli.exchange.wire import parse_exchange_order
 from kalashi_cli.journal import INTENT_TRANSITIONS, IntentStatus, Journal
+from kalashi_cli.kalshi.wire import parse_exchange_order
 from kalashi_cli.money import (
     ONE_DOLLAR,
     Count,

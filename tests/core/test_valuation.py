@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kalashi_cli.domain import OrderIntent, Settlement
-from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import Journal, MarkRow
 from kalashi_cli.ledger import PositionState, fold
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.money import ONE_DOLLAR, Count, Money, Price, parse_price
 from kalashi_cli.ports import SourceEvents
 from kalashi_cli.profile import load_profile, money

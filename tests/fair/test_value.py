@@ -7,10 +7,10 @@ from pathlib import Path
 
 import msgspec
 
-from kalashi_cli.domain import Market
-from kalashi_cli.engine import TradingLoop
-from kalashi_cli.fair.base import FairEngine, FairValue
+from kalashi_cli.domain import FairValue, Market
+from kalashi_cli.fair.base import FairEngine
 from kalashi_cli.journal import Journal
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Price
 from kalashi_cli.profile import load_profile, money, parse_profile
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path

@@ -52,7 +52,7 @@ def clock() -> FakeClock:
 def paper_journal_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A journal with three real paper iterations on the sim (made once per session)."""
     from kalashi_cli.context import open_broker, open_source
-    from kalashi_cli.engine import TradingLoop
+    from kalashi_cli.loop import TradingLoop
     from kalashi_cli.profile import load_profile
 
     path = tmp_path_factory.mktemp("heal-master") / "journal-paper.sqlite"

@@ -14,25 +14,17 @@ import pytest
 
 from kalashi_cli.domain import OrderIntent
 from kalashi_cli.heal.checks import (
-    DEGRADED,
-    FAILED,
-    OK,
-    Check,
     disk_space,
     hang_limit_s,
     http_alive,
-    iso_ms,
     journal_drift,
     journal_integrity,
     journal_writable,
     loop_heartbeat,
-    overall,
-    recent_repairs,
     redis_ping,
-    timed,
     trading_state,
-    worst,
 )
+from kalashi_cli.health import DEGRADED, FAILED, OK, Check, iso_ms, overall, recent_repairs, timed, worst
 from kalashi_cli.journal import IntentStatus, Journal
 from kalashi_cli.money import Count, Price
 

@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from kalashi_cli.cli.app import app
-from kalashi_cli.engine import iso
 from kalashi_cli.heal.checks import last_iteration_number
 from kalashi_cli.journal import Journal
+from kalashi_cli.records import iso
 
 from .conftest import SIM, WAIT, Receiver, add_iteration, free_port
 

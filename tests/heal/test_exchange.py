@@ -18,9 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kalashi_cli.exchange.env import DEMO, PROD, custom_env
-from kalashi_cli.heal.checks import DEGRADED, FAILED, OK, iso_ms
-from kalashi_cli.heal.exchange import (
+from kalashi_cli.heal.monitor import exchange_env_for
+from kalashi_cli.heal.probes import (
     _UsEastern,
     exchange_checks,
     in_weekly_maintenance,
@@ -31,7 +30,8 @@ from kalashi_cli.heal.exchange import (
     read_rate_usage,
     ws_mode_check,
 )
-from kalashi_cli.heal.monitor import exchange_env_for
+from kalashi_cli.health import DEGRADED, FAILED, OK, iso_ms
+from kalashi_cli.kalshi.env import DEMO, PROD, custom_env
 
 from .conftest import NOW_MS
 
@@ -339,8 +339,8 @@ def test_ws_feed_says_why_it_does_not_apply() -> None:
 
 
 def test_bucket_headroom_from_the_clients_own_buckets() -> None:
-    from kalashi_cli.exchange.ratelimit import RateLimiter
-    from kalashi_cli.heal.exchange import bucket_headroom_check
+    from kalashi_cli.health import bucket_headroom_check
+    from kalashi_cli.kalshi.ratelimit import RateLimiter
 
     now = [0.0]
     source = RateLimiter(clock=lambda: now[0])

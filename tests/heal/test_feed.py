@@ -1,6 +1,6 @@
 """The WebSocket feed check and its repair against the real KalshiFeed over loopback sockets.
 
-The Kalshi-like server is the exchange tests' own (tests/exchange/ws_server.py), reused here.
+The Kalshi-like server is the exchange tests' own (tests/kalshi/ws_server.py), reused here.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
-from exchange.ws_server import FakeKalshiWS, running_ws_server
+from kalshi.ws_server import FakeKalshiWS, running_ws_server
 
-from kalashi_cli.exchange.ws import KalshiFeed
-from kalashi_cli.heal.checks import DEGRADED, FAILED, OK
-from kalashi_cli.heal.feed import feed_check, last_message_ms, resync_stale_books
+from kalashi_cli.health import DEGRADED, FAILED, OK
+from kalashi_cli.health.feed import feed_check, last_message_ms, resync_stale_books
+from kalashi_cli.kalshi.ws import KalshiFeed
 
 A, B = "KXA-26SEP01-T1", "KXB-26SEP01-T2"
 

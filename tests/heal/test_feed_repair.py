@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from kalashi_cli.heal import feed as feed_mod
-from kalashi_cli.heal.checks import DEGRADED, OK
-from kalashi_cli.heal.feed import feed_check, repair_source_feed
+from kalashi_cli.health import DEGRADED, OK
+from kalashi_cli.health import feed as feed_mod
+from kalashi_cli.health.feed import feed_check, repair_source_feed
 from kalashi_cli.journal import Journal
 from kalashi_cli.sim.server import TIERS, DemoKey, ExchangeConfig, KeyRing, SimExchange, SimExchangeServer
 from kalashi_cli.sim.server import generate_demo_key as make_key

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from kalashi_cli.heal.checks import DEGRADED, FAILED, OK, Check
 from kalashi_cli.heal.monitor import (
     EXIT_DEGRADED,
     EXIT_FAILED,
@@ -22,6 +21,7 @@ from kalashi_cli.heal.monitor import (
 )
 from kalashi_cli.heal.supervisor import ChildSpec, ChildState, RestartPolicy, Supervisor
 from kalashi_cli.heal.webhook import Notifier
+from kalashi_cli.health import DEGRADED, FAILED, OK, Check
 from kalashi_cli.journal import Journal
 from kalashi_cli.profile import load_profile
 
@@ -328,7 +328,7 @@ def test_collect_checks_on_a_real_paper_journal(cfg: HealConfig, _isolated_home:
 
 
 def test_every_repair_is_journaled_even_when_the_sink_is_quiet(monitors: Any, cfg: HealConfig) -> None:
-    from kalashi_cli.heal.supervisor import Repair
+    from kalashi_cli.health import Repair
 
     m, _ = monitors(Script())
     m.record_repair(Repair(1, "resync", "ws_feed", True, "asked for 3 snapshots"))
@@ -377,7 +377,7 @@ def test_the_default_source_resumes_rather_than_repeats(paper_journal: Path) -> 
 
 def test_repairs_and_heals_state_reach_an_attached_dashboard(monitors: Any, cfg: HealConfig) -> None:
     from kalashi_cli.bridge.attach import AttachBackend
-    from kalashi_cli.heal.supervisor import Repair
+    from kalashi_cli.health import Repair
 
     backend = AttachBackend(cfg.journal_path, mode="paper", interval=1)
     seen: list[dict[str, Any]] = []
@@ -455,7 +455,7 @@ def test_the_monitor_halts_by_the_halt_file_when_the_journal_cannot_be_read(
 def test_a_supervised_loops_advice_differs_from_a_watched_ones(cfg: HealConfig, tmp_path: Path) -> None:
     import dataclasses
 
-    from kalashi_cli.engine import iso
+    from kalashi_cli.records import iso
 
     from .conftest import add_iteration
 

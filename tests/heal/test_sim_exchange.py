@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from kalashi_cli.cli.app import app
-from kalashi_cli.exchange.env import env_override
-from kalashi_cli.heal.checks import DEGRADED, FAILED, OK
-from kalashi_cli.heal.exchange import exchange_checks
 from kalashi_cli.heal.monitor import exchange_env_for
+from kalashi_cli.heal.probes import exchange_checks
+from kalashi_cli.health import DEGRADED, FAILED, OK
+from kalashi_cli.kalshi.env import env_override
 from kalashi_cli.sim.server import TIERS, DemoKey, ExchangeConfig, KeyRing, SimExchange, SimExchangeServer
 from kalashi_cli.sim.server import generate_demo_key as make_key
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kalashi_cli.engine import iso
-from kalashi_cli.heal.checks import DEGRADED, FAILED, OK, last_iteration_end_ms
-from kalashi_cli.heal.supervisor import Child, ChildSpec, ChildState, Repair, RestartPolicy, Supervisor
+from kalashi_cli.heal.checks import last_iteration_end_ms
+from kalashi_cli.heal.supervisor import Child, ChildSpec, ChildState, RestartPolicy, Supervisor
+from kalashi_cli.health import DEGRADED, FAILED, OK, Repair
+from kalashi_cli.records import iso
 
 from .conftest import WAIT, FakeClock, add_iteration, python_child
 

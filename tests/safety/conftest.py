@@ -25,10 +25,10 @@ import pytest
 from simx.conftest import Sim, credentials, start_sim
 
 from kalashi_cli.domain import BookSide, ExchangeFill, ExchangeOrder, Market, MarketPosition, Trade
-from kalashi_cli.exchange.broker import KalshiBroker
-from kalashi_cli.exchange.env import custom_env
-from kalashi_cli.exchange.ratelimit import RetryPolicy
 from kalashi_cli.journal import Journal
+from kalashi_cli.kalshi.broker import KalshiBroker
+from kalashi_cli.kalshi.env import custom_env
+from kalashi_cli.kalshi.ratelimit import RetryPolicy
 from kalashi_cli.ledger import fold
 from kalashi_cli.money import Count, Money
 from kalashi_cli.reconcile import reconcile

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from kalashi_cli.cli.app import app
 from kalashi_cli.context import open_broker, open_source
 from kalashi_cli.domain import OrderStatus
-from kalashi_cli.engine import TradingLoop
 from kalashi_cli.journal import Journal
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.profile import load_profile
 from kalashi_cli.stages.risk import halt_file, set_halted, stored_state
 

@@ -27,15 +27,15 @@ import msgspec
 import pytest
 from simx.conftest import Sim
 
-from kalashi_cli.domain import Leg, Market, Order, OrderIntent, OrderStatus
+from kalashi_cli.domain import Denied, Leg, Market, Order, OrderIntent, OrderStatus
 from kalashi_cli.errors import JournalError, KalashiError, OutcomeUnknown
-from kalashi_cli.exchange.wire import order_request
+from kalashi_cli.kalshi.wire import order_request
 from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, snap
 from kalashi_cli.ports import SourceEvents
 from kalashi_cli.profile import Profile, load_profile
 from kalashi_cli.reconcile import reconcile
 from kalashi_cli.sim.server import DemoKey
-from kalashi_cli.stages.order import Denied, OrderExecutor, client_order_id
+from kalashi_cli.stages.order import OrderExecutor, client_order_id
 from kalashi_cli.stages.portfolio import Portfolio, load_portfolio
 from kalashi_cli.stages.risk import RiskGate, TradingState
 
@@ -430,8 +430,8 @@ def test_a_refused_connection_is_never_sent_and_does_not_crash(fault_sim: Sim, t
 
     from simx.conftest import credentials
 
-    from kalashi_cli.exchange.broker import KalshiBroker
-    from kalashi_cli.exchange.env import custom_env
+    from kalashi_cli.kalshi.broker import KalshiBroker
+    from kalashi_cli.kalshi.env import custom_env
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from kalashi_cli.cli.app import app
 from kalashi_cli.domain import OrderStatus
-from kalashi_cli.engine import TradingLoop
-from kalashi_cli.exchange.env import custom_env
-from kalashi_cli.exchange.source import KalshiSource
 from kalashi_cli.journal import Journal
+from kalashi_cli.kalshi.env import custom_env
+from kalashi_cli.kalshi.source import KalshiSource
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.profile import load_profile
 from kalashi_cli.stages.risk import halt_file, stored_state
 

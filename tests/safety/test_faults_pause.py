@@ -13,14 +13,14 @@ from pathlib import Path
 import msgspec
 from simx.conftest import Sim
 
-from kalashi_cli.domain import Leg, OrderIntent
-from kalashi_cli.engine import TradingLoop
-from kalashi_cli.exchange.env import custom_env
-from kalashi_cli.exchange.source import KalshiSource
+from kalashi_cli.domain import Denied, Leg, OrderIntent
 from kalashi_cli.journal import IntentStatus
+from kalashi_cli.kalshi.env import custom_env
+from kalashi_cli.kalshi.source import KalshiSource
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.money import Count, Money, Price
 from kalashi_cli.profile import load_profile
-from kalashi_cli.stages.order import Denied, OrderExecutor, client_order_id
+from kalashi_cli.stages.order import OrderExecutor, client_order_id
 from kalashi_cli.stages.portfolio import load_portfolio
 from kalashi_cli.stages.risk import RiskGate, TradingState
 

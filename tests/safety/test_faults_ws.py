@@ -20,9 +20,9 @@ import pytest
 from simx.conftest import Sim, credentials
 
 from kalashi_cli.domain import OrderAck, OrderIntent
-from kalashi_cli.engine import TradingLoop
-from kalashi_cli.exchange.env import custom_env
-from kalashi_cli.exchange.source import KalshiSource
+from kalashi_cli.kalshi.env import custom_env
+from kalashi_cli.kalshi.source import KalshiSource
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.profile import load_profile
 from kalashi_cli.sim.server import DemoKey, FaultConfig
 from kalashi_cli.sim.source import parse_sim_spec

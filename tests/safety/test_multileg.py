@@ -19,11 +19,20 @@ from typing import Any
 import pytest
 from simx.conftest import Sim
 
-from kalashi_cli.domain import Candidate, ExchangeFill, Leg, Market, Opportunity, OrderAck, OrderIntent
+from kalashi_cli.domain import (
+    Candidate,
+    Denied,
+    ExchangeFill,
+    Leg,
+    Market,
+    Opportunity,
+    OrderAck,
+    OrderIntent,
+)
 from kalashi_cli.journal import Journal
 from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, flip, fmt_money
 from kalashi_cli.profile import load_profile
-from kalashi_cli.stages.order import Denied, OrderExecutor
+from kalashi_cli.stages.order import OrderExecutor
 from kalashi_cli.stages.portfolio import load_portfolio
 from kalashi_cli.stages.risk import RiskGate, TradingState
 

@@ -18,13 +18,13 @@ import msgspec
 from simx.conftest import Sim
 
 from kalashi_cli.domain import ExchangeOrder, OrderAck, OrderIntent, OrderStatus
-from kalashi_cli.engine import TradingLoop
 from kalashi_cli.errors import OutcomeUnknown
-from kalashi_cli.exchange.env import custom_env
-from kalashi_cli.exchange.source import KalshiSource
-from kalashi_cli.exchange.wire import order_request
 from kalashi_cli.heal.checks import journal_drift
 from kalashi_cli.journal import IntentStatus, Journal
+from kalashi_cli.kalshi.env import custom_env
+from kalashi_cli.kalshi.source import KalshiSource
+from kalashi_cli.kalshi.wire import order_request
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.money import MONEY_SCALE, Count, Money, Price
 from kalashi_cli.profile import Profile, load_profile
 from kalashi_cli.reconcile import reconcile

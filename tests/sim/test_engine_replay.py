@@ -3,7 +3,7 @@
 The engine is fed the recorded frames exactly as a paper broker on a ``replay:`` source would
 see them (snapshot → apply_snapshot, delta → apply_delta, NO side in NO-leg prices as Kalshi
 sends them by default). After every frame its market-data book must equal the book the live
-WebSocket code (exchange/books.py) rebuilds, and at every recorded snapshot it must equal the
+WebSocket code (kalshi/books.py) rebuilds, and at every recorded snapshot it must equal the
 snapshot itself.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import needs
 import pytest
 
-from kalashi_cli.exchange.books import BookStore
+from kalashi_cli.kalshi.books import BookStore
+from kalashi_cli.kalshi.replay import load_recording
 from kalashi_cli.money import Count, Price, parse_count, parse_price
-from kalashi_cli.sim.engine import MatchingEngine
-from kalashi_cli.sim.replay import load_recording
+from kalashi_cli.sim.matching import MatchingEngine
 
 RECORDINGS = [
     "crypto_ws_kxbtc15m/ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl",

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from kalashi_cli.fair.base import FairValue
+from kalashi_cli.domain import FairValue
 from kalashi_cli.money import MONEY_SCALE
 from kalashi_cli.profile import parse_profile
 from kalashi_cli.sim.universe import SimUniverse

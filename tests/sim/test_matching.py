@@ -20,7 +20,6 @@ from kalashi_cli.money import (
     parse_money,
     parse_price,
 )
-from kalashi_cli.sim.engine.orders import BookOrder, IllegalTransition
 from kalashi_cli.sim.matching import (
     EventLog,
     MarketStatus,
@@ -29,6 +28,7 @@ from kalashi_cli.sim.matching import (
     OrderUpdated,
     Settled,
 )
+from kalashi_cli.sim.matching.orders import BookOrder, IllegalTransition
 
 
 def P(s: str) -> Price:

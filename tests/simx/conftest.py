@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from kalashi_cli.domain import Market
-from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_private_key
+from kalashi_cli.kalshi.auth import Credentials, KalshiAuth, load_private_key
 from kalashi_cli.money import Money
 from kalashi_cli.sim.server import (
     TIERS,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kalashi_cli.domain import OrderIntent
-from kalashi_cli.exchange.broker import KalshiBroker
-from kalashi_cli.exchange.env import custom_env
+from kalashi_cli.kalshi.broker import KalshiBroker
+from kalashi_cli.kalshi.env import custom_env
 from kalashi_cli.money import COUNT_SCALE, Count, Price, snap
 
 from .conftest import Sim, credentials

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import msgspec
 
-from kalashi_cli.engine import TradingLoop
-from kalashi_cli.exchange.broker import KalshiBroker
-from kalashi_cli.exchange.env import custom_env
-from kalashi_cli.exchange.source import KalshiSource
 from kalashi_cli.journal import Journal
+from kalashi_cli.kalshi.broker import KalshiBroker
+from kalashi_cli.kalshi.env import custom_env
+from kalashi_cli.kalshi.source import KalshiSource
+from kalashi_cli.loop import TradingLoop
 from kalashi_cli.profile import load_profile
 from kalashi_cli.stages.metrics import compute_metrics
 

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from kalashi_cli.errors import AuthError, UsageError
-from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_private_key
-from kalashi_cli.exchange.ws import KalshiFeed
+from kalashi_cli.kalshi.auth import Credentials, KalshiAuth, load_private_key
+from kalashi_cli.kalshi.ws import KalshiFeed
 from kalashi_cli.sim.server import DemoKey, KeyRing, generate_demo_key, keyring_from
 from kalashi_cli.sim.server.keys import SignatureError
 

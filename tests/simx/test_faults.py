@@ -19,10 +19,10 @@ from kalashi_cli.errors import (
     RateLimited,
     UsageError,
 )
-from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR, KalshiAuth
-from kalashi_cli.exchange.broker import KalshiBroker, open_broker
-from kalashi_cli.exchange.ratelimit import RetryPolicy
-from kalashi_cli.exchange.rest import KalshiClient
+from kalashi_cli.kalshi.auth import KEY_ID_VAR, KEY_PATH_VAR, KalshiAuth
+from kalashi_cli.kalshi.broker import KalshiBroker, open_broker
+from kalashi_cli.kalshi.ratelimit import RetryPolicy
+from kalashi_cli.kalshi.rest import KalshiClient
 from kalashi_cli.sim.server import DemoKey, FaultConfig, Faults
 from kalashi_cli.sim.server.app import build_app
 

@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
-from kalashi_cli.exchange.auth import Credentials, KalshiAuth, load_private_key
 from kalashi_cli.journal import Journal
+from kalashi_cli.kalshi.auth import Credentials, KalshiAuth, load_private_key
 from kalashi_cli.profile import load_profile
 
 from .conftest import sim_exchange_process
@@ -105,7 +105,7 @@ def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict
             in_journal = {_fill_key(f) for f in jr.fills()}
         finally:
             jr.close()
-        from kalashi_cli.exchange.wire import parse_fill
+        from kalashi_cli.kalshi.wire import parse_fill
 
         sim_fills = {_fill_key(parse_fill(f)) for f in _all(api, "portfolio/fills", "fills")}
         assert sim_fills, "no fill came back from the simulator"

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from kalashi_cli.errors import UsageError
-from kalashi_cli.exchange.rest import KalshiClient
+from kalashi_cli.kalshi.rest import KalshiClient
 from kalashi_cli.money import Price, fmt_price
 from kalashi_cli.sim.server import (
     TIERS,
@@ -120,7 +120,7 @@ def test_account_limits_report_the_tier_and_our_client_stays_under_them(limited_
     body = _order(m.ticker, fmt_price(m.yes_bid or Price(100)))
 
     async def burst() -> list[int]:
-        from kalashi_cli.exchange.auth import KalshiAuth
+        from kalashi_cli.kalshi.auth import KalshiAuth
 
         async with KalshiClient(sim.url, auth=KalshiAuth(credentials(sim.key))) as c:
             await c.configure_rate_limits()

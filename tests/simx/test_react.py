@@ -28,12 +28,12 @@ import httpx
 import msgspec
 import pytest
 
-from kalashi_cli.engine import IterationResult, TradingLoop
 from kalashi_cli.errors import UsageError
-from kalashi_cli.exchange.broker import KalshiBroker
-from kalashi_cli.exchange.env import custom_env
-from kalashi_cli.exchange.source import KalshiSource
 from kalashi_cli.journal import Journal
+from kalashi_cli.kalshi.broker import KalshiBroker
+from kalashi_cli.kalshi.env import custom_env
+from kalashi_cli.kalshi.source import KalshiSource
+from kalashi_cli.loop import IterationResult, TradingLoop
 from kalashi_cli.money import Count, Price
 from kalashi_cli.profile import load_profile
 from kalashi_cli.react import BookBatch, FeedChanges, Reactor, change_feed

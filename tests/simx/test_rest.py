@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from kalashi_cli.domain import OrderIntent
-from kalashi_cli.exchange.auth import KEY_ID_VAR, KEY_PATH_VAR
-from kalashi_cli.exchange.broker import open_broker
-from kalashi_cli.exchange.source import open_source
+from kalashi_cli.kalshi.auth import KEY_ID_VAR, KEY_PATH_VAR
+from kalashi_cli.kalshi.broker import open_broker
+from kalashi_cli.kalshi.source import open_source
 from kalashi_cli.money import ONE_DOLLAR, Count, Price, fmt_price, parse_count, parse_money, parse_price
 
 from .conftest import Sim
@@ -226,8 +226,8 @@ def test_our_source_reads_the_simulator(sim: Sim) -> None:
 
 def test_our_source_in_websocket_mode(sim: Sim) -> None:
     """KalshiSource ws=1: after market steps its local books equal the engine's, with no REST book calls."""
-    from kalashi_cli.exchange.env import custom_env
-    from kalashi_cli.exchange.source import KalshiSource
+    from kalashi_cli.kalshi.env import custom_env
+    from kalashi_cli.kalshi.source import KalshiSource
 
     frames = threading.Event()
     src = KalshiSource(custom_env(sim.url), credentials=sim.creds, ws=True,
@@ -267,7 +267,7 @@ def test_live_refuses_while_the_simulator_url_is_set(sim: Sim) -> None:
 def test_the_date_header_is_the_simulated_market_clock(sim: Sim) -> None:
     from email.utils import parsedate_to_datetime
 
-    from kalashi_cli.exchange.source import KalshiSource
+    from kalashi_cli.kalshi.source import KalshiSource
 
     def dated(path: str) -> int:
         r = sim.anon.get(path)

@@ -57,7 +57,7 @@ def _fuzz(sim: Sim, mode_name: str, examples: int) -> tuple[int, list[tuple[Any,
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import response_schema_conformance
 
-    from kalashi_cli.exchange.auth import KalshiAuth
+    from kalashi_cli.kalshi.auth import KalshiAuth
 
     from .conftest import credentials
 

@@ -164,7 +164,7 @@ def test_orderbook_delta_names_the_subscribers_own_order(sim: Sim) -> None:
 
 def test_someone_elses_order_carries_no_client_order_id(sim: Sim, second_key: Any) -> None:
     m = sim.active_market()
-    from kalashi_cli.exchange.auth import KalshiAuth
+    from kalashi_cli.kalshi.auth import KalshiAuth
 
     from .conftest import credentials
 

@@ -14,9 +14,9 @@ import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from kalashi_cli.exchange.auth import KalshiAuth
-from kalashi_cli.exchange.wire import parse_orderbook
-from kalashi_cli.exchange.ws import KalshiFeed
+from kalashi_cli.kalshi.auth import KalshiAuth
+from kalashi_cli.kalshi.wire import parse_orderbook
+from kalashi_cli.kalshi.ws import KalshiFeed
 from kalashi_cli.money import ONE_DOLLAR, Price, fmt_price, parse_count, parse_price
 from kalashi_cli.sim.server import DemoKey, FaultConfig
 

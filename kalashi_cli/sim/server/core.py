@@ -29,7 +29,7 @@ from ...domain import (
 )
 from ...errors import UsageError
 from ...money import MONEY_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money
-from ..engine import (
+from ..matching import (
     BookDelta,
     EngineEvent,
     FillEvent,

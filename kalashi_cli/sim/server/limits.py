@@ -6,7 +6,7 @@ batches cost per item and must fit the bucket whole, or the whole batch is refus
 over-budget request is answered 429 ``{"error": "too many requests"}`` before anything is
 processed; there is no Retry-After header and no penalty.
 
-Written independently of the client's buckets (:mod:`kalashi_cli.exchange.ratelimit`) on
+Written independently of the client's buckets (:mod:`kalashi_cli.kalshi.ratelimit`) on
 purpose: the simulator checks the client, so it must not share the client's arithmetic.
 """
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from ...domain import Settlement, Trade
 from ...errors import NotFound
-from ..engine import MatchingEngine
+from ..matching import MatchingEngine
 from ..universe import SimUniverse
 from .catalog import EventRecord, MarketRecord, SeriesRecord, market_uuid
 

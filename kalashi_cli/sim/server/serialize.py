@@ -1,4 +1,4 @@
-"""Domain objects → Kalshi JSON: the inverse of :mod:`kalashi_cli.exchange.wire`.
+"""Domain objects → Kalshi JSON: the inverse of :mod:`kalashi_cli.kalshi.wire`.
 
 Shapes follow the published spec (3.28 assembled, 3.34 field lists; REFERENCE §3–§6, §10):
 prices are ``*_dollars`` strings with four decimals, counts ``*_fp`` strings with two, money

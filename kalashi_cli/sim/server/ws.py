@@ -33,7 +33,7 @@ import orjson
 
 from ...domain import ExchangeFill, ExchangeOrder, Market, MarketPosition, OrderIntent, Trade
 from ...money import ONE_DOLLAR, Price, fmt_count, fmt_price
-from ..engine import BookDelta, MarketStatus
+from ..matching import BookDelta, MarketStatus
 from . import serialize as ser
 from .catalog import MarketRecord, user_uuid
 from .core import ExchangeCore

@@ -1,1 +1,0 @@
-"""Tests of the real-Kalshi connectivity layer (kalashi_cli/exchange, sim/replay)."""
