@@ -75,40 +75,6 @@ def real_ladders() -> list[tuple[str, list[Market]]]:
     return out
 
 
-class FakeSource:
-    """A MarketSource over a fixed list of markets; each advance moves the clock 10 s."""
-
-    name = "fake"
-    api_calls = 0
-
-    def __init__(self, markets: list[Market], now_ms: int = 1_767_268_800_000) -> None:
-        self.markets = {m.ticker: m for m in markets}
-        self._now = now_ms
-        self.step = 0
-
-    def describe(self) -> str:
-        return f"fake:step={self.step}"
-
-    def now_ms(self) -> int:
-        return self._now
-
-    def list_markets(self) -> Any:
-        yield from self.markets.values()
-
-    def books(self, tickers: Any) -> dict[str, Market]:
-        return {t: self.markets[t] for t in tickers if t in self.markets}
-
-    def advance(self) -> Any:
-        from kalashi_cli.ports import SourceEvents
-
-        self.step += 1
-        self._now += 10_000
-        return SourceEvents(step=self.step, now_ms=self._now)
-
-    def close(self) -> None:
-        pass
-
-
 class Kalashi:
     """kalashi in-process (CliRunner), checking the exit code."""
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import msgspec
+from core.factories import FakeSource
 
 from kalashi_cli.domain import FairValue, Market
 from kalashi_cli.fair.base import FairEngine
@@ -16,7 +17,7 @@ from kalashi_cli.profile import load_profile, money, parse_profile
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path
 from kalashi_cli.stages.analyze import Analyzer
 
-from .conftest import FakeSource, mk
+from .conftest import mk
 
 P = load_profile("default")
 NO_FORECAST = msgspec.structs.replace(
