@@ -13,7 +13,9 @@
     source.py     KalshiSource (MarketSource) and open_source("kalshi" | "kalshi-demo" | "replay:…")
     broker.py     KalshiBroker (Broker) for demo and live, over the V2 order endpoints
     recorder.py   record(): REST snapshots + raw WS frames to JSON Lines (docs/recording-format.md)
-    loop.py       a private asyncio loop in a background thread (sync facades over async clients)
+    replay.py     ReplaySource: a recording played through the live book code ("replay:PATH")
+    ticker_trades.py  trades inferred from ``ticker`` volume (recordings without a trade channel)
+    aio.py        a private asyncio loop in a background thread (sync facades over async clients)
 
 Nothing here is imported by ``kalashi_cli/__init__``; heavy modules (httpx, websockets,
 cryptography) are imported only by the modules that need them.
