@@ -368,104 +368,106 @@ class BookStore:
         ``seq`` is sequence-checked against its ``sid`` first. ``touched`` is set to the book
         the frame changed (None when none).
         """
+        sid = frame.get("sid")
         seq = frame.get("seq")
-        if seq is not None:
-            sid = frame.get("sid")
-            if sid is not None:
-                last_seq = self.last_seq
-                last = last_seq.get(sid)
-                if last is not None and seq != last + 1:
-                    self._gap(sid, last + 1, seq)
-                last_seq[sid] = seq
-        else:
-            sid = frame.get("sid")
+        if seq is not None and sid is not None:
+            last = self.last_seq.get(sid)
+            if last is not None and seq != last + 1:
+                self._gap(sid, last + 1, seq)
+            self.last_seq[sid] = seq
         self.touched = None
         kind = frame.get("type")
         if kind == "orderbook_delta":
-            # The hot path (hundreds of thousands per second): memoised parses, one dict update,
-            # and one sorted-list move only when a level appears or disappears.
-            msg = frame["msg"]
-            book = self.books.get(msg["market_ticker"])
-            if book is None or book.stale:
-                return None  # waiting for a snapshot; a stale book's deltas are meaningless
-            try:
-                text = msg["price_dollars"]
-                price = _PRICE_CACHE.get(text)
-                if price is None:
-                    price = fast_price(text)
-                text = msg["delta_fp"]
-                change = _COUNT_CACHE.get(text)
-                if change is None:
-                    change = fast_count(text)
-                    if len(_COUNT_CACHE) < _COUNT_CACHE_MAX:
-                        _COUNT_CACHE[text] = change
-                if msg["side"] == "yes":
-                    levels = book.yes
-                    prices = book.yes_prices
-                else:
-                    levels = book.no
-                    prices = book.no_prices
-                    if self.no_side_in_yes_prices:
-                        price = Price(ONE_DOLLAR - price)
-                old = levels.get(price, 0)
-                size = old + change
-                if size > 0:
-                    levels[price] = Count(size)
-                    if not old:  # a new level: keep the sorted prices (appending is the common case)
-                        if not prices or price > prices[-1]:
-                            prices.append(price)
-                        else:
-                            insort(prices, price)
-                    ok = True
-                else:
-                    if old:
-                        del levels[price]
-                        if prices[-1] == price:
-                            prices.pop()
-                        else:
-                            del prices[bisect_left(prices, price)]
-                    ok = size == 0
-            except (KeyError, ValueError, TypeError, IndexError):
-                ok = False
-            self.deltas += 1
-            if not ok:
-                log.warning("inconsistent delta for %s; book marked stale", book.ticker)
-                self.mark_stale((book.ticker,), sid=sid if isinstance(sid, int) else None)
-                return None
-            if ts_ms:
-                book.updated_ms = ts_ms
-            self.touched = book
-            if self.changes is not None:
-                self.changes.push(book.ticker)
+            self._apply_delta(frame["msg"], sid, ts_ms)
             return None
         if kind == "orderbook_snapshot":
-            msg = frame["msg"]
-            book = self.book(msg["market_ticker"])
-            no_side = self.no_side_in_yes_prices
-            try:
-                yes = _parse_levels(msg.get("yes_dollars_fp"), False)
-                no = _parse_levels(msg.get("no_dollars_fp"), no_side)
-            except (KeyError, ValueError, TypeError, IndexError):
-                log.warning("unreadable snapshot for %s; book stays stale", book.ticker)
-                self.mark_stale((book.ticker,))
-                return None
-            book.replace(yes, no)
-            if isinstance(sid, int):
-                book.sid = sid
-            book.market_id = msg.get("market_id") or book.market_id
-            book.updated_ms = ts_ms
-            self.snapshots += 1
-            if sid is not None and sid in self.pending_resync:
-                self.pending_resync[sid].discard(book.ticker)
-                if not self.pending_resync[sid]:
-                    del self.pending_resync[sid]
-            if book.crossed():
-                self.crossed_snapshots += 1
-                book.stale = True
-                log.error("crossed snapshot for %s (best YES bid + best NO bid >= $1): wrong NO-side "
-                          "price convention? book kept stale", book.ticker)
-            self.touched = book
-            if self.changes is not None:
-                self.changes.push(book.ticker)
+            self._apply_snapshot(frame["msg"], sid, ts_ms)
             return None
         return kind if isinstance(kind, str) else None
+
+    def _apply_delta(self, msg: Mapping[str, Any], sid: Any, ts_ms: int) -> None:
+        """One ``orderbook_delta``: a level's size changes (a stale or unknown book ignores it)."""
+        # The hot path (hundreds of thousands per second): memoised parses, one dict update,
+        # and one sorted-list move only when a level appears or disappears.
+        book = self.books.get(msg["market_ticker"])
+        if book is None or book.stale:
+            return  # waiting for a snapshot; a stale book's deltas are meaningless
+        try:
+            text = msg["price_dollars"]
+            price = _PRICE_CACHE.get(text)
+            if price is None:
+                price = fast_price(text)
+            text = msg["delta_fp"]
+            change = _COUNT_CACHE.get(text)
+            if change is None:
+                change = fast_count(text)
+                if len(_COUNT_CACHE) < _COUNT_CACHE_MAX:
+                    _COUNT_CACHE[text] = change
+            if msg["side"] == "yes":
+                levels = book.yes
+                prices = book.yes_prices
+            else:
+                levels = book.no
+                prices = book.no_prices
+                if self.no_side_in_yes_prices:
+                    price = Price(ONE_DOLLAR - price)
+            old = levels.get(price, 0)
+            size = old + change
+            if size > 0:
+                levels[price] = Count(size)
+                if not old:  # a new level: keep the sorted prices (appending is the common case)
+                    if not prices or price > prices[-1]:
+                        prices.append(price)
+                    else:
+                        insort(prices, price)
+                ok = True
+            else:
+                if old:
+                    del levels[price]
+                    if prices[-1] == price:
+                        prices.pop()
+                    else:
+                        del prices[bisect_left(prices, price)]
+                ok = size == 0
+        except (KeyError, ValueError, TypeError, IndexError):
+            ok = False
+        self.deltas += 1
+        if not ok:
+            log.warning("inconsistent delta for %s; book marked stale", book.ticker)
+            self.mark_stale((book.ticker,), sid=sid if isinstance(sid, int) else None)
+            return
+        if ts_ms:
+            book.updated_ms = ts_ms
+        self.touched = book
+        if self.changes is not None:
+            self.changes.push(book.ticker)
+
+    def _apply_snapshot(self, msg: Mapping[str, Any], sid: Any, ts_ms: int) -> None:
+        """One ``orderbook_snapshot``: the book is replaced and fresh again (unless it is crossed)."""
+        book = self.book(msg["market_ticker"])
+        no_side = self.no_side_in_yes_prices
+        try:
+            yes = _parse_levels(msg.get("yes_dollars_fp"), False)
+            no = _parse_levels(msg.get("no_dollars_fp"), no_side)
+        except (KeyError, ValueError, TypeError, IndexError):
+            log.warning("unreadable snapshot for %s; book stays stale", book.ticker)
+            self.mark_stale((book.ticker,))
+            return
+        book.replace(yes, no)
+        if isinstance(sid, int):
+            book.sid = sid
+        book.market_id = msg.get("market_id") or book.market_id
+        book.updated_ms = ts_ms
+        self.snapshots += 1
+        if sid is not None and sid in self.pending_resync:
+            self.pending_resync[sid].discard(book.ticker)
+            if not self.pending_resync[sid]:
+                del self.pending_resync[sid]
+        if book.crossed():
+            self.crossed_snapshots += 1
+            book.stale = True
+            log.error("crossed snapshot for %s (best YES bid + best NO bid >= $1): wrong NO-side "
+                      "price convention? book kept stale", book.ticker)
+        self.touched = book
+        if self.changes is not None:
+            self.changes.push(book.ticker)

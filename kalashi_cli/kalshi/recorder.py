@@ -47,6 +47,29 @@ VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
+class RecordOptions:
+    """What to record, from where and for how long: what the recording's ``meta`` line describes, plus its limits.
+
+    Markets are those named by ``tickers``, the open markets of ``events`` and of ``series``.
+    The WebSocket phase (``ws_url``, with credentials) lasts ``duration_s`` seconds, or until
+    ``max_frames`` frames; without WebSocket access, ``snapshot_every_s`` repeats REST snapshots
+    for ``duration_s`` instead. ``feed_options`` go to :class:`~kalashi_cli.kalshi.ws.KalshiFeed`;
+    ``env_name`` names the environment in the ``meta`` line.
+    """
+
+    tickers: Sequence[str] = ()
+    events: Sequence[str] = ()
+    series: Sequence[str] = ()
+    duration_s: float = 60.0
+    ws_url: str | None = None
+    snapshot_every_s: float | None = None
+    max_frames: int | None = None
+    max_markets: int = 2000
+    feed_options: Mapping[str, Any] | None = None
+    env_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RecordProgress:
     """Where a recording is: ``phase`` ∈ rest, ws, snapshot, final, done."""
 
@@ -157,23 +180,21 @@ class _Recorder:
         return selected
 
 
-async def _live(rec: _Recorder, w: _Writer, selected: list[str], *, clock: Callable[[], int], duration_s: float,
-                ws_url: str | None, auth: KalshiAuth | None, snapshot_every_s: float | None, max_frames: int | None,
-                stop: asyncio.Event | None, feed_options: dict[str, Any] | None,
-                progress: Callable[[str], None]) -> None:
-    """The live phase: WebSocket frames (with ``ws_url`` + ``auth``) and/or periodic REST snapshots,
-    for ``duration_s`` or until ``max_frames`` frames, ``stop``, or the feed's failure (raised)."""
+async def _live(rec: _Recorder, w: _Writer, selected: list[str], opts: RecordOptions, *, clock: Callable[[], int],
+                auth: KalshiAuth | None, stop: asyncio.Event | None, progress: Callable[[str], None]) -> None:
+    """The live phase: WebSocket frames (with ``opts.ws_url`` + ``auth``) and/or periodic REST snapshots,
+    for ``opts.duration_s`` or until ``opts.max_frames`` frames, ``stop``, or the feed's failure (raised)."""
     loop = asyncio.get_running_loop()
     done = stop or asyncio.Event()
     snapshots = 0
 
     async def periodic() -> None:
         nonlocal snapshots
-        if not snapshot_every_s:
+        if not opts.snapshot_every_s:
             return
         while not done.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), snapshot_every_s)
+                await asyncio.wait_for(done.wait(), opts.snapshot_every_s)
                 return
             snapshots += 1
             w.write({"t_ms": clock(), "src": "mark", "snapshot": snapshots})
@@ -183,14 +204,14 @@ async def _live(rec: _Recorder, w: _Writer, selected: list[str], *, clock: Calla
 
     feed = None
     feed_task = None
-    if ws_url and auth is not None and selected:
+    if opts.ws_url and auth is not None and selected:
         from .ws import KalshiFeed
 
         last_report = [loop.time()]
 
         def on_raw(t_ms: int, raw: str | bytes) -> None:
             w.ws(t_ms, raw)
-            if max_frames is not None and w.ws_frames >= max_frames:
+            if opts.max_frames is not None and w.ws_frames >= opts.max_frames:
                 done.set()
             if loop.time() - last_report[0] >= 1.0:
                 last_report[0] = loop.time()
@@ -200,15 +221,15 @@ async def _live(rec: _Recorder, w: _Writer, selected: list[str], *, clock: Calla
             if n > 1:  # a reconnect: sids and sequence numbers start over (replay resets books)
                 w.write({"t_ms": clock(), "src": "reset"})
 
-        feed = KalshiFeed(ws_url, auth=auth, tickers=selected, on_raw=on_raw, on_connect=on_connect,
-                          private=False, clock_ms=clock, **(feed_options or {}))
+        feed = KalshiFeed(opts.ws_url, auth=auth, tickers=selected, on_raw=on_raw, on_connect=on_connect,
+                          private=False, clock_ms=clock, **(opts.feed_options or {}))
         feed_task = asyncio.create_task(feed.run())
     periodic_task = asyncio.create_task(periodic())
-    if feed_task is not None or snapshot_every_s:
+    if feed_task is not None or opts.snapshot_every_s:
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(done.wait())]
         if feed_task is not None:
             waiters.append(feed_task)  # a feed that dies (auth) ends the recording with its error
-        await asyncio.wait(waiters, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiters, timeout=opts.duration_s, return_when=asyncio.FIRST_COMPLETED)
         done.set()
         for fut in waiters:
             if fut is not feed_task and not fut.done():
@@ -226,33 +247,23 @@ async def _live(rec: _Recorder, w: _Writer, selected: list[str], *, clock: Calla
 async def record_async(
     client: KalshiClient,
     out: str | Path | IO[bytes],
+    options: RecordOptions,
     *,
-    tickers: Sequence[str] = (),
-    events: Sequence[str] = (),
-    series: Sequence[str] = (),
-    duration_s: float = 60.0,
-    ws_url: str | None = None,
     auth: KalshiAuth | None = None,
-    snapshot_every_s: float | None = None,
-    max_frames: int | None = None,
-    max_markets: int = 2000,
     on_progress: Callable[[RecordProgress], None] | None = None,
     clock_ms: Callable[[], int] | None = None,
     stop: asyncio.Event | None = None,
-    feed_options: dict[str, Any] | None = None,
-    env_name: str = "",
 ) -> RecordSummary:
-    """Record REST snapshots and (with ``ws_url`` + ``auth``) WebSocket frames to ``out``.
+    """Record REST snapshots and (with ``options.ws_url`` + ``auth``) WebSocket frames to ``out``.
 
-    Markets are those named by ``tickers``, the open markets of ``events`` and of ``series``.
-    The WebSocket phase lasts ``duration_s`` seconds, or until ``max_frames`` frames or
-    ``stop`` is set; without WebSocket access, ``snapshot_every_s`` repeats REST snapshots
-    for ``duration_s`` instead.
+    What is recorded and for how long is ``options`` (:class:`RecordOptions`); the live phase
+    also ends early when ``stop`` is set. ``clock_ms`` stamps every line (default: wall time).
 
     Raises:
-        UsageError: nothing selected, or more than ``max_markets`` markets.
+        UsageError: nothing selected, or more than ``options.max_markets`` markets.
         ExchangeError, NetworkError: from the REST calls.
     """
+    tickers, events, series = options.tickers, options.events, options.series
     if not (tickers or events or series):
         raise UsageError("choose what to record", hint="give market tickers, event tickers or series tickers")
     clock = clock_ms or (lambda: time.time_ns() // 1_000_000)
@@ -272,19 +283,17 @@ async def record_async(
 
     def progress(phase: str) -> None:
         if on_progress is not None:
-            on_progress(RecordProgress(phase, loop.time() - t0, duration_s, len(selected), w.rest_calls,
+            on_progress(RecordProgress(phase, loop.time() - t0, options.duration_s, len(selected), w.rest_calls,
                                        w.ws_frames))
 
     try:
-        w.write({"t_ms": started, "src": "meta", "format": FORMAT, "version": VERSION, "env": env_name,
-                 "rest_url": client.base_url, "ws_url": ws_url, "tickers": list(tickers), "events": list(events),
+        w.write({"t_ms": started, "src": "meta", "format": FORMAT, "version": VERSION, "env": options.env_name,
+                 "rest_url": client.base_url, "ws_url": options.ws_url, "tickers": list(tickers), "events": list(events),
                  "series": list(series)})
-        selected.extend(await rec.select(tickers, events, series, max_markets))
+        selected.extend(await rec.select(tickers, events, series, options.max_markets))
         progress("rest")
 
-        await _live(rec, w, selected, clock=clock, duration_s=duration_s, ws_url=ws_url, auth=auth,
-                    snapshot_every_s=snapshot_every_s, max_frames=max_frames, stop=stop, feed_options=feed_options,
-                    progress=progress)
+        await _live(rec, w, selected, options, clock=clock, auth=auth, stop=stop, progress=progress)
         progress("final")
         await rec.markets_by_ticker(selected)
         ended = clock()
@@ -334,8 +343,8 @@ def record(
 
     async def go() -> RecordSummary:
         async with KalshiClient(target.rest_url, auth=auth, transport=transport) as client:
-            return await record_async(client, out, tickers=tickers, events=events, series=series,
-                                      duration_s=duration_s, ws_url=target.ws_url if auth else None, auth=auth,
-                                      snapshot_every_s=snapshot_every_s, max_frames=max_frames,
-                                      on_progress=on_progress, env_name=target.name)
+            options = RecordOptions(tickers=tickers, events=events, series=series, duration_s=duration_s,
+                                    ws_url=target.ws_url if auth else None, snapshot_every_s=snapshot_every_s,
+                                    max_frames=max_frames, env_name=target.name)
+            return await record_async(client, out, options, auth=auth, on_progress=on_progress)
     return asyncio.run(go())

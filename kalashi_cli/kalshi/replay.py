@@ -45,16 +45,17 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
 from ..domain import Market, Settlement, Trade
 from ..errors import InputError, UsageError
-from ..money import CENT_GRID, DECI_CENT_GRID, ONE_DOLLAR, Count, Price, TickBand, parse_count, parse_price
+from ..money import CENT_GRID, DECI_CENT_GRID, ONE_DOLLAR, Price, TickBand, parse_count, parse_price
 from ..ports import MarketSource, SourceEvents
 from .books import BookStore, LocalBook, fast_count, fast_price
 from .catalog import MarketCatalog, market_extras
+from .ticker_trades import TickerTradeInference
 from .wire import (
     lifecycle_settlement,
     market_settlement,
@@ -217,6 +218,45 @@ def _snapshot_levels(msg: Mapping[str, Any], flip_no: bool) -> tuple[dict[int, i
     return ({p: c for p, c in yes.items() if c > 0}, {p: c for p, c in no.items() if c > 0})
 
 
+# --------------------------------------------------------------------------- specs
+
+
+def parse_replay_options(text: str, *, spec: str = "") -> dict[str, Any]:
+    """``speed=N,step=K,slice_ms=M`` → keyword arguments of a replay source (defaults for those left out).
+
+    Raises:
+        UsageError: a value that is not a number.
+    """
+    opts = dict(p.strip().partition("=")[::2] for p in text.split(",") if p.strip())
+    try:
+        return {"speed": float(opts.get("speed", "0")), "step": int(opts.get("step", "0")),
+                "slice_ms": int(opts.get("slice_ms", str(DEFAULT_SLICE_MS)))}
+    except ValueError:
+        raise UsageError(f"bad replay options in {spec or text!r}",
+                         hint="speed=N (number), step=K, slice_ms=M") from None
+
+
+def parse_single_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``replay:PATH[,speed=N][,step=K][,slice_ms=M]`` → (PATH, keyword arguments); PATH may hold commas.
+
+    Raises:
+        UsageError: no path, or malformed options.
+    """
+    body = spec[len("replay:"):] if spec.startswith("replay:") else spec
+    path_parts: list[str] = []
+    opts: dict[str, str] = {}
+    for part in body.split(","):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() in ("speed", "step", "slice_ms"):
+            opts[key.strip()] = value.strip()
+        else:
+            path_parts.append(part)
+    path = ",".join(path_parts).strip()
+    if not path:
+        raise UsageError("replay needs a path: replay:PATH[,speed=N]")
+    return path, parse_replay_options(",".join(f"{k}={v}" for k, v in opts.items()), spec=spec)
+
+
 # --------------------------------------------------------------------------- the source
 
 
@@ -245,10 +285,9 @@ class ReplaySource:
         self.api_calls = 0
         self.events = load_recording(self.path) if events is None else events
         #: a recording without a ``trade`` channel (the third-party runs) gives its trades through the
-        #: ``ticker`` channel: see :meth:`_ticker_trade`
+        #: ``ticker`` channel: see :class:`~kalashi_cli.kalshi.ticker_trades.TickerTradeInference`
         self.infer_trades = not any(e.kind == "ws" and e.data.get("type") == "trade" for e in self.events)
-        self._last_volume: dict[str, int] = {}
-        self.inferred_trades = 0
+        self._inference = TickerTradeInference()
         self.store = BookStore()
         self.catalog = MarketCatalog(series_ttl_s=math.inf, events_ttl_s=math.inf)
         self._meta: dict[str, Market] = {}
@@ -282,31 +321,8 @@ class ReplaySource:
         Raises:
             UsageError: malformed options. InputError: unreadable recording.
         """
-        body = spec[len("replay:"):] if spec.startswith("replay:") else spec
-        parts = body.split(",")
-        path_parts: list[str] = []
-        opts: dict[str, str] = {}
-        for part in parts:
-            key, sep, value = part.partition("=")
-            if sep and key.strip() in ("speed", "step", "slice_ms"):
-                opts[key.strip()] = value.strip()
-            else:
-                path_parts.append(part)
-        path = ",".join(path_parts).strip()
-        if not path:
-            raise UsageError("replay needs a path: replay:PATH[,speed=N]")
-        return cls(path, **cls.parse_options(",".join(f"{k}={v}" for k, v in opts.items()), spec=spec), **kw)
-
-    @staticmethod
-    def parse_options(text: str, *, spec: str = "") -> dict[str, Any]:
-        """``speed=N,step=K,slice_ms=M`` → keyword arguments (defaults for those left out)."""
-        opts = dict(p.strip().partition("=")[::2] for p in text.split(",") if p.strip())
-        try:
-            return {"speed": float(opts.get("speed", "0")), "step": int(opts.get("step", "0")),
-                    "slice_ms": int(opts.get("slice_ms", str(DEFAULT_SLICE_MS)))}
-        except ValueError:
-            raise UsageError(f"bad replay options in {spec or text!r}",
-                             hint="speed=N (number), step=K, slice_ms=M") from None
+        path, options = parse_single_spec(spec)
+        return cls(path, **options, **kw)
 
     def _first_ticker_messages(self) -> dict[str, Mapping[str, Any]]:
         """The first ``ticker`` message of every market in the recording (its activity figures)."""
@@ -356,6 +372,11 @@ class ReplaySource:
                 boundary = start + self.slice_ms
         ends.append(n)
         return ends
+
+    @property
+    def inferred_trades(self) -> int:
+        """How many trades were inferred from ``ticker`` volume (recordings without a ``trade`` channel)."""
+        return self._inference.count
 
     @property
     def exhausted(self) -> bool:
@@ -415,8 +436,9 @@ class ReplaySource:
             if other == "trade":
                 self._trades.append(parse_trade(msg))
             elif other == "ticker":
-                if self.infer_trades:
-                    self._ticker_trade(msg, t_ms)
+                inferred = self._inference.observe(msg, t_ms, self.store.books) if self.infer_trades else None
+                if inferred is not None:
+                    self._trades.append(inferred)
                 self._ticker(msg)
             elif other == "market_lifecycle_v2":
                 s = lifecycle_settlement(msg)
@@ -424,46 +446,6 @@ class ReplaySource:
                     self._settle(s)
         except (ValueError, KeyError, TypeError) as e:
             log.warning("unreadable %s frame at %d: %s", other, t_ms, e)
-
-    def _ticker_trade(self, msg: Mapping[str, Any], t_ms: int) -> None:
-        """Turn a ``ticker`` message whose volume grew into one public trade (recordings without trades).
-
-        Kalshi's ``ticker`` channel is throttled (about one message a second per market), so a
-        volume increase stands for every trade since the last message. The trade is printed at
-        the message's last price for **half** the growth (``volume_fp`` counts both sides: the
-        growth is exactly twice ``last_trade_size_fp`` when one trade happened — measured on the
-        shared KXBTC15M runs); its taker is read from the last price against the mid of the book
-        just before (above: a YES buyer took the ask; below: a seller hit the bid). A price at
-        the mid, a book we do not have, or the first message of a market gives no trade: without
-        a direction it is no evidence that a resting order was reached (the pessimistic side).
-        """
-        t = msg.get("market_ticker")
-        v, lp = msg.get("volume_fp"), msg.get("price_dollars")
-        if not isinstance(t, str) or not isinstance(v, str | int) or not isinstance(lp, str):
-            return
-        try:
-            vol = parse_count(str(v))
-            price = parse_price(lp)
-        except ValueError:
-            return
-        prev = self._last_volume.get(t)
-        self._last_volume[t] = vol
-        if prev is None or vol <= prev:
-            return
-        count = (vol - prev) // 2
-        book = self.store.books.get(t)
-        if count <= 0 or book is None or book.stale:
-            return
-        bid, ask = book.best_yes_bid, book.best_yes_ask
-        if bid is None or ask is None:
-            return
-        mid2 = bid + ask
-        if 2 * price == mid2:
-            return
-        side: Literal["bid", "ask"] = "bid" if 2 * price > mid2 else "ask"
-        self.inferred_trades += 1
-        self._trades.append(Trade(trade_id=f"ticker:{t}:{t_ms}", ticker=t, price=price, count=Count(count),
-                                  taker_side=side, ts_ms=t_ms))
 
     def _settle(self, s: Settlement) -> None:
         if s.ticker and s.ticker not in self._settled:
@@ -784,7 +766,7 @@ def open_replay(spec: str, **kw: Any) -> ReplaySource | MergedReplaySource:
     paths, opts = split_replay_spec(spec)
     if len(paths) <= 1:
         return ReplaySource.from_spec(spec, **kw)
-    parsed = ReplaySource.parse_options(",".join(opts))
+    parsed = parse_replay_options(",".join(opts))
     return MergedReplaySource(paths, **parsed, **kw)
 
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from kalashi_cli.errors import InputError, UsageError
 from kalashi_cli.kalshi.auth import Credentials, KalshiAuth
-from kalashi_cli.kalshi.recorder import RecordProgress, record_async
+from kalashi_cli.kalshi.recorder import RecordOptions, RecordProgress, record_async
 from kalashi_cli.kalshi.replay import ReplaySource, load_recording
 from kalashi_cli.kalshi.rest import KalshiClient
 from kalashi_cli.money import DECI_CENT_GRID, parse_count, parse_price
@@ -75,10 +75,10 @@ def test_record_then_replay_round_trip(tmp_path: Path, rsa_creds: Credentials) -
             task = asyncio.create_task(pusher())
             async with KalshiClient("https://fake.kalshi.test/trade-api/v2", auth=KalshiAuth(rsa_creds),
                                     transport=fake.transport()) as client:
-                summary = await record_async(
-                    client, out, series=["KXAAA"], ws_url=server.url, auth=KalshiAuth(rsa_creds),
-                    duration_s=10, max_frames=4 + 2 + 3 + 2,  # subscribed×4, snapshots×2, deltas, trade, lifecycle
-                    on_progress=on_progress, clock_ms=lambda: next(ticks))
+                options = RecordOptions(series=["KXAAA"], ws_url=server.url, duration_s=10,
+                                        max_frames=4 + 2 + 3 + 2)  # subscribed×4, snapshots×2, deltas, trade, lifecycle
+                summary = await record_async(client, out, options, auth=KalshiAuth(rsa_creds),
+                                             on_progress=on_progress, clock_ms=lambda: next(ticks))
             await task
             assert summary.markets == (a, b) and summary.ws_frames == 11
             return {t: server.books[t]["yes"] for t in (a, b)}
@@ -312,9 +312,9 @@ def test_recording_through_a_reconnect_marks_the_reset(tmp_path: Path, rsa_creds
             task = asyncio.create_task(pusher())
             async with KalshiClient("https://fake.kalshi.test/trade-api/v2", auth=KalshiAuth(rsa_creds),
                                     transport=fake.transport()) as client:
-                await record_async(client, out, tickers=[a, b], ws_url=server.url, auth=KalshiAuth(rsa_creds),
-                                   duration_s=10, max_frames=2 * (4 + 2) + 2, clock_ms=lambda: next(ticks),
-                                   feed_options={"sleep": fast_sleep})
+                options = RecordOptions(tickers=[a, b], ws_url=server.url, duration_s=10,
+                                        max_frames=2 * (4 + 2) + 2, feed_options={"sleep": fast_sleep})
+                await record_async(client, out, options, auth=KalshiAuth(rsa_creds), clock_ms=lambda: next(ticks))
             await task
             return server.books[a]["yes"]
 
