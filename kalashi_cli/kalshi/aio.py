@@ -19,7 +19,7 @@ T = TypeVar("T")
 class LoopThread:
     """Run coroutines on a dedicated event loop thread; ``close()`` cancels what is left."""
 
-    def __init__(self, name: str = "kalashi-exchange") -> None:
+    def __init__(self, name: str = "kalashi-kalshi-io") -> None:
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)

@@ -43,7 +43,7 @@ import orjson
 from ..domain import Level, Market, with_books
 from ..money import ONE_DOLLAR, Count, Price, flip, parse_count, parse_price
 
-log = logging.getLogger("kalashi.exchange.books")
+log = logging.getLogger("kalashi.kalshi.books")
 _loads = orjson.loads
 
 _PRICE_CACHE: dict[str, Price] = {}

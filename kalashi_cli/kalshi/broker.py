@@ -70,7 +70,7 @@ from .wire import (
     parse_settlement,
 )
 
-log = logging.getLogger("kalashi.exchange.broker")
+log = logging.getLogger("kalashi.kalshi.broker")
 
 BrokerMode = Literal["demo", "live"]
 

@@ -63,7 +63,7 @@ from .wire import (
     parse_trade,
 )
 
-log = logging.getLogger("kalashi.exchange.replay")
+log = logging.getLogger("kalashi.kalshi.replay")
 
 DEFAULT_SLICE_MS = 1000
 

@@ -51,7 +51,7 @@ from .wire import parse_account_limits
 
 __all__ = ["EVENTS_PAGE_MAX", "MARKETS_PAGE_MAX", "ORDERBOOKS_BATCH_MAX", "ExchangeClock", "KalshiClient"]
 
-log = logging.getLogger("kalashi.exchange")
+log = logging.getLogger("kalashi.kalshi")
 
 DEFAULT_TIMEOUT = 10.0
 

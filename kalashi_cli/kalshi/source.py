@@ -60,7 +60,7 @@ from .wire import (
     with_book,
 )
 
-log = logging.getLogger("kalashi.exchange.source")
+log = logging.getLogger("kalashi.kalshi.source")
 
 TICKERS_PER_MARKETS_CALL = 100  # GET /markets?tickers=A,B,… stays well under URL limits
 # GET /events?status=X matches an event when ANY of its markets matches; the nested markets are

@@ -40,7 +40,7 @@ from ..errors import AuthError, NetworkError
 from .auth import KEY_ID_VAR, KalshiAuth
 from .books import BookStore
 
-log = logging.getLogger("kalashi.exchange.ws")
+log = logging.getLogger("kalashi.kalshi.ws")
 
 
 class _NoSignedHeaders(logging.Filter):
@@ -54,7 +54,7 @@ class _NoSignedHeaders(logging.Filter):
         return "KALSHI-ACCESS" not in text.upper()
 
 
-_wire_log = logging.getLogger("kalashi.exchange.ws.wire")
+_wire_log = logging.getLogger("kalashi.kalshi.ws.wire")
 _wire_log.addFilter(_NoSignedHeaders())
 
 PUBLIC_CHANNELS = ("ticker", "trade")

@@ -183,7 +183,7 @@ def test_debug_logs_never_show_the_signed_headers(rsa_creds: Credentials, caplog
     async def body(h: Harness) -> None:
         assert h.feed.connects == 1
     run_with_feed(rsa_creds, body)
-    wire_lines = [r.getMessage() for r in caplog.records if r.name.startswith("kalashi.exchange.ws.wire")]
+    wire_lines = [r.getMessage() for r in caplog.records if r.name.startswith("kalashi.kalshi.ws.wire")]
     assert wire_lines  # websockets did log the handshake through our logger…
     assert not any("KALSHI-ACCESS" in line.upper() for line in wire_lines)  # …without the signed headers
 

@@ -130,7 +130,7 @@ def test_the_loop_takes_the_sources_stale_hook_by_default(tmp_path: Path) -> Non
 
 def test_no_order_is_placed_on_a_stale_book_under_ws_sequence_gaps(gappy_sim: Sim, tmp_path: Path,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR, logger="kalashi.exchange")  # hundreds of expected gap warnings
+    caplog.set_level(logging.ERROR, logger="kalashi.kalshi")  # hundreds of expected gap warnings
     counts = Counts("ws-gaps")
     source = KalshiSource(custom_env(gappy_sim.url), credentials=credentials(gappy_sim.key), ws=True,
                           ws_ready_timeout=3)
