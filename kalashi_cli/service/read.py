@@ -31,9 +31,11 @@ METRICS_BUDGET = 20
 class ReadModel(MarketReads):
     """The account's reads (balance, positions, orders, fills, metrics, the dashboard's state, health …).
 
-    Holds no commands, no risk gate and no order executor: the dashboard, ``heal`` and the MCP
-    server's read tools see the account only through this. Reads take the account's lock, so a
-    reader never sees half an iteration.
+    Holds no commands, no risk gate and no order executor, and sees the broker and the loop only
+    through their reads (:class:`~kalashi_cli.service.account.AccountReads`: mypy refuses a
+    submit, cancel, amend or iteration from here). The dashboard, ``heal`` and the MCP server's
+    read tools see the account only through this. Reads take the account's lock, so a reader
+    never sees half an iteration.
     """
 
     def __init__(self, account: AccountReads, loop_status: Callable[[], LoopStatus]) -> None:
