@@ -90,10 +90,10 @@ class ServiceBackend:
     def state(self) -> dict[str, Any]:
         svc = self.service
         with svc.locked():
-            state = svc.state()
+            state = svc.read.state()
             clock = clock_of(svc.source.describe(), svc.source.now_ms())
         # the names set_profile accepts, so the page offers a list instead of a text field
-        return {**state, "profiles": svc.profiles(), "clock": clock}
+        return {**state, "profiles": svc.read.profiles(), "clock": clock}
 
     def begin(self) -> None:
         if self.autostart:
@@ -118,11 +118,11 @@ class ServiceBackend:
         status = svc.loop_status().status
         if cmd == "start":
             clear = bool(args.get("clear_halt"))
-            halted = svc.trading_state()[0] == "HALTED"
+            halted = svc.read.trading_state()[0] == "HALTED"
             if status == "running" and not (clear and halted):
                 raise CommandRefused("the loop is already running")
             after = svc.start(self.iterations, clear_halt=clear)
-            return {"status": after.status, "trading_state": svc.trading_state()[0]}
+            return {"status": after.status, "trading_state": svc.read.trading_state()[0]}
         if cmd == "pause":
             if status != "running":
                 raise CommandRefused(f"cannot pause a {status} loop")
@@ -132,22 +132,22 @@ class ServiceBackend:
                 raise CommandRefused("the loop is already stopped")
             return {"status": svc.stop().status}
         if cmd == "halt":
-            res = svc.halt(args["reason"])
+            res = svc.controls.halt(args["reason"])
             out = {"trading_state": "HALTED", "canceled_orders": int(res["cancelled"]),
                    "remaining_resting": int(res["remaining_resting"])}
             if res.get("error"):
                 out["error"] = res["error"]
             return out
         if cmd == "flatten":
-            res = svc.flatten(cancel_resting=True, progress=progress)
+            res = svc.controls.flatten(cancel_resting=True, progress=progress)
             return {"canceled_orders": int(res.get("canceled_orders", 0)), "closing_orders": len(res["orders"]),
                     "closed": res["closed"], "left_open": res["left_open"]}
         if cmd == "set_profile":
             name = args["name"]
-            known = svc.profiles()
+            known = svc.read.profiles()
             if name not in known:
                 # names only: a path typed into a web page should not make the bridge read files
                 raise CommandRefused(f"no profile named '{name}' — the dashboard switches between "
                                      f"{', '.join(known)}; start serve-bridge with --profile PATH for another")
-            return {"profile": svc.set_profile(name)}
+            return {"profile": svc.controls.set_profile(name)}
         raise CommandRefused(f"'{cmd}' is not a control command")

@@ -2,7 +2,7 @@
 
 A :class:`Check` is one named result (ok, degraded or failed, in plain words, with the facts
 behind it); :class:`Repair` is one thing done to keep the system healthy. The service's
-quick checks (:func:`service_checks`, what ``TradingService.health`` reports on the dashboard
+quick checks (:func:`service_checks`, what ``TradingService.read.health`` reports on the dashboard
 and over MCP) and the WebSocket feed's repair (:mod:`kalashi_cli.health.feed`, which the
 trading loop runs at every iteration) live here, below the service and the loop; ``kalashi
 heal`` (:mod:`kalashi_cli.heal`) builds its supervisor and its out-of-process checks on them.

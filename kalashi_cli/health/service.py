@@ -1,4 +1,4 @@
-"""The trading service's quick in-process checks (``TradingService.health``: the dashboard, MCP)."""
+"""The trading service's quick in-process checks (``service.read.health()``: the dashboard, MCP)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ from .feed import feed_check, repair_source_feed
 
 
 def service_checks(svc: Any) -> list[Check]:
+    """The quick checks over ``svc``, the service's read model (:class:`~kalashi_cli.service.read.ReadModel`)."""
     def loop() -> tuple[str, str]:
         st = svc.loop_status()
-        if svc.last_error:
-            return FAILED, f"last iteration failed: {svc.last_error}"
-        if st.status == "running" and svc.last_iteration_ms is not None:
-            age = (time.time() * 1000 - svc.last_iteration_ms) / 1000
+        if svc.account.last_error:
+            return FAILED, f"last iteration failed: {svc.account.last_error}"
+        if st.status == "running" and svc.account.last_iteration_ms is not None:
+            age = (time.time() * 1000 - svc.account.last_iteration_ms) / 1000
             if age > max(60.0, 3 * st.interval_s + 30):
                 return DEGRADED, f"no iteration for {age:.0f} s (interval {st.interval_s:g} s): the loop may hang"
         return OK, f"{st.status}, {st.iteration} iterations"

@@ -73,7 +73,7 @@ def register(server: MCPServer, service: Any) -> None:
     @server.resource("kalashi://metrics/latest", name="metrics", title="Latest metrics", mime_type="application/json",
                      description="The metrics record computed from the journal now.")
     def metrics_resource() -> str:
-        return orjson.dumps(service.metrics(), option=orjson.OPT_INDENT_2).decode()
+        return orjson.dumps(service.read.metrics(), option=orjson.OPT_INDENT_2).decode()
 
     @server.resource("kalashi://market/{ticker}", name="market", title="One market", mime_type="application/json",
                      description="One market record (top of book, depth, tick grid, fees) with data_source.")
@@ -82,7 +82,7 @@ def register(server: MCPServer, service: Any) -> None:
             _ticker(ticker, "market ticker")
         except ValueError as e:
             raise ResourceError(f"UsageError: {e}") from None
-        return _read(lambda: {**service.market(ticker), "data_source": data_source(service)})
+        return _read(lambda: {**service.read.market(ticker), "data_source": data_source(service)})
 
     @server.resource("kalashi://event/{ticker}", name="event", title="One event", mime_type="application/json",
                      description="One event (exclusivity flags) with its markets, with data_source.")
@@ -91,18 +91,18 @@ def register(server: MCPServer, service: Any) -> None:
             _ticker(ticker, "event ticker")
         except ValueError as e:
             raise ResourceError(f"UsageError: {e}") from None
-        return _read(lambda: {**service.event(ticker), "data_source": data_source(service)})
+        return _read(lambda: {**service.read.event(ticker), "data_source": data_source(service)})
 
     @server.prompt(name="review_positions", title="Review my positions",
                    description="Review the account's open positions and resting orders against the market now and "
                                "the risk limits; propose what to keep, trim or close.")
     def review_positions() -> str:
-        balance = service.balance()
-        positions = {"positions": service.positions()}
-        resting = service.orders(status=OrderStatus.RESTING)
+        balance = service.read.balance()
+        positions = {"positions": service.read.positions()}
+        resting = service.read.orders(status=OrderStatus.RESTING)
         orders = {"count": len(resting), "orders": resting}
-        limits = service.risk_limits()
-        state, why = service.trading_state()
+        limits = service.read.risk_limits()
+        state, why = service.read.trading_state()
         return (
             f"Review my {service.mode} Kalshi account with the kalashi tools.\n\n"
             f"Now: {say.balance(balance)}. Trading state {state}{': ' + why if why else ''}.\n"
@@ -121,7 +121,7 @@ def register(server: MCPServer, service: Any) -> None:
     def find_arbitrage(event_ticker: str) -> str:
         _prompt_ticker(event_ticker, "event ticker")
         try:
-            ev = service.event(event_ticker)
+            ev = service.read.event(event_ticker)
         except KalashiError as e:
             raise _refuse(describe(e)) from None
         ds = data_source(service)
@@ -141,7 +141,7 @@ def register(server: MCPServer, service: Any) -> None:
     def market_brief(ticker: str) -> str:
         _prompt_ticker(ticker, "market ticker")
         try:
-            m = service.market(ticker)
+            m = service.read.market(ticker)
         except KalashiError as e:
             raise _refuse(describe(e)) from None
         return (

@@ -318,7 +318,7 @@ def profile_view(service: Any) -> dict[str, Any]:
     """Return the profile resource: name, mode, trading permission, state, the profile (decimals as strings)."""
     import msgspec
 
-    state, why = service.trading_state()
+    state, why = service.read.trading_state()
     return {"name": service.profile_name, "mode": service.mode, "allow_trading": service.allow_trading,
             "trading_state": state, "halt_reason": why or None,
             "profile": msgspec.to_builtins(service.profile)}

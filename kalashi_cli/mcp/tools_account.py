@@ -1,9 +1,10 @@
 """The account's tools: balance, positions, orders, fills, settlements, queue, limits — and every write.
 
-Writes go through :class:`~kalashi_cli.service.TradingService`: an order (alone or in a batch)
-and an amend pass the one risk gate and are journaled before they are sent; decreases and
-cancels only lower risk and are always allowed; limits only tighten; halt always works. The
-registry checks the HTTP bearer token before any of them runs.
+Reads go through the service's read model, writes through its order commands and operator
+controls (:mod:`kalashi_cli.service`): an order (alone or in a batch) and an amend pass the one
+risk gate and are journaled before they are sent; decreases and cancels only lower risk and are
+always allowed; limits only tighten; halt always works. The registry checks the HTTP bearer
+token before any of them runs.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def _paged(key: str, rows: list[dict[str, Any]], limit: int, cursor: str | None)
 
 
 def _order_args(spec: OrderSpec) -> dict[str, Any]:
-    """``TradingService.create_order``'s arguments for one order (decimals as written)."""
+    """``OrderCommands.create_order``'s arguments for one order (decimals as written)."""
     return {"ticker": spec.ticker, "outcome": spec.outcome, "action": spec.action, "count": text(spec.count),
             "price": text(spec.price), "time_in_force": spec.time_in_force, "post_only": spec.post_only,
             "reduce_only": spec.reduce_only, "client_order_id_": spec.client_order_id}
@@ -90,20 +91,26 @@ def _placed(recs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def register(reg: Registry, service: Any) -> None:
-    """Add the account's tools to ``reg``."""
-    tool = reg.tool
-    writes: dict[str, Any] = {"read_only": False}
+    """Add the account's tools to ``reg``: its reads, then the order tools, then the limits and brakes."""
+    register_reads(reg, service.read)
+    register_orders(reg, service)
+    register_reductions(reg, service.commands)
+    register_brakes(reg, service)
 
-    # -- reads ------------------------------------------------------------------------------
+
+def register_reads(reg: Registry, read: Any) -> None:
+    """The account's read tools, over the service's read model (nothing here can reach the order path)."""
+    tool = reg.tool
+
     @tool(summary=say.balance, title="Account balance")
     def get_balance() -> BalanceOut:
         """Return the account's balance, cash, equity and starting balance (mode says paper/demo/live)."""
-        return service.balance()  # type: ignore[no-any-return]
+        return read.balance()  # type: ignore[no-any-return]
 
     @tool(summary=say.positions, title="Open positions")
     def get_positions() -> PositionsOut:
         """List open positions with average price, mark, cost and P&L."""
-        return {"positions": service.positions()}  # type: ignore[return-value]
+        return {"positions": read.positions()}  # type: ignore[return-value]
 
     @tool(summary=say.orders, title="Orders")
     def get_orders(status: Annotated[Literal["resting", "executed", "canceled"] | None,
@@ -111,40 +118,47 @@ def register(reg: Registry, service: Any) -> None:
                    ticker: Annotated[Ticker | None, Field(description="only this market's orders")] = None,
                    limit: PageSize = 20, cursor: Cursor | None = None) -> OrdersOut:
         """List the account's orders at the broker, newest first, optionally by status or market."""
-        rows = list(reversed(service.orders(status=status, ticker=ticker)))
+        rows = list(reversed(read.orders(status=status, ticker=ticker)))
         return _paged("orders", rows, limit, cursor)  # type: ignore[return-value]
 
     @tool(summary=say.one_order, title="One order")
     def get_order(order_id: OrderId) -> OrderOut:
         """Return one order (any status) as get_orders lists it."""
-        return {"order": service.order(order_id)}  # type: ignore[return-value]
+        return {"order": read.order(order_id)}  # type: ignore[return-value]
 
     @tool(summary=say.fills, title="Fills")
     def get_fills(ticker: Annotated[Ticker | None, Field(description="only this market's fills")] = None,
                   limit: PageSize = 20, cursor: Cursor | None = None) -> FillsOut:
         """List the account's fills, newest first, optionally for one market."""
-        rows = list(reversed(service.fills(limit=10**9, ticker=ticker)))
+        rows = list(reversed(read.fills(limit=10**9, ticker=ticker)))
         return _paged("fills", rows, limit, cursor)  # type: ignore[return-value]
 
     @tool(summary=say.settlements, title="Settlements")
     def get_settlements(limit: PageSize = 20, cursor: Cursor | None = None) -> SettlementsOut:
         """List settled markets the account held, with payout revenue, newest first."""
-        return _paged("settlements", list(reversed(service.settlements())), limit, cursor)  # type: ignore[return-value]
+        return _paged("settlements", list(reversed(read.settlements())), limit, cursor)  # type: ignore[return-value]
 
     @tool(summary=say.queue, title="Queue position")
     def get_queue_position(order_id: Annotated[OrderId | None, Field(description="one resting order")] = None,
                            ticker: Annotated[Ticker | None, Field(description="every resting order in this "
                                                                               "market")] = None) -> QueueOut:
         """Return how many contracts rest ahead of a resting order at its price (of one order, one market, or all)."""
-        rows = service.queue_positions(order_id=order_id, ticker=ticker)
+        rows = read.queue_positions(order_id=order_id, ticker=ticker)
         return {"count": len(rows), "queue_positions": rows}  # type: ignore[return-value]
 
     @tool(summary=say.account_limits, title="Account limits")
     def get_account_limits() -> AccountLimitsOut:
         """Return the exchange's API rate limits for this key (none on paper) and the risk gate's limits."""
-        return service.account_limits()  # type: ignore[no-any-return]
+        return read.account_limits()  # type: ignore[no-any-return]
 
-    # -- orders -----------------------------------------------------------------------------
+
+
+def register_orders(reg: Registry, service: Any) -> None:
+    """The order tools that add risk: place (alone or in a batch) and amend, each through the risk gate."""
+    tool = reg.tool
+    writes: dict[str, Any] = {"read_only": False}
+    commands = service.commands
+
     @tool(summary=say.order_result, destructive=True, open_world=service.mode != "paper", title="Place an order",
           **writes)
     def create_order(ctx: Context, ticker: Ticker, outcome: Outcome, action: Action, count: Count, price: Price,
@@ -163,7 +177,7 @@ def register(reg: Registry, service: Any) -> None:
         spec = OrderSpec(ticker=ticker, outcome=outcome, action=action, count=count, price=price,
                          time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only,
                          client_order_id=client_order_id)
-        placed = _placed(service.create_order(**_order_args(spec)))
+        placed = _placed(commands.create_order(**_order_args(spec)))
         failed = order_outcome_error(placed["order"])
         if failed:
             raise ToolError(failed)
@@ -182,7 +196,7 @@ def register(reg: Registry, service: Any) -> None:
         if not service.allow_trading:
             raise consent_error(service)
         results: list[dict[str, Any]] = []
-        for i, answer in enumerate(service.batch_create_orders([_order_args(spec) for spec in orders])):
+        for i, answer in enumerate(commands.batch_create_orders([_order_args(spec) for spec in orders])):
             item: dict[str, Any] = {"index": i, "ok": False, "order": None, "fills": [], "error": None}
             try:
                 if isinstance(answer, KalashiError):
@@ -215,8 +229,15 @@ def register(reg: Registry, service: Any) -> None:
         """
         if not service.allow_trading:
             raise consent_error(service)
-        return service.amend_order(order_id, yes_price=text(yes_price) if yes_price is not None else None,  # type: ignore[no-any-return]
-                                   count=text(count) if count is not None else None, client_order_id_=client_order_id)
+        return commands.amend_order(order_id, yes_price=text(yes_price) if yes_price is not None else None,  # type: ignore[no-any-return]
+                                    count=text(count) if count is not None else None, client_order_id_=client_order_id)
+
+
+
+def register_reductions(reg: Registry, commands: Any) -> None:
+    """The order tools that only lower risk, so always allowed: decrease and cancel."""
+    tool = reg.tool
+    writes: dict[str, Any] = {"read_only": False}
 
     @tool(summary=say.decreased, title="Decrease an order", **writes)
     def decrease_order(ctx: Context, order_id: OrderId,
@@ -230,19 +251,19 @@ def register(reg: Registry, service: Any) -> None:
         """
         if (reduce_by is None) == (reduce_to is None):
             raise UsageError("give exactly one of reduce_by and reduce_to")
-        return service.decrease_order(order_id, reduce_by=text(reduce_by) if reduce_by is not None else None,  # type: ignore[no-any-return]
-                                      reduce_to=text(reduce_to) if reduce_to is not None else None)
+        return commands.decrease_order(order_id, reduce_by=text(reduce_by) if reduce_by is not None else None,  # type: ignore[no-any-return]
+                                       reduce_to=text(reduce_to) if reduce_to is not None else None)
 
     @tool(summary=say.cancelled, title="Cancel an order", **writes)
     def cancel_order(ctx: Context, order_id: OrderId) -> CancelOut:
         """Cancel one resting order (always allowed: cancelling only reduces risk)."""
-        return service.cancel_order(order_id)  # type: ignore[no-any-return]
+        return commands.cancel_order(order_id)  # type: ignore[no-any-return]
 
     @tool(summary=say.batch_cancelled, title="Cancel several orders", **writes)
     def batch_cancel_orders(ctx: Context, order_ids: Annotated[list[OrderId], Field(
             min_length=1, max_length=BATCH_MAX, description=f"1 to {BATCH_MAX} order ids")]) -> BatchCancelOut:
         """Cancel several resting orders at once (always allowed); each gets its own result."""
-        results = service.batch_cancel_orders(list(dict.fromkeys(order_ids)))
+        results = commands.batch_cancel_orders(list(dict.fromkeys(order_ids)))
         ok = sum(1 for r in results if "reduced_by" in r)
         return {"cancelled": ok, "failed": len(results) - ok, "results": results}  # type: ignore[return-value]
 
@@ -250,9 +271,16 @@ def register(reg: Registry, service: Any) -> None:
     def cancel_all_orders(ctx: Context, ticker: Annotated[Ticker | None, Field(
             description="only this market's resting orders (default: every market)")] = None) -> CancelAllOut:
         """Cancel every resting order, or every one in one market (always allowed)."""
-        return service.cancel_all_orders(ticker)  # type: ignore[no-any-return]
+        return commands.cancel_all_orders(ticker)  # type: ignore[no-any-return]
 
-    # -- limits and brakes ------------------------------------------------------------------
+
+
+def register_brakes(reg: Registry, service: Any) -> None:
+    """The limits and brakes: tighten the risk gate's limits, halt trading (both always allowed)."""
+    tool = reg.tool
+    writes: dict[str, Any] = {"read_only": False}
+    controls = service.controls
+
     @tool(summary=say.limits, title="Tighten risk limits", **writes)
     def tighten_limits(ctx: Context, max_order_cost: Annotated[Dollars | None, Field(
                            description="most one order may cost, in dollars")] = None,
@@ -287,8 +315,8 @@ def register(reg: Registry, service: Any) -> None:
                                    ("cancel_orphans", cancel_orphans)) if v is not None}
         if not given:
             raise UsageError("give at least one limit to tighten", hint="e.g. max_order_cost=5")
-        changed = service.tighten(**given)
-        return {"changed": changed, "limits": service.risk_limits()}  # type: ignore[return-value]
+        changed = controls.tighten(**given)
+        return {"changed": changed, "limits": service.read.risk_limits()}  # type: ignore[return-value]
 
     @tool(summary=say.halted, title="Halt trading", **writes)
     def halt(ctx: Context, reason: Reason = "halted by an AI assistant over MCP") -> HaltOut:
@@ -296,4 +324,4 @@ def register(reg: Registry, service: Any) -> None:
 
         The halt is kept in the journal; only a human can resume (`kalashi resume --confirm`).
         """
-        return service.halt(f"MCP: {reason}")  # type: ignore[no-any-return]
+        return controls.halt(f"MCP: {reason}")  # type: ignore[no-any-return]

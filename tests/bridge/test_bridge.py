@@ -106,7 +106,7 @@ def _same_figures(state: dict[str, Any]) -> None:
 
 def _journal_figures(service: TradingService) -> dict[str, Any]:
     """What compute_metrics says about the journal now (the parts that do not depend on marks)."""
-    m = service.metrics()
+    m = service.read.metrics()
     return {"trades": m["trades"], "wins": m["wins"], "win_rate": m["win_rate"], "execution": m["execution"],
             "cache": m["cache"], "api": m["api"], "iterations": m["iterations"]}
 
@@ -114,7 +114,7 @@ def _journal_figures(service: TradingService) -> dict[str, Any]:
 def test_state_metrics_are_fresh_from_the_first_iteration(idle_bridge: RunningBridge, service: TradingService,
                                                           connect: Callable[..., Client],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    import kalashi_cli.service as service_module
+    import kalashi_cli.service.read as service_module  # where the state's metrics throttle lives
 
     monkeypatch.setattr(service_module, "METRICS_MIN_GAP_S", 0.0)  # no throttle: every state recomputes
     monkeypatch.setattr(service_module, "METRICS_BUDGET", 0)
@@ -140,7 +140,7 @@ def test_metrics_are_throttled_while_running_and_fresh_after_a_command(idle_brid
                                                                        service: TradingService,
                                                                        connect: Callable[..., Client],
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import kalashi_cli.service as service_module
+    import kalashi_cli.service.read as service_module  # where the state's metrics throttle lives
 
     monkeypatch.setattr(service_module, "METRICS_MIN_GAP_S", 3600.0)
     for _ in range(3):
@@ -160,7 +160,7 @@ def test_metrics_are_throttled_while_running_and_fresh_after_a_command(idle_brid
     c.command("halt", reason="test")
     halted = c.until(lambda m: m["type"] == "state")["state"]
     assert halted["trading_state"] == "HALTED"
-    assert halted["metrics"]["execution"] == service.metrics()["execution"]
+    assert halted["metrics"]["execution"] == service.read.metrics()["execution"]
     _same_figures(halted)
 
 
@@ -168,7 +168,7 @@ def test_a_loop_that_runs_out_of_iterations_says_its_final_metrics(service: Trad
                                                                    start_bridge: Callable[..., RunningBridge],
                                                                    connect: Callable[..., Client],
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import kalashi_cli.service as service_module
+    import kalashi_cli.service.read as service_module  # where the state's metrics throttle lives
 
     monkeypatch.setattr(service_module, "METRICS_MIN_GAP_S", 3600.0)  # states while running reuse old figures
     bridge = start_bridge(ServiceBackend(service, autostart=False, iterations=3))
@@ -176,7 +176,7 @@ def test_a_loop_that_runs_out_of_iterations_says_its_final_metrics(service: Trad
     assert c.welcome()["metrics"]["iterations"] == 0
     assert c.command("start")["type"] == "ack"
     final = c.until(lambda m: m["type"] == "record" and m["record"]["kind"] == "metrics")["record"]
-    assert final["iterations"] == 3 and final["execution"] == service.metrics()["execution"]
+    assert final["iterations"] == 3 and final["execution"] == service.read.metrics()["execution"]
     # a state built just before the record may still be on its way; the one after it follows
     state = c.until(lambda m: m["type"] == "state" and m["state"]["metrics"]["iterations"] == 3)["state"]
     assert state["metrics"] == final
@@ -320,7 +320,7 @@ def test_control_commands_need_the_right_token(idle_bridge: RunningBridge, servi
     assert c.answer(99)["code"] == "unauthorized"
     # nothing happened
     assert service.loop_status().status == "stopped"
-    assert service.trading_state()[0] == "ACTIVE"
+    assert service.read.trading_state()[0] == "ACTIVE"
     assert service.profile_name == "default"
 
 
@@ -397,7 +397,7 @@ def test_malformed_frames_get_an_error_and_the_bridge_carries_on(idle_bridge: Ru
     id_ = c.send("get_state")
     c.until(lambda m: m["type"] == "ack" and m["id"] == id_)
     assert c.command("halt", reason="still alive")["type"] == "ack"
-    assert service.trading_state()[0] == "HALTED"
+    assert service.read.trading_state()[0] == "HALTED"
 
 
 def test_an_oversized_frame_closes_only_that_connection(idle_bridge: RunningBridge,

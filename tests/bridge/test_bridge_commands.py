@@ -154,7 +154,7 @@ def test_the_command_log_keeps_the_last_twenty(idle_bridge: RunningBridge, servi
     refs = [c.command("set_profile", name=("conservative", "default")[i % 2])["ref"] for i in range(23)]
     state = c.until(lambda m: m["type"] == "state" and m["state"]["commands"][0]["ref"] == refs[-1])["state"]
     assert [e["ref"] for e in state["commands"]] == refs[::-1][:20]
-    assert state["profiles"] == service.profiles()
+    assert state["profiles"] == service.read.profiles()
 
 
 def test_the_service_backend_offers_its_profiles(idle_bridge: RunningBridge, service: TradingService,

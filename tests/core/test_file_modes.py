@@ -39,7 +39,7 @@ def test_a_trading_service_writes_only_private_files(tmp_path: Path) -> None:
     svc = TradingService("default", mode="paper", source=SIM, journal_path=journal)
     try:
         svc.run_iteration()
-        svc.halt("test")
+        svc.controls.halt("test")
         written = sorted(p for p in home.iterdir())
         names = {p.name for p in written}
         assert {"journal-paper.sqlite", "journal-paper.sqlite-wal", "journal-paper.sqlite-shm",

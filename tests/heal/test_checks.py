@@ -372,7 +372,7 @@ def test_service_checks_still_feed_the_dashboard(paper_journal: Path) -> None:
     svc = TradingService("default", source="sim:seed=1,markets=100", journal_path=paper_journal)
     try:
         svc.run_iteration()
-        recs = svc.health()
+        recs = svc.read.health()
     finally:
         svc.close()
     names = [r["name"] for r in recs]
@@ -395,7 +395,7 @@ def test_service_checks_show_the_kalshi_clients_buckets(tmp_path: Path) -> None:
     # a Kalshi source makes no call until asked for markets: nothing here touches the network
     svc = TradingService("default", source="kalshi", journal_path=tmp_path / "j.sqlite")
     try:
-        recs = {r["name"]: r for r in svc.health()}
+        recs = {r["name"]: r for r in svc.read.health()}
     finally:
         svc.close()
     assert recs["rate_limits"]["status"] == OK and "source read 100% of 400" in recs["rate_limits"]["detail"]

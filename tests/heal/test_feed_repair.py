@@ -113,7 +113,7 @@ def test_the_loop_and_the_dashboard_health_run_the_repair(service: Any, monkeypa
     monkeypatch.setattr(feed_mod, "REPAIR_AFTER_S", 0.0)  # no grace: repair on first sight
     ticker = sorted(feed.store.books)[0]
     feed.store.books[ticker].stale = True
-    health = {r["name"]: r for r in svc.health()}  # the dashboard's checks (TradingService.health)
+    health = {r["name"]: r for r in svc.read.health()}  # the dashboard's checks (TradingService.read.health)
     assert health["ws_feed"]["status"] == DEGRADED and ticker in health["ws_feed"]["detail"]
     assert health["repairs"]["status"] == OK and "resync ws_feed" in health["repairs"]["detail"]
     wait_fresh(feed, ticker)

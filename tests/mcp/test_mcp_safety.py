@@ -35,7 +35,7 @@ MARKET_TOOLS = {"get_market": {"ticker"}, "get_markets": {"limit"}, "get_event":
 
 
 def liquid(svc: TradingService) -> dict[str, Any]:
-    for m in svc.markets(limit=300):
+    for m in svc.read.markets(limit=300):
         if m["yes_ask"] and m["yes_bid"] and Decimal(m["yes_bid"]) >= Decimal("0.10") \
                 and Decimal(m["yes_ask"]) <= Decimal("0.90") and m["price_ranges"][0]["step"] == "0.0100" \
                 and Decimal(m["yes_bid_size"]) >= 5 and Decimal(m["yes_ask_size"]) >= 5:
@@ -183,7 +183,7 @@ async def test_replay_data_is_marked_and_whole_contracts_are_not_rounded(replay_
     assert rejected.startswith("Error executing tool create_order: OrderRejected: buy 1.00 YES KXR-1-B at $0.3200")
     assert "was rejected by the exchange: market KXR-1-B is closed; it takes no orders" in rejected
     with pytest.raises(UsageError, match="whole number"):
-        replay_service.create_order("KXR-1-A", "yes", "buy", "0.5", "0.32")
+        replay_service.commands.create_order("KXR-1-A", "yes", "buy", "0.5", "0.32")
 
 
 async def test_a_replay_serves_its_events_and_says_what_it_cannot(replay_service: TradingService) -> None:
@@ -226,7 +226,7 @@ async def test_tightened_limits_and_halts_survive_a_respawn(tmp_path: Path) -> N
         assert "rule 'halted'" in opening and "agent braked" in opening
         assert "would loosen" in looser
         assert profile["profile"]["risk"]["max_order_cost"] == "2"
-        second.set_profile("aggressive")  # switching profiles never loosens what the agent tightened
+        second.controls.set_profile("aggressive")  # switching profiles never loosens what the agent tightened
         assert second.profile.risk.max_order_cost == Decimal("2")
     finally:
         second.close()

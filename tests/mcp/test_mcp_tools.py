@@ -24,7 +24,7 @@ pytestmark = pytest.mark.anyio
 
 def liquid_market(svc: TradingService) -> dict[str, Any]:
     """An active sim market with both sides quoted and room below the bid for a resting order."""
-    for m in svc.markets(limit=300):
+    for m in svc.read.markets(limit=300):
         if m["yes_ask"] and m["yes_bid"] and Decimal(m["yes_bid"]) >= Decimal("0.10") \
                 and Decimal(m["yes_ask"]) <= Decimal("0.90") and m["price_ranges"][0]["step"] == "0.0100":
             return m
@@ -257,6 +257,7 @@ class RealAccountStub:
 
     def __init__(self) -> None:
         self.halts: list[str] = []
+        self.read = self.commands = self.controls = self  # the service's parts: this stub plays all three
 
     def create_order(self, *a: Any, **kw: Any) -> Any:
         raise AssertionError("an order reached the account without --allow-trading")
@@ -304,14 +305,14 @@ def test_agent_orders_meet_the_concentration_caps_and_are_grouped(service: Tradi
 
     m = liquid_market(service)
     ticker = m["ticker"]
-    placed = service.create_order(ticker, "yes", "buy", "1", m["yes_ask"])
+    placed = service.commands.create_order(ticker, "yes", "buy", "1", m["yes_ask"])
     assert placed and placed[0]["kind"] == "order"
     meta = service.journal.market_meta()[ticker]
     assert meta[4] == Grouper(service.profile).group(m["category"], m["series_ticker"], ticker) != "ungrouped"
     tight = msgspec.structs.replace(service.profile.correlate, max_position_pct=Decimal("0.005"))  # $0.50
     service.profile = msgspec.structs.replace(service.profile, correlate=tight)
     with pytest.raises(RiskDenied) as e:
-        service.create_order(ticker, "yes", "buy", "1", m["yes_ask"], client_order_id_="conc-2")
+        service.commands.create_order(ticker, "yes", "buy", "1", m["yes_ask"], client_order_id_="conc-2")
     assert "max-position" in (e.value.hint or "") and "concentration cap" in str(e.value)
 
 
@@ -322,7 +323,7 @@ async def test_get_metrics_and_the_dashboard_state_show_the_same_pnl(service: Tr
         service.run_iteration()
     async with Client(build_server(service)) as c:
         got = structured(await c.call_tool("get_metrics", {}))
-    state = service.state()
+    state = service.read.state()
     shown = state["metrics"]
     for key in ("trades", "realized_pnl", "unrealized_pnl", "equity", "equity_marked", "equity_settled",
                 "per_strategy", "performance"):

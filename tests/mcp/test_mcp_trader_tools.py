@@ -77,7 +77,7 @@ async def test_trader_tools_over_stdio_against_sim_exchange(simx: SimExchangeSer
 
 
 async def test_resource_templates_and_prompts(service: TradingService) -> None:
-    m = two_sided(service.markets(limit=300))
+    m = two_sided(service.read.markets(limit=300))
     async with Client(build_server(service)) as c:
         templates = {str(t.uri_template) for t in (await c.list_resource_templates()).resource_templates}
         prompts = {p.name: p for p in (await c.list_prompts()).prompts}
@@ -109,7 +109,7 @@ async def test_an_amended_paper_order_survives_a_restart(tmp_path: Path) -> None
     path = tmp_path / "paper.sqlite"
     first = TradingService("default", source=SIM, journal_path=path)
     try:
-        m = two_sided(first.markets(limit=300))
+        m = two_sided(first.read.markets(limit=300))
         below = fmt_price(Price(parse_price(m["yes_bid"]) - 300))
         async with Client(build_server(first)) as c:
             oid = structured(await c.call_tool("create_order", {
@@ -132,20 +132,20 @@ def test_an_amend_that_never_arrived_is_never_resent_as_an_order(service: Tradin
     from kalashi_cli.domain import OrderIntent
     from kalashi_cli.stages.order import AMEND_PREFIX
 
-    m = two_sided(service.markets(limit=300))
+    m = two_sided(service.read.markets(limit=300))
     intent = OrderIntent("lost-amend-1", m["ticker"], "bid", parse_price(m["yes_bid"]), Count(100),
                          time_in_force="good_till_canceled")
     service.journal.record_intent(intent, strategy="manual", opportunity_id=f"{AMEND_PREFIX}some-order")
     service.journal.set_intent_status("lost-amend-1", IntentStatus.NEVER_SENT, detail="test")
-    ex, _ = service._executor()
-    outputs, filled = ex.resend("lost-amend-1", service.books([m["ticker"]])[m["ticker"]])
+    ex, _ = service.commands._executor()
+    outputs, filled = ex.resend("lost-amend-1", service.read.books([m["ticker"]])[m["ticker"]])
     assert filled == 0 and [getattr(o, "rule", "") for o in outputs] == ["amend-not-resent"]
     assert service.broker.orders() == []
 
 
 async def test_a_batch_meets_the_limits_as_its_earlier_orders_left_them(service: TradingService) -> None:
     """Each order of a batch passes the gate on its own: the third resting order hits a cap of two."""
-    m = two_sided(service.markets(limit=300))
+    m = two_sided(service.read.markets(limit=300))
     below = fmt_price(Price(parse_price(m["yes_bid"]) - 200))
     order = {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": below,
              "time_in_force": "good_till_canceled"}
@@ -163,7 +163,7 @@ async def test_a_batch_meets_the_limits_as_its_earlier_orders_left_them(service:
 async def test_an_amend_is_weighed_as_the_order_it_makes_not_on_top_of_itself(service: TradingService) -> None:
     """The amended order replaces the resting one in the daily cap (resting quotes count against it) and the cash:
     a cap that holds one such order lets it be repriced; the same order again next to it is refused."""
-    m = two_sided(service.markets(limit=300))
+    m = two_sided(service.read.markets(limit=300))
     below = parse_price(m["yes_bid"]) - 200
     count = 5 * 10_000 // below  # about $5 of YES
     order = {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": count, "price": fmt_price(Price(below)),

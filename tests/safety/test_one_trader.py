@@ -122,7 +122,7 @@ def test_one_trader_per_demo_journal_and_account(demo: dict[str, str], fault_sim
     heal = CliRunner().invoke(app, ["heal", "--once", "--demo", "--journal", str(journal), "--format", "jsonl"])
     assert heal.exit_code in (0, 10, 11) and "in use" not in heal.stderr, heal.stderr
     watcher = TradingService("default", mode="demo", journal_path=journal, allow_trading=False)
-    assert watcher.balance()["mode"] == "demo"
+    assert watcher.read.balance()["mode"] == "demo"
     watcher.close()
 
     # SIGKILL: the locks die with the process; the next trader starts at once

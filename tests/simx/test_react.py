@@ -358,7 +358,7 @@ def test_serve_bridge_service_reacts_between_iterations(sim: Sim, tmp_path: Path
         assert svc.loop.n == 1  # still the first iteration: the orders came from a reaction
         orders = [r for r in seen if r["kind"] == "order" and r["ticker"] in s.tickers]
         assert all(r["status"] == "executed" and "ts" in r for r in orders)  # through the service's record path
-        state = svc.state()  # a reader gets the lock between reactions
+        state = svc.read.state()  # a reader gets the lock between reactions
         assert state["loop"]["status"] == "running"
     finally:
         svc.close()
