@@ -50,7 +50,7 @@ TOOL_NAMES = (
     # markets and the venue
     "get_events", "get_event", "get_series", "get_markets", "get_market", "get_orderbook", "get_trades",
     "get_candlesticks", "get_exchange_status", "get_schedule",
-    # the engine
+    # the stages and the loop's metrics and health
     "scan", "analyze", "get_metrics", "health",
     # orders and brakes
     "create_order", "batch_create_orders", "amend_order", "decrease_order", "cancel_order", "batch_cancel_orders",

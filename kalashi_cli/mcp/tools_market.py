@@ -1,4 +1,4 @@
-"""Market tools: events, series, markets, books, the tape, candles, the exchange's status — and the engine.
+"""Market tools: events, series, markets, books, the tape, candles, the exchange's status — and the stages (scan, analyze), metrics and health.
 
 Every answer about markets carries ``data_source`` (and a first text line when the data is
 simulated or recorded); lists come in small pages with a cursor.
@@ -61,10 +61,10 @@ MARKET: dict[str, Any] = {"market": True}
 
 
 def register(reg: Registry, service: Any, *, feed_policy: AddressPolicy) -> None:
-    """Add the market, venue and engine tools to ``reg`` (all reads: they see only the service's read model)."""
+    """Add the market, venue and stage tools to ``reg`` (all reads: they see only the service's read model)."""
     register_markets(reg, service.read)
     register_venue(reg, service.read)
-    register_engine(reg, service.read)
+    register_stages(reg, service.read)
     register_feeds(reg, feed_policy=feed_policy)
 
 
@@ -171,8 +171,8 @@ def register_venue(reg: Registry, read: Any) -> None:
 
 
 
-def register_engine(reg: Registry, read: Any) -> None:
-    """The engine's stages run on demand (scan, analyze), its metrics and its health checks."""
+def register_stages(reg: Registry, read: Any) -> None:
+    """The stages run on demand (scan, analyze), the trading loop's metrics and its health checks."""
     tool = reg.tool
     market = MARKET
 
