@@ -120,6 +120,15 @@ def _pm(v: float, e: float) -> str:
 def tables(m: dict[str, Any]) -> str:
     """The comparison as Markdown tables (what docs/sim-calibration.md quotes)."""
     r, sb, sa = m["real"], m["sim_btc"], m["sim_all"]
+    lines = [*_trades_table(r, sb), *_moves_table(r, sb), *_markouts_table(r, sb), *_close_table(r, sb),
+             *_outcome_tables(r, sb, sa), *_earnings_table(sb, sa)]
+    if "naive" in m:
+        lines += _naive_table(m["naive"])
+    return "\n".join(lines)
+
+
+def _trades_table(r: dict[str, Any], sb: dict[str, Any]) -> list[str]:
+    """Trades (KXBTC15M): frequency, sizes, direction, walking the book, touch activity."""
     lines: list[str] = []
     add = lines.append
     add("### Trades (KXBTC15M)\n")
@@ -137,20 +146,33 @@ def tables(m: dict[str, Any]) -> str:
     add(f"| size added / removed at the touch per minute | {_f(rt['touch_deltas_per_minute']['add'], 0)} / "
         f"{_f(rt['touch_deltas_per_minute']['remove'], 0)} deltas | — (books are redrawn each step) |")
     add("")
+    return lines
+
+
+def _moves_table(r: dict[str, Any], sb: dict[str, Any]) -> list[str]:
+    """Mid moves (KXBTC15M) at each horizon, in cents."""
+    lines: list[str] = []
+    add = lines.append
     add("### Mid moves (KXBTC15M), cents\n")
     add("| horizon | real: unchanged, abs p50 / p90 / p99, sd | sim |")
     add("|---|---|---|")
-    for h in ("1s", "10s", "60s", "300s"):
-        rv = r["moves"].get(h)
-        sv = sb["moves"].get(h)
 
-        def cell(v: dict[str, Any] | None) -> str:
-            if not v:
-                return "— (the sim's step is 10 s)"
-            p = v["abs_p50_p90_p99_cents"]
-            return f"{_f(100 * v['unchanged_share'], 0)} %, {_f(p[0], 1)} / {_f(p[1], 1)} / {_f(p[2], 1)}, {_f(v['sd_cents'], 1)}"
-        add(f"| {h} | {cell(rv)} | {cell(sv)} |")
+    def cell(v: dict[str, Any] | None) -> str:
+        if not v:
+            return "— (the sim's step is 10 s)"
+        p = v["abs_p50_p90_p99_cents"]
+        return f"{_f(100 * v['unchanged_share'], 0)} %, {_f(p[0], 1)} / {_f(p[1], 1)} / {_f(p[2], 1)}, {_f(v['sd_cents'], 1)}"
+
+    for h in ("1s", "10s", "60s", "300s"):
+        add(f"| {h} | {cell(r['moves'].get(h))} | {cell(sb['moves'].get(h))} |")
     add("")
+    return lines
+
+
+def _markouts_table(r: dict[str, Any], sb: dict[str, Any]) -> list[str]:
+    """The maker's markouts after trades (KXBTC15M), per trade and contract-weighted, real and sim."""
+    lines: list[str] = []
+    add = lines.append
     add("### Markouts after trades (KXBTC15M), cents per contract\n")
     add("The maker's markout: its price against the mid at the horizon, in its favour (the half spread it")
     add("captured minus the move). ± is a standard error clustered by market-minute.\n")
@@ -165,6 +187,13 @@ def tables(m: dict[str, Any]) -> str:
               _pm(sv["maker_markout_contract_weighted_cents"], sv["maker_markout_contract_weighted_se"])) if sv else ("—", "—")
         add(f"| {h} | {rc[0]} | {rc[1]} | {sc[0]} | {sc[1]} |")
     add("")
+    return lines
+
+
+def _close_table(r: dict[str, Any], sb: dict[str, Any]) -> list[str]:
+    """Spread and depth against time to close (KXBTC15M)."""
+    lines: list[str] = []
+    add = lines.append
     add("### Spread and depth against time to close (KXBTC15M)\n")
     add("| minutes to close | real spread ¢ (mean) | sim | real depth within 5¢ (p50) | sim | real best size (p50) | sim |")
     add("|---|---|---|---|---|---|---|")
@@ -174,6 +203,13 @@ def tables(m: dict[str, Any]) -> str:
             f"{_f(rv['depth_within_5c_p50'], 0)} | {_f(sv.get('depth_within_5c_p50', math.nan), 0)} | "
             f"{_f(rv['top_size_p50'], 0)} | {_f(sv.get('top_size_p50', math.nan), 0)} |")
     add("")
+    return lines
+
+
+def _outcome_tables(r: dict[str, Any], sb: dict[str, Any], sa: dict[str, Any]) -> list[str]:
+    """Price against outcome: reliability buckets, the sim's finer buckets, Brier scores by minutes to close."""
+    lines: list[str] = []
+    add = lines.append
     add("### Price against outcome\n")
     add("| price bucket | real: n (markets), mean price, win rate | sim (whole universe): n (markets), mean price, win rate |")
     add("|---|---|---|")
@@ -205,6 +241,13 @@ def tables(m: dict[str, Any]) -> str:
     add("| real weather (KXHIGHMIA brackets) | " + " | ".join(_f(x["brier"], 3) for x in r["brier_weather_by_minutes"])
         + " |")
     add("")
+    return lines
+
+
+def _earnings_table(sb: dict[str, Any], sa: dict[str, Any]) -> list[str]:
+    """Who earns what (sim, every public print, after fees): taker and maker, expected and settled."""
+    lines: list[str] = []
+    add = lines.append
     add("### Who earns what (sim, every public print, after fees)\n")
     add("Expected: against the hidden probability at the print (every print). Settled: against the")
     add("result, prints of markets that settled during the walk (noisier: outcomes are 0 or 1).\n")
@@ -217,18 +260,24 @@ def tables(m: dict[str, Any]) -> str:
             f"{_f(v['taker_pnl_per_contract_cents'])} | {_f(v['maker_pnl_per_contract_cents'])} | "
             f"{_f(100 * v['taker_return'])} % | {_f(100 * v['maker_return'])} % |")
     add("")
-    if "naive" in m:
-        add("### Naive passive quotes through the matching engine (sim, 300 markets at a time, 200 steps)\n")
-        add("¢ per contract in the quote's favour; expected P&L: against the hidden probability at the fill, fees paid.\n")
-        add("| strategy | fills | markout 10 s | 1 min | 5 min | expected P&L | P&L to settlement |")
-        add("|---|---|---|---|---|---|---|")
-        for name, v in m["naive"].items():
-            add(f"| {name} | {v['fills']} | {_pm(v['markout_10s_cents'], v['markout_10s_se'])} | "
-                f"{_pm(v['markout_60s_cents'], v['markout_60s_se'])} | {_pm(v['markout_300s_cents'], v['markout_300s_se'])} | "
-                f"{_pm(v['expected_pnl_cents_per_contract'], v['expected_pnl_se'])} | "
-                f"{_pm(v['pnl_to_settlement_cents_per_contract'], v['pnl_to_settlement_se'])} |")
-        add("")
-    return "\n".join(lines)
+    return lines
+
+
+def _naive_table(naive: dict[str, Any]) -> list[str]:
+    """Naive passive quotes through the matching engine: fills, markouts and P&L per strategy."""
+    lines: list[str] = []
+    add = lines.append
+    add("### Naive passive quotes through the matching engine (sim, 300 markets at a time, 200 steps)\n")
+    add("¢ per contract in the quote's favour; expected P&L: against the hidden probability at the fill, fees paid.\n")
+    add("| strategy | fills | markout 10 s | 1 min | 5 min | expected P&L | P&L to settlement |")
+    add("|---|---|---|---|---|---|---|")
+    for name, v in naive.items():
+        add(f"| {name} | {v['fills']} | {_pm(v['markout_10s_cents'], v['markout_10s_se'])} | "
+            f"{_pm(v['markout_60s_cents'], v['markout_60s_se'])} | {_pm(v['markout_300s_cents'], v['markout_300s_se'])} | "
+            f"{_pm(v['expected_pnl_cents_per_contract'], v['expected_pnl_se'])} | "
+            f"{_pm(v['pnl_to_settlement_cents_per_contract'], v['pnl_to_settlement_se'])} |")
+    add("")
+    return lines
 
 
 # --------------------------------------------------------------------------- plots

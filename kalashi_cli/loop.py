@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .domain import Candidate, Market, OrderStatus
+from .domain import Candidate, ExchangeFill, Market, Opportunity, OrderStatus
 from .journal import Journal
-from .money import Count, Price
+from .money import Count, Price, fmt_count, fmt_money
 from .ports import Broker, MarketSource, SourceEvents
 from .profile import Profile, money
 from .reconcile import ReconcileReport, reconcile
@@ -142,7 +142,13 @@ class TradingLoop:
 
     # -- one iteration ----------------------------------------------------------------------
     def run_iteration(self) -> IterationResult:
-        """Run one pass of the pipeline; return its iteration record and everything it emitted."""
+        """Run one pass of the pipeline; return its iteration record and everything it emitted.
+
+        The phases run in this order, and order safety depends on it: resync a stale feed; move the
+        market (reconciling first); take in what it did (fills, settlements, resting orders); value
+        the account and decide the trading state (a halt cancels what rests); analyse and rank; order
+        (exits, entries, quotes); then journal and emit the iteration.
+        """
         from .health.feed import repair_source_feed
 
         # a WebSocket book left stale, or a silent connection: resync it, journaled as a repair (never raises)
@@ -152,6 +158,44 @@ class TradingLoop:
         self.n += 1
         out: list[dict[str, Any]] = []
         calls0 = self.api_calls()  # every call of the iteration, reconciliation and fill polls included
+        events = self._advance()
+        scanned, md_fills = self._take_in(events)
+        as_of = self.source.now_ms()
+        src = self.source.describe()
+        quoted, portfolio, markets = self._value(scanned, as_of)
+        hits0, miss0 = self.analyzer.stats.hits, self.analyzer.stats.misses
+        opportunities, candidates = self._analyze(markets, portfolio, as_of, src, out)
+        n_orders, n_exits, quote_stats = self._place_orders(candidates, quoted, portfolio, as_of, src, out)
+        after = self.portfolio(quoted)
+        self.last_portfolio = after
+        duration = (time.perf_counter() - t0) * 1000
+        api_calls = self.api_calls() - calls0
+        row = {"n": self.n, "started": iso(started), "ts_ms": as_of, "duration_ms": round(duration, 3),
+               "markets": len(markets), "opportunities": len(opportunities), "candidates": len(candidates),
+               "orders": n_orders, "state": self.state.value, "equity": after.equity, "cash": after.ledger.cash,
+               "cache_hits": self.analyzer.stats.hits - hits0, "cache_misses": self.analyzer.stats.misses - miss0,
+               "api_calls": api_calls, "source": src, "exposure": after.open_cost, "marked": after.equity_marked}
+        self.journal.add_iteration(row)
+        rec = {"kind": "iteration", "v": VERSION, "n": self.n, "started": row["started"],
+               "duration_ms": f"{duration:.3f}", "markets": len(markets), "opportunities": len(opportunities),
+               "candidates": len(candidates), "orders": n_orders, "state": self.state.value,
+               "state_reason": self.state_reason, "equity": fmt_money(after.equity), "cash": fmt_money(after.ledger.cash),
+               "equity_marked": fmt_money(after.equity_marked), "equity_settled": fmt_money(after.equity_settled),
+               "exposure": fmt_money(after.open_cost),
+               "fills": sum(1 for r in out if r["kind"] == "fill") + len(md_fills),
+               "settlements": len(events.settlements), "api_calls": api_calls, "source": src,
+               "as_of": iso(as_of), "exits": n_exits, "quotes": quote_stats.record(),
+               "quotes_resting": sum(len(q) for q in self.quoter.quotes().values()),
+               "inventory": fmt_count(Count(sum(abs(after.ledger.positions[t].position)
+                                          for t in self.quoter.inventory_tickers(after)
+                                          if t in after.ledger.positions)))}
+        self._emit(out, rec)
+        if self.n % 10 == 0:
+            self.write_metrics()
+        return IterationResult(self.n, rec, out, self.state)
+
+    def _advance(self) -> SourceEvents:
+        """Phase 1: move the market one step; reconcile the journal with the exchange first and when due."""
         if self._first:
             self._first = False
             events = SourceEvents(now_ms=self.source.now_ms())
@@ -162,6 +206,10 @@ class TradingLoop:
                 # every N iterations, and as soon as an unknown outcome blocks a market: the
                 # market stays blocked only until the exchange has been asked
                 self.reconcile()
+        return events
+
+    def _take_in(self, events: SourceEvents) -> tuple[list[Market], list[ExchangeFill]]:
+        """Phase 2: scan, and journal what the market did to us (resting fills, orders gone, settlements)."""
         stats = ScanStats()
         scanned = list(scan(self.source, self.profile, limit=self.limit, stats=stats))
         self.last_markets = scanned  # the scan (the reactor watches these markets)
@@ -173,8 +221,14 @@ class TradingLoop:
         if events.settlements:
             self.journal.add_settlements([s for s in events.settlements
                                           if s.ticker in self.journal.held_tickers()])
-        as_of = self.source.now_ms()
-        src = self.source.describe()
+        return scanned, md_fills
+
+    def _value(self, scanned: list[Market], as_of: int) -> tuple[dict[str, Market], Portfolio, list[Market]]:
+        """Phase 3: value the account on the books without our own orders and decide the trading state.
+
+        Returns the books of held and scanned markets (``quoted``), the portfolio, and the markets
+        to analyse; when HALTED, the resting orders are cancelled first.
+        """
         # our own resting orders are not the market: out of the books before valuing or analysing them
         resting = self.journal.orders(status=OrderStatus.RESTING)
         included = bool(getattr(self.broker, "books_include_own_orders", True))
@@ -186,7 +240,11 @@ class TradingLoop:
             self._cancel_resting_when_halted()
             resting = self.journal.orders(status=OrderStatus.RESTING)
         markets = own_books(scanned, resting, included=included)
-        hits0, miss0 = self.analyzer.stats.hits, self.analyzer.stats.misses
+        return quoted, portfolio, markets
+
+    def _analyze(self, markets: list[Market], portfolio: Portfolio, as_of: int, src: str,
+                 out: list[dict[str, Any]]) -> tuple[list[Opportunity], list[Candidate]]:
+        """Phase 4: analyse and rank (emitting opportunities and candidates); remember the markets seen."""
         opportunities = list(self.analyzer.analyze(markets, as_of_ms=as_of, src=src))
         correlator = Correlator(self.profile, portfolio)
         candidates: list[Candidate] = []
@@ -200,6 +258,14 @@ class TradingLoop:
         by_ticker = {m.ticker: m for m in markets}
         self.journal.remember_markets([(*row, by_ticker[row[0]].mutually_exclusive if row[0] in by_ticker else False)
                                        for row in correlator.market_rows({m.ticker: m.title for m in markets})])
+        return opportunities, candidates
+
+    def _place_orders(self, candidates: list[Candidate], quoted: dict[str, Market], portfolio: Portfolio,
+                      as_of: int, src: str, out: list[dict[str, Any]]) -> tuple[int, int, QuoteStats]:
+        """Phase 5: through the risk gate, exits, then entries, then the maker's quotes; journal the records.
+
+        Returns the orders created, the exit signals and what the quote manager did.
+        """
         gate = RiskGate(self.profile, self.journal, portfolio, self.state, self.state_reason)
         executor = OrderExecutor(self.profile, self.broker, self.journal, gate, self.source.books, stale=self.stale,
                                  now_ms=self.source.now_ms)
@@ -227,35 +293,7 @@ class TradingLoop:
         n_orders += quote_stats.created
         if kept:
             self.journal.add_records(kept)
-        after = self.portfolio(quoted)
-        self.last_portfolio = after
-        duration = (time.perf_counter() - t0) * 1000
-        api_calls = self.api_calls() - calls0
-        row = {"n": self.n, "started": iso(started), "ts_ms": as_of, "duration_ms": round(duration, 3),
-               "markets": len(markets), "opportunities": len(opportunities), "candidates": len(candidates),
-               "orders": n_orders, "state": self.state.value, "equity": after.equity, "cash": after.ledger.cash,
-               "cache_hits": self.analyzer.stats.hits - hits0, "cache_misses": self.analyzer.stats.misses - miss0,
-               "api_calls": api_calls, "source": src, "exposure": after.open_cost, "marked": after.equity_marked}
-        self.journal.add_iteration(row)
-        from .money import fmt_count, fmt_money
-
-        rec = {"kind": "iteration", "v": VERSION, "n": self.n, "started": row["started"],
-               "duration_ms": f"{duration:.3f}", "markets": len(markets), "opportunities": len(opportunities),
-               "candidates": len(candidates), "orders": n_orders, "state": self.state.value,
-               "state_reason": self.state_reason, "equity": fmt_money(after.equity), "cash": fmt_money(after.ledger.cash),
-               "equity_marked": fmt_money(after.equity_marked), "equity_settled": fmt_money(after.equity_settled),
-               "exposure": fmt_money(after.open_cost),
-               "fills": sum(1 for r in out if r["kind"] == "fill") + len(md_fills),
-               "settlements": len(events.settlements), "api_calls": api_calls, "source": src,
-               "as_of": iso(as_of), "exits": len(signals), "quotes": quote_stats.record(),
-               "quotes_resting": sum(len(q) for q in self.quoter.quotes().values()),
-               "inventory": fmt_count(Count(sum(abs(after.ledger.positions[t].position)
-                                          for t in self.quoter.inventory_tickers(after)
-                                          if t in after.ledger.positions)))}
-        self._emit(out, rec)
-        if self.n % 10 == 0:
-            self.write_metrics()
-        return IterationResult(self.n, rec, out, self.state)
+        return n_orders, len(signals), quote_stats
 
     def _manage_quotes(self, candidates: Sequence[Candidate], quoted: dict[str, Market], portfolio: Portfolio,
                        gate: RiskGate, executor: OrderExecutor, as_of: int, src: str, out: list[dict[str, Any]],

@@ -69,22 +69,57 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
     fill_trades = jr.fill_trades()
     book = fold_trades(fills, settlements, fill_trades)
     grouper = Grouper(cfg.profile)
-    start = portfolio.starting_balance
+    curve = _equity_curve(iterations, portfolio.starting_balance)
+    exposures = [r.get("exposure") or 0 for r in iterations]
+    mk = _markouts(jr, fills, settlements, fill_trades, now_ms=now)
+    trades, per_category = _trades(run, portfolio, book, fills, fill_trades, settlements, now_ms=now, grouper=grouper)
+    orders = run.broker.orders()
 
-    # equity and drawdown, per iteration (time of the books)
+    per_strategy = metrics["per_strategy"]
+    for name, row in per_strategy.items():
+        row["markouts"] = mk.get(name, {"fills": 0})
+    settlement = run.source.settlement_sources()
+    by_rule = {k: sum(1 for s in settlement.values() if s["source"] == k) for k in ("recording", "results", "valuation")}
+    summary = _summary(run, portfolio, metrics, trades=trades, curve=curve, exposures=exposures, orders=orders,
+                       fills=fills)
+    step = max(1, len(curve) // MAX_CURVE_POINTS)
+    shown = curve[::step] + ([curve[-1]] if curve and (len(curve) - 1) % step else [])
+    return {
+        "format": "kalashi-backtest-report", "report_version": REPORT_VERSION, "v": VERSION, "kalashi": __version__,
+        "summary": summary,
+        "data": _data(run, now_ms=now),
+        "latency_ms": cfg.latency,
+        "profile": {"name": cfg.profile_name, "label": cfg.profile.name, "overrides": cfg.overrides,
+                    "settings": msgspec.to_builtins(cfg.profile)},
+        "settlement": {"by_rule": by_rule, "markets": settlement, "results_file": cfg.results_path},
+        "per_strategy": per_strategy,
+        "per_category": {k: {"trades": v["trades"], "pnl": fmt_money(Money(v["pnl"])), "fees": fmt_money(Money(v["fees"]))}
+                         for k, v in sorted(per_category.items())},
+        "markouts": mk,
+        "trades": trades,
+        "equity_curve": [{"n": n, "t": iso(ts), "equity": fmt_money(Money(e)), "drawdown": fmt_money(Money(d))}
+                         for n, ts, e, d in shown],
+        "metrics": metrics,
+        "notes": _notes(run, by_rule, portfolio),
+    }
+
+
+def _equity_curve(iterations: list[dict[str, Any]], start: int) -> list[tuple[int, int, int, int]]:
+    """Equity and drawdown, per iteration (time of the books): (n, ts_ms, equity, drawdown from the peak)."""
     curve: list[tuple[int, int, int, int]] = []
     peak = start
     for i, r in enumerate(iterations, 1):
         peak = max(peak, r["equity"])
         curve.append((i, r["ts_ms"], r["equity"], peak - r["equity"]))
-    step = max(1, len(curve) // MAX_CURVE_POINTS)
-    shown = curve[::step] + ([curve[-1]] if curve and (len(curve) - 1) % step else [])
-    exposures = [r.get("exposure") or 0 for r in iterations]
+    return curve
 
-    # markouts, per strategy, at every horizon
+
+def _markouts(jr: Any, fills: list[Any], settlements: list[Any], fill_trades: dict[str, Any], *,
+              now_ms: int) -> dict[str, dict[str, Any]]:
+    """Markouts, per strategy, at every horizon (and at settlement)."""
     strategy_of = {fid: s for fid, (_t, s) in fill_trades.items()}
     mids = MidHistory(jr.mid_history(sorted({f.ticker for f in fills})))
-    marks = markouts(fills, mids, settlements, strategy_of, now_ms=now, horizons=HORIZONS)
+    marks = markouts(fills, mids, settlements, strategy_of, now_ms=now_ms, horizons=HORIZONS)
     mk: dict[str, dict[str, Any]] = {}
     for name, m in sorted(marks.items()):
         row: dict[str, Any] = {"fills": m.fills}
@@ -93,8 +128,13 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
             row[h] = fmt_money(avg) if avg is not None else None
             row[f"{h}_contracts"] = f"{m.counts.get(h, 0) / COUNT_SCALE:.2f}"
         mk[name] = row
+    return mk
 
-    # trades: entry, exit, holding time; P&L per category (open trades at the valuation rule)
+
+def _trades(run: BacktestRun, portfolio: Portfolio, book: Any, fills: list[Any], fill_trades: dict[str, Any],
+            settlements: list[Any], *, now_ms: int, grouper: Any
+            ) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
+    """Trades: entry, exit, holding time; and P&L per category (open trades at the valuation rule)."""
     value = {p.ticker: (p.value, abs(p.position), p.basis.value) for p in portfolio.valuation.positions}
     fills_of: dict[str, list[Any]] = {}
     for f in fills:
@@ -133,11 +173,13 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
                        "entry_price": fmt_price(entry) if entry is not None else None,
                        "contracts": f"{n / COUNT_SCALE:.2f}",
                        "exit": iso(t.closed_ms) if not t.is_open else None, "exit_how": exit_how,
-                       "holding_s": _dec(Decimal((now if t.is_open else t.closed_ms) - t.opened_ms) / 1000, "0.001"),
+                       "holding_s": _dec(Decimal((now_ms if t.is_open else t.closed_ms) - t.opened_ms) / 1000, "0.001"),
                        "pnl": fmt_money(Money(pnl)), "fees": fmt_money(t.fees)})
+    return trades, per_category
 
-    # maker orders: how much of what rested filled, and how long the queue took
-    orders = run.broker.orders()
+
+def _maker(orders: list[Any], fills: list[Any]) -> dict[str, Any]:
+    """Maker orders: how many rested, how much of what rested filled, and how long the queue took."""
     maker_fills: dict[str, list[Any]] = {}
     for f in fills:
         if not f.is_taker:
@@ -146,19 +188,19 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
     asked = sum(o.initial_count for o in resting)
     got = sum(f.count for o in resting for f in maker_fills.get(o.order_id, ()))
     waits = [min(f.ts_ms for f in maker_fills[o.order_id]) - o.created_ts_ms for o in resting if o.order_id in maker_fills]
+    return {
+        "maker_orders": len(resting),
+        "maker_fill_rate": _dec(Decimal(got) / asked) if asked else None,
+        "queue_time_s_median": _dec(Decimal(statistics.median(waits)) / 1000, "0.001") if waits else None,
+    }
 
-    per_strategy = metrics["per_strategy"]
-    for name, row in per_strategy.items():
-        row["markouts"] = mk.get(name, {"fills": 0})
-    settlement = run.source.settlement_sources()
-    by_rule = {k: sum(1 for s in settlement.values() if s["source"] == k) for k in ("recording", "results", "valuation")}
-    held_open = sorted({p.ticker for p in portfolio.valuation.positions})
-    equity = portfolio.equity
-    wall = run.wall_s
-    first = min((f["first_ms"] for f in run.files if f.get("first_ms") is not None), default=None)
-    last = max((f["last_ms"] for f in run.files if f.get("last_ms") is not None), default=None)
-    complete = all(f.get("complete", True) and "error" not in f for f in run.files)
-    summary = {
+
+def _summary(run: BacktestRun, portfolio: Portfolio, metrics: dict[str, Any], *, trades: list[dict[str, Any]],
+             curve: list[tuple[int, int, int, int]], exposures: list[int], orders: list[Any],
+             fills: list[Any]) -> dict[str, Any]:
+    """The report's headline numbers (report.json "summary"; the ``backtest`` record carries most of them)."""
+    start, equity, wall = portfolio.starting_balance, portfolio.equity, run.wall_s
+    return {
         "starting_balance": fmt_money(start),
         "equity": fmt_money(equity),
         "pnl": fmt_money(Money(equity - start)),
@@ -177,14 +219,27 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
         "exposure_max": fmt_money(Money(max(exposures, default=0))),
         "orders": len(orders),
         "fills": len(fills),
-        "maker_orders": len(resting),
-        "maker_fill_rate": _dec(Decimal(got) / asked) if asked else None,
-        "queue_time_s_median": _dec(Decimal(statistics.median(waits)) / 1000, "0.001") if waits else None,
+        **_maker(orders, fills),
         "iterations": run.iterations,
         "events": run.events,
         "wall_s": f"{wall:.3f}",
         "events_per_s": str(int(run.events / wall)) if wall > 0 else None,
     }
+
+
+def _data(run: BacktestRun, *, now_ms: int) -> dict[str, Any]:
+    """What was replayed: the sources and files, the time they span, how far the run played, whether it is whole."""
+    cfg = run.config
+    first = min((f["first_ms"] for f in run.files if f.get("first_ms") is not None), default=None)
+    last = max((f["last_ms"] for f in run.files if f.get("last_ms") is not None), default=None)
+    complete = all(f.get("complete", True) and "error" not in f for f in run.files)
+    return {"sources": list(cfg.sources), "files": run.files, "from": iso(first), "to": iso(last),
+            "played_to": iso(now_ms), "complete": complete, "slice_ms": cfg.slice_ms, "duration_s": cfg.duration_s}
+
+
+def _notes(run: BacktestRun, by_rule: dict[str, int], portfolio: Portfolio) -> list[str]:
+    """What a reader of the numbers must know: valuation-marked markets, open positions, unreadable or gappy files."""
+    held_open = sorted({p.ticker for p in portfolio.valuation.positions})
     notes = []
     if by_rule["valuation"]:
         notes.append(f"{by_rule['valuation']} market(s) had no settlement in the recording or --results: "
@@ -197,26 +252,7 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
         elif st.get("sequence_gaps"):
             notes.append(f"{st['path']}: {st['sequence_gaps']} sequence gap(s); the books were stale until the next "
                          "snapshot (no orders on them)")
-    return {
-        "format": "kalashi-backtest-report", "report_version": REPORT_VERSION, "v": VERSION, "kalashi": __version__,
-        "summary": summary,
-        "data": {"sources": list(cfg.sources), "files": run.files, "from": iso(first), "to": iso(last),
-                 "played_to": iso(now), "complete": complete, "slice_ms": cfg.slice_ms,
-                 "duration_s": cfg.duration_s},
-        "latency_ms": cfg.latency,
-        "profile": {"name": cfg.profile_name, "label": cfg.profile.name, "overrides": cfg.overrides,
-                    "settings": msgspec.to_builtins(cfg.profile)},
-        "settlement": {"by_rule": by_rule, "markets": settlement, "results_file": cfg.results_path},
-        "per_strategy": per_strategy,
-        "per_category": {k: {"trades": v["trades"], "pnl": fmt_money(Money(v["pnl"])), "fees": fmt_money(Money(v["fees"]))}
-                         for k, v in sorted(per_category.items())},
-        "markouts": mk,
-        "trades": trades,
-        "equity_curve": [{"n": n, "t": iso(ts), "equity": fmt_money(Money(e)), "drawdown": fmt_money(Money(d))}
-                         for n, ts, e, d in shown],
-        "metrics": metrics,
-        "notes": notes,
-    }
+    return notes
 
 
 def summary_record(report: dict[str, Any], *, out: str | None = None, point: dict[str, Any] | None = None

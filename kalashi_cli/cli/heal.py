@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -50,64 +50,85 @@ HEALTH_COLUMNS = {"health": ["name", "status", "latency_ms", "detail"],
                   "repair": ["ts", "action", "target", "ok", "detail"]}
 
 
+OnceOpt = Annotated[bool, typer.Option("--once", help="Check everything once, print the results and exit with 0 "
+                                                      "(healthy), 10 (degraded) or 11 (failed).")]
+WatchOpt = Annotated[bool, typer.Option("--watch", help="Supervise nothing: check on a schedule and serve status "
+                                                        "for processes started elsewhere.")]
+HealSourceOpt = Annotated[str | None, typer.Option(
+    "--source", "-s", metavar="SOURCE", envvar="KALASHI_SOURCE", autocompletion=complete_source,
+    help="The loop's market data (default: what the journal last traded on, else the venue traded: sim on paper, "
+         "kalshi-demo on --demo, kalshi on --live). kalshi/kalshi-demo sources get the exchange checks.")]
+IntervalOpt = Annotated[float | None, typer.Option(
+    "--interval", metavar="SECONDS", min=0,
+    help="The loop's seconds between iterations (profile loop.interval_seconds); passed to the supervised run-loop "
+         "and used to tell a hung loop.")]
+HangAfterOpt = Annotated[float | None, typer.Option(
+    "--hang-after", metavar="SECONDS", min=0.1,
+    help="Seconds without a new iteration before the loop counts as hung (default 3 × interval + 30).")]
+EveryOpt = Annotated[float, typer.Option("--every", metavar="SECONDS", min=0.05, help="Seconds between check rounds.")]
+LoopOpt = Annotated[bool, typer.Option("--loop/--no-loop", help="A run-loop belongs on this journal: supervise it "
+                                                                "(or, with --once/--watch, check its heartbeat).")]
+BridgeOpt = Annotated[bool, typer.Option("--bridge/--no-bridge", help="Also run (or check) the dashboard bridge, "
+                                                                      "attached to the loop's journal.")]
+McpOpt = Annotated[bool, typer.Option("--mcp/--no-mcp", help="Also run (or check) the MCP server over HTTP.")]
+ChildOpt = Annotated[list[str], typer.Option(
+    "--child", metavar="NAME=COMMAND", help="Supervise another command (repeatable); never run through a shell.")]
+ProbeOpt = Annotated[list[str], typer.Option(
+    "--probe", metavar="NAME=URL", help="A liveness URL for --child NAME (any HTTP answer = alive); with "
+                                        "--once/--watch, checked on its own (repeatable).")]
+BridgeWsPortOpt = Annotated[int, typer.Option("--bridge-ws-port", metavar="PORT", min=1, max=65535,
+                                              help="The bridge's WebSocket port (given to it, and probed).")]
+BridgeHttpPortOpt = Annotated[int, typer.Option("--bridge-http-port", metavar="PORT", min=1, max=65535,
+                                                help="The bridge's dashboard page port (given to it, and probed).")]
+McpPortOpt = Annotated[int, typer.Option("--mcp-port", metavar="PORT", min=1, max=65535,
+                                         help="The MCP server's HTTP port (given to it; /mcp is probed).")]
+MaxRestartsOpt = Annotated[int, typer.Option("--max-restarts", metavar="N", min=0,
+                                             help="Restarts allowed per process within --restart-window; one more "
+                                                  "failure gives up.")]
+RestartWindowOpt = Annotated[float, typer.Option("--restart-window", metavar="SECONDS", min=1,
+                                                 help="Seconds of the restart budget.")]
+BackoffOpt = Annotated[float, typer.Option("--backoff", metavar="SECONDS", min=0.01,
+                                           help="Seconds before the first restart; doubles with each failure in a "
+                                                "row, up to 60 s.")]
+StatusHostOpt = Annotated[str, typer.Option("--status-host", metavar="ADDRESS",
+                                            help="Address of the status endpoint.")]
+StatusPortOpt = Annotated[int, typer.Option("--status-port", metavar="PORT", min=0, max=65535,
+                                            help="Port of /api/v1/status and /metrics (0 = any free port).")]
+WebhookOpt = Annotated[str | None, typer.Option(
+    "--webhook", metavar="URL", envvar="KALASHI_HEAL_WEBHOOK", show_envvar=True,
+    help="POST a JSON notification here when the overall health changes (not with --once: it has the exit code).")]
+RedisUrlOpt = Annotated[str | None, typer.Option("--redis-url", metavar="URL", envvar="KALASHI_REDIS_URL",
+                                                 show_envvar=True,
+                                                 help="Also PING this Redis (redis://[:password@]host:port/db).")]
+
+
 def heal(
-    once: bool = typer.Option(False, "--once", help="Check everything once, print the results and exit with 0 "
-                                                   "(healthy), 10 (degraded) or 11 (failed)."),
-    watch: bool = typer.Option(False, "--watch", help="Supervise nothing: check on a schedule and serve status "
-                                                     "for processes started elsewhere."),
+    once: OnceOpt = False,
+    watch: WatchOpt = False,
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", envvar="KALASHI_SOURCE",
-                                      autocompletion=complete_source,
-                                      help="The loop's market data (default: what the journal last traded on, "
-                                           "else the venue traded: sim on paper, kalshi-demo on --demo, kalshi on "
-                                           "--live). kalshi/kalshi-demo sources get the exchange checks."),
+    source: HealSourceOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
-    interval: float | None = typer.Option(None, "--interval", metavar="SECONDS", min=0,
-                                          help="The loop's seconds between iterations (profile "
-                                               "loop.interval_seconds); passed to the supervised run-loop and "
-                                               "used to tell a hung loop."),
-    hang_after: float | None = typer.Option(None, "--hang-after", metavar="SECONDS", min=0.1,
-                                            help="Seconds without a new iteration before the loop counts as hung "
-                                                 "(default 3 × interval + 30)."),
-    every: float = typer.Option(10.0, "--every", metavar="SECONDS", min=0.05, help="Seconds between check rounds."),
-    loop: bool = typer.Option(True, "--loop/--no-loop", help="A run-loop belongs on this journal: supervise it "
-                                                             "(or, with --once/--watch, check its heartbeat)."),
-    bridge: bool = typer.Option(False, "--bridge/--no-bridge", help="Also run (or check) the dashboard bridge, "
-                                                                    "attached to the loop's journal."),
-    mcp: bool = typer.Option(False, "--mcp/--no-mcp", help="Also run (or check) the MCP server over HTTP."),
-    child: list[str] = typer.Option([], "--child", metavar="NAME=COMMAND",
-                                    help="Supervise another command (repeatable); never run through a shell."),
-    probe: list[str] = typer.Option([], "--probe", metavar="NAME=URL",
-                                    help="A liveness URL for --child NAME (any HTTP answer = alive); with "
-                                         "--once/--watch, checked on its own (repeatable)."),
-    bridge_ws_port: int = typer.Option(8766, "--bridge-ws-port", metavar="PORT", min=1, max=65535,
-                                       help="The bridge's WebSocket port (given to it, and probed)."),
-    bridge_http_port: int = typer.Option(3002, "--bridge-http-port", metavar="PORT", min=1, max=65535,
-                                         help="The bridge's dashboard page port (given to it, and probed)."),
-    mcp_port: int = typer.Option(8767, "--mcp-port", metavar="PORT", min=1, max=65535,
-                                 help="The MCP server's HTTP port (given to it; /mcp is probed)."),
-    max_restarts: int = typer.Option(5, "--max-restarts", metavar="N", min=0,
-                                     help="Restarts allowed per process within --restart-window; one more "
-                                          "failure gives up."),
-    restart_window: float = typer.Option(600.0, "--restart-window", metavar="SECONDS", min=1,
-                                         help="Seconds of the restart budget."),
-    backoff: float = typer.Option(1.0, "--backoff", metavar="SECONDS", min=0.01,
-                                  help="Seconds before the first restart; doubles with each failure in a row, up "
-                                       "to 60 s."),
-    status_host: str = typer.Option("127.0.0.1", "--status-host", metavar="ADDRESS",
-                                    help="Address of the status endpoint."),
-    status_port: int = typer.Option(8002, "--status-port", metavar="PORT", min=0, max=65535,
-                                    help="Port of /api/v1/status and /metrics (0 = any free port)."),
-    webhook: str | None = typer.Option(None, "--webhook", metavar="URL",
-                                       envvar="KALASHI_HEAL_WEBHOOK", show_envvar=True,
-                                       help="POST a JSON notification here when the overall health changes "
-                                            "(not with --once: it has the exit code)."),
-    redis_url: str | None = typer.Option(None, "--redis-url", metavar="URL",
-                                         envvar="KALASHI_REDIS_URL", show_envvar=True,
-                                         help="Also PING this Redis (redis://[:password@]host:port/db)."),
+    interval: IntervalOpt = None,
+    hang_after: HangAfterOpt = None,
+    every: EveryOpt = 10.0,
+    loop: LoopOpt = True,
+    bridge: BridgeOpt = False,
+    mcp: McpOpt = False,
+    child: ChildOpt = [],  # noqa: B006 - typer copies the default; never mutated
+    probe: ProbeOpt = [],  # noqa: B006
+    bridge_ws_port: BridgeWsPortOpt = 8766,
+    bridge_http_port: BridgeHttpPortOpt = 3002,
+    mcp_port: McpPortOpt = 8767,
+    max_restarts: MaxRestartsOpt = 5,
+    restart_window: RestartWindowOpt = 600.0,
+    backoff: BackoffOpt = 1.0,
+    status_host: StatusHostOpt = "127.0.0.1",
+    status_port: StatusPortOpt = 8002,
+    webhook: WebhookOpt = None,
+    redis_url: RedisUrlOpt = None,
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
 ) -> None:
@@ -122,37 +143,23 @@ def heal(
     127.0.0.1:8002/api/v1/status with Prometheus metrics on /metrics. Nothing it does edits
     code or configuration.
     """
-    from ..heal.children import bridge_urls, mcp_url, parse_pairs
-    from ..heal.monitor import HealConfig, collect_checks, exit_code, source_of
+    from ..context import check_venue, venue_source
+    from ..heal.monitor import HealConfig, source_of
     from ..journal import default_journal_path, refuse_newer
 
     if once and watch:
         raise UsageError("--once and --watch do not go together", hint="--once checks once; --watch keeps checking")
     mode = pick_mode(paper, demo, live).value
     prof = load_profile(profile)
-    from ..context import check_venue, venue_source
-
     jpath = journal or default_journal_path(mode)
     refuse_newer(jpath)  # exit 9: this kalashi cannot judge (or run a loop on) a journal a newer one migrated
     src = check_source_kind(source) if source else source_of(jpath, venue_source(mode), position=False)
     if not (once or watch) and loop:
         check_venue(mode, src)  # the supervised run-loop would refuse it at every restart
     loop_interval = float(prof.loop.interval_seconds) if interval is None else interval
-    children = parse_pairs(child, "--child")
-    probes = dict(parse_pairs(probe, "--probe"))
-    if (once or watch) and children:
-        raise UsageError("--child only applies when heal supervises", hint="drop --once/--watch, or use --probe")
-    unknown = set(probes) - {n for n, _ in children} if not (once or watch) else set()
-    if unknown:
-        raise UsageError(f"--probe for {sorted(unknown)} names no --child", hint="name a --child NAME=COMMAND")
-    checked: list[tuple[str, str]] = []
-    if once or watch:
-        if bridge:
-            page, ws = bridge_urls(bridge_ws_port, bridge_http_port)
-            checked += [("bridge", page), ("bridge_ws", ws)]
-        if mcp:
-            checked.append(("mcp", mcp_url(mcp_port)))
-        checked += list(probes.items())
+    ports = (bridge_ws_port, bridge_http_port, mcp_port)
+    children, probes = _children_and_probes(child, probe, supervise=not (once or watch))
+    checked = _checked_urls(bridge, mcp, probes, ports) if once or watch else []
     hang_factor, grace = 3.0, 30.0
     if hang_after is not None:  # express the explicit limit through the same formula
         hang_factor, grace = 0.0, hang_after
@@ -160,20 +167,57 @@ def heal(
                      watch_loop=loop, hang_factor=hang_factor, hang_grace_s=grace, probes=tuple(checked),
                      redis_url=redis_url or None, environ=dict(os.environ), data_dir=jpath.parent)
     if once:
-        checks = collect_checks(cfg)
-        out = Out(fmt)
-        for c in checks:
-            out.write(c.to_record())
-        status = _overall(checks)
-        out.write({"kind": "health", "v": 1, "name": "overall", "status": status,
-                   "detail": f"{len(checks)} checks; exit {exit_code(status)}", "latency_ms": None})
-        out.finish(HEALTH_COLUMNS)
-        info(f"overall: {status} (exit {exit_code(status)})", quiet or not use_table(fmt))
-        raise typer.Exit(exit_code(status))
+        _check_once(cfg, fmt, quiet)
     _supervise(cfg, watch=watch, profile=profile, interval=interval, hang_after=hang_after, bridge=bridge, mcp=mcp,
-               children=children, probes=probes, ports=(bridge_ws_port, bridge_http_port, mcp_port),
+               children=children, probes=probes, ports=ports,
                budget=(max_restarts, restart_window, backoff), every=every, status=(status_host, status_port),
                webhook=webhook, fmt=fmt, quiet=quiet)
+
+
+def _children_and_probes(child: list[str], probe: list[str], *,
+                         supervise: bool) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The --child NAME=COMMAND pairs and the --probe NAME=URL map, refused where they do not apply."""
+    from ..heal.children import parse_pairs
+
+    children = parse_pairs(child, "--child")
+    probes = dict(parse_pairs(probe, "--probe"))
+    if not supervise and children:
+        raise UsageError("--child only applies when heal supervises", hint="drop --once/--watch, or use --probe")
+    unknown = set(probes) - {n for n, _ in children} if supervise else set()
+    if unknown:
+        raise UsageError(f"--probe for {sorted(unknown)} names no --child", hint="name a --child NAME=COMMAND")
+    return children, probes
+
+
+def _checked_urls(bridge: bool, mcp: bool, probes: dict[str, str],
+                  ports: tuple[int, int, int]) -> list[tuple[str, str]]:
+    """What --once/--watch probe besides the built-in checks: the bridge, the MCP server and every --probe."""
+    from ..heal.children import bridge_urls, mcp_url
+
+    checked: list[tuple[str, str]] = []
+    if bridge:
+        page, ws = bridge_urls(ports[0], ports[1])
+        checked += [("bridge", page), ("bridge_ws", ws)]
+    if mcp:
+        checked.append(("mcp", mcp_url(ports[2])))
+    checked += list(probes.items())
+    return checked
+
+
+def _check_once(cfg: Any, fmt: Format, quiet: bool) -> NoReturn:
+    """--once: every check once, the results (and an `overall` record), then exit 0, 10 or 11."""
+    from ..heal.monitor import collect_checks, exit_code
+
+    checks = collect_checks(cfg)
+    out = Out(fmt)
+    for c in checks:
+        out.write(c.to_record())
+    status = _overall(checks)
+    out.write({"kind": "health", "v": 1, "name": "overall", "status": status,
+               "detail": f"{len(checks)} checks; exit {exit_code(status)}", "latency_ms": None})
+    out.finish(HEALTH_COLUMNS)
+    info(f"overall: {status} (exit {exit_code(status)})", quiet or not use_table(fmt))
+    raise typer.Exit(exit_code(status))
 
 
 def _overall(checks: list[Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,7 @@ from .common import (
     JournalOpt,
     LiveOpt,
     MarketsOpt,
+    Mode,
     PaperOpt,
     ProfileOpt,
     QuietOpt,
@@ -36,11 +37,14 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from ..journal import Journal
-    from ..loop import IterationResult
+    from ..loop import IterationResult, TradingLoop
+    from ..ports import Broker, MarketSource
     from ..profile import Profile
+    from ..react import ChangeFeed, Reactor
 
 EPILOG = """Examples:
 
@@ -63,6 +67,22 @@ between iterations and are refused.
 """
 
 
+IterationsOpt = Annotated[int | None, typer.Option(
+    "--iterations", "-n", min=1, metavar="N",
+    help="Stop after N iterations (default: run until Ctrl-C). A replay: recording also stops the loop when it ends, "
+         "saying so on stderr (exit 0).")]
+IntervalOpt = Annotated[float | None, typer.Option(
+    "--interval", min=0, metavar="SECONDS",
+    help="Seconds between iterations (profile loop.interval_seconds; 0 = no waiting, sim time still advances).")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, metavar="N",
+                                              help="Analyze at most this many markets per iteration.")]
+AllRecordsOpt = Annotated[bool, typer.Option("--all-records", help="Also write opportunity, candidate, order, fill "
+                                                                   "and denied records, not only iterations.")]
+ReactOpt = Annotated[bool, typer.Option("--react", help="Event-driven: between iterations, re-analyze the events "
+                                                        "whose books the WebSocket feed changed and order at once "
+                                                        "(needs a Kalshi source with the feed; see below).")]
+
+
 def run_loop(
     paper: PaperOpt = False,
     demo: DemoOpt = False,
@@ -71,20 +91,11 @@ def run_loop(
     allow_foreign_source: ForeignOpt = False,
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
-    iterations: int | None = typer.Option(None, "--iterations", "-n", min=1, metavar="N",
-                                          help="Stop after N iterations (default: run until Ctrl-C). A replay: "
-                                               "recording also stops the loop when it ends, saying so on stderr "
-                                               "(exit 0)."),
-    interval: float | None = typer.Option(None, "--interval", min=0, metavar="SECONDS",
-                                          help="Seconds between iterations (profile loop.interval_seconds; 0 = "
-                                               "no waiting, sim time still advances)."),
-    limit: int | None = typer.Option(None, "--limit", min=1, metavar="N",
-                                     help="Analyze at most this many markets per iteration."),
-    all_records: bool = typer.Option(False, "--all-records", help="Also write opportunity, candidate, order, fill "
-                                                                  "and denied records, not only iterations."),
-    react: bool = typer.Option(False, "--react", help="Event-driven: between iterations, re-analyze the events "
-                                                      "whose books the WebSocket feed changed and order at once "
-                                                      "(needs a Kalshi source with the feed; see below)."),
+    iterations: IterationsOpt = None,
+    interval: IntervalOpt = None,
+    limit: LimitOpt = None,
+    all_records: AllRecordsOpt = False,
+    react: ReactOpt = False,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
     fmt: FormatOpt = Format.auto,
@@ -103,12 +114,50 @@ def run_loop(
     after the current step; every journal write is a committed transaction.
     """
     from ..loop import TradingLoop
-    from ..records import RecordWriter
 
     prof = load_profile(profile)
     mode = pick_mode(paper, demo, live)
     spec = trading_source(mode, source, allow_foreign=allow_foreign_source, seed=seed, markets=markets)
+    jr, locks, src, feed, broker = _open_trading(mode, spec, journal, prof, react=react)
+    lines = use_table(fmt)  # a person reads stdout: no JSON
+    # on a terminal a live status replaces scrolling lines: on stdout when stdout is one (the records
+    # are for a person there), else on stderr beside the JSON Lines of a pipe
+    live_on = "stdout" if lines and stdout_is_tty() else "stderr" if not lines and sys.stderr.isatty() else None
+    view = LiveStatus(console(stderr=live_on == "stderr"), iterations) if live_on and not quiet else None
+    info(start_line("run-loop", mode=str(mode), source=src.describe(), profile=profile, journal=jr.path,
+                    last_iteration=last_iteration(jr)), quiet)
+    sink = _sink(view if live_on == "stdout" else None, lines=lines, all_records=all_records)
+    loop = TradingLoop(prof, src, broker, jr, sink=sink, limit=limit)
+    reactor = None
+    if feed is not None:  # --react
+        from ..react import Reactor
+
+        reactor = Reactor(loop, feed)  # the same iterations, with reactions in between
+    previous = _stop_on_signals(loop, quiet)
+    try:
+        done = _drive(loop, reactor, view, iterations=iterations, interval=interval)
+        ended = replay_end(spec, src, done, iterations, stopped=loop.stop_event.is_set())
+        if ended:
+            info(ended, quiet)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if view is not None:
+            view.stop()
+        broker.close()
+        src.close()
+        jr.close()
+        locks.release()
+
+
+def _open_trading(mode: Mode, spec: str, journal: Path | None, prof: Profile, *,
+                  react: bool) -> tuple[Journal, Any, MarketSource, ChangeFeed | None, Broker]:
+    """Consent and the locks, the journal, the source (with its change feed for --react) and the broker.
+
+    Whatever was opened is closed again when a later step refuses (nothing is left locked).
+    """
     jr, locks = start_trading(mode, journal, prof)  # consent, one trader per journal and account, then the journal
+    feed = None
     try:
         src = open_source(_resume_spec(spec, jr, prof), streaming=True)
         try:
@@ -124,35 +173,32 @@ def run_loop(
         jr.close()
         locks.release()
         raise
-    writer = RecordWriter(sys.stdout.buffer)
-    lines = use_table(fmt)  # a person reads stdout: no JSON
-    # on a terminal a live status replaces scrolling lines: on stdout when stdout is one (the records
-    # are for a person there), else on stderr beside the JSON Lines of a pipe
-    live_on = "stdout" if lines and stdout_is_tty() else "stderr" if not lines and sys.stderr.isatty() else None
-    view = LiveStatus(console(stderr=live_on == "stderr"), iterations) if live_on and not quiet else None
-    info(start_line("run-loop", mode=str(mode), source=src.describe(), profile=profile, journal=jr.path,
-                    last_iteration=last_iteration(jr)), quiet)
+    return jr, locks, src, feed, broker
 
-    on_screen = view is not None and live_on == "stdout"
+
+def _sink(screen: LiveStatus | None, *, lines: bool, all_records: bool) -> Callable[[dict[str, Any]], None]:
+    """Where the loop's records go: the live status on a terminal, readable lines, or JSON Lines."""
+    from ..records import RecordWriter
+
+    writer = RecordWriter(sys.stdout.buffer)
 
     def sink(rec: dict[str, Any]) -> None:
-        if rec["kind"] == "iteration" and on_screen:
+        if rec["kind"] == "iteration" and screen is not None:
             return  # the live status shows it
         if rec["kind"] == "iteration" or all_records:
-            if on_screen:
-                view.print(readable(rec))  # type: ignore[union-attr]
+            if screen is not None:
+                screen.print(readable(rec))
             elif lines:
                 sys.stdout.write(readable(rec) + "\n")
                 sys.stdout.flush()
             else:
                 writer.write(rec)
 
-    loop = TradingLoop(prof, src, broker, jr, sink=sink, limit=limit)
-    reactor = None
-    if react:
-        from ..react import Reactor
+    return sink
 
-        reactor = Reactor(loop, feed)  # the same iterations, with reactions in between
+
+def _stop_on_signals(loop: TradingLoop, quiet: bool) -> dict[int, Any]:
+    """Ctrl-C (SIGINT) and SIGTERM stop after the current step; a second Ctrl-C forces. Returns the old handlers."""
 
     def stop(signum: int, frame: object) -> None:
         if loop.stop_event.is_set():  # second Ctrl-C: the user really wants out
@@ -161,34 +207,26 @@ def run_loop(
         if not quiet:
             sys.stderr.write("\nkalashi: stopping after the current step (Ctrl-C again to force)\n")
 
-    old_int = signal.signal(signal.SIGINT, stop)
-    old_term = signal.signal(signal.SIGTERM, stop)
+    return {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _drive(loop: TradingLoop, reactor: Reactor | None, view: LiveStatus | None, *, iterations: int | None,
+           interval: float | None) -> int:
+    """Run the iterations (with reactions in between under --react), updating the live status; returns how many ran."""
 
     def status(res: IterationResult) -> None:
         if view is not None:
             view.update(res.record, loop.last_portfolio)
 
-    try:
-        if view is not None:
-            view.start()
-        if reactor is not None:
-            done = reactor.run(iterations=iterations, interval=interval, on_iteration=status)
-        else:
-            done = loop.run(iterations=iterations, interval=interval, on_iteration=status)
-        if view is not None:
-            view.stop()
-        ended = replay_end(spec, src, done, iterations, stopped=loop.stop_event.is_set())
-        if ended:
-            info(ended, quiet)
-    finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
-        if view is not None:
-            view.stop()
-        broker.close()
-        src.close()
-        jr.close()
-        locks.release()
+    if view is not None:
+        view.start()
+    if reactor is not None:
+        done = reactor.run(iterations=iterations, interval=interval, on_iteration=status)
+    else:
+        done = loop.run(iterations=iterations, interval=interval, on_iteration=status)
+    if view is not None:
+        view.stop()
+    return done
 
 
 class LiveStatus:

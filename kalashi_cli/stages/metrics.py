@@ -15,8 +15,9 @@ from typing import Any
 
 import orjson
 
+from ..domain import ExchangeFill, Settlement
 from ..journal import Journal
-from ..ledger import fold_trades
+from ..ledger import TradeBook, fold_trades
 from ..money import Count, Money, fmt_count, fmt_money
 from ..profile import Profile
 from ..records import VERSION
@@ -97,43 +98,8 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
     # the account starts at its starting balance: a loss in the first iteration is a drawdown too
     equities = [portfolio.starting_balance] + [r["equity"] for r in iterations] + [portfolio.equity]
     now = now_ms if now_ms is not None else (samples[-1] if samples else 0)
-    stats = strategy_stats(book, portfolio.valuation)
-    marks = markouts(fills, MidHistory(journal.mid_history(sorted({f.ticker for f in fills}))), settlements,
-                     {fid: strategy for fid, (_t, strategy) in fill_trades.items()}, now_ms=now)
-    per_strategy: dict[str, dict[str, Any]] = {}
-    for name in sorted(set(stats) | set(marks)):
-        st = stats.get(name, StrategyStats())
-        rec_s = st.record()
-        exposures = [x.get(name, Money(0)) for x in book.exposure_samples]
-        ewr = exposure_weighted_return(Money(st.realized + st.unrealized), exposures)
-        rec_s["exposure_weighted_return"] = str(ewr) if ewr is not None else None
-        rec_s["markouts"] = marks.get(name, Markouts()).record()
-        per_strategy[name] = rec_s
-    for (_purpose, strategy, rule), n in journal.intent_counts(["exit"]).items():
-        exits = per_strategy.setdefault(strategy or "unknown", StrategyStats().record()).setdefault("exits", {})
-        exits[rule] = exits.get(rule, 0) + n
-    quote_stats = journal.get_meta("quote_stats")
-    if quote_stats:
-        mm = per_strategy.setdefault("spread", StrategyStats().record())
-        mm["quotes"] = orjson.loads(quote_stats)
-        held = sum(abs(q) for t in book.open_trades() if t.strategy == "spread" for q, _c in t.positions.values())
-        mm["inventory"] = {"now": fmt_count(Count(held)), "max_in_one_market": journal.get_meta("quote_max_inventory", "0.00")}
-    changes = [b - a for a, b in zip(equities, equities[1:], strict=False)]
-    sh, so = sharpe(changes), sortino(changes)
-    ewr_all = exposure_weighted_return(Money(portfolio.equity - portfolio.starting_balance),
-                                       [r.get("exposure", 0) for r in iterations])
+    per_strategy = _per_strategy(journal, portfolio, book, fills, settlements, fill_trades, now_ms=now)
     orders = journal.records("order") or run.orders
-    lat: list[Decimal] = [Decimal(o["latency_ms"]) for o in orders if o.get("status") not in ("rejected",)]
-    slip: list[Decimal] = [Decimal(o["slippage_pct"]) for o in orders if o.get("avg_fill_price") is not None]
-    asked = sum(Decimal(o["count"]) for o in orders if o.get("status") != "rejected")
-    got = sum(Decimal(o["filled_count"]) for o in orders if o.get("status") != "rejected")
-    hits = run.cache_hits + sum(r["cache_hits"] for r in iterations)
-    misses = run.cache_misses + sum(r["cache_misses"] for r in iterations)
-    # Iteration rows count every remote call of the iteration, the broker's (order creates,
-    # cancels, reconciliation, fill and position polls) as well as the source's: one key, one budget.
-    calls = run.api_calls + sum(r["api_calls"] for r in iterations)
-    n_iter = max(1, len(iterations) + run.iterations) if (iterations or run.iterations) else 1
-    wins_streak, loss_streak = portfolio.consecutive_wins, portfolio.consecutive_losses
     rec: dict[str, Any] = {
         "kind": "metrics",
         "v": VERSION,
@@ -154,22 +120,12 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         "open_positions": len(led.open_positions()),
         "open_trades": sum(1 for t in book.trades.values() if t.held and t.is_open),
         "max_drawdown_pct": str(max_drawdown_pct(equities)),
-        "consecutive_wins": wins_streak,
-        "consecutive_losses": loss_streak,
+        "consecutive_wins": portfolio.consecutive_wins,
+        "consecutive_losses": portfolio.consecutive_losses,
         "per_strategy": per_strategy,
-        "performance": {"sharpe": str(sh) if sh is not None else None,
-                        "sortino": str(so) if so is not None else None,
-                        "exposure_weighted_return": str(ewr_all) if ewr_all is not None else None,
-                        "equity_changes": len(changes)},
-        "execution": {
-            "orders": len(orders),
-            "avg_latency_ms": str((sum(lat, Decimal(0)) / len(lat)).quantize(Decimal("0.001")) if lat else Decimal(0)),
-            "avg_slippage_pct": str((sum(slip, Decimal(0)) / len(slip)).quantize(Decimal("0.0001")) if slip
-                                    else Decimal(0)),
-            "fill_rate": str((got / asked).quantize(Decimal("0.0001")) if asked else Decimal(0)),
-        },
-        "cache": {"hits": hits, "misses": misses, "hit_rate": str(_ratio(hits, hits + misses))},
-        "api": {"calls": calls, "calls_per_iteration": str(_ratio(calls, n_iter))},
+        "performance": _performance(equities, portfolio, iterations),
+        "execution": _execution(orders),
+        **_usage(run, iterations),
         "iterations": len(iterations),
         "reconcile": reconcile_summary(journal),
     }
@@ -178,6 +134,72 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
         rec["sim_forecast_skill"] = skill
     rec["recommendations"] = recommendations(rec, profile, journal)
     return rec
+
+
+def _per_strategy(journal: Journal, portfolio: Portfolio, book: TradeBook, fills: list[ExchangeFill],
+                  settlements: list[Settlement], fill_trades: dict[str, tuple[str, str]], *, now_ms: int) -> dict[str, dict[str, Any]]:
+    """Per strategy: its trades and P&L, exposure-weighted return, markouts, exits by rule, the maker's quotes."""
+    stats = strategy_stats(book, portfolio.valuation)
+    marks = markouts(fills, MidHistory(journal.mid_history(sorted({f.ticker for f in fills}))), settlements,
+                     {fid: strategy for fid, (_t, strategy) in fill_trades.items()}, now_ms=now_ms)
+    per_strategy: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(stats) | set(marks)):
+        st = stats.get(name, StrategyStats())
+        rec_s = st.record()
+        exposures = [x.get(name, Money(0)) for x in book.exposure_samples]
+        ewr = exposure_weighted_return(Money(st.realized + st.unrealized), exposures)
+        rec_s["exposure_weighted_return"] = str(ewr) if ewr is not None else None
+        rec_s["markouts"] = marks.get(name, Markouts()).record()
+        per_strategy[name] = rec_s
+    for (_purpose, strategy, rule), n in journal.intent_counts(["exit"]).items():
+        exits = per_strategy.setdefault(strategy or "unknown", StrategyStats().record()).setdefault("exits", {})
+        exits[rule] = exits.get(rule, 0) + n
+    quote_stats = journal.get_meta("quote_stats")
+    if quote_stats:
+        mm = per_strategy.setdefault("spread", StrategyStats().record())
+        mm["quotes"] = orjson.loads(quote_stats)
+        held = sum(abs(q) for t in book.open_trades() if t.strategy == "spread" for q, _c in t.positions.values())
+        mm["inventory"] = {"now": fmt_count(Count(held)), "max_in_one_market": journal.get_meta("quote_max_inventory", "0.00")}
+    return per_strategy
+
+
+def _performance(equities: list[int], portfolio: Portfolio, iterations: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sharpe and Sortino of the equity changes, and the account's exposure-weighted return."""
+    changes = [b - a for a, b in zip(equities, equities[1:], strict=False)]
+    sh, so = sharpe(changes), sortino(changes)
+    ewr_all = exposure_weighted_return(Money(portfolio.equity - portfolio.starting_balance),
+                                       [r.get("exposure", 0) for r in iterations])
+    return {"sharpe": str(sh) if sh is not None else None,
+            "sortino": str(so) if so is not None else None,
+            "exposure_weighted_return": str(ewr_all) if ewr_all is not None else None,
+            "equity_changes": len(changes)}
+
+
+def _execution(orders: list[dict[str, Any]]) -> dict[str, Any]:
+    """How well orders execute: latency, slippage and the share of what was asked that filled."""
+    lat: list[Decimal] = [Decimal(o["latency_ms"]) for o in orders if o.get("status") not in ("rejected",)]
+    slip: list[Decimal] = [Decimal(o["slippage_pct"]) for o in orders if o.get("avg_fill_price") is not None]
+    asked = sum(Decimal(o["count"]) for o in orders if o.get("status") != "rejected")
+    got = sum(Decimal(o["filled_count"]) for o in orders if o.get("status") != "rejected")
+    return {
+        "orders": len(orders),
+        "avg_latency_ms": str((sum(lat, Decimal(0)) / len(lat)).quantize(Decimal("0.001")) if lat else Decimal(0)),
+        "avg_slippage_pct": str((sum(slip, Decimal(0)) / len(slip)).quantize(Decimal("0.0001")) if slip
+                                else Decimal(0)),
+        "fill_rate": str((got / asked).quantize(Decimal("0.0001")) if asked else Decimal(0)),
+    }
+
+
+def _usage(run: RunStats, iterations: list[dict[str, Any]]) -> dict[str, Any]:
+    """The analysis cache's hits and the remote API calls, per iteration (the record's "cache" and "api")."""
+    hits = run.cache_hits + sum(r["cache_hits"] for r in iterations)
+    misses = run.cache_misses + sum(r["cache_misses"] for r in iterations)
+    # Iteration rows count every remote call of the iteration, the broker's (order creates,
+    # cancels, reconciliation, fill and position polls) as well as the source's: one key, one budget.
+    calls = run.api_calls + sum(r["api_calls"] for r in iterations)
+    n_iter = max(1, len(iterations) + run.iterations) if (iterations or run.iterations) else 1
+    return {"cache": {"hits": hits, "misses": misses, "hit_rate": str(_ratio(hits, hits + misses))},
+            "api": {"calls": calls, "calls_per_iteration": str(_ratio(calls, n_iter))}}
 
 
 def sim_forecast_skill(iterations: list[dict[str, Any]]) -> str | None:
