@@ -82,8 +82,12 @@ class Tally:
         self.best = net if self.best is None else max(self.best, net)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"checks": self.n, "positive_before_fees": self.gross, "positive_after_fees": self.net,
-                "best_edge_after_fees": None if self.best is None else self.best / 10_000}
+        return {
+            "checks": self.n,
+            "positive_before_fees": self.gross,
+            "positive_after_fees": self.net,
+            "best_edge_after_fees": None if self.best is None else self.best / 10_000,
+        }
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -107,28 +111,31 @@ def snapshots(root: Path) -> dict[str, Tally]:
             outs = cap.get("outcomes") or []
             if outs and all("yes_bid" in o for o in outs):
                 t["crypto hourly brackets, NO basket"].add(no_basket([units(o["yes_bid"]) for o in outs], "KXBTC"))
-                t["crypto hourly brackets, YES basket"].add(
-                    yes_basket([units(o["yes_ask"]) for o in outs], "KXBTC"))
+                t["crypto hourly brackets, YES basket"].add(yes_basket([units(o["yes_ask"]) for o in outs], "KXBTC"))
     for r in read_jsonl(tape / "econ_prints_sample.jsonl"):
         for ev in r["open_events"]["events"]:
             series = ev["event_ticker"].split("-")[0]
-            strikes = sorted((s for s in ev["strikes"] if s.get("strike_type") == "greater"),
-                             key=lambda s: s["floor_strike"])
+            strikes = sorted(
+                (s for s in ev["strikes"] if s.get("strike_type") == "greater"), key=lambda s: s["floor_strike"]
+            )
             for lo, hi in zip(strikes, strikes[1:], strict=False):
                 t["economics ladders (CPI/payrolls/GDP), adjacent strikes"].add(
-                    ladder(units(hi["yes_bid"]), units(lo["yes_ask"]), series))
+                    ladder(units(hi["yes_bid"]), units(lo["yes_ask"]), series)
+                )
     weather: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in read_jsonl(tape / "weather_books_sample_2026-07-24.jsonl"):
         weather[r["ticker"].rsplit("-", 1)[0]].append(r)
     for event, books in weather.items():
         if len(books) >= 2 and all(b["best_yes_bid"] is not None for b in books):
             t["weather brackets (full books, captured sets), NO basket"].add(
-                no_basket([units(b["best_yes_bid"]) for b in books], event.split("-")[0]))
+                no_basket([units(b["best_yes_bid"]) for b in books], event.split("-")[0])
+            )
     for ev in json.loads((root / "politics_events_2026-03" / "events_nested_sample.json").read_text()):
         ms = [m for m in ev["markets"] if m.get("status") in ("active", "open")]
         if ev.get("mutually_exclusive") and len(ms) >= 2:
             t["politics candidate lists, NO basket"].add(
-                no_basket([units(m["yes_bid_dollars"]) for m in ms], ev["event_ticker"].split("-")[0]))
+                no_basket([units(m["yes_bid_dollars"]) for m in ms], ev["event_ticker"].split("-")[0])
+            )
     fed: dict[str, list[dict[str, str]]] = defaultdict(list)
     with (root / "economics_markets" / "kalshi_markets_fed_sample.csv").open() as f:
         for row in csv.DictReader(f):
@@ -182,9 +189,14 @@ def mlb_stream(root: Path) -> dict[str, Any]:
             no_t.add(no_basket(bids, g.split("-")[0]))
             yes_t.add(yes_basket(asks, g.split("-")[0]))
             gross_sums.append(sum(asks))
-    return {"games": sorted(pairs), "seconds": None if t0 is None else (t1 - t0) / 1000, "book_states": states,
-            "no_basket": no_t.as_dict(), "yes_basket": yes_t.as_dict(),
-            "sum_yes_asks_min_max": [min(gross_sums) / 10_000, max(gross_sums) / 10_000] if gross_sums else None}
+    return {
+        "games": sorted(pairs),
+        "seconds": None if t0 is None else (t1 - t0) / 1000,
+        "book_states": states,
+        "no_basket": no_t.as_dict(),
+        "yes_basket": yes_t.as_dict(),
+        "sum_yes_asks_min_max": [min(gross_sums) / 10_000, max(gross_sums) / 10_000] if gross_sums else None,
+    }
 
 
 def measure_sim(markets: int, steps: int, share: float | None = None, seed: int = 0) -> dict[str, Any]:
@@ -200,9 +212,15 @@ def measure_sim(markets: int, steps: int, share: float | None = None, seed: int 
         for d in u.dislocations_at(s):
             kinds[d.kind] += 1
     arb = sum(v for k, v in kinds.items() if k in ARBITRAGE_KINDS)
-    return {"markets": markets, "steps": steps, "arbitrage_share": u.arbitrage_share, "live_event_steps": event_steps,
-            "per_step": {k: round(v / steps, 3) for k, v in sorted(kinds.items())},
-            "arbitrage_event_steps": arb, "arbitrage_per_event_step": arb / event_steps}
+    return {
+        "markets": markets,
+        "steps": steps,
+        "arbitrage_share": u.arbitrage_share,
+        "live_event_steps": event_steps,
+        "per_step": {k: round(v / steps, 3) for k, v in sorted(kinds.items())},
+        "arbitrage_event_steps": arb,
+        "arbitrage_per_event_step": arb / event_steps,
+    }
 
 
 def measure(root: Path) -> dict[str, Any]:
@@ -226,19 +244,25 @@ def main() -> None:
     total = 0
     for k, v in out["snapshots"].items():
         total += v["checks"]
-        print(f"| {k} | {v['checks']} | {v['positive_before_fees']} | {v['positive_after_fees']} | "
-              f"${v['best_edge_after_fees']:+.4f} |")
+        print(
+            f"| {k} | {v['checks']} | {v['positive_before_fees']} | {v['positive_after_fees']} | "
+            f"${v['best_edge_after_fees']:+.4f} |"
+        )
     s = out["mlb_stream"]
     for kind in ("no_basket", "yes_basket"):
         v = s[kind]
-        print(f"| MLB WS stream ({len(s['games'])} games, {s['seconds']:.0f} s), {kind.replace('_', ' ')} at every "
-              f"book state | {v['checks']} | {v['positive_before_fees']} | {v['positive_after_fees']} | "
-              f"${v['best_edge_after_fees']:+.4f} |")
+        print(
+            f"| MLB WS stream ({len(s['games'])} games, {s['seconds']:.0f} s), {kind.replace('_', ' ')} at every "
+            f"book state | {v['checks']} | {v['positive_before_fees']} | {v['positive_after_fees']} | "
+            f"${v['best_edge_after_fees']:+.4f} |"
+        )
     print(f"\nsnapshot checks: {total}; MLB stream Σ YES asks {s['sum_yes_asks_min_max']}")
     for sim in out.get("sim", []):
-        print(f"sim, {sim['markets']} markets, {sim['steps']} steps, arbitrage_share {sim['arbitrage_share']}: "
-              f"{sim['arbitrage_event_steps']} arbitrage event-steps of {sim['live_event_steps']} live "
-              f"({sim['arbitrage_per_event_step']:.2e}); per step {sim['per_step']}")
+        print(
+            f"sim, {sim['markets']} markets, {sim['steps']} steps, arbitrage_share {sim['arbitrage_share']}: "
+            f"{sim['arbitrage_event_steps']} arbitrage event-steps of {sim['live_event_steps']} live "
+            f"({sim['arbitrage_per_event_step']:.2e}); per step {sim['per_step']}"
+        )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT.parent / "shared" / "data" / "kalshi-real" / "crypto_ws_kxbtc15m" / "runs"
 IMG = ROOT / "docs" / "img" / "backtest"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def main() -> None:
@@ -27,9 +35,18 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/bt-example"))
     args = ap.parse_args()
     files = sorted(str(p) for p in RUNS.glob("*.events.jsonl.gz"))
-    cmd = [str(ROOT / ".venv" / "bin" / "kalashi"), "backtest", "--source", "replay:" + ",".join(files),
-           "--results", str(RUNS / "results.csv"), "--profile", str(ROOT / "docs" / "examples" / "tight-quotes.yaml"),
-           "--out", str(args.out)]
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "kalashi"),
+        "backtest",
+        "--source",
+        "replay:" + ",".join(files),
+        "--results",
+        str(RUNS / "results.csv"),
+        "--profile",
+        str(ROOT / "docs" / "examples" / "tight-quotes.yaml"),
+        "--out",
+        str(args.out),
+    ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     report = json.loads((args.out / "report.json").read_text())
     from playwright.sync_api import sync_playwright
@@ -40,18 +57,29 @@ def main() -> None:
         page = browser.new_page(viewport={"width": 1100, "height": 900}, device_scale_factor=1)
         page.goto((args.out / "report.html").as_uri())
         page.wait_for_load_state("load")
-        page.screenshot(path=str(IMG / "summary.png"), clip={"x": 0, "y": 0, "width": 1100, "height": 1500},
-                        full_page=True)
+        page.screenshot(
+            path=str(IMG / "summary.png"), clip={"x": 0, "y": 0, "width": 1100, "height": 1500}, full_page=True
+        )
         for name in ("equity", "strategies", "markouts"):
             page.locator(f'img[data-plot="{name}"]').screenshot(path=str(IMG / f"{name}.png"))
         page.locator('table[data-table="trades"]').screenshot(path=str(IMG / "trades.png"))
         browser.close()
-    print(json.dumps({"summary": report["summary"], "settlement": report["settlement"]["by_rule"],
-                      "per_strategy": {k: {c: v for c, v in r.items() if c != "markouts"}
-                                       for k, r in report["per_strategy"].items()},
-                      "markouts": report["markouts"], "per_category": report["per_category"],
-                      "notes": report["notes"], "data": {k: report["data"][k] for k in ("from", "to", "complete")}},
-                     indent=1))
+    print(
+        json.dumps(
+            {
+                "summary": report["summary"],
+                "settlement": report["settlement"]["by_rule"],
+                "per_strategy": {
+                    k: {c: v for c, v in r.items() if c != "markouts"} for k, r in report["per_strategy"].items()
+                },
+                "markouts": report["markouts"],
+                "per_category": report["per_category"],
+                "notes": report["notes"],
+                "data": {k: report["data"][k] for k in ("from", "to", "complete")},
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

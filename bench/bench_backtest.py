@@ -87,8 +87,16 @@ def one_strategies(slice_ms: int) -> dict[str, Any]:
         opportunities += sum(1 for _ in analyzer.analyze(markets, as_of_ms=now, src="replay"))
     run_s = time.perf_counter() - t0
     events = sum(c.position[0] for c in src.children)
-    return {"events": events, "load_s": load_s, "run_s": run_s, "events_per_s": events / run_s,
-            "evaluations": evaluations, "opportunities": opportunities, "slices": slices, "rss_mb": _rss_mb()}
+    return {
+        "events": events,
+        "load_s": load_s,
+        "run_s": run_s,
+        "events_per_s": events / run_s,
+        "evaluations": evaluations,
+        "opportunities": opportunities,
+        "slices": slices,
+        "rss_mb": _rss_mb(),
+    }
 
 
 def one_backtest(n_files: int) -> dict[str, Any]:
@@ -104,9 +112,15 @@ def one_backtest(n_files: int) -> dict[str, Any]:
         total = time.perf_counter() - t0
         run.broker.close()
         run.journal.close()
-    return {"events": run.events, "iterations": run.iterations, "loop_s": run.wall_s, "total_s": total,
-            "events_per_s_loop": run.events / run.wall_s, "events_per_s_total": run.events / total,
-            "rss_mb": _rss_mb()}
+    return {
+        "events": run.events,
+        "iterations": run.iterations,
+        "loop_s": run.wall_s,
+        "total_s": total,
+        "events_per_s_loop": run.events / run.wall_s,
+        "events_per_s_total": run.events / total,
+        "rss_mb": _rss_mb(),
+    }
 
 
 def one_sim(markets: int) -> dict[str, Any]:
@@ -120,16 +134,22 @@ def one_sim(markets: int) -> dict[str, Any]:
         run = run_backtest(cfg, work)
         run.broker.close()
         run.journal.close()
-    return {"markets": markets, "iterations": run.iterations, "loop_s": run.wall_s,
-            "ms_per_iteration": run.wall_s * 1000 / run.iterations, "rss_mb": _rss_mb()}
+    return {
+        "markets": markets,
+        "iterations": run.iterations,
+        "loop_s": run.wall_s,
+        "ms_per_iteration": run.wall_s * 1000 / run.iterations,
+        "rss_mb": _rss_mb(),
+    }
 
 
 def measure(mode: str, arg: int, runs: int) -> dict[str, Any]:
     """Median of ``runs`` fresh processes (each field's median; RSS: the largest)."""
     got = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, __file__, "--one", mode, str(arg)], capture_output=True, text=True,
-                             check=True, cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", mode, str(arg)], capture_output=True, text=True, check=True, cwd=ROOT
+        )
         got.append(json.loads(out.stdout.strip().splitlines()[-1]))
     res = {k: statistics.median(g[k] for g in got) for k in got[0]}
     res["rss_mb"] = max(g["rss_mb"] for g in got)
@@ -154,9 +174,11 @@ def section(strat: dict[int, dict], full: dict[int, dict], sim: dict[int, dict],
         "|---|---|---|---|---|---|---|",
     ]
     for sl, r in strat.items():
-        lines.append(f"| {sl} ms | **{r['events_per_s']:,.0f}** | {', '.join(f'{x:,.0f}' for x in r['all'])} | "
-                     f"{r['evaluations']:,.0f} | {r['events'] / max(1, r['evaluations']):.1f} | {r['load_s']:.2f} s | "
-                     f"{r['rss_mb']:.0f} MB |")
+        lines.append(
+            f"| {sl} ms | **{r['events_per_s']:,.0f}** | {', '.join(f'{x:,.0f}' for x in r['all'])} | "
+            f"{r['evaluations']:,.0f} | {r['events'] / max(1, r['evaluations']):.1f} | {r['load_s']:.2f} s | "
+            f"{r['rss_mb']:.0f} MB |"
+        )
     lines += [
         "",
         "**The whole backtest** (`kalashi backtest` without writing the report: the run-loop's TradingLoop, one "
@@ -166,9 +188,11 @@ def section(strat: dict[int, dict], full: dict[int, dict], sim: dict[int, dict],
         "|---|---|---|---|---|---|---|---|",
     ]
     for n, r in full.items():
-        lines.append(f"| {n} | {r['events']:,.0f} | {r['iterations']:,.0f} | {r['loop_s']:.2f} s | "
-                     f"**{r['events_per_s_loop']:,.0f}** | {r['total_s']:.2f} s | {r['events_per_s_total']:,.0f} | "
-                     f"{r['rss_mb']:.0f} MB |")
+        lines.append(
+            f"| {n} | {r['events']:,.0f} | {r['iterations']:,.0f} | {r['loop_s']:.2f} s | "
+            f"**{r['events_per_s_loop']:,.0f}** | {r['total_s']:.2f} s | {r['events_per_s_total']:,.0f} | "
+            f"{r['rss_mb']:.0f} MB |"
+        )
     lines += [
         "",
         "**Markets** (the same loop on the sim, 30 iterations):",
@@ -180,7 +204,8 @@ def section(strat: dict[int, dict], full: dict[int, dict], sim: dict[int, dict],
         lines.append(f"| {n:,} | {r['ms_per_iteration']:.1f} | {r['rss_mb']:.0f} MB |")
     fine, coarse = strat[min(strat)], strat[max(strat)]
     per_eval = (fine["events"] / fine["events_per_s"] - coarse["events"] / coarse["events_per_s"]) / max(
-        1, fine["evaluations"] - coarse["evaluations"])
+        1, fine["evaluations"] - coarse["evaluations"]
+    )
     per_event = coarse["events"] / coarse["events_per_s"] / coarse["events"]
     big = full[max(full)]
     per_iter = (big["loop_s"] - big["events"] / coarse["events_per_s"]) / big["iterations"]

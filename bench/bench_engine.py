@@ -96,8 +96,20 @@ def build_stream(n: int, markets: int, seed: int, mix: Mix) -> list[tuple]:
                 price = mids[t] + off if side == "bid" else mids[t] - off
                 tif = "immediate_or_cancel"
             price = min(max(price, TICK), ONE_DOLLAR - TICK)
-            events.append(("s", acct, OrderIntent(f"b{n_orders}", t, side, price, rng.randint(100, 2000),  # type: ignore[arg-type]
-                                                  time_in_force=tif)))  # type: ignore[arg-type]
+            events.append(
+                (
+                    "s",
+                    acct,
+                    OrderIntent(
+                        f"b{n_orders}",
+                        t,
+                        side,
+                        price,
+                        rng.randint(100, 2000),  # type: ignore[arg-type]
+                        time_in_force=tif,
+                    ),
+                )
+            )  # type: ignore[arg-type]
         elif r < c_cancel:
             events.append(("c", ACCOUNTS[rng.randrange(len(ACCOUNTS))], rng.random()))
         else:
@@ -206,18 +218,27 @@ def main(argv: list[str] | None = None) -> int:
         rates.append(n / dt)
         cpu_rates.append(n / cpu)
     result = {
-        "events": len(stream), "markets": args.markets, "runs": args.runs, "subscribe": args.subscribe,
-        "median_events_per_s": round(statistics.median(rates)), "min": round(min(rates)), "max": round(max(rates)),
+        "events": len(stream),
+        "markets": args.markets,
+        "runs": args.runs,
+        "subscribe": args.subscribe,
+        "median_events_per_s": round(statistics.median(rates)),
+        "min": round(min(rates)),
+        "max": round(max(rates)),
         "median_events_per_cpu_s": round(statistics.median(cpu_rates)),
-        "mix": counters, "python": platform.python_version(), "machine": platform.machine(),
+        "mix": counters,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
     }
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"matching engine: {result['median_events_per_s']:,} events/s median of {args.runs} runs "
-              f"(min {result['min']:,}, max {result['max']:,}); {len(stream):,} events, {args.markets} markets, "
-              f"subscriber={'on' if args.subscribe else 'off'}; per CPU-second: "
-              f"{result['median_events_per_cpu_s']:,}")
+        print(
+            f"matching engine: {result['median_events_per_s']:,} events/s median of {args.runs} runs "
+            f"(min {result['min']:,}, max {result['max']:,}); {len(stream):,} events, {args.markets} markets, "
+            f"subscriber={'on' if args.subscribe else 'off'}; per CPU-second: "
+            f"{result['median_events_per_cpu_s']:,}"
+        )
         print(f"mix: {counters}")
     return 0
 

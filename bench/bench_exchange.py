@@ -70,8 +70,16 @@ def load_runs() -> list[list[bytes]]:
                 elif kind == "ws_subscribed":
                     sid_of[payload["msg"]["channel"]] = payload["msg"]["sid"]
                 elif kind in ("orderbook_snapshot", "orderbook_delta"):
-                    frames.append(orjson.dumps({"type": kind, "sid": sid_of.get(env["channel"]),
-                                                "seq": env["sequence_number"], "msg": payload}))
+                    frames.append(
+                        orjson.dumps(
+                            {
+                                "type": kind,
+                                "sid": sid_of.get(env["channel"]),
+                                "seq": env["sequence_number"],
+                                "msg": payload,
+                            }
+                        )
+                    )
     return conns
 
 
@@ -152,8 +160,12 @@ def bench_ws(runs: int, nautilus_python: str | None = None) -> dict[str, Any]:
     if nautilus_python:
         import subprocess
 
-        res = subprocess.run([nautilus_python, str(ROOT / "bench" / "nautilus_book.py"), "--runs", str(runs)],
-                             capture_output=True, text=True, check=True)
+        res = subprocess.run(
+            [nautilus_python, str(ROOT / "bench" / "nautilus_book.py"), "--runs", str(runs)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         out["nautilus"] = json.loads(res.stdout.strip().splitlines()[-1])
     return out
 
@@ -167,8 +179,10 @@ def bench_signing(runs: int) -> dict[str, Any]:
     from kalashi_cli.kalshi.auth import Credentials, KalshiAuth
 
     out: dict[str, Any] = {}
-    for name, key in (("rsa2048_pss", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
-                      ("ed25519", ed25519.Ed25519PrivateKey.generate())):
+    for name, key in (
+        ("rsa2048_pss", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        ("ed25519", ed25519.Ed25519PrivateKey.generate()),
+    ):
         auth = KalshiAuth(Credentials("bench", key))
         n = 400 if name.startswith("rsa") else 5000
 
@@ -208,17 +222,26 @@ def bench_scan(runs: int) -> dict[str, Any]:
             picked = [m.ticker for m in markets if m.yes_bid and m.yes_ask and m.yes_ask - m.yes_bid <= 200][:1000]
             before = src.api_calls
             books = src.books(picked)
-            plain = KalshiSource(custom_env("https://fake.kalshi.test/trade-api/v2"), transport=fake.transport(),
-                                 event_metadata=False)
+            plain = KalshiSource(
+                custom_env("https://fake.kalshi.test/trade-api/v2"), transport=fake.transport(), event_metadata=False
+            )
             try:
                 list(plain.list_markets())
                 no_events_total = plain.api_calls
             finally:
                 plain.close()
-            results.append({"markets": len(markets), "cold": cold, "cold_total": cold_total,
-                            "no_events_total": no_events_total,
-                            "warm_total": warm_total, "prefiltered": len(picked), "books": len(books),
-                            "book_calls": src.api_calls - before})
+            results.append(
+                {
+                    "markets": len(markets),
+                    "cold": cold,
+                    "cold_total": cold_total,
+                    "no_events_total": no_events_total,
+                    "warm_total": warm_total,
+                    "prefiltered": len(picked),
+                    "books": len(books),
+                    "book_calls": src.api_calls - before,
+                }
+            )
         finally:
             src.close()
     r = results[0]
@@ -237,10 +260,17 @@ def report(ws: dict[str, Any], sig: dict[str, Any], scan: dict[str, Any], runs: 
     target_ok = "met" if best["median"] >= 400_000 else "**NOT met**"
     listing_cold = scan["cold_total"]
     nt = ws.get("nautilus")
-    nautilus_row = (f"| NautilusTrader {nt['version']} `OrderBook` (L2) driven from Python on the same frames: decode, "
-                    f"Kalshi's relative sizes made absolute, `apply_delta`, best bid and ask read after every message "
-                    f"(bench/nautilus_book.py, its own venv) | {nt['median']:,.0f} msg/s (runs {min(nt['runs']):,.0f} – "
-                    f"{max(nt['runs']):,.0f}) |\n") if nt else ""
+    nautilus_row = (
+        (
+            f"| NautilusTrader {nt['version']} `OrderBook` (L2) driven from Python on the same frames: decode, "
+            f"Kalshi's relative sizes made absolute, `apply_delta`, best bid and ask read after every message "
+            f"(bench/nautilus_book.py, its own venv) | {nt['median']:,.0f} msg/s (runs {min(nt['runs']):,.0f} – "
+            f"{max(nt['runs']):,.0f}) |\n"
+        )
+        if nt
+        else ""
+    )
+    markets_calls = f" + {cold.get('GET /markets', 0)} × GET /markets" if cold.get("GET /markets") else ""
     return f"""## Exchange client
 
 Command: `{COMMAND.replace("--write-docs", "--nautilus /tmp/ntv/bin/python --write-docs") if nt else COMMAND}` (median of {runs} runs; rates are per CPU-second of one core, `time.thread_time`; Python {platform.python_version()}, {cpu},
@@ -256,7 +286,7 @@ Command: `{COMMAND.replace("--write-docs", "--nautilus /tmp/ntv/bin/python --wri
 | local book → domain Market, best first ({ws["levels"]} levels) | {ws["to_market_us"]:.1f} µs per call |
 | signing, RSA-2048 PSS (KalshiAuth.headers) | {sig["rsa2048_pss"]:,.0f} signatures/s |
 | signing, Ed25519 | {sig["ed25519"]:,.0f} signatures/s |
-| 10 000-market scan, cold: listing calls (target ≤ 15) | **{listing_cold}** = {cold.get("GET /series", 0)} × GET /series + {cold.get("GET /events", 0)} × GET /events?with_nested_markets=true (limit 200, {scan["markets"] // 5:,} events of 5 markets){f' + {cold.get("GET /markets", 0)} × GET /markets' if cold.get("GET /markets") else ""} |
+| 10 000-market scan, cold: listing calls (target ≤ 15) | **{listing_cold}** = {cold.get("GET /series", 0)} × GET /series + {cold.get("GET /events", 0)} × GET /events?with_nested_markets=true (limit 200, {scan["markets"] // 5:,} events of 5 markets){markets_calls} |
 | 10 000-market scan, warm (series/events cached) | **{scan["warm_total"]}** × GET /markets (limit 1000) |
 | 10 000-market scan, cold, `event_metadata=False` | {scan["no_events_total"]} = 1 × GET /series + 10 × GET /markets |
 | batched orderbooks for {scan["prefiltered"]} prefiltered markets (spread ≤ 2¢) | {scan["book_calls"]} × GET /markets/orderbooks (≤ 100 tickers each) |
@@ -294,8 +324,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--write-docs", action="store_true")
-    ap.add_argument("--nautilus", metavar="PYTHON", help="an interpreter with nautilus_trader installed, for the "
-                                                          "side-by-side order book figure")
+    ap.add_argument(
+        "--nautilus",
+        metavar="PYTHON",
+        help="an interpreter with nautilus_trader installed, for the side-by-side order book figure",
+    )
     args = ap.parse_args()
     if not RUNS.exists():
         sys.exit(f"needs the shared recordings at {RUNS}")

@@ -87,8 +87,10 @@ def steady(n: int, runs: int) -> float:
 
 def piped(n: int) -> float:
     env = {**os.environ, "KALASHI_HOME": tempfile.mkdtemp()}
-    cmd = (f"{KALASHI} scan --source sim:seed=1,markets={n} --quiet | {KALASHI} analyze --quiet | "
-           f"{KALASHI} correlate --quiet > /dev/null")
+    cmd = (
+        f"{KALASHI} scan --source sim:seed=1,markets={n} --quiet | {KALASHI} analyze --quiet | "
+        f"{KALASHI} correlate --quiet > /dev/null"
+    )
     t0 = time.perf_counter()
     subprocess.run(cmd, shell=True, check=True, env=env, executable="/bin/bash")
     return time.perf_counter() - t0
@@ -97,8 +99,9 @@ def piped(n: int) -> float:
 def startup(args: list[str], stdin: bytes | None = None) -> float:
     env = {**os.environ, "KALASHI_HOME": tempfile.mkdtemp()}
     t0 = time.perf_counter()
-    subprocess.run([KALASHI, *args], input=stdin if stdin is not None else b"", stdout=subprocess.DEVNULL,
-                   check=True, env=env)
+    subprocess.run(
+        [KALASHI, *args], input=stdin if stdin is not None else b"", stdout=subprocess.DEVNULL, check=True, env=env
+    )
     return time.perf_counter() - t0
 
 
@@ -106,8 +109,23 @@ def peak_rss_run_loop(n: int, iterations: int = 3) -> tuple[float, float]:
     env = {**os.environ, "KALASHI_HOME": tempfile.mkdtemp()}
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    subprocess.run([KALASHI, "run-loop", "--paper", "--source", f"sim:seed=1,markets={n}", "--iterations",
-                    str(iterations), "--interval", "0", "--quiet"], stdout=subprocess.DEVNULL, check=True, env=env)
+    subprocess.run(
+        [
+            KALASHI,
+            "run-loop",
+            "--paper",
+            "--source",
+            f"sim:seed=1,markets={n}",
+            "--iterations",
+            str(iterations),
+            "--interval",
+            "0",
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        check=True,
+        env=env,
+    )
     dt = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(before, after) / 1024, dt / iterations  # ru_maxrss is KiB on Linux

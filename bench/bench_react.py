@@ -80,8 +80,13 @@ def bench_profile() -> Profile:
         paper=s.replace(p.paper, starting_balance=Decimal(BALANCE // 1_000_000), latency_ms=0),
         analyze=s.replace(p.analyze, spread=s.replace(p.analyze.spread, enabled=False)),
         risk=s.replace(p.risk, max_daily_cost=Decimal(10**9), daily_loss_limit=Decimal(10**9)),
-        correlate=s.replace(p.correlate, max_position_pct=Decimal(1), max_group_pct=Decimal(1),
-                            max_event_pct=Decimal(1), exposure_edge_multiplier=Decimal(1)),
+        correlate=s.replace(
+            p.correlate,
+            max_position_pct=Decimal(1),
+            max_group_pct=Decimal(1),
+            max_event_pct=Decimal(1),
+            exposure_edge_multiplier=Decimal(1),
+        ),
     )
 
 
@@ -172,8 +177,13 @@ def prepare_events(sim: Sim, limit: int = 200) -> list[tuple[str, list[str], lis
             m = recs[0].market
             if not m.mutually_exclusive or not 2 <= len(recs) <= 3:
                 continue
-            if any(x.engine.market_status(r.ticker) != "active" or r.market.strike_type or r.market.is_combo
-                   or r.close_ms < x.now_ms() + 1_800_000 for r in recs):
+            if any(
+                x.engine.market_status(r.ticker) != "active"
+                or r.market.strike_type
+                or r.market.is_combo
+                or r.close_ms < x.now_ms() + 1_800_000
+                for r in recs
+            ):
                 continue  # (a market closing within the run would leave the scan's window: no order)
             n = len(recs)
             share = (10_000 // n) // TICK * TICK
@@ -194,19 +204,31 @@ def one_run(sim: Sim, broker_kind: str, reactions: int, work: Path, journal_dir:
     profile = bench_profile()
     probe = Probe()
     events = prepare_events(sim)
-    source = KalshiSource(custom_env(sim.url), credentials=credentials(sim.key), ws=True, ws_ready_timeout=120,
-                          feed_options={"on_raw": probe.on_raw})
+    source = KalshiSource(
+        custom_env(sim.url),
+        credentials=credentials(sim.key),
+        ws=True,
+        ws_ready_timeout=120,
+        feed_options={"on_raw": probe.on_raw},
+    )
     jdir = journal_dir if journal_dir is not None else work
-    journal = Journal(jdir / f"journal-{broker_kind}-{os.getpid()}-{time.time_ns()}.sqlite",
-                      mode="demo" if broker_kind == "sim-exchange" else "paper")
+    journal = Journal(
+        jdir / f"journal-{broker_kind}-{os.getpid()}-{time.time_ns()}.sqlite",
+        mode="demo" if broker_kind == "sim-exchange" else "paper",
+    )
     broker: Any
     if broker_kind == "sim-exchange":
-        broker = KalshiBroker("demo", custom_env(sim.url), credentials(sim.key), timeout=10.0,
-                              transport=ProbeTransport(probe))
+        broker = KalshiBroker(
+            "demo", custom_env(sim.url), credentials(sim.key), timeout=10.0, transport=ProbeTransport(probe)
+        )
         journal.set_meta("starting_balance", str(broker.balance().balance))
     else:
-        broker = ProbedPaper(source, jdir / f"paper-exchange-{os.getpid()}-{time.time_ns()}.sqlite",
-                             starting_balance=BALANCE, latency_ms=0)
+        broker = ProbedPaper(
+            source,
+            jdir / f"paper-exchange-{os.getpid()}-{time.time_ns()}.sqlite",
+            starting_balance=BALANCE,
+            latency_ms=0,
+        )
         broker.probe = probe
     loop = TradingLoop(profile, source, broker, journal)
     reactor = BenchReactor(loop, change_feed(source))
@@ -215,8 +237,9 @@ def one_run(sim: Sim, broker_kind: str, reactions: int, work: Path, journal_dir:
     def on_iteration(_: IterationResult) -> None:
         first.set()
 
-    thread = threading.Thread(target=reactor.run, kwargs={"interval": 24 * 3600, "on_iteration": on_iteration},
-                              daemon=True)
+    thread = threading.Thread(
+        target=reactor.run, kwargs={"interval": 24 * 3600, "on_iteration": on_iteration}, daemon=True
+    )
     t0 = time.perf_counter()
     thread.start()
     try:
@@ -252,8 +275,15 @@ def one_run(sim: Sim, broker_kind: str, reactions: int, work: Path, journal_dir:
             if reactor.ctx is not None:
                 reactor.ctx.acted.clear()  # the next injection on this event is a new arbitrage
         stats = reactor.stats
-        return {"subscribed": subscribed, "watched": reactor.watched(), "events": len(events), "startup_s": startup,
-                "latencies": latencies, "own": list(stats.tick_to_order_ns), "missed": missed}
+        return {
+            "subscribed": subscribed,
+            "watched": reactor.watched(),
+            "events": len(events),
+            "startup_s": startup,
+            "latencies": latencies,
+            "own": list(stats.tick_to_order_ns),
+            "missed": missed,
+        }
     finally:
         loop.stop_event.set()
         thread.join(60)
@@ -262,9 +292,15 @@ def one_run(sim: Sim, broker_kind: str, reactions: int, work: Path, journal_dir:
         journal.close()
 
 
-def bench(runs: int, reactions: int, markets: int, journal_dir: Path | None = None,
-          segment: int = 500, brokers: tuple[str, ...] = ("sim-exchange", "paper"),
-          paper_segment: int = 1000) -> dict[str, Any]:
+def bench(
+    runs: int,
+    reactions: int,
+    markets: int,
+    journal_dir: Path | None = None,
+    segment: int = 500,
+    brokers: tuple[str, ...] = ("sim-exchange", "paper"),
+    paper_segment: int = 1000,
+) -> dict[str, Any]:
     """``runs`` runs per broker of ``reactions`` reactions each, in segments of a fresh simulator and client.
 
     Segments: the simulator's order and fill listings, and the paper exchange's bookkeeping,
@@ -274,9 +310,15 @@ def bench(runs: int, reactions: int, markets: int, journal_dir: Path | None = No
     ``segment`` (sim-exchange) or ``paper_segment`` (paper) reactions keeps a run's duration
     linear. Percentiles pool a run's segments.
     """
-    out: dict[str, Any] = {"runs": runs, "reactions": reactions, "markets": markets, "segment": segment,
-                           "journal_dir": str(journal_dir) if journal_dir else "",
-                           "paper_segment": paper_segment, "journal_write": journal_write(journal_dir)}
+    out: dict[str, Any] = {
+        "runs": runs,
+        "reactions": reactions,
+        "markets": markets,
+        "segment": segment,
+        "journal_dir": str(journal_dir) if journal_dir else "",
+        "paper_segment": paper_segment,
+        "journal_write": journal_write(journal_dir),
+    }
     for kind in brokers:
         results = []
         size = segment if kind == "sim-exchange" else paper_segment
@@ -299,17 +341,40 @@ def bench(runs: int, reactions: int, markets: int, journal_dir: Path | None = No
                 own += seg.pop("own")
                 segs.append(seg)
                 done += n
-            res = {"broker": kind, "reactions": len(lat), "missed": sum(x["missed"] for x in segs),
-                   "segments": len(segs), "subscribed": min(x["subscribed"] for x in segs),
-                   "watched": min(x["watched"] for x in segs), "startup_s": statistics.median(x["startup_s"] for x in segs),
-                   "p50_ms": percentile(lat, 0.5) / 1e6, "p90_ms": percentile(lat, 0.9) / 1e6,
-                   "p99_ms": percentile(lat, 0.99) / 1e6, "max_ms": max(lat) / 1e6 if lat else 0.0,
-                   "reactor_p50_ms": percentile(own, 0.5) / 1e6, "reactor_p99_ms": percentile(own, 0.99) / 1e6}
+            res = {
+                "broker": kind,
+                "reactions": len(lat),
+                "missed": sum(x["missed"] for x in segs),
+                "segments": len(segs),
+                "subscribed": min(x["subscribed"] for x in segs),
+                "watched": min(x["watched"] for x in segs),
+                "startup_s": statistics.median(x["startup_s"] for x in segs),
+                "p50_ms": percentile(lat, 0.5) / 1e6,
+                "p90_ms": percentile(lat, 0.9) / 1e6,
+                "p99_ms": percentile(lat, 0.99) / 1e6,
+                "max_ms": max(lat) / 1e6 if lat else 0.0,
+                "reactor_p50_ms": percentile(own, 0.5) / 1e6,
+                "reactor_p99_ms": percentile(own, 0.99) / 1e6,
+            }
             print(json.dumps(res), file=sys.stderr, flush=True)
             results.append(res)
-        out[kind] = {"results": results, **{k: statistics.median(x[k] for x in results)
-                                             for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "reactor_p50_ms",
-                                                       "reactor_p99_ms", "subscribed", "watched", "startup_s")}}
+        out[kind] = {
+            "results": results,
+            **{
+                k: statistics.median(x[k] for x in results)
+                for k in (
+                    "p50_ms",
+                    "p90_ms",
+                    "p99_ms",
+                    "max_ms",
+                    "reactor_p50_ms",
+                    "reactor_p99_ms",
+                    "subscribed",
+                    "watched",
+                    "startup_s",
+                )
+            },
+        }
     return out
 
 
@@ -335,10 +400,12 @@ def _rows(r: dict[str, Any], where: str) -> list[str]:
         x = r[kind]
         res = x["results"]
         met = "met" if x["p99_ms"] < 10 else "**NOT met**"
-        rows.append(f"| {kind} | {where} | {min(v['reactions'] for v in res):,} × {len(res)} | {x['subscribed']:,.0f} "
-                    f"({x['watched']:,.0f} passed the scan) | **{x['p50_ms']:.2f} ms** | {x['p90_ms']:.2f} ms | "
-                    f"**{x['p99_ms']:.2f} ms** ({met}) | {x['max_ms']:.1f} ms | "
-                    f"{x['reactor_p50_ms']:.2f} / {x['reactor_p99_ms']:.2f} ms |")
+        rows.append(
+            f"| {kind} | {where} | {min(v['reactions'] for v in res):,} × {len(res)} | {x['subscribed']:,.0f} "
+            f"({x['watched']:,.0f} passed the scan) | **{x['p50_ms']:.2f} ms** | {x['p90_ms']:.2f} ms | "
+            f"**{x['p99_ms']:.2f} ms** ({met}) | {x['max_ms']:.1f} ms | "
+            f"{x['reactor_p50_ms']:.2f} / {x['reactor_p99_ms']:.2f} ms |"
+        )
     return rows
 
 
@@ -353,23 +420,33 @@ def report(r: dict[str, Any], tmpfs: dict[str, Any] | None = None) -> str:
     if tmpfs is None:
         command = f"`{base} --runs {r['runs']} --reactions {r['reactions']} --markets {r['markets']} --write-docs`"
     else:
-        command = (f"`{base} --runs {r['runs']} --reactions {r['reactions']} --markets {r['markets']} --json > "
-                   f"disk.json`, `{base} --runs {tmpfs['runs']} --reactions {tmpfs['reactions']} --markets "
-                   f"{tmpfs['markets']} --journal-dir {tmpfs['journal_dir']} --json > tmpfs.json`, then "
-                   f"`{base} --from-json disk.json tmpfs.json --write-docs`")
-    seg = (f"A run is segments of {r['segment']:,} (sim-exchange) or {r.get('paper_segment', r['reactions']):,} "
-           "(paper) reactions, each on a fresh simulator, client and account: the simulator's order and fill "
-           "listings and the paper exchange's bookkeeping slow down with every order an account holds, which "
-           "stretched the time *between* reactions (not the reactions) past an hour for 10 000 on one account; "
-           "a run's percentiles pool its segments.")
+        command = (
+            f"`{base} --runs {r['runs']} --reactions {r['reactions']} --markets {r['markets']} --json > "
+            f"disk.json`, `{base} --runs {tmpfs['runs']} --reactions {tmpfs['reactions']} --markets "
+            f"{tmpfs['markets']} --journal-dir {tmpfs['journal_dir']} --json > tmpfs.json`, then "
+            f"`{base} --from-json disk.json tmpfs.json --write-docs`"
+        )
+    seg = (
+        f"A run is segments of {r['segment']:,} (sim-exchange) or {r.get('paper_segment', r['reactions']):,} "
+        "(paper) reactions, each on a fresh simulator, client and account: the simulator's order and fill "
+        "listings and the paper exchange's bookkeeping slow down with every order an account holds, which "
+        "stretched the time *between* reactions (not the reactions) past an hour for 10 000 on one account; "
+        "a run's percentiles pool its segments."
+    )
     jw = r.get("journal_write", {})
     jw_tmp = (tmpfs or {}).get("journal_write", {})
     disk_sim, disk_paper = r["sim-exchange"]["p99_ms"], r["paper"]["p99_ms"]
     met_disk = disk_sim < 10 and disk_paper < 10
-    verdict = ("met with the journal on disk" if met_disk else
-               "**not met with the journal on this machine's disk**" +
-               ("; met with it on tmpfs" if tmpfs and tmpfs["sim-exchange"]["p99_ms"] < 10
-                and tmpfs["paper"]["p99_ms"] < 10 else ""))
+    verdict = (
+        "met with the journal on disk"
+        if met_disk
+        else "**not met with the journal on this machine's disk**"
+        + (
+            "; met with it on tmpfs"
+            if tmpfs and tmpfs["sim-exchange"]["p99_ms"] < 10 and tmpfs["paper"]["p99_ms"] < 10
+            else ""
+        )
+    )
     return f"""## Event-driven mode (`run-loop --react`)
 
 Commands: {command} (Python {platform.python_version()}, {cpu}, {os.cpu_count()} CPUs visible, shared
@@ -426,14 +503,27 @@ def main() -> None:
     ap.add_argument("--markets", type=int, default=10_000)
     ap.add_argument("--segment", type=int, default=500, help="sim-exchange reactions per fresh simulator (see bench())")
     ap.add_argument("--paper-segment", type=int, default=1000, help="paper reactions per fresh account")
-    ap.add_argument("--broker", choices=("sim-exchange", "paper"), action="append",
-                    help="measure only this broker (repeatable; default both)")
-    ap.add_argument("--journal-dir", type=Path, metavar="DIR",
-                    help="put the journal (and the paper ledger) there instead of the temporary directory, e.g. "
-                         "/dev/shm to leave the disk's fsync out")
+    ap.add_argument(
+        "--broker",
+        choices=("sim-exchange", "paper"),
+        action="append",
+        help="measure only this broker (repeatable; default both)",
+    )
+    ap.add_argument(
+        "--journal-dir",
+        type=Path,
+        metavar="DIR",
+        help="put the journal (and the paper ledger) there instead of the temporary directory, e.g. "
+        "/dev/shm to leave the disk's fsync out",
+    )
     ap.add_argument("--json", action="store_true", help="print the figures as JSON instead of the docs section")
-    ap.add_argument("--from-json", nargs="+", type=Path, metavar="FILE",
-                    help="write the section from earlier --json outputs (disk run first, then the tmpfs run)")
+    ap.add_argument(
+        "--from-json",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="write the section from earlier --json outputs (disk run first, then the tmpfs run)",
+    )
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     if args.from_json:
@@ -448,8 +538,15 @@ def main() -> None:
         if args.write_docs:
             write_docs(section)
         return
-    r = bench(args.runs, args.reactions, args.markets, args.journal_dir, args.segment,
-              tuple(args.broker or ("sim-exchange", "paper")), args.paper_segment)
+    r = bench(
+        args.runs,
+        args.reactions,
+        args.markets,
+        args.journal_dir,
+        args.segment,
+        tuple(args.broker or ("sim-exchange", "paper")),
+        args.paper_segment,
+    )
     if args.json:
         print(json.dumps(r, indent=1))
         return

@@ -77,12 +77,34 @@ class Server:
     """`kalashi sim-exchange` in a subprocess on a free port."""
 
     def __init__(self, markets: int, speed: float, keys: Path) -> None:
-        cmd = [sys.executable, "-m", "kalashi_cli", "sim-exchange", "--port", "0", "--markets", str(markets),
-               "--speed", str(speed), "--demo-keys", str(keys), "--key-type", "ed25519",
-               "--no-rate-limits", "--balance", "100000000", "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "kalashi_cli",
+            "sim-exchange",
+            "--port",
+            "0",
+            "--markets",
+            str(markets),
+            "--speed",
+            str(speed),
+            "--demo-keys",
+            str(keys),
+            "--key-type",
+            "ed25519",
+            "--no-rate-limits",
+            "--balance",
+            "100000000",
+            "--quiet",
+        ]
         self.cmd = " ".join(["kalashi", *cmd[3:]])
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, "KALASHI_HOME": str(keys.parent / "home")})
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "KALASHI_HOME": str(keys.parent / "home")},
+        )
         assert self.proc.stdout is not None
         self.ready = json.loads(self.proc.stdout.readline())
         self.port = int(self.ready["port"])
@@ -157,12 +179,28 @@ def read_mix(tickers: list[str], rng: random.Random) -> Callable[[], Request]:
 
 
 def _order(t: str, side: str, price: str, tif: str, **extra: Any) -> bytes:
-    return orjson.dumps({"ticker": t, "side": side, "price": price, "count": "1", "time_in_force": tif,
-                         "self_trade_prevention_type": "maker", **extra})
+    return orjson.dumps(
+        {
+            "ticker": t,
+            "side": side,
+            "price": price,
+            "count": "1",
+            "time_in_force": tif,
+            "self_trade_prevention_type": "maker",
+            **extra,
+        }
+    )
 
 
-async def worker(conn: Connection, mix: str, tickers: list[str], seed: int, deadline: float,
-                 latencies: list[float], statuses: Counter[int]) -> int:
+async def worker(
+    conn: Connection,
+    mix: str,
+    tickers: list[str],
+    seed: int,
+    deadline: float,
+    latencies: list[float],
+    statuses: Counter[int],
+) -> int:
     rng = random.Random(seed)
     reads = read_mix(tickers, rng)
     resting: deque[str] = deque()
@@ -177,11 +215,19 @@ async def worker(conn: Connection, mix: str, tickers: list[str], seed: int, dead
             if u < 0.3 and resting:
                 method, path, body, signed = "DELETE", f"/portfolio/events/orders/{resting.popleft()}", None, True
             elif u < 0.5:
-                method, path, body, signed = ("POST", "/portfolio/events/orders",
-                                              _order(t, "bid", "0.9900", "immediate_or_cancel"), True)
+                method, path, body, signed = (
+                    "POST",
+                    "/portfolio/events/orders",
+                    _order(t, "bid", "0.9900", "immediate_or_cancel"),
+                    True,
+                )
             else:
-                method, path, body, signed = ("POST", "/portfolio/events/orders",
-                                              _order(t, "bid", "0.0100", "good_till_canceled", post_only=True), True)
+                method, path, body, signed = (
+                    "POST",
+                    "/portfolio/events/orders",
+                    _order(t, "bid", "0.0100", "good_till_canceled", post_only=True),
+                    True,
+                )
         t0 = perf()
         status, answer = await conn.send(method, path, body, signed)
         latencies.append((perf() - t0) * 1000)
@@ -194,8 +240,9 @@ async def worker(conn: Connection, mix: str, tickers: list[str], seed: int, dead
     return n
 
 
-async def one_run(port: int, auth: KalshiAuth, mix: str, connections: int, seconds: float, tickers: list[str],
-                  seed: int) -> RunResult:
+async def one_run(
+    port: int, auth: KalshiAuth, mix: str, connections: int, seconds: float, tickers: list[str], seed: int
+) -> RunResult:
     conns = [Connection(port, auth) for _ in range(connections)]
     for c in conns:
         await c.open()
@@ -203,8 +250,9 @@ async def one_run(port: int, auth: KalshiAuth, mix: str, connections: int, secon
     statuses: Counter[int] = Counter()
     t0 = time.perf_counter()
     deadline = t0 + seconds
-    counts = await asyncio.gather(*(worker(c, mix, tickers, seed * 1000 + i, deadline, latencies, statuses)
-                                    for i, c in enumerate(conns)))
+    counts = await asyncio.gather(
+        *(worker(c, mix, tickers, seed * 1000 + i, deadline, latencies, statuses) for i, c in enumerate(conns))
+    )
     elapsed = time.perf_counter() - t0
     for c in conns:
         await c.close()
@@ -214,8 +262,12 @@ async def one_run(port: int, auth: KalshiAuth, mix: str, connections: int, secon
 def active_tickers(port: int) -> list[str]:
     import httpx
 
-    body = httpx.get(f"http://127.0.0.1:{port}{PREFIX}/markets", params={"status": "open", "limit": 1000},
-                     trust_env=False, timeout=30).json()
+    body = httpx.get(
+        f"http://127.0.0.1:{port}{PREFIX}/markets",
+        params={"status": "open", "limit": 1000},
+        trust_env=False,
+        timeout=30,
+    ).json()
     return [m["ticker"] for m in body["markets"] if m["yes_ask_dollars"] != "1.0000"]
 
 
@@ -235,20 +287,33 @@ def main(argv: list[str] | None = None) -> int:
             tickers = active_tickers(server.port)
             mixes = ("read", "orders") if args.mix == "both" else (args.mix,)
             print(f"# server: {server.cmd}", file=sys.stderr)
-            print(f"# load: {args.connections} connections, {args.runs} runs of {args.seconds:g} s, "
-                  f"{len(tickers)} active markets; Python {platform.python_version()}, {platform.machine()}, "
-                  f"{os.cpu_count()} CPUs", file=sys.stderr)
+            print(
+                f"# load: {args.connections} connections, {args.runs} runs of {args.seconds:g} s, "
+                f"{len(tickers)} active markets; Python {platform.python_version()}, {platform.machine()}, "
+                f"{os.cpu_count()} CPUs",
+                file=sys.stderr,
+            )
             for mix in mixes:
                 results = []
                 for r in range(args.runs):
                     tickers = active_tickers(server.port)  # markets close and settle while we run
-                    res = asyncio.run(one_run(server.port, server.auth, mix, args.connections, args.seconds,
-                                              tickers, seed=r))
+                    res = asyncio.run(
+                        one_run(server.port, server.auth, mix, args.connections, args.seconds, tickers, seed=r)
+                    )
                     results.append(res)
                     if args.json:
-                        print(json.dumps({"mix": mix, "run": r, "rps": round(res.rps, 1),
-                                          "p50_ms": round(res.pct(0.5), 3), "p99_ms": round(res.pct(0.99), 3),
-                                          "statuses": dict(res.statuses)}))
+                        print(
+                            json.dumps(
+                                {
+                                    "mix": mix,
+                                    "run": r,
+                                    "rps": round(res.rps, 1),
+                                    "p50_ms": round(res.pct(0.5), 3),
+                                    "p99_ms": round(res.pct(0.99), 3),
+                                    "statuses": dict(res.statuses),
+                                }
+                            )
+                        )
                 rps = statistics.median(x.rps for x in results)
                 p50 = statistics.median(x.pct(0.5) for x in results)
                 p99 = statistics.median(x.pct(0.99) for x in results)
@@ -256,9 +321,11 @@ def main(argv: list[str] | None = None) -> int:
                 for x in results:
                     bad.update({s: n for s, n in x.statuses.items() if s >= 300})
                 total = sum(x.requests for x in results)
-                print(f"{mix:7s} {args.connections:3d} conns  {rps:9.0f} req/s  p50 {p50:7.2f} ms  "
-                      f"p99 {p99:7.2f} ms  runs {min(x.rps for x in results):.0f}–{max(x.rps for x in results):.0f}"
-                      f"  non-2xx {sum(bad.values())}/{total} {dict(bad) if bad else ''}")
+                print(
+                    f"{mix:7s} {args.connections:3d} conns  {rps:9.0f} req/s  p50 {p50:7.2f} ms  "
+                    f"p99 {p99:7.2f} ms  runs {min(x.rps for x in results):.0f}–{max(x.rps for x in results):.0f}"
+                    f"  non-2xx {sum(bad.values())}/{total} {dict(bad) if bad else ''}"
+                )
         finally:
             server.close()
     return 0

@@ -153,20 +153,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import numpy
 
-    print(f"Python {platform.python_version()}, numpy {numpy.__version__}, {platform.machine()}, "
-          f"{platform.processor() or 'cpu ?'}; medians of {args.runs} cold runs / {args.steps} warm steps")
+    print(
+        f"Python {platform.python_version()}, numpy {numpy.__version__}, {platform.machine()}, "
+        f"{platform.processor() or 'cpu ?'}; medians of {args.runs} cold runs / {args.steps} warm steps"
+    )
     print()
-    print("| markets | cold: import + layout + first step | warm step (markets_at), wall / CPU | markets/s "
-          "| numeric core | advance() | trades/step | market_at (fresh, then next) | heap, one step held "
-          "| peak RSS (cold) |")
+    print(
+        "| markets | cold: import + layout + first step | warm step (markets_at), wall / CPU | markets/s "
+        "| numeric core | advance() | trades/step | market_at (fresh, then next) | heap, one step held "
+        "| peak RSS (cold) |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---|---:|---:|")
     for r in rows:
-        print(f"| {r['markets']:,} | {r['cold_total']:.2f} s ({r['cold_import']:.2f} + {r['cold_layout']:.2f} + "
-              f"{r['cold_first_step']:.2f}) | {r['warm_step'] * 1000:.0f} / {r['warm_cpu'] * 1000:.0f} ms "
-              f"| {r['markets_per_s']:,.0f} "
-              f"| {r['core'] * 1000:.0f} ms | {r['advance'] * 1000:.0f} ms | {r['trades_per_step']:,.0f} "
-              f"| {r['market_at_first'] * 1000:.0f} ms, then {r['market_at_next'] * 1000:.1f} ms "
-              f"| {r['heap_mb']:.0f} MB | {r['cold_rss_mb']:.0f} MB |")
+        print(
+            f"| {r['markets']:,} | {r['cold_total']:.2f} s ({r['cold_import']:.2f} + {r['cold_layout']:.2f} + "
+            f"{r['cold_first_step']:.2f}) | {r['warm_step'] * 1000:.0f} / {r['warm_cpu'] * 1000:.0f} ms "
+            f"| {r['markets_per_s']:,.0f} "
+            f"| {r['core'] * 1000:.0f} ms | {r['advance'] * 1000:.0f} ms | {r['trades_per_step']:,.0f} "
+            f"| {r['market_at_first'] * 1000:.0f} ms, then {r['market_at_next'] * 1000:.1f} ms "
+            f"| {r['heap_mb']:.0f} MB | {r['cold_rss_mb']:.0f} MB |"
+        )
     return 0
 
 

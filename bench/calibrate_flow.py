@@ -41,8 +41,12 @@ def measure_real(data: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """The real statistics, and the raw distributions the plots draw."""
     tapes, results = flow_real.read_runs(data)
     real_moves: dict[str, list[float]] = {}
-    fc_real = (flow_real.forecasts_btc(tapes, results) + flow_real.forecasts_weather(data)
-               + flow_real.forecasts_politics(data) + flow_real.forecasts_sports(data))
+    fc_real = (
+        flow_real.forecasts_btc(tapes, results)
+        + flow_real.forecasts_weather(data)
+        + flow_real.forecasts_politics(data)
+        + flow_real.forecasts_sports(data)
+    )
     real = {
         "windows": len(tapes),
         "trades": flow_real.trade_stats(tapes),
@@ -50,19 +54,31 @@ def measure_real(data: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         "markouts": flow_real.markout_stats(tapes),
         "close": flow_real.close_stats(tapes),
         "reliability": flow_real.reliability(fc_real),
-        "reliability_by_source": {s: flow_real.reliability([f for f in fc_real if f.source == s])
-                                  for s in ("crypto", "weather", "politics", "sports")},
-        "brier_crypto_by_minutes": flow_real.brier_by_time([f for f in fc_real if f.source == "crypto"],
-                                                           (0, 1, 2, 5, 10, 15)),
-        "brier_weather_by_minutes": flow_real.brier_by_time([f for f in fc_real if f.source == "weather"],
-                                                            (60, 360, 720, 1440, 2880)),
+        "reliability_by_source": {
+            s: flow_real.reliability([f for f in fc_real if f.source == s])
+            for s in ("crypto", "weather", "politics", "sports")
+        },
+        "brier_crypto_by_minutes": flow_real.brier_by_time(
+            [f for f in fc_real if f.source == "crypto"], (0, 1, 2, 5, 10, 15)
+        ),
+        "brier_weather_by_minutes": flow_real.brier_by_time(
+            [f for f in fc_real if f.source == "weather"], (60, 360, 720, 1440, 2880)
+        ),
     }
     sizes_real = [tr[6] for t in tapes for tr in t.trades if tr[6] > 0]
     return real, {"sizes_real": sizes_real, "moves_real": real_moves}
 
 
-def measure(data: Path | None, *, btc_markets: int, all_markets: int, steps: int, seed: int,
-            naive: bool = True, real: dict[str, Any] | None = None) -> dict[str, Any]:
+def measure(
+    data: Path | None,
+    *,
+    btc_markets: int,
+    all_markets: int,
+    steps: int,
+    seed: int,
+    naive: bool = True,
+    real: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Every statistic, real and sim, plus the raw distributions the plots need (under ``_raw``).
 
     ``real`` reuses real statistics measured before (e.g. the committed docs/img/flow/flow.json)
@@ -83,9 +99,14 @@ def measure(data: Path | None, *, btc_markets: int, all_markets: int, steps: int
     everything = flow_sim.walk(all_markets, steps, seed=seed)
     sim_all = flow_sim.measure_sim_flow(everything, steps)
     sim_all["by_group"] = {
-        g: {"markouts": flow_sim.markout_stats(ts), "returns": flow_sim.returns_to_settlement(ts),
-            "moves": flow_sim.move_stats(ts), "trades": flow_sim.trade_stats(ts, steps)}
-        for g, ts in sorted(flow_sim.by_group(everything).items())}
+        g: {
+            "markouts": flow_sim.markout_stats(ts),
+            "returns": flow_sim.returns_to_settlement(ts),
+            "moves": flow_sim.move_stats(ts),
+            "trades": flow_sim.trade_stats(ts, steps),
+        }
+        for g, ts in sorted(flow_sim.by_group(everything).items())
+    }
 
     out: dict[str, Any] = {
         "config": {"btc_markets": btc_markets, "all_markets": all_markets, "steps": steps, "seed": seed},
@@ -98,9 +119,11 @@ def measure(data: Path | None, *, btc_markets: int, all_markets: int, steps: int
         out["naive"] = {}
         for strategy in ("join", "improve"):
             out["naive"][strategy] = naive_quotes.evaluate(
-                naive_quotes.run(strategy, markets=2000, steps=200, seed=seed, sample=300))
+                naive_quotes.run(strategy, markets=2000, steps=200, seed=seed, sample=300)
+            )
         out["naive"]["improve, books ≥ 4¢"] = naive_quotes.evaluate(
-            naive_quotes.run("improve", markets=3000, steps=200, seed=seed, sample=600, min_spread=400))
+            naive_quotes.run("improve", markets=3000, steps=200, seed=seed, sample=600, min_spread=400)
+        )
     return out
 
 
@@ -120,8 +143,14 @@ def _pm(v: float, e: float) -> str:
 def tables(m: dict[str, Any]) -> str:
     """The comparison as Markdown tables (what docs/sim-calibration.md quotes)."""
     r, sb, sa = m["real"], m["sim_btc"], m["sim_all"]
-    lines = [*_trades_table(r, sb), *_moves_table(r, sb), *_markouts_table(r, sb), *_close_table(r, sb),
-             *_outcome_tables(r, sb, sa), *_earnings_table(sb, sa)]
+    lines = [
+        *_trades_table(r, sb),
+        *_moves_table(r, sb),
+        *_markouts_table(r, sb),
+        *_close_table(r, sb),
+        *_outcome_tables(r, sb, sa),
+        *_earnings_table(sb, sa),
+    ]
     if "naive" in m:
         lines += _naive_table(m["naive"])
     return "\n".join(lines)
@@ -135,16 +164,24 @@ def _trades_table(r: dict[str, Any], sb: dict[str, Any]) -> list[str]:
     add("| | real (4 runs, 8 windows) | sim (KXBTC15M/KXETH15M) |")
     add("|---|---|---|")
     rt, st = r["trades"], sb["trades"]
-    add(f"| trade intervals / prints per minute | {_f(rt['trade_intervals_per_minute'], 1)} (1 s ticker intervals) "
-        f"| {_f(st['prints_per_minute'], 1)} prints |")
+    add(
+        f"| trade intervals / prints per minute | {_f(rt['trade_intervals_per_minute'], 1)} (1 s ticker intervals) "
+        f"| {_f(st['prints_per_minute'], 1)} prints |"
+    )
     add(f"| contracts per minute | {_f(rt['contracts_per_minute'], 0)} | {_f(st['contracts_per_minute'], 0)} |")
-    add(f"| trade size p10/p25/p50/p75/p90 | {' / '.join(_f(x, 0) for x in rt['trade_size_p10_p25_p50_p75_p90'])} "
-        f"| {' / '.join(_f(x, 0) for x in st['trade_size_p10_p25_p50_p75_p90'])} |")
+    add(
+        f"| trade size p10/p25/p50/p75/p90 | {' / '.join(_f(x, 0) for x in rt['trade_size_p10_p25_p50_p75_p90'])} "
+        f"| {' / '.join(_f(x, 0) for x in st['trade_size_p10_p25_p50_p75_p90'])} |"
+    )
     add(f"| buy share of contracts | {_f(rt['buy_share_of_contracts'])} | {_f(st['buy_share_of_contracts'])} |")
     add(f"| trades that walk the book | {_f(100 * rt['walked_share'], 2)} % | 0 % (prints at the touch) |")
-    add(f"| touch price changes per minute | {_f(rt['touch_price_changes_per_minute'], 0)} | at most 6 (one book per 10 s step) |")
-    add(f"| size added / removed at the touch per minute | {_f(rt['touch_deltas_per_minute']['add'], 0)} / "
-        f"{_f(rt['touch_deltas_per_minute']['remove'], 0)} deltas | — (books are redrawn each step) |")
+    add(
+        f"| touch price changes per minute | {_f(rt['touch_price_changes_per_minute'], 0)} | at most 6 (one book per 10 s step) |"
+    )
+    add(
+        f"| size added / removed at the touch per minute | {_f(rt['touch_deltas_per_minute']['add'], 0)} / "
+        f"{_f(rt['touch_deltas_per_minute']['remove'], 0)} deltas | — (books are redrawn each step) |"
+    )
     add("")
     return lines
 
@@ -176,15 +213,29 @@ def _markouts_table(r: dict[str, Any], sb: dict[str, Any]) -> list[str]:
     add("### Markouts after trades (KXBTC15M), cents per contract\n")
     add("The maker's markout: its price against the mid at the horizon, in its favour (the half spread it")
     add("captured minus the move). ± is a standard error clustered by market-minute.\n")
-    add("| horizon | real maker, per trade | real maker, contract-weighted | sim maker, per print | sim maker, contract-weighted |")
+    add(
+        "| horizon | real maker, per trade | real maker, contract-weighted | sim maker, per print | sim maker, contract-weighted |"
+    )
     add("|---|---|---|---|---|")
     for h in ("1s", "10s", "60s", "300s"):
         rv = r["markouts"].get(h)
         sv = sb["markouts"].get(h)
-        rc = (_pm(rv["maker_markout_cents"], rv["maker_markout_se"]),
-              _pm(rv["maker_markout_contract_weighted_cents"], rv["maker_markout_contract_weighted_se"])) if rv else ("—", "—")
-        sc = (_pm(sv["maker_markout_cents"], sv["maker_markout_se"]),
-              _pm(sv["maker_markout_contract_weighted_cents"], sv["maker_markout_contract_weighted_se"])) if sv else ("—", "—")
+        rc = (
+            (
+                _pm(rv["maker_markout_cents"], rv["maker_markout_se"]),
+                _pm(rv["maker_markout_contract_weighted_cents"], rv["maker_markout_contract_weighted_se"]),
+            )
+            if rv
+            else ("—", "—")
+        )
+        sc = (
+            (
+                _pm(sv["maker_markout_cents"], sv["maker_markout_se"]),
+                _pm(sv["maker_markout_contract_weighted_cents"], sv["maker_markout_contract_weighted_se"]),
+            )
+            if sv
+            else ("—", "—")
+        )
         add(f"| {h} | {rc[0]} | {rc[1]} | {sc[0]} | {sc[1]} |")
     add("")
     return lines
@@ -195,13 +246,17 @@ def _close_table(r: dict[str, Any], sb: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     add = lines.append
     add("### Spread and depth against time to close (KXBTC15M)\n")
-    add("| minutes to close | real spread ¢ (mean) | sim | real depth within 5¢ (p50) | sim | real best size (p50) | sim |")
+    add(
+        "| minutes to close | real spread ¢ (mean) | sim | real depth within 5¢ (p50) | sim | real best size (p50) | sim |"
+    )
     add("|---|---|---|---|---|---|---|")
     for b, rv in r["close"].items():
         sv = sb["close"].get(b, {})
-        add(f"| {b.replace('min', '')} | {_f(rv['spread_cents_mean'])} | {_f(sv.get('spread_cents_mean', math.nan))} | "
+        add(
+            f"| {b.replace('min', '')} | {_f(rv['spread_cents_mean'])} | {_f(sv.get('spread_cents_mean', math.nan))} | "
             f"{_f(rv['depth_within_5c_p50'], 0)} | {_f(sv.get('depth_within_5c_p50', math.nan), 0)} | "
-            f"{_f(rv['top_size_p50'], 0)} | {_f(sv.get('top_size_p50', math.nan), 0)} |")
+            f"{_f(rv['top_size_p50'], 0)} | {_f(sv.get('top_size_p50', math.nan), 0)} |"
+        )
     add("")
     return lines
 
@@ -211,20 +266,26 @@ def _outcome_tables(r: dict[str, Any], sb: dict[str, Any], sa: dict[str, Any]) -
     lines: list[str] = []
     add = lines.append
     add("### Price against outcome\n")
-    add("| price bucket | real: n (markets), mean price, win rate | sim (whole universe): n (markets), mean price, win rate |")
+    add(
+        "| price bucket | real: n (markets), mean price, win rate | sim (whole universe): n (markets), mean price, win rate |"
+    )
     add("|---|---|---|")
     sim_rows = {x["bucket"]: x for x in sa["reliability"]}
     for x in r["reliability"]:
         y = sim_rows.get(x["bucket"])
-        add(f"| {x['bucket']} | {x['n']} ({x['markets']}), {_f(x['mean_price'], 3)}, {_f(x['win_rate'], 3)} | "
-            + (f"{y['n']} ({y['markets']}), {_f(y['mean_price'], 3)}, {_f(y['win_rate'], 3)} |" if y else "— |"))
+        add(
+            f"| {x['bucket']} | {x['n']} ({x['markets']}), {_f(x['mean_price'], 3)}, {_f(x['win_rate'], 3)} | "
+            + (f"{y['n']} ({y['markets']}), {_f(y['mean_price'], 3)}, {_f(y['win_rate'], 3)} |" if y else "— |")
+        )
     add("")
     add("Sim, finer buckets (favourite–longshot):\n")
     add("| bucket | n | markets | mean price | win rate | win rate − price |")
     add("|---|---|---|---|---|---|")
     for x in sa["reliability_fine"]:
-        add(f"| {x['bucket']} | {x['n']} | {x['markets']} | {_f(x['mean_price'], 3)} | {_f(x['win_rate'], 3)} | "
-            f"{_f(x['win_rate'] - x['mean_price'], 3)} |")
+        add(
+            f"| {x['bucket']} | {x['n']} | {x['markets']} | {_f(x['mean_price'], 3)} | {_f(x['win_rate'], 3)} | "
+            f"{_f(x['win_rate'] - x['mean_price'], 3)} |"
+        )
     add("")
     add("Brier score of the mid against the outcome, by minutes to close (lower is more accurate):\n")
     add("| | " + " | ".join(x["minutes_to_close"] for x in sb["brier_by_minutes"]) + " |")
@@ -238,8 +299,11 @@ def _outcome_tables(r: dict[str, Any], sb: dict[str, Any], sa: dict[str, Any]) -
     add("")
     add("| minutes to close | " + " | ".join(x["minutes_to_close"] for x in r["brier_weather_by_minutes"]) + " |")
     add("|---|" + "---|" * len(r["brier_weather_by_minutes"]))
-    add("| real weather (KXHIGHMIA brackets) | " + " | ".join(_f(x["brier"], 3) for x in r["brier_weather_by_minutes"])
-        + " |")
+    add(
+        "| real weather (KXHIGHMIA brackets) | "
+        + " | ".join(_f(x["brier"], 3) for x in r["brier_weather_by_minutes"])
+        + " |"
+    )
     add("")
     return lines
 
@@ -251,14 +315,18 @@ def _earnings_table(sb: dict[str, Any], sa: dict[str, Any]) -> list[str]:
     add("### Who earns what (sim, every public print, after fees)\n")
     add("Expected: against the hidden probability at the print (every print). Settled: against the")
     add("result, prints of markets that settled during the walk (noisier: outcomes are 0 or 1).\n")
-    add("| | taker ¢/contract, expected | maker, expected | taker, settled | maker, settled | taker return, settled | maker return, settled |")
+    add(
+        "| | taker ¢/contract, expected | maker, expected | taker, settled | maker, settled | taker return, settled | maker return, settled |"
+    )
     add("|---|---|---|---|---|---|---|")
     rows = [("whole universe", sa["returns"]), ("KXBTC15M", sb["returns"])]
     rows += [(g, v["returns"]) for g, v in sa.get("by_group", {}).items()]
     for name, v in rows:
-        add(f"| {name} | {_f(v['expected_taker_pnl_per_contract_cents'])} | {_f(v['expected_maker_pnl_per_contract_cents'])} | "
+        add(
+            f"| {name} | {_f(v['expected_taker_pnl_per_contract_cents'])} | {_f(v['expected_maker_pnl_per_contract_cents'])} | "
             f"{_f(v['taker_pnl_per_contract_cents'])} | {_f(v['maker_pnl_per_contract_cents'])} | "
-            f"{_f(100 * v['taker_return'])} % | {_f(100 * v['maker_return'])} % |")
+            f"{_f(100 * v['taker_return'])} % | {_f(100 * v['maker_return'])} % |"
+        )
     add("")
     return lines
 
@@ -272,10 +340,12 @@ def _naive_table(naive: dict[str, Any]) -> list[str]:
     add("| strategy | fills | markout 10 s | 1 min | 5 min | expected P&L | P&L to settlement |")
     add("|---|---|---|---|---|---|---|")
     for name, v in naive.items():
-        add(f"| {name} | {v['fills']} | {_pm(v['markout_10s_cents'], v['markout_10s_se'])} | "
+        add(
+            f"| {name} | {v['fills']} | {_pm(v['markout_10s_cents'], v['markout_10s_se'])} | "
             f"{_pm(v['markout_60s_cents'], v['markout_60s_se'])} | {_pm(v['markout_300s_cents'], v['markout_300s_se'])} | "
             f"{_pm(v['expected_pnl_cents_per_contract'], v['expected_pnl_se'])} | "
-            f"{_pm(v['pnl_to_settlement_cents_per_contract'], v['pnl_to_settlement_se'])} |")
+            f"{_pm(v['pnl_to_settlement_cents_per_contract'], v['pnl_to_settlement_se'])} |"
+        )
     add("")
     return lines
 
@@ -313,8 +383,12 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
     a1.legend(fontsize=8)
     a2.plot(xs, [r["close"][b]["depth_within_5c_p50"] for b in buckets], **style["real"])
     a2.plot(xs, [sb["close"][b]["depth_within_5c_p50"] for b in buckets], **style["sim"])
-    a2.set(title="depth within 5¢ of the touch (p50, contracts)", xlabel="minutes to close", xticks=list(xs),
-           xticklabels=labels)
+    a2.set(
+        title="depth within 5¢ of the touch (p50, contracts)",
+        xlabel="minutes to close",
+        xticks=list(xs),
+        xticklabels=labels,
+    )
     save(fig, "spread_depth.png")
 
     # trade sizes
@@ -322,8 +396,12 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
     for key, name in (("sizes_real", "real"), ("sizes_sim", "sim")):
         v = sorted(raw[key])
         if v:
-            ax.plot(v, [(i + 1) / len(v) for i in range(len(v))], color=style[name]["color"],
-                    label=f"{name} KXBTC15M ({len(v)})")
+            ax.plot(
+                v,
+                [(i + 1) / len(v) for i in range(len(v))],
+                color=style[name]["color"],
+                label=f"{name} KXBTC15M ({len(v)})",
+            )
     ax.set(xscale="log", title="trade size (contracts), CDF", xlabel="contracts")
     ax.legend(fontsize=8)
     save(fig, "trade_sizes.png")
@@ -343,19 +421,31 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
     # markout curves
     fig, ax = plt.subplots(figsize=(6, 3.5))
     hs = {"1s": 1, "10s": 10, "60s": 60, "300s": 300}
-    for src, name, key, ls in ((r, "real", "maker_markout_contract_weighted_cents", "-"),
-                               (r, "real", "maker_markout_cents", ":"),
-                               (sb, "sim", "maker_markout_contract_weighted_cents", "-"),
-                               (sb, "sim", "maker_markout_cents", ":")):
+    for src, name, key, ls in (
+        (r, "real", "maker_markout_contract_weighted_cents", "-"),
+        (r, "real", "maker_markout_cents", ":"),
+        (sb, "sim", "maker_markout_contract_weighted_cents", "-"),
+        (sb, "sim", "maker_markout_cents", ":"),
+    ):
         pts = [(hs[h], v[key]) for h, v in src["markouts"].items() if h in hs]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle=ls, color=style[name]["color"],
-                marker=style[name]["marker"],
-                label=f"{name} book makers, {'per contract' if 'weighted' in key else 'per trade'}")
+        ax.plot(
+            [p[0] for p in pts],
+            [p[1] for p in pts],
+            linestyle=ls,
+            color=style[name]["color"],
+            marker=style[name]["marker"],
+            label=f"{name} book makers, {'per contract' if 'weighted' in key else 'per trade'}",
+        )
     if "naive" in m:
         for strategy, colour in (("join", "#548235"), ("improve", "#7030a0")):
             v = m["naive"][strategy]
-            ax.plot([10, 60, 300], [v["markout_10s_cents"], v["markout_60s_cents"], v["markout_300s_cents"]],
-                    color=colour, marker="^", label=f"sim: naive '{strategy}' quotes")
+            ax.plot(
+                [10, 60, 300],
+                [v["markout_10s_cents"], v["markout_60s_cents"], v["markout_300s_cents"]],
+                color=colour,
+                marker="^",
+                label=f"sim: naive '{strategy}' quotes",
+            )
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set(xscale="log", title="maker markout after a trade (¢/contract, + = maker's favour)", xlabel="seconds after")
     ax.legend(fontsize=7)
@@ -369,14 +459,24 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
         # error bars: a binomial standard error with one observation per market (prices of one
         # market are strongly correlated)
         err = [math.sqrt(max(x["win_rate"] * (1 - x["win_rate"]), 0.0025) / x["markets"]) for x in rows]
-        a1.errorbar([x["mean_price"] for x in rows], [x["win_rate"] for x in rows], yerr=err, label=name,
-                    capsize=2, **style[key])
+        a1.errorbar(
+            [x["mean_price"] for x in rows],
+            [x["win_rate"] for x in rows],
+            yerr=err,
+            label=name,
+            capsize=2,
+            **style[key],
+        )
     a1.set(title="win rate against price", xlabel="price (mid)", ylabel="won")
     a1.legend(fontsize=8)
     for rows, name in ((r["brier_crypto_by_minutes"], "real"), (sb["brier_by_minutes"], "sim")):
         a2.plot(range(len(rows)), [x["brier"] for x in rows], label=f"{name} KXBTC15M", **style[name])
-    a2.set(title="Brier score of the mid", xlabel="minutes to close", xticks=range(len(sb["brier_by_minutes"])),
-           xticklabels=[x["minutes_to_close"] for x in sb["brier_by_minutes"]])
+    a2.set(
+        title="Brier score of the mid",
+        xlabel="minutes to close",
+        xticks=range(len(sb["brier_by_minutes"])),
+        xticklabels=[x["minutes_to_close"] for x in sb["brier_by_minutes"]],
+    )
     a2.legend(fontsize=8)
     save(fig, "reliability.png")
     return written
@@ -389,10 +489,12 @@ def targets(real: dict[str, Any]) -> dict[str, Any]:
     """The real figures tests/sim/test_flow.py holds the sim to (the ``targets`` of flow_params.json)."""
     mv, mk, tr = real["moves"], real["markouts"], real["trades"]
     return {
-        "_about": (f"Real KXBTC15M order flow (four whole WebSocket runs, {real['windows']} windows, "
-                   f"{tr['market_minutes']:.0f} market-minutes; bench/calibrate_flow.py --write-params) and "
-                   "published figures: what tests/sim/test_flow.py holds the sim to. Runtime code does not read "
-                   "this section."),
+        "_about": (
+            f"Real KXBTC15M order flow (four whole WebSocket runs, {real['windows']} windows, "
+            f"{tr['market_minutes']:.0f} market-minutes; bench/calibrate_flow.py --write-params) and "
+            "published figures: what tests/sim/test_flow.py holds the sim to. Runtime code does not read "
+            "this section."
+        ),
         "mid_move_abs_p50_cents": {h: round(mv[h]["abs_p50_p90_p99_cents"][0], 2) for h in ("10s", "60s", "300s")},
         "mid_move_abs_p90_cents": {h: round(mv[h]["abs_p50_p90_p99_cents"][1], 2) for h in ("10s", "60s", "300s")},
         "mid_unchanged_share_10s": round(mv["10s"]["unchanged_share"], 3),
@@ -401,19 +503,29 @@ def targets(real: dict[str, Any]) -> dict[str, Any]:
         "trade_size_p10_p25_p50_p75_p90": [round(x, 1) for x in tr["trade_size_p10_p25_p50_p75_p90"]],
         "walked_share": round(tr["walked_share"], 4),
         "maker_markout_contract_weighted_cents": {
-            h: [round(mk[h]["maker_markout_contract_weighted_cents"], 2), round(mk[h]["maker_markout_contract_weighted_se"], 2)]
-            for h in ("10s", "60s", "300s")},
+            h: [
+                round(mk[h]["maker_markout_contract_weighted_cents"], 2),
+                round(mk[h]["maker_markout_contract_weighted_se"], 2),
+            ]
+            for h in ("10s", "60s", "300s")
+        },
         "maker_markout_per_trade_cents": {
-            h: [round(mk[h]["maker_markout_cents"], 2), round(mk[h]["maker_markout_se"], 2)] for h in ("1s", "10s", "60s", "300s")},
-        "_maker_markout": ("[mean, standard error clustered by market-minute]: the maker's price against the mid at "
-                           "the horizon, in its favour"),
+            h: [round(mk[h]["maker_markout_cents"], 2), round(mk[h]["maker_markout_se"], 2)]
+            for h in ("1s", "10s", "60s", "300s")
+        },
+        "_maker_markout": (
+            "[mean, standard error clustered by market-minute]: the maker's price against the mid at "
+            "the horizon, in its favour"
+        ),
         "published": {
             "longshot_5c_win_rate": 0.0418,
             "taker_excess_return": -0.0112,
             "maker_excess_return": 0.0112,
-            "_source": ("Becker (2025), 'The Microstructure of Wealth Transfer in Prediction Markets' (72.1 M Kalshi "
-                        "trades); Bürgi, Deng & Whelan (2025), CESifo WP 12122: prices informative and more accurate "
-                        "toward the close, favourite-longshot bias, makers earn more than takers"),
+            "_source": (
+                "Becker (2025), 'The Microstructure of Wealth Transfer in Prediction Markets' (72.1 M Kalshi "
+                "trades); Bürgi, Deng & Whelan (2025), CESifo WP 12122: prices informative and more accurate "
+                "toward the close, favourite-longshot bias, makers earn more than takers"
+            ),
         },
     }
 
@@ -426,13 +538,19 @@ def write_params(data: Path, path: Path = PARAMS) -> dict[str, Any]:
     mean = sum(sizes) / len(sizes)
     qs = [sizes[min(len(sizes) - 1, int((i + 0.5) / 16 * len(sizes)))] for i in range(16)]
     norm = sum(qs) / 16
-    real = {"windows": len(tapes), "trades": flow_real.trade_stats(tapes), "moves": flow_real.move_stats(tapes),
-            "markouts": flow_real.markout_stats(tapes)}
+    real = {
+        "windows": len(tapes),
+        "trades": flow_real.trade_stats(tapes),
+        "moves": flow_real.move_stats(tapes),
+        "markouts": flow_real.markout_stats(tapes),
+    }
     doc = json.loads(path.read_text())
     doc["size_quantiles"] = [round(x / norm, 3) for x in qs]
-    doc["_size_quantiles"] = (f"16 quantiles of real KXBTC15M trade sizes (last_trade_size_fp of {len(sizes)} trades "
-                              f"matched to their book delta, four whole runs), divided by their mean so they average 1: "
-                              f"p50 {sizes[len(sizes) // 2]:g} contracts, mean {mean:.0f}")
+    doc["_size_quantiles"] = (
+        f"16 quantiles of real KXBTC15M trade sizes (last_trade_size_fp of {len(sizes)} trades "
+        f"matched to their book delta, four whole runs), divided by their mean so they average 1: "
+        f"p50 {sizes[len(sizes) // 2]:g} contracts, mean {mean:.0f}"
+    )
     doc["groups"]["default"]["mean_trade"] = round(mean, 1)
     doc["targets"] = targets(real)
     path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
@@ -444,15 +562,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="kalshi-real directory")
     ap.add_argument("--report", type=Path, metavar="DIR", help="write report.md, flow.json and PNG plots here")
     ap.add_argument("--json", action="store_true", help="print the statistics as JSON")
-    ap.add_argument("--write-params", action="store_true",
-                    help="refresh the measured numbers in kalashi_cli/sim/flow_params.json and stop")
+    ap.add_argument(
+        "--write-params",
+        action="store_true",
+        help="refresh the measured numbers in kalashi_cli/sim/flow_params.json and stop",
+    )
     ap.add_argument("--btc-markets", type=int, default=12_000, help="universe size for the KXBTC15M comparison")
     ap.add_argument("--markets", type=int, default=3_000, help="universe size for whole-universe statistics")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-naive", action="store_true", help="skip the naive quoting runs")
-    ap.add_argument("--real-from", type=Path, metavar="FLOW_JSON",
-                    help="reuse the real statistics of an earlier report (its flow.json) instead of --data")
+    ap.add_argument(
+        "--real-from",
+        type=Path,
+        metavar="FLOW_JSON",
+        help="reuse the real statistics of an earlier report (its flow.json) instead of --data",
+    )
     args = ap.parse_args(argv)
     data = args.data.resolve()
     real = json.loads(args.real_from.read_text())["real"] if args.real_from else None
@@ -463,8 +588,15 @@ def main(argv: list[str] | None = None) -> int:
         write_params(data)
         print(PARAMS)
         return 0
-    m = measure(data, btc_markets=args.btc_markets, all_markets=args.markets, steps=args.steps, seed=args.seed,
-                naive=not args.no_naive, real=real)
+    m = measure(
+        data,
+        btc_markets=args.btc_markets,
+        all_markets=args.markets,
+        steps=args.steps,
+        seed=args.seed,
+        naive=not args.no_naive,
+        real=real,
+    )
     text = tables(m)
     public = {k: v for k, v in m.items() if not k.startswith("_")}
     if args.report:

@@ -107,39 +107,56 @@ def full_books(root: Path) -> Iterator[tuple[str, str, Book]]:
     """Yield (category, ticker, book) for every full-depth book in the captures."""
     tape = root / "tape_2026-07_sample"
     for rec in read_jsonl(tape / "orderbook_depth_sample_2026-07-24.jsonl"):
-        yield "sports", rec["ticker"], (
-            [(units(p), float(s)) for p, s in rec["yes_bids"]],
-            [(units(p), float(s)) for p, s in rec["no_bids"]],
+        yield (
+            "sports",
+            rec["ticker"],
+            ([(units(p), float(s)) for p, s in rec["yes_bids"]], [(units(p), float(s)) for p, s in rec["no_bids"]]),
         )
     for rec in read_jsonl(tape / "weather_books_sample_2026-07-24.jsonl"):
         raw = rec["raw_orderbook"]
-        yield "weather", rec["ticker"], (
-            [(units(p), float(s)) for p, s in raw.get("yes_dollars") or []],
-            [(units(p), float(s)) for p, s in raw.get("no_dollars") or []],
+        yield (
+            "weather",
+            rec["ticker"],
+            (
+                [(units(p), float(s)) for p, s in raw.get("yes_dollars") or []],
+                [(units(p), float(s)) for p, s in raw.get("no_dollars") or []],
+            ),
         )
     stream = json.loads((root / "sports_rest_ws_fixtures_2026-08" / "ws_orderbook_stream.json").read_text())
     for fr in stream["frames"]:
         frame = fr["frame"]
         if frame.get("type") == "orderbook_snapshot":
             msg = frame["msg"]
-            yield "sports", msg["market_ticker"], (
-                [(units(p), float(s)) for p, s in msg.get("yes_dollars_fp") or []],
-                [(units(p), float(s)) for p, s in msg.get("no_dollars_fp") or []],
+            yield (
+                "sports",
+                msg["market_ticker"],
+                (
+                    [(units(p), float(s)) for p, s in msg.get("yes_dollars_fp") or []],
+                    [(units(p), float(s)) for p, s in msg.get("no_dollars_fp") or []],
+                ),
             )
     single = json.loads((root / "sports_rest_ws_fixtures_2026-08" / "market_single.json").read_text())
     ob = single["orderbook"]["orderbook_fp"]
-    yield "sports", single["ticker"], (
-        [(units(p), float(s)) for p, s in ob.get("yes_dollars") or []],
-        [(units(p), float(s)) for p, s in ob.get("no_dollars") or []],
+    yield (
+        "sports",
+        single["ticker"],
+        (
+            [(units(p), float(s)) for p, s in ob.get("yes_dollars") or []],
+            [(units(p), float(s)) for p, s in ob.get("no_dollars") or []],
+        ),
     )
     for path in sorted((root / "crypto_ws_kxbtc15m").glob("ws_recording_*.jsonl")):
         for rec in read_jsonl(path):
             if rec.get("event_type") == "orderbook_snapshot":
                 msg = rec["payload_json"]
                 msg = msg.get("msg", msg)
-                yield "crypto", msg["market_ticker"], (
-                    [(units(p), float(s)) for p, s in msg.get("yes_dollars_fp") or []],
-                    [(units(p), float(s)) for p, s in msg.get("no_dollars_fp") or []],
+                yield (
+                    "crypto",
+                    msg["market_ticker"],
+                    (
+                        [(units(p), float(s)) for p, s in msg.get("yes_dollars_fp") or []],
+                        [(units(p), float(s)) for p, s in msg.get("no_dollars_fp") or []],
+                    ),
                 )
 
 
@@ -248,7 +265,10 @@ def measure_books(root: Path) -> dict[str, Any]:
             "level_size_p10_p25_p50_p75_p90": q(d["level_size"], 0.1, 0.25, 0.5, 0.75, 0.9),
             "size_within_5_ticks_p10_p50_p90": q(d["size_within_5"], 0.1, 0.5, 0.9),
             "gap_ticks_hist_all": {str(k) if k < 5 else "5+": v for k, v in sorted(gaps[cat].items())},
-            "gap_ticks_within_10_p50_mean": [q(d["gap_near"], 0.5)[0], statistics.fmean(d["gap_near"]) if d["gap_near"] else None],
+            "gap_ticks_within_10_p50_mean": [
+                q(d["gap_near"], 0.5)[0],
+                statistics.fmean(d["gap_near"]) if d["gap_near"] else None,
+            ],
         }
     return out
 
@@ -286,7 +306,9 @@ def measure_arbitrage(root: Path) -> dict[str, Any]:
     inversions = adjacent = 0
     for rec in read_jsonl(tape / "econ_prints_sample.jsonl"):
         for ev in rec["open_events"]["events"]:
-            strikes = sorted((s for s in ev["strikes"] if s.get("strike_type") == "greater"), key=lambda s: s["floor_strike"])
+            strikes = sorted(
+                (s for s in ev["strikes"] if s.get("strike_type") == "greater"), key=lambda s: s["floor_strike"]
+            )
             for lo, hi in zip(strikes, strikes[1:], strict=False):
                 adjacent += 1
                 if units(hi["yes_bid"]) > units(lo["yes_ask"]):
@@ -347,7 +369,9 @@ def measure_fees(root: Path) -> dict[str, Any]:
     for s in series["response"]["series"]:
         seen[f"{s.get('category')}: {s['fee_type']} x{s['fee_multiplier']}"] += 1
     fee_fields = json.loads((root / "sports_rest_ws_fixtures_2026-08" / "series_fee_fields.json").read_text())
-    per_series = {k: [v["series"]["fee_type"], v["series"]["fee_multiplier"]] for k, v in fee_fields["payloads"].items()}
+    per_series = {
+        k: [v["series"]["fee_type"], v["series"]["fee_multiplier"]] for k, v in fee_fields["payloads"].items()
+    }
     return {"series_list": dict(seen), "sports_series": per_series}
 
 
@@ -390,11 +414,19 @@ def measure_sim(markets: int = 20_000, steps: Iterable[int] = (1, 50, 100), seed
                 continue
             g = group_of[m.series_ticker]
             d = per[g]
-            grid = GRIDS["linear_cent" if m.price_ranges[0].step == 100 else
-                         "deci_cent" if len(m.price_ranges) == 1 else "tapered_deci_cent"]
+            grid = GRIDS[
+                "linear_cent"
+                if m.price_ranges[0].step == 100
+                else "deci_cent"
+                if len(m.price_ranges) == 1
+                else "tapered_deci_cent"
+            ]
             if step == 1:
-                structures[{100: "linear_cent", 10: "deci_cent"}.get(m.price_ranges[0].step, "?")
-                           if len(m.price_ranges) == 1 else "tapered_deci_cent"] += 1
+                structures[
+                    {100: "linear_cent", 10: "deci_cent"}.get(m.price_ranges[0].step, "?")
+                    if len(m.price_ranges) == 1
+                    else "tapered_deci_cent"
+                ] += 1
                 fees[f"{m.fee_type} x{m.fee_multiplier / 10_000:g}"] += 1
             d["volume"].append(m.volume / 100)
             d["open_interest"].append(m.open_interest / 100)
@@ -417,8 +449,13 @@ def measure_sim(markets: int = 20_000, steps: Iterable[int] = (1, 50, 100), seed
                 spreads[g][bucket_spread(t)] += 1
                 d["spread_ticks"].append(t)
                 d["spread_dollars"].append((m.yes_ask - m.yes_bid) / 10_000)
-    out: dict[str, Any] = {"markets": markets, "steps": list(steps), "structure_share": dict(structures),
-                           "fee_types": dict(fees), "by_group": {}}
+    out: dict[str, Any] = {
+        "markets": markets,
+        "steps": list(steps),
+        "structure_share": dict(structures),
+        "fee_types": dict(fees),
+        "by_group": {},
+    }
     for g, d in per.items():
         n_spreads = sum(spreads[g].values())
         out["by_group"][g] = {
@@ -432,8 +469,9 @@ def measure_sim(markets: int = 20_000, steps: Iterable[int] = (1, 50, 100), seed
             "top_size_p10_p50_p90": q(d["top_size"], 0.1, 0.5, 0.9),
             "level_size_p10_p25_p50_p75_p90": q(d["level_size"], 0.1, 0.25, 0.5, 0.75, 0.9),
             "size_within_5_ticks_p10_p50_p90": q(d["size_within_5"], 0.1, 0.5, 0.9),
-            "gap_ticks_share": {str(k) if k < 5 else "5+": round(v / sum(gaps[g].values()), 3)
-                                for k, v in sorted(gaps[g].items())},
+            "gap_ticks_share": {
+                str(k) if k < 5 else "5+": round(v / sum(gaps[g].values()), 3) for k, v in sorted(gaps[g].items())
+            },
             "volume_p10_p50_p90_max": [*q(d["volume"], 0.1, 0.5, 0.9), max(d["volume"])],
             "open_interest_p10_p50_p90": q(d["open_interest"], 0.1, 0.5, 0.9),
             "zero_volume_share": sum(1 for v in d["volume"] if v == 0) / len(d["volume"]),
@@ -481,11 +519,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="kalshi-real directory")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
-    parser.add_argument("--sim", type=int, default=0, metavar="N",
-                        help="also measure the sim universe with N markets (same statistics, for comparison)")
-    parser.add_argument("--report", type=Path, metavar="DIR",
-                        help="write the order-flow report (real runs vs sim: tables and PNG plots) to DIR; "
-                             "the same as bench/calibrate_flow.py --report DIR")
+    parser.add_argument(
+        "--sim",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also measure the sim universe with N markets (same statistics, for comparison)",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write the order-flow report (real runs vs sim: tables and PNG plots) to DIR; "
+        "the same as bench/calibrate_flow.py --report DIR",
+    )
     args = parser.parse_args(argv)
     if args.report:
         sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -259,7 +259,8 @@ def trade_stats(tapes: list[Tape]) -> dict[str, Any]:
     adds = sum(1 for t in tapes for _, s in t.touch_deltas if s > 0)
     removes = sum(1 for t in tapes for _, s in t.touch_deltas if s < 0)
     touch_changes = sum(
-        sum(1 for i in range(1, len(t.touch_t)) if (t.bid[i], t.ask[i]) != (t.bid[i - 1], t.ask[i - 1])) for t in tapes)
+        sum(1 for i in range(1, len(t.touch_t)) if (t.bid[i], t.ask[i]) != (t.bid[i - 1], t.ask[i - 1])) for t in tapes
+    )
     return {
         "market_minutes": minutes,
         "trade_intervals": len(intervals) + unmatched,
@@ -286,8 +287,9 @@ def _grid_mids(tape: Tape, step_ms: int = 1000) -> list[tuple[int, float]]:
     return out
 
 
-def move_stats(tapes: list[Tape], horizons_s: Iterable[int] = HORIZONS_S,
-               raw: dict[str, list[float]] | None = None) -> dict[str, Any]:
+def move_stats(
+    tapes: list[Tape], horizons_s: Iterable[int] = HORIZONS_S, raw: dict[str, list[float]] | None = None
+) -> dict[str, Any]:
     """Distribution of mid changes over each horizon (cents), sampled every second, both sides quoted.
 
     ``raw`` (when given) receives the changes per horizon, for plots.
@@ -476,15 +478,24 @@ def forecasts_sports(root: Path) -> list[Forecast]:
     return out
 
 
-def reliability(fc: list[Forecast], edges: tuple[float, ...] = (0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0001)) -> list[dict[str, Any]]:
+def reliability(
+    fc: list[Forecast], edges: tuple[float, ...] = (0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0001)
+) -> list[dict[str, Any]]:
     """Win rate per price bucket, with the number of distinct markets behind each."""
     rows = []
     for lo, hi in zip(edges, edges[1:], strict=False):
         sel = [f for f in fc if lo <= f.p < hi]
         if not sel:
             continue
-        rows.append({"bucket": f"{lo:g}-{min(hi, 1):g}", "n": len(sel), "markets": len({f.market for f in sel}),
-                     "mean_price": mean([f.p for f in sel]), "win_rate": mean([1.0 if f.won else 0.0 for f in sel])})
+        rows.append(
+            {
+                "bucket": f"{lo:g}-{min(hi, 1):g}",
+                "n": len(sel),
+                "markets": len({f.market for f in sel}),
+                "mean_price": mean([f.p for f in sel]),
+                "win_rate": mean([1.0 if f.won else 0.0 for f in sel]),
+            }
+        )
     return rows
 
 
@@ -493,8 +504,13 @@ def brier_by_time(fc: list[Forecast], edges_min: tuple[float, ...]) -> list[dict
     for lo, hi in zip(edges_min, edges_min[1:], strict=False):
         sel = [f for f in fc if lo <= f.minutes_to_close < hi]
         if sel:
-            rows.append({"minutes_to_close": f"{lo:g}-{hi:g}", "n": len(sel),
-                         "brier": mean([(f.p - (1.0 if f.won else 0.0)) ** 2 for f in sel])})
+            rows.append(
+                {
+                    "minutes_to_close": f"{lo:g}-{hi:g}",
+                    "n": len(sel),
+                    "brier": mean([(f.p - (1.0 if f.won else 0.0)) ** 2 for f in sel]),
+                }
+            )
     return rows
 
 
@@ -513,12 +529,13 @@ def measure_flow(root: Path) -> dict[str, Any]:
         "markouts": markout_stats(tapes),
         "close": close_stats(tapes),
         "reliability": reliability(allfc),
-        "reliability_by_source": {s: reliability([f for f in allfc if f.source == s])
-                                  for s in ("crypto", "weather", "politics", "sports")},
+        "reliability_by_source": {
+            s: reliability([f for f in allfc if f.source == s]) for s in ("crypto", "weather", "politics", "sports")
+        },
         "brier_crypto_by_minutes": brier_by_time(btc, (0, 1, 2, 5, 10, 15)),
         "brier_weather_by_hours": [
-            {**r, "minutes_to_close": r["minutes_to_close"]}
-            for r in brier_by_time(weather, (60, 360, 720, 1440, 2880))],
+            {**r, "minutes_to_close": r["minutes_to_close"]} for r in brier_by_time(weather, (60, 360, 720, 1440, 2880))
+        ],
     }
 
 
@@ -527,6 +544,10 @@ def iter_tapes(root: Path) -> Iterator[Tape]:
 
 
 if __name__ == "__main__":
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "kalshi-real"
+    root = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "kalshi-real"
+    )
     json.dump(measure_flow(root.resolve()), sys.stdout, indent=1, default=str)
     print()

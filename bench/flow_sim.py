@@ -74,8 +74,13 @@ class SimTape:
         return (self.bid[i] + self.ask[i]) / 2
 
 
-def walk(markets: int = 3000, steps: int = 300, seed: int = 0, start: int = 1,
-         select: Callable[[str, str], bool] | None = None) -> dict[str, SimTape]:
+def walk(
+    markets: int = 3000,
+    steps: int = 300,
+    seed: int = 0,
+    start: int = 1,
+    select: Callable[[str, str], bool] | None = None,
+) -> dict[str, SimTape]:
     """Walk the universe and collect a SimTape per selected market (``select(group, series)``)."""
     u = SimUniverse(seed=seed, markets=markets)
     groups = group_of_series()
@@ -85,8 +90,13 @@ def walk(markets: int = 3000, steps: int = 300, seed: int = 0, start: int = 1,
         if select is None:
             listing = u.markets_at(s)
         else:  # only the selected events' markets: far cheaper than the whole listing
-            listing = [m for e in u.events_at(s) if select(groups[e.series_ticker], e.series_ticker)
-                       for t in e.market_tickers if (m := u.market_at(t, s)) is not None]
+            listing = [
+                m
+                for e in u.events_at(s)
+                if select(groups[e.series_ticker], e.series_ticker)
+                for t in e.market_tickers
+                if (m := u.market_at(t, s)) is not None
+            ]
         live: list[str] = []
         for m in listing:
             if m.status != "active":
@@ -104,8 +114,9 @@ def walk(markets: int = 3000, steps: int = 300, seed: int = 0, start: int = 1,
             tape.bid.append(b / 10_000 if b is not None else nan)
             tape.ask.append(a / 10_000 if a is not None else nan)
             if b is not None and a is not None:
-                d = sum(sz for p, sz in m.yes_bids if p >= b - 500) + sum(sz for p, sz in m.no_bids
-                                                                          if p >= m.no_bids[0][0] - 500)
+                d = sum(sz for p, sz in m.yes_bids if p >= b - 500) + sum(
+                    sz for p, sz in m.no_bids if p >= m.no_bids[0][0] - 500
+                )
                 tape.depth5.append(d / 100)
                 tape.top.append((m.yes_bids[0][1] + m.no_bids[0][1]) / 200)
             else:
@@ -284,8 +295,9 @@ def returns_to_settlement(tapes: list[SimTape]) -> dict[str, Any]:
     }
 
 
-def measure_sim_flow(tapes: dict[str, SimTape], steps: int,
-                     select: Callable[[SimTape], bool] | None = None) -> dict[str, Any]:
+def measure_sim_flow(
+    tapes: dict[str, SimTape], steps: int, select: Callable[[SimTape], bool] | None = None
+) -> dict[str, Any]:
     sel = [t for t in tapes.values() if select is None or select(t)]
     fc = forecasts(sel)
     return {
@@ -315,7 +327,9 @@ if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     k = int(sys.argv[2]) if len(sys.argv) > 2 else 300
     tp = walk(n, k)
-    report = {"all": measure_sim_flow(tp, k),
-              "KXBTC15M": measure_sim_flow(tp, k, lambda t: t.series in ("KXBTC15M", "KXETH15M"))}
+    report = {
+        "all": measure_sim_flow(tp, k),
+        "KXBTC15M": measure_sim_flow(tp, k, lambda t: t.series in ("KXBTC15M", "KXETH15M")),
+    }
     json.dump(report, sys.stdout, indent=1, default=str)
     print()

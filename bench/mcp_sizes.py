@@ -44,10 +44,15 @@ async def measure(source: str) -> dict[str, Any]:
         finally:
             svc.close()
     text = sum(len(getattr(b, "text", "").encode()) for b in res.content)
-    return {"source": source, "tools": len(tools), "tools_list_bytes": _size({"tools": tools}),
-            "model_visible_bytes": sum(len(t.get("description", "").encode()) + _size(t["inputSchema"]) for t in tools),
-            "get_markets_count": (res.structured_content or {}).get("count"),
-            "get_markets_text_bytes": text, "get_markets_structured_bytes": _size(res.structured_content)}
+    return {
+        "source": source,
+        "tools": len(tools),
+        "tools_list_bytes": _size({"tools": tools}),
+        "model_visible_bytes": sum(len(t.get("description", "").encode()) + _size(t["inputSchema"]) for t in tools),
+        "get_markets_count": (res.structured_content or {}).get("count"),
+        "get_markets_text_bytes": text,
+        "get_markets_structured_bytes": _size(res.structured_content),
+    }
 
 
 def main() -> int:

@@ -69,9 +69,18 @@ def _quote_price(m: Market, side: str, strategy: str, min_spread: int = 0) -> in
     return p
 
 
-def run(strategy: str = "join", *, markets: int = 3000, steps: int = 300, seed: int = 0, sample: int = 300,
-        sides: tuple[str, ...] = ("bid",), size: int = 10, start: int = 1,
-        min_spread: int = 0) -> Run:
+def run(
+    strategy: str = "join",
+    *,
+    markets: int = 3000,
+    steps: int = 300,
+    seed: int = 0,
+    sample: int = 300,
+    sides: tuple[str, ...] = ("bid",),
+    size: int = 10,
+    start: int = 1,
+    min_spread: int = 0,
+) -> Run:
     """Quote ``size`` contracts on ``sample`` markets for ``steps`` steps; return the passive fills.
 
     ``min_spread`` (price units): quote only where the book is at least that wide (spread
@@ -118,18 +127,21 @@ def run(strategy: str = "join", *, markets: int = 3000, steps: int = 300, seed: 
         all_fills = eng.fills("me")
         for f in all_fills[seen_fills:]:
             if not f.is_taker:
-                fills.append(PassiveFill(f.ticker, s, f.side, f.price, f.count, f.fee, u.hidden_probability(f.ticker, s)))
+                fills.append(
+                    PassiveFill(f.ticker, s, f.side, f.price, f.count, f.fee, u.hidden_probability(f.ticker, s))
+                )
         seen_fills = len(all_fills)
         # re-quote
         for t in list(chosen):
             m = books.get(t)
             for side in sides:
                 key = (t, side)
-                want = (_quote_price(m, side, strategy, min_spread) if m is not None and m.status == "active"
-                        else None)
+                want = _quote_price(m, side, strategy, min_spread) if m is not None and m.status == "active" else None
                 have = resting.get(key)
                 if have is not None:
-                    order = next((o for o in eng.orders("me", ticker=t, status="resting") if o.order_id == have[0]), None)
+                    order = next(
+                        (o for o in eng.orders("me", ticker=t, status="resting") if o.order_id == have[0]), None
+                    )
                     if order is not None and want == have[1]:
                         continue  # same price: keep the queue position
                     if order is not None:
@@ -138,8 +150,15 @@ def run(strategy: str = "join", *, markets: int = 3000, steps: int = 300, seed: 
                 if want is None:
                     continue
                 n += 1
-                intent = OrderIntent(f"q{n}", t, side, want, size * COUNT_SCALE,  # type: ignore[arg-type]
-                                     time_in_force="good_till_canceled", post_only=True)
+                intent = OrderIntent(
+                    f"q{n}",
+                    t,
+                    side,
+                    want,
+                    size * COUNT_SCALE,  # type: ignore[arg-type]
+                    time_in_force="good_till_canceled",
+                    post_only=True,
+                )
                 try:
                     ack = eng.submit("me", intent)
                 except Exception:  # noqa: BLE001 - a refused quote is simply not placed
@@ -191,12 +210,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--sample", type=int, default=300, help="markets quoted at a time")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--min-spread", type=int, default=0, metavar="UNITS",
-                    help="quote only books at least this wide, in $0.0001 (spread capture: 400)")
+    ap.add_argument(
+        "--min-spread",
+        type=int,
+        default=0,
+        metavar="UNITS",
+        help="quote only books at least this wide, in $0.0001 (spread capture: 400)",
+    )
     args = ap.parse_args(argv)
     sides = ("bid", "ask") if args.sides == "both" else ("bid",)
-    r = run(args.strategy, markets=args.markets, steps=args.steps, seed=args.seed, sample=args.sample,
-            sides=sides, min_spread=args.min_spread)
+    r = run(
+        args.strategy,
+        markets=args.markets,
+        steps=args.steps,
+        seed=args.seed,
+        sample=args.sample,
+        sides=sides,
+        min_spread=args.min_spread,
+    )
     json.dump(evaluate(r), sys.stdout, indent=1)
     print()
     return 0

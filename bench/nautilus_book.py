@@ -47,7 +47,9 @@ def load() -> list[list[bytes]]:
                     frames = []
                     conns.append(frames)
                 elif kind in ("orderbook_snapshot", "orderbook_delta"):
-                    frames.append(orjson.dumps({"type": kind, "seq": env["sequence_number"], "msg": env["payload_json"]}))
+                    frames.append(
+                        orjson.dumps({"type": kind, "seq": env["sequence_number"], "msg": env["payload_json"]})
+                    )
     return conns
 
 
@@ -70,14 +72,21 @@ def one_pass(conns: list[list[bytes]], last: dict[str, tuple[object, object]] | 
                 yes: dict[int, int] = {}
                 no: dict[int, int] = {}
                 books[t] = (book, yes, no)
-                for side, levels, key in ((OrderSide.BUY, yes, "yes_dollars_fp"), (OrderSide.SELL, no, "no_dollars_fp")):
+                for side, levels, key in (
+                    (OrderSide.BUY, yes, "yes_dollars_fp"),
+                    (OrderSide.SELL, no, "no_dollars_fp"),
+                ):
                     for p_text, s_text in msg.get(key) or ():
                         p = int(Decimal(p_text) * 10_000)
                         s = int(Decimal(s_text) * 100)
                         levels[p] = s
                         px = p if side is OrderSide.BUY else 10_000 - p
-                        book.add(BookOrder(side, Price.from_raw(px * 10**12, 4), Quantity.from_raw(s * 10**14, 2), px),
-                                 0, seq, 0)
+                        book.add(
+                            BookOrder(side, Price.from_raw(px * 10**12, 4), Quantity.from_raw(s * 10**14, 2), px),
+                            0,
+                            seq,
+                            0,
+                        )
             else:
                 book, yes, no = books[t]
                 p_text = msg["price_dollars"]
@@ -86,7 +95,7 @@ def one_pass(conns: list[list[bytes]], last: dict[str, tuple[object, object]] | 
                     p = prices[p_text] = int(Decimal(p_text) * 10_000)
                 d_text = msg["delta_fp"]
                 i = d_text.find(".")
-                d = int(d_text[:i] + d_text[i + 1:])
+                d = int(d_text[:i] + d_text[i + 1 :])
                 is_yes = msg["side"] == "yes"
                 levels = yes if is_yes else no
                 size = levels.get(p, 0) + d
@@ -102,8 +111,11 @@ def one_pass(conns: list[list[bytes]], last: dict[str, tuple[object, object]] | 
                     levels.pop(p, None)
                     action = BookAction.DELETE
                     size = 0
-                book.apply_delta(OrderBookDelta(IID, action, BookOrder(side, price, Quantity.from_raw(size * 10**14, 2), px),
-                                                0, seq, 0, 0))
+                book.apply_delta(
+                    OrderBookDelta(
+                        IID, action, BookOrder(side, price, Quantity.from_raw(size * 10**14, 2), px), 0, seq, 0, 0
+                    )
+                )
             book.best_bid_price()
             book.best_ask_price()
         cpu += time.thread_time() - c

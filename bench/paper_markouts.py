@@ -66,8 +66,11 @@ def measure(journal: Path) -> dict[str, Any]:
             d["settled_pnl"].append(sign * ((ONE_DOLLAR if st.result == "yes" else 0) - price) / 100 - fee_c)
     out: dict[str, Any] = {"source": src, "journal": str(journal)}
     for key, d in sorted(acc.items()):
-        out[key] = {"fills": len(d["contracts"]), "contracts": sum(d["contracts"]),
-                    **{k: _mean_se(v) for k, v in d.items() if k != "contracts"}}
+        out[key] = {
+            "fills": len(d["contracts"]),
+            "contracts": sum(d["contracts"]),
+            **{k: _mean_se(v) for k, v in d.items() if k != "contracts"},
+        }
     return out
 
 

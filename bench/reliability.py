@@ -26,8 +26,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: the figures every reader looks for first, in this order (the rest follow alphabetically)
-HEADLINE = ("submissions", "sent", "sigkills", "unknown_outcomes", "lost_answer_found_by_lookup",
-            "conflict_409_found", "rate_limited_429", "reconciliations", "resends", "duplicates_found", "fills_lost")
+HEADLINE = (
+    "submissions",
+    "sent",
+    "sigkills",
+    "unknown_outcomes",
+    "lost_answer_found_by_lookup",
+    "conflict_409_found",
+    "rate_limited_429",
+    "reconciliations",
+    "resends",
+    "duplicates_found",
+    "fills_lost",
+)
 
 
 def run(mark: str, extra: list[str]) -> tuple[int, list[dict[str, object]], list[tuple[str, str, float]], float]:
@@ -35,8 +46,19 @@ def run(mark: str, extra: list[str]) -> tuple[int, list[dict[str, object]], list
         counts_path = Path(tmp) / "counts.jsonl"
         junit = Path(tmp) / "junit.xml"
         env = {**os.environ, "KALASHI_RELIABILITY_COUNTS": str(counts_path)}
-        cmd = [sys.executable, "-m", "pytest", "tests/safety", "-q", "-p", "no:cacheprovider", "-m", mark,
-               f"--junitxml={junit}", *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/safety",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            mark,
+            f"--junitxml={junit}",
+            *extra,
+        ]
         t0 = time.perf_counter()
         rc = subprocess.run(cmd, cwd=ROOT, env=env, check=False, stdout=sys.stderr).returncode  # tables alone on stdout
         elapsed = time.perf_counter() - t0
@@ -91,8 +113,10 @@ def main() -> int:
     mark = "not slow" if args.fast else "slow" if args.slow_only else "slow or not slow"
     rc, suites, tests, elapsed = run(mark, args.pytest_args)
     print()
-    print(f"kalashi reliability — pytest tests/safety -m '{mark}' — {time.strftime('%Y-%m-%d %H:%M')} — "
-          f"Python {platform.python_version()}, {os.cpu_count()} CPUs — {elapsed:.0f} s, pytest exit {rc}")
+    print(
+        f"kalashi reliability — pytest tests/safety -m '{mark}' — {time.strftime('%Y-%m-%d %H:%M')} — "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs — {elapsed:.0f} s, pytest exit {rc}"
+    )
     print()
     print(render(suites, tests, markdown=args.markdown))
     return rc

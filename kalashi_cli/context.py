@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from .kalshi.ratelimit import RateLimiter
     from .locks import TraderLocks
 
-SOURCES_HELP = ("sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi[,ws=1], kalshi-demo[,ws=1], "
-                "kalshi:URL (any Kalshi-compatible server, e.g. kalashi sim-exchange)")
+SOURCES_HELP = (
+    "sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi[,ws=1], kalshi-demo[,ws=1], "
+    "kalshi:URL (any Kalshi-compatible server, e.g. kalashi sim-exchange)"
+)
 
 
 def open_source(spec: str, profile: Profile | None = None, *, streaming: bool = False) -> MarketSource:
@@ -51,13 +53,20 @@ def open_source(spec: str, profile: Profile | None = None, *, streaming: bool = 
     if spec.startswith(("replay:", "kalshi:")) or spec.split(",")[0] in ("kalshi", "kalshi-demo"):
         from .kalshi.source import open_source as open_exchange_source
 
-        return open_exchange_source(spec, limiter_for=lambda key_id, url: account_limiter(profile, key_id, url),
-                                    ws_default=streaming)
+        return open_exchange_source(
+            spec, limiter_for=lambda key_id, url: account_limiter(profile, key_id, url), ws_default=streaming
+        )
     raise UsageError(f"unknown source '{spec}'", hint=f"use one of: {SOURCES_HELP}")
 
 
-def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Profile, *,
-                credentials_env: dict[str, str] | None = None) -> Broker:
+def open_broker(
+    mode: str,
+    source: MarketSource,
+    journal: Journal,
+    profile: Profile,
+    *,
+    credentials_env: dict[str, str] | None = None,
+) -> Broker:
     """Open the broker for a trading mode; live needs every consent (ConsentError otherwise).
 
     Raises:
@@ -66,9 +75,12 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
     if mode == "paper":
         from .sim.paper import PaperBroker, paper_exchange_path
 
-        return PaperBroker(source, paper_exchange_path(journal.path),
-                           starting_balance=money(profile.paper.starting_balance),
-                           latency_ms=profile.paper.latency_ms)
+        return PaperBroker(
+            source,
+            paper_exchange_path(journal.path),
+            starting_balance=money(profile.paper.starting_balance),
+            latency_ms=profile.paper.latency_ms,
+        )
     env = require_consent(mode, profile, credentials_env)
     from .kalshi.broker import KalshiBroker
     from .kalshi.env import check_live_consent
@@ -79,13 +91,25 @@ def open_broker(mode: str, source: MarketSource, journal: Journal, profile: Prof
     from .kalshi.env import DEMO, PROD
 
     # the same token buckets as the source of this key: Kalshi bills both to one budget
-    limiter = account_limiter(profile, (env.get("KALSHI_API_KEY_ID") or "").strip() or None,
-                              base_url or (DEMO.rest_url if mode == "demo" else PROD.rest_url))
-    broker = KalshiBroker.from_env(env="demo" if mode == "demo" else "prod", environ=env, base_url=base_url,
-                                   consented=mode == "live", limiter=limiter)
+    limiter = account_limiter(
+        profile,
+        (env.get("KALSHI_API_KEY_ID") or "").strip() or None,
+        base_url or (DEMO.rest_url if mode == "demo" else PROD.rest_url),
+    )
+    broker = KalshiBroker.from_env(
+        env="demo" if mode == "demo" else "prod",
+        environ=env,
+        base_url=base_url,
+        consented=mode == "live",
+        limiter=limiter,
+    )
     if mode == "live":
-        check_live_consent(live_flag=True, profile_allow_live=profile.allow_live, credentials_present=True,
-                           trading_active=broker.trading_active())
+        check_live_consent(
+            live_flag=True,
+            profile_allow_live=profile.allow_live,
+            credentials_present=True,
+            trading_active=broker.trading_active(),
+        )
     if journal.get_meta("starting_balance") is None:
         # The ledger fold starts from the account as first seen: its cash plus what its open
         # positions cost (reconciliation then adopts those positions at that cost).
@@ -100,8 +124,9 @@ def rate_limiter(profile: Profile) -> RateLimiter:
     from .kalshi.ratelimit import SHARED_HEADROOM_S, RateLimiter
 
     r = profile.rate_limits
-    return RateLimiter((r.read_per_second, r.read_capacity), (r.write_per_second, r.write_capacity),
-                       headroom_s=SHARED_HEADROOM_S)
+    return RateLimiter(
+        (r.read_per_second, r.read_capacity), (r.write_per_second, r.write_capacity), headroom_s=SHARED_HEADROOM_S
+    )
 
 
 def account_limiter(profile: Profile | None, key_id: str | None, rest_url: str) -> RateLimiter:
@@ -116,8 +141,9 @@ def account_limiter(profile: Profile | None, key_id: str | None, rest_url: str) 
     if profile is None:
         return shared_limiter(key_id, rest_url)
     r = profile.rate_limits
-    return shared_limiter(key_id, rest_url, (r.read_per_second, r.read_capacity),
-                          (r.write_per_second, r.write_capacity))
+    return shared_limiter(
+        key_id, rest_url, (r.read_per_second, r.read_capacity), (r.write_per_second, r.write_capacity)
+    )
 
 
 def require_consent(mode: str, profile: Profile, credentials_env: dict[str, str] | None = None) -> dict[str, str]:
@@ -140,11 +166,14 @@ def require_consent(mode: str, profile: Profile, credentials_env: dict[str, str]
     if mode == "live":
         from .kalshi.env import check_live_consent
 
-        check_live_consent(live_flag=True, profile_allow_live=profile.allow_live, credentials_present=has_creds,
-                           trading_active=None)
+        check_live_consent(
+            live_flag=True, profile_allow_live=profile.allow_live, credentials_present=has_creds, trading_active=None
+        )
     elif not has_creds:
-        raise ConsentError("--demo needs a demo API key: KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH are not set",
-                           hint="create a key at demo.kalshi.co and export both variables")
+        raise ConsentError(
+            "--demo needs a demo API key: KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH are not set",
+            hint="create a key at demo.kalshi.co and export both variables",
+        )
     return env
 
 
@@ -191,7 +220,7 @@ def source_venue(spec: str, env: dict[str, str] | None = None) -> str:
     if s.startswith("replay:"):
         return "replay"
     if s.startswith("kalshi:"):
-        return custom_env(s[len("kalshi:"):].split(",")[0]).rest_url
+        return custom_env(s[len("kalshi:") :].split(",")[0]).rest_url
     head = s.split(",")[0]
     if head == "kalshi":
         return PROD.rest_url
@@ -201,8 +230,9 @@ def source_venue(spec: str, env: dict[str, str] | None = None) -> str:
     return s
 
 
-def check_venue(mode: str, spec: str, *, allow_foreign: bool = False, env: dict[str, str] | None = None,
-                named: str | None = None) -> None:
+def check_venue(
+    mode: str, spec: str, *, allow_foreign: bool = False, env: dict[str, str] | None = None, named: str | None = None
+) -> None:
     """Refuse demo/live trading on market data from anywhere but the venue the orders go to.
 
     Orders sized and priced on the simulator's (or a recording's, or another server's) books
@@ -218,10 +248,12 @@ def check_venue(mode: str, spec: str, *, allow_foreign: bool = False, env: dict[
     if got == want:
         return
     what = {"sim": "the built-in simulated market", "replay": "a recording"}.get(got, got)
-    raise UsageError(f"{named or '--source ' + spec} is {what}, but {mode} orders go to {want}: the market data "
-                     "must come from the venue being traded",
-                     hint=f"drop --source (for {mode} it defaults to {venue}), or pass {FOREIGN_FLAG} to trade on "
-                          "books that are not the exchange's")
+    raise UsageError(
+        f"{named or '--source ' + spec} is {what}, but {mode} orders go to {want}: the market data "
+        "must come from the venue being traded",
+        hint=f"drop --source (for {mode} it defaults to {venue}), or pass {FOREIGN_FLAG} to trade on "
+        "books that are not the exchange's",
+    )
 
 
 def trader_locks(mode: str, journal_path: Path, env: dict[str, str] | None = None) -> TraderLocks:

@@ -255,7 +255,6 @@ class OrderStatus(StrEnum):
     EXECUTED = "executed"
 
 
-
 def to_book_side(outcome: Outcome, action: Action, price: Price) -> tuple[BookSide, Price]:
     """Map an outcome-side intent to V2's YES-leg ``(side, yes_price)``.
 

@@ -79,8 +79,9 @@ class ExchangeError(KalashiError):
 
     exit_code = 7
 
-    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None,
-                 code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, status: int | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.code = code

@@ -96,8 +96,16 @@ class _Server6(_Server4):
 class HttpServer:
     """Serve ``handle`` on ``host:port`` from a daemon thread (port 0: the system picks one)."""
 
-    def __init__(self, host: str, port: int, handle: Callable[[Request], Response], *, name: str,
-                 server_version: str, access_log: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        handle: Callable[[Request], Response],
+        *,
+        name: str,
+        server_version: str,
+        access_log: logging.Logger | None = None,
+    ) -> None:
         self.host = host.strip("[]")
         self.requested_port = port
         self.handle = handle
@@ -124,8 +132,9 @@ class HttpServer:
         """
         cls = _Server6 if ":" in self.host else _Server4
         self._httpd = cls((self.host, self.requested_port), _handler_class(self))
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=self.name, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True
+        )
         self._thread.start()
         return self.port
 

@@ -130,8 +130,7 @@ class LedgerState:
         pos.cost = Money(0)
         pos.position = Count(0)
         pos.trip_pnl = Money(pos.trip_pnl + pnl)
-        self.closed.append(ClosedTrade(s.ticker, pos.trip_pnl, pos.opened_ms, s.settled_ts_ms, pos.strategy,
-                                       "settled"))
+        self.closed.append(ClosedTrade(s.ticker, pos.trip_pnl, pos.opened_ms, s.settled_ts_ms, pos.strategy, "settled"))
 
     # -- views ------------------------------------------------------------------------
     def open_positions(self) -> list[PositionState]:
@@ -152,8 +151,12 @@ class LedgerState:
         return Money(total)
 
 
-def fold(starting_cash: Money, fills: Iterable[ExchangeFill],
-         settlements: Iterable[Settlement] = (), strategies: dict[str, str] | None = None) -> LedgerState:
+def fold(
+    starting_cash: Money,
+    fills: Iterable[ExchangeFill],
+    settlements: Iterable[Settlement] = (),
+    strategies: dict[str, str] | None = None,
+) -> LedgerState:
     """Fold fills and settlements, in time order, into cash, positions and closed round trips.
 
     ``strategies`` maps fill_id → strategy, to attribute round trips.
@@ -262,9 +265,13 @@ class TradeBook:
 
     def closed(self) -> list[TradeResult]:
         """Closed trades, oldest close first."""
-        out = [TradeResult(t.trade_id, t.strategy, t.pnl, t.fees, t.opened_ms, t.closed_ms,
-                           len(self._legs.get(t.trade_id, ())))
-               for t in self.trades.values() if t.held and not t.is_open]
+        out = [
+            TradeResult(
+                t.trade_id, t.strategy, t.pnl, t.fees, t.opened_ms, t.closed_ms, len(self._legs.get(t.trade_id, ()))
+            )
+            for t in self.trades.values()
+            if t.held and not t.is_open
+        ]
         return sorted(out, key=lambda r: (r.closed_ms, r.trade_id))
 
     def open_trades(self) -> list[TradeState]:
@@ -343,9 +350,12 @@ class TradeBook:
                 h.closed_ms = s.settled_ts_ms
 
 
-def fold_trades(fills: Iterable[ExchangeFill], settlements: Iterable[Settlement] = (),
-                fill_trades: Mapping[str, tuple[str, str]] | None = None,
-                sample_at: Sequence[int] = ()) -> TradeBook:
+def fold_trades(
+    fills: Iterable[ExchangeFill],
+    settlements: Iterable[Settlement] = (),
+    fill_trades: Mapping[str, tuple[str, str]] | None = None,
+    sample_at: Sequence[int] = (),
+) -> TradeBook:
     """Fold fills and settlements, in time order (as :func:`fold`), into trades.
 
     ``fill_trades`` maps fill_id → (trade id, strategy): the opportunity a fill's order came

@@ -48,17 +48,22 @@ class AccountLock:
             create_private(self.path)
             f = self.path.open("r+")
         except OSError as e:
-            raise JournalError(f"{self.path}: cannot create the lock file ({e.strerror or e})",
-                               hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME") from None
+            raise JournalError(
+                f"{self.path}: cannot create the lock file ({e.strerror or e})",
+                hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME",
+            ) from None
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             f.seek(0)
             holder = f.read().strip() or "another process"
             f.close()
-            raise JournalError(f"{what} {IN_USE} ({holder})",
-                               hint=hint or "stop that process first (kalashi halt works while it runs), or pass a "
-                                            "different --journal for a separate account") from None
+            raise JournalError(
+                f"{what} {IN_USE} ({holder})",
+                hint=hint
+                or "stop that process first (kalashi halt works while it runs), or pass a "
+                "different --journal for a separate account",
+            ) from None
         f.seek(0)
         f.truncate()
         f.write(f"pid {os.getpid()}")
@@ -113,16 +118,27 @@ def hold_trader(journal_path: str | Path, *, account: tuple[Path, str] | None = 
     Raises:
         JournalError: another process trades this journal or this account (names its pid).
     """
-    held = [AccountLock(trader_lock_path(journal_path), f"the journal {journal_path}",
-                        hint="one trading process per journal: stop that process first (`kalashi halt` works "
-                             "while it runs; `kalashi serve-bridge --attach` watches it), or pass a different "
-                             "--journal")]
+    held = [
+        AccountLock(
+            trader_lock_path(journal_path),
+            f"the journal {journal_path}",
+            hint="one trading process per journal: stop that process first (`kalashi halt` works "
+            "while it runs; `kalashi serve-bridge --attach` watches it), or pass a different "
+            "--journal",
+        )
+    ]
     if account is not None:
         path, what = account
         try:
-            held.append(AccountLock(path, what, hint="one trading process per exchange account, whatever its "
-                                                     "journal: stop that process first (`kalashi halt` works "
-                                                     "while it runs)"))
+            held.append(
+                AccountLock(
+                    path,
+                    what,
+                    hint="one trading process per exchange account, whatever its "
+                    "journal: stop that process first (`kalashi halt` works "
+                    "while it runs)",
+                )
+            )
         except JournalError:
             held[0].release()
             raise
@@ -135,6 +151,9 @@ def hold_supervisor(journal_path: str | Path) -> AccountLock:
     Raises:
         JournalError: another supervisor watches this journal (names its pid).
     """
-    return AccountLock(Path(f"{journal_path}.heal"), f"the journal {journal_path}'s supervisor",
-                       hint="one `kalashi heal` supervisor per journal: stop the other one first, or check it "
-                            "with `kalashi heal --once`")
+    return AccountLock(
+        Path(f"{journal_path}.heal"),
+        f"the journal {journal_path}'s supervisor",
+        hint="one `kalashi heal` supervisor per journal: stop the other one first, or check it "
+        "with `kalashi heal --once`",
+    )

@@ -58,10 +58,19 @@ class IterationResult:
 class TradingLoop:
     """Runs iterations of the pipeline against one source, one broker and one journal."""
 
-    def __init__(self, profile: Profile, source: MarketSource, broker: Broker, journal: Journal, *,
-                 fair: dict[str, Price] | None = None, sink: Sink | None = None,
-                 stale: Callable[[str], bool] | None = None, limit: int | None = None,
-                 wall_ms: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        source: MarketSource,
+        broker: Broker,
+        journal: Journal,
+        *,
+        fair: dict[str, Price] | None = None,
+        sink: Sink | None = None,
+        stale: Callable[[str], bool] | None = None,
+        limit: int | None = None,
+        wall_ms: Callable[[], int] | None = None,
+    ) -> None:
         self.profile = profile
         self.source = source
         self.broker = broker
@@ -97,8 +106,12 @@ class TradingLoop:
         return int(self.source.api_calls) + int(getattr(self.broker, "api_calls", 0) or 0)
 
     def reconcile(self) -> ReconcileReport:
-        rep = reconcile(self.journal, self.broker, starting_balance=money(self.profile.paper.starting_balance),
-                        cancel_orphans=self.profile.risk.cancel_orphans)
+        rep = reconcile(
+            self.journal,
+            self.broker,
+            starting_balance=money(self.profile.paper.starting_balance),
+            cancel_orphans=self.profile.risk.cancel_orphans,
+        )
         self.last_reconcile = rep
         return rep
 
@@ -110,8 +123,9 @@ class TradingLoop:
         """
         books = self._held_books(markets)
         start = money(self.profile.paper.starting_balance)
-        return load_portfolio(self.journal, start, books, now_ms=self.source.now_ms(),
-                              spread_cap=spread_cap(self.profile))
+        return load_portfolio(
+            self.journal, start, books, now_ms=self.source.now_ms(), spread_cap=spread_cap(self.profile)
+        )
 
     def _held_books(self, markets: Sequence[Market] | Mapping[str, Market]) -> dict[str, Market]:
         """``markets`` by ticker, plus the source's current books of open positions not among them."""
@@ -170,25 +184,61 @@ class TradingLoop:
         self.last_portfolio = after
         duration = (time.perf_counter() - t0) * 1000
         api_calls = self.api_calls() - calls0
-        row = {"n": self.n, "started": iso(started), "ts_ms": as_of, "duration_ms": round(duration, 3),
-               "markets": len(markets), "opportunities": len(opportunities), "candidates": len(candidates),
-               "orders": n_orders, "state": self.state.value, "equity": after.equity, "cash": after.ledger.cash,
-               "cache_hits": self.analyzer.stats.hits - hits0, "cache_misses": self.analyzer.stats.misses - miss0,
-               "api_calls": api_calls, "source": src, "exposure": after.open_cost, "marked": after.equity_marked}
+        row = {
+            "n": self.n,
+            "started": iso(started),
+            "ts_ms": as_of,
+            "duration_ms": round(duration, 3),
+            "markets": len(markets),
+            "opportunities": len(opportunities),
+            "candidates": len(candidates),
+            "orders": n_orders,
+            "state": self.state.value,
+            "equity": after.equity,
+            "cash": after.ledger.cash,
+            "cache_hits": self.analyzer.stats.hits - hits0,
+            "cache_misses": self.analyzer.stats.misses - miss0,
+            "api_calls": api_calls,
+            "source": src,
+            "exposure": after.open_cost,
+            "marked": after.equity_marked,
+        }
         self.journal.add_iteration(row)
-        rec = {"kind": "iteration", "v": VERSION, "n": self.n, "started": row["started"],
-               "duration_ms": f"{duration:.3f}", "markets": len(markets), "opportunities": len(opportunities),
-               "candidates": len(candidates), "orders": n_orders, "state": self.state.value,
-               "state_reason": self.state_reason, "equity": fmt_money(after.equity), "cash": fmt_money(after.ledger.cash),
-               "equity_marked": fmt_money(after.equity_marked), "equity_settled": fmt_money(after.equity_settled),
-               "exposure": fmt_money(after.open_cost),
-               "fills": sum(1 for r in out if r["kind"] == "fill") + len(md_fills),
-               "settlements": len(events.settlements), "api_calls": api_calls, "source": src,
-               "as_of": iso(as_of), "exits": n_exits, "quotes": quote_stats.record(),
-               "quotes_resting": sum(len(q) for q in self.quoter.quotes().values()),
-               "inventory": fmt_count(Count(sum(abs(after.ledger.positions[t].position)
-                                          for t in self.quoter.inventory_tickers(after)
-                                          if t in after.ledger.positions)))}
+        rec = {
+            "kind": "iteration",
+            "v": VERSION,
+            "n": self.n,
+            "started": row["started"],
+            "duration_ms": f"{duration:.3f}",
+            "markets": len(markets),
+            "opportunities": len(opportunities),
+            "candidates": len(candidates),
+            "orders": n_orders,
+            "state": self.state.value,
+            "state_reason": self.state_reason,
+            "equity": fmt_money(after.equity),
+            "cash": fmt_money(after.ledger.cash),
+            "equity_marked": fmt_money(after.equity_marked),
+            "equity_settled": fmt_money(after.equity_settled),
+            "exposure": fmt_money(after.open_cost),
+            "fills": sum(1 for r in out if r["kind"] == "fill") + len(md_fills),
+            "settlements": len(events.settlements),
+            "api_calls": api_calls,
+            "source": src,
+            "as_of": iso(as_of),
+            "exits": n_exits,
+            "quotes": quote_stats.record(),
+            "quotes_resting": sum(len(q) for q in self.quoter.quotes().values()),
+            "inventory": fmt_count(
+                Count(
+                    sum(
+                        abs(after.ledger.positions[t].position)
+                        for t in self.quoter.inventory_tickers(after)
+                        if t in after.ledger.positions
+                    )
+                )
+            ),
+        }
         self._emit(out, rec)
         if self.n % 10 == 0:
             self.write_metrics()
@@ -219,8 +269,7 @@ class TradingLoop:
             self.journal.add_fills(md_fills, source="market")
         self._sync_resting_orders()
         if events.settlements:
-            self.journal.add_settlements([s for s in events.settlements
-                                          if s.ticker in self.journal.held_tickers()])
+            self.journal.add_settlements([s for s in events.settlements if s.ticker in self.journal.held_tickers()])
         return scanned, md_fills
 
     def _value(self, scanned: list[Market], as_of: int) -> tuple[dict[str, Market], Portfolio, list[Market]]:
@@ -242,8 +291,9 @@ class TradingLoop:
         markets = own_books(scanned, resting, included=included)
         return quoted, portfolio, markets
 
-    def _analyze(self, markets: list[Market], portfolio: Portfolio, as_of: int, src: str,
-                 out: list[dict[str, Any]]) -> tuple[list[Opportunity], list[Candidate]]:
+    def _analyze(
+        self, markets: list[Market], portfolio: Portfolio, as_of: int, src: str, out: list[dict[str, Any]]
+    ) -> tuple[list[Opportunity], list[Candidate]]:
         """Phase 4: analyse and rank (emitting opportunities and candidates); remember the markets seen."""
         opportunities = list(self.analyzer.analyze(markets, as_of_ms=as_of, src=src))
         correlator = Correlator(self.profile, portfolio)
@@ -256,19 +306,37 @@ class TradingLoop:
             if isinstance(c, Candidate):
                 candidates.append(c)
         by_ticker = {m.ticker: m for m in markets}
-        self.journal.remember_markets([(*row, by_ticker[row[0]].mutually_exclusive if row[0] in by_ticker else False)
-                                       for row in correlator.market_rows({m.ticker: m.title for m in markets})])
+        self.journal.remember_markets(
+            [
+                (*row, by_ticker[row[0]].mutually_exclusive if row[0] in by_ticker else False)
+                for row in correlator.market_rows({m.ticker: m.title for m in markets})
+            ]
+        )
         return opportunities, candidates
 
-    def _place_orders(self, candidates: list[Candidate], quoted: dict[str, Market], portfolio: Portfolio,
-                      as_of: int, src: str, out: list[dict[str, Any]]) -> tuple[int, int, QuoteStats]:
+    def _place_orders(
+        self,
+        candidates: list[Candidate],
+        quoted: dict[str, Market],
+        portfolio: Portfolio,
+        as_of: int,
+        src: str,
+        out: list[dict[str, Any]],
+    ) -> tuple[int, int, QuoteStats]:
         """Phase 5: through the risk gate, exits, then entries, then the maker's quotes; journal the records.
 
         Returns the orders created, the exit signals and what the quote manager did.
         """
         gate = RiskGate(self.profile, self.journal, portfolio, self.state, self.state_reason)
-        executor = OrderExecutor(self.profile, self.broker, self.journal, gate, self.source.books, stale=self.stale,
-                                 now_ms=self.source.now_ms)
+        executor = OrderExecutor(
+            self.profile,
+            self.broker,
+            self.journal,
+            gate,
+            self.source.books,
+            stale=self.stale,
+            now_ms=self.source.now_ms,
+        )
         n_orders = 0
         kept = []
         # exits first (profile `exits`): what they sell frees cash for the entries below
@@ -295,9 +363,18 @@ class TradingLoop:
             self.journal.add_records(kept)
         return n_orders, len(signals), quote_stats
 
-    def _manage_quotes(self, candidates: Sequence[Candidate], quoted: dict[str, Market], portfolio: Portfolio,
-                       gate: RiskGate, executor: OrderExecutor, as_of: int, src: str, out: list[dict[str, Any]],
-                       kept: list[dict[str, Any]]) -> QuoteStats:
+    def _manage_quotes(
+        self,
+        candidates: Sequence[Candidate],
+        quoted: dict[str, Market],
+        portfolio: Portfolio,
+        gate: RiskGate,
+        executor: OrderExecutor,
+        as_of: int,
+        src: str,
+        out: list[dict[str, Any]],
+        kept: list[dict[str, Any]],
+    ) -> QuoteStats:
         """Bring the market maker's quotes in line (:mod:`.stages.making`); return what it did this iteration."""
         q = self.quoter
         before = q.stats.copy()
@@ -308,12 +385,25 @@ class TradingLoop:
         if missing:  # quoted markets outside the scan: their books as others quote them
             resting = self.journal.orders(status=OrderStatus.RESTING)
             included = bool(getattr(self.broker, "books_include_own_orders", True))
-            quoted.update({m.ticker: m for m in own_books(self.source.books(missing).values(), resting,
-                                                          included=included, reach=False)})
+            quoted.update(
+                {
+                    m.ticker: m
+                    for m in own_books(self.source.books(missing).values(), resting, included=included, reach=False)
+                }
+            )
         q.observe(quoted[t] for t in tickers if t in quoted)
-        ctx = ManageContext(books=quoted, fair=fair_prices(self.analyzer.last_fair), portfolio=portfolio, gate=gate,
-                            executor=executor, state=self.state, now_ms=as_of, stale=self.stale,
-                            emit=lambda rec: self._emit(out, rec), src=src)
+        ctx = ManageContext(
+            books=quoted,
+            fair=fair_prices(self.analyzer.last_fair),
+            portfolio=portfolio,
+            gate=gate,
+            executor=executor,
+            state=self.state,
+            now_ms=as_of,
+            stale=self.stale,
+            emit=lambda rec: self._emit(out, rec),
+            src=src,
+        )
         q.manage(ctx, tickers)
         q.save()
         kept.extend(ctx.records)
@@ -351,9 +441,15 @@ class TradingLoop:
         return m
 
     # -- the loop ---------------------------------------------------------------------------
-    def run(self, *, iterations: int | None = None, interval: float | None = None,
-            on_iteration: Callable[[IterationResult], None] | None = None,
-            paused: threading.Event | None = None, idle: Callable[[float], object] | None = None) -> int:
+    def run(
+        self,
+        *,
+        iterations: int | None = None,
+        interval: float | None = None,
+        on_iteration: Callable[[IterationResult], None] | None = None,
+        paused: threading.Event | None = None,
+        idle: Callable[[float], object] | None = None,
+    ) -> int:
         """Run until ``iterations`` are done or ``stop_event`` is set; return iterations run.
 
         ``idle(seconds)`` spends the time between iterations (default: waiting on ``stop_event``);

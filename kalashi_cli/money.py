@@ -291,12 +291,7 @@ _MONEY_PER_FEE_UNIT = MONEY_SCALE // PRICE_SCALE  # $0.0001 in micro-dollars
 
 
 def fee_for(
-    price: Price,
-    count: Count,
-    *,
-    fee_type: str = "quadratic",
-    multiplier: int = MULT_SCALE,
-    is_taker: bool = True,
+    price: Price, count: Count, *, fee_type: str = "quadratic", multiplier: int = MULT_SCALE, is_taker: bool = True
 ) -> Money:
     """Return Kalshi's trading fee for one fill, rounded up to $0.0001 (REFERENCE §9).
 

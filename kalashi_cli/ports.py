@@ -155,8 +155,9 @@ class OrderDesk(Protocol):
         """
         ...
 
-    def decrease(self, order: ExchangeOrder, *, reduce_by: Count | None = None,
-                 reduce_to: Count | None = None) -> Count:
+    def decrease(
+        self, order: ExchangeOrder, *, reduce_by: Count | None = None, reduce_to: Count | None = None
+    ) -> Count:
         """Shrink a resting order, keeping its place in the queue; return what remains."""
         ...
 

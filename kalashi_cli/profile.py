@@ -31,8 +31,9 @@ class _B:
 
     __slots__ = ("lo", "hi", "doc", "gt")
 
-    def __init__(self, lo: str | int | None = 0, hi: str | int | None = None, doc: str = "", *,
-                 gt: bool = False) -> None:
+    def __init__(
+        self, lo: str | int | None = 0, hi: str | int | None = None, doc: str = "", *, gt: bool = False
+    ) -> None:
         self.lo = None if lo is None else Decimal(lo)
         self.hi = None if hi is None else Decimal(hi)
         self.doc, self.gt = doc, gt
@@ -59,7 +60,7 @@ DOLLARS_MAX = 1_000_000_000
 CONTRACTS_MAX = 1_000_000_000_000
 
 Fraction = Annotated[Decimal, _B(0, 1)]
-Dollars = Annotated[Decimal, _B(0, DOLLARS_MAX, "Dollars, e.g. \"100.00\".")]
+Dollars = Annotated[Decimal, _B(0, DOLLARS_MAX, 'Dollars, e.g. "100.00".')]
 #: dollars per contract: a contract pays $1 at most
 PerContract = Annotated[Decimal, _B(0, 1, "Dollars per contract (a contract pays $1 at most).")]
 
@@ -102,22 +103,35 @@ class PaperSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     """The paper account and how pessimistic paper fills are."""
 
     starting_balance: Dollars = Decimal("100.00")
-    latency_ms: Annotated[int, _I(0, 60_000, "Time between deciding and the order arriving at the (simulated) book.")] = 50
+    latency_ms: Annotated[
+        int, _I(0, 60_000, "Time between deciding and the order arriving at the (simulated) book.")
+    ] = 50
 
 
 class ScanSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Which markets are worth analysing (the prefilter)."""
 
     statuses: tuple[str, ...] = ("active",)
-    min_volume: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Contracts traded; a market needs strictly more.")] = Decimal(100)
-    min_open_interest: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Open interest; a market needs strictly more.")] = Decimal(50)
+    min_volume: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Contracts traded; a market needs strictly more.")] = Decimal(
+        100
+    )
+    min_open_interest: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Open interest; a market needs strictly more.")] = (
+        Decimal(50)
+    )
     exclude_combo: bool = True
     min_hours_to_close: Annotated[Decimal, _B(0, 87_600)] = Decimal("0.1")
     max_days_to_close: Annotated[Decimal, _B(0, 36_500, gt=True)] = Decimal(365)
     batch_size: Annotated[int, _I(1, 1000, "Markets per batch (the batched orderbook endpoint takes up to 100).")] = 100
-    depth_levels: Annotated[int, _I(0, 1000, "Book levels per side kept in market records (0 = all). Orders are "
-                                    "small next to the book, and records with full depth cost more to pass "
-                                    "down a pipe than to analyse.")] = 10
+    depth_levels: Annotated[
+        int,
+        _I(
+            0,
+            1000,
+            "Book levels per side kept in market records (0 = all). Orders are "
+            "small next to the book, and records with full depth cost more to pass "
+            "down a pipe than to analyse.",
+        ),
+    ] = 10
 
 
 class CacheSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -127,57 +141,129 @@ class CacheSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tr
 
 class ArbitrageSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
-    min_edge: Annotated[Decimal, _B(0, 50, "Minimum guaranteed profit per basket (one contract on every leg), after fees, "
-                   "in dollars.")] = Decimal("0.005")
-    max_legs: Annotated[int, _I(2, 100, "Most markets in one basket: real mutually exclusive events have 16 "
-                                "outcomes and more.")] = 32
-    stop_before_close_seconds: Annotated[int, _I(0, 604_800, "No new baskets in a market this many seconds before "
-                                                "it closes.")] = 60
+    min_edge: Annotated[
+        Decimal, _B(0, 50, "Minimum guaranteed profit per basket (one contract on every leg), after fees, in dollars.")
+    ] = Decimal("0.005")
+    max_legs: Annotated[
+        int, _I(2, 100, "Most markets in one basket: real mutually exclusive events have 16 outcomes and more.")
+    ] = 32
+    stop_before_close_seconds: Annotated[
+        int, _I(0, 604_800, "No new baskets in a market this many seconds before it closes.")
+    ] = 60
 
 
 class SpreadSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The market maker (``spread``): two-sided post-only quotes around fair value (docs/strategies.md)."""
 
     enabled: bool = True
-    min_spread: Annotated[Decimal, _B(0, 1, "Start quoting a market only when its spread is at least this wide, "
-                                      "dollars (markets already quoted or held are managed whatever their spread).")
-                          ] = Decimal("0.04")
-    adverse_selection: Annotated[Decimal, _B(0, 1, "Allowance per contract for being filled just before the price moves "
-                            "against us, in dollars (markets of no class in adverse_selection_by_class).")
-                                 ] = Decimal("0.01")
-    adverse_selection_by_class: Annotated[dict[str, Decimal], msgspec.Meta(description=(
-        "Adverse-selection allowance per market class, dollars: the key matches the start of the series ticker "
-        "or the category, case-insensitive; the longest match wins. Empty here (adverse_selection for all); "
-        "the default profile sets the documented guesses (crypto 0.02)."))] = msgspec.field(default_factory=dict)
-    min_edge: Annotated[Decimal, _B(0, 1, "A quote that adds inventory must sit at least this far from fair value "
-                                    "after the maker fee and the adverse-selection allowance, dollars.")
-                        ] = Decimal("0.005")
+    min_spread: Annotated[
+        Decimal,
+        _B(
+            0,
+            1,
+            "Start quoting a market only when its spread is at least this wide, "
+            "dollars (markets already quoted or held are managed whatever their spread).",
+        ),
+    ] = Decimal("0.04")
+    adverse_selection: Annotated[
+        Decimal,
+        _B(
+            0,
+            1,
+            "Allowance per contract for being filled just before the price moves "
+            "against us, in dollars (markets of no class in adverse_selection_by_class).",
+        ),
+    ] = Decimal("0.01")
+    adverse_selection_by_class: Annotated[
+        dict[str, Decimal],
+        msgspec.Meta(
+            description=(
+                "Adverse-selection allowance per market class, dollars: the key matches the start of the series ticker "
+                "or the category, case-insensitive; the longest match wins. Empty here (adverse_selection for all); "
+                "the default profile sets the documented guesses (crypto 0.02)."
+            )
+        ),
+    ] = msgspec.field(default_factory=dict)
+    min_edge: Annotated[
+        Decimal,
+        _B(
+            0,
+            1,
+            "A quote that adds inventory must sit at least this far from fair value "
+            "after the maker fee and the adverse-selection allowance, dollars.",
+        ),
+    ] = Decimal("0.005")
     confidence: Fraction = Decimal("0.35")
-    stop_before_close_seconds: Annotated[int, _I(0, 604_800, "Quotes are pulled (and none placed) this many "
-                                                "seconds before the market closes.")] = 600
-    volatility_multiple: Annotated[Decimal, _B(0, 100, "The half-spread grows by this many times the market's "
-                                               "recent mid volatility (mean absolute change per observation).")
-                                   ] = Decimal(1)
-    volatility_window: Annotated[int, _I(1, 10_000, "Observations the volatility estimate averages over "
-                                         "(exponentially weighted).")] = 20
+    stop_before_close_seconds: Annotated[
+        int, _I(0, 604_800, "Quotes are pulled (and none placed) this many seconds before the market closes.")
+    ] = 600
+    volatility_multiple: Annotated[
+        Decimal,
+        _B(
+            0,
+            100,
+            "The half-spread grows by this many times the market's "
+            "recent mid volatility (mean absolute change per observation).",
+        ),
+    ] = Decimal(1)
+    volatility_window: Annotated[
+        int, _I(1, 10_000, "Observations the volatility estimate averages over (exponentially weighted).")
+    ] = 20
     quote_size: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Contracts per quote (each side).", gt=True)] = Decimal(5)
-    max_inventory: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Most contracts held in one market (YES or NO): at the "
-                                         "limit only the side that reduces inventory is quoted.")] = Decimal(25)
-    max_event_inventory: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Most contracts held over all markets of one "
-                                               "event: at the limit only reducing quotes in that event.")
-                                   ] = Decimal(50)
-    skew_at_limit: Annotated[Decimal, _B(0, 1, "Both quotes move against the position by this much at the "
-                                         "inventory limit (in proportion below it), dollars.")] = Decimal("0.02")
-    requote_threshold: Annotated[Decimal, _B(0, 1, "Re-price a quote when fair value or the touch has moved more "
-                                             "than this since it was placed, dollars.")] = Decimal("0.01")
-    min_requote_seconds: Annotated[Decimal, _B(0, 86_400, "A quote is re-priced at most this often (market "
-                                               "clock); pulls are never held back.")] = Decimal(2)
-    max_updates_per_second: Annotated[Decimal, _B(0, 10_000, "Quote writes (create, amend, decrease, cancel) per "
-                                                  "second over all markets, a token bucket in front of the "
-                                                  "exchange's own (bursts of up to 5 seconds' worth); 0 = no limit of our own.")] = Decimal(10)
-    use_amend: Annotated[bool, msgspec.Meta(description=(
-        "Re-price with Kalshi's V2 amend and shrink with decrease (keeps queue priority); false: cancel and "
-        "create."))] = True
+    max_inventory: Annotated[
+        Decimal,
+        _B(
+            0,
+            CONTRACTS_MAX,
+            "Most contracts held in one market (YES or NO): at the "
+            "limit only the side that reduces inventory is quoted.",
+        ),
+    ] = Decimal(25)
+    max_event_inventory: Annotated[
+        Decimal,
+        _B(
+            0,
+            CONTRACTS_MAX,
+            "Most contracts held over all markets of one event: at the limit only reducing quotes in that event.",
+        ),
+    ] = Decimal(50)
+    skew_at_limit: Annotated[
+        Decimal,
+        _B(
+            0,
+            1,
+            "Both quotes move against the position by this much at the "
+            "inventory limit (in proportion below it), dollars.",
+        ),
+    ] = Decimal("0.02")
+    requote_threshold: Annotated[
+        Decimal,
+        _B(
+            0, 1, "Re-price a quote when fair value or the touch has moved more than this since it was placed, dollars."
+        ),
+    ] = Decimal("0.01")
+    min_requote_seconds: Annotated[
+        Decimal, _B(0, 86_400, "A quote is re-priced at most this often (market clock); pulls are never held back.")
+    ] = Decimal(2)
+    max_updates_per_second: Annotated[
+        Decimal,
+        _B(
+            0,
+            10_000,
+            "Quote writes (create, amend, decrease, cancel) per "
+            "second over all markets, a token bucket in front of the "
+            "exchange's own (bursts of up to 5 seconds' worth); 0 = no limit of our own.",
+        ),
+    ] = Decimal(10)
+    use_amend: Annotated[
+        bool,
+        msgspec.Meta(
+            description=(
+                "Re-price with Kalshi's V2 amend and shrink with decrease (keeps queue priority); false: cancel and "
+                "create."
+            )
+        ),
+    ] = True
 
     def _check(self) -> None:
         for key, v in self.adverse_selection_by_class.items():
@@ -197,12 +283,16 @@ class SpreadSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=T
 
 class ValueSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
-    min_edge: Annotated[Decimal, _B(0, 1, "Minimum expected profit per contract (fair value − all-in cost), in dollars."
-                   )] = Decimal("0.03")
-    confidence: Annotated[Decimal, _B(0, 1, "How much the fair-value model is trusted (scales score and sizing).")] = Decimal("0.5")
+    min_edge: Annotated[
+        Decimal, _B(0, 1, "Minimum expected profit per contract (fair value − all-in cost), in dollars.")
+    ] = Decimal("0.03")
+    confidence: Annotated[Decimal, _B(0, 1, "How much the fair-value model is trusted (scales score and sizing).")] = (
+        Decimal("0.5")
+    )
     use_sim_forecast: bool = True
-    stop_before_close_seconds: Annotated[int, _I(0, 604_800, "No new positions this many seconds before the market "
-                                                "closes.")] = 300
+    stop_before_close_seconds: Annotated[
+        int, _I(0, 604_800, "No new positions this many seconds before the market closes.")
+    ] = 300
 
 
 class AnalyzeSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -210,45 +300,86 @@ class AnalyzeSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=
     spread: SpreadSettings = SpreadSettings()
     value: ValueSettings = ValueSettings()
     cache: CacheSettings = CacheSettings()
-    liquidity_reference: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Contracts available at a profitable price that count as fully liquid "
-                              "(liquidity = 1).", gt=True)] = Decimal(50)
+    liquidity_reference: Annotated[
+        Decimal,
+        _B(
+            0,
+            CONTRACTS_MAX,
+            "Contracts available at a profitable price that count as fully liquid (liquidity = 1).",
+            gt=True,
+        ),
+    ] = Decimal(50)
 
 
 FairModelName = Literal["ladder", "crypto", "crypto-t"]
 
 #: Kalshi crypto series → the spot product their settlement index tracks (docs/fair-value.md)
 DEFAULT_CRYPTO_ASSETS: dict[str, str] = {
-    "KXBTC": "BTC-USD", "KXBTCD": "BTC-USD", "KXBTC15M": "BTC-USD",
-    "KXETH": "ETH-USD", "KXETHD": "ETH-USD", "KXETH15M": "ETH-USD",
+    "KXBTC": "BTC-USD",
+    "KXBTCD": "BTC-USD",
+    "KXBTC15M": "BTC-USD",
+    "KXETH": "ETH-USD",
+    "KXETHD": "ETH-USD",
+    "KXETH15M": "ETH-USD",
 }
 
 
 class LadderFairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The ladder model: one monotone distribution fitted to every strike/bracket of an event."""
 
-    min_depth: Annotated[Decimal, _B(0, CONTRACTS_MAX, "Contracts a quote needs (walking the book) before it bounds the fit; "
-                                    "thinner quotes are tested against the fit instead.")] = Decimal(25)
+    min_depth: Annotated[
+        Decimal,
+        _B(
+            0,
+            CONTRACTS_MAX,
+            "Contracts a quote needs (walking the book) before it bounds the fit; "
+            "thinner quotes are tested against the fit instead.",
+        ),
+    ] = Decimal(25)
 
 
 class CryptoFairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The crypto model: settlement index ≈ spot, lognormal (or Student-t) with realised volatility."""
 
-    spot: Annotated[str, msgspec.Meta(description="Where spot comes from: coinbase, kraken (public WebSocket "
-                                                  "tickers, no key), coinbase:URL / kraken:URL, or file:PATH "
-                                                  "(CSV/JSONL of time, price).")] = "coinbase"
-    max_spot_age_seconds: Annotated[Decimal, _B(0, 86_400, "Spot older than this gives no fair value.", gt=True)] = Decimal(10)
-    vol_lookback_seconds: Annotated[int, _I(60, 7 * 86_400, "Window of recent spot the realised volatility is "
-                                                         "measured over.")] = 3600
+    spot: Annotated[
+        str,
+        msgspec.Meta(
+            description="Where spot comes from: coinbase, kraken (public WebSocket "
+            "tickers, no key), coinbase:URL / kraken:URL, or file:PATH "
+            "(CSV/JSONL of time, price)."
+        ),
+    ] = "coinbase"
+    max_spot_age_seconds: Annotated[Decimal, _B(0, 86_400, "Spot older than this gives no fair value.", gt=True)] = (
+        Decimal(10)
+    )
+    vol_lookback_seconds: Annotated[
+        int, _I(60, 7 * 86_400, "Window of recent spot the realised volatility is measured over.")
+    ] = 3600
     min_returns: Annotated[int, _I(2, 1_000_000, "Fewest spot returns in the window for a volatility estimate.")] = 30
-    averaging_seconds: Annotated[int, _I(0, 3600, "Kalshi settles on the average of the CF Benchmarks index over "
-                                               "this many seconds before the close.")] = 60
-    tail_dof: Annotated[Decimal, _B(2, 100, "Degrees of freedom of the crypto-t model's Student-t (lower = fatter "
-                                            "tails).", gt=True)] = Decimal(4)
-    basis_bps: Annotated[Decimal, _B(0, 1000, "Assumed gap between the exchange spot and the settlement index, basis "
-                                              "points (enters the standard error).")] = Decimal(5)
-    vol_annual: Annotated[Decimal | None, msgspec.Meta(
-        description="A fixed annualised volatility (e.g. 0.5) instead of the realised one; null: realise it "
-                    "from spot (needs vol_lookback_seconds of history).")] = None
+    averaging_seconds: Annotated[
+        int,
+        _I(
+            0, 3600, "Kalshi settles on the average of the CF Benchmarks index over this many seconds before the close."
+        ),
+    ] = 60
+    tail_dof: Annotated[
+        Decimal, _B(2, 100, "Degrees of freedom of the crypto-t model's Student-t (lower = fatter tails).", gt=True)
+    ] = Decimal(4)
+    basis_bps: Annotated[
+        Decimal,
+        _B(
+            0,
+            1000,
+            "Assumed gap between the exchange spot and the settlement index, basis points (enters the standard error).",
+        ),
+    ] = Decimal(5)
+    vol_annual: Annotated[
+        Decimal | None,
+        msgspec.Meta(
+            description="A fixed annualised volatility (e.g. 0.5) instead of the realised one; null: realise it "
+            "from spot (needs vol_lookback_seconds of history)."
+        ),
+    ] = None
     assets: dict[str, str] = msgspec.field(default_factory=lambda: dict(DEFAULT_CRYPTO_ASSETS))
 
     def _check(self) -> None:
@@ -259,20 +390,26 @@ class CryptoFairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_on
 class FairSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Built-in fair-value models for the value strategy (analyze, run-loop) and `kalashi fair`."""
 
-    models: Annotated[tuple[FairModelName, ...], msgspec.Meta(
-        description="Models analyze and run-loop price markets with, first wins (empty: only fair records you "
-                    "pass in). None beat the market mid on the real data scored in docs/fair-value.md.")] = ()
-    uncertainty_multiple: Annotated[Decimal, _B(0, 10, "The value strategy needs min_edge plus this many standard "
-                                                       "errors of the fair value.")] = Decimal(1)
-    max_age_seconds: Annotated[Decimal, _B(0, 86_400, "A fair value computed this much before the books it is "
-                                                    "compared with is ignored (0 = never).")] = Decimal(60)
+    models: Annotated[
+        tuple[FairModelName, ...],
+        msgspec.Meta(
+            description="Models analyze and run-loop price markets with, first wins (empty: only fair records you "
+            "pass in). None beat the market mid on the real data scored in docs/fair-value.md."
+        ),
+    ] = ()
+    uncertainty_multiple: Annotated[
+        Decimal, _B(0, 10, "The value strategy needs min_edge plus this many standard errors of the fair value.")
+    ] = Decimal(1)
+    max_age_seconds: Annotated[
+        Decimal,
+        _B(0, 86_400, "A fair value computed this much before the books it is compared with is ignored (0 = never)."),
+    ] = Decimal(60)
     ladder: LadderFairSettings = LadderFairSettings()
     crypto: CryptoFairSettings = CryptoFairSettings()
 
 
 DEFAULT_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "election": ("election", "president", "senate", "house", "governor", "pres", "vote", "primary", "poll",
-                 "politic"),
+    "election": ("election", "president", "senate", "house", "governor", "pres", "vote", "primary", "poll", "politic"),
     "crypto": ("bitcoin", "btc", "ethereum", "eth", "crypto", "solana", "sol", "doge"),
     "stocks": ("s&p", "nasdaq", "inx", "dow", "stock", "index", "spx", "ndx", "financ"),
     "sports": ("nba", "nfl", "mlb", "nhl", "game", "match", "soccer", "tennis", "ufc", "golf", "sport"),
@@ -285,8 +422,9 @@ class CorrelateSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_onl
     """Correlation groups, concentration caps and the extra edge a crowded group must show."""
 
     keyword_groups: dict[str, tuple[str, ...]] = msgspec.field(default_factory=lambda: dict(DEFAULT_KEYWORDS))
-    exposure_edge_multiplier: Annotated[Decimal, _B(1, 100, "A group that already has exposure needs this × the minimum edge."
-                                   )] = Decimal("1.5")
+    exposure_edge_multiplier: Annotated[
+        Decimal, _B(1, 100, "A group that already has exposure needs this × the minimum edge.")
+    ] = Decimal("1.5")
     max_position_pct: Fraction = Decimal("0.20")
     max_group_pct: Fraction = Decimal("0.20")
     max_event_pct: Fraction = Decimal("0.25")
@@ -296,13 +434,23 @@ class SizingSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=T
     """Fractional Kelly on all-in cost, shrunk by losing streaks and drawdown."""
 
     kelly_fraction: Fraction = Decimal("0.25")
-    max_stake_pct: Annotated[Decimal, _B(0, 1, "Never stake more than this share of equity on one opportunity.")] = Decimal("0.10")
-    loss_streak_shrink: Annotated[Decimal, _B(0, 1, "Each consecutive loss shrinks the Kelly fraction by this share.")] = Decimal("0.15")
-    drawdown_shrink: Annotated[Decimal, _B(0, 10, "Scale = 1 − drawdown_shrink × drawdown (10 % drawdown → 0.8 at 2.0).")] = Decimal("2.0")
+    max_stake_pct: Annotated[Decimal, _B(0, 1, "Never stake more than this share of equity on one opportunity.")] = (
+        Decimal("0.10")
+    )
+    loss_streak_shrink: Annotated[
+        Decimal, _B(0, 1, "Each consecutive loss shrinks the Kelly fraction by this share.")
+    ] = Decimal("0.15")
+    drawdown_shrink: Annotated[
+        Decimal, _B(0, 10, "Scale = 1 − drawdown_shrink × drawdown (10 % drawdown → 0.8 at 2.0).")
+    ] = Decimal("2.0")
     min_scale: Fraction = Decimal("0.25")
-    win_streak_growth: Annotated[Decimal, _B(0, 1, "Opt-in growth per consecutive win (0 = off); capped by max_scale.")] = Decimal(0)
+    win_streak_growth: Annotated[
+        Decimal, _B(0, 1, "Opt-in growth per consecutive win (0 = off); capped by max_scale.")
+    ] = Decimal(0)
     max_scale: Annotated[Decimal, _B(1, 2)] = Decimal("1.0")
-    min_count: Annotated[Decimal, _B(0, 1_000_000, "Smallest order worth placing, in contracts (also the size step).", gt=True)] = Decimal(1)
+    min_count: Annotated[
+        Decimal, _B(0, 1_000_000, "Smallest order worth placing, in contracts (also the size step).", gt=True)
+    ] = Decimal(1)
 
     def _check(self) -> None:
         if self.min_scale > self.max_scale:
@@ -316,10 +464,15 @@ class RiskSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tru
 
     max_order_cost: Dollars = Decimal("10.00")
     max_daily_cost: Dollars = Decimal("50.00")
-    daily_loss_limit: Annotated[Decimal, _B(0, DOLLARS_MAX, "Loss since the start of the UTC day that moves the state to HALTED, dollars."
-                           )] = Decimal("10.00")
-    reducing_drawdown_pct: Annotated[Decimal, _B(0, 1, "Drawdown from peak equity that moves the state to REDUCING.")] = Decimal("0.10")
-    max_drawdown_pct: Annotated[Decimal, _B(0, 1, "Drawdown from peak equity that moves the state to HALTED.")] = Decimal("0.20")
+    daily_loss_limit: Annotated[
+        Decimal, _B(0, DOLLARS_MAX, "Loss since the start of the UTC day that moves the state to HALTED, dollars.")
+    ] = Decimal("10.00")
+    reducing_drawdown_pct: Annotated[
+        Decimal, _B(0, 1, "Drawdown from peak equity that moves the state to REDUCING.")
+    ] = Decimal("0.10")
+    max_drawdown_pct: Annotated[Decimal, _B(0, 1, "Drawdown from peak equity that moves the state to HALTED.")] = (
+        Decimal("0.20")
+    )
     max_consecutive_losses: Annotated[int, _I(1, 10_000)] = 6
     max_open_orders: Annotated[int, _I(1, 100_000)] = 50
     max_reconcile_failures: Annotated[int, _I(1, 1_000)] = 3
@@ -333,34 +486,65 @@ class RiskSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tru
 
 
 class ExecutionSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    max_slippage_pct: Annotated[Decimal, _B(0, 1, "Worst acceptable price vs. the top of book when walking the book (and when "
-                           "unwinding).")] = Decimal("0.02")
+    max_slippage_pct: Annotated[
+        Decimal, _B(0, 1, "Worst acceptable price vs. the top of book when walking the book (and when unwinding).")
+    ] = Decimal("0.02")
     taker_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "immediate_or_cancel"
     arbitrage_time_in_force: Literal["immediate_or_cancel", "fill_or_kill"] = "fill_or_kill"
-    maker_expiry_seconds: Annotated[int, _I(0, 31_536_000, "Post-only quotes expire after this long (0 = good till cancelled).")] = 600
+    maker_expiry_seconds: Annotated[
+        int, _I(0, 31_536_000, "Post-only quotes expire after this long (0 = good till cancelled).")
+    ] = 600
 
 
 class ExitRule(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """When a strategy's open positions are sold before settlement (every rule off = hold to settlement)."""
 
-    take_profit: Annotated[Decimal, _B(0, 1, "Sell when the bid for the held side is at least this much above the "
-                                       "entry price per contract, dollars (0 = off).")] = Decimal(0)
-    take_profit_at_fair: Annotated[bool, msgspec.Meta(description=(
-        "Sell when the bid has reached the fair value (needs a fair value: a fair record, a model or the sim's "
-        "forecast)."))] = False
-    stop_ticks: Annotated[int, _I(0, 10_000, "Sell when the mark (the held side's mid) is this many ticks below "
-                                  "the entry price (0 = off).")] = 0
-    stop_on_edge_reversal: Annotated[bool, msgspec.Meta(description=(
-        "Sell when the fair value of the held side has fallen below the entry price: the edge that justified "
-        "the entry has reversed."))] = False
+    take_profit: Annotated[
+        Decimal,
+        _B(
+            0,
+            1,
+            "Sell when the bid for the held side is at least this much above the "
+            "entry price per contract, dollars (0 = off).",
+        ),
+    ] = Decimal(0)
+    take_profit_at_fair: Annotated[
+        bool,
+        msgspec.Meta(
+            description=(
+                "Sell when the bid has reached the fair value (needs a fair value: a fair record, a model or the sim's "
+                "forecast)."
+            )
+        ),
+    ] = False
+    stop_ticks: Annotated[
+        int,
+        _I(0, 10_000, "Sell when the mark (the held side's mid) is this many ticks below the entry price (0 = off)."),
+    ] = 0
+    stop_on_edge_reversal: Annotated[
+        bool,
+        msgspec.Meta(
+            description=(
+                "Sell when the fair value of the held side has fallen below the entry price: the edge that justified "
+                "the entry has reversed."
+            )
+        ),
+    ] = False
     time_stop_seconds: Annotated[int, _I(0, 604_800, "Sell a position held this long (market clock; 0 = off).")] = 0
-    exit_before_close_seconds: Annotated[int, _I(0, 604_800, "Sell this many seconds before the market closes "
-                                                 "(0 = hold into the close).")] = 0
+    exit_before_close_seconds: Annotated[
+        int, _I(0, 604_800, "Sell this many seconds before the market closes (0 = hold into the close).")
+    ] = 0
 
     @property
     def any(self) -> bool:
-        return bool(self.take_profit or self.take_profit_at_fair or self.stop_ticks or self.stop_on_edge_reversal
-                    or self.time_stop_seconds or self.exit_before_close_seconds)
+        return bool(
+            self.take_profit
+            or self.take_profit_at_fair
+            or self.stop_ticks
+            or self.stop_on_edge_reversal
+            or self.time_stop_seconds
+            or self.exit_before_close_seconds
+        )
 
 
 class ExitSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -375,10 +559,16 @@ class ExitSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tru
 class ValuationSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How open positions are marked (docs/records.md "How positions are valued")."""
 
-    mid_spread_cap: Annotated[Decimal, _B(0, 1, "An open position is marked at its bid plus half the spread, but the "
-                                          "spread counts only up to this width: a wide book is marked at most "
-                                          "half of this above what the position sells for now, dollars.")
-                              ] = Decimal("0.04")
+    mid_spread_cap: Annotated[
+        Decimal,
+        _B(
+            0,
+            1,
+            "An open position is marked at its bid plus half the spread, but the "
+            "spread counts only up to this width: a wide book is marked at most "
+            "half of this above what the position sells for now, dollars.",
+        ),
+    ] = Decimal("0.04")
 
 
 class LoopSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -389,16 +579,28 @@ class LoopSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=Tru
 class SimSettings(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The built-in sim market (``--source sim``)."""
 
-    forecast_skill: Annotated[Decimal | None, msgspec.Meta(description=(
-        "Publish the sim's forecast (what the value strategy reads) with this skill: the share of the book's "
-        "error it removes, 0 … 1 in steps of 0.01 (1 = the hidden probability itself, an oracle). Off (null) "
-        "by default: then nothing a strategy reads knows more than the market, and records and metrics say "
-        "when a forecast was used."))] = None
-    arbitrage_share: Annotated[Decimal | None, msgspec.Meta(description=(
-        "The share of the sim's drawn arbitrage dislocations that stand, 0 … 1 in steps of 0.01. Null (the "
-        "default) keeps the calibrated 0.05: riskless after-fee arbitrage is rare, lasts one step and is thin, "
-        "as on Kalshi (docs/sim-calibration.md). Raise it only to watch the arbitrage path work: a run's "
-        "arbitrage profit then says nothing about a real edge."))] = None
+    forecast_skill: Annotated[
+        Decimal | None,
+        msgspec.Meta(
+            description=(
+                "Publish the sim's forecast (what the value strategy reads) with this skill: the share of the book's "
+                "error it removes, 0 … 1 in steps of 0.01 (1 = the hidden probability itself, an oracle). Off (null) "
+                "by default: then nothing a strategy reads knows more than the market, and records and metrics say "
+                "when a forecast was used."
+            )
+        ),
+    ] = None
+    arbitrage_share: Annotated[
+        Decimal | None,
+        msgspec.Meta(
+            description=(
+                "The share of the sim's drawn arbitrage dislocations that stand, 0 … 1 in steps of 0.01. Null (the "
+                "default) keeps the calibrated 0.05: riskless after-fee arbitrage is rare, lasts one step and is thin, "
+                "as on Kalshi (docs/sim-calibration.md). Raise it only to watch the arbitrage path work: a run's "
+                "arbitrage profit then says nothing about a real edge."
+            )
+        ),
+    ] = None
 
     def _check(self) -> None:
         s = self.forecast_skill
@@ -433,8 +635,10 @@ class Profile(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
     name: str = "default"
     description: str = ""
-    allow_live: Annotated[bool, msgspec.Meta(description="Live trading also needs --live and credentials; this "
-                                                         "alone never trades real money.")] = False
+    allow_live: Annotated[
+        bool,
+        msgspec.Meta(description="Live trading also needs --live and credentials; this alone never trades real money."),
+    ] = False
     paper: PaperSettings = PaperSettings()
     scan: ScanSettings = ScanSettings()
     analyze: AnalyzeSettings = AnalyzeSettings()
@@ -459,8 +663,10 @@ class Profile(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
         for key, value in changes.items():
             if key not in risk:
                 near = did_you_mean(key, risk)
-                raise ProfileError(f"unknown risk limit '{key}'" + (f" (did you mean '{near}'?)" if near else ""),
-                                   hint=f"valid: {', '.join(sorted(risk))}")
+                raise ProfileError(
+                    f"unknown risk limit '{key}'" + (f" (did you mean '{near}'?)" if near else ""),
+                    hint=f"valid: {', '.join(sorted(risk))}",
+                )
             old = risk[key]
             if isinstance(old, bool):
                 new: Any = bool(value)
@@ -469,8 +675,10 @@ class Profile(_Strict, frozen=True, forbid_unknown_fields=True, kw_only=True):
                 new = type(old)(str(value)) if isinstance(old, Decimal) else type(old)(value)
                 looser = new > old
             if looser:
-                raise ProfileError(f"risk.{key}: {new} would loosen the limit {old}",
-                                   hint="limits can be tightened at run time, never loosened")
+                raise ProfileError(
+                    f"risk.{key}: {new} would loosen the limit {old}",
+                    hint="limits can be tightened at run time, never loosened",
+                )
             risk[key] = new
         try:
             return msgspec.structs.replace(self, risk=RiskSettings(**risk))
@@ -548,8 +756,11 @@ def _strict_load(text: str) -> Any:
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.AliasEvent):
                 ev = self.peek_event()
-                raise _Refused(ev.start_mark.line + 1, f"YAML alias *{ev.anchor} is not allowed in a profile "
-                                                       "(aliases and anchors are refused: write the value out)")
+                raise _Refused(
+                    ev.start_mark.line + 1,
+                    f"YAML alias *{ev.anchor} is not allowed in a profile "
+                    "(aliases and anchors are refused: write the value out)",
+                )
             self.depth += 1
             if self.depth > MAX_PROFILE_DEPTH:
                 mark = self.peek_event().start_mark
@@ -587,8 +798,10 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
     import yaml
 
     if len(text) > MAX_PROFILE_BYTES:
-        raise ProfileError(f"{source}: {len(text)} characters is too big for a profile (at most "
-                           f"{MAX_PROFILE_BYTES})", hint="check the path: a profile is a short YAML file")
+        raise ProfileError(
+            f"{source}: {len(text)} characters is too big for a profile (at most {MAX_PROFILE_BYTES})",
+            hint="check the path: a profile is a short YAML file",
+        )
     try:
         data = _strict_load(text)
     except _Refused as e:
@@ -596,16 +809,21 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ProfileError(f"{where}: not valid YAML ({getattr(e, 'problem', None) or e})",
-                           hint="fix the YAML syntax at that line") from None
+        raise ProfileError(
+            f"{where}: not valid YAML ({getattr(e, 'problem', None) or e})", hint="fix the YAML syntax at that line"
+        ) from None
     if data is None:
-        raise ProfileError(f"{source}: the profile is empty",
-                           hint="write at least one key (`kalashi profile show > my.yaml` writes a complete one), "
-                                "or use a built-in profile by name")
+        raise ProfileError(
+            f"{source}: the profile is empty",
+            hint="write at least one key (`kalashi profile show > my.yaml` writes a complete one), "
+            "or use a built-in profile by name",
+        )
     if not isinstance(data, dict):
-        raise ProfileError(f"{source}: a profile must be a mapping of keys, got {type(data).__name__}",
-                           hint="check the path: a profile is a YAML mapping of keys like the built-in default "
-                                "(`kalashi profile show > my.yaml` writes one to start from)")
+        raise ProfileError(
+            f"{source}: a profile must be a mapping of keys, got {type(data).__name__}",
+            hint="check the path: a profile is a YAML mapping of keys like the built-in default "
+            "(`kalashi profile show > my.yaml` writes one to start from)",
+        )
     data = _exact(data)
     problems = [_where(path, what, text, source) for path, what in _problems(data, Profile, ())]
     if not problems:
@@ -615,8 +833,9 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
             problems = [_locate(str(e), text, source)]
     if len(problems) == 1:
         raise ProfileError(problems[0], hint=PROFILE_HINT)
-    raise ProfileError(f"{source}: {len(problems)} problems — fix each ({PROFILE_HINT}):\n"
-                       + "\n".join(f"  {x}" for x in problems))
+    raise ProfileError(
+        f"{source}: {len(problems)} problems — fix each ({PROFILE_HINT}):\n" + "\n".join(f"  {x}" for x in problems)
+    )
 
 
 PROFILE_HINT = "see `kalashi profile schema` for every key; run `kalashi profile validate FILE`"
@@ -696,7 +915,7 @@ def _bound_problem(v: Decimal, b: _B) -> str | None:
 
 
 def _unknown(path: tuple[str, ...], hints: dict[str, Any]) -> str:
-    """"unknown key 'a.b'", with the key it most likely meant."""
+    """ "unknown key 'a.b'", with the key it most likely meant."""
     what = f"unknown key '{'.'.join(path)}'"
     near = did_you_mean(path[-1], hints)
     if near:
@@ -708,7 +927,7 @@ def _unknown(path: tuple[str, ...], hints: dict[str, Any]) -> str:
 
 
 def _where(path: tuple[str, ...], what: str, text: str, source: str) -> str:
-    """"file:line: what" (unknown keys name themselves) or "file:line: a.b: what"."""
+    """ "file:line: what" (unknown keys name themselves) or "file:line: a.b: what"."""
     lines = _key_lines(text)
     line = next((lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in lines), None)
     if not what.startswith("unknown key"):
@@ -768,9 +987,13 @@ def _allowed(path: list[str]) -> str | None:
                 hi = "" if meta.hi is None else f"{'up to' if lo else 'at most'} {meta.hi}"
                 return " ".join(x for x in (lo, hi) if x) or None
             if isinstance(meta, msgspec.Meta) and (meta.ge is not None or meta.le is not None):
-                return (f"an integer from {meta.ge} to {meta.le}" if meta.ge is not None and meta.le is not None
-                        else f"an integer of at least {meta.ge}" if meta.ge is not None
-                        else f"an integer of at most {meta.le}")
+                return (
+                    f"an integer from {meta.ge} to {meta.le}"
+                    if meta.ge is not None and meta.le is not None
+                    else f"an integer of at least {meta.ge}"
+                    if meta.ge is not None
+                    else f"an integer of at most {meta.le}"
+                )
     return None
 
 
@@ -798,11 +1021,15 @@ def load_profile(name_or_path: str | None = None) -> Profile:
     path = Path(spec).expanduser()
     if not path.exists():
         if "/" in spec or spec.endswith((".yaml", ".yml")):
-            raise ProfileError(f"profile file {spec} does not exist",
-                               hint=f"check the path, or use a built-in profile: {', '.join(sorted(builtin))}")
+            raise ProfileError(
+                f"profile file {spec} does not exist",
+                hint=f"check the path, or use a built-in profile: {', '.join(sorted(builtin))}",
+            )
         near = did_you_mean(spec, builtin)
-        raise ProfileError(f"no profile named '{spec}'" + (f" (did you mean '{near}'?)" if near else ""),
-                           hint=f"use one of {', '.join(sorted(builtin))} or a path to a YAML file")
+        raise ProfileError(
+            f"no profile named '{spec}'" + (f" (did you mean '{near}'?)" if near else ""),
+            hint=f"use one of {', '.join(sorted(builtin))} or a path to a YAML file",
+        )
     return parse_profile(read_profile_text(path), str(path))
 
 
@@ -818,13 +1045,17 @@ def read_profile_text(path: Path) -> str:
     except OSError as e:
         raise ProfileError(f"{path}: cannot read ({e.strerror})") from None
     if len(raw) > MAX_PROFILE_BYTES:
-        raise ProfileError(f"{path}: bigger than {MAX_PROFILE_BYTES} bytes, too big for a profile",
-                           hint="check the path: a profile is a short YAML file")
+        raise ProfileError(
+            f"{path}: bigger than {MAX_PROFILE_BYTES} bytes, too big for a profile",
+            hint="check the path: a profile is a short YAML file",
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ProfileError(f"{path}: not a text file (byte 0x{raw[e.start]:02x} at offset {e.start} is not UTF-8)",
-                           hint="check the path: a profile is a YAML text file") from None
+        raise ProfileError(
+            f"{path}: not a text file (byte 0x{raw[e.start]:02x} at offset {e.start} is not UTF-8)",
+            hint="check the path: a profile is a YAML text file",
+        ) from None
 
 
 def compiled_profile(text: str, source: str) -> bytes:
@@ -886,8 +1117,9 @@ def profile_to_yaml(p: Profile) -> str:
             return [conv(x) for x in v]
         return v
 
-    return str(yaml.safe_dump(conv(msgspec.to_builtins(p, builtin_types=(Decimal,))), sort_keys=False,
-                              allow_unicode=True))
+    return str(
+        yaml.safe_dump(conv(msgspec.to_builtins(p, builtin_types=(Decimal,))), sort_keys=False, allow_unicode=True)
+    )
 
 
 def write_compiled_profiles() -> list[Path]:

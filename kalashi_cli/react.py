@@ -129,12 +129,17 @@ def change_feed(source: object) -> ChangeFeed:
     describe = getattr(source, "describe", None)
     name = describe() if callable(describe) else type(source).__name__
     if name.startswith(("sim", "replay:")):
-        why = (f"--react needs a source that pushes book changes as they happen; {name.split(':')[0]} moves its "
-               "books only when an iteration advances it, so there is nothing to react to in between")
+        why = (
+            f"--react needs a source that pushes book changes as they happen; {name.split(':')[0]} moves its "
+            "books only when an iteration advances it, so there is nothing to react to in between"
+        )
     else:
         why = f"--react needs the WebSocket feed, and the source {name} polls REST"
-    raise UsageError(why, hint="use a Kalshi source with the feed (kalshi, kalshi-demo or kalshi:URL with ws=1 and "
-                               "a key — e.g. against `kalashi sim-exchange`), or run without --react")
+    raise UsageError(
+        why,
+        hint="use a Kalshi source with the feed (kalshi, kalshi-demo or kalshi:URL with ws=1 and "
+        "a key — e.g. against `kalashi sim-exchange`), or run without --react",
+    )
 
 
 # --------------------------------------------------------------------------- what a strategy sees
@@ -186,8 +191,9 @@ def signature(o: Opportunity) -> Signature:
 def record_signature(rec: dict[str, Any]) -> Signature | None:
     """The :func:`signature` of a ``candidate`` record (the iteration's own), None when unreadable."""
     try:
-        return str(rec["strategy"]), tuple((str(x["ticker"]), str(x["outcome"]), str(x["action"]),
-                                            parse_price(str(x["price"]))) for x in rec["legs"])
+        return str(rec["strategy"]), tuple(
+            (str(x["ticker"]), str(x["outcome"]), str(x["action"]), parse_price(str(x["price"]))) for x in rec["legs"]
+        )
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -254,11 +260,22 @@ class QuoteReaction:
         # the market maker plans on the book as others quote it: our own orders' size out, nothing more
         # (``markets`` also drops the levels our own quotes stand in front of, which a taker cannot reach)
         source = reaction.published or reaction.markets
-        books = {m.ticker: m for m in own_books([m for m in source if m.ticker in wanted], resting,
-                                                 included=included, reach=False)}
-        mctx = ManageContext(books=books, fair=fair_prices(loop.analyzer.last_fair), portfolio=ctx.portfolio,
-                             gate=ctx.gate, executor=ctx.executor, state=ctx.state, now_ms=reaction.as_of_ms,
-                             stale=loop.stale, emit=ctx.emit, src=ctx.src)
+        books = {
+            m.ticker: m
+            for m in own_books([m for m in source if m.ticker in wanted], resting, included=included, reach=False)
+        }
+        mctx = ManageContext(
+            books=books,
+            fair=fair_prices(loop.analyzer.last_fair),
+            portfolio=ctx.portfolio,
+            gate=ctx.gate,
+            executor=ctx.executor,
+            state=ctx.state,
+            now_ms=reaction.as_of_ms,
+            stale=loop.stale,
+            emit=ctx.emit,
+            src=ctx.src,
+        )
         writes = q.manage(mctx, tickers)
         if mctx.records:
             loop.journal.add_records(mctx.records)
@@ -299,12 +316,19 @@ class ReactStats:
 class Reactor:
     """Reacts to pushed book changes between a :class:`~kalashi_cli.loop.TradingLoop`'s iterations."""
 
-    def __init__(self, loop: TradingLoop, feed: ChangeFeed, *, strategies: Iterable[ReactiveStrategy] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        loop: TradingLoop,
+        feed: ChangeFeed,
+        *,
+        strategies: Iterable[ReactiveStrategy] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.loop = loop
         self.feed = feed
-        self.strategies: list[ReactiveStrategy] = (list(strategies) if strategies is not None
-                                                   else [TakerReaction(), QuoteReaction()])
+        self.strategies: list[ReactiveStrategy] = (
+            list(strategies) if strategies is not None else [TakerReaction(), QuoteReaction()]
+        )
         self.clock = clock
         self.stats = ReactStats()
         self.ctx: ReactionContext | None = None
@@ -339,8 +363,11 @@ class Reactor:
             self._event_of[m.ticker] = m.event_ticker
             self._members.setdefault(m.event_ticker, []).append(m.ticker)
         included = bool(getattr(loop.broker, "books_include_own_orders", True))
-        portfolio = loop.portfolio(own_books(loop.last_markets, loop.journal.orders(status=OrderStatus.RESTING),
-                                             included=included, reach=False))
+        portfolio = loop.portfolio(
+            own_books(
+                loop.last_markets, loop.journal.orders(status=OrderStatus.RESTING), included=included, reach=False
+            )
+        )
         ctx = self._context(portfolio, loop.state, loop.state_reason)
         ctx.acted |= self._iteration_candidates
         self._iteration_candidates = set()
@@ -352,11 +379,26 @@ class Reactor:
         loop = self.loop
         gate = RiskGate(loop.profile, loop.journal, portfolio, state, reason)
         self._broker = _SubmitClock(loop.broker)
-        executor = OrderExecutor(loop.profile, cast(Broker, self._broker), loop.journal, gate, loop.source.books,
-                                 stale=loop.stale, now_ms=loop.source.now_ms)
-        return ReactionContext(loop=loop, portfolio=portfolio, gate=gate, correlator=Correlator(loop.profile, portfolio),
-                               executor=executor, state=state, state_reason=reason, emit=loop.sink,
-                               src=loop.source.describe())
+        executor = OrderExecutor(
+            loop.profile,
+            cast(Broker, self._broker),
+            loop.journal,
+            gate,
+            loop.source.books,
+            stale=loop.stale,
+            now_ms=loop.source.now_ms,
+        )
+        return ReactionContext(
+            loop=loop,
+            portfolio=portfolio,
+            gate=gate,
+            correlator=Correlator(loop.profile, portfolio),
+            executor=executor,
+            state=state,
+            state_reason=reason,
+            emit=loop.sink,
+            src=loop.source.describe(),
+        )
 
     def _check_halt(self, ctx: ReactionContext) -> ReactionContext:
         """A halt since the iteration (file, command, dashboard) applies to the very next reaction."""
@@ -402,8 +444,14 @@ class Reactor:
         resting = loop.journal.orders(status=OrderStatus.RESTING)
         if resting:
             markets = own_books(markets, resting, included=ctx.executor.own_in_books)
-        reaction = Reaction(changed=tuple(changed), stale=tuple(t for t in changed if t not in books),
-                            markets=tuple(markets), as_of_ms=now, first_ns=batch.first_ns, published=published)
+        reaction = Reaction(
+            changed=tuple(changed),
+            stale=tuple(t for t in changed if t not in books),
+            markets=tuple(markets),
+            as_of_ms=now,
+            first_ns=batch.first_ns,
+            published=published,
+        )
         source_books = loop.source.books
         served: set[str] = set()
 
@@ -433,9 +481,14 @@ class Reactor:
             st.tick_to_order_ns.append(self._broker.first_ns - batch.first_ns)
         return orders
 
-    def react_until(self, deadline: float, *, stop: threading.Event | None = None,
-                    paused: threading.Event | None = None,
-                    lock: AbstractContextManager[Any] | None = None) -> int:
+    def react_until(
+        self,
+        deadline: float,
+        *,
+        stop: threading.Event | None = None,
+        paused: threading.Event | None = None,
+        lock: AbstractContextManager[Any] | None = None,
+    ) -> int:
         """React to changes as they come until the monotonic ``deadline``; return the reactions run.
 
         ``lock`` is held during each reaction (not while waiting): the bridge's service lock,
@@ -459,8 +512,9 @@ class Reactor:
             n += 1
         return n
 
-    def idle(self, seconds: float, *, paused: threading.Event | None = None,
-             lock: AbstractContextManager[Any] | None = None) -> None:
+    def idle(
+        self, seconds: float, *, paused: threading.Event | None = None, lock: AbstractContextManager[Any] | None = None
+    ) -> None:
         """Spend the time between two iterations reacting (``TradingLoop.run(idle=...)``).
 
         What is still pending at the end is dropped: the next iteration's scan reads those books.
@@ -468,8 +522,13 @@ class Reactor:
         self.react_until(self.clock() + seconds, paused=paused, lock=lock)
         self.feed.discard()
 
-    def run(self, *, iterations: int | None = None, interval: float | None = None,
-            on_iteration: Callable[[IterationResult], None] | None = None) -> int:
+    def run(
+        self,
+        *,
+        iterations: int | None = None,
+        interval: float | None = None,
+        on_iteration: Callable[[IterationResult], None] | None = None,
+    ) -> int:
         """Run the loop's iterations with reactions in between; return iterations run."""
         return self.loop.run(iterations=iterations, interval=interval, on_iteration=on_iteration, idle=self.idle)
 

@@ -90,9 +90,13 @@ class OpportunityRecord(_Rec, tag="opportunity", tag_field="kind"):
     reason: str
     cost: MoneyStr | None = None
     payout: PriceStr | None = None
-    collateral: Annotated[MoneyStr | None, msgspec.Meta(
-        description="most cash one basket ties up while its legs are sent (less than cost where the exchange "
-                    "nets collateral); capital is ranked by edge per dollar of it")] = None
+    collateral: Annotated[
+        MoneyStr | None,
+        msgspec.Meta(
+            description="most cash one basket ties up while its legs are sent (less than cost where the exchange "
+            "nets collateral); capital is ranked by edge per dollar of it"
+        ),
+    ] = None
     p: PriceStr | None = None
     maker: bool = False
     as_of_ms: int = 0
@@ -110,8 +114,15 @@ class CandidateRecord(OpportunityRecord, tag="candidate", tag_field="kind", kw_o
 
 
 #: the stable codes of `rejected` records (what `reason` explains, with its amounts)
-REJECTED_CODES = ("below-min-edge", "group-exposure-edge", "kelly-too-small", "position-cap", "group-cap",
-                  "event-cap", "order-cap")
+REJECTED_CODES = (
+    "below-min-edge",
+    "group-exposure-edge",
+    "kelly-too-small",
+    "position-cap",
+    "group-cap",
+    "event-cap",
+    "order-cap",
+)
 
 
 class RejectedRecord(_Rec, tag="rejected", tag_field="kind"):
@@ -119,9 +130,14 @@ class RejectedRecord(_Rec, tag="rejected", tag_field="kind"):
 
     ref: str
     stage: str
-    code: Annotated[str, msgspec.Meta(
-        description="Stable and free of amounts, to group on: " + ", ".join(REJECTED_CODES)
-                    + " (other stages may add codes; group on it rather than on the reason).")]
+    code: Annotated[
+        str,
+        msgspec.Meta(
+            description="Stable and free of amounts, to group on: "
+            + ", ".join(REJECTED_CODES)
+            + " (other stages may add codes; group on it rather than on the reason)."
+        ),
+    ]
     reason: str
 
 
@@ -163,9 +179,13 @@ class DeniedRecord(_Rec, tag="denied", tag_field="kind"):
     ref: str
     ticker: str
     rule: str
-    code: Annotated[str, msgspec.Meta(
-        description="Stable and free of amounts, to group on: the same as `rule` (the risk rule or executor "
-                    "check that refused the order, e.g. duplicate, already-quoting, max-order-cost).")]
+    code: Annotated[
+        str,
+        msgspec.Meta(
+            description="Stable and free of amounts, to group on: the same as `rule` (the risk rule or executor "
+            "check that refused the order, e.g. duplicate, already-quoting, max-order-cost)."
+        ),
+    ]
     reason: str
 
 
@@ -195,9 +215,11 @@ class MarkoutsRec(msgspec.Struct, kw_only=True):
 
     fills: int
     m1: Annotated[MoneyStr | None, msgspec.Meta(description="1 minute after the fill")] = msgspec.field(
-        default=None, name="1m")
+        default=None, name="1m"
+    )
     m5: Annotated[MoneyStr | None, msgspec.Meta(description="5 minutes after the fill")] = msgspec.field(
-        default=None, name="5m")
+        default=None, name="5m"
+    )
     settlement: Annotated[MoneyStr | None, msgspec.Meta(description="at settlement (the payout)")] = None
 
 
@@ -216,13 +238,24 @@ class StrategyMetrics(msgspec.Struct, kw_only=True):
     turnover: MoneyStr | None = None
     exposure_weighted_return: DecStr | None = None
     markouts: MarkoutsRec | None = None
-    exits: Annotated[dict[str, int] | None, msgspec.Meta(
-        description="exits sent per rule (take-profit, stop, time-stop, …): their P&L is in this strategy's")] = None
-    quotes: Annotated[dict[str, int] | None, msgspec.Meta(
-        description="the market maker's quote writes: created, amended, decreased, cancelled, pulled, denied, "
-                    "held_back, updates")] = None
-    inventory: Annotated[dict[str, CountStr] | None, msgspec.Meta(
-        description="the market maker's inventory in contracts: now (open trades) and the most held in one market")
+    exits: Annotated[
+        dict[str, int] | None,
+        msgspec.Meta(
+            description="exits sent per rule (take-profit, stop, time-stop, …): their P&L is in this strategy's"
+        ),
+    ] = None
+    quotes: Annotated[
+        dict[str, int] | None,
+        msgspec.Meta(
+            description="the market maker's quote writes: created, amended, decreased, cancelled, pulled, denied, "
+            "held_back, updates"
+        ),
+    ] = None
+    inventory: Annotated[
+        dict[str, CountStr] | None,
+        msgspec.Meta(
+            description="the market maker's inventory in contracts: now (open trades) and the most held in one market"
+        ),
     ] = None
 
 
@@ -231,8 +264,9 @@ class Performance(msgspec.Struct, kw_only=True):
 
     sharpe: DecStr | None
     sortino: DecStr | None
-    exposure_weighted_return: Annotated[DecStr | None, msgspec.Meta(
-        description="P&L per dollar of average exposure (open positions' cost)")]
+    exposure_weighted_return: Annotated[
+        DecStr | None, msgspec.Meta(description="P&L per dollar of average exposure (open positions' cost)")
+    ]
     equity_changes: int
 
 
@@ -252,12 +286,16 @@ class MetricsRecord(_Rec, tag="metrics", tag_field="kind"):
     cache: CacheStats
     api: ApiStats
     recommendations: list[Recommendation]
-    equity_marked: Annotated[MoneyStr | None, msgspec.Meta(
-        description="the part of equity valued at marks (books, or the last mark of a closed market)")] = None
-    equity_settled: Annotated[MoneyStr | None, msgspec.Meta(
-        description="the part of equity that is cash or a known result")] = None
-    marks: Annotated[dict[str, int] | None, msgspec.Meta(
-        description="open positions per valuation rule: book, last, result, cost")] = None
+    equity_marked: Annotated[
+        MoneyStr | None,
+        msgspec.Meta(description="the part of equity valued at marks (books, or the last mark of a closed market)"),
+    ] = None
+    equity_settled: Annotated[
+        MoneyStr | None, msgspec.Meta(description="the part of equity that is cash or a known result")
+    ] = None
+    marks: Annotated[
+        dict[str, int] | None, msgspec.Meta(description="open positions per valuation rule: book, last, result, cost")
+    ] = None
     turnover: MoneyStr | None = None
     open_trades: int | None = None
     performance: Performance | None = None
@@ -274,18 +312,26 @@ class IterationRecord(_Rec, tag="iteration", tag_field="kind"):
     orders: int
     state: Literal["ACTIVE", "REDUCING", "HALTED"]
     equity: MoneyStr | None = None
-    equity_marked: Annotated[MoneyStr | None, msgspec.Meta(
-        description="the part of equity valued at marks (books, or the last mark of a closed market)")] = None
-    equity_settled: Annotated[MoneyStr | None, msgspec.Meta(
-        description="the part of equity that is cash or a known result")] = None
+    equity_marked: Annotated[
+        MoneyStr | None,
+        msgspec.Meta(description="the part of equity valued at marks (books, or the last mark of a closed market)"),
+    ] = None
+    equity_settled: Annotated[
+        MoneyStr | None, msgspec.Meta(description="the part of equity that is cash or a known result")
+    ] = None
     exposure: Annotated[MoneyStr | None, msgspec.Meta(description="what open positions cost")] = None
     exits: Annotated[int | None, msgspec.Meta(description="positions an exit rule fired on this iteration")] = None
-    quotes: Annotated[dict[str, int] | None, msgspec.Meta(
-        description="the market maker's quote writes this iteration (created, amended, decreased, cancelled, "
-                    "pulled, denied, held_back, updates)")] = None
+    quotes: Annotated[
+        dict[str, int] | None,
+        msgspec.Meta(
+            description="the market maker's quote writes this iteration (created, amended, decreased, cancelled, "
+            "pulled, denied, held_back, updates)"
+        ),
+    ] = None
     quotes_resting: Annotated[int | None, msgspec.Meta(description="the market maker's quotes resting after it")] = None
-    inventory: Annotated[CountStr | None, msgspec.Meta(
-        description="contracts the market maker's open trades hold")] = None
+    inventory: Annotated[CountStr | None, msgspec.Meta(description="contracts the market maker's open trades hold")] = (
+        None
+    )
 
 
 class HealthRecord(_Rec, tag="health", tag_field="kind"):
@@ -319,11 +365,17 @@ class HaltRecord(_Rec, tag="halt", tag_field="kind"):
     state: Literal["HALTED"]
     reason: str
     cancelled: int
-    remaining_resting: Annotated[int | None, msgspec.Meta(
-        description="resting orders left; -1 when the exchange could not list them, null when deferred")]
+    remaining_resting: Annotated[
+        int | None,
+        msgspec.Meta(description="resting orders left; -1 when the exchange could not list them, null when deferred"),
+    ]
     error: str = ""
-    deferred: Annotated[bool, msgspec.Meta(
-        description="a running loop holds the account: the halt is stored and that loop cancels its orders")] = False
+    deferred: Annotated[
+        bool,
+        msgspec.Meta(
+            description="a running loop holds the account: the halt is stored and that loop cancels its orders"
+        ),
+    ] = False
 
 
 class ResolvedIntent(msgspec.Struct):
@@ -342,11 +394,17 @@ class ReconcileRecord(_Rec, tag="reconcile", tag_field="kind"):
     orders_updated: int
     orphans: list[str]
     orphans_cancelled: int
-    position_drift: Annotated[dict[str, tuple[CountStr, CountStr]], msgspec.Meta(
-        description="ticker → [journal, exchange] net position (YES > 0, NO < 0), adopted from the exchange")]
+    position_drift: Annotated[
+        dict[str, tuple[CountStr, CountStr]],
+        msgspec.Meta(
+            description="ticker → [journal, exchange] net position (YES > 0, NO < 0), adopted from the exchange"
+        ),
+    ]
     duplicates: list[str]
-    balance_drift: Annotated[tuple[MoneyStr, MoneyStr] | None, msgspec.Meta(
-        description="[journal cash, exchange balance] when money moved that no fill explains")]
+    balance_drift: Annotated[
+        tuple[MoneyStr, MoneyStr] | None,
+        msgspec.Meta(description="[journal cash, exchange balance] when money moved that no fill explains"),
+    ]
     unstable: bool
     error: str
 
@@ -390,8 +448,12 @@ class SimExchangeRecord(_Rec, tag="sim-exchange", tag_field="kind"):
     demo_key: DemoKey | None = None
 
 
-ProbStr = Annotated[str, msgspec.Meta(pattern=r"^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$",
-                                     description="a probability in [0, 1] as an exact decimal string")]
+ProbStr = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$", description="a probability in [0, 1] as an exact decimal string"
+    ),
+]
 
 
 class FairRecord(_Rec, tag="fair", tag_field="kind"):
@@ -405,12 +467,14 @@ class FairRecord(_Rec, tag="fair", tag_field="kind"):
     p: ProbStr
     model: Annotated[str, msgspec.Meta(description="which model (ladder, crypto, crypto-t, or your own name)")]
     se: Annotated[ProbStr, msgspec.Meta(description="standard error of p (0 when the model does not say)")] = "0"
-    inputs_ts: Annotated[str | None, msgspec.Meta(
-        description="ISO-8601 time of the newest input p was computed from (books, spot)")] = None
+    inputs_ts: Annotated[
+        str | None, msgspec.Meta(description="ISO-8601 time of the newest input p was computed from (books, spot)")
+    ] = None
     event_ticker: str | None = None
     note: Annotated[str | None, msgspec.Meta(description="e.g. the books were inconsistent (an arbitrage)")] = None
-    inputs: Annotated[dict[str, Any] | None, msgspec.Meta(
-        description="what the model saw (spot, volatility, bounds …), for people")] = None
+    inputs: Annotated[
+        dict[str, Any] | None, msgspec.Meta(description="what the model saw (spot, volatility, bounds …), for people")
+    ] = None
 
 
 class FairScoreRecord(_Rec, tag="fair-score", tag_field="kind"):
@@ -423,15 +487,21 @@ class FairScoreRecord(_Rec, tag="fair-score", tag_field="kind"):
     events: Annotated[int, msgspec.Meta(description="independent events: the honest sample size")]
     brier: DecStr | None
     log_loss: DecStr | None
-    brier_vs_mid: Annotated[DecStr | None, msgspec.Meta(
-        description="Brier minus the market mid's on the same snapshots (negative: better than the mid)")] = None
-    brier_vs_mid_ci: Annotated[tuple[DecStr, DecStr] | None, msgspec.Meta(
-        description="95 % interval of brier_vs_mid, resampling whole events")] = None
+    brier_vs_mid: Annotated[
+        DecStr | None,
+        msgspec.Meta(description="Brier minus the market mid's on the same snapshots (negative: better than the mid)"),
+    ] = None
+    brier_vs_mid_ci: Annotated[
+        tuple[DecStr, DecStr] | None, msgspec.Meta(description="95 % interval of brier_vs_mid, resampling whole events")
+    ] = None
     reliability: list[dict[str, Any]] = []
     trades: int = 0
-    pnl: Annotated[MoneyStr, msgspec.Meta(
-        description="value strategy after fees: one contract at the best ask per sampled signal, held to settlement"
-    )] = "0.0000"
+    pnl: Annotated[
+        MoneyStr,
+        msgspec.Meta(
+            description="value strategy after fees: one contract at the best ask per sampled signal, held to settlement"
+        ),
+    ] = "0.0000"
 
 
 class BacktestRecord(_Rec, tag="backtest", tag_field="kind"):
@@ -451,29 +521,46 @@ class BacktestRecord(_Rec, tag="backtest", tag_field="kind"):
     exposure_avg: MoneyStr
     orders: int
     fills: int
-    maker_fill_rate: Annotated[DecStr | None, msgspec.Meta(
-        description="contracts filled / contracts quoted, over resting (good-till-canceled) orders")]
+    maker_fill_rate: Annotated[
+        DecStr | None,
+        msgspec.Meta(description="contracts filled / contracts quoted, over resting (good-till-canceled) orders"),
+    ]
     iterations: int
     events: Annotated[int, msgspec.Meta(description="recorded events played")]
     latency_ms: Annotated[int | str, msgspec.Meta(description="decision → arrival at the book")]
     sources: list[str]
     complete: Annotated[bool, msgspec.Meta(description="every event of every file was played")]
     played_to: Annotated[str | None, msgspec.Meta(description="ISO time of the last event played")]
-    settled_by: Annotated[dict[str, int], msgspec.Meta(
-        description="markets settled from the recording, from --results, or left to the valuation rule")]
+    settled_by: Annotated[
+        dict[str, int],
+        msgspec.Meta(description="markets settled from the recording, from --results, or left to the valuation rule"),
+    ]
     profile: str
     report: Annotated[str | None, msgspec.Meta(description="report.html, with --out")] = None
-    point: Annotated[dict[str, Any] | None, msgspec.Meta(
-        description="with --sweep: {n, rank, overrides}")] = None
+    point: Annotated[dict[str, Any] | None, msgspec.Meta(description="with --sweep: {n, rank, overrides}")] = None
 
 
 RECORD_TYPES: dict[str, type[msgspec.Struct]] = {
-    "market": MarketRecord, "opportunity": OpportunityRecord, "candidate": CandidateRecord,
-    "rejected": RejectedRecord, "order": OrderRecord, "fill": FillRecord, "denied": DeniedRecord,
-    "metrics": MetricsRecord, "iteration": IterationRecord, "health": HealthRecord, "stats": StatsRecord,
-    "repair": RepairRecord, "halt": HaltRecord, "reconcile": ReconcileRecord, "resume": ResumeRecord,
-    "recording": RecordingRecord, "sim-exchange": SimExchangeRecord, "fair": FairRecord,
-    "fair-score": FairScoreRecord, "backtest": BacktestRecord,
+    "market": MarketRecord,
+    "opportunity": OpportunityRecord,
+    "candidate": CandidateRecord,
+    "rejected": RejectedRecord,
+    "order": OrderRecord,
+    "fill": FillRecord,
+    "denied": DeniedRecord,
+    "metrics": MetricsRecord,
+    "iteration": IterationRecord,
+    "health": HealthRecord,
+    "stats": StatsRecord,
+    "repair": RepairRecord,
+    "halt": HaltRecord,
+    "reconcile": ReconcileRecord,
+    "resume": ResumeRecord,
+    "recording": RecordingRecord,
+    "sim-exchange": SimExchangeRecord,
+    "fair": FairRecord,
+    "fair-score": FairScoreRecord,
+    "backtest": BacktestRecord,
 }
 
 SCHEMA_DIR = Path(__file__).parent / "schemas" / "records"

@@ -40,8 +40,20 @@ from .money import (
 )
 
 VERSION = 1
-KINDS = ("market", "opportunity", "candidate", "rejected", "order", "fill", "denied", "metrics", "iteration",
-         "health", "stats", "fair")
+KINDS = (
+    "market",
+    "opportunity",
+    "candidate",
+    "rejected",
+    "order",
+    "fill",
+    "denied",
+    "metrics",
+    "iteration",
+    "health",
+    "stats",
+    "fair",
+)
 
 Record = dict[str, Any]
 
@@ -109,11 +121,15 @@ class _Reader:
         if not v.is_finite():
             raise ValueError(f"field '{key}' must be a finite number, got {self.d.get(key)!r}")
         if abs(v) > _FINITE_MAX:
-            raise ValueError(f"field '{key}' is {self.d.get(key)!r}, out of range (at most {_FINITE_MAX:,} either "
-                             "way)")
+            raise ValueError(f"field '{key}' is {self.d.get(key)!r}, out of range (at most {_FINITE_MAX:,} either way)")
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            words = f"between {lo} and {hi}" if lo is not None and hi is not None else \
-                f"{lo} or more" if lo is not None else f"{hi} or less"
+            words = (
+                f"between {lo} and {hi}"
+                if lo is not None and hi is not None
+                else f"{lo} or more"
+                if lo is not None
+                else f"{hi} or less"
+            )
             raise ValueError(f"field '{key}' is {v}; it must be {words}")
         return v
 
@@ -154,7 +170,8 @@ _TOP_SIZES = ("yes_bid_size", "yes_ask_size", "no_bid_size", "no_ask_size")
 def _in_range(key: str, v: _N, rng: _Range, fmt: Any) -> _N:
     lo, lo_in, hi, hi_in, words = rng
     if (lo is not None and (v < lo or (v == lo and not lo_in))) or (
-            hi is not None and (v > hi or (v == hi and not hi_in))):
+        hi is not None and (v > hi or (v == hi and not hi_in))
+    ):
         raise ValueError(f"field '{key}' is {fmt(v)}; it must be {words}")
     return v
 
@@ -272,8 +289,14 @@ def candidate_record(c: Candidate) -> Record:
 
 
 def rejected_record(r: Rejected) -> Record:
-    out: Record = {"kind": "rejected", "v": VERSION, "ref": r.ref, "stage": r.stage, "code": r.code or r.stage,
-                   "reason": r.reason}
+    out: Record = {
+        "kind": "rejected",
+        "v": VERSION,
+        "ref": r.ref,
+        "stage": r.stage,
+        "code": r.code or r.stage,
+        "reason": r.reason,
+    }
     if r.detail:
         out["detail"] = dict(r.detail)
     return out
@@ -347,8 +370,16 @@ def to_record(obj: object) -> Record:
 
 def denied_record(d: Denied) -> dict[str, Any]:
     """The ``denied`` record of a refusal (``code`` = ``rule``: stable, free of amounts, to group on)."""
-    return {"kind": "denied", "v": VERSION, "ref": d.ref, "ticker": d.ticker, "rule": d.rule, "code": d.rule,
-            "reason": d.reason, "strategy": d.strategy}
+    return {
+        "kind": "denied",
+        "v": VERSION,
+        "ref": d.ref,
+        "ticker": d.ticker,
+        "rule": d.rule,
+        "code": d.rule,
+        "reason": d.reason,
+        "strategy": d.strategy,
+    }
 
 
 def encode(obj: object) -> dict[str, Any]:
@@ -428,11 +459,15 @@ def _parse_grid(raw: Any) -> tuple[TickBand, ...] | None:
         if not isinstance(b, dict):
             raise ValueError(f"field '{key}' must be a {{start, end, step}} object")
         r = _Reader(b, key)
-        start, end = _in_range(f"{key}.start", r.price("start"), _PROB, fmt_price), \
-            _in_range(f"{key}.end", r.price("end"), _PROB, fmt_price)
+        start, end = (
+            _in_range(f"{key}.start", r.price("start"), _PROB, fmt_price),
+            _in_range(f"{key}.end", r.price("end"), _PROB, fmt_price),
+        )
         step = _in_range(f"{key}.step", r.price("step"), _POSITIVE, fmt_price)
         if start > end:
-            raise ValueError(f"field '{key}' starts at {fmt_price(Price(start))}, after its end {fmt_price(Price(end))}")
+            raise ValueError(
+                f"field '{key}' starts at {fmt_price(Price(start))}, after its end {fmt_price(Price(end))}"
+            )
         bands.append(TickBand(Price(start), Price(end), Price(step)))
     return tuple(bands)
 
@@ -602,8 +637,14 @@ def _iso_ms(ms: int) -> str:
 
 def fair_record(fv: FairValue) -> Record:
     """Encode a model's fair value as a ``fair`` record (p and se exact decimal strings)."""
-    r: Record = {"kind": "fair", "v": VERSION, "ticker": fv.ticker, "p": f"{fv.p:f}", "model": fv.model,
-                 "se": f"{fv.se:f}"}
+    r: Record = {
+        "kind": "fair",
+        "v": VERSION,
+        "ticker": fv.ticker,
+        "p": f"{fv.p:f}",
+        "model": fv.model,
+        "se": f"{fv.se:f}",
+    }
     if fv.inputs_ms:
         r["inputs_ts"] = _iso_ms(fv.inputs_ms)
     if fv.event_ticker:
@@ -623,7 +664,7 @@ def _unit_decimal(r: _Reader, key: str, *, required: bool) -> Decimal:
             raise ValueError(f"fair record is missing required field '{key}'")
         return Decimal(0)
     if isinstance(v, bool) or not isinstance(v, str | int | float):
-        raise ValueError(f"{key} must be a number such as \"0.62\", not {type(v).__name__}")
+        raise ValueError(f'{key} must be a number such as "0.62", not {type(v).__name__}')
     try:
         x = Decimal(str(v).strip())
     except InvalidOperation:
@@ -658,9 +699,16 @@ def fair_from_record(d: Record) -> FairValue:
         except (TypeError, ValueError):
             raise ValueError(f"field 'inputs_ts' must be an ISO-8601 time, got {ts!r}") from None
     inputs = d.get("inputs")
-    return FairValue(ticker=ticker, p=p, model=model, inputs_ms=inputs_ms, se=se,
-                     event_ticker=str(d.get("event_ticker") or ""), note=str(d.get("note") or ""),
-                     inputs=inputs if isinstance(inputs, dict) else {})
+    return FairValue(
+        ticker=ticker,
+        p=p,
+        model=model,
+        inputs_ms=inputs_ms,
+        se=se,
+        event_ticker=str(d.get("event_ticker") or ""),
+        note=str(d.get("note") or ""),
+        inputs=inputs if isinstance(inputs, dict) else {},
+    )
 
 
 # --------------------------------------------------------------------------- I/O
@@ -686,8 +734,10 @@ def iter_records(stream: IO[bytes], name: str = "<stdin>") -> Iterator[Record]:
             raise InputError(f"{name}:{lineno}: expected a JSON object, got {type(obj).__name__}")
         kind = obj.get("kind")
         if not isinstance(kind, str):
-            raise InputError(f"{name}:{lineno}: record has no string 'kind' field",
-                             hint="records must carry kind and v (see docs/records.md)")
+            raise InputError(
+                f"{name}:{lineno}: record has no string 'kind' field",
+                hint="records must carry kind and v (see docs/records.md)",
+            )
         v = obj.get("v", VERSION)
         if v != VERSION:
             raise InputError(f"{name}:{lineno}: unsupported record version v={v!r} (this kalashi reads v=1)")
@@ -697,8 +747,10 @@ def iter_records(stream: IO[bytes], name: str = "<stdin>") -> Iterator[Record]:
 
 def decode_error(name: str, rec: Record, err: Exception) -> InputError:
     """Wrap a decoding problem as an InputError naming the input and line."""
-    return InputError(f"{name}:{rec.get('_line', '?')}: bad {rec.get('kind')} record: {err}",
-                      hint="fix the line or the stage that produced it")
+    return InputError(
+        f"{name}:{rec.get('_line', '?')}: bad {rec.get('kind')} record: {err}",
+        hint="fix the line or the stage that produced it",
+    )
 
 
 class RecordWriter:

@@ -38,8 +38,13 @@ class HaltResult:
     error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": "HALTED", "reason": self.reason, "cancelled": self.cancelled,
-                "remaining_resting": self.remaining_resting, "error": self.error}
+        return {
+            "state": "HALTED",
+            "reason": self.reason,
+            "cancelled": self.cancelled,
+            "remaining_resting": self.remaining_resting,
+            "error": self.error,
+        }
 
 
 def halt(journal: Journal, broker: Broker, reason: str = "operator halt") -> HaltResult:
@@ -86,9 +91,11 @@ def resume(journal: Journal, *, confirm: bool) -> str:
         raise UsageError("resuming trading needs explicit confirmation", hint="run `kalashi resume --confirm`")
     hf = halt_file(journal)
     if hf.exists():
-        raise RiskDenied(f"the halt file {hf} exists, so trading stays halted",
-                         hint=f"remove it first (someone put it there to stop trading): rm \"{hf}\", then run "
-                              "`kalashi resume --confirm` again")
+        raise RiskDenied(
+            f"the halt file {hf} exists, so trading stays halted",
+            hint=f'remove it first (someone put it there to stop trading): rm "{hf}", then run '
+            "`kalashi resume --confirm` again",
+        )
     state, _ = stored_state(journal)
     clear_halt(journal)
     return "ACTIVE" if state is TradingState.HALTED else "ACTIVE (was not halted)"
@@ -105,13 +112,21 @@ class FlattenResult:
     left_open: dict[str, str] = field(default_factory=dict)  # ticker → reason
 
     def to_dict(self) -> dict[str, Any]:
-        return {"closed": self.closed, "left_open": self.left_open,
-                "orders": [r for r in self.records if r["kind"] == "order"]}
+        return {
+            "closed": self.closed,
+            "left_open": self.left_open,
+            "orders": [r for r in self.records if r["kind"] == "order"],
+        }
 
 
-def flatten(profile: Profile, journal: Journal, broker: Broker,
-            books: Callable[[Sequence[str]], dict[str, Market]], now_ms: Callable[[], int] | None = None,
-            progress: Progress | None = None) -> FlattenResult:
+def flatten(
+    profile: Profile,
+    journal: Journal,
+    broker: Broker,
+    books: Callable[[Sequence[str]], dict[str, Market]],
+    now_ms: Callable[[], int] | None = None,
+    progress: Progress | None = None,
+) -> FlattenResult:
     """Close every open position with reduce-only IOC orders inside the slippage bound.
 
     ``progress`` (if given) is called before the first position and after each one with
@@ -145,8 +160,14 @@ def flatten(profile: Profile, journal: Journal, broker: Broker,
     for done, (ticker, position) in enumerate(sorted(positions.items()), start=1):
         _close_one(ticker, position, current.get(ticker), res, gate, ex, slip, stamp)
         if ticker in res.left_open:
-            tell({"done": done, "ticker": ticker, "left_open": res.left_open[ticker],
-                  "message": f"{ticker}: left open — {res.left_open[ticker]}"})
+            tell(
+                {
+                    "done": done,
+                    "ticker": ticker,
+                    "left_open": res.left_open[ticker],
+                    "message": f"{ticker}: left open — {res.left_open[ticker]}",
+                }
+            )
         else:
             tell({"done": done, "ticker": ticker, "closed": True, "message": f"{ticker}: closed"})
     if res.records:
@@ -155,8 +176,16 @@ def flatten(profile: Profile, journal: Journal, broker: Broker,
     return res
 
 
-def _close_one(ticker: str, position: int, m: Market | None, res: FlattenResult, gate: RiskGate,
-               ex: OrderExecutor, slip: Decimal, stamp: str) -> None:
+def _close_one(
+    ticker: str,
+    position: int,
+    m: Market | None,
+    res: FlattenResult,
+    gate: RiskGate,
+    ex: OrderExecutor,
+    slip: Decimal,
+    stamp: str,
+) -> None:
     """Send the reduce-only IOC that closes one position; record it in ``res`` as closed or left open."""
     outcome: Outcome = "yes" if position > 0 else "no"
     n = Count(abs(position))
@@ -177,17 +206,26 @@ def _close_one(ticker: str, position: int, m: Market | None, res: FlattenResult,
     from .domain import to_book_side
 
     side, yes_price = to_book_side(outcome, "sell", limit)
-    intent = OrderIntent(client_order_id(f"flatten-{stamp}", 0, f"{ticker}:{side}:{yes_price}:{n}", "flatten"),
-                         ticker, side, yes_price, Count(n), time_in_force="immediate_or_cancel", reduce_only=True)
+    intent = OrderIntent(
+        client_order_id(f"flatten-{stamp}", 0, f"{ticker}:{side}:{yes_price}:{n}", "flatten"),
+        ticker,
+        side,
+        yes_price,
+        Count(n),
+        time_in_force="immediate_or_cancel",
+        reduce_only=True,
+    )
     d = gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, trading_active=True)
     if d:
         res.left_open[ticker] = d.reason
         return
-    outputs, sold = ex.send(intent, leg, m, reference=bids[0][0], strategy="flatten", ref=f"flatten-{stamp}",
-                            purpose="flatten")
+    outputs, sold = ex.send(
+        intent, leg, m, reference=bids[0][0], strategy="flatten", ref=f"flatten-{stamp}", purpose="flatten"
+    )
     res.records.extend(encode(o) for o in outputs)
     if sold >= n:
         res.closed.append(ticker)
     else:
-        res.left_open[ticker] = (f"{(n - sold) / COUNT_SCALE:g} contract(s) found no buyer within the "
-                                 f"{slip:.1%} slippage bound")
+        res.left_open[ticker] = (
+            f"{(n - sold) / COUNT_SCALE:g} contract(s) found no buyer within the {slip:.1%} slippage bound"
+        )

@@ -46,8 +46,12 @@ PERIODS = (1, 60, 1440)
 #: GET /events pages read at most for one listing (200 events a page)
 EVENT_PAGES_MAX = 50
 #: the filter words for event status (Kalshi's) and the market statuses each one means
-EVENT_STATUS = {"unopened": ("initialized",), "open": ("active",), "closed": ("closed", "determined", "inactive"),
-                "settled": ("finalized",)}
+EVENT_STATUS = {
+    "unopened": ("initialized",),
+    "open": ("active",),
+    "closed": ("closed", "determined", "inactive"),
+    "settled": ("finalized",),
+}
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -58,9 +62,15 @@ def iso(ms: int) -> str:
 
 def trade_json(t: Trade) -> Json:
     """One public trade: YES and NO price, size, which outcome the taker bought, when."""
-    return {"trade_id": t.trade_id, "ticker": t.ticker, "yes_price": fmt_price(t.price),
-            "no_price": fmt_price(Price(ONE_DOLLAR - t.price)), "count": fmt_count(t.count),
-            "taker_outcome": "yes" if t.taker_side == "bid" else "no", "ts": iso(t.ts_ms)}
+    return {
+        "trade_id": t.trade_id,
+        "ticker": t.ticker,
+        "yes_price": fmt_price(t.price),
+        "no_price": fmt_price(Price(ONE_DOLLAR - t.price)),
+        "count": fmt_count(t.count),
+        "taker_outcome": "yes" if t.taker_side == "bid" else "no",
+        "ts": iso(t.ts_ms),
+    }
 
 
 def _ohlc(values: Sequence[int | None] | None) -> Json:
@@ -74,9 +84,14 @@ def _p(v: int | None) -> str | None:
 
 def candle_json(c: Candle) -> Json:
     """One candle from the sim's candle store, in the shape every venue answers with."""
-    return {"end": iso(c.end_ts * 1000), "yes_bid": _ohlc(c.bid), "yes_ask": _ohlc(c.ask),
-            "price": {**_ohlc(c.price), "mean": _p(c.mean), "previous": _p(c.previous)},
-            "volume": fmt_count(c.volume), "open_interest": fmt_count(c.oi)}
+    return {
+        "end": iso(c.end_ts * 1000),
+        "yes_bid": _ohlc(c.bid),
+        "yes_ask": _ohlc(c.ask),
+        "price": {**_ohlc(c.price), "mean": _p(c.mean), "previous": _p(c.previous)},
+        "volume": fmt_count(c.volume),
+        "open_interest": fmt_count(c.oi),
+    }
 
 
 class Venue(Protocol):
@@ -90,8 +105,9 @@ class Venue(Protocol):
         """Every series, or the one asked for. Raises: NotFound."""
         ...
 
-    def trades(self, ticker: str | None, *, limit: int, cursor: str | None, min_ts: int | None,
-               max_ts: int | None) -> tuple[list[Json], str]:
+    def trades(
+        self, ticker: str | None, *, limit: int, cursor: str | None, min_ts: int | None, max_ts: int | None
+    ) -> tuple[list[Json], str]:
         """One page of the public tape, newest first, and the cursor of the next ('' at the end)."""
         ...
 
@@ -131,8 +147,10 @@ def offset_of(cursor: str | None) -> int:
     try:
         n = int(cursor)
     except ValueError:
-        raise UsageError(f"cursor {cursor!r} is not one this server gave out",
-                         hint="pass the cursor of the previous answer unchanged, or none for the first page") from None
+        raise UsageError(
+            f"cursor {cursor!r} is not one this server gave out",
+            hint="pass the cursor of the previous answer unchanged, or none for the first page",
+        ) from None
     if n < 0:
         raise UsageError(f"cursor {cursor!r} is not one this server gave out")
     return n
@@ -141,7 +159,7 @@ def offset_of(cursor: str | None) -> int:
 def page(items: Sequence[Any], limit: int, cursor: str | None) -> tuple[list[Any], str]:
     """One page of ``items`` from an offset cursor, and the next cursor ('' at the end)."""
     start = offset_of(cursor)
-    chunk = list(items[start:start + limit])
+    chunk = list(items[start : start + limit])
     return chunk, str(start + limit) if start + limit < len(items) else ""
 
 
@@ -153,8 +171,10 @@ class ListingVenue:
         self._trading_active = trading_active
 
     def _not_served(self, what: str) -> UsageError:
-        return UsageError(f"{what} is not served for source {self.source.describe()}",
-                          hint="a sim or Kalshi source has it (mcp-serve --source sim|kalshi-demo|kalshi)")
+        return UsageError(
+            f"{what} is not served for source {self.source.describe()}",
+            hint="a sim or Kalshi source has it (mcp-serve --source sim|kalshi-demo|kalshi)",
+        )
 
     def events(self, *, status: str | None, series_ticker: str | None) -> list[Json]:
         wanted = EVENT_STATUS.get(status or "")
@@ -162,10 +182,20 @@ class ListingVenue:
         for m in self.source.list_markets():
             if series_ticker and m.series_ticker != series_ticker:
                 continue
-            ev = grouped.setdefault(m.event_ticker, {
-                "event_ticker": m.event_ticker, "series_ticker": m.series_ticker, "title": m.title,
-                "category": m.category, "mutually_exclusive": m.mutually_exclusive, "status": m.status,
-                "markets": 0, "close_time": m.close_time, "_statuses": set()})
+            ev = grouped.setdefault(
+                m.event_ticker,
+                {
+                    "event_ticker": m.event_ticker,
+                    "series_ticker": m.series_ticker,
+                    "title": m.title,
+                    "category": m.category,
+                    "mutually_exclusive": m.mutually_exclusive,
+                    "status": m.status,
+                    "markets": 0,
+                    "close_time": m.close_time,
+                    "_statuses": set(),
+                },
+            )
             ev["markets"] += 1
             ev["_statuses"].add(m.status)
         out = []
@@ -178,17 +208,26 @@ class ListingVenue:
     def series(self, series_ticker: str | None = None) -> list[Json]:
         seen: dict[str, Json] = {}
         for m in self.source.list_markets():
-            seen.setdefault(m.series_ticker, {"series_ticker": m.series_ticker, "title": "", "category": m.category,
-                                              "frequency": "", "fee_type": m.fee_type,
-                                              "fee_multiplier": fmt_multiplier(m.fee_multiplier)})
+            seen.setdefault(
+                m.series_ticker,
+                {
+                    "series_ticker": m.series_ticker,
+                    "title": "",
+                    "category": m.category,
+                    "frequency": "",
+                    "fee_type": m.fee_type,
+                    "fee_multiplier": fmt_multiplier(m.fee_multiplier),
+                },
+            )
         if series_ticker is not None:
             if series_ticker not in seen:
                 raise NotFound(f"no series {series_ticker} in source {self.source.describe()}")
             return [seen[series_ticker]]
         return list(seen.values())
 
-    def trades(self, ticker: str | None, *, limit: int, cursor: str | None, min_ts: int | None,
-               max_ts: int | None) -> tuple[list[Json], str]:
+    def trades(
+        self, ticker: str | None, *, limit: int, cursor: str | None, min_ts: int | None, max_ts: int | None
+    ) -> tuple[list[Json], str]:
         raise self._not_served("the public tape")
 
     def candlesticks(self, ticker: str, *, period: int, start_ts: int, end_ts: int) -> list[Json]:
@@ -219,16 +258,33 @@ class SimVenue(ListingVenue):
                 continue
             if (series_ticker and e.series_ticker != series_ticker) or (wanted is not None and e.status not in wanted):
                 continue
-            out.append({"event_ticker": e.event_ticker, "series_ticker": e.series_ticker, "title": e.title,
-                        "category": e.category, "mutually_exclusive": e.mutually_exclusive, "status": e.status,
-                        "markets": len(e.market_tickers), "close_time": e.close_time,
-                        "market_titles": list(e.market_subtitles)})
+            out.append(
+                {
+                    "event_ticker": e.event_ticker,
+                    "series_ticker": e.series_ticker,
+                    "title": e.title,
+                    "category": e.category,
+                    "mutually_exclusive": e.mutually_exclusive,
+                    "status": e.status,
+                    "markets": len(e.market_tickers),
+                    "close_time": e.close_time,
+                    "market_titles": list(e.market_subtitles),
+                }
+            )
         return out
 
     def series(self, series_ticker: str | None = None) -> list[Json]:
-        rows = [{"series_ticker": s.ticker, "title": s.title, "category": s.category, "frequency": s.frequency,
-                 "fee_type": s.fee_type, "fee_multiplier": fmt_multiplier(s.fee_multiplier)}
-                for s in self.source.universe.series()]
+        rows = [
+            {
+                "series_ticker": s.ticker,
+                "title": s.title,
+                "category": s.category,
+                "frequency": s.frequency,
+                "fee_type": s.fee_type,
+                "fee_multiplier": fmt_multiplier(s.fee_multiplier),
+            }
+            for s in self.source.universe.series()
+        ]
         if series_ticker is not None:
             rows = [r for r in rows if r["series_ticker"] == series_ticker]
             if not rows:
@@ -246,8 +302,9 @@ class SimVenue(ListingVenue):
             hi = min(hi, -(-(max_ts * 1000 - u.time_ms(0)) // u.step_ms))
         return max(0, lo), max(0, hi)
 
-    def trades(self, ticker: str | None, *, limit: int, cursor: str | None, min_ts: int | None,
-               max_ts: int | None) -> tuple[list[Json], str]:
+    def trades(
+        self, ticker: str | None, *, limit: int, cursor: str | None, min_ts: int | None, max_ts: int | None
+    ) -> tuple[list[Json], str]:
         u = self.source.universe
         if ticker is not None and u.market_at(ticker, self.source.step) is None:
             raise NotFound(f"no market {ticker} in source {self.source.describe()}")
@@ -263,7 +320,7 @@ class SimVenue(ListingVenue):
         lo_ms = min_ts * 1000 if min_ts is not None else None
         hi_ms = max_ts * 1000 if max_ts is not None else None
         out = [t for t in out if (lo_ms is None or t.ts_ms >= lo_ms) and (hi_ms is None or t.ts_ms <= hi_ms)]
-        chunk = out[skip:skip + limit]
+        chunk = out[skip : skip + limit]
         more = len(out) > skip + limit
         return [trade_json(t) for t in chunk], str(skip + limit) if more else ""
 
@@ -294,8 +351,11 @@ class SimVenue(ListingVenue):
 
     def schedule(self) -> Json:
         day = [{"open_time": "00:00", "close_time": "23:59"}]
-        return {"standard_hours": [{"start_time": None, "end_time": None, "days": dict.fromkeys(_DAYS, day)}],
-                "maintenance_windows": [], "note": "the simulator trades around the clock and is never down"}
+        return {
+            "standard_hours": [{"start_time": None, "end_time": None, "days": dict.fromkeys(_DAYS, day)}],
+            "maintenance_windows": [],
+            "note": "the simulator trades around the clock and is never down",
+        }
 
 
 def _s(d: Mapping[str, Any], key: str) -> str:
@@ -306,8 +366,14 @@ def _s(d: Mapping[str, Any], key: str) -> str:
 class ExchangeVenue:
     """Kalshi (or a Kalshi-compatible server) through the source's REST client."""
 
-    def __init__(self, source: Any, *, timeout: float = 30.0, events_ttl_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        source: Any,
+        *,
+        timeout: float = 30.0,
+        events_ttl_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.source = source
         self.client = source.client
         self.timeout = timeout
@@ -326,15 +392,27 @@ class ExchangeVenue:
 
         async def collect() -> list[Json]:
             out: list[Json] = []
-            async for e in self.client.paginate("/events", "events", {"status": status, "series_ticker": series_ticker},
-                                                limit=200, max_pages=EVENT_PAGES_MAX):
+            async for e in self.client.paginate(
+                "/events",
+                "events",
+                {"status": status, "series_ticker": series_ticker},
+                limit=200,
+                max_pages=EVENT_PAGES_MAX,
+            ):
                 if isinstance(e, Mapping):
-                    out.append({"event_ticker": _s(e, "event_ticker"), "series_ticker": _s(e, "series_ticker"),
-                                "title": _s(e, "title"), "sub_title": _s(e, "sub_title"),
-                                "category": _s(e, "category"),
-                                "mutually_exclusive": bool(e.get("mutually_exclusive", False)),
-                                "status": status or "", "markets": None,
-                                "close_time": _s(e, "strike_date") or None})
+                    out.append(
+                        {
+                            "event_ticker": _s(e, "event_ticker"),
+                            "series_ticker": _s(e, "series_ticker"),
+                            "title": _s(e, "title"),
+                            "sub_title": _s(e, "sub_title"),
+                            "category": _s(e, "category"),
+                            "mutually_exclusive": bool(e.get("mutually_exclusive", False)),
+                            "status": status or "",
+                            "markets": None,
+                            "close_time": _s(e, "strike_date") or None,
+                        }
+                    )
             return out
 
         rows: list[Json] = self._run(collect())
@@ -352,17 +430,27 @@ class ExchangeVenue:
 
         info = parse_series(dict(s))
         tags = s.get("tags")
-        return {"series_ticker": info.ticker, "title": info.title, "category": info.category,
-                "frequency": _s(s, "frequency"), "fee_type": info.fee_type,
-                "fee_multiplier": fmt_multiplier(info.fee_multiplier),
-                **({"tags": [t for t in tags if isinstance(t, str)]} if isinstance(tags, list) else {})}
+        return {
+            "series_ticker": info.ticker,
+            "title": info.title,
+            "category": info.category,
+            "frequency": _s(s, "frequency"),
+            "fee_type": info.fee_type,
+            "fee_multiplier": fmt_multiplier(info.fee_multiplier),
+            **({"tags": [t for t in tags if isinstance(t, str)]} if isinstance(tags, list) else {}),
+        }
 
-    def trades(self, ticker: str | None, *, limit: int, cursor: str | None, min_ts: int | None,
-               max_ts: int | None) -> tuple[list[Json], str]:
+    def trades(
+        self, ticker: str | None, *, limit: int, cursor: str | None, min_ts: int | None, max_ts: int | None
+    ) -> tuple[list[Json], str]:
         from .kalshi.wire import parse_trade
 
-        body = self._run(self.client.get("/markets/trades", {"limit": limit, "cursor": cursor or None,
-                                                             "ticker": ticker, "min_ts": min_ts, "max_ts": max_ts}))
+        body = self._run(
+            self.client.get(
+                "/markets/trades",
+                {"limit": limit, "cursor": cursor or None, "ticker": ticker, "min_ts": min_ts, "max_ts": max_ts},
+            )
+        )
         rows = [trade_json(parse_trade(t)) for t in (body.get("trades") or ()) if isinstance(t, Mapping)]
         nxt = body.get("cursor")
         return rows, nxt if isinstance(nxt, str) and rows else ""
@@ -373,8 +461,9 @@ class ExchangeVenue:
         if not series:
             raw = self._run(self.client.get_market(ticker))
             series = _s(raw, "series_ticker") or ticker.split("-", 1)[0]
-        body = self._run(self.client.get_candlesticks(series, ticker, start_ts=start_ts, end_ts=end_ts,
-                                                      period_interval=period))
+        body = self._run(
+            self.client.get_candlesticks(series, ticker, start_ts=start_ts, end_ts=end_ts, period_interval=period)
+        )
         return [self._candle(c) for c in (body.get("candlesticks") or ()) if isinstance(c, Mapping)]
 
     @staticmethod
@@ -387,30 +476,49 @@ class ExchangeVenue:
             return {k: _p(lenient_price_of(d, k)) for k in ("open", "high", "low", "close", *extra)}
 
         end = c.get("end_period_ts")
-        return {"end": iso(int(end) * 1000) if isinstance(end, int) else None, "yes_bid": side("yes_bid"),
-                "yes_ask": side("yes_ask"), "price": side("price", ("mean", "previous")),
-                "volume": fmt_count(count_of(c, "volume") or Count(0)),
-                "open_interest": fmt_count(count_of(c, "open_interest") or Count(0))}
+        return {
+            "end": iso(int(end) * 1000) if isinstance(end, int) else None,
+            "yes_bid": side("yes_bid"),
+            "yes_ask": side("yes_ask"),
+            "price": side("price", ("mean", "previous")),
+            "volume": fmt_count(count_of(c, "volume") or Count(0)),
+            "open_interest": fmt_count(count_of(c, "open_interest") or Count(0)),
+        }
 
     def now_s(self) -> int:
         return int(self.source.now_ms()) // 1000
 
     def exchange_status(self) -> Json:
         d = self._run(self.client.get_exchange_status())
-        return {"exchange_active": bool(d.get("exchange_active", False)),
-                "trading_active": bool(d.get("trading_active", False)),
-                "estimated_resume_time": _s(d, "exchange_estimated_resume_time") or None}
+        return {
+            "exchange_active": bool(d.get("exchange_active", False)),
+            "trading_active": bool(d.get("trading_active", False)),
+            "estimated_resume_time": _s(d, "exchange_estimated_resume_time") or None,
+        }
 
     def schedule(self) -> Json:
         d = self._run(self.client.get_exchange_schedule())
         s = d.get("schedule") if isinstance(d.get("schedule"), Mapping) else d
         hours = [h for h in s.get("standard_hours") or () if isinstance(h, Mapping)]
         windows = [w for w in s.get("maintenance_windows") or () if isinstance(w, Mapping)]
-        return {"standard_hours": [{"start_time": _s(h, "start_time") or None, "end_time": _s(h, "end_time") or None,
-                                    "days": {day: [{"open_time": _s(x, "open_time"), "close_time": _s(x, "close_time")}
-                                                   for x in h.get(day) or () if isinstance(x, Mapping)]
-                                             for day in _DAYS}}
-                                   for h in hours],
-                "maintenance_windows": [{"start_datetime": _s(w, "start_datetime"),
-                                         "end_datetime": _s(w, "end_datetime")} for w in windows],
-                "note": "times are US Eastern, as Kalshi gives them"}
+        return {
+            "standard_hours": [
+                {
+                    "start_time": _s(h, "start_time") or None,
+                    "end_time": _s(h, "end_time") or None,
+                    "days": {
+                        day: [
+                            {"open_time": _s(x, "open_time"), "close_time": _s(x, "close_time")}
+                            for x in h.get(day) or ()
+                            if isinstance(x, Mapping)
+                        ]
+                        for day in _DAYS
+                    },
+                }
+                for h in hours
+            ],
+            "maintenance_windows": [
+                {"start_datetime": _s(w, "start_datetime"), "end_datetime": _s(w, "end_datetime")} for w in windows
+            ],
+            "note": "times are US Eastern, as Kalshi gives them",
+        }

@@ -57,9 +57,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterat
         message = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
         message = message.removeprefix("Skipped: ")
         if message.startswith(needs.PREFIX) and ":" in message:
-            missing[message[len(needs.PREFIX):].split(":", 1)[0]] += 1
+            missing[message[len(needs.PREFIX) :].split(":", 1)[0]] += 1
     if missing:
         parts = ", ".join(f"{n} need {what}" for what, n in missing.most_common())
         terminalreporter.write_line(
             f"kalashi: {sum(missing.values())} tests not run, this machine lacks what they need: {parts} "
-            f"(under CI=true they fail instead; see tests/needs.py)", yellow=True)
+            f"(under CI=true they fail instead; see tests/needs.py)",
+            yellow=True,
+        )

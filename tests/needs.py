@@ -51,8 +51,11 @@ def shared_path(*parts: str) -> Path:
     """A path under ../shared (``shared_path("data", "kalshi-real", …)`` or one "a/b/c" string)."""
     p = SHARED.joinpath(*parts)
     if not p.exists():
-        unavailable("../shared", f"{p} is not there (Kalshi's specs and real captures are not part of the "
-                                  "repository: clone beside them, or set KALASHI_SHARED_DIR)")
+        unavailable(
+            "../shared",
+            f"{p} is not there (Kalshi's specs and real captures are not part of the "
+            "repository: clone beside them, or set KALASHI_SHARED_DIR)",
+        )
     return p
 
 
@@ -72,6 +75,7 @@ def require(present: bool, what: str, detail: str) -> None:
 
 def program(name: str, why: str = "") -> Callable[[F], F]:
     """Decorate a test that runs program ``name``: it fails under CI, skips elsewhere, when it is absent."""
+
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -22,8 +22,13 @@ from .run import BacktestConfig, BacktestRun, run_backtest
 __all__ = ["BacktestConfig", "BacktestRun", "backtest", "run_backtest"]
 
 
-def backtest(cfg: BacktestConfig, out: str | Path | None = None, *, html: bool = True,
-             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def backtest(
+    cfg: BacktestConfig,
+    out: str | Path | None = None,
+    *,
+    html: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Run one backtest and return its report; with ``out``, write report.json (and report.html) there.
 
     The run's journal and paper exchange go to ``out/state/`` (open them with ``kalashi metrics
@@ -48,7 +53,8 @@ def backtest(cfg: BacktestConfig, out: str | Path | None = None, *, html: bool =
                 import orjson
 
                 (Path(out) / "report.json").write_bytes(
-                    orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+                    orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+                )
         return report
     finally:
         if out is None:

@@ -79,26 +79,40 @@ def build_report(run: BacktestRun, portfolio: Portfolio) -> dict[str, Any]:
     for name, row in per_strategy.items():
         row["markouts"] = mk.get(name, {"fills": 0})
     settlement = run.source.settlement_sources()
-    by_rule = {k: sum(1 for s in settlement.values() if s["source"] == k) for k in ("recording", "results", "valuation")}
-    summary = _summary(run, portfolio, metrics, trades=trades, curve=curve, exposures=exposures, orders=orders,
-                       fills=fills)
+    by_rule = {
+        k: sum(1 for s in settlement.values() if s["source"] == k) for k in ("recording", "results", "valuation")
+    }
+    summary = _summary(
+        run, portfolio, metrics, trades=trades, curve=curve, exposures=exposures, orders=orders, fills=fills
+    )
     step = max(1, len(curve) // MAX_CURVE_POINTS)
     shown = curve[::step] + ([curve[-1]] if curve and (len(curve) - 1) % step else [])
     return {
-        "format": "kalashi-backtest-report", "report_version": REPORT_VERSION, "v": VERSION, "kalashi": __version__,
+        "format": "kalashi-backtest-report",
+        "report_version": REPORT_VERSION,
+        "v": VERSION,
+        "kalashi": __version__,
         "summary": summary,
         "data": _data(run, now_ms=now),
         "latency_ms": cfg.latency,
-        "profile": {"name": cfg.profile_name, "label": cfg.profile.name, "overrides": cfg.overrides,
-                    "settings": msgspec.to_builtins(cfg.profile)},
+        "profile": {
+            "name": cfg.profile_name,
+            "label": cfg.profile.name,
+            "overrides": cfg.overrides,
+            "settings": msgspec.to_builtins(cfg.profile),
+        },
         "settlement": {"by_rule": by_rule, "markets": settlement, "results_file": cfg.results_path},
         "per_strategy": per_strategy,
-        "per_category": {k: {"trades": v["trades"], "pnl": fmt_money(Money(v["pnl"])), "fees": fmt_money(Money(v["fees"]))}
-                         for k, v in sorted(per_category.items())},
+        "per_category": {
+            k: {"trades": v["trades"], "pnl": fmt_money(Money(v["pnl"])), "fees": fmt_money(Money(v["fees"]))}
+            for k, v in sorted(per_category.items())
+        },
         "markouts": mk,
         "trades": trades,
-        "equity_curve": [{"n": n, "t": iso(ts), "equity": fmt_money(Money(e)), "drawdown": fmt_money(Money(d))}
-                         for n, ts, e, d in shown],
+        "equity_curve": [
+            {"n": n, "t": iso(ts), "equity": fmt_money(Money(e)), "drawdown": fmt_money(Money(d))}
+            for n, ts, e, d in shown
+        ],
         "metrics": metrics,
         "notes": _notes(run, by_rule, portfolio),
     }
@@ -114,8 +128,9 @@ def _equity_curve(iterations: list[dict[str, Any]], start: int) -> list[tuple[in
     return curve
 
 
-def _markouts(jr: Any, fills: list[Any], settlements: list[Any], fill_trades: dict[str, Any], *,
-              now_ms: int) -> dict[str, dict[str, Any]]:
+def _markouts(
+    jr: Any, fills: list[Any], settlements: list[Any], fill_trades: dict[str, Any], *, now_ms: int
+) -> dict[str, dict[str, Any]]:
     """Markouts, per strategy, at every horizon (and at settlement)."""
     strategy_of = {fid: s for fid, (_t, s) in fill_trades.items()}
     mids = MidHistory(jr.mid_history(sorted({f.ticker for f in fills})))
@@ -131,9 +146,17 @@ def _markouts(jr: Any, fills: list[Any], settlements: list[Any], fill_trades: di
     return mk
 
 
-def _trades(run: BacktestRun, portfolio: Portfolio, book: Any, fills: list[Any], fill_trades: dict[str, Any],
-            settlements: list[Any], *, now_ms: int, grouper: Any
-            ) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
+def _trades(
+    run: BacktestRun,
+    portfolio: Portfolio,
+    book: Any,
+    fills: list[Any],
+    fill_trades: dict[str, Any],
+    settlements: list[Any],
+    *,
+    now_ms: int,
+    grouper: Any,
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
     """Trades: entry, exit, holding time; and P&L per category (open trades at the valuation rule)."""
     value = {p.ticker: (p.value, abs(p.position), p.basis.value) for p in portfolio.valuation.positions}
     fills_of: dict[str, list[Any]] = {}
@@ -168,13 +191,22 @@ def _trades(run: BacktestRun, portfolio: Portfolio, book: Any, fills: list[Any],
         c["trades"] += 1
         c["pnl"] += pnl
         c["fees"] += t.fees
-        trades.append({"id": t.trade_id, "strategy": t.strategy or "unknown", "tickers": tickers,
-                       "category": cat, "entry": iso(t.opened_ms),
-                       "entry_price": fmt_price(entry) if entry is not None else None,
-                       "contracts": f"{n / COUNT_SCALE:.2f}",
-                       "exit": iso(t.closed_ms) if not t.is_open else None, "exit_how": exit_how,
-                       "holding_s": _dec(Decimal((now_ms if t.is_open else t.closed_ms) - t.opened_ms) / 1000, "0.001"),
-                       "pnl": fmt_money(Money(pnl)), "fees": fmt_money(t.fees)})
+        trades.append(
+            {
+                "id": t.trade_id,
+                "strategy": t.strategy or "unknown",
+                "tickers": tickers,
+                "category": cat,
+                "entry": iso(t.opened_ms),
+                "entry_price": fmt_price(entry) if entry is not None else None,
+                "contracts": f"{n / COUNT_SCALE:.2f}",
+                "exit": iso(t.closed_ms) if not t.is_open else None,
+                "exit_how": exit_how,
+                "holding_s": _dec(Decimal((now_ms if t.is_open else t.closed_ms) - t.opened_ms) / 1000, "0.001"),
+                "pnl": fmt_money(Money(pnl)),
+                "fees": fmt_money(t.fees),
+            }
+        )
     return trades, per_category
 
 
@@ -187,7 +219,9 @@ def _maker(orders: list[Any], fills: list[Any]) -> dict[str, Any]:
     resting = [o for o in orders if o.time_in_force == "good_till_canceled"]
     asked = sum(o.initial_count for o in resting)
     got = sum(f.count for o in resting for f in maker_fills.get(o.order_id, ()))
-    waits = [min(f.ts_ms for f in maker_fills[o.order_id]) - o.created_ts_ms for o in resting if o.order_id in maker_fills]
+    waits = [
+        min(f.ts_ms for f in maker_fills[o.order_id]) - o.created_ts_ms for o in resting if o.order_id in maker_fills
+    ]
     return {
         "maker_orders": len(resting),
         "maker_fill_rate": _dec(Decimal(got) / asked) if asked else None,
@@ -195,9 +229,17 @@ def _maker(orders: list[Any], fills: list[Any]) -> dict[str, Any]:
     }
 
 
-def _summary(run: BacktestRun, portfolio: Portfolio, metrics: dict[str, Any], *, trades: list[dict[str, Any]],
-             curve: list[tuple[int, int, int, int]], exposures: list[int], orders: list[Any],
-             fills: list[Any]) -> dict[str, Any]:
+def _summary(
+    run: BacktestRun,
+    portfolio: Portfolio,
+    metrics: dict[str, Any],
+    *,
+    trades: list[dict[str, Any]],
+    curve: list[tuple[int, int, int, int]],
+    exposures: list[int],
+    orders: list[Any],
+    fills: list[Any],
+) -> dict[str, Any]:
     """The report's headline numbers (report.json "summary"; the ``backtest`` record carries most of them)."""
     start, equity, wall = portfolio.starting_balance, portfolio.equity, run.wall_s
     return {
@@ -233,8 +275,16 @@ def _data(run: BacktestRun, *, now_ms: int) -> dict[str, Any]:
     first = min((f["first_ms"] for f in run.files if f.get("first_ms") is not None), default=None)
     last = max((f["last_ms"] for f in run.files if f.get("last_ms") is not None), default=None)
     complete = all(f.get("complete", True) and "error" not in f for f in run.files)
-    return {"sources": list(cfg.sources), "files": run.files, "from": iso(first), "to": iso(last),
-            "played_to": iso(now_ms), "complete": complete, "slice_ms": cfg.slice_ms, "duration_s": cfg.duration_s}
+    return {
+        "sources": list(cfg.sources),
+        "files": run.files,
+        "from": iso(first),
+        "to": iso(last),
+        "played_to": iso(now_ms),
+        "complete": complete,
+        "slice_ms": cfg.slice_ms,
+        "duration_s": cfg.duration_s,
+    }
 
 
 def _notes(run: BacktestRun, by_rule: dict[str, int], portfolio: Portfolio) -> list[str]:
@@ -242,31 +292,61 @@ def _notes(run: BacktestRun, by_rule: dict[str, int], portfolio: Portfolio) -> l
     held_open = sorted({p.ticker for p in portfolio.valuation.positions})
     notes = []
     if by_rule["valuation"]:
-        notes.append(f"{by_rule['valuation']} market(s) had no settlement in the recording or --results: "
-                     "positions still open there are marked by the valuation rule (see settlement).")
+        notes.append(
+            f"{by_rule['valuation']} market(s) had no settlement in the recording or --results: "
+            "positions still open there are marked by the valuation rule (see settlement)."
+        )
     if held_open:
         notes.append("open at the end, marked by the valuation rule: " + ", ".join(held_open))
     for st in run.files:
         if "error" in st:
             notes.append(f"unreadable, skipped: {st['path']}: {st['error']}")
         elif st.get("sequence_gaps"):
-            notes.append(f"{st['path']}: {st['sequence_gaps']} sequence gap(s); the books were stale until the next "
-                         "snapshot (no orders on them)")
+            notes.append(
+                f"{st['path']}: {st['sequence_gaps']} sequence gap(s); the books were stale until the next "
+                "snapshot (no orders on them)"
+            )
     return notes
 
 
-def summary_record(report: dict[str, Any], *, out: str | None = None, point: dict[str, Any] | None = None
-                   ) -> dict[str, Any]:
+def summary_record(
+    report: dict[str, Any], *, out: str | None = None, point: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The ``backtest`` JSON Lines record: the summary, the data and how it settled (schema in docs/records.md)."""
     s = report["summary"]
-    rec: dict[str, Any] = {"kind": "backtest", "v": VERSION, **{k: s[k] for k in (
-        "starting_balance", "equity", "pnl", "return_pct", "fees", "trades", "closed_trades", "win_rate", "sharpe",
-        "sortino", "max_drawdown_pct", "exposure_avg", "orders", "fills", "maker_fill_rate", "iterations",
-        "events")},
-        "latency_ms": report["latency_ms"], "sources": report["data"]["sources"],
-        "complete": report["data"]["complete"], "played_to": report["data"]["played_to"],
-        "settled_by": report["settlement"]["by_rule"], "profile": report["profile"]["name"],
-        "report": out}
+    rec: dict[str, Any] = {
+        "kind": "backtest",
+        "v": VERSION,
+        **{
+            k: s[k]
+            for k in (
+                "starting_balance",
+                "equity",
+                "pnl",
+                "return_pct",
+                "fees",
+                "trades",
+                "closed_trades",
+                "win_rate",
+                "sharpe",
+                "sortino",
+                "max_drawdown_pct",
+                "exposure_avg",
+                "orders",
+                "fills",
+                "maker_fill_rate",
+                "iterations",
+                "events",
+            )
+        },
+        "latency_ms": report["latency_ms"],
+        "sources": report["data"]["sources"],
+        "complete": report["data"]["complete"],
+        "played_to": report["data"]["played_to"],
+        "settled_by": report["settlement"]["by_rule"],
+        "profile": report["profile"]["name"],
+        "report": out,
+    }
     if point is not None:
         rec["point"] = point
     return rec
@@ -306,8 +386,9 @@ def plots(report: dict[str, Any]) -> dict[str, str]:
         ts = [p["n"] for p in curve]
         eq = [float(p["equity"]) for p in curve]
         dd = [-float(p["drawdown"]) for p in curve]
-        fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 5), dpi=100, sharex=True,
-                                     gridspec_kw={"height_ratios": [3, 1.4]})
+        fig, (a1, a2) = plt.subplots(
+            2, 1, figsize=(9, 5), dpi=100, sharex=True, gridspec_kw={"height_ratios": [3, 1.4]}
+        )
         a1.plot(ts, eq, color="#1f5fa8", linewidth=1.2)
         a1.axhline(float(report["summary"]["starting_balance"]), color="#999", linestyle="--", linewidth=0.8)
         a1.set_ylabel("equity ($)")
@@ -350,8 +431,11 @@ def _c(v: Any) -> str:
 
 
 def _kv_table(rows: dict[str, Any], name: str) -> str:
-    body = "".join(f'<tr data-key="{html.escape(k)}"><th>{html.escape(k)}</th><td>{_c(v)}</td></tr>'
-                   for k, v in rows.items() if not isinstance(v, dict))
+    body = "".join(
+        f'<tr data-key="{html.escape(k)}"><th>{html.escape(k)}</th><td>{_c(v)}</td></tr>'
+        for k, v in rows.items()
+        if not isinstance(v, dict)
+    )
     return f'<table class="kv" data-table="{name}">{body}</table>'
 
 
@@ -361,7 +445,10 @@ def _table(rows: Sequence[dict[str, Any]], cols: Sequence[str], name: str, key: 
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
     body = "".join(
         (f'<tr data-key="{html.escape(str(r[key]))}">' if key else "<tr>")
-        + "".join(f'<td data-col="{html.escape(c)}">{_c(r.get(c))}</td>' for c in cols) + "</tr>" for r in rows)
+        + "".join(f'<td data-col="{html.escape(c)}">{_c(r.get(c))}</td>' for c in cols)
+        + "</tr>"
+        for r in rows
+    )
     return f'<table data-table="{name}"><tr>{head}</tr>{body}</table>'
 
 
@@ -376,19 +463,53 @@ def render_html(report: dict[str, Any]) -> str:
 
     s = report["summary"]
     d = report["data"]
-    strat_rows = [{"strategy": k, **{c: v for c, v in r.items() if not isinstance(v, dict)}}
-                  for k, r in sorted(report["per_strategy"].items())]
-    strat_cols = ["strategy", "trades", "wins", "losses", "win_rate", "open_trades", "realized_pnl", "unrealized_pnl",
-                  "fees", "turnover", "exposure_weighted_return"]
+    strat_rows = [
+        {"strategy": k, **{c: v for c, v in r.items() if not isinstance(v, dict)}}
+        for k, r in sorted(report["per_strategy"].items())
+    ]
+    strat_cols = [
+        "strategy",
+        "trades",
+        "wins",
+        "losses",
+        "win_rate",
+        "open_trades",
+        "realized_pnl",
+        "unrealized_pnl",
+        "fees",
+        "turnover",
+        "exposure_weighted_return",
+    ]
     cat_rows = [{"category": k, **v} for k, v in report["per_category"].items()]
     mk_rows = [{"strategy": k, **v} for k, v in report["markouts"].items()]
     mk_cols = ["strategy", "fills", *HORIZONS, "settlement"]
     files = d["files"]
-    file_cols = ["path", "events", "events_played", "complete", "sequence_gaps", "stale_books", "snapshot_checks",
-                 "snapshot_mismatches", "inferred_trades", "error"]
+    file_cols = [
+        "path",
+        "events",
+        "events_played",
+        "complete",
+        "sequence_gaps",
+        "stale_books",
+        "snapshot_checks",
+        "snapshot_mismatches",
+        "inferred_trades",
+        "error",
+    ]
     settle_rows = [{"ticker": k, **v} for k, v in report["settlement"]["markets"].items()]
-    trade_cols = ["strategy", "tickers", "category", "entry", "entry_price", "contracts", "exit", "exit_how",
-                  "holding_s", "pnl", "fees"]
+    trade_cols = [
+        "strategy",
+        "tickers",
+        "category",
+        "entry",
+        "entry_price",
+        "contracts",
+        "exit",
+        "exit_how",
+        "holding_s",
+        "pnl",
+        "fees",
+    ]
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in report["notes"])
     prof = report["profile"]
     overrides = html.escape(orjson.dumps(prof["overrides"]).decode()) if prof["overrides"] else "none"
@@ -401,11 +522,11 @@ table{{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}}td,th{{borde
 text-align:right}}th{{background:#f4f4f4}}table.kv th{{text-align:left}}img.plot{{display:block;margin:.5em 0;
 max-width:100%}}.meta{{color:#555}}</style></head>
 <body><h1>{title}</h1>
-<p class="meta">Data {html.escape(str(d['from']))} → {html.escape(str(d['to']))}, played to
-{html.escape(str(d['played_to']))} ({'complete' if d['complete'] else 'NOT complete'});
-latency {report['latency_ms']} ms between decision and arrival at the book; one iteration per
-{d['slice_ms']} ms of recorded time. Profile <b>{html.escape(prof['name'])}</b>, overrides {overrides}.
-kalashi {html.escape(report['kalashi'])}, report v{report['report_version']}.</p>
+<p class="meta">Data {html.escape(str(d["from"]))} → {html.escape(str(d["to"]))}, played to
+{html.escape(str(d["played_to"]))} ({"complete" if d["complete"] else "NOT complete"});
+latency {report["latency_ms"]} ms between decision and arrival at the book; one iteration per
+{d["slice_ms"]} ms of recorded time. Profile <b>{html.escape(prof["name"])}</b>, overrides {overrides}.
+kalashi {html.escape(report["kalashi"])}, report v{report["report_version"]}.</p>
 <ul>{notes}</ul>
 <h2>Summary</h2>{_kv_table(s, "summary")}
 <h2>Equity and drawdown</h2>{img("equity", "equity and drawdown curves")}
@@ -418,7 +539,7 @@ kalashi {html.escape(report['kalashi'])}, report v{report['report_version']}.</p
 <h2>Trades</h2>{_table(report["trades"], trade_cols, "trades", "id")}
 <h2>Settlement</h2>
 <p>How each market's result was known: the recording, the results file
-({_c(report['settlement']['results_file'])}), or not at all (positions marked by the valuation rule).</p>
+({_c(report["settlement"]["results_file"])}), or not at all (positions marked by the valuation rule).</p>
 {_table(settle_rows, ["ticker", "result", "source"], "settlement", "ticker")}
 <h2>Data</h2>{_table(files, file_cols, "files", "path")}
 <h2>Profile</h2>

@@ -107,7 +107,7 @@ def _open_source(cfg: BacktestConfig) -> tuple[MarketSource, list[dict[str, Any]
         return parse_sim_spec(specs[0]), [{"path": specs[0], "source": "sim"}]
     from ..kalshi.replay import MergedReplaySource, ReplaySource
 
-    paths = [s[len("replay:"):] if s.startswith("replay:") else s for s in specs]
+    paths = [s[len("replay:") :] if s.startswith("replay:") else s for s in specs]
     wanted = {str(Path(p).resolve()) for p in paths}
     for key in [k for k in _LOADED if k[0] not in wanted]:
         del _LOADED[key]
@@ -118,8 +118,9 @@ def _open_source(cfg: BacktestConfig) -> tuple[MarketSource, list[dict[str, Any]
         return ReplaySource(paths[0], slice_ms=cfg.slice_ms, events=_events(Path(paths[0]))), files
     merged = MergedReplaySource(paths, slice_ms=cfg.slice_ms, skip_unreadable=True, loader=_events)
     if not merged.children:
-        raise InputError("no recording could be read: " + "; ".join(merged.errors.values()),
-                         hint="check the replay: paths")
+        raise InputError(
+            "no recording could be read: " + "; ".join(merged.errors.values()), hint="check the replay: paths"
+        )
     for p, why in merged.errors.items():
         files.append({"path": p, "error": why})
     return merged, files
@@ -139,8 +140,9 @@ def _loop_class() -> type:
     return BacktestLoop
 
 
-def run_backtest(cfg: BacktestConfig, workdir: str | Path | None = None, *,
-                 progress: Callable[[int, int], None] | None = None) -> BacktestRun:
+def run_backtest(
+    cfg: BacktestConfig, workdir: str | Path | None = None, *, progress: Callable[[int, int], None] | None = None
+) -> BacktestRun:
     """Play the data through the trading loop until it ends; return the run (its journal stays open).
 
     ``progress(iteration, recorded_ms)`` is called after every iteration (a status line).
@@ -152,8 +154,9 @@ def run_backtest(cfg: BacktestConfig, workdir: str | Path | None = None, *,
     if getattr(inner, "exhausted", None) is None and cfg.iterations is None and cfg.duration_s is None:
         inner.close()
         raise UsageError("a sim: backtest needs an end", hint="pass --iterations N (or --duration SECONDS)")
-    source = BacktestSource(inner, results=cfg.results,
-                            duration_ms=int(cfg.duration_s * 1000) if cfg.duration_s else None)
+    source = BacktestSource(
+        inner, results=cfg.results, duration_ms=int(cfg.duration_s * 1000) if cfg.duration_s else None
+    )
     work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="kalashi-backtest-"))
     work.mkdir(parents=True, exist_ok=True)
     for old in work.glob("journal.sqlite*"):
@@ -161,21 +164,34 @@ def run_backtest(cfg: BacktestConfig, workdir: str | Path | None = None, *,
     journal = Journal(work / "journal.sqlite", mode="paper", durable=False)
     latency = cfg.latency
     if latency > 0 and source.replays():
-        broker: PaperBroker = LateBroker(LatencyView(source, latency),
-                                         work / "journal.sqlite.paper-exchange.sqlite",
-                                         starting_balance=money(cfg.profile.paper.starting_balance),
-                                         latency_ms=latency, now_ms=source.now_ms, durable=False)
+        broker: PaperBroker = LateBroker(
+            LatencyView(source, latency),
+            work / "journal.sqlite.paper-exchange.sqlite",
+            starting_balance=money(cfg.profile.paper.starting_balance),
+            latency_ms=latency,
+            now_ms=source.now_ms,
+            durable=False,
+        )
     else:
-        broker = PaperBroker(source, work / "journal.sqlite.paper-exchange.sqlite",
-                             starting_balance=money(cfg.profile.paper.starting_balance), latency_ms=latency,
-                             now_ms=source.now_ms, durable=False)
+        broker = PaperBroker(
+            source,
+            work / "journal.sqlite.paper-exchange.sqlite",
+            starting_balance=money(cfg.profile.paper.starting_balance),
+            latency_ms=latency,
+            now_ms=source.now_ms,
+            durable=False,
+        )
     records: list[dict[str, Any]] = []
     keep = ("order", "fill", "denied")
-    loop = _loop_class()(cfg.profile, source, broker, journal,
-                       sink=lambda r: records.append(r) if r["kind"] in keep else None)
+    loop = _loop_class()(
+        cfg.profile, source, broker, journal, sink=lambda r: records.append(r) if r["kind"] in keep else None
+    )
     t0 = time.perf_counter()
-    n = loop.run(iterations=cfg.iterations, interval=0,
-                 on_iteration=(lambda r: progress(r.n, source.now_ms())) if progress is not None else None)
+    n = loop.run(
+        iterations=cfg.iterations,
+        interval=0,
+        on_iteration=(lambda r: progress(r.n, source.now_ms())) if progress is not None else None,
+    )
     wall = time.perf_counter() - t0
     files = bad_files + [_file_status(r) for r in source.replays()]
     events = sum(f.get("events_played", 0) for f in files)
@@ -187,8 +203,17 @@ def _file_status(r: Any) -> dict[str, Any]:
     played, total = r.position
     first = r.events[0].t_ms if r.events else None
     last = r.events[played - 1].t_ms if played else None
-    return {"path": str(r.path), "events": total, "events_played": played,
-            "complete": played >= total, "first_ms": first, "last_ms": last,
-            "sequence_gaps": r.store.gaps, "stale_books": sorted(t for t, b in r.store.books.items() if b.stale),
-            "snapshot_checks": r.snapshot_checks, "snapshot_mismatches": len(r.snapshot_mismatches),
-            "deltas": r.store.deltas, "inferred_trades": r.inferred_trades}
+    return {
+        "path": str(r.path),
+        "events": total,
+        "events_played": played,
+        "complete": played >= total,
+        "first_ms": first,
+        "last_ms": last,
+        "sequence_gaps": r.store.gaps,
+        "stale_books": sorted(t for t, b in r.store.books.items() if b.stale),
+        "snapshot_checks": r.snapshot_checks,
+        "snapshot_mismatches": len(r.snapshot_mismatches),
+        "deltas": r.store.deltas,
+        "inferred_trades": r.inferred_trades,
+    }

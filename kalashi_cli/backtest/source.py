@@ -40,8 +40,9 @@ BY_VALUATION = "valuation"
 class BacktestSource:
     """A MarketSource that closes markets at their close time and settles them (see the module docstring)."""
 
-    def __init__(self, inner: MarketSource, *, results: Mapping[str, str] | None = None,
-                 duration_ms: int | None = None) -> None:
+    def __init__(
+        self, inner: MarketSource, *, results: Mapping[str, str] | None = None, duration_ms: int | None = None
+    ) -> None:
         self.inner = inner
         self.name = inner.name
         self.api_calls = 0  # recordings and the sim call no API
@@ -128,8 +129,15 @@ class BacktestSource:
             # past a close by days: the result was known then, not when the next file starts)
             at = c if c is not None and c <= now else now
             self.settled[t] = (result, BY_RESULTS, at)
-            out.append(Settlement(ticker=t, event_ticker=m.event_ticker, result=result,  # type: ignore[arg-type]
-                                  settled_ts_ms=at, value=ONE_DOLLAR if result == "yes" else Price(0)))
+            out.append(
+                Settlement(
+                    ticker=t,
+                    event_ticker=m.event_ticker,
+                    result=result,  # type: ignore[arg-type]
+                    settled_ts_ms=at,
+                    value=ONE_DOLLAR if result == "yes" else Price(0),
+                )
+            )
         return out
 
     def settlement_sources(self) -> dict[str, dict[str, Any]]:
@@ -169,8 +177,9 @@ class LatencyView:
         self.latency_ms = latency_ms
         self.name = source.name
         self.api_calls = 0
-        self.shadows = [ReplaySource(r.path, slice_ms=r.slice_ms, prime=False, events=r.events)
-                        for r in source.replays()]
+        self.shadows = [
+            ReplaySource(r.path, slice_ms=r.slice_ms, prime=False, events=r.events) for r in source.replays()
+        ]
 
     def describe(self) -> str:
         return self.source.describe()
@@ -219,8 +228,10 @@ def read_results(path: str | Path) -> dict[str, str]:
         raise InputError(f"{p}: cannot read the results ({e.strerror})", hint="check the --results path") from None
     rows = list(csv.DictReader(text.splitlines()))
     if not rows or "ticker" not in rows[0] or "result" not in rows[0]:
-        raise InputError(f"{p}:1: a results CSV needs `ticker` and `result` columns",
-                         hint="write a header line `ticker,result` and one market per line")
+        raise InputError(
+            f"{p}:1: a results CSV needs `ticker` and `result` columns",
+            hint="write a header line `ticker,result` and one market per line",
+        )
     out: dict[str, str] = {}
     for i, r in enumerate(rows, 2):
         t, res = (r.get("ticker") or "").strip(), (r.get("result") or "").strip().lower()

@@ -55,14 +55,17 @@ def apply_overrides(profile: Profile, overrides: dict[str, Any], *, source: str 
         parts = key.split(".")
         for p in parts[:-1]:
             if not isinstance(node.get(p), dict):
-                raise ProfileError(f"{source}: `{key}` is not a profile key",
-                                   hint="use dotted profile keys, e.g. analyze.spread.min_spread "
-                                        "(`kalashi profile schema` lists them)")
+                raise ProfileError(
+                    f"{source}: `{key}` is not a profile key",
+                    hint="use dotted profile keys, e.g. analyze.spread.min_spread "
+                    "(`kalashi profile schema` lists them)",
+                )
             node = node[p]
         if parts[-1] not in node:
-            raise ProfileError(f"{source}: `{key}` is not a profile key",
-                               hint="use dotted profile keys, e.g. analyze.spread.min_spread "
-                                    "(`kalashi profile schema` lists them)")
+            raise ProfileError(
+                f"{source}: `{key}` is not a profile key",
+                hint="use dotted profile keys, e.g. analyze.spread.min_spread (`kalashi profile schema` lists them)",
+            )
         node[parts[-1]] = value
     try:
         return msgspec.convert(_exact(data), Profile, strict=False)
@@ -97,9 +100,11 @@ def read_sweep(path: str | Path) -> SweepSpec:
         data = yaml.safe_load(text)
         spec = msgspec.convert(data, SweepSpec)
     except (yaml.YAMLError, msgspec.ValidationError) as e:
-        raise UsageError(f"{p}: not a sweep file ({e})",
-                         hint="a mapping with `grid:` (profile key → list of values) and optional mode, samples, "
-                              "seed, metric; see docs/backtest.md") from None
+        raise UsageError(
+            f"{p}: not a sweep file ({e})",
+            hint="a mapping with `grid:` (profile key → list of values) and optional mode, samples, "
+            "seed, metric; see docs/backtest.md",
+        ) from None
     if spec.mode not in ("grid", "random"):
         raise UsageError(f"{p}: mode {spec.mode!r}", hint="mode is grid or random")
     if not spec.grid or any(not isinstance(v, list) or not v for v in spec.grid.values()):
@@ -160,8 +165,13 @@ def _num(v: Any) -> Decimal:
 
 def rank(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
     """Rows ordered best first by ``metric`` (a missing value ranks last), ties by point number."""
-    ordered = sorted(rows, key=lambda r: (-_num(r["summary"].get(metric)) if r["summary"].get(metric) is not None
-                                          else Decimal("Infinity"), r["point"]))
+    ordered = sorted(
+        rows,
+        key=lambda r: (
+            -_num(r["summary"].get(metric)) if r["summary"].get(metric) is not None else Decimal("Infinity"),
+            r["point"],
+        ),
+    )
     for i, r in enumerate(ordered, 1):
         r["rank"] = i
     return ordered
@@ -191,15 +201,20 @@ def open_executor(spec: str | None, workers: int) -> tuple[Executor, Callable[[]
         try:
             from distributed import Client
         except ImportError:
-            raise UsageError("--executor dask:// needs dask.distributed",
-                             hint="pip install 'kalashi[dask]'") from None
-        client = Client("tcp://" + spec[len("dask://"):], timeout="30s")
+            raise UsageError("--executor dask:// needs dask.distributed", hint="pip install 'kalashi[dask]'") from None
+        client = Client("tcp://" + spec[len("dask://") :], timeout="30s")
         return client.get_executor(pure=False), client.close
     raise UsageError(f"unknown executor {spec!r}", hint="use local (the default) or dask://HOST:PORT")
 
 
-def run_sweep(base: BacktestConfig, spec: SweepSpec, executor: Executor, *, html: bool = True,
-              on_point: Callable[[int, dict[str, Any], str | None], None] | None = None) -> dict[str, Any]:
+def run_sweep(
+    base: BacktestConfig,
+    spec: SweepSpec,
+    executor: Executor,
+    *,
+    html: bool = True,
+    on_point: Callable[[int, dict[str, Any], str | None], None] | None = None,
+) -> dict[str, Any]:
     """Run every point on ``executor``; return sweep.json's content (points ranked by ``spec.metric``).
 
     ``on_point(i, report, page)`` is called as each point finishes (to write its files).
@@ -213,11 +228,25 @@ def run_sweep(base: BacktestConfig, spec: SweepSpec, executor: Executor, *, html
         if on_point is not None:
             on_point(i, report, page)
         summary = {k: v for k, v in report["summary"].items() if k not in TIMING_FIELDS}
-        rows.append({"point": i, "overrides": pts[i], "summary": summary,
-                     "complete": report["data"]["complete"], "settled_by": report["settlement"]["by_rule"]})
-    return {"format": "kalashi-backtest-sweep", "version": 1, "metric": spec.metric, "mode": spec.mode,
-            "profile": base.profile_name, "sources": list(base.sources), "latency_ms": base.latency_ms,
-            "points": rank(rows, spec.metric)}
+        rows.append(
+            {
+                "point": i,
+                "overrides": pts[i],
+                "summary": summary,
+                "complete": report["data"]["complete"],
+                "settled_by": report["settlement"]["by_rule"],
+            }
+        )
+    return {
+        "format": "kalashi-backtest-sweep",
+        "version": 1,
+        "metric": spec.metric,
+        "mode": spec.mode,
+        "profile": base.profile_name,
+        "sources": list(base.sources),
+        "latency_ms": base.latency_ms,
+        "points": rank(rows, spec.metric),
+    }
 
 
 def render_sweep_html(sweep: dict[str, Any], link: Callable[[int], str] | None = None) -> str:
@@ -230,16 +259,19 @@ def render_sweep_html(sweep: dict[str, Any], link: Callable[[int], str] | None =
     body = []
     for r in sweep["points"]:
         pt = f'<a href="{h.escape(link(r["point"]))}">{r["point"]}</a>' if link else str(r["point"])
-        cells = [str(r["rank"]), pt] + [h.escape(str(r["overrides"].get(k))) for k in keys] + [
-            h.escape("—" if r["summary"].get(c) is None else str(r["summary"][c])) for c in cols]
+        cells = (
+            [str(r["rank"]), pt]
+            + [h.escape(str(r["overrides"].get(k))) for k in keys]
+            + [h.escape("—" if r["summary"].get(c) is None else str(r["summary"][c])) for c in cols]
+        )
         body.append(f'<tr data-point="{r["point"]}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>kalashi backtest sweep</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}th{{background:#f4f4f4}}</style></head>
-<body><h1>kalashi backtest sweep — ranked by {h.escape(sweep['metric'])}</h1>
-<p>Profile {h.escape(sweep['profile'])}, {len(sweep['points'])} points ({h.escape(sweep['mode'])}), data:
-{h.escape(', '.join(sweep['sources']))}.</p>
-<table data-table="sweep"><tr>{head}</tr>{''.join(body)}</table>
+<body><h1>kalashi backtest sweep — ranked by {h.escape(sweep["metric"])}</h1>
+<p>Profile {h.escape(sweep["profile"])}, {len(sweep["points"])} points ({h.escape(sweep["mode"])}), data:
+{h.escape(", ".join(sweep["sources"]))}.</p>
+<table data-table="sweep"><tr>{head}</tr>{"".join(body)}</table>
 </body></html>
 """

@@ -45,9 +45,16 @@ def _ms(started: str) -> int:
 class AttachBackend:
     """A read-mostly view of a journal that another process's loop is writing."""
 
-    def __init__(self, journal_path: Path, *, mode: str = "paper", profile: str | Profile = "default",
-                 interval: float | None = None, poll_s: float = 0.25,
-                 wall_ms: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        journal_path: Path,
+        *,
+        mode: str = "paper",
+        profile: str | Profile = "default",
+        interval: float | None = None,
+        poll_s: float = 0.25,
+        wall_ms: Callable[[], int] | None = None,
+    ) -> None:
         """Open the journal read-only and start from its current end.
 
         Raises:
@@ -55,8 +62,10 @@ class AttachBackend:
             JournalError: the journal is newer than this kalashi, older than it reads without
                 migrating, or not readable.
         """
-        no_journal = UsageError(f"no journal at {journal_path} to attach to",
-                                hint="start `kalashi run-loop` first, and give serve-bridge the same --journal and mode")
+        no_journal = UsageError(
+            f"no journal at {journal_path} to attach to",
+            hint="start `kalashi run-loop` first, and give serve-bridge the same --journal and mode",
+        )
         if not journal_path.exists():
             raise no_journal
         self.path = journal_path
@@ -70,8 +79,9 @@ class AttachBackend:
         stored_mode = self.journal.get_meta("mode")
         if stored_mode != mode:
             self.journal.close()
-            raise UsageError(f"{journal_path} is a {stored_mode} journal, not {mode}",
-                             hint=f"attach with --{stored_mode}")
+            raise UsageError(
+                f"{journal_path} is a {stored_mode} journal, not {mode}", hint=f"attach with --{stored_mode}"
+            )
         self.interval = interval
         self.poll_s = poll_s
         self.wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
@@ -124,8 +134,15 @@ class AttachBackend:
             try:
                 self.poll()
             except Exception as e:  # noqa: BLE001 - a locked or rotating journal: report and keep watching
-                self._publish({"kind": "health", "v": 1, "name": "attach", "status": "degraded",
-                               "detail": f"could not read {self.path}: {type(e).__name__}: {e}"})
+                self._publish(
+                    {
+                        "kind": "health",
+                        "v": 1,
+                        "name": "attach",
+                        "status": "degraded",
+                        "detail": f"could not read {self.path}: {type(e).__name__}: {e}",
+                    }
+                )
 
     # -- tailing ----------------------------------------------------------------------------
     def poll(self) -> int:
@@ -152,9 +169,15 @@ class AttachBackend:
             st, why = self._stored_state()
             if (st == "HALTED") != self._halted:  # halted (or resumed) by someone else
                 self._halted = st == "HALTED"
-                self._publish({"kind": "health", "v": 1, "name": "trading_state",
-                               "status": trading_state_status(st),
-                               "detail": f"HALTED: {why}" if self._halted else "ACTIVE"})
+                self._publish(
+                    {
+                        "kind": "health",
+                        "v": 1,
+                        "name": "trading_state",
+                        "status": trading_state_status(st),
+                        "detail": f"HALTED: {why}" if self._halted else "ACTIVE",
+                    }
+                )
                 out += 1
             return out
 
@@ -210,8 +233,11 @@ class AttachBackend:
             status, interval, age = self._loop_view(rows)
             stored, why = self._stored_state()
             start_raw = j.get_meta("starting_balance")
-            p = (load_portfolio(j, Money(int(start_raw)), spread_cap=spread_cap(self.profile))  # never writes: it is set
-                 if start_raw is not None else None)
+            p = (
+                load_portfolio(j, Money(int(start_raw)), spread_cap=spread_cap(self.profile))  # never writes: it is set
+                if start_raw is not None
+                else None
+            )
             meta = j.market_meta()
             resting = j.orders(status=OrderStatus.RESTING)
             view = j.record_rows(("order", "fill"), limit=JOURNAL_VIEW, newest_first=True)
@@ -227,8 +253,13 @@ class AttachBackend:
             halt_reason = f"the run-loop reported {last['state']} at iteration {last['n']} (its output says why)"
         else:
             trading_state, halt_reason = "ACTIVE", None
-        account: dict[str, Any] = {"balance": None, "equity": None, "realized_pnl": None, "unrealized_pnl": None,
-                                   "starting_balance": None}
+        account: dict[str, Any] = {
+            "balance": None,
+            "equity": None,
+            "realized_pnl": None,
+            "unrealized_pnl": None,
+            "starting_balance": None,
+        }
         positions: list[dict[str, Any]] = []
         exposure: list[dict[str, Any]] = []
         if p is not None:
@@ -237,50 +268,103 @@ class AttachBackend:
             equity = last["equity"] if last is not None else p.equity
             cash = last["cash"] if last is not None else led.cash
             marked = last["marked"] if last is not None else p.equity_marked
-            account = {"balance": fmt_money(cash), "equity": fmt_money(equity), "cash": fmt_money(cash),
-                       "realized_pnl": fmt_money(Money(led.realized - led.fees)),
-                       "unrealized_pnl": fmt_money(Money(equity - cash - open_cost)),
-                       "equity_marked": fmt_money(marked), "equity_settled": fmt_money(Money(equity - marked)),
-                       "starting_balance": fmt_money(p.starting_balance)}
+            account = {
+                "balance": fmt_money(cash),
+                "equity": fmt_money(equity),
+                "cash": fmt_money(cash),
+                "realized_pnl": fmt_money(Money(led.realized - led.fees)),
+                "unrealized_pnl": fmt_money(Money(equity - cash - open_cost)),
+                "equity_marked": fmt_money(marked),
+                "equity_settled": fmt_money(Money(equity - marked)),
+                "starting_balance": fmt_money(p.starting_balance),
+            }
             for x in led.open_positions():
                 n = abs(x.position)
                 info = meta.get(x.ticker, ("", "", "", "", ""))
-                positions.append({"ticker": x.ticker, "title": info[2], "outcome": "yes" if x.position > 0 else "no",
-                                  "count": fmt_count(Count(n)), "avg_price": fmt_price(Price(x.cost // n if n else Price(0))),
-                                  "mark": None, "unrealized_pnl": None, "cost": fmt_money(x.cost),
-                                  "group": info[4]})
+                positions.append(
+                    {
+                        "ticker": x.ticker,
+                        "title": info[2],
+                        "outcome": "yes" if x.position > 0 else "no",
+                        "count": fmt_count(Count(n)),
+                        "avg_price": fmt_price(Price(x.cost // n if n else Price(0))),
+                        "mark": None,
+                        "unrealized_pnl": None,
+                        "cost": fmt_money(x.cost),
+                        "group": info[4],
+                    }
+                )
             cap = percent(self.profile.correlate.max_group_pct)
-            exposure = [{"group": g, "exposure": fmt_money(v), "pct_of_equity": percent(Decimal(v) / max(1, equity)),
-                         "cap_pct": cap} for g, v in sorted(p.exposure_by_group.items())]
+            exposure = [
+                {
+                    "group": g,
+                    "exposure": fmt_money(v),
+                    "pct_of_equity": percent(Decimal(v) / max(1, equity)),
+                    "cap_pct": cap,
+                }
+                for g, v in sorted(p.exposure_by_group.items())
+            ]
         placed = {r["client_order_id"]: r for r in journal_view if r.get("kind") == "order"}
         open_orders = []
         for o in resting:
             rec = placed.get(o.client_order_id)
-            outcome, action, price = ((rec["outcome"], rec["action"], rec["price"]) if rec is not None else
-                                      ("yes", "buy" if o.side == "bid" else "sell", fmt_price(o.price)))
-            open_orders.append({"client_order_id": o.client_order_id, "order_id": o.order_id, "ticker": o.ticker,
-                                "outcome": outcome, "action": action, "price": price,
-                                "count": fmt_count(o.initial_count), "remaining": fmt_count(o.remaining_count),
-                                "status": o.status, "created": iso(o.created_ts_ms),
-                                "placed_wall": rec.get("ts") if rec is not None else None})
-        loop_detail = (f"attached; last iteration {last['n']} ended {age:.0f} s ago" if last is not None and age is not None
-                       else "attached; the run-loop has not finished an iteration yet")
+            outcome, action, price = (
+                (rec["outcome"], rec["action"], rec["price"])
+                if rec is not None
+                else ("yes", "buy" if o.side == "bid" else "sell", fmt_price(o.price))
+            )
+            open_orders.append(
+                {
+                    "client_order_id": o.client_order_id,
+                    "order_id": o.order_id,
+                    "ticker": o.ticker,
+                    "outcome": outcome,
+                    "action": action,
+                    "price": price,
+                    "count": fmt_count(o.initial_count),
+                    "remaining": fmt_count(o.remaining_count),
+                    "status": o.status,
+                    "created": iso(o.created_ts_ms),
+                    "placed_wall": rec.get("ts") if rec is not None else None,
+                }
+            )
+        loop_detail = (
+            f"attached; last iteration {last['n']} ended {age:.0f} s ago"
+            if last is not None and age is not None
+            else "attached; the run-loop has not finished an iteration yet"
+        )
         health = [
-            {"name": "loop", "status": "ok" if status == "running" else "degraded", "detail": loop_detail,
-             "latency_ms": None},
-            {"name": "journal", "status": "ok" if ok else "failed",
-             "detail": f"{self.path} integrity ok" if ok else f"integrity check: {detail}", "latency_ms": None},
-            {"name": "trading_state", "status": trading_state_status(trading_state),
-             "detail": trading_state if halt_reason is None else f"{trading_state}: {halt_reason}",
-             "latency_ms": None},
+            {
+                "name": "loop",
+                "status": "ok" if status == "running" else "degraded",
+                "detail": loop_detail,
+                "latency_ms": None,
+            },
+            {
+                "name": "journal",
+                "status": "ok" if ok else "failed",
+                "detail": f"{self.path} integrity ok" if ok else f"integrity check: {detail}",
+                "latency_ms": None,
+            },
+            {
+                "name": "trading_state",
+                "status": trading_state_status(trading_state),
+                "detail": trading_state if halt_reason is None else f"{trading_state}: {halt_reason}",
+                "latency_ms": None,
+            },
         ]
         health.extend(heal_rows)
         return {
             "mode": self.mode,
-            "loop": {"status": status, "iteration": last["n"] if last is not None else 0,
-                     "interval_s": decimal_text(interval), "source": str(last["source"]) if last is not None else "",
-                     "profile": self.profile_name},
-            "trading_state": trading_state, "halt_reason": halt_reason,
+            "loop": {
+                "status": status,
+                "iteration": last["n"] if last is not None else 0,
+                "interval_s": decimal_text(interval),
+                "source": str(last["source"]) if last is not None else "",
+                "profile": self.profile_name,
+            },
+            "trading_state": trading_state,
+            "halt_reason": halt_reason,
             "account": account,
             "equity_curve": [{"ts": r["started"], "equity": fmt_money(r["equity"])} for r in rows],
             "metrics": metrics,
@@ -295,7 +379,9 @@ class AttachBackend:
             "updated": iso(self.wall_ms()),
             "attached": True,
             "profiles": [],  # set_profile is refused here
-            "clock": clock_of(str(last["source"]) if last is not None else "", int(last["ts_ms"]) if last is not None else None),
+            "clock": clock_of(
+                str(last["source"]) if last is not None else "", int(last["ts_ms"]) if last is not None else None
+            ),
         }
 
     def _latest_heal_health(self) -> list[dict[str, Any]]:
@@ -310,8 +396,14 @@ class AttachBackend:
             if row is None:
                 continue
             rec = row.record
-            out.append({"name": name, "status": rec.get("status", "degraded"),
-                        "detail": f"{rec.get('detail', '')} (at {iso(row.ts_ms)})", "latency_ms": None})
+            out.append(
+                {
+                    "name": name,
+                    "status": rec.get("status", "degraded"),
+                    "detail": f"{rec.get('detail', '')} (at {iso(row.ts_ms)})",
+                    "latency_ms": None,
+                }
+            )
         return out
 
     # -- commands ---------------------------------------------------------------------------
@@ -323,8 +415,10 @@ class AttachBackend:
             KalashiError: the journal or the broker failed while halting.
         """
         if cmd != "halt":
-            raise CommandRefused(f"'{cmd}' is not possible here: this bridge is attached to a run-loop in another "
-                                 "process and can only halt it; control that loop from its own terminal")
+            raise CommandRefused(
+                f"'{cmd}' is not possible here: this bridge is attached to a run-loop in another "
+                "process and can only halt it; control that loop from its own terminal"
+            )
         return self._halt(args["reason"])
 
     def _halt(self, reason: str) -> dict[str, Any]:
@@ -349,11 +443,22 @@ class AttachBackend:
                 jr.close()
             with self._lock:
                 self._halted = True
-                self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "failed",
-                               "detail": f"HALTED: {reason}"})
-            return {"trading_state": "HALTED", "canceled_orders": 0, "resting_orders": resting,
-                    "note": "paper orders rest in the run-loop's own exchange: they stay until that loop "
-                            "cancels them (or it is stopped and `kalashi halt` is run)"}
+                self._publish(
+                    {
+                        "kind": "health",
+                        "v": 1,
+                        "name": "trading_state",
+                        "status": "failed",
+                        "detail": f"HALTED: {reason}",
+                    }
+                )
+            return {
+                "trading_state": "HALTED",
+                "canceled_orders": 0,
+                "resting_orders": resting,
+                "note": "paper orders rest in the run-loop's own exchange: they stay until that loop "
+                "cancels them (or it is stopped and `kalashi halt` is run)",
+            }
         try:
             src = open_source(str(last[-1]["source"]) if last and last[-1].get("source") else "sim")
             try:
@@ -368,10 +473,14 @@ class AttachBackend:
             jr.close()
         with self._lock:
             self._halted = True
-            self._publish({"kind": "health", "v": 1, "name": "trading_state", "status": "failed",
-                           "detail": f"HALTED: {reason}"})
-        out: dict[str, Any] = {"trading_state": "HALTED", "canceled_orders": res.cancelled,
-                               "remaining_resting": res.remaining_resting}
+            self._publish(
+                {"kind": "health", "v": 1, "name": "trading_state", "status": "failed", "detail": f"HALTED: {reason}"}
+            )
+        out: dict[str, Any] = {
+            "trading_state": "HALTED",
+            "canceled_orders": res.cancelled,
+            "remaining_resting": res.remaining_resting,
+        }
         if res.error:
             out["error"] = res.error
         return out

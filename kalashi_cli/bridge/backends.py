@@ -42,8 +42,11 @@ def clock_of(source: str, source_now_ms: int | None) -> dict[str, Any]:
     from ..records import iso
 
     kind = "sim" if source.startswith("sim") else "replay" if source.startswith("replay") else "exchange"
-    return {"source": kind, "source_now": iso(source_now_ms) if source_now_ms is not None else None,
-            "wall_now": iso(time.time_ns() // 1_000_000)}
+    return {
+        "source": kind,
+        "source_now": iso(source_now_ms) if source_now_ms is not None else None,
+        "wall_now": iso(time.time_ns() // 1_000_000),
+    }
 
 
 class CommandRefused(Exception):
@@ -133,21 +136,30 @@ class ServiceBackend:
             return {"status": svc.stop().status}
         if cmd == "halt":
             res = svc.controls.halt(args["reason"])
-            out = {"trading_state": "HALTED", "canceled_orders": int(res["cancelled"]),
-                   "remaining_resting": int(res["remaining_resting"])}
+            out = {
+                "trading_state": "HALTED",
+                "canceled_orders": int(res["cancelled"]),
+                "remaining_resting": int(res["remaining_resting"]),
+            }
             if res.get("error"):
                 out["error"] = res["error"]
             return out
         if cmd == "flatten":
             res = svc.controls.flatten(cancel_resting=True, progress=progress)
-            return {"canceled_orders": int(res.get("canceled_orders", 0)), "closing_orders": len(res["orders"]),
-                    "closed": res["closed"], "left_open": res["left_open"]}
+            return {
+                "canceled_orders": int(res.get("canceled_orders", 0)),
+                "closing_orders": len(res["orders"]),
+                "closed": res["closed"],
+                "left_open": res["left_open"],
+            }
         if cmd == "set_profile":
             name = args["name"]
             known = svc.read.profiles()
             if name not in known:
                 # names only: a path typed into a web page should not make the bridge read files
-                raise CommandRefused(f"no profile named '{name}' — the dashboard switches between "
-                                     f"{', '.join(known)}; start serve-bridge with --profile PATH for another")
+                raise CommandRefused(
+                    f"no profile named '{name}' — the dashboard switches between "
+                    f"{', '.join(known)}; start serve-bridge with --profile PATH for another"
+                )
             return {"profile": svc.controls.set_profile(name)}
         raise CommandRefused(f"'{cmd}' is not a control command")

@@ -21,15 +21,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from ..httpserve import (
-    HttpServer,
-    Request,
-    Response,
-    host_name,
-    json_response,
-    loopback_host,
-    text,
-)
+from ..httpserve import HttpServer, Request, Response, host_name, json_response, loopback_host, text
 from .protocol import token_matches
 
 COOKIE = "kalashi_bridge_token"
@@ -56,9 +48,18 @@ def static_root() -> Traversable:
 class PageServer:
     """Serve the dashboard and its ``config.json`` in a background thread."""
 
-    def __init__(self, host: str, port: int, *, ws_port: Callable[[], int], read_only: bool,
-                 token: str | None = None, token_for_page: bool = False, loopback: bool = True,
-                 root: Traversable | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        ws_port: Callable[[], int],
+        read_only: bool,
+        token: str | None = None,
+        token_for_page: bool = False,
+        loopback: bool = True,
+        root: Traversable | None = None,
+    ) -> None:
         self.host = host
         self.requested_port = port
         self.ws_port = ws_port
@@ -99,11 +100,10 @@ class PageServer:
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "no-referrer",
-            "Content-Security-Policy":
-                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                "img-src 'self' data:; font-src 'self' data:; "
-                f"connect-src 'self' ws://{page_host}:{self.ws_port()}; "
-                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; "
+            f"connect-src 'self' ws://{page_host}:{self.ws_port()}; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
             **resp.headers,
         }
         return resp
@@ -111,8 +111,11 @@ class PageServer:
     def _route(self, req: Request) -> Response:
         no_store = {"Cache-Control": "no-store"}
         if not self.allowed_host(req.host):
-            return text(403, "this dashboard answers only on loopback addresses "
-                             "(open it as http://127.0.0.1:PORT/)\n", **no_store)
+            return text(
+                403,
+                "this dashboard answers only on loopback addresses (open it as http://127.0.0.1:PORT/)\n",
+                **no_store,
+            )
         path = req.path
         if path == "/config.json":
             return json_response(200, self.config_for(host_name(req.host) or self.host), **no_store)
@@ -122,13 +125,17 @@ class PageServer:
             if given is not None and token_matches(self.token, given):
                 extra["Set-Cookie"] = f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
             elif not token_matches(self.token, _cookie_token(req)):
-                return text(401, "this dashboard needs the control token: open it as /?token=TOKEN "
-                                 "(printed by `kalashi serve-bridge` at start)\n", **no_store)
+                return text(
+                    401,
+                    "this dashboard needs the control token: open it as /?token=TOKEN "
+                    "(printed by `kalashi serve-bridge` at start)\n",
+                    **no_store,
+                )
         node = _find(self.root, "index.html" if path in ("/", "") else path)
         if node is None:
             return text(404, "not found\n", **no_store)
         name = node.name
-        ctype = CONTENT_TYPES.get(name[name.rfind("."):] if "." in name else "", "application/octet-stream")
+        ctype = CONTENT_TYPES.get(name[name.rfind(".") :] if "." in name else "", "application/octet-stream")
         # asset names carry a content hash: cache them for long; everything else revalidates
         cache = "public, max-age=31536000, immutable" if path.startswith("/assets/") else "no-cache"
         return Response(200, node.read_bytes(), ctype, {"Cache-Control": cache, **extra})

@@ -55,8 +55,13 @@ def dumps(msg: dict[str, Any]) -> str:
 
 
 def hello_message(server: str, *, read_only: bool, token_required: bool) -> dict[str, Any]:
-    return {"type": "hello", "protocol": PROTOCOL, "server": server, "read_only": read_only,
-            "token_required": token_required}
+    return {
+        "type": "hello",
+        "protocol": PROTOCOL,
+        "server": server,
+        "read_only": read_only,
+        "token_required": token_required,
+    }
 
 
 def state_message(state: dict[str, Any]) -> dict[str, Any]:
@@ -81,12 +86,30 @@ def error_message(id_: int | None, code: str, message: str, ref: str | None = No
     return msg
 
 
-def progress_message(id_: int, ref: str, cmd: str, status: str, elapsed_ms: int, message: str,
-                     done: int | None = None, total: int | None = None,
-                     detail: dict[str, Any] | None = None) -> dict[str, Any]:
+def progress_message(
+    id_: int,
+    ref: str,
+    cmd: str,
+    status: str,
+    elapsed_ms: int,
+    message: str,
+    done: int | None = None,
+    total: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A long command's progress: ``status`` ``queued`` (behind another command) or ``running``."""
-    return {"type": "progress", "id": id_, "ref": ref, "cmd": cmd, "status": status, "elapsed_ms": elapsed_ms,
-            "message": message, "done": done, "total": total, "detail": detail or {}}
+    return {
+        "type": "progress",
+        "id": id_,
+        "ref": ref,
+        "cmd": cmd,
+        "status": status,
+        "elapsed_ms": elapsed_ms,
+        "message": message,
+        "done": done,
+        "total": total,
+        "detail": detail or {},
+    }
 
 
 def token_matches(expected: str, given: object) -> bool:
@@ -111,10 +134,11 @@ def read_command(frame: str | bytes, *, token: str | None, read_only: bool) -> C
     try:
         msg = orjson.loads(frame)
     except orjson.JSONDecodeError:
-        raise ProtocolError(BAD_MESSAGE, "not valid JSON (or a number out of range) — send one JSON object "
-                            "per text frame") from None
+        raise ProtocolError(
+            BAD_MESSAGE, "not valid JSON (or a number out of range) — send one JSON object per text frame"
+        ) from None
     if not isinstance(msg, dict):
-        raise ProtocolError(BAD_MESSAGE, "a command must be a JSON object like {\"id\": 1, \"cmd\": \"get_state\"}")
+        raise ProtocolError(BAD_MESSAGE, 'a command must be a JSON object like {"id": 1, "cmd": "get_state"}')
     id_ = msg.get("id")
     if type(id_) is not int or id_ < 0:  # bool is an int in Python; true is not an id
         raise ProtocolError(BAD_MESSAGE, "a command needs an integer id >= 0")
@@ -133,9 +157,14 @@ def read_command(frame: str | bytes, *, token: str | None, read_only: bool) -> C
     if read_only:
         raise ProtocolError(REFUSED, "this bridge is read-only: it shows the loop but takes no commands", id_)
     if token is not None and not token_matches(token, msg.get("token")):
-        raise ProtocolError(UNAUTHORIZED, "the control token is wrong" if msg.get("token") else
-                            "this command needs the control token (printed by `kalashi serve-bridge` at start, "
-                            "or KALASHI_BRIDGE_TOKEN)", id_)
+        raise ProtocolError(
+            UNAUTHORIZED,
+            "the control token is wrong"
+            if msg.get("token")
+            else "this command needs the control token (printed by `kalashi serve-bridge` at start, "
+            "or KALASHI_BRIDGE_TOKEN)",
+            id_,
+        )
     return Command(id_, cmd, _checked_args(id_, cmd, args))
 
 

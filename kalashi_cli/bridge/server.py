@@ -289,24 +289,33 @@ class CommandEntry:
     def to_dict(self) -> dict[str, Any]:
         from ..records import iso
 
-        return {"ref": self.ref, "cmd": self.cmd, "args": self.args, "status": self.status,
-                "started": iso(self.accepted_ms),
-                "finished": iso(self.finished_ms) if self.finished_ms is not None else None,
-                "elapsed_ms": (self.finished_ms - self.accepted_ms) if self.finished_ms is not None
-                else self.elapsed_ms(),
-                "progress": self.progress, "result": self.result, "error": self.error}
+        return {
+            "ref": self.ref,
+            "cmd": self.cmd,
+            "args": self.args,
+            "status": self.status,
+            "started": iso(self.accepted_ms),
+            "finished": iso(self.finished_ms) if self.finished_ms is not None else None,
+            "elapsed_ms": (self.finished_ms - self.accepted_ms) if self.finished_ms is not None else self.elapsed_ms(),
+            "progress": self.progress,
+            "result": self.result,
+            "error": self.error,
+        }
 
 
 def _progress_fields(update: dict[str, Any]) -> dict[str, Any]:
     """A backend's progress update as plain JSON values (message, done, total, detail)."""
+
     def plain(v: Any) -> Any:
         return v if v is None or isinstance(v, (str, int, float, bool)) else str(v)
 
     done, total = update.get("done"), update.get("total")
-    return {"message": str(update.get("message", "")),
-            "done": done if type(done) is int else None,
-            "total": total if type(total) is int else None,
-            "detail": {k: plain(v) for k, v in update.items() if k not in ("message", "done", "total")}}
+    return {
+        "message": str(update.get("message", "")),
+        "done": done if type(done) is int else None,
+        "total": total if type(total) is int else None,
+        "detail": {k: plain(v) for k, v in update.items() if k not in ("message", "done", "total")},
+    }
 
 
 class BridgeServer:
@@ -380,8 +389,9 @@ class BridgeServer:
         if not name:
             return False
         # a browser leaves the default port out of an origin
-        return origin.lower() in ({f"http://{name}:{port}", f"http://{name}"} if port == 80 else
-                                  {f"http://{name}:{port}"})
+        return origin.lower() in (
+            {f"http://{name}:{port}", f"http://{name}"} if port == 80 else {f"http://{name}:{port}"}
+        )
 
     # -- life cycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -395,13 +405,28 @@ class BridgeServer:
         self._loop = asyncio.get_running_loop()
         cfg = self.config
         if cfg.serve_page:
-            self.page = PageServer(cfg.host, cfg.http_port, ws_port=lambda: self.ws_port, read_only=cfg.read_only,
-                                   token=cfg.token, token_for_page=cfg.viewing_needs_token, loopback=cfg.loopback)
+            self.page = PageServer(
+                cfg.host,
+                cfg.http_port,
+                ws_port=lambda: self.ws_port,
+                read_only=cfg.read_only,
+                token=cfg.token,
+                token_for_page=cfg.viewing_needs_token,
+                loopback=cfg.loopback,
+            )
             self.page.start()
         try:
-            self._ws = await serve(self._handle, cfg.host.strip("[]"), cfg.ws_port, process_request=self._admit,
-                                   max_size=64 * 1024, ping_interval=cfg.ping_interval,
-                                   ping_timeout=cfg.ping_timeout, close_timeout=2, server_header=None)
+            self._ws = await serve(
+                self._handle,
+                cfg.host.strip("[]"),
+                cfg.ws_port,
+                process_request=self._admit,
+                max_size=64 * 1024,
+                ping_interval=cfg.ping_interval,
+                ping_timeout=cfg.ping_timeout,
+                close_timeout=2,
+                server_header=None,
+            )
         except BaseException:
             if self.page is not None:
                 self.page.close()
@@ -430,8 +455,18 @@ class BridgeServer:
 
     def stats(self) -> list[dict[str, Any]]:
         """Per-client counters (queued, sent, resyncs, dropped) — for tests and the curious."""
-        return [{"queued": len(c.queue), "held": len(c.held), "sent": c.sent, "resyncs": c.resyncs,
-                 "dropped": c.dropped, "synced": c.synced, "in_flight": c.in_flight} for c in self.hub.clients]
+        return [
+            {
+                "queued": len(c.queue),
+                "held": len(c.held),
+                "sent": c.sent,
+                "resyncs": c.resyncs,
+                "dropped": c.dropped,
+                "synced": c.synced,
+                "in_flight": c.in_flight,
+            }
+            for c in self.hub.clients
+        ]
 
     # -- from the backend's threads -----------------------------------------------------------------
     def _listener(self, record: dict[str, Any]) -> None:
@@ -477,9 +512,16 @@ class BridgeServer:
             try:
                 seq, state = await self._in_worker(self._snapshot)
             except Exception as e:  # noqa: BLE001 - a failed read must not end the bridge
-                self.hub.on_record(self.hub.last_seq, {"kind": "health", "v": 1, "name": "bridge",
-                                                       "status": "degraded",
-                                                       "detail": f"could not assemble the state: {e}"})
+                self.hub.on_record(
+                    self.hub.last_seq,
+                    {
+                        "kind": "health",
+                        "v": 1,
+                        "name": "bridge",
+                        "status": "degraded",
+                        "detail": f"could not assemble the state: {e}",
+                    },
+                )
                 continue
             self._send_state(seq, state)
 
@@ -501,8 +543,11 @@ class BridgeServer:
         if origin is not None and not self.origin_allowed(origin, request.headers.get("Host", "")):
             return connection.respond(HTTPStatus.FORBIDDEN, f"origin {origin} may not connect to this bridge\n")
         if self.config.viewing_needs_token and not self._handshake_token_ok(request):
-            return connection.respond(HTTPStatus.UNAUTHORIZED, "this bridge needs the token to connect: open the "
-                                      "dashboard as /?token=TOKEN, or send Authorization: Bearer TOKEN\n")
+            return connection.respond(
+                HTTPStatus.UNAUTHORIZED,
+                "this bridge needs the token to connect: open the "
+                "dashboard as /?token=TOKEN, or send Authorization: Bearer TOKEN\n",
+            )
         return None
 
     def _handshake_token_ok(self, request: Request) -> bool:
@@ -525,8 +570,13 @@ class BridgeServer:
 
         cfg = self.config
         client = Client(ws, cfg.queue_limit)
-        client.put(dumps(hello_message(f"{cfg.server_name} {_version()}", read_only=cfg.read_only,
-                                       token_required=cfg.token is not None)))
+        client.put(
+            dumps(
+                hello_message(
+                    f"{cfg.server_name} {_version()}", read_only=cfg.read_only, token_required=cfg.token is not None
+                )
+            )
+        )
         self.hub.join(client)
         if self._busy() and self._last_state is not None:
             # no fresh state can be built until the command in hand ends (it holds the backend):
@@ -568,8 +618,9 @@ class BridgeServer:
         # heartbeat's get_state, a halt behind a long flatten); the one worker keeps them in order
         await c.slots.acquire()
         c.in_flight += 1
-        self._spawn(self._released(c, self._answer_get_state(c, cmd) if cmd.cmd == "get_state"
-                                   else self._run_command(c, cmd)))
+        self._spawn(
+            self._released(c, self._answer_get_state(c, cmd) if cmd.cmd == "get_state" else self._run_command(c, cmd))
+        )
 
     @staticmethod
     async def _released(c: Client, request: Any) -> None:
@@ -591,10 +642,24 @@ class BridgeServer:
     def _tell(self, c: Client, cmd: Command, entry: CommandEntry) -> None:
         """Send the sender where its command stands (event loop thread)."""
         p = entry.progress or {}
-        message = p.get("message") or ("waiting for the command before it to finish" if entry.status == "queued"
-                                       else f"{cmd.cmd} is running")
-        c.put(dumps(progress_message(cmd.id, entry.ref, cmd.cmd, entry.status, entry.elapsed_ms(), message,
-                                     p.get("done"), p.get("total"), p.get("detail"))))
+        message = p.get("message") or (
+            "waiting for the command before it to finish" if entry.status == "queued" else f"{cmd.cmd} is running"
+        )
+        c.put(
+            dumps(
+                progress_message(
+                    cmd.id,
+                    entry.ref,
+                    cmd.cmd,
+                    entry.status,
+                    entry.elapsed_ms(),
+                    message,
+                    p.get("done"),
+                    p.get("total"),
+                    p.get("detail"),
+                )
+            )
+        )
 
     async def _run_command(self, c: Client, cmd: Command) -> None:
         loop = asyncio.get_running_loop()
@@ -655,8 +720,9 @@ def _version() -> str:
     return __version__
 
 
-async def serve_until(server: BridgeServer, stop: asyncio.Event,
-                      on_ready: Callable[[BridgeServer], None] | None = None) -> None:
+async def serve_until(
+    server: BridgeServer, stop: asyncio.Event, on_ready: Callable[[BridgeServer], None] | None = None
+) -> None:
     """Start the bridge, call ``on_ready``, run until ``stop`` is set, then close it cleanly."""
     try:
         await server.start()

@@ -23,8 +23,7 @@ def _interrupted_while_starting(signum: int, frame: object) -> None:
 
 def _started_as_the_program() -> bool:
     prog = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
-    return prog.name in ("kalashi", "kalashi.exe") or (prog.name == "__main__.py"
-                                                       and prog.parent.name == "kalashi_cli")
+    return prog.name in ("kalashi", "kalashi.exe") or (prog.name == "__main__.py" and prog.parent.name == "kalashi_cli")
 
 
 if _started_as_the_program() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:

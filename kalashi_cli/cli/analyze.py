@@ -58,8 +58,9 @@ def read_fair_values(path: Path) -> dict[str, FairValue]:
     try:
         stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     except OSError as e:
-        raise InputError(f"{path}: cannot read the fair-value file ({e.strerror})",
-                         hint="check the path given to --fair") from None
+        raise InputError(
+            f"{path}: cannot read the fair-value file ({e.strerror})", hint="check the path given to --fair"
+        ) from None
     fair: dict[str, FairValue] = {}
     with stream:
         for n, line in enumerate(stream, 1):
@@ -101,17 +102,23 @@ def decode_fair(d: dict[str, Any], name: str, line: int | str) -> FairValue:
         raise InputError(f"{name}:{line}: {e}", hint=FAIR_HINT) from None
 
 
-FAIR_HINT = ('one JSON object per line: {"kind": "fair", "ticker": ..., "p": "0.62", "model": ..., "se": ...} '
-             "or just {\"ticker\": ..., \"p\": 0.62} (docs/records.md)")
+FAIR_HINT = (
+    'one JSON object per line: {"kind": "fair", "ticker": ..., "p": "0.62", "model": ..., "se": ...} '
+    'or just {"ticker": ..., "p": 0.62} (docs/records.md)'
+)
 
 
 def analyze(
     input: InputArg = None,
-    fair: Path | None = typer.Option(None, "--fair", metavar="PATH",
-                                     help="Fair probabilities for the value strategy: `fair` records (kalashi fair, "
-                                          "your model) or {\"ticker\": ..., \"p\": 0..1} lines. '-' takes the fair "
-                                          "records that come down the pipe among the markets (kalashi scan | kalashi "
-                                          "fair | kalashi analyze --fair -), or, when INPUT is a file, reads stdin."),
+    fair: Path | None = typer.Option(
+        None,
+        "--fair",
+        metavar="PATH",
+        help="Fair probabilities for the value strategy: `fair` records (kalashi fair, "
+        'your model) or {"ticker": ..., "p": 0..1} lines. \'-\' takes the fair '
+        "records that come down the pipe among the markets (kalashi scan | kalashi "
+        "fair | kalashi analyze --fair -), or, when INPUT is a file, reads stdin.",
+    ),
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
@@ -163,16 +170,17 @@ def analyze(
     if unused and not quiet:
         import sys
 
-        sys.stderr.write(f"kalashi analyze: warning: read {unused} fair record{'s' if unused != 1 else ''} and "
-                         "passed them through unused — add --fair - to trade on them\n")
+        sys.stderr.write(
+            f"kalashi analyze: warning: read {unused} fair record{'s' if unused != 1 else ''} and "
+            "passed them through unused — add --fair - to trade on them\n"
+        )
     analyzer.close()
     st = analyzer.stats
     if out.table:
         out.finish()
         info(f"cache: {st.hits} hits, {st.misses} misses", quiet)
     else:
-        out.write({"kind": "stats", "v": VERSION, "stage": "analyze", "cache_hits": st.hits,
-                   "cache_misses": st.misses})
+        out.write({"kind": "stats", "v": VERSION, "stage": "analyze", "cache_hits": st.hits, "cache_misses": st.misses})
 
 
 def _ms(ts: object) -> int:

@@ -98,8 +98,7 @@ class KalashiGroup(TyperGroup):
             usage_error(problem)
             raise typer.Exit(problem.exit_code) from None
 
-    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,
-                     **extra: Any) -> Any:
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except UsageError as e:  # a bad option before the command: `kalashi --bogus`
@@ -112,9 +111,9 @@ app = typer.Typer(
     cls=KalashiGroup,
     name="kalashi",
     help="Trade Kalshi prediction markets from the shell.\n\n"
-         "Each stage of the trading engine is a command that speaks JSON Lines — scan | analyze | correlate | "
-         "order | metrics — and run-loop runs them all in a loop. Paper trading on a built-in simulated market "
-         "is the default; real money needs --live, allow_live: true in the profile and credentials.",
+    "Each stage of the trading engine is a command that speaks JSON Lines — scan | analyze | correlate | "
+    "order | metrics — and run-loop runs them all in a loop. Paper trading on a built-in simulated market "
+    "is the default; real money needs --live, allow_live: true in the profile and credentials.",
     epilog=ROOT_EPILOG,
     no_args_is_help=True,
     add_completion=True,
@@ -169,8 +168,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
-                                 callback=_version),
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_version
+    ),
 ) -> None:
     """Trade Kalshi prediction markets from the shell."""
 
@@ -211,8 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         error(INTERRUPTED)
         return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback, no locals
-        error(f"unexpected {type(e).__name__}: {e} — please report this with the command you ran "
-              "(set KALASHI_DEBUG=1 for a traceback)")
+        error(
+            f"unexpected {type(e).__name__}: {e} — please report this with the command you ran "
+            "(set KALASHI_DEBUG=1 for a traceback)"
+        )
         if os.environ.get("KALASHI_DEBUG"):
             import traceback
 

@@ -35,33 +35,66 @@ reported per file. docs/backtest.md has a full example report.
 
 
 def backtest(
-    source: list[str] = typer.Option(..., "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
-                                     help="replay:PATH[,PATH…] (kalashi or recorder-envelope recordings, .gz "
-                                          "too; several are merged by time), or sim[:seed=N,markets=N] "
-                                          "(with --iterations). Repeat it to add recordings."),
-    results: Path | None = typer.Option(None, "--results", metavar="CSV",
-                                        help="Settlement results: a CSV with ticker and result (yes/no) columns."),
-    out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR",
-                                    help="Write report.json and report.html here (with --sweep: sweep.json, "
-                                         "sweep.html and points/N/)."),
-    latency_ms: int | None = typer.Option(None, "--latency-ms", min=0, max=60_000, metavar="MS",
-                                          help="Decision → arrival at the book (default: the profile's "
-                                               "paper.latency_ms, 50)."),
-    slice_ms: int = typer.Option(1000, "--slice-ms", min=1, max=3_600_000, metavar="MS",
-                                 help="Recorded time per iteration."),
-    duration: float | None = typer.Option(None, "--duration", min=0.001, metavar="SECONDS",
-                                          help="Play only this much recorded time (default: all of it)."),
-    iterations: int | None = typer.Option(None, "--iterations", "-n", min=1, metavar="N",
-                                          help="Stop after N iterations (a sim: source needs it)."),
-    sweep: Path | None = typer.Option(None, "--sweep", metavar="YAML",
-                                      help="Run a grid (or random sample) of profile overrides; see docs/backtest.md."),
-    workers: int | None = typer.Option(None, "--workers", "-w", min=1, max=256, metavar="N",
-                                       help="Sweep points run at once in local processes (default: the CPUs, "
-                                            "at most 4)."),
-    executor: str | None = typer.Option(None, "--executor", metavar="local|dask://HOST:PORT",
-                                        help="Where sweep points run: local processes (default) or an existing "
-                                             "Dask cluster (pip install 'kalashi[dask]'; the recordings' paths must "
-                                             "be readable by its workers)."),
+    source: list[str] = typer.Option(
+        ...,
+        "--source",
+        "-s",
+        metavar="SOURCE",
+        autocompletion=complete_source,
+        help="replay:PATH[,PATH…] (kalashi or recorder-envelope recordings, .gz "
+        "too; several are merged by time), or sim[:seed=N,markets=N] "
+        "(with --iterations). Repeat it to add recordings.",
+    ),
+    results: Path | None = typer.Option(
+        None, "--results", metavar="CSV", help="Settlement results: a CSV with ticker and result (yes/no) columns."
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        metavar="DIR",
+        help="Write report.json and report.html here (with --sweep: sweep.json, sweep.html and points/N/).",
+    ),
+    latency_ms: int | None = typer.Option(
+        None,
+        "--latency-ms",
+        min=0,
+        max=60_000,
+        metavar="MS",
+        help="Decision → arrival at the book (default: the profile's paper.latency_ms, 50).",
+    ),
+    slice_ms: int = typer.Option(
+        1000, "--slice-ms", min=1, max=3_600_000, metavar="MS", help="Recorded time per iteration."
+    ),
+    duration: float | None = typer.Option(
+        None, "--duration", min=0.001, metavar="SECONDS", help="Play only this much recorded time (default: all of it)."
+    ),
+    iterations: int | None = typer.Option(
+        None, "--iterations", "-n", min=1, metavar="N", help="Stop after N iterations (a sim: source needs it)."
+    ),
+    sweep: Path | None = typer.Option(
+        None,
+        "--sweep",
+        metavar="YAML",
+        help="Run a grid (or random sample) of profile overrides; see docs/backtest.md.",
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        "-w",
+        min=1,
+        max=256,
+        metavar="N",
+        help="Sweep points run at once in local processes (default: the CPUs, at most 4).",
+    ),
+    executor: str | None = typer.Option(
+        None,
+        "--executor",
+        metavar="local|dask://HOST:PORT",
+        help="Where sweep points run: local processes (default) or an existing "
+        "Dask cluster (pip install 'kalashi[dask]'; the recordings' paths must "
+        "be readable by its workers).",
+    ),
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
@@ -87,18 +120,30 @@ def backtest(
         elif s.startswith("replay:"):
             paths, opts = split_replay_spec(s)
             if opts:
-                raise UsageError(f"replay options ({','.join(opts)}) are not backtest options",
-                                 hint="use --slice-ms; a backtest plays as fast as it can")
+                raise UsageError(
+                    f"replay options ({','.join(opts)}) are not backtest options",
+                    hint="use --slice-ms; a backtest plays as fast as it can",
+                )
             specs += paths
         else:
-            raise UsageError(f"backtest reads recordings or the sim, not {s!r}",
-                             hint="use --source replay:PATH[,PATH…] or --source sim:seed=N")
+            raise UsageError(
+                f"backtest reads recordings or the sim, not {s!r}",
+                hint="use --source replay:PATH[,PATH…] or --source sim:seed=N",
+            )
     if any(x.startswith("sim") for x in specs) and len(specs) > 1:
         raise UsageError("a sim: source runs alone", hint="give recordings, or one sim descriptor")
     res = read_results(results) if results is not None else {}
-    cfg = BacktestConfig(sources=tuple(specs), profile=prof, profile_name=profile, results=res,
-                         results_path=str(results) if results is not None else None, latency_ms=latency_ms,
-                         slice_ms=slice_ms, duration_s=duration, iterations=iterations)
+    cfg = BacktestConfig(
+        sources=tuple(specs),
+        profile=prof,
+        profile_name=profile,
+        results=res,
+        results_path=str(results) if results is not None else None,
+        latency_ms=latency_ms,
+        slice_ms=slice_ms,
+        duration_s=duration,
+        iterations=iterations,
+    )
     o = Out(fmt)
     if sweep is not None:
         _sweep(cfg, sweep, out, workers, executor, o, quiet)
@@ -123,8 +168,11 @@ def backtest(
     for n in report["notes"]:
         info(f"backtest: {n}", quiet)
     s = report["summary"]
-    info(f"backtest: {s['events']} events in {s['wall_s']} s ({s['events_per_s']}/s), played to "
-         f"{report['data']['played_to']}{'' if report['data']['complete'] else ' (NOT complete)'}", quiet)
+    info(
+        f"backtest: {s['events']} events in {s['wall_s']} s ({s['events_per_s']}/s), played to "
+        f"{report['data']['played_to']}{'' if report['data']['complete'] else ' (NOT complete)'}",
+        quiet,
+    )
     if o.table:
         _table(report, out)
     else:
@@ -140,20 +188,43 @@ def _table(report: dict[str, Any], out: Path | None) -> None:
     t = Table(title="kalashi backtest", show_header=False, title_justify="left")
     t.add_column("field")
     t.add_column("value", overflow="fold")
-    for k in ("starting_balance", "equity", "pnl", "return_pct", "fees", "trades", "closed_trades", "win_rate",
-              "sharpe", "sortino", "max_drawdown_pct", "exposure_avg", "orders", "fills", "maker_fill_rate",
-              "queue_time_s_median", "iterations", "events", "events_per_s"):
+    for k in (
+        "starting_balance",
+        "equity",
+        "pnl",
+        "return_pct",
+        "fees",
+        "trades",
+        "closed_trades",
+        "win_rate",
+        "sharpe",
+        "sortino",
+        "max_drawdown_pct",
+        "exposure_avg",
+        "orders",
+        "fills",
+        "maker_fill_rate",
+        "queue_time_s_median",
+        "iterations",
+        "events",
+        "events_per_s",
+    ):
         t.add_row(k, "—" if s.get(k) is None else str(s[k]))
     t.add_row("latency_ms", str(report["latency_ms"]))
     t.add_row("settled by", ", ".join(f"{k} {v}" for k, v in report["settlement"]["by_rule"].items()))
-    t.add_row("data", f"{report['data']['from']} → {report['data']['played_to']}"
-                      f"{'' if report['data']['complete'] else ' (NOT complete)'}")
+    t.add_row(
+        "data",
+        f"{report['data']['from']} → {report['data']['played_to']}"
+        f"{'' if report['data']['complete'] else ' (NOT complete)'}",
+    )
     if out is not None:
         t.add_row("report", str(out / "report.html"))
     console(stderr=False).print(t)
 
 
-def _sweep(cfg: Any, path: Path, out: Path | None, workers: int | None, executor: str | None, o: Out, quiet: bool) -> None:
+def _sweep(
+    cfg: Any, path: Path, out: Path | None, workers: int | None, executor: str | None, o: Out, quiet: bool
+) -> None:
     import orjson
 
     from ..backtest.report import summary_record
@@ -166,7 +237,9 @@ def _sweep(cfg: Any, path: Path, out: Path | None, workers: int | None, executor
         if out is not None:
             d = out / "points" / str(i)
             d.mkdir(parents=True, exist_ok=True)
-            (d / "report.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+            (d / "report.json").write_bytes(
+                orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+            )
             if page is not None:
                 (d / "report.html").write_text(page, encoding="utf-8")
         info(f"sweep: point {i} done: pnl {report['summary']['pnl']}", quiet)
@@ -178,16 +251,24 @@ def _sweep(cfg: Any, path: Path, out: Path | None, workers: int | None, executor
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "sweep.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
-        (out / "sweep.html").write_text(render_sweep_html(result, lambda i: f"points/{i}/report.html"),
-                                        encoding="utf-8")
+        (out / "sweep.html").write_text(
+            render_sweep_html(result, lambda i: f"points/{i}/report.html"), encoding="utf-8"
+        )
         info(f"sweep: {len(result['points'])} points ranked by {result['metric']} → {out / 'sweep.html'}", quiet)
     for row in result["points"]:
-        rec = summary_record({"summary": row["summary"], "latency_ms": cfg.latency if "paper.latency_ms" not in
-                              row["overrides"] else row["overrides"]["paper.latency_ms"],
-                              "data": {"sources": list(cfg.sources), "complete": row["complete"], "played_to": None},
-                              "settlement": {"by_rule": row["settled_by"]}, "profile": {"name": cfg.profile_name}},
-                             out=str(out / "points" / str(row["point"]) / "report.html") if out is not None else None,
-                             point={"n": row["point"], "rank": row["rank"], "overrides": row["overrides"]})
+        rec = summary_record(
+            {
+                "summary": row["summary"],
+                "latency_ms": cfg.latency
+                if "paper.latency_ms" not in row["overrides"]
+                else row["overrides"]["paper.latency_ms"],
+                "data": {"sources": list(cfg.sources), "complete": row["complete"], "played_to": None},
+                "settlement": {"by_rule": row["settled_by"]},
+                "profile": {"name": cfg.profile_name},
+            },
+            out=str(out / "points" / str(row["point"]) / "report.html") if out is not None else None,
+            point={"n": row["point"], "rank": row["rank"], "overrides": row["overrides"]},
+        )
         o.write(rec)
     o.finish({"backtest": ["point", "pnl", "return_pct", "sharpe", "max_drawdown_pct", "trades", "fills"]})
     sys.stdout.flush()

@@ -46,8 +46,9 @@ def complete_profile(incomplete: str) -> list[str]:
     try:
         from importlib import resources
 
-        names = sorted(e.name[:-5] for e in resources.files("kalashi_cli.profiles").iterdir()
-                       if e.name.endswith(".yaml"))
+        names = sorted(
+            e.name[:-5] for e in resources.files("kalashi_cli.profiles").iterdir() if e.name.endswith(".yaml")
+        )
         found = [n for n in names if n.startswith(incomplete)]
         return found + _complete_paths(incomplete, (".yaml", ".yml"))
     except Exception:  # noqa: BLE001 - a completion never prints an error
@@ -56,12 +57,14 @@ def complete_profile(incomplete: str) -> list[str]:
 
 def complete_source(incomplete: str) -> list[tuple[str, str]]:
     """The source kinds, each with a word of help."""
-    kinds = [("sim", "the built-in simulated market (default)"),
-             ("sim:seed=", "sim with a seed: sim:seed=N,markets=N,step=N"),
-             ("replay:", "replay:PATH — a recording made by `kalashi record`"),
-             ("kalshi", "Kalshi's public market data"),
-             ("kalshi-demo", "Kalshi's demo environment"),
-             ("kalshi:", "kalshi:URL — any Kalshi-compatible server, e.g. kalashi sim-exchange")]
+    kinds = [
+        ("sim", "the built-in simulated market (default)"),
+        ("sim:seed=", "sim with a seed: sim:seed=N,markets=N,step=N"),
+        ("replay:", "replay:PATH — a recording made by `kalashi record`"),
+        ("kalshi", "Kalshi's public market data"),
+        ("kalshi-demo", "Kalshi's demo environment"),
+        ("kalshi:", "kalshi:URL — any Kalshi-compatible server, e.g. kalashi sim-exchange"),
+    ]
     if incomplete.startswith("replay:"):
         return [("replay:" + p, "") for p in _complete_paths(incomplete[7:], (".jsonl", ".json", ".gz"))]
     return [k for k in kinds if k[0].startswith(incomplete)]
@@ -127,46 +130,109 @@ def _complete_paths(incomplete: str, suffixes: tuple[str, ...]) -> list[str]:
 
 # -- the shared options --------------------------------------------------------------------
 
-ProfileOpt = Annotated[str, typer.Option("--profile", "-p", envvar="KALASHI_PROFILE", metavar="NAME|PATH",
-                                         autocompletion=complete_profile,
-                                         help="Risk profile: a built-in name (default, conservative, aggressive; "
-                                              "see `kalashi profile list`) or a YAML file.", show_default=True)]
-SourceOpt = Annotated[str, typer.Option("--source", "-s", envvar="KALASHI_SOURCE", metavar="SOURCE",
-                                        autocompletion=complete_source,
-                                        help="Market data: sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], "
-                                             "kalshi, kalshi-demo or kalshi:URL.")]
-TradeSourceOpt = Annotated[str | None, typer.Option(
-    "--source", "-s", envvar="KALASHI_SOURCE", metavar="SOURCE", autocompletion=complete_source,
-    help="Market data: sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi, kalshi-demo or kalshi:URL. "
-         "Default: the venue traded — sim on --paper, kalshi-demo on --demo (kalshi:URL when "
-         "KALASHI_EXCHANGE_URL points demo at a server), kalshi on --live.", show_default=False)]
-ForeignOpt = Annotated[bool, typer.Option(
-    "--allow-foreign-source", help="On --demo/--live, accept market data from a source other than the venue the "
-                                   "orders go to (refused otherwise: orders would be priced on books the "
-                                   "exchange does not have).")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", metavar="N",
-                                             help="Seed of the built-in sim market (sim source only).")]
-MarketsOpt = Annotated[int | None, typer.Option("--markets", metavar="N",
-                                                help="Number of markets in the built-in sim (sim source only).")]
-JournalOpt = Annotated[Path | None, typer.Option("--journal", "-j", envvar="KALASHI_JOURNAL", metavar="PATH",
-                                                 help="Journal file (default: journal-<mode>.sqlite in the data dir, "
-                                                      "$KALASHI_HOME or the platform's user data dir).")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT",
-                                           help="auto (a table on a terminal, JSON Lines in a pipe), jsonl or "
-                                                "table.")]
-StrictOpt = Annotated[bool, typer.Option(
-    "--strict", envvar="KALASHI_STRICT",
-    help="Exit 3 (bad input) instead of 0 when the input held another stage's records and none this one "
-         "reads — a skipped stage, e.g. `kalashi scan | kalashi correlate` (default: a warning on stderr, exit 0).")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, status line or summary on stderr "
-                                                              "(errors still print).")]
+ProfileOpt = Annotated[
+    str,
+    typer.Option(
+        "--profile",
+        "-p",
+        envvar="KALASHI_PROFILE",
+        metavar="NAME|PATH",
+        autocompletion=complete_profile,
+        help="Risk profile: a built-in name (default, conservative, aggressive; "
+        "see `kalashi profile list`) or a YAML file.",
+        show_default=True,
+    ),
+]
+SourceOpt = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        "-s",
+        envvar="KALASHI_SOURCE",
+        metavar="SOURCE",
+        autocompletion=complete_source,
+        help="Market data: sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi, kalshi-demo or kalshi:URL.",
+    ),
+]
+TradeSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        "-s",
+        envvar="KALASHI_SOURCE",
+        metavar="SOURCE",
+        autocompletion=complete_source,
+        help="Market data: sim[:seed=N,markets=N,step=N], replay:PATH[,speed=N], kalshi, kalshi-demo or kalshi:URL. "
+        "Default: the venue traded — sim on --paper, kalshi-demo on --demo (kalshi:URL when "
+        "KALASHI_EXCHANGE_URL points demo at a server), kalshi on --live.",
+        show_default=False,
+    ),
+]
+ForeignOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-foreign-source",
+        help="On --demo/--live, accept market data from a source other than the venue the "
+        "orders go to (refused otherwise: orders would be priced on books the "
+        "exchange does not have).",
+    ),
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", metavar="N", help="Seed of the built-in sim market (sim source only).")
+]
+MarketsOpt = Annotated[
+    int | None, typer.Option("--markets", metavar="N", help="Number of markets in the built-in sim (sim source only).")
+]
+JournalOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--journal",
+        "-j",
+        envvar="KALASHI_JOURNAL",
+        metavar="PATH",
+        help="Journal file (default: journal-<mode>.sqlite in the data dir, "
+        "$KALASHI_HOME or the platform's user data dir).",
+    ),
+]
+FormatOpt = Annotated[
+    Format,
+    typer.Option(
+        "--format", "-f", metavar="FORMAT", help="auto (a table on a terminal, JSON Lines in a pipe), jsonl or table."
+    ),
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        envvar="KALASHI_STRICT",
+        help="Exit 3 (bad input) instead of 0 when the input held another stage's records and none this one "
+        "reads — a skipped stage, e.g. `kalashi scan | kalashi correlate` (default: a warning on stderr, exit 0).",
+    ),
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bar, status line or summary on stderr (errors still print).")
+]
 PaperOpt = Annotated[bool, typer.Option("--paper", help="Paper trading on the built-in matching engine (default).")]
-DemoOpt = Annotated[bool, typer.Option("--demo", help="Kalshi's demo environment (needs a demo API key in "
-                                                      "KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH).")]
-LiveOpt = Annotated[bool, typer.Option("--live", help="Real money on Kalshi: also needs allow_live: true in the "
-                                                      "profile and credentials (docs/safety.md).")]
-InputArg = Annotated[Path | None, typer.Argument(help="Input records (JSON Lines); '-' or omitted reads stdin.",
-                                                 metavar="[INPUT]", show_default=False)]
+DemoOpt = Annotated[
+    bool,
+    typer.Option(
+        "--demo",
+        help="Kalshi's demo environment (needs a demo API key in KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH).",
+    ),
+]
+LiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--live",
+        help="Real money on Kalshi: also needs allow_live: true in the profile and credentials (docs/safety.md).",
+    ),
+]
+InputArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Input records (JSON Lines); '-' or omitted reads stdin.", metavar="[INPUT]", show_default=False
+    ),
+]
 
 
 def pick_mode(paper: bool, demo: bool, live: bool) -> Mode:
@@ -177,8 +243,10 @@ def pick_mode(paper: bool, demo: bool, live: bool) -> Mode:
     """
     chosen = [m for m, on in ((Mode.paper, paper), (Mode.demo, demo), (Mode.live, live)) if on]
     if len(chosen) > 1:
-        raise UsageError(f"choose one of --paper, --demo, --live (got {', '.join('--' + m for m in chosen)})",
-                         hint="give one (paper is the default when none is given)")
+        raise UsageError(
+            f"choose one of --paper, --demo, --live (got {', '.join('--' + m for m in chosen)})",
+            hint="give one (paper is the default when none is given)",
+        )
     return chosen[0] if chosen else Mode.paper
 
 
@@ -210,8 +278,9 @@ def load_profile(spec: str) -> Profile:
     if (spec.endswith((".yaml", ".yml")) or "/" in spec) and not Path(spec).expanduser().exists():
         from ..errors import ProfileError
 
-        raise ProfileError(f"{spec}: no such profile file",
-                           hint="check the path, or use a built-in profile (`kalashi profile list`)")
+        raise ProfileError(
+            f"{spec}: no such profile file", hint="check the path, or use a built-in profile (`kalashi profile list`)"
+        )
     p = _load(spec)
     _profile[:] = [p]
     return p
@@ -242,8 +311,14 @@ def read_journal(mode: Mode | str, path: Path | None) -> Journal:
     return Journal.for_reading(path or default_journal_path(str(mode)), mode=str(mode))
 
 
-def trading_source(mode: Mode | str, source: str | None, *, allow_foreign: bool = False,
-                   seed: int | None = None, markets: int | None = None) -> str:
+def trading_source(
+    mode: Mode | str,
+    source: str | None,
+    *,
+    allow_foreign: bool = False,
+    seed: int | None = None,
+    markets: int | None = None,
+) -> str:
     """The source a trading command uses: --source, else the venue traded; foreign venues refused.
 
     Raises:
@@ -333,8 +408,10 @@ def read_records(path: Path | None, what: str) -> Iterator[dict[str, Any]]:
     if path is None or str(path) == "-":
         if sys.stdin.isatty():
             pipe = UPSTREAM.get(what, "kalashi scan | kalashi analyze")
-            raise UsageError(f"this command reads {what} on stdin, and nothing is piped in",
-                             hint=f"pipe the previous stage into it, e.g. `{pipe}`, or give a file")
+            raise UsageError(
+                f"this command reads {what} on stdin, and nothing is piped in",
+                hint=f"pipe the previous stage into it, e.g. `{pipe}`, or give a file",
+            )
         yield from iter_records(sys.stdin.buffer, "<stdin>")
         return
     try:
@@ -461,13 +538,22 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
 #: how many rows of one kind a table shows on a terminal (the rest: "… N more, use --format jsonl")
 TABLE_ROWS = 20
 #: the order a table shows each kind in (best first); other kinds keep the input's order
-SORT_KEYS: dict[str, tuple[str, str]] = {"market": ("volume", "by volume"), "opportunity": ("score", "by score"),
-                                         "candidate": ("score", "by score")}
+SORT_KEYS: dict[str, tuple[str, str]] = {
+    "market": ("volume", "by volume"),
+    "opportunity": ("score", "by score"),
+    "candidate": ("score", "by score"),
+}
 #: fields that are ratios (0.25 = 25 %): shown as percentages in tables
 RATIOS = frozenset({"edge_pct", "kelly_fraction", "confidence", "liquidity", "win_rate", "fill_rate", "hit_rate"})
 #: the colour of each state and health word (NO_COLOR turns colour off)
-STATE_STYLES = {"ok": "green", "degraded": "yellow", "failed": "bold red", "ACTIVE": "green", "REDUCING": "yellow",
-                "HALTED": "bold red"}
+STATE_STYLES = {
+    "ok": "green",
+    "degraded": "yellow",
+    "failed": "bold red",
+    "ACTIVE": "green",
+    "REDUCING": "yellow",
+    "HALTED": "bold red",
+}
 
 
 def console(stderr: bool = True) -> Any:
@@ -479,8 +565,9 @@ def console(stderr: bool = True) -> Any:
     return Console(stderr=stderr, highlight=False)
 
 
-def print_tables(rows: list[dict[str, Any]], columns: dict[str, list[str]], *, limit: int | None = None,
-                 con: Any = None) -> None:
+def print_tables(
+    rows: list[dict[str, Any]], columns: dict[str, list[str]], *, limit: int | None = None, con: Any = None
+) -> None:
     """Print records grouped by kind as rich tables (on stdout unless ``con`` says otherwise).
 
     Markets, opportunities and candidates are sorted best first (volume, score); with ``limit``
@@ -494,8 +581,11 @@ def print_tables(rows: list[dict[str, Any]], columns: dict[str, list[str]], *, l
     for r in rows:
         by_kind.setdefault(r.get("kind", "?"), []).append(r)
     for kind, recs in by_kind.items():
-        cols = columns.get(kind) or DEFAULT_COLUMNS.get(kind) or [
-            k for k in recs[0] if k not in ("kind", "v") and not k.startswith("_")][:8]
+        cols = (
+            columns.get(kind)
+            or DEFAULT_COLUMNS.get(kind)
+            or [k for k in recs[0] if k not in ("kind", "v") and not k.startswith("_")][:8]
+        )
         how = ""
         if kind in SORT_KEYS:
             key, how = SORT_KEYS[kind]
@@ -521,8 +611,9 @@ def print_tables(rows: list[dict[str, Any]], columns: dict[str, list[str]], *, l
             con.print(f"… {len(recs) - len(shown):,} more, use --format jsonl")
 
 
-def _terminal_columns(t: Any, width: int, cols: list[str], headers: list[str],
-                      cells: list[list[str]]) -> tuple[list[str], list[str], list[list[str]]]:
+def _terminal_columns(
+    t: Any, width: int, cols: list[str], headers: list[str], cells: list[list[str]]
+) -> tuple[list[str], list[str], list[list[str]]]:
     """Add columns for a terminal: numbers and tickers are never folded, the prose gives way.
 
     A reason (or detail) gets one line of what is left, cut with "…" (the whole text is in
@@ -639,18 +730,30 @@ def _cell(v: Any, col: str = "") -> str:
     return str(v)
 
 
-def start_line(command: str, *, mode: str, source: str, profile: str, journal: Path | str,
-               last_iteration: int | None, extra: str = "") -> str:
+def start_line(
+    command: str,
+    *,
+    mode: str,
+    source: str,
+    profile: str,
+    journal: Path | str,
+    last_iteration: int | None,
+    extra: str = "",
+) -> str:
     """The one line a long-running command says first: what trades where, and on which account.
 
     A journal a loop has run on before is named as such ("continues …"): a quick start that
     picks up an old paper account is then no surprise.
     """
     account = "paper account" if mode == "paper" else "journal"
-    whose = (f"continues the {account} after iteration {last_iteration} (--journal PATH starts afresh)"
-             if last_iteration else f"a new {account}")
-    return (f"kalashi {command}: {mode} trading on {source}, profile {profile}, journal {journal} — {whose}"
-            + (f"; {extra}" if extra else ""))
+    whose = (
+        f"continues the {account} after iteration {last_iteration} (--journal PATH starts afresh)"
+        if last_iteration
+        else f"a new {account}"
+    )
+    return f"kalashi {command}: {mode} trading on {source}, profile {profile}, journal {journal} — {whose}" + (
+        f"; {extra}" if extra else ""
+    )
 
 
 def peek_last_iteration(path: Path) -> int | None:
@@ -691,16 +794,24 @@ class Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as RP
 
-            self._p = RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                         TextColumn("{task.fields[extra]}"), console=console(), transient=True)
+            self._p = RP(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[extra]}"),
+                console=console(),
+                transient=True,
+            )
             self._p.start()
             self._task = self._p.add_task(self.label, total=self.total, extra="")
         return self
 
     def update(self, completed: int, extra: str = "", total: int | None = None) -> None:
         if self._p is not None:
-            self._p.update(self._task, completed=completed, extra=extra,
-                           **({"total": total} if total is not None else {}))
+            self._p.update(
+                self._task, completed=completed, extra=extra, **({"total": total} if total is not None else {})
+            )
 
     def __exit__(self, *exc: object) -> None:
         if self._p is not None:

@@ -177,9 +177,15 @@ def cli_reference(root: Any | None = None) -> str:
         cmd, ctx = _context(path, root)
         short = cmd.get_short_help_str(limit=200) if path else "the command itself: global options, exit codes"
         out.append(f"{'  ' * max(0, len(path) - 1)}* [`{title}`](#{_anchor(title)}) — {short}")
-    out += ["", "## Options shared across commands", "",
-            "The same option means the same thing wherever it appears.", "",
-            "| option | short | commands |", "|---|---|---|"]
+    out += [
+        "",
+        "## Options shared across commands",
+        "",
+        "The same option means the same thing wherever it appears.",
+        "",
+        "| option | short | commands |",
+        "|---|---|---|",
+    ]
     for long, cmds in options_index(root):
         if len(cmds) < 2:
             continue
@@ -207,8 +213,11 @@ def default_repo() -> Path:
 
 def drift(repo: Path) -> list[str]:
     """Return the generated files under ``repo`` that are missing or differ from a fresh generation."""
-    return [rel for rel, text in outputs().items()
-            if not (repo / rel).is_file() or (repo / rel).read_text(encoding="utf-8") != text]
+    return [
+        rel
+        for rel, text in outputs().items()
+        if not (repo / rel).is_file() or (repo / rel).read_text(encoding="utf-8") != text
+    ]
 
 
 def write(repo: Path) -> list[str]:

@@ -39,38 +39,75 @@ EPILOG = """Examples:
   kalashi fair --evaluate --source markets.jsonl --fair my-model.jsonl --results results.csv
 """
 
-COLUMNS = {"fair": ["ticker", "p", "se", "model", "note"],
-           "fair-score": ["model", "n", "events", "brier", "log_loss", "brier_vs_mid", "trades", "pnl"]}
+COLUMNS = {
+    "fair": ["ticker", "p", "se", "model", "note"],
+    "fair-score": ["model", "n", "events", "brier", "log_loss", "brier_vs_mid", "trades", "pnl"],
+}
 
 
 def fair(
     input: InputArg = None,
-    source: list[str] | None = typer.Option(None, "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
-                                            help="Markets from a source instead of INPUT (sim, replay:PATH, kalshi…). "
-                                                 "With --evaluate: replay:PATH (.gz too), a file of market records, or "
-                                                 "Kalshi candlestick CSVs; repeat it to score several together."),
-    models: str | None = typer.Option(None, "--models", "-m", metavar="NAMES",
-                                      help="Comma-separated: ladder, crypto, crypto-t (default: the profile's "
-                                           "fair.models, else ladder; with --evaluate: ladder, plus crypto and "
-                                           "crypto-t when --spot is given)."),
-    spot: str | None = typer.Option(None, "--spot", metavar="SPEC",
-                                    help="Spot for the crypto models: coinbase, kraken, coinbase:URL, kraken:URL, or "
-                                         "a recorded file (file:PATH or PATH; CSV/JSONL of time, price). Default: "
-                                         "the profile's fair.crypto.spot."),
-    evaluate: bool = typer.Option(False, "--evaluate",
-                                  help="Score the models and the market mid against settled results instead of "
-                                       "pricing: Brier, log loss, reliability, value-strategy P&L after fees."),
-    results: Path | None = typer.Option(None, "--results", metavar="PATH",
-                                        help="With --evaluate: how the markets settled (CSV ticker,result or JSON "
-                                             "Lines with ticker and result yes/no)."),
-    recorded: Path | None = typer.Option(None, "--fair", metavar="PATH",
-                                         help="With --evaluate: also score the fair records in this file (your own "
-                                              "model's, one model per `model` name), each as of its inputs_ts."),
-    every: float = typer.Option(60.0, "--every", min=0.001, metavar="SECONDS",
-                                help="With --evaluate: sample the markets this often (source time)."),
-    report: Path | None = typer.Option(None, "--report", metavar="PATH",
-                                       help="With --evaluate: also write an HTML report (reliability plot when "
-                                            "matplotlib is installed) and its JSON twin next to it."),
+    source: list[str] | None = typer.Option(
+        None,
+        "--source",
+        "-s",
+        metavar="SOURCE",
+        autocompletion=complete_source,
+        help="Markets from a source instead of INPUT (sim, replay:PATH, kalshi…). "
+        "With --evaluate: replay:PATH (.gz too), a file of market records, or "
+        "Kalshi candlestick CSVs; repeat it to score several together.",
+    ),
+    models: str | None = typer.Option(
+        None,
+        "--models",
+        "-m",
+        metavar="NAMES",
+        help="Comma-separated: ladder, crypto, crypto-t (default: the profile's "
+        "fair.models, else ladder; with --evaluate: ladder, plus crypto and "
+        "crypto-t when --spot is given).",
+    ),
+    spot: str | None = typer.Option(
+        None,
+        "--spot",
+        metavar="SPEC",
+        help="Spot for the crypto models: coinbase, kraken, coinbase:URL, kraken:URL, or "
+        "a recorded file (file:PATH or PATH; CSV/JSONL of time, price). Default: "
+        "the profile's fair.crypto.spot.",
+    ),
+    evaluate: bool = typer.Option(
+        False,
+        "--evaluate",
+        help="Score the models and the market mid against settled results instead of "
+        "pricing: Brier, log loss, reliability, value-strategy P&L after fees.",
+    ),
+    results: Path | None = typer.Option(
+        None,
+        "--results",
+        metavar="PATH",
+        help="With --evaluate: how the markets settled (CSV ticker,result or JSON "
+        "Lines with ticker and result yes/no).",
+    ),
+    recorded: Path | None = typer.Option(
+        None,
+        "--fair",
+        metavar="PATH",
+        help="With --evaluate: also score the fair records in this file (your own "
+        "model's, one model per `model` name), each as of its inputs_ts.",
+    ),
+    every: float = typer.Option(
+        60.0,
+        "--every",
+        min=0.001,
+        metavar="SECONDS",
+        help="With --evaluate: sample the markets this often (source time).",
+    ),
+    report: Path | None = typer.Option(
+        None,
+        "--report",
+        metavar="PATH",
+        help="With --evaluate: also write an HTML report (reliability plot when "
+        "matplotlib is installed) and its JSON twin next to it.",
+    ),
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
@@ -98,8 +135,10 @@ def fair(
     out = Out(fmt)
     if evaluate:
         if not source or results is None:
-            raise UsageError("--evaluate needs --source (what to score on) and --results (how it settled)",
-                             hint="e.g. kalashi fair --evaluate --source replay:run.jsonl --results results.csv")
+            raise UsageError(
+                "--evaluate needs --source (what to score on) and --results (how it settled)",
+                hint="e.g. kalashi fair --evaluate --source replay:run.jsonl --results results.csv",
+            )
         _evaluate(out, prof, names, source, results, spot, every, report, quiet, recorded)
         return
     if recorded is not None:
@@ -120,8 +159,10 @@ def _model_names(models: str | None, configured: tuple[str, ...], *, evaluate: b
     if bad or not names:
         raise UsageError(f"unknown model {', '.join(bad) or '(none)'}", hint="--models takes ladder, crypto, crypto-t")
     if evaluate and spot is None and any(n.startswith("crypto") for n in names):
-        raise UsageError("--evaluate with a crypto model needs --spot FILE (recorded spot)",
-                         hint="a live feed cannot score the past: give --spot file:spot.csv")
+        raise UsageError(
+            "--evaluate with a crypto model needs --spot FILE (recorded spot)",
+            hint="a live feed cannot score the past: give --spot file:spot.csv",
+        )
     return names
 
 
@@ -134,13 +175,24 @@ def _open_spot(prof: Profile, names: list[str], spot: str | None, quiet: bool) -
     src = open_spot(spot or prof.fair.crypto.spot, products=products)
     if isinstance(src, LiveSpot):  # a fresh feed has no price yet: give it a moment (bounded)
         if not src.wait_for(lambda: bool(src.history.products()), 10.0):
-            info(f"kalashi fair: no spot price from {src.describe()} yet ({src.last_error or 'no ticks'}); "
-                 "crypto markets get no fair value", quiet)
+            info(
+                f"kalashi fair: no spot price from {src.describe()} yet ({src.last_error or 'no ticks'}); "
+                "crypto markets get no fair value",
+                quiet,
+            )
     return src
 
 
-def _price(out: Out, prof: Profile, names: list[str], input: Path | None, source: list[str] | None,
-           spot: str | None, quiet: bool, strict: bool = False) -> None:
+def _price(
+    out: Out,
+    prof: Profile,
+    names: list[str],
+    input: Path | None,
+    source: list[str] | None,
+    spot: str | None,
+    quiet: bool,
+    strict: bool = False,
+) -> None:
     from ..fair.models import build_engine
     from ..fair.stage import FairStats, price_records
     from ..records import VERSION, decode_error, market_from_record
@@ -172,11 +224,23 @@ def _price(out: Out, prof: Profile, names: list[str], input: Path | None, source
     kinds.report(quiet, strict)
     if out.table:
         out.finish(COLUMNS)
-        info(f"priced {stats.priced} of {stats.markets} markets in {stats.events} events "
-             f"({', '.join(f'{k}: {v}' for k, v in stats.by_model.items()) or 'no model had a value'})", quiet)
+        info(
+            f"priced {stats.priced} of {stats.markets} markets in {stats.events} events "
+            f"({', '.join(f'{k}: {v}' for k, v in stats.by_model.items()) or 'no model had a value'})",
+            quiet,
+        )
     else:
-        out.write({"kind": "stats", "v": VERSION, "stage": "fair", "markets": stats.markets, "events": stats.events,
-                   "priced": stats.priced, "by_model": stats.by_model})
+        out.write(
+            {
+                "kind": "stats",
+                "v": VERSION,
+                "stage": "fair",
+                "markets": stats.markets,
+                "events": stats.events,
+                "priced": stats.priced,
+                "by_model": stats.by_model,
+            }
+        )
 
 
 def _scanned(prof: Profile, spec: str) -> Iterator[dict[str, Any]]:
@@ -195,8 +259,18 @@ def _scanned(prof: Profile, spec: str) -> Iterator[dict[str, Any]]:
         src.close()
 
 
-def _evaluate(out: Out, prof: Profile, names: list[str], sources: list[str], results: Path, spot: str | None,
-              every: float, report: Path | None, quiet: bool, recorded: Path | None) -> None:
+def _evaluate(
+    out: Out,
+    prof: Profile,
+    names: list[str],
+    sources: list[str],
+    results: Path,
+    spot: str | None,
+    every: float,
+    report: Path | None,
+    quiet: bool,
+    recorded: Path | None,
+) -> None:
     from ..fair.base import FairModel
     from ..fair.datasets import load_results, open_snapshots
     from ..fair.evaluate import evaluate, load_recorded_models
@@ -210,8 +284,9 @@ def _evaluate(out: Out, prof: Profile, names: list[str], sources: list[str], res
     names = [m.name for m in models]
     label = " + ".join(Path(s.removeprefix("replay:").split(",")[0]).name for s in sources)
     try:
-        scores, rows = evaluate(open_snapshots(list(sources), int(every * 1000)), settled, models, prof, dataset=label,
-                                analyzer=Analyzer)
+        scores, rows = evaluate(
+            open_snapshots(list(sources), int(every * 1000)), settled, models, prof, dataset=label, analyzer=Analyzer
+        )
     finally:
         for m in models:
             m.close()
@@ -221,13 +296,15 @@ def _evaluate(out: Out, prof: Profile, names: list[str], sources: list[str], res
         out.write(s.record())
     if out.table:
         out.finish(COLUMNS)
-    info(f"scored {len(rows)} snapshots of {len({r.ticker for r in rows})} settled markets in "
-         f"{len({r.event for r in rows})} events ({len(settled)} results known)", quiet)
+    info(
+        f"scored {len(rows)} snapshots of {len({r.ticker for r in rows})} settled markets in "
+        f"{len({r.event for r in rows})} events ({len(settled)} results known)",
+        quiet,
+    )
     if report is not None:
         from ..fair.report import write_report
 
-        notes = [f"results: {results}", f"sampled every {every:g} s of source time",
-                 "models: " + ", ".join(names)]
+        notes = [f"results: {results}", f"sampled every {every:g} s of source time", "models: " + ", ".join(names)]
         written = write_report(report, scores, title=f"kalashi fair --evaluate: {label}", notes=notes)
         info("wrote " + " and ".join(str(p) for p in written), quiet)
 

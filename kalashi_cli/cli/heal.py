@@ -46,60 +46,164 @@ Exit codes of --once (the other codes are kalashi's usual ones, see kalashi --he
   11  failed: at least one check failed (HALTED counts as failed)
 """
 
-HEALTH_COLUMNS = {"health": ["name", "status", "latency_ms", "detail"],
-                  "repair": ["ts", "action", "target", "ok", "detail"]}
+HEALTH_COLUMNS = {
+    "health": ["name", "status", "latency_ms", "detail"],
+    "repair": ["ts", "action", "target", "ok", "detail"],
+}
 
 
-OnceOpt = Annotated[bool, typer.Option("--once", help="Check everything once, print the results and exit with 0 "
-                                                      "(healthy), 10 (degraded) or 11 (failed).")]
-WatchOpt = Annotated[bool, typer.Option("--watch", help="Supervise nothing: check on a schedule and serve status "
-                                                        "for processes started elsewhere.")]
-HealSourceOpt = Annotated[str | None, typer.Option(
-    "--source", "-s", metavar="SOURCE", envvar="KALASHI_SOURCE", autocompletion=complete_source,
-    help="The loop's market data (default: what the journal last traded on, else the venue traded: sim on paper, "
-         "kalshi-demo on --demo, kalshi on --live). kalshi/kalshi-demo sources get the exchange checks.")]
-IntervalOpt = Annotated[float | None, typer.Option(
-    "--interval", metavar="SECONDS", min=0,
-    help="The loop's seconds between iterations (profile loop.interval_seconds); passed to the supervised run-loop "
-         "and used to tell a hung loop.")]
-HangAfterOpt = Annotated[float | None, typer.Option(
-    "--hang-after", metavar="SECONDS", min=0.1,
-    help="Seconds without a new iteration before the loop counts as hung (default 3 × interval + 30).")]
+OnceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--once",
+        help="Check everything once, print the results and exit with 0 (healthy), 10 (degraded) or 11 (failed).",
+    ),
+]
+WatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--watch", help="Supervise nothing: check on a schedule and serve status for processes started elsewhere."
+    ),
+]
+HealSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        "-s",
+        metavar="SOURCE",
+        envvar="KALASHI_SOURCE",
+        autocompletion=complete_source,
+        help="The loop's market data (default: what the journal last traded on, else the venue traded: sim on paper, "
+        "kalshi-demo on --demo, kalshi on --live). kalshi/kalshi-demo sources get the exchange checks.",
+    ),
+]
+IntervalOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--interval",
+        metavar="SECONDS",
+        min=0,
+        help="The loop's seconds between iterations (profile loop.interval_seconds); passed to the supervised run-loop "
+        "and used to tell a hung loop.",
+    ),
+]
+HangAfterOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--hang-after",
+        metavar="SECONDS",
+        min=0.1,
+        help="Seconds without a new iteration before the loop counts as hung (default 3 × interval + 30).",
+    ),
+]
 EveryOpt = Annotated[float, typer.Option("--every", metavar="SECONDS", min=0.05, help="Seconds between check rounds.")]
-LoopOpt = Annotated[bool, typer.Option("--loop/--no-loop", help="A run-loop belongs on this journal: supervise it "
-                                                                "(or, with --once/--watch, check its heartbeat).")]
-BridgeOpt = Annotated[bool, typer.Option("--bridge/--no-bridge", help="Also run (or check) the dashboard bridge, "
-                                                                      "attached to the loop's journal.")]
+LoopOpt = Annotated[
+    bool,
+    typer.Option(
+        "--loop/--no-loop",
+        help="A run-loop belongs on this journal: supervise it (or, with --once/--watch, check its heartbeat).",
+    ),
+]
+BridgeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--bridge/--no-bridge", help="Also run (or check) the dashboard bridge, attached to the loop's journal."
+    ),
+]
 McpOpt = Annotated[bool, typer.Option("--mcp/--no-mcp", help="Also run (or check) the MCP server over HTTP.")]
-ChildOpt = Annotated[list[str], typer.Option(
-    "--child", metavar="NAME=COMMAND", help="Supervise another command (repeatable); never run through a shell.")]
-ProbeOpt = Annotated[list[str], typer.Option(
-    "--probe", metavar="NAME=URL", help="A liveness URL for --child NAME (any HTTP answer = alive); with "
-                                        "--once/--watch, checked on its own (repeatable).")]
-BridgeWsPortOpt = Annotated[int, typer.Option("--bridge-ws-port", metavar="PORT", min=1, max=65535,
-                                              help="The bridge's WebSocket port (given to it, and probed).")]
-BridgeHttpPortOpt = Annotated[int, typer.Option("--bridge-http-port", metavar="PORT", min=1, max=65535,
-                                                help="The bridge's dashboard page port (given to it, and probed).")]
-McpPortOpt = Annotated[int, typer.Option("--mcp-port", metavar="PORT", min=1, max=65535,
-                                         help="The MCP server's HTTP port (given to it; /mcp is probed).")]
-MaxRestartsOpt = Annotated[int, typer.Option("--max-restarts", metavar="N", min=0,
-                                             help="Restarts allowed per process within --restart-window; one more "
-                                                  "failure gives up.")]
-RestartWindowOpt = Annotated[float, typer.Option("--restart-window", metavar="SECONDS", min=1,
-                                                 help="Seconds of the restart budget.")]
-BackoffOpt = Annotated[float, typer.Option("--backoff", metavar="SECONDS", min=0.01,
-                                           help="Seconds before the first restart; doubles with each failure in a "
-                                                "row, up to 60 s.")]
-StatusHostOpt = Annotated[str, typer.Option("--status-host", metavar="ADDRESS",
-                                            help="Address of the status endpoint.")]
-StatusPortOpt = Annotated[int, typer.Option("--status-port", metavar="PORT", min=0, max=65535,
-                                            help="Port of /api/v1/status and /metrics (0 = any free port).")]
-WebhookOpt = Annotated[str | None, typer.Option(
-    "--webhook", metavar="URL", envvar="KALASHI_HEAL_WEBHOOK", show_envvar=True,
-    help="POST a JSON notification here when the overall health changes (not with --once: it has the exit code).")]
-RedisUrlOpt = Annotated[str | None, typer.Option("--redis-url", metavar="URL", envvar="KALASHI_REDIS_URL",
-                                                 show_envvar=True,
-                                                 help="Also PING this Redis (redis://[:password@]host:port/db).")]
+ChildOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--child", metavar="NAME=COMMAND", help="Supervise another command (repeatable); never run through a shell."
+    ),
+]
+ProbeOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--probe",
+        metavar="NAME=URL",
+        help="A liveness URL for --child NAME (any HTTP answer = alive); with "
+        "--once/--watch, checked on its own (repeatable).",
+    ),
+]
+BridgeWsPortOpt = Annotated[
+    int,
+    typer.Option(
+        "--bridge-ws-port",
+        metavar="PORT",
+        min=1,
+        max=65535,
+        help="The bridge's WebSocket port (given to it, and probed).",
+    ),
+]
+BridgeHttpPortOpt = Annotated[
+    int,
+    typer.Option(
+        "--bridge-http-port",
+        metavar="PORT",
+        min=1,
+        max=65535,
+        help="The bridge's dashboard page port (given to it, and probed).",
+    ),
+]
+McpPortOpt = Annotated[
+    int,
+    typer.Option(
+        "--mcp-port", metavar="PORT", min=1, max=65535, help="The MCP server's HTTP port (given to it; /mcp is probed)."
+    ),
+]
+MaxRestartsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-restarts",
+        metavar="N",
+        min=0,
+        help="Restarts allowed per process within --restart-window; one more failure gives up.",
+    ),
+]
+RestartWindowOpt = Annotated[
+    float, typer.Option("--restart-window", metavar="SECONDS", min=1, help="Seconds of the restart budget.")
+]
+BackoffOpt = Annotated[
+    float,
+    typer.Option(
+        "--backoff",
+        metavar="SECONDS",
+        min=0.01,
+        help="Seconds before the first restart; doubles with each failure in a row, up to 60 s.",
+    ),
+]
+StatusHostOpt = Annotated[str, typer.Option("--status-host", metavar="ADDRESS", help="Address of the status endpoint.")]
+StatusPortOpt = Annotated[
+    int,
+    typer.Option(
+        "--status-port",
+        metavar="PORT",
+        min=0,
+        max=65535,
+        help="Port of /api/v1/status and /metrics (0 = any free port).",
+    ),
+]
+WebhookOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--webhook",
+        metavar="URL",
+        envvar="KALASHI_HEAL_WEBHOOK",
+        show_envvar=True,
+        help="POST a JSON notification here when the overall health changes (not with --once: it has the exit code).",
+    ),
+]
+RedisUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url",
+        metavar="URL",
+        envvar="KALASHI_REDIS_URL",
+        show_envvar=True,
+        help="Also PING this Redis (redis://[:password@]host:port/db).",
+    ),
+]
 
 
 def heal(
@@ -163,19 +267,45 @@ def heal(
     hang_factor, grace = 3.0, 30.0
     if hang_after is not None:  # express the explicit limit through the same formula
         hang_factor, grace = 0.0, hang_after
-    cfg = HealConfig(journal_path=jpath, profile=prof, mode=mode, source=src, loop_interval_s=loop_interval,
-                     watch_loop=loop, hang_factor=hang_factor, hang_grace_s=grace, probes=tuple(checked),
-                     redis_url=redis_url or None, environ=dict(os.environ), data_dir=jpath.parent)
+    cfg = HealConfig(
+        journal_path=jpath,
+        profile=prof,
+        mode=mode,
+        source=src,
+        loop_interval_s=loop_interval,
+        watch_loop=loop,
+        hang_factor=hang_factor,
+        hang_grace_s=grace,
+        probes=tuple(checked),
+        redis_url=redis_url or None,
+        environ=dict(os.environ),
+        data_dir=jpath.parent,
+    )
     if once:
         _check_once(cfg, fmt, quiet)
-    _supervise(cfg, watch=watch, profile=profile, interval=interval, hang_after=hang_after, bridge=bridge, mcp=mcp,
-               children=children, probes=probes, ports=ports,
-               budget=(max_restarts, restart_window, backoff), every=every, status=(status_host, status_port),
-               webhook=webhook, fmt=fmt, quiet=quiet)
+    _supervise(
+        cfg,
+        watch=watch,
+        profile=profile,
+        interval=interval,
+        hang_after=hang_after,
+        bridge=bridge,
+        mcp=mcp,
+        children=children,
+        probes=probes,
+        ports=ports,
+        budget=(max_restarts, restart_window, backoff),
+        every=every,
+        status=(status_host, status_port),
+        webhook=webhook,
+        fmt=fmt,
+        quiet=quiet,
+    )
 
 
-def _children_and_probes(child: list[str], probe: list[str], *,
-                         supervise: bool) -> tuple[list[tuple[str, str]], dict[str, str]]:
+def _children_and_probes(
+    child: list[str], probe: list[str], *, supervise: bool
+) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """The --child NAME=COMMAND pairs and the --probe NAME=URL map, refused where they do not apply."""
     from ..heal.children import parse_pairs
 
@@ -189,8 +319,9 @@ def _children_and_probes(child: list[str], probe: list[str], *,
     return children, probes
 
 
-def _checked_urls(bridge: bool, mcp: bool, probes: dict[str, str],
-                  ports: tuple[int, int, int]) -> list[tuple[str, str]]:
+def _checked_urls(
+    bridge: bool, mcp: bool, probes: dict[str, str], ports: tuple[int, int, int]
+) -> list[tuple[str, str]]:
     """What --once/--watch probe besides the built-in checks: the bridge, the MCP server and every --probe."""
     from ..heal.children import bridge_urls, mcp_url
 
@@ -213,8 +344,16 @@ def _check_once(cfg: Any, fmt: Format, quiet: bool) -> NoReturn:
     for c in checks:
         out.write(c.to_record())
     status = _overall(checks)
-    out.write({"kind": "health", "v": 1, "name": "overall", "status": status,
-               "detail": f"{len(checks)} checks; exit {exit_code(status)}", "latency_ms": None})
+    out.write(
+        {
+            "kind": "health",
+            "v": 1,
+            "name": "overall",
+            "status": status,
+            "detail": f"{len(checks)} checks; exit {exit_code(status)}",
+            "latency_ms": None,
+        }
+    )
     out.finish(HEALTH_COLUMNS)
     info(f"overall: {status} (exit {exit_code(status)})", quiet or not use_table(fmt))
     raise typer.Exit(exit_code(status))
@@ -226,10 +365,25 @@ def _overall(checks: list[Any]) -> str:
     return overall(checks)
 
 
-def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, hang_after: float | None,
-               bridge: bool, mcp: bool, children: list[tuple[str, str]], probes: dict[str, str],
-               ports: tuple[int, int, int], budget: tuple[int, float, float], every: float, status: tuple[str, int],
-               webhook: str | None, fmt: Format, quiet: bool) -> None:
+def _supervise(
+    cfg: Any,
+    *,
+    watch: bool,
+    profile: str,
+    interval: float | None,
+    hang_after: float | None,
+    bridge: bool,
+    mcp: bool,
+    children: list[tuple[str, str]],
+    probes: dict[str, str],
+    ports: tuple[int, int, int],
+    budget: tuple[int, float, float],
+    every: float,
+    status: tuple[str, int],
+    webhook: str | None,
+    fmt: Format,
+    quiet: bool,
+) -> None:
     from ..heal.children import bridge_child, custom_child, loop_child, mcp_child
     from ..heal.monitor import HealthMonitor
     from ..heal.status_server import StatusServer
@@ -249,20 +403,36 @@ def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, h
         specs = []
         if not watch:
             if cfg.watch_loop:
-                specs.append(loop_child(mode=cfg.mode, source=cfg.source, journal=cfg.journal_path, profile=profile,
-                                        interval_s=interval, effective_interval_s=cfg.loop_interval_s,
-                                        hang_after_s=hang_after))
+                specs.append(
+                    loop_child(
+                        mode=cfg.mode,
+                        source=cfg.source,
+                        journal=cfg.journal_path,
+                        profile=profile,
+                        interval_s=interval,
+                        effective_interval_s=cfg.loop_interval_s,
+                        hang_after_s=hang_after,
+                    )
+                )
             if bridge:
-                specs.append(bridge_child(mode=cfg.mode, journal=cfg.journal_path, profile=profile,
-                                          interval_s=cfg.loop_interval_s, ws_port=ports[0], http_port=ports[1]))
+                specs.append(
+                    bridge_child(
+                        mode=cfg.mode,
+                        journal=cfg.journal_path,
+                        profile=profile,
+                        interval_s=cfg.loop_interval_s,
+                        ws_port=ports[0],
+                        http_port=ports[1],
+                    )
+                )
             if mcp:
                 specs.append(mcp_child(mode=cfg.mode, journal=cfg.journal_path, profile=profile, port=ports[2]))
             specs += [custom_child(name, command, probes.get(name)) for name, command in children]
         notifier = Notifier(check_url(webhook)) if webhook else None
-        policy = RestartPolicy(max_restarts=budget[0], window_s=budget[1], backoff_base_s=budget[2],
-                               backoff_max_s=max(60.0, budget[2]))
-        supervisor = Supervisor(specs, policy=policy,
-                                log_dir=cfg.disk_path) if specs else None
+        policy = RestartPolicy(
+            max_restarts=budget[0], window_s=budget[1], backoff_base_s=budget[2], backoff_max_s=max(60.0, budget[2])
+        )
+        supervisor = Supervisor(specs, policy=policy, log_dir=cfg.disk_path) if specs else None
         table = use_table(fmt)
         writer = RecordWriter(sys.stdout.buffer)
 
@@ -276,14 +446,18 @@ def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, h
         from ..httpserve import LOOPBACK_NAMES
 
         if status[0] not in LOOPBACK_NAMES:
-            sys.stderr.write(f"kalashi: warning: serving status on {status[0]} shows it (processes, commands, journal "
-                             "path) to anyone who can reach that address\n")
+            sys.stderr.write(
+                f"kalashi: warning: serving status on {status[0]} shows it (processes, commands, journal "
+                "path) to anyone who can reach that address\n"
+            )
         server = StatusServer(monitor.snapshot, host=status[0], port=status[1])
         try:
             server.start()
         except OSError as e:
-            raise UsageError(f"cannot serve status on {status[0]}:{status[1]}: {e.strerror or e}",
-                             hint="another heal may be running; pass --status-port (0 = any free port)") from None
+            raise UsageError(
+                f"cannot serve status on {status[0]}:{status[1]}: {e.strerror or e}",
+                hint="another heal may be running; pass --status-port (0 = any free port)",
+            ) from None
     except BaseException:
         if supervising is not None:
             supervising.release()
@@ -300,8 +474,17 @@ def _supervise(cfg: Any, *, watch: bool, profile: str, interval: float | None, h
     from .common import peek_last_iteration, start_line
 
     what = ", ".join(s.name for s in specs) or "nothing (watching a loop run elsewhere)"
-    info(start_line("heal", mode=cfg.mode, source=cfg.source, profile=profile, journal=cfg.journal_path,
-                    last_iteration=peek_last_iteration(cfg.journal_path)), quiet)
+    info(
+        start_line(
+            "heal",
+            mode=cfg.mode,
+            source=cfg.source,
+            profile=profile,
+            journal=cfg.journal_path,
+            last_iteration=peek_last_iteration(cfg.journal_path),
+        ),
+        quiet,
+    )
     info(f"  supervising {what}; status on {server.url} (metrics on /metrics); Ctrl-C stops", quiet)
     try:
         monitor.run(stop, poll_s=min(0.5, every))
@@ -338,9 +521,11 @@ def _refuse_a_second_loop(cfg: Any) -> None:
     age = time.time() - end / 1000
     window = 2 * cfg.loop_interval_s + 5
     if age < window:
-        raise UsageError(f"a run-loop seems to be writing {cfg.journal_path} (its last iteration ended {age:.0f} s ago)",
-                         hint=f"stop it first, or watch it with `kalashi heal --watch`; if it has stopped, start "
-                              f"again in {window - age:.0f} s")
+        raise UsageError(
+            f"a run-loop seems to be writing {cfg.journal_path} (its last iteration ended {age:.0f} s ago)",
+            hint=f"stop it first, or watch it with `kalashi heal --watch`; if it has stopped, start "
+            f"again in {window - age:.0f} s",
+        )
 
 
 def _log_to_stderr(quiet: bool) -> None:
@@ -373,4 +558,3 @@ def _show(rec: dict[str, Any]) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("heal", epilog=EPILOG)(heal)
-

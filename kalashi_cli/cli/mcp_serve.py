@@ -46,30 +46,44 @@ class Transport(StrEnum):
 
 
 def mcp_serve(
-    transport: Transport = typer.Option(Transport.stdio, "--transport", "-t", metavar="stdio|http",
-                                        help="stdio (the client starts this command) or http (streamable HTTP at "
-                                             "/mcp)."),
-    host: str | None = typer.Option(None, "--host", metavar="ADDRESS",
-                                    help="HTTP address to bind (default 127.0.0.1). Over HTTP, tools that change "
-                                         "something need the bearer token; read tools need none, so anything but "
-                                         "loopback lets the network read the account (refused for demo and live)."),
-    port: int = typer.Option(8767, "--port", metavar="PORT", min=0, max=65535,
-                             help="HTTP port (0 = any free port)."),
+    transport: Transport = typer.Option(
+        Transport.stdio,
+        "--transport",
+        "-t",
+        metavar="stdio|http",
+        help="stdio (the client starts this command) or http (streamable HTTP at /mcp).",
+    ),
+    host: str | None = typer.Option(
+        None,
+        "--host",
+        metavar="ADDRESS",
+        help="HTTP address to bind (default 127.0.0.1). Over HTTP, tools that change "
+        "something need the bearer token; read tools need none, so anything but "
+        "loopback lets the network read the account (refused for demo and live).",
+    ),
+    port: int = typer.Option(8767, "--port", metavar="PORT", min=0, max=65535, help="HTTP port (0 = any free port)."),
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    allow_trading: bool | None = typer.Option(None, "--allow-trading/--read-only",
-                                              help="Let the agent place orders. Default: allowed on paper, refused "
-                                                   "on --demo/--live unless --allow-trading is given."),
+    allow_trading: bool | None = typer.Option(
+        None,
+        "--allow-trading/--read-only",
+        help="Let the agent place orders. Default: allowed on paper, refused "
+        "on --demo/--live unless --allow-trading is given.",
+    ),
     source: TradeSourceOpt = None,
     allow_foreign_source: ForeignOpt = False,
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
-    verbose: bool = typer.Option(False, "--verbose", "-v",
-                                 help="Log every tool call on stderr, one line each: name, outcome, duration and the "
-                                      "names of the arguments given (never their values or the token)."),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Log every tool call on stderr, one line each: name, outcome, duration and the "
+        "names of the arguments given (never their values or the token).",
+    ),
     quiet: QuietOpt = False,
 ) -> None:
     """Serve kalashi's tools to an AI assistant over MCP.
@@ -90,27 +104,41 @@ def mcp_serve(
     mode = pick_mode(paper, demo, live)
     bind = host or "127.0.0.1"
     if transport is Transport.stdio and (host is not None or port != 8767):
-        raise UsageError("--host and --port only apply to --transport http",
-                         hint="add --transport http, or drop them (an MCP client starts the stdio server itself)")
+        raise UsageError(
+            "--host and --port only apply to --transport http",
+            hint="add --transport http, or drop them (an MCP client starts the stdio server itself)",
+        )
     from ..kalshi.env import is_loopback_host
 
     loopback = is_loopback_host(bind)
     if transport is Transport.http and not loopback and mode.value != "paper":
-        raise UsageError(f"refusing to serve a {mode.value} account on {bind}: the HTTP transport's read tools "
-                         "have no authentication", hint="bind to 127.0.0.1 and reach it through an SSH tunnel")
+        raise UsageError(
+            f"refusing to serve a {mode.value} account on {bind}: the HTTP transport's read tools "
+            "have no authentication",
+            hint="bind to 127.0.0.1 and reach it through an SSH tunnel",
+        )
     token, generated = _token() if transport is Transport.http else (None, False)
     trading = (mode.value == "paper") if allow_trading is None else allow_trading
     path = journal or default_journal_path(mode.value)
-    spec = resume_spec_for(trading_source(mode, source, allow_foreign=allow_foreign_source, seed=seed,
-                                          markets=markets), path)
+    spec = resume_spec_for(
+        trading_source(mode, source, allow_foreign=allow_foreign_source, seed=seed, markets=markets), path
+    )
     # opening the service checks demo/live consent (before any file exists), takes the trader locks
     # when the agent may trade, and opens the broker — all before any tool exists
-    service = TradingService(profile, mode=mode.value, source=spec, journal_path=path, allow_trading=trading,
-                             allow_foreign_source=allow_foreign_source)
+    service = TradingService(
+        profile,
+        mode=mode.value,
+        source=spec,
+        journal_path=path,
+        allow_trading=trading,
+        allow_foreign_source=allow_foreign_source,
+    )
     try:
         server = build_server(service, token=token, call_log=_call_line if verbose else None)
-        what = (f"kalashi mcp-serve: {mode.value} account, source {service.source.describe()}, profile "
-                f"{service.profile_name}; orders {'allowed (risk-gated)' if trading else 'refused (read-only)'}")
+        what = (
+            f"kalashi mcp-serve: {mode.value} account, source {service.source.describe()}, profile "
+            f"{service.profile_name}; orders {'allowed (risk-gated)' if trading else 'refused (read-only)'}"
+        )
         if transport is Transport.stdio:
             _say(f"{what}; MCP over stdio", quiet)
             serve_stdio(server)
@@ -119,13 +147,17 @@ def mcp_serve(
         bound = sock.getsockname()
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         if not loopback:
-            sys.stderr.write(f"kalashi: warning: {bind} is not loopback and the MCP endpoint's read tools have no "
-                             "authentication: anyone who can reach it can read the account (the token guards "
-                             "every tool that changes something, but travels unencrypted)\n")
-        said = (f"  bearer token  {token}  (random; tools that change something need `Authorization: Bearer "
-                f"<token>`; set {TOKEN_VAR} to choose one)" if generated
-                else f"  bearer token  from {TOKEN_VAR} (tools that change something need `Authorization: Bearer "
-                     "<token>`)")
+            sys.stderr.write(
+                f"kalashi: warning: {bind} is not loopback and the MCP endpoint's read tools have no "
+                "authentication: anyone who can reach it can read the account (the token guards "
+                "every tool that changes something, but travels unencrypted)\n"
+            )
+        said = (
+            f"  bearer token  {token}  (random; tools that change something need `Authorization: Bearer "
+            f"<token>`; set {TOKEN_VAR} to choose one)"
+            if generated
+            else f"  bearer token  from {TOKEN_VAR} (tools that change something need `Authorization: Bearer <token>`)"
+        )
         # the test harness and humans read these lines to learn the port and the token (printed once the socket listens)
         _say(f"{what}\n{said}\n  MCP endpoint http://{shown}:{bound[1]}/mcp  (Ctrl-C stops)", quiet=False)
         serve_http(server, sock, bind)
@@ -147,8 +179,10 @@ def _token() -> tuple[str, bool]:
     if given is None or not given.strip():
         return secrets.token_urlsafe(32), True
     if not re.fullmatch(r"[A-Za-z0-9._~-]{16,}", given.strip()):
-        raise UsageError(f"{TOKEN_VAR} must be at least 16 characters of A-Z a-z 0-9 . _ ~ -",
-                         hint=f"unset {TOKEN_VAR} to get a random token printed at start")
+        raise UsageError(
+            f"{TOKEN_VAR} must be at least 16 characters of A-Z a-z 0-9 . _ ~ -",
+            hint=f"unset {TOKEN_VAR} to get a random token printed at start",
+        )
     return given.strip(), False
 
 

@@ -74,8 +74,10 @@ def metrics(
     mode = pick_mode(paper, demo, live)
     jr = read_journal(mode, journal)
     if mode != "paper" and jr.get_meta("starting_balance") is None:
-        info(f"kalashi: warning: the {mode} journal {jr.path} has not been synced with the exchange yet, so its "
-             f"balances are the paper placeholder — run `kalashi reconcile --{mode}` first")
+        info(
+            f"kalashi: warning: the {mode} journal {jr.path} has not been synced with the exchange yet, so its "
+            f"balances are the paper placeholder — run `kalashi reconcile --{mode}` first"
+        )
     run = RunStats()
     out = Out(fmt)
     # metrics reports the journal; piped records add stats, and order/run-loop output is what belongs here
@@ -146,46 +148,64 @@ def show(m: dict[str, Any], state: tuple[str, str] | None = None, con: Any = Non
     rows: list[tuple[str, Any]] = []
     if state is not None:
         word, why = state
-        rows.append(("trading state", state_text(word) if not why else
-                     Text.assemble(state_text(word), f" ({why})")))
+        rows.append(("trading state", state_text(word) if not why else Text.assemble(state_text(word), f" ({why})")))
     perf = m["performance"]
     rows += [
-        ("equity", usd(m["equity"])), ("cash", usd(m["cash"])),
+        ("equity", usd(m["equity"])),
+        ("cash", usd(m["cash"])),
         ("realized P&L", usd(m["realized_pnl"], signed=True)),
-        ("unrealized P&L", usd(m["unrealized_pnl"], signed=True)), ("fees paid", usd(m["fees_paid"])),
-        ("equity on marks", usd(m["equity_marked"])), ("equity settled", usd(m["equity_settled"])),
+        ("unrealized P&L", usd(m["unrealized_pnl"], signed=True)),
+        ("fees paid", usd(m["fees_paid"])),
+        ("equity on marks", usd(m["equity_marked"])),
+        ("equity settled", usd(m["equity_settled"])),
         ("turnover", usd(m["turnover"])),
         ("closed trades", f"{trades} ({m['wins']} won, {m['losses']} lost)" if trades else "0"),
         ("win rate", percent(m["win_rate"]) if trades else na("no closed trades yet")),
         ("open trades", str(m["open_trades"])),
         ("max drawdown", f"{Decimal(m['max_drawdown_pct']):.2f}%"),
-        ("streak", f"{m['consecutive_wins']} wins / {m['consecutive_losses']} losses" if trades
-         else na("no closed trades yet")),
+        (
+            "streak",
+            f"{m['consecutive_wins']} wins / {m['consecutive_losses']} losses"
+            if trades
+            else na("no closed trades yet"),
+        ),
         ("open positions", str(m["open_positions"])),
         ("orders", str(orders)),
         ("avg latency", f"{Decimal(ex['avg_latency_ms']):,.0f} ms" if orders else na("no orders yet")),
         ("avg slippage", f"{Decimal(ex['avg_slippage_pct']):.2f}%" if filled else na("nothing filled yet")),
         ("fill rate", percent(ex["fill_rate"]) if orders else na("no orders yet")),
         ("cache hit rate", percent(cache["hit_rate"]) if cache["hits"] + cache["misses"] else na("no lookups")),
-        ("API calls / iteration", f"{Decimal(api['calls_per_iteration']):,.1f}" if m.get("iterations")
-         else na("no iterations")),
+        (
+            "API calls / iteration",
+            f"{Decimal(api['calls_per_iteration']):,.1f}" if m.get("iterations") else na("no iterations"),
+        ),
         ("iterations", str(m.get("iterations", 0))),
-        ("Sharpe / Sortino (per iteration)",
-         f"{ratio(perf['sharpe'])} / {ratio(perf['sortino'])}" if perf["sharpe"] is not None
-         or perf["sortino"] is not None else na("fewer than two equity changes")),
-        ("exposure-weighted return", percent(perf["exposure_weighted_return"])
-         if perf["exposure_weighted_return"] is not None else na("never exposed")),
+        (
+            "Sharpe / Sortino (per iteration)",
+            f"{ratio(perf['sharpe'])} / {ratio(perf['sortino'])}"
+            if perf["sharpe"] is not None or perf["sortino"] is not None
+            else na("fewer than two equity changes"),
+        ),
+        (
+            "exposure-weighted return",
+            percent(perf["exposure_weighted_return"])
+            if perf["exposure_weighted_return"] is not None
+            else na("never exposed"),
+        ),
     ]
     for k, v in rows:
         t.add_row(k, v)
     con.print(t)
     for name, st in sorted(m["per_strategy"].items()):
         mk = st.get("markouts", {})
-        con.print(f"  {name}: {st['trades']} closed trades ({st['open_trades']} open), win rate "
-                  f"{percent(st['win_rate']) if st['trades'] else 'n/a'}, realized {usd(st['realized_pnl'], signed=True)}, "
-                  f"unrealized {usd(st['unrealized_pnl'], signed=True)}, fees {usd(st['fees'])}, "
-                  f"turnover {usd(st['turnover'])}; markouts per contract 1m {per_contract(mk.get('1m'))}, "
-                  f"5m {per_contract(mk.get('5m'))}, settlement {per_contract(mk.get('settlement'))}", soft_wrap=True)
+        con.print(
+            f"  {name}: {st['trades']} closed trades ({st['open_trades']} open), win rate "
+            f"{percent(st['win_rate']) if st['trades'] else 'n/a'}, realized {usd(st['realized_pnl'], signed=True)}, "
+            f"unrealized {usd(st['unrealized_pnl'], signed=True)}, fees {usd(st['fees'])}, "
+            f"turnover {usd(st['turnover'])}; markouts per contract 1m {per_contract(mk.get('1m'))}, "
+            f"5m {per_contract(mk.get('5m'))}, settlement {per_contract(mk.get('settlement'))}",
+            soft_wrap=True,
+        )
     for r in m["recommendations"]:
         con.print(f"• {r['title']}: {r['detail']}", soft_wrap=True)
 

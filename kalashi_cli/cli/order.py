@@ -43,11 +43,17 @@ def order(
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
-    source: str | None = typer.Option(None, "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
-                                      help="Books to fill against. Paper: default the `src` the candidates were "
-                                           "computed from, else sim. --demo/--live: default the venue traded "
-                                           "(kalshi-demo, kalshi:URL of KALASHI_EXCHANGE_URL, kalshi); candidates "
-                                           "computed on other books are refused unless --allow-foreign-source."),
+    source: str | None = typer.Option(
+        None,
+        "--source",
+        "-s",
+        metavar="SOURCE",
+        autocompletion=complete_source,
+        help="Books to fill against. Paper: default the `src` the candidates were "
+        "computed from, else sim. --demo/--live: default the venue traded "
+        "(kalshi-demo, kalshi:URL of KALASHI_EXCHANGE_URL, kalshi); candidates "
+        "computed on other books are refused unless --allow-foreign-source.",
+    ),
     allow_foreign_source: ForeignOpt = False,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
@@ -84,15 +90,17 @@ def order(
     def executor(src_spec: str) -> OrderExecutor:
         if mode != "paper" and src_spec and src_spec not in checked:
             # candidates sized on the simulator's (or a recording's) books must not reach a real account
-            check_venue(mode, src_spec, allow_foreign=allow_foreign_source,
-                        named=f"the candidates' books (src {src_spec})")
+            check_venue(
+                mode, src_spec, allow_foreign=allow_foreign_source, named=f"the candidates' books (src {src_spec})"
+            )
             checked.add(src_spec)
         if "ex" not in state:
             default = (src_spec or "sim") if mode == "paper" else venue_source(mode)
             src = open_source(source or default)
             broker = open_broker(mode, src, jr, prof)
-            portfolio = load_portfolio(jr, money(prof.paper.starting_balance), now_ms=src.now_ms(),
-                                       spread_cap=spread_cap(prof))
+            portfolio = load_portfolio(
+                jr, money(prof.paper.starting_balance), now_ms=src.now_ms(), spread_cap=spread_cap(prof)
+            )
             jr.set_meta("last_source", src.describe())
             st, why = evaluate_state(prof, jr, portfolio)
             gate = RiskGate(prof, jr, portfolio, st, why)

@@ -23,8 +23,10 @@ Examples:
 app = typer.Typer(help="Show, validate and describe risk profiles.", epilog=GROUP_EPILOG, no_args_is_help=True)
 
 
-@app.command(epilog="Examples:\n\n\b\n  kalashi profile show\n  kalashi profile show --profile conservative > my.yaml\n"
-                    "  kalashi profile show --profile my.yaml | grep -A8 '^risk:'")
+@app.command(
+    epilog="Examples:\n\n\b\n  kalashi profile show\n  kalashi profile show --profile conservative > my.yaml\n"
+    "  kalashi profile show --profile my.yaml | grep -A8 '^risk:'"
+)
 def show(profile: ProfileOpt = "default") -> None:
     """Print the effective profile as YAML.
 
@@ -36,8 +38,9 @@ def show(profile: ProfileOpt = "default") -> None:
 
 
 @app.command(epilog="Examples:\n\n\b\n  kalashi profile validate my.yaml\n  kalashi profile validate profiles/*.yaml")
-def validate(files: list[Path] = typer.Argument(..., metavar="FILE...", help="Profile YAML files to check.",
-                                                show_default=False)) -> None:
+def validate(
+    files: list[Path] = typer.Argument(..., metavar="FILE...", help="Profile YAML files to check.", show_default=False),
+) -> None:
     """Check profile files for errors.
 
     Names the file, line and key of every problem and exits 4 when any file is invalid.
@@ -60,8 +63,10 @@ def validate(files: list[Path] = typer.Argument(..., metavar="FILE...", help="Pr
         raise ProfileError("\n".join(bad))
 
 
-@app.command(epilog="Examples:\n\n\b\n  kalashi profile schema > profile.schema.json\n"
-                    "  kalashi profile schema | jq '.\"$defs\".Profile.properties | keys'")
+@app.command(
+    epilog="Examples:\n\n\b\n  kalashi profile schema > profile.schema.json\n"
+    "  kalashi profile schema | jq '.\"$defs\".Profile.properties | keys'"
+)
 def schema() -> None:
     """Print the JSON Schema of a profile.
 

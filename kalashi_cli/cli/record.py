@@ -13,6 +13,7 @@ def complete_exchange(incomplete: str) -> list[str]:
     """The exchange sources a recording can come from."""
     return [s for s in ("kalshi", "kalshi-demo", "kalshi:") if s.startswith(incomplete)]
 
+
 EPILOG = """Examples:
 
 \b
@@ -30,25 +31,49 @@ def _split(values: list[str]) -> tuple[str, ...]:
 
 
 def record(
-    output: Path = typer.Option(..., "--output", "-o", metavar="PATH",
-                                help="Recording file to write (JSON Lines); it must not exist yet (or be empty)."),
-    source: str = typer.Option("kalshi", "--source", "-s", metavar="SOURCE", autocompletion=complete_exchange,
-                               help="Which exchange: kalshi, kalshi-demo or kalshi:URL (e.g. a local "
-                                    "`kalashi sim-exchange`)."),
-    tickers: list[str] = typer.Option([], "--tickers", "-t", metavar="TICKERS", autocompletion=complete_tickers,
-                                      help="Market tickers (comma-separated or repeated)."),
-    tickers_old: list[str] = typer.Option([], "--markets", "-m", hidden=True,
-                                          help="Old name of --tickers (--markets elsewhere is a count)."),
-    events: list[str] = typer.Option([], "--events", "-e", metavar="TICKERS",
-                                     help="Event tickers: record all their markets."),
-    series: list[str] = typer.Option([], "--series", metavar="TICKERS",
-                                     help="Series tickers: record their open markets."),
+    output: Path = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="Recording file to write (JSON Lines); it must not exist yet (or be empty).",
+    ),
+    source: str = typer.Option(
+        "kalshi",
+        "--source",
+        "-s",
+        metavar="SOURCE",
+        autocompletion=complete_exchange,
+        help="Which exchange: kalshi, kalshi-demo or kalshi:URL (e.g. a local `kalashi sim-exchange`).",
+    ),
+    tickers: list[str] = typer.Option(
+        [],
+        "--tickers",
+        "-t",
+        metavar="TICKERS",
+        autocompletion=complete_tickers,
+        help="Market tickers (comma-separated or repeated).",
+    ),
+    tickers_old: list[str] = typer.Option(
+        [], "--markets", "-m", hidden=True, help="Old name of --tickers (--markets elsewhere is a count)."
+    ),
+    events: list[str] = typer.Option(
+        [], "--events", "-e", metavar="TICKERS", help="Event tickers: record all their markets."
+    ),
+    series: list[str] = typer.Option(
+        [], "--series", metavar="TICKERS", help="Series tickers: record their open markets."
+    ),
     duration: float = typer.Option(60.0, "--duration", "-d", min=0, metavar="SECONDS", help="Seconds to record."),
-    snapshot_every: float | None = typer.Option(None, "--snapshot-every", min=1, metavar="SECONDS",
-                                                help="Also take REST snapshots every N seconds (the only data "
-                                                     "without credentials)."),
-    max_frames: int | None = typer.Option(None, "--max-frames", min=1, metavar="N",
-                                          help="Stop after this many WebSocket frames."),
+    snapshot_every: float | None = typer.Option(
+        None,
+        "--snapshot-every",
+        min=1,
+        metavar="SECONDS",
+        help="Also take REST snapshots every N seconds (the only data without credentials).",
+    ),
+    max_frames: int | None = typer.Option(
+        None, "--max-frames", min=1, metavar="N", help="Stop after this many WebSocket frames."
+    ),
     quiet: QuietOpt = False,
 ) -> None:
     """Record real Kalshi market data for replay.
@@ -70,20 +95,40 @@ def record(
     if output.exists() and output.stat().st_size:
         raise UsageError(f"{output} exists and is not empty", hint="choose another --output or remove the file")
     with Progress("record", quiet, total=int(duration)) as bar:
-        def progress(p: RecordProgress) -> None:
-            bar.update(int(min(p.elapsed_s, p.duration_s)),
-                       f"{p.phase}: {p.markets} markets, {p.rest_calls} REST calls, {p.ws_frames} frames")
 
-        summary = do_record(output, source=source, tickers=chosen[0], events=chosen[1], series=chosen[2],
-                            duration_s=duration, snapshot_every_s=snapshot_every, max_frames=max_frames,
-                            on_progress=progress)
+        def progress(p: RecordProgress) -> None:
+            bar.update(
+                int(min(p.elapsed_s, p.duration_s)),
+                f"{p.phase}: {p.markets} markets, {p.rest_calls} REST calls, {p.ws_frames} frames",
+            )
+
+        summary = do_record(
+            output,
+            source=source,
+            tickers=chosen[0],
+            events=chosen[1],
+            series=chosen[2],
+            duration_s=duration,
+            snapshot_every_s=snapshot_every,
+            max_frames=max_frames,
+            on_progress=progress,
+        )
     from ..records import RecordWriter
 
-    RecordWriter().write({"kind": "recording", "v": 1, "path": summary.path, "markets": len(summary.markets),
-                          "rest_calls": summary.rest_calls, "ws_frames": summary.ws_frames,
-                          "duration_ms": summary.ended_ms - summary.started_ms})
-    info(f"recorded {len(summary.markets)} markets to {summary.path}; replay with --source replay:{summary.path}",
-         quiet)
+    RecordWriter().write(
+        {
+            "kind": "recording",
+            "v": 1,
+            "path": summary.path,
+            "markets": len(summary.markets),
+            "rest_calls": summary.rest_calls,
+            "ws_frames": summary.ws_frames,
+            "duration_ms": summary.ended_ms - summary.started_ms,
+        }
+    )
+    info(
+        f"recorded {len(summary.markets)} markets to {summary.path}; replay with --source replay:{summary.path}", quiet
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -67,20 +67,44 @@ between iterations and are refused.
 """
 
 
-IterationsOpt = Annotated[int | None, typer.Option(
-    "--iterations", "-n", min=1, metavar="N",
-    help="Stop after N iterations (default: run until Ctrl-C). A replay: recording also stops the loop when it ends, "
-         "saying so on stderr (exit 0).")]
-IntervalOpt = Annotated[float | None, typer.Option(
-    "--interval", min=0, metavar="SECONDS",
-    help="Seconds between iterations (profile loop.interval_seconds; 0 = no waiting, sim time still advances).")]
-LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, metavar="N",
-                                              help="Analyze at most this many markets per iteration.")]
-AllRecordsOpt = Annotated[bool, typer.Option("--all-records", help="Also write opportunity, candidate, order, fill "
-                                                                   "and denied records, not only iterations.")]
-ReactOpt = Annotated[bool, typer.Option("--react", help="Event-driven: between iterations, re-analyze the events "
-                                                        "whose books the WebSocket feed changed and order at once "
-                                                        "(needs a Kalshi source with the feed; see below).")]
+IterationsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--iterations",
+        "-n",
+        min=1,
+        metavar="N",
+        help="Stop after N iterations (default: run until Ctrl-C). A replay: recording also stops the loop when it ends, "
+        "saying so on stderr (exit 0).",
+    ),
+]
+IntervalOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--interval",
+        min=0,
+        metavar="SECONDS",
+        help="Seconds between iterations (profile loop.interval_seconds; 0 = no waiting, sim time still advances).",
+    ),
+]
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", min=1, metavar="N", help="Analyze at most this many markets per iteration.")
+]
+AllRecordsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-records", help="Also write opportunity, candidate, order, fill and denied records, not only iterations."
+    ),
+]
+ReactOpt = Annotated[
+    bool,
+    typer.Option(
+        "--react",
+        help="Event-driven: between iterations, re-analyze the events "
+        "whose books the WebSocket feed changed and order at once "
+        "(needs a Kalshi source with the feed; see below).",
+    ),
+]
 
 
 def run_loop(
@@ -124,8 +148,17 @@ def run_loop(
     # are for a person there), else on stderr beside the JSON Lines of a pipe
     live_on = "stdout" if lines and stdout_is_tty() else "stderr" if not lines and sys.stderr.isatty() else None
     view = LiveStatus(console(stderr=live_on == "stderr"), iterations) if live_on and not quiet else None
-    info(start_line("run-loop", mode=str(mode), source=src.describe(), profile=profile, journal=jr.path,
-                    last_iteration=last_iteration(jr)), quiet)
+    info(
+        start_line(
+            "run-loop",
+            mode=str(mode),
+            source=src.describe(),
+            profile=profile,
+            journal=jr.path,
+            last_iteration=last_iteration(jr),
+        ),
+        quiet,
+    )
     sink = _sink(view if live_on == "stdout" else None, lines=lines, all_records=all_records)
     loop = TradingLoop(prof, src, broker, jr, sink=sink, limit=limit)
     reactor = None
@@ -150,8 +183,9 @@ def run_loop(
         locks.release()
 
 
-def _open_trading(mode: Mode, spec: str, journal: Path | None, prof: Profile, *,
-                  react: bool) -> tuple[Journal, Any, MarketSource, ChangeFeed | None, Broker]:
+def _open_trading(
+    mode: Mode, spec: str, journal: Path | None, prof: Profile, *, react: bool
+) -> tuple[Journal, Any, MarketSource, ChangeFeed | None, Broker]:
     """Consent and the locks, the journal, the source (with its change feed for --react) and the broker.
 
     Whatever was opened is closed again when a later step refuses (nothing is left locked).
@@ -210,8 +244,14 @@ def _stop_on_signals(loop: TradingLoop, quiet: bool) -> dict[int, Any]:
     return {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _drive(loop: TradingLoop, reactor: Reactor | None, view: LiveStatus | None, *, iterations: int | None,
-           interval: float | None) -> int:
+def _drive(
+    loop: TradingLoop,
+    reactor: Reactor | None,
+    view: LiveStatus | None,
+    *,
+    iterations: int | None,
+    interval: float | None,
+) -> int:
     """Run the iterations (with reactions in between under --react), updating the live status; returns how many ran."""
 
     def status(res: IterationResult) -> None:
@@ -279,8 +319,13 @@ class LiveStatus:
             return t
         of = f" of {self.iterations}" if self.iterations is not None else ""
         pnl = usd(fmt_money(portfolio.equity - portfolio.starting_balance), signed=True) if portfolio else "—"
-        cells = [f"iteration {rec['n']}{of}", f"equity {usd(rec.get('equity'))}", f"P&L {pnl}",
-                 f"orders {rec['orders']} ({self.orders} this run)", f"fills {rec.get('fills', 0)}"]
+        cells = [
+            f"iteration {rec['n']}{of}",
+            f"equity {usd(rec.get('equity'))}",
+            f"P&L {pnl}",
+            f"orders {rec['orders']} ({self.orders} this run)",
+            f"fills {rec.get('fills', 0)}",
+        ]
         if "reactions" in rec:  # --react: what happened between iterations
             cells.append(f"reactions {rec['reactions']}")
         cells += [state_text(str(rec["state"])), f"{Decimal(rec['duration_ms']):.0f} ms"]
@@ -301,19 +346,25 @@ def replay_end(spec: str, src: object, done: int, iterations: int | None, *, sto
     path = spec.removeprefix("replay:").split(",")[0]
     its = f"iteration{'s' if done != 1 else ''}"
     if iterations is None:
-        return (f"kalashi run-loop: stopped after {done} {its}: the recording {path} has ended (every recorded "
-                "event has been traded on)")
-    return (f"kalashi run-loop: stopped after {done} of {iterations} {its}: the recording {path} has ended "
-            f"(every recorded event has been traded on) — record a longer one for more iterations")
+        return (
+            f"kalashi run-loop: stopped after {done} {its}: the recording {path} has ended (every recorded "
+            "event has been traded on)"
+        )
+    return (
+        f"kalashi run-loop: stopped after {done} of {iterations} {its}: the recording {path} has ended "
+        f"(every recorded event has been traded on) — record a longer one for more iterations"
+    )
 
 
 def readable(rec: dict[str, Any]) -> str:
     """One line a person can read for an iteration (or, with --all-records, any other record)."""
     if rec["kind"] == "iteration":
         reacted = f"  reactions {rec['reactions']} ({rec['reaction_orders']} orders)" if "reactions" in rec else ""
-        return (f"iteration {rec['n']}  markets {rec['markets']}  opps {rec['opportunities']}  orders {rec['orders']}  "
-                f"fills {rec['fills']}  equity ${rec['equity']}  {rec['state']}  {Decimal(rec['duration_ms']):.0f} ms"
-                + reacted)
+        return (
+            f"iteration {rec['n']}  markets {rec['markets']}  opps {rec['opportunities']}  orders {rec['orders']}  "
+            f"fills {rec['fills']}  equity ${rec['equity']}  {rec['state']}  {Decimal(rec['duration_ms']):.0f} ms"
+            + reacted
+        )
     from .common import DEFAULT_COLUMNS
 
     cols = DEFAULT_COLUMNS.get(rec["kind"]) or [k for k in rec if k not in ("kind", "v")][:6]

@@ -40,10 +40,17 @@ if TYPE_CHECKING:
     from .common import Mode
 
 #: --source for the controls: books from here, else from the source the journal last traded on
-BooksSourceOpt = Annotated[str | None, typer.Option(
-    "--source", "-s", metavar="SOURCE", autocompletion=complete_source,
-    help="Where the books come from (default: the source the journal last traded on, else sim; flatten on "
-         "--demo/--live: the venue traded, and no other).")]
+BooksSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        "-s",
+        metavar="SOURCE",
+        autocompletion=complete_source,
+        help="Where the books come from (default: the source the journal last traded on, else sim; flatten on "
+        "--demo/--live: the venue traded, and no other).",
+    ),
+]
 
 
 def _source_for(jr: Journal, source: str | None, mode: str = "paper", *, priced: bool = False) -> str:
@@ -78,8 +85,9 @@ def _open_journal(mode: Mode, journal: Path | None, prof: Profile) -> Journal:
 
 
 @contextmanager
-def _account(mode: Mode, jr: Journal, source: str | None, prof: Profile, *,
-             priced: bool = False) -> Iterator[tuple[MarketSource, Broker]]:
+def _account(
+    mode: Mode, jr: Journal, source: str | None, prof: Profile, *, priced: bool = False
+) -> Iterator[tuple[MarketSource, Broker]]:
     """Open the source and broker for ``jr``'s account; close broker, source and journal on exit."""
     src = None
     broker = None
@@ -114,8 +122,13 @@ def reconcile_record(rep: Any) -> dict[str, Any]:
 
 
 def halt(
-    reason: str = typer.Option("operator halt", "--reason", "-r", metavar="TEXT",
-                               help="Why you halt (kept in the journal, shown by heal and the dashboard)."),
+    reason: str = typer.Option(
+        "operator halt",
+        "--reason",
+        "-r",
+        metavar="TEXT",
+        help="Why you halt (kept in the journal, shown by heal and the dashboard).",
+    ),
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
@@ -153,14 +166,31 @@ def halt(
             set_halted(jr, reason)
         finally:
             jr.close()
-        _emit({"kind": "halt", "v": 1, "state": "HALTED", "reason": reason, "cancelled": 0,
-               "remaining_resting": None, "error": "", "deferred": True}, fmt)
-        info(f"HALTED ({reason}): the running loop ({e.message.split('(')[-1].rstrip(')')}) cancels its resting "
-             "orders at its next iteration", quiet)
+        _emit(
+            {
+                "kind": "halt",
+                "v": 1,
+                "state": "HALTED",
+                "reason": reason,
+                "cancelled": 0,
+                "remaining_resting": None,
+                "error": "",
+                "deferred": True,
+            },
+            fmt,
+        )
+        info(
+            f"HALTED ({reason}): the running loop ({e.message.split('(')[-1].rstrip(')')}) cancels its resting "
+            "orders at its next iteration",
+            quiet,
+        )
         return
     _emit({"kind": "halt", "v": 1, **res.to_dict(), "deferred": False}, fmt)
-    info(f"HALTED ({reason}): {res.cancelled} resting order(s) cancelled, {res.remaining_resting} left"
-         + (f" — {res.error}" if res.error else ""), quiet)
+    info(
+        f"HALTED ({reason}): {res.cancelled} resting order(s) cancelled, {res.remaining_resting} left"
+        + (f" — {res.error}" if res.error else ""),
+        quiet,
+    )
 
 
 def flatten(
@@ -197,15 +227,21 @@ def flatten(
     out = Out(fmt)
     out.write_all(res.records)
     out.finish()
-    info(f"closed {len(res.closed)} position(s)" + "".join(f"\n  {t} left open: {why}"
-                                                          for t, why in res.left_open.items()), quiet)
+    info(
+        f"closed {len(res.closed)} position(s)"
+        + "".join(f"\n  {t} left open: {why}" for t, why in res.left_open.items()),
+        quiet,
+    )
 
 
 def resume(
     confirm: bool = typer.Option(False, "--confirm", help="Required: yes, I want trading to resume."),
-    clear_limits: bool = typer.Option(False, "--clear-limits",
-                                      help="Also drop the risk limits an agent tightened over MCP (kept in the "
-                                           "journal until then); the profile's own limits apply again."),
+    clear_limits: bool = typer.Option(
+        False,
+        "--clear-limits",
+        help="Also drop the risk limits an agent tightened over MCP (kept in the "
+        "journal until then); the profile's own limits apply again.",
+    ),
     paper: PaperOpt = False,
     demo: DemoOpt = False,
     live: LiveOpt = False,
@@ -235,13 +271,17 @@ def resume(
     finally:
         jr.close()
     was_halted = before is TradingState.HALTED
-    rec = {"kind": "resume", "v": 1, "state": "ACTIVE", "was_halted": was_halted,
-           "halt_reason": why if was_halted else ""}
+    rec = {
+        "kind": "resume",
+        "v": 1,
+        "state": "ACTIVE",
+        "was_halted": was_halted,
+        "halt_reason": why if was_halted else "",
+    }
     if clear_limits:
         rec["cleared_limits"] = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in cleared.items()}
     _emit(rec, fmt)
-    info(f"trading state: {state}" + (f"; cleared {len(cleared)} tightened limit(s)" if clear_limits else ""),
-         quiet)
+    info(f"trading state: {state}" + (f"; cleared {len(cleared)} tightened limit(s)" if clear_limits else ""), quiet)
 
 
 def reconcile(
@@ -269,13 +309,17 @@ def reconcile(
     mode = pick_mode(paper, demo, live)
     jr = _open_journal(mode, journal, prof)
     with _account(mode, jr, source, prof) as (_src, broker):
-        rep = do_reconcile(jr, broker, starting_balance=money(prof.paper.starting_balance),
-                           cancel_orphans=prof.risk.cancel_orphans)
+        rep = do_reconcile(
+            jr, broker, starting_balance=money(prof.paper.starting_balance), cancel_orphans=prof.risk.cancel_orphans
+        )
     _emit(reconcile_record(rep), fmt)
     if rep.ok:
-        info(f"reconciled: {len(rep.resolved)} unknown order(s) resolved, {rep.fills_added} fill(s) added, "
-             f"{rep.orders_updated} order(s) updated, {len(rep.orphans)} orphan(s), "
-             f"{len(rep.position_drift)} position drift(s)" + (", balance drift" if rep.balance_drift else ""), quiet)
+        info(
+            f"reconciled: {len(rep.resolved)} unknown order(s) resolved, {rep.fills_added} fill(s) added, "
+            f"{rep.orders_updated} order(s) updated, {len(rep.orphans)} orphan(s), "
+            f"{len(rep.position_drift)} position drift(s)" + (", balance drift" if rep.balance_drift else ""),
+            quiet,
+        )
     else:
         from ..errors import ExchangeError
 

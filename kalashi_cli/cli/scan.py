@@ -35,10 +35,12 @@ def scan(
     source: SourceOpt = "sim",
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
-    limit: int | None = typer.Option(None, "--limit", min=1, metavar="N",
-                                     help="Emit at most this many markets (after the prefilter)."),
-    limit_old: int | None = typer.Option(None, "-n", min=1, hidden=True,
-                                         help="Old short form of --limit (-n is --iterations elsewhere)."),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, metavar="N", help="Emit at most this many markets (after the prefilter)."
+    ),
+    limit_old: int | None = typer.Option(
+        None, "-n", min=1, hidden=True, help="Old short form of --limit (-n is --iterations elsewhere)."
+    ),
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
@@ -63,19 +65,30 @@ def scan(
     ts, desc = iso(src.now_ms()), src.describe()
     try:
         with Progress("scan", quiet) as bar:
-            for m in run_scan(src, prof, limit=limit, stats=stats,
-                              progress=lambda listed, kept: bar.update(listed, f"{kept} kept")):
+            for m in run_scan(
+                src, prof, limit=limit, stats=stats, progress=lambda listed, kept: bar.update(listed, f"{kept} kept")
+            ):
                 rec = market_record(m)
                 rec["ts"] = ts
                 rec["src"] = desc
                 out.write(rec)
-        stats_rec = {"kind": "stats", "v": VERSION, "stage": "scan", "listed": stats.listed,
-                     "passed": stats.passed, "emitted": stats.emitted, "api_calls": src.api_calls}
+        stats_rec = {
+            "kind": "stats",
+            "v": VERSION,
+            "stage": "scan",
+            "listed": stats.listed,
+            "passed": stats.passed,
+            "emitted": stats.emitted,
+            "api_calls": src.api_calls,
+        }
         if out.table:
             out.finish()
             kept = f"{stats.emitted} kept (--limit)" if stats.emitted < stats.passed else ""
-            info(f"scanned {stats.listed:,} markets, {stats.passed:,} passed the prefilter"
-                 f"{', ' + kept if kept else ''} ({src.api_calls} API calls)", quiet)
+            info(
+                f"scanned {stats.listed:,} markets, {stats.passed:,} passed the prefilter"
+                f"{', ' + kept if kept else ''} ({src.api_calls} API calls)",
+                quiet,
+            )
         else:
             out.write(stats_rec)
     finally:

@@ -51,35 +51,63 @@ def serve_bridge(
     markets: MarketsOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
-    interval: float | None = typer.Option(None, "--interval", metavar="SECONDS", min=0,
-                                          help="Seconds between iterations (profile loop.interval_seconds; 0 = no "
-                                               "waiting). With --attach: the run-loop's interval, for telling a "
-                                               "stalled loop."),
-    limit: int | None = typer.Option(None, "--limit", metavar="N", min=1,
-                                     help="Analyze at most this many markets per iteration."),
-    iterations: int | None = typer.Option(None, "--iterations", "-n", metavar="N", min=1,
-                                          help="Stop the loop after N iterations (the bridge stays up)."),
+    interval: float | None = typer.Option(
+        None,
+        "--interval",
+        metavar="SECONDS",
+        min=0,
+        help="Seconds between iterations (profile loop.interval_seconds; 0 = no "
+        "waiting). With --attach: the run-loop's interval, for telling a "
+        "stalled loop.",
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", metavar="N", min=1, help="Analyze at most this many markets per iteration."
+    ),
+    iterations: int | None = typer.Option(
+        None, "--iterations", "-n", metavar="N", min=1, help="Stop the loop after N iterations (the bridge stays up)."
+    ),
     paused: bool = typer.Option(False, "--paused", help="Do not start the loop; start it from the page."),
-    react: bool = typer.Option(False, "--react", help="Event-driven: between iterations, re-analyze the events "
-                                                      "whose books the WebSocket feed changed and order at once "
-                                                      "(as `run-loop --react`; needs a Kalshi source with the feed)."),
-    attach: bool = typer.Option(False, "--attach", help="Run no loop: watch the journal a separately running "
-                                                        "`kalashi run-loop` writes (same --journal and mode); only "
-                                                        "halt is possible from the page."),
-    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS",
-                             help="Address to bind both servers to. Anything but loopback exposes the dashboard to "
-                                  "the network and then needs the token even to watch."),
-    ws_port: int = typer.Option(8766, "--ws-port", metavar="PORT", min=0, max=65535,
-                                help="WebSocket port (0 = any free port)."),
-    http_port: int = typer.Option(3002, "--http-port", metavar="PORT", min=0, max=65535,
-                                  help="Dashboard page port (0 = any free port)."),
-    token: str | None = typer.Option(None, "--token", metavar="TOKEN",
-                                     envvar="KALASHI_BRIDGE_TOKEN", show_envvar=True,
-                                     help="Control token (12+ characters of A-Z a-z 0-9 . _ ~ -). Default: a random "
-                                          "one, printed at start."),
+    react: bool = typer.Option(
+        False,
+        "--react",
+        help="Event-driven: between iterations, re-analyze the events "
+        "whose books the WebSocket feed changed and order at once "
+        "(as `run-loop --react`; needs a Kalshi source with the feed).",
+    ),
+    attach: bool = typer.Option(
+        False,
+        "--attach",
+        help="Run no loop: watch the journal a separately running "
+        "`kalashi run-loop` writes (same --journal and mode); only "
+        "halt is possible from the page.",
+    ),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        metavar="ADDRESS",
+        help="Address to bind both servers to. Anything but loopback exposes the dashboard to "
+        "the network and then needs the token even to watch.",
+    ),
+    ws_port: int = typer.Option(
+        8766, "--ws-port", metavar="PORT", min=0, max=65535, help="WebSocket port (0 = any free port)."
+    ),
+    http_port: int = typer.Option(
+        3002, "--http-port", metavar="PORT", min=0, max=65535, help="Dashboard page port (0 = any free port)."
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        metavar="TOKEN",
+        envvar="KALASHI_BRIDGE_TOKEN",
+        show_envvar=True,
+        help="Control token (12+ characters of A-Z a-z 0-9 . _ ~ -). Default: a random one, printed at start.",
+    ),
     read_only: bool = typer.Option(False, "--read-only", help="Show the loop, refuse every command."),
-    open_browser: bool = typer.Option(True, "--open/--no-open", help="Open the page in a browser (only where there "
-                                                                     "is a display; the URL is always printed)."),
+    open_browser: bool = typer.Option(
+        True,
+        "--open/--no-open",
+        help="Open the page in a browser (only where there is a display; the URL is always printed).",
+    ),
     quiet: QuietOpt = False,
 ) -> None:
     """Serve the live dashboard and the loop behind it.
@@ -102,12 +130,26 @@ def serve_bridge(
     else:
         token, generated = new_token(), True
     if not is_loopback(host):
-        sys.stderr.write(f"kalashi: warning: binding to {host} exposes the dashboard beyond this machine over plain "
-                         "HTTP; the token then guards watching too, but travels unencrypted — prefer an SSH tunnel "
-                         "or a TLS proxy\n")
-    backend = _backend(mode, attach=attach, source=source, seed=seed, markets=markets, profile=profile,
-                       journal=journal, interval=interval, limit=limit, iterations=iterations, paused=paused,
-                       allow_foreign_source=allow_foreign_source, react=react)
+        sys.stderr.write(
+            f"kalashi: warning: binding to {host} exposes the dashboard beyond this machine over plain "
+            "HTTP; the token then guards watching too, but travels unencrypted — prefer an SSH tunnel "
+            "or a TLS proxy\n"
+        )
+    backend = _backend(
+        mode,
+        attach=attach,
+        source=source,
+        seed=seed,
+        markets=markets,
+        profile=profile,
+        journal=journal,
+        interval=interval,
+        limit=limit,
+        iterations=iterations,
+        paused=paused,
+        allow_foreign_source=allow_foreign_source,
+        react=react,
+    )
     first = _start_line(backend, mode=str(mode), profile=profile, paused=paused)
     config = BridgeConfig(host=host, ws_port=ws_port, http_port=http_port, token=token, read_only=read_only)
     server = BridgeServer(backend, config)
@@ -116,13 +158,14 @@ def serve_bridge(
 
     def ready(s: BridgeServer) -> None:
         page = f"{s.page_url}?token={token}" if generated else f"{s.page_url}"
-        lines = [first,
-                 f"  dashboard  {page}",
-                 f"  websocket  {s.ws_url}"]
+        lines = [first, f"  dashboard  {page}", f"  websocket  {s.ws_url}"]
         if generated:
             lines.append(f"  control token  {token}  (random; set KALASHI_BRIDGE_TOKEN or --token to choose one)")
-        lines.append("  Ctrl-C stops" + (" watching" if attach else " the loop after the current step") +
-                     " and closes the bridge")
+        lines.append(
+            "  Ctrl-C stops"
+            + (" watching" if attach else " the loop after the current step")
+            + " and closes the bridge"
+        )
         sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()
         if open_browser and _has_display():
@@ -133,21 +176,44 @@ def serve_bridge(
     _run(server, ready, quiet=quiet)
 
 
-def _backend(mode: Any, *, attach: bool, source: str | None, seed: int | None, markets: int | None, profile: str,
-             journal: Any, interval: float | None, limit: int | None, iterations: int | None,
-             paused: bool, allow_foreign_source: bool = False, react: bool = False) -> Backend:
+def _backend(
+    mode: Any,
+    *,
+    attach: bool,
+    source: str | None,
+    seed: int | None,
+    markets: int | None,
+    profile: str,
+    journal: Any,
+    interval: float | None,
+    limit: int | None,
+    iterations: int | None,
+    paused: bool,
+    allow_foreign_source: bool = False,
+    react: bool = False,
+) -> Backend:
     """The loop the bridge runs, or the journal it watches."""
     if attach:
         from ..bridge.attach import AttachBackend
         from ..journal import default_journal_path
 
-        if paused or iterations is not None or limit is not None or seed is not None or markets is not None \
-                or source is not None or react:
-            raise UsageError("--attach watches a loop that runs elsewhere: --source, --seed, --markets, --limit, "
-                             "--iterations, --paused and --react do not apply",
-                             hint="give those to `kalashi run-loop` instead")
-        return AttachBackend(journal or default_journal_path(str(mode)), mode=str(mode), profile=profile,
-                             interval=interval)
+        if (
+            paused
+            or iterations is not None
+            or limit is not None
+            or seed is not None
+            or markets is not None
+            or source is not None
+            or react
+        ):
+            raise UsageError(
+                "--attach watches a loop that runs elsewhere: --source, --seed, --markets, --limit, "
+                "--iterations, --paused and --react do not apply",
+                hint="give those to `kalashi run-loop` instead",
+            )
+        return AttachBackend(
+            journal or default_journal_path(str(mode)), mode=str(mode), profile=profile, interval=interval
+        )
     from ..bridge.backends import ServiceBackend
     from ..journal import default_journal_path
     from ..service import TradingService
@@ -157,8 +223,16 @@ def _backend(mode: Any, *, attach: bool, source: str | None, seed: int | None, m
     spec = trading_source(mode, source, allow_foreign=allow_foreign_source, seed=seed, markets=markets)
     spec = resume_spec_for(spec, path)  # a restart carries on where the sim was
     # the service checks consent before it creates the journal, then becomes its one trader
-    service = TradingService(profile, mode=str(mode), source=spec, journal_path=path, interval=interval, limit=limit,
-                             allow_foreign_source=allow_foreign_source, react=react)
+    service = TradingService(
+        profile,
+        mode=str(mode),
+        source=spec,
+        journal_path=path,
+        interval=interval,
+        limit=limit,
+        allow_foreign_source=allow_foreign_source,
+        react=react,
+    )
     return ServiceBackend(service, autostart=not paused, iterations=iterations)
 
 
@@ -170,14 +244,22 @@ def _start_line(backend: Backend, *, mode: str, profile: str, paused: bool) -> s
     if isinstance(backend, ServiceBackend):
         svc = backend.service
         rows = svc.journal.iterations(limit=1)
-        return start_line("serve-bridge", mode=mode, source=svc.source.describe(), profile=svc.profile_name,
-                          journal=svc.journal.path, last_iteration=int(rows[-1]["n"]) if rows else None,
-                          extra="paused: start the loop from the page" if paused else "")
+        return start_line(
+            "serve-bridge",
+            mode=mode,
+            source=svc.source.describe(),
+            profile=svc.profile_name,
+            journal=svc.journal.path,
+            last_iteration=int(rows[-1]["n"]) if rows else None,
+            extra="paused: start the loop from the page" if paused else "",
+        )
     path = Path(getattr(backend, "path", ""))
     last = peek_last_iteration(path)
-    return (f"kalashi serve-bridge: watching the {mode} journal {path} that a separate run-loop writes "
-            f"(attached: halt only), profile {profile} — "
-            + (f"its last iteration so far: {last}" if last else "no iteration in it yet"))
+    return (
+        f"kalashi serve-bridge: watching the {mode} journal {path} that a separate run-loop writes "
+        f"(attached: halt only), profile {profile} — "
+        + (f"its last iteration so far: {last}" if last else "no iteration in it yet")
+    )
 
 
 def _run(server: BridgeServer, ready: Any, *, quiet: bool) -> None:
@@ -205,8 +287,10 @@ def _run(server: BridgeServer, ready: Any, *, quiet: bool) -> None:
         asyncio.run(main())
     except OSError as e:
         cfg = server.config
-        raise UsageError(f"cannot listen on {cfg.host} (ports {cfg.ws_port} and {cfg.http_port}): {e.strerror or e}",
-                         hint="another bridge may be running; stop it or pass --ws-port/--http-port") from None
+        raise UsageError(
+            f"cannot listen on {cfg.host} (ports {cfg.ws_port} and {cfg.http_port}): {e.strerror or e}",
+            hint="another bridge may be running; stop it or pass --ws-port/--http-port",
+        ) from None
 
 
 def _has_display() -> bool:
@@ -218,8 +302,10 @@ def _has_display() -> bool:
 def _status_line(rec: dict[str, Any]) -> None:
     if rec.get("kind") != "iteration":
         return
-    sys.stderr.write(f"\riteration {rec['n']}  markets {rec['markets']}  opps {rec['opportunities']}  "
-                     f"orders {rec['orders']}  equity ${rec.get('equity', '—')}  {rec['state']}   ")
+    sys.stderr.write(
+        f"\riteration {rec['n']}  markets {rec['markets']}  opps {rec['opportunities']}  "
+        f"orders {rec['orders']}  equity ${rec.get('equity', '—')}  {rec['state']}   "
+    )
     sys.stderr.flush()
 
 

@@ -145,8 +145,16 @@ def realised_variance(history: Sequence[tuple[int, float]], now_ms: int, lookbac
     return total / (span / 1000.0), n
 
 
-def settlement_above(spot: float, strike: float, var_per_s: float, tau_s: float, window_s: float,
-                     seen_average: float | None, *, dof: float | None = None) -> float:
+def settlement_above(
+    spot: float,
+    strike: float,
+    var_per_s: float,
+    tau_s: float,
+    window_s: float,
+    seen_average: float | None,
+    *,
+    dof: float | None = None,
+) -> float:
     """P(the average of the last ``window_s`` seconds before the close ends above ``strike``).
 
     ``tau_s`` seconds remain to the close; inside the window, ``seen_average`` is the average of
@@ -245,8 +253,9 @@ class CryptoModel:
         seen_avg = sum(seen) / len(seen) if seen and tau < self.window_s else None
 
         def prob(spot: float, variance: float) -> float | None:
-            return market_probability(m, lambda k: settlement_above(spot, k, variance, tau, self.window_s, seen_avg,
-                                                                    dof=self.dof))
+            return market_probability(
+                m, lambda k: settlement_above(spot, k, variance, tau, self.window_s, seen_avg, dof=self.dof)
+            )
 
         p = prob(view.price, var)
         if p is None:
@@ -262,10 +271,22 @@ class CryptoModel:
         se_basis = abs((hi_s or 0.0) - (lo_s or 0.0)) / 2
         se = math.sqrt(se_vol**2 + se_basis**2)
         sigma_annual = math.sqrt(var * 365.25 * 86_400)
-        return FairValue(ticker=m.ticker, p=as_probability(p), model=self.name, inputs_ms=view.price_ms,
-                         se=as_probability(se), event_ticker=m.event_ticker,
-                         inputs={"spot": view.price, "spot_ms": view.price_ms, "vol_annual": round(sigma_annual, 6),
-                                 "returns": n, "seconds_to_close": round(tau, 3), "source": self.spot.describe()})
+        return FairValue(
+            ticker=m.ticker,
+            p=as_probability(p),
+            model=self.name,
+            inputs_ms=view.price_ms,
+            se=as_probability(se),
+            event_ticker=m.event_ticker,
+            inputs={
+                "spot": view.price,
+                "spot_ms": view.price_ms,
+                "vol_annual": round(sigma_annual, 6),
+                "returns": n,
+                "seconds_to_close": round(tau, 3),
+                "source": self.spot.describe(),
+            },
+        )
 
     def close(self) -> None:
         """Nothing of its own to release: its spot source belongs to whoever opened it."""

@@ -51,8 +51,10 @@ def load_results(path: str | Path) -> dict[str, bool]:
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{p}: cannot read the results file ({getattr(e, 'strerror', None) or e})",
-                         hint="give --results a CSV (ticker,result) or JSON Lines file") from None
+        raise InputError(
+            f"{p}: cannot read the results file ({getattr(e, 'strerror', None) or e})",
+            hint="give --results a CSV (ticker,result) or JSON Lines file",
+        ) from None
     rows: list[dict[str, object]]
     if text.lstrip().startswith("{"):
         rows = []
@@ -97,8 +99,10 @@ def open_snapshots(specs: list[str], every_ms: int) -> Iterator[Snapshot]:
         elif Path(spec).is_file():
             yield from _sampled(record_snapshots(Path(spec)), every_ms)
         else:
-            raise UsageError(f"cannot evaluate on '{spec}'",
-                             hint="give replay:PATH (a recording), a file of market records, or candle CSV files")
+            raise UsageError(
+                f"cannot evaluate on '{spec}'",
+                hint="give replay:PATH (a recording), a file of market records, or candle CSV files",
+            )
 
 
 def _sampled(snaps: Iterator[Snapshot], every_ms: int) -> Iterator[Snapshot]:
@@ -113,7 +117,7 @@ def replay_snapshots(spec: str, every_ms: int) -> Iterator[Snapshot]:
     """Play a recording and take every market's book each ``every_ms`` of recorded time."""
     from ..kalshi.replay import ReplaySource
 
-    body = spec[len("replay:"):]
+    body = spec[len("replay:") :]
     path, sep, opts = body.partition(",")
     tmp: str | None = None
     if path.endswith(".gz"):
@@ -193,8 +197,12 @@ def candle_snapshots(paths: list[str]) -> Iterator[Snapshot]:
         for n, r in enumerate(rows, 2):
             try:
                 t = parse_time_ms(r.get("timestamp") or r.get("end_period_ts") or "")
-                bid = Price(round(float(r["bid_close"]) * ONE_DOLLAR / (100 if cents else 1))) if r["bid_close"] else None
-                ask = Price(round(float(r["ask_close"]) * ONE_DOLLAR / (100 if cents else 1))) if r["ask_close"] else None
+                bid = (
+                    Price(round(float(r["bid_close"]) * ONE_DOLLAR / (100 if cents else 1))) if r["bid_close"] else None
+                )
+                ask = (
+                    Price(round(float(r["ask_close"]) * ONE_DOLLAR / (100 if cents else 1))) if r["ask_close"] else None
+                )
             except (TypeError, ValueError):
                 raise InputError(f"{p}:{n}: bad timestamp, bid_close or ask_close") from None
             out[t] = (bid if bid and bid > 0 else None, ask if ask is not None and ask < ONE_DOLLAR else None)
@@ -207,9 +215,19 @@ def candle_snapshots(paths: list[str]) -> Iterator[Snapshot]:
     base: dict[str, Market] = {}
     for event, tickers in events.items():
         for name in tickers:
-            base[name] = Market(ticker=name, event_ticker=event, series_ticker=event.split("-")[0], title=name,
-                                category="", status="active", close_time=close, yes_bids=(), no_bids=(),
-                                mutually_exclusive=len(tickers) > 1, event_market_count=len(tickers))
+            base[name] = Market(
+                ticker=name,
+                event_ticker=event,
+                series_ticker=event.split("-")[0],
+                title=name,
+                category="",
+                status="active",
+                close_time=close,
+                yes_bids=(),
+                no_bids=(),
+                mutually_exclusive=len(tickers) > 1,
+                event_market_count=len(tickers),
+            )
     for t_ms in sorted({t for v in series.values() for t in v}):
         markets = []
         for tickers in events.values():
@@ -218,7 +236,12 @@ def candle_snapshots(paths: list[str]) -> Iterator[Snapshot]:
                 if quote is None:
                     continue
                 bid, ask = quote
-                markets.append(replace(base[ticker], yes_bids=((bid, CANDLE_SIZE),) if bid else (),
-                                       no_bids=((flip(ask), CANDLE_SIZE),) if ask is not None else ()))
+                markets.append(
+                    replace(
+                        base[ticker],
+                        yes_bids=((bid, CANDLE_SIZE),) if bid else (),
+                        no_bids=((flip(ask), CANDLE_SIZE),) if ask is not None else (),
+                    )
+                )
         if markets:
             yield t_ms, markets

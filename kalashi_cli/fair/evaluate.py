@@ -79,11 +79,22 @@ class Score:
         def dec(x: float | None) -> str | None:
             return None if x is None else f"{x:.6f}"
 
-        return {"kind": "fair-score", "v": 1, "model": self.model, "dataset": self.dataset, "n": self.n,
-                "markets": self.markets, "events": self.events, "brier": dec(self.brier),
-                "log_loss": dec(self.log_loss), "brier_vs_mid": dec(self.brier_vs_mid),
-                "brier_vs_mid_ci": None if self.brier_vs_mid_ci is None else [dec(x) for x in self.brier_vs_mid_ci],
-                "reliability": list(self.reliability), "trades": self.trades, "pnl": fmt_money(Money(self.pnl))}
+        return {
+            "kind": "fair-score",
+            "v": 1,
+            "model": self.model,
+            "dataset": self.dataset,
+            "n": self.n,
+            "markets": self.markets,
+            "events": self.events,
+            "brier": dec(self.brier),
+            "log_loss": dec(self.log_loss),
+            "brier_vs_mid": dec(self.brier_vs_mid),
+            "brier_vs_mid_ci": None if self.brier_vs_mid_ci is None else [dec(x) for x in self.brier_vs_mid_ci],
+            "reliability": list(self.reliability),
+            "trades": self.trades,
+            "pnl": fmt_money(Money(self.pnl)),
+        }
 
 
 class RecordedModel:
@@ -159,9 +170,11 @@ def value_only(profile: Profile) -> Profile:
     """The profile with only the value strategy on and no models of its own (they are given)."""
     a = profile.analyze
     analyze = msgspec.structs.replace(
-        a, arbitrage=msgspec.structs.replace(a.arbitrage, enabled=False),
+        a,
+        arbitrage=msgspec.structs.replace(a.arbitrage, enabled=False),
         spread=msgspec.structs.replace(a.spread, enabled=False),
-        value=msgspec.structs.replace(a.value, enabled=True, use_sim_forecast=False))
+        value=msgspec.structs.replace(a.value, enabled=True, use_sim_forecast=False),
+    )
     return msgspec.structs.replace(profile, analyze=analyze, fair=msgspec.structs.replace(profile.fair, models=()))
 
 
@@ -175,8 +188,13 @@ class ValueAnalyzer(Protocol):
     def close(self) -> None: ...
 
 
-def collect_rows(snapshots: Iterable[Snapshot], results: dict[str, bool], models: Sequence[FairModel],
-                 profile: Profile, analyzer: Callable[[Profile], ValueAnalyzer]) -> list[Row]:
+def collect_rows(
+    snapshots: Iterable[Snapshot],
+    results: dict[str, bool],
+    models: Sequence[FairModel],
+    profile: Profile,
+    analyzer: Callable[[Profile], ValueAnalyzer],
+) -> list[Row]:
     """Price every settled market of every snapshot with every model, and the value trades they make.
 
     ``analyzer`` makes the analyze stage for a profile (the caller passes ``Analyzer``: fair
@@ -220,7 +238,9 @@ def collect_rows(snapshots: Iterable[Snapshot], results: dict[str, bool], models
                         continue
                     won = results[m.ticker] == (leg.outcome == "yes")
                     fee = fee_for(price, Count(ONE), fee_type=m.fee_type, multiplier=m.fee_multiplier)
-                    trades[name][m.ticker] = notional(ONE_DOLLAR if won else Price(0), Count(ONE)) - notional(price, Count(ONE)) - fee
+                    trades[name][m.ticker] = (
+                        notional(ONE_DOLLAR if won else Price(0), Count(ONE)) - notional(price, Count(ONE)) - fee
+                    )
             for m in live:
                 if m.ticker not in results or m.ticker not in values[MID]:
                     continue
@@ -257,9 +277,14 @@ def reliability(ps: Sequence[float], ys: Sequence[bool]) -> tuple[dict[str, Any]
     out = []
     for i, b in enumerate(bins):
         if b:
-            out.append({"bin": f"{i / BINS:.1f}-{(i + 1) / BINS:.1f}", "n": len(b),
-                        "mean_p": f"{sum(p for p, _ in b) / len(b):.4f}",
-                        "observed": f"{sum(1 for _, y in b if y) / len(b):.4f}"})
+            out.append(
+                {
+                    "bin": f"{i / BINS:.1f}-{(i + 1) / BINS:.1f}",
+                    "n": len(b),
+                    "mean_p": f"{sum(p for p, _ in b) / len(b):.4f}",
+                    "observed": f"{sum(1 for _, y in b if y) / len(b):.4f}",
+                }
+            )
     return tuple(out)
 
 
@@ -291,20 +316,39 @@ def score(rows: Sequence[Row], names: Sequence[str], dataset: str) -> list[Score
         paired = [r for r in mine if MID in r.p]
         vs = ci = None
         if name != MID and paired:
-            vs = brier([r.p[name] for r in paired], [r.outcome for r in paired]) - \
-                brier([r.p[MID] for r in paired], [r.outcome for r in paired])
+            vs = brier([r.p[name] for r in paired], [r.outcome for r in paired]) - brier(
+                [r.p[MID] for r in paired], [r.outcome for r in paired]
+            )
             ci = _diff_ci(paired, name)
         pnl = [r.pnl[name] for r in rows if name in r.pnl]
-        out.append(Score(model=name, dataset=dataset, n=len(mine), markets=len({r.ticker for r in mine}),
-                         events=len({r.event for r in mine}), brier=brier(ps, ys) if mine else None,
-                         log_loss=log_loss(ps, ys) if mine else None, brier_vs_mid=vs, brier_vs_mid_ci=ci,
-                         reliability=reliability(ps, ys) if mine else (), trades=len(pnl), pnl=sum(pnl)))
+        out.append(
+            Score(
+                model=name,
+                dataset=dataset,
+                n=len(mine),
+                markets=len({r.ticker for r in mine}),
+                events=len({r.event for r in mine}),
+                brier=brier(ps, ys) if mine else None,
+                log_loss=log_loss(ps, ys) if mine else None,
+                brier_vs_mid=vs,
+                brier_vs_mid_ci=ci,
+                reliability=reliability(ps, ys) if mine else (),
+                trades=len(pnl),
+                pnl=sum(pnl),
+            )
+        )
     return out
 
 
-def evaluate(snapshots: Iterable[Snapshot], results: dict[str, bool], models: Sequence[FairModel],
-             profile: Profile, *, dataset: str,
-             analyzer: Callable[[Profile], ValueAnalyzer]) -> tuple[list[Score], list[Row]]:
+def evaluate(
+    snapshots: Iterable[Snapshot],
+    results: dict[str, bool],
+    models: Sequence[FairModel],
+    profile: Profile,
+    *,
+    dataset: str,
+    analyzer: Callable[[Profile], ValueAnalyzer],
+) -> tuple[list[Score], list[Row]]:
     """Collect the rows and score them: (scores, rows)."""
     rows = collect_rows(snapshots, results, models, profile, analyzer)
     return score(rows, [m.name for m in models], dataset), rows

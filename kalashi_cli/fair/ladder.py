@@ -134,8 +134,9 @@ def pava_decreasing(y: Sequence[float], w: Sequence[float]) -> list[float]:
     return out
 
 
-def pava_decreasing_bounded(y: Sequence[float], w: Sequence[float], lo: Sequence[float],
-                            hi: Sequence[float]) -> list[float]:
+def pava_decreasing_bounded(
+    y: Sequence[float], w: Sequence[float], lo: Sequence[float], hi: Sequence[float]
+) -> list[float]:
     """Weighted least-squares non-increasing fit with ``lo_i ≤ s_i ≤ hi_i`` (bounds already monotone).
 
     Pool adjacent violators for separable convex costs: a pooled block takes the weighted mean of
@@ -157,8 +158,9 @@ def pava_decreasing_bounded(y: Sequence[float], w: Sequence[float], lo: Sequence
     return out
 
 
-def fit_survival(targets: Sequence[float], weights: Sequence[float], lows: Sequence[float],
-                 highs: Sequence[float]) -> tuple[list[float], list[float], list[float], bool]:
+def fit_survival(
+    targets: Sequence[float], weights: Sequence[float], lows: Sequence[float], highs: Sequence[float]
+) -> tuple[list[float], list[float], list[float], bool]:
     """Fit a non-increasing survival curve within per-cut bounds; return (fit, lo, hi, consistent).
 
     The bounds are first tightened to what monotonicity implies (``s_j ≤ s_i ≤ hi_i`` for
@@ -178,8 +180,14 @@ def fit_survival(targets: Sequence[float], weights: Sequence[float], lows: Seque
     return [min(1.0, max(0.0, v)) for v in iso], [0.0] * n, [1.0] * n, False
 
 
-def fit_masses(targets: Sequence[float | None], weights: Sequence[float], lows: Sequence[float],
-               highs: Sequence[float], *, exact: bool) -> tuple[list[float], bool]:
+def fit_masses(
+    targets: Sequence[float | None],
+    weights: Sequence[float],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    *,
+    exact: bool,
+) -> tuple[list[float], bool]:
     """Fit masses ``q_k`` within ``[lo_k, hi_k]`` summing to 1 (``exact``) or at most 1.
 
     ``targets[k]`` None is a bin no market prices (it takes what the others leave, ≥ 0). The
@@ -219,7 +227,9 @@ def fit_masses(targets: Sequence[float | None], weights: Sequence[float], lows: 
 
     lo_p = [lows[k] if k in priced else 0.0 for k in range(len(targets))]
     hi_p = [highs[k] if k in priced else 1.0 for k in range(len(targets))]
-    feasible = sum(lo_p[k] for k in priced) <= 1.0 + 1e-12 and (not exact or sum(hi_p[k] for k in priced) >= 1.0 - 1e-12)
+    feasible = sum(lo_p[k] for k in priced) <= 1.0 + 1e-12 and (
+        not exact or sum(hi_p[k] for k in priced) >= 1.0 - 1e-12
+    )
     if feasible:
         return solve(lo_p, hi_p), True
     n = len(targets)
@@ -289,7 +299,11 @@ def _fit_ladder(active: list[Market], quotes: dict[str, Quote]) -> LadderFit:
                 out.append(Fitted(m.ticker, 1.0 - fit[j], 1.0 - hi_t[j], 1.0 - lo_t[j]))
             else:
                 out.append(Fitted(m.ticker, fit[j], lo_t[j], hi_t[j]))
-    note = "" if consistent else "inconsistent books: the deep quotes invert the ladder (an arbitrage); fitted to midpoints"
+    note = (
+        ""
+        if consistent
+        else "inconsistent books: the deep quotes invert the ladder (an arbitrage); fitted to midpoints"
+    )
     return LadderFit("ladder", tuple(out), consistent, note)
 
 
@@ -347,14 +361,24 @@ def _fit_brackets(active: list[Market], quotes: dict[str, Quote]) -> LadderFit |
 def _fit_exclusive(active: list[Market], quotes: dict[str, Quote], *, exhaustive: bool) -> LadderFit:
     owner = {k: m.ticker for k, m in enumerate(active)}
     qs = [quotes[m.ticker] for m in active]
-    masses, consistent = fit_masses([q.target for q in qs], [q.weight for q in qs], [q.lo for q in qs],
-                                    [q.hi for q in qs], exact=exhaustive)
-    return _from_masses("exclusive", owner, masses, [q.lo for q in qs], [q.hi for q in qs], consistent,
-                        exact=exhaustive)
+    masses, consistent = fit_masses(
+        [q.target for q in qs], [q.weight for q in qs], [q.lo for q in qs], [q.hi for q in qs], exact=exhaustive
+    )
+    return _from_masses(
+        "exclusive", owner, masses, [q.lo for q in qs], [q.hi for q in qs], consistent, exact=exhaustive
+    )
 
 
-def _from_masses(structure: str, owner: dict[int, str], masses: list[float], lows: list[float],
-                 highs: list[float], consistent: bool, *, exact: bool) -> LadderFit:
+def _from_masses(
+    structure: str,
+    owner: dict[int, str],
+    masses: list[float],
+    lows: list[float],
+    highs: list[float],
+    consistent: bool,
+    *,
+    exact: bool,
+) -> LadderFit:
     out = []
     priced = sorted(owner)
     sum_lo = sum(lows[k] for k in priced) if consistent else 0.0
@@ -395,9 +419,18 @@ class LadderModel:
             se = (f.hi - f.lo) / SQRT12
             if not fit.consistent:  # the books disagree: the fit is no better than its own quote's width
                 se = max(se, 0.5 / SQRT12)
-            out.append(FairValue(ticker=f.ticker, p=as_probability(f.p), model=self.name, inputs_ms=now_ms,
-                                 se=as_probability(se), event_ticker=event, note=fit.note,
-                                 inputs={"structure": fit.structure, "lo": round(f.lo, 6), "hi": round(f.hi, 6)}))
+            out.append(
+                FairValue(
+                    ticker=f.ticker,
+                    p=as_probability(f.p),
+                    model=self.name,
+                    inputs_ms=now_ms,
+                    se=as_probability(se),
+                    event_ticker=event,
+                    note=fit.note,
+                    inputs={"structure": fit.structure, "lo": round(f.lo, 6), "hi": round(f.hi, 6)},
+                )
+            )
         return out
 
     def close(self) -> None:

@@ -42,7 +42,8 @@ def build_models(names: Sequence[str], settings: FairSettings, *, spot: SpotSour
     return models
 
 
-def build_engine(settings: FairSettings, names: Sequence[str] | None = None, *,
-                 spot: SpotSource | None = None) -> FairEngine:
+def build_engine(
+    settings: FairSettings, names: Sequence[str] | None = None, *, spot: SpotSource | None = None
+) -> FairEngine:
     """The engine for ``names`` (default: the profile's ``fair.models``)."""
     return FairEngine(build_models(settings.models if names is None else names, settings, spot=spot))

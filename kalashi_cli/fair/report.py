@@ -58,17 +58,31 @@ def render_html(scores: Sequence[Score], *, title: str, notes: Sequence[str] = (
     recs = [s.record() for s in scores]
     cols = ["model", "n", "markets", "events", "brier", "log_loss", "brier_vs_mid", "brier_vs_mid_ci", "trades", "pnl"]
     head = "".join(f"<th>{c}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(r[c] if c != 'brier_vs_mid_ci' or r[c] is None else ' … '.join(r[c]))}</td>"
-                                    for c in cols) + "</tr>" for r in recs)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{_cell(r[c] if c != 'brier_vs_mid_ci' or r[c] is None else ' … '.join(r[c]))}</td>" for c in cols
+        )
+        + "</tr>"
+        for r in recs
+    )
     rel = []
     for r in recs:
-        rows = "".join(f"<tr><td>{_cell(b['bin'])}</td><td>{b['n']}</td><td>{_cell(b['mean_p'])}</td>"
-                       f"<td>{_cell(b['observed'])}</td></tr>" for b in r["reliability"])
-        rel.append(f"<h3>{_cell(r['model'])}</h3><table><tr><th>bin</th><th>n</th><th>mean p</th><th>observed</th></tr>"
-                   f"{rows}</table>")
+        rows = "".join(
+            f"<tr><td>{_cell(b['bin'])}</td><td>{b['n']}</td><td>{_cell(b['mean_p'])}</td>"
+            f"<td>{_cell(b['observed'])}</td></tr>"
+            for b in r["reliability"]
+        )
+        rel.append(
+            f"<h3>{_cell(r['model'])}</h3><table><tr><th>bin</th><th>n</th><th>mean p</th><th>observed</th></tr>"
+            f"{rows}</table>"
+        )
     png = reliability_png(scores)
-    plot = (f'<img alt="reliability diagram" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-            if png else "<p><em>No plot: matplotlib is not installed (pip install 'kalashi[report]').</em></p>")
+    plot = (
+        f'<img alt="reliability diagram" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        if png
+        else "<p><em>No plot: matplotlib is not installed (pip install 'kalashi[report]').</em></p>"
+    )
     note_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -79,7 +93,7 @@ td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}th{{background
 snapshots (the interval resamples whole events). pnl: the value strategy after fees, one contract per signal.</p>
 <table><tr>{head}</tr>{body}</table>
 <ul>{note_html}</ul>
-<h2>Reliability</h2>{plot}{''.join(rel)}
+<h2>Reliability</h2>{plot}{"".join(rel)}
 </body></html>
 """
 
@@ -88,6 +102,10 @@ def write_report(path: Path, scores: Sequence[Score], *, title: str, notes: Sequ
     """Write the HTML report and its JSON twin (same numbers); return both paths."""
     path.write_text(render_html(scores, title=title, notes=notes), encoding="utf-8")
     twin = path.with_suffix(".json")
-    twin.write_bytes(orjson.dumps({"title": title, "notes": list(notes), "scores": [s.record() for s in scores]},
-                                  option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+    twin.write_bytes(
+        orjson.dumps(
+            {"title": title, "notes": list(notes), "scores": [s.record() for s in scores]},
+            option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE,
+        )
+    )
     return [path, twin]

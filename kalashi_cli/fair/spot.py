@@ -41,10 +41,7 @@ from ..records import parse_time_ms
 log = logging.getLogger("kalashi.fair.spot")
 
 ANY = "*"  # a file without a product column: its prices stand for every product
-VENUES = {
-    "coinbase": "wss://ws-feed.exchange.coinbase.com",
-    "kraken": "wss://ws.kraken.com/v2",
-}
+VENUES = {"coinbase": "wss://ws-feed.exchange.coinbase.com", "kraken": "wss://ws.kraken.com/v2"}
 MAX_POINTS = 200_000  # per product: a day of one-second ticks, twice over
 
 
@@ -150,11 +147,14 @@ def load_spot_file(path: str | Path) -> SpotHistory:
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{p}: cannot read the spot file ({getattr(e, 'strerror', None) or e})",
-                         hint="give --spot a CSV or JSON Lines file of time, price") from None
+        raise InputError(
+            f"{p}: cannot read the spot file ({getattr(e, 'strerror', None) or e})",
+            hint="give --spot a CSV or JSON Lines file of time, price",
+        ) from None
     hist = SpotHistory()
     rows: Iterable[tuple[int, dict[str, Any]]]
     if text.lstrip().startswith("{"):
+
         def jsonl() -> Iterable[tuple[int, dict[str, Any]]]:
             for n, line in enumerate(text.splitlines(), 1):
                 if line.strip():
@@ -165,6 +165,7 @@ def load_spot_file(path: str | Path) -> SpotHistory:
                     if not isinstance(obj, dict):
                         raise InputError(f"{p}:{n}: expected a JSON object with time and price")
                     yield n, obj
+
         rows = jsonl()
     else:
         reader = csv.DictReader(io.StringIO(text))
@@ -173,13 +174,17 @@ def load_spot_file(path: str | Path) -> SpotHistory:
     for n, row in rows:
         tk, pk, prk = _pick(row, _TIME_KEYS), _pick(row, _PRICE_KEYS), _pick(row, _PRODUCT_KEYS)
         if tk is None or pk is None:
-            raise InputError(f"{p}:{n}: a spot row needs a time and a price column, got {sorted(row)}",
-                             hint="name the columns time and price (and product, e.g. BTC-USD)")
+            raise InputError(
+                f"{p}:{n}: a spot row needs a time and a price column, got {sorted(row)}",
+                hint="name the columns time and price (and product, e.g. BTC-USD)",
+            )
         try:
             ts, price = parse_time_ms(row[tk]), float(row[pk])
         except (TypeError, ValueError):
-            raise InputError(f"{p}:{n}: bad time or price ({row[tk]!r}, {row[pk]!r})",
-                             hint="time as ISO-8601 or Unix seconds/ms, price a positive number") from None
+            raise InputError(
+                f"{p}:{n}: bad time or price ({row[tk]!r}, {row[pk]!r})",
+                hint="time as ISO-8601 or Unix seconds/ms, price a positive number",
+            ) from None
         if not price > 0:
             raise InputError(f"{p}:{n}: price must be positive, got {row[pk]!r}")
         product = str(row[prk]).replace("/", "-").upper() if prk is not None and row[prk] else ANY
@@ -243,8 +248,17 @@ def parse_ticks(venue: str, msg: Any) -> list[tuple[str, float]]:
 class LiveSpot:
     """A public exchange ticker over WebSocket, on its own thread, reconnecting; prices stamped on arrival."""
 
-    def __init__(self, venue: str, url: str, products: Sequence[str], *, clock_ms: Callable[[], int] | None = None,
-                 backoff_base: float = 0.5, backoff_max: float = 30.0, open_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        venue: str,
+        url: str,
+        products: Sequence[str],
+        *,
+        clock_ms: Callable[[], int] | None = None,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        open_timeout: float = 10.0,
+    ) -> None:
         if venue not in VENUES:
             raise UsageError(f"unknown spot venue '{venue}'", hint=f"use one of {', '.join(VENUES)} or file:PATH")
         self.venue, self.url, self.products = venue, url, list(products)
@@ -320,7 +334,7 @@ class LiveSpot:
                 log.info("spot feed %s: %s", self.url, self.last_error)
             if self._stop.is_set():
                 break
-            delay = min(self.backoff_max, self.backoff_base * (2 ** attempt)) * (0.5 + random.random() / 2)
+            delay = min(self.backoff_max, self.backoff_base * (2**attempt)) * (0.5 + random.random() / 2)
             attempt += 1
             self._notify()
             try:
@@ -377,8 +391,9 @@ def shared_spot(spec: str, *, products: Sequence[str] = ("BTC-USD", "ETH-USD")) 
         return src
 
 
-def open_spot(spec: str, *, products: Sequence[str] = ("BTC-USD", "ETH-USD"),
-              clock_ms: Callable[[], int] | None = None) -> SpotSource:
+def open_spot(
+    spec: str, *, products: Sequence[str] = ("BTC-USD", "ETH-USD"), clock_ms: Callable[[], int] | None = None
+) -> SpotSource:
     """Open a spot source from its descriptor (see the module docstring).
 
     Raises:
@@ -392,5 +407,7 @@ def open_spot(spec: str, *, products: Sequence[str] = ("BTC-USD", "ETH-USD"),
         return LiveSpot(venue, url or VENUES[venue], products, clock_ms=clock_ms)
     if Path(s).suffix.lower() in (".csv", ".jsonl", ".json") or Path(s).is_file():
         return FileSpot(s)
-    raise UsageError(f"unknown spot source '{spec}'",
-                     hint="use coinbase, kraken, coinbase:URL, kraken:URL or file:PATH (CSV/JSONL of time, price)")
+    raise UsageError(
+        f"unknown spot source '{spec}'",
+        hint="use coinbase, kraken, coinbase:URL, kraken:URL or file:PATH (CSV/JSONL of time, price)",
+    )

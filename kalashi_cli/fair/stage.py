@@ -32,8 +32,14 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def price_records(records: Iterable[Record], engine: FairEngine, *, decode: Callable[[Record], Market],
-                  stats: FairStats | None = None, now_ms: Callable[[], int] = _wall_ms) -> Iterator[Record]:
+def price_records(
+    records: Iterable[Record],
+    engine: FairEngine,
+    *,
+    decode: Callable[[Record], Market],
+    stats: FairStats | None = None,
+    now_ms: Callable[[], int] = _wall_ms,
+) -> Iterator[Record]:
     """Yield every input record, each event's ``fair`` records just before its markets.
 
     ``decode`` turns a market record into a Market (raising names the line); the books' time is

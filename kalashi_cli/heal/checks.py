@@ -91,8 +91,14 @@ def journal_writable(path: Path, *, timeout_s: float = 5.0) -> Check:
             waited = probe_write(path, timeout_s=timeout_s)
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
-                return DEGRADED, (f"{path} stayed locked by another writer for over {timeout_s:g} s "
-                                  "(a long transaction or a stuck process)"), {"locked": True}
+                return (
+                    DEGRADED,
+                    (
+                        f"{path} stayed locked by another writer for over {timeout_s:g} s "
+                        "(a long transaction or a stuck process)"
+                    ),
+                    {"locked": True},
+                )
             return FAILED, f"{path} is not writable: {e} (check permissions and free disk space)"
         except sqlite3.DatabaseError as e:
             return FAILED, f"{path} is not writable: {e} — {DAMAGED_ADVICE}"
@@ -124,8 +130,14 @@ def journal_integrity(path: Path, *, quick: bool = False) -> Check:
     return timed("journal_integrity", run)
 
 
-def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int] = _wall_ms,
-                  window_s: float = DRIFT_WINDOW_S, pending_grace_s: float = PENDING_GRACE_S) -> Check:
+def journal_drift(
+    path: Path,
+    *,
+    max_failures: int = 3,
+    now_ms: Callable[[], int] = _wall_ms,
+    window_s: float = DRIFT_WINDOW_S,
+    pending_grace_s: float = PENDING_GRACE_S,
+) -> Check:
     """Judge journal ↔ exchange agreement from what reconciliation recorded in the journal.
 
     ``facts["needs_reconcile"]`` is true when markets are blocked by orders whose outcome
@@ -142,8 +154,11 @@ def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int
             with _reading(path) as jr:
                 failures = int(jr.get_meta("reconcile_failures", "0") or 0)
                 unknown = jr.intents(status=IntentStatus.UNKNOWN)
-                pending = [i for i in jr.intents(status=IntentStatus.PENDING)
-                           if i.created_ms < now - int(pending_grace_s * 1000)]
+                pending = [
+                    i
+                    for i in jr.intents(status=IntentStatus.PENDING)
+                    if i.created_ms < now - int(pending_grace_s * 1000)
+                ]
                 events = jr.events("reconcile", limit=1)
         except JournalError as e:
             # no needs_reconcile: reconciling into a journal that cannot be read would not help
@@ -151,18 +166,32 @@ def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int
         last = events[0] if events else None
         last_detail: dict[str, Any] = last["detail"] if last else {}
         blocked = sorted({i.ticker for i in unknown} | {i.ticker for i in pending})
-        facts: dict[str, Any] = {"reconcile_failures": failures, "unknown_outcomes": len(unknown),
-                                 "unanswered": len(pending), "blocked_markets": blocked,
-                                 "needs_reconcile": bool(blocked) or failures > 0}
+        facts: dict[str, Any] = {
+            "reconcile_failures": failures,
+            "unknown_outcomes": len(unknown),
+            "unanswered": len(pending),
+            "blocked_markets": blocked,
+            "needs_reconcile": bool(blocked) or failures > 0,
+        }
         if failures >= max_failures:
-            return FAILED, (f"{failures} reconciliations in a row failed (limit {max_failures}): "
-                            f"{last_detail.get('error') or 'see the journal events'}; the risk gate halts trading"), facts
+            return (
+                FAILED,
+                (
+                    f"{failures} reconciliations in a row failed (limit {max_failures}): "
+                    f"{last_detail.get('error') or 'see the journal events'}; the risk gate halts trading"
+                ),
+                facts,
+            )
         problems = []
         if failures:
-            problems.append(f"the last {failures} reconciliation(s) failed ({last_detail.get('error') or 'unknown error'})")
+            problems.append(
+                f"the last {failures} reconciliation(s) failed ({last_detail.get('error') or 'unknown error'})"
+            )
         if unknown:
-            problems.append(f"{len(unknown)} order(s) with an unknown outcome block {', '.join(blocked[:5])}"
-                            f"{' …' if len(blocked) > 5 else ''} until reconciled")
+            problems.append(
+                f"{len(unknown)} order(s) with an unknown outcome block {', '.join(blocked[:5])}"
+                f"{' …' if len(blocked) > 5 else ''} until reconciled"
+            )
         if pending:
             problems.append(f"{len(pending)} order(s) journaled over {pending_grace_s:g} s ago were never answered")
         recent = last is not None and now - int(last["ts_ms"]) <= window_s * 1000
@@ -172,8 +201,11 @@ def journal_drift(path: Path, *, max_failures: int = 3, now_ms: Callable[[], int
             when = iso_ms(int(last["ts_ms"]))
             bits = []
             if drift:
-                bits.append("positions " + ", ".join(f"{t} (journal {v[0]}, exchange {v[1]})"
-                                                     for t, v in list(drift.items())[:5]) + " adopted from the exchange")
+                bits.append(
+                    "positions "
+                    + ", ".join(f"{t} (journal {v[0]}, exchange {v[1]})" for t, v in list(drift.items())[:5])
+                    + " adopted from the exchange"
+                )
             if orphans:
                 bits.append(f"{len(orphans)} resting order(s) unknown to the journal")
             problems.append(f"reconciliation at {when} found drift: {'; '.join(bits)}")
@@ -197,8 +229,11 @@ def trading_state(path: Path, *, halt_file: Path | None = None) -> Check:
     def run() -> CheckResult:
         hf = halt_file if halt_file is not None else _default_halt_file()
         if hf.exists():
-            return FAILED, f"HALTED: the halt file {hf} exists (remove it and run `kalashi resume --confirm`)", \
-                {"state": "HALTED"}
+            return (
+                FAILED,
+                f"HALTED: the halt file {hf} exists (remove it and run `kalashi resume --confirm`)",
+                {"state": "HALTED"},
+            )
         if not path.exists():
             return OK, "ACTIVE (no journal yet)", {"state": "ACTIVE"}
         try:
@@ -209,12 +244,14 @@ def trading_state(path: Path, *, halt_file: Path | None = None) -> Check:
         except JournalError as e:
             return FAILED, f"unknown: {unreadable(path, e)}", {"state": "UNKNOWN"}
         if stored == "HALTED":
-            return FAILED, f"HALTED: {reason or 'no reason recorded'} — `kalashi resume --confirm` lifts it", \
-                {"state": "HALTED"}
+            return (
+                FAILED,
+                f"HALTED: {reason or 'no reason recorded'} — `kalashi resume --confirm` lifts it",
+                {"state": "HALTED"},
+            )
         state = str(last[-1]["state"]) if last else "ACTIVE"
         if state == "REDUCING":
-            return DEGRADED, "REDUCING at the last iteration: only orders that reduce positions pass", \
-                {"state": state}
+            return DEGRADED, "REDUCING at the last iteration: only orders that reduce positions pass", {"state": state}
         return OK, state, {"state": state}
 
     return timed("trading_state", run)
@@ -227,13 +264,22 @@ def _default_halt_file() -> Path:
 
 
 #: what to do about a loop that is not running, when nothing restarts it
-LOOP_ADVICE = ("start it with `kalashi run-loop` (same --journal and mode), or run it under `kalashi heal`, which "
-               "restarts it; pass --no-loop if no loop belongs on this journal")
+LOOP_ADVICE = (
+    "start it with `kalashi run-loop` (same --journal and mode), or run it under `kalashi heal`, which "
+    "restarts it; pass --no-loop if no loop belongs on this journal"
+)
 
 
-def loop_heartbeat(path: Path, *, interval_s: float, now_ms: Callable[[], int] = _wall_ms,
-                   since_ms: int | None = None, hang_factor: float = 3.0, grace_s: float = 30.0,
-                   advice: str = LOOP_ADVICE) -> Check:
+def loop_heartbeat(
+    path: Path,
+    *,
+    interval_s: float,
+    now_ms: Callable[[], int] = _wall_ms,
+    since_ms: int | None = None,
+    hang_factor: float = 3.0,
+    grace_s: float = 30.0,
+    advice: str = LOOP_ADVICE,
+) -> Check:
     """Judge the run-loop alive by the journal's iterations table (its heartbeat).
 
     The age is measured from the end of the last iteration, or from ``since_ms`` (when the
@@ -257,8 +303,11 @@ def loop_heartbeat(path: Path, *, interval_s: float, now_ms: Callable[[], int] =
         if ref is None:
             return DEGRADED, f"no iteration in {path} yet: the loop has not run on this journal", facts
         age = (now - ref) / 1000
-        what = (f"last iteration {facts.get('last_iteration')} ended {_age_text(max(0.0, (now - last[0]) / 1000))} ago"
-                if last is not None else "no iteration yet")
+        what = (
+            f"last iteration {facts.get('last_iteration')} ended {_age_text(max(0.0, (now - last[0]) / 1000))} ago"
+            if last is not None
+            else "no iteration yet"
+        )
         if age <= limit:
             return OK, f"{what} (interval {interval_s:g} s)", facts
         if age <= 2 * limit:
@@ -330,8 +379,13 @@ def recent_iterations(path: Path, limit: int = 20) -> list[dict[str, Any]]:
 # -- the machine ----------------------------------------------------------------------------
 
 
-def disk_space(path: Path, *, usage: Callable[[Path], Any] = shutil.disk_usage,
-               degraded_below: int = DISK_DEGRADED_BYTES, failed_below: int = DISK_FAILED_BYTES) -> Check:
+def disk_space(
+    path: Path,
+    *,
+    usage: Callable[[Path], Any] = shutil.disk_usage,
+    degraded_below: int = DISK_DEGRADED_BYTES,
+    failed_below: int = DISK_FAILED_BYTES,
+) -> Check:
     """Check free space where the journal lives: < 1 GB degraded, < 100 MB failed."""
 
     def run() -> CheckResult:
@@ -423,8 +477,9 @@ def probe_http(url: str, *, timeout_s: float = 2.0) -> tuple[bool, str]:
     try:
         with socket.create_connection((host, port), timeout=timeout_s) as s:
             s.settimeout(timeout_s)
-            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
-                      "Accept: */*\r\n\r\n".encode())
+            s.sendall(
+                f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\nAccept: */*\r\n\r\n".encode()
+            )
             first = _read_line(s)
     except TimeoutError:
         return False, f"{url} accepted the connection but did not answer within {timeout_s:g} s (hung?)"
@@ -437,5 +492,3 @@ def probe_http(url: str, *, timeout_s: float = 2.0) -> tuple[bool, str]:
 
 
 # -- in-process checks (the bridge and the dashboard) ---------------------------------------
-
-

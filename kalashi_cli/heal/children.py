@@ -26,17 +26,43 @@ from .supervisor import ChildSpec
 KALASHI = (sys.executable, "-m", "kalashi_cli")
 
 
-def loop_child(*, mode: str, source: str, journal: Path, profile: str, interval_s: float | None,
-               effective_interval_s: float, hang_after_s: float | None = None, hang_factor: float = 3.0,
-               grace_s: float = 30.0, command: Sequence[str] = KALASHI) -> ChildSpec:
+def loop_child(
+    *,
+    mode: str,
+    source: str,
+    journal: Path,
+    profile: str,
+    interval_s: float | None,
+    effective_interval_s: float,
+    hang_after_s: float | None = None,
+    hang_factor: float = 3.0,
+    grace_s: float = 30.0,
+    command: Sequence[str] = KALASHI,
+) -> ChildSpec:
     """The run-loop: hung when the journal gets no new iteration for ``hang_after_s``."""
-    argv = [*command, "run-loop", f"--{mode}", "--source", source, "--journal", str(journal), "--profile", profile,
-            "--quiet"]
+    argv = [
+        *command,
+        "run-loop",
+        f"--{mode}",
+        "--source",
+        source,
+        "--journal",
+        str(journal),
+        "--profile",
+        profile,
+        "--quiet",
+    ]
     if interval_s is not None:
         argv += ["--interval", f"{interval_s:g}"]
     limit = hang_after_s if hang_after_s is not None else hang_limit_s(effective_interval_s, hang_factor, grace_s)
-    return ChildSpec("loop", tuple(argv), critical=True, heartbeat_ms=lambda: last_iteration_end_ms(journal),
-                     hang_after_s=limit, startup_grace_s=grace_s)
+    return ChildSpec(
+        "loop",
+        tuple(argv),
+        critical=True,
+        heartbeat_ms=lambda: last_iteration_end_ms(journal),
+        hang_after_s=limit,
+        startup_grace_s=grace_s,
+    )
 
 
 def journal_exists(journal: Path) -> Callable[[], tuple[bool, str]]:
@@ -60,32 +86,75 @@ def bridge_urls(ws_port: int, http_port: int) -> tuple[str, str]:
     return f"http://127.0.0.1:{http_port}/", f"http://127.0.0.1:{ws_port}/"
 
 
-def bridge_child(*, mode: str, journal: Path, profile: str, interval_s: float, ws_port: int, http_port: int,
-                 grace_s: float = 30.0, command: Sequence[str] = KALASHI) -> ChildSpec:
+def bridge_child(
+    *,
+    mode: str,
+    journal: Path,
+    profile: str,
+    interval_s: float,
+    ws_port: int,
+    http_port: int,
+    grace_s: float = 30.0,
+    command: Sequence[str] = KALASHI,
+) -> ChildSpec:
     """The dashboard bridge attached to the loop's journal; hung when its ports stop answering."""
-    argv = [*command, "serve-bridge", "--attach", f"--{mode}", "--journal", str(journal), "--profile", profile,
-            "--interval", f"{interval_s:g}", "--ws-port", str(ws_port), "--http-port", str(http_port), "--no-open",
-            "--quiet"]
-    return ChildSpec("bridge", tuple(argv), probe=probe_all(bridge_urls(ws_port, http_port)),
-                     startup_grace_s=grace_s, ready=journal_exists(journal))
+    argv = [
+        *command,
+        "serve-bridge",
+        "--attach",
+        f"--{mode}",
+        "--journal",
+        str(journal),
+        "--profile",
+        profile,
+        "--interval",
+        f"{interval_s:g}",
+        "--ws-port",
+        str(ws_port),
+        "--http-port",
+        str(http_port),
+        "--no-open",
+        "--quiet",
+    ]
+    return ChildSpec(
+        "bridge",
+        tuple(argv),
+        probe=probe_all(bridge_urls(ws_port, http_port)),
+        startup_grace_s=grace_s,
+        ready=journal_exists(journal),
+    )
 
 
 def mcp_url(port: int) -> str:
     return f"http://127.0.0.1:{port}/mcp"
 
 
-def mcp_child(*, mode: str, journal: Path, profile: str, port: int, grace_s: float = 30.0,
-              command: Sequence[str] = KALASHI) -> ChildSpec:
+def mcp_child(
+    *, mode: str, journal: Path, profile: str, port: int, grace_s: float = 30.0, command: Sequence[str] = KALASHI
+) -> ChildSpec:
     """The MCP server over streamable HTTP; hung when /mcp stops answering.
 
     On paper it gets its own journal (``…-mcp.sqlite``): a paper account lives inside the
     process that opened it, and the loop already holds the loop's.
     """
     own = journal.with_name(journal.stem + "-mcp" + journal.suffix) if mode == "paper" else journal
-    argv = [*command, "mcp-serve", "--transport", "http", "--port", str(port), f"--{mode}", "--journal", str(own),
-            "--profile", profile, "--quiet"]
-    return ChildSpec("mcp", tuple(argv), probe=probe_all([mcp_url(port)]), startup_grace_s=grace_s,
-                     ready=journal_exists(journal))
+    argv = [
+        *command,
+        "mcp-serve",
+        "--transport",
+        "http",
+        "--port",
+        str(port),
+        f"--{mode}",
+        "--journal",
+        str(own),
+        "--profile",
+        profile,
+        "--quiet",
+    ]
+    return ChildSpec(
+        "mcp", tuple(argv), probe=probe_all([mcp_url(port)]), startup_grace_s=grace_s, ready=journal_exists(journal)
+    )
 
 
 def parse_pairs(values: Sequence[str], what: str) -> list[tuple[str, str]]:

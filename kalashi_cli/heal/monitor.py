@@ -69,9 +69,22 @@ HEAL_EXIT_CODES: dict[int, str] = {
 EXCHANGE_CHECKS = ("exchange", "maintenance", "credentials", "clock_skew", "rate_limits")
 SIM = "paper on the built-in sim"
 #: where each check appears in tables and status (probes such as bridge/mcp sit after loop)
-CHECK_ORDER: dict[str, float] = {n: float(i) for i, n in enumerate(
-    [*EXCHANGE_CHECKS, "ws_feed", "loop", "journal_writable", "journal_integrity", "drift", "trading_state",
-     "disk_space", "redis"])}
+CHECK_ORDER: dict[str, float] = {
+    n: float(i)
+    for i, n in enumerate(
+        [
+            *EXCHANGE_CHECKS,
+            "ws_feed",
+            "loop",
+            "journal_writable",
+            "journal_integrity",
+            "drift",
+            "trading_state",
+            "disk_space",
+            "redis",
+        ]
+    )
+}
 REPAIRS_KEPT = 100
 SUPERVISED_LOOP_ADVICE = "heal stops and restarts it (see process.loop and heal-loop.log)"
 
@@ -130,7 +143,7 @@ def exchange_env_for(mode: str, source: str, environ: Mapping[str, str] | None =
     if head == "kalshi-demo":
         return demo()
     if head.startswith("kalshi:"):
-        return custom_env(head[len("kalshi:"):])
+        return custom_env(head[len("kalshi:") :])
     return None
 
 
@@ -148,9 +161,15 @@ def source_of(journal_path: Path, default: str = "sim", *, position: bool = True
     return src
 
 
-def collect_checks(cfg: HealConfig, *, transport: httpx.AsyncBaseTransport | None = None,
-                   now_ms: Callable[[], int] = _wall_ms, wall: Callable[[], float] = time.time,
-                   loop_since_ms: int | None = None, skip: frozenset[str] = frozenset()) -> list[Check]:
+def collect_checks(
+    cfg: HealConfig,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    now_ms: Callable[[], int] = _wall_ms,
+    wall: Callable[[], float] = time.time,
+    loop_since_ms: int | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> list[Check]:
     """Run every check that applies to ``cfg`` once (``skip`` leaves named checks out)."""
     rows = recent_iterations(cfg.journal_path, 20)
     checks: list[Check] = []
@@ -162,16 +181,27 @@ def collect_checks(cfg: HealConfig, *, transport: httpx.AsyncBaseTransport | Non
         else:
             from .probes import exchange_checks
 
-            checks.extend(exchange_checks(env, mode=cfg.mode, environ=cfg.environ, transport=transport,
-                                          wall=wall, iterations=rows))
+            checks.extend(
+                exchange_checks(
+                    env, mode=cfg.mode, environ=cfg.environ, transport=transport, wall=wall, iterations=rows
+                )
+            )
     from .probes import ws_mode_check
 
     checks.append(ws_mode_check(cfg.source, rows, mode=cfg.mode))
     if cfg.watch_loop:
         advice = SUPERVISED_LOOP_ADVICE if cfg.loop_supervised else LOOP_ADVICE
-        checks.append(loop_heartbeat(cfg.journal_path, interval_s=cfg.loop_interval_s, now_ms=now_ms,
-                                     since_ms=loop_since_ms, hang_factor=cfg.hang_factor, grace_s=cfg.hang_grace_s,
-                                     advice=advice))
+        checks.append(
+            loop_heartbeat(
+                cfg.journal_path,
+                interval_s=cfg.loop_interval_s,
+                now_ms=now_ms,
+                since_ms=loop_since_ms,
+                hang_factor=cfg.hang_factor,
+                grace_s=cfg.hang_grace_s,
+                advice=advice,
+            )
+        )
     checks.extend(http_alive(name, url) for name, url in cfg.probes)
     checks.append(journal_writable(cfg.journal_path))
     if "journal_integrity" not in skip:
@@ -219,8 +249,10 @@ def halt_trading(cfg: HealConfig, reason: str, *, loop_running: bool) -> tuple[b
     try:
         if loop_running and cfg.mode == "paper":
             set_halted(jr, reason)
-            return True, ("HALTED in the journal; the running loop's risk gate blocks new entries from its next "
-                          "iteration (resting paper orders stay until `kalashi halt`)")
+            return True, (
+                "HALTED in the journal; the running loop's risk gate blocks new entries from its next "
+                "iteration (resting paper orders stay until `kalashi halt`)"
+            )
         from ..context import open_broker, open_source
         from ..safety import halt
 
@@ -235,8 +267,10 @@ def halt_trading(cfg: HealConfig, reason: str, *, loop_running: bool) -> tuple[b
         finally:
             broker.close()
             src.close()
-        return True, (f"HALTED; {res.cancelled} resting order(s) cancelled, {res.remaining_resting} left"
-                       + (f" ({res.error})" if res.error else ""))
+        return True, (
+            f"HALTED; {res.cancelled} resting order(s) cancelled, {res.remaining_resting} left"
+            + (f" ({res.error})" if res.error else "")
+        )
     except JournalError as e:
         return by_file(f"the journal cannot be written ({e.message})")
     finally:
@@ -259,8 +293,12 @@ def reconcile_journal(cfg: HealConfig) -> tuple[bool, str]:
         src = open_source(source_of(cfg.journal_path, cfg.source))
         broker = open_broker(cfg.mode, src, jr, cfg.profile)
         try:
-            rep = reconcile(jr, broker, starting_balance=money(cfg.profile.paper.starting_balance),
-                            cancel_orphans=cfg.profile.risk.cancel_orphans)
+            rep = reconcile(
+                jr,
+                broker,
+                starting_balance=money(cfg.profile.paper.starting_balance),
+                cancel_orphans=cfg.profile.risk.cancel_orphans,
+            )
         finally:
             broker.close()
             src.close()
@@ -270,8 +308,10 @@ def reconcile_journal(cfg: HealConfig) -> tuple[bool, str]:
         jr.close()
     if not rep.ok:
         return False, f"reconciliation failed: {rep.error}"
-    return True, (f"reconciled: {len(rep.resolved)} unknown outcome(s) decided, {rep.fills_added} fill(s) added, "
-                  f"{rep.orders_updated} order(s) updated, drift in {sorted(rep.position_drift) or 'no position'}")
+    return True, (
+        f"reconciled: {len(rep.resolved)} unknown outcome(s) decided, {rep.fills_added} fill(s) added, "
+        f"{rep.orders_updated} order(s) updated, drift in {sorted(rep.position_drift) or 'no position'}"
+    )
 
 
 # -- the monitor ----------------------------------------------------------------------------
@@ -280,14 +320,23 @@ def reconcile_journal(cfg: HealConfig) -> tuple[bool, str]:
 class HealthMonitor:
     """Check on a schedule, repair, journal repairs, publish status, notify on changes."""
 
-    def __init__(self, cfg: HealConfig, *, supervisor: Supervisor | None = None, notifier: Notifier | None = None,
-                 sink: Callable[[dict[str, Any]], None] | None = None, check_every_s: float = 10.0,
-                 slow_every_s: float = 60.0, integrity_every_s: float = 300.0,
-                 reconcile_cooldown_s: float = 300.0,
-                 collect: Callable[..., list[Check]] = collect_checks,
-                 halt: Callable[[str, bool], tuple[bool, str]] | None = None,
-                 reconcile: Callable[[], tuple[bool, str]] | None = None,
-                 clock: Callable[[], float] = time.monotonic, wall_ms: Callable[[], int] = _wall_ms) -> None:
+    def __init__(
+        self,
+        cfg: HealConfig,
+        *,
+        supervisor: Supervisor | None = None,
+        notifier: Notifier | None = None,
+        sink: Callable[[dict[str, Any]], None] | None = None,
+        check_every_s: float = 10.0,
+        slow_every_s: float = 60.0,
+        integrity_every_s: float = 300.0,
+        reconcile_cooldown_s: float = 300.0,
+        collect: Callable[..., list[Check]] = collect_checks,
+        halt: Callable[[str, bool], tuple[bool, str]] | None = None,
+        reconcile: Callable[[], tuple[bool, str]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = _wall_ms,
+    ) -> None:
         if supervisor is not None and "loop" in supervisor.children and not cfg.loop_supervised:
             cfg = replace(cfg, loop_supervised=True)
         self.cfg = cfg
@@ -348,8 +397,11 @@ class HealthMonitor:
         """Run the checks once, repair what they found, publish, and notify on a change."""
         now = self.clock()
         self._next_round_at = now + self.check_every_s
-        skip = {name for name, (at, _) in self._cached.items()
-                if now - at < (self.integrity_every_s if name == "journal_integrity" else self.slow_every_s)}
+        skip = {
+            name
+            for name, (at, _) in self._cached.items()
+            if now - at < (self.integrity_every_s if name == "journal_integrity" else self.slow_every_s)
+        }
         since = None
         if self.supervisor is not None and self.supervisor.running("loop"):
             since = self.supervisor.children["loop"].started_ms
@@ -408,9 +460,16 @@ class HealthMonitor:
                 sup.restart_now("loop", why, action="reconcile")  # records its own repair
             return  # a loop in backoff reconciles when it starts; one given up is halted
         if loop_running:
-            self.record_repair(Repair(self.wall_ms(), "reconcile", "journal", False,
-                                      "skipped: a run-loop that heal does not supervise is running on this journal; "
-                                      f"it reconciles every {self.cfg.profile.loop.reconcile_every} iterations"))
+            self.record_repair(
+                Repair(
+                    self.wall_ms(),
+                    "reconcile",
+                    "journal",
+                    False,
+                    "skipped: a run-loop that heal does not supervise is running on this journal; "
+                    f"it reconciles every {self.cfg.profile.loop.reconcile_every} iterations",
+                )
+            )
             return
         ok, detail = self._reconcile_fn()
         self.record_repair(Repair(self.wall_ms(), "reconcile", "journal", ok, detail))
@@ -424,8 +483,15 @@ class HealthMonitor:
 
     def _on_give_up(self, child: Child, repair: Repair) -> None:
         if self.notifier is not None:
-            self.notifier.notify({"event": "gave_up", "target": child.name, "detail": repair.detail,
-                                  "ts": iso_ms(repair.ts_ms), "checks": [c.to_dict() for c in self.checks]})
+            self.notifier.notify(
+                {
+                    "event": "gave_up",
+                    "target": child.name,
+                    "detail": repair.detail,
+                    "ts": iso_ms(repair.ts_ms),
+                    "checks": [c.to_dict() for c in self.checks],
+                }
+            )
         if child.spec.critical:
             self._halt(f"kalashi heal gave up on {child.name}: {child.last_reason}", cause=f"gave-up:{child.name}")
 
@@ -474,15 +540,36 @@ class HealthMonitor:
         if new_status != old:
             self.status = new_status
             self.since_ms = self.wall_ms()
-            self.sink({"kind": "health", "v": 1, "name": "overall", "status": new_status,
-                       "detail": _summary(checks), "latency_ms": None})
+            self.sink(
+                {
+                    "kind": "health",
+                    "v": 1,
+                    "name": "overall",
+                    "status": new_status,
+                    "detail": _summary(checks),
+                    "latency_ms": None,
+                }
+            )
             if self.cfg.journal_path.exists():  # never create a journal just to say so
-                rec = {"kind": "health", "v": 1, "name": "heal", "status": new_status,
-                       "detail": f"kalashi heal: {_summary(checks)}", "latency_ms": None}
+                rec = {
+                    "kind": "health",
+                    "v": 1,
+                    "name": "heal",
+                    "status": new_status,
+                    "detail": f"kalashi heal: {_summary(checks)}",
+                    "latency_ms": None,
+                }
                 self._journal_write("heal's status", lambda jr: jr.add_records([rec]))
             if self.notifier is not None and (old is not None or new_status != OK):
-                self.notifier.notify({"event": "health_changed", "from": old or "unknown", "to": new_status,
-                                      "ts": iso_ms(self.since_ms), "checks": [c.to_dict() for c in checks]})
+                self.notifier.notify(
+                    {
+                        "event": "health_changed",
+                        "from": old or "unknown",
+                        "to": new_status,
+                        "ts": iso_ms(self.since_ms),
+                        "checks": [c.to_dict() for c in checks],
+                    }
+                )
         self._publish()
 
     def _publish(self) -> None:
@@ -493,10 +580,16 @@ class HealthMonitor:
     def _build_snapshot(self) -> dict[str, Any]:
         status = self.status or "unknown"
         out: dict[str, Any] = {
-            "v": 1, "status": status, "exit_code": exit_code(status) if self.status else None,
+            "v": 1,
+            "status": status,
+            "exit_code": exit_code(status) if self.status else None,
             "summary": _summary(self.checks) if self.checks else "no check has run yet",
-            "since": iso_ms(self.since_ms), "updated": iso_ms(self.wall_ms()), "rounds": self.rounds,
-            "mode": self.cfg.mode, "source": self.cfg.source, "journal": str(self.cfg.journal_path),
+            "since": iso_ms(self.since_ms),
+            "updated": iso_ms(self.wall_ms()),
+            "rounds": self.rounds,
+            "mode": self.cfg.mode,
+            "source": self.cfg.source,
+            "journal": str(self.cfg.journal_path),
             "checks": [c.to_dict() for c in self.checks],
             "repairs": [r.to_dict() for r in self.repairs],
             "repair_counts": dict(self.repair_counts),
@@ -510,8 +603,12 @@ class HealthMonitor:
         from urllib.parse import urlsplit
 
         # the host only: webhook paths often carry a secret token
-        return {"host": urlsplit(self.notifier.url).hostname, "sent": self.notifier.sent,
-                "failed": self.notifier.failed, "last_error": self.notifier.last_error or None}
+        return {
+            "host": urlsplit(self.notifier.url).hostname,
+            "sent": self.notifier.sent,
+            "failed": self.notifier.failed,
+            "last_error": self.notifier.last_error or None,
+        }
 
     def snapshot(self) -> dict[str, Any]:
         """The latest status (what GET /api/v1/status serves)."""

@@ -149,8 +149,9 @@ def _span_text(delta: timedelta) -> str:
     return f"{d} d {h} h" if d else f"{h} h {m} min" if h else f"{m} min"
 
 
-def maintenance_check(now: datetime, windows: Sequence[tuple[datetime, datetime]] = (),
-                      schedule_note: str = "") -> Check:
+def maintenance_check(
+    now: datetime, windows: Sequence[tuple[datetime, datetime]] = (), schedule_note: str = ""
+) -> Check:
     """Degraded inside a maintenance window (weekly or from the exchange schedule); else say the next."""
     t0 = time.perf_counter()
     inside = [(s, e) for s, e in windows if s <= now < e]
@@ -162,8 +163,13 @@ def maintenance_check(now: datetime, windows: Sequence[tuple[datetime, datetime]
     elif in_weekly_maintenance(now):
         end = now.astimezone(eastern()).replace(hour=MAINTENANCE_END_H, minute=0, second=0, microsecond=0)
         facts = {"in_window": True, "until": end.isoformat()}
-        status, detail = DEGRADED, ("scheduled maintenance window (Thursdays 03:00–05:00 ET): no new orders, "
-                                    "expect disconnects; trading resumes after 05:00 ET")
+        status, detail = (
+            DEGRADED,
+            (
+                "scheduled maintenance window (Thursdays 03:00–05:00 ET): no new orders, "
+                "expect disconnects; trading resumes after 05:00 ET"
+            ),
+        )
     else:
         nxt = next_weekly_maintenance(now)
         upcoming = sorted(s for s, _ in windows if s > now)
@@ -205,8 +211,9 @@ class Probe:
     dates: list[tuple[float, float, float]] = field(default_factory=list)
 
 
-def _date_watch(inner: httpx.AsyncBaseTransport, wall: Callable[[], float],
-                dates: list[tuple[float, float, float]]) -> httpx.AsyncBaseTransport:
+def _date_watch(
+    inner: httpx.AsyncBaseTransport, wall: Callable[[], float], dates: list[tuple[float, float, float]]
+) -> httpx.AsyncBaseTransport:
     import httpx
 
     class DateWatch(httpx.AsyncBaseTransport):
@@ -230,9 +237,14 @@ def _date_watch(inner: httpx.AsyncBaseTransport, wall: Callable[[], float],
     return DateWatch()
 
 
-async def probe_exchange(env: KalshiEnv, *, credentials: Credentials | None = None,
-                         transport: httpx.AsyncBaseTransport | None = None,
-                         wall: Callable[[], float] = time.time, timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
+async def probe_exchange(
+    env: KalshiEnv,
+    *,
+    credentials: Credentials | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    wall: Callable[[], float] = time.time,
+    timeout_s: float = PROBE_TIMEOUT_S,
+) -> Probe:
     """Call status, schedule and (with credentials) balance and account limits once each."""
     import httpx
 
@@ -243,8 +255,14 @@ async def probe_exchange(env: KalshiEnv, *, credentials: Credentials | None = No
     probe = Probe(host=httpx.URL(env.rest_url).host)
     inner = transport if transport is not None else httpx.AsyncHTTPTransport()
     auth = KalshiAuth(credentials) if credentials is not None else None
-    client = KalshiClient(env.rest_url, auth=auth, transport=_date_watch(inner, wall, probe.dates),
-                          timeout=timeout_s, retry=RetryPolicy(max_retries=0), user_agent="kalashi-heal/0.1")
+    client = KalshiClient(
+        env.rest_url,
+        auth=auth,
+        transport=_date_watch(inner, wall, probe.dates),
+        timeout=timeout_s,
+        retry=RetryPolicy(max_retries=0),
+        user_agent="kalashi-heal/0.1",
+    )
 
     async def call(coro: Any) -> Answer:
         t0 = time.perf_counter()
@@ -277,8 +295,13 @@ def exchange_status_check(probe: Probe, in_maintenance: bool) -> Check:
     down = DEGRADED if in_maintenance else FAILED
     why = " (inside a maintenance window)" if in_maintenance else ""
     if not a.ok:
-        return Check("exchange", down, f"cannot get the status of {probe.host}: {_err(a.error)}{why}", a.latency_ms,
-                     {"reachable": False})
+        return Check(
+            "exchange",
+            down,
+            f"cannot get the status of {probe.host}: {_err(a.error)}{why}",
+            a.latency_ms,
+            {"reachable": False},
+        )
     body = a.body if isinstance(a.body, Mapping) else {}
     from ..kalshi.wire import parse_exchange_status
 
@@ -286,20 +309,38 @@ def exchange_status_check(probe: Probe, in_maintenance: bool) -> Check:
     facts = {"reachable": True, "exchange_active": st.exchange_active, "trading_active": st.trading_active}
     resume = body.get("exchange_estimated_resume_time")
     if not st.exchange_active:
-        return Check("exchange", down, f"{probe.host} reports the exchange paused (exchange_active false)"
-                     + (f", estimated resume {resume}" if resume else "") + why, a.latency_ms, facts)
+        return Check(
+            "exchange",
+            down,
+            f"{probe.host} reports the exchange paused (exchange_active false)"
+            + (f", estimated resume {resume}" if resume else "")
+            + why,
+            a.latency_ms,
+            facts,
+        )
     if not st.trading_active:
-        return Check("exchange", DEGRADED, f"{probe.host} reachable, but trading is paused (outside trading hours "
-                     "or a pause); cancels still work", a.latency_ms, facts)
+        return Check(
+            "exchange",
+            DEGRADED,
+            f"{probe.host} reachable, but trading is paused (outside trading hours or a pause); cancels still work",
+            a.latency_ms,
+            facts,
+        )
     paused = [i for i, active in st.by_shard if not active]
     if paused:
-        return Check("exchange", DEGRADED, f"{probe.host} trading active, but paused on exchange shard(s) "
-                     f"{', '.join(map(str, paused))}", a.latency_ms, facts)
+        return Check(
+            "exchange",
+            DEGRADED,
+            f"{probe.host} trading active, but paused on exchange shard(s) {', '.join(map(str, paused))}",
+            a.latency_ms,
+            facts,
+        )
     return Check("exchange", OK, f"{probe.host} reachable in {a.latency_ms} ms, trading active", a.latency_ms, facts)
 
 
-def credentials_check(probe: Probe, *, mode: str, configured: bool, load_error: Exception | None = None,
-                      withheld: str = "") -> Check:
+def credentials_check(
+    probe: Probe, *, mode: str, configured: bool, load_error: Exception | None = None, withheld: str = ""
+) -> Check:
     """Whether the API key is present and accepted (GET /portfolio/balance)."""
     from ..errors import AuthError, PermissionDenied
 
@@ -307,25 +348,48 @@ def credentials_check(probe: Probe, *, mode: str, configured: bool, load_error: 
     if load_error is not None:
         return Check("credentials", FAILED if needs else DEGRADED, f"credentials unusable: {load_error}")
     if withheld:
-        return Check("credentials", OK, f"an API key is set but not sent to {probe.host}: paper needs none there "
-                     f"({withheld})", facts={"configured": True, "sent": False})
+        return Check(
+            "credentials",
+            OK,
+            f"an API key is set but not sent to {probe.host}: paper needs none there ({withheld})",
+            facts={"configured": True, "sent": False},
+        )
     if not configured or probe.balance is None:
         if needs:
-            return Check("credentials", FAILED, f"{mode} trading needs KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH; "
-                         "they are not set")
+            return Check(
+                "credentials",
+                FAILED,
+                f"{mode} trading needs KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH; they are not set",
+            )
         return Check("credentials", OK, "not configured (public market data needs none)", facts={"configured": False})
     a = probe.balance
     if a.ok:
-        return Check("credentials", OK, f"API key accepted by {probe.host} (GET /portfolio/balance)", a.latency_ms,
-                     {"configured": True, "accepted": True})
+        return Check(
+            "credentials",
+            OK,
+            f"API key accepted by {probe.host} (GET /portfolio/balance)",
+            a.latency_ms,
+            {"configured": True, "accepted": True},
+        )
     if isinstance(a.error, AuthError):
-        return Check("credentials", FAILED, f"{probe.host} rejected the API key: {a.error} (check the key, its "
-                     "environment, and the clock)", a.latency_ms, {"configured": True, "accepted": False})
+        return Check(
+            "credentials",
+            FAILED,
+            f"{probe.host} rejected the API key: {a.error} (check the key, its environment, and the clock)",
+            a.latency_ms,
+            {"configured": True, "accepted": False},
+        )
     if isinstance(a.error, PermissionDenied):
-        return Check("credentials", DEGRADED, f"the API key lacks a scope: {a.error}", a.latency_ms,
-                     {"configured": True, "accepted": True})
-    return Check("credentials", DEGRADED, f"could not verify the API key: {a.error}", a.latency_ms,
-                 {"configured": True})
+        return Check(
+            "credentials",
+            DEGRADED,
+            f"the API key lacks a scope: {a.error}",
+            a.latency_ms,
+            {"configured": True, "accepted": True},
+        )
+    return Check(
+        "credentials", DEGRADED, f"could not verify the API key: {a.error}", a.latency_ms, {"configured": True}
+    )
 
 
 def clock_skew_check(probe: Probe) -> Check:
@@ -338,11 +402,20 @@ def clock_skew_check(probe: Probe) -> Check:
     from ..kalshi.env import is_loopback_host
 
     if is_loopback_host(probe.host):
-        return Check("clock_skew", OK, f"{probe.host} is on this machine (a simulator): its Date is its market "
-                     "clock and signatures are checked against this clock", facts={"loopback": True})
+        return Check(
+            "clock_skew",
+            OK,
+            f"{probe.host} is on this machine (a simulator): its Date is its market "
+            "clock and signatures are checked against this clock",
+            facts={"loopback": True},
+        )
     if not probe.dates:
-        return Check("clock_skew", DEGRADED, f"no Date header from {probe.host}: cannot measure clock skew "
-                     "(signatures carry the local time; keep NTP running)")
+        return Check(
+            "clock_skew",
+            DEGRADED,
+            f"no Date header from {probe.host}: cannot measure clock skew "
+            "(signatures carry the local time; keep NTP running)",
+        )
     # the fastest round trip bounds the error best; Date is truncated to the second, so its
     # true time is on average half a second later
     sent, got, server = min(probe.dates, key=lambda d: d[1] - d[0])
@@ -352,15 +425,17 @@ def clock_skew_check(probe: Probe) -> Check:
     side = "ahead of" if skew > 0 else "behind"
     text = f"local clock {abs(skew):.1f} s {side} {probe.host} (HTTP Date, ±0.5 s; round trip {rtt_ms} ms)"
     if abs(skew) > SKEW_FAILED_S:
-        return Check("clock_skew", FAILED, f"{text}: signed requests will be refused — sync the clock (NTP)",
-                     facts=facts)
+        return Check(
+            "clock_skew", FAILED, f"{text}: signed requests will be refused — sync the clock (NTP)", facts=facts
+        )
     if abs(skew) > SKEW_DEGRADED_S:
         return Check("clock_skew", DEGRADED, f"{text}: sync the clock (NTP)", facts=facts)
     return Check("clock_skew", OK, text, facts=facts)
 
 
-def read_rate_usage(rows: Sequence[Mapping[str, Any]], read_rate: float, read_capacity: float
-                    ) -> tuple[float, float] | None:
+def read_rate_usage(
+    rows: Sequence[Mapping[str, Any]], read_rate: float, read_capacity: float
+) -> tuple[float, float] | None:
     """The loop's read-bucket use from journal iterations: (average fraction, worst iteration's fraction).
 
     Average = tokens of all iterations ÷ the wall time they span ÷ the refill rate. An
@@ -407,26 +482,49 @@ def rate_limits_check(probe: Probe | None, rows: Sequence[Mapping[str, Any]]) ->
     usage = read_rate_usage(rows, rate, cap)
     facts: dict[str, Any] = {"read_rate": rate, "read_capacity": cap, "tier": limits.usage_tier if limits else "basic"}
     if usage is None:
-        return Check("rate_limits", OK, f"{tier}, read {rate}/s: the loop made no REST calls in its recent "
-                     "iterations", latency, facts)
+        return Check(
+            "rate_limits",
+            OK,
+            f"{tier}, read {rate}/s: the loop made no REST calls in its recent iterations",
+            latency,
+            facts,
+        )
     avg, worst = usage
     facts |= {"read_use": round(avg, 4), "worst_iteration_use": round(worst, 4)}
     text = f"the loop uses {avg:.0%} of the read budget on average ({tier}, {rate} tokens/s)"
     if avg >= RATE_FAILED:
-        return Check("rate_limits", FAILED, f"{text}: saturated, every call waits — list fewer markets, use ws=1, "
-                     "or a higher tier", latency, facts)
+        return Check(
+            "rate_limits",
+            FAILED,
+            f"{text}: saturated, every call waits — list fewer markets, use ws=1, or a higher tier",
+            latency,
+            facts,
+        )
     if avg >= RATE_DEGRADED:
         return Check("rate_limits", DEGRADED, f"{text}: little headroom", latency, facts)
     if worst >= 1.0:
-        return Check("rate_limits", DEGRADED, f"{text}, but an iteration needed {worst:.1f}× the refill rate in "
-                     "bursts beyond a full bucket (it waited on the limiter)", latency, facts)
+        return Check(
+            "rate_limits",
+            DEGRADED,
+            f"{text}, but an iteration needed {worst:.1f}× the refill rate in "
+            "bursts beyond a full bucket (it waited on the limiter)",
+            latency,
+            facts,
+        )
     return Check("rate_limits", OK, text, latency, facts)
 
 
-def exchange_checks(env: KalshiEnv, *, mode: str, environ: Mapping[str, str],
-                    transport: httpx.AsyncBaseTransport | None = None, now: Callable[[], datetime] | None = None,
-                    wall: Callable[[], float] = time.time, iterations: Sequence[Mapping[str, Any]] = (),
-                    timeout_s: float = PROBE_TIMEOUT_S) -> list[Check]:
+def exchange_checks(
+    env: KalshiEnv,
+    *,
+    mode: str,
+    environ: Mapping[str, str],
+    transport: httpx.AsyncBaseTransport | None = None,
+    now: Callable[[], datetime] | None = None,
+    wall: Callable[[], float] = time.time,
+    iterations: Sequence[Mapping[str, Any]] = (),
+    timeout_s: float = PROBE_TIMEOUT_S,
+) -> list[Check]:
     """Probe the exchange once and return the exchange, maintenance, credentials, clock and rate checks."""
     from ..errors import KalashiError
     from ..kalshi.auth import credentials_present, try_load_credentials
@@ -446,15 +544,18 @@ def exchange_checks(env: KalshiEnv, *, mode: str, environ: Mapping[str, str],
                 creds = None
     except KalashiError as e:
         creds, load_error = None, e
-    probe = asyncio.run(probe_exchange(env, credentials=creds, transport=transport, wall=wall,
-                                       timeout_s=timeout_s))
+    probe = asyncio.run(probe_exchange(env, credentials=creds, transport=transport, wall=wall, timeout_s=timeout_s))
     moment = now() if now is not None else datetime.fromtimestamp(wall(), UTC)
     windows = parse_maintenance_windows(probe.schedule.body) if probe.schedule.ok else []
     note = "" if probe.schedule.ok else f"exchange schedule unavailable ({_err(probe.schedule.error)})"
     maint = maintenance_check(moment, windows, note)
-    return [exchange_status_check(probe, bool(maint.facts.get("in_window"))), maint,
-            credentials_check(probe, mode=mode, configured=configured, load_error=load_error, withheld=withheld),
-            clock_skew_check(probe), rate_limits_check(probe, iterations)]
+    return [
+        exchange_status_check(probe, bool(maint.facts.get("in_window"))),
+        maint,
+        credentials_check(probe, mode=mode, configured=configured, load_error=load_error, withheld=withheld),
+        clock_skew_check(probe),
+        rate_limits_check(probe, iterations),
+    ]
 
 
 def ws_mode_check(source: str, rows: Sequence[Mapping[str, Any]], *, mode: str = "paper") -> Check:
@@ -473,8 +574,13 @@ def ws_mode_check(source: str, rows: Sequence[Mapping[str, Any]], *, mode: str =
     last = counts[-1]
     facts = {"markets_last": last, "markets_usual": usual}
     if usual and last < usual / 2:
-        return Check("ws_feed", DEGRADED, f"the last iteration saw {last} markets against {usual} usually: "
-                     "many books are stale (the feed resyncs them)", facts=facts)
+        return Check(
+            "ws_feed",
+            DEGRADED,
+            f"the last iteration saw {last} markets against {usual} usually: "
+            "many books are stale (the feed resyncs them)",
+            facts=facts,
+        )
     return Check("ws_feed", OK, f"the last iteration saw {last} markets ({usual} usually)", facts=facts)
 
 

@@ -45,8 +45,9 @@ def metrics_text(status: Mapping[str, Any]) -> str:
     checks = status.get("checks") or []
     procs = status.get("processes") or []
 
-    def gauge(name: str, help_: str, samples: Iterable[tuple[dict[str, str], float]],
-              label: str | None = None) -> Metric:
+    def gauge(
+        name: str, help_: str, samples: Iterable[tuple[dict[str, str], float]], label: str | None = None
+    ) -> Metric:
         fam = GaugeMetricFamily(name, help_, labels=[label] if label else None)
         for labels, value in samples:
             fam.add_metric([labels[label]] if label else [], value)
@@ -60,26 +61,55 @@ def metrics_text(status: Mapping[str, Any]) -> str:
 
     def families() -> Iterable[Metric]:
         yield gauge("kalashi_heal_up", "1 while kalashi heal is serving.", [({}, 1)])
-        yield gauge("kalashi_health_overall", "Overall health: 0 ok, 1 degraded, 2 failed.",
-                    [({}, SEVERITY.get(str(status.get("status")), 2))])
-        yield gauge("kalashi_health_status", "Health of each check: 0 ok, 1 degraded, 2 failed.",
-                    [({"check": c["name"]}, SEVERITY.get(c["status"], 2)) for c in checks], "check")
-        yield gauge("kalashi_health_check_duration_seconds", "How long each check took, in seconds.",
-                    [({"check": c["name"]}, float(c.get("latency_ms") or 0) / 1000) for c in checks], "check")
-        yield gauge("kalashi_process_up", "1 when the supervised process is running.",
-                    [({"process": p["name"]}, 1 if p["state"] == "running" else 0) for p in procs], "process")
-        yield counter("kalashi_process_restarts_total", "Restarts of each supervised process since heal started.",
-                      "process", [(p["name"], int(p.get("restarts") or 0)) for p in procs])
-        yield counter("kalashi_repairs_total", "Repairs heal made since it started, by action.", "action",
-                      sorted((status.get("repair_counts") or {}).items()))
+        yield gauge(
+            "kalashi_health_overall",
+            "Overall health: 0 ok, 1 degraded, 2 failed.",
+            [({}, SEVERITY.get(str(status.get("status")), 2))],
+        )
+        yield gauge(
+            "kalashi_health_status",
+            "Health of each check: 0 ok, 1 degraded, 2 failed.",
+            [({"check": c["name"]}, SEVERITY.get(c["status"], 2)) for c in checks],
+            "check",
+        )
+        yield gauge(
+            "kalashi_health_check_duration_seconds",
+            "How long each check took, in seconds.",
+            [({"check": c["name"]}, float(c.get("latency_ms") or 0) / 1000) for c in checks],
+            "check",
+        )
+        yield gauge(
+            "kalashi_process_up",
+            "1 when the supervised process is running.",
+            [({"process": p["name"]}, 1 if p["state"] == "running" else 0) for p in procs],
+            "process",
+        )
+        yield counter(
+            "kalashi_process_restarts_total",
+            "Restarts of each supervised process since heal started.",
+            "process",
+            [(p["name"], int(p.get("restarts") or 0)) for p in procs],
+        )
+        yield counter(
+            "kalashi_repairs_total",
+            "Repairs heal made since it started, by action.",
+            "action",
+            sorted((status.get("repair_counts") or {}).items()),
+        )
         loop = next((c for c in checks if c["name"] == "loop"), None)
         facts = (loop or {}).get("facts") or {}
         if "iteration_age_s" in facts:
-            yield gauge("kalashi_loop_iteration_age_seconds", "Seconds since the journal's last iteration ended.",
-                        [({}, float(facts["iteration_age_s"]))])
+            yield gauge(
+                "kalashi_loop_iteration_age_seconds",
+                "Seconds since the journal's last iteration ended.",
+                [({}, float(facts["iteration_age_s"]))],
+            )
         if "last_iteration" in facts:
-            yield gauge("kalashi_loop_last_iteration", "Number of the journal's last iteration.",
-                        [({}, int(facts["last_iteration"]))])
+            yield gauge(
+                "kalashi_loop_last_iteration",
+                "Number of the journal's last iteration.",
+                [({}, int(facts["last_iteration"]))],
+            )
 
     class Snapshot:
         def collect(self) -> Iterable[Metric]:
@@ -97,8 +127,9 @@ class StatusServer:
         self.snapshot = snapshot
         self.host = host
         self.requested_port = port
-        self._http = HttpServer(host, port, self.answer, name="kalashi-heal-status",
-                                server_version="kalashi-heal/0.1", access_log=log)
+        self._http = HttpServer(
+            host, port, self.answer, name="kalashi-heal-status", server_version="kalashi-heal/0.1", access_log=log
+        )
 
     @property
     def port(self) -> int:

@@ -117,10 +117,17 @@ class Child:
 class Supervisor:
     """Start, watch and restart a set of child processes (one ``poll()`` per supervision step)."""
 
-    def __init__(self, specs: Sequence[ChildSpec], *, policy: RestartPolicy | None = None,
-                 log_dir: Path | None = None, on_repair: Callable[[Repair], None] | None = None,
-                 on_give_up: Callable[[Child, Repair], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic, wall_ms: Callable[[], int] = _wall_ms) -> None:
+    def __init__(
+        self,
+        specs: Sequence[ChildSpec],
+        *,
+        policy: RestartPolicy | None = None,
+        log_dir: Path | None = None,
+        on_repair: Callable[[Repair], None] | None = None,
+        on_give_up: Callable[[Child, Repair], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = _wall_ms,
+    ) -> None:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"child names must be unique: {names}")
@@ -131,7 +138,8 @@ class Supervisor:
         self.clock = clock
         self.wall_ms = wall_ms
         self.children: dict[str, Child] = {
-            s.name: Child(s, (log_dir / f"heal-{s.name}.log") if log_dir is not None else None) for s in specs}
+            s.name: Child(s, (log_dir / f"heal-{s.name}.log") if log_dir is not None else None) for s in specs
+        }
 
     # -- the supervision step ---------------------------------------------------------------
     def start(self) -> list[Repair]:
@@ -185,8 +193,12 @@ class Supervisor:
         killed = self._terminate(c, self.policy.term_timeout_s)
         c.last_exit = c.proc.returncode if c.proc is not None else None
         self._close_log(c)
-        r = self._repair("kill-hung", c.name, killed, f"{hung}; " + (
-            "stopped it (SIGTERM/SIGKILL)" if killed else "it did not die even after SIGKILL"))
+        r = self._repair(
+            "kill-hung",
+            c.name,
+            killed,
+            f"{hung}; " + ("stopped it (SIGTERM/SIGKILL)" if killed else "it did not die even after SIGKILL"),
+        )
         return [r, *self._failed(c, hung)]
 
     def _hang_reason(self, c: Child, up: float) -> str | None:
@@ -238,17 +250,33 @@ class Supervisor:
         used = self._restarts_in_window(c, at=self.clock() + delay)  # the budget when the restart would be due
         if used >= self.policy.max_restarts:
             c.state = ChildState.GAVE_UP
-            r = self._repair("give-up", c.name, False,
-                             f"{c.name} failed again after {used} restarts in {self.policy.window_s:g} s "
-                             f"({reason}); not restarting it")
-            log.error("%s %s; giving up: %d restart(s) in %g s already used the budget, not restarting it",
-                      c.name, reason, used, self.policy.window_s)
+            r = self._repair(
+                "give-up",
+                c.name,
+                False,
+                f"{c.name} failed again after {used} restarts in {self.policy.window_s:g} s "
+                f"({reason}); not restarting it",
+            )
+            log.error(
+                "%s %s; giving up: %d restart(s) in %g s already used the budget, not restarting it",
+                c.name,
+                reason,
+                used,
+                self.policy.window_s,
+            )
             self.on_give_up(c, r)
             return [r]
         c.state = ChildState.BACKOFF
         c.next_start_at = self.clock() + delay
-        log.warning("%s %s; restarting in %.1f s (restart %d of %d allowed in %g s)", c.name, reason, delay,
-                    used + 1, self.policy.max_restarts, self.policy.window_s)
+        log.warning(
+            "%s %s; restarting in %.1f s (restart %d of %d allowed in %g s)",
+            c.name,
+            reason,
+            delay,
+            used + 1,
+            self.policy.max_restarts,
+            self.policy.window_s,
+        )
         return []
 
     def _restart(self, c: Child) -> list[Repair]:
@@ -267,9 +295,15 @@ class Supervisor:
         except OSError as e:
             r = self._repair("restart", c.name, False, f"could not start {c.name}: {e.strerror or e}")
             return [r, *self._failed(c, f"could not start: {e.strerror or e}")]
-        return [self._repair("restart", c.name, True,
-                             f"restarted {c.name} (pid {c.pid}) after it {c.last_reason}; restart {len(c.history)} "
-                             f"of {self.policy.max_restarts} allowed in {self.policy.window_s:g} s")]
+        return [
+            self._repair(
+                "restart",
+                c.name,
+                True,
+                f"restarted {c.name} (pid {c.pid}) after it {c.last_reason}; restart {len(c.history)} "
+                f"of {self.policy.max_restarts} allowed in {self.policy.window_s:g} s",
+            )
+        ]
 
     def restart_now(self, name: str, why: str, *, action: str = "restart") -> Repair:
         """Restart a running child deliberately (e.g. so the loop reconciles on start-up).
@@ -290,8 +324,12 @@ class Supervisor:
             self._failed(c, f"could not start: {e.strerror or e}")
             return r
         c.restarts += 1
-        return self._repair(action, name, True, f"restarted {name} (pid {c.pid}) to {why}"
-                            + ("" if stopped else " (the old process needed SIGKILL)"))
+        return self._repair(
+            action,
+            name,
+            True,
+            f"restarted {name} (pid {c.pid}) to {why}" + ("" if stopped else " (the old process needed SIGKILL)"),
+        )
 
     def stop(self, timeout_s: float | None = None) -> None:
         """Stop every child, last started first, each with SIGTERM then SIGKILL."""
@@ -315,9 +353,14 @@ class Supervisor:
             f.flush()
             out = f
         try:
-            c.proc = subprocess.Popen(list(c.spec.argv), stdin=subprocess.DEVNULL,
-                                      stdout=out if c.spec.keep_stdout else subprocess.DEVNULL, stderr=out,
-                                      env=env, start_new_session=True)
+            c.proc = subprocess.Popen(
+                list(c.spec.argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out if c.spec.keep_stdout else subprocess.DEVNULL,
+                stderr=out,
+                env=env,
+                start_new_session=True,
+            )
         finally:
             if not isinstance(out, int):
                 out.close()  # the child has its own copy
@@ -349,8 +392,10 @@ class Supervisor:
         if c.log_path is not None and c.proc is not None and c.proc.returncode is not None:
             try:
                 with c.log_path.open("ab") as f:
-                    f.write(f"--- heal {iso_ms(self.wall_ms())} pid {c.proc.pid} ended: "
-                            f"{_exit_text(c.proc.returncode)}\n".encode())
+                    f.write(
+                        f"--- heal {iso_ms(self.wall_ms())} pid {c.proc.pid} ended: "
+                        f"{_exit_text(c.proc.returncode)}\n".encode()
+                    )
             except OSError:
                 pass
 
@@ -387,17 +432,27 @@ class Supervisor:
         out = []
         for c in self.children.values():
             in_window = sum(1 for t in c.history if now - t <= self.policy.window_s)
-            out.append({
-                "name": c.name, "state": c.state.value, "pid": c.pid if c.state is ChildState.RUNNING else None,
-                "command": list(c.spec.argv), "critical": c.spec.critical, "restarts": c.restarts,
-                "restarts_in_window": in_window, "max_restarts": self.policy.max_restarts,
-                "started": iso_ms(c.started_ms) if c.started_ms else None,
-                "uptime_s": round(now - c.started_at, 3) if c.state is ChildState.RUNNING else None,
-                "last_exit": c.last_exit, "last_reason": c.last_reason or None,
-                "next_start_in_s": round(max(0.0, c.next_start_at - now), 3) if c.state is ChildState.BACKOFF else None,
-                "waiting_for": c.waiting_for or None,
-                "log": str(c.log_path) if c.log_path is not None else None,
-            })
+            out.append(
+                {
+                    "name": c.name,
+                    "state": c.state.value,
+                    "pid": c.pid if c.state is ChildState.RUNNING else None,
+                    "command": list(c.spec.argv),
+                    "critical": c.spec.critical,
+                    "restarts": c.restarts,
+                    "restarts_in_window": in_window,
+                    "max_restarts": self.policy.max_restarts,
+                    "started": iso_ms(c.started_ms) if c.started_ms else None,
+                    "uptime_s": round(now - c.started_at, 3) if c.state is ChildState.RUNNING else None,
+                    "last_exit": c.last_exit,
+                    "last_reason": c.last_reason or None,
+                    "next_start_in_s": round(max(0.0, c.next_start_at - now), 3)
+                    if c.state is ChildState.BACKOFF
+                    else None,
+                    "waiting_for": c.waiting_for or None,
+                    "log": str(c.log_path) if c.log_path is not None else None,
+                }
+            )
         return out
 
     def checks(self) -> list[Check]:
@@ -412,7 +467,9 @@ class Supervisor:
             elif c.state is ChildState.WAITING:
                 out.append(Check(name, DEGRADED, f"not started yet: {c.waiting_for or 'waiting'}"))
             elif c.state is ChildState.BACKOFF:
-                out.append(Check(name, DEGRADED, f"{c.last_reason}; restarting in {max(0.0, c.next_start_at - now):.0f} s"))
+                out.append(
+                    Check(name, DEGRADED, f"{c.last_reason}; restarting in {max(0.0, c.next_start_at - now):.0f} s")
+                )
             elif c.state is ChildState.GAVE_UP:
                 out.append(Check(name, FAILED, f"gave up after {c.restarts} restart(s): {c.last_reason}"))
             else:
@@ -423,7 +480,8 @@ class Supervisor:
 _ERROR_WORDS = re.compile(
     r"error|exception|traceback|fatal|fail|cannot|can't|could not|couldn't|unable|refused|denied|invalid|"
     r"unknown|not found|no such|missing|abort|panic|killed|out of memory|permission|timed? ?out|corrupt|malformed",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def looks_like_an_error(line: str) -> bool:

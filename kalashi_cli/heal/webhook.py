@@ -47,8 +47,9 @@ def client_for(url: str, *, timeout_s: float = TIMEOUT_S) -> httpx.Client:
     return httpx.Client(timeout=timeout_s, trust_env=not loopback, headers={"User-Agent": USER_AGENT})
 
 
-def post_json(url: str, payload: dict[str, Any], *, timeout_s: float = TIMEOUT_S,
-              client: httpx.Client | None = None) -> tuple[bool, str]:
+def post_json(
+    url: str, payload: dict[str, Any], *, timeout_s: float = TIMEOUT_S, client: httpx.Client | None = None
+) -> tuple[bool, str]:
     """POST ``payload`` as JSON once; return (delivered, plain-words detail). Never raises.
 
     ``client`` (else a fresh one for this call) carries the connection; redirects are not followed.

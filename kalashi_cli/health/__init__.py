@@ -26,6 +26,7 @@ OK, DEGRADED, FAILED = "ok", "degraded", "failed"
 #: severity order; the overall status is the worst of the checks
 SEVERITY: dict[str, int] = {OK: 0, DEGRADED: 1, FAILED: 2}
 
+
 @dataclass(frozen=True, slots=True)
 class Check:
     """One check's result. ``facts`` carries the numbers behind it (for status JSON and metrics)."""
@@ -37,8 +38,14 @@ class Check:
     facts: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def to_record(self) -> dict[str, Any]:
-        return {"kind": "health", "v": 1, "name": self.name, "status": self.status, "detail": self.detail,
-                "latency_ms": str(self.latency_ms)}
+        return {
+            "kind": "health",
+            "v": 1,
+            "name": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "latency_ms": str(self.latency_ms),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The check for status JSON: the record's fields without kind/v, plus its facts."""
@@ -132,8 +139,13 @@ class Repair:
     detail: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ts": iso_ms(self.ts_ms), "action": self.action, "target": self.target, "ok": self.ok,
-                "detail": self.detail}
+        return {
+            "ts": iso_ms(self.ts_ms),
+            "action": self.action,
+            "target": self.target,
+            "ok": self.ok,
+            "detail": self.detail,
+        }
 
     def to_record(self) -> dict[str, Any]:
         return {"kind": "repair", "v": 1, **self.to_dict()}
@@ -144,8 +156,14 @@ class Repair:
         ok when it worked, degraded when it did not, failed for a give-up.
         """
         status = FAILED if self.action == "give-up" else OK if self.ok else DEGRADED
-        return {"kind": "health", "v": 1, "name": "repairs", "status": status,
-                "detail": f"{self.action} {self.target}: {self.detail}", "latency_ms": None}
+        return {
+            "kind": "health",
+            "v": 1,
+            "name": "repairs",
+            "status": status,
+            "detail": f"{self.action} {self.target}: {self.detail}",
+            "latency_ms": None,
+        }
 
     def journal(self, jr: Any) -> None:
         """Write this repair into a journal: event ``repair`` and its health record in ``records``.
@@ -153,8 +171,11 @@ class Repair:
         Raises:
             JournalError: the journal cannot be written.
         """
-        jr.add_event("repair", {"action": self.action, "target": self.target, "ok": self.ok, "detail": self.detail},
-                     ts_ms=self.ts_ms)
+        jr.add_event(
+            "repair",
+            {"action": self.action, "target": self.target, "ok": self.ok, "detail": self.detail},
+            ts_ms=self.ts_ms,
+        )
         jr.add_records([self.to_health()], ts_ms=self.ts_ms)
 
 
@@ -221,8 +242,9 @@ def bucket_headroom_check(limiters: Mapping[str, Any]) -> Check:
                 low.append(f"{label} {name}")
     detail = "token buckets: " + ", ".join(parts)
     if low:
-        return Check("rate_limits", DEGRADED, f"{detail} — {', '.join(low)} nearly empty: calls wait",
-                     _ms_since(t0), facts)
+        return Check(
+            "rate_limits", DEGRADED, f"{detail} — {', '.join(low)} nearly empty: calls wait", _ms_since(t0), facts
+        )
     return Check("rate_limits", OK, detail, _ms_since(t0), facts)
 
 

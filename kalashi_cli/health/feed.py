@@ -54,8 +54,13 @@ def last_message_ms(feed: Any) -> int | None:
     return max(stamps) if stamps else None
 
 
-def feed_check(feed: Any, *, now_ms: Callable[[], int] = _wall_ms, degraded_age_s: float = FEED_DEGRADED_AGE_S,
-               failed_age_s: float = FEED_FAILED_AGE_S) -> Check:
+def feed_check(
+    feed: Any,
+    *,
+    now_ms: Callable[[], int] = _wall_ms,
+    degraded_age_s: float = FEED_DEGRADED_AGE_S,
+    failed_age_s: float = FEED_FAILED_AGE_S,
+) -> Check:
     """Judge a live feed by connection, last message age and stale books (name ``ws_feed``)."""
 
     def run() -> CheckResult:
@@ -63,9 +68,15 @@ def feed_check(feed: Any, *, now_ms: Callable[[], int] = _wall_ms, degraded_age_
         stale = sorted(t for t, b in books.items() if b.stale)
         last = last_message_ms(feed)
         age = None if last is None else max(0.0, (now_ms() - last) / 1000)
-        facts: dict[str, Any] = {"connected": feed.connected.is_set(), "books": len(books), "stale_books": len(stale),
-                                 "last_message_age_s": None if age is None else round(age, 3),
-                                 "reconnects": feed.reconnects, "gaps": feed.store.gaps, "resyncs": feed.resyncs}
+        facts: dict[str, Any] = {
+            "connected": feed.connected.is_set(),
+            "books": len(books),
+            "stale_books": len(stale),
+            "last_message_age_s": None if age is None else round(age, 3),
+            "reconnects": feed.reconnects,
+            "gaps": feed.store.gaps,
+            "resyncs": feed.resyncs,
+        }
         if not feed.connected.is_set():
             return FAILED, f"not connected ({feed.reconnects} reconnects so far); the feed retries with backoff", facts
         what = "no book message yet" if age is None else f"last book message {age:.0f} s ago"
@@ -74,8 +85,14 @@ def feed_check(feed: Any, *, now_ms: Callable[[], int] = _wall_ms, degraded_age_
         if age is not None and age > failed_age_s:
             return FAILED, f"{what}: the feed looks silent (limit {failed_age_s:g} s)", facts
         if stale:
-            return DEGRADED, (f"{len(stale)} of {len(books)} books stale ({', '.join(stale[:3])}"
-                              f"{' …' if len(stale) > 3 else ''}): not traded until resynced; {what}"), facts
+            return (
+                DEGRADED,
+                (
+                    f"{len(stale)} of {len(books)} books stale ({', '.join(stale[:3])}"
+                    f"{' …' if len(stale) > 3 else ''}): not traded until resynced; {what}"
+                ),
+                facts,
+            )
         if age is not None and age > degraded_age_s:
             return DEGRADED, f"{what} (quiet markets, or a silent connection)", facts
         return OK, f"{len(books)} books fresh; {what}", facts
@@ -83,8 +100,9 @@ def feed_check(feed: Any, *, now_ms: Callable[[], int] = _wall_ms, degraded_age_
     return timed("ws_feed", run)
 
 
-async def resync_stale_books(feed: Any, *, now_ms: Callable[[], int] = _wall_ms,
-                             silent_after_s: float = FEED_FAILED_AGE_S) -> tuple[bool, str]:
+async def resync_stale_books(
+    feed: Any, *, now_ms: Callable[[], int] = _wall_ms, silent_after_s: float = FEED_FAILED_AGE_S
+) -> tuple[bool, str]:
     """Repair a feed: reconnect a silent connection, or ask for fresh snapshots of stale books.
 
     Must run on the feed's event loop. Returns (done, plain-words detail). A reconnect
@@ -98,8 +116,11 @@ async def resync_stale_books(feed: Any, *, now_ms: Callable[[], int] = _wall_ms,
     last = last_message_ms(feed)
     if last is not None and (now_ms() - last) / 1000 > silent_after_s and feed.connected.is_set():
         await feed.reconnect()
-        return True, f"closed a connection silent for {(now_ms() - last) / 1000:.0f} s; the feed reconnects and " \
-                     "resubscribes every market"
+        return (
+            True,
+            f"closed a connection silent for {(now_ms() - last) / 1000:.0f} s; the feed reconnects and "
+            "resubscribes every market",
+        )
     stale = sorted(t for t, b in feed.store.books.items() if b.stale)
     if not stale:
         return False, "no stale books"
@@ -122,8 +143,14 @@ _watches: weakref.WeakKeyDictionary[Any, _Watch] = weakref.WeakKeyDictionary()
 _watch_lock = threading.Lock()  # the loop thread and a dashboard/MCP health read may both ask
 
 
-def repair_source_feed(source: Any, journal: Any, *, publish: Callable[[dict[str, Any]], None] | None = None,
-                       check: Check | None = None, now_ms: Callable[[], int] = _wall_ms) -> Repair | None:
+def repair_source_feed(
+    source: Any,
+    journal: Any,
+    *,
+    publish: Callable[[dict[str, Any]], None] | None = None,
+    check: Check | None = None,
+    now_ms: Callable[[], int] = _wall_ms,
+) -> Repair | None:
     """Resync the WebSocket feed of an in-process Kalshi source that has been unwell a while.
 
     Does nothing for any other source, for a feed that is ok, before it has been unwell for

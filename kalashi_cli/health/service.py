@@ -5,22 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import (
-    DEGRADED,
-    FAILED,
-    OK,
-    Check,
-    bucket_headroom_check,
-    feed_of,
-    recent_repairs,
-    timed,
-    trading_state_status,
-)
+from . import DEGRADED, FAILED, OK, Check, bucket_headroom_check, feed_of, recent_repairs, timed, trading_state_status
 from .feed import feed_check, repair_source_feed
 
 
 def service_checks(svc: Any) -> list[Check]:
     """The quick checks over ``svc``, the service's read model (:class:`~kalashi_cli.service.read.ReadModel`)."""
+
     def loop() -> tuple[str, str]:
         st = svc.loop_status()
         if svc.account.last_error:
@@ -53,8 +44,13 @@ def service_checks(svc: Any) -> list[Check]:
             return DEGRADED, f"positions drifted and were adopted from the exchange: {sorted(rep.position_drift)}"
         return OK, f"journal = exchange ({rep.corrections} corrections at last sync)"
 
-    checks = [timed("loop", loop), timed("journal", journal), timed("trading_state", state),
-              timed("exchange", exchange), timed("reconciliation", drift)]
+    checks = [
+        timed("loop", loop),
+        timed("journal", journal),
+        timed("trading_state", state),
+        timed("exchange", exchange),
+        timed("reconciliation", drift),
+    ]
     feed = feed_of(svc.source)
     feed_health = None
     if feed is not None:
@@ -66,8 +62,10 @@ def service_checks(svc: Any) -> list[Check]:
     checks.append(recent_repairs(svc.journal.path))
     if feed_health is not None:
         checks.append(feed_health)
-    clients: dict[str, Any] = {"source": getattr(svc.source, "client", None),
-                               "broker": getattr(svc.broker, "client", None)}
+    clients: dict[str, Any] = {
+        "source": getattr(svc.source, "client", None),
+        "broker": getattr(svc.broker, "client", None),
+    }
     limiters = {label: c.limiter for label, c in clients.items() if _is_kalshi_client(c)}
     if limiters:
         checks.append(bucket_headroom_check(limiters))

@@ -102,14 +102,10 @@ def load_private_key(pem: bytes) -> PrivateKey:
         # The library's message can quote parts of the input; say what to do instead.
         raise AuthError(
             "the private key file is not a readable, unencrypted PEM private key",
-            hint="use the .key file Kalshi gave you (-----BEGIN RSA PRIVATE KEY----- or "
-            "-----BEGIN PRIVATE KEY-----)",
+            hint="use the .key file Kalshi gave you (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)",
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
-        raise AuthError(
-            f"unsupported private key type {type(key).__name__}",
-            hint="Kalshi keys are RSA or Ed25519",
-        )
+        raise AuthError(f"unsupported private key type {type(key).__name__}", hint="Kalshi keys are RSA or Ed25519")
     return key
 
 
@@ -160,8 +156,9 @@ def load_credentials(env: Mapping[str, str] = os.environ) -> Credentials:
     try:
         pem = path.read_bytes()
     except OSError as e:
-        raise AuthError(f"cannot read the private key file {path}: {e.strerror}",
-                        hint=f"check {KEY_PATH_VAR}") from None
+        raise AuthError(
+            f"cannot read the private key file {path}: {e.strerror}", hint=f"check {KEY_PATH_VAR}"
+        ) from None
     return Credentials(key_id, load_private_key(pem), environment=declared)
 
 
@@ -191,9 +188,10 @@ def declared_key_environment(value: str) -> str | None:
         return text.lower()
     origin = server_origin(text)
     if origin is None:
-        raise AuthError(f"{KEY_ENV_VAR} must be demo, prod or the http(s) URL of a Kalshi-compatible server, "
-                        f"got {text!r}",
-                        hint=f"unset {KEY_ENV_VAR}, or set it to demo, prod or e.g. https://sim.example.net:8800")
+        raise AuthError(
+            f"{KEY_ENV_VAR} must be demo, prod or the http(s) URL of a Kalshi-compatible server, got {text!r}",
+            hint=f"unset {KEY_ENV_VAR}, or set it to demo, prod or e.g. https://sim.example.net:8800",
+        )
     return origin
 
 

@@ -67,8 +67,8 @@ def fast_price(text: str) -> Price:
 def fast_count(text: str) -> Count:
     """Parse a count string; the common two-decimal form without the general parser."""
     i = text.find(".")
-    if i >= 0 and len(text) - i == 3 and text[i + 1:].isdigit():
-        return Count(int(text[:i] + text[i + 1:]))
+    if i >= 0 and len(text) - i == 3 and text[i + 1 :].isdigit():
+        return Count(int(text[:i] + text[i + 1 :]))
     return parse_count(text)
 
 
@@ -243,14 +243,13 @@ class LocalBook:
                 raise AssertionError(f"{self.ticker}: sorted prices {prices} do not match levels {levels}")
 
     def __repr__(self) -> str:
-        return (f"LocalBook({self.ticker!r}, yes={len(self.yes)} levels, no={len(self.no)} levels, "
-                f"stale={self.stale})")
+        return f"LocalBook({self.ticker!r}, yes={len(self.yes)} levels, no={len(self.no)} levels, stale={self.stale})"
 
 
 def _levels(levels: dict[Price, Count], prices: list[Price], depth: int | None) -> tuple[Level, ...]:
     if depth is None or depth >= len(prices):
         return tuple([(p, levels[p]) for p in reversed(prices)])
-    return tuple([(p, levels[p]) for p in prices[:-depth - 1:-1]]) if depth > 0 else ()
+    return tuple([(p, levels[p]) for p in prices[: -depth - 1 : -1]]) if depth > 0 else ()
 
 
 def _parse_levels(raw: Any, no_side: bool) -> list[Level]:
@@ -339,8 +338,9 @@ class BookStore:
         pending, self.pending_resync = self.pending_resync, {}
         return pending
 
-    def load_rest_book(self, ticker: str, yes_bids: Iterable[Level], no_bids: Iterable[Level],
-                       *, ts_ms: int = 0) -> None:
+    def load_rest_book(
+        self, ticker: str, yes_bids: Iterable[Level], no_bids: Iterable[Level], *, ts_ms: int = 0
+    ) -> None:
         """Seed a book from REST (bids best first, NO side in NO prices)."""
         b = self.book(ticker)
         b.replace(yes_bids, no_bids)
@@ -466,8 +466,11 @@ class BookStore:
         if book.crossed():
             self.crossed_snapshots += 1
             book.stale = True
-            log.error("crossed snapshot for %s (best YES bid + best NO bid >= $1): wrong NO-side "
-                      "price convention? book kept stale", book.ticker)
+            log.error(
+                "crossed snapshot for %s (best YES bid + best NO bid >= $1): wrong NO-side "
+                "price convention? book kept stale",
+                book.ticker,
+            )
         self.touched = book
         if self.changes is not None:
             self.changes.push(book.ticker)

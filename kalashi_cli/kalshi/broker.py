@@ -98,16 +98,23 @@ class KalshiBroker:
         check_broker_environment(mode, env)
         check_key_environment(credentials, env)
         if mode == "live" and not consented:
-            raise ConsentError("live broker created without consent",
-                               hint="call check_live_consent(...) first and pass consented=True")
+            raise ConsentError(
+                "live broker created without consent", hint="call check_live_consent(...) first and pass consented=True"
+            )
         self.mode: Mode = mode
         self.env = env
         self.subaccount = subaccount
         self.counter = CallCounter()
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self._loop = LoopThread(name=f"kalashi-broker-{mode}")
-        self.client = KalshiClient(env.rest_url, auth=KalshiAuth(credentials), transport=transport,
-                                   limiter=limiter, timeout=timeout, counter=self.counter)
+        self.client = KalshiClient(
+            env.rest_url,
+            auth=KalshiAuth(credentials),
+            transport=transport,
+            limiter=limiter,
+            timeout=timeout,
+            counter=self.counter,
+        )
         self._fills_since_ms = self._clock_ms()
         self._seen_fills: set[str] = set()
         self._closed = False
@@ -169,8 +176,9 @@ class KalshiBroker:
 
     def cancel(self, order_id: str, ticker: str) -> Count:
         """Cancel one resting order; return the count removed (``reduced_by``)."""
-        answer = self._loop.run(self.client.cancel_order(order_id, market_ticker=ticker or None,
-                                                         subaccount=self.subaccount))
+        answer = self._loop.run(
+            self.client.cancel_order(order_id, market_ticker=ticker or None, subaccount=self.subaccount)
+        )
         raw = answer.get("reduced_by") or answer.get("reduced_by_fp")
         return parse_count(raw) if isinstance(raw, str) and raw else Count(0)
 
@@ -194,24 +202,40 @@ class KalshiBroker:
         Raises:
             OrderRejected (400), NotFound, Conflict (the new id was used), OutcomeUnknown (reconcile).
         """
-        body = {"ticker": order.ticker, "side": order.side, "price": fmt_price(price), "count": fmt_count(count),
-                "updated_client_order_id": client_order_id}
+        body = {
+            "ticker": order.ticker,
+            "side": order.side,
+            "price": fmt_price(price),
+            "count": fmt_count(count),
+            "updated_client_order_id": client_order_id,
+        }
         if order.client_order_id:
             body["client_order_id"] = order.client_order_id
         answer = self._loop.run(self.client.amend_order(order.order_id, body, subaccount=self.subaccount))
         ack = parse_order_ack(answer)
         # an amended order is a resting GTC order: what remains rests
-        status = (OrderStatus.RESTING if ack.remaining_count > 0 else OrderStatus.EXECUTED if ack.fill_count
-                  else OrderStatus.CANCELED)
+        status = (
+            OrderStatus.RESTING
+            if ack.remaining_count > 0
+            else OrderStatus.EXECUTED
+            if ack.fill_count
+            else OrderStatus.CANCELED
+        )
         return replace(ack, client_order_id=ack.client_order_id or client_order_id, status=status)
 
-    def decrease(self, order: ExchangeOrder, *, reduce_by: Count | None = None,
-                 reduce_to: Count | None = None) -> Count:
+    def decrease(
+        self, order: ExchangeOrder, *, reduce_by: Count | None = None, reduce_to: Count | None = None
+    ) -> Count:
         """POST …/decrease with exactly one of reduce_by / reduce_to; return the remaining count."""
-        answer = self._loop.run(self.client.decrease_order(
-            order.order_id, reduce_by=fmt_count(reduce_by) if reduce_by is not None else None,
-            reduce_to=fmt_count(reduce_to) if reduce_to is not None else None, market_ticker=order.ticker,
-            subaccount=self.subaccount))
+        answer = self._loop.run(
+            self.client.decrease_order(
+                order.order_id,
+                reduce_by=fmt_count(reduce_by) if reduce_by is not None else None,
+                reduce_to=fmt_count(reduce_to) if reduce_to is not None else None,
+                market_ticker=order.ticker,
+                subaccount=self.subaccount,
+            )
+        )
         left = count_of(answer, "remaining_count") if isinstance(answer, Mapping) else None
         return left if left is not None else self.order(order.order_id).remaining_count
 
@@ -225,15 +249,22 @@ class KalshiBroker:
         if not wanted:
             return []
         rows = self._loop.run(self.client.get_queue_positions(market_tickers=wanted, subaccount=self.subaccount))
-        return [QueuePosition(_str_of(r, "order_id"), _str_of(r, "market_ticker") or _str_of(r, "ticker"),
-                              count_of(r, "queue_position") or Count(0)) for r in rows]
+        return [
+            QueuePosition(
+                _str_of(r, "order_id"),
+                _str_of(r, "market_ticker") or _str_of(r, "ticker"),
+                count_of(r, "queue_position") or Count(0),
+            )
+            for r in rows
+        ]
 
     def batch_cancel(self, orders: Sequence[ExchangeOrder]) -> list[Count | KalashiError]:
         """DELETE /portfolio/events/orders/batched (one request, 2 tokens per order); per-order answers."""
         if not orders:
             return []
-        answer = self._loop.run(self.client.batch_cancel_orders(
-            [{"order_id": o.order_id, "market_ticker": o.ticker} for o in orders]))
+        answer = self._loop.run(
+            self.client.batch_cancel_orders([{"order_id": o.order_id, "market_ticker": o.ticker} for o in orders])
+        )
         items = answer.get("orders") if isinstance(answer, Mapping) else None
         by_id = {i.get("order_id"): i for i in items or () if isinstance(i, Mapping)}
         out: list[Count | KalashiError] = []
@@ -260,15 +291,17 @@ class KalshiBroker:
 
     def orders(self, *, ticker: str | None = None, status: str | None = None) -> list[ExchangeOrder]:
         """List orders (GET /portfolio/orders, all pages)."""
-        raw = self._loop.run(self._collect(self.client.iter_orders(ticker=ticker, status=status,
-                                                                   subaccount=self.subaccount)))
+        raw = self._loop.run(
+            self._collect(self.client.iter_orders(ticker=ticker, status=status, subaccount=self.subaccount))
+        )
         return [parse_exchange_order(o) for o in raw]
 
     def fills(self, *, ticker: str | None = None, since_ms: int | None = None) -> list[ExchangeFill]:
         """List fills (GET /portfolio/fills); ``since_ms`` filters to fills at or after it."""
         min_ts = since_ms // 1000 if since_ms is not None else None
-        raw = self._loop.run(self._collect(self.client.iter_fills(ticker=ticker, min_ts=min_ts,
-                                                                  subaccount=self.subaccount)))
+        raw = self._loop.run(
+            self._collect(self.client.iter_fills(ticker=ticker, min_ts=min_ts, subaccount=self.subaccount))
+        )
         fills = [parse_fill(f) for f in raw]
         if since_ms is not None:
             fills = [f for f in fills if f.ts_ms >= since_ms]
@@ -346,8 +379,10 @@ def open_broker(
     override = None if base_url else env_override(environ)
     if override is not None and mode == "live":
         # never let a leftover simulator URL decide where real money goes (or seem to)
-        raise ConsentError(f"{EXCHANGE_URL_VAR} is set ({override.rest_url}) but live trading only talks to "
-                           "Kalshi production", hint=f"unset {EXCHANGE_URL_VAR} to trade live")
+        raise ConsentError(
+            f"{EXCHANGE_URL_VAR} is set ({override.rest_url}) but live trading only talks to Kalshi production",
+            hint=f"unset {EXCHANGE_URL_VAR} to trade live",
+        )
     target = custom_env(base_url) if base_url else override or (DEMO if mode == "demo" else PROD)
     return KalshiBroker(mode, target, creds, consented=consented, transport=transport, **kw)
 

@@ -13,15 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..domain import Market
-from .wire import (
-    EventInfo,
-    SeriesInfo,
-    parse_event,
-    parse_market,
-    parse_series,
-    series_for_event,
-    ts_ms_of,
-)
+from .wire import EventInfo, SeriesInfo, parse_event, parse_market, parse_series, series_for_event, ts_ms_of
 
 _MARKET_FIELDS = frozenset(f.name for f in dataclasses.fields(Market))
 
@@ -45,8 +37,9 @@ def market_extras(market: Market, *, event_market_count: int | None = None) -> M
 class MarketCatalog:
     """Series and event metadata cached across iterations, and market → domain conversion."""
 
-    def __init__(self, *, series_ttl_s: float = 3600.0, events_ttl_s: float = 900.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, series_ttl_s: float = 3600.0, events_ttl_s: float = 900.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.series: dict[str, SeriesInfo] = {}
         self.events: dict[str, EventInfo] = {}
         self.series_ttl_s = series_ttl_s
@@ -93,8 +86,16 @@ class MarketCatalog:
         """
         event_ticker = d.get("event_ticker") or ""
         event = self.events.get(event_ticker)
-        series_ticker = d.get("series_ticker") or (event.series_ticker if event else "") or \
-            series_for_event(event_ticker, self.series)
+        series_ticker = (
+            d.get("series_ticker")
+            or (event.series_ticker if event else "")
+            or series_for_event(event_ticker, self.series)
+        )
         close = d.get("close_time")
-        return parse_market(d, series=self.series.get(series_ticker), event=event, series_ticker=series_ticker,
-                            extra=extra_fields(close if isinstance(close, str) else "", event_market_count))
+        return parse_market(
+            d,
+            series=self.series.get(series_ticker),
+            event=event,
+            series_ticker=series_ticker,
+            extra=extra_fields(close if isinstance(close, str) else "", event_market_count),
+        )

@@ -43,14 +43,10 @@ class KalshiEnv:
 
 
 PROD = KalshiEnv(
-    "prod",
-    "https://external-api.kalshi.com/trade-api/v2",
-    "wss://external-api-ws.kalshi.com/trade-api/ws/v2",
+    "prod", "https://external-api.kalshi.com/trade-api/v2", "wss://external-api-ws.kalshi.com/trade-api/ws/v2"
 )
 DEMO = KalshiEnv(
-    "demo",
-    "https://external-api.demo.kalshi.co/trade-api/v2",
-    "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2",
+    "demo", "https://external-api.demo.kalshi.co/trade-api/v2", "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"
 )
 
 #: Every host Kalshi documents, recommended and legacy (§1).
@@ -141,8 +137,10 @@ def env_named(name: str) -> KalshiEnv:
         return DEMO
     hint = "use kalshi (prod), kalshi-demo, or kalshi:URL for a Kalshi-compatible server"
     if key == "sim" or key.startswith("replay"):
-        hint = ("the built-in sim and replays are generated or already recorded — start `kalashi sim-exchange` "
-                "and use kalshi:http://127.0.0.1:8800/trade-api/v2, or use kalshi / kalshi-demo")
+        hint = (
+            "the built-in sim and replays are generated or already recorded — start `kalashi sim-exchange` "
+            "and use kalshi:http://127.0.0.1:8800/trade-api/v2, or use kalshi / kalshi-demo"
+        )
     raise UsageError(f"unknown Kalshi environment {name!r}", hint=hint)
 
 
@@ -172,8 +170,8 @@ def check_key_environment(credentials: Credentials, env: KalshiEnv) -> None:
         raise ConsentError(
             f"the API key is declared as {what} ({KEY_ENV_VAR}={declared}) "
             f"but the target is Kalshi {env.name} ({_host(env.rest_url)})",
-            hint=f"use a {env.name} key, or point at the {declared} environment "
-            "(demo and prod keys are separate)" if declared in ("demo", "prod")
+            hint=f"use a {env.name} key, or point at the {declared} environment (demo and prod keys are separate)"
+            if declared in ("demo", "prod")
             else f"use a Kalshi {env.name} key for Kalshi {env.name}",
         )
 
@@ -198,12 +196,16 @@ def signing_allowed(credentials: Credentials, env: KalshiEnv) -> bool:
 def signing_refusal_hint(credentials: Credentials, env: KalshiEnv) -> str:
     """Say how to let requests to ``env`` be signed (for a refusal message)."""
     if env.name == "prod":
-        return (f"if this is a production key, set {KEY_ENV_VAR}=prod (an undeclared key may be a demo key, "
-                "and demo keys are never sent to production)")
+        return (
+            f"if this is a production key, set {KEY_ENV_VAR}=prod (an undeclared key may be a demo key, "
+            "and demo keys are never sent to production)"
+        )
     if env.name == "demo":
         return f"use a demo key, or unset {KEY_ENV_VAR} / set it to demo"
-    return (f"keys go to loopback servers and Kalshi only; to send this key to {_host(env.rest_url)}, "
-            f"declare it for that server: {KEY_ENV_VAR}={server_origin(env.rest_url)}")
+    return (
+        f"keys go to loopback servers and Kalshi only; to send this key to {_host(env.rest_url)}, "
+        f"declare it for that server: {KEY_ENV_VAR}={server_origin(env.rest_url)}"
+    )
 
 
 def check_broker_environment(mode: str, env: KalshiEnv) -> None:
@@ -236,10 +238,7 @@ def check_broker_environment(mode: str, env: KalshiEnv) -> None:
 
 
 def check_live_consent(
-    live_flag: bool,
-    profile_allow_live: bool,
-    credentials_present: bool,
-    trading_active: bool | None,
+    live_flag: bool, profile_allow_live: bool, credentials_present: bool, trading_active: bool | None
 ) -> None:
     """Refuse live trading unless every consent is present; name every missing piece.
 

@@ -47,8 +47,16 @@ class BatchTooLarge(UsageError):
 class TokenBucket:
     """A refilling bucket: ``rate`` tokens per second up to ``capacity``; waits are FIFO."""
 
-    def __init__(self, rate: float, capacity: float, *, name: str = "bucket",
-                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep, headroom_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        rate: float,
+        capacity: float,
+        *,
+        name: str = "bucket",
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        headroom_s: float = 0.0,
+    ) -> None:
         if rate <= 0 or capacity <= 0:
             raise UsageError(f"{name} rate limit must be positive (rate {rate}, capacity {capacity})")
         self.name = name
@@ -169,19 +177,31 @@ def endpoint_cost(method: str, path: str, items: int = 1) -> tuple[Bucket, int]:
 class RateLimiter:
     """The read and write buckets of one account, with Kalshi's endpoint costs."""
 
-    def __init__(self, read: tuple[float, float] = BASIC_READ, write: tuple[float, float] = BASIC_WRITE, *,
-                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep, headroom_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        read: tuple[float, float] = BASIC_READ,
+        write: tuple[float, float] = BASIC_WRITE,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        headroom_s: float = 0.0,
+    ) -> None:
         self.read = TokenBucket(read[0], read[1], name="read", clock=clock, sleep=sleep, headroom_s=headroom_s)
         self.write = TokenBucket(write[0], write[1], name="write", clock=clock, sleep=sleep, headroom_s=headroom_s)
         self.usage_tier = ""
         self.from_exchange = False  # True once /account/limits set the buckets
 
     @classmethod
-    def from_limits(cls, limits: AccountLimits, *, clock: Clock = time.monotonic,
-                    sleep: Sleep = asyncio.sleep) -> RateLimiter:
+    def from_limits(
+        cls, limits: AccountLimits, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+    ) -> RateLimiter:
         """Build buckets from GET /account/limits."""
-        rl = cls((limits.read_rate, limits.read_capacity), (limits.write_rate, limits.write_capacity),
-                 clock=clock, sleep=sleep)
+        rl = cls(
+            (limits.read_rate, limits.read_capacity),
+            (limits.write_rate, limits.write_capacity),
+            clock=clock,
+            sleep=sleep,
+        )
         rl.usage_tier = limits.usage_tier
         rl.from_exchange = True
         return rl
@@ -236,8 +256,9 @@ _SHARED: weakref.WeakValueDictionary[tuple[str, str], RateLimiter] = weakref.Wea
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_limiter(key_id: str | None, rest_url: str, read: Limits | None = None,
-                   write: Limits | None = None) -> RateLimiter:
+def shared_limiter(
+    key_id: str | None, rest_url: str, read: Limits | None = None, write: Limits | None = None
+) -> RateLimiter:
     """Return the one set of token buckets of an API key on a server, creating it on first use.
 
     Kalshi bills every request signed with a key to that key's buckets, whoever in the

@@ -32,14 +32,7 @@ import orjson
 
 from ..errors import ConsentError, UsageError
 from .auth import KalshiAuth, try_load_credentials
-from .env import (
-    KalshiEnv,
-    check_key_environment,
-    custom_env,
-    env_named,
-    signing_allowed,
-    signing_refusal_hint,
-)
+from .env import KalshiEnv, check_key_environment, custom_env, env_named, signing_allowed, signing_refusal_hint
 from .rest import EVENTS_PAGE_MAX, MARKETS_PAGE_MAX, ORDERBOOKS_BATCH_MAX, KalshiClient
 
 FORMAT = "kalashi-recording"
@@ -119,8 +112,16 @@ class _Recorder:
         body = await self.client.get(path, params, endpoint=endpoint)
         self.w.rest_calls += 1
         clean = {k: v for k, v in (params or {}).items() if v is not None}
-        self.w.write({"t_ms": self.w.clock_ms(), "src": "rest", "endpoint": endpoint or f"GET {path}",
-                      "path": path, "params": clean, "body": body})
+        self.w.write(
+            {
+                "t_ms": self.w.clock_ms(),
+                "src": "rest",
+                "endpoint": endpoint or f"GET {path}",
+                "path": path,
+                "params": clean,
+                "body": body,
+            }
+        )
         return body
 
     async def markets(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -136,16 +137,17 @@ class _Recorder:
     async def markets_by_ticker(self, tickers: Sequence[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for i in range(0, len(tickers), ORDERBOOKS_BATCH_MAX):
-            chunk = list(tickers[i:i + ORDERBOOKS_BATCH_MAX])
+            chunk = list(tickers[i : i + ORDERBOOKS_BATCH_MAX])
             out += await self.markets({"tickers": ",".join(chunk)})
         return out
 
     async def orderbooks(self, tickers: Sequence[str]) -> None:
         for i in range(0, len(tickers), ORDERBOOKS_BATCH_MAX):
-            await self.get("/markets/orderbooks", {"tickers": list(tickers[i:i + ORDERBOOKS_BATCH_MAX])})
+            await self.get("/markets/orderbooks", {"tickers": list(tickers[i : i + ORDERBOOKS_BATCH_MAX])})
 
-    async def select(self, tickers: Sequence[str], events: Sequence[str], series: Sequence[str],
-                     max_markets: int) -> list[str]:
+    async def select(
+        self, tickers: Sequence[str], events: Sequence[str], series: Sequence[str], max_markets: int
+    ) -> list[str]:
         """Record the REST snapshot of what is selected (series, events, markets, books); return the tickers.
 
         Raises:
@@ -164,12 +166,14 @@ class _Recorder:
                 raw_markets.setdefault(m["ticker"], m)
         selected = list(raw_markets)
         if len(selected) > max_markets:
-            raise UsageError(f"{len(selected)} markets selected; the limit is {max_markets}",
-                             hint="narrow the selection or raise max_markets")
+            raise UsageError(
+                f"{len(selected)} markets selected; the limit is {max_markets}",
+                hint="narrow the selection or raise max_markets",
+            )
         event_tickers = sorted({m.get("event_ticker", "") for m in raw_markets.values()} - {""})
         known_series = set(series)
         for i in range(0, len(event_tickers), EVENTS_PAGE_MAX):
-            chunk = event_tickers[i:i + EVENTS_PAGE_MAX]
+            chunk = event_tickers[i : i + EVENTS_PAGE_MAX]
             body = await self.get("/events", {"tickers": ",".join(chunk), "limit": EVENTS_PAGE_MAX})
             for ev in body.get("events") or ():
                 st = ev.get("series_ticker") if isinstance(ev, dict) else None
@@ -180,8 +184,17 @@ class _Recorder:
         return selected
 
 
-async def _live(rec: _Recorder, w: _Writer, selected: list[str], opts: RecordOptions, *, clock: Callable[[], int],
-                auth: KalshiAuth | None, stop: asyncio.Event | None, progress: Callable[[str], None]) -> None:
+async def _live(
+    rec: _Recorder,
+    w: _Writer,
+    selected: list[str],
+    opts: RecordOptions,
+    *,
+    clock: Callable[[], int],
+    auth: KalshiAuth | None,
+    stop: asyncio.Event | None,
+    progress: Callable[[str], None],
+) -> None:
     """The live phase: WebSocket frames (with ``opts.ws_url`` + ``auth``) and/or periodic REST snapshots,
     for ``opts.duration_s`` or until ``opts.max_frames`` frames, ``stop``, or the feed's failure (raised)."""
     loop = asyncio.get_running_loop()
@@ -221,8 +234,16 @@ async def _live(rec: _Recorder, w: _Writer, selected: list[str], opts: RecordOpt
             if n > 1:  # a reconnect: sids and sequence numbers start over (replay resets books)
                 w.write({"t_ms": clock(), "src": "reset"})
 
-        feed = KalshiFeed(opts.ws_url, auth=auth, tickers=selected, on_raw=on_raw, on_connect=on_connect,
-                          private=False, clock_ms=clock, **(opts.feed_options or {}))
+        feed = KalshiFeed(
+            opts.ws_url,
+            auth=auth,
+            tickers=selected,
+            on_raw=on_raw,
+            on_connect=on_connect,
+            private=False,
+            clock_ms=clock,
+            **(opts.feed_options or {}),
+        )
         feed_task = asyncio.create_task(feed.run())
     periodic_task = asyncio.create_task(periodic())
     if feed_task is not None or opts.snapshot_every_s:
@@ -283,13 +304,25 @@ async def record_async(
 
     def progress(phase: str) -> None:
         if on_progress is not None:
-            on_progress(RecordProgress(phase, loop.time() - t0, options.duration_s, len(selected), w.rest_calls,
-                                       w.ws_frames))
+            on_progress(
+                RecordProgress(phase, loop.time() - t0, options.duration_s, len(selected), w.rest_calls, w.ws_frames)
+            )
 
     try:
-        w.write({"t_ms": started, "src": "meta", "format": FORMAT, "version": VERSION, "env": options.env_name,
-                 "rest_url": client.base_url, "ws_url": options.ws_url, "tickers": list(tickers), "events": list(events),
-                 "series": list(series)})
+        w.write(
+            {
+                "t_ms": started,
+                "src": "meta",
+                "format": FORMAT,
+                "version": VERSION,
+                "env": options.env_name,
+                "rest_url": client.base_url,
+                "ws_url": options.ws_url,
+                "tickers": list(tickers),
+                "events": list(events),
+                "series": list(series),
+            }
+        )
         selected.extend(await rec.select(tickers, events, series, options.max_markets))
         progress("rest")
 
@@ -299,8 +332,9 @@ async def record_async(
         ended = clock()
         w.write({"t_ms": ended, "src": "end", "rest_calls": w.rest_calls, "ws_frames": w.ws_frames})
         progress("done")
-        return RecordSummary(str(out) if own else getattr(fh, "name", ""), tuple(selected), w.rest_calls,
-                             w.ws_frames, started, ended)
+        return RecordSummary(
+            str(out) if own else getattr(fh, "name", ""), tuple(selected), w.rest_calls, w.ws_frames, started, ended
+        )
     finally:
         if own:
             fh.close()
@@ -330,21 +364,31 @@ def record(
     Raises:
         UsageError, AuthError, ExchangeError, NetworkError.
     """
-    target: KalshiEnv = custom_env(source[len("kalshi:"):]) if source.startswith("kalshi:") else env_named(source)
+    target: KalshiEnv = custom_env(source[len("kalshi:") :]) if source.startswith("kalshi:") else env_named(source)
     creds = try_load_credentials(environ if environ is not None else os.environ)
     if creds is not None:
         check_key_environment(creds, target)
         if not signing_allowed(creds, target):
             # the WebSocket phase needs a signed session: refuse rather than record less than asked
-            raise ConsentError(f"recording from {target.rest_url} needs the WebSocket, which needs a signed "
-                               "session, and this API key is not declared for that server",
-                               hint=signing_refusal_hint(creds, target))
+            raise ConsentError(
+                f"recording from {target.rest_url} needs the WebSocket, which needs a signed "
+                "session, and this API key is not declared for that server",
+                hint=signing_refusal_hint(creds, target),
+            )
     auth = KalshiAuth(creds) if creds is not None else None
 
     async def go() -> RecordSummary:
         async with KalshiClient(target.rest_url, auth=auth, transport=transport) as client:
-            options = RecordOptions(tickers=tickers, events=events, series=series, duration_s=duration_s,
-                                    ws_url=target.ws_url if auth else None, snapshot_every_s=snapshot_every_s,
-                                    max_frames=max_frames, env_name=target.name)
+            options = RecordOptions(
+                tickers=tickers,
+                events=events,
+                series=series,
+                duration_s=duration_s,
+                ws_url=target.ws_url if auth else None,
+                snapshot_every_s=snapshot_every_s,
+                max_frames=max_frames,
+                env_name=target.name,
+            )
             return await record_async(client, out, options, auth=auth, on_progress=on_progress)
+
     return asyncio.run(go())

@@ -56,12 +56,7 @@ from ..ports import MarketSource, SourceEvents
 from .books import BookStore, LocalBook, fast_count, fast_price
 from .catalog import MarketCatalog, market_extras
 from .ticker_trades import TickerTradeInference
-from .wire import (
-    lifecycle_settlement,
-    market_settlement,
-    parse_orderbook,
-    parse_trade,
-)
+from .wire import lifecycle_settlement, market_settlement, parse_orderbook, parse_trade
 
 log = logging.getLogger("kalashi.kalshi.replay")
 
@@ -151,8 +146,9 @@ def load_recording(path: str | Path) -> list[ReplayEvent]:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as e:
-            raise InputError(f"cannot read recording {p}: not a whole gzip file ({e})",
-                             hint="check the replay:PATH") from None
+            raise InputError(
+                f"cannot read recording {p}: not a whole gzip file ({e})", hint="check the replay:PATH"
+            ) from None
     stripped = raw.lstrip()
     if stripped.startswith(b"{"):
         try:
@@ -162,7 +158,9 @@ def load_recording(path: str | Path) -> list[ReplayEvent]:
         if isinstance(doc, dict) and isinstance(doc.get("frames"), list):
             events = []
             for i, f in enumerate(doc["frames"], 1):
-                if not (isinstance(f, dict) and isinstance(f.get("frame"), dict) and isinstance(f.get("received_ms"), int)):
+                if not (
+                    isinstance(f, dict) and isinstance(f.get("frame"), dict) and isinstance(f.get("received_ms"), int)
+                ):
                     raise _bad(p, i, "frames[] entries need received_ms and frame")
                 events.append(ReplayEvent(f["received_ms"], "ws", f["frame"]))
             return events
@@ -193,8 +191,17 @@ def load_recording(path: str | Path) -> list[ReplayEvent]:
 def bare_market(ticker: str, *, close_time: str = "", status: str = "active") -> Market:
     """A market known only by its ticker (recordings without metadata); see the module docstring."""
     event = ticker.rsplit("-", 1)[0] if "-" in ticker else ticker
-    return Market(ticker=ticker, event_ticker=event, series_ticker=event.split("-", 1)[0], title=ticker,
-                  category="", status=status, close_time=close_time, yes_bids=(), no_bids=())
+    return Market(
+        ticker=ticker,
+        event_ticker=event,
+        series_ticker=event.split("-", 1)[0],
+        title=ticker,
+        category="",
+        status=status,
+        close_time=close_time,
+        yes_bids=(),
+        no_bids=(),
+    )
 
 
 def _inferred_grid(book: LocalBook) -> tuple[TickBand, ...]:
@@ -213,8 +220,10 @@ def _inferred_grid(book: LocalBook) -> tuple[TickBand, ...]:
 
 def _snapshot_levels(msg: Mapping[str, Any], flip_no: bool) -> tuple[dict[int, int], dict[int, int]]:
     yes = {fast_price(p): fast_count(c) for p, c in msg.get("yes_dollars_fp") or ()}
-    no = {(ONE_DOLLAR - fast_price(p)) if flip_no else fast_price(p): fast_count(c)
-          for p, c in msg.get("no_dollars_fp") or ()}
+    no = {
+        (ONE_DOLLAR - fast_price(p)) if flip_no else fast_price(p): fast_count(c)
+        for p, c in msg.get("no_dollars_fp") or ()
+    }
     return ({p: c for p, c in yes.items() if c > 0}, {p: c for p, c in no.items() if c > 0})
 
 
@@ -229,11 +238,15 @@ def parse_replay_options(text: str, *, spec: str = "") -> dict[str, Any]:
     """
     opts = dict(p.strip().partition("=")[::2] for p in text.split(",") if p.strip())
     try:
-        return {"speed": float(opts.get("speed", "0")), "step": int(opts.get("step", "0")),
-                "slice_ms": int(opts.get("slice_ms", str(DEFAULT_SLICE_MS)))}
+        return {
+            "speed": float(opts.get("speed", "0")),
+            "step": int(opts.get("step", "0")),
+            "slice_ms": int(opts.get("slice_ms", str(DEFAULT_SLICE_MS))),
+        }
     except ValueError:
-        raise UsageError(f"bad replay options in {spec or text!r}",
-                         hint="speed=N (number), step=K, slice_ms=M") from None
+        raise UsageError(
+            f"bad replay options in {spec or text!r}", hint="speed=N (number), step=K, slice_ms=M"
+        ) from None
 
 
 def parse_single_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -242,7 +255,7 @@ def parse_single_spec(spec: str) -> tuple[str, dict[str, Any]]:
     Raises:
         UsageError: no path, or malformed options.
     """
-    body = spec[len("replay:"):] if spec.startswith("replay:") else spec
+    body = spec[len("replay:") :] if spec.startswith("replay:") else spec
     path_parts: list[str] = []
     opts: dict[str, str] = {}
     for part in body.split(","):
@@ -406,8 +419,11 @@ class ReplaySource:
             elif kind == "watch":
                 t = ev.data.get("market_ticker")
                 if isinstance(t, str) and t not in self._meta:
-                    self._add_bare(t, close_time=str(ev.data.get("close_time") or ""),
-                                   status=str(ev.data.get("status") or "active"))
+                    self._add_bare(
+                        t,
+                        close_time=str(ev.data.get("close_time") or ""),
+                        status=str(ev.data.get("status") or "active"),
+                    )
 
     def _ws(self, frame: dict[str, Any], t_ms: int) -> None:
         kind = frame.get("type")
@@ -627,11 +643,18 @@ class MergedReplaySource:
 
     name = "replay"
 
-    def __init__(self, paths: Sequence[str | Path], *, speed: float = 0.0, slice_ms: int = DEFAULT_SLICE_MS,
-                 step: int = 0, skip_unreadable: bool = False,
-                 sleep: Callable[[float], None] = time.sleep,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 loader: Callable[[Path], list[ReplayEvent]] = load_recording) -> None:
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        speed: float = 0.0,
+        slice_ms: int = DEFAULT_SLICE_MS,
+        step: int = 0,
+        skip_unreadable: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        loader: Callable[[Path], list[ReplayEvent]] = load_recording,
+    ) -> None:
         if speed < 0 or slice_ms <= 0 or step < 0:
             raise UsageError("replay needs speed ≥ 0, slice_ms > 0 and step ≥ 0")
         self.paths = [Path(p) for p in paths]
@@ -740,7 +763,7 @@ class MergedReplaySource:
 
 def split_replay_spec(spec: str) -> tuple[list[str], list[str]]:
     """``replay:A,B,speed=1`` → (["A", "B"], ["speed=1"]): a part naming an existing file starts a new path."""
-    body = spec[len("replay:"):] if spec.startswith("replay:") else spec
+    body = spec[len("replay:") :] if spec.startswith("replay:") else spec
     paths: list[str] = []
     opts: list[str] = []
     for part in body.split(","):

@@ -57,8 +57,7 @@ DEFAULT_TIMEOUT = 10.0
 
 # Transport failures that prove the request never left this host: safe to report as a
 # plain network error even for a write.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
-             httpx.UnsupportedProtocol)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError, httpx.UnsupportedProtocol)
 
 
 def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -254,8 +253,10 @@ class KalshiClient(MarketDataEndpoints, PortfolioEndpoints, OrderEndpoints):
                     await self._backoff(attempt, label, type(e).__name__)
                     attempt += 1
                     continue
-                raise NetworkError(f"{label} failed after {attempt + 1} attempts: {type(e).__name__}",
-                                   hint="check connectivity; the call may be retried") from e
+                raise NetworkError(
+                    f"{label} failed after {attempt + 1} attempts: {type(e).__name__}",
+                    hint="check connectivity; the call may be retried",
+                ) from e
             # every answer carries the exchange's time, errors included
             self.clock.observe(response.headers.get("date"), sent_ms=sent_ms, received_ms=self.clock.wall_ms())
             status = response.status_code
@@ -266,10 +267,12 @@ class KalshiClient(MarketDataEndpoints, PortfolioEndpoints, OrderEndpoints):
                     return orjson.loads(response.content)
                 except orjson.JSONDecodeError as e:
                     if not is_read:
-                        raise OutcomeUnknown(f"{label} answered {status} with a body that is not JSON",
-                                             hint="reconcile before sending more", status=status) from e
-                    raise ExchangeError(f"{label} answered {status} with a body that is not JSON",
-                                        status=status) from e
+                        raise OutcomeUnknown(
+                            f"{label} answered {status} with a body that is not JSON",
+                            hint="reconcile before sending more",
+                            status=status,
+                        ) from e
+                    raise ExchangeError(f"{label} answered {status} with a body that is not JSON", status=status) from e
             retryable = status == 429 or status >= 500
             if is_read and retryable and attempt < self.retry.max_retries:
                 await self._backoff(attempt, label, str(status))

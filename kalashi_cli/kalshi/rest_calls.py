@@ -33,8 +33,14 @@ class RestCalls(ABC):
         return await self.request("GET", path, params=params, endpoint=endpoint or f"GET {path}")
 
     async def paginate(
-        self, path: str, key: str, params: Mapping[str, Any] | None = None, *, limit: int,
-        endpoint: str | None = None, max_pages: int | None = None,
+        self,
+        path: str,
+        key: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        limit: int,
+        endpoint: str | None = None,
+        max_pages: int | None = None,
     ) -> AsyncIterator[Any]:
         """Yield every item of ``key`` across cursor pages; stop on an empty/absent cursor (§5.1)."""
         cursor: str | None = None

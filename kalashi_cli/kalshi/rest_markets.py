@@ -14,7 +14,7 @@ ORDERBOOKS_BATCH_MAX = 100
 
 
 def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 class MarketDataEndpoints(RestCalls):
@@ -34,8 +34,12 @@ class MarketDataEndpoints(RestCalls):
 
     @staticmethod
     def _market_filters(
-        status: str | None, event_ticker: str | None, series_ticker: str | None,
-        tickers: Sequence[str] | None, min_close_ts: int | None, max_close_ts: int | None,
+        status: str | None,
+        event_ticker: str | None,
+        series_ticker: str | None,
+        tickers: Sequence[str] | None,
+        min_close_ts: int | None,
+        max_close_ts: int | None,
         mve_filter: str | None,
     ) -> dict[str, Any]:
         return {
@@ -50,9 +54,17 @@ class MarketDataEndpoints(RestCalls):
         }
 
     async def get_markets_page(
-        self, *, limit: int = MARKETS_PAGE_MAX, cursor: str | None = None, status: str | None = None,
-        event_ticker: str | None = None, series_ticker: str | None = None, tickers: Sequence[str] | None = None,
-        min_close_ts: int | None = None, max_close_ts: int | None = None, mve_filter: str | None = None,
+        self,
+        *,
+        limit: int = MARKETS_PAGE_MAX,
+        cursor: str | None = None,
+        status: str | None = None,
+        event_ticker: str | None = None,
+        series_ticker: str | None = None,
+        tickers: Sequence[str] | None = None,
+        min_close_ts: int | None = None,
+        max_close_ts: int | None = None,
+        mve_filter: str | None = None,
     ) -> dict[str, Any]:
         """GET /markets, one page: ``{markets, cursor}``. ``*_close_ts`` are Unix seconds.
 
@@ -61,22 +73,31 @@ class MarketDataEndpoints(RestCalls):
         """
         if not 1 <= limit <= MARKETS_PAGE_MAX:
             raise UsageError(f"markets page limit must be 1..{MARKETS_PAGE_MAX}, got {limit}")
-        params = self._market_filters(status, event_ticker, series_ticker, tickers, min_close_ts,
-                                      max_close_ts, mve_filter)
+        params = self._market_filters(
+            status, event_ticker, series_ticker, tickers, min_close_ts, max_close_ts, mve_filter
+        )
         params["limit"] = limit
         params["cursor"] = cursor
         return await self.get("/markets", params)  # type: ignore[no-any-return]
 
     async def iter_markets(
-        self, *, limit: int = MARKETS_PAGE_MAX, status: str | None = None, event_ticker: str | None = None,
-        series_ticker: str | None = None, tickers: Sequence[str] | None = None,
-        min_close_ts: int | None = None, max_close_ts: int | None = None, mve_filter: str | None = None,
+        self,
+        *,
+        limit: int = MARKETS_PAGE_MAX,
+        status: str | None = None,
+        event_ticker: str | None = None,
+        series_ticker: str | None = None,
+        tickers: Sequence[str] | None = None,
+        min_close_ts: int | None = None,
+        max_close_ts: int | None = None,
+        mve_filter: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield every market object across all pages of GET /markets."""
         if not 1 <= limit <= MARKETS_PAGE_MAX:
             raise UsageError(f"markets page limit must be 1..{MARKETS_PAGE_MAX}, got {limit}")
-        params = self._market_filters(status, event_ticker, series_ticker, tickers, min_close_ts,
-                                      max_close_ts, mve_filter)
+        params = self._market_filters(
+            status, event_ticker, series_ticker, tickers, min_close_ts, max_close_ts, mve_filter
+        )
         async for m in self.paginate("/markets", "markets", params, limit=limit):
             yield m
 
@@ -87,8 +108,11 @@ class MarketDataEndpoints(RestCalls):
 
     async def get_orderbook(self, ticker: str, *, depth: int | None = None) -> dict[str, Any]:
         """GET /markets/{ticker}/orderbook → ``{orderbook_fp: {yes_dollars, no_dollars}}``."""
-        return await self.get(f"/markets/{ticker}/orderbook", {"depth": depth},  # type: ignore[no-any-return]
-                              endpoint="GET /markets/{ticker}/orderbook")
+        return await self.get(
+            f"/markets/{ticker}/orderbook",
+            {"depth": depth},  # type: ignore[no-any-return]
+            endpoint="GET /markets/{ticker}/orderbook",
+        )
 
     async def get_orderbooks(self, tickers: Sequence[str]) -> list[dict[str, Any]]:
         """GET /markets/orderbooks in chunks of ≤100 tickers; return the ``orderbooks`` entries.
@@ -103,9 +127,15 @@ class MarketDataEndpoints(RestCalls):
         return out
 
     async def get_events_page(
-        self, *, limit: int = EVENTS_PAGE_MAX, cursor: str | None = None, status: str | None = None,
-        series_ticker: str | None = None, tickers: Sequence[str] | None = None,
-        with_nested_markets: bool = False, min_close_ts: int | None = None,
+        self,
+        *,
+        limit: int = EVENTS_PAGE_MAX,
+        cursor: str | None = None,
+        status: str | None = None,
+        series_ticker: str | None = None,
+        tickers: Sequence[str] | None = None,
+        with_nested_markets: bool = False,
+        min_close_ts: int | None = None,
     ) -> dict[str, Any]:
         """GET /events, one page (limit ≤ 200).
 
@@ -114,30 +144,47 @@ class MarketDataEndpoints(RestCalls):
         """
         if not 1 <= limit <= EVENTS_PAGE_MAX:
             raise UsageError(f"events page limit must be 1..{EVENTS_PAGE_MAX}, got {limit}")
-        return await self.get("/events", {  # type: ignore[no-any-return]
-            "limit": limit, "cursor": cursor, "status": status, "series_ticker": series_ticker,
-            "tickers": ",".join(tickers) if tickers else None,
-            "with_nested_markets": with_nested_markets or None, "min_close_ts": min_close_ts,
-        })
+        return await self.get(
+            "/events",
+            {  # type: ignore[no-any-return]
+                "limit": limit,
+                "cursor": cursor,
+                "status": status,
+                "series_ticker": series_ticker,
+                "tickers": ",".join(tickers) if tickers else None,
+                "with_nested_markets": with_nested_markets or None,
+                "min_close_ts": min_close_ts,
+            },
+        )
 
     async def iter_events(
-        self, *, limit: int = EVENTS_PAGE_MAX, status: str | None = None, series_ticker: str | None = None,
-        tickers: Sequence[str] | None = None, with_nested_markets: bool = False,
+        self,
+        *,
+        limit: int = EVENTS_PAGE_MAX,
+        status: str | None = None,
+        series_ticker: str | None = None,
+        tickers: Sequence[str] | None = None,
+        with_nested_markets: bool = False,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield every event across all pages of GET /events (multivariate events are excluded by Kalshi)."""
         if not 1 <= limit <= EVENTS_PAGE_MAX:
             raise UsageError(f"events page limit must be 1..{EVENTS_PAGE_MAX}, got {limit}")
-        params = {"status": status, "series_ticker": series_ticker,
-                  "tickers": ",".join(tickers) if tickers else None,
-                  "with_nested_markets": with_nested_markets or None}
+        params = {
+            "status": status,
+            "series_ticker": series_ticker,
+            "tickers": ",".join(tickers) if tickers else None,
+            "with_nested_markets": with_nested_markets or None,
+        }
         async for e in self.paginate("/events", "events", params, limit=limit):
             yield e
 
     async def get_event(self, event_ticker: str, *, with_nested_markets: bool = False) -> dict[str, Any]:
         """GET /events/{event_ticker} → ``{event, markets}``."""
-        return await self.get(f"/events/{event_ticker}",  # type: ignore[no-any-return]
-                              {"with_nested_markets": with_nested_markets or None},
-                              endpoint="GET /events/{event_ticker}")
+        return await self.get(
+            f"/events/{event_ticker}",  # type: ignore[no-any-return]
+            {"with_nested_markets": with_nested_markets or None},
+            endpoint="GET /events/{event_ticker}",
+        )
 
     async def get_series_list(self, *, category: str | None = None, tags: str | None = None) -> list[dict[str, Any]]:
         """GET /series → the list of series (fee_type, fee_multiplier, category)."""
@@ -150,16 +197,16 @@ class MarketDataEndpoints(RestCalls):
         return body.get("series", body) if isinstance(body, dict) else {}
 
     async def iter_trades(
-        self, *, ticker: str | None = None, min_ts: int | None = None, max_ts: int | None = None,
-        limit: int = 1000,
+        self, *, ticker: str | None = None, min_ts: int | None = None, max_ts: int | None = None, limit: int = 1000
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield public trades (GET /markets/trades); ``*_ts`` are Unix seconds."""
-        async for t in self.paginate("/markets/trades", "trades",
-                                     {"ticker": ticker, "min_ts": min_ts, "max_ts": max_ts}, limit=limit):
+        async for t in self.paginate(
+            "/markets/trades", "trades", {"ticker": ticker, "min_ts": min_ts, "max_ts": max_ts}, limit=limit
+        ):
             yield t
 
     async def get_candlesticks(
-        self, series_ticker: str, ticker: str, *, start_ts: int, end_ts: int, period_interval: int = 60,
+        self, series_ticker: str, ticker: str, *, start_ts: int, end_ts: int, period_interval: int = 60
     ) -> dict[str, Any]:
         """GET /series/{s}/markets/{t}/candlesticks; ``period_interval`` ∈ {1, 60, 1440} minutes.
 

@@ -21,28 +21,54 @@ class PortfolioEndpoints(RestCalls):
 
     async def get_balance(self, *, subaccount: int | None = None, exchange_index: int | None = None) -> dict[str, Any]:
         """GET /portfolio/balance (per-shard ``balance_breakdown`` when present)."""
-        return await self.get("/portfolio/balance",  # type: ignore[no-any-return]
-                              {"subaccount": subaccount, "exchange_index": exchange_index})
+        return await self.get(
+            "/portfolio/balance",  # type: ignore[no-any-return]
+            {"subaccount": subaccount, "exchange_index": exchange_index},
+        )
 
     async def iter_positions(
-        self, *, ticker: str | None = None, event_ticker: str | None = None, count_filter: str | None = None,
-        subaccount: int | None = None, limit: int = 1000,
+        self,
+        *,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        count_filter: str | None = None,
+        subaccount: int | None = None,
+        limit: int = 1000,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield market positions (GET /portfolio/positions ``market_positions``)."""
-        async for p in self.paginate("/portfolio/positions", "market_positions",
-                                     {"ticker": ticker, "event_ticker": event_ticker,
-                                      "count_filter": count_filter, "subaccount": subaccount}, limit=limit):
+        async for p in self.paginate(
+            "/portfolio/positions",
+            "market_positions",
+            {"ticker": ticker, "event_ticker": event_ticker, "count_filter": count_filter, "subaccount": subaccount},
+            limit=limit,
+        ):
             yield p
 
     async def iter_orders(
-        self, *, ticker: str | None = None, event_ticker: str | None = None, status: str | None = None,
-        min_ts: int | None = None, max_ts: int | None = None, subaccount: int | None = None, limit: int = 1000,
+        self,
+        *,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        status: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        subaccount: int | None = None,
+        limit: int = 1000,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield orders (GET /portfolio/orders); status ∈ resting|canceled|executed."""
-        async for o in self.paginate("/portfolio/orders", "orders",
-                                     {"ticker": ticker, "event_ticker": event_ticker, "status": status,
-                                      "min_ts": min_ts, "max_ts": max_ts, "subaccount": subaccount},
-                                     limit=limit):
+        async for o in self.paginate(
+            "/portfolio/orders",
+            "orders",
+            {
+                "ticker": ticker,
+                "event_ticker": event_ticker,
+                "status": status,
+                "min_ts": min_ts,
+                "max_ts": max_ts,
+                "subaccount": subaccount,
+            },
+            limit=limit,
+        ):
             yield o
 
     async def get_order(self, order_id: str) -> dict[str, Any]:
@@ -50,39 +76,67 @@ class PortfolioEndpoints(RestCalls):
         body = await self.get(f"/portfolio/orders/{order_id}", endpoint="GET /portfolio/orders/{order_id}")
         return body.get("order", body) if isinstance(body, dict) else {}
 
-    async def get_queue_positions(self, *, market_tickers: Sequence[str] | None = None,
-                                  event_ticker: str | None = None,
-                                  subaccount: int | None = None) -> list[dict[str, Any]]:
+    async def get_queue_positions(
+        self,
+        *,
+        market_tickers: Sequence[str] | None = None,
+        event_ticker: str | None = None,
+        subaccount: int | None = None,
+    ) -> list[dict[str, Any]]:
         """GET /portfolio/orders/queue_positions → ``[{order_id, market_ticker, queue_position_fp}]``.
 
         Kalshi wants at least one of ``market_tickers`` (comma-separated) or ``event_ticker``.
         """
-        body = await self.get("/portfolio/orders/queue_positions",
-                              {"market_tickers": ",".join(market_tickers) if market_tickers else None,
-                               "event_ticker": event_ticker, "subaccount": subaccount})
+        body = await self.get(
+            "/portfolio/orders/queue_positions",
+            {
+                "market_tickers": ",".join(market_tickers) if market_tickers else None,
+                "event_ticker": event_ticker,
+                "subaccount": subaccount,
+            },
+        )
         return [q for q in (body.get("queue_positions") or ()) if isinstance(q, dict)]
 
     async def get_queue_position(self, order_id: str) -> dict[str, Any]:
         """GET /portfolio/orders/{order_id}/queue_position → ``{queue_position_fp}`` (contracts ahead)."""
-        return await self.get(f"/portfolio/orders/{order_id}/queue_position",  # type: ignore[no-any-return]
-                              endpoint="GET /portfolio/orders/{order_id}/queue_position")
+        return await self.get(
+            f"/portfolio/orders/{order_id}/queue_position",  # type: ignore[no-any-return]
+            endpoint="GET /portfolio/orders/{order_id}/queue_position",
+        )
 
     async def iter_fills(
-        self, *, ticker: str | None = None, order_id: str | None = None, min_ts: int | None = None,
-        max_ts: int | None = None, subaccount: int | None = None, limit: int = 1000,
+        self,
+        *,
+        ticker: str | None = None,
+        order_id: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        subaccount: int | None = None,
+        limit: int = 1000,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield fills (GET /portfolio/fills); ``*_ts`` are Unix seconds."""
-        async for f in self.paginate("/portfolio/fills", "fills",
-                                     {"ticker": ticker, "order_id": order_id, "min_ts": min_ts,
-                                      "max_ts": max_ts, "subaccount": subaccount}, limit=limit):
+        async for f in self.paginate(
+            "/portfolio/fills",
+            "fills",
+            {"ticker": ticker, "order_id": order_id, "min_ts": min_ts, "max_ts": max_ts, "subaccount": subaccount},
+            limit=limit,
+        ):
             yield f
 
     async def iter_settlements(
-        self, *, ticker: str | None = None, event_ticker: str | None = None, min_ts: int | None = None,
-        max_ts: int | None = None, limit: int = 1000,
+        self,
+        *,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        limit: int = 1000,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield portfolio settlements (GET /portfolio/settlements)."""
-        async for s in self.paginate("/portfolio/settlements", "settlements",
-                                     {"ticker": ticker, "event_ticker": event_ticker, "min_ts": min_ts,
-                                      "max_ts": max_ts}, limit=limit):
+        async for s in self.paginate(
+            "/portfolio/settlements",
+            "settlements",
+            {"ticker": ticker, "event_ticker": event_ticker, "min_ts": min_ts, "max_ts": max_ts},
+            limit=limit,
+        ):
             yield s

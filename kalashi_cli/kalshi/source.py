@@ -52,13 +52,7 @@ from .env import (
 )
 from .ratelimit import RateLimiter
 from .rest import ExchangeClock, KalshiClient
-from .wire import (
-    lifecycle_settlement,
-    market_settlement,
-    parse_orderbook,
-    parse_trade,
-    with_book,
-)
+from .wire import lifecycle_settlement, market_settlement, parse_orderbook, parse_trade, with_book
 
 log = logging.getLogger("kalashi.kalshi.source")
 
@@ -69,8 +63,12 @@ _EVENT_STATUS_TO_MARKET = {"open": "active", "unopened": "initialized", "closed"
 
 _SETTLED_OVERLAP_S = 2
 # market_lifecycle_v2 event → the REST status it leaves the market in (REFERENCE §4, §10)
-_LIFECYCLE_STATUS = {"deactivated": "inactive", "activated": "active", "determined": "determined",
-                     "settled": "finalized"}
+_LIFECYCLE_STATUS = {
+    "deactivated": "inactive",
+    "activated": "active",
+    "determined": "determined",
+    "settled": "finalized",
+}
 
 
 def _on_a_loop() -> bool:
@@ -109,8 +107,10 @@ class KalshiSource:
         if credentials is not None:
             check_key_environment(credentials, env)
         if ws and credentials is None:
-            raise AuthError("the Kalshi WebSocket needs credentials, even for market data",
-                            hint=f"set {KEY_ID_VAR} and {KEY_PATH_VAR}, or use REST mode (no ws=1)")
+            raise AuthError(
+                "the Kalshi WebSocket needs credentials, even for market data",
+                hint=f"set {KEY_ID_VAR} and {KEY_PATH_VAR}, or use REST mode (no ws=1)",
+            )
         self.env = env
         self.name = name or {"prod": "kalshi", "demo": "kalshi-demo"}.get(env.name, f"kalshi:{env.rest_url}")
         self.ws = ws
@@ -128,8 +128,15 @@ class KalshiSource:
         self._loop = LoopThread(name=f"kalashi-{self.name}")
         # the market's clock is the exchange's: every REST answer's Date header corrects the local clock
         self.clock = ExchangeClock(self._clock_ms)
-        self.client = KalshiClient(env.rest_url, auth=self._auth, transport=transport, limiter=limiter,
-                                   timeout=timeout, counter=self.counter, clock=self.clock)
+        self.client = KalshiClient(
+            env.rest_url,
+            auth=self._auth,
+            transport=transport,
+            limiter=limiter,
+            timeout=timeout,
+            counter=self.counter,
+            clock=self.clock,
+        )
         self.catalog = MarketCatalog()
         self._meta: dict[str, Market] = {}  # ticker → last listed Market (top of book)
         self._ever_listed: set[str] = set()  # settlements are reported for these, even after they leave the listing
@@ -268,8 +275,12 @@ class KalshiSource:
                             m = {**m, "event_ticker": e.get("event_ticker", "")}
                         raw.append(m)
         else:
-            raw = [m async for m in self.client.iter_markets(limit=self.page_limit, status=self.status,
-                                                             mve_filter=self.mve_filter)]
+            raw = [
+                m
+                async for m in self.client.iter_markets(
+                    limit=self.page_limit, status=self.status, mve_filter=self.mve_filter
+                )
+            ]
         per_event = Counter(d.get("event_ticker") for d in raw)
         markets: list[Market] = []
         for d in raw:
@@ -292,7 +303,7 @@ class KalshiSource:
         if self.catalog.series_due():
             self.catalog.set_series(await self.client.get_series_list())
         for i in range(0, len(missing), TICKERS_PER_MARKETS_CALL):
-            chunk = missing[i:i + TICKERS_PER_MARKETS_CALL]
+            chunk = missing[i : i + TICKERS_PER_MARKETS_CALL]
             body = await self.client.get_markets_page(tickers=chunk, limit=len(chunk))
             for d in body.get("markets") or ():
                 try:
@@ -376,8 +387,15 @@ class KalshiSource:
         from .ws import KalshiFeed
 
         if self._feed is None:
-            self._feed = KalshiFeed(self.env.ws_url, auth=self._auth, tickers=tickers, store=self._store,
-                                    on_message=self._on_ws_message, private=False, **self._feed_options)
+            self._feed = KalshiFeed(
+                self.env.ws_url,
+                auth=self._auth,
+                tickers=tickers,
+                store=self._store,
+                on_message=self._on_ws_message,
+                private=False,
+                **self._feed_options,
+            )
             self._feed_future = asyncio.ensure_future(self._feed.run())
         else:
             await self._feed.add_markets(tickers)
@@ -392,14 +410,18 @@ class KalshiSource:
                 return
             await asyncio.sleep(0.02)
         stale = sum(1 for t in tickers if self._store.is_stale(t))
-        log.warning("%d of %d books still without a snapshot after %.0fs; they are left out",
-                    stale, len(tickers), self.ws_ready_timeout)
+        log.warning(
+            "%d of %d books still without a snapshot after %.0fs; they are left out",
+            stale,
+            len(tickers),
+            self.ws_ready_timeout,
+        )
 
     async def _local_markets(self, tickers: list[str] | None) -> list[Market]:
         if self._feed_future is not None and self._feed_future.done():
             self._feed_future.result()
         out: list[Market] = []
-        for t in (tickers if tickers is not None else list(self._meta)):
+        for t in tickers if tickers is not None else list(self._meta):
             base = self._meta.get(t)
             if base is None:
                 continue
@@ -450,10 +472,15 @@ def _flag(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true", "yes", "on")
 
 
-def open_source(spec: str, *, env: dict[str, str] | None = None,
-                transport: httpx.AsyncBaseTransport | None = None, limiter: RateLimiter | None = None,
-                limiter_for: Callable[[str | None, str], RateLimiter] | None = None,
-                ws_default: bool = False) -> MarketSource:
+def open_source(
+    spec: str,
+    *,
+    env: dict[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    limiter: RateLimiter | None = None,
+    limiter_for: Callable[[str | None, str], RateLimiter] | None = None,
+    ws_default: bool = False,
+) -> MarketSource:
     """Open a market source from its descriptor.
 
     ``ws_default`` (what ``run-loop`` and the services ask for) turns the WebSocket feed on
@@ -491,7 +518,7 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
 
         return open_replay(spec)
     if spec.startswith("kalshi:"):
-        rest, *opts = spec[len("kalshi:"):].split(",")
+        rest, *opts = spec[len("kalshi:") :].split(",")
         target = custom_env(rest)
     else:
         head, *opts = spec.split(",")
@@ -501,12 +528,13 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
             # KALASHI_EXCHANGE_URL points the demo source at a Kalshi-compatible server (sim-exchange)
             target = env_override(environ) or DEMO
         else:
-            raise UsageError(f"unknown source {spec!r}",
-                             hint="use sim, replay:PATH, kalshi, kalshi-demo or kalshi:URL")
+            raise UsageError(f"unknown source {spec!r}", hint="use sim, replay:PATH, kalshi, kalshi-demo or kalshi:URL")
     options = _options(opts)
     unknown = set(options) - {"ws"}
     if unknown:
-        raise UsageError(f"unknown option(s) {sorted(unknown)} for source {spec!r}", hint="kalshi sources take ws=1 or ws=0")
+        raise UsageError(
+            f"unknown option(s) {sorted(unknown)} for source {spec!r}", hint="kalshi sources take ws=1 or ws=0"
+        )
     explicit = "ws" in options
     ws = _flag(options.get("ws"))
     creds = try_load_credentials(environ)
@@ -514,11 +542,16 @@ def open_source(spec: str, *, env: dict[str, str] | None = None,
         check_key_environment(creds, target)
         if not signing_allowed(creds, target):
             if ws:
-                raise ConsentError(f"{spec} needs the WebSocket, which needs a signed session, and this API key "
-                                   f"is not declared for {target.rest_url}",
-                                   hint=signing_refusal_hint(creds, target))
-            log.info("not signing requests to %s: the key is not declared for it (%s)", target.rest_url,
-                     signing_refusal_hint(creds, target))
+                raise ConsentError(
+                    f"{spec} needs the WebSocket, which needs a signed session, and this API key "
+                    f"is not declared for {target.rest_url}",
+                    hint=signing_refusal_hint(creds, target),
+                )
+            log.info(
+                "not signing requests to %s: the key is not declared for it (%s)",
+                target.rest_url,
+                signing_refusal_hint(creds, target),
+            )
             creds = None
     if ws_default and not explicit and creds is not None:
         ws = True

@@ -57,5 +57,6 @@ class TickerTradeInference:
             return None
         side: Literal["bid", "ask"] = "bid" if 2 * price > mid2 else "ask"
         self.count += 1
-        return Trade(trade_id=f"ticker:{t}:{t_ms}", ticker=t, price=price, count=Count(count), taker_side=side,
-                     ts_ms=t_ms)
+        return Trade(
+            trade_id=f"ticker:{t}:{t_ms}", ticker=t, price=price, count=Count(count), taker_side=side, ts_ms=t_ms
+        )

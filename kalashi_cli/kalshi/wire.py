@@ -244,8 +244,12 @@ def known_fee_type(text: str, where: str) -> str:
         _UNKNOWN_FEE_TYPES_SEEN.add(text)
         import logging
 
-        logging.getLogger(__name__).warning("unknown fee type %r (first seen on %s): charging the upper bound "
-                                            "of the quadratic schedule until kalashi knows it", text, where)
+        logging.getLogger(__name__).warning(
+            "unknown fee type %r (first seen on %s): charging the upper bound "
+            "of the quadratic schedule until kalashi knows it",
+            text,
+            where,
+        )
     return "flat"
 
 
@@ -415,10 +419,13 @@ def parse_market(
     return Market(
         ticker=ticker,
         event_ticker=_str(d, "event_ticker"),
-        series_ticker=_str(d, "series_ticker") or series_ticker or (event.series_ticker if event else "")
+        series_ticker=_str(d, "series_ticker")
+        or series_ticker
+        or (event.series_ticker if event else "")
         or (series.ticker if series else ""),
         title=_str(d, "title") or _str(d, "yes_sub_title"),
-        category=(series.category if series and series.category else "") or (event.category if event else "")
+        category=(series.category if series and series.category else "")
+        or (event.category if event else "")
         or _str(d, "category"),
         status=_str(d, "status"),
         close_time=_str(d, "close_time"),
@@ -461,7 +468,8 @@ def with_fees(market: Market, series: SeriesInfo | None, event: EventInfo | None
         market,
         fee_type=fee_type,
         fee_multiplier=mult,
-        series_ticker=market.series_ticker or (series.ticker if series else "")
+        series_ticker=market.series_ticker
+        or (series.ticker if series else "")
         or (event.series_ticker if event else ""),
         category=market.category or (series.category if series else "") or (event.category if event else ""),
         mutually_exclusive=event.mutually_exclusive if event is not None else market.mutually_exclusive,
@@ -511,8 +519,9 @@ def _yes_price(d: Json) -> Price:
     return price_of(d, "price") or Price(0)
 
 
-def order_request(intent: OrderIntent, *, subaccount: int | None = None,
-                  exchange_index: int | None = None) -> dict[str, Any]:
+def order_request(
+    intent: OrderIntent, *, subaccount: int | None = None, exchange_index: int | None = None
+) -> dict[str, Any]:
     """Build the CreateOrderV2Request body for ``intent`` (YES-leg side and price, §5.5).
 
     Raises:
@@ -583,8 +592,13 @@ def parse_exchange_order(d: Json) -> ExchangeOrder:
     try:
         status = OrderStatus(raw)
     except ValueError:
-        status = (OrderStatus.CANCELED if raw == "cancelled" else OrderStatus.RESTING if raw == "pending"
-                  else OrderStatus.EXECUTED)
+        status = (
+            OrderStatus.CANCELED
+            if raw == "cancelled"
+            else OrderStatus.RESTING
+            if raw == "pending"
+            else OrderStatus.EXECUTED
+        )
     return ExchangeOrder(
         order_id=_str(d, "order_id"),
         client_order_id=_str(d, "client_order_id"),
@@ -731,8 +745,13 @@ def lifecycle_settlement(msg: Json) -> Settlement | None:
     value = price_of(msg, "settlement_value")
     if value is None:
         raw = msg.get("settlement_value")
-        value = ONE_DOLLAR if result == "yes" else Price(0) if result == "no" else (
-            Price(raw * _CENT) if _is_int(raw) else None)
+        value = (
+            ONE_DOLLAR
+            if result == "yes"
+            else Price(0)
+            if result == "no"
+            else (Price(raw * _CENT) if _is_int(raw) else None)
+        )
     ts = msg.get("settled_ts") if msg.get("event_type") == "settled" else msg.get("determination_ts")
     return Settlement(
         ticker=_str(msg, "market_ticker"),

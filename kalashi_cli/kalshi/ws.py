@@ -166,13 +166,16 @@ class KalshiFeed:
             # large universes are split; each snapshot tells us which sid its book belongs to.
             step = self.subscription_chunk
             for i in range(0, len(self.tickers), step):
-                chunk = self.tickers[i:i + step]
-                await self._send("subscribe", {
-                    "channels": ["orderbook_delta"],
-                    "market_tickers": chunk,
-                    # Explicit on purpose (REFERENCE §10.4, trap 5): see the module docstring.
-                    "use_yes_price": self.use_yes_price,
-                })
+                chunk = self.tickers[i : i + step]
+                await self._send(
+                    "subscribe",
+                    {
+                        "channels": ["orderbook_delta"],
+                        "market_tickers": chunk,
+                        # Explicit on purpose (REFERENCE §10.4, trap 5): see the module docstring.
+                        "use_yes_price": self.use_yes_price,
+                    },
+                )
                 if self.public_channels:
                     await self._send("subscribe", {"channels": list(self.public_channels), "market_tickers": chunk})
         else:
@@ -194,16 +197,18 @@ class KalshiFeed:
             return
         sid = self.sids.get("orderbook_delta")
         if sid is None:
-            await self._send("subscribe", {"channels": ["orderbook_delta"], "market_tickers": new,
-                                           "use_yes_price": self.use_yes_price})
+            await self._send(
+                "subscribe",
+                {"channels": ["orderbook_delta"], "market_tickers": new, "use_yes_price": self.use_yes_price},
+            )
         else:
-            await self._send("update_subscription", {"sids": [sid], "market_tickers": new,
-                                                     "action": "add_markets"})
+            await self._send("update_subscription", {"sids": [sid], "market_tickers": new, "action": "add_markets"})
         for channel in self.public_channels:
             psid = self.sids.get(channel)
             if psid is not None:
-                await self._send("update_subscription", {"sids": [psid], "market_tickers": new,
-                                                         "action": "add_markets"})
+                await self._send(
+                    "update_subscription", {"sids": [psid], "market_tickers": new, "action": "add_markets"}
+                )
 
     async def resync(self) -> None:
         """Ask for fresh snapshots of every book marked stale (sequence gap, refused resync)."""
@@ -220,8 +225,9 @@ class KalshiFeed:
                 continue
             self.resyncs += 1
             log.info("requesting fresh snapshots for %d markets on sid %s", len(tickers), sid)
-            cid = await self._send("update_subscription", {"sids": [sid], "market_tickers": sorted(tickers),
-                                                           "action": "get_snapshot"})
+            cid = await self._send(
+                "update_subscription", {"sids": [sid], "market_tickers": sorted(tickers), "action": "get_snapshot"}
+            )
             self._resync_ids.add(cid)
 
     # ------------------------------------------------------------------ reading
@@ -335,8 +341,10 @@ class KalshiFeed:
             if self._stopping:
                 break
             if self.max_reconnects is not None and attempt >= self.max_reconnects:
-                raise NetworkError(f"could not reconnect to {self.url} after {attempt} attempts",
-                                   hint="check the network; Kalshi pauses Thursdays 03:00–05:00 ET")
+                raise NetworkError(
+                    f"could not reconnect to {self.url} after {attempt} attempts",
+                    hint="check the network; Kalshi pauses Thursdays 03:00–05:00 ET",
+                )
             delay = min(self.backoff_max, self.backoff_base * (2**attempt))
             delay = delay / 2 + self._rng.uniform(0, delay / 2)
             attempt += 1

@@ -15,7 +15,9 @@ from .schemas import record_schema, without_descriptions
 
 # records inside an answer: their schema without the fields' descriptions (docs/records.md has them)
 MarketRec: TypeAlias = Annotated[dict[str, Any], WithJsonSchema(without_descriptions(record_schema("market")))]
-OpportunityRec: TypeAlias = Annotated[dict[str, Any], WithJsonSchema(without_descriptions(record_schema("opportunity")))]
+OpportunityRec: TypeAlias = Annotated[
+    dict[str, Any], WithJsonSchema(without_descriptions(record_schema("opportunity")))
+]
 OrderRec: TypeAlias = Annotated[dict[str, Any], WithJsonSchema(without_descriptions(record_schema("order")))]
 FillRec: TypeAlias = Annotated[dict[str, Any], WithJsonSchema(without_descriptions(record_schema("fill")))]
 HealthRec: TypeAlias = Annotated[dict[str, Any], WithJsonSchema(without_descriptions(record_schema("health")))]
@@ -68,8 +70,9 @@ class BalanceOut(_Out):
     balance: _Dollars = Field(description="what the broker would let you spend now (cash less resting orders)")
     cash: _Dollars
     equity: _Dollars = Field(description="cash plus open positions at their marks")
-    equity_marked: _Dollars = Field(description="the part of equity valued at marks (a book, or a closed "
-                                                "market's last mark)")
+    equity_marked: _Dollars = Field(
+        description="the part of equity valued at marks (a book, or a closed market's last mark)"
+    )
     equity_settled: _Dollars = Field(description="the part of equity that is cash or a known result")
     starting_balance: _Dollars
 
@@ -95,8 +98,7 @@ class ExchangeOrderOut(_Out):
     order_id: str
     client_order_id: str
     ticker: str
-    side: Literal["bid", "ask"] = Field(description="on the YES book: bid = buy YES / sell NO, ask = sell YES / "
-                                                    "buy NO")
+    side: Literal["bid", "ask"] = Field(description="on the YES book: bid = buy YES / sell NO, ask = sell YES / buy NO")
     yes_price: _PriceStr
     status: str
     count: _CountStr = Field(description="the order's total (filled + remaining)")
@@ -169,8 +171,9 @@ class MarketsOut(_Out):
 class OrderbookOut(_Out):
     ticker: str
     yes_bids: list[tuple[_PriceStr, _CountStr]] = Field(description="YES bids, best first: [price, size]")
-    no_bids: list[tuple[_PriceStr, _CountStr]] = Field(description="NO bids in NO prices, best first; a NO bid at "
-                                                                   "q is a YES ask at 1 - q")
+    no_bids: list[tuple[_PriceStr, _CountStr]] = Field(
+        description="NO bids in NO prices, best first; a NO bid at q is a YES ask at 1 - q"
+    )
     yes_bid: _PriceStr | None
     yes_ask: _PriceStr | None
     no_bid: _PriceStr | None

@@ -29,9 +29,11 @@ from . import summaries as say
 from .registry import data_source, describe, profile_view
 
 _TICKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_RULES = ("Prices are dollars per contract as decimal strings; a NO price q is a YES price 1 - q; fees are charged on "
-          "every fill. Do not place, amend or cancel any order without my explicit confirmation of that exact "
-          "order; every order still passes the risk gate.")
+_RULES = (
+    "Prices are dollars per contract as decimal strings; a NO price q is a YES price 1 - q; fees are charged on "
+    "every fill. Do not place, amend or cancel any order without my explicit confirmation of that exact "
+    "order; every order still passes the risk gate."
+)
 
 
 def _ticker(value: str, what: str) -> str:
@@ -64,19 +66,34 @@ def _read(fn: Any, *args: Any) -> str:
 def register(server: MCPServer, service: Any) -> None:
     """Add the resources, resource templates and prompts to ``server``."""
 
-    @server.resource("kalashi://profile", name="profile", title="Active risk profile", mime_type="application/json",
-                     description="The active profile (risk limits as tightened in this session), mode and whether "
-                                 "orders are allowed.")
+    @server.resource(
+        "kalashi://profile",
+        name="profile",
+        title="Active risk profile",
+        mime_type="application/json",
+        description="The active profile (risk limits as tightened in this session), mode and whether "
+        "orders are allowed.",
+    )
     def profile_resource() -> str:
         return orjson.dumps(profile_view(service), option=orjson.OPT_INDENT_2).decode()
 
-    @server.resource("kalashi://metrics/latest", name="metrics", title="Latest metrics", mime_type="application/json",
-                     description="The metrics record computed from the journal now.")
+    @server.resource(
+        "kalashi://metrics/latest",
+        name="metrics",
+        title="Latest metrics",
+        mime_type="application/json",
+        description="The metrics record computed from the journal now.",
+    )
     def metrics_resource() -> str:
         return orjson.dumps(service.read.metrics(), option=orjson.OPT_INDENT_2).decode()
 
-    @server.resource("kalashi://market/{ticker}", name="market", title="One market", mime_type="application/json",
-                     description="One market record (top of book, depth, tick grid, fees) with data_source.")
+    @server.resource(
+        "kalashi://market/{ticker}",
+        name="market",
+        title="One market",
+        mime_type="application/json",
+        description="One market record (top of book, depth, tick grid, fees) with data_source.",
+    )
     def market_resource(ticker: str) -> str:
         try:
             _ticker(ticker, "market ticker")
@@ -84,8 +101,13 @@ def register(server: MCPServer, service: Any) -> None:
             raise ResourceError(f"UsageError: {e}") from None
         return _read(lambda: {**service.read.market(ticker), "data_source": data_source(service)})
 
-    @server.resource("kalashi://event/{ticker}", name="event", title="One event", mime_type="application/json",
-                     description="One event (exclusivity flags) with its markets, with data_source.")
+    @server.resource(
+        "kalashi://event/{ticker}",
+        name="event",
+        title="One event",
+        mime_type="application/json",
+        description="One event (exclusivity flags) with its markets, with data_source.",
+    )
     def event_resource(ticker: str) -> str:
         try:
             _ticker(ticker, "event ticker")
@@ -93,9 +115,12 @@ def register(server: MCPServer, service: Any) -> None:
             raise ResourceError(f"UsageError: {e}") from None
         return _read(lambda: {**service.read.event(ticker), "data_source": data_source(service)})
 
-    @server.prompt(name="review_positions", title="Review my positions",
-                   description="Review the account's open positions and resting orders against the market now and "
-                               "the risk limits; propose what to keep, trim or close.")
+    @server.prompt(
+        name="review_positions",
+        title="Review my positions",
+        description="Review the account's open positions and resting orders against the market now and "
+        "the risk limits; propose what to keep, trim or close.",
+    )
     def review_positions() -> str:
         balance = service.read.balance()
         positions = {"positions": service.read.positions()}
@@ -113,11 +138,15 @@ def register(server: MCPServer, service: Any) -> None:
             "how it moved), compare the mark with what I paid, and say whether to keep, trim or close it and at "
             "what price, with the fees. Check resting orders (get_queue_position) and whether any should be "
             "amended or cancelled. Flag concentration in one event or group. Finish with a short table of "
-            f"proposals. {_RULES}")
+            f"proposals. {_RULES}"
+        )
 
-    @server.prompt(name="find_arbitrage", title="Find arbitrage in an event",
-                   description="Check one event's markets for a basket that pays after fees (all YES or all NO of "
-                               "a mutually exclusive event).")
+    @server.prompt(
+        name="find_arbitrage",
+        title="Find arbitrage in an event",
+        description="Check one event's markets for a basket that pays after fees (all YES or all NO of "
+        "a mutually exclusive event).",
+    )
     def find_arbitrage(event_ticker: str) -> str:
         _prompt_ticker(event_ticker, "event ticker")
         try:
@@ -133,11 +162,15 @@ def register(server: MCPServer, service: Any) -> None:
             "Compute each basket's cost at the current asks (get_orderbook for the size at each price), add the "
             "fees, and say whether it pays and for how many contracts before the book runs out. If the event is not "
             "exhaustive or not exclusive, say why a basket is not riskless. Compare with analyze (its arbitrage "
-            f"strategy) and explain any difference. {_RULES}")
+            f"strategy) and explain any difference. {_RULES}"
+        )
 
-    @server.prompt(name="market_brief", title="Brief me on a market",
-                   description="Summarise one market: the book, recent trades, how the price moved, and what the "
-                               "spread and fees mean for a trade.")
+    @server.prompt(
+        name="market_brief",
+        title="Brief me on a market",
+        description="Summarise one market: the book, recent trades, how the price moved, and what the "
+        "spread and fees mean for a trade.",
+    )
     def market_brief(ticker: str) -> str:
         _prompt_ticker(ticker, "market ticker")
         try:
@@ -149,4 +182,5 @@ def register(server: MCPServer, service: Any) -> None:
             f"{data_source(service)['note']}\n\n"
             "Read the book (get_orderbook), the last trades (get_trades) and the hourly candles (get_candlesticks), "
             "then tell me in a few lines: what the market implies, how it moved, how deep the book is, and what a "
-            f"small buy or sell would cost with fees. {_RULES}")
+            f"small buy or sell would cost with fees. {_RULES}"
+        )

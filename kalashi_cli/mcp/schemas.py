@@ -28,21 +28,80 @@ import orjson
 from ..record_schema import schema_for
 
 BOOLEAN_VALUED = frozenset({"additionalProperties", "unevaluatedProperties", "additionalItems", "unevaluatedItems"})
-_SUB = ("items", "contains", "not", "propertyNames", "if", "then", "else", "additionalProperties",
-        "unevaluatedProperties", "additionalItems", "unevaluatedItems", "contentSchema")
+_SUB = (
+    "items",
+    "contains",
+    "not",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "additionalProperties",
+    "unevaluatedProperties",
+    "additionalItems",
+    "unevaluatedItems",
+    "contentSchema",
+)
 _SUB_ARRAY = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SUB_MAP = ("properties", "patternProperties", "dependentSchemas", "dependencies", "$defs", "definitions")
-CONSTRAINING = frozenset({
-    "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength",
-    "minLength", "pattern", "format", "contentMediaType", "contentEncoding", "contentSchema", "maxItems", "minItems",
-    "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties", "required", "dependentRequired",
-    "allOf", "anyOf", "oneOf", "not", "items", "prefixItems", "contains", "additionalItems", "unevaluatedItems",
-    "properties", "patternProperties", "additionalProperties", "unevaluatedProperties", "propertyNames",
-    "dependentSchemas", "dependencies", "$ref", "$dynamicRef", "$recursiveRef",
-})
+CONSTRAINING = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "multipleOf",
+        "maximum",
+        "exclusiveMaximum",
+        "minimum",
+        "exclusiveMinimum",
+        "maxLength",
+        "minLength",
+        "pattern",
+        "format",
+        "contentMediaType",
+        "contentEncoding",
+        "contentSchema",
+        "maxItems",
+        "minItems",
+        "uniqueItems",
+        "maxContains",
+        "minContains",
+        "maxProperties",
+        "minProperties",
+        "required",
+        "dependentRequired",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "items",
+        "prefixItems",
+        "contains",
+        "additionalItems",
+        "unevaluatedItems",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "unevaluatedProperties",
+        "propertyNames",
+        "dependentSchemas",
+        "dependencies",
+        "$ref",
+        "$dynamicRef",
+        "$recursiveRef",
+    }
+)
 #: descriptions the record schemas repeat on every price, count and money field; their patterns say as much
-UNIT_DESCRIPTIONS = frozenset({"dollars, 4 decimals", "contracts, 2 decimals", "a decimal number",
-                               "dollars, 6 decimals", "dollars as a decimal string", "dollars"})
+UNIT_DESCRIPTIONS = frozenset(
+    {
+        "dollars, 4 decimals",
+        "contracts, 2 decimals",
+        "a decimal number",
+        "dollars, 6 decimals",
+        "dollars as a decimal string",
+        "dollars",
+    }
+)
 
 
 def record_schema(kind: str) -> dict[str, Any]:
@@ -139,8 +198,9 @@ def _hoist_descriptions(node: Any) -> Any:
         described = [b for b in branches if isinstance(b, dict) and "description" in b]
         if len(described) == 1:
             out["description"] = described[0]["description"]
-            out["anyOf"] = [{k: v for k, v in b.items() if k != "description"} if b is described[0] else b
-                            for b in branches]
+            out["anyOf"] = [
+                {k: v for k, v in b.items() if k != "description"} if b is described[0] else b for b in branches
+            ]
     return out
 
 
@@ -149,8 +209,11 @@ def _drop_null_defaults(node: Any) -> Any:
         return [_drop_null_defaults(x) for x in node]
     if not isinstance(node, dict):
         return node
-    return {k: (v if k in ("required", "enum", "const", "examples") else _drop_null_defaults(v))
-            for k, v in node.items() if not (k == "default" and v is None)}
+    return {
+        k: (v if k in ("required", "enum", "const", "examples") else _drop_null_defaults(v))
+        for k, v in node.items()
+        if not (k == "default" and v is None)
+    }
 
 
 def without_descriptions(schema: dict[str, Any]) -> dict[str, Any]:
@@ -162,10 +225,15 @@ def without_descriptions(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_NAMED = {orjson.dumps({"pattern": pattern, "type": "string"}, option=orjson.OPT_SORT_KEYS).decode(): name
-          for name, pattern in (("price", r"^-?[0-9]+\.[0-9]{4}$"), ("count", r"^-?[0-9]+\.[0-9]{2}$"),
-                                ("money", r"^-?[0-9]+\.([0-9]{4}|[0-9]{6})$"),
-                                ("decimal", r"^-?[0-9]+(\.[0-9]+)?$"))}
+_NAMED = {
+    orjson.dumps({"pattern": pattern, "type": "string"}, option=orjson.OPT_SORT_KEYS).decode(): name
+    for name, pattern in (
+        ("price", r"^-?[0-9]+\.[0-9]{4}$"),
+        ("count", r"^-?[0-9]+\.[0-9]{2}$"),
+        ("money", r"^-?[0-9]+\.([0-9]{4}|[0-9]{6})$"),
+        ("decimal", r"^-?[0-9]+(\.[0-9]+)?$"),
+    )
+}
 _NULL = {"type": "null"}
 
 
@@ -180,8 +248,13 @@ def _is_leaf(node: Any) -> bool:
 
 def _is_nullable(node: Any) -> bool:
     """``{anyOf: [<leaf>, {type: null}]}`` (how pydantic writes ``X | None``)."""
-    return (isinstance(node, dict) and set(node) == {"anyOf"} and len(node["anyOf"]) == 2
-            and node["anyOf"][1] == _NULL and _is_leaf(node["anyOf"][0]))
+    return (
+        isinstance(node, dict)
+        and set(node) == {"anyOf"}
+        and len(node["anyOf"]) == 2
+        and node["anyOf"][1] == _NULL
+        and _is_leaf(node["anyOf"][0])
+    )
 
 
 def share_defs(schema: Any, *, min_uses: int = 2, min_size: int = 40) -> Any:
@@ -202,8 +275,9 @@ def share_defs(schema: Any, *, min_uses: int = 2, min_size: int = 40) -> Any:
     return schema
 
 
-def _share(schema: dict[str, Any], defs: dict[str, Any], taken: set[str], pick: Any, suffix: str, min_uses: int,
-           min_size: int) -> dict[str, Any]:
+def _share(
+    schema: dict[str, Any], defs: dict[str, Any], taken: set[str], pick: Any, suffix: str, min_uses: int, min_size: int
+) -> dict[str, Any]:
     counts: dict[str, int] = {}
 
     def visit(node: Any, top: bool, fn: Any) -> Any:
@@ -234,15 +308,20 @@ def _share(schema: dict[str, Any], defs: dict[str, Any], taken: set[str], pick: 
             continue
         node = orjson.loads(k)
         inner = node["anyOf"][0] if suffix else node
-        base = (_NAMED.get(_key(inner)) or str(inner.get("$ref", "")).removeprefix("#/$defs/")
-                or (str(inner["type"]) if set(inner) == {"type"} else "") or f"d{len(defs) + 1}")
+        base = (
+            _NAMED.get(_key(inner))
+            or str(inner.get("$ref", "")).removeprefix("#/$defs/")
+            or (str(inner["type"]) if set(inner) == {"type"} else "")
+            or f"d{len(defs) + 1}"
+        )
         name = base + suffix if base + suffix not in defs and base + suffix not in taken else f"d{len(defs) + 1}"
         names[k] = name
         defs[name] = node
     if not names:
         return schema
-    out: dict[str, Any] = visit(schema, True, lambda node: {"$ref": f"#/$defs/{names[_key(node)]}"}
-                                if _key(node) in names else node)
+    out: dict[str, Any] = visit(
+        schema, True, lambda node: {"$ref": f"#/$defs/{names[_key(node)]}"} if _key(node) in names else node
+    )
     return out
 
 
@@ -292,7 +371,12 @@ def lint(schema: Any) -> list[Finding]:
         if not isinstance(node, dict):
             return
         kinds = node.get("type")
-        if isinstance(kinds, list) and kinds and all(isinstance(t, str) for t in kinds) and len(set(kinds)) == len(kinds):
+        if (
+            isinstance(kinds, list)
+            and kinds
+            and all(isinstance(t, str) for t in kinds)
+            and len(set(kinds)) == len(kinds)
+        ):
             found.append(Finding("type-union", "warning", path))
         ref = node.get("$ref")
         if isinstance(ref, str) and ref and not ref.startswith("#") and not has_ids:

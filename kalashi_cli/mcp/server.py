@@ -67,12 +67,29 @@ if TYPE_CHECKING:
 
     from ..service import TradingService
 
-__all__ = ["PROMPT_NAMES", "RESOURCE_TEMPLATES", "RESOURCE_URIS", "TOOL_NAMES", "WRITE_TOOLS", "build_server", "listen",
-           "record_schema", "serve_http", "serve_stdio", "transport_security"]
+__all__ = [
+    "PROMPT_NAMES",
+    "RESOURCE_TEMPLATES",
+    "RESOURCE_URIS",
+    "TOOL_NAMES",
+    "WRITE_TOOLS",
+    "build_server",
+    "listen",
+    "record_schema",
+    "serve_http",
+    "serve_stdio",
+    "transport_security",
+]
 
-def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC_ONLY,
-                 log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING",
-                 token: str | None = None, call_log: CallLog | None = None) -> MCPServer:
+
+def build_server(
+    service: TradingService,
+    *,
+    feed_policy: AddressPolicy = PUBLIC_ONLY,
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING",
+    token: str | None = None,
+    call_log: CallLog | None = None,
+) -> MCPServer:
     """Build the MCP server over one service (tools, resources, resource templates, prompts, instructions).
 
     ``token``: the HTTP transport's bearer token; every tool that changes something then needs
@@ -87,9 +104,14 @@ def build_server(service: TradingService, *, feed_policy: AddressPolicy = PUBLIC
     tools_account.register(reg, service)
     tools_market.register(reg, service, feed_policy=feed_policy)
     by_name = {t.name: t for t in reg.tools}
-    server: MCPServer = MCPServer("kalashi", title="kalashi — Kalshi trading toolkit", version=version("kalashi"),
-                                  instructions=instructions(service), log_level=log_level,
-                                  tools=[by_name[n] for n in TOOL_NAMES])
+    server: MCPServer = MCPServer(
+        "kalashi",
+        title="kalashi — Kalshi trading toolkit",
+        version=version("kalashi"),
+        instructions=instructions(service),
+        log_level=log_level,
+        tools=[by_name[n] for n in TOOL_NAMES],
+    )
     prompts.register(server, service)
     if call_log is not None:
         reg.log_refused_calls(server)
@@ -122,8 +144,10 @@ def listen(host: str, port: int) -> socket.socket:
         sock.bind(addr)
         sock.listen(128)
     except OSError as e:
-        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}",
-                         hint="another server may use the port; pass --port (0 = any free port)") from None
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}",
+            hint="another server may use the port; pass --port (0 = any free port)",
+        ) from None
     return sock
 
 
@@ -146,10 +170,11 @@ def transport_security(host: str) -> TransportSecuritySettings | None:
     names = {f"[{host}]" if ip is not None and ip.version == 6 else host}
     if host == "localhost" or (ip is not None and ip.is_loopback):
         names |= {"127.0.0.1", "localhost", "[::1]"}
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True,
-                                     allowed_hosts=sorted(f"{n}:*" for n in names),
-                                     allowed_origins=sorted(f"{scheme}://{n}:*" for n in names
-                                                            for scheme in ("http", "https")))
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=sorted(f"{n}:*" for n in names),
+        allowed_origins=sorted(f"{scheme}://{n}:*" for n in names for scheme in ("http", "https")),
+    )
 
 
 def serve_http(server: MCPServer, sock: socket.socket, host: str) -> None:

@@ -75,9 +75,17 @@ def _paged(key: str, rows: list[dict[str, Any]], limit: int, cursor: str | None)
 
 def _order_args(spec: OrderSpec) -> dict[str, Any]:
     """``OrderCommands.create_order``'s arguments for one order (decimals as written)."""
-    return {"ticker": spec.ticker, "outcome": spec.outcome, "action": spec.action, "count": text(spec.count),
-            "price": text(spec.price), "time_in_force": spec.time_in_force, "post_only": spec.post_only,
-            "reduce_only": spec.reduce_only, "client_order_id_": spec.client_order_id}
+    return {
+        "ticker": spec.ticker,
+        "outcome": spec.outcome,
+        "action": spec.action,
+        "count": text(spec.count),
+        "price": text(spec.price),
+        "time_in_force": spec.time_in_force,
+        "post_only": spec.post_only,
+        "reduce_only": spec.reduce_only,
+        "client_order_id_": spec.client_order_id,
+    }
 
 
 def _placed(recs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -113,10 +121,14 @@ def register_reads(reg: Registry, read: Any) -> None:
         return {"positions": read.positions()}  # type: ignore[return-value]
 
     @tool(summary=say.orders, title="Orders")
-    def get_orders(status: Annotated[Literal["resting", "executed", "canceled"] | None,
-                                     Field(description="only orders in this state")] = None,
-                   ticker: Annotated[Ticker | None, Field(description="only this market's orders")] = None,
-                   limit: PageSize = 20, cursor: Cursor | None = None) -> OrdersOut:
+    def get_orders(
+        status: Annotated[
+            Literal["resting", "executed", "canceled"] | None, Field(description="only orders in this state")
+        ] = None,
+        ticker: Annotated[Ticker | None, Field(description="only this market's orders")] = None,
+        limit: PageSize = 20,
+        cursor: Cursor | None = None,
+    ) -> OrdersOut:
         """List the account's orders at the broker, newest first, optionally by status or market."""
         rows = list(reversed(read.orders(status=status, ticker=ticker)))
         return _paged("orders", rows, limit, cursor)  # type: ignore[return-value]
@@ -127,8 +139,11 @@ def register_reads(reg: Registry, read: Any) -> None:
         return {"order": read.order(order_id)}  # type: ignore[return-value]
 
     @tool(summary=say.fills, title="Fills")
-    def get_fills(ticker: Annotated[Ticker | None, Field(description="only this market's fills")] = None,
-                  limit: PageSize = 20, cursor: Cursor | None = None) -> FillsOut:
+    def get_fills(
+        ticker: Annotated[Ticker | None, Field(description="only this market's fills")] = None,
+        limit: PageSize = 20,
+        cursor: Cursor | None = None,
+    ) -> FillsOut:
         """List the account's fills, newest first, optionally for one market."""
         rows = list(reversed(read.fills(limit=10**9, ticker=ticker)))
         return _paged("fills", rows, limit, cursor)  # type: ignore[return-value]
@@ -139,9 +154,10 @@ def register_reads(reg: Registry, read: Any) -> None:
         return _paged("settlements", list(reversed(read.settlements())), limit, cursor)  # type: ignore[return-value]
 
     @tool(summary=say.queue, title="Queue position")
-    def get_queue_position(order_id: Annotated[OrderId | None, Field(description="one resting order")] = None,
-                           ticker: Annotated[Ticker | None, Field(description="every resting order in this "
-                                                                              "market")] = None) -> QueueOut:
+    def get_queue_position(
+        order_id: Annotated[OrderId | None, Field(description="one resting order")] = None,
+        ticker: Annotated[Ticker | None, Field(description="every resting order in this market")] = None,
+    ) -> QueueOut:
         """Return how many contracts rest ahead of a resting order at its price (of one order, one market, or all)."""
         rows = read.queue_positions(order_id=order_id, ticker=ticker)
         return {"count": len(rows), "queue_positions": rows}  # type: ignore[return-value]
@@ -152,18 +168,27 @@ def register_reads(reg: Registry, read: Any) -> None:
         return read.account_limits()  # type: ignore[no-any-return]
 
 
-
 def register_orders(reg: Registry, service: Any) -> None:
     """The order tools that add risk: place (alone or in a batch) and amend, each through the risk gate."""
     tool = reg.tool
     writes: dict[str, Any] = {"read_only": False}
     commands = service.commands
 
-    @tool(summary=say.order_result, destructive=True, open_world=service.mode != "paper", title="Place an order",
-          **writes)
-    def create_order(ctx: Context, ticker: Ticker, outcome: Outcome, action: Action, count: Count, price: Price,
-                     time_in_force: TimeInForce = "immediate_or_cancel", post_only: PostOnly = False,
-                     reduce_only: ReduceOnly = False, client_order_id: ClientOrderId | None = None) -> OrderResultOut:
+    @tool(
+        summary=say.order_result, destructive=True, open_world=service.mode != "paper", title="Place an order", **writes
+    )
+    def create_order(
+        ctx: Context,
+        ticker: Ticker,
+        outcome: Outcome,
+        action: Action,
+        count: Count,
+        price: Price,
+        time_in_force: TimeInForce = "immediate_or_cancel",
+        post_only: PostOnly = False,
+        reduce_only: ReduceOnly = False,
+        client_order_id: ClientOrderId | None = None,
+    ) -> OrderResultOut:
         """Place one limit order through the risk gate; return its order record and any fills.
 
         Selling YES at p is buying NO at 1 - p and is capped as such. Refusals (risk gate, trading not
@@ -174,20 +199,37 @@ def register_orders(reg: Registry, service: Any) -> None:
         """
         if not service.allow_trading:
             raise consent_error(service)
-        spec = OrderSpec(ticker=ticker, outcome=outcome, action=action, count=count, price=price,
-                         time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only,
-                         client_order_id=client_order_id)
+        spec = OrderSpec(
+            ticker=ticker,
+            outcome=outcome,
+            action=action,
+            count=count,
+            price=price,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            client_order_id=client_order_id,
+        )
         placed = _placed(commands.create_order(**_order_args(spec)))
         failed = order_outcome_error(placed["order"])
         if failed:
             raise ToolError(failed)
         return placed  # type: ignore[return-value]
 
-    @tool(summary=say.batch, destructive=True, open_world=service.mode != "paper", title="Place several orders",
-          **writes)
-    def batch_create_orders(ctx: Context, orders: Annotated[list[OrderSpec], Field(
-            min_length=1, max_length=BATCH_MAX, description=f"1 to {BATCH_MAX} orders, each with create_order's "
-                                                            "fields; placed in this order")]) -> BatchOut:
+    @tool(
+        summary=say.batch, destructive=True, open_world=service.mode != "paper", title="Place several orders", **writes
+    )
+    def batch_create_orders(
+        ctx: Context,
+        orders: Annotated[
+            list[OrderSpec],
+            Field(
+                min_length=1,
+                max_length=BATCH_MAX,
+                description=f"1 to {BATCH_MAX} orders, each with create_order's fields; placed in this order",
+            ),
+        ],
+    ) -> BatchOut:
         """Place several limit orders, each through the risk gate exactly like create_order.
 
         Each order is checked against the limits as they stand after the ones before it, and gets its own
@@ -210,17 +252,26 @@ def register_orders(reg: Registry, service: Any) -> None:
         ok = sum(1 for r in results if r["ok"])
         return {"placed": ok, "failed": len(results) - ok, "results": results}  # type: ignore[return-value]
 
-    @tool(summary=say.amended, destructive=True, open_world=service.mode != "paper", title="Amend an order",
-          **writes)
-    def amend_order(ctx: Context, order_id: OrderId,
-                    yes_price: Annotated[YesPrice | None, Field(description="the new YES price in dollars (orders "
-                                                                            "are listed on the YES book), on the "
-                                                                            "tick grid, e.g. \"0.44\"")] = None,
-                    count: Annotated[Count | None, Field(description="the new TOTAL: contracts already filled plus "
-                                                                     "those that should rest")] = None,
-                    client_order_id: Annotated[ClientOrderId | None, Field(
-                        description="the order's new client_order_id (default: one derived from the change)")] = None,
-                    ) -> AmendOut:
+    @tool(summary=say.amended, destructive=True, open_world=service.mode != "paper", title="Amend an order", **writes)
+    def amend_order(
+        ctx: Context,
+        order_id: OrderId,
+        yes_price: Annotated[
+            YesPrice | None,
+            Field(
+                description="the new YES price in dollars (orders "
+                "are listed on the YES book), on the "
+                'tick grid, e.g. "0.44"'
+            ),
+        ] = None,
+        count: Annotated[
+            Count | None, Field(description="the new TOTAL: contracts already filled plus those that should rest")
+        ] = None,
+        client_order_id: Annotated[
+            ClientOrderId | None,
+            Field(description="the order's new client_order_id (default: one derived from the change)"),
+        ] = None,
+    ) -> AmendOut:
         """Change a resting order's YES price and/or total size; it passes the risk gate like a new order.
 
         A new price or a larger size sends the order to the back of the queue (a new price may trade at
@@ -229,9 +280,12 @@ def register_orders(reg: Registry, service: Any) -> None:
         """
         if not service.allow_trading:
             raise consent_error(service)
-        return commands.amend_order(order_id, yes_price=text(yes_price) if yes_price is not None else None,  # type: ignore[no-any-return]
-                                    count=text(count) if count is not None else None, client_order_id_=client_order_id)
-
+        return commands.amend_order(
+            order_id,
+            yes_price=text(yes_price) if yes_price is not None else None,  # type: ignore[no-any-return]
+            count=text(count) if count is not None else None,
+            client_order_id_=client_order_id,
+        )
 
 
 def register_reductions(reg: Registry, commands: Any) -> None:
@@ -240,19 +294,25 @@ def register_reductions(reg: Registry, commands: Any) -> None:
     writes: dict[str, Any] = {"read_only": False}
 
     @tool(summary=say.decreased, title="Decrease an order", **writes)
-    def decrease_order(ctx: Context, order_id: OrderId,
-                       reduce_by: Annotated[Count | None, Field(description="take this many contracts off")] = None,
-                       reduce_to: Annotated[LeftCount | None, Field(description="leave this many contracts "
-                                                                                "resting (0 cancels the order)")] = None
-                       ) -> DecreaseOut:
+    def decrease_order(
+        ctx: Context,
+        order_id: OrderId,
+        reduce_by: Annotated[Count | None, Field(description="take this many contracts off")] = None,
+        reduce_to: Annotated[
+            LeftCount | None, Field(description="leave this many contracts resting (0 cancels the order)")
+        ] = None,
+    ) -> DecreaseOut:
         """Shrink a resting order, keeping its place in the queue (always allowed: it only lowers risk).
 
         Give exactly one of reduce_by and reduce_to.
         """
         if (reduce_by is None) == (reduce_to is None):
             raise UsageError("give exactly one of reduce_by and reduce_to")
-        return commands.decrease_order(order_id, reduce_by=text(reduce_by) if reduce_by is not None else None,  # type: ignore[no-any-return]
-                                       reduce_to=text(reduce_to) if reduce_to is not None else None)
+        return commands.decrease_order(
+            order_id,
+            reduce_by=text(reduce_by) if reduce_by is not None else None,  # type: ignore[no-any-return]
+            reduce_to=text(reduce_to) if reduce_to is not None else None,
+        )
 
     @tool(summary=say.cancelled, title="Cancel an order", **writes)
     def cancel_order(ctx: Context, order_id: OrderId) -> CancelOut:
@@ -260,19 +320,26 @@ def register_reductions(reg: Registry, commands: Any) -> None:
         return commands.cancel_order(order_id)  # type: ignore[no-any-return]
 
     @tool(summary=say.batch_cancelled, title="Cancel several orders", **writes)
-    def batch_cancel_orders(ctx: Context, order_ids: Annotated[list[OrderId], Field(
-            min_length=1, max_length=BATCH_MAX, description=f"1 to {BATCH_MAX} order ids")]) -> BatchCancelOut:
+    def batch_cancel_orders(
+        ctx: Context,
+        order_ids: Annotated[
+            list[OrderId], Field(min_length=1, max_length=BATCH_MAX, description=f"1 to {BATCH_MAX} order ids")
+        ],
+    ) -> BatchCancelOut:
         """Cancel several resting orders at once (always allowed); each gets its own result."""
         results = commands.batch_cancel_orders(list(dict.fromkeys(order_ids)))
         ok = sum(1 for r in results if "reduced_by" in r)
         return {"cancelled": ok, "failed": len(results) - ok, "results": results}  # type: ignore[return-value]
 
     @tool(summary=say.cancelled_all, title="Cancel all orders", **writes)
-    def cancel_all_orders(ctx: Context, ticker: Annotated[Ticker | None, Field(
-            description="only this market's resting orders (default: every market)")] = None) -> CancelAllOut:
+    def cancel_all_orders(
+        ctx: Context,
+        ticker: Annotated[
+            Ticker | None, Field(description="only this market's resting orders (default: every market)")
+        ] = None,
+    ) -> CancelAllOut:
         """Cancel every resting order, or every one in one market (always allowed)."""
         return commands.cancel_all_orders(ticker)  # type: ignore[no-any-return]
-
 
 
 def register_brakes(reg: Registry, service: Any) -> None:
@@ -282,37 +349,52 @@ def register_brakes(reg: Registry, service: Any) -> None:
     controls = service.controls
 
     @tool(summary=say.limits, title="Tighten risk limits", **writes)
-    def tighten_limits(ctx: Context, max_order_cost: Annotated[Dollars | None, Field(
-                           description="most one order may cost, in dollars")] = None,
-                       max_daily_cost: Annotated[Dollars | None, Field(
-                           description="most the day's taker orders may cost, in dollars")] = None,
-                       daily_loss_limit: Annotated[Dollars | None, Field(
-                           description="halt after losing this much in a day, in dollars")] = None,
-                       reducing_drawdown_pct: Annotated[Fraction | None, Field(
-                           description="reduce only past this drawdown, e.g. 0.1 = 10 %")] = None,
-                       max_drawdown_pct: Annotated[Fraction | None, Field(
-                           description="halt past this drawdown, e.g. 0.2 = 20 %")] = None,
-                       max_consecutive_losses: Annotated[PositiveInt | None, Field(
-                           description="reduce only after this many losses in a row")] = None,
-                       max_open_orders: Annotated[PositiveInt | None, Field(
-                           description="most orders resting at once")] = None,
-                       max_reconcile_failures: Annotated[PositiveInt | None, Field(
-                           description="halt after this many failed reconciliations in a row")] = None,
-                       cancel_orphans: Annotated[bool | None, Field(
-                           description="true: cancel resting orders the journal does not know")] = None) -> LimitsOut:
+    def tighten_limits(
+        ctx: Context,
+        max_order_cost: Annotated[Dollars | None, Field(description="most one order may cost, in dollars")] = None,
+        max_daily_cost: Annotated[
+            Dollars | None, Field(description="most the day's taker orders may cost, in dollars")
+        ] = None,
+        daily_loss_limit: Annotated[
+            Dollars | None, Field(description="halt after losing this much in a day, in dollars")
+        ] = None,
+        reducing_drawdown_pct: Annotated[
+            Fraction | None, Field(description="reduce only past this drawdown, e.g. 0.1 = 10 %")
+        ] = None,
+        max_drawdown_pct: Annotated[
+            Fraction | None, Field(description="halt past this drawdown, e.g. 0.2 = 20 %")
+        ] = None,
+        max_consecutive_losses: Annotated[
+            PositiveInt | None, Field(description="reduce only after this many losses in a row")
+        ] = None,
+        max_open_orders: Annotated[PositiveInt | None, Field(description="most orders resting at once")] = None,
+        max_reconcile_failures: Annotated[
+            PositiveInt | None, Field(description="halt after this many failed reconciliations in a row")
+        ] = None,
+        cancel_orphans: Annotated[
+            bool | None, Field(description="true: cancel resting orders the journal does not know")
+        ] = None,
+    ) -> LimitsOut:
         """Tighten the risk gate's limits; any change that would loosen a limit is refused.
 
         Tightened limits are kept in the journal: they hold after a restart, until a human clears them
         (`kalashi resume --confirm --clear-limits`).
         """
-        given = {k: v for k, v in (("max_order_cost", max_order_cost), ("max_daily_cost", max_daily_cost),
-                                   ("daily_loss_limit", daily_loss_limit),
-                                   ("reducing_drawdown_pct", reducing_drawdown_pct),
-                                   ("max_drawdown_pct", max_drawdown_pct),
-                                   ("max_consecutive_losses", max_consecutive_losses),
-                                   ("max_open_orders", max_open_orders),
-                                   ("max_reconcile_failures", max_reconcile_failures),
-                                   ("cancel_orphans", cancel_orphans)) if v is not None}
+        given = {
+            k: v
+            for k, v in (
+                ("max_order_cost", max_order_cost),
+                ("max_daily_cost", max_daily_cost),
+                ("daily_loss_limit", daily_loss_limit),
+                ("reducing_drawdown_pct", reducing_drawdown_pct),
+                ("max_drawdown_pct", max_drawdown_pct),
+                ("max_consecutive_losses", max_consecutive_losses),
+                ("max_open_orders", max_open_orders),
+                ("max_reconcile_failures", max_reconcile_failures),
+                ("cancel_orphans", cancel_orphans),
+            )
+            if v is not None
+        }
         if not given:
             raise UsageError("give at least one limit to tighten", hint="e.g. max_order_cost=5")
         changed = controls.tighten(**given)

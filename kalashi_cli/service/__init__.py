@@ -31,7 +31,23 @@ from .views import (
 )
 
 __all__ = [
-    "CANCEL_BATCH", "EQUITY_POINTS", "JOURNAL_VIEW", "METRICS_BUDGET", "METRICS_MIN_GAP_S", "TOP_OPPORTUNITIES",
-    "Account", "Listener", "LoopStatus", "OperatorControls", "OrderCommands", "Progress", "ReadModel",
-    "TradingService", "decimal_text", "iteration_record_from_row", "matches", "order_view", "percent",
+    "CANCEL_BATCH",
+    "EQUITY_POINTS",
+    "JOURNAL_VIEW",
+    "METRICS_BUDGET",
+    "METRICS_MIN_GAP_S",
+    "TOP_OPPORTUNITIES",
+    "Account",
+    "Listener",
+    "LoopStatus",
+    "OperatorControls",
+    "OrderCommands",
+    "Progress",
+    "ReadModel",
+    "TradingService",
+    "decimal_text",
+    "iteration_record_from_row",
+    "matches",
+    "order_view",
+    "percent",
 ]

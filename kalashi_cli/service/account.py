@@ -136,8 +136,17 @@ class Account:
 
     loop: TradingLoop  # set by the service once the account exists (the loop's sink is on_record)
 
-    def __init__(self, profile: Profile, profile_name: str, *, mode: str, allow_trading: bool, journal: Journal,
-                 source: MarketSource, broker: Broker) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        profile_name: str,
+        *,
+        mode: str,
+        allow_trading: bool,
+        journal: Journal,
+        source: MarketSource,
+        broker: Broker,
+    ) -> None:
         self.profile = profile
         self.profile_name = profile_name
         self.mode = mode
@@ -184,8 +193,9 @@ class Account:
         elif kind in ("opportunity", "candidate") and "id" in rec:
             self.pending_opps[rec["id"]] = rec  # a candidate replaces its opportunity
         elif kind == "iteration":
-            self.opportunities = sorted(self.pending_opps.values(), key=lambda r: Decimal(r["score"]),
-                                        reverse=True)[:TOP_OPPORTUNITIES]
+            self.opportunities = sorted(self.pending_opps.values(), key=lambda r: Decimal(r["score"]), reverse=True)[
+                :TOP_OPPORTUNITIES
+            ]
             self.pending_opps = {}
             self.last_iteration = rec
             self.last_iteration_ms = int(time.time() * 1000)

@@ -7,17 +7,7 @@ from typing import Any
 
 from ..domain import Leg, Market, OrderIntent, OrderStatus, to_book_side
 from ..errors import ConsentError, KalashiError, NotFound, RiskDenied, UsageError
-from ..money import (
-    COUNT_SCALE,
-    ONE_DOLLAR,
-    Count,
-    Price,
-    fmt_count,
-    fmt_price,
-    on_grid,
-    parse_count,
-    parse_price,
-)
+from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Price, fmt_count, fmt_price, on_grid, parse_count, parse_price
 from ..ports import OrderDesk
 from ..records import encode
 from ..stages.correlate import Grouper
@@ -47,9 +37,19 @@ class OrderCommands:
         self.broker = account.broker
         self.loop = account.loop
 
-    def create_order(self, ticker: str, outcome: str, action: str, count: str, price: str, *,
-                     time_in_force: str = "immediate_or_cancel", post_only: bool = False, reduce_only: bool = False,
-                     client_order_id_: str | None = None) -> list[dict[str, Any]]:
+    def create_order(
+        self,
+        ticker: str,
+        outcome: str,
+        action: str,
+        count: str,
+        price: str,
+        *,
+        time_in_force: str = "immediate_or_cancel",
+        post_only: bool = False,
+        reduce_only: bool = False,
+        client_order_id_: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Place one order through the risk gate; return its order/fill/denied records.
 
         Raises:
@@ -63,8 +63,10 @@ class OrderCommands:
         if time_in_force not in ("good_till_canceled", "immediate_or_cancel", "fill_or_kill"):
             raise UsageError("time_in_force must be good_till_canceled, immediate_or_cancel or fill_or_kill")
         if reduce_only and time_in_force != "immediate_or_cancel":
-            raise UsageError("a reduce_only order must be immediate_or_cancel (Kalshi's rule)",
-                             hint="pass time_in_force immediate_or_cancel, or drop reduce_only")
+            raise UsageError(
+                "a reduce_only order must be immediate_or_cancel (Kalshi's rule)",
+                hint="pass time_in_force immediate_or_cancel, or drop reduce_only",
+            )
         try:
             p = parse_price(price)
             n = parse_count(count)
@@ -77,34 +79,61 @@ class OrderCommands:
             if m is None:
                 raise NotFound(f"no market {ticker}")
             if n % COUNT_SCALE and not m.fractional_trading:
-                raise UsageError(f"{ticker} does not trade fractional contracts: count {fmt_count(n)} must be a "
-                                 "whole number", hint="round the count yourself; kalashi never rounds an order")
+                raise UsageError(
+                    f"{ticker} does not trade fractional contracts: count {fmt_count(n)} must be a whole number",
+                    hint="round the count yourself; kalashi never rounds an order",
+                )
             side, yes_price = to_book_side(outcome, action, p)  # type: ignore[arg-type]
             if not on_grid(yes_price, m.price_ranges):
-                raise UsageError(f"price {price} is not on {ticker}'s tick grid",
-                                 hint=f"valid steps: {[b.to_wire() for b in m.price_ranges]}")
+                raise UsageError(
+                    f"price {price} is not on {ticker}'s tick grid",
+                    hint=f"valid steps: {[b.to_wire() for b in m.price_ranges]}",
+                )
             bucket = int(time.time() // 60)
-            coid = client_order_id_ or client_order_id(f"manual-{bucket}", 0,
-                                                       f"{ticker}:{side}:{yes_price}:{n}:{time_in_force}", "manual")
-            intent = OrderIntent(coid, ticker, side, yes_price, n, time_in_force=time_in_force,  # type: ignore[arg-type]
-                                 post_only=post_only, reduce_only=reduce_only)
+            coid = client_order_id_ or client_order_id(
+                f"manual-{bucket}", 0, f"{ticker}:{side}:{yes_price}:{n}:{time_in_force}", "manual"
+            )
+            intent = OrderIntent(
+                coid,
+                ticker,
+                side,
+                yes_price,
+                n,
+                time_in_force=time_in_force,  # type: ignore[arg-type]
+                post_only=post_only,
+                reduce_only=reduce_only,
+            )
             ex, gate = self._executor()
             # an agent's order did not pass correlate: the gate applies its concentration caps, and
             # the market's group is remembered so later exposure is counted where it belongs
             group = Grouper(self.account.profile).group(m.category, m.series_ticker, m.ticker)
             self.journal.remember_markets([(ticker, m.event_ticker, m.series_ticker, m.title, m.category, group)])
-            d = gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier,
-                           trading_active=self.broker.trading_active(), concentration=(m.event_ticker, group))
+            d = gate.check(
+                intent,
+                fee_type=m.fee_type,
+                multiplier=m.fee_multiplier,
+                trading_active=self.broker.trading_active(),
+                concentration=(m.event_ticker, group),
+            )
             if d:
-                rec = {"kind": "denied", "v": 1, "ref": coid, "ticker": ticker, "rule": d.rule, "code": d.rule,
-                       "reason": d.reason, "strategy": "manual"}
+                rec = {
+                    "kind": "denied",
+                    "v": 1,
+                    "ref": coid,
+                    "ticker": ticker,
+                    "rule": d.rule,
+                    "code": d.rule,
+                    "reason": d.reason,
+                    "strategy": "manual",
+                }
                 self.journal.add_records([rec])
                 self.account.publish(rec)
                 raise RiskDenied(f"risk gate refused the order: {d.reason}", hint=f"rule '{d.rule}'")
             asks = m.asks(outcome) if action == "buy" else m.bids(outcome)  # type: ignore[arg-type]
             leg = Leg(ticker, outcome, action, p, n)  # type: ignore[arg-type]
-            outputs, _ = ex.send(intent, leg, m, reference=asks[0][0] if asks else p, strategy="manual", ref=coid,
-                                 purpose="manual")
+            outputs, _ = ex.send(
+                intent, leg, m, reference=asks[0][0] if asks else p, strategy="manual", ref=coid, purpose="manual"
+            )
             recs = [encode(o) for o in outputs]
             self.journal.add_records(recs)
             self.account.metrics_stale = True
@@ -114,8 +143,10 @@ class OrderCommands:
 
     def _require_trading(self) -> None:
         if not self.account.allow_trading:
-            raise ConsentError(f"this server does not accept orders in {self.account.mode} mode",
-                               hint="start it with --allow-trading (and live consent for real money)")
+            raise ConsentError(
+                f"this server does not accept orders in {self.account.mode} mode",
+                hint="start it with --allow-trading (and live consent for real money)",
+            )
 
     def _price_on_grid(self, price: str, m: Market) -> int:
         """A YES price as written, strictly between 0 and 1 and on the market's tick grid. Raises: UsageError."""
@@ -126,8 +157,10 @@ class OrderCommands:
         if not 0 < p < ONE_DOLLAR:
             raise UsageError("price must be strictly between 0 and 1")
         if not on_grid(p, m.price_ranges):
-            raise UsageError(f"price {price} is not on {m.ticker}'s tick grid",
-                             hint=f"valid steps: {[b.to_wire() for b in m.price_ranges]}")
+            raise UsageError(
+                f"price {price} is not on {m.ticker}'s tick grid",
+                hint=f"valid steps: {[b.to_wire() for b in m.price_ranges]}",
+            )
         return p
 
     def _count_for(self, count: str, m: Market) -> int:
@@ -139,8 +172,10 @@ class OrderCommands:
         if n <= 0:
             raise UsageError("count must be positive")
         if n % COUNT_SCALE and not m.fractional_trading:
-            raise UsageError(f"{m.ticker} does not trade fractional contracts: count {fmt_count(n)} must be a "
-                             "whole number", hint="round the count yourself; kalashi never rounds an order")
+            raise UsageError(
+                f"{m.ticker} does not trade fractional contracts: count {fmt_count(n)} must be a whole number",
+                hint="round the count yourself; kalashi never rounds an order",
+            )
         return n
 
     def _executor(self) -> tuple[OrderExecutor, RiskGate]:
@@ -148,8 +183,9 @@ class OrderCommands:
         pf = self.loop.portfolio()
         st, why = evaluate_state(self.account.profile, self.journal, pf)
         gate = RiskGate(self.account.profile, self.journal, pf, st, why)
-        return OrderExecutor(self.account.profile, self.broker, self.journal, gate, self.source.books,
-                             now_ms=self.source.now_ms), gate
+        return OrderExecutor(
+            self.account.profile, self.broker, self.journal, gate, self.source.books, now_ms=self.source.now_ms
+        ), gate
 
     def cancel_order(self, order_id: str) -> dict[str, Any]:
         """Cancel one resting order (always allowed: it only reduces risk)."""
@@ -165,8 +201,14 @@ class OrderCommands:
         return {"order_id": order_id, "reduced_by": fmt_count(reduced)}
 
     # -- managing resting orders ------------------------------------------------------------
-    def amend_order(self, order_id: str, *, yes_price: str | None = None, count: str | None = None,
-                    client_order_id_: str | None = None) -> dict[str, Any]:
+    def amend_order(
+        self,
+        order_id: str,
+        *,
+        yes_price: str | None = None,
+        count: str | None = None,
+        client_order_id_: str | None = None,
+    ) -> dict[str, Any]:
         """Change a resting order's YES price and/or its total count (filled + remaining), through the gate.
 
         The amended order passes the risk gate as a whole and is journaled before it is sent,
@@ -183,8 +225,9 @@ class OrderCommands:
 
         self._require_trading()
         if yes_price is None and count is None:
-            raise UsageError("give a new yes_price, a new count, or both", hint="count is the new total, "
-                             "filled contracts included")
+            raise UsageError(
+                "give a new yes_price, a new count, or both", hint="count is the new total, filled contracts included"
+            )
         with self._lock:
             o = self.account.order(order_id)
             if o.status != OrderStatus.RESTING:
@@ -195,17 +238,29 @@ class OrderCommands:
             p = self._price_on_grid(yes_price, m) if yes_price is not None else o.price
             n = self._count_for(count, m) if count is not None else o.fill_count + o.remaining_count
             if p == o.price and n == o.fill_count + o.remaining_count:
-                raise UsageError(f"order {order_id} already rests at {fmt_price(Price(p))} for {fmt_count(Count(n))}: nothing to "
-                                 "change")
-            coid = client_order_id_ or client_order_id(f"amend-{int(time.time() // 60)}", 0,
-                                                       f"{order_id}:{p}:{n}", "amend")
+                raise UsageError(
+                    f"order {order_id} already rests at {fmt_price(Price(p))} for {fmt_count(Count(n))}: nothing to "
+                    "change"
+                )
+            coid = client_order_id_ or client_order_id(
+                f"amend-{int(time.time() // 60)}", 0, f"{order_id}:{p}:{n}", "amend"
+            )
             ex, gate = self._executor()
             group = Grouper(self.account.profile).group(m.category, m.series_ticker, m.ticker)
-            res = ex.amend(o, m, price=Price(p), count=Count(n), client_order_id=coid, concentration=(m.event_ticker, group))
+            res = ex.amend(
+                o, m, price=Price(p), count=Count(n), client_order_id=coid, concentration=(m.event_ticker, group)
+            )
             if res.denied is not None:
                 d = res.denied
-                rec = {"kind": "denied", "v": 1, "ref": d.ref, "ticker": d.ticker, "rule": d.rule,
-                       "reason": d.reason, "strategy": "manual"}
+                rec = {
+                    "kind": "denied",
+                    "v": 1,
+                    "ref": d.ref,
+                    "ticker": d.ticker,
+                    "rule": d.rule,
+                    "reason": d.reason,
+                    "strategy": "manual",
+                }
                 self.journal.add_records([rec])
                 self.account.publish(rec)
                 raise RiskDenied(f"risk gate refused the amend: {d.reason}", hint=f"rule '{d.rule}'")
@@ -215,16 +270,20 @@ class OrderCommands:
             if res.order is None:
                 what = f"amend of order {order_id} (client_order_id {coid})"
                 if res.unknown:
-                    raise OutcomeUnknown(f"{what}: the exchange's answer was lost — {res.reason}",
-                                         hint="`kalashi reconcile` finds out whether it happened")
-                raise OrderRejected(f"{what} was refused: {res.reason}",
-                                    hint="the order rests unchanged; check get_order")
+                    raise OutcomeUnknown(
+                        f"{what}: the exchange's answer was lost — {res.reason}",
+                        hint="`kalashi reconcile` finds out whether it happened",
+                    )
+                raise OrderRejected(
+                    f"{what} was refused: {res.reason}", hint="the order rests unchanged; check get_order"
+                )
         for r in fills:
             self.account.on_record(r)
         return {"order": order_view(res.order), "previous": order_view(o), "fills": fills}
 
-    def decrease_order(self, order_id: str, *, reduce_by: str | None = None,
-                       reduce_to: str | None = None) -> dict[str, Any]:
+    def decrease_order(
+        self, order_id: str, *, reduce_by: str | None = None, reduce_to: str | None = None
+    ) -> dict[str, Any]:
         """Shrink a resting order, keeping its place in the queue (always allowed: it only lowers risk).
 
         Raises:
@@ -245,10 +304,14 @@ class OrderCommands:
             self.account.metrics_stale = True
             now = self.account.order(order_id)
             self.journal.upsert_order(now)
-            self.journal.add_event("decrease", {"order_id": order_id, "from": o.remaining_count, "to": left},
-                                   ticker=o.ticker)
-        return {"order": order_view(now), "remaining": fmt_count(left),
-                "reduced_by": fmt_count(Count(o.remaining_count - left))}
+            self.journal.add_event(
+                "decrease", {"order_id": order_id, "from": o.remaining_count, "to": left}, ticker=o.ticker
+            )
+        return {
+            "order": order_view(now),
+            "remaining": fmt_count(left),
+            "reduced_by": fmt_count(Count(o.remaining_count - left)),
+        }
 
     def batch_create_orders(self, orders: list[dict[str, Any]]) -> list[list[dict[str, Any]] | KalashiError]:
         """Place several orders, each through :meth:`create_order` (the one gate, journaled before sending).
@@ -308,11 +371,13 @@ class OrderCommands:
             resting = [o.order_id for o in self.broker.orders(status=OrderStatus.RESTING, ticker=ticker)]
             results: list[dict[str, Any]] = []
             for i in range(0, len(resting), CANCEL_BATCH):
-                results += self.batch_cancel_orders(resting[i:i + CANCEL_BATCH])
+                results += self.batch_cancel_orders(resting[i : i + CANCEL_BATCH])
             left = len(self.broker.orders(status=OrderStatus.RESTING, ticker=ticker))
             if resting:
-                self.journal.add_event("cancel-all", {"ticker": ticker or "", "resting": len(resting),
-                                                      "left": left})
-        return {"cancelled": sum(1 for r in results if "reduced_by" in r), "order_ids": resting,
-                "errors": [r for r in results if "error" in r], "remaining_resting": left}
-
+                self.journal.add_event("cancel-all", {"ticker": ticker or "", "resting": len(resting), "left": left})
+        return {
+            "cancelled": sum(1 for r in results if "reduced_by" in r),
+            "order_ids": resting,
+            "errors": [r for r in results if "error" in r],
+            "remaining_resting": left,
+        }

@@ -42,8 +42,15 @@ class OperatorControls:
         with self._lock:
             res = halt(self.journal, self.broker, reason).to_dict()
             self.account.metrics_stale = True
-            self.account.publish({"kind": "health", "v": 1, "name": "trading_state", "status": trading_state_status("HALTED"),
-                           "detail": f"HALTED: {reason}"})
+            self.account.publish(
+                {
+                    "kind": "health",
+                    "v": 1,
+                    "name": "trading_state",
+                    "status": trading_state_status("HALTED"),
+                    "detail": f"HALTED: {reason}",
+                }
+            )
         return res
 
     def flatten(self, *, cancel_resting: bool = False, progress: Progress | None = None) -> dict[str, Any]:
@@ -56,8 +63,14 @@ class OperatorControls:
 
         with self._lock:
             cancelled = self._cancel_resting(progress) if cancel_resting else 0
-            res = flatten(self.account.profile, self.journal, self.broker, self.source.books, self.source.now_ms,
-                          progress=progress)
+            res = flatten(
+                self.account.profile,
+                self.journal,
+                self.broker,
+                self.source.books,
+                self.source.now_ms,
+                progress=progress,
+            )
             self.account.metrics_stale = True
             for r in res.records:
                 self.account.on_record(r)
@@ -70,12 +83,24 @@ class OperatorControls:
         """Cancel every resting order at the broker and journal the broker's answer; return how many."""
         resting = self.broker.orders(status=OrderStatus.RESTING)
         if progress is not None:
-            progress({"step": "cancel", "done": 0, "total": len(resting),
-                      "message": f"cancelling {len(resting)} resting order(s)"})
+            progress(
+                {
+                    "step": "cancel",
+                    "done": 0,
+                    "total": len(resting),
+                    "message": f"cancelling {len(resting)} resting order(s)",
+                }
+            )
         cancelled = sum(1 for o in resting if self.broker.cancel(o.order_id, o.ticker))
         if progress is not None:
-            progress({"step": "cancel", "done": len(resting), "total": len(resting),
-                      "message": f"{cancelled} of {len(resting)} resting order(s) cancelled"})
+            progress(
+                {
+                    "step": "cancel",
+                    "done": len(resting),
+                    "total": len(resting),
+                    "message": f"{cancelled} of {len(resting)} resting order(s) cancelled",
+                }
+            )
         now = {o.order_id: o for o in self.broker.orders()}
         for o in self.journal.orders(status=OrderStatus.RESTING):
             if o.order_id in now:
@@ -100,9 +125,10 @@ class OperatorControls:
             self.account.metrics_stale = True
             st, why = self.read.trading_state()
         if st == TradingState.HALTED.value:
-            raise RiskDenied(f"the halt cannot be cleared: {why}",
-                             hint="the risk limit still holds; it clears with the next trading day or a "
-                                  "looser profile")
+            raise RiskDenied(
+                f"the halt cannot be cleared: {why}",
+                hint="the risk limit still holds; it clears with the next trading day or a looser profile",
+            )
         return st
 
     def resume(self, confirm: bool) -> str:
@@ -139,7 +165,6 @@ class OperatorControls:
             self.journal.set_tightened_limits(stored)
         self.journal.add_event("tighten", {k: str(v) for k, v in limits.items()})
         return {k: str(getattr(self.account.profile.risk, k)) for k in limits}
-
 
 
 def _limit_json(v: Any) -> Any:

@@ -32,12 +32,21 @@ class MarketReads:
         with self._lock:
             m = self.source.books([ticker]).get(ticker)
         if m is None:
-            raise NotFound(f"no market {ticker} in source {self.source.describe()}",
-                           hint="list markets with get_markets / kalashi scan")
+            raise NotFound(
+                f"no market {ticker} in source {self.source.describe()}",
+                hint="list markets with get_markets / kalashi scan",
+            )
         return market_record(m)
 
-    def markets(self, limit: int = 100, *, event_ticker: str | None = None, series_ticker: str | None = None,
-                status: str | None = "active", offset: int = 0) -> list[dict[str, Any]]:
+    def markets(
+        self,
+        limit: int = 100,
+        *,
+        event_ticker: str | None = None,
+        series_ticker: str | None = None,
+        status: str | None = "active",
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         """Market records without depth, in the source's order; ``offset`` skips that many matches first."""
         out = []
         skipped = 0
@@ -65,14 +74,26 @@ class MarketReads:
         if not ms:
             raise NotFound(f"no event {event_ticker}")
         first = ms[0]
-        return {"event_ticker": event_ticker, "series_ticker": first["series_ticker"], "category": first["category"],
-                "mutually_exclusive": first.get("mutually_exclusive"), "exhaustive": first.get("exhaustive"),
-                "markets": ms}
+        return {
+            "event_ticker": event_ticker,
+            "series_ticker": first["series_ticker"],
+            "category": first["category"],
+            "mutually_exclusive": first.get("mutually_exclusive"),
+            "exhaustive": first.get("exhaustive"),
+            "markets": ms,
+        }
 
     def orderbook(self, ticker: str) -> dict[str, Any]:
         rec = self.market(ticker)
-        return {"ticker": ticker, "yes_bids": rec["depth"]["yes"], "no_bids": rec["depth"]["no"],
-                "yes_bid": rec["yes_bid"], "yes_ask": rec["yes_ask"], "no_bid": rec["no_bid"], "no_ask": rec["no_ask"]}
+        return {
+            "ticker": ticker,
+            "yes_bids": rec["depth"]["yes"],
+            "no_bids": rec["depth"]["no"],
+            "yes_bid": rec["yes_bid"],
+            "yes_ask": rec["yes_ask"],
+            "no_bid": rec["no_bid"],
+            "no_ask": rec["no_ask"],
+        }
 
     def scan(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._lock:
@@ -81,26 +102,47 @@ class MarketReads:
     def analyze(self, limit: int = 500, fair: dict[str, Price] | None = None, top: int = 20) -> list[dict[str, Any]]:
         with self._lock:
             markets = list(scan(self.source, self.account.profile, limit=limit))
-            opps = list(Analyzer(self.account.profile, fair=fair).analyze(markets, as_of_ms=self.source.now_ms(),
-                                                                  src=self.source.describe()))
+            opps = list(
+                Analyzer(self.account.profile, fair=fair).analyze(
+                    markets, as_of_ms=self.source.now_ms(), src=self.source.describe()
+                )
+            )
         opps.sort(key=lambda o: o.score, reverse=True)
         return [to_record(o) for o in opps[:top]]
 
-    def events(self, *, status: str | None = "open", series_ticker: str | None = None, category: str | None = None,
-               query: str | None = None, limit: int = 20, cursor: str | None = None) -> tuple[list[dict[str, Any]],
-                                                                                              str, int]:
+    def events(
+        self,
+        *,
+        status: str | None = "open",
+        series_ticker: str | None = None,
+        category: str | None = None,
+        query: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str, int]:
         """A page of events (by status word, series, category, words in their titles); the next cursor; the total."""
         from ..venue import page
 
         with self._lock:
             rows = self.account.venue.events(status=status, series_ticker=series_ticker)
-        rows = [r for r in rows if (not category or r["category"].lower() == category.lower())
-                and matches(query, r.get("title"), r.get("sub_title"), r["event_ticker"], *r.get("market_titles", ()))]
+        rows = [
+            r
+            for r in rows
+            if (not category or r["category"].lower() == category.lower())
+            and matches(query, r.get("title"), r.get("sub_title"), r["event_ticker"], *r.get("market_titles", ()))
+        ]
         chunk, nxt = page(rows, limit, cursor)
         return chunk, nxt, len(rows)
 
-    def series(self, *, series_ticker: str | None = None, category: str | None = None, query: str | None = None,
-               limit: int = 20, cursor: str | None = None) -> tuple[list[dict[str, Any]], str, int]:
+    def series(
+        self,
+        *,
+        series_ticker: str | None = None,
+        category: str | None = None,
+        query: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str, int]:
         """A page of series (one, when ``series_ticker`` is given); the next cursor; the total.
 
         Raises:
@@ -110,19 +152,31 @@ class MarketReads:
 
         with self._lock:
             rows = self.account.venue.series(series_ticker)
-        rows = [r for r in rows if (not category or r["category"].lower() == category.lower())
-                and matches(query, r.get("title"), r["series_ticker"])]
+        rows = [
+            r
+            for r in rows
+            if (not category or r["category"].lower() == category.lower())
+            and matches(query, r.get("title"), r["series_ticker"])
+        ]
         chunk, nxt = page(rows, limit, cursor)
         return chunk, nxt, len(rows)
 
-    def trades(self, ticker: str | None = None, *, limit: int = 20, cursor: str | None = None,
-               min_ts: int | None = None, max_ts: int | None = None) -> tuple[list[dict[str, Any]], str]:
+    def trades(
+        self,
+        ticker: str | None = None,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+    ) -> tuple[list[dict[str, Any]], str]:
         """A page of the public tape (newest first) and the next cursor."""
         with self._lock:
             return self.account.venue.trades(ticker, limit=limit, cursor=cursor, min_ts=min_ts, max_ts=max_ts)
 
-    def candlesticks(self, ticker: str, *, period: int = 60, start_ts: int | None = None, end_ts: int | None = None,
-                     limit: int = 24) -> list[dict[str, Any]]:
+    def candlesticks(
+        self, ticker: str, *, period: int = 60, start_ts: int | None = None, end_ts: int | None = None, limit: int = 24
+    ) -> list[dict[str, Any]]:
         """The last ``limit`` candles of ``period`` minutes ending by ``end_ts`` (default: the one open now), oldest first.
 
         Raises:
@@ -153,4 +207,3 @@ class MarketReads:
     def books(self, tickers: list[str]) -> dict[str, Market]:
         with self._lock:
             return self.source.books(tickers)
-

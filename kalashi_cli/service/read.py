@@ -64,9 +64,15 @@ class ReadModel(MarketReads):
         with self._lock:
             b = self.broker.balance()
             p = self.loop.portfolio()
-        return {"mode": self.account.mode, "balance": fmt_money(b.balance), "cash": fmt_money(p.ledger.cash),
-                "equity": fmt_money(p.equity), "equity_marked": fmt_money(p.equity_marked),
-                "equity_settled": fmt_money(p.equity_settled), "starting_balance": fmt_money(p.starting_balance)}
+        return {
+            "mode": self.account.mode,
+            "balance": fmt_money(b.balance),
+            "cash": fmt_money(p.ledger.cash),
+            "equity": fmt_money(p.equity),
+            "equity_marked": fmt_money(p.equity_marked),
+            "equity_settled": fmt_money(p.equity_settled),
+            "starting_balance": fmt_money(p.starting_balance),
+        }
 
     def positions(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -91,13 +97,22 @@ class ReadModel(MarketReads):
                 # and the group is the one the correlate stage would give it
                 title = title or m.title
                 group = group or grouper.group(m.category, m.series_ticker, m.ticker)
-            out.append({"ticker": x.ticker, "title": title,
-                        "outcome": outcome, "count": fmt_count(Count(n)), "avg_price": fmt_price(Price(avg)),
-                        "mark": fmt_price(mark) if mark is not None else None,
-                        "unrealized_pnl": fmt_money(Money(v.value - x.cost)) if v is not None else None,
-                        "cost": fmt_money(x.cost), "realized_pnl": fmt_money(Money(x.realized - x.fees)),
-                        "group": group, "valued_by": v.basis.value if v is not None else None,
-                        "marked_at": iso(v.as_of_ms) if v is not None and v.as_of_ms else None})
+            out.append(
+                {
+                    "ticker": x.ticker,
+                    "title": title,
+                    "outcome": outcome,
+                    "count": fmt_count(Count(n)),
+                    "avg_price": fmt_price(Price(avg)),
+                    "mark": fmt_price(mark) if mark is not None else None,
+                    "unrealized_pnl": fmt_money(Money(v.value - x.cost)) if v is not None else None,
+                    "cost": fmt_money(x.cost),
+                    "realized_pnl": fmt_money(Money(x.realized - x.fees)),
+                    "group": group,
+                    "valued_by": v.basis.value if v is not None else None,
+                    "marked_at": iso(v.as_of_ms) if v is not None and v.as_of_ms else None,
+                }
+            )
         return out
 
     def orders(self, status: str | None = None, ticker: str | None = None) -> list[dict[str, Any]]:
@@ -108,16 +123,36 @@ class ReadModel(MarketReads):
     def fills(self, limit: int = 100, ticker: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             fills = self.broker.fills(ticker=ticker)
-        return [{"fill_id": f.fill_id, "order_id": f.order_id, "ticker": f.ticker, "side": f.side,
-                 "yes_price": fmt_price(f.price), "count": fmt_count(f.count), "fee": fmt_money(f.fee),
-                 "is_taker": f.is_taker, "ts": iso(f.ts_ms)} for f in fills[-limit:]]
+        return [
+            {
+                "fill_id": f.fill_id,
+                "order_id": f.order_id,
+                "ticker": f.ticker,
+                "side": f.side,
+                "yes_price": fmt_price(f.price),
+                "count": fmt_count(f.count),
+                "fee": fmt_money(f.fee),
+                "is_taker": f.is_taker,
+                "ts": iso(f.ts_ms),
+            }
+            for f in fills[-limit:]
+        ]
 
     def settlements(self) -> list[dict[str, Any]]:
         with self._lock:
             rows = self.broker.settlements()
-        return [{"ticker": s.ticker, "event_ticker": s.event_ticker, "result": s.result,
-                 "yes_count": fmt_count(s.yes_count), "no_count": fmt_count(s.no_count),
-                 "revenue": fmt_money(s.revenue), "settled": iso(s.settled_ts_ms)} for s in rows]
+        return [
+            {
+                "ticker": s.ticker,
+                "event_ticker": s.event_ticker,
+                "result": s.result,
+                "yes_count": fmt_count(s.yes_count),
+                "no_count": fmt_count(s.no_count),
+                "revenue": fmt_money(s.revenue),
+                "settled": iso(s.settled_ts_ms),
+            }
+            for s in rows
+        ]
 
     def metrics(self) -> dict[str, Any]:
         """The metrics record now (a fresh fold: a flatten or an order since the last iteration counts)."""
@@ -135,7 +170,11 @@ class ReadModel(MarketReads):
         with self._lock:
             now = time.monotonic()
             gap = max(METRICS_MIN_GAP_S, METRICS_BUDGET * self._state_metrics_cost)
-            if self._state_metrics is not None and not self.account.metrics_stale and now - self._state_metrics_at < gap:
+            if (
+                self._state_metrics is not None
+                and not self.account.metrics_stale
+                and now - self._state_metrics_at < gap
+            ):
                 return self._state_metrics
             t0 = time.perf_counter()
             m = compute_metrics(self.journal, portfolio, self.account.profile, RunStats())
@@ -176,20 +215,39 @@ class ReadModel(MarketReads):
             last_iteration = self.account.last_iteration
             source = self.source.describe()
         cap = percent(self.account.profile.correlate.max_group_pct)
-        exposure = [{"group": g, "exposure": fmt_money(v), "pct_of_equity": percent(Decimal(v) / max(1, p.equity)),
-                     "cap_pct": cap} for g, v in sorted(p.exposure_by_group.items())]
+        exposure = [
+            {
+                "group": g,
+                "exposure": fmt_money(v),
+                "pct_of_equity": percent(Decimal(v) / max(1, p.equity)),
+                "cap_pct": cap,
+            }
+            for g, v in sorted(p.exposure_by_group.items())
+        ]
         return {
             "mode": self.account.mode,
-            "loop": {"status": loop.status, "iteration": loop.iteration, "interval_s": decimal_text(loop.interval_s),
-                     "source": source, "profile": self.account.profile_name},
-            "trading_state": st.value, "halt_reason": why or None,
+            "loop": {
+                "status": loop.status,
+                "iteration": loop.iteration,
+                "interval_s": decimal_text(loop.interval_s),
+                "source": source,
+                "profile": self.account.profile_name,
+            },
+            "trading_state": st.value,
+            "halt_reason": why or None,
             # balance is the ledger's cash, as in every iteration record; ``available`` is what the
             # broker would still let us spend (cash less what resting orders hold)
-            "account": {"balance": fmt_money(led.cash), "equity": fmt_money(p.equity), "cash": fmt_money(led.cash),
-                        "available": fmt_money(available), "realized_pnl": fmt_money(Money(led.realized - led.fees)),
-                        "unrealized_pnl": fmt_money(Money(p.equity - led.cash - open_cost)),
-                        "equity_marked": fmt_money(p.equity_marked), "equity_settled": fmt_money(p.equity_settled),
-                        "starting_balance": fmt_money(p.starting_balance)},
+            "account": {
+                "balance": fmt_money(led.cash),
+                "equity": fmt_money(p.equity),
+                "cash": fmt_money(led.cash),
+                "available": fmt_money(available),
+                "realized_pnl": fmt_money(Money(led.realized - led.fees)),
+                "unrealized_pnl": fmt_money(Money(p.equity - led.cash - open_cost)),
+                "equity_marked": fmt_money(p.equity_marked),
+                "equity_settled": fmt_money(p.equity_settled),
+                "starting_balance": fmt_money(p.starting_balance),
+            },
             "equity_curve": [{"ts": r["started"], "equity": fmt_money(r["equity"])} for r in iterations],
             "metrics": metrics,
             "positions": positions,
@@ -208,8 +266,11 @@ class ReadModel(MarketReads):
         with self._lock:
             resting = self.broker.orders(status=OrderStatus.RESTING)
             placed = {r["client_order_id"]: r for r in self.account.recent if r.get("kind") == "order"}
-            intents = {o.client_order_id: self.journal.intent(o.client_order_id) for o in resting
-                       if o.client_order_id not in placed}
+            intents = {
+                o.client_order_id: self.journal.intent(o.client_order_id)
+                for o in resting
+                if o.client_order_id not in placed
+            }
         out = []
         for o in resting:
             rec = placed.get(o.client_order_id)
@@ -222,13 +283,26 @@ class ReadModel(MarketReads):
             intent = intents.get(o.client_order_id)
             # two clocks: the broker's creation time is the source's (the sim's on paper), the
             # intent's journal time is the wall clock's
-            wall = rec.get("wall_ts", rec.get("ts")) if rec is not None else (
-                iso(intent.created_ms) if intent is not None else None)
-            out.append({"client_order_id": o.client_order_id, "order_id": o.order_id, "ticker": o.ticker,
-                        "outcome": outcome, "action": action, "price": price, "count": fmt_count(o.initial_count),
-                        "remaining": fmt_count(o.remaining_count), "status": o.status,
-                        "created": iso(o.created_ts_ms) if o.created_ts_ms else iso(int(time.time() * 1000)),
-                        "placed_wall": wall})
+            wall = (
+                rec.get("wall_ts", rec.get("ts"))
+                if rec is not None
+                else (iso(intent.created_ms) if intent is not None else None)
+            )
+            out.append(
+                {
+                    "client_order_id": o.client_order_id,
+                    "order_id": o.order_id,
+                    "ticker": o.ticker,
+                    "outcome": outcome,
+                    "action": action,
+                    "price": price,
+                    "count": fmt_count(o.initial_count),
+                    "remaining": fmt_count(o.remaining_count),
+                    "status": o.status,
+                    "created": iso(o.created_ts_ms) if o.created_ts_ms else iso(int(time.time() * 1000)),
+                    "placed_wall": wall,
+                }
+            )
         return out
 
     def order(self, order_id: str) -> dict[str, Any]:
@@ -251,19 +325,32 @@ class ReadModel(MarketReads):
                 tickers = [o.ticker]
             rows = self.account.desk().queue_positions(tickers=tickers)
             coids = {o.order_id: o.client_order_id for o in self.broker.orders(status=OrderStatus.RESTING)}
-        return [{"order_id": q.order_id, "client_order_id": coids.get(q.order_id, ""), "ticker": q.ticker,
-                 "ahead": fmt_count(q.ahead)} for q in rows if order_id is None or q.order_id == order_id]
+        return [
+            {
+                "order_id": q.order_id,
+                "client_order_id": coids.get(q.order_id, ""),
+                "ticker": q.ticker,
+                "ahead": fmt_count(q.ahead),
+            }
+            for q in rows
+            if order_id is None or q.order_id == order_id
+        ]
 
     def account_limits(self) -> dict[str, Any]:
         """The venue's API rate limits for this key (none on paper) and the risk gate's limits."""
         with self._lock:
             api = self.account.desk().account_limits() if isinstance(self.broker, OrderDesk) else None
-        return {"mode": self.account.mode,
-                "api": None if api is None else {
-                    "usage_tier": api.usage_tier,
-                    "read": {"refill_rate": api.read_rate, "bucket_capacity": api.read_capacity},
-                    "write": {"refill_rate": api.write_rate, "bucket_capacity": api.write_capacity}},
-                "risk": self.risk_limits()}
+        return {
+            "mode": self.account.mode,
+            "api": None
+            if api is None
+            else {
+                "usage_tier": api.usage_tier,
+                "read": {"refill_rate": api.read_rate, "bucket_capacity": api.read_capacity},
+                "write": {"refill_rate": api.write_rate, "bucket_capacity": api.write_capacity},
+            },
+            "risk": self.risk_limits(),
+        }
 
     def risk_limits(self) -> dict[str, str]:
         """The risk gate's limits as they hold now (tightened ones included), as strings."""
@@ -271,4 +358,3 @@ class ReadModel(MarketReads):
 
         risk = msgspec.to_builtins(self.account.profile.risk, builtin_types=(Decimal,))
         return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in risk.items()}
-

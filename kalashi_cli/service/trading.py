@@ -9,15 +9,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from ..context import (
-    check_venue,
-    journal_for,
-    open_broker,
-    open_source,
-    require_consent,
-    trader_locks,
-    venue_source,
-)
+from ..context import check_venue, journal_for, open_broker, open_source, require_consent, trader_locks, venue_source
 from ..journal import default_journal_path
 from ..loop import IterationResult, TradingLoop
 from ..profile import Profile, load_profile
@@ -41,9 +33,19 @@ class TradingService:
     broker, loop, lock, the records' fan-out) that this service opens and closes.
     """
 
-    def __init__(self, profile: str | Profile = "default", *, mode: str = "paper", source: str | None = None,
-                 journal_path: Path | None = None, interval: float | None = None, allow_trading: bool = True,
-                 limit: int | None = None, allow_foreign_source: bool = False, react: bool = False) -> None:
+    def __init__(
+        self,
+        profile: str | Profile = "default",
+        *,
+        mode: str = "paper",
+        source: str | None = None,
+        journal_path: Path | None = None,
+        interval: float | None = None,
+        allow_trading: bool = True,
+        limit: int | None = None,
+        allow_foreign_source: bool = False,
+        react: bool = False,
+    ) -> None:
         """Open the account: consent, the trader locks (when it may trade), journal, source, broker.
 
         ``source`` defaults to the venue traded (:func:`~kalashi_cli.context.venue_source`); on
@@ -82,15 +84,22 @@ class TradingService:
             raise
         self.mode = mode
         self.allow_trading = allow_trading
-        self.account = Account(profile_, profile if isinstance(profile, str) else profile_.name, mode=mode,
-                               allow_trading=allow_trading, journal=self.journal, source=self.source,
-                               broker=self.broker)
+        self.account = Account(
+            profile_,
+            profile if isinstance(profile, str) else profile_.name,
+            mode=mode,
+            allow_trading=allow_trading,
+            journal=self.journal,
+            source=self.source,
+            broker=self.broker,
+        )
         self.account.profile = self.account.with_stored_limits(profile_)
         self.interval = float(self.profile.loop.interval_seconds) if interval is None else interval
         self._lock = self.account.lock
         self._last_metrics: dict[str, Any] | None = self.journal.latest_metrics()
-        self.loop = self.account.loop = TradingLoop(self.profile, self.source, self.broker, self.journal,
-                                                    sink=self.account.on_record, limit=limit)
+        self.loop = self.account.loop = TradingLoop(
+            self.profile, self.source, self.broker, self.journal, sink=self.account.on_record, limit=limit
+        )
         self.reactor: Reactor | None = None
         if react:  # event-driven mode: react to book changes between iterations (kalashi_cli.react)
             try:
@@ -146,8 +155,7 @@ class TradingService:
             self._paused.clear()
             if self._thread is None or not self._thread.is_alive():
                 self.loop.stop_event.clear()
-                self._thread = threading.Thread(target=self._run, args=(iterations,), name="kalashi-loop",
-                                                daemon=True)
+                self._thread = threading.Thread(target=self._run, args=(iterations,), name="kalashi-loop", daemon=True)
                 self._thread.start()
         return self.loop_status()
 
@@ -166,8 +174,9 @@ class TradingService:
                 self.account.last_error = ""
             except Exception as e:  # noqa: BLE001 - the loop reports and carries on; heal watches it
                 self.account.last_error = f"{type(e).__name__}: {e}"
-                self.account.publish({"kind": "health", "v": 1, "name": "loop", "status": "failed",
-                                      "detail": self.account.last_error})
+                self.account.publish(
+                    {"kind": "health", "v": 1, "name": "loop", "status": "failed", "detail": self.account.last_error}
+                )
             done += 1
             left = self.interval - (time.monotonic() - t0)
             if self.reactor is not None and left > 0:
@@ -230,4 +239,3 @@ class TradingService:
             self.journal.close()
             if self._locks is not None:
                 self._locks.release()
-

@@ -18,10 +18,18 @@ TOP_OPPORTUNITIES = 20
 
 def order_view(o: ExchangeOrder) -> dict[str, Any]:
     """An order at the broker as the agent and the dashboard see it: on the YES book."""
-    return {"order_id": o.order_id, "client_order_id": o.client_order_id, "ticker": o.ticker, "side": o.side,
-            "yes_price": fmt_price(o.price), "status": o.status, "count": fmt_count(o.initial_count),
-            "filled": fmt_count(o.fill_count), "remaining": fmt_count(o.remaining_count),
-            "created": iso(o.created_ts_ms) if o.created_ts_ms else None}
+    return {
+        "order_id": o.order_id,
+        "client_order_id": o.client_order_id,
+        "ticker": o.ticker,
+        "side": o.side,
+        "yes_price": fmt_price(o.price),
+        "status": o.status,
+        "count": fmt_count(o.initial_count),
+        "filled": fmt_count(o.fill_count),
+        "remaining": fmt_count(o.remaining_count),
+        "created": iso(o.created_ts_ms) if o.created_ts_ms else None,
+    }
 
 
 def matches(query: str | None, *texts: str | None) -> bool:
@@ -30,7 +38,6 @@ def matches(query: str | None, *texts: str | None) -> bool:
         return True
     hay = " ".join(t for t in texts if t).lower()
     return all(w in hay for w in query.lower().split())
-
 
 
 def percent(fraction: Decimal) -> str:
@@ -69,9 +76,21 @@ def iteration_record(journal: Journal) -> dict[str, Any] | None:
 
 def iteration_record_from_row(row: dict[str, Any]) -> dict[str, Any]:
     """Rebuild an ``iteration`` record from a journal ``iterations`` row."""
-    return {"kind": "iteration", "v": 1, "n": row["n"], "started": row["started"],
-            "duration_ms": f"{float(row['duration_ms']):.3f}", "markets": row["markets"],
-            "opportunities": row["opportunities"], "candidates": row["candidates"], "orders": row["orders"],
-            "state": row["state"], "state_reason": "", "equity": fmt_money(row["equity"]),
-            "cash": fmt_money(row["cash"]), "api_calls": row.get("api_calls", 0), "source": row.get("source", ""),
-            "as_of": iso(row["ts_ms"])}
+    return {
+        "kind": "iteration",
+        "v": 1,
+        "n": row["n"],
+        "started": row["started"],
+        "duration_ms": f"{float(row['duration_ms']):.3f}",
+        "markets": row["markets"],
+        "opportunities": row["opportunities"],
+        "candidates": row["candidates"],
+        "orders": row["orders"],
+        "state": row["state"],
+        "state_reason": "",
+        "equity": fmt_money(row["equity"]),
+        "cash": fmt_money(row["cash"]),
+        "api_calls": row.get("api_calls", 0),
+        "source": row.get("source", ""),
+        "as_of": iso(row["ts_ms"]),
+    }

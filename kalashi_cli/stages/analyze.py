@@ -37,18 +37,7 @@ from typing import TYPE_CHECKING, Any
 from cachetools import TTLCache
 
 from ..domain import FairValue, Leg, Market, Opportunity, Outcome
-from ..money import (
-    COUNT_SCALE,
-    ONE_DOLLAR,
-    Count,
-    Money,
-    Price,
-    fee_for,
-    flip,
-    parse_money,
-    usd,
-    usd_price,
-)
+from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fee_for, flip, parse_money, usd, usd_price
 from ..profile import Profile
 from .book import slices_cost, slices_count, slices_fees
 from .making import MakerParams, plan_quotes
@@ -79,8 +68,9 @@ def opportunity_id(strategy: str, legs: Sequence[Leg], as_of_ms: int, src: str =
     The books are named by their time and source (``as_of_ms``, ``src``); the legs' prices and
     counts are part of the trade, so two captures that happen to share a time differ anyway.
     """
-    key = f"{strategy}|{as_of_ms}|{src}|" + "|".join(f"{x.ticker}:{x.outcome}:{x.action}:{x.price}:{x.count}"
-                                                     for x in legs)
+    key = f"{strategy}|{as_of_ms}|{src}|" + "|".join(
+        f"{x.ticker}:{x.outcome}:{x.action}:{x.price}:{x.count}" for x in legs
+    )
     return "op-" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
@@ -95,8 +85,14 @@ def _q(x: Decimal, places: int = 4) -> Decimal:
 class Analyzer:
     """Turns a stream of markets into a stream of opportunities (stateful only in its cache)."""
 
-    def __init__(self, profile: Profile, *, fair: Mapping[str, FairValue | Price] | None = None,
-                 models: FairEngine | None = None, timer: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        fair: Mapping[str, FairValue | Price] | None = None,
+        models: FairEngine | None = None,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``fair``: values by ticker (records, a file, or bare prices); ``models``: an engine to run
         per event instead of the one the profile's ``fair.models`` names (built on first use)."""
         self.profile = profile
@@ -107,7 +103,8 @@ class Analyzer:
         self._uncertainty = profile.fair.uncertainty_multiple
         self._max_age_ms = int(profile.fair.max_age_seconds * 1000)
         self._cache: TTLCache[str, tuple[Any, tuple[Opportunity, ...]]] = TTLCache(
-            maxsize=self.settings.cache.max_entries, ttl=self.settings.cache.ttl_seconds, timer=timer)
+            maxsize=self.settings.cache.max_entries, ttl=self.settings.cache.ttl_seconds, timer=timer
+        )
         self.stats = CacheStats()
         self._liq_ref = int(self.settings.liquidity_reference * ONE)
         a = self.settings
@@ -118,9 +115,11 @@ class Analyzer:
         #: the fair value each market was last analysed with (the market maker and the exits use them)
         self.last_fair: dict[str, FairValue] = {}
         self._value_min = parse_money(a.value.min_edge)
-        self._stop_ms = {"arbitrage": a.arbitrage.stop_before_close_seconds * 1000,
-                         "spread": a.spread.stop_before_close_seconds * 1000,
-                         "value": a.value.stop_before_close_seconds * 1000}
+        self._stop_ms = {
+            "arbitrage": a.arbitrage.stop_before_close_seconds * 1000,
+            "spread": a.spread.stop_before_close_seconds * 1000,
+            "value": a.value.stop_before_close_seconds * 1000,
+        }
 
     # -- public ----------------------------------------------------------------------------
     def analyze(self, markets: Iterable[Market], *, as_of_ms: int = 0, src: str = "") -> Iterator[Opportunity]:
@@ -163,8 +162,13 @@ class Analyzer:
         if self.settings.arbitrage.enabled and len(group) >= 2:
             legs = [m for m in group if self._open_for(m, "arbitrage", as_of_ms)]
             if len(legs) >= 2:
-                found.extend(self._cached(legs[0].event_ticker, tuple(_book_key(m) for m in legs),
-                                          lambda: self._arbitrage(legs, complete=len(legs) == len(group))))
+                found.extend(
+                    self._cached(
+                        legs[0].event_ticker,
+                        tuple(_book_key(m) for m in legs),
+                        lambda: self._arbitrage(legs, complete=len(legs) == len(group)),
+                    )
+                )
         # Single-market checks are cheaper than a cache lookup (most markets fail on the top of
         # book), so only the event-level arbitrage search — the expensive part — is cached.
         modelled = self._model_values(group, as_of_ms)
@@ -201,16 +205,16 @@ class Analyzer:
 
     def _stale(self, fair: FairValue, as_of_ms: int) -> bool:
         """A value computed well before the books it would be compared with is not used."""
-        return bool(self._max_age_ms and fair.inputs_ms and as_of_ms
-                    and as_of_ms - fair.inputs_ms > self._max_age_ms)
+        return bool(self._max_age_ms and fair.inputs_ms and as_of_ms and as_of_ms - fair.inputs_ms > self._max_age_ms)
 
     def close(self) -> None:
         """Release the built-in models (a live spot feed they share lives as long as the process)."""
         if self._engine is not None:
             self._engine.close()
 
-    def _cached(self, event: str, books: Any, compute: Callable[[], tuple[Opportunity, ...]]
-                ) -> tuple[Opportunity, ...]:
+    def _cached(
+        self, event: str, books: Any, compute: Callable[[], tuple[Opportunity, ...]]
+    ) -> tuple[Opportunity, ...]:
         """Return the event's arbitrage from the cache when its books are exactly those seen before.
 
         One entry per event, holding the books it was computed on: a changed book is a miss
@@ -254,10 +258,11 @@ class Analyzer:
         best: Opportunity | None = None
         for kinds, lo_outcome, hi_outcome in ((ABOVE, "yes", "no"), (BELOW, "no", "yes")):
             # "above K" markets carry K in floor_strike, "below K" ones in cap_strike (Kalshi's shape)
-            rungs = sorted((m for m in group if m.strike_type in kinds and _strike(m) is not None),
-                           key=lambda m: _strike(m) or 0)
+            rungs = sorted(
+                (m for m in group if m.strike_type in kinds and _strike(m) is not None), key=lambda m: _strike(m) or 0
+            )
             for i, lo in enumerate(rungs):
-                for hi in rungs[i + 1:]:
+                for hi in rungs[i + 1 :]:
                     if _strike(hi) == _strike(lo):
                         continue
                     # quick reject before walking books: top-of-book basket must beat $1
@@ -287,8 +292,10 @@ class Analyzer:
             if q <= 0:
                 break
             prices = [asks[i][idx[i]][0] for i in range(len(legs))]
-            fees = sum(fee_for(p, q, fee_type=m.fee_type, multiplier=m.fee_multiplier)
-                       for p, m in zip(prices, legs, strict=True))
+            fees = sum(
+                fee_for(p, q, fee_type=m.fee_type, multiplier=m.fee_multiplier)
+                for p, m in zip(prices, legs, strict=True)
+            )
             profit = (payout - sum(prices)) * q - fees  # Money for q count units
             if profit * ONE < self._arb_min * q:  # per-basket profit below the minimum
                 break
@@ -318,7 +325,9 @@ class Analyzer:
         if edge < self._arb_min:
             return None
         basket_cost = (cost + fees) * ONE // size
-        leg_objs = tuple(Leg(m.ticker, o, "buy", t[-1][0], Count(size)) for m, o, t in zip(legs, outcomes, taken, strict=True))
+        leg_objs = tuple(
+            Leg(m.ticker, o, "buy", t[-1][0], Count(size)) for m, o, t in zip(legs, outcomes, taken, strict=True)
+        )
         confidence = max(Decimal("0.5"), Decimal(1) - Decimal("0.02") * (len(legs) - 2))
         liquidity = min(Decimal(1), Decimal(size) / self._liq_ref)
         n = len(legs)
@@ -331,21 +340,37 @@ class Analyzer:
             pays = "pays exactly $1.0000"
         else:
             lo, hi = legs
-            what = (f"Buying {outcomes[0].upper()} {lo.ticker} (strike {_strike(lo)}) and "
-                    f"{outcomes[1].upper()} {hi.ticker} (strike {_strike(hi)})")
+            what = (
+                f"Buying {outcomes[0].upper()} {lo.ticker} (strike {_strike(lo)}) and "
+                f"{outcomes[1].upper()} {hi.ticker} (strike {_strike(hi)})"
+            )
             pays = "pays at least $1.0000 wherever the value lands (the ladder is inverted)"
-        reason = (f"{what} costs {usd(Money(basket_cost))} per basket including fees and {pays}: "
-                  f"{usd(Money(edge))} guaranteed per basket on {size // ONE} baskets available at that edge.")
+        reason = (
+            f"{what} costs {usd(Money(basket_cost))} per basket including fees and {pays}: "
+            f"{usd(Money(edge))} guaranteed per basket on {size // ONE} baskets available at that edge."
+        )
         collateral = basket_cost
         if kind == "no-basket" and legs[0].mutually_exclusive:
             # Kalshi nets collateral on mutually exclusive events (MECNET): once two NO legs are held,
             # all but one of them are sure to pay, so each further leg costs less than it returns and
             # the basket ties up no more than its dearest leg (kalashi_cli.ledger.netting_credit)
-            collateral = min(basket_cost, max((slices_cost(t) + slices_fees(t, m)) * ONE // size
-                                              for t, m in zip(taken, legs, strict=True)))
-        o = self._make("arbitrage", legs[0], leg_objs, edge=Money(edge), cost=Money(basket_cost), fees=Money(fees),
-                       confidence=confidence, liquidity=liquidity, reason=reason, p=ONE_DOLLAR,
-                       payout=payout)
+            collateral = min(
+                basket_cost,
+                max((slices_cost(t) + slices_fees(t, m)) * ONE // size for t, m in zip(taken, legs, strict=True)),
+            )
+        o = self._make(
+            "arbitrage",
+            legs[0],
+            leg_objs,
+            edge=Money(edge),
+            cost=Money(basket_cost),
+            fees=Money(fees),
+            confidence=confidence,
+            liquidity=liquidity,
+            reason=reason,
+            p=ONE_DOLLAR,
+            payout=payout,
+        )
         return replace(o, collateral=Money(collateral))
 
     # -- single-market strategies ------------------------------------------------------------
@@ -369,13 +394,15 @@ class Analyzer:
         for outcome in ("yes", "no"):
             p = fair if outcome == "yes" else ONE_DOLLAR - fair
             top = m.yes_ask if outcome == "yes" else m.no_ask
-            if top is None or (p - top) * ONE - fee_for(top, Count(ONE), fee_type=m.fee_type,
-                                                         multiplier=m.fee_multiplier) < need:
+            if (
+                top is None
+                or (p - top) * ONE - fee_for(top, Count(ONE), fee_type=m.fee_type, multiplier=m.fee_multiplier) < need
+            ):
                 continue  # not even the best ask pays: no need to walk the book
             taken: list[tuple[Price, Count]] = []
             # the asks of an outcome are the other side's bids flipped; walk them lazily (most
             # books stop paying after a level or two, so building every ask would be waste)
-            for bid, size in (m.no_bids if outcome == "yes" else m.yes_bids):
+            for bid, size in m.no_bids if outcome == "yes" else m.yes_bids:
                 price = flip(bid)
                 fee1 = fee_for(price, Count(ONE), fee_type=m.fee_type, multiplier=m.fee_multiplier)
                 if (p - price) * ONE - fee1 < need:
@@ -391,13 +418,24 @@ class Analyzer:
                 continue
             all_in = (cost + fees) * ONE // size
             conf = self.settings.value.confidence
-            reason = (f"Fair value of {outcome.upper()} is {usd_price(Price(p))} ({_source_words(fv)}) but it can be "
-                      f"bought at {usd_price(taken[0][0])}–{usd_price(taken[-1][0])}, {usd(Money(all_in))} per contract "
-                      f"all-in: expected {usd(Money(edge))} per contract on {size // ONE} contracts"
-                      + (f", clearing the {usd(Money(need))} this value's uncertainty requires." if fv.se else "."))
-            o = self._make("value", m, (Leg(m.ticker, outcome, "buy", taken[-1][0], size),),
-                           edge=Money(edge), cost=Money(all_in), fees=fees, confidence=conf,
-                           liquidity=min(Decimal(1), Decimal(size) / self._liq_ref), reason=reason, p=Price(p))
+            reason = (
+                f"Fair value of {outcome.upper()} is {usd_price(Price(p))} ({_source_words(fv)}) but it can be "
+                f"bought at {usd_price(taken[0][0])}–{usd_price(taken[-1][0])}, {usd(Money(all_in))} per contract "
+                f"all-in: expected {usd(Money(edge))} per contract on {size // ONE} contracts"
+                + (f", clearing the {usd(Money(need))} this value's uncertainty requires." if fv.se else ".")
+            )
+            o = self._make(
+                "value",
+                m,
+                (Leg(m.ticker, outcome, "buy", taken[-1][0], size),),
+                edge=Money(edge),
+                cost=Money(all_in),
+                fees=fees,
+                confidence=conf,
+                liquidity=min(Decimal(1), Decimal(size) / self._liq_ref),
+                reason=reason,
+                p=Price(p),
+            )
             if best is None or o.score > best.score:
                 best = o
         return best
@@ -408,8 +446,12 @@ class Analyzer:
         bid, ask = m.yes_bid, m.yes_ask
         if bid is None or ask is None or ask - bid < self._spread_width:
             return []
-        plan = plan_quotes(m, self._maker, fair=fair.price if fair is not None else None,
-                           fair_source=fair.model if fair is not None else "")
+        plan = plan_quotes(
+            m,
+            self._maker,
+            fair=fair.price if fair is not None else None,
+            fair_source=fair.model if fair is not None else "",
+        )
         if plan is None:
             return []
         out: list[Opportunity] = []
@@ -420,30 +462,67 @@ class Analyzer:
             fee1 = fee_for(Price(price), Count(ONE), fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
             fees = fee_for(Price(price), q.count, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
             fair_o = plan.fair if outcome == "yes" else ONE_DOLLAR - plan.fair
-            reason = (f"Spread {usd_price(bid)}–{usd_price(ask)} is {usd_price(Price(ask - bid))} wide: the market maker "
-                      f"quotes {outcome.upper()} at {usd_price(Price(price))} (and the other side), "
-                      f"{usd_price(Price(fair_o - price))} under its fair value {usd_price(Price(fair_o))} "
-                      f"({'the mid' if plan.fair_source == 'mid' else plan.fair_source}); after a {usd(fee1)} maker "
-                      f"fee and a {usd_price(plan.adverse)} adverse-selection allowance it expects {usd(q.edge)} "
-                      "per contract.")
-            out.append(self._make("spread", m, (Leg(m.ticker, outcome, "buy", price, q.count),),  # type: ignore[arg-type]
-                                  edge=q.edge, cost=Money(price * ONE + fee1), fees=fees,
-                                  confidence=self.settings.spread.confidence,
-                                  liquidity=min(Decimal(1), Decimal(q.count) / self._liq_ref), reason=reason,
-                                  p=Price(fair_o), maker=True))
+            reason = (
+                f"Spread {usd_price(bid)}–{usd_price(ask)} is {usd_price(Price(ask - bid))} wide: the market maker "
+                f"quotes {outcome.upper()} at {usd_price(Price(price))} (and the other side), "
+                f"{usd_price(Price(fair_o - price))} under its fair value {usd_price(Price(fair_o))} "
+                f"({'the mid' if plan.fair_source == 'mid' else plan.fair_source}); after a {usd(fee1)} maker "
+                f"fee and a {usd_price(plan.adverse)} adverse-selection allowance it expects {usd(q.edge)} "
+                "per contract."
+            )
+            out.append(
+                self._make(
+                    "spread",
+                    m,
+                    (Leg(m.ticker, outcome, "buy", price, q.count),),  # type: ignore[arg-type]
+                    edge=q.edge,
+                    cost=Money(price * ONE + fee1),
+                    fees=fees,
+                    confidence=self.settings.spread.confidence,
+                    liquidity=min(Decimal(1), Decimal(q.count) / self._liq_ref),
+                    reason=reason,
+                    p=Price(fair_o),
+                    maker=True,
+                )
+            )
         return out
 
     # -- assembly ------------------------------------------------------------------------------
-    def _make(self, strategy: str, m: Market, legs: tuple[Leg, ...], *, edge: Money, cost: Money, fees: Money,
-              confidence: Decimal, liquidity: Decimal, reason: str, p: Price | None,
-              payout: Price = ONE_DOLLAR, maker: bool = False) -> Opportunity:
+    def _make(
+        self,
+        strategy: str,
+        m: Market,
+        legs: tuple[Leg, ...],
+        *,
+        edge: Money,
+        cost: Money,
+        fees: Money,
+        confidence: Decimal,
+        liquidity: Decimal,
+        reason: str,
+        p: Price | None,
+        payout: Price = ONE_DOLLAR,
+        maker: bool = False,
+    ) -> Opportunity:
         edge_d = _d(edge)
         return Opportunity(
-            id="", strategy=strategy, event_ticker=m.event_ticker, legs=legs,  # type: ignore[arg-type]
-            edge=edge, edge_pct=_q(Decimal(edge) / cost) if cost else Decimal(0), fees=fees,
-            confidence=_q(confidence), liquidity=_q(liquidity),
-            score=_q(edge_d * confidence * liquidity, 6), reason=reason, series_ticker=m.series_ticker,
-            category=m.category, cost=cost, p=p, maker=maker, payout=payout,
+            id="",
+            strategy=strategy,
+            event_ticker=m.event_ticker,
+            legs=legs,  # type: ignore[arg-type]
+            edge=edge,
+            edge_pct=_q(Decimal(edge) / cost) if cost else Decimal(0),
+            fees=fees,
+            confidence=_q(confidence),
+            liquidity=_q(liquidity),
+            score=_q(edge_d * confidence * liquidity, 6),
+            reason=reason,
+            series_ticker=m.series_ticker,
+            category=m.category,
+            cost=cost,
+            p=p,
+            maker=maker,
+            payout=payout,
         )
 
 

@@ -12,8 +12,13 @@ from ..domain import Level, Market, Outcome
 from ..money import Count, Money, Price, fee_for
 
 
-def walk(levels: Sequence[Level], count: Count | None = None, *, max_price: Price | None = None,
-         min_price: Price | None = None) -> list[Level]:
+def walk(
+    levels: Sequence[Level],
+    count: Count | None = None,
+    *,
+    max_price: Price | None = None,
+    min_price: Price | None = None,
+) -> list[Level]:
     """Return the slices an order of ``count`` (None = everything) takes from ``levels``, best first.
 
     Buying takes ask levels (cheapest first) up to ``max_price``; selling takes bid levels
@@ -46,21 +51,24 @@ def slices_cost(slices: Sequence[Level]) -> Money:
 
 def slices_fees(slices: Sequence[Level], m: Market, *, is_taker: bool = True) -> Money:
     """Fees for the slices, one fill per level, under the market's fee type."""
-    return Money(sum(fee_for(p, s, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=is_taker)
-               for p, s in slices))
+    return Money(
+        sum(fee_for(p, s, fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=is_taker) for p, s in slices)
+    )
 
 
 def worst_price(slices: Sequence[Level]) -> Price | None:
     return slices[-1][0] if slices else None
 
 
-def buy_slices(m: Market, outcome: Outcome, count: Count | None = None, *,
-               max_price: Price | None = None) -> list[Level]:
+def buy_slices(
+    m: Market, outcome: Outcome, count: Count | None = None, *, max_price: Price | None = None
+) -> list[Level]:
     """Slices to buy ``outcome`` in market ``m`` (asks are the opposite side's bids, flipped)."""
     return walk(m.asks(outcome), count, max_price=max_price)
 
 
-def sell_slices(m: Market, outcome: Outcome, count: Count | None = None, *,
-                min_price: Price | None = None) -> list[Level]:
+def sell_slices(
+    m: Market, outcome: Outcome, count: Count | None = None, *, min_price: Price | None = None
+) -> list[Level]:
     """Slices to sell ``outcome`` into its bids (best, i.e. highest, first)."""
     return walk(m.bids(outcome), count, min_price=min_price)

@@ -76,8 +76,9 @@ class Correlator:
         self.mult = c.exposure_edge_multiplier
         p = portfolio
         dd = Decimal(p.drawdown) / max(1, p.peak_equity)
-        self.scale = dynamic_scale(profile.sizing, consecutive_losses=p.consecutive_losses,
-                                   consecutive_wins=p.consecutive_wins, drawdown=dd)
+        self.scale = dynamic_scale(
+            profile.sizing, consecutive_losses=p.consecutive_losses, consecutive_wins=p.consecutive_wins, drawdown=dd
+        )
         self._min_edge = {
             "arbitrage": parse_money(profile.analyze.arbitrage.min_edge),
             "spread": parse_money(profile.analyze.spread.min_edge),
@@ -118,17 +119,30 @@ class Correlator:
         existing = p.exposure_by_group.get(group, 0)
         required = int(min_edge * self.mult) if existing > 0 else min_edge
         if o.edge < required:
-            why = (f"group '{group}' already carries {usd(Money(existing))} exposure, so it needs "
-                   f"{self.mult} × the minimum edge" if existing > 0 else "below the strategy's minimum edge")
-            return Rejected(o.id, "correlate", f"edge {usd(o.edge)} per basket < required "
-                            f"{usd(Money(required))}: {why}", {"group": group},
-                            code="group-exposure-edge" if existing > 0 else "below-min-edge")
+            why = (
+                f"group '{group}' already carries {usd(Money(existing))} exposure, so it needs "
+                f"{self.mult} × the minimum edge"
+                if existing > 0
+                else "below the strategy's minimum edge"
+            )
+            return Rejected(
+                o.id,
+                "correlate",
+                f"edge {usd(o.edge)} per basket < required {usd(Money(required))}: {why}",
+                {"group": group},
+                code="group-exposure-edge" if existing > 0 else "below-min-edge",
+            )
         sized = size_opportunity(o, p.equity, self.profile.sizing, self.scale)
         if sized.size <= 0:
-            return Rejected(o.id, "correlate", f"Kelly sizing gives less than {self.profile.sizing.min_count} "
-                            f"contract(s) at equity {usd(p.equity)} (all-in cost {usd(o.cost)}, "
-                            f"full Kelly {sized.full_kelly:.4f}, scale {self.scale:.2f})", {"group": group},
-                            code="kelly-too-small")
+            return Rejected(
+                o.id,
+                "correlate",
+                f"Kelly sizing gives less than {self.profile.sizing.min_count} "
+                f"contract(s) at equity {usd(p.equity)} (all-in cost {usd(o.cost)}, "
+                f"full Kelly {sized.full_kelly:.4f}, scale {self.scale:.2f})",
+                {"group": group},
+                code="kelly-too-small",
+            )
         size = sized.size
         step = int(self.profile.sizing.min_count * COUNT_SCALE)
         # caps: how much more money each market, the group and the event may take. A market takes
@@ -140,8 +154,10 @@ class Correlator:
             most = max(0, room) // max(1, leg.price)
             if "position" not in fits or most < fits["position"][0]:
                 fits["position"] = (most, room, notional(leg.price, Count(COUNT_SCALE)))
-        for what, room in (("group", Money(self._cap(c.max_group_pct) - existing)),
-                           ("event", Money(self._cap(c.max_event_pct) - p.exposure_by_event.get(o.event_ticker, 0)))):
+        for what, room in (
+            ("group", Money(self._cap(c.max_group_pct) - existing)),
+            ("event", Money(self._cap(c.max_event_pct) - p.exposure_by_event.get(o.event_ticker, 0))),
+        ):
             fits[what] = (max(0, room) * COUNT_SCALE // worst if worst else size, room, worst)
         # no leg may cost more than the gate's per-order cap: size to it rather than be refused for it
         per_order = self._max_order
@@ -155,18 +171,40 @@ class Correlator:
         if size < step:
             _, room, per = fits[binding]
             if binding == "order":
-                return Rejected(o.id, "correlate", f"one contract of a leg costs {usd(per)}, more than the per-order "
-                                f"cap {usd(room)} (risk.max_order_cost)", {"group": group}, code="order-cap")
+                return Rejected(
+                    o.id,
+                    "correlate",
+                    f"one contract of a leg costs {usd(per)}, more than the per-order "
+                    f"cap {usd(room)} (risk.max_order_cost)",
+                    {"group": group},
+                    code="order-cap",
+                )
             caps = {"position": c.max_position_pct, "group": c.max_group_pct, "event": c.max_event_pct}
             what = "one contract costs" if binding == "position" else "one basket can lose"
-            return Rejected(o.id, "correlate", f"{binding} concentration cap ({caps[binding] * 100:.0f}% of equity "
-                            f"{usd(p.equity)}) is full: room {usd(Money(max(0, room)))}, {what} {usd(per)}",
-                            {"group": group}, code=f"{binding}-cap")
+            return Rejected(
+                o.id,
+                "correlate",
+                f"{binding} concentration cap ({caps[binding] * 100:.0f}% of equity "
+                f"{usd(p.equity)}) is full: room {usd(Money(max(0, room)))}, {what} {usd(per)}",
+                {"group": group},
+                code=f"{binding}-cap",
+            )
         stake = o.capital * size // COUNT_SCALE
         at_risk = worst * size // COUNT_SCALE
         share = at_risk // len(o.legs)
         for i, leg in enumerate(o.legs):
-            p.add_exposure(leg.ticker, o.event_ticker, group, Money(share + (at_risk - share * len(o.legs) if i == 0 else Money(0))),
-                           position=Money(leg.price * size))
-        return Candidate(opportunity=o, group=group, required_edge=Money(required), size=size,
-                         kelly_fraction=sized.kelly.quantize(Decimal("0.000001")), stake=Money(stake))
+            p.add_exposure(
+                leg.ticker,
+                o.event_ticker,
+                group,
+                Money(share + (at_risk - share * len(o.legs) if i == 0 else Money(0))),
+                position=Money(leg.price * size),
+            )
+        return Candidate(
+            opportunity=o,
+            group=group,
+            required_edge=Money(required),
+            size=size,
+            kelly_fraction=sized.kelly.quantize(Decimal("0.000001")),
+            stake=Money(stake),
+        )

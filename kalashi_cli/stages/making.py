@@ -109,14 +109,20 @@ class MakerParams:
     def from_profile(cls, profile: Profile) -> MakerParams:
         s = profile.analyze.spread
         step = max(1, int(profile.sizing.min_count * COUNT_SCALE))
-        return cls(min_spread=_price(s.min_spread), min_edge=_price(s.min_edge),
-                   volatility_multiple=s.volatility_multiple, quote_size=Count(int(s.quote_size * COUNT_SCALE)),
-                   max_inventory=Count(int(s.max_inventory * COUNT_SCALE)),
-                   max_event_inventory=Count(int(s.max_event_inventory * COUNT_SCALE)),
-                   skew_at_limit=_price(s.skew_at_limit), requote_threshold=_price(s.requote_threshold),
-                   min_requote_ms=int(s.min_requote_seconds * 1000),
-                   stop_before_close_ms=s.stop_before_close_seconds * 1000, step=Count(step),
-                   adverse=lambda m: _price(s.adverse_for(m.series_ticker, m.category)))
+        return cls(
+            min_spread=_price(s.min_spread),
+            min_edge=_price(s.min_edge),
+            volatility_multiple=s.volatility_multiple,
+            quote_size=Count(int(s.quote_size * COUNT_SCALE)),
+            max_inventory=Count(int(s.max_inventory * COUNT_SCALE)),
+            max_event_inventory=Count(int(s.max_event_inventory * COUNT_SCALE)),
+            skew_at_limit=_price(s.skew_at_limit),
+            requote_threshold=_price(s.requote_threshold),
+            min_requote_ms=int(s.min_requote_seconds * 1000),
+            stop_before_close_ms=s.stop_before_close_seconds * 1000,
+            step=Count(step),
+            adverse=lambda m: _price(s.adverse_for(m.series_ticker, m.category)),
+        )
 
 
 class Volatility:
@@ -180,8 +186,16 @@ def _fee_price(p: Price, m: Market) -> Price:
     return Price(-(-fee // ONE))
 
 
-def plan_quotes(m: Market, params: MakerParams, *, fair: Price | None = None, fair_source: str = "",
-                position: Count = Count(0), event_inventory: Count = Count(0), sigma: Decimal = Decimal(0)) -> QuotePlan | None:
+def plan_quotes(
+    m: Market,
+    params: MakerParams,
+    *,
+    fair: Price | None = None,
+    fair_source: str = "",
+    position: Count = Count(0),
+    event_inventory: Count = Count(0),
+    sigma: Decimal = Decimal(0),
+) -> QuotePlan | None:
     """Plan the quotes for ``m`` (its book as others quote it): None when it has no fair value to quote around.
 
     ``position`` is the account's position in ``m`` (count units, + YES / − NO) and
@@ -236,8 +250,10 @@ def plan_quotes(m: Market, params: MakerParams, *, fair: Price | None = None, fa
         fee = fee_for(price, Count(ONE), fee_type=m.fee_type, multiplier=m.fee_multiplier, is_taker=False)
         edge = dist * ONE - fee - adverse * ONE
         if not reducing and edge < params.min_edge * ONE:
-            why[side] = (f"{usd(Money(edge))} per contract after the maker fee and the {usd_price(adverse)} "
-                         f"adverse-selection allowance is below the minimum {usd_price(params.min_edge)}")
+            why[side] = (
+                f"{usd(Money(edge))} per contract after the maker fee and the {usd_price(adverse)} "
+                f"adverse-selection allowance is below the minimum {usd_price(params.min_edge)}"
+            )
             sides[side] = None
             continue
         sides[side] = QuoteSide(side, price, count, Money(edge), reducing)
@@ -258,8 +274,10 @@ def _sizes(q: Count, event_inv: Count, p: MakerParams) -> dict[Side, tuple[Count
         if room > 0 and event_room <= 0:
             room = min(room, reducible)
             if room <= 0:
-                why = (f"at the event's inventory limit ({fmt_count(event_inv)} of "
-                       f"{fmt_count(p.max_event_inventory)} contracts)")
+                why = (
+                    f"at the event's inventory limit ({fmt_count(event_inv)} of "
+                    f"{fmt_count(p.max_event_inventory)} contracts)"
+                )
         elif room > 0:
             room = min(room, reducible + event_room)
         count = Count(min(p.quote_size, max(0, room)) // p.step * p.step)
@@ -289,9 +307,16 @@ class QuoteStats:
         return self.created + self.amended + self.decreased + self.cancelled + self.pulled
 
     def record(self) -> dict[str, int]:
-        return {"created": self.created, "amended": self.amended, "decreased": self.decreased,
-                "cancelled": self.cancelled, "pulled": self.pulled, "denied": self.denied,
-                "held_back": self.held_back, "updates": self.updates}
+        return {
+            "created": self.created,
+            "amended": self.amended,
+            "decreased": self.decreased,
+            "cancelled": self.cancelled,
+            "pulled": self.pulled,
+            "denied": self.denied,
+            "held_back": self.held_back,
+            "updates": self.updates,
+        }
 
     def minus(self, other: QuoteStats) -> QuoteStats:
         return QuoteStats(*(a - b for a, b in zip(self.astuple(), other.astuple(), strict=True)))
@@ -384,8 +409,9 @@ class QuoteManager:
         known = self._mine.get(o.client_order_id)
         if known is None:
             row = self.journal.intent(o.client_order_id)
-            known = self._mine[o.client_order_id] = bool(row is not None and row.strategy == STRATEGY
-                                                         and row.time_in_force == "good_till_canceled")
+            known = self._mine[o.client_order_id] = bool(
+                row is not None and row.strategy == STRATEGY and row.time_in_force == "good_till_canceled"
+            )
         return known
 
     def quotes(self) -> dict[str, list[ExchangeOrder]]:
@@ -454,9 +480,15 @@ class QuoteManager:
             q = positions.get(ticker, 0)
             self.max_inventory_seen = Count(max(self.max_inventory_seen, abs(q)))
             fv = ctx.fair.get(ticker)
-            plan = plan_quotes(m, self.params, fair=fv[0] if fv else None, fair_source=fv[1] if fv else "",
-                               position=Count(q), event_inventory=event_inv.get(m.event_ticker, Count(0)),
-                               sigma=self.vol.sigma(ticker))
+            plan = plan_quotes(
+                m,
+                self.params,
+                fair=fv[0] if fv else None,
+                fair_source=fv[1] if fv else "",
+                position=Count(q),
+                event_inventory=event_inv.get(m.event_ticker, Count(0)),
+                sigma=self.vol.sigma(ticker),
+            )
             if plan is not None:
                 self._last_plans[ticker] = plan
             by_side: dict[str, list[ExchangeOrder]] = {"bid": [], "ask": []}
@@ -491,8 +523,15 @@ class QuoteManager:
         return out
 
     # -- the writes -------------------------------------------------------------------------------
-    def _apply(self, ctx: ManageContext, m: Market, plan: QuotePlan | None, side: Side,
-               have: ExchangeOrder | None, want: QuoteSide | None) -> None:
+    def _apply(
+        self,
+        ctx: ManageContext,
+        m: Market,
+        plan: QuotePlan | None,
+        side: Side,
+        have: ExchangeOrder | None,
+        want: QuoteSide | None,
+    ) -> None:
         if want is None:
             if have is not None:
                 why = plan.why.get(side, "not wanted") if plan is not None else "no fair value to quote around"
@@ -509,10 +548,12 @@ class QuoteManager:
             return
         placed = self._placed.get(have.order_id)
         th = self.params.requote_threshold
-        moved = (placed is None or abs(plan.fair - placed.fair) > th
-                 or (touch is not None and (placed.touch is None or abs(touch - placed.touch) > th))
-                 or (want.count < have.remaining_count and have.price != want.price
-                     and abs(want.price - have.price) > th))
+        moved = (
+            placed is None
+            or abs(plan.fair - placed.fair) > th
+            or (touch is not None and (placed.touch is None or abs(touch - placed.touch) > th))
+            or (want.count < have.remaining_count and have.price != want.price and abs(want.price - have.price) > th)
+        )
         if not moved:
             if want.count < have.remaining_count:
                 self._decrease(ctx, have, want.count)
@@ -542,8 +583,9 @@ class QuoteManager:
             expiry = last if expiry is None else min(expiry, last)
         return expiry
 
-    def _opportunity_id(self, ctx: ManageContext, ticker: str, side: Side, price: Price, count: Count,
-                        what: str) -> str:
+    def _opportunity_id(
+        self, ctx: ManageContext, ticker: str, side: Side, price: Price, count: Count, what: str
+    ) -> str:
         key = f"{STRATEGY}|{what}|{ticker}|{side}|{price}|{count}|{ctx.now_ms}|{ctx.src}"
         return "mm-" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
@@ -558,12 +600,24 @@ class QuoteManager:
             # starting, and on an exchange whose clock runs ahead of ours its expiry could be past already
             return
         opp = self._opportunity_id(ctx, m.ticker, want.side, want.price, want.count, "quote")
-        intent = OrderIntent(client_order_id(opp, 0, f"{m.ticker}:{want.side}:{want.price}:{want.count}:gtc", "quote"),
-                             m.ticker, want.side, want.price, want.count, time_in_force="good_till_canceled",
-                             post_only=True, expiration_ts=self._expiry(m, now))
+        intent = OrderIntent(
+            client_order_id(opp, 0, f"{m.ticker}:{want.side}:{want.price}:{want.count}:gtc", "quote"),
+            m.ticker,
+            want.side,
+            want.price,
+            want.count,
+            time_in_force="good_till_canceled",
+            post_only=True,
+            expiration_ts=self._expiry(m, now),
+        )
         d = self._self_trade(intent) or ctx.gate.check(
-            intent, fee_type=m.fee_type, multiplier=m.fee_multiplier, stale=ctx.stale(m.ticker),
-            trading_active=ctx.executor.trading_active(), concentration=self._concentration(m))
+            intent,
+            fee_type=m.fee_type,
+            multiplier=m.fee_multiplier,
+            stale=ctx.stale(m.ticker),
+            trading_active=ctx.executor.trading_active(),
+            concentration=self._concentration(m),
+        )
         if d is not None:
             self._deny(ctx, Denied(opp, m.ticker, d.rule, d.reason, STRATEGY), want.side)
             return
@@ -575,11 +629,14 @@ class QuoteManager:
         leg = Leg(m.ticker, outcome, "buy", price, want.count)  # type: ignore[arg-type]
         self.journal.record_trade(TradeRow(opp, STRATEGY, m.event_ticker, 1, Price(0), ctx.now_ms))
         self._mine[intent.client_order_id] = True
-        reason = (f"{'YES bid' if want.side == 'bid' else 'NO bid'} at {usd_price(Price(price))} around fair "
-                  f"{usd_price(plan.fair)} ({plan.fair_source}), half-spread {usd_price(plan.half)}, skew "
-                  f"{usd_price(plan.skew)}: {usd(want.edge)} per contract after fee and allowance")
-        out, _ = ctx.executor.send(intent, leg, m, reference=Price(price), strategy=STRATEGY, ref=opp, purpose="quote",
-                                   reason=reason)
+        reason = (
+            f"{'YES bid' if want.side == 'bid' else 'NO bid'} at {usd_price(Price(price))} around fair "
+            f"{usd_price(plan.fair)} ({plan.fair_source}), half-spread {usd_price(plan.half)}, skew "
+            f"{usd_price(plan.skew)}: {usd(want.edge)} per contract after fee and allowance"
+        )
+        out, _ = ctx.executor.send(
+            intent, leg, m, reference=Price(price), strategy=STRATEGY, ref=opp, purpose="quote", reason=reason
+        )
         for obj in out:
             self._out(ctx, obj)
             if isinstance(obj, Order) and obj.order_id and obj.status == "resting":
@@ -590,13 +647,19 @@ class QuoteManager:
     def _self_trade(self, intent: OrderIntent, replacing: ExchangeOrder | None = None) -> Denial | None:
         """A quote never meets one of the account's own resting orders (Kalshi's self-trade prevention would
         cancel one of them; post-only would cancel the quote): refused with rule ``own-order``."""
-        own = [o for o in self.journal.orders(status=OrderStatus.RESTING, ticker=intent.ticker)
-               if replacing is None or o.order_id != replacing.order_id]
+        own = [
+            o
+            for o in self.journal.orders(status=OrderStatus.RESTING, ticker=intent.ticker)
+            if replacing is None or o.order_id != replacing.order_id
+        ]
         mine = crosses_own(intent, own)
         if mine is None:
             return None
-        return Denial("own-order", f"a {intent.side} at YES {usd_price(intent.price)} would meet our own resting "
-                      f"{mine.side} {mine.order_id} at YES {usd_price(mine.price)}")
+        return Denial(
+            "own-order",
+            f"a {intent.side} at YES {usd_price(intent.price)} would meet our own resting "
+            f"{mine.side} {mine.order_id} at YES {usd_price(mine.price)}",
+        )
 
     def _refresh(self, o: ExchangeOrder) -> ExchangeOrder | None:
         """The exchange's view of one order, journaled (None when listing it failed)."""
@@ -608,8 +671,9 @@ class QuoteManager:
             self.journal.upsert_order(now)
         return now
 
-    def _cancel(self, ctx: ManageContext, o: ExchangeOrder, why: str, *, pull: bool = False,
-                freed: bool = False) -> bool:
+    def _cancel(
+        self, ctx: ManageContext, o: ExchangeOrder, why: str, *, pull: bool = False, freed: bool = False
+    ) -> bool:
         """Cancel one quote through the gate; ``freed``: the gate already counts it gone (a refused amend)."""
         d = ctx.gate.check_cancel(o)
         if d is not None:
@@ -621,8 +685,9 @@ class QuoteManager:
         except NotFound:
             pass  # already gone (filled, expired): the refresh below records what became of it
         except KalashiError as e:
-            self.journal.add_event("quote-cancel-failed", {"order_id": o.order_id, "why": why, "error": str(e)},
-                                   ticker=o.ticker)
+            self.journal.add_event(
+                "quote-cancel-failed", {"order_id": o.order_id, "why": why, "error": str(e)}, ticker=o.ticker
+            )
             return False
         now = self._refresh(o)
         if not freed:
@@ -630,8 +695,11 @@ class QuoteManager:
         self._placed.pop(o.order_id, None)
         if pull:
             self.stats.pulled += 1
-            self.journal.add_event("quote-pulled", {"order_id": o.order_id, "side": o.side,
-                                                    "price": usd_price(o.price), "why": why}, ticker=o.ticker)
+            self.journal.add_event(
+                "quote-pulled",
+                {"order_id": o.order_id, "side": o.side, "price": usd_price(o.price), "why": why},
+                ticker=o.ticker,
+            )
         else:
             self.stats.cancelled += 1
         return now is None or now.status != "resting"
@@ -656,21 +724,30 @@ class QuoteManager:
             ctx.gate.hold_quote(now)
         self.stats.decreased += 1
 
-    def _amend(self, ctx: ManageContext, m: Market, plan: QuotePlan, have: ExchangeOrder, want: QuoteSide,
-               touch: Price | None) -> None:
+    def _amend(
+        self, ctx: ManageContext, m: Market, plan: QuotePlan, have: ExchangeOrder, want: QuoteSide, touch: Price | None
+    ) -> None:
         """Re-price ``have`` in place by the executor's amend (gated as a whole, journaled first, renamed)."""
         key = f"{m.ticker}:{want.side}:{want.price}:{want.count}:{have.order_id}:{ctx.now_ms}"
         coid = client_order_id(have.client_order_id or have.order_id, 0, key, "amend")
         mine = self._self_trade(OrderIntent(coid, m.ticker, want.side, want.price, want.count), have)
         if mine is not None:
-            self._deny(ctx, Denied(f"{AMEND_PREFIX}{have.order_id}", m.ticker, mine.rule, mine.reason, STRATEGY),
-                       want.side)
+            self._deny(
+                ctx, Denied(f"{AMEND_PREFIX}{have.order_id}", m.ticker, mine.rule, mine.reason, STRATEGY), want.side
+            )
             self._cancel(ctx, have, "its re-price would meet our own order")
             return
         self._mine[coid] = True
         t0 = time.perf_counter()
-        done = ctx.executor.amend(have, m, price=want.price, count=Count(have.fill_count + want.count), client_order_id=coid,
-                                  strategy=STRATEGY, concentration=self._concentration(m))
+        done = ctx.executor.amend(
+            have,
+            m,
+            price=want.price,
+            count=Count(have.fill_count + want.count),
+            client_order_id=coid,
+            strategy=STRATEGY,
+            concentration=self._concentration(m),
+        )
         if done.denied is not None:
             self._deny(ctx, done.denied, want.side)
             if done.denied.rule != "duplicate":
@@ -692,15 +769,36 @@ class QuoteManager:
             self._placed.pop(have.order_id, None)
         self.stats.amended += 1
         outcome, price = ("yes", want.price) if want.side == "bid" else ("no", ONE_DOLLAR - want.price)
-        reason = (f"amend {have.order_id}: {usd_price(have.price)} → {usd_price(want.price)} (fair "
-                  f"{usd_price(plan.fair)}, {plan.fair_source})")
+        reason = (
+            f"amend {have.order_id}: {usd_price(have.price)} → {usd_price(want.price)} (fair "
+            f"{usd_price(plan.fair)}, {plan.fair_source})"
+        )
         lat = Decimal(str(round((time.perf_counter() - t0) * 1000, 3)))
-        self._out(ctx, Order(client_order_id=coid, order_id=now.order_id, mode=self.broker.mode, ticker=m.ticker,
-                             outcome=outcome, action="buy", price=price, count=want.count,  # type: ignore[arg-type]
-                             status=now.status, filled_count=now.fill_count, avg_fill_price=None, fees=Money(0),
-                             latency_ms=lat, slippage_pct=Decimal(0), strategy=STRATEGY,
-                             opportunity_id=f"{AMEND_PREFIX}{have.order_id}", time_in_force="good_till_canceled",
-                             post_only=True, reduce_only=False, reason=reason))
+        self._out(
+            ctx,
+            Order(
+                client_order_id=coid,
+                order_id=now.order_id,
+                mode=self.broker.mode,
+                ticker=m.ticker,
+                outcome=outcome,
+                action="buy",
+                price=price,
+                count=want.count,  # type: ignore[arg-type]
+                status=now.status,
+                filled_count=now.fill_count,
+                avg_fill_price=None,
+                fees=Money(0),
+                latency_ms=lat,
+                slippage_pct=Decimal(0),
+                strategy=STRATEGY,
+                opportunity_id=f"{AMEND_PREFIX}{have.order_id}",
+                time_in_force="good_till_canceled",
+                post_only=True,
+                reduce_only=False,
+                reason=reason,
+            ),
+        )
 
     def _deny(self, ctx: ManageContext, d: Denied, side: Side) -> None:
         """Count a refused quote; record it when the refusal is new for that side (not every round again)."""

@@ -73,8 +73,9 @@ def max_drawdown_pct(equities: Iterable[int]) -> Decimal:
     return (worst * 100).quantize(Decimal("0.01"))
 
 
-def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
-                    run: RunStats | None = None, *, now_ms: int | None = None) -> dict[str, Any]:
+def compute_metrics(
+    journal: Journal, portfolio: Portfolio, profile: Profile, run: RunStats | None = None, *, now_ms: int | None = None
+) -> dict[str, Any]:
     """Build a ``metrics`` record.
 
     Trades, not legs: a basket is one trade with one P&L (:func:`kalashi_cli.ledger.fold_trades`).
@@ -136,12 +137,25 @@ def compute_metrics(journal: Journal, portfolio: Portfolio, profile: Profile,
     return rec
 
 
-def _per_strategy(journal: Journal, portfolio: Portfolio, book: TradeBook, fills: list[ExchangeFill],
-                  settlements: list[Settlement], fill_trades: dict[str, tuple[str, str]], *, now_ms: int) -> dict[str, dict[str, Any]]:
+def _per_strategy(
+    journal: Journal,
+    portfolio: Portfolio,
+    book: TradeBook,
+    fills: list[ExchangeFill],
+    settlements: list[Settlement],
+    fill_trades: dict[str, tuple[str, str]],
+    *,
+    now_ms: int,
+) -> dict[str, dict[str, Any]]:
     """Per strategy: its trades and P&L, exposure-weighted return, markouts, exits by rule, the maker's quotes."""
     stats = strategy_stats(book, portfolio.valuation)
-    marks = markouts(fills, MidHistory(journal.mid_history(sorted({f.ticker for f in fills}))), settlements,
-                     {fid: strategy for fid, (_t, strategy) in fill_trades.items()}, now_ms=now_ms)
+    marks = markouts(
+        fills,
+        MidHistory(journal.mid_history(sorted({f.ticker for f in fills}))),
+        settlements,
+        {fid: strategy for fid, (_t, strategy) in fill_trades.items()},
+        now_ms=now_ms,
+    )
     per_strategy: dict[str, dict[str, Any]] = {}
     for name in sorted(set(stats) | set(marks)):
         st = stats.get(name, StrategyStats())
@@ -159,7 +173,10 @@ def _per_strategy(journal: Journal, portfolio: Portfolio, book: TradeBook, fills
         mm = per_strategy.setdefault("spread", StrategyStats().record())
         mm["quotes"] = orjson.loads(quote_stats)
         held = sum(abs(q) for t in book.open_trades() if t.strategy == "spread" for q, _c in t.positions.values())
-        mm["inventory"] = {"now": fmt_count(Count(held)), "max_in_one_market": journal.get_meta("quote_max_inventory", "0.00")}
+        mm["inventory"] = {
+            "now": fmt_count(Count(held)),
+            "max_in_one_market": journal.get_meta("quote_max_inventory", "0.00"),
+        }
     return per_strategy
 
 
@@ -167,12 +184,15 @@ def _performance(equities: list[int], portfolio: Portfolio, iterations: list[dic
     """Sharpe and Sortino of the equity changes, and the account's exposure-weighted return."""
     changes = [b - a for a, b in zip(equities, equities[1:], strict=False)]
     sh, so = sharpe(changes), sortino(changes)
-    ewr_all = exposure_weighted_return(Money(portfolio.equity - portfolio.starting_balance),
-                                       [r.get("exposure", 0) for r in iterations])
-    return {"sharpe": str(sh) if sh is not None else None,
-            "sortino": str(so) if so is not None else None,
-            "exposure_weighted_return": str(ewr_all) if ewr_all is not None else None,
-            "equity_changes": len(changes)}
+    ewr_all = exposure_weighted_return(
+        Money(portfolio.equity - portfolio.starting_balance), [r.get("exposure", 0) for r in iterations]
+    )
+    return {
+        "sharpe": str(sh) if sh is not None else None,
+        "sortino": str(so) if so is not None else None,
+        "exposure_weighted_return": str(ewr_all) if ewr_all is not None else None,
+        "equity_changes": len(changes),
+    }
 
 
 def _execution(orders: list[dict[str, Any]]) -> dict[str, Any]:
@@ -184,8 +204,9 @@ def _execution(orders: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "orders": len(orders),
         "avg_latency_ms": str((sum(lat, Decimal(0)) / len(lat)).quantize(Decimal("0.001")) if lat else Decimal(0)),
-        "avg_slippage_pct": str((sum(slip, Decimal(0)) / len(slip)).quantize(Decimal("0.0001")) if slip
-                                else Decimal(0)),
+        "avg_slippage_pct": str(
+            (sum(slip, Decimal(0)) / len(slip)).quantize(Decimal("0.0001")) if slip else Decimal(0)
+        ),
         "fill_rate": str((got / asked).quantize(Decimal("0.0001")) if asked else Decimal(0)),
     }
 
@@ -198,8 +219,10 @@ def _usage(run: RunStats, iterations: list[dict[str, Any]]) -> dict[str, Any]:
     # cancels, reconciliation, fill and position polls) as well as the source's: one key, one budget.
     calls = run.api_calls + sum(r["api_calls"] for r in iterations)
     n_iter = max(1, len(iterations) + run.iterations) if (iterations or run.iterations) else 1
-    return {"cache": {"hits": hits, "misses": misses, "hit_rate": str(_ratio(hits, hits + misses))},
-            "api": {"calls": calls, "calls_per_iteration": str(_ratio(calls, n_iter))}}
+    return {
+        "cache": {"hits": hits, "misses": misses, "hit_rate": str(_ratio(hits, hits + misses))},
+        "api": {"calls": calls, "calls_per_iteration": str(_ratio(calls, n_iter))},
+    }
 
 
 def sim_forecast_skill(iterations: list[dict[str, Any]]) -> str | None:
@@ -230,8 +253,15 @@ def reconcile_summary(journal: Journal) -> dict[str, Any]:
         "runs": int(journal.get_meta("reconcile_runs", "0") or 0),
         "corrections": int(journal.get_meta("reconcile_corrections", "0") or 0),
         "failures_in_a_row": int(journal.get_meta("reconcile_failures", "0") or 0),
-        "unknown_found": 0, "unknown_never_sent": 0, "fills_added": 0, "orders_updated": 0, "orphans": 0,
-        "orphans_cancelled": 0, "position_drift": 0, "balance_drift": 0, "duplicates": 0,
+        "unknown_found": 0,
+        "unknown_never_sent": 0,
+        "fills_added": 0,
+        "orders_updated": 0,
+        "orphans": 0,
+        "orphans_cancelled": 0,
+        "position_drift": 0,
+        "balance_drift": 0,
+        "duplicates": 0,
         "blocked_markets": sorted(journal.blocked_tickers()),
     }
     orphans: set[str] = set()
@@ -264,24 +294,37 @@ def drawdown_advice(dd: Decimal, profile: Profile) -> dict[str, Any] | None:
     """
     reducing = profile.risk.reducing_drawdown_pct * 100
     halt = profile.risk.max_drawdown_pct * 100
-    numbers = {"max_drawdown_pct": str(dd), "reducing_at_pct": str(reducing.quantize(Decimal("0.01"))),
-               "halt_at_pct": str(halt.quantize(Decimal("0.01"))), "kelly_fraction": str(profile.sizing.kelly_fraction)}
+    numbers = {
+        "max_drawdown_pct": str(dd),
+        "reducing_at_pct": str(reducing.quantize(Decimal("0.01"))),
+        "halt_at_pct": str(halt.quantize(Decimal("0.01"))),
+        "kelly_fraction": str(profile.sizing.kelly_fraction),
+    }
     if dd >= halt:
-        return {"title": "Drawdown reached the halt limit", "severity": "critical",
-                "detail": f"Max drawdown {_pct_text(dd)} reached the {_pct_text(halt)} limit where trading halts; "
-                          "a smaller Kelly fraction or a looser limit is needed before trading resumes.",
-                "numbers": numbers}
+        return {
+            "title": "Drawdown reached the halt limit",
+            "severity": "critical",
+            "detail": f"Max drawdown {_pct_text(dd)} reached the {_pct_text(halt)} limit where trading halts; "
+            "a smaller Kelly fraction or a looser limit is needed before trading resumes.",
+            "numbers": numbers,
+        }
     if dd >= reducing:
-        return {"title": "Drawdown passed the reducing level", "severity": "warn",
-                "detail": f"Max drawdown {_pct_text(dd)} is past the {_pct_text(reducing)} level where trading "
-                          f"switches to reducing only (it halts at {_pct_text(halt)}); consider a smaller Kelly "
-                          "fraction.",
-                "numbers": numbers}
+        return {
+            "title": "Drawdown passed the reducing level",
+            "severity": "warn",
+            "detail": f"Max drawdown {_pct_text(dd)} is past the {_pct_text(reducing)} level where trading "
+            f"switches to reducing only (it halts at {_pct_text(halt)}); consider a smaller Kelly "
+            "fraction.",
+            "numbers": numbers,
+        }
     if dd >= reducing / 2:
-        return {"title": "Drawdown is building", "severity": "info",
-                "detail": f"Max drawdown {_pct_text(dd)} is at least half of the {_pct_text(reducing)} level where "
-                          "trading switches to reducing only; consider a smaller Kelly fraction.",
-                "numbers": numbers}
+        return {
+            "title": "Drawdown is building",
+            "severity": "info",
+            "detail": f"Max drawdown {_pct_text(dd)} is at least half of the {_pct_text(reducing)} level where "
+            "trading switches to reducing only; consider a smaller Kelly fraction.",
+            "numbers": numbers,
+        }
     return None
 
 
@@ -289,64 +332,99 @@ def recommendations(m: dict[str, Any], profile: Profile, journal: Journal) -> li
     """Plain rules over the metrics, each with the numbers that triggered it."""
     out: list[dict[str, Any]] = []
     if m.get("sim_forecast_skill") is not None:
-        out.append({"title": "These results used the sim's forecast",
-                    "detail": f"The sim published a forecast with skill {m['sim_forecast_skill']} (the share of the "
-                              "book's error it removes; 1 is an oracle), and the value strategy reads it. Profits "
-                              "from it say nothing about a real edge: turn it off (sim: forecast_skill: null) or "
-                              "give your own fair values.",
-                    "numbers": {"sim_forecast_skill": m["sim_forecast_skill"]}})
+        out.append(
+            {
+                "title": "These results used the sim's forecast",
+                "detail": f"The sim published a forecast with skill {m['sim_forecast_skill']} (the share of the "
+                "book's error it removes; 1 is an oracle), and the value strategy reads it. Profits "
+                "from it say nothing about a real edge: turn it off (sim: forecast_skill: null) or "
+                "give your own fair values.",
+                "numbers": {"sim_forecast_skill": m["sim_forecast_skill"]},
+            }
+        )
     win_rate = Decimal(m["win_rate"])
     if m["trades"] >= 10 and win_rate < Decimal("0.45"):
-        out.append({"title": "Raise the minimum edge",
-                    "detail": f"Only {win_rate:.0%} of {m['trades']} closed trades won; demand more edge before "
-                              "trading (analyze.value.min_edge / analyze.spread.min_edge).",
-                    "numbers": {"win_rate": m["win_rate"], "trades": m["trades"]}})
+        out.append(
+            {
+                "title": "Raise the minimum edge",
+                "detail": f"Only {win_rate:.0%} of {m['trades']} closed trades won; demand more edge before "
+                "trading (analyze.value.min_edge / analyze.spread.min_edge).",
+                "numbers": {"win_rate": m["win_rate"], "trades": m["trades"]},
+            }
+        )
     slip = Decimal(m["execution"]["avg_slippage_pct"])
     if m["execution"]["orders"] >= 5 and slip > Decimal("0.5"):
-        out.append({"title": "Orders pay noticeable slippage",
-                    "detail": f"Average slippage {slip}% against the top of book; smaller orders or a tighter "
-                              "execution.max_slippage_pct would keep more of the edge.",
-                    "numbers": {"avg_slippage_pct": str(slip), "orders": m["execution"]["orders"]}})
+        out.append(
+            {
+                "title": "Orders pay noticeable slippage",
+                "detail": f"Average slippage {slip}% against the top of book; smaller orders or a tighter "
+                "execution.max_slippage_pct would keep more of the edge.",
+                "numbers": {"avg_slippage_pct": str(slip), "orders": m["execution"]["orders"]},
+            }
+        )
     fill = Decimal(m["execution"]["fill_rate"])
     if m["execution"]["orders"] >= 5 and fill < Decimal("0.5"):
-        out.append({"title": "Low fill rate",
-                    "detail": f"Only {fill:.0%} of the contracts asked for were filled; books move before orders "
-                              "arrive or maker quotes sit too far back.",
-                    "numbers": {"fill_rate": str(fill)}})
+        out.append(
+            {
+                "title": "Low fill rate",
+                "detail": f"Only {fill:.0%} of the contracts asked for were filled; books move before orders "
+                "arrive or maker quotes sit too far back.",
+                "numbers": {"fill_rate": str(fill)},
+            }
+        )
     drawdown = drawdown_advice(Decimal(m["max_drawdown_pct"]), profile)
     if drawdown is not None:
         out.append(drawdown)
     if m["consecutive_losses"] >= 3:
-        out.append({"title": "Losing streak",
-                    "detail": f"{m['consecutive_losses']} losses in a row; sizing is already shrunk by "
-                              f"{profile.sizing.loss_streak_shrink} per loss.",
-                    "numbers": {"consecutive_losses": m["consecutive_losses"]}})
+        out.append(
+            {
+                "title": "Losing streak",
+                "detail": f"{m['consecutive_losses']} losses in a row; sizing is already shrunk by "
+                f"{profile.sizing.loss_streak_shrink} per loss.",
+                "numbers": {"consecutive_losses": m["consecutive_losses"]},
+            }
+        )
     c = m["cache"]
     if c["hits"] + c["misses"] >= 100 and Decimal(c["hit_rate"]) < Decimal("0.05"):
-        out.append({"title": "The analysis cache rarely helps",
-                    "detail": f"Hit rate {Decimal(c['hit_rate']):.1%} over {c['hits'] + c['misses']} lookups: books "
-                              "change between looks, or analyze.cache.max_entries "
-                              f"({profile.analyze.cache.max_entries}) is smaller than the market count.",
-                    "numbers": {"hit_rate": c["hit_rate"], "max_entries": profile.analyze.cache.max_entries}})
+        out.append(
+            {
+                "title": "The analysis cache rarely helps",
+                "detail": f"Hit rate {Decimal(c['hit_rate']):.1%} over {c['hits'] + c['misses']} lookups: books "
+                "change between looks, or analyze.cache.max_entries "
+                f"({profile.analyze.cache.max_entries}) is smaller than the market count.",
+                "numbers": {"hit_rate": c["hit_rate"], "max_entries": profile.analyze.cache.max_entries},
+            }
+        )
     rc = m.get("reconcile") or {}
     drift = {k: rc.get(k, 0) for k in ("duplicates", "position_drift", "balance_drift", "orphans")}
     if any(drift.values()) or rc.get("failures_in_a_row"):
-        out.append({"title": "The journal drifted from the exchange",
-                    "detail": "Reconciliation had to adopt the exchange's truth "
-                              + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in drift.items() if v)
-                              + (f"; the last {rc['failures_in_a_row']} reconciliation(s) failed"
-                                 if rc.get("failures_in_a_row") else "")
-                              + ". Check for orders placed outside kalashi, deposits/withdrawals, or a second "
-                                "process on this account (`kalashi reconcile` shows the details).",
-                    "numbers": {**drift, "failures_in_a_row": rc.get("failures_in_a_row", 0)}})
+        out.append(
+            {
+                "title": "The journal drifted from the exchange",
+                "detail": "Reconciliation had to adopt the exchange's truth "
+                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in drift.items() if v)
+                + (
+                    f"; the last {rc['failures_in_a_row']} reconciliation(s) failed"
+                    if rc.get("failures_in_a_row")
+                    else ""
+                )
+                + ". Check for orders placed outside kalashi, deposits/withdrawals, or a second "
+                "process on this account (`kalashi reconcile` shows the details).",
+                "numbers": {**drift, "failures_in_a_row": rc.get("failures_in_a_row", 0)},
+            }
+        )
     denied = journal.records("denied", limit=500, newest_first=True)
     if len(denied) >= 5:
         rules: dict[str, int] = {}
         for d in denied:
             rules[d.get("rule", "?")] = rules.get(d.get("rule", "?"), 0) + 1
         top, n = max(rules.items(), key=lambda kv: kv[1])
-        out.append({"title": f"Most denials come from '{top}'",
-                    "detail": f"{n} of the last {len(denied)} denied orders were refused by the '{top}' rule; "
-                              "if that is not intended, review the matching limit in the profile.",
-                    "numbers": {"rule": top, "count": n, "of": len(denied)}})
+        out.append(
+            {
+                "title": f"Most denials come from '{top}'",
+                "detail": f"{n} of the last {len(denied)} denied orders were refused by the '{top}' rule; "
+                "if that is not intended, review the matching limit in the profile.",
+                "numbers": {"rule": top, "count": n, "of": len(denied)},
+            }
+        )
     return out

@@ -67,21 +67,26 @@ def without_own_orders(m: Market, resting: Iterable[ExchangeOrder], *, included:
     return with_books(m, _take(m.yes_bids, yes_size, yes_floor), _take(m.no_bids, no_size, no_floor))
 
 
-def own_books(markets: Iterable[Market], resting: Sequence[ExchangeOrder], *, included: bool,
-              reach: bool = True) -> list[Market]:
+def own_books(
+    markets: Iterable[Market], resting: Sequence[ExchangeOrder], *, included: bool, reach: bool = True
+) -> list[Market]:
     """Apply :func:`without_own_orders` to every market (cheap when nothing rests)."""
     if not resting:
         return list(markets)
     mine = {o.ticker for o in resting}
-    return [without_own_orders(m, resting, included=included, reach=reach) if m.ticker in mine else m
-            for m in markets]
+    return [without_own_orders(m, resting, included=included, reach=reach) if m.ticker in mine else m for m in markets]
 
 
 def crosses_own(intent: OrderIntent, resting: Iterable[ExchangeOrder]) -> ExchangeOrder | None:
     """Return an own resting order ``intent`` would meet (a bid at or above our ask, an ask at or below our bid)."""
     for o in resting:
-        if o.ticker != intent.ticker or o.remaining_count <= 0 or o.status != OrderStatus.RESTING \
-                or o.client_order_id == intent.client_order_id or o.side == intent.side:
+        if (
+            o.ticker != intent.ticker
+            or o.remaining_count <= 0
+            or o.status != OrderStatus.RESTING
+            or o.client_order_id == intent.client_order_id
+            or o.side == intent.side
+        ):
             continue
         if (intent.side == "bid" and o.price <= intent.price) or (intent.side == "ask" and o.price >= intent.price):
             return o

@@ -39,8 +39,9 @@ class MidHistory:
         for ticker, marks in rows.items():
             ordered = sorted(marks, key=lambda m: m.ts_ms)
             self._ts[ticker] = [m.ts_ms for m in ordered]
-            self._mid2[ticker] = [m.yes_bid + m.yes_ask if m.yes_bid is not None and m.yes_ask is not None
-                                  else 2 * m.mid for m in ordered]
+            self._mid2[ticker] = [
+                m.yes_bid + m.yes_ask if m.yes_bid is not None and m.yes_ask is not None else 2 * m.mid for m in ordered
+            ]
 
     def mid2_at(self, ticker: str, ts_ms: int) -> int | None:
         """Twice the YES mid last seen at or before ``ts_ms`` (None: none seen yet)."""
@@ -85,9 +86,15 @@ class Markouts:
         return out
 
 
-def markouts(fills: Iterable[ExchangeFill], mids: MidHistory, settlements: Iterable[Settlement],
-             strategy_of: Mapping[str, str], *, now_ms: int,
-             horizons: Mapping[str, int] = HORIZONS) -> dict[str, Markouts]:
+def markouts(
+    fills: Iterable[ExchangeFill],
+    mids: MidHistory,
+    settlements: Iterable[Settlement],
+    strategy_of: Mapping[str, str],
+    *,
+    now_ms: int,
+    horizons: Mapping[str, int] = HORIZONS,
+) -> dict[str, Markouts]:
     """Markouts per strategy: for each fill, the mid ``h`` after it (and the settlement value) less the
     fill's price, signed so that positive is in the fill's favour.
 
@@ -175,10 +182,18 @@ class StrategyStats:
 
     def record(self) -> dict[str, Any]:
         rate = (Decimal(self.wins) / self.trades if self.trades else Decimal(0)).quantize(Decimal("0.0001"))
-        return {"trades": self.trades, "wins": self.wins, "losses": self.losses, "win_rate": str(rate),
-                "open_trades": self.open_trades, "pnl": fmt_money(self.realized),
-                "realized_pnl": fmt_money(self.realized), "unrealized_pnl": fmt_money(self.unrealized),
-                "fees": fmt_money(self.fees), "turnover": fmt_money(self.turnover)}
+        return {
+            "trades": self.trades,
+            "wins": self.wins,
+            "losses": self.losses,
+            "win_rate": str(rate),
+            "open_trades": self.open_trades,
+            "pnl": fmt_money(self.realized),
+            "realized_pnl": fmt_money(self.realized),
+            "unrealized_pnl": fmt_money(self.unrealized),
+            "fees": fmt_money(self.fees),
+            "turnover": fmt_money(self.turnover),
+        }
 
 
 def strategy_stats(book: TradeBook, valuation: Valuation) -> dict[str, StrategyStats]:

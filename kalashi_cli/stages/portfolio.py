@@ -55,7 +55,7 @@ class Portfolio:
     @property
     def equity_settled(self) -> Money:
         """The part of equity that is money: cash, positions whose result is known, and what hedged
-    exclusive events are sure to pay."""
+        exclusive events are sure to pay."""
         return Money(self.equity - self.valuation.marked)
 
     @property
@@ -66,14 +66,17 @@ class Portfolio:
         """Drawdown as an exact fraction (numerator, denominator) of peak equity."""
         return self.drawdown, max(1, self.peak_equity)
 
-    def add_exposure(self, ticker: str, event: str, group: str, amount: Money, *, position: Money | None = None) -> None:
+    def add_exposure(
+        self, ticker: str, event: str, group: str, amount: Money, *, position: Money | None = None
+    ) -> None:
         """Count exposure taken earlier in this same run (not yet in the journal).
 
         ``position`` (default ``amount``) is what counts against the market's own cap: a hedged
         basket puts its legs' cost on each market but only its worst case on the event and group.
         """
-        self.exposure_by_ticker[ticker] = Money(self.exposure_by_ticker.get(ticker, 0) + (
-            amount if position is None else position))
+        self.exposure_by_ticker[ticker] = Money(
+            self.exposure_by_ticker.get(ticker, 0) + (amount if position is None else position)
+        )
         self.exposure_by_event[event] = Money(self.exposure_by_event.get(event, 0) + amount)
         self.exposure_by_group[group] = Money(self.exposure_by_group.get(group, 0) + amount)
 
@@ -93,8 +96,14 @@ def streaks(closed: list[TradeResult]) -> tuple[int, int]:
     return wins, losses
 
 
-def load_portfolio(journal: Journal, starting_balance: Money, markets: Mapping[str, Market] | None = None,
-                   *, now_ms: int | None = None, spread_cap: Price = DEFAULT_SPREAD_CAP) -> Portfolio:
+def load_portfolio(
+    journal: Journal,
+    starting_balance: Money,
+    markets: Mapping[str, Market] | None = None,
+    *,
+    now_ms: int | None = None,
+    spread_cap: Price = DEFAULT_SPREAD_CAP,
+) -> Portfolio:
     """Fold the journal into a portfolio, valued at ``markets`` (the current books) and the journal's marks.
 
     Positions whose market is not in ``markets`` are valued at their last mark (or cost).
@@ -113,8 +122,16 @@ def load_portfolio(journal: Journal, starting_balance: Money, markets: Mapping[s
     netted = journal.netted_tickers()
     valuation = value_positions(open_positions, markets or {}, last, now, spread_cap, netted)
     meta = journal.market_meta()
-    p = Portfolio(cash=ledger.cash, equity=Money(ledger.cash + valuation.total), starting_balance=start, peak_equity=start,
-                  day_start_equity=start, ledger=ledger, valuation=valuation, trades=trades)
+    p = Portfolio(
+        cash=ledger.cash,
+        equity=Money(ledger.cash + valuation.total),
+        starting_balance=start,
+        peak_equity=start,
+        day_start_equity=start,
+        ledger=ledger,
+        valuation=valuation,
+        trades=trades,
+    )
     event_group: dict[str, str] = {}
     for pos in open_positions:
         event, _series, _title, _cat, group = meta.get(pos.ticker, (pos.ticker, "", "", "", ""))
@@ -133,14 +150,20 @@ def load_portfolio(journal: Journal, starting_balance: Money, markets: Mapping[s
     # aggregated in SQL: reading every iteration row here made each iteration cost O(iterations so far)
     top, day_start, last_equity = journal.equity_history(day_start_ms)
     p.peak_equity = Money(max(start, top if top is not None else start, p.equity))
-    p.day_start_equity = Money(day_start if day_start is not None else (last_equity if last_equity is not None else start))
+    p.day_start_equity = Money(
+        day_start if day_start is not None else (last_equity if last_equity is not None else start)
+    )
     p.consecutive_wins, p.consecutive_losses = streaks(trades.closed())
     p.today_cost = committed_today(journal, day_start_ms, trades, journal.trades())
     return p
 
 
-def committed_today(journal: Journal, day_start_ms: int, trades: TradeBook | None = None,
-                    trade_rows: Mapping[str, TradeRow] | None = None) -> Money:
+def committed_today(
+    journal: Journal,
+    day_start_ms: int,
+    trades: TradeBook | None = None,
+    trade_rows: Mapping[str, TradeRow] | None = None,
+) -> Money:
     """Money spent since the day began: what today's fills cost, fees included — per trade, its worst case.
 
     A basket that is sure to pay back (an arbitrage: ``trades.payout``) is charged only what it

@@ -42,7 +42,10 @@ def halt_file(journal: Journal | None = None) -> Path:
 def stored_state(journal: Journal) -> tuple[TradingState, str]:
     """Return the persisted state (HALTED persists; anything else reads as ACTIVE) and reason."""
     if halt_file(journal).exists():
-        return TradingState.HALTED, f"halt file {halt_file(journal)} exists (remove it and run `kalashi resume --confirm`)"
+        return (
+            TradingState.HALTED,
+            f"halt file {halt_file(journal)} exists (remove it and run `kalashi resume --confirm`)",
+        )
     st = journal.get_meta("trading_state", "ACTIVE") or "ACTIVE"
     reason = journal.get_meta("halt_reason", "") or ""
     return (TradingState.HALTED if st == "HALTED" else TradingState.ACTIVE), reason
@@ -83,8 +86,9 @@ def evaluate_state(profile: Profile, journal: Journal, p: Portfolio) -> tuple[Tr
     if dd >= r.reducing_drawdown_pct:
         return TradingState.REDUCING, f"drawdown {dd:.1%} ≥ {r.reducing_drawdown_pct:.0%}: reducing only"
     if p.consecutive_losses >= r.max_consecutive_losses:
-        return TradingState.REDUCING, (f"{p.consecutive_losses} losses in a row ≥ {r.max_consecutive_losses}: "
-                                       "reducing only")
+        return TradingState.REDUCING, (
+            f"{p.consecutive_losses} losses in a row ≥ {r.max_consecutive_losses}: reducing only"
+        )
     return TradingState.ACTIVE, ""
 
 
@@ -118,8 +122,9 @@ def order_cost(intent: OrderIntent, fee_type: str = "quadratic", multiplier: int
     return Money(price * intent.count + fee_for(Price(price), intent.count, fee_type=fee_type, multiplier=multiplier))
 
 
-def worst_fee(price: Price, count: Count, *, is_bid: bool, fee_type: str = "quadratic",
-              multiplier: int = MULT_SCALE) -> Money:
+def worst_fee(
+    price: Price, count: Count, *, is_bid: bool, fee_type: str = "quadratic", multiplier: int = MULT_SCALE
+) -> Money:
     """Return the most taker fee an order can pay: every 0.01 contract a separate fill at the worst price.
 
     Fees round up per fill, so many small fills cost most; a bid fills at its limit or lower
@@ -133,8 +138,10 @@ def worst_fee(price: Price, count: Count, *, is_bid: bool, fee_type: str = "quad
 def order_collateral(intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = MULT_SCALE) -> Money:
     """Return the cash the exchange holds back for ``intent``: the side bought plus :func:`worst_fee`."""
     price = intent.price if intent.side == "bid" else ONE_DOLLAR - intent.price
-    return Money(price * intent.count + worst_fee(intent.price, intent.count, is_bid=intent.side == "bid",
-                                            fee_type=fee_type, multiplier=multiplier))
+    return Money(
+        price * intent.count
+        + worst_fee(intent.price, intent.count, is_bid=intent.side == "bid", fee_type=fee_type, multiplier=multiplier)
+    )
 
 
 def reduces(intent: OrderIntent, position: int) -> bool:
@@ -144,8 +151,9 @@ def reduces(intent: OrderIntent, position: int) -> bool:
     return position < 0 and intent.count <= -position
 
 
-def resting_collateral(orders: Iterable[ExchangeOrder], positions: Mapping[str, int],
-                       netted: Collection[str] = ()) -> Money:
+def resting_collateral(
+    orders: Iterable[ExchangeOrder], positions: Mapping[str, int], netted: Collection[str] = ()
+) -> Money:
     """Return the cash resting orders could still take: what the exchange holds back for them.
 
     Per market and side (the exchange's rule, :mod:`kalashi_cli.sim.matching.accounts`): each
@@ -175,21 +183,36 @@ def resting_collateral(orders: Iterable[ExchangeOrder], positions: Mapping[str, 
 
 
 def _as_resting(intent: OrderIntent) -> ExchangeOrder:
-    return ExchangeOrder("", intent.client_order_id, intent.ticker, intent.side, intent.price, OrderStatus.RESTING,
-                         intent.count, Count(0), intent.count)
+    return ExchangeOrder(
+        "",
+        intent.client_order_id,
+        intent.ticker,
+        intent.side,
+        intent.price,
+        OrderStatus.RESTING,
+        intent.count,
+        Count(0),
+        intent.count,
+    )
 
 
 def resting_cost(orders: Iterable[ExchangeOrder]) -> Money:
     """Return what resting orders would spend if they filled: the side bought times what remains."""
-    return Money(sum((o.price if o.side == "bid" else ONE_DOLLAR - o.price) * o.remaining_count
-               for o in orders if o.remaining_count > 0))
+    return Money(
+        sum(
+            (o.price if o.side == "bid" else ONE_DOLLAR - o.price) * o.remaining_count
+            for o in orders
+            if o.remaining_count > 0
+        )
+    )
 
 
 class RiskGate:
     """Checks one order against the limits and the trading state; says why when it refuses."""
 
-    def __init__(self, profile: Profile, journal: Journal, portfolio: Portfolio,
-                 state: TradingState, state_reason: str = "") -> None:
+    def __init__(
+        self, profile: Profile, journal: Journal, portfolio: Portfolio, state: TradingState, state_reason: str = ""
+    ) -> None:
         self.profile = profile
         self.journal = journal
         self.portfolio = portfolio
@@ -204,8 +227,9 @@ class RiskGate:
         self._resting_seen = len(resting)
         #: cash the exchange holds for quotes resting from earlier iterations
         self._netted = set(journal.netted_tickers())
-        self.held = resting_collateral(resting, {t: p.position for t, p in portfolio.ledger.positions.items()},
-                                       self._netted)
+        self.held = resting_collateral(
+            resting, {t: p.position for t, p in portfolio.ledger.positions.items()}, self._netted
+        )
         #: what quotes resting from earlier iterations would spend: they count against the daily cap
         self.resting_cost = resting_cost(resting)
 
@@ -213,7 +237,9 @@ class RiskGate:
     def available(self) -> Money:
         """Cash an order may still use: the fill ledger's cash less resting collateral and this run's orders,
         plus the collateral netting returns on mutually exclusive events (docs/paper-fills.md §6)."""
-        return Money(self.portfolio.cash - self.held - self.reserved + self.portfolio.netting_credit + self.credit_gained)
+        return Money(
+            self.portfolio.cash - self.held - self.reserved + self.portfolio.netting_credit + self.credit_gained
+        )
 
     def available_for(self, intent: OrderIntent) -> Money:
         """Cash ``intent`` may use (every order alike: the exchange counts the netting credit as balance)."""
@@ -224,8 +250,9 @@ class RiskGate:
         resting = self.journal.orders(status=OrderStatus.RESTING)
         self._open_orders = len(resting) + self._open_orders - self._resting_seen
         self._resting_seen = len(resting)
-        self.held = resting_collateral(resting, {t: p.position for t, p in self.portfolio.ledger.positions.items()},
-                                       self._netted)
+        self.held = resting_collateral(
+            resting, {t: p.position for t, p in self.portfolio.ledger.positions.items()}, self._netted
+        )
         self.resting_cost = resting_cost(resting)
 
     @property
@@ -233,9 +260,18 @@ class RiskGate:
         """Spent today, held by resting quotes, and admitted in this run: what the daily cap counts."""
         return Money(self.portfolio.today_cost + self.resting_cost + self.sent_cost)
 
-    def check(self, intent: OrderIntent, *, fee_type: str = "quadratic", multiplier: int = 10_000,
-              stale: bool = False, trading_active: bool = True, pending: Money = Money(0),
-              concentration: tuple[str, str] | None = None, basket: BasketCharge | None = None) -> Denial | None:
+    def check(
+        self,
+        intent: OrderIntent,
+        *,
+        fee_type: str = "quadratic",
+        multiplier: int = 10_000,
+        stale: bool = False,
+        trading_active: bool = True,
+        pending: Money = Money(0),
+        concentration: tuple[str, str] | None = None,
+        basket: BasketCharge | None = None,
+    ) -> Denial | None:
         """Return why ``intent`` may not be sent, or None.
 
         ``pending`` is the cost of the basket's legs already checked but not yet admitted: a
@@ -254,22 +290,34 @@ class RiskGate:
             return Denial("size", "order count must be positive")
         if intent.reduce_only and not reducing:
             # a reduce_only order skips the cost caps below, so it must really only reduce
-            held = (f"holds {fmt_count(Count(abs(position)))} {'YES' if position > 0 else 'NO'}" if position
-                    else "holds nothing")
-            return Denial("reduce-only", f"a reduce_only order may only bring a position towards zero: "
-                          f"{intent.ticker} {held}, and this order would "
-                          f"{'sell YES / buy NO' if intent.side == 'ask' else 'buy YES / sell NO'} "
-                          f"{fmt_count(intent.count)}")
+            held = (
+                f"holds {fmt_count(Count(abs(position)))} {'YES' if position > 0 else 'NO'}"
+                if position
+                else "holds nothing"
+            )
+            return Denial(
+                "reduce-only",
+                f"a reduce_only order may only bring a position towards zero: "
+                f"{intent.ticker} {held}, and this order would "
+                f"{'sell YES / buy NO' if intent.side == 'ask' else 'buy YES / sell NO'} "
+                f"{fmt_count(intent.count)}",
+            )
         if not trading_active:
             return Denial("exchange", "the exchange reports trading is not active (pause or maintenance)")
         if intent.ticker in self._blocked:
-            return Denial("unknown-outcome", f"an earlier order on {intent.ticker} has an unknown outcome; "
-                          "no writes on this market until reconciliation (`kalashi reconcile`)")
+            return Denial(
+                "unknown-outcome",
+                f"an earlier order on {intent.ticker} has an unknown outcome; "
+                "no writes on this market until reconciliation (`kalashi reconcile`)",
+            )
         if stale:
             return Denial("stale-book", f"the book for {intent.ticker} is stale (sequence gap or old data)")
         if self.state is TradingState.HALTED and not reducing:
-            return Denial("halted", f"trading is HALTED ({self.state_reason or 'operator'}); only reducing "
-                          "orders pass — `kalashi resume --confirm` lifts it")
+            return Denial(
+                "halted",
+                f"trading is HALTED ({self.state_reason or 'operator'}); only reducing "
+                "orders pass — `kalashi resume --confirm` lifts it",
+            )
         if self.state is TradingState.REDUCING and not reducing:
             return Denial("reducing", f"trading is REDUCING ({self.state_reason}); no new entries")
         if reducing:
@@ -279,19 +327,26 @@ class RiskGate:
                 # the balance does
                 need = order_collateral(intent, fee_type, multiplier)
                 if need > self.available_for(intent):
-                    return Denial("balance", f"order needs {usd(need)} (a closing order on a mutually exclusive "
-                                  f"event is collateralised like an opening one), above available cash "
-                                  f"{usd(Money(max(0, self.available_for(intent))))}")
+                    return Denial(
+                        "balance",
+                        f"order needs {usd(need)} (a closing order on a mutually exclusive "
+                        f"event is collateralised like an opening one), above available cash "
+                        f"{usd(Money(max(0, self.available_for(intent))))}",
+                    )
             return None
         cost = order_cost(intent, fee_type, multiplier)
         if cost > money(r.max_order_cost):
-            return Denial("max-order-cost", f"order cost {usd(cost)} exceeds the per-order cap "
-                          f"{usd(money(r.max_order_cost))}")
+            return Denial(
+                "max-order-cost", f"order cost {usd(cost)} exceeds the per-order cap {usd(money(r.max_order_cost))}"
+            )
         adds = basket.daily if basket is not None else pending + cost
         daily = self.committed_today + adds
         if adds > 0 and daily > money(r.max_daily_cost):  # an order that can lose nothing spends nothing
-            return Denial("max-daily-cost", f"today's spending, resting quotes and this order would reach "
-                          f"{usd(Money(daily))}, above the daily cap {usd(money(r.max_daily_cost))}")
+            return Denial(
+                "max-daily-cost",
+                f"today's spending, resting quotes and this order would reach "
+                f"{usd(Money(daily))}, above the daily cap {usd(money(r.max_daily_cost))}",
+            )
         if self._open_orders >= r.max_open_orders and intent.time_in_force == "good_till_canceled":
             return Denial("max-open-orders", f"{self._open_orders} orders already rest (cap {r.max_open_orders})")
         if concentration is not None:
@@ -302,25 +357,36 @@ class RiskGate:
         if basket is not None:
             need, pending = basket.cash, Money(0)
         if need + pending > self.available_for(intent):
-            what = (f"the basket needs {usd(need)} at most while its legs are sent" if basket is not None else
-                    f"order needs {usd(need)}" + (f" (with the basket's other legs {usd(Money(need + pending))})"
-                                                  if pending else ""))
-            return Denial("balance", f"{what} exceeds available cash {usd(Money(max(0, self.available_for(intent))))}"
-                          + (f" ({usd(self.held)} is held by resting quotes)" if self.held else ""))
+            what = (
+                f"the basket needs {usd(need)} at most while its legs are sent"
+                if basket is not None
+                else f"order needs {usd(need)}"
+                + (f" (with the basket's other legs {usd(Money(need + pending))})" if pending else "")
+            )
+            return Denial(
+                "balance",
+                f"{what} exceeds available cash {usd(Money(max(0, self.available_for(intent))))}"
+                + (f" ({usd(self.held)} is held by resting quotes)" if self.held else ""),
+            )
         return None
 
     def _concentration(self, ticker: str, event: str, group: str, cost: Money) -> Denial | None:
         """The correlate stage's caps (share of equity per position, group and event) for one order."""
         c, p = self.profile.correlate, self.portfolio
         equity = Decimal(max(0, p.equity))
-        for what, pct, held in (("position", c.max_position_pct, p.exposure_by_ticker.get(ticker, 0)),
-                                ("group", c.max_group_pct, p.exposure_by_group.get(group, 0)),
-                                ("event", c.max_event_pct, p.exposure_by_event.get(event, 0))):
+        for what, pct, held in (
+            ("position", c.max_position_pct, p.exposure_by_ticker.get(ticker, 0)),
+            ("group", c.max_group_pct, p.exposure_by_group.get(group, 0)),
+            ("event", c.max_event_pct, p.exposure_by_event.get(event, 0)),
+        ):
             cap = int(equity * pct)
             if held + cost > cap:
                 name = {"position": ticker, "group": group, "event": event}[what]
-                return Denial(f"max-{what}", f"{what} {name} would carry {usd(Money(held + cost))}, above its "
-                              f"concentration cap {usd(Money(cap))} ({pct * 100:.0f}% of equity {usd(p.equity)})")
+                return Denial(
+                    f"max-{what}",
+                    f"{what} {name} would carry {usd(Money(held + cost))}, above its "
+                    f"concentration cap {usd(Money(cap))} ({pct * 100:.0f}% of equity {usd(p.equity)})",
+                )
         return None
 
     def is_reducing(self, intent: OrderIntent) -> bool:
@@ -328,8 +394,14 @@ class RiskGate:
         pos = self.portfolio.ledger.positions.get(intent.ticker)
         return reduces(intent, pos.position if pos else 0)
 
-    def admit(self, intent: OrderIntent, fee_type: str = "quadratic", multiplier: int = 10_000, *,
-              charge: BasketCharge | None = None) -> None:
+    def admit(
+        self,
+        intent: OrderIntent,
+        fee_type: str = "quadratic",
+        multiplier: int = 10_000,
+        *,
+        charge: BasketCharge | None = None,
+    ) -> None:
         """Count an order that passed and is being sent against this run's limits.
 
         ``charge`` is what this leg counts for its basket (the basket's first leg carries the
@@ -356,8 +428,14 @@ class RiskGate:
         self.credit_gained -= charge.credit
         self.sent_cost -= charge.daily
 
-    def settle(self, intent: OrderIntent, fills: Iterable[ExchangeFill], remaining: Count,
-               fee_type: str = "quadratic", multiplier: int = MULT_SCALE) -> None:
+    def settle(
+        self,
+        intent: OrderIntent,
+        fills: Iterable[ExchangeFill],
+        remaining: Count,
+        fee_type: str = "quadratic",
+        multiplier: int = MULT_SCALE,
+    ) -> None:
         """Replace a single order's admitted charge by what it really did: its fills, and what still rests.
 
         The next run reads the same from the journal (today's fills, resting quotes), so a run
@@ -367,12 +445,17 @@ class RiskGate:
         if intent.reduce_only or reduces(intent, pos.position if pos else 0):
             return
         spent = sum((f.price if f.side == "bid" else ONE_DOLLAR - f.price) * f.count + f.fee for f in fills)
-        rest = replace(intent, count=remaining) if remaining > 0 and intent.time_in_force == "good_till_canceled" \
-            else None
-        self.sent_cost += spent + (resting_cost([_as_resting(rest)]) if rest else 0) \
-            - order_cost(intent, fee_type, multiplier)
-        self.reserved += spent + (order_collateral(rest, fee_type, multiplier) if rest else 0) \
+        rest = (
+            replace(intent, count=remaining) if remaining > 0 and intent.time_in_force == "good_till_canceled" else None
+        )
+        self.sent_cost += (
+            spent + (resting_cost([_as_resting(rest)]) if rest else 0) - order_cost(intent, fee_type, multiplier)
+        )
+        self.reserved += (
+            spent
+            + (order_collateral(rest, fee_type, multiplier) if rest else 0)
             - order_collateral(intent, fee_type, multiplier)
+        )
 
     def replacing(self, order_id: str) -> None:
         """Check the next order as the replacement of resting order ``order_id`` (an amend).
@@ -386,8 +469,9 @@ class RiskGate:
         if len(rest) == len(resting):
             return
         self._open_orders -= 1
-        self.held = resting_collateral(rest, {t: p.position for t, p in self.portfolio.ledger.positions.items()},
-                                       self._netted)
+        self.held = resting_collateral(
+            rest, {t: p.position for t, p in self.portfolio.ledger.positions.items()}, self._netted
+        )
         self.resting_cost = resting_cost(rest)
 
     def block(self, ticker: str) -> None:
@@ -402,8 +486,11 @@ class RiskGate:
         outcome is unknown: what rests there is not known until reconciliation.
         """
         if order.ticker in self._blocked:
-            return Denial("unknown-outcome", f"an earlier order on {order.ticker} has an unknown outcome; "
-                          "no writes on this market until reconciliation (`kalashi reconcile`)")
+            return Denial(
+                "unknown-outcome",
+                f"an earlier order on {order.ticker} has an unknown outcome; "
+                "no writes on this market until reconciliation (`kalashi reconcile`)",
+            )
         return None
 
     def _held_by(self, o: ExchangeOrder) -> tuple[Money, Money]:

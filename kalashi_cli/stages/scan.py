@@ -61,8 +61,14 @@ class Prefilter:
         return c is None or self.earliest <= c <= self.latest
 
 
-def scan(source: MarketSource, profile: Profile, *, limit: int | None = None,
-         stats: ScanStats | None = None, progress: Callable[[int, int], None] | None = None) -> Iterator[Market]:
+def scan(
+    source: MarketSource,
+    profile: Profile,
+    *,
+    limit: int | None = None,
+    stats: ScanStats | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[Market]:
     """Yield prefiltered markets with full depth, grouped by event, batch by batch."""
     stats = stats if stats is not None else ScanStats()
     keep = Prefilter(profile, source.now_ms())

@@ -26,8 +26,7 @@ def kelly_fraction(p: Decimal, c: Decimal) -> Decimal:
     return max(Decimal(0), min(Decimal(1), f))
 
 
-def dynamic_scale(s: SizingSettings, *, consecutive_losses: int, consecutive_wins: int,
-                  drawdown: Decimal) -> Decimal:
+def dynamic_scale(s: SizingSettings, *, consecutive_losses: int, consecutive_wins: int, drawdown: Decimal) -> Decimal:
     """Return the multiplier applied to the Kelly fraction after streaks and drawdown."""
     loss = max(s.min_scale, Decimal(1) - s.loss_streak_shrink * consecutive_losses)
     dd = max(s.min_scale, Decimal(1) - s.drawdown_shrink * drawdown)

@@ -143,8 +143,9 @@ def _last_value(n: Count, yes: bool, last: MarkRow, cap: Price) -> Money:
     return Money(n * (last.mid if yes else ONE_DOLLAR - last.mid))
 
 
-def value_position(pos: PositionState, market: Market | None, last: MarkRow | None, now_ms: int,
-                   cap: Price = DEFAULT_SPREAD_CAP) -> PositionValue:
+def value_position(
+    pos: PositionState, market: Market | None, last: MarkRow | None, now_ms: int, cap: Price = DEFAULT_SPREAD_CAP
+) -> PositionValue:
     """Value one open position by the rule in the module docstring (``cap``: ``valuation.mid_spread_cap``)."""
     n = Count(abs(pos.position))
     yes = pos.position > 0
@@ -159,8 +160,9 @@ def value_position(pos: PositionState, market: Market | None, last: MarkRow | No
     if market is not None:
         result = result_price(market)
         if result is not None:
-            return PositionValue(pos.ticker, pos.position, Money(n * (result if yes else ONE_DOLLAR - result)),
-                                 Basis.RESULT, now_ms)
+            return PositionValue(
+                pos.ticker, pos.position, Money(n * (result if yes else ONE_DOLLAR - result)), Basis.RESULT, now_ms
+            )
     if market is None or market.status != "active":
         value, basis, ts = fallback()
         return PositionValue(pos.ticker, pos.position, value, basis, ts)
@@ -180,9 +182,14 @@ def value_position(pos: PositionState, market: Market | None, last: MarkRow | No
     return PositionValue(pos.ticker, pos.position, value, basis, ts)
 
 
-def value_positions(positions: Iterable[PositionState], markets: Mapping[str, Market],
-                    last_marks: Mapping[str, MarkRow], now_ms: int, cap: Price = DEFAULT_SPREAD_CAP,
-                    netted: Mapping[str, str] | None = None) -> Valuation:
+def value_positions(
+    positions: Iterable[PositionState],
+    markets: Mapping[str, Market],
+    last_marks: Mapping[str, MarkRow],
+    now_ms: int,
+    cap: Price = DEFAULT_SPREAD_CAP,
+    netted: Mapping[str, str] | None = None,
+) -> Valuation:
     """Value every open position (``markets``: the current books, ``last_marks``: the journal's).
 
     ``netted`` maps the tickers of mutually exclusive events to their event: the positions held in
@@ -190,8 +197,11 @@ def value_positions(positions: Iterable[PositionState], markets: Mapping[str, Ma
     (:func:`kalashi_cli.ledger.netting_credit` — a NO basket: all legs but one), however low their
     single marks; that much of their value is certain (``sure``), the rest rests on marks.
     """
-    values = [value_position(p, markets.get(p.ticker), last_marks.get(p.ticker), now_ms, cap)
-              for p in positions if p.position != 0]
+    values = [
+        value_position(p, markets.get(p.ticker), last_marks.get(p.ticker), now_ms, cap)
+        for p in positions
+        if p.position != 0
+    ]
     if netted:
         by_event: dict[str, list[int]] = {}
         for i, v in enumerate(values):

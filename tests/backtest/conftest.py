@@ -17,8 +17,12 @@ RUNS = "data/kalshi-real/crypto_ws_kxbtc15m/runs"
 PARTICLE = "particle_shadow_spotmerge_oos_20260511T121730Z.events.jsonl.gz"
 LATER = "rv600_next_evidence_shadow_20260515T071544Z.events.jsonl.gz"
 #: the spread strategy quoting tight books (the default waits for 4-cent spreads, rare on KXBTC15M)
-ACTIVE_QUOTES = {"analyze.spread.min_spread": "0.01", "analyze.spread.adverse_selection": "0.0",
-                 "analyze.spread.min_edge": "0.001", "execution.maker_expiry_seconds": 30}
+ACTIVE_QUOTES = {
+    "analyze.spread.min_spread": "0.01",
+    "analyze.spread.adverse_selection": "0.0",
+    "analyze.spread.min_edge": "0.001",
+    "execution.maker_expiry_seconds": 30,
+}
 
 
 def run_path(name: str) -> Path:

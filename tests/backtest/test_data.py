@@ -107,8 +107,13 @@ def test_a_seeded_sim_backtest_needs_an_end_and_then_runs(tmp_path: Path) -> Non
 
 
 def _env(t_s: float, event_type: str, payload: dict, channel: str = "orderbook_delta", seq: int | None = None) -> dict:
-    return {"event_type": event_type, "channel": channel, "local_recv_ns": int((1_778_000_000 + t_s) * 1e9),
-            "payload_json": payload, "sequence_number": seq}
+    return {
+        "event_type": event_type,
+        "channel": channel,
+        "local_recv_ns": int((1_778_000_000 + t_s) * 1e9),
+        "payload_json": payload,
+        "sequence_number": seq,
+    }
 
 
 def test_a_recording_without_trades_gives_them_through_the_ticker_channel(tmp_path: Path) -> None:
@@ -119,8 +124,12 @@ def test_a_recording_without_trades_gives_them_through_the_ticker_channel(tmp_pa
     lines = [
         _env(0, "ws_connected", {}, "control"),
         _env(0, "ws_subscribed", {"msg": {"channel": "orderbook_delta", "sid": 2}, "type": "subscribed"}),
-        _env(0, "orderbook_snapshot", {"market_ticker": t, "yes_dollars_fp": [["0.4000", "100.00"]],
-                                       "no_dollars_fp": [["0.5000", "100.00"]]}, seq=1),  # 0.40 / 0.50: mid 0.45
+        _env(
+            0,
+            "orderbook_snapshot",
+            {"market_ticker": t, "yes_dollars_fp": [["0.4000", "100.00"]], "no_dollars_fp": [["0.5000", "100.00"]]},
+            seq=1,
+        ),  # 0.40 / 0.50: mid 0.45
         _env(0.1, "ticker", {**tick, "volume_fp": "1000.00", "price_dollars": "0.4500"}, "ticker"),  # first: no trade
         _env(1.1, "ticker", {**tick, "volume_fp": "1010.00", "price_dollars": "0.5000"}, "ticker"),  # 5 bought at 0.50
         _env(2.1, "ticker", {**tick, "volume_fp": "1016.00", "price_dollars": "0.4000"}, "ticker"),  # 3 sold at 0.40
@@ -147,8 +156,9 @@ def test_a_single_unreadable_recording_is_bad_input(tmp_path: Path) -> None:
     assert res.stderr.count("check the replay:PATH") == 1 and "nope.jsonl" in res.stderr
 
 
-def test_backtests_in_one_process_parse_a_recording_once_and_agree(particle_slice: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backtests_in_one_process_parse_a_recording_once_and_agree(
+    particle_slice: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import kalashi_cli.kalshi.replay as replay
 
     calls: list[Path] = []
@@ -166,6 +176,7 @@ def test_backtests_in_one_process_parse_a_recording_once_and_agree(particle_slic
     first, second = backtest(cfg), backtest(cfg)  # a sweep's points on one worker
     assert calls == [particle_slice]
     drop = ("wall_s", "events_per_s")
-    assert {k: v for k, v in first["summary"].items() if k not in drop} == \
-        {k: v for k, v in second["summary"].items() if k not in drop}
+    assert {k: v for k, v in first["summary"].items() if k not in drop} == {
+        k: v for k, v in second["summary"].items() if k not in drop
+    }
     assert first["trades"] == second["trades"]

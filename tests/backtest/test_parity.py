@@ -22,9 +22,22 @@ def _orders(recs: list[dict]) -> list[dict]:
 def test_run_loop_and_backtest_send_the_same_orders(particle_slice: Path, tmp_path: Path) -> None:
     prof = active_profile(**{"paper.latency_ms": 0})
     pfile = write_profile(tmp_path / "p.yaml", prof)
-    res = CliRunner().invoke(app, ["run-loop", "--paper", "--source", f"replay:{particle_slice}", "--interval", "0",
-                                   "--all-records", "--journal", str(tmp_path / "loop.sqlite"),
-                                   "--profile", str(pfile)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run-loop",
+            "--paper",
+            "--source",
+            f"replay:{particle_slice}",
+            "--interval",
+            "0",
+            "--all-records",
+            "--journal",
+            str(tmp_path / "loop.sqlite"),
+            "--profile",
+            str(pfile),
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     loop_recs = [json.loads(ln) for ln in res.stdout.splitlines() if ln.strip()]
     loop_orders = _orders(loop_recs)

@@ -19,8 +19,16 @@ from kalashi_cli.record_schema import schema_for
 from .conftest import write_profile
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +39,20 @@ def report_dir(particle_slice: Path, tmp_path_factory: pytest.TempPathFactory) -
     pfile = write_profile(out / "active.yaml", active_profile())
     results = out / "results.csv"
     results.write_text("ticker,result\nKXBTC15M-26MAY110830-30,yes\n", encoding="utf-8")
-    res = CliRunner().invoke(app, ["backtest", "--source", f"replay:{particle_slice}", "--results", str(results),
-                                   "--profile", str(pfile), "--out", str(out / "bt")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "--source",
+            f"replay:{particle_slice}",
+            "--results",
+            str(results),
+            "--profile",
+            str(pfile),
+            "--out",
+            str(out / "bt"),
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     (out / "stdout.jsonl").write_text(res.stdout, encoding="utf-8")
     return out
@@ -74,7 +94,8 @@ def test_the_page_prints_the_json_numbers(report_dir: Path) -> None:
             assert marks[name][h] == _shown(row[h])
     trades = _cells(page, "trades")
     assert {k: (v["pnl"], v["holding_s"], v["entry_price"]) for k, v in trades.items()} == {
-        t["id"]: (t["pnl"], _shown(t["holding_s"]), _shown(t["entry_price"])) for t in rep["trades"]}
+        t["id"]: (t["pnl"], _shown(t["holding_s"]), _shown(t["entry_price"])) for t in rep["trades"]
+    }
     cats = _cells(page, "per_category")
     assert {k: v["pnl"] for k, v in cats.items()} == {k: v["pnl"] for k, v in rep["per_category"].items()}
     # the trades add up: P&L per category and per trade sum to the summary's P&L
@@ -93,8 +114,11 @@ def test_the_record_on_stdout_follows_its_schema(report_dir: Path) -> None:
 
 
 def test_the_page_opens_in_chromium_without_errors_and_shows_its_plots(report_dir: Path, tmp_path: Path) -> None:
-    require(CHROMIUM.exists(), "chromium",
-            f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)")
+    require(
+        CHROMIUM.exists(),
+        "chromium",
+        f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)",
+    )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -111,11 +135,14 @@ def test_the_page_opens_in_chromium_without_errors_and_shows_its_plots(report_di
             page.goto(page_path.as_uri())
             page.wait_for_load_state("load")
             plots = page.eval_on_selector_all(
-                "img.plot", "els => els.map(e => [e.dataset.plot, e.complete, e.naturalWidth, e.naturalHeight])")
+                "img.plot", "els => els.map(e => [e.dataset.plot, e.complete, e.naturalWidth, e.naturalHeight])"
+            )
             assert {p[0] for p in plots} >= {"equity", "strategies", "markouts"}
             assert all(done and w > 300 and h > 150 for _, done, w, h in plots), plots
-            assert page.locator('table[data-table="summary"] tr[data-key="pnl"] td').inner_text() == \
-                json.loads((report_dir / "bt" / "report.json").read_text())["summary"]["pnl"]
+            assert (
+                page.locator('table[data-table="summary"] tr[data-key="pnl"] td').inner_text()
+                == json.loads((report_dir / "bt" / "report.json").read_text())["summary"]["pnl"]
+            )
             page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         finally:
             browser.close()
@@ -124,8 +151,16 @@ def test_the_page_opens_in_chromium_without_errors_and_shows_its_plots(report_di
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which", ["particle", "rv600_forward", "rv600_next_evidence_shadow_20260514",
-                                   "rv600_next_evidence_shadow_20260515", "all four"])
+@pytest.mark.parametrize(
+    "which",
+    [
+        "particle",
+        "rv600_forward",
+        "rv600_next_evidence_shadow_20260514",
+        "rv600_next_evidence_shadow_20260515",
+        "all four",
+    ],
+)
 def test_each_shared_run_and_all_four_write_both_reports(which: str, tmp_path: Path) -> None:
     from .conftest import RUNS, run_path
 
@@ -134,8 +169,18 @@ def test_each_shared_run_and_all_four_write_both_reports(which: str, tmp_path: P
     chosen = runs if which == "all four" else [r for r in runs if r.startswith(which)]
     assert chosen
     results = run_path("results.csv")
-    res = CliRunner().invoke(app, ["backtest", "--source", "replay:" + ",".join(str(run_path(r)) for r in chosen),
-                                   "--results", str(results), "--out", str(tmp_path)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "--source",
+            "replay:" + ",".join(str(run_path(r)) for r in chosen),
+            "--results",
+            str(results),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     rep = json.loads((tmp_path / "report.json").read_text())
     page = (tmp_path / "report.html").read_text()

@@ -30,8 +30,14 @@ class Scripted:
         self.t = T0
         self.step_ms = step_ms
         self.left = steps
-        self.m = {t: dataclasses.replace(bare_market(t, close_time=CLOSE), yes_bids=((Price(4000), Count(100)),),
-                                         no_bids=((Price(5000), Count(100)),)) for t in ("KXA-1", "KXB-1")}
+        self.m = {
+            t: dataclasses.replace(
+                bare_market(t, close_time=CLOSE),
+                yes_bids=((Price(4000), Count(100)),),
+                no_bids=((Price(5000), Count(100)),),
+            )
+            for t in ("KXA-1", "KXB-1")
+        }
 
     @property
     def exhausted(self) -> bool:
@@ -70,8 +76,10 @@ def test_markets_close_at_their_close_time_and_settle_by_the_best_rule_known() -
             assert all(m.status == "closed" for m in src.list_markets())
     # A settled in the recording at +8 s (the results file does not overrule it); B closed at +10 s and
     # settled from the results then
-    assert [(s.ticker, s.result, s.settled_ts_ms) for s in settled] == [("KXA-1", "yes", T0 + 8_000),
-                                                                         ("KXB-1", "no", T0 + 10_000)]
+    assert [(s.ticker, s.result, s.settled_ts_ms) for s in settled] == [
+        ("KXA-1", "yes", T0 + 8_000),
+        ("KXB-1", "no", T0 + 10_000),
+    ]
     src2 = BacktestSource(Scripted(), results={})
     got: list[Any] = []
     while not src2.exhausted:
@@ -99,8 +107,9 @@ def test_a_recording_that_ends_before_the_close_settles_from_the_results_at_the_
     assert src.settlement_sources()["KXB-1"]["source"] == "valuation"
 
 
-def test_results_settle_real_positions_and_without_them_the_valuation_rule_marks_them(particle_slice: Path,
-                                                                                     tmp_path: Path) -> None:
+def test_results_settle_real_positions_and_without_them_the_valuation_rule_marks_them(
+    particle_slice: Path, tmp_path: Path
+) -> None:
     results = tmp_path / "results.csv"
     results.write_text("ticker,result\nKXBTC15M-26MAY110830-30,yes\n", encoding="utf-8")
     base = BacktestConfig(sources=(str(particle_slice),), profile=active_profile(), duration_s=120)

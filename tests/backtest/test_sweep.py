@@ -32,8 +32,10 @@ def short_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _rows(sweep: dict) -> list[tuple]:
-    return [(r["rank"], r["point"], json.dumps(r["overrides"], sort_keys=True), json.dumps(r["summary"], sort_keys=True))
-            for r in sweep["points"]]
+    return [
+        (r["rank"], r["point"], json.dumps(r["overrides"], sort_keys=True), json.dumps(r["summary"], sort_keys=True))
+        for r in sweep["points"]
+    ]
 
 
 def test_overrides_are_checked_like_a_profile() -> None:
@@ -68,16 +70,35 @@ def test_a_sweep_runs_the_same_locally_and_on_a_dask_cluster(short_slice: Path, 
         local = run_sweep(base, spec, ex, html=False)
     pfile = write_profile(tmp_path / "p.yaml", active_profile())
     # the scheduler serves HTTP (health, dashboard) even with no dashboard: port 0, never the fixed 8787
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      scheduler_port=0) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", scheduler_port=0
+    ) as cluster:
         address = cluster.scheduler_address.removeprefix("tcp://")
-        res = CliRunner().invoke(app, ["backtest", "--source", f"replay:{short_slice}", "--sweep", str(f),
-                                       "--profile", str(pfile), "--executor", f"dask://{address}",
-                                       "--out", str(tmp_path / "dask")])
+        res = CliRunner().invoke(
+            app,
+            [
+                "backtest",
+                "--source",
+                f"replay:{short_slice}",
+                "--sweep",
+                str(f),
+                "--profile",
+                str(pfile),
+                "--executor",
+                f"dask://{address}",
+                "--out",
+                str(tmp_path / "dask"),
+            ],
+        )
         assert res.exit_code == 0, res.stderr
         with Client(cluster) as client:  # the workers did the work
-            assert sum(len(v) for v in client.run(lambda: __import__("sys").modules.keys() & {"kalashi_cli.backtest"})
-                       .values()) == 2
+            assert (
+                sum(
+                    len(v)
+                    for v in client.run(lambda: __import__("sys").modules.keys() & {"kalashi_cli.backtest"}).values()
+                )
+                == 2
+            )
     on_dask = json.loads((tmp_path / "dask" / "sweep.json").read_text())
     assert len(local["points"]) == 8
     assert _rows(on_dask) == _rows(local)
@@ -92,8 +113,9 @@ def test_the_sweep_command_writes_a_report_per_point_and_the_ranking(short_slice
     f = tmp_path / "s.yaml"
     f.write_text("grid:\n  paper.latency_ms: [0, 500]\n  analyze.spread.min_spread: ['0.01']\n", encoding="utf-8")
     out = tmp_path / "sw"
-    res = CliRunner().invoke(app, ["backtest", "--source", f"replay:{short_slice}", "--sweep", str(f),
-                                   "--workers", "2", "--out", str(out)])
+    res = CliRunner().invoke(
+        app, ["backtest", "--source", f"replay:{short_slice}", "--sweep", str(f), "--workers", "2", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.stderr
     recs = [json.loads(ln) for ln in res.stdout.splitlines() if ln.strip()]
     assert [r["point"]["rank"] for r in recs] == [1, 2]

@@ -59,8 +59,9 @@ class ProtocolSchemas:
             resources.append((schema["$id"], Resource.from_contents(schema)))
         registry = Registry().with_resources(resources)
         self.validators = {
-            name: Draft202012Validator(json.loads((PROTOCOL / f"{name}.json").read_text(encoding="utf-8")),
-                                       registry=registry)
+            name: Draft202012Validator(
+                json.loads((PROTOCOL / f"{name}.json").read_text(encoding="utf-8")), registry=registry
+            )
             for name in ("hello", "state", "record", "ack", "error", "progress", "command")
         }
 
@@ -69,8 +70,9 @@ class ProtocolSchemas:
         errors = sorted(self.validators[msg["type"]].iter_errors(msg), key=lambda e: list(e.absolute_path))
         if errors:
             first = errors[0]
-            raise AssertionError(f"{msg['type']} message breaks its schema at {list(first.absolute_path)}: "
-                                 f"{first.message[:300]}")
+            raise AssertionError(
+                f"{msg['type']} message breaks its schema at {list(first.absolute_path)}: {first.message[:300]}"
+            )
         return msg
 
 
@@ -124,6 +126,7 @@ class RunningBridge:
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the bridge's event loop and return its result (to read hub state safely)."""
+
         async def run() -> Any:
             return fn()
 
@@ -230,6 +233,7 @@ class Client:
         of their own: a quick command queued behind a long one may be answered a moment before
         it (on a loaded machine it was), so one read past while waiting for another still counts.
         """
+
         def is_answer(m: dict[str, Any]) -> bool:
             return m["type"] in ("ack", "error") and m.get("id") == id_
 
@@ -274,10 +278,25 @@ class BridgeProcess:
 
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stderr: list[str] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "kalashi_cli", "serve-bridge", "--ws-port", "0",
-                                      "--http-port", "0", "--no-open", *args],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=env, text=True)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kalashi_cli",
+                "serve-bridge",
+                "--ws-port",
+                "0",
+                "--http-port",
+                "0",
+                "--no-open",
+                *args,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.page_url = self.wait_for("  dashboard  ").split()[1]
@@ -304,8 +323,9 @@ class BridgeProcess:
             except queue.Empty:
                 continue
             if line is None:
-                raise AssertionError(f"serve-bridge exited ({self.proc.wait(WAIT)}) before printing {prefix!r}: "
-                                     f"{''.join(self.stderr)}")
+                raise AssertionError(
+                    f"serve-bridge exited ({self.proc.wait(WAIT)}) before printing {prefix!r}: {''.join(self.stderr)}"
+                )
             if line.startswith(prefix):
                 return line.rstrip("\n")
 
@@ -361,8 +381,9 @@ class ScriptedBackend:
     def __init__(self, state: dict[str, Any] | None = None) -> None:
         import copy
 
-        self.current: dict[str, Any] = state if state is not None else json.loads(
-            FIXTURE_STATE.read_text(encoding="utf-8"))
+        self.current: dict[str, Any] = (
+            state if state is not None else json.loads(FIXTURE_STATE.read_text(encoding="utf-8"))
+        )
         self._copy = copy.deepcopy
         self._lock = threading.RLock()
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
@@ -387,8 +408,9 @@ class ScriptedBackend:
         assert self.state_ready.wait(60), "the test never let the first state go"
         return self._copy(self.current)
 
-    def execute(self, cmd: str, args: dict[str, Any],
-                progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    def execute(
+        self, cmd: str, args: dict[str, Any], progress: Callable[[dict[str, Any]], None] | None = None
+    ) -> dict[str, Any]:
         from kalashi_cli.bridge.backends import CommandRefused
 
         self.executed.append(cmd)

@@ -38,8 +38,10 @@ def write(path: Path, *repairs: Repair, heal: tuple[int, str, str] | None = None
             r.journal(jr)
         if heal is not None:
             ts, status, detail = heal
-            jr.add_records([{"kind": "health", "v": 1, "name": "heal", "status": status, "detail": detail,
-                             "latency_ms": None}], ts_ms=ts)
+            jr.add_records(
+                [{"kind": "health", "v": 1, "name": "heal", "status": status, "detail": detail, "latency_ms": None}],
+                ts_ms=ts,
+            )
     finally:
         jr.close()
 
@@ -53,9 +55,12 @@ def health_of(path: Path) -> dict[str, dict[str, object]]:
 
 
 def test_a_reloaded_page_shows_the_last_repair_and_heals_status(journal: Path) -> None:
-    write(journal, Repair(T0, "restart", "loop", True, "restarted loop (pid 7) after it exited with signal SIGKILL"),
-          Repair(T0 + 5_000, "give-up", "bridge", False, "bridge failed again after 5 restarts in 600 s"),
-          heal=(T0 + 6_000, "failed", "kalashi heal: process.bridge failed: gave up"))
+    write(
+        journal,
+        Repair(T0, "restart", "loop", True, "restarted loop (pid 7) after it exited with signal SIGKILL"),
+        Repair(T0 + 5_000, "give-up", "bridge", False, "bridge failed again after 5 restarts in 600 s"),
+        heal=(T0 + 6_000, "failed", "kalashi heal: process.bridge failed: gave up"),
+    )
     health = health_of(journal)
     assert list(health)[:3] == ["loop", "journal", "trading_state"]  # the attach view's own checks stay first
     repairs = health["repairs"]

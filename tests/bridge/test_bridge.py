@@ -30,14 +30,20 @@ def journal_last(service: TradingService) -> dict[str, Any]:
 # -- connecting ------------------------------------------------------------------------------------
 
 
-def test_hello_then_state_on_connect(idle_bridge: RunningBridge, service: TradingService,
-                                     connect: Callable[..., Client]) -> None:
+def test_hello_then_state_on_connect(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     service.run_iteration()
     service.run_iteration()
     c = connect(idle_bridge.ws_url)
     hello = c.recv()
-    assert hello == {"type": "hello", "protocol": 1, "server": hello["server"], "read_only": False,
-                     "token_required": True}
+    assert hello == {
+        "type": "hello",
+        "protocol": 1,
+        "server": hello["server"],
+        "read_only": False,
+        "token_required": True,
+    }
     assert hello["server"].startswith("kalashi ")
     state = c.recv()
     assert state["type"] == "state"
@@ -52,8 +58,9 @@ def test_hello_then_state_on_connect(idle_bridge: RunningBridge, service: Tradin
     assert s["loop"]["source"].startswith("sim:seed=1,markets=300")
 
 
-def test_records_are_broadcast_in_order_then_a_state(idle_bridge: RunningBridge, service: TradingService,
-                                                     connect: Callable[..., Client]) -> None:
+def test_records_are_broadcast_in_order_then_a_state(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     a = connect(idle_bridge.ws_url)
     b = connect(idle_bridge.ws_url)
     a.welcome()
@@ -79,8 +86,9 @@ def test_records_are_broadcast_in_order_then_a_state(idle_bridge: RunningBridge,
     assert all("ts" in r for r in emitted if r["kind"] == "order")
 
 
-def test_metrics_record_follows_its_iteration(idle_bridge: RunningBridge, service: TradingService,
-                                              connect: Callable[..., Client]) -> None:
+def test_metrics_record_follows_its_iteration(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     c = connect(idle_bridge.ws_url)
     c.welcome()
     for _ in range(10):  # the loop journals metrics every 10 iterations
@@ -99,7 +107,12 @@ def _same_figures(state: dict[str, Any]) -> None:
     m, acct = state["metrics"], state["account"]
     assert m is not None
     assert (m["equity"], m["cash"], m["realized_pnl"], m["unrealized_pnl"], m["starting_balance"]) == (
-        acct["equity"], acct["cash"], acct["realized_pnl"], acct["unrealized_pnl"], acct["starting_balance"])
+        acct["equity"],
+        acct["cash"],
+        acct["realized_pnl"],
+        acct["unrealized_pnl"],
+        acct["starting_balance"],
+    )
     assert m["open_positions"] == len(state["positions"])
     assert state["recommendations"] == m["recommendations"]
 
@@ -107,13 +120,20 @@ def _same_figures(state: dict[str, Any]) -> None:
 def _journal_figures(service: TradingService) -> dict[str, Any]:
     """What compute_metrics says about the journal now (the parts that do not depend on marks)."""
     m = service.read.metrics()
-    return {"trades": m["trades"], "wins": m["wins"], "win_rate": m["win_rate"], "execution": m["execution"],
-            "cache": m["cache"], "api": m["api"], "iterations": m["iterations"]}
+    return {
+        "trades": m["trades"],
+        "wins": m["wins"],
+        "win_rate": m["win_rate"],
+        "execution": m["execution"],
+        "cache": m["cache"],
+        "api": m["api"],
+        "iterations": m["iterations"],
+    }
 
 
-def test_state_metrics_are_fresh_from_the_first_iteration(idle_bridge: RunningBridge, service: TradingService,
-                                                          connect: Callable[..., Client],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_state_metrics_are_fresh_from_the_first_iteration(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import kalashi_cli.service.read as service_module  # where the state's metrics throttle lives
 
     monkeypatch.setattr(service_module, "METRICS_MIN_GAP_S", 0.0)  # no throttle: every state recomputes
@@ -136,10 +156,9 @@ def test_state_metrics_are_fresh_from_the_first_iteration(idle_bridge: RunningBr
     assert service.journal.latest_metrics() is None  # the loop journals metrics every 10th iteration only
 
 
-def test_metrics_are_throttled_while_running_and_fresh_after_a_command(idle_bridge: RunningBridge,
-                                                                       service: TradingService,
-                                                                       connect: Callable[..., Client],
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_metrics_are_throttled_while_running_and_fresh_after_a_command(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import kalashi_cli.service.read as service_module  # where the state's metrics throttle lives
 
     monkeypatch.setattr(service_module, "METRICS_MIN_GAP_S", 3600.0)
@@ -164,10 +183,12 @@ def test_metrics_are_throttled_while_running_and_fresh_after_a_command(idle_brid
     _same_figures(halted)
 
 
-def test_a_loop_that_runs_out_of_iterations_says_its_final_metrics(service: TradingService,
-                                                                   start_bridge: Callable[..., RunningBridge],
-                                                                   connect: Callable[..., Client],
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_loop_that_runs_out_of_iterations_says_its_final_metrics(
+    service: TradingService,
+    start_bridge: Callable[..., RunningBridge],
+    connect: Callable[..., Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import kalashi_cli.service.read as service_module  # where the state's metrics throttle lives
 
     monkeypatch.setattr(service_module, "METRICS_MIN_GAP_S", 3600.0)  # states while running reuse old figures
@@ -186,8 +207,9 @@ def test_a_loop_that_runs_out_of_iterations_says_its_final_metrics(service: Trad
 # -- commands --------------------------------------------------------------------------------------
 
 
-def test_pause_start_stop_with_the_token(service: TradingService, start_bridge: Callable[..., RunningBridge],
-                                         connect: Callable[..., Client]) -> None:
+def test_pause_start_stop_with_the_token(
+    service: TradingService, start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     bridge = start_bridge(ServiceBackend(service, autostart=True))
     c = connect(bridge.ws_url)
     c.welcome()
@@ -225,8 +247,9 @@ def test_pause_start_stop_with_the_token(service: TradingService, start_bridge: 
     assert c.command("stop")["result"] == {"status": "stopped"}
 
 
-def test_halt_then_start_clearing_the_halt(idle_bridge: RunningBridge, service: TradingService,
-                                           connect: Callable[..., Client]) -> None:
+def test_halt_then_start_clearing_the_halt(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     for _ in range(3):
         service.run_iteration()
     resting = len(service.broker.orders(status=OrderStatus.RESTING))
@@ -248,8 +271,9 @@ def test_halt_then_start_clearing_the_halt(idle_bridge: RunningBridge, service: 
     assert c.command("stop")["result"] == {"status": "stopped"}
 
 
-def test_start_cannot_clear_a_halt_while_the_halt_file_exists(idle_bridge: RunningBridge, service: TradingService,
-                                                              connect: Callable[..., Client]) -> None:
+def test_start_cannot_clear_a_halt_while_the_halt_file_exists(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     from kalashi_cli.stages.risk import halt_file
 
     c = connect(idle_bridge.ws_url)
@@ -262,8 +286,9 @@ def test_start_cannot_clear_a_halt_while_the_halt_file_exists(idle_bridge: Runni
     assert service.loop_status().status == "stopped"
 
 
-def test_flatten_cancels_resting_orders_and_closes_positions(idle_bridge: RunningBridge, service: TradingService,
-                                                             connect: Callable[..., Client]) -> None:
+def test_flatten_cancels_resting_orders_and_closes_positions(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     for _ in range(5):
         service.run_iteration()
     held = [p for p in service.broker.positions() if p.position != 0]
@@ -288,8 +313,9 @@ def test_flatten_cancels_resting_orders_and_closes_positions(idle_bridge: Runnin
     assert left == set(result["left_open"])
 
 
-def test_set_profile_switches_between_named_profiles_only(idle_bridge: RunningBridge, service: TradingService,
-                                                          connect: Callable[..., Client]) -> None:
+def test_set_profile_switches_between_named_profiles_only(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     c = connect(idle_bridge.ws_url)
     c.welcome()
     ack = c.command("set_profile", name="conservative")
@@ -305,15 +331,28 @@ def test_set_profile_switches_between_named_profiles_only(idle_bridge: RunningBr
 # -- authorisation -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cmd,args", [("start", {}), ("pause", {}), ("stop", {}), ("halt", {"reason": "x"}),
-                                      ("flatten", {}), ("set_profile", {"name": "conservative"})])
-def test_control_commands_need_the_right_token(idle_bridge: RunningBridge, service: TradingService,
-                                               connect: Callable[..., Client], cmd: str, args: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "cmd,args",
+    [
+        ("start", {}),
+        ("pause", {}),
+        ("stop", {}),
+        ("halt", {"reason": "x"}),
+        ("flatten", {}),
+        ("set_profile", {"name": "conservative"}),
+    ],
+)
+def test_control_commands_need_the_right_token(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client], cmd: str, args: dict[str, Any]
+) -> None:
     c = connect(idle_bridge.ws_url)
     c.welcome()
     missing = c.command(cmd, token=None, **args)
-    assert missing["type"] == "error" and missing["code"] == "unauthorized" and "needs the control token" in \
-        missing["message"]
+    assert (
+        missing["type"] == "error"
+        and missing["code"] == "unauthorized"
+        and "needs the control token" in missing["message"]
+    )
     wrong = c.command(cmd, token=TOKEN + "x", **args)
     assert wrong["type"] == "error" and wrong["code"] == "unauthorized" and "wrong" in wrong["message"]
     c.ws.send(json.dumps({"id": 99, "cmd": cmd, "args": args, "token": 12345}))
@@ -333,8 +372,9 @@ def test_get_state_needs_no_token(idle_bridge: RunningBridge, connect: Callable[
     assert c.recv() == {"type": "ack", "id": id_, "ok": True, "result": {}}
 
 
-def test_read_only_bridge_refuses_every_command(service: TradingService, start_bridge: Callable[..., RunningBridge],
-                                               connect: Callable[..., Client]) -> None:
+def test_read_only_bridge_refuses_every_command(
+    service: TradingService, start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     import urllib.request
 
     bridge = start_bridge(ServiceBackend(service, autostart=False), read_only=True)
@@ -349,8 +389,9 @@ def test_read_only_bridge_refuses_every_command(service: TradingService, start_b
     assert service.loop_status().status == "stopped"
 
 
-def test_a_bridge_without_token_says_so(service: TradingService, start_bridge: Callable[..., RunningBridge],
-                                        connect: Callable[..., Client]) -> None:
+def test_a_bridge_without_token_says_so(
+    service: TradingService, start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     bridge = start_bridge(ServiceBackend(service, autostart=False), token=None)
     c = connect(bridge.ws_url)
     assert c.recv()["token_required"] is False
@@ -384,8 +425,9 @@ BAD_FRAMES: list[tuple[str | bytes, int | None, str]] = [
 ]
 
 
-def test_malformed_frames_get_an_error_and_the_bridge_carries_on(idle_bridge: RunningBridge, service: TradingService,
-                                                                 connect: Callable[..., Client]) -> None:
+def test_malformed_frames_get_an_error_and_the_bridge_carries_on(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     c = connect(idle_bridge.ws_url)
     c.welcome()
     for frame, id_, code in BAD_FRAMES:
@@ -400,8 +442,9 @@ def test_malformed_frames_get_an_error_and_the_bridge_carries_on(idle_bridge: Ru
     assert service.read.trading_state()[0] == "HALTED"
 
 
-def test_an_oversized_frame_closes_only_that_connection(idle_bridge: RunningBridge,
-                                                        connect: Callable[..., Client]) -> None:
+def test_an_oversized_frame_closes_only_that_connection(
+    idle_bridge: RunningBridge, connect: Callable[..., Client]
+) -> None:
     from websockets.exceptions import ConnectionClosed
 
     big = connect(idle_bridge.ws_url)
@@ -428,9 +471,9 @@ def test_origin_check(idle_bridge: RunningBridge, connect: Callable[..., Client]
         assert e.value.response.status_code == 403
 
 
-def test_beyond_loopback_even_watching_needs_the_token(service: TradingService,
-                                                       start_bridge: Callable[..., RunningBridge],
-                                                       connect: Callable[..., Client]) -> None:
+def test_beyond_loopback_even_watching_needs_the_token(
+    service: TradingService, start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     # the loopback address stands in for a network one: view_needs_token is what --host turns on
     bridge = start_bridge(ServiceBackend(service, autostart=False), view_needs_token=True)
     with pytest.raises(InvalidStatus) as e:
@@ -448,8 +491,14 @@ def _handshake_status(port: int, *, host: str, origin: str | None, token: str | 
     import os
     import socket
 
-    lines = ["GET / HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
-             f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}", "Sec-WebSocket-Version: 13"]
+    lines = [
+        "GET / HTTP/1.1",
+        f"Host: {host}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
+        "Sec-WebSocket-Version: 13",
+    ]
     if origin is not None:
         lines.append(f"Origin: {origin}")
     if token is not None:
@@ -465,9 +514,9 @@ def _handshake_status(port: int, *, host: str, origin: str | None, token: str | 
     return int(head.split(b" ", 2)[1])
 
 
-def test_wildcard_bind_accepts_its_own_page_by_any_name_with_the_token(service: TradingService,
-                                                                       start_bridge: Callable[..., RunningBridge]
-                                                                       ) -> None:
+def test_wildcard_bind_accepts_its_own_page_by_any_name_with_the_token(
+    service: TradingService, start_bridge: Callable[..., RunningBridge]
+) -> None:
     # --host 0.0.0.0: the page may be opened as http://192.0.2.2:PAGE/ or http://box.lan:PAGE/; its
     # WebSocket handshake then says Host 192.0.2.2:WS and Origin http://192.0.2.2:PAGE
     bridge = start_bridge(ServiceBackend(service, autostart=False), host="0.0.0.0")
@@ -481,8 +530,14 @@ def test_wildcard_bind_accepts_its_own_page_by_any_name_with_the_token(service: 
         assert _handshake_status(ws, host=f"{name}:{ws}", origin=origin, token="wrong-token-xyz0") == 401, name
     assert _handshake_status(ws, host=f"192.0.2.2:{ws}", origin=None, token=TOKEN) == 101  # not a browser
     # foreign origins: another site, the same host on another port or scheme, a name the Host does not give
-    for bad in ("http://evil.example", f"http://evil.example:{page}", f"http://192.0.2.2:{page + 1}",
-                f"https://192.0.2.2:{page}", f"http://192.0.2.3:{page}", "null"):
+    for bad in (
+        "http://evil.example",
+        f"http://evil.example:{page}",
+        f"http://192.0.2.2:{page + 1}",
+        f"https://192.0.2.2:{page}",
+        f"http://192.0.2.3:{page}",
+        "null",
+    ):
         assert _handshake_status(ws, host=f"192.0.2.2:{ws}", origin=bad, token=TOKEN) == 403, bad
 
 
@@ -490,13 +545,13 @@ def test_loopback_bind_does_not_trust_the_host_header(idle_bridge: RunningBridge
     # on loopback watching needs no token, so a DNS-rebinding page (Host and Origin both its own
     # name) must be refused by origin alone
     ws, page = idle_bridge.server.ws_port, idle_bridge.server.http_port
-    assert _handshake_status(ws, host=f"rebind.example:{ws}", origin=f"http://rebind.example:{page}",
-                             token=None) == 403
+    assert _handshake_status(ws, host=f"rebind.example:{ws}", origin=f"http://rebind.example:{page}", token=None) == 403
     assert _handshake_status(ws, host=f"127.0.0.1:{ws}", origin=f"http://127.0.0.1:{page}", token=None) == 101
 
 
-def test_a_restarted_bridge_shows_the_journal_it_carries_on(tmp_path: Path, start_bridge: Callable[..., RunningBridge],
-                                                            connect: Callable[..., Client]) -> None:
+def test_a_restarted_bridge_shows_the_journal_it_carries_on(
+    tmp_path: Path, start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     path = tmp_path / "restart.sqlite"
     before = TradingService("default", source=SIM, journal_path=path, interval=0)
     try:
@@ -506,8 +561,9 @@ def test_a_restarted_bridge_shows_the_journal_it_carries_on(tmp_path: Path, star
     finally:
         before.close()
     # the bridge owns the new service: closing the bridge closes it
-    bridge = start_bridge(ServiceBackend(TradingService("default", source=SIM, journal_path=path, interval=0),
-                                         autostart=False))
+    bridge = start_bridge(
+        ServiceBackend(TradingService("default", source=SIM, journal_path=path, interval=0), autostart=False)
+    )
     state = connect(bridge.ws_url).welcome()
     assert state["loop"]["iteration"] == 3 and state["last_iteration"]["n"] == 3
     orders = [r for r in state["journal"] if r["kind"] == "order"]

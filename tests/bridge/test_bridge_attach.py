@@ -29,9 +29,9 @@ def attach(writer: TradingService, **kw: object) -> AttachBackend:
     return AttachBackend(writer.journal.path, mode="paper", poll_s=0.02, **kw)  # type: ignore[arg-type]
 
 
-def test_attach_streams_the_journal_and_shows_its_numbers(writer: TradingService,
-                                                          start_bridge: Callable[..., RunningBridge],
-                                                          connect: Callable[..., Client]) -> None:
+def test_attach_streams_the_journal_and_shows_its_numbers(
+    writer: TradingService, start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     writer.run_iteration()
     bridge = start_bridge(attach(writer))
     c = connect(bridge.ws_url)
@@ -52,15 +52,17 @@ def test_attach_streams_the_journal_and_shows_its_numbers(writer: TradingService
     assert [r for r in got if r["kind"] == "metrics"] == [writer.journal.latest_metrics()]
     journaled = [r for r in emitted if r["kind"] in ("order", "fill", "denied")]
     seen = [r for r in got if r["kind"] in ("order", "fill", "denied")]
-    assert [r.get("client_order_id") or r.get("ref") for r in seen] == \
-        [r.get("client_order_id") or r.get("ref") for r in journaled]
+    assert [r.get("client_order_id") or r.get("ref") for r in seen] == [
+        r.get("client_order_id") or r.get("ref") for r in journaled
+    ]
     assert all("ts" in r for r in seen if r["kind"] == "order")
     # each iteration's orders come before its iteration record
     for it in (r for r in emitted if r["kind"] == "iteration"):
         mine = [r for r in emitted if r["kind"] == "order" and emitted.index(r) < emitted.index(it)]
         if mine:
-            assert got.index(next(g for g in got if g.get("client_order_id") == mine[-1]["client_order_id"])) < \
-                got.index(next(g for g in got if g["kind"] == "iteration" and g["n"] == it["n"]))
+            assert got.index(
+                next(g for g in got if g.get("client_order_id") == mine[-1]["client_order_id"])
+            ) < got.index(next(g for g in got if g["kind"] == "iteration" and g["n"] == it["n"]))
 
     row = writer.journal.iterations(limit=1)[-1]
     assert state["loop"]["iteration"] == row["n"] == 11
@@ -71,22 +73,30 @@ def test_attach_streams_the_journal_and_shows_its_numbers(writer: TradingService
     assert metrics is not None and metrics["iterations"] == 10
     assert state["metrics"]["iterations"] == 11 and state["metrics"]["equity"] == fmt_money(row["equity"])
     assert state["last_iteration"]["n"] == 11
-    assert {o["client_order_id"] for o in state["open_orders"]} == \
-        {o.client_order_id for o in writer.journal.orders(status=OrderStatus.RESTING)}
-    assert {p["ticker"] for p in state["positions"]} == {x.ticker for x in writer.loop.portfolio().ledger.open_positions()}
+    assert {o["client_order_id"] for o in state["open_orders"]} == {
+        o.client_order_id for o in writer.journal.orders(status=OrderStatus.RESTING)
+    }
+    assert {p["ticker"] for p in state["positions"]} == {
+        x.ticker for x in writer.loop.portfolio().ledger.open_positions()
+    }
 
 
-def test_attach_halts_the_other_loop_and_refuses_the_rest(writer: TradingService,
-                                                          start_bridge: Callable[..., RunningBridge],
-                                                          connect: Callable[..., Client]) -> None:
+def test_attach_halts_the_other_loop_and_refuses_the_rest(
+    writer: TradingService, start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     for _ in range(3):
         writer.run_iteration()
     resting = len(writer.broker.orders(status=OrderStatus.RESTING))
     bridge = start_bridge(attach(writer))
     c = connect(bridge.ws_url)
     c.welcome()
-    for cmd, args in (("start", {}), ("pause", {}), ("stop", {}), ("flatten", {}),
-                      ("set_profile", {"name": "conservative"})):
+    for cmd, args in (
+        ("start", {}),
+        ("pause", {}),
+        ("stop", {}),
+        ("flatten", {}),
+        ("set_profile", {"name": "conservative"}),
+    ):
         err = c.command(cmd, **args)
         assert err["type"] == "error" and err["code"] == "refused" and "attached" in err["message"], err
     ack = c.command("halt", reason="watching from the dashboard")

@@ -20,12 +20,19 @@ from kalashi_cli.journal import IntentStatus, Journal
 from .conftest import SIM, TOKEN, WAIT, BridgeProcess, Client
 
 
-def kalashi(*args: str, home: Path, timeout: float = 60, env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
+def kalashi(
+    *args: str, home: Path, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if k != "KALASHI_BRIDGE_TOKEN"}
     full.update({"KALASHI_HOME": str(home), **(env or {})})
-    return subprocess.run([sys.executable, "-m", "kalashi_cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=full, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "kalashi_cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_help_has_an_example() -> None:
@@ -34,8 +41,9 @@ def test_help_has_an_example() -> None:
     assert "kalashi serve-bridge --attach" in res.output and "--ws-port" in res.output
 
 
-def test_serve_bridge_runs_the_loop_and_stops_cleanly_on_ctrl_c(run_bridge_process: Callable[..., BridgeProcess],
-                                                                tmp_path: Path, connect: Callable[..., Client]) -> None:
+def test_serve_bridge_runs_the_loop_and_stops_cleanly_on_ctrl_c(
+    run_bridge_process: Callable[..., BridgeProcess], tmp_path: Path, connect: Callable[..., Client]
+) -> None:
     journal = tmp_path / "j.sqlite"
     p = run_bridge_process("--source", SIM, "--interval", "0", "--journal", str(journal))
     # a generated token is printed, and the page URL carries it once
@@ -50,8 +58,10 @@ def test_serve_bridge_runs_the_loop_and_stops_cleanly_on_ctrl_c(run_bridge_proce
     assert p.interrupt() == 0
     assert p.proc.stdout is not None and p.proc.stdout.read() == ""  # stdout carries no chatter
     # one start line first: mode, source, profile, journal, and that the account is new
-    assert p.stderr[0] == (f"kalashi serve-bridge: paper trading on {SIM},step=0, profile default, journal {journal} "
-                           "— a new paper account\n"), p.stderr[:2]
+    assert p.stderr[0] == (
+        f"kalashi serve-bridge: paper trading on {SIM},step=0, profile default, journal {journal} "
+        "— a new paper account\n"
+    ), p.stderr[:2]
     again = run_bridge_process("--source", SIM, "--interval", "0", "--journal", str(journal), "--paused")
     assert again.interrupt() == 0
     assert "— continues the paper account after iteration" in again.stderr[0] and "paused" in again.stderr[0]
@@ -64,8 +74,9 @@ def test_serve_bridge_runs_the_loop_and_stops_cleanly_on_ctrl_c(run_bridge_proce
         jr.close()
 
 
-def test_token_from_the_environment_is_not_printed(run_bridge_process: Callable[..., BridgeProcess],
-                                                   connect: Callable[..., Client]) -> None:
+def test_token_from_the_environment_is_not_printed(
+    run_bridge_process: Callable[..., BridgeProcess], connect: Callable[..., Client]
+) -> None:
     p = run_bridge_process("--source", SIM, "--paused", env={"KALASHI_BRIDGE_TOKEN": TOKEN})
     assert "token" not in p.page_url
     c = connect(p.ws_url)
@@ -95,20 +106,48 @@ def busy_port() -> Iterator[int]:
 
 
 def test_a_taken_port_is_a_clear_error(tmp_path: Path, busy_port: int) -> None:
-    res = kalashi("serve-bridge", "--source", SIM, "--paused", "--no-open", "--http-port", "0",
-                  "--ws-port", str(busy_port), home=tmp_path)
+    res = kalashi(
+        "serve-bridge",
+        "--source",
+        SIM,
+        "--paused",
+        "--no-open",
+        "--http-port",
+        "0",
+        "--ws-port",
+        str(busy_port),
+        home=tmp_path,
+    )
     assert res.returncode == 2, res.stderr
     assert f"ports {busy_port}" in res.stderr and "another bridge may be running" in res.stderr
 
 
-def test_attach_watches_and_halts_a_separate_run_loop(run_bridge_process: Callable[..., BridgeProcess],
-                                                      tmp_path: Path, connect: Callable[..., Client]) -> None:
+def test_attach_watches_and_halts_a_separate_run_loop(
+    run_bridge_process: Callable[..., BridgeProcess], tmp_path: Path, connect: Callable[..., Client]
+) -> None:
     journal = tmp_path / "j.sqlite"
     env = {k: v for k, v in os.environ.items() if k != "KALASHI_BRIDGE_TOKEN"}
     env["KALASHI_HOME"] = str(tmp_path / "home")
-    loop = subprocess.Popen([sys.executable, "-m", "kalashi_cli", "run-loop", "--source", SIM, "--interval", "0.1",
-                             "--journal", str(journal), "--quiet"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env, text=True)
+    loop = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kalashi_cli",
+            "run-loop",
+            "--source",
+            SIM,
+            "--interval",
+            "0.1",
+            "--journal",
+            str(journal),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
     iterations: list[dict] = []
     got = threading.Condition()
 
@@ -136,8 +175,9 @@ def test_attach_watches_and_halts_a_separate_run_loop(run_bridge_process: Callab
         with got:
             assert got.wait_for(lambda: any(r["n"] > n and r["state"] == "HALTED" for r in iterations), WAIT)
         halted = next(r for r in iterations if r["n"] > n and r["state"] == "HALTED")
-        c.until(lambda m: m["type"] == "record" and m["record"]["kind"] == "iteration"
-                and m["record"]["n"] >= halted["n"])
+        c.until(
+            lambda m: m["type"] == "record" and m["record"]["kind"] == "iteration" and m["record"]["n"] >= halted["n"]
+        )
         c.close()
         assert p.interrupt() == 0
     finally:

@@ -35,8 +35,9 @@ def _t(ts: str) -> datetime:
     return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
-def test_the_state_carries_both_clocks(idle_bridge: RunningBridge, service: TradingService,
-                                       connect: Callable[..., Client]) -> None:
+def test_the_state_carries_both_clocks(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     c = connect(idle_bridge.ws_url)
     c.welcome()
     for _ in range(4):
@@ -69,9 +70,9 @@ def test_the_state_carries_both_clocks(idle_bridge: RunningBridge, service: Trad
     assert live and all(abs(_t(r["wall_ts"]) - now) < timedelta(minutes=5) for r in live)
 
 
-def test_a_restarted_bridge_dates_journaled_orders_on_the_wall_clock(tmp_path: Path,
-                                                                     start_bridge: Callable[..., RunningBridge],
-                                                                     connect: Callable[..., Client]) -> None:
+def test_a_restarted_bridge_dates_journaled_orders_on_the_wall_clock(
+    tmp_path: Path, start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     from kalashi_cli.bridge.backends import ServiceBackend
 
     path = tmp_path / "journal.sqlite"

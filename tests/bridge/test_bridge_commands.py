@@ -20,8 +20,9 @@ from kalashi_cli.service import TradingService
 from .conftest import WAIT, Client, RunningBridge, ScriptedBackend
 
 
-def test_flatten_reports_each_position_then_its_result(idle_bridge: RunningBridge, service: TradingService,
-                                                       connect: Callable[..., Client]) -> None:
+def test_flatten_reports_each_position_then_its_result(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     held: list[str] = []
     for _ in range(20):  # the market maker's quotes fill now and then: until two positions are open
         service.run_iteration()
@@ -59,26 +60,48 @@ def test_flatten_reports_each_position_then_its_result(idle_bridge: RunningBridg
     assert entry["finished"] is not None and entry["progress"]["done"] == len(held)
 
 
-def _slow_flatten(backend: ScriptedBackend, release: threading.Event, started: threading.Event,
-                  positions: int = 72, closed: int = 53) -> None:
+def _slow_flatten(
+    backend: ScriptedBackend, release: threading.Event, started: threading.Event, positions: int = 72, closed: int = 53
+) -> None:
     def flatten(_args: dict[str, Any], progress: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         left = {f"KXT-{i:02d}": "no bid within the 5.0% slippage bound" for i in range(closed, positions)}
         for i in range(closed):
-            progress({"step": "close", "done": i + 1, "total": positions, "ticker": f"KXT-{i:02d}", "closed": True,
-                      "message": f"KXT-{i:02d}: closed"})
+            progress(
+                {
+                    "step": "close",
+                    "done": i + 1,
+                    "total": positions,
+                    "ticker": f"KXT-{i:02d}",
+                    "closed": True,
+                    "message": f"KXT-{i:02d}: closed",
+                }
+            )
         started.set()
         assert release.wait(WAIT), "the test never released the flatten"
         for i, t in enumerate(left, start=closed + 1):
-            progress({"step": "close", "done": i, "total": positions, "ticker": t, "left_open": left[t],
-                      "message": f"{t}: left open — {left[t]}"})
-        return {"canceled_orders": 3, "closing_orders": closed, "closed": [f"KXT-{i:02d}" for i in range(closed)],
-                "left_open": left}
+            progress(
+                {
+                    "step": "close",
+                    "done": i,
+                    "total": positions,
+                    "ticker": t,
+                    "left_open": left[t],
+                    "message": f"{t}: left open — {left[t]}",
+                }
+            )
+        return {
+            "canceled_orders": 3,
+            "closing_orders": closed,
+            "closed": [f"KXT-{i:02d}" for i in range(closed)],
+            "left_open": left,
+        }
 
     backend.commands["flatten"] = flatten
 
 
 def test_a_long_command_keeps_the_connection_read_and_its_sender_informed(
-        start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]) -> None:
+    start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     backend = ScriptedBackend()
     release, started = threading.Event(), threading.Event()
     _slow_flatten(backend, release, started)
@@ -110,8 +133,9 @@ def test_a_long_command_keeps_the_connection_read_and_its_sender_informed(
     assert backend.executed == ["flatten", "halt"]  # one at a time, in the order sent
 
 
-def test_a_result_whose_sender_went_away_is_in_the_next_state(start_bridge: Callable[..., RunningBridge],
-                                                              connect: Callable[..., Client]) -> None:
+def test_a_result_whose_sender_went_away_is_in_the_next_state(
+    start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     backend = ScriptedBackend()
     release, started = threading.Event(), threading.Event()
     _slow_flatten(backend, release, started)
@@ -127,15 +151,19 @@ def test_a_result_whose_sender_went_away_is_in_the_next_state(start_bridge: Call
     entry = next(e for e in running["commands"] if e["ref"] == ref)
     assert entry["status"] == "running" and entry["progress"]["done"] == 53 and entry["finished"] is None
     release.set()
-    state = watcher.until(lambda m: m["type"] == "state" and any(
-        e["ref"] == ref and e["status"] == "done" for e in m["state"]["commands"]))["state"]
+    state = watcher.until(
+        lambda m: (
+            m["type"] == "state" and any(e["ref"] == ref and e["status"] == "done" for e in m["state"]["commands"])
+        )
+    )["state"]
     entry = next(e for e in state["commands"] if e["ref"] == ref)
     assert len(entry["result"]["left_open"]) == 19 and entry["progress"]["done"] == 72
     assert entry["elapsed_ms"] >= 0 and entry["finished"] >= entry["started"]
 
 
-def test_a_refused_command_is_logged_with_its_reason(start_bridge: Callable[..., RunningBridge],
-                                                     connect: Callable[..., Client]) -> None:
+def test_a_refused_command_is_logged_with_its_reason(
+    start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     backend = ScriptedBackend()
     bridge = start_bridge(backend)
     c = connect(bridge.ws_url)
@@ -143,12 +171,19 @@ def test_a_refused_command_is_logged_with_its_reason(start_bridge: Callable[...,
     err = c.command("pause")
     assert err["type"] == "error" and err["code"] == "refused" and err["ref"].startswith("c")
     state = c.until(lambda m: m["type"] == "state")["state"]
-    assert state["commands"][0] == {**state["commands"][0], "ref": err["ref"], "cmd": "pause", "status": "failed",
-                                    "error": err["message"], "result": None}
+    assert state["commands"][0] == {
+        **state["commands"][0],
+        "ref": err["ref"],
+        "cmd": "pause",
+        "status": "failed",
+        "error": err["message"],
+        "result": None,
+    }
 
 
-def test_the_command_log_keeps_the_last_twenty(idle_bridge: RunningBridge, service: TradingService,
-                                               connect: Callable[..., Client]) -> None:
+def test_the_command_log_keeps_the_last_twenty(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     c = connect(idle_bridge.ws_url)
     c.welcome()
     refs = [c.command("set_profile", name=("conservative", "default")[i % 2])["ref"] for i in range(23)]
@@ -157,16 +192,18 @@ def test_the_command_log_keeps_the_last_twenty(idle_bridge: RunningBridge, servi
     assert state["profiles"] == service.read.profiles()
 
 
-def test_the_service_backend_offers_its_profiles(idle_bridge: RunningBridge, service: TradingService,
-                                                 connect: Callable[..., Client]) -> None:
+def test_the_service_backend_offers_its_profiles(
+    idle_bridge: RunningBridge, service: TradingService, connect: Callable[..., Client]
+) -> None:
     c = connect(idle_bridge.ws_url)
     state = c.welcome()
     assert state["profiles"] == sorted(state["profiles"]) and "default" in state["profiles"]
     assert isinstance(ServiceBackend(service).state()["profiles"], list)
 
 
-def test_one_connection_cannot_queue_unbounded_work(start_bridge: Callable[..., RunningBridge],
-                                                    connect: Callable[..., Client]) -> None:
+def test_one_connection_cannot_queue_unbounded_work(
+    start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     from kalashi_cli.bridge.server import IN_FLIGHT
 
     backend = ScriptedBackend()

@@ -14,8 +14,9 @@ from kalashi_cli.service import TradingService
 from .conftest import TOKEN, RunningBridge
 
 
-def get(bridge: RunningBridge, path: str, *, method: str = "GET",
-        headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def get(
+    bridge: RunningBridge, path: str, *, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     port = bridge.server.http_port
     assert port is not None
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -54,7 +55,9 @@ def test_index_assets_and_config(idle_bridge: RunningBridge) -> None:
     status, headers, body = get(idle_bridge, "/config.json")
     assert status == 200 and headers["cache-control"] == "no-store"
     assert json.loads(body) == {"ws_url": f"{ws}/", "read_only": False}
-    status, headers, body = get(idle_bridge, "/config.json", headers={"Host": f"localhost:{idle_bridge.server.http_port}"})
+    status, headers, body = get(
+        idle_bridge, "/config.json", headers={"Host": f"localhost:{idle_bridge.server.http_port}"}
+    )
     assert json.loads(body)["ws_url"] == f"ws://localhost:{idle_bridge.server.ws_port}/"
 
     status, headers, body = get(idle_bridge, "/", method="HEAD")
@@ -62,9 +65,19 @@ def test_index_assets_and_config(idle_bridge: RunningBridge) -> None:
 
 
 def test_nothing_outside_the_static_folder(idle_bridge: RunningBridge) -> None:
-    for path in ("/../pyproject.toml", "/%2e%2e/protocol/hello.json", "/assets/../../service.py", "/..%2fserver.py",
-                 "/.hidden", "/nope.js", "/assets/", "/static/index.html", "/assets%5c..%5cindex.html",
-                 "//etc/passwd", "/%00index.html"):
+    for path in (
+        "/../pyproject.toml",
+        "/%2e%2e/protocol/hello.json",
+        "/assets/../../service.py",
+        "/..%2fserver.py",
+        "/.hidden",
+        "/nope.js",
+        "/assets/",
+        "/static/index.html",
+        "/assets%5c..%5cindex.html",
+        "//etc/passwd",
+        "/%00index.html",
+    ):
         status, _, body = get(idle_bridge, path)
         assert status == 404, (path, body[:80])
 
@@ -80,8 +93,9 @@ def test_only_get_and_head(idle_bridge: RunningBridge) -> None:
     assert status == 501
 
 
-def test_beyond_loopback_the_page_needs_the_token_once(service: TradingService,
-                                                       start_bridge: Callable[..., RunningBridge]) -> None:
+def test_beyond_loopback_the_page_needs_the_token_once(
+    service: TradingService, start_bridge: Callable[..., RunningBridge]
+) -> None:
     bridge = start_bridge(ServiceBackend(service, autostart=False), view_needs_token=True)
     status, _, body = get(bridge, "/")
     assert status == 401 and b"token" in body

@@ -32,8 +32,10 @@ def stalled_socket() -> Iterator[Callable[[str], socket.socket]]:
         s.settimeout(WAIT)
         s.connect((u.hostname, u.port))
         key = base64.b64encode(os.urandom(16)).decode()
-        s.sendall(f"GET / HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        s.sendall(
+            f"GET / HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = s.recv(1)  # byte by byte: not one byte of the WebSocket stream is read
@@ -48,9 +50,12 @@ def stalled_socket() -> Iterator[Callable[[str], socket.socket]]:
         s.close()
 
 
-def test_a_stalled_client_does_not_hold_up_the_loop(service: TradingService, stalled_socket: Callable[[str], socket.socket],
-                                                    start_bridge: Callable[..., RunningBridge],
-                                                    connect: Callable[..., Client]) -> None:
+def test_a_stalled_client_does_not_hold_up_the_loop(
+    service: TradingService,
+    stalled_socket: Callable[[str], socket.socket],
+    start_bridge: Callable[..., RunningBridge],
+    connect: Callable[..., Client],
+) -> None:
     bridge = start_bridge(ServiceBackend(service, autostart=False))
     slow = stalled_socket(bridge.ws_url)
     good = connect(bridge.ws_url, check=False)  # a quick reader: no schema checks on this one
@@ -92,8 +97,9 @@ def test_a_stalled_client_does_not_hold_up_the_loop(service: TradingService, sta
     assert seen == list(range(seen[0], seen[-1] + 1))
 
 
-def test_a_late_joiner_catches_up_exactly(service: TradingService, start_bridge: Callable[..., RunningBridge],
-                                          connect: Callable[..., Client]) -> None:
+def test_a_late_joiner_catches_up_exactly(
+    service: TradingService, start_bridge: Callable[..., RunningBridge], connect: Callable[..., Client]
+) -> None:
     """While the loop runs flat out, a new client's first state and records join without gap or repeat."""
     bridge = start_bridge(ServiceBackend(service, autostart=True))
     first = connect(bridge.ws_url)

@@ -28,8 +28,9 @@ def test_read_command_accepts_every_documented_command() -> None:
         c = read_command(cmd(id=3, cmd=name, token=TOKEN, args=args.get(name, {})), token=TOKEN, read_only=False)
         assert (c.id, c.cmd) == (3, name)
     assert read_command(cmd(id=0, cmd="start", token=TOKEN), token=TOKEN, read_only=False).args == {"clear_halt": False}
-    assert read_command(cmd(id=0, cmd="halt", token=TOKEN, args={"reason": "  news  "}), token=TOKEN,
-                        read_only=False).args == {"reason": "news"}
+    assert read_command(
+        cmd(id=0, cmd="halt", token=TOKEN, args={"reason": "  news  "}), token=TOKEN, read_only=False
+    ).args == {"reason": "news"}
     assert read_command(cmd(id=0, cmd="pause", token=TOKEN, args=None), token=TOKEN, read_only=False).args == {}
 
 
@@ -55,12 +56,17 @@ def test_token_comparison() -> None:
     assert not token_matches(TOKEN, "é" + TOKEN)
 
 
-@given(st.one_of(st.binary(max_size=64), st.text(max_size=64),
-                 st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) |
-                              st.text(max_size=8),
-                              lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids,
-                                                                                        max_size=4),
-                              max_leaves=12).map(json.dumps)))
+@given(
+    st.one_of(
+        st.binary(max_size=64),
+        st.text(max_size=64),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+            lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4),
+            max_leaves=12,
+        ).map(json.dumps),
+    )
+)
 @settings(max_examples=300, deadline=None)
 def test_any_frame_is_either_a_command_or_a_protocol_error(frame: str | bytes) -> None:
     try:
@@ -199,11 +205,19 @@ def test_records_reach_every_synchronised_client_in_order() -> None:
     assert len(clients[0].queue) == 20 and len(clients[1].queue) == 21
 
 
-@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("1", pytest.fail.Exception),
-                                             ("", pytest.skip.Exception), ("false", pytest.skip.Exception),
-                                             (None, pytest.skip.Exception)])
-def test_a_missing_browser_or_npm_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch, ci: str | None,
-                                                                  outcome: type[BaseException]) -> None:
+@pytest.mark.parametrize(
+    ("ci", "outcome"),
+    [
+        ("true", pytest.fail.Exception),
+        ("1", pytest.fail.Exception),
+        ("", pytest.skip.Exception),
+        ("false", pytest.skip.Exception),
+        (None, pytest.skip.Exception),
+    ],
+)
+def test_a_missing_browser_or_npm_fails_in_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, ci: str | None, outcome: type[BaseException]
+) -> None:
     from .conftest import require_tool
 
     if ci is None:

@@ -96,7 +96,14 @@ def test_shipped_build_was_made_from_the_current_sources(build_info: dict[str, A
 
 def test_the_digest_covers_the_files_the_build_depends_on(build_info: dict[str, Any]) -> None:
     paths = {f["path"] for f in build_info["sources"]}
-    assert {"index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json", "src/main.tsx"} <= paths
+    assert {
+        "index.html",
+        "package.json",
+        "package-lock.json",
+        "vite.config.ts",
+        "tsconfig.json",
+        "src/main.tsx",
+    } <= paths
     assert all(p.startswith(("src/", "public/")) or "/" not in p for p in paths)
 
 
@@ -108,7 +115,9 @@ def test_file_hash_ignores_line_endings(tmp_path: Path) -> None:
 
 
 def test_shipped_files_are_exactly_what_the_build_wrote(build_info: dict[str, Any]) -> None:
-    assert build_info["outputs"] == output_files(), f"files under static/ were added, removed or edited by hand — {REBUILD}"
+    assert build_info["outputs"] == output_files(), (
+        f"files under static/ were added, removed or edited by hand — {REBUILD}"
+    )
 
 
 # --------------------------------------------------------------------------- the page is complete
@@ -144,7 +153,9 @@ def test_the_page_needs_no_node_and_no_network_at_run_time() -> None:
         if path.suffix in {".js", ".css", ".html"}:
             text = path.read_text(encoding="utf-8")
             assert "node_modules" not in text, path
-            assert not re.search(r"""(?:src|href)\s*=\s*["']https?://""", text), f"{path} loads something from the network"
+            assert not re.search(r"""(?:src|href)\s*=\s*["']https?://""", text), (
+                f"{path} loads something from the network"
+            )
 
 
 def test_the_package_ships_the_dashboard_and_the_protocol_schemas() -> None:
@@ -156,7 +167,7 @@ def test_the_package_ships_the_dashboard_and_the_protocol_schemas() -> None:
     missing = sorted(p.relative_to(BRIDGE).as_posix() for p in needed - shipped)
     assert not missing, (
         f"pyproject.toml [tool.setuptools.package-data] 'kalashi_cli.bridge' does not ship {missing[:5]}; "
-        "it needs [\"static/*\", \"static/assets/*\", \"protocol/*.json\"]"
+        'it needs ["static/*", "static/assets/*", "protocol/*.json"]'
     )
 
 
@@ -205,7 +216,17 @@ def test_every_fixture_record_is_a_valid_record_message(validators: dict[str, Dr
         for record in records:
             kinds.add(record["kind"])
             assert _errors(validators["record"], {"type": "record", "record": record}) == [], record
-    assert {"opportunity", "candidate", "rejected", "denied", "order", "fill", "health", "metrics", "iteration"} <= kinds
+    assert {
+        "opportunity",
+        "candidate",
+        "rejected",
+        "denied",
+        "order",
+        "fill",
+        "health",
+        "metrics",
+        "iteration",
+    } <= kinds
     assert _errors(validators["record"], {"type": "record", "record": {"kind": "something-new", "v": 1}}) == []
     assert _errors(validators["record"], {"type": "record", "record": {"kind": "order", "v": 1}})
 

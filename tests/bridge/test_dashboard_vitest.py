@@ -16,12 +16,14 @@ DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
 
 
 def test_vitest_suite_passes() -> None:
-    require_tool(shutil.which("npm") is not None, "npm is not installed (Node.js is needed for the dashboard)",
-                 what="npm")
+    require_tool(
+        shutil.which("npm") is not None, "npm is not installed (Node.js is needed for the dashboard)", what="npm"
+    )
     lock = DASHBOARD / "package-lock.json"
     stamp = DASHBOARD / "node_modules" / ".package-lock.json"
     if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=DASHBOARD, check=True,
-                       timeout=600)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=DASHBOARD, check=True, timeout=600
+        )
     res = subprocess.run(["npm", "test", "--silent"], cwd=DASHBOARD, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]

@@ -26,15 +26,32 @@ from .conftest import SIM, TOKEN, BridgeProcess, require_tool
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 STEP_MS = 20_000
 #: Performance and Execution figures (test id → where in a metrics record)
-FIGURES = {"trades": ("trades",), "wins": ("wins",), "losses": ("losses",), "win-rate": ("win_rate",),
-           "win-streak": ("consecutive_wins",), "loss-streak": ("consecutive_losses",),
-           "fill-rate": ("execution", "fill_rate"), "avg-latency": ("execution", "avg_latency_ms"),
-           "avg-slippage": ("execution", "avg_slippage_pct"), "cache-hit-rate": ("cache", "hit_rate"),
-           "api-calls": ("api", "calls"), "calls-per-iteration": ("api", "calls_per_iteration")}
+FIGURES = {
+    "trades": ("trades",),
+    "wins": ("wins",),
+    "losses": ("losses",),
+    "win-rate": ("win_rate",),
+    "win-streak": ("consecutive_wins",),
+    "loss-streak": ("consecutive_losses",),
+    "fill-rate": ("execution", "fill_rate"),
+    "avg-latency": ("execution", "avg_latency_ms"),
+    "avg-slippage": ("execution", "avg_slippage_pct"),
+    "cache-hit-rate": ("cache", "hit_rate"),
+    "api-calls": ("api", "calls"),
+    "calls-per-iteration": ("api", "calls_per_iteration"),
+}
 
 
 def shown_dollars(money: str) -> str:
@@ -72,39 +89,57 @@ def journal_figures(journal: Path) -> dict[str, str | None]:
     return out
 
 
-def test_dashboard_shows_the_journal_and_pauses_the_loop(run_bridge_process: Callable[..., BridgeProcess],
-                                                         tmp_path: Path) -> None:
-    require_tool(CHROMIUM.exists(),
-                 f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)")
+def test_dashboard_shows_the_journal_and_pauses_the_loop(
+    run_bridge_process: Callable[..., BridgeProcess], tmp_path: Path
+) -> None:
+    require_tool(
+        CHROMIUM.exists(),
+        f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)",
+    )
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     journal = tmp_path / "journal.sqlite"
-    bridge = run_bridge_process("--source", SIM, "--interval", "0.25", "--journal", str(journal),
-                                env={"KALASHI_BRIDGE_TOKEN": TOKEN})
+    bridge = run_bridge_process(
+        "--source", SIM, "--interval", "0.25", "--journal", str(journal), env={"KALASHI_BRIDGE_TOKEN": TOKEN}
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     problems: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1440, "height": 1300}, color_scheme="light")
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1440, "height": 1300},
+            color_scheme="light",
+        )
         try:
             page = browser.new_page()
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
 
             def text_is(test_id: str, want: str) -> None:
-                page.wait_for_function("([id, want]) => document.querySelector(`[data-testid=\"${id}\"]`)"
-                                       "?.textContent === want", arg=[test_id, want], timeout=STEP_MS)
+                page.wait_for_function(
+                    '([id, want]) => document.querySelector(`[data-testid="${id}"]`)?.textContent === want',
+                    arg=[test_id, want],
+                    timeout=STEP_MS,
+                )
 
             def iteration_above(n: int, timeout: int = STEP_MS) -> None:
-                page.wait_for_function("(n) => Number(document.querySelector('[data-testid=\"iteration\"]')"
-                                       "?.textContent) > n", arg=n, timeout=timeout)
+                page.wait_for_function(
+                    "(n) => Number(document.querySelector('[data-testid=\"iteration\"]')?.textContent) > n",
+                    arg=n,
+                    timeout=timeout,
+                )
 
             def shown(ids: list[str]) -> dict[str, str | None]:
                 """The ``data-raw`` of these test ids (and the iteration shown), read in one go."""
-                return page.evaluate("(ids) => Object.fromEntries(ids.map((id) => [id, document.querySelector("
-                                     "`[data-testid=\"${id}\"]`)?.getAttribute('data-raw') ?? null]))", ids)
+                return page.evaluate(
+                    "(ids) => Object.fromEntries(ids.map((id) => [id, document.querySelector("
+                    "`[data-testid=\"${id}\"]`)?.getAttribute('data-raw') ?? null]))",
+                    ids,
+                )
 
             def no_overflow(width: int) -> None:
                 page.set_viewport_size({"width": width, "height": 1300})
@@ -125,8 +160,10 @@ def test_dashboard_shows_the_journal_and_pauses_the_loop(run_bridge_process: Cal
             text_is("connection-status", "live")
             assert "token=" not in page.url  # the page moved it to sessionStorage
             text_is("loop-status", "running")
-            page.wait_for_function("() => /^[0-9]+$/.test(document.querySelector('[data-testid=\"iteration\"]')"
-                                   "?.textContent ?? '')", timeout=STEP_MS)
+            page.wait_for_function(
+                "() => /^[0-9]+$/.test(document.querySelector('[data-testid=\"iteration\"]')?.textContent ?? '')",
+                timeout=STEP_MS,
+            )
             # the first state already carries performance and execution figures: the loop journals a
             # metrics record only every 10th iteration, and the page must not wait for it
             first = shown([*FIGURES, "iteration"])
@@ -150,9 +187,12 @@ def test_dashboard_shows_the_journal_and_pauses_the_loop(run_bridge_process: Cal
             # last 10th one): pause is a command, and the state after a command is computed afresh
             want = journal_figures(journal)
             try:
-                page.wait_for_function("([ids, want]) => ids.every((id) => document.querySelector("
-                                       "`[data-testid=\"${id}\"]`)?.getAttribute('data-raw') === want[id])",
-                                       arg=[list(FIGURES), want], timeout=STEP_MS)
+                page.wait_for_function(
+                    "([ids, want]) => ids.every((id) => document.querySelector("
+                    "`[data-testid=\"${id}\"]`)?.getAttribute('data-raw') === want[id])",
+                    arg=[list(FIGURES), want],
+                    timeout=STEP_MS,
+                )
             except PlaywrightTimeout:
                 raise AssertionError(f"page {shown(list(FIGURES))} != journal {want}") from None
 
@@ -174,30 +214,49 @@ def test_dashboard_shows_the_journal_and_pauses_the_loop(run_bridge_process: Cal
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
 
 
-def test_a_network_bind_serves_a_page_that_connects_by_any_name(run_bridge_process: Callable[..., BridgeProcess],
-                                                                 tmp_path: Path) -> None:
+def test_a_network_bind_serves_a_page_that_connects_by_any_name(
+    run_bridge_process: Callable[..., BridgeProcess], tmp_path: Path
+) -> None:
     # --host 0.0.0.0: the page opened by a name other than the one printed (here localhost, on a
     # network a LAN address or a DNS name) must still get its WebSocket, with the token
-    require_tool(CHROMIUM.exists(),
-                 f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)")
+    require_tool(
+        CHROMIUM.exists(),
+        f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)",
+    )
     from playwright.sync_api import sync_playwright
 
-    bridge = run_bridge_process("--source", SIM, "--interval", "0.5", "--paused", "--host", "0.0.0.0",
-                                "--journal", str(tmp_path / "journal.sqlite"), env={"KALASHI_BRIDGE_TOKEN": TOKEN})
+    bridge = run_bridge_process(
+        "--source",
+        SIM,
+        "--interval",
+        "0.5",
+        "--paused",
+        "--host",
+        "0.0.0.0",
+        "--journal",
+        str(tmp_path / "journal.sqlite"),
+        env={"KALASHI_BRIDGE_TOKEN": TOKEN},
+    )
     page_url = bridge.page_url.replace("127.0.0.1", "localhost")
     assert page_url != bridge.page_url
     with sync_playwright() as pw:
         browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             page = browser.new_page()
             assert page.goto(page_url).status == 401  # beyond loopback even the page needs the token
             page.goto(f"{page_url}?token={TOKEN}")
-            page.wait_for_function("() => document.querySelector('[data-testid=\"connection-status\"]')"
-                                   "?.textContent === 'live'", timeout=STEP_MS)
-            page.wait_for_function("() => document.querySelector('[data-testid=\"loop-status\"]')"
-                                   "?.textContent === 'paused' || document.querySelector("
-                                   "'[data-testid=\"loop-status\"]')?.textContent === 'stopped'", timeout=STEP_MS)
+            page.wait_for_function(
+                "() => document.querySelector('[data-testid=\"connection-status\"]')?.textContent === 'live'",
+                timeout=STEP_MS,
+            )
+            page.wait_for_function(
+                "() => document.querySelector('[data-testid=\"loop-status\"]')"
+                "?.textContent === 'paused' || document.querySelector("
+                "'[data-testid=\"loop-status\"]')?.textContent === 'stopped'",
+                timeout=STEP_MS,
+            )
         finally:
             browser.close()
     assert bridge.interrupt() == 0

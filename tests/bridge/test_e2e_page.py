@@ -33,33 +33,56 @@ def big_state() -> dict[str, Any]:
     """The fixture state with 120 positions, 80 resting orders and a 77.78 % edge opportunity."""
     state: dict[str, Any] = json.loads(FIXTURE_STATE.read_text(encoding="utf-8"))
     state["positions"] = [
-        {"ticker": f"KXMANYMARKETS-26DEC31-B{i:03d}", "title": f"Market number {i}", "outcome": "no" if i % 3 == 0 else "yes",
-         "count": f"{i + 1}.00", "avg_price": f"0.{(i % 90) + 5:02d}00",
-         "mark": None if i % 10 == 9 else f"0.{(i % 90) + 6:02d}00",
-         "unrealized_pnl": None if i % 10 == 9 else f"{(i + 1) / 100:.4f}", "group": ("election", "crypto", "economy")[i % 3]}
-        for i in range(120)]
+        {
+            "ticker": f"KXMANYMARKETS-26DEC31-B{i:03d}",
+            "title": f"Market number {i}",
+            "outcome": "no" if i % 3 == 0 else "yes",
+            "count": f"{i + 1}.00",
+            "avg_price": f"0.{(i % 90) + 5:02d}00",
+            "mark": None if i % 10 == 9 else f"0.{(i % 90) + 6:02d}00",
+            "unrealized_pnl": None if i % 10 == 9 else f"{(i + 1) / 100:.4f}",
+            "group": ("election", "crypto", "economy")[i % 3],
+        }
+        for i in range(120)
+    ]
     state["open_orders"] = [
-        {"client_order_id": f"kal-{i:04d}-spread-KXMANYMARKETS-26DEC31-B{i:03d}-a", "order_id": f"paper-{i:06d}",
-         "ticker": f"KXMANYMARKETS-26DEC31-B{i:03d}", "outcome": "yes" if i % 2 else "no", "action": "buy",
-         "price": "0.4200", "count": "20.00", "remaining": "12.50", "status": "resting",
-         "created": f"2026-01-01T{12 + i // 60:02d}:{i % 60:02d}:00Z",  # the sim's clock
-         "placed_wall": f"2026-11-25T14:{i // 60:02d}:{i % 60:02d}Z"}
-        for i in range(80)]
+        {
+            "client_order_id": f"kal-{i:04d}-spread-KXMANYMARKETS-26DEC31-B{i:03d}-a",
+            "order_id": f"paper-{i:06d}",
+            "ticker": f"KXMANYMARKETS-26DEC31-B{i:03d}",
+            "outcome": "yes" if i % 2 else "no",
+            "action": "buy",
+            "price": "0.4200",
+            "count": "20.00",
+            "remaining": "12.50",
+            "status": "resting",
+            "created": f"2026-01-01T{12 + i // 60:02d}:{i % 60:02d}:00Z",  # the sim's clock
+            "placed_wall": f"2026-11-25T14:{i // 60:02d}:{i % 60:02d}Z",
+        }
+        for i in range(80)
+    ]
     state["opportunities"][0] = {**state["opportunities"][0], "edge_pct": "0.7778"}
     return state
 
 
 @contextmanager
 def browser_page(tmp_path: Path, width: int = 1440) -> Iterator[Any]:
-    require_tool(CHROMIUM.exists(),
-                 f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)")
+    require_tool(
+        CHROMIUM.exists(),
+        f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium; .ci/run does)",
+    )
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
     with sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": width, "height": 1200}, color_scheme="light")
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": width, "height": 1200},
+            color_scheme="light",
+        )
         try:
             page = ctx.new_page()
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
@@ -70,8 +93,11 @@ def browser_page(tmp_path: Path, width: int = 1440) -> Iterator[Any]:
 
 
 def wait_text(page: Any, test_id: str, want: str) -> None:
-    page.wait_for_function("([id, want]) => document.querySelector(`[data-testid=\"${id}\"]`)?.textContent === want",
-                           arg=[test_id, want], timeout=STEP_MS)
+    page.wait_for_function(
+        '([id, want]) => document.querySelector(`[data-testid="${id}"]`)?.textContent === want',
+        arg=[test_id, want],
+        timeout=STEP_MS,
+    )
 
 
 OVERFLOW = """() => {
@@ -108,8 +134,9 @@ UNLABELLED_TIMES = """() => {
 }"""
 
 
-def test_tables_times_loading_and_profiles_in_the_browser(start_bridge: Callable[..., RunningBridge],
-                                                          schemas: ProtocolSchemas, tmp_path: Path) -> None:
+def test_tables_times_loading_and_profiles_in_the_browser(
+    start_bridge: Callable[..., RunningBridge], schemas: ProtocolSchemas, tmp_path: Path
+) -> None:
     state = big_state()
     schemas.check({"type": "state", "state": state})
     backend = ScriptedBackend(state)
@@ -150,8 +177,10 @@ def test_tables_times_loading_and_profiles_in_the_browser(start_bridge: Callable
         wait_text(page, "positions-table-range", "51–100 of 120")
         page.get_by_test_id("positions-table-sort-count").click()
         wait_text(page, "positions-table-range", "1–50 of 120")
-        assert page.locator("[data-testid=positions-table] tbody tr th").first.text_content() == \
-            "KXMANYMARKETS-26DEC31-B119"
+        assert (
+            page.locator("[data-testid=positions-table] tbody tr th").first.text_content()
+            == "KXMANYMARKETS-26DEC31-B119"
+        )
 
         # the one percent rule: an edge of 0.7778 of the cost is 77.78 %
         assert page.locator("[data-field=edge_pct]").first.text_content() == "77.78%"
@@ -191,8 +220,9 @@ def test_tables_times_loading_and_profiles_in_the_browser(start_bridge: Callable
         assert "Disconnected from the bridge" in (page.get_by_test_id("connection-banner").text_content() or "")
 
 
-def test_a_long_flatten_shows_progress_then_its_late_answer(start_bridge: Callable[..., RunningBridge],
-                                                            tmp_path: Path) -> None:
+def test_a_long_flatten_shows_progress_then_its_late_answer(
+    start_bridge: Callable[..., RunningBridge], tmp_path: Path
+) -> None:
     from .test_bridge_commands import _slow_flatten
 
     backend = ScriptedBackend()

@@ -22,8 +22,10 @@ class Kalashi:
     def __call__(self, *args: str, input: str | bytes | None = None, code: int | None = 0) -> Any:
         res = self.runner.invoke(app, list(args), input=input)
         if code is not None and res.exit_code != code:
-            raise AssertionError(f"kalashi {' '.join(args)} exited {res.exit_code}, wanted {code}\n"
-                                 f"stdout: {res.stdout[-2000:]}\nstderr: {res.stderr[-2000:]}\n{res.exception!r}")
+            raise AssertionError(
+                f"kalashi {' '.join(args)} exited {res.exit_code}, wanted {code}\n"
+                f"stdout: {res.stdout[-2000:]}\nstderr: {res.stderr[-2000:]}\n{res.exception!r}"
+            )
         return res
 
 

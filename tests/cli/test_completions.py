@@ -45,12 +45,20 @@ def home(tmp_path: Path) -> Path:
 def bash_complete(words: list[str], home: Path, cwd: Path) -> list[str]:
     """Source the bash script, set COMP_WORDS/COMP_CWORD as bash does on TAB, return COMPREPLY."""
     quoted = " ".join("'" + w.replace("'", "'\\''") + "'" for w in words)
-    script = (f"source '{BASH_SCRIPT}'\n"
-              f"COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}\n"
-              "_kalashi_completion kalashi\n"
-              'printf "%s\\n" "${COMPREPLY[@]}"\n')
-    p = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], capture_output=True, text=True,
-                       env=shell_env(home), cwd=cwd, timeout=60)
+    script = (
+        f"source '{BASH_SCRIPT}'\n"
+        f"COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}\n"
+        "_kalashi_completion kalashi\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    p = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script],
+        capture_output=True,
+        text=True,
+        env=shell_env(home),
+        cwd=cwd,
+        timeout=60,
+    )
     assert p.returncode == 0 and p.stderr == "", p.stderr
     return [line for line in p.stdout.splitlines() if line]
 
@@ -65,18 +73,21 @@ def test_bash_script_parses() -> None:
     assert p.returncode == 0, p.stderr
 
 
-@pytest.mark.parametrize(("words", "expected"), [
-    (["kalashi", "ru"], ["run-loop"]),
-    (["kalashi", "sc"], ["scan"]),
-    (["kalashi", "scan", "--pro"], ["--profile"]),
-    (["kalashi", "scan", "--profile", "c"], ["conservative"]),
-    (["kalashi", "run-loop", "--fai"], []),  # run-loop has no --fair
-    (["kalashi", "scan", "--format", ""], ["auto", "jsonl", "table"]),
-    (["kalashi", "scan", "--source", "kal"], ["kalshi", "kalshi-demo", "kalshi:"]),
-    (["kalashi", "profile", "v"], ["validate"]),
-    (["kalashi", "mcp-serve", "--transport", ""], ["stdio", "http"]),
-    (["kalashi", "record", "--tick"], ["--tickers"]),
-])
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["kalashi", "ru"], ["run-loop"]),
+        (["kalashi", "sc"], ["scan"]),
+        (["kalashi", "scan", "--pro"], ["--profile"]),
+        (["kalashi", "scan", "--profile", "c"], ["conservative"]),
+        (["kalashi", "run-loop", "--fai"], []),  # run-loop has no --fair
+        (["kalashi", "scan", "--format", ""], ["auto", "jsonl", "table"]),
+        (["kalashi", "scan", "--source", "kal"], ["kalshi", "kalshi-demo", "kalshi:"]),
+        (["kalashi", "profile", "v"], ["validate"]),
+        (["kalashi", "mcp-serve", "--transport", ""], ["stdio", "http"]),
+        (["kalashi", "record", "--tick"], ["--tickers"]),
+    ],
+)
 def test_bash_completion_round_trip(words: list[str], expected: list[str], home: Path, tmp_path: Path) -> None:
     assert bash_complete(words, home, tmp_path) == expected
 
@@ -87,14 +98,24 @@ def test_bash_completes_every_command_and_yaml_profiles_in_the_cwd(home: Path, t
     (tmp_path / "my-live.yaml").write_text("name: mine\n")
     (tmp_path / "notes.txt").write_text("")
     assert bash_complete(["kalashi", "order", "--profile", ""], home, tmp_path) == [
-        "aggressive", "conservative", "default", "home/", "my-live.yaml"]
+        "aggressive",
+        "conservative",
+        "default",
+        "home/",
+        "my-live.yaml",
+    ]
 
 
 def test_a_file_argument_falls_back_to_file_names(home: Path, tmp_path: Path) -> None:
     # kalashi offers nothing for INPUT, so `complete -o default` lets bash complete file names
     assert bash_complete(["kalashi", "analyze", "mark"], home, tmp_path) == []
-    p = subprocess.run(["bash", "--norc", "-c", f"source '{BASH_SCRIPT}'; complete -p kalashi"],
-                       capture_output=True, text=True, env=shell_env(home), timeout=30)
+    p = subprocess.run(
+        ["bash", "--norc", "-c", f"source '{BASH_SCRIPT}'; complete -p kalashi"],
+        capture_output=True,
+        text=True,
+        env=shell_env(home),
+        timeout=30,
+    )
     assert p.stdout.strip() == "complete -o default -F _kalashi_completion kalashi"
 
 
@@ -109,10 +130,14 @@ def _journal_with_tickers(path: Path, tickers: list[str]) -> None:
 def test_tickers_complete_from_the_journal_markets(home: Path, tmp_path: Path) -> None:
     _journal_with_tickers(home / "journal-paper.sqlite", ["KXBTC-26JAN01-T100", "KXBTC-26JAN01-T101", "KXETH-1"])
     assert bash_complete(["kalashi", "record", "--tickers", "KXB"], home, tmp_path) == [
-        "KXBTC-26JAN01-T100", "KXBTC-26JAN01-T101"]
+        "KXBTC-26JAN01-T100",
+        "KXBTC-26JAN01-T101",
+    ]
     # a comma-separated list completes its last ticker
     assert bash_complete(["kalashi", "record", "--tickers", "KXETH-1,KXBTC-26JAN01-T10"], home, tmp_path) == [
-        "KXETH-1,KXBTC-26JAN01-T100", "KXETH-1,KXBTC-26JAN01-T101"]
+        "KXETH-1,KXBTC-26JAN01-T100",
+        "KXETH-1,KXBTC-26JAN01-T101",
+    ]
 
 
 def test_completion_never_creates_a_journal(home: Path, tmp_path: Path) -> None:
@@ -151,16 +176,21 @@ def zsh_complete(words: list[str], home: Path, cwd: Path, *, autoload: bool) -> 
     zdir = cwd / "zfunc"
     zdir.mkdir(exist_ok=True)
     shutil.copy(ZSH_SCRIPT, zdir / "_kalashi")
-    load = (f"fpath=('{zdir}' $fpath); autoload -Uz compinit && compinit -u -d '{cwd}/.zcompdump'"
-            if autoload else
-            f"autoload -Uz compinit && compinit -u -d '{cwd}/.zcompdump'; source '{ZSH_SCRIPT}'")
+    load = (
+        f"fpath=('{zdir}' $fpath); autoload -Uz compinit && compinit -u -d '{cwd}/.zcompdump'"
+        if autoload
+        else f"autoload -Uz compinit && compinit -u -d '{cwd}/.zcompdump'; source '{ZSH_SCRIPT}'"
+    )
     quoted = " ".join("'" + w + "'" for w in words)
-    script = (f"{load}\n"
-              "_arguments() { print -r -- \"ARGS $*\" }\n_files() { print -r -- FILES }\n"
-              f"[[ $_comps[kalashi] == _kalashi ]] || print -r -- NOT-REGISTERED\n"
-              f"words=({quoted}); CURRENT={len(words)}; _kalashi\n")
-    p = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, env=shell_env(home), cwd=cwd,
-                       timeout=60)
+    script = (
+        f"{load}\n"
+        '_arguments() { print -r -- "ARGS $*" }\n_files() { print -r -- FILES }\n'
+        f"[[ $_comps[kalashi] == _kalashi ]] || print -r -- NOT-REGISTERED\n"
+        f"words=({quoted}); CURRENT={len(words)}; _kalashi\n"
+    )
+    p = subprocess.run(
+        ["zsh", "-f", "-c", script], capture_output=True, text=True, env=shell_env(home), cwd=cwd, timeout=60
+    )
     assert p.returncode == 0 and p.stderr == "", p.stderr
     return p.stdout
 
@@ -176,8 +206,10 @@ def test_zsh_script_parses() -> None:
 def test_zsh_completion_round_trip(autoload: bool, home: Path, tmp_path: Path) -> None:
     out = zsh_complete(["kalashi", "ru"], home, tmp_path, autoload=autoload)
     assert out.startswith('ARGS *: :(("run-loop":"Run the whole pipeline'), out
-    assert zsh_complete(["kalashi", "scan", "--profile", "c"], home, tmp_path, autoload=autoload) == \
-        'ARGS *: :(("conservative"))\n'
+    assert (
+        zsh_complete(["kalashi", "scan", "--profile", "c"], home, tmp_path, autoload=autoload)
+        == 'ARGS *: :(("conservative"))\n'
+    )
     assert zsh_complete(["kalashi", "analyze", ""], home, tmp_path, autoload=autoload) == "FILES\n"
 
 
@@ -190,8 +222,14 @@ def test_fish_script_parses() -> None:
 @fish
 def test_fish_completion_round_trip(home: Path, tmp_path: Path) -> None:
     def complete(line: str) -> list[str]:
-        p = subprocess.run(["fish", "--no-config", "-c", f"source '{FISH_SCRIPT}'; complete -C '{line}'"],
-                           capture_output=True, text=True, env=shell_env(home), cwd=tmp_path, timeout=60)
+        p = subprocess.run(
+            ["fish", "--no-config", "-c", f"source '{FISH_SCRIPT}'; complete -C '{line}'"],
+            capture_output=True,
+            text=True,
+            env=shell_env(home),
+            cwd=tmp_path,
+            timeout=60,
+        )
         assert p.returncode == 0 and p.stderr == "", p.stderr
         return [line.split("\t")[0] for line in p.stdout.splitlines()]
 
@@ -206,20 +244,26 @@ def test_fish_completion_round_trip(home: Path, tmp_path: Path) -> None:
 @zsh
 def test_zsh_keeps_apostrophes_in_descriptions(home: Path, tmp_path: Path) -> None:
     out = zsh_complete(["kalashi", "scan", "--source", "kal"], home, tmp_path, autoload=True)
-    assert "\"Kalshi's public market data\"" in out and "Kalshis" not in out, out
+    assert '"Kalshi\'s public market data"' in out and "Kalshis" not in out, out
 
 
 @fish
 def test_fish_keeps_apostrophes_in_descriptions(home: Path, tmp_path: Path) -> None:
-    p = subprocess.run(["fish", "--no-config", "-c", f"source '{FISH_SCRIPT}'; complete -C 'kalashi scan --source kal'"],
-                       capture_output=True, text=True, env=shell_env(home), cwd=tmp_path, timeout=60)
+    p = subprocess.run(
+        ["fish", "--no-config", "-c", f"source '{FISH_SCRIPT}'; complete -C 'kalashi scan --source kal'"],
+        capture_output=True,
+        text=True,
+        env=shell_env(home),
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert "kalshi\tKalshi's public market data" in p.stdout.splitlines(), p.stdout
 
 
 def readme_completion_steps() -> str:
     """The shell block of the README's "Shell completion" section, as a reader copies it."""
     text = (REPO / "README.md").read_text()
-    section = text[text.index("## Shell completion"):]
+    section = text[text.index("## Shell completion") :]
     m = re.search(r"```sh\n(.*?)\n```", section, re.S)
     assert m, "the README lost its completion steps"
     return m.group(1)
@@ -235,8 +279,9 @@ def fresh_home_env(home: Path) -> dict[str, str]:
 def interactive_zsh_listing(env: dict[str, str], line: bytes, timeout: float = 60) -> bytes:
     """Type ``line`` and TAB twice into an interactive zsh (which reads ~/.zshrc); return the screen text."""
     master, slave = pty.openpty()
-    p = subprocess.Popen(["zsh", "-i"], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=env["HOME"],
-                         start_new_session=True)
+    p = subprocess.Popen(
+        ["zsh", "-i"], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=env["HOME"], start_new_session=True
+    )
     os.close(slave)
     seen = b""
 
@@ -272,16 +317,29 @@ def test_the_readme_completion_steps_work_in_a_fresh_home(tmp_path: Path) -> Non
     home.mkdir()
     env = fresh_home_env(home)
     # the steps as written, from the checkout (they use $PWD/completions), in a home with no dotfiles
-    p = subprocess.run(["bash", "-c", "set -e\n" + readme_completion_steps()], cwd=REPO, env=env,
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        ["bash", "-c", "set -e\n" + readme_completion_steps()],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 0 and p.stderr == "", p.stderr
     # bash: a new interactive shell reads ~/.bashrc
-    p = subprocess.run(["bash", "-i", "-c", "complete -p kalashi"], cwd=home, env=env, capture_output=True,
-                       text=True, timeout=60)
+    p = subprocess.run(
+        ["bash", "-i", "-c", "complete -p kalashi"], cwd=home, env=env, capture_output=True, text=True, timeout=60
+    )
     assert "complete -o default -F _kalashi_completion kalashi" in p.stdout, p.stdout + p.stderr
     # fish: autoloaded from ~/.config/fish/completions, descriptions whole
-    p = subprocess.run(["fish", "-c", "complete -C 'kalashi ru'; complete -C 'kalashi scan --source kal'"],
-                       cwd=home, env=env, capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        ["fish", "-c", "complete -C 'kalashi ru'; complete -C 'kalashi scan --source kal'"],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.stdout.splitlines()[0].startswith("run-loop\tRun the whole pipeline"), p.stdout
     assert "kalshi\tKalshi's public market data" in p.stdout.splitlines(), p.stdout
     # zsh: a real interactive shell, compinit from ~/.zshrc, TAB TAB lists the choices with their help

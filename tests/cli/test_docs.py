@@ -23,8 +23,10 @@ from kalashi_cli.errors import EXIT_CODES
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 #: the pages of the command-line experience (README included): their examples must parse
-USER_PAGES = [REPO / "README.md", *(DOCS / n for n in ("cookbook.md", "safety.md", "troubleshooting.md",
-                                                       "exit-codes.md"))]
+USER_PAGES = [
+    REPO / "README.md",
+    *(DOCS / n for n in ("cookbook.md", "safety.md", "troubleshooting.md", "exit-codes.md")),
+]
 BIN = Path(sys.executable).parent
 
 
@@ -37,7 +39,9 @@ def test_docgen_check_mode_reports_drift(tmp_path: Path) -> None:
     assert docgen.main(["--check", "--repo", str(tmp_path)]) == 1
     assert docgen.main(["--repo", str(tmp_path)]) == 0
     assert docgen.drift(tmp_path) == []
-    assert (tmp_path / "completions" / "kalashi.bash").read_text() == (REPO / "completions" / "kalashi.bash").read_text()
+    assert (tmp_path / "completions" / "kalashi.bash").read_text() == (
+        REPO / "completions" / "kalashi.bash"
+    ).read_text()
 
 
 def commands() -> list[tuple[tuple[str, ...], object]]:
@@ -61,8 +65,9 @@ def test_every_command_has_a_docstring_and_examples(path: tuple[str, ...], cmd: 
     epilog = getattr(cmd, "epilog", None) or ""
     assert "Examples:" in epilog, f"{name} has no Examples: epilog"
     uses = re.compile(rf"(^|[|&;]\s*){re.escape(name)}(\s|$)")
-    assert any(uses.search(line.strip()) for line in epilog.splitlines()) or (not path and "kalashi scan" in epilog), \
+    assert any(uses.search(line.strip()) for line in epilog.splitlines()) or (not path and "kalashi scan" in epilog), (
         f"{name}: no example uses {name}"
+    )
 
 
 # -- every `kalashi …` in the help and the docs parses ------------------------------------------
@@ -156,11 +161,16 @@ def test_every_example_parses(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_extractor_reads_shell_the_way_bash_does() -> None:
     assert invocations("kalashi scan --limit 2 | kalashi analyze --fair m.jsonl > o.jsonl 2>> e.log &") == [
-        ["scan", "--limit", "2"], ["analyze", "--fair", "m.jsonl"]]
+        ["scan", "--limit", "2"],
+        ["analyze", "--fair", "m.jsonl"],
+    ]
     assert invocations("NO_COLOR=1 nohup kalashi run-loop --paper --quiet >> loop.jsonl 2>> loop.log &") == [
-        ["run-loop", "--paper", "--quiet"]]
+        ["run-loop", "--paper", "--quiet"]
+    ]
     assert invocations("jq -r .kalashi x | grep kalashi") == []
-    assert invocations("*/5 * * * * /opt/k/.venv/bin/kalashi heal --once \\\n  --quiet") == [["heal", "--once", "--quiet"]]
+    assert invocations("*/5 * * * * /opt/k/.venv/bin/kalashi heal --once \\\n  --quiet") == [
+        ["heal", "--once", "--quiet"]
+    ]
 
 
 # -- a few epilog examples, run for real -----------------------------------------------------------
@@ -168,7 +178,10 @@ def test_the_extractor_reads_shell_the_way_bash_does() -> None:
 RUN = [
     ("scan", "kalashi scan --limit 20 --format table"),
     ("analyze", "kalashi scan > markets.jsonl && kalashi analyze markets.jsonl --format table"),
-    ("correlate", "kalashi scan | kalashi analyze | kalashi correlate | jq -c 'select(.kind == \"rejected\") | .reason'"),
+    (
+        "correlate",
+        "kalashi scan | kalashi analyze | kalashi correlate | jq -c 'select(.kind == \"rejected\") | .reason'",
+    ),
     ("order", "kalashi scan | kalashi analyze | kalashi correlate | kalashi order --paper"),
     ("metrics", "kalashi metrics --format jsonl | jq -r .equity"),
     ("run-loop", "kalashi run-loop --paper --iterations 20 --interval 0"),
@@ -188,15 +201,25 @@ def test_examples_from_the_help_run(tmp_path: Path) -> None:
     root = docgen.root_command()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KALASHI_", "KALSHI_"))}
     # a smaller sim than the default keeps this quick; the examples themselves are verbatim
-    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", KALASHI_HOME=str(tmp_path / "home"),
-               KALASHI_SOURCE="sim:seed=2,markets=400", NO_COLOR="1")
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        KALASHI_HOME=str(tmp_path / "home"),
+        KALASHI_SOURCE="sim:seed=2,markets=400",
+        NO_COLOR="1",
+    )
     for command, example in RUN:
         cmd = root
         for name in command.split():
             cmd = cmd.commands[name]
         assert example in cmd.epilog, f"`{example}` is no longer an example of kalashi {command}"
-        p = subprocess.run(["bash", "-c", f"set -euo pipefail\n{example}"], cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=120)
+        p = subprocess.run(
+            ["bash", "-c", f"set -euo pipefail\n{example}"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert p.returncode == 0, f"{example}\n{p.stderr}"
         assert "Traceback" not in p.stderr
     assert (tmp_path / "home" / "journal-paper.sqlite").is_file()
@@ -242,11 +265,22 @@ def test_links_in_the_user_pages_resolve() -> None:
 
 def test_readme_says_how_to_install_completions_and_where_the_docs_are() -> None:
     readme = (REPO / "README.md").read_text()
-    for needle in ("completions/kalashi.bash", "completions/_kalashi", "completions/kalashi.fish",
-                   "python -m kalashi_cli.cli.docgen"):
+    for needle in (
+        "completions/kalashi.bash",
+        "completions/_kalashi",
+        "completions/kalashi.fish",
+        "python -m kalashi_cli.cli.docgen",
+    ):
         assert needle in readme
-    for page in ("cli-reference.md", "cookbook.md", "exit-codes.md", "safety.md", "troubleshooting.md",
-                 "records.md", "paper-fills.md"):
+    for page in (
+        "cli-reference.md",
+        "cookbook.md",
+        "exit-codes.md",
+        "safety.md",
+        "troubleshooting.md",
+        "records.md",
+        "paper-fills.md",
+    ):
         assert f"docs/{page}" in readme, f"README's docs index misses {page}"
 
 

@@ -59,18 +59,18 @@ ENV: dict[str, dict[str, str]] = {
     "weather-pipe": {"FORECAST_URL": "http://127.0.0.1:9"},
 }
 #: shell code run before a named block (a stand-in for a program of the reader's own)
-PRELUDE: dict[str, str] = {
-    "streaming-model": "my-model() { cat model.jsonl; }  # the toy model of the block before",
-}
+PRELUDE: dict[str, str] = {"streaming-model": "my-model() { cat model.jsonl; }  # the toy model of the block before"}
 #: blocks run on a terminal: (what to wait for on the screen, what to type then)
 ON_TTY: dict[str, list[tuple[bytes, bytes]]] = {
-    "tmux": [(b"iteration", b"\x02d")],  # the loop's live status shows in the pane: Ctrl-b d detaches
+    "tmux": [(b"iteration", b"\x02d")]  # the loop's live status shows in the pane: Ctrl-b d detaches
 }
 
 
 def blocks() -> list[tuple[str, str, str]]:
     """(name, language, code) of every block this file runs, in page order."""
-    return [(m["name"] or f"block-{i}", m["lang"], m["body"]) for i, m in enumerate(BLOCK.finditer(COOKBOOK.read_text()))]
+    return [
+        (m["name"] or f"block-{i}", m["lang"], m["body"]) for i, m in enumerate(BLOCK.finditer(COOKBOOK.read_text()))
+    ]
 
 
 def fill(text: str, ctx: dict[str, Any]) -> str:
@@ -86,13 +86,17 @@ def prepared(name: str, code: str, ctx: dict[str, Any]) -> str:
 
 def shell_env(work: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KALASHI_", "KALSHI_", "TMUX"))}
-    return {**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "NO_COLOR": "1",
-            # the first block exports this too; later blocks run in fresh shells
-            "KALASHI_HOME": str(work / "kalashi-home"),
-            # a smaller sim than the default 2 000 markets keeps the recipes quick (they run as written)
-            "KALASHI_SOURCE": "sim:seed=2,markets=600",
-            # tmux's server for this run only (its socket in the scratch dir)
-            "TMUX_TMPDIR": str(work)}
+    return {
+        **env,
+        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        "NO_COLOR": "1",
+        # the first block exports this too; later blocks run in fresh shells
+        "KALASHI_HOME": str(work / "kalashi-home"),
+        # a smaller sim than the default 2 000 markets keeps the recipes quick (they run as written)
+        "KALASHI_SOURCE": "sim:seed=2,markets=600",
+        # tmux's server for this run only (its socket in the scratch dir)
+        "TMUX_TMPDIR": str(work),
+    }
 
 
 def wait_for(predicate: Any, what: str, timeout: float = 60) -> None:
@@ -147,13 +151,20 @@ def fair_recipe() -> str:
     return m.group(1)
 
 
-def run_on_tty(code: str, cwd: Path, env: dict[str, str], steps: list[tuple[bytes, bytes]],
-               timeout: float = 120) -> tuple[int, str]:
+def run_on_tty(
+    code: str, cwd: Path, env: dict[str, str], steps: list[tuple[bytes, bytes]], timeout: float = 120
+) -> tuple[int, str]:
     """Run a bash script with a terminal as stdin/stdout/stderr, typing ``steps`` as their cue shows."""
     master, slave = pty.openpty()
-    p = subprocess.Popen(["bash", "-c", "set -euo pipefail\n" + code], stdin=slave, stdout=slave, stderr=slave,
-                         cwd=cwd, env={**env, "TERM": "xterm", "COLUMNS": "160", "LINES": "40"},
-                         start_new_session=True)
+    p = subprocess.Popen(
+        ["bash", "-c", "set -euo pipefail\n" + code],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=cwd,
+        env={**env, "TERM": "xterm", "COLUMNS": "160", "LINES": "40"},
+        start_new_session=True,
+    )
     os.close(slave)
     seen = b""
     deadline = time.monotonic() + timeout
@@ -187,8 +198,10 @@ def run_on_tty(code: str, cwd: Path, env: dict[str, str], steps: list[tuple[byte
 
 def before(name: str, work: Path, ctx: dict[str, Any]) -> None:
     if name == "nohup-stop":  # "later": the loop has written an iteration
-        wait_for(lambda: (work / "loop.jsonl").is_file() and (work / "loop.jsonl").stat().st_size > 0,
-                 "the nohup'd loop's first iteration")
+        wait_for(
+            lambda: (work / "loop.jsonl").is_file() and (work / "loop.jsonl").stat().st_size > 0,
+            "the nohup'd loop's first iteration",
+        )
     elif name == "weather-pipe":  # the reader saved the program of the block above
         (work / "weather_fair.py").write_text(fair_recipe() + "\n")
     elif name == "rerun":  # what the journal holds before: the re-run must add no order to it
@@ -205,8 +218,13 @@ def before(name: str, work: Path, ctx: dict[str, Any]) -> None:
 
         wait_for(ready, "heal's status with the loop's first iteration", timeout=120)
     elif name == "record-real":  # a local exchange stands in for Kalshi
-        sim = subprocess.Popen([str(BIN / "kalashi"), "sim-exchange", "--port", "0", "--markets", "100", "--quiet"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=shell_env(work), cwd=work)
+        sim = subprocess.Popen(
+            [str(BIN / "kalashi"), "sim-exchange", "--port", "0", "--markets", "100", "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=shell_env(work),
+            cwd=work,
+        )
         assert sim.stdout is not None
         ctx["sim"] = sim
         ctx["sim_url"] = json.loads(sim.stdout.readline())["url"]
@@ -230,12 +248,21 @@ def after(name: str, work: Path, out: str, err: str, ctx: dict[str, Any]) -> Non
         tmux = ["tmux", "-L", "default"]
         try:
             before_lines = len((work / "loop.jsonl").read_text().splitlines())
-            wait_for(lambda: len((work / "loop.jsonl").read_text().splitlines()) > before_lines,
-                     "the loop in tmux to keep trading after the detach")
+            wait_for(
+                lambda: len((work / "loop.jsonl").read_text().splitlines()) > before_lines,
+                "the loop in tmux to keep trading after the detach",
+            )
             subprocess.run([*tmux, "send-keys", "-t", "kalashi", "C-c"], env=env, check=True, timeout=30)
-            wait_for(lambda: subprocess.run([*tmux, "has-session", "-t", "kalashi"], env=env,
-                                            capture_output=True, timeout=30).returncode != 0,
-                     "the loop in tmux to stop on Ctrl-C", timeout=120)
+            wait_for(
+                lambda: (
+                    subprocess.run(
+                        [*tmux, "has-session", "-t", "kalashi"], env=env, capture_output=True, timeout=30
+                    ).returncode
+                    != 0
+                ),
+                "the loop in tmux to stop on Ctrl-C",
+                timeout=120,
+            )
         finally:
             subprocess.run([*tmux, "kill-server"], env=env, capture_output=True, timeout=30)
         assert "iteration" in out and "Traceback" not in out, out[-2000:]
@@ -250,8 +277,14 @@ def after(name: str, work: Path, out: str, err: str, ctx: dict[str, Any]) -> Non
         assert health[-1]["name"] == "overall"
         # before any kalashi run, in a data dir that does not exist yet: degraded, never "could not run"
         fresh = work / "never-ran" / "kalashi"
-        p = subprocess.run(["./kalashi-nightly.sh"], cwd=work, env={**env, "KALASHI_HOME": str(fresh)},
-                           capture_output=True, text=True, timeout=180)
+        p = subprocess.run(
+            ["./kalashi-nightly.sh"],
+            cwd=work,
+            env={**env, "KALASHI_HOME": str(fresh)},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert p.returncode == 10 and "could not run" not in p.stdout + p.stderr, (p.stdout, p.stderr)
         assert p.stdout.startswith("kalashi is degraded:") and (fresh / "heal.jsonl").is_file()
     elif name == "halt-file":
@@ -266,7 +299,7 @@ def after(name: str, work: Path, out: str, err: str, ctx: dict[str, Any]) -> Non
     elif name == "sim-bot":  # the fault drill placed orders while the faults were on, and faults happened
         lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         at = next(i for i, r in enumerate(lines) if "lost_order" in r)
-        drill = lines[at - 2:at]
+        drill = lines[at - 2 : at]
         assert [r["n"] for r in drill] and sum(r["orders"] for r in drill) > 0, lines
         assert sum(lines[at].values()) > 0, lines[at]
 
@@ -281,8 +314,11 @@ def run_crontab(code: str, work: Path) -> None:
     (stubs / "notify-me").chmod(0o755)
     base = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TMPDIR")}
     env = {**base, "HOME": str(me), "SHELL": "/bin/sh", "PATH": f"/usr/bin:/bin:{stubs}"}  # + the reader's notifier
-    swaps = [("/home/me/kalashi/.venv/bin", str(BIN)), ("/home/me/bin/kalashi-nightly.sh", str(work / "kalashi-nightly.sh")),
-             ("/home/me", str(me))]
+    swaps = [
+        ("/home/me/kalashi/.venv/bin", str(BIN)),
+        ("/home/me/bin/kalashi-nightly.sh", str(work / "kalashi-nightly.sh")),
+        ("/home/me", str(me)),
+    ]
     field = r"(\*|\*/\d+|\d+(-\d+)?(/\d+)?(,\d+(-\d+)?)*)"
     jobs = 0
     for line in code.splitlines():
@@ -332,13 +368,20 @@ def test_the_cookbook_recipes_run_as_written(tmp_path: Path) -> None:
                 rc, out = run_on_tty(script, tmp_path, env, ON_TTY[name])
                 err = ""
             else:
-                p = subprocess.run(["bash", "-c", "set -euo pipefail\n" + script], cwd=tmp_path, env=env,
-                                   capture_output=True, text=True, timeout=180)
+                p = subprocess.run(
+                    ["bash", "-c", "set -euo pipefail\n" + script],
+                    cwd=tmp_path,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=180,
+                )
                 rc, out, err = p.returncode, p.stdout, p.stderr
             # the nightly script exits 10 when the machine is merely degraded (e.g. < 1 GB of free disk)
             ok = (0, 10) if name == "nightly" else (0,)
-            assert rc in ok, (f"cookbook block {name} exited {rc}:\n{script}\n--- stdout:\n{out[-2000:]}"
-                              f"\n--- stderr:\n{err[-2000:]}")
+            assert rc in ok, (
+                f"cookbook block {name} exited {rc}:\n{script}\n--- stdout:\n{out[-2000:]}\n--- stderr:\n{err[-2000:]}"
+            )
             assert "Traceback" not in err, err
             after(name, tmp_path, out, err, ctx)
     finally:
@@ -379,13 +422,17 @@ def test_every_cookbook_recipe_is_run_by_a_test() -> None:
         where = f"docs/cookbook.md:{i + 1}: a ```{lang} block"
         m = re.fullmatch(r"<!-- ([\w-]+)(?::\s*([\w.-]+))? -->", marker)
         if not m:
-            problems.append(f"{where} has no test: put <!-- cookbook-test: NAME --> on the line above it "
-                            "(tests/cli/test_docs_cookbook.py runs it; see its docstring)")
+            problems.append(
+                f"{where} has no test: put <!-- cookbook-test: NAME --> on the line above it "
+                "(tests/cli/test_docs_cookbook.py runs it; see its docstring)"
+            )
         elif m[1] == "cookbook-test":
             runs = {"sh": True, "python": m[2] == "python", "cron": m[2] == "crontab"}
             if not runs.get(lang):
-                problems.append(f"{where} is marked cookbook-test but this test runs only sh blocks, the python "
-                                "block named python and the cron block named crontab")
+                problems.append(
+                    f"{where} is marked cookbook-test but this test runs only sh blocks, the python "
+                    "block named python and the cron block named crontab"
+                )
         elif marker not in tests:
             problems.append(f"{where} is marked {marker} but no test under tests/ names that marker")
     assert not problems, "\n".join(problems)

@@ -25,8 +25,10 @@ def test_a_value_out_of_range_names_the_line_and_field(kalashi: Kalashi) -> None
     rec = json.loads(next(line for line in good if '"kind":"market"' in line and '"depth"' in line))
     rec["depth"]["yes"] = [["1.7", "5.00"]]  # a bid above $1: once made an opportunity with a negative leg price
     res = kalashi("analyze", input=good[0] + "\n" + json.dumps(rec) + "\n", code=3)
-    assert res.stderr.startswith("kalashi: error: <stdin>:2: bad market record: field 'depth.yes[0]': "
-                                 "price 1.7000 must be strictly between 0 and 1"), res.stderr
+    assert res.stderr.startswith(
+        "kalashi: error: <stdin>:2: bad market record: field 'depth.yes[0]': "
+        "price 1.7000 must be strictly between 0 and 1"
+    ), res.stderr
     assert '"kind":"opportunity"' not in res.stdout
 
 
@@ -96,36 +98,43 @@ def test_a_mistyped_profile_name_or_key_gets_a_did_you_mean(kalashi: Kalashi, tm
     assert f"{mine}:4: unknown key 'sizing.kely_fraction' (did you mean 'sizing.kelly_fraction'?)" in res.stderr
 
 
-
 # --------------------------------------------------------------------------- the wrong kind for a stage
 
 
-def test_correlate_fed_markets_passes_them_through_and_says_analyze_is_missing(kalashi: Kalashi,
-                                                                              tmp_path: Path) -> None:
+def test_correlate_fed_markets_passes_them_through_and_says_analyze_is_missing(
+    kalashi: Kalashi, tmp_path: Path
+) -> None:
     scan = kalashi("scan", "--source", SIM, "--format", "jsonl", "--quiet").stdout
     n = scan.count('"kind":"market"')
     res = kalashi("correlate", "--journal", str(tmp_path / "j.sqlite"), input=scan)  # still exit 0
     assert res.stdout == scan, "unknown and unconsumed kinds pass through untouched"
-    assert res.stderr == (f"kalashi correlate: warning: read {n} market records, 1 stats record and no opportunity "
-                          "records — pipe `kalashi analyze` in between\n")
+    assert res.stderr == (
+        f"kalashi correlate: warning: read {n} market records, 1 stats record and no opportunity "
+        "records — pipe `kalashi analyze` in between\n"
+    )
     quiet = kalashi("correlate", "--quiet", "--journal", str(tmp_path / "j.sqlite"), input=scan)
     assert quiet.stderr == "" and quiet.stdout == scan
 
 
-def test_strict_makes_a_skipped_stage_exit_3(kalashi: Kalashi, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_strict_makes_a_skipped_stage_exit_3(kalashi: Kalashi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     scan = kalashi("scan", "--source", SIM, "--format", "jsonl", "--quiet").stdout
     j = ["--journal", str(tmp_path / "j.sqlite")]
     res = kalashi("correlate", *j, "--strict", input=scan, code=3)
     assert res.stdout == scan, "the records still pass through before the error"
     n = scan.count('"kind":"market"')
-    assert res.stderr == (f"kalashi: error: correlate read {n} market records, 1 stats record and no opportunity "
-                          "records — pipe `kalashi analyze` in between (--strict makes this exit 3)\n")
+    assert res.stderr == (
+        f"kalashi: error: correlate read {n} market records, 1 stats record and no opportunity "
+        "records — pipe `kalashi analyze` in between (--strict makes this exit 3)\n"
+    )
     # --quiet silences warnings, never errors
     assert kalashi("correlate", *j, "--strict", "--quiet", input=scan, code=3).stderr.startswith("kalashi: error:")
     for stage in (["analyze"], ["fair"], ["order", "--paper", *j], ["metrics", *j, "--format", "jsonl"]):
-        kalashi(*stage, "--strict", input='{"kind":"candidate","v":1}\n' if stage[0] != "order"
-                else '{"kind":"market","v":1}\n', code=3)
+        kalashi(
+            *stage,
+            "--strict",
+            input='{"kind":"candidate","v":1}\n' if stage[0] != "order" else '{"kind":"market","v":1}\n',
+            code=3,
+        )
     # the right pipe, and an upstream stage that found nothing, are fine under --strict too
     opps = kalashi("analyze", "--strict", input=scan).stdout
     kalashi("correlate", *j, "--strict", input=opps)
@@ -141,19 +150,24 @@ def test_order_after_analyze_says_correlate_is_missing_and_sends_nothing(kalashi
     assert '"kind":"order"' not in res.stdout and '"kind":"fill"' not in res.stdout
     assert res.stderr.startswith("kalashi order: warning: read ") and " opportunity records" in res.stderr
     assert res.stderr.rstrip().endswith("and no candidate records — pipe `kalashi correlate` in between")
-    markets_only = kalashi("order", "--paper", "--journal", str(tmp_path / "j.sqlite"),
-                           input='{"kind":"market","v":1}\n')
+    markets_only = kalashi(
+        "order", "--paper", "--journal", str(tmp_path / "j.sqlite"), input='{"kind":"market","v":1}\n'
+    )
     assert "pipe `kalashi analyze | kalashi correlate` in between" in markets_only.stderr
 
 
 def test_a_stage_fed_records_from_further_down_says_what_to_feed_it(kalashi: Kalashi, tmp_path: Path) -> None:
     cand = '{"kind":"candidate","v":1}\n'
     res = kalashi("analyze", input=cand * 2)
-    assert "kalashi analyze: warning: read 2 candidate records and no market records — feed it the output of " \
-           "`kalashi scan` instead" in res.stderr
+    assert (
+        "kalashi analyze: warning: read 2 candidate records and no market records — feed it the output of "
+        "`kalashi scan` instead" in res.stderr
+    )
     res = kalashi("metrics", "--journal", str(tmp_path / "j.sqlite"), "--format", "jsonl", input=cand)
-    assert "kalashi metrics: warning: read 1 candidate record and no order, fill or stats records — pipe " \
-           "`kalashi order` in between" in res.stderr
+    assert (
+        "kalashi metrics: warning: read 1 candidate record and no order, fill or stats records — pipe "
+        "`kalashi order` in between" in res.stderr
+    )
 
 
 def test_the_right_pipe_and_an_empty_stage_say_nothing(kalashi: Kalashi, tmp_path: Path) -> None:
@@ -167,6 +181,13 @@ def test_the_right_pipe_and_an_empty_stage_say_nothing(kalashi: Kalashi, tmp_pat
     # upstream found nothing: only bookkeeping records arrive, which is no mistake in the pipe
     stats = '{"kind":"stats","v":1,"stage":"analyze","cache_hits":0,"cache_misses":0}\n'
     assert kalashi("correlate", "--journal", j, input=stats).stderr == ""
-    assert kalashi("order", "--journal", j, input='{"kind":"rejected","v":1,"ref":"x","stage":"correlate",'
-                                                   '"reason":"r"}\n' + stats).stderr == ""
+    assert (
+        kalashi(
+            "order",
+            "--journal",
+            j,
+            input='{"kind":"rejected","v":1,"ref":"x","stage":"correlate","reason":"r"}\n' + stats,
+        ).stderr
+        == ""
+    )
     assert kalashi("analyze", input='{"kind":"weather-note","v":1}\n').stderr == ""

@@ -31,8 +31,14 @@ INTERRUPTED = "kalashi: error: interrupted — nothing to repair; run the comman
 
 def env(tmp_path: Path, **extra: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("KALASHI_", "KALSHI_", "NO_COLOR"))}
-    return {**base, "KALASHI_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1", "TERM": "xterm-256color",
-            "COLUMNS": "120", **extra}
+    return {
+        **base,
+        "KALASHI_HOME": str(tmp_path / "home"),
+        "PYTHONUNBUFFERED": "1",
+        "TERM": "xterm-256color",
+        "COLUMNS": "120",
+        **extra,
+    }
 
 
 def read_all(fd: int) -> bytes:
@@ -49,13 +55,18 @@ def read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def run_with_tty(args: list[str], tmp_path: Path, *, tty: str, timeout: float = 120,
-                 **extra: str) -> tuple[int, bytes, bytes]:
+def run_with_tty(
+    args: list[str], tmp_path: Path, *, tty: str, timeout: float = 120, **extra: str
+) -> tuple[int, bytes, bytes]:
     """Run kalashi with stdout or stderr (``tty``) on a pseudo-terminal; return (code, stdout, stderr)."""
     master, slave = pty.openpty()
-    p = subprocess.Popen([*KALASHI, *args], stdin=subprocess.DEVNULL, env=env(tmp_path, **extra),
-                         stdout=slave if tty == "stdout" else subprocess.PIPE,
-                         stderr=slave if tty == "stderr" else subprocess.PIPE)
+    p = subprocess.Popen(
+        [*KALASHI, *args],
+        stdin=subprocess.DEVNULL,
+        env=env(tmp_path, **extra),
+        stdout=slave if tty == "stdout" else subprocess.PIPE,
+        stderr=slave if tty == "stderr" else subprocess.PIPE,
+    )
     os.close(slave)
     piped: dict[str, bytes] = {}
     other = "stderr" if tty == "stdout" else "stdout"
@@ -89,7 +100,12 @@ def _cases(tmp_path: Path) -> list[tuple[list[str], str | None, int, str]]:
         (["analyze"], "{oops\n", 3, "<stdin>:1: not valid JSON"),
         (["analyze", str(tmp_path / "markets.jsonl")], None, 3, "cannot read"),
         (["analyze", "--fair", str(tmp_path / "model.jsonl")], "", 3, "--fair"),
-        (["analyze", "--fair", "-"], '{"kind": "fair", "ticker": "A"}\n', 3, "<stdin>:1: fair record is missing required field 'p'"),
+        (
+            ["analyze", "--fair", "-"],
+            '{"kind": "fair", "ticker": "A"}\n',
+            3,
+            "<stdin>:1: fair record is missing required field 'p'",
+        ),
         (["scan", "--profile", "agressive"], None, 4, "use one of aggressive"),
         (["scan", "--profile", "mine.yaml"], None, 4, "kalashi profile list"),
         (["scan", "--profile", str(bad_profile)], None, 4, "risk.max_order_cst"),
@@ -125,10 +141,10 @@ def test_every_error_names_the_problem_and_what_to_do(kalashi: Kalashi, tmp_path
         assert "Traceback" not in res.stderr
 
 
-@pytest.mark.parametrize(("stage", "pipe"), [
-    ("analyze", "kalashi scan | kalashi analyze`"),
-    ("order", "kalashi correlate | kalashi order --paper`"),
-])
+@pytest.mark.parametrize(
+    ("stage", "pipe"),
+    [("analyze", "kalashi scan | kalashi analyze`"), ("order", "kalashi correlate | kalashi order --paper`")],
+)
 def test_a_stage_waiting_on_a_terminal_says_how_to_feed_it(tmp_path: Path, stage: str, pipe: str) -> None:
     master, slave = pty.openpty()
     p = subprocess.run([*KALASHI, stage], stdin=slave, capture_output=True, env=env(tmp_path), timeout=60)
@@ -151,14 +167,18 @@ def test_no_color_table_has_no_escape_sequences(tmp_path: Path) -> None:
     assert b"\x1b" not in out and b"\x1b" not in err
 
 
-@pytest.mark.parametrize(("args", "stdin_from"), [
-    (["scan", "--source", SIM, "--limit", "5", "--format", "table"], None),
-    (["analyze", "--format", "table"], ["scan", "--source", SIM, "--limit", "200"]),
-    (["correlate", "--format", "table"], ["analyze"]),
-    (["order", "--paper", "--format", "table"], ["correlate"]),
-])
-def test_quiet_silences_the_stderr_summary(kalashi: Kalashi, tmp_path: Path, args: list[str],
-                                           stdin_from: list[str] | None) -> None:
+@pytest.mark.parametrize(
+    ("args", "stdin_from"),
+    [
+        (["scan", "--source", SIM, "--limit", "5", "--format", "table"], None),
+        (["analyze", "--format", "table"], ["scan", "--source", SIM, "--limit", "200"]),
+        (["correlate", "--format", "table"], ["analyze"]),
+        (["order", "--paper", "--format", "table"], ["correlate"]),
+    ],
+)
+def test_quiet_silences_the_stderr_summary(
+    kalashi: Kalashi, tmp_path: Path, args: list[str], stdin_from: list[str] | None
+) -> None:
     journal = ["--journal", str(tmp_path / "j.sqlite")]
     stdin = None
     if stdin_from:  # build the input by running the stages before this one
@@ -188,8 +208,19 @@ def test_quiet_operator_commands(kalashi: Kalashi, tmp_path: Path) -> None:
 
 
 #: the commands that write records on stdout share --quiet/-q and --format/-f (table on a terminal)
-RECORD_COMMANDS = ("scan", "analyze", "correlate", "order", "metrics", "run-loop", "heal", "halt", "flatten",
-                   "resume", "reconcile")
+RECORD_COMMANDS = (
+    "scan",
+    "analyze",
+    "correlate",
+    "order",
+    "metrics",
+    "run-loop",
+    "heal",
+    "halt",
+    "flatten",
+    "resume",
+    "reconcile",
+)
 
 
 def test_shared_options_are_the_same_on_every_command() -> None:
@@ -211,8 +242,9 @@ def test_shared_options_are_the_same_on_every_command() -> None:
 
 
 @pytest.mark.parametrize("cmd", [["halt", "--reason", "fmt"], ["resume", "--confirm"], ["reconcile"]])
-def test_operator_commands_write_one_compact_record_or_a_table(kalashi: Kalashi, tmp_path: Path,
-                                                               cmd: list[str]) -> None:
+def test_operator_commands_write_one_compact_record_or_a_table(
+    kalashi: Kalashi, tmp_path: Path, cmd: list[str]
+) -> None:
     j = ["--journal", str(tmp_path / "j.sqlite")]
     kalashi("run-loop", *j, "--source", SIM, "--iterations", "2", "--interval", "0")
     line = kalashi(*cmd, *j, "--quiet").stdout
@@ -234,33 +266,60 @@ def test_operator_commands_print_a_table_on_a_terminal(tmp_path: Path) -> None:
 
 
 def test_run_loop_on_a_terminal_shows_a_live_status_not_json(tmp_path: Path) -> None:
-    args = ["run-loop", "--source", SIM, "--iterations", "3", "--interval", "0",
-            "--journal", str(tmp_path / "j.sqlite")]
+    args = [
+        "run-loop",
+        "--source",
+        SIM,
+        "--iterations",
+        "3",
+        "--interval",
+        "0",
+        "--journal",
+        str(tmp_path / "j.sqlite"),
+    ]
     code, out, err = run_with_tty(args, tmp_path, tty="stdout", NO_COLOR="1")
     text = out.decode()
     assert code == 0 and b"{" not in out, text
     # one status redrawn in place (rich Live), its last frame left on the screen
-    assert re.search(r"iteration 3 of 3 +equity \$[\d,.]+ +P&L [+-]?\$[\d,.]+ +orders \d+ \(\d+ this run\) +fills \d+ +"
-                     r"ACTIVE +\d+ ms", text), text
+    assert re.search(
+        r"iteration 3 of 3 +equity \$[\d,.]+ +P&L [+-]?\$[\d,.]+ +orders \d+ \(\d+ this run\) +fills \d+ +"
+        r"ACTIVE +\d+ ms",
+        text,
+    ), text
     assert text.count("\n") <= 3, "no line per iteration"
     assert err.decode().startswith("kalashi run-loop: paper trading on sim:seed=3,markets=400"), err
     assert "a new paper account" in err.decode() and err.decode().count("\n") == 1, "one start line"
-    piped = subprocess.run([*KALASHI, *args[:-1], str(tmp_path / "j2.sqlite")], capture_output=True,
-                           env=env(tmp_path), timeout=120)
+    piped = subprocess.run(
+        [*KALASHI, *args[:-1], str(tmp_path / "j2.sqlite")], capture_output=True, env=env(tmp_path), timeout=120
+    )
     assert [r["kind"] for r in records(piped.stdout.decode())] == ["iteration"] * 3, "JSON Lines in a pipe"
     assert piped.stderr.decode().count("\n") == 1 and b"\x1b" not in piped.stderr, "no live status off a terminal"
-    again = subprocess.run([*KALASHI, *args[:-1], str(tmp_path / "j2.sqlite")], capture_output=True,
-                           env=env(tmp_path), timeout=120)
+    again = subprocess.run(
+        [*KALASHI, *args[:-1], str(tmp_path / "j2.sqlite")], capture_output=True, env=env(tmp_path), timeout=120
+    )
     assert "continues the paper account after iteration 3" in again.stderr.decode()
-    table = subprocess.run([*KALASHI, *args[:-1], str(tmp_path / "j3.sqlite"), "--format", "table"],
-                           capture_output=True, env=env(tmp_path), timeout=120)
+    table = subprocess.run(
+        [*KALASHI, *args[:-1], str(tmp_path / "j3.sqlite"), "--format", "table"],
+        capture_output=True,
+        env=env(tmp_path),
+        timeout=120,
+    )
     lines = table.stdout.decode().splitlines()
     assert len(lines) == 3 and all(re.match(rf"iteration {n}  markets \d+ ", ln) for n, ln in enumerate(lines, 1))
 
 
 def test_run_loop_status_goes_to_stderr_when_only_stderr_is_a_terminal(tmp_path: Path) -> None:
-    args = ["run-loop", "--source", SIM, "--iterations", "2", "--interval", "0",
-            "--journal", str(tmp_path / "j.sqlite")]
+    args = [
+        "run-loop",
+        "--source",
+        SIM,
+        "--iterations",
+        "2",
+        "--interval",
+        "0",
+        "--journal",
+        str(tmp_path / "j.sqlite"),
+    ]
     code, out, err = run_with_tty(args, tmp_path, tty="stderr", NO_COLOR="1")
     assert code == 0 and [r["kind"] for r in records(out.decode())] == ["iteration"] * 2
     assert b"iteration 2 of 2" in err and b"ACTIVE" in err
@@ -282,8 +341,12 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
 @contextmanager
 def sim_exchange(tmp_path: Path) -> Iterator[str]:
     """A `kalashi sim-exchange` on a free loopback port; yields its REST URL."""
-    p = subprocess.Popen([*KALASHI, "sim-exchange", "--port", "0", "--markets", "120", "--speed", "50",
-                          "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(tmp_path))
+    p = subprocess.Popen(
+        [*KALASHI, "sim-exchange", "--port", "0", "--markets", "120", "--speed", "50", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env(tmp_path),
+    )
     try:
         assert p.stdout is not None
         ready = json.loads(p.stdout.readline())
@@ -296,11 +359,31 @@ def sim_exchange(tmp_path: Path) -> Iterator[str]:
 def test_record_and_replay_show_progress_on_a_terminal(tmp_path: Path) -> None:
     rec = tmp_path / "rec.jsonl"
     with sim_exchange(tmp_path) as url:
-        first = subprocess.run([*KALASHI, "scan", "--source", f"kalshi:{url}", "--limit", "1"], capture_output=True,
-                               env=env(tmp_path), timeout=60, check=True)
+        first = subprocess.run(
+            [*KALASHI, "scan", "--source", f"kalshi:{url}", "--limit", "1"],
+            capture_output=True,
+            env=env(tmp_path),
+            timeout=60,
+            check=True,
+        )
         event = records(first.stdout.decode())[0]["event_ticker"]
-        code, out, err = run_with_tty(["record", "--source", f"kalshi:{url}", "--events", event, "--snapshot-every",
-                                       "1", "--duration", "2", "-o", str(rec)], tmp_path, tty="stderr")
+        code, out, err = run_with_tty(
+            [
+                "record",
+                "--source",
+                f"kalshi:{url}",
+                "--events",
+                event,
+                "--snapshot-every",
+                "1",
+                "--duration",
+                "2",
+                "-o",
+                str(rec),
+            ],
+            tmp_path,
+            tty="stderr",
+        )
     assert code == 0, err
     assert b"record" in err and "━".encode() in err and b"REST calls" in err
     assert json.loads(out)["kind"] == "recording" and rec.stat().st_size > 0
@@ -312,11 +395,14 @@ def test_record_and_replay_show_progress_on_a_terminal(tmp_path: Path) -> None:
 # -- pipes and signals ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pipeline", [
-    "{k} run-loop --source sim:seed=1,markets=400 --interval 0 | head -n 1",
-    "{k} scan --source sim:seed=1,markets=20000 | {k} analyze | head -n 1",
-    "{k} profile schema | head -n 1",
-])
+@pytest.mark.parametrize(
+    "pipeline",
+    [
+        "{k} run-loop --source sim:seed=1,markets=400 --interval 0 | head -n 1",
+        "{k} scan --source sim:seed=1,markets=20000 | {k} analyze | head -n 1",
+        "{k} profile schema | head -n 1",
+    ],
+)
 def test_a_reader_that_leaves_early_is_not_an_error(tmp_path: Path, pipeline: str) -> None:
     k = f"{sys.executable} -m kalashi_cli"
     cmd = pipeline.format(k=k) + ' >/dev/null; echo "${PIPESTATUS[@]}"'
@@ -326,8 +412,12 @@ def test_a_reader_that_leaves_early_is_not_an_error(tmp_path: Path, pipeline: st
 
 
 def test_ctrl_c_on_a_long_scan_exits_130_without_a_traceback(tmp_path: Path) -> None:
-    p = subprocess.Popen([*KALASHI, "scan", "--markets", "100000", "--seed", "2"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=env(tmp_path))
+    p = subprocess.Popen(
+        [*KALASHI, "scan", "--markets", "100000", "--seed", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env(tmp_path),
+    )
     assert p.stdout is not None
     assert p.stdout.readline().startswith(b'{"kind":"market"'), "the scan is under way"
     p.send_signal(signal.SIGINT)
@@ -338,10 +428,12 @@ def test_ctrl_c_on_a_long_scan_exits_130_without_a_traceback(tmp_path: Path) -> 
 
 def test_ctrl_c_while_the_commands_still_import(tmp_path: Path) -> None:
     # what the program does when SIGINT lands before app.main runs: a message and 130, no traceback
-    code = ("import sys; sys.argv[0] = 'kalashi'\n"
-            "import os, signal, kalashi_cli.cli\n"
-            "os.kill(os.getpid(), signal.SIGINT)\n"
-            "import time; time.sleep(30)\n")
+    code = (
+        "import sys; sys.argv[0] = 'kalashi'\n"
+        "import os, signal, kalashi_cli.cli\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "import time; time.sleep(30)\n"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env(tmp_path), timeout=60)
     assert p.returncode == 130 and p.stderr == INTERRUPTED
 
@@ -350,8 +442,9 @@ def test_fair_values_may_be_floats_from_a_model(kalashi: Kalashi, tmp_path: Path
     from kalashi_cli.cli.analyze import read_fair
 
     model = tmp_path / "model.jsonl"
-    model.write_text('{"ticker": "A", "p": 0.5750000000000001}\n{"ticker": "B", "p": "0.33335"}\n'
-                     '{"ticker": "C", "p": 1}\n')
+    model.write_text(
+        '{"ticker": "A", "p": 0.5750000000000001}\n{"ticker": "B", "p": "0.33335"}\n{"ticker": "C", "p": 1}\n'
+    )
     assert read_fair(model) == {"A": 5750, "B": 3334, "C": 10_000}
     model.write_text('{"ticker": "A", "p": "abc"}\n')
     res = kalashi("analyze", "--fair", str(model), input="", code=3)

@@ -25,8 +25,12 @@ def pipeline(kalashi: Kalashi, journal: Path, source: str = SIM) -> dict[str, li
     analyze = kalashi("analyze", input=scan).stdout
     correlate = kalashi("correlate", "--journal", str(journal), input=analyze).stdout
     order = kalashi("order", "--paper", "--journal", str(journal), input=correlate).stdout
-    return {"scan": records(scan), "analyze": records(analyze), "correlate": records(correlate),
-            "order": records(order)}
+    return {
+        "scan": records(scan),
+        "analyze": records(analyze),
+        "correlate": records(correlate),
+        "order": records(order),
+    }
 
 
 def test_each_stage_emits_its_records(kalashi: Kalashi, tmp_path: Path) -> None:
@@ -66,8 +70,9 @@ def test_metrics_say_when_the_sim_forecast_was_used(kalashi: Kalashi, tmp_path: 
         assert ("These results used the sim's forecast" in titles) == (skill is not None)
 
 
-def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pipeline_equals_one_run_loop_iteration(
+    kalashi: Kalashi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the market maker is the loop's (it manages its quotes with inventory, over iterations): a pipe's
     # `order` places spread candidates one post-only quote per side instead, so both run without it
     profile = tmp_path / "no-maker.yaml"
@@ -75,10 +80,26 @@ def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path
     monkeypatch.setenv("KALASHI_PROFILE", str(profile))
     source = SIM + ",arbitrage=100"  # every drawn arbitrage stands (the sim's test knob): something to trade
     piped = pipeline(kalashi, tmp_path / "pipe.sqlite", source)
-    loop = records(kalashi("run-loop", "--paper", "--source", source, "--iterations", "1", "--interval", "0",
-                           "--all-records", "--journal", str(tmp_path / "loop.sqlite")).stdout)
-    for kinds, stage in ((("opportunity",), "analyze"), (("candidate", "rejected"), "correlate"),
-                         (("order", "fill", "denied"), "order")):
+    loop = records(
+        kalashi(
+            "run-loop",
+            "--paper",
+            "--source",
+            source,
+            "--iterations",
+            "1",
+            "--interval",
+            "0",
+            "--all-records",
+            "--journal",
+            str(tmp_path / "loop.sqlite"),
+        ).stdout
+    )
+    for kinds, stage in (
+        (("opportunity",), "analyze"),
+        (("candidate", "rejected"), "correlate"),
+        (("order", "fill", "denied"), "order"),
+    ):
         want = strip(by_kind(piped[stage], *kinds))
         got = strip(by_kind(loop, *kinds))
         assert want, kinds
@@ -86,8 +107,9 @@ def test_pipeline_equals_one_run_loop_iteration(kalashi: Kalashi, tmp_path: Path
     assert by_kind(loop, "iteration")[0]["orders"] == len(by_kind(piped["order"], "order"))
 
 
-def test_rerunning_the_same_candidates_sends_nothing_twice(kalashi: Kalashi, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rerunning_the_same_candidates_sends_nothing_twice(
+    kalashi: Kalashi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # without the market maker: its first-run quotes (a YES bid and a NO bid, one tick inside) would stand in
     # front of what the taker legs buy, so those would be refused for liquidity before the journal's
     # duplicate check this test is about
@@ -98,22 +120,30 @@ def test_rerunning_the_same_candidates_sends_nothing_twice(kalashi: Kalashi, tmp
     # taker orders (arbitrage legs) are what a rerun would duplicate: every drawn arbitrage stands
     scan = kalashi("scan", "--source", "sim:seed=3,markets=2000,step=40,arbitrage=100").stdout
     cands = kalashi("correlate", "--journal", j, input=kalashi("analyze", input=scan).stdout).stdout
-    assert any(json.loads(x).get("kind") == "candidate" and json.loads(x).get("strategy") == "arbitrage"
-               for x in cands.splitlines() if x.strip())
+    assert any(
+        json.loads(x).get("kind") == "candidate" and json.loads(x).get("strategy") == "arbitrage"
+        for x in cands.splitlines()
+        if x.strip()
+    )
     first = records(kalashi("order", "--journal", j, input=cands).stdout)
     second = records(kalashi("order", "--journal", j, input=cands).stdout)
     assert by_kind(first, "order")
     assert not by_kind(second, "order")
-    assert {d["rule"] for d in by_kind(second, "denied")} <= {"duplicate", "already-quoting", "max-open-orders",
-                                                              "max-daily-cost"}
+    assert {d["rule"] for d in by_kind(second, "denied")} <= {
+        "duplicate",
+        "already-quoting",
+        "max-open-orders",
+        "max-daily-cost",
+    }
     assert any(d["rule"] == "duplicate" for d in by_kind(second, "denied"))
 
 
 def test_metrics_after_the_pipe(kalashi: Kalashi, tmp_path: Path) -> None:
     j = str(tmp_path / "j.sqlite")
     out = pipeline(kalashi, tmp_path / "j.sqlite")
-    (m,) = records(kalashi("metrics", "--journal", j, input="\n".join(
-        __import__("json").dumps(r) for r in out["order"])).stdout)
+    (m,) = records(
+        kalashi("metrics", "--journal", j, input="\n".join(__import__("json").dumps(r) for r in out["order"])).stdout
+    )
     assert m["kind"] == "metrics"
     assert m["execution"]["orders"] == len(by_kind(out["order"], "order"))
     assert m["cache"]["misses"] > 0  # from analyze's stats record, passed down the pipe
@@ -145,7 +175,9 @@ def test_profile_commands(kalashi: Kalashi, tmp_path: Path) -> None:
     assert f"{bad}:2: unknown key 'risk.max_order_cst'" in res.stderr
 
 
-def test_metrics_of_an_unsynced_demo_journal_warns_its_balance_is_a_placeholder(kalashi: Kalashi, tmp_path: Path) -> None:
+def test_metrics_of_an_unsynced_demo_journal_warns_its_balance_is_a_placeholder(
+    kalashi: Kalashi, tmp_path: Path
+) -> None:
     res = kalashi("metrics", "--demo", "--journal", str(tmp_path / "demo.sqlite"), input="")
     assert "has not been synced with the exchange" in res.stderr and "kalashi reconcile --demo" in res.stderr
     paper = kalashi("metrics", "--paper", "--journal", str(tmp_path / "paper.sqlite"), input="")

@@ -25,12 +25,14 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_pipe_streams_records_before_the_scan_finishes(tmp_path: Path) -> None:
-    scan = subprocess.Popen([*KALASHI, "scan", "--source", "sim:seed=5,markets=40000", "--quiet"],
-                            stdout=subprocess.PIPE, env=env(tmp_path))
+    scan = subprocess.Popen(
+        [*KALASHI, "scan", "--source", "sim:seed=5,markets=40000", "--quiet"], stdout=subprocess.PIPE, env=env(tmp_path)
+    )
     assert scan.stdout is not None
     with scan.stdout:  # analyze owns the read end; close ours
-        analyze = subprocess.Popen([*KALASHI, "analyze", "--quiet"], stdin=scan.stdout, stdout=subprocess.PIPE,
-                                   env=env(tmp_path))
+        analyze = subprocess.Popen(
+            [*KALASHI, "analyze", "--quiet"], stdin=scan.stdout, stdout=subprocess.PIPE, env=env(tmp_path)
+        )
     assert analyze.stdout is not None
     with analyze.stdout:
         first = analyze.stdout.readline()
@@ -46,14 +48,25 @@ def test_analyze_writes_an_opportunity_while_its_input_is_still_open(tmp_path: P
     """Feed analyze one event with an opportunity (plus the next event's first market, so the event
     is complete) and keep its stdin open: the opportunity must arrive now. Without the flush after
     each record it would sit in the block buffer of the pipe until stdin closed."""
-    scan = subprocess.run([*KALASHI, "scan", "--source", "sim:seed=3,markets=400,arbitrage=100", "--quiet"],
-                          capture_output=True, env=env(tmp_path), timeout=120, check=True).stdout.splitlines(keepends=True)
+    scan = subprocess.run(
+        [*KALASHI, "scan", "--source", "sim:seed=3,markets=400,arbitrage=100", "--quiet"],
+        capture_output=True,
+        env=env(tmp_path),
+        timeout=120,
+        check=True,
+    ).stdout.splitlines(keepends=True)
     # without the market maker's two quotes per market the first event's records stay small; every drawn
     # arbitrage stands (the sim's default makes them as rare as real markets do), so there is one to find
     profile = tmp_path / "no-maker.yaml"
     profile.write_text("name: no-maker\nanalyze:\n  spread:\n    enabled: false\n")
-    full = subprocess.run([*KALASHI, "analyze", "--quiet", "-p", str(profile)], input=b"".join(scan),
-                          capture_output=True, env=env(tmp_path), timeout=120, check=True).stdout.splitlines()
+    full = subprocess.run(
+        [*KALASHI, "analyze", "--quiet", "-p", str(profile)],
+        input=b"".join(scan),
+        capture_output=True,
+        env=env(tmp_path),
+        timeout=120,
+        check=True,
+    ).stdout.splitlines()
     first = json.loads(full[0])
     assert first["kind"] == "opportunity"
     event = first["event_ticker"]
@@ -63,9 +76,12 @@ def test_analyze_writes_an_opportunity_while_its_input_is_still_open(tmp_path: P
     last = max(i for i, m in enumerate(markets) if m.get("event_ticker") == event)
     assert markets[last + 1]["kind"] == "market" and markets[last + 1]["event_ticker"] != event
 
-    proc = subprocess.Popen([*KALASHI, "analyze", "--quiet", "-p", str(profile)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE,
-                            env=env(tmp_path))
+    proc = subprocess.Popen(
+        [*KALASHI, "analyze", "--quiet", "-p", str(profile)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env(tmp_path),
+    )
     assert proc.stdin is not None and proc.stdout is not None
     out: queue.Queue[bytes] = queue.Queue()
     stdout = proc.stdout
@@ -82,8 +98,9 @@ def test_analyze_writes_an_opportunity_while_its_input_is_still_open(tmp_path: P
         try:
             got = out.get(timeout=60)
         except queue.Empty:
-            raise AssertionError("analyze held its first opportunity back while its input was open: "
-                                 "records are not flushed one by one") from None
+            raise AssertionError(
+                "analyze held its first opportunity back while its input was open: records are not flushed one by one"
+            ) from None
     finally:
         proc.stdin.close()
     assert proc.wait(timeout=60) == 0
@@ -93,24 +110,48 @@ def test_analyze_writes_an_opportunity_while_its_input_is_still_open(tmp_path: P
 
 
 def test_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
-    p = subprocess.run(f"{sys.executable} -m kalashi_cli scan --source sim:seed=1,markets=3000 | head -n 2",
-                       shell=True, capture_output=True, env=env(tmp_path), timeout=120,
-                       executable="/bin/bash")
+    p = subprocess.run(
+        f"{sys.executable} -m kalashi_cli scan --source sim:seed=1,markets=3000 | head -n 2",
+        shell=True,
+        capture_output=True,
+        env=env(tmp_path),
+        timeout=120,
+        executable="/bin/bash",
+    )
     assert p.returncode == 0
     assert len(p.stdout.splitlines()) == 2
     assert b"Traceback" not in p.stderr and b"BrokenPipe" not in p.stderr, p.stderr
     # and the exit status of kalashi itself (PIPESTATUS) is 0
-    p2 = subprocess.run(f"{sys.executable} -m kalashi_cli scan --source sim:seed=1,markets=3000 | head -n 1 >/dev/null;"
-                        " echo ${PIPESTATUS[0]}", shell=True, capture_output=True, env=env(tmp_path), timeout=120,
-                        executable="/bin/bash")
+    p2 = subprocess.run(
+        f"{sys.executable} -m kalashi_cli scan --source sim:seed=1,markets=3000 | head -n 1 >/dev/null;"
+        " echo ${PIPESTATUS[0]}",
+        shell=True,
+        capture_output=True,
+        env=env(tmp_path),
+        timeout=120,
+        executable="/bin/bash",
+    )
     assert p2.stdout.strip() == b"0", p2.stderr
 
 
 def test_ctrl_c_stops_run_loop_cleanly(tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
-    proc = subprocess.Popen([*KALASHI, "run-loop", "--paper", "--source", "sim:seed=2,markets=400", "--interval", "0",
-                             "--journal", str(journal)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env(tmp_path))
+    proc = subprocess.Popen(
+        [
+            *KALASHI,
+            "run-loop",
+            "--paper",
+            "--source",
+            "sim:seed=2,markets=400",
+            "--interval",
+            "0",
+            "--journal",
+            str(journal),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env(tmp_path),
+    )
     assert proc.stdout is not None
     for _ in range(3):  # let it trade a little
         assert proc.stdout.readline().startswith(b'{"kind":"iteration"')

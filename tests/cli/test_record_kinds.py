@@ -43,13 +43,19 @@ def kinds_in_code() -> dict[str, set[str]]:
         for node in ast.walk(tree):
             kinds: list[str | None] = []
             if isinstance(node, ast.Dict):  # {"kind": "x", ...}
-                kinds += [_constant_kind(v) for k, v in zip(node.keys, node.values, strict=True)
-                          if k is not None and _constant_kind(k) == "kind"]
+                kinds += [
+                    _constant_kind(v)
+                    for k, v in zip(node.keys, node.values, strict=True)
+                    if k is not None and _constant_kind(k) == "kind"
+                ]
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
                 kinds += [_constant_kind(kw.value) for kw in node.keywords if kw.arg == "kind"]  # dict(kind="x")
             elif isinstance(node, ast.Assign):  # rec["kind"] = "x"
-                kinds += [_constant_kind(node.value) for t in node.targets
-                          if isinstance(t, ast.Subscript) and _constant_kind(t.slice) == "kind"]
+                kinds += [
+                    _constant_kind(node.value)
+                    for t in node.targets
+                    if isinstance(t, ast.Subscript) and _constant_kind(t.slice) == "kind"
+                ]
             for kind in kinds:
                 if kind is not None:
                     found.setdefault(kind, set()).add(str(path.relative_to(ROOT)))
@@ -60,8 +66,10 @@ def test_every_kind_the_code_builds_has_a_schema() -> None:
     found = kinds_in_code()
     assert {"market", "halt", "reconcile", "repair", "sim-exchange", "recording"} <= found.keys(), found
     missing = {k: sorted(v) for k, v in found.items() if k not in RECORD_TYPES}
-    assert not missing, (f"record kinds without a schema: {missing} — declare them in kalashi_cli/record_schema.py, "
-                         "run `python -m kalashi_cli.record_schema` and document them in docs/records.md")
+    assert not missing, (
+        f"record kinds without a schema: {missing} — declare them in kalashi_cli/record_schema.py, "
+        "run `python -m kalashi_cli.record_schema` and document them in docs/records.md"
+    )
 
 
 def test_every_schema_is_committed_and_documented() -> None:
@@ -102,24 +110,43 @@ def test_what_the_commands_write_matches_the_schemas(kalashi: Kalashi, tmp_path:
     cands = kalashi("correlate", *j, input=opps).stdout
     check(cands, seen)
     check(kalashi("order", "--paper", *j, input=cands).stdout, seen)
-    check(kalashi("run-loop", *j, "--source", SIM, "--iterations", "3", "--interval", "0", "--all-records").stdout, seen)
+    check(
+        kalashi("run-loop", *j, "--source", SIM, "--iterations", "3", "--interval", "0", "--all-records").stdout, seen
+    )
     check(kalashi("halt", *j, "--reason", "schema test").stdout, seen)
     check(kalashi("flatten", *j).stdout, seen)
     check(kalashi("resume", *j, "--confirm").stdout, seen)
     check(kalashi("reconcile", *j).stdout, seen)
     check(kalashi("metrics", *j, input="").stdout, seen)
     check(kalashi("heal", "--once", *j, "--source", SIM, code=None).stdout, seen)
-    assert {"market", "stats", "opportunity", "candidate", "order", "fill", "iteration", "halt", "resume",
-            "reconcile", "metrics", "health"} <= seen.keys(), seen
+    assert {
+        "market",
+        "stats",
+        "opportunity",
+        "candidate",
+        "order",
+        "fill",
+        "iteration",
+        "halt",
+        "resume",
+        "reconcile",
+        "metrics",
+        "health",
+    } <= seen.keys(), seen
 
 
 def test_a_reconcile_record_with_drift_uses_contract_units() -> None:
     from kalashi_cli.cli.safety_cmds import reconcile_record
     from kalashi_cli.reconcile import ReconcileReport
 
-    rep = ReconcileReport(resolved=[{"client_order_id": "c-1", "found": True, "order_id": "o-1", "late": True},
-                                    {"client_order_id": "c-2", "found": False}],
-                          position_drift={"KX-A": (1000, -250)}, balance_drift=(100_000_000, 350_000_000))
+    rep = ReconcileReport(
+        resolved=[
+            {"client_order_id": "c-1", "found": True, "order_id": "o-1", "late": True},
+            {"client_order_id": "c-2", "found": False},
+        ],
+        position_drift={"KX-A": (1000, -250)},
+        balance_drift=(100_000_000, 350_000_000),
+    )
     rec = reconcile_record(rep)
     jsonschema.validate(rec, schema_for("reconcile"))
     assert rec["position_drift"] == {"KX-A": ["10.00", "-2.50"]}
@@ -129,17 +156,36 @@ def test_a_reconcile_record_with_drift_uses_contract_units() -> None:
 def test_a_repair_record_matches_its_schema() -> None:
     from kalashi_cli.health import Repair
 
-    rec = Repair(ts_ms=1_764_000_000_000, action="restart", target="loop", ok=True,
-                 detail="exited with code 1; restart 1 of 5").to_record()
+    rec = Repair(
+        ts_ms=1_764_000_000_000, action="restart", target="loop", ok=True, detail="exited with code 1; restart 1 of 5"
+    ).to_record()
     jsonschema.validate(rec, schema_for("repair"))
 
 
 def test_sim_exchange_and_record_write_their_records(tmp_path: Path) -> None:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KALASHI_", "KALSHI_"))},
-           "KALASHI_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
-    p = subprocess.Popen([*KALASHI, "sim-exchange", "--port", "0", "--markets", "60", "--speed", "0",
-                          "--demo-keys", str(tmp_path / "keys"), "--quiet"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("KALASHI_", "KALSHI_"))},
+        "KALASHI_HOME": str(tmp_path / "home"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    p = subprocess.Popen(
+        [
+            *KALASHI,
+            "sim-exchange",
+            "--port",
+            "0",
+            "--markets",
+            "60",
+            "--speed",
+            "0",
+            "--demo-keys",
+            str(tmp_path / "keys"),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     try:
         assert p.stdout is not None
         line = p.stdout.readline().decode()
@@ -147,12 +193,32 @@ def test_sim_exchange_and_record_write_their_records(tmp_path: Path) -> None:
         ready = json.loads(line)
         jsonschema.validate(ready, schema_for("sim-exchange"))
         assert ready["demo_key"]["key_id"] in ready["keys"]
-        first = subprocess.run([*KALASHI, "scan", "--source", f"kalshi:{ready['url']}", "--limit", "1"],
-                               capture_output=True, env=env, timeout=60, check=True)
+        first = subprocess.run(
+            [*KALASHI, "scan", "--source", f"kalshi:{ready['url']}", "--limit", "1"],
+            capture_output=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
         event = records(first.stdout.decode())[0]["event_ticker"]
-        rec = subprocess.run([*KALASHI, "record", "--source", f"kalshi:{ready['url']}", "--events", event,
-                              "--duration", "1", "-o", str(tmp_path / "r.jsonl"), "--quiet"],
-                             capture_output=True, env=env, timeout=60)
+        rec = subprocess.run(
+            [
+                *KALASHI,
+                "record",
+                "--source",
+                f"kalshi:{ready['url']}",
+                "--events",
+                event,
+                "--duration",
+                "1",
+                "-o",
+                str(tmp_path / "r.jsonl"),
+                "--quiet",
+            ],
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
         assert rec.returncode == 0, rec.stderr
         assert rec.stdout.startswith(b'{"kind":"recording"'), rec.stdout
         jsonschema.validate(json.loads(rec.stdout), schema_for("recording"))
@@ -174,8 +240,11 @@ def test_rejected_and_denied_records_carry_a_stable_code(kalashi: Any, tmp_path:
     from kalashi_cli.record_schema import REJECTED_CODES
 
     j = ["--journal", str(tmp_path / "j.sqlite")]
-    cands = kalashi("correlate", *j, input=kalashi("analyze", input=kalashi(
-        "scan", "--source", "sim:seed=2,markets=600").stdout).stdout).stdout
+    cands = kalashi(
+        "correlate",
+        *j,
+        input=kalashi("analyze", input=kalashi("scan", "--source", "sim:seed=2,markets=600").stdout).stdout,
+    ).stdout
     rejected = [r for r in records(cands) if r["kind"] == "rejected"]
     assert rejected and {r["code"] for r in rejected} <= set(REJECTED_CODES)
     assert len({r["code"] for r in rejected}) < len({r["reason"] for r in rejected}), "codes group what reasons split"

@@ -10,14 +10,30 @@ from .conftest import Kalashi, records
 
 Shared = Callable[..., Path]
 
-CRYPTO = ("data", "kalshi-real", "crypto_ws_kxbtc15m",
-          "ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl")
+CRYPTO = (
+    "data",
+    "kalshi-real",
+    "crypto_ws_kxbtc15m",
+    "ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl",
+)
 
 
 def test_run_loop_replays_a_real_recording(kalashi: Kalashi, tmp_path: Path, shared: Shared) -> None:
     rec = shared(*CRYPTO)
-    out = records(kalashi("run-loop", "--paper", "--source", f"replay:{rec}", "--iterations", "5", "--interval", "0",
-                          "--journal", str(tmp_path / "j.sqlite")).stdout)
+    out = records(
+        kalashi(
+            "run-loop",
+            "--paper",
+            "--source",
+            f"replay:{rec}",
+            "--iterations",
+            "5",
+            "--interval",
+            "0",
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+        ).stdout
+    )
     assert [r["n"] for r in out] == [1, 2, 3, 4, 5]
     assert out[-1]["markets"] == 1, "the recorded market passes the prefilter once its ticker message arrived"
     assert out[-1]["source"].startswith(f"replay:{rec}")
@@ -31,13 +47,31 @@ def three_snapshot_recording(path: Path) -> Path:
     golden = Path(__file__).resolve().parents[1] / "data" / "kalshi_golden_2026-01" / "markets_list_response.json"
     body = json.loads(golden.read_text())["response"]
     t = 1_790_000_000_000
-    lines: list[dict[str, object]] = [{"t_ms": t, "src": "meta", "format": "kalashi-recording", "version": 1,
-                                       "env": "prod", "tickers": [], "events": [], "series": []}]
+    lines: list[dict[str, object]] = [
+        {
+            "t_ms": t,
+            "src": "meta",
+            "format": "kalashi-recording",
+            "version": 1,
+            "env": "prod",
+            "tickers": [],
+            "events": [],
+            "series": [],
+        }
+    ]
     for i in range(3):
         if i:
             lines.append({"t_ms": t + i * 1000, "src": "mark", "snapshot": i})
-        lines.append({"t_ms": t + i * 1000 + 1, "src": "rest", "endpoint": "GET /markets", "path": "/markets",
-                      "params": {"status": "open"}, "body": body})
+        lines.append(
+            {
+                "t_ms": t + i * 1000 + 1,
+                "src": "rest",
+                "endpoint": "GET /markets",
+                "path": "/markets",
+                "params": {"status": "open"},
+                "body": body,
+            }
+        )
     lines.append({"t_ms": t + 5000, "src": "end"})
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     return path
@@ -50,8 +84,10 @@ def test_a_loop_whose_recording_ends_stops_and_says_so(kalashi: Kalashi, tmp_pat
     assert [r["n"] for r in records(res.stdout)] == [1, 2, 3]
     start, end = res.stderr.splitlines()
     assert start.startswith("kalashi run-loop: paper trading on replay:")
-    assert end == (f"kalashi run-loop: stopped after 3 of 10 iterations: the recording {rec} has ended "
-                   "(every recorded event has been traded on) — record a longer one for more iterations")
+    assert end == (
+        f"kalashi run-loop: stopped after 3 of 10 iterations: the recording {rec} has ended "
+        "(every recorded event has been traded on) — record a longer one for more iterations"
+    )
     res = kalashi(*run, "--journal", str(tmp_path / "b.sqlite"))  # no --iterations: until the recording ends
     assert len(records(res.stdout)) == 3 and "stopped after 3 iterations: the recording" in res.stderr
     # it asked for no more than the recording holds: nothing to say; --quiet: nothing said

@@ -19,18 +19,35 @@ from .conftest import SIM, Kalashi, records
 from .test_experience import run_with_tty
 
 
-def recorded(rows: list[dict[str, Any]], *, limit: int | None = TABLE_ROWS, width: int = 140,
-             columns: dict[str, list[str]] | None = None) -> str:
+def recorded(
+    rows: list[dict[str, Any]],
+    *,
+    limit: int | None = TABLE_ROWS,
+    width: int = 140,
+    columns: dict[str, list[str]] | None = None,
+) -> str:
     con = Console(record=True, width=width, color_system=None, force_terminal=False)
     print_tables(rows, columns or {}, limit=limit, con=con)
     return con.export_text()
 
 
 def opportunity(i: int, score: str, *, legs: int = 1) -> dict[str, Any]:
-    return {"kind": "opportunity", "v": 1, "id": f"o{i}", "strategy": "value", "event_ticker": f"EV-{i}",
-            "legs": [{"ticker": f"EV-{i}-T{k}", "outcome": "yes", "action": "buy", "price": "0.4000",
-                      "count": "1.00"} for k in range(legs)],
-            "edge": "0.0330", "edge_pct": "0.0825", "score": score, "reason": f"because {i}", "_line": i}
+    return {
+        "kind": "opportunity",
+        "v": 1,
+        "id": f"o{i}",
+        "strategy": "value",
+        "event_ticker": f"EV-{i}",
+        "legs": [
+            {"ticker": f"EV-{i}-T{k}", "outcome": "yes", "action": "buy", "price": "0.4000", "count": "1.00"}
+            for k in range(legs)
+        ],
+        "edge": "0.0330",
+        "edge_pct": "0.0825",
+        "score": score,
+        "reason": f"because {i}",
+        "_line": i,
+    }
 
 
 def test_analyze_table_is_sorted_by_score_with_the_market_ticker_and_percentages() -> None:
@@ -48,9 +65,22 @@ def test_analyze_table_is_sorted_by_score_with_the_market_ticker_and_percentages
 
 
 def test_scan_table_shows_the_top_markets_by_volume() -> None:
-    rows = [{"kind": "market", "v": 1, "ticker": f"M-{i}", "status": "active", "yes_bid": "0.1000",
-             "yes_ask": "0.2000", "no_bid": "0.8000", "no_ask": "0.9000", "volume": f"{i * 10}.00",
-             "open_interest": "5.00", "_line": i} for i in range(50)]
+    rows = [
+        {
+            "kind": "market",
+            "v": 1,
+            "ticker": f"M-{i}",
+            "status": "active",
+            "yes_bid": "0.1000",
+            "yes_ask": "0.2000",
+            "no_bid": "0.8000",
+            "no_ask": "0.9000",
+            "volume": f"{i * 10}.00",
+            "open_interest": "5.00",
+            "_line": i,
+        }
+        for i in range(50)
+    ]
     text = recorded(rows)
     body = [ln for ln in text.splitlines() if ln.startswith("│")]
     assert text.startswith("market (50) — top 20 by volume") and len(body) == 20
@@ -77,8 +107,10 @@ def test_a_narrow_terminal_keeps_tickers_whole_and_cuts_the_prose() -> None:
 
 
 def test_states_and_health_words_are_coloured_unless_no_color() -> None:
-    rows = [{"kind": "health", "v": 1, "name": n, "status": s, "detail": "d", "latency_ms": "1"}
-            for n, s in (("a", "ok"), ("b", "degraded"), ("c", "failed"))]
+    rows = [
+        {"kind": "health", "v": 1, "name": n, "status": s, "detail": "d", "latency_ms": "1"}
+        for n, s in (("a", "ok"), ("b", "degraded"), ("c", "failed"))
+    ]
     con = Console(record=True, width=100, force_terminal=True, color_system="standard")
     print_tables(rows, {"health": ["name", "status", "detail"]}, limit=TABLE_ROWS, con=con)
     styled = con.export_text(styles=True)
@@ -86,8 +118,9 @@ def test_states_and_health_words_are_coloured_unless_no_color() -> None:
 
 
 def test_scan_and_analyze_on_a_real_terminal(tmp_path: Path, kalashi: Kalashi) -> None:
-    code, out, _ = run_with_tty(["scan", "--source", "sim:seed=1,markets=600"], tmp_path, tty="stdout",
-                                NO_COLOR="1", COLUMNS="150")
+    code, out, _ = run_with_tty(
+        ["scan", "--source", "sim:seed=1,markets=600"], tmp_path, tty="stdout", NO_COLOR="1", COLUMNS="150"
+    )
     text = out.decode()
     assert code == 0 and "top 20 by volume" in text and "more, use --format jsonl" in text, text[:500]
     assert len([ln for ln in text.splitlines() if ln.startswith("│")]) == 20
@@ -133,25 +166,54 @@ def test_metrics_of_an_empty_account_say_n_a_not_zero(kalashi: Kalashi, tmp_path
 def test_metrics_show_dollars_and_percentages_rounded_like_run_loop() -> None:
     from kalashi_cli.cli.common import usd
 
-    m = {"equity": "1234.5650", "cash": "99.994999", "realized_pnl": "12.3450", "unrealized_pnl": "-0.0050",
-         "fees_paid": "0.0035", "trades": 8, "wins": 5, "losses": 3, "win_rate": "0.625", "max_drawdown_pct": "2.5",
-         "consecutive_wins": 2, "consecutive_losses": 0, "open_positions": 1, "iterations": 4,
-         "equity_marked": "34.5650", "equity_settled": "1200", "turnover": "250.125", "open_trades": 1,
-         "performance": {"sharpe": "0.4567", "sortino": None, "exposure_weighted_return": "0.0512"},
-         "execution": {"orders": 10, "avg_latency_ms": "51.234", "avg_slippage_pct": "0.1234", "fill_rate": "0.8125"},
-         "cache": {"hits": 3, "misses": 1, "hit_rate": "0.75"}, "api": {"calls": 40, "calls_per_iteration": "10"},
-         "per_strategy": {"value": {"trades": 8, "wins": 5, "pnl": "12.3450", "realized_pnl": "12.3450",
-                                   "win_rate": "0.625", "open_trades": 1, "unrealized_pnl": "-0.0050",
-                                   "fees": "0.0035", "turnover": "250.125",
-                                   "markouts": {"1m": "0.0194", "5m": "-0.0021", "settlement": None}}},
-         "recommendations": []}
+    m = {
+        "equity": "1234.5650",
+        "cash": "99.994999",
+        "realized_pnl": "12.3450",
+        "unrealized_pnl": "-0.0050",
+        "fees_paid": "0.0035",
+        "trades": 8,
+        "wins": 5,
+        "losses": 3,
+        "win_rate": "0.625",
+        "max_drawdown_pct": "2.5",
+        "consecutive_wins": 2,
+        "consecutive_losses": 0,
+        "open_positions": 1,
+        "iterations": 4,
+        "equity_marked": "34.5650",
+        "equity_settled": "1200",
+        "turnover": "250.125",
+        "open_trades": 1,
+        "performance": {"sharpe": "0.4567", "sortino": None, "exposure_weighted_return": "0.0512"},
+        "execution": {"orders": 10, "avg_latency_ms": "51.234", "avg_slippage_pct": "0.1234", "fill_rate": "0.8125"},
+        "cache": {"hits": 3, "misses": 1, "hit_rate": "0.75"},
+        "api": {"calls": 40, "calls_per_iteration": "10"},
+        "per_strategy": {
+            "value": {
+                "trades": 8,
+                "wins": 5,
+                "pnl": "12.3450",
+                "realized_pnl": "12.3450",
+                "win_rate": "0.625",
+                "open_trades": 1,
+                "unrealized_pnl": "-0.0050",
+                "fees": "0.0035",
+                "turnover": "250.125",
+                "markouts": {"1m": "0.0194", "5m": "-0.0021", "settlement": None},
+            }
+        },
+        "recommendations": [],
+    }
     rows = shown_metrics(m, ("HALTED", "operator halt"))
     assert rows["equity"] == "$1,234.57" == usd("1234.5650") and rows["cash"] == "$99.99"
     assert rows["realized P&L"] == "+$12.35" and rows["unrealized P&L"] == "-$0.01" and rows["fees paid"] == "$0.00"
     assert rows["win rate"] == "62.5%" and rows["fill rate"] == "81.3%" and rows["cache hit rate"] == "75.0%"
     assert rows["max drawdown"] == "2.50%" and rows["avg slippage"] == "0.12%" and rows["avg latency"] == "51 ms"
     assert rows["closed trades"] == "8 (5 won, 3 lost)" and rows["trading state"] == "HALTED (operator halt)"
-    assert rows["equity on marks"] == "$34.57" and rows["equity settled"] == "$1,200.00" and rows["turnover"] == "$250.13"
+    assert (
+        rows["equity on marks"] == "$34.57" and rows["equity settled"] == "$1,200.00" and rows["turnover"] == "$250.13"
+    )
     assert rows["Sharpe / Sortino (per iteration)"] == "0.46 / n/a" and rows["exposure-weighted return"] == "5.1%"
 
 

@@ -37,12 +37,21 @@ def test_where_a_source_gets_its_books(monkeypatch: pytest.MonkeyPatch) -> None:
     assert source_venue("kalshi-demo,ws=1") == SIMX  # kalshi-demo follows the override, like the source itself
 
 
-@pytest.mark.parametrize(("mode", "spec", "ok"), [
-    ("paper", "kalshi", True), ("paper", "replay:/r.jsonl", True), ("demo", "kalshi-demo,ws=1", True),
-    ("demo", "sim", False), ("demo", "kalshi", False), ("demo", "replay:/r.jsonl", False),
-    ("demo", f"kalshi:{SIMX}", False), ("live", "kalshi,ws=0", True), ("live", "kalshi-demo", False),
-    ("live", "sim:seed=3", False),
-])
+@pytest.mark.parametrize(
+    ("mode", "spec", "ok"),
+    [
+        ("paper", "kalshi", True),
+        ("paper", "replay:/r.jsonl", True),
+        ("demo", "kalshi-demo,ws=1", True),
+        ("demo", "sim", False),
+        ("demo", "kalshi", False),
+        ("demo", "replay:/r.jsonl", False),
+        ("demo", f"kalshi:{SIMX}", False),
+        ("live", "kalshi,ws=0", True),
+        ("live", "kalshi-demo", False),
+        ("live", "sim:seed=3", False),
+    ],
+)
 def test_check_venue(mode: str, spec: str, ok: bool) -> None:
     if ok:
         check_venue(mode, spec)
@@ -60,18 +69,20 @@ def demo_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(tmp_path / "no-such.key"))
 
 
-@pytest.mark.parametrize("args", [
-    ["run-loop", "--demo", "-n", "1", "--source", "sim"],
-    ["run-loop", "--demo", "-n", "1", "--seed", "3"],  # --seed means the sim
-    ["serve-bridge", "--demo", "--source", "sim:seed=1", "--no-open"],
-    ["mcp-serve", "--demo", "--source", "sim"],
-    ["mcp-serve", "--demo", "--allow-trading", "--source", "replay:/tmp/r.jsonl"],
-    ["order", "--demo", "--source", "sim"],
-    ["flatten", "--demo", "--source", "sim"],
-    ["run-loop", "--live", "-n", "1", "--source", "kalshi-demo"],
-])
-def test_every_trading_command_refuses_a_foreign_source(args: list[str], demo_key: None,
-                                                        _isolated_home: Path) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run-loop", "--demo", "-n", "1", "--source", "sim"],
+        ["run-loop", "--demo", "-n", "1", "--seed", "3"],  # --seed means the sim
+        ["serve-bridge", "--demo", "--source", "sim:seed=1", "--no-open"],
+        ["mcp-serve", "--demo", "--source", "sim"],
+        ["mcp-serve", "--demo", "--allow-trading", "--source", "replay:/tmp/r.jsonl"],
+        ["order", "--demo", "--source", "sim"],
+        ["flatten", "--demo", "--source", "sim"],
+        ["run-loop", "--live", "-n", "1", "--source", "kalshi-demo"],
+    ],
+)
+def test_every_trading_command_refuses_a_foreign_source(args: list[str], demo_key: None, _isolated_home: Path) -> None:
     res = CliRunner().invoke(app, args, input="")
     assert res.exit_code == 2, (res.stderr, res.exception)
     assert "orders go to" in res.stderr and "--allow-foreign-source" in res.stderr

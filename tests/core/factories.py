@@ -12,13 +12,36 @@ def lv(*pairs: tuple[str, str]) -> tuple[tuple[Price, Count], ...]:
     return tuple((parse_price(p), parse_count(s)) for p, s in pairs)
 
 
-def market(ticker: str = "KXTEST-26JAN01-A", *, event: str = "KXTEST-26JAN01", yes: tuple = (), no: tuple = (),
-           status: str = "active", fee_type: str = "quadratic", mult: int = MULT_SCALE,
-           grid: tuple[TickBand, ...] = CENT_GRID, category: str = "Crypto", **kw: object) -> Market:
-    return Market(ticker=ticker, event_ticker=event, series_ticker=event.split("-")[0], title=f"Test {ticker}",
-                  category=category, status=status, close_time="2026-06-01T00:00:00Z", yes_bids=yes, no_bids=no,
-                  volume=parse_count("1000"), open_interest=parse_count("500"), fee_type=fee_type,
-                  fee_multiplier=mult, price_ranges=grid, **kw)  # type: ignore[arg-type]
+def market(
+    ticker: str = "KXTEST-26JAN01-A",
+    *,
+    event: str = "KXTEST-26JAN01",
+    yes: tuple = (),
+    no: tuple = (),
+    status: str = "active",
+    fee_type: str = "quadratic",
+    mult: int = MULT_SCALE,
+    grid: tuple[TickBand, ...] = CENT_GRID,
+    category: str = "Crypto",
+    **kw: object,
+) -> Market:
+    return Market(
+        ticker=ticker,
+        event_ticker=event,
+        series_ticker=event.split("-")[0],
+        title=f"Test {ticker}",
+        category=category,
+        status=status,
+        close_time="2026-06-01T00:00:00Z",
+        yes_bids=yes,
+        no_bids=no,
+        volume=parse_count("1000"),
+        open_interest=parse_count("500"),
+        fee_type=fee_type,
+        fee_multiplier=mult,
+        price_ranges=grid,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def strike(ticker: str, k: str, yes: tuple, no: tuple, event: str = "KXLAD-26JAN01", kind: str = "greater") -> Market:

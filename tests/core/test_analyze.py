@@ -35,8 +35,12 @@ def leg_costs(o: Opportunity, by: dict[str, Market]) -> tuple[int, int]:
 
 def test_no_basket_on_mutually_exclusive_event() -> None:
     # three exclusive outcomes, YES bid 0.40 on each → NO offered at 0.60: 1.80 for a basket paying ≥ 2
-    ms = [market(f"E-{c}", event="E", yes=lv(("0.40", "40"), ("0.30", "100")), no=lv(("0.50", "40")),
-                 mutually_exclusive=True) for c in "ABC"]
+    ms = [
+        market(
+            f"E-{c}", event="E", yes=lv(("0.40", "40"), ("0.30", "100")), no=lv(("0.50", "40")), mutually_exclusive=True
+        )
+        for c in "ABC"
+    ]
     ops = [o for o in run(ms) if o.strategy == "arbitrage"]
     assert len(ops) == 1
     o = ops[0]
@@ -85,8 +89,10 @@ def test_spread_quotes_both_sides_one_tick_inside_and_post_only() -> None:
     """The market maker quotes a YES bid and a NO bid (a YES ask), each one tick inside the touch."""
     m = market("S-1", yes=lv(("0.40", "30")), no=lv(("0.50", "30")), fee_type="quadratic_with_maker_fees")
     ops = sorted((o for o in run([m]) if o.strategy == "spread"), key=lambda o: o.legs[0].outcome, reverse=True)
-    assert [(o.legs[0].outcome, o.legs[0].price) for o in ops] == [("yes", parse_price("0.41")),
-                                                                    ("no", parse_price("0.51"))]
+    assert [(o.legs[0].outcome, o.legs[0].price) for o in ops] == [
+        ("yes", parse_price("0.41")),
+        ("no", parse_price("0.51")),
+    ]
     for o in ops:
         assert o.maker and o.legs[0].count == 5 * COUNT_SCALE  # spread.quote_size
         assert o.edge < (parse_price("0.45") - parse_price("0.41")) * COUNT_SCALE  # fee and allowance deducted
@@ -120,8 +126,18 @@ def _book(raw: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 @given(st.lists(st.tuples(levels, levels), min_size=2, max_size=6), st.booleans())
 def test_mutually_exclusive_arbitrage_pays_at_least_its_edge_in_every_outcome(books: list, exhaustive: bool) -> None:
     n = len(books)
-    ms = [market(f"M-{i}", event="M", yes=_book(y), no=_book(no_), mutually_exclusive=True, exhaustive=exhaustive,
-                 event_market_count=n) for i, (y, no_) in enumerate(books)]
+    ms = [
+        market(
+            f"M-{i}",
+            event="M",
+            yes=_book(y),
+            no=_book(no_),
+            mutually_exclusive=True,
+            exhaustive=exhaustive,
+            event_market_count=n,
+        )
+        for i, (y, no_) in enumerate(books)
+    ]
     # keep books uncrossed: a YES bid below the YES ask
     ms = [m for m in ms if m.yes_bid is None or m.yes_ask is None or m.yes_bid < m.yes_ask]
     if len(ms) != n:
@@ -134,8 +150,7 @@ def test_mutually_exclusive_arbitrage_pays_at_least_its_edge_in_every_outcome(bo
         size = o.legs[0].count
         winners = list(range(n)) + ([] if exhaustive else [None])
         for w in winners:
-            pays = sum(size for i, leg in enumerate(o.legs)
-                       if (leg.outcome == "yes") == (leg.ticker == f"M-{w}"))
+            pays = sum(size for i, leg in enumerate(o.legs) if (leg.outcome == "yes") == (leg.ticker == f"M-{w}"))
             assert pays * ONE_DOLLAR - cost - fees >= o.edge * size // COUNT_SCALE, (w, o.reason)
             assert o.edge >= 5000  # min_edge $0.005 per basket
 
@@ -146,8 +161,12 @@ def test_with_books_is_replace_for_the_ladders() -> None:
 
     from kalashi_cli.domain import with_books
 
-    m = replace(strike("KXLAD-26JAN01-T50", "50", yes=lv(("0.40", "5"), ("0.39", "7")), no=lv(("0.55", "3"))),
-                forecast_p=parse_price("0.47"), volume=Count(1234), close_ts_ms=99)
+    m = replace(
+        strike("KXLAD-26JAN01-T50", "50", yes=lv(("0.40", "5"), ("0.39", "7")), no=lv(("0.55", "3"))),
+        forecast_p=parse_price("0.47"),
+        volume=Count(1234),
+        close_ts_ms=99,
+    )
     yes, no = m.yes_bids[:1], ()
     fast, slow = with_books(m, yes, no), replace(m, yes_bids=yes, no_bids=no)
     assert fast == slow and type(fast) is Market
@@ -160,8 +179,10 @@ def test_with_books_is_replace_for_the_ladders() -> None:
 def test_ladder_arbitrage_pays_at_least_its_edge_wherever_the_value_lands(books: list, kind: str) -> None:
     """Both one-sided ladders ("above K" with floor_strike, "below K" with cap_strike), random books."""
     strikes = [100 + 10 * i for i in range(len(books))]
-    ms = [strike(f"L-{k}", str(k), yes=_book(y), no=_book(no_), kind=kind)
-          for k, (y, no_) in zip(strikes, books, strict=True)]
+    ms = [
+        strike(f"L-{k}", str(k), yes=_book(y), no=_book(no_), kind=kind)
+        for k, (y, no_) in zip(strikes, books, strict=True)
+    ]
     if any(m.yes_bid is not None and m.yes_ask is not None and m.yes_bid >= m.yes_ask for m in ms):
         return  # crossed book: not a market state
     by = {m.ticker: m for m in ms}
@@ -189,8 +210,11 @@ def test_an_inverted_below_ladder_is_found() -> None:
 def test_the_cache_hits_across_iterations_when_events_outnumber_it() -> None:
     """300 two-market events through a 200-entry cache, twice: plain LRU would never hit; we hit every kept event."""
     assert PROFILE.analyze.cache.max_entries == 200
-    ms = [market(f"E{i}-{x}", event=f"E{i}", yes=lv(("0.40", "10")), no=lv(("0.55", "10")), mutually_exclusive=True)
-          for i in range(300) for x in "AB"]
+    ms = [
+        market(f"E{i}-{x}", event=f"E{i}", yes=lv(("0.40", "10")), no=lv(("0.55", "10")), mutually_exclusive=True)
+        for i in range(300)
+        for x in "AB"
+    ]
     a = Analyzer(PROFILE)
     list(a.analyze(ms))
     assert (a.stats.hits, a.stats.misses) == (0, 300)

@@ -33,10 +33,13 @@ from .factories import FakeSource, lv, market, strike
 
 P = load_profile("default")
 #: caps out of the way, so that cash is what binds
-ROOMY = msgspec.structs.replace(P, risk=msgspec.structs.replace(P.risk, max_daily_cost=Decimal(1000),
-                                                                 max_order_cost=Decimal(100)),
-                                analyze=msgspec.structs.replace(P.analyze, spread=msgspec.structs.replace(
-                                    P.analyze.spread, quote_size=Decimal(10))))
+ROOMY = msgspec.structs.replace(
+    P,
+    risk=msgspec.structs.replace(P.risk, max_daily_cost=Decimal(1000), max_order_cost=Decimal(100)),
+    analyze=msgspec.structs.replace(
+        P.analyze, spread=msgspec.structs.replace(P.analyze.spread, quote_size=Decimal(10))
+    ),
+)
 
 
 def resting(ticker: str, side: str, price: str, count: int, coid: str = "mine") -> ExchangeOrder:
@@ -51,11 +54,14 @@ def test_own_orders_come_out_of_the_book_and_what_lies_behind_them_is_out_of_rea
     ours = [resting("A", "bid", "0.03", 500)]  # our 5 YES at 0.03 are part of the exchange's book
     seen = without_own_orders(m, ours, included=True)
     assert seen.yes_bids == ((parse_price("0.05"), 1000),), "our size comes off, and nothing at or below our bid"
-    assert without_own_orders(m, ours, included=True, reach=False).yes_bids == lv(("0.05", "10"), ("0.03", "15"),
-                                                                                  ("0.02", "30"))
+    assert without_own_orders(m, ours, included=True, reach=False).yes_bids == lv(
+        ("0.05", "10"), ("0.03", "15"), ("0.02", "30")
+    )
     assert without_own_orders(m, ours, included=False).yes_bids == lv(("0.05", "10"))
     assert without_own_orders(m, [], included=True) is m
-    assert crosses_own(OrderIntent("x", "A", "ask", parse_price("0.03"), Count(100)), ours) is not None  # sells into our bid
+    assert (
+        crosses_own(OrderIntent("x", "A", "ask", parse_price("0.03"), Count(100)), ours) is not None
+    )  # sells into our bid
     assert crosses_own(OrderIntent("x", "A", "ask", parse_price("0.04"), Count(100)), ours) is None
     assert crosses_own(OrderIntent("x", "A", "bid", parse_price("0.50"), Count(100)), ours) is None  # same side
 
@@ -70,8 +76,9 @@ def own_quote_world() -> tuple[list, list]:
 def test_a_book_containing_our_own_quote_yields_no_leg_against_it() -> None:
     markets, ours = own_quote_world()
     raw = list(Analyzer(P).analyze(markets, as_of_ms=1, src="t"))
-    assert any(leg.ticker == "OQ-A" and leg.outcome == "no" for o in raw for leg in o.legs), \
+    assert any(leg.ticker == "OQ-A" and leg.outcome == "no" for o in raw for leg in o.legs), (
         "without taking our quote out, the basket trades against it"
+    )
     for included in (True, False):
         clean = list(Analyzer(P).analyze(own_books(markets, ours, included=included), as_of_ms=1, src="t"))
         assert not any(leg.ticker == "OQ-A" and leg.outcome == "no" for o in clean for leg in o.legs)
@@ -84,8 +91,9 @@ def test_the_loop_never_trades_against_its_own_quote_and_order_refuses_a_leg_tha
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(P.paper.starting_balance))
     broker.books_include_own_orders = True  # as on Kalshi: the source shows our quote
     broker.on_market_data(markets, SourceEvents(now_ms=src.now_ms()))
-    quote = OrderIntent("our-quote", "OQ-A", "bid", parse_price("0.02"), Count(1000), time_in_force="good_till_canceled",
-                        post_only=True)
+    quote = OrderIntent(
+        "our-quote", "OQ-A", "bid", parse_price("0.02"), Count(1000), time_in_force="good_till_canceled", post_only=True
+    )
     j.record_intent(quote, strategy="spread", opportunity_id="op-q")
     j.record_ack("our-quote", broker.submit(quote).order_id, broker.orders(status=OrderStatus.RESTING)[0], [])
     res = TradingLoop(P, src, broker, j).run_iteration()
@@ -93,13 +101,31 @@ def test_the_loop_never_trades_against_its_own_quote_and_order_refuses_a_leg_tha
     assert not any(leg["ticker"] == "OQ-A" and leg["outcome"] == "no" for leg in legs)
     assert not any(r["kind"] == "order" and r["ticker"] == "OQ-A" for r in res.records)
     # a candidate built elsewhere (a pipe, an agent) that would sell into our own bid is refused
-    o = Opportunity(id="op-self", strategy="value", event_ticker="OQ", legs=(Leg("OQ-A", "yes", "buy", Price(200), Count(500)),),
-                    edge=Money(1), edge_pct=Decimal(0), fees=Money(0), confidence=Decimal(1), liquidity=Decimal(1),
-                    score=Decimal(0), reason="t", cost=Money(2_000), maker=True)
+    o = Opportunity(
+        id="op-self",
+        strategy="value",
+        event_ticker="OQ",
+        legs=(Leg("OQ-A", "yes", "buy", Price(200), Count(500)),),
+        edge=Money(1),
+        edge_pct=Decimal(0),
+        fees=Money(0),
+        confidence=Decimal(1),
+        liquidity=Decimal(1),
+        score=Decimal(0),
+        reason="t",
+        cost=Money(2_000),
+        maker=True,
+    )
     j.upsert_order(resting("OQ-B", "ask", "0.019", 100, coid="our-ask"))  # we offer YES on B at 1.9c
-    o = replace(o, legs=(Leg("OQ-B", "yes", "buy", Price(200), Count(500)),))  # a quote to buy YES on B at 2c crosses it
+    o = replace(
+        o, legs=(Leg("OQ-B", "yes", "buy", Price(200), Count(500)),)
+    )  # a quote to buy YES on B at 2c crosses it
     gate = RiskGate(P, j, load_portfolio(j, money(P.paper.starting_balance)), TradingState.ACTIVE)
-    out = list(OrderExecutor(P, broker, j, gate, src.books).execute(Candidate(o, "g", Money(0), Count(500), Decimal(0), Money(0))))
+    out = list(
+        OrderExecutor(P, broker, j, gate, src.books).execute(
+            Candidate(o, "g", Money(0), Count(500), Decimal(0), Money(0))
+        )
+    )
     assert [(d.rule, d.ticker) for d in out] == [("own-order", "OQ-B")], out
     broker.close()
     j.close()
@@ -131,8 +157,9 @@ def test_with_too_little_cash_the_arbitrage_is_funded_before_the_spread(tmp_path
     j = Journal(tmp_path / "journal-paper.sqlite")
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(ROOMY.paper.starting_balance))
     broker.on_market_data(markets, SourceEvents(now_ms=src.now_ms()))
-    hold = OrderIntent("hold", "ZZ-1", "bid", parse_price("0.50"), Count(17_000), time_in_force="good_till_canceled",
-                       post_only=True)  # $88.40 of the $100 held by a resting order: $11.60 is free, which
+    hold = OrderIntent(
+        "hold", "ZZ-1", "bid", parse_price("0.50"), Count(17_000), time_in_force="good_till_canceled", post_only=True
+    )  # $88.40 of the $100 held by a resting order: $11.60 is free, which
     # funds the ladder (10 baskets, $9.75) or the quote ($3.20) first, not both
     j.record_intent(hold, strategy="manual", opportunity_id="op-hold")  # not a quote the market maker manages
     j.record_ack("hold", broker.submit(hold).order_id, broker.orders(status=OrderStatus.RESTING)[0], [])
@@ -152,13 +179,31 @@ def test_with_too_little_cash_the_arbitrage_is_funded_before_the_spread(tmp_path
 
 def test_rank_key_puts_riskless_first_then_profit_per_dollar_of_capital() -> None:
     def o(strategy: str, edge: int, cost: int, collateral: int = 0, oid: str = "x") -> Opportunity:
-        return Opportunity(id=oid, strategy=strategy, event_ticker="E", legs=(), edge=edge,  # type: ignore[arg-type]
-                           edge_pct=Decimal(0), fees=Money(0), confidence=Decimal(1), liquidity=Decimal(1),
-                           score=Decimal(1), reason="", cost=Money(cost), collateral=Money(collateral))
+        return Opportunity(
+            id=oid,
+            strategy=strategy,
+            event_ticker="E",
+            legs=(),
+            edge=edge,  # type: ignore[arg-type]
+            edge_pct=Decimal(0),
+            fees=Money(0),
+            confidence=Decimal(1),
+            liquidity=Decimal(1),
+            score=Decimal(1),
+            reason="",
+            cost=Money(cost),
+            collateral=Money(collateral),
+        )
 
-    ranked = sorted([o("spread", 90_000, 300_000, oid="s"), o("arbitrage", 5_000, 990_000, oid="a"),
-                     o("arbitrage", 5_000, 990_000, collateral=500_000, oid="n"), o("value", 60_000, 600_000, oid="v")],
-                    key=rank_key)
+    ranked = sorted(
+        [
+            o("spread", 90_000, 300_000, oid="s"),
+            o("arbitrage", 5_000, 990_000, oid="a"),
+            o("arbitrage", 5_000, 990_000, collateral=500_000, oid="n"),
+            o("value", 60_000, 600_000, oid="v"),
+        ],
+        key=rank_key,
+    )
     assert [x.id for x in ranked] == ["n", "a", "s", "v"]
 
 
@@ -194,12 +239,15 @@ def test_the_matching_engine_charges_a_no_basket_what_kalshi_would(exclusive: bo
     eng = MatchingEngine(now_ms=1)
     eng.open_account("u", Money(ONE_DOLLAR * 100))
     for t in ("E-A", "E-B", "E-C"):
-        eng.apply_market(market(t, event="E", yes=lv(("0.30", "10")), no=lv(("0.60", "10")),
-                                mutually_exclusive=exclusive))
+        eng.apply_market(
+            market(t, event="E", yes=lv(("0.30", "10")), no=lv(("0.60", "10")), mutually_exclusive=exclusive)
+        )
     results: list[Count | str | None] = []
     for i, t in enumerate(("E-A", "E-B", "E-C")):
         try:
-            ack = eng.submit("u", OrderIntent(f"n{i}", t, "ask", parse_price("0.30"), Count(100), time_in_force="fill_or_kill"))
+            ack = eng.submit(
+                "u", OrderIntent(f"n{i}", t, "ask", parse_price("0.30"), Count(100), time_in_force="fill_or_kill")
+            )
             results.append(ack.fill_count)
         except OrderRejected as e:
             results.append(e.code)
@@ -224,8 +272,17 @@ def test_the_matching_engine_charges_a_no_basket_what_kalshi_would(exclusive: bo
 def test_a_basket_of_one_contract_is_refused_when_per_order_fee_rounding_eats_its_edge(tmp_path: Path) -> None:
     # 12 exclusive outcomes, NO offered at 91.05c: a hundred contracts earn $0.00554 a basket after fees
     # (over the $0.005 minimum); one contract per order pays each leg's fee rounded up to $0.0001 — $0.0044
-    legs = [market(f"TW-{i}", event="TW", yes=lv(("0.0895", "100")), no=lv(("0.90", "100")), mutually_exclusive=True,
-                   grid=(TickBand(Price(0), ONE_DOLLAR, Price(5)),)) for i in range(12)]
+    legs = [
+        market(
+            f"TW-{i}",
+            event="TW",
+            yes=lv(("0.0895", "100")),
+            no=lv(("0.90", "100")),
+            mutually_exclusive=True,
+            grid=(TickBand(Price(0), ONE_DOLLAR, Price(5)),),
+        )
+        for i in range(12)
+    ]
     found = [o for o in Analyzer(P).analyze(legs, as_of_ms=1, src="t") if o.strategy == "arbitrage"]
     src = FakeSource(legs)
     j = Journal(tmp_path / "journal-paper.sqlite")
@@ -253,8 +310,11 @@ def test_each_opportunity_keeps_the_time_and_source_of_its_own_capture(tmp_path:
 
     m = market("VT-1", event="VT", yes=lv(("0.30", "100")), no=lv(("0.50", "100")))
     lines = []
-    for ts, src in (("2026-01-01T00:00:00Z", "cap-1"), ("2026-01-01T00:00:10Z", "cap-2"),
-                    ("2026-01-01T00:00:10Z", "cap-2")):
+    for ts, src in (
+        ("2026-01-01T00:00:00Z", "cap-1"),
+        ("2026-01-01T00:00:10Z", "cap-2"),
+        ("2026-01-01T00:00:10Z", "cap-2"),
+    ):
         rec = market_record(m)
         rec.update(ts=ts, src=src)
         lines.append(json.dumps(rec))
@@ -265,8 +325,12 @@ def test_each_opportunity_keeps_the_time_and_source_of_its_own_capture(tmp_path:
     assert res.exit_code == 0, res.stderr
     opps = [json.loads(x) for x in res.stdout.splitlines() if '"opportunity"' in x]
     opps = [o for o in opps if o["legs"][0]["outcome"] == "yes"]  # the market maker's YES bids (a NO bid too)
-    assert [(o["as_of_ms"], o["src"]) for o in opps] == [(1_767_225_600_000, "cap-1"), (1_767_225_610_000, "cap-2"),
-                                                         (1_767_225_610_000, "cap-2"), (1_767_225_610_000, "cap-3")]
+    assert [(o["as_of_ms"], o["src"]) for o in opps] == [
+        (1_767_225_600_000, "cap-1"),
+        (1_767_225_610_000, "cap-2"),
+        (1_767_225_610_000, "cap-2"),
+        (1_767_225_610_000, "cap-3"),
+    ]
     ids = [o["id"] for o in opps]
     assert ids[1] == ids[2], "the same trade on the same books: the same id"
     assert len({ids[0], ids[1], ids[3]}) == 3, "other books, other ids"
@@ -284,15 +348,19 @@ def test_no_strategy_opens_within_its_stop_before_the_close_and_quotes_expire_be
 
     strategies = {o.strategy for o in Analyzer(P).analyze([closing_in(3600)], as_of_ms=now, src="t")}
     assert strategies == {"spread", "value"}
-    assert {o.strategy for o in Analyzer(P).analyze([closing_in(400)], as_of_ms=now, src="t")} == {"value"}, \
+    assert {o.strategy for o in Analyzer(P).analyze([closing_in(400)], as_of_ms=now, src="t")} == {"value"}, (
         "spread stops 600 s before the close, value 300 s"
+    )
     assert not list(Analyzer(P).analyze([closing_in(200)], as_of_ms=now, src="t"))
     # a quote placed an hour before the close expires 600 s before it, not 600 s after it is placed
     src = FakeSource([closing_in(900)], now_ms=now)
     j = Journal(tmp_path / "journal-paper.sqlite")
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(P.paper.starting_balance))
-    (quote,) = [o for o in Analyzer(P).analyze([closing_in(900)], as_of_ms=now, src="t")
-                if o.strategy == "spread" and o.legs[0].outcome == "yes"]
+    (quote,) = [
+        o
+        for o in Analyzer(P).analyze([closing_in(900)], as_of_ms=now, src="t")
+        if o.strategy == "spread" and o.legs[0].outcome == "yes"
+    ]
     gate = RiskGate(P, j, load_portfolio(j, money(P.paper.starting_balance)), TradingState.ACTIVE)
     ex = OrderExecutor(P, broker, j, gate, src.books, now_ms=src.now_ms)
     out = list(ex.execute(Candidate(quote, "g", Money(0), Count(100), Decimal(0), Money(0))))
@@ -303,8 +371,11 @@ def test_no_strategy_opens_within_its_stop_before_the_close_and_quotes_expire_be
     src._now = now + 301_000  # past close − 600 s
     broker.on_market_data([closing_in(900)], SourceEvents(now_ms=src._now))
     assert not broker.orders(status=OrderStatus.RESTING), "the quote expired before the last 600 s"
-    late = list(OrderExecutor(P, broker, j, gate, src.books, now_ms=src.now_ms).execute(
-        Candidate(replace(quote, id="op-late"), "g", Money(0), Count(100), Decimal(0), Money(0))))
+    late = list(
+        OrderExecutor(P, broker, j, gate, src.books, now_ms=src.now_ms).execute(
+            Candidate(replace(quote, id="op-late"), "g", Money(0), Count(100), Decimal(0), Money(0))
+        )
+    )
     assert [d.rule for d in late] == ["closing"]
     broker.close()
     j.close()
@@ -318,15 +389,18 @@ def test_a_riskless_trade_takes_back_the_cash_our_older_quotes_hold(tmp_path: Pa
     j = Journal(tmp_path / "journal-paper.sqlite")
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(ROOMY.paper.starting_balance))
     broker.on_market_data(markets, SourceEvents(now_ms=src.now_ms()))
-    hold = OrderIntent("hold", "ZZ-1", "bid", parse_price("0.50"), Count(19_000), time_in_force="good_till_canceled",
-                       post_only=True)  # $98.80 held: nothing is free
+    hold = OrderIntent(
+        "hold", "ZZ-1", "bid", parse_price("0.50"), Count(19_000), time_in_force="good_till_canceled", post_only=True
+    )  # $98.80 held: nothing is free
     j.record_intent(hold, strategy="spread", opportunity_id="op-hold")
     j.record_ack("hold", broker.submit(hold).order_id, broker.orders(status=OrderStatus.RESTING)[0], [])
     res = TradingLoop(ROOMY, src, broker, j).run_iteration()
     orders = [r for r in res.records if r["kind"] == "order"]
     assert {o["ticker"] for o in orders if o["strategy"] == "arbitrage"} == {"AR-1", "AR-2"}
     assert all(o["status"] == "executed" for o in orders if o["strategy"] == "arbitrage")
-    assert not [o for o in broker.orders(status=OrderStatus.RESTING) if o.client_order_id == "hold"], "the old quote went"
+    assert not [o for o in broker.orders(status=OrderStatus.RESTING) if o.client_order_id == "hold"], (
+        "the old quote went"
+    )
     (ev,) = j.events("reclaim")
     assert ev["detail"]["cancelled"] == 1
     broker.close()

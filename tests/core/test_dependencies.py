@@ -78,8 +78,9 @@ def undeclared(used: dict[str, list[str]], declared: set[str]) -> list[str]:
         if not provided_by:
             out.append(f"{module} (imported at {where[0]}) is not installed: declare it and reinstall")
         elif not provided_by & declared:
-            out.append(f"{module} (imported at {where[0]}) comes from {sorted(provided_by)}, not declared in "
-                       "pyproject.toml")
+            out.append(
+                f"{module} (imported at {where[0]}) comes from {sorted(provided_by)}, not declared in pyproject.toml"
+            )
     return out
 
 
@@ -118,19 +119,26 @@ def test_every_test_extra_entry_is_used() -> None:
 
 def private_imports(paths: list[Path], root: Path = ROOT) -> list[str]:
     """Imports whose module path has a private part (``typer._click.exceptions``)."""
-    return [f"{p.relative_to(root)}:{line}: {module}" for p in paths for line, module in imports(p)
-            if any(part.startswith("_") and not part.startswith("__") for part in module.split("."))]
+    return [
+        f"{p.relative_to(root)}:{line}: {module}"
+        for p in paths
+        for line, module in imports(p)
+        if any(part.startswith("_") and not part.startswith("__") for part in module.split("."))
+    ]
 
 
 def test_nothing_is_imported_from_a_private_module() -> None:
     assert private_imports(PACKAGE_FILES + TEST_FILES) == []
 
 
-@pytest.mark.parametrize(("source", "found"), [
-    ("from typer._click.exceptions import UsageError\n", ["typer._click.exceptions"]),
-    ("def f():\n    import a._b\n", ["a._b"]),
-    ("from __future__ import annotations\nimport typer\nfrom .x import y\n", []),
-])
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("from typer._click.exceptions import UsageError\n", ["typer._click.exceptions"]),
+        ("def f():\n    import a._b\n", ["a._b"]),
+        ("from __future__ import annotations\nimport typer\nfrom .x import y\n", []),
+    ],
+)
 def test_the_private_import_check_sees_them(tmp_path: Path, source: str, found: list[str]) -> None:
     path = tmp_path / "probe.py"
     path.write_text(source)
@@ -140,14 +148,15 @@ def test_the_private_import_check_sees_them(tmp_path: Path, source: str, found: 
 def test_the_declaration_check_sees_an_undeclared_module() -> None:
     # anyio is installed (mcp needs it); were it undeclared, a kalashi import of it would be reported
     assert undeclared({"anyio": ["x.py:1"]}, RUNTIME - {"anyio"}) == [
-        "anyio (imported at x.py:1) comes from ['anyio'], not declared in pyproject.toml"]
+        "anyio (imported at x.py:1) comes from ['anyio'], not declared in pyproject.toml"
+    ]
     assert undeclared({"anyio": ["x.py:1"]}, {"anyio"}) == []
 
 
 #: where the package may use the stdlib json module, and why (everywhere else: orjson)
 STDLIB_JSON = {
     "kalashi_cli/record_schema.py": "writes the committed record schemas: json.dumps's sorted keys and ASCII "
-                                    "escapes are their byte format (drift-tested)",
+    "escapes are their byte format (drift-tested)",
     "kalashi_cli/cli/profile_cmd.py": "prints the profile schema in the same committed format",
 }
 
@@ -162,8 +171,11 @@ def test_one_json_codec() -> None:
             if module == "json" and rel not in STDLIB_JSON:
                 stdlib.append(f"{rel}:{line}")
         source = path.read_text(encoding="utf-8")
-        if re.search(r"msgspec\.json\.(encode|decode|Encoder|Decoder)\b|from msgspec\.json import|"
-                     r"from msgspec import json", source):
+        if re.search(
+            r"msgspec\.json\.(encode|decode|Encoder|Decoder)\b|from msgspec\.json import|"
+            r"from msgspec import json",
+            source,
+        ):
             msgspec_codec.append(rel)
     assert stdlib == [], "stdlib json outside STDLIB_JSON: use orjson"
     assert msgspec_codec == [], "msgspec as a JSON codec: use orjson"

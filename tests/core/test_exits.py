@@ -32,14 +32,24 @@ NOW = 1_767_268_800_000
 
 
 def book(bid: str, ask: str, **kw: Any) -> Market:
-    return market("EX-1", event="EX", yes=lv((bid, "100")), no=lv((f"{1 - Decimal(ask):.2f}", "100")),
-                  category="Weather", **kw)
+    return market(
+        "EX-1", event="EX", yes=lv((bid, "100")), no=lv((f"{1 - Decimal(ask):.2f}", "100")), category="Weather", **kw
+    )
 
 
-def fires(rule: ExitRule, m: Market | None, *, entry: str = "0.50", outcome: str = "yes", opened: int = NOW,
-          now: int = NOW, fair: str | None = None) -> str | None:
-    hit = check_position(rule, m, outcome=outcome, entry=p(entry), opened_ms=opened, now_ms=now,
-                         fair_yes=p(fair) if fair else None)
+def fires(
+    rule: ExitRule,
+    m: Market | None,
+    *,
+    entry: str = "0.50",
+    outcome: str = "yes",
+    opened: int = NOW,
+    now: int = NOW,
+    fair: str | None = None,
+) -> str | None:
+    hit = check_position(
+        rule, m, outcome=outcome, entry=p(entry), opened_ms=opened, now_ms=now, fair_yes=p(fair) if fair else None
+    )
     return hit[0] if hit else None
 
 
@@ -91,8 +101,10 @@ def test_the_first_rule_that_fires_names_the_exit() -> None:
 def exits_profile(**rule: Any) -> Profile:
     # the market maker off, so that only the value trade and its exit are on the books
     return msgspec.structs.replace(
-        P, exits=msgspec.structs.replace(P.exits, value=ExitRule(**rule)),
-        analyze=msgspec.structs.replace(P.analyze, spread=msgspec.structs.replace(P.analyze.spread, enabled=False)))
+        P,
+        exits=msgspec.structs.replace(P.exits, value=ExitRule(**rule)),
+        analyze=msgspec.structs.replace(P.analyze, spread=msgspec.structs.replace(P.analyze.spread, enabled=False)),
+    )
 
 
 class Held:
@@ -101,8 +113,9 @@ class Held:
     def __init__(self, tmp_path: Path, profile: Profile) -> None:
         self.src = FakeSource([book("0.45", "0.50")], now_ms=NOW)
         self.j = Journal(tmp_path / "journal-paper.sqlite")
-        self.broker = PaperBroker(self.src, paper_exchange_path(self.j.path),
-                                  starting_balance=money(profile.paper.starting_balance))
+        self.broker = PaperBroker(
+            self.src, paper_exchange_path(self.j.path), starting_balance=money(profile.paper.starting_balance)
+        )
         self.profile = profile
         buy = OrderIntent("buy-v", "EX-1", "bid", p("0.50"), Count(10 * C), time_in_force="immediate_or_cancel")
         self.j.record_trade(TradeRow("op-v", "value", "EX", 1, Price(0), NOW))
@@ -162,8 +175,9 @@ def test_an_exit_passes_the_gate_when_halted_but_never_on_a_stale_book(held: Hel
     signals = exit_signals(profile, pf, dict(held.src.markets), {}, held.src.now_ms())
     assert [(s.trade_id, s.rule, s.count) for s in signals] == [("op-v", "stop", 10 * C)]
     stale_gate = RiskGate(profile, held.j, pf, TradingState.ACTIVE)
-    stale = OrderExecutor(profile, held.broker, held.j, stale_gate, held.src.books, stale=lambda t: True,
-                          now_ms=held.src.now_ms)
+    stale = OrderExecutor(
+        profile, held.broker, held.j, stale_gate, held.src.books, stale=lambda t: True, now_ms=held.src.now_ms
+    )
     out = list(execute_exits(signals, stale, pf, held.src.now_ms()))
     assert [(type(o).__name__, getattr(o, "rule", "")) for o in out] == [("Denied", "stale-book")]
     assert held.broker.positions(), "nothing was sent"

@@ -42,9 +42,14 @@ def test_a_trading_service_writes_only_private_files(tmp_path: Path) -> None:
         svc.controls.halt("test")
         written = sorted(p for p in home.iterdir())
         names = {p.name for p in written}
-        assert {"journal-paper.sqlite", "journal-paper.sqlite-wal", "journal-paper.sqlite-shm",
-                "journal-paper.sqlite.trader.lock", "journal-paper.sqlite.paper-exchange.sqlite",
-                "journal-paper.sqlite.paper-exchange.sqlite.lock"} <= names, names
+        assert {
+            "journal-paper.sqlite",
+            "journal-paper.sqlite-wal",
+            "journal-paper.sqlite-shm",
+            "journal-paper.sqlite.trader.lock",
+            "journal-paper.sqlite.paper-exchange.sqlite",
+            "journal-paper.sqlite.paper-exchange.sqlite.lock",
+        } <= names, names
         assert {p.name: oct(mode(p)) for p in written} == {p.name: oct(0o600) for p in written}
     finally:
         svc.close()
@@ -95,18 +100,22 @@ def test_sim_exchange_demo_keys_are_private(tmp_path: Path) -> None:
     assert mode(Path(key.private_key_path)) == 0o600 and mode(Path(key.public_key_path)) == 0o600
 
 
-@pytest.mark.parametrize("args", [
-    ["run-loop", "--live", "-n", "1"],
-    ["serve-bridge", "--live", "--no-open"],
-    ["mcp-serve", "--live"],
-    ["mcp-serve", "--live", "--allow-trading"],
-    ["flatten", "--live"],
-    ["halt", "--live"],
-    ["reconcile", "--live"],
-    ["order", "--live"],
-])
-def test_a_refused_live_start_creates_no_journal(args: list[str], tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run-loop", "--live", "-n", "1"],
+        ["serve-bridge", "--live", "--no-open"],
+        ["mcp-serve", "--live"],
+        ["mcp-serve", "--live", "--allow-trading"],
+        ["flatten", "--live"],
+        ["halt", "--live"],
+        ["reconcile", "--live"],
+        ["order", "--live"],
+    ],
+)
+def test_a_refused_live_start_creates_no_journal(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path / "home"
     monkeypatch.setenv("KALASHI_HOME", str(home))
     res = CliRunner().invoke(app, args, input="")

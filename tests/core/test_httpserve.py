@@ -34,14 +34,21 @@ def modules_imported(path: Path) -> set[str]:
 
 
 def test_only_httpserve_runs_an_http_server() -> None:
-    users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-                   if any(m == "http.server" or m.startswith("http.server.") for m in modules_imported(p)))
+    users = sorted(
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if any(m == "http.server" or m.startswith("http.server.") for m in modules_imported(p))
+    )
     assert users == ["httpserve.py"]
 
 
 def test_heal_does_not_import_the_bridge() -> None:
-    found = sorted(f"{p.relative_to(PACKAGE)}: {m}" for p in (PACKAGE / "heal").rglob("*.py")
-                   for m in modules_imported(p) if m.startswith("kalashi_cli.bridge"))
+    found = sorted(
+        f"{p.relative_to(PACKAGE)}: {m}"
+        for p in (PACKAGE / "heal").rglob("*.py")
+        for m in modules_imported(p)
+        if m.startswith("kalashi_cli.bridge")
+    )
     assert found == []
 
 
@@ -121,9 +128,16 @@ def test_close_releases_the_port_and_is_idempotent() -> None:
     again.close()
 
 
-@pytest.mark.parametrize(("header", "name", "loopback"), [
-    ("127.0.0.1:3002", "127.0.0.1", True), ("localhost", "localhost", True), ("[::1]:80", "[::1]", True),
-    ("evil.example:3002", "evil.example", False), ("", "", False), ("127.0.0.2", "127.0.0.2", False),
-])
+@pytest.mark.parametrize(
+    ("header", "name", "loopback"),
+    [
+        ("127.0.0.1:3002", "127.0.0.1", True),
+        ("localhost", "localhost", True),
+        ("[::1]:80", "[::1]", True),
+        ("evil.example:3002", "evil.example", False),
+        ("", "", False),
+        ("127.0.0.2", "127.0.0.2", False),
+    ],
+)
 def test_host_names(header: str, name: str, loopback: bool) -> None:
     assert host_name(header) == name and loopback_host(header) is loopback

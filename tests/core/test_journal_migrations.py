@@ -87,8 +87,9 @@ def schema(path: Path) -> set[tuple[str, str, str]]:
     """Every table and index (and its SQL) but the migration record."""
     db = raw(path)
     try:
-        rows = db.execute("SELECT type, name, sql FROM sqlite_master WHERE name != ?",
-                          (migrations.MIGRATIONS_TABLE,)).fetchall()
+        rows = db.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name != ?", (migrations.MIGRATIONS_TABLE,)
+        ).fetchall()
     finally:
         db.close()
     return {(str(t), str(n), str(s)) for t, n, s in rows if not str(n).startswith("sqlite_autoindex__migrations")}
@@ -108,7 +109,13 @@ def digest(path: Path) -> str:
 
 def kalashi(*args: str, code: int | None = 0) -> Any:
     res = CliRunner().invoke(app, list(args), input="")
-    assert code is None or res.exit_code == code, (args, res.exit_code, res.stdout[-1500:], res.stderr[-1500:], res.exception)
+    assert code is None or res.exit_code == code, (
+        args,
+        res.exit_code,
+        res.stdout[-1500:],
+        res.stderr[-1500:],
+        res.exception,
+    )
     return res
 
 
@@ -118,14 +125,28 @@ def lines(text: str) -> list[dict[str, Any]]:
 
 def readers(jr: Journal) -> dict[str, Any]:
     """What every Journal reader returns (the readers the loop, metrics, the bridge, heal and MCP use)."""
-    return {"fills": jr.fills(), "settlements": jr.settlements(), "orders": jr.orders(),
-            "resting": jr.orders(status=OrderStatus.RESTING), "intents": jr.intents(), "market_meta": jr.market_meta(),
-            "iterations": jr.iterations(), "records": jr.records(), "events": jr.events(),
-            "latest_metrics": jr.latest_metrics(), "fill_strategies": jr.fill_strategies(),
-            "held": jr.held_tickers(), "blocked": jr.blocked_tickers(), "last_iteration": jr.last_iteration(),
-            "meta": {k: jr.get_meta(k) for k in ("mode", "trading_state", "starting_balance", "halt_reason",
-                                                 "reconcile_runs", "schema_version")},
-            "known": jr.known_tickers(), "view": jr.record_rows(("order", "fill"), limit=5, newest_first=True)}
+    return {
+        "fills": jr.fills(),
+        "settlements": jr.settlements(),
+        "orders": jr.orders(),
+        "resting": jr.orders(status=OrderStatus.RESTING),
+        "intents": jr.intents(),
+        "market_meta": jr.market_meta(),
+        "iterations": jr.iterations(),
+        "records": jr.records(),
+        "events": jr.events(),
+        "latest_metrics": jr.latest_metrics(),
+        "fill_strategies": jr.fill_strategies(),
+        "held": jr.held_tickers(),
+        "blocked": jr.blocked_tickers(),
+        "last_iteration": jr.last_iteration(),
+        "meta": {
+            k: jr.get_meta(k)
+            for k in ("mode", "trading_state", "starting_balance", "halt_reason", "reconcile_runs", "schema_version")
+        },
+        "known": jr.known_tickers(),
+        "view": jr.record_rows(("order", "fill"), limit=5, newest_first=True),
+    }
 
 
 # -- the fixture and migration 1 ----------------------------------------------------------------
@@ -175,8 +196,9 @@ def test_a_c22539d_journal_migrates_in_place_keeping_every_row(old: Path) -> Non
     assert dump(old) == before
 
 
-def test_every_journal_reader_answers_the_same_before_and_after_migrating(old: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_journal_reader_answers_the_same_before_and_after_migrating(
+    old: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # as the release that ended at migration 1 read it: a journal from before migrations reads as version 1
     import kalashi_cli.journal as journal_module
 
@@ -197,8 +219,9 @@ def test_every_journal_reader_answers_the_same_before_and_after_migrating(old: P
         try:
             after = readers(jr)
             # migration 2 adds columns to iterations (exposure, marked: 0 where nothing recorded them)
-            assert [{k: v for k, v in r.items() if k not in ("exposure", "marked")} for r in after.pop("iterations")] \
-                == before["iterations"]
+            assert [
+                {k: v for k, v in r.items() if k not in ("exposure", "marked")} for r in after.pop("iterations")
+            ] == before["iterations"]
             assert after == {k: v for k, v in before.items() if k != "iterations"}
         finally:
             jr.close()
@@ -216,8 +239,11 @@ def as_the_release_said(got: list[dict[str, Any]]) -> list[dict[str, Any]]:
         recs = []
         for r in rec.get("recommendations", []):
             if r.get("title") == "Drawdown is building":
-                r = {"title": r["title"], "detail": r["detail"],
-                     "numbers": {k: r["numbers"][k] for k in ("max_drawdown_pct", "kelly_fraction")}}
+                r = {
+                    "title": r["title"],
+                    "detail": r["detail"],
+                    "numbers": {k: r["numbers"][k] for k in ("max_drawdown_pct", "kelly_fraction")},
+                }
             recs.append(r)
         out.append({**rec, "recommendations": recs})
     return out
@@ -231,8 +257,9 @@ MARKED_TO_THE_BOOKS = ("unrealized_pnl", "equity", "max_drawdown_pct")
 def journal_part(rec: dict[str, Any], leave_out: set[str]) -> dict[str, Any]:
     """A metrics record without the fields ``leave_out`` (and the drawdown recommendation's sentence and
     numbers, which follow max_drawdown_pct): what metrics reads from the journal itself."""
-    recs = [{"title": r["title"]} if r.get("title") == "Drawdown is building" else r
-            for r in rec.get("recommendations", [])]
+    recs = [
+        {"title": r["title"]} if r.get("title") == "Drawdown is building" else r for r in rec.get("recommendations", [])
+    ]
     return {k: v for k, v in {**rec, "recommendations": recs}.items() if k not in leave_out}
 
 
@@ -243,8 +270,9 @@ def test_metrics_says_what_the_c22539d_release_said_once_migrated(old: Path) -> 
     assert "run any trading command on it once to migrate it" in res.stderr
     assert user_version(old) == 0 and len(dump(old)["metrics"]) == 8, "metrics only reads the journal"
     Journal(old).close()
-    (now,) = as_the_release_said(lines(kalashi("metrics", "--paper", "--journal", str(old), "--format",
-                                               "jsonl").stdout))
+    (now,) = as_the_release_said(
+        lines(kalashi("metrics", "--paper", "--journal", str(old), "--format", "jsonl").stdout)
+    )
     assert len(dump(old)["metrics"]) == 8
     # the same numbers, except what issue 14 changed on purpose: open positions are valued by the one
     # rule (the mid, not what they cost), and per strategy says more; and what is marked to the sim's
@@ -306,8 +334,12 @@ def test_heal_checks_read_the_journal_and_never_migrate_it(old: Path, migrated: 
     from kalashi_cli.heal import checks
 
     if not migrated:  # heal's checks only read: an older journal is reported with the command that migrates it
-        once = {r["name"]: r for r in lines(kalashi("heal", "--once", "--paper", "--journal", str(old), "--format",
-                                                    "jsonl", code=11).stdout)}
+        once = {
+            r["name"]: r
+            for r in lines(
+                kalashi("heal", "--once", "--paper", "--journal", str(old), "--format", "jsonl", code=11).stdout
+            )
+        }
         assert {once[n]["status"] for n in ("journal_writable", "journal_integrity")} == {"ok"}
         for name in ("loop", "drift", "trading_state"):
             assert once[name]["status"] == "failed" and "run any trading command on it once" in once[name]["detail"]
@@ -326,8 +358,10 @@ def test_heal_checks_read_the_journal_and_never_migrate_it(old: Path, migrated: 
     assert ts.status == health.OK and ts.facts["state"] == "ACTIVE"
     beat = checks.loop_heartbeat(old, interval_s=10)
     assert beat.facts["last_iteration"] == 55
-    once = {r["name"]: r for r in lines(kalashi("heal", "--once", "--paper", "--journal", str(old), "--format",
-                                                "jsonl", code=11).stdout)}  # 11: the loop stopped long ago
+    once = {
+        r["name"]: r
+        for r in lines(kalashi("heal", "--once", "--paper", "--journal", str(old), "--format", "jsonl", code=11).stdout)
+    }  # 11: the loop stopped long ago
     assert once["loop"]["status"] == "failed" and "last iteration 55" in once["loop"]["detail"]
     assert {once[n]["status"] for n in ("journal_writable", "journal_integrity", "drift", "trading_state")} == {"ok"}
     assert user_version(old) == version, "heal's checks never migrate"
@@ -368,8 +402,7 @@ async def test_mcp_positions_on_the_migrated_journal(old: Path) -> None:
     finally:
         ro.close()
     assert len(expected) == 2
-    got = {(p["ticker"], (1 if p["outcome"] == "yes" else -1) * int(round(float(p["count"]) * 100)))
-           for p in positions}
+    got = {(p["ticker"], (1 if p["outcome"] == "yes" else -1) * int(round(float(p["count"]) * 100))) for p in positions}
     assert got == expected
 
 
@@ -395,8 +428,10 @@ def make_newer(path: Path, *, by: str = "9.9.9") -> None:
     try:
         db.execute("BEGIN")
         db.execute("ALTER TABLE fills ADD COLUMN venue TEXT NOT NULL DEFAULT ''")
-        db.execute("INSERT INTO _migrations (version, name, applied_ms, kalashi) VALUES (?, 'm002_future', 0, ?)",
-                   (SCHEMA_VERSION + 1, by))
+        db.execute(
+            "INSERT INTO _migrations (version, name, applied_ms, kalashi) VALUES (?, 'm002_future', 0, ?)",
+            (SCHEMA_VERSION + 1, by),
+        )
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
         db.execute("COMMIT")
     finally:
@@ -416,8 +451,9 @@ def test_a_journal_newer_than_the_code_is_refused_untouched(old: Path, readonly:
     assert digest(old) == before
 
 
-@pytest.mark.parametrize("command", [["metrics"], ["reconcile"], ["halt"], ["run-loop", "--iterations", "1"],
-                                     ["heal", "--once"]])
+@pytest.mark.parametrize(
+    "command", [["metrics"], ["reconcile"], ["halt"], ["run-loop", "--iterations", "1"], ["heal", "--once"]]
+)
 def test_every_command_refuses_a_newer_journal_with_exit_9(old: Path, command: list[str]) -> None:
     make_newer(old)
     before = digest(old)
@@ -482,8 +518,10 @@ def test_a_failed_migration_leaves_the_journal_as_it_was(old: Path, next_migrati
 
     breaks_halfway.__name__ = f"m{len(next_migration) + 1:03d}_breaks_halfway"
     next_migration.append(breaks_halfway)
-    with pytest.raises(JournalError, match="migration m00._breaks_halfway of the journal failed .*disk on fire.*"
-                                           "the journal is unchanged") as e:
+    with pytest.raises(
+        JournalError,
+        match="migration m00._breaks_halfway of the journal failed .*disk on fire.*the journal is unchanged",
+    ) as e:
         Journal(old)
     assert e.value.exit_code == 9
     assert user_version(old) == version and dump(old) == before and schema(old) == shape
@@ -590,7 +628,9 @@ def test_migration_2_gives_a_version_1_journal_marks_trades_and_netting(old: Pat
         assert jr.netted_tickers() == {ticker: jr.market_meta()[ticker].event_ticker}
         assert jr.market_meta()[ticker] == MarketInfo(*before_meta(before, ticker)), "known fields are kept"
         jr.add_marks([MarkRow(ticker, 1, Price(5000), Price(4900), Price(5100))])
-        assert jr.add_marks([MarkRow(ticker, 2, Price(5000), Price(4900), Price(5100))]) == 0, "an unchanged mark is not repeated"
+        assert jr.add_marks([MarkRow(ticker, 2, Price(5000), Price(4900), Price(5100))]) == 0, (
+            "an unchanged mark is not repeated"
+        )
         jr.record_trade(TradeRow("op-x", "arbitrage", "EV", 2, Price(10_000), 1))
         assert jr.trades()["op-x"].payout == 10_000
         assert set(jr.fill_trades()) == {f.fill_id for f in jr.fills()}

@@ -34,7 +34,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(n)
         for m in sorted(graph.get(n, ())):
             if state.get(m) == 1:
-                return stack[stack.index(m):] + [m]
+                return stack[stack.index(m) :] + [m]
             if m not in state and (found := visit(m)) is not None:
                 return found
         stack.pop()
@@ -77,9 +77,16 @@ def test_a_broken_contract_fails_lint_imports(tmp_path: Path) -> None:
     (pkg / "low.py").write_text("from . import high\n")
     (tmp_path / ".importlinter").write_text(
         "[importlinter]\nroot_package = layered\n\n[importlinter:contract:1]\nname = layers\ntype = layers\n"
-        "containers = layered\nlayers =\n    high\n    low\n")
-    res = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=300, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+        "containers = layered\nlayers =\n    high\n    low\n"
+    )
+    res = subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
     assert res.returncode == 1, res.stdout + res.stderr
     assert "layered.low -> layered.high" in res.stdout
 
@@ -113,8 +120,45 @@ def test_one_import_style_inside_the_package() -> None:
     found = []
     for p in sorted((ROOT / "kalashi_cli").rglob("*.py")):
         for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "kalashi_cli":
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and (node.module or "").split(".")[0] == "kalashi_cli"
+            ):
                 found.append(f"{p.relative_to(ROOT)}:{node.lineno}: from {node.module} import …")
             elif isinstance(node, ast.Import) and any(a.name.split(".")[0] == "kalashi_cli" for a in node.names):
                 found.append(f"{p.relative_to(ROOT)}:{node.lineno}: import kalashi_cli…")
     assert found == [], "\n".join(found)
+
+
+MAX_CLASS_LINES = 400
+MAX_FUNCTION_LINES = 100
+
+
+def _too_big(source: str) -> list[str]:
+    """Classes of 400 lines or more and functions of 100 or more in ``source`` (def line to last line)."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            limit = MAX_CLASS_LINES if isinstance(node, ast.ClassDef) else MAX_FUNCTION_LINES
+            if (n := (node.end_lineno or node.lineno) - node.lineno + 1) >= limit:
+                out.append(f"{node.lineno}: {node.name} is {n} lines (the limit is under {limit})")
+    return out
+
+
+def test_no_class_of_400_lines_and_no_function_of_100() -> None:
+    """Every class in the library is under 400 lines and every function under 100: split along the seams."""
+    found = [
+        f"{p.relative_to(ROOT)}:{line}"
+        for p in sorted((ROOT / "kalashi_cli").rglob("*.py"))
+        for line in _too_big(p.read_text(encoding="utf-8"))
+    ]
+    assert found == [], "\n".join(found)
+
+
+def test_the_size_check_finds_a_long_function() -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(99))
+    assert _too_big(f"def f():\n{body}") == ["1: f is 100 lines (the limit is under 100)"]
+    assert _too_big(f"def f():\n{body[: -len('    x98 = 98') - 1]}") == []

@@ -43,9 +43,14 @@ def test_netting_yes_against_no_returns_a_dollar_per_pair() -> None:
     assert s.closed[0].pnl == -500_000
 
 
-@given(st.lists(st.tuples(st.sampled_from(["bid", "ask"]), st.integers(1, 9999), st.integers(1, 5000),
-                          st.integers(0, 50_000)), min_size=1, max_size=30),
-       st.sampled_from(["yes", "no"]))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["bid", "ask"]), st.integers(1, 9999), st.integers(1, 5000), st.integers(0, 50_000)),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from(["yes", "no"]),
+)
 def test_cash_after_settlement_equals_direct_payoff(trades: list, result: str) -> None:
     """Whatever the sequence, final cash = start − Σ YES-leg cash flows − fees + settlement of the net position."""
     fills = [fill(side, p, c, fee, ts=i) for i, (side, p, c, fee) in enumerate(trades)]

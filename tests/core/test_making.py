@@ -30,8 +30,10 @@ C = COUNT_SCALE
 
 
 def with_spread(profile: Profile = P, **kw: Any) -> Profile:
-    return msgspec.structs.replace(profile, analyze=msgspec.structs.replace(
-        profile.analyze, spread=msgspec.structs.replace(profile.analyze.spread, **kw)))
+    return msgspec.structs.replace(
+        profile,
+        analyze=msgspec.structs.replace(profile.analyze, spread=msgspec.structs.replace(profile.analyze.spread, **kw)),
+    )
 
 
 def params(**kw: Any) -> MakerParams:
@@ -41,8 +43,9 @@ def params(**kw: Any) -> MakerParams:
 def wide(ticker: str = "MM-1", bid: str = "0.47", ask: str = "0.53", **kw: Any) -> Market:
     """A book wide enough to quote (6 ¢), not crypto (the default allowance, $0.01), no fees for makers."""
     no = f"{1 - Decimal(ask):.2f}"
-    return market(ticker, event=kw.pop("event", "MM"), yes=lv((bid, "100")), no=lv((no, "100")),
-                  category="Weather", **kw)
+    return market(
+        ticker, event=kw.pop("event", "MM"), yes=lv((bid, "100")), no=lv((no, "100")), category="Weather", **kw
+    )
 
 
 p = parse_price
@@ -133,18 +136,32 @@ class Rig:
         self.profile = profile
         self.src = FakeSource(markets)
         self.j = Journal(tmp_path / "journal-paper.sqlite")
-        self.broker = PaperBroker(self.src, paper_exchange_path(self.j.path),
-                                  starting_balance=money(profile.paper.starting_balance))
+        self.broker = PaperBroker(
+            self.src, paper_exchange_path(self.j.path), starting_balance=money(profile.paper.starting_balance)
+        )
         self.broker.on_market_data(markets, SourceEvents(now_ms=self.src.now_ms()))
         self.q = QuoteManager(profile, self.j, self.broker)
 
-    def round(self, *, state: TradingState = TradingState.ACTIVE, stale: Callable[[str], bool] = lambda t: False,
-              fair: dict[str, Price] | None = None) -> ManageContext:
+    def round(
+        self,
+        *,
+        state: TradingState = TradingState.ACTIVE,
+        stale: Callable[[str], bool] = lambda t: False,
+        fair: dict[str, Price] | None = None,
+    ) -> ManageContext:
         pf = load_portfolio(self.j, money(self.profile.paper.starting_balance), now_ms=self.src.now_ms())
         gate = RiskGate(self.profile, self.j, pf, state)
         ex = OrderExecutor(self.profile, self.broker, self.j, gate, self.src.books, now_ms=self.src.now_ms)
-        ctx = ManageContext(books=dict(self.src.markets), fair={t: (v, "model") for t, v in (fair or {}).items()},
-                            portfolio=pf, gate=gate, executor=ex, state=state, now_ms=self.src.now_ms(), stale=stale)
+        ctx = ManageContext(
+            books=dict(self.src.markets),
+            fair={t: (v, "model") for t, v in (fair or {}).items()},
+            portfolio=pf,
+            gate=gate,
+            executor=ex,
+            state=state,
+            now_ms=self.src.now_ms(),
+            stale=stale,
+        )
         self.q.manage(ctx, self.q.to_manage(self.src.markets, pf))
         return ctx
 
@@ -173,7 +190,8 @@ def test_both_quotes_rest_journaled_before_sending_under_deterministic_ids(rig: 
     assert rig.resting() == {("bid", p("0.48"), 5 * C), ("ask", p("0.52"), 5 * C)}
     intents = rig.j.intents()
     assert {(i.strategy, i.status, i.post_only, i.time_in_force) for i in intents} == {
-        ("spread", "acked", True, "good_till_canceled")}
+        ("spread", "acked", True, "good_till_canceled")
+    }
     assert [r["kind"] for r in ctx.records] == ["order", "order"]
     assert rig.q.stats.created == 2
     again = rig.round()  # nothing moved: nothing is written
@@ -259,8 +277,22 @@ def test_inventory_shrinks_a_quote_with_decrease_keeping_its_place(tmp_path: Pat
         buy = OrderIntent("elsewhere", "MM-1", "bid", p("0.60"), Count(22 * C), time_in_force="immediate_or_cancel")
         r.j.record_intent(buy, strategy="spread", opportunity_id="op-x")
         r.j.set_intent_status("elsewhere", IntentStatus.ACKED, order_id="o-x")
-        r.j.add_fills([ExchangeFill("f1", "o-x", "MM-1", "bid", p("0.60"), Count(22 * C), Money(0), True, r.src.now_ms(),
-                                    client_order_id="elsewhere")])
+        r.j.add_fills(
+            [
+                ExchangeFill(
+                    "f1",
+                    "o-x",
+                    "MM-1",
+                    "bid",
+                    p("0.60"),
+                    Count(22 * C),
+                    Money(0),
+                    True,
+                    r.src.now_ms(),
+                    client_order_id="elsewhere",
+                )
+            ]
+        )
         r.round()
         (after,) = [o for o in r.broker.orders(status=OrderStatus.RESTING) if o.side == "bid"]
         assert after.order_id == bid.order_id and after.remaining_count == 3 * C and after.price == bid.price
@@ -360,9 +392,14 @@ class _Feed:
 
 
 def _mm_only() -> Profile:
-    return msgspec.structs.replace(P, analyze=msgspec.structs.replace(
-        P.analyze, arbitrage=msgspec.structs.replace(P.analyze.arbitrage, enabled=False),
-        value=msgspec.structs.replace(P.analyze.value, enabled=False)))
+    return msgspec.structs.replace(
+        P,
+        analyze=msgspec.structs.replace(
+            P.analyze,
+            arbitrage=msgspec.structs.replace(P.analyze.arbitrage, enabled=False),
+            value=msgspec.structs.replace(P.analyze.value, enabled=False),
+        ),
+    )
 
 
 def test_a_reaction_re_prices_the_quotes_of_a_changed_book_and_pulls_a_stale_one(tmp_path: Path) -> None:
@@ -376,13 +413,21 @@ def test_a_reaction_re_prices_the_quotes_of_a_changed_book_and_pulls_a_stale_one
         reactor = Reactor(loop, _Feed())
         loop.run_iteration()
         assert {(o.ticker, o.price) for o in broker.orders(status=OrderStatus.RESTING)} == {
-            ("MM-1", p("0.48")), ("MM-1", p("0.52")), ("MM-2", p("0.48")), ("MM-2", p("0.52"))}
+            ("MM-1", p("0.48")),
+            ("MM-1", p("0.52")),
+            ("MM-2", p("0.48")),
+            ("MM-2", p("0.52")),
+        }
         src.markets["MM-1"] = wide(bid="0.50", ask="0.56")
         src._now += 5_000  # the market clock moves on (min_requote_seconds)
         broker.on_market_data([src.markets["MM-1"]], SourceEvents(now_ms=src.now_ms()))
         assert reactor.react(BookBatch(("MM-1",))) == 2, "both quotes of MM-1 amended"
         assert {(o.ticker, o.price) for o in broker.orders(status=OrderStatus.RESTING)} == {
-            ("MM-1", p("0.51")), ("MM-1", p("0.55")), ("MM-2", p("0.48")), ("MM-2", p("0.52"))}
+            ("MM-1", p("0.51")),
+            ("MM-1", p("0.55")),
+            ("MM-2", p("0.48")),
+            ("MM-2", p("0.52")),
+        }
         del src.markets["MM-2"]  # no trustworthy book any more (a gap, a disconnect): pulled at once
         assert reactor.react(BookBatch(("MM-2",))) == 2
         assert {o.ticker for o in broker.orders(status=OrderStatus.RESTING)} == {"MM-1"}
@@ -394,7 +439,9 @@ def test_a_reaction_re_prices_the_quotes_of_a_changed_book_and_pulls_a_stale_one
 
 def test_a_quote_never_meets_our_own_resting_order(rig: Rig) -> None:
     """Self-trade: our own resting ask (another strategy's) at 0.47 stands where the bid would go."""
-    mine = OrderIntent("other", "MM-1", "ask", p("0.47"), Count(2 * C), time_in_force="good_till_canceled", post_only=True)
+    mine = OrderIntent(
+        "other", "MM-1", "ask", p("0.47"), Count(2 * C), time_in_force="good_till_canceled", post_only=True
+    )
     rig.j.record_intent(mine, strategy="manual", opportunity_id="op-m")
     rig.src.markets["MM-1"] = wide(bid="0.46", ask="0.53")
     rig.j.record_ack("other", rig.broker.submit(mine).order_id, rig.broker.orders(status=OrderStatus.RESTING)[0], [])

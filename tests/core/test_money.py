@@ -66,13 +66,16 @@ def _reference_fee(coef: str, mult: str, count: str, price: str) -> Decimal:
     return raw.quantize(Decimal("0.0001"), rounding=ROUND_CEILING)
 
 
-@pytest.mark.parametrize(("count", "price", "expected"), [
-    ("100", "0.50", "1.7500"),   # 0.07 × 100 × 0.25
-    ("1", "0.50", "0.0175"),
-    ("1", "0.33", "0.0155"),     # 0.015477 rounds UP
-    ("10", "0.01", "0.0070"),    # 0.00693 → 0.0070
-    ("2.5", "0.455", "0.0434"),  # 0.043395625: fractional count, sub-penny price
-])
+@pytest.mark.parametrize(
+    ("count", "price", "expected"),
+    [
+        ("100", "0.50", "1.7500"),  # 0.07 × 100 × 0.25
+        ("1", "0.50", "0.0175"),
+        ("1", "0.33", "0.0155"),  # 0.015477 rounds UP
+        ("10", "0.01", "0.0070"),  # 0.00693 → 0.0070
+        ("2.5", "0.455", "0.0434"),  # 0.043395625: fractional count, sub-penny price
+    ],
+)
 def test_taker_fee_matches_formula_and_rounds_up(count: str, price: str, expected: str) -> None:
     fee = fee_for(parse_price(price), parse_count(count))
     assert fmt_money(fee) == expected
@@ -93,9 +96,13 @@ def test_fee_multiplier_scales_the_fee() -> None:
     assert parse_multiplier(0.5) == 5000
 
 
-@given(count=st.integers(min_value=1, max_value=10_000_00), price=st.integers(min_value=1, max_value=9999),
-       mult=st.sampled_from(["1", "0.5", "2", "0.25"]),
-       fee_type=st.sampled_from(["quadratic", "quadratic_with_maker_fees"]), taker=st.booleans())
+@given(
+    count=st.integers(min_value=1, max_value=10_000_00),
+    price=st.integers(min_value=1, max_value=9999),
+    mult=st.sampled_from(["1", "0.5", "2", "0.25"]),
+    fee_type=st.sampled_from(["quadratic", "quadratic_with_maker_fees"]),
+    taker=st.booleans(),
+)
 def test_fee_property_equals_decimal_reference(count: int, price: int, mult: str, fee_type: str, taker: bool) -> None:
     fee = fee_for(Price(price), Count(count), fee_type=fee_type, multiplier=parse_multiplier(mult), is_taker=taker)
     coef = "0.07" if taker else ("0.0175" if fee_type == "quadratic_with_maker_fees" else "0")

@@ -13,11 +13,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("1", pytest.fail.Exception),
-                                             ("", pytest.skip.Exception), ("false", pytest.skip.Exception),
-                                             (None, pytest.skip.Exception)])
-def test_missing_things_fail_in_ci_and_skip_elsewhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                      ci: str | None, outcome: type[BaseException]) -> None:
+@pytest.mark.parametrize(
+    ("ci", "outcome"),
+    [
+        ("true", pytest.fail.Exception),
+        ("1", pytest.fail.Exception),
+        ("", pytest.skip.Exception),
+        ("false", pytest.skip.Exception),
+        (None, pytest.skip.Exception),
+    ],
+)
+def test_missing_things_fail_in_ci_and_skip_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ci: str | None, outcome: type[BaseException]
+) -> None:
     if ci is None:
         monkeypatch.delenv("CI", raising=False)
     else:
@@ -48,8 +56,14 @@ def test_what_is_there_is_returned(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 def run_wire_tests(**env: str) -> subprocess.CompletedProcess[str]:
     """tests/kalshi/test_wire.py (quick; several of its tests read ../shared) in a child pytest."""
     base = {k: v for k, v in os.environ.items() if k not in ("CI", "KALASHI_SHARED_DIR", "PYTEST_ADDOPTS")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/kalshi/test_wire.py"],
-                          cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/kalshi/test_wire.py"],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_clone_without_shared_passes_and_says_what_was_not_run(tmp_path: Path) -> None:

@@ -26,8 +26,9 @@ P = load_profile("default")
 
 def world(tmp_path: Path) -> tuple[FakeSource, Journal, PaperBroker]:
     # YES offered at 0.40 while the (sim) forecast says 0.55: a value trade
-    m = market("W-1", event="W", yes=lv(("0.38", "60")), no=lv(("0.60", "25"), ("0.59", "40")),
-               forecast_p=parse_price("0.55"))
+    m = market(
+        "W-1", event="W", yes=lv(("0.38", "60")), no=lv(("0.60", "25"), ("0.59", "40")), forecast_p=parse_price("0.55")
+    )
     src = FakeSource([m])
     j = Journal(tmp_path / "journal-paper.sqlite")
     broker = PaperBroker(src, paper_exchange_path(j.path), starting_balance=money(P.paper.starting_balance))
@@ -55,8 +56,11 @@ def test_replaying_the_same_candidates_never_sends_twice(tmp_path: Path) -> None
     src, j, broker = world(tmp_path)
     markets = list(src.list_markets())
     opps = list(Analyzer(P).analyze(markets, as_of_ms=src.now_ms(), src=src.describe()))
-    cands = [c for c in Correlator(P, load_portfolio(j, money(P.paper.starting_balance))).correlate(opps)
-             if isinstance(c, Candidate)]
+    cands = [
+        c
+        for c in Correlator(P, load_portfolio(j, money(P.paper.starting_balance))).correlate(opps)
+        if isinstance(c, Candidate)
+    ]
     assert cands
 
     def run_once() -> list:
@@ -76,16 +80,19 @@ def test_resting_maker_order_fills_only_when_the_market_trades_through(tmp_path:
     from kalashi_cli.ports import SourceEvents
 
     src, j, broker = world(tmp_path)
-    it = OrderIntent("mk-1", "W-1", "bid", parse_price("0.39"), Count(1000), time_in_force="good_till_canceled",
-                     post_only=True)
+    it = OrderIntent(
+        "mk-1", "W-1", "bid", parse_price("0.39"), Count(1000), time_in_force="good_till_canceled", post_only=True
+    )
     ack = broker.submit(it)
     assert ack.status == "resting" and ack.fill_count == 0
     # a trade at 0.39 smaller than nothing ahead of us (queue empty at 0.39) fills us
-    broker.on_market_data(list(src.list_markets()),
-                          SourceEvents(trades=(Trade("t1", "W-1", parse_price("0.40"), Count(500), "ask", 1),)))
+    broker.on_market_data(
+        list(src.list_markets()), SourceEvents(trades=(Trade("t1", "W-1", parse_price("0.40"), Count(500), "ask", 1),))
+    )
     assert broker.fills() == []  # traded above our bid: not through us
-    fills = broker.on_market_data(list(src.list_markets()),
-                                  SourceEvents(trades=(Trade("t2", "W-1", parse_price("0.39"), Count(600), "ask", 2),)))
+    fills = broker.on_market_data(
+        list(src.list_markets()), SourceEvents(trades=(Trade("t2", "W-1", parse_price("0.39"), Count(600), "ask", 2),))
+    )
     assert sum(f.count for f in fills) == 600 and not fills[0].is_taker
     (o,) = broker.orders(status=OrderStatus.RESTING)
     assert o.remaining_count == 400
@@ -103,16 +110,21 @@ def test_the_gate_passes_nothing_the_paper_exchange_refuses_for_balance(tmp_path
     # quotes of 10 contracts (the default is 5), so that resting quotes run cash short within 20 iterations,
     # with neither the daily cap nor the group and event caps in the way: cash is what binds
     big = msgspec.structs.replace(
-        p, analyze=msgspec.structs.replace(P.analyze, spread=msgspec.structs.replace(P.analyze.spread,
-                                                                                     quote_size=Decimal(10))),
+        p,
+        analyze=msgspec.structs.replace(
+            P.analyze, spread=msgspec.structs.replace(P.analyze.spread, quote_size=Decimal(10))
+        ),
         risk=msgspec.structs.replace(P.risk, max_daily_cost=Decimal(1000)),
-        correlate=msgspec.structs.replace(P.correlate, max_group_pct=Decimal(1), max_event_pct=Decimal(1),
-                                          max_position_pct=Decimal("0.5")))
+        correlate=msgspec.structs.replace(
+            P.correlate, max_group_pct=Decimal(1), max_event_pct=Decimal(1), max_position_pct=Decimal("0.5")
+        ),
+    )
     broker = open_broker("paper", src, j, big)
     denied: list[dict] = []
     try:
-        TradingLoop(big, src, broker, j, sink=lambda r: denied.append(r) if r.get("kind") == "denied" else None
-                    ).run(iterations=20, interval=0)
+        TradingLoop(big, src, broker, j, sink=lambda r: denied.append(r) if r.get("kind") == "denied" else None).run(
+            iterations=20, interval=0
+        )
         rejected = [i for i in j.intents(status=IntentStatus.REJECTED) if "balance" in (i.detail or "")]
         assert rejected == [], f"{len(rejected)} orders passed the gate and were refused for balance"
         quotes = [i for i in j.intents() if i.strategy == "spread" and i.status == "acked"]

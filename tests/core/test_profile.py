@@ -28,8 +28,10 @@ def test_unknown_key_names_file_line_and_path() -> None:
 
 
 def test_every_problem_of_a_profile_is_reported_in_one_pass() -> None:
-    text = ("name: mine\nmax_order_cost: 5\nrisk:\n  max_ordr_cost: 4\n  max_open_orders: many\n"
-            "  daily_loss_limit: -3\nsizing:\n  kelly_fraction: 1.5\nloop: 7\nscan:\n  statuses: active\n")
+    text = (
+        "name: mine\nmax_order_cost: 5\nrisk:\n  max_ordr_cost: 4\n  max_open_orders: many\n"
+        "  daily_loss_limit: -3\nsizing:\n  kelly_fraction: 1.5\nloop: 7\nscan:\n  statuses: active\n"
+    )
     with pytest.raises(ProfileError) as e:
         parse_profile(text, "mine.yaml")
     msg = str(e.value)
@@ -47,8 +49,11 @@ def test_every_problem_of_a_profile_is_reported_in_one_pass() -> None:
 
 
 def test_a_typo_in_a_key_gets_a_did_you_mean() -> None:
-    with pytest.raises(ProfileError, match=r"unknown key 'loop.intervl_seconds' \(did you mean "
-                                           r"'loop.interval_seconds'\?\)"):
+    with pytest.raises(
+        ProfileError,
+        match=r"unknown key 'loop.intervl_seconds' \(did you mean "
+        r"'loop.interval_seconds'\?\)",
+    ):
         parse_profile("loop:\n  intervl_seconds: 5\n", "mine.yaml")
     with pytest.raises(ProfileError) as e:  # nothing close: no guess
         parse_profile("risk:\n  zzzz: 5\n", "mine.yaml")

@@ -26,8 +26,9 @@ from .factories import FakeSource, lv, market
 
 P = load_profile("default")
 # no maker quotes: only what a reaction would send is on the books
-PROFILE = msgspec.structs.replace(P, analyze=msgspec.structs.replace(
-    P.analyze, spread=msgspec.structs.replace(P.analyze.spread, enabled=False)))
+PROFILE = msgspec.structs.replace(
+    P, analyze=msgspec.structs.replace(P.analyze, spread=msgspec.structs.replace(P.analyze.spread, enabled=False))
+)
 
 
 class FakeFeed:
@@ -47,11 +48,25 @@ class FakeFeed:
 
 def pair(a_bid: str = "0.50", a_size: str = "10") -> list[Any]:
     """Two mutually exclusive outcomes whose best YES bids sum to $1 (no basket pays) unless A's is raised."""
-    return [market("EV-A", event="EV", yes=lv((a_bid, a_size), ("0.50", "10")), no=lv(("0.35", "10")),
-                   mutually_exclusive=True, category="Sports"),
-            market("EV-B", event="EV", yes=lv(("0.50", "10")), no=lv(("0.35", "10")), mutually_exclusive=True,
-                   category="Sports"),
-            market("OTHER-X", event="OTHER", yes=lv(("0.40", "10")), no=lv(("0.50", "10")))]
+    return [
+        market(
+            "EV-A",
+            event="EV",
+            yes=lv((a_bid, a_size), ("0.50", "10")),
+            no=lv(("0.35", "10")),
+            mutually_exclusive=True,
+            category="Sports",
+        ),
+        market(
+            "EV-B",
+            event="EV",
+            yes=lv(("0.50", "10")),
+            no=lv(("0.35", "10")),
+            mutually_exclusive=True,
+            category="Sports",
+        ),
+        market("OTHER-X", event="OTHER", yes=lv(("0.40", "10")), no=lv(("0.50", "10"))),
+    ]
 
 
 @pytest.fixture
@@ -82,12 +97,18 @@ def test_a_reaction_trades_the_arbitrage_a_change_creates(world: Any) -> None:
     assert reactor.watched() == 3  # the markets the iteration scanned
     orders = [r for r in records if r["kind"] == "order"]
     assert [(o["ticker"], o["outcome"], o["strategy"]) for o in orders] == [
-        ("EV-A", "no", "arbitrage"), ("EV-B", "no", "arbitrage")]
+        ("EV-A", "no", "arbitrage"),
+        ("EV-B", "no", "arbitrage"),
+    ]
     assert all(j.intent(o["client_order_id"]) is not None for o in orders)  # journaled, as every order
     assert reactor.stats.reactions == 1 and reactor.stats.orders == 2
     # the journal keeps the reaction's records like an iteration's
     assert {r["kind"] for r in records if r["kind"] in ("opportunity", "candidate", "order", "fill")} == {
-        "opportunity", "candidate", "order", "fill"}
+        "opportunity",
+        "candidate",
+        "order",
+        "fill",
+    }
 
 
 def test_the_same_basket_is_not_sent_again_before_the_next_iteration(world: Any) -> None:
@@ -153,12 +174,17 @@ def test_a_reaction_builds_no_leg_against_our_own_resting_quote(world: Any) -> N
     loop.run_iteration()
     broker = loop.broker
     broker.books_include_own_orders = True  # as on Kalshi: the source's book shows our quote
-    quote = OrderIntent("our-quote", "EV-A", "bid", parse_price("0.59"), Count(500), time_in_force="good_till_canceled",
-                        post_only=True)
+    quote = OrderIntent(
+        "our-quote", "EV-A", "bid", parse_price("0.59"), Count(500), time_in_force="good_till_canceled", post_only=True
+    )
     j.record_intent(quote, strategy="spread", opportunity_id="op-q")
     ack = broker.submit(quote)
-    j.record_ack("our-quote", ack.order_id, next(o for o in broker.orders(status=OrderStatus.RESTING)
-                                                 if o.client_order_id == "our-quote"), [])
+    j.record_ack(
+        "our-quote",
+        ack.order_id,
+        next(o for o in broker.orders(status=OrderStatus.RESTING) if o.client_order_id == "our-quote"),
+        [],
+    )
     raise_a(src)  # the 5 YES bid at 0.59 on EV-A is ours
     n = len(records)
     assert reactor.react(BookBatch(("EV-A",))) == 0
@@ -170,8 +196,19 @@ def test_a_reaction_builds_no_leg_against_our_own_resting_quote(world: Any) -> N
 def test_signature_and_percentile() -> None:
     from kalashi_cli.domain import Leg, Opportunity
 
-    o = Opportunity(id="x", strategy="arbitrage", event_ticker="E", legs=(Leg("A", "no", "buy", Price(4100), Count(500)),),
-                    edge=1, edge_pct=0, fees=0, confidence=1, liquidity=1, score=1, reason="")  # type: ignore[arg-type]
+    o = Opportunity(
+        id="x",
+        strategy="arbitrage",
+        event_ticker="E",
+        legs=(Leg("A", "no", "buy", Price(4100), Count(500)),),
+        edge=1,
+        edge_pct=0,
+        fees=0,
+        confidence=1,
+        liquidity=1,
+        score=1,
+        reason="",
+    )  # type: ignore[arg-type]
     assert signature(o) == ("arbitrage", (("A", "no", "buy", 4100),))
     assert percentile([], 0.99) == 0
     assert percentile(range(1, 101), 0.5) == 50 and percentile(range(1, 101), 0.99) == 99

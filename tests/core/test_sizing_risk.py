@@ -30,16 +30,37 @@ from kalashi_cli.stages.sizing import dynamic_scale, kelly_fraction, size_opport
 
 P = load_profile("default")
 #: the default profile with a daily cap out of the way, for tests about the balance
-ROOMY = msgspec.structs.replace(P, risk=msgspec.structs.replace(P.risk, max_daily_cost=Decimal(1000),
-                                                                 max_order_cost=Decimal(100)))
+ROOMY = msgspec.structs.replace(
+    P, risk=msgspec.structs.replace(P.risk, max_daily_cost=Decimal(1000), max_order_cost=Decimal(100))
+)
 
 
-def opp(edge: int = 50_000, cost: int = 400_000, p: int = 5000, count: int = 10_000, category: str = "Crypto",
-        event: str = "E1", strategy: str = "value") -> Opportunity:
-    return Opportunity(id=f"op-{event}-{edge}", strategy=strategy, event_ticker=event,  # type: ignore[arg-type]
-                       legs=(Leg(f"{event}-T", "yes", "buy", Price(4000), Count(count)),), edge=Money(edge), edge_pct=Decimal("0.1"),
-                       fees=Money(0), confidence=Decimal("0.5"), liquidity=Decimal("1"), score=Decimal("0.025"),
-                       reason="test", series_ticker="KXBTC", category=category, cost=Money(cost), p=Price(p))
+def opp(
+    edge: int = 50_000,
+    cost: int = 400_000,
+    p: int = 5000,
+    count: int = 10_000,
+    category: str = "Crypto",
+    event: str = "E1",
+    strategy: str = "value",
+) -> Opportunity:
+    return Opportunity(
+        id=f"op-{event}-{edge}",
+        strategy=strategy,
+        event_ticker=event,  # type: ignore[arg-type]
+        legs=(Leg(f"{event}-T", "yes", "buy", Price(4000), Count(count)),),
+        edge=Money(edge),
+        edge_pct=Decimal("0.1"),
+        fees=Money(0),
+        confidence=Decimal("0.5"),
+        liquidity=Decimal("1"),
+        score=Decimal("0.025"),
+        reason="test",
+        series_ticker="KXBTC",
+        category=category,
+        cost=Money(cost),
+        p=Price(p),
+    )
 
 
 def test_kelly_for_binary_contract_on_all_in_cost() -> None:
@@ -133,8 +154,17 @@ def test_halt_persists_in_the_journal(tmp_path: Path) -> None:
 def _resting(coid: str, ticker: str, side: str, price: str, count: int) -> ExchangeOrder:
     from kalashi_cli.money import parse_price
 
-    return ExchangeOrder(f"o-{coid}", coid, ticker, side, parse_price(price), "resting",  # type: ignore[arg-type]
-                         Count(count), Count(0), Count(count))
+    return ExchangeOrder(
+        f"o-{coid}",
+        coid,
+        ticker,
+        side,
+        parse_price(price),
+        "resting",  # type: ignore[arg-type]
+        Count(count),
+        Count(0),
+        Count(count),
+    )
 
 
 def test_resting_quotes_hold_cash_the_gate_will_not_spend_twice(tmp_path: Path) -> None:
@@ -191,8 +221,9 @@ def test_a_quote_that_would_close_a_position_holds_nothing() -> None:
     orders = [_resting("a", "T", "ask", "0.60", 2000)]
     assert resting_collateral(orders, {"T": 2000}) == 0
     assert resting_collateral(orders, {}) == 4000 * 2000 + worst_fee(Price(6000), Count(2000), is_bid=False)
-    assert resting_collateral(orders, {"T": 1000}) == max(0, 4000 * 2000 + worst_fee(Price(6000), Count(2000), is_bid=False)
-                                                          - 1_000_000 * 1000)
+    assert resting_collateral(orders, {"T": 1000}) == max(
+        0, 4000 * 2000 + worst_fee(Price(6000), Count(2000), is_bid=False) - 1_000_000 * 1000
+    )
 
 
 def test_a_basket_must_fit_as_a_whole_before_its_first_leg(tmp_path: Path) -> None:

@@ -14,12 +14,24 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "kalashi_cli"
 STORES = {"journal.py", "migrations.py", "sim/paper.py"}
-JOURNAL_TABLES = ("meta", "intents", "orders", "fills", "settlements", "markets", "iterations", "records", "metrics",
-                  "events", "_migrations")
+JOURNAL_TABLES = (
+    "meta",
+    "intents",
+    "orders",
+    "fills",
+    "settlements",
+    "markets",
+    "iterations",
+    "records",
+    "metrics",
+    "events",
+    "_migrations",
+)
 SQL = re.compile(
     r"\b(?:SELECT\b[\s\S]*\bFROM|INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO|"
     r"CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)(?:\s+IF\s+NOT\s+EXISTS)?|ALTER\s+TABLE|DROP\s+TABLE|JOIN)\s+"
-    rf"(?:{'|'.join(JOURNAL_TABLES)})\b|\bPRAGMA\b")
+    rf"(?:{'|'.join(JOURNAL_TABLES)})\b|\bPRAGMA\b"
+)
 
 
 def sql_outside_stores(source: str) -> list[str]:
@@ -36,15 +48,20 @@ def sql_outside_stores(source: str) -> list[str]:
             text = "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
             if SQL.search(text):
                 found.append(f"line {node.lineno}: SQL {text.strip()[:60]!r}")
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "connect" \
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "sqlite3":
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "connect"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "sqlite3"
+        ):
             found.append(f"line {node.lineno}: sqlite3.connect")
     return found
 
 
 def test_the_scanner_sees_sql() -> None:
     assert sql_outside_stores("db.execute('SELECT ts_ms, detail FROM events WHERE kind=?', (k,))")
-    assert sql_outside_stores("db.execute(f\"SELECT {cols} FROM iterations WHERE n > ?\")")
+    assert sql_outside_stores('db.execute(f"SELECT {cols} FROM iterations WHERE n > ?")')
     assert sql_outside_stores("db.execute('INSERT INTO meta VALUES (?, ?)')")
     assert sql_outside_stores("rows = db.execute('PRAGMA integrity_check')")
     assert sql_outside_stores("import sqlite3\nc = sqlite3.connect(path)")
@@ -59,8 +76,13 @@ def test_the_scanner_finds_the_sql_that_bridge_and_heal_ran_at_c22539d() -> None
     repo = PACKAGE.parent
     for rel, at_least in (("kalashi_cli/bridge/attach.py", 9), ("kalashi_cli/heal/checks.py", 12)):
         try:
-            old = subprocess.run(["git", "-C", str(repo), "show", f"c22539d:{rel}"], capture_output=True,
-                                 text=True, check=True, timeout=60).stdout
+            old = subprocess.run(
+                ["git", "-C", str(repo), "show", f"c22539d:{rel}"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             return  # not a git checkout (an sdist): the synthetic cases above still hold
         assert len(sql_outside_stores(old)) >= at_least, rel
@@ -75,5 +97,7 @@ def test_no_sql_on_the_journal_outside_the_stores() -> None:
         found = sql_outside_stores(path.read_text(encoding="utf-8"))
         if found:
             offenders[rel] = found
-    assert offenders == {}, ("read and write the journal through kalashi_cli.journal.Journal's methods "
-                             f"(add one there if it lacks one), not with SQL of your own: {offenders}")
+    assert offenders == {}, (
+        "read and write the journal through kalashi_cli.journal.Journal's methods "
+        f"(add one there if it lacks one), not with SQL of your own: {offenders}"
+    )

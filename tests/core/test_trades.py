@@ -23,7 +23,9 @@ from kalashi_cli.stages.risk import TradingState, evaluate_state
 P = load_profile("default")
 
 
-def fill(fid: str, ticker: str, side: str, price: int, count: int, ts: int, fee: int = 0, coid: str = "") -> ExchangeFill:
+def fill(
+    fid: str, ticker: str, side: str, price: int, count: int, ts: int, fee: int = 0, coid: str = ""
+) -> ExchangeFill:
     return ExchangeFill(fid, f"o-{fid}", ticker, side, price, count, fee, True, ts, coid or f"c-{fid}")  # type: ignore[arg-type]
 
 
@@ -51,8 +53,11 @@ def test_a_basket_is_one_streak_step_and_the_loop_stays_active(tmp_path: Path) -
     for i in range(8):  # eight legs, one intent each, all of one opportunity
         from kalashi_cli.domain import OrderIntent
 
-        j.record_intent(OrderIntent(f"c-b{i}", f"EV-{i}", "bid", Price(1200), Count(1000)), strategy="arbitrage",
-                        opportunity_id="op-basket")
+        j.record_intent(
+            OrderIntent(f"c-b{i}", f"EV-{i}", "bid", Price(1200), Count(1000)),
+            strategy="arbitrage",
+            opportunity_id="op-basket",
+        )
     j.record_trade(TradeRow("op-basket", "arbitrage", "EV", 8, ONE_DOLLAR, 0))
     j.add_fills(yes_basket())
     j.add_settlements([Settlement(f"EV-{i}", "EV", "yes" if i == 3 else "no", 5_000) for i in range(8)])
@@ -85,9 +90,21 @@ def test_a_position_closed_by_another_trade_closes_the_first_trade() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.sampled_from(["bid", "ask"]), st.integers(1, 9999),
-                          st.integers(1, 3000), st.integers(0, 50), st.integers(0, 4)), min_size=1, max_size=25),
-       st.sampled_from(["yes", "no"]))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B", "C"]),
+            st.sampled_from(["bid", "ask"]),
+            st.integers(1, 9999),
+            st.integers(1, 3000),
+            st.integers(0, 50),
+            st.integers(0, 4),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.sampled_from(["yes", "no"]),
+)
 def test_trades_add_up_to_the_ledger_once_everything_is_settled(raw: list, result: Literal["yes", "no"]) -> None:
     """Property: whatever fills of whatever trades, once every market settles the trades' P&L is the ledger's."""
     fills = [fill(f"f{i}", t, side, price, count, i, fee=fee) for i, (t, side, price, count, fee, _) in enumerate(raw)]
@@ -104,12 +121,20 @@ def test_trades_add_up_to_the_ledger_once_everything_is_settled(raw: list, resul
 
 
 def test_markouts_are_signed_in_the_fills_favour_per_strategy() -> None:
-    mids = MidHistory({"A": [MarkRow("A", 0, Price(5000), Price(4900), Price(5100)), MarkRow("A", 60_000, Price(5200), Price(5100), Price(5300)),
-                             MarkRow("A", 300_000, Price(4800), Price(4700), Price(4900))]})
+    mids = MidHistory(
+        {
+            "A": [
+                MarkRow("A", 0, Price(5000), Price(4900), Price(5100)),
+                MarkRow("A", 60_000, Price(5200), Price(5100), Price(5300)),
+                MarkRow("A", 300_000, Price(4800), Price(4700), Price(4900)),
+            ]
+        }
+    )
     buy = fill("b", "A", "bid", 5000, 200, 0)  # bought YES at 0.50: the mid 0.52 a minute later is +0.02
     sell = fill("s", "A", "ask", 5000, 100, 0)  # sold YES at 0.50: the mid 0.52 is −0.02 for it
-    out = markouts([buy, sell], mids, [Settlement("A", "E", "yes", 400_000)], {"b": "value", "s": "spread"},
-                   now_ms=400_000)
+    out = markouts(
+        [buy, sell], mids, [Settlement("A", "E", "yes", 400_000)], {"b": "value", "s": "spread"}, now_ms=400_000
+    )
     assert out["value"].average("1m") == 20_000 and out["value"].average("5m") == -20_000
     assert out["value"].average("settlement") == 500_000
     assert out["spread"].average("1m") == -20_000 and out["spread"].average("settlement") == -500_000

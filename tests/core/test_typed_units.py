@@ -84,10 +84,26 @@ def test_the_journal_stores_the_strings_and_gives_back_the_enums(tmp_path: Path)
         raw.close()
 
 
-@pytest.mark.parametrize("wire,status", [("resting", OrderStatus.RESTING), ("executed", OrderStatus.EXECUTED),
-                                         ("canceled", OrderStatus.CANCELED), ("cancelled", OrderStatus.CANCELED),
-                                         ("pending", OrderStatus.RESTING)])
+@pytest.mark.parametrize(
+    "wire,status",
+    [
+        ("resting", OrderStatus.RESTING),
+        ("executed", OrderStatus.EXECUTED),
+        ("canceled", OrderStatus.CANCELED),
+        ("cancelled", OrderStatus.CANCELED),
+        ("pending", OrderStatus.RESTING),
+    ],
+)
 def test_an_exchange_order_status_is_parsed_to_the_enum(wire: str, status: OrderStatus) -> None:
-    o = parse_exchange_order({"order_id": "o", "client_order_id": "c", "ticker": "T", "side": "yes",
-                              "action": "buy", "yes_price_dollars": "0.4500", "status": wire})
+    o = parse_exchange_order(
+        {
+            "order_id": "o",
+            "client_order_id": "c",
+            "ticker": "T",
+            "side": "yes",
+            "action": "buy",
+            "yes_price_dollars": "0.4500",
+            "status": wire,
+        }
+    )
     assert o.status is status

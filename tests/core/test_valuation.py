@@ -139,12 +139,16 @@ def money_of(text: str) -> int:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(count=st.integers(1, 5000), entry=st.integers(100, 9900), yes=st.booleans(),
-       books=st.lists(st.tuples(st.integers(100, 9800), st.integers(1, 2000)), min_size=1, max_size=5),
-       result=st.sampled_from(["yes", "no"]))
-def test_close_determined_settled_moves_equity_only_by_its_true_change(tmp_path: Path, count: int, entry: int,
-                                                                       yes: bool, books: list[tuple[int, int]],
-                                                                       result: Literal["yes", "no"]) -> None:
+@given(
+    count=st.integers(1, 5000),
+    entry=st.integers(100, 9900),
+    yes=st.booleans(),
+    books=st.lists(st.tuples(st.integers(100, 9800), st.integers(1, 2000)), min_size=1, max_size=5),
+    result=st.sampled_from(["yes", "no"]),
+)
+def test_close_determined_settled_moves_equity_only_by_its_true_change(
+    tmp_path: Path, count: int, entry: int, yes: bool, books: list[tuple[int, int]], result: Literal["yes", "no"]
+) -> None:
     """Property: open books → close (empty) → determined → settled. The close and the settlement move
     equity by nothing; determination moves it by exactly the result less the last mark."""
     import uuid
@@ -192,15 +196,21 @@ def test_a_hedged_no_basket_is_worth_at_least_what_it_is_sure_to_pay(tmp_path: P
     j = Journal(tmp_path / "j.sqlite")
     tickers = [f"ME-{i}" for i in range(4)]
     j.remember_markets([(t, "ME", "S", "", "", "g", True) for t in tickers])
-    j.add_fills([ExchangeFill(f"f{i}", f"o{i}", t, "ask", parse_price("0.25"), Count(1000), Money(0), True, 1)
-                 for i, t in enumerate(tickers)])  # NO at 75c each: $30 for 10 baskets paying $30
-    thin = {t: market(t, event="ME", yes=lv(("0.50", "1")), no=lv(("0.05", "1")), mutually_exclusive=True)
-            for t in tickers}  # each NO alone sells for 5c
+    j.add_fills(
+        [
+            ExchangeFill(f"f{i}", f"o{i}", t, "ask", parse_price("0.25"), Count(1000), Money(0), True, 1)
+            for i, t in enumerate(tickers)
+        ]
+    )  # NO at 75c each: $30 for 10 baskets paying $30
+    thin = {
+        t: market(t, event="ME", yes=lv(("0.50", "1")), no=lv(("0.05", "1")), mutually_exclusive=True) for t in tickers
+    }  # each NO alone sells for 5c
     p = load_portfolio(j, START, thin, now_ms=2)
     assert p.valuation.total == 30_000_000, "floored at the guaranteed $30"
     assert p.equity_settled == p.cash + 30_000_000 and p.equity_marked == 0
-    rich = {t: market(t, event="ME", yes=lv(("0.20", "1")), no=lv(("0.79", "1")), mutually_exclusive=True)
-            for t in tickers}  # each NO marked at 79.5c: $31.80 in all, $1.80 of it on marks
+    rich = {
+        t: market(t, event="ME", yes=lv(("0.20", "1")), no=lv(("0.79", "1")), mutually_exclusive=True) for t in tickers
+    }  # each NO marked at 79.5c: $31.80 in all, $1.80 of it on marks
     q = load_portfolio(j, START, rich, now_ms=2)
     assert q.valuation.total == 31_800_000 and q.equity_marked == 1_800_000
     j.close()

@@ -26,16 +26,40 @@ def px(x: float) -> Price:
     return Price(round(x * ONE_DOLLAR))
 
 
-def mk(ticker: str, *, event: str = "KXEV-26JAN01", bid: float | None = None, ask: float | None = None,
-       size: float = 100, yes: tuple[tuple[int, int], ...] | None = None, no: tuple[tuple[int, int], ...] | None = None,
-       close: str = "2026-06-01T00:00:00Z", **kw: Any) -> Market:
+def mk(
+    ticker: str,
+    *,
+    event: str = "KXEV-26JAN01",
+    bid: float | None = None,
+    ask: float | None = None,
+    size: float = 100,
+    yes: tuple[tuple[int, int], ...] | None = None,
+    no: tuple[tuple[int, int], ...] | None = None,
+    close: str = "2026-06-01T00:00:00Z",
+    **kw: Any,
+) -> Market:
     """A market from a top of book (YES bid and ask, ``size`` contracts each) or explicit depth."""
     n = Count(round(size * COUNT_SCALE))
     yes_bids = tuple((Price(p), Count(c)) for p, c in yes) if yes is not None else (((px(bid), n),) if bid else ())
-    no_bids = tuple((Price(p), Count(c)) for p, c in no) if no is not None else (((flip(px(ask)), n),) if ask is not None and ask < 1 else ())
-    return Market(ticker=ticker, event_ticker=event, series_ticker=event.split("-")[0], title=ticker,
-                  category="Test", status="active", close_time=close, yes_bids=yes_bids, no_bids=no_bids,
-                  volume=Count(100_000), open_interest=Count(50_000), **kw)
+    no_bids = (
+        tuple((Price(p), Count(c)) for p, c in no)
+        if no is not None
+        else (((flip(px(ask)), n),) if ask is not None and ask < 1 else ())
+    )
+    return Market(
+        ticker=ticker,
+        event_ticker=event,
+        series_ticker=event.split("-")[0],
+        title=ticker,
+        category="Test",
+        status="active",
+        close_time=close,
+        yes_bids=yes_bids,
+        no_bids=no_bids,
+        volume=Count(100_000),
+        open_interest=Count(50_000),
+        **kw,
+    )
 
 
 def _strike(v: Any) -> Decimal | None:
@@ -44,9 +68,16 @@ def _strike(v: Any) -> Decimal | None:
 
 def _collector_market(o: dict[str, Any], event: str) -> Market:
     bid, ask = float(o.get("yes_bid") or 0), float(o["yes_ask"] if o.get("yes_ask") is not None else 1)
-    return mk(o["ticker"], event=event, bid=bid or None, ask=ask if ask < 1 else None,
-              strike_type=o.get("strike_type"), floor_strike=_strike(o.get("floor_strike")),
-              cap_strike=_strike(o.get("cap_strike")), mutually_exclusive=o.get("strike_type") == "between")
+    return mk(
+        o["ticker"],
+        event=event,
+        bid=bid or None,
+        ask=ask if ask < 1 else None,
+        strike_type=o.get("strike_type"),
+        floor_strike=_strike(o.get("floor_strike")),
+        cap_strike=_strike(o.get("cap_strike")),
+        mutually_exclusive=o.get("strike_type") == "between",
+    )
 
 
 def real_ladders() -> list[tuple[str, list[Market]]]:
@@ -68,9 +99,18 @@ def real_ladders() -> list[tuple[str, list[Market]]]:
         event = d["ticker"].rsplit("-", 1)[0]
         yes = tuple((px(p), round(s * COUNT_SCALE)) for p, s in d["yes_bids"] if 0 < p < 1 and s > 0)
         no = tuple((px(p), round(s * COUNT_SCALE)) for p, s in d["no_bids"] if 0 < p < 1 and s > 0)
-        weather.setdefault(event, []).append(mk(d["ticker"], event=event, yes=yes, no=no,
-                                                strike_type=d["strike_type"], floor_strike=_strike(d["floor_strike"]),
-                                                cap_strike=_strike(d["cap_strike"]), mutually_exclusive=True))
+        weather.setdefault(event, []).append(
+            mk(
+                d["ticker"],
+                event=event,
+                yes=yes,
+                no=no,
+                strike_type=d["strike_type"],
+                floor_strike=_strike(d["floor_strike"]),
+                cap_strike=_strike(d["cap_strike"]),
+                mutually_exclusive=True,
+            )
+        )
     out.extend(weather.items())
     return out
 
@@ -84,8 +124,10 @@ class Kalashi:
     def __call__(self, *args: str, input: str | None = None, code: int | None = 0) -> Any:
         res = self.runner.invoke(app, list(args), input=input)
         if code is not None and res.exit_code != code:
-            raise AssertionError(f"kalashi {' '.join(args)} exited {res.exit_code}, wanted {code}\n"
-                                 f"stdout: {res.stdout[-2000:]}\nstderr: {res.stderr[-2000:]}\n{res.exception!r}")
+            raise AssertionError(
+                f"kalashi {' '.join(args)} exited {res.exit_code}, wanted {code}\n"
+                f"stdout: {res.stdout[-2000:]}\nstderr: {res.stderr[-2000:]}\n{res.exception!r}"
+            )
         return res
 
 

@@ -28,13 +28,17 @@ SIM = "sim:seed=2,markets=600"
 def shell(cmd: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KALASHI_", "KALSHI_"))}
     env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", KALASHI_HOME=str(cwd / "home"), NO_COLOR="1")
-    return subprocess.run(["bash", "-c", "set -euo pipefail\n" + cmd], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_scan_fair_analyze_is_a_real_pipe(tmp_path: Path) -> None:
-    p = shell(f"kalashi scan --source {SIM} --limit 300 --quiet | kalashi fair --quiet | tee fair.jsonl "
-              "| kalashi analyze --fair - --quiet > opps.jsonl", tmp_path)
+    p = shell(
+        f"kalashi scan --source {SIM} --limit 300 --quiet | kalashi fair --quiet | tee fair.jsonl "
+        "| kalashi analyze --fair - --quiet > opps.jsonl",
+        tmp_path,
+    )
     assert p.returncode == 0, p.stderr
     assert "warning" not in p.stderr
     piped = records((tmp_path / "fair.jsonl").read_text())
@@ -56,8 +60,13 @@ def test_scan_fair_analyze_is_a_real_pipe(tmp_path: Path) -> None:
     out = records((tmp_path / "opps.jsonl").read_text())
     assert not [r for r in out if r["kind"] in ("fair", "market")]  # analyze consumed them
     assert [r for r in out if r["kind"] == "stats" and r["stage"] == "analyze"]
-    assert all("sim's demo forecast" not in r["reason"] for r in out if r["kind"] == "opportunity"
-               and r["strategy"] == "value" and r["legs"][0]["ticker"] in {f["ticker"] for f in fair})
+    assert all(
+        "sim's demo forecast" not in r["reason"]
+        for r in out
+        if r["kind"] == "opportunity"
+        and r["strategy"] == "value"
+        and r["legs"][0]["ticker"] in {f["ticker"] for f in fair}
+    )
 
 
 def test_fair_records_without_fair_dash_pass_through_with_a_warning(kalashi: Kalashi) -> None:
@@ -73,14 +82,20 @@ def test_fair_records_without_fair_dash_pass_through_with_a_warning(kalashi: Kal
     assert opps and "model mine" in opps[0]["reason"]
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ('{"kind": "fair", "ticker": "V-1", "p": "1.5", "model": "m"}', "<stdin>:2: p must be between 0 and 1"),
-    ('{"kind": "fair", "ticker": "V-1", "model": "m"}', "<stdin>:2: fair record is missing required field 'p'"),
-    ('{"kind": "fair", "ticker": "V-1", "p": "abc", "model": "m"}', "<stdin>:2: p is not a number: 'abc'"),
-    ('{"kind": "fair", "ticker": "V-1", "p": "0.5", "se": "-1", "model": "m"}', "<stdin>:2: se must be"),
-    ('{"kind": "fair", "ticker": "V-1", "p": "0.5", "model": ""}', "field 'model' must be a non-empty string"),
-    ('{"kind": "fair", "ticker": "V-1", "p": "0.5", "inputs_ts": "yesterday"}', "field 'inputs_ts' must be an ISO-8601"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"kind": "fair", "ticker": "V-1", "p": "1.5", "model": "m"}', "<stdin>:2: p must be between 0 and 1"),
+        ('{"kind": "fair", "ticker": "V-1", "model": "m"}', "<stdin>:2: fair record is missing required field 'p'"),
+        ('{"kind": "fair", "ticker": "V-1", "p": "abc", "model": "m"}', "<stdin>:2: p is not a number: 'abc'"),
+        ('{"kind": "fair", "ticker": "V-1", "p": "0.5", "se": "-1", "model": "m"}', "<stdin>:2: se must be"),
+        ('{"kind": "fair", "ticker": "V-1", "p": "0.5", "model": ""}', "field 'model' must be a non-empty string"),
+        (
+            '{"kind": "fair", "ticker": "V-1", "p": "0.5", "inputs_ts": "yesterday"}',
+            "field 'inputs_ts' must be an ISO-8601",
+        ),
+    ],
+)
 def test_a_bad_fair_record_is_exit_3_naming_line_and_field(kalashi: Kalashi, line: str, message: str) -> None:
     import json
 
@@ -91,8 +106,10 @@ def test_a_bad_fair_record_is_exit_3_naming_line_and_field(kalashi: Kalashi, lin
 
 def test_a_bad_fair_file_names_the_file(kalashi: Kalashi, tmp_path: Path) -> None:
     f = tmp_path / "fair.jsonl"
-    f.write_text('{"kind": "fair", "ticker": "A", "p": "0.4", "model": "m"}\n{"kind": "market"}\n'
-                 '{"kind": "fair", "ticker": "B", "p": 2, "model": "m"}\n')
+    f.write_text(
+        '{"kind": "fair", "ticker": "A", "p": "0.4", "model": "m"}\n{"kind": "market"}\n'
+        '{"kind": "fair", "ticker": "B", "p": 2, "model": "m"}\n'
+    )
     res = kalashi("analyze", "--fair", str(f), input="", code=3)
     assert f"{f}:3: p must be between 0 and 1" in res.stderr
 
@@ -123,8 +140,13 @@ def book(ticker: str, bid: float, ask: float, *, thin_ask: float | None = None) 
     no: tuple[tuple[int, int], ...] = ((flip(px(ask)), Count(100 * COUNT_SCALE)),)
     if thin_ask is not None:
         no = ((flip(px(thin_ask)), Count(2 * COUNT_SCALE)), *no)
-    return mk(ticker, event=ticker.rsplit("-", 1)[0], yes=((px(bid), Count(100 * COUNT_SCALE)),), no=no,
-              close=iso(T2 + 600_000))
+    return mk(
+        ticker,
+        event=ticker.rsplit("-", 1)[0],
+        yes=((px(bid), Count(100 * COUNT_SCALE)),),
+        no=no,
+        close=iso(T2 + 600_000),
+    )
 
 
 def fee(p: float) -> float:
@@ -136,11 +158,18 @@ def test_evaluate_figures_match_a_hand_computation(kalashi: Kalashi, tmp_path: P
     import json
 
     snaps = {
-        T1: [book("E1-A", 0.40, 0.70, thin_ask=0.41), book("E2-A", 0.30, 0.34), book("E3-A", 0.60, 0.64),
-             book("E4-A", 0.10, 0.12)],
-        T2: [book("E1-A", 0.70, 0.72), book("E2-A", 0.20, 0.22),
-             mk("E3-A", event="E3", yes=((6000, 10_000),), close=iso(T2 + 600_000)),  # no ask: no mid, no row
-             book("E4-A", 0.10, 0.12)],
+        T1: [
+            book("E1-A", 0.40, 0.70, thin_ask=0.41),
+            book("E2-A", 0.30, 0.34),
+            book("E3-A", 0.60, 0.64),
+            book("E4-A", 0.10, 0.12),
+        ],
+        T2: [
+            book("E1-A", 0.70, 0.72),
+            book("E2-A", 0.20, 0.22),
+            mk("E3-A", event="E3", yes=((6000, 10_000),), close=iso(T2 + 600_000)),  # no ask: no mid, no row
+            book("E4-A", 0.10, 0.12),
+        ],
     }
     lines = []
     for t, ms in snaps.items():
@@ -150,8 +179,20 @@ def test_evaluate_figures_match_a_hand_computation(kalashi: Kalashi, tmp_path: P
             lines.append(json.dumps(rec))
     (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n")
     (tmp_path / "r.csv").write_text("ticker,result\nE1-A,yes\nE2-A,no\nE3-A,yes\nE9-Z,no\n")  # E4-A unsettled
-    res = kalashi("fair", "--evaluate", "--source", str(tmp_path / "m.jsonl"), "--results", str(tmp_path / "r.csv"),
-                  "--every", "1", "--format", "jsonl", "--report", str(tmp_path / "rep.html"))
+    res = kalashi(
+        "fair",
+        "--evaluate",
+        "--source",
+        str(tmp_path / "m.jsonl"),
+        "--results",
+        str(tmp_path / "r.csv"),
+        "--every",
+        "1",
+        "--format",
+        "jsonl",
+        "--report",
+        str(tmp_path / "rep.html"),
+    )
     scores = {r["model"]: r for r in records(res.stdout)}
     assert set(scores) == {"mid", "ladder"}
     for r in scores.values():
@@ -174,8 +215,13 @@ def test_evaluate_figures_match_a_hand_computation(kalashi: Kalashi, tmp_path: P
         assert float(s["log_loss"]) == pytest.approx(logloss(rows), abs=1e-6)
     assert float(scores["ladder"]["brier_vs_mid"]) == pytest.approx(brier(ladder_rows) - brier(mid_rows), abs=1e-6)
     # reliability: rows binned by tenths of p
-    assert {b["bin"]: b["n"] for b in scores["mid"]["reliability"]} == {"0.2-0.3": 1, "0.3-0.4": 1, "0.4-0.5": 1,
-                                                                        "0.6-0.7": 1, "0.7-0.8": 1}
+    assert {b["bin"]: b["n"] for b in scores["mid"]["reliability"]} == {
+        "0.2-0.3": 1,
+        "0.3-0.4": 1,
+        "0.4-0.5": 1,
+        "0.6-0.7": 1,
+        "0.7-0.8": 1,
+    }
     # the value strategy: the ladder (0.55, se 0.30/√12 = 0.087) buys E1's two-lot YES ask at 0.41 once:
     # 0.55 − 0.41 − 0.0170 fee = 0.123 ≥ 0.03 + 0.087. E1 settled yes.
     assert scores["ladder"]["trades"] == 1
@@ -197,15 +243,32 @@ def test_evaluate_scores_the_crypto_models_with_recorded_spot(kalashi: Kalashi, 
     lines = []
     for t in (t_end - 120_000, t_end - 60_000, t_end):
         for k in (64_800, 65_200):
-            m = mk(f"KXBTC-26JUN0112-T{k}", event="KXBTC-26JUN0112", bid=0.45, ask=0.55, strike_type="greater",
-                   floor_strike=Decimal(k), close=iso(close))
+            m = mk(
+                f"KXBTC-26JUN0112-T{k}",
+                event="KXBTC-26JUN0112",
+                bid=0.45,
+                ask=0.55,
+                strike_type="greater",
+                floor_strike=Decimal(k),
+                close=iso(close),
+            )
             rec = market_record(m)
             rec["ts"] = iso(t)
             lines.append(json.dumps(rec))
     (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n")
     (tmp_path / "r.csv").write_text("ticker,result\nKXBTC-26JUN0112-T64800,yes\nKXBTC-26JUN0112-T65200,no\n")
-    res = kalashi("fair", "--evaluate", "--source", str(tmp_path / "m.jsonl"), "--results", str(tmp_path / "r.csv"),
-                  "--spot", f"file:{tmp_path / 'spot.csv'}", "--format", "jsonl")
+    res = kalashi(
+        "fair",
+        "--evaluate",
+        "--source",
+        str(tmp_path / "m.jsonl"),
+        "--results",
+        str(tmp_path / "r.csv"),
+        "--spot",
+        f"file:{tmp_path / 'spot.csv'}",
+        "--format",
+        "jsonl",
+    )
     scores = {r["model"]: r for r in records(res.stdout)}
     assert set(scores) == {"mid", "ladder", "crypto", "crypto-t"}
     assert scores["crypto"]["n"] == 6 and scores["crypto-t"]["n"] == 6
@@ -214,13 +277,15 @@ def test_evaluate_scores_the_crypto_models_with_recorded_spot(kalashi: Kalashi, 
 def test_evaluate_usage_errors(kalashi: Kalashi, tmp_path: Path) -> None:
     (tmp_path / "r.csv").write_text("ticker,result\n")
     assert "needs --source" in kalashi("fair", "--evaluate", "--results", str(tmp_path / "r.csv"), code=2).stderr
-    res = kalashi("fair", "--evaluate", "--source", "x.jsonl", "--results", str(tmp_path / "r.csv"),
-                  "--models", "crypto", code=2)
+    res = kalashi(
+        "fair", "--evaluate", "--source", "x.jsonl", "--results", str(tmp_path / "r.csv"), "--models", "crypto", code=2
+    )
     assert "needs --spot FILE" in res.stderr
     assert "unknown model" in kalashi("fair", "--models", "magic", input="", code=2).stderr
     (tmp_path / "bad.csv").write_text("name,outcome\nA,yes\n")
-    res = kalashi("fair", "--evaluate", "--source", str(tmp_path / "r.csv"), "--results", str(tmp_path / "bad.csv"),
-                  code=3)
+    res = kalashi(
+        "fair", "--evaluate", "--source", str(tmp_path / "r.csv"), "--results", str(tmp_path / "bad.csv"), code=3
+    )
     assert "no ticker and result columns" in res.stderr
 
 
@@ -235,12 +300,28 @@ def test_evaluate_scores_your_own_fair_records_as_of_their_time(kalashi: Kalashi
             lines.append(json.dumps(rec))
     (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n")
     (tmp_path / "r.csv").write_text("ticker,result\nE1-A,yes\nE2-A,no\n")
-    mine = [{"kind": "fair", "v": 1, "ticker": "E1-A", "p": "0.7", "model": "mine", "inputs_ts": iso(T1)},
-            {"kind": "fair", "v": 1, "ticker": "E1-A", "p": "0.9", "model": "mine", "inputs_ts": iso(T2 - 1000)},
-            {"kind": "fair", "v": 1, "ticker": "E2-A", "p": "0.1", "model": "mine", "inputs_ts": iso(T2 + 1000)}]
+    mine = [
+        {"kind": "fair", "v": 1, "ticker": "E1-A", "p": "0.7", "model": "mine", "inputs_ts": iso(T1)},
+        {"kind": "fair", "v": 1, "ticker": "E1-A", "p": "0.9", "model": "mine", "inputs_ts": iso(T2 - 1000)},
+        {"kind": "fair", "v": 1, "ticker": "E2-A", "p": "0.1", "model": "mine", "inputs_ts": iso(T2 + 1000)},
+    ]
     (tmp_path / "mine.jsonl").write_text("\n".join(json.dumps(r) for r in mine) + "\n")
-    res = kalashi("fair", "--evaluate", "--source", str(tmp_path / "m.jsonl"), "--results", str(tmp_path / "r.csv"),
-                  "--fair", str(tmp_path / "mine.jsonl"), "--models", "ladder", "--every", "1", "--format", "jsonl")
+    res = kalashi(
+        "fair",
+        "--evaluate",
+        "--source",
+        str(tmp_path / "m.jsonl"),
+        "--results",
+        str(tmp_path / "r.csv"),
+        "--fair",
+        str(tmp_path / "mine.jsonl"),
+        "--models",
+        "ladder",
+        "--every",
+        "1",
+        "--format",
+        "jsonl",
+    )
     scores = {r["model"]: r for r in records(res.stdout)}
     # E1 at T1 → 0.7, E1 at T2 → 0.9; E2's only record is from after both snapshots: never seen
     assert scores["mine"]["n"] == 2
@@ -251,6 +332,15 @@ def test_evaluate_scores_your_own_fair_records_as_of_their_time(kalashi: Kalashi
     assert Decimal(scores["mine"]["pnl"]) == Decimal(str(round(want, 4)))
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"kind": "fair", "v": 1, "ticker": "E1-A", "p": "7", "model": "mine"}\n')
-    res = kalashi("fair", "--evaluate", "--source", str(tmp_path / "m.jsonl"), "--results", str(tmp_path / "r.csv"),
-                  "--fair", str(bad), code=3)
+    res = kalashi(
+        "fair",
+        "--evaluate",
+        "--source",
+        str(tmp_path / "m.jsonl"),
+        "--results",
+        str(tmp_path / "r.csv"),
+        "--fair",
+        str(bad),
+        code=3,
+    )
     assert f"{bad}:1: p must be between 0 and 1" in res.stderr

@@ -45,9 +45,13 @@ def open_meteo() -> Iterator[tuple[str, list[dict[str, list[str]]]]]:
         def do_GET(self) -> None:  # noqa: N802
             url = urlsplit(self.path)
             queries.append(parse_qs(url.query))
-            body = {"latitude": 40.78, "longitude": -73.97, "timezone": "America/New_York",
-                    "daily_units": {"time": "iso8601", "temperature_2m_max": "°F"},
-                    "daily": {"time": ["2026-07-24", "2026-07-25"], "temperature_2m_max": [FORECAST_MAX, 88.0]}}
+            body = {
+                "latitude": 40.78,
+                "longitude": -73.97,
+                "timezone": "America/New_York",
+                "daily_units": {"time": "iso8601", "temperature_2m_max": "°F"},
+                "daily": {"time": ["2026-07-24", "2026-07-25"], "temperature_2m_max": [FORECAST_MAX, 88.0]},
+            }
             data = json.dumps(body).encode() if url.path == "/v1/forecast" else b"{}"
             self.send_response(200 if url.path == "/v1/forecast" else 404)
             self.send_header("Content-Type", "application/json")
@@ -71,15 +75,38 @@ def open_meteo() -> Iterator[tuple[str, list[dict[str, list[str]]]]]:
 
 def brackets() -> list[dict[str, object]]:
     ev = "KXHIGHNY-26JUL24"
-    ms = [mk(f"{ev}-T80", event=ev, bid=0.02, ask=0.04, strike_type="less", cap_strike=Decimal(80)),
-          mk(f"{ev}-B80.5", event=ev, bid=0.20, ask=0.23, strike_type="between", floor_strike=Decimal(80),
-             cap_strike=Decimal(81)),
-          # the forecast puts ~31 % on 82-83°, and YES is offered at 0.15: value
-          mk(f"{ev}-B82.5", event=ev, bid=0.13, ask=0.15, strike_type="between", floor_strike=Decimal(82),
-             cap_strike=Decimal(83)),
-          mk(f"{ev}-B84.5", event=ev, bid=0.25, ask=0.28, strike_type="between", floor_strike=Decimal(84),
-             cap_strike=Decimal(85)),
-          mk(f"{ev}-T85", event=ev, bid=0.10, ask=0.12, strike_type="greater", floor_strike=Decimal(85))]
+    ms = [
+        mk(f"{ev}-T80", event=ev, bid=0.02, ask=0.04, strike_type="less", cap_strike=Decimal(80)),
+        mk(
+            f"{ev}-B80.5",
+            event=ev,
+            bid=0.20,
+            ask=0.23,
+            strike_type="between",
+            floor_strike=Decimal(80),
+            cap_strike=Decimal(81),
+        ),
+        # the forecast puts ~31 % on 82-83°, and YES is offered at 0.15: value
+        mk(
+            f"{ev}-B82.5",
+            event=ev,
+            bid=0.13,
+            ask=0.15,
+            strike_type="between",
+            floor_strike=Decimal(82),
+            cap_strike=Decimal(83),
+        ),
+        mk(
+            f"{ev}-B84.5",
+            event=ev,
+            bid=0.25,
+            ask=0.28,
+            strike_type="between",
+            floor_strike=Decimal(84),
+            cap_strike=Decimal(85),
+        ),
+        mk(f"{ev}-T85", event=ev, bid=0.10, ask=0.12, strike_type="greater", floor_strike=Decimal(85)),
+    ]
     out = []
     for m in ms:
         rec = market_record(m)
@@ -88,14 +115,22 @@ def brackets() -> list[dict[str, object]]:
     return out
 
 
-def test_the_weather_recipe_writes_valid_fair_records(open_meteo: tuple[str, list], tmp_path: Path,
-                                                      kalashi: Kalashi) -> None:
+def test_the_weather_recipe_writes_valid_fair_records(
+    open_meteo: tuple[str, list], tmp_path: Path, kalashi: Kalashi
+) -> None:
     url, queries = open_meteo
     (tmp_path / "weather_fair.py").write_text(recipe() + "\n")
     markets = "\n".join(json.dumps(r) for r in brackets()) + "\n"
     env = {**os.environ, "FORECAST_URL": url}
-    p = subprocess.run([sys.executable, "weather_fair.py"], input=markets, capture_output=True, text=True,
-                       cwd=tmp_path, env=env, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "weather_fair.py"],
+        input=markets,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     out = records(p.stdout)
     fair = [r for r in out if r["kind"] == "fair"]

@@ -13,13 +13,7 @@ import numpy as np
 import pytest
 
 from kalashi_cli.domain import Market
-from kalashi_cli.fair.crypto import (
-    CryptoModel,
-    normal_cdf,
-    realised_variance,
-    settlement_above,
-    student_t_cdf,
-)
+from kalashi_cli.fair.crypto import CryptoModel, normal_cdf, realised_variance, settlement_above, student_t_cdf
 from kalashi_cli.fair.spot import FileSpot, SpotHistory, load_spot_file
 from kalashi_cli.profile import CryptoFairSettings
 
@@ -70,10 +64,13 @@ def test_a_fixed_volatility_without_averaging_is_the_black_scholes_digital(tmp_p
     spot = FileSpot(write_spot(tmp_path / "s.csv", [(T0, 65_000.0)]))
     model = CryptoModel(settings(vol_annual=Decimal("0.6"), averaging_seconds=0, basis_bps=Decimal(0)), spot)
     close = T0 + 900_000
-    ms = [btc_market("A", close_ms=close, strike_type="greater", floor_strike=Decimal(65_500)),
-          btc_market("B", close_ms=close, strike_type="less", cap_strike=Decimal(64_000)),
-          btc_market("C", close_ms=close, strike_type="between", floor_strike=Decimal(64_900),
-                     cap_strike=Decimal("64999.99"))]
+    ms = [
+        btc_market("A", close_ms=close, strike_type="greater", floor_strike=Decimal(65_500)),
+        btc_market("B", close_ms=close, strike_type="less", cap_strike=Decimal(64_000)),
+        btc_market(
+            "C", close_ms=close, strike_type="between", floor_strike=Decimal(64_900), cap_strike=Decimal("64999.99")
+        ),
+    ]
     got = {v.ticker: float(v.p) for v in model.price(ms, T0)}
     above = {k: black_scholes_digital(65_000, k, 0.6, 900) for k in (65_500, 64_000, 64_900, 64_999.99)}
     assert got["A"] == pytest.approx(above[65_500], abs=1e-6)
@@ -160,12 +157,14 @@ def test_stale_or_missing_spot_gives_no_fair_value(tmp_path: Path) -> None:
     assert model.price([m], now + 9_000)  # 9 s old: still fresh
     assert not model.price([m], now + 11_000)  # 11 s old: stale, no value
     assert not model.price([m], T0 - 1)  # before the first price: nothing known
-    eth = mk("E", event="KXETH-26JUN0112", close=iso(now + 3_600_000), strike_type="greater",
-             floor_strike=Decimal(2000))
+    eth = mk(
+        "E", event="KXETH-26JUN0112", close=iso(now + 3_600_000), strike_type="greater", floor_strike=Decimal(2000)
+    )
     assert not model.price([eth], now)  # no ETH-USD prices in the file
     assert not model.price([m], now + 3_600_000 + 1)  # past its close
-    unknown = mk("X", event="KXSOLD-26JUN0112", close=iso(now + 3_600_000), strike_type="greater",
-                 floor_strike=Decimal(1))
+    unknown = mk(
+        "X", event="KXSOLD-26JUN0112", close=iso(now + 3_600_000), strike_type="greater", floor_strike=Decimal(1)
+    )
     assert not model.price([unknown], now)  # a series the model has no spot product for
     no_strike = btc_market("N", close_ms=now + 3_600_000)
     assert not model.price([no_strike], now)

@@ -23,5 +23,13 @@ def test_the_default_profile_trades_on_no_model_that_lost_to_the_mid() -> None:
 
 def test_the_page_names_every_model_and_the_settlement_index() -> None:
     text = PAGE.read_text(encoding="utf-8")
-    for needle in ("`ladder`", "`crypto`", "`crypto-t`", "CF Benchmarks", "BRTI", "60 seconds", "kalashi fair --evaluate"):
+    for needle in (
+        "`ladder`",
+        "`crypto`",
+        "`crypto-t`",
+        "CF Benchmarks",
+        "BRTI",
+        "60 seconds",
+        "kalashi fair --evaluate",
+    ):
         assert needle in text, needle

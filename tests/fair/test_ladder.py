@@ -94,10 +94,18 @@ def test_depth_price_walks_the_book() -> None:
 def test_a_thin_cheap_ask_does_not_bound_the_fit_and_is_value() -> None:
     # above-50 and above-60 are deep and tight; above-55 has a one-lot ask far below them
     ev = "KXLAD-26JAN01"
-    ms = [mk("L-50", event=ev, bid=0.60, ask=0.62, strike_type="greater", floor_strike=Decimal(50)),
-          mk("L-55", event=ev, yes=((4000, 5000),), no=((10_000 - 3000, 100), (10_000 - 5800, 5000)),
-             strike_type="greater", floor_strike=Decimal(55)),
-          mk("L-60", event=ev, bid=0.50, ask=0.52, strike_type="greater", floor_strike=Decimal(60))]
+    ms = [
+        mk("L-50", event=ev, bid=0.60, ask=0.62, strike_type="greater", floor_strike=Decimal(50)),
+        mk(
+            "L-55",
+            event=ev,
+            yes=((4000, 5000),),
+            no=((10_000 - 3000, 100), (10_000 - 5800, 5000)),
+            strike_type="greater",
+            floor_strike=Decimal(55),
+        ),
+        mk("L-60", event=ev, bid=0.50, ask=0.52, strike_type="greater", floor_strike=Decimal(60)),
+    ]
     fit = fit_event(ms, MIN_DEPTH)
     assert fit is not None and fit.consistent
     p = {f.ticker: f.p for f in fit.fitted}
@@ -110,8 +118,10 @@ def test_a_thin_cheap_ask_does_not_bound_the_fit_and_is_value() -> None:
 
 def test_an_inverted_ladder_is_inconsistent_and_still_a_distribution() -> None:
     ev = "KXLAD-26JAN01"
-    ms = [mk("L-50", event=ev, bid=0.40, ask=0.42, strike_type="greater", floor_strike=Decimal(50)),
-          mk("L-60", event=ev, bid=0.55, ask=0.57, strike_type="greater", floor_strike=Decimal(60))]
+    ms = [
+        mk("L-50", event=ev, bid=0.40, ask=0.42, strike_type="greater", floor_strike=Decimal(50)),
+        mk("L-60", event=ev, bid=0.55, ask=0.57, strike_type="greater", floor_strike=Decimal(60)),
+    ]
     fit = fit_event(ms, MIN_DEPTH)
     assert fit is not None and not fit.consistent and "arbitrage" in fit.note
     p = {f.ticker: f.p for f in fit.fitted}
@@ -123,9 +133,13 @@ def test_an_inverted_ladder_is_inconsistent_and_still_a_distribution() -> None:
 
 def test_brackets_whose_asks_sum_below_a_dollar_are_inconsistent() -> None:
     ev = "KXB-26JAN01"
-    ms = [mk("B-1", event=ev, bid=0.20, ask=0.25, strike_type="less", cap_strike=Decimal(10)),
-          mk("B-2", event=ev, bid=0.30, ask=0.35, strike_type="between", floor_strike=Decimal(10), cap_strike=Decimal(19)),
-          mk("B-3", event=ev, bid=0.30, ask=0.35, strike_type="greater", floor_strike=Decimal(19))]
+    ms = [
+        mk("B-1", event=ev, bid=0.20, ask=0.25, strike_type="less", cap_strike=Decimal(10)),
+        mk(
+            "B-2", event=ev, bid=0.30, ask=0.35, strike_type="between", floor_strike=Decimal(10), cap_strike=Decimal(19)
+        ),
+        mk("B-3", event=ev, bid=0.30, ask=0.35, strike_type="greater", floor_strike=Decimal(19)),
+    ]
     fit = fit_event(ms, MIN_DEPTH)
     assert fit is not None and fit.structure == "brackets" and not fit.consistent
     assert sum(f.p for f in fit.fitted) == pytest.approx(1.0)
@@ -133,8 +147,10 @@ def test_brackets_whose_asks_sum_below_a_dollar_are_inconsistent() -> None:
 
 def test_exclusive_outcomes_not_known_exhaustive_sum_to_at_most_one() -> None:
     ev = "PRES-2024"
-    ms = [mk("PRES-2024-DJT", event=ev, bid=0.55, ask=0.56, mutually_exclusive=True),
-          mk("PRES-2024-KH", event=ev, bid=0.45, ask=0.46, mutually_exclusive=True)]
+    ms = [
+        mk("PRES-2024-DJT", event=ev, bid=0.55, ask=0.56, mutually_exclusive=True),
+        mk("PRES-2024-KH", event=ev, bid=0.45, ask=0.46, mutually_exclusive=True),
+    ]
     fit = fit_event(ms, MIN_DEPTH)
     assert fit is not None and fit.structure == "exclusive" and fit.consistent
     p = {f.ticker: f.p for f in fit.fitted}
@@ -143,7 +159,9 @@ def test_exclusive_outcomes_not_known_exhaustive_sum_to_at_most_one() -> None:
 
 
 def test_a_lone_market_is_its_depth_bounded_mid() -> None:
-    m = mk("KXBTC15M-26MAY110830-30", event="KXBTC15M-26MAY110830", yes=((6800, 10_000),), no=((3100, 500), (3000, 9000)))
+    m = mk(
+        "KXBTC15M-26MAY110830-30", event="KXBTC15M-26MAY110830", yes=((6800, 10_000),), no=((3100, 500), (3000, 9000))
+    )
     fit = fit_event([m], MIN_DEPTH)
     assert fit is not None and fit.structure == "single"
     assert fit.fitted[0].p == pytest.approx((0.68 + 0.70) / 2)  # the 5-lot ask at 0.69 is too thin to bound

@@ -68,10 +68,19 @@ class FakeTicker:
 
     def _message(self, price: float) -> dict[str, Any]:
         if self.venue == "kraken":
-            return {"channel": "ticker", "type": "update", "data": [{"symbol": "BTC/USD", "last": price,
-                                                                    "bid": price - 1, "ask": price + 1}]}
-        return {"type": "ticker", "product_id": "BTC-USD", "price": f"{price:.2f}", "time": "2026-05-11T12:00:00Z",
-                "best_bid": f"{price - 0.01:.2f}", "best_ask": f"{price:.2f}"}
+            return {
+                "channel": "ticker",
+                "type": "update",
+                "data": [{"symbol": "BTC/USD", "last": price, "bid": price - 1, "ask": price + 1}],
+            }
+        return {
+            "type": "ticker",
+            "product_id": "BTC-USD",
+            "price": f"{price:.2f}",
+            "time": "2026-05-11T12:00:00Z",
+            "best_bid": f"{price - 0.01:.2f}",
+            "best_ask": f"{price:.2f}",
+        }
 
     def push(self, price: float) -> None:
         async def send() -> None:
@@ -83,6 +92,7 @@ class FakeTicker:
 
     def drop(self) -> None:
         """Close every client connection (the exchange hung up)."""
+
         async def close() -> None:
             for ws in list(self._conns):
                 await ws.close()
@@ -125,11 +135,19 @@ def test_live_spot_prices_ages_and_reconnects(coinbase: FakeTicker) -> None:
         coinbase.wait_subscribed(1)
         assert coinbase.subscriptions[0] == {"type": "subscribe", "product_ids": ["BTC-USD"], "channels": ["ticker"]}
         # no price yet: the model has nothing to go on
-        settings = msgspec.structs.replace(CryptoFairSettings(), vol_annual=Decimal("0.5"),
-                                           max_spot_age_seconds=Decimal(10))
+        settings = msgspec.structs.replace(
+            CryptoFairSettings(), vol_annual=Decimal("0.5"), max_spot_age_seconds=Decimal(10)
+        )
         model = CryptoModel(settings, spot)
-        m = mk("KXBTC-26JUN0112-T65000", event="KXBTC-26JUN0112", bid=0.4, ask=0.6, strike_type="greater",
-               floor_strike=Decimal(65_000), close=iso(clock.ms + 3_600_000))
+        m = mk(
+            "KXBTC-26JUN0112-T65000",
+            event="KXBTC-26JUN0112",
+            bid=0.4,
+            ask=0.6,
+            strike_type="greater",
+            floor_strike=Decimal(65_000),
+            close=iso(clock.ms + 3_600_000),
+        )
         assert model.price([m], 0) == []
 
         coinbase.push(65_100.0)
@@ -160,8 +178,10 @@ def test_kraken_wire_format_round_trip() -> None:
     spot = LiveSpot("kraken", server.url, ["BTC-USD", "ETH-USD"])
     try:
         server.wait_subscribed(1)
-        assert server.subscriptions[0] == {"method": "subscribe",
-                                           "params": {"channel": "ticker", "symbol": ["BTC/USD", "ETH/USD"]}}
+        assert server.subscriptions[0] == {
+            "method": "subscribe",
+            "params": {"channel": "ticker", "symbol": ["BTC/USD", "ETH/USD"]},
+        }
         server.push(65_000.5)
         assert spot.wait_for(lambda: spot.view("BTC-USD", 0, 60_000) is not None, WAIT)
     finally:
@@ -170,12 +190,15 @@ def test_kraken_wire_format_round_trip() -> None:
 
 
 def test_feed_messages_parse_leniently() -> None:
-    assert parse_ticks("coinbase", {"type": "ticker", "product_id": "eth-usd", "price": "2000.1"}) == [("ETH-USD", 2000.1)]
+    assert parse_ticks("coinbase", {"type": "ticker", "product_id": "eth-usd", "price": "2000.1"}) == [
+        ("ETH-USD", 2000.1)
+    ]
     assert parse_ticks("coinbase", {"type": "subscriptions"}) == []
     assert parse_ticks("coinbase", {"type": "ticker", "product_id": "BTC-USD", "price": "n/a"}) == []
     assert parse_ticks("kraken", {"channel": "heartbeat"}) == []
-    assert parse_ticks("kraken", {"channel": "ticker", "type": "snapshot",
-                                  "data": [{"symbol": "ETH/USD", "last": 1999.5}]}) == [("ETH-USD", 1999.5)]
+    assert parse_ticks(
+        "kraken", {"channel": "ticker", "type": "snapshot", "data": [{"symbol": "ETH/USD", "last": 1999.5}]}
+    ) == [("ETH-USD", 1999.5)]
     assert parse_ticks("kraken", [1, 2]) == []
     assert subscribe_message("kraken", ["ETH-USD"])["params"]["symbol"] == ["ETH/USD"]
 

@@ -21,13 +21,19 @@ from .conftest import mk
 
 P = load_profile("default")
 NO_FORECAST = msgspec.structs.replace(
-    P, analyze=msgspec.structs.replace(P.analyze, value=msgspec.structs.replace(P.analyze.value, use_sim_forecast=False)))
+    P,
+    analyze=msgspec.structs.replace(P.analyze, value=msgspec.structs.replace(P.analyze.value, use_sim_forecast=False)),
+)
 
 
 def thin_cheap_ask(ticker: str = "V-1", event: str = "V") -> Market:
     """Deep YES bid 0.50 and deep ask 0.56, but one two-lot ask at 0.40: the ladder model says 0.53."""
-    return mk(ticker, event=event, yes=((5000, 100 * COUNT_SCALE),),
-              no=((ONE_DOLLAR - 4000, 2 * COUNT_SCALE), (ONE_DOLLAR - 5600, 100 * COUNT_SCALE)))
+    return mk(
+        ticker,
+        event=event,
+        yes=((5000, 100 * COUNT_SCALE),),
+        no=((ONE_DOLLAR - 4000, 2 * COUNT_SCALE), (ONE_DOLLAR - 5600, 100 * COUNT_SCALE)),
+    )
 
 
 def values(analyzer: Analyzer, markets: list, as_of_ms: int = 1_000) -> list:
@@ -46,8 +52,9 @@ def test_the_standard_error_raises_the_bar() -> None:
     assert values(Analyzer(NO_FORECAST, fair={"V-1": sure}), [m])
     unsure = FairValue("V-1", Decimal("0.60"), "mine", se=Decimal("0.04"))  # needs 0.03 + 0.04 = 0.07
     assert values(Analyzer(NO_FORECAST, fair={"V-1": unsure}), [m]) == []
-    doubled = msgspec.structs.replace(NO_FORECAST, fair=msgspec.structs.replace(NO_FORECAST.fair,
-                                                                                uncertainty_multiple=Decimal(0)))
+    doubled = msgspec.structs.replace(
+        NO_FORECAST, fair=msgspec.structs.replace(NO_FORECAST.fair, uncertainty_multiple=Decimal(0))
+    )
     (o,) = values(Analyzer(doubled, fair={"V-1": unsure}), [m])  # k = 0: the uncertainty is ignored
     assert "model mine" in o.reason
 
@@ -78,7 +85,9 @@ def test_the_profile_models_run_inside_analyze() -> None:
 
 def test_run_loop_takes_fair_models_from_the_profile(tmp_path: Path) -> None:
     text = (Path(__file__).resolve().parents[2] / "profiles" / "default.yaml").read_text()
-    text = text.replace("  models: []", "  models: [ladder]").replace("use_sim_forecast: true", "use_sim_forecast: false")
+    text = text.replace("  models: []", "  models: [ladder]").replace(
+        "use_sim_forecast: true", "use_sim_forecast: false"
+    )
     prof = parse_profile(text, "test.yaml")
     assert prof.fair.models == ("ladder",)
     src = FakeSource([thin_cheap_ask()])
@@ -97,8 +106,9 @@ def test_analyzers_share_one_spot_source_per_descriptor(tmp_path: Path) -> None:
     spot = tmp_path / "spot.csv"
     spot.write_text("time,price\n2026-05-11T12:00:00Z,65000\n")
     crypto = msgspec.structs.replace(NO_FORECAST.fair.crypto, spot=f"file:{spot}")
-    prof = msgspec.structs.replace(NO_FORECAST, fair=msgspec.structs.replace(NO_FORECAST.fair, models=("crypto", "ladder"),
-                                                                             crypto=crypto))
+    prof = msgspec.structs.replace(
+        NO_FORECAST, fair=msgspec.structs.replace(NO_FORECAST.fair, models=("crypto", "ladder"), crypto=crypto)
+    )
     a, b = Analyzer(prof), Analyzer(prof)
     assert a.engine is not None and b.engine is not None
     assert a.engine.names == ["crypto", "ladder"]

@@ -80,14 +80,37 @@ def paper_journal(paper_journal_master: Path, tmp_path: Path) -> Path:
     return dest
 
 
-def add_iteration(path: Path, n: int, started: str, *, state: str = "ACTIVE", duration_ms: float = 100.0,
-                  api_calls: int = 0, markets: int = 10, source: str = SIM) -> None:
+def add_iteration(
+    path: Path,
+    n: int,
+    started: str,
+    *,
+    state: str = "ACTIVE",
+    duration_ms: float = 100.0,
+    api_calls: int = 0,
+    markets: int = 10,
+    source: str = SIM,
+) -> None:
     """Write one iterations row (what the loop's heartbeat looks like)."""
     jr = Journal(path, mode="paper")
     try:
-        jr.add_iteration({"n": n, "started": started, "ts_ms": 0, "duration_ms": duration_ms, "markets": markets,
-                          "opportunities": 0, "candidates": 0, "orders": 0, "state": state, "equity": 0, "cash": 0,
-                          "api_calls": api_calls, "source": source})
+        jr.add_iteration(
+            {
+                "n": n,
+                "started": started,
+                "ts_ms": 0,
+                "duration_ms": duration_ms,
+                "markets": markets,
+                "opportunities": 0,
+                "candidates": 0,
+                "orders": 0,
+                "state": state,
+                "equity": 0,
+                "cash": 0,
+                "api_calls": api_calls,
+                "source": source,
+            }
+        )
     finally:
         jr.close()
 

@@ -155,8 +155,9 @@ def test_failed_reconciliations_degrade_then_fail_at_the_profile_limit(paper_jou
 
 def test_adopted_drift_stays_visible_for_the_window(paper_journal: Path) -> None:
     jr = Journal(paper_journal)
-    jr.add_event("reconcile", {"ok": True, "position_drift": {"KX-A": [1000, 1200]}, "orphans": ["o-9"]},
-                 ts_ms=NOW_MS - 60_000)
+    jr.add_event(
+        "reconcile", {"ok": True, "position_drift": {"KX-A": [1000, 1200]}, "orphans": ["o-9"]}, ts_ms=NOW_MS - 60_000
+    )
     jr.close()
     c = journal_drift(paper_journal, now_ms=lambda: NOW_MS, window_s=3600)
     assert c.status == DEGRADED and "KX-A (journal 1000, exchange 1200)" in c.detail and "1 resting order" in c.detail
@@ -347,19 +348,22 @@ def test_recent_repairs_ok_degraded_failed(paper_journal: Path) -> None:
     now = lambda: NOW_MS  # noqa: E731
     assert recent_repairs(paper_journal, now_ms=now).status == OK
     jr = Journal(paper_journal)
-    jr.add_event("repair", {"action": "restart", "target": "loop", "ok": True, "detail": "after it died"},
-                 ts_ms=NOW_MS - 1000)
+    jr.add_event(
+        "repair", {"action": "restart", "target": "loop", "ok": True, "detail": "after it died"}, ts_ms=NOW_MS - 1000
+    )
     jr.close()
     c = recent_repairs(paper_journal, now_ms=now)
     assert c.status == OK and "restart loop" in c.detail and c.facts["repairs"] == 1
     jr = Journal(paper_journal)
-    jr.add_event("repair", {"action": "reconcile", "target": "journal", "ok": False, "detail": "503"},
-                 ts_ms=NOW_MS - 500)
+    jr.add_event(
+        "repair", {"action": "reconcile", "target": "journal", "ok": False, "detail": "503"}, ts_ms=NOW_MS - 500
+    )
     jr.close()
     assert recent_repairs(paper_journal, now_ms=now).status == DEGRADED
     jr = Journal(paper_journal)
-    jr.add_event("repair", {"action": "give-up", "target": "loop", "ok": False, "detail": "5 restarts"},
-                 ts_ms=NOW_MS - 100)
+    jr.add_event(
+        "repair", {"action": "give-up", "target": "loop", "ok": False, "detail": "5 restarts"}, ts_ms=NOW_MS - 100
+    )
     jr.close()
     c = recent_repairs(paper_journal, now_ms=now)
     assert c.status == FAILED and "gave up on loop" in c.detail

@@ -120,9 +120,21 @@ def test_once_on_a_journal_sqlite_cannot_read_is_a_failed_check(not_a_journal: P
 
 
 def test_once_checks_the_bridge_mcp_and_redis_when_asked(fresh_journal: Path, receiver: Receiver) -> None:
-    res = heal("--once", "--journal", str(fresh_journal), "--bridge", "--bridge-http-port", str(free_port()),
-               "--bridge-ws-port", str(free_port()), "--mcp", "--mcp-port", str(free_port()),
-               "--redis-url", f"redis://127.0.0.1:{free_port()}")
+    res = heal(
+        "--once",
+        "--journal",
+        str(fresh_journal),
+        "--bridge",
+        "--bridge-http-port",
+        str(free_port()),
+        "--bridge-ws-port",
+        str(free_port()),
+        "--mcp",
+        "--mcp-port",
+        str(free_port()),
+        "--redis-url",
+        f"redis://127.0.0.1:{free_port()}",
+    )
     assert res.exit_code == 11
     by = {r["name"]: r for r in records(res.stdout)}
     assert by["bridge"]["status"] == by["bridge_ws"]["status"] == by["mcp"]["status"] == "failed"
@@ -145,14 +157,17 @@ def test_help_documents_the_exit_codes() -> None:
     assert "0 healthy" in text and "10 degraded" in text and "11 failed" in text and "--webhook" in text
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--once", "--watch"], "do not go together"),
-    (["--once", "--child", "x=sleep 1"], "only applies when heal supervises"),
-    (["--child", "no-equals-sign"], "NAME=VALUE"),
-    (["--child", "b@d=sleep 1"], "letters, digits"),
-    (["--probe", "ghost=http://127.0.0.1:1/"], "names no --child"),
-    (["--webhook", "ftp://example.com/x", "--no-loop"], "http(s) URL"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--once", "--watch"], "do not go together"),
+        (["--once", "--child", "x=sleep 1"], "only applies when heal supervises"),
+        (["--child", "no-equals-sign"], "NAME=VALUE"),
+        (["--child", "b@d=sleep 1"], "letters, digits"),
+        (["--probe", "ghost=http://127.0.0.1:1/"], "names no --child"),
+        (["--webhook", "ftp://example.com/x", "--no-loop"], "http(s) URL"),
+    ],
+)
 def test_usage_errors_exit_2(args: list[str], says: str, paper_journal: Path) -> None:
     res = heal(*args, "--journal", str(paper_journal), "--status-port", "0")
     assert res.exit_code == 2, res.output
@@ -162,8 +177,7 @@ def test_usage_errors_exit_2(args: list[str], says: str, paper_journal: Path) ->
 # -- the supervisor, as real processes ---------------------------------------------------------
 
 
-def wait_until(pred: Callable[[], bool], what: str, timeout: float = WAIT,
-               why: Callable[[], str] = lambda: "") -> None:
+def wait_until(pred: Callable[[], bool], what: str, timeout: float = WAIT, why: Callable[[], str] = lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not pred():
         assert time.monotonic() < deadline, f"timed out waiting for {what} {why()}"
@@ -173,7 +187,8 @@ def wait_until(pred: Callable[[], bool], what: str, timeout: float = WAIT,
 def status(port: int) -> dict[str, Any] | None:
     try:
         with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
-                f"http://127.0.0.1:{port}/api/v1/status", timeout=2) as r:
+            f"http://127.0.0.1:{port}/api/v1/status", timeout=2
+        ) as r:
             return json.loads(r.read())
     except OSError:
         return None
@@ -200,34 +215,48 @@ def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
 def start_heal(procs: list[subprocess.Popen[bytes]], home: Path, *args: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {**os.environ, "KALASHI_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    p = subprocess.Popen([*KALASHI, "heal", "--paper", "--status-port", str(port), "--format", "jsonl", "--quiet",
-                          *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    p = subprocess.Popen(
+        [*KALASHI, "heal", "--paper", "--status-port", str(port), "--format", "jsonl", "--quiet", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     procs.append(p)
     return p, port
 
 
-def test_the_supervisor_restarts_a_killed_paper_loop_on_the_sim(procs: list[subprocess.Popen[bytes]],
-                                                                 tmp_path: Path) -> None:
+def test_the_supervisor_restarts_a_killed_paper_loop_on_the_sim(
+    procs: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
     journal = tmp_path / "j.sqlite"
-    p, port = start_heal(procs, tmp_path / "home", "--journal", str(journal), "--source", SIM, "--interval", "0.2",
-                         "--every", "0.3")
+    p, port = start_heal(
+        procs, tmp_path / "home", "--journal", str(journal), "--source", SIM, "--interval", "0.2", "--every", "0.3"
+    )
     wait_until(lambda: iterations(journal) >= 2, "the supervised loop to trade")
-    wait_until(lambda: (status(port) or {}).get("status") == "ok", "a healthy status",
-               why=lambda: (status(port) or {}).get("summary", "no status"))
+    wait_until(
+        lambda: (status(port) or {}).get("status") == "ok",
+        "a healthy status",
+        why=lambda: (status(port) or {}).get("summary", "no status"),
+    )
     snap = status(port)
     assert snap is not None
     [loop] = snap["processes"]
     assert loop["name"] == "loop" and loop["state"] == "running" and "run-loop" in loop["command"]
     # heal --once agrees, from the outside
-    once = subprocess.run([*KALASHI, "heal", "--once", "--paper", "--journal", str(journal), "--interval", "0.2"],
-                          capture_output=True, env={**os.environ, "KALASHI_HOME": str(tmp_path / "home")},
-                          timeout=60)
+    once = subprocess.run(
+        [*KALASHI, "heal", "--once", "--paper", "--journal", str(journal), "--interval", "0.2"],
+        capture_output=True,
+        env={**os.environ, "KALASHI_HOME": str(tmp_path / "home")},
+        timeout=60,
+    )
     assert once.returncode == 0, once.stdout.decode()[-2000:]
     # a crash: the loop dies without a word
     before = iterations(journal)
     os.kill(loop["pid"], signal.SIGKILL)
-    wait_until(lambda: any(r["action"] == "restart" for r in (status(port) or {}).get("repairs", [])),
-               "heal to restart the loop")
+    wait_until(
+        lambda: any(r["action"] == "restart" for r in (status(port) or {}).get("repairs", [])),
+        "heal to restart the loop",
+    )
     wait_until(lambda: iterations(journal) > before + 1, "the restarted loop to carry on")
     snap = status(port)
     assert snap is not None
@@ -253,13 +282,33 @@ def test_the_supervisor_restarts_a_killed_paper_loop_on_the_sim(procs: list[subp
 
 
 def test_a_loop_that_cannot_be_kept_alive_is_given_up_and_trading_halted(
-        procs: list[subprocess.Popen[bytes]], tmp_path: Path, receiver: Receiver) -> None:
+    procs: list[subprocess.Popen[bytes]], tmp_path: Path, receiver: Receiver
+) -> None:
     journal = tmp_path / "j.sqlite"
-    p, port = start_heal(procs, tmp_path / "home", "--journal", str(journal), "--source", "sim:bogus=1",
-                         "--max-restarts", "1", "--backoff", "0.05", "--every", "0.2", "--webhook", receiver.url)
+    p, port = start_heal(
+        procs,
+        tmp_path / "home",
+        "--journal",
+        str(journal),
+        "--source",
+        "sim:bogus=1",
+        "--max-restarts",
+        "1",
+        "--backoff",
+        "0.05",
+        "--every",
+        "0.2",
+        "--webhook",
+        receiver.url,
+    )
     wait_until(lambda: (status(port) or {}).get("processes", [{}])[0].get("state") == "gave_up", "heal to give up")
-    wait_until(lambda: (status(port) or {}).get("status") == "failed"
-               and any(r["action"] == "halt" for r in (status(port) or {})["repairs"]), "the halt")
+    wait_until(
+        lambda: (
+            (status(port) or {}).get("status") == "failed"
+            and any(r["action"] == "halt" for r in (status(port) or {})["repairs"])
+        ),
+        "the halt",
+    )
     snap = status(port)
     assert snap is not None
     give_up = next(r for r in snap["repairs"] if r["action"] == "give-up")
@@ -280,14 +329,35 @@ def test_a_loop_that_cannot_be_kept_alive_is_given_up_and_trading_halted(
 
 
 def test_heal_says_what_it_runs_and_never_announces_a_restart_it_will_not_do(
-        procs: list[subprocess.Popen[bytes]], tmp_path: Path) -> None:
+    procs: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
     journal = tmp_path / "j.sqlite"
     port = free_port()
     env = {**os.environ, "KALASHI_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
-    p = subprocess.Popen([*KALASHI, "heal", "--paper", "--status-port", str(port), "--format", "jsonl",
-                          "--journal", str(journal), "--source", "sim:bogus=1", "--max-restarts", "1",
-                          "--backoff", "0.05", "--every", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env=env)
+    p = subprocess.Popen(
+        [
+            *KALASHI,
+            "heal",
+            "--paper",
+            "--status-port",
+            str(port),
+            "--format",
+            "jsonl",
+            "--journal",
+            str(journal),
+            "--source",
+            "sim:bogus=1",
+            "--max-restarts",
+            "1",
+            "--backoff",
+            "0.05",
+            "--every",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     procs.append(p)
     wait_until(lambda: any(r["action"] == "halt" for r in (status(port) or {}).get("repairs", [])), "the halt")
     snap = status(port)
@@ -297,13 +367,15 @@ def test_heal_says_what_it_runs_and_never_announces_a_restart_it_will_not_do(
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     lines = err.decode().splitlines()
-    assert lines[0] == (f"kalashi heal: paper trading on sim:bogus=1, profile default, journal {journal} "
-                        "— a new paper account"), lines[:3]
+    assert lines[0] == (
+        f"kalashi heal: paper trading on sim:bogus=1, profile default, journal {journal} — a new paper account"
+    ), lines[:3]
     assert lines[1].startswith("  supervising loop; status on http://127.0.0.1:")
     restarting = [ln for ln in lines if "restarting in" in ln]
     assert len(restarting) == 1 and "(restart 1 of 1 allowed" in restarting[0], lines  # the one restart it did
     assert any("giving up" in ln for ln in lines) and lines.index(restarting[0]) < next(
-        i for i, ln in enumerate(lines) if "giving up" in ln)
+        i for i, ln in enumerate(lines) if "giving up" in ln
+    )
 
 
 def test_heal_will_not_start_a_second_loop_on_a_live_journal(fresh_journal: Path) -> None:
@@ -312,12 +384,16 @@ def test_heal_will_not_start_a_second_loop_on_a_live_journal(fresh_journal: Path
 
 
 def test_watch_on_a_damaged_journal_finishes_its_rounds_and_halts_by_the_halt_file(
-        procs: list[subprocess.Popen[bytes]], paper_journal: Path, tmp_path: Path) -> None:
+    procs: list[subprocess.Popen[bytes]], paper_journal: Path, tmp_path: Path
+) -> None:
     damaged = header_destroyed(paper_journal, tmp_path / "damaged.sqlite")
     home = tmp_path / "home"
     p, port = start_heal(procs, home, "--watch", "--journal", str(damaged), "--every", "0.2")
-    wait_until(lambda: any(r["action"] == "halt" for r in (status(port) or {}).get("repairs", [])), "the halt",
-               why=lambda: str(status(port)))
+    wait_until(
+        lambda: any(r["action"] == "halt" for r in (status(port) or {}).get("repairs", [])),
+        "the halt",
+        why=lambda: str(status(port)),
+    )
     snap = status(port)
     assert snap is not None and snap["status"] == "failed" and snap["exit_code"] == 11 and snap["checks"]
     by = {c["name"]: c for c in snap["checks"]}

@@ -49,11 +49,16 @@ class FakeKalshi:
     public_key: ed25519.Ed25519PublicKey | None = None
     key_id: str = "key-1"
     status: dict[str, Any] = field(default_factory=lambda: {"exchange_active": True, "trading_active": True})
-    schedule: dict[str, Any] = field(default_factory=lambda: {"schedule": {"standard_hours": [],
-                                                                           "maintenance_windows": []}})
-    limits: dict[str, Any] = field(default_factory=lambda: {"usage_tier": "advanced",
-                                                            "read": {"refill_rate": 300, "bucket_capacity": 600},
-                                                            "write": {"refill_rate": 300, "bucket_capacity": 300}})
+    schedule: dict[str, Any] = field(
+        default_factory=lambda: {"schedule": {"standard_hours": [], "maintenance_windows": []}}
+    )
+    limits: dict[str, Any] = field(
+        default_factory=lambda: {
+            "usage_tier": "advanced",
+            "read": {"refill_rate": 300, "bucket_capacity": 600},
+            "write": {"refill_rate": 300, "bucket_capacity": 300},
+        }
+    )
     server_time: datetime | None = None  # the Date header (None: no header)
     fail: dict[str, int] = field(default_factory=dict)  # path suffix → HTTP status
     down: bool = False
@@ -69,10 +74,17 @@ class FakeKalshi:
             if path.endswith(suffix):
                 return httpx.Response(status, json={"error": {"code": "x", "message": "nope"}}, headers=headers)
         if path.startswith(("/portfolio", "/account")) and not self._signed(request):
-            return httpx.Response(401, json={"error": {"code": "authentication_error",
-                                                       "message": "authentication_error"}}, headers=headers)
-        body: Any = {"/exchange/status": self.status, "/exchange/schedule": self.schedule,
-                     "/account/limits": self.limits, "/portfolio/balance": {"balance": 100000}}.get(path)
+            return httpx.Response(
+                401,
+                json={"error": {"code": "authentication_error", "message": "authentication_error"}},
+                headers=headers,
+            )
+        body: Any = {
+            "/exchange/status": self.status,
+            "/exchange/schedule": self.schedule,
+            "/account/limits": self.limits,
+            "/portfolio/balance": {"balance": 100000},
+        }.get(path)
         if body is None:
             return httpx.Response(404, json={"error": {"code": "not_found"}}, headers=headers)
         return httpx.Response(200, json=body, headers=headers)
@@ -100,18 +112,35 @@ def ed_key() -> ed25519.Ed25519PrivateKey:
 @pytest.fixture
 def key_env(tmp_path: Path, ed_key: ed25519.Ed25519PrivateKey) -> dict[str, str]:
     p = tmp_path / "k.pem"
-    p.write_bytes(ed_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    p.write_bytes(
+        ed_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     os.chmod(p, 0o600)
     return {"KALSHI_API_KEY_ID": "key-1", "KALSHI_PRIVATE_KEY_PATH": str(p)}
 
 
-def run(fake: FakeKalshi, *, mode: str = "paper", environ: dict[str, str] | None = None, now: datetime = NOW,
-        local: datetime | None = None, iterations: list[dict[str, Any]] | None = None,
-        env: Any = ENV) -> dict[str, Any]:
+def run(
+    fake: FakeKalshi,
+    *,
+    mode: str = "paper",
+    environ: dict[str, str] | None = None,
+    now: datetime = NOW,
+    local: datetime | None = None,
+    iterations: list[dict[str, Any]] | None = None,
+    env: Any = ENV,
+) -> dict[str, Any]:
     local_clock = (local or now).timestamp()
-    checks = exchange_checks(env, mode=mode, environ=environ or {}, transport=fake.transport, now=lambda: now,
-                             wall=lambda: local_clock, iterations=iterations or [])
+    checks = exchange_checks(
+        env,
+        mode=mode,
+        environ=environ or {},
+        transport=fake.transport,
+        now=lambda: now,
+        wall=lambda: local_clock,
+        iterations=iterations or [],
+    )
     assert [c.name for c in checks] == ["exchange", "maintenance", "credentials", "clock_skew", "rate_limits"]
     return {c.name: c for c in checks}
 
@@ -126,22 +155,39 @@ def test_healthy_exchange(ed_key: ed25519.Ed25519PrivateKey, key_env: dict[str, 
     assert "trading active" in c["exchange"].detail
     assert "accepted" in c["credentials"].detail
     assert "advanced tier" in c["rate_limits"].detail
-    assert fake.calls == ["GET /exchange/status", "GET /exchange/schedule", "GET /portfolio/balance",
-                          "GET /account/limits"]
+    assert fake.calls == [
+        "GET /exchange/status",
+        "GET /exchange/schedule",
+        "GET /portfolio/balance",
+        "GET /account/limits",
+    ]
 
 
 def test_trading_paused_is_degraded_and_exchange_inactive_is_failed() -> None:
     c = run(FakeKalshi(status={"exchange_active": True, "trading_active": False}, server_time=NOW))
     assert c["exchange"].status == DEGRADED and "trading is paused" in c["exchange"].detail
-    c = run(FakeKalshi(status={"exchange_active": False, "trading_active": False,
-                               "exchange_estimated_resume_time": "2026-11-25T18:00:00Z"}, server_time=NOW))
+    c = run(
+        FakeKalshi(
+            status={
+                "exchange_active": False,
+                "trading_active": False,
+                "exchange_estimated_resume_time": "2026-11-25T18:00:00Z",
+            },
+            server_time=NOW,
+        )
+    )
     assert c["exchange"].status == FAILED and "2026-11-25T18:00:00Z" in c["exchange"].detail
 
 
 def test_a_paused_shard_is_degraded() -> None:
-    status = {"exchange_active": True, "trading_active": True,
-              "exchange_index_statuses": [{"exchange_index": 0, "trading_active": True},
-                                          {"exchange_index": 2, "trading_active": False}]}
+    status = {
+        "exchange_active": True,
+        "trading_active": True,
+        "exchange_index_statuses": [
+            {"exchange_index": 0, "trading_active": True},
+            {"exchange_index": 2, "trading_active": False},
+        ],
+    }
     c = run(FakeKalshi(status=status, server_time=NOW))
     assert c["exchange"].status == DEGRADED and "shard(s) 2" in c["exchange"].detail
 
@@ -178,7 +224,9 @@ def test_rejected_key_is_failed(key_env: dict[str, str]) -> None:
     other = ed25519.Ed25519PrivateKey.generate()  # the exchange knows a different key
     c = run(FakeKalshi(public_key=other.public_key(), server_time=NOW), environ=key_env, mode="live")
     assert c["credentials"].status == FAILED and "rejected the API key" in c["credentials"].detail
-    assert c["rate_limits"].status == OK and "Basic tier assumed (GET /account/limits failed)" in c["rate_limits"].detail
+    assert (
+        c["rate_limits"].status == OK and "Basic tier assumed (GET /account/limits failed)" in c["rate_limits"].detail
+    )
 
 
 def test_unreadable_key_file_is_reported(tmp_path: Path) -> None:
@@ -195,8 +243,10 @@ def test_unreadable_key_file_is_reported(tmp_path: Path) -> None:
 # -- clock skew -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("local_offset_s", "status"), [(0, OK), (1.2, OK), (-1.2, OK), (3, DEGRADED),
-                                                         (-6, DEGRADED), (12, FAILED), (-30, FAILED)])
+@pytest.mark.parametrize(
+    ("local_offset_s", "status"),
+    [(0, OK), (1.2, OK), (-1.2, OK), (3, DEGRADED), (-6, DEGRADED), (12, FAILED), (-30, FAILED)],
+)
 def test_clock_skew_thresholds(local_offset_s: float, status: str) -> None:
     server = NOW.replace(microsecond=0)
     local = server + timedelta(seconds=0.5 + local_offset_s)  # Date truncates: true server time ≈ +0.5 s
@@ -220,14 +270,17 @@ def test_a_simulator_on_this_machine_has_no_skew_to_measure() -> None:
 # -- maintenance ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("local", "inside"), [
-    (datetime(2026, 11, 26, 2, 59, tzinfo=NY), False),
-    (datetime(2026, 11, 26, 3, 0, tzinfo=NY), True),  # Thursday, standard time
-    (datetime(2026, 11, 26, 4, 59, tzinfo=NY), True),
-    (datetime(2026, 11, 26, 5, 0, tzinfo=NY), False),
-    (datetime(2026, 7, 2, 3, 30, tzinfo=NY), True),  # Thursday, daylight time (07:30 UTC)
-    (datetime(2026, 7, 1, 3, 30, tzinfo=NY), False),  # Wednesday
-])
+@pytest.mark.parametrize(
+    ("local", "inside"),
+    [
+        (datetime(2026, 11, 26, 2, 59, tzinfo=NY), False),
+        (datetime(2026, 11, 26, 3, 0, tzinfo=NY), True),  # Thursday, standard time
+        (datetime(2026, 11, 26, 4, 59, tzinfo=NY), True),
+        (datetime(2026, 11, 26, 5, 0, tzinfo=NY), False),
+        (datetime(2026, 7, 2, 3, 30, tzinfo=NY), True),  # Thursday, daylight time (07:30 UTC)
+        (datetime(2026, 7, 1, 3, 30, tzinfo=NY), False),  # Wednesday
+    ],
+)
 def test_weekly_maintenance_window_in_new_york_time(local: datetime, inside: bool) -> None:
     assert in_weekly_maintenance(local.astimezone(UTC)) is inside
     c = maintenance_check(local.astimezone(UTC))
@@ -244,11 +297,17 @@ def test_next_window_is_announced() -> None:
 
 
 def test_schedule_windows_from_the_exchange() -> None:
-    body = {"schedule": {"standard_hours": [], "maintenance_windows": [
-        {"start_datetime": "2026-11-25T16:30:00Z", "end_datetime": "2026-11-25T18:00:00Z"},
-        {"start_datetime": "2026-11-25T20:00:00", "end_datetime": "2026-11-25T21:00:00"},  # no offset: ET
-        {"start_datetime": "garbage", "end_datetime": "2026-11-25T21:00:00Z"},
-        "not a window"]}}
+    body = {
+        "schedule": {
+            "standard_hours": [],
+            "maintenance_windows": [
+                {"start_datetime": "2026-11-25T16:30:00Z", "end_datetime": "2026-11-25T18:00:00Z"},
+                {"start_datetime": "2026-11-25T20:00:00", "end_datetime": "2026-11-25T21:00:00"},  # no offset: ET
+                {"start_datetime": "garbage", "end_datetime": "2026-11-25T21:00:00Z"},
+                "not a window",
+            ],
+        }
+    }
     windows = parse_maintenance_windows(body)
     assert len(windows) == 2 and windows[1][0] == datetime(2026, 11, 25, 20, 0, tzinfo=NY)
     c = run(FakeKalshi(schedule=body, server_time=NOW))
@@ -274,8 +333,16 @@ def test_builtin_us_eastern_rule_matches_the_tz_database(ts: int) -> None:
 
 
 def rows(calls: list[int], *, every_s: float = 10, duration_ms: float = 2000) -> list[dict[str, Any]]:
-    return [{"n": i + 1, "started": iso_ms(NOW_MS + int(i * every_s * 1000)), "duration_ms": duration_ms,
-             "api_calls": c, "markets": 100} for i, c in enumerate(calls)]
+    return [
+        {
+            "n": i + 1,
+            "started": iso_ms(NOW_MS + int(i * every_s * 1000)),
+            "duration_ms": duration_ms,
+            "api_calls": c,
+            "markets": 100,
+        }
+        for i, c in enumerate(calls)
+    ]
 
 
 def test_read_rate_usage_average_and_bursts() -> None:

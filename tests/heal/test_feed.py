@@ -32,8 +32,15 @@ def with_feed(body: Callable[[FakeKalshiWS, KalshiFeed], Awaitable[None]], **ser
             async def no_wait(s: float) -> None:
                 await asyncio.sleep(0)
 
-            feed = KalshiFeed(server.url, tickers=[A, B], on_applied=lambda f: server.signal.notify(),
-                              sleep=no_wait, rng=random.Random(0), lifecycle=False, public_channels=())
+            feed = KalshiFeed(
+                server.url,
+                tickers=[A, B],
+                on_applied=lambda f: server.signal.notify(),
+                sleep=no_wait,
+                rng=random.Random(0),
+                lifecycle=False,
+                public_channels=(),
+            )
             task = asyncio.create_task(feed.run())
             try:
                 await server.signal.wait_for(lambda: not feed.store.is_stale(A) and not feed.store.is_stale(B))
@@ -94,8 +101,14 @@ def test_a_silent_feed_fails_and_the_repair_reconnects() -> None:
         upgrades = server.upgrades
         done, detail = await resync_stale_books(feed, now_ms=later)
         assert done and "reconnects" in detail
-        await server.signal.wait_for(lambda: server.upgrades > upgrades and feed.reconnects == 1
-                                     and not feed.store.is_stale(A) and not feed.store.is_stale(B))
+        await server.signal.wait_for(
+            lambda: (
+                server.upgrades > upgrades
+                and feed.reconnects == 1
+                and not feed.store.is_stale(A)
+                and not feed.store.is_stale(B)
+            )
+        )
         assert feed_check(feed).status == OK
 
     with_feed(body)

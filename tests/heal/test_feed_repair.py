@@ -36,10 +36,14 @@ def service(key: DemoKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
 
     ring = KeyRing()
     ring.add_pem_file(key.key_id, key.public_key_path)
-    server = SimExchangeServer(SimExchange(ExchangeConfig(seed=0, markets=40, speed=0,
-                                                          tier=TIERS["advanced"]), ring), port=0).start()
-    for k, v in {"KALASHI_EXCHANGE_URL": server.url, "KALSHI_API_KEY_ID": key.key_id,
-                 "KALSHI_PRIVATE_KEY_PATH": str(key.private_key_path)}.items():
+    server = SimExchangeServer(
+        SimExchange(ExchangeConfig(seed=0, markets=40, speed=0, tier=TIERS["advanced"]), ring), port=0
+    ).start()
+    for k, v in {
+        "KALASHI_EXCHANGE_URL": server.url,
+        "KALSHI_API_KEY_ID": key.key_id,
+        "KALSHI_PRIVATE_KEY_PATH": str(key.private_key_path),
+    }.items():
         monkeypatch.setenv(k, v)
     for k in ("KALSHI_KEY_ENV", "KALASHI_WS_URL"):
         monkeypatch.delenv(k, raising=False)

@@ -33,8 +33,13 @@ DIES = python_child("import sys; sys.exit(2)")
 
 
 def healthy() -> list[Check]:
-    return [Check("exchange", OK, "n/a"), Check("loop", OK, "fine"), Check("journal_integrity", OK, "ok"),
-            Check("drift", OK, "clean", facts={"needs_reconcile": False}), Check("disk_space", OK, "plenty")]
+    return [
+        Check("exchange", OK, "n/a"),
+        Check("loop", OK, "fine"),
+        Check("journal_integrity", OK, "ok"),
+        Check("drift", OK, "clean", facts={"needs_reconcile": False}),
+        Check("disk_space", OK, "plenty"),
+    ]
 
 
 class Script:
@@ -45,11 +50,9 @@ class Script:
         self.calls: list[dict[str, Any]] = []
 
     def set(self, name: str, status: str, detail: str = "", **facts: Any) -> None:
-        self.checks = [Check(name, status, detail or status, facts=facts) if c.name == name else c
-                       for c in self.checks]
+        self.checks = [Check(name, status, detail or status, facts=facts) if c.name == name else c for c in self.checks]
 
-    def __call__(self, cfg: HealConfig, *, now_ms: Any, loop_since_ms: int | None, skip: frozenset[str]
-                 ) -> list[Check]:
+    def __call__(self, cfg: HealConfig, *, now_ms: Any, loop_since_ms: int | None, skip: frozenset[str]) -> list[Check]:
         self.calls.append({"since": loop_since_ms, "skip": skip})
         return [c for c in self.checks if c.name not in skip]
 
@@ -82,11 +85,22 @@ def calls() -> Calls:
 def monitors(cfg: HealConfig, clock: FakeClock, calls: Calls) -> Iterator[Any]:
     made: list[HealthMonitor] = []
 
-    def make(script: Script, *, supervisor: Supervisor | None = None, notifier: Notifier | None = None,
-             **kw: Any) -> tuple[HealthMonitor, list[dict[str, Any]]]:
+    def make(
+        script: Script, *, supervisor: Supervisor | None = None, notifier: Notifier | None = None, **kw: Any
+    ) -> tuple[HealthMonitor, list[dict[str, Any]]]:
         out: list[dict[str, Any]] = []
-        m = HealthMonitor(cfg, supervisor=supervisor, notifier=notifier, sink=out.append, collect=script,
-                          halt=calls.halt, reconcile=calls.reconcile, clock=clock, wall_ms=clock.ms, **kw)
+        m = HealthMonitor(
+            cfg,
+            supervisor=supervisor,
+            notifier=notifier,
+            sink=out.append,
+            collect=script,
+            halt=calls.halt,
+            reconcile=calls.reconcile,
+            clock=clock,
+            wall_ms=clock.ms,
+            **kw,
+        )
         made.append(m)
         return m, out
 
@@ -171,8 +185,10 @@ def test_webhook_on_overall_changes_only(monitors: Any, receiver: Receiver) -> N
     m.round()
     assert m.notifier is not None and m.notifier.flush(10)
     bodies = receiver.wait_for(2)
-    assert [(b["event"], b["from"], b["to"]) for b in bodies] == [("health_changed", OK, DEGRADED),
-                                                                  ("health_changed", DEGRADED, OK)]
+    assert [(b["event"], b["from"], b["to"]) for b in bodies] == [
+        ("health_changed", OK, DEGRADED),
+        ("health_changed", DEGRADED, OK),
+    ]
     assert {c["name"] for c in bodies[0]["checks"]} >= {"disk_space", "loop"}
     assert m.snapshot()["webhook"]["sent"] == 2 and "hook" not in str(m.snapshot()["webhook"])  # path not shown
 
@@ -189,8 +205,9 @@ def test_a_first_round_that_is_not_healthy_is_announced(monitors: Any, receiver:
 # -- repairs ----------------------------------------------------------------------------------
 
 
-def test_drift_restarts_the_supervised_loop_to_reconcile(monitors: Any, clock: FakeClock, tmp_path: Path,
-                                                         cfg: HealConfig) -> None:
+def test_drift_restarts_the_supervised_loop_to_reconcile(
+    monitors: Any, clock: FakeClock, tmp_path: Path, cfg: HealConfig
+) -> None:
     sup = Supervisor([ChildSpec("loop", SLEEPS, critical=True)], log_dir=tmp_path, clock=clock, wall_ms=clock.ms)
     script = Script()
     m, out = monitors(script, supervisor=sup, reconcile_cooldown_s=300)
@@ -231,7 +248,9 @@ def test_drift_with_an_unsupervised_loop_running_is_left_to_it(monitors: Any, ca
     m.round()
     assert calls.reconciles == 0
     r = m.snapshot()["repairs"][0]
-    assert r["action"] == "reconcile" and not r["ok"] and "skipped" in r["detail"] and "every 10 iterations" in r["detail"]
+    assert (
+        r["action"] == "reconcile" and not r["ok"] and "skipped" in r["detail"] and "every 10 iterations" in r["detail"]
+    )
 
 
 def test_a_damaged_journal_or_full_disk_halts_trading_once(monitors: Any, calls: Calls) -> None:
@@ -249,10 +268,16 @@ def test_a_damaged_journal_or_full_disk_halts_trading_once(monitors: Any, calls:
     assert len(halts) == 2 and all(r["target"] == "trading" for r in halts)
 
 
-def test_giving_up_on_the_loop_halts_and_notifies(monitors: Any, clock: FakeClock, tmp_path: Path,
-                                                  calls: Calls, receiver: Receiver, cfg: HealConfig) -> None:
-    sup = Supervisor([ChildSpec("loop", DIES, critical=True), ChildSpec("bridge", DIES)],
-                     policy=RestartPolicy(max_restarts=0), log_dir=tmp_path, clock=clock, wall_ms=clock.ms)
+def test_giving_up_on_the_loop_halts_and_notifies(
+    monitors: Any, clock: FakeClock, tmp_path: Path, calls: Calls, receiver: Receiver, cfg: HealConfig
+) -> None:
+    sup = Supervisor(
+        [ChildSpec("loop", DIES, critical=True), ChildSpec("bridge", DIES)],
+        policy=RestartPolicy(max_restarts=0),
+        log_dir=tmp_path,
+        clock=clock,
+        wall_ms=clock.ms,
+    )
     script = Script()
     m, out = monitors(script, supervisor=sup, notifier=Notifier(receiver.url))
     sup.start()
@@ -332,8 +357,12 @@ def test_every_repair_is_journaled_even_when_the_sink_is_quiet(monitors: Any, cf
 
     m, _ = monitors(Script())
     m.record_repair(Repair(1, "resync", "ws_feed", True, "asked for 3 snapshots"))
-    assert repair_events(cfg.journal_path)[-1] == {"action": "resync", "target": "ws_feed", "ok": True,
-                                                   "detail": "asked for 3 snapshots"}
+    assert repair_events(cfg.journal_path)[-1] == {
+        "action": "resync",
+        "target": "ws_feed",
+        "ok": True,
+        "detail": "asked for 3 snapshots",
+    }
     assert m.snapshot()["repair_counts"] == {"resync": 1}
 
 
@@ -428,7 +457,8 @@ def test_collect_checks_on_an_unreadable_journal_reports_instead_of_raising(unre
 
 
 def test_the_monitor_halts_by_the_halt_file_when_the_journal_cannot_be_read(
-        unreadable_cfg: HealConfig, caplog: pytest.LogCaptureFixture) -> None:
+    unreadable_cfg: HealConfig, caplog: pytest.LogCaptureFixture
+) -> None:
     import threading
 
     out: list[dict[str, Any]] = []

@@ -37,8 +37,11 @@ def server(key: DemoKey) -> Iterator[SimExchangeServer]:
 
 @pytest.fixture
 def environ(server: SimExchangeServer, key: DemoKey, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {"KALASHI_EXCHANGE_URL": server.url, "KALSHI_API_KEY_ID": key.key_id,
-           "KALSHI_PRIVATE_KEY_PATH": str(key.private_key_path)}
+    env = {
+        "KALASHI_EXCHANGE_URL": server.url,
+        "KALSHI_API_KEY_ID": key.key_id,
+        "KALSHI_PRIVATE_KEY_PATH": str(key.private_key_path),
+    }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("KALSHI_KEY_ENV", raising=False)
@@ -50,8 +53,9 @@ def test_demo_pointed_at_the_simulator_is_healthy(server: SimExchangeServer, env
     env = exchange_env_for("demo", "sim", environ)
     assert env is not None and env.rest_url == server.url
     checks = {c.name: c for c in exchange_checks(env, mode="demo", environ=environ)}
-    assert {n: c.status for n, c in checks.items()} == dict.fromkeys(checks, OK), \
-        {n: c.detail for n, c in checks.items()}
+    assert {n: c.status for n, c in checks.items()} == dict.fromkeys(checks, OK), {
+        n: c.detail for n, c in checks.items()
+    }
     assert "accepted" in checks["credentials"].detail
     # the simulator's Date is its market clock (it may run ahead); on loopback there is no skew to measure
     assert checks["clock_skew"].facts == {"loopback": True} and "simulator" in checks["clock_skew"].detail
@@ -66,8 +70,9 @@ def test_a_trading_pause_on_the_simulator_is_degraded(server: SimExchangeServer,
     assert checks["exchange"].status == DEGRADED and "trading is paused" in checks["exchange"].detail
 
 
-def test_an_unregistered_key_is_refused_by_the_simulator(server: SimExchangeServer, environ: dict[str, str],
-                                                         tmp_path: Path) -> None:
+def test_an_unregistered_key_is_refused_by_the_simulator(
+    server: SimExchangeServer, environ: dict[str, str], tmp_path: Path
+) -> None:
     stranger = make_key(tmp_path / "other", key_type="ed25519")
     env = {**environ, "KALSHI_API_KEY_ID": stranger.key_id, "KALSHI_PRIVATE_KEY_PATH": str(stranger.private_key_path)}
     target = env_override(env)

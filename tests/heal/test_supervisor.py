@@ -32,10 +32,15 @@ class Rig:
     def __init__(self, specs: list[ChildSpec], clock: FakeClock, tmp: Path, **policy: float) -> None:
         self.repairs: list[Repair] = []
         self.gave_up: list[tuple[str, Repair]] = []
-        self.sup = Supervisor(specs, policy=RestartPolicy(**policy), log_dir=tmp,  # type: ignore[arg-type]
-                              on_repair=self.repairs.append,
-                              on_give_up=lambda c, r: self.gave_up.append((c.name, r)), clock=clock,
-                              wall_ms=clock.ms)
+        self.sup = Supervisor(
+            specs,
+            policy=RestartPolicy(**policy),
+            log_dir=tmp,  # type: ignore[arg-type]
+            on_repair=self.repairs.append,
+            on_give_up=lambda c, r: self.gave_up.append((c.name, r)),
+            clock=clock,
+            wall_ms=clock.ms,
+        )
         self.clock = clock
 
     def child(self, name: str = "x") -> Child:
@@ -86,8 +91,9 @@ def test_a_dead_child_is_restarted_after_its_backoff(rigs: Callable[..., Rig]) -
     assert rig.repairs == [r]
 
 
-def test_the_restart_budget_runs_out_and_heal_gives_up(rigs: Callable[..., Rig],
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_the_restart_budget_runs_out_and_heal_gives_up(
+    rigs: Callable[..., Rig], caplog: pytest.LogCaptureFixture
+) -> None:
     rig = rigs([ChildSpec("x", DIES, critical=True)], max_restarts=2, window_s=600)
     rig.sup.start()
     for _ in range(2):
@@ -119,8 +125,9 @@ def test_the_restart_budget_runs_out_and_heal_gives_up(rigs: Callable[..., Rig],
     assert rig.repairs[-1] is r and [x.action for x in rig.repairs] == ["restart", "restart", "give-up"]
 
 
-def test_a_failure_within_the_budget_announces_its_restart(rigs: Callable[..., Rig],
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failure_within_the_budget_announces_its_restart(
+    rigs: Callable[..., Rig], caplog: pytest.LogCaptureFixture
+) -> None:
     rig = rigs([ChildSpec("x", DIES)], max_restarts=1, window_s=600, backoff_base_s=4)
     rig.sup.start()
     rig.wait_dead()
@@ -162,8 +169,10 @@ def test_the_budget_window_slides(rigs: Callable[..., Rig]) -> None:
 
 def test_a_child_that_stays_up_starts_again_from_the_base_backoff(rigs: Callable[..., Rig], tmp_path: Path) -> None:
     marker = tmp_path / "second-run"
-    flaky = python_child(f"import pathlib, sys, time\np = pathlib.Path({str(marker)!r})\n"
-                         "if not p.exists():\n    p.write_text('x'); sys.exit(1)\ntime.sleep(120)")
+    flaky = python_child(
+        f"import pathlib, sys, time\np = pathlib.Path({str(marker)!r})\n"
+        "if not p.exists():\n    p.write_text('x'); sys.exit(1)\ntime.sleep(120)"
+    )
     rig = rigs([ChildSpec("x", flaky)], stable_after_s=60)
     rig.sup.start()
     rig.wait_dead()
@@ -185,8 +194,14 @@ def test_a_child_that_stays_up_starts_again_from_the_base_backoff(rigs: Callable
 
 def test_a_hung_loop_without_iterations_is_killed_and_restarted(rigs: Callable[..., Rig], tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
-    spec = ChildSpec("loop", SLEEPS, critical=True, heartbeat_ms=lambda: last_iteration_end_ms(journal),
-                     hang_after_s=5, startup_grace_s=2)
+    spec = ChildSpec(
+        "loop",
+        SLEEPS,
+        critical=True,
+        heartbeat_ms=lambda: last_iteration_end_ms(journal),
+        hang_after_s=5,
+        startup_grace_s=2,
+    )
     rig = rigs([spec])
     rig.sup.start()
     rig.clock.advance(6)
@@ -203,8 +218,9 @@ def test_a_hung_loop_without_iterations_is_killed_and_restarted(rigs: Callable[.
 
 def test_a_moving_heartbeat_keeps_the_loop_alive(rigs: Callable[..., Rig], tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
-    spec = ChildSpec("loop", SLEEPS, heartbeat_ms=lambda: last_iteration_end_ms(journal), hang_after_s=5,
-                     startup_grace_s=2)
+    spec = ChildSpec(
+        "loop", SLEEPS, heartbeat_ms=lambda: last_iteration_end_ms(journal), hang_after_s=5, startup_grace_s=2
+    )
     rig = rigs([spec])
     rig.sup.start()
     for n in range(1, 6):
@@ -241,10 +257,13 @@ def test_a_server_that_stops_answering_is_killed_after_repeated_misses(rigs: Cal
 
 
 def test_a_child_that_ignores_sigterm_gets_sigkill(rigs: Callable[..., Rig], tmp_path: Path) -> None:
-    stubborn = python_child("import signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-                            "sys.stderr.write('ignoring' + ' SIGTERM\\n'); sys.stderr.flush()\ntime.sleep(120)")
-    spec = ChildSpec("x", stubborn, probe=lambda: (False, "no answer"), probe_every_s=0, probe_misses=1,
-                     startup_grace_s=0)
+    stubborn = python_child(
+        "import signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "sys.stderr.write('ignoring' + ' SIGTERM\\n'); sys.stderr.flush()\ntime.sleep(120)"
+    )
+    spec = ChildSpec(
+        "x", stubborn, probe=lambda: (False, "no answer"), probe_every_s=0, probe_misses=1, startup_grace_s=0
+    )
     rig = rigs([spec], term_timeout_s=0.3)
     rig.sup.start()
     log = tmp_path / "heal-x.log"
@@ -323,8 +342,16 @@ def test_a_broken_heartbeat_or_probe_never_crashes_the_supervisor(rigs: Callable
     def explodes() -> tuple[bool, str]:
         raise RuntimeError("probe bug")
 
-    spec = ChildSpec("x", SLEEPS, heartbeat_ms=broken, hang_after_s=5, startup_grace_s=0, probe=explodes,
-                     probe_every_s=0, probe_misses=2)
+    spec = ChildSpec(
+        "x",
+        SLEEPS,
+        heartbeat_ms=broken,
+        hang_after_s=5,
+        startup_grace_s=0,
+        probe=explodes,
+        probe_every_s=0,
+        probe_misses=2,
+    )
     rig = rigs([spec])
     rig.sup.start()
     assert rig.sup.poll() == []  # one probe miss, no heartbeat: not hung yet
@@ -341,9 +368,11 @@ def test_child_logs_are_private(rigs: Callable[..., Rig], tmp_path: Path) -> Non
 
 def test_a_banner_is_not_quoted_as_the_reason_for_a_death(rigs: Callable[..., Rig]) -> None:
     # what `kalashi mcp-serve` prints on start-up, then a SIGKILL from outside: the banner is no cause
-    banner = python_child("import os, signal, sys\n"
-                          "sys.stderr.write('MCP endpoint http://127.0.0.1:8767/mcp (Ctrl-C stops)\\n')\n"
-                          "sys.stderr.flush(); os.kill(os.getpid(), signal.SIGKILL)")
+    banner = python_child(
+        "import os, signal, sys\n"
+        "sys.stderr.write('MCP endpoint http://127.0.0.1:8767/mcp (Ctrl-C stops)\\n')\n"
+        "sys.stderr.flush(); os.kill(os.getpid(), signal.SIGKILL)"
+    )
     rig = rigs([ChildSpec("x", banner)])
     rig.sup.start()
     rig.wait_dead()

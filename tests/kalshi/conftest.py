@@ -53,24 +53,27 @@ def ed_key() -> ed25519.Ed25519PrivateKey:
 
 @pytest.fixture
 def rsa_pkcs1_file(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> Path:
-    pem = rsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
+    pem = rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
     assert pem.startswith(b"-----BEGIN RSA PRIVATE KEY-----")
     return _write_key(tmp_path / "kalshi-rsa.key", pem)
 
 
 @pytest.fixture
 def rsa_pkcs8_file(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> Path:
-    pem = rsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    pem = rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     assert pem.startswith(b"-----BEGIN PRIVATE KEY-----")
     return _write_key(tmp_path / "kalshi-rsa8.key", pem)
 
 
 @pytest.fixture
 def ed_file(tmp_path: Path, ed_key: ed25519.Ed25519PrivateKey) -> Path:
-    pem = ed_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                               serialization.NoEncryption())
+    pem = ed_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return _write_key(tmp_path / "kalshi-ed.key", pem)
 
 

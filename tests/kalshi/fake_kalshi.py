@@ -28,27 +28,55 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from kalashi_cli.money import ONE_DOLLAR, Count, Price, fmt_count, fmt_price, parse_count, parse_price
 
 PREFIX = "/trade-api/v2"
-AUTH_401 = {"error": {"code": "authentication_error", "message": "authentication_error",
-                      "details": "rpc error: code = Unauthenticated desc = INCORRECT_API_KEY_SIGNATURE"}}
+AUTH_401 = {
+    "error": {
+        "code": "authentication_error",
+        "message": "authentication_error",
+        "details": "rpc error: code = Unauthenticated desc = INCORRECT_API_KEY_SIGNATURE",
+    }
+}
 TOO_MANY = {"error": "too many requests"}
 
 
-def make_market(ticker: str, event_ticker: str, *, yes_bid: str = "0.4500", yes_ask: str = "0.4700",
-                bid_size: str = "100.00", ask_size: str = "50.00", status: str = "active",
-                step: str = "0.0100", result: str = "", **extra: Any) -> dict[str, Any]:
+def make_market(
+    ticker: str,
+    event_ticker: str,
+    *,
+    yes_bid: str = "0.4500",
+    yes_ask: str = "0.4700",
+    bid_size: str = "100.00",
+    ask_size: str = "50.00",
+    status: str = "active",
+    step: str = "0.0100",
+    result: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
     """A 2026-shaped market object (strings only, no series_ticker — as Kalshi sends it)."""
     m = {
-        "ticker": ticker, "event_ticker": event_ticker, "market_type": "binary",
-        "title": f"Market {ticker}", "yes_sub_title": ticker, "no_sub_title": ticker,
-        "status": status, "close_time": "2026-12-31T23:00:00Z", "open_time": "2026-01-01T00:00:00Z",
-        "yes_bid_dollars": yes_bid, "yes_bid_size_fp": bid_size,
-        "yes_ask_dollars": yes_ask, "yes_ask_size_fp": ask_size,
+        "ticker": ticker,
+        "event_ticker": event_ticker,
+        "market_type": "binary",
+        "title": f"Market {ticker}",
+        "yes_sub_title": ticker,
+        "no_sub_title": ticker,
+        "status": status,
+        "close_time": "2026-12-31T23:00:00Z",
+        "open_time": "2026-01-01T00:00:00Z",
+        "yes_bid_dollars": yes_bid,
+        "yes_bid_size_fp": bid_size,
+        "yes_ask_dollars": yes_ask,
+        "yes_ask_size_fp": ask_size,
         "no_bid_dollars": fmt_price(Price(ONE_DOLLAR - parse_price(yes_ask))),
         "no_ask_dollars": fmt_price(Price(ONE_DOLLAR - parse_price(yes_bid))),
-        "last_price_dollars": yes_bid, "volume_fp": "1234.00", "volume_24h_fp": "10.00",
-        "open_interest_fp": "500.00", "result": result, "price_level_structure": "linear_cent",
+        "last_price_dollars": yes_bid,
+        "volume_fp": "1234.00",
+        "volume_24h_fp": "10.00",
+        "open_interest_fp": "500.00",
+        "result": result,
+        "price_level_structure": "linear_cent",
         "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": step}],
-        "settlement_timer_seconds": 600, "can_close_early": True,
+        "settlement_timer_seconds": 600,
+        "can_close_early": True,
         "some_field_kalshi_added_next_month": {"nested": [1, 2, 3]},
     }
     m.update(extra)
@@ -96,9 +124,14 @@ class FakeKalshi:
     settlements: list[dict[str, Any]] = field(default_factory=list)
     balance_cents: int = 100_000
     trading_active: bool = True
-    limits: dict[str, Any] = field(default_factory=lambda: {
-        "usage_tier": "basic", "read": {"refill_rate": 200, "bucket_capacity": 400},
-        "write": {"refill_rate": 100, "bucket_capacity": 100}, "grants": []})
+    limits: dict[str, Any] = field(
+        default_factory=lambda: {
+            "usage_tier": "basic",
+            "read": {"refill_rate": 200, "bucket_capacity": 400},
+            "write": {"refill_rate": 100, "bucket_capacity": 100},
+            "grants": [],
+        }
+    )
     faults: list[Fault] = field(default_factory=list)
     calls: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, raw query)
     signed_messages: list[str] = field(default_factory=list)
@@ -107,8 +140,9 @@ class FakeKalshi:
     order_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ setup helpers
-    def add_market(self, market: dict[str, Any], yes: list[list[str]] | None = None,
-                   no: list[list[str]] | None = None) -> None:
+    def add_market(
+        self, market: dict[str, Any], yes: list[list[str]] | None = None, no: list[list[str]] | None = None
+    ) -> None:
         self.markets[market["ticker"]] = market
         self.books[market["ticker"]] = {"yes_dollars": yes or [], "no_dollars": no or []}
 
@@ -123,8 +157,7 @@ class FakeKalshi:
 
     # ------------------------------------------------------------------ plumbing
     def _json(self, status: int, body: Any) -> httpx.Response:
-        return httpx.Response(status, content=json.dumps(body).encode(),
-                              headers={"content-type": "application/json"})
+        return httpx.Response(status, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
 
     def _err(self, status: int, code: str, message: str) -> httpx.Response:
         return self._json(status, {"error": {"code": code, "message": message, "details": message}})
@@ -144,8 +177,9 @@ class FakeKalshi:
                 pub.verify(raw, message)
             else:
                 assert isinstance(pub, rsa.RSAPublicKey)
-                pub.verify(raw, message, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
-                           hashes.SHA256())
+                pub.verify(
+                    raw, message, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256()
+                )
         except (InvalidSignature, ValueError):
             return False
         self.signed_messages.append(message.decode())
@@ -155,7 +189,7 @@ class FakeKalshi:
         raw_path = request.url.raw_path.decode()
         path, _, query = raw_path.partition("?")
         assert path.startswith(PREFIX), f"request outside {PREFIX}: {path}"
-        rel = path[len(PREFIX):]
+        rel = path[len(PREFIX) :]
         self.calls.append((request.method, rel, query))
         q = parse_qs(query, keep_blank_values=True)
         body = json.loads(request.content) if request.content else None
@@ -176,38 +210,89 @@ class FakeKalshi:
     # ------------------------------------------------------------------ routing
     def _route(self, method: str, rel: str, q: dict[str, list[str]], body: Any) -> httpx.Response:
         routes: list[tuple[str, str, Callable[..., httpx.Response]]] = [
-            ("GET", "/exchange/status", lambda: self._json(200, {"exchange_active": True,
-                                                                  "trading_active": self.trading_active})),
-            ("GET", "/exchange/schedule", lambda: self._json(200, {"schedule": {"standard_hours": [],
-                                                                                "maintenance_windows": []}})),
+            (
+                "GET",
+                "/exchange/status",
+                lambda: self._json(200, {"exchange_active": True, "trading_active": self.trading_active}),
+            ),
+            (
+                "GET",
+                "/exchange/schedule",
+                lambda: self._json(200, {"schedule": {"standard_hours": [], "maintenance_windows": []}}),
+            ),
             ("GET", "/account/limits", lambda: self._json(200, self.limits)),
             ("GET", "/markets", lambda: self._markets(q)),
             ("GET", "/markets/orderbooks", lambda: self._orderbooks(q)),
             ("GET", "/markets/trades", lambda: self._page(q, self.trades, "trades", 1000)),
             ("GET", "/events", lambda: self._events(q)),
             ("GET", "/series", lambda: self._json(200, {"series": self.series})),
-            ("GET", "/portfolio/balance", lambda: self._json(200, {
-                "balance": self.balance_cents, "balance_dollars": fmt_price(Price(self.balance_cents * 100)),
-                "portfolio_value": 0, "updated_ts": self.now_ms // 1000,
-                "balance_breakdown": [{"exchange_index": 0, "balance": fmt_price(Price(self.balance_cents * 100))}]})),
-            ("GET", "/portfolio/positions", lambda: self._page(q, [
-                {"ticker": t, "position_fp": fmt_count(Count(p)), "market_exposure_dollars": "0.0000",
-                 "realized_pnl_dollars": "0.0000", "fees_paid_dollars": "0.0000", "exchange_index": 0,
-                 "total_traded_dollars": "0.0000", "last_updated_ts": "2026-01-01T00:00:00Z"}
-                for t, p in self.positions.items() if p], "market_positions", 1000)),
-            ("GET", "/portfolio/orders", lambda: self._page(q, [
-                o for o in self.orders.values() if not q.get("status") or o["status"] == q["status"][0]],
-                "orders", 1000)),
-            ("GET", "/portfolio/fills", lambda: self._page(q, [
-                f for f in self.fills if not q.get("min_ts") or f["ts"] >= int(q["min_ts"][0])], "fills", 1000)),
+            (
+                "GET",
+                "/portfolio/balance",
+                lambda: self._json(
+                    200,
+                    {
+                        "balance": self.balance_cents,
+                        "balance_dollars": fmt_price(Price(self.balance_cents * 100)),
+                        "portfolio_value": 0,
+                        "updated_ts": self.now_ms // 1000,
+                        "balance_breakdown": [
+                            {"exchange_index": 0, "balance": fmt_price(Price(self.balance_cents * 100))}
+                        ],
+                    },
+                ),
+            ),
+            (
+                "GET",
+                "/portfolio/positions",
+                lambda: self._page(
+                    q,
+                    [
+                        {
+                            "ticker": t,
+                            "position_fp": fmt_count(Count(p)),
+                            "market_exposure_dollars": "0.0000",
+                            "realized_pnl_dollars": "0.0000",
+                            "fees_paid_dollars": "0.0000",
+                            "exchange_index": 0,
+                            "total_traded_dollars": "0.0000",
+                            "last_updated_ts": "2026-01-01T00:00:00Z",
+                        }
+                        for t, p in self.positions.items()
+                        if p
+                    ],
+                    "market_positions",
+                    1000,
+                ),
+            ),
+            (
+                "GET",
+                "/portfolio/orders",
+                lambda: self._page(
+                    q,
+                    [o for o in self.orders.values() if not q.get("status") or o["status"] == q["status"][0]],
+                    "orders",
+                    1000,
+                ),
+            ),
+            (
+                "GET",
+                "/portfolio/fills",
+                lambda: self._page(
+                    q, [f for f in self.fills if not q.get("min_ts") or f["ts"] >= int(q["min_ts"][0])], "fills", 1000
+                ),
+            ),
             ("GET", "/portfolio/settlements", lambda: self._page(q, self.settlements, "settlements", 1000)),
             ("POST", "/portfolio/events/orders", lambda: self._create(body)),
             ("DELETE", "/portfolio/events/orders", lambda: self._cancel_all()),
             ("POST", "/portfolio/events/orders/batched", lambda: self._batch_create(body)),
             ("DELETE", "/portfolio/events/orders/batched", lambda: self._batch_cancel(body)),
             ("POST", "/portfolio/order_groups/create", lambda: self._group_create(body)),
-            ("GET", "/portfolio/order_groups", lambda: self._json(200, {"order_groups": list(
-                self.order_groups.values())})),
+            (
+                "GET",
+                "/portfolio/order_groups",
+                lambda: self._json(200, {"order_groups": list(self.order_groups.values())}),
+            ),
         ]
         for m, p, fn in routes:
             if m == method and p == rel:
@@ -256,7 +341,7 @@ class FakeKalshi:
         if not 1 <= limit <= max_limit:
             return self._err(400, "invalid_parameters", f"limit must be 1..{max_limit}")
         start = _offset(q.get("cursor", [""])[0])
-        page = items[start:start + limit]
+        page = items[start : start + limit]
         nxt = start + limit
         return self._json(200, {key: page, "cursor": _cursor(nxt) if nxt < len(items) else ""})
 
@@ -268,8 +353,13 @@ class FakeKalshi:
         if status:
             if status not in ("unopened", "open", "paused", "closed", "settled"):
                 return self._err(400, "bad_request", "invalid status filter")
-            want = {"open": "active", "settled": "finalized", "unopened": "initialized", "paused": "inactive",
-                    "closed": "closed"}[status]
+            want = {
+                "open": "active",
+                "settled": "finalized",
+                "unopened": "initialized",
+                "paused": "inactive",
+                "closed": "closed",
+            }[status]
             items = [m for m in items if m["status"] == want]
         if q.get("tickers"):
             wanted = set(q["tickers"][0].split(","))
@@ -289,8 +379,9 @@ class FakeKalshi:
             return self._err(400, "invalid_parameters", "tickers must be repeated (tickers=A&tickers=B)")
         if len(tickers) > 100:
             return self._err(400, "invalid_parameters", "at most 100 tickers")
-        return self._json(200, {"orderbooks": [{"ticker": t, "orderbook_fp": self.books[t]}
-                                               for t in tickers if t in self.books]})
+        return self._json(
+            200, {"orderbooks": [{"ticker": t, "orderbook_fp": self.books[t]} for t in tickers if t in self.books]}
+        )
 
     def _events(self, q: dict[str, list[str]]) -> httpx.Response:
         items = self.events
@@ -345,29 +436,54 @@ class FakeKalshi:
             if crosses and not o.get("post_only"):
                 fill = min(count, best_c)
                 fill_price = ONE_DOLLAR - best_p if o["side"] == "bid" else best_p
-                self.fills.append({
-                    "fill_id": f"fill-{oid}", "trade_id": f"fill-{oid}", "order_id": oid, "ticker": o["ticker"],
-                    "outcome_side": "yes" if o["side"] == "bid" else "no", "book_side": o["side"],
-                    "count_fp": fmt_count(fill), "yes_price_dollars": fmt_price(Price(fill_price)),
-                    "no_price_dollars": fmt_price(Price(ONE_DOLLAR - fill_price)), "is_taker": True,
-                    "fee_cost": "0.0200", "created_time": "2026-09-01T12:00:00Z", "ts": self.now_ms // 1000,
-                    "exchange_index": 0})
+                self.fills.append(
+                    {
+                        "fill_id": f"fill-{oid}",
+                        "trade_id": f"fill-{oid}",
+                        "order_id": oid,
+                        "ticker": o["ticker"],
+                        "outcome_side": "yes" if o["side"] == "bid" else "no",
+                        "book_side": o["side"],
+                        "count_fp": fmt_count(fill),
+                        "yes_price_dollars": fmt_price(Price(fill_price)),
+                        "no_price_dollars": fmt_price(Price(ONE_DOLLAR - fill_price)),
+                        "is_taker": True,
+                        "fee_cost": "0.0200",
+                        "created_time": "2026-09-01T12:00:00Z",
+                        "ts": self.now_ms // 1000,
+                        "exchange_index": 0,
+                    }
+                )
                 self.positions[o["ticker"]] = self.positions.get(o["ticker"], 0) + (
-                    fill if o["side"] == "bid" else -fill)
+                    fill if o["side"] == "bid" else -fill
+                )
         remaining = count - fill
         resting = remaining > 0 and o["time_in_force"] == "good_till_canceled"
         self.orders[oid] = {
-            "order_id": oid, "client_order_id": coid or "", "ticker": o["ticker"], "book_side": o["side"],
-            "outcome_side": "yes" if o["side"] == "bid" else "no", "status": "resting" if resting else (
-                "executed" if fill else "canceled"), "yes_price_dollars": o["price"],
-            "no_price_dollars": fmt_price(Price(ONE_DOLLAR - price)), "fill_count_fp": fmt_count(Count(fill)),
-            "remaining_count_fp": fmt_count(Count(remaining if resting else Count(0))), "initial_count_fp": fmt_count(count),
-            "taker_fees_dollars": "0.0200" if fill else "0.0000", "maker_fees_dollars": "0.0000",
-            "taker_fill_cost_dollars": "0.0000", "maker_fill_cost_dollars": "0.0000",
-            "created_time": "2026-09-01T12:00:00Z", "type": "limit",
+            "order_id": oid,
+            "client_order_id": coid or "",
+            "ticker": o["ticker"],
+            "book_side": o["side"],
+            "outcome_side": "yes" if o["side"] == "bid" else "no",
+            "status": "resting" if resting else ("executed" if fill else "canceled"),
+            "yes_price_dollars": o["price"],
+            "no_price_dollars": fmt_price(Price(ONE_DOLLAR - price)),
+            "fill_count_fp": fmt_count(Count(fill)),
+            "remaining_count_fp": fmt_count(Count(remaining if resting else Count(0))),
+            "initial_count_fp": fmt_count(count),
+            "taker_fees_dollars": "0.0200" if fill else "0.0000",
+            "maker_fees_dollars": "0.0000",
+            "taker_fill_cost_dollars": "0.0000",
+            "maker_fill_cost_dollars": "0.0000",
+            "created_time": "2026-09-01T12:00:00Z",
+            "type": "limit",
         }
-        ack: dict[str, Any] = {"order_id": oid, "fill_count": fmt_count(Count(fill)),
-                               "remaining_count": fmt_count(Count(remaining if resting else Count(0))), "ts_ms": self.now_ms}
+        ack: dict[str, Any] = {
+            "order_id": oid,
+            "fill_count": fmt_count(Count(fill)),
+            "remaining_count": fmt_count(Count(remaining if resting else Count(0))),
+            "ts_ms": self.now_ms,
+        }
         if coid:
             ack["client_order_id"] = coid
         if fill:
@@ -390,8 +506,9 @@ class FakeKalshi:
                 results.append({"client_order_id": o.get("client_order_id"), "error": json.loads(bad.content)["error"]})
                 continue
             status, out = self._place(o)
-            results.append(out if status == 201 else {"client_order_id": o.get("client_order_id"),
-                                                      "error": out["error"]})
+            results.append(
+                out if status == 201 else {"client_order_id": o.get("client_order_id"), "error": out["error"]}
+            )
         return self._json(201, {"orders": results})
 
     def _cancel(self, oid: str, q: dict[str, list[str]]) -> httpx.Response:
@@ -402,15 +519,19 @@ class FakeKalshi:
             return self._err(400, "order_ticker_mismatch", "market_ticker does not match")
         reduced = o["remaining_count_fp"]
         o["status"], o["remaining_count_fp"] = "canceled", "0.00"
-        return self._json(200, {"order_id": oid, "client_order_id": o["client_order_id"], "reduced_by": reduced,
-                                "ts_ms": self.now_ms})
+        return self._json(
+            200, {"order_id": oid, "client_order_id": o["client_order_id"], "reduced_by": reduced, "ts_ms": self.now_ms}
+        )
 
     def _batch_cancel(self, body: Any) -> httpx.Response:
         out = []
         for item in body["orders"]:
             r = self._cancel(item["order_id"], {})
-            out.append(json.loads(r.content) if r.status_code == 200 else
-                       {"order_id": item["order_id"], "reduced_by": "0.00", "error": json.loads(r.content)["error"]})
+            out.append(
+                json.loads(r.content)
+                if r.status_code == 200
+                else {"order_id": item["order_id"], "reduced_by": "0.00", "error": json.loads(r.content)["error"]}
+            )
         return self._json(200, {"orders": out})
 
     def _cancel_all(self) -> httpx.Response:
@@ -431,8 +552,15 @@ class FakeKalshi:
         o["yes_price_dollars"] = body["price"]
         filled = parse_count(o["fill_count_fp"])
         o["remaining_count_fp"] = fmt_count(Count(parse_count(body["count"]) - filled))
-        return self._json(200, {"order_id": oid, "remaining_count": o["remaining_count_fp"],
-                                "fill_count": o["fill_count_fp"], "ts_ms": self.now_ms})
+        return self._json(
+            200,
+            {
+                "order_id": oid,
+                "remaining_count": o["remaining_count_fp"],
+                "fill_count": o["fill_count_fp"],
+                "ts_ms": self.now_ms,
+            },
+        )
 
     def _decrease(self, oid: str, body: Any) -> httpx.Response:
         o = self.orders.get(oid)
@@ -447,8 +575,11 @@ class FakeKalshi:
 
     def _group_create(self, body: Any) -> httpx.Response:
         gid = f"og-{next(self._ids)}"
-        self.order_groups[gid] = {"id": gid, "contracts_limit_fp": body.get("contracts_limit_fp"),
-                                  "is_auto_cancel_enabled": True}
+        self.order_groups[gid] = {
+            "id": gid,
+            "contracts_limit_fp": body.get("contracts_limit_fp"),
+            "is_auto_cancel_enabled": True,
+        }
         return self._json(201, {"order_group_id": gid, "subaccount": 0})
 
 
@@ -458,19 +589,37 @@ def universe(n_markets: int, per_event: int = 5, *, series: tuple[str, ...] = ("
     fee = {"KXAAA": ("quadratic_with_maker_fees", 0.5), "KXBBB": ("quadratic", 1)}
     for s in series:
         ft, mult = fee.get(s, ("quadratic", 1))
-        fake.series.append({"ticker": s, "title": s, "category": "Economics", "fee_type": ft,
-                            "fee_multiplier": mult, "frequency": "daily", "tags": []})
+        fake.series.append(
+            {
+                "ticker": s,
+                "title": s,
+                "category": "Economics",
+                "fee_type": ft,
+                "fee_multiplier": mult,
+                "frequency": "daily",
+                "tags": [],
+            }
+        )
     for i in range(n_markets):
         s = series[(i // per_event) % len(series)]
         ev = f"{s}-26SEP{i // per_event:05d}"
         t = f"{ev}-M{i % per_event}"
         if i % per_event == 0:
-            fake.events.append({"event_ticker": ev, "series_ticker": s, "title": ev, "sub_title": "",
-                                "mutually_exclusive": True, "collateral_return_type": "MECNET"})
+            fake.events.append(
+                {
+                    "event_ticker": ev,
+                    "series_ticker": s,
+                    "title": ev,
+                    "sub_title": "",
+                    "mutually_exclusive": True,
+                    "collateral_return_type": "MECNET",
+                }
+            )
         bid = 1 + (i * 7) % 97
         fake.add_market(
             make_market(t, ev, yes_bid=fmt_price(Price(bid * 100)), yes_ask=fmt_price(Price(min(bid + 2, 99) * 100))),
-            yes=[[fmt_price(Price((bid - 1) * 100)), "10.00"], [fmt_price(Price(bid * 100)), "100.00"]] if bid > 1
+            yes=[[fmt_price(Price((bid - 1) * 100)), "10.00"], [fmt_price(Price(bid * 100)), "100.00"]]
+            if bid > 1
             else [[fmt_price(Price(bid * 100)), "100.00"]],
             no=[[fmt_price(Price((100 - min(bid + 2, 99)) * 100)), "50.00"]],
         )

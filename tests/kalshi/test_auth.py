@@ -15,13 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from kalashi_cli.errors import AuthError
-from kalashi_cli.kalshi.auth import (
-    Credentials,
-    KalshiAuth,
-    load_credentials,
-    load_private_key,
-    signing_path,
-)
+from kalashi_cli.kalshi.auth import Credentials, KalshiAuth, load_credentials, load_private_key, signing_path
 
 TS = 1703123456789
 
@@ -51,13 +45,15 @@ def send_and_capture(auth: KalshiAuth, base_url: str, method: str, url: str, **k
 
 
 @pytest.mark.parametrize("creds_fixture", ["rsa_creds", "ed_creds"])
-def test_signature_verifies_over_path_with_prefix_without_query(creds_fixture: str,
-                                                                request: pytest.FixtureRequest) -> None:
+def test_signature_verifies_over_path_with_prefix_without_query(
+    creds_fixture: str, request: pytest.FixtureRequest
+) -> None:
     creds: Credentials = request.getfixturevalue(creds_fixture)
     auth = KalshiAuth(creds, clock_ms=lambda: TS)
     # Base URL already ends in /trade-api/v2 (the double-prefix trap) and the URL has a query.
-    req = send_and_capture(auth, "https://external-api.kalshi.com/trade-api/v2/", "GET", "portfolio/orders",
-                           params={"limit": 5})
+    req = send_and_capture(
+        auth, "https://external-api.kalshi.com/trade-api/v2/", "GET", "portfolio/orders", params={"limit": 5}
+    )
     assert str(req.url) == "https://external-api.kalshi.com/trade-api/v2/portfolio/orders?limit=5"
     assert req.headers["KALSHI-ACCESS-KEY"] == creds.key_id
     assert req.headers["KALSHI-ACCESS-TIMESTAMP"] == str(TS)  # milliseconds
@@ -65,8 +61,11 @@ def test_signature_verifies_over_path_with_prefix_without_query(creds_fixture: s
     pub = creds._key.public_key()
     verify(pub, req.headers["KALSHI-ACCESS-SIGNATURE"], expected)
     # …and NOT over anything else (query included, prefix missing, seconds).
-    for wrong in (b"1703123456789GET/trade-api/v2/portfolio/orders?limit=5",
-                  b"1703123456789GET/portfolio/orders", b"1703123456GET/trade-api/v2/portfolio/orders"):
+    for wrong in (
+        b"1703123456789GET/trade-api/v2/portfolio/orders?limit=5",
+        b"1703123456789GET/portfolio/orders",
+        b"1703123456GET/trade-api/v2/portfolio/orders",
+    ):
         with pytest.raises(InvalidSignature):
             verify(pub, req.headers["KALSHI-ACCESS-SIGNATURE"], wrong)
 
@@ -77,12 +76,16 @@ def test_rsa_pss_signatures_are_randomised_and_method_is_upper_case(rsa_creds: C
     b = auth.headers("DELETE", "/trade-api/v2/portfolio/events/orders/abc")
     assert a["KALSHI-ACCESS-SIGNATURE"] != b["KALSHI-ACCESS-SIGNATURE"]  # PSS salt, not PKCS#1 v1.5
     for h in (a, b):
-        verify(rsa_creds._key.public_key(), h["KALSHI-ACCESS-SIGNATURE"],
-               f"{TS}DELETE/trade-api/v2/portfolio/events/orders/abc".encode())
+        verify(
+            rsa_creds._key.public_key(),
+            h["KALSHI-ACCESS-SIGNATURE"],
+            f"{TS}DELETE/trade-api/v2/portfolio/events/orders/abc".encode(),
+        )
 
 
-def test_pkcs1_and_pkcs8_rsa_and_pkcs8_ed25519_all_load(rsa_pkcs1_file: Path, rsa_pkcs8_file: Path,
-                                                        ed_file: Path) -> None:
+def test_pkcs1_and_pkcs8_rsa_and_pkcs8_ed25519_all_load(
+    rsa_pkcs1_file: Path, rsa_pkcs8_file: Path, ed_file: Path
+) -> None:
     assert isinstance(load_private_key(rsa_pkcs1_file.read_bytes()), rsa.RSAPrivateKey)
     assert isinstance(load_private_key(rsa_pkcs8_file.read_bytes()), rsa.RSAPrivateKey)
     assert isinstance(load_private_key(ed_file.read_bytes()), ed25519.Ed25519PrivateKey)
@@ -100,17 +103,22 @@ def test_signing_path_keeps_encoding_and_drops_query() -> None:
 
 def test_post_body_is_not_signed(rsa_creds: Credentials) -> None:
     auth = KalshiAuth(rsa_creds, clock_ms=lambda: TS)
-    req = send_and_capture(auth, "https://x.test/trade-api/v2", "POST", "/portfolio/events/orders",
-                           json={"ticker": "T"})
-    verify(rsa_creds._key.public_key(), req.headers["KALSHI-ACCESS-SIGNATURE"],
-           f"{TS}POST/trade-api/v2/portfolio/events/orders".encode())
+    req = send_and_capture(
+        auth, "https://x.test/trade-api/v2", "POST", "/portfolio/events/orders", json={"ticker": "T"}
+    )
+    verify(
+        rsa_creds._key.public_key(),
+        req.headers["KALSHI-ACCESS-SIGNATURE"],
+        f"{TS}POST/trade-api/v2/portfolio/events/orders".encode(),
+    )
 
 
 def test_load_credentials_reads_env(rsa_pkcs1_file: Path) -> None:
     creds = load_credentials({"KALSHI_API_KEY_ID": "abcd-1234", "KALSHI_PRIVATE_KEY_PATH": str(rsa_pkcs1_file)})
     assert creds.key_id == "abcd-1234" and creds.key_type == "rsa" and creds.environment is None
-    demo = load_credentials({"KALSHI_API_KEY_ID": "k", "KALSHI_PRIVATE_KEY_PATH": str(rsa_pkcs1_file),
-                             "KALSHI_KEY_ENV": "demo"})
+    demo = load_credentials(
+        {"KALSHI_API_KEY_ID": "k", "KALSHI_PRIVATE_KEY_PATH": str(rsa_pkcs1_file), "KALSHI_KEY_ENV": "demo"}
+    )
     assert demo.environment == "demo"
 
 

@@ -33,8 +33,12 @@ def snap(sid: int, seq: int, ticker: str, yes: list[list[str]] | None, no: list[
 
 
 def delta(sid: int, seq: int, ticker: str, side: str, price: str, d: str) -> dict[str, Any]:
-    return {"type": "orderbook_delta", "sid": sid, "seq": seq,
-            "msg": {"market_ticker": ticker, "market_id": "x", "price_dollars": price, "delta_fp": d, "side": side}}
+    return {
+        "type": "orderbook_delta",
+        "sid": sid,
+        "seq": seq,
+        "msg": {"market_ticker": ticker, "market_id": "x", "price_dollars": price, "delta_fp": d, "side": side},
+    }
 
 
 def test_fast_parsers_agree_with_money() -> None:
@@ -45,9 +49,17 @@ def test_fast_parsers_agree_with_money() -> None:
 
 
 def test_spec_snapshot_then_delta() -> None:
-    s = json.loads((EXAMPLES / "ws_orderbook_snapshot.json").read_text()) if EXAMPLES.exists() else \
-        snap(2, 2, "FED-23DEC-T3.00", [["0.0800", "300.00"], ["0.2200", "333.00"]],
-             [["0.5400", "20.00"], ["0.5600", "146.00"]])
+    s = (
+        json.loads((EXAMPLES / "ws_orderbook_snapshot.json").read_text())
+        if EXAMPLES.exists()
+        else snap(
+            2,
+            2,
+            "FED-23DEC-T3.00",
+            [["0.0800", "300.00"], ["0.2200", "333.00"]],
+            [["0.5400", "20.00"], ["0.5600", "146.00"]],
+        )
+    )
     store = BookStore()
     assert store.handle(s) is None
     m = store.market("FED-23DEC-T3.00", BASE)
@@ -155,8 +167,10 @@ def crypto_frames(name: str) -> list[dict[str, Any]]:
 
 def test_real_crypto_stream_every_ticker_matches_a_recent_book_state() -> None:
     """The ticker channel reports top of book; the rebuilt book must have shown it shortly before."""
-    for name in ("ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl",
-                 "ws_recording_rv600_offline_control_patch_smoke_20260515T030949Z.jsonl"):
+    for name in (
+        "ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl",
+        "ws_recording_rv600_offline_control_patch_smoke_20260515T030949Z.jsonl",
+    ):
         store = BookStore()
         tops: list[tuple[int, int, int, int]] = []
         checked = 0
@@ -169,14 +183,19 @@ def test_real_crypto_stream_every_ticker_matches_a_recent_book_state() -> None:
                 by, bn = max(b.yes), max(b.no)
                 tops.append((by, b.yes[by], 10_000 - bn, b.no[bn]))
             elif kind == "ticker":
-                want = (parse_price(msg["yes_bid_dollars"]), parse_count(msg["yes_bid_size_fp"]),
-                        parse_price(msg["yes_ask_dollars"]), parse_count(msg["yes_ask_size_fp"]))
+                want = (
+                    parse_price(msg["yes_bid_dollars"]),
+                    parse_count(msg["yes_bid_size_fp"]),
+                    parse_price(msg["yes_ask_dollars"]),
+                    parse_count(msg["yes_ask_size_fp"]),
+                )
                 assert want in tops[-60:], f"ticker {want} never shown by the book"
                 checked += 1
         assert store.gaps == 0 and checked >= 1
 
 
 # -- incremental best bid/ask ------------------------------------------------------------------
+
 
 def brute_top(book: LocalBook) -> tuple[Price | None, Price | None]:
     """The best bids the slow way: a max over the levels."""
@@ -204,8 +223,15 @@ def test_incremental_best_equals_brute_force_after_any_sequence(ops: list[tuple[
             store.handle(delta(1, seq, "A", "yes" if side_yes else "no", f"0.{cents:02d}00", f"{hundredths / 100:.2f}"))
         elif op[0] == "snapshot":
             # a crossed snapshot is refused (the book stays stale) — the lists must still agree
-            store.handle(snap(1, seq, "A", [[f"0.{c:02d}00", f"{s / 100:.2f}"] for c, s in op[1]],
-                              [[f"0.{c:02d}00", f"{s / 100:.2f}"] for c, s in op[2]]))
+            store.handle(
+                snap(
+                    1,
+                    seq,
+                    "A",
+                    [[f"0.{c:02d}00", f"{s / 100:.2f}"] for c, s in op[1]],
+                    [[f"0.{c:02d}00", f"{s / 100:.2f}"] for c, s in op[2]],
+                )
+            )
         else:
             seq += 1  # one frame lost: the subscription's books go stale until the next snapshot
             store.handle({"type": "ok", "id": 1, "sid": 1, "seq": seq, "msg": {}})
@@ -280,8 +306,10 @@ def _run_frames(path: Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
             if kind == "ws_subscribed":
                 sid_of[payload["msg"]["channel"]] = payload["msg"]["sid"]
             if kind in ("orderbook_snapshot", "orderbook_delta"):
-                yield kind, {"type": kind, "sid": sid_of.get(env["channel"]), "seq": env["sequence_number"],
-                             "msg": payload}
+                yield (
+                    kind,
+                    {"type": kind, "sid": sid_of.get(env["channel"]), "seq": env["sequence_number"], "msg": payload},
+                )
             else:
                 if kind == "ws_connected":
                     sid_of.clear()
@@ -322,8 +350,11 @@ def test_real_runs_rebuild_every_book_exactly() -> None:
 
     for path in sorted(shared_path(RUNS).glob("*.events.jsonl.gz")):
         with gzip.open(path) as fh:
-            closes = {env["market_ticker"]: env["payload_json"]["close_time"]
-                      for env in map(json.loads, fh) if env["event_type"] == "watch_market"}
+            closes = {
+                env["market_ticker"]: env["payload_json"]["close_time"]
+                for env in map(json.loads, fh)
+                if env["event_type"] == "watch_market"
+            }
         replay = ReplaySource(path)
         while not replay.exhausted:
             replay.advance()

@@ -27,8 +27,11 @@ T = "KXT-26SEP01-A"
 def fake(rsa_creds: Credentials) -> FakeKalshi:
     f = FakeKalshi(public_keys={rsa_creds.key_id: load_pem_public_key(rsa_creds.public_key_pem())})
     # YES bids up to 0.45; NO bids up to 0.53 (so YES ask = 0.47)
-    f.add_market(make_market(T, "KXT-26SEP01"), yes=[["0.4400", "5.00"], ["0.4500", "100.00"]],
-                 no=[["0.5200", "10.00"], ["0.5300", "30.00"]])
+    f.add_market(
+        make_market(T, "KXT-26SEP01"),
+        yes=[["0.4400", "5.00"], ["0.4500", "100.00"]],
+        no=[["0.5200", "10.00"], ["0.5300", "30.00"]],
+    )
     return f
 
 
@@ -115,9 +118,20 @@ def test_trading_active_and_settlements(broker: KalshiBroker, fake: FakeKalshi) 
     assert broker.trading_active() is True
     fake.trading_active = False
     assert broker.trading_active() is False
-    fake.settlements.append({"ticker": T, "event_ticker": "KXT-26SEP01", "market_result": "no", "yes_count_fp": "0.00",
-                             "no_count_fp": "2.00", "revenue": 200, "value": 0, "fee_cost": "0.0000",
-                             "settled_time": "2026-09-02T00:00:00Z", "exchange_index": 0})
+    fake.settlements.append(
+        {
+            "ticker": T,
+            "event_ticker": "KXT-26SEP01",
+            "market_result": "no",
+            "yes_count_fp": "0.00",
+            "no_count_fp": "2.00",
+            "revenue": 200,
+            "value": 0,
+            "fee_cost": "0.0000",
+            "settled_time": "2026-09-02T00:00:00Z",
+            "exchange_index": 0,
+        }
+    )
     [s] = broker.settlements()
     assert (s.result, s.revenue, s.value, s.no_count) == ("no", 2_000_000, 0, 200)
 

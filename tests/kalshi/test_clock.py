@@ -166,8 +166,7 @@ def test_signing_timestamps_stay_on_the_local_wall_clock(rsa_creds: Credentials)
 
     async def go() -> None:
         auth = KalshiAuth(rsa_creds, clock_ms=wall)
-        async with KalshiClient(REST, auth=auth, transport=httpx.MockTransport(server),
-                                clock=ExchangeClock(wall)) as c:
+        async with KalshiClient(REST, auth=auth, transport=httpx.MockTransport(server), clock=ExchangeClock(wall)) as c:
             await c.get_exchange_status()
             await c.get_exchange_status()
             assert c.clock.offset_ms == 3_600_500
@@ -180,8 +179,14 @@ def test_signing_timestamps_stay_on_the_local_wall_clock(rsa_creds: Credentials)
 
 
 def source(server: Server, wall: Wall, **kw: Any) -> KalshiSource:
-    return KalshiSource(custom_env(REST), transport=httpx.MockTransport(server), clock_ms=wall,
-                        track_settlements=False, event_metadata=False, **kw)
+    return KalshiSource(
+        custom_env(REST),
+        transport=httpx.MockTransport(server),
+        clock_ms=wall,
+        track_settlements=False,
+        event_metadata=False,
+        **kw,
+    )
 
 
 def test_the_source_clock_is_the_exchange_clock() -> None:

@@ -22,8 +22,10 @@ from kalashi_cli.kalshi.ws import KalshiFeed
 
 pytestmark = [
     pytest.mark.network,
-    pytest.mark.skipif(not (os.environ.get("KALSHI_API_KEY_ID") and os.environ.get("KALSHI_PRIVATE_KEY_PATH")),
-                       reason="needs a demo key: KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH"),
+    pytest.mark.skipif(
+        not (os.environ.get("KALSHI_API_KEY_ID") and os.environ.get("KALSHI_PRIVATE_KEY_PATH")),
+        reason="needs a demo key: KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH",
+    ),
 ]
 
 T = TypeVar("T")
@@ -36,6 +38,7 @@ def with_client(fn: Callable[[KalshiClient], Awaitable[T]]) -> T:
     async def go() -> T:
         async with KalshiClient(DEMO.rest_url, auth=KalshiAuth(creds)) as client:
             return await fn(client)
+
     return asyncio.run(go())
 
 
@@ -56,6 +59,7 @@ def test_demo_public_and_portfolio_reads() -> None:
         out["orders"] = [wire.parse_exchange_order(o) async for o in c.iter_orders(limit=50)]
         out["fills"] = [wire.parse_fill(f) async for f in c.iter_fills(limit=50)]
         return out
+
     got = with_client(go)
     assert isinstance(got["status"].trading_active, bool)
     assert "schedule" in got["schedule"]
@@ -97,5 +101,6 @@ def test_demo_websocket_snapshots() -> None:
         finally:
             await feed.stop()
             await asyncio.wait_for(task, 10)
+
     wanted, fresh = asyncio.run(go())
     assert wanted == 0 or fresh == wanted

@@ -22,8 +22,11 @@ from kalashi_cli.kalshi.env import DEMO, PROD, check_key_environment, custom_env
 from kalashi_cli.kalshi.source import KalshiSource, open_source
 
 AUTH_HEADERS = ("kalshi-access-key", "kalshi-access-signature", "kalshi-access-timestamp")
-LIMITS = {"usage_tier": "basic", "read": {"refill_rate": 200, "bucket_capacity": 400},
-          "write": {"refill_rate": 100, "bucket_capacity": 100}}
+LIMITS = {
+    "usage_tier": "basic",
+    "read": {"refill_rate": 200, "bucket_capacity": 400},
+    "write": {"refill_rate": 100, "bucket_capacity": 100},
+}
 
 
 class Recorder:
@@ -109,8 +112,15 @@ def test_demo_signs_with_an_undeclared_or_demo_key(rsa_pkcs1_file: Path) -> None
         assert all(r.url.host == "external-api.demo.kalshi.co" for r in rec.requests)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8800/trade-api/v2", "http://127.8.9.10:8800",
-                                 "http://localhost:8800/trade-api/v2", "http://[::1]:8800/trade-api/v2"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8800/trade-api/v2",
+        "http://127.8.9.10:8800",
+        "http://localhost:8800/trade-api/v2",
+        "http://[::1]:8800/trade-api/v2",
+    ],
+)
 def test_loopback_servers_get_signed_requests(rsa_pkcs1_file: Path, url: str) -> None:
     rec = _list_once(f"kalshi:{url}", _env(rsa_pkcs1_file))
     assert len(rec.signed()) == len(rec.requests)
@@ -118,8 +128,13 @@ def test_loopback_servers_get_signed_requests(rsa_pkcs1_file: Path, url: str) ->
 
 def test_a_remote_custom_server_gets_no_key_unless_declared_for_it(rsa_pkcs1_file: Path) -> None:
     url = "https://sim.example.net:8800/trade-api/v2"
-    for declared in (None, "demo", "https://other.example.net:8800", "http://sim.example.net:8800",
-                     "https://sim.example.net"):
+    for declared in (
+        None,
+        "demo",
+        "https://other.example.net:8800",
+        "http://sim.example.net:8800",
+        "https://sim.example.net",
+    ):
         rec = _list_once(f"kalshi:{url}", _env(rsa_pkcs1_file, declared))
         assert rec.signed() == [], declared
     rec = _list_once(f"kalshi:{url}", _env(rsa_pkcs1_file, "https://SIM.example.net:8800/"))
@@ -128,8 +143,11 @@ def test_a_remote_custom_server_gets_no_key_unless_declared_for_it(rsa_pkcs1_fil
 
 def test_a_remote_custom_websocket_needs_the_declaration(rsa_pkcs1_file: Path) -> None:
     with pytest.raises(ConsentError) as e:
-        open_source("kalshi:https://sim.example.net/trade-api/v2,ws=1", env=_env(rsa_pkcs1_file),
-                    transport=Recorder().transport())
+        open_source(
+            "kalshi:https://sim.example.net/trade-api/v2,ws=1",
+            env=_env(rsa_pkcs1_file),
+            transport=Recorder().transport(),
+        )
     assert "KALSHI_KEY_ENV=https://sim.example.net:443" in (e.value.hint or "")
 
 
@@ -140,8 +158,11 @@ def test_the_demo_source_redirected_to_a_remote_server_does_not_sign(rsa_pkcs1_f
 
 def test_a_prod_key_never_goes_to_another_server(rsa_pkcs1_file: Path) -> None:
     with pytest.raises(ConsentError, match="only sent to Kalshi production"):
-        open_source("kalshi:http://127.0.0.1:8800/trade-api/v2", env=_env(rsa_pkcs1_file, "prod"),
-                    transport=Recorder().transport())
+        open_source(
+            "kalshi:http://127.0.0.1:8800/trade-api/v2",
+            env=_env(rsa_pkcs1_file, "prod"),
+            transport=Recorder().transport(),
+        )
     creds = load_credentials(_env(rsa_pkcs1_file, "prod"))
     with pytest.raises(ConsentError):  # the demo broker on the simulator refuses it too
         KalshiBroker("demo", custom_env("http://127.0.0.1:8800"), creds, configure_limits=False)
@@ -161,11 +182,20 @@ def test_signing_rule_table(rsa_key: Any) -> None:
     remote = custom_env("https://sim.example.net:8800")
     loop = custom_env("http://127.0.0.1:8800")
     table = {
-        (None, "prod"): False, ("demo", "prod"): False, ("prod", "prod"): True,
-        (None, "demo"): True, ("demo", "demo"): True, ("prod", "demo"): False,
-        (None, "loop"): True, ("demo", "loop"): True, ("prod", "loop"): False,
-        (None, "remote"): False, ("demo", "remote"): False, ("prod", "remote"): False,
-        ("https://sim.example.net:8800", "remote"): True, ("https://sim.example.net:8800", "loop"): False,
+        (None, "prod"): False,
+        ("demo", "prod"): False,
+        ("prod", "prod"): True,
+        (None, "demo"): True,
+        ("demo", "demo"): True,
+        ("prod", "demo"): False,
+        (None, "loop"): True,
+        ("demo", "loop"): True,
+        ("prod", "loop"): False,
+        (None, "remote"): False,
+        ("demo", "remote"): False,
+        ("prod", "remote"): False,
+        ("https://sim.example.net:8800", "remote"): True,
+        ("https://sim.example.net:8800", "loop"): False,
         ("http://127.0.0.1:8800", "loop"): True,
     }
     targets = {"prod": PROD, "demo": DEMO, "loop": loop, "remote": remote}
@@ -189,14 +219,23 @@ def test_explicit_credentials_to_kalshisource_are_still_checked(rsa_key: Any) ->
         KalshiSource(PROD, credentials=demo_key, transport=Recorder().transport())
 
 
-def test_record_from_production_with_an_undeclared_key_is_refused_before_any_request(rsa_pkcs1_file: Path,
-                                                                                        tmp_path: Path) -> None:
+def test_record_from_production_with_an_undeclared_key_is_refused_before_any_request(
+    rsa_pkcs1_file: Path, tmp_path: Path
+) -> None:
     from kalashi_cli.kalshi.recorder import record
 
     rec = Recorder()
     with pytest.raises(ConsentError) as e:
-        record(tmp_path / "r.jsonl", source="kalshi", tickers=["KXA-1"], events=[], series=[], duration_s=1,
-               environ=_env(rsa_pkcs1_file), transport=rec.transport())
+        record(
+            tmp_path / "r.jsonl",
+            source="kalshi",
+            tickers=["KXA-1"],
+            events=[],
+            series=[],
+            duration_s=1,
+            environ=_env(rsa_pkcs1_file),
+            transport=rec.transport(),
+        )
     assert "KALSHI_KEY_ENV=prod" in (e.value.hint or "") and rec.requests == []
 
 
@@ -204,20 +243,25 @@ def test_heal_probing_production_for_paper_does_not_send_an_undeclared_key(rsa_p
     from kalashi_cli.heal.probes import exchange_checks
 
     rec = Recorder()
-    checks = {c.name: c for c in exchange_checks(PROD, mode="paper", environ=_env(rsa_pkcs1_file),
-                                                 transport=rec.transport())}
+    checks = {
+        c.name: c for c in exchange_checks(PROD, mode="paper", environ=_env(rsa_pkcs1_file), transport=rec.transport())
+    }
     assert rec.requests and rec.signed() == []
     assert checks["credentials"].status == "ok" and "not sent" in checks["credentials"].detail
 
 
-@pytest.mark.parametrize(("spec", "declared", "want_ws"), [
-    ("kalshi:http://127.0.0.1:9/trade-api/v2", None, True),  # a loopback simulator: the key may sign
-    ("kalshi:http://127.0.0.1:9/trade-api/v2,ws=0", None, False),  # told to poll
-    ("kalshi", None, False),  # production with an undeclared key: REST, unsigned, no refusal
-    ("kalshi", "prod", True),
-])
-def test_loops_take_the_websocket_feed_by_default_where_a_key_may_sign(rsa_pkcs1_file: Path, spec: str,
-                                                                       declared: str | None, want_ws: bool) -> None:
+@pytest.mark.parametrize(
+    ("spec", "declared", "want_ws"),
+    [
+        ("kalshi:http://127.0.0.1:9/trade-api/v2", None, True),  # a loopback simulator: the key may sign
+        ("kalshi:http://127.0.0.1:9/trade-api/v2,ws=0", None, False),  # told to poll
+        ("kalshi", None, False),  # production with an undeclared key: REST, unsigned, no refusal
+        ("kalshi", "prod", True),
+    ],
+)
+def test_loops_take_the_websocket_feed_by_default_where_a_key_may_sign(
+    rsa_pkcs1_file: Path, spec: str, declared: str | None, want_ws: bool
+) -> None:
     rec = Recorder()
     src = open_source(spec, env=_env(rsa_pkcs1_file, declared), transport=rec.transport(), ws_default=True)
     try:

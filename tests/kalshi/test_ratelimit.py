@@ -10,13 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kalashi_cli.domain import AccountLimits
-from kalashi_cli.kalshi.ratelimit import (
-    BatchTooLarge,
-    RateLimiter,
-    RetryPolicy,
-    TokenBucket,
-    endpoint_cost,
-)
+from kalashi_cli.kalshi.ratelimit import BatchTooLarge, RateLimiter, RetryPolicy, TokenBucket, endpoint_cost
 
 from .conftest import FakeClock
 
@@ -42,6 +36,7 @@ def test_bucket_waits_for_refill(fake_clock: FakeClock) -> None:
             await bucket.acquire(10)  # drains the burst without waiting
         assert fake_clock.sleeps == []
         await bucket.acquire(10)  # needs 10 tokens at 100/s → 0.1 s
+
     asyncio.run(go())
     assert fake_clock.sleeps == [pytest.approx(0.1)]
 
@@ -77,13 +72,15 @@ def test_waiters_are_served_in_arrival_order(fake_clock: FakeClock) -> None:
     async def go() -> None:
         await bucket.acquire(10)
         await asyncio.gather(take("big", 10), take("small1", 1), take("small2", 1))
+
     asyncio.run(go())
     assert order == ["big", "small1", "small2"]
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.integers(min_value=1, max_value=50), min_size=1, max_size=40),
-       st.integers(min_value=1, max_value=100))
+@given(
+    st.lists(st.integers(min_value=1, max_value=50), min_size=1, max_size=40), st.integers(min_value=1, max_value=100)
+)
 def test_never_spends_more_than_rate_allows(costs: list[int], rate: int) -> None:
     clock = FakeClock()
     capacity = 50
@@ -93,6 +90,7 @@ def test_never_spends_more_than_rate_allows(costs: list[int], rate: int) -> None
     async def go() -> None:
         for c in costs:
             await bucket.acquire(c)
+
     asyncio.run(go())
     elapsed = clock.now - start
     # Tokens spent can never exceed the initial burst plus what refilled meanwhile.

@@ -59,26 +59,48 @@ def test_record_then_replay_round_trip(tmp_path: Path, rsa_creds: Credentials) -
     async def main() -> dict[str, dict[int, int]]:
         async with running_ws_server(public_keys=keys) as server:
             for t, book in fake.books.items():
-                server.set_book(t, [(x[0], x[1]) for x in book["yes_dollars"]],
-                                [(x[0], x[1]) for x in book["no_dollars"]])
+                server.set_book(
+                    t, [(x[0], x[1]) for x in book["yes_dollars"]], [(x[0], x[1]) for x in book["no_dollars"]]
+                )
 
             async def pusher() -> None:
                 await server.signal.wait_for(lambda: sum(c["cmd"] == "subscribe" for c in server.commands) == 3)
                 await server.push_delta(a, "yes", "0.0200", "7.00")
                 await server.push_delta(b, "no", "0.0100", "3.00")
                 await server.push_delta(a, "yes", "0.0200", "-2.00")
-                await server.push("trade", "trade", {"trade_id": "tr1", "market_ticker": b, "yes_price_dollars": "0.0800",
-                                                     "count_fp": "4.00", "taker_book_side": "bid", "ts_ms": 1})
-                await server.push("market_lifecycle_v2", "market_lifecycle_v2",
-                                  {"event_type": "determined", "market_ticker": b, "result": "no",
-                                   "determination_ts": 1_790_000_001})
+                await server.push(
+                    "trade",
+                    "trade",
+                    {
+                        "trade_id": "tr1",
+                        "market_ticker": b,
+                        "yes_price_dollars": "0.0800",
+                        "count_fp": "4.00",
+                        "taker_book_side": "bid",
+                        "ts_ms": 1,
+                    },
+                )
+                await server.push(
+                    "market_lifecycle_v2",
+                    "market_lifecycle_v2",
+                    {"event_type": "determined", "market_ticker": b, "result": "no", "determination_ts": 1_790_000_001},
+                )
+
             task = asyncio.create_task(pusher())
-            async with KalshiClient("https://fake.kalshi.test/trade-api/v2", auth=KalshiAuth(rsa_creds),
-                                    transport=fake.transport()) as client:
-                options = RecordOptions(series=["KXAAA"], ws_url=server.url, duration_s=10,
-                                        max_frames=4 + 2 + 3 + 2)  # subscribed×4, snapshots×2, deltas, trade, lifecycle
-                summary = await record_async(client, out, options, auth=KalshiAuth(rsa_creds),
-                                             on_progress=on_progress, clock_ms=lambda: next(ticks))
+            async with KalshiClient(
+                "https://fake.kalshi.test/trade-api/v2", auth=KalshiAuth(rsa_creds), transport=fake.transport()
+            ) as client:
+                options = RecordOptions(
+                    series=["KXAAA"], ws_url=server.url, duration_s=10, max_frames=4 + 2 + 3 + 2
+                )  # subscribed×4, snapshots×2, deltas, trade, lifecycle
+                summary = await record_async(
+                    client,
+                    out,
+                    options,
+                    auth=KalshiAuth(rsa_creds),
+                    on_progress=on_progress,
+                    clock_ms=lambda: next(ticks),
+                )
             await task
             assert summary.markets == (a, b) and summary.ws_frames == 11
             return {t: server.books[t]["yes"] for t in (a, b)}
@@ -107,24 +129,57 @@ def test_record_then_replay_round_trip(tmp_path: Path, rsa_creds: Credentials) -
 
 def _rest_only_recording(tmp_path: Path) -> Path:
     """Three REST snapshots of one market, settling NO in the last."""
+
     def market(status: str = "active", result: str = "") -> dict[str, Any]:
-        return {"ticker": "KXR-1-A", "event_ticker": "KXR-1", "status": status, "result": result,
-                "yes_bid_dollars": "0.3000", "yes_ask_dollars": "0.3200", "close_time": "2026-10-01T00:00:00Z"}
+        return {
+            "ticker": "KXR-1-A",
+            "event_ticker": "KXR-1",
+            "status": status,
+            "result": result,
+            "yes_bid_dollars": "0.3000",
+            "yes_ask_dollars": "0.3200",
+            "close_time": "2026-10-01T00:00:00Z",
+        }
 
     def books(best: str) -> dict[str, Any]:
-        return {"orderbooks": [{"ticker": "KXR-1-A", "orderbook_fp": {"yes_dollars": [["0.2900", "1.00"], [best, "5.00"]],
-                                                                      "no_dollars": [["0.6800", "2.00"]]}}]}
+        return {
+            "orderbooks": [
+                {
+                    "ticker": "KXR-1-A",
+                    "orderbook_fp": {
+                        "yes_dollars": [["0.2900", "1.00"], [best, "5.00"]],
+                        "no_dollars": [["0.6800", "2.00"]],
+                    },
+                }
+            ]
+        }
+
     rows = [
         {"t_ms": 1000, "src": "meta", "format": "kalashi-recording", "version": 1},
-        {"t_ms": 1001, "src": "rest", "endpoint": "GET /series/{series_ticker}", "body": {"series": {
-            "ticker": "KXR", "fee_type": "quadratic_with_maker_fees", "fee_multiplier": 0.5, "category": "X"}}},
+        {
+            "t_ms": 1001,
+            "src": "rest",
+            "endpoint": "GET /series/{series_ticker}",
+            "body": {
+                "series": {
+                    "ticker": "KXR",
+                    "fee_type": "quadratic_with_maker_fees",
+                    "fee_multiplier": 0.5,
+                    "category": "X",
+                }
+            },
+        },
         {"t_ms": 1002, "src": "rest", "endpoint": "GET /markets", "body": {"markets": [market()], "cursor": ""}},
         {"t_ms": 1003, "src": "rest", "endpoint": "GET /markets/orderbooks", "body": books("0.3000")},
         {"t_ms": 61000, "src": "mark", "snapshot": 1},
         {"t_ms": 61001, "src": "rest", "endpoint": "GET /markets/orderbooks", "body": books("0.3100")},
         {"t_ms": 121000, "src": "mark", "snapshot": 2},
-        {"t_ms": 121001, "src": "rest", "endpoint": "GET /markets",
-         "body": {"markets": [market("finalized", "no")], "cursor": ""}},
+        {
+            "t_ms": 121001,
+            "src": "rest",
+            "endpoint": "GET /markets",
+            "body": {"markets": [market("finalized", "no")], "cursor": ""},
+        },
     ]
     path = tmp_path / "rest.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in rows) + "\n")
@@ -173,7 +228,9 @@ def decimal_books(frames: list[dict[str, Any]]) -> dict[str, dict[str, dict[str,
         msg = f.get("msg") or {}
         if f.get("type") == "orderbook_snapshot":
             books[msg["market_ticker"]] = {
-                side: {str(Decimal(p)): Decimal(c) for p, c in msg.get(f"{side}_dollars_fp", [])} for side in ("yes", "no")}
+                side: {str(Decimal(p)): Decimal(c) for p, c in msg.get(f"{side}_dollars_fp", [])}
+                for side in ("yes", "no")
+            }
         elif f.get("type") == "orderbook_delta":
             side = books[msg["market_ticker"]][msg["side"]]
             key = str(Decimal(msg["price_dollars"]))
@@ -204,7 +261,7 @@ def with_reference_snapshots(doc: dict[str, Any], every: int) -> tuple[dict[str,
             frame["seq"] += shift
         out.append({"received_ms": entry["received_ms"], "frame": frame})
         if i > 30 and i % every == 0:
-            ref = decimal_books(frames[:i + 1])
+            ref = decimal_books(frames[: i + 1])
             seq = frame.get("seq", 0)
             for ticker in sorted(ref):
                 seq += 1
@@ -250,8 +307,13 @@ def test_snapshot_check_catches_a_wrong_delta(tmp_path: Path) -> None:
     assert r.snapshot_mismatches and {t for t, _ in r.snapshot_mismatches} == {victim}
 
 
-@pytest.mark.parametrize("name", ["ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl",
-                                  "ws_recording_rv600_offline_control_patch_smoke_20260515T030949Z.jsonl"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ws_recording_rv600_forward_shadow_20260513T055209Z_first30s.jsonl",
+        "ws_recording_rv600_offline_control_patch_smoke_20260515T030949Z.jsonl",
+    ],
+)
 def test_crypto_recorder_envelopes_replay_through_the_book_code(name: str) -> None:
     path = shared_path(f"{CRYPTO}/{name}")
     envelopes = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
@@ -261,10 +323,16 @@ def test_crypto_recorder_envelopes_replay_through_the_book_code(name: str) -> No
     assert m0.close_time.endswith("Z")  # from the recorder's watch_market line
     assert m0.price_ranges == DECI_CENT_GRID  # inferred: the book has $0.001 prices
     play_all(r)
-    assert r.store.gaps == 0 and r.snapshot_mismatches == [] and r.store.deltas == sum(
-        e["event_type"] == "orderbook_delta" for e in envelopes)
-    frames = [{"type": e["event_type"], "msg": e["payload_json"]} for e in envelopes
-              if e["event_type"] in ("orderbook_snapshot", "orderbook_delta")]
+    assert (
+        r.store.gaps == 0
+        and r.snapshot_mismatches == []
+        and r.store.deltas == sum(e["event_type"] == "orderbook_delta" for e in envelopes)
+    )
+    frames = [
+        {"type": e["event_type"], "msg": e["payload_json"]}
+        for e in envelopes
+        if e["event_type"] in ("orderbook_snapshot", "orderbook_delta")
+    ]
     ref = decimal_books(frames)[m0.ticker]
     book = r.store.books[m0.ticker]
     assert book.yes == {parse_price(p): parse_count(str(c)) for p, c in ref["yes"].items()}
@@ -297,8 +365,9 @@ def test_recording_through_a_reconnect_marks_the_reset(tmp_path: Path, rsa_creds
     async def main() -> dict[int, int]:
         async with running_ws_server(public_keys=keys) as server:
             for t, book in fake.books.items():
-                server.set_book(t, [(x[0], x[1]) for x in book["yes_dollars"]],
-                                [(x[0], x[1]) for x in book["no_dollars"]])
+                server.set_book(
+                    t, [(x[0], x[1]) for x in book["yes_dollars"]], [(x[0], x[1]) for x in book["no_dollars"]]
+                )
 
             def subscribed(n: int) -> bool:
                 return sum(c["cmd"] == "subscribe" for c in server.commands) == 3 * n and len(server.conns) == 1
@@ -309,11 +378,18 @@ def test_recording_through_a_reconnect_marks_the_reset(tmp_path: Path, rsa_creds
                 await server.drop_all()
                 await server.signal.wait_for(lambda: subscribed(2))
                 await server.push_delta(a, "yes", "0.0200", "1.00")
+
             task = asyncio.create_task(pusher())
-            async with KalshiClient("https://fake.kalshi.test/trade-api/v2", auth=KalshiAuth(rsa_creds),
-                                    transport=fake.transport()) as client:
-                options = RecordOptions(tickers=[a, b], ws_url=server.url, duration_s=10,
-                                        max_frames=2 * (4 + 2) + 2, feed_options={"sleep": fast_sleep})
+            async with KalshiClient(
+                "https://fake.kalshi.test/trade-api/v2", auth=KalshiAuth(rsa_creds), transport=fake.transport()
+            ) as client:
+                options = RecordOptions(
+                    tickers=[a, b],
+                    ws_url=server.url,
+                    duration_s=10,
+                    max_frames=2 * (4 + 2) + 2,
+                    feed_options={"sleep": fast_sleep},
+                )
                 await record_async(client, out, options, auth=KalshiAuth(rsa_creds), clock_ms=lambda: next(ticks))
             await task
             return server.books[a]["yes"]
@@ -333,8 +409,15 @@ def test_sync_record_without_credentials_takes_rest_snapshots_only(tmp_path: Pat
     wanted = list(fake.markets)[:4]
     out = tmp_path / "rest_only.jsonl"
     seen: list[str] = []
-    summary = record(out, source="kalshi:https://fake.kalshi.test/trade-api/v2", tickers=wanted, environ={},
-                     transport=fake.transport(), duration_s=0, on_progress=lambda p: seen.append(p.phase))
+    summary = record(
+        out,
+        source="kalshi:https://fake.kalshi.test/trade-api/v2",
+        tickers=wanted,
+        environ={},
+        transport=fake.transport(),
+        duration_s=0,
+        on_progress=lambda p: seen.append(p.phase),
+    )
     assert summary.markets == tuple(wanted) and summary.ws_frames == 0
     assert seen == ["rest", "final", "done"]
     lines = [json.loads(x) for x in out.read_text().splitlines()]
@@ -357,8 +440,22 @@ def test_run_loop_stops_when_the_recording_is_played(tmp_path: Path) -> None:
     from kalashi_cli.cli.app import app
 
     path = _rest_only_recording(tmp_path)
-    res = CliRunner().invoke(app, ["run-loop", "--paper", "--source", f"replay:{path},speed=0", "--iterations", "50",
-                                   "--interval", "0", "--journal", str(tmp_path / "j.sqlite"), "--quiet"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run-loop",
+            "--paper",
+            "--source",
+            f"replay:{path},speed=0",
+            "--iterations",
+            "50",
+            "--interval",
+            "0",
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     its = [json.loads(x) for x in res.stdout.splitlines() if '"iteration"' in x]
     assert [r["n"] for r in its] == [1, 2, 3]
@@ -366,17 +463,39 @@ def test_run_loop_stops_when_the_recording_is_played(tmp_path: Path) -> None:
 
 def _frames_recording(tmp_path: Path, *, with_ticker: bool) -> Path:
     """A recording of raw socket frames (the third-party shape): no market metadata at all."""
-    snap = {"type": "orderbook_snapshot", "sid": 1, "seq": 1,
-            "msg": {"market_ticker": "KXGAME-26AUG07AB-A", "yes_dollars_fp": [["0.4100", "50.00"]],
-                    "no_dollars_fp": [["0.5700", "40.00"]]}}
-    delta = {"type": "orderbook_delta", "sid": 1, "seq": 2,
-             "msg": {"market_ticker": "KXGAME-26AUG07AB-A", "price_dollars": "0.4200", "delta_fp": "5.00",
-                     "side": "yes"}}
+    snap = {
+        "type": "orderbook_snapshot",
+        "sid": 1,
+        "seq": 1,
+        "msg": {
+            "market_ticker": "KXGAME-26AUG07AB-A",
+            "yes_dollars_fp": [["0.4100", "50.00"]],
+            "no_dollars_fp": [["0.5700", "40.00"]],
+        },
+    }
+    delta = {
+        "type": "orderbook_delta",
+        "sid": 1,
+        "seq": 2,
+        "msg": {"market_ticker": "KXGAME-26AUG07AB-A", "price_dollars": "0.4200", "delta_fp": "5.00", "side": "yes"},
+    }
     frames = [{"received_ms": 1_000, "frame": snap}, {"received_ms": 70_000, "frame": delta}]
     if with_ticker:  # the ticker message only comes a minute in
-        frames.append({"received_ms": 80_000, "frame": {"type": "ticker", "sid": 2, "msg": {
-            "market_ticker": "KXGAME-26AUG07AB-A", "volume_fp": "1500.00", "open_interest_fp": "900.00",
-            "price_dollars": "0.4200"}}})
+        frames.append(
+            {
+                "received_ms": 80_000,
+                "frame": {
+                    "type": "ticker",
+                    "sid": 2,
+                    "msg": {
+                        "market_ticker": "KXGAME-26AUG07AB-A",
+                        "volume_fp": "1500.00",
+                        "open_interest_fp": "900.00",
+                        "price_dollars": "0.4200",
+                    },
+                },
+            }
+        )
     path = tmp_path / "frames.json"
     path.write_text(json.dumps({"captured_ms": 1_000, "frames": frames}))
     return path

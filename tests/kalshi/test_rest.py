@@ -41,25 +41,34 @@ def register(fake: FakeKalshi, creds: Credentials) -> None:
     fake.public_keys[creds.key_id] = load_pem_public_key(creds.public_key_pem())
 
 
-def make_client(fake: FakeKalshi, creds: Credentials | None = None, clock: FakeClock | None = None,
-                **kw: Any) -> KalshiClient:
+def make_client(
+    fake: FakeKalshi, creds: Credentials | None = None, clock: FakeClock | None = None, **kw: Any
+) -> KalshiClient:
     clock = clock or FakeClock()
-    return KalshiClient(BASE, auth=KalshiAuth(creds) if creds else None, transport=fake.transport(),
-                        limiter=RateLimiter(clock=clock, sleep=clock.sleep), sleep=clock.sleep,
-                        rng=random.Random(1), **kw)
+    return KalshiClient(
+        BASE,
+        auth=KalshiAuth(creds) if creds else None,
+        transport=fake.transport(),
+        limiter=RateLimiter(clock=clock, sleep=clock.sleep),
+        sleep=clock.sleep,
+        rng=random.Random(1),
+        **kw,
+    )
 
 
 def run(client: KalshiClient, fn: Callable[[KalshiClient], Awaitable[T]]) -> T:
     async def go() -> T:
         async with client:
             return await fn(client)
+
     return asyncio.run(go())
 
 
 def small_fake(creds: Credentials | None = None) -> FakeKalshi:
     fake = FakeKalshi()
-    fake.add_market(make_market("KXT-26-A", "KXT-26"), yes=[["0.4400", "5.00"], ["0.4500", "100.00"]],
-                    no=[["0.5300", "50.00"]])
+    fake.add_market(
+        make_market("KXT-26-A", "KXT-26"), yes=[["0.4400", "5.00"], ["0.4500", "100.00"]], no=[["0.5300", "50.00"]]
+    )
     if creds:
         register(fake, creds)
     return fake
@@ -71,6 +80,7 @@ def test_pagination_walks_every_page_with_max_limit() -> None:
 
     async def go(c: KalshiClient) -> list[dict[str, Any]]:
         return [m async for m in c.iter_markets(status="open", mve_filter="exclude")]
+
     markets = run(client, go)
     assert len(markets) == 2500 and len({m["ticker"] for m in markets}) == 2500
     assert fake.count("GET", "/markets") == 3
@@ -89,6 +99,7 @@ def test_markets_tickers_are_one_comma_value_orderbooks_are_repeated() -> None:
         page = await c.get_markets_page(tickers=tickers[:3], limit=3)
         books = await c.get_orderbooks(tickers)
         return page, books
+
     page, books = run(client, go)
     assert [m["ticker"] for m in page["markets"]] == tickers[:3]
     q = next(q for m, p, q in fake.calls if p == "/markets")
@@ -152,8 +163,11 @@ def test_reads_give_up_after_bounded_retries() -> None:
 
 def test_reads_retry_connect_errors_and_5xx() -> None:
     fake = small_fake()
-    fake.faults += [Fault("GET", "/markets", exc=httpx.ConnectError), Fault("GET", "/markets", 502),
-                    Fault("GET", "/markets", exc=httpx.ReadTimeout)]
+    fake.faults += [
+        Fault("GET", "/markets", exc=httpx.ConnectError),
+        Fault("GET", "/markets", 502),
+        Fault("GET", "/markets", exc=httpx.ReadTimeout),
+    ]
     page = run(make_client(fake), lambda c: c.get_markets_page(limit=5))
     assert len(page["markets"]) == 1 and fake.count("GET", "/markets") == 4
     fake2 = small_fake()
@@ -166,15 +180,19 @@ def test_reads_retry_connect_errors_and_5xx() -> None:
 INTENT = OrderIntent("coid-1", "KXT-26-A", "bid", Price(4000), Count(500), "good_till_canceled")
 
 
-@pytest.mark.parametrize("fault", [
-    Fault("POST", "/portfolio/events/orders", 500, after_processing=True),
-    Fault("POST", "/portfolio/events/orders", 503),
-    Fault("POST", "/portfolio/events/orders", exc=httpx.ReadTimeout, after_processing=True),
-    Fault("POST", "/portfolio/events/orders", exc=httpx.RemoteProtocolError),
-    Fault("POST", "/portfolio/events/orders", exc=httpx.WriteTimeout),
-])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("POST", "/portfolio/events/orders", 500, after_processing=True),
+        Fault("POST", "/portfolio/events/orders", 503),
+        Fault("POST", "/portfolio/events/orders", exc=httpx.ReadTimeout, after_processing=True),
+        Fault("POST", "/portfolio/events/orders", exc=httpx.RemoteProtocolError),
+        Fault("POST", "/portfolio/events/orders", exc=httpx.WriteTimeout),
+    ],
+)
 def test_writes_with_lost_answers_raise_outcome_unknown_and_are_never_retried(
-        rsa_creds: Credentials, fault: Fault) -> None:
+    rsa_creds: Credentials, fault: Fault
+) -> None:
     fake = small_fake(rsa_creds)
     fake.faults.append(fault)
     with pytest.raises(OutcomeUnknown) as e:
@@ -217,11 +235,13 @@ def test_order_errors_map_to_definite_exceptions(rsa_creds: Credentials) -> None
         assert rej.value.code == "invalid_price" and rej.value.status == 400
         with pytest.raises(NotFound):
             await c.get_market("NOPE")
-        fake.faults.append(Fault("GET", "/portfolio/balance", 403,
-                                 {"error": {"code": "forbidden", "message": "missing scope"}}))
+        fake.faults.append(
+            Fault("GET", "/portfolio/balance", 403, {"error": {"code": "forbidden", "message": "missing scope"}})
+        )
         with pytest.raises(PermissionDenied) as perm:
             await c.get_balance()
         assert "scope" in str(perm.value)
+
     run(client, go)
 
 
@@ -249,13 +269,20 @@ def test_order_write_endpoints_round_trip(rsa_creds: Credentials) -> None:
             await c.decrease_order(oid)
         cancel = await c.cancel_order(oid, market_ticker="KXT-26-A")
         assert cancel["reduced_by"] == "5.00"
-        b = await c.batch_create_orders([wire.order_request(OrderIntent(f"b{i}", "KXT-26-A", "bid", Price(3000), Count(100),
-                                                                        "good_till_canceled")) for i in range(3)])
+        b = await c.batch_create_orders(
+            [
+                wire.order_request(
+                    OrderIntent(f"b{i}", "KXT-26-A", "bid", Price(3000), Count(100), "good_till_canceled")
+                )
+                for i in range(3)
+            ]
+        )
         ids = [o["order_id"] for o in b["orders"]]
         bc = await c.batch_cancel_orders([{"order_id": i, "market_ticker": "KXT-26-A"} for i in ids])
         assert [o["reduced_by"] for o in bc["orders"]] == ["1.00"] * 3
-        await c.create_order(wire.order_request(OrderIntent("r1", "KXT-26-A", "bid", Price(3000), Count(100),
-                                                            "good_till_canceled")))
+        await c.create_order(
+            wire.order_request(OrderIntent("r1", "KXT-26-A", "bid", Price(3000), Count(100), "good_till_canceled"))
+        )
         await c.cancel_all_orders()
         assert all(o["status"] != "resting" for o in fake.orders.values())
         g = await c.create_order_group("10.00")
@@ -268,6 +295,7 @@ def test_order_write_endpoints_round_trip(rsa_creds: Credentials) -> None:
         await c.delete_order_group(gid)
         order = await c.get_order(oid)
         assert order["status"] == "canceled"
+
     run(make_client(fake, rsa_creds), go)
     cancel_q = next(q for m, p, q in fake.calls if m == "DELETE" and p.startswith("/portfolio/events/orders/ord"))
     assert cancel_q == "market_ticker=KXT-26-A"
@@ -276,8 +304,12 @@ def test_order_write_endpoints_round_trip(rsa_creds: Credentials) -> None:
 
 def test_account_limits_reconfigure_buckets(rsa_creds: Credentials) -> None:
     fake = small_fake(rsa_creds)
-    fake.limits = {"usage_tier": "premier", "read": {"refill_rate": 1000, "bucket_capacity": 1000},
-                   "write": {"refill_rate": 1000, "bucket_capacity": 2000}, "grants": []}
+    fake.limits = {
+        "usage_tier": "premier",
+        "read": {"refill_rate": 1000, "bucket_capacity": 1000},
+        "write": {"refill_rate": 1000, "bucket_capacity": 2000},
+        "grants": [],
+    }
     client = make_client(fake, rsa_creds)
     limits = run(client, lambda c: c.configure_rate_limits())
     assert limits is not None and client.limiter.write.capacity == 2000 and client.limiter.max_batch() == 200
@@ -312,6 +344,7 @@ def test_other_reads(rsa_creds: Credentials) -> None:
         assert [f async for f in c.iter_fills()] == []
         assert [s async for s in c.iter_settlements()] == []
         assert [t async for t in c.iter_trades(ticker="KXT-26-A")] == []
+
     run(make_client(fake, rsa_creds), go)
 
 

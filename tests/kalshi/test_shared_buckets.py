@@ -39,8 +39,9 @@ def test_a_profile_sets_the_starting_buckets_until_the_exchange_answers() -> Non
     assert (lim.read.rate, lim.write.capacity) == (1000, 2000)  # the exchange's numbers win
 
 
-def test_context_gives_source_and_broker_the_same_buckets(monkeypatch: pytest.MonkeyPatch,
-                                                          rsa_pkcs1_file: Path) -> None:
+def test_context_gives_source_and_broker_the_same_buckets(
+    monkeypatch: pytest.MonkeyPatch, rsa_pkcs1_file: Path
+) -> None:
     prof = parse_profile("rate_limits:\n  read_per_second: 41\n  read_capacity: 82\n")
     for var in ("KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_KEY_ENV", "KALASHI_EXCHANGE_URL"):
         monkeypatch.delenv(var, raising=False)
@@ -82,6 +83,7 @@ def test_headroom_keeps_refill_in_hand_but_lets_a_whole_bucket_batch_go(fake_clo
         fake_clock.now += 10  # full again
         await bucket.acquire(100)  # a batch that costs the whole bucket still goes at once
         assert len(fake_clock.sleeps) == 1
+
     asyncio.run(go())
 
 
@@ -96,6 +98,7 @@ def test_two_event_loops_share_one_bucket_without_overspending() -> None:
             for _ in range(15):
                 await bucket.acquire(10)
                 spent.append(time.monotonic())
+
         try:
             asyncio.run(go())
         except BaseException as e:  # an asyncio lock bound to the other loop would raise here

@@ -101,8 +101,9 @@ def test_advance_reports_settlements_of_seen_markets() -> None:
         list(src.list_markets())
         assert src.advance().settlements == ()
         t = next(iter(fake.markets))
-        fake.markets[t].update(status="finalized", result="yes", settlement_value_dollars="1.0000",
-                               settlement_ts="2026-09-01T00:00:00Z")
+        fake.markets[t].update(
+            status="finalized", result="yes", settlement_value_dollars="1.0000", settlement_ts="2026-09-01T00:00:00Z"
+        )
         list(src.list_markets())  # the settled market has left the open listing before advance() runs
         ev = src.advance()
         assert [(s.ticker, s.result, s.value) for s in ev.settlements] == [(t, "yes", 10_000)] and ev.step == 2
@@ -132,8 +133,10 @@ def test_open_source_specs(tmp_path: Path, rsa_pkcs1_file: Path) -> None:
     r = open_source(f"replay:{rec},speed=0")
     assert isinstance(r, ReplaySource)
     with pytest.raises(ConsentError):  # a key declared for demo is never sent to prod
-        open_source("kalshi", env={"KALSHI_API_KEY_ID": "k", "KALSHI_PRIVATE_KEY_PATH": str(rsa_pkcs1_file),
-                                   "KALSHI_KEY_ENV": "demo"})
+        open_source(
+            "kalshi",
+            env={"KALSHI_API_KEY_ID": "k", "KALSHI_PRIVATE_KEY_PATH": str(rsa_pkcs1_file), "KALSHI_KEY_ENV": "demo"},
+        )
 
 
 # --------------------------------------------------------------------------- WS mode
@@ -149,8 +152,9 @@ class WsWorld:
         self.loop = LoopThread(name="test-ws-server")
         self.server = FakeKalshiWS(public_keys=keys)
         for t, book in self.fake.books.items():
-            self.server.set_book(t, [(x[0], x[1]) for x in book["yes_dollars"]],
-                                 [(x[0], x[1]) for x in book["no_dollars"]])
+            self.server.set_book(
+                t, [(x[0], x[1]) for x in book["yes_dollars"]], [(x[0], x[1]) for x in book["no_dollars"]]
+            )
         self.loop.run(self.server.start())
         self.changed = threading.Event()
 
@@ -185,8 +189,14 @@ def test_ws_mode_keeps_books_without_per_market_rest_calls(rsa_creds: Credential
 
     async def fast_sleep(_: float) -> None:
         await asyncio.sleep(0)
-    src = KalshiSource(custom_env(REST, ws_url=w.server.url), credentials=rsa_creds, transport=w.fake.transport(),
-                       ws=True, feed_options={"on_applied": w.notify, "sleep": fast_sleep})
+
+    src = KalshiSource(
+        custom_env(REST, ws_url=w.server.url),
+        credentials=rsa_creds,
+        transport=w.fake.transport(),
+        ws=True,
+        feed_options={"on_applied": w.notify, "sleep": fast_sleep},
+    )
     try:
         assert src.describe().endswith(",ws=1")
         markets = {m.ticker: m for m in src.list_markets()}
@@ -212,10 +222,27 @@ def test_ws_mode_keeps_books_without_per_market_rest_calls(rsa_creds: Credential
         assert src.books([t])[t].yes_bids[0] == (200, 500)
 
         # Trades and settlements arrive on the feed and are reported by advance().
-        w.loop.run(w.server.push("trade", "trade", {"trade_id": "x1", "market_ticker": t, "yes_price_dollars": "0.5000",
-                                                    "count_fp": "3.00", "taker_book_side": "ask", "ts_ms": 7}))
-        w.loop.run(w.server.push("market_lifecycle_v2", "market_lifecycle_v2",
-                                 {"event_type": "settled", "market_ticker": t, "result": "no", "settled_ts": 9}))
+        w.loop.run(
+            w.server.push(
+                "trade",
+                "trade",
+                {
+                    "trade_id": "x1",
+                    "market_ticker": t,
+                    "yes_price_dollars": "0.5000",
+                    "count_fp": "3.00",
+                    "taker_book_side": "ask",
+                    "ts_ms": 7,
+                },
+            )
+        )
+        w.loop.run(
+            w.server.push(
+                "market_lifecycle_v2",
+                "market_lifecycle_v2",
+                {"event_type": "settled", "market_ticker": t, "result": "no", "settled_ts": 9},
+            )
+        )
         got: dict[str, Any] = {"trades": [], "settlements": []}
 
         def drained() -> bool:
@@ -223,6 +250,7 @@ def test_ws_mode_keeps_books_without_per_market_rest_calls(rsa_creds: Credential
             got["trades"] += ev.trades
             got["settlements"] += ev.settlements
             return bool(got["trades"]) and bool(got["settlements"])
+
         w.wait(drained)
         assert got["trades"][0].taker_side == "ask" and got["trades"][0].count == 300
         assert got["settlements"][0].result == "no" and got["settlements"][0].settled_ts_ms == 9000

@@ -126,12 +126,24 @@ def test_series_fees_and_event_overrides_attach() -> None:
 
 def test_golden_series_single_and_price_ranges_bands() -> None:
     s = wire.parse_series(data_json("kalshi_golden_2026-01/series_single_response.json")["response"]["series"])
-    assert (s.ticker, s.fee_type, s.fee_multiplier, s.category) == ("CO2", "quadratic", MULT_SCALE,
-                                                                    "Climate and Weather")
-    bands = wire.parse_price_ranges([{"start": "0.0000", "end": "0.1000", "step": "0.0010"},
-                                     {"start": "0.1000", "end": "0.9000", "step": "0.0100"},
-                                     {"start": "0.9000", "end": "1.0000", "step": "0.0010"}])
-    assert bands == (TickBand(Price(0), Price(1000), Price(10)), TickBand(Price(1000), Price(9000), Price(100)), TickBand(Price(9000), Price(10000), Price(10)))
+    assert (s.ticker, s.fee_type, s.fee_multiplier, s.category) == (
+        "CO2",
+        "quadratic",
+        MULT_SCALE,
+        "Climate and Weather",
+    )
+    bands = wire.parse_price_ranges(
+        [
+            {"start": "0.0000", "end": "0.1000", "step": "0.0010"},
+            {"start": "0.1000", "end": "0.9000", "step": "0.0100"},
+            {"start": "0.9000", "end": "1.0000", "step": "0.0010"},
+        ]
+    )
+    assert bands == (
+        TickBand(Price(0), Price(1000), Price(10)),
+        TickBand(Price(1000), Price(9000), Price(100)),
+        TickBand(Price(9000), Price(10000), Price(10)),
+    )
 
 
 def test_series_for_event_uses_only_known_series() -> None:
@@ -168,9 +180,13 @@ def test_golden_old_envelope_with_nulls_is_empty() -> None:
 
 
 def test_batched_orderbooks() -> None:
-    body = {"orderbooks": [{"ticker": "A", "orderbook_fp": {"yes_dollars": [["0.1000", "1.00"]], "no_dollars": []}},
-                           {"ticker": "B", "orderbook_fp": {"yes_dollars": [], "no_dollars": [["0.2000", "2.50"]]}},
-                           {"bogus": 1}]}
+    body = {
+        "orderbooks": [
+            {"ticker": "A", "orderbook_fp": {"yes_dollars": [["0.1000", "1.00"]], "no_dollars": []}},
+            {"ticker": "B", "orderbook_fp": {"yes_dollars": [], "no_dollars": [["0.2000", "2.50"]]}},
+            {"bogus": 1},
+        ]
+    }
     books = wire.parse_orderbooks(body)
     assert books == {"A": (((1000, 100),), ()), "B": ((), ((2000, 250),))}
 
@@ -180,56 +196,99 @@ def test_batched_orderbooks() -> None:
 
 def test_order_request_matches_spec_example_shape() -> None:
     spec = example("rest_create_order_v2_request.json")
-    intent = OrderIntent(client_order_id=spec["client_order_id"], ticker=spec["ticker"], side="bid",
-                         price=Price(5600), count=Count(1000), time_in_force="good_till_canceled")
+    intent = OrderIntent(
+        client_order_id=spec["client_order_id"],
+        ticker=spec["ticker"],
+        side="bid",
+        price=Price(5600),
+        count=Count(1000),
+        time_in_force="good_till_canceled",
+    )
     body = wire.order_request(intent, subaccount=0, exchange_index=0)
-    for k in ("ticker", "client_order_id", "side", "count", "price", "time_in_force",
-              "self_trade_prevention_type", "post_only", "reduce_only", "subaccount", "exchange_index"):
+    for k in (
+        "ticker",
+        "client_order_id",
+        "side",
+        "count",
+        "price",
+        "time_in_force",
+        "self_trade_prevention_type",
+        "post_only",
+        "reduce_only",
+        "subaccount",
+        "exchange_index",
+    ):
         assert body[k] == spec[k], k
     assert "action" not in body and "yes_price" not in body and "type" not in body
 
 
 def test_order_request_optional_fields_and_validation() -> None:
-    intent = OrderIntent("c1", "T", "ask", Price(4321), Count(250), "good_till_canceled", "maker", post_only=True,
-                         expiration_ts=1_800_000_000, order_group_id="og1", cancel_order_on_pause=True)
+    intent = OrderIntent(
+        "c1",
+        "T",
+        "ask",
+        Price(4321),
+        Count(250),
+        "good_till_canceled",
+        "maker",
+        post_only=True,
+        expiration_ts=1_800_000_000,
+        order_group_id="og1",
+        cancel_order_on_pause=True,
+    )
     body = wire.order_request(intent)
     assert body["price"] == "0.4321" and body["count"] == "2.50" and body["side"] == "ask"
     assert body["expiration_time"] == 1_800_000_000 and body["order_group_id"] == "og1"
     assert body["cancel_order_on_pause"] is True and body["self_trade_prevention_type"] == "maker"
-    for bad in (OrderIntent("c", "T", "bid", Price(0), Count(100)), OrderIntent("c", "T", "bid", Price(10_000), Count(100)),
-                OrderIntent("c", "T", "bid", Price(5000), Count(0)),
-                OrderIntent("c", "T", "bid", Price(5000), Count(100), "immediate_or_cancel", expiration_ts=1),
-                OrderIntent("c", "T", "bid", Price(5000), Count(100), "good_till_canceled", reduce_only=True)):
+    for bad in (
+        OrderIntent("c", "T", "bid", Price(0), Count(100)),
+        OrderIntent("c", "T", "bid", Price(10_000), Count(100)),
+        OrderIntent("c", "T", "bid", Price(5000), Count(0)),
+        OrderIntent("c", "T", "bid", Price(5000), Count(100), "immediate_or_cancel", expiration_ts=1),
+        OrderIntent("c", "T", "bid", Price(5000), Count(100), "good_till_canceled", reduce_only=True),
+    ):
         with pytest.raises(OrderRejected):
             wire.order_request(bad)
 
 
 def test_create_and_batch_responses_parse() -> None:
-    ack = wire.parse_order_ack(example("rest_create_order_v2_response.json"),
-                               OrderIntent("8c35ecb3-328f-4f52-8c7c-0f4b9862f8d1", "T", "bid", Price(5600), Count(1000),
-                                           "good_till_canceled"))
+    ack = wire.parse_order_ack(
+        example("rest_create_order_v2_response.json"),
+        OrderIntent("8c35ecb3-328f-4f52-8c7c-0f4b9862f8d1", "T", "bid", Price(5600), Count(1000), "good_till_canceled"),
+    )
     assert ack.order_id == "3b23c1c7-f4ef-4f0d-8b9a-9e53c61f1a0d"
     assert (ack.fill_count, ack.remaining_count, ack.status, ack.ts_ms) == (0, 1000, "resting", 1715793600123)
     filled = wire.parse_order_ack(example("rest_batch_create_orders_v2_response.json")["orders"][1])
     assert filled.fill_count == 500 and filled.average_fill_price == 5800 and filled.average_fee_paid == 1200
     assert filled.status == "executed"
-    ioc = wire.parse_order_ack({"order_id": "x", "fill_count": "0.00", "remaining_count": "0.00", "ts_ms": 1},
-                               OrderIntent("c", "T", "bid", Price(5000), Count(100)))
+    ioc = wire.parse_order_ack(
+        {"order_id": "x", "fill_count": "0.00", "remaining_count": "0.00", "ts_ms": 1},
+        OrderIntent("c", "T", "bid", Price(5000), Count(100)),
+    )
     assert ioc.status == "canceled"
-    odd = wire.parse_order_ack({"order_id": "x", "fill_count": "3.00", "remaining_count": "0.00",
-                                "average_fill_price": "0.563333", "ts_ms": 1})
+    odd = wire.parse_order_ack(
+        {"order_id": "x", "fill_count": "3.00", "remaining_count": "0.00", "average_fill_price": "0.563333", "ts_ms": 1}
+    )
     assert odd.average_fill_price == 5633
 
 
 def test_constructed_orders_fills_positions_settlements_balance() -> None:
     o = wire.parse_exchange_order(data_json("constructed/rest_get_orders_response.json")["orders"][0])
     assert (o.side, o.price, o.status, o.fill_count, o.remaining_count, o.initial_count) == (
-        "bid", 5600, "resting", 400, 600, 1000)
+        "bid",
+        5600,
+        "resting",
+        400,
+        600,
+        1000,
+    )
     assert o.maker_fees == 20_000 and o.created_ts_ms > 0
     f = wire.parse_fill(data_json("constructed/rest_get_fills_response.json")["fills"][0])
     assert (f.side, f.price, f.count, f.fee, f.is_taker) == ("bid", 5600, 400, 20_000, False)
     assert f.ts_ms == 1783872310000
-    pos = [wire.parse_position(p) for p in data_json("constructed/rest_get_positions_response.json")["market_positions"]]
+    pos = [
+        wire.parse_position(p) for p in data_json("constructed/rest_get_positions_response.json")["market_positions"]
+    ]
     assert [p.position for p in pos] == [400, -250]
     s = wire.parse_settlement(data_json("constructed/rest_get_settlements_response.json")["settlements"][0])
     assert s.result == "yes" and s.revenue == 10_000_000 and s.value == 10_000 and s.yes_count == 1000
@@ -254,21 +313,28 @@ def test_ws_messages_parse_including_deprecated_only_variants() -> None:
 
 
 def test_golden_trades_exchange_status_and_limits() -> None:
-    trades = [wire.parse_trade(t) for t in data_json("kalshi_golden_2026-01/trades_list_response.json")
-              ["response"]["trades"]]
+    trades = [
+        wire.parse_trade(t) for t in data_json("kalshi_golden_2026-01/trades_list_response.json")["response"]["trades"]
+    ]
     assert trades[0].price == 600 and trades[0].count == 100 and trades[0].taker_side == "ask"
     assert trades[0].ts_ms == wire.ts_ms_of("2026-01-12T15:00:20.897212Z")
     st_ = wire.parse_exchange_status(data_json("kalshi_golden_2026-01/exchange_status_response.json")["response"])
     assert st_.exchange_active and st_.trading_active
     lim = wire.parse_account_limits(example("rest_account_limits_response.json"))
     assert (lim.usage_tier, lim.read_rate, lim.read_capacity, lim.write_rate, lim.write_capacity) == (
-        "premier", 1000, 1000, 1000, 2000)
+        "premier",
+        1000,
+        1000,
+        1000,
+        2000,
+    )
 
 
 def test_lifecycle_settlement() -> None:
     assert wire.lifecycle_settlement(example("ws_market_lifecycle_v2_created.json")["msg"]) is None
-    s = wire.lifecycle_settlement({"event_type": "determined", "market_ticker": "T", "result": "no",
-                                   "determination_ts": 1700000000})
+    s = wire.lifecycle_settlement(
+        {"event_type": "determined", "market_ticker": "T", "result": "no", "determination_ts": 1700000000}
+    )
     assert s is not None and s.result == "no" and s.value == 0 and s.settled_ts_ms == 1_700_000_000_000
 
 
@@ -293,8 +359,9 @@ def test_order_request_round_trips_price_and_count(price: int, count: int) -> No
 
 
 def test_golden_events_and_event_with_markets() -> None:
-    events = [wire.parse_event(e) for e in data_json("kalshi_golden_2026-01/events_list_response.json")
-              ["response"]["events"]]
+    events = [
+        wire.parse_event(e) for e in data_json("kalshi_golden_2026-01/events_list_response.json")["response"]["events"]
+    ]
     assert [e.event_ticker for e in events][:2] == ["KXELONMARS-99", "KXNEWPOPE-70"]
     assert events[1].mutually_exclusive and not events[0].mutually_exclusive
     assert all(e.series_ticker for e in events)
@@ -302,7 +369,12 @@ def test_golden_events_and_event_with_markets() -> None:
     ev = wire.parse_event(single["event"])
     [m] = [wire.parse_market(d, event=ev) for d in single["markets"]]
     assert (m.ticker, m.series_ticker, m.yes_bid, m.yes_ask, m.last_price) == (
-        "KXELONMARS-99", "KXELONMARS", 600, 700, 600)
+        "KXELONMARS-99",
+        "KXELONMARS",
+        600,
+        700,
+        600,
+    )
     assert m.open_interest == 1367900 and m.volume == 3500100  # legacy whole-contract integers ×100
 
 
@@ -332,7 +404,11 @@ def test_a_fee_type_kalshi_adds_later_is_charged_at_the_upper_bound(caplog: pyte
     assert s.fee_type == "flat" and "tiered_2027" in caplog.text  # said, not silently quadratic
     assert parse_event({"event_ticker": "KXNEW-1", "fee_type_override": "tiered_2027"}).fee_type_override == "flat"
     assert parse_event({"event_ticker": "KXNEW-1"}).fee_type_override is None
-    assert parse_series({"ticker": "KXOLD", "fee_type": "quadratic_with_maker_fees"}).fee_type == \
-        "quadratic_with_maker_fees"
+    assert (
+        parse_series({"ticker": "KXOLD", "fee_type": "quadratic_with_maker_fees"}).fee_type
+        == "quadratic_with_maker_fees"
+    )
     for p in (100, 2500, 5000, 9900):  # never below what the known schedule would charge
-        assert fee_for(Price(p), Count(1000), fee_type=s.fee_type) >= fee_for(Price(p), Count(1000), fee_type="quadratic")
+        assert fee_for(Price(p), Count(1000), fee_type=s.fee_type) >= fee_for(
+            Price(p), Count(1000), fee_type="quadratic"
+        )

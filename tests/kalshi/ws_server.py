@@ -70,8 +70,13 @@ class Conn:
 
 
 class FakeKalshiWS:
-    def __init__(self, *, public_keys: dict[str, Any] | None = None, default_use_yes_price: bool = False,
-                 refuse_get_snapshot: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        public_keys: dict[str, Any] | None = None,
+        default_use_yes_price: bool = False,
+        refuse_get_snapshot: bool = False,
+    ) -> None:
         self.public_keys = public_keys or {}
         self.default_use_yes_price = default_use_yes_price
         self.refuse_get_snapshot = refuse_get_snapshot
@@ -89,16 +94,17 @@ class FakeKalshiWS:
 
     # -- setup ---------------------------------------------------------------------------
     def set_book(self, ticker: str, yes: list[tuple[str, str]], no: list[tuple[str, str]]) -> None:
-        self.books[ticker] = {"yes": {parse_price(p): parse_count(c) for p, c in yes},
-                              "no": {parse_price(p): parse_count(c) for p, c in no}}
+        self.books[ticker] = {
+            "yes": {parse_price(p): parse_count(c) for p, c in yes},
+            "no": {parse_price(p): parse_count(c) for p, c in no},
+        }
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}{WS_PATH}"
 
     async def start(self) -> None:
-        self._server = await serve(self._handler, "127.0.0.1", 0, process_request=self._check_auth,
-                                   ping_interval=None)
+        self._server = await serve(self._handler, "127.0.0.1", 0, process_request=self._check_auth, ping_interval=None)
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
 
@@ -122,8 +128,9 @@ class FakeKalshiWS:
                 if isinstance(pub, ed25519.Ed25519PublicKey):
                     pub.verify(raw, msg)
                 else:
-                    pub.verify(raw, msg, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
-                               hashes.SHA256())
+                    pub.verify(
+                        raw, msg, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256()
+                    )
                 ok = True
             except (InvalidSignature, ValueError):
                 ok = False
@@ -155,8 +162,9 @@ class FakeKalshiWS:
                 lv = self._levels(ticker, side, sub.use_yes_price)
                 if lv:  # Kalshi omits an empty side's key
                     msg[f"{side}_dollars_fp"] = lv
-        await self._send(conn, {"type": "orderbook_snapshot", "sid": sub.sid,
-                                "seq": self._next_seq(conn, sub.sid), "msg": msg})
+        await self._send(
+            conn, {"type": "orderbook_snapshot", "sid": sub.sid, "seq": self._next_seq(conn, sub.sid), "msg": msg}
+        )
 
     async def _handler(self, ws: ServerConnection) -> None:
         conn = Conn(ws)
@@ -182,8 +190,9 @@ class FakeKalshiWS:
             for channel in params.get("channels", []):
                 sid = conn.next_sid
                 conn.next_sid += 1
-                tickers = list(params.get("market_tickers") or ([params["market_ticker"]]
-                                                                if "market_ticker" in params else []))
+                tickers = list(
+                    params.get("market_tickers") or ([params["market_ticker"]] if "market_ticker" in params else [])
+                )
                 use_yes = bool(params.get("use_yes_price", self.default_use_yes_price))
                 sub = Sub(sid, channel, tickers, use_yes)
                 conn.subs[sid] = sub
@@ -208,8 +217,16 @@ class FakeKalshiWS:
                 await self.release_resync.wait()
             if action == "add_markets":
                 sub.tickers.extend(t for t in tickers if t not in sub.tickers)
-            await self._send(conn, {"id": cid, "sid": sub.sid, "seq": self._next_seq(conn, sub.sid),
-                                    "type": "ok", "msg": {"market_tickers": sorted(sub.tickers)}})
+            await self._send(
+                conn,
+                {
+                    "id": cid,
+                    "sid": sub.sid,
+                    "seq": self._next_seq(conn, sub.sid),
+                    "type": "ok",
+                    "msg": {"market_tickers": sorted(sub.tickers)},
+                },
+            )
             if sub.channel == "orderbook_delta" and action in ("get_snapshot", "add_markets"):
                 for t in tickers:
                     await self._snapshot(conn, sub, t)
@@ -228,11 +245,22 @@ class FakeKalshiWS:
             for sub in conn.subs.values():
                 if sub.channel == "orderbook_delta" and ticker in sub.tickers:
                     shown = ONE_DOLLAR - p if (side == "no" and sub.use_yes_price) else p
-                    await self._send(conn, {"type": "orderbook_delta", "sid": sub.sid,
-                                            "seq": self._next_seq(conn, sub.sid, skip_seq),
-                                            "msg": {"market_ticker": ticker, "market_id": "id-" + ticker,
-                                                    "price_dollars": fmt_price(Price(shown)), "delta_fp": delta,
-                                                    "side": side, "ts_ms": 1}})
+                    await self._send(
+                        conn,
+                        {
+                            "type": "orderbook_delta",
+                            "sid": sub.sid,
+                            "seq": self._next_seq(conn, sub.sid, skip_seq),
+                            "msg": {
+                                "market_ticker": ticker,
+                                "market_id": "id-" + ticker,
+                                "price_dollars": fmt_price(Price(shown)),
+                                "delta_fp": delta,
+                                "side": side,
+                                "ts_ms": 1,
+                            },
+                        },
+                    )
 
     async def push(self, channel: str, frame_type: str, msg: dict[str, Any]) -> None:
         """Send an unsequenced message (ticker, trade, lifecycle, fill…) to that channel's subscribers."""

@@ -76,8 +76,6 @@ def service(tmp_path: Path) -> Iterator[TradingService]:
         svc.close()
 
 
-
-
 # -- sim-exchange: a demo account over loopback ---------------------------------------------------
 
 
@@ -91,8 +89,9 @@ def simx(simx_key: DemoKey, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimExch
     """`kalashi sim-exchange` in-process on a free port (markets move only when stepped), the demo env pointing at it."""
     ring = KeyRing()
     ring.add_pem_file(simx_key.key_id, simx_key.public_key_path)
-    server = SimExchangeServer(SimExchange(ExchangeConfig(seed=1, markets=120, speed=0, tier=TIERS["prestige"]),
-                                           ring), port=0).start()
+    server = SimExchangeServer(
+        SimExchange(ExchangeConfig(seed=1, markets=120, speed=0, tier=TIERS["prestige"]), ring), port=0
+    ).start()
     for k, v in simx_env(server, simx_key).items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("KALSHI_KEY_ENV", raising=False)

@@ -15,8 +15,9 @@ from kalashi_cli.service import TradingService
 
 
 def main(journal: str) -> None:
-    service = TradingService("default", mode="paper", source="sim:seed=1,markets=50", journal_path=Path(journal),
-                             allow_trading=False)
+    service = TradingService(
+        "default", mode="paper", source="sim:seed=1,markets=50", journal_path=Path(journal), allow_trading=False
+    )
     try:
         server = build_server(service)
         schema = server._tool_manager.get_tool("get_markets").fn_metadata.output_schema

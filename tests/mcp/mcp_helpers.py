@@ -83,8 +83,9 @@ class FeedServer:
 Route = Callable[[BaseHTTPRequestHandler, FeedServer], None]
 
 
-def send(h: BaseHTTPRequestHandler, body: bytes, status: int = 200, ctype: str = "application/rss+xml",
-          length: bool = True) -> None:
+def send(
+    h: BaseHTTPRequestHandler, body: bytes, status: int = 200, ctype: str = "application/rss+xml", length: bool = True
+) -> None:
     h.send_response(status)
     h.send_header("Content-Type", ctype)
     if length:
@@ -175,8 +176,11 @@ def error_text(result: Any) -> str:
 
 def simx_env(server: Any, key: Any) -> dict[str, str]:
     """The environment that points a demo account at a running sim-exchange with ``key``."""
-    return {"KALASHI_EXCHANGE_URL": server.url, "KALSHI_API_KEY_ID": key.key_id,
-            "KALSHI_PRIVATE_KEY_PATH": str(key.private_key_path)}
+    return {
+        "KALASHI_EXCHANGE_URL": server.url,
+        "KALSHI_API_KEY_ID": key.key_id,
+        "KALSHI_PRIVATE_KEY_PATH": str(key.private_key_path),
+    }
 
 
 def kalashi_command() -> list[str]:

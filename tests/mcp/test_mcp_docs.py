@@ -39,8 +39,12 @@ async def test_every_tool_and_parameter_has_its_row(service: TradingService) -> 
     assert set(tools) == set(TOOL_NAMES)
     tool_rows = {name for name in rows if re.fullmatch(r"[a-z_]+", name) and name not in PROMPT_NAMES}
     assert tool_rows == set(TOOL_NAMES), "docs/mcp.md's tool tables and the server's tools differ"
-    missing = [(name, p) for name, t in tools.items() for p in t.input_schema.get("properties", {})
-               if not re.search(rf"`{p}\??`|\b{p}\b", rows[name][0])]
+    missing = [
+        (name, p)
+        for name, t in tools.items()
+        for p in t.input_schema.get("properties", {})
+        if not re.search(rf"`{p}\??`|\b{p}\b", rows[name][0])
+    ]
     assert missing == [], "parameters not in their tool's row of docs/mcp.md"
 
 

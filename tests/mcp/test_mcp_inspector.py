@@ -27,17 +27,34 @@ def _installed() -> Path:
     stamp = HERE / "node_modules" / ".package-lock.json"
     lock = HERE / "package-lock.json"
     if not LAUNCHER.exists() or not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True,
-                       timeout=600)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True, timeout=600)
     return LAUNCHER
 
 
 def test_inspector_strict_finds_nothing_in_tools_list(tmp_path: Path) -> None:
     launcher = _installed()
-    res = subprocess.run(["node", str(launcher), "--cli", *kalashi_command(), "mcp-serve", "--source", SIM,
-                          "--journal", str(tmp_path / "j.sqlite"), "--method", "tools/list", "--strict"],
-                         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-                         env=child_env(tmp_path / "home"), cwd=tmp_path)
+    res = subprocess.run(
+        [
+            "node",
+            str(launcher),
+            "--cli",
+            *kalashi_command(),
+            "mcp-serve",
+            "--source",
+            SIM,
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+            "--method",
+            "tools/list",
+            "--strict",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        env=child_env(tmp_path / "home"),
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr[-4000:]
     assert '"name": "amend_order"' in res.stdout and '"name": "get_candlesticks"' in res.stdout
     # with --strict every finding is printed, warnings too: there are none
@@ -49,10 +66,25 @@ def test_inspector_strict_fails_on_an_unportable_schema(tmp_path: Path) -> None:
     """The check above can fail: the same tools with one bare ``items: false`` make the Inspector exit 6."""
     launcher = _installed()
     broken = Path(__file__).resolve().parent / "inspector_broken_server.py"
-    res = subprocess.run(["node", str(launcher), "--cli", sys.executable, str(broken), str(tmp_path / "j.sqlite"),
-                          "--method", "tools/list", "--strict"],
-                         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-                         env=child_env(tmp_path / "home"), cwd=tmp_path)
+    res = subprocess.run(
+        [
+            "node",
+            str(launcher),
+            "--cli",
+            sys.executable,
+            str(broken),
+            str(tmp_path / "j.sqlite"),
+            "--method",
+            "tools/list",
+            "--strict",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        env=child_env(tmp_path / "home"),
+        cwd=tmp_path,
+    )
     assert res.returncode == 6, (res.returncode, res.stderr[-4000:])
     assert 'Error: tool "get_markets"' in res.stderr and "outputSchema.properties.broken.items" in res.stderr
     assert "1 error, 0 warnings" in res.stderr, res.stderr[-4000:]

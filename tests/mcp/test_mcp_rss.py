@@ -63,10 +63,16 @@ def test_atom_and_rdf() -> None:
     assert feed.format == "atom" and feed.title == "Crypto desk"
     (entry,) = feed.items
     assert (entry.title, entry.link, entry.published, entry.summary) == (
-        "BTC above 100k", "https://crypto.example/btc", "2024-03-04T03:06:07Z", "Bitcoin rallied.")
-    rdf = (b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">'
-           b'<channel><title>R</title></channel><item><title>one</title><link>https://r.example/1</link></item>'
-           b'</rdf:RDF>')
+        "BTC above 100k",
+        "https://crypto.example/btc",
+        "2024-03-04T03:06:07Z",
+        "Bitcoin rallied.",
+    )
+    rdf = (
+        b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">'
+        b"<channel><title>R</title></channel><item><title>one</title><link>https://r.example/1</link></item>"
+        b"</rdf:RDF>"
+    )
     assert [(i.title, i.link) for i in parse_feed(rdf).items] == [("one", "https://r.example/1")]
 
 
@@ -83,11 +89,14 @@ def test_entity_expansion_and_external_entities_are_refused(doc: bytes) -> None:
         parse_feed(doc)
 
 
-@pytest.mark.parametrize(("doc", "match"), [
-    (b"<html><body>hi</body></html>", "not an RSS or Atom feed"),
-    (b"<rss><channel><title>unclosed", "not well-formed"),
-    (b'<rss version="2.0"></rss>', "without a <channel>"),
-])
+@pytest.mark.parametrize(
+    ("doc", "match"),
+    [
+        (b"<html><body>hi</body></html>", "not an RSS or Atom feed"),
+        (b"<rss><channel><title>unclosed", "not well-formed"),
+        (b'<rss version="2.0"></rss>', "without a <channel>"),
+    ],
+)
 def test_not_a_feed(doc: bytes, match: str) -> None:
     with pytest.raises(InputError, match=match):
         parse_feed(doc)
@@ -96,10 +105,30 @@ def test_not_a_feed(doc: bytes, match: str) -> None:
 # -- the address guard ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("addr", ["127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "192.168.1.1",
-                                  "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255",
-                                  "::1", "::", "fe80::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1",
-                                  "::ffff:169.254.169.254", "64:ff9b::a00:1", "2002:a00:1::1"])
+@pytest.mark.parametrize(
+    "addr",
+    [
+        "127.0.0.1",
+        "127.8.9.10",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a00:1",
+        "2002:a00:1::1",
+    ],
+)
 def test_non_public_addresses_are_blocked(addr: str) -> None:
     assert blocked_reason(ipaddress.ip_address(addr)) is not None
 
@@ -121,8 +150,9 @@ async def test_connection_is_pinned_to_the_vetted_address(feed_server: FeedServe
     """The name is resolved once and the connection goes to that address with the name as Host."""
     calls: list[str] = []
     resolve = resolver_for({"feeds.test": ["127.0.0.1"]}, calls)
-    feed = await fetch_feed(f"http://feeds.test:{feed_server.port}/feed.xml", policy=LOOPBACK_FOR_TESTS,
-                            resolver=resolve)
+    feed = await fetch_feed(
+        f"http://feeds.test:{feed_server.port}/feed.xml", policy=LOOPBACK_FOR_TESTS, resolver=resolve
+    )
     assert feed.title == "Election & Markets Wire"
     assert calls == ["feeds.test"]  # never looked up again (no rebinding window)
     assert feed_server.hosts == [f"feeds.test:{feed_server.port}"]
@@ -147,9 +177,11 @@ async def test_redirects_are_followed_and_revetted(feed_server: FeedServer) -> N
     assert ok.final_url == feed_server.url("/hop/0")
     with pytest.raises(UsageError, match="redirected more than 3 times"):
         await fetch_feed(feed_server.url(f"/hop/{MAX_REDIRECTS + 1}"), policy=LOOPBACK_FOR_TESTS)
-    for target, match in [("http://169.254.169.254/latest/meta-data/", "link-local"),
-                          ("http://10.0.0.7/feed", "private"),
-                          ("file:///etc/passwd", "only http and https")]:
+    for target, match in [
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://10.0.0.7/feed", "private"),
+        ("file:///etc/passwd", "only http and https"),
+    ]:
         with pytest.raises(UsageError, match=match):
             await fetch_feed(feed_server.url(f"/redirect?to={target}"), policy=LOOPBACK_FOR_TESTS)
     assert len(feed_server.hosts) == MAX_REDIRECTS + 1 + MAX_REDIRECTS + 1 + 3  # no request left loopback
@@ -176,26 +208,32 @@ async def test_http_errors_and_bombs_over_http(feed_server: FeedServer) -> None:
 # -- the MCP tool as shipped ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("url", "match"), [
-    ("http://127.0.0.1:{port}/feed.xml", "127.0.0.1, a loopback address"),
-    ("http://localhost:{port}/feed.xml", "a loopback address"),
-    ("http://[::1]:{port}/feed.xml", "::1, a loopback address"),
-    ("http://10.0.0.1/feed.xml", "10.0.0.1, a private address"),
-    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254, a link-local address"),
-    ("http://2130706433:{port}/feed.xml", "127.0.0.1, a loopback address"),  # 127.0.0.1 as one number
-    ("http://[::ffff:127.0.0.1]:{port}/feed.xml", "a loopback address"),
-    ("file:///etc/passwd", "only http and https feeds"),
-    ("ftp://example.com/feed.xml", "only http and https feeds"),
-    ("gopher://127.0.0.1:70/", "only http and https feeds"),
-    ("//example.com/feed.xml", "only http and https feeds"),
-    ("http://user:pw@example.com/feed.xml", "credentials"),
-])
-async def test_real_tool_refuses_non_public_targets(service: TradingService, feed_server: FeedServer, url: str,
-                                                    match: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        ("http://127.0.0.1:{port}/feed.xml", "127.0.0.1, a loopback address"),
+        ("http://localhost:{port}/feed.xml", "a loopback address"),
+        ("http://[::1]:{port}/feed.xml", "::1, a loopback address"),
+        ("http://10.0.0.1/feed.xml", "10.0.0.1, a private address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254, a link-local address"),
+        ("http://2130706433:{port}/feed.xml", "127.0.0.1, a loopback address"),  # 127.0.0.1 as one number
+        ("http://[::ffff:127.0.0.1]:{port}/feed.xml", "a loopback address"),
+        ("file:///etc/passwd", "only http and https feeds"),
+        ("ftp://example.com/feed.xml", "only http and https feeds"),
+        ("gopher://127.0.0.1:70/", "only http and https feeds"),
+        ("//example.com/feed.xml", "only http and https feeds"),
+        ("http://user:pw@example.com/feed.xml", "credentials"),
+    ],
+)
+async def test_real_tool_refuses_non_public_targets(
+    service: TradingService, feed_server: FeedServer, url: str, match: str
+) -> None:
     async with Client(build_server(service)) as c:
         # extra arguments are not a way in: the policy is not a tool parameter, and unknown arguments are refused
-        sneaky = await c.call_tool("fetch_rss_feed", {"url": url.format(port=feed_server.port),
-                                                      "policy": "allow_loopback", "allow_loopback_for_tests": True})
+        sneaky = await c.call_tool(
+            "fetch_rss_feed",
+            {"url": url.format(port=feed_server.port), "policy": "allow_loopback", "allow_loopback_for_tests": True},
+        )
         res = await c.call_tool("fetch_rss_feed", {"url": url.format(port=feed_server.port)})
     assert "unknown arguments 'allow_loopback_for_tests', 'policy'" in error_text(sneaky)
     text = error_text(res)
@@ -203,8 +241,9 @@ async def test_real_tool_refuses_non_public_targets(service: TradingService, fee
     assert feed_server.hosts == []  # refused before any connection
 
 
-async def test_real_tool_reports_fetch_failures_as_tool_errors(service: TradingService,
-                                                               feed_server: FeedServer) -> None:
+async def test_real_tool_reports_fetch_failures_as_tool_errors(
+    service: TradingService, feed_server: FeedServer
+) -> None:
     async with Client(build_server(service, feed_policy=LOOPBACK_FOR_TESTS)) as c:
         ok = structured(await c.call_tool("fetch_rss_feed", {"url": feed_server.url("/atom.xml")}))
         missing = error_text(await c.call_tool("fetch_rss_feed", {"url": feed_server.url("/missing")}))

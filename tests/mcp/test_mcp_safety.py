@@ -30,15 +30,27 @@ from kalashi_cli.service import TradingService
 
 pytestmark = pytest.mark.anyio
 
-MARKET_TOOLS = {"get_market": {"ticker"}, "get_markets": {"limit"}, "get_event": {"event_ticker"},
-                "get_orderbook": {"ticker"}, "scan": {"limit"}, "analyze": {"limit"}}
+MARKET_TOOLS = {
+    "get_market": {"ticker"},
+    "get_markets": {"limit"},
+    "get_event": {"event_ticker"},
+    "get_orderbook": {"ticker"},
+    "scan": {"limit"},
+    "analyze": {"limit"},
+}
 
 
 def liquid(svc: TradingService) -> dict[str, Any]:
     for m in svc.read.markets(limit=300):
-        if m["yes_ask"] and m["yes_bid"] and Decimal(m["yes_bid"]) >= Decimal("0.10") \
-                and Decimal(m["yes_ask"]) <= Decimal("0.90") and m["price_ranges"][0]["step"] == "0.0100" \
-                and Decimal(m["yes_bid_size"]) >= 5 and Decimal(m["yes_ask_size"]) >= 5:
+        if (
+            m["yes_ask"]
+            and m["yes_bid"]
+            and Decimal(m["yes_bid"]) >= Decimal("0.10")
+            and Decimal(m["yes_ask"]) <= Decimal("0.90")
+            and m["price_ranges"][0]["step"] == "0.0100"
+            and Decimal(m["yes_bid_size"]) >= 5
+            and Decimal(m["yes_ask_size"]) >= 5
+        ):
             return m
     raise AssertionError("no suitable market")
 
@@ -47,32 +59,53 @@ async def test_every_input_schema_refuses_unknown_arguments(service: TradingServ
     async with Client(build_server(service)) as c:
         tools = {t.name: t for t in (await c.list_tools()).tools}
         assert set(tools) == set(TOOL_NAMES)
-        assert {n: t.input_schema.get("additionalProperties") for n, t in tools.items()} == \
-            dict.fromkeys(TOOL_NAMES, False)
+        assert {n: t.input_schema.get("additionalProperties") for n, t in tools.items()} == dict.fromkeys(
+            TOOL_NAMES, False
+        )
         m = liquid(service)
-        typo = error_text(await c.call_tool("create_order", {"ticker": m["ticker"], "outcome": "yes", "action": "buy",
-                                                             "count": 1, "price": m["yes_ask"],
-                                                             "reduce_onyl": True}))
+        typo = error_text(
+            await c.call_tool(
+                "create_order",
+                {
+                    "ticker": m["ticker"],
+                    "outcome": "yes",
+                    "action": "buy",
+                    "count": 1,
+                    "price": m["yes_ask"],
+                    "reduce_onyl": True,
+                },
+            )
+        )
         extra = error_text(await c.call_tool("get_balance", {"account": "someone-else"}))
     assert "unknown argument 'reduce_onyl': create_order takes" in typo and "reduce_only" in typo
     assert "unknown argument 'account': get_balance takes no arguments" in extra
     assert service.journal.intents() == [] and service.broker.orders() == []  # nothing was sent
 
 
-@pytest.mark.parametrize(("count", "words"), [
-    ("1e2", "'1e2' is not a plain decimal number"),
-    ("1.5E0", "not a plain decimal number"),
-    (1e-05, "1e-05 is not a plain decimal number"),
-    ("1.005", "2 decimal places"),
-    ("-1", "greater than 0"),
-])
+@pytest.mark.parametrize(
+    ("count", "words"),
+    [
+        ("1e2", "'1e2' is not a plain decimal number"),
+        ("1.5E0", "not a plain decimal number"),
+        (1e-05, "1e-05 is not a plain decimal number"),
+        ("1.005", "2 decimal places"),
+        ("-1", "greater than 0"),
+    ],
+)
 async def test_counts_are_taken_as_written_or_refused(service: TradingService, count: Any, words: str) -> None:
     m = liquid(service)
     async with Client(build_server(service)) as c:
-        text = error_text(await c.call_tool("create_order", {"ticker": m["ticker"], "outcome": "yes", "action": "buy",
-                                                             "count": count, "price": m["yes_ask"]}))
-        price = error_text(await c.call_tool("create_order", {"ticker": m["ticker"], "outcome": "yes",
-                                                              "action": "buy", "count": 1, "price": "5e-1"}))
+        text = error_text(
+            await c.call_tool(
+                "create_order",
+                {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": count, "price": m["yes_ask"]},
+            )
+        )
+        price = error_text(
+            await c.call_tool(
+                "create_order", {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": "5e-1"}
+            )
+        )
     assert words in text
     assert "'5e-1' is not a plain decimal number" in price
     assert service.journal.intents() == []
@@ -87,8 +120,9 @@ async def test_reduce_only_is_real_and_gated(service: TradingService) -> None:
         nothing_held = error_text(await c.call_tool("create_order", {**sell, "count": 1}))
         structured(await c.call_tool("create_order", {**buy, "count": 2}))
         too_many = error_text(await c.call_tool("create_order", {**sell, "count": 3}))
-        resting = error_text(await c.call_tool("create_order", {**sell, "count": 1,
-                                                                "time_in_force": "good_till_canceled"}))
+        resting = error_text(
+            await c.call_tool("create_order", {**sell, "count": 1, "time_in_force": "good_till_canceled"})
+        )
         structured(await c.call_tool("halt", {"reason": "reduce only from here"}))
         reduced = structured(await c.call_tool("create_order", {**sell, "count": 1}))
         opening = error_text(await c.call_tool("create_order", {**buy, "count": 1, "reduce_only": True}))
@@ -107,12 +141,26 @@ async def test_an_order_that_did_not_execute_is_a_tool_error(service: TradingSer
     m = liquid(service)
     async with Client(build_server(service)) as c:
         # post-only at the ask would take liquidity: the exchange cancels it
-        crossed = error_text(await c.call_tool("create_order", {
-            "ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": m["yes_ask"],
-            "time_in_force": "good_till_canceled", "post_only": True}))
+        crossed = error_text(
+            await c.call_tool(
+                "create_order",
+                {
+                    "ticker": m["ticker"],
+                    "outcome": "yes",
+                    "action": "buy",
+                    "count": 1,
+                    "price": m["yes_ask"],
+                    "time_in_force": "good_till_canceled",
+                    "post_only": True,
+                },
+            )
+        )
         # an immediate-or-cancel order that finds nothing to trade against ends canceled, nothing filled
-        unfilled = error_text(await c.call_tool("create_order", {
-            "ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": "0.01"}))
+        unfilled = error_text(
+            await c.call_tool(
+                "create_order", {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": "0.01"}
+            )
+        )
     assert crossed.startswith("Error executing tool create_order: OrderRejected: buy 1.00 YES")
     assert "did not execute (status canceled, filled 0): a post-only order that would have taken liquidity" in crossed
     assert "did not execute (status canceled, filled 0): nothing could be traded at that price" in unfilled
@@ -122,9 +170,14 @@ async def test_an_order_that_did_not_execute_is_a_tool_error(service: TradingSer
 
 async def test_every_market_answer_names_its_data_source(service: TradingService) -> None:
     m = liquid(service)
-    args = {"get_market": {"ticker": m["ticker"]}, "get_markets": {"limit": 2},
-            "get_event": {"event_ticker": m["event_ticker"]}, "get_orderbook": {"ticker": m["ticker"]},
-            "scan": {"limit": 5}, "analyze": {"limit": 100, "top": 2}}
+    args = {
+        "get_market": {"ticker": m["ticker"]},
+        "get_markets": {"limit": 2},
+        "get_event": {"event_ticker": m["event_ticker"]},
+        "get_orderbook": {"ticker": m["ticker"]},
+        "scan": {"limit": 5},
+        "analyze": {"limit": 100, "top": 2},
+    }
     async with Client(build_server(service)) as c:
         answers = {name: await c.call_tool(name, a) for name, a in args.items()}
     for name, res in answers.items():
@@ -138,20 +191,36 @@ async def test_every_market_answer_names_its_data_source(service: TradingService
 
 def _recording(tmp_path: Path) -> Path:
     """A REST recording of a market that does not trade fractional contracts, and a closed one."""
-    market = {"ticker": "KXR-1-A", "event_ticker": "KXR-1", "status": "active", "yes_bid_dollars": "0.3000",
-              "yes_ask_dollars": "0.3200", "yes_bid_size_fp": "500.00", "yes_ask_size_fp": "500.00",
-              "close_time": "2099-10-01T00:00:00Z", "fractional_trading_enabled": False,
-              "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]}
+    market = {
+        "ticker": "KXR-1-A",
+        "event_ticker": "KXR-1",
+        "status": "active",
+        "yes_bid_dollars": "0.3000",
+        "yes_ask_dollars": "0.3200",
+        "yes_bid_size_fp": "500.00",
+        "yes_ask_size_fp": "500.00",
+        "close_time": "2099-10-01T00:00:00Z",
+        "fractional_trading_enabled": False,
+        "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
+    }
     closed = {**market, "ticker": "KXR-1-B", "status": "closed", "fractional_trading_enabled": True}
-    books = {"orderbooks": [{"ticker": t, "orderbook_fp": {"yes_dollars": [["0.3000", "500.00"]],
-                                                          "no_dollars": [["0.6800", "500.00"]]}}
-                            for t in ("KXR-1-A", "KXR-1-B")]}
-    rows = [{"t_ms": 1000, "src": "meta", "format": "kalashi-recording", "version": 1},
-            {"t_ms": 1001, "src": "rest", "endpoint": "GET /series/{series_ticker}",
-             "body": {"series": {"ticker": "KXR", "fee_type": "quadratic", "fee_multiplier": 1, "category": "X"}}},
-            {"t_ms": 1002, "src": "rest", "endpoint": "GET /markets", "body": {"markets": [market, closed],
-                                                                                "cursor": ""}},
-            {"t_ms": 1003, "src": "rest", "endpoint": "GET /markets/orderbooks", "body": books}]
+    books = {
+        "orderbooks": [
+            {"ticker": t, "orderbook_fp": {"yes_dollars": [["0.3000", "500.00"]], "no_dollars": [["0.6800", "500.00"]]}}
+            for t in ("KXR-1-A", "KXR-1-B")
+        ]
+    }
+    rows = [
+        {"t_ms": 1000, "src": "meta", "format": "kalashi-recording", "version": 1},
+        {
+            "t_ms": 1001,
+            "src": "rest",
+            "endpoint": "GET /series/{series_ticker}",
+            "body": {"series": {"ticker": "KXR", "fee_type": "quadratic", "fee_multiplier": 1, "category": "X"}},
+        },
+        {"t_ms": 1002, "src": "rest", "endpoint": "GET /markets", "body": {"markets": [market, closed], "cursor": ""}},
+        {"t_ms": 1003, "src": "rest", "endpoint": "GET /markets/orderbooks", "body": books},
+    ]
     path = tmp_path / "rec.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in rows) + "\n")
     return path
@@ -159,8 +228,9 @@ def _recording(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def replay_service(tmp_path: Path) -> Iterator[TradingService]:
-    svc = TradingService("default", source=f"replay:{_recording(tmp_path)},speed=0",
-                         journal_path=tmp_path / "replay.sqlite")
+    svc = TradingService(
+        "default", source=f"replay:{_recording(tmp_path)},speed=0", journal_path=tmp_path / "replay.sqlite"
+    )
     try:
         yield svc
     finally:
@@ -207,8 +277,11 @@ async def test_tightened_limits_and_halts_survive_a_respawn(tmp_path: Path) -> N
     try:
         m = liquid(first)
         async with Client(build_server(first)) as c:
-            structured(await c.call_tool("tighten_limits", {"max_order_cost": "2", "max_open_orders": 7,
-                                                            "cancel_orphans": True}))
+            structured(
+                await c.call_tool(
+                    "tighten_limits", {"max_order_cost": "2", "max_open_orders": 7, "cancel_orphans": True}
+                )
+            )
             structured(await c.call_tool("halt", {"reason": "agent braked"}))
     finally:
         first.close()
@@ -218,9 +291,12 @@ async def test_tightened_limits_and_halts_survive_a_respawn(tmp_path: Path) -> N
         risk = second.profile.risk
         assert (risk.max_order_cost, risk.max_open_orders, risk.cancel_orphans) == (Decimal("2"), 7, True)
         async with Client(build_server(second)) as c:
-            opening = error_text(await c.call_tool("create_order", {"ticker": m["ticker"], "outcome": "yes",
-                                                                    "action": "buy", "count": 1,
-                                                                    "price": m["yes_ask"]}))
+            opening = error_text(
+                await c.call_tool(
+                    "create_order",
+                    {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": m["yes_ask"]},
+                )
+            )
             looser = error_text(await c.call_tool("tighten_limits", {"max_order_cost": "5"}))
             profile = json.loads((await c.read_resource("kalashi://profile")).contents[0].text)
         assert "rule 'halted'" in opening and "agent braked" in opening
@@ -231,12 +307,16 @@ async def test_tightened_limits_and_halts_survive_a_respawn(tmp_path: Path) -> N
     finally:
         second.close()
     # a human clears them (and the halt) at the shell
-    res = CliRunner().invoke(app, ["resume", "--confirm", "--clear-limits", "--journal", str(path),
-                                   "--format", "jsonl"])
+    res = CliRunner().invoke(
+        app, ["resume", "--confirm", "--clear-limits", "--journal", str(path), "--format", "jsonl"]
+    )
     assert res.exit_code == 0, res.stderr
     rec = json.loads(res.stdout)
-    assert rec["was_halted"] is True and rec["cleared_limits"] == {"cancel_orphans": "true", "max_open_orders": "7",
-                                                                   "max_order_cost": "2"}
+    assert rec["was_halted"] is True and rec["cleared_limits"] == {
+        "cancel_orphans": "true",
+        "max_open_orders": "7",
+        "max_order_cost": "2",
+    }
     third = TradingService("default", source=SIM, journal_path=path)
     try:
         assert third.profile.risk.max_order_cost == Decimal("10.00")

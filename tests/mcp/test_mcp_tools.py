@@ -25,8 +25,13 @@ pytestmark = pytest.mark.anyio
 def liquid_market(svc: TradingService) -> dict[str, Any]:
     """An active sim market with both sides quoted and room below the bid for a resting order."""
     for m in svc.read.markets(limit=300):
-        if m["yes_ask"] and m["yes_bid"] and Decimal(m["yes_bid"]) >= Decimal("0.10") \
-                and Decimal(m["yes_ask"]) <= Decimal("0.90") and m["price_ranges"][0]["step"] == "0.0100":
+        if (
+            m["yes_ask"]
+            and m["yes_bid"]
+            and Decimal(m["yes_bid"]) >= Decimal("0.10")
+            and Decimal(m["yes_ask"]) <= Decimal("0.90")
+            and m["price_ranges"][0]["step"] == "0.0100"
+        ):
             return m
     raise AssertionError("the sim has no suitable market")
 
@@ -84,8 +89,16 @@ async def test_every_tool_against_paper_broker(service: TradingService, feed_ser
         assert placed["order"]["kind"] == "order" and placed["order"]["mode"] == "paper"
         assert placed["order"]["filled_count"] == "2.00" and placed["fills"][0]["kind"] == "fill"
         low = fmt_price(Price(parse_price(rec["yes_bid"]) - 500))
-        resting = await call("create_order", ticker=ticker, outcome="yes", action="buy", count="1.5", price=low,
-                             time_in_force="good_till_canceled", client_order_id="mcp-test-rest-1")
+        resting = await call(
+            "create_order",
+            ticker=ticker,
+            outcome="yes",
+            action="buy",
+            count="1.5",
+            price=low,
+            time_in_force="good_till_canceled",
+            client_order_id="mcp-test-rest-1",
+        )
         assert resting["order"]["status"] == "resting" and resting["order"]["client_order_id"] == "mcp-test-rest-1"
         orders = await call("get_orders", status="resting", ticker=ticker)
         assert [o["client_order_id"] for o in orders["orders"]] == ["mcp-test-rest-1"]
@@ -113,8 +126,10 @@ async def test_every_tool_against_paper_broker(service: TradingService, feed_ser
         called |= scenario["called"]
 
         limits = await call("tighten_limits", max_order_cost="4", max_daily_cost=40)
-        assert limits["limits"]["max_order_cost"] == "4" and limits["changed"] == {"max_order_cost": "4",
-                                                                                 "max_daily_cost": "40"}
+        assert limits["limits"]["max_order_cost"] == "4" and limits["changed"] == {
+            "max_order_cost": "4",
+            "max_daily_cost": "40",
+        }
         halted = await call("halt", reason="test over")
         assert halted["state"] == "HALTED"
     assert called == set(TOOL_NAMES)
@@ -124,12 +139,18 @@ async def test_selling_yes_cheap_is_capped_as_buying_no(service: TradingService)
     """500 × $0.01 = $5 of YES notional is under the $10 cap; as NO bought at $0.99 it is $495."""
     ticker = liquid_market(service)["ticker"]
     async with Client(build_server(service)) as c:
-        text = error_text(await c.call_tool("create_order", {"ticker": ticker, "outcome": "yes", "action": "sell",
-                                                             "count": 500, "price": "0.01"}))
+        text = error_text(
+            await c.call_tool(
+                "create_order", {"ticker": ticker, "outcome": "yes", "action": "sell", "count": 500, "price": "0.01"}
+            )
+        )
         # the same size bought as YES at $0.01 costs $5 + fees and passes the gate; as IOC it dies unfilled,
         # which is the exchange's answer (a tool error too), not the gate's
-        control = error_text(await c.call_tool("create_order", {"ticker": ticker, "outcome": "yes", "action": "buy",
-                                                                "count": 500, "price": "0.01"}))
+        control = error_text(
+            await c.call_tool(
+                "create_order", {"ticker": ticker, "outcome": "yes", "action": "buy", "count": 500, "price": "0.01"}
+            )
+        )
     assert "RiskDenied" in text and "rule 'max-order-cost'" in text and "$495" in text
     assert control.startswith("Error executing tool create_order: OrderRejected: buy 500.00 YES")
     assert "did not execute (status canceled, filled 0)" in control and "RiskDenied" not in control
@@ -143,20 +164,41 @@ async def test_daily_cap_and_halt_hold_for_agent_orders(service: TradingService)
     ticker, ask = m["ticker"], m["yes_ask"]
     async with Client(build_server(service)) as c:
         structured(await c.call_tool("tighten_limits", {"max_order_cost": "1", "max_daily_cost": "1"}))
-        first = structured(await c.call_tool("create_order", {"ticker": ticker, "outcome": "yes", "action": "buy",
-                                                              "count": 1, "price": ask}))
+        first = structured(
+            await c.call_tool(
+                "create_order", {"ticker": ticker, "outcome": "yes", "action": "buy", "count": 1, "price": ask}
+            )
+        )
         assert first["order"]["filled_count"] == "1.00"
-        second = error_text(await c.call_tool("create_order", {"ticker": ticker, "outcome": "yes", "action": "buy",
-                                                               "count": 1, "price": ask, "client_order_id": "b2"}))
+        second = error_text(
+            await c.call_tool(
+                "create_order",
+                {
+                    "ticker": ticker,
+                    "outcome": "yes",
+                    "action": "buy",
+                    "count": 1,
+                    "price": ask,
+                    "client_order_id": "b2",
+                },
+            )
+        )
         assert "rule 'max-daily-cost'" in second
 
         structured(await c.call_tool("halt", {"reason": "enough"}))
-        opening = error_text(await c.call_tool("create_order", {"ticker": ticker, "outcome": "no", "action": "buy",
-                                                                "count": 2, "price": m["no_ask"]}))
+        opening = error_text(
+            await c.call_tool(
+                "create_order", {"ticker": ticker, "outcome": "no", "action": "buy", "count": 2, "price": m["no_ask"]}
+            )
+        )
         assert "rule 'halted'" in opening
         # selling the YES contract held only reduces risk, so it passes while HALTED
-        reducing = structured(await c.call_tool("create_order", {"ticker": ticker, "outcome": "yes", "action": "sell",
-                                                                 "count": 1, "price": m["yes_bid"]}))
+        reducing = structured(
+            await c.call_tool(
+                "create_order",
+                {"ticker": ticker, "outcome": "yes", "action": "sell", "count": 1, "price": m["yes_bid"]},
+            )
+        )
         assert reducing["order"]["action"] == "sell"
         profile = (await c.read_resource("kalashi://profile")).contents[0].text
     assert '"trading_state": "HALTED"' in profile and "MCP: enough" in profile
@@ -179,23 +221,28 @@ async def test_limits_only_tighten(service: TradingService) -> None:
     assert '"kind": "metrics"' in metrics
 
 
-@pytest.mark.parametrize(("args", "expect"), [
-    ({"ticker": "KX-NOPE", "outcome": "yes", "action": "buy", "count": 1, "price": "0.50"}, "NotFound: no market"),
-    ({"ticker": "../etc", "outcome": "yes", "action": "buy", "count": 1, "price": "0.50"}, "validation error"),
-    ({"ticker": None, "outcome": "yes", "action": "buy", "count": 1, "price": "0.50"}, "ticker"),  # missing
-    ({"outcome": "maybe", "action": "buy", "count": 1, "price": "0.50"}, "outcome"),
-    ({"outcome": "yes", "action": "short", "count": 1, "price": "0.50"}, "action"),
-    ({"outcome": "yes", "action": "buy", "count": "1.001", "price": "0.50"}, "2 decimal places"),
-    ({"outcome": "yes", "action": "buy", "count": 0, "price": "0.50"}, "greater than 0"),
-    ({"outcome": "yes", "action": "buy", "count": "NaN", "price": "0.50"}, "finite number"),
-    ({"outcome": "yes", "action": "buy", "count": 1, "price": "1.00"}, "less than 1"),
-    ({"outcome": "yes", "action": "buy", "count": 1, "price": "0.12345"}, "4 decimal places"),
-    ({"outcome": "yes", "action": "buy", "count": 1, "price": "0.505"}, "not on"),  # off the cent grid
-    ({"outcome": "yes", "action": "buy", "count": 1, "price": "0.50", "time_in_force": "gtd"}, "time_in_force"),
-    ({"outcome": "yes", "action": "buy", "count": 1, "price": "0.50", "client_order_id": "x" * 65}, "client_order_id"),
-])
-async def test_bad_order_arguments_are_tool_errors(service: TradingService, args: dict[str, Any],
-                                                   expect: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        ({"ticker": "KX-NOPE", "outcome": "yes", "action": "buy", "count": 1, "price": "0.50"}, "NotFound: no market"),
+        ({"ticker": "../etc", "outcome": "yes", "action": "buy", "count": 1, "price": "0.50"}, "validation error"),
+        ({"ticker": None, "outcome": "yes", "action": "buy", "count": 1, "price": "0.50"}, "ticker"),  # missing
+        ({"outcome": "maybe", "action": "buy", "count": 1, "price": "0.50"}, "outcome"),
+        ({"outcome": "yes", "action": "short", "count": 1, "price": "0.50"}, "action"),
+        ({"outcome": "yes", "action": "buy", "count": "1.001", "price": "0.50"}, "2 decimal places"),
+        ({"outcome": "yes", "action": "buy", "count": 0, "price": "0.50"}, "greater than 0"),
+        ({"outcome": "yes", "action": "buy", "count": "NaN", "price": "0.50"}, "finite number"),
+        ({"outcome": "yes", "action": "buy", "count": 1, "price": "1.00"}, "less than 1"),
+        ({"outcome": "yes", "action": "buy", "count": 1, "price": "0.12345"}, "4 decimal places"),
+        ({"outcome": "yes", "action": "buy", "count": 1, "price": "0.505"}, "not on"),  # off the cent grid
+        ({"outcome": "yes", "action": "buy", "count": 1, "price": "0.50", "time_in_force": "gtd"}, "time_in_force"),
+        (
+            {"outcome": "yes", "action": "buy", "count": 1, "price": "0.50", "client_order_id": "x" * 65},
+            "client_order_id",
+        ),
+    ],
+)
+async def test_bad_order_arguments_are_tool_errors(service: TradingService, args: dict[str, Any], expect: str) -> None:
     args = {k: v for k, v in {"ticker": liquid_market(service)["ticker"], **args}.items() if v is not None}
     async with Client(build_server(service)) as c:
         text = error_text(await c.call_tool("create_order", args))
@@ -203,19 +250,22 @@ async def test_bad_order_arguments_are_tool_errors(service: TradingService, args
     assert service.journal.intents() == []  # nothing was journaled, let alone sent
 
 
-@pytest.mark.parametrize(("tool", "args", "expect"), [
-    ("get_market", {"ticker": "KX-NOPE"}, "NotFound"),
-    ("get_market", {}, "ticker"),
-    ("get_markets", {"limit": 0}, "greater than or equal to 1"),
-    ("get_event", {"event_ticker": "KX-NOPE"}, "NotFound"),
-    ("get_orderbook", {"ticker": "KX-NOPE"}, "NotFound"),
-    ("get_orders", {"status": "lost"}, "status"),
-    ("cancel_order", {"order_id": "nope-1"}, "NotFound"),
-    ("analyze", {"fair": {"KX-A": 1.5}}, "less than 1"),
-    ("scan", {"limit": "many"}, "valid integer"),
-    ("halt", {"reason": ""}, "at least 1 character"),
-    ("no_such_tool", {}, "Unknown tool"),
-])
+@pytest.mark.parametrize(
+    ("tool", "args", "expect"),
+    [
+        ("get_market", {"ticker": "KX-NOPE"}, "NotFound"),
+        ("get_market", {}, "ticker"),
+        ("get_markets", {"limit": 0}, "greater than or equal to 1"),
+        ("get_event", {"event_ticker": "KX-NOPE"}, "NotFound"),
+        ("get_orderbook", {"ticker": "KX-NOPE"}, "NotFound"),
+        ("get_orders", {"status": "lost"}, "status"),
+        ("cancel_order", {"order_id": "nope-1"}, "NotFound"),
+        ("analyze", {"fair": {"KX-A": 1.5}}, "less than 1"),
+        ("scan", {"limit": "many"}, "valid integer"),
+        ("halt", {"reason": ""}, "at least 1 character"),
+        ("no_such_tool", {}, "Unknown tool"),
+    ],
+)
 async def test_bad_arguments_on_reads(service: TradingService, tool: str, args: dict[str, Any], expect: str) -> None:
     async with Client(build_server(service)) as c:
         assert expect in error_text(await c.call_tool(tool, args))
@@ -223,8 +273,14 @@ async def test_bad_arguments_on_reads(service: TradingService, tool: str, args: 
 
 async def test_duplicate_client_order_id_is_not_sent_twice(service: TradingService) -> None:
     m = liquid_market(service)
-    args = {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": m["yes_ask"],
-            "client_order_id": "once-only"}
+    args = {
+        "ticker": m["ticker"],
+        "outcome": "yes",
+        "action": "buy",
+        "count": 1,
+        "price": m["yes_ask"],
+        "client_order_id": "once-only",
+    }
     async with Client(build_server(service)) as c:
         structured(await c.call_tool("create_order", args))
         again = error_text(await c.call_tool("create_order", args))
@@ -237,8 +293,11 @@ async def test_read_only_paper_server_refuses_orders(tmp_path: Path) -> None:
     try:
         ticker = liquid_market(svc)["ticker"]
         async with Client(build_server(svc)) as c:
-            text = error_text(await c.call_tool("create_order", {"ticker": ticker, "outcome": "yes", "action": "buy",
-                                                                 "count": 1, "price": "0.50"}))
+            text = error_text(
+                await c.call_tool(
+                    "create_order", {"ticker": ticker, "outcome": "yes", "action": "buy", "count": 1, "price": "0.50"}
+                )
+            )
             structured(await c.call_tool("halt", {}))  # braking is always allowed
         assert "ConsentError" in text and "--allow-trading" in text
         assert svc.journal.intents() == [] and svc.broker.orders() == []
@@ -272,8 +331,11 @@ async def test_real_account_without_allow_trading_refuses_orders_but_halts() -> 
     server = build_server(stub)  # type: ignore[arg-type]
     assert "create_order is refused" in (server.instructions or "")
     async with Client(server) as c:
-        text = error_text(await c.call_tool("create_order", {"ticker": "KXBTC-1", "outcome": "yes", "action": "buy",
-                                                             "count": 1, "price": "0.50"}))
+        text = error_text(
+            await c.call_tool(
+                "create_order", {"ticker": "KXBTC-1", "outcome": "yes", "action": "buy", "count": 1, "price": "0.50"}
+            )
+        )
         structured(await c.call_tool("halt", {"reason": "stop"}))
     assert "ConsentError" in text and "--allow-trading" in text and "demo account" in text and "--demo" in text
     assert stub.halts == ["MCP: stop"]
@@ -287,8 +349,11 @@ async def test_positions_name_markets_the_journal_never_analysed(service: Tradin
     ticker = m["ticker"]
     assert ticker not in service.journal.market_meta()
     async with Client(build_server(service)) as c:
-        structured(await c.call_tool("create_order", {"ticker": ticker, "outcome": "no", "action": "buy", "count": 1,
-                                                      "price": m["no_ask"]}))
+        structured(
+            await c.call_tool(
+                "create_order", {"ticker": ticker, "outcome": "no", "action": "buy", "count": 1, "price": m["no_ask"]}
+            )
+        )
         positions = structured(await c.call_tool("get_positions", {}))["positions"]
     assert [p["ticker"] for p in positions] == [ticker]
     assert m["title"] and positions[0]["title"] == m["title"]
@@ -325,8 +390,16 @@ async def test_get_metrics_and_the_dashboard_state_show_the_same_pnl(service: Tr
         got = structured(await c.call_tool("get_metrics", {}))
     state = service.read.state()
     shown = state["metrics"]
-    for key in ("trades", "realized_pnl", "unrealized_pnl", "equity", "equity_marked", "equity_settled",
-                "per_strategy", "performance"):
+    for key in (
+        "trades",
+        "realized_pnl",
+        "unrealized_pnl",
+        "equity",
+        "equity_marked",
+        "equity_settled",
+        "per_strategy",
+        "performance",
+    ):
         assert got[key] == shown[key], key
     assert got["per_strategy"], "the loop traded"
     for s in got["per_strategy"].values():

@@ -51,14 +51,17 @@ async def test_trader_tools_on_demo_against_sim_exchange(demo_service: TradingSe
     assert (theirs.price, theirs.initial_count, theirs.status) == (ours.price, ours.initial_count, ours.status)
 
 
-async def test_trader_tools_over_stdio_against_sim_exchange(simx: SimExchangeServer, simx_key: DemoKey,
-                                                            tmp_path: Path) -> None:
+async def test_trader_tools_over_stdio_against_sim_exchange(
+    simx: SimExchangeServer, simx_key: DemoKey, tmp_path: Path
+) -> None:
     """`kalashi mcp-serve --demo --allow-trading` as a real subprocess, trading on the simulator over loopback."""
     journal = tmp_path / "demo.sqlite"
     cmd = kalashi_command()
-    params = StdioServerParameters(command=cmd[0], args=[*cmd[1:], "mcp-serve", "--demo", "--allow-trading",
-                                                         "--journal", str(journal)],
-                                   env={**child_env(tmp_path / "home"), **simx_env(simx, simx_key)})
+    params = StdioServerParameters(
+        command=cmd[0],
+        args=[*cmd[1:], "mcp-serve", "--demo", "--allow-trading", "--journal", str(journal)],
+        env={**child_env(tmp_path / "home"), **simx_env(simx, simx_key)},
+    )
     async with Client(params, read_timeout_seconds=WAIT) as c:
         assert c.instructions is not None and "Account: demo" in c.instructions
         assert {t.name for t in (await c.list_tools()).tools} == set(TOOL_NAMES)
@@ -95,8 +98,9 @@ async def test_resource_templates_and_prompts(service: TradingService) -> None:
     assert [a.name for a in prompts["find_arbitrage"].arguments or []] == ["event_ticker"]
     assert market["ticker"] == m["ticker"] and market["data_source"]["kind"] == "sim" and "depth" in market
     assert event["event_ticker"] == m["event_ticker"] and m["ticker"] in {x["ticker"] for x in event["markets"]}
-    text = {name: p.messages[0].content.text for name, p in (("review", review), ("arbitrage", arbitrage),
-                                                               ("brief", brief))}
+    text = {
+        name: p.messages[0].content.text for name, p in (("review", review), ("arbitrage", arbitrage), ("brief", brief))
+    }
     assert "paper account: $100.0000 available" in text["review"] and "0 open position(s)" in text["review"]
     assert m["event_ticker"] in text["arbitrage"] and "SIMULATED market data" in text["arbitrage"]
     assert m["ticker"] in text["brief"] and "get_candlesticks" in text["brief"]
@@ -112,11 +116,24 @@ async def test_an_amended_paper_order_survives_a_restart(tmp_path: Path) -> None
         m = two_sided(first.read.markets(limit=300))
         below = fmt_price(Price(parse_price(m["yes_bid"]) - 300))
         async with Client(build_server(first)) as c:
-            oid = structured(await c.call_tool("create_order", {
-                "ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": m["yes_bid"],
-                "time_in_force": "good_till_canceled"}))["order"]["order_id"]
-            structured(await c.call_tool("amend_order", {"order_id": oid, "yes_price": below, "count": 2,
-                                                         "client_order_id": "renamed-1"}))
+            oid = structured(
+                await c.call_tool(
+                    "create_order",
+                    {
+                        "ticker": m["ticker"],
+                        "outcome": "yes",
+                        "action": "buy",
+                        "count": 1,
+                        "price": m["yes_bid"],
+                        "time_in_force": "good_till_canceled",
+                    },
+                )
+            )["order"]["order_id"]
+            structured(
+                await c.call_tool(
+                    "amend_order", {"order_id": oid, "yes_price": below, "count": 2, "client_order_id": "renamed-1"}
+                )
+            )
     finally:
         first.close()
     second = TradingService("default", source=SIM, journal_path=path)
@@ -133,8 +150,9 @@ def test_an_amend_that_never_arrived_is_never_resent_as_an_order(service: Tradin
     from kalashi_cli.stages.order import AMEND_PREFIX
 
     m = two_sided(service.read.markets(limit=300))
-    intent = OrderIntent("lost-amend-1", m["ticker"], "bid", parse_price(m["yes_bid"]), Count(100),
-                         time_in_force="good_till_canceled")
+    intent = OrderIntent(
+        "lost-amend-1", m["ticker"], "bid", parse_price(m["yes_bid"]), Count(100), time_in_force="good_till_canceled"
+    )
     service.journal.record_intent(intent, strategy="manual", opportunity_id=f"{AMEND_PREFIX}some-order")
     service.journal.set_intent_status("lost-amend-1", IntentStatus.NEVER_SENT, detail="test")
     ex, _ = service.commands._executor()
@@ -147,12 +165,21 @@ async def test_a_batch_meets_the_limits_as_its_earlier_orders_left_them(service:
     """Each order of a batch passes the gate on its own: the third resting order hits a cap of two."""
     m = two_sided(service.read.markets(limit=300))
     below = fmt_price(Price(parse_price(m["yes_bid"]) - 200))
-    order = {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": 1, "price": below,
-             "time_in_force": "good_till_canceled"}
+    order = {
+        "ticker": m["ticker"],
+        "outcome": "yes",
+        "action": "buy",
+        "count": 1,
+        "price": below,
+        "time_in_force": "good_till_canceled",
+    }
     async with Client(build_server(service)) as c:
         structured(await c.call_tool("tighten_limits", {"max_open_orders": 2}))
-        batch = structured(await c.call_tool("batch_create_orders", {"orders": [
-            {**order, "client_order_id": f"cap-{i}"} for i in range(3)]}))
+        batch = structured(
+            await c.call_tool(
+                "batch_create_orders", {"orders": [{**order, "client_order_id": f"cap-{i}"} for i in range(3)]}
+            )
+        )
     assert (batch["placed"], batch["failed"]) == (2, 1)
     assert [x["ok"] for x in batch["results"]] == [True, True, False]
     assert "RiskDenied" in batch["results"][2]["error"] and "max-open-orders" in batch["results"][2]["error"]
@@ -166,12 +193,20 @@ async def test_an_amend_is_weighed_as_the_order_it_makes_not_on_top_of_itself(se
     m = two_sided(service.read.markets(limit=300))
     below = parse_price(m["yes_bid"]) - 200
     count = 5 * 10_000 // below  # about $5 of YES
-    order = {"ticker": m["ticker"], "outcome": "yes", "action": "buy", "count": count, "price": fmt_price(Price(below)),
-             "time_in_force": "good_till_canceled"}
+    order = {
+        "ticker": m["ticker"],
+        "outcome": "yes",
+        "action": "buy",
+        "count": count,
+        "price": fmt_price(Price(below)),
+        "time_in_force": "good_till_canceled",
+    }
     async with Client(build_server(service)) as c:
         structured(await c.call_tool("tighten_limits", {"max_order_cost": "8", "max_daily_cost": "8"}))
         oid = structured(await c.call_tool("create_order", {**order, "client_order_id": "w-1"}))["order"]["order_id"]
         again = await c.call_tool("create_order", {**order, "client_order_id": "w-2"})
-        amended = structured(await c.call_tool("amend_order", {"order_id": oid, "yes_price": fmt_price(Price(below - 100))}))
+        amended = structured(
+            await c.call_tool("amend_order", {"order_id": oid, "yes_price": fmt_price(Price(below - 100))})
+        )
     assert again.is_error and "max-daily-cost" in again.content[0].text
     assert amended["order"]["yes_price"] == fmt_price(Price(below - 100)) and amended["order"]["status"] == "resting"

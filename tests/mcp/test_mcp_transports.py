@@ -38,9 +38,11 @@ def test_sdk_import_is_not_shadowed_by_our_package() -> None:
 
 async def test_stdio_session_with_a_real_subprocess(tmp_path: Path) -> None:
     cmd = kalashi_command()
-    params = StdioServerParameters(command=cmd[0], args=[*cmd[1:], "mcp-serve", "--source", SIM, "--journal",
-                                                         str(tmp_path / "j.sqlite")],
-                                   env=child_env(tmp_path / "home"))
+    params = StdioServerParameters(
+        command=cmd[0],
+        args=[*cmd[1:], "mcp-serve", "--source", SIM, "--journal", str(tmp_path / "j.sqlite")],
+        env=child_env(tmp_path / "home"),
+    )
     # legacy: the initialize handshake, as today's desktop clients do it
     async with Client(params, read_timeout_seconds=WAIT, mode="legacy") as c:
         assert c.server_info is not None and c.server_info.name == "kalashi"
@@ -48,8 +50,15 @@ async def test_stdio_session_with_a_real_subprocess(tmp_path: Path) -> None:
         names = {t.name for t in (await c.list_tools()).tools}
         balance = structured(await c.call_tool("get_balance", {}))
     assert names == set(TOOL_NAMES)
-    assert balance == {"mode": "paper", "balance": "100.0000", "cash": "100.0000", "equity": "100.0000",
-                       "equity_marked": "0.0000", "equity_settled": "100.0000", "starting_balance": "100.0000"}
+    assert balance == {
+        "mode": "paper",
+        "balance": "100.0000",
+        "cash": "100.0000",
+        "equity": "100.0000",
+        "equity_marked": "0.0000",
+        "equity_settled": "100.0000",
+        "starting_balance": "100.0000",
+    }
 
 
 class HttpServer:
@@ -57,10 +66,25 @@ class HttpServer:
 
     def __init__(self, tmp_path: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         self.proc = subprocess.Popen(
-            [*kalashi_command(), "mcp-serve", "--transport", "http", "--port", "0", "--source", SIM,
-             "--journal", str(tmp_path / "j.sqlite"), *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**child_env(tmp_path / "home"), **(env or {})})
+            [
+                *kalashi_command(),
+                "mcp-serve",
+                "--transport",
+                "http",
+                "--port",
+                "0",
+                "--source",
+                SIM,
+                "--journal",
+                str(tmp_path / "j.sqlite"),
+                *args,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**child_env(tmp_path / "home"), **(env or {})},
+        )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         self.pump = threading.Thread(target=self._pump, daemon=True)
@@ -112,8 +136,10 @@ async def authorized(url: str, token: str) -> AsyncIterator[Client]:
     from mcp.client.streamable_http import streamable_http_client
 
     timeout = httpx2.Timeout(30.0, read=300.0)  # a server may hold a response stream open
-    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=timeout) as http, \
-            Client(streamable_http_client(url, http_client=http), read_timeout_seconds=WAIT) as c:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=timeout) as http,
+        Client(streamable_http_client(url, http_client=http), read_timeout_seconds=WAIT) as c,
+    ):
         yield c
 
 
@@ -127,13 +153,20 @@ async def test_streamable_http_session_with_the_official_client(tmp_path: Path) 
         async with Client(url, read_timeout_seconds=WAIT) as c:
             names = {t.name for t in (await c.list_tools()).tools}
             market = structured(await c.call_tool("get_markets", {"limit": 1}))["markets"][0]
-            refused = {name: error_text(await c.call_tool(name, args)) for name, args in (
-                ("create_order", {"ticker": market["ticker"], **order}), ("cancel_order", {"order_id": "x-1"}),
-                ("tighten_limits", {"max_order_cost": 1}), ("halt", {}),
-                ("batch_create_orders", {"orders": [{"ticker": market["ticker"], **order}]}),
-                ("amend_order", {"order_id": "x-1", "count": 2}), ("decrease_order", {"order_id": "x-1",
-                                                                                      "reduce_by": 1}),
-                ("batch_cancel_orders", {"order_ids": ["x-1"]}), ("cancel_all_orders", {}))}
+            refused = {
+                name: error_text(await c.call_tool(name, args))
+                for name, args in (
+                    ("create_order", {"ticker": market["ticker"], **order}),
+                    ("cancel_order", {"order_id": "x-1"}),
+                    ("tighten_limits", {"max_order_cost": 1}),
+                    ("halt", {}),
+                    ("batch_create_orders", {"orders": [{"ticker": market["ticker"], **order}]}),
+                    ("amend_order", {"order_id": "x-1", "count": 2}),
+                    ("decrease_order", {"order_id": "x-1", "reduce_by": 1}),
+                    ("batch_cancel_orders", {"order_ids": ["x-1"]}),
+                    ("cancel_all_orders", {}),
+                )
+            }
         async with authorized(url, "wrong-" + token) as c:
             wrong = error_text(await c.call_tool("halt", {}))
         async with authorized(url, token) as c:
@@ -171,9 +204,19 @@ async def test_verbose_logs_every_tool_call_on_one_line_without_secrets(tmp_path
         async with authorized(url, token) as c:
             structured(await c.call_tool("get_balance", {}))
             market = structured(await c.call_tool("get_markets", {"limit": 1}))["markets"][0]
-            refused = error_text(await c.call_tool("create_order", {
-                "ticker": market["ticker"], "outcome": "yes", "action": "sell", "count": 500, "price": "0.01",
-                "client_order_id": "value-that-must-not-be-logged"}))
+            refused = error_text(
+                await c.call_tool(
+                    "create_order",
+                    {
+                        "ticker": market["ticker"],
+                        "outcome": "yes",
+                        "action": "sell",
+                        "count": 500,
+                        "price": "0.01",
+                        "client_order_id": "value-that-must-not-be-logged",
+                    },
+                )
+            )
             structured(await c.call_tool("halt", {"reason": "another value never logged"}))
             # calls the SDK refuses before the tool runs are logged too (an unknown name only counted)
             error_text(await c.call_tool("get_markets", {"limit": 0, "secret_looking_key": "x"}))
@@ -188,9 +231,14 @@ async def test_verbose_logs_every_tool_call_on_one_line_without_secrets(tmp_path
     parsed = [shape.match(line) for line in calls]
     assert all(parsed), calls
     assert [(m.group(1), m.group(2)) for m in parsed if m] == [
-        ("get_balance", "ok"), ("get_markets", "ok"), ("create_order", "error RiskDenied"), ("halt", "ok"),
-        ("get_markets", "error InvalidArguments"), ("no_such_tool", "error UnknownTool"),
-        ("cancel_all_orders", "error Unauthorized")]
+        ("get_balance", "ok"),
+        ("get_markets", "ok"),
+        ("create_order", "error RiskDenied"),
+        ("halt", "ok"),
+        ("get_markets", "error InvalidArguments"),
+        ("no_such_tool", "error UnknownTool"),
+        ("cancel_all_orders", "error Unauthorized"),
+    ]
     assert calls[4].endswith("(limit, 1 unknown)") and calls[5].endswith("(no arguments)")
     assert "client_order_id" in calls[2] and "ticker" in calls[2]  # the names of the arguments given …
     everything = "".join(server.seen)
@@ -201,9 +249,23 @@ async def test_verbose_logs_every_tool_call_on_one_line_without_secrets(tmp_path
 
 def test_a_weak_token_is_refused(tmp_path: Path) -> None:
     # a subprocess with a bound: a server that did start would serve until killed
-    res = subprocess.run([*kalashi_command(), "mcp-serve", "--transport", "http", "--port", "0", "--journal",
-                          str(tmp_path / "j.sqlite")], capture_output=True, text=True, timeout=WAIT,
-                         stdin=subprocess.DEVNULL, env={**child_env(tmp_path / "home"), "KALASHI_MCP_TOKEN": "short"})
+    res = subprocess.run(
+        [
+            *kalashi_command(),
+            "mcp-serve",
+            "--transport",
+            "http",
+            "--port",
+            "0",
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        stdin=subprocess.DEVNULL,
+        env={**child_env(tmp_path / "home"), "KALASHI_MCP_TOKEN": "short"},
+    )
     assert res.returncode == 2 and "KALASHI_MCP_TOKEN must be at least 16 characters" in res.stderr
 
 
@@ -214,9 +276,17 @@ def test_host_header_of_another_site_is_rejected(tmp_path: Path) -> None:
     server = HttpServer(tmp_path)
     try:
         url = server.endpoint()
-        r = httpx.post(url, headers={"Host": "evil.example", "Content-Type": "application/json",
-                                     "Accept": "application/json, text/event-stream"},
-                       content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}', timeout=WAIT, trust_env=False)
+        r = httpx.post(
+            url,
+            headers={
+                "Host": "evil.example",
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+            },
+            content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+            timeout=WAIT,
+            trust_env=False,
+        )
     finally:
         server.stop()
     assert r.status_code in (400, 403, 421)
@@ -245,8 +315,9 @@ def test_demo_without_a_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_real_account_is_never_served_beyond_loopback(tmp_path: Path) -> None:
-    code, err = run(["mcp-serve", "--demo", "--transport", "http", "--host", "0.0.0.0", "--journal",
-                     str(tmp_path / "j.sqlite")])
+    code, err = run(
+        ["mcp-serve", "--demo", "--transport", "http", "--host", "0.0.0.0", "--journal", str(tmp_path / "j.sqlite")]
+    )
     assert code == 2 and "no authentication" in err
 
 
@@ -263,12 +334,15 @@ def test_help_has_an_example() -> None:
     assert res.exit_code == 0 and '"args": ["mcp-serve"]' in res.stdout and "--allow-trading" in res.stdout
 
 
-@pytest.mark.parametrize(("host", "allowed"), [
-    ("127.0.0.1", {"127.0.0.1:*", "localhost:*", "[::1]:*"}),
-    ("::1", {"127.0.0.1:*", "localhost:*", "[::1]:*"}),
-    ("127.0.0.2", {"127.0.0.2:*", "127.0.0.1:*", "localhost:*", "[::1]:*"}),
-    ("192.168.1.5", {"192.168.1.5:*"}),
-])
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("127.0.0.1", {"127.0.0.1:*", "localhost:*", "[::1]:*"}),
+        ("::1", {"127.0.0.1:*", "localhost:*", "[::1]:*"}),
+        ("127.0.0.2", {"127.0.0.2:*", "127.0.0.1:*", "localhost:*", "[::1]:*"}),
+        ("192.168.1.5", {"192.168.1.5:*"}),
+    ],
+)
 def test_dns_rebinding_protection_names_the_bound_host(host: str, allowed: set[str]) -> None:
     settings = transport_security(host)
     assert settings is not None and settings.enable_dns_rebinding_protection

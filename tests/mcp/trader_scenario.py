@@ -22,17 +22,38 @@ from kalashi_cli.money import Price, fmt_price, parse_price
 from kalashi_cli.service import TradingService
 
 #: the tools the scenario calls (each test checks it called them all)
-TRADER_TOOLS = {"get_order", "amend_order", "decrease_order", "batch_create_orders", "batch_cancel_orders",
-                "cancel_all_orders", "get_queue_position", "get_candlesticks", "get_trades", "get_events",
-                "get_series", "get_exchange_status", "get_schedule", "get_account_limits", "create_order",
-                "get_orders", "get_markets"}
+TRADER_TOOLS = {
+    "get_order",
+    "amend_order",
+    "decrease_order",
+    "batch_create_orders",
+    "batch_cancel_orders",
+    "cancel_all_orders",
+    "get_queue_position",
+    "get_candlesticks",
+    "get_trades",
+    "get_events",
+    "get_series",
+    "get_exchange_status",
+    "get_schedule",
+    "get_account_limits",
+    "create_order",
+    "get_orders",
+    "get_markets",
+}
 
 
 def two_sided(markets: list[dict[str, Any]]) -> dict[str, Any]:
     """A market quoted on both sides, on the cent grid, with room two ticks under the bid."""
     for m in markets:
-        if m["yes_bid"] and m["yes_ask"] and m["price_ranges"][0]["step"] == "0.0100" and len(m["price_ranges"]) == 1 \
-                and Decimal("0.10") <= Decimal(m["yes_bid"]) <= Decimal("0.80") and Decimal(m["yes_bid_size"]) > 0:
+        if (
+            m["yes_bid"]
+            and m["yes_ask"]
+            and m["price_ranges"][0]["step"] == "0.0100"
+            and len(m["price_ranges"]) == 1
+            and Decimal("0.10") <= Decimal(m["yes_bid"]) <= Decimal("0.80")
+            and Decimal(m["yes_bid_size"]) > 0
+        ):
             return m
     raise AssertionError("no two-sided market on the cent grid")
 
@@ -54,8 +75,16 @@ async def run_scenario(c: Client) -> dict[str, Any]:
     below = fmt_price(Price(parse_price(bid) - 200))  # two ticks under the best bid
 
     # a bid at the best bid rests behind what is already there
-    placed = await call("create_order", ticker=t, outcome="yes", action="buy", count=2, price=bid,
-                        time_in_force="good_till_canceled", client_order_id="scn-rest-1")
+    placed = await call(
+        "create_order",
+        ticker=t,
+        outcome="yes",
+        action="buy",
+        count=2,
+        price=bid,
+        time_in_force="good_till_canceled",
+        client_order_id="scn-rest-1",
+    )
     oid = placed["order"]["order_id"]
     got = (await call("get_order", order_id=oid))["order"]
     queue = await call("get_queue_position", order_id=oid)
@@ -71,12 +100,30 @@ async def run_scenario(c: Client) -> dict[str, Any]:
     all_queues = await call("get_queue_position", ticker=t)
 
     # a batch: each order through the gate on its own (the second sells YES cheap: $495 of NO)
-    batch = await call("batch_create_orders", orders=[
-        {"ticker": t, "outcome": "yes", "action": "buy", "count": 1, "price": below,
-         "time_in_force": "good_till_canceled", "client_order_id": "scn-batch-0"},
-        {"ticker": t, "outcome": "yes", "action": "sell", "count": 500, "price": "0.01"},
-        {"ticker": t, "outcome": "no", "action": "buy", "count": 1, "price": fmt_price(Price(parse_price(m["no_bid"]) - 200)),
-         "time_in_force": "good_till_canceled", "client_order_id": "scn-batch-2"}])
+    batch = await call(
+        "batch_create_orders",
+        orders=[
+            {
+                "ticker": t,
+                "outcome": "yes",
+                "action": "buy",
+                "count": 1,
+                "price": below,
+                "time_in_force": "good_till_canceled",
+                "client_order_id": "scn-batch-0",
+            },
+            {"ticker": t, "outcome": "yes", "action": "sell", "count": 500, "price": "0.01"},
+            {
+                "ticker": t,
+                "outcome": "no",
+                "action": "buy",
+                "count": 1,
+                "price": fmt_price(Price(parse_price(m["no_bid"]) - 200)),
+                "time_in_force": "good_till_canceled",
+                "client_order_id": "scn-batch-2",
+            },
+        ],
+    )
     resting = await call("get_orders", status="resting", ticker=t, limit=2)
     second_page = await call("get_orders", status="resting", ticker=t, limit=2, cursor=resting["cursor"])
     batch_ids = [r["order"]["order_id"] for r in batch["results"] if r["ok"]]
@@ -95,13 +142,38 @@ async def run_scenario(c: Client) -> dict[str, Any]:
     status = await call("get_exchange_status")
     schedule = await call("get_schedule")
     limits = await call("get_account_limits")
-    return {"called": called, "market": m, "order_id": oid, "placed": placed, "got": got, "queue": queue,
-            "repriced": repriced, "grown": grown, "too_big": too_big, "same": same, "decreased": decreased,
-            "neither": neither, "all_queues": all_queues, "batch": batch, "resting": resting,
-            "second_page": second_page, "cancelled": cancelled, "cancel_all": cancel_all, "trades": trades,
-            "candles": candles, "word": word, "found": found, "by_category": by_category,
-            "other_category": other_category, "first_events": first_events, "series": series,
-            "status": status, "schedule": schedule, "limits": limits, "below": below}
+    return {
+        "called": called,
+        "market": m,
+        "order_id": oid,
+        "placed": placed,
+        "got": got,
+        "queue": queue,
+        "repriced": repriced,
+        "grown": grown,
+        "too_big": too_big,
+        "same": same,
+        "decreased": decreased,
+        "neither": neither,
+        "all_queues": all_queues,
+        "batch": batch,
+        "resting": resting,
+        "second_page": second_page,
+        "cancelled": cancelled,
+        "cancel_all": cancel_all,
+        "trades": trades,
+        "candles": candles,
+        "word": word,
+        "found": found,
+        "by_category": by_category,
+        "other_category": other_category,
+        "first_events": first_events,
+        "series": series,
+        "status": status,
+        "schedule": schedule,
+        "limits": limits,
+        "below": below,
+    }
 
 
 def check_scenario(r: dict[str, Any], svc: TradingService) -> None:
@@ -142,7 +214,6 @@ def check_answers(r: dict[str, Any]) -> None:
     assert r["decreased"]["remaining"] == "2.00" and r["decreased"]["reduced_by"] == "1.00"
     assert "exactly one of reduce_by and reduce_to" in r["neither"]
     assert [x["order_id"] for x in r["all_queues"]["queue_positions"]] == [oid]
-
 
     b = r["batch"]
     assert (b["placed"], b["failed"]) == (2, 1)

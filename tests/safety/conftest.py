@@ -84,8 +84,12 @@ def engine_truth(sim: Sim) -> tuple[list[ExchangeOrder], list[ExchangeFill], lis
     def read() -> tuple[list[ExchangeOrder], list[ExchangeFill], list[MarketPosition], int]:
         x = sim.exchange
         e = x.engine  # the engine numbers its objects; clients see them under public UUIDs
-        return ([x.public_order(o) for o in e.orders(acct)], [x.public_fill(f) for f in e.fills(acct)],
-                [p for p in e.positions(acct) if p.position], e.cash(acct))
+        return (
+            [x.public_order(o) for o in e.orders(acct)],
+            [x.public_fill(f) for f in e.fills(acct)],
+            [p for p in e.positions(acct) if p.position],
+            e.cash(acct),
+        )
 
     return sim.call(read)
 
@@ -105,8 +109,9 @@ def listed_client_order_ids(sim: Sim) -> Counter[str]:
                 return ids
 
 
-def prove_journal_equals_exchange(sim: Sim, journal: Journal, broker: KalshiBroker, *,
-                                  foreign: frozenset[str] = frozenset()) -> dict[str, int]:
+def prove_journal_equals_exchange(
+    sim: Sim, journal: Journal, broker: KalshiBroker, *, foreign: frozenset[str] = frozenset()
+) -> dict[str, int]:
     """Reconcile once more (faults off, market still), then assert the journal is the exchange; return counts.
 
     ``foreign``: client_order_ids a test placed on the exchange behind the journal's back
@@ -125,8 +130,10 @@ def prove_journal_equals_exchange(sim: Sim, journal: Journal, broker: KalshiBrok
     assert not open_intents, f"intents without a final answer: {open_intents}"
     on_exchange = {o.client_order_id for o in orders} - foreign
     acked = {c for c, i in intents.items() if i.status == "acked"} - journal.superseded_intents()
-    assert on_exchange == acked, (f"on the exchange but not acked: {sorted(on_exchange - acked)[:5]}; "
-                                  f"acked but not on the exchange: {sorted(acked - on_exchange)[:5]}")
+    assert on_exchange == acked, (
+        f"on the exchange but not acked: {sorted(on_exchange - acked)[:5]}; "
+        f"acked but not on the exchange: {sorted(acked - on_exchange)[:5]}"
+    )
 
     ex_fills = {f.fill_id: f for f in fills}
     j_fills = {f.fill_id: f for f in journal.fills()}
@@ -139,7 +146,13 @@ def prove_journal_equals_exchange(sim: Sim, journal: Journal, broker: KalshiBrok
     for fid, f in ex_fills.items():
         g = j_fills[fid]
         assert (g.order_id, g.ticker, g.side, g.price, g.count, g.fee) == (
-            f.order_id, f.ticker, f.side, f.price, f.count, f.fee), fid
+            f.order_id,
+            f.ticker,
+            f.side,
+            f.price,
+            f.count,
+            f.fee,
+        ), fid
 
     mine = {o.order_id: o for o in journal.orders()}
     for o in orders:
@@ -155,8 +168,13 @@ def prove_journal_equals_exchange(sim: Sim, journal: Journal, broker: KalshiBrok
     assert rep.balance_drift is None and not rep.position_drift
     audit = sim.control.post("audit").json()
     assert audit == {"ok": True}, audit
-    return {"orders_on_exchange": len(orders), "fills": len(fills), "duplicates": len(duplicates), "lost_fills": len(lost),
-            "open_positions": len(positions)}
+    return {
+        "orders_on_exchange": len(orders),
+        "fills": len(fills),
+        "duplicates": len(duplicates),
+        "lost_fills": len(lost),
+        "open_positions": len(positions),
+    }
 
 
 # --------------------------------------------------------------------------- counts

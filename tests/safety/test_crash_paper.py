@@ -31,8 +31,20 @@ def _kill_and_restart(tmp_path: Path, kills: int, seed: int) -> Path:
     rng = random.Random(seed)
     journal = tmp_path / "journal-paper.sqlite"
     env = {**os.environ, "KALASHI_HOME": str(tmp_path / "home")}
-    cmd = [sys.executable, "-m", "kalashi_cli", "run-loop", "--paper", "--source", SIM, "--interval", "0",
-           "--quiet", "--journal", str(journal)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kalashi_cli",
+        "run-loop",
+        "--paper",
+        "--source",
+        SIM,
+        "--interval",
+        "0",
+        "--quiet",
+        "--journal",
+        str(journal),
+    ]
     for _ in range(kills):
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         assert proc.stdout is not None
@@ -64,12 +76,21 @@ def _assert_journal_equals_exchange(journal_path: Path, counts: Counts) -> None:
         assert len(coids) == len(set(coids)), "an intent reached the exchange twice"
         journal_coids = {i.client_order_id for i in j.intents()}
         assert set(coids) <= journal_coids, "the exchange has an order the journal never intended"
-        acked = {i.client_order_id for i in j.intents(status=IntentStatus.ACKED)} - j.superseded_intents()  # amended: new id
+        acked = {
+            i.client_order_id for i in j.intents(status=IntentStatus.ACKED)
+        } - j.superseded_intents()  # amended: new id
         assert acked == set(coids), "journal and exchange disagree on which intents arrived"
         assert len(j.fills()) > 0, "the loop should have traded at least once"
-        counts.update({"exchange_fills": len(ex_fills), "orders_on_exchange": len(ex_orders),
-                       "intents": len(j.intents()), "iterations": j.last_iteration(),
-                       "duplicates_found": len(coids) - len(set(coids)), "fills_lost": len(ex_fills - j_fills)})
+        counts.update(
+            {
+                "exchange_fills": len(ex_fills),
+                "orders_on_exchange": len(ex_orders),
+                "intents": len(j.intents()),
+                "iterations": j.last_iteration(),
+                "duplicates_found": len(coids) - len(set(coids)),
+                "fills_lost": len(ex_fills - j_fills),
+            }
+        )
     finally:
         broker.close()
         src.close()

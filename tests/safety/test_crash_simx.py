@@ -45,8 +45,13 @@ def ticking_sim(safety_key: DemoKey) -> Iterator[Sim]:
 
 
 def _env(sim: Sim, home: Path) -> dict[str, str]:
-    env = {**os.environ, "KALASHI_HOME": str(home), "KALASHI_EXCHANGE_URL": sim.url,
-           "KALSHI_API_KEY_ID": sim.key.key_id, "KALSHI_PRIVATE_KEY_PATH": str(sim.key.private_key_path)}
+    env = {
+        **os.environ,
+        "KALASHI_HOME": str(home),
+        "KALASHI_EXCHANGE_URL": sim.url,
+        "KALSHI_API_KEY_ID": sim.key.key_id,
+        "KALSHI_PRIVATE_KEY_PATH": str(sim.key.private_key_path),
+    }
     for k in ("KALASHI_WS_URL", "KALSHI_KEY_ENV"):
         env.pop(k, None)
     return env
@@ -61,8 +66,20 @@ def _kill_and_restart(sim: Sim, tmp_path: Path, kills: int, seed: int, counts: C
     # fill while no loop is alive, which is the case this test is about.
     profile = tmp_path / "crash.yaml"
     profile.write_text("name: crash\nexecution:\n  maker_expiry_seconds: 0\n")
-    cmd = [*KALASHI, "run-loop", "--demo", "--source", "kalshi-demo", "--interval", "0", "--quiet",
-           "--profile", str(profile), "--journal", str(journal)]
+    cmd = [
+        *KALASHI,
+        "run-loop",
+        "--demo",
+        "--source",
+        "kalshi-demo",
+        "--interval",
+        "0",
+        "--quiet",
+        "--profile",
+        str(profile),
+        "--journal",
+        str(journal),
+    ]
     for _ in range(kills):
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         assert proc.stdout is not None
@@ -122,13 +139,21 @@ def _prove(sim: Sim, journal_path: Path, counts: Counts) -> None:
     try:
         proof = prove_journal_equals_exchange(sim, j, broker)
         intents = j.intents()
-        counts.update({"iterations": j.last_iteration(), "intents": len(intents),
-                       "orders_on_exchange": proof["orders_on_exchange"], "exchange_fills": proof["fills"],
-                       "duplicates_found": proof["duplicates"], "fills_lost": proof["lost_fills"],
-                       "reconciliations": int(j.get_meta("reconcile_runs", "0") or 0),
-                       "reconcile_corrections": int(j.get_meta("reconcile_corrections", "0") or 0),
-                       "resolved_after_crash": sum(len(e["detail"].get("resolved", []))
-                                                   for e in j.events("reconcile", limit=10_000))})
+        counts.update(
+            {
+                "iterations": j.last_iteration(),
+                "intents": len(intents),
+                "orders_on_exchange": proof["orders_on_exchange"],
+                "exchange_fills": proof["fills"],
+                "duplicates_found": proof["duplicates"],
+                "fills_lost": proof["lost_fills"],
+                "reconciliations": int(j.get_meta("reconcile_runs", "0") or 0),
+                "reconcile_corrections": int(j.get_meta("reconcile_corrections", "0") or 0),
+                "resolved_after_crash": sum(
+                    len(e["detail"].get("resolved", [])) for e in j.events("reconcile", limit=10_000)
+                ),
+            }
+        )
         assert proof["fills"] > 0, "the loop should have traded"
     finally:
         broker.close()

@@ -55,10 +55,16 @@ from .conftest import (
 def roomy_profile() -> Profile:
     """The default profile with limits wide enough that only the protocol decides what is sent."""
     p = load_profile("default")
-    risk = msgspec.structs.replace(p.risk, max_order_cost=Decimal(1000), max_daily_cost=Decimal(1_000_000),
-                                   daily_loss_limit=Decimal(1_000_000), max_open_orders=100_000,
-                                   reducing_drawdown_pct=Decimal("0.99"), max_drawdown_pct=Decimal("0.99"),
-                                   max_consecutive_losses=100_000)
+    risk = msgspec.structs.replace(
+        p.risk,
+        max_order_cost=Decimal(1000),
+        max_daily_cost=Decimal(1_000_000),
+        daily_loss_limit=Decimal(1_000_000),
+        max_open_orders=100_000,
+        reducing_drawdown_pct=Decimal("0.99"),
+        max_drawdown_pct=Decimal("0.99"),
+        max_consecutive_losses=100_000,
+    )
     return msgspec.structs.replace(p, risk=risk)
 
 
@@ -94,8 +100,9 @@ class SubmissionStorm:
         self._portfolio: Portfolio | None = None
         self.late: set[str] = set()
         self.i = 0
-        self.executor = OrderExecutor(self.profile, self.broker, self.journal, self._gate(),
-                                      lambda ts: {t: book_of(sim, t) for t in ts})
+        self.executor = OrderExecutor(
+            self.profile, self.broker, self.journal, self._gate(), lambda ts: {t: book_of(sim, t) for t in ts}
+        )
 
     # -- pieces -------------------------------------------------------------------------
     def _gate(self) -> RiskGate:
@@ -105,8 +112,13 @@ class SubmissionStorm:
 
     def _faults(self, i: int) -> None:
         p = self.plan
-        base = {"seed": p.seed, "lose_order_responses": p.lose_order_responses, "drop_rate": p.drop_rate,
-                "error_rate": p.error_rate, "rate_limit_storm": p.rate_limit_storm}
+        base = {
+            "seed": p.seed,
+            "lose_order_responses": p.lose_order_responses,
+            "drop_rate": p.drop_rate,
+            "error_rate": p.error_rate,
+            "rate_limit_storm": p.rate_limit_storm,
+        }
         phase = i % p.storm_every
         if i >= p.storm_every and phase == 0:
             storm = "rate_limit_storm" if (i // p.storm_every) % 2 else "error_rate"
@@ -199,8 +211,13 @@ class SubmissionStorm:
             self.counts.add("conflict_409_found" if "409" in o.reason else "lost_answer_found_by_lookup")
             assert row.status == "acked"
         elif o.status == "rejected":
-            reason = ("rate_limited_429" if "429" in o.reason else "not_sent_connection_failed"
-                      if "not sent" in o.reason else "rejected_400")
+            reason = (
+                "rate_limited_429"
+                if "429" in o.reason
+                else "not_sent_connection_failed"
+                if "not sent" in o.reason
+                else "rejected_400"
+            )
             self.counts.add(reason)
             assert o.ticker not in self.journal.blocked_tickers() or reason == "rejected_400"
         else:
@@ -268,8 +285,9 @@ class SubmissionStorm:
                 self._deliver_behind_our_back(intent)
             self.executor.gate = gate
             ref = m.yes_ask if intent.side == "bid" else m.yes_bid
-            out, _ = self.executor.send(intent, leg, m, reference=ref or intent.price, strategy="storm",
-                                        ref=f"storm-{self.i}")
+            out, _ = self.executor.send(
+                intent, leg, m, reference=ref or intent.price, strategy="storm", ref=f"storm-{self.i}"
+            )
             self._account(out)
             if self.counts["unknown_outcomes"] or self.counts["sent"] % 50 == 0:
                 self._portfolio = None
@@ -282,11 +300,23 @@ class SubmissionStorm:
     def prove(self) -> None:
         state = self.sim.control.get("state").json()
         faults = state["fault_counts"]
-        self.counts.update({"faults_lost_order_answers": faults["lost_order"], "faults_dropped": faults["drop"],
-                            "faults_5xx": faults["error"], "faults_429": faults["throttle"]})
+        self.counts.update(
+            {
+                "faults_lost_order_answers": faults["lost_order"],
+                "faults_dropped": faults["drop"],
+                "faults_5xx": faults["error"],
+                "faults_429": faults["throttle"],
+            }
+        )
         proof = prove_journal_equals_exchange(self.sim, self.journal, self.broker)
-        self.counts.update({"orders_on_exchange": proof["orders_on_exchange"], "exchange_fills": proof["fills"],
-                            "duplicates_found": proof["duplicates"], "fills_lost": proof["lost_fills"]})
+        self.counts.update(
+            {
+                "orders_on_exchange": proof["orders_on_exchange"],
+                "exchange_fills": proof["fills"],
+                "duplicates_found": proof["duplicates"],
+                "fills_lost": proof["lost_fills"],
+            }
+        )
         for coid in self.late:  # every late arrival is one order, recorded as arrived
             row = self.journal.intent(coid)
             assert row is not None and row.status == "acked", (coid, row)
@@ -319,8 +349,15 @@ def _run_storm(storm_factory: object, plan: StormPlan, suite: str) -> Counts:
     storm.prove()
     counts.write(command=f"pytest tests/safety/test_faults.py ({plan.submissions} submissions, seed {plan.seed})")
     # the storm really exercised every path it claims to
-    for key in ("unknown_outcomes", "lost_answer_found_by_lookup", "rate_limited_429", "conflict_409_found",
-                "unknown_proven_never_sent", "resends", "refused_on_blocked_market"):
+    for key in (
+        "unknown_outcomes",
+        "lost_answer_found_by_lookup",
+        "rate_limited_429",
+        "conflict_409_found",
+        "unknown_proven_never_sent",
+        "resends",
+        "refused_on_blocked_market",
+    ):
         assert counts[key] > 0, (key, dict(counts.c))
     assert counts["duplicates_found"] == 0 and counts["fills_lost"] == 0
     return counts
@@ -345,8 +382,14 @@ def _one(sim: Sim, tmp_path: Path) -> tuple[OrderExecutor, Market, OrderIntent, 
     ex = OrderExecutor(roomy_profile(), broker, journal, gate, lambda ts: {t: book_of(sim, t) for t in ts})
     m = active_tickers(sim, limit=1)[0]
     price = m.yes_ask or 5000
-    intent = OrderIntent(client_order_id("one", 0, f"{m.ticker}:{price}"), m.ticker, "bid", Price(price), Count(200),
-                         "immediate_or_cancel")
+    intent = OrderIntent(
+        client_order_id("one", 0, f"{m.ticker}:{price}"),
+        m.ticker,
+        "bid",
+        Price(price),
+        Count(200),
+        "immediate_or_cancel",
+    )
     return ex, m, intent, Leg(m.ticker, "yes", "buy", Price(price), Count(200))
 
 
@@ -437,8 +480,9 @@ def test_a_refused_connection_is_never_sent_and_does_not_crash(fault_sim: Sim, t
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ex, m, intent, leg = _one(fault_sim, tmp_path)
-    dead = KalshiBroker("demo", custom_env(f"http://127.0.0.1:{port}"), credentials(fault_sim.key),
-                        timeout=2.0, configure_limits=False)
+    dead = KalshiBroker(
+        "demo", custom_env(f"http://127.0.0.1:{port}"), credentials(fault_sim.key), timeout=2.0, configure_limits=False
+    )
     try:
         live, ex.broker = ex.broker, dead
         order = _send(ex, m, intent, leg)

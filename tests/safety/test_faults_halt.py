@@ -98,14 +98,22 @@ def test_halt_flatten_resume_through_the_cli_on_the_simulator(demo_env: Sim, tmp
 
     out, err = _cli("flatten", "--demo", "--journal", str(path))
     orders = [json.loads(x) for x in out.splitlines() if x and json.loads(x)["kind"] == "order"]
-    assert orders and all(o["action"] == "sell" and o["reduce_only"] and o["time_in_force"] == "immediate_or_cancel"
-                          for o in orders)
+    assert orders and all(
+        o["action"] == "sell" and o["reduce_only"] and o["time_in_force"] == "immediate_or_cancel" for o in orders
+    )
     left = {p.ticker for p in engine_truth(sim)[2]}
     for t in left:  # whatever stays open is named, with the reason
         assert f"{t} left open:" in err, err
     assert len(left) < len(held)
-    counts.update({"resting_before_halt": len(resting), "resting_after_halt": 0, "positions_before_flatten": len(held),
-                   "positions_after_flatten": len(left), "left_open_with_reason": len(left)})
+    counts.update(
+        {
+            "resting_before_halt": len(resting),
+            "resting_after_halt": 0,
+            "positions_before_flatten": len(held),
+            "positions_after_flatten": len(left),
+            "left_open_with_reason": len(left),
+        }
+    )
 
     _cli("resume", "--demo", "--journal", str(path), code=2)  # needs --confirm
     assert stored_state(Journal(path, mode="demo"))[0].value == "HALTED"

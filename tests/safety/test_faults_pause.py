@@ -29,8 +29,11 @@ from .conftest import BALANCE, Counts, active_tickers, book_of, demo_broker, dem
 P = load_profile("default")
 # quotes never expire here, and resting quotes count against the daily cap: give it room so that
 # the first iteration's quotes do not hold the whole day's budget when trading resumes
-PROFILE = msgspec.structs.replace(P, execution=msgspec.structs.replace(P.execution, maker_expiry_seconds=0),
-                                  risk=msgspec.structs.replace(P.risk, max_daily_cost=Decimal(500)))
+PROFILE = msgspec.structs.replace(
+    P,
+    execution=msgspec.structs.replace(P.execution, maker_expiry_seconds=0),
+    risk=msgspec.structs.replace(P.risk, max_daily_cost=Decimal(500)),
+)
 
 
 def _kinds(records: list[dict[str, object]], kind: str) -> list[dict[str, object]]:
@@ -62,12 +65,24 @@ def test_a_trading_pause_refuses_orders_cleanly_and_trading_resumes_after(fault_
 
         # an order that raced the pause (passed the gate just before it): the exchange refuses it
         m = active_tickers(fault_sim, limit=1)[0]
-        intent = OrderIntent(client_order_id("race", 0, m.ticker), m.ticker, "bid", m.yes_ask or Price(5000), Count(100),
-                             "immediate_or_cancel")
+        intent = OrderIntent(
+            client_order_id("race", 0, m.ticker),
+            m.ticker,
+            "bid",
+            m.yes_ask or Price(5000),
+            Count(100),
+            "immediate_or_cancel",
+        )
         gate = RiskGate(PROFILE, journal, load_portfolio(journal, Money(BALANCE)), TradingState.ACTIVE)
         ex = OrderExecutor(PROFILE, broker, journal, gate, lambda ts: {t: book_of(fault_sim, t) for t in ts})
-        out, filled = ex.send(intent, Leg(m.ticker, "yes", "buy", intent.price, Count(100)), m, reference=intent.price,
-                              strategy="test", ref="race")
+        out, filled = ex.send(
+            intent,
+            Leg(m.ticker, "yes", "buy", intent.price, Count(100)),
+            m,
+            reference=intent.price,
+            strategy="test",
+            ref="race",
+        )
         order = out[0]
         assert not isinstance(order, Denied) and order.status == "rejected" and "market_inactive" in order.reason
         assert journal.intent(intent.client_order_id).status == "rejected"
@@ -83,7 +98,9 @@ def test_a_trading_pause_refuses_orders_cleanly_and_trading_resumes_after(fault_
             if resumed:
                 break
         assert resumed, "trading did not resume after the pause"
-        counts.update({"orders_after_resume": resumed, "unknown_outcomes": len(journal.intents(status=IntentStatus.UNKNOWN))})
+        counts.update(
+            {"orders_after_resume": resumed, "unknown_outcomes": len(journal.intents(status=IntentStatus.UNKNOWN))}
+        )
     finally:
         source.close()
         broker.close()

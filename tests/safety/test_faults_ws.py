@@ -54,7 +54,9 @@ class GuardedBroker:
         self.submitted: list[str] = []
 
     def submit(self, intent: OrderIntent) -> OrderAck:
-        assert self._guard.last.get(intent.ticker) is False, f"order on {intent.ticker} whose book was stale or unchecked"
+        assert self._guard.last.get(intent.ticker) is False, (
+            f"order on {intent.ticker} whose book was stale or unchecked"
+        )
         self.submitted.append(intent.ticker)
         ack: OrderAck = self._broker.submit(intent)
         return ack
@@ -75,14 +77,20 @@ def _close_feed(source: KalshiSource, sim: Sim) -> None:
     feed = source.feed
 
     def server_seq() -> int:
-        return max((sub.seq for c in sim.exchange.hub.conns for sub in c.subs.values()
-                    if sub.channel == "orderbook_delta"), default=0)
+        return max(
+            (sub.seq for c in sim.exchange.hub.conns for sub in c.subs.values() if sub.channel == "orderbook_delta"),
+            default=0,
+        )
 
     deadline = time.monotonic() + 15
     while feed is not None and time.monotonic() < deadline:
         caught_up = max(feed.store.last_seq.values(), default=0) >= sim.call(server_seq)
-        if caught_up and feed.connected.is_set() and not feed.store.pending_resync and not any(
-                b.stale for b in list(feed.store.books.values())):
+        if (
+            caught_up
+            and feed.connected.is_set()
+            and not feed.store.pending_resync
+            and not any(b.stale for b in list(feed.store.books.values()))
+        ):
             break
         time.sleep(0.02)
     source.close()
@@ -128,12 +136,14 @@ def test_the_loop_takes_the_sources_stale_hook_by_default(tmp_path: Path) -> Non
         broker.close()
 
 
-def test_no_order_is_placed_on_a_stale_book_under_ws_sequence_gaps(gappy_sim: Sim, tmp_path: Path,
-                                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_no_order_is_placed_on_a_stale_book_under_ws_sequence_gaps(
+    gappy_sim: Sim, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.ERROR, logger="kalashi.kalshi")  # hundreds of expected gap warnings
     counts = Counts("ws-gaps")
-    source = KalshiSource(custom_env(gappy_sim.url), credentials=credentials(gappy_sim.key), ws=True,
-                          ws_ready_timeout=3)
+    source = KalshiSource(
+        custom_env(gappy_sim.url), credentials=credentials(gappy_sim.key), ws=True, ws_ready_timeout=3
+    )
     broker = demo_broker(gappy_sim)
     journal = demo_journal(tmp_path / "j.sqlite", broker)
     try:
@@ -154,11 +164,17 @@ def test_no_order_is_placed_on_a_stale_book_under_ws_sequence_gaps(gappy_sim: Si
             if len(guarded.submitted) >= 3 and denials.get("stale-book", 0) >= 1:
                 break
         state = gappy_sim.control.get("state").json()
-        counts.update({"orders_placed": len(guarded.submitted), "orders_on_a_stale_book": 0,
-                       "ws_sequence_gaps": state["fault_counts"]["ws_gap"], "feed_resyncs": source.feed.resyncs,
-                       "denied_stale_book": denials.get("stale-book", 0),
-                       "left_out_stale_no_book": denials.get("no-book", 0),
-                       "stale_answers_at_the_gate": guard.stale_answers})
+        counts.update(
+            {
+                "orders_placed": len(guarded.submitted),
+                "orders_on_a_stale_book": 0,
+                "ws_sequence_gaps": state["fault_counts"]["ws_gap"],
+                "feed_resyncs": source.feed.resyncs,
+                "denied_stale_book": denials.get("stale-book", 0),
+                "left_out_stale_no_book": denials.get("no-book", 0),
+                "stale_answers_at_the_gate": guard.stale_answers,
+            }
+        )
         assert state["fault_counts"]["ws_gap"] > 0 and source.feed.resyncs > 0
         assert guarded.submitted, "no order at all: the test proves nothing"
         assert denials.get("stale-book", 0) >= 1, denials  # a book went stale between reading and deciding

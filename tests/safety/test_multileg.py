@@ -19,16 +19,7 @@ from typing import Any
 import pytest
 from simx.conftest import Sim
 
-from kalashi_cli.domain import (
-    Candidate,
-    Denied,
-    ExchangeFill,
-    Leg,
-    Market,
-    Opportunity,
-    OrderAck,
-    OrderIntent,
-)
+from kalashi_cli.domain import Candidate, Denied, ExchangeFill, Leg, Market, Opportunity, OrderAck, OrderIntent
 from kalashi_cli.journal import Journal
 from kalashi_cli.money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, flip, fmt_money
 from kalashi_cli.profile import load_profile
@@ -43,12 +34,32 @@ SIZE = 3 * COUNT_SCALE
 
 
 def _basket(a: Market, b: Market) -> Candidate:
-    legs = (Leg(a.ticker, "yes", "buy", a.yes_ask or Price(0), Count(SIZE)), Leg(b.ticker, "yes", "buy", b.yes_ask or Price(0), Count(SIZE)))
-    opp = Opportunity(id=f"basket-{a.ticker}-{b.ticker}", strategy="arbitrage", event_ticker=a.event_ticker, legs=legs,
-                      edge=Money(0), edge_pct=Decimal(0), fees=Money(0), confidence=Decimal(1), liquidity=Decimal(1),
-                      score=Decimal(1), reason="test basket")
+    legs = (
+        Leg(a.ticker, "yes", "buy", a.yes_ask or Price(0), Count(SIZE)),
+        Leg(b.ticker, "yes", "buy", b.yes_ask or Price(0), Count(SIZE)),
+    )
+    opp = Opportunity(
+        id=f"basket-{a.ticker}-{b.ticker}",
+        strategy="arbitrage",
+        event_ticker=a.event_ticker,
+        legs=legs,
+        edge=Money(0),
+        edge_pct=Decimal(0),
+        fees=Money(0),
+        confidence=Decimal(1),
+        liquidity=Decimal(1),
+        score=Decimal(1),
+        reason="test basket",
+    )
     # the edge check is not under test here: any basket "still pays"
-    return Candidate(opp, group="test", required_edge=Money(-ONE_DOLLAR * 100), size=Count(SIZE), kelly_fraction=Decimal(0), stake=Money(0))
+    return Candidate(
+        opp,
+        group="test",
+        required_edge=Money(-ONE_DOLLAR * 100),
+        size=Count(SIZE),
+        kelly_fraction=Decimal(0),
+        stake=Money(0),
+    )
 
 
 def _pulled(m: Market, *, asks_at: int) -> Market:
@@ -79,8 +90,15 @@ def _executor(sim: Sim, tmp_path: Path, books: Books, broker: Any = None) -> tup
 
 
 def _two_markets(sim: Sim) -> tuple[Market, Market]:
-    ms = [m for m in active_tickers(sim, limit=40) if m.yes_ask and m.yes_bid and m.yes_ask - m.yes_bid <= 600
-          and m.yes_ask_size >= SIZE and m.yes_bid_size >= SIZE]
+    ms = [
+        m
+        for m in active_tickers(sim, limit=40)
+        if m.yes_ask
+        and m.yes_bid
+        and m.yes_ask - m.yes_bid <= 600
+        and m.yes_ask_size >= SIZE
+        and m.yes_bid_size >= SIZE
+    ]
     assert len(ms) >= 2, "no two liquid markets in the test universe"
     return ms[0], ms[1]
 
@@ -89,8 +107,9 @@ def _money(fills: list[ExchangeFill], *, buying: bool) -> int:
     return sum(f.price * f.count + (f.fee if buying else -f.fee) for f in fills)
 
 
-def test_a_failed_later_leg_is_unwound_inside_the_bound_and_the_real_loss_recorded(fault_sim: Sim,
-                                                                                   tmp_path: Path) -> None:
+def test_a_failed_later_leg_is_unwound_inside_the_bound_and_the_real_loss_recorded(
+    fault_sim: Sim, tmp_path: Path
+) -> None:
     counts = Counts("multileg")
     a, b = _two_markets(fault_sim)
     books = Books(fault_sim, {b.ticker: _pulled(b, asks_at=max(100, (b.yes_ask or 0) - 500))})
@@ -126,8 +145,11 @@ def test_a_failed_later_leg_is_unwound_inside_the_bound_and_the_real_loss_record
 
 def test_without_a_bid_inside_the_bound_the_leg_stays_open_and_says_so(fault_sim: Sim, tmp_path: Path) -> None:
     a, b = _two_markets(fault_sim)
-    books = Books(fault_sim, {b.ticker: _pulled(b, asks_at=max(100, (b.yes_ask or 0) - 500))},
-                  later={a.ticker: replace(a, yes_bids=())})  # nobody bids for A any more
+    books = Books(
+        fault_sim,
+        {b.ticker: _pulled(b, asks_at=max(100, (b.yes_ask or 0) - 500))},
+        later={a.ticker: replace(a, yes_bids=())},
+    )  # nobody bids for A any more
     ex, journal = _executor(fault_sim, tmp_path, books)
     try:
         out = list(ex.execute(_basket(a, b)))
@@ -169,12 +191,14 @@ class LoseSecondAnswer:
 
 
 @pytest.mark.parametrize("lost", [True, False], ids=["answer-lost", "answered"])
-def test_a_later_leg_found_filled_after_a_lost_answer_completes_the_basket(fault_sim: Sim, tmp_path: Path,
-                                                                           lost: bool) -> None:
+def test_a_later_leg_found_filled_after_a_lost_answer_completes_the_basket(
+    fault_sim: Sim, tmp_path: Path, lost: bool
+) -> None:
     a, b = _two_markets(fault_sim)
     broker = demo_broker(fault_sim)
-    ex, journal = _executor(fault_sim, tmp_path, Books(fault_sim, {}),
-                            LoseSecondAnswer(broker, fault_sim) if lost else broker)
+    ex, journal = _executor(
+        fault_sim, tmp_path, Books(fault_sim, {}), LoseSecondAnswer(broker, fault_sim) if lost else broker
+    )
     try:
         out = list(ex.execute(_basket(a, b)))
         orders = [o for o in out if type(o).__name__ == "Order"]

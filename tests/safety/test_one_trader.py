@@ -37,8 +37,14 @@ class Holder:
     """A `kalashi run-loop` subprocess that has finished its first iteration (so it holds its locks)."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([*KALASHI, "run-loop", "--interval", "600", *args], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(
+            [*KALASHI, "run-loop", "--interval", "600", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         lines: queue.Queue[str] = queue.Queue()
         out = self.proc.stdout
         assert out is not None
@@ -80,8 +86,9 @@ def holders() -> Iterator[list[Holder]]:
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*KALASHI, *args], capture_output=True, text=True, env=env, timeout=WAIT,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*KALASHI, *args], capture_output=True, text=True, env=env, timeout=WAIT, stdin=subprocess.DEVNULL
+    )
 
 
 def cli(*args: str, code: int) -> str:
@@ -90,8 +97,9 @@ def cli(*args: str, code: int) -> str:
     return res.stderr
 
 
-def test_one_trader_per_demo_journal_and_account(demo: dict[str, str], fault_sim: Sim, tmp_path: Path,
-                                                 holders: list[Holder]) -> None:
+def test_one_trader_per_demo_journal_and_account(
+    demo: dict[str, str], fault_sim: Sim, tmp_path: Path, holders: list[Holder]
+) -> None:
     journal = tmp_path / "journal-demo.sqlite"
     other = tmp_path / "another-journal.sqlite"
     h = Holder(["--demo", "--source", "kalshi-demo", "--journal", str(journal), "--quiet"], demo)
@@ -108,12 +116,13 @@ def test_one_trader_per_demo_journal_and_account(demo: dict[str, str], fault_sim
     assert fault_sim.url in again.stderr
 
     # every command that trades refuses, on the holder's journal or on another one of the account
-    for args in (["order", "--demo", "--journal", str(journal)],
-                 ["order", "--demo", "--journal", str(other)],
-                 ["flatten", "--demo", "--journal", str(other)],
-                 ["mcp-serve", "--demo", "--allow-trading", "--journal", str(other)],
-                 ["serve-bridge", "--demo", "--journal", str(other), "--no-open", "--ws-port", "0",
-                  "--http-port", "0"]):
+    for args in (
+        ["order", "--demo", "--journal", str(journal)],
+        ["order", "--demo", "--journal", str(other)],
+        ["flatten", "--demo", "--journal", str(other)],
+        ["mcp-serve", "--demo", "--allow-trading", "--journal", str(other)],
+        ["serve-bridge", "--demo", "--journal", str(other), "--no-open", "--ws-port", "0", "--http-port", "0"],
+    ):
         res = run(args, demo)  # subprocesses with a bound: a server that did start would run until killed
         assert res.returncode == 9 and f"(pid {h.pid})" in res.stderr, (args, res.stderr)
 
@@ -145,16 +154,36 @@ def test_one_trader_per_paper_journal_and_heal_refuses_beside_a_loop(tmp_path: P
     # the brake still works while it runs (deferred to the running loop)
     cli("halt", "--paper", "--journal", str(journal), "--quiet", code=0)
     h.kill()
-    after = run(["run-loop", "--paper", "-n", "1", "--interval", "0", "--source", SIM, "--journal", str(journal),
-                 "--quiet"], env)
+    after = run(
+        ["run-loop", "--paper", "-n", "1", "--interval", "0", "--source", SIM, "--journal", str(journal), "--quiet"],
+        env,
+    )
     assert after.returncode == 0, after.stderr
 
 
 def test_two_heal_supervisors_on_one_journal(tmp_path: Path) -> None:
     journal = tmp_path / "journal-paper.sqlite"
-    proc = subprocess.Popen([*KALASHI, "heal", "--paper", "--no-loop", "--journal", str(journal), "--status-port",
-                             "0", "--every", "60", "--format", "jsonl"], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [
+            *KALASHI,
+            "heal",
+            "--paper",
+            "--no-loop",
+            "--journal",
+            str(journal),
+            "--status-port",
+            "0",
+            "--every",
+            "60",
+            "--format",
+            "jsonl",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     lines: queue.Queue[str] = queue.Queue()
     err = proc.stderr
     assert err is not None
@@ -173,10 +202,14 @@ def test_two_heal_supervisors_on_one_journal(tmp_path: Path) -> None:
             if "status" in line and "http://" in line:
                 break
         # a subprocess with a bound: a second supervisor that did start would run until killed
-        second = run(["heal", "--paper", "--no-loop", "--journal", str(journal), "--status-port", "0"], dict(os.environ))
+        second = run(
+            ["heal", "--paper", "--no-loop", "--journal", str(journal), "--status-port", "0"], dict(os.environ)
+        )
         assert second.returncode == 9, second.stderr
-        assert f"the journal {journal.resolve()}'s supervisor is in use by another kalashi process (pid {proc.pid})" \
+        assert (
+            f"the journal {journal.resolve()}'s supervisor is in use by another kalashi process (pid {proc.pid})"
             in second.stderr
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=WAIT)

@@ -33,16 +33,7 @@ from kalashi_cli.stages.order import OrderExecutor, client_order_id
 from kalashi_cli.stages.portfolio import load_portfolio
 from kalashi_cli.stages.risk import RiskGate, TradingState
 
-from .conftest import (
-    BALANCE,
-    Counts,
-    active_tickers,
-    book_of,
-    demo_broker,
-    demo_journal,
-    engine_truth,
-    trade_through,
-)
+from .conftest import BALANCE, Counts, active_tickers, book_of, demo_broker, demo_journal, engine_truth, trade_through
 
 P = load_profile("default")
 
@@ -127,15 +118,17 @@ def test_periodic_reconciliation_catches_fills_the_loop_missed(fault_sim: Sim, t
         assert recovered == len(missed)
         summary = compute_metrics(journal, loop.portfolio(), loop.profile)["reconcile"]
         assert summary["fills_added"] == recovered and summary["runs"] == runs + 1
-        counts.update({"quotes_filled_unseen": len(resting), "missed_fills_recovered": recovered,
-                       "reconciliations": runs + 1})
+        counts.update(
+            {"quotes_filled_unseen": len(resting), "missed_fills_recovered": recovered, "reconciliations": runs + 1}
+        )
     finally:
         _close(loop, journal)
     counts.write(command="pytest tests/safety/test_reconcile.py")
 
 
-def test_an_unknown_outcome_blocks_the_market_until_the_next_iteration_reconciles(fault_sim: Sim,
-                                                                                  tmp_path: Path) -> None:
+def test_an_unknown_outcome_blocks_the_market_until_the_next_iteration_reconciles(
+    fault_sim: Sim, tmp_path: Path
+) -> None:
     loop, journal, broker = _loop(fault_sim, tmp_path, LosesFirstAnswer)
     try:
         for _ in range(10):
@@ -147,8 +140,11 @@ def test_an_unknown_outcome_blocks_the_market_until_the_next_iteration_reconcile
         assert lost is not None, "the loop placed no order"
         row = journal.intent(lost.client_order_id)
         assert row is not None and row.status == "unknown" and lost.ticker in journal.blocked_tickers()
-        later = [r for r in res.records if r["kind"] == "order" and r["ticker"] == lost.ticker
-                 and r["client_order_id"] != lost.client_order_id]
+        later = [
+            r
+            for r in res.records
+            if r["kind"] == "order" and r["ticker"] == lost.ticker and r["client_order_id"] != lost.client_order_id
+        ]
         assert not later, "a second write went to a market whose outcome was unknown"
         runs = int(journal.get_meta("reconcile_runs") or 0)
         loop.run_iteration()  # not a periodic one (reconcile_every 10): it runs because a market is blocked
@@ -162,8 +158,9 @@ def test_an_unknown_outcome_blocks_the_market_until_the_next_iteration_reconcile
 
 
 def _place_behind_our_back(sim: Sim, ticker: str, price: int, coid: str | None) -> None:
-    body = order_request(OrderIntent(coid or "", ticker, "bid", Price(price), Count(100), "good_till_canceled",
-                                     "maker", post_only=True))
+    body = order_request(
+        OrderIntent(coid or "", ticker, "bid", Price(price), Count(100), "good_till_canceled", "maker", post_only=True)
+    )
     if coid is None:
         body.pop("client_order_id", None)
     r = sim.http.post("portfolio/events/orders", json=body)
@@ -226,8 +223,17 @@ def test_a_late_arrival_is_adopted_and_a_resend_of_it_is_recognised(fault_sim: S
     journal = demo_journal(tmp_path / "journal-demo.sqlite", broker)
     try:
         m = active_tickers(fault_sim, limit=2)
-        first, second = (OrderIntent(client_order_id(f"late-{i}", 0, x.ticker), x.ticker, "bid", x.yes_ask or Price(5000),
-                                     Count(100), "immediate_or_cancel") for i, x in enumerate(m))
+        first, second = (
+            OrderIntent(
+                client_order_id(f"late-{i}", 0, x.ticker),
+                x.ticker,
+                "bid",
+                x.yes_ask or Price(5000),
+                Count(100),
+                "immediate_or_cancel",
+            )
+            for i, x in enumerate(m)
+        )
         for it in (first, second):  # journaled, sent, answer lost, and not found when we looked
             journal.record_intent(it, strategy="test")
             journal.set_intent_status(it.client_order_id, IntentStatus.UNKNOWN)
@@ -236,17 +242,27 @@ def test_a_late_arrival_is_adopted_and_a_resend_of_it_is_recognised(fault_sim: S
         for it in (first, second):  # … then both arrive after all
             assert fault_sim.http.post("portfolio/events/orders", json=order_request(it)).status_code == 201
         rep = reconcile(journal, broker, starting_balance=BALANCE)
-        assert {r["client_order_id"] for r in rep.resolved if r.get("late")} == {first.client_order_id,
-                                                                                 second.client_order_id}
+        assert {r["client_order_id"] for r in rep.resolved if r.get("late")} == {
+            first.client_order_id,
+            second.client_order_id,
+        }
         assert journal.intent(first.client_order_id).status == "acked"
         # the other way round: resent under the same id before reconciliation saw it arrive
-        third = OrderIntent(client_order_id("late-2", 0, m[0].ticker), m[0].ticker, "bid", m[0].yes_ask or Price(5000), Count(100),
-                            "immediate_or_cancel")
+        third = OrderIntent(
+            client_order_id("late-2", 0, m[0].ticker),
+            m[0].ticker,
+            "bid",
+            m[0].yes_ask or Price(5000),
+            Count(100),
+            "immediate_or_cancel",
+        )
         journal.record_intent(third, strategy="test")
         journal.set_intent_status(third.client_order_id, IntentStatus.UNKNOWN)
         reconcile(journal, broker, starting_balance=BALANCE)
         assert fault_sim.http.post("portfolio/events/orders", json=order_request(third)).status_code == 201
-        out, filled = _executor(fault_sim, broker, journal).resend(third.client_order_id, book_of(fault_sim, m[0].ticker))
+        out, filled = _executor(fault_sim, broker, journal).resend(
+            third.client_order_id, book_of(fault_sim, m[0].ticker)
+        )
         order = [o for o in out if type(o).__name__ == "Order"][0]
         assert "409" in order.reason and order.order_id  # recognised as arrived, never as a failure
         assert journal.intent(third.client_order_id).status == "acked"
@@ -254,8 +270,12 @@ def test_a_late_arrival_is_adopted_and_a_resend_of_it_is_recognised(fault_sim: S
         assert coids.count(third.client_order_id) == 1
         assert not reconcile(journal, broker, starting_balance=BALANCE).duplicates
         # and when that resend is refused (429) although the first send had arrived: adopted too
-        fourth = replace(third, client_order_id=client_order_id("late-3", 0, m[1].ticker), ticker=m[1].ticker,
-                         price=m[1].yes_ask or Price(5000))
+        fourth = replace(
+            third,
+            client_order_id=client_order_id("late-3", 0, m[1].ticker),
+            ticker=m[1].ticker,
+            price=m[1].yes_ask or Price(5000),
+        )
         journal.record_intent(fourth, strategy="test")
         journal.set_intent_status(fourth.client_order_id, IntentStatus.UNKNOWN)
         reconcile(journal, broker, starting_balance=BALANCE)
@@ -291,9 +311,19 @@ def test_a_duplicate_order_on_the_exchange_is_reported(fault_sim: Sim, tmp_path:
     journal = demo_journal(tmp_path / "journal-demo.sqlite", broker)
     try:
         m = active_tickers(fault_sim, limit=1)[0]
-        it = OrderIntent(client_order_id("dup", 0, m.ticker), m.ticker, "bid", Price(100), Count(100), "good_till_canceled",
-                         "maker", post_only=True)
-        out, _ = _executor(fault_sim, broker, journal).send(it, _leg(it), m, reference=Price(100), strategy="test", ref="dup")
+        it = OrderIntent(
+            client_order_id("dup", 0, m.ticker),
+            m.ticker,
+            "bid",
+            Price(100),
+            Count(100),
+            "good_till_canceled",
+            "maker",
+            post_only=True,
+        )
+        out, _ = _executor(fault_sim, broker, journal).send(
+            it, _leg(it), m, reference=Price(100), strategy="test", ref="dup"
+        )
         rep = reconcile(journal, ListsTwice(broker), starting_balance=BALANCE)
         assert rep.duplicates == [it.client_order_id]
         assert journal.events("reconcile", limit=1)[0]["detail"]["duplicates"] == [it.client_order_id]
