@@ -108,10 +108,8 @@ class MarketDataEndpoints(RestCalls):
 
     async def get_orderbook(self, ticker: str, *, depth: int | None = None) -> dict[str, Any]:
         """GET /markets/{ticker}/orderbook → ``{orderbook_fp: {yes_dollars, no_dollars}}``."""
-        return await self.get(
-            f"/markets/{ticker}/orderbook",
-            {"depth": depth},  # type: ignore[no-any-return]
-            endpoint="GET /markets/{ticker}/orderbook",
+        return await self.get(  # type: ignore[no-any-return]
+            f"/markets/{ticker}/orderbook", {"depth": depth}, endpoint="GET /markets/{ticker}/orderbook"
         )
 
     async def get_orderbooks(self, tickers: Sequence[str]) -> list[dict[str, Any]]:
@@ -144,9 +142,9 @@ class MarketDataEndpoints(RestCalls):
         """
         if not 1 <= limit <= EVENTS_PAGE_MAX:
             raise UsageError(f"events page limit must be 1..{EVENTS_PAGE_MAX}, got {limit}")
-        return await self.get(
+        return await self.get(  # type: ignore[no-any-return]
             "/events",
-            {  # type: ignore[no-any-return]
+            {
                 "limit": limit,
                 "cursor": cursor,
                 "status": status,
@@ -180,8 +178,8 @@ class MarketDataEndpoints(RestCalls):
 
     async def get_event(self, event_ticker: str, *, with_nested_markets: bool = False) -> dict[str, Any]:
         """GET /events/{event_ticker} → ``{event, markets}``."""
-        return await self.get(
-            f"/events/{event_ticker}",  # type: ignore[no-any-return]
+        return await self.get(  # type: ignore[no-any-return]
+            f"/events/{event_ticker}",
             {"with_nested_markets": with_nested_markets or None},
             endpoint="GET /events/{event_ticker}",
         )

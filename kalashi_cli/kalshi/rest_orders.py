@@ -16,11 +16,8 @@ class OrderEndpoints(RestCalls):
 
     async def create_order(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST /portfolio/events/orders (CreateOrderV2Request, see wire.order_request) → 201 body."""
-        return await self.request(
-            "POST",
-            "/portfolio/events/orders",
-            json=body,  # type: ignore[no-any-return]
-            endpoint="POST /portfolio/events/orders",
+        return await self.request(  # type: ignore[no-any-return]
+            "POST", "/portfolio/events/orders", json=body, endpoint="POST /portfolio/events/orders"
         )
 
     async def cancel_order(
@@ -116,9 +113,9 @@ class OrderEndpoints(RestCalls):
 
     async def cancel_all_orders(self, *, subaccount: int | None = None) -> dict[str, Any]:
         """DELETE /portfolio/events/orders: cancel every resting order (all shards)."""
-        return await self.request(
+        return await self.request(  # type: ignore[no-any-return]
             "DELETE",
-            "/portfolio/events/orders",  # type: ignore[no-any-return]
+            "/portfolio/events/orders",
             params={"subaccount": subaccount},
             endpoint="DELETE /portfolio/events/orders",
         )
@@ -138,11 +135,8 @@ class OrderEndpoints(RestCalls):
             }.items()
             if v is not None
         }
-        return await self.request(
-            "POST",
-            "/portfolio/order_groups/create",
-            json=body,  # type: ignore[no-any-return]
-            endpoint="POST /portfolio/order_groups/create",
+        return await self.request(  # type: ignore[no-any-return]
+            "POST", "/portfolio/order_groups/create", json=body, endpoint="POST /portfolio/order_groups/create"
         )
 
     async def list_order_groups(self, *, subaccount: int | None = None) -> list[dict[str, Any]]:
@@ -152,40 +146,35 @@ class OrderEndpoints(RestCalls):
 
     async def get_order_group(self, order_group_id: str) -> dict[str, Any]:
         """GET /portfolio/order_groups/{id}."""
-        return await self.get(
-            f"/portfolio/order_groups/{order_group_id}",  # type: ignore[no-any-return]
-            endpoint="GET /portfolio/order_groups/{id}",
+        return await self.get(  # type: ignore[no-any-return]
+            f"/portfolio/order_groups/{order_group_id}", endpoint="GET /portfolio/order_groups/{id}"
         )
 
     async def delete_order_group(self, order_group_id: str) -> dict[str, Any]:
         """DELETE /portfolio/order_groups/{id} (cancels the group's resting orders)."""
-        return await self.request(
-            "DELETE",
-            f"/portfolio/order_groups/{order_group_id}",  # type: ignore[no-any-return]
-            endpoint="DELETE /portfolio/order_groups/{id}",
+        return await self.request(  # type: ignore[no-any-return]
+            "DELETE", f"/portfolio/order_groups/{order_group_id}", endpoint="DELETE /portfolio/order_groups/{id}"
         )
 
     async def reset_order_group(self, order_group_id: str) -> dict[str, Any]:
         """PUT /portfolio/order_groups/{id}/reset."""
-        return await self.request(
-            "PUT",
-            f"/portfolio/order_groups/{order_group_id}/reset",  # type: ignore[no-any-return]
-            endpoint="PUT /portfolio/order_groups/{id}/reset",
+        return await self.request(  # type: ignore[no-any-return]
+            "PUT", f"/portfolio/order_groups/{order_group_id}/reset", endpoint="PUT /portfolio/order_groups/{id}/reset"
         )
 
     async def trigger_order_group(self, order_group_id: str) -> dict[str, Any]:
         """PUT /portfolio/order_groups/{id}/trigger."""
-        return await self.request(
+        return await self.request(  # type: ignore[no-any-return]
             "PUT",
-            f"/portfolio/order_groups/{order_group_id}/trigger",  # type: ignore[no-any-return]
+            f"/portfolio/order_groups/{order_group_id}/trigger",
             endpoint="PUT /portfolio/order_groups/{id}/trigger",
         )
 
     async def set_order_group_limit(self, order_group_id: str, contracts_limit: str) -> dict[str, Any]:
         """PUT /portfolio/order_groups/{id}/limit ``{contracts_limit_fp}``."""
-        return await self.request(
+        return await self.request(  # type: ignore[no-any-return]
             "PUT",
-            f"/portfolio/order_groups/{order_group_id}/limit",  # type: ignore[no-any-return]
+            f"/portfolio/order_groups/{order_group_id}/limit",
             json={"contracts_limit_fp": contracts_limit},
             endpoint="PUT /portfolio/order_groups/{id}/limit",
         )

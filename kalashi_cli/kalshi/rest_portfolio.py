@@ -21,9 +21,8 @@ class PortfolioEndpoints(RestCalls):
 
     async def get_balance(self, *, subaccount: int | None = None, exchange_index: int | None = None) -> dict[str, Any]:
         """GET /portfolio/balance (per-shard ``balance_breakdown`` when present)."""
-        return await self.get(
-            "/portfolio/balance",  # type: ignore[no-any-return]
-            {"subaccount": subaccount, "exchange_index": exchange_index},
+        return await self.get(  # type: ignore[no-any-return]
+            "/portfolio/balance", {"subaccount": subaccount, "exchange_index": exchange_index}
         )
 
     async def iter_positions(
@@ -99,9 +98,8 @@ class PortfolioEndpoints(RestCalls):
 
     async def get_queue_position(self, order_id: str) -> dict[str, Any]:
         """GET /portfolio/orders/{order_id}/queue_position → ``{queue_position_fp}`` (contracts ahead)."""
-        return await self.get(
-            f"/portfolio/orders/{order_id}/queue_position",  # type: ignore[no-any-return]
-            endpoint="GET /portfolio/orders/{order_id}/queue_position",
+        return await self.get(  # type: ignore[no-any-return]
+            f"/portfolio/orders/{order_id}/queue_position", endpoint="GET /portfolio/orders/{order_id}/queue_position"
         )
 
     async def iter_fills(

@@ -280,9 +280,9 @@ def register_orders(reg: Registry, service: Any) -> None:
         """
         if not service.allow_trading:
             raise consent_error(service)
-        return commands.amend_order(
+        return commands.amend_order(  # type: ignore[no-any-return]
             order_id,
-            yes_price=text(yes_price) if yes_price is not None else None,  # type: ignore[no-any-return]
+            yes_price=text(yes_price) if yes_price is not None else None,
             count=text(count) if count is not None else None,
             client_order_id_=client_order_id,
         )
@@ -308,9 +308,9 @@ def register_reductions(reg: Registry, commands: Any) -> None:
         """
         if (reduce_by is None) == (reduce_to is None):
             raise UsageError("give exactly one of reduce_by and reduce_to")
-        return commands.decrease_order(
+        return commands.decrease_order(  # type: ignore[no-any-return]
             order_id,
-            reduce_by=text(reduce_by) if reduce_by is not None else None,  # type: ignore[no-any-return]
+            reduce_by=text(reduce_by) if reduce_by is not None else None,
             reduce_to=text(reduce_to) if reduce_to is not None else None,
         )
 

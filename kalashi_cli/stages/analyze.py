@@ -507,9 +507,9 @@ class Analyzer:
         edge_d = _d(edge)
         return Opportunity(
             id="",
-            strategy=strategy,
+            strategy=strategy,  # type: ignore[arg-type]
             event_ticker=m.event_ticker,
-            legs=legs,  # type: ignore[arg-type]
+            legs=legs,
             edge=edge,
             edge_pct=_q(Decimal(edge) / cost) if cost else Decimal(0),
             fees=fees,

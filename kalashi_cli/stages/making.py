@@ -781,10 +781,10 @@ class QuoteManager:
                 order_id=now.order_id,
                 mode=self.broker.mode,
                 ticker=m.ticker,
-                outcome=outcome,
+                outcome=outcome,  # type: ignore[arg-type]
                 action="buy",
-                price=price,
-                count=want.count,  # type: ignore[arg-type]
+                price=price,  # type: ignore[arg-type]
+                count=want.count,
                 status=now.status,
                 filled_count=now.fill_count,
                 avg_fill_price=None,

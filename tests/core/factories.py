@@ -40,8 +40,8 @@ def market(
         fee_type=fee_type,
         fee_multiplier=mult,
         price_ranges=grid,
-        **kw,
-    )  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def strike(ticker: str, k: str, yes: tuple, no: tuple, event: str = "KXLAD-26JAN01", kind: str = "greater") -> Market:

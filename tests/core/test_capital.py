@@ -181,7 +181,7 @@ def test_rank_key_puts_riskless_first_then_profit_per_dollar_of_capital() -> Non
     def o(strategy: str, edge: int, cost: int, collateral: int = 0, oid: str = "x") -> Opportunity:
         return Opportunity(
             id=oid,
-            strategy=strategy,
+            strategy=strategy,  # type: ignore[arg-type]
             event_ticker="E",
             legs=(),
             edge=edge,  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ would; the source's books are edited between them as the exchange would move the
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from kalashi_cli.domain import OrderIntent, OrderStatus
 from kalashi_cli.journal import Journal
 from kalashi_cli.loop import TradingLoop
-from kalashi_cli.money import Count, Price, parse_price
+from kalashi_cli.money import Count, Money, Price, parse_price
 from kalashi_cli.profile import load_profile, money
 from kalashi_cli.react import BookBatch, Reactor, percentile, signature
 from kalashi_cli.sim.paper import PaperBroker, paper_exchange_path
@@ -201,14 +202,14 @@ def test_signature_and_percentile() -> None:
         strategy="arbitrage",
         event_ticker="E",
         legs=(Leg("A", "no", "buy", Price(4100), Count(500)),),
-        edge=1,
-        edge_pct=0,
-        fees=0,
-        confidence=1,
-        liquidity=1,
-        score=1,
+        edge=Money(1),
+        edge_pct=Decimal(0),
+        fees=Money(0),
+        confidence=Decimal(1),
+        liquidity=Decimal(1),
+        score=Decimal(1),
         reason="",
-    )  # type: ignore[arg-type]
+    )
     assert signature(o) == ("arbitrage", (("A", "no", "buy", 4100),))
     assert percentile([], 0.99) == 0
     assert percentile(range(1, 101), 0.5) == 50 and percentile(range(1, 101), 0.99) == 99

@@ -46,8 +46,8 @@ def opp(
 ) -> Opportunity:
     return Opportunity(
         id=f"op-{event}-{edge}",
-        strategy=strategy,
-        event_ticker=event,  # type: ignore[arg-type]
+        strategy=strategy,  # type: ignore[arg-type]
+        event_ticker=event,
         legs=(Leg(f"{event}-T", "yes", "buy", Price(4000), Count(count)),),
         edge=Money(edge),
         edge_pct=Decimal("0.1"),
@@ -158,7 +158,7 @@ def _resting(coid: str, ticker: str, side: str, price: str, count: int) -> Excha
         f"o-{coid}",
         coid,
         ticker,
-        side,
+        side,  # type: ignore[arg-type]
         parse_price(price),
         "resting",  # type: ignore[arg-type]
         Count(count),

@@ -34,8 +34,8 @@ class Rig:
         self.gave_up: list[tuple[str, Repair]] = []
         self.sup = Supervisor(
             specs,
-            policy=RestartPolicy(**policy),
-            log_dir=tmp,  # type: ignore[arg-type]
+            policy=RestartPolicy(**policy),  # type: ignore[arg-type]
+            log_dir=tmp,
             on_repair=self.repairs.append,
             on_give_up=lambda c, r: self.gave_up.append((c.name, r)),
             clock=clock,
