@@ -59,13 +59,8 @@ MIGRATIONS = migrations.Migrations("journal", legacy_tables=(
     "meta", "intents", "orders", "fills", "settlements", "markets", "iterations", "records", "metrics", "events"))
 
 
-@MIGRATIONS
-def m001_initial(db: sqlite3.Connection) -> None:
-    """The schema of release c22539d exactly (which wrote ``schema_version=1`` in meta, user_version 0).
-
-    Every statement is ``IF NOT EXISTS``: on a journal from before migrations it changes nothing.
-    """
-    migrations.run_script(db, """
+#: migration 1: the schema of release c22539d exactly, every statement ``IF NOT EXISTS`` (shipped: never edit)
+_M001_INITIAL_SQL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS intents (
     client_order_id TEXT PRIMARY KEY,
@@ -160,7 +155,16 @@ CREATE TABLE IF NOT EXISTS events (
     ticker TEXT NOT NULL DEFAULT '',
     detail TEXT NOT NULL DEFAULT '{}'
 );
-""")
+"""
+
+
+@MIGRATIONS
+def m001_initial(db: sqlite3.Connection) -> None:
+    """The schema of release c22539d exactly (which wrote ``schema_version=1`` in meta, user_version 0).
+
+    Every statement is ``IF NOT EXISTS``: on a journal from before migrations it changes nothing.
+    """
+    migrations.run_script(db, _M001_INITIAL_SQL)
 
 
 @MIGRATIONS
@@ -382,100 +386,53 @@ def _where(table: str, **equal: str | None) -> tuple[str, list[str]]:
     return sql, [v for v in given.values() if v]
 
 
-class Journal:
-    """One SQLite journal. Thread-safe for the loop + a bridge reader (one lock, short holds).
+def _upsert_order(db: sqlite3.Connection, o: ExchangeOrder, now: int) -> None:
+    """Insert or update an order row (inside the caller's transaction)."""
+    db.execute(
+        "INSERT INTO orders (order_id, client_order_id, ticker, side, price, status, initial_count, fill_count, "
+        "remaining_count, fees, time_in_force, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT(order_id) DO UPDATE SET status=excluded.status, fill_count=excluded.fill_count, "
+        "remaining_count=excluded.remaining_count, fees=excluded.fees, updated_ms=excluded.updated_ms, "
+        # an amend changes the price, the total and (renamed) the client_order_id; a listing
+        # without a client_order_id never erases the one we know
+        "price=excluded.price, initial_count=excluded.initial_count, "
+        "client_order_id=COALESCE(NULLIF(excluded.client_order_id, ''), orders.client_order_id)",
+        (o.order_id, o.client_order_id, o.ticker, o.side, o.price, o.status, o.initial_count,
+         o.fill_count, o.remaining_count, o.taker_fees + o.maker_fees, o.time_in_force,
+         o.created_ts_ms or now, now),
+    )
 
-    Opening it to write (the default) creates it, or migrates it to :data:`SCHEMA_VERSION` in one
-    transaction. ``readonly=True`` never creates or migrates: it reads a journal of this
-    version (or one from before migrations, laid out as version 1 while that is the latest),
-    reads a missing file or one with no tables yet as an empty journal (:attr:`blank`, kept in
-    memory), and refuses an older version with a hint to run any trading command once. Both
-    refuse a journal newer than this code (:class:`~kalashi_cli.migrations.StoreTooNew`, exit 9)
-    without touching it.
+
+def _insert_fills(db: sqlite3.Connection, fills: Sequence[ExchangeFill], strategy: str, source: str) -> int:
+    """Insert fills not journaled yet (inside the caller's transaction); return how many were new."""
+    new = 0
+    for f in fills:
+        cur = db.execute(
+            "INSERT OR IGNORE INTO fills (fill_id, order_id, client_order_id, ticker, side, price, count, fee, "
+            "is_taker, ts_ms, strategy, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (f.fill_id, f.order_id, f.client_order_id, f.ticker, f.side, f.price, f.count, f.fee,
+             int(f.is_taker), f.ts_ms, strategy, source),
+        )
+        new += cur.rowcount
+    return new
+
+
+class _Connection:
+    """The journal's one SQLite connection and its lock: transactions, consistent reads, queries.
+
+    The base of :class:`Journal` and of its table groups (:class:`_Intents`, :class:`_Ledger`,
+    :class:`_Markets`, :class:`_History`). The groups are bases of ``Journal`` rather than components
+    because they hold no state of their own: each is the queries over some of the tables, run on this
+    one connection under this one lock, and every caller reaches them as ``journal.<method>``.
     """
 
-    def __init__(self, path: str | Path, *, mode: str = "paper", readonly: bool = False, durable: bool = True) -> None:
-        self.path = Path(path)
-        self.mode = mode
-        self.readonly = readonly
-        #: ``synchronous=FULL`` (every commit survives a power cut); False only for throwaway journals
-        #: (a backtest's, which is rebuilt by running it again): commits are not flushed to disk
-        self.durable = durable
-        #: a read-only open found no journal yet (no file, or no tables): it reads as empty
-        self.blank = False
-        #: the names of the migrations this open ran (empty when it was up to date)
-        self.migrated: list[str] = []
+    path: Path
+    readonly: bool
+    _db: sqlite3.Connection
+
+    def __init__(self) -> None:
         self._lock = threading.RLock()
-        try:
-            self._db = self._open_reader() if readonly else self._open_writer()
-        except OSError as e:  # its folder cannot be created
-            raise JournalError(f"{self.path}: cannot create the journal ({e.strerror or e})",
-                               hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME") from None
-        except sqlite3.Error as e:
-            raise JournalUnreadable(self.path, str(e)) from None
-        if not readonly:
-            self._init_meta()
 
-    @classmethod
-    def for_reading(cls, path: str | Path, *, mode: str) -> Journal:
-        """Open a mode's journal to read it, never creating or migrating it (a missing one reads as empty).
-
-        Raises:
-            JournalError: it is another mode's journal, newer than this kalashi, older than it
-                reads without migrating, or not readable (names the path and what to do).
-        """
-        jr = cls(path, mode=mode, readonly=True)
-        stored = jr.get_meta("mode")
-        if stored != mode:
-            jr.close()
-            raise JournalError(f"{jr.path} is a {stored} journal, not {mode}",
-                               hint=f"use the {stored} mode with it, or pass a different --journal")
-        return jr
-
-    def _open_writer(self) -> sqlite3.Connection:
-        from .files import create_private
-
-        create_private(self.path)  # 0600 in a 0700 folder; SQLite gives -wal/-shm the same mode
-        db = _connect(str(self.path))
-        try:
-            migrations.inspect(db, MIGRATIONS, self.path)  # refuse a newer journal before changing anything
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL" if self.durable else "PRAGMA synchronous=OFF")
-            self.migrated = migrations.migrate(db, MIGRATIONS, self.path)
-        except BaseException:
-            db.close()
-            raise
-        return db
-
-    def _open_reader(self) -> sqlite3.Connection:
-        if not self.path.exists():  # nothing to read yet, and a reader never creates a journal
-            self.blank = True
-            return self._empty()
-        db = _connect(_ro_uri(self.path), uri=True)
-        try:
-            found = migrations.inspect(db, MIGRATIONS, self.path)
-            if found.blank:  # a journal being created: nothing to read yet
-                db.close()
-                self.blank = True
-                return self._empty()
-            mode = db.execute("SELECT value FROM meta WHERE key='mode'").fetchone() if "meta" in found.tables else None
-            flag = f"--{mode['value']}" if mode is not None else "--paper"
-            migrations.check_readable(found, MIGRATIONS, self.path, hint=(
-                f"run any trading command on it once to migrate it (e.g. `kalashi reconcile {flag} --journal "
-                f"{self.path}`), then run this again"))
-        except BaseException:
-            db.close()
-            raise
-        return db
-
-    def _empty(self) -> sqlite3.Connection:
-        """An empty journal in memory: what a read-only open of a journal not created yet reads."""
-        db = _connect(":memory:")
-        migrations.migrate(db, MIGRATIONS, self.path)
-        db.execute("INSERT INTO meta (key, value) VALUES ('mode', ?), ('trading_state', 'ACTIVE')", (self.mode,))
-        return db
-
-    # -- plumbing -----------------------------------------------------------------------
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """Run statements in one transaction (committed durably on exit)."""
@@ -520,83 +477,10 @@ class Journal:
         with self._lock:
             self._db.close()
 
-    def schema_version(self) -> int:
-        """The journal's schema version (``PRAGMA user_version``; 0 for one from before migrations)."""
-        return int(self._q("PRAGMA user_version")[0][0])
 
-    def applied_migrations(self) -> list[tuple[int, str]]:
-        """(version, name) of every migration run on this journal, oldest first."""
-        if not self._q("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (migrations.MIGRATIONS_TABLE,)):
-            return []
-        return [(int(r["version"]), str(r["name"]))
-                for r in self._q(f"SELECT version, name FROM {migrations.MIGRATIONS_TABLE} ORDER BY version")]
+class _Intents(_Connection):
+    """The ``intents`` table: every order intent, journaled before it is sent, and its status moves."""
 
-    def _init_meta(self) -> None:
-        with self.tx() as db:
-            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('mode', ?)", (self.mode,))
-            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('trading_state', 'ACTIVE')")
-        stored = self.get_meta("mode")
-        if stored != self.mode:
-            raise JournalError(f"{self.path} is a {stored} journal, not {self.mode}",
-                               hint=f"use the {stored} mode with it, or pass a different --journal")
-
-    def get_meta(self, key: str, default: str | None = None) -> str | None:
-        rows = self._q("SELECT value FROM meta WHERE key=?", (key,))
-        return str(rows[0]["value"]) if rows else default
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.tx() as db:
-            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
-
-    # -- risk limits tightened at run time (by an agent, over MCP): kept across restarts -------
-    def tightened_limits(self) -> dict[str, Any]:
-        """Return the risk limits tightened at run time, ``{limit: value}`` (values as JSON: str/int/bool)."""
-        v = self.get_meta("tightened_limits")
-        return dict(orjson.loads(v)) if v else {}
-
-    def set_tightened_limits(self, limits: dict[str, Any]) -> None:
-        """Store the risk limits tightened at run time (replacing what was stored)."""
-        self.set_meta("tightened_limits", orjson.dumps(limits, option=orjson.OPT_SORT_KEYS).decode())
-
-    def clear_tightened_limits(self) -> None:
-        """Forget the limits tightened at run time (``kalashi resume --confirm --clear-limits``)."""
-        with self.tx() as db:
-            db.execute("DELETE FROM meta WHERE key='tightened_limits'")
-
-    def integrity_ok(self, *, quick: bool = False, max_age_s: float = 0.0) -> tuple[bool, str]:
-        """Run SQLite's integrity check; return (ok, detail).
-
-        ``quick`` runs ``quick_check`` (no index cross-checks); ``max_age_s`` reuses a result
-        younger than that (the dashboard asks on every state, heal runs the full check).
-        """
-        now = time.monotonic()
-        cached: tuple[float, tuple[bool, str]] | None = getattr(self, "_integrity", None)
-        if max_age_s and cached is not None and now - cached[0] < max_age_s:
-            return cached[1]
-        rows = self._q("PRAGMA quick_check" if quick else "PRAGMA integrity_check")
-        detail = "; ".join(str(r[0]) for r in rows)
-        result = (detail == "ok", detail)
-        self._integrity = (now, result)
-        return result
-
-    # -- starting balance ---------------------------------------------------------------
-    def starting_balance(self, default: Money) -> Money:
-        """Return the account's starting balance (what the fill-ledger fold starts from).
-
-        A paper journal fixes ``default`` (the profile's paper balance) on first use; a demo or
-        live journal is fixed from the exchange by :func:`kalashi_cli.context.open_broker`, and
-        until then ``default`` is only a placeholder that is not stored. A read-only journal
-        stores nothing.
-        """
-        v = self.get_meta("starting_balance")
-        if v is None:
-            if self.mode == "paper" and not self.readonly:
-                self.set_meta("starting_balance", str(default))
-            return default
-        return Money(int(v))
-
-    # -- intents ------------------------------------------------------------------------
     def record_intent(self, intent: OrderIntent, *, strategy: str = "", opportunity_id: str = "",
                       now_ms: int | None = None, purpose: str = "", reason: str = "") -> IntentRow | None:
         """Write an intent before it is sent. Return the existing row if this id was seen before.
@@ -649,8 +533,8 @@ class Journal:
             db.execute("UPDATE intents SET status='acked', order_id=?, updated_ms=? WHERE client_order_id=?",
                        (order_id, now, client_order_id))
             if order is not None:
-                self._upsert_order(db, order, now)
-            self._insert_fills(db, fills, strategy, "ack")
+                _upsert_order(db, order, now)
+            _insert_fills(db, fills, strategy, "ack")
 
     def intent(self, client_order_id: str) -> IntentRow | None:
         rows = self._q("SELECT * FROM intents WHERE client_order_id=?", (client_order_id,))
@@ -691,26 +575,13 @@ class Journal:
         return {r["ticker"] for r in
                 self._q("SELECT DISTINCT ticker FROM intents WHERE status IN ('unknown','pending')")}
 
-    # -- orders and fills ---------------------------------------------------------------
+
+class _Ledger(_Connection):
+    """What the ledger folds: ``orders``, ``fills`` and ``settlements`` as the exchange reported them."""
+
     def upsert_order(self, o: ExchangeOrder, *, now_ms: int | None = None) -> None:
         with self.tx() as db:
-            self._upsert_order(db, o, now_ms if now_ms is not None else _now_ms())
-
-    @staticmethod
-    def _upsert_order(db: sqlite3.Connection, o: ExchangeOrder, now: int) -> None:
-        db.execute(
-            "INSERT INTO orders (order_id, client_order_id, ticker, side, price, status, initial_count, fill_count, "
-            "remaining_count, fees, time_in_force, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT(order_id) DO UPDATE SET status=excluded.status, fill_count=excluded.fill_count, "
-            "remaining_count=excluded.remaining_count, fees=excluded.fees, updated_ms=excluded.updated_ms, "
-            # an amend changes the price, the total and (renamed) the client_order_id; a listing
-            # without a client_order_id never erases the one we know
-            "price=excluded.price, initial_count=excluded.initial_count, "
-            "client_order_id=COALESCE(NULLIF(excluded.client_order_id, ''), orders.client_order_id)",
-            (o.order_id, o.client_order_id, o.ticker, o.side, o.price, o.status, o.initial_count,
-             o.fill_count, o.remaining_count, o.taker_fees + o.maker_fees, o.time_in_force,
-             o.created_ts_ms or now, now),
-        )
+            _upsert_order(db, o, now_ms if now_ms is not None else _now_ms())
 
     def orders(self, *, status: OrderStatus | None = None, ticker: str | None = None) -> list[ExchangeOrder]:
         sql, args = _where("orders", status=status, ticker=ticker)
@@ -725,20 +596,7 @@ class Journal:
         if not fills:
             return 0
         with self.tx() as db:
-            return self._insert_fills(db, fills, strategy, source)
-
-    @staticmethod
-    def _insert_fills(db: sqlite3.Connection, fills: Sequence[ExchangeFill], strategy: str, source: str) -> int:
-        new = 0
-        for f in fills:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO fills (fill_id, order_id, client_order_id, ticker, side, price, count, fee, "
-                "is_taker, ts_ms, strategy, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (f.fill_id, f.order_id, f.client_order_id, f.ticker, f.side, f.price, f.count, f.fee,
-                 int(f.is_taker), f.ts_ms, strategy, source),
-            )
-            new += cur.rowcount
-        return new
+            return _insert_fills(db, fills, strategy, source)
 
     def fills(self, *, ticker: str | None = None, since_ms: int | None = None) -> list[ExchangeFill]:
         sql, args = "SELECT * FROM fills WHERE 1=1", list[Any]()
@@ -783,7 +641,10 @@ class Journal:
                        "WHERE ticker NOT IN (SELECT ticker FROM settlements) GROUP BY ticker ORDER BY ticker")
         return [r["ticker"] for r in rows if r["pos"]]
 
-    # -- market metadata ----------------------------------------------------------------
+
+class _Markets(_Connection):
+    """What the journal knows of markets and trades: ``markets``, ``marks`` and ``trades``."""
+
     def remember_markets(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Remember (ticker, event, series, title, category, group[, mutually_exclusive]) for exposure and display.
 
@@ -889,7 +750,10 @@ class Journal:
                        "FROM fills f LEFT JOIN intents i ON i.client_order_id = f.client_order_id")
         return {r["fill_id"]: (r["trade"], r["strategy"]) for r in rows}
 
-    # -- iterations, metrics, events ----------------------------------------------------
+
+class _History(_Connection):
+    """The read models of a run: ``iterations``, ``records``, ``metrics`` and ``events``, and tailing them."""
+
     def add_iteration(self, row: dict[str, Any]) -> None:
         values = {"cache_hits": 0, "cache_misses": 0, "api_calls": 0, "source": "", "exposure": 0, "marked": 0} | row
         with self.tx() as db:
@@ -1003,6 +867,178 @@ class Journal:
                            iteration=int(iters[-1]["n"]) if iters else pos.iteration)
         return JournalTail(records=recs, iterations=iters, metrics=[orjson.loads(r["record"]) for r in metrics],
                            position=new)
+
+
+class Journal(_Intents, _Ledger, _Markets, _History):
+    """One SQLite journal. Thread-safe for the loop + a bridge reader (one lock, short holds).
+
+    Opening it to write (the default) creates it, or migrates it to :data:`SCHEMA_VERSION` in one
+    transaction. ``readonly=True`` never creates or migrates: it reads a journal of this
+    version (or one from before migrations, laid out as version 1 while that is the latest),
+    reads a missing file or one with no tables yet as an empty journal (:attr:`blank`, kept in
+    memory), and refuses an older version with a hint to run any trading command once. Both
+    refuse a journal newer than this code (:class:`~kalashi_cli.migrations.StoreTooNew`, exit 9)
+    without touching it.
+    """
+
+    def __init__(self, path: str | Path, *, mode: str = "paper", readonly: bool = False, durable: bool = True) -> None:
+        self.path = Path(path)
+        self.mode = mode
+        self.readonly = readonly
+        #: ``synchronous=FULL`` (every commit survives a power cut); False only for throwaway journals
+        #: (a backtest's, which is rebuilt by running it again): commits are not flushed to disk
+        self.durable = durable
+        #: a read-only open found no journal yet (no file, or no tables): it reads as empty
+        self.blank = False
+        #: the names of the migrations this open ran (empty when it was up to date)
+        self.migrated: list[str] = []
+        super().__init__()
+        try:
+            self._db = self._open_reader() if readonly else self._open_writer()
+        except OSError as e:  # its folder cannot be created
+            raise JournalError(f"{self.path}: cannot create the journal ({e.strerror or e})",
+                               hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME") from None
+        except sqlite3.Error as e:
+            raise JournalUnreadable(self.path, str(e)) from None
+        if not readonly:
+            self._init_meta()
+
+    @classmethod
+    def for_reading(cls, path: str | Path, *, mode: str) -> Journal:
+        """Open a mode's journal to read it, never creating or migrating it (a missing one reads as empty).
+
+        Raises:
+            JournalError: it is another mode's journal, newer than this kalashi, older than it
+                reads without migrating, or not readable (names the path and what to do).
+        """
+        jr = cls(path, mode=mode, readonly=True)
+        stored = jr.get_meta("mode")
+        if stored != mode:
+            jr.close()
+            raise JournalError(f"{jr.path} is a {stored} journal, not {mode}",
+                               hint=f"use the {stored} mode with it, or pass a different --journal")
+        return jr
+
+    def _open_writer(self) -> sqlite3.Connection:
+        from .files import create_private
+
+        create_private(self.path)  # 0600 in a 0700 folder; SQLite gives -wal/-shm the same mode
+        db = _connect(str(self.path))
+        try:
+            migrations.inspect(db, MIGRATIONS, self.path)  # refuse a newer journal before changing anything
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL" if self.durable else "PRAGMA synchronous=OFF")
+            self.migrated = migrations.migrate(db, MIGRATIONS, self.path)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open_reader(self) -> sqlite3.Connection:
+        if not self.path.exists():  # nothing to read yet, and a reader never creates a journal
+            self.blank = True
+            return self._empty()
+        db = _connect(_ro_uri(self.path), uri=True)
+        try:
+            found = migrations.inspect(db, MIGRATIONS, self.path)
+            if found.blank:  # a journal being created: nothing to read yet
+                db.close()
+                self.blank = True
+                return self._empty()
+            mode = db.execute("SELECT value FROM meta WHERE key='mode'").fetchone() if "meta" in found.tables else None
+            flag = f"--{mode['value']}" if mode is not None else "--paper"
+            migrations.check_readable(found, MIGRATIONS, self.path, hint=(
+                f"run any trading command on it once to migrate it (e.g. `kalashi reconcile {flag} --journal "
+                f"{self.path}`), then run this again"))
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _empty(self) -> sqlite3.Connection:
+        """An empty journal in memory: what a read-only open of a journal not created yet reads."""
+        db = _connect(":memory:")
+        migrations.migrate(db, MIGRATIONS, self.path)
+        db.execute("INSERT INTO meta (key, value) VALUES ('mode', ?), ('trading_state', 'ACTIVE')", (self.mode,))
+        return db
+
+    def schema_version(self) -> int:
+        """The journal's schema version (``PRAGMA user_version``; 0 for one from before migrations)."""
+        return int(self._q("PRAGMA user_version")[0][0])
+
+    def applied_migrations(self) -> list[tuple[int, str]]:
+        """(version, name) of every migration run on this journal, oldest first."""
+        if not self._q("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (migrations.MIGRATIONS_TABLE,)):
+            return []
+        return [(int(r["version"]), str(r["name"]))
+                for r in self._q(f"SELECT version, name FROM {migrations.MIGRATIONS_TABLE} ORDER BY version")]
+
+    def _init_meta(self) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('mode', ?)", (self.mode,))
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('trading_state', 'ACTIVE')")
+        stored = self.get_meta("mode")
+        if stored != self.mode:
+            raise JournalError(f"{self.path} is a {stored} journal, not {self.mode}",
+                               hint=f"use the {stored} mode with it, or pass a different --journal")
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self._q("SELECT value FROM meta WHERE key=?", (key,))
+        return str(rows[0]["value"]) if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.tx() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+    # -- risk limits tightened at run time (by an agent, over MCP): kept across restarts -------
+    def tightened_limits(self) -> dict[str, Any]:
+        """Return the risk limits tightened at run time, ``{limit: value}`` (values as JSON: str/int/bool)."""
+        v = self.get_meta("tightened_limits")
+        return dict(orjson.loads(v)) if v else {}
+
+    def set_tightened_limits(self, limits: dict[str, Any]) -> None:
+        """Store the risk limits tightened at run time (replacing what was stored)."""
+        self.set_meta("tightened_limits", orjson.dumps(limits, option=orjson.OPT_SORT_KEYS).decode())
+
+    def clear_tightened_limits(self) -> None:
+        """Forget the limits tightened at run time (``kalashi resume --confirm --clear-limits``)."""
+        with self.tx() as db:
+            db.execute("DELETE FROM meta WHERE key='tightened_limits'")
+
+    def integrity_ok(self, *, quick: bool = False, max_age_s: float = 0.0) -> tuple[bool, str]:
+        """Run SQLite's integrity check; return (ok, detail).
+
+        ``quick`` runs ``quick_check`` (no index cross-checks); ``max_age_s`` reuses a result
+        younger than that (the dashboard asks on every state, heal runs the full check).
+        """
+        now = time.monotonic()
+        cached: tuple[float, tuple[bool, str]] | None = getattr(self, "_integrity", None)
+        if max_age_s and cached is not None and now - cached[0] < max_age_s:
+            return cached[1]
+        rows = self._q("PRAGMA quick_check" if quick else "PRAGMA integrity_check")
+        detail = "; ".join(str(r[0]) for r in rows)
+        result = (detail == "ok", detail)
+        self._integrity = (now, result)
+        return result
+
+    # -- starting balance ---------------------------------------------------------------
+    def starting_balance(self, default: Money) -> Money:
+        """Return the account's starting balance (what the fill-ledger fold starts from).
+
+        A paper journal fixes ``default`` (the profile's paper balance) on first use; a demo or
+        live journal is fixed from the exchange by :func:`kalashi_cli.context.open_broker`, and
+        until then ``default`` is only a placeholder that is not stored. A read-only journal
+        stores nothing.
+        """
+        v = self.get_meta("starting_balance")
+        if v is None:
+            if self.mode == "paper" and not self.readonly:
+                self.set_meta("starting_balance", str(default))
+            return default
+        return Money(int(v))
+
+
 
 
 def _intent_row(r: sqlite3.Row) -> IntentRow:

@@ -105,13 +105,24 @@ def reconcile(journal: Journal, broker: Broker, *, starting_balance: int, cancel
 
 def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: int, cancel_orphans: bool) -> None:
     listed = broker.orders()
-    by_coid: dict[str, ExchangeOrder] = {}
     seen = Counter(o.client_order_id for o in listed if o.client_order_id)
     rep.duplicates = sorted(c for c, n in seen.items() if n > 1)
+    by_coid: dict[str, ExchangeOrder] = {}
     for o in listed:
         if o.client_order_id:
             by_coid.setdefault(o.client_order_id, o)
-    # 1. intents without a definite answer, and late arrivals of intents thought never sent
+    _resolve_intents(journal, by_coid, rep)
+    _reconcile_orders(journal, broker, listed, rep, cancel_orphans)
+    theirs = _fills_between_positions(journal, broker, rep)
+    if theirs is None:
+        rep.unstable = True  # positions kept moving: adopting now could double-count a fill
+        return
+    _adopt_positions(journal, theirs, start, rep)
+    _adopt_balance(journal, broker, listed, start, rep)
+
+
+def _resolve_intents(journal: Journal, by_coid: dict[str, ExchangeOrder], rep: ReconcileReport) -> None:
+    """1. intents without a definite answer, and late arrivals of intents thought never sent."""
     for it in journal.intents(status=IntentStatus.UNKNOWN) + journal.intents(status=IntentStatus.PENDING):
         found = by_coid.get(it.client_order_id)
         if found is not None:
@@ -133,7 +144,11 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
             journal.upsert_order(found)
             rep.resolved.append({"client_order_id": it.client_order_id, "found": True, "order_id": found.order_id,
                                  "late": True})
-    # 2. orders (by order id: orders placed elsewhere may carry no client_order_id at all)
+
+
+def _reconcile_orders(journal: Journal, broker: Broker, listed: list[ExchangeOrder], rep: ReconcileReport,
+                      cancel_orphans: bool) -> None:
+    """2. orders (by order id: orders placed elsewhere may carry no client_order_id at all)."""
     known = {o.order_id: o for o in journal.orders()}
     journal_ids = {i.client_order_id for i in journal.intents()}
     for o in listed:
@@ -153,22 +168,27 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
                 o.status, o.fill_count, o.remaining_count):
             journal.upsert_order(o)
             rep.orders_updated += 1
-    # 3. fills and settlements, read between two readings of the positions so the three agree
-    theirs: dict[str, MarketPosition] = {}
-    stable = False
+
+
+def _fills_between_positions(journal: Journal, broker: Broker, rep: ReconcileReport
+                             ) -> dict[str, MarketPosition] | None:
+    """3. fills and settlements, read between two readings of the positions so the three agree.
+
+    Returns the exchange's positions, or None when they kept moving through every attempt.
+    """
     before = _positions(broker)
     for _ in range(SNAPSHOT_ATTEMPTS):
         rep.fills_added += journal.add_fills(broker.fills(), source="reconcile")
         journal.add_settlements(broker.settlements())
         after = _positions(broker)
         if {t: p.position for t, p in after.items()} == {t: p.position for t, p in before.items()}:
-            theirs, stable = after, True
-            break
+            return after
         before = after
-    if not stable:
-        rep.unstable = True  # positions kept moving: adopting now could double-count a fill
-        return
-    # 4. positions
+    return None
+
+
+def _adopt_positions(journal: Journal, theirs: dict[str, MarketPosition], start: int, rep: ReconcileReport) -> None:
+    """4. positions: where the journal's fold differs from the exchange, adopt the exchange's."""
     mine_led = fold(Money(start), journal.fills(), journal.settlements())
     tickers = set(theirs) | {p.ticker for p in mine_led.open_positions()}
     adjustments = []
@@ -190,8 +210,12 @@ def _reconcile(journal: Journal, broker: Broker, rep: ReconcileReport, start: in
                                         count=Count(abs(diff)), fee=Money(0), is_taker=False, ts_ms=now))
     if adjustments:
         journal.add_fills(adjustments, source="reconcile-adjustment")
-    # 5. balance (the exchange's available balance counts the collateral netting returns on
-    # mutually exclusive events, so the journal's side does too)
+
+
+def _adopt_balance(journal: Journal, broker: Broker, listed: list[ExchangeOrder], start: int,
+                   rep: ReconcileReport) -> None:
+    """5. balance (the exchange's available balance counts the collateral netting returns on
+    mutually exclusive events, so the journal's side does too)."""
     led = fold(Money(start), journal.fills(), journal.settlements())
     cash = led.cash + netting_credit({t: p.position for t, p in led.positions.items()}, journal.netted_tickers())
     balance = broker.balance().balance

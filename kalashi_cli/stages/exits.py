@@ -35,6 +35,7 @@ from ..domain import Denied, Fill, Leg, Market, Order
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Price, fmt_count, snap, tick_above, usd_price
 from ..profile import ExitRule, Profile
 from .book import sell_slices, slices_count
+from .order_send import leg_intent
 from .scan import close_ms
 
 if TYPE_CHECKING:
@@ -154,8 +155,8 @@ def execute_exits(signals: list[ExitSignal], executor: OrderExecutor, portfolio:
             continue
         limit = slices[-1][0]
         leg = Leg(s.ticker, s.outcome, "sell", limit, n)  # type: ignore[arg-type]
-        intent = executor._intent(s.trade_id, 0, leg, m, limit, n, "immediate_or_cancel",
-                                  purpose=f"exit:{s.rule}:{now_ms}", action="sell", reduce_only=True)
+        intent = leg_intent(s.trade_id, 0, leg, limit, n, "immediate_or_cancel",
+                            purpose=f"exit:{s.rule}:{now_ms}", action="sell", reduce_only=True)
         d = executor.gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier,
                                 stale=executor.stale(s.ticker), trading_active=executor.trading_active())
         if d is not None:
