@@ -55,8 +55,21 @@ from .errors import JournalError
 from .money import Count, Money, Price
 
 #: the journal's migrations, in order (see :mod:`kalashi_cli.migrations`): append, never edit
-MIGRATIONS = migrations.Migrations("journal", legacy_tables=(
-    "meta", "intents", "orders", "fills", "settlements", "markets", "iterations", "records", "metrics", "events"))
+MIGRATIONS = migrations.Migrations(
+    "journal",
+    legacy_tables=(
+        "meta",
+        "intents",
+        "orders",
+        "fills",
+        "settlements",
+        "markets",
+        "iterations",
+        "records",
+        "metrics",
+        "events",
+    ),
+)
 
 
 #: migration 1: the schema of release c22539d exactly, every statement ``IF NOT EXISTS`` (shipped: never edit)
@@ -180,7 +193,9 @@ def m002_marks_and_trades(db: sqlite3.Connection) -> None:
     * ``iterations.exposure`` and ``iterations.marked``: what open positions cost and how much of
       equity rests on marks, per iteration (exposure-weighted return; marked vs settled equity).
     """
-    migrations.run_script(db, """
+    migrations.run_script(
+        db,
+        """
 CREATE TABLE IF NOT EXISTS marks (
     ticker TEXT NOT NULL,
     ts_ms INTEGER NOT NULL,
@@ -201,7 +216,8 @@ CREATE TABLE IF NOT EXISTS trades (
 ALTER TABLE markets ADD COLUMN mutually_exclusive INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE iterations ADD COLUMN exposure INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE iterations ADD COLUMN marked INTEGER NOT NULL DEFAULT 0;
-""")
+""",
+    )
 
 
 @MIGRATIONS
@@ -209,19 +225,39 @@ def m003_intent_purpose(db: sqlite3.Connection) -> None:
     """Why an intent was sent (issue 17): ``purpose`` (``entry``, ``quote``, ``amend``, ``exit``, ``unwind``…;
     empty on older rows) and ``reason`` (an exit's rule and its numbers), so exits are journaled with
     their reason and metrics can count them per strategy and rule."""
-    migrations.run_script(db, """
+    migrations.run_script(
+        db,
+        """
 ALTER TABLE intents ADD COLUMN purpose TEXT NOT NULL DEFAULT '';
 ALTER TABLE intents ADD COLUMN reason TEXT NOT NULL DEFAULT '';
-""")
+""",
+    )
 
 
 #: the schema version this code writes (``PRAGMA user_version`` of an up-to-date journal)
 SCHEMA_VERSION = MIGRATIONS.latest
 
 #: the columns of ``iterations``, in the order :meth:`Journal.iterations` gives them
-ITERATION_COLUMNS = ("n", "started", "ts_ms", "duration_ms", "markets", "opportunities", "candidates", "orders",
-                     "state", "equity", "cash", "cache_hits", "cache_misses", "api_calls", "source", "exposure",
-                     "marked")
+ITERATION_COLUMNS = (
+    "n",
+    "started",
+    "ts_ms",
+    "duration_ms",
+    "markets",
+    "opportunities",
+    "candidates",
+    "orders",
+    "state",
+    "equity",
+    "cash",
+    "cache_hits",
+    "cache_misses",
+    "api_calls",
+    "source",
+    "exposure",
+    "marked",
+)
+
 
 class IntentStatus(StrEnum):
     """Where an order intent stands (the journal's ``intents.status`` stores the value)."""
@@ -248,7 +284,6 @@ INTENT_TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
 }
 
 
-
 @dataclass(frozen=True, slots=True)
 class IntentRow:
     client_order_id: str
@@ -268,9 +303,15 @@ class IntentRow:
 
     def to_intent(self) -> OrderIntent:
         return OrderIntent(
-            client_order_id=self.client_order_id, ticker=self.ticker, side=self.side,  # type: ignore[arg-type]
-            price=self.price, count=self.count, time_in_force=self.time_in_force,  # type: ignore[arg-type]
-            post_only=self.post_only, reduce_only=self.reduce_only)
+            client_order_id=self.client_order_id,
+            ticker=self.ticker,
+            side=self.side,  # type: ignore[arg-type]
+            price=self.price,
+            count=self.count,
+            time_in_force=self.time_in_force,  # type: ignore[arg-type]
+            post_only=self.post_only,
+            reduce_only=self.reduce_only,
+        )
 
 
 class MarketInfo(NamedTuple):
@@ -339,8 +380,10 @@ class JournalUnreadable(JournalError):
     """SQLite cannot open or read the file as a database (damaged, not SQLite, a directory, no permission)."""
 
     def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: cannot open the journal ({reason})",
-                         hint="check the path, its permissions and free disk space, or pass --journal")
+        super().__init__(
+            f"{path}: cannot open the journal ({reason})",
+            hint="check the path, its permissions and free disk space, or pass --journal",
+        )
         #: what SQLite said
         self.reason = reason
 
@@ -397,9 +440,21 @@ def _upsert_order(db: sqlite3.Connection, o: ExchangeOrder, now: int) -> None:
         # without a client_order_id never erases the one we know
         "price=excluded.price, initial_count=excluded.initial_count, "
         "client_order_id=COALESCE(NULLIF(excluded.client_order_id, ''), orders.client_order_id)",
-        (o.order_id, o.client_order_id, o.ticker, o.side, o.price, o.status, o.initial_count,
-         o.fill_count, o.remaining_count, o.taker_fees + o.maker_fees, o.time_in_force,
-         o.created_ts_ms or now, now),
+        (
+            o.order_id,
+            o.client_order_id,
+            o.ticker,
+            o.side,
+            o.price,
+            o.status,
+            o.initial_count,
+            o.fill_count,
+            o.remaining_count,
+            o.taker_fees + o.maker_fees,
+            o.time_in_force,
+            o.created_ts_ms or now,
+            now,
+        ),
     )
 
 
@@ -410,8 +465,20 @@ def _insert_fills(db: sqlite3.Connection, fills: Sequence[ExchangeFill], strateg
         cur = db.execute(
             "INSERT OR IGNORE INTO fills (fill_id, order_id, client_order_id, ticker, side, price, count, fee, "
             "is_taker, ts_ms, strategy, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (f.fill_id, f.order_id, f.client_order_id, f.ticker, f.side, f.price, f.count, f.fee,
-             int(f.is_taker), f.ts_ms, strategy, source),
+            (
+                f.fill_id,
+                f.order_id,
+                f.client_order_id,
+                f.ticker,
+                f.side,
+                f.price,
+                f.count,
+                f.fee,
+                int(f.is_taker),
+                f.ts_ms,
+                strategy,
+                source,
+            ),
         )
         new += cur.rowcount
     return new
@@ -444,8 +511,11 @@ class _Connection:
             except sqlite3.Error as e:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                hint = ("it was opened read-only" if self.readonly
-                        else "check free disk space and that no other program locks the file")
+                hint = (
+                    "it was opened read-only"
+                    if self.readonly
+                    else "check free disk space and that no other program locks the file"
+                )
                 raise JournalError(f"{self.path}: write failed ({e})", hint=hint) from None
             except BaseException:
                 if self._db.in_transaction:
@@ -481,8 +551,16 @@ class _Connection:
 class _Intents(_Connection):
     """The ``intents`` table: every order intent, journaled before it is sent, and its status moves."""
 
-    def record_intent(self, intent: OrderIntent, *, strategy: str = "", opportunity_id: str = "",
-                      now_ms: int | None = None, purpose: str = "", reason: str = "") -> IntentRow | None:
+    def record_intent(
+        self,
+        intent: OrderIntent,
+        *,
+        strategy: str = "",
+        opportunity_id: str = "",
+        now_ms: int | None = None,
+        purpose: str = "",
+        reason: str = "",
+    ) -> IntentRow | None:
         """Write an intent before it is sent. Return the existing row if this id was seen before.
 
         ``purpose`` says why it is sent (``entry``, ``quote``, ``amend``, ``exit`` …) and ``reason``
@@ -497,14 +575,31 @@ class _Intents(_Connection):
                 "INSERT INTO intents (client_order_id, created_ms, ticker, side, price, count, time_in_force, "
                 "post_only, reduce_only, strategy, opportunity_id, status, order_id, detail, updated_ms, purpose, "
                 "reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (intent.client_order_id, now, intent.ticker, intent.side, intent.price, intent.count,
-                 intent.time_in_force, int(intent.post_only), int(intent.reduce_only), strategy,
-                 opportunity_id, IntentStatus.PENDING, None, "", now, purpose, reason),
+                (
+                    intent.client_order_id,
+                    now,
+                    intent.ticker,
+                    intent.side,
+                    intent.price,
+                    intent.count,
+                    intent.time_in_force,
+                    int(intent.post_only),
+                    int(intent.reduce_only),
+                    strategy,
+                    opportunity_id,
+                    IntentStatus.PENDING,
+                    None,
+                    "",
+                    now,
+                    purpose,
+                    reason,
+                ),
             )
         return None
 
-    def set_intent_status(self, client_order_id: str, status: IntentStatus, *, order_id: str | None = None,
-                          detail: str = "") -> None:
+    def set_intent_status(
+        self, client_order_id: str, status: IntentStatus, *, order_id: str | None = None, detail: str = ""
+    ) -> None:
         """Move an intent to a new status (checked against the transition table).
 
         Raises:
@@ -517,11 +612,21 @@ class _Intents(_Connection):
             old = IntentStatus(row["status"])
             if status not in INTENT_TRANSITIONS.get(old, frozenset()):
                 raise JournalError(f"illegal intent transition {old} → {status} for {client_order_id}")
-            db.execute("UPDATE intents SET status=?, order_id=COALESCE(?, order_id), detail=?, updated_ms=? "
-                       "WHERE client_order_id=?", (status, order_id, detail, _now_ms(), client_order_id))
+            db.execute(
+                "UPDATE intents SET status=?, order_id=COALESCE(?, order_id), detail=?, updated_ms=? "
+                "WHERE client_order_id=?",
+                (status, order_id, detail, _now_ms(), client_order_id),
+            )
 
-    def record_ack(self, client_order_id: str, order_id: str, order: ExchangeOrder | None,
-                   fills: Sequence[ExchangeFill], *, strategy: str = "") -> None:
+    def record_ack(
+        self,
+        client_order_id: str,
+        order_id: str,
+        order: ExchangeOrder | None,
+        fills: Sequence[ExchangeFill],
+        *,
+        strategy: str = "",
+    ) -> None:
         """Record a definite answer — status, the order and its fills — in one durable transaction."""
         now = _now_ms()
         with self.tx() as db:
@@ -530,8 +635,10 @@ class _Intents(_Connection):
                 raise JournalError(f"no intent with client_order_id {client_order_id}")
             if IntentStatus.ACKED not in INTENT_TRANSITIONS.get(IntentStatus(row["status"]), frozenset()):
                 raise JournalError(f"illegal intent transition {row['status']} → acked for {client_order_id}")
-            db.execute("UPDATE intents SET status='acked', order_id=?, updated_ms=? WHERE client_order_id=?",
-                       (order_id, now, client_order_id))
+            db.execute(
+                "UPDATE intents SET status='acked', order_id=?, updated_ms=? WHERE client_order_id=?",
+                (order_id, now, client_order_id),
+            )
             if order is not None:
                 _upsert_order(db, order, now)
             _insert_fills(db, fills, strategy, "ack")
@@ -560,9 +667,11 @@ class _Intents(_Connection):
     def superseded_intents(self) -> set[str]:
         """client_order_ids an amend replaced: an amended order carries the id of its latest acked intent
         (V2 amend's ``updated_client_order_id``), so the exchange no longer lists the earlier ones."""
-        rows = self._q("SELECT client_order_id, order_id FROM intents WHERE status='acked' AND order_id IS NOT NULL "
-                       "AND order_id IN (SELECT order_id FROM intents WHERE purpose='amend' AND status='acked') "
-                       "ORDER BY created_ms, rowid")
+        rows = self._q(
+            "SELECT client_order_id, order_id FROM intents WHERE status='acked' AND order_id IS NOT NULL "
+            "AND order_id IN (SELECT order_id FROM intents WHERE purpose='amend' AND status='acked') "
+            "ORDER BY created_ms, rowid"
+        )
         latest: dict[str, str] = {}
         every: set[str] = set()
         for r in rows:
@@ -572,8 +681,9 @@ class _Intents(_Connection):
 
     def blocked_tickers(self) -> set[str]:
         """Markets with an order whose outcome is unknown: no writes until reconciled."""
-        return {r["ticker"] for r in
-                self._q("SELECT DISTINCT ticker FROM intents WHERE status IN ('unknown','pending')")}
+        return {
+            r["ticker"] for r in self._q("SELECT DISTINCT ticker FROM intents WHERE status IN ('unknown','pending')")
+        }
 
 
 class _Ledger(_Connection):
@@ -585,11 +695,23 @@ class _Ledger(_Connection):
 
     def orders(self, *, status: OrderStatus | None = None, ticker: str | None = None) -> list[ExchangeOrder]:
         sql, args = _where("orders", status=status, ticker=ticker)
-        return [ExchangeOrder(order_id=r["order_id"], client_order_id=r["client_order_id"], ticker=r["ticker"],
-                              side=r["side"], price=r["price"], status=OrderStatus(r["status"]), initial_count=r["initial_count"],
-                              fill_count=r["fill_count"], remaining_count=r["remaining_count"],
-                              taker_fees=r["fees"], created_ts_ms=r["created_ms"], time_in_force=r["time_in_force"])
-                for r in self._q(sql + " ORDER BY created_ms, order_id", args)]
+        return [
+            ExchangeOrder(
+                order_id=r["order_id"],
+                client_order_id=r["client_order_id"],
+                ticker=r["ticker"],
+                side=r["side"],
+                price=r["price"],
+                status=OrderStatus(r["status"]),
+                initial_count=r["initial_count"],
+                fill_count=r["fill_count"],
+                remaining_count=r["remaining_count"],
+                taker_fees=r["fees"],
+                created_ts_ms=r["created_ms"],
+                time_in_force=r["time_in_force"],
+            )
+            for r in self._q(sql + " ORDER BY created_ms, order_id", args)
+        ]
 
     def add_fills(self, fills: Sequence[ExchangeFill], *, strategy: str = "", source: str = "ack") -> int:
         """Record fills; already-known fill ids are ignored. Return how many were new."""
@@ -606,30 +728,53 @@ class _Ledger(_Connection):
         if since_ms is not None:
             sql += " AND ts_ms>=?"
             args.append(since_ms)
-        return [ExchangeFill(fill_id=r["fill_id"], order_id=r["order_id"], client_order_id=r["client_order_id"],
-                             ticker=r["ticker"], side=r["side"], price=r["price"], count=r["count"], fee=r["fee"],
-                             is_taker=bool(r["is_taker"]), ts_ms=r["ts_ms"])
-                for r in self._q(sql + " ORDER BY ts_ms, rowid", args)]
+        return [
+            ExchangeFill(
+                fill_id=r["fill_id"],
+                order_id=r["order_id"],
+                client_order_id=r["client_order_id"],
+                ticker=r["ticker"],
+                side=r["side"],
+                price=r["price"],
+                count=r["count"],
+                fee=r["fee"],
+                is_taker=bool(r["is_taker"]),
+                ts_ms=r["ts_ms"],
+            )
+            for r in self._q(sql + " ORDER BY ts_ms, rowid", args)
+        ]
 
     def fill_strategies(self) -> dict[str, str]:
         """Map fill_id → strategy (via the intent that caused it)."""
-        rows = self._q("SELECT f.fill_id AS fill_id, COALESCE(NULLIF(f.strategy,''), i.strategy, '') AS strategy "
-                       "FROM fills f LEFT JOIN intents i ON i.client_order_id = f.client_order_id")
+        rows = self._q(
+            "SELECT f.fill_id AS fill_id, COALESCE(NULLIF(f.strategy,''), i.strategy, '') AS strategy "
+            "FROM fills f LEFT JOIN intents i ON i.client_order_id = f.client_order_id"
+        )
         return {r["fill_id"]: r["strategy"] for r in rows}
 
     def add_settlements(self, settlements: Sequence[Settlement]) -> int:
         new = 0
         with self.tx() as db:
             for s in settlements:
-                cur = db.execute("INSERT OR IGNORE INTO settlements (ticker, event_ticker, result, value, settled_ms) "
-                                 "VALUES (?,?,?,?,?)", (s.ticker, s.event_ticker, s.result, s.value, s.settled_ts_ms))
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO settlements (ticker, event_ticker, result, value, settled_ms) "
+                    "VALUES (?,?,?,?,?)",
+                    (s.ticker, s.event_ticker, s.result, s.value, s.settled_ts_ms),
+                )
                 new += cur.rowcount
         return new
 
     def settlements(self) -> list[Settlement]:
-        return [Settlement(ticker=r["ticker"], event_ticker=r["event_ticker"], result=r["result"], value=r["value"],
-                           settled_ts_ms=r["settled_ms"])
-                for r in self._q("SELECT * FROM settlements ORDER BY settled_ms, ticker")]
+        return [
+            Settlement(
+                ticker=r["ticker"],
+                event_ticker=r["event_ticker"],
+                result=r["result"],
+                value=r["value"],
+                settled_ts_ms=r["settled_ms"],
+            )
+            for r in self._q("SELECT * FROM settlements ORDER BY settled_ms, ticker")
+        ]
 
     def held_tickers(self) -> set[str]:
         """Every market the account ever had a fill in."""
@@ -637,8 +782,10 @@ class _Ledger(_Connection):
 
     def open_tickers(self) -> list[str]:
         """Markets where the fills leave a position that no settlement closed (the ledger's open positions)."""
-        rows = self._q("SELECT ticker, SUM(CASE WHEN side='bid' THEN count ELSE -count END) AS pos FROM fills "
-                       "WHERE ticker NOT IN (SELECT ticker FROM settlements) GROUP BY ticker ORDER BY ticker")
+        rows = self._q(
+            "SELECT ticker, SUM(CASE WHEN side='bid' THEN count ELSE -count END) AS pos FROM fills "
+            "WHERE ticker NOT IN (SELECT ticker FROM settlements) GROUP BY ticker ORDER BY ticker"
+        )
         return [r["ticker"] for r in rows if r["pos"]]
 
 
@@ -670,17 +817,25 @@ class _Markets(_Connection):
 
     def market_meta(self) -> dict[str, MarketInfo]:
         """ticker → (event_ticker, series_ticker, title, category, group)."""
-        return {r["ticker"]: MarketInfo(r["event_ticker"], r["series_ticker"], r["title"], r["category"], r["grp"])
-                for r in self._q("SELECT * FROM markets")}
+        return {
+            r["ticker"]: MarketInfo(r["event_ticker"], r["series_ticker"], r["title"], r["category"], r["grp"])
+            for r in self._q("SELECT * FROM markets")
+        }
 
     def known_tickers(self, prefix: str = "") -> list[str]:
-        return [r["ticker"] for r in self._q("SELECT ticker FROM markets WHERE ticker LIKE ? ORDER BY ticker LIMIT 200",
-                                             (prefix + "%",))]
+        return [
+            r["ticker"]
+            for r in self._q(
+                "SELECT ticker FROM markets WHERE ticker LIKE ? ORDER BY ticker LIMIT 200", (prefix + "%",)
+            )
+        ]
 
     def netted_tickers(self) -> dict[str, str]:
         """ticker → event of markets in events where Kalshi nets collateral (mutually exclusive: MECNET)."""
-        return {r["ticker"]: r["event_ticker"]
-                for r in self._q("SELECT ticker, event_ticker FROM markets WHERE mutually_exclusive = 1")}
+        return {
+            r["ticker"]: r["event_ticker"]
+            for r in self._q("SELECT ticker, event_ticker FROM markets WHERE mutually_exclusive = 1")
+        }
 
     # -- marks: the last trustworthy mark and the mid history ----------------------------
     def add_marks(self, marks: Sequence[MarkRow]) -> int:
@@ -688,19 +843,26 @@ class _Markets(_Connection):
         if not marks:
             return 0
         last = self.last_marks([m.ticker for m in marks])
-        new = [m for m in marks if (p := last.get(m.ticker)) is None
-               or (p.mid, p.yes_bid, p.yes_ask) != (m.mid, m.yes_bid, m.yes_ask)]
+        new = [
+            m
+            for m in marks
+            if (p := last.get(m.ticker)) is None or (p.mid, p.yes_bid, p.yes_ask) != (m.mid, m.yes_bid, m.yes_ask)
+        ]
         if not new:
             return 0
         with self.tx() as db:
-            db.executemany("INSERT OR REPLACE INTO marks (ticker, ts_ms, mid, yes_bid, yes_ask) VALUES (?,?,?,?,?)",
-                           [(m.ticker, m.ts_ms, m.mid, m.yes_bid, m.yes_ask) for m in new])
+            db.executemany(
+                "INSERT OR REPLACE INTO marks (ticker, ts_ms, mid, yes_bid, yes_ask) VALUES (?,?,?,?,?)",
+                [(m.ticker, m.ts_ms, m.mid, m.yes_bid, m.yes_ask) for m in new],
+            )
         return len(new)
 
     def last_marks(self, tickers: Sequence[str] | None = None) -> dict[str, MarkRow]:
         """The newest mark of each ticker (of ``tickers``, or all)."""
-        sql = ("SELECT m.ticker AS ticker, m.ts_ms AS ts_ms, m.mid AS mid, m.yes_bid AS yes_bid, m.yes_ask AS yes_ask "
-               "FROM marks m WHERE m.ts_ms = (SELECT MAX(ts_ms) FROM marks x WHERE x.ticker = m.ticker)")
+        sql = (
+            "SELECT m.ticker AS ticker, m.ts_ms AS ts_ms, m.mid AS mid, m.yes_bid AS yes_bid, m.yes_ask AS yes_ask "
+            "FROM marks m WHERE m.ts_ms = (SELECT MAX(ts_ms) FROM marks x WHERE x.ticker = m.ticker)"
+        )
         args: list[Any] = []
         if tickers is not None:
             wanted = sorted(set(tickers))
@@ -728,15 +890,27 @@ class _Markets(_Connection):
     def record_trade(self, t: TradeRow, *, now_ms: int | None = None) -> None:
         """Remember a trade the executor begins (once: the first time wins)."""
         with self.tx() as db:
-            db.execute("INSERT OR IGNORE INTO trades (opportunity_id, strategy, event_ticker, legs, payout, as_of_ms, "
-                       "created_ms) VALUES (?,?,?,?,?,?,?)",
-                       (t.opportunity_id, t.strategy, t.event_ticker, t.legs, t.payout, t.as_of_ms,
-                        now_ms if now_ms is not None else _now_ms()))
+            db.execute(
+                "INSERT OR IGNORE INTO trades (opportunity_id, strategy, event_ticker, legs, payout, as_of_ms, "
+                "created_ms) VALUES (?,?,?,?,?,?,?)",
+                (
+                    t.opportunity_id,
+                    t.strategy,
+                    t.event_ticker,
+                    t.legs,
+                    t.payout,
+                    t.as_of_ms,
+                    now_ms if now_ms is not None else _now_ms(),
+                ),
+            )
 
     def trades(self) -> dict[str, TradeRow]:
-        return {r["opportunity_id"]: TradeRow(r["opportunity_id"], r["strategy"], r["event_ticker"], r["legs"],
-                                              r["payout"], r["as_of_ms"])
-                for r in self._q("SELECT * FROM trades")}
+        return {
+            r["opportunity_id"]: TradeRow(
+                r["opportunity_id"], r["strategy"], r["event_ticker"], r["legs"], r["payout"], r["as_of_ms"]
+            )
+            for r in self._q("SELECT * FROM trades")
+        }
 
     def fill_trades(self) -> dict[str, tuple[str, str]]:
         """Map fill_id → (trade id, strategy): the opportunity of the intent that caused it.
@@ -744,10 +918,12 @@ class _Markets(_Connection):
         A fill no intent explains (adopted by reconciliation, an order placed outside kalashi) is
         its own trade, named after its order.
         """
-        rows = self._q("SELECT f.fill_id AS fill_id, f.order_id AS order_id, "
-                       "COALESCE(NULLIF(i.opportunity_id, ''), 'order:' || f.order_id) AS trade, "
-                       "COALESCE(NULLIF(f.strategy,''), i.strategy, '') AS strategy "
-                       "FROM fills f LEFT JOIN intents i ON i.client_order_id = f.client_order_id")
+        rows = self._q(
+            "SELECT f.fill_id AS fill_id, f.order_id AS order_id, "
+            "COALESCE(NULLIF(i.opportunity_id, ''), 'order:' || f.order_id) AS trade, "
+            "COALESCE(NULLIF(f.strategy,''), i.strategy, '') AS strategy "
+            "FROM fills f LEFT JOIN intents i ON i.client_order_id = f.client_order_id"
+        )
         return {r["fill_id"]: (r["trade"], r["strategy"]) for r in rows}
 
 
@@ -781,7 +957,10 @@ class _History(_Connection):
         if after is not None:
             sql, args = f"SELECT {cols} FROM iterations WHERE n > ? ORDER BY n", [after]
         elif limit:
-            sql, args = f"SELECT {cols} FROM (SELECT * FROM iterations ORDER BY n DESC LIMIT ?) ORDER BY n", [int(limit)]
+            sql, args = (
+                f"SELECT {cols} FROM (SELECT * FROM iterations ORDER BY n DESC LIMIT ?) ORDER BY n",
+                [int(limit)],
+            )
         else:
             sql, args = f"SELECT {cols} FROM iterations ORDER BY n", []
         return [dict(r) for r in self._q(sql, args)]
@@ -790,15 +969,24 @@ class _History(_Connection):
         """Keep emitted order/fill/denied records (for execution statistics and the journal view)."""
         now = ts_ms if ts_ms is not None else _now_ms()
         with self.tx() as db:
-            db.executemany("INSERT INTO records (ts_ms, kind, record) VALUES (?,?,?)",
-                           [(now, r["kind"], _dumps(r)) for r in records])
+            db.executemany(
+                "INSERT INTO records (ts_ms, kind, record) VALUES (?,?,?)",
+                [(now, r["kind"], _dumps(r)) for r in records],
+            )
 
-    def records(self, kind: str | None = None, limit: int | None = None, newest_first: bool = False
-                ) -> list[dict[str, Any]]:
+    def records(
+        self, kind: str | None = None, limit: int | None = None, newest_first: bool = False
+    ) -> list[dict[str, Any]]:
         return [r.record for r in self.record_rows((kind,) if kind else None, limit=limit, newest_first=newest_first)]
 
-    def record_rows(self, kinds: Sequence[str] | None = None, *, limit: int | None = None,
-                    newest_first: bool = False, after_id: int | None = None) -> list[RecordRow]:
+    def record_rows(
+        self,
+        kinds: Sequence[str] | None = None,
+        *,
+        limit: int | None = None,
+        newest_first: bool = False,
+        after_id: int | None = None,
+    ) -> list[RecordRow]:
         """Rows of ``records`` (of ``kinds``, after ``after_id``), in the order they were journaled."""
         sql, args = "SELECT id, ts_ms, kind, record FROM records WHERE 1=1", list[Any]()
         if kinds:
@@ -815,14 +1003,19 @@ class _History(_Connection):
 
     def latest_health(self, name: str) -> RecordRow | None:
         """The newest ``health`` record named ``name`` journaled (heal journals its ``repairs`` and ``heal`` rows)."""
-        rows = self._q("SELECT id, ts_ms, kind, record FROM records WHERE kind='health' "
-                       "AND json_extract(record, '$.name') = ? ORDER BY id DESC LIMIT 1", (name,))
+        rows = self._q(
+            "SELECT id, ts_ms, kind, record FROM records WHERE kind='health' "
+            "AND json_extract(record, '$.name') = ? ORDER BY id DESC LIMIT 1",
+            (name,),
+        )
         return _record_row(rows[0]) if rows else None
 
     def add_metrics(self, record: dict[str, Any], ts_ms: int | None = None) -> None:
         with self.tx() as db:
-            db.execute("INSERT INTO metrics (ts_ms, record) VALUES (?, ?)",
-                       (ts_ms if ts_ms is not None else _now_ms(), _dumps(record)))
+            db.execute(
+                "INSERT INTO metrics (ts_ms, record) VALUES (?, ?)",
+                (ts_ms if ts_ms is not None else _now_ms(), _dumps(record)),
+            )
 
     def latest_metrics(self) -> dict[str, Any] | None:
         rows = self._q("SELECT record FROM metrics ORDER BY id DESC LIMIT 1")
@@ -830,11 +1023,12 @@ class _History(_Connection):
 
     def add_event(self, kind: str, detail: dict[str, Any], *, ticker: str = "", ts_ms: int | None = None) -> None:
         with self.tx() as db:
-            db.execute("INSERT INTO events (ts_ms, kind, ticker, detail) VALUES (?,?,?,?)",
-                       (ts_ms if ts_ms is not None else _now_ms(), kind, ticker, _dumps(detail, default=str)))
+            db.execute(
+                "INSERT INTO events (ts_ms, kind, ticker, detail) VALUES (?,?,?,?)",
+                (ts_ms if ts_ms is not None else _now_ms(), kind, ticker, _dumps(detail, default=str)),
+            )
 
-    def events(self, kind: str | None = None, limit: int = 100, *, since_ms: int | None = None
-               ) -> list[dict[str, Any]]:
+    def events(self, kind: str | None = None, limit: int = 100, *, since_ms: int | None = None) -> list[dict[str, Any]]:
         """Events, newest first (at most ``limit``; of ``kind``; journaled at or after ``since_ms``)."""
         sql, args = "SELECT id, ts_ms, kind, ticker, detail FROM events WHERE 1=1", list[Any]()
         if kind:
@@ -844,8 +1038,16 @@ class _History(_Connection):
             sql += " AND ts_ms >= ?"
             args.append(since_ms)
         rows = self._q(sql + " ORDER BY id DESC LIMIT ?", [*args, limit])
-        return [{"id": r["id"], "ts_ms": r["ts_ms"], "kind": r["kind"], "ticker": r["ticker"],
-                 "detail": orjson.loads(r["detail"])} for r in rows]
+        return [
+            {
+                "id": r["id"],
+                "ts_ms": r["ts_ms"],
+                "kind": r["kind"],
+                "ticker": r["ticker"],
+                "detail": orjson.loads(r["detail"]),
+            }
+            for r in rows
+        ]
 
     # -- tailing (serve-bridge --attach) ------------------------------------------------
     def tail_position(self) -> TailPosition:
@@ -862,11 +1064,14 @@ class _History(_Connection):
             recs = self.record_rows(after_id=pos.record_id)
             iters = self.iterations(after=pos.iteration)
             metrics = self._q("SELECT id, record FROM metrics WHERE id > ? ORDER BY id", (pos.metrics_id,))
-        new = TailPosition(record_id=recs[-1].id if recs else pos.record_id,
-                           metrics_id=int(metrics[-1]["id"]) if metrics else pos.metrics_id,
-                           iteration=int(iters[-1]["n"]) if iters else pos.iteration)
-        return JournalTail(records=recs, iterations=iters, metrics=[orjson.loads(r["record"]) for r in metrics],
-                           position=new)
+        new = TailPosition(
+            record_id=recs[-1].id if recs else pos.record_id,
+            metrics_id=int(metrics[-1]["id"]) if metrics else pos.metrics_id,
+            iteration=int(iters[-1]["n"]) if iters else pos.iteration,
+        )
+        return JournalTail(
+            records=recs, iterations=iters, metrics=[orjson.loads(r["record"]) for r in metrics], position=new
+        )
 
 
 class Journal(_Intents, _Ledger, _Markets, _History):
@@ -896,8 +1101,10 @@ class Journal(_Intents, _Ledger, _Markets, _History):
         try:
             self._db = self._open_reader() if readonly else self._open_writer()
         except OSError as e:  # its folder cannot be created
-            raise JournalError(f"{self.path}: cannot create the journal ({e.strerror or e})",
-                               hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME") from None
+            raise JournalError(
+                f"{self.path}: cannot create the journal ({e.strerror or e})",
+                hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME",
+            ) from None
         except sqlite3.Error as e:
             raise JournalUnreadable(self.path, str(e)) from None
         if not readonly:
@@ -915,8 +1122,10 @@ class Journal(_Intents, _Ledger, _Markets, _History):
         stored = jr.get_meta("mode")
         if stored != mode:
             jr.close()
-            raise JournalError(f"{jr.path} is a {stored} journal, not {mode}",
-                               hint=f"use the {stored} mode with it, or pass a different --journal")
+            raise JournalError(
+                f"{jr.path} is a {stored} journal, not {mode}",
+                hint=f"use the {stored} mode with it, or pass a different --journal",
+            )
         return jr
 
     def _open_writer(self) -> sqlite3.Connection:
@@ -947,9 +1156,15 @@ class Journal(_Intents, _Ledger, _Markets, _History):
                 return self._empty()
             mode = db.execute("SELECT value FROM meta WHERE key='mode'").fetchone() if "meta" in found.tables else None
             flag = f"--{mode['value']}" if mode is not None else "--paper"
-            migrations.check_readable(found, MIGRATIONS, self.path, hint=(
-                f"run any trading command on it once to migrate it (e.g. `kalashi reconcile {flag} --journal "
-                f"{self.path}`), then run this again"))
+            migrations.check_readable(
+                found,
+                MIGRATIONS,
+                self.path,
+                hint=(
+                    f"run any trading command on it once to migrate it (e.g. `kalashi reconcile {flag} --journal "
+                    f"{self.path}`), then run this again"
+                ),
+            )
         except BaseException:
             db.close()
             raise
@@ -970,8 +1185,10 @@ class Journal(_Intents, _Ledger, _Markets, _History):
         """(version, name) of every migration run on this journal, oldest first."""
         if not self._q("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (migrations.MIGRATIONS_TABLE,)):
             return []
-        return [(int(r["version"]), str(r["name"]))
-                for r in self._q(f"SELECT version, name FROM {migrations.MIGRATIONS_TABLE} ORDER BY version")]
+        return [
+            (int(r["version"]), str(r["name"]))
+            for r in self._q(f"SELECT version, name FROM {migrations.MIGRATIONS_TABLE} ORDER BY version")
+        ]
 
     def _init_meta(self) -> None:
         with self.tx() as db:
@@ -979,8 +1196,10 @@ class Journal(_Intents, _Ledger, _Markets, _History):
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('trading_state', 'ACTIVE')")
         stored = self.get_meta("mode")
         if stored != self.mode:
-            raise JournalError(f"{self.path} is a {stored} journal, not {self.mode}",
-                               hint=f"use the {stored} mode with it, or pass a different --journal")
+            raise JournalError(
+                f"{self.path} is a {stored} journal, not {self.mode}",
+                hint=f"use the {stored} mode with it, or pass a different --journal",
+            )
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         rows = self._q("SELECT value FROM meta WHERE key=?", (key,))
@@ -988,8 +1207,10 @@ class Journal(_Intents, _Ledger, _Markets, _History):
 
     def set_meta(self, key: str, value: str) -> None:
         with self.tx() as db:
-            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
 
     # -- risk limits tightened at run time (by an agent, over MCP): kept across restarts -------
     def tightened_limits(self) -> dict[str, Any]:
@@ -1039,14 +1260,23 @@ class Journal(_Intents, _Ledger, _Markets, _History):
         return Money(int(v))
 
 
-
-
 def _intent_row(r: sqlite3.Row) -> IntentRow:
-    return IntentRow(client_order_id=r["client_order_id"], created_ms=r["created_ms"], ticker=r["ticker"],
-                     side=r["side"], price=r["price"], count=r["count"], time_in_force=r["time_in_force"],
-                     post_only=bool(r["post_only"]), reduce_only=bool(r["reduce_only"]), strategy=r["strategy"],
-                     opportunity_id=r["opportunity_id"], status=IntentStatus(r["status"]), order_id=r["order_id"],
-                     detail=r["detail"])
+    return IntentRow(
+        client_order_id=r["client_order_id"],
+        created_ms=r["created_ms"],
+        ticker=r["ticker"],
+        side=r["side"],
+        price=r["price"],
+        count=r["count"],
+        time_in_force=r["time_in_force"],
+        post_only=bool(r["post_only"]),
+        reduce_only=bool(r["reduce_only"]),
+        strategy=r["strategy"],
+        opportunity_id=r["opportunity_id"],
+        status=IntentStatus(r["status"]),
+        order_id=r["order_id"],
+        detail=r["detail"],
+    )
 
 
 def _dumps(obj: Any, default: Any = None) -> str:
@@ -1055,8 +1285,9 @@ def _dumps(obj: Any, default: Any = None) -> str:
 
 
 def _mark_row(r: sqlite3.Row) -> MarkRow:
-    return MarkRow(ticker=r["ticker"], ts_ms=int(r["ts_ms"]), mid=Price(int(r["mid"])), yes_bid=r["yes_bid"],
-                   yes_ask=r["yes_ask"])
+    return MarkRow(
+        ticker=r["ticker"], ts_ms=int(r["ts_ms"]), mid=Price(int(r["mid"])), yes_bid=r["yes_bid"], yes_ask=r["yes_ask"]
+    )
 
 
 def _record_row(r: sqlite3.Row) -> RecordRow:
@@ -1102,8 +1333,11 @@ def probe_write(path: Path, *, timeout_s: float = 5.0) -> float:
     try:
         db.execute("BEGIN IMMEDIATE")  # the write lock: waits up to timeout_s for another writer
         waited = time.perf_counter() - t0
-        db.execute("INSERT INTO meta (key, value) VALUES ('heal_probe', ?) "
-                   "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (str(_now_ms()),))
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('heal_probe', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (str(_now_ms()),),
+        )
         db.execute("ROLLBACK")  # nothing persists: the probe proves we could write
     finally:
         db.close()

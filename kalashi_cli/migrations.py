@@ -119,12 +119,15 @@ def inspect(db: sqlite3.Connection, m: Migrations, path: Path) -> Found:
             f"{path} is a {m.store} of schema version {found.version}, newer than this kalashi ({__version__}) "
             f"understands (up to version {m.latest})" + (f"; kalashi {by} migrated it" if by else ""),
             hint=f"run a kalashi that knows schema version {found.version} ({by or 'a newer release'} or later: "
-                 f"pip install -U kalashi), or pass --journal with another file; the {m.store} was not changed")
+            f"pip install -U kalashi), or pass --journal with another file; the {m.store} was not changed",
+        )
     if found.legacy:
         foreign = found.tables - m.legacy_tables
         if foreign:
-            raise JournalError(f"{path} is not a kalashi {m.store}: it has tables {', '.join(sorted(foreign))}",
-                               hint="pass --journal with a kalashi journal, or a path where a new one may be created")
+            raise JournalError(
+                f"{path} is not a kalashi {m.store}: it has tables {', '.join(sorted(foreign))}",
+                hint="pass --journal with a kalashi journal, or a path where a new one may be created",
+            )
     elif found.version:
         _check_history(db, m, path, found.version)
     return found
@@ -132,10 +135,13 @@ def inspect(db: sqlite3.Connection, m: Migrations, path: Path) -> Found:
 
 def _check_history(db: sqlite3.Connection, m: Migrations, path: Path, version: int) -> None:
     if MIGRATIONS_TABLE not in _tables(db):
-        raise JournalError(f"{path}: schema version {version} but no record of its migrations ({MIGRATIONS_TABLE})",
-                           hint=f"this file was not written by kalashi; pass --journal with a kalashi {m.store}")
-    rows = db.execute(f"SELECT version, name FROM {MIGRATIONS_TABLE} WHERE version <= ? ORDER BY version",
-                      (version,)).fetchall()
+        raise JournalError(
+            f"{path}: schema version {version} but no record of its migrations ({MIGRATIONS_TABLE})",
+            hint=f"this file was not written by kalashi; pass --journal with a kalashi {m.store}",
+        )
+    rows = db.execute(
+        f"SELECT version, name FROM {MIGRATIONS_TABLE} WHERE version <= ? ORDER BY version", (version,)
+    ).fetchall()
     recorded = [str(r[1]) for r in rows]
     if recorded != m.names[:version]:
         theirs = dict(enumerate(recorded, 1))
@@ -143,7 +149,8 @@ def _check_history(db: sqlite3.Connection, m: Migrations, path: Path, version: i
         raise JournalError(
             f"{path}: its migration {at} is {theirs.get(at, 'missing')!r}, this kalashi's is {m.names[at - 1]!r}: "
             "another build of kalashi migrated it",
-            hint=f"use the kalashi that migrated this {m.store}, or pass --journal with another file")
+            hint=f"use the kalashi that migrated this {m.store}, or pass --journal with another file",
+        )
 
 
 def _last_migrated_by(db: sqlite3.Connection) -> str:
@@ -161,13 +168,14 @@ def check_readable(found: Found, m: Migrations, path: Path, *, hint: str) -> Non
         JournalError: the store's layout is an older version's; ``hint`` says which command migrates it.
     """
     if not found.blank and found.effective < m.latest:
-        raise JournalError(f"{path} is a {m.store} of schema version {found.effective}; this kalashi ({__version__}) "
-                           f"reads version {m.latest} and migrates only when it opens the {m.store} to write",
-                           hint=hint)
+        raise JournalError(
+            f"{path} is a {m.store} of schema version {found.effective}; this kalashi ({__version__}) "
+            f"reads version {m.latest} and migrates only when it opens the {m.store} to write",
+            hint=hint,
+        )
 
 
-def migrate(db: sqlite3.Connection, m: Migrations, path: Path, *, now_ms: Callable[[], int] | None = None
-            ) -> list[str]:
+def migrate(db: sqlite3.Connection, m: Migrations, path: Path, *, now_ms: Callable[[], int] | None = None) -> list[str]:
     """Bring a writable store to the latest version atomically; return the names of the migrations run.
 
     ``db`` must be in autocommit mode (``isolation_level=None``) and not in a transaction.
@@ -187,14 +195,18 @@ def migrate(db: sqlite3.Connection, m: Migrations, path: Path, *, now_ms: Callab
         start = 0 if found.legacy else found.version  # a legacy store replays migration 1 (IF NOT EXISTS)
         applied: list[str] = []
         if start < m.latest:
-            db.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, "
-                       "name TEXT NOT NULL UNIQUE, applied_ms INTEGER NOT NULL, kalashi TEXT NOT NULL)")
+            db.execute(
+                f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL UNIQUE, applied_ms INTEGER NOT NULL, kalashi TEXT NOT NULL)"
+            )
             clock = now_ms or (lambda: time.time_ns() // 1_000_000)
             for version, fn in enumerate(m.steps[start:], start + 1):
                 name = fn.__name__
                 fn(db)
-                db.execute(f"INSERT INTO {MIGRATIONS_TABLE} (version, name, applied_ms, kalashi) VALUES (?, ?, ?, ?)",
-                           (version, name, clock(), __version__))
+                db.execute(
+                    f"INSERT INTO {MIGRATIONS_TABLE} (version, name, applied_ms, kalashi) VALUES (?, ?, ?, ?)",
+                    (version, name, clock(), __version__),
+                )
                 applied.append(name)
             db.execute(f"PRAGMA user_version = {m.latest:d}")
         db.execute("COMMIT")
@@ -203,10 +215,11 @@ def migrate(db: sqlite3.Connection, m: Migrations, path: Path, *, now_ms: Callab
         if db.in_transaction:  # SQLite may have rolled back already (a full disk, an I/O error)
             db.execute("ROLLBACK")
         if name and not isinstance(e, KeyboardInterrupt | SystemExit | JournalError):
-            raise JournalError(f"{path}: migration {name} of the {m.store} failed ({type(e).__name__}: {e}); "
-                               f"the {m.store} is unchanged",
-                               hint="report this with the file kept as it is; the previous kalashi still opens it"
-                               ) from None
+            raise JournalError(
+                f"{path}: migration {name} of the {m.store} failed ({type(e).__name__}: {e}); "
+                f"the {m.store} is unchanged",
+                hint="report this with the file kept as it is; the previous kalashi still opens it",
+            ) from None
         raise
 
 

@@ -62,21 +62,35 @@ class ReconcileReport:
 
     @property
     def corrections(self) -> int:
-        return (len(self.resolved) + self.fills_added + self.orders_updated + len(self.orphans)
-                + len(self.position_drift) + len(self.duplicates) + (self.balance_drift is not None))
+        return (
+            len(self.resolved)
+            + self.fills_added
+            + self.orders_updated
+            + len(self.orphans)
+            + len(self.position_drift)
+            + len(self.duplicates)
+            + (self.balance_drift is not None)
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "resolved": self.resolved, "fills_added": self.fills_added,
-                "orders_updated": self.orders_updated, "orphans": self.orphans,
-                "orphans_cancelled": self.orphans_cancelled,
-                "position_drift": {k: list(v) for k, v in self.position_drift.items()},
-                "duplicates": self.duplicates,
-                "balance_drift": list(self.balance_drift) if self.balance_drift else None,
-                "unstable": self.unstable, "error": self.error}
+        return {
+            "ok": self.ok,
+            "resolved": self.resolved,
+            "fills_added": self.fills_added,
+            "orders_updated": self.orders_updated,
+            "orphans": self.orphans,
+            "orphans_cancelled": self.orphans_cancelled,
+            "position_drift": {k: list(v) for k, v in self.position_drift.items()},
+            "duplicates": self.duplicates,
+            "balance_drift": list(self.balance_drift) if self.balance_drift else None,
+            "unstable": self.unstable,
+            "error": self.error,
+        }
 
 
-def reconcile(journal: Journal, broker: Broker, *, starting_balance: int, cancel_orphans: bool = False
-              ) -> ReconcileReport:
+def reconcile(
+    journal: Journal, broker: Broker, *, starting_balance: int, cancel_orphans: bool = False
+) -> ReconcileReport:
     """Adopt the exchange's truth into the journal; return what changed.
 
     ``starting_balance`` is the default for a journal that has none stored (paper); a
@@ -96,8 +110,9 @@ def reconcile(journal: Journal, broker: Broker, *, starting_balance: int, cancel
     journal.set_meta("last_reconcile", str(rep.to_dict()["ok"]))
     journal.set_meta("reconcile_runs", str(int(journal.get_meta("reconcile_runs", "0") or 0) + 1))
     if rep.corrections:
-        journal.set_meta("reconcile_corrections",
-                         str(int(journal.get_meta("reconcile_corrections", "0") or 0) + rep.corrections))
+        journal.set_meta(
+            "reconcile_corrections", str(int(journal.get_meta("reconcile_corrections", "0") or 0) + rep.corrections)
+        )
     if rep.corrections or not rep.ok:
         journal.add_event("reconcile", rep.to_dict())
     return rep
@@ -126,28 +141,39 @@ def _resolve_intents(journal: Journal, by_coid: dict[str, ExchangeOrder], rep: R
     for it in journal.intents(status=IntentStatus.UNKNOWN) + journal.intents(status=IntentStatus.PENDING):
         found = by_coid.get(it.client_order_id)
         if found is not None:
-            journal.set_intent_status(it.client_order_id, IntentStatus.ACKED, order_id=found.order_id,
-                                      detail="found on the exchange by reconciliation")
+            journal.set_intent_status(
+                it.client_order_id,
+                IntentStatus.ACKED,
+                order_id=found.order_id,
+                detail="found on the exchange by reconciliation",
+            )
             journal.upsert_order(found)
             rep.resolved.append({"client_order_id": it.client_order_id, "found": True, "order_id": found.order_id})
         else:
             # Not on the exchange: it never arrived (the exchange lists every order it accepted,
             # including executed and cancelled ones), so it may be resent with the same id.
-            journal.set_intent_status(it.client_order_id, IntentStatus.NEVER_SENT,
-                                      detail="not found on the exchange by client_order_id")
+            journal.set_intent_status(
+                it.client_order_id, IntentStatus.NEVER_SENT, detail="not found on the exchange by client_order_id"
+            )
             rep.resolved.append({"client_order_id": it.client_order_id, "found": False})
     for it in journal.intents(status=IntentStatus.NEVER_SENT) + journal.intents(status=IntentStatus.REJECTED):
         found = by_coid.get(it.client_order_id)
         if found is not None:  # an earlier send arrived after all (still in flight, or its answer lost): adopt it
-            journal.set_intent_status(it.client_order_id, IntentStatus.ACKED, order_id=found.order_id,
-                                      detail=f"arrived late: found on the exchange after it was judged {it.status}")
+            journal.set_intent_status(
+                it.client_order_id,
+                IntentStatus.ACKED,
+                order_id=found.order_id,
+                detail=f"arrived late: found on the exchange after it was judged {it.status}",
+            )
             journal.upsert_order(found)
-            rep.resolved.append({"client_order_id": it.client_order_id, "found": True, "order_id": found.order_id,
-                                 "late": True})
+            rep.resolved.append(
+                {"client_order_id": it.client_order_id, "found": True, "order_id": found.order_id, "late": True}
+            )
 
 
-def _reconcile_orders(journal: Journal, broker: Broker, listed: list[ExchangeOrder], rep: ReconcileReport,
-                      cancel_orphans: bool) -> None:
+def _reconcile_orders(
+    journal: Journal, broker: Broker, listed: list[ExchangeOrder], rep: ReconcileReport, cancel_orphans: bool
+) -> None:
     """2. orders (by order id: orders placed elsewhere may carry no client_order_id at all)."""
     known = {o.order_id: o for o in journal.orders()}
     journal_ids = {i.client_order_id for i in journal.intents()}
@@ -161,17 +187,22 @@ def _reconcile_orders(journal: Journal, broker: Broker, listed: list[ExchangeOrd
                         broker.cancel(o.order_id, o.ticker)
                         rep.orphans_cancelled += 1
                     except ExchangeError as e:  # reported; the next reconciliation tries again
-                        journal.add_event("orphan-cancel-failed", {"order_id": o.order_id, "error": str(e)},
-                                          ticker=o.ticker)
+                        journal.add_event(
+                            "orphan-cancel-failed", {"order_id": o.order_id, "error": str(e)}, ticker=o.ticker
+                        )
             continue
         if mine is None or (mine.status, mine.fill_count, mine.remaining_count) != (
-                o.status, o.fill_count, o.remaining_count):
+            o.status,
+            o.fill_count,
+            o.remaining_count,
+        ):
             journal.upsert_order(o)
             rep.orders_updated += 1
 
 
-def _fills_between_positions(journal: Journal, broker: Broker, rep: ReconcileReport
-                             ) -> dict[str, MarketPosition] | None:
+def _fills_between_positions(
+    journal: Journal, broker: Broker, rep: ReconcileReport
+) -> dict[str, MarketPosition] | None:
     """3. fills and settlements, read between two readings of the positions so the three agree.
 
     Returns the exchange's positions, or None when they kept moving through every attempt.
@@ -205,15 +236,26 @@ def _adopt_positions(journal: Journal, theirs: dict[str, MarketPosition], start:
         diff = b - a
         avg = (ex.exposure * 100 // abs(b) // 100) if ex and b else 0
         yes_price = avg if b > 0 else ONE_DOLLAR - avg if b < 0 else 0
-        adjustments.append(ExchangeFill(fill_id=f"adj-{t}-{now}", order_id="reconcile-adjustment", ticker=t,
-                                        side="bid" if diff > 0 else "ask", price=Price(max(0, min(ONE_DOLLAR, yes_price))),
-                                        count=Count(abs(diff)), fee=Money(0), is_taker=False, ts_ms=now))
+        adjustments.append(
+            ExchangeFill(
+                fill_id=f"adj-{t}-{now}",
+                order_id="reconcile-adjustment",
+                ticker=t,
+                side="bid" if diff > 0 else "ask",
+                price=Price(max(0, min(ONE_DOLLAR, yes_price))),
+                count=Count(abs(diff)),
+                fee=Money(0),
+                is_taker=False,
+                ts_ms=now,
+            )
+        )
     if adjustments:
         journal.add_fills(adjustments, source="reconcile-adjustment")
 
 
-def _adopt_balance(journal: Journal, broker: Broker, listed: list[ExchangeOrder], start: int,
-                   rep: ReconcileReport) -> None:
+def _adopt_balance(
+    journal: Journal, broker: Broker, listed: list[ExchangeOrder], start: int, rep: ReconcileReport
+) -> None:
     """5. balance (the exchange's available balance counts the collateral netting returns on
     mutually exclusive events, so the journal's side does too)."""
     led = fold(Money(start), journal.fills(), journal.settlements())
@@ -226,8 +268,14 @@ def _adopt_balance(journal: Journal, broker: Broker, listed: list[ExchangeOrder]
         # the journal's cash is the exchange's, without calling it profit or loss.
         rep.balance_drift = (cash, balance)
         journal.set_meta("starting_balance", str(start + balance - cash))
-        journal.add_event("balance-adjusted", {"journal_cash": fmt_money(Money(cash)), "exchange_balance": fmt_money(balance),
-                                               "starting_balance": fmt_money(Money(start + balance - cash))})
+        journal.add_event(
+            "balance-adjusted",
+            {
+                "journal_cash": fmt_money(Money(cash)),
+                "exchange_balance": fmt_money(balance),
+                "starting_balance": fmt_money(Money(start + balance - cash)),
+            },
+        )
 
 
 def _positions(broker: Broker) -> dict[str, MarketPosition]:

@@ -69,14 +69,17 @@ def _tick(p: Price, m: Market) -> Price:
     return Price((above - p) if above is not None else Price(100))
 
 
-def check_position(rule: ExitRule, m: Market | None, *, outcome: str, entry: Price, opened_ms: int,
-                   now_ms: int, fair_yes: Price | None) -> tuple[str, str] | None:
+def check_position(
+    rule: ExitRule, m: Market | None, *, outcome: str, entry: Price, opened_ms: int, now_ms: int, fair_yes: Price | None
+) -> tuple[str, str] | None:
     """Return (rule, reason) when ``rule`` says to sell a position in ``m`` now, else None."""
     if rule.exit_before_close_seconds and m is not None:
         closes = close_ms(m)
         if closes is not None and 0 <= closes - now_ms <= rule.exit_before_close_seconds * 1000:
-            return "exit-before-close", (f"{m.ticker} closes in {(closes - now_ms) // 1000} s, within "
-                                         f"exit_before_close_seconds {rule.exit_before_close_seconds}")
+            return "exit-before-close", (
+                f"{m.ticker} closes in {(closes - now_ms) // 1000} s, within "
+                f"exit_before_close_seconds {rule.exit_before_close_seconds}"
+            )
     if rule.time_stop_seconds and opened_ms and now_ms - opened_ms >= rule.time_stop_seconds * 1000:
         return "time-stop", f"held {(now_ms - opened_ms) // 1000} s ≥ time_stop_seconds {rule.time_stop_seconds}"
     if m is None:
@@ -88,23 +91,30 @@ def check_position(rule: ExitRule, m: Market | None, *, outcome: str, entry: Pri
         mark = (bid + ask) // 2 if ask is not None else bid
         tick = _tick(entry, m)
         if entry - mark >= rule.stop_ticks * tick:
-            return "stop", (f"mark {usd_price(Price(mark))} is {(entry - mark) // tick} ticks below the entry "
-                            f"{usd_price(entry)} (stop_ticks {rule.stop_ticks})")
+            return "stop", (
+                f"mark {usd_price(Price(mark))} is {(entry - mark) // tick} ticks below the entry "
+                f"{usd_price(entry)} (stop_ticks {rule.stop_ticks})"
+            )
     fair = None if fair_yes is None else (fair_yes if outcome == "yes" else ONE_DOLLAR - fair_yes)
     if rule.stop_on_edge_reversal and fair is not None and fair < entry:
-        return "edge-reversed", (f"fair value {usd_price(Price(fair))} of {outcome.upper()} is now below the entry "
-                                 f"{usd_price(entry)}")
+        return "edge-reversed", (
+            f"fair value {usd_price(Price(fair))} of {outcome.upper()} is now below the entry {usd_price(entry)}"
+        )
     if rule.take_profit and bid is not None and bid - entry >= int(rule.take_profit * 10_000):
-        return "take-profit", (f"bid {usd_price(bid)} is {usd_price(Price(bid - entry))} above the entry "
-                               f"{usd_price(entry)} (take_profit {usd_price(Price(int(rule.take_profit * 10_000)))})")
+        return "take-profit", (
+            f"bid {usd_price(bid)} is {usd_price(Price(bid - entry))} above the entry "
+            f"{usd_price(entry)} (take_profit {usd_price(Price(int(rule.take_profit * 10_000)))})"
+        )
     if rule.take_profit_at_fair and fair is not None and bid is not None and bid >= fair:
-        return "take-profit-fair", (f"bid {usd_price(bid)} has reached the fair value {usd_price(Price(fair))} "
-                                    f"(entry {usd_price(entry)})")
+        return "take-profit-fair", (
+            f"bid {usd_price(bid)} has reached the fair value {usd_price(Price(fair))} (entry {usd_price(entry)})"
+        )
     return None
 
 
-def exit_signals(profile: Profile, portfolio: Portfolio, books: Mapping[str, Market],
-                 fair: Mapping[str, Price], now_ms: int) -> list[ExitSignal]:
+def exit_signals(
+    profile: Profile, portfolio: Portfolio, books: Mapping[str, Market], fair: Mapping[str, Price], now_ms: int
+) -> list[ExitSignal]:
     """Every open position whose strategy's exit rule fires now (``fair``: YES fair price by ticker)."""
     out: list[ExitSignal] = []
     for t in portfolio.trades.open_trades():
@@ -117,15 +127,23 @@ def exit_signals(profile: Profile, portfolio: Portfolio, books: Mapping[str, Mar
             n = abs(q)
             entry = cost // n  # cost is money for n count units: price × count
             outcome = "yes" if q > 0 else "no"
-            hit = check_position(rule, books.get(ticker), outcome=outcome, entry=Price(entry), opened_ms=t.opened_ms,
-                                 now_ms=now_ms, fair_yes=fair.get(ticker))
+            hit = check_position(
+                rule,
+                books.get(ticker),
+                outcome=outcome,
+                entry=Price(entry),
+                opened_ms=t.opened_ms,
+                now_ms=now_ms,
+                fair_yes=fair.get(ticker),
+            )
             if hit is not None:
                 out.append(ExitSignal(t.trade_id, t.strategy, ticker, outcome, Count(n), Price(entry), *hit))
     return out
 
 
-def execute_exits(signals: list[ExitSignal], executor: OrderExecutor, portfolio: Portfolio,
-                  now_ms: int) -> Iterator[Order | Fill | Denied]:
+def execute_exits(
+    signals: list[ExitSignal], executor: OrderExecutor, portfolio: Portfolio, now_ms: int
+) -> Iterator[Order | Fill | Denied]:
     """Sell each signal's position: gate, journal (purpose ``exit``, the rule as reason), send."""
     if not signals:
         return
@@ -140,8 +158,13 @@ def execute_exits(signals: list[ExitSignal], executor: OrderExecutor, portfolio:
         bids = m.bids(s.outcome)  # type: ignore[arg-type]
         why = f"{s.rule}: {s.reason}"
         if not bids:
-            yield Denied(s.trade_id, s.ticker, "no-liquidity", f"exit ({why}) wanted, but nobody bids for "
-                         f"{s.outcome.upper()} {s.ticker}", s.strategy)
+            yield Denied(
+                s.trade_id,
+                s.ticker,
+                "no-liquidity",
+                f"exit ({why}) wanted, but nobody bids for {s.outcome.upper()} {s.ticker}",
+                s.strategy,
+            )
             continue
         best = bids[0][0]
         floor = snap(Price(max(1, int(best * (1 - ex.max_slippage_pct)))), m.price_ranges, up=True) or 1
@@ -150,23 +173,53 @@ def execute_exits(signals: list[ExitSignal], executor: OrderExecutor, portfolio:
         step = max(1, int(executor.profile.sizing.min_count * COUNT_SCALE))
         n = Count(n // step * step)
         if n <= 0:
-            yield Denied(s.trade_id, s.ticker, "no-liquidity", f"exit ({why}) wanted, but no bid within the "
-                         f"{ex.max_slippage_pct:.1%} slippage bound", s.strategy)
+            yield Denied(
+                s.trade_id,
+                s.ticker,
+                "no-liquidity",
+                f"exit ({why}) wanted, but no bid within the {ex.max_slippage_pct:.1%} slippage bound",
+                s.strategy,
+            )
             continue
         limit = slices[-1][0]
         leg = Leg(s.ticker, s.outcome, "sell", limit, n)  # type: ignore[arg-type]
-        intent = leg_intent(s.trade_id, 0, leg, limit, n, "immediate_or_cancel",
-                            purpose=f"exit:{s.rule}:{now_ms}", action="sell", reduce_only=True)
-        d = executor.gate.check(intent, fee_type=m.fee_type, multiplier=m.fee_multiplier,
-                                stale=executor.stale(s.ticker), trading_active=executor.trading_active())
+        intent = leg_intent(
+            s.trade_id,
+            0,
+            leg,
+            limit,
+            n,
+            "immediate_or_cancel",
+            purpose=f"exit:{s.rule}:{now_ms}",
+            action="sell",
+            reduce_only=True,
+        )
+        d = executor.gate.check(
+            intent,
+            fee_type=m.fee_type,
+            multiplier=m.fee_multiplier,
+            stale=executor.stale(s.ticker),
+            trading_active=executor.trading_active(),
+        )
         if d is not None:
             yield Denied(s.trade_id, s.ticker, d.rule, f"exit ({why}) refused: {d.reason}", s.strategy)
             continue
-        executor.journal.add_event("exit", {"opportunity_id": s.trade_id, "strategy": s.strategy, "rule": s.rule,
-                                            "reason": s.reason, "outcome": s.outcome, "count": fmt_count(n),
-                                            "entry": usd_price(s.entry), "limit": usd_price(limit)},
-                                   ticker=s.ticker)
-        out, sold = executor.send(intent, leg, m, reference=best, strategy=s.strategy, ref=s.trade_id,
-                                  purpose="exit", reason=why)
+        executor.journal.add_event(
+            "exit",
+            {
+                "opportunity_id": s.trade_id,
+                "strategy": s.strategy,
+                "rule": s.rule,
+                "reason": s.reason,
+                "outcome": s.outcome,
+                "count": fmt_count(n),
+                "entry": usd_price(s.entry),
+                "limit": usd_price(limit),
+            },
+            ticker=s.ticker,
+        )
+        out, sold = executor.send(
+            intent, leg, m, reference=best, strategy=s.strategy, ref=s.trade_id, purpose="exit", reason=why
+        )
         left[s.ticker] = Count(left.get(s.ticker, 0) - sold)
         yield from out

@@ -75,11 +75,18 @@ class OrderExecutor(OrderSender):
     basket, an unwind when a basket fails part way); :class:`OrderSender` sends it.
     """
 
-    def __init__(self, profile: Profile, broker: Broker, journal: Journal, gate: RiskGate,
-                 books: Callable[[Sequence[str]], dict[str, Market]], *,
-                 stale: Callable[[str], bool] = lambda t: False,
-                 clock: Callable[[], float] = time.perf_counter,
-                 now_ms: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        broker: Broker,
+        journal: Journal,
+        gate: RiskGate,
+        books: Callable[[Sequence[str]], dict[str, Market]],
+        *,
+        stale: Callable[[str], bool] = lambda t: False,
+        clock: Callable[[], float] = time.perf_counter,
+        now_ms: Callable[[], int] | None = None,
+    ) -> None:
         super().__init__(profile, broker, journal, gate, stale=stale, clock=clock)
         self.source_books = books
         #: the market's clock (sim time on the sim): quote expiries and the stop before a close use it;
@@ -89,9 +96,11 @@ class OrderExecutor(OrderSender):
         #: the source's books include this account's resting orders (an exchange's do; the paper broker's source not)
         self.own_in_books = bool(getattr(broker, "books_include_own_orders", True))
         a = profile.analyze
-        self._stop_ms = {"arbitrage": a.arbitrage.stop_before_close_seconds * 1000,
-                         "spread": a.spread.stop_before_close_seconds * 1000,
-                         "value": a.value.stop_before_close_seconds * 1000}
+        self._stop_ms = {
+            "arbitrage": a.arbitrage.stop_before_close_seconds * 1000,
+            "spread": a.spread.stop_before_close_seconds * 1000,
+            "value": a.value.stop_before_close_seconds * 1000,
+        }
 
     def books(self, tickers: Sequence[str]) -> dict[str, Market]:
         """Fresh books for ``tickers`` as this account can trade them: its own resting orders taken out."""
@@ -154,31 +163,56 @@ class OrderExecutor(OrderSender):
         closes = close_ms(m) if self.market_clock else None
         stop = self._stop_ms.get(o.strategy, 0)
         if closes is not None and 0 <= closes - now <= stop:
-            return Denied(o.id, leg.ticker, "closing", f"{leg.ticker} closes at {m.close_time}, within the "
-                          f"{stop // 1000} s before its close when {o.strategy} opens nothing "
-                          f"(analyze.{o.strategy}.stop_before_close_seconds)", o.strategy)
+            return Denied(
+                o.id,
+                leg.ticker,
+                "closing",
+                f"{leg.ticker} closes at {m.close_time}, within the "
+                f"{stop // 1000} s before its close when {o.strategy} opens nothing "
+                f"(analyze.{o.strategy}.stop_before_close_seconds)",
+                o.strategy,
+            )
         if o.maker:
             side = to_book_side(leg.outcome, "buy", leg.price)[0]
             try:
                 resting = self.broker.orders(ticker=leg.ticker, status=OrderStatus.RESTING)
             except KalashiError as e:
-                return Denied(o.id, leg.ticker, "exchange", f"cannot list resting orders on {leg.ticker}: {e}",
-                              o.strategy)
+                return Denied(
+                    o.id, leg.ticker, "exchange", f"cannot list resting orders on {leg.ticker}: {e}", o.strategy
+                )
             if any(r.side == side for r in resting):
-                return Denied(o.id, leg.ticker, "already-quoting", f"a quote on {leg.ticker} is already resting; "
-                              "not stacking another on the same side", o.strategy)
+                return Denied(
+                    o.id,
+                    leg.ticker,
+                    "already-quoting",
+                    f"a quote on {leg.ticker} is already resting; not stacking another on the same side",
+                    o.strategy,
+                )
             return self._maker_plan(i, leg, m, size, o.id)
         asks = m.asks(leg.outcome)
         if not asks:
-            return Denied(o.id, leg.ticker, "no-liquidity", f"nothing offered to buy {leg.outcome.upper()} "
-                          f"{leg.ticker} any more", o.strategy)
+            return Denied(
+                o.id,
+                leg.ticker,
+                "no-liquidity",
+                f"nothing offered to buy {leg.outcome.upper()} {leg.ticker} any more",
+                o.strategy,
+            )
         best = asks[0][0]
         bound = min(ONE_DOLLAR - 1, int(best * (1 + self.profile.execution.max_slippage_pct)))
         grid_bound = snap(Price(bound), m.price_ranges, up=False) or best
         slices = buy_slices(m, leg.outcome, size, max_price=grid_bound)
         avail = slices_count(slices)
-        return LegPlan(i, leg, m, OrderIntent("", leg.ticker, "bid", Price(0), Count(0)), slices[-1][0] if slices else best,
-                       best, avail, slices=slices)
+        return LegPlan(
+            i,
+            leg,
+            m,
+            OrderIntent("", leg.ticker, "bid", Price(0), Count(0)),
+            slices[-1][0] if slices else best,
+            best,
+            avail,
+            slices=slices,
+        )
 
     def _size_takers(self, cand: Candidate, plans: list[LegPlan]) -> tuple[list[LegPlan], Count] | Denied:
         """The size every taker leg can fill (in whole steps), each leg's intent at it; or why there is none."""
@@ -188,8 +222,13 @@ class OrderExecutor(OrderSender):
         step = int(self.profile.sizing.min_count * COUNT_SCALE)
         size = Count(size // step * step)
         if size <= 0:
-            return Denied(o.id, o.legs[0].ticker, "no-liquidity", "the books no longer offer the size within the "
-                          f"{ex.max_slippage_pct:.1%} slippage bound", o.strategy)
+            return Denied(
+                o.id,
+                o.legs[0].ticker,
+                "no-liquidity",
+                f"the books no longer offer the size within the {ex.max_slippage_pct:.1%} slippage bound",
+                o.strategy,
+            )
         if o.strategy == "arbitrage":
             denial = _arbitrage_still_pays(o.id, plans, size, o.payout, cand.required_edge)
             if denial:
@@ -206,10 +245,16 @@ class OrderExecutor(OrderSender):
         for p in plans:
             mine = crosses_own(p.intent, own)
             if mine is not None:
-                return Denied(o.id, p.leg.ticker, "own-order", f"this leg ({p.intent.side} at YES "
-                              f"{usd_price(p.intent.price)}) would trade against our own resting order "
-                              f"{mine.order_id} ({mine.side} at YES {usd_price(mine.price)}); our own orders are "
-                              "not liquidity", o.strategy)
+                return Denied(
+                    o.id,
+                    p.leg.ticker,
+                    "own-order",
+                    f"this leg ({p.intent.side} at YES "
+                    f"{usd_price(p.intent.price)}) would trade against our own resting order "
+                    f"{mine.order_id} ({mine.side} at YES {usd_price(mine.price)}); our own orders are "
+                    "not liquidity",
+                    o.strategy,
+                )
         return None
 
     def _gate(self, o: Opportunity, plans: Sequence[LegPlan], charge: BasketCharge | None) -> Denied | None:
@@ -218,8 +263,14 @@ class OrderExecutor(OrderSender):
         k = 0
         while k < len(plans):
             p = plans[k]
-            d = self.gate.check(p.intent, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier,
-                                stale=self.stale(p.leg.ticker), trading_active=self._active(), basket=charge)
+            d = self.gate.check(
+                p.intent,
+                fee_type=p.market.fee_type,
+                multiplier=p.market.fee_multiplier,
+                stale=self.stale(p.leg.ticker),
+                trading_active=self._active(),
+                basket=charge,
+            )
             if d and not reclaimed and o.riskless and d.rule in ("balance", "max-daily-cost"):
                 # capital to the riskless trade first: our own quotes resting from earlier iterations
                 # hold the cash (and the daily room) it needs — cancel them, oldest first, and look again
@@ -232,8 +283,9 @@ class OrderExecutor(OrderSender):
             k += 1
         return None
 
-    def _send_legs(self, cand: Candidate, plans: Sequence[LegPlan], charge: BasketCharge | None
-                   ) -> Iterator[Order | Fill | Denied]:
+    def _send_legs(
+        self, cand: Candidate, plans: Sequence[LegPlan], charge: BasketCharge | None
+    ) -> Iterator[Order | Fill | Denied]:
         """Send the gated legs in order, stopping at the first that fails or fills short; unwind a basket then."""
         o = cand.opportunity
         filled: list[tuple[LegPlan, Count]] = []
@@ -254,8 +306,12 @@ class OrderExecutor(OrderSender):
             # so its charge no longer counts against the cash (its netting credit least of all)
             self.gate.release(charge)
         if len(plans) > 1:
-            yield from self._unwind([(p, n) for p, n in filled if n > 0], o.id, o.strategy,
-                                    reason="a later leg of the basket failed or filled short")
+            yield from self._unwind(
+                [(p, n) for p, n in filled if n > 0],
+                o.id,
+                o.strategy,
+                reason="a later leg of the basket failed or filled short",
+            )
 
     # -- capital, the trade, quotes and unwinds ---------------------------------------
     def _reclaim(self, o: Opportunity, plans: Sequence[LegPlan], charge: BasketCharge | None) -> bool:
@@ -280,20 +336,41 @@ class OrderExecutor(OrderSender):
             cancelled += 1
             self.gate.refresh_resting()
         if cancelled:
-            self.journal.add_event("reclaim", {"opportunity_id": o.id, "cancelled": cancelled,
-                                               "why": "a riskless trade needed the cash or daily room quotes held"})
+            self.journal.add_event(
+                "reclaim",
+                {
+                    "opportunity_id": o.id,
+                    "cancelled": cancelled,
+                    "why": "a riskless trade needed the cash or daily room quotes held",
+                },
+            )
         return cancelled > 0
 
     def _fits(self, plans: Sequence[LegPlan], charge: BasketCharge | None) -> bool:
-        return all(self.gate.check(p.intent, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier,
-                                   basket=charge) is None for p in plans)
+        return all(
+            self.gate.check(p.intent, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier, basket=charge)
+            is None
+            for p in plans
+        )
 
     def _remember_trade(self, o: Opportunity, plans: Sequence[LegPlan]) -> None:
         """Journal the trade the legs belong to (one P&L, one win or loss), and which markets net collateral."""
-        self.journal.record_trade(TradeRow(o.id, o.strategy, o.event_ticker, len(o.legs),
-                                           o.payout if o.riskless else Price(0), o.as_of_ms))
-        netted = [(p.market.ticker, p.market.event_ticker, p.market.series_ticker, p.market.title,
-                   p.market.category, "", True) for p in plans if p.market.mutually_exclusive]
+        self.journal.record_trade(
+            TradeRow(o.id, o.strategy, o.event_ticker, len(o.legs), o.payout if o.riskless else Price(0), o.as_of_ms)
+        )
+        netted = [
+            (
+                p.market.ticker,
+                p.market.event_ticker,
+                p.market.series_ticker,
+                p.market.title,
+                p.market.category,
+                "",
+                True,
+            )
+            for p in plans
+            if p.market.mutually_exclusive
+        ]
         if netted:
             self.journal.remember_markets(netted)
 
@@ -310,13 +387,22 @@ class OrderExecutor(OrderSender):
             expiry = last if expiry is None else min(expiry, last)
         side, yes_price = to_book_side(leg.outcome, "buy", leg.price)
         key = f"{leg.ticker}:{side}:{yes_price}:{size}:gtc"
-        intent = OrderIntent(client_order_id(opp_id, i, key), leg.ticker, side, yes_price, size,
-                             time_in_force="good_till_canceled", post_only=True, expiration_ts=expiry)
+        intent = OrderIntent(
+            client_order_id(opp_id, i, key),
+            leg.ticker,
+            side,
+            yes_price,
+            size,
+            time_in_force="good_till_canceled",
+            post_only=True,
+            expiration_ts=expiry,
+        )
         asks = m.asks(leg.outcome)
         return LegPlan(i, leg, m, intent, leg.price, asks[0][0] if asks else leg.price, size)
 
-    def _unwind(self, filled: list[tuple[LegPlan, Count]], opp_id: str, strategy: str,
-                reason: str) -> Iterator[Order | Fill | Denied]:
+    def _unwind(
+        self, filled: list[tuple[LegPlan, Count]], opp_id: str, strategy: str, reason: str
+    ) -> Iterator[Order | Fill | Denied]:
         """Sell back what the basket's earlier legs bought, reduce-only IOC inside the slippage bound.
 
         The realized loss is computed from the fills actually received (entry cost and fees of
@@ -350,33 +436,69 @@ class OrderExecutor(OrderSender):
                     why_open = f"no bid within the {ex.max_slippage_pct:.1%} slippage bound"
                 else:
                     limit = unwind_limit = slices[-1][0]
-                    intent = leg_intent(opp_id, p.index, p.leg, limit, n, "immediate_or_cancel",
-                                        purpose="unwind", action="sell", reduce_only=True)
-                    plan = LegPlan(p.index, Leg(p.leg.ticker, p.leg.outcome, "sell", limit, n), m, intent, limit,
-                                   best, n)
+                    intent = leg_intent(
+                        opp_id,
+                        p.index,
+                        p.leg,
+                        limit,
+                        n,
+                        "immediate_or_cancel",
+                        purpose="unwind",
+                        action="sell",
+                        reduce_only=True,
+                    )
+                    plan = LegPlan(
+                        p.index, Leg(p.leg.ticker, p.leg.outcome, "sell", limit, n), m, intent, limit, best, n
+                    )
                     sold = (yield from self._send(plan, strategy, opp_id, None, purpose="unwind")) or 0
                     unwind_fills = plan.fills
                     if sold < n:
-                        why_open = (f"the unwind order filled {sold / COUNT_SCALE:g} of {n / COUNT_SCALE:g} within "
-                                    f"the {ex.max_slippage_pct:.1%} slippage bound")
+                        why_open = (
+                            f"the unwind order filled {sold / COUNT_SCALE:g} of {n / COUNT_SCALE:g} within "
+                            f"the {ex.max_slippage_pct:.1%} slippage bound"
+                        )
             # from the fills when we have them; the limit prices only when listing them failed
             entry_cost = _outcome_money(p, p.fills, buying=True) if p.fills else p.limit * n
             got = sum(f.count for f in p.fills) if p.fills else n
             proceeds = _outcome_money(p, unwind_fills, buying=False) if unwind_fills else unwind_limit * sold
             loss = entry_cost * sold // max(1, got) - proceeds if sold else 0
             total_loss += loss
-            legs.append({"ticker": p.leg.ticker, "outcome": p.leg.outcome, "bought": n, "sold": sold,
-                         "left_open": n - sold, "entry_cost": fmt_money(Money(entry_cost)), "proceeds": fmt_money(Money(proceeds)),
-                         "realized_loss": fmt_money(Money(loss))})
+            legs.append(
+                {
+                    "ticker": p.leg.ticker,
+                    "outcome": p.leg.outcome,
+                    "bought": n,
+                    "sold": sold,
+                    "left_open": n - sold,
+                    "entry_cost": fmt_money(Money(entry_cost)),
+                    "proceeds": fmt_money(Money(proceeds)),
+                    "realized_loss": fmt_money(Money(loss)),
+                }
+            )
             if sold < n:
-                self.journal.add_event("unwind-short", {"opportunity_id": opp_id, "ticker": p.leg.ticker,
-                                                        "left_open": n - sold, "reason": reason,
-                                                        "why": why_open}, ticker=p.leg.ticker)
-                yield Denied(opp_id, p.leg.ticker, "leg-left-open",
-                             f"could not unwind {(n - sold) / COUNT_SCALE:g} contract(s) of {p.leg.ticker}: "
-                             f"{why_open}; the position stays open and is recorded for `kalashi flatten`", strategy)
-        self.journal.add_event("unwind", {"opportunity_id": opp_id, "reason": reason, "legs": legs,
-                                          "realized_loss": fmt_money(Money(total_loss))})
+                self.journal.add_event(
+                    "unwind-short",
+                    {
+                        "opportunity_id": opp_id,
+                        "ticker": p.leg.ticker,
+                        "left_open": n - sold,
+                        "reason": reason,
+                        "why": why_open,
+                    },
+                    ticker=p.leg.ticker,
+                )
+                yield Denied(
+                    opp_id,
+                    p.leg.ticker,
+                    "leg-left-open",
+                    f"could not unwind {(n - sold) / COUNT_SCALE:g} contract(s) of {p.leg.ticker}: "
+                    f"{why_open}; the position stays open and is recorded for `kalashi flatten`",
+                    strategy,
+                )
+        self.journal.add_event(
+            "unwind",
+            {"opportunity_id": opp_id, "reason": reason, "legs": legs, "realized_loss": fmt_money(Money(total_loss))},
+        )
 
 
 def _basket_charge(o: Opportunity, plans: Sequence[LegPlan], size: Count) -> BasketCharge:
@@ -400,11 +522,14 @@ def _basket_charge(o: Opportunity, plans: Sequence[LegPlan], size: Count) -> Bas
         # a fill-or-kill leg is accepted on its filled end state (the credit it creates counts); any
         # other leg must fit before it fills, with the credit of the legs before it
         peak = max(peak, spent - (credit if p.intent.time_in_force == "fill_or_kill" else before))
-    return BasketCharge(daily=Money(max(0, sum(costs) - guaranteed)), cash=Money(peak), spend=Money(spent), credit=Money(credit))
+    return BasketCharge(
+        daily=Money(max(0, sum(costs) - guaranteed)), cash=Money(peak), spend=Money(spent), credit=Money(credit)
+    )
 
 
-def _arbitrage_still_pays(opp_id: str, plans: list[LegPlan], size: Count, payout: Price,
-                          required: Money) -> Denied | None:
+def _arbitrage_still_pays(
+    opp_id: str, plans: list[LegPlan], size: Count, payout: Price, required: Money
+) -> Denied | None:
     from ..money import fee_for
 
     # every leg at its limit (the worst level it may reach), each level it walks a fill of its own
@@ -423,9 +548,15 @@ def _arbitrage_still_pays(opp_id: str, plans: list[LegPlan], size: Count, payout
             fees += fee_for(p.limit, left, fee_type=p.market.fee_type, multiplier=p.market.fee_multiplier)
     edge = (payout * size - cost - fees) * COUNT_SCALE // size
     if edge < required:
-        return Denied(opp_id, plans[0].leg.ticker, "edge-gone", f"at the current limit prices, with every "
-                      f"order's fee rounded up, {size / COUNT_SCALE:g} basket(s) earn {usd(Money(edge))} per basket, "
-                      f"below the required {usd(required)}", "arbitrage")
+        return Denied(
+            opp_id,
+            plans[0].leg.ticker,
+            "edge-gone",
+            f"at the current limit prices, with every "
+            f"order's fee rounded up, {size / COUNT_SCALE:g} basket(s) earn {usd(Money(edge))} per basket, "
+            f"below the required {usd(required)}",
+            "arbitrage",
+        )
     return None
 
 

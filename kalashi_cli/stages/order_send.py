@@ -71,13 +71,30 @@ def client_order_id(opportunity_id: str, leg_index: int, intent_key: str, purpos
     return str(uuid.uuid5(_NAMESPACE, f"{opportunity_id}|{leg_index}|{intent_key}|{purpose}"))
 
 
-def leg_intent(opp_id: str, i: int, leg: Leg, limit: Price, size: Count, tif: str, *, purpose: str = "entry",
-               action: str = "buy", reduce_only: bool = False) -> OrderIntent:
+def leg_intent(
+    opp_id: str,
+    i: int,
+    leg: Leg,
+    limit: Price,
+    size: Count,
+    tif: str,
+    *,
+    purpose: str = "entry",
+    action: str = "buy",
+    reduce_only: bool = False,
+) -> OrderIntent:
     """The intent of a taker leg at ``limit`` (an outcome price) for ``size``, under its deterministic id."""
     side, yes_price = to_book_side(leg.outcome, action, limit)  # type: ignore[arg-type]
     key = f"{leg.ticker}:{side}:{yes_price}:{size}:{tif}"
-    return OrderIntent(client_order_id(opp_id, i, key, purpose), leg.ticker, side, yes_price, size,
-                       time_in_force=tif, reduce_only=reduce_only)  # type: ignore[arg-type]
+    return OrderIntent(
+        client_order_id(opp_id, i, key, purpose),
+        leg.ticker,
+        side,
+        yes_price,
+        size,
+        time_in_force=tif,  # type: ignore[arg-type]
+        reduce_only=reduce_only,
+    )
 
 
 @dataclass(slots=True)
@@ -105,8 +122,16 @@ class OrderSender:
     sender's (one risk gate for every path), and callers swap them on a live executor.
     """
 
-    def __init__(self, profile: Profile, broker: Broker, journal: Journal, gate: RiskGate, *,
-                 stale: Callable[[str], bool], clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        broker: Broker,
+        journal: Journal,
+        gate: RiskGate,
+        *,
+        stale: Callable[[str], bool],
+        clock: Callable[[], float],
+    ) -> None:
         self.profile = profile
         self.broker = broker
         self.journal = journal
@@ -128,15 +153,26 @@ class OrderSender:
         return self._trading_active
 
     # -- sending ------------------------------------------------------------------------
-    def send(self, intent: OrderIntent, leg: Leg, market: Market, *, reference: Price, strategy: str, ref: str,
-             purpose: str = "entry", reason: str = "") -> tuple[list[Order | Fill | Denied], Count]:
+    def send(
+        self,
+        intent: OrderIntent,
+        leg: Leg,
+        market: Market,
+        *,
+        reference: Price,
+        strategy: str,
+        ref: str,
+        purpose: str = "entry",
+        reason: str = "",
+    ) -> tuple[list[Order | Fill | Denied], Count]:
         """Send one ready-made intent (flatten, manual orders) the same journaled way; return outputs and fills."""
         plan = LegPlan(0, leg, market, intent, leg.price, reference, intent.count)
         plan.reason = reason
         return _drain(self._send(plan, strategy, ref, None, purpose=purpose))
 
-    def resend(self, client_order_id: str, market: Market, *, strategy: str = "", ref: str = ""
-               ) -> tuple[list[Order | Fill | Denied], Count]:
+    def resend(
+        self, client_order_id: str, market: Market, *, strategy: str = "", ref: str = ""
+    ) -> tuple[list[Order | Fill | Denied], Count]:
         """Send a ``never_sent`` intent again under the SAME client_order_id; return outputs and fills.
 
         Only for an intent reconciliation proved never reached the exchange. It passes the
@@ -149,41 +185,72 @@ class OrderSender:
         """
         row = self.journal.intent(client_order_id)
         if row is None or row.status != IntentStatus.NEVER_SENT:
-            raise JournalError(f"intent {client_order_id} is {row.status if row else 'unknown'}, not never_sent",
-                               hint="only an intent reconciliation proved never arrived may be resent")
+            raise JournalError(
+                f"intent {client_order_id} is {row.status if row else 'unknown'}, not never_sent",
+                hint="only an intent reconciliation proved never arrived may be resent",
+            )
         intent = row.to_intent()
         if row.opportunity_id.startswith(AMEND_PREFIX):
-            return [Denied(ref or row.opportunity_id, intent.ticker, "amend-not-resent",
-                           "an amend that never arrived is not sent again as a new order: the original order "
-                           "stands as it was; amend it afresh", strategy or row.strategy)], Count(0)
+            return [
+                Denied(
+                    ref or row.opportunity_id,
+                    intent.ticker,
+                    "amend-not-resent",
+                    "an amend that never arrived is not sent again as a new order: the original order "
+                    "stands as it was; amend it afresh",
+                    strategy or row.strategy,
+                )
+            ], Count(0)
         action, price = from_book_side(intent.side, intent.price, "yes")
         leg = Leg(intent.ticker, "yes", action, price, intent.count)
         ref = ref or row.opportunity_id
         strategy = strategy or row.strategy
         if intent.post_only:
-            return [Denied(ref, intent.ticker, "stale-quote", "a post-only quote is not resent: its books are gone; "
-                           "the next iteration quotes afresh", strategy)], Count(0)
-        d = self.gate.check(intent, fee_type=market.fee_type, multiplier=market.fee_multiplier,
-                            stale=self.stale(intent.ticker), trading_active=self._active())
+            return [
+                Denied(
+                    ref,
+                    intent.ticker,
+                    "stale-quote",
+                    "a post-only quote is not resent: its books are gone; the next iteration quotes afresh",
+                    strategy,
+                )
+            ], Count(0)
+        d = self.gate.check(
+            intent,
+            fee_type=market.fee_type,
+            multiplier=market.fee_multiplier,
+            stale=self.stale(intent.ticker),
+            trading_active=self._active(),
+        )
         if d:
             return [Denied(ref, intent.ticker, d.rule, d.reason, strategy)], Count(0)
-        self.journal.set_intent_status(client_order_id, IntentStatus.PENDING,
-                                       detail="resent under the same id: reconciliation proved it never arrived")
+        self.journal.set_intent_status(
+            client_order_id,
+            IntentStatus.PENDING,
+            detail="resent under the same id: reconciliation proved it never arrived",
+        )
         self.journal.add_event("resend", {"client_order_id": client_order_id}, ticker=intent.ticker)
         best = market.asks("yes") if action == "buy" else market.bids("yes")
         plan = LegPlan(0, leg, market, intent, price, best[0][0] if best else price, intent.count)
         return _drain(self._transmit(plan, strategy, ref))
 
-    def _send(self, p: LegPlan, strategy: str, opp_id: str, cand: Candidate | None,
-              purpose: str = "entry") -> Generator[Order | Fill | Denied, None, Count | None]:
+    def _send(
+        self, p: LegPlan, strategy: str, opp_id: str, cand: Candidate | None, purpose: str = "entry"
+    ) -> Generator[Order | Fill | Denied, None, Count | None]:
         """Journal, gate-admit and send one intent; return the filled count (None if unknown/rejected)."""
         intent = p.intent
-        existing = self.journal.record_intent(intent, strategy=strategy, opportunity_id=opp_id, purpose=purpose,
-                                              reason=p.reason)
+        existing = self.journal.record_intent(
+            intent, strategy=strategy, opportunity_id=opp_id, purpose=purpose, reason=p.reason
+        )
         if existing is not None:
-            yield Denied(opp_id, intent.ticker, "duplicate", f"this exact order was already submitted "
-                         f"(client_order_id {intent.client_order_id}, status {existing.status}); not sending it again",
-                         strategy)
+            yield Denied(
+                opp_id,
+                intent.ticker,
+                "duplicate",
+                f"this exact order was already submitted "
+                f"(client_order_id {intent.client_order_id}, status {existing.status}); not sending it again",
+                strategy,
+            )
             return None
         return (yield from self._transmit(p, strategy, opp_id))
 
@@ -205,21 +272,49 @@ class OrderSender:
             # the connection was never made (rest.py raises NetworkError for writes only then):
             # provably nothing reached the exchange; the next iteration decides afresh
             self.journal.set_intent_status(coid, IntentStatus.NEVER_SENT, detail=f"not sent: {e}")
-            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=Count(0), avg=None,
-                                     fees=Money(0), latency=self.clock() - t0, reason=f"not sent, nothing reached the "
-                                     f"exchange: {e}")
+            yield self._order_record(
+                p,
+                strategy,
+                opp_id,
+                status="rejected",
+                order_id="",
+                filled=Count(0),
+                avg=None,
+                fees=Money(0),
+                latency=self.clock() - t0,
+                reason=f"not sent, nothing reached the exchange: {e}",
+            )
             return None
         except RateLimited as e:
             # 429 is refused before processing (REFERENCE §7.1): definite, nothing placed, market not blocked
             self.journal.set_intent_status(coid, IntentStatus.REJECTED, detail=f"rate limited (429), not placed: {e}")
-            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=Count(0), avg=None,
-                                     fees=Money(0), latency=self.clock() - t0,
-                                     reason=f"rate limited (429) — not placed; a later iteration may try again: {e}")
+            yield self._order_record(
+                p,
+                strategy,
+                opp_id,
+                status="rejected",
+                order_id="",
+                filled=Count(0),
+                avg=None,
+                fees=Money(0),
+                latency=self.clock() - t0,
+                reason=f"rate limited (429) — not placed; a later iteration may try again: {e}",
+            )
             return None
         except (OrderRejected, ExchangeError) as e:  # definite refusals: 400, auth, permission, not found
             self.journal.set_intent_status(coid, IntentStatus.REJECTED, detail=str(e))
-            yield self._order_record(p, strategy, opp_id, status="rejected", order_id="", filled=Count(0), avg=None,
-                                     fees=Money(0), latency=self.clock() - t0, reason=str(e))
+            yield self._order_record(
+                p,
+                strategy,
+                opp_id,
+                status="rejected",
+                order_id="",
+                filled=Count(0),
+                avg=None,
+                fees=Money(0),
+                latency=self.clock() - t0,
+                reason=str(e),
+            )
             return None
         latency = self.clock() - t0
         fills: list[ExchangeFill] = []
@@ -231,8 +326,11 @@ class OrderSender:
         except KalashiError as e:
             # The answer itself is definite and must be recorded now; the details (fill ids)
             # come with on_market_data or the next reconciliation.
-            self.journal.add_event("ack-details-missing", {"client_order_id": coid, "order_id": ack.order_id,
-                                                           "error": str(e)}, ticker=intent.ticker)
+            self.journal.add_event(
+                "ack-details-missing",
+                {"client_order_id": coid, "order_id": ack.order_id, "error": str(e)},
+                ticker=intent.ticker,
+            )
             fills = []
         if order is None:
             order = _order_from_ack(intent, ack)
@@ -245,8 +343,17 @@ class OrderSender:
         status = ack.status if ack.remaining_count == 0 or intent.time_in_force == "good_till_canceled" else "canceled"
         if ack.remaining_count == 0 and ack.fill_count:
             status = "executed"
-        yield self._order_record(p, strategy, opp_id, status=status, order_id=ack.order_id, filled=ack.fill_count,
-                                 avg=avg, fees=Money(sum(f.fee for f in fills)), latency=latency)
+        yield self._order_record(
+            p,
+            strategy,
+            opp_id,
+            status=status,
+            order_id=ack.order_id,
+            filled=ack.fill_count,
+            avg=avg,
+            fees=Money(sum(f.fee for f in fills)),
+            latency=latency,
+        )
         for f in fills:
             yield self._fill_record(f, p.leg.outcome)
         return ack.fill_count
@@ -258,8 +365,9 @@ class OrderSender:
             yes_avg = Price(sum(f.price * f.count for f in fills) // max(1, sum(f.count for f in fills)))
         return from_book_side(p.intent.side, yes_avg or p.intent.price, p.leg.outcome)[1]
 
-    def _outcome_unknown(self, p: LegPlan, strategy: str, opp_id: str, t0: float, why: str
-                         ) -> Generator[Order | Fill | Denied, None, Count | None]:
+    def _outcome_unknown(
+        self, p: LegPlan, strategy: str, opp_id: str, t0: float, why: str
+    ) -> Generator[Order | Fill | Denied, None, Count | None]:
         """The order may or may not be on the exchange: look it up by client_order_id, else block the market.
 
         Only a positive answer is trusted at once (the order is there: record what it did). Not
@@ -282,26 +390,61 @@ class OrderSender:
         latency = self.clock() - t0
         if found is None:
             self.gate.block(intent.ticker)
-            yield self._order_record(p, strategy, opp_id, status="unknown", order_id="", filled=Count(0), avg=None,
-                                     fees=Money(0), latency=latency, reason=f"{why} — market blocked until reconciled")
+            yield self._order_record(
+                p,
+                strategy,
+                opp_id,
+                status="unknown",
+                order_id="",
+                filled=Count(0),
+                avg=None,
+                fees=Money(0),
+                latency=latency,
+                reason=f"{why} — market blocked until reconciled",
+            )
             return None
         self.journal.record_ack(coid, found.order_id, found, fills, strategy=strategy)
-        self.journal.add_event("outcome-resolved", {"client_order_id": coid, "order_id": found.order_id,
-                                                    "status": found.status, "filled": found.fill_count,
-                                                    "how": "looked up by client_order_id"}, ticker=intent.ticker)
+        self.journal.add_event(
+            "outcome-resolved",
+            {
+                "client_order_id": coid,
+                "order_id": found.order_id,
+                "status": found.status,
+                "filled": found.fill_count,
+                "how": "looked up by client_order_id",
+            },
+            ticker=intent.ticker,
+        )
         p.fills = fills
         avg = self._avg(p, found.fill_count, fills, None)
-        yield self._order_record(p, strategy, opp_id, status=found.status, order_id=found.order_id,
-                                 filled=found.fill_count, avg=avg, fees=Money(sum(f.fee for f in fills)), latency=latency,
-                                 reason=f"answer lost ({why}); found on the exchange by client_order_id")
+        yield self._order_record(
+            p,
+            strategy,
+            opp_id,
+            status=found.status,
+            order_id=found.order_id,
+            filled=found.fill_count,
+            avg=avg,
+            fees=Money(sum(f.fee for f in fills)),
+            latency=latency,
+            reason=f"answer lost ({why}); found on the exchange by client_order_id",
+        )
         for f in fills:
             yield self._fill_record(f, p.leg.outcome)
         return found.fill_count
 
-
     # -- amending a resting order ------------------------------------------------------
-    def amend(self, order: ExchangeOrder, market: Market, *, price: Price, count: Count, client_order_id: str,
-              strategy: str = "manual", concentration: tuple[str, str] | None = None) -> Amended:
+    def amend(
+        self,
+        order: ExchangeOrder,
+        market: Market,
+        *,
+        price: Price,
+        count: Count,
+        client_order_id: str,
+        strategy: str = "manual",
+        concentration: tuple[str, str] | None = None,
+    ) -> Amended:
         """Amend a resting order the way an order is sent: gated, journaled before it is sent, sent once.
 
         The amended order — YES ``price``, TOTAL ``count`` (filled + remaining) — passes the risk
@@ -314,20 +457,44 @@ class OrderSender:
         ref = f"{AMEND_PREFIX}{order.order_id}"
         remaining = count - order.fill_count
         tif = order.time_in_force or "good_till_canceled"
-        intent = OrderIntent(client_order_id, order.ticker, order.side, price, Count(remaining),
-                             time_in_force=tif)  # type: ignore[arg-type]
+        intent = OrderIntent(client_order_id, order.ticker, order.side, price, Count(remaining), time_in_force=tif)  # type: ignore[arg-type]
         if remaining <= 0:
-            return Amended(None, [], Denied(ref, order.ticker, "size", "the new count must exceed what already "
-                                            f"filled ({order.fill_count / COUNT_SCALE:g})", strategy), "")
+            return Amended(
+                None,
+                [],
+                Denied(
+                    ref,
+                    order.ticker,
+                    "size",
+                    f"the new count must exceed what already filled ({order.fill_count / COUNT_SCALE:g})",
+                    strategy,
+                ),
+                "",
+            )
         self.gate.replacing(order.order_id)
-        d = self.gate.check(intent, fee_type=market.fee_type, multiplier=market.fee_multiplier,
-                            stale=self.stale(order.ticker), trading_active=self._active(),
-                            concentration=concentration)
+        d = self.gate.check(
+            intent,
+            fee_type=market.fee_type,
+            multiplier=market.fee_multiplier,
+            stale=self.stale(order.ticker),
+            trading_active=self._active(),
+            concentration=concentration,
+        )
         if d:
             return Amended(None, [], Denied(ref, order.ticker, d.rule, d.reason, strategy), "")
         if self.journal.record_intent(intent, strategy=strategy, opportunity_id=ref, purpose="amend") is not None:
-            return Amended(None, [], Denied(ref, order.ticker, "duplicate", f"client_order_id {client_order_id} "
-                                            "was used before; not sending the amend", strategy), "")
+            return Amended(
+                None,
+                [],
+                Denied(
+                    ref,
+                    order.ticker,
+                    "duplicate",
+                    f"client_order_id {client_order_id} was used before; not sending the amend",
+                    strategy,
+                ),
+                "",
+            )
         self.gate.admit(intent, market.fee_type, market.fee_multiplier)
         desk = self.broker
         try:
@@ -337,13 +504,20 @@ class OrderSender:
         except Conflict as e:
             # the new id is taken: by this very order (an earlier amend arrived after all), or by another
             try:
-                mine = any(o.order_id == order.order_id and o.client_order_id == client_order_id
-                           for o in self.broker.orders(ticker=order.ticker))
+                mine = any(
+                    o.order_id == order.order_id and o.client_order_id == client_order_id
+                    for o in self.broker.orders(ticker=order.ticker)
+                )
             except KalashiError:
                 mine = False
             if mine:
-                return self._amend_recorded(order, intent, order.order_id, strategy, f"409 conflict ({e}); the "
-                                            "order already carries the new client_order_id: the amend arrived")
+                return self._amend_recorded(
+                    order,
+                    intent,
+                    order.order_id,
+                    strategy,
+                    f"409 conflict ({e}); the order already carries the new client_order_id: the amend arrived",
+                )
             self.journal.set_intent_status(client_order_id, IntentStatus.REJECTED, detail=f"amend refused: {e}")
             return Amended(None, [], None, f"client_order_id {client_order_id} is already used on the exchange: {e}")
         except OutcomeUnknown as e:
@@ -356,46 +530,81 @@ class OrderSender:
             return Amended(None, [], None, str(e))
         return self._amend_recorded(order, intent, ack.order_id or order.order_id, strategy, "")
 
-    def _amend_recorded(self, order: ExchangeOrder, intent: OrderIntent, order_id: str, strategy: str,
-                        reason: str) -> Amended:
+    def _amend_recorded(
+        self, order: ExchangeOrder, intent: OrderIntent, order_id: str, strategy: str, reason: str
+    ) -> Amended:
         """Record the amended order as the exchange lists it, with the fills a new price took."""
         try:
             now = next((o for o in self.broker.orders(ticker=order.ticker) if o.order_id == order_id), None)
             known = {f.fill_id for f in self.journal.fills(ticker=order.ticker)}
-            fills = [f for f in self.broker.fills(ticker=order.ticker)
-                     if f.order_id == order_id and f.fill_id not in known]
+            fills = [
+                f for f in self.broker.fills(ticker=order.ticker) if f.order_id == order_id and f.fill_id not in known
+            ]
         except KalashiError as e:
-            self.journal.add_event("ack-details-missing", {"client_order_id": intent.client_order_id,
-                                                           "order_id": order_id, "error": str(e)},
-                                   ticker=order.ticker)
+            self.journal.add_event(
+                "ack-details-missing",
+                {"client_order_id": intent.client_order_id, "order_id": order_id, "error": str(e)},
+                ticker=order.ticker,
+            )
             now, fills = None, []
         self.journal.record_ack(intent.client_order_id, order_id, now, fills, strategy=strategy)
-        self.journal.add_event("amend", {"order_id": order_id, "from_client_order_id": order.client_order_id,
-                                         "client_order_id": intent.client_order_id,
-                                         "price": f"{order.price}->{intent.price}",
-                                         "count": f"{order.initial_count}->{intent.count + order.fill_count}",
-                                         "filled_now": sum(f.count for f in fills)}, ticker=order.ticker)
+        self.journal.add_event(
+            "amend",
+            {
+                "order_id": order_id,
+                "from_client_order_id": order.client_order_id,
+                "client_order_id": intent.client_order_id,
+                "price": f"{order.price}->{intent.price}",
+                "count": f"{order.initial_count}->{intent.count + order.fill_count}",
+                "filled_now": sum(f.count for f in fills),
+            },
+            ticker=order.ticker,
+        )
         return Amended(now, [self._fill_record(f, "yes") for f in fills], None, reason)
 
     def _amend_unknown(self, order: ExchangeOrder, intent: OrderIntent, strategy: str, why: str) -> Amended:
         coid = intent.client_order_id
         self.journal.set_intent_status(coid, IntentStatus.UNKNOWN, detail=f"amend: {why}")
-        self.journal.add_event("outcome-unknown", {"client_order_id": coid, "error": why, "amend_of": order.order_id},
-                               ticker=order.ticker)
+        self.journal.add_event(
+            "outcome-unknown", {"client_order_id": coid, "error": why, "amend_of": order.order_id}, ticker=order.ticker
+        )
         try:
-            found = next((o for o in self.broker.orders(ticker=order.ticker)
-                          if o.client_order_id == coid and o.order_id == order.order_id), None)
+            found = next(
+                (
+                    o
+                    for o in self.broker.orders(ticker=order.ticker)
+                    if o.client_order_id == coid and o.order_id == order.order_id
+                ),
+                None,
+            )
         except KalashiError as e:
             why, found = f"{why}; looking it up failed too ({e})", None
         if found is None:
             self.gate.block(order.ticker)
             return Amended(None, [], None, f"{why} — market blocked until reconciled", unknown=True)
-        return self._amend_recorded(order, intent, found.order_id, strategy,
-                                    f"answer lost ({why}); found amended on the exchange by client_order_id")
+        return self._amend_recorded(
+            order,
+            intent,
+            found.order_id,
+            strategy,
+            f"answer lost ({why}); found amended on the exchange by client_order_id",
+        )
 
     # -- records ------------------------------------------------------------------------
-    def _order_record(self, p: LegPlan, strategy: str, opp_id: str, *, status: str, order_id: str,
-                      filled: Count, avg: Price | None, fees: Money, latency: float, reason: str = "") -> Order:
+    def _order_record(
+        self,
+        p: LegPlan,
+        strategy: str,
+        opp_id: str,
+        *,
+        status: str,
+        order_id: str,
+        filled: Count,
+        avg: Price | None,
+        fees: Money,
+        latency: float,
+        reason: str = "",
+    ) -> Order:
         action = p.leg.action
         slippage = Decimal(0)
         if avg is not None and p.reference:
@@ -404,12 +613,28 @@ class OrderSender:
         latency_ms = Decimal(str(round(latency * 1000, 3)))
         if self.broker.mode == "paper":
             latency_ms += self.profile.paper.latency_ms
-        return Order(client_order_id=p.intent.client_order_id, order_id=order_id, mode=self.broker.mode,
-                     ticker=p.leg.ticker, outcome=p.leg.outcome, action=action, price=p.limit,
-                     count=p.intent.count, status=status, filled_count=filled, avg_fill_price=avg, fees=fees,
-                     latency_ms=latency_ms, slippage_pct=slippage, strategy=strategy, opportunity_id=opp_id,
-                     time_in_force=p.intent.time_in_force, post_only=p.intent.post_only,
-                     reduce_only=p.intent.reduce_only, reason=reason or p.reason)
+        return Order(
+            client_order_id=p.intent.client_order_id,
+            order_id=order_id,
+            mode=self.broker.mode,
+            ticker=p.leg.ticker,
+            outcome=p.leg.outcome,
+            action=action,
+            price=p.limit,
+            count=p.intent.count,
+            status=status,
+            filled_count=filled,
+            avg_fill_price=avg,
+            fees=fees,
+            latency_ms=latency_ms,
+            slippage_pct=slippage,
+            strategy=strategy,
+            opportunity_id=opp_id,
+            time_in_force=p.intent.time_in_force,
+            post_only=p.intent.post_only,
+            reduce_only=p.intent.reduce_only,
+            reason=reason or p.reason,
+        )
 
     @staticmethod
     def _fill_record(f: ExchangeFill, outcome: str) -> Fill:
@@ -417,9 +642,19 @@ class OrderSender:
         from datetime import UTC, datetime
 
         ts = datetime.fromtimestamp(f.ts_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
-        return Fill(order_id=f.order_id, client_order_id=f.client_order_id, ticker=f.ticker,
-                    outcome=outcome, action=action, price=price, count=f.count, fee=f.fee,  # type: ignore[arg-type]
-                    is_taker=f.is_taker, ts=ts, fill_id=f.fill_id)
+        return Fill(
+            order_id=f.order_id,
+            client_order_id=f.client_order_id,
+            ticker=f.ticker,
+            outcome=outcome,  # type: ignore[arg-type]
+            action=action,
+            price=price,
+            count=f.count,
+            fee=f.fee,
+            is_taker=f.is_taker,
+            ts=ts,
+            fill_id=f.fill_id,
+        )
 
 
 def _drain(gen: Generator[Order | Fill | Denied, None, Count | None]) -> tuple[list[Order | Fill | Denied], Count]:
@@ -433,7 +668,16 @@ def _drain(gen: Generator[Order | Fill | Denied, None, Count | None]) -> tuple[l
 
 def _order_from_ack(intent: OrderIntent, ack: OrderAck) -> ExchangeOrder:
     """The order as the create answer describes it (when listing it failed right after)."""
-    return ExchangeOrder(order_id=ack.order_id, client_order_id=intent.client_order_id, ticker=intent.ticker,
-                         side=intent.side, price=intent.price, status=ack.status, initial_count=intent.count,
-                         fill_count=ack.fill_count, remaining_count=ack.remaining_count, created_ts_ms=ack.ts_ms,
-                         time_in_force=intent.time_in_force)
+    return ExchangeOrder(
+        order_id=ack.order_id,
+        client_order_id=intent.client_order_id,
+        ticker=intent.ticker,
+        side=intent.side,
+        price=intent.price,
+        status=ack.status,
+        initial_count=intent.count,
+        fill_count=ack.fill_count,
+        remaining_count=ack.remaining_count,
+        created_ts_ms=ack.ts_ms,
+        time_in_force=intent.time_in_force,
+    )
