@@ -8,7 +8,7 @@ arrays of :mod:`.universe_core`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -165,47 +165,6 @@ def _shape_size(spec: SeriesSpec, s: Stream) -> tuple[int, int, bool]:
     return n, n, False  # ladder
 
 
-class _SlotRow(NamedTuple):
-    """One slot's entry in every per-slot column of :class:`universe_core.Layout`."""
-
-    life: int
-    phase: int
-    key: int
-    moff: int
-    msize: int
-    poff: int
-    psize: int
-    n: int
-    shape: int
-    exhaustive: bool
-    gid: int
-    top: int
-    group_table: list[int]
-    level: float
-    jitter: float
-    spacing: int
-    soff: int
-    half: int
-    zero_share: float
-    mix0: float
-    mix01: float
-    vmed: float
-    pool: int
-    levels: int
-    open_sd: float
-    lag_share: float
-    lag_steps: int
-    slow_share: float
-    slow_steps: int
-    err_scale: float
-    longshot: float
-    activity: float
-    terminal: float
-    fee_type: str
-    fee_mult: int
-    kinds: tuple[str, ...]
-
-
 #: numpy dtype per column (None: numpy's choice, float64 for these); columns not named stay lists
 _DTYPES: dict[str, Any] = {
     **dict.fromkeys(("life", "phase", "moff", "msize", "poff", "psize", "n", "shape", "gid", "top", "group_table",
@@ -216,25 +175,35 @@ _DTYPES: dict[str, Any] = {
 }
 
 
-def _slot_row(slot: Slot, shape: int, paths: int) -> _SlotRow:
-    spec = slot.spec
-    u = spec.underlying
-    mix = spec.class_mix or CLASS_MIX[spec.group]
-    fp = flow_params(spec.group)
-    level = (u.level + (slot.member[2] * 10**u.decimals if slot.member else 0)) if u else 0
-    return _SlotRow(
-        life=slot.life, phase=slot.phase, key=slot.key, moff=slot.moff, msize=slot.size, poff=slot.poff, psize=paths,
-        n=slot.n, shape=shape, exhaustive=slot.exhaustive, gid=slot.grid.gid, top=slot.grid.n - 1,
-        group_table=[TABLE_IDS[(spec.group, k)] for k in range(3)], level=float(level),
-        jitter=u.jitter if u else 0.0, spacing=u.spacing if u else 1, soff=u.strike_offset if u else 0,
-        half=1 if u and u.half_strikes else 0, zero_share=ZERO_VOLUME_SHARE if spec.shape != "combo" else 0.6,
-        mix0=mix[0], mix01=mix[0] + mix[1], vmed=VOLUME_MEDIAN[spec.group],
-        pool=core.POOL_PAIRS if spec.pairs else _POOL_CODE.get(spec.pool, core.POOL_CANDIDATES),
-        levels=max(1, (slot.life - 3).bit_length()),  # 2**levels ≥ the close step
-        open_sd=spec.open_sd, lag_share=fp.lag_share, lag_steps=fp.lag_steps, slow_share=fp.slow_share,
-        slow_steps=fp.slow_steps, err_scale=fp.error_scale, longshot=fp.longshot, activity=spec.activity,
-        terminal=spec.terminal_share, fee_type=spec.fee_type, fee_mult=spec.fee_multiplier,
-        kinds=core.dislocation_kinds(shape, slot.size, slot.exhaustive))
+def _slot_columns(slots: list[Slot], shapes: list[int], psize: list[int]) -> dict[str, list[Any]]:
+    """Every per-slot column of :class:`universe_core.Layout`, one list comprehension each."""
+    specs = [x.spec for x in slots]
+    unds = [x.underlying for x in specs]
+    mixes = [x.class_mix or CLASS_MIX[x.group] for x in specs]
+    fps = [flow_params(x.group) for x in specs]
+    return {
+        "life": [x.life for x in slots], "phase": [x.phase for x in slots], "key": [x.key for x in slots],
+        "moff": [x.moff for x in slots], "msize": [x.size for x in slots], "poff": [x.poff for x in slots],
+        "psize": psize, "n": [x.n for x in slots], "shape": shapes, "exhaustive": [x.exhaustive for x in slots],
+        "gid": [x.grid.gid for x in slots], "top": [x.grid.n - 1 for x in slots],
+        "group_table": [[TABLE_IDS[(x.group, k)] for k in range(3)] for x in specs],
+        "level": [float((u.level + (x.member[2] * 10**u.decimals if x.member else 0)) if u else 0)
+                  for x, u in zip(slots, unds, strict=True)],
+        "jitter": [u.jitter if u else 0.0 for u in unds], "spacing": [u.spacing if u else 1 for u in unds],
+        "soff": [u.strike_offset if u else 0 for u in unds], "half": [1 if u and u.half_strikes else 0 for u in unds],
+        "zero_share": [ZERO_VOLUME_SHARE if x.shape != "combo" else 0.6 for x in specs],
+        "mix0": [m[0] for m in mixes], "mix01": [m[0] + m[1] for m in mixes],
+        "vmed": [VOLUME_MEDIAN[x.group] for x in specs],
+        "pool": [core.POOL_PAIRS if x.pairs else _POOL_CODE.get(x.pool, core.POOL_CANDIDATES) for x in specs],
+        "levels": [max(1, (x.life - 3).bit_length()) for x in slots],  # 2**levels ≥ the close step
+        "open_sd": [x.open_sd for x in specs], "activity": [x.activity for x in specs],
+        "terminal": [x.terminal_share for x in specs],
+        "lag_share": [f.lag_share for f in fps], "lag_steps": [f.lag_steps for f in fps],
+        "slow_share": [f.slow_share for f in fps], "slow_steps": [f.slow_steps for f in fps],
+        "err_scale": [f.error_scale for f in fps], "longshot": [f.longshot for f in fps],
+        "fee_type": [x.fee_type for x in specs], "fee_mult": [x.fee_multiplier for x in specs],
+        "kinds": [core.dislocation_kinds(shape, x.size, x.exhaustive) for x, shape in zip(slots, shapes, strict=True)],
+    }
 
 
 def _path_rows(slot: Slot, shape: int) -> list[tuple[int, int, bool]]:
@@ -246,38 +215,34 @@ def _path_rows(slot: Slot, shape: int) -> list[tuple[int, int, bool]]:
 
 def _market_rows(slot: Slot, shape: int) -> list[tuple[int, int, int, int, int]]:
     """(slot, index, path, market kind, bracket or strike index) per market of the slot."""
-    rows = []
-    for j in range(slot.size):
-        if shape == core.ME:
-            path, kind, bj = slot.poff + j, core.K_OUTCOME, j
-        elif shape in (core.BINARY, core.COMBO):
-            path, kind, bj = slot.poff, core.K_BINARY, 0
-        elif shape == core.LADDER:
-            path, kind, bj = slot.poff, core.K_LADDER, j
-        elif slot.exhaustive and j == 0:
-            path, kind, bj = slot.poff, core.K_LESS, 0
-        elif slot.exhaustive and j == slot.size - 1:
-            path, kind, bj = slot.poff, core.K_GREATER, 0
-        else:
-            path, kind, bj = slot.poff, core.K_BETWEEN, (j - 1 if slot.exhaustive else j)
-        rows.append((slot.index, j, path, kind, bj))
-    return rows
+    si, poff = slot.index, slot.poff
+    if shape == core.ME:
+        return [(si, j, poff + j, core.K_OUTCOME, j) for j in range(slot.size)]
+    if shape in (core.BINARY, core.COMBO):
+        return [(si, j, poff, core.K_BINARY, 0) for j in range(slot.size)]
+    if shape == core.LADDER:
+        return [(si, j, poff, core.K_LADDER, j) for j in range(slot.size)]
+    if not slot.exhaustive:
+        return [(si, j, poff, core.K_BETWEEN, j) for j in range(slot.size)]
+    last = slot.size - 1  # exhaustive brackets: a tail below, the brackets, a tail above
+    return [(si, j, poff, core.K_LESS if j == 0 else core.K_GREATER if j == last else core.K_BETWEEN,
+             0 if j in (0, last) else j - 1) for j in range(slot.size)]
 
 
 def layout_arrays(slots: list[Slot]) -> core.Layout:
     """Describe the slots as the flat arrays the numeric core works on (sets each slot's ``poff``)."""
-    rows: list[_SlotRow] = []
+    shapes = [_SHAPE_CODE[slot.spec.shape] for slot in slots]
+    psize: list[int] = []
     paths: list[tuple[int, int, bool]] = []
     markets: list[tuple[int, int, int, int, int]] = []
-    for slot in slots:
-        shape = _SHAPE_CODE[slot.spec.shape]
+    for slot, shape in zip(slots, shapes, strict=True):
         slot.poff = len(paths)
         slot_paths = _path_rows(slot, shape)
+        psize.append(len(slot_paths))
         paths += slot_paths
         markets += _market_rows(slot, shape)
-        rows.append(_slot_row(slot, shape, len(slot_paths)))
-    columns: dict[str, Any] = {name: (np.array(col, _DTYPES[name]) if name in _DTYPES else list(col))
-                               for name, col in zip(_SlotRow._fields, zip(*rows, strict=True), strict=True)}
+    columns: dict[str, Any] = {name: np.array(col, _DTYPES[name]) if name in _DTYPES else col
+                               for name, col in _slot_columns(slots, shapes, psize).items()}
     i64 = np.int64
     p_slot, p_j, p_other = zip(*paths, strict=True)
     m_slot, m_j, m_path, m_kind, m_bj = zip(*markets, strict=True)

@@ -8,7 +8,9 @@ drawn with exactly the hidden probability at its close.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -70,23 +72,9 @@ def trades(c: core.Core, lay: core.Layout, slots: list[Slot], names: NameCache, 
     (:mod:`.universe_flow`). Prints go at the touch of this step's book.
     """
     step = c.step
-    yk = c.yes_key[idx].tolist()
-    nk = c.no_key[idx].tolist()
-    dv = (c.vol - c.vol_prev)[idx].tolist()
-    mkeys = c.mkey[idx].tolist()
-    m_slot = lay.m_slot[idx].tolist()
-    # informed traders know the news the market has not absorbed yet: truth − the market's
-    # belief net of its persistent error (slow error, longshot bias), in price units
-    # and against the book's own placement error (a wide book's centre error, dislocations)
-    news = ((c.p_hidden - c.p_market + c.p_bias) * ONE_DOLLAR - c.shift)[idx].tolist()
-    bias = (c.p_bias * ONE_DOLLAR)[idx].tolist()
-    spread = (c.ask - c.bid)[idx].tolist()
-    t_now = c.t[lay.m_slot[idx]].tolist()
-    close_t = (lay.life[lay.m_slot[idx]] - 2).tolist()
     sizes_q = flow().size_quantiles
     out: list[Trade] = []
-    for i, ky, kn, total, mk, si, gap, b, k_spread, t_m, ct in zip(
-            idx, yk, nk, dv, mkeys, m_slot, news, bias, spread, t_now, close_t, strict=True):
+    for i, ky, kn, total, mk, si, gap, b, k_spread, t_m, ct in _columns(c, lay, idx):
         yes = SIDES.get(ky)
         if yes is None:
             yes = side_for_key(ky)
@@ -105,7 +93,7 @@ def trades(c: core.Core, lay: core.Layout, slots: list[Slot], names: NameCache, 
             mid = (bid_px + ask_px) / 2
         else:
             mid = bid_px if bid_px is not None else ask_px  # type: ignore[assignment]
-        gap -= fp.persistent * b  # … and, as far as they do, against its persistent error
+        gap -= fp.persistent * b  # informed traders also trade, as far as they do, against its persistent error
         informed_dir = 1 if gap > 0.5 else (-1 if gap < -0.5 else 0)
         # the price an informed trader takes: the touch when it is beyond what they know the
         # contract is worth, else their own limit at that value (inside the spread: no one
@@ -139,20 +127,35 @@ def trades(c: core.Core, lay: core.Layout, slots: list[Slot], names: NameCache, 
             sides.append(side)
             prices.append(price)  # type: ignore[arg-type]
             weights.append(sizes_q[(hk >> 32) & 15] * (fp.informed_size if informed else 1.0))
-        _split(out, ticker, h, step, total, sides, prices, weights, t0, step_ms)
+        scale = total / sum(weights)  # the step's volume growth, split among the prints by weight
+        left = total
+        for k in range(prints):
+            size = left if k == prints - 1 else min(left - (prints - 1 - k), max(1, int(weights[k] * scale)))
+            left -= size
+            price, taker = prices[k], ("bid" if sides[k] > 0 else "ask")  # bid: the taker bought YES
+            tid = f"{(h ^ (k * GOLDEN)) & MASK64:016x}{step & 0xFFFFFFFF:08x}{k:08x}"
+            out.append(Trade(f"{tid[:8]}-{tid[8:12]}-{tid[12:16]}-{tid[16:20]}-{tid[20:]}", ticker, price,  # type: ignore[arg-type]
+                             size * 100, taker, t0 + (k + 1) * step_ms // (prints + 1)))  # type: ignore[arg-type]
     return out
 
 
-def _split(out: list[Trade], ticker: str, h: int, step: int, total: int, sides: list[int], prices: list[int],
-           weights: list[float], t0: int, step_ms: int) -> None:
-    """Append the prints of one market: ``total`` contracts split by ``weights``, spread over the step."""
-    prints = len(sides)
-    scale = total / sum(weights)
-    left = total
-    for k in range(prints):
-        size = left if k == prints - 1 else min(left - (prints - 1 - k), max(1, int(weights[k] * scale)))
-        left -= size
-        price, taker = prices[k], ("bid" if sides[k] > 0 else "ask")  # bid: the taker bought YES
-        tid = f"{(h ^ (k * GOLDEN)) & MASK64:016x}{step & 0xFFFFFFFF:08x}{k:08x}"
-        out.append(Trade(f"{tid[:8]}-{tid[8:12]}-{tid[12:16]}-{tid[16:20]}-{tid[20:]}", ticker, price,  # type: ignore[arg-type]
-                         size * 100, taker, t0 + (k + 1) * step_ms // (prints + 1)))  # type: ignore[arg-type]
+def _columns(c: core.Core, lay: core.Layout, idx: list[int]) -> Iterator[tuple[Any, ...]]:
+    """The per-market inputs of :func:`trades`, as Python values, one tuple per printing market.
+
+    (index, YES side key, NO side key, volume growth, market key, slot, news and persistent
+    error in price units, spread in ticks, age, close step.)
+    """
+    yk = c.yes_key[idx].tolist()
+    nk = c.no_key[idx].tolist()
+    dv = (c.vol - c.vol_prev)[idx].tolist()
+    mkeys = c.mkey[idx].tolist()
+    m_slot = lay.m_slot[idx].tolist()
+    # informed traders know the news the market has not absorbed yet: truth − the market's
+    # belief net of its persistent error (slow error, longshot bias), in price units
+    # and against the book's own placement error (a wide book's centre error, dislocations)
+    news = ((c.p_hidden - c.p_market + c.p_bias) * ONE_DOLLAR - c.shift)[idx].tolist()
+    bias = (c.p_bias * ONE_DOLLAR)[idx].tolist()
+    spread = (c.ask - c.bid)[idx].tolist()
+    t_now = c.t[lay.m_slot[idx]].tolist()
+    close_t = (lay.life[lay.m_slot[idx]] - 2).tolist()
+    return zip(idx, yk, nk, dv, mkeys, m_slot, news, bias, spread, t_now, close_t, strict=True)
