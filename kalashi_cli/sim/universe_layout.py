@@ -14,15 +14,7 @@ import numpy as np
 
 from . import universe_core as core
 from .universe_books import GRIDS, TABLE_IDS, Stream, hash2
-from .universe_catalog import (
-    CLASS_MIX,
-    GROUP_SHARES,
-    POOLS,
-    SERIES,
-    VOLUME_MEDIAN,
-    ZERO_VOLUME_SHARE,
-    SeriesSpec,
-)
+from .universe_catalog import CLASS_MIX, GROUP_SHARES, POOLS, SERIES, VOLUME_MEDIAN, ZERO_VOLUME_SHARE, SeriesSpec
 from .universe_flow import params as flow_params
 
 _SHAPE_CODE = {name: i for i, name in enumerate(core.SHAPES)}
