@@ -258,7 +258,46 @@ def compute(lay: Layout, step: int, forecast_skill: float | None = None,
 
 
 def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_share: float) -> Core:
-    # ---------------------------------------------------------------- slots: generation, status, statics
+    """The phases of :func:`compute`, each on the arrays the previous ones produced."""
+    ev = _events(lay, step)
+    x, x_news, x_view = _paths(lay, step, ev)
+    pr = _probabilities(lay, ev, x, x_news, x_view)
+    mk = _market_statics(lay, ev)
+    bk = _books(lay, step, mk, pr.p_mkt)
+    dislocations, thin = _dislocations(lay, step, ev, mk.vol, bk, arbitrage_share)
+    shift_px = _book_shift(bk)
+    code_m = ev.code[lay.m_slot]
+    quoted = (code_m == ACTIVE) | (code_m == INACTIVE)
+    yes_key, no_key, lot_y, lot_n = _side_keys(bk, mk, quoted)
+    last, forecast = _last_and_forecast(bk, mk, pr, code_m, quoted, lot_y, lot_n, forecast_skill)
+    return Core(step, ev.gen, ev.t, ev.code, ev.ekey, ev.first, x, ev.sd, ev.tau, pr.lo_edge, pr.hi_edge, pr.p_hidden,
+                pr.p_mkt, pr.p_bias, shift_px, bk.bid, bk.ask, yes_key, no_key, thin, mk.vol, mk.vol_prev, mk.oi, last,
+                forecast, mk.mkey, dislocations)
+
+
+@dataclass(slots=True)
+class _Events:
+    """Per slot at a step: the event's generation, age and status, and the scale of its latent."""
+
+    gen: np.ndarray
+    t: np.ndarray
+    close_t: np.ndarray
+    ekey: np.ndarray
+    d1: np.ndarray  # the event's static hash
+    code: np.ndarray
+    sp: np.ndarray  # strike spacing (float)
+    interval: np.ndarray  # bool: one latent path (not mutually exclusive outcomes)
+    first: np.ndarray
+    x0: np.ndarray  # opening latent
+    ct: np.ndarray  # close step (float, ≥ 1)
+    sig2: np.ndarray  # latent variance per step
+    tc: np.ndarray  # age clipped to the close
+    sd: np.ndarray
+    tau: np.ndarray
+
+
+def _events(lay: Layout, step: int) -> _Events:
+    """Slots: generation, status (with pauses), strikes and the latent's opening value and spread."""
     tt = step + lay.phase
     gen = tt // lay.life
     t = tt - gen * lay.life
@@ -294,14 +333,23 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
     rem = np.maximum(close_t - t, 0).astype(np.float64)
     sd = np.sqrt(sig2 * rem + tau2)
     tau = np.sqrt(tau2)
+    return _Events(gen, t, close_t, ekey, d1, code, sp, interval, first, x0, ct, sig2, tc, sd, tau)
 
-    # ---------------------------------------------------------------- paths: truth, the market's belief, errors
+
+def _paths(lay: Layout, step: int, ev: _Events) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Paths: the hidden latent ``x``, what the market has absorbed of it, and the market's view.
+
+    The market absorbs news partly at once, a share lag_steps later and a share slow_steps
+    later (universe_flow): ``x_news`` is what it knows, ``x − x_news`` the news informed traders
+    have; ``x_view`` adds the market's slow smooth error.
+    """
     ps = lay.p_slot
-    pkey = mix(ekey[ps] ^ ((lay.p_j.astype(np.uint64) + 1) * GOLDEN) ^ _P_PATH)
+    n = lay.n
+    pkey = mix(ev.ekey[ps] ^ ((lay.p_j.astype(np.uint64) + 1) * GOLDEN) ^ _P_PATH)
     hb = mix(pkey ^ (_P_PATHSTATIC + 1))
     pool = lay.pool[ps]
     pj = lay.p_j
-    g = 0.9 * _n(d1, 40)[ps]
+    g = 0.9 * _n(ev.d1, 40)[ps]
     nb = _n(hb, 24)
     s0 = np.select(
         [lay.p_other, pool == POOL_PAIRS, pool == POOL_FED, pool == POOL_PARTIES],
@@ -310,12 +358,11 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
          _FED_S0[np.minimum(pj, 4)] + 0.5 * nb,
          np.where(pj < 2, 0.5 * nb, -2.5 + 0.5 * nb)],
         1.1 * nb - 0.12 * pj)
-    base = np.where(interval[ps], x0[ps], s0)
-    sig = np.sqrt(sig2)[ps]
+    base = np.where(ev.interval[ps], ev.x0[ps], s0)
+    sig = np.sqrt(ev.sig2)[ps]
     lv = lay.levels[ps]
+    tc = ev.tc
     x = base + sig * brownian(pkey, tc[ps].astype(np.float64), lv)
-    # the market absorbs news partly at once, a share lag_steps later and a share slow_steps
-    # later (universe_flow): x_news is what it knows, x − x_news the news informed traders have
     x_news = x.copy()
     for share, steps in ((lay.lag_share, lay.lag_steps), (lay.slow_share, lay.slow_steps)):
         t_lag = np.maximum(tc - steps, 0)[ps].astype(np.float64)
@@ -328,18 +375,35 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
         amp = lo_a + (hi_a - lo_a) * _u(hn, shift, 10)
         omega = 2 * math.pi / (per_lo + _bits(hn, shift + 10, 1023) % (per_hi - per_lo + 1))
         m_err += amp * np.sin(omega * step + 2 * math.pi * _u(hn, shift + 20, 10))
-    x_view = x_news + m_err * lay.err_scale[ps] * sd[ps]
+    x_view = x_news + m_err * lay.err_scale[ps] * ev.sd[ps]
+    return x, x_news, x_view
 
-    # ---------------------------------------------------------------- markets: probabilities in three views
+
+@dataclass(slots=True)
+class _Probabilities:
+    """Per market: the interval edges and P(YES) as the truth, the market and its persistent error."""
+
+    lo_edge: np.ndarray
+    hi_edge: np.ndarray
+    p_hidden: np.ndarray
+    p_mkt: np.ndarray
+    p_bias: np.ndarray
+
+
+def _probabilities(lay: Layout, ev: _Events, x: np.ndarray, x_news: np.ndarray, x_view: np.ndarray) -> _Probabilities:
+    """Markets: probabilities in three views (truth, what the market knows, what it shows)."""
     ms = lay.m_slot
+    ps = lay.p_slot
     kind = lay.m_kind
-    first_m = first[ms]
-    sp_m = sp[ms]
+    first_m = ev.first[ms]
+    sp_m = ev.sp[ms]
     bj = lay.m_bj
+    sd = ev.sd
+    interval = ev.interval
     shown_half = 2 * (first_m + bj * sp_m + lay.soff[ms]) + lay.half[ms]
     lo_edge = np.select(
         [kind == K_BINARY, kind == K_LADDER, kind == K_LESS, kind == K_BETWEEN, kind == K_GREATER],
-        [0.0, np.floor(shown_half / 2) + 0.5, -np.inf, first_m + bj * sp_m - 0.5, first_m + n[ms] * sp_m - 0.5],
+        [0.0, np.floor(shown_half / 2) + 0.5, -np.inf, first_m + bj * sp_m - 0.5, first_m + lay.n[ms] * sp_m - 0.5],
         0.0)
     hi_edge = np.select([kind == K_LESS, kind == K_BETWEEN], [first_m - 0.5, first_m + (bj + 1) * sp_m - 0.5], np.inf)
     outcome = kind == K_OUTCOME
@@ -372,20 +436,40 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
     p_view = probabilities(x_view)
     # favourite–longshot bias; mutually exclusive sets keep their sum (no basket arbitrage from it)
     p_mkt = longshot(p_view, lay.longshot[ms])
-    excl = (shape == ME) | (shape == BRACKETS)
+    excl = (lay.shape == ME) | (lay.shape == BRACKETS)
     before = np.add.reduceat(p_view, lay.moff)
     after = np.add.reduceat(p_mkt, lay.moff)
     p_mkt = np.where(excl[ms], p_mkt * (before / np.where(after > 0, after, 1.0))[ms], p_mkt)
     # what informed traders trade on: the news the market has not absorbed yet (they ignore its
     # persistent errors, the slow error and the favourite–longshot bias, as the market does)
     p_bias = p_mkt - p_news
+    return _Probabilities(lo_edge, hi_edge, p_hidden, p_mkt, p_bias)
 
-    # ---------------------------------------------------------------- markets: statics from hashes
-    mkey = mix(ekey[ms] ^ ((lay.m_j.astype(np.uint64) + 1) * 0xD1B54A32D192ED03) ^ _P_MARKET)
+
+@dataclass(slots=True)
+class _MarketStatics:
+    """Per market: its key and static hashes, liquidity class and size table, and its volume."""
+
+    mkey: np.ndarray
+    h3: np.ndarray
+    cls: np.ndarray
+    table: np.ndarray
+    off: np.ndarray
+    hold: np.ndarray
+    hoff: np.ndarray
+    vol: np.ndarray
+    vol_prev: np.ndarray
+    oi: np.ndarray
+
+
+def _market_statics(lay: Layout, ev: _Events) -> _MarketStatics:
+    """Markets: statics from hashes, and volume and open interest along the market's life."""
+    ms = lay.m_slot
+    mkey = mix(ev.ekey[ms] ^ ((lay.m_j.astype(np.uint64) + 1) * 0xD1B54A32D192ED03) ^ _P_MARKET)
     h2 = mix(mkey ^ _P_STATIC2)
     h3 = mix(mkey ^ _P_STATIC3)
     u_cls = _u(h2, 0, 16)
-    m_shape = shape[ms]
+    m_shape = lay.shape[ms]
     cls = np.where(m_shape == COMBO, 2, np.where(u_cls < lay.mix0[ms], 0, np.where(u_cls < lay.mix01[ms], 1, 2)))
     table = lay.group_table[ms, cls]
     off = _u(h2, 16, 16)
@@ -394,7 +478,7 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
     zero = _u(h2, 48, 10) < lay.zero_share[ms]
     vt = np.where(zero, 0.0, np.floor(lay.vmed[ms] * np.array(CLASS_VOLUME)[cls] * np.exp(1.3 * _n(h3, 0))))
     vt = np.where((m_shape == COMBO) & (vt > 0), np.maximum(1.0, np.floor(vt / 200)), vt)
-    ct_m = ct[ms]
+    ct_m = ev.ct[ms]
     activity = np.minimum(0.95, np.array(TRADE_ACTIVITY)[cls] * lay.activity[ms])
     vq = np.maximum(1.0, np.round(vt / (ct_m * activity)))
     amp_v = 0.3 + 0.6 * _u(h2, 58, 6)
@@ -404,55 +488,81 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
     kappa = 0.3 + 0.5 * _u(h3, 36, 16)
     vcos = np.cos(vphi)
     vnorm = 1.0 / (ct_m - vaw * (np.cos(vw * ct_m + vphi) - vcos))
-    t_m = t[ms]
+    t_m = ev.t[ms]
+    close_m = ev.close_t[ms]
 
     def volume(at: np.ndarray) -> np.ndarray:
-        a = np.clip(at, 0, close_t[ms]).astype(np.float64)
+        a = np.clip(at, 0, close_m).astype(np.float64)
         c = a - vaw * (np.cos(vw * a + vphi) - vcos)
         return np.where((at > 0) & (vt > 0), np.floor(vt * c * vnorm / vq) * vq, 0.0).astype(np.int64)
 
     vol = volume(t_m)
     vol_prev = volume(t_m - 1)
     oi = np.floor(vol * kappa).astype(np.int64)
+    return _MarketStatics(mkey, h3, cls, table, off, hold, hoff, vol, vol_prev, oi)
 
-    # ---------------------------------------------------------------- books: spread and placement on the grid
+
+@dataclass(slots=True)
+class _Books:
+    """Per market: the book's grid, its hash at this step, spread and best levels (grid indices)."""
+
+    gid: np.ndarray
+    top: np.ndarray
+    h: np.ndarray  # the book's hash for this step's spread / depth draw
+    k: np.ndarray  # spread in ticks
+    u_p: np.ndarray  # the market's probability in 1/10 000 (index into the grid's fidx table)
+    bid0: np.ndarray  # best bid where the belief alone puts it
+    bid: np.ndarray  # edited in place by dislocations
+    ask: np.ndarray
+
+
+def _books(lay: Layout, step: int, mk: _MarketStatics, p_mkt: np.ndarray) -> _Books:
+    """Books: spread and placement on the grid around the market's probability."""
+    ms = lay.m_slot
     gid = lay.gid[ms]
     top = lay.top[ms]
-    epoch = (step + hoff) // hold
-    h = mix(mkey ^ (epoch.astype(np.uint64) * GOLDEN))
-    k = _SPREAD[cls, (h & 255).astype(np.intp)]
+    epoch = (step + mk.hoff) // mk.hold
+    h = mix(mk.mkey ^ (epoch.astype(np.uint64) * GOLDEN))
+    k = _SPREAD[mk.cls, (h & 255).astype(np.intp)]
     u_p = np.clip(np.floor(p_mkt * 10_000.0), 0, 10_000).astype(np.intp)
     c = _FIDX[gid, u_p]
-    bid0 = np.floor(c - k * 0.5 + off).astype(np.int64)
+    bid0 = np.floor(c - k * 0.5 + mk.off).astype(np.int64)
     # wide books: makers are unsure where the value is. The centre of a book of k ≥ 4 ticks sits
     # up to (k/2 − 1.5) × CENTRE_ERROR ticks off the market's belief — the book still contains
     # the belief as before, so no arbitrage appears — and is re-centred every 4–9 steps;
     # informed traders trade against the offset (universe_flow), so it is what a quote inside a
     # wide book is picked off on
     room = np.maximum(0.0, k * 0.5 - 1.5) * CENTRE_ERROR
+    h3 = mk.h3
     period = 4 + _bits(h3, 52, 7) % 6
     eo = (step + _bits(h3, 55, 15) % period) // period
-    v = 2.0 * _u(mix(mkey ^ _P_CENTRE ^ (eo.astype(np.uint64) * GOLDEN)), 0, 16) - 1.0
+    v = 2.0 * _u(mix(mk.mkey ^ _P_CENTRE ^ (eo.astype(np.uint64) * GOLDEN)), 0, 16) - 1.0
     bid = bid0 + np.round(room * np.sign(v) * np.sqrt(np.abs(v))).astype(np.int64)
     ask = np.maximum(bid + k, 0)
     bid = np.minimum(bid, top)
+    return _Books(gid, top, h, k, u_p, bid0, bid, ask)
 
-    # ---------------------------------------------------------------- dislocations (few events: Python)
-    code_m = code[ms]
-    # mispricings happen where people trade (every leg of the mispriced basket or pair has
-    # traded) and not in the event's last minutes (scan's default window drops the last 0.1 h)
+
+def _dislocations(lay: Layout, step: int, ev: _Events, vol: np.ndarray, bk: _Books,
+                  arbitrage_share: float) -> tuple[list[tuple[int, str, int, int]], dict[int, tuple[int, int]]]:
+    """Dislocations (few events: Python): edit the books in place; return them and the thin levels.
+
+    Mispricings happen where people trade (every leg of the mispriced basket or pair has
+    traded) and not in the event's last minutes (scan's default window drops the last 0.1 h).
+    """
+    code = ev.code
     live = (code == ACTIVE) | (code == INACTIVE)
-    start_step = step - t
+    start_step = step - ev.t
     dislocations: list[tuple[int, str, int, int]] = []
     thin: dict[int, tuple[int, int]] = {}
     wd = step // DISLOCATION_WINDOW
     for win in (wd - 1, wd):
-        hd = mix((ekey ^ _P_DISLOC) ^ np.uint64(mix64(win & MASK64)))
+        hd = mix((ev.ekey ^ _P_DISLOC) ^ np.uint64(mix64(win & MASK64)))
         d_start = win * DISLOCATION_WINDOW + ((hd >> 16) % DISLOCATION_WINDOW).astype(np.int64)
         d_end = d_start + DISLOCATION_STEPS[0] + ((hd >> 24) % (DISLOCATION_STEPS[1] - DISLOCATION_STEPS[0] + 1)
                                                  ).astype(np.int64)
         hit = (live & ((hd & 0xFFFF) < DISLOCATION_RATE * 65536) & (d_start <= step) & (step < d_end)
-               & (d_start - start_step >= 1) & (d_end - start_step <= close_t - DISLOCATION_CLOSE_GAP))
+               & (d_start - start_step >= 1) & (d_end - start_step <= ev.close_t - DISLOCATION_CLOSE_GAP))
         for si in np.flatnonzero(hit).tolist():
             hv = int(hd[si])
             kinds = lay.kinds[si]
@@ -471,32 +581,45 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
                 if not pairs:
                     continue
                 pair = pairs[(hv >> 48) % len(pairs)]
-            bl, al = bid[a0:a1].tolist(), ask[a0:a1].tolist()
-            moved = dislocate(kd, hv, bl, al, int(lay.top[si]), GRID_LIST[int(lay.gid[si])].prices,
-                              lay.fee_type[si], lay.fee_mult[si], int(shape[si]), pair)
-            bid[a0:a1] = bl
-            ask[a0:a1] = al
+            bl, al = bk.bid[a0:a1].tolist(), bk.ask[a0:a1].tolist()
+            grid = EventGrid(int(lay.top[si]), GRID_LIST[int(lay.gid[si])].prices, lay.fee_type[si], lay.fee_mult[si],
+                             int(lay.shape[si]))
+            moved = dislocate(kd, hv, bl, al, grid, pair)
+            bk.bid[a0:a1] = bl
+            bk.ask[a0:a1] = al
             sizes = ARBITRAGE_LEFT_SIZES if arb else THIN_SIZES
             for j in moved:
-                hm = int(h[a0 + j])
+                hm = int(bk.h[a0 + j])
                 thin[a0 + j] = (sizes[(hm >> 20) & 63], sizes[(hm >> 34) & 63])
             dislocations.append((si, kd, int(d_start[si]), int(d_start[si]) + ARBITRAGE_STEPS if arb else int(d_end[si])))
+    return dislocations, thin
 
-    # how far the book's mid sits from where the market's belief alone would put it (centre
-    # error and dislocations), in price units: informed traders trade against it
+
+def _book_shift(bk: _Books) -> np.ndarray:
+    """How far the book's mid sits from where the market's belief alone would put it, in price units.
+
+    The centre error and dislocations: informed traders trade against it.
+    """
+    gid = bk.gid
+    top = bk.top
     g_top = np.maximum(top, 1)
 
     def mid_price(b: np.ndarray, a: np.ndarray) -> np.ndarray:
         out: np.ndarray = (_PRICES[gid, np.clip(b, 0, g_top)] + _PRICES[gid, np.clip(a, 0, g_top)]) / 2.0
         return out
 
-    shift_px = mid_price(bid, ask) - mid_price(np.minimum(bid0, top), np.maximum(bid0 + k, 0))
+    shift: np.ndarray = mid_price(bk.bid, bk.ask) - mid_price(np.minimum(bk.bid0, top), np.maximum(bk.bid0 + bk.k, 0))
+    return shift
 
-    # ---------------------------------------------------------------- book sides as cache keys
-    quoted = (code_m == ACTIVE) | (code_m == INACTIVE)
-    nbid = top - ask
-    tid = gid * 64 + table
-    lot_y = (bid < 0) & (ask >= 1) & (_bits(h, 40, 1023) < LOTTERY_SHARE * 1024)
+
+def _side_keys(bk: _Books, mk: _MarketStatics,
+               quoted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Book sides as cache keys (:func:`universe_books.side_for_key`): (YES key, NO key, lottery YES, lottery NO)."""
+    bid, h, top = bk.bid, bk.h, bk.top
+    nbid = top - bk.ask
+    tid = bk.gid * 64 + mk.table
+    cls = mk.cls
+    lot_y = (bid < 0) & (bk.ask >= 1) & (_bits(h, 40, 1023) < LOTTERY_SHARE * 1024)
     lot_n = (nbid < 0) & (bid <= top - 1) & (_bits(h, 42, 1023) < LOTTERY_SHARE * 1024)
     yes_key = np.where(bid >= 0, (((tid * 1024 + bid) * 4 + cls) * N_TEMPLATES + _bits(h, 8, 0xFFFF) % N_TEMPLATES),
                        np.where(lot_y, LOTTERY_BASE + tid * 64 + _bits(h, 50, 63), EMPTY_SIDE))
@@ -504,35 +627,54 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
                       np.where(lot_n, LOTTERY_BASE + tid * 64 + _bits(h, 56, 63), EMPTY_SIDE))
     yes_key = np.where(quoted, yes_key, EMPTY_SIDE)
     no_key = np.where(quoted, no_key, EMPTY_SIDE)
+    return yes_key, no_key, lot_y, lot_n
 
-    # ---------------------------------------------------------------- last price and forecast
+
+def _last_and_forecast(bk: _Books, mk: _MarketStatics, pr: _Probabilities, code_m: np.ndarray, quoted: np.ndarray,
+                       lot_y: np.ndarray, lot_n: np.ndarray,
+                       forecast_skill: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Last price (a touch once traded; the close's own price once closed) and the forecast (or −1)."""
+    bid, gid, h, top = bk.bid, bk.gid, bk.h, bk.top
+    nbid = top - bk.ask
     has_yes = quoted & ((bid >= 0) | lot_y)
     has_no = quoted & ((nbid >= 0) | lot_n)
     yes_px = _PRICES[gid, np.clip(np.where(bid >= 0, bid, 0), 0, None)]
     ask_px = ONE_DOLLAR - _PRICES[gid, np.clip(np.where(nbid >= 0, nbid, 0), 0, None)]
     take_yes = has_yes & (~has_no | (_bits(h, 33, 1) == 1))
     last = np.where(take_yes, yes_px, np.where(has_no, ask_px, -1))
-    last = np.where(vol > 0, last, -1)
+    last = np.where(mk.vol > 0, last, -1)
     # closed and settled markets show the market's own price at the close as their last price
-    closing_px = _PRICES[gid, np.clip(np.floor(_FIDX[gid, u_p] + 0.5).astype(np.int64), 0, top)]
+    closing_px = _PRICES[gid, np.clip(np.floor(_FIDX[gid, bk.u_p] + 0.5).astype(np.int64), 0, top)]
     last = np.where((code_m == CLOSED) | (code_m == FINALIZED), closing_px, np.where(quoted, last, -1))
     if forecast_skill is None:
-        forecast = np.full(len(ms), -1, dtype=np.int64)
+        forecast = np.full(len(bid), -1, dtype=np.int64)
     else:
         # the book's mid (the market's own belief where a side is missing), moved toward the
         # hidden probability by the share ``forecast_skill`` of the gap
         two = (bid >= 0) & (nbid >= 0)
-        book_mid = np.where(two, (yes_px + ask_px) / 20_000.0, p_mkt)
-        p_fc = book_mid + forecast_skill * (p_hidden - book_mid)
+        book_mid = np.where(two, (yes_px + ask_px) / 20_000.0, pr.p_mkt)
+        p_fc = book_mid + forecast_skill * (pr.p_hidden - book_mid)
         forecast = np.where(quoted, np.clip(np.floor(p_fc * 10_000.0 + 0.5), 1, ONE_DOLLAR - 1),
                             -1).astype(np.int64)
-
-    return Core(step, gen, t, code, ekey, first, x, sd, tau, lo_edge, hi_edge, p_hidden, p_mkt, p_bias, shift_px, bid, ask, yes_key,
-                no_key, thin, vol, vol_prev, oi, last, forecast, mkey, dislocations)
+    return last, forecast
 
 
-def dislocate(kind: str, h: int, bids: list[int], asks: list[int], top: int, prices: tuple[int, ...],
-              fee_type: str, fee_multiplier: int, shape: int, pair: int = 0) -> set[int]:
+@dataclass(frozen=True, slots=True)
+class EventGrid:
+    """What one event's books are placed on: its tick grid, fee schedule and shape."""
+
+    top: int  # highest grid index
+    prices: tuple[int, ...]  # price per grid index
+    fee_type: str
+    fee_multiplier: int
+    shape: int
+
+    def fee(self, p: int) -> int:
+        """Taker fee for one contract at price ``p``, rounded up: the worst case."""
+        return fee_for(Price(p), Count(COUNT_SCALE), fee_type=self.fee_type, multiplier=self.fee_multiplier)
+
+
+def dislocate(kind: str, h: int, bids: list[int], asks: list[int], grid: EventGrid, pair: int = 0) -> set[int]:
     """Shift one event's books (grid indices, edited in place) into a deliberate mispricing.
 
     Returns the markets whose best levels carry thin sizes. Every single book stays uncrossed
@@ -541,80 +683,99 @@ def dislocate(kind: str, h: int, bids: list[int], asks: list[int], top: int, pri
     for the edge the books are left as they were. ``pair`` is the lower strike of a ladder
     inversion.
     """
-    n = len(bids)
-    margin = 5_000 + (h >> 40) % 25_000  # net edge per basket after fees: $0.005 … $0.03 (Money)
+    arbitrage = _ARBITRAGES.get(kind)
+    if arbitrage is not None:
+        margin = 5_000 + (h >> 40) % 25_000  # net edge per basket after fees: $0.005 … $0.03 (Money)
+        saved = (bids[:], asks[:])
+        moved = arbitrage(bids, asks, grid, margin, pair)
+        if moved is None:  # no room for the edge: undo
+            bids[:], asks[:] = saved
+            return set()
+        return moved
+    return _value_or_wide(kind, h, bids, asks, grid)
 
-    def fee(p: int) -> int:  # taker fee for one contract, rounded up: the worst case
-        return fee_for(Price(p), Count(COUNT_SCALE), fee_type=fee_type, multiplier=fee_multiplier)
 
-    saved = (bids[:], asks[:])
+def _next_movable(i: int, movable: list[int]) -> int:
+    return movable[(movable.index(i) + 1) % len(movable)] if i in movable else movable[0]
 
-    def undo() -> set[int]:
-        bids[:], asks[:] = saved
-        return set()
 
-    def next_movable(i: int, movable: list[int]) -> int:
-        return movable[(movable.index(i) + 1) % len(movable)] if i in movable else movable[0]
+def _no_basket(bids: list[int], asks: list[int], grid: EventGrid, margin: int, pair: int) -> set[int] | None:
+    """YES bids add up to more than 1 + fees: buy NO on every outcome (None: no room)."""
+    n, top, prices, fee = len(bids), grid.top, grid.prices, grid.fee
+    for i in range(n):
+        if bids[i] < 0:
+            bids[i], asks[i] = 0, max(asks[i], 1)
+    i = -1
+    for _ in range(4000):
+        edge = (sum(prices[b] for b in bids) - ONE_DOLLAR) * 100 - sum(fee(ONE_DOLLAR - prices[b]) for b in bids)
+        if edge >= margin:
+            return set(range(n))
+        movable = [x for x in range(n) if bids[x] < top - 1]
+        if not movable:
+            return None
+        i = _next_movable(i, movable)
+        bids[i] += 1
+        asks[i] += 1
+    return None
 
-    if kind == "no_basket":  # YES bids add up to more than 1 + fees: buy NO on every outcome
-        for i in range(n):
-            if bids[i] < 0:
-                bids[i], asks[i] = 0, max(asks[i], 1)
-        i = -1
-        for _ in range(4000):
-            edge = (sum(prices[b] for b in bids) - ONE_DOLLAR) * 100 - sum(fee(ONE_DOLLAR - prices[b]) for b in bids)
-            if edge >= margin:
-                return set(range(n))
-            movable = [x for x in range(n) if bids[x] < top - 1]
-            if not movable:
-                return undo()
-            i = next_movable(i, movable)
-            bids[i] += 1
-            asks[i] += 1
-        return undo()
-    if kind == "yes_basket":  # YES asks add up to less than 1 − fees: buy YES on every outcome
-        for i in range(n):
-            if asks[i] > top:
-                asks[i], bids[i] = top, min(bids[i], top - 1)
-        i = -1
-        for _ in range(4000):
-            cost = sum(prices[a] for a in asks) * 100 + sum(fee(prices[a]) for a in asks)
-            if ONE_DOLLAR * 100 - cost >= margin:
-                return set(range(n))
-            movable = [x for x in range(n) if asks[x] > 0]
-            if not movable:
-                return undo()
-            i = next_movable(i, movable)
-            bids[i] -= 1
-            asks[i] -= 1
-        return undo()
-    if kind == "ladder":  # YES bid at the higher strike above the YES ask at the lower one
-        lo, hi = pair, pair + 1
-        if bids[hi] < 0:
-            bids[hi], asks[hi] = 0, max(asks[hi], 1)
-        if asks[lo] > top:
-            asks[lo], bids[lo] = top, min(bids[lo], top - 1)
-        for k in range(4000):
-            edge = ((prices[bids[hi]] - prices[asks[lo]]) * 100 - fee(prices[asks[lo]])
-                    - fee(ONE_DOLLAR - prices[bids[hi]]))
-            if edge >= margin:
-                return {lo, hi}
-            if k % 2 == 0 and bids[hi] < top - 1:
-                bids[hi] += 1
-                asks[hi] += 1
-            elif asks[lo] > 1:
-                bids[lo] -= 1
-                asks[lo] -= 1
-            elif bids[hi] >= top - 1:
-                return undo()
-        return undo()
+
+def _yes_basket(bids: list[int], asks: list[int], grid: EventGrid, margin: int, pair: int) -> set[int] | None:
+    """YES asks add up to less than 1 − fees: buy YES on every outcome (None: no room)."""
+    n, top, prices, fee = len(bids), grid.top, grid.prices, grid.fee
+    for i in range(n):
+        if asks[i] > top:
+            asks[i], bids[i] = top, min(bids[i], top - 1)
+    i = -1
+    for _ in range(4000):
+        cost = sum(prices[a] for a in asks) * 100 + sum(fee(prices[a]) for a in asks)
+        if ONE_DOLLAR * 100 - cost >= margin:
+            return set(range(n))
+        movable = [x for x in range(n) if asks[x] > 0]
+        if not movable:
+            return None
+        i = _next_movable(i, movable)
+        bids[i] -= 1
+        asks[i] -= 1
+    return None
+
+
+def _ladder(bids: list[int], asks: list[int], grid: EventGrid, margin: int, pair: int) -> set[int] | None:
+    """YES bid at the higher strike above the YES ask at the lower one (``pair``) (None: no room)."""
+    top, prices, fee = grid.top, grid.prices, grid.fee
+    lo, hi = pair, pair + 1
+    if bids[hi] < 0:
+        bids[hi], asks[hi] = 0, max(asks[hi], 1)
+    if asks[lo] > top:
+        asks[lo], bids[lo] = top, min(bids[lo], top - 1)
+    for k in range(4000):
+        edge = ((prices[bids[hi]] - prices[asks[lo]]) * 100 - fee(prices[asks[lo]])
+                - fee(ONE_DOLLAR - prices[bids[hi]]))
+        if edge >= margin:
+            return {lo, hi}
+        if k % 2 == 0 and bids[hi] < top - 1:
+            bids[hi] += 1
+            asks[hi] += 1
+        elif asks[lo] > 1:
+            bids[lo] -= 1
+            asks[lo] -= 1
+        elif bids[hi] >= top - 1:
+            return None
+    return None
+
+
+_ARBITRAGES = {"no_basket": _no_basket, "yes_basket": _yes_basket, "ladder": _ladder}
+
+
+def _value_or_wide(kind: str, h: int, bids: list[int], asks: list[int], grid: EventGrid) -> set[int]:
+    """The non-arbitrage kinds: a consistent value gap (``value``) or pulled-back books (``wide``)."""
+    n, top = len(bids), grid.top
     i = (h >> 48) % n
 
     def shift(d: int) -> set[int]:
         # the event's books move together and stay internally consistent (no basket or ladder
         # arbitrage appears): a whole ladder shifts; in an outcome set one outcome gains what
         # another loses
-        if shape == LADDER:
+        if grid.shape == LADDER:
             moves = [(x, d) for x in range(n)]
         elif n == 1:
             moves = [(i, d)]
