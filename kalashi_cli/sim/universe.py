@@ -107,9 +107,16 @@ class Dislocation:
 class SimUniverse:
     """A deterministic synthetic Kalshi: ``markets`` markets whose state at a step is a pure function."""
 
-    def __init__(self, seed: int = 0, markets: int = 2000, *, step_seconds: int = 10,
-                 epoch_ms: int = EPOCH_MS, forecast_skill: float | None = None,
-                 arbitrage_share: float = core.ARBITRAGE_SHARE) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        markets: int = 2000,
+        *,
+        step_seconds: int = 10,
+        epoch_ms: int = EPOCH_MS,
+        forecast_skill: float | None = None,
+        arbitrage_share: float = core.ARBITRAGE_SHARE,
+    ) -> None:
         """Lay out the universe.
 
         ``forecast_skill`` (0 … 1) publishes ``Market.forecast_p``: the book's mid moved toward
@@ -182,8 +189,9 @@ class SimUniverse:
         lists = self._lists.get(c.step)
         if lists is None:
             self._lists.clear()
-            yk, nk, vol, oi, last, fc, codes = core.as_lists(c.yes_key, c.no_key, c.vol * 100, c.oi * 100, c.last,
-                                                            c.forecast, c.code)
+            yk, nk, vol, oi, last, fc, codes = core.as_lists(
+                c.yes_key, c.no_key, c.vol * 100, c.oi * 100, c.last, c.forecast, c.code
+            )
             lists = [yk, nk, vol, oi, [_PRICE_INTS[x] for x in last], [_PRICE_INTS[x] for x in fc], codes]
             self._lists[c.step] = lists
         return lists
@@ -198,23 +206,65 @@ class SimUniverse:
         status = core.STATUSES[codes[slot.index]]
         get = SIDES.get
         # per-event constants, hoisted out of the per-market loop (it runs 100 000 times a step)
-        event, series, category, close_time, close_ms = (names.ticker, slot.series, spec.category,
-                                                        names.close_time, names.close_ms)
+        event, series, category, close_time, close_ms = (
+            names.ticker,
+            slot.series,
+            spec.category,
+            names.close_time,
+            names.close_ms,
+        )
         fee_type, fee_mult, bands = spec.fee_type, spec.fee_multiplier, slot.grid.bands
         me, exhaustive, combo, size = slot.mutually_exclusive, slot.exhaustive, slot.combo, slot.size
         out = []
         for ticker, title, strike_type, floor, cap, ky, kn, v, o, lp, f in zip(
-                names.tickers, names.titles, names.strike_types, names.floors, names.caps, yk[a0:a1], nk[a0:a1],
-                vol[a0:a1], oi[a0:a1], last[a0:a1], fc[a0:a1], strict=True):
+            names.tickers,
+            names.titles,
+            names.strike_types,
+            names.floors,
+            names.caps,
+            yk[a0:a1],
+            nk[a0:a1],
+            vol[a0:a1],
+            oi[a0:a1],
+            last[a0:a1],
+            fc[a0:a1],
+            strict=True,
+        ):
             yes = get(ky)
             if yes is None:
                 yes = side_for_key(ky)
             no = get(kn)
             if no is None:
                 no = side_for_key(kn)
-            out.append(new_market(
-                ticker, event, series, title, category, status, close_time, yes, no, v, o, fee_type,
-                fee_mult, bands, strike_type, floor, cap, me, exhaustive, combo, lp, f, 0, size, close_ms))
+            out.append(
+                new_market(
+                    ticker,
+                    event,
+                    series,
+                    title,
+                    category,
+                    status,
+                    close_time,
+                    yes,
+                    no,
+                    v,
+                    o,
+                    fee_type,
+                    fee_mult,
+                    bands,
+                    strike_type,
+                    floor,
+                    cap,
+                    me,
+                    exhaustive,
+                    combo,
+                    lp,
+                    f,
+                    0,
+                    size,
+                    close_ms,
+                )
+            )
         if c.thin:
             for i in range(a0, a1):
                 if i in c.thin:  # a dislocated best level: same prices, thin size
@@ -356,8 +406,10 @@ class SimUniverse:
     def dislocations_at(self, step: int) -> list[Dislocation]:
         """Return the deliberate mispricings active at ``step`` (ground truth, for tests and demos)."""
         c = self._core(step)
-        return [Dislocation(self._names.get(self._slots[si], c).ticker, kind, start, end)
-                for si, kind, start, end in c.dislocations]
+        return [
+            Dislocation(self._names.get(self._slots[si], c).ticker, kind, start, end)
+            for si, kind, start, end in c.dislocations
+        ]
 
     # ------------------------------------------------------------------ settlements and trades
     def settlements_between(self, a: int, b: int) -> list[Settlement]:
@@ -432,8 +484,21 @@ class SimUniverse:
         for slot in self._slots:
             names = self._names.get(slot, c)
             spec = slot.spec
-            out.append(EventInfo(names.ticker, slot.series, names.title, spec.category, spec.shape,
-                                 slot.mutually_exclusive, slot.exhaustive, core.STATUSES[int(c.code[slot.index])],
-                                 names.open_ms, names.close_ms, names.close_time, tuple(names.tickers),
-                                 tuple(names.subtitles)))
+            out.append(
+                EventInfo(
+                    names.ticker,
+                    slot.series,
+                    names.title,
+                    spec.category,
+                    spec.shape,
+                    slot.mutually_exclusive,
+                    slot.exhaustive,
+                    core.STATUSES[int(c.code[slot.index])],
+                    names.open_ms,
+                    names.close_ms,
+                    names.close_time,
+                    tuple(names.tickers),
+                    tuple(names.subtitles),
+                )
+            )
         return out

@@ -315,14 +315,36 @@ def side_for_key(key: int) -> tuple[Level, ...]:
     SIDES[key] = side
     return side
 
+
 # --------------------------------------------------------------------------- fast Market construction
 
 #: The Market fields the universe fills, in the order :data:`new_market` takes them.
 MARKET_FIELDS: tuple[str, ...] = (
-    "ticker", "event_ticker", "series_ticker", "title", "category", "status", "close_time",
-    "yes_bids", "no_bids", "volume", "open_interest", "fee_type", "fee_multiplier", "price_ranges",
-    "strike_type", "floor_strike", "cap_strike", "mutually_exclusive", "exhaustive", "is_combo",
-    "last_price", "forecast_p", "exchange_index", "event_market_count", "close_ts_ms",
+    "ticker",
+    "event_ticker",
+    "series_ticker",
+    "title",
+    "category",
+    "status",
+    "close_time",
+    "yes_bids",
+    "no_bids",
+    "volume",
+    "open_interest",
+    "fee_type",
+    "fee_multiplier",
+    "price_ranges",
+    "strike_type",
+    "floor_strike",
+    "cap_strike",
+    "mutually_exclusive",
+    "exhaustive",
+    "is_combo",
+    "last_price",
+    "forecast_p",
+    "exchange_index",
+    "event_market_count",
+    "close_ts_ms",
 )
 
 
@@ -338,10 +360,14 @@ def _market_constructor() -> Any:
     fields = dataclasses.fields(Market)
     names = {f.name for f in fields}
     params = [n for n in MARKET_FIELDS]
-    if not all(isinstance(Market.__dict__.get(f.name), type(Market.__dict__["ticker"])) for f in fields) \
-            or "__slots__" not in Market.__dict__:
+    if (
+        not all(isinstance(Market.__dict__.get(f.name), type(Market.__dict__["ticker"])) for f in fields)
+        or "__slots__" not in Market.__dict__
+    ):
+
         def slow(*args: Any) -> Market:
             return Market(**{k: v for k, v in zip(params, args, strict=True) if k in names})
+
         return slow
     ns: dict[str, Any] = {"_new": object.__new__, "_Market": Market}
     lines = [f"def new_market({', '.join(params)}):", "    m = _new(_Market)"]
@@ -356,8 +382,10 @@ def _market_constructor() -> Any:
             ns[f"_factory_{f.name}"] = f.default_factory
             lines.append(f"    _set_{f.name}(m, _factory_{f.name}())")
         else:  # a new required field we cannot fill: use the real constructor (it will say why)
+
             def strict(*args: Any) -> Market:
                 return Market(**{k: v for k, v in zip(params, args, strict=True) if k in names})
+
             return strict
     lines.append("    return m")
     exec("\n".join(lines), ns)  # noqa: S102 - generated from the dataclass fields, like dataclasses does

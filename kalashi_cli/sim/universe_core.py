@@ -71,7 +71,14 @@ _FED_S0 = np.array([-3.0, -1.5, 0.6, -0.4, -2.5])
 
 # hash purposes (xored into keys so every draw is independent)
 _P_EVENT, _P_PATH, _P_MARKET, _P_PATHSTATIC, _P_NOISE, _P_STATIC2, _P_STATIC3 = (
-    0x51E7, 0x9A7A, 0x3A2C, 0x7C01, 0x4E15, 0x57A2, 0x57A3)
+    0x51E7,
+    0x9A7A,
+    0x3A2C,
+    0x7C01,
+    0x4E15,
+    0x57A2,
+    0x57A3,
+)
 _P_DISLOC, _P_PAUSE, _P_BM, _P_CENTRE, _P_ARB = 0xD15C, 0x9A05E, 0xB0B1, 0xCE7E, 0xA4B1
 #: one salt per Brownian level, so (level, interval) pairs hash apart
 _BM_SALT = [np.uint64(mix64((n + 1) * 0x2545F4914F6CDD1D & MASK64)) for n in range(BM_LEVELS + 1)]
@@ -112,10 +119,26 @@ def norm_cdf(z: np.ndarray) -> np.ndarray:
     """Standard normal CDF, double precision (Hart 5666 as given by West 2005), vectorised."""
     x = np.minimum(np.abs(z), 37.0)
     e = np.exp(-0.5 * x * x)
-    num = ((((((0.0352624965998911 * x + 0.700383064443688) * x + 6.37396220353165) * x + 33.912866078383) * x
-             + 112.079291497871) * x + 221.213596169931) * x + 220.206867912376)
-    den = (((((((0.0883883476483184 * x + 1.75566716318264) * x + 16.064177579207) * x + 86.7807322029461) * x
-              + 296.564248779674) * x + 637.333633378831) * x + 793.826512519948) * x + 440.413735824752)
+    num = (
+        (
+            (((0.0352624965998911 * x + 0.700383064443688) * x + 6.37396220353165) * x + 33.912866078383) * x
+            + 112.079291497871
+        )
+        * x
+        + 221.213596169931
+    ) * x + 220.206867912376
+    den = (
+        (
+            (
+                (((0.0883883476483184 * x + 1.75566716318264) * x + 16.064177579207) * x + 86.7807322029461) * x
+                + 296.564248779674
+            )
+            * x
+            + 637.333633378831
+        )
+        * x
+        + 793.826512519948
+    ) * x + 440.413735824752
     tail = e / (x + 1.0 / (x + 2.0 / (x + 3.0 / (x + 4.0 / (x + 0.65))))) / 2.506628274631
     c = np.where(x < 7.07106781186547, e * num / den, tail)
     out: np.ndarray = np.where(z > 0, 1.0 - c, c)
@@ -244,8 +267,9 @@ def hidden(lay: Layout, c: Core) -> np.ndarray:
     return c.p_hidden
 
 
-def compute(lay: Layout, step: int, forecast_skill: float | None = None,
-            arbitrage_share: float = ARBITRAGE_SHARE) -> Core:
+def compute(
+    lay: Layout, step: int, forecast_skill: float | None = None, arbitrage_share: float = ARBITRAGE_SHARE
+) -> Core:
     """Evaluate every slot, path and market of the universe at ``step``.
 
     ``forecast_skill`` (0 … 1) publishes a forecast that removes that share of the book's error
@@ -270,9 +294,35 @@ def _compute(lay: Layout, step: int, forecast_skill: float | None, arbitrage_sha
     quoted = (code_m == ACTIVE) | (code_m == INACTIVE)
     yes_key, no_key, lot_y, lot_n = _side_keys(bk, mk, quoted)
     last, forecast = _last_and_forecast(bk, mk, pr, code_m, quoted, lot_y, lot_n, forecast_skill)
-    return Core(step, ev.gen, ev.t, ev.code, ev.ekey, ev.first, x, ev.sd, ev.tau, pr.lo_edge, pr.hi_edge, pr.p_hidden,
-                pr.p_mkt, pr.p_bias, shift_px, bk.bid, bk.ask, yes_key, no_key, thin, mk.vol, mk.vol_prev, mk.oi, last,
-                forecast, mk.mkey, dislocations)
+    return Core(
+        step,
+        ev.gen,
+        ev.t,
+        ev.code,
+        ev.ekey,
+        ev.first,
+        x,
+        ev.sd,
+        ev.tau,
+        pr.lo_edge,
+        pr.hi_edge,
+        pr.p_hidden,
+        pr.p_mkt,
+        pr.p_bias,
+        shift_px,
+        bk.bid,
+        bk.ask,
+        yes_key,
+        no_key,
+        thin,
+        mk.vol,
+        mk.vol_prev,
+        mk.oi,
+        last,
+        forecast,
+        mk.mkey,
+        dislocations,
+    )
 
 
 @dataclass(slots=True)
@@ -353,11 +403,14 @@ def _paths(lay: Layout, step: int, ev: _Events) -> tuple[np.ndarray, np.ndarray,
     nb = _n(hb, 24)
     s0 = np.select(
         [lay.p_other, pool == POOL_PAIRS, pool == POOL_FED, pool == POOL_PARTIES],
-        [np.where(n[ps] > 3, 0.3, -2.0 + 0.4 * nb),
-         np.where(pj == 0, g / 2, np.where(pj == 1, -g / 2, -0.35 - 0.2 * np.abs(g))),
-         _FED_S0[np.minimum(pj, 4)] + 0.5 * nb,
-         np.where(pj < 2, 0.5 * nb, -2.5 + 0.5 * nb)],
-        1.1 * nb - 0.12 * pj)
+        [
+            np.where(n[ps] > 3, 0.3, -2.0 + 0.4 * nb),
+            np.where(pj == 0, g / 2, np.where(pj == 1, -g / 2, -0.35 - 0.2 * np.abs(g))),
+            _FED_S0[np.minimum(pj, 4)] + 0.5 * nb,
+            np.where(pj < 2, 0.5 * nb, -2.5 + 0.5 * nb),
+        ],
+        1.1 * nb - 0.12 * pj,
+    )
     base = np.where(ev.interval[ps], ev.x0[ps], s0)
     sig = np.sqrt(ev.sig2)[ps]
     lv = lay.levels[ps]
@@ -404,7 +457,8 @@ def _probabilities(lay: Layout, ev: _Events, x: np.ndarray, x_news: np.ndarray, 
     lo_edge = np.select(
         [kind == K_BINARY, kind == K_LADDER, kind == K_LESS, kind == K_BETWEEN, kind == K_GREATER],
         [0.0, np.floor(shown_half / 2) + 0.5, -np.inf, first_m + bj * sp_m - 0.5, first_m + lay.n[ms] * sp_m - 0.5],
-        0.0)
+        0.0,
+    )
     hi_edge = np.select([kind == K_LESS, kind == K_BETWEEN], [first_m - 0.5, first_m + (bj + 1) * sp_m - 0.5], np.inf)
     outcome = kind == K_OUTCOME
     me_slots = np.flatnonzero(~interval)
@@ -413,7 +467,9 @@ def _probabilities(lay: Layout, ev: _Events, x: np.ndarray, x_news: np.ndarray, 
         """P(YES) per market for latent values ``xe`` per path."""
         mu = xe[lay.m_path]
         s = sd[ms]
-        p_int: np.ndarray = norm_cdf(np.clip((hi_edge - mu) / s, -40, 40)) - norm_cdf(np.clip((lo_edge - mu) / s, -40, 40))
+        p_int: np.ndarray = norm_cdf(np.clip((hi_edge - mu) / s, -40, 40)) - norm_cdf(
+            np.clip((lo_edge - mu) / s, -40, 40)
+        )
         if me_slots.size == 0:
             return p_int
         zz = xe / sd[ps]
@@ -543,8 +599,9 @@ def _books(lay: Layout, step: int, mk: _MarketStatics, p_mkt: np.ndarray) -> _Bo
     return _Books(gid, top, h, k, u_p, bid0, bid, ask)
 
 
-def _dislocations(lay: Layout, step: int, ev: _Events, vol: np.ndarray, bk: _Books,
-                  arbitrage_share: float) -> tuple[list[tuple[int, str, int, int]], dict[int, tuple[int, int]]]:
+def _dislocations(
+    lay: Layout, step: int, ev: _Events, vol: np.ndarray, bk: _Books, arbitrage_share: float
+) -> tuple[list[tuple[int, str, int, int]], dict[int, tuple[int, int]]]:
     """Dislocations (few events: Python): edit the books in place; return them and the thin levels.
 
     Mispricings happen where people trade (every leg of the mispriced basket or pair has
@@ -559,17 +616,27 @@ def _dislocations(lay: Layout, step: int, ev: _Events, vol: np.ndarray, bk: _Boo
     for win in (wd - 1, wd):
         hd = mix((ev.ekey ^ _P_DISLOC) ^ np.uint64(mix64(win & MASK64)))
         d_start = win * DISLOCATION_WINDOW + ((hd >> 16) % DISLOCATION_WINDOW).astype(np.int64)
-        d_end = d_start + DISLOCATION_STEPS[0] + ((hd >> 24) % (DISLOCATION_STEPS[1] - DISLOCATION_STEPS[0] + 1)
-                                                 ).astype(np.int64)
-        hit = (live & ((hd & 0xFFFF) < DISLOCATION_RATE * 65536) & (d_start <= step) & (step < d_end)
-               & (d_start - start_step >= 1) & (d_end - start_step <= ev.close_t - DISLOCATION_CLOSE_GAP))
+        d_end = (
+            d_start
+            + DISLOCATION_STEPS[0]
+            + ((hd >> 24) % (DISLOCATION_STEPS[1] - DISLOCATION_STEPS[0] + 1)).astype(np.int64)
+        )
+        hit = (
+            live
+            & ((hd & 0xFFFF) < DISLOCATION_RATE * 65536)
+            & (d_start <= step)
+            & (step < d_end)
+            & (d_start - start_step >= 1)
+            & (d_end - start_step <= ev.close_t - DISLOCATION_CLOSE_GAP)
+        )
         for si in np.flatnonzero(hit).tolist():
             hv = int(hd[si])
             kinds = lay.kinds[si]
             kd = kinds[(hv >> 32) % len(kinds)]
             arb = kd in ARBITRAGE_KINDS
-            if arb and (step >= d_start[si] + ARBITRAGE_STEPS
-                        or (mix64(hv ^ _P_ARB) & 0xFFFF) >= arbitrage_share * 65536):
+            if arb and (
+                step >= d_start[si] + ARBITRAGE_STEPS or (mix64(hv ^ _P_ARB) & 0xFFFF) >= arbitrage_share * 65536
+            ):
                 continue
             a0, a1 = int(lay.moff[si]), int(lay.moff[si] + lay.msize[si])
             traded = (vol[a0:a1] >= DISLOCATION_MIN_VOLUME).tolist()
@@ -582,8 +649,13 @@ def _dislocations(lay: Layout, step: int, ev: _Events, vol: np.ndarray, bk: _Boo
                     continue
                 pair = pairs[(hv >> 48) % len(pairs)]
             bl, al = bk.bid[a0:a1].tolist(), bk.ask[a0:a1].tolist()
-            grid = EventGrid(int(lay.top[si]), GRID_LIST[int(lay.gid[si])].prices, lay.fee_type[si], lay.fee_mult[si],
-                             int(lay.shape[si]))
+            grid = EventGrid(
+                int(lay.top[si]),
+                GRID_LIST[int(lay.gid[si])].prices,
+                lay.fee_type[si],
+                lay.fee_mult[si],
+                int(lay.shape[si]),
+            )
             moved = dislocate(kd, hv, bl, al, grid, pair)
             bk.bid[a0:a1] = bl
             bk.ask[a0:a1] = al
@@ -591,7 +663,9 @@ def _dislocations(lay: Layout, step: int, ev: _Events, vol: np.ndarray, bk: _Boo
             for j in moved:
                 hm = int(bk.h[a0 + j])
                 thin[a0 + j] = (sizes[(hm >> 20) & 63], sizes[(hm >> 34) & 63])
-            dislocations.append((si, kd, int(d_start[si]), int(d_start[si]) + ARBITRAGE_STEPS if arb else int(d_end[si])))
+            dislocations.append(
+                (si, kd, int(d_start[si]), int(d_start[si]) + ARBITRAGE_STEPS if arb else int(d_end[si]))
+            )
     return dislocations, thin
 
 
@@ -612,8 +686,9 @@ def _book_shift(bk: _Books) -> np.ndarray:
     return shift
 
 
-def _side_keys(bk: _Books, mk: _MarketStatics,
-               quoted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _side_keys(
+    bk: _Books, mk: _MarketStatics, quoted: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Book sides as cache keys (:func:`universe_books.side_for_key`): (YES key, NO key, lottery YES, lottery NO)."""
     bid, h, top = bk.bid, bk.h, bk.top
     nbid = top - bk.ask
@@ -621,18 +696,31 @@ def _side_keys(bk: _Books, mk: _MarketStatics,
     cls = mk.cls
     lot_y = (bid < 0) & (bk.ask >= 1) & (_bits(h, 40, 1023) < LOTTERY_SHARE * 1024)
     lot_n = (nbid < 0) & (bid <= top - 1) & (_bits(h, 42, 1023) < LOTTERY_SHARE * 1024)
-    yes_key = np.where(bid >= 0, (((tid * 1024 + bid) * 4 + cls) * N_TEMPLATES + _bits(h, 8, 0xFFFF) % N_TEMPLATES),
-                       np.where(lot_y, LOTTERY_BASE + tid * 64 + _bits(h, 50, 63), EMPTY_SIDE))
-    no_key = np.where(nbid >= 0, (((tid * 1024 + nbid) * 4 + cls) * N_TEMPLATES + _bits(h, 26, 0xFFFF) % N_TEMPLATES),
-                      np.where(lot_n, LOTTERY_BASE + tid * 64 + _bits(h, 56, 63), EMPTY_SIDE))
+    yes_key = np.where(
+        bid >= 0,
+        (((tid * 1024 + bid) * 4 + cls) * N_TEMPLATES + _bits(h, 8, 0xFFFF) % N_TEMPLATES),
+        np.where(lot_y, LOTTERY_BASE + tid * 64 + _bits(h, 50, 63), EMPTY_SIDE),
+    )
+    no_key = np.where(
+        nbid >= 0,
+        (((tid * 1024 + nbid) * 4 + cls) * N_TEMPLATES + _bits(h, 26, 0xFFFF) % N_TEMPLATES),
+        np.where(lot_n, LOTTERY_BASE + tid * 64 + _bits(h, 56, 63), EMPTY_SIDE),
+    )
     yes_key = np.where(quoted, yes_key, EMPTY_SIDE)
     no_key = np.where(quoted, no_key, EMPTY_SIDE)
     return yes_key, no_key, lot_y, lot_n
 
 
-def _last_and_forecast(bk: _Books, mk: _MarketStatics, pr: _Probabilities, code_m: np.ndarray, quoted: np.ndarray,
-                       lot_y: np.ndarray, lot_n: np.ndarray,
-                       forecast_skill: float | None) -> tuple[np.ndarray, np.ndarray]:
+def _last_and_forecast(
+    bk: _Books,
+    mk: _MarketStatics,
+    pr: _Probabilities,
+    code_m: np.ndarray,
+    quoted: np.ndarray,
+    lot_y: np.ndarray,
+    lot_n: np.ndarray,
+    forecast_skill: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Last price (a touch once traded; the close's own price once closed) and the forecast (or −1)."""
     bid, gid, h, top = bk.bid, bk.gid, bk.h, bk.top
     nbid = top - bk.ask
@@ -654,8 +742,7 @@ def _last_and_forecast(bk: _Books, mk: _MarketStatics, pr: _Probabilities, code_
         two = (bid >= 0) & (nbid >= 0)
         book_mid = np.where(two, (yes_px + ask_px) / 20_000.0, pr.p_mkt)
         p_fc = book_mid + forecast_skill * (pr.p_hidden - book_mid)
-        forecast = np.where(quoted, np.clip(np.floor(p_fc * 10_000.0 + 0.5), 1, ONE_DOLLAR - 1),
-                            -1).astype(np.int64)
+        forecast = np.where(quoted, np.clip(np.floor(p_fc * 10_000.0 + 0.5), 1, ONE_DOLLAR - 1), -1).astype(np.int64)
     return last, forecast
 
 
@@ -748,8 +835,7 @@ def _ladder(bids: list[int], asks: list[int], grid: EventGrid, margin: int, pair
     if asks[lo] > top:
         asks[lo], bids[lo] = top, min(bids[lo], top - 1)
     for k in range(4000):
-        edge = ((prices[bids[hi]] - prices[asks[lo]]) * 100 - fee(prices[asks[lo]])
-                - fee(ONE_DOLLAR - prices[bids[hi]]))
+        edge = (prices[bids[hi]] - prices[asks[lo]]) * 100 - fee(prices[asks[lo]]) - fee(ONE_DOLLAR - prices[bids[hi]])
         if edge >= margin:
             return {lo, hi}
         if k % 2 == 0 and bids[hi] < top - 1:
@@ -812,7 +898,9 @@ def dislocation_kinds(shape: int, n_markets: int, exhaustive: bool) -> tuple[str
     if shape == LADDER and n_markets >= 2:
         return ("ladder", "ladder", "value", "wide")
     if shape in (ME, BRACKETS) and n_markets >= 2:
-        return ("no_basket", "yes_basket", "value", "wide") if exhaustive else ("no_basket", "no_basket", "value", "wide")
+        return (
+            ("no_basket", "yes_basket", "value", "wide") if exhaustive else ("no_basket", "no_basket", "value", "wide")
+        )
     return ("value", "value", "wide")
 
 

@@ -77,8 +77,9 @@ class Flow:
 
 
 def _params(d: dict[str, Any]) -> FlowParams:
-    values: dict[str, Any] = {k: (int(v) if k.endswith("_steps") else float(v)) for k, v in d.items()
-                              if not k.startswith("_")}
+    values: dict[str, Any] = {
+        k: (int(v) if k.endswith("_steps") else float(v)) for k, v in d.items() if not k.startswith("_")
+    }
     return FlowParams(**values)
 
 
@@ -91,8 +92,11 @@ def flow() -> Flow:
     rebuilds the same universe must see the same file.
     """
     override = os.environ.get("KALASHI_SIM_FLOW")
-    text = (open(override, encoding="utf-8").read() if override  # noqa: SIM115
-            else resources.files(__package__).joinpath("flow_params.json").read_text())
+    text = (
+        open(override, encoding="utf-8").read()
+        if override  # noqa: SIM115
+        else resources.files(__package__).joinpath("flow_params.json").read_text()
+    )
     raw = orjson.loads(text)
     default = raw["groups"]["default"]
     groups = {g: _params({**default, **over}) for g, over in raw["groups"].items()}

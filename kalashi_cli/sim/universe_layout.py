@@ -37,12 +37,41 @@ class SeriesInfo:
 class Slot:
     """One event slot: series, shape and size never change; each generation renames it."""
 
-    __slots__ = ("index", "spec", "series", "member", "tag", "size", "n", "life", "phase", "key", "exhaustive",
-                 "pair", "grid", "moff", "poff", "mutually_exclusive", "combo")
+    __slots__ = (
+        "index",
+        "spec",
+        "series",
+        "member",
+        "tag",
+        "size",
+        "n",
+        "life",
+        "phase",
+        "key",
+        "exhaustive",
+        "pair",
+        "grid",
+        "moff",
+        "poff",
+        "mutually_exclusive",
+        "combo",
+    )
 
-    def __init__(self, index: int, spec: SeriesSpec, series: str, member: tuple[str, str, int] | None, tag: str,
-                 size: int, n: int, life: int, phase: int, key: int, exhaustive: bool,
-                 pair: tuple[int, int] | None) -> None:
+    def __init__(
+        self,
+        index: int,
+        spec: SeriesSpec,
+        series: str,
+        member: tuple[str, str, int] | None,
+        tag: str,
+        size: int,
+        n: int,
+        life: int,
+        phase: int,
+        key: int,
+        exhaustive: bool,
+        pair: tuple[int, int] | None,
+    ) -> None:
         self.index = index
         self.spec = spec
         self.series = series
@@ -133,8 +162,9 @@ def lay_out(key: int, markets: int) -> Slots:
         by_tag[(series, tag)] = slot
         if series not in series_info:
             title = spec.title.format(name=member[1]) if member else spec.title
-            series_info[series] = SeriesInfo(series, title, spec.category, spec.fee_type, spec.fee_multiplier,
-                                             spec.grid, spec.frequency)
+            series_info[series] = SeriesInfo(
+                series, title, spec.category, spec.fee_type, spec.fee_multiplier, spec.grid, spec.frequency
+            )
         counts[group] += size
         total += size
         index += 1
@@ -159,11 +189,48 @@ def _shape_size(spec: SeriesSpec, s: Stream) -> tuple[int, int, bool]:
 
 #: numpy dtype per column (None: numpy's choice, float64 for these); columns not named stay lists
 _DTYPES: dict[str, Any] = {
-    **dict.fromkeys(("life", "phase", "moff", "msize", "poff", "psize", "n", "shape", "gid", "top", "group_table",
-                     "spacing", "soff", "half", "pool", "levels", "lag_steps", "slow_steps"), np.int64),
-    "key": np.uint64, "exhaustive": bool,
-    **dict.fromkeys(("level", "jitter", "zero_share", "mix0", "mix01", "vmed", "open_sd", "lag_share", "slow_share",
-                     "err_scale", "longshot", "activity", "terminal")),
+    **dict.fromkeys(
+        (
+            "life",
+            "phase",
+            "moff",
+            "msize",
+            "poff",
+            "psize",
+            "n",
+            "shape",
+            "gid",
+            "top",
+            "group_table",
+            "spacing",
+            "soff",
+            "half",
+            "pool",
+            "levels",
+            "lag_steps",
+            "slow_steps",
+        ),
+        np.int64,
+    ),
+    "key": np.uint64,
+    "exhaustive": bool,
+    **dict.fromkeys(
+        (
+            "level",
+            "jitter",
+            "zero_share",
+            "mix0",
+            "mix01",
+            "vmed",
+            "open_sd",
+            "lag_share",
+            "slow_share",
+            "err_scale",
+            "longshot",
+            "activity",
+            "terminal",
+        )
+    ),
 }
 
 
@@ -174,26 +241,44 @@ def _slot_columns(slots: list[Slot], shapes: list[int], psize: list[int]) -> dic
     mixes = [x.class_mix or CLASS_MIX[x.group] for x in specs]
     fps = [flow_params(x.group) for x in specs]
     return {
-        "life": [x.life for x in slots], "phase": [x.phase for x in slots], "key": [x.key for x in slots],
-        "moff": [x.moff for x in slots], "msize": [x.size for x in slots], "poff": [x.poff for x in slots],
-        "psize": psize, "n": [x.n for x in slots], "shape": shapes, "exhaustive": [x.exhaustive for x in slots],
-        "gid": [x.grid.gid for x in slots], "top": [x.grid.n - 1 for x in slots],
+        "life": [x.life for x in slots],
+        "phase": [x.phase for x in slots],
+        "key": [x.key for x in slots],
+        "moff": [x.moff for x in slots],
+        "msize": [x.size for x in slots],
+        "poff": [x.poff for x in slots],
+        "psize": psize,
+        "n": [x.n for x in slots],
+        "shape": shapes,
+        "exhaustive": [x.exhaustive for x in slots],
+        "gid": [x.grid.gid for x in slots],
+        "top": [x.grid.n - 1 for x in slots],
         "group_table": [[TABLE_IDS[(x.group, k)] for k in range(3)] for x in specs],
-        "level": [float((u.level + (x.member[2] * 10**u.decimals if x.member else 0)) if u else 0)
-                  for x, u in zip(slots, unds, strict=True)],
-        "jitter": [u.jitter if u else 0.0 for u in unds], "spacing": [u.spacing if u else 1 for u in unds],
-        "soff": [u.strike_offset if u else 0 for u in unds], "half": [1 if u and u.half_strikes else 0 for u in unds],
+        "level": [
+            float((u.level + (x.member[2] * 10**u.decimals if x.member else 0)) if u else 0)
+            for x, u in zip(slots, unds, strict=True)
+        ],
+        "jitter": [u.jitter if u else 0.0 for u in unds],
+        "spacing": [u.spacing if u else 1 for u in unds],
+        "soff": [u.strike_offset if u else 0 for u in unds],
+        "half": [1 if u and u.half_strikes else 0 for u in unds],
         "zero_share": [ZERO_VOLUME_SHARE if x.shape != "combo" else 0.6 for x in specs],
-        "mix0": [m[0] for m in mixes], "mix01": [m[0] + m[1] for m in mixes],
+        "mix0": [m[0] for m in mixes],
+        "mix01": [m[0] + m[1] for m in mixes],
         "vmed": [VOLUME_MEDIAN[x.group] for x in specs],
         "pool": [core.POOL_PAIRS if x.pairs else _POOL_CODE.get(x.pool, core.POOL_CANDIDATES) for x in specs],
         "levels": [max(1, (x.life - 3).bit_length()) for x in slots],  # 2**levels ≥ the close step
-        "open_sd": [x.open_sd for x in specs], "activity": [x.activity for x in specs],
+        "open_sd": [x.open_sd for x in specs],
+        "activity": [x.activity for x in specs],
         "terminal": [x.terminal_share for x in specs],
-        "lag_share": [f.lag_share for f in fps], "lag_steps": [f.lag_steps for f in fps],
-        "slow_share": [f.slow_share for f in fps], "slow_steps": [f.slow_steps for f in fps],
-        "err_scale": [f.error_scale for f in fps], "longshot": [f.longshot for f in fps],
-        "fee_type": [x.fee_type for x in specs], "fee_mult": [x.fee_multiplier for x in specs],
+        "lag_share": [f.lag_share for f in fps],
+        "lag_steps": [f.lag_steps for f in fps],
+        "slow_share": [f.slow_share for f in fps],
+        "slow_steps": [f.slow_steps for f in fps],
+        "err_scale": [f.error_scale for f in fps],
+        "longshot": [f.longshot for f in fps],
+        "fee_type": [x.fee_type for x in specs],
+        "fee_mult": [x.fee_multiplier for x in specs],
         "kinds": [core.dislocation_kinds(shape, x.size, x.exhaustive) for x, shape in zip(slots, shapes, strict=True)],
     }
 
@@ -217,8 +302,16 @@ def _market_rows(slot: Slot, shape: int) -> list[tuple[int, int, int, int, int]]
     if not slot.exhaustive:
         return [(si, j, poff, core.K_BETWEEN, j) for j in range(slot.size)]
     last = slot.size - 1  # exhaustive brackets: a tail below, the brackets, a tail above
-    return [(si, j, poff, core.K_LESS if j == 0 else core.K_GREATER if j == last else core.K_BETWEEN,
-             0 if j in (0, last) else j - 1) for j in range(slot.size)]
+    return [
+        (
+            si,
+            j,
+            poff,
+            core.K_LESS if j == 0 else core.K_GREATER if j == last else core.K_BETWEEN,
+            0 if j in (0, last) else j - 1,
+        )
+        for j in range(slot.size)
+    ]
 
 
 def layout_arrays(slots: list[Slot]) -> core.Layout:
@@ -233,11 +326,21 @@ def layout_arrays(slots: list[Slot]) -> core.Layout:
         psize.append(len(slot_paths))
         paths += slot_paths
         markets += _market_rows(slot, shape)
-    columns: dict[str, Any] = {name: np.array(col, _DTYPES[name]) if name in _DTYPES else col
-                               for name, col in _slot_columns(slots, shapes, psize).items()}
+    columns: dict[str, Any] = {
+        name: np.array(col, _DTYPES[name]) if name in _DTYPES else col
+        for name, col in _slot_columns(slots, shapes, psize).items()
+    }
     i64 = np.int64
     p_slot, p_j, p_other = zip(*paths, strict=True)
     m_slot, m_j, m_path, m_kind, m_bj = zip(*markets, strict=True)
-    return core.Layout(**columns, p_slot=np.array(p_slot, i64), p_j=np.array(p_j, i64),
-                       p_other=np.array(p_other, bool), m_slot=np.array(m_slot, i64), m_j=np.array(m_j, i64),
-                       m_path=np.array(m_path, i64), m_kind=np.array(m_kind, i64), m_bj=np.array(m_bj, i64))
+    return core.Layout(
+        **columns,
+        p_slot=np.array(p_slot, i64),
+        p_j=np.array(p_j, i64),
+        p_other=np.array(p_other, bool),
+        m_slot=np.array(m_slot, i64),
+        m_j=np.array(m_j, i64),
+        m_path=np.array(m_path, i64),
+        m_kind=np.array(m_kind, i64),
+        m_bj=np.array(m_bj, i64),
+    )

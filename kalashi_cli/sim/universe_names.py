@@ -16,8 +16,20 @@ from .universe_catalog import POOLS, Underlying
 from .universe_layout import Slot
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-                "October", "November", "December")
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 #: length of the date code in an event ticker, per series datecode
 DATECODE_LEN = {"minute": 11, "hour": 9, "day": 7, "month": 5, "year": 2}
 _DECIMALS: dict[str, Decimal] = {}  # strike values shared between events and generations
@@ -39,8 +51,22 @@ def _fmt_lattice(v: int, decimals: int, scale: int = 1) -> str:
 class Names:
     """The strings of one generation of a slot: tickers, titles, strikes, times."""
 
-    __slots__ = ("gen", "ticker", "title", "close_time", "close_ms", "open_ms", "tickers", "titles", "subtitles",
-                 "strike_types", "floors", "caps", "index", "_rows")
+    __slots__ = (
+        "gen",
+        "ticker",
+        "title",
+        "close_time",
+        "close_ms",
+        "open_ms",
+        "tickers",
+        "titles",
+        "subtitles",
+        "strike_types",
+        "floors",
+        "caps",
+        "index",
+        "_rows",
+    )
 
     gen: int
     ticker: str  # the event ticker
@@ -60,8 +86,15 @@ class Names:
         self.gen = gen
         self._rows: list[tuple[str, str, str, str | None, Decimal | None, Decimal | None]] = []
 
-    def add(self, ticker: str, title: str, subtitle: str, strike_type: str | None, floor: Decimal | None,
-            cap: Decimal | None) -> None:
+    def add(
+        self,
+        ticker: str,
+        title: str,
+        subtitle: str,
+        strike_type: str | None,
+        floor: Decimal | None,
+        cap: Decimal | None,
+    ) -> None:
         self._rows.append((ticker, title, subtitle, strike_type, floor, cap))
 
     def seal(self) -> None:
@@ -132,11 +165,14 @@ class NameCache:
         pool = POOLS.get(spec.pool, ())
         fmt = {
             "date": f"{mon.title()} {tm.tm_mday}, {tm.tm_year}",
-            "hour": f"{tm.tm_hour:02d}:00 UTC", "time": f"{tm.tm_hour:02d}:{tm.tm_min:02d} UTC",
-            "year": str(tm.tm_year), "month": f"{_MONTH_NAMES[tm.tm_mon - 1]} {tm.tm_year}",
+            "hour": f"{tm.tm_hour:02d}:00 UTC",
+            "time": f"{tm.tm_hour:02d}:{tm.tm_min:02d} UTC",
+            "year": str(tm.tm_year),
+            "month": f"{_MONTH_NAMES[tm.tm_mon - 1]} {tm.tm_year}",
             "quarter": f"Q{(tm.tm_mon - 1) // 3 + 1} {tm.tm_year}",
             "member": slot.member[1] if slot.member else "",
-            "a": pool[slot.pair[0]][1] if slot.pair else "", "b": pool[slot.pair[1]][1] if slot.pair else "",
+            "a": pool[slot.pair[0]][1] if slot.pair else "",
+            "b": pool[slot.pair[1]][1] if slot.pair else "",
             "k": str(30 + s.next() % 30),
         }
         names.title = spec.event_title.format(**fmt)
@@ -165,8 +201,14 @@ def _add_ladder(names: Names, slot: Slot, u: Underlying, first: int) -> None:
         shown_half = 2 * (first + j * u.spacing + u.strike_offset) + (1 if u.half_strikes else 0)
         floor = (Decimal(shown_half) / 2).scaleb(-u.decimals) * u.label_scale
         label = format(floor, "f")
-        names.add(f"{names.ticker}-T{label}", names.title, f"Above {u.prefix}{label}{u.unit}", "greater",
-                  _decimal(label), None)
+        names.add(
+            f"{names.ticker}-T{label}",
+            names.title,
+            f"Above {u.prefix}{label}{u.unit}",
+            "greater",
+            _decimal(label),
+            None,
+        )
 
 
 def _add_brackets(names: Names, slot: Slot, u: Underlying, first: int) -> None:
@@ -177,9 +219,14 @@ def _add_brackets(names: Names, slot: Slot, u: Underlying, first: int) -> None:
     if slot.exhaustive:
         label = _fmt_lattice(first, u.decimals)
         label = label[:-3] if money_like and label.endswith(".00") else label
-        names.add(f"{ticker}-T{label}", title,
-                  f"{u.prefix}{_fmt_lattice(first - 1, u.decimals)}{u.unit} or below", "less", None,
-                  _decimal(label))
+        names.add(
+            f"{ticker}-T{label}",
+            title,
+            f"{u.prefix}{_fmt_lattice(first - 1, u.decimals)}{u.unit} or below",
+            "less",
+            None,
+            _decimal(label),
+        )
     for j in range(slot.n):
         a = first + j * w
         cap = a + w - 1
@@ -189,11 +236,22 @@ def _add_brackets(names: Names, slot: Slot, u: Underlying, first: int) -> None:
         else:
             mid = format((Decimal(a) + Decimal(cap)).scaleb(-u.decimals) / 2, "f")
         lo, hi = _fmt_lattice(a, u.decimals), _fmt_lattice(cap, u.decimals)
-        names.add(f"{ticker}-B{mid}", title, f"{u.prefix}{lo} to {u.prefix}{hi}{u.unit}", "between",
-                  _decimal(lo), _decimal(hi))
+        names.add(
+            f"{ticker}-B{mid}",
+            title,
+            f"{u.prefix}{lo} to {u.prefix}{hi}{u.unit}",
+            "between",
+            _decimal(lo),
+            _decimal(hi),
+        )
     if slot.exhaustive:
         last = first + slot.n * w - 1
         label = _fmt_lattice(last, u.decimals)
-        names.add(f"{ticker}-T{label}", title,
-                  f"{u.prefix}{_fmt_lattice(last + 1, u.decimals)}{u.unit} or above", "greater",
-                  _decimal(label), None)
+        names.add(
+            f"{ticker}-T{label}",
+            title,
+            f"{u.prefix}{_fmt_lattice(last + 1, u.decimals)}{u.unit} or above",
+            "greater",
+            _decimal(label),
+            None,
+        )

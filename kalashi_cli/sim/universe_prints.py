@@ -26,8 +26,9 @@ from .universe_names import NameCache
 _ND = NormalDist()
 
 
-def settlements(c: core.Core, lay: core.Layout, slots: list[Slot], names: NameCache, ts: int,
-                only: int | None = None) -> list[Settlement]:
+def settlements(
+    c: core.Core, lay: core.Layout, slots: list[Slot], names: NameCache, ts: int, only: int | None = None
+) -> list[Settlement]:
     """The settlements of the events finalized at the core's step (of slot ``only``, when given)."""
     out: list[Settlement] = []
     for si in np.flatnonzero(c.code == core.FINALIZED).tolist():
@@ -41,17 +42,21 @@ def settlements(c: core.Core, lay: core.Layout, slots: list[Slot], names: NameCa
             # Gumbel-max at the closing temperature: the winner is drawn with exactly
             # softmax(strength / tau), the hidden probabilities at close
             paths = range(slot.poff, slot.poff + int(lay.psize[si]))
-            scores = [float(c.x[p]) / tau - math.log(-math.log(unit(mix64(h ^ ((k + 1) * GOLDEN & MASK64)))))
-                      for k, p in enumerate(paths)]
+            scores = [
+                float(c.x[p]) / tau - math.log(-math.log(unit(mix64(h ^ ((k + 1) * GOLDEN & MASK64)))))
+                for k, p in enumerate(paths)
+            ]
             winner = max(range(len(scores)), key=scores.__getitem__)
             results = [j == winner for j in range(slot.size)]
         else:
             final = float(c.x[slot.poff]) + tau * _ND.inv_cdf(unit(h))
-            lo = c.lo_edge[slot.moff: slot.moff + slot.size].tolist()
-            hi = c.hi_edge[slot.moff: slot.moff + slot.size].tolist()
+            lo = c.lo_edge[slot.moff : slot.moff + slot.size].tolist()
+            hi = c.hi_edge[slot.moff : slot.moff + slot.size].tolist()
             results = [lo[j] < final <= hi[j] for j in range(slot.size)]
-        out.extend(Settlement(t, event.ticker, "yes" if r else "no", ts, value=ONE_DOLLAR if r else Price(0))
-                   for t, r in zip(event.tickers, results, strict=True))
+        out.extend(
+            Settlement(t, event.ticker, "yes" if r else "no", ts, value=ONE_DOLLAR if r else Price(0))
+            for t, r in zip(event.tickers, results, strict=True)
+        )
     return out
 
 
@@ -62,8 +67,9 @@ def trading(c: core.Core, lay: core.Layout) -> list[int]:
     return idx
 
 
-def trades(c: core.Core, lay: core.Layout, slots: list[Slot], names: NameCache, idx: list[int], t0: int,
-           step_ms: int) -> list[Trade]:
+def trades(
+    c: core.Core, lay: core.Layout, slots: list[Slot], names: NameCache, idx: list[int], t0: int, step_ms: int
+) -> list[Trade]:
     """The public prints of markets ``idx`` at the core's step: sizes from the volume growth, sides from the flow.
 
     Each print is informed with the group's probability (rising toward the close, and
@@ -119,9 +125,17 @@ def trades(c: core.Core, lay: core.Layout, slots: list[Slot], names: NameCache, 
             elif side < 0 and bid_px is None:
                 side, informed = 1, False
             price = ask_px if side > 0 else bid_px
-            if informed and bid_px is not None and ask_px is not None and not (
-                    bid_px >= worth if side < 0 else ask_px <= worth):
-                limit = snap(Price(int(worth)), bands, up=False) if side > 0 else snap(Price(int(worth) + 1), bands, up=True)
+            if (
+                informed
+                and bid_px is not None
+                and ask_px is not None
+                and not (bid_px >= worth if side < 0 else ask_px <= worth)
+            ):
+                limit = (
+                    snap(Price(int(worth)), bands, up=False)
+                    if side > 0
+                    else snap(Price(int(worth) + 1), bands, up=True)
+                )
                 if limit is not None and bid_px < limit < ask_px:  # none inside a one-tick book: the touch
                     price = limit
             sides.append(side)
@@ -134,8 +148,16 @@ def trades(c: core.Core, lay: core.Layout, slots: list[Slot], names: NameCache, 
             left -= size
             price, taker = prices[k], ("bid" if sides[k] > 0 else "ask")  # bid: the taker bought YES
             tid = f"{(h ^ (k * GOLDEN)) & MASK64:016x}{step & 0xFFFFFFFF:08x}{k:08x}"
-            out.append(Trade(f"{tid[:8]}-{tid[8:12]}-{tid[12:16]}-{tid[16:20]}-{tid[20:]}", ticker, price,  # type: ignore[arg-type]
-                             size * 100, taker, t0 + (k + 1) * step_ms // (prints + 1)))  # type: ignore[arg-type]
+            out.append(
+                Trade(
+                    f"{tid[:8]}-{tid[8:12]}-{tid[12:16]}-{tid[16:20]}-{tid[20:]}",
+                    ticker,
+                    price,  # type: ignore[arg-type]
+                    size * 100,
+                    taker,  # type: ignore[arg-type]
+                    t0 + (k + 1) * step_ms // (prints + 1),
+                )
+            )
     return out
 
 
