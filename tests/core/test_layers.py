@@ -1,5 +1,6 @@
 """The package stays layered: import-linter's contracts (pyproject ``[tool.importlinter]``) hold,
-every top-level module has its layer, and there is no import cycle anywhere in ``kalashi_cli``.
+every top-level module has its layer, there is no import cycle anywhere in ``kalashi_cli``, and no
+class reaches 400 lines nor any function 100 (on the ``ruff format``ted code).
 
 Cycles are measured with grimp (import-linter's graph): every import counts, including ones inside
 functions and under ``if TYPE_CHECKING`` — a lazy import is still a dependency a reader must follow.
