@@ -59,6 +59,7 @@ from .orders import (
 from .portfolio import PortfolioReads, QueuePosition
 from .restore import Restore
 from .state import reject
+from .taker import Taker
 
 _TIFS = ("good_till_canceled", "immediate_or_cancel", "fill_or_kill")
 _STPS = ("taker_at_cross", "maker")
@@ -76,7 +77,7 @@ class OrderGroupView:
     order_ids: tuple[str, ...]
 
 
-class MatchingEngine(Restore, PortfolioReads):
+class MatchingEngine(Taker, Restore, PortfolioReads):
     """Price-time matching on Kalshi's single YES book, fed by market data, for many accounts.
 
     Args:
