@@ -7,7 +7,6 @@ traders in docs/paper-fills.md; the comments below say why each step is the way 
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from heapq import heappop, heappush
 
@@ -332,90 +331,9 @@ class EngineState:
         self._order_event(o)
         return rem
 
-    # -- market data ------------------------------------------------------------------------
-    def _set_real(self, m: MarketBook, book: SideBook, lvl: Level, new_real: int) -> None:
-        """Market data changed a level's external size to ``new_real``."""
-        old_eff = lvl.real - lvl.consumed
-        lvl.real = new_real
-        if self.sticky_consumption:
-            # what we took stays taken; a shrink comes out of what we did not take first
-            if lvl.consumed > new_real:
-                lvl.consumed = new_real
-        else:
-            lvl.consumed = Count(0)  # market data moved this level: our earlier takes are forgotten
-        new_eff = new_real - lvl.consumed
-        if lvl.orders and new_eff < old_eff:
-            # a shrink is a cancellation behind us, unless the level is now smaller than our
-            # queue_ahead; what we had to take off ahead is "credit" a trade may explain later
-            now, window = self.now_ms, self.trade_match_window_ms
-            for o in lvl.orders:
-                if o.ahead > new_eff:
-                    credit = o.credit if now - o.credit_ms <= window else 0
-                    o.credit = Count(credit + o.ahead - new_eff)
-                    o.credit_ms = now
-                    o.ahead = Count(new_eff)
-        d = new_eff - old_eff
-        if d:
-            self._book_delta(m, book, lvl.price, Count(d))
-        book.relist(lvl)
-
-    def _trade_fills(self, m: MarketBook, book: SideBook, trade: Trade) -> None:
-        """Fill resting account orders a public trade reached (at or through their price)."""
-        p_t, n = trade.price, trade.count
-        budget = n
-        prices = book.prices
-        if book.is_bid:  # a YES seller hit bids at p_t or higher; best (highest) first
-            crossed = prices[bisect_left(prices, p_t):][::-1]
-        else:  # a YES buyer lifted asks at p_t or lower; best (lowest) first
-            crossed = prices[:bisect_right(prices, p_t)]
-        now, window = self.now_ms, self.trade_match_window_ms
-        for p in crossed:
-            lvl = book.levels.get(p)
-            if lvl is None or not lvl.orders:
-                continue
-            change = 0
-            if p != p_t:
-                # the trade printed through our price: the real queue here was empty, we go first
-                for o in list(lvl.orders):
-                    o.ahead = Count(0)
-                    o.credit = Count(0)
-                    if budget > 0:
-                        k = budget if budget < o.remaining else o.remaining
-                        budget = Count(budget - k)
-                        change -= k
-                        self._maker_vs_external(m, book, lvl, o, p, k, trade.taker_side == "bid")
-            else:
-                acc_ahead = 0  # account contracts queued before this order at this level
-                front = 0  # real-queue position of the order before (time priority holds)
-                floor = 0
-                for o in list(lvl.orders):
-                    credit = o.credit if now - o.credit_ms <= window else 0
-                    rem = o.remaining
-                    reach = o.ahead + credit
-                    if reach < front:
-                        reach = front
-                    front = reach
-                    if budget > 0:
-                        room = budget - reach - acc_ahead
-                        if room > 0:
-                            k = Count(room if room < rem else rem)
-                            change -= k
-                            self._maker_vs_external(m, book, lvl, o, p, k, trade.taker_side == "bid")
-                    acc_ahead += rem
-                    cut = n - credit  # the real trade took n from the front of the real queue
-                    if cut > 0:
-                        o.ahead = Count(o.ahead - cut if o.ahead > cut else Count(0))
-                    if o.ahead < floor:  # an order never gets ahead of one that arrived before it
-                        o.ahead = Count(floor)
-                    floor = o.ahead
-                    o.credit = Count(credit - n if credit > n else Count(0))
-            if change:
-                self._book_delta(m, book, p, Count(change))
-            book.relist(lvl)
-
-    def _maker_vs_external(self, m: MarketBook, book: SideBook, lvl: Level, o: BookOrder, price: Price, k: Count,
-                           taker_is_bid: bool) -> None:
-        tid = self._new_id("trd")
-        self._fill(m, o, price, k, False, tid)
-        self._external_fill(m, taker_is_bid, price, k)
-        self._maker_done(book, lvl, o)
+    def _cancel_market(self, m: MarketBook, reason: str, *, only_on_pause: bool = False) -> None:
+        """Cancel the market's resting orders (in-flight ones are refused when they arrive)."""
+        booked = [o for book in (m.bids, m.asks) for lvl in book.levels.values() for o in lvl.orders]
+        for o in sorted(booked, key=lambda o: o.created_ms):
+            if o.cancel_on_pause or not only_on_pause:
+                self._cancel(m, o, reason)
