@@ -1,8 +1,13 @@
-"""The engine's moving parts: the taker walk, maker fills from public trades, market data, time.
+"""The engine's state and the low-level steps every part of it shares: clock, fills, resting orders.
 
-:class:`EngineState` holds the state and the low-level steps; :class:`~.core.MatchingEngine`
-adds the public, validated API on top. The queue model implemented here is described for
-traders in docs/paper-fills.md; the comments below say why each step is the way it is.
+:class:`EngineState` holds the books, accounts, clock and event sinks, and the steps that
+change them (a fill, booking/unbooking/cancelling a resting order, the clock loop). The parts
+built on it: :class:`~.taker.Taker` (an order arriving: checks and the taker walk),
+:class:`~.feed.MarketFeed` (markets and market data, maker fills from public trades),
+:class:`~.changes.OrderChanges` (cancel, decrease, amend), :class:`~.groups.OrderGroups`,
+:class:`~.restore.Restore`, :class:`~.portfolio.PortfolioReads`; :class:`~.core.MatchingEngine`
+combines them behind the public API. The queue model is described for traders in
+docs/paper-fills.md; the comments say why each step is the way it is.
 """
 
 from __future__ import annotations
@@ -48,7 +53,12 @@ def reject(code: str, message: str, *, hint: str | None = None) -> OrderRejected
 
 
 class EngineState:
-    """State and internal steps of the matching engine (see :class:`MatchingEngine`)."""
+    """State and shared internal steps of the matching engine (see :class:`MatchingEngine`).
+
+    The engine's parts are classes over this one state (mixins) rather than objects holding
+    a reference to it: every part reads and writes the same books, accounts, clock and event
+    sinks, and the hot paths (a market-data delta, a fill) stay free of extra indirection.
+    """
 
     def __init__(self, *, now_ms: int = 0, clock: Callable[[], int] | None = None, latency_ms: int = 0,
                  trade_match_window_ms: int = 2_000, id_prefix: str = "", max_open_orders: int = 200_000,
