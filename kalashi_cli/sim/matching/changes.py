@@ -8,7 +8,9 @@ from heapq import heappush
 from ...domain import OrderAck
 from ...errors import Conflict, ExchangeError, NotFound
 from ...money import ONE_DOLLAR, Count, Money, Price, on_grid
-from .orders import DECREASED, PENDING, POST_ONLY_CROSS, RESTING, USER_CANCELED
+from .accounts import Account
+from .book import MarketBook
+from .orders import DECREASED, PENDING, POST_ONLY_CROSS, RESTING, USER_CANCELED, BookOrder
 from .state import reject
 from .taker import Taker
 
@@ -134,23 +136,7 @@ class OrderChanges(Taker):
         repriced = price != o.price
         grown = new_rem > o.remaining
         if repriced or grown:
-            pos = self._holder_position(acc, m)
-            old = (o.price, o.unit_cost, o.unit_fee, o.unit_neg, o.reserved_units)
-            pos.release(o, o.reserved_units)
-            o.price = price
-            self._set_units(m, o)
-            pos.reserve(o, Count(new_rem))
-            acc.reserved = Money(acc.reserved + pos.refresh())
-            if acc.cash < acc.reserved and acc.cash + self.netting_credit(acc) < acc.reserved:
-                pos.release(o, o.reserved_units)
-                o.price, o.unit_cost, o.unit_fee, o.unit_neg = old[0], old[1], old[2], old[3]
-                pos.reserve(o, old[4])
-                acc.reserved = Money(acc.reserved + pos.refresh())
-                raise reject("available_balance_too_low", "available balance too low for the amended order")
-            o.price = old[0]
-            self._unbook(m, o)
-            o.price = price
-            o.remaining = Count(new_rem)
+            self._requeue(acc, m, o, price, Count(new_rem))
         else:
             if new_rem < o.remaining:
                 self._shrink(m, o, Count(o.remaining - new_rem))
@@ -179,3 +165,27 @@ class OrderChanges(Taker):
             self._order_event(o)
         self._finish()
         return o.ack(self.now_ms)
+
+    def _requeue(self, acc: Account, m: MarketBook, o: BookOrder, price: Price, new_rem: Count) -> None:
+        """Collateralise ``o`` at its amended price and size (all or nothing), then take it out of its queue.
+
+        Raises:
+            OrderRejected: ``available_balance_too_low`` (the order is left as it was).
+        """
+        pos = self._holder_position(acc, m)
+        old = (o.price, o.unit_cost, o.unit_fee, o.unit_neg, o.reserved_units)
+        pos.release(o, o.reserved_units)
+        o.price = price
+        self._set_units(m, o)
+        pos.reserve(o, new_rem)
+        acc.reserved = Money(acc.reserved + pos.refresh())
+        if acc.cash < acc.reserved and acc.cash + self.netting_credit(acc) < acc.reserved:
+            pos.release(o, o.reserved_units)
+            o.price, o.unit_cost, o.unit_fee, o.unit_neg = old[0], old[1], old[2], old[3]
+            pos.reserve(o, old[4])
+            acc.reserved = Money(acc.reserved + pos.refresh())
+            raise reject("available_balance_too_low", "available balance too low for the amended order")
+        o.price = old[0]
+        self._unbook(m, o)
+        o.price = price
+        o.remaining = new_rem
