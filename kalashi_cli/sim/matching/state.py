@@ -21,24 +21,8 @@ from ...ledger import netting_credit
 from ...money import ONE_DOLLAR, Count, Money, Price
 from .accounts import Account, OrderGroup, Position
 from .book import Level, MarketBook, SideBook
-from .events import (
-    BookDelta,
-    EngineEvent,
-    EventLog,
-    FillEvent,
-    OrderUpdated,
-    PositionChanged,
-    TradePrinted,
-)
-from .orders import (
-    CANCELED,
-    EXECUTED,
-    EXPIRED,
-    ORDER_GROUP,
-    PENDING,
-    RESTING,
-    BookOrder,
-)
+from .events import BookDelta, EngineEvent, EventLog, FillEvent, OrderUpdated, PositionChanged, TradePrinted
+from .orders import CANCELED, EXECUTED, EXPIRED, ORDER_GROUP, PENDING, RESTING, BookOrder
 
 EXTERNAL = "__external__"
 

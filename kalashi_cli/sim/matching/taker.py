@@ -7,14 +7,7 @@ from ...money import ONE_DOLLAR, Count, Money, Price
 from .accounts import Account, Position
 from .book import Level, MarketBook, SideBook
 from .events import OrderFailed
-from .orders import (
-    EXECUTED,
-    FOK_UNFILLABLE,
-    IOC_REMAINDER,
-    POST_ONLY_CROSS,
-    SELF_TRADE,
-    BookOrder,
-)
+from .orders import EXECUTED, FOK_UNFILLABLE, IOC_REMAINDER, POST_ONLY_CROSS, SELF_TRADE, BookOrder
 from .state import EngineState, reject
 
 
