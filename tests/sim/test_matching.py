@@ -20,14 +20,7 @@ from kalashi_cli.money import (
     parse_money,
     parse_price,
 )
-from kalashi_cli.sim.matching import (
-    EventLog,
-    MarketStatus,
-    MatchingEngine,
-    OrderFailed,
-    OrderUpdated,
-    Settled,
-)
+from kalashi_cli.sim.matching import EventLog, MarketStatus, MatchingEngine, OrderFailed, OrderUpdated, Settled
 from kalashi_cli.sim.matching.orders import BookOrder, IllegalTransition
 
 

@@ -11,14 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from kalashi_cli.domain import OrderIntent
-from kalashi_cli.errors import (
-    ExchangeUnavailable,
-    NetworkError,
-    OrderRejected,
-    OutcomeUnknown,
-    RateLimited,
-    UsageError,
-)
+from kalashi_cli.errors import ExchangeUnavailable, NetworkError, OrderRejected, OutcomeUnknown, RateLimited, UsageError
 from kalashi_cli.kalshi.auth import KEY_ID_VAR, KEY_PATH_VAR, KalshiAuth
 from kalashi_cli.kalshi.broker import KalshiBroker, open_broker
 from kalashi_cli.kalshi.ratelimit import RetryPolicy

@@ -5,9 +5,11 @@ accounts (cash, netted positions, orders, fills, settlements). See :class:`Match
 for the API and docs/paper-fills.md for the fill model.
 
 Modules: ``book`` (levels and queues), ``orders`` (order state table), ``accounts`` (cash,
-netting, collateral, order groups), ``events``, ``state`` (the taker walk, maker fills from
-public trades, market data, time), ``core`` (writes), ``portfolio`` (reads, audit),
-``restore`` (rebuilding from a journal).
+netting, collateral, order groups), ``events``, ``state`` (the shared state and steps: clock,
+fills, resting orders), ``taker`` (an order arriving: checks and the taker walk), ``feed``
+(markets and market data, maker fills from public trades), ``changes`` (cancel, decrease,
+amend), ``groups`` (order groups), ``core`` (the public API: order entry, accounts,
+settlement), ``portfolio`` (reads, audit), ``restore`` (rebuilding from a journal).
 """
 
 from .core import MatchingEngine, OrderGroupView, QueuePosition

@@ -1,13 +1,17 @@
-"""The engine's moving parts: the taker walk, maker fills from public trades, market data, time.
+"""The engine's state and the low-level steps every part of it shares: clock, fills, resting orders.
 
-:class:`EngineState` holds the state and the low-level steps; :class:`~.core.MatchingEngine`
-adds the public, validated API on top. The queue model implemented here is described for
-traders in docs/paper-fills.md; the comments below say why each step is the way it is.
+:class:`EngineState` holds the books, accounts, clock and event sinks, and the steps that
+change them (a fill, booking/unbooking/cancelling a resting order, the clock loop). The parts
+built on it: :class:`~.taker.Taker` (an order arriving: checks and the taker walk),
+:class:`~.feed.MarketFeed` (markets and market data, maker fills from public trades),
+:class:`~.changes.OrderChanges` (cancel, decrease, amend), :class:`~.groups.OrderGroups`,
+:class:`~.restore.Restore`, :class:`~.portfolio.PortfolioReads`; :class:`~.core.MatchingEngine`
+combines them behind the public API. The queue model is described for traders in
+docs/paper-fills.md; the comments say why each step is the way it is.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from heapq import heappop, heappush
 
@@ -17,29 +21,8 @@ from ...ledger import netting_credit
 from ...money import ONE_DOLLAR, Count, Money, Price
 from .accounts import Account, OrderGroup, Position
 from .book import Level, MarketBook, SideBook
-from .events import (
-    BookDelta,
-    EngineEvent,
-    EventLog,
-    FillEvent,
-    OrderFailed,
-    OrderUpdated,
-    PositionChanged,
-    TradePrinted,
-)
-from .orders import (
-    CANCELED,
-    EXECUTED,
-    EXPIRED,
-    FOK_UNFILLABLE,
-    IOC_REMAINDER,
-    ORDER_GROUP,
-    PENDING,
-    POST_ONLY_CROSS,
-    RESTING,
-    SELF_TRADE,
-    BookOrder,
-)
+from .events import BookDelta, EngineEvent, EventLog, FillEvent, OrderUpdated, PositionChanged, TradePrinted
+from .orders import CANCELED, EXECUTED, EXPIRED, ORDER_GROUP, PENDING, RESTING, BookOrder
 
 EXTERNAL = "__external__"
 
@@ -54,7 +37,12 @@ def reject(code: str, message: str, *, hint: str | None = None) -> OrderRejected
 
 
 class EngineState:
-    """State and internal steps of the matching engine (see :class:`MatchingEngine`)."""
+    """State and shared internal steps of the matching engine (see :class:`MatchingEngine`).
+
+    The engine's parts are classes over this one state (mixins) rather than objects holding
+    a reference to it: every part reads and writes the same books, accounts, clock and event
+    sinks, and the hot paths (a market-data delta, a fill) stay free of extra indirection.
+    """
 
     def __init__(self, *, now_ms: int = 0, clock: Callable[[], int] | None = None, latency_ms: int = 0,
                  trade_match_window_ms: int = 2_000, id_prefix: str = "", max_open_orders: int = 200_000,
@@ -199,76 +187,15 @@ class EngineState:
             if o is not None and o.status in (RESTING, PENDING):
                 self._cancel(self._markets[o.ticker], o, ORDER_GROUP)
 
-    # -- arrival ----------------------------------------------------------------------------
     def _arrive(self, o: BookOrder) -> None:
-        """Run an order that reached the exchange; remember the answer."""
-        try:
-            self._execute(o)
-        except ExchangeError as e:
-            acc = self._accounts[o.account_id]
-            acc.orders.pop(o.order_id, None)
-            if acc.coids.get(o.client_order_id) == o.order_id:
-                del acc.coids[o.client_order_id]
-            self._orders.pop(o.order_id, None)
-            self._results[o.order_id] = (o.account_id, e)
-            if self._sinks:
-                self._emit(OrderFailed(o.account_id, o.order_id, o.client_order_id, e.code or "", e.message,
-                                       self.now_ms))
-        else:
-            self._results[o.order_id] = (o.account_id, o.ack(self.now_ms))
+        """Run an order that reached the exchange (the taker walk: :class:`~.taker.Taker`)."""
+        raise NotImplementedError
 
+    # -- collateral -------------------------------------------------------------------------
     def _set_units(self, m: MarketBook, o: BookOrder) -> None:
         o.unit_cost = Money(o.price if o.is_bid else ONE_DOLLAR - o.price)
         o.unit_fee = m.max_unit_fee(o.price, o.is_bid)
         o.unit_neg = Money(max(0, o.unit_cost + o.unit_fee - ONE_DOLLAR))
-
-    def _execute(self, o: BookOrder) -> None:
-        """Check, collateralise, match and rest (or cancel the rest of) a new order."""
-        m = self._markets[o.ticker]
-        acc = self._accounts[o.account_id]
-        if m.status != "active":
-            raise reject("market_inactive", f"market {m.ticker} is {m.status}; it takes no orders")
-        if o.group_id is not None:
-            g = acc.groups.get(o.group_id)
-            if g is None or g.deleted:
-                raise NotFound(f"order group {o.group_id} not found", status=404, code="order_group_not_found")
-            if g.triggered:
-                raise reject("order_group_triggered", f"order group {o.group_id} hit its limit",
-                             hint="reset the order group to place orders in it again")
-        if o.expiration_ms is not None and o.expiration_ms <= self.now_ms:
-            raise reject("invalid_order", "expiration_time has passed")
-        pos = self._holder_position(acc, m)
-        if o.reduce_only:
-            room = -pos.pos if o.is_bid else pos.pos
-            if room <= 0:
-                raise reject("invalid_order", "reduce_only order has no position to reduce")
-            if o.remaining > room:
-                o.remaining = Count(room)
-        if len(acc.open) >= self.max_open_orders and o.tif == "good_till_canceled":
-            raise reject("too_many_open_orders", f"at most {self.max_open_orders} open orders")
-        self._set_units(m, o)
-        before, req_before = acc.reserved, pos.req
-        pos.reserve(o, o.remaining)
-        acc.reserved = Money(acc.reserved + pos.refresh())
-        if acc.cash < acc.reserved and acc.cash + self.netting_credit(acc) < acc.reserved \
-                and not (o.tif == "fill_or_kill" and m.netted and self._netted_fits(acc, m, o, pos, Money(before - req_before))):
-            need = acc.reserved - acc.cash - self.netting_credit(acc)
-            pos.release(o, o.reserved_units)
-            acc.reserved = Money(acc.reserved + pos.refresh())
-            raise reject("available_balance_too_low",
-                         f"available balance too low: this order needs {need} micro-dollars more",
-                         hint="lower the size or add balance")
-        opp = m.asks if o.is_bid else m.bids
-        if o.post_only:
-            best = opp.best()
-            if best is not None and (best <= o.price if o.is_bid else best >= o.price):
-                self._cancel(m, o, POST_ONLY_CROSS)
-                return
-        if o.tif == "fill_or_kill" and self._fillable(o, opp) < o.remaining:
-            self._cancel(m, o, FOK_UNFILLABLE)
-            return
-        stopped = self._take(m, o, opp)
-        self._settle_taker(m, o, stopped)
 
     def netting_credit(self, acc: Account, changed: tuple[str, Count] | None = None) -> Money:
         """Collateral returned on ``acc``'s positions in mutually exclusive events (``changed``: one position replaced)."""
@@ -279,138 +206,13 @@ class EngineState:
                   if t in self._markets and self._markets[t].netted}
         return netting_credit(positions, netted) if netted else Money(0)
 
-    def _netted_fits(self, acc: Account, m: MarketBook, o: BookOrder, pos: Position, others: Money) -> bool:
-        """Whether a fill-or-kill in a netted event leaves cash + credit covering the rest once it has filled.
-
-        Filled at its limit with the most fee it can pay (``others``: what the account's other
-        markets hold; this market's other orders are re-costed at the new position).
-        """
-        n = o.remaining
-        close = min(n, max(0, -pos.pos)) if o.is_bid else min(n, max(0, pos.pos))
-        cash = acc.cash + ONE_DOLLAR * close - (o.unit_cost + o.unit_fee) * n
-        after = Count(pos.pos + (n if o.is_bid else -n))
-        pos.release(o, o.reserved_units)  # this market's other orders, at the position after the fill
-        held = others + pos.requirement(after)
-        pos.reserve(o, o.remaining)
-        return cash + self.netting_credit(acc, (m.ticker, after)) >= held
-
-    def _settle_taker(self, m: MarketBook, o: BookOrder, stopped: bool) -> None:
-        """Decide what happens to a taker after its walk: executed, resting or cancelled."""
-        if o.remaining == 0:
-            self._accounts[o.account_id].open.pop(o.order_id, None)  # an amended order may have rested
-            o.move(EXECUTED, self.now_ms)
-            self._order_event(o)
-        elif stopped:
-            self._cancel(m, o, SELF_TRADE)
-        elif o.tif == "good_till_canceled":
-            self._book(m, o)
-            self._order_event(o)
-        else:
-            self._cancel(m, o, IOC_REMAINDER if o.tif == "immediate_or_cancel" else FOK_UNFILLABLE)
-
-    def _fillable(self, o: BookOrder, opp: SideBook) -> Count:
-        """Contracts other participants offer at or through ``o``'s limit (own orders never fill it)."""
-        need, total = o.remaining, 0
-        prices = opp.prices if not opp.is_bid else reversed(opp.prices)
-        for p in prices:
-            if (p > o.price) if o.is_bid else (p < o.price):
-                break
-            lvl = opp.levels[p]
-            total += lvl.real - lvl.consumed
-            for mk in lvl.orders:
-                if mk.account_id != o.account_id:
-                    total += mk.remaining
-            if total >= need:
-                break
-        return Count(total)
-
-    # -- the taker walk ---------------------------------------------------------------------
-    def _take(self, m: MarketBook, o: BookOrder, opp: SideBook) -> bool:
-        """Walk the opposite side while it crosses ``o``'s limit; return True if STP stopped it."""
-        prices = opp.prices
-        limit = o.price
-        while o.remaining > 0 and prices:
-            p = prices[0] if o.is_bid else prices[-1]
-            if (p > limit) if o.is_bid else (p < limit):
-                break
-            before = o.remaining
-            lvl = opp.levels[p]
-            if self._take_level(m, o, opp, lvl):
-                return True
-            if o.remaining == before and lvl.listed:
-                break  # defensive: a level that gave nothing must not spin
-        return False
-
-    def _take_level(self, m: MarketBook, o: BookOrder, book: SideBook, lvl: Level) -> bool:
-        """Take from one level's merged queue: external gaps and account orders in arrival order."""
-        p = lvl.price
-        used = 0  # external contracts taken here
-        change = 0  # combined size change at this level
-        stopped = False
-        reached_end = True
-        if lvl.orders:
-            for mk in list(lvl.orders):
-                gap = mk.ahead - used
-                if gap > 0:
-                    k = gap if gap < o.remaining else o.remaining
-                    self._match_external(m, o, p, Count(k))
-                    used += k
-                    if o.remaining == 0:
-                        reached_end = False
-                        break
-                if mk.account_id == o.account_id:
-                    if o.stp == "maker":  # the resting maker is cancelled, matching goes on
-                        change -= mk.remaining
-                        self._cancel(m, mk, SELF_TRADE, quiet_book=True)
-                        continue
-                    stopped = True  # taker_at_cross: the taker is cancelled at the cross
-                    reached_end = False
-                    break
-                k = mk.remaining if mk.remaining < o.remaining else o.remaining
-                change -= k
-                self._match_accounts(m, o, mk, book, lvl, p, k)
-                if o.remaining == 0:
-                    reached_end = False
-                    break
-        if reached_end and o.remaining > 0:
-            tail = lvl.real - lvl.consumed - used
-            if tail > 0:
-                k = tail if tail < o.remaining else o.remaining
-                self._match_external(m, o, p, Count(k))
-                used += k
-        if used:
-            # taken external liquidity stays taken until market data changes this level
-            lvl.consumed = Count(lvl.consumed + used)
-            change -= used
-            for mk in lvl.orders:
-                mk.ahead = Count(mk.ahead - used if mk.ahead > used else Count(0))
-        if change:
-            self._book_delta(m, book, p, Count(change))
-        book.relist(lvl)
-        return stopped
-
+    # -- fills (shared by the taker walk and maker fills from public trades) ----------------
     def _print(self, m: MarketBook, trade_id: str, price: Price, count: Count, taker_is_bid: bool) -> None:
         m.last_price = price
         m.volume = Count(m.volume + count)
         if self._sinks:
             self._emit(TradePrinted(Trade(trade_id, m.ticker, price, count, "bid" if taker_is_bid else "ask",
                                           self.now_ms), external=False))
-
-    def _match_external(self, m: MarketBook, o: BookOrder, price: Price, k: Count) -> None:
-        """Account taker ``o`` trades ``k`` against external liquidity at ``price``."""
-        tid = self._new_id("trd")
-        self._fill(m, o, price, k, True, tid)
-        self._external_fill(m, not o.is_bid, price, k)
-        self._print(m, tid, price, k, o.is_bid)
-
-    def _match_accounts(self, m: MarketBook, o: BookOrder, mk: BookOrder, book: SideBook, lvl: Level,
-                        price: Price, k: Count) -> None:
-        """Account taker ``o`` trades ``k`` against resting account order ``mk``."""
-        tid = self._new_id("trd")
-        self._fill(m, o, price, k, True, tid)
-        self._fill(m, mk, price, k, False, tid)
-        self._maker_done(book, lvl, mk)
-        self._print(m, tid, price, k, o.is_bid)
 
     def _maker_done(self, book: SideBook, lvl: Level, mk: BookOrder) -> None:
         if mk.remaining == 0:
@@ -523,90 +325,9 @@ class EngineState:
         self._order_event(o)
         return rem
 
-    # -- market data ------------------------------------------------------------------------
-    def _set_real(self, m: MarketBook, book: SideBook, lvl: Level, new_real: int) -> None:
-        """Market data changed a level's external size to ``new_real``."""
-        old_eff = lvl.real - lvl.consumed
-        lvl.real = new_real
-        if self.sticky_consumption:
-            # what we took stays taken; a shrink comes out of what we did not take first
-            if lvl.consumed > new_real:
-                lvl.consumed = new_real
-        else:
-            lvl.consumed = Count(0)  # market data moved this level: our earlier takes are forgotten
-        new_eff = new_real - lvl.consumed
-        if lvl.orders and new_eff < old_eff:
-            # a shrink is a cancellation behind us, unless the level is now smaller than our
-            # queue_ahead; what we had to take off ahead is "credit" a trade may explain later
-            now, window = self.now_ms, self.trade_match_window_ms
-            for o in lvl.orders:
-                if o.ahead > new_eff:
-                    credit = o.credit if now - o.credit_ms <= window else 0
-                    o.credit = Count(credit + o.ahead - new_eff)
-                    o.credit_ms = now
-                    o.ahead = Count(new_eff)
-        d = new_eff - old_eff
-        if d:
-            self._book_delta(m, book, lvl.price, Count(d))
-        book.relist(lvl)
-
-    def _trade_fills(self, m: MarketBook, book: SideBook, trade: Trade) -> None:
-        """Fill resting account orders a public trade reached (at or through their price)."""
-        p_t, n = trade.price, trade.count
-        budget = n
-        prices = book.prices
-        if book.is_bid:  # a YES seller hit bids at p_t or higher; best (highest) first
-            crossed = prices[bisect_left(prices, p_t):][::-1]
-        else:  # a YES buyer lifted asks at p_t or lower; best (lowest) first
-            crossed = prices[:bisect_right(prices, p_t)]
-        now, window = self.now_ms, self.trade_match_window_ms
-        for p in crossed:
-            lvl = book.levels.get(p)
-            if lvl is None or not lvl.orders:
-                continue
-            change = 0
-            if p != p_t:
-                # the trade printed through our price: the real queue here was empty, we go first
-                for o in list(lvl.orders):
-                    o.ahead = Count(0)
-                    o.credit = Count(0)
-                    if budget > 0:
-                        k = budget if budget < o.remaining else o.remaining
-                        budget = Count(budget - k)
-                        change -= k
-                        self._maker_vs_external(m, book, lvl, o, p, k, trade.taker_side == "bid")
-            else:
-                acc_ahead = 0  # account contracts queued before this order at this level
-                front = 0  # real-queue position of the order before (time priority holds)
-                floor = 0
-                for o in list(lvl.orders):
-                    credit = o.credit if now - o.credit_ms <= window else 0
-                    rem = o.remaining
-                    reach = o.ahead + credit
-                    if reach < front:
-                        reach = front
-                    front = reach
-                    if budget > 0:
-                        room = budget - reach - acc_ahead
-                        if room > 0:
-                            k = Count(room if room < rem else rem)
-                            change -= k
-                            self._maker_vs_external(m, book, lvl, o, p, k, trade.taker_side == "bid")
-                    acc_ahead += rem
-                    cut = n - credit  # the real trade took n from the front of the real queue
-                    if cut > 0:
-                        o.ahead = Count(o.ahead - cut if o.ahead > cut else Count(0))
-                    if o.ahead < floor:  # an order never gets ahead of one that arrived before it
-                        o.ahead = Count(floor)
-                    floor = o.ahead
-                    o.credit = Count(credit - n if credit > n else Count(0))
-            if change:
-                self._book_delta(m, book, p, Count(change))
-            book.relist(lvl)
-
-    def _maker_vs_external(self, m: MarketBook, book: SideBook, lvl: Level, o: BookOrder, price: Price, k: Count,
-                           taker_is_bid: bool) -> None:
-        tid = self._new_id("trd")
-        self._fill(m, o, price, k, False, tid)
-        self._external_fill(m, taker_is_bid, price, k)
-        self._maker_done(book, lvl, o)
+    def _cancel_market(self, m: MarketBook, reason: str, *, only_on_pause: bool = False) -> None:
+        """Cancel the market's resting orders (in-flight ones are refused when they arrive)."""
+        booked = [o for book in (m.bids, m.asks) for lvl in book.levels.values() for o in lvl.orders]
+        for o in sorted(booked, key=lambda o: o.created_ms):
+            if o.cancel_on_pause or not only_on_pause:
+                self._cancel(m, o, reason)

@@ -17,16 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ...domain import (
-    ExchangeFill,
-    ExchangeOrder,
-    Market,
-    MarketPosition,
-    OrderAck,
-    OrderIntent,
-    OrderStatus,
-    Trade,
-)
+from ...domain import ExchangeFill, ExchangeOrder, Market, MarketPosition, OrderAck, OrderIntent, OrderStatus, Trade
 from ...errors import UsageError
 from ...money import MONEY_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money
 from ..matching import (
