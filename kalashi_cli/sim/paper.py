@@ -48,7 +48,9 @@ MIGRATIONS = migrations.Migrations("paper exchange", legacy_tables=("meta", "ord
 @MIGRATIONS
 def m001_initial(db: sqlite3.Connection) -> None:
     """The schema of release c22539d exactly (user_version 0); every statement ``IF NOT EXISTS``."""
-    migrations.run_script(db, """
+    migrations.run_script(
+        db,
+        """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (
     order_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, ticker TEXT NOT NULL, side TEXT NOT NULL,
@@ -68,7 +70,8 @@ CREATE TABLE IF NOT EXISTS settlements (
     ticker TEXT PRIMARY KEY, event_ticker TEXT NOT NULL, result TEXT NOT NULL, value INTEGER,
     settled_ms INTEGER NOT NULL, yes_count INTEGER NOT NULL, no_count INTEGER NOT NULL, revenue INTEGER NOT NULL
 );
-""")
+""",
+    )
 
 
 class PaperBroker:
@@ -78,8 +81,16 @@ class PaperBroker:
     #: the source's books are the market without this account: its orders rest in the paper exchange
     books_include_own_orders = False
 
-    def __init__(self, source: MarketSource, path: str | Path, *, starting_balance: Money, latency_ms: int = 0,
-                 now_ms: Callable[[], int] | None = None, durable: bool = True) -> None:
+    def __init__(
+        self,
+        source: MarketSource,
+        path: str | Path,
+        *,
+        starting_balance: Money,
+        latency_ms: int = 0,
+        now_ms: Callable[[], int] | None = None,
+        durable: bool = True,
+    ) -> None:
         self.source = source
         self.path = Path(path)
         self.durable = durable  # False: commits not flushed to disk (a backtest's throwaway exchange)
@@ -90,17 +101,21 @@ class PaperBroker:
             self._db = self._open(starting_balance)
         except OSError as e:
             self._account_lock.release()
-            raise JournalError(f"{self.path}: cannot create the paper exchange ({e.strerror or e})",
-                               hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME") from None
+            raise JournalError(
+                f"{self.path}: cannot create the paper exchange ({e.strerror or e})",
+                hint="pass --journal PATH in a folder you can write, or set KALASHI_HOME",
+            ) from None
         except sqlite3.Error as e:
             self._account_lock.release()
-            raise JournalError(f"{self.path}: cannot open the paper exchange ({e})",
-                               hint="check the path and free disk space") from None
+            raise JournalError(
+                f"{self.path}: cannot open the paper exchange ({e})", hint="check the path and free disk space"
+            ) from None
         except BaseException:
             self._account_lock.release()
             raise
-        self.starting_balance = int(self._db.execute(
-            "SELECT value FROM meta WHERE key='starting_balance'").fetchone()["value"])
+        self.starting_balance = int(
+            self._db.execute("SELECT value FROM meta WHERE key='starting_balance'").fetchone()["value"]
+        )
         self.engine = MatchingEngine(now_ms=self._now(), latency_ms=latency_ms, id_prefix="p")
         self._log = EventLog()
         self._fed_at: dict[str, int] = {}  # ticker → source time of the book last fed to the engine
@@ -121,22 +136,46 @@ class PaperBroker:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL" if self.durable else "PRAGMA synchronous=OFF")
             migrations.migrate(db, MIGRATIONS, self.path)
-            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('starting_balance', ?)", (str(starting_balance),))
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('starting_balance', ?)", (str(starting_balance),)
+            )
         except BaseException:
             db.close()
             raise
         return db
 
     def _restore(self) -> None:
-        fills = [ExchangeFill(fill_id=r["fill_id"], order_id=r["order_id"], client_order_id=r["client_order_id"],
-                              ticker=r["ticker"], side=r["side"], price=r["price"], count=r["count"], fee=r["fee"],
-                              is_taker=bool(r["is_taker"]), ts_ms=r["ts_ms"])
-                 for r in self._db.execute("SELECT fill_id, order_id, client_order_id, ticker, side, price, count, "
-                                           "fee, is_taker, ts_ms FROM fills ORDER BY seq")]
-        settlements = [Settlement(ticker=r["ticker"], event_ticker=r["event_ticker"], result=r["result"],
-                                  value=r["value"], settled_ts_ms=r["settled_ms"], yes_count=r["yes_count"],
-                                  no_count=r["no_count"], revenue=r["revenue"])
-                       for r in self._db.execute("SELECT * FROM settlements ORDER BY settled_ms")]
+        fills = [
+            ExchangeFill(
+                fill_id=r["fill_id"],
+                order_id=r["order_id"],
+                client_order_id=r["client_order_id"],
+                ticker=r["ticker"],
+                side=r["side"],
+                price=r["price"],
+                count=r["count"],
+                fee=r["fee"],
+                is_taker=bool(r["is_taker"]),
+                ts_ms=r["ts_ms"],
+            )
+            for r in self._db.execute(
+                "SELECT fill_id, order_id, client_order_id, ticker, side, price, count, "
+                "fee, is_taker, ts_ms FROM fills ORDER BY seq"
+            )
+        ]
+        settlements = [
+            Settlement(
+                ticker=r["ticker"],
+                event_ticker=r["event_ticker"],
+                result=r["result"],
+                value=r["value"],
+                settled_ts_ms=r["settled_ms"],
+                yes_count=r["yes_count"],
+                no_count=r["no_count"],
+                revenue=r["revenue"],
+            )
+            for r in self._db.execute("SELECT * FROM settlements ORDER BY settled_ms")
+        ]
         orders = []
         rows = self._db.execute("SELECT * FROM orders ORDER BY created_ms, rowid").fetchall()
         tickers = sorted({r["ticker"] for r in rows} | {f.ticker for f in fills})
@@ -144,23 +183,44 @@ class PaperBroker:
         for m in live.values():
             self._feed(m)
         for r in rows:
-            eo = ExchangeOrder(order_id=r["order_id"], client_order_id=r["client_order_id"], ticker=r["ticker"],
-                               side=r["side"], price=r["price"], status=OrderStatus(r["status"]), initial_count=r["initial_count"],
-                               fill_count=r["fill_count"], remaining_count=r["remaining_count"],
-                               taker_fees=r["taker_fees"], maker_fees=r["maker_fees"],
-                               taker_fill_cost=r["taker_fill_cost"], maker_fill_cost=r["maker_fill_cost"],
-                               created_ts_ms=r["created_ms"], time_in_force=r["time_in_force"])
+            eo = ExchangeOrder(
+                order_id=r["order_id"],
+                client_order_id=r["client_order_id"],
+                ticker=r["ticker"],
+                side=r["side"],
+                price=r["price"],
+                status=OrderStatus(r["status"]),
+                initial_count=r["initial_count"],
+                fill_count=r["fill_count"],
+                remaining_count=r["remaining_count"],
+                taker_fees=r["taker_fees"],
+                maker_fees=r["maker_fees"],
+                taker_fill_cost=r["taker_fill_cost"],
+                maker_fill_cost=r["maker_fill_cost"],
+                created_ts_ms=r["created_ms"],
+                time_in_force=r["time_in_force"],
+            )
             if eo.status == OrderStatus.RESTING and eo.ticker not in live:
                 # its market is gone from the source (closed, settled): it cannot rest any more
                 eo = replace(eo, status=OrderStatus.CANCELED, remaining_count=Count(0))
                 self._write_order(eo, None)
-            intent = OrderIntent(eo.client_order_id, eo.ticker, eo.side, eo.price, eo.initial_count,
-                                 time_in_force=r["time_in_force"], post_only=bool(r["post_only"]),
-                                 reduce_only=bool(r["reduce_only"]), self_trade_prevention_type=r["stp"],
-                                 expiration_ts=r["expiration_ts"], cancel_order_on_pause=bool(r["cancel_on_pause"]))
+            intent = OrderIntent(
+                eo.client_order_id,
+                eo.ticker,
+                eo.side,
+                eo.price,
+                eo.initial_count,
+                time_in_force=r["time_in_force"],
+                post_only=bool(r["post_only"]),
+                reduce_only=bool(r["reduce_only"]),
+                self_trade_prevention_type=r["stp"],
+                expiration_ts=r["expiration_ts"],
+                cancel_order_on_pause=bool(r["cancel_on_pause"]),
+            )
             orders.append((intent, eo))
-        self.engine.restore_account(ACCOUNT, deposits=Money(self.starting_balance), fills=fills, settlements=settlements,
-                                    orders=orders)
+        self.engine.restore_account(
+            ACCOUNT, deposits=Money(self.starting_balance), fills=fills, settlements=settlements, orders=orders
+        )
         self._intents.update({i.client_order_id: i for i, _ in orders if i is not None})
 
     def _write_order(self, o: ExchangeOrder, intent: OrderIntent | None) -> None:
@@ -175,11 +235,29 @@ class PaperBroker:
             "status=excluded.status, fill_count=excluded.fill_count, remaining_count=excluded.remaining_count, "
             "taker_fees=excluded.taker_fees, maker_fees=excluded.maker_fees, "
             "taker_fill_cost=excluded.taker_fill_cost, maker_fill_cost=excluded.maker_fill_cost",
-            (o.order_id, o.client_order_id, o.ticker, o.side, o.price, o.status, o.initial_count, o.fill_count,
-             o.remaining_count, o.taker_fees, o.maker_fees, o.taker_fill_cost, o.maker_fill_cost, o.created_ts_ms,
-             it.time_in_force if it else o.time_in_force, int(it.post_only) if it else 0,
-             int(it.reduce_only) if it else 0, it.self_trade_prevention_type if it else "taker_at_cross",
-             it.expiration_ts if it else None, int(it.cancel_order_on_pause) if it else 0))
+            (
+                o.order_id,
+                o.client_order_id,
+                o.ticker,
+                o.side,
+                o.price,
+                o.status,
+                o.initial_count,
+                o.fill_count,
+                o.remaining_count,
+                o.taker_fees,
+                o.maker_fees,
+                o.taker_fill_cost,
+                o.maker_fill_cost,
+                o.created_ts_ms,
+                it.time_in_force if it else o.time_in_force,
+                int(it.post_only) if it else 0,
+                int(it.reduce_only) if it else 0,
+                it.self_trade_prevention_type if it else "taker_at_cross",
+                it.expiration_ts if it else None,
+                int(it.cancel_order_on_pause) if it else 0,
+            ),
+        )
 
     def _persist(self) -> list[ExchangeFill]:
         """Write what the engine did since the last call, in one durable transaction; return new fills."""
@@ -203,12 +281,30 @@ class PaperBroker:
             self._db.executemany(
                 "INSERT OR IGNORE INTO fills (fill_id, order_id, client_order_id, ticker, side, price, count, fee, "
                 "is_taker, ts_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(f.fill_id, f.order_id, f.client_order_id, f.ticker, f.side, f.price, f.count, f.fee,
-                  int(f.is_taker), f.ts_ms) for f in fills])
-            self._db.executemany("INSERT OR IGNORE INTO settlements (ticker, event_ticker, result, value, settled_ms, "
-                                 "yes_count, no_count, revenue) VALUES (?,?,?,?,?,?,?,?)",
-                                 [(s.ticker, s.event_ticker, s.result, s.value, s.settled_ts_ms, s.yes_count,
-                                   s.no_count, s.revenue) for s in settled])
+                [
+                    (
+                        f.fill_id,
+                        f.order_id,
+                        f.client_order_id,
+                        f.ticker,
+                        f.side,
+                        f.price,
+                        f.count,
+                        f.fee,
+                        int(f.is_taker),
+                        f.ts_ms,
+                    )
+                    for f in fills
+                ],
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO settlements (ticker, event_ticker, result, value, settled_ms, "
+                "yes_count, no_count, revenue) VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (s.ticker, s.event_ticker, s.result, s.value, s.settled_ts_ms, s.yes_count, s.no_count, s.revenue)
+                    for s in settled
+                ],
+            )
             self._db.execute("COMMIT")
         except sqlite3.Error as e:
             if self._db.in_transaction:
@@ -302,14 +398,22 @@ class PaperBroker:
             if old is not None:
                 self._intents[client_order_id] = replace(old, client_order_id=client_order_id, price=price, count=count)
             try:
-                return self.engine.amend(ACCOUNT, order.order_id, ticker=order.ticker, side=order.side, price=price,
-                                         count=count, client_order_id=order.client_order_id or None,
-                                         updated_client_order_id=client_order_id)
+                return self.engine.amend(
+                    ACCOUNT,
+                    order.order_id,
+                    ticker=order.ticker,
+                    side=order.side,
+                    price=price,
+                    count=count,
+                    client_order_id=order.client_order_id or None,
+                    updated_client_order_id=client_order_id,
+                )
             finally:
                 self._persist()
 
-    def decrease(self, order: ExchangeOrder, *, reduce_by: Count | None = None,
-                 reduce_to: Count | None = None) -> Count:
+    def decrease(
+        self, order: ExchangeOrder, *, reduce_by: Count | None = None, reduce_to: Count | None = None
+    ) -> Count:
         with self._lock:
             try:
                 return self.engine.decrease(ACCOUNT, order.order_id, reduce_by=reduce_by, reduce_to=reduce_to)
@@ -318,8 +422,10 @@ class PaperBroker:
 
     def queue_positions(self, *, tickers: Sequence[str] | None = None) -> list[QueuePosition]:
         with self._lock:
-            return [QueuePosition(q.order_id, q.ticker, q.ahead)
-                    for q in self.engine.queue_positions(ACCOUNT, tickers=list(tickers) if tickers else None)]
+            return [
+                QueuePosition(q.order_id, q.ticker, q.ahead)
+                for q in self.engine.queue_positions(ACCOUNT, tickers=list(tickers) if tickers else None)
+            ]
 
     def batch_cancel(self, orders: Sequence[ExchangeOrder]) -> list[Count | KalashiError]:
         with self._lock:

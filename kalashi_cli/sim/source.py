@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 DEFAULTS = {"seed": 0, "markets": 2000, "step": 0}
 KEYS = (*DEFAULTS, "forecast", "arbitrage")
 MAX_MARKETS = 1_000_000
-_HELP = ("write it as sim:seed=N,markets=N,step=N[,forecast=PCT][,arbitrage=PCT] (every key optional), "
-         "e.g. sim:seed=1,markets=5000,step=2")
+_HELP = (
+    "write it as sim:seed=N,markets=N,step=N[,forecast=PCT][,arbitrage=PCT] (every key optional), "
+    "e.g. sim:seed=1,markets=5000,step=2"
+)
 
 
 class SimSource:
@@ -36,8 +38,14 @@ class SimSource:
 
     name = "sim"
 
-    def __init__(self, seed: int = 0, markets: int = 2000, step: int = 0, forecast: int | None = None,
-                 arbitrage: int | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        markets: int = 2000,
+        step: int = 0,
+        forecast: int | None = None,
+        arbitrage: int | None = None,
+    ) -> None:
         """Open the universe ``(seed, markets)`` at ``step``; ``forecast`` is the forecast's skill in % (None: off).
 
         ``arbitrage`` is the share (%) of drawn arbitrage dislocations that stand (None: the calibrated default).
@@ -145,19 +153,18 @@ def parse_sim_spec(spec: str, forecast_skill: int | None = None, arbitrage: int 
         key, eq, raw = part.partition("=")
         key, raw = key.strip(), raw.strip()
         if not eq or not key:
-            raise UsageError(f"sim descriptor part '{part.strip()}' is not key=value",
-                             hint=f"valid keys: {', '.join(KEYS)}; {_HELP}")
+            raise UsageError(
+                f"sim descriptor part '{part.strip()}' is not key=value", hint=f"valid keys: {', '.join(KEYS)}; {_HELP}"
+            )
         if key not in KEYS:
-            raise UsageError(f"unknown sim descriptor key '{key}'",
-                             hint=f"valid keys: {', '.join(KEYS)}; {_HELP}")
+            raise UsageError(f"unknown sim descriptor key '{key}'", hint=f"valid keys: {', '.join(KEYS)}; {_HELP}")
         if key in seen:
             raise UsageError(f"sim descriptor key '{key}' is given twice", hint=_HELP)
         seen.add(key)
         try:
             value = int(raw)
         except ValueError:
-            raise UsageError(f"sim descriptor key '{key}' needs a whole number, got '{raw}'",
-                             hint=_HELP) from None
+            raise UsageError(f"sim descriptor key '{key}' needs a whole number, got '{raw}'", hint=_HELP) from None
         if value < 0 or (key == "markets" and value < 1) or (key in ("forecast", "arbitrage") and value > 100):
             raise UsageError(f"sim descriptor key '{key}' is out of range: {value}", hint=_HELP)
         values[key] = value

@@ -50,8 +50,9 @@ def test_engine_book_equals_the_recording_at_every_frame(name: str) -> None:
             engine.apply_snapshot(ticker, yes, no, ts_ms=ev.t_ms)
             snapshots += 1
         elif kind == "orderbook_delta" and engine.has_market(ticker):
-            engine.apply_delta(ticker, msg["side"], parse_price(msg["price_dollars"]), parse_count(msg["delta_fp"]),
-                               ts_ms=ev.t_ms)
+            engine.apply_delta(
+                ticker, msg["side"], parse_price(msg["price_dollars"]), parse_count(msg["delta_fp"]), ts_ms=ev.t_ms
+            )
             deltas += 1
         else:
             store.handle(frame, ts_ms=ev.t_ms)

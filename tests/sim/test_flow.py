@@ -109,6 +109,7 @@ def test_prices_grow_more_accurate_toward_the_close(btc: dict[str, Any], univers
 
     def pooled(*keys: str) -> float:
         return sum(rows[k]["brier"] * rows[k]["n"] for k in keys) / sum(rows[k]["n"] for k in keys)
+
     assert pooled("0-1", "1-2", "2-5") < pooled("15-30", "30-60"), rows
 
 
@@ -152,8 +153,9 @@ def test_joining_the_best_bid_is_adversely_selected(join: dict[str, Any]) -> Non
 
 def test_quoting_one_tick_inside_a_wide_book_loses() -> None:
     """Spread capture's naive quote (one tick better, books ≥ 4¢) loses against the truth, fees paid."""
-    out = naive_quotes.evaluate(naive_quotes.run("improve", markets=1500, steps=120, seed=3, sample=300,
-                                                 min_spread=400), settle_within=None)
+    out = naive_quotes.evaluate(
+        naive_quotes.run("improve", markets=1500, steps=120, seed=3, sample=300, min_spread=400), settle_within=None
+    )
     assert out["fills"] > 60
     assert out["expected_pnl_cents_per_contract"] + out["expected_pnl_se"] < 0
 
@@ -169,8 +171,11 @@ def _value_trades(u: SimUniverse, steps: range, fair_of: Any, min_edge: str = "0
     history: dict[str, list[int]] = {}
     for s in steps:
         markets = [m for m in u.markets_at(s) if m.status == "active"]
-        analyzer.fair = {m.ticker: FairValue(m.ticker, Decimal(p).scaleb(-4), "test") for m in markets
-                         if (p := fair_of(m, history.get(m.ticker, []))) is not None}
+        analyzer.fair = {
+            m.ticker: FairValue(m.ticker, Decimal(p).scaleb(-4), "test")
+            for m in markets
+            if (p := fair_of(m, history.get(m.ticker, []))) is not None
+        }
         hidden = u.hidden_probabilities_at(s)
         for o in analyzer.analyze(markets, as_of_ms=u.time_ms(s)):
             if o.strategy != "value":
@@ -192,8 +197,12 @@ def test_without_a_forecast_value_has_no_expected_profit() -> None:
     # public prices as fair values (the mid 10 s and 1 min ago, betting that a move reverts), with a
     # minimum edge low enough that value trades on them: they do not pay
     for lag in (1, 6):
-        profits = _value_trades(u, range(1, 41), lambda m, mids: mids[-lag] if len(mids) >= lag else None,  # noqa: B023
-                                "0.002")
+        profits = _value_trades(
+            u,
+            range(1, 41),
+            lambda m, mids: mids[-lag] if len(mids) >= lag else None,  # noqa: B023
+            "0.002",
+        )
         assert len(profits) > 30
         se = statistics.stdev(profits) / math.sqrt(len(profits))
         assert statistics.fmean(profits) + 2 * se < 0

@@ -30,12 +30,23 @@ def test_report_tables_and_plots(tmp_path: Path) -> None:
     real = json.loads((COMMITTED / "flow.json").read_text())["real"]
     m = cal.measure(None, btc_markets=3000, all_markets=400, steps=40, seed=0, naive=False, real=real)
     text = cal.tables(m)
-    for heading in ("Trades (KXBTC15M)", "Mid moves", "Markouts after trades", "Spread and depth",
-                    "Price against outcome", "Who earns what"):
+    for heading in (
+        "Trades (KXBTC15M)",
+        "Mid moves",
+        "Markouts after trades",
+        "Spread and depth",
+        "Price against outcome",
+        "Who earns what",
+    ):
         assert f"### {heading}" in text
     paths = cal.plots(m, tmp_path)
-    assert {p.name for p in paths} == {"spread_depth.png", "trade_sizes.png", "mid_moves.png", "markouts.png",
-                                       "reliability.png"}
+    assert {p.name for p in paths} == {
+        "spread_depth.png",
+        "trade_sizes.png",
+        "mid_moves.png",
+        "markouts.png",
+        "reliability.png",
+    }
     for p in paths:
         data = p.read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and 5_000 < len(data) < 200_000, p.name

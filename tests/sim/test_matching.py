@@ -39,11 +39,26 @@ def M(s: str) -> Money:
 _n = [0]
 
 
-def order(ticker: str = "T", side: str = "bid", price: str = "0.50", count: str = "10", *,
-          tif: str = "good_till_canceled", coid: str | None = None, **kw) -> OrderIntent:
+def order(
+    ticker: str = "T",
+    side: str = "bid",
+    price: str = "0.50",
+    count: str = "10",
+    *,
+    tif: str = "good_till_canceled",
+    coid: str | None = None,
+    **kw,
+) -> OrderIntent:
     _n[0] += 1
-    return OrderIntent(coid or f"c{_n[0]}", ticker, side, P(price), C(count),  # type: ignore[arg-type]
-                       time_in_force=tif, **kw)  # type: ignore[arg-type]
+    return OrderIntent(
+        coid or f"c{_n[0]}",
+        ticker,
+        side,  # type: ignore[arg-type]
+        P(price),
+        C(count),
+        time_in_force=tif,  # type: ignore[arg-type]
+        **kw,
+    )
 
 
 def ioc(ticker: str = "T", side: str = "bid", price: str = "0.50", count: str = "10", **kw) -> OrderIntent:
@@ -57,8 +72,7 @@ def eng() -> MatchingEngine:
     e.open_account("a", M("1000"))
     e.open_account("b", M("1000"))
     # YES bids 0.40×10, 0.39×20; NO bids 0.55×5 (YES ask 0.45), 0.50×30 (YES ask 0.50)
-    e.apply_snapshot("T", [(P("0.40"), C("10")), (P("0.39"), C("20"))],
-                     [(P("0.55"), C("5")), (P("0.50"), C("30"))])
+    e.apply_snapshot("T", [(P("0.40"), C("10")), (P("0.39"), C("20"))], [(P("0.55"), C("5")), (P("0.50"), C("30"))])
     return e
 
 
@@ -142,8 +156,10 @@ def test_gtc_remainder_rests_at_its_limit(eng: MatchingEngine) -> None:
 def test_sell_yes_hits_bids_at_their_price(eng: MatchingEngine) -> None:
     ack = eng.submit("a", ioc(side="ask", price="0.39", count="15"))
     assert ack.fill_count == C("15")
-    assert [(f.price, f.count, f.side) for f in eng.fills("a")] == [(P("0.40"), C("10"), "ask"),
-                                                                     (P("0.39"), C("5"), "ask")]
+    assert [(f.price, f.count, f.side) for f in eng.fills("a")] == [
+        (P("0.40"), C("10"), "ask"),
+        (P("0.39"), C("5"), "ask"),
+    ]
     assert eng.positions("a")[0].position == -C("15")  # short YES = long NO
 
 
@@ -158,8 +174,7 @@ def test_consumed_liquidity_stays_consumed_until_the_level_changes(eng: Matching
     eng.submit("a", ioc(price="0.45", count="5"))
     assert eng.submit("b", ioc(price="0.45", count="5")).fill_count == 0
     # the same snapshot again (level unchanged): still consumed
-    eng.apply_snapshot("T", [(P("0.40"), C("10")), (P("0.39"), C("20"))],
-                       [(P("0.55"), C("5")), (P("0.50"), C("30"))])
+    eng.apply_snapshot("T", [(P("0.40"), C("10")), (P("0.39"), C("20"))], [(P("0.55"), C("5")), (P("0.50"), C("30"))])
     assert eng.submit("b", ioc(price="0.45", count="5")).fill_count == 0
     assert eng.external_book("T")[1][0] == (P("0.55"), C("5"))  # market data's own book is untouched
     eng.apply_delta("T", "no", P("0.55"), C("1"))  # market data moved that level
@@ -170,8 +185,7 @@ def test_account_orders_trade_with_each_other_maker_at_its_price(eng: MatchingEn
     eng.submit("a", order(side="ask", price="0.42", count="4"))  # sell YES 0.42, inside the spread
     ack = eng.submit("b", ioc(price="0.50", count="6"))
     fills_b = eng.fills("b")
-    assert [(f.price, f.count, f.is_taker) for f in fills_b] == [(P("0.42"), C("4"), True),
-                                                                   (P("0.45"), C("2"), True)]
+    assert [(f.price, f.count, f.is_taker) for f in fills_b] == [(P("0.42"), C("4"), True), (P("0.45"), C("2"), True)]
     fa = eng.fills("a")
     assert [(f.price, f.count, f.is_taker) for f in fa] == [(P("0.42"), C("4"), False)]
     assert fa[0].fill_id == fills_b[0].fill_id  # one trade, two sides
@@ -278,8 +292,9 @@ def test_amend_price_change_loses_priority_and_may_trade(eng: MatchingEngine) ->
     assert eng.queue_position("a", mine.order_id) == C("20")
     eng.amend("a", mine.order_id, ticker="T", side="bid", price=P("0.40"), count=C("4"))
     assert eng.queue_position("a", mine.order_id) == C("10")
-    ack = eng.amend("a", mine.order_id, ticker="T", side="bid", price=P("0.45"), count=C("4"),
-                    updated_client_order_id="renamed")
+    ack = eng.amend(
+        "a", mine.order_id, ticker="T", side="bid", price=P("0.45"), count=C("4"), updated_client_order_id="renamed"
+    )
     assert (ack.fill_count, ack.status, ack.client_order_id) == (C("4"), "executed", "renamed")
     assert eng.fills("a")[0].price == P("0.45")
 
@@ -290,8 +305,10 @@ def test_amend_checks_what_it_amends(eng: MatchingEngine) -> None:
     cases = [
         (dict(ticker="U", side="bid", price=P("0.30"), count=C("4")), "order_ticker_mismatch"),
         (dict(ticker="T", side="ask", price=P("0.30"), count=C("4")), "order_side_mismatch"),
-        (dict(ticker="T", side="bid", price=P("0.30"), count=C("4"), client_order_id="x2"),
-         "order_id_and_client_order_id_mismatch"),
+        (
+            dict(ticker="T", side="bid", price=P("0.30"), count=C("4"), client_order_id="x2"),
+            "order_id_and_client_order_id_mismatch",
+        ),
         (dict(ticker="T", side="bid", price=P("0.305"), count=C("4")), "invalid_price"),
         (dict(ticker="T", side="bid", price=P("0.30"), count=0), "invalid_order_size"),
         (dict(ticker="T", side="bid", price=P("0.30"), count=C("100000")), "available_balance_too_low"),
@@ -439,8 +456,7 @@ def test_account_state_is_the_ledger_fold(eng: MatchingEngine) -> None:
     assert state.cash == eng.cash("a")
     pos = eng.positions("a")[0]
     ps = state.positions["T"]
-    assert (pos.position, pos.exposure, pos.realized_pnl, pos.fees_paid) == (ps.position, ps.cost, ps.realized,
-                                                                            ps.fees)
+    assert (pos.position, pos.exposure, pos.realized_pnl, pos.fees_paid) == (ps.position, ps.cost, ps.realized, ps.fees)
 
 
 # --------------------------------------------------------------------------- settlement
@@ -490,9 +506,23 @@ def test_market_lifecycle_cancels_like_kalshi(eng: MatchingEngine) -> None:
 
 
 def test_illegal_transitions_raise() -> None:
-    o = BookOrder("o", "c", "a", "T", True, Price(5000), Count(100), tif="good_till_canceled", stp="taker_at_cross",
-                  post_only=False, reduce_only=False, expiration_ms=None, group_id=None, cancel_on_pause=False,
-                  now_ms=0)
+    o = BookOrder(
+        "o",
+        "c",
+        "a",
+        "T",
+        True,
+        Price(5000),
+        Count(100),
+        tif="good_till_canceled",
+        stp="taker_at_cross",
+        post_only=False,
+        reduce_only=False,
+        expiration_ms=None,
+        group_id=None,
+        cancel_on_pause=False,
+        now_ms=0,
+    )
     o.move("resting", 1)
     o.move("resting", 2)
     o.move("canceled", 3)
@@ -674,8 +704,19 @@ def test_sticky_consumption_keeps_what_we_took_across_market_data() -> None:
 def test_apply_market_lists_follows_status_and_snapshots() -> None:
     from kalashi_cli.domain import Market
 
-    m = Market("T", "EV", "SER", "Title", "Cat", "active", "", ((P("0.40"), C("10")),), ((P("0.55"), C("5")),),
-               fee_type="quadratic_with_maker_fees", price_ranges=TAPERED_GRID)
+    m = Market(
+        "T",
+        "EV",
+        "SER",
+        "Title",
+        "Cat",
+        "active",
+        "",
+        ((P("0.40"), C("10")),),
+        ((P("0.55"), C("5")),),
+        fee_type="quadratic_with_maker_fees",
+        price_ranges=TAPERED_GRID,
+    )
     e = MatchingEngine()
     e.open_account("a", M("100"))
     e.apply_market(m)

@@ -29,8 +29,11 @@ FEE_TYPE = "quadratic_with_maker_fees"
 MULT = 10_000
 ACCOUNTS = {"rich": 10_000_000_000, "mid": 300_000_000, "poor": 3_000_000}  # $10k, $300, $3
 # tapered grid: sub-cent ticks in the tails, cents in the middle; extremes exercise collateral edges
-PRICES = [p for p in (1, 10, 50, 90, 95, 100, 2000, 3000, 4000, 4500, 5000, 5500, 6000, 7000, 9000, 9050,
-                      9900, 9990, 9999) if on_grid(Price(p), TAPERED_GRID)]
+PRICES = [
+    p
+    for p in (1, 10, 50, 90, 95, 100, 2000, 3000, 4000, 4500, 5000, 5500, 6000, 7000, 9000, 9050, 9900, 9990, 9999)
+    if on_grid(Price(p), TAPERED_GRID)
+]
 
 prices = st.sampled_from(PRICES)
 counts = st.one_of(st.integers(1, 300), st.sampled_from([100, 500, 1000, 2500]))
@@ -71,7 +74,9 @@ class EngineMachine(RuleBasedStateMachine):
         no = [(q, s) for q, s in no if best_yes + q < ONE_DOLLAR]
         self.e.apply_snapshot("T", dict(yes).items(), dict(no).items(), ts_ms=self._tick(dt))
         assert self.e.external_book("T") == (
-            tuple(sorted(dict(yes).items(), reverse=True)), tuple(sorted(dict(no).items(), reverse=True)))
+            tuple(sorted(dict(yes).items(), reverse=True)),
+            tuple(sorted(dict(no).items(), reverse=True)),
+        )
 
     @rule(side=st.sampled_from(["yes", "no"]), price=prices, delta=st.integers(-2000, 2000), dt=st.integers(0, 100))
     def delta(self, side: str, price: int, delta: int, dt: int) -> None:
@@ -113,9 +118,15 @@ class EngineMachine(RuleBasedStateMachine):
         return 0
 
     # ---------------------------------------------------------------- orders
-    @rule(account=accounts, side=st.sampled_from(["bid", "ask"]), price=prices, count=counts,
-          tif=st.sampled_from(["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]),
-          flag=st.sampled_from(["", "post_only", "reduce_only"]), stp=st.sampled_from(["taker_at_cross", "maker"]))
+    @rule(
+        account=accounts,
+        side=st.sampled_from(["bid", "ask"]),
+        price=prices,
+        count=counts,
+        tif=st.sampled_from(["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]),
+        flag=st.sampled_from(["", "post_only", "reduce_only"]),
+        stp=st.sampled_from(["taker_at_cross", "maker"]),
+    )
     def submit(self, account: str, side: str, price: int, count: int, tif: str, flag: str, stp: str) -> None:
         post_only = flag == "post_only" and tif == "good_till_canceled"
         reduce_only = flag == "reduce_only" and tif == "immediate_or_cancel"
@@ -125,9 +136,17 @@ class EngineMachine(RuleBasedStateMachine):
         book = self.e.book("T")
         # what the book offered on arrival, in YES prices (own orders included: a superset)
         offered = [(ONE_DOLLAR - q, s) for q, s in book.no_bids] if side == "bid" else list(book.yes_bids)
-        intent = OrderIntent(f"o{self.n}", "T", side, price, count, time_in_force=tif,  # type: ignore[arg-type]
-                             self_trade_prevention_type=stp, post_only=post_only,  # type: ignore[arg-type]
-                             reduce_only=reduce_only)
+        intent = OrderIntent(
+            f"o{self.n}",
+            "T",
+            side,  # type: ignore[arg-type]
+            price,  # type: ignore[arg-type]
+            count,  # type: ignore[arg-type]
+            time_in_force=tif,  # type: ignore[arg-type]
+            self_trade_prevention_type=stp,  # type: ignore[arg-type]
+            post_only=post_only,
+            reduce_only=reduce_only,
+        )
         try:
             ack = self.e.submit(account, intent)
         except ExchangeError as err:
@@ -162,8 +181,14 @@ class EngineMachine(RuleBasedStateMachine):
         o = self.e.order(account, oid)
         self.amended.add(oid)
         try:
-            self.e.amend(account, oid, ticker="T", side=o.side, price=Price(price),
-                         count=Count(max(o.fill_count + 1, o.fill_count + o.remaining_count + extra)))
+            self.e.amend(
+                account,
+                oid,
+                ticker="T",
+                side=o.side,
+                price=Price(price),
+                count=Count(max(o.fill_count + 1, o.fill_count + o.remaining_count + extra)),
+            )
         except ExchangeError as err:
             assert err.code == "available_balance_too_low", err.code
 
@@ -201,8 +226,11 @@ class EngineMachine(RuleBasedStateMachine):
             assert state.cash == self.e.cash(a) >= 0
             assert self.e.balance(a).balance >= 0
             got = {p.ticker: (p.position, p.exposure, p.realized_pnl, p.fees_paid) for p in self.e.positions(a)}
-            want = {t: (p.position, p.cost, p.realized, p.fees) for t, p in state.positions.items()
-                    if t in got or p.position}
+            want = {
+                t: (p.position, p.cost, p.realized, p.fees)
+                for t, p in state.positions.items()
+                if t in got or p.position
+            }
             assert got == want
 
     @invariant()
@@ -223,6 +251,12 @@ class EngineMachine(RuleBasedStateMachine):
                 if not f.is_taker:  # makers trade at their own limit, never better
                     assert f.price == self.e.order(a, f.order_id).price or f.order_id in self.amended
 
-EngineMachine.TestCase.settings = settings(max_examples=120, stateful_step_count=40, deadline=None,
-                                           derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+EngineMachine.TestCase.settings = settings(
+    max_examples=120,
+    stateful_step_count=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 TestEngineInvariants = EngineMachine.TestCase

@@ -134,8 +134,10 @@ def test_external_book_follows_the_stream_through_account_activity() -> None:
     ts = 0
 
     def stream_book() -> tuple[tuple[Level, ...], tuple[Level, ...]]:
-        return (tuple(sorted(((p, s) for p, s in yes.items() if s), reverse=True)),
-                tuple(sorted(((p, s) for p, s in no.items() if s), reverse=True)))
+        return (
+            tuple(sorted(((p, s) for p, s in yes.items() if s), reverse=True)),
+            tuple(sorted(((p, s) for p, s in no.items() if s), reverse=True)),
+        )
 
     for step in range(3_000):
         ts += rng.randint(0, 40)
@@ -160,11 +162,28 @@ def test_external_book_follows_the_stream_through_account_activity() -> None:
             side = rng.choice(("bid", "ask"))
             price = Price(rng.randrange(30, 71) * 100)
             tif = rng.choice(("good_till_canceled", "immediate_or_cancel"))
-            e.submit(acct, OrderIntent(f"s{step}", "T", side, price, rng.randint(1, 2_000),  # type: ignore[arg-type]
-                                       time_in_force=tif))  # type: ignore[arg-type]
+            e.submit(
+                acct,
+                OrderIntent(
+                    f"s{step}",
+                    "T",
+                    side,  # type: ignore[arg-type]
+                    price,
+                    rng.randint(1, 2_000),  # type: ignore[arg-type]
+                    time_in_force=tif,  # type: ignore[arg-type]
+                ),
+            )
         else:
-            e.apply_trade(Trade(f"t{step}", "T", Price(rng.randrange(20, 80) * 100), Count(rng.randint(1, 3_000)),
-                                rng.choice(("bid", "ask")), ts))
+            e.apply_trade(
+                Trade(
+                    f"t{step}",
+                    "T",
+                    Price(rng.randrange(20, 80) * 100),
+                    Count(rng.randint(1, 3_000)),
+                    rng.choice(("bid", "ask")),
+                    ts,
+                )
+            )
         assert e.external_book("T") == stream_book()
 
 
@@ -187,12 +206,28 @@ def test_book_events_rebuild_the_combined_book() -> None:
             side = rng.choice(("yes", "no"))
             e.apply_delta("T", side, rng.randrange(30, 60) * 100, rng.randint(-400, 600))  # type: ignore[arg-type]
         elif r < 0.75:
-            e.submit(rng.choice(("a", "b")), OrderIntent(
-                f"s{step}", "T", rng.choice(("bid", "ask")), rng.randrange(35, 66) * 100,  # type: ignore[arg-type]
-                rng.randint(1, 800), time_in_force=rng.choice(("good_till_canceled", "immediate_or_cancel"))))  # type: ignore[arg-type]
+            e.submit(
+                rng.choice(("a", "b")),
+                OrderIntent(
+                    f"s{step}",
+                    "T",
+                    rng.choice(("bid", "ask")),
+                    rng.randrange(35, 66) * 100,  # type: ignore[arg-type]
+                    rng.randint(1, 800),  # type: ignore[arg-type]
+                    time_in_force=rng.choice(("good_till_canceled", "immediate_or_cancel")),
+                ),
+            )
         elif r < 0.9:
-            e.apply_trade(Trade(f"t{step}", "T", Price(rng.randrange(35, 66) * 100), Count(rng.randint(1, 600)),
-                                rng.choice(("bid", "ask")), 0))
+            e.apply_trade(
+                Trade(
+                    f"t{step}",
+                    "T",
+                    Price(rng.randrange(35, 66) * 100),
+                    Count(rng.randint(1, 600)),
+                    rng.choice(("bid", "ask")),
+                    0,
+                )
+            )
         else:
             for acct in ("a", "b"):
                 live = e.orders(acct, status=OrderStatus.RESTING)
@@ -207,7 +242,8 @@ def test_book_events_rebuild_the_combined_book() -> None:
             assert levels[key] >= 0
     book = e.book("T")
     assert {k: v for k, v in levels.items() if v} == (
-        {("yes", p): s for p, s in book.yes_bids} | {("no", p): s for p, s in book.no_bids})
+        {("yes", p): s for p, s in book.yes_bids} | {("no", p): s for p, s in book.no_bids}
+    )
 
 
 def test_trades_caused_by_accounts_are_published(eng: MatchingEngine) -> None:
@@ -217,7 +253,9 @@ def test_trades_caused_by_accounts_are_published(eng: MatchingEngine) -> None:
     eng.apply_trade(sell_trade("0.40", "1", 1))
     prints = [ev for ev in log.events if isinstance(ev, TradePrinted)]
     assert [(p.external, p.trade.price, p.trade.count, p.trade.taker_side) for p in prints] == [
-        (False, P("0.45"), C("3"), "bid"), (True, P("0.40"), C("1"), "ask")]
+        (False, P("0.45"), C("3"), "bid"),
+        (True, P("0.40"), C("1"), "ask"),
+    ]
     assert ONE_DOLLAR - P("0.55") == P("0.45")
 
 

@@ -36,8 +36,9 @@ def _paper_markouts() -> ModuleType:
 
 def _kalashi(home: Path, *args: str) -> str:
     env = {**os.environ, "KALASHI_HOME": str(home)}
-    done = subprocess.run([sys.executable, "-m", "kalashi_cli", *args], capture_output=True, env=env,
-                          timeout=900, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "kalashi_cli", *args], capture_output=True, env=env, timeout=900, check=True
+    )
     return done.stdout.decode()
 
 

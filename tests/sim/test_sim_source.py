@@ -20,8 +20,10 @@ def test_bare_sim_means_the_defaults() -> None:
     assert isinstance(src, MarketSource)
 
 
-@pytest.mark.parametrize("spec", ["sim:seed=1,markets=5000,step=2", " sim:markets=300 ", "sim:step=9,seed=4",
-                                  "sim:", "sim:seed=2,forecast=35"])
+@pytest.mark.parametrize(
+    "spec",
+    ["sim:seed=1,markets=5000,step=2", " sim:markets=300 ", "sim:step=9,seed=4", "sim:", "sim:seed=2,forecast=35"],
+)
 def test_descriptor_round_trip(spec: str) -> None:
     src = parse_sim_spec(spec)
     again = parse_sim_spec(src.describe())
@@ -69,17 +71,20 @@ def test_the_arbitrage_knob_comes_from_the_descriptor_or_the_profile() -> None:
         parse_profile("sim:\n  arbitrage_share: 1.5\n")
 
 
-@pytest.mark.parametrize(("spec", "words"), [
-    ("sim:seed=1,marketz=5", ["marketz", "seed, markets, step, forecast"]),
-    ("sim:seed=x", ["seed", "whole number"]),
-    ("sim:seed=1,seed=2", ["seed", "twice"]),
-    ("sim:markets=0", ["markets", "out of range"]),
-    ("sim:step=-1", ["step", "out of range"]),
-    ("sim:seed", ["seed", "key=value"]),
-    ("sim:forecast=101", ["forecast", "out of range"]),
-    ("sim:arbitrage=101", ["arbitrage", "out of range"]),
-    ("simulator", ["not a sim source descriptor"]),
-])
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("sim:seed=1,marketz=5", ["marketz", "seed, markets, step, forecast"]),
+        ("sim:seed=x", ["seed", "whole number"]),
+        ("sim:seed=1,seed=2", ["seed", "twice"]),
+        ("sim:markets=0", ["markets", "out of range"]),
+        ("sim:step=-1", ["step", "out of range"]),
+        ("sim:seed", ["seed", "key=value"]),
+        ("sim:forecast=101", ["forecast", "out of range"]),
+        ("sim:arbitrage=101", ["arbitrage", "out of range"]),
+        ("simulator", ["not a sim source descriptor"]),
+    ],
+)
 def test_bad_descriptors_name_the_key_and_the_valid_ones(spec: str, words: list[str]) -> None:
     with pytest.raises(UsageError) as err:
         parse_sim_spec(spec)
@@ -131,9 +136,11 @@ def test_a_later_stage_rebuilds_the_same_books_from_the_descriptor() -> None:
 
 
 def test_importing_the_source_is_cheap() -> None:
-    code = ("import sys, kalashi_cli.sim.source as s\n"
-            "print('kalashi_cli.sim.universe' in sys.modules, 'numpy' in sys.modules)\n"
-            "s.parse_sim_spec('sim:markets=10')\n"
-            "print('kalashi_cli.sim.universe' in sys.modules)\n")
+    code = (
+        "import sys, kalashi_cli.sim.source as s\n"
+        "print('kalashi_cli.sim.universe' in sys.modules, 'numpy' in sys.modules)\n"
+        "s.parse_sim_spec('sim:markets=10')\n"
+        "print('kalashi_cli.sim.universe' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["False", "False", "False"]

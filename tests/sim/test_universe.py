@@ -146,8 +146,15 @@ def test_scales_to_twenty_thousand_markets() -> None:
     ms = u.markets_at(3)
     assert len(ms) == 20_000
     assert len({m.ticker for m in ms}) == 20_000
-    assert {m.category for m in ms} == {"Elections", "Politics", "Crypto", "Financials", "Sports", "Economics",
-                                       "Climate and Weather"}
+    assert {m.category for m in ms} == {
+        "Elections",
+        "Politics",
+        "Crypto",
+        "Financials",
+        "Sports",
+        "Economics",
+        "Climate and Weather",
+    }
 
 
 def test_tickers_are_stable_and_never_reused_across_generations(uni: SimUniverse, walk: dict) -> None:
@@ -169,8 +176,11 @@ def test_every_category_shape_fee_type_and_grid_is_present(walk: dict) -> None:
     me = [e for e in events if e.shape == "me"]
     assert any(e.exhaustive for e in me) and any(not e.exhaustive for e in me)
     assert any(e.shape == "brackets" and e.exhaustive for e in events)
-    assert {m.fee_type for m in markets} >= {"quadratic", "quadratic_with_maker_fees",
-                                             "quadratic_with_combo_maker_fees"}
+    assert {m.fee_type for m in markets} >= {
+        "quadratic",
+        "quadratic_with_maker_fees",
+        "quadratic_with_combo_maker_fees",
+    }
     assert any(m.fee_multiplier != 10_000 for m in markets)
     steps = {tuple(b.step for b in m.price_ranges) for m in markets}
     assert steps == {(100,), (10,), (10, 100, 10)}  # cent, deci-cent, tapered
@@ -365,8 +375,12 @@ def test_dislocations_create_fee_positive_arbitrage_that_heals(armed: SimUnivers
     assert seen["no_basket"] and seen["yes_basket"] and seen["ladder"]
     assert natural <= 0.001 * event_steps  # outside dislocations arbitrage is (almost) absent
     # healed: once a dislocation ends its event is fair again
-    ended = [d for s in STEPS for d in uni.dislocations_at(s) if d.end_step == s + 1 and d.end_step in walk
-             and d.kind in ARBITRAGE_KINDS]
+    ended = [
+        d
+        for s in STEPS
+        for d in uni.dislocations_at(s)
+        if d.end_step == s + 1 and d.end_step in walk and d.kind in ARBITRAGE_KINDS
+    ]
     assert ended
     for d in ended:
         markets, events = walk[d.end_step]
@@ -376,7 +390,8 @@ def test_dislocations_create_fee_positive_arbitrage_that_heals(armed: SimUnivers
 
 
 def test_arbitrage_is_rare_and_thin_by_default_and_the_knob_changes_nothing_else(
-        uni: SimUniverse, walk: dict, armed: SimUniverse) -> None:
+    uni: SimUniverse, walk: dict, armed: SimUniverse
+) -> None:
     """Real captures show no fee-positive arbitrage in 456 event snapshots (bench/arb_real.py):
     by default the sim shows one in well under 1 in 1 000 event-steps, with 1-10 contracts left."""
     event_steps = sum(len(walk[s][1]) for s in STEPS)
@@ -386,8 +401,9 @@ def test_arbitrage_is_rare_and_thin_by_default_and_the_knob_changes_nothing_else
     assert len(armed_arb) >= 10 * max(1, len(default))  # the same draws; the default keeps 1 in 20
     assert {(s, d.event_ticker) for s, d in default} <= {(s, d.event_ticker) for s, d in armed_arb}
     for s in STEPS[::10]:  # value and wide dislocations (what informed flow trades on) are the knob's business not
-        assert ([d for d in uni.dislocations_at(s) if d.kind not in ARBITRAGE_KINDS]
-                == [d for d in armed.dislocations_at(s) if d.kind not in ARBITRAGE_KINDS])
+        assert [d for d in uni.dislocations_at(s) if d.kind not in ARBITRAGE_KINDS] == [
+            d for d in armed.dislocations_at(s) if d.kind not in ARBITRAGE_KINDS
+        ]
     sizes = []
     for s in STEPS:
         for d in armed.dislocations_at(s):

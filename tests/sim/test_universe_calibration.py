@@ -83,8 +83,12 @@ def test_volume_tick_structures_and_fees(sim: dict[str, Any]) -> None:
     assert structures["deci_cent"] > 0
     fees = sim["fee_types"]
     assert fees["quadratic x1"] / sum(fees.values()) > 0.7
-    assert {"quadratic_with_maker_fees x0.5", "quadratic_with_maker_fees x1", "quadratic x0.5",
-            "quadratic_with_combo_maker_fees x1"} <= set(fees)
+    assert {
+        "quadratic_with_maker_fees x0.5",
+        "quadratic_with_maker_fees x1",
+        "quadratic x0.5",
+        "quadratic_with_combo_maker_fees x1",
+    } <= set(fees)
 
 
 def test_documented_real_measurements_still_hold() -> None:

@@ -132,15 +132,33 @@ class Sim:
         self.server.stop()
 
 
-def start_sim(keys: list[DemoKey], *, markets: int = MARKETS, faults: FaultConfig | None = None,
-              rate_limits: bool = False, tier: str = "prestige", balance: Money | None = None,
-              ws_ping_interval: float = 10.0, seed: int = 0, start_step: int = 0, **config: Any) -> Sim:
+def start_sim(
+    keys: list[DemoKey],
+    *,
+    markets: int = MARKETS,
+    faults: FaultConfig | None = None,
+    rate_limits: bool = False,
+    tier: str = "prestige",
+    balance: Money | None = None,
+    ws_ping_interval: float = 10.0,
+    seed: int = 0,
+    start_step: int = 0,
+    **config: Any,
+) -> Sim:
     ring = KeyRing()
     for k in keys:
         ring.add_pem_file(k.key_id, k.public_key_path)
-    cfg = ExchangeConfig(seed=seed, markets=markets, start_step=start_step, speed=0, rate_limits=rate_limits, tier=TIERS[tier],
-                         ws_ping_interval=ws_ping_interval,
-                         **({"balance": balance} if balance is not None else {}), **config)
+    cfg = ExchangeConfig(
+        seed=seed,
+        markets=markets,
+        start_step=start_step,
+        speed=0,
+        rate_limits=rate_limits,
+        tier=TIERS[tier],
+        ws_ping_interval=ws_ping_interval,
+        **({"balance": balance} if balance is not None else {}),
+        **config,
+    )
     x = SimExchange(cfg, ring, Faults(faults))
     return Sim(SimExchangeServer(x, port=0).start(), keys[0])
 
@@ -209,9 +227,23 @@ def sim_exchange_process(tmp_path: Path, *args: str) -> Iterator[dict[str, Any]]
     """
     env = {**os.environ, "KALASHI_HOME": str(tmp_path / "sim-home")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kalashi_cli", "sim-exchange", "--port", "0", "--demo-keys", str(tmp_path / "keys"),
-         *args, "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "kalashi_cli",
+            "sim-exchange",
+            "--port",
+            "0",
+            "--demo-keys",
+            str(tmp_path / "keys"),
+            *args,
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         yield read_ready_line(proc)
     finally:

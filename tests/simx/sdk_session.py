@@ -88,12 +88,12 @@ def _market_data(call: Callable[..., Any]) -> None:
     call("get_multivariate_event_collection", collection_ticker=combos[0].event_ticker)
     now = int(time.time())
     window = {"start_ts": now - 3 * 3600, "end_ts": now}
-    candles = call("get_market_candlesticks", series_ticker=series, ticker=m.ticker, period_interval=1,
-                   **window).candlesticks
+    candles = call(
+        "get_market_candlesticks", series_ticker=series, ticker=m.ticker, period_interval=1, **window
+    ).candlesticks
     assert candles, "the market has candles"
     call("batch_get_market_candlesticks", market_tickers=m.ticker, period_interval=60, **window)
-    call("get_market_candlesticks_by_event", ticker=m.event_ticker, series_ticker=series, period_interval=60,
-         **window)
+    call("get_market_candlesticks_by_event", ticker=m.event_ticker, series_ticker=series, period_interval=60, **window)
     call("get_historical_cutoff")
     old = call("get_historical_markets", limit=5).markets
     assert old, "the test settles a market before the session"
@@ -109,12 +109,22 @@ def _portfolio_and_orders(call: Callable[..., Any]) -> None:
     call("get_fills_historical")
     call("get_historical_orders")
     call("get_historical_positions")
-    m = next(x for x in call("get_markets", status="open", limit=200, mve_filter="exclude").markets
-             if x.yes_bid_dollars != "0.0000" and x.yes_ask_dollars != "1.0000")
+    m = next(
+        x
+        for x in call("get_markets", status="open", limit=200, mve_filter="exclude").markets
+        if x.yes_bid_dollars != "0.0000" and x.yes_ask_dollars != "1.0000"
+    )
     bid, ask = m.yes_bid_dollars, m.yes_ask_dollars
-    rest = call("create_order_v2", ticker=m.ticker, side="bid", price=bid, count="3",
-                client_order_id=str(uuid.uuid4()), time_in_force="good_till_canceled",
-                self_trade_prevention_type="maker")
+    rest = call(
+        "create_order_v2",
+        ticker=m.ticker,
+        side="bid",
+        price=bid,
+        count="3",
+        client_order_id=str(uuid.uuid4()),
+        time_in_force="good_till_canceled",
+        self_trade_prevention_type="maker",
+    )
     oid = rest.order_id
     uuid.UUID(oid)
     call("get_order", order_id=oid)
@@ -125,14 +135,37 @@ def _portfolio_and_orders(call: Callable[..., Any]) -> None:
     call("amend_order_v2", order_id=oid, ticker=m.ticker, side="bid", price=bid, count="4")
     call("decrease_order_v2", order_id=oid, reduce_by="1")
     call("cancel_order_v2", order_id=oid)
-    batch = call("batch_create_orders_v2", orders=[
-        {"ticker": m.ticker, "side": "bid", "price": bid, "count": "1", "time_in_force": "good_till_canceled",
-         "self_trade_prevention_type": "maker"},
-        {"ticker": m.ticker, "side": "bid", "price": bid, "count": "2", "time_in_force": "good_till_canceled",
-         "self_trade_prevention_type": "maker"}]).orders
+    batch = call(
+        "batch_create_orders_v2",
+        orders=[
+            {
+                "ticker": m.ticker,
+                "side": "bid",
+                "price": bid,
+                "count": "1",
+                "time_in_force": "good_till_canceled",
+                "self_trade_prevention_type": "maker",
+            },
+            {
+                "ticker": m.ticker,
+                "side": "bid",
+                "price": bid,
+                "count": "2",
+                "time_in_force": "good_till_canceled",
+                "self_trade_prevention_type": "maker",
+            },
+        ],
+    ).orders
     call("batch_cancel_orders_v2", orders=[{"order_id": batch[0].order_id}])
-    take = call("create_order_v2", ticker=m.ticker, side="bid", price=ask, count="1",
-                time_in_force="immediate_or_cancel", self_trade_prevention_type="taker_at_cross")
+    take = call(
+        "create_order_v2",
+        ticker=m.ticker,
+        side="bid",
+        price=ask,
+        count="1",
+        time_in_force="immediate_or_cancel",
+        self_trade_prevention_type="taker_at_cross",
+    )
     assert take.fill_count == "1.00", take
     fills = call("get_fills", ticker=m.ticker).fills
     assert fills and all(uuid.UUID(f.fill_id) for f in fills)

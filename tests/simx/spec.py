@@ -120,6 +120,7 @@ def _validate(schema: Json, defs: Json, body: Any) -> None:
 
 def _check_datetimes(body: Any, schema: Json, defs: Json) -> None:
     """Every string the schema calls date-time parses as RFC 3339 (formats are not asserted by jsonschema)."""
+
     def walk(value: Any, sch: Any) -> None:
         if not isinstance(sch, dict):
             return
@@ -154,9 +155,11 @@ def validate_ws(message: str, frame: Any) -> None:
     doc = asyncapi()
     payload = doc["components"]["messages"][message]["payload"]
     schemas = doc["components"]["schemas"]
-    root = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$ref": payload["$ref"].replace("#/components/schemas/", "#/$defs/"),
-            "$defs": _ws_defs(json.dumps(schemas))}
+    root = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": payload["$ref"].replace("#/components/schemas/", "#/$defs/"),
+        "$defs": _ws_defs(json.dumps(schemas)),
+    }
     jsonschema.Draft202012Validator(root).validate(frame)
 
 

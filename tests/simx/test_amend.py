@@ -21,8 +21,9 @@ def test_amend_re_prices_under_a_new_client_order_id_and_decrease_keeps_the_orde
     assert low is not None and lower is not None and lower < low
     b = KalshiBroker("demo", custom_env(sim.url), credentials(sim.key), timeout=5.0)
     try:
-        ack = b.submit(OrderIntent("mm-q1", m.ticker, "bid", low, Count(5 * C), time_in_force="good_till_canceled",
-                                   post_only=True))
+        ack = b.submit(
+            OrderIntent("mm-q1", m.ticker, "bid", low, Count(5 * C), time_in_force="good_till_canceled", post_only=True)
+        )
         assert ack.remaining_count == 5 * C
         (placed,) = [x for x in b.orders(ticker=m.ticker) if x.order_id == ack.order_id]
         amended = b.amend(placed, price=lower, count=Count(5 * C), client_order_id="mm-q1-a")

@@ -1,4 +1,4 @@
-""""API calls per iteration" counts the broker's calls too: orders, cancels, reconciliation, polls.
+""" "API calls per iteration" counts the broker's calls too: orders, cancels, reconciliation, polls.
 
 Kalshi bills the market-data source and the broker of one key to one budget, so the figure in
 iteration records, the journal and ``metrics`` must be both together. Checked against our own

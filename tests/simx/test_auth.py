@@ -25,8 +25,15 @@ from .conftest import Sim, run, write_private_key
 BALANCE = "/trade-api/v2/portfolio/balance"
 
 
-def _headers(key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey, key_id: str, message_path: str, *,
-             method: str = "GET", ts: str | None = None, pss_salt: int | None = None) -> dict[str, str]:
+def _headers(
+    key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey,
+    key_id: str,
+    message_path: str,
+    *,
+    method: str = "GET",
+    ts: str | None = None,
+    pss_salt: int | None = None,
+) -> dict[str, str]:
     ts = ts or str(time.time_ns() // 1_000_000)
     msg = f"{ts}{method}{message_path}".encode()
     if isinstance(key, ed25519.Ed25519PrivateKey):
@@ -34,8 +41,11 @@ def _headers(key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey, key_id: str, me
     else:
         salt = padding.PSS.DIGEST_LENGTH if pss_salt is None else pss_salt
         sig = key.sign(msg, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=salt), hashes.SHA256())
-    return {"KALSHI-ACCESS-KEY": key_id, "KALSHI-ACCESS-TIMESTAMP": ts,
-            "KALSHI-ACCESS-SIGNATURE": base64.b64encode(sig).decode()}
+    return {
+        "KALSHI-ACCESS-KEY": key_id,
+        "KALSHI-ACCESS-TIMESTAMP": ts,
+        "KALSHI-ACCESS-SIGNATURE": base64.b64encode(sig).decode(),
+    }
 
 
 def _key(k: DemoKey) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
@@ -59,8 +69,20 @@ def test_rsa_pkcs8_private_key_signs_like_pkcs1(shared_sim: Sim, demo_key: DemoK
         assert c.get("portfolio/balance").status_code == 200
 
 
-@pytest.mark.parametrize("case", ["wrong_key", "unknown_id", "seconds", "query_signed", "pkcs1v15",
-                                  "wrong_method", "no_prefix", "bad_base64", "stale"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "wrong_key",
+        "unknown_id",
+        "seconds",
+        "query_signed",
+        "pkcs1v15",
+        "wrong_method",
+        "no_prefix",
+        "bad_base64",
+        "stale",
+    ],
+)
 def test_bad_signatures_get_kalshis_401(shared_sim: Sim, demo_key: DemoKey, case: str) -> None:
     key = _key(demo_key)
     kid = demo_key.key_id
@@ -77,8 +99,11 @@ def test_bad_signatures_get_kalshis_401(shared_sim: Sim, demo_key: DemoKey, case
         assert isinstance(key, rsa.RSAPrivateKey)
         ts = str(time.time_ns() // 1_000_000)
         sig = key.sign(f"{ts}GET{BALANCE}".encode(), padding.PKCS1v15(), hashes.SHA256())
-        h = {"KALSHI-ACCESS-KEY": kid, "KALSHI-ACCESS-TIMESTAMP": ts,
-             "KALSHI-ACCESS-SIGNATURE": base64.b64encode(sig).decode()}
+        h = {
+            "KALSHI-ACCESS-KEY": kid,
+            "KALSHI-ACCESS-TIMESTAMP": ts,
+            "KALSHI-ACCESS-SIGNATURE": base64.b64encode(sig).decode(),
+        }
     elif case == "wrong_method":
         h = _headers(key, kid, BALANCE, method="POST")
     elif case == "no_prefix":  # the signed path includes /trade-api/v2 (trap 1)
@@ -95,14 +120,21 @@ def test_bad_signatures_get_kalshis_401(shared_sim: Sim, demo_key: DemoKey, case
 
 
 def test_the_signed_path_without_query_is_accepted(shared_sim: Sim, demo_key: DemoKey) -> None:
-    r = shared_sim.anon.get("portfolio/orders?limit=5&status=resting",
-                     headers=_headers(_key(demo_key), demo_key.key_id, "/trade-api/v2/portfolio/orders"))
+    r = shared_sim.anon.get(
+        "portfolio/orders?limit=5&status=resting",
+        headers=_headers(_key(demo_key), demo_key.key_id, "/trade-api/v2/portfolio/orders"),
+    )
     assert r.status_code == 200
 
 
 def test_private_endpoints_need_auth_public_ones_do_not(shared_sim: Sim) -> None:
-    for path in ("portfolio/balance", "portfolio/orders", "portfolio/fills", "account/limits",
-                 "portfolio/order_groups"):
+    for path in (
+        "portfolio/balance",
+        "portfolio/orders",
+        "portfolio/fills",
+        "account/limits",
+        "portfolio/order_groups",
+    ):
         assert shared_sim.anon.get(path).status_code == 401
     r = shared_sim.anon.post("portfolio/events/orders", json={})
     assert r.status_code == 401  # authentication comes before reading the body

@@ -22,8 +22,9 @@ def _tape(sim: Sim, ticker: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     cursor = ""
     while True:
-        body = sim.anon.get("markets/trades", params={"ticker": ticker, "limit": 1000,
-                                                      **({"cursor": cursor} if cursor else {})}).json()
+        body = sim.anon.get(
+            "markets/trades", params={"ticker": ticker, "limit": 1000, **({"cursor": cursor} if cursor else {})}
+        ).json()
         out += body["trades"]
         cursor = body["cursor"]
         if not cursor:
@@ -46,16 +47,26 @@ def test_minute_candles_agree_with_the_tape(sim: Sim) -> None:
     series = sim.call(lambda: sim.exchange.driver.markets[ticker].series_ticker)
     # one of our own orders trades too: it is on the tape and in the candles like any print
     ask = m["yes_ask_dollars"]
-    r = sim.http.post("portfolio/events/orders", json={
-        "ticker": ticker, "side": "bid", "price": ask, "count": "1", "time_in_force": "immediate_or_cancel",
-        "self_trade_prevention_type": "taker_at_cross"})
+    r = sim.http.post(
+        "portfolio/events/orders",
+        json={
+            "ticker": ticker,
+            "side": "bid",
+            "price": ask,
+            "count": "1",
+            "time_in_force": "immediate_or_cancel",
+            "self_trade_prevention_type": "taker_at_cross",
+        },
+    )
     assert r.status_code == 201, r.text
     tape = _tape(sim, ticker)
     assert len(tape) >= 3
     now = sim.call(lambda: sim.exchange.now_ms()) // 1000
     start = int(min(_ts(t["created_time"]) for t in tape)) - 120
-    r = sim.anon.get(f"series/{series}/markets/{ticker}/candlesticks",
-                     params={"start_ts": start, "end_ts": now, "period_interval": 1})
+    r = sim.anon.get(
+        f"series/{series}/markets/{ticker}/candlesticks",
+        params={"start_ts": start, "end_ts": now, "period_interval": 1},
+    )
     assert r.status_code == 200, r.text
     candles = r.json()["candlesticks"]
     by_end = {c["end_period_ts"]: c for c in candles}
@@ -91,28 +102,35 @@ def test_hour_candles_and_the_batch_and_event_endpoints_sum_the_minutes(sim: Sim
     rec = sim.call(lambda: sim.exchange.driver.markets[ticker])
     now = sim.call(lambda: sim.exchange.now_ms()) // 1000
     q = {"start_ts": now - 7200, "end_ts": now}
-    minutes = sim.anon.get(f"series/{rec.series_ticker}/markets/{ticker}/candlesticks",
-                           params={**q, "period_interval": 1}).json()["candlesticks"]
-    hours = sim.anon.get("markets/candlesticks",
-                         params={**q, "period_interval": 60, "market_tickers": ticker}).json()["markets"]
+    minutes = sim.anon.get(
+        f"series/{rec.series_ticker}/markets/{ticker}/candlesticks", params={**q, "period_interval": 1}
+    ).json()["candlesticks"]
+    hours = sim.anon.get("markets/candlesticks", params={**q, "period_interval": 60, "market_tickers": ticker}).json()[
+        "markets"
+    ]
     assert [h["market_ticker"] for h in hours] == [ticker]
     assert sum(Decimal(c["volume_fp"]) for c in hours[0]["candlesticks"]) == sum(
-        Decimal(c["volume_fp"]) for c in minutes)
+        Decimal(c["volume_fp"]) for c in minutes
+    )
     assert all(c["end_period_ts"] % 3600 == 0 for c in hours[0]["candlesticks"])
-    event = sim.anon.get(f"series/{rec.series_ticker}/events/{rec.event_ticker}/candlesticks",
-                         params={**q, "period_interval": 60}).json()
+    event = sim.anon.get(
+        f"series/{rec.series_ticker}/events/{rec.event_ticker}/candlesticks", params={**q, "period_interval": 60}
+    ).json()
     assert ticker in event["market_tickers"] and event["adjusted_end_ts"] == now
     i = event["market_tickers"].index(ticker)
     assert event["market_candlesticks"][i] == hours[0]["candlesticks"]
 
 
-@pytest.mark.parametrize("params,needle", [
-    ({"end_ts": 10, "period_interval": 1}, "start_ts and end_ts are required"),
-    ({"start_ts": 20, "end_ts": 10, "period_interval": 1}, "after end_ts"),
-    ({"start_ts": 0, "end_ts": 10, "period_interval": 5}, "period_interval must be 1, 60 or 1440"),
-    ({"start_ts": 0, "end_ts": 10**9, "period_interval": 1}, "more than 10000 candles"),
-    ({"start_ts": "x", "end_ts": 10, "period_interval": 1}, "start_ts must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "params,needle",
+    [
+        ({"end_ts": 10, "period_interval": 1}, "start_ts and end_ts are required"),
+        ({"start_ts": 20, "end_ts": 10, "period_interval": 1}, "after end_ts"),
+        ({"start_ts": 0, "end_ts": 10, "period_interval": 5}, "period_interval must be 1, 60 or 1440"),
+        ({"start_ts": 0, "end_ts": 10**9, "period_interval": 1}, "more than 10000 candles"),
+        ({"start_ts": "x", "end_ts": 10, "period_interval": 1}, "start_ts must be a whole number"),
+    ],
+)
 def test_candle_parameters_are_strict(shared_sim: Sim, params: dict[str, Any], needle: str) -> None:
     m = shared_sim.active_market()
     r = shared_sim.anon.get(f"series/{m.series_ticker}/markets/{m.ticker}/candlesticks", params=params)
@@ -121,8 +139,9 @@ def test_candle_parameters_are_strict(shared_sim: Sim, params: dict[str, Any], n
 
 def test_a_market_in_another_series_is_not_found(shared_sim: Sim) -> None:
     m = shared_sim.active_market()
-    r = shared_sim.anon.get(f"series/NOPE/markets/{m.ticker}/candlesticks",
-                            params={"start_ts": 0, "end_ts": 10, "period_interval": 1440})
+    r = shared_sim.anon.get(
+        f"series/NOPE/markets/{m.ticker}/candlesticks", params={"start_ts": 0, "end_ts": 10, "period_interval": 1440}
+    )
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     assert fmt_price(Price(0)) == "0.0000"
 
@@ -132,9 +151,17 @@ def test_the_quotes_candles_record_are_the_engine_books_top(sim: Sim) -> None:
     from kalashi_cli.money import ONE_DOLLAR
 
     m = sim.active_market()
-    r = sim.http.post("portfolio/events/orders", json={
-        "ticker": m.ticker, "side": "bid", "price": fmt_price(m.yes_ask or Price(9900)), "count": "3",
-        "time_in_force": "immediate_or_cancel", "self_trade_prevention_type": "taker_at_cross"})
+    r = sim.http.post(
+        "portfolio/events/orders",
+        json={
+            "ticker": m.ticker,
+            "side": "bid",
+            "price": fmt_price(m.yes_ask or Price(9900)),
+            "count": "3",
+            "time_in_force": "immediate_or_cancel",
+            "self_trade_prevention_type": "taker_at_cross",
+        },
+    )
     assert r.status_code == 201
     for _ in range(3):
         sim.step(7)

@@ -16,15 +16,18 @@ def _run(*args: str) -> tuple[int, str]:
     return res.exit_code, res.stderr
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--host", "0.0.0.0"], "loopback only"),
-    (["--add-key", "no-equals-sign"], "KEY_ID=path"),
-    (["--add-key", "k=/no/such/key.pem"], "cannot read"),
-    (["--tier", "platinum"], "unknown API usage tier"),
-    (["--balance", "lots"], "--balance"),
-    (["--lose-mode", "sometimes"], "--lose-mode"),
-    (["--error-rate", "2"], "2"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--host", "0.0.0.0"], "loopback only"),
+        (["--add-key", "no-equals-sign"], "KEY_ID=path"),
+        (["--add-key", "k=/no/such/key.pem"], "cannot read"),
+        (["--tier", "platinum"], "unknown API usage tier"),
+        (["--balance", "lots"], "--balance"),
+        (["--lose-mode", "sometimes"], "--lose-mode"),
+        (["--error-rate", "2"], "2"),
+    ],
+)
 def test_bad_options_are_usage_errors(args: list[str], needle: str) -> None:
     code, err = _run("--port", "0", *args)
     assert code == 2, err
@@ -52,10 +55,26 @@ def test_verbose_logs_requests_and_steps(tmp_path: Path) -> None:
     from .conftest import read_ready_line
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kalashi_cli", "sim-exchange", "--port", "0", "--markets", "50", "--seed", "2",
-         "--speed", "50", "-v"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "KALASHI_HOME": str(tmp_path / "home")})
+        [
+            sys.executable,
+            "-m",
+            "kalashi_cli",
+            "sim-exchange",
+            "--port",
+            "0",
+            "--markets",
+            "50",
+            "--seed",
+            "2",
+            "--speed",
+            "50",
+            "-v",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KALASHI_HOME": str(tmp_path / "home")},
+    )
     try:
         ready = read_ready_line(proc)
         assert httpx.get(ready["url"] + "/exchange/status", trust_env=False, timeout=10).status_code == 200

@@ -82,8 +82,13 @@ def test_an_accelerated_server_steps_on_its_own(demo_key: DemoKey) -> None:
 
 
 def test_help_and_the_ready_line_say_which_clock_is_in_force(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "kalashi_cli", "sim-exchange", "--help"], capture_output=True,
-                         text=True, timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-m", "kalashi_cli", "sim-exchange", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
     assert "--speed" in out.stdout and "wall-clock pace" in out.stdout and "--step-seconds" not in out.stdout
     with sim_exchange_process(tmp_path, "--markets", "20") as ready:
         assert ready["speed"] == 1 and "wall-clock pace" in ready["clock"]

@@ -32,27 +32,47 @@ def broker(sim: Sim) -> Iterator[KalshiBroker]:
         b.close()
 
 
-def _intent(sim: Sim, coid: str, *, tif: str = "immediate_or_cancel", resting: bool = False,
-            on_pause: bool = False) -> OrderIntent:
+def _intent(
+    sim: Sim, coid: str, *, tif: str = "immediate_or_cancel", resting: bool = False, on_pause: bool = False
+) -> OrderIntent:
     m = sim.active_market()
     price = (m.yes_bid or 100) if resting else (m.yes_ask or 9_900)
-    return OrderIntent(coid, m.ticker, "bid", price, 100, "good_till_canceled" if resting else tif,  # type: ignore[arg-type]
-                       "maker" if resting else "taker_at_cross", cancel_order_on_pause=on_pause)
+    return OrderIntent(
+        coid,
+        m.ticker,
+        "bid",
+        price,  # type: ignore[arg-type]
+        100,  # type: ignore[arg-type]
+        "good_till_canceled" if resting else tif,  # type: ignore[arg-type]
+        "maker" if resting else "taker_at_cross",
+        cancel_order_on_pause=on_pause,
+    )
 
 
 def _client(sim: Sim) -> KalshiClient:
-    return KalshiClient(sim.url, auth=KalshiAuth(sim.creds), retry=RetryPolicy(max_retries=1, base_delay=0.001),
-                        timeout=5.0)
+    return KalshiClient(
+        sim.url, auth=KalshiAuth(sim.creds), retry=RetryPolicy(max_retries=1, base_delay=0.001), timeout=5.0
+    )
 
 
 def test_fault_decisions_repeat_for_the_same_seed() -> None:
-    cfg = FaultConfig(seed=42, error_rate=0.2, drop_rate=0.1, rate_limit_storm=0.2, jitter_ms=30,
-                      lose_order_responses=0.5, ws_gap_rate=0.3)
+    cfg = FaultConfig(
+        seed=42,
+        error_rate=0.2,
+        drop_rate=0.1,
+        rate_limit_storm=0.2,
+        jitter_ms=30,
+        lose_order_responses=0.5,
+        ws_gap_rate=0.3,
+    )
 
     def draw(c: FaultConfig) -> list[Any]:
         f = Faults(c)
-        return ([f.for_request() for _ in range(300)] + [f.lose_order_response() for _ in range(50)]
-                + [f.ws_gap() for _ in range(50)])
+        return (
+            [f.for_request() for _ in range(300)]
+            + [f.lose_order_response() for _ in range(50)]
+            + [f.ws_gap() for _ in range(50)]
+        )
 
     a, b = draw(cfg), draw(cfg)
     assert a == b
@@ -83,9 +103,16 @@ def test_5xx_makes_reads_retry_and_writes_unknown(sim: Sim) -> None:
                 await c.get_exchange_status()
             assert c.counter.total == 2  # one retry
             with pytest.raises(OutcomeUnknown):
-                await c.create_order({"ticker": "X", "side": "bid", "price": "0.5", "count": "1",
-                                      "time_in_force": "immediate_or_cancel",
-                                      "self_trade_prevention_type": "taker_at_cross"})
+                await c.create_order(
+                    {
+                        "ticker": "X",
+                        "side": "bid",
+                        "price": "0.5",
+                        "count": "1",
+                        "time_in_force": "immediate_or_cancel",
+                        "self_trade_prevention_type": "taker_at_cross",
+                    }
+                )
 
     run(go())
     sim.faults(error_rate=0.0)
@@ -168,9 +195,17 @@ def test_starting_paused(demo_key: DemoKey) -> None:
         assert s.anon.get("exchange/status").json()["trading_active"] is False
         assert s.call(lambda: s.exchange.driver.trades_paused) is True
         m = s.active_market()
-        r = s.http.post("portfolio/events/orders", json={
-            "ticker": m.ticker, "side": "bid", "price": "0.0100", "count": "1",
-            "time_in_force": "good_till_canceled", "self_trade_prevention_type": "maker"})
+        r = s.http.post(
+            "portfolio/events/orders",
+            json={
+                "ticker": m.ticker,
+                "side": "bid",
+                "price": "0.0100",
+                "count": "1",
+                "time_in_force": "good_till_canceled",
+                "self_trade_prevention_type": "maker",
+            },
+        )
         assert r.status_code == 400 and r.json()["error"]["code"] == "market_inactive"
         assert s.step(2)["reports"][-1]["trades"] == 0  # nothing matches during a trading pause
     finally:

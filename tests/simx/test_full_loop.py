@@ -33,22 +33,29 @@ from .conftest import sim_exchange_process
 
 KALASHI = [sys.executable, "-m", "kalashi_cli"]
 
+
 def _fill_key(f: Any) -> tuple[Any, ...]:
     return (f.fill_id, f.order_id, f.ticker, f.side, f.price, f.count, f.fee, f.is_taker)
 
 
 @pytest.fixture
 def simulator(tmp_path: Path) -> Any:
-    with sim_exchange_process(tmp_path, "--markets", "300", "--seed", "1", "--speed", "40",
-                              "--tier", "prestige") as ready:
+    with sim_exchange_process(
+        tmp_path, "--markets", "300", "--seed", "1", "--speed", "40", "--tier", "prestige"
+    ) as ready:
         yield ready
 
 
 def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict[str, Any], tmp_path: Path) -> None:
     key = simulator["demo_key"]
     journal = tmp_path / "journal-demo.sqlite"
-    env = {**os.environ, "KALASHI_HOME": str(tmp_path / "home"), "KALASHI_EXCHANGE_URL": simulator["url"],
-           "KALSHI_API_KEY_ID": key["key_id"], "KALSHI_PRIVATE_KEY_PATH": key["private_key_path"]}
+    env = {
+        **os.environ,
+        "KALASHI_HOME": str(tmp_path / "home"),
+        "KALASHI_EXCHANGE_URL": simulator["url"],
+        "KALSHI_API_KEY_ID": key["key_id"],
+        "KALSHI_PRIVATE_KEY_PATH": key["private_key_path"],
+    }
     env.pop("KALASHI_WS_URL", None)
     env.pop("KALSHI_KEY_ENV", None)
     control = simulator["control_url"]
@@ -65,12 +72,32 @@ def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict
     # default spread quote waits for an informed seller: quote every book two ticks wide or
     # more, so that some fills come back within the run
     profile = tmp_path / "quotes.yaml"
-    profile.write_text("name: quotes\nanalyze:\n  spread:\n    min_spread: 0.02\n    adverse_selection: 0\n"
-                       "    min_edge: 0\n")
+    profile.write_text(
+        "name: quotes\nanalyze:\n  spread:\n    min_spread: 0.02\n    adverse_selection: 0\n    min_edge: 0\n"
+    )
     run = subprocess.run(
-        [*KALASHI, "run-loop", "--demo", "--source", "kalshi-demo", "--iterations", "8", "--interval", "0.5",
-         "--all-records", "--journal", str(journal), "--quiet", "--profile", str(profile)],
-        capture_output=True, text=True, env=env, timeout=120)
+        [
+            *KALASHI,
+            "run-loop",
+            "--demo",
+            "--source",
+            "kalshi-demo",
+            "--iterations",
+            "8",
+            "--interval",
+            "0.5",
+            "--all-records",
+            "--journal",
+            str(journal),
+            "--quiet",
+            "--profile",
+            str(profile),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     records = [json.loads(line) for line in run.stdout.splitlines()]
     iterations = [r for r in records if r["kind"] == "iteration"]
@@ -82,8 +109,11 @@ def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict
     # Date headers, docs/sim-exchange.md) can lag a close by minutes of market time: a market that
     # closed in between refuses the order as inactive, a race real Kalshi (1×) makes 40× rarer.
     # Any other refusal (price grid, size, balance, an expiry in the exchange's past) fails.
-    rejected = [(r["ticker"], r.get("reason")) for r in orders
-                if r["status"] == "rejected" and "[market_inactive]" not in (r.get("reason") or "")]
+    rejected = [
+        (r["ticker"], r.get("reason"))
+        for r in orders
+        if r["status"] == "rejected" and "[market_inactive]" not in (r.get("reason") or "")
+    ]
     assert not rejected, f"{len(rejected)} of {len(orders)} orders rejected, e.g. {rejected[:3]}"
     sent = [r for r in orders if r["order_id"]]
     assert sent, "the loop placed no order on the simulator"
@@ -112,8 +142,13 @@ def test_run_loop_demo_trades_on_the_simulator_over_real_sockets(simulator: dict
         assert in_journal <= sim_fills  # what the loop journaled happened, exactly so
         assert in_journal, "the loop journaled none of the simulator's fills"
 
-        rec = subprocess.run([*KALASHI, "reconcile", "--demo", "--source", "kalshi-demo", "--journal", str(journal)],
-                             capture_output=True, text=True, env=env, timeout=60)
+        rec = subprocess.run(
+            [*KALASHI, "reconcile", "--demo", "--source", "kalshi-demo", "--journal", str(journal)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert rec.returncode == 0, rec.stderr[-2000:]
         jr = Journal(journal, mode="demo", readonly=True)
         try:

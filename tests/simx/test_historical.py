@@ -32,15 +32,32 @@ def old_sim(demo_key: DemoKey) -> Iterator[Sim]:
 def test_settled_markets_fills_orders_and_trades_move_to_historical(old_sim: Sim) -> None:
     sim = old_sim
     held, settle_step, ask = settling_market(sim)
-    take = sim.http.post("portfolio/events/orders", json={
-        "ticker": held, "side": "bid", "price": ask, "count": "2", "client_order_id": "old-take",
-        "time_in_force": "immediate_or_cancel", "self_trade_prevention_type": "taker_at_cross"}).json()
+    take = sim.http.post(
+        "portfolio/events/orders",
+        json={
+            "ticker": held,
+            "side": "bid",
+            "price": ask,
+            "count": "2",
+            "client_order_id": "old-take",
+            "time_in_force": "immediate_or_cancel",
+            "self_trade_prevention_type": "taker_at_cross",
+        },
+    ).json()
     assert take["fill_count"] == "2.00"
     m = sim.active_market()
-    gone = sim.http.post("portfolio/events/orders", json={
-        "ticker": m.ticker, "side": "bid", "price": fmt_price(m.yes_bid or Price(100)), "count": "1",
-        "client_order_id": "old-cancel", "time_in_force": "good_till_canceled",
-        "self_trade_prevention_type": "maker"}).json()["order_id"]
+    gone = sim.http.post(
+        "portfolio/events/orders",
+        json={
+            "ticker": m.ticker,
+            "side": "bid",
+            "price": fmt_price(m.yes_bid or Price(100)),
+            "count": "1",
+            "client_order_id": "old-cancel",
+            "time_in_force": "good_till_canceled",
+            "self_trade_prevention_type": "maker",
+        },
+    ).json()["order_id"]
     assert sim.http.delete(f"portfolio/events/orders/{gone}").status_code == 200
     cutoff0 = sim.anon.get("historical/cutoff").json()
     assert set(cutoff0) >= {"market_settled_ts", "trades_created_ts", "orders_updated_ts"}
@@ -51,10 +68,18 @@ def test_settled_markets_fills_orders_and_trades_move_to_historical(old_sim: Sim
     assert sim.anon.get("historical/markets").json()["markets"] == []
 
     sim.step(settle_step - sim.call(lambda: sim.exchange.driver.step) + 14)  # settle, then 140 s more
-    resting = sim.http.post("portfolio/events/orders", json={
-        "ticker": sim.active_market().ticker, "side": "bid", "price": "0.0100", "count": "1",
-        "client_order_id": "still-resting", "time_in_force": "good_till_canceled",
-        "self_trade_prevention_type": "maker"})
+    resting = sim.http.post(
+        "portfolio/events/orders",
+        json={
+            "ticker": sim.active_market().ticker,
+            "side": "bid",
+            "price": "0.0100",
+            "count": "1",
+            "client_order_id": "still-resting",
+            "time_in_force": "good_till_canceled",
+            "self_trade_prevention_type": "maker",
+        },
+    )
     assert resting.status_code == 201, resting.text
 
     cutoff = sim.anon.get("historical/cutoff").json()
@@ -69,8 +94,10 @@ def test_settled_markets_fills_orders_and_trades_move_to_historical(old_sim: Sim
     assert held in {m["ticker"] for m in sim.anon.get("historical/markets").json()["markets"]}
     assert sim.anon.get(f"historical/markets/{m.ticker}").status_code == 404  # still live
     settled_at = _ts(old["settlement_ts"])
-    candles = sim.anon.get(f"historical/markets/{held}/candlesticks",
-                           params={"start_ts": settled_at - 3600, "end_ts": settled_at, "period_interval": 1})
+    candles = sim.anon.get(
+        f"historical/markets/{held}/candlesticks",
+        params={"start_ts": settled_at - 3600, "end_ts": settled_at, "period_interval": 1},
+    )
     assert candles.status_code == 200
     assert any(c["volume"] != "0.00" for c in candles.json()["candlesticks"])  # our taker trade, at least
     assert set(candles.json()["candlesticks"][0]["price"]) == {"open", "high", "low", "close", "mean", "previous"}

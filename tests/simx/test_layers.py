@@ -33,12 +33,12 @@ def _edges(name: str, tree: ast.Module, names: set[str]) -> set[str]:
                 else:
                     out.update(a.name for a in node.names if a.name in names)
             elif node.level == 0 and node.module and node.module.startswith(PACKAGE):
-                rest = node.module[len(PACKAGE):].lstrip(".")
+                rest = node.module[len(PACKAGE) :].lstrip(".")
                 out.add(rest.split(".")[0] if rest else "__init__")
         elif isinstance(node, ast.Import):
             for a in node.names:
                 if a.name.startswith(PACKAGE):
-                    rest = a.name[len(PACKAGE):].lstrip(".")
+                    rest = a.name[len(PACKAGE) :].lstrip(".")
                     out.add(rest.split(".")[0] if rest else "__init__")
     out.discard(name)
     return out & names
@@ -53,7 +53,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(n)
         for m in sorted(graph[n]):
             if state.get(m) == 1:
-                return stack[stack.index(m):] + [m]
+                return stack[stack.index(m) :] + [m]
             if m not in state and (found := visit(m)) is not None:
                 return found
         stack.pop()
@@ -90,6 +90,9 @@ def _spans(tree: ast.Module) -> list[tuple[str, str, int]]:
 @pytest.mark.parametrize("module", sorted(p.stem for p in PKG.glob("*.py")))
 def test_no_class_over_400_lines_and_no_function_over_100(module: str) -> None:
     tree = ast.parse((PKG / f"{module}.py").read_text())
-    too_big = [(kind, name, n) for kind, name, n in _spans(tree)
-               if n > (MAX_CLASS_LINES if kind == "class" else MAX_FUNCTION_LINES)]
+    too_big = [
+        (kind, name, n)
+        for kind, name, n in _spans(tree)
+        if n > (MAX_CLASS_LINES if kind == "class" else MAX_FUNCTION_LINES)
+    ]
     assert not too_big, f"{module}: {too_big}"

@@ -79,8 +79,11 @@ def test_a_batch_must_fit_the_bucket_whole() -> None:
 
 @pytest.fixture
 def frozen_sim(demo_key: DemoKey) -> Iterator[Sim]:
-    x = SimExchange(ExchangeConfig(markets=MARKETS, speed=0, tier=TIERS["basic"]), keyring_from(demo=[demo_key]),
-                    monotonic=FrozenClock())
+    x = SimExchange(
+        ExchangeConfig(markets=MARKETS, speed=0, tier=TIERS["basic"]),
+        keyring_from(demo=[demo_key]),
+        monotonic=FrozenClock(),
+    )
     s = Sim(SimExchangeServer(x, port=0).start(), demo_key)
     try:
         yield s
@@ -89,8 +92,14 @@ def frozen_sim(demo_key: DemoKey) -> Iterator[Sim]:
 
 
 def _order(ticker: str, price: str) -> dict[str, str]:
-    return {"ticker": ticker, "side": "bid", "price": price, "count": "1", "time_in_force": "good_till_canceled",
-            "self_trade_prevention_type": "maker"}
+    return {
+        "ticker": ticker,
+        "side": "bid",
+        "price": price,
+        "count": "1",
+        "time_in_force": "good_till_canceled",
+        "self_trade_prevention_type": "maker",
+    }
 
 
 def test_over_budget_requests_get_429_and_change_nothing(frozen_sim: Sim) -> None:

@@ -99,14 +99,18 @@ def _unavailable(reason: str) -> None:
 
 def find_python313() -> str | None:
     """A Python ≥ 3.13 interpreter: $KALASHI_PY313, python3.13/3.14 on PATH, or pyenv's."""
-    candidates = [os.environ.get("KALASHI_PY313") or "", shutil.which("python3.13") or "",
-                  shutil.which("python3.14") or ""]
+    candidates = [
+        os.environ.get("KALASHI_PY313") or "",
+        shutil.which("python3.13") or "",
+        shutil.which("python3.14") or "",
+    ]
     root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
     candidates += sorted(glob.glob(f"{root}/versions/3.1[3-9]*/bin/python3"), reverse=True)
     for c in candidates:
         if c and Path(c).exists():
-            out = subprocess.run([c, "-c", "import sys; print(sys.version_info >= (3, 13))"],
-                                 capture_output=True, text=True, timeout=30)
+            out = subprocess.run(
+                [c, "-c", "import sys; print(sys.version_info >= (3, 13))"], capture_output=True, text=True, timeout=30
+            )
             if out.stdout.strip() == "True":
                 return c
     return None
@@ -117,8 +121,10 @@ def sdk_python() -> Iterator[str]:
     """The python of a venv holding the pinned official SDKs (built once per machine)."""
     base = find_python313()
     if base is None:
-        _unavailable("the official Kalshi SDKs need Python >= 3.13 and none was found "
-                     "(set KALASHI_PY313, or install python3.13 from Debian or pyenv)")
+        _unavailable(
+            "the official Kalshi SDKs need Python >= 3.13 and none was found "
+            "(set KALASHI_PY313, or install python3.13 from Debian or pyenv)"
+        )
         raise AssertionError("unreachable")
     key = hashlib.sha256(("\n".join(PINS) + base).encode()).hexdigest()[:12]
     venv = Path(tempfile.gettempdir()) / f"kalashi-sdk-venv-{key}"
@@ -128,8 +134,13 @@ def sdk_python() -> Iterator[str]:
         if not (venv / ".complete").exists():
             shutil.rmtree(venv, ignore_errors=True)
             made = subprocess.run([base, "-m", "venv", str(venv)], capture_output=True, text=True, timeout=300)
-            pip = subprocess.run([str(python), "-m", "pip", "install", "-q", *PINS], capture_output=True, text=True,
-                                 timeout=900) if made.returncode == 0 else made
+            pip = (
+                subprocess.run(
+                    [str(python), "-m", "pip", "install", "-q", *PINS], capture_output=True, text=True, timeout=900
+                )
+                if made.returncode == 0
+                else made
+            )
             if pip.returncode != 0:
                 _unavailable(f"could not install {', '.join(PINS)} into a {base} venv: {pip.stderr[-800:]}")
             (venv / ".complete").write_text("\n".join(PINS) + "\n")
@@ -144,9 +155,17 @@ def sdk_sim(demo_key: DemoKey) -> Iterator[Sim]:
     sim = start_sim([demo_key], seed=2, retain_settled_s=60)
     try:
         held, settle_step, ask = settling_market(sim)
-        r = sim.http.post("portfolio/events/orders", json={
-            "ticker": held, "side": "bid", "price": ask, "count": "1", "time_in_force": "immediate_or_cancel",
-            "self_trade_prevention_type": "taker_at_cross"})
+        r = sim.http.post(
+            "portfolio/events/orders",
+            json={
+                "ticker": held,
+                "side": "bid",
+                "price": ask,
+                "count": "1",
+                "time_in_force": "immediate_or_cancel",
+                "self_trade_prevention_type": "taker_at_cross",
+            },
+        )
         assert r.status_code == 201, r.text
         sim.step(settle_step - sim.call(lambda: sim.exchange.driver.step) + 8)
         assert sim.anon.get(f"historical/markets/{held}").status_code == 200
@@ -156,9 +175,24 @@ def sdk_sim(demo_key: DemoKey) -> Iterator[Sim]:
 
 
 def _run(python: str, sim: Sim, flavour: str) -> dict[str, Any]:
-    out = subprocess.run([python, str(HERE / "sdk_session.py"), "--flavour", flavour, "--url", sim.url,
-                          "--key-id", sim.key.key_id, "--key", str(sim.key.private_key_path)],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": ""})
+    out = subprocess.run(
+        [
+            python,
+            str(HERE / "sdk_session.py"),
+            "--flavour",
+            flavour,
+            "--url",
+            sim.url,
+            "--key-id",
+            sim.key.key_id,
+            "--key",
+            str(sim.key.private_key_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
     assert out.stdout.strip(), f"no report: {out.stderr[-3000:]}"
     report: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["ok"], report.get("trace") or report
@@ -187,7 +221,7 @@ def test_the_sdk_list_names_every_route_the_simulator_serves(shared_sim: Sim) ->
         if isinstance(route, Route) and route.path.startswith(PREFIX + "/") and "{rest" not in route.path:
             for method in route.methods or ():
                 if method != "HEAD":
-                    served.add((method, route.path[len(PREFIX):]))
+                    served.add((method, route.path[len(PREFIX) :]))
     legacy = {(m, p) for m, p in served if p.startswith("/portfolio/orders") and m != "GET"}
     normalise = {"{group_id}": "{order_group_id}"}
     served_norm = set()

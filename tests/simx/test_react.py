@@ -44,8 +44,9 @@ from .conftest import Sim, credentials, sim_exchange_process, start_sim
 KALASHI = [sys.executable, "-m", "kalashi_cli"]
 
 P = load_profile("default")
-PROFILE = msgspec.structs.replace(P, analyze=msgspec.structs.replace(
-    P.analyze, spread=msgspec.structs.replace(P.analyze.spread, enabled=False)))
+PROFILE = msgspec.structs.replace(
+    P, analyze=msgspec.structs.replace(P.analyze, spread=msgspec.structs.replace(P.analyze.spread, enabled=False))
+)
 TICK = 100  # $0.01
 SIZE = 500  # 5 contracts at the injected level: the basket's size
 
@@ -75,15 +76,18 @@ def _arbitrage_free_events(sim: Sim, count: int, max_legs: int = 4) -> list[Setu
             m = recs[0].market
             if not m.mutually_exclusive or not 2 <= len(recs) <= max_legs:
                 continue
-            if any(x.engine.market_status(r.ticker) != "active" or r.market.strike_type or r.market.is_combo
-                   for r in recs):
+            if any(
+                x.engine.market_status(r.ticker) != "active" or r.market.strike_type or r.market.is_combo for r in recs
+            ):
                 continue
             n = len(recs)
             share = (10_000 // n) // TICK * TICK
             bids = [share] * n
             bids[0] = 10_000 - share * (n - 1)
             for r, bid in zip(recs, bids, strict=True):
-                x.engine.apply_snapshot(r.ticker, [(Price(bid), Count(20_000))], [(Price(10_000 - bid - 15 * TICK), Count(20_000))])
+                x.engine.apply_snapshot(
+                    r.ticker, [(Price(bid), Count(20_000))], [(Price(10_000 - bid - 15 * TICK), Count(20_000))]
+                )
             out.append(Setup(ev, [r.ticker for r in recs], bids, recs[0].ticker))
             if len(out) == count:
                 break
@@ -173,8 +177,9 @@ def react_loop(request: pytest.FixtureRequest, tmp_path: Path, demo_key: DemoKey
         def on_iteration(res: IterationResult) -> None:
             first.set()
 
-        thread = threading.Thread(target=reactor.run, kwargs={"interval": 3600, "on_iteration": on_iteration},
-                                  daemon=True)
+        thread = threading.Thread(
+            target=reactor.run, kwargs={"interval": 3600, "on_iteration": on_iteration}, daemon=True
+        )
         run = Running(reactor, loop, journal, source, broker, records, first, thread)
         started.append((run, sim))
         thread.start()
@@ -205,8 +210,11 @@ def test_an_arbitrage_is_placed_on_the_delta_that_creates_it(sim: Sim, react_loo
     setups: list[Setup] = []
     run = react_loop(sim, before=lambda: setups.extend(_arbitrage_free_events(sim, 4)))
     s = next(s for s in setups if _watched(run, s))
-    assert not [r for r in run.records if r["kind"] == "opportunity" and r["strategy"] == "arbitrage"
-                and r["event_ticker"] == s.event], "the event paid before the injected delta"
+    assert not [
+        r
+        for r in run.records
+        if r["kind"] == "opportunity" and r["strategy"] == "arbitrage" and r["event_ticker"] == s.event
+    ], "the event paid before the injected delta"
     iterations = run.loop.n
     run.reactor.wait_idle()
     before = len(run.reactor.log)
@@ -281,26 +289,65 @@ def test_run_loop_react_refuses_sources_that_cannot_push(tmp_path: Path) -> None
     recording = tmp_path / "r.jsonl"
     recording.write_text('{"t_ms": 1, "src": "meta"}\n')
     for source in ("sim", f"replay:{recording}"):
-        res = subprocess.run([*KALASHI, "run-loop", "--react", "--iterations", "1", "--source", source,
-                              "--journal", str(tmp_path / "j.sqlite")], capture_output=True, text=True, env=env,
-                             timeout=60)
+        res = subprocess.run(
+            [
+                *KALASHI,
+                "run-loop",
+                "--react",
+                "--iterations",
+                "1",
+                "--source",
+                source,
+                "--journal",
+                str(tmp_path / "j.sqlite"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert res.returncode == 2 and res.stdout == "", res.stderr
         assert "kalashi: error: --react needs a source that pushes book changes" in res.stderr
 
 
 def test_run_loop_react_against_a_sim_exchange_process(tmp_path: Path) -> None:
     """`kalashi run-loop --demo --react` over real sockets: reactions between iterations, in the records."""
-    with sim_exchange_process(tmp_path, "--markets", "300", "--seed", "2", "--speed", "50",
-                              "--tier", "prestige") as ready:
+    with sim_exchange_process(
+        tmp_path, "--markets", "300", "--seed", "2", "--speed", "50", "--tier", "prestige"
+    ) as ready:
         key = ready["demo_key"]
-        env = {**os.environ, "KALASHI_HOME": str(tmp_path / "home"), "KALASHI_EXCHANGE_URL": ready["url"],
-               "KALSHI_API_KEY_ID": key["key_id"], "KALSHI_PRIVATE_KEY_PATH": key["private_key_path"]}
+        env = {
+            **os.environ,
+            "KALASHI_HOME": str(tmp_path / "home"),
+            "KALASHI_EXCHANGE_URL": ready["url"],
+            "KALSHI_API_KEY_ID": key["key_id"],
+            "KALSHI_PRIVATE_KEY_PATH": key["private_key_path"],
+        }
         env.pop("KALASHI_WS_URL", None)
         env.pop("KALSHI_KEY_ENV", None)
         journal = tmp_path / "journal-demo.sqlite"
-        run = subprocess.run([*KALASHI, "run-loop", "--demo", "--source", "kalshi-demo", "--react", "--iterations", "4",
-                              "--interval", "3", "--all-records", "--journal", str(journal), "--quiet"],
-                             capture_output=True, text=True, env=env, timeout=180)
+        run = subprocess.run(
+            [
+                *KALASHI,
+                "run-loop",
+                "--demo",
+                "--source",
+                "kalshi-demo",
+                "--react",
+                "--iterations",
+                "4",
+                "--interval",
+                "3",
+                "--all-records",
+                "--journal",
+                str(journal),
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
         assert run.returncode == 0, run.stderr[-3000:]
         records = [json.loads(line) for line in run.stdout.splitlines()]
         iterations = [r for r in records if r["kind"] == "iteration"]
@@ -323,8 +370,9 @@ def test_run_loop_react_against_a_sim_exchange_process(tmp_path: Path) -> None:
         assert state["rate_limited"] == 0
 
 
-def test_serve_bridge_service_reacts_between_iterations(sim: Sim, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_bridge_service_reacts_between_iterations(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`serve-bridge --react`: the service's loop thread reacts to a delta, under its lock, and publishes it."""
     from kalashi_cli.service import TradingService
 
@@ -333,8 +381,9 @@ def test_serve_bridge_service_reacts_between_iterations(sim: Sim, tmp_path: Path
     monkeypatch.setenv("KALSHI_API_KEY_ID", sim.key.key_id)
     monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(sim.key.private_key_path))
     setups = _arbitrage_free_events(sim, 4)
-    svc = TradingService(PROFILE, mode="demo", source="kalshi-demo", journal_path=tmp_path / "j.sqlite",
-                         interval=3600, react=True)
+    svc = TradingService(
+        PROFILE, mode="demo", source="kalshi-demo", journal_path=tmp_path / "j.sqlite", interval=3600, react=True
+    )
     seen: list[dict[str, Any]] = []
     arrived = threading.Condition()
 
@@ -353,8 +402,15 @@ def test_serve_bridge_service_reacts_between_iterations(sim: Sim, tmp_path: Path
         s = next(x for x in setups if all(t in scanned for t in x.tickers))
         _inject_arbitrage(sim, s)
         with arrived:
-            assert arrived.wait_for(lambda: sum(r["kind"] == "order" and r["strategy"] == "arbitrage"
-                                                and r["ticker"] in s.tickers for r in seen) == len(s.tickers), 30)
+            assert arrived.wait_for(
+                lambda: (
+                    sum(
+                        r["kind"] == "order" and r["strategy"] == "arbitrage" and r["ticker"] in s.tickers for r in seen
+                    )
+                    == len(s.tickers)
+                ),
+                30,
+            )
         assert svc.loop.n == 1  # still the first iteration: the orders came from a reaction
         orders = [r for r in seen if r["kind"] == "order" and r["ticker"] in s.tickers]
         assert all(r["status"] == "executed" and "ts" in r for r in orders)  # through the service's record path

@@ -17,15 +17,22 @@ from kalashi_cli.money import ONE_DOLLAR, Count, Price, fmt_price, parse_count, 
 from .conftest import Sim
 
 
-def _order(ticker: str, price: str, *, side: str = "bid", count: str = "1", tif: str = "good_till_canceled",
-           **extra: Any) -> dict[str, Any]:
-    return {"ticker": ticker, "side": side, "price": price, "count": count, "time_in_force": tif,
-            "self_trade_prevention_type": "maker", **extra}
+def _order(
+    ticker: str, price: str, *, side: str = "bid", count: str = "1", tif: str = "good_till_canceled", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "ticker": ticker,
+        "side": side,
+        "price": price,
+        "count": count,
+        "time_in_force": tif,
+        "self_trade_prevention_type": "maker",
+        **extra,
+    }
 
 
 def _env(sim: Sim) -> dict[str, str]:
-    return {KEY_ID_VAR: sim.key.key_id, KEY_PATH_VAR: str(sim.key.private_key_path),
-            "KALASHI_EXCHANGE_URL": sim.url}
+    return {KEY_ID_VAR: sim.key.key_id, KEY_PATH_VAR: str(sim.key.private_key_path), "KALASHI_EXCHANGE_URL": sim.url}
 
 
 def test_markets_page_with_opaque_cursors_and_filters(sim: Sim) -> None:
@@ -48,8 +55,9 @@ def test_markets_page_with_opaque_cursors_and_filters(sim: Sim) -> None:
     by_tickers = sim.anon.get("markets", params={"tickers": ",".join(two)}).json()["markets"]
     assert sorted(m["ticker"] for m in by_tickers) == sorted(two)
     event = open_[0]["event_ticker"]
-    assert {m["event_ticker"] for m in sim.anon.get("markets", params={"event_ticker": event}).json()["markets"]} \
-        == {event}
+    assert {m["event_ticker"] for m in sim.anon.get("markets", params={"event_ticker": event}).json()["markets"]} == {
+        event
+    }
     # timestamp families exclude each other and bind to statuses (REFERENCE §5.3)
     assert sim.anon.get("markets", params={"status": "open", "min_close_ts": 1}).status_code == 400
     assert sim.anon.get("markets", params={"min_close_ts": 1, "min_created_ts": 1}).status_code == 400
@@ -102,16 +110,19 @@ def test_paths_kalshi_does_not_serve(shared_sim: Sim) -> None:
     assert r.status_code == 400 and r.json()["error"]["message"] == "Please switch to the V2 endpoints"
 
 
-@pytest.mark.parametrize("body,code", [
-    ({"side": "yes"}, "invalid_order"),  # V2 sides are bid/ask on the YES leg
-    ({"price": 0.5}, "invalid_parameters"),  # prices are strings
-    ({"count": "1.001"}, "invalid_order_size"),
-    ({"price": "0.12345"}, "invalid_price"),
-    ({"time_in_force": None}, "invalid_parameters"),  # required in V2
-    ({"self_trade_prevention_type": None}, "invalid_parameters"),
-    ({"action": "buy"}, "invalid_parameters"),  # a legacy V1 field
-    ({"subaccount": 3}, "invalid_parameters"),
-])
+@pytest.mark.parametrize(
+    "body,code",
+    [
+        ({"side": "yes"}, "invalid_order"),  # V2 sides are bid/ask on the YES leg
+        ({"price": 0.5}, "invalid_parameters"),  # prices are strings
+        ({"count": "1.001"}, "invalid_order_size"),
+        ({"price": "0.12345"}, "invalid_price"),
+        ({"time_in_force": None}, "invalid_parameters"),  # required in V2
+        ({"self_trade_prevention_type": None}, "invalid_parameters"),
+        ({"action": "buy"}, "invalid_parameters"),  # a legacy V1 field
+        ({"subaccount": 3}, "invalid_parameters"),
+    ],
+)
 def test_order_bodies_are_read_strictly(shared_sim: Sim, body: dict[str, Any], code: str) -> None:
     m = shared_sim.active_market()
     order = {**_order(m.ticker, fmt_price(m.yes_bid or Price(100))), **body}
@@ -129,17 +140,26 @@ def test_order_lifecycle_through_the_api(sim: Sim) -> None:
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "order_already_exists"
     queue = sim.http.get("portfolio/orders/queue_positions", params={"market_tickers": m.ticker}).json()
     assert parse_count(queue["queue_positions"][0]["queue_position_fp"]) == m.yes_bids[0][1]  # behind the level
-    assert sim.http.post(f"portfolio/events/orders/{oid}/amend",
-                         json={"ticker": m.ticker, "side": "ask", "price": bid, "count": "10"}).json()["error"][
-        "code"] == "order_side_mismatch"
-    amended = sim.http.post(f"portfolio/events/orders/{oid}/amend",
-                            json={"ticker": m.ticker, "side": "bid", "price": bid, "count": "6",
-                                  "updated_client_order_id": "life-2"}).json()
+    assert (
+        sim.http.post(
+            f"portfolio/events/orders/{oid}/amend",
+            json={"ticker": m.ticker, "side": "ask", "price": bid, "count": "10"},
+        ).json()["error"]["code"]
+        == "order_side_mismatch"
+    )
+    amended = sim.http.post(
+        f"portfolio/events/orders/{oid}/amend",
+        json={"ticker": m.ticker, "side": "bid", "price": bid, "count": "6", "updated_client_order_id": "life-2"},
+    ).json()
     assert (amended["remaining_count"], amended["client_order_id"]) == ("6.00", "life-2")
-    assert sim.http.post(f"portfolio/events/orders/{oid}/decrease",
-                         json={"reduce_by": "1", "reduce_to": "1"}).status_code == 400
-    assert sim.http.post(f"portfolio/events/orders/{oid}/decrease", json={"reduce_to": "2"}).json()[
-        "remaining_count"] == "2.00"
+    assert (
+        sim.http.post(f"portfolio/events/orders/{oid}/decrease", json={"reduce_by": "1", "reduce_to": "1"}).status_code
+        == 400
+    )
+    assert (
+        sim.http.post(f"portfolio/events/orders/{oid}/decrease", json={"reduce_to": "2"}).json()["remaining_count"]
+        == "2.00"
+    )
     wrong = sim.http.delete(f"portfolio/events/orders/{oid}", params={"market_ticker": "OTHER"})
     assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "order_ticker_mismatch"
     cancel = sim.http.delete(f"portfolio/events/orders/{oid}", params={"market_ticker": m.ticker}).json()
@@ -157,14 +177,16 @@ def test_order_lifecycle_through_the_api(sim: Sim) -> None:
 def test_order_groups_cancel_their_orders(sim: Sim) -> None:
     m = sim.active_market()
     gid = sim.http.post("portfolio/order_groups/create", json={"contracts_limit": 5}).json()["order_group_id"]
-    oid = sim.http.post("portfolio/events/orders",
-                        json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), order_group_id=gid)).json()["order_id"]
+    oid = sim.http.post(
+        "portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), order_group_id=gid)
+    ).json()["order_id"]
     group = sim.http.get(f"portfolio/order_groups/{gid}").json()
     assert group["orders"] == [oid] and group["contracts_limit_fp"] == "5.00"
     assert sim.http.put(f"portfolio/order_groups/{gid}/trigger").json() == {}
     assert sim.http.get(f"portfolio/orders/{oid}").json()["order"]["status"] == "canceled"
-    refused = sim.http.post("portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)),
-                                                                   order_group_id=gid))
+    refused = sim.http.post(
+        "portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), order_group_id=gid)
+    )
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "order_group_triggered"
     assert sim.http.delete(f"portfolio/order_groups/{gid}").status_code == 200
     assert sim.http.get(f"portfolio/order_groups/{gid}").status_code == 404
@@ -183,8 +205,9 @@ def test_our_broker_against_the_simulator(sim: Sim) -> None:
         assert [p.position for p in broker.positions()] == [200]
         cost = sum(f.price * f.count + f.fee for f in fills)
         assert broker.balance().balance == parse_money("1000") - cost
-        rest = broker.submit(OrderIntent("brk-2", m.ticker, "bid", m.yes_bid or Price(100), Count(100), "good_till_canceled",
-                                         "maker"))
+        rest = broker.submit(
+            OrderIntent("brk-2", m.ticker, "bid", m.yes_bid or Price(100), Count(100), "good_till_canceled", "maker")
+        )
         assert rest.status == "resting"
         assert broker.cancel_all() == 1
         assert {o.status for o in broker.orders()} == {"executed", "canceled"}
@@ -197,14 +220,21 @@ def test_our_source_reads_the_simulator(sim: Sim) -> None:
     try:
         assert src.describe() == f"kalshi:{sim.url}"
         markets = list(src.list_markets())
-        active = sim.call(lambda: sum(1 for r in sim.exchange.driver.market_list
-                                      if sim.exchange.engine.market_status(r.ticker) == "active"
-                                      and not r.market.is_combo))
+        active = sim.call(
+            lambda: sum(
+                1
+                for r in sim.exchange.driver.market_list
+                if sim.exchange.engine.market_status(r.ticker) == "active" and not r.market.is_combo
+            )
+        )
         assert len(markets) == active
         truth = sim.call(lambda: {r.ticker: r.market for r in sim.exchange.driver.market_list})
         for mk in markets[:20]:
             assert (mk.fee_type, mk.fee_multiplier, mk.series_ticker) == (
-                truth[mk.ticker].fee_type, truth[mk.ticker].fee_multiplier, truth[mk.ticker].series_ticker)
+                truth[mk.ticker].fee_type,
+                truth[mk.ticker].fee_multiplier,
+                truth[mk.ticker].series_ticker,
+            )
         books = src.books([mk.ticker for mk in markets[:10]])
         engine = sim.call(lambda: {t: sim.exchange.engine.book(t) for t in books})
         for t, b in books.items():
@@ -213,8 +243,9 @@ def test_our_source_reads_the_simulator(sim: Sim) -> None:
 
         def settle_step() -> int:
             u, now = sim.exchange.universe, sim.exchange.driver.step
-            return next(k for k in range(now + 1, now + 3000)
-                        if any(s.ticker in held for s in u.settlements_between(k - 1, k)))
+            return next(
+                k for k in range(now + 1, now + 3000) if any(s.ticker in held for s in u.settlements_between(k - 1, k))
+            )
 
         target = sim.call(settle_step)
         sim.step(target - sim.call(lambda: sim.exchange.driver.step))
@@ -230,15 +261,17 @@ def test_our_source_in_websocket_mode(sim: Sim) -> None:
     from kalashi_cli.kalshi.source import KalshiSource
 
     frames = threading.Event()
-    src = KalshiSource(custom_env(sim.url), credentials=sim.creds, ws=True,
-                       feed_options={"on_raw": lambda _t, _raw: frames.set()})
+    src = KalshiSource(
+        custom_env(sim.url), credentials=sim.creds, ws=True, feed_options={"on_raw": lambda _t, _raw: frames.set()}
+    )
     try:
         tickers = [m.ticker for m in src.list_markets()][:30]
         sim.step(2)
 
         def server_seq() -> int:  # seq of the book subscription on the server side
-            return max(sub.seq for c in sim.exchange.hub.conns for sub in c.subs.values()
-                       if sub.channel == "orderbook_delta")
+            return max(
+                sub.seq for c in sim.exchange.hub.conns for sub in c.subs.values() if sub.channel == "orderbook_delta"
+            )
 
         want = sim.call(server_seq)
         deadline = time.monotonic() + 10

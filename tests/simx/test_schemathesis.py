@@ -44,7 +44,7 @@ def served(sim: Sim) -> set[tuple[str, str]]:
     for r in sim.server.app.routes:
         if isinstance(r, Route) and r.path.startswith(PREFIX + "/") and "{rest" not in r.path:
             for m in r.methods or ():
-                path = r.path[len(PREFIX):].replace("{group_id}", "{order_group_id}")
+                path = r.path[len(PREFIX) :].replace("{group_id}", "{order_group_id}")
                 if m != "HEAD":  # the dead V1 writes included: they answer a documented 400
                     out.add((m.lower(), path))
     return out
@@ -63,8 +63,11 @@ def _fuzz(sim: Sim, mode_name: str, examples: int) -> tuple[int, list[tuple[Any,
 
     want = served(sim)
     doc = copy.deepcopy(openapi())
-    doc["paths"] = {p: {m: op for m, op in ops.items() if (m, p) in want}
-                    for p, ops in doc["paths"].items() if any((m, p) in want for m in ops)}
+    doc["paths"] = {
+        p: {m: op for m, op in ops.items() if (m, p) in want}
+        for p, ops in doc["paths"].items()
+        if any((m, p) in want for m in ops)
+    }
     tested = {(m, p) for p, ops in doc["paths"].items() for m in ops}
     assert tested == want - ONLY_IN_334, f"served but not in the 3.28 document: {want - tested - ONLY_IN_334}"
     schema = schemathesis.openapi.from_dict(doc)
@@ -80,8 +83,14 @@ def _fuzz(sim: Sim, mode_name: str, examples: int) -> tuple[int, list[tuple[Any,
         op = result.ok()
 
         @given(case=op.as_strategy(generation_mode=mode))
-        @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.explicit, Phase.generate],
+        )
         def run(case: Any) -> None:
             signed = next(auth.auth_flow(httpx.Request(case.method, "http://sim" + PREFIX + case.formatted_path)))
             headers = {k: v for k, v in signed.headers.items() if k.lower().startswith("kalshi-")}
@@ -91,7 +100,9 @@ def _fuzz(sim: Sim, mode_name: str, examples: int) -> tuple[int, list[tuple[Any,
             except Exception as e:  # noqa: BLE001 - collected, reported together
                 failures.append((case.operation.label, response.status_code, str(e)[:400], response.text[:300]))
             if response.status_code >= 400 and "None" in response.text:  # an error message showing Python's None
-                failures.append((case.operation.label, response.status_code, "None in an error message", response.text[:300]))
+                failures.append(
+                    (case.operation.label, response.status_code, "None in an error message", response.text[:300])
+                )
 
         try:
             run()

@@ -24,6 +24,7 @@ from .conftest import sim_exchange_process
 
 KALASHI = [sys.executable, "-m", "kalashi_cli"]
 
+
 @pytest.fixture
 def basic_tier_sim(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """`kalashi sim-exchange` with its defaults for rate limits: the Basic tier, enforced."""
@@ -31,20 +32,43 @@ def basic_tier_sim(tmp_path: Path) -> Iterator[dict[str, Any]]:
         yield ready
 
 
-def test_source_and_broker_of_one_key_stay_within_the_basic_tier(basic_tier_sim: dict[str, Any],
-                                                                 tmp_path: Path) -> None:
+def test_source_and_broker_of_one_key_stay_within_the_basic_tier(
+    basic_tier_sim: dict[str, Any], tmp_path: Path
+) -> None:
     sim = basic_tier_sim
     state = httpx.get(sim["control_url"] + "/state", trust_env=False).json()
     assert state["rate_limited"] == 0
     key = sim["demo_key"]
-    env = {**os.environ, "KALASHI_HOME": str(tmp_path / "home"), "KALASHI_EXCHANGE_URL": sim["url"],
-           "KALSHI_API_KEY_ID": key["key_id"], "KALSHI_PRIVATE_KEY_PATH": key["private_key_path"]}
+    env = {
+        **os.environ,
+        "KALASHI_HOME": str(tmp_path / "home"),
+        "KALASHI_EXCHANGE_URL": sim["url"],
+        "KALSHI_API_KEY_ID": key["key_id"],
+        "KALSHI_PRIVATE_KEY_PATH": key["private_key_path"],
+    }
     env.pop("KALASHI_WS_URL", None)
     env.pop("KALSHI_KEY_ENV", None)
     run = subprocess.run(
-        [*KALASHI, "run-loop", "--demo", "--source", "kalshi-demo", "--iterations", "14", "--interval", "0",
-         "--all-records", "--journal", str(tmp_path / "journal-demo.sqlite"), "--quiet"],
-        capture_output=True, text=True, env=env, timeout=180)
+        [
+            *KALASHI,
+            "run-loop",
+            "--demo",
+            "--source",
+            "kalshi-demo",
+            "--iterations",
+            "14",
+            "--interval",
+            "0",
+            "--all-records",
+            "--journal",
+            str(tmp_path / "journal-demo.sqlite"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     records = [json.loads(line) for line in run.stdout.splitlines()]
     iterations = [r for r in records if r["kind"] == "iteration"]

@@ -18,31 +18,42 @@ from .test_ws import recv_until, send, ws
 
 
 def _order(ticker: str, price: str, **kw: Any) -> dict[str, Any]:
-    return {"ticker": ticker, "side": "bid", "price": price, "count": "2", "time_in_force": "good_till_canceled",
-            "self_trade_prevention_type": "maker", **kw}
+    return {
+        "ticker": ticker,
+        "side": "bid",
+        "price": price,
+        "count": "2",
+        "time_in_force": "good_till_canceled",
+        "self_trade_prevention_type": "maker",
+        **kw,
+    }
 
 
-@pytest.mark.parametrize("path,params,needle", [
-    ("markets/{t}/orderbook", {"depth": "-1"}, "depth must be between 0 and 100, got -1"),
-    ("markets/{t}/orderbook", {"depth": "101"}, "depth must be between 0 and 100"),
-    ("events", {"min_updated_ts": "abc"}, "min_updated_ts must be a whole number"),
-    ("events", {"status": ""}, "status must not be empty"),
-    ("markets", {"status": ""}, "status must not be empty"),
-    ("markets", {"min_close_ts": "99999999999999"}, "min_close_ts must be between 0 and 253402300799"),
-    ("markets", {"min_created_ts": "-5"}, "min_created_ts must be between 0"),
-    ("markets", {"min_close_ts": "20", "max_close_ts": "10"}, "is after"),
-    ("markets", {"limit": "1001"}, "limit must be between 0 and 1000"),
-    ("markets", {"mve_filter": "sometimes"}, "mve_filter must be one of only, exclude"),
-    ("markets", {"colour": "blue"}, "unknown query parameter 'colour'"),
-    ("markets/{t}", {"depth": "1"}, "unknown query parameter 'depth'"),
-    ("events", {"limit": "0"}, "limit must be between 1 and 200"),
-    ("events", {"with_nested_markets": "maybe"}, "with_nested_markets must be true or false"),
-    ("markets/trades", {"max_ts": "1e9"}, "max_ts must be a whole number"),
-    ("markets", {"tickers": "A,,B"}, "without empty entries"),
-    ("series", {"include_volume": "yes"}, "include_volume must be true or false"),
-])
-def test_bad_query_values_are_400_with_kalshis_body(shared_sim: Sim, path: str, params: dict[str, str],
-                                                    needle: str) -> None:
+@pytest.mark.parametrize(
+    "path,params,needle",
+    [
+        ("markets/{t}/orderbook", {"depth": "-1"}, "depth must be between 0 and 100, got -1"),
+        ("markets/{t}/orderbook", {"depth": "101"}, "depth must be between 0 and 100"),
+        ("events", {"min_updated_ts": "abc"}, "min_updated_ts must be a whole number"),
+        ("events", {"status": ""}, "status must not be empty"),
+        ("markets", {"status": ""}, "status must not be empty"),
+        ("markets", {"min_close_ts": "99999999999999"}, "min_close_ts must be between 0 and 253402300799"),
+        ("markets", {"min_created_ts": "-5"}, "min_created_ts must be between 0"),
+        ("markets", {"min_close_ts": "20", "max_close_ts": "10"}, "is after"),
+        ("markets", {"limit": "1001"}, "limit must be between 0 and 1000"),
+        ("markets", {"mve_filter": "sometimes"}, "mve_filter must be one of only, exclude"),
+        ("markets", {"colour": "blue"}, "unknown query parameter 'colour'"),
+        ("markets/{t}", {"depth": "1"}, "unknown query parameter 'depth'"),
+        ("events", {"limit": "0"}, "limit must be between 1 and 200"),
+        ("events", {"with_nested_markets": "maybe"}, "with_nested_markets must be true or false"),
+        ("markets/trades", {"max_ts": "1e9"}, "max_ts must be a whole number"),
+        ("markets", {"tickers": "A,,B"}, "without empty entries"),
+        ("series", {"include_volume": "yes"}, "include_volume must be true or false"),
+    ],
+)
+def test_bad_query_values_are_400_with_kalshis_body(
+    shared_sim: Sim, path: str, params: dict[str, str], needle: str
+) -> None:
     m = shared_sim.active_market()
     r = shared_sim.anon.get(path.format(t=m.ticker), params=params)
     assert r.status_code == 400, r.text
@@ -57,12 +68,15 @@ def test_repeated_single_parameters_are_refused(shared_sim: Sim) -> None:
     assert r.status_code == 400 and "given 2 times" in r.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("path,key", [
-    ("markets/candlesticks", "candlesticks"),
-    ("events/multivariate", "multivariate"),
-    ("events/fee_changes", "fee_changes"),
-    ("series/fee_changes", "fee_changes"),
-])
+@pytest.mark.parametrize(
+    "path,key",
+    [
+        ("markets/candlesticks", "candlesticks"),
+        ("events/multivariate", "multivariate"),
+        ("events/fee_changes", "fee_changes"),
+        ("series/fee_changes", "fee_changes"),
+    ],
+)
 def test_real_paths_are_not_caught_by_parameter_routes(shared_sim: Sim, path: str, key: str) -> None:
     r = shared_sim.anon.get(path)
     # answered by the endpoint itself (200, or 400 for its own missing parameters) — never a 404
@@ -74,12 +88,15 @@ def test_real_paths_are_not_caught_by_parameter_routes(shared_sim: Sim, path: st
 def test_paths_outside_the_api_options_and_wrong_methods_answer_json(shared_sim: Sim) -> None:
     root = shared_sim.root
     with httpx.Client(trust_env=False, timeout=10) as c:
-        for method, url, status in [("GET", root + "/", 404), ("GET", root + "/favicon.ico", 404),
-                                    ("POST", root + "/trade-api/v3/markets", 404),
-                                    ("GET", root + "/trade-api/ws/v2", 404),
-                                    ("OPTIONS", shared_sim.url + "/markets", 405),
-                                    ("PATCH", shared_sim.url + "/portfolio/balance", 405),
-                                    ("GET", shared_sim.url + "/no/such/thing", 404)]:
+        for method, url, status in [
+            ("GET", root + "/", 404),
+            ("GET", root + "/favicon.ico", 404),
+            ("POST", root + "/trade-api/v3/markets", 404),
+            ("GET", root + "/trade-api/ws/v2", 404),
+            ("OPTIONS", shared_sim.url + "/markets", 405),
+            ("PATCH", shared_sim.url + "/portfolio/balance", 405),
+            ("GET", shared_sim.url + "/no/such/thing", 404),
+        ]:
             r = c.request(method, url)
             assert r.status_code == status, (method, url, r.text)
             assert r.headers["content-type"].startswith("application/json"), (method, url)
@@ -90,8 +107,9 @@ def test_paths_outside_the_api_options_and_wrong_methods_answer_json(shared_sim:
 def test_bodies_over_one_megabyte_are_refused_before_parsing(shared_sim: Sim) -> None:
     m = shared_sim.active_market()
     pad = "x" * 1_100_000  # a syntactically fine order with a huge field: never parsed
-    r = shared_sim.http.post("portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)),
-                                                                    client_order_id=pad))
+    r = shared_sim.http.post(
+        "portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), client_order_id=pad)
+    )
     assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
     chunked = shared_sim.http.post("portfolio/events/orders", content=(b"{" + b" " * 65536 for _ in range(20)))
     assert chunked.status_code == 413  # no Content-Length: counted while streaming
@@ -103,14 +121,21 @@ def test_order_fill_trade_and_group_ids_are_uuids(sim: Sim) -> None:
     m = sim.active_market()
     group = sim.http.post("portfolio/order_groups/create", json={"contracts_limit_fp": "50"}).json()
     uuid.UUID(group["order_group_id"])
-    rest = sim.http.post("portfolio/events/orders", json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)),
-                                                                order_group_id=group["order_group_id"]))
+    rest = sim.http.post(
+        "portfolio/events/orders",
+        json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), order_group_id=group["order_group_id"]),
+    )
     assert rest.status_code == 201, rest.text
     oid = rest.json()["order_id"]
     uuid.UUID(oid)
-    take = sim.http.post("portfolio/events/orders", json={**_order(m.ticker, fmt_price(m.yes_ask or Price(9900))),
-                                                          "time_in_force": "immediate_or_cancel",
-                                                          "self_trade_prevention_type": "taker_at_cross"})
+    take = sim.http.post(
+        "portfolio/events/orders",
+        json={
+            **_order(m.ticker, fmt_price(m.yes_ask or Price(9900))),
+            "time_in_force": "immediate_or_cancel",
+            "self_trade_prevention_type": "taker_at_cross",
+        },
+    )
     assert take.json()["fill_count"] != "0.00", take.text
     for f in sim.http.get("portfolio/fills").json()["fills"]:
         uuid.UUID(f["fill_id"]), uuid.UUID(f["order_id"]), uuid.UUID(f["trade_id"])
@@ -129,9 +154,13 @@ def test_order_fill_trade_and_group_ids_are_uuids(sim: Sim) -> None:
 def test_cancel_all_is_204_without_a_body(sim: Sim) -> None:
     m = sim.active_market()
     for i in range(3):
-        assert sim.http.post("portfolio/events/orders",
-                             json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), client_order_id=f"ca-{i}")
-                             ).status_code == 201
+        assert (
+            sim.http.post(
+                "portfolio/events/orders",
+                json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), client_order_id=f"ca-{i}"),
+            ).status_code
+            == 201
+        )
     r = sim.http.delete("portfolio/events/orders")
     assert r.status_code == 204 and r.content == b""
     assert sim.http.get("portfolio/orders", params={"status": "resting"}).json()["orders"] == []
@@ -173,10 +202,13 @@ def test_someone_elses_order_carries_no_client_order_id(sim: Sim, second_key: An
         try:
             await send(conn, 1, "subscribe", {"channels": ["orderbook_delta"], "market_ticker": m.ticker})
             await recv_until(conn, lambda fs: any(f["type"] == "orderbook_snapshot" for f in fs))
-            async with httpx.AsyncClient(base_url=sim.url + "/", auth=KalshiAuth(credentials(second_key)),
-                                         trust_env=False) as other:
-                r = await other.post("portfolio/events/orders",
-                                     json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), client_order_id="theirs"))
+            async with httpx.AsyncClient(
+                base_url=sim.url + "/", auth=KalshiAuth(credentials(second_key)), trust_env=False
+            ) as other:
+                r = await other.post(
+                    "portfolio/events/orders",
+                    json=_order(m.ticker, fmt_price(m.yes_bid or Price(100)), client_order_id="theirs"),
+                )
                 assert r.status_code == 201
             return await recv_until(conn, lambda fs: any(f["type"] == "orderbook_delta" for f in fs))
         finally:

@@ -71,8 +71,13 @@ async def send(conn: ClientConnection, cid: int, cmd: str, params: Json | None =
 def tickers(sim: Sim, n: int = 3) -> list[str]:
     def pick() -> list[str]:
         x = sim.exchange
-        out = [r.ticker for r in x.driver.market_list if x.engine.market_status(r.ticker) == "active"
-               and x.engine.book(r.ticker).yes_bids and x.engine.book(r.ticker).no_bids]
+        out = [
+            r.ticker
+            for r in x.driver.market_list
+            if x.engine.market_status(r.ticker) == "active"
+            and x.engine.book(r.ticker).yes_bids
+            and x.engine.book(r.ticker).no_bids
+        ]
         return out[:n]
 
     return sim.call(pick)
@@ -89,8 +94,9 @@ def test_subscribe_snapshot_then_sequenced_deltas(sim: Sim) -> None:
 
     async def go() -> None:
         conn = await ws(sim)
-        await send(conn, 1, "subscribe", {"channels": ["orderbook_delta"], "market_tickers": ts,
-                                          "use_yes_price": False})
+        await send(
+            conn, 1, "subscribe", {"channels": ["orderbook_delta"], "market_tickers": ts, "use_yes_price": False}
+        )
         first = await recv(conn, 3)
         assert first[0] == {"id": 1, "type": "subscribed", "msg": {"channel": "orderbook_delta", "sid": 1}}
         snaps = first[1:]
@@ -102,6 +108,7 @@ def test_subscribe_snapshot_then_sequenced_deltas(sim: Sim) -> None:
             rest = sim.anon.get(f"markets/{t}/orderbook").json()["orderbook_fp"]
             assert books[t]["yes_dollars_fp"] == rest["yes_dollars"]
             assert books[t]["no_dollars_fp"] == rest["no_dollars"]
+
         def levels(rows: list[list[str]]) -> dict[str, int]:
             return {p: parse_count(c) for p, c in rows}
 
@@ -166,8 +173,7 @@ def test_commands_and_their_errors(sim: Sim) -> None:
         await send(conn, 14, "subscribe", {"channels": ["orderbook_delta"], "market_tickers": t})  # idempotent
         (again,) = await recv(conn, 1)
         assert again["msg"] == {"channel": "orderbook_delta", "sid": 1}
-        await send(conn, 15, "update_subscription", {"sids": [1], "action": "delete_markets",
-                                                     "market_tickers": t[1:]})
+        await send(conn, 15, "update_subscription", {"sids": [1], "action": "delete_markets", "market_tickers": t[1:]})
         (ok,) = await recv(conn, 1)
         assert ok["msg"]["market_tickers"] == t[:1]
         await send(conn, 16, "unsubscribe", {"sids": [1, 2]})
@@ -184,8 +190,9 @@ def test_yes_price_convention_for_the_no_side(sim: Sim) -> None:
 
     async def go() -> None:
         conn = await ws(sim)
-        await send(conn, 1, "subscribe", {"channels": ["orderbook_delta"], "market_tickers": [t],
-                                          "use_yes_price": True})
+        await send(
+            conn, 1, "subscribe", {"channels": ["orderbook_delta"], "market_tickers": [t], "use_yes_price": True}
+        )
         _, snap = await recv(conn, 2)
         rest = sim.anon.get(f"markets/{t}/orderbook").json()["orderbook_fp"]["no_dollars"]
         flipped = sorted([fmt_price(Price(ONE_DOLLAR - parse_price(p))), c] for p, c in rest)
@@ -204,13 +211,22 @@ def test_private_channels_carry_only_our_own_trading(sim: Sim, second_key: DemoK
             await send(c, 1, "subscribe", {"channels": ["fill", "user_orders", "market_positions", "trade"]})
             await recv(c, 4)
         async with httpx.AsyncClient(base_url=sim.url + "/", auth=KalshiAuth(sim.creds), trust_env=False) as h:
-            r = await h.post("portfolio/events/orders", json={
-                "ticker": m.ticker, "side": "ask", "price": fmt_price(m.yes_bid or Price(100)), "count": "2",
-                "client_order_id": "ws-priv", "time_in_force": "immediate_or_cancel",
-                "self_trade_prevention_type": "taker_at_cross"})
+            r = await h.post(
+                "portfolio/events/orders",
+                json={
+                    "ticker": m.ticker,
+                    "side": "ask",
+                    "price": fmt_price(m.yes_bid or Price(100)),
+                    "count": "2",
+                    "client_order_id": "ws-priv",
+                    "time_in_force": "immediate_or_cancel",
+                    "self_trade_prevention_type": "taker_at_cross",
+                },
+            )
             assert r.status_code == 201, r.text
-        frames = await recv_until(mine, lambda fs: {"fill", "user_order", "market_position", "trade"}
-                                  <= {f["type"] for f in fs})
+        frames = await recv_until(
+            mine, lambda fs: {"fill", "user_order", "market_position", "trade"} <= {f["type"] for f in fs}
+        )
         fill = next(f for f in frames if f["type"] == "fill")["msg"]
         assert (fill["book_side"], fill["outcome_side"], fill["market_ticker"]) == ("ask", "no", m.ticker)
         assert fill["client_order_id"] == "ws-priv" and fill["post_position_fp"].startswith("-")
@@ -232,13 +248,15 @@ def test_lifecycle_messages_on_settlement_and_listing(demo_key: DemoKey) -> None
     settle = next(k for k in range(1, 5000) if u.settlements_between(k - 1, k))
     s = start_sim([demo_key], start_step=settle - 2)
     try:
+
         async def go() -> None:
             conn = await ws(s)
             await send(conn, 1, "subscribe", {"channels": ["market_lifecycle_v2"]})
             await recv(conn, 1)
             await step(s, 4)
-            frames = await recv_until(conn, lambda fs: {"determined", "settled", "created"}
-                                      <= {f["msg"]["event_type"] for f in fs})
+            frames = await recv_until(
+                conn, lambda fs: {"determined", "settled", "created"} <= {f["msg"]["event_type"] for f in fs}
+            )
             determined = next(f["msg"] for f in frames if f["msg"]["event_type"] == "determined")
             assert determined["result"] in ("yes", "no") and determined["settlement_value"] in ("1.0000", "0.0000")
             created = next(f["msg"] for f in frames if f["msg"]["event_type"] == "created")
@@ -283,10 +301,11 @@ def _rest_book(sim: Sim, t: str) -> tuple[Any, Any]:
     return parse_orderbook(sim.anon.get(f"markets/{t}/orderbook").json())
 
 
-@pytest.mark.parametrize("faults", [
-    FaultConfig(ws_disconnect_every=25, seed=3),
-    FaultConfig(ws_gap_rate=0.2, seed=5),
-], ids=["disconnects", "sequence-gaps"])
+@pytest.mark.parametrize(
+    "faults",
+    [FaultConfig(ws_disconnect_every=25, seed=3), FaultConfig(ws_gap_rate=0.2, seed=5)],
+    ids=["disconnects", "sequence-gaps"],
+)
 def test_our_feed_keeps_true_books_through_ws_faults(demo_key: DemoKey, faults: FaultConfig) -> None:
     """KalshiFeed over the simulator: after disconnects or seq gaps it resyncs to the REST truth."""
     s = start_sim([demo_key], faults=faults)
@@ -295,8 +314,14 @@ def test_our_feed_keeps_true_books_through_ws_faults(demo_key: DemoKey, faults: 
 
         async def go() -> KalshiFeed:
             arrived = asyncio.Event()
-            feed = KalshiFeed(s.ws_url, auth=KalshiAuth(s.creds), tickers=ts, backoff_base=0.01, backoff_max=0.05,
-                              on_raw=lambda _t, _raw: arrived.set())
+            feed = KalshiFeed(
+                s.ws_url,
+                auth=KalshiAuth(s.creds),
+                tickers=ts,
+                backoff_base=0.01,
+                backoff_max=0.05,
+                on_raw=lambda _t, _raw: arrived.set(),
+            )
             task = asyncio.ensure_future(feed.run())
             await asyncio.wait_for(feed.subscribed.wait(), 5)
             for _ in range(12):

@@ -43,8 +43,26 @@ GROUP_WINDOW_MS = 15_000
 class Position:
     """One account's position and collateral in one market (mutable)."""
 
-    __slots__ = ("ticker", "pos", "cost", "realized", "fees", "traded", "volume", "updated_ms",
-                 "b_cost", "b_cnt", "b_fee", "b_neg", "a_cost", "a_cnt", "a_fee", "a_neg", "req", "netted")
+    __slots__ = (
+        "ticker",
+        "pos",
+        "cost",
+        "realized",
+        "fees",
+        "traded",
+        "volume",
+        "updated_ms",
+        "b_cost",
+        "b_cnt",
+        "b_fee",
+        "b_neg",
+        "a_cost",
+        "a_cnt",
+        "a_fee",
+        "a_neg",
+        "req",
+        "netted",
+    )
 
     def __init__(self, ticker: str) -> None:
         self.ticker = ticker
@@ -143,8 +161,9 @@ class Position:
         return Money(revenue)
 
     def view(self) -> MarketPosition:
-        return MarketPosition(self.ticker, self.pos, exposure=self.cost, realized_pnl=self.realized,
-                              fees_paid=self.fees)
+        return MarketPosition(
+            self.ticker, self.pos, exposure=self.cost, realized_pnl=self.realized, fees_paid=self.fees
+        )
 
 
 class OrderGroup:
@@ -172,8 +191,20 @@ class OrderGroup:
 class Account:
     """Cash, positions, orders and history of one trader (or the external counterparty)."""
 
-    __slots__ = ("account_id", "cash", "reserved", "deposits", "positions", "orders", "open", "coids",
-                 "fills", "settlements", "groups", "external")
+    __slots__ = (
+        "account_id",
+        "cash",
+        "reserved",
+        "deposits",
+        "positions",
+        "orders",
+        "open",
+        "coids",
+        "fills",
+        "settlements",
+        "groups",
+        "external",
+    )
 
     def __init__(self, account_id: str, cash: Money, *, external: bool = False) -> None:
         self.account_id = account_id

@@ -104,12 +104,37 @@ class SideBook:
 class MarketBook:
     """A market's static facts, status and both sides of its book."""
 
-    __slots__ = ("ticker", "event_ticker", "price_ranges", "fee_type", "fee_multiplier", "status",
-                 "bids", "asks", "seq", "last_price", "volume", "template", "result", "value",
-                 "holders", "netted", "_unit_fee")
+    __slots__ = (
+        "ticker",
+        "event_ticker",
+        "price_ranges",
+        "fee_type",
+        "fee_multiplier",
+        "status",
+        "bids",
+        "asks",
+        "seq",
+        "last_price",
+        "volume",
+        "template",
+        "result",
+        "value",
+        "holders",
+        "netted",
+        "_unit_fee",
+    )
 
-    def __init__(self, ticker: str, *, event_ticker: str, price_ranges: tuple[TickBand, ...], fee_type: str,
-                 fee_multiplier: int, status: str, template: Market | None) -> None:
+    def __init__(
+        self,
+        ticker: str,
+        *,
+        event_ticker: str,
+        price_ranges: tuple[TickBand, ...],
+        fee_type: str,
+        fee_multiplier: int,
+        status: str,
+        template: Market | None,
+    ) -> None:
         self.ticker = ticker
         self.event_ticker = event_ticker
         self.price_ranges = price_ranges
@@ -150,11 +175,29 @@ class MarketBook:
         yes_bids = self.bids.depth()
         no_bids = tuple((flip(p), s) for p, s in self.asks.depth())
         if self.template is not None:
-            return replace(self.template, yes_bids=yes_bids, no_bids=no_bids, status=self.status,
-                           last_price=self.last_price if self.last_price is not None else self.template.last_price,
-                           price_ranges=self.price_ranges,
-                           fee_type=self.fee_type, fee_multiplier=self.fee_multiplier)
-        return Market(ticker=self.ticker, event_ticker=self.event_ticker, series_ticker="", title="", category="",
-                      status=self.status, close_time="", yes_bids=yes_bids, no_bids=no_bids, volume=self.volume,
-                      fee_type=self.fee_type, fee_multiplier=self.fee_multiplier, price_ranges=self.price_ranges,
-                      last_price=self.last_price)
+            return replace(
+                self.template,
+                yes_bids=yes_bids,
+                no_bids=no_bids,
+                status=self.status,
+                last_price=self.last_price if self.last_price is not None else self.template.last_price,
+                price_ranges=self.price_ranges,
+                fee_type=self.fee_type,
+                fee_multiplier=self.fee_multiplier,
+            )
+        return Market(
+            ticker=self.ticker,
+            event_ticker=self.event_ticker,
+            series_ticker="",
+            title="",
+            category="",
+            status=self.status,
+            close_time="",
+            yes_bids=yes_bids,
+            no_bids=no_bids,
+            volume=self.volume,
+            fee_type=self.fee_type,
+            fee_multiplier=self.fee_multiplier,
+            price_ranges=self.price_ranges,
+            last_price=self.last_price,
+        )

@@ -56,8 +56,9 @@ class OrderChanges(Taker):
                 out.append(e)
         return out
 
-    def decrease(self, account_id: str, order_id: str, *, reduce_by: Count | None = None,
-                 reduce_to: Count | None = None) -> Count:
+    def decrease(
+        self, account_id: str, order_id: str, *, reduce_by: Count | None = None, reduce_to: Count | None = None
+    ) -> Count:
         """Shrink a resting order, keeping its queue priority; return the remaining count.
 
         Exactly one of ``reduce_by`` / ``reduce_to``; reaching 0 cancels the order.
@@ -90,9 +91,19 @@ class OrderChanges(Taker):
         self._finish()
         return Count(new)
 
-    def amend(self, account_id: str, order_id: str, *, ticker: str, side: str, price: Price, count: Count,
-              client_order_id: str | None = None, updated_client_order_id: str | None = None,
-              expiration_ts: int | None = None) -> OrderAck:
+    def amend(
+        self,
+        account_id: str,
+        order_id: str,
+        *,
+        ticker: str,
+        side: str,
+        price: Price,
+        count: Count,
+        client_order_id: str | None = None,
+        updated_client_order_id: str | None = None,
+        expiration_ts: int | None = None,
+    ) -> OrderAck:
         """Change a resting order's price and/or size (V2 amend).
 
         ``count`` is the new TOTAL: already filled + desired remaining. A price change or a
@@ -117,8 +128,10 @@ class OrderChanges(Taker):
         if side != o.side:
             raise reject("order_side_mismatch", f"order {order_id} is a {o.side}, not a {side}")
         if client_order_id is not None and client_order_id != o.client_order_id:
-            raise reject("order_id_and_client_order_id_mismatch",
-                         f"client_order_id {client_order_id} does not belong to order {order_id}")
+            raise reject(
+                "order_id_and_client_order_id_mismatch",
+                f"client_order_id {client_order_id} does not belong to order {order_id}",
+            )
         m = self._markets[o.ticker]
         if m.status != "active":
             raise reject("market_inactive", f"market {m.ticker} is {m.status}")
@@ -127,10 +140,14 @@ class OrderChanges(Taker):
         new_rem = count - o.filled
         if new_rem <= 0:
             raise reject("invalid_order_size", "count is the new total and must exceed the filled count")
-        if (updated_client_order_id and updated_client_order_id != o.client_order_id
-                and updated_client_order_id in acc.coids):
-            raise Conflict(f"client_order_id {updated_client_order_id} was already used", status=409,
-                           code="order_already_exists")
+        if (
+            updated_client_order_id
+            and updated_client_order_id != o.client_order_id
+            and updated_client_order_id in acc.coids
+        ):
+            raise Conflict(
+                f"client_order_id {updated_client_order_id} was already used", status=409, code="order_already_exists"
+            )
         if expiration_ts and expiration_ts * 1000 <= self.now_ms:
             raise reject("invalid_order", "expiration_time must be in the future")
         repriced = price != o.price

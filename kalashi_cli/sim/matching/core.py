@@ -63,12 +63,26 @@ class MatchingEngine(OrderChanges, MarketFeed, OrderGroups, Restore, PortfolioRe
             and a shrink comes out of the part we did not take — right for replaying a real feed.
     """
 
-    def __init__(self, *, now_ms: int = 0, clock: Callable[[], int] | None = None, latency_ms: int = 0,
-                 trade_match_window_ms: int = 2_000, id_prefix: str = "", max_open_orders: int = 200_000,
-                 sticky_consumption: bool = False) -> None:
-        super().__init__(now_ms=now_ms, clock=clock, latency_ms=latency_ms,
-                         trade_match_window_ms=trade_match_window_ms, id_prefix=id_prefix,
-                         max_open_orders=max_open_orders, sticky_consumption=sticky_consumption)
+    def __init__(
+        self,
+        *,
+        now_ms: int = 0,
+        clock: Callable[[], int] | None = None,
+        latency_ms: int = 0,
+        trade_match_window_ms: int = 2_000,
+        id_prefix: str = "",
+        max_open_orders: int = 200_000,
+        sticky_consumption: bool = False,
+    ) -> None:
+        super().__init__(
+            now_ms=now_ms,
+            clock=clock,
+            latency_ms=latency_ms,
+            trade_match_window_ms=trade_match_window_ms,
+            id_prefix=id_prefix,
+            max_open_orders=max_open_orders,
+            sticky_consumption=sticky_consumption,
+        )
 
     # ===================================================================== subscribers
     def subscribe(self, sink: Callable[[EngineEvent], None]) -> Callable[[], None]:
@@ -127,12 +141,23 @@ class MatchingEngine(OrderChanges, MarketFeed, OrderGroups, Restore, PortfolioRe
         oid = self._new_id("ord")
         while oid in self._orders:
             oid = self._new_id("ord")
-        o = BookOrder(oid, intent.client_order_id, account_id, intent.ticker, intent.side == "bid", intent.price,
-                      intent.count, tif=intent.time_in_force, stp=intent.self_trade_prevention_type,
-                      post_only=intent.post_only, reduce_only=intent.reduce_only,
-                      expiration_ms=intent.expiration_ts * 1000 if intent.expiration_ts is not None else None,
-                      group_id=intent.order_group_id, cancel_on_pause=intent.cancel_order_on_pause,
-                      now_ms=self.now_ms)
+        o = BookOrder(
+            oid,
+            intent.client_order_id,
+            account_id,
+            intent.ticker,
+            intent.side == "bid",
+            intent.price,
+            intent.count,
+            tif=intent.time_in_force,
+            stp=intent.self_trade_prevention_type,
+            post_only=intent.post_only,
+            reduce_only=intent.reduce_only,
+            expiration_ms=intent.expiration_ts * 1000 if intent.expiration_ts is not None else None,
+            group_id=intent.order_group_id,
+            cancel_on_pause=intent.cancel_order_on_pause,
+            now_ms=self.now_ms,
+        )
         o.arrival_ms = self.now_ms + max(0, self.latency_ms)
         self._orders[oid] = o
         acc.orders[oid] = o
@@ -198,8 +223,11 @@ class MatchingEngine(OrderChanges, MarketFeed, OrderGroups, Restore, PortfolioRe
         if it.count <= 0:
             raise reject("invalid_order_size", "count must be at least 0.01")
         if not on_grid(it.price, m.price_ranges):
-            raise reject("invalid_price", f"price {it.price / ONE_DOLLAR:.4f} is not on {m.ticker}'s tick grid",
-                         hint="snap the price to the market's price_ranges step")
+            raise reject(
+                "invalid_price",
+                f"price {it.price / ONE_DOLLAR:.4f} is not on {m.ticker}'s tick grid",
+                hint="snap the price to the market's price_ranges step",
+            )
         if it.expiration_ts is not None:
             if it.time_in_force != "good_till_canceled":
                 raise reject("invalid_order", "expiration_time needs time_in_force good_till_canceled")
@@ -210,14 +238,16 @@ class MatchingEngine(OrderChanges, MarketFeed, OrderGroups, Restore, PortfolioRe
         if it.post_only and it.time_in_force != "good_till_canceled":
             raise reject("invalid_order", "post_only needs time_in_force good_till_canceled")
         if it.client_order_id and it.client_order_id in acc.coids:
-            raise Conflict(f"client_order_id {it.client_order_id} was already used", status=409,
-                           code="order_already_exists",
-                           hint="the order already reached the exchange: reconcile instead of resending")
+            raise Conflict(
+                f"client_order_id {it.client_order_id} was already used",
+                status=409,
+                code="order_already_exists",
+                hint="the order already reached the exchange: reconcile instead of resending",
+            )
         if it.order_group_id is not None:
             g = acc.groups.get(it.order_group_id)
             if g is None or g.deleted:
-                raise NotFound(f"order group {it.order_group_id} not found", status=404,
-                               code="order_group_not_found")
+                raise NotFound(f"order group {it.order_group_id} not found", status=404, code="order_group_not_found")
         if m.status != "active":
             raise reject("market_inactive", f"market {m.ticker} is {m.status}; it takes no orders")
 
@@ -271,8 +301,16 @@ class MatchingEngine(OrderChanges, MarketFeed, OrderGroups, Restore, PortfolioRe
             yes, no, cost = max(0, pos.pos), max(0, -pos.pos), pos.cost
             revenue = pos.settle(v)
             acc.cash = Money(acc.cash + revenue)
-            s = Settlement(ticker, m.event_ticker, result, self.now_ms,  # type: ignore[arg-type]
-                           yes_count=Count(yes), no_count=Count(no), revenue=revenue, value=v)
+            s = Settlement(
+                ticker,
+                m.event_ticker,
+                result,  # type: ignore[arg-type]
+                self.now_ms,
+                yes_count=Count(yes),
+                no_count=Count(no),
+                revenue=revenue,
+                value=v,
+            )
             acc.settlements.append(s)
             out.append(s)
             if self._sinks:

@@ -102,8 +102,9 @@ class Settled:
     cost: Money
 
 
-EngineEvent = (BookDelta | TradePrinted | FillEvent | OrderUpdated | OrderFailed | PositionChanged
-               | MarketStatus | Settled)
+EngineEvent = (
+    BookDelta | TradePrinted | FillEvent | OrderUpdated | OrderFailed | PositionChanged | MarketStatus | Settled
+)
 
 
 class EventLog:

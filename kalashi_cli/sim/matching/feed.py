@@ -26,9 +26,17 @@ class MarketFeed(EngineState):
     """
 
     # ===================================================================== markets
-    def add_market(self, ticker: str, *, price_ranges: tuple[TickBand, ...] = CENT_GRID,
-                   fee_type: str = "quadratic", fee_multiplier: int = MULT_SCALE, status: str = "active",
-                   event_ticker: str = "", market: Market | None = None) -> None:
+    def add_market(
+        self,
+        ticker: str,
+        *,
+        price_ranges: tuple[TickBand, ...] = CENT_GRID,
+        fee_type: str = "quadratic",
+        fee_multiplier: int = MULT_SCALE,
+        status: str = "active",
+        event_ticker: str = "",
+        market: Market | None = None,
+    ) -> None:
         """List a market (``market``, when given, supplies the descriptive fields of ``book()``).
 
         Raises:
@@ -36,9 +44,15 @@ class MarketFeed(EngineState):
         """
         if ticker in self._markets:
             raise Conflict(f"market {ticker} exists", status=409, code="market_exists")
-        self._markets[ticker] = MarketBook(ticker, event_ticker=event_ticker, price_ranges=price_ranges,
-                                           fee_type=fee_type, fee_multiplier=fee_multiplier, status=status,
-                                           template=market)
+        self._markets[ticker] = MarketBook(
+            ticker,
+            event_ticker=event_ticker,
+            price_ranges=price_ranges,
+            fee_type=fee_type,
+            fee_multiplier=fee_multiplier,
+            status=status,
+            template=market,
+        )
 
     def has_market(self, ticker: str) -> bool:
         return ticker in self._markets
@@ -76,8 +90,9 @@ class MarketFeed(EngineState):
         self._market(ticker).price_ranges = price_ranges
 
     # ===================================================================== market data
-    def apply_snapshot(self, ticker: str, yes_bids: Iterable[Level], no_bids: Iterable[Level], *,
-                       ts_ms: int | None = None) -> None:
+    def apply_snapshot(
+        self, ticker: str, yes_bids: Iterable[Level], no_bids: Iterable[Level], *, ts_ms: int | None = None
+    ) -> None:
         """Replace the market's external book (bids only, YES and NO prices, any order).
 
         Levels whose size did not change keep what our takers consumed from them.
@@ -110,8 +125,7 @@ class MarketFeed(EngineState):
                     book.relist(lvl)
         self._finish()
 
-    def apply_delta(self, ticker: str, side: Outcome, price: Price, delta: Count, *,
-                    ts_ms: int | None = None) -> None:
+    def apply_delta(self, ticker: str, side: Outcome, price: Price, delta: Count, *, ts_ms: int | None = None) -> None:
         """Apply one orderbook delta: ``side``'s bids at ``price`` (that side's price) change by ``delta``.
 
         Raises:
@@ -152,8 +166,16 @@ class MarketFeed(EngineState):
             if d:
                 m.seq += 1
                 if self._sinks:
-                    self._emit(BookDelta(ticker, m.seq, side, Price(ONE_DOLLAR - price if side == "no" else price), Count(d),
-                                         self.now_ms))
+                    self._emit(
+                        BookDelta(
+                            ticker,
+                            m.seq,
+                            side,
+                            Price(ONE_DOLLAR - price if side == "no" else price),
+                            Count(d),
+                            self.now_ms,
+                        )
+                    )
             if new:
                 if not lvl.listed:
                     insort(book.prices, price)
@@ -191,9 +213,15 @@ class MarketFeed(EngineState):
     def apply_market(self, market: Market, *, ts_ms: int | None = None) -> None:
         """Take a whole domain Market from a source: list it if new, follow its status, snapshot its book."""
         if market.ticker not in self._markets:
-            self.add_market(market.ticker, price_ranges=market.price_ranges, fee_type=market.fee_type,
-                            fee_multiplier=market.fee_multiplier, status=market.status,
-                            event_ticker=market.event_ticker, market=market)
+            self.add_market(
+                market.ticker,
+                price_ranges=market.price_ranges,
+                fee_type=market.fee_type,
+                fee_multiplier=market.fee_multiplier,
+                status=market.status,
+                event_ticker=market.event_ticker,
+                market=market,
+            )
         else:
             m = self._markets[market.ticker]
             m.template = market
@@ -242,9 +270,9 @@ class MarketFeed(EngineState):
         budget = n
         prices = book.prices
         if book.is_bid:  # a YES seller hit bids at p_t or higher; best (highest) first
-            crossed = prices[bisect_left(prices, p_t):][::-1]
+            crossed = prices[bisect_left(prices, p_t) :][::-1]
         else:  # a YES buyer lifted asks at p_t or lower; best (lowest) first
-            crossed = prices[:bisect_right(prices, p_t)]
+            crossed = prices[: bisect_right(prices, p_t)]
         now, window = self.now_ms, self.trade_match_window_ms
         for p in crossed:
             lvl = book.levels.get(p)
@@ -290,8 +318,9 @@ class MarketFeed(EngineState):
                 self._book_delta(m, book, p, Count(change))
             book.relist(lvl)
 
-    def _maker_vs_external(self, m: MarketBook, book: SideBook, lvl: BookLevel, o: BookOrder, price: Price,
-                           k: Count, taker_is_bid: bool) -> None:
+    def _maker_vs_external(
+        self, m: MarketBook, book: SideBook, lvl: BookLevel, o: BookOrder, price: Price, k: Count, taker_is_bid: bool
+    ) -> None:
         tid = self._new_id("trd")
         self._fill(m, o, price, k, False, tid)
         self._external_fill(m, taker_is_bid, price, k)

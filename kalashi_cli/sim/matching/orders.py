@@ -25,8 +25,12 @@ EXECUTED = "executed"
 CANCELED = "canceled"
 #: the status an order shows on the exchange (an in-flight order already shows as resting); a
 #: lookup rather than OrderStatus(...) on the submit path
-_SHOWN: dict[str, OrderStatus] = {PENDING: OrderStatus.RESTING, RESTING: OrderStatus.RESTING,
-                                  EXECUTED: OrderStatus.EXECUTED, CANCELED: OrderStatus.CANCELED}
+_SHOWN: dict[str, OrderStatus] = {
+    PENDING: OrderStatus.RESTING,
+    RESTING: OrderStatus.RESTING,
+    EXECUTED: OrderStatus.EXECUTED,
+    CANCELED: OrderStatus.CANCELED,
+}
 
 _TRANSITIONS: dict[str, frozenset[str]] = {
     PENDING: frozenset({RESTING, EXECUTED, CANCELED}),
@@ -58,18 +62,61 @@ class BookOrder:
     """One account order as the engine tracks it (mutable; never handed out)."""
 
     __slots__ = (
-        "order_id", "client_order_id", "account_id", "ticker", "is_bid", "price",
-        "initial", "filled", "remaining", "status", "reason",
-        "tif", "stp", "post_only", "reduce_only", "expiration_ms", "group_id", "cancel_on_pause",
-        "created_ms", "updated_ms", "arrival_ms",
-        "taker_fees", "maker_fees", "taker_cost", "maker_cost", "fill_value",
-        "ahead", "credit", "credit_ms",
-        "unit_cost", "unit_fee", "unit_neg", "reserved_units", "booked",
+        "order_id",
+        "client_order_id",
+        "account_id",
+        "ticker",
+        "is_bid",
+        "price",
+        "initial",
+        "filled",
+        "remaining",
+        "status",
+        "reason",
+        "tif",
+        "stp",
+        "post_only",
+        "reduce_only",
+        "expiration_ms",
+        "group_id",
+        "cancel_on_pause",
+        "created_ms",
+        "updated_ms",
+        "arrival_ms",
+        "taker_fees",
+        "maker_fees",
+        "taker_cost",
+        "maker_cost",
+        "fill_value",
+        "ahead",
+        "credit",
+        "credit_ms",
+        "unit_cost",
+        "unit_fee",
+        "unit_neg",
+        "reserved_units",
+        "booked",
     )
 
-    def __init__(self, order_id: str, client_order_id: str, account_id: str, ticker: str, is_bid: bool,
-                 price: Price, count: Count, *, tif: str, stp: str, post_only: bool, reduce_only: bool,
-                 expiration_ms: int | None, group_id: str | None, cancel_on_pause: bool, now_ms: int) -> None:
+    def __init__(
+        self,
+        order_id: str,
+        client_order_id: str,
+        account_id: str,
+        ticker: str,
+        is_bid: bool,
+        price: Price,
+        count: Count,
+        *,
+        tif: str,
+        stp: str,
+        post_only: bool,
+        reduce_only: bool,
+        expiration_ms: int | None,
+        group_id: str | None,
+        cancel_on_pause: bool,
+        now_ms: int,
+    ) -> None:
         self.order_id = order_id
         self.client_order_id = client_order_id
         self.account_id = account_id
@@ -128,12 +175,21 @@ class BookOrder:
     def view(self) -> ExchangeOrder:
         """Return the order as GET /portfolio/orders shows it."""
         return ExchangeOrder(
-            order_id=self.order_id, client_order_id=self.client_order_id, ticker=self.ticker,
-            side="bid" if self.is_bid else "ask", price=self.price,
+            order_id=self.order_id,
+            client_order_id=self.client_order_id,
+            ticker=self.ticker,
+            side="bid" if self.is_bid else "ask",
+            price=self.price,
             status=_SHOWN[self.status],
-            initial_count=self.initial, fill_count=self.filled, remaining_count=self.remaining,
-            taker_fees=self.taker_fees, maker_fees=self.maker_fees, taker_fill_cost=self.taker_cost,
-            maker_fill_cost=self.maker_cost, created_ts_ms=self.created_ms, time_in_force=self.tif,
+            initial_count=self.initial,
+            fill_count=self.filled,
+            remaining_count=self.remaining,
+            taker_fees=self.taker_fees,
+            maker_fees=self.maker_fees,
+            taker_fill_cost=self.taker_cost,
+            maker_fill_cost=self.maker_cost,
+            created_ts_ms=self.created_ms,
+            time_in_force=self.tif,
             order_group_id=self.group_id,
         )
 
@@ -145,9 +201,14 @@ class BookOrder:
             avg_price = Price(_round_div(self.fill_value, self.filled))
             avg_fee = Money(_round_div((self.taker_fees + self.maker_fees) * COUNT_SCALE, self.filled))
         return OrderAck(
-            order_id=self.order_id, client_order_id=self.client_order_id, fill_count=self.filled,
-            remaining_count=self.remaining, average_fill_price=avg_price, average_fee_paid=avg_fee,
-            ts_ms=ts_ms, status=_SHOWN[self.status],
+            order_id=self.order_id,
+            client_order_id=self.client_order_id,
+            fill_count=self.filled,
+            remaining_count=self.remaining,
+            average_fill_price=avg_price,
+            average_fee_paid=avg_fee,
+            ts_ms=ts_ms,
+            status=_SHOWN[self.status],
         )
 
 

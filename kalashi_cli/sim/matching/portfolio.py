@@ -48,8 +48,9 @@ class PortfolioReads(EngineState):
         """Return the collateral resting orders hold."""
         return self._account(account_id).reserved
 
-    def positions(self, account_id: str, *, ticker: str | None = None,
-                  event_ticker: str | None = None) -> list[MarketPosition]:
+    def positions(
+        self, account_id: str, *, ticker: str | None = None, event_ticker: str | None = None
+    ) -> list[MarketPosition]:
         """Return positions in unsettled markets the account holds or has traded."""
         acc = self._account(account_id)
         out = []
@@ -65,8 +66,9 @@ class PortfolioReads(EngineState):
             out.append(p.view())
         return out
 
-    def orders(self, account_id: str, *, ticker: str | None = None, status: str | None = None,
-               event_ticker: str | None = None) -> list[ExchangeOrder]:
+    def orders(
+        self, account_id: str, *, ticker: str | None = None, status: str | None = None, event_ticker: str | None = None
+    ) -> list[ExchangeOrder]:
         """Return the account's orders, oldest first (in-flight orders are not listed)."""
         self._sync()
         acc = self._account(account_id)
@@ -107,13 +109,18 @@ class PortfolioReads(EngineState):
             raise NotFound(f"no order with client_order_id {client_order_id}", status=404, code="not_found")
         return self.order(account_id, oid)
 
-    def fills(self, account_id: str, *, ticker: str | None = None, order_id: str | None = None,
-              since_ms: int | None = None) -> list[ExchangeFill]:
+    def fills(
+        self, account_id: str, *, ticker: str | None = None, order_id: str | None = None, since_ms: int | None = None
+    ) -> list[ExchangeFill]:
         """Return the account's fills, oldest first."""
         acc = self._account(account_id)
-        return [f for f in acc.fills
-                if (ticker is None or f.ticker == ticker) and (order_id is None or f.order_id == order_id)
-                and (since_ms is None or f.ts_ms >= since_ms)]
+        return [
+            f
+            for f in acc.fills
+            if (ticker is None or f.ticker == ticker)
+            and (order_id is None or f.order_id == order_id)
+            and (since_ms is None or f.ts_ms >= since_ms)
+        ]
 
     def settlements(self, account_id: str, *, ticker: str | None = None) -> list[Settlement]:
         """Return the account's settlements, oldest first."""
@@ -140,8 +147,11 @@ class PortfolioReads(EngineState):
     def queue_positions(self, account_id: str, *, tickers: Sequence[str] | None = None) -> list[QueuePosition]:
         """Return the queue position of every resting order (of these markets)."""
         acc = self._account(account_id)
-        return [QueuePosition(o.order_id, o.ticker, self.queue_position(account_id, o.order_id))
-                for o in acc.open.values() if o.booked and (tickers is None or o.ticker in tickers)]
+        return [
+            QueuePosition(o.order_id, o.ticker, self.queue_position(account_id, o.order_id))
+            for o in acc.open.values()
+            if o.booked and (tickers is None or o.ticker in tickers)
+        ]
 
     def book(self, ticker: str) -> Market:
         """Return the combined book (external + resting account orders) as a domain Market."""
@@ -242,8 +252,10 @@ class PortfolioReads(EngineState):
                 agg[2] += o.unit_fee * r
                 agg[3] += o.unit_neg * r
             for pos in acc.positions.values():
-                for is_bid, have in ((True, [pos.b_cost, pos.b_cnt, pos.b_fee, pos.b_neg]),
-                                     (False, [pos.a_cost, pos.a_cnt, pos.a_fee, pos.a_neg])):
+                for is_bid, have in (
+                    (True, [pos.b_cost, pos.b_cnt, pos.b_fee, pos.b_neg]),
+                    (False, [pos.a_cost, pos.a_cnt, pos.a_fee, pos.a_neg]),
+                ):
                     if have != sums.get((pos.ticker, is_bid), [0, 0, 0, 0]):
                         bad(f"{acc.account_id}/{pos.ticker}: collateral sums differ from open orders")
             for o in acc.orders.values():

@@ -15,9 +15,15 @@ from .state import EngineState
 class Restore(EngineState):
     """``restore_account``: fold a fill ledger back into an account and re-book its resting orders."""
 
-    def restore_account(self, account_id: str, *, deposits: Money, fills: Iterable[ExchangeFill] = (),
-                        settlements: Iterable[Settlement] = (),
-                        orders: Iterable[tuple[OrderIntent | None, ExchangeOrder]] = ()) -> None:
+    def restore_account(
+        self,
+        account_id: str,
+        *,
+        deposits: Money,
+        fills: Iterable[ExchangeFill] = (),
+        settlements: Iterable[Settlement] = (),
+        orders: Iterable[tuple[OrderIntent | None, ExchangeOrder]] = (),
+    ) -> None:
         """Rebuild an account from a journal: its deposits, fill ledger, settlements and orders.
 
         Cash and positions are the fold of ``fills`` and ``settlements`` in time order (same
@@ -77,14 +83,23 @@ class Restore(EngineState):
                 ext.cost = Money(0)
 
     def _restore_order(self, acc: Account, intent: OrderIntent | None, eo: ExchangeOrder) -> None:
-        o = BookOrder(eo.order_id, eo.client_order_id, acc.account_id, eo.ticker, eo.side == "bid", eo.price,
-                      eo.initial_count, tif=eo.time_in_force or (intent.time_in_force if intent else
-                                                                   "good_till_canceled"),
-                      stp=intent.self_trade_prevention_type if intent else "taker_at_cross",
-                      post_only=intent.post_only if intent else False, reduce_only=False,
-                      expiration_ms=intent.expiration_ts * 1000 if intent and intent.expiration_ts else None,
-                      group_id=None, cancel_on_pause=intent.cancel_order_on_pause if intent else False,
-                      now_ms=eo.created_ts_ms)
+        o = BookOrder(
+            eo.order_id,
+            eo.client_order_id,
+            acc.account_id,
+            eo.ticker,
+            eo.side == "bid",
+            eo.price,
+            eo.initial_count,
+            tif=eo.time_in_force or (intent.time_in_force if intent else "good_till_canceled"),
+            stp=intent.self_trade_prevention_type if intent else "taker_at_cross",
+            post_only=intent.post_only if intent else False,
+            reduce_only=False,
+            expiration_ms=intent.expiration_ts * 1000 if intent and intent.expiration_ts else None,
+            group_id=None,
+            cancel_on_pause=intent.cancel_order_on_pause if intent else False,
+            now_ms=eo.created_ts_ms,
+        )
         o.filled = eo.fill_count
         o.remaining = eo.remaining_count
         o.taker_fees, o.maker_fees = eo.taker_fees, eo.maker_fees

@@ -44,9 +44,17 @@ class EngineState:
     sinks, and the hot paths (a market-data delta, a fill) stay free of extra indirection.
     """
 
-    def __init__(self, *, now_ms: int = 0, clock: Callable[[], int] | None = None, latency_ms: int = 0,
-                 trade_match_window_ms: int = 2_000, id_prefix: str = "", max_open_orders: int = 200_000,
-                 sticky_consumption: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        now_ms: int = 0,
+        clock: Callable[[], int] | None = None,
+        latency_ms: int = 0,
+        trade_match_window_ms: int = 2_000,
+        id_prefix: str = "",
+        max_open_orders: int = 200_000,
+        sticky_consumption: bool = False,
+    ) -> None:
         self.now_ms = now_ms
         self.sticky_consumption = sticky_consumption
         self.latency_ms = latency_ms
@@ -86,6 +94,7 @@ class EngineState:
         elif len(fast) == 1:
             self._emit = fast[0]
         else:
+
             def fan_out(ev: EngineEvent) -> None:
                 for sink in fast:
                     sink(ev)
@@ -113,8 +122,12 @@ class EngineState:
     def _account(self, account_id: str) -> Account:
         acc = self._accounts.get(account_id)
         if acc is None:
-            raise NotFound(f"account {account_id} not found", status=404, code="account_not_found",
-                           hint="open it first with open_account()")
+            raise NotFound(
+                f"account {account_id} not found",
+                status=404,
+                code="account_not_found",
+                hint="open it first with open_account()",
+            )
         return acc
 
     def _open_account(self, account_id: str, balance: Money) -> Account:
@@ -202,8 +215,7 @@ class EngineState:
         positions = {t: p.pos for t, p in acc.positions.items()}
         if changed is not None:
             positions[changed[0]] = changed[1]
-        netted = {t: self._markets[t].event_ticker for t in positions
-                  if t in self._markets and self._markets[t].netted}
+        netted = {t: self._markets[t].event_ticker for t in positions if t in self._markets and self._markets[t].netted}
         return netting_credit(positions, netted) if netted else Money(0)
 
     # -- fills (shared by the taker walk and maker fills from public trades) ----------------
@@ -211,8 +223,12 @@ class EngineState:
         m.last_price = price
         m.volume = Count(m.volume + count)
         if self._sinks:
-            self._emit(TradePrinted(Trade(trade_id, m.ticker, price, count, "bid" if taker_is_bid else "ask",
-                                          self.now_ms), external=False))
+            self._emit(
+                TradePrinted(
+                    Trade(trade_id, m.ticker, price, count, "bid" if taker_is_bid else "ask", self.now_ms),
+                    external=False,
+                )
+            )
 
     def _maker_done(self, book: SideBook, lvl: Level, mk: BookOrder) -> None:
         if mk.remaining == 0:
@@ -247,8 +263,18 @@ class EngineState:
             o.maker_cost = Money(o.maker_cost + cost)
         o.updated_ms = now
         self.fees_collected = Money(self.fees_collected + fee)
-        fill = ExchangeFill(trade_id, o.order_id, m.ticker, "bid" if o.is_bid else "ask", price, k, fee, is_taker,
-                            now, o.client_order_id)
+        fill = ExchangeFill(
+            trade_id,
+            o.order_id,
+            m.ticker,
+            "bid" if o.is_bid else "ask",
+            price,
+            k,
+            fee,
+            is_taker,
+            now,
+            o.client_order_id,
+        )
         acc.fills.append(fill)
         if o.group_id is not None:
             g = acc.groups.get(o.group_id)

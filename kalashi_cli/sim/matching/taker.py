@@ -30,8 +30,9 @@ class Taker(EngineState):
             self._orders.pop(o.order_id, None)
             self._results[o.order_id] = (o.account_id, e)
             if self._sinks:
-                self._emit(OrderFailed(o.account_id, o.order_id, o.client_order_id, e.code or "", e.message,
-                                       self.now_ms))
+                self._emit(
+                    OrderFailed(o.account_id, o.order_id, o.client_order_id, e.code or "", e.message, self.now_ms)
+                )
         else:
             self._results[o.order_id] = (o.account_id, o.ack(self.now_ms))
 
@@ -46,8 +47,11 @@ class Taker(EngineState):
             if g is None or g.deleted:
                 raise NotFound(f"order group {o.group_id} not found", status=404, code="order_group_not_found")
             if g.triggered:
-                raise reject("order_group_triggered", f"order group {o.group_id} hit its limit",
-                             hint="reset the order group to place orders in it again")
+                raise reject(
+                    "order_group_triggered",
+                    f"order group {o.group_id} hit its limit",
+                    hint="reset the order group to place orders in it again",
+                )
         if o.expiration_ms is not None and o.expiration_ms <= self.now_ms:
             raise reject("invalid_order", "expiration_time has passed")
         pos = self._holder_position(acc, m)
@@ -63,14 +67,21 @@ class Taker(EngineState):
         before, req_before = acc.reserved, pos.req
         pos.reserve(o, o.remaining)
         acc.reserved = Money(acc.reserved + pos.refresh())
-        if acc.cash < acc.reserved and acc.cash + self.netting_credit(acc) < acc.reserved \
-                and not (o.tif == "fill_or_kill" and m.netted and self._netted_fits(acc, m, o, pos, Money(before - req_before))):
+        if (
+            acc.cash < acc.reserved
+            and acc.cash + self.netting_credit(acc) < acc.reserved
+            and not (
+                o.tif == "fill_or_kill" and m.netted and self._netted_fits(acc, m, o, pos, Money(before - req_before))
+            )
+        ):
             need = acc.reserved - acc.cash - self.netting_credit(acc)
             pos.release(o, o.reserved_units)
             acc.reserved = Money(acc.reserved + pos.refresh())
-            raise reject("available_balance_too_low",
-                         f"available balance too low: this order needs {need} micro-dollars more",
-                         hint="lower the size or add balance")
+            raise reject(
+                "available_balance_too_low",
+                f"available balance too low: this order needs {need} micro-dollars more",
+                hint="lower the size or add balance",
+            )
         opp = m.asks if o.is_bid else m.bids
         if o.post_only:
             best = opp.best()
@@ -200,8 +211,9 @@ class Taker(EngineState):
         self._external_fill(m, not o.is_bid, price, k)
         self._print(m, tid, price, k, o.is_bid)
 
-    def _match_accounts(self, m: MarketBook, o: BookOrder, mk: BookOrder, book: SideBook, lvl: Level,
-                        price: Price, k: Count) -> None:
+    def _match_accounts(
+        self, m: MarketBook, o: BookOrder, mk: BookOrder, book: SideBook, lvl: Level, price: Price, k: Count
+    ) -> None:
         """Account taker ``o`` trades ``k`` against resting account order ``mk``."""
         tid = self._new_id("trd")
         self._fill(m, o, price, k, True, tid)

@@ -63,8 +63,13 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 async def fallback_drop(scope: Scope, send: Send) -> None:
     """Break the response when the transport is not reachable: headers promise a body never sent."""
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+        }
+    )
 
 
 class DropConnection(Response):
@@ -133,8 +138,9 @@ _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _auth_error(details: str) -> ApiError:
-    return ApiError(401, "authentication_error", "authentication_error",
-                    f"rpc error: code = Unauthenticated desc = {details}")
+    return ApiError(
+        401, "authentication_error", "authentication_error", f"rpc error: code = Unauthenticated desc = {details}"
+    )
 
 
 def authenticate(x: SimExchange, headers: Any, method: str, path: str, *, required: bool) -> str | None:
@@ -159,8 +165,10 @@ def authenticate(x: SimExchange, headers: Any, method: str, path: str, *, requir
 
 
 def too_large(limit: int) -> Response:
-    return json_response(413, ser.error_body("request_too_large", "request body too large",
-                                             f"request bodies are limited to {limit} bytes"))
+    return json_response(
+        413,
+        ser.error_body("request_too_large", "request body too large", f"request bodies are limited to {limit} bytes"),
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:
@@ -182,8 +190,9 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
     """Build the ASGI app serving ``x`` (REST, WebSocket and ``/_sim`` control)."""
     limit = x.config.max_body_bytes
 
-    def api(handler: Handler, *, auth: bool, batch: bool = False, creates: bool = False) -> Callable[
-            [Request], Awaitable[Response]]:
+    def api(
+        handler: Handler, *, auth: bool, batch: bool = False, creates: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             x.requests += 1
             fault = x.faults.for_request()
@@ -192,8 +201,12 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
             if fault.action == "drop":
                 return DropConnection(drop)
             if fault.action == "error":
-                return json_response(fault.status, ser.error_body("internal_server_error", "internal server error",
-                                                                  "injected by sim-exchange --error-rate"))
+                return json_response(
+                    fault.status,
+                    ser.error_body(
+                        "internal_server_error", "internal server error", "injected by sim-exchange --error-rate"
+                    ),
+                )
             if fault.action == "throttle":
                 return json_response(429, ser.TOO_MANY_REQUESTS)
             try:
@@ -215,7 +228,7 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
                         raise ApiError(400, "invalid_parameters", "the request body is not JSON") from None
                 items = len(x.orders.batch_items(body)) if batch else 1
                 caller = account or f"anon:{(request.client.host if request.client else '?')}"
-                if not x.limits.allow(caller, method, path[len(PREFIX):], items):
+                if not x.limits.allow(caller, method, path[len(PREFIX) :], items):
                     return json_response(429, ser.TOO_MANY_REQUESTS)
                 ctx = Ctx(account, Params(request.query_params.multi_items()), dict(request.path_params), body)
                 try:
@@ -229,9 +242,14 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
                 if lost == "drop":
                     return DropConnection(drop)
                 if lost == "error":
-                    return json_response(500, ser.error_body("internal_server_error", "internal server error",
-                                                             "the order was processed; its answer was lost "
-                                                             "(sim-exchange --lose-order-responses)"))
+                    return json_response(
+                        500,
+                        ser.error_body(
+                            "internal_server_error",
+                            "internal server error",
+                            "the order was processed; its answer was lost (sim-exchange --lose-order-responses)",
+                        ),
+                    )
             if status == 204:
                 return Response(status_code=204)
             return json_response(status, payload)
@@ -239,15 +257,24 @@ def build_app(x: SimExchange, *, drop: DropFn = fallback_drop) -> Starlette:
         return endpoint
 
     def legacy(_: Request) -> Response:
-        return json_response(400, ser.error_body("endpoint_deprecated", "Please switch to the V2 endpoints",
-                                                 "legacy /portfolio/orders writes were removed in June 2026; "
-                                                 "use /portfolio/events/orders"))
+        return json_response(
+            400,
+            ser.error_body(
+                "endpoint_deprecated",
+                "Please switch to the V2 endpoints",
+                "legacy /portfolio/orders writes were removed in June 2026; use /portfolio/events/orders",
+            ),
+        )
 
     def r(path: str, handler: Handler, methods: list[str], **kw: bool) -> Route:
         return Route(PREFIX + path, api(handler, **kw), methods=methods)
 
-    routes: list[BaseRoute] = [*_rest_routes(x, r), *_legacy_routes(legacy),
-                               WebSocketRoute(WS_PATH, _ws_endpoint(x)), *_control_routes(x)]
+    routes: list[BaseRoute] = [
+        *_rest_routes(x, r),
+        *_legacy_routes(legacy),
+        WebSocketRoute(WS_PATH, _ws_endpoint(x)),
+        *_control_routes(x),
+    ]
     known = [rt for rt in routes if isinstance(rt, Route)]
 
     async def fallback(request: Request) -> Response:
@@ -265,8 +292,15 @@ def _rest_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
     ``/events/{event_ticker}``, ``/series/fee_changes`` before ``/series/{series_ticker}``)."""
     a = {"auth": True}
     pub = {"auth": False}
-    md, ev, cd, hist, pf, od, info = (x.market_data, x.event_data, x.candle_data, x.historical, x.portfolio,
-                                      x.orders, x.info)
+    md, ev, cd, hist, pf, od, info = (
+        x.market_data,
+        x.event_data,
+        x.candle_data,
+        x.historical,
+        x.portfolio,
+        x.orders,
+        x.info,
+    )
     return [
         # exchange and account
         r("/exchange/status", lambda c: info.status(c.params), ["GET"], **pub),
@@ -285,24 +319,44 @@ def _rest_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
         r("/events/multivariate", lambda c: ev.multivariate_events(c.params), ["GET"], **pub),
         r("/events/fee_changes", lambda c: ev.event_fee_changes(c.params), ["GET"], **pub),
         r("/events/{event_ticker}", lambda c: ev.event(c.path["event_ticker"], c.params), ["GET"], **pub),
-        r("/events/{event_ticker}/metadata", lambda c: ev.event_metadata(c.path["event_ticker"], c.params),
-          ["GET"], **pub),
+        r(
+            "/events/{event_ticker}/metadata",
+            lambda c: ev.event_metadata(c.path["event_ticker"], c.params),
+            ["GET"],
+            **pub,
+        ),
         r("/series", lambda c: ev.series_list(c.params), ["GET"], **pub),
         r("/series/fee_changes", lambda c: ev.series_fee_changes(c.params), ["GET"], **pub),
         r("/series/{series_ticker}", lambda c: ev.series(c.path["series_ticker"], c.params), ["GET"], **pub),
-        r("/series/{series_ticker}/markets/{ticker}/candlesticks",
-          lambda c: cd.market(c.path["series_ticker"], c.path["ticker"], c.params), ["GET"], **pub),
-        r("/series/{series_ticker}/events/{ticker}/candlesticks",
-          lambda c: cd.event(c.path["series_ticker"], c.path["ticker"], c.params), ["GET"], **pub),
+        r(
+            "/series/{series_ticker}/markets/{ticker}/candlesticks",
+            lambda c: cd.market(c.path["series_ticker"], c.path["ticker"], c.params),
+            ["GET"],
+            **pub,
+        ),
+        r(
+            "/series/{series_ticker}/events/{ticker}/candlesticks",
+            lambda c: cd.event(c.path["series_ticker"], c.path["ticker"], c.params),
+            ["GET"],
+            **pub,
+        ),
         r("/multivariate_event_collections", lambda c: ev.collections(c.params), ["GET"], **pub),
-        r("/multivariate_event_collections/{collection_ticker}",
-          lambda c: ev.collection(c.path["collection_ticker"], c.params), ["GET"], **pub),
+        r(
+            "/multivariate_event_collections/{collection_ticker}",
+            lambda c: ev.collection(c.path["collection_ticker"], c.params),
+            ["GET"],
+            **pub,
+        ),
         # historical
         r("/historical/cutoff", lambda c: hist.cutoff(c.params), ["GET"], **pub),
         r("/historical/markets", lambda c: hist.markets(c.params), ["GET"], **pub),
         r("/historical/markets/{ticker}", lambda c: hist.market(c.path["ticker"], c.params), ["GET"], **pub),
-        r("/historical/markets/{ticker}/candlesticks", lambda c: cd.historical(c.path["ticker"], c.params),
-          ["GET"], **pub),
+        r(
+            "/historical/markets/{ticker}/candlesticks",
+            lambda c: cd.historical(c.path["ticker"], c.params),
+            ["GET"],
+            **pub,
+        ),
         r("/historical/trades", lambda c: hist.trades(c.params), ["GET"], **pub),
         r("/historical/fills", lambda c: hist.fills(c.acct, c.params), ["GET"], **a),
         r("/historical/orders", lambda c: hist.orders(c.acct, c.params), ["GET"], **a),
@@ -310,42 +364,87 @@ def _rest_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
         # portfolio reads
         r("/portfolio/balance", lambda c: pf.balance(c.acct, c.params), ["GET"], **a),
         r("/portfolio/positions", lambda c: pf.positions(c.acct, c.params), ["GET"], **a),
-        r("/portfolio/summary/total_resting_order_value", lambda c: pf.resting_order_value(c.acct, c.params),
-          ["GET"], **a),
+        r(
+            "/portfolio/summary/total_resting_order_value",
+            lambda c: pf.resting_order_value(c.acct, c.params),
+            ["GET"],
+            **a,
+        ),
         r("/portfolio/orders", lambda c: pf.orders(c.acct, c.params), ["GET"], **a),
         r("/portfolio/orders/queue_positions", lambda c: pf.queue_positions(c.acct, c.params), ["GET"], **a),
         r("/portfolio/orders/{order_id}", lambda c: pf.order(c.acct, c.path["order_id"], c.params), ["GET"], **a),
-        r("/portfolio/orders/{order_id}/queue_position",
-          lambda c: pf.queue_position(c.acct, c.path["order_id"], c.params), ["GET"], **a),
+        r(
+            "/portfolio/orders/{order_id}/queue_position",
+            lambda c: pf.queue_position(c.acct, c.path["order_id"], c.params),
+            ["GET"],
+            **a,
+        ),
         r("/portfolio/fills", lambda c: pf.fills(c.acct, c.params), ["GET"], **a),
         r("/portfolio/settlements", lambda c: pf.settlements(c.acct, c.params), ["GET"], **a),
         # V2 order writes
-        r("/portfolio/events/orders", lambda c: od.create(c.acct, c.body, c.params), ["POST"], auth=True,
-          creates=True),
+        r("/portfolio/events/orders", lambda c: od.create(c.acct, c.body, c.params), ["POST"], auth=True, creates=True),
         r("/portfolio/events/orders", lambda c: od.cancel_all(c.acct, c.params), ["DELETE"], **a),
-        r("/portfolio/events/orders/batched", lambda c: od.batch_create(c.acct, c.body, c.params), ["POST"],
-          auth=True, batch=True, creates=True),
-        r("/portfolio/events/orders/batched", lambda c: od.batch_cancel(c.acct, c.body, c.params), ["DELETE"],
-          auth=True, batch=True),
-        r("/portfolio/events/orders/{order_id}", lambda c: od.cancel(c.acct, c.path["order_id"], c.params),
-          ["DELETE"], **a),
-        r("/portfolio/events/orders/{order_id}/amend",
-          lambda c: od.amend(c.acct, c.path["order_id"], c.body, c.params), ["POST"], **a),
-        r("/portfolio/events/orders/{order_id}/decrease",
-          lambda c: od.decrease(c.acct, c.path["order_id"], c.body, c.params), ["POST"], **a),
+        r(
+            "/portfolio/events/orders/batched",
+            lambda c: od.batch_create(c.acct, c.body, c.params),
+            ["POST"],
+            auth=True,
+            batch=True,
+            creates=True,
+        ),
+        r(
+            "/portfolio/events/orders/batched",
+            lambda c: od.batch_cancel(c.acct, c.body, c.params),
+            ["DELETE"],
+            auth=True,
+            batch=True,
+        ),
+        r(
+            "/portfolio/events/orders/{order_id}",
+            lambda c: od.cancel(c.acct, c.path["order_id"], c.params),
+            ["DELETE"],
+            **a,
+        ),
+        r(
+            "/portfolio/events/orders/{order_id}/amend",
+            lambda c: od.amend(c.acct, c.path["order_id"], c.body, c.params),
+            ["POST"],
+            **a,
+        ),
+        r(
+            "/portfolio/events/orders/{order_id}/decrease",
+            lambda c: od.decrease(c.acct, c.path["order_id"], c.body, c.params),
+            ["POST"],
+            **a,
+        ),
         # order groups
         r("/portfolio/order_groups", lambda c: od.groups(c.acct, c.params), ["GET"], **a),
         r("/portfolio/order_groups/create", lambda c: od.create_group(c.acct, c.body, c.params), ["POST"], **a),
-        r("/portfolio/order_groups/{group_id}", lambda c: od.group(c.acct, c.path["group_id"], c.params), ["GET"],
-          **a),
-        r("/portfolio/order_groups/{group_id}",
-          lambda c: od.group_action(c.acct, c.path["group_id"], "delete", c.params), ["DELETE"], **a),
-        r("/portfolio/order_groups/{group_id}/reset",
-          lambda c: od.group_action(c.acct, c.path["group_id"], "reset", c.params), ["PUT"], **a),
-        r("/portfolio/order_groups/{group_id}/trigger",
-          lambda c: od.group_action(c.acct, c.path["group_id"], "trigger", c.params), ["PUT"], **a),
-        r("/portfolio/order_groups/{group_id}/limit",
-          lambda c: od.group_action(c.acct, c.path["group_id"], "limit", c.params, c.body), ["PUT"], **a),
+        r("/portfolio/order_groups/{group_id}", lambda c: od.group(c.acct, c.path["group_id"], c.params), ["GET"], **a),
+        r(
+            "/portfolio/order_groups/{group_id}",
+            lambda c: od.group_action(c.acct, c.path["group_id"], "delete", c.params),
+            ["DELETE"],
+            **a,
+        ),
+        r(
+            "/portfolio/order_groups/{group_id}/reset",
+            lambda c: od.group_action(c.acct, c.path["group_id"], "reset", c.params),
+            ["PUT"],
+            **a,
+        ),
+        r(
+            "/portfolio/order_groups/{group_id}/trigger",
+            lambda c: od.group_action(c.acct, c.path["group_id"], "trigger", c.params),
+            ["PUT"],
+            **a,
+        ),
+        r(
+            "/portfolio/order_groups/{group_id}/limit",
+            lambda c: od.group_action(c.acct, c.path["group_id"], "limit", c.params, c.body),
+            ["PUT"],
+            **a,
+        ),
     ]
 
 
@@ -369,9 +468,13 @@ def _not_found(request: Request, known: list[Route]) -> Response:
         return Response(status_code=301, headers={"location": target})
     allowed = sorted({m for rt in known if rt.path_regex.match(path) for m in (rt.methods or ())})
     if allowed:
-        return json_response(405, ser.error_body("method_not_allowed", "method not allowed",
-                                                 f"{path} answers {', '.join(allowed)}, not {request.method}"),
-                             headers={"allow": ", ".join(allowed)})
+        return json_response(
+            405,
+            ser.error_body(
+                "method_not_allowed", "method not allowed", f"{path} answers {', '.join(allowed)}, not {request.method}"
+            ),
+            headers={"allow": ", ".join(allowed)},
+        )
     where = "" if path.startswith(PREFIX + "/") else f" (the REST API is under {PREFIX}, WebSocket at {WS_PATH})"
     return json_response(404, ser.error_body("not_found", "not found", f"no endpoint {request.method} {path}{where}"))
 
@@ -425,16 +528,28 @@ def _control_routes(x: SimExchange) -> list[BaseRoute]:
         if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 10_000:
             raise UsageError("steps must be a whole number between 0 and 10000")
         reports = x.step(n)
-        return {"step": x.driver.step, "now_ms": x.now_ms(),
-                "reports": [{"step": r.step, "markets": r.markets, "trades": len(r.trades),
-                             "settlements": [s.ticker for s in r.settlements], "created": len(r.created)}
-                            for r in reports]}
+        return {
+            "step": x.driver.step,
+            "now_ms": x.now_ms(),
+            "reports": [
+                {
+                    "step": r.step,
+                    "markets": r.markets,
+                    "trades": len(r.trades),
+                    "settlements": [s.ticker for s in r.settlements],
+                    "created": len(r.created),
+                }
+                for r in reports
+            ],
+        }
 
     def clock(body: Any) -> Any:
         v = body.get("speed") if isinstance(body, dict) else None
         if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or set(body) != {"speed"}:
-            raise UsageError('the body must be {"speed": <market seconds per wall second; 1 = wall-clock pace, '
-                             '0 = the market moves only on POST /_sim/step>}')
+            raise UsageError(
+                'the body must be {"speed": <market seconds per wall second; 1 = wall-clock pace, '
+                "0 = the market moves only on POST /_sim/step>}"
+            )
         x.set_speed(float(v))
         return {"speed": x.speed, "clock": x.clock.describe(), "step": x.driver.step, "now_ms": x.now_ms()}
 
@@ -462,12 +577,15 @@ def _control_routes(x: SimExchange) -> list[BaseRoute]:
         return {"trading_active": x.trading_active}
 
     def keys(body: Any) -> Any:
-        if not isinstance(body, dict) or not isinstance(body.get("key_id"), str) \
-                or not isinstance(body.get("public_key_pem"), str):
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("key_id"), str)
+            or not isinstance(body.get("public_key_pem"), str)
+        ):
             raise UsageError('the body must be {"key_id": "...", "public_key_pem": "-----BEGIN PUBLIC KEY-----..."}')
         balance = body.get("balance")
         if balance is not None and not isinstance(balance, str):
-            raise UsageError("balance is a dollar string, e.g. \"250.00\"")
+            raise UsageError('balance is a dollar string, e.g. "250.00"')
         x.keys.add(body["key_id"], load_public_key(body["public_key_pem"].encode()))
         x.add_account(body["key_id"], parse_balance(balance) if balance is not None else None)
         return {"key_id": body["key_id"], "accounts": x.engine.accounts()}

@@ -48,8 +48,9 @@ class CandleData:
         return (rec.settled_ms if rec.settled_ms is not None else self.x.now_ms()) // 1000
 
     def _candles(self, rec: MarketRecord, start: int, end: int, period: int, latest: bool) -> list[Json]:
-        cs = self.x.candles.candles(rec.ticker, start, end, period, until_ts=self._until(rec),
-                                    latest_before_start=latest)
+        cs = self.x.candles.candles(
+            rec.ticker, start, end, period, until_ts=self._until(rec), latest_before_start=latest
+        )
         return [candle_json(c) for c in cs]
 
     def market(self, series: str, ticker: str, p: Params) -> Reply:
@@ -79,10 +80,15 @@ class CandleData:
             except ApiError:
                 continue  # unknown or historical markets are left out of the answer
         if _periods(start, end, period) * max(1, len(recs)) > MAX_CANDLES:
-            raise bad(f"the request asks for more than {MAX_CANDLES} candles in all: fewer markets, a shorter "
-                      "window or a longer period_interval")
-        return 200, {"markets": [{"market_ticker": r.ticker,
-                                  "candlesticks": self._candles(r, start, end, period, latest)} for r in recs]}
+            raise bad(
+                f"the request asks for more than {MAX_CANDLES} candles in all: fewer markets, a shorter "
+                "window or a longer period_interval"
+            )
+        return 200, {
+            "markets": [
+                {"market_ticker": r.ticker, "candlesticks": self._candles(r, start, end, period, latest)} for r in recs
+            ]
+        }
 
     def event(self, series: str, event_ticker: str, p: Params) -> Reply:
         p.allow("start_ts", "end_ts", "period_interval")
@@ -95,9 +101,11 @@ class CandleData:
         per_market = MAX_CANDLES // max(1, len(recs))
         if _periods(start, end, period) > per_market:
             end = start + (per_market - 1) * period * 60  # Kalshi cuts the window and says where
-        return 200, {"market_tickers": [r.ticker for r in recs],
-                     "market_candlesticks": [self._candles(r, start, end, period, False) for r in recs],
-                     "adjusted_end_ts": end}
+        return 200, {
+            "market_tickers": [r.ticker for r in recs],
+            "market_candlesticks": [self._candles(r, start, end, period, False) for r in recs],
+            "adjusted_end_ts": end,
+        }
 
     def historical(self, ticker: str, p: Params) -> Reply:
         p.allow("start_ts", "end_ts", "period_interval")

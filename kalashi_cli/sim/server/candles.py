@@ -133,8 +133,9 @@ class CandleStore:
         s = self._series.get(ticker)
         return s.keys[0] * MINUTE_S if s and s.keys else None
 
-    def candles(self, ticker: str, start_ts: int, end_ts: int, period: int, *, until_ts: int,
-                latest_before_start: bool = False) -> list[Candle]:
+    def candles(
+        self, ticker: str, start_ts: int, end_ts: int, period: int, *, until_ts: int, latest_before_start: bool = False
+    ) -> list[Candle]:
         """Candles of ``period`` minutes whose period overlaps ``[start_ts, end_ts]`` (Unix seconds).
 
         ``until_ts`` is the last moment with data (now, or the market's settlement): no candle is
@@ -189,13 +190,31 @@ def _merge(acc: list[int] | None, m: list[int] | None) -> list[int] | None:
     return [acc[0], max(acc[1], m[1]), min(acc[2], m[2]), m[3]]
 
 
-def _candle(end: int, bid: list[int] | None, ask: list[int] | None, carry_bid: int | None, carry_ask: int | None,
-            trade: list[int] | None, volume: Count, notional: int, previous: int | None, oi: Count) -> Candle:
+def _candle(
+    end: int,
+    bid: list[int] | None,
+    ask: list[int] | None,
+    carry_bid: int | None,
+    carry_ask: int | None,
+    trade: list[int] | None,
+    volume: Count,
+    notional: int,
+    previous: int | None,
+    oi: Count,
+) -> Candle:
     b = tuple(bid) if bid else (carry_bid if carry_bid is not None else 0,) * 4
     a = tuple(ask) if ask else (carry_ask if carry_ask is not None else ONE_DOLLAR,) * 4
     mean = (notional + volume // 2) // volume if volume else None
-    return Candle(end, b, a, tuple(trade) if trade else None, mean,  # type: ignore[arg-type]
-                  previous, volume, oi)
+    return Candle(
+        end,
+        b,  # type: ignore[arg-type]
+        a,  # type: ignore[arg-type]
+        tuple(trade) if trade else None,  # type: ignore[arg-type]
+        mean,
+        previous,
+        volume,
+        oi,
+    )
 
 
 def _opt(p: int | None) -> str | None:
@@ -204,18 +223,36 @@ def _opt(p: int | None) -> str | None:
 
 def candle_json(c: Candle) -> Json:
     """One MarketCandlestick (live endpoints): ``*_dollars`` strings, ``*_fp`` counts."""
-    price: Json = {"open_dollars": None, "high_dollars": None, "low_dollars": None, "close_dollars": None,
-                   "mean_dollars": _opt(c.mean), "previous_dollars": _opt(c.previous)}
+    price: Json = {
+        "open_dollars": None,
+        "high_dollars": None,
+        "low_dollars": None,
+        "close_dollars": None,
+        "mean_dollars": _opt(c.mean),
+        "previous_dollars": _opt(c.previous),
+    }
     if c.price is not None:
         o, h, lo, cl = c.price
-        price.update(open_dollars=fmt_price(Price(o)), high_dollars=fmt_price(Price(h)), low_dollars=fmt_price(Price(lo)),
-                     close_dollars=fmt_price(Price(cl)))
+        price.update(
+            open_dollars=fmt_price(Price(o)),
+            high_dollars=fmt_price(Price(h)),
+            low_dollars=fmt_price(Price(lo)),
+            close_dollars=fmt_price(Price(cl)),
+        )
     return {
         "end_period_ts": c.end_ts,
-        "yes_bid": {"open_dollars": fmt_price(Price(c.bid[0])), "high_dollars": fmt_price(Price(c.bid[1])),
-                    "low_dollars": fmt_price(Price(c.bid[2])), "close_dollars": fmt_price(Price(c.bid[3]))},
-        "yes_ask": {"open_dollars": fmt_price(Price(c.ask[0])), "high_dollars": fmt_price(Price(c.ask[1])),
-                    "low_dollars": fmt_price(Price(c.ask[2])), "close_dollars": fmt_price(Price(c.ask[3]))},
+        "yes_bid": {
+            "open_dollars": fmt_price(Price(c.bid[0])),
+            "high_dollars": fmt_price(Price(c.bid[1])),
+            "low_dollars": fmt_price(Price(c.bid[2])),
+            "close_dollars": fmt_price(Price(c.bid[3])),
+        },
+        "yes_ask": {
+            "open_dollars": fmt_price(Price(c.ask[0])),
+            "high_dollars": fmt_price(Price(c.ask[1])),
+            "low_dollars": fmt_price(Price(c.ask[2])),
+            "close_dollars": fmt_price(Price(c.ask[3])),
+        },
         "price": price,
         "volume_fp": fmt_count(c.volume),
         "open_interest_fp": fmt_count(c.oi),
@@ -227,12 +264,26 @@ def historical_candle_json(c: Candle) -> Json:
     o, h, lo, cl = c.price if c.price is not None else (None, None, None, None)
     return {
         "end_period_ts": c.end_ts,
-        "yes_bid": {"open": fmt_price(Price(c.bid[0])), "high": fmt_price(Price(c.bid[1])), "low": fmt_price(Price(c.bid[2])),
-                    "close": fmt_price(Price(c.bid[3]))},
-        "yes_ask": {"open": fmt_price(Price(c.ask[0])), "high": fmt_price(Price(c.ask[1])), "low": fmt_price(Price(c.ask[2])),
-                    "close": fmt_price(Price(c.ask[3]))},
-        "price": {"open": _opt(o), "high": _opt(h), "low": _opt(lo), "close": _opt(cl), "mean": _opt(c.mean),
-                  "previous": _opt(c.previous)},
+        "yes_bid": {
+            "open": fmt_price(Price(c.bid[0])),
+            "high": fmt_price(Price(c.bid[1])),
+            "low": fmt_price(Price(c.bid[2])),
+            "close": fmt_price(Price(c.bid[3])),
+        },
+        "yes_ask": {
+            "open": fmt_price(Price(c.ask[0])),
+            "high": fmt_price(Price(c.ask[1])),
+            "low": fmt_price(Price(c.ask[2])),
+            "close": fmt_price(Price(c.ask[3])),
+        },
+        "price": {
+            "open": _opt(o),
+            "high": _opt(h),
+            "low": _opt(lo),
+            "close": _opt(cl),
+            "mean": _opt(c.mean),
+            "previous": _opt(c.previous),
+        },
         "volume": fmt_count(c.volume),
         "open_interest": fmt_count(c.oi),
     }

@@ -100,8 +100,15 @@ class OrderMeta:
 class ExchangeCore:
     """Engine, driver, clock, accounts, tape and caches, shared by every endpoint resource."""
 
-    def __init__(self, config: ExchangeConfig, keys: KeyRing, faults: Faults | None = None, *,
-                 wall_clock: Callable[[], int] = wall_ms, monotonic: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        config: ExchangeConfig,
+        keys: KeyRing,
+        faults: Faults | None = None,
+        *,
+        wall_clock: Callable[[], int] = wall_ms,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
         import time
 
         self.config = config
@@ -111,14 +118,24 @@ class ExchangeCore:
         start_ms = self.clock.now_ms()
         step_ms = config.sim_seconds_per_step * 1000
         # the universe's clock reads the server's start time at the start step
-        self.universe = SimUniverse(config.seed, config.markets, step_seconds=config.sim_seconds_per_step,
-                                    epoch_ms=start_ms - config.start_step * step_ms)
+        self.universe = SimUniverse(
+            config.seed,
+            config.markets,
+            step_seconds=config.sim_seconds_per_step,
+            epoch_ms=start_ms - config.start_step * step_ms,
+        )
         self.trading_active = not self.faults.config.pause_trading
         self.engine = MatchingEngine(clock=self.now_ms, now_ms=start_ms, id_prefix=ID_PREFIX)
         self.ids = PublicIds(ID_PREFIX)
         self.candles = CandleStore()
-        self.driver = MarketDriver(self.engine, self.universe, start_step=config.start_step, now_ms=self.now_ms,
-                                   retain_settled_ms=config.retain_settled_s * 1000, on_forget=self.candles.forget)
+        self.driver = MarketDriver(
+            self.engine,
+            self.universe,
+            start_step=config.start_step,
+            now_ms=self.now_ms,
+            retain_settled_ms=config.retain_settled_s * 1000,
+            on_forget=self.candles.forget,
+        )
         self.driver.trades_paused = not self.trading_active  # nothing matches during a trading pause
         self.limits = RateLimits(config.tier, enabled=config.rate_limits, clock=monotonic or time.monotonic)
         self.hub: Listener = _Silent()
@@ -272,8 +289,14 @@ class ExchangeCore:
                 self.hub.created(self.driver.markets[t])
                 self._quotes_due.add(t)
             if log.isEnabledFor(logging.INFO):  # `sim-exchange -v`
-                log.info("step %d: %d markets moved, %d trades, %d settlements, %d new markets", r.step, r.markets,
-                         len(r.trades), len(r.settlements), len(r.created))
+                log.info(
+                    "step %d: %d markets moved, %d trades, %d settlements, %d new markets",
+                    r.step,
+                    r.markets,
+                    len(r.trades),
+                    len(r.settlements),
+                    len(r.created),
+                )
         self.after_request()
         return reports
 
@@ -315,16 +338,33 @@ class ExchangeCore:
         accounts = []
         for a in self.engine.accounts():
             b = self.engine.balance(a)
-            accounts.append({"key_id": a, "balance": fmt_money(b.balance),
-                             "orders": len(self.engine.orders(a)), "fills": len(self.engine.fills(a))})
+            accounts.append(
+                {
+                    "key_id": a,
+                    "balance": fmt_money(b.balance),
+                    "orders": len(self.engine.orders(a)),
+                    "fills": len(self.engine.fills(a)),
+                }
+            )
         now = self.now_ms()
-        return {"step": self.driver.step, "now_ms": now, "sim_time": ser.iso(now), "speed": self.speed,
-                "clock": self.clock.describe(), "markets": len(self.driver.market_list),
-                "market_statuses": statuses, "trading_active": self.trading_active, "accounts": accounts,
-                "faults": self.faults.config.to_json(), "fault_counts": dict(self.faults.counts),
-                "rate_limited": self.limits.refused, "requests": self.requests,
-                "ws_connections": getattr(self.hub, "connection_count", lambda: 0)(), "tier": self.limits.tier.name,
-                "rate_limits": self.limits.enabled}
+        return {
+            "step": self.driver.step,
+            "now_ms": now,
+            "sim_time": ser.iso(now),
+            "speed": self.speed,
+            "clock": self.clock.describe(),
+            "markets": len(self.driver.market_list),
+            "market_statuses": statuses,
+            "trading_active": self.trading_active,
+            "accounts": accounts,
+            "faults": self.faults.config.to_json(),
+            "fault_counts": dict(self.faults.counts),
+            "rate_limited": self.limits.refused,
+            "requests": self.requests,
+            "ws_connections": getattr(self.hub, "connection_count", lambda: 0)(),
+            "tier": self.limits.tier.name,
+            "rate_limits": self.limits.enabled,
+        }
 
     # ------------------------------------------------------------------ reads shared by the resources
     def market_cutoff_ms(self) -> int:
@@ -346,9 +386,13 @@ class ExchangeCore:
         """
         rec = self.driver.markets.get(ticker)
         if rec is None or not self.engine.has_market(ticker) or self.is_historical(rec):
-            raise ApiError(404, "not_found", f"market {ticker} not found",
-                           f"market {ticker} is not listed (markets settled before the historical cutoff are "
-                           "under /historical/markets)")
+            raise ApiError(
+                404,
+                "not_found",
+                f"market {ticker} not found",
+                f"market {ticker} is not listed (markets settled before the historical cutoff are "
+                "under /historical/markets)",
+            )
         return rec
 
     def historical_record(self, ticker: str) -> MarketRecord:
@@ -359,9 +403,12 @@ class ExchangeCore:
         """
         rec = self.driver.archive.get(ticker) or self.driver.markets.get(ticker)
         if rec is None or not self.is_historical(rec):
-            raise ApiError(404, "not_found", f"market {ticker} not found in the historical data",
-                           "markets move to /historical after they settled and the cutoff passed "
-                           "(GET /historical/cutoff)")
+            raise ApiError(
+                404,
+                "not_found",
+                f"market {ticker} not found in the historical data",
+                "markets move to /historical after they settled and the cutoff passed (GET /historical/cutoff)",
+            )
         return rec
 
     def historical_records(self) -> list[MarketRecord]:
@@ -393,8 +440,11 @@ class ExchangeCore:
     # ------------------------------------------------------------------ public ids
     def public_order(self, o: ExchangeOrder) -> ExchangeOrder:
         ids = self.ids
-        return replace(o, order_id=ids.out(o.order_id),
-                       order_group_id=ids.out(o.order_group_id) if o.order_group_id else o.order_group_id)
+        return replace(
+            o,
+            order_id=ids.out(o.order_id),
+            order_group_id=ids.out(o.order_group_id) if o.order_group_id else o.order_group_id,
+        )
 
     def public_fill(self, f: ExchangeFill) -> ExchangeFill:
         return replace(f, fill_id=self.ids.out(f.fill_id), order_id=self.ids.out(f.order_id))

@@ -38,8 +38,11 @@ class EventData:
 
     def _markets(self, ev: EventRecord) -> list[Json]:
         x = self.x
-        return [x.market_json(r) for t in ev.tickers if (r := x.driver.markets.get(t)) is not None
-                and not x.is_historical(r)]
+        return [
+            x.market_json(r)
+            for t in ev.tickers
+            if (r := x.driver.markets.get(t)) is not None and not x.is_historical(r)
+        ]
 
     def _page(self, p: Params, *, multivariate: bool) -> Reply:
         limit = p.limit(100 if multivariate else EVENTS_PAGE_MAX, EVENTS_PAGE_MAX, lo=1)
@@ -60,7 +63,8 @@ class EventData:
             if ev.multivariate != multivariate or (series is not None and ev.series_ticker != series):
                 continue
             if (tickers is not None and ev.event_ticker not in tickers) or (
-                    collection is not None and ev.event_ticker != collection):
+                collection is not None and ev.event_ticker != collection
+            ):
                 continue
             if min_close is not None and ev.close_ms < min_close * 1000:
                 continue
@@ -77,8 +81,17 @@ class EventData:
         return 200, out
 
     def events(self, p: Params) -> Reply:
-        p.allow("limit", "cursor", "with_nested_markets", "with_milestones", "status", "series_ticker", "tickers",
-                "min_close_ts", "min_updated_ts")
+        p.allow(
+            "limit",
+            "cursor",
+            "with_nested_markets",
+            "with_milestones",
+            "status",
+            "series_ticker",
+            "tickers",
+            "min_close_ts",
+            "min_updated_ts",
+        )
         return self._page(p, multivariate=False)
 
     def multivariate_events(self, p: Params) -> Reply:
@@ -111,9 +124,11 @@ class EventData:
         p.flag("include_product_metadata")
         volume = self._volumes() if p.flag("include_volume") else None
         p.ts("min_updated_ts")  # every series was listed at start-up: all of them match
-        out = [ser.series_json(s, volume=volume.get(s.ticker, 0) if volume is not None else None)
-               for s in self.x.driver.series.values()
-               if (category is None or s.category == category) and not tags]  # sim series carry no tags
+        out = [
+            ser.series_json(s, volume=volume.get(s.ticker, 0) if volume is not None else None)
+            for s in self.x.driver.series.values()
+            if (category is None or s.category == category) and not tags
+        ]  # sim series carry no tags
         return 200, {"series": out}
 
     def _volumes(self) -> dict[str, int]:

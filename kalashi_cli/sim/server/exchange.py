@@ -48,8 +48,15 @@ class SimExchange(ExchangeCore):
 
     hub: Hub
 
-    def __init__(self, config: ExchangeConfig, keys: KeyRing, faults: Faults | None = None, *,
-                 wall_clock: Callable[[], int] = wall_ms, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: ExchangeConfig,
+        keys: KeyRing,
+        faults: Faults | None = None,
+        *,
+        wall_clock: Callable[[], int] = wall_ms,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(config, keys, faults, wall_clock=wall_clock, monotonic=monotonic)
         self.hub = Hub(self)
         self.info = ExchangeInfo(self)

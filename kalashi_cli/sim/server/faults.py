@@ -77,8 +77,7 @@ class FaultConfig:
         known = {f.name: f for f in fields(self)}
         unknown = sorted(set(changes) - set(known))
         if unknown:
-            raise UsageError(f"unknown fault setting(s): {', '.join(unknown)}",
-                             hint=f"known: {', '.join(known)}")
+            raise UsageError(f"unknown fault setting(s): {', '.join(unknown)}", hint=f"known: {', '.join(known)}")
         clean: dict[str, Any] = {}
         for k, v in changes.items():
             current = getattr(self, k)
@@ -113,8 +112,14 @@ class Faults:
     def __init__(self, config: FaultConfig | None = None) -> None:
         self.config = config or FaultConfig()
         self._reseed()
-        self.counts: dict[str, int] = {"drop": 0, "error": 0, "throttle": 0, "lost_order": 0,
-                                       "ws_disconnect": 0, "ws_gap": 0}
+        self.counts: dict[str, int] = {
+            "drop": 0,
+            "error": 0,
+            "throttle": 0,
+            "lost_order": 0,
+            "ws_disconnect": 0,
+            "ws_gap": 0,
+        }
 
     def _reseed(self) -> None:
         s = self.config.seed
@@ -138,8 +143,17 @@ class Faults:
     @property
     def active(self) -> bool:
         c = self.config
-        return bool(c.latency_ms or c.jitter_ms or c.error_rate or c.drop_rate or c.rate_limit_storm
-                    or c.lose_order_responses or c.ws_disconnect_every or c.ws_gap_rate or c.pause_trading)
+        return bool(
+            c.latency_ms
+            or c.jitter_ms
+            or c.error_rate
+            or c.drop_rate
+            or c.rate_limit_storm
+            or c.lose_order_responses
+            or c.ws_disconnect_every
+            or c.ws_gap_rate
+            or c.pause_trading
+        )
 
     def for_request(self) -> RequestFault:
         """Decide the fate of one /trade-api request (one draw per kind, always, for determinism)."""

@@ -32,8 +32,12 @@ class Historical:
         p.allow()
         market = ser.iso(self.x.market_cutoff_ms())
         activity = ser.iso(self.x.activity_cutoff_ms())
-        return 200, {"market_settled_ts": market, "trades_created_ts": activity, "orders_updated_ts": activity,
-                     "market_positions_last_updated_ts": market}
+        return 200, {
+            "market_settled_ts": market,
+            "trades_created_ts": activity,
+            "orders_updated_ts": activity,
+            "market_positions_last_updated_ts": market,
+        }
 
     def markets(self, p: Params) -> Reply:
         p.allow("limit", "cursor", "tickers", "event_ticker", "series_ticker", "mve_filter")

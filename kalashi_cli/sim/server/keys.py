@@ -52,8 +52,10 @@ def load_public_key(pem: bytes, *, what: str = "public key") -> PublicKey:
         try:
             key = serialization.load_pem_private_key(pem, password=None).public_key()
         except (ValueError, TypeError, UnsupportedAlgorithm):
-            raise UsageError(f"{what} is not a PEM RSA or Ed25519 key",
-                             hint="give the -----BEGIN PUBLIC KEY----- file of the API key") from None
+            raise UsageError(
+                f"{what} is not a PEM RSA or Ed25519 key",
+                hint="give the -----BEGIN PUBLIC KEY----- file of the API key",
+            ) from None
     if not isinstance(key, rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
         raise UsageError(f"{what} is a {type(key).__name__}; Kalshi keys are RSA or Ed25519")
     return key
@@ -128,8 +130,7 @@ class KeyRing:
             data = yaml.safe_load(text)
         except yaml.YAMLError as e:
             raise UsageError(f"{path}: not JSON or YAML ({e.__class__.__name__})") from None
-        if not isinstance(data, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
-                                                    for k, v in data.items()):
+        if not isinstance(data, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
             raise UsageError(f"{path}: expected a mapping of key id → public key PEM path")
         ids = []
         for key_id, pem_path in data.items():
@@ -138,8 +139,7 @@ class KeyRing:
             ids.append(key_id)
         return ids
 
-    def verify(self, key_id: str, timestamp: str, method: str, path: str, signature_b64: str, *,
-               now_ms: int) -> None:
+    def verify(self, key_id: str, timestamp: str, method: str, path: str, signature_b64: str, *, now_ms: int) -> None:
         """Check one request's Kalshi signature.
 
         Raises:
@@ -183,8 +183,7 @@ class DemoKey:
 
     def exports(self) -> str:
         """Return the shell lines that point kalashi's client at this key."""
-        return (f"export KALSHI_API_KEY_ID={self.key_id}\n"
-                f"export KALSHI_PRIVATE_KEY_PATH={self.private_key_path}")
+        return f"export KALSHI_API_KEY_ID={self.key_id}\nexport KALSHI_PRIVATE_KEY_PATH={self.private_key_path}"
 
 
 def generate_demo_key(directory: Path, *, key_type: str = "rsa", key_id: str | None = None) -> DemoKey:
@@ -234,8 +233,7 @@ def generate_demo_key(directory: Path, *, key_type: str = "rsa", key_id: str | N
     return DemoKey(kid, priv_path, pub_path)
 
 
-def keyring_from(specs: Iterable[str] = (), keys_file: Path | None = None,
-                 demo: Iterable[DemoKey] = ()) -> KeyRing:
+def keyring_from(specs: Iterable[str] = (), keys_file: Path | None = None, demo: Iterable[DemoKey] = ()) -> KeyRing:
     """Build a KeyRing from ``--add-key`` specs, a keys file and generated demo keys.
 
     Raises:

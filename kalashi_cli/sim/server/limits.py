@@ -43,15 +43,18 @@ def _tier(name: str, read: int, write: int) -> Tier:
     return Tier(name, read, read_cap, write, write_cap)
 
 
-TIERS: dict[str, Tier] = {t.name: t for t in (
-    _tier("basic", 200, 100),
-    _tier("advanced", 300, 300),
-    _tier("expert", 600, 600),
-    _tier("premier", 1000, 1000),
-    _tier("paragon", 2000, 2000),
-    _tier("prime", 4000, 4000),
-    _tier("prestige", 10000, 8000),
-)}
+TIERS: dict[str, Tier] = {
+    t.name: t
+    for t in (
+        _tier("basic", 200, 100),
+        _tier("advanced", 300, 300),
+        _tier("expert", 600, 600),
+        _tier("premier", 1000, 1000),
+        _tier("paragon", 2000, 2000),
+        _tier("prime", 4000, 4000),
+        _tier("prestige", 10000, 8000),
+    )
+}
 
 
 def tier_named(name: str) -> Tier:
@@ -108,8 +111,9 @@ class Bucket:
 class RateLimits:
     """The read and write buckets of every caller (API key id, or the address of anonymous callers)."""
 
-    def __init__(self, tier: Tier = TIERS["basic"], *, enabled: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, tier: Tier = TIERS["basic"], *, enabled: bool = True, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.tier = tier
         self.enabled = enabled
         self._clock = clock

@@ -46,9 +46,16 @@ class StepReport:
 class MarketDriver:
     """Feeds ``engine`` from ``universe`` and keeps the catalog of what is listed."""
 
-    def __init__(self, engine: MatchingEngine, universe: SimUniverse, *, start_step: int = 0,
-                 now_ms: Callable[[], int], retain_settled_ms: int = 3_600_000,
-                 on_forget: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: MatchingEngine,
+        universe: SimUniverse,
+        *,
+        start_step: int = 0,
+        now_ms: Callable[[], int],
+        retain_settled_ms: int = 3_600_000,
+        on_forget: Callable[[str], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.universe = universe
         self.step = start_step
@@ -61,8 +68,9 @@ class MarketDriver:
         self.archive: dict[str, MarketRecord] = {}  # pruned settled markets, oldest first (/historical)
         self._on_forget = on_forget  # told when an archived market is dropped for good
         self.series: dict[str, SeriesRecord] = {
-            s.ticker: SeriesRecord(s.ticker, s.title, s.category, s.fee_type, s.fee_multiplier,
-                                   s.price_level_structure, s.frequency)
+            s.ticker: SeriesRecord(
+                s.ticker, s.title, s.category, s.fee_type, s.fee_multiplier, s.price_level_structure, s.frequency
+            )
             for s in universe.series()
         }
         self.trades_paused = False
@@ -96,11 +104,19 @@ class MarketDriver:
                 ev = ev_sub[0] if ev_sub else None
                 self._seq += 1
                 rec = MarketRecord(
-                    self._seq, m.ticker, m.event_ticker, m.series_ticker, m, ev_sub[1] if ev_sub else m.title,
-                    created_ms=now, open_ms=ev.open_ms if ev else now,
-                    close_ms=m.close_ts_ms or (ev.close_ms if ev else now), updated_ms=now,
+                    self._seq,
+                    m.ticker,
+                    m.event_ticker,
+                    m.series_ticker,
+                    m,
+                    ev_sub[1] if ev_sub else m.title,
+                    created_ms=now,
+                    open_ms=ev.open_ms if ev else now,
+                    close_ms=m.close_ts_ms or (ev.close_ms if ev else now),
+                    updated_ms=now,
                     market_id=market_uuid(m.ticker),
-                    price_level_structure=self._structure(m.series_ticker))
+                    price_level_structure=self._structure(m.series_ticker),
+                )
                 self.markets[m.ticker] = rec
                 self.market_list.append(rec)
                 report.created.append(m.ticker)
@@ -113,8 +129,12 @@ class MarketDriver:
                 rec.prev_yes_bid, rec.prev_yes_ask, rec.prev_last = old.yes_bid, old.yes_ask, old.last_price
                 rec.market = m
                 rec.updated_ms = now
-                if (old.yes_bids == m.yes_bids and old.no_bids == m.no_bids and old.status == m.status
-                        and old.price_ranges == m.price_ranges):
+                if (
+                    old.yes_bids == m.yes_bids
+                    and old.no_bids == m.no_bids
+                    and old.status == m.status
+                    and old.price_ranges == m.price_ranges
+                ):
                     # the universe often keeps a book for several steps; re-applying an identical
                     # snapshot changes nothing in the engine (docs/paper-fills.md §3) and is most
                     # of a step's cost
@@ -149,11 +169,20 @@ class MarketDriver:
             ev = self.events.get(info.event_ticker)
             if ev is None:
                 self._seq += 1
-                ev = EventRecord(self._seq, info.event_ticker, info.series_ticker, info.title,
-                                 sub_title=info.title, category=info.category,
-                                 mutually_exclusive=info.mutually_exclusive, open_ms=info.open_ts_ms,
-                                 close_ms=info.close_ts_ms, updated_ms=now, tickers=list(info.market_tickers),
-                                 multivariate=info.shape == "combo")
+                ev = EventRecord(
+                    self._seq,
+                    info.event_ticker,
+                    info.series_ticker,
+                    info.title,
+                    sub_title=info.title,
+                    category=info.category,
+                    mutually_exclusive=info.mutually_exclusive,
+                    open_ms=info.open_ts_ms,
+                    close_ms=info.close_ts_ms,
+                    updated_ms=now,
+                    tickers=list(info.market_tickers),
+                    multivariate=info.shape == "combo",
+                )
                 self.events[info.event_ticker] = ev
                 self.event_list.append(ev)
                 for t, sub in zip(info.market_tickers, info.market_subtitles, strict=False):
@@ -188,11 +217,11 @@ class MarketDriver:
 
     def markets_after(self, seq: int) -> list[MarketRecord]:
         """Markets listed after cursor ``seq``, in listing order."""
-        return self.market_list[bisect_left(self.market_list, seq + 1, key=_seq):]
+        return self.market_list[bisect_left(self.market_list, seq + 1, key=_seq) :]
 
     def events_after(self, seq: int) -> list[EventRecord]:
         """Events listed after cursor ``seq``, in listing order."""
-        return self.event_list[bisect_left(self.event_list, seq + 1, key=_seq):]
+        return self.event_list[bisect_left(self.event_list, seq + 1, key=_seq) :]
 
 
 def _seq(r: MarketRecord | EventRecord) -> int:

@@ -27,8 +27,12 @@ FILTER_STATUS = {
     "settled": ("finalized",),
 }
 MVE_FILTERS = ("only", "exclude")
-_FAMILY_STATUSES = {"created": (None, "unopened", "open"), "close": (None, "closed"), "settled": (None, "settled"),
-                    "updated": (None,)}
+_FAMILY_STATUSES = {
+    "created": (None, "unopened", "open"),
+    "close": (None, "closed"),
+    "settled": (None, "settled"),
+    "updated": (None,),
+}
 
 
 def market_filter(x: ExchangeCore, p: Params) -> Callable[[MarketRecord], bool]:
@@ -39,8 +43,11 @@ def market_filter(x: ExchangeCore, p: Params) -> Callable[[MarketRecord], bool]:
     settled = ts_filter(p, "min_settled_ts", "max_settled_ts")
     updated = ts_filter(p, "min_updated_ts", "max_updated_ts")
     # REFERENCE §5.3: the timestamp families exclude each other and bind to statuses
-    families = [n for n, f in (("created", created), ("close", closing), ("settled", settled),
-                               ("updated", updated)) if f != (None, None)]
+    families = [
+        n
+        for n, f in (("created", created), ("close", closing), ("settled", settled), ("updated", updated))
+        if f != (None, None)
+    ]
     if len(families) > 1:
         raise bad(f"timestamp filters {', '.join(families)} cannot be combined")
     if families and status not in _FAMILY_STATUSES[families[0]]:
@@ -66,8 +73,9 @@ def market_filter(x: ExchangeCore, p: Params) -> Callable[[MarketRecord], bool]:
     return keep
 
 
-def page_of(records: Iterable[MarketRecord], keep: Callable[[MarketRecord], bool],
-            limit: int) -> tuple[list[MarketRecord], str]:
+def page_of(
+    records: Iterable[MarketRecord], keep: Callable[[MarketRecord], bool], limit: int
+) -> tuple[list[MarketRecord], str]:
     """The first ``limit`` kept records and the cursor after them ("" when nothing follows)."""
     out: list[MarketRecord] = []
     for rec in records:
@@ -88,17 +96,33 @@ class MarketData:
 
     def markets(self, p: Params) -> Reply:
         x = self.x
-        p.allow("limit", "cursor", "event_ticker", "series_ticker", "status", "tickers", "mve_filter",
-                "min_created_ts", "max_created_ts", "min_close_ts", "max_close_ts", "min_settled_ts",
-                "max_settled_ts", "min_updated_ts", "max_updated_ts")
+        p.allow(
+            "limit",
+            "cursor",
+            "event_ticker",
+            "series_ticker",
+            "status",
+            "tickers",
+            "mve_filter",
+            "min_created_ts",
+            "max_created_ts",
+            "min_close_ts",
+            "max_close_ts",
+            "min_settled_ts",
+            "max_settled_ts",
+            "min_updated_ts",
+            "max_updated_ts",
+        )
         limit = p.limit(100, MARKETS_PAGE_MAX)
         keep = market_filter(x, p)
         tickers = p.csv("tickers")
         after = decode_cursor(p.get("cursor"))
         candidates: Iterable[MarketRecord]
         if tickers is not None:
-            candidates = sorted((r for t in dict.fromkeys(tickers) if (r := x.driver.markets.get(t)) is not None
-                                 and r.seq > after), key=lambda r: r.seq)
+            candidates = sorted(
+                (r for t in dict.fromkeys(tickers) if (r := x.driver.markets.get(t)) is not None and r.seq > after),
+                key=lambda r: r.seq,
+            )
         else:
             candidates = x.driver.markets_after(after)
         rows, cursor = page_of(candidates, lambda r: not x.is_historical(r) and keep(r), limit)
@@ -156,8 +180,10 @@ class MarketData:
                     break
                 out.append(t)
                 last_seq = seq
-        return 200, {"trades": [ser.trade_json(x.public_trade(t)) for t in out],
-                     "cursor": encode_cursor(last_seq) if more else ""}
+        return 200, {
+            "trades": [ser.trade_json(x.public_trade(t)) for t in out],
+            "cursor": encode_cursor(last_seq) if more else "",
+        }
 
 
 __all__ = ["FILTER_STATUS", "MVE_FILTERS", "MarketData", "market_filter", "page_of"]

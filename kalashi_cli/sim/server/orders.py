@@ -23,8 +23,17 @@ from .params import ApiError, Json, Params, Reply, bad
 BATCH_MAX = 20  # V2 batch create/cancel: items per request (REFERENCE: "up to 20 orders at once")
 TIFS = ("good_till_canceled", "immediate_or_cancel", "fill_or_kill")
 STPS = ("taker_at_cross", "maker")
-LEGACY_ORDER_FIELDS = ("action", "yes_price", "no_price", "type", "buy_max_cost", "sell_position_floor",
-                       "expiration_ts", "yes_price_dollars", "no_price_dollars")
+LEGACY_ORDER_FIELDS = (
+    "action",
+    "yes_price",
+    "no_price",
+    "type",
+    "buy_max_cost",
+    "sell_position_floor",
+    "expiration_ts",
+    "yes_price_dollars",
+    "no_price_dollars",
+)
 
 
 def field(body: Mapping[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = False) -> Any:
@@ -89,9 +98,14 @@ def parse_intent(body: Any) -> OrderIntent:
     routing(body)
     return OrderIntent(
         client_order_id=field(body, "client_order_id", str) or "",
-        ticker=ticker, side=side, price=Price(price), count=count,
-        time_in_force=tif, self_trade_prevention_type=stp,
-        post_only=bool(field(body, "post_only", bool)), reduce_only=bool(field(body, "reduce_only", bool)),
+        ticker=ticker,
+        side=side,
+        price=Price(price),
+        count=count,
+        time_in_force=tif,
+        self_trade_prevention_type=stp,
+        post_only=bool(field(body, "post_only", bool)),
+        reduce_only=bool(field(body, "reduce_only", bool)),
         expiration_ts=field(body, "expiration_time", int),
         order_group_id=field(body, "order_group_id", str),
         cancel_order_on_pause=bool(field(body, "cancel_order_on_pause", bool)),
@@ -112,8 +126,12 @@ class Orders:
         if not self.x.trading_active:
             # Kalshi documents no code for an exchange-wide trading pause; market_inactive is the
             # documented refusal for a market that takes no orders (REFERENCE §7.2, INFERENCE)
-            raise ApiError(400, "market_inactive", "trading is paused on the exchange",
-                           "exchange trading pause: orders and amends are refused, cancels are allowed")
+            raise ApiError(
+                400,
+                "market_inactive",
+                "trading is paused on the exchange",
+                "exchange trading pause: orders and amends are refused, cancels are allowed",
+            )
 
     def submit(self, account: str, intent: OrderIntent) -> Json:
         """Create one order in the engine; return the CreateOrderV2Response body.
@@ -124,7 +142,9 @@ class Orders:
         self._require_trading()
         x = self.x
         if intent.order_group_id:
-            intent = replace(intent, order_group_id=x.ids.into(intent.order_group_id, "order group", "order_group_not_found"))
+            intent = replace(
+                intent, order_group_id=x.ids.into(intent.order_group_id, "order group", "order_group_not_found")
+            )
         try:
             with x.caused_by(account, intent.client_order_id):
                 ack = x.engine.submit(account, intent)
@@ -177,15 +197,25 @@ class Orders:
         new_coid = field(body, "updated_client_order_id", str)
         try:
             with x.caused_by(account, new_coid or coid or ""):
-                ack = x.engine.amend(account, engine_id, ticker=ticker, side=side, price=Price(price), count=count,
-                                     client_order_id=coid, updated_client_order_id=new_coid, expiration_ts=exp)
+                ack = x.engine.amend(
+                    account,
+                    engine_id,
+                    ticker=ticker,
+                    side=side,
+                    price=Price(price),
+                    count=count,
+                    client_order_id=coid,
+                    updated_client_order_id=new_coid,
+                    expiration_ts=exp,
+                )
         except ExchangeError as e:
             raise ApiError.of(e) from None
         meta = x.meta.get(engine_id)
         if meta is not None:
             expiry = meta.intent.expiration_ts if exp is None else (exp or None)
-            meta.intent = replace(meta.intent, price=Price(price), count=count, client_order_id=ack.client_order_id,
-                                  expiration_ts=expiry)
+            meta.intent = replace(
+                meta.intent, price=Price(price), count=count, client_order_id=ack.client_order_id, expiration_ts=expiry
+            )
         return 200, ser.ack_json(x.public_ack(ack))
 
     def decrease(self, account: str, order_id: str, body: Any, p: Params) -> Reply:
@@ -204,9 +234,12 @@ class Orders:
             if ticker is not None and o.ticker != ticker:
                 raise ApiError(400, "order_ticker_mismatch", f"order {order_id} is in {o.ticker}, not {ticker}")
             with x.caused_by(account, o.client_order_id):
-                left = x.engine.decrease(account, o.order_id,
-                                         reduce_by=count_of(by, "reduce_by") if by is not None else None,
-                                         reduce_to=count_of(to, "reduce_to") if to is not None else None)
+                left = x.engine.decrease(
+                    account,
+                    o.order_id,
+                    reduce_by=count_of(by, "reduce_by") if by is not None else None,
+                    reduce_to=count_of(to, "reduce_to") if to is not None else None,
+                )
         except ExchangeError as e:
             raise ApiError.of(e) from None
         out: Json = {"order_id": order_id, "remaining_count": fmt_count(left), "ts_ms": x.engine.now_ms}
@@ -251,8 +284,13 @@ class Orders:
         for item in self.batch_items(body):
             oid = item.get("order_id") if isinstance(item, Mapping) else None
             if not isinstance(oid, str) or not oid:
-                out.append({"order_id": "", "reduced_by": fmt_count(Count(0)),
-                            "error": _item_error(bad("order_id is required"))})
+                out.append(
+                    {
+                        "order_id": "",
+                        "reduced_by": fmt_count(Count(0)),
+                        "error": _item_error(bad("order_id is required")),
+                    }
+                )
                 continue
             try:
                 routing(item)
@@ -304,9 +342,17 @@ class Orders:
     def groups(self, account: str, p: Params) -> Reply:
         p.allow("subaccount").subaccount()
         ids = self.x.ids
-        return 200, {"order_groups": [{"id": ids.out(g.group_id), "contracts_limit_fp": fmt_count(g.contracts_limit),
-                                       "is_auto_cancel_enabled": True, "exchange_index": 0}
-                                      for g in self.x.engine.order_groups(account)]}
+        return 200, {
+            "order_groups": [
+                {
+                    "id": ids.out(g.group_id),
+                    "contracts_limit_fp": fmt_count(g.contracts_limit),
+                    "is_auto_cancel_enabled": True,
+                    "exchange_index": 0,
+                }
+                for g in self.x.engine.order_groups(account)
+            ]
+        }
 
     def group(self, account: str, group_id: str, p: Params) -> Reply:
         p.allow("subaccount").subaccount()
@@ -315,8 +361,12 @@ class Orders:
             g = self.x.engine.order_group(account, ids.into(group_id, "order group", "order_group_not_found"))
         except ExchangeError as e:
             raise ApiError.of(e) from None
-        return 200, {"is_auto_cancel_enabled": True, "contracts_limit_fp": fmt_count(g.contracts_limit),
-                     "orders": [ids.out(o) for o in g.order_ids], "exchange_index": 0}
+        return 200, {
+            "is_auto_cancel_enabled": True,
+            "contracts_limit_fp": fmt_count(g.contracts_limit),
+            "orders": [ids.out(o) for o in g.order_ids],
+            "exchange_index": 0,
+        }
 
     def group_action(self, account: str, group_id: str, action: str, p: Params, body: Any = None) -> Reply:
         p.allow("subaccount", "exchange_index").subaccount()

@@ -110,8 +110,9 @@ class Params:
             raise bad(f"{name} is a comma-separated list without empty entries, got {v!r}")
         return out
 
-    def integer(self, name: str, default: int | None = None, *, lo: int | None = None,
-                hi: int | None = None) -> int | None:
+    def integer(
+        self, name: str, default: int | None = None, *, lo: int | None = None, hi: int | None = None
+    ) -> int | None:
         v = self.get(name)
         if v is None:
             return default
@@ -206,5 +207,18 @@ def within(ms: int | None, lo: int | None, hi: int | None) -> bool:
     return (lo is None or ms >= lo) and (hi is None or ms <= hi)
 
 
-__all__ = ["ROUTING", "TS_MAX", "ApiError", "Json", "Params", "Reply", "bad", "decode_cursor", "encode_cursor",
-           "not_found", "page", "ts_filter", "within"]
+__all__ = [
+    "ROUTING",
+    "TS_MAX",
+    "ApiError",
+    "Json",
+    "Params",
+    "Reply",
+    "bad",
+    "decode_cursor",
+    "encode_cursor",
+    "not_found",
+    "page",
+    "ts_filter",
+    "within",
+]

@@ -36,16 +36,19 @@ class Portfolio:
             per = o.price if o.side == "bid" else ONE_DOLLAR - o.price  # collateral per contract
             total += per * o.remaining_count
         money = total  # price units (1/10 000 $) × count units (1/100) = money units (1/1 000 000 $)
-        return 200, {"total_resting_order_value": ser.cents(money),
-                     "resting_order_value_breakdown": [{"exchange_index": 0, "balance": fmt_money(Money(money))}]}
+        return 200, {
+            "total_resting_order_value": ser.cents(money),
+            "resting_order_value_breakdown": [{"exchange_index": 0, "balance": fmt_money(Money(money))}],
+        }
 
     # ------------------------------------------------------------------ positions
     def positions(self, account: str, p: Params, *, historical: bool = False) -> Reply:
         if historical:
             p.allow("ticker", "event_ticker", "subaccount", "limit", "cursor").subaccount()
         else:
-            p.allow("cursor", "limit", "count_filter", "settlement_status", "ticker", "event_ticker",
-                    *ROUTING).subaccount()
+            p.allow(
+                "cursor", "limit", "count_filter", "settlement_status", "ticker", "event_ticker", *ROUTING
+            ).subaccount()
         x = self.x
         limit = p.limit(100, 1000, lo=1)
         ticker = p.get("ticker")
@@ -57,8 +60,11 @@ class Portfolio:
         rows: list[MarketPosition] = []
         held = x.engine.positions(account, ticker=ticker, event_ticker=event)
         if historical:  # the engine forgets settled positions; the last view of each is kept
-            held = [pos for (a, t), pos in x.last_position.items() if a == account and (ticker is None or t == ticker)
-                    and (event is None or _event_of(x, t) == event)]
+            held = [
+                pos
+                for (a, t), pos in x.last_position.items()
+                if a == account and (ticker is None or t == ticker) and (event is None or _event_of(x, t) == event)
+            ]
         for pos in held:
             rec = x.driver.markets.get(pos.ticker) or x.driver.archive.get(pos.ticker)
             if (rec is None or x.is_historical(rec)) != historical:
@@ -101,12 +107,19 @@ class Portfolio:
             raise bad("event_ticker takes at most 10 event tickers")
         lo, hi = ts_filter(p, "min_ts", "max_ts")
         cutoff = x.activity_cutoff_ms()
-        rows = [o for o in x.engine.orders(account, ticker=p.get("ticker"), status=status)
-                if self._is_old_order(o, cutoff) == historical and within(o.created_ts_ms, lo, hi)]
+        rows = [
+            o
+            for o in x.engine.orders(account, ticker=p.get("ticker"), status=status)
+            if self._is_old_order(o, cutoff) == historical and within(o.created_ts_ms, lo, hi)
+        ]
         if events is not None:
             wanted = set(events)
-            rows = [o for o in rows if (r := x.driver.markets.get(o.ticker) or x.driver.archive.get(o.ticker))
-                    is not None and r.event_ticker in wanted]
+            rows = [
+                o
+                for o in rows
+                if (r := x.driver.markets.get(o.ticker) or x.driver.archive.get(o.ticker)) is not None
+                and r.event_ticker in wanted
+            ]
         chunk, cursor = page(rows, limit, p.get("cursor"))
         return 200, {"orders": [x.order_json(account, o) for o in chunk], "cursor": cursor}
 
@@ -128,8 +141,12 @@ class Portfolio:
         rows = x.engine.queue_positions(account, tickers=tickers)
         if event is not None:
             rows = [q for q in rows if (r := x.driver.markets.get(q.ticker)) is not None and r.event_ticker == event]
-        return 200, {"queue_positions": [{"order_id": x.ids.out(q.order_id), "market_ticker": q.ticker,
-                                          "queue_position_fp": fmt_count(q.ahead)} for q in rows]}
+        return 200, {
+            "queue_positions": [
+                {"order_id": x.ids.out(q.order_id), "market_ticker": q.ticker, "queue_position_fp": fmt_count(q.ahead)}
+                for q in rows
+            ]
+        }
 
     def queue_position(self, account: str, order_id: str, p: Params) -> Reply:
         p.allow()
@@ -151,8 +168,10 @@ class Portfolio:
         oid = p.get("order_id")
         cutoff = x.activity_cutoff_ms()
         rows: list[ExchangeFill] = [
-            f for f in x.engine.fills(account, ticker=p.get("ticker"), order_id=x.ids.maybe_into(oid))
-            if within(f.ts_ms, lo, hi) and (f.ts_ms < cutoff) == historical]
+            f
+            for f in x.engine.fills(account, ticker=p.get("ticker"), order_id=x.ids.maybe_into(oid))
+            if within(f.ts_ms, lo, hi) and (f.ts_ms < cutoff) == historical
+        ]
         chunk, cursor = page(rows, limit, p.get("cursor"))
         return 200, {"fills": [ser.fill_json(x.public_fill(f)) for f in chunk], "cursor": cursor}
 
@@ -162,8 +181,11 @@ class Portfolio:
         limit = p.limit(100, 1000, lo=1)
         lo, hi = ts_filter(p, "min_ts", "max_ts")
         event = p.get("event_ticker")
-        rows: list[Settlement] = [s for s in x.engine.settlements(account, ticker=p.get("ticker"))
-                                  if (event is None or s.event_ticker == event) and within(s.settled_ts_ms, lo, hi)]
+        rows: list[Settlement] = [
+            s
+            for s in x.engine.settlements(account, ticker=p.get("ticker"))
+            if (event is None or s.event_ticker == event) and within(s.settled_ts_ms, lo, hi)
+        ]
         chunk, cursor = page(rows, limit, p.get("cursor"))
         out: list[Json] = [ser.settlement_json(s, cost=x.settle_cost.get((account, s.ticker), 0)) for s in chunk]
         return 200, {"settlements": out, "cursor": cursor}

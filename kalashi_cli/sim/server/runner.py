@@ -98,8 +98,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as e:
         sock.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}",
-                         hint="pick another --port (0 = any free port) or stop what is using it") from None
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {e.strerror}",
+            hint="pick another --port (0 = any free port) or stop what is using it",
+        ) from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock
@@ -108,8 +110,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
 class SimExchangeServer:
     """One simulated exchange listening on ``host:port`` (REST and WebSocket on the same port)."""
 
-    def __init__(self, exchange: SimExchange, *, host: str = "127.0.0.1", port: int = 8800,
-                 log_level: str = "warning") -> None:
+    def __init__(
+        self, exchange: SimExchange, *, host: str = "127.0.0.1", port: int = 8800, log_level: str = "warning"
+    ) -> None:
         self.exchange = exchange
         self.host = host
         self._sock = bind_socket(host, port)
@@ -120,12 +123,21 @@ class SimExchangeServer:
 
         self.app = build_app(exchange, drop=_make_drop(self._registry))
         self.config = uvicorn.Config(
-            self.app, http=http, ws=ws, lifespan="off", log_config=None, log_level=log_level,
+            self.app,
+            http=http,
+            ws=ws,
+            lifespan="off",
+            log_config=None,
+            log_level=log_level,
             access_log=log_level in ("info", "debug"),  # `sim-exchange -v` logs every request
-            ws_ping_interval=exchange.config.ws_ping_interval, ws_ping_timeout=max(20.0, exchange.config.ws_ping_interval),
+            ws_ping_interval=exchange.config.ws_ping_interval,
+            ws_ping_timeout=max(20.0, exchange.config.ws_ping_interval),
             # the app stamps Date on the simulated market clock (app.SimDate); uvicorn's own would be
             # a second, wall-clock Date header
-            timeout_keep_alive=30, server_header=False, date_header=False)
+            timeout_keep_alive=30,
+            server_header=False,
+            date_header=False,
+        )
         self.started = threading.Event()
         started = self.started
         runner = self

@@ -129,7 +129,7 @@ def market_json(rec: MarketRecord, book: Market, status: str) -> Json:
         "can_close_early": False,
         "expiration_value": rec.result,
         "rules_primary": f"If {rec.subtitle or m.title} (market {rec.ticker}) resolves true at close, "
-                         "this market resolves to Yes. (kalashi sim-exchange: a simulated market.)",
+        "this market resolves to Yes. (kalashi sim-exchange: a simulated market.)",
         "rules_secondary": "",
         "price_level_structure": rec.price_level_structure,
         "price_ranges": [b.to_wire() for b in m.price_ranges],
@@ -161,8 +161,10 @@ def orderbook_fp(book: Market, depth: int = 0) -> Json:
     no: Sequence[Level] = book.no_bids
     if depth > 0:
         yes, no = yes[:depth], no[:depth]
-    return {"yes_dollars": [[fmt_price(p), fmt_count(s)] for p, s in reversed(yes)],
-            "no_dollars": [[fmt_price(p), fmt_count(s)] for p, s in reversed(no)]}
+    return {
+        "yes_dollars": [[fmt_price(p), fmt_count(s)] for p, s in reversed(yes)],
+        "no_dollars": [[fmt_price(p), fmt_count(s)] for p, s in reversed(no)],
+    }
 
 
 def event_json(ev: EventRecord, markets: list[Json] | None = None) -> Json:
@@ -216,9 +218,12 @@ def series_json(s: SeriesRecord, *, volume: int | None = None) -> Json:
 
 def event_metadata_json(ev: EventRecord) -> Json:
     """GET /events/{ticker}/metadata: no images or colours in the sim, one settlement source."""
-    return {"image_url": "", "featured_image_url": "",
-            "market_details": [{"market_ticker": t, "image_url": "", "color_code": ""} for t in ev.tickers],
-            "settlement_sources": [{"name": "kalashi sim-exchange", "url": ""}]}
+    return {
+        "image_url": "",
+        "featured_image_url": "",
+        "market_details": [{"market_ticker": t, "image_url": "", "color_code": ""} for t in ev.tickers],
+        "settlement_sources": [{"name": "kalashi sim-exchange", "url": ""}],
+    }
 
 
 def collection_json(ev: EventRecord, price_level_structure: str, price_ranges: list[Any]) -> Json:
@@ -387,8 +392,12 @@ def settlement_json(s: Settlement, *, cost: int) -> Json:
 
 def ack_json(a: OrderAck) -> Json:
     """CreateOrderV2Response (and the amend answer): counts as unsuffixed fp strings."""
-    out: Json = {"order_id": a.order_id, "fill_count": fmt_count(a.fill_count),
-                 "remaining_count": fmt_count(a.remaining_count), "ts_ms": a.ts_ms}
+    out: Json = {
+        "order_id": a.order_id,
+        "fill_count": fmt_count(a.fill_count),
+        "remaining_count": fmt_count(a.remaining_count),
+        "ts_ms": a.ts_ms,
+    }
     if a.client_order_id:
         out["client_order_id"] = a.client_order_id
     if a.average_fill_price is not None:

@@ -172,8 +172,14 @@ class Hub:
             if not sub.wants(ev.ticker):
                 continue
             price = ONE_DOLLAR - ev.price if (ev.side == "no" and sub.use_yes_price) else ev.price
-            msg: Json = {"market_ticker": ev.ticker, "market_id": market_id, "price_dollars": fmt_price(Price(price)),
-                         "delta_fp": fmt_count(ev.delta), "side": ev.side, "ts_ms": ev.ts_ms}
+            msg: Json = {
+                "market_ticker": ev.ticker,
+                "market_id": market_id,
+                "price_dollars": fmt_price(Price(price)),
+                "delta_fp": fmt_count(ev.delta),
+                "side": ev.side,
+                "ts_ms": ev.ts_ms,
+            }
             if cause is not None and cause[1] and conn.account == cause[0]:
                 msg["client_order_id"] = cause[1]
                 msg["subaccount"] = 0
@@ -186,19 +192,31 @@ class Hub:
 
     def user_order(self, account: str, order: ExchangeOrder, intent: OrderIntent | None, ts_ms: int) -> None:
         if "user_orders" in self._by_channel:
-            self._private("user_orders", account, order.ticker, "user_order",
-                          ser.ws_user_order(self.x.public_order(order), user_id=user_uuid(account),
-                                            intent=intent, updated_ms=ts_ms))
+            self._private(
+                "user_orders",
+                account,
+                order.ticker,
+                "user_order",
+                ser.ws_user_order(
+                    self.x.public_order(order), user_id=user_uuid(account), intent=intent, updated_ms=ts_ms
+                ),
+            )
 
     def fill(self, account: str, fill: ExchangeFill, post_position: int) -> None:
         if "fill" in self._by_channel:
-            self._private("fill", account, fill.ticker, "fill",
-                          ser.ws_fill(self.x.public_fill(fill), post_position=post_position))
+            self._private(
+                "fill", account, fill.ticker, "fill", ser.ws_fill(self.x.public_fill(fill), post_position=post_position)
+            )
 
     def market_position(self, account: str, pos: MarketPosition, volume: int) -> None:
         if "market_positions" in self._by_channel:
-            self._private("market_positions", account, pos.ticker, "market_position",
-                          ser.ws_market_position(pos, user_id=user_uuid(account), volume=volume))
+            self._private(
+                "market_positions",
+                account,
+                pos.ticker,
+                "market_position",
+                ser.ws_market_position(pos, user_id=user_uuid(account), volume=volume),
+            )
 
     def trade(self, t: Trade) -> None:
         if "ticker" in self._by_channel:
@@ -228,8 +246,12 @@ class Hub:
         elif ev.status == "active" and old == "inactive":
             msgs.append({"event_type": "activated", "market_ticker": ev.ticker, "is_deactivated": False})
         elif ev.status == "finalized" and ev.result:
-            determined: Json = {"event_type": "determined", "market_ticker": ev.ticker, "result": ev.result,
-                                "determination_ts": s}
+            determined: Json = {
+                "event_type": "determined",
+                "market_ticker": ev.ticker,
+                "result": ev.result,
+                "determination_ts": s,
+            }
             if ev.value is not None:
                 determined["settlement_value"] = fmt_price(ev.value)
             msgs.append(determined)
@@ -246,15 +268,29 @@ class Hub:
         if not subs:
             return
         m = rec.market
-        meta: Json = {"name": m.title, "title": m.title, "yes_sub_title": rec.subtitle, "no_sub_title": rec.subtitle,
-                      "rules_primary": "", "rules_secondary": "", "can_close_early": False,
-                      "event_ticker": rec.event_ticker, "expected_expiration_ts": rec.close_ms // 1000}
+        meta: Json = {
+            "name": m.title,
+            "title": m.title,
+            "yes_sub_title": rec.subtitle,
+            "no_sub_title": rec.subtitle,
+            "rules_primary": "",
+            "rules_secondary": "",
+            "can_close_early": False,
+            "event_ticker": rec.event_ticker,
+            "expected_expiration_ts": rec.close_ms // 1000,
+        }
         if m.strike_type:
             meta["strike_type"] = m.strike_type
-        msg: Json = {"event_type": "created", "market_ticker": rec.ticker, "exchange_index": 0,
-                     "open_ts": rec.open_ms // 1000, "close_ts": rec.close_ms // 1000,
-                     "price_level_structure": rec.price_level_structure,
-                     "price_ranges": [b.to_wire() for b in m.price_ranges], "additional_metadata": meta}
+        msg: Json = {
+            "event_type": "created",
+            "market_ticker": rec.ticker,
+            "exchange_index": 0,
+            "open_ts": rec.open_ms // 1000,
+            "close_ts": rec.close_ms // 1000,
+            "price_level_structure": rec.price_level_structure,
+            "price_ranges": [b.to_wire() for b in m.price_ranges],
+            "additional_metadata": meta,
+        }
         for conn, sub in subs:
             conn.push({"type": "market_lifecycle_v2", "sid": sub.sid, "msg": msg})
 
@@ -292,20 +328,19 @@ class Hub:
                 msg["yes_dollars_fp"] = ser.ws_levels(book.yes_bids)
             if book.no_bids:
                 if sub.use_yes_price:  # NO bids re-priced on the YES leg, ascending
-                    msg["no_dollars_fp"] = [[fmt_price(Price(ONE_DOLLAR - q)), fmt_count(n)]
-                                            for q, n in sorted(book.no_bids, reverse=True)]
+                    msg["no_dollars_fp"] = [
+                        [fmt_price(Price(ONE_DOLLAR - q)), fmt_count(n)] for q, n in sorted(book.no_bids, reverse=True)
+                    ]
                 else:
                     msg["no_dollars_fp"] = ser.ws_levels(book.no_bids)
-            conn.push({"type": "orderbook_snapshot", "sid": sub.sid, "seq": conn.next_seq(sub, data=True),
-                       "msg": msg})
+            conn.push({"type": "orderbook_snapshot", "sid": sub.sid, "seq": conn.next_seq(sub, data=True), "msg": msg})
 
     def _initial_tickers(self, conn: Conn, sub: Sub, tickers: Sequence[str]) -> None:
         now = self.x.now_ms()
         for t in tickers:
             rec = self.x.driver.markets.get(t)
             if rec is not None and self.x.engine.has_market(t):
-                conn.push({"type": "ticker", "sid": sub.sid,
-                           "msg": ser.ws_ticker(rec, self.x.book(t), ts_ms=now)})
+                conn.push({"type": "ticker", "sid": sub.sid, "msg": ser.ws_ticker(rec, self.x.book(t), ts_ms=now)})
 
     def command(self, conn: Conn, text: str | bytes) -> None:
         """Handle one client command; replies and data go to the connection's queue."""
@@ -321,8 +356,9 @@ class Hub:
         cmd = frame.get("cmd")
         params = frame.get("params")
         if cmd == "list_subscriptions":
-            conn.push({"id": cid, "type": "ok",
-                       "msg": [{"channel": s.channel, "sid": s.sid} for s in conn.subs.values()]})
+            conn.push(
+                {"id": cid, "type": "ok", "msg": [{"channel": s.channel, "sid": s.sid} for s in conn.subs.values()]}
+            )
             return
         if cmd not in ("subscribe", "unsubscribe", "update_subscription"):
             conn.push(error_frame(cid, 5, "Unknown command"))
@@ -439,14 +475,16 @@ class Hub:
             if sub.tickers is not None:
                 sub.tickers -= set(tickers)
         listed = sorted(sub.tickers) if sub.tickers is not None else []
-        conn.push({"id": cid, "sid": sub.sid, "seq": conn.next_seq(sub), "type": "ok",
-                   "msg": {"market_tickers": listed}})
+        conn.push(
+            {"id": cid, "sid": sub.sid, "seq": conn.next_seq(sub), "type": "ok", "msg": {"market_tickers": listed}}
+        )
         if sub.channel == "orderbook_delta":
             if action == "add_markets":
                 self._snapshot(conn, sub, new)
             elif action == "get_snapshot":
-                self._snapshot(conn, sub, [t for t in dict.fromkeys(tickers)
-                                           if sub.tickers is None or t in sub.tickers])
+                self._snapshot(
+                    conn, sub, [t for t in dict.fromkeys(tickers) if sub.tickers is None or t in sub.tickers]
+                )
 
 
 async def serve_connection(hub: Hub, websocket: Any, account: str) -> None:
