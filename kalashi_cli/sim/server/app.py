@@ -290,25 +290,36 @@ def _rest_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
     """Kalshi's REST paths. Fixed paths come before the parameter routes that would catch them
     (``/markets/candlesticks`` before ``/markets/{ticker}``, ``/events/multivariate`` before
     ``/events/{event_ticker}``, ``/series/fee_changes`` before ``/series/{series_ticker}``)."""
+    return [
+        *_exchange_routes(x, r),
+        *_market_data_routes(x, r),
+        *_historical_routes(x, r),
+        *_portfolio_routes(x, r),
+        *_order_routes(x, r),
+    ]
+
+
+def _exchange_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
+    """REST routes: exchange status and schedule, account limits and costs."""
     a = {"auth": True}
     pub = {"auth": False}
-    md, ev, cd, hist, pf, od, info = (
-        x.market_data,
-        x.event_data,
-        x.candle_data,
-        x.historical,
-        x.portfolio,
-        x.orders,
-        x.info,
-    )
+    info = x.info
     return [
-        # exchange and account
         r("/exchange/status", lambda c: info.status(c.params), ["GET"], **pub),
         r("/exchange/schedule", lambda c: info.schedule(c.params), ["GET"], **pub),
         r("/exchange/user_data_timestamp", lambda c: info.user_data_timestamp(c.params), ["GET"], **pub),
         r("/account/limits", lambda c: info.limits(c.params), ["GET"], **a),
         r("/account/endpoint_costs", lambda c: info.endpoint_costs(c.params), ["GET"], **pub),
-        # market data: fixed paths first
+    ]
+
+
+def _market_data_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
+    """REST routes: markets, books, events, series, candlesticks (fixed paths first)."""
+    pub = {"auth": False}
+    md = x.market_data
+    ev = x.event_data
+    cd = x.candle_data
+    return [
         r("/markets", lambda c: md.markets(c.params), ["GET"], **pub),
         r("/markets/trades", lambda c: md.trades(c.params), ["GET"], **pub),
         r("/markets/orderbooks", lambda c: md.orderbooks(c.params), ["GET"], **pub),
@@ -347,7 +358,16 @@ def _rest_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
             ["GET"],
             **pub,
         ),
-        # historical
+    ]
+
+
+def _historical_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
+    """REST routes: the historical archive."""
+    a = {"auth": True}
+    pub = {"auth": False}
+    hist = x.historical
+    cd = x.candle_data
+    return [
         r("/historical/cutoff", lambda c: hist.cutoff(c.params), ["GET"], **pub),
         r("/historical/markets", lambda c: hist.markets(c.params), ["GET"], **pub),
         r("/historical/markets/{ticker}", lambda c: hist.market(c.path["ticker"], c.params), ["GET"], **pub),
@@ -361,7 +381,14 @@ def _rest_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
         r("/historical/fills", lambda c: hist.fills(c.acct, c.params), ["GET"], **a),
         r("/historical/orders", lambda c: hist.orders(c.acct, c.params), ["GET"], **a),
         r("/historical/positions", lambda c: hist.positions(c.acct, c.params), ["GET"], **a),
-        # portfolio reads
+    ]
+
+
+def _portfolio_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
+    """REST routes: portfolio reads."""
+    a = {"auth": True}
+    pf = x.portfolio
+    return [
         r("/portfolio/balance", lambda c: pf.balance(c.acct, c.params), ["GET"], **a),
         r("/portfolio/positions", lambda c: pf.positions(c.acct, c.params), ["GET"], **a),
         r(
@@ -381,7 +408,14 @@ def _rest_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
         ),
         r("/portfolio/fills", lambda c: pf.fills(c.acct, c.params), ["GET"], **a),
         r("/portfolio/settlements", lambda c: pf.settlements(c.acct, c.params), ["GET"], **a),
-        # V2 order writes
+    ]
+
+
+def _order_routes(x: SimExchange, r: Callable[..., Route]) -> list[Route]:
+    """REST routes: V2 order writes and order groups."""
+    a = {"auth": True}
+    od = x.orders
+    return [
         r("/portfolio/events/orders", lambda c: od.create(c.acct, c.body, c.params), ["POST"], auth=True, creates=True),
         r("/portfolio/events/orders", lambda c: od.cancel_all(c.acct, c.params), ["DELETE"], **a),
         r(
@@ -500,37 +534,45 @@ def _ws_endpoint(x: SimExchange) -> Callable[[WebSocket], Awaitable[None]]:
 # --------------------------------------------------------------------------- control endpoints
 
 
-def _control_routes(x: SimExchange) -> list[BaseRoute]:
-    def control(fn: Callable[[Any], Any]) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            host = request.client.host if request.client else ""
-            if host not in LOOPBACK:
-                return json_response(403, ser.error_body("forbidden", "the control endpoints answer loopback only"))
-            raw = await read_body(request, x.config.max_body_bytes)
-            if raw is None:
-                return too_large(x.config.max_body_bytes)
-            try:
-                body = orjson.loads(raw) if raw else {}
-            except orjson.JSONDecodeError:
-                return json_response(400, ser.error_body("invalid_parameters", "the body is not JSON"))
-            try:
-                out = fn(body)
-            except (UsageError, ValueError, TypeError) as e:
-                return json_response(400, ser.error_body("invalid_parameters", str(e)))
-            finally:
-                x.after_request()
-            return json_response(200, out)
+def _control(x: SimExchange, fn: Callable[[Any], Any]) -> Callable[[Request], Awaitable[Response]]:
+    """A loopback-only JSON endpoint that runs ``fn(body)`` and answers its result (400 on bad input)."""
 
-        return endpoint
+    async def endpoint(request: Request) -> Response:
+        host = request.client.host if request.client else ""
+        if host not in LOOPBACK:
+            return json_response(403, ser.error_body("forbidden", "the control endpoints answer loopback only"))
+        raw = await read_body(request, x.config.max_body_bytes)
+        if raw is None:
+            return too_large(x.config.max_body_bytes)
+        try:
+            body = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError:
+            return json_response(400, ser.error_body("invalid_parameters", "the body is not JSON"))
+        try:
+            out = fn(body)
+        except (UsageError, ValueError, TypeError) as e:
+            return json_response(400, ser.error_body("invalid_parameters", str(e)))
+        finally:
+            x.after_request()
+        return json_response(200, out)
 
-    def step(body: Any) -> Any:
+    return endpoint
+
+
+class _SimControls:
+    """The ``/_sim/*`` control API: step the market, set its clock, faults, trading, keys, audit."""
+
+    def __init__(self, x: SimExchange) -> None:
+        self.x = x
+
+    def step(self, body: Any) -> Any:
         n = body.get("steps", 1) if isinstance(body, dict) else 1
         if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 10_000:
             raise UsageError("steps must be a whole number between 0 and 10000")
-        reports = x.step(n)
+        reports = self.x.step(n)
         return {
-            "step": x.driver.step,
-            "now_ms": x.now_ms(),
+            "step": self.x.driver.step,
+            "now_ms": self.x.now_ms(),
             "reports": [
                 {
                     "step": r.step,
@@ -543,40 +585,45 @@ def _control_routes(x: SimExchange) -> list[BaseRoute]:
             ],
         }
 
-    def clock(body: Any) -> Any:
+    def clock(self, body: Any) -> Any:
         v = body.get("speed") if isinstance(body, dict) else None
         if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or set(body) != {"speed"}:
             raise UsageError(
                 'the body must be {"speed": <market seconds per wall second; 1 = wall-clock pace, '
                 "0 = the market moves only on POST /_sim/step>}"
             )
-        x.set_speed(float(v))
-        return {"speed": x.speed, "clock": x.clock.describe(), "step": x.driver.step, "now_ms": x.now_ms()}
+        self.x.set_speed(float(v))
+        return {
+            "speed": self.x.speed,
+            "clock": self.x.clock.describe(),
+            "step": self.x.driver.step,
+            "now_ms": self.x.now_ms(),
+        }
 
-    def faults(body: Any) -> Any:
+    def faults(self, body: Any) -> Any:
         if not isinstance(body, dict):
             raise UsageError("the body must be a JSON object of fault settings")
-        cfg = x.faults.config.updated(body)
-        x.faults.configure(cfg)
-        x.set_trading(not cfg.pause_trading)
+        cfg = self.x.faults.config.updated(body)
+        self.x.faults.configure(cfg)
+        self.x.set_trading(not cfg.pause_trading)
         return cfg.to_json()
 
-    def reset(_: Any) -> Any:
-        x.faults.reset()
-        x.set_trading(True)
-        return x.faults.config.to_json()
+    def reset(self, _: Any) -> Any:
+        self.x.faults.reset()
+        self.x.set_trading(True)
+        return self.x.faults.config.to_json()
 
-    def pause(_: Any) -> Any:
-        x.faults.configure(x.faults.config.updated({"pause_trading": True}))
-        x.set_trading(False)
-        return {"trading_active": x.trading_active}
+    def pause(self, _: Any) -> Any:
+        self.x.faults.configure(self.x.faults.config.updated({"pause_trading": True}))
+        self.x.set_trading(False)
+        return {"trading_active": self.x.trading_active}
 
-    def resume(_: Any) -> Any:
-        x.faults.configure(x.faults.config.updated({"pause_trading": False}))
-        x.set_trading(True)
-        return {"trading_active": x.trading_active}
+    def resume(self, _: Any) -> Any:
+        self.x.faults.configure(self.x.faults.config.updated({"pause_trading": False}))
+        self.x.set_trading(True)
+        return {"trading_active": self.x.trading_active}
 
-    def keys(body: Any) -> Any:
+    def keys(self, body: Any) -> Any:
         if (
             not isinstance(body, dict)
             or not isinstance(body.get("key_id"), str)
@@ -586,32 +633,35 @@ def _control_routes(x: SimExchange) -> list[BaseRoute]:
         balance = body.get("balance")
         if balance is not None and not isinstance(balance, str):
             raise UsageError('balance is a dollar string, e.g. "250.00"')
-        x.keys.add(body["key_id"], load_public_key(body["public_key_pem"].encode()))
-        x.add_account(body["key_id"], parse_balance(balance) if balance is not None else None)
-        return {"key_id": body["key_id"], "accounts": x.engine.accounts()}
+        self.x.keys.add(body["key_id"], load_public_key(body["public_key_pem"].encode()))
+        self.x.add_account(body["key_id"], parse_balance(balance) if balance is not None else None)
+        return {"key_id": body["key_id"], "accounts": self.x.engine.accounts()}
 
-    def audit(_: Any) -> Any:
+    def audit(self, _: Any) -> Any:
         try:
-            x.engine.audit()
+            self.x.engine.audit()
         except RuntimeError as e:
             return {"ok": False, "error": str(e)}
         return {"ok": True}
 
-    def ws_disconnect(_: Any) -> Any:
-        return {"closed": x.hub.disconnect_all()}
+    def ws_disconnect(self, _: Any) -> Any:
+        return {"closed": self.x.hub.disconnect_all()}
 
+
+def _control_routes(x: SimExchange) -> list[BaseRoute]:
+    c = _SimControls(x)
     return [
-        Route("/_sim/state", control(lambda _: x.state()), methods=["GET"]),
-        Route("/_sim/step", control(step), methods=["POST"]),
-        Route("/_sim/clock", control(clock), methods=["POST"]),
-        Route("/_sim/faults", control(lambda _: x.faults.config.to_json()), methods=["GET"]),
-        Route("/_sim/faults", control(faults), methods=["POST"]),
-        Route("/_sim/faults/reset", control(reset), methods=["POST"]),
-        Route("/_sim/pause", control(pause), methods=["POST"]),
-        Route("/_sim/resume", control(resume), methods=["POST"]),
-        Route("/_sim/keys", control(keys), methods=["POST"]),
-        Route("/_sim/audit", control(audit), methods=["POST"]),
-        Route("/_sim/ws/disconnect", control(ws_disconnect), methods=["POST"]),
+        Route("/_sim/state", _control(x, lambda _: x.state()), methods=["GET"]),
+        Route("/_sim/step", _control(x, c.step), methods=["POST"]),
+        Route("/_sim/clock", _control(x, c.clock), methods=["POST"]),
+        Route("/_sim/faults", _control(x, lambda _: x.faults.config.to_json()), methods=["GET"]),
+        Route("/_sim/faults", _control(x, c.faults), methods=["POST"]),
+        Route("/_sim/faults/reset", _control(x, c.reset), methods=["POST"]),
+        Route("/_sim/pause", _control(x, c.pause), methods=["POST"]),
+        Route("/_sim/resume", _control(x, c.resume), methods=["POST"]),
+        Route("/_sim/keys", _control(x, c.keys), methods=["POST"]),
+        Route("/_sim/audit", _control(x, c.audit), methods=["POST"]),
+        Route("/_sim/ws/disconnect", _control(x, c.ws_disconnect), methods=["POST"]),
     ]
 
 
