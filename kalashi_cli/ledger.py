@@ -151,6 +151,17 @@ class LedgerState:
         return Money(total)
 
 
+def in_time_order(
+    fills: Iterable[ExchangeFill], settlements: Iterable[Settlement] = ()
+) -> list[tuple[int, ExchangeFill | Settlement]]:
+    """Fills and settlements as one timeline of ``(ts_ms, event)``: by time, fills before settlements
+    at the same millisecond, each kind in the order given (a stable sort)."""
+    events: list[tuple[int, int, ExchangeFill | Settlement]] = [(f.ts_ms, 0, f) for f in fills]
+    events += [(s.settled_ts_ms, 1, s) for s in settlements]
+    events.sort(key=lambda e: (e[0], e[1]))
+    return [(ts, ev) for ts, _, ev in events]
+
+
 def fold(
     starting_cash: Money,
     fills: Iterable[ExchangeFill],
@@ -162,13 +173,7 @@ def fold(
     ``strategies`` maps fill_id → strategy, to attribute round trips.
     """
     state = LedgerState(cash=starting_cash)
-    events: list[tuple[int, int, ExchangeFill | Settlement]] = []
-    for i, f in enumerate(fills):
-        events.append((f.ts_ms, i, f))
-    for j, s in enumerate(settlements):
-        events.append((s.settled_ts_ms, 1_000_000_000 + j, s))
-    events.sort(key=lambda e: (e[0], e[1]))
-    for _, _, ev in events:
+    for _, ev in in_time_order(fills, settlements):
         if isinstance(ev, ExchangeFill):
             state.apply_fill(ev, (strategies or {}).get(ev.fill_id, ""))
         else:
@@ -365,15 +370,10 @@ def fold_trades(
     """
     book = TradeBook()
     ft = fill_trades or {}
-    events: list[tuple[int, int, ExchangeFill | Settlement]] = []
-    for i, f in enumerate(fills):
-        events.append((f.ts_ms, i, f))
-    for j, s in enumerate(settlements):
-        events.append((s.settled_ts_ms, 1_000_000_000 + j, s))
-    events.sort(key=lambda e: (e[0], e[1]))
+    events = in_time_order(fills, settlements)
     samples = list(sample_at)
     k = 0
-    for ts, _, ev in events:
+    for ts, ev in events:
         while k < len(samples) and samples[k] < ts:
             book.exposure_samples.append(book.exposure_by_strategy())
             k += 1

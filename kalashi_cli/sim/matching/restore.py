@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 
 from ...domain import ExchangeFill, ExchangeOrder, OrderIntent, Settlement
+from ...ledger import in_time_order
 from ...money import ONE_DOLLAR, Count, Money, Price
 from .accounts import Account
 from .orders import CANCELED, EXECUTED, MARKET_CLOSED, RESTING, BookOrder
@@ -37,13 +38,7 @@ class Restore(EngineState):
             NotFound: a resting order's market is not listed.
         """
         acc = self._open_account(account_id, deposits)
-        timeline: list[tuple[int, int, ExchangeFill | Settlement]] = []
-        for i, f in enumerate(fills):
-            timeline.append((f.ts_ms, i, f))
-        for j, s in enumerate(settlements):
-            timeline.append((s.settled_ts_ms, 1_000_000_000 + j, s))
-        timeline.sort(key=lambda e: (e[0], e[1]))
-        for _, _, ev in timeline:
+        for _, ev in in_time_order(fills, settlements):
             if isinstance(ev, ExchangeFill):
                 self._restore_fill(acc, ev)
             else:
