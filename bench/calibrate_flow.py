@@ -353,6 +353,10 @@ def _naive_table(naive: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------- plots
 
 
+#: the colours and markers of the real and the simulated series in every plot
+STYLE = {"real": {"color": "#1f4e79", "marker": "o"}, "sim": {"color": "#c55a11", "marker": "s"}}
+
+
 def plots(m: dict[str, Any], out: Path) -> list[Path]:
     """Write the comparison plots as small PNGs; return their paths."""
     import matplotlib
@@ -361,37 +365,48 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    r, sb, sa, raw = m["real"], m["sim_btc"], m["sim_all"], m["_raw"]
     written: list[Path] = []
-    style = {"real": {"color": "#1f4e79", "marker": "o"}, "sim": {"color": "#c55a11", "marker": "s"}}
-
-    def save(fig: Any, name: str) -> None:
+    for draw, name in (
+        (_plot_spread_depth, "spread_depth.png"),
+        (_plot_trade_sizes, "trade_sizes.png"),
+        (_plot_mid_moves, "mid_moves.png"),
+        (_plot_markouts, "markouts.png"),
+        (_plot_reliability, "reliability.png"),
+    ):
+        fig = draw(plt, m)
         path = out / name
         fig.tight_layout()
         fig.savefig(path, dpi=72)
         plt.close(fig)
         written.append(path)
+    return written
 
-    # spread and depth against time to close
+
+def _plot_spread_depth(plt: Any, m: dict[str, Any]) -> Any:
+    """Spread and depth against time to close."""
+    r, sb = m["real"], m["sim_btc"]
     buckets = list(r["close"])
     xs = range(len(buckets))
     labels = [b.replace("min", "") for b in buckets]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
-    a1.plot(xs, [r["close"][b]["spread_cents_mean"] for b in buckets], label="real KXBTC15M", **style["real"])
-    a1.plot(xs, [sb["close"][b]["spread_cents_mean"] for b in buckets], label="sim KXBTC15M", **style["sim"])
+    a1.plot(xs, [r["close"][b]["spread_cents_mean"] for b in buckets], label="real KXBTC15M", **STYLE["real"])
+    a1.plot(xs, [sb["close"][b]["spread_cents_mean"] for b in buckets], label="sim KXBTC15M", **STYLE["sim"])
     a1.set(title="spread (mean, ¢)", xlabel="minutes to close", xticks=list(xs), xticklabels=labels)
     a1.legend(fontsize=8)
-    a2.plot(xs, [r["close"][b]["depth_within_5c_p50"] for b in buckets], **style["real"])
-    a2.plot(xs, [sb["close"][b]["depth_within_5c_p50"] for b in buckets], **style["sim"])
+    a2.plot(xs, [r["close"][b]["depth_within_5c_p50"] for b in buckets], **STYLE["real"])
+    a2.plot(xs, [sb["close"][b]["depth_within_5c_p50"] for b in buckets], **STYLE["sim"])
     a2.set(
         title="depth within 5¢ of the touch (p50, contracts)",
         xlabel="minutes to close",
         xticks=list(xs),
         xticklabels=labels,
     )
-    save(fig, "spread_depth.png")
+    return fig
 
-    # trade sizes
+
+def _plot_trade_sizes(plt: Any, m: dict[str, Any]) -> Any:
+    """Trade sizes, CDF."""
+    raw = m["_raw"]
     fig, ax = plt.subplots(figsize=(5, 3))
     for key, name in (("sizes_real", "real"), ("sizes_sim", "sim")):
         v = sorted(raw[key])
@@ -399,26 +414,32 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
             ax.plot(
                 v,
                 [(i + 1) / len(v) for i in range(len(v))],
-                color=style[name]["color"],
+                color=STYLE[name]["color"],
                 label=f"{name} KXBTC15M ({len(v)})",
             )
     ax.set(xscale="log", title="trade size (contracts), CDF", xlabel="contracts")
     ax.legend(fontsize=8)
-    save(fig, "trade_sizes.png")
+    return fig
 
-    # mid moves
+
+def _plot_mid_moves(plt: Any, m: dict[str, Any]) -> Any:
+    """Mid moves over 10 s, 60 s and 300 s, CDF."""
+    raw = m["_raw"]
     fig, axes = plt.subplots(1, 3, figsize=(9, 3))
     for ax, h in zip(axes, ("10s", "60s", "300s"), strict=True):
         for key, name in (("moves_real", "real"), ("moves_sim", "sim")):
             v = sorted(abs(x) for x in raw[key].get(h, []))
             if v:
-                ax.plot(v, [(i + 1) / len(v) for i in range(len(v))], color=style[name]["color"], label=name)
+                ax.plot(v, [(i + 1) / len(v) for i in range(len(v))], color=STYLE[name]["color"], label=name)
         ax.set(title=f"|mid move| over {h}, CDF", xlabel="cents")
         ax.set_xlim(0, {"10s": 15, "60s": 35, "300s": 70}[h])
     axes[0].legend(fontsize=8)
-    save(fig, "mid_moves.png")
+    return fig
 
-    # markout curves
+
+def _plot_markouts(plt: Any, m: dict[str, Any]) -> Any:
+    """Maker markout curves (and the naive quotes, when measured)."""
+    r, sb = m["real"], m["sim_btc"]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     hs = {"1s": 1, "10s": 10, "60s": 60, "300s": 300}
     for src, name, key, ls in (
@@ -432,8 +453,8 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
             [p[0] for p in pts],
             [p[1] for p in pts],
             linestyle=ls,
-            color=style[name]["color"],
-            marker=style[name]["marker"],
+            color=STYLE[name]["color"],
+            marker=STYLE[name]["marker"],
             label=f"{name} book makers, {'per contract' if 'weighted' in key else 'per trade'}",
         )
     if "naive" in m:
@@ -449,9 +470,12 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set(xscale="log", title="maker markout after a trade (¢/contract, + = maker's favour)", xlabel="seconds after")
     ax.legend(fontsize=7)
-    save(fig, "markouts.png")
+    return fig
 
-    # reliability
+
+def _plot_reliability(plt: Any, m: dict[str, Any]) -> Any:
+    """Win rate against price, and the mid's Brier score."""
+    r, sb, sa = m["real"], m["sim_btc"], m["sim_all"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.5))
     a1.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
     for rows, name in ((r["reliability"], "real (pooled captures)"), (sa["reliability_fine"], "sim (whole universe)")):
@@ -465,12 +489,12 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
             yerr=err,
             label=name,
             capsize=2,
-            **style[key],
+            **STYLE[key],
         )
     a1.set(title="win rate against price", xlabel="price (mid)", ylabel="won")
     a1.legend(fontsize=8)
     for rows, name in ((r["brier_crypto_by_minutes"], "real"), (sb["brier_by_minutes"], "sim")):
-        a2.plot(range(len(rows)), [x["brier"] for x in rows], label=f"{name} KXBTC15M", **style[name])
+        a2.plot(range(len(rows)), [x["brier"] for x in rows], label=f"{name} KXBTC15M", **STYLE[name])
     a2.set(
         title="Brier score of the mid",
         xlabel="minutes to close",
@@ -478,8 +502,7 @@ def plots(m: dict[str, Any], out: Path) -> list[Path]:
         xticklabels=[x["minutes_to_close"] for x in sb["brier_by_minutes"]],
     )
     a2.legend(fontsize=8)
-    save(fig, "reliability.png")
-    return written
+    return fig
 
 
 # --------------------------------------------------------------------------- measured parameters
