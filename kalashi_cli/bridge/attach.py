@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +30,12 @@ from ..domain import OrderStatus
 from ..errors import UsageError
 from ..health import trading_state_status
 from ..journal import Journal, RecordRow
-from ..money import Count, Money, Price, fmt_count, fmt_money, fmt_price
+from ..money import Money
 from ..profile import Profile, load_profile
 from ..records import iso
-from ..service import EQUITY_POINTS, JOURNAL_VIEW, decimal_text, iteration_record_from_row, percent
-from .backends import CommandRefused, Listener, Progress, clock_of
+from ..service import EQUITY_POINTS, JOURNAL_VIEW, iteration_record_from_row
+from .attach_state import JournalSnapshot, page_state, with_ts
+from .backends import CommandRefused, Listener, Progress
 
 
 def _ms(started: str) -> int:
@@ -149,7 +149,7 @@ class AttachBackend:
         """Publish what the journal gained since the last poll, in the order it happened; return how much."""
         with self._lock:
             tail = self.journal.read_since(self._position)
-            pending = [(r.ts_ms, self._with_ts(r.kind, r.record, r.ts_ms)) for r in tail.records]
+            pending = [(r.ts_ms, with_ts(r.kind, r.record, r.ts_ms)) for r in tail.records]
             out = 0
             for row in tail.iterations:
                 # an iteration's orders and fills are journaled just before its row: they came first
@@ -180,13 +180,6 @@ class AttachBackend:
                 )
                 out += 1
             return out
-
-    @staticmethod
-    def _with_ts(kind: str, rec: dict[str, Any], ts_ms: int) -> dict[str, Any]:
-        """An order or fill with ``wall_ts`` (when it was journaled: the wall clock); an order also with ``ts``."""
-        if kind == "order" and "ts" not in rec:
-            return {**rec, "ts": iso(ts_ms), "wall_ts": iso(ts_ms)}
-        return {**rec, "wall_ts": iso(ts_ms)} if kind in ("order", "fill") else rec
 
     # -- state ------------------------------------------------------------------------------
     def _loop_view(self, rows: list[dict[str, Any]]) -> tuple[str, float, float | None]:
@@ -224,165 +217,48 @@ class AttachBackend:
 
     def state(self) -> dict[str, Any]:
         """The whole-page state, folded from the journal (see the module docstring for its limits)."""
+        with self._lock:
+            snapshot = self._snapshot()
+        return page_state(
+            snapshot,
+            mode=self.mode,
+            profile=self.profile,
+            profile_name=self.profile_name,
+            path=self.path,
+            wall_ms=self.wall_ms,
+        )
+
+    def _snapshot(self) -> JournalSnapshot:
+        """Everything the page is folded from, read through the journal's methods (call under the lock)."""
         from ..stages.portfolio import load_portfolio
         from ..stages.valuation import spread_cap
 
-        with self._lock:
-            j = self.journal
-            rows = j.iterations(limit=EQUITY_POINTS)
-            status, interval, age = self._loop_view(rows)
-            stored, why = self._stored_state()
-            start_raw = j.get_meta("starting_balance")
-            p = (
-                load_portfolio(j, Money(int(start_raw)), spread_cap=spread_cap(self.profile))  # never writes: it is set
-                if start_raw is not None
-                else None
-            )
-            meta = j.market_meta()
-            resting = j.orders(status=OrderStatus.RESTING)
-            view = j.record_rows(("order", "fill"), limit=JOURNAL_VIEW, newest_first=True)
-            metrics = self._fresh_metrics(p, rows[-1] if rows else None) if p is not None else j.latest_metrics()
-            ok, detail = j.integrity_ok()
-            heal_rows = self._latest_heal_health()
-        last = rows[-1] if rows else None
-        journal_view = [self._with_ts(r.kind, r.record, r.ts_ms) for r in view]
-        if stored == "HALTED":
-            trading_state, halt_reason = "HALTED", why or "operator halt"
-        elif last is not None and last["state"] in ("REDUCING", "HALTED"):
-            trading_state = last["state"]
-            halt_reason = f"the run-loop reported {last['state']} at iteration {last['n']} (its output says why)"
-        else:
-            trading_state, halt_reason = "ACTIVE", None
-        account: dict[str, Any] = {
-            "balance": None,
-            "equity": None,
-            "realized_pnl": None,
-            "unrealized_pnl": None,
-            "starting_balance": None,
-        }
-        positions: list[dict[str, Any]] = []
-        exposure: list[dict[str, Any]] = []
-        if p is not None:
-            led = p.ledger
-            open_cost = sum(x.cost for x in led.open_positions())
-            equity = last["equity"] if last is not None else p.equity
-            cash = last["cash"] if last is not None else led.cash
-            marked = last["marked"] if last is not None else p.equity_marked
-            account = {
-                "balance": fmt_money(cash),
-                "equity": fmt_money(equity),
-                "cash": fmt_money(cash),
-                "realized_pnl": fmt_money(Money(led.realized - led.fees)),
-                "unrealized_pnl": fmt_money(Money(equity - cash - open_cost)),
-                "equity_marked": fmt_money(marked),
-                "equity_settled": fmt_money(Money(equity - marked)),
-                "starting_balance": fmt_money(p.starting_balance),
-            }
-            for x in led.open_positions():
-                n = abs(x.position)
-                info = meta.get(x.ticker, ("", "", "", "", ""))
-                positions.append(
-                    {
-                        "ticker": x.ticker,
-                        "title": info[2],
-                        "outcome": "yes" if x.position > 0 else "no",
-                        "count": fmt_count(Count(n)),
-                        "avg_price": fmt_price(Price(x.cost // n if n else Price(0))),
-                        "mark": None,
-                        "unrealized_pnl": None,
-                        "cost": fmt_money(x.cost),
-                        "group": info[4],
-                    }
-                )
-            cap = percent(self.profile.correlate.max_group_pct)
-            exposure = [
-                {
-                    "group": g,
-                    "exposure": fmt_money(v),
-                    "pct_of_equity": percent(Decimal(v) / max(1, equity)),
-                    "cap_pct": cap,
-                }
-                for g, v in sorted(p.exposure_by_group.items())
-            ]
-        placed = {r["client_order_id"]: r for r in journal_view if r.get("kind") == "order"}
-        open_orders = []
-        for o in resting:
-            rec = placed.get(o.client_order_id)
-            outcome, action, price = (
-                (rec["outcome"], rec["action"], rec["price"])
-                if rec is not None
-                else ("yes", "buy" if o.side == "bid" else "sell", fmt_price(o.price))
-            )
-            open_orders.append(
-                {
-                    "client_order_id": o.client_order_id,
-                    "order_id": o.order_id,
-                    "ticker": o.ticker,
-                    "outcome": outcome,
-                    "action": action,
-                    "price": price,
-                    "count": fmt_count(o.initial_count),
-                    "remaining": fmt_count(o.remaining_count),
-                    "status": o.status,
-                    "created": iso(o.created_ts_ms),
-                    "placed_wall": rec.get("ts") if rec is not None else None,
-                }
-            )
-        loop_detail = (
-            f"attached; last iteration {last['n']} ended {age:.0f} s ago"
-            if last is not None and age is not None
-            else "attached; the run-loop has not finished an iteration yet"
+        j = self.journal
+        rows = j.iterations(limit=EQUITY_POINTS)
+        loop = self._loop_view(rows)
+        stored = self._stored_state()
+        start_raw = j.get_meta("starting_balance")
+        p = (
+            load_portfolio(j, Money(int(start_raw)), spread_cap=spread_cap(self.profile))  # never writes: it is set
+            if start_raw is not None
+            else None
         )
-        health = [
-            {
-                "name": "loop",
-                "status": "ok" if status == "running" else "degraded",
-                "detail": loop_detail,
-                "latency_ms": None,
-            },
-            {
-                "name": "journal",
-                "status": "ok" if ok else "failed",
-                "detail": f"{self.path} integrity ok" if ok else f"integrity check: {detail}",
-                "latency_ms": None,
-            },
-            {
-                "name": "trading_state",
-                "status": trading_state_status(trading_state),
-                "detail": trading_state if halt_reason is None else f"{trading_state}: {halt_reason}",
-                "latency_ms": None,
-            },
-        ]
-        health.extend(heal_rows)
-        return {
-            "mode": self.mode,
-            "loop": {
-                "status": status,
-                "iteration": last["n"] if last is not None else 0,
-                "interval_s": decimal_text(interval),
-                "source": str(last["source"]) if last is not None else "",
-                "profile": self.profile_name,
-            },
-            "trading_state": trading_state,
-            "halt_reason": halt_reason,
-            "account": account,
-            "equity_curve": [{"ts": r["started"], "equity": fmt_money(r["equity"])} for r in rows],
-            "metrics": metrics,
-            "positions": positions,
-            "open_orders": open_orders,
-            "opportunities": [],
-            "exposure": exposure,
-            "health": health,
-            "journal": journal_view,
-            "recommendations": (metrics or {}).get("recommendations", []),
-            "last_iteration": iteration_record_from_row(last) if last is not None else None,
-            "updated": iso(self.wall_ms()),
-            "attached": True,
-            "profiles": [],  # set_profile is refused here
-            "clock": clock_of(
-                str(last["source"]) if last is not None else "", int(last["ts_ms"]) if last is not None else None
-            ),
-        }
+        meta = j.market_meta()
+        resting = j.orders(status=OrderStatus.RESTING)
+        view = j.record_rows(("order", "fill"), limit=JOURNAL_VIEW, newest_first=True)
+        metrics = self._fresh_metrics(p, rows[-1] if rows else None) if p is not None else j.latest_metrics()
+        return JournalSnapshot(
+            rows=rows,
+            loop=loop,
+            stored=stored,
+            portfolio=p,
+            meta=meta,
+            resting=resting,
+            view=view,
+            metrics=metrics,
+            integrity=j.integrity_ok(),
+            heal_health=self._latest_heal_health(),
+        )
 
     def _latest_heal_health(self) -> list[dict[str, Any]]:
         """The last ``repairs`` and ``heal`` health rows a ``kalashi heal`` journaled, as the page shows them.

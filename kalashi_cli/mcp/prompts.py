@@ -65,6 +65,12 @@ def _read(fn: Any, *args: Any) -> str:
 
 def register(server: MCPServer, service: Any) -> None:
     """Add the resources, resource templates and prompts to ``server``."""
+    register_resources(server, service)
+    register_prompts(server, service)
+
+
+def register_resources(server: MCPServer, service: Any) -> None:
+    """The resources (profile, latest metrics) and the resource templates (one market, one event), as JSON."""
 
     @server.resource(
         "kalashi://profile",
@@ -114,6 +120,10 @@ def register(server: MCPServer, service: Any) -> None:
         except ValueError as e:
             raise ResourceError(f"UsageError: {e}") from None
         return _read(lambda: {**service.read.event(ticker), "data_source": data_source(service)})
+
+
+def register_prompts(server: MCPServer, service: Any) -> None:
+    """The prompts, each a task for the agent with today's figures in it and the same rules for orders."""
 
     @server.prompt(
         name="review_positions",

@@ -98,10 +98,25 @@ def _placed(recs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"order": orders[-1], "fills": [r for r in recs if r.get("kind") == "fill"]}
 
 
+def _batch_item(index: int, answer: list[dict[str, Any]] | KalashiError) -> dict[str, Any]:
+    """One order's result in a batch: its order record and fills, or the error that stopped it."""
+    item: dict[str, Any] = {"index": index, "ok": False, "order": None, "fills": [], "error": None}
+    try:
+        if isinstance(answer, KalashiError):
+            raise ToolError(describe(answer))
+        item.update(_placed(answer))
+        item["error"] = order_outcome_error(item["order"])
+        item["ok"] = item["error"] is None
+    except ToolError as e:
+        item["error"] = str(e)
+    return item
+
+
 def register(reg: Registry, service: Any) -> None:
     """Add the account's tools to ``reg``: its reads, then the order tools, then the limits and brakes."""
     register_reads(reg, service.read)
     register_orders(reg, service)
+    register_amend(reg, service)
     register_reductions(reg, service.commands)
     register_brakes(reg, service)
 
@@ -169,7 +184,7 @@ def register_reads(reg: Registry, read: Any) -> None:
 
 
 def register_orders(reg: Registry, service: Any) -> None:
-    """The order tools that add risk: place (alone or in a batch) and amend, each through the risk gate."""
+    """The order tools that place new orders (alone or in a batch), each through the risk gate."""
     tool = reg.tool
     writes: dict[str, Any] = {"read_only": False}
     commands = service.commands
@@ -237,20 +252,17 @@ def register_orders(reg: Registry, service: Any) -> None:
         """
         if not service.allow_trading:
             raise consent_error(service)
-        results: list[dict[str, Any]] = []
-        for i, answer in enumerate(commands.batch_create_orders([_order_args(spec) for spec in orders])):
-            item: dict[str, Any] = {"index": i, "ok": False, "order": None, "fills": [], "error": None}
-            try:
-                if isinstance(answer, KalashiError):
-                    raise ToolError(describe(answer))
-                item.update(_placed(answer))
-                item["error"] = order_outcome_error(item["order"])
-                item["ok"] = item["error"] is None
-            except ToolError as e:
-                item["error"] = str(e)
-            results.append(item)
+        answers = commands.batch_create_orders([_order_args(spec) for spec in orders])
+        results = [_batch_item(i, answer) for i, answer in enumerate(answers)]
         ok = sum(1 for r in results if r["ok"])
         return {"placed": ok, "failed": len(results) - ok, "results": results}  # type: ignore[return-value]
+
+
+def register_amend(reg: Registry, service: Any) -> None:
+    """The amend tool: a changed order adds risk like a new one, so it passes the risk gate too."""
+    tool = reg.tool
+    writes: dict[str, Any] = {"read_only": False}
+    commands = service.commands
 
     @tool(summary=say.amended, destructive=True, open_world=service.mode != "paper", title="Amend an order", **writes)
     def amend_order(

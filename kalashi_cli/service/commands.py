@@ -12,12 +12,35 @@ from ..ports import OrderDesk
 from ..records import encode
 from ..stages.correlate import Grouper
 from ..stages.order import OrderExecutor, client_order_id
-from ..stages.risk import RiskGate, evaluate_state
+from ..stages.risk import Denial, RiskGate, evaluate_state
 from .account import Account
 from .views import order_view
 
 #: orders cancelled per request by cancel_all_orders (Kalshi's batch limit)
 CANCEL_BATCH = 20
+
+
+def _order_terms(
+    outcome: str, action: str, price: str, count: str, *, time_in_force: str, reduce_only: bool
+) -> tuple[Price, Count]:
+    """A new order's price and count, after the checks that need no market, in this order. Raises: UsageError."""
+    if outcome not in ("yes", "no") or action not in ("buy", "sell"):
+        raise UsageError("outcome must be yes|no and action buy|sell")
+    if time_in_force not in ("good_till_canceled", "immediate_or_cancel", "fill_or_kill"):
+        raise UsageError("time_in_force must be good_till_canceled, immediate_or_cancel or fill_or_kill")
+    if reduce_only and time_in_force != "immediate_or_cancel":
+        raise UsageError(
+            "a reduce_only order must be immediate_or_cancel (Kalshi's rule)",
+            hint="pass time_in_force immediate_or_cancel, or drop reduce_only",
+        )
+    try:
+        p = parse_price(price)
+        n = parse_count(count)
+    except ValueError as e:
+        raise UsageError(f"bad price or count: {e}", hint="price as dollars like 0.45, count like 10") from None
+    if not 0 < p < ONE_DOLLAR or n <= 0:
+        raise UsageError("price must be strictly between 0 and 1 and count positive")
+    return p, n
 
 
 class OrderCommands:
@@ -58,22 +81,7 @@ class OrderCommands:
             RiskDenied: the gate refused (the record explains why).
         """
         self._require_trading()
-        if outcome not in ("yes", "no") or action not in ("buy", "sell"):
-            raise UsageError("outcome must be yes|no and action buy|sell")
-        if time_in_force not in ("good_till_canceled", "immediate_or_cancel", "fill_or_kill"):
-            raise UsageError("time_in_force must be good_till_canceled, immediate_or_cancel or fill_or_kill")
-        if reduce_only and time_in_force != "immediate_or_cancel":
-            raise UsageError(
-                "a reduce_only order must be immediate_or_cancel (Kalshi's rule)",
-                hint="pass time_in_force immediate_or_cancel, or drop reduce_only",
-            )
-        try:
-            p = parse_price(price)
-            n = parse_count(count)
-        except ValueError as e:
-            raise UsageError(f"bad price or count: {e}", hint="price as dollars like 0.45, count like 10") from None
-        if not 0 < p < ONE_DOLLAR or n <= 0:
-            raise UsageError("price must be strictly between 0 and 1 and count positive")
+        p, n = _order_terms(outcome, action, price, count, time_in_force=time_in_force, reduce_only=reduce_only)
         with self._lock:
             m = self.source.books([ticker]).get(ticker)
             if m is None:
@@ -116,19 +124,7 @@ class OrderCommands:
                 concentration=(m.event_ticker, group),
             )
             if d:
-                rec = {
-                    "kind": "denied",
-                    "v": 1,
-                    "ref": coid,
-                    "ticker": ticker,
-                    "rule": d.rule,
-                    "code": d.rule,
-                    "reason": d.reason,
-                    "strategy": "manual",
-                }
-                self.journal.add_records([rec])
-                self.account.publish(rec)
-                raise RiskDenied(f"risk gate refused the order: {d.reason}", hint=f"rule '{d.rule}'")
+                raise self._denied(coid, ticker, d)
             asks = m.asks(outcome) if action == "buy" else m.bids(outcome)  # type: ignore[arg-type]
             leg = Leg(ticker, outcome, action, p, n)  # type: ignore[arg-type]
             outputs, _ = ex.send(
@@ -140,6 +136,22 @@ class OrderCommands:
         for r in recs:
             self.account.on_record(r)
         return recs
+
+    def _denied(self, coid: str, ticker: str, d: Denial) -> RiskDenied:
+        """Journal and publish the gate's refusal of a new order; return the error to raise (call under the lock)."""
+        rec = {
+            "kind": "denied",
+            "v": 1,
+            "ref": coid,
+            "ticker": ticker,
+            "rule": d.rule,
+            "code": d.rule,
+            "reason": d.reason,
+            "strategy": "manual",
+        }
+        self.journal.add_records([rec])
+        self.account.publish(rec)
+        return RiskDenied(f"risk gate refused the order: {d.reason}", hint=f"rule '{d.rule}'")
 
     def _require_trading(self) -> None:
         if not self.account.allow_trading:

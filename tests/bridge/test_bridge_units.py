@@ -1,16 +1,19 @@
-"""The bridge's pure parts: reading commands, and the hub's queues and state/record hand-over."""
+"""The bridge's pure parts: reading commands, the hub's queues and state/record hand-over, the attached page's state."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kalashi_cli.bridge.attach_state import JournalSnapshot, page_state
 from kalashi_cli.bridge.protocol import COMMANDS, ProtocolError, read_command, token_matches
 from kalashi_cli.bridge.server import BridgeConfig, Client, Hub, check_token, is_loopback
+from kalashi_cli.profile import load_profile
 
 TOKEN = "unit-token-0123456789"
 
@@ -227,3 +230,40 @@ def test_a_missing_browser_or_npm_fails_in_ci_and_skips_elsewhere(
     with pytest.raises(outcome, match="chromium"):
         require_tool(False, "/usr/bin/chromium is absent")
     require_tool(True, "present: nothing happens")
+
+
+# -- the attached page's state, folded from a journal snapshot ------------------------------------
+
+
+def test_attached_page_state_before_the_run_loop_has_an_account() -> None:
+    snap = JournalSnapshot(
+        rows=[],
+        loop=("stopped", 5.0, None),
+        stored=("HALTED", ""),
+        portfolio=None,
+        meta={},
+        resting=[],
+        view=[],
+        metrics=None,
+        integrity=(False, "page 3 is corrupt"),
+        heal_health=[{"name": "heal", "status": "ok", "detail": "fine", "latency_ms": None}],
+    )
+    s = page_state(
+        snap, mode="paper", profile=load_profile("default"), profile_name="default", path=Path("j"), wall_ms=lambda: 0
+    )
+    assert s["loop"] == {"status": "stopped", "iteration": 0, "interval_s": "5", "source": "", "profile": "default"}
+    assert (s["trading_state"], s["halt_reason"]) == ("HALTED", "operator halt")
+    assert s["account"]["equity"] is None and s["positions"] == [] and s["exposure"] == []
+    assert [(h["name"], h["status"]) for h in s["health"]] == [
+        ("loop", "degraded"),
+        ("journal", "failed"),
+        ("trading_state", "failed"),
+        ("heal", "ok"),
+    ]
+    assert s["health"][1]["detail"] == "integrity check: page 3 is corrupt"
+    assert (s["updated"], s["attached"], s["last_iteration"], s["recommendations"]) == (
+        "1970-01-01T00:00:00.000Z",
+        True,
+        None,
+        [],
+    )
