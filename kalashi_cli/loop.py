@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,120 @@ class IterationResult:
     record: dict[str, Any]
     records: list[dict[str, Any]] = field(default_factory=list)
     state: TradingState = TradingState.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    """What one iteration counted: the figures its journal row and its record share."""
+
+    n: int
+    started: str  # ISO time the iteration began (wall clock)
+    as_of: int  # the market clock the books were read at (ms)
+    duration_ms: float
+    markets: int
+    opportunities: int
+    candidates: int
+    orders: int
+    api_calls: int
+    source: str
+
+
+def _journal_row(
+    t: _Tally, state: TradingState, after: Portfolio, cache_hits: int, cache_misses: int
+) -> dict[str, Any]:
+    """The iteration's row in the journal (integers in fixed units; metrics folds these)."""
+    return {
+        "n": t.n,
+        "started": t.started,
+        "ts_ms": t.as_of,
+        "duration_ms": round(t.duration_ms, 3),
+        "markets": t.markets,
+        "opportunities": t.opportunities,
+        "candidates": t.candidates,
+        "orders": t.orders,
+        "state": state.value,
+        "equity": after.equity,
+        "cash": after.ledger.cash,
+        "cache_hits": cache_hits,
+        "cache_misses": cache_misses,
+        "api_calls": t.api_calls,
+        "source": t.source,
+        "exposure": after.open_cost,
+        "marked": after.equity_marked,
+    }
+
+
+def _iteration_record(
+    t: _Tally,
+    state: TradingState,
+    state_reason: str,
+    after: Portfolio,
+    *,
+    fills: int,
+    settlements: int,
+    exits: int,
+    quotes: QuoteStats,
+    quotes_resting: int,
+    maker_tickers: Iterable[str],
+) -> dict[str, Any]:
+    """The ``iteration`` record the loop emits (Kalshi-style strings for money and counts); ``inventory``
+    is what the market maker holds in ``maker_tickers``."""
+    positions = after.ledger.positions
+    inventory = Count(sum(abs(positions[t].position) for t in maker_tickers if t in positions))
+    return {
+        "kind": "iteration",
+        "v": VERSION,
+        "n": t.n,
+        "started": t.started,
+        "duration_ms": f"{t.duration_ms:.3f}",
+        "markets": t.markets,
+        "opportunities": t.opportunities,
+        "candidates": t.candidates,
+        "orders": t.orders,
+        "state": state.value,
+        "state_reason": state_reason,
+        "equity": fmt_money(after.equity),
+        "cash": fmt_money(after.ledger.cash),
+        "equity_marked": fmt_money(after.equity_marked),
+        "equity_settled": fmt_money(after.equity_settled),
+        "exposure": fmt_money(after.open_cost),
+        "fills": fills,
+        "settlements": settlements,
+        "api_calls": t.api_calls,
+        "source": t.source,
+        "as_of": iso(t.as_of),
+        "exits": exits,
+        "quotes": quotes.record(),
+        "quotes_resting": quotes_resting,
+        "inventory": fmt_count(inventory),
+    }
+
+
+def cancel_resting_when_halted(journal: Journal, broker: Broker, reason: str) -> None:
+    """HALTED by anyone (kalashi halt, the HALT file, heal, the dashboard): no quote may keep resting.
+
+    Another process can persist the halt but cannot cancel a paper account that lives in
+    this process, so the loop does it at its next iteration (and on Kalshi it is a cheap
+    belt-and-braces check).
+    """
+    if not broker.orders(status=OrderStatus.RESTING):
+        return
+    from .safety import halt
+
+    res = halt(journal, broker, reason or "halted")
+    journal.add_event("halt-enforced", {"cancelled": res.cancelled, "by": "run-loop"})
+
+
+def sync_resting_orders(journal: Journal, broker: Broker) -> None:
+    """Record what became of orders the journal still thinks are resting (filled, expired, cancelled)."""
+    mine = journal.orders(status=OrderStatus.RESTING)
+    if not mine:
+        return
+    still = {o.order_id for o in broker.orders(status=OrderStatus.RESTING)}
+    gone = {o.ticker for o in mine if o.order_id not in still}
+    for ticker in sorted(gone):
+        for o in broker.orders(ticker=ticker):
+            journal.upsert_order(o)
 
 
 class TradingLoop:
@@ -182,63 +296,32 @@ class TradingLoop:
         n_orders, n_exits, quote_stats = self._place_orders(candidates, quoted, portfolio, as_of, src, out)
         after = self.portfolio(quoted)
         self.last_portfolio = after
-        duration = (time.perf_counter() - t0) * 1000
-        api_calls = self.api_calls() - calls0
-        row = {
-            "n": self.n,
-            "started": iso(started),
-            "ts_ms": as_of,
-            "duration_ms": round(duration, 3),
-            "markets": len(markets),
-            "opportunities": len(opportunities),
-            "candidates": len(candidates),
-            "orders": n_orders,
-            "state": self.state.value,
-            "equity": after.equity,
-            "cash": after.ledger.cash,
-            "cache_hits": self.analyzer.stats.hits - hits0,
-            "cache_misses": self.analyzer.stats.misses - miss0,
-            "api_calls": api_calls,
-            "source": src,
-            "exposure": after.open_cost,
-            "marked": after.equity_marked,
-        }
-        self.journal.add_iteration(row)
-        rec = {
-            "kind": "iteration",
-            "v": VERSION,
-            "n": self.n,
-            "started": row["started"],
-            "duration_ms": f"{duration:.3f}",
-            "markets": len(markets),
-            "opportunities": len(opportunities),
-            "candidates": len(candidates),
-            "orders": n_orders,
-            "state": self.state.value,
-            "state_reason": self.state_reason,
-            "equity": fmt_money(after.equity),
-            "cash": fmt_money(after.ledger.cash),
-            "equity_marked": fmt_money(after.equity_marked),
-            "equity_settled": fmt_money(after.equity_settled),
-            "exposure": fmt_money(after.open_cost),
-            "fills": sum(1 for r in out if r["kind"] == "fill") + len(md_fills),
-            "settlements": len(events.settlements),
-            "api_calls": api_calls,
-            "source": src,
-            "as_of": iso(as_of),
-            "exits": n_exits,
-            "quotes": quote_stats.record(),
-            "quotes_resting": sum(len(q) for q in self.quoter.quotes().values()),
-            "inventory": fmt_count(
-                Count(
-                    sum(
-                        abs(after.ledger.positions[t].position)
-                        for t in self.quoter.inventory_tickers(after)
-                        if t in after.ledger.positions
-                    )
-                )
-            ),
-        }
+        tally = _Tally(
+            n=self.n,
+            started=iso(started),
+            as_of=as_of,
+            duration_ms=(time.perf_counter() - t0) * 1000,
+            markets=len(markets),
+            opportunities=len(opportunities),
+            candidates=len(candidates),
+            orders=n_orders,
+            api_calls=self.api_calls() - calls0,
+            source=src,
+        )
+        cache_hits, cache_misses = self.analyzer.stats.hits - hits0, self.analyzer.stats.misses - miss0
+        self.journal.add_iteration(_journal_row(tally, self.state, after, cache_hits, cache_misses))
+        rec = _iteration_record(
+            tally,
+            self.state,
+            self.state_reason,
+            after,
+            fills=sum(1 for r in out if r["kind"] == "fill") + len(md_fills),
+            settlements=len(events.settlements),
+            exits=n_exits,
+            quotes=quote_stats,
+            quotes_resting=sum(len(q) for q in self.quoter.quotes().values()),
+            maker_tickers=self.quoter.inventory_tickers(after),
+        )
         self._emit(out, rec)
         if self.n % 10 == 0:
             self.write_metrics()
@@ -267,7 +350,7 @@ class TradingLoop:
         md_fills = self.broker.on_market_data(scanned, events)
         if md_fills:
             self.journal.add_fills(md_fills, source="market")
-        self._sync_resting_orders()
+        sync_resting_orders(self.journal, self.broker)
         if events.settlements:
             self.journal.add_settlements([s for s in events.settlements if s.ticker in self.journal.held_tickers()])
         return scanned, md_fills
@@ -286,7 +369,7 @@ class TradingLoop:
         portfolio = self.portfolio(quoted)
         self.state, self.state_reason = evaluate_state(self.profile, self.journal, portfolio)
         if self.state is TradingState.HALTED:
-            self._cancel_resting_when_halted()
+            cancel_resting_when_halted(self.journal, self.broker, self.state_reason)
             resting = self.journal.orders(status=OrderStatus.RESTING)
         markets = own_books(scanned, resting, included=included)
         return quoted, portfolio, markets
@@ -408,31 +491,6 @@ class TradingLoop:
         q.save()
         kept.extend(ctx.records)
         return q.stats.minus(before)
-
-    def _cancel_resting_when_halted(self) -> None:
-        """HALTED by anyone (kalashi halt, the HALT file, heal, the dashboard): no quote may keep resting.
-
-        Another process can persist the halt but cannot cancel a paper account that lives in
-        this process, so the loop does it at its next iteration (and on Kalshi it is a cheap
-        belt-and-braces check).
-        """
-        if not self.broker.orders(status=OrderStatus.RESTING):
-            return
-        from .safety import halt
-
-        res = halt(self.journal, self.broker, self.state_reason or "halted")
-        self.journal.add_event("halt-enforced", {"cancelled": res.cancelled, "by": "run-loop"})
-
-    def _sync_resting_orders(self) -> None:
-        """Record what became of orders the journal still thinks are resting (filled, expired, cancelled)."""
-        mine = self.journal.orders(status=OrderStatus.RESTING)
-        if not mine:
-            return
-        still = {o.order_id for o in self.broker.orders(status=OrderStatus.RESTING)}
-        gone = {o.ticker for o in mine if o.order_id not in still}
-        for ticker in sorted(gone):
-            for o in self.broker.orders(ticker=ticker):
-                self.journal.upsert_order(o)
 
     def write_metrics(self) -> dict[str, Any]:
         p = self.last_portfolio or self.portfolio()

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from cachetools import TTLCache
 
@@ -283,39 +283,7 @@ class Analyzer:
         top = sum(a[0][0] for a in asks)
         if top >= payout:  # even the best prices do not pay: nothing to walk
             return None
-        idx = [0] * len(legs)
-        rem = [a[0][1] for a in asks]
-        taken: list[list[tuple[Price, Count]]] = [[] for _ in legs]
-        size = 0
-        while True:
-            q = min(rem)
-            if q <= 0:
-                break
-            prices = [asks[i][idx[i]][0] for i in range(len(legs))]
-            fees = sum(
-                fee_for(p, q, fee_type=m.fee_type, multiplier=m.fee_multiplier)
-                for p, m in zip(prices, legs, strict=True)
-            )
-            profit = (payout - sum(prices)) * q - fees  # Money for q count units
-            if profit * ONE < self._arb_min * q:  # per-basket profit below the minimum
-                break
-            size += q
-            exhausted = False
-            for i in range(len(legs)):
-                t = taken[i]
-                if t and t[-1][0] == prices[i]:
-                    t[-1] = (prices[i], Count(t[-1][1] + q))
-                else:
-                    t.append((prices[i], q))
-                rem[i] = Count(rem[i] - q)
-                if rem[i] == 0:
-                    idx[i] += 1
-                    if idx[i] >= len(asks[i]):
-                        exhausted = True
-                    else:
-                        rem[i] = asks[i][idx[i]][1]
-            if exhausted:
-                break
+        size, taken = _walk_basket(legs, asks, payout, self._arb_min)
         if size == 0:
             return None
         cost = Money(sum(slices_cost(t) for t in taken))
@@ -330,21 +298,7 @@ class Analyzer:
         )
         confidence = max(Decimal("0.5"), Decimal(1) - Decimal("0.02") * (len(legs) - 2))
         liquidity = min(Decimal(1), Decimal(size) / self._liq_ref)
-        n = len(legs)
-        ev = legs[0].event_ticker
-        if kind == "no-basket":
-            what = f"Buying NO on all {n} mutually exclusive outcomes of {ev}"
-            pays = f"pays at least {usd(Money(payout * ONE))} whichever outcome happens"
-        elif kind == "yes-basket":
-            what = f"Buying YES on all {n} outcomes of {ev} (exclusive and exhaustive)"
-            pays = "pays exactly $1.0000"
-        else:
-            lo, hi = legs
-            what = (
-                f"Buying {outcomes[0].upper()} {lo.ticker} (strike {_strike(lo)}) and "
-                f"{outcomes[1].upper()} {hi.ticker} (strike {_strike(hi)})"
-            )
-            pays = "pays at least $1.0000 wherever the value lands (the ladder is inverted)"
+        what, pays = _basket_words(kind, legs, outcomes, payout)
         reason = (
             f"{what} costs {usd(Money(basket_cost))} per basket including fees and {pays}: "
             f"{usd(Money(edge))} guaranteed per basket on {size // ONE} baskets available at that edge."
@@ -358,7 +312,7 @@ class Analyzer:
                 basket_cost,
                 max((slices_cost(t) + slices_fees(t, m)) * ONE // size for t, m in zip(taken, legs, strict=True)),
             )
-        o = self._make(
+        o = _opportunity(
             "arbitrage",
             legs[0],
             leg_objs,
@@ -424,7 +378,7 @@ class Analyzer:
                 f"all-in: expected {usd(Money(edge))} per contract on {size // ONE} contracts"
                 + (f", clearing the {usd(Money(need))} this value's uncertainty requires." if fv.se else ".")
             )
-            o = self._make(
+            o = _opportunity(
                 "value",
                 m,
                 (Leg(m.ticker, outcome, "buy", taken[-1][0], size),),
@@ -471,7 +425,7 @@ class Analyzer:
                 "per contract."
             )
             out.append(
-                self._make(
+                _opportunity(
                     "spread",
                     m,
                     (Leg(m.ticker, outcome, "buy", price, q.count),),  # type: ignore[arg-type]
@@ -487,43 +441,102 @@ class Analyzer:
             )
         return out
 
-    # -- assembly ------------------------------------------------------------------------------
-    def _make(
-        self,
-        strategy: str,
-        m: Market,
-        legs: tuple[Leg, ...],
-        *,
-        edge: Money,
-        cost: Money,
-        fees: Money,
-        confidence: Decimal,
-        liquidity: Decimal,
-        reason: str,
-        p: Price | None,
-        payout: Price = ONE_DOLLAR,
-        maker: bool = False,
-    ) -> Opportunity:
-        edge_d = _d(edge)
-        return Opportunity(
-            id="",
-            strategy=strategy,  # type: ignore[arg-type]
-            event_ticker=m.event_ticker,
-            legs=legs,
-            edge=edge,
-            edge_pct=_q(Decimal(edge) / cost) if cost else Decimal(0),
-            fees=fees,
-            confidence=_q(confidence),
-            liquidity=_q(liquidity),
-            score=_q(edge_d * confidence * liquidity, 6),
-            reason=reason,
-            series_ticker=m.series_ticker,
-            category=m.category,
-            cost=cost,
-            p=p,
-            maker=maker,
-            payout=payout,
+
+def _opportunity(
+    strategy: Literal["arbitrage", "spread", "value"],
+    m: Market,
+    legs: tuple[Leg, ...],
+    *,
+    edge: Money,
+    cost: Money,
+    fees: Money,
+    confidence: Decimal,
+    liquidity: Decimal,
+    reason: str,
+    p: Price | None,
+    payout: Price = ONE_DOLLAR,
+    maker: bool = False,
+) -> Opportunity:
+    """An opportunity record (its id is stamped later) with its edge percentage and score."""
+    edge_d = _d(edge)
+    return Opportunity(
+        id="",
+        strategy=strategy,
+        event_ticker=m.event_ticker,
+        legs=legs,
+        edge=edge,
+        edge_pct=_q(Decimal(edge) / cost) if cost else Decimal(0),
+        fees=fees,
+        confidence=_q(confidence),
+        liquidity=_q(liquidity),
+        score=_q(edge_d * confidence * liquidity, 6),
+        reason=reason,
+        series_ticker=m.series_ticker,
+        category=m.category,
+        cost=cost,
+        p=p,
+        maker=maker,
+        payout=payout,
+    )
+
+
+def _walk_basket(
+    legs: list[Market], asks: Sequence[Sequence[tuple[Price, Count]]], payout: Price, min_edge: Money
+) -> tuple[int, list[list[tuple[Price, Count]]]]:
+    """Walk every leg's asks together, one common slice at a time, while each further basket still earns
+    ``min_edge`` after fees; return the baskets' size and the (price, count) slices taken on each leg."""
+    idx = [0] * len(legs)
+    rem = [a[0][1] for a in asks]
+    taken: list[list[tuple[Price, Count]]] = [[] for _ in legs]
+    size = 0
+    while True:
+        q = min(rem)
+        if q <= 0:
+            break
+        prices = [asks[i][idx[i]][0] for i in range(len(legs))]
+        fees = sum(
+            fee_for(p, q, fee_type=m.fee_type, multiplier=m.fee_multiplier) for p, m in zip(prices, legs, strict=True)
         )
+        profit = (payout - sum(prices)) * q - fees  # Money for q count units
+        if profit * ONE < min_edge * q:  # per-basket profit below the minimum
+            break
+        size += q
+        exhausted = False
+        for i in range(len(legs)):
+            t = taken[i]
+            if t and t[-1][0] == prices[i]:
+                t[-1] = (prices[i], Count(t[-1][1] + q))
+            else:
+                t.append((prices[i], q))
+            rem[i] = Count(rem[i] - q)
+            if rem[i] == 0:
+                idx[i] += 1
+                if idx[i] >= len(asks[i]):
+                    exhausted = True
+                else:
+                    rem[i] = asks[i][idx[i]][1]
+        if exhausted:
+            break
+    return size, taken
+
+
+def _basket_words(kind: str, legs: list[Market], outcomes: list[Outcome], payout: Price) -> tuple[str, str]:
+    """What an arbitrage basket buys and what it pays, in words (its reason's two halves)."""
+    n = len(legs)
+    ev = legs[0].event_ticker
+    if kind == "no-basket":
+        return (
+            f"Buying NO on all {n} mutually exclusive outcomes of {ev}",
+            f"pays at least {usd(Money(payout * ONE))} whichever outcome happens",
+        )
+    if kind == "yes-basket":
+        return f"Buying YES on all {n} outcomes of {ev} (exclusive and exhaustive)", "pays exactly $1.0000"
+    lo, hi = legs
+    what = (
+        f"Buying {outcomes[0].upper()} {lo.ticker} (strike {_strike(lo)}) and "
+        f"{outcomes[1].upper()} {hi.ticker} (strike {_strike(hi)})"
+    )
+    return what, "pays at least $1.0000 wherever the value lands (the ladder is inverted)"
 
 
 def _as_fair(ticker: str, v: FairValue | Price) -> FairValue:

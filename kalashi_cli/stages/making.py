@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from ..domain import Denied, ExchangeOrder, Leg, Market, Order, OrderIntent, OrderStatus
+from ..domain import Denied, ExchangeOrder, Leg, Market, Order, OrderIntent, OrderStatus, Outcome
 from ..errors import KalashiError, NotFound
 from ..journal import Journal, TradeRow
 from ..money import (
@@ -61,7 +61,7 @@ from ..money import (
     usd,
     usd_price,
 )
-from ..ports import OrderDesk
+from ..ports import Mode, OrderDesk
 from ..profile import Profile
 from ..records import encode
 from .correlate import Grouper
@@ -373,6 +373,120 @@ class ManageContext:
     records: list[dict[str, Any]] = field(default_factory=list)
 
 
+def pull_reason(ctx: ManageContext, m: Market | None, ticker: str, stop_before_close_ms: int) -> str | None:
+    """Why the quotes on ``ticker`` must be pulled now, or None: no current book, the risk state is not
+    ACTIVE, the book is stale, the market is not trading, or it closes within ``stop_before_close_ms``."""
+    from .risk import TradingState
+
+    if m is None:
+        return "no current book (closed, settled or out of the scan)"
+    if ctx.state is not TradingState.ACTIVE:
+        return f"the risk state is {ctx.state.value}"
+    if ctx.stale(ticker):
+        return "the book is stale (sequence gap or old data)"
+    if m.status != "active":
+        return f"the market is {m.status}"
+    closes = close_ms(m)
+    stop = stop_before_close_ms
+    if closes is not None and stop and 0 <= closes - ctx.now_ms <= stop:
+        return f"the market closes in {(closes - ctx.now_ms) // 1000} s (stop_before_close_seconds)"
+    return None
+
+
+def event_inventory(positions: Mapping[str, Count], books: Mapping[str, Market], journal: Journal) -> dict[str, Count]:
+    """Contracts held per event (absolute, summed over its markets); a market without a current book is
+    placed in its event by the journal's market metadata."""
+    out: dict[str, Count] = {}
+    meta = None
+    for t, q in positions.items():
+        m = books.get(t)
+        if m is not None:
+            event = m.event_ticker
+        else:
+            meta = meta if meta is not None else journal.market_meta()
+            info = meta.get(t)
+            event = info.event_ticker if info is not None else t
+        out[event] = Count(out.get(event, 0) + abs(q))
+    return out
+
+
+def quote_expiry(m: Market, now_ms: int, maker_expiry_seconds: int, stop_before_close_ms: int) -> int | None:
+    """When a new quote expires: ``maker_expiry_seconds`` from now (the market clock read as it is sent:
+    a round that took a while must not date its quotes by when it began), never into the last
+    ``stop_before_close_seconds`` before the close."""
+    expiry = now_ms // 1000 + maker_expiry_seconds if maker_expiry_seconds else None
+    closes = close_ms(m)
+    stop = stop_before_close_ms
+    if closes is not None and stop and closes - stop > now_ms:
+        last = (closes - stop) // 1000
+        expiry = last if expiry is None else min(expiry, last)
+    return expiry
+
+
+def _opportunity_id(ctx: ManageContext, ticker: str, side: Side, price: Price, count: Count, what: str) -> str:
+    key = f"{STRATEGY}|{what}|{ticker}|{side}|{price}|{count}|{ctx.now_ms}|{ctx.src}"
+    return "mm-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def own_order_denial(journal: Journal, intent: OrderIntent, replacing: ExchangeOrder | None = None) -> Denial | None:
+    """A quote never meets one of the account's own resting orders (Kalshi's self-trade prevention would
+    cancel one of them; post-only would cancel the quote): refused with rule ``own-order``."""
+    own = [
+        o
+        for o in journal.orders(status=OrderStatus.RESTING, ticker=intent.ticker)
+        if replacing is None or o.order_id != replacing.order_id
+    ]
+    mine = crosses_own(intent, own)
+    if mine is None:
+        return None
+    return Denial(
+        "own-order",
+        f"a {intent.side} at YES {usd_price(intent.price)} would meet our own resting "
+        f"{mine.side} {mine.order_id} at YES {usd_price(mine.price)}",
+    )
+
+
+def _amend_record(
+    mode: Mode,
+    m: Market,
+    plan: QuotePlan,
+    have: ExchangeOrder,
+    want: QuoteSide,
+    now: ExchangeOrder,
+    coid: str,
+    latency_ms: Decimal,
+) -> Order:
+    """The ``order`` record of a quote re-priced in place: ``have`` became ``now`` under ``coid``."""
+    outcome: Outcome = "yes" if want.side == "bid" else "no"
+    price = want.price if want.side == "bid" else Price(ONE_DOLLAR - want.price)
+    reason = (
+        f"amend {have.order_id}: {usd_price(have.price)} → {usd_price(want.price)} (fair "
+        f"{usd_price(plan.fair)}, {plan.fair_source})"
+    )
+    return Order(
+        client_order_id=coid,
+        order_id=now.order_id,
+        mode=mode,
+        ticker=m.ticker,
+        outcome=outcome,
+        action="buy",
+        price=price,
+        count=want.count,
+        status=now.status,
+        filled_count=now.fill_count,
+        avg_fill_price=None,
+        fees=Money(0),
+        latency_ms=latency_ms,
+        slippage_pct=Decimal(0),
+        strategy=STRATEGY,
+        opportunity_id=f"{AMEND_PREFIX}{have.order_id}",
+        time_in_force="good_till_canceled",
+        post_only=True,
+        reduce_only=False,
+        reason=reason,
+    )
+
+
 class QuoteManager:
     """Keeps the market maker's quotes on the exchange equal to :func:`plan_quotes` (module docstring)."""
 
@@ -449,29 +563,14 @@ class QuoteManager:
         """Bring the quotes of ``tickers`` in line with the plan (or pull them); return the writes made."""
         if not self.enabled:
             return 0
-        from .risk import TradingState
-
         before = self.stats.updates
         quotes = self.quotes()
         positions = {t: p.position for t, p in ctx.portfolio.ledger.positions.items() if p.position}
-        event_inv = self._event_inventory(positions, ctx.books)
+        event_inv = event_inventory(positions, ctx.books, self.journal)
         for ticker in sorted(set(tickers)):
             resting = quotes.get(ticker, [])
             m = ctx.books.get(ticker)
-            why_pull = None
-            if m is None:
-                why_pull = "no current book (closed, settled or out of the scan)"
-            elif ctx.state is not TradingState.ACTIVE:
-                why_pull = f"the risk state is {ctx.state.value}"
-            elif ctx.stale(ticker):
-                why_pull = "the book is stale (sequence gap or old data)"
-            elif m.status != "active":
-                why_pull = f"the market is {m.status}"
-            else:
-                closes = close_ms(m)
-                stop = self.params.stop_before_close_ms
-                if closes is not None and stop and 0 <= closes - ctx.now_ms <= stop:
-                    why_pull = f"the market closes in {(closes - ctx.now_ms) // 1000} s (stop_before_close_seconds)"
+            why_pull = pull_reason(ctx, m, ticker, self.params.stop_before_close_ms)
             if why_pull is not None:
                 for o in resting:
                     self._cancel(ctx, o, why_pull, pull=True)
@@ -507,20 +606,6 @@ class QuoteManager:
                 self._apply(ctx, m, plan, side, have, want)
         self.quotes()  # refresh what is quoted now
         return self.stats.updates - before
-
-    def _event_inventory(self, positions: Mapping[str, Count], books: Mapping[str, Market]) -> dict[str, Count]:
-        out: dict[str, Count] = {}
-        meta = None
-        for t, q in positions.items():
-            m = books.get(t)
-            if m is not None:
-                event = m.event_ticker
-            else:
-                meta = meta if meta is not None else self.journal.market_meta()
-                info = meta.get(t)
-                event = info.event_ticker if info is not None else t
-            out[event] = Count(out.get(event, 0) + abs(q))
-        return out
 
     # -- the writes -------------------------------------------------------------------------------
     def _apply(
@@ -570,25 +655,6 @@ class QuoteManager:
             if self._cancel(ctx, have, "re-priced: fair value or the touch moved"):
                 self._create(ctx, m, plan, want, touch)
 
-    def _expiry(self, m: Market, now_ms: int) -> int | None:
-        """When a new quote expires: ``maker_expiry_seconds`` from now (the market clock read as it is sent:
-        a round that took a while must not date its quotes by when it began), never into the last
-        ``stop_before_close_seconds`` before the close."""
-        ex = self.profile.execution
-        expiry = now_ms // 1000 + ex.maker_expiry_seconds if ex.maker_expiry_seconds else None
-        closes = close_ms(m)
-        stop = self.params.stop_before_close_ms
-        if closes is not None and stop and closes - stop > now_ms:
-            last = (closes - stop) // 1000
-            expiry = last if expiry is None else min(expiry, last)
-        return expiry
-
-    def _opportunity_id(
-        self, ctx: ManageContext, ticker: str, side: Side, price: Price, count: Count, what: str
-    ) -> str:
-        key = f"{STRATEGY}|{what}|{ticker}|{side}|{price}|{count}|{ctx.now_ms}|{ctx.src}"
-        return "mm-" + hashlib.sha256(key.encode()).hexdigest()[:20]
-
     def _concentration(self, m: Market) -> tuple[str, str]:
         return m.event_ticker, self.grouper.group(m.category, m.series_ticker, m.title)
 
@@ -599,7 +665,7 @@ class QuoteManager:
             # a new quote would expire within minutes (before the stop before the close): not worth
             # starting, and on an exchange whose clock runs ahead of ours its expiry could be past already
             return
-        opp = self._opportunity_id(ctx, m.ticker, want.side, want.price, want.count, "quote")
+        opp = _opportunity_id(ctx, m.ticker, want.side, want.price, want.count, "quote")
         intent = OrderIntent(
             client_order_id(opp, 0, f"{m.ticker}:{want.side}:{want.price}:{want.count}:gtc", "quote"),
             m.ticker,
@@ -608,9 +674,11 @@ class QuoteManager:
             want.count,
             time_in_force="good_till_canceled",
             post_only=True,
-            expiration_ts=self._expiry(m, now),
+            expiration_ts=quote_expiry(
+                m, now, self.profile.execution.maker_expiry_seconds, self.params.stop_before_close_ms
+            ),
         )
-        d = self._self_trade(intent) or ctx.gate.check(
+        d = own_order_denial(self.journal, intent) or ctx.gate.check(
             intent,
             fee_type=m.fee_type,
             multiplier=m.fee_multiplier,
@@ -643,23 +711,6 @@ class QuoteManager:
                 self._placed[obj.order_id] = _Placed(plan.fair, touch, ctx.now_ms)
         if any(isinstance(o, Order) and o.order_id for o in out):
             self.stats.created += 1
-
-    def _self_trade(self, intent: OrderIntent, replacing: ExchangeOrder | None = None) -> Denial | None:
-        """A quote never meets one of the account's own resting orders (Kalshi's self-trade prevention would
-        cancel one of them; post-only would cancel the quote): refused with rule ``own-order``."""
-        own = [
-            o
-            for o in self.journal.orders(status=OrderStatus.RESTING, ticker=intent.ticker)
-            if replacing is None or o.order_id != replacing.order_id
-        ]
-        mine = crosses_own(intent, own)
-        if mine is None:
-            return None
-        return Denial(
-            "own-order",
-            f"a {intent.side} at YES {usd_price(intent.price)} would meet our own resting "
-            f"{mine.side} {mine.order_id} at YES {usd_price(mine.price)}",
-        )
 
     def _refresh(self, o: ExchangeOrder) -> ExchangeOrder | None:
         """The exchange's view of one order, journaled (None when listing it failed)."""
@@ -730,7 +781,7 @@ class QuoteManager:
         """Re-price ``have`` in place by the executor's amend (gated as a whole, journaled first, renamed)."""
         key = f"{m.ticker}:{want.side}:{want.price}:{want.count}:{have.order_id}:{ctx.now_ms}"
         coid = client_order_id(have.client_order_id or have.order_id, 0, key, "amend")
-        mine = self._self_trade(OrderIntent(coid, m.ticker, want.side, want.price, want.count), have)
+        mine = own_order_denial(self.journal, OrderIntent(coid, m.ticker, want.side, want.price, want.count), have)
         if mine is not None:
             self._deny(
                 ctx, Denied(f"{AMEND_PREFIX}{have.order_id}", m.ticker, mine.rule, mine.reason, STRATEGY), want.side
@@ -768,37 +819,8 @@ class QuoteManager:
         else:
             self._placed.pop(have.order_id, None)
         self.stats.amended += 1
-        outcome, price = ("yes", want.price) if want.side == "bid" else ("no", ONE_DOLLAR - want.price)
-        reason = (
-            f"amend {have.order_id}: {usd_price(have.price)} → {usd_price(want.price)} (fair "
-            f"{usd_price(plan.fair)}, {plan.fair_source})"
-        )
         lat = Decimal(str(round((time.perf_counter() - t0) * 1000, 3)))
-        self._out(
-            ctx,
-            Order(
-                client_order_id=coid,
-                order_id=now.order_id,
-                mode=self.broker.mode,
-                ticker=m.ticker,
-                outcome=outcome,  # type: ignore[arg-type]
-                action="buy",
-                price=price,  # type: ignore[arg-type]
-                count=want.count,
-                status=now.status,
-                filled_count=now.fill_count,
-                avg_fill_price=None,
-                fees=Money(0),
-                latency_ms=lat,
-                slippage_pct=Decimal(0),
-                strategy=STRATEGY,
-                opportunity_id=f"{AMEND_PREFIX}{have.order_id}",
-                time_in_force="good_till_canceled",
-                post_only=True,
-                reduce_only=False,
-                reason=reason,
-            ),
-        )
+        self._out(ctx, _amend_record(self.broker.mode, m, plan, have, want, now, coid, lat))
 
     def _deny(self, ctx: ManageContext, d: Denied, side: Side) -> None:
         """Count a refused quote; record it when the refusal is new for that side (not every round again)."""

@@ -8,7 +8,7 @@ triggered them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -328,103 +328,139 @@ def drawdown_advice(dd: Decimal, profile: Profile) -> dict[str, Any] | None:
     return None
 
 
-def recommendations(m: dict[str, Any], profile: Profile, journal: Journal) -> list[dict[str, Any]]:
-    """Plain rules over the metrics, each with the numbers that triggered it."""
-    out: list[dict[str, Any]] = []
-    if m.get("sim_forecast_skill") is not None:
-        out.append(
-            {
-                "title": "These results used the sim's forecast",
-                "detail": f"The sim published a forecast with skill {m['sim_forecast_skill']} (the share of the "
-                "book's error it removes; 1 is an oracle), and the value strategy reads it. Profits "
-                "from it say nothing about a real edge: turn it off (sim: forecast_skill: null) or "
-                "give your own fair values.",
-                "numbers": {"sim_forecast_skill": m["sim_forecast_skill"]},
-            }
-        )
+def _sim_forecast_advice(m: dict[str, Any], profile: Profile) -> dict[str, Any] | None:
+    """Results that read the sim's own forecast say nothing about a real edge."""
+    if m.get("sim_forecast_skill") is None:
+        return None
+    return {
+        "title": "These results used the sim's forecast",
+        "detail": f"The sim published a forecast with skill {m['sim_forecast_skill']} (the share of the "
+        "book's error it removes; 1 is an oracle), and the value strategy reads it. Profits "
+        "from it say nothing about a real edge: turn it off (sim: forecast_skill: null) or "
+        "give your own fair values.",
+        "numbers": {"sim_forecast_skill": m["sim_forecast_skill"]},
+    }
+
+
+def _win_rate_advice(m: dict[str, Any], profile: Profile) -> dict[str, Any] | None:
+    """Fewer than 45% of at least 10 closed trades won."""
     win_rate = Decimal(m["win_rate"])
-    if m["trades"] >= 10 and win_rate < Decimal("0.45"):
-        out.append(
-            {
-                "title": "Raise the minimum edge",
-                "detail": f"Only {win_rate:.0%} of {m['trades']} closed trades won; demand more edge before "
-                "trading (analyze.value.min_edge / analyze.spread.min_edge).",
-                "numbers": {"win_rate": m["win_rate"], "trades": m["trades"]},
-            }
-        )
+    if not (m["trades"] >= 10 and win_rate < Decimal("0.45")):
+        return None
+    return {
+        "title": "Raise the minimum edge",
+        "detail": f"Only {win_rate:.0%} of {m['trades']} closed trades won; demand more edge before "
+        "trading (analyze.value.min_edge / analyze.spread.min_edge).",
+        "numbers": {"win_rate": m["win_rate"], "trades": m["trades"]},
+    }
+
+
+def _slippage_advice(m: dict[str, Any], profile: Profile) -> dict[str, Any] | None:
+    """Orders paid more than 0.5% slippage on average (over at least 5 orders)."""
     slip = Decimal(m["execution"]["avg_slippage_pct"])
-    if m["execution"]["orders"] >= 5 and slip > Decimal("0.5"):
-        out.append(
-            {
-                "title": "Orders pay noticeable slippage",
-                "detail": f"Average slippage {slip}% against the top of book; smaller orders or a tighter "
-                "execution.max_slippage_pct would keep more of the edge.",
-                "numbers": {"avg_slippage_pct": str(slip), "orders": m["execution"]["orders"]},
-            }
-        )
+    if not (m["execution"]["orders"] >= 5 and slip > Decimal("0.5")):
+        return None
+    return {
+        "title": "Orders pay noticeable slippage",
+        "detail": f"Average slippage {slip}% against the top of book; smaller orders or a tighter "
+        "execution.max_slippage_pct would keep more of the edge.",
+        "numbers": {"avg_slippage_pct": str(slip), "orders": m["execution"]["orders"]},
+    }
+
+
+def _fill_rate_advice(m: dict[str, Any], profile: Profile) -> dict[str, Any] | None:
+    """Less than half of the contracts asked for were filled (over at least 5 orders)."""
     fill = Decimal(m["execution"]["fill_rate"])
-    if m["execution"]["orders"] >= 5 and fill < Decimal("0.5"):
-        out.append(
-            {
-                "title": "Low fill rate",
-                "detail": f"Only {fill:.0%} of the contracts asked for were filled; books move before orders "
-                "arrive or maker quotes sit too far back.",
-                "numbers": {"fill_rate": str(fill)},
-            }
-        )
-    drawdown = drawdown_advice(Decimal(m["max_drawdown_pct"]), profile)
-    if drawdown is not None:
-        out.append(drawdown)
-    if m["consecutive_losses"] >= 3:
-        out.append(
-            {
-                "title": "Losing streak",
-                "detail": f"{m['consecutive_losses']} losses in a row; sizing is already shrunk by "
-                f"{profile.sizing.loss_streak_shrink} per loss.",
-                "numbers": {"consecutive_losses": m["consecutive_losses"]},
-            }
-        )
+    if not (m["execution"]["orders"] >= 5 and fill < Decimal("0.5")):
+        return None
+    return {
+        "title": "Low fill rate",
+        "detail": f"Only {fill:.0%} of the contracts asked for were filled; books move before orders "
+        "arrive or maker quotes sit too far back.",
+        "numbers": {"fill_rate": str(fill)},
+    }
+
+
+def _drawdown_rule(m: dict[str, Any], profile: Profile) -> dict[str, Any] | None:
+    """The run's max drawdown against the profile's reducing and halt levels (:func:`drawdown_advice`)."""
+    return drawdown_advice(Decimal(m["max_drawdown_pct"]), profile)
+
+
+def _loss_streak_advice(m: dict[str, Any], profile: Profile) -> dict[str, Any] | None:
+    """Three or more losses in a row."""
+    if m["consecutive_losses"] < 3:
+        return None
+    return {
+        "title": "Losing streak",
+        "detail": f"{m['consecutive_losses']} losses in a row; sizing is already shrunk by "
+        f"{profile.sizing.loss_streak_shrink} per loss.",
+        "numbers": {"consecutive_losses": m["consecutive_losses"]},
+    }
+
+
+def _cache_advice(m: dict[str, Any], profile: Profile) -> dict[str, Any] | None:
+    """The analysis cache hit less than 5% of at least 100 lookups."""
     c = m["cache"]
-    if c["hits"] + c["misses"] >= 100 and Decimal(c["hit_rate"]) < Decimal("0.05"):
-        out.append(
-            {
-                "title": "The analysis cache rarely helps",
-                "detail": f"Hit rate {Decimal(c['hit_rate']):.1%} over {c['hits'] + c['misses']} lookups: books "
-                "change between looks, or analyze.cache.max_entries "
-                f"({profile.analyze.cache.max_entries}) is smaller than the market count.",
-                "numbers": {"hit_rate": c["hit_rate"], "max_entries": profile.analyze.cache.max_entries},
-            }
-        )
+    if not (c["hits"] + c["misses"] >= 100 and Decimal(c["hit_rate"]) < Decimal("0.05")):
+        return None
+    return {
+        "title": "The analysis cache rarely helps",
+        "detail": f"Hit rate {Decimal(c['hit_rate']):.1%} over {c['hits'] + c['misses']} lookups: books "
+        "change between looks, or analyze.cache.max_entries "
+        f"({profile.analyze.cache.max_entries}) is smaller than the market count.",
+        "numbers": {"hit_rate": c["hit_rate"], "max_entries": profile.analyze.cache.max_entries},
+    }
+
+
+def _reconcile_advice(m: dict[str, Any], profile: Profile) -> dict[str, Any] | None:
+    """Reconciliation adopted the exchange's truth, or failed, during the run."""
     rc = m.get("reconcile") or {}
     drift = {k: rc.get(k, 0) for k in ("duplicates", "position_drift", "balance_drift", "orphans")}
-    if any(drift.values()) or rc.get("failures_in_a_row"):
-        out.append(
-            {
-                "title": "The journal drifted from the exchange",
-                "detail": "Reconciliation had to adopt the exchange's truth "
-                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in drift.items() if v)
-                + (
-                    f"; the last {rc['failures_in_a_row']} reconciliation(s) failed"
-                    if rc.get("failures_in_a_row")
-                    else ""
-                )
-                + ". Check for orders placed outside kalashi, deposits/withdrawals, or a second "
-                "process on this account (`kalashi reconcile` shows the details).",
-                "numbers": {**drift, "failures_in_a_row": rc.get("failures_in_a_row", 0)},
-            }
-        )
+    if not (any(drift.values()) or rc.get("failures_in_a_row")):
+        return None
+    return {
+        "title": "The journal drifted from the exchange",
+        "detail": "Reconciliation had to adopt the exchange's truth "
+        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in drift.items() if v)
+        + (f"; the last {rc['failures_in_a_row']} reconciliation(s) failed" if rc.get("failures_in_a_row") else "")
+        + ". Check for orders placed outside kalashi, deposits/withdrawals, or a second "
+        "process on this account (`kalashi reconcile` shows the details).",
+        "numbers": {**drift, "failures_in_a_row": rc.get("failures_in_a_row", 0)},
+    }
+
+
+def _denials_advice(journal: Journal) -> dict[str, Any] | None:
+    """Name the risk rule behind most of the last 500 denied orders (when there are at least 5)."""
     denied = journal.records("denied", limit=500, newest_first=True)
-    if len(denied) >= 5:
-        rules: dict[str, int] = {}
-        for d in denied:
-            rules[d.get("rule", "?")] = rules.get(d.get("rule", "?"), 0) + 1
-        top, n = max(rules.items(), key=lambda kv: kv[1])
-        out.append(
-            {
-                "title": f"Most denials come from '{top}'",
-                "detail": f"{n} of the last {len(denied)} denied orders were refused by the '{top}' rule; "
-                "if that is not intended, review the matching limit in the profile.",
-                "numbers": {"rule": top, "count": n, "of": len(denied)},
-            }
-        )
-    return out
+    if len(denied) < 5:
+        return None
+    rules: dict[str, int] = {}
+    for d in denied:
+        rules[d.get("rule", "?")] = rules.get(d.get("rule", "?"), 0) + 1
+    top, n = max(rules.items(), key=lambda kv: kv[1])
+    return {
+        "title": f"Most denials come from '{top}'",
+        "detail": f"{n} of the last {len(denied)} denied orders were refused by the '{top}' rule; "
+        "if that is not intended, review the matching limit in the profile.",
+        "numbers": {"rule": top, "count": n, "of": len(denied)},
+    }
+
+
+#: the rules over the metrics, in the order their advice is listed (the journal's denials come last)
+_METRIC_RULES: tuple[Callable[[dict[str, Any], Profile], dict[str, Any] | None], ...] = (
+    _sim_forecast_advice,
+    _win_rate_advice,
+    _slippage_advice,
+    _fill_rate_advice,
+    _drawdown_rule,
+    _loss_streak_advice,
+    _cache_advice,
+    _reconcile_advice,
+)
+
+
+def recommendations(m: dict[str, Any], profile: Profile, journal: Journal) -> list[dict[str, Any]]:
+    """Plain rules over the metrics, each with the numbers that triggered it."""
+    found = [rule(m, profile) for rule in _METRIC_RULES]
+    found.append(_denials_advice(journal))
+    return [advice for advice in found if advice is not None]

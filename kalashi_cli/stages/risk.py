@@ -282,10 +282,26 @@ class RiskGate:
         for orders that did not come through ``correlate`` (an agent's or a person's order).
         Resting quotes count against the daily cap like taker orders: their cost may be spent.
         """
-        r = self.profile.risk
         pos = self.portfolio.ledger.positions.get(intent.ticker)
         position = pos.position if pos else 0
         reducing = reduces(intent, position)
+        denial = self._check_admissible(intent, position, reducing, trading_active=trading_active, stale=stale)
+        if denial is not None:
+            return denial
+        if reducing:
+            return self._check_closing_collateral(intent, fee_type, multiplier)
+        cost = order_cost(intent, fee_type, multiplier)
+        denial = self._check_caps(intent, cost, pending=pending, concentration=concentration, basket=basket)
+        if denial is not None:
+            return denial
+        return self._check_balance(intent, fee_type, multiplier, pending=pending, basket=basket)
+
+    def _check_admissible(
+        self, intent: OrderIntent, position: int, reducing: bool, *, trading_active: bool, stale: bool
+    ) -> Denial | None:
+        """The checks every order passes, reducing or not, in order: a positive size, a reduce_only order
+        that really reduces, an active exchange, a market without unknown outcomes, a fresh book, and a
+        trading state that admits the order."""
         if intent.count <= 0:
             return Denial("size", "order count must be positive")
         if intent.reduce_only and not reducing:
@@ -320,21 +336,36 @@ class RiskGate:
             )
         if self.state is TradingState.REDUCING and not reducing:
             return Denial("reducing", f"trading is REDUCING ({self.state_reason}); no new entries")
-        if reducing:
-            if intent.ticker in self._netted:
-                # on a mutually exclusive event the exchange holds collateral for a closing order like for
-                # an opening one (the pair's $1 is already in the netting credit): the caps do not apply,
-                # the balance does
-                need = order_collateral(intent, fee_type, multiplier)
-                if need > self.available_for(intent):
-                    return Denial(
-                        "balance",
-                        f"order needs {usd(need)} (a closing order on a mutually exclusive "
-                        f"event is collateralised like an opening one), above available cash "
-                        f"{usd(Money(max(0, self.available_for(intent))))}",
-                    )
-            return None
-        cost = order_cost(intent, fee_type, multiplier)
+        return None
+
+    def _check_closing_collateral(self, intent: OrderIntent, fee_type: str, multiplier: int) -> Denial | None:
+        """A reducing order skips the caps; only on a netted (mutually exclusive) event must it fit the cash."""
+        if intent.ticker in self._netted:
+            # on a mutually exclusive event the exchange holds collateral for a closing order like for
+            # an opening one (the pair's $1 is already in the netting credit): the caps do not apply,
+            # the balance does
+            need = order_collateral(intent, fee_type, multiplier)
+            if need > self.available_for(intent):
+                return Denial(
+                    "balance",
+                    f"order needs {usd(need)} (a closing order on a mutually exclusive "
+                    f"event is collateralised like an opening one), above available cash "
+                    f"{usd(Money(max(0, self.available_for(intent))))}",
+                )
+        return None
+
+    def _check_caps(
+        self,
+        intent: OrderIntent,
+        cost: Money,
+        *,
+        pending: Money,
+        concentration: tuple[str, str] | None,
+        basket: BasketCharge | None,
+    ) -> Denial | None:
+        """An opening order's limits, in order: the per-order cap, the daily cap, the open-order cap and
+        (for orders that did not come through ``correlate``) the concentration caps."""
+        r = self.profile.risk
         if cost > money(r.max_order_cost):
             return Denial(
                 "max-order-cost", f"order cost {usd(cost)} exceeds the per-order cap {usd(money(r.max_order_cost))}"
@@ -353,6 +384,12 @@ class RiskGate:
             d = self._concentration(intent.ticker, *concentration, Money(cost + pending))
             if d:
                 return d
+        return None
+
+    def _check_balance(
+        self, intent: OrderIntent, fee_type: str, multiplier: int, *, pending: Money, basket: BasketCharge | None
+    ) -> Denial | None:
+        """An opening order (or a whole basket, at its peak cash) must fit the available cash."""
         need = order_collateral(intent, fee_type, multiplier)
         if basket is not None:
             need, pending = basket.cash, Money(0)
