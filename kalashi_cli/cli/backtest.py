@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -34,9 +34,9 @@ reported per file. docs/backtest.md has a full example report.
 """
 
 
-def backtest(
-    source: list[str] = typer.Option(
-        ...,
+SourcesOpt = Annotated[
+    list[str],
+    typer.Option(
         "--source",
         "-s",
         metavar="SOURCE",
@@ -45,41 +45,52 @@ def backtest(
         "too; several are merged by time), or sim[:seed=N,markets=N] "
         "(with --iterations). Repeat it to add recordings.",
     ),
-    results: Path | None = typer.Option(
-        None, "--results", metavar="CSV", help="Settlement results: a CSV with ticker and result (yes/no) columns."
-    ),
-    out: Path | None = typer.Option(
-        None,
+]
+ResultsOpt = Annotated[
+    Path | None,
+    typer.Option("--results", metavar="CSV", help="Settlement results: a CSV with ticker and result (yes/no) columns."),
+]
+OutDirOpt = Annotated[
+    Path | None,
+    typer.Option(
         "--out",
         "-o",
         metavar="DIR",
         help="Write report.json and report.html here (with --sweep: sweep.json, sweep.html and points/N/).",
     ),
-    latency_ms: int | None = typer.Option(
-        None,
+]
+LatencyOpt = Annotated[
+    int | None,
+    typer.Option(
         "--latency-ms",
         min=0,
         max=60_000,
         metavar="MS",
         help="Decision → arrival at the book (default: the profile's paper.latency_ms, 50).",
     ),
-    slice_ms: int = typer.Option(
-        1000, "--slice-ms", min=1, max=3_600_000, metavar="MS", help="Recorded time per iteration."
+]
+SliceOpt = Annotated[
+    int, typer.Option("--slice-ms", min=1, max=3_600_000, metavar="MS", help="Recorded time per iteration.")
+]
+DurationOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--duration", min=0.001, metavar="SECONDS", help="Play only this much recorded time (default: all of it)."
     ),
-    duration: float | None = typer.Option(
-        None, "--duration", min=0.001, metavar="SECONDS", help="Play only this much recorded time (default: all of it)."
+]
+IterationsOpt = Annotated[
+    int | None,
+    typer.Option("--iterations", "-n", min=1, metavar="N", help="Stop after N iterations (a sim: source needs it)."),
+]
+SweepOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sweep", metavar="YAML", help="Run a grid (or random sample) of profile overrides; see docs/backtest.md."
     ),
-    iterations: int | None = typer.Option(
-        None, "--iterations", "-n", min=1, metavar="N", help="Stop after N iterations (a sim: source needs it)."
-    ),
-    sweep: Path | None = typer.Option(
-        None,
-        "--sweep",
-        metavar="YAML",
-        help="Run a grid (or random sample) of profile overrides; see docs/backtest.md.",
-    ),
-    workers: int | None = typer.Option(
-        None,
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
         "--workers",
         "-w",
         min=1,
@@ -87,14 +98,30 @@ def backtest(
         metavar="N",
         help="Sweep points run at once in local processes (default: the CPUs, at most 4).",
     ),
-    executor: str | None = typer.Option(
-        None,
+]
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option(
         "--executor",
         metavar="local|dask://HOST:PORT",
         help="Where sweep points run: local processes (default) or an existing "
         "Dask cluster (pip install 'kalashi[dask]'; the recordings' paths must "
         "be readable by its workers).",
     ),
+]
+
+
+def backtest(
+    source: SourcesOpt,
+    results: ResultsOpt = None,
+    out: OutDirOpt = None,
+    latency_ms: LatencyOpt = None,
+    slice_ms: SliceOpt = 1000,
+    duration: DurationOpt = None,
+    iterations: IterationsOpt = None,
+    sweep: SweepOpt = None,
+    workers: WorkersOpt = None,
+    executor: ExecutorOpt = None,
     profile: ProfileOpt = "default",
     fmt: FormatOpt = Format.auto,
     quiet: QuietOpt = False,
@@ -108,10 +135,38 @@ def backtest(
     """
     from ..backtest import BacktestConfig
     from ..backtest.source import read_results
+
+    prof = load_profile(profile)
+    specs = _source_specs(source)
+    res = read_results(results) if results is not None else {}
+    cfg = BacktestConfig(
+        sources=tuple(specs),
+        profile=prof,
+        profile_name=profile,
+        results=res,
+        results_path=str(results) if results is not None else None,
+        latency_ms=latency_ms,
+        slice_ms=slice_ms,
+        duration_s=duration,
+        iterations=iterations,
+    )
+    o = Out(fmt)
+    if sweep is not None:
+        _sweep(cfg, sweep, out, workers, executor, o, quiet)
+        return
+    _run_one(cfg, out, o, quiet)
+
+
+def _source_specs(source: list[str]) -> list[str]:
+    """The --source values as the backtest's sources: sim descriptors, and replay: specs split into their paths.
+
+    Raises:
+        UsageError: a replay: spec carries replay options, a source is neither replay: nor sim, or a
+            sim: source comes with others.
+    """
     from ..errors import UsageError
     from ..kalshi.replay import split_replay_spec
 
-    prof = load_profile(profile)
     specs: list[str] = []
     for s in source:
         s = s.strip()
@@ -132,36 +187,17 @@ def backtest(
             )
     if any(x.startswith("sim") for x in specs) and len(specs) > 1:
         raise UsageError("a sim: source runs alone", hint="give recordings, or one sim descriptor")
-    res = read_results(results) if results is not None else {}
-    cfg = BacktestConfig(
-        sources=tuple(specs),
-        profile=prof,
-        profile_name=profile,
-        results=res,
-        results_path=str(results) if results is not None else None,
-        latency_ms=latency_ms,
-        slice_ms=slice_ms,
-        duration_s=duration,
-        iterations=iterations,
-    )
-    o = Out(fmt)
-    if sweep is not None:
-        _sweep(cfg, sweep, out, workers, executor, o, quiet)
-        return
+    return specs
+
+
+def _run_one(cfg: Any, out: Path | None, o: Out, quiet: bool) -> None:
+    """One backtest: progress on a terminal's stderr, what happened on stderr, the summary on stdout (or a table)."""
     from ..backtest import backtest as run
     from ..backtest.report import summary_record
 
-    info(f"backtest: {len(specs)} source(s), latency {cfg.latency} ms …", quiet)
+    info(f"backtest: {len(cfg.sources)} source(s), latency {cfg.latency} ms …", quiet)
     live = not quiet and sys.stderr.isatty()
-
-    def progress(n: int, ms: int) -> None:
-        if n % 50 == 0:
-            from ..backtest.report import iso
-
-            sys.stderr.write(f"\rbacktest: iteration {n}, recorded time {iso(ms)} ")
-            sys.stderr.flush()
-
-    report = run(cfg, out, progress=progress if live else None)
+    report = run(cfg, out, progress=_progress if live else None)
     if live:
         sys.stderr.write("\n")
     rec = summary_record(report, out=str(out / "report.html") if out is not None else None)
@@ -177,6 +213,15 @@ def backtest(
         _table(report, out)
     else:
         o.write(rec)
+
+
+def _progress(n: int, ms: int) -> None:
+    """Every 50th iteration: where the backtest is, in place on stderr."""
+    if n % 50 == 0:
+        from ..backtest.report import iso
+
+        sys.stderr.write(f"\rbacktest: iteration {n}, recorded time {iso(ms)} ")
+        sys.stderr.flush()
 
 
 def _table(report: dict[str, Any], out: Path | None) -> None:

@@ -6,7 +6,8 @@ import os
 import signal
 import sys
 import threading
-from typing import Annotated, Any, NoReturn
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -28,6 +29,14 @@ from .common import (
     pick_mode,
     use_table,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..heal.monitor import HealConfig, HealthMonitor
+    from ..heal.status_server import StatusServer
+    from ..heal.supervisor import ChildSpec
+    from ..profile import Profile
 
 EPILOG = """Examples:
 
@@ -206,6 +215,33 @@ RedisUrlOpt = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class Supervision:
+    """How heal supervises, beyond what its checks look at (HealConfig).
+
+    The processes it runs, their restart budget, the status endpoint, the webhook and the output.
+    """
+
+    watch: bool  # supervise nothing: check on a schedule and serve status
+    profile: str
+    interval: float | None  # --interval as given (the supervised run-loop gets it only then)
+    hang_after: float | None
+    bridge: bool
+    mcp: bool
+    children: tuple[tuple[str, str], ...]  # --child NAME=COMMAND
+    probes: dict[str, str]  # --probe NAME=URL, for those children
+    ports: tuple[int, int, int]  # the bridge's WebSocket and page ports, the MCP server's port
+    max_restarts: int
+    restart_window: float
+    backoff: float
+    every: float
+    status_host: str
+    status_port: int
+    webhook: str | None
+    fmt: Format
+    quiet: bool
+
+
 def heal(
     once: OnceOpt = False,
     watch: WatchOpt = False,
@@ -247,8 +283,6 @@ def heal(
     127.0.0.1:8002/api/v1/status with Prometheus metrics on /metrics. Nothing it does edits
     code or configuration.
     """
-    from ..context import check_venue, venue_source
-    from ..heal.monitor import HealConfig, source_of
     from ..journal import default_journal_path, refuse_newer
 
     if once and watch:
@@ -257,17 +291,82 @@ def heal(
     prof = load_profile(profile)
     jpath = journal or default_journal_path(mode)
     refuse_newer(jpath)  # exit 9: this kalashi cannot judge (or run a loop on) a journal a newer one migrated
-    src = check_source_kind(source) if source else source_of(jpath, venue_source(mode), position=False)
-    if not (once or watch) and loop:
-        check_venue(mode, src)  # the supervised run-loop would refuse it at every restart
-    loop_interval = float(prof.loop.interval_seconds) if interval is None else interval
+    src = _loop_source(source, mode, jpath, supervised_loop=not (once or watch) and loop)
     ports = (bridge_ws_port, bridge_http_port, mcp_port)
     children, probes = _children_and_probes(child, probe, supervise=not (once or watch))
     checked = _checked_urls(bridge, mcp, probes, ports) if once or watch else []
+    cfg = _heal_config(
+        jpath,
+        prof,
+        mode,
+        src,
+        interval=interval,
+        hang_after=hang_after,
+        loop=loop,
+        checked=checked,
+        redis_url=redis_url,
+    )
+    if once:
+        _check_once(cfg, fmt, quiet)
+    how = Supervision(
+        watch=watch,
+        profile=profile,
+        interval=interval,
+        hang_after=hang_after,
+        bridge=bridge,
+        mcp=mcp,
+        children=tuple(children),
+        probes=probes,
+        ports=ports,
+        max_restarts=max_restarts,
+        restart_window=restart_window,
+        backoff=backoff,
+        every=every,
+        status_host=status_host,
+        status_port=status_port,
+        webhook=webhook,
+        fmt=fmt,
+        quiet=quiet,
+    )
+    _supervise(cfg, how)
+
+
+def _loop_source(source: str | None, mode: str, jpath: Path, *, supervised_loop: bool) -> str:
+    """The loop's market data: --source, else what the journal last traded on, else the venue traded.
+
+    Raises:
+        UsageError: --source names no known kind of source, or (when heal runs the loop) one the
+            venue refuses: the supervised run-loop would refuse it at every restart.
+    """
+    from ..context import check_venue, venue_source
+    from ..heal.monitor import source_of
+
+    src = check_source_kind(source) if source else source_of(jpath, venue_source(mode), position=False)
+    if supervised_loop:
+        check_venue(mode, src)  # the supervised run-loop would refuse it at every restart
+    return src
+
+
+def _heal_config(
+    jpath: Path,
+    prof: Profile,
+    mode: str,
+    src: str,
+    *,
+    interval: float | None,
+    hang_after: float | None,
+    loop: bool,
+    checked: list[tuple[str, str]],
+    redis_url: str | None,
+) -> HealConfig:
+    """What the checks look at: the journal, the loop's interval and hang limit, and the URLs to probe."""
+    from ..heal.monitor import HealConfig
+
+    loop_interval = float(prof.loop.interval_seconds) if interval is None else interval
     hang_factor, grace = 3.0, 30.0
     if hang_after is not None:  # express the explicit limit through the same formula
         hang_factor, grace = 0.0, hang_after
-    cfg = HealConfig(
+    return HealConfig(
         journal_path=jpath,
         profile=prof,
         mode=mode,
@@ -280,26 +379,6 @@ def heal(
         redis_url=redis_url or None,
         environ=dict(os.environ),
         data_dir=jpath.parent,
-    )
-    if once:
-        _check_once(cfg, fmt, quiet)
-    _supervise(
-        cfg,
-        watch=watch,
-        profile=profile,
-        interval=interval,
-        hang_after=hang_after,
-        bridge=bridge,
-        mcp=mcp,
-        children=children,
-        probes=probes,
-        ports=ports,
-        budget=(max_restarts, restart_window, backoff),
-        every=every,
-        status=(status_host, status_port),
-        webhook=webhook,
-        fmt=fmt,
-        quiet=quiet,
     )
 
 
@@ -365,99 +444,20 @@ def _overall(checks: list[Any]) -> str:
     return overall(checks)
 
 
-def _supervise(
-    cfg: Any,
-    *,
-    watch: bool,
-    profile: str,
-    interval: float | None,
-    hang_after: float | None,
-    bridge: bool,
-    mcp: bool,
-    children: list[tuple[str, str]],
-    probes: dict[str, str],
-    ports: tuple[int, int, int],
-    budget: tuple[int, float, float],
-    every: float,
-    status: tuple[str, int],
-    webhook: str | None,
-    fmt: Format,
-    quiet: bool,
-) -> None:
-    from ..heal.children import bridge_child, custom_child, loop_child, mcp_child
-    from ..heal.monitor import HealthMonitor
-    from ..heal.status_server import StatusServer
-    from ..heal.supervisor import RestartPolicy, Supervisor
-    from ..heal.webhook import Notifier, check_url
-    from ..records import RecordWriter
-
-    _log_to_stderr(quiet)
+def _supervise(cfg: HealConfig, how: Supervision) -> None:
+    """Run the children (unless --watch), check and repair on a schedule, serve status; until Ctrl-C or SIGTERM."""
+    _log_to_stderr(how.quiet)
     supervising = None
-    if not watch:
+    if not how.watch:
         from ..locks import hold_supervisor
 
         supervising = hold_supervisor(cfg.journal_path.resolve())  # one supervisor per journal (exit 9)
     try:
-        if not watch and cfg.watch_loop:
+        if not how.watch and cfg.watch_loop:
             _refuse_a_second_loop(cfg)
-        specs = []
-        if not watch:
-            if cfg.watch_loop:
-                specs.append(
-                    loop_child(
-                        mode=cfg.mode,
-                        source=cfg.source,
-                        journal=cfg.journal_path,
-                        profile=profile,
-                        interval_s=interval,
-                        effective_interval_s=cfg.loop_interval_s,
-                        hang_after_s=hang_after,
-                    )
-                )
-            if bridge:
-                specs.append(
-                    bridge_child(
-                        mode=cfg.mode,
-                        journal=cfg.journal_path,
-                        profile=profile,
-                        interval_s=cfg.loop_interval_s,
-                        ws_port=ports[0],
-                        http_port=ports[1],
-                    )
-                )
-            if mcp:
-                specs.append(mcp_child(mode=cfg.mode, journal=cfg.journal_path, profile=profile, port=ports[2]))
-            specs += [custom_child(name, command, probes.get(name)) for name, command in children]
-        notifier = Notifier(check_url(webhook)) if webhook else None
-        policy = RestartPolicy(
-            max_restarts=budget[0], window_s=budget[1], backoff_base_s=budget[2], backoff_max_s=max(60.0, budget[2])
-        )
-        supervisor = Supervisor(specs, policy=policy, log_dir=cfg.disk_path) if specs else None
-        table = use_table(fmt)
-        writer = RecordWriter(sys.stdout.buffer)
-
-        def sink(rec: dict[str, Any]) -> None:
-            if not table:
-                writer.write(rec)
-            elif not quiet:
-                _show(rec)
-
-        monitor = HealthMonitor(cfg, supervisor=supervisor, notifier=notifier, sink=sink, check_every_s=every)
-        from ..httpserve import LOOPBACK_NAMES
-
-        if status[0] not in LOOPBACK_NAMES:
-            sys.stderr.write(
-                f"kalashi: warning: serving status on {status[0]} shows it (processes, commands, journal "
-                "path) to anyone who can reach that address\n"
-            )
-        server = StatusServer(monitor.snapshot, host=status[0], port=status[1])
-        try:
-            server.start()
-        except OSError as e:
-            raise UsageError(
-                f"cannot serve status on {status[0]}:{status[1]}: {e.strerror or e}",
-                hint="another heal may be running; pass --status-port (0 = any free port)",
-            ) from None
+        specs = _child_specs(cfg, how)
+        monitor = _monitor(cfg, how, specs)
+        server = _status_server(monitor, how.status_host, how.status_port)
     except BaseException:
         if supervising is not None:
             supervising.release()
@@ -468,9 +468,114 @@ def _supervise(
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        info("\nkalashi heal: stopping (the supervised processes finish their current step)", quiet)
+        info("\nkalashi heal: stopping (the supervised processes finish their current step)", how.quiet)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    _say_start(cfg, how, specs, server.url)
+    try:
+        monitor.run(stop, poll_s=min(0.5, how.every))
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        if monitor.supervisor is not None:
+            monitor.supervisor.stop()
+        server.stop()
+        if monitor.notifier is not None:
+            monitor.notifier.close()
+        if supervising is not None:
+            supervising.release()
+
+
+def _child_specs(cfg: HealConfig, how: Supervision) -> list[ChildSpec]:
+    """The processes heal runs: the run-loop, the bridge, the MCP server and every --child (none with --watch)."""
+    from ..heal.children import bridge_child, custom_child, loop_child, mcp_child
+
+    specs: list[ChildSpec] = []
+    if how.watch:
+        return specs
+    if cfg.watch_loop:
+        specs.append(
+            loop_child(
+                mode=cfg.mode,
+                source=cfg.source,
+                journal=cfg.journal_path,
+                profile=how.profile,
+                interval_s=how.interval,
+                effective_interval_s=cfg.loop_interval_s,
+                hang_after_s=how.hang_after,
+            )
+        )
+    if how.bridge:
+        specs.append(
+            bridge_child(
+                mode=cfg.mode,
+                journal=cfg.journal_path,
+                profile=how.profile,
+                interval_s=cfg.loop_interval_s,
+                ws_port=how.ports[0],
+                http_port=how.ports[1],
+            )
+        )
+    if how.mcp:
+        specs.append(mcp_child(mode=cfg.mode, journal=cfg.journal_path, profile=how.profile, port=how.ports[2]))
+    specs += [custom_child(name, command, how.probes.get(name)) for name, command in how.children]
+    return specs
+
+
+def _monitor(cfg: HealConfig, how: Supervision, specs: list[ChildSpec]) -> HealthMonitor:
+    """The health monitor: the supervisor of ``specs`` (if any), the --webhook notifier, and where records go."""
+    from ..heal.monitor import HealthMonitor
+    from ..heal.supervisor import RestartPolicy, Supervisor
+    from ..heal.webhook import Notifier, check_url
+    from ..records import RecordWriter
+
+    notifier = Notifier(check_url(how.webhook)) if how.webhook else None
+    policy = RestartPolicy(
+        max_restarts=how.max_restarts,
+        window_s=how.restart_window,
+        backoff_base_s=how.backoff,
+        backoff_max_s=max(60.0, how.backoff),
+    )
+    supervisor = Supervisor(specs, policy=policy, log_dir=cfg.disk_path) if specs else None
+    table = use_table(how.fmt)
+    writer = RecordWriter(sys.stdout.buffer)
+
+    def sink(rec: dict[str, Any]) -> None:
+        if not table:
+            writer.write(rec)
+        elif not how.quiet:
+            _show(rec)
+
+    return HealthMonitor(cfg, supervisor=supervisor, notifier=notifier, sink=sink, check_every_s=how.every)
+
+
+def _status_server(monitor: HealthMonitor, host: str, port: int) -> StatusServer:
+    """The started status endpoint (/api/v1/status and /metrics), with a warning when it is not on loopback.
+
+    Raises:
+        UsageError: the address cannot be bound (another heal may hold the port).
+    """
+    from ..heal.status_server import StatusServer
+    from ..httpserve import LOOPBACK_NAMES
+
+    if host not in LOOPBACK_NAMES:
+        sys.stderr.write(
+            f"kalashi: warning: serving status on {host} shows it (processes, commands, journal "
+            "path) to anyone who can reach that address\n"
+        )
+    server = StatusServer(monitor.snapshot, host=host, port=port)
+    try:
+        server.start()
+    except OSError as e:
+        raise UsageError(
+            f"cannot serve status on {host}:{port}: {e.strerror or e}",
+            hint="another heal may be running; pass --status-port (0 = any free port)",
+        ) from None
+    return server
+
+
+def _say_start(cfg: HealConfig, how: Supervision, specs: list[ChildSpec], url: str) -> None:
+    """The start line (mode, source, profile, journal, its last iteration) and what heal supervises, on stderr."""
     from .common import peek_last_iteration, start_line
 
     what = ", ".join(s.name for s in specs) or "nothing (watching a loop run elsewhere)"
@@ -479,25 +584,13 @@ def _supervise(
             "heal",
             mode=cfg.mode,
             source=cfg.source,
-            profile=profile,
+            profile=how.profile,
             journal=cfg.journal_path,
             last_iteration=peek_last_iteration(cfg.journal_path),
         ),
-        quiet,
+        how.quiet,
     )
-    info(f"  supervising {what}; status on {server.url} (metrics on /metrics); Ctrl-C stops", quiet)
-    try:
-        monitor.run(stop, poll_s=min(0.5, every))
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-        if supervisor is not None:
-            supervisor.stop()
-        server.stop()
-        if notifier is not None:
-            notifier.close()
-        if supervising is not None:
-            supervising.release()
+    info(f"  supervising {what}; status on {url} (metrics on /metrics); Ctrl-C stops", how.quiet)
 
 
 def _refuse_a_second_loop(cfg: Any) -> None:

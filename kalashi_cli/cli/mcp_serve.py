@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +24,9 @@ from .common import (
     pick_mode,
     trading_source,
 )
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
 
 EPILOG = """Examples:
 
@@ -45,45 +49,64 @@ class Transport(StrEnum):
     http = "http"
 
 
-def mcp_serve(
-    transport: Transport = typer.Option(
-        Transport.stdio,
+TransportOpt = Annotated[
+    Transport,
+    typer.Option(
         "--transport",
         "-t",
         metavar="stdio|http",
         help="stdio (the client starts this command) or http (streamable HTTP at /mcp).",
     ),
-    host: str | None = typer.Option(
-        None,
+]
+HostOpt = Annotated[
+    str | None,
+    typer.Option(
         "--host",
         metavar="ADDRESS",
         help="HTTP address to bind (default 127.0.0.1). Over HTTP, tools that change "
         "something need the bearer token; read tools need none, so anything but "
         "loopback lets the network read the account (refused for demo and live).",
     ),
-    port: int = typer.Option(8767, "--port", metavar="PORT", min=0, max=65535, help="HTTP port (0 = any free port)."),
-    paper: PaperOpt = False,
-    demo: DemoOpt = False,
-    live: LiveOpt = False,
-    allow_trading: bool | None = typer.Option(
-        None,
+]
+PortOpt = Annotated[
+    int, typer.Option("--port", metavar="PORT", min=0, max=65535, help="HTTP port (0 = any free port).")
+]
+AllowTradingOpt = Annotated[
+    bool | None,
+    typer.Option(
         "--allow-trading/--read-only",
         help="Let the agent place orders. Default: allowed on paper, refused "
         "on --demo/--live unless --allow-trading is given.",
     ),
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Log every tool call on stderr, one line each: name, outcome, duration and the "
+        "names of the arguments given (never their values or the token).",
+    ),
+]
+
+DEFAULT_PORT = 8767
+
+
+def mcp_serve(
+    transport: TransportOpt = Transport.stdio,
+    host: HostOpt = None,
+    port: PortOpt = DEFAULT_PORT,
+    paper: PaperOpt = False,
+    demo: DemoOpt = False,
+    live: LiveOpt = False,
+    allow_trading: AllowTradingOpt = None,
     source: TradeSourceOpt = None,
     allow_foreign_source: ForeignOpt = False,
     seed: SeedOpt = None,
     markets: MarketsOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
-    verbose: bool = typer.Option(
-        False,
-        "--verbose",
-        "-v",
-        help="Log every tool call on stderr, one line each: name, outcome, duration and the "
-        "names of the arguments given (never their values or the token).",
-    ),
+    verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Serve kalashi's tools to an AI assistant over MCP.
@@ -97,26 +120,12 @@ def mcp_serve(
     Logs go to stderr; on stdio, stdout is the protocol.
     """
     from ..journal import default_journal_path
-    from ..mcp.server import build_server, listen, serve_http, serve_stdio
+    from ..mcp.server import build_server, serve_stdio
     from ..service import TradingService
     from .run_loop import resume_spec_for
 
     mode = pick_mode(paper, demo, live)
-    bind = host or "127.0.0.1"
-    if transport is Transport.stdio and (host is not None or port != 8767):
-        raise UsageError(
-            "--host and --port only apply to --transport http",
-            hint="add --transport http, or drop them (an MCP client starts the stdio server itself)",
-        )
-    from ..kalshi.env import is_loopback_host
-
-    loopback = is_loopback_host(bind)
-    if transport is Transport.http and not loopback and mode.value != "paper":
-        raise UsageError(
-            f"refusing to serve a {mode.value} account on {bind}: the HTTP transport's read tools "
-            "have no authentication",
-            hint="bind to 127.0.0.1 and reach it through an SSH tunnel",
-        )
+    bind, loopback = _check_binding(transport, host, port, mode.value)
     token, generated = _token() if transport is Transport.http else (None, False)
     trading = (mode.value == "paper") if allow_trading is None else allow_trading
     path = journal or default_journal_path(mode.value)
@@ -143,26 +152,58 @@ def mcp_serve(
             _say(f"{what}; MCP over stdio", quiet)
             serve_stdio(server)
             return
-        sock = listen(bind, port)
-        bound = sock.getsockname()
-        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-        if not loopback:
-            sys.stderr.write(
-                f"kalashi: warning: {bind} is not loopback and the MCP endpoint's read tools have no "
-                "authentication: anyone who can reach it can read the account (the token guards "
-                "every tool that changes something, but travels unencrypted)\n"
-            )
-        said = (
-            f"  bearer token  {token}  (random; tools that change something need `Authorization: Bearer "
-            f"<token>`; set {TOKEN_VAR} to choose one)"
-            if generated
-            else f"  bearer token  from {TOKEN_VAR} (tools that change something need `Authorization: Bearer <token>`)"
-        )
-        # the test harness and humans read these lines to learn the port and the token (printed once the socket listens)
-        _say(f"{what}\n{said}\n  MCP endpoint http://{shown}:{bound[1]}/mcp  (Ctrl-C stops)", quiet=False)
-        serve_http(server, sock, bind)
+        _serve_http(server, what, bind, port, loopback=loopback, token=token, generated=generated)
     finally:
         service.close()
+
+
+def _check_binding(transport: Transport, host: str | None, port: int, mode: str) -> tuple[str, bool]:
+    """The address to bind and whether it is loopback, once --host/--port suit the transport and the account.
+
+    Raises:
+        UsageError: --host or --port with stdio, or a demo/live account served beyond loopback.
+    """
+    bind = host or "127.0.0.1"
+    if transport is Transport.stdio and (host is not None or port != DEFAULT_PORT):
+        raise UsageError(
+            "--host and --port only apply to --transport http",
+            hint="add --transport http, or drop them (an MCP client starts the stdio server itself)",
+        )
+    from ..kalshi.env import is_loopback_host
+
+    loopback = is_loopback_host(bind)
+    if transport is Transport.http and not loopback and mode != "paper":
+        raise UsageError(
+            f"refusing to serve a {mode} account on {bind}: the HTTP transport's read tools have no authentication",
+            hint="bind to 127.0.0.1 and reach it through an SSH tunnel",
+        )
+    return bind, loopback
+
+
+def _serve_http(
+    server: MCPServer, what: str, bind: str, port: int, *, loopback: bool, token: str | None, generated: bool
+) -> None:
+    """Listen, say where (and which token), then serve MCP over streamable HTTP until stopped."""
+    from ..mcp.server import listen, serve_http
+
+    sock = listen(bind, port)
+    bound = sock.getsockname()
+    shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    if not loopback:
+        sys.stderr.write(
+            f"kalashi: warning: {bind} is not loopback and the MCP endpoint's read tools have no "
+            "authentication: anyone who can reach it can read the account (the token guards "
+            "every tool that changes something, but travels unencrypted)\n"
+        )
+    said = (
+        f"  bearer token  {token}  (random; tools that change something need `Authorization: Bearer "
+        f"<token>`; set {TOKEN_VAR} to choose one)"
+        if generated
+        else f"  bearer token  from {TOKEN_VAR} (tools that change something need `Authorization: Bearer <token>`)"
+    )
+    # the test harness and humans read these lines to learn the port and the token (printed once the socket listens)
+    _say(f"{what}\n{said}\n  MCP endpoint http://{shown}:{bound[1]}/mcp  (Ctrl-C stops)", quiet=False)
+    serve_http(server, sock, bind)
 
 
 def _token() -> tuple[str, bool]:

@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,6 +27,8 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..bridge.backends import Backend
     from ..bridge.server import BridgeServer
 
@@ -41,6 +43,80 @@ EPILOG = """Examples:
 """
 
 
+IntervalOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--interval",
+        metavar="SECONDS",
+        min=0,
+        help="Seconds between iterations (profile loop.interval_seconds; 0 = no "
+        "waiting). With --attach: the run-loop's interval, for telling a "
+        "stalled loop.",
+    ),
+]
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", metavar="N", min=1, help="Analyze at most this many markets per iteration.")
+]
+IterationsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--iterations", "-n", metavar="N", min=1, help="Stop the loop after N iterations (the bridge stays up)."
+    ),
+]
+PausedOpt = Annotated[bool, typer.Option("--paused", help="Do not start the loop; start it from the page.")]
+ReactOpt = Annotated[
+    bool,
+    typer.Option(
+        "--react",
+        help="Event-driven: between iterations, re-analyze the events "
+        "whose books the WebSocket feed changed and order at once "
+        "(as `run-loop --react`; needs a Kalshi source with the feed).",
+    ),
+]
+AttachOpt = Annotated[
+    bool,
+    typer.Option(
+        "--attach",
+        help="Run no loop: watch the journal a separately running "
+        "`kalashi run-loop` writes (same --journal and mode); only "
+        "halt is possible from the page.",
+    ),
+]
+HostOpt = Annotated[
+    str,
+    typer.Option(
+        "--host",
+        metavar="ADDRESS",
+        help="Address to bind both servers to. Anything but loopback exposes the dashboard to "
+        "the network and then needs the token even to watch.",
+    ),
+]
+WsPortOpt = Annotated[
+    int, typer.Option("--ws-port", metavar="PORT", min=0, max=65535, help="WebSocket port (0 = any free port).")
+]
+HttpPortOpt = Annotated[
+    int, typer.Option("--http-port", metavar="PORT", min=0, max=65535, help="Dashboard page port (0 = any free port).")
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        metavar="TOKEN",
+        envvar="KALASHI_BRIDGE_TOKEN",
+        show_envvar=True,
+        help="Control token (12+ characters of A-Z a-z 0-9 . _ ~ -). Default: a random one, printed at start.",
+    ),
+]
+ReadOnlyOpt = Annotated[bool, typer.Option("--read-only", help="Show the loop, refuse every command.")]
+OpenOpt = Annotated[
+    bool,
+    typer.Option(
+        "--open/--no-open",
+        help="Open the page in a browser (only where there is a display; the URL is always printed).",
+    ),
+]
+
+
 def serve_bridge(
     paper: PaperOpt = False,
     demo: DemoOpt = False,
@@ -51,63 +127,18 @@ def serve_bridge(
     markets: MarketsOpt = None,
     profile: ProfileOpt = "default",
     journal: JournalOpt = None,
-    interval: float | None = typer.Option(
-        None,
-        "--interval",
-        metavar="SECONDS",
-        min=0,
-        help="Seconds between iterations (profile loop.interval_seconds; 0 = no "
-        "waiting). With --attach: the run-loop's interval, for telling a "
-        "stalled loop.",
-    ),
-    limit: int | None = typer.Option(
-        None, "--limit", metavar="N", min=1, help="Analyze at most this many markets per iteration."
-    ),
-    iterations: int | None = typer.Option(
-        None, "--iterations", "-n", metavar="N", min=1, help="Stop the loop after N iterations (the bridge stays up)."
-    ),
-    paused: bool = typer.Option(False, "--paused", help="Do not start the loop; start it from the page."),
-    react: bool = typer.Option(
-        False,
-        "--react",
-        help="Event-driven: between iterations, re-analyze the events "
-        "whose books the WebSocket feed changed and order at once "
-        "(as `run-loop --react`; needs a Kalshi source with the feed).",
-    ),
-    attach: bool = typer.Option(
-        False,
-        "--attach",
-        help="Run no loop: watch the journal a separately running "
-        "`kalashi run-loop` writes (same --journal and mode); only "
-        "halt is possible from the page.",
-    ),
-    host: str = typer.Option(
-        "127.0.0.1",
-        "--host",
-        metavar="ADDRESS",
-        help="Address to bind both servers to. Anything but loopback exposes the dashboard to "
-        "the network and then needs the token even to watch.",
-    ),
-    ws_port: int = typer.Option(
-        8766, "--ws-port", metavar="PORT", min=0, max=65535, help="WebSocket port (0 = any free port)."
-    ),
-    http_port: int = typer.Option(
-        3002, "--http-port", metavar="PORT", min=0, max=65535, help="Dashboard page port (0 = any free port)."
-    ),
-    token: str | None = typer.Option(
-        None,
-        "--token",
-        metavar="TOKEN",
-        envvar="KALASHI_BRIDGE_TOKEN",
-        show_envvar=True,
-        help="Control token (12+ characters of A-Z a-z 0-9 . _ ~ -). Default: a random one, printed at start.",
-    ),
-    read_only: bool = typer.Option(False, "--read-only", help="Show the loop, refuse every command."),
-    open_browser: bool = typer.Option(
-        True,
-        "--open/--no-open",
-        help="Open the page in a browser (only where there is a display; the URL is always printed).",
-    ),
+    interval: IntervalOpt = None,
+    limit: LimitOpt = None,
+    iterations: IterationsOpt = None,
+    paused: PausedOpt = False,
+    react: ReactOpt = False,
+    attach: AttachOpt = False,
+    host: HostOpt = "127.0.0.1",
+    ws_port: WsPortOpt = 8766,
+    http_port: HttpPortOpt = 3002,
+    token: TokenOpt = None,
+    read_only: ReadOnlyOpt = False,
+    open_browser: OpenOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Serve the live dashboard and the loop behind it.
@@ -118,23 +149,11 @@ def serve_bridge(
     printed at start (or KALASHI_BRIDGE_TOKEN); watching needs no token on loopback. Ctrl-C
     stops the loop after the current step and closes the bridge; the journal stays consistent.
     """
-    from ..bridge.server import BridgeConfig, BridgeServer, check_token, is_loopback, new_token
+    from ..bridge.server import BridgeConfig, BridgeServer
 
     mode = pick_mode(paper, demo, live)
-    if token is not None:
-        try:
-            token = check_token(token)
-        except ValueError as e:
-            raise UsageError(f"bad control token: {e}", hint="unset KALASHI_BRIDGE_TOKEN to get a random one") from None
-        generated = False
-    else:
-        token, generated = new_token(), True
-    if not is_loopback(host):
-        sys.stderr.write(
-            f"kalashi: warning: binding to {host} exposes the dashboard beyond this machine over plain "
-            "HTTP; the token then guards watching too, but travels unencrypted — prefer an SSH tunnel "
-            "or a TLS proxy\n"
-        )
+    token, generated = _control_token(token)
+    _warn_if_exposed(host)
     backend = _backend(
         mode,
         attach=attach,
@@ -155,6 +174,42 @@ def serve_bridge(
     server = BridgeServer(backend, config)
     if not quiet and sys.stderr.isatty():
         backend.subscribe(_status_line)
+    ready = _announce(first, token=token, generated=generated, attach=attach, open_browser=open_browser)
+    _run(server, ready, quiet=quiet)
+
+
+def _control_token(token: str | None) -> tuple[str, bool]:
+    """The control token: --token (or KALASHI_BRIDGE_TOKEN) checked, else a random one; and whether it was generated.
+
+    Raises:
+        UsageError: the given token is short or oddly spelt.
+    """
+    from ..bridge.server import check_token, new_token
+
+    if token is None:
+        return new_token(), True
+    try:
+        return check_token(token), False
+    except ValueError as e:
+        raise UsageError(f"bad control token: {e}", hint="unset KALASHI_BRIDGE_TOKEN to get a random one") from None
+
+
+def _warn_if_exposed(host: str) -> None:
+    """A warning on stderr when the bridge binds beyond loopback (plain HTTP, the token in the clear)."""
+    from ..bridge.server import is_loopback
+
+    if not is_loopback(host):
+        sys.stderr.write(
+            f"kalashi: warning: binding to {host} exposes the dashboard beyond this machine over plain "
+            "HTTP; the token then guards watching too, but travels unencrypted — prefer an SSH tunnel "
+            "or a TLS proxy\n"
+        )
+
+
+def _announce(
+    first: str, *, token: str, generated: bool, attach: bool, open_browser: bool
+) -> Callable[[BridgeServer], None]:
+    """What runs once both servers listen: the start lines on stderr, and the page opened where there is a display."""
 
     def ready(s: BridgeServer) -> None:
         page = f"{s.page_url}?token={token}" if generated else f"{s.page_url}"
@@ -173,7 +228,7 @@ def serve_bridge(
 
             threading.Thread(target=webbrowser.open, args=(f"{s.page_url}?token={token}",), daemon=True).start()
 
-    _run(server, ready, quiet=quiet)
+    return ready
 
 
 def _backend(
