@@ -18,7 +18,7 @@ from ..journal import MarketInfo, RecordRow
 from ..money import Count, Money, Price, fmt_count, fmt_money, fmt_price
 from ..profile import Profile
 from ..records import iso
-from ..service import decimal_text, iteration_record_from_row, percent
+from ..service import decimal_text, iteration_record_from_row, open_order_row, percent
 from .backends import clock_of
 
 if TYPE_CHECKING:
@@ -177,30 +177,11 @@ def _exposure(p: Portfolio, equity: Money, cap: str) -> list[dict[str, Any]]:
 def _open_orders(resting: list[ExchangeOrder], journal_view: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The resting orders, with outcome, action and price as placed where the journal view has the order record."""
     placed = {r["client_order_id"]: r for r in journal_view if r.get("kind") == "order"}
-    open_orders = []
+    rows = []
     for o in resting:
         rec = placed.get(o.client_order_id)
-        outcome, action, price = (
-            (rec["outcome"], rec["action"], rec["price"])
-            if rec is not None
-            else ("yes", "buy" if o.side == "bid" else "sell", fmt_price(o.price))
-        )
-        open_orders.append(
-            {
-                "client_order_id": o.client_order_id,
-                "order_id": o.order_id,
-                "ticker": o.ticker,
-                "outcome": outcome,
-                "action": action,
-                "price": price,
-                "count": fmt_count(o.initial_count),
-                "remaining": fmt_count(o.remaining_count),
-                "status": o.status,
-                "created": iso(o.created_ts_ms),
-                "placed_wall": rec.get("ts") if rec is not None else None,
-            }
-        )
-    return open_orders
+        rows.append(open_order_row(o, rec, rec.get("ts") if rec is not None else None))
+    return rows
 
 
 def _loop_health(status: str, age: float | None, last: dict[str, Any] | None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from .views import (
     decimal_text,
     iteration_record_from_row,
     matches,
+    open_order_row,
     order_view,
     percent,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "decimal_text",
     "iteration_record_from_row",
     "matches",
+    "open_order_row",
     "order_view",
     "percent",
 ]

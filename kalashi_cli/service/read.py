@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from ..domain import OrderStatus, from_book_side
+from ..domain import OrderStatus
 from ..errors import UsageError
 from ..money import Count, Money, Price, fmt_count, fmt_money, fmt_price
 from ..ports import OrderDesk
@@ -19,7 +19,7 @@ from ..stages.portfolio import Portfolio
 from ..stages.risk import evaluate_state
 from .account import AccountReads, LoopStatus
 from .market_reads import MarketReads
-from .views import EQUITY_POINTS, decimal_text, order_view, percent
+from .views import EQUITY_POINTS, decimal_text, open_order_row, order_view, percent
 
 #: the dashboard's metrics are recomputed for a state at most this often while the loop runs (seconds) …
 METRICS_MIN_GAP_S = 1.0
@@ -274,12 +274,6 @@ class ReadModel(MarketReads):
         out = []
         for o in resting:
             rec = placed.get(o.client_order_id)
-            if rec is not None:
-                outcome, action, price = rec["outcome"], rec["action"], rec["price"]
-            else:  # placed before this journal view: describe it on the YES book
-                outcome = "yes"
-                action, yes_price = from_book_side(o.side, o.price, "yes")
-                price = fmt_price(yes_price)
             intent = intents.get(o.client_order_id)
             # two clocks: the broker's creation time is the source's (the sim's on paper), the
             # intent's journal time is the wall clock's
@@ -288,21 +282,7 @@ class ReadModel(MarketReads):
                 if rec is not None
                 else (iso(intent.created_ms) if intent is not None else None)
             )
-            out.append(
-                {
-                    "client_order_id": o.client_order_id,
-                    "order_id": o.order_id,
-                    "ticker": o.ticker,
-                    "outcome": outcome,
-                    "action": action,
-                    "price": price,
-                    "count": fmt_count(o.initial_count),
-                    "remaining": fmt_count(o.remaining_count),
-                    "status": o.status,
-                    "created": iso(o.created_ts_ms) if o.created_ts_ms else iso(int(time.time() * 1000)),
-                    "placed_wall": wall,
-                }
-            )
+            out.append(open_order_row(o, rec, wall))
         return out
 
     def order(self, order_id: str) -> dict[str, Any]:

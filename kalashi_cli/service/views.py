@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
-from ..domain import ExchangeOrder
+from ..domain import ExchangeOrder, from_book_side
 from ..journal import Journal
 from ..money import fmt_count, fmt_money, fmt_price
 from ..records import iso
@@ -93,4 +94,29 @@ def iteration_record_from_row(row: dict[str, Any]) -> dict[str, Any]:
         "api_calls": row.get("api_calls", 0),
         "source": row.get("source", ""),
         "as_of": iso(row["ts_ms"]),
+    }
+
+
+def open_order_row(o: ExchangeOrder, placed: dict[str, Any] | None, placed_wall: str | None) -> dict[str, Any]:
+    """One row of the dashboard's open orders (both backends): outcome, action and price as placed when the
+    order record is known (``placed``), else described on the YES book; ``placed_wall`` is the wall-clock
+    time it was placed, when known (the broker's ``created`` is the source's clock: the sim's on paper)."""
+    if placed is not None:
+        outcome, action, price = placed["outcome"], placed["action"], placed["price"]
+    else:  # placed before this journal view
+        outcome = "yes"
+        action, yes_price = from_book_side(o.side, o.price, "yes")
+        price = fmt_price(yes_price)
+    return {
+        "client_order_id": o.client_order_id,
+        "order_id": o.order_id,
+        "ticker": o.ticker,
+        "outcome": outcome,
+        "action": action,
+        "price": price,
+        "count": fmt_count(o.initial_count),
+        "remaining": fmt_count(o.remaining_count),
+        "status": o.status,
+        "created": iso(o.created_ts_ms) if o.created_ts_ms else iso(int(time.time() * 1000)),
+        "placed_wall": placed_wall,
     }
