@@ -59,9 +59,10 @@ from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, sna
 from ..ports import Broker
 from ..profile import Profile
 from .book import buy_slices, sell_slices, slices_count
-from .order_send import AMEND_PREFIX as AMEND_PREFIX
-from .order_send import Amended as Amended
-from .order_send import LegPlan, OrderSender, leg_intent
+from .order_amend import AMEND_PREFIX as AMEND_PREFIX
+from .order_amend import Amended as Amended
+from .order_records import LegPlan
+from .order_send import OrderSender, leg_intent
 from .order_send import client_order_id as client_order_id
 from .own_orders import crosses_own, without_own_orders
 from .risk import BasketCharge, RiskGate, order_collateral, order_cost
