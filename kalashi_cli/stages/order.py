@@ -42,6 +42,7 @@ from ..domain import (
     Candidate,
     Denied,
     ExchangeFill,
+    ExchangeOrder,
     Fill,
     Leg,
     Market,
@@ -57,11 +58,12 @@ from ..journal import Journal, TradeRow
 from ..ledger import netting_credit
 from ..money import COUNT_SCALE, ONE_DOLLAR, Count, Money, Price, fmt_money, snap, usd, usd_price
 from ..ports import Broker
-from ..profile import Profile
+from ..profile import ExecutionSettings, Profile
 from .book import buy_slices, sell_slices, slices_count
-from .order_send import AMEND_PREFIX as AMEND_PREFIX
-from .order_send import Amended as Amended
-from .order_send import LegPlan, OrderSender, leg_intent
+from .order_amend import AMEND_PREFIX as AMEND_PREFIX
+from .order_amend import Amended as Amended
+from .order_records import LegPlan
+from .order_send import OrderSender, leg_intent
 from .order_send import client_order_id as client_order_id
 from .own_orders import crosses_own, without_own_orders
 from .risk import BasketCharge, RiskGate, order_collateral, order_cost
@@ -123,7 +125,7 @@ class OrderExecutor(OrderSender):
             yield planned
             return
         plans, size = planned
-        denial = self._against_own_order(o, plans)
+        denial = _against_own_order(o, plans, self.journal.orders(status=OrderStatus.RESTING))
         if denial is not None:
             yield denial
             return
@@ -189,30 +191,7 @@ class OrderExecutor(OrderSender):
                     o.strategy,
                 )
             return self._maker_plan(i, leg, m, size, o.id)
-        asks = m.asks(leg.outcome)
-        if not asks:
-            return Denied(
-                o.id,
-                leg.ticker,
-                "no-liquidity",
-                f"nothing offered to buy {leg.outcome.upper()} {leg.ticker} any more",
-                o.strategy,
-            )
-        best = asks[0][0]
-        bound = min(ONE_DOLLAR - 1, int(best * (1 + self.profile.execution.max_slippage_pct)))
-        grid_bound = snap(Price(bound), m.price_ranges, up=False) or best
-        slices = buy_slices(m, leg.outcome, size, max_price=grid_bound)
-        avail = slices_count(slices)
-        return LegPlan(
-            i,
-            leg,
-            m,
-            OrderIntent("", leg.ticker, "bid", Price(0), Count(0)),
-            slices[-1][0] if slices else best,
-            best,
-            avail,
-            slices=slices,
-        )
+        return _taker_plan(o, i, leg, m, size, self.profile.execution)
 
     def _size_takers(self, cand: Candidate, plans: list[LegPlan]) -> tuple[list[LegPlan], Count] | Denied:
         """The size every taker leg can fill (in whole steps), each leg's intent at it; or why there is none."""
@@ -237,25 +216,6 @@ class OrderExecutor(OrderSender):
         for p in plans:
             p.intent = leg_intent(o.id, p.index, p.leg, p.limit, size, tif)
         return plans, size
-
-    def _against_own_order(self, o: Opportunity, plans: Sequence[LegPlan]) -> Denied | None:
-        """Never a leg against our own order: self-trade prevention would cancel it (and on a book
-        that shows our quote, it would be our own liquidity)."""
-        own = self.journal.orders(status=OrderStatus.RESTING)
-        for p in plans:
-            mine = crosses_own(p.intent, own)
-            if mine is not None:
-                return Denied(
-                    o.id,
-                    p.leg.ticker,
-                    "own-order",
-                    f"this leg ({p.intent.side} at YES "
-                    f"{usd_price(p.intent.price)}) would trade against our own resting order "
-                    f"{mine.order_id} ({mine.side} at YES {usd_price(mine.price)}); our own orders are "
-                    "not liquidity",
-                    o.strategy,
-                )
-        return None
 
     def _gate(self, o: Opportunity, plans: Sequence[LegPlan], charge: BasketCharge | None) -> Denied | None:
         """Pass every leg through the risk gate before any is sent; the first refusal, or None."""
@@ -358,19 +318,7 @@ class OrderExecutor(OrderSender):
         self.journal.record_trade(
             TradeRow(o.id, o.strategy, o.event_ticker, len(o.legs), o.payout if o.riskless else Price(0), o.as_of_ms)
         )
-        netted = [
-            (
-                p.market.ticker,
-                p.market.event_ticker,
-                p.market.series_ticker,
-                p.market.title,
-                p.market.category,
-                "",
-                True,
-            )
-            for p in plans
-            if p.market.mutually_exclusive
-        ]
+        netted = _netted_markets(plans)
         if netted:
             self.journal.remember_markets(netted)
 
@@ -419,62 +367,19 @@ class OrderExecutor(OrderSender):
         total_loss = 0
         legs: list[dict[str, object]] = []
         for p, n in filled:
-            m = books.get(p.leg.ticker)
-            bids = m.bids(p.leg.outcome) if m is not None else ()
+            sale = _sell_back(p, n, books.get(p.leg.ticker), opp_id, ex)
             sold = 0
-            unwind_fills: list[ExchangeFill] = []
-            unwind_limit = 0
-            why_open = ""
-            if m is None or not bids:
-                why_open = f"nobody bids for {p.leg.outcome.upper()} {p.leg.ticker}"
-            else:
-                best = bids[0][0]
-                floor = max(1, int(best * (1 - ex.max_slippage_pct)))
-                floor = snap(Price(floor), m.price_ranges, up=True) or 1
-                slices = sell_slices(m, p.leg.outcome, n, min_price=Price(floor))
-                if not slices:
-                    why_open = f"no bid within the {ex.max_slippage_pct:.1%} slippage bound"
-                else:
-                    limit = unwind_limit = slices[-1][0]
-                    intent = leg_intent(
-                        opp_id,
-                        p.index,
-                        p.leg,
-                        limit,
-                        n,
-                        "immediate_or_cancel",
-                        purpose="unwind",
-                        action="sell",
-                        reduce_only=True,
+            why_open = sale if isinstance(sale, str) else ""
+            if isinstance(sale, LegPlan):
+                sold = (yield from self._send(sale, strategy, opp_id, None, purpose="unwind")) or 0
+                if sold < n:
+                    why_open = (
+                        f"the unwind order filled {sold / COUNT_SCALE:g} of {n / COUNT_SCALE:g} within "
+                        f"the {ex.max_slippage_pct:.1%} slippage bound"
                     )
-                    plan = LegPlan(
-                        p.index, Leg(p.leg.ticker, p.leg.outcome, "sell", limit, n), m, intent, limit, best, n
-                    )
-                    sold = (yield from self._send(plan, strategy, opp_id, None, purpose="unwind")) or 0
-                    unwind_fills = plan.fills
-                    if sold < n:
-                        why_open = (
-                            f"the unwind order filled {sold / COUNT_SCALE:g} of {n / COUNT_SCALE:g} within "
-                            f"the {ex.max_slippage_pct:.1%} slippage bound"
-                        )
-            # from the fills when we have them; the limit prices only when listing them failed
-            entry_cost = _outcome_money(p, p.fills, buying=True) if p.fills else p.limit * n
-            got = sum(f.count for f in p.fills) if p.fills else n
-            proceeds = _outcome_money(p, unwind_fills, buying=False) if unwind_fills else unwind_limit * sold
-            loss = entry_cost * sold // max(1, got) - proceeds if sold else 0
+            loss, leg = _unwound_leg(p, n, sold, sale if isinstance(sale, LegPlan) else None)
             total_loss += loss
-            legs.append(
-                {
-                    "ticker": p.leg.ticker,
-                    "outcome": p.leg.outcome,
-                    "bought": n,
-                    "sold": sold,
-                    "left_open": n - sold,
-                    "entry_cost": fmt_money(Money(entry_cost)),
-                    "proceeds": fmt_money(Money(proceeds)),
-                    "realized_loss": fmt_money(Money(loss)),
-                }
-            )
+            legs.append(leg)
             if sold < n:
                 self.journal.add_event(
                     "unwind-short",
@@ -567,3 +472,99 @@ def _outcome_money(p: LegPlan, fills: Sequence[ExchangeFill], *, buying: bool) -
         price = from_book_side(f.side, f.price, p.leg.outcome)[1]
         total += price * f.count + (f.fee if buying else -f.fee)
     return Money(total)
+
+
+def _taker_plan(o: Opportunity, i: int, leg: Leg, m: Market, size: Count, ex: ExecutionSettings) -> LegPlan | Denied:
+    """A taker leg's plan: the book levels it walks at ``size`` inside the slippage bound (its intent comes once sized)."""
+    asks = m.asks(leg.outcome)
+    if not asks:
+        return Denied(
+            o.id,
+            leg.ticker,
+            "no-liquidity",
+            f"nothing offered to buy {leg.outcome.upper()} {leg.ticker} any more",
+            o.strategy,
+        )
+    best = asks[0][0]
+    bound = min(ONE_DOLLAR - 1, int(best * (1 + ex.max_slippage_pct)))
+    grid_bound = snap(Price(bound), m.price_ranges, up=False) or best
+    slices = buy_slices(m, leg.outcome, size, max_price=grid_bound)
+    avail = slices_count(slices)
+    return LegPlan(
+        i,
+        leg,
+        m,
+        OrderIntent("", leg.ticker, "bid", Price(0), Count(0)),
+        slices[-1][0] if slices else best,
+        best,
+        avail,
+        slices=slices,
+    )
+
+
+def _against_own_order(o: Opportunity, plans: Sequence[LegPlan], own: Sequence[ExchangeOrder]) -> Denied | None:
+    """Never a leg against our own order: self-trade prevention would cancel it (and on a book
+    that shows our quote, it would be our own liquidity)."""
+    for p in plans:
+        mine = crosses_own(p.intent, own)
+        if mine is not None:
+            return Denied(
+                o.id,
+                p.leg.ticker,
+                "own-order",
+                f"this leg ({p.intent.side} at YES "
+                f"{usd_price(p.intent.price)}) would trade against our own resting order "
+                f"{mine.order_id} ({mine.side} at YES {usd_price(mine.price)}); our own orders are "
+                "not liquidity",
+                o.strategy,
+            )
+    return None
+
+
+def _netted_markets(plans: Sequence[LegPlan]) -> list[tuple[str, str, str, str, str, str, bool]]:
+    """The legs' mutually exclusive markets, as the journal remembers them (their collateral nets)."""
+    return [
+        (p.market.ticker, p.market.event_ticker, p.market.series_ticker, p.market.title, p.market.category, "", True)
+        for p in plans
+        if p.market.mutually_exclusive
+    ]
+
+
+def _sell_back(p: LegPlan, n: Count, m: Market | None, opp_id: str, ex: ExecutionSettings) -> LegPlan | str:
+    """The reduce-only IOC order selling ``n`` of a leg back inside the slippage bound, or why there is none."""
+    bids = m.bids(p.leg.outcome) if m is not None else ()
+    if m is None or not bids:
+        return f"nobody bids for {p.leg.outcome.upper()} {p.leg.ticker}"
+    best = bids[0][0]
+    floor = max(1, int(best * (1 - ex.max_slippage_pct)))
+    floor = snap(Price(floor), m.price_ranges, up=True) or 1
+    slices = sell_slices(m, p.leg.outcome, n, min_price=Price(floor))
+    if not slices:
+        return f"no bid within the {ex.max_slippage_pct:.1%} slippage bound"
+    limit = slices[-1][0]
+    intent = leg_intent(
+        opp_id, p.index, p.leg, limit, n, "immediate_or_cancel", purpose="unwind", action="sell", reduce_only=True
+    )
+    return LegPlan(p.index, Leg(p.leg.ticker, p.leg.outcome, "sell", limit, n), m, intent, limit, best, n)
+
+
+def _unwound_leg(p: LegPlan, n: Count, sold: int, sale: LegPlan | None) -> tuple[int, dict[str, object]]:
+    """The realized loss of selling back ``sold`` of the ``n`` a leg bought, and its line in the ``unwind`` event.
+
+    From the fills when we have them; the limit prices only when listing them failed.
+    """
+    unwind_fills = sale.fills if sale is not None else []
+    entry_cost = _outcome_money(p, p.fills, buying=True) if p.fills else p.limit * n
+    got = sum(f.count for f in p.fills) if p.fills else n
+    proceeds = _outcome_money(p, unwind_fills, buying=False) if unwind_fills else (sale.limit if sale else 0) * sold
+    loss = entry_cost * sold // max(1, got) - proceeds if sold else 0
+    return loss, {
+        "ticker": p.leg.ticker,
+        "outcome": p.leg.outcome,
+        "bought": n,
+        "sold": sold,
+        "left_open": n - sold,
+        "entry_cost": fmt_money(Money(entry_cost)),
+        "proceeds": fmt_money(Money(proceeds)),
+        "realized_loss": fmt_money(Money(loss)),
+    }

@@ -10,8 +10,7 @@ is sent, sent once, its answer recorded in one transaction, a lost answer looked
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
 from decimal import Decimal
 
 from ..domain import (
@@ -39,27 +38,14 @@ from ..errors import (
     RateLimited,
 )
 from ..journal import IntentStatus, Journal
-from ..money import COUNT_SCALE, Count, Money, Price
-from ..ports import Broker, OrderDesk
+from ..money import Count, Money, Price
+from ..ports import Broker
 from ..profile import Profile
-from .risk import BasketCharge, RiskGate
+from .order_amend import AMEND_PREFIX, Amended, Amender
+from .order_records import LegPlan, average_price, fill_record, order_from_ack, order_record
+from .risk import RiskGate
 
 _NAMESPACE = uuid.UUID("5f0c1d2e-6b7a-4c3d-9e8f-0a1b2c3d4e5f")
-
-
-#: the opportunity id under which amends are journaled: ``amend:<order_id>``
-AMEND_PREFIX = "amend:"
-
-
-@dataclass(frozen=True, slots=True)
-class Amended:
-    """What an amend did: the order as amended (None unless the exchange took it), fills, a refusal or why not."""
-
-    order: ExchangeOrder | None
-    fills: list[Fill]
-    denied: Denied | None
-    reason: str
-    unknown: bool = False
 
 
 def client_order_id(opportunity_id: str, leg_index: int, intent_key: str, purpose: str = "entry") -> str:
@@ -95,23 +81,6 @@ def leg_intent(
         time_in_force=tif,  # type: ignore[arg-type]
         reduce_only=reduce_only,
     )
-
-
-@dataclass(slots=True)
-class LegPlan:
-    """One leg as planned and sent: its market, intent, limit and reference price, and what it got."""
-
-    index: int
-    leg: Leg
-    market: Market
-    intent: OrderIntent
-    limit: Price  # outcome price
-    reference: Price  # best outcome ask at decision
-    available: Count
-    fills: list[ExchangeFill] = field(default_factory=list)  # what this leg really got (filled by _send)
-    charge: BasketCharge | None = None  # what it counts against the limits for its basket (multi-leg only)
-    slices: list[tuple[Price, Count]] = field(default_factory=list)  # the book levels it walks at its size
-    reason: str = ""  # why it is sent, when that is more than its strategy (an exit's rule), journaled and recorded
 
 
 class OrderSender:
@@ -277,10 +246,6 @@ class OrderSender:
                 strategy,
                 opp_id,
                 status="rejected",
-                order_id="",
-                filled=Count(0),
-                avg=None,
-                fees=Money(0),
                 latency=self.clock() - t0,
                 reason=f"not sent, nothing reached the exchange: {e}",
             )
@@ -293,30 +258,22 @@ class OrderSender:
                 strategy,
                 opp_id,
                 status="rejected",
-                order_id="",
-                filled=Count(0),
-                avg=None,
-                fees=Money(0),
                 latency=self.clock() - t0,
                 reason=f"rate limited (429) — not placed; a later iteration may try again: {e}",
             )
             return None
         except (OrderRejected, ExchangeError) as e:  # definite refusals: 400, auth, permission, not found
             self.journal.set_intent_status(coid, IntentStatus.REJECTED, detail=str(e))
-            yield self._order_record(
-                p,
-                strategy,
-                opp_id,
-                status="rejected",
-                order_id="",
-                filled=Count(0),
-                avg=None,
-                fees=Money(0),
-                latency=self.clock() - t0,
-                reason=str(e),
-            )
+            yield self._order_record(p, strategy, opp_id, status="rejected", latency=self.clock() - t0, reason=str(e))
             return None
-        latency = self.clock() - t0
+        return (yield from self._acked(p, strategy, opp_id, ack, self.clock() - t0))
+
+    def _acked(
+        self, p: LegPlan, strategy: str, opp_id: str, ack: OrderAck, latency: float
+    ) -> Generator[Order | Fill | Denied, None, Count]:
+        """Record a definite answer (201) with the order and fills the exchange lists; return the filled count."""
+        intent = p.intent
+        coid = intent.client_order_id
         fills: list[ExchangeFill] = []
         order: ExchangeOrder | None = None
         try:
@@ -333,13 +290,13 @@ class OrderSender:
             )
             fills = []
         if order is None:
-            order = _order_from_ack(intent, ack)
+            order = order_from_ack(intent, ack)
         self.journal.record_ack(coid, ack.order_id, order, fills, strategy=strategy)
         if p.charge is None and ack.fill_count == sum(f.count for f in fills):
             # what it really spent (and still holds, resting) replaces what it was admitted at
             self.gate.settle(intent, fills, ack.remaining_count, p.market.fee_type, p.market.fee_multiplier)
         p.fills = fills
-        avg = self._avg(p, ack.fill_count, fills, ack.average_fill_price)
+        avg = average_price(p, ack.fill_count, fills, ack.average_fill_price)
         status = ack.status if ack.remaining_count == 0 or intent.time_in_force == "good_till_canceled" else "canceled"
         if ack.remaining_count == 0 and ack.fill_count:
             status = "executed"
@@ -355,15 +312,8 @@ class OrderSender:
             latency=latency,
         )
         for f in fills:
-            yield self._fill_record(f, p.leg.outcome)
+            yield fill_record(f, p.leg.outcome)
         return ack.fill_count
-
-    def _avg(self, p: LegPlan, filled: Count, fills: Sequence[ExchangeFill], yes_avg: Price | None) -> Price | None:
-        if not filled:
-            return None
-        if fills:
-            yes_avg = Price(sum(f.price * f.count for f in fills) // max(1, sum(f.count for f in fills)))
-        return from_book_side(p.intent.side, yes_avg or p.intent.price, p.leg.outcome)[1]
 
     def _outcome_unknown(
         self, p: LegPlan, strategy: str, opp_id: str, t0: float, why: str
@@ -395,10 +345,6 @@ class OrderSender:
                 strategy,
                 opp_id,
                 status="unknown",
-                order_id="",
-                filled=Count(0),
-                avg=None,
-                fees=Money(0),
                 latency=latency,
                 reason=f"{why} — market blocked until reconciled",
             )
@@ -416,7 +362,7 @@ class OrderSender:
             ticker=intent.ticker,
         )
         p.fills = fills
-        avg = self._avg(p, found.fill_count, fills, None)
+        avg = average_price(p, found.fill_count, fills, None)
         yield self._order_record(
             p,
             strategy,
@@ -430,7 +376,7 @@ class OrderSender:
             reason=f"answer lost ({why}); found on the exchange by client_order_id",
         )
         for f in fills:
-            yield self._fill_record(f, p.leg.outcome)
+            yield fill_record(f, p.leg.outcome)
         return found.fill_count
 
     # -- amending a resting order ------------------------------------------------------
@@ -454,140 +400,15 @@ class OrderSender:
         else the market is blocked until reconciliation finds the order under one name or the
         other. An amend intent judged never sent is never resent (:meth:`resend` refuses it).
         """
-        ref = f"{AMEND_PREFIX}{order.order_id}"
-        remaining = count - order.fill_count
-        tif = order.time_in_force or "good_till_canceled"
-        intent = OrderIntent(client_order_id, order.ticker, order.side, price, Count(remaining), time_in_force=tif)  # type: ignore[arg-type]
-        if remaining <= 0:
-            return Amended(
-                None,
-                [],
-                Denied(
-                    ref,
-                    order.ticker,
-                    "size",
-                    f"the new count must exceed what already filled ({order.fill_count / COUNT_SCALE:g})",
-                    strategy,
-                ),
-                "",
-            )
-        self.gate.replacing(order.order_id)
-        d = self.gate.check(
-            intent,
-            fee_type=market.fee_type,
-            multiplier=market.fee_multiplier,
-            stale=self.stale(order.ticker),
-            trading_active=self._active(),
-            concentration=concentration,
-        )
-        if d:
-            return Amended(None, [], Denied(ref, order.ticker, d.rule, d.reason, strategy), "")
-        if self.journal.record_intent(intent, strategy=strategy, opportunity_id=ref, purpose="amend") is not None:
-            return Amended(
-                None,
-                [],
-                Denied(
-                    ref,
-                    order.ticker,
-                    "duplicate",
-                    f"client_order_id {client_order_id} was used before; not sending the amend",
-                    strategy,
-                ),
-                "",
-            )
-        self.gate.admit(intent, market.fee_type, market.fee_multiplier)
-        desk = self.broker
-        try:
-            if not isinstance(desk, OrderDesk):
-                raise OrderRejected(f"the {self.broker.mode} broker cannot amend orders")
-            ack = desk.amend(order, price=price, count=count, client_order_id=client_order_id)
-        except Conflict as e:
-            # the new id is taken: by this very order (an earlier amend arrived after all), or by another
-            try:
-                mine = any(
-                    o.order_id == order.order_id and o.client_order_id == client_order_id
-                    for o in self.broker.orders(ticker=order.ticker)
-                )
-            except KalashiError:
-                mine = False
-            if mine:
-                return self._amend_recorded(
-                    order,
-                    intent,
-                    order.order_id,
-                    strategy,
-                    f"409 conflict ({e}); the order already carries the new client_order_id: the amend arrived",
-                )
-            self.journal.set_intent_status(client_order_id, IntentStatus.REJECTED, detail=f"amend refused: {e}")
-            return Amended(None, [], None, f"client_order_id {client_order_id} is already used on the exchange: {e}")
-        except OutcomeUnknown as e:
-            return self._amend_unknown(order, intent, strategy, str(e))
-        except NetworkError as e:
-            self.journal.set_intent_status(client_order_id, IntentStatus.NEVER_SENT, detail=f"amend not sent: {e}")
-            return Amended(None, [], None, f"not sent, nothing reached the exchange: {e}")
-        except (OrderRejected, ExchangeError) as e:  # 429 included: refused before processing
-            self.journal.set_intent_status(client_order_id, IntentStatus.REJECTED, detail=f"amend refused: {e}")
-            return Amended(None, [], None, str(e))
-        return self._amend_recorded(order, intent, ack.order_id or order.order_id, strategy, "")
-
-    def _amend_recorded(
-        self, order: ExchangeOrder, intent: OrderIntent, order_id: str, strategy: str, reason: str
-    ) -> Amended:
-        """Record the amended order as the exchange lists it, with the fills a new price took."""
-        try:
-            now = next((o for o in self.broker.orders(ticker=order.ticker) if o.order_id == order_id), None)
-            known = {f.fill_id for f in self.journal.fills(ticker=order.ticker)}
-            fills = [
-                f for f in self.broker.fills(ticker=order.ticker) if f.order_id == order_id and f.fill_id not in known
-            ]
-        except KalashiError as e:
-            self.journal.add_event(
-                "ack-details-missing",
-                {"client_order_id": intent.client_order_id, "order_id": order_id, "error": str(e)},
-                ticker=order.ticker,
-            )
-            now, fills = None, []
-        self.journal.record_ack(intent.client_order_id, order_id, now, fills, strategy=strategy)
-        self.journal.add_event(
-            "amend",
-            {
-                "order_id": order_id,
-                "from_client_order_id": order.client_order_id,
-                "client_order_id": intent.client_order_id,
-                "price": f"{order.price}->{intent.price}",
-                "count": f"{order.initial_count}->{intent.count + order.fill_count}",
-                "filled_now": sum(f.count for f in fills),
-            },
-            ticker=order.ticker,
-        )
-        return Amended(now, [self._fill_record(f, "yes") for f in fills], None, reason)
-
-    def _amend_unknown(self, order: ExchangeOrder, intent: OrderIntent, strategy: str, why: str) -> Amended:
-        coid = intent.client_order_id
-        self.journal.set_intent_status(coid, IntentStatus.UNKNOWN, detail=f"amend: {why}")
-        self.journal.add_event(
-            "outcome-unknown", {"client_order_id": coid, "error": why, "amend_of": order.order_id}, ticker=order.ticker
-        )
-        try:
-            found = next(
-                (
-                    o
-                    for o in self.broker.orders(ticker=order.ticker)
-                    if o.client_order_id == coid and o.order_id == order.order_id
-                ),
-                None,
-            )
-        except KalashiError as e:
-            why, found = f"{why}; looking it up failed too ({e})", None
-        if found is None:
-            self.gate.block(order.ticker)
-            return Amended(None, [], None, f"{why} — market blocked until reconciled", unknown=True)
-        return self._amend_recorded(
+        amender = Amender(self.broker, self.journal, self.gate, self.stale, self._active)
+        return amender.amend(
             order,
-            intent,
-            found.order_id,
-            strategy,
-            f"answer lost ({why}); found amended on the exchange by client_order_id",
+            market,
+            price=price,
+            count=count,
+            client_order_id=client_order_id,
+            strategy=strategy,
+            concentration=concentration,
         )
 
     # -- records ------------------------------------------------------------------------
@@ -598,62 +419,29 @@ class OrderSender:
         opp_id: str,
         *,
         status: str,
-        order_id: str,
-        filled: Count,
-        avg: Price | None,
-        fees: Money,
         latency: float,
+        order_id: str = "",
+        filled: Count = Count(0),
+        avg: Price | None = None,
+        fees: Money = Money(0),
         reason: str = "",
     ) -> Order:
-        action = p.leg.action
-        slippage = Decimal(0)
-        if avg is not None and p.reference:
-            diff = (avg - p.reference) if action == "buy" else (p.reference - avg)
-            slippage = (Decimal(diff) / p.reference * 100).quantize(Decimal("0.0001"))
+        """The ``order`` record of one answer (the defaults: not placed), in this broker's mode and timing."""
         latency_ms = Decimal(str(round(latency * 1000, 3)))
         if self.broker.mode == "paper":
             latency_ms += self.profile.paper.latency_ms
-        return Order(
-            client_order_id=p.intent.client_order_id,
-            order_id=order_id,
+        return order_record(
+            p,
+            strategy,
+            opp_id,
             mode=self.broker.mode,
-            ticker=p.leg.ticker,
-            outcome=p.leg.outcome,
-            action=action,
-            price=p.limit,
-            count=p.intent.count,
-            status=status,
-            filled_count=filled,
-            avg_fill_price=avg,
-            fees=fees,
             latency_ms=latency_ms,
-            slippage_pct=slippage,
-            strategy=strategy,
-            opportunity_id=opp_id,
-            time_in_force=p.intent.time_in_force,
-            post_only=p.intent.post_only,
-            reduce_only=p.intent.reduce_only,
-            reason=reason or p.reason,
-        )
-
-    @staticmethod
-    def _fill_record(f: ExchangeFill, outcome: str) -> Fill:
-        action, price = from_book_side(f.side, f.price, outcome)  # type: ignore[arg-type]
-        from datetime import UTC, datetime
-
-        ts = datetime.fromtimestamp(f.ts_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
-        return Fill(
-            order_id=f.order_id,
-            client_order_id=f.client_order_id,
-            ticker=f.ticker,
-            outcome=outcome,  # type: ignore[arg-type]
-            action=action,
-            price=price,
-            count=f.count,
-            fee=f.fee,
-            is_taker=f.is_taker,
-            ts=ts,
-            fill_id=f.fill_id,
+            status=status,
+            order_id=order_id,
+            filled=filled,
+            avg=avg,
+            fees=fees,
+            reason=reason,
         )
 
 
@@ -664,20 +452,3 @@ def _drain(gen: Generator[Order | Fill | Denied, None, Count | None]) -> tuple[l
             out.append(next(gen))
         except StopIteration as stop:
             return out, stop.value or Count(0)
-
-
-def _order_from_ack(intent: OrderIntent, ack: OrderAck) -> ExchangeOrder:
-    """The order as the create answer describes it (when listing it failed right after)."""
-    return ExchangeOrder(
-        order_id=ack.order_id,
-        client_order_id=intent.client_order_id,
-        ticker=intent.ticker,
-        side=intent.side,
-        price=intent.price,
-        status=ack.status,
-        initial_count=intent.count,
-        fill_count=ack.fill_count,
-        remaining_count=ack.remaining_count,
-        created_ts_ms=ack.ts_ms,
-        time_in_force=intent.time_in_force,
-    )
