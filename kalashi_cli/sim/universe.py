@@ -61,7 +61,7 @@ from . import universe_core as core
 from . import universe_prints as prints
 from .universe_books import MASK64, SIDES, mix64, new_market, side_for_key
 from .universe_layout import SeriesInfo, Slot, lay_out
-from .universe_names import DATECODE_LEN, NameCache
+from .universe_names import DATECODE_LEN, NameCache, Names
 
 __all__ = ["EPOCH_MS", "Dislocation", "EventInfo", "SeriesInfo", "SimUniverse"]
 
@@ -197,84 +197,6 @@ class SimUniverse:
         return lists
 
     # ------------------------------------------------------------------ markets
-    def _slot_markets(self, slot: Slot, c: core.Core, lists: list[list[int]]) -> list[Market]:
-        names = self._names.get(slot, c)
-        spec = slot.spec
-        a0 = slot.moff
-        a1 = a0 + slot.size
-        yk, nk, vol, oi, last, fc, codes = lists
-        status = core.STATUSES[codes[slot.index]]
-        get = SIDES.get
-        # per-event constants, hoisted out of the per-market loop (it runs 100 000 times a step)
-        event, series, category, close_time, close_ms = (
-            names.ticker,
-            slot.series,
-            spec.category,
-            names.close_time,
-            names.close_ms,
-        )
-        fee_type, fee_mult, bands = spec.fee_type, spec.fee_multiplier, slot.grid.bands
-        me, exhaustive, combo, size = slot.mutually_exclusive, slot.exhaustive, slot.combo, slot.size
-        out = []
-        for ticker, title, strike_type, floor, cap, ky, kn, v, o, lp, f in zip(
-            names.tickers,
-            names.titles,
-            names.strike_types,
-            names.floors,
-            names.caps,
-            yk[a0:a1],
-            nk[a0:a1],
-            vol[a0:a1],
-            oi[a0:a1],
-            last[a0:a1],
-            fc[a0:a1],
-            strict=True,
-        ):
-            yes = get(ky)
-            if yes is None:
-                yes = side_for_key(ky)
-            no = get(kn)
-            if no is None:
-                no = side_for_key(kn)
-            out.append(
-                new_market(
-                    ticker,
-                    event,
-                    series,
-                    title,
-                    category,
-                    status,
-                    close_time,
-                    yes,
-                    no,
-                    v,
-                    o,
-                    fee_type,
-                    fee_mult,
-                    bands,
-                    strike_type,
-                    floor,
-                    cap,
-                    me,
-                    exhaustive,
-                    combo,
-                    lp,
-                    f,
-                    0,
-                    size,
-                    close_ms,
-                )
-            )
-        if c.thin:
-            for i in range(a0, a1):
-                if i in c.thin:  # a dislocated best level: same prices, thin size
-                    m = out[i - a0]
-                    ty, tn = c.thin[i]
-                    yes = ((m.yes_bids[0][0], Count(ty)), *m.yes_bids[1:]) if m.yes_bids else ()
-                    no = ((m.no_bids[0][0], Count(tn)), *m.no_bids[1:]) if m.no_bids else ()
-                    out[i - a0] = dataclasses.replace(m, yes_bids=yes, no_bids=no)
-        return out
-
     def iter_markets_at(self, step: int) -> Iterator[Market]:
         """Yield every market at ``step`` (all statuses), event by event.
 
@@ -291,7 +213,7 @@ class SimUniverse:
         self._forget()
         acc: list[Market] = []
         for slot in self._slots:
-            ms = self._slot_markets(slot, c, lists)
+            ms = slot_markets(self._names.get(slot, c), slot, c, lists)
             acc.extend(ms)
             yield from ms
         self._remember(step, acc)
@@ -318,7 +240,7 @@ class SimUniverse:
             self._forget()
             acc: list[Market] = []
             for slot in self._slots:
-                acc += self._slot_markets(slot, c, lists)
+                acc += slot_markets(self._names.get(slot, c), slot, c, lists)
             self._remember(step, acc)
         return self._cache
 
@@ -374,7 +296,7 @@ class SimUniverse:
         j = names.index.get(ticker)
         if j is None:
             return None
-        return self._slot_markets(slot, c, self._py(c))[j]
+        return slot_markets(names, slot, c, self._py(c))[j]
 
     # ------------------------------------------------------------------ ground truth
     def hidden_probability(self, ticker: str, step: int) -> float | None:
@@ -502,3 +424,83 @@ class SimUniverse:
                 )
             )
         return out
+
+
+def slot_markets(names: Names, slot: Slot, c: core.Core, lists: list[list[int]]) -> list[Market]:
+    """The markets of one event slot as domain ``Market``s, from the step's columns (``lists``: book keys,
+    volume, open interest, last price, forecast, status codes) and the slot's names."""
+    spec = slot.spec
+    a0 = slot.moff
+    a1 = a0 + slot.size
+    yk, nk, vol, oi, last, fc, codes = lists
+    status = core.STATUSES[codes[slot.index]]
+    get = SIDES.get
+    # per-event constants, hoisted out of the per-market loop (it runs 100 000 times a step)
+    event, series, category, close_time, close_ms = (
+        names.ticker,
+        slot.series,
+        spec.category,
+        names.close_time,
+        names.close_ms,
+    )
+    fee_type, fee_mult, bands = spec.fee_type, spec.fee_multiplier, slot.grid.bands
+    me, exhaustive, combo, size = slot.mutually_exclusive, slot.exhaustive, slot.combo, slot.size
+    out = []
+    for ticker, title, strike_type, floor, cap, ky, kn, v, o, lp, f in zip(
+        names.tickers,
+        names.titles,
+        names.strike_types,
+        names.floors,
+        names.caps,
+        yk[a0:a1],
+        nk[a0:a1],
+        vol[a0:a1],
+        oi[a0:a1],
+        last[a0:a1],
+        fc[a0:a1],
+        strict=True,
+    ):
+        yes = get(ky)
+        if yes is None:
+            yes = side_for_key(ky)
+        no = get(kn)
+        if no is None:
+            no = side_for_key(kn)
+        out.append(
+            new_market(
+                ticker,
+                event,
+                series,
+                title,
+                category,
+                status,
+                close_time,
+                yes,
+                no,
+                v,
+                o,
+                fee_type,
+                fee_mult,
+                bands,
+                strike_type,
+                floor,
+                cap,
+                me,
+                exhaustive,
+                combo,
+                lp,
+                f,
+                0,
+                size,
+                close_ms,
+            )
+        )
+    if c.thin:
+        for i in range(a0, a1):
+            if i in c.thin:  # a dislocated best level: same prices, thin size
+                m = out[i - a0]
+                ty, tn = c.thin[i]
+                yes = ((m.yes_bids[0][0], Count(ty)), *m.yes_bids[1:]) if m.yes_bids else ()
+                no = ((m.no_bids[0][0], Count(tn)), *m.no_bids[1:]) if m.no_bids else ()
+                out[i - a0] = dataclasses.replace(m, yes_bids=yes, no_bids=no)
+    return out
