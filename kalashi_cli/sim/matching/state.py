@@ -12,6 +12,7 @@ docs/paper-fills.md; the comments say why each step is the way it is.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from heapq import heappop, heappush
 
@@ -36,7 +37,7 @@ def reject(code: str, message: str, *, hint: str | None = None) -> OrderRejected
     return OrderRejected(message, status=400, code=code, hint=hint)
 
 
-class EngineState:
+class EngineState(ABC):
     """State and shared internal steps of the matching engine (see :class:`MatchingEngine`).
 
     The engine's parts are classes over this one state (mixins) rather than objects holding
@@ -200,9 +201,9 @@ class EngineState:
             if o is not None and o.status in (RESTING, PENDING):
                 self._cancel(self._markets[o.ticker], o, ORDER_GROUP)
 
+    @abstractmethod
     def _arrive(self, o: BookOrder) -> None:
         """Run an order that reached the exchange (the taker walk: :class:`~.taker.Taker`)."""
-        raise NotImplementedError
 
     # -- collateral -------------------------------------------------------------------------
     def _set_units(self, m: MarketBook, o: BookOrder) -> None:
